@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmig: live migration and fault tolerance for KVM guests.
+#
+#   make                 module (against KDIR), agent and selftests
+#   make demo            live-migrate a KVM guest inside the QEMU test bed
+#   make check           every test: host tests, checkpatch, and the
+#                        selftests on each test-bed kernel (KERNELS=...)
+#   make module-debug    the module with its internal debug checks
+#   make style           checkpatch (--strict on kernel/ and uapi/)
+#   make sparse          sparse (C=2) on the module
+#   make shell           boot the test bed to a shell (KERNELS=one series)
+#   make clean
+
+KERNELS ?= 6.1 6.12
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	$(patsubst %,/usr/src/linux-headers-%, \
+	  $(lastword $(shell scripts/kernels.sh "$(lastword $(KERNELS))" 2>/dev/null))))
+B := build
+
+CC := gcc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror
+# The kselftest harness macros compare across types and pass unused
+# metadata by design.
+KSFT_WARN := -Wno-unused-parameter -Wno-sign-compare
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
+USER_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/kmig
+LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
+
+AGENT_SRCS := $(wildcard user/kmig/*.c)
+AGENT_HDRS := $(wildcard user/kmig/*.h) uapi/linux/kmig.h
+
+KSFT_DIR := $(B)/linux-source/tools/testing/selftests
+SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
+SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c) user/kmig/netlink.c
+SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(AGENT_HDRS)
+SELFTESTS := $(addprefix $(B)/selftests/,$(SELFTEST_NAMES))
+
+HOSTTEST_NAMES := $(basename $(notdir $(wildcard user/tests/*.c)))
+HOSTTESTS := $(addprefix $(B)/tests/,$(HOSTTEST_NAMES))
+
+all: module user selftests
+
+module:
+	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m modules
+
+module-debug:
+	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_DEBUG=y modules
+
+user: $(B)/kmig
+
+$(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIBMNL)
+
+$(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(USER_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIBMNL)
+
+$(KSFT_DIR)/kselftest_harness.h:
+	scripts/linux-source.sh $(B)/linux-source
+
+selftests: $(SELFTESTS)
+
+# Selftests run inside the test bed under software emulation: UBSan only,
+# ASan's cost there is out of proportion.
+$(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(KSFT_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) -fsanitize=undefined \
+		-fno-sanitize-recover=undefined $(USER_CPPFLAGS) \
+		-I$(KSFT_DIR) -Iselftests/kmig/lib -o $@ $< $(SELFTEST_LIB) \
+		$(LIBMNL) -lpthread
+
+$(B)/tests/%: user/tests/%.c $(AGENT_HDRS) $(KSFT_DIR)/kselftest_harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) $(SANITIZE) \
+		$(USER_CPPFLAGS) -I$(KSFT_DIR) -o $@ $< $(LIBMNL)
+
+hosttests: $(HOSTTESTS) $(B)/kmig-san
+
+check:
+	scripts/check.sh $(KERNELS)
+
+demo:
+	@echo "make demo: the live-migration demo comes with the agent (issue 5)."
+
+style: $(KSFT_DIR)/kselftest_harness.h
+	scripts/style.sh $(B)/linux-source/scripts/checkpatch.pl
+
+sparse:
+	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m C=2 CHECK="sparse -Wsparse-error" modules
+
+shell: module selftests
+	scripts/bed.sh shell $(firstword $(KERNELS))
+
+clean:
+	rm -rf $(B)
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+
+.PHONY: all module module-debug user selftests hosttests check demo style \
+	sparse shell clean

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/kmig: the misc device through which bulk data moves.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+
+#include <linux/kmig.h>
+
+#include "kmig.h"
+
+struct kmig_objects kmig_objects;
+
+static int kmig_dev_open(struct inode *inode, struct file *file)
+{
+	atomic_long_inc(&kmig_objects.files);
+	return 0;
+}
+
+static int kmig_dev_release(struct inode *inode, struct file *file)
+{
+	atomic_long_dec(&kmig_objects.files);
+	return 0;
+}
+
+static const struct file_operations kmig_dev_fops = {
+	.owner		= THIS_MODULE,
+	.open		= kmig_dev_open,
+	.release	= kmig_dev_release,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice kmig_miscdev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= KMIG_DEVICE_NAME,
+	.fops	= &kmig_dev_fops,
+	.mode	= 0600,
+};
+
+int kmig_dev_init(void)
+{
+	return misc_register(&kmig_miscdev);
+}
+
+void kmig_dev_uninit(void)
+{
+	misc_deregister(&kmig_miscdev);
+}

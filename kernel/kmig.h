@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kmig internals shared by the module's subsystems.
+ */
+#ifndef _KMIG_H
+#define _KMIG_H
+
+#include <linux/atomic.h>
+#include <linux/bug.h>
+
+#define KMIG_VERSION "0.1.0"
+
+/*
+ * Internal consistency checks. They compile away unless the module is built
+ * with `make module-debug`, which defines CONFIG_KMIG_DEBUG.
+ */
+#ifdef CONFIG_KMIG_DEBUG
+#define KMIG_DEBUG_ON(cond)	WARN_ON(cond)
+#else
+#define KMIG_DEBUG_ON(cond)	((void)0)
+#endif
+
+/*
+ * Live objects, for KMIG_CMD_GET_INFO. Every allocation of a tracked object
+ * increments its counter and every free decrements it, so tests can prove
+ * nothing leaked.
+ */
+struct kmig_objects {
+	atomic_long_t files;
+};
+
+extern struct kmig_objects kmig_objects;
+
+int kmig_dev_init(void);
+void kmig_dev_uninit(void);
+
+int kmig_netlink_init(void);
+void kmig_netlink_uninit(void);
+
+#endif /* _KMIG_H */

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig: module init and exit.
+ */
+#include <linux/module.h>
+
+#include "kmig.h"
+
+static int __init kmig_init(void)
+{
+	int ret;
+
+	ret = kmig_dev_init();
+	if (ret)
+		goto err_dev;
+
+	ret = kmig_netlink_init();
+	if (ret)
+		goto err_netlink;
+
+	pr_info("kmig " KMIG_VERSION " loaded\n");
+	return 0;
+
+err_netlink:
+	kmig_dev_uninit();
+err_dev:
+	return ret;
+}
+
+static void __exit kmig_exit(void)
+{
+	kmig_netlink_uninit();
+	kmig_dev_uninit();
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.files));
+}
+
+module_init(kmig_init);
+module_exit(kmig_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Live migration and fault tolerance for KVM guests");
+MODULE_AUTHOR("The kmig developers");
+MODULE_VERSION(KMIG_VERSION);

@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build kmig.ko for one test-bed kernel and boot it (selftests/qemu/run.sh).
+#
+# usage: bed.sh MODE SERIES [SCRIPT]
+#   MODE    test: run every selftest in build/selftests
+#           script: run SCRIPT (a shell script) inside the bed
+#           shell: interactive shell
+#   SERIES  kernel series, e.g. 6.1 or 6.12
+# Output lands in build/bed/KVER.
+set -eu
+
+mode=$1
+series=$2
+top=$(cd "$(dirname "$0")/.." && pwd)
+kver=$("$top/scripts/kernels.sh" "$series")
+out=$top/build/bed/$kver
+
+"$top/scripts/kbuild.sh" "$kver"
+mkdir -p "$out"
+if [ "$mode" = script ]; then
+	cp "$3" "$out/script"
+fi
+KMIG_KO=$top/build/kernels/$kver/kmig.ko \
+KMIG_TESTS=$(ls "$top"/build/selftests/* 2>/dev/null | tr '\n' ' ') \
+	exec "$top/selftests/qemu/run.sh" "$kver" "$out" "$mode"

@@ -1,0 +1,58 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot one Debian kernel under QEMU as kmig's test bed (see
+# Documentation/testing.rst).
+#
+# usage: run.sh KVER OUTDIR MODE
+#   MODE   test | script | shell (see guest.sh)
+# environment:
+#   KMIG_KO        kmig.ko built for KVER (required)
+#   KMIG_TESTS     selftest programs, for MODE=test
+#   KMIG_TIMEOUT   seconds one selftest may take (default 300)
+#   BED_TIMEOUT    seconds the whole boot may take (default 900)
+#   BED_ACCEL      kvm or tcg (default: kvm when the host has working KVM)
+#
+# OUTDIR is shared read-write with the guest at the same path; afterwards it
+# holds console.log, dmesg.txt, tap/ and status ("done" once the guest has
+# finished). Exit status: 0 when the guest finished, 1 when it did not.
+set -eu
+
+kver=$1
+out=$(mkdir -p "$2" && cd "$2" && pwd)
+mode=$3
+here=$(cd "$(dirname "$0")" && pwd)
+project=$(cd "$here/../.." && pwd)
+
+rm -rf "$out/tap" "$out/work" "$out/status" "$out/dmesg.txt" "$out/console.log"
+cat > "$out/env" <<EOT
+KMIG_KO='$KMIG_KO'
+KMIG_TESTS='${KMIG_TESTS:-}'
+KMIG_TIMEOUT='${KMIG_TIMEOUT:-300}'
+EOT
+"$here/initramfs.sh" "$kver" "$out/initramfs.gz"
+
+accel=${BED_ACCEL:-}
+if [ -z "$accel" ]; then
+	accel=tcg
+	if [ -e /sys/module/kvm_amd ] || [ -e /sys/module/kvm_intel ]; then
+		[ -w /dev/kvm ] && accel=kvm
+	fi
+fi
+cpu=max
+[ "$accel" = kvm ] && cpu=host
+
+set -- -machine q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 2G \
+	-nographic -no-reboot -nic none \
+	-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 kmigbed_project=$project kmigbed_out=$out kmigbed_mode=$mode" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$out,mount_tag=kmigout,security_model=none"
+
+if [ "$mode" = shell ]; then
+	exec qemu-system-x86_64 "$@"
+fi
+
+timeout -k 10 "${BED_TIMEOUT:-900}" qemu-system-x86_64 "$@" \
+	-monitor none -serial "file:$out/console.log" < /dev/null || true
+[ "$(cat "$out/status" 2>/dev/null)" = done ]

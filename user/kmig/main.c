@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig: the agent. Dispatches to one subcommand per file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "subcommands.h"
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char *argv[]);
+	const char *description;
+} subcommands[] = {
+	{ "version", version_main, "Show the agent's and the module's versions" },
+};
+
+static void show_usage(FILE *file)
+{
+	size_t i;
+
+	fprintf(file, "Usage: kmig <command> [<args>]\n\nCommands:\n");
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(file, "  %-10s %s\n", subcommands[i].name,
+			subcommands[i].description);
+	fprintf(file, "\n'kmig <command> --help' shows a command's options.\n");
+}
+
+int main(int argc, char *argv[])
+{
+	size_t i;
+
+	if (argc < 2) {
+		show_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		show_usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].main(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "kmig: unknown command '%s'\n\n", argv[1]);
+	show_usage(stderr);
+	return 2;
+}
