@@ -28,6 +28,7 @@
 #ifndef _UAPI_LINUX_KMIG_H
 #define _UAPI_LINUX_KMIG_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -35,7 +36,7 @@
 #define KMIG_API_VERSION	1
 
 /* Feature bits reported by KMIG_CMD_GET_INFO. */
-#define KMIG_FEATURE_NETLINK	(1ULL << 0)
+#define KMIG_FEATURE_NETLINK	_BITULL(0)
 
 #define KMIG_FEATURES_ALL	(KMIG_FEATURE_NETLINK)
 

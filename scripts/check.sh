@@ -1,0 +1,76 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: every test kmig has, summed into one closing line.
+#
+#   1. install what is missing (scripts/deps.sh)
+#   2. build the agent, the selftests and the host tests; checkpatch
+#   3. host tests (ASan + UBSan)
+#   4. for each kernel series: build kmig.ko warning-free (W=1, sparse; and
+#      the module-debug variant), boot the kernel in the test bed, run
+#      every selftest, scan dmesg
+#   5. "N passed, N failed, N skipped" over all of it
+#
+# usage: check.sh [SERIES...]   (default: 6.1 6.12)
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+series=${*:-6.1 6.12}
+res=build/results
+rm -rf "$res"
+mkdir -p "$res/host"
+checks=$res/checks.tap
+
+# record NAME COMMAND...: run a step, keep its log, and note it as a result.
+record() {
+	name=$1
+	shift
+	log=$res/$(echo "$name" | tr -c 'A-Za-z0-9.+-' '_').log
+	start=$(date +%s)
+	if "$@" > "$log" 2>&1; then
+		echo "ok - $name" >> "$checks"
+		echo "check: ok      $name ($(($(date +%s) - start)) s)"
+		return 0
+	fi
+	echo "not ok - $name" >> "$checks"
+	echo "check: FAILED  $name ($(($(date +%s) - start)) s), log $log:"
+	tail -n 30 "$log" | sed 's/^/    /'
+	return 1
+}
+
+if ! record "install dependencies" scripts/deps.sh; then
+	scripts/tap-sum.sh "$res"
+	exit 1
+fi
+record "build agent, selftests and host tests" \
+	make -s user selftests hosttests
+record "checkpatch --strict" make -s style
+
+for t in build/tests/*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	KMIG_AGENT=$top/build/kmig-san "$t" > "$res/host/$name.tap" 2>&1
+	echo $? > "$res/host/$name.rc"
+	echo "check: ran     host test $name"
+done
+
+for s in $series; do
+	if ! kver=$(scripts/kernels.sh "$s" 2>&1); then
+		record "kernel $s is installed" false
+		continue
+	fi
+	record "$kver: kmig.ko builds warning-free (W=1, sparse)" \
+		scripts/kbuild.sh "$kver" C=1 CHECK=sparse || continue
+	record "$kver: module-debug builds warning-free" \
+		scripts/kbuild.sh "$kver" CONFIG_KMIG_DEBUG=y
+	bed=build/bed/$kver
+	record "$kver: test bed ran every selftest" scripts/bed.sh test "$s"
+	mkdir -p "$res/$kver"
+	cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
+	cp "$bed/dmesg.txt" "$bed/console.log" "$res/$kver/" 2>/dev/null
+	record "$kver: dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
+done
+
+echo
+scripts/tap-sum.sh "$res"

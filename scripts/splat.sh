@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Fail if a kernel log holds a splat; name the test that was running (the
+# test bed marks each test's start in /dev/kmsg as "kmig-bed: begin NAME").
+#
+# usage: splat.sh DMESG
+set -eu
+
+dmesg=$1
+[ -s "$dmesg" ] || { echo "splat: no kernel log at $dmesg" >&2; exit 1; }
+awk '
+/kmig-bed: begin / { test = $NF }
+/BUG:|WARNING:|Oops|general protection|refcount_t:|KASAN|UBSAN|kernel BUG|lockdep|possible circular locking|possible recursive locking|INFO: rcu|rcu_.* self-detected stall|blocked for more than|Kernel panic|Call Trace:/ {
+	printf "splat during %s: %s\n", test ? test : "boot", $0
+	found = 1
+}
+END { exit found }
+' "$dmesg"
