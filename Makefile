@@ -94,7 +94,7 @@ sparse:
 	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m C=2 CHECK="sparse -Wsparse-error" modules
 
-shell: module selftests
+shell: selftests
 	scripts/bed.sh shell $(firstword $(KERNELS))
 
 clean:

@@ -16,8 +16,12 @@ kdir=/usr/src/linux-headers-$kver
 
 rm -rf "$dir"
 mkdir -p "$dir"
-cp -rs "$top/Kbuild" "$top/kernel" "$top/uapi" "$dir/"
-[ -d "$top/samples" ] && cp -rs "$top/samples" "$dir/"
+# Sources only: objects of an in-place `make module` must not leak in.
+(cd "$top" && find Kbuild kernel uapi samples -name Kbuild -o -name '*.[ch]' \
+	2>/dev/null) | while read -r f; do
+	mkdir -p "$dir/$(dirname "$f")"
+	ln -s "$top/$f" "$dir/$f"
+done
 
 log=$dir/build.log
 if ! make -C "$kdir" M="$dir" CONFIG_KMIG=m W=1 "$@" modules > "$log" 2>&1; then
