@@ -115,6 +115,28 @@ void vcpu_destroy(struct vcpu *vcpu)
 	close(vcpu->fd);
 }
 
+void vcpu_set_flat32(struct vcpu *vcpu)
+{
+	struct kvm_segment seg = {
+		.base = 0, .limit = 0xffffffff, .selector = 0x10,
+		.type = 3, .present = 1, .dpl = 0, .db = 1, .s = 1, .g = 1,
+	};
+	struct kvm_sregs sregs;
+
+	KVM_ASSERT(!ioctl(vcpu->fd, KVM_GET_SREGS, &sregs), "KVM_GET_SREGS");
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = seg;
+	seg.type = 11;
+	seg.selector = 0x08;
+	sregs.cs = seg;
+	sregs.cr0 |= 1;		/* PE */
+	KVM_ASSERT(!ioctl(vcpu->fd, KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
+}
+
+void vcpu_set_regs(struct vcpu *vcpu, const struct kvm_regs *regs)
+{
+	KVM_ASSERT(!ioctl(vcpu->fd, KVM_SET_REGS, regs), "KVM_SET_REGS");
+}
+
 uint32_t vcpu_run(struct vcpu *vcpu)
 {
 	int ret;

@@ -37,6 +37,12 @@ void vm_set_memslot(struct vm *vm, uint32_t slot, uint32_t flags,
 /* A vCPU in real mode, flat segments, starting at @rip. */
 void vcpu_create(struct vcpu *vcpu, struct vm *vm, uint64_t rip);
 void vcpu_destroy(struct vcpu *vcpu);
+/*
+ * Switch a vCPU to 32-bit protected mode with flat 4 GiB segments and no
+ * paging, so guest code can address all memory below 4 GiB directly.
+ */
+void vcpu_set_flat32(struct vcpu *vcpu);
+void vcpu_set_regs(struct vcpu *vcpu, const struct kvm_regs *regs);
 /* KVM_RUN once; returns the exit reason. */
 uint32_t vcpu_run(struct vcpu *vcpu);
 
