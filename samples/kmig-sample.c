@@ -265,7 +265,6 @@ static int sample_set_state(struct kmig_device *kdev, u32 old, u32 new)
 		else if (!s->saving && old != KMIG_DEVICE_STATE_ERROR)
 			bitmap_fill(s->dirty, SAMPLE_PAGES);
 		s->saving = new & KMIG_DEVICE_STATE_SAVING;
-		s->live.regs[REG_STATUS] = new;
 	}
 	mutex_unlock(&s->lock);
 	sample_shadow_free(sh);
