@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -155,6 +156,41 @@ TEST_F(region, netlink_reports_state_and_pending_bytes)
 	ASSERT_TRUE(find_dev(_metadata, 1, &dev));
 	EXPECT_EQ(SAVING, dev.state);
 	EXPECT_EQ(pending, dev.pending_bytes);
+}
+
+TEST_F(region, agent_lists_devices)
+{
+	const char *project = getenv("KMIG_PROJECT");
+	char cmd[4096], line[256], name[64], state[32], open[8];
+	unsigned int inst, version;
+	unsigned long long pending;
+	int found = 0;
+	FILE *p;
+
+	if (!project)
+		SKIP(return, "KMIG_PROJECT is not set (the test bed sets it)");
+	ASSERT_EQ(0, kdev_set_state(self->fd, PRECOPY));
+	snprintf(cmd, sizeof(cmd), "%s/build/kmig devices", project);
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	while (fgets(line, sizeof(line), p)) {
+		if (sscanf(line, "%63s %u %u %31s %llu %7s", name, &inst,
+			   &version, state, &pending, open) != 6 ||
+		    strcmp(name, SAMPLE_NAME))
+			continue;
+		found++;
+		EXPECT_EQ(SAMPLE_VERSION, version);
+		if (inst == 1) {
+			EXPECT_STREQ("precopy", state);
+			EXPECT_EQ(SAMPLE_RAM, pending);
+			EXPECT_STREQ("yes", open);
+		} else {
+			EXPECT_STREQ("running", state);
+			EXPECT_STREQ("no", open);
+		}
+	}
+	EXPECT_EQ(0, pclose(p));
+	EXPECT_EQ(2, found);
 }
 
 TEST_F(region, second_open_is_refused)
