@@ -100,7 +100,7 @@ void kmig_device_unregister(struct kmig_device *dev)
 
 	/* Waits for a callback in progress; none starts afterwards. */
 	mutex_lock(&dev->lock);
-	dev->ops = NULL;
+	WRITE_ONCE(dev->ops, NULL);
 	dev->priv = NULL;
 	mutex_unlock(&dev->lock);
 	kmig_device_put(dev);

@@ -319,6 +319,60 @@ TEST_F(region, unregister_while_open)
 	EXPECT_EQ(0, info_now(_metadata).obj_device_files);
 }
 
+struct racer {
+	int fd;
+	unsigned long accesses;
+	int last;
+};
+
+/* Saves in a loop until the device goes away under it. */
+static void *save_until_gone(void *arg)
+{
+	struct racer *r = arg;
+	uint64_t pending, off;
+	uint8_t buf[4096];
+	int ret;
+
+	for (;;) {
+		ret = kdev_read64(r->fd, KDEV_PENDING, &pending);
+		if (!ret && !pending) {
+			/* Start over: a new precopy sends everything again. */
+			ret = kdev_set_state(r->fd, RUNNING);
+			if (!ret)
+				ret = kdev_set_state(r->fd, PRECOPY);
+		} else if (!ret) {
+			ret = kdev_read64(r->fd, KDEV_OFFSET, &off);
+			if (!ret && pread(r->fd, buf, sizeof(buf), off) < 0)
+				ret = -errno;
+		}
+		r->accesses++;
+		if (ret) {
+			r->last = ret;
+			return NULL;
+		}
+	}
+}
+
+TEST_F(region, unregister_races_accesses)
+{
+	struct racer r = { .fd = self->fd };
+	pthread_t thread;
+
+	ASSERT_EQ(0, sample_set_rate(1, 20000));
+	ASSERT_EQ(0, kdev_set_state(self->fd, PRECOPY));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, save_until_gone, &r));
+	usleep(200000);
+	ASSERT_EQ(0, sample_destroy(1));
+	pthread_join(thread, NULL);
+	EXPECT_EQ(-ENODEV, r.last);
+	EXPECT_LT(10, r.accesses);
+	TH_LOG("%lu accesses before the device went away", r.accesses);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(1, info_now(_metadata).obj_devices);
+	EXPECT_EQ(0, info_now(_metadata).obj_device_files);
+}
+
 TEST_F(region, module_unload_while_open)
 {
 	uint8_t *map;
@@ -669,7 +723,7 @@ static void *toggle_state(void *arg)
 	while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
 		if (kdev_set_state(h->fd, h->toggles & 1 ? RUNNING : STOP))
 			h->bad++;
-		h->toggles++;
+		__atomic_add_fetch(&h->toggles, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -680,20 +734,24 @@ static void *toggle_state(void *arg)
 TEST_F(region, accesses_are_serialised)
 {
 	struct hammer h = { .fd = self->fd };
+	unsigned long reads;
 	pthread_t thread;
 	uint32_t state;
-	int i;
 
 	ASSERT_EQ(0, pthread_create(&thread, NULL, toggle_state, &h));
-	for (i = 0; i < 500; i++) {
+	/* At least 500 reads, overlapping at least 100 transitions. */
+	for (reads = 0; reads < 500 ||
+	     __atomic_load_n(&h.toggles, __ATOMIC_RELAXED) < 100; reads++) {
 		ASSERT_EQ(0, kdev_state(self->fd, &state));
 		EXPECT_TRUE(state == RUNNING || state == STOP);
+		if (reads >= 500)
+			usleep(1000);
+		ASSERT_GT(100000, reads);
 	}
 	__atomic_store_n(&h.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thread, NULL);
 	EXPECT_EQ(0, h.bad);
-	EXPECT_LT(0, h.toggles);
-	TH_LOG("500 reads during %lu transitions", h.toggles);
+	TH_LOG("%lu reads during %lu transitions", reads, h.toggles);
 }
 
 TEST_HARNESS_MAIN
