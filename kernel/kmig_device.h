@@ -37,7 +37,9 @@ struct kmig_device;
  *	(@size bytes available) and return its length; 0 means nothing is
  *	pending.
  * @load_chunk: while resuming, consume @len bytes at @buf. Before it
- *	returns, the data must be taken in (copied or refused).
+ *	returns, the data must be taken in (copied or refused). @buf is the
+ *	data area, which userspace may have mapped and may change during the
+ *	call: read each value once and check the value used.
  * @save_config: with the device stopped, write its config state into @buf
  *	(@size bytes available) and return its length.
  * @load_config: while resuming, consume @len bytes of config state.

@@ -329,8 +329,8 @@ static ssize_t sample_save_chunk(struct kmig_device *kdev, void *buf,
 	size_t max = (size - sizeof(*chunk)) / SAMPLE_PAGE_COST;
 	__le32 *index = (__le32 *)(chunk + 1);
 	unsigned long page = 0;
+	u32 n = 0, i;
 	u8 *pages;
-	u32 n = 0;
 
 	if (size < sizeof(*chunk) + SAMPLE_PAGE_COST)
 		return -ENOSPC;
@@ -338,19 +338,20 @@ static ssize_t sample_save_chunk(struct kmig_device *kdev, void *buf,
 	mutex_lock(&s->lock);
 	if (!s->saving)
 		goto out_unlock;
+	/* How many pages go in, then the indexes and the pages. */
 	for (n = 0; n < max; n++, page++) {
 		page = find_next_bit(s->dirty, SAMPLE_PAGES, page);
 		if (page >= SAMPLE_PAGES)
 			break;
-		index[n] = cpu_to_le32(page);
 	}
 	pages = (u8 *)(index + n);
-	for (page = 0; page < n; page++) {
-		u32 p = le32_to_cpu(index[page]);
-
-		memcpy(pages + page * SAMPLE_PAGE,
-		       s->live.ram + (size_t)p * SAMPLE_PAGE, SAMPLE_PAGE);
-		clear_bit(p, s->dirty);
+	page = 0;
+	for (i = 0; i < n; i++, page++) {
+		page = find_next_bit(s->dirty, SAMPLE_PAGES, page);
+		index[i] = cpu_to_le32(page);
+		memcpy(pages + (size_t)i * SAMPLE_PAGE,
+		       s->live.ram + page * SAMPLE_PAGE, SAMPLE_PAGE);
+		clear_bit(page, s->dirty);
 	}
 out_unlock:
 	mutex_unlock(&s->lock);
@@ -405,8 +406,13 @@ static int sample_load_chunk(struct kmig_device *kdev, const void *buf,
 		goto out_unlock;
 	}
 	for (i = 0; i < n; i++) {
-		u32 p = le32_to_cpu(index[i]);
+		/* userspace may change a mapped buffer: check what is used */
+		u32 p = le32_to_cpu(READ_ONCE(index[i]));
 
+		if (p >= SAMPLE_PAGES) {
+			ret = -EINVAL;
+			break;
+		}
 		memcpy(s->shadow->state.ram + (size_t)p * SAMPLE_PAGE,
 		       pages + (size_t)i * SAMPLE_PAGE, SAMPLE_PAGE);
 		set_bit(p, s->shadow->loaded);
