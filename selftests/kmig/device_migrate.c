@@ -50,6 +50,8 @@ FIXTURE_SETUP(migrate)
 
 FIXTURE_TEARDOWN(migrate)
 {
+	struct kmig_info info;
+	struct kmig_nl nl;
 	int ret;
 
 	if (self->src >= 0)
@@ -63,6 +65,13 @@ FIXTURE_TEARDOWN(migrate)
 	sample_destroy(3);
 	ret = sample_unload();
 	EXPECT_TRUE(ret == 0 || ret == -ENOENT);
+
+	/* Nothing a migration created outlives it. */
+	ASSERT_EQ(0, kmig_nl_open(&nl));
+	ASSERT_EQ(0, kmig_nl_get_info(&nl, &info));
+	kmig_nl_close(&nl);
+	EXPECT_EQ(0, info.obj_devices);
+	EXPECT_EQ(0, info.obj_device_files);
 }
 
 static uint32_t checksum(struct __test_metadata *_metadata, uint32_t id)
