@@ -44,11 +44,11 @@ all: module user selftests
 
 module:
 	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m modules
 
 module-debug:
 	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_DEBUG=y modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m CONFIG_KMIG_DEBUG=y modules
 
 user: $(B)/kmig
 
@@ -92,7 +92,7 @@ style: $(KSFT_DIR)/kselftest_harness.h
 
 sparse:
 	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m C=2 CHECK="sparse -Wsparse-error" modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m C=2 CHECK="sparse -Wsparse-error" modules
 
 shell: selftests
 	scripts/bed.sh shell $(firstword $(KERNELS))

@@ -24,10 +24,22 @@ static int kmig_dev_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static long kmig_dev_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	if (_IOC_TYPE(cmd) == KMIG_DEVICE_IOC &&
+	    _IOC_NR(cmd) >= KMIG_DEVICE_IOC_FIRST &&
+	    _IOC_NR(cmd) <= KMIG_DEVICE_IOC_LAST)
+		return kmig_region_ioctl(file, cmd, arg);
+	return -ENOTTY;
+}
+
 static const struct file_operations kmig_dev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= kmig_dev_open,
 	.release	= kmig_dev_release,
+	.unlocked_ioctl	= kmig_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
 

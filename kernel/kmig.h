@@ -27,12 +27,17 @@
  */
 struct kmig_objects {
 	atomic_long_t files;
+	atomic_long_t devices;		/* struct kmig_device */
+	atomic_long_t device_files;	/* open device fds */
 };
 
 extern struct kmig_objects kmig_objects;
 
 int kmig_dev_init(void);
 void kmig_dev_uninit(void);
+
+struct file;
+long kmig_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 int kmig_netlink_init(void);
 void kmig_netlink_uninit(void);

@@ -32,6 +32,8 @@ static void __exit kmig_exit(void)
 	kmig_netlink_uninit();
 	kmig_dev_uninit();
 	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.files));
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.devices));
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.device_files));
 }
 
 module_init(kmig_init);

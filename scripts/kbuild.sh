@@ -24,7 +24,7 @@ mkdir -p "$dir"
 done
 
 log=$dir/build.log
-if ! make -C "$kdir" M="$dir" CONFIG_KMIG=m W=1 "$@" modules > "$log" 2>&1; then
+if ! make -C "$kdir" M="$dir" CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m W=1 "$@" modules > "$log" 2>&1; then
 	cat "$log" >&2
 	echo "kbuild: $kver: build failed" >&2
 	exit 1

@@ -13,6 +13,7 @@ static const struct {
 	const char *description;
 } subcommands[] = {
 	{ "version", version_main, "Show the agent's and the module's versions" },
+	{ "devices", devices_main, "List migratable devices and their state" },
 };
 
 static void show_usage(FILE *file)

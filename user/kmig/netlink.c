@@ -59,6 +59,21 @@ static int parse_err(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* NLMSG_DONE ends a dump; a dump that failed carries its error there. */
+static int parse_done(const struct nlmsghdr *nlh, void *data)
+{
+	int err = 0;
+
+	(void)data;
+	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err))
+		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	if (err < 0) {
+		errno = -err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
 struct nlmsghdr *kmig_nl_msg(struct kmig_nl *nl, void *buf, uint8_t cmd,
 			     uint16_t flags)
 {
@@ -77,7 +92,10 @@ struct nlmsghdr *kmig_nl_msg(struct kmig_nl *nl, void *buf, uint8_t cmd,
 int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
 		 void *data)
 {
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = parse_err };
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_ERROR] = parse_err,
+		[NLMSG_DONE] = parse_done,
+	};
 	struct call call = { .nl = nl, .cb = cb, .data = data };
 	uint32_t seq = nlh->nlmsg_seq;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -176,6 +194,12 @@ static int parse_objects(const struct nlattr *nest, struct kmig_info *info)
 		case KMIG_A_OBJ_FILES:
 			info->obj_files = mnl_attr_get_u64(attr);
 			break;
+		case KMIG_A_OBJ_DEVICES:
+			info->obj_devices = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_DEVICE_FILES:
+			info->obj_device_files = mnl_attr_get_u64(attr);
+			break;
 		}
 	}
 	return MNL_CB_OK;
@@ -217,4 +241,116 @@ int kmig_nl_get_info(struct kmig_nl *nl, struct kmig_info *info)
 	memset(info, 0, sizeof(*info));
 	return kmig_nl_call(nl, kmig_nl_msg(nl, buf, KMIG_CMD_GET_INFO, 0),
 			    parse_info, info);
+}
+
+static void parse_dev_attrs(const struct nlattr *nest, struct kmig_dev_info *dev)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each_nested(attr, nest) {
+		switch (mnl_attr_get_type(attr)) {
+		case KMIG_A_DEV_NAME:
+			if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+				strncpy(dev->name, mnl_attr_get_str(attr),
+					sizeof(dev->name) - 1);
+			break;
+		case KMIG_A_DEV_INSTANCE:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				dev->instance = mnl_attr_get_u32(attr);
+			break;
+		case KMIG_A_DEV_VERSION:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				dev->version = mnl_attr_get_u32(attr);
+			break;
+		case KMIG_A_DEV_STATE:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				dev->state = mnl_attr_get_u32(attr);
+			break;
+		case KMIG_A_DEV_PENDING_BYTES:
+			if (mnl_attr_validate(attr, MNL_TYPE_U64) >= 0)
+				dev->pending_bytes = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_DEV_OPEN:
+			if (mnl_attr_validate(attr, MNL_TYPE_U8) >= 0)
+				dev->open = mnl_attr_get_u8(attr);
+			break;
+		}
+	}
+}
+
+/* Fills @dev from a DEV_GET message; -EPROTO if it names no device. */
+static int parse_dev(const struct nlmsghdr *nlh, struct kmig_dev_info *dev)
+{
+	struct nlattr *attr;
+
+	memset(dev, 0, sizeof(*dev));
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(attr) == KMIG_A_DEV &&
+		    mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0)
+			parse_dev_attrs(attr, dev);
+	}
+	return dev->name[0] ? 0 : -EPROTO;
+}
+
+struct dev_list {
+	struct kmig_dev_info *devs;
+	size_t max;
+	size_t count;
+	int err;
+};
+
+static int parse_dev_list(const struct nlmsghdr *nlh, void *data)
+{
+	struct dev_list *list = data;
+	struct kmig_dev_info dev;
+	int ret;
+
+	ret = parse_dev(nlh, &dev);
+	if (ret) {
+		list->err = ret;
+		return MNL_CB_OK;
+	}
+	if (list->count < list->max)
+		list->devs[list->count] = dev;
+	list->count++;
+	return MNL_CB_OK;
+}
+
+int kmig_nl_dev_list(struct kmig_nl *nl, struct kmig_dev_info *devs,
+		     size_t max, size_t *count)
+{
+	struct dev_list list = { .devs = devs, .max = max };
+	char buf[KMIG_NL_BUFSIZE];
+	int ret;
+
+	ret = kmig_nl_call(nl, kmig_nl_msg(nl, buf, KMIG_CMD_DEV_GET,
+					   NLM_F_DUMP),
+			   parse_dev_list, &list);
+	*count = list.count;
+	return ret ? ret : list.err;
+}
+
+static int parse_dev_one(const struct nlmsghdr *nlh, void *data)
+{
+	if (parse_dev(nlh, data)) {
+		errno = EPROTO;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+int kmig_nl_dev_get(struct kmig_nl *nl, const char *name, uint32_t instance,
+		    struct kmig_dev_info *dev)
+{
+	char buf[KMIG_NL_BUFSIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nlh = kmig_nl_msg(nl, buf, KMIG_CMD_DEV_GET, 0);
+	nest = mnl_attr_nest_start(nlh, KMIG_A_DEV);
+	mnl_attr_put_strz(nlh, KMIG_A_DEV_NAME, name);
+	mnl_attr_put_u32(nlh, KMIG_A_DEV_INSTANCE, instance);
+	mnl_attr_nest_end(nlh, nest);
+	memset(dev, 0, sizeof(*dev));
+	return kmig_nl_call(nl, nlh, parse_dev_one, dev);
 }

@@ -8,6 +8,7 @@
 #ifndef KMIG_NETLINK_H
 #define KMIG_NETLINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct nlmsghdr;
@@ -27,6 +28,18 @@ struct kmig_info {
 	uint32_t api_version;
 	uint64_t features;
 	uint64_t obj_files;
+	uint64_t obj_devices;
+	uint64_t obj_device_files;
+};
+
+/* A registered migratable device, from KMIG_CMD_DEV_GET. */
+struct kmig_dev_info {
+	char name[32];
+	uint32_t instance;
+	uint32_t version;
+	uint32_t state;
+	uint64_t pending_bytes;
+	int open;
 };
 
 /* -ENOENT: the kmig family is not registered (module not loaded). */
@@ -34,6 +47,16 @@ int kmig_nl_open(struct kmig_nl *nl);
 void kmig_nl_close(struct kmig_nl *nl);
 
 int kmig_nl_get_info(struct kmig_nl *nl, struct kmig_info *info);
+
+/*
+ * Lists registered devices: fills up to @max entries of @devs and sets
+ * *@count to the number registered (which may exceed @max).
+ */
+int kmig_nl_dev_list(struct kmig_nl *nl, struct kmig_dev_info *devs,
+		     size_t max, size_t *count);
+/* One device by name and instance; -ENOENT if none is registered. */
+int kmig_nl_dev_get(struct kmig_nl *nl, const char *name, uint32_t instance,
+		    struct kmig_dev_info *dev);
 
 /*
  * Raw requests, for callers that build their own messages (the selftests

@@ -7,5 +7,6 @@
 #define KMIG_SUBCOMMANDS_H
 
 int version_main(int argc, char *argv[]);
+int devices_main(int argc, char *argv[]);
 
 #endif /* KMIG_SUBCOMMANDS_H */
