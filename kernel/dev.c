@@ -8,18 +8,26 @@
 
 #include <linux/kmig.h>
 
+#include "context.h"
 #include "kmig.h"
 
 struct kmig_objects kmig_objects;
 
+/* Each open is a guest memory context (context.c). */
 static int kmig_dev_open(struct inode *inode, struct file *file)
 {
+	int ret;
+
+	ret = kmig_ctx_open(file);
+	if (ret)
+		return ret;
 	atomic_long_inc(&kmig_objects.files);
 	return 0;
 }
 
 static int kmig_dev_release(struct inode *inode, struct file *file)
 {
+	kmig_ctx_release(file);
 	atomic_long_dec(&kmig_objects.files);
 	return 0;
 }
@@ -29,6 +37,11 @@ static const struct file_operations kmig_dev_fops = {
 	.open		= kmig_dev_open,
 	.release	= kmig_dev_release,
 	.llseek		= noop_llseek,
+	.unlocked_ioctl	= kmig_ctx_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= kmig_mem_mmap,
+	.read_iter	= kmig_mem_read_iter,
+	.write_iter	= kmig_mem_write_iter,
 };
 
 static struct miscdevice kmig_miscdev = {

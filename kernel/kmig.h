@@ -27,6 +27,10 @@
  */
 struct kmig_objects {
 	atomic_long_t files;
+	atomic_long_t contexts;
+	atomic_long_t slots;
+	atomic_long_t pages;
+	atomic_long_t fault_files;
 };
 
 extern struct kmig_objects kmig_objects;

@@ -30,6 +30,18 @@ static int kmig_put_objects(struct sk_buff *skb)
 		return -EMSGSIZE;
 	if (nla_put_u64_64bit(skb, KMIG_A_OBJ_FILES,
 			      atomic_long_read(&kmig_objects.files),
+			      KMIG_A_OBJ_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_OBJ_CONTEXTS,
+			      atomic_long_read(&kmig_objects.contexts),
+			      KMIG_A_OBJ_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_OBJ_SLOTS,
+			      atomic_long_read(&kmig_objects.slots),
+			      KMIG_A_OBJ_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_OBJ_PAGES,
+			      atomic_long_read(&kmig_objects.pages),
+			      KMIG_A_OBJ_PAD) ||
+	    nla_put_u64_64bit(skb, KMIG_A_OBJ_FAULT_FILES,
+			      atomic_long_read(&kmig_objects.fault_files),
 			      KMIG_A_OBJ_PAD))
 		goto err_put;
 	nla_nest_end(skb, nest);

@@ -176,6 +176,18 @@ static int parse_objects(const struct nlattr *nest, struct kmig_info *info)
 		case KMIG_A_OBJ_FILES:
 			info->obj_files = mnl_attr_get_u64(attr);
 			break;
+		case KMIG_A_OBJ_CONTEXTS:
+			info->obj_contexts = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_SLOTS:
+			info->obj_slots = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_PAGES:
+			info->obj_pages = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_FAULT_FILES:
+			info->obj_fault_files = mnl_attr_get_u64(attr);
+			break;
 		}
 	}
 	return MNL_CB_OK;

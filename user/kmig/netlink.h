@@ -27,6 +27,10 @@ struct kmig_info {
 	uint32_t api_version;
 	uint64_t features;
 	uint64_t obj_files;
+	uint64_t obj_contexts;
+	uint64_t obj_slots;
+	uint64_t obj_pages;
+	uint64_t obj_fault_files;
 };
 
 /* -ENOENT: the kmig family is not registered (module not loaded). */
