@@ -73,6 +73,17 @@ static void record_latency(struct kmig_ctx *ctx, ktime_t start)
 	atomic64_inc(&ctx->stats.lat_us[min(b, KMIG_LAT_BUCKETS - 1U)]);
 }
 
+static bool wait_done(struct kmig_slot *slot, unsigned long idx, u32 gen,
+		      u32 wake_seq)
+{
+	struct kmig_ctx *ctx = slot->ctx;
+
+	return READ_ONCE(slot->pages[idx]) ||
+	       !test_bit(idx, slot->requested) ||
+	       READ_ONCE(ctx->server_gen) != gen ||
+	       READ_ONCE(ctx->wake_seq) != wake_seq;
+}
+
 /*
  * Called by .fault for an absent page of a missing-mode range, with the
  * mmap or VMA lock held. Returns 0 if the page is present now (lock still
@@ -129,10 +140,13 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 	atomic_inc(&ctx->stats.waiters);
 	start = ktime_get();
 
-	wait_event_killable(*wq, READ_ONCE(slot->pages[idx]) ||
-			    !test_bit(idx, slot->requested) ||
-			    READ_ONCE(ctx->server_gen) != gen ||
-			    READ_ONCE(ctx->wake_seq) != wake_seq);
+	/* GUP for KVM asks to be interruptible: KVM_RUN then sees -EINTR. */
+	if (vmf->flags & FAULT_FLAG_INTERRUPTIBLE)
+		(void)wait_event_interruptible(*wq, wait_done(slot, idx, gen,
+							      wake_seq));
+	else
+		(void)wait_event_killable(*wq, wait_done(slot, idx, gen,
+							 wake_seq));
 
 	spin_lock(&ctx->fault_lock);
 	if (w.queued) {
