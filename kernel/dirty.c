@@ -30,13 +30,16 @@ void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 		set_bit(idx, slot->dirty);
 }
 
-/* Zap the user PTEs of the pages in @mask (pages base .. base + 63). */
+/*
+ * Re-arm the pages in @mask (pages base .. base + 63), whose bits the caller
+ * has cleared and reports: zap their user PTEs and clear PG_dirty.
+ */
 static void rearm(struct kmig_slot *slot, unsigned long base, u64 mask)
 {
 	struct address_space *mapping = slot->ctx->inode->i_mapping;
 	unsigned int first, len;
 	struct page *page;
-	u64 m;
+	u64 m, keep = mask;
 
 	for (m = mask; m; m &= m - 1) {
 		page = READ_ONCE(slot->pages[base + __ffs64(m)]);
@@ -53,6 +56,12 @@ static void rearm(struct kmig_slot *slot, unsigned long base, u64 mask)
 					<< PAGE_SHIFT,
 				    (loff_t)len << PAGE_SHIFT, 0);
 		mask &= len + first >= 64 ? 0 : ~0ULL << (first + len);
+	}
+	/* Zapping dirty PTEs set PG_dirty: these pages are in this round. */
+	for (m = keep; m; m &= m - 1) {
+		page = READ_ONCE(slot->pages[base + __ffs64(m)]);
+		if (page)
+			ClearPageDirty(page);
 	}
 }
 
@@ -86,11 +95,8 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 			w = READ_ONCE(words[i]);
 		} else {
 			w = xchg(&words[i], 0) | folded;
-			if (w) {
+			if (w)
 				rearm(slot, i * 64, w);
-				/* Zapping dirty PTEs sets PG_dirty again. */
-				w |= fold_pg_dirty(slot, i * 64);
-			}
 		}
 		if (put_user(w, ubuf + i)) {
 			if (clear && w)
