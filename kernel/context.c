@@ -276,6 +276,7 @@ int kmig_ctx_open(struct file *file)
 	mutex_lock(&kmig_ctx_list_lock);
 	list_add_tail(&ctx->node, &kmig_ctx_list);
 	mutex_unlock(&kmig_ctx_list_lock);
+	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_NEW);
 	return 0;
 
 err_inode:
@@ -295,6 +296,7 @@ void kmig_ctx_release(struct file *file)
 	mutex_lock(&kmig_ctx_list_lock);
 	list_del(&ctx->node);
 	mutex_unlock(&kmig_ctx_list_lock);
+	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_DEL);
 
 	down_write(&ctx->lock);
 	xa_for_each(&ctx->slots, id, slot) {

@@ -244,6 +244,7 @@ static int fault_release(struct inode *inode, struct file *file)
 	WRITE_ONCE(ctx->server_lost, true);
 	spin_unlock(&ctx->fault_lock);
 	wake_all(ctx);
+	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_SERVER_LOST);
 	kmig_ctx_put(ctx);
 	atomic_long_dec(&kmig_objects.fault_files);
 	return 0;

@@ -13,7 +13,7 @@
 
 #include "kmig.h"
 
-static struct genl_family kmig_genl_family;
+struct genl_family kmig_genl_family;
 
 /* GET_INFO takes no attributes: every entry is NLA_UNSPEC, which strict
  * validation refuses.
@@ -88,14 +88,40 @@ static const struct genl_ops kmig_genl_ops[] = {
 		.policy	= kmig_get_info_policy,
 		.maxattr = KMIG_A_MAX,
 	},
+	{
+		.cmd	= KMIG_CMD_CTX_GET,
+		.doit	= kmig_nl_ctx_get_doit,
+		.dumpit	= kmig_nl_ctx_get_dumpit,
+		.policy	= kmig_ctx_get_policy,
+		.maxattr = KMIG_A_MAX,
+	},
+	{
+		.cmd	= KMIG_CMD_CTX_STATS,
+		.doit	= kmig_nl_ctx_stats_doit,
+		.policy	= kmig_ctx_get_policy,
+		.maxattr = KMIG_A_MAX,
+	},
+	{
+		.cmd	= KMIG_CMD_CTX_SET,
+		.doit	= kmig_nl_ctx_set_doit,
+		.policy	= kmig_ctx_set_policy,
+		.maxattr = KMIG_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
 };
 
-static struct genl_family kmig_genl_family __ro_after_init = {
+static const struct genl_multicast_group kmig_genl_mcgrps[] = {
+	[KMIG_MCGRP_EVENTS_ID] = { .name = KMIG_MCGRP_EVENTS },
+};
+
+struct genl_family kmig_genl_family __ro_after_init = {
 	.name		= KMIG_GENL_NAME,
 	.version	= KMIG_GENL_VERSION,
 	.module		= THIS_MODULE,
 	.ops		= kmig_genl_ops,
 	.n_ops		= ARRAY_SIZE(kmig_genl_ops),
+	.mcgrps		= kmig_genl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(kmig_genl_mcgrps),
 	.netnsok	= true,
 };
 

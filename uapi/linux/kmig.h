@@ -30,6 +30,28 @@
  *   Object counters let tests prove that every object a test created is
  *   gone once it is closed; they are cheap and always on.
  *
+ *   KMIG_CMD_CTX_GET (dump: every context; doit: KMIG_A_CTX_ID; unprivileged)
+ *     reply:    KMIG_A_CTX_ID          u32, context id (>= 1)
+ *               KMIG_A_CTX_OWNER       u32, tgid of the opener
+ *               KMIG_A_CTX_MODE        u32, KMIG_CTX_MODE_* bits
+ *               KMIG_A_CTX_PAGES       u64, pages present
+ *               KMIG_A_CTX_DIRTY       u64, pages whose dirty bit is set
+ *               KMIG_A_CTX_MISSING     u64, absent pages in missing mode
+ *               KMIG_A_CTX_PAGE_LIMIT  u64, 0: none
+ *               KMIG_A_CTX_SLOTS       nest of KMIG_A_SLOT nests:
+ *                 KMIG_A_SLOT_ID, _FLAGS (u32), _GPA, _SIZE, _PAGES,
+ *                 _DIRTY, _MISSING (u64)
+ *     errors:   ENOENT no such context
+ *   KMIG_CMD_CTX_STATS (doit: KMIG_A_CTX_ID; unprivileged)
+ *     reply:    KMIG_A_CTX_ID, KMIG_A_CTX_STATS nest: KMIG_A_STATS_* u64;
+ *               KMIG_A_STATS_LATENCY_US nest, attribute i + 1 holds the
+ *               count of fault-to-install latencies in [2^i, 2^(i+1)) µs
+ *   KMIG_CMD_CTX_SET (doit, CAP_NET_ADMIN)
+ *     request:  KMIG_A_CTX_ID, KMIG_A_CTX_PAGE_LIMIT
+ *   Multicast group "events" (KMIG_MCGRP_EVENTS): KMIG_CMD_CTX_NEW,
+ *     KMIG_CMD_CTX_DEL, KMIG_CMD_CTX_SERVER_LOST, each with KMIG_A_CTX_ID
+ *     and KMIG_A_CTX_OWNER. Sent in the initial network namespace.
+ *
  * Guest memory contexts (ioctls on an open /dev/kmig file)
  *   Each open of /dev/kmig is one context: the guest RAM of one VM. Slots
  *   are declared with KMIG_SET_MEMSLOT; slot S is mapped (MAP_SHARED) at
@@ -73,6 +95,12 @@
 enum kmig_cmd {
 	KMIG_CMD_UNSPEC,
 	KMIG_CMD_GET_INFO,
+	KMIG_CMD_CTX_GET,
+	KMIG_CMD_CTX_STATS,
+	KMIG_CMD_CTX_SET,
+	KMIG_CMD_CTX_NEW,		/* event */
+	KMIG_CMD_CTX_DEL,		/* event */
+	KMIG_CMD_CTX_SERVER_LOST,	/* event */
 
 	__KMIG_CMD_MAX,
 	KMIG_CMD_MAX = __KMIG_CMD_MAX - 1
@@ -85,6 +113,15 @@ enum kmig_attr {
 	KMIG_A_INFO_API_VERSION,
 	KMIG_A_INFO_FEATURES,
 	KMIG_A_INFO_OBJECTS,
+	KMIG_A_CTX_ID,
+	KMIG_A_CTX_OWNER,
+	KMIG_A_CTX_MODE,
+	KMIG_A_CTX_PAGES,
+	KMIG_A_CTX_DIRTY,
+	KMIG_A_CTX_MISSING,
+	KMIG_A_CTX_PAGE_LIMIT,
+	KMIG_A_CTX_SLOTS,
+	KMIG_A_CTX_STATS,
 
 	__KMIG_A_MAX,
 	KMIG_A_MAX = __KMIG_A_MAX - 1
@@ -239,5 +276,51 @@ struct kmig_dirty_log {
 #define KMIG_GET_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x20, struct kmig_dirty_log)
 #define KMIG_CLEAR_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x21, struct kmig_dirty_log)
 #define KMIG_MERGE_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x22, struct kmig_dirty_log)
+
+/* KMIG_A_CTX_SLOTS: a nest of KMIG_A_SLOT nests. */
+enum kmig_slots_attr {
+	KMIG_A_SLOTS_UNSPEC,
+	KMIG_A_SLOT,
+
+	__KMIG_A_SLOTS_MAX,
+	KMIG_A_SLOTS_MAX = __KMIG_A_SLOTS_MAX - 1
+};
+
+enum kmig_slot_attr {
+	KMIG_A_SLOT_UNSPEC,
+	KMIG_A_SLOT_PAD,
+	KMIG_A_SLOT_ID,
+	KMIG_A_SLOT_FLAGS,
+	KMIG_A_SLOT_GPA,
+	KMIG_A_SLOT_SIZE,
+	KMIG_A_SLOT_PAGES,
+	KMIG_A_SLOT_DIRTY,
+	KMIG_A_SLOT_MISSING,
+
+	__KMIG_A_SLOT_MAX,
+	KMIG_A_SLOT_MAX = __KMIG_A_SLOT_MAX - 1
+};
+
+/* KMIG_A_CTX_MODE bits. */
+#define KMIG_CTX_MODE_POSTCOPY	(1U << 0)	/* a range is in missing mode */
+#define KMIG_CTX_MODE_DIRTY_LOG	(1U << 1)	/* a slot logs writes */
+#define KMIG_CTX_MODE_SERVED	(1U << 2)	/* a fault fd is attached */
+#define KMIG_CTX_MODE_SERVER_LOST (1U << 3)	/* its fault fd was closed */
+
+enum kmig_stats_attr {
+	KMIG_A_STATS_UNSPEC,
+	KMIG_A_STATS_PAD,
+	KMIG_A_STATS_FAULTS,
+	KMIG_A_STATS_INSTALLED_COPY,
+	KMIG_A_STATS_INSTALLED_ZERO,
+	KMIG_A_STATS_INSTALLED_BACKGROUND,
+	KMIG_A_STATS_WAITERS,
+	KMIG_A_STATS_LATENCY_US,	/* nest: attr i + 1 = bucket i, u64 */
+
+	__KMIG_A_STATS_MAX,
+	KMIG_A_STATS_MAX = __KMIG_A_STATS_MAX - 1
+};
+
+#define KMIG_MCGRP_EVENTS	"events"
 
 #endif /* _UAPI_LINUX_KMIG_H */
