@@ -4,6 +4,8 @@
 #
 #   make                 module (against KDIR), agent and selftests
 #   make demo            live-migrate a KVM guest inside the QEMU test bed
+#   make bench           kmig vs userfaultfd and KVM dirty logging, in the
+#                        test bed (BENCH_KERNEL, default 6.12); prints a table
 #   make check           every test: host tests, checkpatch, and the
 #                        selftests on each test-bed kernel (KERNELS=...)
 #   make module-debug    the module with its internal debug checks
@@ -84,6 +86,17 @@ hosttests: $(HOSTTESTS) $(B)/kmig-san
 check:
 	scripts/check.sh $(KERNELS)
 
+BENCH_KERNEL ?= 6.12
+
+$(B)/bench/kmig_bench: selftests/bench/kmig_bench.c $(SELFTEST_LIB) $(SELFTEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) -Iselftests/kmig/lib -o $@ \
+		$< $(SELFTEST_LIB) $(LIBMNL) -lpthread
+
+bench: $(B)/bench/kmig_bench
+	scripts/bed.sh script $(BENCH_KERNEL) scripts/bench.sh
+	@cat $(B)/bed/$$(scripts/kernels.sh $(BENCH_KERNEL))/bench.txt
+
 demo:
 	@echo "make demo: the live-migration demo comes with the agent (issue 5)."
 
@@ -101,5 +114,5 @@ clean:
 	rm -rf $(B)
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
-.PHONY: all module module-debug user selftests hosttests check demo style \
+.PHONY: all module module-debug user selftests hosttests check demo bench style \
 	sparse shell clean

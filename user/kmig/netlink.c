@@ -81,6 +81,7 @@ static int parse_done(const struct nlmsghdr *nlh, void *data)
 {
 	int err = 0;
 
+	(void)data;
 	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err))
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
 	if (err < 0) {
