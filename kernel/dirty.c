@@ -30,36 +30,53 @@ void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 		set_bit(idx, slot->dirty);
 }
 
-/*
- * Re-arm the pages in @mask (pages base .. base + 63), whose bits the caller
- * has cleared and reports: zap their user PTEs and clear PG_dirty.
- */
-static void rearm(struct kmig_slot *slot, unsigned long base, u64 mask)
-{
-	struct address_space *mapping = slot->ctx->inode->i_mapping;
-	unsigned int first, len;
-	struct page *page;
-	u64 m, keep = mask;
+/* Pages closer than this are zapped in one go, clean ones in between too. */
+#define ZAP_GAP		64
 
-	for (m = mask; m; m &= m - 1) {
-		page = READ_ONCE(slot->pages[base + __ffs64(m)]);
+static void zap(struct kmig_slot *slot, unsigned long first,
+		unsigned long end)
+{
+	unmap_mapping_range(slot->ctx->inode->i_mapping,
+			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
+			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+}
+
+/*
+ * Re-arm the pages whose bits are set in @bits (@nwords words from page
+ * @base), bits the caller has cleared and reports: wait out in-flight
+ * .page_mkwrite calls, zap the user PTEs, and clear the PG_dirty that
+ * zapping dirty PTEs set. Zapping extra clean pages is harmless (they fault
+ * in again), and one zap of a span costs far less than many small ones:
+ * every zap is an MMU notifier round trip with a TLB flush.
+ */
+static void rearm(struct kmig_slot *slot, unsigned long base,
+		  const u64 *bits, unsigned long nwords)
+{
+	unsigned long nbits = nwords * 64, i, first = 0, end = 0;
+	const unsigned long *b = (const unsigned long *)bits;
+	struct page *page;
+
+	for_each_set_bit(i, b, nbits) {
+		page = READ_ONCE(slot->pages[base + i]);
 		if (page) {
 			lock_page(page);
 			unlock_page(page);
 		}
 	}
-	while (mask) {
-		first = __ffs64(mask);
-		len = ~mask >> first ? __ffs64(~mask >> first) : 64 - first;
-		unmap_mapping_range(mapping,
-				    (loff_t)(slot->pgoff + base + first)
-					<< PAGE_SHIFT,
-				    (loff_t)len << PAGE_SHIFT, 0);
-		mask &= len + first >= 64 ? 0 : ~0ULL << (first + len);
+	for_each_set_bit(i, b, nbits) {
+		if (end && base + i < end + ZAP_GAP) {
+			end = base + i + 1;
+			continue;
+		}
+		if (end)
+			zap(slot, first, end);
+		first = base + i;
+		end = first + 1;
 	}
-	/* Zapping dirty PTEs set PG_dirty: these pages are in this round. */
-	for (m = keep; m; m &= m - 1) {
-		page = READ_ONCE(slot->pages[base + __ffs64(m)]);
+	if (end)
+		zap(slot, first, end);
+	for_each_set_bit(i, b, nbits) {
+		page = READ_ONCE(slot->pages[base + i]);
 		if (page)
 			ClearPageDirty(page);
 	}
@@ -80,31 +97,44 @@ static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base)
 	return mask;
 }
 
+/* Bitmap words handled per step of a harvest: 32768 pages. */
+#define CHUNK_WORDS	512
+
 static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 {
-	unsigned long nwords = BITS_TO_LONGS(slot->npages), i;
-	unsigned long *words = slot->dirty;
-	u64 w, folded;
+	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
+	atomic64_t *words = (atomic64_t *)slot->dirty;
+	u64 *buf;
+	long ret = 0;
 
-	for (i = 0; i < nwords; i++) {
-		folded = fold_pg_dirty(slot, i * 64);
-		if (!clear) {
-			if (folded)
-				atomic64_or(folded,
-					    (atomic64_t *)&words[i]);
-			w = READ_ONCE(words[i]);
-		} else {
-			w = xchg(&words[i], 0) | folded;
-			if (w)
-				rearm(slot, i * 64, w);
+	buf = kmalloc_array(CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; c < nwords; c += n) {
+		n = min(nwords - c, CHUNK_WORDS);
+		for (j = 0; j < n; j++) {
+			buf[j] = fold_pg_dirty(slot, (c + j) * 64);
+			if (clear) {
+				buf[j] |= atomic64_xchg(&words[c + j], 0);
+			} else {
+				if (buf[j])
+					atomic64_or(buf[j], &words[c + j]);
+				buf[j] = atomic64_read(&words[c + j]);
+			}
 		}
-		if (put_user(w, ubuf + i)) {
-			if (clear && w)
-				atomic64_or(w, (atomic64_t *)&words[i]);
-			return -EFAULT;
+		if (clear)
+			rearm(slot, c * 64, buf, n);
+		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
+			/* Nothing reached the caller: give the bits back. */
+			for (j = 0; clear && j < n; j++)
+				atomic64_or(buf[j], &words[c + j]);
+			ret = -EFAULT;
+			break;
 		}
+		cond_resched();
 	}
-	return 0;
+	kfree(buf);
+	return ret;
 }
 
 static long range_ok(struct kmig_slot *slot, const struct kmig_dirty_log *a)
@@ -146,7 +176,7 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 		}
 		m &= atomic64_fetch_andnot(m, word);
 		if (m)
-			rearm(slot, (w0 + i) * 64, m);
+			rearm(slot, (w0 + i) * 64, &m, 1);
 	}
 	return 0;
 }
