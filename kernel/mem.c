@@ -155,25 +155,31 @@ static struct kmig_slot *slot_at(struct kmig_ctx *ctx, u64 pgoff,
 
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	const unsigned int shift = KMIG_SLOT_SHIFT - PAGE_SHIFT;
 	struct kmig_ctx *ctx = file->private_data;
-	unsigned long idx, npages = vma_pages(vma);
+	unsigned long idx = vma->vm_pgoff & ((1UL << shift) - 1);
+	u64 id = vma->vm_pgoff >> shift;
 	struct kmig_slot *slot;
+	int ret = 0;
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EOPNOTSUPP;
-	slot = slot_at(ctx, vma->vm_pgoff, &idx);
-	if (!slot)
-		return -ENXIO;
-	if (npages > slot->npages - idx) {
-		kmig_slot_put(slot);
-		return -ERANGE;
-	}
 	/*
-	 * The mapping count keeps the slot from being deleted, so drop the
-	 * lookup reference: the slot lives while mapped.
+	 * Count the mapping under the slot lock: a slot is deleted only
+	 * while unmapped, so it lives as long as this VMA.
 	 */
-	atomic_inc(&slot->nr_maps);
-	kmig_slot_put(slot);
+	down_read(&ctx->lock);
+	slot = id < KMIG_MAX_SLOTS ? xa_load(&ctx->slots, id) : NULL;
+	if (!slot || idx >= slot->npages)
+		ret = -ENXIO;
+	else if (vma_pages(vma) > slot->npages - idx)
+		ret = -ERANGE;
+	else
+		atomic_inc(&slot->nr_maps);
+	up_read(&ctx->lock);
+	if (ret)
+		return ret;
+
 	vma->vm_private_data = slot;
 	vma->vm_ops = &kmig_vm_ops;
 	vm_flags_set(vma, VM_DONTEXPAND);
