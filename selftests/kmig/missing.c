@@ -179,7 +179,9 @@ TEST_F(missing, many_threads_on_many_pages_batched_install)
 
 	for (i = 0; i < NTHREADS; i++)
 		start(&t[i], self->mem + (10 + 2 * i) * PAGE_SZ, true);
-	ASSERT_EQ(NTHREADS, read_faults(self->ffd, rec, NTHREADS));
+	/* All blocked: one read returns every record. */
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, NTHREADS, 5000));
+	ASSERT_EQ(sizeof(rec), read(self->ffd, rec, sizeof(rec)));
 	for (i = 0; i < NTHREADS; i++) {
 		EXPECT_EQ(KMIG_FAULT_WRITE, rec[i].flags);
 		EXPECT_EQ(0, (rec[i].page - 10) % 2);
@@ -387,6 +389,28 @@ TEST_F(missing, closed_server_means_sigbus)
 	EXPECT_EQ(SIGBUS, WTERMSIG(status));
 	ASSERT_EQ(1, pwrite(self->fd, "x", 1, KMIG_SLOT_OFFSET(1)));
 	self->mem[1] = 1;
+}
+
+TEST_F(missing, keep_waiting_waiter_stays_killable)
+{
+	struct kmig_fault rec;
+	int status;
+	pid_t pid;
+
+	close(self->ffd);
+	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
+	ASSERT_LE(0, self->ffd);
+	pid = fork_toucher(self->ffd, self->mem + 54 * PAGE_SZ);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	close(self->ffd);
+	self->ffd = -1;
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0));
 }
 
 TEST_F(missing, keep_waiting_until_a_new_server_attaches)
