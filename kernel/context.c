@@ -34,10 +34,14 @@ static DEFINE_IDA(kmig_ctx_ida);
 DEFINE_MUTEX(kmig_ctx_list_lock);
 LIST_HEAD(kmig_ctx_list);
 
-/* Slot arrays can be large: vmalloc them, and fail quietly when too big. */
+/*
+ * Slot arrays can be large (8 bytes per page): vmalloc them, and fail with
+ * ENOMEM rather than warn or call the OOM killer when they are too big.
+ */
 static void *slot_array(unsigned long nbytes)
 {
-	return kvzalloc(nbytes, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	return kvzalloc(nbytes, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+			 __GFP_RETRY_MAYFAIL);
 }
 
 static void slot_arrays_free(struct kmig_slot *slot)
