@@ -301,6 +301,7 @@ void kmig_ctx_release(struct file *file)
 	list_del(&ctx->node);
 	mutex_unlock(&kmig_ctx_list_lock);
 	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_DEL);
+	kmig_fault_ctx_release(ctx);
 
 	down_write(&ctx->lock);
 	xa_for_each(&ctx->slots, id, slot) {

@@ -106,6 +106,7 @@ struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
 
 /* fault.c */
 void kmig_fault_ctx_init(struct kmig_ctx *ctx);
+void kmig_fault_ctx_release(struct kmig_ctx *ctx);
 vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 			      unsigned long idx);
 void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx);

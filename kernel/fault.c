@@ -18,6 +18,7 @@
 #include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -45,18 +46,32 @@ void kmig_fault_ctx_init(struct kmig_ctx *ctx)
 		init_waitqueue_head(&ctx->page_wait[i]);
 }
 
-static unsigned int wait_hash(struct kmig_slot *slot, unsigned long idx)
-{
-	return hash_64(((u64)slot->id << KMIG_SLOT_SHIFT) + idx,
-		       KMIG_WAIT_HASH_BITS);
-}
-
 static void wake_all(struct kmig_ctx *ctx)
 {
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(ctx->page_wait); i++)
 		wake_up_all(&ctx->page_wait[i]);
+}
+
+/*
+ * The context's file is gone, so no server can attach any more: end the
+ * waits of threads whose mapping went away while they slept.
+ */
+void kmig_fault_ctx_release(struct kmig_ctx *ctx)
+{
+	spin_lock(&ctx->fault_lock);
+	WRITE_ONCE(ctx->server_gen, ctx->server_gen + 1);
+	WRITE_ONCE(ctx->server_lost, true);
+	WRITE_ONCE(ctx->keep_waiting, false);
+	spin_unlock(&ctx->fault_lock);
+	wake_all(ctx);
+}
+
+static unsigned int wait_hash(struct kmig_slot *slot, unsigned long idx)
+{
+	return hash_64(((u64)slot->id << KMIG_SLOT_SHIFT) + idx,
+		       KMIG_WAIT_HASH_BITS);
 }
 
 /* The serving side is gone and faults must fail rather than wait. */
@@ -134,7 +149,11 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		wake_up_poll(&ctx->fault_readers, EPOLLIN | EPOLLRDNORM);
 	}
 
-	/* The slot and context must outlive the VMA once the lock is gone. */
+	/*
+	 * The slot, the context and the module's code must outlive the VMA
+	 * and the files once the lock is gone.
+	 */
+	__module_get(THIS_MODULE);
 	kref_get(&slot->ref);
 	release_fault_lock(vmf);
 	atomic_inc(&ctx->stats.waiters);
@@ -160,6 +179,7 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		record_latency(ctx, start);
 	atomic_dec(&ctx->stats.waiters);
 	kmig_slot_put(slot);
+	module_put(THIS_MODULE);
 	return VM_FAULT_RETRY;
 }
 

@@ -44,7 +44,8 @@ FIXTURE_SETUP(missing)
 
 FIXTURE_TEARDOWN(missing)
 {
-	munmap(self->mem, SIZE);
+	if (self->mem)
+		munmap(self->mem, SIZE);
 	if (self->ffd >= 0)
 		close(self->ffd);
 	close(self->fd);
@@ -411,6 +412,45 @@ TEST_F(missing, keep_waiting_waiter_stays_killable)
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGKILL, WTERMSIG(status));
 	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0));
+}
+
+/*
+ * A waiter whose mapping is unmapped, and whose context loses its last fd,
+ * can never be served: it is woken and its retried fault finds no mapping.
+ */
+TEST_F(missing, waiter_of_a_closed_context_ends)
+{
+	struct kmig_fault rec;
+	int status;
+	pid_t pid;
+
+	close(self->ffd);
+	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
+	ASSERT_LE(0, self->ffd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct toucher t = {};
+
+		close(self->ffd);
+		start(&t, self->mem + 55 * PAGE_SZ, false);
+		if (!kmig_wait_waiters(self->fd, 1, 5000))
+			_exit(1);
+		munmap(self->mem, SIZE);
+		close(self->fd);
+		pthread_join(t.thread, NULL);
+		_exit(2);
+	}
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	close(self->ffd);
+	self->ffd = -1;
+	munmap(self->mem, SIZE);
+	self->mem = NULL;
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
 }
 
 TEST_F(missing, keep_waiting_until_a_new_server_attaches)
