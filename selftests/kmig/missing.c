@@ -233,6 +233,24 @@ TEST_F(missing, install_of_a_present_page_reports_and_keeps_it)
 	EXPECT_EQ(0, st.faults);
 }
 
+/* The agent writing a missing page with pwrite installs it too. */
+TEST_F(missing, pwrite_installs_and_wakes)
+{
+	struct toucher t = {};
+	struct kmig_fault rec;
+	char small[8];
+
+	start(&t, self->mem + 60 * PAGE_SZ + 3, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(-1, read(self->ffd, small, sizeof(small)));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(4, pwrite(self->fd, "abcd", 4,
+			    KMIG_SLOT_OFFSET(1) + 60 * PAGE_SZ));
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ('d', t.value);
+}
+
 TEST_F(missing, install_bad_arguments)
 {
 	uint64_t page = NPAGES;
