@@ -28,7 +28,12 @@
 #define KMIG_FS_MAGIC	0x6b6d6967
 
 static struct vfsmount *kmig_mnt;
-static DEFINE_IDA(kmig_ctx_ida);
+/*
+ * Context ids only grow (a u32 would take years of opens to wrap) and are
+ * given out under kmig_ctx_list_lock, so the context list is in id order
+ * and a netlink dump can resume by id.
+ */
+static atomic_t kmig_ctx_last_id = ATOMIC_INIT(0);
 
 /* Protects kmig_ctx_list, for the netlink dump. */
 DEFINE_MUTEX(kmig_ctx_list_lock);
@@ -238,7 +243,6 @@ static void ctx_free(struct kref *ref)
 	xa_destroy(&ctx->slots);
 	iput(ctx->inode);
 	mem_cgroup_put(ctx->memcg);
-	ida_free(&kmig_ctx_ida, ctx->id);
 	kfree(ctx);
 	atomic_long_dec(&kmig_objects.contexts);
 }
@@ -256,10 +260,6 @@ int kmig_ctx_open(struct file *file)
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
-	ret = ida_alloc_min(&kmig_ctx_ida, 1, GFP_KERNEL);
-	if (ret < 0)
-		goto err_ida;
-	ctx->id = ret;
 	ctx->inode = alloc_anon_inode(kmig_mnt->mnt_sb);
 	if (IS_ERR(ctx->inode)) {
 		ret = PTR_ERR(ctx->inode);
@@ -278,14 +278,15 @@ int kmig_ctx_open(struct file *file)
 	atomic_long_inc(&kmig_objects.contexts);
 
 	mutex_lock(&kmig_ctx_list_lock);
+	do {
+		ctx->id = atomic_inc_return(&kmig_ctx_last_id);
+	} while (!ctx->id);
 	list_add_tail(&ctx->node, &kmig_ctx_list);
 	mutex_unlock(&kmig_ctx_list_lock);
 	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_NEW);
 	return 0;
 
 err_inode:
-	ida_free(&kmig_ctx_ida, ctx->id);
-err_ida:
 	kfree(ctx);
 	return ret;
 }

@@ -52,13 +52,13 @@ static const struct kmig_nl_ctx *find(const struct kmig_nl_ctx *c, int n,
 /* The id of the newest context owned by this process, from the dump. */
 static uint32_t newest_id(struct kmig_nl *nl)
 {
-	struct kmig_nl_ctx c[16];
+	static struct kmig_nl_ctx c[128];
 	uint32_t id = 0;
 	int n, i;
 
-	if (kmig_nl_ctx_list(nl, c, 16, &n))
+	if (kmig_nl_ctx_list(nl, c, 128, &n))
 		return 0;
-	for (i = 0; i < n && i < 16; i++)
+	for (i = 0; i < n && i < 128; i++)
 		if (c[i].owner == (uint32_t)getpid() && c[i].id > id)
 			id = c[i].id;
 	return id;
@@ -116,21 +116,43 @@ TEST_F(ctxnl, dump_lists_contexts_slots_and_pages)
 	EXPECT_EQ(NULL, find(c, n, idb));
 }
 
-/* Enough contexts that the dump needs several messages. */
+/*
+ * Enough contexts, with enough slots, that the dump takes several
+ * messages, opened and closed in an order that interleaves old and new
+ * ones: every live context is listed exactly once.
+ */
 TEST_F(ctxnl, dump_of_many_contexts_is_complete)
 {
-	struct kmig_nl_ctx c[4];
-	int fds[40], n, i;
+	static struct kmig_nl_ctx c[128];
+	int fds[100], n, i, j, live = 0, found;
+	uint32_t ids[100];
 
-	for (i = 0; i < 40; i++) {
+	for (i = 0; i < 100; i++) {
+		fds[i] = -1;
+		if (i >= 60) {
+			close(fds[(i - 60) * 2]);
+			fds[(i - 60) * 2] = -1;
+		}
 		fds[i] = kmig_open();
-		kmig_set_memslot(fds[i], 0, 0, 0, PAGE_SZ);
-		kmig_set_memslot(fds[i], 1, 0, PAGE_SZ, PAGE_SZ);
+		for (j = 0; j < 4; j++)
+			kmig_set_memslot(fds[i], j, 0, j * PAGE_SZ, PAGE_SZ);
+		ids[i] = newest_id(&self->nl);
 	}
-	ASSERT_EQ(0, kmig_nl_ctx_list(&self->nl, c, 4, &n));
-	EXPECT_EQ(40, n);
-	for (i = 0; i < 40; i++)
-		close(fds[i]);
+	ASSERT_EQ(0, kmig_nl_ctx_list(&self->nl, c, 128, &n));
+	for (i = 0; i < 100; i++) {
+		if (fds[i] < 0)
+			continue;
+		live++;
+		found = 0;
+		for (j = 0; j < n && j < 128; j++)
+			found += c[j].id == ids[i];
+		EXPECT_EQ(1, found) TH_LOG("context %u", ids[i]);
+	}
+	EXPECT_EQ(60, live);
+	EXPECT_EQ(live, n);
+	for (i = 0; i < 100; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 TEST_F(ctxnl, get_and_stats_of_one_context)
