@@ -99,7 +99,7 @@ void kmig_ctx_uninit(void);
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma);
 ssize_t kmig_mem_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t kmig_mem_write_iter(struct kiocb *iocb, struct iov_iter *from);
-struct page *kmig_page_alloc(struct kmig_ctx *ctx);
+struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero);
 void kmig_page_free(struct kmig_ctx *ctx, struct page *page);
 struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
 			       struct page *page, bool *raced);

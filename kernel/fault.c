@@ -367,7 +367,7 @@ static int install_one(struct kmig_slot *slot, unsigned long idx,
 
 	if (READ_ONCE(slot->pages[idx]))
 		return 0;
-	page = kmig_page_alloc(slot->ctx);
+	page = kmig_page_alloc(slot->ctx, !src);
 	if (IS_ERR(page))
 		return PTR_ERR(page);
 	if (src) {

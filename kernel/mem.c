@@ -20,7 +20,7 @@
 #include "kmig.h"
 
 /* A new page, zeroed if @zero; ERR_PTR(-ENOSPC) past the page limit. */
-static struct page *page_alloc(struct kmig_ctx *ctx, bool zero)
+struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero)
 {
 	long limit = atomic_long_read(&ctx->page_limit);
 	struct mem_cgroup *old;
@@ -42,11 +42,6 @@ static struct page *page_alloc(struct kmig_ctx *ctx, bool zero)
 	}
 	atomic_long_inc(&kmig_objects.pages);
 	return page;
-}
-
-struct page *kmig_page_alloc(struct kmig_ctx *ctx)
-{
-	return page_alloc(ctx, true);
 }
 
 void kmig_page_free(struct kmig_ctx *ctx, struct page *page)
@@ -92,7 +87,7 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 		page = READ_ONCE(slot->pages[idx]);
 	}
 	if (!page) {
-		page = kmig_page_alloc(slot->ctx);
+		page = kmig_page_alloc(slot->ctx, true);
 		if (IS_ERR(page))
 			return PTR_ERR(page) == -ENOMEM ? VM_FAULT_OOM :
 							  VM_FAULT_SIGBUS;
@@ -214,14 +209,24 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 			n = copy_page_from_iter(page, off, len, iter);
 			kmig_dirty_mark(slot, idx);
 		} else {
-			/* Fill a fresh page before anyone can see it. */
-			new = kmig_page_alloc(ctx);
+			/*
+			 * Fill a fresh page before anyone can see it; zero it
+			 * unless this write covers all of it. A short copy
+			 * installs nothing.
+			 */
+			new = kmig_page_alloc(ctx, off || len < PAGE_SIZE);
 			if (IS_ERR(new)) {
 				if (!done)
 					done = PTR_ERR(new);
 				break;
 			}
 			n = copy_page_from_iter(new, off, len, iter);
+			if (n < len) {
+				kmig_page_free(ctx, new);
+				if (!done)
+					done = -EFAULT;
+				break;
+			}
 			page = kmig_slot_install(slot, idx, new, &raced);
 			if (raced) {
 				iov_iter_revert(iter, n);

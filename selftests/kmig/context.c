@@ -121,6 +121,29 @@ TEST_F(ctx, pread_pwrite_see_the_mapping)
 	munmap(p, SIZE);
 }
 
+/* A write from a bad buffer stops at the fault and leaves no page behind. */
+TEST_F(ctx, pwrite_from_a_bad_buffer_installs_nothing)
+{
+	struct kmig_info info;
+	uint8_t *buf, out[PAGE_SZ];
+
+	kmig_set_memslot(self->fd, 0, 0, 0, SIZE);
+	buf = mmap(NULL, 2 * PAGE_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0x6b, PAGE_SZ);
+	ASSERT_EQ(0, munmap(buf + PAGE_SZ, PAGE_SZ));
+	EXPECT_EQ(PAGE_SZ, pwrite(self->fd, buf, 2 * PAGE_SZ, 0));
+	EXPECT_EQ(-1, pwrite(self->fd, buf + PAGE_SZ, PAGE_SZ, PAGE_SZ));
+	EXPECT_EQ(EFAULT, errno);
+	kmig_objects(&info);
+	EXPECT_EQ(1, info.obj_pages);
+	ASSERT_EQ(PAGE_SZ, pread(self->fd, out, PAGE_SZ, PAGE_SZ));
+	for (size_t i = 0; i < PAGE_SZ; i++)
+		ASSERT_EQ(0, out[i]);
+	munmap(buf, PAGE_SZ);
+}
+
 TEST_F(ctx, memslot_bad_arguments_have_distinct_errnos)
 {
 	kmig_set_memslot(self->fd, 0, 0, 0x100000, SIZE);
