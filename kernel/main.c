@@ -4,11 +4,16 @@
  */
 #include <linux/module.h>
 
+#include "context.h"
 #include "kmig.h"
 
 static int __init kmig_init(void)
 {
 	int ret;
+
+	ret = kmig_ctx_init();
+	if (ret)
+		goto err_ctx;
 
 	ret = kmig_dev_init();
 	if (ret)
@@ -24,6 +29,8 @@ static int __init kmig_init(void)
 err_netlink:
 	kmig_dev_uninit();
 err_dev:
+	kmig_ctx_uninit();
+err_ctx:
 	return ret;
 }
 
@@ -31,7 +38,12 @@ static void __exit kmig_exit(void)
 {
 	kmig_netlink_uninit();
 	kmig_dev_uninit();
+	kmig_ctx_uninit();
 	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.files));
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.contexts));
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.slots));
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.pages));
+	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.fault_files));
 	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.devices));
 	KMIG_DEBUG_ON(atomic_long_read(&kmig_objects.device_files));
 }

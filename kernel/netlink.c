@@ -14,7 +14,7 @@
 #include "device.h"
 #include "kmig.h"
 
-static struct genl_family kmig_genl_family;
+struct genl_family kmig_genl_family;
 
 /* GET_INFO takes no attributes: every entry is NLA_UNSPEC, which strict
  * validation refuses.
@@ -24,27 +24,34 @@ static const struct nla_policy kmig_get_info_policy[KMIG_A_MAX + 1] = {
 
 static int kmig_put_objects(struct sk_buff *skb)
 {
+	static const struct {
+		int attr;
+		atomic_long_t *count;
+	} objs[] = {
+		{ KMIG_A_OBJ_FILES,		&kmig_objects.files },
+		{ KMIG_A_OBJ_CONTEXTS,		&kmig_objects.contexts },
+		{ KMIG_A_OBJ_SLOTS,		&kmig_objects.slots },
+		{ KMIG_A_OBJ_PAGES,		&kmig_objects.pages },
+		{ KMIG_A_OBJ_FAULT_FILES,	&kmig_objects.fault_files },
+		{ KMIG_A_OBJ_DEVICES,		&kmig_objects.devices },
+		{ KMIG_A_OBJ_DEVICE_FILES,	&kmig_objects.device_files },
+	};
 	struct nlattr *nest;
+	size_t i;
 
 	nest = nla_nest_start(skb, KMIG_A_INFO_OBJECTS);
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_u64_64bit(skb, KMIG_A_OBJ_FILES,
-			      atomic_long_read(&kmig_objects.files),
-			      KMIG_A_OBJ_PAD) ||
-	    nla_put_u64_64bit(skb, KMIG_A_OBJ_DEVICES,
-			      atomic_long_read(&kmig_objects.devices),
-			      KMIG_A_OBJ_PAD) ||
-	    nla_put_u64_64bit(skb, KMIG_A_OBJ_DEVICE_FILES,
-			      atomic_long_read(&kmig_objects.device_files),
-			      KMIG_A_OBJ_PAD))
-		goto err_put;
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		if (nla_put_u64_64bit(skb, objs[i].attr,
+				      atomic_long_read(objs[i].count),
+				      KMIG_A_OBJ_PAD)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
 	nla_nest_end(skb, nest);
 	return 0;
-
-err_put:
-	nla_nest_cancel(skb, nest);
-	return -EMSGSIZE;
 }
 
 static int kmig_nl_get_info_doit(struct sk_buff *skb, struct genl_info *info)
@@ -194,14 +201,40 @@ static const struct genl_ops kmig_genl_ops[] = {
 		.policy	= kmig_dev_get_policy,
 		.maxattr = KMIG_A_MAX,
 	},
+	{
+		.cmd	= KMIG_CMD_CTX_GET,
+		.doit	= kmig_nl_ctx_get_doit,
+		.dumpit	= kmig_nl_ctx_get_dumpit,
+		.policy	= kmig_ctx_get_policy,
+		.maxattr = KMIG_A_MAX,
+	},
+	{
+		.cmd	= KMIG_CMD_CTX_STATS,
+		.doit	= kmig_nl_ctx_stats_doit,
+		.policy	= kmig_ctx_get_policy,
+		.maxattr = KMIG_A_MAX,
+	},
+	{
+		.cmd	= KMIG_CMD_CTX_SET,
+		.doit	= kmig_nl_ctx_set_doit,
+		.policy	= kmig_ctx_set_policy,
+		.maxattr = KMIG_A_MAX,
+		.flags	= GENL_ADMIN_PERM,
+	},
 };
 
-static struct genl_family kmig_genl_family __ro_after_init = {
+static const struct genl_multicast_group kmig_genl_mcgrps[] = {
+	[KMIG_MCGRP_EVENTS_ID] = { .name = KMIG_MCGRP_EVENTS },
+};
+
+struct genl_family kmig_genl_family __ro_after_init = {
 	.name		= KMIG_GENL_NAME,
 	.version	= KMIG_GENL_VERSION,
 	.module		= THIS_MODULE,
 	.ops		= kmig_genl_ops,
 	.n_ops		= ARRAY_SIZE(kmig_genl_ops),
+	.mcgrps		= kmig_genl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(kmig_genl_mcgrps),
 	.netnsok	= true,
 };
 

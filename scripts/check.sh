@@ -46,6 +46,9 @@ fi
 record "build agent, selftests and host tests" \
 	make -s user selftests hosttests
 record "checkpatch --strict" make -s style
+record "netlink spec matches the UAPI header" /usr/bin/python3 \
+	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
+	uapi/linux/kmig.h
 
 for t in build/tests/*; do
 	[ -x "$t" ] || continue

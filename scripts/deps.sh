@@ -7,7 +7,7 @@ set -eu
 
 pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2
       libmnl-dev libkmod-dev libnl-3-dev libnl-route-3-dev
-      sparse clang
+      sparse clang python3 python3-yaml
       qemu-system-x86 busybox-static
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64

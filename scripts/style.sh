@@ -10,9 +10,10 @@ checkpatch=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-files=$(git ls-files 'kernel/*.[ch]' 'samples/*.[ch]' 'uapi/*.h' 2>/dev/null ||
-	ls kernel/*.[ch] uapi/linux/*.h)
+files=$(ls kernel/*.[ch] samples/*.[ch] uapi/linux/*.h | grep -v kernel/compat.h)
 # shellcheck disable=SC2086
+perl "$checkpatch" --no-tree --strict --quiet --show-types -f $files
+# compat.h is the one place that tests kernel versions, by design.
 perl "$checkpatch" --no-tree --strict --quiet --show-types \
-	-f $files
-echo "style: checkpatch --strict: $(echo "$files" | wc -w) files clean"
+	--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kernel/compat.h
+echo "style: checkpatch --strict: $(echo "$files" | wc -w) files and compat.h clean"

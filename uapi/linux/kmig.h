@@ -21,9 +21,37 @@
  *               KMIG_A_INFO_FEATURES       u64, KMIG_FEATURE_* bits
  *               KMIG_A_INFO_OBJECTS        nest, live object counters:
  *                 KMIG_A_OBJ_FILES         u64, open /dev/kmig files
- *
+ *                 KMIG_A_OBJ_CONTEXTS      u64, live guest memory contexts
+ *                 KMIG_A_OBJ_SLOTS         u64, live memslots
+ *                 KMIG_A_OBJ_PAGES         u64, guest pages the module owns
+ *                 KMIG_A_OBJ_FAULT_FILES   u64, open fault fds
  *                 KMIG_A_OBJ_DEVICES       u64, live struct kmig_device
  *                 KMIG_A_OBJ_DEVICE_FILES  u64, open device fds
+ *
+ *   Object counters let tests prove that every object a test created is
+ *   gone once it is closed; they are cheap and always on.
+ *
+ *   KMIG_CMD_CTX_GET (dump: every context; doit: KMIG_A_CTX_ID; unprivileged)
+ *     reply:    KMIG_A_CTX_ID          u32, context id (>= 1)
+ *               KMIG_A_CTX_OWNER       u32, tgid of the opener
+ *               KMIG_A_CTX_MODE        u32, KMIG_CTX_MODE_* bits
+ *               KMIG_A_CTX_PAGES       u64, pages present
+ *               KMIG_A_CTX_DIRTY       u64, pages whose dirty bit is set
+ *               KMIG_A_CTX_MISSING     u64, absent pages in missing mode
+ *               KMIG_A_CTX_PAGE_LIMIT  u64, 0: none
+ *               KMIG_A_CTX_SLOTS       nest of KMIG_A_SLOT nests:
+ *                 KMIG_A_SLOT_ID, _FLAGS (u32), _GPA, _SIZE, _PAGES,
+ *                 _DIRTY, _MISSING (u64)
+ *     errors:   ENOENT no such context
+ *   KMIG_CMD_CTX_STATS (doit: KMIG_A_CTX_ID; unprivileged)
+ *     reply:    KMIG_A_CTX_ID, KMIG_A_CTX_STATS nest: KMIG_A_STATS_* u64;
+ *               KMIG_A_STATS_LATENCY_US nest, attribute i + 1 holds the
+ *               count of fault-to-install latencies in [2^i, 2^(i+1)) µs
+ *   KMIG_CMD_CTX_SET (doit, CAP_NET_ADMIN)
+ *     request:  KMIG_A_CTX_ID, KMIG_A_CTX_PAGE_LIMIT
+ *   Multicast group "events" (KMIG_MCGRP_EVENTS): KMIG_CMD_CTX_NEW,
+ *     KMIG_CMD_CTX_DEL, KMIG_CMD_CTX_SERVER_LOST, each with KMIG_A_CTX_ID
+ *     and KMIG_A_CTX_OWNER. Sent in the initial network namespace.
  *
  *   KMIG_CMD_DEV_GET (dump or doit, unprivileged)
  *     Migratable devices registered by drivers (see the device region
@@ -39,8 +67,27 @@
  *     doit request: KMIG_A_DEV nest with KMIG_A_DEV_NAME and
  *     KMIG_A_DEV_INSTANCE selects one device (-ENOENT if none).
  *
- *   Object counters let tests prove that every object a test created is
- *   gone once it is closed; they are cheap and always on.
+ * Guest memory contexts (ioctls on an open /dev/kmig file)
+ *   Each open of /dev/kmig is one context: the guest RAM of one VM. Slots
+ *   are declared with KMIG_SET_MEMSLOT; slot S is mapped (MAP_SHARED) at
+ *   file offset KMIG_SLOT_OFFSET(S), and the same offsets work for
+ *   pread/pwrite. The fd may be passed to another process (SCM_RIGHTS).
+ *
+ *   KMIG_SET_MEMSLOT   create (memory_size > 0) or delete (memory_size 0)
+ *     EINVAL     unknown flags, slot id >= KMIG_MAX_SLOTS, gpa or size not
+ *                page aligned
+ *     EFBIG      memory_size > KMIG_MAX_SLOT_SIZE, or gpa + size wraps
+ *     EEXIST     slot id in use, or its gpa range overlaps another slot
+ *     ENOENT     delete of a slot that does not exist
+ *     EBUSY      delete of a slot that is still mapped
+ *   KMIG_SET_PAGE_LIMIT  at most this many pages (0: no limit); an
+ *                allocation beyond it fails: ENOSPC for writes and
+ *                installs, SIGBUS for faults
+ *   mmap               ENXIO offset in no slot; ERANGE the mapping runs past
+ *                      the end of its slot; EOPNOTSUPP not MAP_SHARED
+ *   pread/pwrite       ENXIO offset in no slot (or at its end); a transfer
+ *                      is cut at the end of its slot. Reading an absent
+ *                      page gives zeros and allocates nothing.
  */
 #ifndef _UAPI_LINUX_KMIG_H
 #define _UAPI_LINUX_KMIG_H
@@ -66,6 +113,12 @@
 enum kmig_cmd {
 	KMIG_CMD_UNSPEC,
 	KMIG_CMD_GET_INFO,
+	KMIG_CMD_CTX_GET,
+	KMIG_CMD_CTX_STATS,
+	KMIG_CMD_CTX_SET,
+	KMIG_CMD_CTX_NEW,		/* event */
+	KMIG_CMD_CTX_DEL,		/* event */
+	KMIG_CMD_CTX_SERVER_LOST,	/* event */
 	KMIG_CMD_DEV_GET,
 
 	__KMIG_CMD_MAX,
@@ -79,6 +132,15 @@ enum kmig_attr {
 	KMIG_A_INFO_API_VERSION,
 	KMIG_A_INFO_FEATURES,
 	KMIG_A_INFO_OBJECTS,
+	KMIG_A_CTX_ID,
+	KMIG_A_CTX_OWNER,
+	KMIG_A_CTX_MODE,
+	KMIG_A_CTX_PAGES,
+	KMIG_A_CTX_DIRTY,
+	KMIG_A_CTX_MISSING,
+	KMIG_A_CTX_PAGE_LIMIT,
+	KMIG_A_CTX_SLOTS,
+	KMIG_A_CTX_STATS,
 	KMIG_A_DEV,
 
 	__KMIG_A_MAX,
@@ -89,6 +151,10 @@ enum kmig_obj_attr {
 	KMIG_A_OBJ_UNSPEC,
 	KMIG_A_OBJ_PAD,
 	KMIG_A_OBJ_FILES,
+	KMIG_A_OBJ_CONTEXTS,
+	KMIG_A_OBJ_SLOTS,
+	KMIG_A_OBJ_PAGES,
+	KMIG_A_OBJ_FAULT_FILES,
 	KMIG_A_OBJ_DEVICES,
 	KMIG_A_OBJ_DEVICE_FILES,
 
@@ -96,6 +162,188 @@ enum kmig_obj_attr {
 	KMIG_A_OBJ_MAX = __KMIG_A_OBJ_MAX - 1
 };
 
+/* Guest memory contexts: ioctls on an open /dev/kmig file. */
+#define KMIG_IOC_MAGIC		0xb7
+
+#define KMIG_MAX_SLOTS		32768
+#define KMIG_SLOT_SHIFT		40
+#define KMIG_MAX_SLOT_SIZE	_BITULL(KMIG_SLOT_SHIFT)
+/* The mmap/pread/pwrite file offset of byte 0 of slot @slot. */
+#define KMIG_SLOT_OFFSET(slot)	((__u64)(slot) << KMIG_SLOT_SHIFT)
+
+/* Absent pages of the slot block faults until installed (postcopy). */
+#define KMIG_SLOT_MISSING	_BITUL(0)
+/* Track writes to the slot for KMIG_GET_DIRTY_LOG. */
+#define KMIG_SLOT_DIRTY_LOG	_BITUL(1)
+#define KMIG_SLOT_FLAGS_ALL	(KMIG_SLOT_MISSING | KMIG_SLOT_DIRTY_LOG)
+
+/* struct kvm_userspace_memory_region without the user address. */
+struct kmig_memslot {
+	__u32 slot;
+	__u32 flags;			/* KMIG_SLOT_* */
+	__u64 guest_phys_addr;
+	__u64 memory_size;		/* bytes; 0 deletes the slot */
+	__u64 offset;			/* out: KMIG_SLOT_OFFSET(slot) */
+};
+
+#define KMIG_SET_MEMSLOT	_IOWR(KMIG_IOC_MAGIC, 0x00, struct kmig_memslot)
+#define KMIG_SET_PAGE_LIMIT	_IOW(KMIG_IOC_MAGIC, 0x01, __u64)
+
+/*
+ * Postcopy. KMIG_FAULT_FD returns a new fd (O_CLOEXEC) from which the agent
+ * reads struct kmig_fault records (poll: POLLIN while any is queued). Only
+ * one fault fd is attached at a time (EBUSY). Closing it is "the serving side
+ * went away": blocked and later faults on absent missing-mode pages end in
+ * SIGBUS, or, with KMIG_FAULT_FD_KEEP_WAITING, wait (killably) for the next
+ * fault fd, to which they are reported again.
+ */
+#define KMIG_FAULT_FD_KEEP_WAITING	_BITUL(0)
+#define KMIG_FAULT_FD_FLAGS_ALL		(KMIG_FAULT_FD_KEEP_WAITING)
+
+struct kmig_fault_fd {
+	__u32 flags;			/* KMIG_FAULT_FD_* */
+	__u32 reserved;			/* must be 0 */
+};
+
+#define KMIG_FAULT_WRITE	_BITUL(0)
+
+/* One blocked page; a page faulted by many threads is reported once. */
+struct kmig_fault {
+	__u32 slot;
+	__u32 flags;			/* KMIG_FAULT_WRITE */
+	__u64 page;			/* page number within the slot */
+	__u32 tid;			/* first thread that faulted */
+	__u32 reserved;
+};
+
+/* A page range of one slot: KMIG_SET_MISSING, KMIG_WAKE. */
+struct kmig_range {
+	__u32 slot;
+	__u32 flags;			/* must be 0 */
+	__u64 first_page;
+	__u64 num_pages;
+};
+
+#define KMIG_INSTALL_ZERO	_BITUL(0)	/* zero pages, @buf unused */
+#define KMIG_INSTALL_FLAGS_ALL	(KMIG_INSTALL_ZERO)
+#define KMIG_INSTALL_MAX	4096
+
+/* Per-page result in @status. */
+#define KMIG_INSTALL_DONE	0
+#define KMIG_INSTALL_PRESENT	1	/* already present, left untouched */
+
+/*
+ * Install @count pages of @slot: page @pages[i] gets the i-th page of @buf
+ * (or zeros). Wakes every waiter of every page installed.
+ *   EINVAL  flags, count > KMIG_INSTALL_MAX, a page number past the slot
+ *   ENOENT  no such slot; EFAULT bad pointers; ENOSPC page limit
+ * On an error after some pages were installed, @installed says how many.
+ */
+struct kmig_install {
+	__u32 slot;
+	__u32 flags;			/* KMIG_INSTALL_* */
+	__u64 pages;			/* __u64 page numbers [count] */
+	__u64 buf;			/* count * page size bytes */
+	__u64 status;			/* __u8 [count], optional (0) */
+	__u32 count;
+	__u32 installed;		/* out: pages newly installed */
+};
+
+#define KMIG_LAT_BUCKETS	32
+
+/* Per-context statistics. lat_us[i]: fault-to-install latencies in
+ * [2^i, 2^(i+1)) µs (bucket 0 also holds < 1 µs).
+ */
+struct kmig_ctx_stats {
+	__u64 faults;
+	__u64 installed_copy;
+	__u64 installed_zero;
+	__u64 installed_background;
+	__u64 waiters;
+	__u64 pages;
+	__u64 lat_us[KMIG_LAT_BUCKETS];
+};
+
+#define KMIG_FAULT_FD		_IOW(KMIG_IOC_MAGIC, 0x10, struct kmig_fault_fd)
+#define KMIG_INSTALL		_IOWR(KMIG_IOC_MAGIC, 0x11, struct kmig_install)
+#define KMIG_WAKE		_IOW(KMIG_IOC_MAGIC, 0x12, struct kmig_range)
+#define KMIG_SET_MISSING	_IOW(KMIG_IOC_MAGIC, 0x13, struct kmig_range)
+#define KMIG_GET_STATS		_IOR(KMIG_IOC_MAGIC, 0x14, struct kmig_ctx_stats)
+
+/*
+ * Dirty logging (slots created with KMIG_SLOT_DIRTY_LOG). Bitmaps are in
+ * KVM's layout: bit i is page i of the slot, 64-bit little-endian words,
+ * ALIGN(npages, 64) / 8 bytes for a whole slot.
+ *
+ * KMIG_GET_DIRTY_LOG  whole slot into @bitmap; with KMIG_DIRTY_LOG_CLEAR the
+ *                     returned bits are cleared and their pages re-armed
+ * KMIG_CLEAR_DIRTY_LOG  clear and re-arm the bits set in @bitmap, which
+ *                     covers pages [first_page, first_page + num_pages)
+ * KMIG_MERGE_DIRTY_LOG  OR @bitmap (same range rules) back into the log,
+ *                     for a consumer whose round failed
+ * first_page and num_pages are multiples of 64, except that a range may end
+ * at the slot end. Errors: ENOENT no slot, EINVAL range or flags, ENODEV the
+ * slot has no dirty log, EFAULT.
+ */
+#define KMIG_DIRTY_LOG_CLEAR	_BITUL(0)
+
+struct kmig_dirty_log {
+	__u32 slot;
+	__u32 flags;
+	__u64 first_page;
+	__u64 num_pages;
+	__u64 bitmap;			/* user pointer */
+};
+
+#define KMIG_GET_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x20, struct kmig_dirty_log)
+#define KMIG_CLEAR_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x21, struct kmig_dirty_log)
+#define KMIG_MERGE_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x22, struct kmig_dirty_log)
+
+/* KMIG_A_CTX_SLOTS: a nest of KMIG_A_SLOT nests. */
+enum kmig_slots_attr {
+	KMIG_A_SLOTS_UNSPEC,
+	KMIG_A_SLOT,
+
+	__KMIG_A_SLOTS_MAX,
+	KMIG_A_SLOTS_MAX = __KMIG_A_SLOTS_MAX - 1
+};
+
+enum kmig_slot_attr {
+	KMIG_A_SLOT_UNSPEC,
+	KMIG_A_SLOT_PAD,
+	KMIG_A_SLOT_ID,
+	KMIG_A_SLOT_FLAGS,
+	KMIG_A_SLOT_GPA,
+	KMIG_A_SLOT_SIZE,
+	KMIG_A_SLOT_PAGES,
+	KMIG_A_SLOT_DIRTY,
+	KMIG_A_SLOT_MISSING,
+
+	__KMIG_A_SLOT_MAX,
+	KMIG_A_SLOT_MAX = __KMIG_A_SLOT_MAX - 1
+};
+
+/* KMIG_A_CTX_MODE bits. */
+#define KMIG_CTX_MODE_POSTCOPY	_BITUL(0)	/* a range is in missing mode */
+#define KMIG_CTX_MODE_DIRTY_LOG	_BITUL(1)	/* a slot logs writes */
+#define KMIG_CTX_MODE_SERVED	_BITUL(2)	/* a fault fd is attached */
+#define KMIG_CTX_MODE_SERVER_LOST _BITUL(3)	/* its fault fd was closed */
+
+enum kmig_stats_attr {
+	KMIG_A_STATS_UNSPEC,
+	KMIG_A_STATS_PAD,
+	KMIG_A_STATS_FAULTS,
+	KMIG_A_STATS_INSTALLED_COPY,
+	KMIG_A_STATS_INSTALLED_ZERO,
+	KMIG_A_STATS_INSTALLED_BACKGROUND,
+	KMIG_A_STATS_WAITERS,
+	KMIG_A_STATS_LATENCY_US,	/* nest: attr i + 1 = bucket i, u64 */
+
+	__KMIG_A_STATS_MAX,
+	KMIG_A_STATS_MAX = __KMIG_A_STATS_MAX - 1
+};
+
+#define KMIG_MCGRP_EVENTS	"events"
 enum kmig_dev_attr {
 	KMIG_A_DEV_UNSPEC,
 	KMIG_A_DEV_PAD,

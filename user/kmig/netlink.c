@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
@@ -59,21 +61,6 @@ static int parse_err(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
-/* NLMSG_DONE ends a dump; a dump that failed carries its error there. */
-static int parse_done(const struct nlmsghdr *nlh, void *data)
-{
-	int err = 0;
-
-	(void)data;
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err))
-		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
-	if (err < 0) {
-		errno = -err;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_STOP;
-}
-
 struct nlmsghdr *kmig_nl_msg(struct kmig_nl *nl, void *buf, uint8_t cmd,
 			     uint16_t flags)
 {
@@ -87,6 +74,21 @@ struct nlmsghdr *kmig_nl_msg(struct kmig_nl *nl, void *buf, uint8_t cmd,
 	genl->cmd = cmd;
 	genl->version = KMIG_GENL_VERSION;
 	return nlh;
+}
+
+/* NLMSG_DONE ends a dump; it carries the dump's error, if any. */
+static int parse_done(const struct nlmsghdr *nlh, void *data)
+{
+	int err = 0;
+
+	(void)data;
+	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err))
+		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	if (err < 0) {
+		errno = -err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
 }
 
 int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
@@ -116,6 +118,29 @@ int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
 	return ret < 0 ? -errno : 0;
 }
 
+/* CTRL_ATTR_MCAST_GROUPS: remember the id of the "events" group. */
+static void parse_mcgrps(const struct nlattr *nest, struct kmig_nl *nl)
+{
+	const struct nlattr *grp, *attr;
+	const char *name;
+	uint32_t id;
+
+	mnl_attr_for_each_nested(grp, nest) {
+		name = NULL;
+		id = 0;
+		mnl_attr_for_each_nested(attr, grp) {
+			if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GRP_NAME &&
+			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+				name = mnl_attr_get_str(attr);
+			if (mnl_attr_get_type(attr) == CTRL_ATTR_MCAST_GRP_ID &&
+			    mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+				id = mnl_attr_get_u32(attr);
+		}
+		if (name && !strcmp(name, KMIG_MCGRP_EVENTS))
+			nl->mcgrp_events = id;
+	}
+}
+
 static int parse_family(const struct nlmsghdr *nlh, void *data)
 {
 	struct kmig_nl *nl = data;
@@ -130,6 +155,10 @@ static int parse_family(const struct nlmsghdr *nlh, void *data)
 		case CTRL_ATTR_VERSION:
 			if (mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
 				nl->family_version = mnl_attr_get_u32(attr);
+			break;
+		case CTRL_ATTR_MCAST_GROUPS:
+			if (mnl_attr_validate(attr, MNL_TYPE_NESTED) >= 0)
+				parse_mcgrps(attr, nl);
 			break;
 		}
 	}
@@ -194,6 +223,18 @@ static int parse_objects(const struct nlattr *nest, struct kmig_info *info)
 		case KMIG_A_OBJ_FILES:
 			info->obj_files = mnl_attr_get_u64(attr);
 			break;
+		case KMIG_A_OBJ_CONTEXTS:
+			info->obj_contexts = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_SLOTS:
+			info->obj_slots = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_PAGES:
+			info->obj_pages = mnl_attr_get_u64(attr);
+			break;
+		case KMIG_A_OBJ_FAULT_FILES:
+			info->obj_fault_files = mnl_attr_get_u64(attr);
+			break;
 		case KMIG_A_OBJ_DEVICES:
 			info->obj_devices = mnl_attr_get_u64(attr);
 			break;
@@ -241,6 +282,246 @@ int kmig_nl_get_info(struct kmig_nl *nl, struct kmig_info *info)
 	memset(info, 0, sizeof(*info));
 	return kmig_nl_call(nl, kmig_nl_msg(nl, buf, KMIG_CMD_GET_INFO, 0),
 			    parse_info, info);
+}
+
+static uint64_t attr_u64(const struct nlattr *attr)
+{
+	return mnl_attr_validate(attr, MNL_TYPE_U64) >= 0 ?
+	       mnl_attr_get_u64(attr) : 0;
+}
+
+static uint32_t attr_u32(const struct nlattr *attr)
+{
+	return mnl_attr_validate(attr, MNL_TYPE_U32) >= 0 ?
+	       mnl_attr_get_u32(attr) : 0;
+}
+
+static void parse_slot(const struct nlattr *nest, struct kmig_nl_slot *s)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each_nested(attr, nest) {
+		switch (mnl_attr_get_type(attr)) {
+		case KMIG_A_SLOT_ID:
+			s->id = attr_u32(attr);
+			break;
+		case KMIG_A_SLOT_FLAGS:
+			s->flags = attr_u32(attr);
+			break;
+		case KMIG_A_SLOT_GPA:
+			s->gpa = attr_u64(attr);
+			break;
+		case KMIG_A_SLOT_SIZE:
+			s->size = attr_u64(attr);
+			break;
+		case KMIG_A_SLOT_PAGES:
+			s->pages = attr_u64(attr);
+			break;
+		case KMIG_A_SLOT_DIRTY:
+			s->dirty = attr_u64(attr);
+			break;
+		case KMIG_A_SLOT_MISSING:
+			s->missing = attr_u64(attr);
+			break;
+		}
+	}
+}
+
+static void parse_ctx(const struct nlmsghdr *nlh, struct kmig_nl_ctx *c)
+{
+	const struct nlattr *attr, *slot;
+
+	memset(c, 0, sizeof(*c));
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+		switch (mnl_attr_get_type(attr)) {
+		case KMIG_A_CTX_ID:
+			c->id = attr_u32(attr);
+			break;
+		case KMIG_A_CTX_OWNER:
+			c->owner = attr_u32(attr);
+			break;
+		case KMIG_A_CTX_MODE:
+			c->mode = attr_u32(attr);
+			break;
+		case KMIG_A_CTX_PAGES:
+			c->pages = attr_u64(attr);
+			break;
+		case KMIG_A_CTX_DIRTY:
+			c->dirty = attr_u64(attr);
+			break;
+		case KMIG_A_CTX_MISSING:
+			c->missing = attr_u64(attr);
+			break;
+		case KMIG_A_CTX_PAGE_LIMIT:
+			c->page_limit = attr_u64(attr);
+			break;
+		case KMIG_A_CTX_SLOTS:
+			if (mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
+				break;
+			mnl_attr_for_each_nested(slot, attr) {
+				if (c->nslots == KMIG_NL_MAX_SLOTS)
+					break;
+				parse_slot(slot, &c->slots[c->nslots++]);
+			}
+			break;
+		}
+	}
+}
+
+struct ctx_list {
+	struct kmig_nl_ctx *ctxs;
+	int max, n;
+};
+
+static int parse_ctx_list(const struct nlmsghdr *nlh, void *data)
+{
+	struct ctx_list *l = data;
+
+	if (l->n < l->max)
+		parse_ctx(nlh, &l->ctxs[l->n]);
+	l->n++;
+	return MNL_CB_OK;
+}
+
+int kmig_nl_ctx_list(struct kmig_nl *nl, struct kmig_nl_ctx *ctxs, int max,
+		     int *n)
+{
+	struct ctx_list l = { .ctxs = ctxs, .max = max };
+	char buf[KMIG_NL_BUFSIZE];
+	int ret;
+
+	ret = kmig_nl_call(nl, kmig_nl_msg(nl, buf, KMIG_CMD_CTX_GET,
+					   NLM_F_DUMP),
+			   parse_ctx_list, &l);
+	*n = l.n;
+	return ret;
+}
+
+static int parse_one_ctx(const struct nlmsghdr *nlh, void *data)
+{
+	parse_ctx(nlh, data);
+	return MNL_CB_OK;
+}
+
+int kmig_nl_ctx_get(struct kmig_nl *nl, uint32_t id, struct kmig_nl_ctx *ctx)
+{
+	char buf[KMIG_NL_BUFSIZE];
+	struct nlmsghdr *nlh;
+
+	memset(ctx, 0, sizeof(*ctx));
+	nlh = kmig_nl_msg(nl, buf, KMIG_CMD_CTX_GET, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, id);
+	return kmig_nl_call(nl, nlh, parse_one_ctx, ctx);
+}
+
+static int parse_stats(const struct nlmsghdr *nlh, void *data)
+{
+	struct kmig_nl_stats *st = data;
+	const struct nlattr *attr, *a, *b;
+	unsigned int i;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(attr) != KMIG_A_CTX_STATS ||
+		    mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
+			continue;
+		mnl_attr_for_each_nested(a, attr) {
+			switch (mnl_attr_get_type(a)) {
+			case KMIG_A_STATS_FAULTS:
+				st->faults = attr_u64(a);
+				break;
+			case KMIG_A_STATS_INSTALLED_COPY:
+				st->installed_copy = attr_u64(a);
+				break;
+			case KMIG_A_STATS_INSTALLED_ZERO:
+				st->installed_zero = attr_u64(a);
+				break;
+			case KMIG_A_STATS_INSTALLED_BACKGROUND:
+				st->installed_background = attr_u64(a);
+				break;
+			case KMIG_A_STATS_WAITERS:
+				st->waiters = attr_u64(a);
+				break;
+			case KMIG_A_STATS_LATENCY_US:
+				mnl_attr_for_each_nested(b, a) {
+					i = mnl_attr_get_type(b);
+					if (i >= 1 && i <= 32)
+						st->latency_us[i - 1] =
+							attr_u64(b);
+				}
+				break;
+			}
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int kmig_nl_ctx_stats(struct kmig_nl *nl, uint32_t id,
+		      struct kmig_nl_stats *st)
+{
+	char buf[KMIG_NL_BUFSIZE];
+	struct nlmsghdr *nlh;
+
+	memset(st, 0, sizeof(*st));
+	nlh = kmig_nl_msg(nl, buf, KMIG_CMD_CTX_STATS, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, id);
+	return kmig_nl_call(nl, nlh, parse_stats, st);
+}
+
+int kmig_nl_ctx_set_page_limit(struct kmig_nl *nl, uint32_t id,
+			       uint64_t limit)
+{
+	char buf[KMIG_NL_BUFSIZE];
+	struct nlmsghdr *nlh;
+
+	nlh = kmig_nl_msg(nl, buf, KMIG_CMD_CTX_SET, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, id);
+	mnl_attr_put_u64(nlh, KMIG_A_CTX_PAGE_LIMIT, limit);
+	return kmig_nl_call(nl, nlh, NULL, NULL);
+}
+
+int kmig_nl_events_join(struct kmig_nl *nl)
+{
+	int grp = nl->mcgrp_events;
+
+	if (!grp)
+		return -ENOENT;
+	if (mnl_socket_setsockopt(nl->sock, NETLINK_ADD_MEMBERSHIP, &grp,
+				  sizeof(grp)) < 0)
+		return -errno;
+	return 0;
+}
+
+int kmig_nl_event_recv(struct kmig_nl *nl, struct kmig_nl_event *ev,
+		       int timeout_ms)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(nl->sock),
+			      .events = POLLIN };
+	const struct nlmsghdr *nlh;
+	const struct genlmsghdr *genl;
+	const struct nlattr *attr;
+	ssize_t len;
+
+	for (;;) {
+		if (poll(&pfd, 1, timeout_ms) != 1)
+			return -ETIMEDOUT;
+		len = recv(pfd.fd, buf, sizeof(buf), 0);
+		if (len < 0)
+			return -errno;
+		nlh = (const struct nlmsghdr *)buf;
+		if (!mnl_nlmsg_ok(nlh, len) || nlh->nlmsg_type != nl->family)
+			continue;
+		genl = mnl_nlmsg_get_payload(nlh);
+		memset(ev, 0, sizeof(*ev));
+		ev->cmd = genl->cmd;
+		mnl_attr_for_each(attr, nlh, sizeof(*genl)) {
+			if (mnl_attr_get_type(attr) == KMIG_A_CTX_ID)
+				ev->id = attr_u32(attr);
+			if (mnl_attr_get_type(attr) == KMIG_A_CTX_OWNER)
+				ev->owner = attr_u32(attr);
+		}
+		return 0;
+	}
 }
 
 static void parse_dev_attrs(const struct nlattr *nest, struct kmig_dev_info *dev)

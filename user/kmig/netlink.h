@@ -20,6 +20,7 @@ struct kmig_nl {
 	uint32_t seq;
 	uint16_t family;
 	uint32_t family_version;
+	uint32_t mcgrp_events;		/* 0: not resolved */
 	char err_msg[256];
 };
 
@@ -28,6 +29,10 @@ struct kmig_info {
 	uint32_t api_version;
 	uint64_t features;
 	uint64_t obj_files;
+	uint64_t obj_contexts;
+	uint64_t obj_slots;
+	uint64_t obj_pages;
+	uint64_t obj_fault_files;
 	uint64_t obj_devices;
 	uint64_t obj_device_files;
 };
@@ -47,6 +52,47 @@ int kmig_nl_open(struct kmig_nl *nl);
 void kmig_nl_close(struct kmig_nl *nl);
 
 int kmig_nl_get_info(struct kmig_nl *nl, struct kmig_info *info);
+
+/* Guest memory contexts (KMIG_CMD_CTX_*). */
+#define KMIG_NL_MAX_SLOTS 8
+
+struct kmig_nl_slot {
+	uint32_t id, flags;
+	uint64_t gpa, size, pages, dirty, missing;
+};
+
+struct kmig_nl_ctx {
+	uint32_t id, owner, mode;
+	uint64_t pages, dirty, missing, page_limit;
+	int nslots;			/* the first KMIG_NL_MAX_SLOTS */
+	struct kmig_nl_slot slots[KMIG_NL_MAX_SLOTS];
+};
+
+struct kmig_nl_stats {
+	uint64_t faults, installed_copy, installed_zero, installed_background;
+	uint64_t waiters;
+	uint64_t latency_us[32];
+};
+
+/* Dump: fills up to @max contexts, sets *@n to the number seen. */
+int kmig_nl_ctx_list(struct kmig_nl *nl, struct kmig_nl_ctx *ctxs, int max,
+		     int *n);
+int kmig_nl_ctx_get(struct kmig_nl *nl, uint32_t id, struct kmig_nl_ctx *ctx);
+int kmig_nl_ctx_stats(struct kmig_nl *nl, uint32_t id,
+		      struct kmig_nl_stats *st);
+int kmig_nl_ctx_set_page_limit(struct kmig_nl *nl, uint32_t id,
+			       uint64_t limit);
+
+/* Events: join the "events" group on @nl, a socket used for nothing else. */
+struct kmig_nl_event {
+	uint8_t cmd;			/* KMIG_CMD_CTX_NEW, ... */
+	uint32_t id, owner;
+};
+
+int kmig_nl_events_join(struct kmig_nl *nl);
+/* -ETIMEDOUT when nothing came within @timeout_ms. */
+int kmig_nl_event_recv(struct kmig_nl *nl, struct kmig_nl_event *ev,
+		       int timeout_ms);
 
 /*
  * Lists registered devices: fills up to @max entries of @devs and sets

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest memory contexts and their memslots.
+ *
+ * A context is created by each open of /dev/kmig and lives as long as its
+ * file, any fault fd and any thread blocked in a fault hold a reference. The
+ * file's mappings all hold the file, so the pages go when the last mapping
+ * and the last fd are gone.
+ *
+ * Locking: ctx->lock (rwsem) protects the slot table: slot create/delete
+ * take it for writing, everything that looks up a slot by id for reading.
+ * A mapped slot cannot be deleted, so the fault path reaches its slot
+ * through vma->vm_private_data without the lock.
+ */
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/memcontrol.h>
+#include <linux/mount.h>
+#include <linux/pseudo_fs.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "context.h"
+#include "kmig.h"
+
+#define KMIG_FS_MAGIC	0x6b6d6967
+
+static struct vfsmount *kmig_mnt;
+/*
+ * Context ids only grow (a u32 would take years of opens to wrap) and are
+ * given out under kmig_ctx_list_lock, so the context list is in id order
+ * and a netlink dump can resume by id.
+ */
+static atomic_t kmig_ctx_last_id = ATOMIC_INIT(0);
+
+/* Protects kmig_ctx_list, for the netlink dump. */
+DEFINE_MUTEX(kmig_ctx_list_lock);
+LIST_HEAD(kmig_ctx_list);
+
+/*
+ * Slot arrays can be large (8 bytes per page): vmalloc them, and fail with
+ * ENOMEM rather than warn or call the OOM killer when they are too big.
+ */
+static void *slot_array(unsigned long nbytes)
+{
+	return kvzalloc(nbytes, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+			 __GFP_RETRY_MAYFAIL);
+}
+
+static void slot_arrays_free(struct kmig_slot *slot)
+{
+	kvfree(slot->pages);
+	kvfree(slot->missing);
+	kvfree(slot->requested);
+	kvfree(slot->dirty);
+}
+
+static void slot_free(struct kref *ref)
+{
+	struct kmig_slot *slot = container_of(ref, struct kmig_slot, ref);
+	unsigned long i;
+
+	for (i = 0; i < slot->npages; i++)
+		if (slot->pages[i])
+			kmig_page_free(slot->ctx, slot->pages[i]);
+	slot_arrays_free(slot);
+	kmig_ctx_put(slot->ctx);
+	kfree(slot);
+	atomic_long_dec(&kmig_objects.slots);
+}
+
+void kmig_slot_put(struct kmig_slot *slot)
+{
+	kref_put(&slot->ref, slot_free);
+}
+
+/* The slot with id @id, referenced, or NULL. */
+struct kmig_slot *kmig_slot_find(struct kmig_ctx *ctx, u32 id)
+{
+	struct kmig_slot *slot;
+
+	down_read(&ctx->lock);
+	slot = xa_load(&ctx->slots, id);
+	if (slot)
+		kref_get(&slot->ref);
+	up_read(&ctx->lock);
+	return slot;
+}
+
+static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
+				    const struct kmig_memslot *ms)
+{
+	unsigned long npages = ms->memory_size >> PAGE_SHIFT;
+	struct kmig_slot *slot;
+
+	slot = kzalloc(sizeof(*slot), GFP_KERNEL_ACCOUNT);
+	if (!slot)
+		return NULL;
+	slot->pages = slot_array(npages * sizeof(*slot->pages));
+	slot->missing = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
+	slot->requested = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
+	if (ms->flags & KMIG_SLOT_DIRTY_LOG)
+		slot->dirty = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
+	if (!slot->pages || !slot->missing || !slot->requested ||
+	    ((ms->flags & KMIG_SLOT_DIRTY_LOG) && !slot->dirty)) {
+		slot_arrays_free(slot);
+		kfree(slot);
+		return NULL;
+	}
+	if (ms->flags & KMIG_SLOT_MISSING)
+		bitmap_fill(slot->missing, npages);
+	kref_init(&slot->ref);
+	kref_get(&ctx->ref);
+	slot->ctx = ctx;
+	slot->id = ms->slot;
+	slot->flags = ms->flags;
+	slot->gpa = ms->guest_phys_addr;
+	slot->npages = npages;
+	slot->pgoff = KMIG_SLOT_OFFSET(ms->slot) >> PAGE_SHIFT;
+	atomic_long_inc(&kmig_objects.slots);
+	return slot;
+}
+
+static int slot_delete(struct kmig_ctx *ctx, u32 id)
+{
+	struct kmig_slot *slot;
+
+	lockdep_assert_held_write(&ctx->lock);
+	slot = xa_load(&ctx->slots, id);
+	if (!slot)
+		return -ENOENT;
+	if (atomic_read(&slot->nr_maps))
+		return -EBUSY;
+	xa_erase(&ctx->slots, id);
+	kmig_slot_put(slot);
+	return 0;
+}
+
+static int slot_create(struct kmig_ctx *ctx, const struct kmig_memslot *ms)
+{
+	u64 end = ms->guest_phys_addr + ms->memory_size;
+	struct kmig_slot *slot;
+	unsigned long id;
+	int ret;
+
+	lockdep_assert_held_write(&ctx->lock);
+	if (xa_load(&ctx->slots, ms->slot))
+		return -EEXIST;
+	xa_for_each(&ctx->slots, id, slot) {
+		u64 s = slot->gpa, e = slot->gpa + (slot->npages << PAGE_SHIFT);
+
+		if (ms->guest_phys_addr < e && s < end)
+			return -EEXIST;
+	}
+	slot = slot_alloc(ctx, ms);
+	if (!slot)
+		return -ENOMEM;
+	ret = xa_insert(&ctx->slots, ms->slot, slot, GFP_KERNEL_ACCOUNT);
+	if (ret) {
+		kmig_slot_put(slot);
+		return ret;
+	}
+	return 0;
+}
+
+static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
+{
+	struct kmig_memslot ms;
+	int ret;
+
+	if (copy_from_user(&ms, argp, sizeof(ms)))
+		return -EFAULT;
+	if (ms.flags & ~KMIG_SLOT_FLAGS_ALL || ms.slot >= KMIG_MAX_SLOTS ||
+	    !PAGE_ALIGNED(ms.guest_phys_addr) || !PAGE_ALIGNED(ms.memory_size))
+		return -EINVAL;
+	if (ms.memory_size > KMIG_MAX_SLOT_SIZE ||
+	    ms.guest_phys_addr + ms.memory_size < ms.guest_phys_addr)
+		return -EFBIG;
+
+	down_write(&ctx->lock);
+	if (ms.memory_size)
+		ret = slot_create(ctx, &ms);
+	else
+		ret = slot_delete(ctx, ms.slot);
+	up_write(&ctx->lock);
+	if (ret)
+		return ret;
+
+	ms.offset = KMIG_SLOT_OFFSET(ms.slot);
+	if (copy_to_user(argp, &ms, sizeof(ms)))
+		return -EFAULT;
+	return 0;
+}
+
+static long set_page_limit(struct kmig_ctx *ctx, void __user *argp)
+{
+	u64 limit;
+
+	if (copy_from_user(&limit, argp, sizeof(limit)))
+		return -EFAULT;
+	if (limit > LONG_MAX)
+		return -EINVAL;
+	atomic_long_set(&ctx->page_limit, limit);
+	return 0;
+}
+
+long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kmig_ctx *ctx = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case KMIG_SET_MEMSLOT:
+		return set_memslot(ctx, argp);
+	case KMIG_SET_PAGE_LIMIT:
+		return set_page_limit(ctx, argp);
+	case KMIG_FAULT_FD:
+		return kmig_fault_fd(ctx, arg);
+	case KMIG_INSTALL:
+		return kmig_fault_install(ctx, argp);
+	case KMIG_WAKE:
+		return kmig_fault_wake(ctx, argp);
+	case KMIG_SET_MISSING:
+		return kmig_fault_set_missing(ctx, argp);
+	case KMIG_GET_STATS:
+		return kmig_fault_get_stats(ctx, argp);
+	case KMIG_GET_DIRTY_LOG:
+	case KMIG_CLEAR_DIRTY_LOG:
+	case KMIG_MERGE_DIRTY_LOG:
+		return kmig_dirty_ioctl(ctx, cmd, argp);
+	}
+	return -ENOTTY;
+}
+
+static void ctx_free(struct kref *ref)
+{
+	struct kmig_ctx *ctx = container_of(ref, struct kmig_ctx, ref);
+
+	KMIG_DEBUG_ON(!xa_empty(&ctx->slots));
+	KMIG_DEBUG_ON(atomic_long_read(&ctx->nr_pages));
+	xa_destroy(&ctx->slots);
+	iput(ctx->inode);
+	mem_cgroup_put(ctx->memcg);
+	kfree(ctx);
+	atomic_long_dec(&kmig_objects.contexts);
+}
+
+void kmig_ctx_put(struct kmig_ctx *ctx)
+{
+	kref_put(&ctx->ref, ctx_free);
+}
+
+int kmig_ctx_open(struct file *file)
+{
+	struct kmig_ctx *ctx;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->inode = alloc_anon_inode(kmig_mnt->mnt_sb);
+	if (IS_ERR(ctx->inode)) {
+		ret = PTR_ERR(ctx->inode);
+		goto err_inode;
+	}
+	kref_init(&ctx->ref);
+	ctx->owner = task_tgid_vnr(current);
+	ctx->memcg = get_mem_cgroup_from_mm(current->mm);
+	init_rwsem(&ctx->lock);
+	mutex_init(&ctx->server_mutex);
+	xa_init(&ctx->slots);
+	kmig_fault_ctx_init(ctx);
+
+	file->private_data = ctx;
+	file->f_mapping = ctx->inode->i_mapping;
+	atomic_long_inc(&kmig_objects.contexts);
+
+	mutex_lock(&kmig_ctx_list_lock);
+	do {
+		ctx->id = atomic_inc_return(&kmig_ctx_last_id);
+	} while (!ctx->id);
+	list_add_tail(&ctx->node, &kmig_ctx_list);
+	mutex_unlock(&kmig_ctx_list_lock);
+	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_NEW);
+	return 0;
+
+err_inode:
+	kfree(ctx);
+	return ret;
+}
+
+/* The last reference to the /dev/kmig file is gone: no mapping is left. */
+void kmig_ctx_release(struct file *file)
+{
+	struct kmig_ctx *ctx = file->private_data;
+	struct kmig_slot *slot;
+	unsigned long id;
+
+	mutex_lock(&kmig_ctx_list_lock);
+	list_del(&ctx->node);
+	mutex_unlock(&kmig_ctx_list_lock);
+	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_DEL);
+	kmig_fault_ctx_release(ctx);
+
+	down_write(&ctx->lock);
+	xa_for_each(&ctx->slots, id, slot) {
+		xa_erase(&ctx->slots, id);
+		kmig_slot_put(slot);
+	}
+	up_write(&ctx->lock);
+	kmig_ctx_put(ctx);
+}
+
+static int kmig_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, KMIG_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type kmig_fs_type = {
+	.name			= "kmig",
+	.init_fs_context	= kmig_fs_init_fs_context,
+	.kill_sb		= kill_anon_super,
+};
+
+int kmig_ctx_init(void)
+{
+	kmig_mnt = kern_mount(&kmig_fs_type);
+	return PTR_ERR_OR_ZERO(kmig_mnt);
+}
+
+void kmig_ctx_uninit(void)
+{
+	kern_unmount(kmig_mnt);
+}

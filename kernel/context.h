@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Guest memory contexts: one per open of /dev/kmig, holding the memslots of
+ * one VM, the pages behind them, the postcopy fault state and the dirty
+ * bitmaps.
+ */
+#ifndef _KMIG_CONTEXT_H
+#define _KMIG_CONTEXT_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/mm_types.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include <linux/kmig.h>
+
+struct iov_iter;
+struct kiocb;
+struct mem_cgroup;
+
+#define KMIG_WAIT_HASH_BITS	6
+
+/*
+ * A slot's pages live in @pages, indexed by page number in the slot; a NULL
+ * entry is an absent page. Entries go from NULL to a page once (cmpxchg) and
+ * stay until the slot is freed, so readers need no lock.
+ */
+struct kmig_slot {
+	struct kref ref;
+	struct kmig_ctx *ctx;
+	u32 id;
+	u32 flags;			/* KMIG_SLOT_*, fixed at creation */
+	u64 gpa;
+	unsigned long npages;
+	pgoff_t pgoff;			/* file page offset of page 0 */
+	struct page **pages;
+	unsigned long *missing;		/* absent page blocks faults */
+	unsigned long *requested;	/* fault reported, page not installed */
+	unsigned long *dirty;		/* KMIG_SLOT_DIRTY_LOG: KVM layout */
+	atomic_t nr_maps;		/* VMAs mapping the slot */
+};
+
+struct kmig_stats {
+	atomic64_t faults;		/* missing faults reported */
+	atomic64_t installed_copy;
+	atomic64_t installed_zero;
+	atomic64_t installed_background; /* installed before any fault */
+	atomic_t waiters;		/* threads blocked right now */
+	atomic64_t lat_us[KMIG_LAT_BUCKETS]; /* log2 fault-to-install, µs */
+};
+
+struct kmig_ctx {
+	struct kref ref;
+	u32 id;
+	pid_t owner;			/* tgid of the opener */
+	struct list_head node;		/* in the global context list */
+	struct inode *inode;		/* private address_space */
+	struct mem_cgroup *memcg;	/* charged for the pages */
+
+	struct rw_semaphore lock;	/* slots and their configuration */
+	struct xarray slots;		/* slot id -> struct kmig_slot */
+
+	atomic_long_t nr_pages;
+	atomic_long_t page_limit;	/* 0: unlimited */
+
+	/* Postcopy fault servicing, see fault.c. */
+	spinlock_t fault_lock;
+	struct list_head fault_queue;	/* unread struct kmig_waiter */
+	wait_queue_head_t fault_readers;
+	struct mutex server_mutex;	/* serialises attaching a server */
+	struct file *server;		/* the fault fd, if attached */
+	u32 server_gen;			/* bumped on attach and detach */
+	u32 wake_seq;			/* bumped by KMIG_WAKE */
+	bool server_lost;		/* a server closed: fail the faults */
+	bool keep_waiting;		/* on loss: wait for the next server */
+	wait_queue_head_t page_wait[1 << KMIG_WAIT_HASH_BITS];
+
+	struct kmig_stats stats;
+};
+
+/* context.c; the list holds every live context, under its mutex. */
+extern struct mutex kmig_ctx_list_lock;
+extern struct list_head kmig_ctx_list;
+
+int kmig_ctx_open(struct file *file);
+void kmig_ctx_release(struct file *file);
+long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+void kmig_ctx_put(struct kmig_ctx *ctx);
+void kmig_slot_put(struct kmig_slot *slot);
+struct kmig_slot *kmig_slot_find(struct kmig_ctx *ctx, u32 id);
+int kmig_ctx_init(void);
+void kmig_ctx_uninit(void);
+
+/* mem.c */
+int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma);
+ssize_t kmig_mem_read_iter(struct kiocb *iocb, struct iov_iter *to);
+ssize_t kmig_mem_write_iter(struct kiocb *iocb, struct iov_iter *from);
+struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero);
+void kmig_page_free(struct kmig_ctx *ctx, struct page *page);
+struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
+			       struct page *page, bool *raced);
+
+/* fault.c */
+void kmig_fault_ctx_init(struct kmig_ctx *ctx);
+void kmig_fault_ctx_release(struct kmig_ctx *ctx);
+vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
+			      unsigned long idx);
+void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx);
+int kmig_fault_fd(struct kmig_ctx *ctx, unsigned long arg);
+long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp);
+long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp);
+long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp);
+long kmig_fault_get_stats(struct kmig_ctx *ctx, void __user *argp);
+void kmig_fault_stats(struct kmig_ctx *ctx, struct kmig_ctx_stats *st);
+
+/* dirty.c */
+void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx);
+long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
+		      void __user *argp);
+
+#endif /* _KMIG_CONTEXT_H */

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dirty logging for slots created with KMIG_SLOT_DIRTY_LOG.
+ *
+ * Writes through a user mapping (the VMM, the agent, KVM's GUP for a vCPU)
+ * first hit a write-protected PTE and go through .page_mkwrite, which sets
+ * the page's bit with the page locked. pwrite and installs set it after the
+ * data is in. Pages KVM writes through a kernel mapping and releases dirty
+ * get PG_dirty, which the harvest folds in.
+ *
+ * Clearing a bit re-arms its page: the bit is cleared first, then the
+ * page's user PTEs are zapped (KVM's MMU notifier drops its SPTEs with
+ * them), so the next write faults and sets the bit again. A write racing
+ * the harvest either went through before the zap, and the caller copies
+ * the page after the harvest returns, or faults after it and is in the next
+ * round. Locking the page once between clear and zap waits for a
+ * .page_mkwrite that set the bit but has not installed its PTE yet.
+ */
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "context.h"
+#include "kmig.h"
+
+void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
+{
+	if (slot->dirty)
+		set_bit(idx, slot->dirty);
+}
+
+/* Pages closer than this are zapped in one go, clean ones in between too. */
+#define ZAP_GAP		64
+
+static void zap(struct kmig_slot *slot, unsigned long first,
+		unsigned long end)
+{
+	unmap_mapping_range(slot->ctx->inode->i_mapping,
+			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
+			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+}
+
+/*
+ * Re-arm the pages whose bits are set in @bits (@nwords words from page
+ * @base), bits the caller has cleared and reports: wait out in-flight
+ * .page_mkwrite calls, zap the user PTEs, and clear the PG_dirty that
+ * zapping dirty PTEs set. Zapping extra clean pages is harmless (they fault
+ * in again), and one zap of a span costs far less than many small ones:
+ * every zap is an MMU notifier round trip with a TLB flush.
+ */
+static void rearm(struct kmig_slot *slot, unsigned long base,
+		  const u64 *bits, unsigned long nwords)
+{
+	unsigned long nbits = nwords * 64, i, first = 0, end = 0;
+	const unsigned long *b = (const unsigned long *)bits;
+	struct page *page;
+
+	for_each_set_bit(i, b, nbits) {
+		page = READ_ONCE(slot->pages[base + i]);
+		if (page) {
+			lock_page(page);
+			unlock_page(page);
+		}
+	}
+	for_each_set_bit(i, b, nbits) {
+		if (end && base + i < end + ZAP_GAP) {
+			end = base + i + 1;
+			continue;
+		}
+		if (end)
+			zap(slot, first, end);
+		first = base + i;
+		end = first + 1;
+	}
+	if (end)
+		zap(slot, first, end);
+	for_each_set_bit(i, b, nbits) {
+		page = READ_ONCE(slot->pages[base + i]);
+		if (page)
+			ClearPageDirty(page);
+	}
+}
+
+/* Fold PG_dirty of the present pages base .. base + 63 into a bit mask. */
+static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base)
+{
+	unsigned long i, end = min(base + 64, slot->npages);
+	struct page *page;
+	u64 mask = 0;
+
+	for (i = base; i < end; i++) {
+		page = READ_ONCE(slot->pages[i]);
+		if (page && PageDirty(page) && TestClearPageDirty(page))
+			mask |= 1ULL << (i - base);
+	}
+	return mask;
+}
+
+/* Bitmap words handled per step of a harvest: 32768 pages. */
+#define CHUNK_WORDS	512
+
+static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
+{
+	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
+	atomic64_t *words = (atomic64_t *)slot->dirty;
+	u64 *buf;
+	long ret = 0;
+
+	buf = kmalloc_array(CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; c < nwords; c += n) {
+		n = min(nwords - c, CHUNK_WORDS);
+		for (j = 0; j < n; j++) {
+			buf[j] = fold_pg_dirty(slot, (c + j) * 64);
+			if (clear) {
+				buf[j] |= atomic64_xchg(&words[c + j], 0);
+			} else {
+				if (buf[j])
+					atomic64_or(buf[j], &words[c + j]);
+				buf[j] = atomic64_read(&words[c + j]);
+			}
+		}
+		if (clear)
+			rearm(slot, c * 64, buf, n);
+		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
+			/* Nothing reached the caller: give the bits back. */
+			for (j = 0; clear && j < n; j++)
+				atomic64_or(buf[j], &words[c + j]);
+			ret = -EFAULT;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(buf);
+	return ret;
+}
+
+static long range_ok(struct kmig_slot *slot, const struct kmig_dirty_log *a)
+{
+	if (a->first_page % 64 || a->first_page > slot->npages ||
+	    a->num_pages > slot->npages - a->first_page)
+		return -EINVAL;
+	if (a->num_pages % 64 && a->first_page + a->num_pages != slot->npages)
+		return -EINVAL;
+	return 0;
+}
+
+/* Clear (and re-arm) or merge back the bits in the user bitmap. */
+static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
+		      bool merge)
+{
+	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
+	unsigned long i, nwords = DIV_ROUND_UP(a->num_pages, 64);
+	unsigned long w0 = a->first_page / 64;
+	atomic64_t *word;
+	u64 m, tail;
+	long ret;
+
+	ret = range_ok(slot, a);
+	if (ret)
+		return ret;
+	for (i = 0; i < nwords; i++) {
+		if (get_user(m, ubuf + i))
+			return -EFAULT;
+		tail = a->num_pages - i * 64;
+		if (tail < 64)
+			m &= (1ULL << tail) - 1;
+		if (!m)
+			continue;
+		word = (atomic64_t *)&slot->dirty[w0 + i];
+		if (merge) {
+			atomic64_or(m, word);
+			continue;
+		}
+		m &= atomic64_fetch_andnot(m, word);
+		if (m)
+			rearm(slot, (w0 + i) * 64, &m, 1);
+	}
+	return 0;
+}
+
+long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
+		      void __user *argp)
+{
+	struct kmig_dirty_log a;
+	struct kmig_slot *slot;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (cmd == KMIG_GET_DIRTY_LOG ? a.flags & ~KMIG_DIRTY_LOG_CLEAR :
+					a.flags)
+		return -EINVAL;
+	slot = kmig_slot_find(ctx, a.slot);
+	if (!slot)
+		return -ENOENT;
+	if (!slot->dirty)
+		ret = -ENODEV;
+	else if (cmd == KMIG_GET_DIRTY_LOG)
+		ret = get_log(slot, u64_to_user_ptr(a.bitmap),
+			      a.flags & KMIG_DIRTY_LOG_CLEAR);
+	else
+		ret = apply_log(slot, &a, cmd == KMIG_MERGE_DIRTY_LOG);
+	kmig_slot_put(slot);
+	return ret;
+}

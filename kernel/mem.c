@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest pages: allocation, the shared mapping (fault, page_mkwrite), and
+ * pread/pwrite on the context fd.
+ *
+ * Pages are order-0, owned by the module, charged to the memory cgroup of
+ * the context's opener and never on the LRU. A slot's page pointer goes from
+ * NULL to a page once; the page stays until the slot is freed.
+ */
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/uio.h>
+
+#include "compat.h"
+#include "context.h"
+#include "kmig.h"
+
+/* A new page, zeroed if @zero; ERR_PTR(-ENOSPC) past the page limit. */
+struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero)
+{
+	long limit = atomic_long_read(&ctx->page_limit);
+	struct mem_cgroup *old;
+	struct page *page;
+	gfp_t gfp = GFP_HIGHUSER | __GFP_ACCOUNT;
+
+	if (atomic_long_inc_return(&ctx->nr_pages) > limit && limit) {
+		atomic_long_dec(&ctx->nr_pages);
+		return ERR_PTR(-ENOSPC);
+	}
+	if (zero)
+		gfp |= __GFP_ZERO;
+	old = set_active_memcg(ctx->memcg);
+	page = alloc_page(gfp);
+	set_active_memcg(old);
+	if (!page) {
+		atomic_long_dec(&ctx->nr_pages);
+		return ERR_PTR(-ENOMEM);
+	}
+	atomic_long_inc(&kmig_objects.pages);
+	return page;
+}
+
+void kmig_page_free(struct kmig_ctx *ctx, struct page *page)
+{
+	put_page(page);
+	atomic_long_dec(&ctx->nr_pages);
+	atomic_long_dec(&kmig_objects.pages);
+}
+
+/*
+ * Make @page page @idx of @slot unless one is there already. Returns the
+ * page now present; when it is not @page, @page was freed and *@raced set.
+ */
+struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
+			       struct page *page, bool *raced)
+{
+	struct page *old;
+
+	old = cmpxchg(&slot->pages[idx], NULL, page);
+	*raced = old;
+	if (old) {
+		kmig_page_free(slot->ctx, page);
+		return old;
+	}
+	return page;
+}
+
+static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
+{
+	struct kmig_slot *slot = vmf->vma->vm_private_data;
+	unsigned long idx = vmf->pgoff - slot->pgoff;
+	struct page *page;
+	vm_fault_t ret;
+	bool raced;
+
+	if (idx >= slot->npages)
+		return VM_FAULT_SIGBUS;
+	page = READ_ONCE(slot->pages[idx]);
+	if (!page && test_bit(idx, slot->missing)) {
+		ret = kmig_fault_missing(vmf, slot, idx);
+		if (ret)
+			return ret;
+		page = READ_ONCE(slot->pages[idx]);
+	}
+	if (!page) {
+		page = kmig_page_alloc(slot->ctx, true);
+		if (IS_ERR(page))
+			return PTR_ERR(page) == -ENOMEM ? VM_FAULT_OOM :
+							  VM_FAULT_SIGBUS;
+		page = kmig_slot_install(slot, idx, page, &raced);
+	}
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+/* First write through a write-protected PTE: the page gets dirty. */
+static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct kmig_slot *slot = vmf->vma->vm_private_data;
+
+	lock_page(vmf->page);
+	kmig_dirty_mark(slot, vmf->pgoff - slot->pgoff);
+	/* Locked: the core requires it of pages without a mapping. */
+	return VM_FAULT_LOCKED;
+}
+
+static void kmig_vm_open(struct vm_area_struct *vma)
+{
+	struct kmig_slot *slot = vma->vm_private_data;
+
+	atomic_inc(&slot->nr_maps);
+}
+
+static void kmig_vm_close(struct vm_area_struct *vma)
+{
+	struct kmig_slot *slot = vma->vm_private_data;
+
+	atomic_dec(&slot->nr_maps);
+}
+
+static const struct vm_operations_struct kmig_vm_ops = {
+	.open		= kmig_vm_open,
+	.close		= kmig_vm_close,
+	.fault		= kmig_vm_fault,
+	.page_mkwrite	= kmig_vm_page_mkwrite,
+};
+
+/* The slot at file page offset @pgoff, referenced, and the page index. */
+static struct kmig_slot *slot_at(struct kmig_ctx *ctx, u64 pgoff,
+				 unsigned long *idx)
+{
+	const unsigned int shift = KMIG_SLOT_SHIFT - PAGE_SHIFT;
+	struct kmig_slot *slot;
+
+	if (pgoff >> shift >= KMIG_MAX_SLOTS)
+		return NULL;
+	slot = kmig_slot_find(ctx, pgoff >> shift);
+	*idx = pgoff & ((1ULL << shift) - 1);
+	if (slot && *idx >= slot->npages) {
+		kmig_slot_put(slot);
+		return NULL;
+	}
+	return slot;
+}
+
+int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	const unsigned int shift = KMIG_SLOT_SHIFT - PAGE_SHIFT;
+	struct kmig_ctx *ctx = file->private_data;
+	unsigned long idx = vma->vm_pgoff & ((1UL << shift) - 1);
+	u64 id = vma->vm_pgoff >> shift;
+	struct kmig_slot *slot;
+	int ret = 0;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EOPNOTSUPP;
+	/*
+	 * Count the mapping under the slot lock: a slot is deleted only
+	 * while unmapped, so it lives as long as this VMA.
+	 */
+	down_read(&ctx->lock);
+	slot = id < KMIG_MAX_SLOTS ? xa_load(&ctx->slots, id) : NULL;
+	if (!slot || idx >= slot->npages)
+		ret = -ENXIO;
+	else if (vma_pages(vma) > slot->npages - idx)
+		ret = -ERANGE;
+	else
+		atomic_inc(&slot->nr_maps);
+	up_read(&ctx->lock);
+	if (ret)
+		return ret;
+
+	vma->vm_private_data = slot;
+	vma->vm_ops = &kmig_vm_ops;
+	vm_flags_set(vma, VM_DONTEXPAND);
+	return 0;
+}
+
+/* Copy between a slot's pages and @iter, at most up to the slot end. */
+static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
+{
+	struct kmig_ctx *ctx = iocb->ki_filp->private_data;
+	unsigned long idx, off;
+	struct kmig_slot *slot;
+	ssize_t done = 0;
+	size_t len, n;
+	struct page *page, *new;
+	bool raced;
+
+	if (iocb->ki_pos < 0)
+		return -ENXIO;
+	slot = slot_at(ctx, iocb->ki_pos >> PAGE_SHIFT, &idx);
+	if (!slot)
+		return -ENXIO;
+	off = offset_in_page(iocb->ki_pos);
+
+	while (iov_iter_count(iter) && idx < slot->npages) {
+		len = min_t(size_t, PAGE_SIZE - off, iov_iter_count(iter));
+		page = READ_ONCE(slot->pages[idx]);
+		if (!write) {
+			n = page ? copy_page_to_iter(page, off, len, iter) :
+				   iov_iter_zero(len, iter);
+		} else if (page) {
+			n = copy_page_from_iter(page, off, len, iter);
+			kmig_dirty_mark(slot, idx);
+		} else {
+			/*
+			 * Fill a fresh page before anyone can see it; zero it
+			 * unless this write covers all of it. A short copy
+			 * installs nothing.
+			 */
+			new = kmig_page_alloc(ctx, off || len < PAGE_SIZE);
+			if (IS_ERR(new)) {
+				if (!done)
+					done = PTR_ERR(new);
+				break;
+			}
+			n = copy_page_from_iter(new, off, len, iter);
+			if (n < len) {
+				kmig_page_free(ctx, new);
+				if (!done)
+					done = -EFAULT;
+				break;
+			}
+			page = kmig_slot_install(slot, idx, new, &raced);
+			if (raced) {
+				iov_iter_revert(iter, n);
+				continue;
+			}
+			kmig_dirty_mark(slot, idx);
+			if (test_bit(idx, slot->missing))
+				kmig_fault_installed(slot, idx);
+		}
+		done += n;
+		if (n < len) {
+			if (!done)
+				done = -EFAULT;
+			break;
+		}
+		off = 0;
+		idx++;
+	}
+	kmig_slot_put(slot);
+	if (done > 0)
+		iocb->ki_pos += done;
+	return done;
+}
+
+ssize_t kmig_mem_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	return mem_rw(iocb, to, false);
+}
+
+ssize_t kmig_mem_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	return mem_rw(iocb, from, true);
+}

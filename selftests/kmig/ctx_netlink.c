@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Contexts over netlink: the dump lists every context with its slots and
+ * page counts, GET and STATS answer for one (latency histogram included),
+ * SET needs CAP_NET_ADMIN, policies are strict with extack messages, and
+ * the "events" group reports created, destroyed and server lost.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/capability.h>
+#include <linux/genetlink.h>
+
+#include "kselftest_harness.h"
+#include "kmig.h"
+#include "kvm.h"
+
+FIXTURE(ctxnl) {
+	struct kmig_nl nl;
+	char buf[KMIG_NL_BUFSIZE];
+};
+
+FIXTURE_SETUP(ctxnl)
+{
+	ASSERT_TRUE(kmig_objects_zero());
+	ASSERT_EQ(0, kmig_nl_open(&self->nl));
+}
+
+FIXTURE_TEARDOWN(ctxnl)
+{
+	kmig_nl_close(&self->nl);
+	EXPECT_TRUE(kmig_objects_zero());
+}
+
+static const struct kmig_nl_ctx *find(const struct kmig_nl_ctx *c, int n,
+				      uint32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (c[i].id == id)
+			return &c[i];
+	return NULL;
+}
+
+/* The id of the newest context owned by this process, from the dump. */
+static uint32_t newest_id(struct kmig_nl *nl)
+{
+	static struct kmig_nl_ctx c[128];
+	uint32_t id = 0;
+	int n, i;
+
+	if (kmig_nl_ctx_list(nl, c, 128, &n))
+		return 0;
+	for (i = 0; i < n && i < 128; i++)
+		if (c[i].owner == (uint32_t)getpid() && c[i].id > id)
+			id = c[i].id;
+	return id;
+}
+
+TEST_F(ctxnl, dump_lists_contexts_slots_and_pages)
+{
+	struct kmig_nl_ctx c[16];
+	const struct kmig_nl_ctx *a, *b;
+	struct kmig_range r = { .slot = 2, .first_page = 0, .num_pages = 4 };
+	uint32_t ida, idb;
+	int fa, fb, n;
+	uint8_t *p;
+
+	fa = kmig_open();
+	ida = newest_id(&self->nl);
+	fb = kmig_open();
+	idb = newest_id(&self->nl);
+	ASSERT_NE(0, ida);
+	ASSERT_LT(ida, idb);
+
+	kmig_set_memslot(fa, 0, KMIG_SLOT_DIRTY_LOG, 0, 16 * PAGE_SZ);
+	kmig_set_memslot(fa, 2, 0, 1 << 20, 8 * PAGE_SZ);
+	ASSERT_EQ(0, ioctl(fa, KMIG_SET_MISSING, &r));
+	p = kmig_map(fa, 0, 16 * PAGE_SZ);
+	p[0] = p[PAGE_SZ] = 1;
+	ASSERT_EQ(0, *(volatile uint8_t *)(p + 5 * PAGE_SZ)); /* clean */
+
+	ASSERT_EQ(0, kmig_nl_ctx_list(&self->nl, c, 16, &n));
+	a = find(c, n, ida);
+	b = find(c, n, idb);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(getpid(), a->owner);
+	EXPECT_EQ(2, a->nslots);
+	EXPECT_EQ(3, a->pages);
+	EXPECT_EQ(2, a->dirty);
+	EXPECT_EQ(4, a->missing);
+	EXPECT_EQ(KMIG_CTX_MODE_POSTCOPY | KMIG_CTX_MODE_DIRTY_LOG, a->mode);
+	EXPECT_EQ(0, a->slots[0].id);
+	EXPECT_EQ(KMIG_SLOT_DIRTY_LOG, a->slots[0].flags);
+	EXPECT_EQ(16 * PAGE_SZ, a->slots[0].size);
+	EXPECT_EQ(3, a->slots[0].pages);
+	EXPECT_EQ(2, a->slots[1].id);
+	EXPECT_EQ(1 << 20, a->slots[1].gpa);
+	EXPECT_EQ(4, a->slots[1].missing);
+	EXPECT_EQ(0, b->nslots);
+	EXPECT_EQ(0, b->mode);
+
+	munmap(p, 16 * PAGE_SZ);
+	close(fa);
+	close(fb);
+	ASSERT_EQ(0, kmig_nl_ctx_list(&self->nl, c, 16, &n));
+	EXPECT_EQ(NULL, find(c, n, ida));
+	EXPECT_EQ(NULL, find(c, n, idb));
+}
+
+/*
+ * Enough contexts, with enough slots, that the dump takes several
+ * messages, opened and closed in an order that interleaves old and new
+ * ones: every live context is listed exactly once.
+ */
+TEST_F(ctxnl, dump_of_many_contexts_is_complete)
+{
+	static struct kmig_nl_ctx c[128];
+	int fds[100], n, i, j, live = 0, found;
+	uint32_t ids[100];
+
+	for (i = 0; i < 100; i++) {
+		fds[i] = -1;
+		if (i >= 60) {
+			close(fds[(i - 60) * 2]);
+			fds[(i - 60) * 2] = -1;
+		}
+		fds[i] = kmig_open();
+		for (j = 0; j < 4; j++)
+			kmig_set_memslot(fds[i], j, 0, j * PAGE_SZ, PAGE_SZ);
+		ids[i] = newest_id(&self->nl);
+	}
+	ASSERT_EQ(0, kmig_nl_ctx_list(&self->nl, c, 128, &n));
+	for (i = 0; i < 100; i++) {
+		if (fds[i] < 0)
+			continue;
+		live++;
+		found = 0;
+		for (j = 0; j < n && j < 128; j++)
+			found += c[j].id == ids[i];
+		EXPECT_EQ(1, found) TH_LOG("context %u", ids[i]);
+	}
+	EXPECT_EQ(60, live);
+	EXPECT_EQ(live, n);
+	for (i = 0; i < 100; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+TEST_F(ctxnl, get_and_stats_of_one_context)
+{
+	struct kmig_nl_stats st;
+	struct kmig_nl_ctx c;
+	struct kmig_fault rec;
+	uint64_t page = 1, total = 0;
+	int fd, ffd, status;
+	uint32_t id;
+	uint8_t *p;
+	pid_t pid;
+
+	fd = kmig_open();
+	id = newest_id(&self->nl);
+	kmig_set_memslot(fd, 0, KMIG_SLOT_MISSING, 0, 4 * PAGE_SZ);
+	p = kmig_map(fd, 0, 4 * PAGE_SZ);
+	ffd = __kmig_fault_fd(fd, 0);
+	ASSERT_LE(0, ffd);
+
+	ASSERT_EQ(0, kmig_nl_ctx_get(&self->nl, id, &c));
+	EXPECT_EQ(id, c.id);
+	EXPECT_EQ(4, c.missing);
+	EXPECT_EQ(KMIG_CTX_MODE_POSTCOPY | KMIG_CTX_MODE_SERVED, c.mode);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(ffd);
+		_exit(p[PAGE_SZ] == 0 ? 0 : 1);
+	}
+	ASSERT_EQ(sizeof(rec), read(ffd, &rec, sizeof(rec)));
+	ASSERT_TRUE(kmig_wait_waiters(fd, 1, 2000));
+	ASSERT_EQ(0, kmig_nl_ctx_stats(&self->nl, id, &st));
+	EXPECT_EQ(1, st.waiters);
+	usleep(3000);
+	ASSERT_EQ(0, __kmig_install(fd, 0, KMIG_INSTALL_ZERO, &page, NULL,
+				    NULL, 1, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ(0, kmig_nl_ctx_stats(&self->nl, id, &st));
+	EXPECT_EQ(1, st.faults);
+	EXPECT_EQ(1, st.installed_zero);
+	EXPECT_EQ(0, st.waiters);
+	for (int i = 0; i < 32; i++)
+		total += st.latency_us[i];
+	EXPECT_EQ(1, total);
+	/* 3 ms or more: nothing below 2^11 µs. */
+	for (int i = 0; i < 11; i++)
+		EXPECT_EQ(0, st.latency_us[i]);
+
+	munmap(p, 4 * PAGE_SZ);
+	close(ffd);
+	close(fd);
+	EXPECT_EQ(-ENOENT, kmig_nl_ctx_get(&self->nl, id, &c));
+	EXPECT_STRNE("", self->nl.err_msg);
+	EXPECT_EQ(-ENOENT, kmig_nl_ctx_stats(&self->nl, id, &st));
+}
+
+TEST_F(ctxnl, policies_refuse_bad_requests_with_extack)
+{
+	struct nlmsghdr *nlh;
+
+	/* The id is required, must be a u32, and is never 0. */
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_STATS, 0);
+	EXPECT_EQ(-EINVAL, kmig_nl_call(&self->nl, nlh, NULL, NULL));
+	EXPECT_STRNE("", self->nl.err_msg);
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_GET, 0);
+	mnl_attr_put_u8(nlh, KMIG_A_CTX_ID, 1);
+	EXPECT_EQ(-EINVAL, kmig_nl_call(&self->nl, nlh, NULL, NULL));
+	EXPECT_STRNE("", self->nl.err_msg);
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_GET, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, 0);
+	EXPECT_EQ(-ERANGE, kmig_nl_call(&self->nl, nlh, NULL, NULL));
+	EXPECT_STRNE("", self->nl.err_msg);
+	/* An attribute the op does not take. */
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_GET, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, 1);
+	mnl_attr_put_u64(nlh, KMIG_A_CTX_PAGE_LIMIT, 1);
+	EXPECT_EQ(-EINVAL, kmig_nl_call(&self->nl, nlh, NULL, NULL));
+	EXPECT_STRNE("", self->nl.err_msg);
+	/* SET without its value; a value out of range. */
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_SET, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, 1);
+	EXPECT_EQ(-EINVAL, kmig_nl_call(&self->nl, nlh, NULL, NULL));
+	EXPECT_STRNE("", self->nl.err_msg);
+	EXPECT_EQ(-ERANGE, kmig_nl_ctx_set_page_limit(&self->nl, 1, ~0ULL));
+	EXPECT_STRNE("", self->nl.err_msg);
+	/* Events are not requests. */
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_NEW, 0);
+	EXPECT_EQ(-EOPNOTSUPP, kmig_nl_call(&self->nl, nlh, NULL, NULL));
+}
+
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[CAP_NET_ADMIN / 32].effective &= ~(1U << (CAP_NET_ADMIN % 32));
+	d[CAP_NET_ADMIN / 32].permitted &= ~(1U << (CAP_NET_ADMIN % 32));
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+TEST_F(ctxnl, set_needs_cap_net_admin)
+{
+	struct kmig_nl_ctx c;
+	int fd, status;
+	uint32_t id;
+	pid_t pid;
+
+	fd = kmig_open();
+	id = newest_id(&self->nl);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct kmig_nl nl;
+
+		if (drop_net_admin() || kmig_nl_open(&nl))
+			_exit(1);
+		if (kmig_nl_ctx_set_page_limit(&nl, id, 5) != -EPERM)
+			_exit(2);
+		/* Reading stays allowed. */
+		if (kmig_nl_ctx_get(&nl, id, &c) || c.id != id)
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, kmig_nl_ctx_get(&self->nl, id, &c));
+	EXPECT_EQ(0, c.page_limit);
+
+	ASSERT_EQ(0, kmig_nl_ctx_set_page_limit(&self->nl, id, 7));
+	ASSERT_EQ(0, kmig_nl_ctx_get(&self->nl, id, &c));
+	EXPECT_EQ(7, c.page_limit);
+	close(fd);
+}
+
+static int next_event(struct kmig_nl *nl, struct kmig_nl_event *ev,
+		      uint32_t id)
+{
+	int ret;
+
+	/* Skip events of other processes' contexts, and of other ids. */
+	do {
+		ret = kmig_nl_event_recv(nl, ev, 2000);
+	} while (!ret && (ev->owner != (uint32_t)getpid() ||
+			  (id && ev->id != id)));
+	return ret;
+}
+
+TEST_F(ctxnl, events_for_created_destroyed_and_server_lost)
+{
+	struct kmig_nl_event ev;
+	struct kmig_nl events;
+	int fd, ffd;
+	uint32_t id;
+
+	ASSERT_EQ(0, kmig_nl_open(&events));
+	ASSERT_NE(0, events.mcgrp_events);
+	ASSERT_EQ(0, kmig_nl_events_join(&events));
+
+	fd = kmig_open();
+	ASSERT_EQ(0, next_event(&events, &ev, 0));
+	EXPECT_EQ(KMIG_CMD_CTX_NEW, ev.cmd);
+	EXPECT_EQ(getpid(), ev.owner);
+	id = ev.id;
+	EXPECT_EQ(id, newest_id(&self->nl));
+
+	ffd = __kmig_fault_fd(fd, 0);
+	ASSERT_LE(0, ffd);
+	close(ffd);
+	ASSERT_EQ(0, next_event(&events, &ev, id));
+	EXPECT_EQ(KMIG_CMD_CTX_SERVER_LOST, ev.cmd);
+	EXPECT_EQ(id, ev.id);
+
+	close(fd);
+	ASSERT_EQ(0, next_event(&events, &ev, id));
+	EXPECT_EQ(KMIG_CMD_CTX_DEL, ev.cmd);
+	EXPECT_EQ(id, ev.id);
+	EXPECT_EQ(-ETIMEDOUT, kmig_nl_event_recv(&events, &ev, 100));
+	kmig_nl_close(&events);
+}
+
+TEST_HARNESS_MAIN

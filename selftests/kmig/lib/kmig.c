@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers for kmig's guest memory selftests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmig.h"
+#include "kvm.h"
+
+int kmig_open(void)
+{
+	int fd = open("/dev/kmig", O_RDWR | O_CLOEXEC);
+
+	KVM_ASSERT(fd >= 0, "open /dev/kmig");
+	return fd;
+}
+
+int __kmig_set_memslot(int fd, uint32_t slot, uint32_t flags, uint64_t gpa,
+		       uint64_t size)
+{
+	struct kmig_memslot ms = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+	};
+
+	if (ioctl(fd, KMIG_SET_MEMSLOT, &ms))
+		return -errno;
+	if (size && ms.offset != KMIG_SLOT_OFFSET(slot))
+		return -EPROTO;
+	return 0;
+}
+
+void kmig_set_memslot(int fd, uint32_t slot, uint32_t flags, uint64_t gpa,
+		      uint64_t size)
+{
+	int ret = __kmig_set_memslot(fd, slot, flags, gpa, size);
+
+	errno = -ret;
+	KVM_ASSERT(!ret, "kmig slot %u", slot);
+}
+
+void *kmig_map(int fd, uint32_t slot, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		       KMIG_SLOT_OFFSET(slot));
+
+	KVM_ASSERT(p != MAP_FAILED, "mmap kmig slot %u", slot);
+	return p;
+}
+
+int __kmig_fault_fd(int fd, uint32_t flags)
+{
+	struct kmig_fault_fd args = { .flags = flags };
+	int ffd = ioctl(fd, KMIG_FAULT_FD, &args);
+
+	return ffd < 0 ? -errno : ffd;
+}
+
+int __kmig_install(int fd, uint32_t slot, uint32_t flags,
+		   const uint64_t *pages, const void *buf, uint8_t *status,
+		   uint32_t count, uint32_t *installed)
+{
+	struct kmig_install args = {
+		.slot = slot,
+		.flags = flags,
+		.pages = (uintptr_t)pages,
+		.buf = (uintptr_t)buf,
+		.status = (uintptr_t)status,
+		.count = count,
+	};
+	int ret = ioctl(fd, KMIG_INSTALL, &args) ? -errno : 0;
+
+	if (installed)
+		*installed = args.installed;
+	return ret;
+}
+
+void kmig_stats(int fd, struct kmig_ctx_stats *st)
+{
+	KVM_ASSERT(!ioctl(fd, KMIG_GET_STATS, st), "KMIG_GET_STATS");
+}
+
+int __kmig_dirty(int fd, unsigned long cmd, uint32_t slot, uint32_t flags,
+		 uint64_t first, uint64_t num, uint64_t *bitmap)
+{
+	struct kmig_dirty_log a = {
+		.slot = slot,
+		.flags = flags,
+		.first_page = first,
+		.num_pages = num,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return ioctl(fd, cmd, &a) ? -errno : 0;
+}
+
+void kmig_objects(struct kmig_info *info)
+{
+	struct kmig_nl nl;
+	int ret;
+
+	ret = kmig_nl_open(&nl);
+	errno = -ret;
+	KVM_ASSERT(!ret, "kmig netlink");
+	ret = kmig_nl_get_info(&nl, info);
+	errno = -ret;
+	KVM_ASSERT(!ret, "KMIG_CMD_GET_INFO");
+	kmig_nl_close(&nl);
+}
+
+bool kmig_objects_zero(void)
+{
+	struct kmig_info i;
+
+	kmig_objects(&i);
+	if (!(i.obj_files | i.obj_contexts | i.obj_slots | i.obj_pages |
+	      i.obj_fault_files))
+		return true;
+	fprintf(stderr, "# left over: files %llu contexts %llu slots %llu pages %llu fault fds %llu\n",
+		(unsigned long long)i.obj_files,
+		(unsigned long long)i.obj_contexts,
+		(unsigned long long)i.obj_slots,
+		(unsigned long long)i.obj_pages,
+		(unsigned long long)i.obj_fault_files);
+	return false;
+}
+
+bool kmig_wait_waiters(int fd, uint64_t n, int ms)
+{
+	struct kmig_ctx_stats st;
+	struct timespec ts = { 0, 1000000 };
+
+	for (; ms >= 0; ms--) {
+		kmig_stats(fd, &st);
+		if (st.waiters == n)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}

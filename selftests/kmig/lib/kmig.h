@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for kmig's guest memory selftests: contexts, slots, mappings, the
+ * fault fd, and the module's object counters. __x() returns -errno, x()
+ * asserts success (see kvm.h for the assertion).
+ */
+#ifndef KMIG_TEST_KMIG_H
+#define KMIG_TEST_KMIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kmig.h>
+
+#include "netlink.h"
+
+#define PAGE_SZ 4096UL
+
+/* A /dev/kmig context. */
+int kmig_open(void);
+
+int __kmig_set_memslot(int fd, uint32_t slot, uint32_t flags, uint64_t gpa,
+		       uint64_t size);
+void kmig_set_memslot(int fd, uint32_t slot, uint32_t flags, uint64_t gpa,
+		      uint64_t size);
+/* MAP_SHARED mapping of @size bytes of @slot, from its first page. */
+void *kmig_map(int fd, uint32_t slot, uint64_t size);
+
+int __kmig_fault_fd(int fd, uint32_t flags);
+int __kmig_install(int fd, uint32_t slot, uint32_t flags,
+		   const uint64_t *pages, const void *buf, uint8_t *status,
+		   uint32_t count, uint32_t *installed);
+void kmig_stats(int fd, struct kmig_ctx_stats *st);
+
+int __kmig_dirty(int fd, unsigned long cmd, uint32_t slot, uint32_t flags,
+		 uint64_t first, uint64_t num, uint64_t *bitmap);
+
+/* The module's live object counters (files, contexts, ...). */
+void kmig_objects(struct kmig_info *info);
+/* True when every counter is zero; logs the ones that are not. */
+bool kmig_objects_zero(void);
+
+/* Wait up to @ms for the context's blocked-thread count to reach @n. */
+bool kmig_wait_waiters(int fd, uint64_t n, int ms);
+
+#endif /* KMIG_TEST_KMIG_H */

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Postcopy: a touch of an absent page in missing mode blocks until the
+ * page is installed; faults are read from the fault fd, once per page;
+ * batched, zero and wake-only installs; present pages are reported, not
+ * overwritten; waiters are killable; a lost server means SIGBUS, or
+ * waiting for the next one.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmig.h"
+#include "kvm.h"
+
+#define NPAGES	64
+#define SIZE	(NPAGES * PAGE_SZ)
+#define NTHREADS 8
+
+FIXTURE(missing) {
+	int fd;
+	int ffd;
+	uint8_t *mem;
+};
+
+FIXTURE_SETUP(missing)
+{
+	ASSERT_TRUE(kmig_objects_zero());
+	self->fd = kmig_open();
+	kmig_set_memslot(self->fd, 1, KMIG_SLOT_MISSING, 0, SIZE);
+	self->mem = kmig_map(self->fd, 1, SIZE);
+	self->ffd = __kmig_fault_fd(self->fd, 0);
+	ASSERT_LE(0, self->ffd);
+}
+
+FIXTURE_TEARDOWN(missing)
+{
+	if (self->mem)
+		munmap(self->mem, SIZE);
+	if (self->ffd >= 0)
+		close(self->ffd);
+	close(self->fd);
+	EXPECT_TRUE(kmig_objects_zero());
+}
+
+struct toucher {
+	pthread_t thread;
+	volatile uint8_t *addr;
+	bool write;
+	uint8_t value;
+	pid_t tid;
+};
+
+static void *touch(void *arg)
+{
+	struct toucher *t = arg;
+
+	t->tid = syscall(SYS_gettid);
+	if (t->write)
+		*t->addr = 0x77;
+	else
+		t->value = *t->addr;
+	return NULL;
+}
+
+static void start(struct toucher *t, void *addr, bool write)
+{
+	t->addr = addr;
+	t->write = write;
+	KVM_ASSERT(!pthread_create(&t->thread, NULL, touch, t), "thread");
+}
+
+/* Read fault records until @n arrived (or 5 s passed). */
+static int read_faults(int ffd, struct kmig_fault *recs, int n)
+{
+	struct pollfd pfd = { .fd = ffd, .events = POLLIN };
+	int got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if (poll(&pfd, 1, 5000) != 1)
+			break;
+		r = read(ffd, recs + got, (n - got) * sizeof(*recs));
+		if (r <= 0 || r % sizeof(*recs))
+			return -1;
+		got += r / sizeof(*recs);
+	}
+	return got;
+}
+
+static void fill(uint8_t *buf, int pages, int seed)
+{
+	for (size_t i = 0; i < pages * PAGE_SZ; i++)
+		buf[i] = (i * 31 + seed) >> 3;
+}
+
+TEST_F(missing, one_thread_blocks_until_install)
+{
+	static uint8_t buf[PAGE_SZ];
+	struct kmig_ctx_stats st;
+	struct kmig_fault rec;
+	struct toucher t = {};
+	uint64_t page = 3;
+	uint32_t done;
+	uint64_t lat = 0;
+
+	start(&t, self->mem + 3 * PAGE_SZ + 10, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(1, rec.slot);
+	EXPECT_EQ(3, rec.page);
+	EXPECT_EQ(0, rec.flags);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	EXPECT_EQ(t.tid, rec.tid);
+	usleep(50000);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 0));
+
+	fill(buf, 1, 5);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &page, buf, NULL, 1,
+				    &done));
+	EXPECT_EQ(1, done);
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(buf[10], t.value);
+	EXPECT_EQ(0, memcmp(self->mem + 3 * PAGE_SZ, buf, PAGE_SZ));
+
+	kmig_stats(self->fd, &st);
+	EXPECT_EQ(1, st.faults);
+	EXPECT_EQ(1, st.installed_copy);
+	EXPECT_EQ(0, st.installed_background);
+	EXPECT_EQ(0, st.waiters);
+	for (int i = 0; i < KMIG_LAT_BUCKETS; i++)
+		lat += st.lat_us[i];
+	EXPECT_EQ(1, lat);
+	/* It waited at least 50 ms: 2^15 µs or more. */
+	for (int i = 0; i < 15; i++)
+		EXPECT_EQ(0, st.lat_us[i]);
+}
+
+TEST_F(missing, many_threads_on_one_page_all_wake_and_report_once)
+{
+	struct toucher t[NTHREADS] = {};
+	struct kmig_fault rec[NTHREADS];
+	struct kmig_ctx_stats st;
+	uint64_t page = 5;
+	int i;
+
+	for (i = 0; i < NTHREADS; i++)
+		start(&t[i], self->mem + 5 * PAGE_SZ + i, i & 1);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, NTHREADS, 5000));
+	ASSERT_EQ(1, read(self->ffd, rec, sizeof(rec)) / sizeof(rec[0]));
+	EXPECT_EQ(5, rec[0].page);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, KMIG_INSTALL_ZERO, &page,
+				    NULL, NULL, 1, NULL));
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(t[i].thread, NULL);
+	for (i = 0; i < NTHREADS; i++)
+		EXPECT_EQ(i & 1 ? 0x77 : 0, self->mem[5 * PAGE_SZ + i]);
+	kmig_stats(self->fd, &st);
+	EXPECT_EQ(1, st.faults);
+	EXPECT_EQ(1, st.installed_zero);
+}
+
+TEST_F(missing, many_threads_on_many_pages_batched_install)
+{
+	static uint8_t buf[NTHREADS * PAGE_SZ];
+	struct toucher t[NTHREADS] = {};
+	struct kmig_fault rec[NTHREADS];
+	uint64_t pages[NTHREADS];
+	uint8_t status[NTHREADS];
+	uint32_t done;
+	int i;
+
+	for (i = 0; i < NTHREADS; i++)
+		start(&t[i], self->mem + (10 + 2 * i) * PAGE_SZ, true);
+	/* All blocked: one read returns every record. */
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, NTHREADS, 5000));
+	ASSERT_EQ(sizeof(rec), read(self->ffd, rec, sizeof(rec)));
+	for (i = 0; i < NTHREADS; i++) {
+		EXPECT_EQ(KMIG_FAULT_WRITE, rec[i].flags);
+		EXPECT_EQ(0, (rec[i].page - 10) % 2);
+		pages[i] = rec[i].page;
+	}
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, NTHREADS, 5000));
+	fill(buf, NTHREADS, 9);
+	memset(status, 0xee, sizeof(status));
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, pages, buf, status,
+				    NTHREADS, &done));
+	EXPECT_EQ(NTHREADS, done);
+	for (i = 0; i < NTHREADS; i++)
+		EXPECT_EQ(KMIG_INSTALL_DONE, status[i]);
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(t[i].thread, NULL);
+	for (i = 0; i < NTHREADS; i++) {
+		uint8_t *p = self->mem + pages[i] * PAGE_SZ;
+
+		EXPECT_EQ(0x77, p[0]);
+		EXPECT_EQ(0, memcmp(p + 1, buf + i * PAGE_SZ + 1,
+				    PAGE_SZ - 1));
+	}
+}
+
+TEST_F(missing, install_of_a_present_page_reports_and_keeps_it)
+{
+	static uint8_t buf[2 * PAGE_SZ];
+	struct kmig_ctx_stats st;
+	uint64_t pages[2] = { 20, 21 };
+	uint8_t status[2], b = 0x42;
+	uint32_t done;
+
+	ASSERT_EQ(1, pwrite(self->fd, &b, 1,
+			    KMIG_SLOT_OFFSET(1) + 20 * PAGE_SZ));
+	fill(buf, 2, 1);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, pages, buf, status, 2,
+				    &done));
+	EXPECT_EQ(1, done);
+	EXPECT_EQ(KMIG_INSTALL_PRESENT, status[0]);
+	EXPECT_EQ(KMIG_INSTALL_DONE, status[1]);
+	EXPECT_EQ(0x42, self->mem[20 * PAGE_SZ]);
+	EXPECT_EQ(0, self->mem[20 * PAGE_SZ + 1]);
+	EXPECT_EQ(0, memcmp(self->mem + 21 * PAGE_SZ, buf + PAGE_SZ,
+			    PAGE_SZ));
+	kmig_stats(self->fd, &st);
+	/* Nobody faulted: both installs were background ones. */
+	EXPECT_EQ(2, st.installed_background);
+	EXPECT_EQ(0, st.faults);
+}
+
+/* The agent writing a missing page with pwrite installs it too. */
+TEST_F(missing, pwrite_installs_and_wakes)
+{
+	struct toucher t = {};
+	struct kmig_fault rec;
+	char small[8];
+
+	start(&t, self->mem + 60 * PAGE_SZ + 3, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(-1, read(self->ffd, small, sizeof(small)));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(4, pwrite(self->fd, "abcd", 4,
+			    KMIG_SLOT_OFFSET(1) + 60 * PAGE_SZ));
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ('d', t.value);
+}
+
+TEST_F(missing, install_bad_arguments)
+{
+	uint64_t page = NPAGES;
+	struct kmig_install a = { .slot = 1, .flags = 1U << 7 };
+
+	EXPECT_EQ(-EINVAL, __kmig_install(self->fd, 1, 0, &page, NULL, NULL,
+					  1, NULL));
+	EXPECT_EQ(-ENOENT, __kmig_install(self->fd, 2, 0, &page, NULL, NULL,
+					  1, NULL));
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_INSTALL, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.flags = 0;
+	a.count = KMIG_INSTALL_MAX + 1;
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_INSTALL, &a));
+	EXPECT_EQ(EINVAL, errno);
+	page = 0;
+	EXPECT_EQ(-EFAULT, __kmig_install(self->fd, 1, 0, &page,
+					  (void *)8, NULL, 1, NULL));
+	/* A second server is refused while the first is attached. */
+	EXPECT_EQ(-EBUSY, __kmig_fault_fd(self->fd, 0));
+	EXPECT_EQ(-EINVAL, __kmig_fault_fd(self->fd, 1U << 5));
+}
+
+TEST_F(missing, wake_only_refaults_and_keeps_waiting)
+{
+	struct kmig_range r = { .slot = 1, .first_page = 30, .num_pages = 1 };
+	struct pollfd pfd = { .fd = self->ffd, .events = POLLIN };
+	struct toucher t = {};
+	struct kmig_fault rec;
+	uint64_t page = 30;
+
+	start(&t, self->mem + 30 * PAGE_SZ, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(0, ioctl(self->fd, KMIG_WAKE, &r));
+	usleep(20000);
+	/* Still absent: the thread is back waiting, not reported again. */
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	r.num_pages = NPAGES;
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_WAKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, KMIG_INSTALL_ZERO, &page,
+				    NULL, NULL, 1, NULL));
+	pthread_join(t.thread, NULL);
+}
+
+/* A range of a normal slot can be put in missing mode. */
+TEST_F(missing, missing_range_of_a_normal_slot)
+{
+	struct kmig_range r = { .slot = 2, .first_page = 4, .num_pages = 4 };
+	struct toucher t = {};
+	struct kmig_fault rec;
+	uint64_t page = 6;
+	uint8_t *p;
+
+	kmig_set_memslot(self->fd, 2, 0, SIZE, 8 * PAGE_SZ);
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
+	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	p[0] = 1;
+	p[3 * PAGE_SZ] = 1;
+	start(&t, p + 6 * PAGE_SZ, true);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(2, rec.slot);
+	EXPECT_EQ(6, rec.page);
+	ASSERT_EQ(0, __kmig_install(self->fd, 2, KMIG_INSTALL_ZERO, &page,
+				    NULL, NULL, 1, NULL));
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(0x77, p[6 * PAGE_SZ]);
+	r.num_pages = 5;
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	EXPECT_EQ(EINVAL, errno);
+	munmap(p, 8 * PAGE_SZ);
+}
+
+/* The kernel touching memory for the process (read(2) into it) blocks too. */
+TEST_F(missing, kernel_access_on_behalf_of_the_process_blocks)
+{
+	struct kmig_fault rec;
+	uint64_t page = 40;
+	int pfd[2];
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(5, write(pfd[1], "hello", 5));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(self->ffd);
+		_exit(read(pfd[0], self->mem + 40 * PAGE_SZ + 1, 5) == 5 ?
+		      0 : 1);
+	}
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(40, rec.page);
+	EXPECT_EQ(KMIG_FAULT_WRITE, rec.flags);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, KMIG_INSTALL_ZERO, &page,
+				    NULL, NULL, 1, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, memcmp(self->mem + 40 * PAGE_SZ + 1, "hello", 5));
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/* A process that reads @addr; it must not hold the fault fd @ffd. */
+static pid_t fork_toucher(int ffd, uint8_t *addr)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		close(ffd);
+		_exit(*(volatile uint8_t *)addr == 0x5c ? 0 : 1);
+	}
+	return pid;
+}
+
+TEST_F(missing, sigkilled_waiter_dies)
+{
+	struct kmig_fault rec;
+	int status;
+	pid_t pid;
+
+	pid = fork_toucher(self->ffd, self->mem + 50 * PAGE_SZ);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0));
+}
+
+TEST_F(missing, closed_server_means_sigbus)
+{
+	struct kmig_fault rec;
+	int status;
+	pid_t pid;
+
+	pid = fork_toucher(self->ffd, self->mem + 51 * PAGE_SZ);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	close(self->ffd);
+	self->ffd = -1;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+
+	/* Later faults fail at once; present pages still work. */
+	pid = fork_toucher(-1, self->mem + 52 * PAGE_SZ);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+	ASSERT_EQ(1, pwrite(self->fd, "x", 1, KMIG_SLOT_OFFSET(1)));
+	self->mem[1] = 1;
+}
+
+TEST_F(missing, keep_waiting_waiter_stays_killable)
+{
+	struct kmig_fault rec;
+	int status;
+	pid_t pid;
+
+	close(self->ffd);
+	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
+	ASSERT_LE(0, self->ffd);
+	pid = fork_toucher(self->ffd, self->mem + 54 * PAGE_SZ);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	close(self->ffd);
+	self->ffd = -1;
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0));
+}
+
+/*
+ * A waiter whose mapping is unmapped, and whose context loses its last fd,
+ * can never be served: it is woken and its retried fault finds no mapping.
+ */
+TEST_F(missing, waiter_of_a_closed_context_ends)
+{
+	struct kmig_fault rec;
+	int status;
+	pid_t pid;
+
+	close(self->ffd);
+	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
+	ASSERT_LE(0, self->ffd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct toucher t = {};
+
+		close(self->ffd);
+		start(&t, self->mem + 55 * PAGE_SZ, false);
+		if (!kmig_wait_waiters(self->fd, 1, 5000))
+			_exit(1);
+		munmap(self->mem, SIZE);
+		close(self->fd);
+		pthread_join(t.thread, NULL);
+		_exit(2);
+	}
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	close(self->ffd);
+	self->ffd = -1;
+	munmap(self->mem, SIZE);
+	self->mem = NULL;
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+}
+
+TEST_F(missing, keep_waiting_until_a_new_server_attaches)
+{
+	static uint8_t buf[PAGE_SZ];
+	struct kmig_fault rec;
+	uint64_t page = 53;
+	int status;
+	pid_t pid;
+
+	close(self->ffd);
+	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
+	ASSERT_LE(0, self->ffd);
+
+	pid = fork_toucher(self->ffd, self->mem + 53 * PAGE_SZ);
+	ASSERT_LE(0, pid);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	close(self->ffd);
+	usleep(100000);
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+
+	/* The new server is told about the fault again. */
+	self->ffd = __kmig_fault_fd(self->fd, 0);
+	ASSERT_LE(0, self->ffd);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(53, rec.page);
+	buf[0] = 0x5c;
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &page, buf, NULL, 1,
+				    NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_HARNESS_MAIN
