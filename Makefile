@@ -6,6 +6,7 @@
 #   make demo            live-migrate a KVM guest inside the QEMU test bed
 #   make check           every test: host tests, checkpatch, and the
 #                        selftests on each test-bed kernel (KERNELS=...)
+#   make bench           benchmarks, as ratios against baselines run alongside
 #   make module-debug    the module with its internal debug checks
 #   make style           checkpatch (--strict on kernel/ and uapi/)
 #   make sparse          sparse (C=2) on the module
@@ -36,6 +37,9 @@ SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
 SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c) user/kmig/netlink.c
 SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(AGENT_HDRS)
 SELFTESTS := $(addprefix $(B)/selftests/,$(SELFTEST_NAMES))
+
+BENCH_NAMES := $(basename $(notdir $(filter-out selftests/bench/bench.c,$(wildcard selftests/bench/*.c))))
+BENCHES := $(addprefix $(B)/bench/,$(BENCH_NAMES))
 
 HOSTTEST_NAMES := $(basename $(notdir $(wildcard user/tests/*.c)))
 HOSTTESTS := $(addprefix $(B)/tests/,$(HOSTTEST_NAMES))
@@ -74,6 +78,14 @@ $(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(KSFT_DIR
 		-I$(KSFT_DIR) -Iselftests/kmig/lib -o $@ $< $(SELFTEST_LIB) \
 		$(LIBMNL) -lpthread
 
+benches: $(BENCHES)
+
+$(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.h $(SELFTEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) -Iselftests/kmig/lib \
+		-Iselftests/bench -o $@ $< selftests/bench/bench.c \
+		selftests/kmig/lib/kvm.c -lpthread
+
 $(B)/tests/%: user/tests/%.c $(AGENT_HDRS) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) $(SANITIZE) \
@@ -83,6 +95,9 @@ hosttests: $(HOSTTESTS) $(B)/kmig-san
 
 check:
 	scripts/check.sh $(KERNELS)
+
+bench: selftests benches
+	scripts/bench.sh $(lastword $(KERNELS))
 
 demo:
 	@echo "make demo: the live-migration demo comes with the agent (issue 5)."
@@ -101,5 +116,5 @@ clean:
 	rm -rf $(B)
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
-.PHONY: all module module-debug user selftests hosttests check demo style \
-	sparse shell clean
+.PHONY: all module module-debug user selftests hosttests benches bench check \
+	demo style sparse shell clean

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dirty tracking: kmig's harvest against KVM's dirty log.
+ *
+ * One KVM guest writes a fraction of a slot's pages, then both logs are
+ * harvested: kmig with KMIG_GET_DIRTY_LOG(CLEAR), KVM with
+ * KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG (manual protect), on the same
+ * slot and the same dirty pages, in alternating order. Then the cost to the
+ * guest of writing a page again after re-arm, with only kmig tracking the
+ * slot against only KVM tracking it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kmig.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "kvm.h"
+
+#define PAGE		4096ul
+#define NPAGES		16384ul		/* 64 MiB */
+#define DATA_GPA	0x10000000ul
+#define ROUNDS		4
+#define GIB		(1024.0 * 1024 * 1024)
+
+struct bed {
+	struct vm vm;
+	struct vcpu vcpu;
+	uint8_t *low;
+	uint8_t *mem;
+	int ctx;
+	bool kvm_log;
+	uint64_t bitmap[NPAGES / 64];
+};
+
+/* kmig_track: the slot is a kmig slot with KMIG_SLOT_DIRTY_LOG;
+ * kvm_log: KVM logs the memslot (manual protect).
+ */
+static void bed_init(struct bed *b, bool kmig_track, bool kvm_log)
+{
+	/* 32-bit: 1: mov [ebx], al; add ebx, edx; dec ecx; jnz 1b; hlt */
+	static const uint8_t code[] = {
+		0x88, 0x03, 0x01, 0xd3, 0x49, 0x75, 0xf9, 0xf4,
+	};
+	struct kmig_memslot ms = {
+		.slot = 0, .flags = kmig_track ? KMIG_SLOT_DIRTY_LOG : 0,
+		.guest_phys_addr = DATA_GPA, .memory_size = NPAGES * PAGE,
+	};
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE },
+	};
+
+	memset(b, 0, sizeof(*b));
+	b->kvm_log = kvm_log;
+	b->ctx = open("/dev/kmig", O_RDWR | O_CLOEXEC);
+	BENCH_CHECK(b->ctx >= 0, "open /dev/kmig");
+	BENCH_CHECK(!ioctl(b->ctx, KMIG_SET_MEMSLOT, &ms), "KMIG_SET_MEMSLOT");
+	b->mem = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      b->ctx, ms.offset);
+	BENCH_CHECK(b->mem != MAP_FAILED, "mmap kmig slot");
+	memset(b->mem, 1, NPAGES * PAGE);
+
+	vm_create(&b->vm);
+	if (kvm_log)
+		BENCH_CHECK(!ioctl(b->vm.fd, KVM_ENABLE_CAP, &cap),
+			    "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2");
+	b->low = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	BENCH_CHECK(b->low != MAP_FAILED, "mmap guest code");
+	memcpy(b->low + 0x1000, code, sizeof(code));
+	vm_set_memslot(&b->vm, 0, 0, 0, 0x10000, b->low);
+	vm_set_memslot(&b->vm, 1, kvm_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		       DATA_GPA, NPAGES * PAGE, b->mem);
+	vcpu_create(&b->vcpu, &b->vm, 0x1000);
+	vcpu_set_flat32(&b->vcpu);
+}
+
+static void bed_uninit(struct bed *b)
+{
+	vcpu_destroy(&b->vcpu);
+	vm_destroy(&b->vm);
+	munmap(b->low, 0x10000);
+	munmap(b->mem, NPAGES * PAGE);
+	close(b->ctx);
+}
+
+/* The guest writes every @step-th page once; returns ns per page. */
+static double guest_write(struct bed *b, unsigned int step, uint8_t value)
+{
+	struct kvm_regs regs = {
+		.rip = 0x1000, .rflags = 2, .rax = value, .rbx = DATA_GPA,
+		.rcx = NPAGES / step, .rdx = PAGE * step,
+	};
+	uint64_t t0;
+
+	vcpu_set_regs(&b->vcpu, &regs);
+	t0 = bench_now_ns();
+	BENCH_CHECK(vcpu_run(&b->vcpu) == KVM_EXIT_HLT, "guest writes to HLT");
+	return (double)(bench_now_ns() - t0) / (NPAGES / step);
+}
+
+static uint64_t harvest_kmig(struct bed *b)
+{
+	struct kmig_dirty_log log = {
+		.slot = 0, .flags = KMIG_DIRTY_LOG_CLEAR,
+		.bitmap = (uintptr_t)b->bitmap,
+	};
+	uint64_t t0 = bench_now_ns();
+
+	BENCH_CHECK(!ioctl(b->ctx, KMIG_GET_DIRTY_LOG, &log),
+		    "KMIG_GET_DIRTY_LOG");
+	return bench_now_ns() - t0;
+}
+
+static uint64_t harvest_kvm(struct bed *b)
+{
+	struct kvm_dirty_log get = { .slot = 1, .dirty_bitmap = b->bitmap };
+	struct kvm_clear_dirty_log clear = {
+		.slot = 1, .first_page = 0, .num_pages = NPAGES,
+		.dirty_bitmap = b->bitmap,
+	};
+	uint64_t t0 = bench_now_ns();
+
+	BENCH_CHECK(!ioctl(b->vm.fd, KVM_GET_DIRTY_LOG, &get),
+		    "KVM_GET_DIRTY_LOG");
+	BENCH_CHECK(!ioctl(b->vm.fd, KVM_CLEAR_DIRTY_LOG, &clear),
+		    "KVM_CLEAR_DIRTY_LOG");
+	return bench_now_ns() - t0;
+}
+
+static size_t popcount(const uint64_t *map)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NPAGES / 64; i++)
+		n += __builtin_popcountll(map[i]);
+	return n;
+}
+
+static void bench_harvest(unsigned int step)
+{
+	uint64_t kmig_ns = 0, kvm_ns = 0;
+	char what[64];
+	struct bed b;
+	int r;
+
+	bed_init(&b, true, true);
+	harvest_kmig(&b);
+	harvest_kvm(&b);
+	for (r = 0; r < ROUNDS; r++) {
+		guest_write(&b, step, r);
+		if (r & 1) {
+			kvm_ns += harvest_kvm(&b);
+			kmig_ns += harvest_kmig(&b);
+		} else {
+			kmig_ns += harvest_kmig(&b);
+			BENCH_CHECK(popcount(b.bitmap) == NPAGES / step,
+				    "kmig saw every guest write");
+			kvm_ns += harvest_kvm(&b);
+		}
+	}
+	bed_uninit(&b);
+
+	snprintf(what, sizeof(what), "harvest get+clear, %u%% dirty",
+		 100 / step);
+	bench_row(what, "us/GiB",
+		  kmig_ns / 1e3 / ROUNDS / (NPAGES * PAGE / GIB),
+		  kvm_ns / 1e3 / ROUNDS / (NPAGES * PAGE / GIB), "KVM dirty log");
+}
+
+static double redirty_cost(bool kmig)
+{
+	double ns = 0;
+	struct bed b;
+	int r;
+
+	bed_init(&b, kmig, !kmig);
+	guest_write(&b, 1, 0xff);	/* map every page first */
+	for (r = 0; r < ROUNDS; r++) {
+		if (kmig)
+			harvest_kmig(&b);
+		else
+			harvest_kvm(&b);
+		ns += guest_write(&b, 1, r);
+	}
+	bed_uninit(&b);
+	return ns / ROUNDS;
+}
+
+int main(void)
+{
+	bench_header("Dirty tracking: kmig vs KVM dirty log (manual protect), 64 MiB slot");
+	bench_harvest(1);
+	bench_harvest(8);
+	bench_row("guest cost of re-dirtying a page after re-arm", "ns/page",
+		  redirty_cost(true), redirty_cost(false), "KVM dirty log");
+	return 0;
+}
