@@ -101,7 +101,7 @@ $(B)/fuzz/seed: user/fuzz/seed.c $(STREAM_SRCS) $(STREAM_HDRS)
 
 $(B)/fuzz/%: user/fuzz/%.c $(STREAM_SRCS) $(STREAM_HDRS)
 	@mkdir -p $(@D)
-	clang -O1 -g $(WARN) -D_GNU_SOURCE -Iuser/stream \
+	clang -O1 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
 		-fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -o $@ $< $(STREAM_SRCS)
 
