@@ -10,6 +10,9 @@
 #   make module-debug    the module with its internal debug checks
 #   make style           checkpatch (--strict on kernel/ and uapi/)
 #   make sparse          sparse (C=2) on the module
+#   make hosttests       host-native tests (ASan+UBSan) in build/tests
+#   make fuzz            the stream decoder's fuzzer, long run (FUZZ_TIME=s)
+#   make fuzz-smoke      the same, bounded (FUZZ_RUNS=20000), for make check
 #   make shell           boot the test bed to a shell (KERNELS=one series)
 #   make clean
 
@@ -40,6 +43,8 @@ SELFTESTS := $(addprefix $(B)/selftests/,$(SELFTEST_NAMES))
 
 BENCH_NAMES := $(basename $(notdir $(filter-out selftests/bench/bench.c,$(wildcard selftests/bench/*.c))))
 BENCHES := $(addprefix $(B)/bench/,$(BENCH_NAMES))
+STREAM_SRCS := $(wildcard user/stream/*.c)
+STREAM_HDRS := $(wildcard user/stream/*.h)
 
 HOSTTEST_NAMES := $(basename $(notdir $(wildcard user/tests/*.c)))
 HOSTTESTS := $(addprefix $(B)/tests/,$(HOSTTEST_NAMES))
@@ -86,10 +91,51 @@ $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.
 		-Iselftests/bench -o $@ $< selftests/bench/bench.c \
 		selftests/kmig/lib/kvm.c -lpthread
 
-$(B)/tests/%: user/tests/%.c $(AGENT_HDRS) $(KSFT_DIR)/kselftest_harness.h
+$(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(AGENT_HDRS) \
+		$(STREAM_SRCS) $(STREAM_HDRS) \
+		$(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) $(SANITIZE) \
-		$(USER_CPPFLAGS) -I$(KSFT_DIR) -o $@ $< $(LIBMNL)
+		$(USER_CPPFLAGS) -Iuser/stream -I$(KSFT_DIR) \
+		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(STREAM_SRCS) $(LIBMNL)
+
+# libFuzzer targets (clang), one per parser, seeded with valid streams.
+FUZZ_NAMES := $(basename $(notdir $(filter-out user/fuzz/seed.c, \
+	$(wildcard user/fuzz/*.c))))
+FUZZERS := $(addprefix $(B)/fuzz/,$(FUZZ_NAMES))
+FUZZ_RUNS ?= 20000
+FUZZ_TIME ?= 600
+
+$(B)/fuzz/seed: user/fuzz/seed.c $(STREAM_SRCS) $(STREAM_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser/stream -o $@ $< $(STREAM_SRCS)
+
+$(B)/fuzz/%: user/fuzz/%.c $(STREAM_SRCS) $(STREAM_HDRS)
+	@mkdir -p $(@D)
+	clang -O1 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
+		-fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ $< $(STREAM_SRCS)
+
+$(B)/fuzz/corpus/.seeded: $(B)/fuzz/seed
+	@mkdir -p $(@D)
+	$(B)/fuzz/seed $(@D)
+	@touch $@
+
+fuzz-smoke: $(FUZZERS) $(B)/fuzz/corpus/.seeded
+	@for f in $(FUZZERS); do \
+		mkdir -p $(B)/fuzz/work-$$(basename $$f) && \
+		$$f -runs=$(FUZZ_RUNS) -seed=1 $(B)/fuzz/work-$$(basename $$f) \
+			$(B)/fuzz/corpus >$(B)/fuzz/$$(basename $$f).log 2>&1 || \
+		{ tail -n 40 $(B)/fuzz/$$(basename $$f).log; exit 1; }; \
+		echo "fuzz-smoke: $$(basename $$f): $(FUZZ_RUNS) runs, no crash"; \
+	done
+
+fuzz: $(FUZZERS) $(B)/fuzz/corpus/.seeded
+	@for f in $(FUZZERS); do \
+		mkdir -p $(B)/fuzz/work-$$(basename $$f) && \
+		$$f -max_total_time=$(FUZZ_TIME) $(B)/fuzz/work-$$(basename $$f) \
+			$(B)/fuzz/corpus || exit 1; \
+	done
 
 hosttests: $(HOSTTESTS) $(B)/kmig-san
 
@@ -117,4 +163,4 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
 .PHONY: all module module-debug user selftests hosttests benches bench check \
-	demo style sparse shell clean
+	demo style sparse shell clean fuzz fuzz-smoke

@@ -5,7 +5,7 @@
 #
 #   1. install what is missing (scripts/deps.sh)
 #   2. build the agent, the selftests and the host tests; checkpatch
-#   3. host tests (ASan + UBSan)
+#   3. host tests (ASan + UBSan) and a bounded libFuzzer run per parser
 #   4. for each kernel series: build kmig.ko warning-free (W=1, sparse; and
 #      the module-debug variant), boot the kernel in the test bed, run
 #      every selftest, scan dmesg
@@ -49,6 +49,8 @@ record "checkpatch --strict" make -s style
 record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
 	uapi/linux/kmig.h
+
+record "fuzz smoke: every parser, bounded runs" make -s fuzz-smoke
 
 for t in build/tests/*; do
 	[ -x "$t" ] || continue

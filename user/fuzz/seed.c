@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Writes valid streams (each with both fuzzer mode bytes) into a corpus
+ * directory, so the decoder's fuzzer starts from real records.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "enc.h"
+#include "hello.h"
+
+static int put(const char *dir, const char *name, uint8_t mode,
+	       const void *buf, size_t len)
+{
+	char path[4096];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/%s-%u", dir, name, mode);
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	ok = fwrite(&mode, 1, 1, f) == 1 && fwrite(buf, 1, len, f) == len;
+	return fclose(f) || !ok;
+}
+
+static void sec(struct kmig_enc *e, uint8_t type, uint32_t id, uint16_t kind,
+		const char *name)
+{
+	struct kmig_section s = { .type = type, .id = id, .kind = kind,
+				  .instance = 1, .version = 1 };
+
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	kmig_enc_section(e, &s);
+}
+
+static void everything(struct kmig_enc *e)
+{
+	struct kmig_cmd chans = { .id = KMIG_SCMD_CHANNELS };
+	struct kmig_cmd sync = { .id = KMIG_SCMD_ROUND_SYNC, .round = 1 };
+	uint8_t page[KMIG_STREAM_PAGE_SIZE], blob[64];
+
+	memset(page, 0x11, sizeof(page));
+	memset(blob, 0x22, sizeof(blob));
+	chans.channels.count = 2;
+	kmig_enc_header(e);
+	kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL | KMIG_SCAP_DEVICE_STATE,
+		      KMIG_SCAP_RETURN_PATH);
+	kmig_enc_cmd(e, &chans);
+	sec(e, KMIG_REC_SECTION_START, 1, KMIG_SEC_RAM, "ram");
+	kmig_enc_page(e, 0, 1, page);
+	kmig_enc_zero(e, 0, 2, 3);
+	kmig_enc_zero(e, 0x10001, 60, 4);
+	sec(e, KMIG_REC_SECTION_FOOTER, 1, 0, "");
+	kmig_enc_cmd(e, &sync);
+	sec(e, KMIG_REC_SECTION_END, 1, 0, "");
+	kmig_enc_page(e, 0x10001, 63, page);
+	sec(e, KMIG_REC_SECTION_FOOTER, 1, 0, "");
+	sec(e, KMIG_REC_SECTION_FULL, 2, KMIG_SEC_VCPU, "cpu");
+	kmig_enc_vcpu(e, 0, KMIG_VCPU_REGS, blob, sizeof(blob));
+	kmig_enc_vcpu(e, 0, KMIG_VCPU_LAPIC, blob, 16);
+	sec(e, KMIG_REC_SECTION_FOOTER, 2, 0, "");
+	sec(e, KMIG_REC_SECTION_FULL, 3, KMIG_SEC_DEVICE, "dev");
+	kmig_enc_device(e, KMIG_DEVPKT_CONFIG_STATE, blob, 8);
+	kmig_enc_device(e, KMIG_DEVPKT_DATA_STATE, blob, sizeof(blob));
+	kmig_enc_device(e, KMIG_DEVPKT_END_OF_STATE, NULL, 0);
+	sec(e, KMIG_REC_SECTION_FOOTER, 3, 0, "");
+	kmig_enc_eos(e);
+}
+
+int main(int argc, char **argv)
+{
+	struct kmig_hello h = { .channel = 1, .nchannels = 3 };
+	uint8_t hello[KMIG_HELLO_SIZE];
+	struct kmig_enc e;
+	const uint8_t *buf;
+	size_t len;
+	int bad = 0, mode;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: seed DIR\n");
+		return 2;
+	}
+	for (mode = 0; mode < 2; mode++) {
+		kmig_enc_init_mem(&e);
+		everything(&e);
+		buf = kmig_enc_mem(&e, &len);
+		bad |= put(argv[1], "everything", mode, buf, len);
+		kmig_enc_free(&e);
+
+		kmig_enc_init_mem(&e);
+		kmig_enc_header(&e);
+		kmig_enc_caps(&e, 0, 0);
+		kmig_enc_eos(&e);
+		buf = kmig_enc_mem(&e, &len);
+		bad |= put(argv[1], "minimal", mode, buf, len);
+		kmig_enc_free(&e);
+
+		kmig_hello_encode(&h, hello);
+		bad |= put(argv[1], "hello", mode, hello, sizeof(hello));
+	}
+	return bad;
+}

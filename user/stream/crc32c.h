@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * CRC32C (Castagnoli, reflected polynomial 0x82f63b78), as in iSCSI and
+ * ext4: kmig_crc32c(0, "123456789", 9) == 0xe3069283. Pass the previous
+ * result as @crc to extend a checksum over several buffers.
+ *
+ * kmig_crc32c() uses the SSE4.2 crc32 instruction when the CPU has it
+ * (checked once at run time) and a table otherwise; both are exported so
+ * the tests can check that they agree.
+ */
+#ifndef KMIG_STREAM_CRC32C_H
+#define KMIG_STREAM_CRC32C_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t kmig_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t kmig_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* Only when kmig_crc32c_hw_available(). */
+uint32_t kmig_crc32c_hw(uint32_t crc, const void *buf, size_t len);
+bool kmig_crc32c_hw_available(void);
+
+#endif /* KMIG_STREAM_CRC32C_H */

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stream decoder, framing half: the source (fd or buffer), the stream
+ * header, record headers, length limits and CRC32C. dec_records.c checks
+ * what a record says.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "dec_priv.h"
+#include "le.h"
+
+#define REC_MAX	(KMIG_STREAM_REC_HDR_SIZE + KMIG_STREAM_MAX_PAYLOAD + \
+		 KMIG_STREAM_CRC_SIZE)
+
+static int init(struct kmig_dec *d, const struct kmig_dec_cfg *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	if (cfg->nslots > KMIG_STREAM_MAX_SLOTS || (cfg->nslots && !cfg->slots))
+		return -EINVAL;
+	d->cfg = *cfg;
+	d->fd = -1;
+	d->body = -1;
+	d->cur_type = -1;
+	d->rec = malloc(REC_MAX);
+	return d->rec ? 0 : -ENOMEM;
+}
+
+int kmig_dec_init_fd(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
+		     int fd)
+{
+	int ret = init(d, cfg);
+
+	d->fd = fd;
+	return ret;
+}
+
+int kmig_dec_init_buf(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
+		      const void *buf, size_t len)
+{
+	int ret = init(d, cfg);
+
+	d->in = buf;
+	d->in_len = len;
+	return ret;
+}
+
+void kmig_dec_free(struct kmig_dec *d)
+{
+	free(d->rec);
+	d->rec = NULL;
+}
+
+const char *kmig_dec_error(const struct kmig_dec *d)
+{
+	return d->err;
+}
+
+int kmig_dec_fail(struct kmig_dec *d, int err, const char *fmt, ...)
+{
+	const char *name = d->cur_type < 0 ? NULL : kmig_rec_name(d->cur_type);
+	va_list ap;
+	int n;
+
+	if (d->cur_type < 0)
+		n = snprintf(d->err, sizeof(d->err),
+			     "stream header at offset %llu: ",
+			     (unsigned long long)d->offset);
+	else if (name)
+		n = snprintf(d->err, sizeof(d->err),
+			     "record #%llu %s at offset %llu: ",
+			     (unsigned long long)d->records, name,
+			     (unsigned long long)d->offset);
+	else
+		n = snprintf(d->err, sizeof(d->err),
+			     "record #%llu type 0x%02x at offset %llu: ",
+			     (unsigned long long)d->records, d->cur_type,
+			     (unsigned long long)d->offset);
+	va_start(ap, fmt);
+	vsnprintf(d->err + n, sizeof(d->err) - n, fmt, ap);
+	va_end(ap);
+	d->state = KMIG_DEC_FAILED;
+	return err;
+}
+
+/* Read up to @len bytes: how many were read (short only at end), -errno. */
+static long src_read(struct kmig_dec *d, void *p, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (d->fd < 0) {
+		got = d->in_len - d->in_off;
+		if (got > len)
+			got = len;
+		memcpy(p, d->in + d->in_off, got);
+		d->in_off += got;
+	} else {
+		while (got < len) {
+			n = read(d->fd, (uint8_t *)p + got, len - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (!n)
+				break;
+			got += n;
+		}
+	}
+	d->pos += got;
+	return got;
+}
+
+static int read_exact(struct kmig_dec *d, void *p, size_t len,
+		      const char *what)
+{
+	long n = src_read(d, p, len);
+
+	if (n < 0)
+		return kmig_dec_fail(d, n, "reading %s: %s", what,
+				     strerror(-n));
+	if ((size_t)n < len)
+		return kmig_dec_fail(d, -ENODATA,
+				     "truncated: %s ends after %ld of %zu bytes",
+				     what, n, len);
+	return 0;
+}
+
+static int header(struct kmig_dec *d)
+{
+	uint8_t *h = d->rec;
+	uint32_t magic, crc;
+	int ret;
+
+	ret = read_exact(d, h, KMIG_STREAM_HEADER_SIZE, "the stream header");
+	if (ret)
+		return ret;
+	magic = get_le32(h);
+	if (magic != KMIG_STREAM_MAGIC)
+		return kmig_dec_fail(d, -EPROTO,
+				     "bad magic 0x%08x (a kmig stream starts with 0x%08x, \"KMIG\")",
+				     magic, KMIG_STREAM_MAGIC);
+	if (get_le16(h + 4) != KMIG_STREAM_VERSION)
+		return kmig_dec_fail(d, -EPROTONOSUPPORT,
+				     "unknown version %u (this decoder reads version %u)",
+				     get_le16(h + 4), KMIG_STREAM_VERSION);
+	crc = kmig_crc32c(0, h, 12);
+	if (get_le32(h + 12) != crc)
+		return kmig_dec_fail(d, -EBADMSG,
+				     "CRC mismatch: stored 0x%08x, computed 0x%08x",
+				     get_le32(h + 12), crc);
+	if (get_le16(h + 6) != KMIG_STREAM_HEADER_SIZE || get_le32(h + 8))
+		return kmig_dec_fail(d, -EPROTO,
+				     "header length %u or reserved 0x%x invalid",
+				     get_le16(h + 6), get_le32(h + 8));
+	d->state = KMIG_DEC_CAPS;
+	return 1;
+}
+
+static int record(struct kmig_dec *d)
+{
+	uint8_t *r = d->rec;
+	uint32_t len, crc, stored;
+	long n;
+	int ret;
+
+	d->offset = d->pos;
+	d->cur_type = -1;
+	n = src_read(d, r, KMIG_STREAM_REC_HDR_SIZE);
+	if (n < 0)
+		return kmig_dec_fail(d, n, "reading a record: %s",
+				     strerror(-n));
+	d->cur_type = n ? r[0] : 0;
+	if (n == 0)
+		return kmig_dec_fail(d, -ENODATA,
+				     "truncated: stream ends without END_OF_STREAM");
+	if (n < KMIG_STREAM_REC_HDR_SIZE)
+		return kmig_dec_fail(d, -ENODATA,
+				     "truncated: record header ends after %ld of %d bytes",
+				     n, KMIG_STREAM_REC_HDR_SIZE);
+	len = get_le32(r + 4);
+	if (len > KMIG_STREAM_MAX_PAYLOAD)
+		return kmig_dec_fail(d, -EMSGSIZE,
+				     "length %u exceeds the limit of %u bytes",
+				     len, KMIG_STREAM_MAX_PAYLOAD);
+	ret = read_exact(d, r + KMIG_STREAM_REC_HDR_SIZE,
+			 len + KMIG_STREAM_CRC_SIZE, "the record");
+	if (ret)
+		return ret;
+	crc = kmig_crc32c(0, r, KMIG_STREAM_REC_HDR_SIZE + len);
+	stored = get_le32(r + KMIG_STREAM_REC_HDR_SIZE + len);
+	if (crc != stored)
+		return kmig_dec_fail(d, -EBADMSG,
+				     "CRC mismatch: stored 0x%08x, computed 0x%08x",
+				     stored, crc);
+	if (!kmig_rec_name(r[0]))
+		return kmig_dec_fail(d, -EPROTO, "unknown record type 0x%02x",
+				     r[0]);
+	if (get_le16(r + 2))
+		return kmig_dec_fail(d, -EPROTO, "reserved bytes 0x%04x not zero",
+				     get_le16(r + 2));
+	ret = kmig_dec_record(d, r[0], r[1], r + KMIG_STREAM_REC_HDR_SIZE, len);
+	if (ret < 0) {
+		if (d->state != KMIG_DEC_FAILED)
+			kmig_dec_fail(d, ret, "refused by its handler: %s",
+				      strerror(-ret));
+		return ret;
+	}
+	d->records++;
+	return d->state == KMIG_DEC_DONE ? 0 : 1;
+}
+
+int kmig_dec_next(struct kmig_dec *d)
+{
+	int ret;
+
+	switch (d->state) {
+	case KMIG_DEC_HEADER:
+		return header(d);
+	case KMIG_DEC_DONE:
+		return 0;
+	case KMIG_DEC_FAILED:
+		return -EPROTO;
+	default:
+		break;
+	}
+	ret = record(d);
+	if (ret == 0 && d->fd < 0 && d->in_off != d->in_len) {
+		d->state = KMIG_DEC_FAILED;
+		snprintf(d->err, sizeof(d->err),
+			 "%zu bytes of garbage after END_OF_STREAM at offset %zu",
+			 d->in_len - d->in_off, d->in_off);
+		return -EPROTO;
+	}
+	return ret;
+}
+
+int kmig_dec_run(struct kmig_dec *d)
+{
+	int ret;
+
+	while ((ret = kmig_dec_next(d)) > 0)
+		;
+	return ret;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stream encoder: builds records (header, payload, CRC32C) and writes them
+ * to a file descriptor, or keeps the whole stream in memory.
+ *
+ * Functions return 0 or -errno; the first write error sticks and every
+ * later call returns it. The encoder checks its arguments (lengths, names)
+ * but not the order of records: kmig_enc_record() writes any record at all,
+ * which the tests use to forge hostile streams.
+ */
+#ifndef KMIG_STREAM_ENC_H
+#define KMIG_STREAM_ENC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+struct kmig_enc {
+	int fd;			/* -1: memory sink */
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t records;	/* records written after the header */
+	uint32_t cont_slot;	/* slot of the last RAM record ... */
+	bool cont_valid;	/* ... since the last section record */
+	int err;
+};
+
+void kmig_enc_init_fd(struct kmig_enc *e, int fd);
+void kmig_enc_init_mem(struct kmig_enc *e);
+/* Memory sink: the stream so far (valid until the next call). */
+const uint8_t *kmig_enc_mem(const struct kmig_enc *e, size_t *len);
+/* fd sink: write out what is staged. */
+int kmig_enc_flush(struct kmig_enc *e);
+void kmig_enc_free(struct kmig_enc *e);
+
+int kmig_enc_header(struct kmig_enc *e);
+int kmig_enc_caps(struct kmig_enc *e, uint64_t required, uint64_t optional);
+/* @s->type is SECTION_START/PART/END/FULL/FOOTER. */
+int kmig_enc_section(struct kmig_enc *e, const struct kmig_section *s);
+int kmig_enc_cmd(struct kmig_enc *e, const struct kmig_cmd *c);
+int kmig_enc_page(struct kmig_enc *e, uint32_t slot, uint64_t page,
+		  const void *data);
+int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
+		  uint32_t count);
+int kmig_enc_vcpu(struct kmig_enc *e, uint32_t vcpu, uint16_t part,
+		  const void *data, uint32_t len);
+int kmig_enc_device(struct kmig_enc *e, uint32_t marker, const void *data,
+		    uint32_t size);
+int kmig_enc_eos(struct kmig_enc *e);
+
+/* Any record, as given (a raw writer for tools and tests). */
+int kmig_enc_record(struct kmig_enc *e, uint8_t type, uint8_t flags,
+		    const void *payload, uint32_t len);
+
+#endif /* KMIG_STREAM_ENC_H */

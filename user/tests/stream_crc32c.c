@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * CRC32C: the table and the SSE4.2 instruction give the published check
+ * values and agree with each other on every length, alignment and split.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "crc32c.h"
+
+static const struct {
+	const char *what;
+	uint8_t fill;	/* 32 bytes of this, or a ramp when 'i'/'d' */
+	uint32_t crc;
+} iscsi[] = {
+	/* RFC 3720, B.4 */
+	{ "32 zero bytes", 0x00, 0x8a9136aa },
+	{ "32 0xff bytes", 0xff, 0x62a8ab43 },
+	{ "ramp 0..31", 'i', 0x46dd794e },
+	{ "ramp 31..0", 'd', 0x113fdb5c },
+};
+
+static void fill(uint8_t *b, uint8_t how)
+{
+	int i;
+
+	for (i = 0; i < 32; i++)
+		b[i] = how == 'i' ? i : how == 'd' ? 31 - i : how;
+}
+
+TEST(sw_check_values)
+{
+	uint8_t b[32];
+	unsigned int i;
+
+	EXPECT_EQ(0xe3069283, kmig_crc32c_sw(0, "123456789", 9));
+	EXPECT_EQ(0, kmig_crc32c_sw(0, "", 0));
+	for (i = 0; i < sizeof(iscsi) / sizeof(iscsi[0]); i++) {
+		fill(b, iscsi[i].fill);
+		EXPECT_EQ(iscsi[i].crc, kmig_crc32c_sw(0, b, 32))
+			TH_LOG("%s", iscsi[i].what);
+	}
+}
+
+TEST(hw_check_values)
+{
+	uint8_t b[32];
+	unsigned int i;
+
+	if (!kmig_crc32c_hw_available())
+		SKIP(return, "this CPU has no SSE4.2 crc32 instruction");
+	EXPECT_EQ(0xe3069283, kmig_crc32c_hw(0, "123456789", 9));
+	for (i = 0; i < sizeof(iscsi) / sizeof(iscsi[0]); i++) {
+		fill(b, iscsi[i].fill);
+		EXPECT_EQ(iscsi[i].crc, kmig_crc32c_hw(0, b, 32))
+			TH_LOG("%s", iscsi[i].what);
+	}
+}
+
+TEST(hw_equals_sw_every_length_and_alignment)
+{
+	size_t len, off, n = 0;
+	uint8_t *buf = malloc(4096 + 16);
+	unsigned int seed = 1;
+
+	if (!kmig_crc32c_hw_available())
+		SKIP(free(buf); return, "this CPU has no SSE4.2 crc32 instruction");
+	ASSERT_NE(NULL, buf);
+	for (len = 0; len < 4096 + 16; len++)
+		buf[len] = rand_r(&seed);
+	for (off = 0; off < 8; off++) {
+		for (len = 0; len <= 1100; len++) {
+			ASSERT_EQ(kmig_crc32c_sw(0, buf + off, len),
+				  kmig_crc32c_hw(0, buf + off, len))
+				TH_LOG("offset %zu length %zu", off, len);
+			n++;
+		}
+		ASSERT_EQ(kmig_crc32c_sw(0x1234, buf + off, 4096),
+			  kmig_crc32c_hw(0x1234, buf + off, 4096));
+	}
+	EXPECT_EQ(8 * 1101, n);
+	free(buf);
+}
+
+TEST(split_equals_whole)
+{
+	uint8_t buf[777];
+	uint32_t whole, part;
+	unsigned int seed = 7;
+	size_t cut;
+
+	for (cut = 0; cut < sizeof(buf); cut++)
+		buf[cut] = rand_r(&seed);
+	whole = kmig_crc32c(0, buf, sizeof(buf));
+	EXPECT_EQ(kmig_crc32c_sw(0, buf, sizeof(buf)), whole);
+	for (cut = 0; cut <= sizeof(buf); cut += 37) {
+		part = kmig_crc32c(0, buf, cut);
+		part = kmig_crc32c(part, buf + cut, sizeof(buf) - cut);
+		EXPECT_EQ(whole, part) TH_LOG("split at %zu", cut);
+		part = kmig_crc32c_sw(0, buf, cut);
+		part = kmig_crc32c_sw(part, buf + cut, sizeof(buf) - cut);
+		EXPECT_EQ(whole, part) TH_LOG("sw split at %zu", cut);
+	}
+}
+
+TEST(detects_every_single_bit_flip)
+{
+	uint8_t buf[64];
+	uint32_t good;
+	unsigned int bit;
+
+	memset(buf, 0x5a, sizeof(buf));
+	good = kmig_crc32c(0, buf, sizeof(buf));
+	for (bit = 0; bit < sizeof(buf) * 8; bit++) {
+		buf[bit / 8] ^= 1 << (bit % 8);
+		EXPECT_NE(good, kmig_crc32c(0, buf, sizeof(buf)));
+		buf[bit / 8] ^= 1 << (bit % 8);
+	}
+}
+
+TEST_HARNESS_MAIN
