@@ -135,6 +135,8 @@ static bool handle_exit(struct vmm_vcpu *v)
 			pthread_mutex_unlock(&vmm->lock);
 			return true;
 		}
+		if (run->io.port == GUEST_PORT_YIELD)
+			return true;
 		if (run->io.port == GUEST_PORT_PANIC) {
 			vmm_fail(vmm, "vCPU %u: the payload refused its parameters",
 				 v->index);
