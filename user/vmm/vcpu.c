@@ -115,7 +115,8 @@ static void tick(struct vmm_vcpu *v)
 	pthread_mutex_unlock(&vmm->lock);
 }
 
-static void handle_exit(struct vmm_vcpu *v)
+/* Returns true when KVM must still complete the exit's I/O. */
+static bool handle_exit(struct vmm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	struct vmm *vmm = v->vmm;
@@ -126,46 +127,71 @@ static void handle_exit(struct vmm_vcpu *v)
 			break;
 		if (run->io.port == GUEST_PORT_TICK) {
 			tick(v);
-			return;
+			return true;
 		}
 		if (run->io.port == GUEST_PORT_CSUM) {
 			pthread_mutex_lock(&vmm->lock);
 			pthread_cond_broadcast(&vmm->cond);
 			pthread_mutex_unlock(&vmm->lock);
-			return;
+			return true;
 		}
+		if (run->io.port == GUEST_PORT_YIELD)
+			return true;
 		if (run->io.port == GUEST_PORT_PANIC) {
 			vmm_fail(vmm, "vCPU %u: the payload refused its parameters",
 				 v->index);
-			return;
+			return true;
 		}
 		break;
 	case KVM_EXIT_INTR:
-		return;
+		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		vmm_fail(vmm, "vCPU %u: entry failed, reason 0x%llx", v->index,
 			 (unsigned long long)
 			 run->fail_entry.hardware_entry_failure_reason);
-		return;
+		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		vmm_fail(vmm, "vCPU %u: KVM internal error %u", v->index,
 			 run->internal.suberror);
-		return;
+		return false;
 	}
 	vmm_fail(vmm, "vCPU %u: unexpected exit %u (port 0x%x)", v->index,
 		 run->exit_reason,
 		 run->exit_reason == KVM_EXIT_IO ? run->io.port : 0);
+	return false;
+}
+
+/*
+ * KVM finishes an I/O exit (advances RIP past the OUT) only on the next
+ * KVM_RUN. Before parking, enter once with immediate_exit set: KVM
+ * completes the instruction and returns -EINTR at once, so the state a
+ * save reads is the state after the instruction.
+ */
+static void complete_io(struct vmm_vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) < 0 && errno != EINTR)
+		vmm_fail(v->vmm, "vCPU %u: completing I/O before a pause: %s",
+			 v->index, strerror(errno));
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *v = arg;
 	struct vmm *vmm = v->vmm;
+	bool io_pending = false;
 	int ret;
 
 	pthread_mutex_lock(&vmm->lock);
 	for (;;) {
 		while (vmm->state != VMM_RUNNING && !vmm->quit) {
+			if (!v->parked && io_pending) {
+				io_pending = false;
+				pthread_mutex_unlock(&vmm->lock);
+				complete_io(v);
+				pthread_mutex_lock(&vmm->lock);
+				continue;
+			}
 			if (!v->parked) {
 				v->parked = true;
 				pthread_cond_broadcast(&vmm->cond);
@@ -184,7 +210,7 @@ static void *vcpu_thread(void *arg)
 			vmm_fail(vmm, "vCPU %u: KVM_RUN: %s", v->index,
 				 strerror(errno));
 		else if (!ret)
-			handle_exit(v);
+			io_pending = handle_exit(v);
 		pthread_mutex_lock(&vmm->lock);
 	}
 	v->parked = true;

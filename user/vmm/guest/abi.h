@@ -30,6 +30,8 @@
 #define GUEST_PORT_TICK		0x10	/* a batch is done (32-bit vCPU id) */
 #define GUEST_PORT_CSUM		0x11	/* params.csum is ready */
 #define GUEST_PORT_PANIC	0x12	/* the payload found bad parameters */
+#define GUEST_PORT_YIELD	0x13	/* a long computation goes on */
+#define GUEST_YIELD_PAGES	16	/* checksum pages between yields */
 
 #define GUEST_PARAMS_MAGIC	0x6b6d6770u	/* "pgmk" */
 

@@ -70,8 +70,13 @@ static void checksum(volatile struct guest_params *p)
 	uint32_t req = p->csum_req;
 	uint64_t c = guest_csum_init(p->ws_pages);
 
-	for (i = 0; i < words; i++)
+	/* Exit now and then: under emulation, a vCPU that stays in the
+	 * guest for long holds up its host CPU. */
+	for (i = 0; i < words; i++) {
 		c = guest_csum_step(c, q[i]);
+		if (!((i + 1) % (GUEST_YIELD_PAGES * (GUEST_PAGE_SIZE / 8))))
+			outl(GUEST_PORT_YIELD, 0);
+	}
 	p->csum = c;
 	p->csum_done = req;
 	outl(GUEST_PORT_CSUM, 0);
