@@ -9,18 +9,20 @@
  * get PG_dirty, which the harvest folds in.
  *
  * Clearing a bit re-arms its page: the bit is cleared first, then the
- * page's user PTEs are zapped (KVM's MMU notifier drops its SPTEs with
- * them), so the next write faults and sets the bit again. A write racing
- * the harvest either went through before the zap, and the caller copies
- * the page after the harvest returns, or faults after it and is in the next
- * round. Locking the page once between clear and zap waits for a
- * .page_mkwrite that set the bit but has not installed its PTE yet.
+ * page's user PTEs are write-protected (KVM's MMU notifier drops its SPTEs
+ * with them), so the next write faults and sets the bit again. A write
+ * racing the harvest either went through before the PTE lost its write
+ * bit, and the caller copies the page after the harvest returns, or faults
+ * after it and is in the next round. Waiting for a locked page between
+ * clear and protect waits for a .page_mkwrite that set the bit but has not
+ * installed its writable PTE yet.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "context.h"
 #include "kmig.h"
 
@@ -30,24 +32,24 @@ void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 		set_bit(idx, slot->dirty);
 }
 
-/* Pages closer than this are zapped in one go, clean ones in between too. */
-#define ZAP_GAP		64
+/* Pages closer than this are protected in one go, with those between. */
+#define SPAN_GAP	64
 
-static void zap(struct kmig_slot *slot, unsigned long first,
-		unsigned long end)
+static void protect(struct kmig_slot *slot, unsigned long first,
+		    unsigned long end)
 {
-	unmap_mapping_range(slot->ctx->inode->i_mapping,
-			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
-			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+	kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff + first,
+			     end - first);
 }
 
 /*
  * Re-arm the pages whose bits are set in @bits (@nwords words from page
  * @base), bits the caller has cleared and reports: wait out in-flight
- * .page_mkwrite calls, zap the user PTEs, and clear the PG_dirty that
- * zapping dirty PTEs set. Zapping extra clean pages is harmless (they fault
- * in again), and one zap of a span costs far less than many small ones:
- * every zap is an MMU notifier round trip with a TLB flush.
+ * .page_mkwrite calls, write-protect the user PTEs, and clear the PG_dirty
+ * that KVM set when its notifier dropped writable SPTEs. Protecting extra
+ * clean pages is harmless, and one call for a span costs far less than
+ * many small ones: every call is an MMU notifier round trip with a TLB
+ * flush.
  *
  * A .page_mkwrite that set a bit the caller cleared holds the page lock
  * until its writable PTE is in. The caller's atomic clear of the word
@@ -68,20 +70,20 @@ static void rearm(struct kmig_slot *slot, unsigned long base,
 			unlock_page(page);
 		}
 	}
-	/* An unlock seen above comes before the PTE it installed is zapped. */
+	/* An unlock seen above comes before its PTE is write-protected. */
 	smp_rmb();
 	for_each_set_bit(i, b, nbits) {
-		if (end && base + i < end + ZAP_GAP) {
+		if (end && base + i < end + SPAN_GAP) {
 			end = base + i + 1;
 			continue;
 		}
 		if (end)
-			zap(slot, first, end);
+			protect(slot, first, end);
 		first = base + i;
 		end = first + 1;
 	}
 	if (end)
-		zap(slot, first, end);
+		protect(slot, first, end);
 	for_each_set_bit(i, b, nbits) {
 		page = READ_ONCE(slot->pages[base + i]);
 		if (page && PageDirty(page))
@@ -169,7 +171,7 @@ static long range_ok(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 
 /*
  * Clear (and re-arm) or merge back the bits in the user bitmap, a chunk at
- * a time, so a large clear zaps merged spans rather than word by word.
+ * a time, so a large clear protects merged spans, not word by word.
  */
 static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 		      bool merge)
