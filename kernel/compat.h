@@ -26,4 +26,26 @@ static inline void release_fault_lock(struct vm_fault *vmf)
 }
 #endif
 
+/*
+ * Write-protect the user PTEs of a file range, with the MMU notifier call
+ * and TLB flush. 6.15 has mapping_wrprotect_range(); before, kernels with
+ * CONFIG_MAPPING_DIRTY_HELPERS (x86 distributions: DRM_VMWGFX selects it)
+ * export wp_shared_mapping_range(). Without either, zap the PTEs: the next
+ * access faults them in again, which costs more but re-arms as well.
+ */
+#if IS_ENABLED(CONFIG_MAPPING_DIRTY_HELPERS)
+static inline void kmig_wrprotect_range(struct address_space *mapping,
+					pgoff_t first, pgoff_t nr)
+{
+	wp_shared_mapping_range(mapping, first, nr);
+}
+#else
+static inline void kmig_wrprotect_range(struct address_space *mapping,
+					pgoff_t first, pgoff_t nr)
+{
+	unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
+			    (loff_t)nr << PAGE_SHIFT, 0);
+}
+#endif
+
 #endif /* _KMIG_COMPAT_H */

@@ -9,18 +9,20 @@
  * get PG_dirty, which the harvest folds in.
  *
  * Clearing a bit re-arms its page: the bit is cleared first, then the
- * page's user PTEs are zapped (KVM's MMU notifier drops its SPTEs with
- * them), so the next write faults and sets the bit again. A write racing
- * the harvest either went through before the zap, and the caller copies
- * the page after the harvest returns, or faults after it and is in the next
- * round. Locking the page once between clear and zap waits for a
- * .page_mkwrite that set the bit but has not installed its PTE yet.
+ * page's user PTEs are write-protected (KVM's MMU notifier drops its SPTEs
+ * with them), so the next write faults and sets the bit again. A write
+ * racing the harvest either went through before the PTE lost its write
+ * bit, and the caller copies the page after the harvest returns, or faults
+ * after it and is in the next round. Waiting for a locked page between
+ * clear and protect waits for a .page_mkwrite that set the bit but has not
+ * installed its writable PTE yet.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "context.h"
 #include "kmig.h"
 
@@ -30,24 +32,29 @@ void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 		set_bit(idx, slot->dirty);
 }
 
-/* Pages closer than this are zapped in one go, clean ones in between too. */
-#define ZAP_GAP		64
+/* Pages closer than this are protected in one go, with those between. */
+#define SPAN_GAP	64
 
-static void zap(struct kmig_slot *slot, unsigned long first,
-		unsigned long end)
+static void protect(struct kmig_slot *slot, unsigned long first,
+		    unsigned long end)
 {
-	unmap_mapping_range(slot->ctx->inode->i_mapping,
-			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
-			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+	kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff + first,
+			     end - first);
 }
 
 /*
  * Re-arm the pages whose bits are set in @bits (@nwords words from page
  * @base), bits the caller has cleared and reports: wait out in-flight
- * .page_mkwrite calls, zap the user PTEs, and clear the PG_dirty that
- * zapping dirty PTEs set. Zapping extra clean pages is harmless (they fault
- * in again), and one zap of a span costs far less than many small ones:
- * every zap is an MMU notifier round trip with a TLB flush.
+ * .page_mkwrite calls, write-protect the user PTEs, and clear the PG_dirty
+ * that KVM set when its notifier dropped writable SPTEs. Protecting extra
+ * clean pages is harmless, and one call for a span costs far less than
+ * many small ones: every call is an MMU notifier round trip with a TLB
+ * flush.
+ *
+ * A .page_mkwrite that set a bit the caller cleared holds the page lock
+ * until its writable PTE is in. The caller's atomic clear of the word
+ * ordered that bit before our look at PG_locked, so an unlocked page has
+ * no such call in flight: only a locked page needs waiting for.
  */
 static void rearm(struct kmig_slot *slot, unsigned long base,
 		  const u64 *bits, unsigned long nwords)
@@ -58,38 +65,46 @@ static void rearm(struct kmig_slot *slot, unsigned long base,
 
 	for_each_set_bit(i, b, nbits) {
 		page = READ_ONCE(slot->pages[base + i]);
-		if (page) {
+		if (page && PageLocked(page)) {
 			lock_page(page);
 			unlock_page(page);
 		}
 	}
+	/* An unlock seen above comes before its PTE is write-protected. */
+	smp_rmb();
 	for_each_set_bit(i, b, nbits) {
-		if (end && base + i < end + ZAP_GAP) {
+		if (end && base + i < end + SPAN_GAP) {
 			end = base + i + 1;
 			continue;
 		}
 		if (end)
-			zap(slot, first, end);
+			protect(slot, first, end);
 		first = base + i;
 		end = first + 1;
 	}
 	if (end)
-		zap(slot, first, end);
+		protect(slot, first, end);
 	for_each_set_bit(i, b, nbits) {
 		page = READ_ONCE(slot->pages[base + i]);
-		if (page)
+		if (page && PageDirty(page))
 			ClearPageDirty(page);
 	}
 }
 
-/* Fold PG_dirty of the present pages base .. base + 63 into a bit mask. */
-static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base)
+/*
+ * Fold PG_dirty of the present pages base .. base + 63 into a bit mask,
+ * skipping pages in @skip: their bits are set, and re-arming them clears
+ * their PG_dirty.
+ */
+static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base, u64 skip)
 {
-	unsigned long i, end = min(base + 64, slot->npages);
+	unsigned long end = min(base + 64, slot->npages), i;
 	struct page *page;
 	u64 mask = 0;
 
 	for (i = base; i < end; i++) {
+		if (skip & 1ULL << (i - base))
+			continue;
 		page = READ_ONCE(slot->pages[i]);
 		if (page && PageDirty(page) && TestClearPageDirty(page))
 			mask |= 1ULL << (i - base);
@@ -104,7 +119,7 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 {
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
-	u64 *buf;
+	u64 *buf, w, pg;
 	long ret = 0;
 
 	buf = kmalloc_array(CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
@@ -113,12 +128,19 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
 		for (j = 0; j < n; j++) {
-			buf[j] = fold_pg_dirty(slot, (c + j) * 64);
+			/*
+			 * A bit is only cleared by a harvest, so one seen set
+			 * is reported whatever its page's PG_dirty says.
+			 */
+			w = atomic64_read(&words[c + j]);
+			pg = fold_pg_dirty(slot, (c + j) * 64, w);
 			if (clear) {
-				buf[j] |= atomic64_xchg(&words[c + j], 0);
+				buf[j] = (w || pg) ?
+					 pg | atomic64_xchg(&words[c + j], 0) :
+					 0;
 			} else {
-				if (buf[j])
-					atomic64_or(buf[j], &words[c + j]);
+				if (pg)
+					atomic64_or(pg, &words[c + j]);
 				buf[j] = atomic64_read(&words[c + j]);
 			}
 		}
@@ -147,38 +169,51 @@ static long range_ok(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 	return 0;
 }
 
-/* Clear (and re-arm) or merge back the bits in the user bitmap. */
+/*
+ * Clear (and re-arm) or merge back the bits in the user bitmap, a chunk at
+ * a time, so a large clear protects merged spans, not word by word.
+ */
 static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 		      bool merge)
 {
 	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
-	unsigned long i, nwords = DIV_ROUND_UP(a->num_pages, 64);
+	unsigned long i, c, n, nwords = DIV_ROUND_UP(a->num_pages, 64);
 	unsigned long w0 = a->first_page / 64;
 	atomic64_t *word;
-	u64 m, tail;
+	u64 *buf, tail;
 	long ret;
 
 	ret = range_ok(slot, a);
-	if (ret)
+	if (ret || !nwords)
 		return ret;
-	for (i = 0; i < nwords; i++) {
-		if (get_user(m, ubuf + i))
-			return -EFAULT;
-		tail = a->num_pages - i * 64;
-		if (tail < 64)
-			m &= (1ULL << tail) - 1;
-		if (!m)
-			continue;
-		word = (atomic64_t *)&slot->dirty[w0 + i];
-		if (merge) {
-			atomic64_or(m, word);
-			continue;
+	buf = kmalloc_array(min(nwords, CHUNK_WORDS), sizeof(*buf),
+			    GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; c < nwords; c += n) {
+		n = min(nwords - c, CHUNK_WORDS);
+		if (copy_from_user(buf, ubuf + c, n * sizeof(*buf))) {
+			ret = -EFAULT;
+			break;
 		}
-		m &= atomic64_fetch_andnot(m, word);
-		if (m)
-			rearm(slot, (w0 + i) * 64, &m, 1);
+		tail = a->num_pages - (c + n - 1) * 64;
+		if (tail < 64)
+			buf[n - 1] &= (1ULL << tail) - 1;
+		for (i = 0; i < n; i++) {
+			if (!buf[i])
+				continue;
+			word = (atomic64_t *)&slot->dirty[w0 + c + i];
+			if (merge)
+				atomic64_or(buf[i], word);
+			else
+				buf[i] &= atomic64_fetch_andnot(buf[i], word);
+		}
+		if (!merge)
+			rearm(slot, (w0 + c) * 64, buf, n);
+		cond_resched();
 	}
-	return 0;
+	kfree(buf);
+	return ret;
 }
 
 long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,

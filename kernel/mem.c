@@ -104,6 +104,8 @@ static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
 
 	lock_page(vmf->page);
+	/* The harvest sees the page locked once it sees the bit: dirty.c. */
+	smp_mb__before_atomic();
 	kmig_dirty_mark(slot, vmf->pgoff - slot->pgoff);
 	/* Locked: the core requires it of pages without a mapping. */
 	return VM_FAULT_LOCKED;

@@ -163,6 +163,64 @@ TEST_F(dirty, split_get_and_clear)
 					0, 0, (void *)8));
 }
 
+/*
+ * A clear spanning more than one step of the kernel's loop (32768 pages)
+ * and an unaligned slot end re-arms every page it names, and only those;
+ * reading a re-armed page does not dirty it.
+ */
+TEST_F(dirty, large_split_clear_rearms_across_chunks)
+{
+	const uint64_t npages = 40001, size = npages * PAGE_SZ;
+	const unsigned int pages[] = { 0, 32767, 32768, 40000 };
+	const size_t words = (npages + 63) / 64;
+	uint64_t *bm, *mask;
+	volatile uint8_t *big;
+	unsigned int i, n;
+	size_t w;
+
+	bm = calloc(words, 8);
+	mask = malloc(words * 8);
+	ASSERT_TRUE(bm && mask);
+	memset(mask, 0xff, words * 8);
+	kmig_set_memslot(self->fd, 1, KMIG_SLOT_DIRTY_LOG, 1ULL << 32, size);
+	big = kmig_map(self->fd, 1, size);
+	for (i = 0; i < ARRAY_SIZE(pages); i++)
+		big[pages[i] * PAGE_SZ] = 1;
+
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1, 0, 0, 0,
+				  bm));
+	for (w = 0, n = 0; w < words; w++)
+		n += __builtin_popcountll(bm[w]);
+	EXPECT_EQ(ARRAY_SIZE(pages), n);
+
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_CLEAR_DIRTY_LOG, 1, 0, 0,
+				  npages, mask));
+	for (i = 0; i < ARRAY_SIZE(pages); i++)
+		EXPECT_EQ(1, big[pages[i] * PAGE_SZ]);
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1, 0, 0, 0,
+				  bm));
+	for (w = 0, n = 0; w < words; w++)
+		n += __builtin_popcountll(bm[w]);
+	EXPECT_EQ(0, n);
+
+	/* Re-armed on both sides of the step and at the end. */
+	big[32767 * PAGE_SZ] = 2;
+	big[32768 * PAGE_SZ] = 2;
+	big[40000 * PAGE_SZ] = 2;
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	for (w = 0, n = 0; w < words; w++)
+		n += __builtin_popcountll(bm[w]);
+	EXPECT_EQ(3, n);
+	EXPECT_TRUE(test_bit64(bm, 32767));
+	EXPECT_TRUE(test_bit64(bm, 32768));
+	EXPECT_TRUE(test_bit64(bm, 40000));
+
+	munmap((void *)big, size);
+	free(mask);
+	free(bm);
+}
+
 TEST_F(dirty, slot_without_log_is_refused)
 {
 	kmig_set_memslot(self->fd, 1, 0, SIZE, PAGE_SZ);
