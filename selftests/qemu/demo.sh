@@ -9,6 +9,7 @@ set -eu
 P=$KMIG_PROJECT
 B=$P/build
 W=$KMIG_OUT/work/demo
+IMG=/run/kmig-demo	# tmpfs: memory images stay off the 9p share
 LOG=$KMIG_OUT/demo.txt
 PORT=4444
 . "$P/selftests/qemu/hosts.sh"
@@ -24,13 +25,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -rf "$W"
-mkdir -p "$W/a" "$W/b"
+rm -rf "$W" "$IMG"
+mkdir -p "$W" "$IMG/a" "$IMG/b"
 hosts_up || fail "cannot create hosts A and B"
 say "host A ($HOST_A_ADDR) and host B ($HOST_B_ADDR), joined by a veth pair"
 
-say "host A: a KVM guest, 256 MiB, dirtying 20000 random pages/s"
-on A "$B/vmm/kmig-vmm" --ctl @vm --mem 256 --pattern random --rate 20000 \
+say "host A: a KVM guest, 256 MiB, dirtying 5000 random pages/s"
+on A "$B/vmm/kmig-vmm" --ctl @vm --mem 256 --pattern random --rate 5000 \
 	> "$W/vmm-a.log" 2>&1 &
 on B "$B/vmm/kmig-vmm" --ctl @vm --mem 256 --incoming \
 	> "$W/vmm-b.log" 2>&1 &
@@ -41,14 +42,14 @@ on A "$B/tools/vmmctl" @vm status
 
 say "host B: kmig incoming --listen $HOST_B_ADDR:$PORT"
 on B "$B/kmig" incoming --vmm @vm --listen "$HOST_B_ADDR:$PORT" \
-	--save-at-switchover "$W/b" > "$W/incoming.log" 2>&1 &
+	--save-at-switchover "$IMG/b" > "$W/incoming.log" 2>&1 &
 incoming=$!
 sleep 1
 
 say "host A: kmig migrate --to $HOST_B_ADDR:$PORT --channels 2"
 # A terminal, so that the agent shows its progress line.
 on A script -qfec "$B/kmig migrate --vmm @vm --to $HOST_B_ADDR:$PORT \
-	--channels 2 --save-at-switchover $W/a" /dev/null ||
+	--channels 2 --save-at-switchover $IMG/a" /dev/null ||
 	fail "kmig migrate"
 wait "$incoming" || { cat "$W/incoming.log"; fail "kmig incoming"; }
 cat "$W/incoming.log"
@@ -64,8 +65,8 @@ on A "$B/tools/vmmctl" @vm status
 
 say "B's memory before resume equals A's at the pause"
 n=0
-for a in "$W"/a/slot-*.bin; do
-	b=$W/b/$(basename "$a")
+for a in "$IMG"/a/slot-*.bin; do
+	b=$IMG/b/$(basename "$a")
 	cmp "$a" "$b" || fail "$(basename "$a") differs"
 	echo "$(basename "$a"): $(stat -c %s "$a") bytes, identical" \
 		"(sha256 $(sha256sum < "$a" | cut -c1-16))"
