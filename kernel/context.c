@@ -116,6 +116,7 @@ static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
 	slot->ctx = ctx;
 	slot->id = ms->slot;
 	slot->flags = ms->flags;
+	slot->logging = !!slot->dirty;
 	slot->gpa = ms->guest_phys_addr;
 	slot->npages = npages;
 	slot->pgoff = KMIG_SLOT_OFFSET(ms->slot) >> PAGE_SHIFT;
@@ -229,6 +230,7 @@ long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KMIG_GET_DIRTY_LOG:
 	case KMIG_CLEAR_DIRTY_LOG:
 	case KMIG_MERGE_DIRTY_LOG:
+	case KMIG_SET_DIRTY_LOGGING:
 		return kmig_dirty_ioctl(ctx, cmd, argp);
 	}
 	return -ENOTTY;

@@ -41,6 +41,7 @@ struct kmig_slot {
 	unsigned long *missing;		/* absent page blocks faults */
 	unsigned long *requested;	/* fault reported, page not installed */
 	unsigned long *dirty;		/* KMIG_SLOT_DIRTY_LOG: KVM layout */
+	bool logging;			/* writes set bits in @dirty */
 	atomic_t nr_maps;		/* VMAs mapping the slot */
 };
 

@@ -105,7 +105,7 @@ static int put_ctx(struct sk_buff *skb, struct kmig_ctx *ctx)
 		sum.missing += c.missing;
 		if (!bitmap_empty(slot->missing, slot->npages))
 			mode |= KMIG_CTX_MODE_POSTCOPY;
-		if (slot->dirty)
+		if (slot->dirty && READ_ONCE(slot->logging))
 			mode |= KMIG_CTX_MODE_DIRTY_LOG;
 	}
 	nla_nest_end(skb, slots);

@@ -28,7 +28,7 @@
 
 void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 {
-	if (slot->dirty)
+	if (slot->dirty && READ_ONCE(slot->logging))
 		set_bit(idx, slot->dirty);
 }
 
@@ -102,6 +102,8 @@ static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base, u64 skip)
 	struct page *page;
 	u64 mask = 0;
 
+	if (!READ_ONCE(slot->logging))
+		return 0;
 	for (i = base; i < end; i++) {
 		if (skip & 1ULL << (i - base))
 			continue;
@@ -216,6 +218,54 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	return ret;
 }
 
+/*
+ * Stop logging, or restart it from an empty log. A restart turns logging on
+ * before write-protecting the whole slot, so a write that faults after the
+ * protection sees it on; writes before the call returns are the caller's to
+ * copy (a migration copies every page after starting the log). PG_dirty,
+ * which the core sets on every write fault and KVM on pages it wrote, is
+ * folded in only while logging, and cleared on a restart.
+ */
+static long set_logging(struct kmig_ctx *ctx, void __user *argp)
+{
+	struct kmig_dirty_logging a;
+	struct kmig_slot *slot;
+	struct page *page;
+	unsigned long i;
+	long ret = 0;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~KMIG_DIRTY_LOGGING_ON)
+		return -EINVAL;
+	slot = kmig_slot_find(ctx, a.slot);
+	if (!slot)
+		return -ENOENT;
+	if (!slot->dirty) {
+		ret = -ENODEV;
+		goto out;
+	}
+	WRITE_ONCE(slot->logging, false);
+	bitmap_zero(slot->dirty, slot->npages);
+	if (a.flags & KMIG_DIRTY_LOGGING_ON) {
+		for (i = 0; i < slot->npages; i++) {
+			page = READ_ONCE(slot->pages[i]);
+			if (page)
+				ClearPageDirty(page);
+			if (!(i % 4096))
+				cond_resched();
+		}
+		WRITE_ONCE(slot->logging, true);
+		/* On before any PTE loses its write bit: see .page_mkwrite. */
+		smp_mb();
+		kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff,
+				     slot->npages);
+	}
+out:
+	kmig_slot_put(slot);
+	return ret;
+}
+
 long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 		      void __user *argp)
 {
@@ -223,6 +273,8 @@ long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 	struct kmig_slot *slot;
 	long ret;
 
+	if (cmd == KMIG_SET_DIRTY_LOGGING)
+		return set_logging(ctx, argp);
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
 	if (cmd == KMIG_GET_DIRTY_LOG ? a.flags & ~KMIG_DIRTY_LOG_CLEAR :

@@ -4,7 +4,8 @@
 # Build kmig.ko for one test-bed kernel and boot it (selftests/qemu/run.sh).
 #
 # usage: bed.sh MODE SERIES [SCRIPT]
-#   MODE    test: run every selftest in build/selftests
+#   MODE    test: run every selftest in build/selftests (or those named
+#           in KMIG_TESTS)
 #           script: run SCRIPT (a shell script) inside the bed
 #           shell: interactive shell
 #   SERIES  kernel series, e.g. 6.1 or 6.12
@@ -23,5 +24,5 @@ if [ "$mode" = script ]; then
 	cp "$3" "$out/script"
 fi
 KMIG_KO=$top/build/kernels/$kver/kmig.ko \
-KMIG_TESTS=$(ls "$top"/build/selftests/* 2>/dev/null | tr '\n' ' ') \
+KMIG_TESTS=${KMIG_TESTS:-$(ls "$top"/build/selftests/* 2>/dev/null | tr '\n' ' ')} \
 	exec "$top/selftests/qemu/run.sh" "$kver" "$out" "$mode"

@@ -221,6 +221,44 @@ TEST_F(dirty, large_split_clear_rearms_across_chunks)
 	free(bm);
 }
 
+static int set_logging(int fd, uint32_t slot, uint32_t flags)
+{
+	struct kmig_dirty_logging a = { .slot = slot, .flags = flags };
+
+	return ioctl(fd, KMIG_SET_DIRTY_LOGGING, &a) ? -errno : 0;
+}
+
+TEST_F(dirty, logging_stops_and_restarts)
+{
+	int other;
+
+	self->mem[0] = 1;
+	ASSERT_EQ(0, set_logging(self->fd, 0, 0));
+	/* Stopping empties the log, and later writes set nothing. */
+	self->mem[PAGE_SZ] = 1;
+	self->mem[5 * PAGE_SZ] = 1;
+	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
+	EXPECT_EQ(0, count_bits(self->bm));
+
+	/* Restarting protects every page again, written ones included. */
+	ASSERT_EQ(0, set_logging(self->fd, 0, KMIG_DIRTY_LOGGING_ON));
+	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
+	EXPECT_EQ(0, count_bits(self->bm));
+	self->mem[5 * PAGE_SZ] = 2;
+	self->mem[7 * PAGE_SZ] = 2;
+	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
+	EXPECT_EQ(2, count_bits(self->bm));
+	EXPECT_TRUE(test_bit64(self->bm, 5));
+	EXPECT_TRUE(test_bit64(self->bm, 7));
+
+	EXPECT_EQ(-EINVAL, set_logging(self->fd, 0, 2));
+	EXPECT_EQ(-ENOENT, set_logging(self->fd, 9, 0));
+	other = kmig_open();
+	kmig_set_memslot(other, 0, 0, 0, SIZE);
+	EXPECT_EQ(-ENODEV, set_logging(other, 0, KMIG_DIRTY_LOGGING_ON));
+	close(other);
+}
+
 TEST_F(dirty, slot_without_log_is_refused)
 {
 	kmig_set_memslot(self->fd, 1, 0, SIZE, PAGE_SZ);

@@ -28,6 +28,7 @@ mark() {
 }
 
 mark "kernel $(uname -r), mode $mode"
+ip link set lo up
 modprobe kvm_amd 2>/dev/null || modprobe kvm_intel || mark "cannot load KVM"
 insmod "$KMIG_KO" || mark "cannot load $KMIG_KO"
 mkdir -p "$out/tap" "$out/work"

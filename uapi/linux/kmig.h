@@ -299,6 +299,24 @@ struct kmig_dirty_log {
 #define KMIG_CLEAR_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x21, struct kmig_dirty_log)
 #define KMIG_MERGE_DIRTY_LOG	_IOW(KMIG_IOC_MAGIC, 0x22, struct kmig_dirty_log)
 
+/*
+ * KMIG_SET_DIRTY_LOGGING: stop or restart logging the writes of a slot
+ * created with KMIG_SLOT_DIRTY_LOG (which starts logging). Either way the
+ * log is emptied. Starting write-protects the whole slot first, so every
+ * write after the call returns is logged; a migration starts logging,
+ * then copies every page. While stopped, writes cost nothing after a
+ * page's first. Errors: ENOENT no slot, ENODEV the slot has no dirty log,
+ * EINVAL flags or reserved.
+ */
+#define KMIG_DIRTY_LOGGING_ON	_BITUL(0)
+
+struct kmig_dirty_logging {
+	__u32 slot;
+	__u32 flags;			/* KMIG_DIRTY_LOGGING_ON or 0 */
+};
+
+#define KMIG_SET_DIRTY_LOGGING	_IOW(KMIG_IOC_MAGIC, 0x23, struct kmig_dirty_logging)
+
 /* KMIG_A_CTX_SLOTS: a nest of KMIG_A_SLOT nests. */
 enum kmig_slots_attr {
 	KMIG_A_SLOTS_UNSPEC,
