@@ -32,19 +32,33 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 USER_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/kmig
 LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 
-AGENT_SRCS := $(wildcard user/kmig/*.c)
-AGENT_HDRS := $(wildcard user/kmig/*.h) uapi/linux/kmig.h
+# The agent: its subcommands, the stream library and the VMM client.
+AGENT_SRCS := $(wildcard user/kmig/*.c) $(wildcard user/stream/*.c) \
+	user/vmm/client/client.c
+AGENT_HDRS := $(wildcard user/kmig/*.h) uapi/linux/kmig.h \
+	$(wildcard user/stream/*.h) user/vmm/client/client.h
+AGENT_CPPFLAGS := -Iuser/stream -Iuser/vmm/client
+AGENT_LIBS := $(LIBMNL) -lkmod -lpthread
 
 KSFT_DIR := $(B)/linux-source/tools/testing/selftests
 SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
-SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c) user/kmig/netlink.c
-SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(AGENT_HDRS)
+SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c) user/kmig/netlink.c \
+	user/vmm/client/client.c $(wildcard user/stream/*.c)
+SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(AGENT_HDRS) \
+	user/vmm/client/client.h $(wildcard user/stream/*.h) \
+	user/vmm/guest/abi.h
 SELFTESTS := $(addprefix $(B)/selftests/,$(SELFTEST_NAMES))
 
 BENCH_NAMES := $(basename $(notdir $(filter-out selftests/bench/bench.c,$(wildcard selftests/bench/*.c))))
 BENCHES := $(addprefix $(B)/bench/,$(BENCH_NAMES))
 STREAM_SRCS := $(wildcard user/stream/*.c)
 STREAM_HDRS := $(wildcard user/stream/*.h)
+
+# The reference VMM and its guest payload (32-bit, freestanding).
+VMM_SRCS := $(wildcard user/vmm/*.c)
+VMM_HDRS := $(wildcard user/vmm/*.h) $(wildcard user/vmm/guest/*.h)
+PAYLOAD_CFLAGS := -m32 -ffreestanding -fno-pic -fno-pie -nostdlib -O2 \
+	-fno-stack-protector -mgeneral-regs-only -fno-asynchronous-unwind-tables
 
 HOSTTEST_NAMES := $(basename $(notdir $(wildcard user/tests/*.c)))
 HOSTTESTS := $(addprefix $(B)/tests/,$(HOSTTEST_NAMES))
@@ -59,20 +73,37 @@ module-debug:
 	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m CONFIG_KMIG_DEBUG=y modules
 
-user: $(B)/kmig
+user: $(B)/kmig $(B)/vmm/kmig-vmm
+
+$(B)/vmm/payload.bin: user/vmm/guest/payload.c user/vmm/guest/start.S \
+		user/vmm/guest/payload.ld user/vmm/guest/abi.h
+	@mkdir -p $(@D)
+	$(CC) $(PAYLOAD_CFLAGS) $(WARN) -c -o $(B)/vmm/payload.o user/vmm/guest/payload.c
+	$(CC) -m32 -c -o $(B)/vmm/start.o user/vmm/guest/start.S
+	ld -m elf_i386 -z noexecstack -T user/vmm/guest/payload.ld \
+		-o $(B)/vmm/payload.elf $(B)/vmm/start.o $(B)/vmm/payload.o
+	objcopy -O binary $(B)/vmm/payload.elf $@
+
+$(B)/vmm/kmig-vmm: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
+		$(B)/vmm/payload.bin $(STREAM_SRCS) $(STREAM_HDRS)
+	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuapi -Iuser/vmm -Iuser/stream \
+		-DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' -o $@ $(VMM_SRCS) \
+		user/vmm/guest/blob.S $(STREAM_SRCS) -lpthread
 
 $(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIBMNL)
+	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) $(AGENT_CPPFLAGS) -o $@ \
+		$(AGENT_SRCS) $(AGENT_LIBS)
 
 $(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(USER_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIBMNL)
+	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(USER_CPPFLAGS) $(AGENT_CPPFLAGS) \
+		-o $@ $(AGENT_SRCS) $(AGENT_LIBS)
 
 $(KSFT_DIR)/kselftest_harness.h:
 	scripts/linux-source.sh $(B)/linux-source
 
-selftests: $(SELFTESTS)
+selftests: $(SELFTESTS) $(B)/vmm/kmig-vmm
 
 # Selftests run inside the test bed under software emulation: UBSan only,
 # ASan's cost there is out of proportion.
@@ -80,7 +111,8 @@ $(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(KSFT_DIR
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) -fsanitize=undefined \
 		-fno-sanitize-recover=undefined $(USER_CPPFLAGS) \
-		-I$(KSFT_DIR) -Iselftests/kmig/lib -o $@ $< $(SELFTEST_LIB) \
+		-I$(KSFT_DIR) -Iselftests/kmig/lib -Iuser/vmm/client \
+		-Iuser/stream -Iuser/vmm -o $@ $< $(SELFTEST_LIB) \
 		$(LIBMNL) -lpthread
 
 benches: $(BENCHES)

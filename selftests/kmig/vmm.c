@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The reference VMM (build/vmm/kmig-vmm) runs its guest on this machine:
+ * the guest's counter advances while running and stands still while
+ * paused; its checksum matches the memory the VMM exposes; the vCPU state
+ * and RAM of a paused VMM, moved into a second VMM started --incoming,
+ * make the guest continue there; bad state and bad requests are refused.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kvm.h"
+#include "client.h"
+#include "crc32c.h"
+#include "dec.h"
+#include "guest/abi.h"
+
+/* Generous: under TCG with nested SVM a VM is slow to start and to run. */
+#define WAIT_MS		40000
+#define TEST_TIMEOUT	120
+
+struct proc {
+	pid_t pid;
+	char sock[64];
+	struct vmm_client c;
+};
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int kvm_usable(void)
+{
+	struct vm vm;
+	int ret = __vm_create(&vm);
+
+	if (!ret)
+		vm_destroy(&vm);
+	return ret;
+}
+
+/* Connect while the VMM starts; give up at once if it exits. */
+static int connect_child(struct proc *p)
+{
+	int ms, ret, status;
+
+	for (ms = 0; ms < WAIT_MS; ms += 10) {
+		ret = vmm_client_connect(&p->c, p->sock, 0);
+		if (ret != -ECONNREFUSED && ret != -ENOENT)
+			return ret;
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return -ECHILD;
+		}
+		msleep(10);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Start kmig-vmm (next to this test: ../vmm/kmig-vmm) and connect. */
+static int start(struct proc *p, const char *name, const char *args)
+{
+	char self[PATH_MAX], bin[PATH_MAX + 16], cmd[PATH_MAX * 2];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	snprintf(bin, sizeof(bin), "%s/../vmm/kmig-vmm", dirname(self));
+	snprintf(p->sock, sizeof(p->sock), "@kmig-vmm-%s-%d", name, getpid());
+	snprintf(cmd, sizeof(cmd), "exec %s --ctl %s --backend memfd %s", bin,
+		 p->sock, args);
+	p->c.fd = -1;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (!p->pid) {
+		/* never outlive the test, and keep its TAP output clean */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return connect_child(p);
+}
+
+static void stop(struct proc *p)
+{
+	int status;
+
+	if (p->pid <= 0)
+		return;
+	if (p->c.fd >= 0 && !vmm_client_cmd(&p->c, "quit"))
+		waitpid(p->pid, &status, 0);
+	else
+		kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	vmm_client_close(&p->c);
+	p->pid = 0;
+}
+
+/* Wait until the counter passes @above: 0, or -ETIMEDOUT / -errno. */
+static int wait_counter(struct proc *p, uint64_t above, struct vmm_status *st)
+{
+	int ms, ret;
+
+	for (ms = 0; ms < WAIT_MS; ms += 20) {
+		ret = vmm_client_status(&p->c, st);
+		if (ret)
+			return ret;
+		if (!strcmp(st->state, "failed"))
+			return -EIO;
+		if (st->counter > above)
+			return 0;
+		msleep(20);
+	}
+	return -ETIMEDOUT;
+}
+
+FIXTURE(vmm) {
+	struct proc a, b;
+};
+
+FIXTURE_SETUP(vmm)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+}
+
+/* Skip without KVM, except on the test bed, where KVM must work. (A SKIP
+ * in FIXTURE_SETUP would not stop the test body in this harness.) */
+#define REQUIRE_KVM()							\
+	do {								\
+		int __r = kvm_usable();					\
+		if (__r && !getenv("KMIG_BED"))				\
+			SKIP(return, "no usable KVM on this machine (%s)", \
+			     strerror(-__r));				\
+		ASSERT_EQ(0, __r);					\
+	} while (0)
+
+FIXTURE_TEARDOWN(vmm)
+{
+	stop(&self->a);
+	stop(&self->b);
+}
+
+TEST_F_TIMEOUT(vmm, counter_advances_only_while_running, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+	uint64_t c1, w1;
+
+	REQUIRE_KVM();
+
+	ASSERT_EQ(0, start(&self->a, "a", "--vcpus 2 --mem 16"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st)) TH_LOG("%s", self->a.c.reply);
+	EXPECT_STREQ("running", st.state);
+	EXPECT_EQ(2, st.vcpus);
+
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause")) TH_LOG("%s", self->a.c.reply);
+	ASSERT_EQ(0, vmm_client_status(&self->a.c, &st));
+	EXPECT_STREQ("paused", st.state);
+	c1 = st.counter;
+	w1 = st.writes;
+	EXPECT_LT(0, w1);
+	msleep(300);
+	ASSERT_EQ(0, vmm_client_status(&self->a.c, &st));
+	EXPECT_EQ(c1, st.counter);
+	EXPECT_EQ(w1, st.writes);
+
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "resume"));
+	ASSERT_EQ(0, wait_counter(&self->a, c1, &st));
+	EXPECT_LT(w1, st.writes);
+}
+
+static uint64_t host_checksum(struct __test_metadata *_metadata,
+			      struct proc *p, uint32_t ws_pages)
+{
+	struct vmm_client_slot s[8];
+	uint64_t c = guest_csum_init(ws_pages), gpa, end;
+	unsigned int n, i;
+	uint64_t *map;
+	size_t w;
+
+	EXPECT_EQ(0, vmm_client_memfds(&p->c, s, 8, &n)) TH_LOG("%s", p->c.reply);
+	end = GUEST_WS_GPA + (uint64_t)ws_pages * GUEST_PAGE_SIZE;
+	for (i = 0; i < n; i++) {
+		map = mmap(NULL, s[i].size, PROT_READ, MAP_SHARED, s[i].fd, 0);
+		EXPECT_NE(MAP_FAILED, map);
+		close(s[i].fd);
+		if (map == MAP_FAILED)
+			return 0;
+		for (w = 0; w < s[i].size / 8; w++) {
+			gpa = s[i].gpa + w * 8;
+			if (gpa >= GUEST_WS_GPA && gpa < end)
+				c = guest_csum_step(c, map[w]);
+		}
+		munmap(map, s[i].size);
+	}
+	return c;
+}
+
+TEST_F_TIMEOUT(vmm, guest_checksum_matches_its_memory, TEST_TIMEOUT)
+{
+	unsigned long long guest, again;
+	struct vmm_status st;
+
+	REQUIRE_KVM();
+
+	/* two slots: the working set crosses the slot boundary */
+	ASSERT_EQ(0, start(&self->a, "a", "--mem 8 --slots 2 --pattern seq"));
+	ASSERT_EQ(0, wait_counter(&self->a, 2, &st));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pattern none"));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "checksum")) TH_LOG("%s", self->a.c.reply);
+	ASSERT_EQ(1, sscanf(self->a.c.reply, "ok %llx", &guest));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
+	ASSERT_EQ(0, vmm_client_status(&self->a.c, &st));
+	EXPECT_EQ((8 << 20) / 4096 - 256, st.ws_pages);
+	EXPECT_EQ(guest, host_checksum(_metadata, &self->a, st.ws_pages));
+
+	/* dirty some more: the checksum moves, and still matches */
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pattern random"));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "resume"));
+	ASSERT_EQ(0, wait_counter(&self->a, st.counter + 2, &st));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pattern none"));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "checksum"));
+	ASSERT_EQ(1, sscanf(self->a.c.reply, "ok %llx", &again));
+	EXPECT_NE(guest, again);
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
+	EXPECT_EQ(again, host_checksum(_metadata, &self->a, st.ws_pages));
+}
+
+static void copy_ram(struct __test_metadata *_metadata, struct proc *from,
+		     struct proc *to)
+{
+	struct vmm_client_slot s[8], d[8];
+	unsigned int ns, nd, i;
+	void *src, *dst;
+
+	ASSERT_EQ(0, vmm_client_memfds(&from->c, s, 8, &ns));
+	ASSERT_EQ(0, vmm_client_memfds(&to->c, d, 8, &nd));
+	ASSERT_EQ(ns, nd);
+	for (i = 0; i < ns; i++) {
+		ASSERT_EQ(s[i].size, d[i].size);
+		ASSERT_EQ(s[i].gpa, d[i].gpa);
+		src = mmap(NULL, s[i].size, PROT_READ, MAP_SHARED, s[i].fd, 0);
+		dst = mmap(NULL, d[i].size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   d[i].fd, 0);
+		ASSERT_NE(MAP_FAILED, src);
+		ASSERT_NE(MAP_FAILED, dst);
+		memcpy(dst, src, s[i].size);
+		munmap(src, s[i].size);
+		munmap(dst, d[i].size);
+		close(s[i].fd);
+		close(d[i].fd);
+	}
+}
+
+struct parts {
+	unsigned int n;
+	struct { uint32_t vcpu; uint16_t part; uint32_t len; uint32_t crc; } p[64];
+	uint64_t msrs[8][2048];
+	uint32_t msrs_len[8];
+};
+
+static int on_part(void *o, uint32_t vcpu, uint16_t part, const void *data,
+		   uint32_t len)
+{
+	struct parts *ps = o;
+
+	if (ps->n == 64 || vcpu >= 8)
+		return -ENOSPC;
+	if (part == KMIG_VCPU_MSRS) {
+		if (len > sizeof(ps->msrs[0]))
+			return -ENOSPC;
+		memcpy(ps->msrs[vcpu], data, len);
+		ps->msrs_len[vcpu] = len;
+	}
+	ps->p[ps->n].vcpu = vcpu;
+	ps->p[ps->n].part = part;
+	ps->p[ps->n].len = len;
+	ps->p[ps->n].crc = kmig_crc32c(0, data, len);
+	ps->n++;
+	return 0;
+}
+
+static int parse_state(const uint8_t *buf, size_t len, struct parts *ps)
+{
+	static const struct kmig_dec_ops ops = { .vcpu = on_part };
+	struct kmig_dec_cfg cfg = { .caps_supported = KMIG_SCAP_ALL,
+				    .ops = &ops, .opaque = ps };
+	struct kmig_dec d;
+	int ret;
+
+	memset(ps, 0, sizeof(*ps));
+	ret = kmig_dec_init_buf(&d, &cfg, buf, len);
+	if (!ret)
+		ret = kmig_dec_run(&d);
+	kmig_dec_free(&d);
+	return ret;
+}
+
+/* Every part equal, MSRs equal but the TSC (it keeps counting). */
+static void expect_same_state(struct __test_metadata *_metadata,
+			      struct parts *x, struct parts *y)
+{
+	struct kvm_msrs *mx, *my;
+	unsigned int i, j;
+
+	ASSERT_EQ(x->n, y->n);
+	for (i = 0; i < x->n; i++) {
+		EXPECT_EQ(x->p[i].vcpu, y->p[i].vcpu);
+		EXPECT_EQ(x->p[i].part, y->p[i].part);
+		EXPECT_EQ(x->p[i].len, y->p[i].len);
+		if (x->p[i].part != KMIG_VCPU_MSRS)
+			EXPECT_EQ(x->p[i].crc, y->p[i].crc)
+				TH_LOG("vCPU %u part %s differs", x->p[i].vcpu,
+				       kmig_vcpu_part_name(x->p[i].part));
+	}
+	for (i = 0; i < 8; i++) {
+		mx = (struct kvm_msrs *)x->msrs[i];
+		my = (struct kvm_msrs *)y->msrs[i];
+		if (!x->msrs_len[i])
+			continue;
+		ASSERT_EQ(mx->nmsrs, my->nmsrs);
+		for (j = 0; j < mx->nmsrs; j++) {
+			EXPECT_EQ(mx->entries[j].index, my->entries[j].index);
+			if (mx->entries[j].index != 0x10)
+				EXPECT_EQ(mx->entries[j].data, my->entries[j].data)
+					TH_LOG("vCPU %u MSR 0x%x", i,
+					       mx->entries[j].index);
+		}
+	}
+}
+
+TEST_F_TIMEOUT(vmm, state_and_ram_move_to_a_second_vmm, TEST_TIMEOUT)
+{
+	static struct parts pa, pb;
+	struct vmm_status sa, sb;
+	uint8_t *ba, *bb;
+	size_t la, lb;
+
+	REQUIRE_KVM();
+
+	ASSERT_EQ(0, start(&self->a, "a", "--vcpus 2 --mem 16 --slots 2 --pattern hot"));
+	ASSERT_EQ(0, start(&self->b, "b", "--vcpus 2 --mem 16 --slots 2 --incoming"));
+	ASSERT_EQ(0, vmm_client_status(&self->b.c, &sb));
+	EXPECT_STREQ("incoming", sb.state);
+	EXPECT_EQ(0, sb.counter);
+	ASSERT_EQ(0, wait_counter(&self->a, 5, &sa));
+
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
+	ASSERT_EQ(0, vmm_client_status(&self->a.c, &sa));
+	copy_ram(_metadata, &self->a, &self->b);
+	ASSERT_EQ(0, vmm_client_save(&self->a.c, &ba, &la)) TH_LOG("%s", self->a.c.reply);
+	ASSERT_EQ(0, vmm_client_load(&self->b.c, ba, la)) TH_LOG("%s", self->b.c.reply);
+	ASSERT_EQ(0, vmm_client_save(&self->b.c, &bb, &lb));
+	ASSERT_EQ(0, parse_state(ba, la, &pa));
+	ASSERT_EQ(0, parse_state(bb, lb, &pb));
+	/* 2 vCPUs x at least regs, sregs, fpu, msrs, lapic, events, mp, dr */
+	EXPECT_LE(16, pa.n);
+	expect_same_state(_metadata, &pa, &pb);
+
+	/* B holds A's counters now, and the guest goes on from there */
+	ASSERT_EQ(0, vmm_client_status(&self->b.c, &sb));
+	EXPECT_EQ(sa.counter, sb.counter);
+	EXPECT_EQ(sa.writes, sb.writes);
+	ASSERT_EQ(0, vmm_client_cmd(&self->b.c, "resume"));
+	ASSERT_EQ(0, wait_counter(&self->b, sa.counter + 5, &sb))
+		TH_LOG("%s", self->b.c.reply);
+	EXPECT_LT(sa.writes, sb.writes);
+	/* A stayed paused */
+	ASSERT_EQ(0, vmm_client_status(&self->a.c, &sa));
+	EXPECT_STREQ("paused", sa.state);
+	free(ba);
+	free(bb);
+}
+
+TEST_F_TIMEOUT(vmm, bad_state_is_refused_and_changes_nothing, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+	uint8_t *blob;
+	size_t len;
+
+	REQUIRE_KVM();
+
+	ASSERT_EQ(0, start(&self->a, "a", "--mem 8"));
+	ASSERT_EQ(0, start(&self->b, "b", "--vcpus 2 --mem 8 --incoming"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
+	ASSERT_EQ(0, vmm_client_save(&self->a.c, &blob, &len));
+
+	EXPECT_EQ(-EPROTO, vmm_client_load(&self->b.c, (uint8_t *)"garbage!garbage!", 16));
+	EXPECT_NE(NULL, strstr(self->b.c.reply, "bad magic")) TH_LOG("%s", self->b.c.reply);
+
+	blob[len / 2] ^= 0x40;
+	EXPECT_EQ(-EBADMSG, vmm_client_load(&self->b.c, blob, len));
+	EXPECT_NE(NULL, strstr(self->b.c.reply, "CRC mismatch")) TH_LOG("%s", self->b.c.reply);
+	blob[len / 2] ^= 0x40;
+
+	/* A has one vCPU, B two: B's second vCPU would stay unset */
+	EXPECT_EQ(-ENODATA, vmm_client_load(&self->b.c, blob, len));
+	EXPECT_NE(NULL, strstr(self->b.c.reply, "vCPU 1: state incomplete"))
+		TH_LOG("%s", self->b.c.reply);
+
+	ASSERT_EQ(0, vmm_client_status(&self->b.c, &st));
+	EXPECT_STREQ("incoming", st.state);
+	EXPECT_EQ(0, st.counter);
+
+	/* and the right state loads into a one-vCPU VMM */
+	stop(&self->b);
+	ASSERT_EQ(0, start(&self->b, "b1", "--mem 8 --incoming"));
+	EXPECT_EQ(0, vmm_client_load(&self->b.c, blob, len)) TH_LOG("%s", self->b.c.reply);
+	free(blob);
+}
+
+TEST_F_TIMEOUT(vmm, throttle_and_bad_requests, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+
+	REQUIRE_KVM();
+
+	ASSERT_EQ(0, start(&self->a, "a", "--mem 8"));
+	EXPECT_EQ(-ERANGE, vmm_client_cmd(&self->a.c, "throttle 150"));
+	EXPECT_EQ(-EINVAL, vmm_client_cmd(&self->a.c, "frobnicate"));
+	EXPECT_NE(NULL, strstr(self->a.c.reply, "unknown command 'frobnicate'"));
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&self->a.c, "save"));
+	EXPECT_EQ(-EINVAL, vmm_client_cmd(&self->a.c, "pattern zigzag"));
+	EXPECT_EQ(-EINVAL, vmm_client_cmd(&self->a.c, "load 0"));
+
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "throttle 80"));
+	ASSERT_EQ(0, wait_counter(&self->a, 20, &st));
+	EXPECT_LT(0, st.throttled_ms);
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&self->a.c, "checksum"));
+}
+
+TEST_HARNESS_MAIN

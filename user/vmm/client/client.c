@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Client of kmig-vmm's control socket. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+int vmm_client_connect(struct vmm_client *c, const char *path,
+		       int timeout_ms)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timespec ms = { .tv_nsec = 10 * 1000000 };
+	size_t n = strlen(path);
+	socklen_t len;
+	int waited = 0;
+
+	if (!n || n >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, n);
+	if (path[0] == '@')		/* abstract namespace */
+		addr.sun_path[0] = 0;
+	len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@');
+	for (;;) {
+		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c->fd < 0)
+			return -errno;
+		if (!connect(c->fd, (struct sockaddr *)&addr, len))
+			return 0;
+		close(c->fd);
+		c->fd = -1;
+		if ((errno != ENOENT && errno != ECONNREFUSED) ||
+		    waited >= timeout_ms)
+			return -errno;
+		nanosleep(&ms, NULL);
+		waited += 10;
+	}
+}
+
+void vmm_client_close(struct vmm_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static int io_all(int fd, void *buf, size_t len, int out)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = out ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int errno_named(const char *name)
+{
+	const char *n;
+	int e;
+
+	for (e = 1; e < 200; e++) {
+		n = strerrorname_np(e);
+		if (n && !strcmp(n, name))
+			return e;
+	}
+	return EIO;
+}
+
+/* Read the reply line; 0 for "ok", -errno for "err ENAME ...". */
+static int read_reply(struct vmm_client *c)
+{
+	char name[32];
+	size_t n = 0;
+	int ret;
+
+	for (;;) {
+		ret = io_all(c->fd, c->reply + n, 1, 0);
+		if (ret)
+			return ret;
+		if (c->reply[n] == '\n')
+			break;
+		if (++n == sizeof(c->reply) - 1)
+			return -EMSGSIZE;
+	}
+	c->reply[n] = 0;
+	if (!strncmp(c->reply, "ok", 2) && (!c->reply[2] || c->reply[2] == ' '))
+		return 0;
+	if (sscanf(c->reply, "err %31s", name) == 1)
+		return -errno_named(name);
+	return -EPROTO;
+}
+
+static int vcmd(struct vmm_client *c, const char *fmt, va_list ap)
+{
+	char line[256];
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	int ret;
+
+	if (n < 0 || n >= (int)sizeof(line) - 1)
+		return -EMSGSIZE;
+	line[n++] = '\n';
+	ret = io_all(c->fd, line, n, 1);
+	return ret ? ret : read_reply(c);
+}
+
+int vmm_client_cmd(struct vmm_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vcmd(c, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int field(const char *reply, const char *key, unsigned long long *v)
+{
+	char pat[40];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(reply, pat);
+	if (!p)
+		return -EPROTO;
+	*v = strtoull(p + strlen(pat), NULL, 10);
+	return 0;
+}
+
+int vmm_client_status(struct vmm_client *c, struct vmm_status *st)
+{
+	unsigned long long v[6];
+	const char *p;
+	int ret;
+
+	ret = vmm_client_cmd(c, "status");
+	if (ret)
+		return ret;
+	p = strstr(c->reply, " state=");
+	if (!p || sscanf(p, " state=%15s", st->state) != 1 ||
+	    field(c->reply, "vcpus", &v[0]) ||
+	    field(c->reply, "counter", &v[1]) ||
+	    field(c->reply, "writes", &v[2]) ||
+	    field(c->reply, "throttled_ms", &v[3]) ||
+	    field(c->reply, "ws_pages", &v[4]) ||
+	    field(c->reply, "mem", &v[5]))
+		return -EPROTO;
+	st->vcpus = v[0];
+	st->counter = v[1];
+	st->writes = v[2];
+	st->throttled_ms = v[3];
+	st->ws_pages = v[4];
+	st->mem = v[5];
+	return 0;
+}
+
+int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len)
+{
+	int ret = vmm_client_cmd(c, "save");
+
+	if (ret)
+		return ret;
+	if (sscanf(c->reply, "ok %zu", len) != 1 || !*len ||
+	    *len > (64u << 20))
+		return -EPROTO;
+	*buf = malloc(*len);
+	if (!*buf)
+		return -ENOMEM;
+	ret = io_all(c->fd, *buf, *len, 0);
+	if (ret) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return ret;
+}
+
+int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "load %zu\n", len);
+	int ret;
+
+	ret = io_all(c->fd, line, n, 1);
+	if (!ret)
+		ret = io_all(c->fd, (void *)buf, len, 1);
+	return ret ? ret : read_reply(c);
+}
+
+int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
+		      unsigned int max, unsigned int *n)
+{
+	char cbuf[CMSG_SPACE(16 * sizeof(int))];
+	struct iovec iov = { .iov_base = c->reply,
+			     .iov_len = sizeof(c->reply) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	unsigned int i, nfds = 0;
+	unsigned long long gpa, size;
+	const char *p;
+	int fds[16], off;
+	ssize_t len;
+
+	if (io_all(c->fd, "memfd\n", 6, 1))
+		return -EPIPE;
+	len = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	if (len <= 0)
+		return len < 0 ? -errno : -EPIPE;
+	c->reply[len] = 0;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+		}
+	if (sscanf(c->reply, "ok %u%n", n, &off) != 1 || *n != nfds ||
+	    *n > max || c->reply[len - 1] != '\n')
+		goto err_proto;
+	p = c->reply + off;
+	for (i = 0; i < *n; i++) {
+		if (sscanf(p, " %u:%llx:%llx%n", &slots[i].id, &gpa, &size,
+			   &off) != 3)
+			goto err_proto;
+		slots[i].gpa = gpa;
+		slots[i].size = size;
+		slots[i].fd = fds[i];
+		p += off;
+	}
+	return 0;
+
+err_proto:
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	return -EPROTO;
+}
+
+int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
+		   unsigned int max, unsigned int *n, int *ctx_fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], name[32];
+	struct iovec iov = { .iov_base = c->reply,
+			     .iov_len = sizeof(c->reply) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	unsigned long long gpa, size;
+	struct cmsghdr *cm;
+	unsigned int i;
+	const char *p;
+	int fd = -1, off;
+	ssize_t len;
+
+	c->reply[0] = 0;
+	if (io_all(c->fd, "ctx\n", 4, 1))
+		return -EPIPE;
+	len = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	if (len <= 0)
+		return len < 0 ? -errno : -EPIPE;
+	c->reply[len] = 0;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (c->reply[len - 1] != '\n')
+		goto err_proto;
+	c->reply[len - 1] = 0;
+	if (sscanf(c->reply, "err %31s", name) == 1) {
+		if (fd >= 0)
+			close(fd);
+		return -errno_named(name);
+	}
+	if (fd < 0 || sscanf(c->reply, "ok %u%n", n, &off) != 1 || *n > max)
+		goto err_proto;
+	p = c->reply + off;
+	for (i = 0; i < *n; i++) {
+		if (sscanf(p, " %u:%llx:%llx%n", &slots[i].id, &gpa, &size,
+			   &off) != 3)
+			goto err_proto;
+		slots[i].gpa = gpa;
+		slots[i].size = size;
+		slots[i].fd = -1;
+		p += off;
+	}
+	*ctx_fd = fd;
+	return 0;
+
+err_proto:
+	if (fd >= 0)
+		close(fd);
+	return -EPROTO;
+}

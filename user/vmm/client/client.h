@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Client of kmig-vmm's control socket (Documentation/vmm.rst), for the
+ * agent and the tests. Functions return 0 or -errno; for a refusal by the
+ * VMM the errno is the one it named, and c->reply holds its message.
+ */
+#ifndef KMIG_VMM_CLIENT_H
+#define KMIG_VMM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmm_client {
+	int fd;
+	char reply[1024];
+};
+
+struct vmm_status {
+	char state[16];
+	unsigned int vcpus;
+	uint64_t counter;
+	uint64_t writes;
+	uint64_t throttled_ms;
+	uint32_t ws_pages;
+	uint64_t mem;
+};
+
+struct vmm_client_slot {
+	uint32_t id;
+	uint64_t gpa;
+	uint64_t size;
+	int fd;
+};
+
+/* Connect to @path (a file, or "@name" in the abstract namespace),
+ * retrying for up to @timeout_ms while the VMM starts. */
+int vmm_client_connect(struct vmm_client *c, const char *path,
+		       int timeout_ms);
+void vmm_client_close(struct vmm_client *c);
+/* One request line; the reply line lands in c->reply. */
+int vmm_client_cmd(struct vmm_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int vmm_client_status(struct vmm_client *c, struct vmm_status *st);
+/* The vCPU state stream, malloc'd. */
+int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len);
+int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len);
+/* Guest RAM slots with their fds (the caller closes them). */
+int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
+		      unsigned int max, unsigned int *n);
+
+/* The VM's kmig memory context (`ctx`): its fd in *@ctx_fd (the caller
+ * closes it) and the slots (their fd is -1: map the context at
+ * KMIG_SLOT_OFFSET(id)). */
+int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
+		   unsigned int max, unsigned int *n, int *ctx_fd);
+
+#endif /* KMIG_VMM_CLIENT_H */

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The control socket: a unix stream socket, one client at a time, one
+ * text line per request, one line per reply ("ok ..." or "err ENAME
+ * message"); save and load carry a length-prefixed binary body.
+ * Documentation/vmm.rst describes the protocol.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+#define LINE_MAX_LEN	256
+#define LOAD_MAX	(16u << 20)
+
+static const char *const patterns[GUEST_PATTERN_MAX] = {
+	[GUEST_PATTERN_NONE] = "none",
+	[GUEST_PATTERN_SEQ] = "seq",
+	[GUEST_PATTERN_RANDOM] = "random",
+	[GUEST_PATTERN_HOT] = "hot",
+};
+
+static const char *const states[] = {
+	[VMM_RUNNING] = "running", [VMM_PAUSED] = "paused",
+	[VMM_INCOMING] = "incoming", [VMM_FAILED] = "failed",
+};
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int reply(int fd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int reply(int fd, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	return write_all(fd, line, n);
+}
+
+static int reply_err(int fd, int err, const char *what)
+{
+	const char *name = strerrorname_np(-err);
+
+	return reply(fd, "err %s %s", name ? name : "EIO", what);
+}
+
+/* Read one line without reading past it: 1, 0 at end, -errno. */
+static int read_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	for (;;) {
+		r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			return n ? -EPIPE : 0;
+		if (c == '\n')
+			break;
+		if (n + 1 >= size)
+			return -EMSGSIZE;
+		line[n++] = c;
+	}
+	line[n] = 0;
+	return 1;
+}
+
+static void status(struct vmm *vmm, int fd)
+{
+	uint64_t counter = 0, writes = 0, throttled = 0;
+	struct guest_params *p = vmm->params;
+	unsigned int i, pat;
+
+	pthread_mutex_lock(&vmm->lock);
+	for (i = 0; i < vmm->nvcpus; i++) {
+		counter += __atomic_load_n(&p->vcpu[i].counter, __ATOMIC_RELAXED);
+		writes += __atomic_load_n(&p->vcpu[i].writes, __ATOMIC_RELAXED);
+		throttled += vmm->vcpu[i].throttled_ns;
+	}
+	pat = __atomic_load_n(&p->pattern, __ATOMIC_RELAXED);
+	reply(fd, "ok state=%s vcpus=%u counter=%llu writes=%llu rate=%llu "
+	      "throttle=%u throttled_ms=%llu pattern=%s ws_pages=%u mem=%llu "
+	      "slots=%u%s%s", states[vmm->state], vmm->nvcpus,
+	      (unsigned long long)counter, (unsigned long long)writes,
+	      (unsigned long long)vmm->rate, vmm->throttle,
+	      (unsigned long long)throttled / 1000000,
+	      pat < GUEST_PATTERN_MAX ? patterns[pat] : "?", p->ws_pages,
+	      (unsigned long long)vmm->mem.size, vmm->mem.nslots,
+	      vmm->state == VMM_FAILED ? " error=" : "",
+	      vmm->state == VMM_FAILED ? vmm->error : "");
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+static bool stopped(struct vmm *vmm)
+{
+	bool ret;
+
+	pthread_mutex_lock(&vmm->lock);
+	ret = vmm->state == VMM_PAUSED || vmm->state == VMM_INCOMING;
+	pthread_mutex_unlock(&vmm->lock);
+	return ret;
+}
+
+static void save(struct vmm *vmm, int fd)
+{
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	if (!stopped(vmm)) {
+		reply_err(fd, -EBUSY, "save: pause the VM first");
+		return;
+	}
+	ret = vmm_state_save(vmm, &buf, &len);
+	if (ret) {
+		reply_err(fd, ret, "save: cannot read the vCPU state");
+		return;
+	}
+	if (!reply(fd, "ok %zu", len))
+		write_all(fd, buf, len);
+	free(buf);
+}
+
+static void load(struct vmm *vmm, int fd, const char *arg)
+{
+	char err[256], *end;
+	unsigned long len = strtoul(arg ? arg : "", &end, 10);
+	uint8_t *buf;
+	int ret;
+
+	if (!arg || *end || !len || len > LOAD_MAX) {
+		reply_err(fd, -EINVAL, "load: need a length of 1..16777216 bytes");
+		return;
+	}
+	buf = malloc(len);
+	if (!buf || read_all(fd, buf, len)) {
+		free(buf);
+		reply_err(fd, -EPIPE, "load: the state did not arrive");
+		return;
+	}
+	if (!stopped(vmm)) {
+		free(buf);
+		reply_err(fd, -EBUSY, "load: pause the VM first");
+		return;
+	}
+	ret = vmm_state_load(vmm, buf, len, err, sizeof(err));
+	free(buf);
+	if (ret)
+		reply_err(fd, ret, err);
+	else
+		reply(fd, "ok");
+}
+
+static void send_memfds(struct vmm *vmm, int fd)
+{
+	int fds[VMM_MAX_SLOTS];
+	char line[1024], cbuf[CMSG_SPACE(sizeof(fds))];
+	struct iovec iov = { .iov_base = line };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = CMSG_SPACE(vmm->mem.nslots * sizeof(int)),
+	};
+	struct cmsghdr *c;
+	unsigned int i;
+	size_t n;
+
+	n = snprintf(line, sizeof(line), "ok %u", vmm->mem.nslots);
+	for (i = 0; i < vmm->mem.nslots; i++) {
+		fds[i] = vmm->mem.slot[i].fd;
+		n += snprintf(line + n, sizeof(line) - n, " %u:0x%llx:0x%llx",
+			      vmm->mem.slot[i].id,
+			      (unsigned long long)vmm->mem.slot[i].gpa,
+			      (unsigned long long)vmm->mem.slot[i].size);
+	}
+	line[n++] = '\n';
+	iov.iov_len = n;
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(vmm->mem.nslots * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, vmm->mem.nslots * sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)n)
+		fprintf(stderr, "kmig-vmm: memfd: sendmsg: %s\n", strerror(errno));
+}
+
+/* The kmig context: "ok N ID:GPA:SIZE ..." and its fd as SCM_RIGHTS. */
+static void send_ctx(struct vmm *vmm, int fd)
+{
+	char line[1024], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = line };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	unsigned int i;
+	size_t n;
+
+	if (vmm->mem.backend != &vmm_mem_kmig || !vmm->mem.nslots) {
+		reply(fd, "err EOPNOTSUPP ctx: guest RAM is not a kmig context (started with --backend %s)",
+		      vmm->mem.backend->name);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "ok %u", vmm->mem.nslots);
+	for (i = 0; i < vmm->mem.nslots; i++)
+		n += snprintf(line + n, sizeof(line) - n, " %u:0x%llx:0x%llx",
+			      vmm->mem.slot[i].id,
+			      (unsigned long long)vmm->mem.slot[i].gpa,
+			      (unsigned long long)vmm->mem.slot[i].size);
+	line[n++] = '\n';
+	iov.iov_len = n;
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &vmm->mem.slot[0].fd, sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)n)
+		fprintf(stderr, "kmig-vmm: ctx: sendmsg: %s\n", strerror(errno));
+}
+
+static int set_number(int fd, const char *what, const char *arg,
+		      unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	*v = strtoul(arg ? arg : "", &end, 10);
+	if (!arg || !*arg || *end || *v > max) {
+		reply(fd, "err ERANGE %s: need a number from 0 to %lu", what,
+		      max);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static void pattern(struct vmm *vmm, int fd, const char *name,
+		    const char *hot)
+{
+	unsigned long hp = 0;
+	unsigned int i;
+
+	for (i = 0; i < GUEST_PATTERN_MAX; i++)
+		if (name && !strcmp(name, patterns[i]))
+			break;
+	if (i == GUEST_PATTERN_MAX) {
+		reply_err(fd, -EINVAL, "pattern: none, seq, random or hot");
+		return;
+	}
+	if (hot && set_number(fd, "pattern hot pages", hot,
+			      vmm->params->ws_pages, &hp))
+		return;
+	if (hot)
+		__atomic_store_n(&vmm->params->hot_pages, hp, __ATOMIC_RELAXED);
+	__atomic_store_n(&vmm->params->pattern, i, __ATOMIC_RELAXED);
+	reply(fd, "ok");
+}
+
+/* One request; returns 1 to end the session, -1 to quit the VMM. */
+static int request(struct vmm *vmm, int fd, char *line)
+{
+	char *save_ptr, *cmd = strtok_r(line, " ", &save_ptr);
+	char *a1 = strtok_r(NULL, " ", &save_ptr);
+	char *a2 = strtok_r(NULL, " ", &save_ptr);
+	unsigned long v;
+	uint64_t csum;
+	int ret;
+
+	if (!cmd)
+		return reply_err(fd, -EINVAL, "empty request") ? 1 : 0;
+	if (!strcmp(cmd, "status")) {
+		status(vmm, fd);
+	} else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
+		ret = cmd[0] == 'p' ? vmm_pause(vmm) : vmm_resume(vmm);
+		if (ret)
+			reply_err(fd, ret, vmm->error[0] ? vmm->error : cmd);
+		else
+			reply(fd, "ok");
+	} else if (!strcmp(cmd, "save")) {
+		save(vmm, fd);
+	} else if (!strcmp(cmd, "load")) {
+		load(vmm, fd, a1);
+	} else if (!strcmp(cmd, "throttle")) {
+		if (!set_number(fd, "throttle", a1, 99, &v)) {
+			pthread_mutex_lock(&vmm->lock);
+			vmm->throttle = v;
+			pthread_mutex_unlock(&vmm->lock);
+			reply(fd, "ok");
+		}
+	} else if (!strcmp(cmd, "rate")) {
+		if (!set_number(fd, "rate", a1, 1ul << 40, &v)) {
+			pthread_mutex_lock(&vmm->lock);
+			vmm->rate = v;
+			pthread_mutex_unlock(&vmm->lock);
+			reply(fd, "ok");
+		}
+	} else if (!strcmp(cmd, "pattern")) {
+		pattern(vmm, fd, a1, a2);
+	} else if (!strcmp(cmd, "checksum")) {
+		ret = vmm_guest_checksum(vmm, &csum);
+		if (ret)
+			reply_err(fd, ret, ret == -EBUSY ?
+				  "checksum: the guest computes it, resume it first" :
+				  "checksum: no answer from the guest");
+		else
+			reply(fd, "ok %016llx", (unsigned long long)csum);
+	} else if (!strcmp(cmd, "memfd")) {
+		if (vmm->mem.backend == &vmm_mem_memfd)
+			send_memfds(vmm, fd);
+		else
+			reply(fd, "err EOPNOTSUPP memfd: guest RAM is a kmig context: use ctx (or start with --backend memfd)");
+	} else if (!strcmp(cmd, "ctx")) {
+		send_ctx(vmm, fd);
+	} else if (!strcmp(cmd, "quit")) {
+		reply(fd, "ok");
+		return -1;
+	} else {
+		reply(fd, "err EINVAL unknown command '%.32s'", cmd);
+	}
+	return 0;
+}
+
+/* A path, or "@name" for the abstract namespace (no file at all). */
+static int ctl_addr(const char *path, struct sockaddr_un *addr,
+		    socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	if (!n || n >= sizeof(addr->sun_path))
+		return -ENAMETOOLONG;
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	memcpy(addr->sun_path, path, n);
+	if (path[0] == '@')
+		addr->sun_path[0] = 0;
+	*len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@');
+	return 0;
+}
+
+int vmm_ctl_serve(struct vmm *vmm, const char *path)
+{
+	struct sockaddr_un addr;
+	char line[LINE_MAX_LEN];
+	int lfd, fd, ret = 0;
+	socklen_t alen;
+
+	ret = ctl_addr(path, &addr, &alen);
+	if (ret)
+		return ret;
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	if (path[0] != '@')
+		unlink(path);
+	if (bind(lfd, (struct sockaddr *)&addr, alen) || listen(lfd, 4)) {
+		ret = -errno;
+		goto out;
+	}
+	printf("kmig-vmm: ready, control socket %s\n", path);
+	fflush(stdout);
+	while (!ret) {
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR)
+				ret = -errno;
+			continue;
+		}
+		while (read_line(fd, line, sizeof(line)) > 0) {
+			int r = request(vmm, fd, line);
+
+			if (r < 0) {
+				ret = 1;
+				break;
+			}
+		}
+		close(fd);
+	}
+	if (path[0] != '@')
+		unlink(path);
+out:
+	close(lfd);
+	return ret > 0 ? 0 : ret;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the reference VMM and its guest payload agree on: the guest's
+ * physical memory layout, its I/O ports and the parameter page.
+ *
+ * The payload runs in 32-bit protected mode, paging off, flat segments.
+ * Everything the guest needs to continue after a migration (its counters,
+ * its random seed, its position) lives in guest memory, in the parameter
+ * page, so moving RAM and vCPU state moves the whole workload.
+ *
+ * Guest physical layout:
+ *   0x00001000  payload code and data (up to 56 KiB)
+ *   0x0000f000  parameter page (struct guest_params)
+ *   0x00010000  vCPU stacks, 8 KiB each
+ *   0x00100000  working set: the pages the guest dirties, to the end of RAM
+ */
+#ifndef KMIG_VMM_GUEST_ABI_H
+#define KMIG_VMM_GUEST_ABI_H
+
+#define GUEST_CODE_GPA		0x1000u
+#define GUEST_CODE_MAX		0xe000u
+#define GUEST_PARAMS_GPA	0xf000u
+#define GUEST_STACKS_GPA	0x10000u
+#define GUEST_STACK_SIZE	0x2000u
+#define GUEST_WS_GPA		0x100000u
+#define GUEST_MAX_VCPUS		8
+#define GUEST_PAGE_SIZE		4096u
+
+/* Ports: OUT from the guest. */
+#define GUEST_PORT_TICK		0x10	/* a batch is done (32-bit vCPU id) */
+#define GUEST_PORT_CSUM		0x11	/* params.csum is ready */
+#define GUEST_PORT_PANIC	0x12	/* the payload found bad parameters */
+
+#define GUEST_PARAMS_MAGIC	0x6b6d6770u	/* "pgmk" */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+enum guest_pattern {
+	GUEST_PATTERN_NONE,	/* no writes: ticks only */
+	GUEST_PATTERN_SEQ,	/* page after page, wrapping */
+	GUEST_PATTERN_RANDOM,	/* uniform over the working set */
+	GUEST_PATTERN_HOT,	/* 9 of 10 writes in the first hot_pages */
+	GUEST_PATTERN_MAX,
+};
+
+struct guest_vcpu_state {
+	uint64_t counter;	/* batches completed */
+	uint64_t writes;	/* pages written */
+	uint32_t seed;		/* xorshift32 state */
+	uint32_t cursor;	/* next page of the sequential pattern */
+};
+
+struct guest_params {
+	uint32_t magic;
+	uint32_t nvcpus;
+	uint32_t ws_pages;	/* working set pages from GUEST_WS_GPA */
+	uint32_t pattern;	/* enum guest_pattern */
+	uint32_t batch;		/* pages per tick */
+	uint32_t hot_pages;
+	uint32_t csum_req;	/* the VMM bumps it to ask for a checksum */
+	uint32_t csum_done;	/* vCPU 0 copies csum_req when csum is set */
+	uint64_t csum;
+	struct guest_vcpu_state vcpu[GUEST_MAX_VCPUS];
+};
+
+/* Checksum of the working set: fold every 64-bit word, in page order. */
+static inline uint64_t guest_csum_step(uint64_t c, uint64_t word)
+{
+	return ((c << 7) | (c >> 57)) ^ word;
+}
+
+static inline uint64_t guest_csum_init(uint32_t ws_pages)
+{
+	return 0x6b6d6967ull ^ ws_pages;
+}
+
+#endif /* __ASSEMBLER__ */
+#endif /* KMIG_VMM_GUEST_ABI_H */

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kmig-vmm, the reference VMM: a small KVM VMM that runs the payload of
+ * guest/ on one or more vCPUs, for kmig's tests and demo.
+ *
+ *   mem.c    guest RAM slots behind a backend (kmig context or memfd)
+ *   vm.c     the VM: KVM fds, irqchip, CPUID, MSR list, payload loading
+ *   vcpu.c   vCPU threads: run loop, exits, pacing, pause and resume
+ *   state.c  vCPU state save and load, as a kmig stream of VCPU sections
+ *   ctl.c    the unix control socket (protocol: Documentation/vmm.rst)
+ *   main.c   options
+ */
+#ifndef KMIG_VMM_H
+#define KMIG_VMM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "guest/abi.h"
+
+#define VMM_MAX_SLOTS	8
+
+struct vmm_slot {
+	uint32_t id;
+	uint64_t gpa;
+	uint64_t size;
+	void *hva;
+	int fd;				/* backing fd, passed to clients */
+	uint64_t offset;		/* of the slot in @fd */
+};
+
+struct vmm_mem {
+	const struct vmm_mem_backend *backend;
+	unsigned int nslots;
+	uint64_t size;
+	struct vmm_slot slot[VMM_MAX_SLOTS];
+};
+
+/* Where guest RAM comes from: a /dev/kmig context (default) or memfds. */
+struct vmm_mem_backend {
+	const char *name;
+	int (*create)(struct vmm_slot *slot);
+	void (*destroy)(struct vmm_slot *slot);
+};
+
+extern const struct vmm_mem_backend vmm_mem_memfd;
+extern const struct vmm_mem_backend vmm_mem_kmig;
+
+struct vmm_vcpu {
+	struct vmm *vmm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool parked;			/* out of KVM_RUN, waiting */
+	uint64_t deadline_ns;		/* pacing: when the next tick is due */
+	uint64_t ran_since_ns;		/* when it last entered the guest */
+	uint64_t throttled_ns;		/* total time slept for throttle */
+};
+
+enum vmm_run_state { VMM_RUNNING, VMM_PAUSED, VMM_INCOMING, VMM_FAILED };
+
+struct vmm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct vmm_mem mem;
+	unsigned int nvcpus;
+	struct vmm_vcpu vcpu[GUEST_MAX_VCPUS];
+	struct guest_params *params;	/* in guest memory */
+	struct kvm_msr_list *msrs;	/* MSRs saved with the vCPU state */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* any change of the fields below */
+	enum vmm_run_state state;
+	bool quit;
+	unsigned int throttle;		/* percent of time kept off the CPU */
+	uint64_t rate;			/* pages per second, 0: unlimited */
+	char error[256];		/* why the VMM failed */
+};
+
+struct vmm_config {
+	const struct vmm_mem_backend *backend;
+	uint64_t mem_size;
+	unsigned int nslots;
+	unsigned int nvcpus;
+	bool incoming;
+	uint32_t pattern;
+	uint32_t batch;
+	uint32_t hot_pages;
+	uint64_t rate;
+};
+
+uint64_t vmm_now_ns(void);
+
+int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
+		   uint64_t size, unsigned int nslots);
+void vmm_mem_destroy(struct vmm_mem *mem);
+/* Host address of guest physical @gpa .. @gpa + @len, or NULL. */
+void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
+
+int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg);
+void vmm_vm_destroy(struct vmm *vmm);
+
+int vmm_vcpus_start(struct vmm *vmm);
+void vmm_vcpus_stop(struct vmm *vmm);
+int vmm_pause(struct vmm *vmm);
+int vmm_resume(struct vmm *vmm);
+/* Ask vCPU 0 for the working set checksum; the guest must be running. */
+int vmm_guest_checksum(struct vmm *vmm, uint64_t *csum);
+/* Stop the VMM with @fmt as the reason (vCPU threads park). */
+void vmm_fail(struct vmm *vmm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* vCPU state as a kmig stream: malloc'd buffer in *@buf. Paused only. */
+int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len);
+/* Decode everything first, then apply: a bad stream changes nothing. */
+int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
+		   char *err, size_t errlen);
+
+/* @path: a socket file, or "@name" in the abstract namespace. */
+int vmm_ctl_serve(struct vmm *vmm, const char *path);
+
+#endif /* KMIG_VMM_H */
