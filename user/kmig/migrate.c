@@ -338,13 +338,16 @@ static void *chan_thread(void *arg)
 	return NULL;
 }
 
-static uint64_t sent_bytes(struct src *s)
+/* Bytes sent so far: RAM records, and device data with @dev. */
+static uint64_t sent_bytes(struct src *s, bool dev)
 {
 	uint64_t b = 0;
 	unsigned int i;
 
 	for (i = 0; i < s->o.channels; i++)
 		b += s->snd[i].bytes;
+	for (i = 0; dev && i < s->o.ndevs; i++)
+		b += s->o.devs[i].bytes;
 	return b;
 }
 
@@ -420,8 +423,8 @@ static void job_update(struct src *s, uint64_t dirty)
 		j->memory_constant += s->snd[i].zero;
 	}
 	j->memory_normal_bytes = j->memory_normal * MIG_PAGE;
-	j->data_processed = sent_bytes(s);
-	j->memory_processed = j->data_processed;
+	j->memory_processed = sent_bytes(s, false);
+	j->data_processed = sent_bytes(s, true);
 	j->memory_remaining = dirty * MIG_PAGE;
 	j->data_remaining = j->memory_remaining;
 	j->device_bytes = 0;
@@ -507,7 +510,7 @@ static int set_throttle(struct src *s, unsigned int pct)
 static int switchover(struct src *s)
 {
 	struct kmig_scmd cmd = { .id = KMIG_SCMD_SWITCHOVER };
-	uint64_t pause_ns, dirty;
+	uint64_t pause_ns, dirty = 0, tp[5] = { 0 };
 	uint8_t *vbuf = NULL;
 	size_t vlen = 0;
 	unsigned int i;
@@ -524,6 +527,7 @@ static int switchover(struct src *s)
 	if (ret && !s->err[0])
 		fail(s, ret, "cannot save the vCPU state: %s",
 		     s->vm.vmm.reply[0] ? s->vm.vmm.reply : strerror(-ret));
+	tp[1] = mig_now_ns();
 	if (!ret && s->o.save_dir) {
 		ret = mig_save_slots(&s->vm, s->o.save_dir, s->err,
 				     sizeof(s->err));
@@ -537,15 +541,18 @@ static int switchover(struct src *s)
 			ret = fail(s, -errno, "device %s:%u: cannot stop it: %s",
 				   s->o.devs[i].name, s->o.devs[i].instance,
 				   strerror(errno));
+	tp[2] = mig_now_ns();
 	if (!ret)
 		ret = kmig_enc_cmd(&s->snd[0].enc, &cmd);
 	s->round++;
 	if (!ret)
 		ret = send_round(s, KMIG_REC_SECTION_END, true);
+	tp[3] = mig_now_ns();
 	if (!ret)
 		ret = send_vcpus(s, vbuf, vlen);
 	if (!ret)
 		ret = devices_round(s, KMIG_REC_SECTION_END, true);
+	tp[4] = mig_now_ns();
 	if (!ret)
 		ret = round_sync(&s->snd[0], s->round, true);
 	if (ret)
@@ -558,6 +565,14 @@ static int switchover(struct src *s)
 	}
 	if (!ret)
 		s->job.downtime_ms = (mig_now_ns() - pause_ns) / 1000000;
+	if (getenv("KMIG_DEBUG"))
+		fprintf(stderr, "switchover: pause+harvest+save %llu ms, save-at-switchover %llu ms, pages (%llu) %llu ms, vcpus+devices %llu ms, ack %llu ms\n",
+			(unsigned long long)(tp[1] - pause_ns) / 1000000,
+			(unsigned long long)(tp[2] - tp[1]) / 1000000,
+			(unsigned long long)dirty,
+			(unsigned long long)(tp[3] - tp[2]) / 1000000,
+			(unsigned long long)(tp[4] - tp[3]) / 1000000,
+			(unsigned long long)(mig_now_ns() - tp[4]) / 1000000);
 	return ret;
 }
 
@@ -609,7 +624,7 @@ static int precopy(struct src *s)
 	last_ns = mig_now_ns();
 	for (s->round = 0;; s->round++) {
 		t0 = mig_now_ns();
-		b0 = sent_bytes(s);
+		b0 = sent_bytes(s, false);
 		ret = send_round(s, s->round ? KMIG_REC_SECTION_PART :
 				 KMIG_REC_SECTION_START, false);
 		if (!ret)
@@ -622,7 +637,7 @@ static int precopy(struct src *s)
 		bitmaps_clear(s);
 		send_ns += mig_now_ns() - t0;
 		if (send_ns)
-			bw = sent_bytes(s) * 1000000000ull / send_ns;
+			bw = sent_bytes(s, true) * 1000000000ull / send_ns;
 
 		now = mig_now_ns();
 		ret = harvest(s, &dirty);
@@ -636,6 +651,13 @@ static int precopy(struct src *s)
 		last_ns = now;
 		s->job.memory_iteration = s->round + 1;
 		s->job.memory_bps = bw;
+		if (getenv("KMIG_DEBUG"))
+			fprintf(stderr, "round %llu: %llu ms, %llu dirty, dev pending %llu, bw %llu\n",
+				(unsigned long long)s->round,
+				(unsigned long long)(now - t0) / 1000000,
+				(unsigned long long)dirty,
+				(unsigned long long)dev_pending,
+				(unsigned long long)bw);
 		s->job.memory_dirty_rate = rate;
 		s->job.expected_downtime_ms = bw ? (dirty * MIG_PAGE +
 						     dev_pending) * 1000 / bw : 0;
@@ -653,7 +675,7 @@ static int precopy(struct src *s)
 				    (unsigned long long)dirty,
 				    (unsigned long long)s->job.expected_downtime_ms);
 		/* Auto-converge: dirtying outran half the round's transfer twice. */
-		if (s->round && dirty * MIG_PAGE > (sent_bytes(s) - b0) / 2 &&
+		if (s->round && dirty * MIG_PAGE > (sent_bytes(s, false) - b0) / 2 &&
 		    dirty >= prev_bytes / MIG_PAGE / 2) {
 			if (++bad >= 2 && s->throttle < 99) {
 				ret = set_throttle(s, s->throttle ?
