@@ -59,6 +59,7 @@ VMM_SRCS := $(wildcard user/vmm/*.c)
 VMM_HDRS := $(wildcard user/vmm/*.h) $(wildcard user/vmm/guest/*.h)
 PAYLOAD_CFLAGS := -m32 -ffreestanding -fno-pic -fno-pie -nostdlib -O2 \
 	-fno-stack-protector -mgeneral-regs-only -fno-asynchronous-unwind-tables
+TOOLS := $(addprefix $(B)/tools/,$(basename $(notdir $(wildcard selftests/tools/*.c))))
 
 HOSTTEST_NAMES := $(basename $(notdir $(wildcard user/tests/*.c)))
 HOSTTESTS := $(addprefix $(B)/tests/,$(HOSTTEST_NAMES))
@@ -116,6 +117,18 @@ $(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(KSFT_DIR
 		$(LIBMNL) -lpthread
 
 benches: $(BENCHES)
+
+# Small programs the test scripts, the demo and the benchmarks drive.
+tools: $(TOOLS)
+
+$(B)/tools/vmmctl: selftests/tools/vmmctl.c user/vmm/client/client.c user/vmm/client/client.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser/vmm/client -o $@ $< \
+		user/vmm/client/client.c
+
+$(B)/tools/%: selftests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -o $@ $< -lpthread
 
 $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.h $(SELFTEST_HDRS)
 	@mkdir -p $(@D)
@@ -178,7 +191,9 @@ bench: selftests benches
 	scripts/bench.sh $(lastword $(KERNELS))
 
 demo:
-	@echo "make demo: the live-migration demo comes with the agent (issue 5)."
+	scripts/deps.sh
+	$(MAKE) user selftests tools
+	scripts/demo.sh $(lastword $(KERNELS))
 
 style: $(KSFT_DIR)/kselftest_harness.h
 	scripts/style.sh $(B)/linux-source/scripts/checkpatch.pl
@@ -194,5 +209,5 @@ clean:
 	rm -rf $(B)
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
-.PHONY: all module module-debug user selftests hosttests benches bench check \
+.PHONY: all module module-debug user selftests hosttests benches tools bench check \
 	demo style sparse shell clean fuzz fuzz-smoke

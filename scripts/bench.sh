@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench: boot one test-bed kernel and run every benchmark in
-# build/bench/ in that one boot. Each prints its table, kmig against a
+# make bench: boot one test-bed kernel and run every benchmark (the
+# programs in build/bench/, the scripts in selftests/bench/) in that one
+# boot. Each prints its table, kmig against a
 # baseline measured in the same run, as ratios. Not a test: nothing here
 # passes or fails on a number.
 #
@@ -15,9 +16,12 @@ script=$(mktemp)
 trap 'rm -f "$script"' EXIT
 
 cat > "$script" <<EOT
-for b in $top/build/bench/*; do
+for b in $top/build/bench/* $top/selftests/bench/*.sh; do
 	echo "== \$(basename "\$b")"
-	"\$b" || echo "bench: \$(basename "\$b") failed (exit \$?)"
+	case "\$b" in
+	*.sh) sh "\$b" ;;
+	*) "\$b" ;;
+	esac || echo "bench: \$(basename "\$b") failed (exit \$?)"
 done > "\$KMIG_OUT/bench.txt" 2>&1
 EOT
 "$top/scripts/bed.sh" script "$series" "$script" || {

@@ -44,7 +44,7 @@ if ! record "install dependencies" scripts/deps.sh; then
 	exit 1
 fi
 record "build agent, selftests and host tests" \
-	make -s user selftests hosttests benches
+	make -s user selftests hosttests benches tools
 record "checkpatch --strict" make -s style
 record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \

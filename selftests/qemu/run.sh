@@ -41,6 +41,12 @@ if [ -z "$accel" ]; then
 fi
 cpu=max
 [ "$accel" = kvm ] && cpu=host
+# Multi-threaded TCG races with the guest kernel's cross-modifying code:
+# text_poke()'s int3 patching of static keys (KVM flips some whenever a VM
+# is created or destroyed) can leave another vCPU executing a stale int3,
+# and the guest dies with "Oops: int3" in whatever it ran. One TCG thread
+# for both vCPUs keeps -smp 2 and removes the race.
+[ "$accel" = tcg ] && accel=tcg,thread=single
 
 set -- -machine q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 2G \
 	-nographic -no-reboot -nic none \

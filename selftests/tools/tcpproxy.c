@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpproxy: forwards TCP connections and damages one of them, to feed a
+ * migration destination a corrupt stream made of real traffic.
+ *
+ *   tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT
+ *
+ * Every connection accepted on LISTEN_PORT (127.0.0.1) is forwarded to the
+ * target in both directions. In the first connection's client-to-target
+ * data, the byte at offset FLIP_AT is inverted. Runs until killed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct pipe_dir {
+	int from, to;
+	long long flip_at;		/* -1: none */
+};
+
+static void *forward(void *arg)
+{
+	struct pipe_dir *p = arg;
+	long long off = 0;
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(p->from, buf, sizeof(buf))) > 0) {
+		if (p->flip_at >= off && p->flip_at < off + n)
+			buf[p->flip_at - off] ^= 0xff;
+		off += n;
+		if (send(p->to, buf, n, MSG_NOSIGNAL) != n)
+			break;
+	}
+	shutdown(p->to, SHUT_WR);
+	shutdown(p->from, SHUT_RD);
+	return NULL;
+}
+
+int main(int argc, char *argv[])
+{
+	struct sockaddr_in la = { .sin_family = AF_INET };
+	struct sockaddr_in ta = { .sin_family = AF_INET };
+	long long flip_at;
+	int lfd, one = 1, first = 1;
+
+	if (argc != 5 || inet_pton(AF_INET, argv[2], &ta.sin_addr) != 1) {
+		fprintf(stderr, "usage: tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT\n");
+		return 2;
+	}
+	la.sin_port = htons(atoi(argv[1]));
+	la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ta.sin_port = htons(atoi(argv[3]));
+	flip_at = atoll(argv[4]);
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&la, sizeof(la)) ||
+	    listen(lfd, 16)) {
+		perror("tcpproxy: listen");
+		return 1;
+	}
+	for (;;) {
+		struct pipe_dir *up = calloc(2, sizeof(*up));
+		pthread_t t;
+		int cfd, tfd;
+
+		cfd = accept(lfd, NULL, NULL);
+		if (cfd < 0 || !up)
+			return 1;
+		tfd = socket(AF_INET, SOCK_STREAM, 0);
+		if (tfd < 0 || connect(tfd, (struct sockaddr *)&ta, sizeof(ta))) {
+			perror("tcpproxy: connect");
+			close(cfd);
+			continue;
+		}
+		up[0] = (struct pipe_dir){ cfd, tfd, first ? flip_at : -1 };
+		up[1] = (struct pipe_dir){ tfd, cfd, -1 };
+		first = 0;
+		pthread_create(&t, NULL, forward, &up[0]);
+		pthread_detach(t);
+		pthread_create(&t, NULL, forward, &up[1]);
+		pthread_detach(t);
+	}
+}
