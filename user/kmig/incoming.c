@@ -404,7 +404,14 @@ static int main_vcpu(void *opaque, uint32_t vcpu, uint16_t part,
 		     const void *data, uint32_t len)
 {
 	struct chan *c = opaque;
+	size_t have;
 
+	kmig_enc_mem(&c->d->vcpus, &have);
+	if (have > MIG_MAX_VCPU_STATE) {
+		snprintf(c->err, sizeof(c->err),
+			 "vCPU state over %u MiB", MIG_MAX_VCPU_STATE >> 20);
+		return -EMSGSIZE;
+	}
 	return kmig_enc_vcpu(&c->d->vcpus, vcpu, part, data, len);
 }
 

@@ -37,6 +37,8 @@
 #define MIG_DEV_SECTION		2000u	/* + device index */
 /* Pages per unit of work: sender k takes chunks k, k + N, ... */
 #define MIG_CHUNK_PAGES		256u
+/* The destination refuses more vCPU state than the VMM would take. */
+#define MIG_MAX_VCPU_STATE	(64u << 20)
 
 /* Return path: destination -> source on the main connection. */
 #define MIG_ACK_MAGIC		0x504d524bu	/* "KRMP" */

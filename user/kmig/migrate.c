@@ -737,9 +737,13 @@ int migrate_main(int argc, char *argv[])
 		ret = precopy(s);
 	if (ret)
 		abort_source(s);
-	else
+	else {
 		for (i = 0; i < s->o.ndevs; i++)
 			mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_STOP);
+		/* paused for good here; unthrottled should it ever run again */
+		if (s->throttle)
+			vmm_client_cmd(&s->vm.vmm, "throttle 0");
+	}
 
 	job_update(s, ret ? s->job.memory_remaining / MIG_PAGE : 0);
 	s->job.status = ret ? "failed" : "completed";
