@@ -32,8 +32,13 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 USER_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/kmig
 LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 
-AGENT_SRCS := $(wildcard user/kmig/*.c)
-AGENT_HDRS := $(wildcard user/kmig/*.h) uapi/linux/kmig.h
+# The agent: its subcommands, the stream library and the VMM client.
+AGENT_SRCS := $(wildcard user/kmig/*.c) $(wildcard user/stream/*.c) \
+	user/vmm/client/client.c
+AGENT_HDRS := $(wildcard user/kmig/*.h) uapi/linux/kmig.h \
+	$(wildcard user/stream/*.h) user/vmm/client/client.h
+AGENT_CPPFLAGS := -Iuser/stream -Iuser/vmm/client
+AGENT_LIBS := $(LIBMNL) -lkmod -lpthread
 
 KSFT_DIR := $(B)/linux-source/tools/testing/selftests
 SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
@@ -82,17 +87,19 @@ $(B)/vmm/payload.bin: user/vmm/guest/payload.c user/vmm/guest/start.S \
 
 $(B)/vmm/kmig-vmm: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
 		$(B)/vmm/payload.bin $(STREAM_SRCS) $(STREAM_HDRS)
-	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser/vmm -Iuser/stream \
+	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuapi -Iuser/vmm -Iuser/stream \
 		-DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' -o $@ $(VMM_SRCS) \
 		user/vmm/guest/blob.S $(STREAM_SRCS) -lpthread
 
 $(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIBMNL)
+	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) $(AGENT_CPPFLAGS) -o $@ \
+		$(AGENT_SRCS) $(AGENT_LIBS)
 
 $(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(USER_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIBMNL)
+	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(USER_CPPFLAGS) $(AGENT_CPPFLAGS) \
+		-o $@ $(AGENT_SRCS) $(AGENT_LIBS)
 
 $(KSFT_DIR)/kselftest_harness.h:
 	scripts/linux-source.sh $(B)/linux-source

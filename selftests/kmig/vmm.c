@@ -89,7 +89,8 @@ static int start(struct proc *p, const char *name, const char *args)
 	self[n] = 0;
 	snprintf(bin, sizeof(bin), "%s/../vmm/kmig-vmm", dirname(self));
 	snprintf(p->sock, sizeof(p->sock), "@kmig-vmm-%s-%d", name, getpid());
-	snprintf(cmd, sizeof(cmd), "exec %s --ctl %s %s", bin, p->sock, args);
+	snprintf(cmd, sizeof(cmd), "exec %s --ctl %s --backend memfd %s", bin,
+		 p->sock, args);
 	p->c.fd = -1;
 	p->pid = fork();
 	if (p->pid < 0)

@@ -38,8 +38,8 @@ static void sec(struct kmig_enc *e, uint8_t type, uint32_t id, uint16_t kind,
 
 static void everything(struct kmig_enc *e)
 {
-	struct kmig_cmd chans = { .id = KMIG_SCMD_CHANNELS };
-	struct kmig_cmd sync = { .id = KMIG_SCMD_ROUND_SYNC, .round = 1 };
+	struct kmig_scmd chans = { .id = KMIG_SCMD_CHANNELS };
+	struct kmig_scmd sync = { .id = KMIG_SCMD_ROUND_SYNC, .round = 1 };
 	uint8_t page[KMIG_STREAM_PAGE_SIZE], blob[64];
 
 	memset(page, 0x11, sizeof(page));

@@ -14,6 +14,9 @@ static const struct {
 } subcommands[] = {
 	{ "version", version_main, "Show the agent's and the module's versions" },
 	{ "devices", devices_main, "List migratable devices and their state" },
+	{ "migrate", migrate_main, "Live-migrate a VM to another host" },
+	{ "incoming", incoming_main, "Receive a live migration" },
+	{ "stats", stats_main, "Show the module's per-context statistics" },
 };
 
 static void show_usage(FILE *file)

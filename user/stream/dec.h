@@ -36,7 +36,7 @@ struct kmig_slot {
 struct kmig_dec_ops {
 	int (*caps)(void *opaque, uint64_t agreed);
 	int (*section)(void *opaque, const struct kmig_section *s);
-	int (*cmd)(void *opaque, const struct kmig_cmd *c);
+	int (*cmd)(void *opaque, const struct kmig_scmd *c);
 	int (*page)(void *opaque, uint32_t slot, uint64_t page,
 		    const void *data);
 	int (*zero)(void *opaque, uint32_t slot, uint64_t page,

@@ -189,7 +189,7 @@ static int section(struct kmig_dec *d, uint8_t type, const uint8_t *pl,
 
 static int command(struct kmig_dec *d, const uint8_t *pl, uint32_t len)
 {
-	struct kmig_cmd c = { 0 };
+	struct kmig_scmd c = { 0 };
 	const uint8_t *a = pl + KMIG_REC_COMMAND_HDR_LEN;
 	int clen, ret;
 

@@ -190,7 +190,7 @@ int kmig_enc_section(struct kmig_enc *e, const struct kmig_section *s)
 	return -EINVAL;
 }
 
-int kmig_enc_cmd(struct kmig_enc *e, const struct kmig_cmd *c)
+int kmig_enc_cmd(struct kmig_enc *e, const struct kmig_scmd *c)
 {
 	uint8_t pl[KMIG_REC_COMMAND_HDR_LEN + 32] = { 0 };
 	uint8_t *a = pl + KMIG_REC_COMMAND_HDR_LEN;

@@ -39,7 +39,7 @@ int kmig_enc_header(struct kmig_enc *e);
 int kmig_enc_caps(struct kmig_enc *e, uint64_t required, uint64_t optional);
 /* @s->type is SECTION_START/PART/END/FULL/FOOTER. */
 int kmig_enc_section(struct kmig_enc *e, const struct kmig_section *s);
-int kmig_enc_cmd(struct kmig_enc *e, const struct kmig_cmd *c);
+int kmig_enc_cmd(struct kmig_enc *e, const struct kmig_scmd *c);
 int kmig_enc_page(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		  const void *data);
 int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,

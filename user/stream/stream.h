@@ -21,7 +21,7 @@ struct kmig_section {
 	char name[KMIG_STREAM_MAX_NAME + 1];
 };
 
-struct kmig_cmd {
+struct kmig_scmd {
 	uint16_t id;
 	union {
 		uint32_t token;			/* PING */

@@ -115,4 +115,79 @@ TEST(version_without_module_says_so)
 	EXPECT_NE(NULL, strstr(run.err, "the kmig module is not loaded"));
 }
 
+/* Every option of migrate and incoming is checked before anything runs. */
+static const struct {
+	const char *args[12];
+	const char *msg;
+} bad_usage[] = {
+	{ { "migrate", NULL }, "--vmm SOCK is required" },
+	{ { "migrate", "--vmm", "@x", NULL }, "--to IPV4:PORT is required" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1", NULL },
+	  "is not IPV4:PORT" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0:1", NULL },
+	  "'10.0.0' is not an IPv4 address" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:0", NULL },
+	  "port 0 is outside 1..65535" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--channels", "17",
+	    NULL }, "--channels 17 is outside 1..16" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--channels", "x",
+	    NULL }, "--channels 'x' is not a number" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--max-downtime",
+	    "0", NULL }, "--max-downtime 0 is outside" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--bandwidth",
+	    "-5", NULL }, "--bandwidth '-5' is not a number" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--timeout", "0",
+	    NULL }, "--timeout 0 is outside" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--device", "dev",
+	    NULL }, "--device 'dev' is not NAME:INSTANCE" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--device",
+	    "dev:70000", NULL }, "--device instance 70000 is outside" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--device", "d:1",
+	    "--device", "d:1", NULL }, "--device d:1 given twice" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7",
+	    "--save-at-switchover", "/nonexistent/dir", NULL },
+	  "'/nonexistent/dir' is not a directory" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "--frob", NULL },
+	  "unknown option '--frob'" },
+	{ { "migrate", "--vmm", "@x", "--to", "10.0.0.1:7", "extra", NULL },
+	  "unexpected argument 'extra'" },
+	{ { "incoming", "--vmm", "@x", NULL }, "--listen [IPV4:]PORT is required" },
+	{ { "incoming", "--vmm", "@x", "--listen", "65536", NULL },
+	  "port 65536 is outside 1..65535" },
+	{ { "incoming", "--listen", "7000", NULL }, "--vmm SOCK is required" },
+	{ { "incoming", "--vmm", "@x", "--listen", "7000", "--channels", "2",
+	    NULL }, "unknown option '--channels'" },
+	{ { "stats", "0", NULL }, "'0' is not a context id" },
+	{ { "stats", "1", "2", NULL }, "unexpected argument '2'" },
+};
+
+TEST(migration_options_are_validated)
+{
+	struct run run;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_usage) / sizeof(bad_usage[0]); i++) {
+		ASSERT_EQ(0, agent(&run, bad_usage[i].args));
+		EXPECT_EQ(2, run.status) TH_LOG("case %zu: %s", i, run.err);
+		EXPECT_NE(NULL, strstr(run.err, bad_usage[i].msg))
+			TH_LOG("case %zu: want '%s', got '%s'", i,
+			       bad_usage[i].msg, run.err);
+	}
+}
+
+TEST(migration_commands_have_help)
+{
+	static const char *const cmds[] = { "migrate", "incoming", "stats" };
+	const char *args[3] = { NULL, "--help", NULL };
+	struct run run;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		args[0] = cmds[i];
+		ASSERT_EQ(0, agent(&run, args));
+		EXPECT_EQ(0, run.status);
+		EXPECT_NE(NULL, strstr(run.out, "Usage: kmig ")) TH_LOG("%s", cmds[i]);
+	}
+}
+
 TEST_HARNESS_MAIN

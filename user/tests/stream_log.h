@@ -67,7 +67,7 @@ static inline int log_section(void *o, const struct kmig_section *s)
 	return ret;
 }
 
-static inline int log_cmd(void *o, const struct kmig_cmd *c)
+static inline int log_cmd(void *o, const struct kmig_scmd *c)
 {
 	uint64_t v = c->id == KMIG_SCMD_PING ? c->token :
 		     c->id == KMIG_SCMD_ROUND_SYNC ? c->round :

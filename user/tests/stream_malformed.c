@@ -582,7 +582,7 @@ TEST(device_state_packets)
 
 TEST(commands)
 {
-	struct kmig_cmd c = { .id = KMIG_SCMD_CHANNELS };
+	struct kmig_scmd c = { .id = KMIG_SCMD_CHANNELS };
 	struct kmig_enc e;
 	uint8_t pl[8] = { 0 };
 

@@ -30,12 +30,12 @@ static struct kmig_section sec(uint8_t type, uint32_t id, uint16_t kind,
 /* One of everything; fills @want with the events the decoder must log. */
 static int encode_all(struct kmig_enc *e, struct ev_log *want)
 {
-	struct kmig_cmd ping = { .id = KMIG_SCMD_PING, .token = 0xfeedf00d };
-	struct kmig_cmd sync = { .id = KMIG_SCMD_ROUND_SYNC,
+	struct kmig_scmd ping = { .id = KMIG_SCMD_PING, .token = 0xfeedf00d };
+	struct kmig_scmd sync = { .id = KMIG_SCMD_ROUND_SYNC,
 				 .round = 0x123456789aull };
-	struct kmig_cmd chans = { .id = KMIG_SCMD_CHANNELS };
-	struct kmig_cmd sw = { .id = KMIG_SCMD_SWITCHOVER };
-	struct kmig_cmd rp = { .id = KMIG_SCMD_OPEN_RETURN_PATH };
+	struct kmig_scmd chans = { .id = KMIG_SCMD_CHANNELS };
+	struct kmig_scmd sw = { .id = KMIG_SCMD_SWITCHOVER };
+	struct kmig_scmd rp = { .id = KMIG_SCMD_OPEN_RETURN_PATH };
 	struct kmig_section s;
 	uint8_t vstate[300], cfg[40], data[5000];
 	unsigned int i;
@@ -330,7 +330,7 @@ TEST(encoder_refuses_bad_arguments)
 {
 	struct kmig_section s = { .type = KMIG_REC_SECTION_START, .id = 1,
 				  .kind = KMIG_SEC_RAM };
-	struct kmig_cmd c = { .id = 99 };
+	struct kmig_scmd c = { .id = 99 };
 	struct kmig_enc e;
 	static uint8_t big[KMIG_STREAM_MAX_PAYLOAD + 1];
 

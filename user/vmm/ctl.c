@@ -236,6 +236,42 @@ static void send_memfds(struct vmm *vmm, int fd)
 		fprintf(stderr, "kmig-vmm: memfd: sendmsg: %s\n", strerror(errno));
 }
 
+/* The kmig context: "ok N ID:GPA:SIZE ..." and its fd as SCM_RIGHTS. */
+static void send_ctx(struct vmm *vmm, int fd)
+{
+	char line[1024], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = line };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	unsigned int i;
+	size_t n;
+
+	if (vmm->mem.backend != &vmm_mem_kmig || !vmm->mem.nslots) {
+		reply(fd, "err EOPNOTSUPP ctx: guest RAM is not a kmig context (started with --backend %s)",
+		      vmm->mem.backend->name);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "ok %u", vmm->mem.nslots);
+	for (i = 0; i < vmm->mem.nslots; i++)
+		n += snprintf(line + n, sizeof(line) - n, " %u:0x%llx:0x%llx",
+			      vmm->mem.slot[i].id,
+			      (unsigned long long)vmm->mem.slot[i].gpa,
+			      (unsigned long long)vmm->mem.slot[i].size);
+	line[n++] = '\n';
+	iov.iov_len = n;
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &vmm->mem.slot[0].fd, sizeof(int));
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)n)
+		fprintf(stderr, "kmig-vmm: ctx: sendmsg: %s\n", strerror(errno));
+}
+
 static int set_number(int fd, const char *what, const char *arg,
 		      unsigned long max, unsigned long *v)
 {
@@ -321,7 +357,12 @@ static int request(struct vmm *vmm, int fd, char *line)
 		else
 			reply(fd, "ok %016llx", (unsigned long long)csum);
 	} else if (!strcmp(cmd, "memfd")) {
-		send_memfds(vmm, fd);
+		if (vmm->mem.backend == &vmm_mem_memfd)
+			send_memfds(vmm, fd);
+		else
+			reply(fd, "err EOPNOTSUPP memfd: guest RAM is a kmig context: use ctx (or start with --backend memfd)");
+	} else if (!strcmp(cmd, "ctx")) {
+		send_ctx(vmm, fd);
 	} else if (!strcmp(cmd, "quit")) {
 		reply(fd, "ok");
 		return -1;

@@ -23,7 +23,9 @@ static void usage(FILE *f)
 		"  --batch N         pages dirtied between two ticks (default 64)\n"
 		"  --hot-pages N     hot set size for the hot pattern (default 1/16)\n"
 		"  --rate N          pages per second, all vCPUs together (0: no limit)\n"
-		"  --incoming        do not run: wait for a \"load\" and a \"resume\"\n",
+		"  --incoming        do not run: wait for a \"load\" and a \"resume\"\n"
+		"  --backend B       guest RAM from kmig (a /dev/kmig context, default)\n"
+		"                    or memfd\n",
 		VMM_MAX_SLOTS, GUEST_MAX_VCPUS);
 }
 
@@ -65,12 +67,14 @@ int main(int argc, char **argv)
 		{ "hot-pages", required_argument, NULL, 'H' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "incoming", no_argument, NULL, 'i' },
+		{ "backend", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vmm_config cfg = {
 		.mem_size = 64, .nslots = 1, .nvcpus = 1,
 		.pattern = GUEST_PATTERN_RANDOM, .batch = 64,
+		.backend = &vmm_mem_kmig,
 	};
 	unsigned long long v, hot = 0;
 	static struct vmm vmm;
@@ -98,6 +102,15 @@ int main(int argc, char **argv)
 		case 'r': ret = number("--rate", optarg, 0, 1ull << 40, &v);
 			  cfg.rate = v; break;
 		case 'i': cfg.incoming = true; break;
+		case 'B': if (!strcmp(optarg, "kmig")) {
+				  cfg.backend = &vmm_mem_kmig;
+			  } else if (!strcmp(optarg, "memfd")) {
+				  cfg.backend = &vmm_mem_memfd;
+			  } else {
+				  fprintf(stderr, "kmig-vmm: --backend '%s': kmig or memfd\n", optarg);
+				  ret = -EINVAL;
+			  }
+			  break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

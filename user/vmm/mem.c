@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Guest RAM: equal slots laid out back to back from guest physical 0, each
- * a shared mapping of a backend's fd. The memfd backend is the one in use
- * until the kmig memory contexts land; a kmig backend only needs to hand
- * out an fd to map, so KVM and the clients see the same pages.
+ * a shared mapping of a backend's fd: a slot of one /dev/kmig context (the
+ * default, what the agent migrates), or a memfd per slot (--backend memfd).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <linux/kmig.h>
 
 #include "vmm.h"
 
@@ -45,6 +48,77 @@ const struct vmm_mem_backend vmm_mem_memfd = {
 	.name = "memfd",
 	.create = memfd_create_slot,
 	.destroy = memfd_destroy_slot,
+};
+
+/*
+ * The kmig backend: one /dev/kmig context for the whole VM (a process runs
+ * one VM), a slot of it per VMM slot, created with dirty logging so the
+ * agent can harvest writes (including KVM's own) while the guest runs.
+ * Every slot shares the context fd; slot S is mapped at KMIG_SLOT_OFFSET(S).
+ */
+static int kmig_ctx = -1;
+static unsigned int kmig_users;
+
+static int kmig_create_slot(struct vmm_slot *slot)
+{
+	struct kmig_memslot ms = {
+		.slot = slot->id, .flags = KMIG_SLOT_DIRTY_LOG,
+		.guest_phys_addr = slot->gpa, .memory_size = slot->size,
+	};
+	int ret;
+
+	if (kmig_ctx < 0) {
+		kmig_ctx = open("/dev/" KMIG_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+		if (kmig_ctx < 0) {
+			ret = -errno;
+			fprintf(stderr, "kmig-vmm: cannot open /dev/kmig: %s%s\n",
+				strerror(errno), errno == ENOENT ?
+				" (load kmig.ko, or use --backend memfd)" : "");
+			return ret;
+		}
+	}
+	if (ioctl(kmig_ctx, KMIG_SET_MEMSLOT, &ms)) {
+		ret = -errno;
+		fprintf(stderr, "kmig-vmm: slot %u: KMIG_SET_MEMSLOT: %s\n",
+			slot->id, strerror(errno));
+		goto err_slot;
+	}
+	slot->hva = mmap(NULL, slot->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 kmig_ctx, ms.offset);
+	if (slot->hva == MAP_FAILED) {
+		ret = -errno;
+		fprintf(stderr, "kmig-vmm: slot %u: mmap: %s\n", slot->id,
+			strerror(errno));
+		ms.memory_size = 0;
+		ioctl(kmig_ctx, KMIG_SET_MEMSLOT, &ms);
+		goto err_slot;
+	}
+	slot->fd = kmig_ctx;
+	slot->offset = ms.offset;
+	kmig_users++;
+	return 0;
+
+err_slot:
+	if (!kmig_users) {
+		close(kmig_ctx);
+		kmig_ctx = -1;
+	}
+	return ret;
+}
+
+static void kmig_destroy_slot(struct vmm_slot *slot)
+{
+	munmap(slot->hva, slot->size);
+	if (!--kmig_users) {
+		close(kmig_ctx);
+		kmig_ctx = -1;
+	}
+}
+
+const struct vmm_mem_backend vmm_mem_kmig = {
+	.name = "kmig",
+	.create = kmig_create_slot,
+	.destroy = kmig_destroy_slot,
 };
 
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,

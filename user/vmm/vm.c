@@ -197,7 +197,7 @@ int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg)
 		ret = -errno;
 		goto err_vm;
 	}
-	ret = vmm_mem_create(&vmm->mem, &vmm_mem_memfd, cfg->mem_size,
+	ret = vmm_mem_create(&vmm->mem, cfg->backend, cfg->mem_size,
 			     cfg->nslots);
 	if (ret)
 		goto err_vm;

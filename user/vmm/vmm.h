@@ -3,7 +3,7 @@
  * kmig-vmm, the reference VMM: a small KVM VMM that runs the payload of
  * guest/ on one or more vCPUs, for kmig's tests and demo.
  *
- *   mem.c    guest RAM slots behind a backend (memfd now, kmig later)
+ *   mem.c    guest RAM slots behind a backend (kmig context or memfd)
  *   vm.c     the VM: KVM fds, irqchip, CPUID, MSR list, payload loading
  *   vcpu.c   vCPU threads: run loop, exits, pacing, pause and resume
  *   state.c  vCPU state save and load, as a kmig stream of VCPU sections
@@ -30,6 +30,7 @@ struct vmm_slot {
 	uint64_t size;
 	void *hva;
 	int fd;				/* backing fd, passed to clients */
+	uint64_t offset;		/* of the slot in @fd */
 };
 
 struct vmm_mem {
@@ -39,7 +40,7 @@ struct vmm_mem {
 	struct vmm_slot slot[VMM_MAX_SLOTS];
 };
 
-/* Where guest RAM comes from: a memfd today, a /dev/kmig context later. */
+/* Where guest RAM comes from: a /dev/kmig context (default) or memfds. */
 struct vmm_mem_backend {
 	const char *name;
 	int (*create)(struct vmm_slot *slot);
@@ -47,6 +48,7 @@ struct vmm_mem_backend {
 };
 
 extern const struct vmm_mem_backend vmm_mem_memfd;
+extern const struct vmm_mem_backend vmm_mem_kmig;
 
 struct vmm_vcpu {
 	struct vmm *vmm;
@@ -82,6 +84,7 @@ struct vmm {
 };
 
 struct vmm_config {
+	const struct vmm_mem_backend *backend;
 	uint64_t mem_size;
 	unsigned int nslots;
 	unsigned int nvcpus;

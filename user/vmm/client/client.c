@@ -248,3 +248,59 @@ err_proto:
 		close(fds[i]);
 	return -EPROTO;
 }
+
+int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
+		   unsigned int max, unsigned int *n, int *ctx_fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], name[32];
+	struct iovec iov = { .iov_base = c->reply,
+			     .iov_len = sizeof(c->reply) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	unsigned long long gpa, size;
+	struct cmsghdr *cm;
+	unsigned int i;
+	const char *p;
+	int fd = -1, off;
+	ssize_t len;
+
+	c->reply[0] = 0;
+	if (io_all(c->fd, "ctx\n", 4, 1))
+		return -EPIPE;
+	len = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	if (len <= 0)
+		return len < 0 ? -errno : -EPIPE;
+	c->reply[len] = 0;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (c->reply[len - 1] != '\n')
+		goto err_proto;
+	c->reply[len - 1] = 0;
+	if (sscanf(c->reply, "err %31s", name) == 1) {
+		if (fd >= 0)
+			close(fd);
+		return -errno_named(name);
+	}
+	if (fd < 0 || sscanf(c->reply, "ok %u%n", n, &off) != 1 || *n > max)
+		goto err_proto;
+	p = c->reply + off;
+	for (i = 0; i < *n; i++) {
+		if (sscanf(p, " %u:%llx:%llx%n", &slots[i].id, &gpa, &size,
+			   &off) != 3)
+			goto err_proto;
+		slots[i].gpa = gpa;
+		slots[i].size = size;
+		slots[i].fd = -1;
+		p += off;
+	}
+	*ctx_fd = fd;
+	return 0;
+
+err_proto:
+	if (fd >= 0)
+		close(fd);
+	return -EPROTO;
+}

@@ -48,4 +48,10 @@ int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len);
 int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 		      unsigned int max, unsigned int *n);
 
+/* The VM's kmig memory context (`ctx`): its fd in *@ctx_fd (the caller
+ * closes it) and the slots (their fd is -1: map the context at
+ * KMIG_SLOT_OFFSET(id)). */
+int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
+		   unsigned int max, unsigned int *n, int *ctx_fd);
+
 #endif /* KMIG_VMM_CLIENT_H */

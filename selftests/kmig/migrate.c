@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Precopy live migration end to end on one machine: a source kmig-vmm
+ * whose guest keeps dirtying memory, a destination kmig-vmm started
+ * --incoming, and `kmig incoming` / `kmig migrate` between them over
+ * 127.0.0.1, with 1 and with 4 page channels, carrying two kmig-sample
+ * devices along. Checked: both agents succeed; every slot's memory at the
+ * source's pause equals the destination's before resume, byte for byte,
+ * and so does the vCPU state; the guest's counter advances on the
+ * destination; the devices' checksums match.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "client.h"
+#include "kdev.h"
+#include "kvm.h"
+#include "netlink.h"
+
+#define WAIT_MS		40000
+#define TEST_TIMEOUT	150
+
+struct proc {
+	pid_t pid;
+	char sock[64];
+};
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static const char *project(void)
+{
+	const char *p = getenv("KMIG_PROJECT");
+
+	return p ? p : ".";
+}
+
+static pid_t spawn(const char *cmd, const char *out)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (!freopen(out, "w", stdout))
+		_exit(126);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+/* Connect, retrying while the VMM starts; the caller closes @c. */
+static int vmm_connect(struct proc *p, struct vmm_client *c)
+{
+	int ms, ret, status;
+
+	for (ms = 0; ms < WAIT_MS; ms += 10) {
+		ret = vmm_client_connect(c, p->sock, 0);
+		if (ret != -ECONNREFUSED && ret != -ENOENT)
+			return ret;
+		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return -ECHILD;
+		}
+		msleep(10);
+	}
+	return -ETIMEDOUT;
+}
+
+static int vmm_start(struct proc *p, const char *name, const char *args)
+{
+	char cmd[PATH_MAX * 2];
+
+	snprintf(p->sock, sizeof(p->sock), "@kmig-mig-%s-%d", name, getpid());
+	snprintf(cmd, sizeof(cmd), "exec %s/build/vmm/kmig-vmm --ctl %s %s",
+		 project(), p->sock, args);
+	p->pid = spawn(cmd, "/dev/null");
+	return p->pid < 0 ? -errno : 0;
+}
+
+static void vmm_stop(struct proc *p)
+{
+	struct vmm_client c = { .fd = -1 };
+	int status;
+
+	if (p->pid <= 0)
+		return;
+	if (!vmm_client_connect(&c, p->sock, 0) &&
+	    !vmm_client_cmd(&c, "quit")) {
+		vmm_client_close(&c);
+	} else {
+		vmm_client_close(&c);
+		kill(p->pid, SIGKILL);
+	}
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+}
+
+/* Status through a short connection (the VMM serves one client). */
+static int vmm_status(struct proc *p, struct vmm_status *st)
+{
+	struct vmm_client c = { .fd = -1 };
+	int ret = vmm_connect(p, &c);
+
+	if (!ret)
+		ret = vmm_client_status(&c, st);
+	vmm_client_close(&c);
+	return ret;
+}
+
+static int wait_counter(struct proc *p, uint64_t above, struct vmm_status *st)
+{
+	int ms, ret;
+
+	for (ms = 0; ms < WAIT_MS; ms += 50) {
+		ret = vmm_status(p, st);
+		if (ret)
+			return ret;
+		if (!strcmp(st->state, "failed"))
+			return -EIO;
+		if (st->counter > above && !strcmp(st->state, "running"))
+			return 0;
+		msleep(50);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Exit status of @pid, or -ETIMEDOUT (then killed) after @ms. */
+static int wait_exit(pid_t pid, int ms)
+{
+	int status, t;
+
+	for (t = 0; t < ms; t += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		msleep(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -ETIMEDOUT;
+}
+
+/* A network namespace of our own, with its loopback up. */
+static int own_netns(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd, ret = 0;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		ret = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!ret && ioctl(fd, SIOCSIFFLAGS, &ifr))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int kvm_usable(void)
+{
+	struct vm vm;
+	int ret = __vm_create(&vm);
+
+	if (!ret)
+		vm_destroy(&vm);
+	return ret;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((r = read(fd, buf + n, cap - n)) > 0) {
+		n += r;
+		if (n == cap) {
+			char *nb = realloc(buf, cap * 2 + 1);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* 0 when both files exist and are equal, else -1 (with a log line). */
+static int same_file(struct __test_metadata *_metadata, const char *a,
+		     const char *b)
+{
+	size_t la, lb;
+	char *pa = slurp(a, &la), *pb = slurp(b, &lb);
+	int ret = -1;
+
+	if (!pa || !pb)
+		TH_LOG("cannot read %s or %s", a, b);
+	else if (la != lb)
+		TH_LOG("%s has %zu bytes, %s %zu", a, la, b, lb);
+	else if (memcmp(pa, pb, la))
+		TH_LOG("%s and %s differ", a, b);
+	else if (!la)
+		TH_LOG("%s is empty", a);
+	else
+		ret = 0;
+	free(pa);
+	free(pb);
+	return ret;
+}
+
+static uint64_t json_u64(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = json ? strstr(json, pat) : NULL;
+	return p ? strtoull(p + strlen(pat), NULL, 10) : ~0ull;
+}
+
+FIXTURE(migrate) {
+	struct proc a, b;
+	char dir[128];
+	bool devs;
+};
+
+FIXTURE_VARIANT(migrate) {
+	unsigned int channels;
+	unsigned int port;
+	bool save;		/* --save-at-switchover, and compare */
+};
+
+FIXTURE_VARIANT_ADD(migrate, one_channel) {
+	.channels = 1, .port = 24501, .save = true,
+};
+
+FIXTURE_VARIANT_ADD(migrate, four_channels) {
+	.channels = 4, .port = 24502, .save = true,
+};
+
+/* Without the saving, the downtime is what a user would see. */
+FIXTURE_VARIANT_ADD(migrate, four_channels_unsaved) {
+	.channels = 4, .port = 24503, .save = false,
+};
+
+FIXTURE_SETUP(migrate)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+	self->devs = false;
+	/* tmpfs when there is one: the bed's 9p is slow to write */
+	snprintf(self->dir, sizeof(self->dir), "%smigrate-%u-%d",
+		 access("/dev/shm", W_OK) ? "" : "/dev/shm/",
+		 variant->channels, getpid());
+}
+
+FIXTURE_TEARDOWN(migrate)
+{
+	unsigned int i;
+
+	struct kmig_info info;
+	struct kmig_nl nl;
+
+	char cmd[256];
+
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+	if (!self->devs)
+		return;
+	for (i = 11; i <= 14; i++)
+		sample_destroy(i);
+	EXPECT_EQ(0, sample_unload());
+
+	/* Nothing the migration created outlives it. */
+	ASSERT_EQ(0, kmig_nl_open(&nl));
+	ASSERT_EQ(0, kmig_nl_get_info(&nl, &info));
+	kmig_nl_close(&nl);
+	EXPECT_EQ(0, info.obj_contexts);
+	EXPECT_EQ(0, info.obj_slots);
+	EXPECT_EQ(0, info.obj_pages);
+	EXPECT_EQ(0, info.obj_device_files);
+}
+
+TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
+{
+	char cmd[PATH_MAX * 3], path[PATH_MAX], path2[PATH_MAX];
+	char save_in[PATH_MAX + 32], save_out[PATH_MAX + 32];
+	struct vmm_status st;
+	uint32_t csum_a, csum_b;
+	uint64_t counter;
+	unsigned int i;
+	pid_t in, out;
+	size_t len;
+	char *json;
+	int ret, ret2;
+
+	ret = kvm_usable();
+	if (ret && !getenv("KMIG_BED"))
+		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	/* 127.0.0.1 and the VMMs' abstract sockets, private to this test */
+	ASSERT_EQ(0, own_netns());
+
+	/* Two sample devices on each side; the source ones keep changing. */
+	ASSERT_EQ(0, sample_load());
+	self->devs = true;
+	for (i = 11; i <= 14; i++)
+		ASSERT_EQ(0, sample_create(i));
+	ASSERT_EQ(0, sample_set_rate(11, 300));
+	ASSERT_EQ(0, sample_set_rate(12, 50));
+
+	snprintf(path, sizeof(path), "%s/src", self->dir);
+	snprintf(path2, sizeof(path2), "%s/dst", self->dir);
+	ASSERT_EQ(0, mkdir(self->dir, 0755));
+	ASSERT_EQ(0, mkdir(path, 0755));
+	ASSERT_EQ(0, mkdir(path2, 0755));
+
+	ASSERT_EQ(0, vmm_start(&self->a, "a",
+			       "--mem 16 --slots 2 --vcpus 2 --pattern random --rate 1500"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	ASSERT_EQ(0, vmm_start(&self->b, "b",
+			       "--mem 16 --slots 2 --vcpus 2 --incoming"));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	ASSERT_STREQ("incoming", st.state);
+	/* let the guest dirty a while */
+	msleep(300);
+	save_in[0] = save_out[0] = 0;
+	if (variant->save) {
+		snprintf(save_in, sizeof(save_in), "--save-at-switchover %s", path2);
+		snprintf(save_out, sizeof(save_out), "--save-at-switchover %s", path);
+	}
+
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:%u --timeout 60 --json --device kmig-sample:13 --device kmig-sample:14 %s 2>%s/in.err",
+		 project(), self->b.sock, variant->port, save_in, self->dir);
+	snprintf(path2, sizeof(path2), "%s/in.json", self->dir);
+	in = spawn(cmd, path2);
+	ASSERT_LT(0, in);
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:%u --channels %u --timeout 60 --json --device kmig-sample:11 --device kmig-sample:12 %s 2>%s/out.err",
+		 project(), self->a.sock, variant->port, variant->channels,
+		 save_out, self->dir);
+	snprintf(path2, sizeof(path2), "%s/out.json", self->dir);
+	out = spawn(cmd, path2);
+	ASSERT_LT(0, out);
+
+	ret = wait_exit(out, 100000);
+	ret2 = wait_exit(in, 20000);
+	if (ret || ret2) {
+		snprintf(path2, sizeof(path2), "%s/out.err", self->dir);
+		json = slurp(path2, &len);
+		TH_LOG("kmig migrate (%d): %s", ret, json ? json : "?");
+		free(json);
+		snprintf(path2, sizeof(path2), "%s/in.err", self->dir);
+		json = slurp(path2, &len);
+		TH_LOG("kmig incoming (%d): %s", ret2, json ? json : "?");
+		free(json);
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, ret2);
+
+	/* The job info. */
+	snprintf(path2, sizeof(path2), "%s/in.json", self->dir);
+	json = slurp(path2, &len);
+	ASSERT_NE(NULL, json);
+	EXPECT_NE(NULL, strstr(json, "\"status\": \"completed\""));
+	EXPECT_EQ(variant->channels > 1 ? variant->channels + 1 : 1,
+		  json_u64(json, "channels"));
+	free(json);
+	snprintf(path2, sizeof(path2), "%s/out.json", self->dir);
+	json = slurp(path2, &len);
+	ASSERT_NE(NULL, json);
+	EXPECT_NE(NULL, strstr(json, "\"status\": \"completed\""));
+	EXPECT_EQ(16ull << 20, json_u64(json, "memory_total"));
+	EXPECT_LT(0, json_u64(json, "memory_normal"));
+	EXPECT_LE(1, json_u64(json, "memory_iteration"));
+	EXPECT_NE(~0ull, json_u64(json, "downtime"));
+	TH_LOG("%u channel(s)%s: total %llu ms, downtime %llu ms, %llu bytes, %llu pages, %llu zero pages, %llu rounds, %llu B/s, device %llu bytes",
+	       variant->channels, variant->save ? ", saving" : "",
+	       (unsigned long long)json_u64(json, "time_elapsed"),
+	       (unsigned long long)json_u64(json, "downtime"),
+	       (unsigned long long)json_u64(json, "data_processed"),
+	       (unsigned long long)json_u64(json, "memory_normal"),
+	       (unsigned long long)json_u64(json, "memory_constant"),
+	       (unsigned long long)json_u64(json, "memory_iteration"),
+	       (unsigned long long)json_u64(json, "memory_bps"),
+	       (unsigned long long)json_u64(json, "device_bytes"));
+	free(json);
+
+	/* Memory at the pause == memory before resume; vCPU state too. */
+	for (i = 0; variant->save && i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/src/slot-%u.bin", self->dir, i);
+		snprintf(path2, sizeof(path2), "%s/dst/slot-%u.bin", self->dir, i);
+		EXPECT_EQ(0, same_file(_metadata, path, path2));
+	}
+	snprintf(path, sizeof(path), "%s/src/vcpus.bin", self->dir);
+	snprintf(path2, sizeof(path2), "%s/dst/vcpus.bin", self->dir);
+	if (variant->save)
+		EXPECT_EQ(0, same_file(_metadata, path, path2));
+
+	/* The guest goes on at the destination; the source stays paused. */
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("paused", st.state);
+	counter = st.counter;
+	ASSERT_EQ(0, wait_counter(&self->b, counter, &st));
+	ASSERT_EQ(0, wait_counter(&self->b, st.counter, &st));
+
+	/* kmig stats shows both VMs' contexts, with their slots. */
+	snprintf(cmd, sizeof(cmd), "%s/build/kmig stats > %s/stats.txt 2>&1",
+		 project(), self->dir);
+	EXPECT_EQ(0, system(cmd));
+	snprintf(path2, sizeof(path2), "%s/stats.txt", self->dir);
+	json = slurp(path2, &len);
+	ASSERT_NE(NULL, json);
+	EXPECT_NE(NULL, strstr(json, "context ")) TH_LOG("%s", json);
+	EXPECT_NE(NULL, strstr(json, "slot 1: gpa 0x800000 size 8 MiB"))
+		TH_LOG("%s", json);
+	free(json);
+
+	/* Device state arrived whole. */
+	ASSERT_EQ(0, sample_checksum(11, &csum_a));
+	ASSERT_EQ(0, sample_checksum(13, &csum_b));
+	EXPECT_EQ(csum_a, csum_b);
+	ASSERT_EQ(0, sample_checksum(12, &csum_a));
+	ASSERT_EQ(0, sample_checksum(14, &csum_b));
+	EXPECT_EQ(csum_a, csum_b);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by `kmig migrate` and `kmig incoming`: option parsing,
+ * the VMM's memory context, sockets and save-at-switchover files.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "kmod.h"
+#include "mig.h"
+
+uint64_t mig_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int mig_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kmig %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'kmig %s --help')\n", cmd);
+	return -EINVAL;
+}
+
+int mig_parse_u64(const char *cmd, const char *opt, const char *s,
+		  uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s)
+		return mig_usage_error(cmd, "%s needs a value", opt);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-')
+		return mig_usage_error(cmd, "%s '%s' is not a number", opt, s);
+	if (v < min || v > max)
+		return mig_usage_error(cmd, "%s %llu is outside %llu..%llu", opt,
+				       v, (unsigned long long)min,
+				       (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
+		   struct sockaddr_in *sa)
+{
+	const char *colon = strrchr(s, ':');
+	char host[64];
+	uint64_t port;
+	int ret;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (!colon && !host_optional)
+		return mig_usage_error(cmd, "address '%s' is not IPV4:PORT", s);
+	if (colon) {
+		if ((size_t)(colon - s) >= sizeof(host))
+			return mig_usage_error(cmd, "address '%s' is too long",
+					       s);
+		memcpy(host, s, colon - s);
+		host[colon - s] = 0;
+		if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+			return mig_usage_error(cmd,
+					       "'%s' is not an IPv4 address (want a.b.c.d)",
+					       host);
+	} else {
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+	}
+	ret = mig_parse_u64(cmd, "port", colon ? colon + 1 : s, 1, 65535,
+			    &port);
+	if (ret)
+		return ret;
+	sa->sin_port = htons(port);
+	return 0;
+}
+
+int mig_parse_device(struct mig_opts *o, const char *s)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	struct mig_device *d;
+	uint64_t inst;
+	unsigned int i;
+	int ret;
+
+	if (!colon || colon == s)
+		return mig_usage_error(o->cmd, "--device '%s' is not NAME:INSTANCE",
+				       s ? s : "");
+	if (o->ndevs == MIG_MAX_DEVICES)
+		return mig_usage_error(o->cmd, "more than %u --device options",
+				       MIG_MAX_DEVICES);
+	d = &o->devs[o->ndevs];
+	if ((size_t)(colon - s) >= sizeof(d->name))
+		return mig_usage_error(o->cmd, "--device name '%.*s' is longer than %zu bytes",
+				       (int)(colon - s), s,
+				       sizeof(d->name) - 1);
+	for (i = 0; s + i < colon; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return mig_usage_error(o->cmd,
+					       "--device name '%.*s' has a character that is not printable",
+					       (int)(colon - s), s);
+	ret = mig_parse_u64(o->cmd, "--device instance", colon + 1, 0, 65535,
+			    &inst);
+	if (ret)
+		return ret;
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, s, colon - s);
+	d->instance = inst;
+	d->fd = -1;
+	for (i = 0; i < o->ndevs; i++)
+		if (!strcmp(o->devs[i].name, d->name) &&
+		    o->devs[i].instance == d->instance)
+			return mig_usage_error(o->cmd, "--device %s given twice", s);
+	o->ndevs++;
+	return 0;
+}
+
+int mig_check_dir(const char *cmd, const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		return mig_usage_error(cmd,
+				       "--save-at-switchover '%s' is not a directory",
+				       dir);
+	if (access(dir, W_OK))
+		return mig_usage_error(cmd,
+				       "--save-at-switchover '%s' is not writable",
+				       dir);
+	return 0;
+}
+
+int mig_ensure_module(const char *cmd)
+{
+	char err[256] = "";
+	int ret;
+
+	ret = kmig_module_ensure(NULL, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "kmig %s: the kmig module is not loaded and cannot be loaded: %s\n",
+			cmd, err);
+	return ret;
+}
+
+/* The `ctx` reply: ok N ID:GPA:SIZE ... with the context fd. */
+int mig_vm_attach(struct mig_vm *vm, const char *path, char *err, size_t n)
+{
+	struct vmm_client_slot cs[MIG_MAX_SLOTS];
+	unsigned int i, ns;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->ctx_fd = -1;
+	ret = vmm_client_connect(&vm->vmm, path, 5000);
+	if (ret) {
+		snprintf(err, n, "cannot connect to the VMM at %s: %s", path,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = vmm_client_ctx(&vm->vmm, cs, MIG_MAX_SLOTS, &ns, &vm->ctx_fd);
+	if (ret) {
+		snprintf(err, n, "the VMM at %s gave no kmig context: %s%s%s",
+			 path, strerror(-ret), vm->vmm.reply[0] ? ": " : "",
+			 vm->vmm.reply);
+		vmm_client_close(&vm->vmm);
+		return ret;
+	}
+	vm->nslots = ns;
+	for (i = 0; i < ns; i++) {
+		struct mig_slot *s = &vm->slots[i];
+
+		s->id = cs[i].id;
+		s->gpa = cs[i].gpa;
+		s->size = cs[i].size;
+		s->npages = cs[i].size / MIG_PAGE;
+		vm->mem_size += s->size;
+		s->bitmap = calloc((s->npages + 63) / 64, 8);
+		s->written = calloc((s->npages + 63) / 64, 8);
+		if (!s->bitmap || !s->written || s->size % MIG_PAGE ||
+		    s->id >= KMIG_MAX_SLOTS) {
+			snprintf(err, n, "slot %u: %s", s->id,
+				 s->size % MIG_PAGE || s->id >= KMIG_MAX_SLOTS ?
+				 "bad slot from the VMM" : "out of memory");
+			vm->nslots = i + 1;
+			mig_vm_detach(vm);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void mig_vm_detach(struct mig_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nslots; i++) {
+		free(vm->slots[i].bitmap);
+		free(vm->slots[i].written);
+	}
+	vm->nslots = 0;
+	if (vm->ctx_fd >= 0)
+		close(vm->ctx_fd);
+	vm->ctx_fd = -1;
+	vmm_client_close(&vm->vmm);
+}
+
+void mig_sock_setup(int fd, int timeout_s)
+{
+	struct timeval tv = { .tv_sec = timeout_s };
+	int one = 1, buf = 4 << 20;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int mig_io_all(int fd, void *buf, size_t len, bool out)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (!n)
+			return -ECONNRESET;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int write_file(const char *dir, const char *name, int src,
+		      uint64_t off, const void *buf, size_t len, char *err,
+		      size_t n)
+{
+	static uint8_t chunk[1 << 20];
+	char path[PATH_MAX];
+	size_t done = 0, want;
+	ssize_t r;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, n, "cannot create %s: %s", path, strerror(errno));
+		return ret;
+	}
+	while (done < len && !ret) {
+		want = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+		if (src >= 0) {
+			r = pread(src, chunk, want, off + done);
+			if (r != (ssize_t)want) {
+				ret = r < 0 ? -errno : -EIO;
+				snprintf(err, n, "cannot read guest memory for %s: %s",
+					 path, strerror(-ret));
+				break;
+			}
+		} else {
+			memcpy(chunk, (const uint8_t *)buf + done, want);
+		}
+		if (write(fd, chunk, want) != (ssize_t)want) {
+			ret = -EIO;
+			snprintf(err, n, "cannot write %s: %s", path,
+				 strerror(errno));
+		}
+		done += want;
+	}
+	if (close(fd) && !ret) {
+		ret = -errno;
+		snprintf(err, n, "cannot write %s: %s", path, strerror(errno));
+	}
+	return ret;
+}
+
+int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,
+		   size_t n)
+{
+	char name[32];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->nslots; i++) {
+		snprintf(name, sizeof(name), "slot-%u.bin", vm->slots[i].id);
+		ret = write_file(dir, name, vm->ctx_fd,
+				 KMIG_SLOT_OFFSET(vm->slots[i].id), NULL,
+				 vm->slots[i].size, err, n);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int mig_save_file(const char *dir, const char *name, const void *buf,
+		  size_t len, char *err, size_t n)
+{
+	return write_file(dir, name, -1, 0, buf, len, err, n);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Precopy live migration, shared by `kmig migrate` (source, migrate.c) and
+ * `kmig incoming` (destination, incoming.c).
+ *
+ *   mig.c      options, sockets, the VMM's context, save-at-switchover
+ *   send.c     page senders: one per channel, zero-page detection, rate cap
+ *   devstate.c device regions: precopy chunks, stop-and-copy, resume
+ *   report.c   progress line, summary, --json job info
+ *
+ * Wire layout (Documentation/kmig.8, Documentation/stream-format.rst):
+ * channel 0 (main) carries a hello, then one stream: CAPS, CHANNELS (when
+ * page channels exist), OPEN_RETURN_PATH, per round a RAM section part
+ * (pages only without page channels), device parts, ROUND_SYNC; then
+ * SWITCHOVER, the final RAM part, one VCPU section per vCPU, the final
+ * device parts, END_OF_STREAM. Page channel i (1..N) carries a hello and
+ * its own stream of RAM section parts, each followed by ROUND_SYNC.
+ * The destination answers on the main connection with a 16-byte message
+ * (struct mig_ack) once the guest runs.
+ */
+#ifndef KMIG_MIG_H
+#define KMIG_MIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "enc.h"
+
+#define MIG_PAGE		4096u
+#define MIG_MAX_SLOTS		16
+#define MIG_MAX_DEVICES		16
+#define MIG_MAX_CHANNELS	16	/* page channels */
+#define MIG_RAM_SECTION		1000u	/* + channel */
+#define MIG_DEV_SECTION		2000u	/* + device index */
+/* Pages per unit of work: sender k takes chunks k, k + N, ... */
+#define MIG_CHUNK_PAGES		256u
+/* The destination refuses more vCPU state than the VMM would take. */
+#define MIG_MAX_VCPU_STATE	(64u << 20)
+
+/* Return path: destination -> source on the main connection. */
+#define MIG_ACK_MAGIC		0x504d524bu	/* "KRMP" */
+#define MIG_ACK_RESUMED		1
+#define MIG_ACK_FAILED		2
+struct mig_ack {
+	uint32_t magic;		/* le32 */
+	uint32_t type;		/* le32 */
+	uint64_t value;		/* le64: RESUMED: µs from SWITCHOVER to resume */
+};
+
+struct mig_device {
+	char name[32];
+	uint32_t instance;
+	int fd;
+	uint64_t data_max;
+	bool seen, ended;	/* destination: section started / finished */
+	bool started;		/* a section was opened for it */
+	uint64_t bytes;
+};
+
+struct mig_opts {
+	const char *cmd;		/* "migrate" / "incoming" */
+	const char *vmm;
+	struct sockaddr_in addr;
+	unsigned int channels;		/* total, main included */
+	uint64_t max_downtime_ms;
+	uint64_t bandwidth;		/* bytes per second, 0: no cap */
+	uint64_t timeout_ms;		/* 0: none */
+	bool json;
+	const char *save_dir;
+	unsigned int ndevs;
+	struct mig_device devs[MIG_MAX_DEVICES];
+};
+
+struct mig_slot {
+	uint32_t id;
+	uint64_t gpa, size, npages;
+	uint64_t *bitmap;		/* source: this round's pages */
+	uint64_t *written;		/* destination: pages not zero */
+};
+
+struct mig_vm {
+	struct vmm_client vmm;
+	int ctx_fd;
+	unsigned int nslots;
+	struct mig_slot slots[MIG_MAX_SLOTS];
+	uint64_t mem_size;
+};
+
+/* Job info (what --json prints; libvirt domjobinfo names). */
+struct mig_job {
+	const char *status;		/* "active", "completed", "failed" */
+	uint64_t start_ns;
+	uint64_t time_elapsed_ms;
+	uint64_t downtime_ms;
+	uint64_t expected_downtime_ms;
+	uint64_t setup_ms;
+	uint64_t data_total, data_processed, data_remaining;
+	uint64_t memory_total, memory_processed, memory_remaining;
+	uint64_t memory_constant, memory_normal, memory_normal_bytes;
+	uint64_t memory_bps, memory_dirty_rate;	/* bytes/s, pages/s */
+	uint64_t memory_iteration;
+	uint64_t throttle;
+	uint64_t disk_total;
+	uint64_t device_bytes;
+	uint64_t resume_us;		/* destination: switchover to resume */
+	unsigned int channels;
+	char error[512];
+};
+
+/* Sender of one channel (main or page channel). */
+struct mig_sender {
+	struct kmig_enc enc;
+	int sock;
+	unsigned int index, count;	/* chunk share: index of count */
+	const struct mig_vm *vm;
+	uint64_t rate;			/* bytes per second, 0: no cap */
+	uint64_t cap_start_ns, cap_bytes;
+	uint8_t *buf;
+	/* per round */
+	uint64_t pages, zero, bytes;
+	int err;
+	char errmsg[256];
+};
+
+uint64_t mig_now_ns(void);
+int mig_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int mig_parse_u64(const char *cmd, const char *opt, const char *s,
+		  uint64_t min, uint64_t max, uint64_t *out);
+int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
+		   struct sockaddr_in *sa);
+int mig_parse_device(struct mig_opts *o, const char *s);
+int mig_check_dir(const char *cmd, const char *dir);
+int mig_ensure_module(const char *cmd);
+
+/* Connect to the VMM, take its context fd and slots. */
+int mig_vm_attach(struct mig_vm *vm, const char *path, char *err, size_t n);
+void mig_vm_detach(struct mig_vm *vm);
+
+void mig_sock_setup(int fd, int timeout_s);
+int mig_io_all(int fd, void *buf, size_t len, bool out);
+
+/* DIR/slot-ID.bin for every slot, DIR/NAME from a buffer. */
+int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,
+		   size_t n);
+int mig_save_file(const char *dir, const char *name, const void *buf,
+		  size_t len, char *err, size_t n);
+
+/* send.c */
+int mig_sender_init(struct mig_sender *s, int sock, unsigned int index,
+		    unsigned int count, const struct mig_vm *vm,
+		    uint64_t rate);
+void mig_sender_free(struct mig_sender *s);
+/* Pages set in the slots' bitmaps that fall in this sender's share. */
+int mig_send_pages(struct mig_sender *s);
+bool mig_page_is_zero(const void *p);
+
+/* devstate.c */
+int mig_dev_open(struct mig_device *d, char *err, size_t n);
+void mig_dev_close(struct mig_device *d);
+int mig_dev_set_state(struct mig_device *d, uint32_t state);
+int mig_dev_pending(struct mig_device *d, uint64_t *pending);
+/* Source: one section part with up to @budget bytes (0: all, then the
+ * config); RUNNING|SAVING must be set, or SAVING for the final part. */
+int mig_dev_save(struct mig_device *d, struct kmig_enc *e, uint32_t sec_id,
+		 uint8_t sec_type, uint64_t budget, bool final);
+/* Destination: one packet into a device in RESUMING. */
+int mig_dev_load(struct mig_device *d, uint32_t marker, const void *data,
+		 uint32_t size);
+
+/* report.c */
+void mig_progress(const struct mig_opts *o, const struct mig_job *j);
+void mig_report(const struct mig_opts *o, const struct mig_job *j,
+		bool source);
+
+#endif /* KMIG_MIG_H */

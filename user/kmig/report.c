@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What users see: a progress line on a terminal, a summary at the end, or
+ * the job info as JSON with libvirt domjobinfo's field names.
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mig.h"
+
+static double mib(uint64_t b)
+{
+	return b / 1048576.0;
+}
+
+void mig_progress(const struct mig_opts *o, const struct mig_job *j)
+{
+	unsigned int pct;
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	pct = j->memory_total ?
+	      (unsigned int)(100 * (j->memory_total - j->memory_remaining) /
+			     j->memory_total) : 0;
+	fprintf(stderr,
+		"\r%s: %3u%%  sent %.1f MiB  remaining %.1f MiB  dirty %llu pages/s  round %llu  %.1f MiB/s  expected downtime %llu ms%s   ",
+		o->cmd, pct, mib(j->data_processed), mib(j->data_remaining),
+		(unsigned long long)j->memory_dirty_rate,
+		(unsigned long long)j->memory_iteration, mib(j->memory_bps),
+		(unsigned long long)j->expected_downtime_ms,
+		j->throttle ? "  throttled" : "");
+	fflush(stderr);
+}
+
+static void json(const struct mig_job *j, bool source)
+{
+	printf("{\n");
+	printf("  \"status\": \"%s\",\n", j->status);
+	printf("  \"operation\": \"%s\",\n", source ? "outgoing migration" :
+	       "incoming migration");
+	printf("  \"time_elapsed\": %llu,\n",
+	       (unsigned long long)j->time_elapsed_ms);
+	printf("  \"downtime\": %llu,\n", (unsigned long long)j->downtime_ms);
+	printf("  \"expected_downtime\": %llu,\n",
+	       (unsigned long long)j->expected_downtime_ms);
+	printf("  \"setup_time\": %llu,\n", (unsigned long long)j->setup_ms);
+	printf("  \"data_total\": %llu,\n", (unsigned long long)j->data_total);
+	printf("  \"data_processed\": %llu,\n",
+	       (unsigned long long)j->data_processed);
+	printf("  \"data_remaining\": %llu,\n",
+	       (unsigned long long)j->data_remaining);
+	printf("  \"memory_total\": %llu,\n",
+	       (unsigned long long)j->memory_total);
+	printf("  \"memory_processed\": %llu,\n",
+	       (unsigned long long)j->memory_processed);
+	printf("  \"memory_remaining\": %llu,\n",
+	       (unsigned long long)j->memory_remaining);
+	printf("  \"memory_constant\": %llu,\n",
+	       (unsigned long long)j->memory_constant);
+	printf("  \"memory_normal\": %llu,\n",
+	       (unsigned long long)j->memory_normal);
+	printf("  \"memory_normal_bytes\": %llu,\n",
+	       (unsigned long long)j->memory_normal_bytes);
+	printf("  \"memory_bps\": %llu,\n", (unsigned long long)j->memory_bps);
+	printf("  \"memory_dirty_rate\": %llu,\n",
+	       (unsigned long long)j->memory_dirty_rate);
+	printf("  \"memory_page_size\": %u,\n", MIG_PAGE);
+	printf("  \"memory_iteration\": %llu,\n",
+	       (unsigned long long)j->memory_iteration);
+	printf("  \"auto_converge_throttle\": %llu,\n",
+	       (unsigned long long)j->throttle);
+	printf("  \"device_bytes\": %llu,\n",
+	       (unsigned long long)j->device_bytes);
+	printf("  \"channels\": %u,\n", j->channels);
+	if (!source)
+		printf("  \"resume_time_us\": %llu,\n",
+		       (unsigned long long)j->resume_us);
+	printf("  \"error\": \"");
+	for (const char *p = j->error; *p; p++)
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if ((unsigned char)*p >= ' ')
+			putchar(*p);
+	printf("\"\n}\n");
+}
+
+void mig_report(const struct mig_opts *o, const struct mig_job *j,
+		bool source)
+{
+	if (isatty(STDERR_FILENO) && source)
+		fputc('\n', stderr);
+	if (o->json) {
+		json(j, source);
+		fflush(stdout);
+		return;
+	}
+	if (j->error[0])
+		return;
+	printf("kmig %s: %s in %llu ms, downtime %llu ms%s\n", o->cmd,
+	       j->status, (unsigned long long)j->time_elapsed_ms,
+	       (unsigned long long)j->downtime_ms,
+	       source ? " (pause to destination resume)" :
+	       " (switchover to resume)");
+	printf("  transferred %.1f MiB of %.1f MiB guest memory at %.1f MiB/s over %u channel%s\n",
+	       mib(j->data_processed), mib(j->memory_total),
+	       mib(j->memory_bps), j->channels, j->channels > 1 ? "s" : "");
+	printf("  pages %llu, zero pages %llu, rounds %llu, device state %llu bytes, throttle %llu%%\n",
+	       (unsigned long long)j->memory_normal,
+	       (unsigned long long)j->memory_constant,
+	       (unsigned long long)j->memory_iteration,
+	       (unsigned long long)j->device_bytes,
+	       (unsigned long long)j->throttle);
+	fflush(stdout);
+}

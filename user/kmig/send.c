@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Page senders. Each channel's sender takes its share of the dirty pages
+ * (chunks of MIG_CHUNK_PAGES, dealt round-robin), reads them from the
+ * context with pread (an absent page reads as zeros and allocates nothing),
+ * sends zero pages as zero records (runs coalesced) and the others as page
+ * records, and keeps under its share of --bandwidth.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "mig.h"
+
+#define PAGE_REC_BYTES	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_SLOT_LEN + \
+			 KMIG_REC_RAM_PAGE_LEN + KMIG_STREAM_CRC_SIZE)
+#define ZERO_REC_BYTES	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_SLOT_LEN + \
+			 KMIG_REC_RAM_ZERO_LEN + KMIG_STREAM_CRC_SIZE)
+
+bool mig_page_is_zero(const void *p)
+{
+	const uint64_t *w = p;
+	unsigned int i;
+
+	for (i = 0; i < MIG_PAGE / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
+		    w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	return true;
+}
+
+int mig_sender_init(struct mig_sender *s, int sock, unsigned int index,
+		    unsigned int count, const struct mig_vm *vm,
+		    uint64_t rate)
+{
+	memset(s, 0, sizeof(*s));
+	s->sock = sock;
+	s->index = index;
+	s->count = count;
+	s->vm = vm;
+	s->rate = rate;
+	s->buf = malloc(MIG_CHUNK_PAGES * MIG_PAGE);
+	if (!s->buf)
+		return -ENOMEM;
+	kmig_enc_init_fd(&s->enc, sock);
+	return 0;
+}
+
+void mig_sender_free(struct mig_sender *s)
+{
+	kmig_enc_free(&s->enc);
+	free(s->buf);
+	s->buf = NULL;
+}
+
+/* Sleep as long as the bytes sent so far are ahead of the rate. */
+static void rate_wait(struct mig_sender *s, uint64_t bytes)
+{
+	uint64_t now = mig_now_ns(), due;
+	struct timespec ts;
+
+	if (!s->rate)
+		return;
+	if (!s->cap_start_ns || now - s->cap_start_ns > 1000000000ull) {
+		/* Restart the window every second: no credit for idle time. */
+		s->cap_start_ns = now;
+		s->cap_bytes = 0;
+	}
+	s->cap_bytes += bytes;
+	due = s->cap_start_ns + s->cap_bytes * 1000000000ull / s->rate;
+	if (due > now) {
+		ts.tv_sec = (due - now) / 1000000000ull;
+		ts.tv_nsec = (due - now) % 1000000000ull;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
+		      uint64_t first, uint64_t end)
+{
+	uint64_t p, lo = end, hi = first, zrun = 0, zfirst = 0, bytes = 0;
+	ssize_t r;
+	int ret = 0;
+
+	for (p = first; p < end; p++)
+		if (sl->bitmap[p / 64] & (1ull << (p % 64))) {
+			if (p < lo)
+				lo = p;
+			hi = p + 1;
+		}
+	if (lo >= hi)
+		return 0;
+	r = pread(s->vm->ctx_fd, s->buf, (hi - lo) * MIG_PAGE,
+		  KMIG_SLOT_OFFSET(sl->id) + lo * MIG_PAGE);
+	if (r != (ssize_t)((hi - lo) * MIG_PAGE)) {
+		ret = r < 0 ? -errno : -EIO;
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "cannot read pages %llu..%llu of slot %u: %s",
+			 (unsigned long long)lo, (unsigned long long)hi - 1,
+			 sl->id, strerror(-ret));
+		return ret;
+	}
+	for (p = lo; p < hi && !ret; p++) {
+		const uint8_t *data = s->buf + (p - lo) * MIG_PAGE;
+
+		if (!(sl->bitmap[p / 64] & (1ull << (p % 64))))
+			continue;
+		if (mig_page_is_zero(data)) {
+			s->zero++;
+			if (zrun && zfirst + zrun == p) {
+				zrun++;
+				continue;
+			}
+			if (zrun) {
+				ret = kmig_enc_zero(&s->enc, sl->id, zfirst, zrun);
+				bytes += ZERO_REC_BYTES;
+			}
+			zfirst = p;
+			zrun = 1;
+			continue;
+		}
+		ret = kmig_enc_page(&s->enc, sl->id, p, data);
+		bytes += PAGE_REC_BYTES;
+		s->pages++;
+	}
+	if (!ret && zrun) {
+		ret = kmig_enc_zero(&s->enc, sl->id, zfirst, zrun);
+		bytes += ZERO_REC_BYTES;
+	}
+	s->bytes += bytes;
+	if (ret)
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "cannot send pages of slot %u: %s", sl->id,
+			 strerror(-ret));
+	rate_wait(s, bytes);
+	return ret;
+}
+
+int mig_send_pages(struct mig_sender *s)
+{
+	const struct mig_vm *vm = s->vm;
+	uint64_t c, nchunks, first, end;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->nslots; i++) {
+		const struct mig_slot *sl = &vm->slots[i];
+
+		nchunks = (sl->npages + MIG_CHUNK_PAGES - 1) / MIG_CHUNK_PAGES;
+		for (c = s->index; c < nchunks; c += s->count) {
+			first = c * MIG_CHUNK_PAGES;
+			end = first + MIG_CHUNK_PAGES;
+			if (end > sl->npages)
+				end = sl->npages;
+			ret = send_chunk(s, sl, first, end);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
