@@ -228,8 +228,16 @@ void mig_sock_setup(int fd, int timeout_s)
 {
 	struct timeval tv = { .tv_sec = timeout_s };
 	int one = 1, buf = 4 << 20;
+	/*
+	 * A lost link shows as data nobody acknowledges: give up on it after
+	 * 10 s instead of TCP's minutes of retransmissions, even while a
+	 * bandwidth cap keeps the socket from filling up.
+	 */
+	unsigned int user_timeout_ms = 10000;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+		   sizeof(user_timeout_ms));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

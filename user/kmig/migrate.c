@@ -289,6 +289,31 @@ static int harvest(struct src *s, uint64_t *dirty)
 	return 0;
 }
 
+/*
+ * Start or stop logging the guest's writes. The VMM's slots do not log
+ * until a migration starts, and stop again when it ends, however it ends.
+ */
+static int set_logging(struct src *s, bool on)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		struct kmig_dirty_logging lg = {
+			.slot = s->vm.slots[i].id,
+			.flags = on ? KMIG_DIRTY_LOGGING_ON : 0,
+		};
+
+		if (ioctl(s->vm.ctx_fd, KMIG_SET_DIRTY_LOGGING, &lg))
+			return fail(s, -errno,
+				    "cannot %s dirty logging of slot %u: %s%s",
+				    on ? "start" : "stop", lg.slot,
+				    strerror(errno), errno == ENODEV ?
+				    " (the VMM did not create it with dirty logging)" :
+				    "");
+	}
+	return 0;
+}
+
 static void bitmaps_clear(struct src *s)
 {
 	unsigned int i;
@@ -589,6 +614,7 @@ static void abort_source(struct src *s)
 					  KMIG_DEVICE_STATE_RUNNING);
 	if (s->vm.ctx_fd < 0)
 		return;
+	set_logging(s, false);
 	if (s->throttle)
 		vmm_client_cmd(&s->vm.vmm, "throttle 0");
 	if (s->paused && vmm_client_cmd(&s->vm.vmm, "resume"))
@@ -603,8 +629,8 @@ static int precopy(struct src *s)
 	unsigned int bad = 0, i;
 	int ret;
 
-	/* Arm tracking: harvest and drop; every page goes in round 0. */
-	ret = harvest(s, &dirty);
+	/* Start logging, then send every page in round 0. */
+	ret = set_logging(s, true);
 	if (ret)
 		return ret;
 	for (i = 0; i < s->vm.nslots; i++) {
@@ -740,7 +766,8 @@ int migrate_main(int argc, char *argv[])
 	else {
 		for (i = 0; i < s->o.ndevs; i++)
 			mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_STOP);
-		/* paused for good here; unthrottled should it ever run again */
+		/* paused for good here; as before should it ever run again */
+		set_logging(s, false);
 		if (s->throttle)
 			vmm_client_cmd(&s->vm.vmm, "throttle 0");
 	}

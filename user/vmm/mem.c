@@ -52,8 +52,9 @@ const struct vmm_mem_backend vmm_mem_memfd = {
 
 /*
  * The kmig backend: one /dev/kmig context for the whole VM (a process runs
- * one VM), a slot of it per VMM slot, created with dirty logging so the
- * agent can harvest writes (including KVM's own) while the guest runs.
+ * one VM), a slot of it per VMM slot, created with a dirty log that is
+ * stopped at once: the agent starts it for a migration and harvests writes
+ * (including KVM's own) while the guest runs, and stops it afterwards.
  * Every slot shares the context fd; slot S is mapped at KMIG_SLOT_OFFSET(S).
  */
 static int kmig_ctx = -1;
@@ -65,6 +66,7 @@ static int kmig_create_slot(struct vmm_slot *slot)
 		.slot = slot->id, .flags = KMIG_SLOT_DIRTY_LOG,
 		.guest_phys_addr = slot->gpa, .memory_size = slot->size,
 	};
+	struct kmig_dirty_logging lg = { .flags = 0 };	/* stopped */
 	int ret;
 
 	if (kmig_ctx < 0) {
@@ -81,6 +83,15 @@ static int kmig_create_slot(struct vmm_slot *slot)
 		ret = -errno;
 		fprintf(stderr, "kmig-vmm: slot %u: KMIG_SET_MEMSLOT: %s\n",
 			slot->id, strerror(errno));
+		goto err_slot;
+	}
+	lg.slot = slot->id;
+	if (ioctl(kmig_ctx, KMIG_SET_DIRTY_LOGGING, &lg)) {
+		ret = -errno;
+		fprintf(stderr, "kmig-vmm: slot %u: KMIG_SET_DIRTY_LOGGING: %s\n",
+			slot->id, strerror(errno));
+		ms.memory_size = 0;
+		ioctl(kmig_ctx, KMIG_SET_MEMSLOT, &ms);
 		goto err_slot;
 	}
 	slot->hva = mmap(NULL, slot->size, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Migrations that go wrong: the link is cut, the stream is corrupted on the
+ * way, or one of the agents is killed. Whatever happens, the source guest
+ * keeps running untouched, the destination never resumes a half-loaded
+ * guest, and both agents end with a clear error instead of hanging.
+ *
+ * The link cut runs between two network namespaces joined by veth
+ * (selftests/qemu/hosts.sh); the other cases run over loopback.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kmig.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "kselftest_harness.h"
+#include "netlink.h"
+
+#define RUN_DIR		"/run/kmig-migrate-fail"
+#define VMM_A		RUN_DIR "/vm-a.sock"
+#define VMM_B		RUN_DIR "/vm-b.sock"
+
+static char project[512];
+
+static const char *bin(const char *rel)
+{
+	static char path[4][640];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(path[i], sizeof(path[i]), "%s/build/%s", project, rel);
+	return path[i];
+}
+
+/* Start @argv (NULL-terminated) in network namespace @ns (or none), its
+ * output in @log.
+ */
+static pid_t spawn(const char *ns, const char *log, const char *const argv[])
+{
+	const char *full[32];
+	int n = 0, i, fd;
+	pid_t pid;
+
+	if (ns) {
+		full[n++] = "ip";
+		full[n++] = "netns";
+		full[n++] = "exec";
+		full[n++] = ns;
+	}
+	for (i = 0; argv[i] && n < 31; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+
+	pid = fork();
+	if (pid)
+		return pid;
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	execvp(full[0], (char *const *)full);
+	_exit(127);
+}
+
+/* Exit status of @pid, waiting at most @timeout_s; -1 if it still runs. */
+static int wait_exit(pid_t pid, int timeout_s)
+{
+	int status, i;
+
+	for (i = 0; i < timeout_s * 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+						   128 + WTERMSIG(status);
+		usleep(100000);
+	}
+	return -1;
+}
+
+static void stop(pid_t pid)
+{
+	if (pid > 0 && !kill(pid, SIGKILL))
+		waitpid(pid, NULL, 0);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+	char buf[16384];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+static int vmm_status(const char *sock, struct vmm_status *st)
+{
+	struct vmm_client c;
+	int ret;
+
+	ret = vmm_client_connect(&c, sock, 5000);
+	if (ret)
+		return ret;
+	ret = vmm_client_status(&c, st);
+	vmm_client_close(&c);
+	return ret;
+}
+
+/* The context of the VMM with process id @pid logs dirty pages. */
+static int ctx_tracking(pid_t pid)
+{
+	struct kmig_nl_ctx ctx[16];
+	struct kmig_nl nl;
+	int n, i, ret = -ENOENT;
+
+	if (kmig_nl_open(&nl))
+		return -EIO;
+	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
+		for (i = 0; i < n && i < 16; i++)
+			if (ctx[i].owner == (uint32_t)pid)
+				ret = !!(ctx[i].mode & KMIG_CTX_MODE_DIRTY_LOG);
+	}
+	kmig_nl_close(&nl);
+	return ret;
+}
+
+FIXTURE(fail) {
+	pid_t vmm_a, vmm_b, incoming, migrate, proxy;
+	bool netns;
+};
+
+FIXTURE_SETUP(fail)
+{
+	const char *p = getenv("KMIG_PROJECT");
+
+	ASSERT_NE(NULL, p);
+	snprintf(project, sizeof(project), "%s", p);
+	mkdir(RUN_DIR, 0700);
+	unlink(VMM_A);
+	unlink(VMM_B);
+	memset(self, 0, sizeof(*self));
+}
+
+FIXTURE_TEARDOWN(fail)
+{
+	stop(self->migrate);
+	stop(self->incoming);
+	stop(self->proxy);
+	stop(self->vmm_a);
+	stop(self->vmm_b);
+	if (self->netns)
+		ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
+}
+
+/*
+ * A source guest dirtying memory fast, a destination waiting, an incoming
+ * agent on @listen and a migration to @to capped at 1 MiB/s, so that
+ * precopy lasts well beyond the moment the test breaks something.
+ */
+static void start_migration(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(fail) *self, const char *ns_a,
+			    const char *ns_b, const char *listen,
+			    const char *to)
+{
+	const char *vmm_a[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_A,
+				"--mem", "32", "--pattern", "random",
+				"--rate", "20000", NULL };
+	const char *vmm_b[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_B,
+				"--mem", "32", "--incoming", NULL };
+	const char *inc[] = { bin("kmig"), "incoming", "--vmm", VMM_B,
+			      "--listen", listen, "--timeout", "60", NULL };
+	const char *mig[] = { bin("kmig"), "migrate", "--vmm", VMM_A,
+			      "--to", to, "--bandwidth", "1",
+			      "--timeout", "60", NULL };
+	struct vmm_status st;
+
+	self->vmm_a = spawn(ns_a, "vmm-a.log", vmm_a);
+	self->vmm_b = spawn(ns_b, "vmm-b.log", vmm_b);
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_STREQ("running", st.state);
+	ASSERT_EQ(0, vmm_status(VMM_B, &st));
+	ASSERT_STREQ("incoming", st.state);
+	self->incoming = spawn(ns_b, "incoming.log", inc);
+	usleep(500000);
+	self->migrate = spawn(ns_a, "migrate.log", mig);
+	sleep(2);
+	/* Still in precopy. */
+	ASSERT_EQ(-1, wait_exit(self->migrate, 0));
+}
+
+/* The source guest still runs on its own, with dirty tracking off. */
+static void source_untouched(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(fail) *self, bool tracking_off)
+{
+	struct vmm_status st;
+	uint64_t c1;
+
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	EXPECT_STREQ("running", st.state);
+	c1 = st.counter;
+	usleep(500000);
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	EXPECT_LT(c1, st.counter);
+	if (tracking_off)
+		EXPECT_EQ(0, ctx_tracking(self->vmm_a));
+}
+
+/* The destination never resumed a half-loaded guest. */
+static void destination_not_resumed(struct __test_metadata *_metadata)
+{
+	struct vmm_status st;
+
+	ASSERT_EQ(0, vmm_status(VMM_B, &st));
+	EXPECT_STREQ("incoming", st.state);
+}
+
+TEST_F_TIMEOUT(fail, link_cut_during_precopy, 240)
+{
+	self->netns = true;
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down && hosts_up"));
+	start_migration(_metadata, self, "kmig-a", "kmig-b",
+			"198.18.0.2:4450", "198.18.0.2:4450");
+
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+	EXPECT_EQ(1, wait_exit(self->migrate, 45));
+	self->migrate = 0;
+	EXPECT_EQ(1, wait_exit(self->incoming, 45));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
+	EXPECT_TRUE(file_has("incoming.log", "kmig incoming: "));
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
+}
+
+TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
+{
+	const char *proxy[] = { bin("tools/tcpproxy"), "4452", "127.0.0.1",
+				"4451", "3000", NULL };
+
+	self->proxy = spawn(NULL, "proxy.log", proxy);
+	usleep(300000);
+	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4451",
+			"127.0.0.1:4452");
+
+	EXPECT_EQ(1, wait_exit(self->incoming, 30));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("incoming.log", "record #"));
+	EXPECT_EQ(1, wait_exit(self->migrate, 45));
+	self->migrate = 0;
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
+}
+
+TEST_F_TIMEOUT(fail, source_agent_killed, 240)
+{
+	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4453",
+			"127.0.0.1:4453");
+
+	kill(self->migrate, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, wait_exit(self->migrate, 5));
+	self->migrate = 0;
+	EXPECT_EQ(1, wait_exit(self->incoming, 30));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("incoming.log", "kmig incoming: "));
+	source_untouched(_metadata, self, false);
+	destination_not_resumed(_metadata);
+}
+
+TEST_F_TIMEOUT(fail, destination_agent_killed, 240)
+{
+	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4454",
+			"127.0.0.1:4454");
+
+	kill(self->incoming, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, wait_exit(self->incoming, 5));
+	self->incoming = 0;
+	EXPECT_EQ(1, wait_exit(self->migrate, 30));
+	self->migrate = 0;
+	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
+}
+
+TEST_HARNESS_MAIN
