@@ -464,4 +464,95 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	EXPECT_EQ(csum_a, csum_b);
 }
 
+/*
+ * A guest that keeps re-dirtying its memory never fits a 1 ms downtime
+ * target over a 4 MiB/s link: the source throttles it through the VMM in
+ * growing steps, and --timeout then aborts cleanly: the guest keeps
+ * running on the source, unthrottled, and the destination never resumes.
+ */
+FIXTURE(converge) {
+	struct proc a, b;
+};
+
+FIXTURE_SETUP(converge)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+}
+
+FIXTURE_TEARDOWN(converge)
+{
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+}
+
+TEST_F_TIMEOUT(converge, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
+{
+	char cmd[PATH_MAX * 2], out[64], err[64];
+	struct vmm_client c = { .fd = -1 };
+	struct vmm_status st;
+	uint64_t counter;
+	pid_t in, mig;
+	size_t len;
+	char *text;
+	int ret, ret2;
+
+	ret = kvm_usable();
+	if (ret && !getenv("KMIG_BED"))
+		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	ASSERT_EQ(0, own_netns());
+
+	ASSERT_EQ(0, vmm_start(&self->a, "ca",
+			       "--mem 4 --pattern hot --hot-pages 256"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	ASSERT_EQ(0, vmm_start(&self->b, "cb", "--mem 4 --incoming"));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:24510 --timeout 60 2>/dev/null",
+		 project(), self->b.sock);
+	in = spawn(cmd, "/dev/null");
+	ASSERT_LT(0, in);
+	snprintf(out, sizeof(out), "/dev/shm/converge-%d.json", getpid());
+	snprintf(err, sizeof(err), "/dev/shm/converge-%d.err", getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:24510 --channels 2 --bandwidth 4 --max-downtime 1 --timeout 10 --json 2>%s",
+		 project(), self->a.sock, err);
+	mig = spawn(cmd, out);
+	ASSERT_LT(0, mig);
+	ret = wait_exit(mig, 60000);
+	ret2 = wait_exit(in, 40000);
+	text = slurp(err, &len);
+	EXPECT_EQ(1, ret) TH_LOG("kmig migrate: %s", text ? text : "?");
+	EXPECT_TRUE(text && strstr(text, "aborted, the guest keeps running here"))
+		TH_LOG("%s", text ? text : "?");
+	free(text);
+	unlink(err);
+	EXPECT_EQ(1, ret2);
+	text = slurp(out, &len);
+	unlink(out);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "\"status\": \"failed\""));
+	EXPECT_LE(20, json_u64(text, "auto_converge_throttle")) TH_LOG("%s", text);
+	TH_LOG("throttled to %llu%% in %llu rounds before the timeout",
+	       (unsigned long long)json_u64(text, "auto_converge_throttle"),
+	       (unsigned long long)json_u64(text, "memory_iteration"));
+	free(text);
+
+	/* The source runs on, unthrottled; the destination never ran. */
+	ASSERT_EQ(0, vmm_connect(&self->a, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "status"));
+	EXPECT_NE(NULL, strstr(c.reply, " throttle=0 ")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("running", st.state);
+	counter = st.counter;
+	ASSERT_EQ(0, wait_counter(&self->a, counter, &st));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
+}
+
 TEST_HARNESS_MAIN

@@ -626,7 +626,7 @@ static int precopy(struct src *s)
 {
 	uint64_t dirty, last_ns, now, bw = 0, rate, send_ns = 0, b0, t0;
 	uint64_t max_bytes, prev_bytes = 0, dev_pending, pend;
-	unsigned int bad = 0, i;
+	unsigned int bad = 0, steps = 1, pct, i;
 	int ret;
 
 	/* Start logging, then send every page in round 0. */
@@ -703,12 +703,13 @@ static int precopy(struct src *s)
 		/* Auto-converge: dirtying outran half the round's transfer twice. */
 		if (s->round && dirty * MIG_PAGE > (sent_bytes(s, false) - b0) / 2 &&
 		    dirty >= prev_bytes / MIG_PAGE / 2) {
+			/* growing steps: 20, 40, 70, 99 */
 			if (++bad >= 2 && s->throttle < 99) {
-				ret = set_throttle(s, s->throttle ?
-						   (s->throttle + 10 > 99 ? 99 :
-						    s->throttle + 10) : 20);
+				pct = s->throttle ? s->throttle + 10 * steps : 20;
+				ret = set_throttle(s, pct > 99 ? 99 : pct);
 				if (ret)
 					return ret;
+				steps++;
 				bad = 0;
 			}
 		} else {
