@@ -34,9 +34,8 @@ hosts_up() {
 }
 
 hosts_down() {
-	ip netns del kmig-a 2>/dev/null
-	ip netns del kmig-b 2>/dev/null
-	return 0
+	ip netns del kmig-a 2>/dev/null || true
+	ip netns del kmig-b 2>/dev/null || true
 }
 
 on() {
