@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -40,6 +41,54 @@ int mig_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n(see 'kmig %s --help')\n", cmd);
 	return -EINVAL;
+}
+
+int mig_parse_common(struct mig_opts *o, int c, const char *usage,
+		     char *argv[])
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'v':
+		if (!*optarg)
+			return mig_usage_error(o->cmd, "--vmm is empty");
+		o->vmm = optarg;
+		return 0;
+	case 'T':
+		if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 86400, &v))
+			return -EINVAL;
+		o->timeout_ms = v * 1000;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	case 'D':
+		return mig_parse_device(o, optarg) ? -EINVAL : 0;
+	case 's':
+		if (mig_check_dir(o->cmd, optarg))
+			return -EINVAL;
+		o->save_dir = optarg;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		return 1;
+	case ':':
+		return mig_usage_error(o->cmd, "%s needs a value",
+				       argv[optind - 1]);
+	default:
+		return mig_usage_error(o->cmd, "unknown option '%s'",
+				       argv[optind - 1]);
+	}
+}
+
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[])
+{
+	if (optind < argc)
+		return mig_usage_error(o->cmd, "unexpected argument '%s'",
+				       argv[optind]);
+	if (!o->vmm)
+		return mig_usage_error(o->cmd, "--vmm SOCK is required");
+	return 0;
 }
 
 int mig_parse_u64(const char *cmd, const char *opt, const char *s,

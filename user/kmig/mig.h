@@ -134,6 +134,16 @@ int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
 		   struct sockaddr_in *sa);
 int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
+/*
+ * The options migrate and incoming share (--vmm, --timeout, --json,
+ * --device, --save-at-switchover, --help) and getopt's complaints: takes
+ * option @c with @optarg; 0 when taken, 1 after printing @usage for
+ * --help, -EINVAL for bad input or an unknown option.
+ */
+int mig_parse_common(struct mig_opts *o, int c, const char *usage,
+		     char *argv[]);
+/* After the options: no stray arguments, and --vmm was given. */
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
 int mig_ensure_module(const char *cmd);
 
 /* Connect to the VMM, take its context fd and slots. */

@@ -92,7 +92,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	};
 	bool have_to = false;
 	uint64_t v;
-	int c;
+	int c, ret;
 
 	o->cmd = "migrate";
 	o->channels = 1;
@@ -101,11 +101,6 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
-		case 'v':
-			if (!*optarg)
-				return mig_usage_error(o->cmd, "--vmm is empty");
-			o->vmm = optarg;
-			break;
 		case 't':
 			if (mig_parse_addr(o->cmd, optarg, false, &o->addr))
 				return -EINVAL;
@@ -128,40 +123,15 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 				return -EINVAL;
 			o->bandwidth = v << 20;
 			break;
-		case 'T':
-			if (mig_parse_u64(o->cmd, "--timeout", optarg, 1,
-					  86400, &v))
-				return -EINVAL;
-			o->timeout_ms = v * 1000;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'D':
-			if (mig_parse_device(o, optarg))
-				return -EINVAL;
-			break;
-		case 's':
-			if (mig_check_dir(o->cmd, optarg))
-				return -EINVAL;
-			o->save_dir = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		case ':':
-			return mig_usage_error(o->cmd, "%s needs a value",
-					       argv[optind - 1]);
 		default:
-			return mig_usage_error(o->cmd, "unknown option '%s'",
-					       argv[optind - 1]);
+			ret = mig_parse_common(o, c, usage, argv);
+			if (ret)
+				return ret;
 		}
 	}
-	if (optind < argc)
-		return mig_usage_error(o->cmd, "unexpected argument '%s'",
-				       argv[optind]);
-	if (!o->vmm)
-		return mig_usage_error(o->cmd, "--vmm SOCK is required");
+	ret = mig_parse_end(o, argc, argv);
+	if (ret)
+		return ret;
 	if (!have_to)
 		return mig_usage_error(o->cmd, "--to IPV4:PORT is required");
 	return 0;
