@@ -248,6 +248,15 @@ static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 	WRITE_ONCE(slot->logging, false);
 	bitmap_zero(slot->dirty, slot->npages);
 	if (a.flags & KMIG_DIRTY_LOGGING_ON) {
+		WRITE_ONCE(slot->logging, true);
+		/* On before any PTE loses its write bit: see .page_mkwrite. */
+		smp_mb();
+		kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff,
+				     slot->npages);
+		/*
+		 * Only now: KVM's notifier, dropping its writable SPTEs above,
+		 * marked every page the guest had written dirty.
+		 */
 		for (i = 0; i < slot->npages; i++) {
 			page = READ_ONCE(slot->pages[i]);
 			if (page)
@@ -255,11 +264,6 @@ static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 			if (!(i % 4096))
 				cond_resched();
 		}
-		WRITE_ONCE(slot->logging, true);
-		/* On before any PTE loses its write bit: see .page_mkwrite. */
-		smp_mb();
-		kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff,
-				     slot->npages);
 	}
 out:
 	kmig_slot_put(slot);
