@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
@@ -58,11 +59,19 @@ struct rbarrier {
 
 struct dst;
 
+/* Pages one pwritev installs: consecutive pages of one slot. */
+#define BATCH_PAGES	256
+
 struct chan {
 	struct dst *d;
 	unsigned int index;
 	int sock;
 	struct kmig_dec dec;
+	struct iovec batch[BATCH_PAGES];	/* data in dec's input */
+	unsigned int nbatch;
+	struct mig_slot *batch_slot;
+	uint64_t batch_first;
+	int batch_err;
 	pthread_t thread;
 	bool started;
 	uint64_t round;			/* next ROUND_SYNC expected */
@@ -181,20 +190,55 @@ static struct mig_slot *slot_of(struct dst *d, uint32_t id)
 	return NULL;
 }
 
+/*
+ * Install the collected pages: one pwritev, the kernel copying them from
+ * the decoder's buffer straight into the context. Called before the
+ * decoder reuses that buffer, and before anything that must come after
+ * these pages (zero records, round syncs).
+ */
+static int batch_flush(struct chan *c)
+{
+	struct mig_slot *sl = c->batch_slot;
+	ssize_t n;
+
+	if (!c->nbatch || c->batch_err)
+		return c->batch_err;
+	n = pwritev(c->d->vm.ctx_fd, c->batch, c->nbatch,
+		    KMIG_SLOT_OFFSET(sl->id) + c->batch_first * MIG_PAGE);
+	if (n != (ssize_t)(c->nbatch * MIG_PAGE)) {
+		c->batch_err = n < 0 ? -errno : -EIO;
+		snprintf(c->err, sizeof(c->err),
+			 "cannot install pages %llu..%llu of slot %u: %s",
+			 (unsigned long long)c->batch_first,
+			 (unsigned long long)c->batch_first + c->nbatch - 1,
+			 sl->id, n < 0 ? strerror(errno) : "short write");
+	}
+	c->nbatch = 0;
+	return c->batch_err;
+}
+
+static void batch_release(void *opaque)
+{
+	batch_flush(opaque);
+}
+
 static int put_page(struct chan *c, struct mig_slot *sl, uint64_t page,
 		    const void *data)
 {
-	ssize_t n = pwrite(c->d->vm.ctx_fd, data, MIG_PAGE,
-			   KMIG_SLOT_OFFSET(sl->id) + page * MIG_PAGE);
+	int ret;
 
-	if (n != MIG_PAGE) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot install page %llu of slot %u: %s",
-			 (unsigned long long)page, sl->id,
-			 n < 0 ? strerror(errno) : "short write");
-		return n < 0 ? -errno : -EIO;
+	if (c->nbatch && (c->nbatch == BATCH_PAGES || sl != c->batch_slot ||
+			  page != c->batch_first + c->nbatch)) {
+		ret = batch_flush(c);
+		if (ret)
+			return ret;
 	}
-	return 0;
+	if (!c->nbatch) {
+		c->batch_slot = sl;
+		c->batch_first = page;
+	}
+	c->batch[c->nbatch++] = (struct iovec) { (void *)data, MIG_PAGE };
+	return c->batch_err;
 }
 
 static int on_page(void *opaque, uint32_t slot, uint64_t page,
@@ -254,6 +298,9 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 		return -EPROTO;
 	}
 	c->round++;
+	ret = batch_flush(c);
+	if (ret)
+		return ret;
 	ret = bar_wait(&c->d->bar);
 	if (ret)
 		snprintf(c->err, sizeof(c->err), "another channel failed");
@@ -409,6 +456,8 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 		d->switchover_ns = mig_now_ns();
 		return 0;
 	case KMIG_SCMD_ROUND_SYNC:
+		if (batch_flush(c))
+			return c->batch_err;
 		if (cmd->round != c->round) {
 			snprintf(c->err, sizeof(c->err),
 				 "ROUND_SYNC %llu on the main channel, expected %llu",
@@ -527,9 +576,11 @@ static int decode(struct dst *d)
 	static const struct kmig_dec_ops main_ops = {
 		.section = main_section, .cmd = main_cmd, .page = main_page,
 		.zero = main_zero, .vcpu = main_vcpu, .device = main_device,
+		.release = batch_release,
 	};
 	static const struct kmig_dec_ops page_ops = {
 		.cmd = page_chan_cmd, .page = on_page, .zero = on_zero,
+		.release = batch_release,
 	};
 	struct kmig_dec_cfg cfg = {
 		.slots = d->dslots, .nslots = d->vm.nslots,
@@ -579,6 +630,11 @@ static int decode(struct dst *d)
 				   d->ch[i].err[0] ? ": " : "",
 				   d->ch[i].err);
 	}
+	/* The last pages went in when the decoders returned. */
+	for (i = 0; i < d->nchan && !ret; i++)
+		if (d->ch[i].batch_err)
+			ret = fail(d, d->ch[i].batch_err, "channel %u: %s", i,
+				   d->ch[i].err);
 	if (!ret && !d->switchover)
 		ret = fail(d, -EPROTO, "the stream ended without SWITCHOVER");
 	if (!ret && d->nchan > 1 && !d->channels_cmd)

@@ -37,6 +37,8 @@
 #define MIG_DEV_SECTION		2000u	/* + device index */
 /* Pages per unit of work: sender k takes chunks k, k + N, ... */
 #define MIG_CHUNK_PAGES		256u
+/* A sender's buffer: pages read and not yet written out. */
+#define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
 /* The destination refuses more vCPU state than the VMM would take. */
 #define MIG_MAX_VCPU_STATE	(64u << 20)
 
@@ -118,7 +120,8 @@ struct mig_sender {
 	const struct mig_vm *vm;
 	uint64_t rate;			/* bytes per second, 0: no cap */
 	uint64_t cap_start_ns, cap_bytes;
-	uint8_t *buf;
+	uint8_t *buf;			/* MIG_SEND_BUF_PAGES */
+	uint64_t used;			/* pages of buf the encoder holds */
 	/* per round */
 	uint64_t pages, zero, bytes;
 	int err;

@@ -2,9 +2,13 @@
 /*
  * Page senders. Each channel's sender takes its share of the dirty pages
  * (chunks of MIG_CHUNK_PAGES, dealt round-robin), reads them from the
- * context with pread (an absent page reads as zeros and allocates nothing),
- * sends zero pages as zero records (runs coalesced) and the others as page
- * records, and keeps under its share of --bandwidth.
+ * context with pread (an absent page reads as zeros and allocates nothing)
+ * into its buffer, sends zero pages as zero records (runs coalesced) and
+ * the others as page records that the encoder writes straight from that
+ * buffer, and keeps under its share of --bandwidth.
+ *
+ * The copy pread makes is the one the CRC is computed on: the guest keeps
+ * writing its memory meanwhile, and the dirty log sends such pages again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,7 +48,7 @@ int mig_sender_init(struct mig_sender *s, int sock, unsigned int index,
 	s->count = count;
 	s->vm = vm;
 	s->rate = rate;
-	s->buf = malloc(MIG_CHUNK_PAGES * MIG_PAGE);
+	s->buf = malloc(MIG_SEND_BUF_PAGES * MIG_PAGE);
 	if (!s->buf)
 		return -ENOMEM;
 	kmig_enc_init_fd(&s->enc, sock);
@@ -80,63 +84,113 @@ static void rate_wait(struct mig_sender *s, uint64_t bytes)
 	}
 }
 
+/*
+ * Read pages first .. end - 1 of @sl into the buffer, behind what earlier
+ * chunks left there for the encoder to write: a flush first when they do
+ * not fit. Returns where page @first landed.
+ */
+static uint8_t *read_pages(struct mig_sender *s, const struct mig_slot *sl,
+			   uint64_t first, uint64_t end)
+{
+	uint64_t n = end - first;
+	uint8_t *at;
+	ssize_t r;
+	int ret;
+
+	if (s->used + n > MIG_SEND_BUF_PAGES) {
+		ret = kmig_enc_flush(&s->enc);
+		if (ret) {
+			s->err = ret;
+			snprintf(s->errmsg, sizeof(s->errmsg),
+				 "cannot send pages of slot %u: %s", sl->id,
+				 strerror(-ret));
+			return NULL;
+		}
+		s->used = 0;
+	}
+	at = s->buf + s->used * MIG_PAGE;
+	r = pread(s->vm->ctx_fd, at, n * MIG_PAGE,
+		  KMIG_SLOT_OFFSET(sl->id) + first * MIG_PAGE);
+	if (r != (ssize_t)(n * MIG_PAGE)) {
+		s->err = r < 0 ? -errno : -EIO;
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "cannot read pages %llu..%llu of slot %u: %s",
+			 (unsigned long long)first, (unsigned long long)end - 1,
+			 sl->id, strerror(-s->err));
+		return NULL;
+	}
+	s->used += n;
+	return at;
+}
+
+static bool dirty(const struct mig_slot *sl, uint64_t p)
+{
+	return sl->bitmap[p / 64] & (1ull << (p % 64));
+}
+
+/*
+ * The dirty pages of one chunk: read in runs (dirty pages less than
+ * RUN_GAP apart share a read), zero pages as zero records (runs
+ * coalesced), the others as page records written straight from the
+ * buffer.
+ */
+#define RUN_GAP		8
+
 static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
 {
-	uint64_t p, lo = end, hi = first, zrun = 0, zfirst = 0, bytes = 0;
-	ssize_t r;
+	uint64_t p, lo, hi, zrun = 0, zfirst = 0, bytes = 0;
+	const uint8_t *buf, *data;
 	int ret = 0;
 
-	for (p = first; p < end; p++)
-		if (sl->bitmap[p / 64] & (1ull << (p % 64))) {
-			if (p < lo)
-				lo = p;
-			hi = p + 1;
-		}
-	if (lo >= hi)
-		return 0;
-	r = pread(s->vm->ctx_fd, s->buf, (hi - lo) * MIG_PAGE,
-		  KMIG_SLOT_OFFSET(sl->id) + lo * MIG_PAGE);
-	if (r != (ssize_t)((hi - lo) * MIG_PAGE)) {
-		ret = r < 0 ? -errno : -EIO;
-		snprintf(s->errmsg, sizeof(s->errmsg),
-			 "cannot read pages %llu..%llu of slot %u: %s",
-			 (unsigned long long)lo, (unsigned long long)hi - 1,
-			 sl->id, strerror(-ret));
-		return ret;
-	}
-	for (p = lo; p < hi && !ret; p++) {
-		const uint8_t *data = s->buf + (p - lo) * MIG_PAGE;
-
-		if (!(sl->bitmap[p / 64] & (1ull << (p % 64))))
-			continue;
-		if (mig_page_is_zero(data)) {
-			s->zero++;
-			if (zrun && zfirst + zrun == p) {
-				zrun++;
+	for (p = first; p < end && !ret; p = hi) {
+		while (p < end && !dirty(sl, p))
+			p++;
+		if (p == end)
+			break;
+		lo = p;
+		for (hi = p + 1; hi < end && hi < p + RUN_GAP; hi++)
+			if (dirty(sl, hi))
+				p = hi;
+		hi = p + 1;
+		buf = read_pages(s, sl, lo, hi);
+		if (!buf)
+			return s->err;
+		for (p = lo; p < hi && !ret; p++) {
+			if (!dirty(sl, p))
+				continue;
+			data = buf + (p - lo) * MIG_PAGE;
+			if (mig_page_is_zero(data)) {
+				s->zero++;
+				if (zrun && zfirst + zrun == p) {
+					zrun++;
+					continue;
+				}
+				if (zrun) {
+					ret = kmig_enc_zero(&s->enc, sl->id,
+							    zfirst, zrun);
+					bytes += ZERO_REC_BYTES;
+				}
+				zfirst = p;
+				zrun = 1;
 				continue;
 			}
-			if (zrun) {
-				ret = kmig_enc_zero(&s->enc, sl->id, zfirst, zrun);
-				bytes += ZERO_REC_BYTES;
-			}
-			zfirst = p;
-			zrun = 1;
-			continue;
+			ret = kmig_enc_page_ref(&s->enc, sl->id, p, data);
+			bytes += PAGE_REC_BYTES;
+			s->pages++;
 		}
-		ret = kmig_enc_page(&s->enc, sl->id, p, data);
-		bytes += PAGE_REC_BYTES;
-		s->pages++;
 	}
 	if (!ret && zrun) {
 		ret = kmig_enc_zero(&s->enc, sl->id, zfirst, zrun);
 		bytes += ZERO_REC_BYTES;
 	}
 	s->bytes += bytes;
-	if (ret)
+	if (ret) {
+		s->err = ret;
 		snprintf(s->errmsg, sizeof(s->errmsg),
 			 "cannot send pages of slot %u: %s", sl->id,
 			 strerror(-ret));
+	}
 	rate_wait(s, bytes);
 	return ret;
 }

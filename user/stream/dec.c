@@ -17,6 +17,8 @@
 
 #define REC_MAX	(KMIG_STREAM_REC_HDR_SIZE + KMIG_STREAM_MAX_PAYLOAD + \
 		 KMIG_STREAM_CRC_SIZE)
+/* An fd source reads into this much, at least two records' worth. */
+#define FD_BUF	(2 * REC_MAX)
 
 static int init(struct kmig_dec *d, const struct kmig_dec_cfg *cfg)
 {
@@ -27,8 +29,7 @@ static int init(struct kmig_dec *d, const struct kmig_dec_cfg *cfg)
 	d->fd = -1;
 	d->body = -1;
 	d->cur_type = -1;
-	d->rec = malloc(REC_MAX);
-	return d->rec ? 0 : -ENOMEM;
+	return 0;
 }
 
 int kmig_dec_init_fd(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
@@ -36,8 +37,12 @@ int kmig_dec_init_fd(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
 {
 	int ret = init(d, cfg);
 
+	if (ret)
+		return ret;
 	d->fd = fd;
-	return ret;
+	d->rbuf = malloc(FD_BUF);
+	d->in = d->rbuf;
+	return d->rbuf ? 0 : -ENOMEM;
 }
 
 int kmig_dec_init_buf(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
@@ -52,8 +57,9 @@ int kmig_dec_init_buf(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
 
 void kmig_dec_free(struct kmig_dec *d)
 {
-	free(d->rec);
-	d->rec = NULL;
+	free(d->rbuf);
+	d->rbuf = NULL;
+	d->in = NULL;
 }
 
 const char *kmig_dec_error(const struct kmig_dec *d)
@@ -88,58 +94,69 @@ int kmig_dec_fail(struct kmig_dec *d, int err, const char *fmt, ...)
 	return err;
 }
 
-/* Read up to @len bytes: how many were read (short only at end), -errno. */
-static long src_read(struct kmig_dec *d, void *p, size_t len)
+/* The data handed to callbacks so far is about to be overwritten. */
+static void release(struct kmig_dec *d)
 {
-	size_t got = 0;
-	ssize_t n;
-
-	if (d->fd < 0) {
-		got = d->in_len - d->in_off;
-		if (got > len)
-			got = len;
-		memcpy(p, d->in + d->in_off, got);
-		d->in_off += got;
-	} else {
-		while (got < len) {
-			n = read(d->fd, (uint8_t *)p + got, len - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -errno;
-			if (!n)
-				break;
-			got += n;
-		}
-	}
-	d->pos += got;
-	return got;
+	if (d->cfg.ops && d->cfg.ops->release)
+		d->cfg.ops->release(d->cfg.opaque);
 }
 
-static int read_exact(struct kmig_dec *d, void *p, size_t len,
-		      const char *what)
+/*
+ * At least @len unconsumed bytes at d->in + d->in_off, reading more from
+ * an fd source as needed (whatever the socket has, not just @len): how
+ * many there are, fewer only at the end of the input, or -errno.
+ */
+static long fill(struct kmig_dec *d, size_t len)
 {
-	long n = src_read(d, p, len);
+	size_t have = d->in_len - d->in_off;
+	ssize_t n;
 
-	if (n < 0)
-		return kmig_dec_fail(d, n, "reading %s: %s", what,
-				     strerror(-n));
-	if ((size_t)n < len)
-		return kmig_dec_fail(d, -ENODATA,
-				     "truncated: %s ends after %ld of %zu bytes",
-				     what, n, len);
-	return 0;
+	if (d->fd < 0 || have >= len)
+		return have;
+	if (d->in_off + len > FD_BUF) {
+		release(d);
+		memmove(d->rbuf, d->rbuf + d->in_off, have);
+		d->in_off = 0;
+		d->in_len = have;
+	}
+	while (d->in_len - d->in_off < len) {
+		n = read(d->fd, d->rbuf + d->in_len, FD_BUF - d->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (!n)
+			break;
+		d->in_len += n;
+	}
+	return d->in_len - d->in_off;
+}
+
+/* Take @len bytes filled before: where they are. */
+static const uint8_t *consume(struct kmig_dec *d, size_t len)
+{
+	const uint8_t *p = d->in + d->in_off;
+
+	d->in_off += len;
+	d->pos += len;
+	return p;
 }
 
 static int header(struct kmig_dec *d)
 {
-	uint8_t *h = d->rec;
+	const uint8_t *h;
 	uint32_t magic, crc;
-	int ret;
+	long n;
 
-	ret = read_exact(d, h, KMIG_STREAM_HEADER_SIZE, "the stream header");
-	if (ret)
-		return ret;
+	n = fill(d, KMIG_STREAM_HEADER_SIZE);
+	if (n < 0)
+		return kmig_dec_fail(d, n, "reading the stream header: %s",
+				     strerror(-n));
+	if (n < KMIG_STREAM_HEADER_SIZE)
+		return kmig_dec_fail(d, -ENODATA,
+				     "truncated: the stream header ends after %ld of %d bytes",
+				     n, KMIG_STREAM_HEADER_SIZE);
+	h = consume(d, KMIG_STREAM_HEADER_SIZE);
 	magic = get_le32(h);
 	if (magic != KMIG_STREAM_MAGIC)
 		return kmig_dec_fail(d, -EPROTO,
@@ -164,17 +181,19 @@ static int header(struct kmig_dec *d)
 
 static int record(struct kmig_dec *d)
 {
-	uint8_t *r = d->rec;
+	const uint8_t *r = d->in + d->in_off;
 	uint32_t len, crc, stored;
+	size_t size;
 	long n;
 	int ret;
 
 	d->offset = d->pos;
 	d->cur_type = -1;
-	n = src_read(d, r, KMIG_STREAM_REC_HDR_SIZE);
+	n = fill(d, KMIG_STREAM_REC_HDR_SIZE);
 	if (n < 0)
 		return kmig_dec_fail(d, n, "reading a record: %s",
 				     strerror(-n));
+	r = d->in + d->in_off;
 	d->cur_type = n ? r[0] : 0;
 	if (n == 0)
 		return kmig_dec_fail(d, -ENODATA,
@@ -188,10 +207,17 @@ static int record(struct kmig_dec *d)
 		return kmig_dec_fail(d, -EMSGSIZE,
 				     "length %u exceeds the limit of %u bytes",
 				     len, KMIG_STREAM_MAX_PAYLOAD);
-	ret = read_exact(d, r + KMIG_STREAM_REC_HDR_SIZE,
-			 len + KMIG_STREAM_CRC_SIZE, "the record");
-	if (ret)
-		return ret;
+	size = KMIG_STREAM_REC_HDR_SIZE + len + KMIG_STREAM_CRC_SIZE;
+	n = fill(d, size);
+	if (n < 0)
+		return kmig_dec_fail(d, n, "reading the record: %s",
+				     strerror(-n));
+	if ((size_t)n < size)
+		return kmig_dec_fail(d, -ENODATA,
+				     "truncated: the record ends after %ld of %u bytes",
+				     n - KMIG_STREAM_REC_HDR_SIZE,
+				     len + KMIG_STREAM_CRC_SIZE);
+	r = consume(d, size);
 	crc = kmig_crc32c(0, r, KMIG_STREAM_REC_HDR_SIZE + len);
 	stored = get_le32(r + KMIG_STREAM_REC_HDR_SIZE + len);
 	if (crc != stored)
@@ -246,5 +272,6 @@ int kmig_dec_run(struct kmig_dec *d)
 
 	while ((ret = kmig_dec_next(d)) > 0)
 		;
+	release(d);
 	return ret;
 }

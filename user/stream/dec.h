@@ -32,7 +32,15 @@ struct kmig_slot {
 	uint64_t npages;
 };
 
-/* Any callback may be NULL. Return 0 to go on, -errno to stop. */
+/*
+ * Any callback may be NULL. Return 0 to go on, -errno to stop.
+ *
+ * The data a callback gets points into the decoder's input. Without
+ * @release it is valid during the call only. With @release it stays valid
+ * until the decoder calls @release: before it overwrites input handed out
+ * (an fd source refilling its buffer), and when kmig_dec_run() returns.
+ * A consumer can so collect pages and write many at once.
+ */
 struct kmig_dec_ops {
 	int (*caps)(void *opaque, uint64_t agreed);
 	int (*section)(void *opaque, const struct kmig_section *s);
@@ -47,6 +55,7 @@ struct kmig_dec_ops {
 	int (*device)(void *opaque, uint16_t instance, uint32_t marker,
 		      const void *data, uint32_t size);
 	int (*eos)(void *opaque);
+	void (*release)(void *opaque);
 };
 
 struct kmig_dec_cfg {
@@ -76,9 +85,9 @@ struct kmig_dec_section {
 struct kmig_dec {
 	struct kmig_dec_cfg cfg;
 	int fd;				/* -1: buffer source */
-	const uint8_t *in;
-	size_t in_len, in_off;
-	uint8_t *rec;			/* the current record */
+	const uint8_t *in;		/* the input: buffer, or rbuf */
+	size_t in_len, in_off;		/* bytes in it, bytes consumed */
+	uint8_t *rbuf;			/* what an fd source reads into */
 	uint64_t offset;		/* of the current record */
 	int cur_type;			/* its type, -1: stream header */
 	uint64_t pos;			/* bytes consumed */

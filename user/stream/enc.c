@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Stream encoder. Records are built in a staging buffer, checksummed there
- * and written out in large chunks.
+ * and written out in large chunks; pages given by reference are written
+ * from where they are, between the staged bytes around them.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "crc32c.h"
@@ -13,6 +16,8 @@
 #include "le.h"
 
 #define FLUSH_AT	(256u << 10)
+/* Pages by reference before a flush: each takes two iovecs of IOV_MAX. */
+#define MAX_REFS	((IOV_MAX - 1) / 2)
 
 void kmig_enc_init_fd(struct kmig_enc *e, int fd)
 {
@@ -34,28 +39,64 @@ const uint8_t *kmig_enc_mem(const struct kmig_enc *e, size_t *len)
 void kmig_enc_free(struct kmig_enc *e)
 {
 	free(e->buf);
+	free(e->refs);
 	e->buf = NULL;
+	e->refs = NULL;
 	e->len = e->cap = 0;
+	e->nrefs = 0;
+}
+
+static int writev_all(int fd, struct iovec *iov, int cnt)
+{
+	ssize_t n;
+
+	for (;;) {
+		while (cnt && !iov->iov_len) {
+			iov++;
+			cnt--;
+		}
+		if (!cnt)
+			return 0;
+		n = writev(fd, iov, cnt);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		while (cnt && (size_t)n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
 }
 
 int kmig_enc_flush(struct kmig_enc *e)
 {
-	size_t off = 0;
-	ssize_t n;
+	struct iovec iov[2 * MAX_REFS + 1];
+	size_t from = 0;
+	unsigned int i;
+	int cnt = 0, ret;
 
 	if (e->err || e->fd < 0)
 		return e->err;
-	while (off < e->len) {
-		n = write(e->fd, e->buf + off, e->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			e->err = n < 0 ? -errno : -EIO;
-			return e->err;
-		}
-		off += n;
+	for (i = 0; i < e->nrefs; i++) {
+		iov[cnt++] = (struct iovec) { e->buf + from, e->refs[i].at - from };
+		iov[cnt++] = (struct iovec) { (void *)e->refs[i].data,
+					      KMIG_STREAM_PAGE_SIZE };
+		from = e->refs[i].at;
+	}
+	iov[cnt++] = (struct iovec) { e->buf + from, e->len - from };
+	ret = writev_all(e->fd, iov, cnt);
+	if (ret) {
+		e->err = ret;
+		return ret;
 	}
 	e->len = 0;
+	e->nrefs = 0;
 	return 0;
 }
 
@@ -247,6 +288,46 @@ int kmig_enc_page(struct kmig_enc *e, uint32_t slot, uint64_t page,
 	e->cont_slot = slot;
 	e->cont_valid = true;
 	return end(e, off);
+}
+
+int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
+		      const void *data)
+{
+	uint32_t hdr, len, crc;
+	uint8_t flags = ram_flags(e, slot, &hdr);
+	uint8_t *pl;
+	long off;
+
+	if (e->fd < 0)
+		return kmig_enc_page(e, slot, page, data);
+	if (!e->refs) {
+		e->refs = calloc(MAX_REFS, sizeof(*e->refs));
+		if (!e->refs)
+			return -ENOMEM;
+	}
+	len = hdr + KMIG_REC_RAM_PAGE_LEN;
+	/* The staged part: record header, slot and page number, CRC. */
+	off = begin(e, KMIG_REC_RAM_PAGE, flags, len - KMIG_STREAM_PAGE_SIZE,
+		    &pl);
+	if (off < 0)
+		return off;
+	put_le32(e->buf + off + 4, len);
+	if (hdr)
+		put_le32(pl, slot);
+	put_le64(pl + hdr, page);
+	crc = kmig_crc32c(0, e->buf + off, KMIG_STREAM_REC_HDR_SIZE + hdr + 8);
+	crc = kmig_crc32c(crc, data, KMIG_STREAM_PAGE_SIZE);
+	put_le32(pl + hdr + 8, crc);
+	e->refs[e->nrefs++] = (struct kmig_enc_ref) {
+		.at = pl + hdr + 8 - e->buf, .data = data,
+	};
+	e->cont_slot = slot;
+	e->cont_valid = true;
+	e->records++;
+	if (e->nrefs == MAX_REFS ||
+	    e->len + e->nrefs * KMIG_STREAM_PAGE_SIZE >= FLUSH_AT)
+		return kmig_enc_flush(e);
+	return 0;
 }
 
 int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,

@@ -17,10 +17,18 @@
 
 #include "stream.h"
 
+/* A page kmig_enc_page_ref() did not copy: it goes out at @at of buf. */
+struct kmig_enc_ref {
+	size_t at;
+	const void *data;
+};
+
 struct kmig_enc {
 	int fd;			/* -1: memory sink */
 	uint8_t *buf;
 	size_t len, cap;
+	struct kmig_enc_ref *refs;
+	unsigned int nrefs;
 	uint64_t records;	/* records written after the header */
 	uint32_t cont_slot;	/* slot of the last RAM record ... */
 	bool cont_valid;	/* ... since the last section record */
@@ -42,6 +50,14 @@ int kmig_enc_section(struct kmig_enc *e, const struct kmig_section *s);
 int kmig_enc_cmd(struct kmig_enc *e, const struct kmig_scmd *c);
 int kmig_enc_page(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		  const void *data);
+/*
+ * kmig_enc_page() without the copy: the encoder keeps @data's address and
+ * writes the page from there (writev), so @data must stay as it is until
+ * the next kmig_enc_flush() returns. The CRC covers @data as it is now.
+ * A memory sink copies.
+ */
+int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
+		      const void *data);
 int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		  uint32_t count);
 int kmig_enc_vcpu(struct kmig_enc *e, uint32_t vcpu, uint16_t part,
