@@ -5,6 +5,11 @@
  * keeps running untouched, the destination never resumes a half-loaded
  * guest, and both agents end with a clear error instead of hanging.
  *
+ * Then the switchover handshake (MIG_HS_* in user/kmig/mig.h), broken at
+ * each step: the guest never runs on both hosts, and when neither side
+ * can know whether it runs on the other, it stays paused on the source,
+ * intact, until someone resumes it there.
+ *
  * The link cut runs between two network namespaces joined by veth
  * (selftests/qemu/hosts.sh); the other cases run over loopback.
  */
@@ -290,6 +295,115 @@ TEST_F_TIMEOUT(fail, destination_agent_killed, 240)
 	EXPECT_EQ(1, wait_exit(self->migrate, 30));
 	self->migrate = 0;
 	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
+}
+
+/*
+ * A migration that completes quickly unless something breaks it: a small
+ * guest, no bandwidth cap. @vcpus_b vCPUs on the destination.
+ */
+static void start_switchover(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(fail) *self, const char *listen,
+			     const char *to, const char *vcpus_b)
+{
+	const char *vmm_a[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_A,
+				"--mem", "16", "--pattern", "random",
+				"--rate", "2000", NULL };
+	const char *vmm_b[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_B,
+				"--mem", "16", "--vcpus", vcpus_b,
+				"--incoming", NULL };
+	const char *inc[] = { bin("kmig"), "incoming", "--vmm", VMM_B,
+			      "--listen", listen, "--timeout", "60", NULL };
+	const char *mig[] = { bin("kmig"), "migrate", "--vmm", VMM_A,
+			      "--to", to, "--timeout", "60", NULL };
+	struct vmm_status st;
+
+	self->vmm_a = spawn(NULL, "vmm-a.log", vmm_a);
+	self->vmm_b = spawn(NULL, "vmm-b.log", vmm_b);
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status(VMM_B, &st));
+	self->incoming = spawn(NULL, "incoming.log", inc);
+	usleep(500000);
+	self->migrate = spawn(NULL, "migrate.log", mig);
+}
+
+static void start_proxy(FIXTURE_DATA(fail) *self, const char *port,
+			const char *target_port, const char *cut)
+{
+	const char *proxy[] = { bin("tools/tcpproxy"), port, "127.0.0.1",
+				target_port, "-1", cut, NULL };
+
+	self->proxy = spawn(NULL, "proxy.log", proxy);
+	usleep(300000);
+}
+
+/* LOADED never reaches the source: it takes its guest back. */
+TEST_F_TIMEOUT(fail, lost_loaded_resumes_the_source, 240)
+{
+	start_proxy(self, "4456", "4457", "before-reply");
+	start_switchover(_metadata, self, "127.0.0.1:4457", "127.0.0.1:4456",
+			 "1");
+
+	EXPECT_EQ(1, wait_exit(self->migrate, 90));
+	self->migrate = 0;
+	EXPECT_EQ(1, wait_exit(self->incoming, 30));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("migrate.log", "the destination did not load the guest"));
+	EXPECT_TRUE(file_has("incoming.log", "no go-ahead from the source"));
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
+}
+
+/*
+ * The source sent GO, which never arrived: the guest may run on the
+ * destination as far as the source can tell, so it stays paused there;
+ * the destination never got GO, so it does not run there either. Nothing
+ * is lost: resumed by hand, the source guest goes on.
+ */
+TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
+{
+	struct vmm_client c;
+	struct vmm_status st;
+	uint64_t c1;
+
+	start_proxy(self, "4458", "4459", "after-reply");
+	start_switchover(_metadata, self, "127.0.0.1:4459", "127.0.0.1:4458",
+			 "1");
+
+	EXPECT_EQ(3, wait_exit(self->migrate, 90));
+	self->migrate = 0;
+	EXPECT_EQ(1, wait_exit(self->incoming, 30));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("migrate.log", "stays paused here"));
+	EXPECT_TRUE(file_has("incoming.log", "no go-ahead from the source"));
+	destination_not_resumed(_metadata);
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	EXPECT_STREQ("paused", st.state);
+	EXPECT_EQ(0, ctx_tracking(self->vmm_a));
+	c1 = st.counter;
+	usleep(300000);
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	EXPECT_EQ(c1, st.counter);
+
+	ASSERT_EQ(0, vmm_client_connect(&c, VMM_A, 5000));
+	EXPECT_EQ(0, vmm_client_cmd(&c, "resume"));
+	vmm_client_close(&c);
+	source_untouched(_metadata, self, true);
+}
+
+/* The destination cannot take the state (one vCPU short): it says so. */
+TEST_F_TIMEOUT(fail, destination_refusing_the_state_resumes_the_source, 240)
+{
+	start_switchover(_metadata, self, "127.0.0.1:4460", "127.0.0.1:4460",
+			 "2");
+
+	EXPECT_EQ(1, wait_exit(self->migrate, 90));
+	self->migrate = 0;
+	EXPECT_EQ(1, wait_exit(self->incoming, 30));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("migrate.log", "the destination failed to load the guest"));
+	EXPECT_TRUE(file_has("incoming.log", "the VMM refused the vCPU state"));
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }

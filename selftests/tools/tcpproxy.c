@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tcpproxy: forwards TCP connections and damages one of them, to feed a
- * migration destination a corrupt stream made of real traffic.
+ * tcpproxy: forwards TCP connections and damages the first one, to feed a
+ * migration destination a corrupt stream made of real traffic, or to break
+ * the switchover handshake at a chosen step.
  *
- *   tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT
+ *   tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT [CUT]
  *
  * Every connection accepted on LISTEN_PORT (127.0.0.1) is forwarded to the
  * target in both directions. In the first connection's client-to-target
- * data, the byte at offset FLIP_AT is inverted. Runs until killed.
+ * data, the byte at offset FLIP_AT (-1: none) is inverted. CUT breaks the
+ * first connection when the target first answers:
+ *   before-reply  the answer is dropped and both sides cut off
+ *   after-reply   the target is cut off, then the answer is forwarded, so
+ *                 nothing the client sends after it reaches the target
+ * Runs until killed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,9 +26,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+enum cut { CUT_NONE, CUT_BEFORE_REPLY, CUT_AFTER_REPLY };
+
 struct pipe_dir {
 	int from, to;
 	long long flip_at;		/* -1: none */
+	enum cut cut;			/* on the first data, target to client */
 };
 
 static void *forward(void *arg)
@@ -36,7 +45,14 @@ static void *forward(void *arg)
 		if (p->flip_at >= off && p->flip_at < off + n)
 			buf[p->flip_at - off] ^= 0xff;
 		off += n;
-		if (send(p->to, buf, n, MSG_NOSIGNAL) != n)
+		if (p->cut == CUT_BEFORE_REPLY) {
+			shutdown(p->to, SHUT_RDWR);
+			shutdown(p->from, SHUT_RDWR);
+			break;
+		}
+		if (p->cut == CUT_AFTER_REPLY)
+			shutdown(p->from, SHUT_RDWR);
+		if (send(p->to, buf, n, MSG_NOSIGNAL) != n || p->cut)
 			break;
 	}
 	shutdown(p->to, SHUT_WR);
@@ -48,11 +64,18 @@ int main(int argc, char *argv[])
 {
 	struct sockaddr_in la = { .sin_family = AF_INET };
 	struct sockaddr_in ta = { .sin_family = AF_INET };
+	enum cut cut = CUT_NONE;
 	long long flip_at;
 	int lfd, one = 1, first = 1;
 
-	if (argc != 5 || inet_pton(AF_INET, argv[2], &ta.sin_addr) != 1) {
-		fprintf(stderr, "usage: tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT\n");
+	if (argc == 6 && !strcmp(argv[5], "before-reply"))
+		cut = CUT_BEFORE_REPLY;
+	else if (argc == 6 && !strcmp(argv[5], "after-reply"))
+		cut = CUT_AFTER_REPLY;
+	else if (argc != 5)
+		argc = 0;
+	if (!argc || inet_pton(AF_INET, argv[2], &ta.sin_addr) != 1) {
+		fprintf(stderr, "usage: tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT [before-reply|after-reply]\n");
 		return 2;
 	}
 	la.sin_port = htons(atoi(argv[1]));
@@ -81,8 +104,8 @@ int main(int argc, char *argv[])
 			close(cfd);
 			continue;
 		}
-		up[0] = (struct pipe_dir){ cfd, tfd, first ? flip_at : -1 };
-		up[1] = (struct pipe_dir){ tfd, cfd, -1 };
+		up[0] = (struct pipe_dir){ cfd, tfd, first ? flip_at : -1, CUT_NONE };
+		up[1] = (struct pipe_dir){ tfd, cfd, -1, first ? cut : CUT_NONE };
 		first = 0;
 		pthread_create(&t, NULL, forward, &up[0]);
 		pthread_detach(t);

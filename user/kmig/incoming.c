@@ -7,8 +7,9 @@
  * meet at every ROUND_SYNC, so a page sent in a later round always lands
  * after the same page from an earlier one), collect the vCPU state, feed
  * device state to the devices, and only once everything has arrived and
- * checked out: load the vCPUs, start the devices, resume the guest and
- * acknowledge. A bad stream aborts before anything runs.
+ * checked out: load the vCPUs and devices, tell the source, and on its
+ * go-ahead start the devices and resume the guest. A bad stream aborts
+ * before anything runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -653,10 +654,18 @@ static int decode(struct dst *d)
 	return ret;
 }
 
-static int finish(struct dst *d)
+static void devices_set(struct dst *d, uint32_t state)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->o.ndevs; i++)
+		mig_dev_set_state(&d->o.devs[i], state);
+}
+
+/* Load what arrived, so that only the resume is left to do. */
+static int load(struct dst *d)
 {
 	const uint8_t *vbuf;
-	uint8_t ack[16];
 	size_t vlen;
 	unsigned int i;
 	int ret;
@@ -679,11 +688,28 @@ static int finish(struct dst *d)
 		return fail(d, ret, "the VMM refused the vCPU state: %s",
 			    d->vm.vmm.reply[0] ? d->vm.vmm.reply :
 			    strerror(-ret));
+	/* Leaving RESUMING is where a device checks the state it got. */
+	for (i = 0; i < d->o.ndevs; i++) {
+		ret = mig_dev_set_state(&d->o.devs[i], KMIG_DEVICE_STATE_STOP);
+		if (ret)
+			return fail(d, ret, "device %s:%u: its state did not load: %s",
+				    d->o.devs[i].name, d->o.devs[i].instance,
+				    strerror(-ret));
+	}
+	return 0;
+}
+
+/* Start the devices and the guest. */
+static int resume(struct dst *d)
+{
+	unsigned int i;
+	int ret;
+
 	for (i = 0; i < d->o.ndevs; i++) {
 		ret = mig_dev_set_state(&d->o.devs[i],
 					KMIG_DEVICE_STATE_RUNNING);
 		if (ret)
-			return fail(d, ret, "device %s:%u: its state did not load: %s",
+			return fail(d, ret, "device %s:%u: cannot start it: %s",
 				    d->o.devs[i].name, d->o.devs[i].instance,
 				    strerror(-ret));
 	}
@@ -691,12 +717,45 @@ static int finish(struct dst *d)
 	if (ret)
 		return fail(d, ret, "the VMM refused to resume the guest: %s",
 			    d->vm.vmm.reply);
+	return 0;
+}
+
+/*
+ * The stream is in: load it, tell the source, and resume only on its
+ * go-ahead (MIG_HS_* in mig.h). Whatever fails, the source hears FAILED
+ * if it can, and the guest does not run here.
+ */
+static int finish(struct dst *d)
+{
+	int sock = d->ch[0].sock;
+	uint64_t value;
+	uint32_t type;
+	int ret;
+
+	ret = load(d);
+	if (!ret) {
+		ret = mig_hs_send(sock, MIG_HS_LOADED, 0);
+		if (ret)
+			return fail(d, ret, "cannot tell the source the guest is loaded: %s",
+				    strerror(-ret));
+		ret = mig_hs_recv(sock, &type, &value);
+		if (!ret && type != MIG_HS_GO)
+			ret = -EPROTO;
+		if (ret)
+			return fail(d, ret, "no go-ahead from the source: %s",
+				    ret == -ECONNRESET ? "connection closed" :
+				    ret == -EPROTO ? "not a GO message" :
+				    strerror(-ret));
+		ret = resume(d);
+	}
+	if (ret) {
+		devices_set(d, KMIG_DEVICE_STATE_STOP);
+		mig_hs_send(sock, MIG_HS_FAILED, -ret);
+		return ret;
+	}
 	d->job.resume_us = (mig_now_ns() - d->switchover_ns) / 1000;
-	put_le32(ack, MIG_ACK_MAGIC);
-	put_le32(ack + 4, MIG_ACK_RESUMED);
-	put_le64(ack + 8, d->job.resume_us);
-	if (mig_io_all(d->ch[0].sock, ack, sizeof(ack), true))
-		fprintf(stderr, "kmig incoming: the guest runs here, but the acknowledgement did not reach the source\n");
+	if (mig_hs_send(sock, MIG_HS_RESUMED, d->job.resume_us))
+		fprintf(stderr, "kmig incoming: the guest runs here, but the source did not hear it\n");
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <linux/kmig.h>
 
 #include "kmod.h"
+#include "le.h"
 #include "mig.h"
 
 uint64_t mig_now_ns(void)
@@ -309,6 +310,31 @@ int mig_io_all(int fd, void *buf, size_t len, bool out)
 		p += n;
 		len -= n;
 	}
+	return 0;
+}
+
+int mig_hs_send(int fd, uint32_t type, uint64_t value)
+{
+	uint8_t m[MIG_HS_SIZE];
+
+	put_le32(m, MIG_HS_MAGIC);
+	put_le32(m + 4, type);
+	put_le64(m + 8, value);
+	return mig_io_all(fd, m, sizeof(m), true);
+}
+
+int mig_hs_recv(int fd, uint32_t *type, uint64_t *value)
+{
+	uint8_t m[MIG_HS_SIZE];
+	int ret;
+
+	ret = mig_io_all(fd, m, sizeof(m), false);
+	if (ret)
+		return ret;
+	*type = get_le32(m + 4);
+	*value = get_le64(m + 8);
+	if (get_le32(m) != MIG_HS_MAGIC || !*type || *type > MIG_HS_GO)
+		return -EPROTO;
 	return 0;
 }
 

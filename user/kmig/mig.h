@@ -15,8 +15,8 @@
  * SWITCHOVER, the final RAM part, one VCPU section per vCPU, the final
  * device parts, END_OF_STREAM. Page channel i (1..N) carries a hello and
  * its own stream of RAM section parts, each followed by ROUND_SYNC.
- * The destination answers on the main connection with a 16-byte message
- * (struct mig_ack) once the guest runs.
+ * After END_OF_STREAM the main connection carries the switchover
+ * handshake (MIG_HS_* below).
  */
 #ifndef KMIG_MIG_H
 #define KMIG_MIG_H
@@ -42,14 +42,28 @@
 /* The destination refuses more vCPU state than the VMM would take. */
 #define MIG_MAX_VCPU_STATE	(64u << 20)
 
-/* Return path: destination -> source on the main connection. */
-#define MIG_ACK_MAGIC		0x504d524bu	/* "KRMP" */
-#define MIG_ACK_RESUMED		1
-#define MIG_ACK_FAILED		2
-struct mig_ack {
-	uint32_t magic;		/* le32 */
-	uint32_t type;		/* le32 */
-	uint64_t value;		/* le64: RESUMED: µs from SWITCHOVER to resume */
+/*
+ * The switchover handshake, on the main connection after the stream:
+ * 16-byte messages, le32 magic, le32 type, le64 value.
+ *
+ *   destination -> source  LOADED   all arrived and loaded, not running
+ *   source -> destination  GO       run it there; the source never will
+ *   destination -> source  RESUMED  it runs; value: µs from SWITCHOVER
+ *   destination -> source  FAILED   it does not run there and will not;
+ *                                   value: the errno
+ *
+ * The source resumes the guest itself only before it sent GO, or after a
+ * FAILED. If the connection breaks after GO the guest stays paused on the
+ * source: it may be running on the destination, and a guest running on
+ * both hosts is worse than one running on neither until someone looks.
+ */
+#define MIG_HS_MAGIC		0x504d524bu	/* "KRMP" */
+#define MIG_HS_SIZE		16
+enum mig_hs_type {
+	MIG_HS_RESUMED = 1,
+	MIG_HS_FAILED = 2,
+	MIG_HS_LOADED = 3,
+	MIG_HS_GO = 4,
 };
 
 struct mig_device {
@@ -155,6 +169,9 @@ void mig_vm_detach(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
 int mig_io_all(int fd, void *buf, size_t len, bool out);
+int mig_hs_send(int fd, uint32_t type, uint64_t value);
+/* A handshake message: 0, -errno, -EPROTO when it is not one. */
+int mig_hs_recv(int fd, uint32_t *type, uint64_t *value);
 
 /* DIR/slot-ID.bin for every slot, DIR/NAME from a buffer. */
 int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,

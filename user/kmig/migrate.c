@@ -5,8 +5,9 @@
  * Take the VM's memory context from its VMM, arm dirty tracking, send every
  * page, then send dirty rounds until what is left fits --max-downtime;
  * pause, take the final harvest, send the rest with the vCPU and device
- * state, and wait for the destination to say the guest runs there. Until
- * the pause, any failure leaves the guest running here, unthrottled.
+ * state, and hand the guest over (see MIG_HS_* in mig.h). Until the pause,
+ * any failure leaves the guest running here, unthrottled; after it, the
+ * guest runs here again unless it may already run there.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +26,6 @@
 
 #include "dec.h"
 #include "hello.h"
-#include "le.h"
 #include "mig.h"
 #include "subcommands.h"
 
@@ -60,6 +60,7 @@ struct src {
 	uint8_t uuid[16];
 	uint64_t round;
 	bool paused;
+	bool handed_over;		/* GO sent, no FAILED since */
 	unsigned int throttle;
 	uint64_t *tmp;			/* harvest buffer */
 	char err[512];
@@ -463,20 +464,49 @@ static int send_vcpus(struct src *s, const uint8_t *buf, size_t len)
 	return ret;
 }
 
-static int wait_ack(struct src *s)
+static const char *conn_error(int ret)
 {
-	uint8_t ack[16];
+	return ret == -ECONNRESET ? "connection closed" :
+	       ret == -EPROTO ? "not a handshake message" : strerror(-ret);
+}
+
+/*
+ * Everything is sent: wait until the destination has loaded it, hand the
+ * guest over, and wait until it runs there (see MIG_HS_* in mig.h).
+ */
+static int handshake(struct src *s)
+{
+	uint64_t value;
+	uint32_t type;
 	int ret;
 
-	ret = mig_io_all(s->sock[0], ack, sizeof(ack), false);
+	ret = mig_hs_recv(s->sock[0], &type, &value);
 	if (ret)
-		return fail(s, ret, "no acknowledgement from the destination: %s",
-			    ret == -ECONNRESET ? "connection closed" :
-			    strerror(-ret));
-	if (get_le32(ack) != MIG_ACK_MAGIC)
-		return fail(s, -EPROTO, "bad acknowledgement from the destination");
-	if (get_le32(ack + 4) != MIG_ACK_RESUMED)
-		return fail(s, -EIO, "the destination failed to resume the guest");
+		return fail(s, ret, "the destination did not load the guest: %s",
+			    conn_error(ret));
+	if (type == MIG_HS_FAILED)
+		return fail(s, -EIO, "the destination failed to load the guest: %s",
+			    strerror((int)value));
+	if (type != MIG_HS_LOADED)
+		return fail(s, -EPROTO, "handshake message %u from the destination, expected LOADED",
+			    type);
+	/* From here on the guest may run there: never here again. */
+	s->handed_over = true;
+	ret = mig_hs_send(s->sock[0], MIG_HS_GO, 0);
+	if (!ret)
+		ret = mig_hs_recv(s->sock[0], &type, &value);
+	if (ret)
+		return fail(s, ret, "the destination was told to resume the guest and did not confirm (%s); it may run there, so it stays paused here",
+			    conn_error(ret));
+	if (type == MIG_HS_FAILED) {
+		/* It says the guest does not run there: ours again. */
+		s->handed_over = false;
+		return fail(s, -EIO, "the destination could not resume the guest: %s",
+			    strerror((int)value));
+	}
+	if (type != MIG_HS_RESUMED)
+		return fail(s, -EPROTO, "handshake message %u from the destination, expected RESUMED; the guest stays paused here",
+			    type);
 	return 0;
 }
 
@@ -556,7 +586,7 @@ static int switchover(struct src *s)
 	if (!ret) {
 		job_update(s, 0);
 		s->job.memory_iteration = s->round + 1;
-		ret = wait_ack(s);
+		ret = handshake(s);
 	}
 	if (!ret)
 		s->job.downtime_ms = (mig_now_ns() - pause_ns) / 1000000;
@@ -571,23 +601,28 @@ static int switchover(struct src *s)
 	return ret;
 }
 
-/* Back to how it was before the migration: running, unthrottled. */
+/*
+ * Back to how it was before the migration: running, unthrottled. Unless
+ * the guest was handed over: then it stays paused, devices stopped.
+ */
 static void abort_source(struct src *s)
 {
+	uint32_t dev_state = s->handed_over ? KMIG_DEVICE_STATE_STOP :
+			     KMIG_DEVICE_STATE_RUNNING;
 	unsigned int i;
 
 	for (i = 0; i < s->nsock; i++)
 		shutdown(s->sock[i], SHUT_RDWR);
 	for (i = 0; i < s->o.ndevs; i++)
 		if (s->o.devs[i].fd >= 0)
-			mig_dev_set_state(&s->o.devs[i],
-					  KMIG_DEVICE_STATE_RUNNING);
+			mig_dev_set_state(&s->o.devs[i], dev_state);
 	if (s->vm.ctx_fd < 0)
 		return;
 	set_logging(s, false);
 	if (s->throttle)
 		vmm_client_cmd(&s->vm.vmm, "throttle 0");
-	if (s->paused && vmm_client_cmd(&s->vm.vmm, "resume"))
+	if (s->paused && !s->handed_over &&
+	    vmm_client_cmd(&s->vm.vmm, "resume"))
 		fprintf(stderr, "kmig migrate: cannot resume the guest here: %s\n",
 			s->vm.vmm.reply);
 }
@@ -758,6 +793,7 @@ int migrate_main(int argc, char *argv[])
 		mig_dev_close(&s->o.devs[i]);
 	mig_vm_detach(&s->vm);
 	free(s->tmp);
+	ret = !ret ? 0 : s->handed_over ? 3 : 1;
 	free(s);
-	return ret ? 1 : 0;
+	return ret;
 }
