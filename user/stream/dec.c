@@ -28,7 +28,7 @@ static int init(struct kmig_dec *d, const struct kmig_dec_cfg *cfg)
 	d->cfg = *cfg;
 	d->fd = -1;
 	d->body = -1;
-	d->cur_type = -1;
+	d->cur_type = CUR_HEADER;
 	return 0;
 }
 
@@ -73,9 +73,14 @@ int kmig_dec_fail(struct kmig_dec *d, int err, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (d->cur_type < 0)
+	if (d->cur_type == CUR_HEADER)
 		n = snprintf(d->err, sizeof(d->err),
 			     "stream header at offset %llu: ",
+			     (unsigned long long)d->offset);
+	else if (d->cur_type == CUR_UNREAD)
+		n = snprintf(d->err, sizeof(d->err),
+			     "record #%llu at offset %llu: ",
+			     (unsigned long long)d->records,
 			     (unsigned long long)d->offset);
 	else if (name)
 		n = snprintf(d->err, sizeof(d->err),
@@ -181,23 +186,23 @@ static int header(struct kmig_dec *d)
 
 static int record(struct kmig_dec *d)
 {
-	const uint8_t *r = d->in + d->in_off;
+	const uint8_t *r;
 	uint32_t len, crc, stored;
 	size_t size;
 	long n;
 	int ret;
 
 	d->offset = d->pos;
-	d->cur_type = -1;
+	d->cur_type = CUR_UNREAD;
 	n = fill(d, KMIG_STREAM_REC_HDR_SIZE);
 	if (n < 0)
 		return kmig_dec_fail(d, n, "reading a record: %s",
 				     strerror(-n));
-	r = d->in + d->in_off;
-	d->cur_type = n ? r[0] : 0;
-	if (n == 0)
+	if (!n)
 		return kmig_dec_fail(d, -ENODATA,
 				     "truncated: stream ends without END_OF_STREAM");
+	r = d->in + d->in_off;
+	d->cur_type = r[0];
 	if (n < KMIG_STREAM_REC_HDR_SIZE)
 		return kmig_dec_fail(d, -ENODATA,
 				     "truncated: record header ends after %ld of %d bytes",

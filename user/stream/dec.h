@@ -89,7 +89,9 @@ struct kmig_dec {
 	size_t in_len, in_off;		/* bytes in it, bytes consumed */
 	uint8_t *rbuf;			/* what an fd source reads into */
 	uint64_t offset;		/* of the current record */
-	int cur_type;			/* its type, -1: stream header */
+	int cur_type;			/* its type, or: */
+#define CUR_HEADER	(-1)		/* the stream header */
+#define CUR_UNREAD	(-2)		/* a record not read yet */
 	uint64_t pos;			/* bytes consumed */
 	uint64_t records;		/* records after the header */
 	uint64_t caps;			/* agreed capabilities */
