@@ -555,4 +555,80 @@ TEST_F_TIMEOUT(converge, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 	EXPECT_STREQ("incoming", st.state);
 }
 
+/*
+ * A round that lasts several times --io-timeout: the page channels are
+ * busy all along, the main channel says PING, and the destination waits.
+ */
+FIXTURE(keepalive) {
+	struct proc a, b;
+};
+
+FIXTURE_SETUP(keepalive)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+}
+
+FIXTURE_TEARDOWN(keepalive)
+{
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+}
+
+TEST_F_TIMEOUT(keepalive, round_longer_than_io_timeout, TEST_TIMEOUT)
+{
+	char cmd[PATH_MAX * 2], out[64], err[64];
+	struct vmm_client c = { .fd = -1 };
+	struct vmm_status st;
+	pid_t in, mig;
+	size_t len;
+	char *text;
+	int ret, ret2;
+
+	ret = kvm_usable();
+	if (ret && !getenv("KMIG_BED"))
+		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	ASSERT_EQ(0, own_netns());
+
+	/* 16 MiB written once, then left alone: round 0 is all of it. */
+	ASSERT_EQ(0, vmm_start(&self->a, "ka",
+			       "--mem 16 --pattern seq --rate 8000"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	msleep(1500);
+	ASSERT_EQ(0, vmm_connect(&self->a, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "pattern none"));
+	vmm_client_close(&c);
+	ASSERT_EQ(0, vmm_start(&self->b, "kb", "--mem 16 --incoming"));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+
+	snprintf(err, sizeof(err), "/dev/shm/keepalive-%d.in", getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:24520 --timeout 60 --io-timeout 2 2>%s",
+		 project(), self->b.sock, err);
+	in = spawn(cmd, "/dev/null");
+	ASSERT_LT(0, in);
+	snprintf(out, sizeof(out), "/dev/shm/keepalive-%d.json", getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:24520 --channels 2 --bandwidth 2 --io-timeout 2 --timeout 60 --json 2>&1",
+		 project(), self->a.sock);
+	mig = spawn(cmd, out);
+	ASSERT_LT(0, mig);
+	ret = wait_exit(mig, 80000);
+	ret2 = wait_exit(in, 20000);
+	text = slurp(out, &len);
+	unlink(out);
+	EXPECT_EQ(0, ret) TH_LOG("kmig migrate: %s", text ? text : "?");
+	TH_LOG("%s", text ? text : "?");
+	/* a round of more than 3 s: longer than the 2 s of silence allowed */
+	EXPECT_LT(3000, json_u64(text ? text : "", "time_elapsed"));
+	free(text);
+	text = slurp(err, &len);
+	unlink(err);
+	EXPECT_EQ(0, ret2) TH_LOG("kmig incoming: %s", text ? text : "?");
+	free(text);
+}
+
 TEST_HARNESS_MAIN

@@ -42,6 +42,8 @@ static const char usage[] =
 "  --listen [IPV4:]PORT       where to accept the source (required)\n"
 "  --timeout S                give up if the source has not connected\n"
 "                             within S seconds\n"
+"  --io-timeout S             give up on a connection silent for S seconds,\n"
+"                             2..3600 (default 30)\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     accept this device's state (repeatable)\n"
 "  --save-at-switchover DIR   before resuming, write each slot's memory as\n"
@@ -105,6 +107,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "vmm", required_argument, NULL, 'v' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "io-timeout", required_argument, NULL, 'I' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "save-at-switchover", required_argument, NULL, 's' },
@@ -115,9 +118,10 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	int c, ret;
 
 	o->cmd = "incoming";
+	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			if (mig_parse_addr(o->cmd, optarg, true, &o->addr))
@@ -517,7 +521,7 @@ static int accept_one(struct dst *d, int lfd, int timeout_ms,
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return fail(d, -errno, "accept: %s", strerror(errno));
-	mig_sock_setup(fd, 30);
+	mig_sock_setup(fd, d->o.io_timeout_s);
 	ret = mig_io_all(fd, buf, sizeof(buf), false);
 	if (!ret)
 		ret = kmig_hello_decode(h, buf, err, sizeof(err));
@@ -557,7 +561,7 @@ static int accept_channels(struct dst *d, int lfd)
 	for (i = 1; i < d->nchan; i++)
 		d->ch[i].sock = -1;
 	for (i = 1; i < d->nchan; i++) {
-		fd = accept_one(d, lfd, 30000, &h);
+		fd = accept_one(d, lfd, d->o.io_timeout_s * 1000, &h);
 		if (fd < 0)
 			return fd;
 		if (memcmp(h.uuid, d->uuid, 16) || h.nchannels != d->nchan ||

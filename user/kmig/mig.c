@@ -60,6 +60,11 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 			return -EINVAL;
 		o->timeout_ms = v * 1000;
 		return 0;
+	case 'I':
+		if (mig_parse_u64(o->cmd, "--io-timeout", optarg, 2, 3600, &v))
+			return -EINVAL;
+		o->io_timeout_s = v;
+		return 0;
 	case 'j':
 		o->json = true;
 		return 0;

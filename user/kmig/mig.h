@@ -39,6 +39,9 @@
 #define MIG_CHUNK_PAGES		256u
 /* A sender's buffer: pages read and not yet written out. */
 #define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
+/* Default --io-timeout, and how often an idle main channel says PING. */
+#define MIG_IO_TIMEOUT_S	30
+#define MIG_PING_NS		1000000000ull
 /* The destination refuses more vCPU state than the VMM would take. */
 #define MIG_MAX_VCPU_STATE	(64u << 20)
 
@@ -84,6 +87,7 @@ struct mig_opts {
 	uint64_t max_downtime_ms;
 	uint64_t bandwidth;		/* bytes per second, 0: no cap */
 	uint64_t timeout_ms;		/* 0: none */
+	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool json;
 	const char *save_dir;
 	unsigned int ndevs;
@@ -152,8 +156,9 @@ int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
 int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
 /*
- * The options migrate and incoming share (--vmm, --timeout, --json,
- * --device, --save-at-switchover, --help) and getopt's complaints: takes
+ * The options migrate and incoming share (--vmm, --timeout, --io-timeout,
+ * --json, --device, --save-at-switchover, --help) and getopt's complaints:
+ * takes
  * option @c with @optarg; 0 when taken, 1 after printing @usage for
  * --help, -EINVAL for bad input or an unknown option.
  */

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
@@ -43,6 +44,8 @@ static const char usage[] =
 "  --bandwidth MIB_PER_S      cap the transfer rate, 1..1048576\n"
 "  --timeout S                abort if not switched over after S seconds;\n"
 "                             the guest keeps running here\n"
+"  --io-timeout S             give up on a connection silent for S seconds,\n"
+"                             2..3600 (default 30)\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -59,6 +62,7 @@ struct src {
 	struct mig_sender snd[1 + MIG_MAX_CHANNELS];
 	uint8_t uuid[16];
 	uint64_t round;
+	uint32_t pings;
 	bool paused;
 	bool handed_over;		/* GO sent, no FAILED since */
 	unsigned int throttle;
@@ -85,6 +89,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "io-timeout", required_argument, NULL, 'I' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "save-at-switchover", required_argument, NULL, 's' },
@@ -96,11 +101,12 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	int c, ret;
 
 	o->cmd = "migrate";
+	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	o->channels = 1;
 	o->max_downtime_ms = 300;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (mig_parse_addr(o->cmd, optarg, false, &o->addr))
@@ -168,7 +174,7 @@ static int connect_channels(struct src *s)
 			if (fd < 0)
 				return fail(s, -errno, "socket: %s",
 					    strerror(errno));
-			mig_sock_setup(fd, 30);
+			mig_sock_setup(fd, s->o.io_timeout_s);
 			if (!connect(fd, (struct sockaddr *)&s->o.addr,
 				     sizeof(s->o.addr)))
 				break;
@@ -347,6 +353,37 @@ static uint64_t sent_bytes(struct src *s, bool dev)
 	return b;
 }
 
+/* Wait at most MIG_PING_NS for @t: 0 once it has ended, or ETIMEDOUT. */
+static int timed_join(pthread_t t)
+{
+	uint64_t ns;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = ts.tv_nsec + MIG_PING_NS;
+	ts.tv_sec += ns / 1000000000ull;
+	ts.tv_nsec = ns % 1000000000ull;
+	return pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/*
+ * While the page channels carry a round the main channel has nothing to
+ * say; it says PING, so that the destination can tell a long round from a
+ * dead source.
+ */
+static int ping(struct src *s)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_PING, .token = ++s->pings };
+	int ret;
+
+	ret = kmig_enc_cmd(&s->snd[0].enc, &cmd);
+	if (!ret)
+		ret = kmig_enc_flush(&s->snd[0].enc);
+	if (ret)
+		return fail(s, ret, "main channel: %s", strerror(-ret));
+	return 0;
+}
+
 /* Pages of one round: on the page channels' threads, or on the main one. */
 static int send_round(struct src *s, uint8_t type, bool final)
 {
@@ -369,7 +406,13 @@ static int send_round(struct src *s, uint8_t type, bool final)
 	if (s->o.channels == 1)
 		ret = ram_part(&s->snd[0], MIG_RAM_SECTION, type);
 	for (i = 0; i < npc; i++) {
-		pthread_join(jobs[i].thread, NULL);
+		while (!ret && timed_join(jobs[i].thread) == ETIMEDOUT)
+			ret = ping(s);
+		if (ret) {
+			/* Failed already: stop this sender where it is. */
+			shutdown(jobs[i].s->sock, SHUT_RDWR);
+			pthread_join(jobs[i].thread, NULL);
+		}
 		if (jobs[i].ret && !ret)
 			ret = fail(s, jobs[i].ret, "page channel %u: %s", i + 1,
 				   s->snd[i + 1].errmsg[0] ?
