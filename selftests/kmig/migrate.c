@@ -556,6 +556,71 @@ TEST_F_TIMEOUT(converge, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 }
 
 /*
+ * A guest dirtying four times faster than a 2 MiB/s link: auto-converge
+ * throttles it until what is left fits the downtime target, and the
+ * migration completes; the guest then runs unthrottled on the destination.
+ */
+TEST_F_TIMEOUT(converge, throttling_lets_it_converge, TEST_TIMEOUT)
+{
+	char cmd[PATH_MAX * 2], out[64];
+	struct vmm_client c = { .fd = -1 };
+	struct vmm_status st;
+	pid_t in, mig;
+	size_t len;
+	char *text;
+	int ret, ret2;
+
+	ret = kvm_usable();
+	if (ret && !getenv("KMIG_BED"))
+		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	ASSERT_EQ(0, own_netns());
+
+	ASSERT_EQ(0, vmm_start(&self->a, "ca",
+			       "--mem 4 --pattern random --rate 2048"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	ASSERT_EQ(0, vmm_start(&self->b, "cb", "--mem 4 --incoming"));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:24511 --timeout 60 2>/dev/null",
+		 project(), self->b.sock);
+	in = spawn(cmd, "/dev/null");
+	ASSERT_LT(0, in);
+	snprintf(out, sizeof(out), "/dev/shm/converge-%d.json", getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:24511 --bandwidth 2 --timeout 100 --json 2>&1",
+		 project(), self->a.sock);
+	mig = spawn(cmd, out);
+	ASSERT_LT(0, mig);
+	ret = wait_exit(mig, 110000);
+	ret2 = wait_exit(in, 20000);
+	text = slurp(out, &len);
+	unlink(out);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, ret) TH_LOG("%s", text);
+	EXPECT_EQ(0, ret2);
+	EXPECT_NE(NULL, strstr(text, "\"status\": \"completed\""));
+	EXPECT_LE(20, json_u64(text, "auto_converge_throttle")) TH_LOG("%s", text);
+	TH_LOG("converged at %llu%% throttle after %llu rounds, %llu ms, downtime %llu ms",
+	       (unsigned long long)json_u64(text, "auto_converge_throttle"),
+	       (unsigned long long)json_u64(text, "memory_iteration"),
+	       (unsigned long long)json_u64(text, "time_elapsed"),
+	       (unsigned long long)json_u64(text, "downtime"));
+	free(text);
+
+	/* The guest goes on at the destination, unthrottled. */
+	ASSERT_EQ(0, vmm_connect(&self->b, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "status"));
+	EXPECT_NE(NULL, strstr(c.reply, " throttle=0 ")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+	ASSERT_EQ(0, wait_counter(&self->b, 0, &st));
+	EXPECT_STREQ("running", st.state);
+}
+
+/*
  * A round that lasts several times --io-timeout: the page channels are
  * busy all along, the main channel says PING, and the destination waits.
  */

@@ -436,9 +436,24 @@ TEST_F_TIMEOUT(vmm, bad_state_is_refused_and_changes_nothing, TEST_TIMEOUT)
 	free(blob);
 }
 
+/* Pages the guest of @p writes in @ms. */
+static uint64_t writes_in(struct __test_metadata *_metadata, struct proc *p,
+			  int ms)
+{
+	struct vmm_status st;
+	uint64_t w;
+
+	EXPECT_EQ(0, vmm_client_status(&p->c, &st));
+	w = st.writes;
+	msleep(ms);
+	EXPECT_EQ(0, vmm_client_status(&p->c, &st));
+	return st.writes - w;
+}
+
 TEST_F_TIMEOUT(vmm, throttle_and_bad_requests, TEST_TIMEOUT)
 {
 	struct vmm_status st;
+	uint64_t full, throttled;
 
 	REQUIRE_KVM();
 
@@ -453,6 +468,18 @@ TEST_F_TIMEOUT(vmm, throttle_and_bad_requests, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "throttle 80"));
 	ASSERT_EQ(0, wait_counter(&self->a, 20, &st));
 	EXPECT_LT(0, st.throttled_ms);
+
+	/* Throttled by 75%, a guest paced to a rate dirties a quarter. */
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "throttle 0"));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "rate 2000"));
+	full = writes_in(_metadata, &self->a, 2000);
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "throttle 75"));
+	throttled = writes_in(_metadata, &self->a, 2000);
+	TH_LOG("pages written in 2 s: %llu unthrottled, %llu throttled by 75%%",
+	       (unsigned long long)full, (unsigned long long)throttled);
+	EXPECT_LT(throttled * 2, full);
+	EXPECT_LT(full / 10, throttled);
+
 	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
 	EXPECT_EQ(-EBUSY, vmm_client_cmd(&self->a.c, "checksum"));
 }

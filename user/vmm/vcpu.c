@@ -86,20 +86,23 @@ void vmm_fail(struct vmm *vmm, const char *fmt, ...)
 	pthread_mutex_unlock(&vmm->lock);
 }
 
-/* A batch is done: pace to the rate, then throttle. */
+/*
+ * A batch is done: pace to the rate, then throttle. The throttle works as
+ * QEMU's cpu-throttle does: the vCPU is kept off for that share of all the
+ * time since its last tick, pacing included, and that time is lost to the
+ * pacing too. --rate is what the guest does while it runs: throttled by
+ * t%, a guest paced to R pages/s dirties R * (100 - t) / 100.
+ */
 static void tick(struct vmm_vcpu *v)
 {
 	struct vmm *vmm = v->vmm;
-	uint64_t now = vmm_now_ns(), ran = now - v->ran_since_ns, per, step;
+	uint64_t now, per, step, slept;
 	uint32_t pattern = __atomic_load_n(&vmm->params->pattern,
 					   __ATOMIC_RELAXED);
 	uint32_t batch = __atomic_load_n(&vmm->params->batch,
 					 __ATOMIC_RELAXED);
 
 	pthread_mutex_lock(&vmm->lock);
-	if (vmm->throttle)
-		v->throttled_ns += nap(vmm, ran * vmm->throttle /
-					    (100 - vmm->throttle));
 	if (pattern == GUEST_PATTERN_NONE || !batch) {
 		nap(vmm, IDLE_TICK_NS);
 	} else if (vmm->rate) {
@@ -112,6 +115,16 @@ static void tick(struct vmm_vcpu *v)
 		if (v->deadline_ns > now)
 			nap(vmm, v->deadline_ns - now);
 	}
+	now = vmm_now_ns();
+	if (vmm->throttle && v->tick_ns) {
+		slept = nap(vmm, (now - v->tick_ns) * vmm->throttle /
+				 (100 - vmm->throttle));
+		v->throttled_ns += slept;
+		if (v->deadline_ns)
+			v->deadline_ns += slept;
+		now += slept;
+	}
+	v->tick_ns = now;
 	pthread_mutex_unlock(&vmm->lock);
 }
 
@@ -204,7 +217,6 @@ static void *vcpu_thread(void *arg)
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&vmm->lock);
 
-		v->ran_since_ns = vmm_now_ns();
 		ret = ioctl(v->fd, KVM_RUN, 0);
 		if (ret < 0 && errno != EINTR)
 			vmm_fail(vmm, "vCPU %u: KVM_RUN: %s", v->index,
@@ -300,8 +312,10 @@ int vmm_resume(struct vmm *vmm)
 	if (vmm->state == VMM_FAILED) {
 		ret = -EIO;
 	} else {
-		for (i = 0; i < vmm->nvcpus; i++)
+		for (i = 0; i < vmm->nvcpus; i++) {
 			vmm->vcpu[i].deadline_ns = 0;
+			vmm->vcpu[i].tick_ns = 0;
+		}
 		vmm->state = VMM_RUNNING;
 		pthread_cond_broadcast(&vmm->cond);
 	}

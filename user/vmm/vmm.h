@@ -58,7 +58,7 @@ struct vmm_vcpu {
 	pthread_t thread;
 	bool parked;			/* out of KVM_RUN, waiting */
 	uint64_t deadline_ns;		/* pacing: when the next tick is due */
-	uint64_t ran_since_ns;		/* when it last entered the guest */
+	uint64_t tick_ns;		/* end of its last tick, 0: none yet */
 	uint64_t throttled_ns;		/* total time slept for throttle */
 };
 
