@@ -155,7 +155,9 @@ static struct kmig_ctx *ctx_from_info(struct genl_info *info)
 	return ctx;
 }
 
-int kmig_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info)
+/* Answer @info with one @cmd message about its context, filled by @fill. */
+static int ctx_reply(struct genl_info *info, u8 cmd,
+		     int (*fill)(struct sk_buff *skb, struct kmig_ctx *ctx))
 {
 	struct kmig_ctx *ctx;
 	struct sk_buff *msg;
@@ -170,9 +172,8 @@ int kmig_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		goto err_msg;
 	ret = -EMSGSIZE;
-	hdr = genlmsg_put_reply(msg, info, &kmig_genl_family, 0,
-				KMIG_CMD_CTX_GET);
-	if (!hdr || put_ctx(msg, ctx)) {
+	hdr = genlmsg_put_reply(msg, info, &kmig_genl_family, 0, cmd);
+	if (!hdr || fill(msg, ctx)) {
 		NL_SET_ERR_MSG(info->extack, "context too large for a reply");
 		goto err_put;
 	}
@@ -185,6 +186,11 @@ err_put:
 err_msg:
 	kmig_ctx_put(ctx);
 	return ret;
+}
+
+int kmig_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return ctx_reply(info, KMIG_CMD_CTX_GET, put_ctx);
 }
 
 /* cb->args[0]: the id of the last context dumped. */
@@ -250,35 +256,16 @@ static int put_stats(struct sk_buff *skb, struct kmig_ctx *ctx)
 	return 0;
 }
 
+static int put_id_stats(struct sk_buff *skb, struct kmig_ctx *ctx)
+{
+	if (nla_put_u32(skb, KMIG_A_CTX_ID, ctx->id))
+		return -EMSGSIZE;
+	return put_stats(skb, ctx);
+}
+
 int kmig_nl_ctx_stats_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kmig_ctx *ctx;
-	struct sk_buff *msg;
-	void *hdr;
-	int ret;
-
-	ctx = ctx_from_info(info);
-	if (IS_ERR(ctx))
-		return PTR_ERR(ctx);
-	ret = -ENOMEM;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		goto err_msg;
-	ret = -EMSGSIZE;
-	hdr = genlmsg_put_reply(msg, info, &kmig_genl_family, 0,
-				KMIG_CMD_CTX_STATS);
-	if (!hdr || nla_put_u32(msg, KMIG_A_CTX_ID, ctx->id) ||
-	    put_stats(msg, ctx))
-		goto err_put;
-	genlmsg_end(msg, hdr);
-	kmig_ctx_put(ctx);
-	return genlmsg_reply(msg, info);
-
-err_put:
-	nlmsg_free(msg);
-err_msg:
-	kmig_ctx_put(ctx);
-	return ret;
+	return ctx_reply(info, KMIG_CMD_CTX_STATS, put_id_stats);
 }
 
 int kmig_nl_ctx_set_doit(struct sk_buff *skb, struct genl_info *info)

@@ -233,8 +233,9 @@ static ssize_t kmig_region_write_locked(struct kmig_region *region,
 	return ret ? ret : count;
 }
 
-static ssize_t kmig_region_read(struct file *file, char __user *buf,
-				size_t count, loff_t *ppos)
+/* One access under the device lock; the driver may be gone (ENODEV). */
+static ssize_t kmig_region_rw(struct file *file, char __user *buf,
+			      size_t count, loff_t *ppos, bool write)
 {
 	struct kmig_region *region = file->private_data;
 	struct kmig_device *dev = region->dev;
@@ -245,36 +246,28 @@ static ssize_t kmig_region_read(struct file *file, char __user *buf,
 	ret = mutex_lock_killable(&dev->lock);
 	if (ret)
 		return ret;
-	if (dev->ops)
-		ret = kmig_region_read_locked(region, buf, count, *ppos);
-	else
+	if (!dev->ops)
 		ret = -ENODEV;
+	else if (write)
+		ret = kmig_region_write_locked(region, buf, count, *ppos);
+	else
+		ret = kmig_region_read_locked(region, buf, count, *ppos);
 	mutex_unlock(&dev->lock);
 	if (ret > 0)
 		*ppos += ret;
 	return ret;
 }
 
+static ssize_t kmig_region_read(struct file *file, char __user *buf,
+				size_t count, loff_t *ppos)
+{
+	return kmig_region_rw(file, buf, count, ppos, false);
+}
+
 static ssize_t kmig_region_write(struct file *file, const char __user *buf,
 				 size_t count, loff_t *ppos)
 {
-	struct kmig_region *region = file->private_data;
-	struct kmig_device *dev = region->dev;
-	ssize_t ret;
-
-	if (*ppos < 0)
-		return -EINVAL;
-	ret = mutex_lock_killable(&dev->lock);
-	if (ret)
-		return ret;
-	if (dev->ops)
-		ret = kmig_region_write_locked(region, buf, count, *ppos);
-	else
-		ret = -ENODEV;
-	mutex_unlock(&dev->lock);
-	if (ret > 0)
-		*ppos += ret;
-	return ret;
+	return kmig_region_rw(file, (char __user *)buf, count, ppos, true);
 }
 
 /*

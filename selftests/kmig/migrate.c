@@ -8,6 +8,9 @@
  * source's pause equals the destination's before resume, byte for byte,
  * and so does the vCPU state; the guest's counter advances on the
  * destination; the devices' checksums match.
+ *
+ * Then convergence (auto-converge makes a fast-dirtying guest fit, or
+ * --timeout aborts cleanly) and a round longer than --io-timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,16 +181,6 @@ static int own_netns(void)
 	return ret;
 }
 
-static int kvm_usable(void)
-{
-	struct vm vm;
-	int ret = __vm_create(&vm);
-
-	if (!ret)
-		vm_destroy(&vm);
-	return ret;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
 	size_t cap = 1 << 16, n = 0;
@@ -249,6 +242,62 @@ static uint64_t json_u64(const char *json, const char *key)
 	snprintf(pat, sizeof(pat), "\"%s\": ", key);
 	p = json ? strstr(json, pat) : NULL;
 	return p ? strtoull(p + strlen(pat), NULL, 10) : ~0ull;
+}
+
+/* The test bed, with KVM, the module, and a network of our own. */
+#define REQUIRE_BED()							\
+	do {								\
+		REQUIRE_KVM();						\
+		if (!getenv("KMIG_KO"))					\
+			SKIP(return, "KMIG_KO is not set (the test bed sets it)"); \
+		ASSERT_EQ(0, own_netns());				\
+	} while (0)
+
+/* What `kmig incoming` and `kmig migrate` said, and how they ended. */
+struct agents {
+	int in_ret, mig_ret;
+	char *in_out, *mig_out;		/* standard output and error */
+};
+
+/*
+ * `kmig incoming --vmm B --listen 127.0.0.1:PORT @in_args` and
+ * `kmig migrate --vmm A --to 127.0.0.1:PORT @mig_args`, the source given
+ * @mig_s seconds to finish.
+ */
+static void run_agents(struct proc *a, struct proc *b, unsigned int port,
+		       const char *in_args, const char *mig_args, int mig_s,
+		       struct agents *r)
+{
+	char cmd[PATH_MAX * 2], in_out[64], mig_out[64];
+	size_t len;
+	pid_t in, mig;
+
+	snprintf(in_out, sizeof(in_out), "/dev/shm/agent-%d.in", getpid());
+	snprintf(mig_out, sizeof(mig_out), "/dev/shm/agent-%d.out", getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:%u %s 2>&1",
+		 project(), b->sock, port, in_args);
+	in = spawn(cmd, in_out);
+	snprintf(cmd, sizeof(cmd),
+		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:%u %s 2>&1",
+		 project(), a->sock, port, mig_args);
+	mig = in > 0 ? spawn(cmd, mig_out) : -1;
+	r->mig_ret = mig > 0 ? wait_exit(mig, mig_s * 1000) : -ECHILD;
+	r->in_ret = in > 0 ? wait_exit(in, 40000) : -ECHILD;
+	r->in_out = slurp(in_out, &len);
+	r->mig_out = slurp(mig_out, &len);
+	if (!r->in_out)
+		r->in_out = strdup("");
+	if (!r->mig_out)
+		r->mig_out = strdup("");
+	unlink(in_out);
+	unlink(mig_out);
+}
+
+static void agents_free(struct agents *r)
+{
+	free(r->in_out);
+	free(r->mig_out);
 }
 
 FIXTURE(migrate) {
@@ -330,14 +379,8 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	char *json;
 	int ret, ret2;
 
-	ret = kvm_usable();
-	if (ret && !getenv("KMIG_BED"))
-		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
-	ASSERT_EQ(0, ret);
-	if (!getenv("KMIG_KO"))
-		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
 	/* 127.0.0.1 and the VMMs' abstract sockets, private to this test */
-	ASSERT_EQ(0, own_netns());
+	REQUIRE_BED();
 
 	/* Two sample devices on each side; the source ones keep changing. */
 	ASSERT_EQ(0, sample_load());
@@ -464,83 +507,67 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	EXPECT_EQ(csum_a, csum_b);
 }
 
+/* Two small VMMs, with the agents run by the tests themselves. */
+FIXTURE(precopy) {
+	struct proc a, b;
+};
+
+FIXTURE_SETUP(precopy)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+}
+
+FIXTURE_TEARDOWN(precopy)
+{
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+}
+
+/* A source VMM running @args, a destination VMM waiting, both of @mem. */
+static void start_vmms(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(precopy) *self, const char *mem,
+		       const char *args)
+{
+	char a[128], b[64];
+	struct vmm_status st;
+
+	snprintf(a, sizeof(a), "--mem %s %s", mem, args);
+	snprintf(b, sizeof(b), "--mem %s --incoming", mem);
+	ASSERT_EQ(0, vmm_start(&self->a, "ca", a));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	ASSERT_EQ(0, vmm_start(&self->b, "cb", b));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+}
+
 /*
  * A guest that keeps re-dirtying its memory never fits a 1 ms downtime
  * target over a 4 MiB/s link: the source throttles it through the VMM in
  * growing steps, and --timeout then aborts cleanly: the guest keeps
  * running on the source, unthrottled, and the destination never resumes.
  */
-FIXTURE(converge) {
-	struct proc a, b;
-};
-
-FIXTURE_SETUP(converge)
+TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 {
-	memset(&self->a, 0, sizeof(self->a));
-	memset(&self->b, 0, sizeof(self->b));
-}
-
-FIXTURE_TEARDOWN(converge)
-{
-	vmm_stop(&self->a);
-	vmm_stop(&self->b);
-}
-
-TEST_F_TIMEOUT(converge, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
-{
-	char cmd[PATH_MAX * 2], out[64], err[64];
 	struct vmm_client c = { .fd = -1 };
 	struct vmm_status st;
-	uint64_t counter;
-	pid_t in, mig;
-	size_t len;
-	char *text;
-	int ret, ret2;
+	struct agents r;
 
-	ret = kvm_usable();
-	if (ret && !getenv("KMIG_BED"))
-		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
-	ASSERT_EQ(0, ret);
-	if (!getenv("KMIG_KO"))
-		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, own_netns());
-
-	ASSERT_EQ(0, vmm_start(&self->a, "ca",
-			       "--mem 4 --pattern hot --hot-pages 256"));
-	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
-	ASSERT_EQ(0, vmm_start(&self->b, "cb", "--mem 4 --incoming"));
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:24510 --timeout 60 2>/dev/null",
-		 project(), self->b.sock);
-	in = spawn(cmd, "/dev/null");
-	ASSERT_LT(0, in);
-	snprintf(out, sizeof(out), "/dev/shm/converge-%d.json", getpid());
-	snprintf(err, sizeof(err), "/dev/shm/converge-%d.err", getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:24510 --channels 2 --bandwidth 4 --max-downtime 1 --timeout 10 --json 2>%s",
-		 project(), self->a.sock, err);
-	mig = spawn(cmd, out);
-	ASSERT_LT(0, mig);
-	ret = wait_exit(mig, 60000);
-	ret2 = wait_exit(in, 40000);
-	text = slurp(err, &len);
-	EXPECT_EQ(1, ret) TH_LOG("kmig migrate: %s", text ? text : "?");
-	EXPECT_TRUE(text && strstr(text, "aborted, the guest keeps running here"))
-		TH_LOG("%s", text ? text : "?");
-	free(text);
-	unlink(err);
-	EXPECT_EQ(1, ret2);
-	text = slurp(out, &len);
-	unlink(out);
-	ASSERT_NE(NULL, text);
-	EXPECT_NE(NULL, strstr(text, "\"status\": \"failed\""));
-	EXPECT_LE(20, json_u64(text, "auto_converge_throttle")) TH_LOG("%s", text);
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "4", "--pattern hot --hot-pages 256");
+	run_agents(&self->a, &self->b, 24510, "--timeout 60",
+		   "--channels 2 --bandwidth 4 --max-downtime 1 --timeout 10 --json",
+		   60, &r);
+	EXPECT_EQ(1, r.mig_ret) TH_LOG("kmig migrate: %s", r.mig_out);
+	EXPECT_NE(NULL, strstr(r.mig_out, "aborted, the guest keeps running here"))
+		TH_LOG("%s", r.mig_out);
+	EXPECT_EQ(1, r.in_ret);
+	EXPECT_NE(NULL, strstr(r.mig_out, "\"status\": \"failed\""));
+	EXPECT_LE(20, json_u64(r.mig_out, "auto_converge_throttle"))
+		TH_LOG("%s", r.mig_out);
 	TH_LOG("throttled to %llu%% in %llu rounds before the timeout",
-	       (unsigned long long)json_u64(text, "auto_converge_throttle"),
-	       (unsigned long long)json_u64(text, "memory_iteration"));
-	free(text);
+	       (unsigned long long)json_u64(r.mig_out, "auto_converge_throttle"),
+	       (unsigned long long)json_u64(r.mig_out, "memory_iteration"));
+	agents_free(&r);
 
 	/* The source runs on, unthrottled; the destination never ran. */
 	ASSERT_EQ(0, vmm_connect(&self->a, &c));
@@ -549,8 +576,7 @@ TEST_F_TIMEOUT(converge, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 	vmm_client_close(&c);
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("running", st.state);
-	counter = st.counter;
-	ASSERT_EQ(0, wait_counter(&self->a, counter, &st));
+	ASSERT_EQ(0, wait_counter(&self->a, st.counter, &st));
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
 }
@@ -560,56 +586,27 @@ TEST_F_TIMEOUT(converge, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
  * throttles it until what is left fits the downtime target, and the
  * migration completes; the guest then runs unthrottled on the destination.
  */
-TEST_F_TIMEOUT(converge, throttling_lets_it_converge, TEST_TIMEOUT)
+TEST_F_TIMEOUT(precopy, throttling_lets_it_converge, TEST_TIMEOUT)
 {
-	char cmd[PATH_MAX * 2], out[64];
 	struct vmm_client c = { .fd = -1 };
 	struct vmm_status st;
-	pid_t in, mig;
-	size_t len;
-	char *text;
-	int ret, ret2;
+	struct agents r;
 
-	ret = kvm_usable();
-	if (ret && !getenv("KMIG_BED"))
-		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
-	ASSERT_EQ(0, ret);
-	if (!getenv("KMIG_KO"))
-		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, own_netns());
-
-	ASSERT_EQ(0, vmm_start(&self->a, "ca",
-			       "--mem 4 --pattern random --rate 2048"));
-	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
-	ASSERT_EQ(0, vmm_start(&self->b, "cb", "--mem 4 --incoming"));
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:24511 --timeout 60 2>/dev/null",
-		 project(), self->b.sock);
-	in = spawn(cmd, "/dev/null");
-	ASSERT_LT(0, in);
-	snprintf(out, sizeof(out), "/dev/shm/converge-%d.json", getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:24511 --bandwidth 2 --timeout 100 --json 2>&1",
-		 project(), self->a.sock);
-	mig = spawn(cmd, out);
-	ASSERT_LT(0, mig);
-	ret = wait_exit(mig, 110000);
-	ret2 = wait_exit(in, 20000);
-	text = slurp(out, &len);
-	unlink(out);
-	ASSERT_NE(NULL, text);
-	EXPECT_EQ(0, ret) TH_LOG("%s", text);
-	EXPECT_EQ(0, ret2);
-	EXPECT_NE(NULL, strstr(text, "\"status\": \"completed\""));
-	EXPECT_LE(20, json_u64(text, "auto_converge_throttle")) TH_LOG("%s", text);
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "4", "--pattern random --rate 2048");
+	run_agents(&self->a, &self->b, 24511, "--timeout 60",
+		   "--bandwidth 2 --timeout 100 --json", 110, &r);
+	EXPECT_EQ(0, r.mig_ret) TH_LOG("%s", r.mig_out);
+	EXPECT_EQ(0, r.in_ret) TH_LOG("%s", r.in_out);
+	EXPECT_NE(NULL, strstr(r.mig_out, "\"status\": \"completed\""));
+	EXPECT_LE(20, json_u64(r.mig_out, "auto_converge_throttle"))
+		TH_LOG("%s", r.mig_out);
 	TH_LOG("converged at %llu%% throttle after %llu rounds, %llu ms, downtime %llu ms",
-	       (unsigned long long)json_u64(text, "auto_converge_throttle"),
-	       (unsigned long long)json_u64(text, "memory_iteration"),
-	       (unsigned long long)json_u64(text, "time_elapsed"),
-	       (unsigned long long)json_u64(text, "downtime"));
-	free(text);
+	       (unsigned long long)json_u64(r.mig_out, "auto_converge_throttle"),
+	       (unsigned long long)json_u64(r.mig_out, "memory_iteration"),
+	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"),
+	       (unsigned long long)json_u64(r.mig_out, "downtime"));
+	agents_free(&r);
 
 	/* The guest goes on at the destination, unthrottled. */
 	ASSERT_EQ(0, vmm_connect(&self->b, &c));
@@ -624,76 +621,27 @@ TEST_F_TIMEOUT(converge, throttling_lets_it_converge, TEST_TIMEOUT)
  * A round that lasts several times --io-timeout: the page channels are
  * busy all along, the main channel says PING, and the destination waits.
  */
-FIXTURE(keepalive) {
-	struct proc a, b;
-};
-
-FIXTURE_SETUP(keepalive)
+TEST_F_TIMEOUT(precopy, round_longer_than_io_timeout, TEST_TIMEOUT)
 {
-	memset(&self->a, 0, sizeof(self->a));
-	memset(&self->b, 0, sizeof(self->b));
-}
-
-FIXTURE_TEARDOWN(keepalive)
-{
-	vmm_stop(&self->a);
-	vmm_stop(&self->b);
-}
-
-TEST_F_TIMEOUT(keepalive, round_longer_than_io_timeout, TEST_TIMEOUT)
-{
-	char cmd[PATH_MAX * 2], out[64], err[64];
 	struct vmm_client c = { .fd = -1 };
-	struct vmm_status st;
-	pid_t in, mig;
-	size_t len;
-	char *text;
-	int ret, ret2;
+	struct agents r;
 
-	ret = kvm_usable();
-	if (ret && !getenv("KMIG_BED"))
-		SKIP(return, "no usable KVM on this machine (%s)", strerror(-ret));
-	ASSERT_EQ(0, ret);
-	if (!getenv("KMIG_KO"))
-		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, own_netns());
-
+	REQUIRE_BED();
 	/* 16 MiB written once, then left alone: round 0 is all of it. */
-	ASSERT_EQ(0, vmm_start(&self->a, "ka",
-			       "--mem 16 --pattern seq --rate 8000"));
-	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
+	start_vmms(_metadata, self, "16", "--pattern seq --rate 8000");
 	msleep(1500);
 	ASSERT_EQ(0, vmm_connect(&self->a, &c));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "pattern none"));
 	vmm_client_close(&c);
-	ASSERT_EQ(0, vmm_start(&self->b, "kb", "--mem 16 --incoming"));
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-
-	snprintf(err, sizeof(err), "/dev/shm/keepalive-%d.in", getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:24520 --timeout 60 --io-timeout 2 2>%s",
-		 project(), self->b.sock, err);
-	in = spawn(cmd, "/dev/null");
-	ASSERT_LT(0, in);
-	snprintf(out, sizeof(out), "/dev/shm/keepalive-%d.json", getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:24520 --channels 2 --bandwidth 2 --io-timeout 2 --timeout 60 --json 2>&1",
-		 project(), self->a.sock);
-	mig = spawn(cmd, out);
-	ASSERT_LT(0, mig);
-	ret = wait_exit(mig, 80000);
-	ret2 = wait_exit(in, 20000);
-	text = slurp(out, &len);
-	unlink(out);
-	EXPECT_EQ(0, ret) TH_LOG("kmig migrate: %s", text ? text : "?");
-	TH_LOG("%s", text ? text : "?");
-	/* a round of more than 3 s: longer than the 2 s of silence allowed */
-	EXPECT_LT(3000, json_u64(text ? text : "", "time_elapsed"));
-	free(text);
-	text = slurp(err, &len);
-	unlink(err);
-	EXPECT_EQ(0, ret2) TH_LOG("kmig incoming: %s", text ? text : "?");
-	free(text);
+	run_agents(&self->a, &self->b, 24520, "--timeout 60 --io-timeout 2",
+		   "--channels 2 --bandwidth 2 --io-timeout 2 --timeout 60 --json",
+		   80, &r);
+	EXPECT_EQ(0, r.mig_ret) TH_LOG("kmig migrate: %s", r.mig_out);
+	EXPECT_EQ(0, r.in_ret) TH_LOG("kmig incoming: %s", r.in_out);
+	/* more than 3 s: longer than the 2 s of silence allowed */
+	EXPECT_LT(3000, json_u64(r.mig_out, "time_elapsed"))
+		TH_LOG("%s", r.mig_out);
+	agents_free(&r);
 }
 
 TEST_HARNESS_MAIN

@@ -171,8 +171,46 @@ FIXTURE_TEARDOWN(fail)
 }
 
 /*
- * A source guest dirtying memory fast, a destination waiting, an incoming
- * agent on @listen and a migration to @to capped at 1 MiB/s, so that
+ * A source guest of @mem MiB dirtying @rate pages/s, a destination of
+ * @vcpus_b vCPUs waiting, an incoming agent on @listen and a migration to
+ * @to, capped at @bandwidth MiB/s unless NULL.
+ */
+struct setup {
+	const char *ns_a, *ns_b;
+	const char *mem, *rate, *vcpus_b, *bandwidth;
+	const char *listen, *to;
+};
+
+static void start(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *self,
+		  const struct setup *u)
+{
+	const char *vmm_a[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_A,
+				"--mem", u->mem, "--pattern", "random",
+				"--rate", u->rate, NULL };
+	const char *vmm_b[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_B,
+				"--mem", u->mem, "--vcpus", u->vcpus_b,
+				"--incoming", NULL };
+	const char *inc[] = { bin("kmig"), "incoming", "--vmm", VMM_B,
+			      "--listen", u->listen, "--timeout", "60", NULL };
+	const char *mig[] = { bin("kmig"), "migrate", "--vmm", VMM_A,
+			      "--to", u->to, "--timeout", "60",
+			      u->bandwidth ? "--bandwidth" : NULL, u->bandwidth,
+			      NULL };
+	struct vmm_status st;
+
+	self->vmm_a = spawn(u->ns_a, "vmm-a.log", vmm_a);
+	self->vmm_b = spawn(u->ns_b, "vmm-b.log", vmm_b);
+	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_STREQ("running", st.state);
+	ASSERT_EQ(0, vmm_status(VMM_B, &st));
+	ASSERT_STREQ("incoming", st.state);
+	self->incoming = spawn(u->ns_b, "incoming.log", inc);
+	usleep(500000);
+	self->migrate = spawn(u->ns_a, "migrate.log", mig);
+}
+
+/*
+ * A migration capped at 1 MiB/s of a guest dirtying memory fast, so that
  * precopy lasts well beyond the moment the test breaks something.
  */
 static void start_migration(struct __test_metadata *_metadata,
@@ -180,27 +218,12 @@ static void start_migration(struct __test_metadata *_metadata,
 			    const char *ns_b, const char *listen,
 			    const char *to)
 {
-	const char *vmm_a[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_A,
-				"--mem", "32", "--pattern", "random",
-				"--rate", "20000", NULL };
-	const char *vmm_b[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_B,
-				"--mem", "32", "--incoming", NULL };
-	const char *inc[] = { bin("kmig"), "incoming", "--vmm", VMM_B,
-			      "--listen", listen, "--timeout", "60", NULL };
-	const char *mig[] = { bin("kmig"), "migrate", "--vmm", VMM_A,
-			      "--to", to, "--bandwidth", "1",
-			      "--timeout", "60", NULL };
-	struct vmm_status st;
+	const struct setup u = {
+		.ns_a = ns_a, .ns_b = ns_b, .mem = "32", .rate = "20000",
+		.vcpus_b = "1", .bandwidth = "1", .listen = listen, .to = to,
+	};
 
-	self->vmm_a = spawn(ns_a, "vmm-a.log", vmm_a);
-	self->vmm_b = spawn(ns_b, "vmm-b.log", vmm_b);
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
-	ASSERT_STREQ("running", st.state);
-	ASSERT_EQ(0, vmm_status(VMM_B, &st));
-	ASSERT_STREQ("incoming", st.state);
-	self->incoming = spawn(ns_b, "incoming.log", inc);
-	usleep(500000);
-	self->migrate = spawn(ns_a, "migrate.log", mig);
+	start(_metadata, self, &u);
 	sleep(2);
 	/* Still in precopy. */
 	ASSERT_EQ(-1, wait_exit(self->migrate, 0));
@@ -307,25 +330,12 @@ static void start_switchover(struct __test_metadata *_metadata,
 			     FIXTURE_DATA(fail) *self, const char *listen,
 			     const char *to, const char *vcpus_b)
 {
-	const char *vmm_a[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_A,
-				"--mem", "16", "--pattern", "random",
-				"--rate", "2000", NULL };
-	const char *vmm_b[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_B,
-				"--mem", "16", "--vcpus", vcpus_b,
-				"--incoming", NULL };
-	const char *inc[] = { bin("kmig"), "incoming", "--vmm", VMM_B,
-			      "--listen", listen, "--timeout", "60", NULL };
-	const char *mig[] = { bin("kmig"), "migrate", "--vmm", VMM_A,
-			      "--to", to, "--timeout", "60", NULL };
-	struct vmm_status st;
+	const struct setup u = {
+		.mem = "16", .rate = "2000", .vcpus_b = vcpus_b,
+		.listen = listen, .to = to,
+	};
 
-	self->vmm_a = spawn(NULL, "vmm-a.log", vmm_a);
-	self->vmm_b = spawn(NULL, "vmm-b.log", vmm_b);
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
-	ASSERT_EQ(0, vmm_status(VMM_B, &st));
-	self->incoming = spawn(NULL, "incoming.log", inc);
-	usleep(500000);
-	self->migrate = spawn(NULL, "migrate.log", mig);
+	start(_metadata, self, &u);
 }
 
 static void start_proxy(FIXTURE_DATA(fail) *self, const char *port,

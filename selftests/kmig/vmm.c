@@ -50,16 +50,6 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int kvm_usable(void)
-{
-	struct vm vm;
-	int ret = __vm_create(&vm);
-
-	if (!ret)
-		vm_destroy(&vm);
-	return ret;
-}
-
 /* Connect while the VMM starts; give up at once if it exits. */
 static int connect_child(struct proc *p)
 {
@@ -151,15 +141,6 @@ FIXTURE_SETUP(vmm)
 
 /* Skip without KVM, except on the test bed, where KVM must work. (A SKIP
  * in FIXTURE_SETUP would not stop the test body in this harness.) */
-#define REQUIRE_KVM()							\
-	do {								\
-		int __r = kvm_usable();					\
-		if (__r && !getenv("KMIG_BED"))				\
-			SKIP(return, "no usable KVM on this machine (%s)", \
-			     strerror(-__r));				\
-		ASSERT_EQ(0, __r);					\
-	} while (0)
-
 FIXTURE_TEARDOWN(vmm)
 {
 	stop(&self->a);

@@ -197,6 +197,19 @@ static int connect_channels(struct src *s)
 	return 0;
 }
 
+/* A command on the main channel, sent now. */
+static int send_cmd(struct src *s, const struct kmig_scmd *cmd)
+{
+	int ret;
+
+	ret = kmig_enc_cmd(&s->snd[0].enc, cmd);
+	if (!ret)
+		ret = kmig_enc_flush(&s->snd[0].enc);
+	if (ret)
+		return fail(s, ret, "main channel: %s", strerror(-ret));
+	return 0;
+}
+
 static int start_streams(struct src *s)
 {
 	unsigned int i, npc = s->o.channels - 1;
@@ -230,12 +243,7 @@ static int start_streams(struct src *s)
 			return fail(s, ret, "main channel: %s", strerror(-ret));
 	}
 	cmd.id = KMIG_SCMD_OPEN_RETURN_PATH;
-	ret = kmig_enc_cmd(&s->snd[0].enc, &cmd);
-	if (!ret)
-		ret = kmig_enc_flush(&s->snd[0].enc);
-	if (ret)
-		return fail(s, ret, "main channel: %s", strerror(-ret));
-	return 0;
+	return send_cmd(s, &cmd);
 }
 
 /* OR the dirty log of every slot into its bitmap; returns pages set. */
@@ -374,14 +382,8 @@ static int timed_join(pthread_t t)
 static int ping(struct src *s)
 {
 	struct kmig_scmd cmd = { .id = KMIG_SCMD_PING, .token = ++s->pings };
-	int ret;
 
-	ret = kmig_enc_cmd(&s->snd[0].enc, &cmd);
-	if (!ret)
-		ret = kmig_enc_flush(&s->snd[0].enc);
-	if (ret)
-		return fail(s, ret, "main channel: %s", strerror(-ret));
-	return 0;
+	return send_cmd(s, &cmd);
 }
 
 /* Pages of one round: on the page channels' threads, or on the main one. */

@@ -52,6 +52,16 @@ int __vm_create(struct vm *vm)
 	return 0;
 }
 
+int kvm_usable(void)
+{
+	struct vm vm;
+	int ret = __vm_create(&vm);
+
+	if (!ret)
+		vm_destroy(&vm);
+	return ret;
+}
+
 void vm_create(struct vm *vm)
 {
 	int ret = __vm_create(vm);

@@ -26,6 +26,20 @@ struct vcpu {
 
 /* 0, or -errno when this machine has no usable KVM. */
 int __vm_create(struct vm *vm);
+int kvm_usable(void);
+
+/*
+ * In a kselftest_harness test: skip without KVM, except in the test bed,
+ * where KVM must work.
+ */
+#define REQUIRE_KVM()							\
+	do {								\
+		int __r = kvm_usable();					\
+		if (__r && !getenv("KMIG_BED"))				\
+			SKIP(return, "no usable KVM on this machine (%s)", \
+			     strerror(-__r));				\
+		ASSERT_EQ(0, __r);					\
+	} while (0)
 void vm_create(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
