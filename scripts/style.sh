@@ -10,7 +10,9 @@ checkpatch=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-files=$(ls kernel/*.[ch] samples/*.[ch] uapi/linux/*.h | grep -v kernel/compat.h)
+# Not the *.mod.c that an in-tree build (make module, make sparse) leaves.
+files=$(ls kernel/*.[ch] samples/*.[ch] uapi/linux/*.h |
+	grep -v -e kernel/compat.h -e '\.mod\.c$')
 # shellcheck disable=SC2086
 perl "$checkpatch" --no-tree --strict --quiet --show-types -f $files
 # compat.h is the one place that tests kernel versions, by design.
