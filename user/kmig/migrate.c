@@ -675,7 +675,7 @@ static void abort_source(struct src *s)
 static int precopy(struct src *s)
 {
 	uint64_t dirty, last_ns, now, bw = 0, rate, send_ns = 0, b0, t0;
-	uint64_t max_bytes, prev_bytes = 0, dev_pending, pend;
+	uint64_t left, harvest_ms, prev_bytes = 0, dev_pending, pend;
 	unsigned int bad = 0, steps = 1, pct, i;
 	int ret;
 
@@ -719,6 +719,7 @@ static int precopy(struct src *s)
 		ret = harvest(s, &dirty);
 		if (ret)
 			return ret;
+		harvest_ms = (mig_now_ns() - now) / 1000000;
 		dev_pending = 0;
 		for (i = 0; i < s->o.ndevs; i++)
 			if (!mig_dev_pending(&s->o.devs[i], &pend))
@@ -735,13 +736,15 @@ static int precopy(struct src *s)
 				(unsigned long long)dev_pending,
 				(unsigned long long)bw);
 		s->job.memory_dirty_rate = rate;
-		s->job.expected_downtime_ms = bw ? (dirty * MIG_PAGE +
-						     dev_pending) * 1000 / bw : 0;
+		/* The pause takes a harvest too, then sends what is left. */
+		left = dirty * MIG_PAGE + dev_pending;
+		s->job.expected_downtime_ms = harvest_ms +
+					      (bw ? left * 1000 / bw : 0);
 		job_update(s, dirty);
 		mig_progress(&s->o, &s->job);
 
-		max_bytes = bw * s->o.max_downtime_ms / 1000;
-		if (dirty * MIG_PAGE + dev_pending <= max_bytes)
+		if (!left || (bw && s->job.expected_downtime_ms <=
+			      s->o.max_downtime_ms))
 			return switchover(s);
 		if (s->o.timeout_ms &&
 		    mig_now_ns() - s->job.start_ns > s->o.timeout_ms * 1000000ull)
