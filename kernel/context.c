@@ -231,6 +231,7 @@ long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KMIG_CLEAR_DIRTY_LOG:
 	case KMIG_MERGE_DIRTY_LOG:
 	case KMIG_SET_DIRTY_LOGGING:
+	case KMIG_GET_PRESENT_BITMAP:
 		return kmig_dirty_ioctl(ctx, cmd, argp);
 	}
 	return -ENOTTY;

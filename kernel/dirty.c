@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Dirty logging for slots created with KMIG_SLOT_DIRTY_LOG.
+ * Dirty logging for slots created with KMIG_SLOT_DIRTY_LOG, and the bitmap
+ * of present pages of any slot.
  *
  * Writes through a user mapping (the VMM, the agent, KVM's GUP for a vCPU)
  * first hit a write-protected PTE and go through .page_mkwrite, which sets
@@ -270,6 +271,40 @@ out:
 	return ret;
 }
 
+/* KMIG_GET_PRESENT_BITMAP: a chunk of words at a time, like get_log(). */
+static long present_log(struct kmig_slot *slot, const struct kmig_dirty_log *a)
+{
+	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
+	unsigned long i, c, n, p, nwords = DIV_ROUND_UP(a->num_pages, 64);
+	unsigned long end = a->first_page + a->num_pages;
+	long ret;
+	u64 *buf;
+
+	ret = range_ok(slot, a);
+	if (ret || !nwords)
+		return ret;
+	buf = kmalloc_array(min(nwords, CHUNK_WORDS), sizeof(*buf),
+			    GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; c < nwords; c += n) {
+		n = min(nwords - c, CHUNK_WORDS);
+		memset(buf, 0, n * sizeof(*buf));
+		for (i = 0; i < n * 64; i++) {
+			p = a->first_page + c * 64 + i;
+			if (p < end && READ_ONCE(slot->pages[p]))
+				buf[i / 64] |= 1ULL << (i % 64);
+		}
+		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
+			ret = -EFAULT;
+			break;
+		}
+		cond_resched();
+	}
+	kfree(buf);
+	return ret;
+}
+
 long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 		      void __user *argp)
 {
@@ -287,7 +322,9 @@ long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 	slot = kmig_slot_find(ctx, a.slot);
 	if (!slot)
 		return -ENOENT;
-	if (!slot->dirty)
+	if (cmd == KMIG_GET_PRESENT_BITMAP)
+		ret = present_log(slot, &a);
+	else if (!slot->dirty)
 		ret = -ENODEV;
 	else if (cmd == KMIG_GET_DIRTY_LOG)
 		ret = get_log(slot, u64_to_user_ptr(a.bitmap),

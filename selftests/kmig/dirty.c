@@ -3,7 +3,8 @@
  * Dirty logging: writes through any mapping, pwrite and installs set the
  * page's bit; get-and-clear re-arms; split get/clear with KVM's range
  * rules; a failed round's bits merge back; and writer threads hammering
- * while another thread harvests lose nothing (checked by content).
+ * while another thread harvests lose nothing (checked by content). The
+ * present bitmap shows exactly the pages that have memory.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -256,6 +257,56 @@ TEST_F(dirty, logging_stops_and_restarts)
 	other = kmig_open();
 	kmig_set_memslot(other, 0, 0, 0, SIZE);
 	EXPECT_EQ(-ENODEV, set_logging(other, 0, KMIG_DIRTY_LOGGING_ON));
+	close(other);
+}
+
+TEST_F(dirty, present_bitmap_shows_pages_with_memory)
+{
+	uint64_t bm[WORDS], page = 7;
+	uint8_t buf[PAGE_SZ] = { 1 };
+	int other;
+
+	/* A write through the mapping, a pwrite, and a read fault. */
+	self->mem[3 * PAGE_SZ] = 1;
+	ASSERT_EQ(PAGE_SZ, pwrite(self->fd, buf, PAGE_SZ,
+				  KMIG_SLOT_OFFSET(0) + 64 * PAGE_SZ));
+	EXPECT_EQ(0, self->mem[199 * PAGE_SZ]);
+	memset(bm, 0xa5, sizeof(bm));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0, 0, 0,
+				  NPAGES, bm));
+	EXPECT_EQ(3, count_bits(bm));
+	EXPECT_TRUE(test_bit64(bm, 3));
+	EXPECT_TRUE(test_bit64(bm, 64));
+	EXPECT_TRUE(test_bit64(bm, 199));
+
+	/* A range ending at the slot end: bit 0 is page 64. */
+	memset(bm, 0xa5, sizeof(bm));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0, 0, 64,
+				  NPAGES - 64, bm));
+	EXPECT_EQ(1, bm[0]);
+	EXPECT_EQ(0, bm[1]);
+	EXPECT_EQ(1ULL << (199 - 192), bm[2]);
+
+	EXPECT_EQ(-EINVAL, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0,
+					1, 0, NPAGES, bm));
+	EXPECT_EQ(-EINVAL, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0,
+					0, 3, 64, bm));
+	EXPECT_EQ(-EINVAL, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0,
+					0, 0, NPAGES + 1, bm));
+	EXPECT_EQ(-ENOENT, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 9,
+					0, 0, 64, bm));
+	EXPECT_EQ(-EFAULT, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0,
+					0, 0, NPAGES, (uint64_t *)8));
+
+	/* Any slot, logged or not. */
+	other = kmig_open();
+	kmig_set_memslot(other, 0, 0, 0, SIZE);
+	ASSERT_EQ(PAGE_SZ, pwrite(other, buf, PAGE_SZ,
+				  KMIG_SLOT_OFFSET(0) + page * PAGE_SZ));
+	ASSERT_EQ(0, __kmig_dirty(other, KMIG_GET_PRESENT_BITMAP, 0, 0, 0,
+				  NPAGES, bm));
+	EXPECT_EQ(1, count_bits(bm));
+	EXPECT_TRUE(test_bit64(bm, page));
 	close(other);
 }
 

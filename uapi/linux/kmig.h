@@ -317,6 +317,17 @@ struct kmig_dirty_logging {
 
 #define KMIG_SET_DIRTY_LOGGING	_IOW(KMIG_IOC_MAGIC, 0x23, struct kmig_dirty_logging)
 
+/*
+ * KMIG_GET_PRESENT_BITMAP: which pages of [first_page, first_page +
+ * num_pages) of any slot have memory, into @bitmap, in the same layout and
+ * with the same range rules; @flags must be 0. Pages are never taken away
+ * but may arrive at any time: a page absent here that gets written shows
+ * in the dirty log. A migration reads only present pages and sends the
+ * others as zero pages. Errors: ENOENT no slot, EINVAL range or flags,
+ * EFAULT.
+ */
+#define KMIG_GET_PRESENT_BITMAP	_IOW(KMIG_IOC_MAGIC, 0x24, struct kmig_dirty_log)
+
 /* KMIG_A_CTX_SLOTS: a nest of KMIG_A_SLOT nests. */
 enum kmig_slots_attr {
 	KMIG_A_SLOTS_UNSPEC,
