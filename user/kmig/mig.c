@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -218,7 +219,8 @@ int mig_ensure_module(const char *cmd)
 }
 
 /* The `ctx` reply: ok N ID:GPA:SIZE ... with the context fd. */
-int mig_vm_attach(struct mig_vm *vm, const char *path, char *err, size_t n)
+int mig_vm_attach(struct mig_vm *vm, const char *path, bool writable,
+		  char *err, size_t n)
 {
 	struct vmm_client_slot cs[MIG_MAX_SLOTS];
 	unsigned int i, ns;
@@ -249,19 +251,34 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, char *err, size_t n)
 		s->size = cs[i].size;
 		s->npages = cs[i].size / MIG_PAGE;
 		vm->mem_size += s->size;
+		if (!s->size || s->size % MIG_PAGE || s->id >= KMIG_MAX_SLOTS) {
+			snprintf(err, n, "slot %u: bad slot from the VMM", s->id);
+			ret = -EINVAL;
+			break;
+		}
 		s->bitmap = calloc((s->npages + 63) / 64, 8);
 		s->written = calloc((s->npages + 63) / 64, 8);
-		if (!s->bitmap || !s->written || s->size % MIG_PAGE ||
-		    s->id >= KMIG_MAX_SLOTS) {
-			snprintf(err, n, "slot %u: %s", s->id,
-				 s->size % MIG_PAGE || s->id >= KMIG_MAX_SLOTS ?
-				 "bad slot from the VMM" : "out of memory");
-			vm->nslots = i + 1;
-			mig_vm_detach(vm);
-			return -ENOMEM;
+		if (!s->bitmap || !s->written) {
+			snprintf(err, n, "slot %u: out of memory", s->id);
+			ret = -ENOMEM;
+			break;
+		}
+		s->map = mmap(NULL, s->size, PROT_READ |
+			      (writable ? PROT_WRITE : 0), MAP_SHARED,
+			      vm->ctx_fd, KMIG_SLOT_OFFSET(s->id));
+		if (s->map == MAP_FAILED) {
+			ret = -errno;
+			s->map = NULL;
+			snprintf(err, n, "slot %u: cannot map it: %s", s->id,
+				 strerror(-ret));
+			break;
 		}
 	}
-	return 0;
+	if (ret) {
+		vm->nslots = i + 1;
+		mig_vm_detach(vm);
+	}
+	return ret;
 }
 
 void mig_vm_detach(struct mig_vm *vm)
@@ -271,6 +288,9 @@ void mig_vm_detach(struct mig_vm *vm)
 	for (i = 0; i < vm->nslots; i++) {
 		free(vm->slots[i].bitmap);
 		free(vm->slots[i].written);
+		free(vm->slots[i].present);
+		if (vm->slots[i].map)
+			munmap(vm->slots[i].map, vm->slots[i].size);
 	}
 	vm->nslots = 0;
 	if (vm->ctx_fd >= 0)

@@ -97,7 +97,9 @@ struct mig_opts {
 struct mig_slot {
 	uint32_t id;
 	uint64_t gpa, size, npages;
+	uint8_t *map;			/* the slot, mapped from the context */
 	uint64_t *bitmap;		/* source: this round's pages */
+	uint64_t *present;		/* source, round 0: pages with memory */
 	uint64_t *written;		/* destination: pages not zero */
 };
 
@@ -168,8 +170,13 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
 int mig_ensure_module(const char *cmd);
 
-/* Connect to the VMM, take its context fd and slots. */
-int mig_vm_attach(struct mig_vm *vm, const char *path, char *err, size_t n);
+/*
+ * Connect to the VMM, take its context fd and slots, and map them: read
+ * only on the source (a page read through the map gets memory, so the
+ * source reads only present pages), @writable on the destination.
+ */
+int mig_vm_attach(struct mig_vm *vm, const char *path, bool writable,
+		  char *err, size_t n);
 void mig_vm_detach(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);

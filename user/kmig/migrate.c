@@ -299,6 +299,42 @@ static int set_logging(struct src *s, bool on)
 	return 0;
 }
 
+/*
+ * Which pages have memory, for round 0; taken after logging started, so
+ * that a page that gets memory later by being written is in round 1.
+ */
+static int get_present(struct src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		struct mig_slot *sl = &s->vm.slots[i];
+		struct kmig_dirty_log log = {
+			.slot = sl->id, .num_pages = sl->npages,
+		};
+
+		sl->present = calloc((sl->npages + 63) / 64, 8);
+		if (!sl->present)
+			return fail(s, -ENOMEM, "out of memory");
+		log.bitmap = (uintptr_t)sl->present;
+		if (ioctl(s->vm.ctx_fd, KMIG_GET_PRESENT_BITMAP, &log))
+			return fail(s, -errno,
+				    "cannot tell the pages of slot %u with memory: %s",
+				    sl->id, strerror(errno));
+	}
+	return 0;
+}
+
+static void present_free(struct src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		free(s->vm.slots[i].present);
+		s->vm.slots[i].present = NULL;
+	}
+}
+
 static void bitmaps_clear(struct src *s)
 {
 	unsigned int i;
@@ -681,6 +717,8 @@ static int precopy(struct src *s)
 
 	/* Start logging, then send every page in round 0. */
 	ret = set_logging(s, true);
+	if (!ret)
+		ret = get_present(s);
 	if (ret)
 		return ret;
 	for (i = 0; i < s->vm.nslots; i++) {
@@ -711,6 +749,7 @@ static int precopy(struct src *s)
 		if (ret)
 			return fail(s, ret, "main channel: %s", strerror(-ret));
 		bitmaps_clear(s);
+		present_free(s);
 		send_ns += mig_now_ns() - t0;
 		if (send_ns)
 			bw = sent_bytes(s, true) * 1000000000ull / send_ns;
@@ -797,7 +836,7 @@ int migrate_main(int argc, char *argv[])
 		return 1;
 	}
 	getrandom(s->uuid, sizeof(s->uuid), 0);
-	ret = mig_vm_attach(&s->vm, s->o.vmm, s->err, sizeof(s->err));
+	ret = mig_vm_attach(&s->vm, s->o.vmm, false, s->err, sizeof(s->err));
 	if (!ret) {
 		s->job.memory_total = s->vm.mem_size;
 		for (i = 0; i < s->vm.nslots; i++)

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Page senders. Each channel's sender takes its share of the dirty pages
- * (chunks of MIG_CHUNK_PAGES, dealt round-robin), reads them from the
- * context with pread (an absent page reads as zeros and allocates nothing)
- * into its buffer, sends zero pages as zero records (runs coalesced) and
- * the others as page records that the encoder writes straight from that
- * buffer, and keeps under its share of --bandwidth.
+ * (chunks of MIG_CHUNK_PAGES, dealt round-robin), copies them out of the
+ * slot's mapping into its buffer, sends zero pages as zero records (runs
+ * coalesced) and the others as page records that the encoder writes
+ * straight from that buffer, and keeps under its share of --bandwidth.
  *
- * The copy pread makes is the one the CRC is computed on: the guest keeps
- * writing its memory meanwhile, and the dirty log sends such pages again.
+ * The copy is the one the CRC is computed on: the guest keeps writing its
+ * memory meanwhile, and the dirty log sends such pages again. Pages that
+ * have no memory (round 0 asks the module) are never read: a read through
+ * the mapping would give them some.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <linux/kmig.h>
 
@@ -85,16 +85,15 @@ static void rate_wait(struct mig_sender *s, uint64_t bytes)
 }
 
 /*
- * Read pages first .. end - 1 of @sl into the buffer, behind what earlier
+ * Copy pages first .. end - 1 of @sl into the buffer, behind what earlier
  * chunks left there for the encoder to write: a flush first when they do
  * not fit. Returns where page @first landed.
  */
-static uint8_t *read_pages(struct mig_sender *s, const struct mig_slot *sl,
+static uint8_t *copy_pages(struct mig_sender *s, const struct mig_slot *sl,
 			   uint64_t first, uint64_t end)
 {
 	uint64_t n = end - first;
 	uint8_t *at;
-	ssize_t r;
 	int ret;
 
 	if (s->used + n > MIG_SEND_BUF_PAGES) {
@@ -109,70 +108,86 @@ static uint8_t *read_pages(struct mig_sender *s, const struct mig_slot *sl,
 		s->used = 0;
 	}
 	at = s->buf + s->used * MIG_PAGE;
-	r = pread(s->vm->ctx_fd, at, n * MIG_PAGE,
-		  KMIG_SLOT_OFFSET(sl->id) + first * MIG_PAGE);
-	if (r != (ssize_t)(n * MIG_PAGE)) {
-		s->err = r < 0 ? -errno : -EIO;
-		snprintf(s->errmsg, sizeof(s->errmsg),
-			 "cannot read pages %llu..%llu of slot %u: %s",
-			 (unsigned long long)first, (unsigned long long)end - 1,
-			 sl->id, strerror(-s->err));
-		return NULL;
-	}
+	memcpy(at, sl->map + first * MIG_PAGE, n * MIG_PAGE);
 	s->used += n;
 	return at;
 }
 
-static bool dirty(const struct mig_slot *sl, uint64_t p)
+static bool bit(const uint64_t *bm, uint64_t p)
 {
-	return sl->bitmap[p / 64] & (1ull << (p % 64));
+	return bm[p / 64] & (1ull << (p % 64));
+}
+
+/* To read: in this round's bitmap, and with memory (round 0 checks). */
+static bool to_read(const struct mig_slot *sl, uint64_t p)
+{
+	return bit(sl->bitmap, p) && (!sl->present || bit(sl->present, p));
+}
+
+/* Zero records for runs of zero pages, coalesced. */
+struct zero_run {
+	uint64_t first, count;
+};
+
+static int zero_page(struct mig_sender *s, const struct mig_slot *sl,
+		     struct zero_run *z, uint64_t p, uint64_t *bytes)
+{
+	int ret = 0;
+
+	s->zero++;
+	if (z->count && z->first + z->count == p) {
+		z->count++;
+		return 0;
+	}
+	if (z->count) {
+		ret = kmig_enc_zero(&s->enc, sl->id, z->first, z->count);
+		*bytes += ZERO_REC_BYTES;
+	}
+	z->first = p;
+	z->count = 1;
+	return ret;
 }
 
 /*
- * The dirty pages of one chunk: read in runs (dirty pages less than
- * RUN_GAP apart share a read), zero pages as zero records (runs
- * coalesced), the others as page records written straight from the
- * buffer.
+ * The pages of one chunk in this round's bitmap: those without memory as
+ * zero pages straight away; the others copied out of the mapping in runs
+ * (pages to read less than RUN_GAP apart share a copy), zero pages among
+ * them as zero records, the rest as page records written straight from
+ * the buffer.
  */
 #define RUN_GAP		8
 
 static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
 {
-	uint64_t p, lo, hi, zrun = 0, zfirst = 0, bytes = 0;
+	struct zero_run z = { 0 };
+	uint64_t p, lo, hi, bytes = 0;
 	const uint8_t *buf, *data;
 	int ret = 0;
 
 	for (p = first; p < end && !ret; p = hi) {
-		while (p < end && !dirty(sl, p))
-			p++;
-		if (p == end)
+		for (; p < end && !to_read(sl, p) && !ret; p++)
+			if (bit(sl->bitmap, p))
+				ret = zero_page(s, sl, &z, p, &bytes);
+		if (p == end || ret)
 			break;
 		lo = p;
 		for (hi = p + 1; hi < end && hi < p + RUN_GAP; hi++)
-			if (dirty(sl, hi))
+			if (to_read(sl, hi))
 				p = hi;
 		hi = p + 1;
-		buf = read_pages(s, sl, lo, hi);
+		buf = copy_pages(s, sl, lo, hi);
 		if (!buf)
 			return s->err;
 		for (p = lo; p < hi && !ret; p++) {
-			if (!dirty(sl, p))
+			if (!to_read(sl, p)) {
+				if (bit(sl->bitmap, p))
+					ret = zero_page(s, sl, &z, p, &bytes);
 				continue;
+			}
 			data = buf + (p - lo) * MIG_PAGE;
 			if (mig_page_is_zero(data)) {
-				s->zero++;
-				if (zrun && zfirst + zrun == p) {
-					zrun++;
-					continue;
-				}
-				if (zrun) {
-					ret = kmig_enc_zero(&s->enc, sl->id,
-							    zfirst, zrun);
-					bytes += ZERO_REC_BYTES;
-				}
-				zfirst = p;
-				zrun = 1;
+				ret = zero_page(s, sl, &z, p, &bytes);
 				continue;
 			}
 			ret = kmig_enc_page_ref(&s->enc, sl->id, p, data);
@@ -180,8 +195,8 @@ static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 			s->pages++;
 		}
 	}
-	if (!ret && zrun) {
-		ret = kmig_enc_zero(&s->enc, sl->id, zfirst, zrun);
+	if (!ret && z.count) {
+		ret = kmig_enc_zero(&s->enc, sl->id, z.first, z.count);
 		bytes += ZERO_REC_BYTES;
 	}
 	s->bytes += bytes;
