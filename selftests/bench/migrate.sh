@@ -27,15 +27,17 @@ json() {	# json FILE FIELD
 }
 
 # migrate NAME CHANNELS PATTERN RATE [migrate options...]: one migration
-# of a fresh guest, its --json job info in $W/NAME.json.
+# of a fresh guest, its --json job info in $W/NAME.json. $DST_OPTS go to
+# the destination VMM.
 migrate() {
 	name=$1 channels=$2 pattern=$3 rate=$4
 	shift 4
 	on A "$B/vmm/kmig-vmm" --ctl /run/bench-a.sock --mem $MEM \
 		--pattern seq --rate 0 > "$W/$name-vmm-a.log" 2>&1 &
 	vmm_a=$!
+	# shellcheck disable=SC2086
 	on B "$B/vmm/kmig-vmm" --ctl /run/bench-b.sock --mem $MEM --incoming \
-		> "$W/$name-vmm-b.log" 2>&1 &
+		${DST_OPTS:-} > "$W/$name-vmm-b.log" 2>&1 &
 	vmm_b=$!
 	# Let the guest write its whole working set once, then settle.
 	on A "$B/tools/vmmctl" /run/bench-a.sock status > /dev/null
@@ -68,17 +70,26 @@ tcpraw() {
 printf '\nLive migration over a veth pair: kmig vs raw TCP (%s MiB guest)\n' $MEM
 printf '%-44s %14s %14s  %-22s %s\n' measure kmig baseline "baseline is" \
 	kmig/baseline
-for ch in 1 2 4; do
-	migrate "idle-$ch" "$ch" none 0
-	bytes=$(json "$W/idle-$ch.json" data_total)
-	secs=$(json "$W/idle-$ch.json" time_elapsed)	# milliseconds
-	raw=$(tcpraw "$ch" "$bytes")
-	awk -v b="$bytes" -v ms="$secs" -v raw="$raw" -v ch="$ch" 'BEGIN {
+# throughput NAME CHANNELS LABEL: a row, kmig against raw TCP with as
+# many connections moving as many bytes.
+throughput() {
+	migrate "$1" "$2" none 0
+	bytes=$(json "$W/$1.json" data_total)
+	secs=$(json "$W/$1.json" time_elapsed)	# milliseconds
+	raw=$(tcpraw "$2" "$bytes")
+	awk -v b="$bytes" -v ms="$secs" -v raw="$raw" -v ch="$2" -v l="$3" 'BEGIN {
 		k = b / (ms / 1000) / 1048576; r = b / raw / 1048576
 		printf "%-44s %14.1f %14.1f  %-22s %.2fx\n",
-		       "throughput, " ch " channel(s) (MiB/s)", k, r,
+		       "throughput, " ch " channel(s)" l " (MiB/s)", k, r,
 		       "raw TCP, " ch " conn(s)", k / r }'
+}
+
+for ch in 1 2 4; do
+	throughput "idle-$ch" "$ch" ""
 done
+# A destination that allocated its memory before the migration, as with
+# QEMU's -mem-prealloc: what the migration costs without that.
+DST_OPTS=--prealloc throughput prealloc-1 1 ", prealloc"
 
 migrate dirty 2 random 5000 --max-downtime 300
 awk -v d="$(json "$W/dirty.json" downtime)" 'BEGIN {

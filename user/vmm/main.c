@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"  --hot-pages N     hot set size for the hot pattern (default 1/16)\n"
 		"  --rate N          pages per second, all vCPUs together (0: no limit)\n"
 		"  --incoming        do not run: wait for a \"load\" and a \"resume\"\n"
+		"  --prealloc        give all guest RAM its memory at start\n"
 		"  --backend B       guest RAM from kmig (a /dev/kmig context, default)\n"
 		"                    or memfd\n",
 		VMM_MAX_SLOTS, GUEST_MAX_VCPUS);
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 		{ "hot-pages", required_argument, NULL, 'H' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "incoming", no_argument, NULL, 'i' },
+		{ "prealloc", no_argument, NULL, 'P' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
 		case 'r': ret = number("--rate", optarg, 0, 1ull << 40, &v);
 			  cfg.rate = v; break;
 		case 'i': cfg.incoming = true; break;
+		case 'P': cfg.prealloc = true; break;
 		case 'B': if (!strcmp(optarg, "kmig")) {
 				  cfg.backend = &vmm_mem_kmig;
 			  } else if (!strcmp(optarg, "memfd")) {
@@ -135,6 +138,14 @@ int main(int argc, char **argv)
 			(unsigned long long)cfg.mem_size >> 20, cfg.nvcpus,
 			strerror(-ret));
 		return 1;
+	}
+	if (cfg.prealloc) {
+		ret = vmm_mem_prealloc(&vmm.mem);
+		if (ret) {
+			fprintf(stderr, "kmig-vmm: --prealloc: %s\n", strerror(-ret));
+			vmm_vm_destroy(&vmm);
+			return 1;
+		}
 	}
 	ret = vmm_vcpus_start(&vmm);
 	if (!ret && !cfg.incoming)

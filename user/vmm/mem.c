@@ -171,6 +171,18 @@ void vmm_mem_destroy(struct vmm_mem *mem)
 	mem->nslots = 0;
 }
 
+/* Give every page of guest RAM its memory now, as QEMU's -mem-prealloc. */
+int vmm_mem_prealloc(struct vmm_mem *mem)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nslots; i++)
+		if (madvise(mem->slot[i].hva, mem->slot[i].size,
+			    MADV_POPULATE_WRITE))
+			return -errno;
+	return 0;
+}
+
 void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 {
 	struct vmm_slot *s;

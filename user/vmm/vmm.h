@@ -89,6 +89,7 @@ struct vmm_config {
 	unsigned int nslots;
 	unsigned int nvcpus;
 	bool incoming;
+	bool prealloc;
 	uint32_t pattern;
 	uint32_t batch;
 	uint32_t hot_pages;
@@ -100,6 +101,7 @@ uint64_t vmm_now_ns(void);
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
 		   uint64_t size, unsigned int nslots);
 void vmm_mem_destroy(struct vmm_mem *mem);
+int vmm_mem_prealloc(struct vmm_mem *mem);
 /* Host address of guest physical @gpa .. @gpa + @len, or NULL. */
 void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
 
