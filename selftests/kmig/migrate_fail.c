@@ -124,6 +124,25 @@ static int vmm_status(const char *sock, struct vmm_status *st)
 	return ret;
 }
 
+/* At most @limit pages for the context of the VMM with process id @pid. */
+static int ctx_page_limit(pid_t pid, uint64_t limit)
+{
+	struct kmig_nl_ctx ctx[16];
+	struct kmig_nl nl;
+	int n, i, ret = -ENOENT;
+
+	if (kmig_nl_open(&nl))
+		return -EIO;
+	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
+		for (i = 0; i < n && i < 16; i++)
+			if (ctx[i].owner == (uint32_t)pid)
+				ret = kmig_nl_ctx_set_page_limit(&nl, ctx[i].id,
+								 limit);
+	}
+	kmig_nl_close(&nl);
+	return ret;
+}
+
 /* The context of the VMM with process id @pid logs dirty pages. */
 static int ctx_tracking(pid_t pid)
 {
@@ -179,6 +198,7 @@ struct setup {
 	const char *ns_a, *ns_b;
 	const char *mem, *rate, *vcpus_b, *bandwidth;
 	const char *listen, *to;
+	uint64_t page_limit_b;		/* pages the destination may have */
 };
 
 static void start(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *self,
@@ -204,6 +224,8 @@ static void start(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *self,
 	ASSERT_STREQ("running", st.state);
 	ASSERT_EQ(0, vmm_status(VMM_B, &st));
 	ASSERT_STREQ("incoming", st.state);
+	if (u->page_limit_b)
+		ASSERT_EQ(0, ctx_page_limit(self->vmm_b, u->page_limit_b));
 	self->incoming = spawn(u->ns_b, "incoming.log", inc);
 	usleep(500000);
 	self->migrate = spawn(u->ns_a, "migrate.log", mig);
@@ -336,6 +358,29 @@ static void start_switchover(struct __test_metadata *_metadata,
 	};
 
 	start(_metadata, self, &u);
+}
+
+/*
+ * The destination may have 256 pages of the guest's 4096: installing the
+ * rest fails with a clear error, and the source takes its guest back.
+ */
+TEST_F_TIMEOUT(fail, destination_out_of_memory_refuses_cleanly, 240)
+{
+	const struct setup u = {
+		.mem = "16", .rate = "2000", .vcpus_b = "1",
+		.listen = "127.0.0.1:4461", .to = "127.0.0.1:4461",
+		.page_limit_b = 256,
+	};
+
+	start(_metadata, self, &u);
+	EXPECT_EQ(1, wait_exit(self->incoming, 60));
+	self->incoming = 0;
+	EXPECT_EQ(1, wait_exit(self->migrate, 60));
+	self->migrate = 0;
+	EXPECT_TRUE(file_has("incoming.log", "No space left on device"));
+	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
 }
 
 static void start_proxy(FIXTURE_DATA(fail) *self, const char *port,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
@@ -61,11 +62,19 @@ struct rbarrier {
 
 struct dst;
 
+/* Pages one pwritev installs: consecutive pages of one slot. */
+#define BATCH_PAGES	256
+
 struct chan {
 	struct dst *d;
 	unsigned int index;
 	int sock;
 	struct kmig_dec dec;
+	struct iovec batch[BATCH_PAGES];	/* data in dec's input */
+	unsigned int nbatch;
+	struct mig_slot *batch_slot;
+	uint64_t batch_first;
+	int batch_err;
 	pthread_t thread;
 	bool started;
 	uint64_t round;			/* next ROUND_SYNC expected */
@@ -88,6 +97,7 @@ struct dst {
 	struct mig_device *dev;		/* of the open device section */
 	bool switchover, channels_cmd;
 	uint64_t switchover_ns;
+	uint8_t zero[MIG_PAGE];
 	char err[512];
 };
 
@@ -185,6 +195,57 @@ static struct mig_slot *slot_of(struct dst *d, uint32_t id)
 	return NULL;
 }
 
+/*
+ * Install the collected pages: one pwritev, the kernel copying them from
+ * the decoder's buffer straight into the context. Called before the
+ * decoder reuses that buffer, and before anything that must come after
+ * these pages (zero records, round syncs).
+ */
+static int batch_flush(struct chan *c)
+{
+	struct mig_slot *sl = c->batch_slot;
+	ssize_t n;
+
+	if (!c->nbatch || c->batch_err)
+		return c->batch_err;
+	n = pwritev(c->d->vm.ctx_fd, c->batch, c->nbatch,
+		    KMIG_SLOT_OFFSET(sl->id) + c->batch_first * MIG_PAGE);
+	if (n != (ssize_t)(c->nbatch * MIG_PAGE)) {
+		c->batch_err = n < 0 ? -errno : -EIO;
+		snprintf(c->err, sizeof(c->err),
+			 "cannot install pages %llu..%llu of slot %u: %s",
+			 (unsigned long long)c->batch_first,
+			 (unsigned long long)c->batch_first + c->nbatch - 1,
+			 sl->id, n < 0 ? strerror(errno) : "short write");
+	}
+	c->nbatch = 0;
+	return c->batch_err;
+}
+
+static void batch_release(void *opaque)
+{
+	batch_flush(opaque);
+}
+
+static int put_page(struct chan *c, struct mig_slot *sl, uint64_t page,
+		    const void *data)
+{
+	int ret;
+
+	if (c->nbatch && (c->nbatch == BATCH_PAGES || sl != c->batch_slot ||
+			  page != c->batch_first + c->nbatch)) {
+		ret = batch_flush(c);
+		if (ret)
+			return ret;
+	}
+	if (!c->nbatch) {
+		c->batch_slot = sl;
+		c->batch_first = page;
+	}
+	c->batch[c->nbatch++] = (struct iovec) { (void *)data, MIG_PAGE };
+	return c->batch_err;
+}
+
 static int on_page(void *opaque, uint32_t slot, uint64_t page,
 		   const void *data)
 {
@@ -196,8 +257,7 @@ static int on_page(void *opaque, uint32_t slot, uint64_t page,
 	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
 			  __ATOMIC_RELAXED);
 	c->pages++;
-	memcpy(sl->map + page * MIG_PAGE, data, MIG_PAGE);
-	return 0;
+	return put_page(c, sl, page, data);
 }
 
 static int on_zero(void *opaque, uint32_t slot, uint64_t page,
@@ -206,6 +266,7 @@ static int on_zero(void *opaque, uint32_t slot, uint64_t page,
 	struct chan *c = opaque;
 	struct mig_slot *sl = slot_of(c->d, slot);
 	uint64_t p, bit;
+	int ret;
 
 	if (!sl)
 		return -ERANGE;
@@ -213,9 +274,12 @@ static int on_zero(void *opaque, uint32_t slot, uint64_t page,
 	/* A page never written is zero already: only overwrite sent ones. */
 	for (p = page; p < page + count; p++) {
 		bit = 1ull << (p % 64);
-		if (__atomic_fetch_and(&sl->written[p / 64], ~bit,
-				       __ATOMIC_RELAXED) & bit)
-			memset(sl->map + p * MIG_PAGE, 0, MIG_PAGE);
+		if (!(__atomic_fetch_and(&sl->written[p / 64], ~bit,
+					 __ATOMIC_RELAXED) & bit))
+			continue;
+		ret = put_page(c, sl, p, c->d->zero);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -239,6 +303,9 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 		return -EPROTO;
 	}
 	c->round++;
+	ret = batch_flush(c);
+	if (ret)
+		return ret;
 	ret = bar_wait(&c->d->bar);
 	if (ret)
 		snprintf(c->err, sizeof(c->err), "another channel failed");
@@ -394,6 +461,8 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 		d->switchover_ns = mig_now_ns();
 		return 0;
 	case KMIG_SCMD_ROUND_SYNC:
+		if (batch_flush(c))
+			return c->batch_err;
 		if (cmd->round != c->round) {
 			snprintf(c->err, sizeof(c->err),
 				 "ROUND_SYNC %llu on the main channel, expected %llu",
@@ -512,9 +581,11 @@ static int decode(struct dst *d)
 	static const struct kmig_dec_ops main_ops = {
 		.section = main_section, .cmd = main_cmd, .page = main_page,
 		.zero = main_zero, .vcpu = main_vcpu, .device = main_device,
+		.release = batch_release,
 	};
 	static const struct kmig_dec_ops page_ops = {
 		.cmd = page_chan_cmd, .page = on_page, .zero = on_zero,
+		.release = batch_release,
 	};
 	struct kmig_dec_cfg cfg = {
 		.slots = d->dslots, .nslots = d->vm.nslots,
@@ -564,6 +635,11 @@ static int decode(struct dst *d)
 				   d->ch[i].err[0] ? ": " : "",
 				   d->ch[i].err);
 	}
+	/* The last pages went in when the decoders returned. */
+	for (i = 0; i < d->nchan && !ret; i++)
+		if (d->ch[i].batch_err)
+			ret = fail(d, d->ch[i].batch_err, "channel %u: %s", i,
+				   d->ch[i].err);
 	if (!ret && !d->switchover)
 		ret = fail(d, -EPROTO, "the stream ended without SWITCHOVER");
 	if (!ret && d->nchan > 1 && !d->channels_cmd)
@@ -732,7 +808,7 @@ int incoming_main(int argc, char *argv[])
 		free(d);
 		return 1;
 	}
-	ret = mig_vm_attach(&d->vm, d->o.vmm, true, d->err, sizeof(d->err));
+	ret = mig_vm_attach(&d->vm, d->o.vmm, false, d->err, sizeof(d->err));
 	if (!ret) {
 		ret = vmm_client_status(&d->vm.vmm, &st);
 		if (!ret && strcmp(st.state, "incoming"))

@@ -219,7 +219,7 @@ int mig_ensure_module(const char *cmd)
 }
 
 /* The `ctx` reply: ok N ID:GPA:SIZE ... with the context fd. */
-int mig_vm_attach(struct mig_vm *vm, const char *path, bool writable,
+int mig_vm_attach(struct mig_vm *vm, const char *path, bool map,
 		  char *err, size_t n)
 {
 	struct vmm_client_slot cs[MIG_MAX_SLOTS];
@@ -263,8 +263,9 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, bool writable,
 			ret = -ENOMEM;
 			break;
 		}
-		s->map = mmap(NULL, s->size, PROT_READ |
-			      (writable ? PROT_WRITE : 0), MAP_SHARED,
+		if (!map)
+			continue;
+		s->map = mmap(NULL, s->size, PROT_READ, MAP_SHARED,
 			      vm->ctx_fd, KMIG_SLOT_OFFSET(s->id));
 		if (s->map == MAP_FAILED) {
 			ret = -errno;

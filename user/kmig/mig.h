@@ -97,7 +97,7 @@ struct mig_opts {
 struct mig_slot {
 	uint32_t id;
 	uint64_t gpa, size, npages;
-	uint8_t *map;			/* the slot, mapped from the context */
+	uint8_t *map;			/* source: the slot, read only */
 	uint64_t *bitmap;		/* source: this round's pages */
 	uint64_t *present;		/* source, round 0: pages with memory */
 	uint64_t *written;		/* destination: pages not zero */
@@ -171,11 +171,13 @@ int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
 int mig_ensure_module(const char *cmd);
 
 /*
- * Connect to the VMM, take its context fd and slots, and map them: read
- * only on the source (a page read through the map gets memory, so the
- * source reads only present pages), @writable on the destination.
+ * Connect to the VMM, take its context fd and slots, and with @map map
+ * them read only (the source: a page read through the map gets memory, so
+ * it reads only present pages). The destination writes with pwritev,
+ * which reports a page limit or a lack of memory as an error, where a
+ * write through a mapping would get SIGBUS.
  */
-int mig_vm_attach(struct mig_vm *vm, const char *path, bool writable,
+int mig_vm_attach(struct mig_vm *vm, const char *path, bool map,
 		  char *err, size_t n);
 void mig_vm_detach(struct mig_vm *vm);
 

@@ -836,7 +836,7 @@ int migrate_main(int argc, char *argv[])
 		return 1;
 	}
 	getrandom(s->uuid, sizeof(s->uuid), 0);
-	ret = mig_vm_attach(&s->vm, s->o.vmm, false, s->err, sizeof(s->err));
+	ret = mig_vm_attach(&s->vm, s->o.vmm, true, s->err, sizeof(s->err));
 	if (!ret) {
 		s->job.memory_total = s->vm.mem_size;
 		for (i = 0; i < s->vm.nslots; i++)

@@ -150,13 +150,11 @@ static int zero_page(struct mig_sender *s, const struct mig_slot *sl,
 
 /*
  * The pages of one chunk in this round's bitmap: those without memory as
- * zero pages straight away; the others copied out of the mapping in runs
- * (pages to read less than RUN_GAP apart share a copy), zero pages among
- * them as zero records, the rest as page records written straight from
- * the buffer.
+ * zero pages straight away; the others copied out of the mapping a run of
+ * consecutive pages at a time (never a page between them, which might
+ * have no memory), zero pages among them as zero records, the rest as
+ * page records written straight from the buffer.
  */
-#define RUN_GAP		8
-
 static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
 {
@@ -171,20 +169,12 @@ static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 				ret = zero_page(s, sl, &z, p, &bytes);
 		if (p == end || ret)
 			break;
-		lo = p;
-		for (hi = p + 1; hi < end && hi < p + RUN_GAP; hi++)
-			if (to_read(sl, hi))
-				p = hi;
-		hi = p + 1;
+		for (lo = p, hi = p + 1; hi < end && to_read(sl, hi); hi++)
+			;
 		buf = copy_pages(s, sl, lo, hi);
 		if (!buf)
 			return s->err;
 		for (p = lo; p < hi && !ret; p++) {
-			if (!to_read(sl, p)) {
-				if (bit(sl->bitmap, p))
-					ret = zero_page(s, sl, &z, p, &bytes);
-				continue;
-			}
 			data = buf + (p - lo) * MIG_PAGE;
 			if (mig_page_is_zero(data)) {
 				ret = zero_page(s, sl, &z, p, &bytes);

@@ -99,6 +99,13 @@ int kmig_dec_fail(struct kmig_dec *d, int err, const char *fmt, ...)
 	return err;
 }
 
+/* The data handed to callbacks so far is about to be overwritten. */
+static void release(struct kmig_dec *d)
+{
+	if (d->cfg.ops && d->cfg.ops->release)
+		d->cfg.ops->release(d->cfg.opaque);
+}
+
 /*
  * At least @len unconsumed bytes at d->in + d->in_off, reading more from
  * an fd source as needed (whatever the socket has, not just @len): how
@@ -112,6 +119,7 @@ static long fill(struct kmig_dec *d, size_t len)
 	if (d->fd < 0 || have >= len)
 		return have;
 	if (d->in_off + len > FD_BUF) {
+		release(d);
 		memmove(d->rbuf, d->rbuf + d->in_off, have);
 		d->in_off = 0;
 		d->in_len = have;
@@ -269,5 +277,6 @@ int kmig_dec_run(struct kmig_dec *d)
 
 	while ((ret = kmig_dec_next(d)) > 0)
 		;
+	release(d);
 	return ret;
 }

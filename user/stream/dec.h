@@ -33,8 +33,13 @@ struct kmig_slot {
 };
 
 /*
- * Any callback may be NULL. Return 0 to go on, -errno to stop. The data a
- * callback gets points into the decoder's input, valid during the call.
+ * Any callback may be NULL. Return 0 to go on, -errno to stop.
+ *
+ * The data a callback gets points into the decoder's input. Without
+ * @release it is valid during the call only. With @release it stays valid
+ * until the decoder calls @release: before it overwrites input handed out
+ * (an fd source refilling its buffer), and when kmig_dec_run() returns.
+ * A consumer can so collect pages and write many at once.
  */
 struct kmig_dec_ops {
 	int (*caps)(void *opaque, uint64_t agreed);
@@ -50,6 +55,7 @@ struct kmig_dec_ops {
 	int (*device)(void *opaque, uint16_t instance, uint32_t marker,
 		      const void *data, uint32_t size);
 	int (*eos)(void *opaque);
+	void (*release)(void *opaque);
 };
 
 struct kmig_dec_cfg {

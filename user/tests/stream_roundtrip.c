@@ -289,6 +289,75 @@ TEST(pages_by_reference_write_the_same_bytes)
 	close(fb);
 }
 
+/* Pages collected until the decoder releases them, then checked. */
+static struct {
+	const uint8_t *pages;		/* what was encoded */
+	const uint8_t *held[2048];
+	uint64_t held_page[2048];
+	unsigned int nheld, checked, releases, bad;
+} hold;
+
+static int hold_page(void *opaque, uint32_t slot, uint64_t page,
+		     const void *data)
+{
+	if (hold.nheld == 2048)
+		return -ENOSPC;
+	hold.held[hold.nheld] = data;
+	hold.held_page[hold.nheld++] = page;
+	return 0;
+}
+
+static void hold_release(void *opaque)
+{
+	unsigned int i;
+
+	for (i = 0; i < hold.nheld; i++)
+		if (memcmp(hold.held[i], hold.pages + hold.held_page[i] *
+			   KMIG_STREAM_PAGE_SIZE, KMIG_STREAM_PAGE_SIZE))
+			hold.bad++;
+	hold.checked += hold.nheld;
+	hold.nheld = 0;
+	hold.releases++;
+}
+
+TEST(page_data_stays_valid_until_released)
+{
+	static const struct kmig_dec_ops ops = {
+		.page = hold_page, .release = hold_release,
+	};
+	const struct kmig_slot slots[3] = {
+		{ 0, 2000 }, { 1, 2000 }, { 2, 2000 },
+	};
+	struct kmig_dec_cfg cfg = {
+		.slots = slots, .nslots = 3, .ops = &ops,
+	};
+	const int n = 1500;
+	size_t len = (size_t)n * KMIG_STREAM_PAGE_SIZE, i;
+	uint8_t *pages = malloc(len);
+	unsigned int seed = 9;
+	struct kmig_dec d;
+	int fd;
+
+	ASSERT_NE(NULL, pages);
+	for (i = 0; i < len; i++)
+		pages[i] = rand_r(&seed);
+	memset(&hold, 0, sizeof(hold));
+	hold.pages = pages;
+	fd = memfd_create("stream", 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, encode_pages(fd, pages, n, true));
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	ASSERT_EQ(0, kmig_dec_init_fd(&d, &cfg, fd));
+	ASSERT_EQ(0, kmig_dec_run(&d)) TH_LOG("%s", kmig_dec_error(&d));
+	kmig_dec_free(&d);
+	/* 6 MiB through a 2 MiB buffer: refilled, so released, twice at least */
+	EXPECT_LE(3, hold.releases);
+	EXPECT_EQ(n - (n + 3) / 7, hold.checked);
+	EXPECT_EQ(0, hold.bad);
+	free(pages);
+	close(fd);
+}
+
 TEST(next_returns_one_per_record_then_zero)
 {
 	struct kmig_dec_cfg cfg = log_cfg(&got);
