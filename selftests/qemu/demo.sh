@@ -47,6 +47,8 @@ incoming=$!
 sleep 1
 
 say "host A: kmig migrate --to $HOST_B_ADDR:$PORT --channels 2"
+echo "(both agents write the guest's memory to files at the switchover, for"
+echo "the comparison below: the downtime they report includes that)"
 # A terminal, so that the agent shows its progress line.
 on A script -qfec "$B/kmig migrate --vmm @vm --to $HOST_B_ADDR:$PORT \
 	--channels 2 --save-at-switchover $IMG/a" /dev/null ||
