@@ -173,6 +173,24 @@ static long range_ok(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 }
 
 /*
+ * A buffer of up to CHUNK_WORDS words for a range range_ok() accepts, in
+ * *@buf; NULL there for an empty range.
+ */
+static long range_buf(struct kmig_slot *slot, const struct kmig_dirty_log *a,
+		      u64 **buf)
+{
+	unsigned long nwords = DIV_ROUND_UP(a->num_pages, 64);
+	long ret = range_ok(slot, a);
+
+	*buf = NULL;
+	if (ret || !nwords)
+		return ret;
+	*buf = kmalloc_array(min(nwords, CHUNK_WORDS), sizeof(**buf),
+			     GFP_KERNEL);
+	return *buf ? 0 : -ENOMEM;
+}
+
+/*
  * Clear (and re-arm) or merge back the bits in the user bitmap, a chunk at
  * a time, so a large clear protects merged spans, not word by word.
  */
@@ -186,13 +204,9 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	u64 *buf, tail;
 	long ret;
 
-	ret = range_ok(slot, a);
-	if (ret || !nwords)
+	ret = range_buf(slot, a, &buf);
+	if (ret || !buf)
 		return ret;
-	buf = kmalloc_array(min(nwords, CHUNK_WORDS), sizeof(*buf),
-			    GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
 		if (copy_from_user(buf, ubuf + c, n * sizeof(*buf))) {
@@ -280,13 +294,9 @@ static long present_log(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 	long ret;
 	u64 *buf;
 
-	ret = range_ok(slot, a);
-	if (ret || !nwords)
+	ret = range_buf(slot, a, &buf);
+	if (ret || !buf)
 		return ret;
-	buf = kmalloc_array(min(nwords, CHUNK_WORDS), sizeof(*buf),
-			    GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
 		memset(buf, 0, n * sizeof(*buf));

@@ -251,6 +251,26 @@ static void start_migration(struct __test_metadata *_metadata,
 	ASSERT_EQ(-1, wait_exit(self->migrate, 0));
 }
 
+/*
+ * Both agents end: the source with @mig_status, the destination with 1,
+ * each within @secs seconds and saying @mig_says and @in_says (if given).
+ */
+static void agents_end(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(fail) *self, int mig_status, int secs,
+		       const char *mig_says, const char *in_says)
+{
+	EXPECT_EQ(mig_status, wait_exit(self->migrate, secs));
+	self->migrate = 0;
+	EXPECT_EQ(1, wait_exit(self->incoming, secs));
+	self->incoming = 0;
+	if (mig_says)
+		EXPECT_TRUE(file_has("migrate.log", mig_says))
+			TH_LOG("kmig migrate did not say '%s'", mig_says);
+	if (in_says)
+		EXPECT_TRUE(file_has("incoming.log", in_says))
+			TH_LOG("kmig incoming did not say '%s'", in_says);
+}
+
 /* The source guest still runs on its own, with dirty tracking off. */
 static void source_untouched(struct __test_metadata *_metadata,
 			     FIXTURE_DATA(fail) *self, bool tracking_off)
@@ -285,12 +305,7 @@ TEST_F_TIMEOUT(fail, link_cut_during_precopy, 240)
 			"198.18.0.2:4450", "198.18.0.2:4450");
 
 	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
-	EXPECT_EQ(1, wait_exit(self->migrate, 45));
-	self->migrate = 0;
-	EXPECT_EQ(1, wait_exit(self->incoming, 45));
-	self->incoming = 0;
-	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
-	EXPECT_TRUE(file_has("incoming.log", "kmig incoming: "));
+	agents_end(_metadata, self, 1, 45, "kmig migrate: ", "kmig incoming: ");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
@@ -305,11 +320,7 @@ TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
 	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4451",
 			"127.0.0.1:4452");
 
-	EXPECT_EQ(1, wait_exit(self->incoming, 30));
-	self->incoming = 0;
-	EXPECT_TRUE(file_has("incoming.log", "record #"));
-	EXPECT_EQ(1, wait_exit(self->migrate, 45));
-	self->migrate = 0;
+	agents_end(_metadata, self, 1, 45, "kmig migrate: ", "record #");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
@@ -373,12 +384,8 @@ TEST_F_TIMEOUT(fail, destination_out_of_memory_refuses_cleanly, 240)
 	};
 
 	start(_metadata, self, &u);
-	EXPECT_EQ(1, wait_exit(self->incoming, 60));
-	self->incoming = 0;
-	EXPECT_EQ(1, wait_exit(self->migrate, 60));
-	self->migrate = 0;
-	EXPECT_TRUE(file_has("incoming.log", "No space left on device"));
-	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
+	agents_end(_metadata, self, 1, 60, "kmig migrate: ",
+		   "No space left on device");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
@@ -400,12 +407,9 @@ TEST_F_TIMEOUT(fail, lost_loaded_resumes_the_source, 240)
 	start_switchover(_metadata, self, "127.0.0.1:4457", "127.0.0.1:4456",
 			 "1");
 
-	EXPECT_EQ(1, wait_exit(self->migrate, 90));
-	self->migrate = 0;
-	EXPECT_EQ(1, wait_exit(self->incoming, 30));
-	self->incoming = 0;
-	EXPECT_TRUE(file_has("migrate.log", "the destination did not load the guest"));
-	EXPECT_TRUE(file_has("incoming.log", "no go-ahead from the source"));
+	agents_end(_metadata, self, 1, 90,
+		   "the destination did not load the guest",
+		   "no go-ahead from the source");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
@@ -426,12 +430,8 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	start_switchover(_metadata, self, "127.0.0.1:4459", "127.0.0.1:4458",
 			 "1");
 
-	EXPECT_EQ(3, wait_exit(self->migrate, 90));
-	self->migrate = 0;
-	EXPECT_EQ(1, wait_exit(self->incoming, 30));
-	self->incoming = 0;
-	EXPECT_TRUE(file_has("migrate.log", "stays paused here"));
-	EXPECT_TRUE(file_has("incoming.log", "no go-ahead from the source"));
+	agents_end(_metadata, self, 3, 90, "stays paused here",
+		   "no go-ahead from the source");
 	destination_not_resumed(_metadata);
 	ASSERT_EQ(0, vmm_status(VMM_A, &st));
 	EXPECT_STREQ("paused", st.state);
@@ -453,12 +453,9 @@ TEST_F_TIMEOUT(fail, destination_refusing_the_state_resumes_the_source, 240)
 	start_switchover(_metadata, self, "127.0.0.1:4460", "127.0.0.1:4460",
 			 "2");
 
-	EXPECT_EQ(1, wait_exit(self->migrate, 90));
-	self->migrate = 0;
-	EXPECT_EQ(1, wait_exit(self->incoming, 30));
-	self->incoming = 0;
-	EXPECT_TRUE(file_has("migrate.log", "the destination failed to load the guest"));
-	EXPECT_TRUE(file_has("incoming.log", "the VMM refused the vCPU state"));
+	agents_end(_metadata, self, 1, 90,
+		   "the destination failed to load the guest",
+		   "the VMM refused the vCPU state");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
