@@ -96,19 +96,25 @@ static void stop(pid_t pid)
 		waitpid(pid, NULL, 0);
 }
 
-static int file_has(const char *path, const char *needle)
+/* The first 16 KiB of @path, or "" (static: valid until the next call). */
+static const char *file_text(const char *path)
 {
-	char buf[16384];
-	ssize_t n;
+	static char buf[16384];
+	ssize_t n = -1;
 	int fd;
 
 	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
 	buf[n > 0 ? n : 0] = '\0';
-	return strstr(buf, needle) != NULL;
+	return buf;
+}
+
+static int file_has(const char *path, const char *needle)
+{
+	return strstr(file_text(path), needle) != NULL;
 }
 
 static int vmm_status(const char *sock, struct vmm_status *st)
@@ -265,10 +271,12 @@ static void agents_end(struct __test_metadata *_metadata,
 	self->incoming = 0;
 	if (mig_says)
 		EXPECT_TRUE(file_has("migrate.log", mig_says))
-			TH_LOG("kmig migrate did not say '%s'", mig_says);
+			TH_LOG("kmig migrate did not say '%s': %s", mig_says,
+			       file_text("migrate.log"));
 	if (in_says)
 		EXPECT_TRUE(file_has("incoming.log", in_says))
-			TH_LOG("kmig incoming did not say '%s'", in_says);
+			TH_LOG("kmig incoming did not say '%s': %s", in_says,
+			       file_text("incoming.log"));
 }
 
 /* The source guest still runs on its own, with dirty tracking off. */

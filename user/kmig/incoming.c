@@ -204,19 +204,26 @@ static struct mig_slot *slot_of(struct dst *d, uint32_t id)
 static int batch_flush(struct chan *c)
 {
 	struct mig_slot *sl = c->batch_slot;
-	ssize_t n;
+	unsigned int done = 0;
+	ssize_t n = 0;
 
 	if (!c->nbatch || c->batch_err)
 		return c->batch_err;
-	n = pwritev(c->d->vm.ctx_fd, c->batch, c->nbatch,
-		    KMIG_SLOT_OFFSET(sl->id) + c->batch_first * MIG_PAGE);
-	if (n != (ssize_t)(c->nbatch * MIG_PAGE)) {
+	/* Whole pages go in; after a short write the next call says why. */
+	while (done < c->nbatch) {
+		n = pwritev(c->d->vm.ctx_fd, c->batch + done, c->nbatch - done,
+			    KMIG_SLOT_OFFSET(sl->id) +
+			    (c->batch_first + done) * MIG_PAGE);
+		if (n <= 0 || n % MIG_PAGE)
+			break;
+		done += n / MIG_PAGE;
+	}
+	if (done < c->nbatch) {
 		c->batch_err = n < 0 ? -errno : -EIO;
 		snprintf(c->err, sizeof(c->err),
-			 "cannot install pages %llu..%llu of slot %u: %s",
-			 (unsigned long long)c->batch_first,
-			 (unsigned long long)c->batch_first + c->nbatch - 1,
-			 sl->id, n < 0 ? strerror(errno) : "short write");
+			 "cannot install page %llu of slot %u: %s",
+			 (unsigned long long)c->batch_first + done, sl->id,
+			 n < 0 ? strerror(errno) : "short write");
 	}
 	c->nbatch = 0;
 	return c->batch_err;
