@@ -279,6 +279,14 @@ static void agents_end(struct __test_metadata *_metadata,
 			       file_text("incoming.log"));
 }
 
+/* Exit status of `kmig resume --vmm @sock`, its output in resume.log. */
+static int kmig_resume(const char *sock)
+{
+	const char *argv[] = { bin("kmig"), "resume", "--vmm", sock, NULL };
+
+	return wait_exit(spawn(NULL, "resume.log", argv), 30);
+}
+
 /* The source guest still runs on its own, with dirty tracking off. */
 static void source_untouched(struct __test_metadata *_metadata,
 			     FIXTURE_DATA(fail) *self, bool tracking_off)
@@ -426,11 +434,10 @@ TEST_F_TIMEOUT(fail, lost_loaded_resumes_the_source, 240)
  * The source sent GO, which never arrived: the guest may run on the
  * destination as far as the source can tell, so it stays paused there;
  * the destination never got GO, so it does not run there either. Nothing
- * is lost: resumed by hand, the source guest goes on.
+ * is lost: resumed with kmig resume, the source guest goes on.
  */
 TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 {
-	struct vmm_client c;
 	struct vmm_status st;
 	uint64_t c1;
 
@@ -449,10 +456,15 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	ASSERT_EQ(0, vmm_status(VMM_A, &st));
 	EXPECT_EQ(c1, st.counter);
 
-	ASSERT_EQ(0, vmm_client_connect(&c, VMM_A, 5000));
-	EXPECT_EQ(0, vmm_client_cmd(&c, "resume"));
-	vmm_client_close(&c);
+	/* kmig resume refuses a VMM with no guest, and resumes ours. */
+	EXPECT_EQ(1, kmig_resume(VMM_B));
+	EXPECT_TRUE(file_has("resume.log", "is incoming: it has no guest to resume"))
+		TH_LOG("%s", file_text("resume.log"));
+	EXPECT_EQ(0, kmig_resume(VMM_A));
+	EXPECT_TRUE(file_has("resume.log", "the guest runs here"))
+		TH_LOG("%s", file_text("resume.log"));
 	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
 }
 
 /* The destination cannot take the state (one vCPU short): it says so. */

@@ -16,6 +16,7 @@ static const struct {
 	{ "devices", devices_main, "List migratable devices and their state" },
 	{ "migrate", migrate_main, "Live-migrate a VM to another host" },
 	{ "incoming", incoming_main, "Receive a live migration" },
+	{ "resume", resume_main, "Run a guest here again after an unconfirmed switchover" },
 	{ "stats", stats_main, "Show the module's per-context statistics" },
 };
 

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig resume: run a guest on this host again after a migration that
+ * could not confirm its switchover (`kmig migrate` exited with status 3,
+ * leaving the guest paused and its devices stopped): the devices back to
+ * RUNNING first, then the vCPUs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/kmig.h>
+
+#include "mig.h"
+#include "subcommands.h"
+
+static const char usage[] =
+"Usage: kmig resume --vmm SOCK [--device NAME:INSTANCE]...\n"
+"\n"
+"Resume the paused guest of the VMM behind control socket SOCK, and the\n"
+"devices given. After `kmig migrate` exited with status 3, first make sure\n"
+"the guest does not run on the destination.\n"
+"\n"
+"  --vmm SOCK                 the VMM's control socket (required)\n"
+"  --device NAME:INSTANCE     start this device again (repeatable)\n"
+"  --help                     this text\n";
+
+static int parse(struct mig_opts *o, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	int c, ret;
+
+	o->cmd = "resume";
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		ret = mig_parse_common(o, c, usage, argv);
+		if (ret)
+			return ret;
+	}
+	return mig_parse_end(o, argc, argv);
+}
+
+static int resume(struct mig_opts *o, struct vmm_client *vmm, char *err,
+		  size_t n)
+{
+	struct vmm_status st;
+	unsigned int i;
+	int ret;
+
+	ret = vmm_client_connect(vmm, o->vmm, 5000);
+	if (ret) {
+		snprintf(err, n, "cannot connect to the VMM at %s: %s", o->vmm,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = vmm_client_status(vmm, &st);
+	if (ret) {
+		snprintf(err, n, "VMM status: %s", strerror(-ret));
+		return ret;
+	}
+	if (strcmp(st.state, "paused") && strcmp(st.state, "running")) {
+		snprintf(err, n, "the VMM at %s is %s: it has no guest to resume",
+			 o->vmm, st.state);
+		return -EINVAL;
+	}
+	for (i = 0; i < o->ndevs; i++) {
+		struct mig_device *d = &o->devs[i];
+
+		ret = mig_dev_open(d, err, n);
+		if (ret)
+			return ret;
+		ret = mig_dev_set_state(d, KMIG_DEVICE_STATE_RUNNING);
+		if (ret) {
+			snprintf(err, n, "device %s:%u: cannot start it: %s",
+				 d->name, d->instance, strerror(-ret));
+			return ret;
+		}
+	}
+	if (!strcmp(st.state, "running")) {
+		printf("kmig resume: the guest was running already\n");
+		return 0;
+	}
+	ret = vmm_client_cmd(vmm, "resume");
+	if (ret) {
+		snprintf(err, n, "the VMM refused to resume the guest: %.300s",
+			 vmm->reply[0] ? vmm->reply : strerror(-ret));
+		return ret;
+	}
+	printf("kmig resume: the guest runs here\n");
+	return 0;
+}
+
+int resume_main(int argc, char *argv[])
+{
+	struct mig_opts o = { 0 };
+	struct vmm_client vmm = { .fd = -1 };
+	char err[512] = "";
+	unsigned int i;
+	int ret;
+
+	ret = parse(&o, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (o.ndevs && mig_ensure_module(o.cmd))
+		return 1;
+	ret = resume(&o, &vmm, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "kmig resume: %s\n", err);
+	for (i = 0; i < o.ndevs; i++)
+		mig_dev_close(&o.devs[i]);
+	vmm_client_close(&vmm);
+	return ret ? 1 : 0;
+}
