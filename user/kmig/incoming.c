@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,20 +141,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	return 0;
 }
 
-static int fail(struct dst *d, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct dst *d, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!d->err[0]) {
-		va_start(ap, fmt);
-		vsnprintf(d->err, sizeof(d->err), fmt, ap);
-		va_end(ap);
-	}
-	return ret ? ret : -EIO;
-}
+/* The first failure's message sticks (mig_fail()). */
+#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
 
 static void bar_abort(struct rbarrier *b)
 {

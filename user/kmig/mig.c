@@ -33,6 +33,18 @@ uint64_t mig_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+int mig_fail(char *err, size_t n, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err[0]) {
+		va_start(ap, fmt);
+		vsnprintf(err, n, fmt, ap);
+		va_end(ap);
+	}
+	return ret ? ret : -EIO;
+}
+
 int mig_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -149,6 +149,12 @@ struct mig_sender {
 };
 
 uint64_t mig_now_ns(void);
+/*
+ * Keep the first failure's message in @err (later ones say less: they
+ * follow from it) and return @ret, or -EIO when it is 0.
+ */
+int mig_fail(char *err, size_t n, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 int mig_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int mig_parse_u64(const char *cmd, const char *opt, const char *s,

@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,20 +143,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	return 0;
 }
 
-static int fail(struct src *s, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct src *s, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!s->err[0]) {
-		va_start(ap, fmt);
-		vsnprintf(s->err, sizeof(s->err), fmt, ap);
-		va_end(ap);
-	}
-	return ret ? ret : -EIO;
-}
+/* The first failure's message sticks (mig_fail()). */
+#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
 
 static int connect_channels(struct src *s)
 {
