@@ -32,30 +32,14 @@ static const char *const states[] = {
 	[VMM_INCOMING] = "incoming", [VMM_FAILED] = "failed",
 };
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
+/* All of @len bytes, out to or in from @fd. */
+static int io_all(int fd, void *buf, size_t len, bool out)
 {
 	uint8_t *p = buf;
 	ssize_t n;
 
 	while (len) {
-		n = read(fd, p, len);
+		n = out ? write(fd, p, len) : read(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -81,7 +65,7 @@ static int reply(int fd, const char *fmt, ...)
 	if (n < 0 || n >= (int)sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	return write_all(fd, line, n);
+	return io_all(fd, line, n, true);
 }
 
 static int reply_err(int fd, int err, const char *what)
@@ -168,7 +152,7 @@ static void save(struct vmm *vmm, int fd)
 		return;
 	}
 	if (!reply(fd, "ok %zu", len))
-		write_all(fd, buf, len);
+		io_all(fd, buf, len, true);
 	free(buf);
 }
 
@@ -184,7 +168,7 @@ static void load(struct vmm *vmm, int fd, const char *arg)
 		return;
 	}
 	buf = malloc(len);
-	if (!buf || read_all(fd, buf, len)) {
+	if (!buf || io_all(fd, buf, len, false)) {
 		free(buf);
 		reply_err(fd, -EPIPE, "load: the state did not arrive");
 		return;

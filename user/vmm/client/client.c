@@ -201,6 +201,30 @@ int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len)
 	return ret ? ret : read_reply(c);
 }
 
+/* "ok N ID:GPA:SIZE ..." (hex GPA and SIZE): the slots, fds -1. */
+static int parse_slots(const char *reply, struct vmm_client_slot *slots,
+		       unsigned int max, unsigned int *n)
+{
+	unsigned long long gpa, size;
+	const char *p;
+	unsigned int i;
+	int off;
+
+	if (sscanf(reply, "ok %u%n", n, &off) != 1 || *n > max)
+		return -EPROTO;
+	p = reply + off;
+	for (i = 0; i < *n; i++) {
+		if (sscanf(p, " %u:%llx:%llx%n", &slots[i].id, &gpa, &size,
+			   &off) != 3)
+			return -EPROTO;
+		slots[i].gpa = gpa;
+		slots[i].size = size;
+		slots[i].fd = -1;
+		p += off;
+	}
+	return 0;
+}
+
 int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 		      unsigned int max, unsigned int *n)
 {
@@ -212,9 +236,7 @@ int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 			      .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
 	unsigned int i, nfds = 0;
-	unsigned long long gpa, size;
-	const char *p;
-	int fds[16], off;
+	int fds[16];
 	ssize_t len;
 
 	if (io_all(c->fd, "memfd\n", 6, 1))
@@ -228,19 +250,11 @@ int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 			nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
 		}
-	if (sscanf(c->reply, "ok %u%n", n, &off) != 1 || *n != nfds ||
-	    *n > max || c->reply[len - 1] != '\n')
+	if (c->reply[len - 1] != '\n' || parse_slots(c->reply, slots, max, n) ||
+	    *n != nfds)
 		goto err_proto;
-	p = c->reply + off;
-	for (i = 0; i < *n; i++) {
-		if (sscanf(p, " %u:%llx:%llx%n", &slots[i].id, &gpa, &size,
-			   &off) != 3)
-			goto err_proto;
-		slots[i].gpa = gpa;
-		slots[i].size = size;
+	for (i = 0; i < *n; i++)
 		slots[i].fd = fds[i];
-		p += off;
-	}
 	return 0;
 
 err_proto:
@@ -258,11 +272,8 @@ int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };
-	unsigned long long gpa, size;
 	struct cmsghdr *cm;
-	unsigned int i;
-	const char *p;
-	int fd = -1, off;
+	int fd = -1;
 	ssize_t len;
 
 	c->reply[0] = 0;
@@ -284,18 +295,8 @@ int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
 			close(fd);
 		return -errno_named(name);
 	}
-	if (fd < 0 || sscanf(c->reply, "ok %u%n", n, &off) != 1 || *n > max)
+	if (fd < 0 || parse_slots(c->reply, slots, max, n))
 		goto err_proto;
-	p = c->reply + off;
-	for (i = 0; i < *n; i++) {
-		if (sscanf(p, " %u:%llx:%llx%n", &slots[i].id, &gpa, &size,
-			   &off) != 3)
-			goto err_proto;
-		slots[i].gpa = gpa;
-		slots[i].size = size;
-		slots[i].fd = -1;
-		p += off;
-	}
 	*ctx_fd = fd;
 	return 0;
 
