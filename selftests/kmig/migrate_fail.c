@@ -341,17 +341,29 @@ TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
 	destination_not_resumed(_metadata);
 }
 
+/*
+ * SIGKILL for one agent, *@victim, in precopy: the other, *@survivor,
+ * ends with 1 and says why in @log.
+ */
+static void kill_agent(struct __test_metadata *_metadata, pid_t *victim,
+		       pid_t *survivor, const char *log, const char *says)
+{
+	kill(*victim, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, wait_exit(*victim, 5));
+	*victim = 0;
+	EXPECT_EQ(1, wait_exit(*survivor, 30));
+	*survivor = 0;
+	EXPECT_TRUE(file_has(log, says)) TH_LOG("%s", file_text(log));
+}
+
 TEST_F_TIMEOUT(fail, source_agent_killed, 240)
 {
 	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4453",
 			"127.0.0.1:4453");
 
-	kill(self->migrate, SIGKILL);
-	EXPECT_EQ(128 + SIGKILL, wait_exit(self->migrate, 5));
-	self->migrate = 0;
-	EXPECT_EQ(1, wait_exit(self->incoming, 30));
-	self->incoming = 0;
-	EXPECT_TRUE(file_has("incoming.log", "kmig incoming: "));
+	kill_agent(_metadata, &self->migrate, &self->incoming, "incoming.log",
+		   "kmig incoming: ");
+	/* Tracking is left on: nobody was there to turn it off. */
 	source_untouched(_metadata, self, false);
 	destination_not_resumed(_metadata);
 }
@@ -361,12 +373,8 @@ TEST_F_TIMEOUT(fail, destination_agent_killed, 240)
 	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4454",
 			"127.0.0.1:4454");
 
-	kill(self->incoming, SIGKILL);
-	EXPECT_EQ(128 + SIGKILL, wait_exit(self->incoming, 5));
-	self->incoming = 0;
-	EXPECT_EQ(1, wait_exit(self->migrate, 30));
-	self->migrate = 0;
-	EXPECT_TRUE(file_has("migrate.log", "kmig migrate: "));
+	kill_agent(_metadata, &self->incoming, &self->migrate, "migrate.log",
+		   "kmig migrate: ");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
