@@ -7,6 +7,7 @@
 #ifndef _KMIG_CONTEXT_H
 #define _KMIG_CONTEXT_H
 
+#include <linux/build_bug.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -23,6 +24,8 @@ struct kiocb;
 struct mem_cgroup;
 
 #define KMIG_WAIT_HASH_BITS	6
+/* An install gathers the queues to wake in one u64 mask. */
+static_assert(1 << KMIG_WAIT_HASH_BITS <= 64);
 
 /*
  * A slot's pages live in @pages, indexed by page number in the slot; a NULL

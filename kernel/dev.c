@@ -35,7 +35,7 @@ static int kmig_dev_release(struct inode *inode, struct file *file)
 static long kmig_dev_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
-	if (_IOC_TYPE(cmd) == KMIG_DEVICE_IOC &&
+	if (_IOC_TYPE(cmd) == KMIG_IOC_MAGIC &&
 	    _IOC_NR(cmd) >= KMIG_DEVICE_IOC_FIRST &&
 	    _IOC_NR(cmd) <= KMIG_DEVICE_IOC_LAST)
 		return kmig_region_ioctl(file, cmd, arg);

@@ -7,7 +7,11 @@
 
 #include <linux/atomic.h>
 #include <linux/bug.h>
+#include <linux/build_bug.h>
 #include <net/netlink.h>
+
+/* The UAPI's u64 bitmap words are read and written as unsigned longs. */
+static_assert(BITS_PER_LONG == 64);
 
 #define KMIG_VERSION "0.1.0"
 

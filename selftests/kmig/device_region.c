@@ -265,7 +265,7 @@ TEST_F(region, malformed_open_is_refused)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(kfd, KMIG_DEVICE_OPEN, NULL));
 	EXPECT_EQ(EFAULT, errno);
-	EXPECT_EQ(-1, ioctl(kfd, _IO(KMIG_DEVICE_IOC, 0x5f)));
+	EXPECT_EQ(-1, ioctl(kfd, _IO(KMIG_IOC_MAGIC, 0x5f)));
 	EXPECT_EQ(ENOTTY, errno);
 	close(kfd);
 }
@@ -689,7 +689,7 @@ TEST_F(region, config_ioctl_errors)
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, kdev_state(self->fd, &v32));
 	EXPECT_EQ(RESUMING, v32);
-	EXPECT_EQ(-1, ioctl(self->fd, _IO(KMIG_DEVICE_IOC, 0x5e)));
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(KMIG_IOC_MAGIC, 0x5e)));
 	EXPECT_EQ(ENOTTY, errno);
 }
 

@@ -97,7 +97,7 @@
 #include <linux/ioctl.h>
 
 #define KMIG_DEVICE_NAME	"kmig"
-#define KMIG_API_VERSION	1
+#define KMIG_API_VERSION	2
 
 /* Feature bits reported by KMIG_CMD_GET_INFO. */
 #define KMIG_FEATURE_NETLINK		_BITULL(0)
@@ -162,8 +162,15 @@ enum kmig_obj_attr {
 	KMIG_A_OBJ_MAX = __KMIG_A_OBJ_MAX - 1
 };
 
+/*
+ * Every kmig ioctl has type KMIG_IOC_MAGIC, free in the kernel's
+ * Documentation/userspace-api/ioctl/ioctl-number.rst: numbers 0x00 to 0x3f
+ * are guest memory contexts (an open /dev/kmig file), 0x40 to 0x5f the
+ * device region (KMIG_DEVICE_IOC_FIRST..LAST).
+ */
+#define KMIG_IOC_MAGIC		0xC4
+
 /* Guest memory contexts: ioctls on an open /dev/kmig file. */
-#define KMIG_IOC_MAGIC		0xb7
 
 #define KMIG_MAX_SLOTS		32768
 #define KMIG_SLOT_SHIFT		40
@@ -448,18 +455,17 @@ struct kmig_device_config {
 };
 
 /*
- * Device region ioctls: type 0xB9 (kmig's), numbers 0x40 to 0x5f.
+ * Device region ioctls: type KMIG_IOC_MAGIC, numbers 0x40 to 0x5f.
  * KMIG_DEVICE_OPEN goes to /dev/kmig, the others to a device fd.
  */
-#define KMIG_DEVICE_IOC		0xB9
 #define KMIG_DEVICE_IOC_FIRST	0x40
 #define KMIG_DEVICE_IOC_LAST	0x5f
-#define KMIG_DEVICE_OPEN	_IOWR(KMIG_DEVICE_IOC, 0x40, \
+#define KMIG_DEVICE_OPEN	_IOWR(KMIG_IOC_MAGIC, 0x40, \
 				      struct kmig_device_open)
-#define KMIG_DEVICE_RESET	_IO(KMIG_DEVICE_IOC, 0x41)
-#define KMIG_DEVICE_GET_CONFIG	_IOWR(KMIG_DEVICE_IOC, 0x42, \
+#define KMIG_DEVICE_RESET	_IO(KMIG_IOC_MAGIC, 0x41)
+#define KMIG_DEVICE_GET_CONFIG	_IOWR(KMIG_IOC_MAGIC, 0x42, \
 				      struct kmig_device_config)
-#define KMIG_DEVICE_SET_CONFIG	_IOW(KMIG_DEVICE_IOC, 0x43, \
+#define KMIG_DEVICE_SET_CONFIG	_IOW(KMIG_IOC_MAGIC, 0x43, \
 				     struct kmig_device_config)
 
 #endif /* _UAPI_LINUX_KMIG_H */
