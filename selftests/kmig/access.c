@@ -185,12 +185,15 @@ static int own_netns_ctx(void *arg)
 
 TEST(context_is_scoped_to_the_openers_netns)
 {
+	struct kmig_nl_event ev;
 	struct kmig_nl_ctx c;
-	struct kmig_nl nl;
+	struct kmig_nl nl, events;
 	int to_child[2], from_child[2], status;
 	uint32_t id = 0;
 	pid_t pid;
 
+	ASSERT_EQ(0, kmig_nl_open(&events));
+	ASSERT_EQ(0, kmig_nl_events_join(&events));
 	ASSERT_EQ(0, pipe(to_child));
 	ASSERT_EQ(0, pipe(from_child));
 	pid = fork();
@@ -210,6 +213,10 @@ TEST(context_is_scoped_to_the_openers_netns)
 	ASSERT_EQ(0, kmig_nl_open(&nl));
 	EXPECT_EQ(-ENOENT, kmig_nl_ctx_get(&nl, id, &c));
 	kmig_nl_close(&nl);
+	/* Nor is its creation announced here. */
+	while (!kmig_nl_event_recv(&events, &ev, 200))
+		EXPECT_NE(id, ev.id);
+	kmig_nl_close(&events);
 	close(to_child[1]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
