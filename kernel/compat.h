@@ -48,4 +48,12 @@ static inline void kmig_wrprotect_range(struct address_space *mapping,
 }
 #endif
 
+/*
+ * Multicast groups got a permission flag in 6.7, backported to 6.1.66:
+ * without it the "events" group would be open to every user.
+ */
+#if defined(__NET_GENERIC_NETLINK_H) && !defined(GENL_MCAST_CAP_NET_ADMIN)
+#error "kmig needs GENL_MCAST_CAP_NET_ADMIN (Linux 6.1.66, 6.6.5, 6.7 or later)"
+#endif
+
 #endif /* _KMIG_COMPAT_H */

@@ -16,11 +16,16 @@
 #include <linux/fs_context.h>
 #include <linux/memcontrol.h>
 #include <linux/mount.h>
+#include <linux/nsproxy.h>
+#include <linux/pid.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <linux/vmalloc.h>
+#include <net/net_namespace.h>
 
 #include "context.h"
 #include "kmig.h"
@@ -35,9 +40,9 @@ static struct vfsmount *kmig_mnt;
  */
 static atomic_t kmig_ctx_last_id = ATOMIC_INIT(0);
 
-/* Protects kmig_ctx_list, for the netlink dump. */
-DEFINE_MUTEX(kmig_ctx_list_lock);
-LIST_HEAD(kmig_ctx_list);
+/* Protects kmig_ctx_list, which netlink walks by id. */
+static DEFINE_MUTEX(kmig_ctx_list_lock);
+static LIST_HEAD(kmig_ctx_list);
 
 /*
  * Slot arrays can be large (8 bytes per page): vmalloc them, and fail with
@@ -244,6 +249,9 @@ static void ctx_free(struct kref *ref)
 	KMIG_DEBUG_ON(!xa_empty(&ctx->slots));
 	KMIG_DEBUG_ON(atomic_long_read(&ctx->nr_pages));
 	xa_destroy(&ctx->slots);
+	put_pid(ctx->owner);
+	put_net(ctx->net);
+	put_user_ns(ctx->user_ns);
 	iput(ctx->inode);
 	mem_cgroup_put(ctx->memcg);
 	kfree(ctx);
@@ -269,7 +277,9 @@ int kmig_ctx_open(struct file *file)
 		goto err_inode;
 	}
 	kref_init(&ctx->ref);
-	ctx->owner = task_tgid_vnr(current);
+	ctx->owner = get_pid(task_tgid(current));
+	ctx->net = get_net(current->nsproxy->net_ns);
+	ctx->user_ns = get_user_ns(file->f_cred->user_ns);
 	ctx->memcg = get_mem_cgroup_from_mm(current->mm);
 	init_rwsem(&ctx->lock);
 	mutex_init(&ctx->server_mutex);
@@ -314,6 +324,147 @@ void kmig_ctx_release(struct file *file)
 	}
 	up_write(&ctx->lock);
 	kmig_ctx_put(ctx);
+}
+
+/* The live context with the lowest id >= @first, referenced, or NULL. */
+struct kmig_ctx *kmig_ctx_get_from(u32 first)
+{
+	struct kmig_ctx *ctx;
+
+	mutex_lock(&kmig_ctx_list_lock);
+	list_for_each_entry(ctx, &kmig_ctx_list, node) {
+		if (ctx->id >= first) {
+			kref_get(&ctx->ref);
+			mutex_unlock(&kmig_ctx_list_lock);
+			return ctx;
+		}
+	}
+	mutex_unlock(&kmig_ctx_list_lock);
+	return NULL;
+}
+
+void kmig_ctx_set_page_limit(struct kmig_ctx *ctx, unsigned long limit)
+{
+	atomic_long_set(&ctx->page_limit, limit);
+}
+
+/*
+ * Counts one slot's pages. The caller holds a slot reference but no lock:
+ * page entries only go from NULL to a page while the slot lives, and the
+ * bitmaps stay allocated, so racing updates only make the counts stale.
+ * O(slot size), so it yields and stops for a fatal signal.
+ */
+static int slot_count(struct kmig_slot *slot, struct kmig_slot_snapshot *s,
+		      bool *postcopy)
+{
+	unsigned long i;
+
+	for (i = 0; i < slot->npages; i++) {
+		if (!(i % 4096)) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+		if (test_bit(i, slot->missing))
+			*postcopy = true;
+		if (READ_ONCE(slot->pages[i]))
+			s->pages++;
+		else if (test_bit(i, slot->missing))
+			s->missing++;
+		if (slot->dirty && test_bit(i, slot->dirty))
+			s->dirty++;
+	}
+	return 0;
+}
+
+/* References to every slot of @ctx, by id, in a new array. */
+static struct kmig_slot **slots_get(struct kmig_ctx *ctx, u32 *n)
+{
+	struct kmig_slot **slots, *slot;
+	unsigned long id;
+	u32 i = 0;
+
+	down_read(&ctx->lock);
+	xa_for_each(&ctx->slots, id, slot)
+		i++;
+	slots = kvmalloc_array(max(i, 1U), sizeof(*slots), GFP_KERNEL);
+	if (slots) {
+		*n = i;
+		i = 0;
+		xa_for_each(&ctx->slots, id, slot) {
+			kref_get(&slot->ref);
+			slots[i++] = slot;
+		}
+	}
+	up_read(&ctx->lock);
+	return slots;
+}
+
+static void slot_snapshot_fill(struct kmig_slot_snapshot *s,
+			       const struct kmig_slot *slot)
+{
+	s->id = slot->id;
+	s->flags = slot->flags;
+	s->gpa = slot->gpa;
+	s->size = (u64)slot->npages << PAGE_SHIFT;
+}
+
+/*
+ * Fills @snap with @ctx as it is now, the owner as the current task sees
+ * it. Slot references are taken under ctx->lock; the pages are counted
+ * outside it. Returns 0, -ENOMEM or -EINTR.
+ */
+int kmig_ctx_snapshot(struct kmig_ctx *ctx, struct kmig_ctx_snapshot *snap)
+{
+	struct kmig_slot **slots;
+	bool postcopy = false;
+	int ret = 0;
+	u32 i, n;
+
+	memset(snap, 0, sizeof(*snap));
+	slots = slots_get(ctx, &n);
+	if (!slots)
+		return -ENOMEM;
+	snap->slots = kvcalloc(max(n, 1U), sizeof(*snap->slots), GFP_KERNEL);
+	if (!snap->slots)
+		ret = -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct kmig_slot_snapshot *s = &snap->slots[i];
+
+		if (!ret) {
+			slot_snapshot_fill(s, slots[i]);
+			ret = slot_count(slots[i], s, &postcopy);
+			if (slots[i]->dirty && READ_ONCE(slots[i]->logging))
+				snap->mode |= KMIG_CTX_MODE_DIRTY_LOG;
+			snap->pages += s->pages;
+			snap->dirty += s->dirty;
+			snap->missing += s->missing;
+		}
+		kmig_slot_put(slots[i]);
+	}
+	kvfree(slots);
+	if (ret) {
+		kmig_ctx_snapshot_free(snap);
+		return ret;
+	}
+	snap->nslots = n;
+	snap->id = ctx->id;
+	snap->owner = pid_vnr(ctx->owner);
+	snap->page_limit = atomic_long_read(&ctx->page_limit);
+	if (postcopy)
+		snap->mode |= KMIG_CTX_MODE_POSTCOPY;
+	if (READ_ONCE(ctx->server))
+		snap->mode |= KMIG_CTX_MODE_SERVED;
+	if (READ_ONCE(ctx->server_lost))
+		snap->mode |= KMIG_CTX_MODE_SERVER_LOST;
+	return 0;
+}
+
+void kmig_ctx_snapshot_free(struct kmig_ctx_snapshot *snap)
+{
+	kvfree(snap->slots);
+	snap->slots = NULL;
+	snap->nslots = 0;
 }
 
 static int kmig_fs_init_fs_context(struct fs_context *fc)

@@ -60,7 +60,10 @@ struct kmig_stats {
 struct kmig_ctx {
 	struct kref ref;
 	u32 id;
-	pid_t owner;			/* tgid of the opener */
+	/* Who opened it, fixed at open: netlink scopes the context by these. */
+	struct pid *owner;		/* the opener's thread group */
+	struct net *net;		/* the opener's network namespace */
+	struct user_namespace *user_ns;	/* the opener's user namespace */
 	struct list_head node;		/* in the global context list */
 	struct inode *inode;		/* private address_space */
 	struct mem_cgroup *memcg;	/* charged for the pages */
@@ -86,14 +89,41 @@ struct kmig_ctx {
 	struct kmig_stats stats;
 };
 
-/* context.c; the list holds every live context, under its mutex. */
-extern struct mutex kmig_ctx_list_lock;
-extern struct list_head kmig_ctx_list;
+/* One slot as a context snapshot reports it. */
+struct kmig_slot_snapshot {
+	u32 id;
+	u32 flags;
+	u64 gpa;
+	u64 size;			/* bytes */
+	u64 pages;			/* present */
+	u64 dirty;			/* dirty bits set */
+	u64 missing;			/* absent pages in missing mode */
+};
 
+/*
+ * A context as netlink reports it, filled by kmig_ctx_snapshot() and freed
+ * by kmig_ctx_snapshot_free().
+ */
+struct kmig_ctx_snapshot {
+	u32 id;
+	pid_t owner;			/* in the caller's pid namespace, or 0 */
+	u32 mode;			/* KMIG_CTX_MODE_* */
+	u64 page_limit;
+	u64 pages, dirty, missing;	/* sums over the slots */
+	u32 nslots;
+	struct kmig_slot_snapshot *slots;	/* by slot id */
+};
+
+/* context.c */
 int kmig_ctx_open(struct file *file);
 void kmig_ctx_release(struct file *file);
 long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 void kmig_ctx_put(struct kmig_ctx *ctx);
+struct kmig_ctx *kmig_ctx_get_from(u32 first);
+void kmig_ctx_set_page_limit(struct kmig_ctx *ctx, unsigned long limit);
+int kmig_ctx_snapshot(struct kmig_ctx *ctx, struct kmig_ctx_snapshot *snap);
+void kmig_ctx_snapshot_free(struct kmig_ctx_snapshot *snap);
+
 void kmig_slot_put(struct kmig_slot *slot);
 struct kmig_slot *kmig_slot_find(struct kmig_ctx *ctx, u32 id);
 int kmig_ctx_init(void);

@@ -10,7 +10,8 @@
  * kmig_device_unregister() returns, while the struct stays valid for the
  * fds that still point at it.
  *
- * Lock order: kmig_devices_lock, then dev->lock.
+ * Lock order: kmig_devices_lock, then dev->lock. Netlink reads devices
+ * through snapshots that never call into the driver.
  */
 #include <linux/ctype.h>
 #include <linux/err.h>
@@ -21,8 +22,10 @@
 #include "device.h"
 #include "kmig.h"
 
+/* In registration order, so the list is sorted by seq. */
 static LIST_HEAD(kmig_devices);
 static DEFINE_MUTEX(kmig_devices_lock);
+static u64 kmig_devices_seq;		/* under kmig_devices_lock */
 
 static bool kmig_device_name_valid(const char *name)
 {
@@ -81,6 +84,7 @@ struct kmig_device *kmig_device_register(const struct kmig_device_desc *desc)
 		ret = -EEXIST;
 		goto err_exists;
 	}
+	dev->seq = ++kmig_devices_seq;
 	list_add_tail(&dev->node, &kmig_devices);
 	mutex_unlock(&kmig_devices_lock);
 	return dev;
@@ -156,60 +160,51 @@ int kmig_device_fail(struct kmig_device *dev, int err)
 	return err;
 }
 
+/*
+ * Copies @dev's state under dev->lock but not kmig_devices_lock, so a slow
+ * driver callback holds up only this reader. Drops the caller's reference.
+ */
 static int kmig_device_snapshot(struct kmig_device *dev,
 				struct kmig_device_snapshot *snap)
 {
-	u64 pending = 0;
 	int ret;
 
-	lockdep_assert_held(&kmig_devices_lock);
 	ret = mutex_lock_killable(&dev->lock);
-	if (ret)
-		return ret;
-	if (dev->ops && kmig_device_saving(dev->state)) {
-		ret = dev->ops->pending_bytes(dev, &pending);
-		if (ret) {
-			kmig_device_fail(dev, ret);
-			pending = 0;
-		}
+	if (!ret) {
+		strscpy(snap->name, dev->name, sizeof(snap->name));
+		snap->seq = dev->seq;
+		snap->instance = dev->instance;
+		snap->version = dev->version;
+		snap->state = dev->state;
+		snap->pending_bytes = dev->pending_bytes;
+		snap->open = dev->open;
+		mutex_unlock(&dev->lock);
 	}
-	strscpy(snap->name, dev->name, sizeof(snap->name));
-	snap->instance = dev->instance;
-	snap->version = dev->version;
-	snap->state = dev->state;
-	snap->pending_bytes = pending;
-	snap->open = dev->open;
-	mutex_unlock(&dev->lock);
-	return 0;
+	kmig_device_put(dev);
+	return ret;
 }
 
-/* The @n-th registered device (from 0), or -ENOENT past the end. */
-int kmig_device_snapshot_nth(unsigned long n, struct kmig_device_snapshot *snap)
+/* The first device registered after sequence number @after, or -ENOENT. */
+int kmig_device_snapshot_next(u64 after, struct kmig_device_snapshot *snap)
 {
-	struct kmig_device *dev;
-	int ret = -ENOENT;
+	struct kmig_device *dev, *found = NULL;
 
 	mutex_lock(&kmig_devices_lock);
 	list_for_each_entry(dev, &kmig_devices, node) {
-		if (n--)
-			continue;
-		ret = kmig_device_snapshot(dev, snap);
-		break;
+		if (dev->seq > after) {
+			found = dev;
+			kref_get(&found->ref);
+			break;
+		}
 	}
 	mutex_unlock(&kmig_devices_lock);
-	return ret;
+	return found ? kmig_device_snapshot(found, snap) : -ENOENT;
 }
 
 int kmig_device_snapshot_one(const char *name, u32 instance,
 			     struct kmig_device_snapshot *snap)
 {
-	struct kmig_device *dev;
-	int ret = -ENOENT;
+	struct kmig_device *dev = kmig_device_find(name, instance);
 
-	mutex_lock(&kmig_devices_lock);
-	dev = kmig_device_lookup(name, instance);
-	if (dev)
-		ret = kmig_device_snapshot(dev, snap);
-	mutex_unlock(&kmig_devices_lock);
-	return ret;
+	return dev ? kmig_device_snapshot(dev, snap) : -ENOENT;
 }

@@ -51,19 +51,8 @@ long kmig_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 int kmig_netlink_init(void);
 void kmig_netlink_uninit(void);
 
-/* ctx_netlink.c: contexts over netlink. */
-struct genl_info;
+/* netlink.c */
 struct kmig_ctx;
-
-#define KMIG_MCGRP_EVENTS_ID	0
-
-extern struct genl_family kmig_genl_family;
-extern const struct nla_policy kmig_ctx_get_policy[];
-extern const struct nla_policy kmig_ctx_set_policy[];
-int kmig_nl_ctx_get_doit(struct sk_buff *skb, struct genl_info *info);
-int kmig_nl_ctx_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
-int kmig_nl_ctx_stats_doit(struct sk_buff *skb, struct genl_info *info);
-int kmig_nl_ctx_set_doit(struct sk_buff *skb, struct genl_info *info);
 void kmig_nl_ctx_event(struct kmig_ctx *ctx, u8 cmd);
 
 #endif /* _KMIG_H */

@@ -7,6 +7,7 @@
  * with every other access and with unregistering.
  */
 #include <linux/anon_inodes.h>
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -72,6 +73,7 @@ static int kmig_region_set_state(struct kmig_region *region, u32 new)
 		return 0;
 
 	kmig_region_reset_protocol(region);
+	dev->pending_bytes = 0;
 	ret = dev->ops->set_state(dev, old, new);
 	if (ret)
 		return kmig_device_fail(dev, ret);
@@ -121,7 +123,10 @@ static int kmig_region_read_field(struct kmig_region *region, loff_t pos,
 		if (count != sizeof(u64) || !saving)
 			return -EINVAL;
 		ret = dev->ops->pending_bytes(dev, val);
-		return ret ? kmig_device_fail(dev, ret) : 0;
+		if (ret)
+			return kmig_device_fail(dev, ret);
+		dev->pending_bytes = *val;
+		return 0;
 	case offsetof(struct kmig_device_region, data_offset):
 		if (count != sizeof(u64))
 			return -EINVAL;
@@ -387,6 +392,7 @@ static long kmig_region_reset(struct kmig_region *region)
 		goto out_unlock;
 	}
 	kmig_region_reset_protocol(region);
+	dev->pending_bytes = 0;
 	ret = dev->ops->set_state(dev, ERROR, RUNNING);
 	if (ret)
 		kmig_device_fail(dev, ret);
@@ -473,6 +479,9 @@ static long kmig_region_open(struct kmig_device_open __user *uarg)
 	struct file *file;
 	int fd, ret;
 
+	/* Whoever may migrate devices; the device fd it gets is the grant. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
 	if (arg.flags ||

@@ -2,11 +2,13 @@
 /*
  * Contexts over netlink: the dump lists every context with its slots and
  * page counts, GET and STATS answer for one (latency histogram included),
- * SET needs CAP_NET_ADMIN, policies are strict with extack messages, and
+ * a context of 200 slots fits both, the owner is a pid in the reader's pid
+ * namespace, GET and SET need CAP_NET_ADMIN, policies are strict with extack messages, and
  * the "events" group reports created, destroyed and server lost.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -247,6 +249,173 @@ TEST_F(ctxnl, policies_refuse_bad_requests_with_extack)
 	EXPECT_EQ(-EOPNOTSUPP, kmig_nl_call(&self->nl, nlh, NULL, NULL));
 }
 
+/* Slot ids of context @id seen in the replies, and in how many messages. */
+struct slot_seen {
+	uint32_t id;
+	int msgs;
+	uint8_t seen[KMIG_MAX_SLOTS];
+};
+
+static int collect_slots(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *attr, *slot, *a;
+	struct slot_seen *s = data;
+	uint32_t id = 0;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(attr) == KMIG_A_CTX_ID)
+			id = mnl_attr_get_u32(attr);
+	if (id != s->id)
+		return MNL_CB_OK;
+	s->msgs++;
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(attr) != KMIG_A_CTX_SLOTS)
+			continue;
+		mnl_attr_for_each_nested(slot, attr)
+			mnl_attr_for_each_nested(a, slot)
+				if (mnl_attr_get_type(a) == KMIG_A_SLOT_ID &&
+				    mnl_attr_get_u32(a) < KMIG_MAX_SLOTS)
+					s->seen[mnl_attr_get_u32(a)]++;
+	}
+	return MNL_CB_OK;
+}
+
+static void expect_each_slot_once(struct __test_metadata *_metadata,
+				  const struct slot_seen *s, int nslots)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < KMIG_MAX_SLOTS; i++)
+		bad += s->seen[i] != (i < nslots);
+	EXPECT_EQ(0, bad);
+}
+
+TEST_F(ctxnl, context_of_200_slots_fits_get_and_dump)
+{
+	static struct slot_seen s;
+	struct kmig_nl_ctx c[16];
+	struct nlmsghdr *nlh;
+	int fd, i, n;
+
+	fd = kmig_open();
+	for (i = 0; i < 200; i++)
+		kmig_set_memslot(fd, i, KMIG_SLOT_DIRTY_LOG, i * PAGE_SZ,
+				 PAGE_SZ);
+	s.id = newest_id(&self->nl);
+	ASSERT_NE(0, s.id);
+
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_GET, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, s.id);
+	EXPECT_EQ(0, kmig_nl_call(&self->nl, nlh, collect_slots, &s));
+	TH_LOG("get: %s", self->nl.err_msg);
+	EXPECT_EQ(1, s.msgs);
+	expect_each_slot_once(_metadata, &s, 200);
+
+	memset(s.seen, 0, sizeof(s.seen));
+	s.msgs = 0;
+	nlh = kmig_nl_msg(&self->nl, self->buf, KMIG_CMD_CTX_GET, NLM_F_DUMP);
+	EXPECT_EQ(0, kmig_nl_call(&self->nl, nlh, collect_slots, &s));
+	EXPECT_LE(1, s.msgs);
+	expect_each_slot_once(_metadata, &s, 200);
+
+	/* The library folds the messages of one context into one entry. */
+	ASSERT_EQ(0, kmig_nl_ctx_list(&self->nl, c, 16, &n));
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(s.id, c[0].id);
+	EXPECT_EQ(200, c[0].nslots);
+	ASSERT_EQ(0, kmig_nl_ctx_get(&self->nl, s.id, &c[0]));
+	EXPECT_EQ(200, c[0].nslots);
+	close(fd);
+}
+
+/* Owner of context @id as this process sees it, or ~0 on error. */
+static uint32_t owner_of(uint32_t id)
+{
+	struct kmig_nl_ctx c;
+	struct kmig_nl nl;
+	uint32_t owner = ~0u;
+
+	if (kmig_nl_open(&nl))
+		return owner;
+	if (!kmig_nl_ctx_get(&nl, id, &c))
+		owner = c.owner;
+	kmig_nl_close(&nl);
+	return owner;
+}
+
+/* pid 1 of a new pid namespace: opens a context, sends its id. */
+static int pidns_init(int out, int in, uint32_t parent_id)
+{
+	uint32_t id = 0;
+	int fd;
+
+	if (getpid() != 1)
+		return 1;
+	fd = kmig_open();
+	{
+		struct kmig_nl nl;
+
+		if (kmig_nl_open(&nl))
+			return 2;
+		id = newest_id(&nl);
+		kmig_nl_close(&nl);
+	}
+	if (!id || owner_of(id) != 1)
+		return 3;
+	/* The parent's process is not in this namespace. */
+	if (owner_of(parent_id) != 0)
+		return 4;
+	if (write(out, &id, sizeof(id)) != sizeof(id))
+		return 5;
+	if (read(in, &id, 1) != 0)
+		return 6;
+	close(fd);
+	return 0;
+}
+
+TEST_F(ctxnl, owner_is_a_pid_in_the_readers_namespace)
+{
+	int to[2], from[2], fd, status;
+	uint32_t parent_id, id = 0;
+	pid_t pid, inner = 0;
+
+	fd = kmig_open();
+	parent_id = newest_id(&self->nl);
+	ASSERT_EQ(getpid(), owner_of(parent_id));
+	ASSERT_EQ(0, pipe(to));
+	ASSERT_EQ(0, pipe(from));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int st;
+
+		close(to[1]);
+		close(from[0]);
+		if (unshare(CLONE_NEWPID))
+			_exit(100);
+		inner = fork();
+		if (inner < 0)
+			_exit(101);
+		if (!inner)
+			_exit(pidns_init(from[1], to[0], parent_id));
+		if (write(from[1], &inner, sizeof(inner)) != sizeof(inner))
+			_exit(102);
+		if (waitpid(inner, &st, 0) != inner || !WIFEXITED(st))
+			_exit(103);
+		_exit(WEXITSTATUS(st));
+	}
+	close(to[0]);
+	close(from[1]);
+	ASSERT_EQ(sizeof(inner), read(from[0], &inner, sizeof(inner)));
+	EXPECT_EQ(sizeof(id), read(from[0], &id, sizeof(id)));
+	EXPECT_EQ(inner, owner_of(id));
+	close(to[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(from[0]);
+	close(fd);
+}
+
 static int drop_net_admin(void)
 {
 	struct __user_cap_header_struct h = {
@@ -261,7 +430,7 @@ static int drop_net_admin(void)
 	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
 
-TEST_F(ctxnl, set_needs_cap_net_admin)
+TEST_F(ctxnl, get_and_set_need_cap_net_admin)
 {
 	struct kmig_nl_ctx c;
 	int fd, status;
@@ -279,8 +448,8 @@ TEST_F(ctxnl, set_needs_cap_net_admin)
 			_exit(1);
 		if (kmig_nl_ctx_set_page_limit(&nl, id, 5) != -EPERM)
 			_exit(2);
-		/* Reading stays allowed. */
-		if (kmig_nl_ctx_get(&nl, id, &c) || c.id != id)
+		/* Reading another's context needs it too. */
+		if (kmig_nl_ctx_get(&nl, id, &c) != -EPERM)
 			_exit(3);
 		_exit(0);
 	}

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kmig.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,30 @@ static int vmm_status(const char *sock, struct vmm_status *st)
 	return ret;
 }
 
+/*
+ * Netlink in the network namespace of process @pid: a context shows only
+ * in its opener's namespace.
+ */
+static int nl_open_at(pid_t pid, struct kmig_nl *nl)
+{
+	int here, there, ret = -EIO;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	there = open(path, O_RDONLY | O_CLOEXEC);
+	if (here >= 0 && there >= 0 && !setns(there, CLONE_NEWNET)) {
+		ret = kmig_nl_open(nl) ? -EIO : 0;
+		if (setns(here, CLONE_NEWNET))
+			abort();
+	}
+	if (here >= 0)
+		close(here);
+	if (there >= 0)
+		close(there);
+	return ret;
+}
+
 /* At most @limit pages for the context of the VMM with process id @pid. */
 static int ctx_page_limit(pid_t pid, uint64_t limit)
 {
@@ -137,7 +162,7 @@ static int ctx_page_limit(pid_t pid, uint64_t limit)
 	struct kmig_nl nl;
 	int n, i, ret = -ENOENT;
 
-	if (kmig_nl_open(&nl))
+	if (nl_open_at(pid, &nl))
 		return -EIO;
 	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
 		for (i = 0; i < n && i < 16; i++)
@@ -156,7 +181,7 @@ static int ctx_tracking(pid_t pid)
 	struct kmig_nl nl;
 	int n, i, ret = -ENOENT;
 
-	if (kmig_nl_open(&nl))
+	if (nl_open_at(pid, &nl))
 		return -EIO;
 	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
 		for (i = 0; i < n && i < 16; i++)

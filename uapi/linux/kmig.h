@@ -12,9 +12,18 @@
  * Generic netlink family "kmig", version 1
  *   Control and statistics. Every request is validated strictly: an
  *   attribute the command does not know is an error, reported with an
- *   extended ACK message. Commands that change state need CAP_NET_ADMIN.
+ *   extended ACK message.
  *
- *   KMIG_CMD_GET_INFO (doit, unprivileged)
+ *   Access. The family answers in every network namespace, but a context
+ *   exists only in its opener's network namespace, and only for a
+ *   requester with CAP_NET_ADMIN over the opener's user namespace
+ *   (elsewhere: ENOENT, as if there were none). Every context command
+ *   needs CAP_NET_ADMIN over the requester's network namespace (EPERM).
+ *   Devices are host objects: listed only in the initial network
+ *   namespace (elsewhere the dump is empty and a doit ENOENT) and only to
+ *   CAP_NET_ADMIN in the initial user namespace (EPERM).
+ *
+ *   KMIG_CMD_GET_INFO (doit, unprivileged; objects only for CAP_NET_ADMIN)
  *     request:  no attributes
  *     reply:    KMIG_A_INFO_VERSION        string, module version
  *               KMIG_A_INFO_API_VERSION    u32, KMIG_API_VERSION
@@ -31,9 +40,11 @@
  *   Object counters let tests prove that every object a test created is
  *   gone once it is closed; they are cheap and always on.
  *
- *   KMIG_CMD_CTX_GET (dump: every context; doit: KMIG_A_CTX_ID; unprivileged)
+ *   KMIG_CMD_CTX_GET (dump: every context; doit: KMIG_A_CTX_ID)
  *     reply:    KMIG_A_CTX_ID          u32, context id (>= 1)
- *               KMIG_A_CTX_OWNER       u32, tgid of the opener
+ *               KMIG_A_CTX_OWNER       u32, the opener's tgid in the
+ *                                      requester's pid namespace, 0 if
+ *                                      it is not there
  *               KMIG_A_CTX_MODE        u32, KMIG_CTX_MODE_* bits
  *               KMIG_A_CTX_PAGES       u64, pages present
  *               KMIG_A_CTX_DIRTY       u64, pages whose dirty bit is set
@@ -42,18 +53,24 @@
  *               KMIG_A_CTX_SLOTS       nest of KMIG_A_SLOT nests:
  *                 KMIG_A_SLOT_ID, _FLAGS (u32), _GPA, _SIZE, _PAGES,
  *                 _DIRTY, _MISSING (u64)
- *     errors:   ENOENT no such context
- *   KMIG_CMD_CTX_STATS (doit: KMIG_A_CTX_ID; unprivileged)
+ *     A dump splits a context with more slots than fit in one message
+ *     across consecutive messages, each with every KMIG_A_CTX_* attribute
+ *     and the next slots; a doit answers in one message of any size.
+ *     errors:   EPERM, ENOENT no such context (or not the requester's)
+ *   KMIG_CMD_CTX_STATS (doit: KMIG_A_CTX_ID)
  *     reply:    KMIG_A_CTX_ID, KMIG_A_CTX_STATS nest: KMIG_A_STATS_* u64;
  *               KMIG_A_STATS_LATENCY_US nest, attribute i + 1 holds the
  *               count of fault-to-install latencies in [2^i, 2^(i+1)) µs
- *   KMIG_CMD_CTX_SET (doit, CAP_NET_ADMIN)
+ *               (KMIG_A_LAT_PAD may appear there as padding)
+ *   KMIG_CMD_CTX_SET (doit)
  *     request:  KMIG_A_CTX_ID, KMIG_A_CTX_PAGE_LIMIT
- *   Multicast group "events" (KMIG_MCGRP_EVENTS): KMIG_CMD_CTX_NEW,
- *     KMIG_CMD_CTX_DEL, KMIG_CMD_CTX_SERVER_LOST, each with KMIG_A_CTX_ID
- *     and KMIG_A_CTX_OWNER. Sent in the initial network namespace.
+ *   Multicast group "events" (KMIG_MCGRP_EVENTS, CAP_NET_ADMIN over the
+ *     network namespace to join): KMIG_CMD_CTX_NEW, KMIG_CMD_CTX_DEL,
+ *     KMIG_CMD_CTX_SERVER_LOST, each with KMIG_A_CTX_ID and
+ *     KMIG_A_CTX_OWNER (the opener's pid in its own pid namespace). Sent
+ *     in the context's network namespace.
  *
- *   KMIG_CMD_DEV_GET (dump or doit, unprivileged)
+ *   KMIG_CMD_DEV_GET (dump or doit)
  *     Migratable devices registered by drivers (see the device region
  *     below). One message per device:
  *               KMIG_A_DEV                 nest:
@@ -61,8 +78,10 @@
  *                 KMIG_A_DEV_INSTANCE      u32, instance id
  *                 KMIG_A_DEV_VERSION       u32, version of its state format
  *                 KMIG_A_DEV_STATE         u32, KMIG_DEVICE_STATE_* bits
- *                 KMIG_A_DEV_PENDING_BYTES u64, save data pending (0 unless
- *                                          saving)
+ *                 KMIG_A_DEV_PENDING_BYTES u64, pending_bytes as last read
+ *                                          through the device fd in this
+ *                                          state (0 before); netlink never
+ *                                          calls into the driver
  *                 KMIG_A_DEV_OPEN          u8, 1 while a device fd is open
  *     doit request: KMIG_A_DEV nest with KMIG_A_DEV_NAME and
  *     KMIG_A_DEV_INSTANCE selects one device (-ENOENT if none).
@@ -257,6 +276,11 @@ struct kmig_install {
 };
 
 #define KMIG_LAT_BUCKETS	32
+/*
+ * KMIG_A_STATS_LATENCY_US holds bucket i as attribute i + 1; attribute
+ * KMIG_A_LAT_PAD (KMIG_LAT_BUCKETS + 1) may appear there as padding.
+ */
+#define KMIG_A_LAT_PAD		33
 
 /* Per-context statistics. lat_us[i]: fault-to-install latencies in
  * [2^i, 2^(i+1)) µs (bucket 0 also holds < 1 µs).
@@ -399,6 +423,9 @@ enum kmig_dev_attr {
  *
  * KMIG_DEVICE_OPEN on /dev/kmig opens a registered device by name and
  * instance and returns a new file descriptor for it (O_RDWR | O_CLOEXEC).
+ * The caller needs CAP_SYS_ADMIN in the initial user namespace (EPERM):
+ * a /dev/kmig fd alone, as a VMM holds for its guest memory, opens no
+ * device. The device fd is the grant; whoever holds it may drive it.
  * A device has at most one such fd at a time: a second open gets -EBUSY.
  * Once its driver unregisters the device, every access gets -ENODEV.
  *

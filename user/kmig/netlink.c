@@ -30,12 +30,28 @@ static int parse_reply(const struct nlmsghdr *nlh, void *data)
 	return call->cb ? call->cb(nlh, call->data) : MNL_CB_OK;
 }
 
+/* The extended ACK message of an error or a failed dump, from @off on. */
+static void parse_ext_ack(const struct nlmsghdr *nlh, unsigned int off,
+			  struct kmig_nl *nl)
+{
+	const struct nlattr *attr;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	mnl_attr_for_each(attr, nlh, off) {
+		if (mnl_attr_get_type(attr) != NLMSGERR_ATTR_MSG ||
+		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+			continue;
+		strncpy(nl->err_msg, mnl_attr_get_str(attr),
+			sizeof(nl->err_msg) - 1);
+	}
+}
+
 /* NLMSG_ERROR: 0 is the ACK; anything else fails the request. */
 static int parse_err(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 	struct kmig_nl *nl = ((struct call *)data)->nl;
-	const struct nlattr *attr;
 	unsigned int off;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
@@ -45,18 +61,10 @@ static int parse_err(const struct nlmsghdr *nlh, void *data)
 	if (!err->error)
 		return MNL_CB_STOP;
 
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		off = sizeof(*err);
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += mnl_nlmsg_get_payload_len(&err->msg);
-		mnl_attr_for_each(attr, nlh, off) {
-			if (mnl_attr_get_type(attr) != NLMSGERR_ATTR_MSG ||
-			    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
-				continue;
-			strncpy(nl->err_msg, mnl_attr_get_str(attr),
-				sizeof(nl->err_msg) - 1);
-		}
-	}
+	off = sizeof(*err);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += mnl_nlmsg_get_payload_len(&err->msg);
+	parse_ext_ack(nlh, off, nl);
 	errno = -err->error;
 	return MNL_CB_ERROR;
 }
@@ -81,14 +89,38 @@ static int parse_done(const struct nlmsghdr *nlh, void *data)
 {
 	int err = 0;
 
-	(void)data;
 	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err))
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
 	if (err < 0) {
+		parse_ext_ack(nlh, sizeof(err), ((struct call *)data)->nl);
 		errno = -err;
 		return MNL_CB_ERROR;
 	}
 	return MNL_CB_STOP;
+}
+
+/*
+ * Receives the next datagram into *@buf, grown to fit: a reply about a
+ * context with many slots is larger than a page.
+ */
+static ssize_t recv_next(struct kmig_nl *nl, void **buf, size_t *size)
+{
+	int fd = mnl_socket_get_fd(nl->sock);
+	ssize_t len;
+	void *nbuf;
+
+	len = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	if (len < 0)
+		return -errno;
+	if ((size_t)len > *size || !*buf) {
+		*size = len > MNL_SOCKET_BUFFER_SIZE ? len : MNL_SOCKET_BUFFER_SIZE;
+		nbuf = realloc(*buf, *size);
+		if (!nbuf)
+			return -ENOMEM;
+		*buf = nbuf;
+	}
+	len = mnl_socket_recvfrom(nl->sock, *buf, *size);
+	return len < 0 ? -errno : len;
 }
 
 int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
@@ -100,7 +132,8 @@ int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
 	};
 	struct call call = { .nl = nl, .cb = cb, .data = data };
 	uint32_t seq = nlh->nlmsg_seq;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	size_t size = 0;
+	void *buf = NULL;
 	ssize_t len;
 	int ret;
 
@@ -109,13 +142,17 @@ int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
 		return -errno;
 
 	do {
-		len = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
-		if (len < 0)
-			return -errno;
+		len = recv_next(nl, &buf, &size);
+		if (len < 0) {
+			free(buf);
+			return len;
+		}
 		ret = mnl_cb_run2(buf, len, seq, nl->portid, parse_reply, &call, ctl,
 				  NLMSG_MIN_TYPE);
 	} while (ret > 0);
-	return ret < 0 ? -errno : 0;
+	ret = ret < 0 ? -errno : 0;
+	free(buf);
+	return ret;
 }
 
 /* CTRL_ATTR_MCAST_GROUPS: remember the id of the "events" group. */
@@ -327,9 +364,23 @@ static void parse_slot(const struct nlattr *nest, struct kmig_nl_slot *s)
 	}
 }
 
+/* Counts every slot of the nest, keeps the first KMIG_NL_MAX_SLOTS. */
+static void parse_slots(const struct nlattr *nest, struct kmig_nl_ctx *c)
+{
+	const struct nlattr *slot;
+
+	if (mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0)
+		return;
+	mnl_attr_for_each_nested(slot, nest) {
+		if (c->nslots < KMIG_NL_MAX_SLOTS)
+			parse_slot(slot, &c->slots[c->nslots]);
+		c->nslots++;
+	}
+}
+
 static void parse_ctx(const struct nlmsghdr *nlh, struct kmig_nl_ctx *c)
 {
-	const struct nlattr *attr, *slot;
+	const struct nlattr *attr;
 
 	memset(c, 0, sizeof(*c));
 	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
@@ -356,30 +407,55 @@ static void parse_ctx(const struct nlmsghdr *nlh, struct kmig_nl_ctx *c)
 			c->page_limit = attr_u64(attr);
 			break;
 		case KMIG_A_CTX_SLOTS:
-			if (mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
-				break;
-			mnl_attr_for_each_nested(slot, attr) {
-				if (c->nslots == KMIG_NL_MAX_SLOTS)
-					break;
-				parse_slot(slot, &c->slots[c->nslots++]);
-			}
+			parse_slots(attr, c);
 			break;
 		}
 	}
 }
 
+/* The context a CTX_GET message is about, 0 if it names none. */
+static uint32_t msg_ctx_id(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(attr) == KMIG_A_CTX_ID)
+			return attr_u32(attr);
+	return 0;
+}
+
+/* A later message of the same context: more of its slots. */
+static void parse_more_slots(const struct nlmsghdr *nlh,
+			     struct kmig_nl_ctx *c)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(attr) == KMIG_A_CTX_SLOTS)
+			parse_slots(attr, c);
+}
+
 struct ctx_list {
 	struct kmig_nl_ctx *ctxs;
 	int max, n;
+	uint32_t last_id;
 };
 
+/* A context with many slots spans consecutive messages: fold them. */
 static int parse_ctx_list(const struct nlmsghdr *nlh, void *data)
 {
 	struct ctx_list *l = data;
+	uint32_t id = msg_ctx_id(nlh);
 
+	if (l->n && id == l->last_id) {
+		if (l->n <= l->max)
+			parse_more_slots(nlh, &l->ctxs[l->n - 1]);
+		return MNL_CB_OK;
+	}
 	if (l->n < l->max)
 		parse_ctx(nlh, &l->ctxs[l->n]);
 	l->n++;
+	l->last_id = id;
 	return MNL_CB_OK;
 }
 

@@ -64,8 +64,8 @@ struct kmig_nl_slot {
 struct kmig_nl_ctx {
 	uint32_t id, owner, mode;
 	uint64_t pages, dirty, missing, page_limit;
-	int nslots;			/* the first KMIG_NL_MAX_SLOTS */
-	struct kmig_nl_slot slots[KMIG_NL_MAX_SLOTS];
+	int nslots;			/* every slot reported */
+	struct kmig_nl_slot slots[KMIG_NL_MAX_SLOTS];	/* the first ones */
 };
 
 struct kmig_nl_stats {
@@ -74,7 +74,10 @@ struct kmig_nl_stats {
 	uint64_t latency_us[32];
 };
 
-/* Dump: fills up to @max contexts, sets *@n to the number seen. */
+/*
+ * Dump: fills up to @max contexts, sets *@n to the number seen. The kernel
+ * splits a context with many slots across messages; they count as one.
+ */
 int kmig_nl_ctx_list(struct kmig_nl *nl, struct kmig_nl_ctx *ctxs, int max,
 		     int *n);
 int kmig_nl_ctx_get(struct kmig_nl *nl, uint32_t id, struct kmig_nl_ctx *ctx);
