@@ -84,12 +84,20 @@ int kmig_enc_flush(struct kmig_enc *e)
 	if (e->err || e->fd < 0)
 		return e->err;
 	for (i = 0; i < e->nrefs; i++) {
-		if (e->refs[i].at > from)
+		const struct kmig_enc_ref *r = &e->refs[i];
+
+		if (r->at > from)
 			iov[cnt++] = (struct iovec) { e->buf + from,
-						      e->refs[i].at - from };
-		iov[cnt++] = (struct iovec) { (void *)e->refs[i].data,
+						      r->at - from };
+		/* A batch's pages next to each other: one iovec. */
+		else if (i && r->at == r[-1].at && r->data ==
+			 (uint8_t *)r[-1].data + KMIG_STREAM_PAGE_SIZE) {
+			iov[cnt - 1].iov_len += KMIG_STREAM_PAGE_SIZE;
+			continue;
+		}
+		iov[cnt++] = (struct iovec) { (void *)r->data,
 					      KMIG_STREAM_PAGE_SIZE };
-		from = e->refs[i].at;
+		from = r->at;
 	}
 	iov[cnt++] = (struct iovec) { e->buf + from, e->len - from };
 	ret = writev_all(e->fd, iov, cnt);

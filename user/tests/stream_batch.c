@@ -353,6 +353,44 @@ TEST(fd_encoder_writes_the_same_bytes)
 	kmig_enc_free(&m);
 }
 
+/* Pages next to each other in memory go out as one iovec: same bytes. */
+TEST(fd_encoder_contiguous_pages)
+{
+	const void *data[KMIG_STREAM_MAX_BATCH];
+	uint64_t pages[KMIG_STREAM_MAX_BATCH];
+	struct kmig_enc m, f;
+	const uint8_t *buf;
+	unsigned int i, k;
+	uint8_t *got;
+	size_t len;
+	int fd;
+
+	for (i = 0; i < KMIG_STREAM_MAX_BATCH; i++) {
+		pages[i] = 2 * i + 1;
+		data[i] = src1[i + (i > 60)];	/* one gap */
+		memset(src1[i], i, PAGE);
+	}
+	fd = memfd_create("contiguous", 0);
+	ASSERT_LE(0, fd);
+	kmig_enc_init_mem(&m);
+	kmig_enc_init_fd(&f, fd);
+	for (k = 0; k < 5; k++) {	/* past the reference limit */
+		ASSERT_EQ(0, kmig_enc_pages(&m, 1, pages, 128 - k, data + k));
+		ASSERT_EQ(0, kmig_enc_pages(&f, 1, pages, 128 - k, data + k));
+	}
+	ASSERT_EQ(0, kmig_enc_flush(&f));
+	kmig_enc_free(&f);
+	buf = kmig_enc_mem(&m, &len);
+	ASSERT_EQ((off_t)len, lseek(fd, 0, SEEK_END));
+	got = malloc(len);
+	ASSERT_NE(NULL, got);
+	ASSERT_EQ((ssize_t)len, pread(fd, got, len, 0));
+	EXPECT_EQ(0, memcmp(buf, got, len));
+	free(got);
+	close(fd);
+	kmig_enc_free(&m);
+}
+
 TEST(encoder_refuses_bad_batches)
 {
 	const void *data[KMIG_STREAM_MAX_BATCH + 1] = { 0 };
