@@ -20,12 +20,11 @@
 /*
  * An fd source reads into a buffer of this size (it stays in L2), grown
  * to REC_MAX for a larger record. Once a batch has gone to its caller's
- * destination, reads take only DEC_READ_AHEAD bytes beyond the record
- * being read: more would be the next batch's pages, copied instead of
- * read in place.
+ * destination, reads take only KMIG_DEC_READ_AHEAD bytes beyond the
+ * record being read: more would be the next batch's pages, copied
+ * instead of read in place.
  */
 #define DEC_RBUF	(256u << 10)
-#define DEC_READ_AHEAD	4096u
 
 static int init(struct kmig_dec *d, const struct kmig_dec_cfg *cfg)
 {
@@ -147,7 +146,7 @@ long kmig_dec_fill(struct kmig_dec *d, size_t len)
 	ret = make_room(d, len);
 	if (ret)
 		return ret;
-	want = d->in_place ? len + DEC_READ_AHEAD : d->rcap;
+	want = d->in_place ? len + KMIG_DEC_READ_AHEAD : d->rcap;
 	end = d->in_off + want < d->rcap ? d->in_off + want : d->rcap;
 	while (d->in_len - d->in_off < len) {
 		n = read(d->fd, d->rbuf + d->in_len, end - d->in_len);

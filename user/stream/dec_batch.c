@@ -21,8 +21,6 @@
 #define LIST_END(n)	(KMIG_STREAM_REC_HDR_SIZE + \
 			 KMIG_REC_RAM_PAGES_HDR_LEN + 8 * (n))
 #define DATA_AT(n)	(LIST_END(n) + KMIG_STREAM_CRC_SIZE)
-/* Bytes after the pages an in-place read may take into the input. */
-#define TAIL		4096u
 
 static int truncated(struct kmig_dec *d, long got, size_t want)
 {
@@ -122,15 +120,16 @@ static int iovecs(struct kmig_dec *d, unsigned int n, size_t from,
 	};
 	for (i++; i < n; i++)
 		iov[cnt++] = (struct iovec) { d->bdata[i], PAGE };
-	iov[cnt++] = (struct iovec) { d->rbuf + d->in_len, TAIL };
+	iov[cnt++] = (struct iovec) { d->rbuf + d->in_len,
+				      KMIG_DEC_READ_AHEAD };
 	return cnt;
 }
 
 /*
  * The pages to their destinations: what the input holds already is
- * copied, the rest read from the socket in place (with at most TAIL
- * bytes after them into the input). The CRC runs over each piece where
- * it landed, right after it landed.
+ * copied, the rest read from the socket in place (with at most
+ * KMIG_DEC_READ_AHEAD bytes after them into the input). The CRC runs
+ * over each piece where it landed, right after it landed.
  */
 static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 {

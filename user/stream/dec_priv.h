@@ -13,6 +13,9 @@ int kmig_dec_fail(struct kmig_dec *d, int err, const char *fmt, ...)
 int kmig_dec_record(struct kmig_dec *d, uint8_t type, uint8_t flags,
 		    const uint8_t *pl, uint32_t len);
 
+/* Bytes an fd source reads beyond what it needs, once batches go in place. */
+#define KMIG_DEC_READ_AHEAD	4096u
+
 /*
  * At least @len unconsumed bytes at d->in + d->in_off, reading more from
  * an fd source as needed: how many there are, fewer only at the end of
