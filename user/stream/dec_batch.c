@@ -188,6 +188,7 @@ static int in_input(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 {
 	uint32_t slot = 0, crc = 0, stored;
+	bool placed;
 	long got;
 	int n, ret;
 
@@ -197,7 +198,8 @@ int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 	ret = kmig_dec_batch_dest(d, slot, n);
 	if (ret)
 		return ret;
-	ret = d->bdata[0] ? in_place(d, n, &crc) : in_input(d, n, &crc);
+	placed = d->bdata[0];
+	ret = placed ? in_place(d, n, &crc) : in_input(d, n, &crc);
 	if (ret)
 		return ret;
 	got = kmig_dec_fill(d, KMIG_STREAM_CRC_SIZE);
@@ -208,7 +210,7 @@ int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 	stored = get_le32(kmig_dec_consume(d, KMIG_STREAM_CRC_SIZE));
 	if (stored != crc)
 		return kmig_dec_fail(d, -EBADMSG,
-				     "CRC mismatch: stored 0x%08x, computed 0x%08x over the %d pages where they landed",
-				     stored, crc, n);
+				     "CRC mismatch: stored 0x%08x, computed 0x%08x over the %d pages%s",
+				     stored, crc, n, placed ? " where they landed" : "");
 	return kmig_dec_batch_deliver(d, slot, n);
 }
