@@ -47,7 +47,8 @@ struct kmig_slot {
  * source), and the CRC is computed there: @pages_dest is called once the
  * record's header and page list have passed their own CRC and every
  * check (slot, bounds, ascending page numbers), and sets @dst[i] to the
- * KMIG_STREAM_PAGE_SIZE writable bytes page i goes to. Those bytes hold
+ * KMIG_STREAM_PAGE_SIZE writable bytes page i goes to (the decoder writes
+ * them with readv and with memcpy: they must not SIGBUS). Those bytes hold
  * unverified data until @pages (or @page) is called for them with @data
  * equal to @dst; if decoding stops before that, they are garbage.
  */
