@@ -7,6 +7,7 @@
 #   make check           every test: host tests, checkpatch, and the
 #                        selftests on each test-bed kernel (KERNELS=...)
 #   make bench           benchmarks, as ratios against baselines run alongside
+#   make bench-host      the data path natively: kmig vs raw TCP, CRC32C
 #   make module-debug    the module with its internal debug checks
 #   make style           checkpatch (--strict on kernel/ and uapi/)
 #   make sparse          sparse (C=2) on the module
@@ -190,6 +191,17 @@ check:
 bench: selftests benches
 	scripts/bench.sh $(lastword $(KERNELS))
 
+# The data path on this host over loopback TCP, no module needed
+# (BENCH_HOST_ARGS: see user/bench/wire.c).
+$(B)/bench-host/wire: user/bench/wire.c $(STREAM_SRCS) $(STREAM_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
+		-o $@ $< \
+		$(STREAM_SRCS) -lpthread
+
+bench-host: $(B)/bench-host/wire
+	$(B)/bench-host/wire $(BENCH_HOST_ARGS)
+
 demo:
 	scripts/deps.sh
 	$(MAKE) user selftests tools
@@ -210,4 +222,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
 .PHONY: all module module-debug user selftests hosttests benches tools bench check \
+	bench-host \
 	demo style sparse shell clean fuzz fuzz-smoke

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Writes valid streams (each with both fuzzer mode bytes) into a corpus
+ * Writes valid streams (each with all four fuzzer mode bytes) into a corpus
  * directory, so the decoder's fuzzer starts from real records.
  */
 #include <stdio.h>
@@ -40,10 +40,15 @@ static void everything(struct kmig_enc *e)
 {
 	struct kmig_scmd chans = { .id = KMIG_SCMD_CHANNELS };
 	struct kmig_scmd sync = { .id = KMIG_SCMD_ROUND_SYNC, .round = 1 };
+	static const uint64_t batch[] = { 0, 2, 3, 9, 15 };
+	const void *data[5];
 	uint8_t page[KMIG_STREAM_PAGE_SIZE], blob[64];
+	unsigned int i;
 
 	memset(page, 0x11, sizeof(page));
 	memset(blob, 0x22, sizeof(blob));
+	for (i = 0; i < 5; i++)
+		data[i] = page;
 	chans.channels.count = 2;
 	kmig_enc_header(e);
 	kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL | KMIG_SCAP_DEVICE_STATE,
@@ -53,6 +58,9 @@ static void everything(struct kmig_enc *e)
 	kmig_enc_page(e, 0, 1, page);
 	kmig_enc_zero(e, 0, 2, 3);
 	kmig_enc_zero(e, 0x10001, 60, 4);
+	kmig_enc_pages(e, 0x10001, batch, 5, data);
+	kmig_enc_zero(e, 0x10001, 20, 2);	/* CONTINUE after the batch */
+	kmig_enc_pages(e, 0, batch + 2, 1, data);
 	sec(e, KMIG_REC_SECTION_FOOTER, 1, 0, "");
 	kmig_enc_cmd(e, &sync);
 	sec(e, KMIG_REC_SECTION_END, 1, 0, "");
@@ -83,7 +91,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: seed DIR\n");
 		return 2;
 	}
-	for (mode = 0; mode < 2; mode++) {
+	for (mode = 0; mode < 4; mode++) {
 		kmig_enc_init_mem(&e);
 		everything(&e);
 		buf = kmig_enc_mem(&e, &len);

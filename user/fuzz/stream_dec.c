@@ -3,10 +3,11 @@
  * libFuzzer target for the stream decoder and the channel hello.
  *
  * Input: one mode byte, then the stream. Mode bit 0 set: the target first
- * recomputes every CRC32C it can frame, so the fuzzer reaches the checks
- * behind the CRC instead of stopping at it. The callbacks write into real
- * slot memory and abort on any page outside a slot, so a decoder that let
- * one through crashes here.
+ * recomputes every CRC32C it can frame (a batch's list CRC too), so the
+ * fuzzer reaches the checks behind the CRC instead of stopping at it.
+ * Mode bit 1 set: batches are received in place, straight into slot
+ * memory. The callbacks write into real slot memory and abort on any page
+ * outside a slot, so a decoder that let one through crashes here.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -76,10 +77,52 @@ static int on_device(void *o, uint16_t instance, uint32_t marker,
 	return on_blob(data, size);
 }
 
+static int on_dest(void *o, uint32_t slot, const uint64_t *pages,
+		   unsigned int n, void **dst)
+{
+	unsigned int i;
+
+	if (!n || n > KMIG_STREAM_MAX_BATCH)
+		abort();
+	for (i = 0; i < n; i++)
+		dst[i] = slot_page(slot, pages[i]);
+	return 0;
+}
+
+static int on_pages(void *o, uint32_t slot, const uint64_t *pages,
+		    unsigned int n, const void *const *data)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (data[i] != slot_page(slot, pages[i]))
+			abort();	/* not where it was asked to go */
+	return 0;
+}
+
 static const struct kmig_dec_ops ops = {
 	.page = on_page, .zero = on_zero, .vcpu = on_vcpu,
 	.device = on_device,
 };
+
+static const struct kmig_dec_ops ops_in_place = {
+	.page = on_page, .zero = on_zero, .vcpu = on_vcpu,
+	.device = on_device, .pages_dest = on_dest, .pages = on_pages,
+};
+
+/* A batch's list CRC, if its page count fits in its length. */
+static void reseal_list(uint8_t *r, uint32_t len)
+{
+	unsigned int n;
+	size_t end;
+
+	if (r[0] != KMIG_REC_RAM_PAGES || len < KMIG_REC_RAM_PAGES_HDR_LEN)
+		return;
+	n = get_le16(r + 12);
+	end = KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n;
+	if (end + KMIG_STREAM_CRC_SIZE <= KMIG_STREAM_REC_HDR_SIZE + len)
+		put_le32(r + end, kmig_crc32c(0, r, end));
+}
 
 static void reseal(uint8_t *p, size_t n)
 {
@@ -94,6 +137,7 @@ static void reseal(uint8_t *p, size_t n)
 		if (len > KMIG_STREAM_MAX_PAYLOAD ||
 		    off + KMIG_STREAM_REC_HDR_SIZE + len + 4 > n)
 			return;
+		reseal_list(p + off, len);
 		put_le32(p + off + 8 + len, kmig_crc32c(0, p + off, 8 + len));
 		off += KMIG_STREAM_REC_HDR_SIZE + len + KMIG_STREAM_CRC_SIZE;
 	}
@@ -105,7 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct kmig_dec_cfg cfg = {
 		.slots = slots, .nslots = 2,
-		.caps_supported = KMIG_SCAP_ALL, .ops = &ops,
+		.caps_supported = KMIG_SCAP_ALL,
+		.ops = size && data[0] & 2 ? &ops_in_place : &ops,
 	};
 	struct kmig_hello h;
 	struct kmig_dec d;

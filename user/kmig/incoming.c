@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -254,6 +256,57 @@ static int on_page(void *opaque, uint32_t slot, uint64_t page,
 	return put_page(c, sl, page, data);
 }
 
+/*
+ * A batch is read from the socket straight into guest memory, through
+ * the slots' mappings. Its CRC is checked there before on_pages() counts
+ * it; a batch that fails it fails the migration, and the guest, whose
+ * memory it is, never runs here. Its pages get memory first (zero pages
+ * where they had none): a write through the mapping that needed memory
+ * beyond the context's page limit would be a SIGBUS, not an error.
+ */
+static int on_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
+			 unsigned int n, void **dst)
+{
+	struct chan *c = opaque;
+	struct mig_slot *sl = slot_of(c->d, slot);
+	struct kmig_install in = {
+		.slot = slot, .flags = KMIG_INSTALL_ZERO,
+		.pages = (uintptr_t)pages, .count = n,
+	};
+	unsigned int i;
+	int ret;
+
+	if (!sl || !sl->map)
+		return -ERANGE;	/* the decoder checked it already */
+	if (ioctl(c->d->vm.ctx_fd, KMIG_INSTALL, &in)) {
+		ret = -errno;
+		snprintf(c->err, sizeof(c->err),
+			 "cannot install pages %llu..%llu of slot %u: %s",
+			 (unsigned long long)pages[0],
+			 (unsigned long long)pages[n - 1], slot,
+			 strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < n; i++)
+		dst[i] = sl->map + pages[i] * MIG_PAGE;
+	return 0;
+}
+
+static int on_pages(void *opaque, uint32_t slot, const uint64_t *pages,
+		    unsigned int n, const void *const *data)
+{
+	struct chan *c = opaque;
+	struct mig_slot *sl = slot_of(c->d, slot);
+	unsigned int i;
+
+	(void)data;	/* where on_pages_dest() put them */
+	for (i = 0; i < n; i++)
+		__atomic_fetch_or(&sl->written[pages[i] / 64],
+				  1ull << (pages[i] % 64), __ATOMIC_RELAXED);
+	c->pages += n;
+	return 0;
+}
+
 static int on_zero(void *opaque, uint32_t slot, uint64_t page,
 		   uint32_t count)
 {
@@ -484,6 +537,19 @@ static int main_page(void *opaque, uint32_t slot, uint64_t page,
 	return on_page(opaque, slot, page, data);
 }
 
+static int main_pages_dest(void *opaque, uint32_t slot,
+			   const uint64_t *pages, unsigned int n, void **dst)
+{
+	struct chan *c = opaque;
+
+	if (c->d->nchan > 1) {
+		snprintf(c->err, sizeof(c->err),
+			 "page on the main channel of a multi-channel migration");
+		return -EPROTO;
+	}
+	return on_pages_dest(opaque, slot, pages, n, dst);
+}
+
 static int main_zero(void *opaque, uint32_t slot, uint64_t page,
 		     uint32_t count)
 {
@@ -574,12 +640,14 @@ static int decode(struct dst *d)
 {
 	static const struct kmig_dec_ops main_ops = {
 		.section = main_section, .cmd = main_cmd, .page = main_page,
+		.pages_dest = main_pages_dest, .pages = on_pages,
 		.zero = main_zero, .vcpu = main_vcpu, .device = main_device,
 		.release = batch_release,
 	};
 	static const struct kmig_dec_ops page_ops = {
-		.cmd = page_chan_cmd, .page = on_page, .zero = on_zero,
-		.release = batch_release,
+		.cmd = page_chan_cmd, .page = on_page,
+		.pages_dest = on_pages_dest, .pages = on_pages,
+		.zero = on_zero, .release = batch_release,
 	};
 	struct kmig_dec_cfg cfg = {
 		.slots = d->dslots, .nslots = d->vm.nslots,
@@ -775,6 +843,28 @@ static int listen_on(struct dst *d)
 	return fd;
 }
 
+/* Map every slot writable: batches are read into guest memory there. */
+static int map_slots(struct dst *d)
+{
+	unsigned int i;
+	void *p;
+	int ret;
+
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		p = mmap(NULL, sl->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 d->vm.ctx_fd, KMIG_SLOT_OFFSET(sl->id));
+		if (p == MAP_FAILED) {
+			ret = -errno;
+			return fail(d, ret, "slot %u: cannot map it: %s",
+				    sl->id, strerror(-ret));
+		}
+		sl->map = p;
+	}
+	return 0;
+}
+
 int incoming_main(int argc, char *argv[])
 {
 	struct vmm_status st;
@@ -812,6 +902,8 @@ int incoming_main(int argc, char *argv[])
 		else if (ret)
 			fail(d, ret, "VMM status: %s", strerror(-ret));
 	}
+	if (!ret)
+		ret = map_slots(d);
 	for (i = 0; i < d->vm.nslots && !ret; i++) {
 		d->dslots[i].id = d->vm.slots[i].id;
 		d->dslots[i].npages = d->vm.slots[i].npages;

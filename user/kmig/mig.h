@@ -142,6 +142,11 @@ struct mig_sender {
 	uint64_t cap_start_ns, cap_bytes;
 	uint8_t *buf;			/* MIG_SEND_BUF_PAGES */
 	uint64_t used;			/* pages of buf the encoder holds */
+	/* the batch being built: pages of buf, not yet encoded */
+	uint32_t bslot;
+	unsigned int nb;
+	uint64_t bpages[KMIG_STREAM_MAX_BATCH];
+	const void *bdata[KMIG_STREAM_MAX_BATCH];
 	/* per round */
 	uint64_t pages, zero, bytes;
 	int err;
@@ -179,9 +184,10 @@ int mig_ensure_module(const char *cmd);
 /*
  * Connect to the VMM, take its context fd and slots, and with @map map
  * them read only (the source: a page read through the map gets memory, so
- * it reads only present pages). The destination writes with pwritev,
- * which reports a page limit or a lack of memory as an error, where a
- * write through a mapping would get SIGBUS.
+ * it reads only present pages). The destination maps them writable
+ * itself, and gives pages memory (KMIG_INSTALL) before it writes them
+ * through the mapping: the ioctl reports a page limit or a lack of memory
+ * as an error, where the write would get SIGBUS.
  */
 int mig_vm_attach(struct mig_vm *vm, const char *path, bool map,
 		  char *err, size_t n);

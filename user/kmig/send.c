@@ -3,7 +3,8 @@
  * Page senders. Each channel's sender takes its share of the dirty pages
  * (chunks of MIG_CHUNK_PAGES, dealt round-robin), copies them out of the
  * slot's mapping into its buffer, sends zero pages as zero records (runs
- * coalesced) and the others as page records that the encoder writes
+ * coalesced) and the others in batches (RAM_PAGES, up to
+ * KMIG_STREAM_MAX_BATCH pages of a chunk) that the encoder writes
  * straight from that buffer, and keeps under its share of --bandwidth.
  *
  * The copy is the one the CRC is computed on: the guest keeps writing its
@@ -21,8 +22,8 @@
 
 #include "mig.h"
 
-#define PAGE_REC_BYTES	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_SLOT_LEN + \
-			 KMIG_REC_RAM_PAGE_LEN + KMIG_STREAM_CRC_SIZE)
+#define BATCH_BYTES(n)	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_LEN(n) + \
+			 KMIG_STREAM_CRC_SIZE)
 #define ZERO_REC_BYTES	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_SLOT_LEN + \
 			 KMIG_REC_RAM_ZERO_LEN + KMIG_STREAM_CRC_SIZE)
 
@@ -84,20 +85,45 @@ static void rate_wait(struct mig_sender *s, uint64_t bytes)
 	}
 }
 
+/* Encode the batch built so far (its pages stay in the buffer). */
+static int send_batch(struct mig_sender *s, uint64_t *bytes)
+{
+	int ret;
+
+	if (!s->nb)
+		return 0;
+	ret = kmig_enc_pages(&s->enc, s->bslot, s->bpages, s->nb, s->bdata);
+	*bytes += BATCH_BYTES(s->nb);
+	s->pages += s->nb;
+	s->nb = 0;
+	return ret;
+}
+
+static int batch_page(struct mig_sender *s, const struct mig_slot *sl,
+		      uint64_t p, const void *data, uint64_t *bytes)
+{
+	s->bslot = sl->id;
+	s->bpages[s->nb] = p;
+	s->bdata[s->nb++] = data;
+	return s->nb == KMIG_STREAM_MAX_BATCH ? send_batch(s, bytes) : 0;
+}
+
 /*
  * Copy pages first .. end - 1 of @sl into the buffer, behind what earlier
- * chunks left there for the encoder to write: a flush first when they do
- * not fit. Returns where page @first landed.
+ * chunks left there for the encoder to write: the batch encoded and a
+ * flush first when they do not fit. Returns where page @first landed.
  */
 static uint8_t *copy_pages(struct mig_sender *s, const struct mig_slot *sl,
-			   uint64_t first, uint64_t end)
+			   uint64_t first, uint64_t end, uint64_t *bytes)
 {
 	uint64_t n = end - first;
 	uint8_t *at;
 	int ret;
 
 	if (s->used + n > MIG_SEND_BUF_PAGES) {
-		ret = kmig_enc_flush(&s->enc);
+		ret = send_batch(s, bytes);
+		if (!ret)
+			ret = kmig_enc_flush(&s->enc);
 		if (ret) {
 			s->err = ret;
 			snprintf(s->errmsg, sizeof(s->errmsg),
@@ -152,8 +178,8 @@ static int zero_page(struct mig_sender *s, const struct mig_slot *sl,
  * The pages of one chunk in this round's bitmap: those without memory as
  * zero pages straight away; the others copied out of the mapping a run of
  * consecutive pages at a time (never a page between them, which might
- * have no memory), zero pages among them as zero records, the rest as
- * page records written straight from the buffer.
+ * have no memory), zero pages among them as zero records, the rest in
+ * batches written straight from the buffer.
  */
 static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
@@ -171,7 +197,7 @@ static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 			break;
 		for (lo = p, hi = p + 1; hi < end && to_read(sl, hi); hi++)
 			;
-		buf = copy_pages(s, sl, lo, hi);
+		buf = copy_pages(s, sl, lo, hi, &bytes);
 		if (!buf)
 			return s->err;
 		for (p = lo; p < hi && !ret; p++) {
@@ -180,17 +206,18 @@ static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 				ret = zero_page(s, sl, &z, p, &bytes);
 				continue;
 			}
-			ret = kmig_enc_page_ref(&s->enc, sl->id, p, data);
-			bytes += PAGE_REC_BYTES;
-			s->pages++;
+			ret = batch_page(s, sl, p, data, &bytes);
 		}
 	}
+	if (!ret)
+		ret = send_batch(s, &bytes);
 	if (!ret && z.count) {
 		ret = kmig_enc_zero(&s->enc, sl->id, z.first, z.count);
 		bytes += ZERO_REC_BYTES;
 	}
 	s->bytes += bytes;
 	if (ret) {
+		s->nb = 0;
 		s->err = ret;
 		snprintf(s->errmsg, sizeof(s->errmsg),
 			 "cannot send pages of slot %u: %s", sl->id,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * CRC32C: slicing-by-8 tables and the SSE4.2 instruction. Which one runs is
- * decided once, by timing both: on hardware the instruction is about five
- * times faster, under an emulator such as QEMU's TCG the tables are (each
+ * CRC32C: slicing-by-8 tables, and the SSE4.2 instruction in three
+ * interleaved chains joined with PCLMULQDQ. Which one runs is decided once,
+ * by timing both: on hardware the instruction is about fifteen times
+ * faster, under an emulator such as QEMU's TCG the tables are (each
  * emulated crc32 instruction is a helper call).
  */
 #include <stdlib.h>
@@ -61,20 +62,111 @@ uint32_t kmig_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
+#include <wmmintrin.h>
+
+/* a(x) * b(x) mod P, both reflected (bit 31 is x^0). */
+static uint32_t mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+	int i;
+
+	for (i = 31; i >= 0; i--) {
+		if (a & (1u << i))
+			p ^= b;
+		b = (b >> 1) ^ (b & 1 ? CRC32C_POLY : 0);
+	}
+	return p;
+}
+
+/* x^n mod P, reflected. */
+static uint32_t xpow(uint64_t n)
+{
+	uint32_t r = 1u << 31, x = 1u << 30;
+
+	for (; n; n >>= 1, x = mulmod(x, x))
+		if (n & 1)
+			r = mulmod(r, x);
+	return r;
+}
+
+
+/*
+ * Three interleaved chains: a stripe of 3 * B bytes is three blocks whose
+ * CRCs run in parallel (the crc32 instruction has a latency of three
+ * cycles and a throughput of one), then joined. Feeding n zero bytes to a
+ * CRC register multiplies it by x^(8n) mod P; a carry-less multiply by
+ * x^(8n - 33) and one crc32 of the 64-bit product (which multiplies by
+ * x^32, and the reflected product carries one more x) does the same.
+ */
+static const unsigned int stripe_block[] = { 8192, 1360, 336, 80 };
+#define NSTRIPES (sizeof(stripe_block) / sizeof(stripe_block[0]))
+
+/* shift[i][0]: by one block of stripe_block[i], [1]: by two. */
+static uint64_t shift[NSTRIPES][2];
+static int shift_ready;
+
+static void shift_init(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < NSTRIPES; i++) {
+		shift[i][0] = xpow(8ull * stripe_block[i] - 33);
+		shift[i][1] = xpow(16ull * stripe_block[i] - 33);
+	}
+	__atomic_store_n(&shift_ready, 1, __ATOMIC_RELEASE);
+}
 
 bool kmig_crc32c_hw_available(void)
 {
-	return __builtin_cpu_supports("sse4.2");
+	return __builtin_cpu_supports("sse4.2") &&
+	       __builtin_cpu_supports("pclmul");
 }
 
-__attribute__((target("sse4.2")))
+/* Register @c times the constant @k (see above). */
+__attribute__((target("sse4.2,pclmul")))
+static uint64_t shifted(uint64_t c, uint64_t k)
+{
+	__m128i p = _mm_clmulepi64_si128(_mm_cvtsi64_si128(c),
+					 _mm_cvtsi64_si128(k), 0);
+
+	return _mm_crc32_u64(0, _mm_cvtsi128_si64(p));
+}
+
+__attribute__((target("sse4.2,pclmul")))
+static uint64_t stripe(uint64_t c, const uint8_t *p, size_t b,
+		       const uint64_t k[2])
+{
+	uint64_t c1 = 0, c2 = 0, w0, w1, w2;
+	size_t i;
+
+	for (i = 0; i < b; i += 8) {
+		memcpy(&w0, p + i, 8);
+		memcpy(&w1, p + b + i, 8);
+		memcpy(&w2, p + 2 * b + i, 8);
+		c = _mm_crc32_u64(c, w0);
+		c1 = _mm_crc32_u64(c1, w1);
+		c2 = _mm_crc32_u64(c2, w2);
+	}
+	return shifted(c, k[1]) ^ shifted(c1, k[0]) ^ c2;
+}
+
+__attribute__((target("sse4.2,pclmul")))
 uint32_t kmig_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc, w;
+	unsigned int i;
+	size_t b;
 
+	if (!__atomic_load_n(&shift_ready, __ATOMIC_ACQUIRE))
+		shift_init();
 	for (; len && ((uintptr_t)p & 7); len--)
 		c = _mm_crc32_u8(c, *p++);
+	for (i = 0; i < NSTRIPES; i++) {
+		b = stripe_block[i];
+		for (; len >= 3 * b; len -= 3 * b, p += 3 * b)
+			c = stripe(c, p, b, shift[i]);
+	}
 	for (; len >= 8; len -= 8, p += 8) {
 		memcpy(&w, p, 8);
 		c = _mm_crc32_u64(c, w);
@@ -142,7 +234,7 @@ const char *kmig_crc32c_impl(void)
 {
 	kmig_crc32c(0, NULL, 0);
 	return __atomic_load_n(&chosen, __ATOMIC_ACQUIRE) == kmig_crc32c_hw ?
-	       "sse4.2" : "slicing-by-8";
+	       "sse4.2-x3" : "slicing-by-8";
 }
 
 uint32_t kmig_crc32c(uint32_t crc, const void *buf, size_t len)

@@ -17,8 +17,14 @@
 
 #define REC_MAX	(KMIG_STREAM_REC_HDR_SIZE + KMIG_STREAM_MAX_PAYLOAD + \
 		 KMIG_STREAM_CRC_SIZE)
-/* An fd source reads into this much, at least two records' worth. */
-#define FD_BUF	(2 * REC_MAX)
+/*
+ * An fd source reads into a buffer of this size (it stays in L2), grown
+ * to REC_MAX for a larger record. Once a batch has gone to its caller's
+ * destination, reads take only KMIG_DEC_READ_AHEAD bytes beyond the
+ * record being read: more would be the next batch's pages, copied
+ * instead of read in place.
+ */
+#define DEC_RBUF	(256u << 10)
 
 static int init(struct kmig_dec *d, const struct kmig_dec_cfg *cfg)
 {
@@ -40,7 +46,8 @@ int kmig_dec_init_fd(struct kmig_dec *d, const struct kmig_dec_cfg *cfg,
 	if (ret)
 		return ret;
 	d->fd = fd;
-	d->rbuf = malloc(FD_BUF);
+	d->rcap = DEC_RBUF;
+	d->rbuf = malloc(d->rcap);
 	d->in = d->rbuf;
 	return d->rbuf ? 0 : -ENOMEM;
 }
@@ -99,33 +106,50 @@ int kmig_dec_fail(struct kmig_dec *d, int err, const char *fmt, ...)
 	return err;
 }
 
-/* The data handed to callbacks so far is about to be overwritten. */
-static void release(struct kmig_dec *d)
+void kmig_dec_release(struct kmig_dec *d)
 {
 	if (d->cfg.ops && d->cfg.ops->release)
 		d->cfg.ops->release(d->cfg.opaque);
 }
 
-/*
- * At least @len unconsumed bytes at d->in + d->in_off, reading more from
- * an fd source as needed (whatever the socket has, not just @len): how
- * many there are, fewer only at the end of the input, or -errno.
- */
-static long fill(struct kmig_dec *d, size_t len)
+/* Room in rbuf for @len bytes from in_off: 0 or -ENOMEM. */
+static int make_room(struct kmig_dec *d, size_t len)
 {
 	size_t have = d->in_len - d->in_off;
+	uint8_t *p;
+
+	if (d->in_off + len <= d->rcap)
+		return 0;
+	kmig_dec_release(d);
+	memmove(d->rbuf, d->rbuf + d->in_off, have);
+	d->in_off = 0;
+	d->in_len = have;
+	if (len <= d->rcap)
+		return 0;
+	p = realloc(d->rbuf, REC_MAX);
+	if (!p)
+		return -ENOMEM;
+	d->rbuf = p;
+	d->in = p;
+	d->rcap = REC_MAX;
+	return 0;
+}
+
+long kmig_dec_fill(struct kmig_dec *d, size_t len)
+{
+	size_t have = d->in_len - d->in_off, want, end;
 	ssize_t n;
+	int ret;
 
 	if (d->fd < 0 || have >= len)
 		return have;
-	if (d->in_off + len > FD_BUF) {
-		release(d);
-		memmove(d->rbuf, d->rbuf + d->in_off, have);
-		d->in_off = 0;
-		d->in_len = have;
-	}
+	ret = make_room(d, len);
+	if (ret)
+		return ret;
+	want = d->in_place ? len + KMIG_DEC_READ_AHEAD : d->rcap;
+	end = d->in_off + want < d->rcap ? d->in_off + want : d->rcap;
 	while (d->in_len - d->in_off < len) {
-		n = read(d->fd, d->rbuf + d->in_len, FD_BUF - d->in_len);
+		n = read(d->fd, d->rbuf + d->in_len, end - d->in_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -137,8 +161,7 @@ static long fill(struct kmig_dec *d, size_t len)
 	return d->in_len - d->in_off;
 }
 
-/* Take @len bytes filled before: where they are. */
-static const uint8_t *consume(struct kmig_dec *d, size_t len)
+const uint8_t *kmig_dec_consume(struct kmig_dec *d, size_t len)
 {
 	const uint8_t *p = d->in + d->in_off;
 
@@ -153,7 +176,7 @@ static int header(struct kmig_dec *d)
 	uint32_t magic, crc;
 	long n;
 
-	n = fill(d, KMIG_STREAM_HEADER_SIZE);
+	n = kmig_dec_fill(d, KMIG_STREAM_HEADER_SIZE);
 	if (n < 0)
 		return kmig_dec_fail(d, n, "reading the stream header: %s",
 				     strerror(-n));
@@ -161,7 +184,7 @@ static int header(struct kmig_dec *d)
 		return kmig_dec_fail(d, -ENODATA,
 				     "truncated: the stream header ends after %ld of %d bytes",
 				     n, KMIG_STREAM_HEADER_SIZE);
-	h = consume(d, KMIG_STREAM_HEADER_SIZE);
+	h = kmig_dec_consume(d, KMIG_STREAM_HEADER_SIZE);
 	magic = get_le32(h);
 	if (magic != KMIG_STREAM_MAGIC)
 		return kmig_dec_fail(d, -EPROTO,
@@ -184,17 +207,49 @@ static int header(struct kmig_dec *d)
 	return 1;
 }
 
+/* A record other than a batch, whole in the input: checked, handed on. */
+static int whole(struct kmig_dec *d, uint32_t len)
+{
+	size_t size = KMIG_STREAM_REC_HDR_SIZE + len + KMIG_STREAM_CRC_SIZE;
+	uint32_t crc, stored;
+	const uint8_t *r;
+	long n;
+
+	n = kmig_dec_fill(d, size);
+	if (n < 0)
+		return kmig_dec_fail(d, n, "reading the record: %s",
+				     strerror(-n));
+	if ((size_t)n < size)
+		return kmig_dec_fail(d, -ENODATA,
+				     "truncated: the record ends after %ld of %u bytes",
+				     n - KMIG_STREAM_REC_HDR_SIZE,
+				     len + KMIG_STREAM_CRC_SIZE);
+	r = kmig_dec_consume(d, size);
+	crc = kmig_crc32c(0, r, KMIG_STREAM_REC_HDR_SIZE + len);
+	stored = get_le32(r + KMIG_STREAM_REC_HDR_SIZE + len);
+	if (crc != stored)
+		return kmig_dec_fail(d, -EBADMSG,
+				     "CRC mismatch: stored 0x%08x, computed 0x%08x",
+				     stored, crc);
+	if (!kmig_rec_name(r[0]))
+		return kmig_dec_fail(d, -EPROTO, "unknown record type 0x%02x",
+				     r[0]);
+	if (get_le16(r + 2))
+		return kmig_dec_fail(d, -EPROTO, "reserved bytes 0x%04x not zero",
+				     get_le16(r + 2));
+	return kmig_dec_record(d, r[0], r[1], r + KMIG_STREAM_REC_HDR_SIZE, len);
+}
+
 static int record(struct kmig_dec *d)
 {
 	const uint8_t *r;
-	uint32_t len, crc, stored;
-	size_t size;
+	uint32_t len;
 	long n;
 	int ret;
 
 	d->offset = d->pos;
 	d->cur_type = CUR_UNREAD;
-	n = fill(d, KMIG_STREAM_REC_HDR_SIZE);
+	n = kmig_dec_fill(d, KMIG_STREAM_REC_HDR_SIZE);
 	if (n < 0)
 		return kmig_dec_fail(d, n, "reading a record: %s",
 				     strerror(-n));
@@ -212,30 +267,10 @@ static int record(struct kmig_dec *d)
 		return kmig_dec_fail(d, -EMSGSIZE,
 				     "length %u exceeds the limit of %u bytes",
 				     len, KMIG_STREAM_MAX_PAYLOAD);
-	size = KMIG_STREAM_REC_HDR_SIZE + len + KMIG_STREAM_CRC_SIZE;
-	n = fill(d, size);
-	if (n < 0)
-		return kmig_dec_fail(d, n, "reading the record: %s",
-				     strerror(-n));
-	if ((size_t)n < size)
-		return kmig_dec_fail(d, -ENODATA,
-				     "truncated: the record ends after %ld of %u bytes",
-				     n - KMIG_STREAM_REC_HDR_SIZE,
-				     len + KMIG_STREAM_CRC_SIZE);
-	r = consume(d, size);
-	crc = kmig_crc32c(0, r, KMIG_STREAM_REC_HDR_SIZE + len);
-	stored = get_le32(r + KMIG_STREAM_REC_HDR_SIZE + len);
-	if (crc != stored)
-		return kmig_dec_fail(d, -EBADMSG,
-				     "CRC mismatch: stored 0x%08x, computed 0x%08x",
-				     stored, crc);
-	if (!kmig_rec_name(r[0]))
-		return kmig_dec_fail(d, -EPROTO, "unknown record type 0x%02x",
-				     r[0]);
-	if (get_le16(r + 2))
-		return kmig_dec_fail(d, -EPROTO, "reserved bytes 0x%04x not zero",
-				     get_le16(r + 2));
-	ret = kmig_dec_record(d, r[0], r[1], r + KMIG_STREAM_REC_HDR_SIZE, len);
+	if (r[0] == KMIG_REC_RAM_PAGES)
+		ret = kmig_dec_batch(d, len);
+	else
+		ret = whole(d, len);
 	if (ret < 0) {
 		if (d->state != KMIG_DEC_FAILED)
 			kmig_dec_fail(d, ret, "refused by its handler: %s",
@@ -277,6 +312,6 @@ int kmig_dec_run(struct kmig_dec *d)
 
 	while ((ret = kmig_dec_next(d)) > 0)
 		;
-	release(d);
+	kmig_dec_release(d);
 	return ret;
 }

@@ -40,6 +40,17 @@ struct kmig_slot {
  * until the decoder calls @release: before it overwrites input handed out
  * (an fd source refilling its buffer), and when kmig_dec_run() returns.
  * A consumer can so collect pages and write many at once.
+ *
+ * A RAM_PAGES record (a batch) goes to @pages, or without it to @page one
+ * page at a time. With @pages_dest the pages are read straight to where
+ * the consumer wants them (from the socket, or copied from a buffer
+ * source), and the CRC is computed there: @pages_dest is called once the
+ * record's header and page list have passed their own CRC and every
+ * check (slot, bounds, ascending page numbers), and sets @dst[i] to the
+ * KMIG_STREAM_PAGE_SIZE writable bytes page i goes to (the decoder writes
+ * them with readv and with memcpy: they must not SIGBUS). Those bytes hold
+ * unverified data until @pages (or @page) is called for them with @data
+ * equal to @dst; if decoding stops before that, they are garbage.
  */
 struct kmig_dec_ops {
 	int (*caps)(void *opaque, uint64_t agreed);
@@ -47,6 +58,10 @@ struct kmig_dec_ops {
 	int (*cmd)(void *opaque, const struct kmig_scmd *c);
 	int (*page)(void *opaque, uint32_t slot, uint64_t page,
 		    const void *data);
+	int (*pages_dest)(void *opaque, uint32_t slot, const uint64_t *pages,
+			  unsigned int n, void **dst);
+	int (*pages)(void *opaque, uint32_t slot, const uint64_t *pages,
+		     unsigned int n, const void *const *data);
 	int (*zero)(void *opaque, uint32_t slot, uint64_t page,
 		    uint32_t count);
 	int (*vcpu)(void *opaque, uint32_t vcpu, uint16_t part,
@@ -88,6 +103,8 @@ struct kmig_dec {
 	const uint8_t *in;		/* the input: buffer, or rbuf */
 	size_t in_len, in_off;		/* bytes in it, bytes consumed */
 	uint8_t *rbuf;			/* what an fd source reads into */
+	size_t rcap;			/* its size */
+	bool in_place;			/* a batch went to its destination */
 	uint64_t offset;		/* of the current record */
 	int cur_type;			/* its type, or: */
 #define CUR_HEADER	(-1)		/* the stream header */
@@ -102,6 +119,8 @@ struct kmig_dec {
 	bool dev_ended;			/* END_OF_STATE seen in this body */
 	unsigned int nsec;
 	struct kmig_dec_section sec[KMIG_STREAM_MAX_SECTIONS];
+	uint64_t bpages[KMIG_STREAM_MAX_BATCH];	/* the current batch */
+	void *bdata[KMIG_STREAM_MAX_BATCH];
 	char err[256];
 };
 

@@ -272,10 +272,13 @@ static int ram(struct kmig_dec *d, uint8_t type, uint8_t flags,
 	page = get_le64(pl + hdr);
 	if (type == KMIG_REC_RAM_ZERO)
 		count = get_le32(pl + hdr + 8);
+	if (!count || count > KMIG_STREAM_MAX_ZERO_RUN)
+		return kmig_dec_fail(d, -ERANGE, "a zero run of %u pages (1..%u)",
+				     count, KMIG_STREAM_MAX_ZERO_RUN);
 	slot = find_slot(d, id);
 	if (!slot)
 		return kmig_dec_fail(d, -ERANGE, "unknown slot %u", id);
-	if (!count || page >= slot->npages || count > slot->npages - page)
+	if (page >= slot->npages || count > slot->npages - page)
 		return kmig_dec_fail(d, -ERANGE,
 				     "page %llu (+%u) beyond slot %u (%llu pages)",
 				     (unsigned long long)page, count, id,
@@ -285,6 +288,78 @@ static int ram(struct kmig_dec *d, uint8_t type, uint8_t flags,
 	if (type == KMIG_REC_RAM_PAGE)
 		return CALL(d, page, id, page, pl + hdr + 8);
 	return CALL(d, zero, id, page, count);
+}
+
+int kmig_dec_batch_check(struct kmig_dec *d, uint8_t flags, uint32_t slot,
+			 unsigned int n)
+{
+	const struct kmig_slot *sl;
+	const uint64_t *p = d->bpages;
+	unsigned int i;
+	int ret;
+
+	if (flags)
+		return kmig_dec_fail(d, -EPROTO, "unknown flags 0x%02x", flags);
+	if (d->state == KMIG_DEC_CAPS)
+		return kmig_dec_fail(d, -EPROTO,
+				     "the first record must be CAPS");
+	ret = want_body(d, KMIG_SEC_RAM);
+	if (ret)
+		return ret;
+	sl = find_slot(d, slot);
+	if (!sl)
+		return kmig_dec_fail(d, -ERANGE, "unknown slot %u", slot);
+	for (i = 0; i < n; i++) {
+		if (p[i] >= sl->npages)
+			return kmig_dec_fail(d, -ERANGE,
+					     "page %llu beyond slot %u (%llu pages)",
+					     (unsigned long long)p[i], slot,
+					     (unsigned long long)sl->npages);
+		if (i && p[i] <= p[i - 1])
+			return kmig_dec_fail(d, -EPROTO,
+					     "page %llu after page %llu (a batch ascends)",
+					     (unsigned long long)p[i],
+					     (unsigned long long)p[i - 1]);
+	}
+	d->cont_slot = slot;
+	d->cont_valid = true;
+	return 0;
+}
+
+int kmig_dec_batch_dest(struct kmig_dec *d, uint32_t slot, unsigned int n)
+{
+	unsigned int i;
+	int ret;
+
+	memset(d->bdata, 0, n * sizeof(d->bdata[0]));
+	if (!d->cfg.ops || !d->cfg.ops->pages_dest)
+		return 0;
+	ret = d->cfg.ops->pages_dest(d->cfg.opaque, slot, d->bpages, n,
+				     d->bdata);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++)
+		if (!d->bdata[i])
+			return kmig_dec_fail(d, -EFAULT,
+					     "no destination for page %llu",
+					     (unsigned long long)d->bpages[i]);
+	return 0;
+}
+
+int kmig_dec_batch_deliver(struct kmig_dec *d, uint32_t slot, unsigned int n)
+{
+	unsigned int i;
+	int ret;
+
+	if (d->cfg.ops && d->cfg.ops->pages)
+		return d->cfg.ops->pages(d->cfg.opaque, slot, d->bpages, n,
+					 (const void *const *)d->bdata);
+	for (i = 0; i < n; i++) {
+		ret = CALL(d, page, slot, d->bpages[i], d->bdata[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int vcpu(struct kmig_dec *d, const uint8_t *pl, uint32_t len)

@@ -84,10 +84,20 @@ int kmig_enc_flush(struct kmig_enc *e)
 	if (e->err || e->fd < 0)
 		return e->err;
 	for (i = 0; i < e->nrefs; i++) {
-		iov[cnt++] = (struct iovec) { e->buf + from, e->refs[i].at - from };
-		iov[cnt++] = (struct iovec) { (void *)e->refs[i].data,
+		const struct kmig_enc_ref *r = &e->refs[i];
+
+		if (r->at > from)
+			iov[cnt++] = (struct iovec) { e->buf + from,
+						      r->at - from };
+		/* A batch's pages next to each other: one iovec. */
+		else if (i && r->at == r[-1].at && r->data ==
+			 (uint8_t *)r[-1].data + KMIG_STREAM_PAGE_SIZE) {
+			iov[cnt - 1].iov_len += KMIG_STREAM_PAGE_SIZE;
+			continue;
+		}
+		iov[cnt++] = (struct iovec) { (void *)r->data,
 					      KMIG_STREAM_PAGE_SIZE };
-		from = e->refs[i].at;
+		from = r->at;
 	}
 	iov[cnt++] = (struct iovec) { e->buf + from, e->len - from };
 	ret = writev_all(e->fd, iov, cnt);
@@ -290,6 +300,18 @@ int kmig_enc_page(struct kmig_enc *e, uint32_t slot, uint64_t page,
 	return end(e, off);
 }
 
+/* Page @data goes out at @at of the staged bytes (written by kmig_enc_flush()). */
+static int add_ref(struct kmig_enc *e, size_t at, const void *data)
+{
+	if (!e->refs) {
+		e->refs = calloc(MAX_REFS, sizeof(*e->refs));
+		if (!e->refs)
+			return e->err = -ENOMEM;
+	}
+	e->refs[e->nrefs++] = (struct kmig_enc_ref) { .at = at, .data = data };
+	return 0;
+}
+
 int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		      const void *data)
 {
@@ -297,14 +319,10 @@ int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
 	uint8_t flags = ram_flags(e, slot, &hdr);
 	uint8_t *pl;
 	long off;
+	int ret;
 
 	if (e->fd < 0)
 		return kmig_enc_page(e, slot, page, data);
-	if (!e->refs) {
-		e->refs = calloc(MAX_REFS, sizeof(*e->refs));
-		if (!e->refs)
-			return -ENOMEM;
-	}
 	len = hdr + KMIG_REC_RAM_PAGE_LEN;
 	/* The staged part: record header, slot and page number, CRC. */
 	off = begin(e, KMIG_REC_RAM_PAGE, flags, len - KMIG_STREAM_PAGE_SIZE,
@@ -318,14 +336,100 @@ int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
 	crc = kmig_crc32c(0, e->buf + off, KMIG_STREAM_REC_HDR_SIZE + hdr + 8);
 	crc = kmig_crc32c(crc, data, KMIG_STREAM_PAGE_SIZE);
 	put_le32(pl + hdr + 8, crc);
-	e->refs[e->nrefs++] = (struct kmig_enc_ref) {
-		.at = pl + hdr + 8 - e->buf, .data = data,
-	};
+	ret = add_ref(e, pl + hdr + 8 - e->buf, data);
+	if (ret)
+		return ret;
 	e->cont_slot = slot;
 	e->cont_valid = true;
 	e->records++;
 	if (e->nrefs == MAX_REFS ||
 	    e->len + e->nrefs * KMIG_STREAM_PAGE_SIZE >= FLUSH_AT)
+		return kmig_enc_flush(e);
+	return 0;
+}
+
+/* The memory sink's RAM_PAGES: everything copied. */
+static int pages_mem(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
+		     unsigned int n, const void *const *data)
+{
+	size_t list = KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n;
+	uint8_t *pl;
+	unsigned int i;
+	long off;
+
+	off = begin(e, KMIG_REC_RAM_PAGES, 0, KMIG_REC_RAM_PAGES_LEN(n), &pl);
+	if (off < 0)
+		return off;
+	put_le32(pl, slot);
+	put_le16(pl + 4, n);
+	put_le16(pl + 6, 0);
+	for (i = 0; i < n; i++)
+		put_le64(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * i, pages[i]);
+	put_le32(pl + list, kmig_crc32c(0, e->buf + off,
+					KMIG_STREAM_REC_HDR_SIZE + list));
+	for (i = 0; i < n; i++)
+		memcpy(pl + list + KMIG_STREAM_CRC_SIZE +
+		       i * KMIG_STREAM_PAGE_SIZE, data[i], KMIG_STREAM_PAGE_SIZE);
+	return end(e, off);
+}
+
+static int check_batch(const uint64_t *pages, unsigned int n)
+{
+	unsigned int i;
+
+	if (!n || n > KMIG_STREAM_MAX_BATCH)
+		return -EINVAL;
+	for (i = 1; i < n; i++)
+		if (pages[i] <= pages[i - 1])
+			return -EINVAL;
+	return 0;
+}
+
+int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
+		   unsigned int n, const void *const *data)
+{
+	size_t list = KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n, at;
+	uint32_t crc;
+	unsigned int i;
+	uint8_t *pl;
+	long off;
+	int ret;
+
+	ret = check_batch(pages, n);
+	if (ret)
+		return ret;
+	e->cont_slot = slot;
+	e->cont_valid = true;
+	if (e->fd < 0)
+		return pages_mem(e, slot, pages, n, data);
+	if (e->nrefs + n > MAX_REFS) {
+		ret = kmig_enc_flush(e);
+		if (ret)
+			return ret;
+	}
+	/* Staged: record header, batch header, page list, list CRC, CRC. */
+	off = begin(e, KMIG_REC_RAM_PAGES, 0, list + KMIG_STREAM_CRC_SIZE, &pl);
+	if (off < 0)
+		return off;
+	put_le32(e->buf + off + 4, KMIG_REC_RAM_PAGES_LEN(n));
+	put_le32(pl, slot);
+	put_le16(pl + 4, n);
+	put_le16(pl + 6, 0);
+	for (i = 0; i < n; i++)
+		put_le64(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * i, pages[i]);
+	crc = kmig_crc32c(0, e->buf + off, KMIG_STREAM_REC_HDR_SIZE + list);
+	put_le32(pl + list, crc);
+	crc = kmig_crc32c(crc, pl + list, KMIG_STREAM_CRC_SIZE);
+	at = pl + list + KMIG_STREAM_CRC_SIZE - e->buf;
+	for (i = 0; i < n; i++) {
+		crc = kmig_crc32c(crc, data[i], KMIG_STREAM_PAGE_SIZE);
+		ret = add_ref(e, at, data[i]);
+		if (ret)
+			return ret;
+	}
+	put_le32(e->buf + at, crc);
+	e->records++;
+	if (e->len + e->nrefs * KMIG_STREAM_PAGE_SIZE >= FLUSH_AT)
 		return kmig_enc_flush(e);
 	return 0;
 }
@@ -337,7 +441,7 @@ int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
 	uint8_t flags = ram_flags(e, slot, &hdr);
 	uint8_t pl[KMIG_REC_RAM_SLOT_LEN + KMIG_REC_RAM_ZERO_LEN];
 
-	if (!count)
+	if (!count || count > KMIG_STREAM_MAX_ZERO_RUN)
 		return -EINVAL;
 	if (hdr)
 		put_le32(pl, slot);

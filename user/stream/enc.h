@@ -58,6 +58,14 @@ int kmig_enc_page(struct kmig_enc *e, uint32_t slot, uint64_t page,
  */
 int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		      const void *data);
+/*
+ * RAM_PAGES: @n (1..KMIG_STREAM_MAX_BATCH) pages of @slot, page numbers
+ * strictly ascending, page i's contents at @data[i]. Written from where
+ * they are, as by kmig_enc_page_ref(); a memory sink copies.
+ */
+int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
+		   unsigned int n, const void *const *data);
+/* @count: 1..KMIG_STREAM_MAX_ZERO_RUN. */
 int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		  uint32_t count);
 int kmig_enc_vcpu(struct kmig_enc *e, uint32_t vcpu, uint16_t part,

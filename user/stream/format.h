@@ -23,7 +23,7 @@
 
 /* "KMIG" in the first four bytes of a stream. */
 #define KMIG_STREAM_MAGIC		0x47494d4bu
-#define KMIG_STREAM_VERSION		1
+#define KMIG_STREAM_VERSION		2
 #define KMIG_STREAM_HEADER_SIZE		16
 #define KMIG_STREAM_REC_HDR_SIZE	8
 #define KMIG_STREAM_CRC_SIZE		4
@@ -36,6 +36,8 @@
 #define KMIG_STREAM_MAX_VCPUS		4096
 #define KMIG_STREAM_MAX_VCPU_PART	(64u << 10)
 #define KMIG_STREAM_MAX_SLOTS		512
+#define KMIG_STREAM_MAX_BATCH		128	/* pages in a RAM_PAGES */
+#define KMIG_STREAM_MAX_ZERO_RUN	65536	/* pages in a RAM_ZERO */
 
 /* Record types: X(name, value). */
 #define KMIG_REC_TYPES(X)			\
@@ -48,6 +50,7 @@
 	X(COMMAND,		0x07)		\
 	X(RAM_PAGE,		0x10)		\
 	X(RAM_ZERO,		0x11)		\
+	X(RAM_PAGES,		0x12)		\
 	X(VCPU_STATE,		0x20)		\
 	X(DEVICE_STATE,		0x21)		\
 	X(END_OF_STREAM,	0x7f)
@@ -111,6 +114,15 @@
 #define KMIG_REC_RAM_SLOT_LEN		4	/* absent with CONTINUE */
 #define KMIG_REC_RAM_PAGE_LEN		(8 + KMIG_STREAM_PAGE_SIZE)
 #define KMIG_REC_RAM_ZERO_LEN		12	/* le64 page, le32 count */
+/*
+ * RAM_PAGES: le32 slot, le16 count n, le16 reserved, n x le64 page,
+ * le32 crc32c of the record up to here (header and page list), then the
+ * n pages. The record's own CRC covers all of it, pages included.
+ */
+#define KMIG_REC_RAM_PAGES_HDR_LEN	8
+#define KMIG_REC_RAM_PAGES_LEN(n)	(KMIG_REC_RAM_PAGES_HDR_LEN + 8 * (n) + \
+					 KMIG_STREAM_CRC_SIZE + \
+					 KMIG_STREAM_PAGE_SIZE * (n))
 #define KMIG_REC_VCPU_HDR_LEN		8
 #define KMIG_REC_DEVICE_HDR_LEN		16
 #define KMIG_REC_EOS_LEN		8	/* le64 records before it */

@@ -80,7 +80,7 @@ TEST(the_timed_pick_is_one_of_the_two)
 
 	memset(buf, 0xa5, sizeof(buf));
 	TH_LOG("kmig_crc32c runs %s", impl);
-	EXPECT_TRUE(!strcmp(impl, "sse4.2") || !strcmp(impl, "slicing-by-8"));
+	EXPECT_TRUE(!strcmp(impl, "sse4.2-x3") || !strcmp(impl, "slicing-by-8"));
 	EXPECT_EQ(kmig_crc32c_sw(0, buf, sizeof(buf)),
 		  kmig_crc32c(0, buf, sizeof(buf)));
 }
@@ -122,6 +122,42 @@ TEST(hw_equals_sw_every_length_and_alignment)
 			  kmig_crc32c_hw(0x1234, buf + off, 4096));
 	}
 	EXPECT_EQ(8 * 1101, n);
+	free(buf);
+}
+
+/*
+ * Long buffers take the interleaved stripes (3 x 8192, 1360, 336 and 80
+ * bytes): every length around a stripe boundary, then random lengths up
+ * to 200 KiB at random alignments with a random initial CRC.
+ */
+TEST(hw_equals_sw_random_lengths_and_alignments)
+{
+	static const size_t edges[] = { 240, 1008, 4080, 24576 };
+	size_t max = 200 << 10, len, off, i;
+	unsigned int seed = 11, n;
+	uint8_t *buf = malloc(max + 64);
+	uint32_t init;
+
+	if (!kmig_crc32c_hw_available())
+		SKIP(free(buf); return, "this CPU has no SSE4.2 crc32 instruction");
+	ASSERT_NE(NULL, buf);
+	for (len = 0; len < max + 64; len++)
+		buf[len] = rand_r(&seed);
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		for (len = edges[i] - 9; len <= edges[i] + 9; len++)
+			for (off = 0; off < 8; off++)
+				ASSERT_EQ(kmig_crc32c_sw(0, buf + off, len),
+					  kmig_crc32c_hw(0, buf + off, len))
+					TH_LOG("offset %zu length %zu", off, len);
+	for (n = 0; n < 2000; n++) {
+		len = rand_r(&seed) % max;
+		off = rand_r(&seed) % 64;
+		init = rand_r(&seed) ^ (uint32_t)rand_r(&seed) << 16;
+		ASSERT_EQ(kmig_crc32c_sw(init, buf + off, len),
+			  kmig_crc32c_hw(init, buf + off, len))
+			TH_LOG("offset %zu length %zu crc 0x%08x", off, len,
+			       init);
+	}
 	free(buf);
 }
 

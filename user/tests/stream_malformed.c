@@ -107,10 +107,22 @@ TEST(unknown_version)
 	struct kmig_enc e;
 
 	valid(&e);
-	put_le16(e.buf + 4, 2);
+	put_le16(e.buf + 4, 3);
 	put_le32(e.buf + 12, kmig_crc32c(0, e.buf, 12));
 	EXPECT_REFUSED(decode_enc(&e), -EPROTONOSUPPORT, "stream header",
-		       "unknown version 2");
+		       "unknown version 3");
+}
+
+/* Version 1 had no RAM_PAGES: its streams are refused, not misread. */
+TEST(version_1_refused)
+{
+	struct kmig_enc e;
+
+	valid(&e);
+	put_le16(e.buf + 4, 1);
+	put_le32(e.buf + 12, kmig_crc32c(0, e.buf, 12));
+	EXPECT_REFUSED(decode_enc(&e), -EPROTONOSUPPORT, "stream header",
+		       "unknown version 1 (this decoder reads version 2)");
 }
 
 TEST(header_crc_mismatch)
@@ -219,7 +231,49 @@ TEST(zero_run_of_zero_pages)
 	put_le64(pl + 4, 0);
 	put_le32(pl + 12, 0);
 	kmig_enc_record(&e, KMIG_REC_RAM_ZERO, 0, pl, 16);
-	EXPECT_REFUSED(decode_enc(&e), -ERANGE, "RAM_ZERO", "(+0)");
+	EXPECT_REFUSED(decode_enc(&e), -ERANGE, "RAM_ZERO",
+		       "a zero run of 0 pages (1..65536)");
+}
+
+/*
+ * A zero run longer than KMIG_STREAM_MAX_ZERO_RUN is refused even in a
+ * slot that holds it: its handler would loop over each page.
+ */
+TEST(zero_run_too_long)
+{
+	static const uint32_t counts[] = { 65537, 0xffffffffu };
+	struct kmig_slot big = { .id = 0, .npages = 1ull << 33 };
+	struct kmig_dec_cfg cfg = log_cfg(&got);
+	struct kmig_enc e;
+	struct kmig_dec d;
+	const uint8_t *buf;
+	unsigned int i;
+	uint8_t pl[16];
+	size_t len;
+
+	for (i = 0; i < 2; i++) {
+		begin(&e, 0);
+		section(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_RAM);
+		put_le32(pl, 0);
+		put_le64(pl + 4, 0);
+		put_le32(pl + 12, counts[i]);
+		kmig_enc_record(&e, KMIG_REC_RAM_ZERO, 0, pl, 16);
+		section(&e, KMIG_REC_SECTION_FOOTER, 1, 0);
+		kmig_enc_eos(&e);
+		buf = kmig_enc_mem(&e, &len);
+		cfg.slots = &big;
+		cfg.nslots = 1;
+		memset(&got, 0, sizeof(got));
+		ASSERT_EQ(0, kmig_dec_init_buf(&d, &cfg, buf, len));
+		EXPECT_EQ(-ERANGE, kmig_dec_run(&d));
+		EXPECT_NE(NULL, strstr(kmig_dec_error(&d), "a zero run of"))
+			TH_LOG("%s", kmig_dec_error(&d));
+		kmig_dec_free(&d);
+		kmig_enc_free(&e);
+		EXPECT_EQ(0, pages_logged());
+	}
+	EXPECT_EQ(-EINVAL, kmig_enc_zero(&e, 0, 0, 65537));
+	EXPECT_EQ(-EINVAL, kmig_enc_zero(&e, 0, 0, 0));
 }
 
 TEST(unknown_slot)

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host-native benchmark of kmig's data path, no module and no KVM needed:
+ * a memfd stands in for guest memory (written in full first), a second
+ * one for the destination's, and the pages cross loopback TCP from a
+ * sender thread pinned to one CPU to a receiver pinned to another.
+ *
+ *   raw      write() of the whole memory, read() straight into place
+ *   batched  the agent's path: each chunk copied out of guest memory,
+ *            zero pages as zero runs, the others as RAM_PAGES batches
+ *            written from the copy; the receiver reads each batch from
+ *            the socket into place and checks its CRC there
+ *   page     version 1's path: one RAM_PAGE record a page, the receiver
+ *            decoding into its buffer and installing runs with pwritev
+ *
+ * Each repetition runs every path in turn, so that the ratios compare
+ * runs under the same conditions; every kmig run is checked against the
+ * source afterwards. Then CRC32C and memcpy speeds, hot (64 KiB, in L2)
+ * and streaming (over the whole memory).
+ *
+ * Usage: wire [-s MiB] [-r reps] [-z zero%[,zero%...]] [-c send,recv CPUs]
+ *             [-p batched,page (the kmig paths to run)]
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "dec.h"
+#include "enc.h"
+
+#define PAGE		KMIG_STREAM_PAGE_SIZE
+#define CHUNK		256u	/* pages per unit of work, as the agent's */
+#define SEND_BUF	(2 * CHUNK)
+#define RAW_IO		(512u << 10)
+#define MAX_REPS	64
+
+enum path { RAW, BATCHED, PER_PAGE, NPATHS };
+static const char *const path_name[NPATHS] = {
+	"raw TCP", "kmig batched", "kmig per-page",
+};
+
+static struct {
+	size_t size;		/* bytes of guest memory */
+	uint64_t npages;
+	uint8_t *src, *dst;	/* the two memfd mappings */
+	int dst_fd;
+	int cpu[2];		/* sender, receiver */
+	bool run[NPATHS];	/* the paths to run (raw always) */
+} g = { .size = 1024ull << 20, .cpu = { 0, 1 }, .run = { 1, 1, 1 } };
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* This thread's CPU time: what a run costs whatever else the CPU runs. */
+static uint64_t cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		fprintf(stderr, "wire: cannot pin to CPU %d\n", cpu);
+}
+
+static int die(const char *what, int err)
+{
+	fprintf(stderr, "wire: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static uint8_t *map_memfd(const char *name, int *fdp)
+{
+	int fd = memfd_create(name, 0);
+	uint8_t *p;
+
+	if (fd < 0 || ftruncate(fd, g.size))
+		die(name, errno);
+	p = mmap(NULL, g.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die(name, errno);
+	if (fdp)
+		*fdp = fd;
+	else
+		close(fd);
+	return p;
+}
+
+/* Guest memory: every page written, @zero_pct of them with zeroes. */
+static void fill_source(unsigned int zero_pct)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull, p, *w;
+	size_t i;
+
+	for (p = 0; p < g.npages; p++) {
+		w = (uint64_t *)(g.src + p * PAGE);
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (x % 100 < zero_pct) {
+			memset(w, 0, PAGE);
+			continue;
+		}
+		for (i = 0; i < PAGE / 8; i++)
+			w[i] = x + i * 0x2545f4914f6cdd1dull;
+	}
+}
+
+/* A connected loopback TCP pair. */
+static void tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	if (l < 0 || bind(l, (void *)&sin, sizeof(sin)) || listen(l, 1) ||
+	    getsockname(l, (void *)&sin, &len))
+		die("listen", errno);
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	if (*a < 0 || connect(*a, (void *)&sin, sizeof(sin)))
+		die("connect", errno);
+	*b = accept(l, NULL, NULL);
+	if (*b < 0)
+		die("accept", errno);
+	setsockopt(*a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(l);
+}
+
+/* ---- raw TCP ---- */
+
+static int raw_send(int fd)
+{
+	size_t off, k;
+	ssize_t n;
+
+	for (off = 0; off < g.size; off += n) {
+		k = g.size - off < RAW_IO ? g.size - off : RAW_IO;
+		n = write(fd, g.src + off, k);
+		if (n <= 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int raw_recv(int fd)
+{
+	size_t off;
+	ssize_t n;
+
+	for (off = 0; off < g.size; off += n) {
+		n = read(fd, g.dst + off, g.size - off);
+		if (n <= 0)
+			return n ? -errno : -ENODATA;
+	}
+	return 0;
+}
+
+/* ---- kmig sender: the agent's send.c, on one slot ---- */
+
+struct sender {
+	struct kmig_enc enc;
+	uint8_t *buf;		/* SEND_BUF pages copied out */
+	unsigned int used;
+	bool batched;
+	/* the batch being built, and the zero run */
+	uint64_t pages[KMIG_STREAM_MAX_BATCH];
+	const void *data[KMIG_STREAM_MAX_BATCH];
+	unsigned int n;
+	uint64_t zfirst, zcount;
+};
+
+static bool page_is_zero(const void *p)
+{
+	const uint64_t *w = p;
+	unsigned int i;
+
+	for (i = 0; i < PAGE / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
+		    w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	return true;
+}
+
+static int flush_batch(struct sender *s)
+{
+	int ret = 0;
+
+	if (s->n)
+		ret = kmig_enc_pages(&s->enc, 0, s->pages, s->n, s->data);
+	s->n = 0;
+	return ret;
+}
+
+static int zero_page(struct sender *s, uint64_t p)
+{
+	int ret = 0;
+
+	if (s->zcount && s->zfirst + s->zcount == p) {
+		s->zcount++;
+		return 0;
+	}
+	if (s->zcount)
+		ret = kmig_enc_zero(&s->enc, 0, s->zfirst, s->zcount);
+	s->zfirst = p;
+	s->zcount = 1;
+	return ret;
+}
+
+static int data_page(struct sender *s, uint64_t p, const uint8_t *data)
+{
+	if (!s->batched)
+		return kmig_enc_page_ref(&s->enc, 0, p, data);
+	s->pages[s->n] = p;
+	s->data[s->n++] = data;
+	return s->n == KMIG_STREAM_MAX_BATCH ? flush_batch(s) : 0;
+}
+
+static int send_chunk(struct sender *s, uint64_t first, uint64_t end)
+{
+	uint64_t p;
+	uint8_t *at;
+	int ret = 0;
+
+	if (s->used + (end - first) > SEND_BUF) {
+		ret = kmig_enc_flush(&s->enc);
+		if (ret)
+			return ret;
+		s->used = 0;
+	}
+	at = s->buf + (size_t)s->used * PAGE;
+	memcpy(at, g.src + first * PAGE, (end - first) * PAGE);
+	s->used += end - first;
+	for (p = first; p < end && !ret; p++, at += PAGE)
+		ret = page_is_zero(at) ? zero_page(s, p) : data_page(s, p, at);
+	if (!ret)
+		ret = flush_batch(s);
+	if (!ret && s->zcount)
+		ret = kmig_enc_zero(&s->enc, 0, s->zfirst, s->zcount);
+	s->zcount = 0;
+	return ret;
+}
+
+static int kmig_send(int fd, bool batched)
+{
+	struct kmig_section sec = { .type = KMIG_REC_SECTION_FULL, .id = 1,
+				    .kind = KMIG_SEC_RAM, .name = "ram" };
+	struct sender s = { .batched = batched };
+	uint64_t c, end;
+	int ret;
+
+	s.buf = malloc(SEND_BUF * PAGE);
+	if (!s.buf)
+		return -ENOMEM;
+	kmig_enc_init_fd(&s.enc, fd);
+	ret = kmig_enc_header(&s.enc);
+	if (!ret)
+		ret = kmig_enc_caps(&s.enc, 0, 0);
+	if (!ret)
+		ret = kmig_enc_section(&s.enc, &sec);
+	for (c = 0; c < g.npages && !ret; c += CHUNK) {
+		end = c + CHUNK < g.npages ? c + CHUNK : g.npages;
+		ret = send_chunk(&s, c, end);
+	}
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(&s.enc, &sec);
+	if (!ret)
+		ret = kmig_enc_eos(&s.enc);
+	kmig_enc_free(&s.enc);
+	free(s.buf);
+	return ret;
+}
+
+/* ---- kmig receiver: in place (batched) or by pwritev (per page) ---- */
+
+struct receiver {
+	uint64_t *written;	/* pages not zero, as the agent tracks */
+	struct iovec iov[256];	/* per page: consecutive pages held */
+	unsigned int niov;
+	uint64_t first;
+	int err;
+};
+
+static void mark(struct receiver *r, uint64_t p)
+{
+	r->written[p / 64] |= 1ull << (p % 64);
+}
+
+static int rx_dest(void *o, uint32_t slot, const uint64_t *pages,
+		   unsigned int n, void **dst)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = g.dst + pages[i] * PAGE;
+	return 0;
+}
+
+static int rx_pages(void *o, uint32_t slot, const uint64_t *pages,
+		    unsigned int n, const void *const *data)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		mark(o, pages[i]);
+	return 0;
+}
+
+static void rx_install(void *o)
+{
+	struct receiver *r = o;
+	ssize_t n;
+
+	if (!r->niov)
+		return;
+	n = pwritev(g.dst_fd, r->iov, r->niov, r->first * PAGE);
+	if (n != (ssize_t)r->niov * PAGE)
+		r->err = n < 0 ? -errno : -EIO;
+	r->niov = 0;
+}
+
+static int rx_page(void *o, uint32_t slot, uint64_t page, const void *data)
+{
+	struct receiver *r = o;
+
+	if (r->niov && (r->niov == 256 || page != r->first + r->niov))
+		rx_install(r);
+	if (!r->niov)
+		r->first = page;
+	r->iov[r->niov++] = (struct iovec) { (void *)data, PAGE };
+	mark(r, page);
+	return r->err;
+}
+
+static int rx_zero(void *o, uint32_t slot, uint64_t page, uint32_t count)
+{
+	struct receiver *r = o;
+	uint64_t p;
+
+	for (p = page; p < page + count; p++)
+		if (r->written[p / 64] & (1ull << (p % 64)))
+			memset(g.dst + p * PAGE, 0, PAGE);
+	return 0;
+}
+
+static int kmig_recv(int fd, bool batched)
+{
+	static const struct kmig_dec_ops in_place = {
+		.pages_dest = rx_dest, .pages = rx_pages, .zero = rx_zero,
+	};
+	static const struct kmig_dec_ops per_page = {
+		.page = rx_page, .zero = rx_zero, .release = rx_install,
+	};
+	struct kmig_slot slot = { .id = 0, .npages = g.npages };
+	struct receiver r = { 0 };
+	struct kmig_dec_cfg cfg = {
+		.slots = &slot, .nslots = 1, .caps_supported = KMIG_SCAP_ALL,
+		.ops = batched ? &in_place : &per_page, .opaque = &r,
+	};
+	struct kmig_dec d;
+	int ret;
+
+	r.written = calloc((g.npages + 63) / 64, 8);
+	if (!r.written)
+		return -ENOMEM;
+	ret = kmig_dec_init_fd(&d, &cfg, fd);
+	if (!ret)
+		ret = kmig_dec_run(&d);
+	if (ret)
+		fprintf(stderr, "wire: receiver: %s\n", kmig_dec_error(&d));
+	kmig_dec_free(&d);
+	free(r.written);
+	return ret ? ret : r.err;
+}
+
+/* ---- one run ---- */
+
+struct side {
+	enum path path;
+	bool sender;
+	int fd, cpu, ret;
+	pthread_barrier_t *start;
+	uint64_t t0, t1, cpu_time;
+};
+
+static void *run_side(void *arg)
+{
+	struct side *s = arg;
+	bool sender = s->sender;
+
+	pin(s->cpu);
+	pthread_barrier_wait(s->start);
+	s->cpu_time = cpu_ns();
+	s->t0 = now_ns();
+	if (s->path == RAW)
+		s->ret = sender ? raw_send(s->fd) : raw_recv(s->fd);
+	else
+		s->ret = sender ? kmig_send(s->fd, s->path == BATCHED) :
+				  kmig_recv(s->fd, s->path == BATCHED);
+	if (sender)
+		shutdown(s->fd, SHUT_WR);
+	s->t1 = now_ns();
+	s->cpu_time = cpu_ns() - s->cpu_time;
+	return NULL;
+}
+
+struct result {
+	double wall;		/* s, the sender's start to the receiver's end */
+	double cpu[2];		/* s of CPU, sender and receiver */
+};
+
+static struct result run(enum path path)
+{
+	pthread_barrier_t start;
+	struct side tx = { .path = path, .sender = true, .cpu = g.cpu[0],
+			   .start = &start };
+	struct side rx = { .path = path, .cpu = g.cpu[1], .start = &start };
+	pthread_t a, b;
+
+	memset(g.dst, 0, g.size);	/* a clean, allocated destination */
+	tcp_pair(&tx.fd, &rx.fd);
+	pthread_barrier_init(&start, NULL, 2);
+	pthread_create(&a, NULL, run_side, &tx);
+	pthread_create(&b, NULL, run_side, &rx);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	pthread_barrier_destroy(&start);
+	close(tx.fd);
+	close(rx.fd);
+	if (tx.ret || rx.ret)
+		die(path_name[path], -(tx.ret ? tx.ret : rx.ret));
+	if (memcmp(g.src, g.dst, g.size))
+		die(path_name[path], EBADMSG);
+	return (struct result) {
+		.wall = (rx.t1 - tx.t0) / 1e9,
+		.cpu = { tx.cpu_time / 1e9, rx.cpu_time / 1e9 },
+	};
+}
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median, min, max of @n values (sorted in place). */
+static void stats(double *v, int n, double *med, double *lo, double *hi)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*lo = v[0];
+	*hi = v[n - 1];
+}
+
+/* The slower side's CPU time: the run's time on two idle CPUs. */
+static double bound(const struct result *r)
+{
+	return r->cpu[0] > r->cpu[1] ? r->cpu[0] : r->cpu[1];
+}
+
+static void print_stat(const char *fmt, double *v, int n)
+{
+	double m, lo, hi;
+
+	stats(v, n, &m, &lo, &hi);
+	printf(fmt, m, lo, hi);
+}
+
+static void data_path(const unsigned int *zero, int nzero, int reps)
+{
+	static struct result res[NPATHS][MAX_REPS];
+	double v[4][MAX_REPS], gib = g.size / (double)(1 << 30);
+	const struct result *x, *raw;
+	int z, r, p;
+
+	printf("data path: %.2f GiB memfd, loopback TCP, sender CPU %d, receiver CPU %d, %d reps\n",
+	       gib, g.cpu[0], g.cpu[1], reps);
+	printf("wall: GiB/s of guest memory and ratio to raw TCP in the same rep;\n"
+	       "CPU: seconds per GiB of each side's thread, and the ratio of the slower\n"
+	       "sides' CPU times (raw / kmig: what two idle CPUs would give)\n");
+	printf("%-5s %-13s %-19s %-17s %-17s %-17s %s\n", "zero%", "path",
+	       "wall GiB/s", "wall x raw", "CPU s/GiB send", "CPU s/GiB recv",
+	       "CPU x raw");
+	for (z = 0; z < nzero; z++) {
+		fill_source(zero[z]);
+		for (r = 0; r < reps; r++)
+			for (p = 0; p < NPATHS; p++)
+				if (g.run[p])
+					res[p][r] = run(p);
+		for (p = 0; p < NPATHS; p++) {
+			if (!g.run[p])
+				continue;
+			for (r = 0; r < reps; r++) {
+				x = &res[p][r];
+				raw = &res[RAW][r];
+				v[0][r] = gib / x->wall;
+				v[1][r] = raw->wall / x->wall;
+				v[2][r] = x->cpu[0] / gib;
+				v[3][r] = x->cpu[1] / gib;
+			}
+			printf("%-5u %-13s ", zero[z], path_name[p]);
+			print_stat("%4.2f (%4.2f..%4.2f) ", v[0], reps);
+			print_stat("%4.2f (%4.2f..%4.2f) ", v[1], reps);
+			print_stat("%4.2f (%4.2f..%4.2f) ", v[2], reps);
+			print_stat("%4.2f (%4.2f..%4.2f) ", v[3], reps);
+			for (r = 0; r < reps; r++)
+				v[0][r] = bound(&res[RAW][r]) / bound(&res[p][r]);
+			print_stat("%4.2f (%4.2f..%4.2f)\n", v[0], reps);
+		}
+	}
+}
+
+/* ---- CRC32C and memcpy ---- */
+
+typedef uint32_t (*crc_fn)(uint32_t crc, const void *buf, size_t len);
+
+static uint32_t do_memcpy(uint32_t crc, const void *buf, size_t len)
+{
+	static uint8_t *to;
+	static size_t cap;
+
+	if (cap < len) {
+		free(to);
+		to = malloc(len);
+		cap = to ? len : 0;
+		if (!to)
+			die("memcpy", ENOMEM);
+	}
+	memcpy(to, buf, len);
+	return to[len - 1];
+}
+
+/* GB/s of @fn over @len bytes at @buf, @rounds times per sample. */
+static void speed(crc_fn fn, const uint8_t *buf, size_t len, int rounds,
+		  int reps, double *med, double *lo, double *hi)
+{
+	double v[MAX_REPS];
+	volatile uint32_t sink = 0;
+	uint64_t t;
+	int r, i;
+
+	sink += fn(sink, buf, len);	/* fault in, warm up */
+	for (r = 0; r < reps; r++) {
+		t = cpu_ns();
+		for (i = 0; i < rounds; i++)
+			sink += fn(sink, buf, len);
+		v[r] = (double)len * rounds / (cpu_ns() - t);
+	}
+	stats(v, reps, med, lo, hi);
+}
+
+static void crc_speed(int reps)
+{
+	static const struct {
+		const char *name;
+		crc_fn fn;
+	} fns[] = {
+		{ "crc32c sse4.2 x3", kmig_crc32c_hw },
+		{ "crc32c tables", kmig_crc32c_sw },
+		{ "memcpy", do_memcpy },
+	};
+	double hm, hl, hh, sm, sl, sh;
+	unsigned int i;
+
+	pin(g.cpu[1]);
+	printf("\nCRC32C against memcpy on CPU %d (GB/s of thread CPU time, %d reps), kmig_crc32c() runs %s\n",
+	       g.cpu[1], reps, kmig_crc32c_impl());
+	printf("%-18s %-24s %s\n", "", "hot 64 KiB median (range)",
+	       "streaming median (range)");
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		if (fns[i].fn == kmig_crc32c_hw && !kmig_crc32c_hw_available())
+			continue;
+		speed(fns[i].fn, g.src, 64 << 10, 4096, reps, &hm, &hl, &hh);
+		speed(fns[i].fn, g.src, g.size, 1, reps, &sm, &sl, &sh);
+		printf("%-18s %5.1f (%5.1f..%5.1f)      %5.1f (%5.1f..%5.1f)\n",
+		       fns[i].name, hm, hl, hh, sm, sl, sh);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int zero[8] = { 0, 25 };
+	int nzero = 2, reps = 5, c;
+	char *p;
+
+	while ((c = getopt(argc, argv, "s:r:z:c:p:")) != -1) {
+		switch (c) {
+		case 's':
+			g.size = strtoull(optarg, NULL, 0) << 20;
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			break;
+		case 'z':
+			for (nzero = 0, p = optarg; *p && nzero < 8; nzero++) {
+				zero[nzero] = strtoul(p, &p, 10);
+				if (*p == ',')
+					p++;
+			}
+			break;
+		case 'p':
+			g.run[BATCHED] = strstr(optarg, "batched");
+			g.run[PER_PAGE] = strstr(optarg, "page");
+			break;
+		case 'c':
+			if (sscanf(optarg, "%d,%d", &g.cpu[0], &g.cpu[1]) != 2)
+				goto usage;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (!g.size || g.size % (CHUNK * PAGE) || reps < 1 ||
+	    reps > MAX_REPS || g.cpu[0] == g.cpu[1])
+		goto usage;
+	g.npages = g.size / PAGE;
+	g.src = map_memfd("guest", NULL);
+	g.dst = map_memfd("destination", &g.dst_fd);
+	data_path(zero, nzero, reps);
+	crc_speed(reps);
+	return 0;
+usage:
+	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,page]\n",
+		MAX_REPS);
+	return 2;
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stream decoder, RAM_PAGES framing. The record header, batch header and
+ * page list come first and carry their own CRC: they are read and checked
+ * (that CRC, then dec_records.c's checks) before any page is. The pages
+ * then go straight to the consumer's destinations, read from the socket
+ * into them, and the record's CRC is computed where they landed; or,
+ * without destinations, they stay in the input like any record.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "dec_priv.h"
+#include "le.h"
+
+#define PAGE		KMIG_STREAM_PAGE_SIZE
+/* Offset in the record of the page list's CRC, and of the pages. */
+#define LIST_END(n)	(KMIG_STREAM_REC_HDR_SIZE + \
+			 KMIG_REC_RAM_PAGES_HDR_LEN + 8 * (n))
+#define DATA_AT(n)	(LIST_END(n) + KMIG_STREAM_CRC_SIZE)
+
+static int truncated(struct kmig_dec *d, long got, size_t want)
+{
+	if (got < 0)
+		return kmig_dec_fail(d, got, "reading the record: %s",
+				     strerror(-got));
+	return kmig_dec_fail(d, -ENODATA,
+			     "truncated: the record ends after %ld of %zu bytes",
+			     got, want);
+}
+
+/*
+ * Read and check everything before the pages, and take it from the
+ * input: the batch's size, or -errno. *@crc: the record's CRC so far.
+ */
+static int head(struct kmig_dec *d, uint32_t len, uint32_t *slot,
+		uint32_t *crc)
+{
+	const size_t fixed = KMIG_STREAM_REC_HDR_SIZE +
+			     KMIG_REC_RAM_PAGES_HDR_LEN;
+	const uint8_t *r;
+	unsigned int n, i;
+	uint32_t stored;
+	long got;
+	int ret;
+
+	got = kmig_dec_fill(d, fixed);
+	if (got < (long)fixed)
+		return truncated(d, got, fixed);
+	r = d->in + d->in_off;
+	n = get_le16(r + 12);
+	if (!n || n > KMIG_STREAM_MAX_BATCH)
+		return kmig_dec_fail(d, -EMSGSIZE,
+				     "a batch of %u pages (1..%u)", n,
+				     KMIG_STREAM_MAX_BATCH);
+	if (len != KMIG_REC_RAM_PAGES_LEN(n))
+		return kmig_dec_fail(d, -EMSGSIZE,
+				     "length %u, a batch of %u pages is %u bytes",
+				     len, n, KMIG_REC_RAM_PAGES_LEN(n));
+	got = kmig_dec_fill(d, DATA_AT(n));
+	if (got < (long)DATA_AT(n))
+		return truncated(d, got, DATA_AT(n));
+	r = d->in + d->in_off;
+	*crc = kmig_crc32c(0, r, LIST_END(n));
+	stored = get_le32(r + LIST_END(n));
+	if (stored != *crc)
+		return kmig_dec_fail(d, -EBADMSG,
+				     "page list CRC mismatch: stored 0x%08x, computed 0x%08x",
+				     stored, *crc);
+	if (get_le16(r + 2) || get_le16(r + 14))
+		return kmig_dec_fail(d, -EPROTO,
+				     "reserved bytes 0x%04x 0x%04x not zero",
+				     get_le16(r + 2), get_le16(r + 14));
+	for (i = 0; i < n; i++)
+		d->bpages[i] = get_le64(r + LIST_END(0) + 8 * i);
+	*slot = get_le32(r + 8);
+	ret = kmig_dec_batch_check(d, r[1], *slot, n);
+	if (ret)
+		return ret;
+	*crc = kmig_crc32c(*crc, r + LIST_END(n), KMIG_STREAM_CRC_SIZE);
+	kmig_dec_consume(d, DATA_AT(n));
+	return n;
+}
+
+/* Bytes [@from, @from + @len) of the batch's pages at their places:
+ * copied there from @src (if not NULL), then added to @crc. */
+static uint32_t at_dest(struct kmig_dec *d, size_t from, size_t len,
+			const uint8_t *src, uint32_t crc)
+{
+	size_t off, k;
+	uint8_t *to;
+
+	while (len) {
+		off = from % PAGE;
+		k = PAGE - off < len ? PAGE - off : len;
+		to = (uint8_t *)d->bdata[from / PAGE] + off;
+		if (src) {
+			memcpy(to, src, k);
+			src += k;
+		}
+		crc = kmig_crc32c(crc, to, k);
+		from += k;
+		len -= k;
+	}
+	return crc;
+}
+
+/* iovecs for the pages from byte @from on, then the input's tail. */
+static int iovecs(struct kmig_dec *d, unsigned int n, size_t from,
+		  struct iovec *iov)
+{
+	unsigned int i = from / PAGE;
+	int cnt = 0;
+
+	iov[cnt++] = (struct iovec) {
+		(uint8_t *)d->bdata[i] + from % PAGE, PAGE - from % PAGE
+	};
+	for (i++; i < n; i++)
+		iov[cnt++] = (struct iovec) { d->bdata[i], PAGE };
+	iov[cnt++] = (struct iovec) { d->rbuf + d->in_len,
+				      KMIG_DEC_READ_AHEAD };
+	return cnt;
+}
+
+/*
+ * The pages to their destinations: what the input holds already is
+ * copied, the rest read from the socket in place (with at most
+ * KMIG_DEC_READ_AHEAD bytes after them into the input). The CRC runs
+ * over each piece where it landed, right after it landed.
+ */
+static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
+{
+	struct iovec iov[KMIG_STREAM_MAX_BATCH + 1];
+	size_t total = (size_t)n * PAGE, done, k;
+	ssize_t got;
+
+	d->in_place = true;
+	done = d->in_len - d->in_off < total ? d->in_len - d->in_off : total;
+	*crc = at_dest(d, 0, done, kmig_dec_consume(d, done), *crc);
+	if (done == total)
+		return 0;
+	if (d->fd < 0)
+		return truncated(d, DATA_AT(n) + done, DATA_AT(n) + total);
+	/* The input is empty: start it over. */
+	kmig_dec_release(d);
+	d->in_off = d->in_len = 0;
+	while (done < total) {
+		got = readv(d->fd, iov, iovecs(d, n, done, iov));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return truncated(d, errno == EAGAIN ? -ETIMEDOUT : -errno,
+					 0);
+		if (!got)
+			return truncated(d, DATA_AT(n) + done,
+					 DATA_AT(n) + total);
+		k = (size_t)got < total - done ? (size_t)got : total - done;
+		*crc = at_dest(d, done, k, NULL, *crc);
+		done += k;
+		d->pos += k;
+		d->in_len += got - k;
+	}
+	return 0;
+}
+
+/* No destinations: the pages stay in the input, like any record. */
+static int in_input(struct kmig_dec *d, unsigned int n, uint32_t *crc)
+{
+	size_t total = (size_t)n * PAGE;
+	const uint8_t *p;
+	unsigned int i;
+	long got;
+
+	got = kmig_dec_fill(d, total);
+	if (got < (long)total)
+		return truncated(d, got < 0 ? got : (long)DATA_AT(n) + got,
+				 DATA_AT(n) + total);
+	p = kmig_dec_consume(d, total);
+	for (i = 0; i < n; i++)
+		d->bdata[i] = (void *)(p + (size_t)i * PAGE);
+	*crc = kmig_crc32c(*crc, p, total);
+	return 0;
+}
+
+int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
+{
+	uint32_t slot = 0, crc = 0, stored;
+	bool placed;
+	long got;
+	int n, ret;
+
+	n = head(d, len, &slot, &crc);
+	if (n < 0)
+		return n;
+	ret = kmig_dec_batch_dest(d, slot, n);
+	if (ret)
+		return ret;
+	placed = d->bdata[0];
+	ret = placed ? in_place(d, n, &crc) : in_input(d, n, &crc);
+	if (ret)
+		return ret;
+	got = kmig_dec_fill(d, KMIG_STREAM_CRC_SIZE);
+	if (got < KMIG_STREAM_CRC_SIZE)
+		return truncated(d, got < 0 ? got : (long)DATA_AT(n) +
+				 n * PAGE + got, KMIG_STREAM_REC_HDR_SIZE + len +
+				 KMIG_STREAM_CRC_SIZE);
+	stored = get_le32(kmig_dec_consume(d, KMIG_STREAM_CRC_SIZE));
+	if (stored != crc)
+		return kmig_dec_fail(d, -EBADMSG,
+				     "CRC mismatch: stored 0x%08x, computed 0x%08x over the %d pages%s",
+				     stored, crc, n, placed ? " where they landed" : "");
+	return kmig_dec_batch_deliver(d, slot, n);
+}
