@@ -461,13 +461,13 @@ static u64 *install_pages(struct kmig_slot *slot,
 	return pages;
 }
 
-/* Install page @idx from @src (NULL: zeros); as kmig_page_install(). */
-static int install_one(struct kmig_slot *slot, unsigned long idx,
+/* Install page @idx from @src, or zeros; as kmig_page_install(). */
+static int install_one(struct kmig_slot *slot, unsigned long idx, bool zero,
 		       char __user *src)
 {
 	struct iov_iter iter;
 
-	if (!src)
+	if (zero)
 		return kmig_page_install(slot, idx, NULL, 0, PAGE_SIZE);
 	iov_iter_ubuf(&iter, ITER_SOURCE, src, PAGE_SIZE);
 	return kmig_page_install(slot, idx, &iter, 0, PAGE_SIZE);
@@ -487,13 +487,15 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	u32 i, installed = 0;
 	u64 *pages;
 	int ret = 0, r;
+	bool zero;
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.flags & ~KMIG_INSTALL_FLAGS_ALL ||
 	    args.count > KMIG_INSTALL_MAX)
 		return -EINVAL;
-	buf = args.flags & KMIG_INSTALL_ZERO ? NULL : u64_to_user_ptr(args.buf);
+	zero = args.flags & KMIG_INSTALL_ZERO;
+	buf = u64_to_user_ptr(args.buf);
 	status = u64_to_user_ptr(args.status);
 
 	slot = kmig_slot_find(ctx, args.slot);
@@ -506,8 +508,8 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	}
 
 	for (i = 0; i < args.count; i++) {
-		r = install_one(slot, pages[i],
-				buf ? buf + (size_t)i * PAGE_SIZE : NULL);
+		r = install_one(slot, pages[i], zero,
+				buf + (size_t)i * PAGE_SIZE);
 		if (r < 0) {
 			ret = r;
 			break;

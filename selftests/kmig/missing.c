@@ -256,6 +256,7 @@ TEST_F(missing, pwrite_installs_and_wakes)
 TEST_F(missing, install_bad_arguments)
 {
 	uint64_t page = NPAGES;
+	uint32_t done;
 	struct kmig_install a = { .slot = 1, .flags = 1U << 7 };
 
 	EXPECT_EQ(-EINVAL, __kmig_install(self->fd, 1, 0, &page, NULL, NULL,
@@ -271,6 +272,10 @@ TEST_F(missing, install_bad_arguments)
 	page = 0;
 	EXPECT_EQ(-EFAULT, __kmig_install(self->fd, 1, 0, &page,
 					  (void *)8, NULL, 1, NULL));
+	/* No buffer is not zeros. */
+	EXPECT_EQ(-EFAULT, __kmig_install(self->fd, 1, 0, &page, NULL, NULL,
+					  1, &done));
+	EXPECT_EQ(0, done);
 	/* A second server is refused while the first is attached. */
 	EXPECT_EQ(-EBUSY, __kmig_fault_fd(self->fd, 0));
 	EXPECT_EQ(-EINVAL, __kmig_fault_fd(self->fd, 1U << 5));
@@ -582,10 +587,12 @@ static bool reaped(pid_t pid, int *status, int ms)
 TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
 {
 	struct kmig_fault rec;
-	int status;
+	int status, go[2];
+	char c = 0;
 	pid_t pid;
 
 	kmig_set_memslot(self->fd, 2, KMIG_SLOT_MISSING, SIZE, SIZE);
+	ASSERT_EQ(0, pipe(go));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -594,7 +601,8 @@ TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
 
 		close(self->ffd);
 		start(&t, p + 7 * PAGE_SZ, false);
-		if (!kmig_wait_waiters(self->fd, 1, 5000))
+		/* Once the server has read the fault. */
+		if (read(go[0], &c, 1) != 1)
 			_exit(1);
 		munmap(p, SIZE);
 		if (__kmig_set_memslot(self->fd, 2, 0, SIZE, 0))
@@ -605,6 +613,8 @@ TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
 	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(2, rec.slot);
 	EXPECT_EQ(7, rec.page);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(1, write(go[1], &c, 1));
 	if (!reaped(pid, &status, 5000)) {
 		EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0))
 			TH_LOG("the waiter of the deleted slot sleeps on");
@@ -614,6 +624,8 @@ TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
 	}
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	close(go[0]);
+	close(go[1]);
 }
 
 TEST_F(missing, keep_waiting_until_a_new_server_attaches)
