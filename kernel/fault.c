@@ -106,16 +106,16 @@ static bool may_wait(struct kmig_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->fault_lock);
 	if (current->flags & PF_KTHREAD)
-		return ctx->server;
+		return ctx->server != NULL;
 	return !ctx->server_lost || ctx->keep_waiting;
 }
 
 /*
  * Register the current thread as a waiter of page @idx: unless the server
  * was lost (then the next server hears of the page), the first thread to
- * fault the page queues its record. Returns 0 if the thread is to sleep,
- * or the fault's result: 0 with the page present, VM_FAULT_SIGBUS if it
- * may not wait.
+ * fault the page queues its record. Sets *@sleep if the thread is to
+ * sleep; otherwise returns the fault's result: 0 with the page present,
+ * VM_FAULT_SIGBUS if the thread may not wait.
  */
 static vm_fault_t fault_enqueue(struct kmig_slot *slot, unsigned long idx,
 				struct kmig_waiter *w, bool *sleep)

@@ -246,6 +246,41 @@ static void thread_comm(pid_t tid, char *comm, size_t len)
 }
 
 /*
+ * A context whose slot 0 is in missing mode but for the code page, on which
+ * a forked VMM (*@pid) runs the async-PF guest; a fault fd in *@ffd unless
+ * @ffd_flags is negative. Returns the context fd, or -errno.
+ */
+static int apf_vmm_start(pid_t *pid, int ffd_flags, int *ffd)
+{
+	uint64_t code = CODE_PAGE;
+	uint8_t *page;
+	int fd;
+
+	fd = kmig_open();
+	kmig_set_memslot(fd, 0, KMIG_SLOT_MISSING, 0, GUEST_SIZE);
+	*ffd = ffd_flags < 0 ? -1 : __kmig_fault_fd(fd, ffd_flags);
+	if (ffd_flags >= 0 && *ffd < 0)
+		return *ffd;
+	page = calloc(1, PAGE_SZ);
+	if (!page)
+		return -ENOMEM;
+	memcpy(page, apf_code, sizeof(apf_code));
+	if (__kmig_install(fd, 0, 0, &code, page, NULL, 1, NULL))
+		return -EIO;
+	free(page);
+
+	*pid = fork();
+	if (*pid < 0)
+		return -errno;
+	if (!*pid) {
+		if (*ffd >= 0)
+			close(*ffd);
+		run_apf_vmm(fd);
+	}
+	return fd;
+}
+
+/*
  * KVM's async-PF worker waits for a page with KMIG_FAULT_FD_KEEP_WAITING;
  * the VMM is killed and the server goes away. The worker gets no signal:
  * it must give up, or the VMM's exit waits for it (6.12) or the worker
@@ -253,32 +288,16 @@ static void thread_comm(pid_t tid, char *comm, size_t len)
  */
 TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
 {
-	uint64_t code = CODE_PAGE;
 	struct kmig_fault rec;
 	struct pollfd pfd;
-	uint8_t *page;
 	int fd, ffd, status;
 	char comm[32];
 	pid_t pid;
 
 	REQUIRE_KVM();
 	ASSERT_TRUE(kmig_objects_zero());
-	fd = kmig_open();
-	kmig_set_memslot(fd, 0, KMIG_SLOT_MISSING, 0, GUEST_SIZE);
-	ffd = __kmig_fault_fd(fd, KMIG_FAULT_FD_KEEP_WAITING);
-	ASSERT_LE(0, ffd);
-	page = calloc(1, PAGE_SZ);
-	ASSERT_NE(NULL, page);
-	memcpy(page, apf_code, sizeof(apf_code));
-	ASSERT_EQ(0, __kmig_install(fd, 0, 0, &code, page, NULL, 1, NULL));
-	free(page);
-
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		close(ffd);
-		run_apf_vmm(fd);
-	}
+	fd = apf_vmm_start(&pid, KMIG_FAULT_FD_KEEP_WAITING, &ffd);
+	ASSERT_LE(0, fd);
 	close(fd);
 
 	pfd = (struct pollfd){ .fd = ffd, .events = POLLIN };
@@ -293,6 +312,32 @@ TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
 
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	close(ffd);
+	EXPECT_TRUE(reaped(pid, &status, 10000)) {
+		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
+		return;
+	}
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_TRUE(objects_freed(10000))
+		TH_LOG("the worker still holds the VMM's memory");
+}
+
+/*
+ * No server was ever attached: the worker must not wait for one (the
+ * vCPU thread, which can be killed, may). Killing the VMM frees all.
+ */
+TEST(async_pf_worker_does_not_wait_without_a_server)
+{
+	int fd, ffd, status;
+	pid_t pid;
+
+	REQUIRE_KVM();
+	ASSERT_TRUE(kmig_objects_zero());
+	fd = apf_vmm_start(&pid, -1, &ffd);
+	ASSERT_LE(0, fd);
+	/* The guest faulted on its data page: someone waits for it. */
+	EXPECT_TRUE(kmig_wait_waiters(fd, 1, 10000));
+	close(fd);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
 	EXPECT_TRUE(reaped(pid, &status, 10000)) {
 		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
 		return;
