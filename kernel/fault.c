@@ -106,7 +106,7 @@ static bool may_wait(struct kmig_ctx *ctx)
 {
 	lockdep_assert_held(&ctx->fault_lock);
 	if (current->flags & PF_KTHREAD)
-		return ctx->server != NULL;
+		return !!ctx->server;
 	return !ctx->server_lost || ctx->keep_waiting;
 }
 
