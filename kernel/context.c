@@ -3,14 +3,15 @@
  * Guest memory contexts and their memslots.
  *
  * A context is created by each open of /dev/kmig and lives as long as its
- * file, any fault fd and any thread blocked in a fault hold a reference. The
- * file's mappings all hold the file, so the pages go when the last mapping
- * and the last fd are gone.
+ * file, any fault fd and any slot hold a reference. The file's mappings and
+ * every thread blocked in a fault hold the file, so the pages go when the
+ * last of them and the last fd are gone.
  *
  * Locking: ctx->lock (rwsem) protects the slot table: slot create/delete
  * take it for writing, everything that looks up a slot by id for reading.
  * A mapped slot cannot be deleted, so the fault path reaches its slot
- * through vma->vm_private_data without the lock.
+ * through vma->vm_private_data without the lock. Nothing O(slot size) runs
+ * under it: slots are allocated before and freed after taking it.
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -62,14 +63,36 @@ static void slot_arrays_free(struct kmig_slot *slot)
 	kvfree(slot->dirty);
 }
 
+/*
+ * Free the pages of @slot. Reading the page array is O(slot size): runs of
+ * absent pages are skipped a page of the array at a time, with a
+ * rescheduling point each.
+ */
+static void slot_pages_free(struct kmig_slot *slot)
+{
+	const unsigned long chunk = PAGE_SIZE / sizeof(*slot->pages);
+	unsigned long i, j, end;
+
+	for (i = 0; i < slot->npages; i = end) {
+		end = min(slot->npages, i + chunk);
+		if (memchr_inv(&slot->pages[i], 0,
+			       (end - i) * sizeof(*slot->pages))) {
+			for (j = i; j < end; j++)
+				if (slot->pages[j])
+					kmig_page_free(slot->ctx,
+						       slot->pages[j]);
+		}
+		cond_resched();
+	}
+}
+
+/* The last reference is gone; never called under a lock (it may sleep). */
 static void slot_free(struct kref *ref)
 {
 	struct kmig_slot *slot = container_of(ref, struct kmig_slot, ref);
-	unsigned long i;
 
-	for (i = 0; i < slot->npages; i++)
-		if (slot->pages[i])
-			kmig_page_free(slot->ctx, slot->pages[i]);
+	might_sleep();
+	slot_pages_free(slot);
 	slot_arrays_free(slot);
 	kmig_ctx_put(slot->ctx);
 	kfree(slot);
@@ -129,7 +152,9 @@ static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
 	return slot;
 }
 
-static int slot_delete(struct kmig_ctx *ctx, u32 id)
+/* Unlist slot @id; the caller puts *@slotp after dropping the lock. */
+static int slot_delete(struct kmig_ctx *ctx, u32 id,
+		       struct kmig_slot **slotp)
 {
 	struct kmig_slot *slot;
 
@@ -140,39 +165,36 @@ static int slot_delete(struct kmig_ctx *ctx, u32 id)
 	if (atomic_read(&slot->nr_maps))
 		return -EBUSY;
 	xa_erase(&ctx->slots, id);
-	kmig_slot_put(slot);
+	*slotp = slot;
 	return 0;
 }
 
-static int slot_create(struct kmig_ctx *ctx, const struct kmig_memslot *ms)
+/*
+ * List the new slot @slot (allocated without the lock: its arrays are
+ * O(slot size)). On failure the caller puts it after dropping the lock.
+ */
+static int slot_insert(struct kmig_ctx *ctx, struct kmig_slot *slot)
 {
-	u64 end = ms->guest_phys_addr + ms->memory_size;
-	struct kmig_slot *slot;
+	u64 end = slot->gpa + (slot->npages << PAGE_SHIFT);
+	struct kmig_slot *other;
 	unsigned long id;
-	int ret;
 
 	lockdep_assert_held_write(&ctx->lock);
-	if (xa_load(&ctx->slots, ms->slot))
+	if (xa_load(&ctx->slots, slot->id))
 		return -EEXIST;
-	xa_for_each(&ctx->slots, id, slot) {
-		u64 s = slot->gpa, e = slot->gpa + (slot->npages << PAGE_SHIFT);
+	xa_for_each(&ctx->slots, id, other) {
+		u64 s = other->gpa;
+		u64 e = other->gpa + (other->npages << PAGE_SHIFT);
 
-		if (ms->guest_phys_addr < e && s < end)
+		if (slot->gpa < e && s < end)
 			return -EEXIST;
 	}
-	slot = slot_alloc(ctx, ms);
-	if (!slot)
-		return -ENOMEM;
-	ret = xa_insert(&ctx->slots, ms->slot, slot, GFP_KERNEL_ACCOUNT);
-	if (ret) {
-		kmig_slot_put(slot);
-		return ret;
-	}
-	return 0;
+	return xa_insert(&ctx->slots, slot->id, slot, GFP_KERNEL_ACCOUNT);
 }
 
 static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
 {
+	struct kmig_slot *slot = NULL;
 	struct kmig_memslot ms;
 	int ret;
 
@@ -185,12 +207,22 @@ static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
 	    ms.guest_phys_addr + ms.memory_size < ms.guest_phys_addr)
 		return -EFBIG;
 
+	if (ms.memory_size) {
+		slot = slot_alloc(ctx, &ms);
+		if (!slot)
+			return -ENOMEM;
+	}
 	down_write(&ctx->lock);
-	if (ms.memory_size)
-		ret = slot_create(ctx, &ms);
-	else
-		ret = slot_delete(ctx, ms.slot);
+	if (slot) {
+		ret = slot_insert(ctx, slot);
+		if (!ret)
+			slot = NULL;
+	} else {
+		ret = slot_delete(ctx, ms.slot, &slot);
+	}
 	up_write(&ctx->lock);
+	if (slot)
+		kmig_slot_put(slot);
 	if (ret)
 		return ret;
 
@@ -315,14 +347,21 @@ void kmig_ctx_release(struct file *file)
 	list_del(&ctx->node);
 	mutex_unlock(&kmig_ctx_list_lock);
 	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_DEL);
-	kmig_fault_ctx_release(ctx);
+	/* Every fault waiter holds the file: none is left. */
+	KMIG_DEBUG_ON(atomic_read(&ctx->stats.waiters));
 
-	down_write(&ctx->lock);
-	xa_for_each(&ctx->slots, id, slot) {
-		xa_erase(&ctx->slots, id);
+	/* Free the slots one by one, outside the lock. */
+	for (id = 0;; id++) {
+		down_write(&ctx->lock);
+		slot = xa_find(&ctx->slots, &id, KMIG_MAX_SLOTS - 1,
+			       XA_PRESENT);
+		if (slot)
+			xa_erase(&ctx->slots, id);
+		up_write(&ctx->lock);
+		if (!slot)
+			break;
 		kmig_slot_put(slot);
 	}
-	up_write(&ctx->lock);
 	kmig_ctx_put(ctx);
 }
 

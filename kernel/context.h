@@ -78,11 +78,11 @@ struct kmig_ctx {
 	spinlock_t fault_lock;
 	struct list_head fault_queue;	/* unread struct kmig_waiter */
 	wait_queue_head_t fault_readers;
-	struct mutex server_mutex;	/* serialises attaching a server */
+	struct mutex server_mutex;	/* serialises attaching, losing a server */
 	struct file *server;		/* the fault fd, if attached */
 	u32 server_gen;			/* bumped on attach and detach */
 	u32 wake_seq;			/* bumped by KMIG_WAKE */
-	bool server_lost;		/* a server closed: fail the faults */
+	bool server_lost;		/* a server closed: fail or wait, unreported */
 	bool keep_waiting;		/* on loss: wait for the next server */
 	wait_queue_head_t page_wait[1 << KMIG_WAIT_HASH_BITS];
 
@@ -137,13 +137,16 @@ struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero);
 void kmig_page_free(struct kmig_ctx *ctx, struct page *page);
 struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
 			       struct page *page, bool *raced);
+int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
+		      struct iov_iter *from, size_t off, size_t len);
 
 /* fault.c */
 void kmig_fault_ctx_init(struct kmig_ctx *ctx);
-void kmig_fault_ctx_release(struct kmig_ctx *ctx);
 vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 			      unsigned long idx);
-void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx);
+void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx,
+			  bool installed, bool zero);
+void kmig_fault_unmapped(struct kmig_slot *slot);
 int kmig_fault_fd(struct kmig_ctx *ctx, unsigned long arg);
 long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp);
 long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp);

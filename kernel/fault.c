@@ -10,19 +10,26 @@
  * fault is retried and maps the page. Installing a page clears its
  * requested bit and wakes its queue.
  *
- * Locking: ctx->fault_lock (spinlock) protects the fault queue and the
- * server fields. It nests inside ctx->lock. Nothing sleeps under it.
+ * Every waiter ends: on install, KMIG_WAKE, a server attaching or leaving,
+ * an unmap of its slot (the retried fault finds no mapping), or a fatal
+ * signal. Kernel threads get no signals, so they wait only while a server
+ * is attached.
+ *
+ * Locking: ctx->server_mutex serialises attaching and losing a server;
+ * it nests outside ctx->lock. ctx->fault_lock (spinlock) protects the
+ * fault queue and the server fields and nests inside both. Nothing sleeps
+ * under it and nothing under it is O(slot size).
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
-#include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/vmalloc.h>
 
 #include "compat.h"
@@ -32,6 +39,10 @@
 struct kmig_waiter {
 	struct list_head node;		/* in ctx->fault_queue until read */
 	bool queued;
+	bool reported;			/* this thread queued the record */
+	bool on_request;		/* the page's requested bit was set */
+	u32 gen;			/* ctx->server_gen when it slept */
+	u32 wake_seq;			/* ctx->wake_seq when it slept */
 	struct kmig_fault rec;
 };
 
@@ -54,20 +65,6 @@ static void wake_all(struct kmig_ctx *ctx)
 		wake_up_all(&ctx->page_wait[i]);
 }
 
-/*
- * The context's file is gone, so no server can attach any more: end the
- * waits of threads whose mapping went away while they slept.
- */
-void kmig_fault_ctx_release(struct kmig_ctx *ctx)
-{
-	spin_lock(&ctx->fault_lock);
-	WRITE_ONCE(ctx->server_gen, ctx->server_gen + 1);
-	WRITE_ONCE(ctx->server_lost, true);
-	WRITE_ONCE(ctx->keep_waiting, false);
-	spin_unlock(&ctx->fault_lock);
-	wake_all(ctx);
-}
-
 static unsigned int wait_hash(struct kmig_slot *slot, unsigned long idx)
 {
 	return hash_64(((u64)slot->id << KMIG_SLOT_SHIFT) + idx,
@@ -88,15 +85,78 @@ static void record_latency(struct kmig_ctx *ctx, ktime_t start)
 	atomic64_inc(&ctx->stats.lat_us[min(b, KMIG_LAT_BUCKETS - 1U)]);
 }
 
-static bool wait_done(struct kmig_slot *slot, unsigned long idx, u32 gen,
-		      u32 wake_seq)
+static bool wait_done(struct kmig_slot *slot, unsigned long idx,
+		      const struct kmig_waiter *w)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 
 	return READ_ONCE(slot->pages[idx]) ||
-	       !test_bit(idx, slot->requested) ||
-	       READ_ONCE(ctx->server_gen) != gen ||
-	       READ_ONCE(ctx->wake_seq) != wake_seq;
+	       (w->on_request && !test_bit(idx, slot->requested)) ||
+	       READ_ONCE(ctx->server_gen) != w->gen ||
+	       READ_ONCE(ctx->wake_seq) != w->wake_seq;
+}
+
+/*
+ * Whether the current thread may sleep for a page. Kernel threads (KVM's
+ * async-PF worker, vhost on 6.1) never see a signal, and the VMM's exit
+ * may wait for them: they wait only while a server is attached. Others
+ * wait unless the server was lost without KMIG_FAULT_FD_KEEP_WAITING.
+ */
+static bool may_wait(struct kmig_ctx *ctx)
+{
+	lockdep_assert_held(&ctx->fault_lock);
+	if (current->flags & PF_KTHREAD)
+		return !!ctx->server;
+	return !ctx->server_lost || ctx->keep_waiting;
+}
+
+/*
+ * Register the current thread as a waiter of page @idx: unless the server
+ * was lost (then the next server hears of the page), the first thread to
+ * fault the page queues its record. Sets *@sleep if the thread is to
+ * sleep; otherwise returns the fault's result: 0 with the page present,
+ * VM_FAULT_SIGBUS if the thread may not wait.
+ */
+static vm_fault_t fault_enqueue(struct kmig_slot *slot, unsigned long idx,
+				struct kmig_waiter *w, bool *sleep)
+{
+	struct kmig_ctx *ctx = slot->ctx;
+
+	lockdep_assert_held(&ctx->fault_lock);
+	*sleep = false;
+	if (READ_ONCE(slot->pages[idx]))
+		return 0;
+	if (!may_wait(ctx))
+		return VM_FAULT_SIGBUS;
+	if (!ctx->server_lost) {
+		if (!test_and_set_bit(idx, slot->requested)) {
+			list_add_tail(&w->node, &ctx->fault_queue);
+			w->queued = true;
+			w->reported = true;
+		}
+		w->on_request = true;
+	}
+	w->gen = ctx->server_gen;
+	w->wake_seq = ctx->wake_seq;
+	*sleep = true;
+	return 0;
+}
+
+/* The wait of @w for page @idx is over: withdraw its record if unread. */
+static void fault_dequeue(struct kmig_slot *slot, unsigned long idx,
+			  struct kmig_waiter *w)
+{
+	struct kmig_ctx *ctx = slot->ctx;
+
+	spin_lock(&ctx->fault_lock);
+	if (w->queued) {
+		/* Never read: let the next fault of the page report it. */
+		list_del(&w->node);
+		w->queued = false;
+		clear_bit(idx, slot->requested);
+		wake_up_all(&ctx->page_wait[wait_hash(slot, idx)]);
+	}
+	spin_unlock(&ctx->fault_lock);
 }
 
 /*
@@ -120,9 +180,10 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		},
 	};
 	wait_queue_head_t *wq = &ctx->page_wait[wait_hash(slot, idx)];
-	bool reported = false;
-	u32 gen, wake_seq;
+	struct file *file;
 	ktime_t start;
+	vm_fault_t ret;
+	bool sleep;
 
 	if (server_dead(ctx))
 		return VM_FAULT_SIGBUS;
@@ -132,28 +193,21 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		return VM_FAULT_SIGBUS;
 
 	spin_lock(&ctx->fault_lock);
-	if (READ_ONCE(slot->pages[idx])) {
-		spin_unlock(&ctx->fault_lock);
-		return 0;
-	}
-	if (!test_and_set_bit(idx, slot->requested)) {
-		list_add_tail(&w.node, &ctx->fault_queue);
-		w.queued = true;
-		reported = true;
-	}
-	gen = ctx->server_gen;
-	wake_seq = ctx->wake_seq;
+	ret = fault_enqueue(slot, idx, &w, &sleep);
 	spin_unlock(&ctx->fault_lock);
-	if (reported) {
+	if (!sleep)
+		return ret;
+	if (w.reported) {
 		atomic64_inc(&ctx->stats.faults);
 		wake_up_poll(&ctx->fault_readers, EPOLLIN | EPOLLRDNORM);
 	}
 
 	/*
-	 * The slot, the context and the module's code must outlive the VMA
-	 * and the files once the lock is gone.
+	 * Once the lock is dropped the VMA may go: the slot must stay, and
+	 * the file keeps the context and the module's code. Its last fput()
+	 * releases it later (task work or a worker), after this returns.
 	 */
-	__module_get(THIS_MODULE);
+	file = get_file(vmf->vma->vm_file);
 	kref_get(&slot->ref);
 	release_fault_lock(vmf);
 	atomic_inc(&ctx->stats.waiters);
@@ -161,37 +215,55 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 
 	/* GUP for KVM asks to be interruptible: KVM_RUN then sees -EINTR. */
 	if (vmf->flags & FAULT_FLAG_INTERRUPTIBLE)
-		(void)wait_event_interruptible(*wq, wait_done(slot, idx, gen,
-							      wake_seq));
+		(void)wait_event_interruptible(*wq, wait_done(slot, idx, &w));
 	else
-		(void)wait_event_killable(*wq, wait_done(slot, idx, gen,
-							 wake_seq));
+		(void)wait_event_killable(*wq, wait_done(slot, idx, &w));
 
-	spin_lock(&ctx->fault_lock);
-	if (w.queued) {
-		/* Never read: let the next fault of the page report it. */
-		list_del(&w.node);
-		clear_bit(idx, slot->requested);
-		wake_up_all(wq);
-	}
-	spin_unlock(&ctx->fault_lock);
-	if (reported && READ_ONCE(slot->pages[idx]))
+	fault_dequeue(slot, idx, &w);
+	if (w.reported && READ_ONCE(slot->pages[idx]))
 		record_latency(ctx, start);
 	atomic_dec(&ctx->stats.waiters);
 	kmig_slot_put(slot);
-	module_put(THIS_MODULE);
+	fput(file);
 	return VM_FAULT_RETRY;
 }
 
-/* Page @idx was just installed: wake whoever waits for it. */
-void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx)
+/*
+ * Page @idx of @slot, in missing mode, is present: newly installed by the
+ * caller (@installed, with zeros if @zero) or found present. Withdraw its
+ * request, count it, and wake its waiters.
+ */
+void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx,
+			  bool installed, bool zero)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 
-	if (!test_and_clear_bit(idx, slot->requested))
-		atomic64_inc(&ctx->stats.installed_background);
-	atomic64_inc(&ctx->stats.installed_copy);
+	if (installed) {
+		if (!test_and_clear_bit(idx, slot->requested))
+			atomic64_inc(&ctx->stats.installed_background);
+		atomic64_inc(zero ? &ctx->stats.installed_zero :
+				    &ctx->stats.installed_copy);
+	}
 	wake_up_all(&ctx->page_wait[wait_hash(slot, idx)]);
+}
+
+/* Make every waiter of @ctx retry its fault. */
+static void wake_retry(struct kmig_ctx *ctx)
+{
+	spin_lock(&ctx->fault_lock);
+	WRITE_ONCE(ctx->wake_seq, ctx->wake_seq + 1);
+	spin_unlock(&ctx->fault_lock);
+	wake_all(ctx);
+}
+
+/*
+ * A mapping of @slot went away. Its waiters retry: whoever faulted through
+ * it finds no mapping and ends; nobody could serve it otherwise once the
+ * slot is deleted.
+ */
+void kmig_fault_unmapped(struct kmig_slot *slot)
+{
+	wake_retry(slot->ctx);
 }
 
 static bool fault_queued(struct kmig_ctx *ctx)
@@ -243,27 +315,62 @@ static __poll_t fault_poll(struct file *file, poll_table *pt)
 	return fault_queued(ctx) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
-/* Forget what was reported, so waiters report again to a new server. */
-static void requests_reset(struct kmig_ctx *ctx)
+/* The first slot of @ctx with an id at least *@id, referenced, or NULL. */
+static struct kmig_slot *next_slot(struct kmig_ctx *ctx, unsigned long *id)
 {
 	struct kmig_slot *slot;
-	unsigned long id;
 
-	lockdep_assert_held(&ctx->lock);
-	xa_for_each(&ctx->slots, id, slot)
-		bitmap_zero(slot->requested, slot->npages);
+	down_read(&ctx->lock);
+	slot = xa_find(&ctx->slots, id, KMIG_MAX_SLOTS - 1, XA_PRESENT);
+	if (slot)
+		kref_get(&slot->ref);
+	up_read(&ctx->lock);
+	return slot;
+}
+
+/*
+ * The server is lost: forget what it was told, so the next one is told
+ * again. No fault sets a requested bit while the server is lost and the
+ * queue is empty, so the bitmaps are cleared without fault_lock, a slot at
+ * a time, preemptibly.
+ */
+static void requests_forget(struct kmig_ctx *ctx)
+{
+	const unsigned long chunk = 8 * PAGE_SIZE * BITS_PER_BYTE;
+	struct kmig_slot *slot;
+	unsigned long id, i;
+
+	lockdep_assert_held(&ctx->server_mutex);
+	for (id = 0; (slot = next_slot(ctx, &id)); id++) {
+		for (i = 0; i < slot->npages; i += chunk) {
+			bitmap_clear(slot->requested, i,
+				     min(chunk, slot->npages - i));
+			cond_resched();
+		}
+		kmig_slot_put(slot);
+	}
 }
 
 static int fault_release(struct inode *inode, struct file *file)
 {
 	struct kmig_ctx *ctx = file->private_data;
+	struct kmig_waiter *w, *tmp;
 
+	mutex_lock(&ctx->server_mutex);
 	spin_lock(&ctx->fault_lock);
 	WRITE_ONCE(ctx->server, NULL);
 	WRITE_ONCE(ctx->server_gen, ctx->server_gen + 1);
 	WRITE_ONCE(ctx->server_lost, true);
+	/* Records nobody read: the next server hears of them again. */
+	list_for_each_entry_safe(w, tmp, &ctx->fault_queue, node) {
+		list_del(&w->node);
+		w->queued = false;
+	}
 	spin_unlock(&ctx->fault_lock);
 	wake_all(ctx);
+	requests_forget(ctx);
+	mutex_unlock(&ctx->server_mutex);
+
 	kmig_nl_ctx_event(ctx, KMIG_CMD_CTX_SERVER_LOST);
 	kmig_ctx_put(ctx);
 	atomic_long_dec(&kmig_objects.fault_files);
@@ -308,16 +415,14 @@ int kmig_fault_fd(struct kmig_ctx *ctx, unsigned long arg)
 	kref_get(&ctx->ref);
 	atomic_long_inc(&kmig_objects.fault_files);
 
-	down_read(&ctx->lock);
+	/* Waiters of a lost server wake and report to this one. */
 	spin_lock(&ctx->fault_lock);
 	WRITE_ONCE(ctx->server, file);
 	WRITE_ONCE(ctx->server_gen, ctx->server_gen + 1);
 	WRITE_ONCE(ctx->keep_waiting,
 		   !!(args.flags & KMIG_FAULT_FD_KEEP_WAITING));
 	WRITE_ONCE(ctx->server_lost, false);
-	requests_reset(ctx);
 	spin_unlock(&ctx->fault_lock);
-	up_read(&ctx->lock);
 	mutex_unlock(&ctx->server_mutex);
 
 	wake_all(ctx);
@@ -356,48 +461,33 @@ static u64 *install_pages(struct kmig_slot *slot,
 	return pages;
 }
 
-/* Install one page; 1 if installed, 0 if already present, or -errno. */
-static int install_one(struct kmig_slot *slot, unsigned long idx,
-		       const void __user *src)
+/* Install page @idx from @src, or zeros; as kmig_page_install(). */
+static int install_one(struct kmig_slot *slot, unsigned long idx, bool zero,
+		       char __user *src)
 {
-	struct page *page;
-	bool raced;
-	void *dst;
-	int ret;
+	struct iov_iter iter;
 
-	if (READ_ONCE(slot->pages[idx]))
-		return 0;
-	page = kmig_page_alloc(slot->ctx, !src);
-	if (IS_ERR(page))
-		return PTR_ERR(page);
-	if (src) {
-		dst = kmap_local_page(page);
-		ret = copy_from_user(dst, src, PAGE_SIZE);
-		kunmap_local(dst);
-		if (ret) {
-			kmig_page_free(slot->ctx, page);
-			return -EFAULT;
-		}
-	}
-	kmig_slot_install(slot, idx, page, &raced);
-	if (raced)
-		return 0;
-	kmig_dirty_mark(slot, idx);
-	return 1;
+	if (zero)
+		return kmig_page_install(slot, idx, NULL, 0, PAGE_SIZE);
+	iov_iter_ubuf(&iter, ITER_SOURCE, src, PAGE_SIZE);
+	return kmig_page_install(slot, idx, &iter, 0, PAGE_SIZE);
 }
 
+/*
+ * Each page's waiters are woken by kmig_page_install() before its status
+ * is written, so a fault on @status strands nobody.
+ */
 long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 {
 	struct kmig_install __user *uargs = argp;
 	u8 __user *status;
-	const char __user *buf;
+	char __user *buf;
 	struct kmig_install args;
 	struct kmig_slot *slot;
-	u64 woken = 0, *pages;
 	u32 i, installed = 0;
-	bool zero;
+	u64 *pages;
 	int ret = 0, r;
-	u8 st;
+	bool zero;
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
@@ -418,29 +508,21 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	}
 
 	for (i = 0; i < args.count; i++) {
-		r = install_one(slot, pages[i],
-				zero ? NULL : buf + (size_t)i * PAGE_SIZE);
+		r = install_one(slot, pages[i], zero,
+				buf + (size_t)i * PAGE_SIZE);
 		if (r < 0) {
 			ret = r;
 			break;
 		}
-		st = r ? KMIG_INSTALL_DONE : KMIG_INSTALL_PRESENT;
-		if (status && put_user(st, status + i)) {
+		installed += r;
+		if (status && put_user(r ? KMIG_INSTALL_DONE :
+					   KMIG_INSTALL_PRESENT, status + i)) {
 			ret = -EFAULT;
 			break;
 		}
-		if (!r)
-			continue;
-		installed++;
-		atomic64_inc(zero ? &ctx->stats.installed_zero :
-				    &ctx->stats.installed_copy);
-		if (!test_and_clear_bit(pages[i], slot->requested))
-			atomic64_inc(&ctx->stats.installed_background);
-		woken |= 1ULL << wait_hash(slot, pages[i]);
+		if (!(i % 64))
+			cond_resched();
 	}
-	for (i = 0; woken; i++, woken >>= 1)
-		if (woken & 1)
-			wake_up_all(&ctx->page_wait[i]);
 
 	kvfree(pages);
 err_pages:
@@ -495,19 +577,35 @@ long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp)
 	return 0;
 }
 
-/* Put a range in missing mode: its absent pages block until installed. */
+/*
+ * Put a range in missing mode: its absent pages block until installed.
+ * Only while the slot is unmapped: a fault could otherwise fill a page with
+ * zeros just before its bit is set, and the later install would find it
+ * present. ctx->lock (write) keeps the slot unmapped (mmap counts under it
+ * for reading) and serialises the writers of slot->missing.
+ */
 long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp)
 {
+	const unsigned long chunk = 8 * PAGE_SIZE * BITS_PER_BYTE;
 	struct kmig_slot *slot;
 	struct kmig_range r;
+	unsigned long n;
 	long ret;
 
 	ret = range_args(ctx, argp, &r, &slot);
 	if (ret)
 		return ret;
-	bitmap_set(slot->missing, r.first_page, r.num_pages);
+	down_write(&ctx->lock);
+	if (atomic_read(&slot->nr_maps))
+		ret = -EBUSY;
+	for (; !ret && r.num_pages; r.num_pages -= n, r.first_page += n) {
+		n = min_t(u64, r.num_pages, chunk);
+		bitmap_set(slot->missing, r.first_page, n);
+		cond_resched();
+	}
+	up_write(&ctx->lock);
 	kmig_slot_put(slot);
-	return 0;
+	return ret;
 }
 
 long kmig_fault_get_stats(struct kmig_ctx *ctx, void __user *argp)

@@ -69,6 +69,45 @@ struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
 	return page;
 }
 
+/*
+ * Install page @idx of @slot: a new page gets @len bytes of @from at @off,
+ * zeros elsewhere (all zeros if @from is NULL), and is published unless a
+ * page is there already; then it is marked dirty, and a missing-mode page
+ * has its request withdrawn, is counted and its waiters are woken (also
+ * when it was found present). Returns 1 if installed, 0 if a page was
+ * present (@from not advanced), or -errno (ENOSPC, ENOMEM, EFAULT).
+ */
+int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
+		      struct iov_iter *from, size_t off, size_t len)
+{
+	struct page *page;
+	bool raced = true;
+	size_t n;
+
+	if (READ_ONCE(slot->pages[idx]))
+		goto out;
+	page = kmig_page_alloc(slot->ctx, !from || off || len < PAGE_SIZE);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	if (from) {
+		n = copy_page_from_iter(page, off, len, from);
+		if (n < len) {
+			iov_iter_revert(from, n);
+			kmig_page_free(slot->ctx, page);
+			return -EFAULT;
+		}
+	}
+	kmig_slot_install(slot, idx, page, &raced);
+	if (raced && from)
+		iov_iter_revert(from, len);
+	if (!raced)
+		kmig_dirty_mark(slot, idx);
+out:
+	if (test_bit(idx, slot->missing))
+		kmig_fault_installed(slot, idx, !raced, !from);
+	return !raced;
+}
+
 static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 {
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
@@ -123,6 +162,7 @@ static void kmig_vm_close(struct vm_area_struct *vma)
 	struct kmig_slot *slot = vma->vm_private_data;
 
 	atomic_dec(&slot->nr_maps);
+	kmig_fault_unmapped(slot);
 }
 
 static const struct vm_operations_struct kmig_vm_ops = {
@@ -191,8 +231,8 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	struct kmig_slot *slot;
 	ssize_t done = 0;
 	size_t len, n;
-	struct page *page, *new;
-	bool raced;
+	struct page *page;
+	int ret;
 
 	if (iocb->ki_pos < 0)
 		return -ENXIO;
@@ -211,32 +251,16 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 			n = copy_page_from_iter(page, off, len, iter);
 			kmig_dirty_mark(slot, idx);
 		} else {
-			/*
-			 * Fill a fresh page before anyone can see it; zero it
-			 * unless this write covers all of it. A short copy
-			 * installs nothing.
-			 */
-			new = kmig_page_alloc(ctx, off || len < PAGE_SIZE);
-			if (IS_ERR(new)) {
+			/* A short copy installs nothing. */
+			ret = kmig_page_install(slot, idx, iter, off, len);
+			if (ret < 0) {
 				if (!done)
-					done = PTR_ERR(new);
+					done = ret;
 				break;
 			}
-			n = copy_page_from_iter(new, off, len, iter);
-			if (n < len) {
-				kmig_page_free(ctx, new);
-				if (!done)
-					done = -EFAULT;
-				break;
-			}
-			page = kmig_slot_install(slot, idx, new, &raced);
-			if (raced) {
-				iov_iter_revert(iter, n);
+			if (!ret)	/* a page came meanwhile: write to it */
 				continue;
-			}
-			kmig_dirty_mark(slot, idx);
-			if (test_bit(idx, slot->missing))
-				kmig_fault_installed(slot, idx);
+			n = len;
 		}
 		done += n;
 		if (n < len) {

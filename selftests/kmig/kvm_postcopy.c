@@ -4,14 +4,20 @@
  * The vCPU blocks on every absent page it touches until a handler thread,
  * serving the fault fd, installs it; the guest then checksums what it read
  * and reports the sum by an I/O exit, which must match the installed
- * content exactly.
+ * content exactly. A fault that KVM hands to its async-PF worker (a kernel
+ * thread, which never sees a signal) must not outlive the serving side.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -162,6 +168,183 @@ TEST(guest_blocks_on_missing_pages_until_the_handler_installs)
 	close(s.fd);
 	free(s.image);
 	EXPECT_TRUE(kmig_objects_zero());
+}
+
+/*
+ * Real mode, at 0x1000, interrupts on (KVM then hands a fault on an
+ * absent page to its async-PF worker and halts the vCPU meanwhile):
+ *	sti; nop; mov eax, [0x2000]; mov dx, 0x10; out dx, eax; hlt
+ */
+static const uint8_t apf_code[] = {
+	0xfb, 0x90,
+	0x66, 0xa1, 0x00, 0x20,
+	0xba, PORT, 0x00,
+	0x66, 0xef,
+	0xf4,
+};
+
+/* The VMM: a guest on @fd's slot 0 whose vCPU runs until killed. */
+static void run_apf_vmm(int fd)
+{
+	struct vcpu vcpu;
+	struct vm vm;
+	uint8_t *mem;
+
+	mem = kmig_map(fd, 0, GUEST_SIZE);
+	close(fd);
+	vm_create(&vm);
+	KVM_ASSERT(!ioctl(vm.fd, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP");
+	vm_set_memslot(&vm, 0, 0, 0, GUEST_SIZE, mem);
+	vcpu_create(&vcpu, &vm, CODE_PAGE * PAGE_SZ);
+	vcpu_run(&vcpu);
+	_exit(0);
+}
+
+/* True if process @pid ended within @ms; its status in *@status. */
+static bool reaped(pid_t pid, int *status, int ms)
+{
+	struct timespec ts = { 0, 10000000 };
+
+	for (; ms > 0; ms -= 10) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* True if the module's objects were all freed within @ms. */
+static bool objects_freed(int ms)
+{
+	struct timespec ts = { 0, 10000000 };
+	struct kmig_info i;
+
+	for (; ms > 0; ms -= 10) {
+		kmig_objects(&i);
+		if (!(i.obj_files | i.obj_contexts | i.obj_slots |
+		      i.obj_pages | i.obj_fault_files))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return kmig_objects_zero();
+}
+
+/* The name of thread @tid, or "" if it is gone. */
+static void thread_comm(pid_t tid, char *comm, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", tid);
+	comm[0] = 0;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(comm, len, f))
+		comm[0] = 0;
+	fclose(f);
+}
+
+/*
+ * A context whose slot 0 is in missing mode but for the code page, on which
+ * a forked VMM (*@pid) runs the async-PF guest; a fault fd in *@ffd unless
+ * @ffd_flags is negative. Returns the context fd, or -errno.
+ */
+static int apf_vmm_start(pid_t *pid, int ffd_flags, int *ffd)
+{
+	uint64_t code = CODE_PAGE;
+	uint8_t *page;
+	int fd;
+
+	fd = kmig_open();
+	kmig_set_memslot(fd, 0, KMIG_SLOT_MISSING, 0, GUEST_SIZE);
+	*ffd = ffd_flags < 0 ? -1 : __kmig_fault_fd(fd, ffd_flags);
+	if (ffd_flags >= 0 && *ffd < 0)
+		return *ffd;
+	page = calloc(1, PAGE_SZ);
+	if (!page)
+		return -ENOMEM;
+	memcpy(page, apf_code, sizeof(apf_code));
+	if (__kmig_install(fd, 0, 0, &code, page, NULL, 1, NULL))
+		return -EIO;
+	free(page);
+
+	*pid = fork();
+	if (*pid < 0)
+		return -errno;
+	if (!*pid) {
+		if (*ffd >= 0)
+			close(*ffd);
+		run_apf_vmm(fd);
+	}
+	return fd;
+}
+
+/*
+ * KVM's async-PF worker waits for a page with KMIG_FAULT_FD_KEEP_WAITING;
+ * the VMM is killed and the server goes away. The worker gets no signal:
+ * it must give up, or the VMM's exit waits for it (6.12) or the worker
+ * keeps the VMM's memory and the context forever (6.1).
+ */
+TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
+{
+	struct kmig_fault rec;
+	struct pollfd pfd;
+	int fd, ffd, status;
+	char comm[32];
+	pid_t pid;
+
+	REQUIRE_KVM();
+	ASSERT_TRUE(kmig_objects_zero());
+	fd = apf_vmm_start(&pid, KMIG_FAULT_FD_KEEP_WAITING, &ffd);
+	ASSERT_LE(0, fd);
+	close(fd);
+
+	pfd = (struct pollfd){ .fd = ffd, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	ASSERT_EQ(sizeof(rec), read(ffd, &rec, sizeof(rec)));
+	EXPECT_EQ(2, rec.page);
+	thread_comm(rec.tid, comm, sizeof(comm));
+	TH_LOG("page %llu faulted by %d (%s)", (unsigned long long)rec.page,
+	       rec.tid, strtok(comm, "\n") ?: "?");
+	/* The fault came from a kernel worker, not from the vCPU thread. */
+	EXPECT_EQ(0, strncmp(comm, "kworker", 7));
+
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	close(ffd);
+	EXPECT_TRUE(reaped(pid, &status, 10000)) {
+		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
+		return;
+	}
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_TRUE(objects_freed(10000))
+		TH_LOG("the worker still holds the VMM's memory");
+}
+
+/*
+ * No server was ever attached: the worker must not wait for one (the
+ * vCPU thread, which can be killed, may). Killing the VMM frees all.
+ */
+TEST(async_pf_worker_does_not_wait_without_a_server)
+{
+	int fd, ffd, status;
+	pid_t pid;
+
+	REQUIRE_KVM();
+	ASSERT_TRUE(kmig_objects_zero());
+	fd = apf_vmm_start(&pid, -1, &ffd);
+	ASSERT_LE(0, fd);
+	/* The guest faulted on its data page: someone waits for it. */
+	EXPECT_TRUE(kmig_wait_waiters(fd, 1, 10000));
+	close(fd);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	EXPECT_TRUE(reaped(pid, &status, 10000)) {
+		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
+		return;
+	}
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_TRUE(objects_freed(10000))
+		TH_LOG("the worker still holds the VMM's memory");
 }
 
 TEST_HARNESS_MAIN

@@ -4,7 +4,8 @@
  * page is installed; faults are read from the fault fd, once per page;
  * batched, zero and wake-only installs; present pages are reported, not
  * overwritten; waiters are killable; a lost server means SIGBUS, or
- * waiting for the next one.
+ * waiting for the next one; a waiter whose mapping goes away ends; a range
+ * is put in missing mode only while its slot is unmapped.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -254,6 +256,7 @@ TEST_F(missing, pwrite_installs_and_wakes)
 TEST_F(missing, install_bad_arguments)
 {
 	uint64_t page = NPAGES;
+	uint32_t done;
 	struct kmig_install a = { .slot = 1, .flags = 1U << 7 };
 
 	EXPECT_EQ(-EINVAL, __kmig_install(self->fd, 1, 0, &page, NULL, NULL,
@@ -269,6 +272,10 @@ TEST_F(missing, install_bad_arguments)
 	page = 0;
 	EXPECT_EQ(-EFAULT, __kmig_install(self->fd, 1, 0, &page,
 					  (void *)8, NULL, 1, NULL));
+	/* No buffer is not zeros. */
+	EXPECT_EQ(-EFAULT, __kmig_install(self->fd, 1, 0, &page, NULL, NULL,
+					  1, &done));
+	EXPECT_EQ(0, done);
 	/* A second server is refused while the first is attached. */
 	EXPECT_EQ(-EBUSY, __kmig_fault_fd(self->fd, 0));
 	EXPECT_EQ(-EINVAL, __kmig_fault_fd(self->fd, 1U << 5));
@@ -308,8 +315,8 @@ TEST_F(missing, missing_range_of_a_normal_slot)
 	uint8_t *p;
 
 	kmig_set_memslot(self->fd, 2, 0, SIZE, 8 * PAGE_SZ);
-	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	p[0] = 1;
 	p[3 * PAGE_SZ] = 1;
 	start(&t, p + 6 * PAGE_SZ, true);
@@ -320,10 +327,98 @@ TEST_F(missing, missing_range_of_a_normal_slot)
 				    NULL, NULL, 1, NULL));
 	pthread_join(t.thread, NULL);
 	EXPECT_EQ(0x77, p[6 * PAGE_SZ]);
+	munmap(p, 8 * PAGE_SZ);
 	r.num_pages = 5;
 	EXPECT_EQ(-1, ioctl(self->fd, KMIG_SET_MISSING, &r));
 	EXPECT_EQ(EINVAL, errno);
+}
+
+/*
+ * A page faulted in (zero-filled) before its range is put in missing mode
+ * would keep its zeros: a later install finds it present. So a range is
+ * put in missing mode only while its slot is not mapped, when no fault can
+ * fill a page; pages written before (pwrite) stay as they are.
+ */
+TEST_F(missing, set_missing_is_refused_while_the_slot_is_mapped)
+{
+	struct kmig_range r = { .slot = 2, .first_page = 0, .num_pages = 8 };
+	static uint8_t buf[PAGE_SZ];
+	struct toucher t = {};
+	struct kmig_fault rec;
+	uint64_t page = 5;
+	uint8_t status;
+	uint8_t *p;
+
+	kmig_set_memslot(self->fd, 2, 0, SIZE, 8 * PAGE_SZ);
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
+	EXPECT_EQ(0, p[5 * PAGE_SZ]);
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	EXPECT_EQ(EBUSY, errno);
+	fill(buf, 1, 3);
+	EXPECT_EQ(0, __kmig_install(self->fd, 2, 0, &page, buf, &status, 1,
+				    NULL));
+	EXPECT_EQ(KMIG_INSTALL_PRESENT, status);
 	munmap(p, 8 * PAGE_SZ);
+
+	/* Unmapped: allowed; the page written before keeps its data. */
+	ASSERT_EQ(1, pwrite(self->fd, "w", 1, KMIG_SLOT_OFFSET(2) + PAGE_SZ));
+	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
+	EXPECT_EQ('w', p[PAGE_SZ]);
+	start(&t, p + 6 * PAGE_SZ, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(6, rec.page);
+	page = 6;
+	ASSERT_EQ(0, __kmig_install(self->fd, 2, 0, &page, buf, &status, 1,
+				    NULL));
+	EXPECT_EQ(KMIG_INSTALL_DONE, status);
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(buf[0], t.value);
+	munmap(p, 8 * PAGE_SZ);
+}
+
+/*
+ * The status of page 1 cannot be written (PROT_NONE): the install fails
+ * with EFAULT, but page 1 is installed and its waiter must wake; so must a
+ * retry that finds the page present.
+ */
+TEST_F(missing, install_wakes_even_if_the_status_cannot_be_written)
+{
+	struct kmig_range r = { .slot = 1, .first_page = 25, .num_pages = 1 };
+	static uint8_t buf[2 * PAGE_SZ];
+	uint64_t pages[2] = { 24, 25 };
+	struct toucher t = {};
+	struct kmig_fault rec;
+	uint8_t *st;
+	uint32_t done;
+
+	st = mmap(NULL, 2 * PAGE_SZ, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st);
+	ASSERT_EQ(0, mprotect(st + PAGE_SZ, PAGE_SZ, PROT_NONE));
+	start(&t, self->mem + 25 * PAGE_SZ + 1, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+
+	fill(buf, 2, 4);
+	EXPECT_EQ(-EFAULT, __kmig_install(self->fd, 1, 0, pages, buf,
+					  st + PAGE_SZ - 1, 2, &done));
+	EXPECT_EQ(2, done);
+	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 2000))
+		TH_LOG("the waiter of the page whose status faulted sleeps on");
+	EXPECT_EQ(0, __kmig_install(self->fd, 1, 0, pages, buf, st, 2,
+				    &done));
+	EXPECT_EQ(0, done);
+	EXPECT_EQ(KMIG_INSTALL_PRESENT, st[0]);
+	EXPECT_EQ(KMIG_INSTALL_PRESENT, st[1]);
+	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 2000))
+		TH_LOG("a retried install that finds the page present wakes nobody");
+
+	/* Whatever happened, let the thread go. */
+	ASSERT_EQ(0, ioctl(self->fd, KMIG_WAKE, &r));
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(buf[PAGE_SZ + 1], t.value);
+	munmap(st, 2 * PAGE_SZ);
 }
 
 /* The kernel touching memory for the process (read(2) into it) blocks too. */
@@ -469,6 +564,68 @@ TEST_F(missing, waiter_of_a_closed_context_ends)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+}
+
+/* True if process @pid ended within @ms; its status in *@status. */
+static bool reaped(pid_t pid, int *status, int ms)
+{
+	struct timespec ts = { 0, 10000000 };
+
+	for (; ms > 0; ms -= 10) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * The waiter's mapping is unmapped and its slot deleted while the server
+ * stays: KMIG_INSTALL and KMIG_WAKE can no longer name the slot, so the
+ * unmap itself must end the wait (the retried fault finds no mapping).
+ */
+TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
+{
+	struct kmig_fault rec;
+	int status, go[2];
+	char c = 0;
+	pid_t pid;
+
+	kmig_set_memslot(self->fd, 2, KMIG_SLOT_MISSING, SIZE, SIZE);
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		uint8_t *p = kmig_map(self->fd, 2, SIZE);
+		struct toucher t = {};
+
+		close(self->ffd);
+		start(&t, p + 7 * PAGE_SZ, false);
+		/* Once the server has read the fault. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		munmap(p, SIZE);
+		if (__kmig_set_memslot(self->fd, 2, 0, SIZE, 0))
+			_exit(3);
+		pthread_join(t.thread, NULL);
+		_exit(2);
+	}
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(2, rec.slot);
+	EXPECT_EQ(7, rec.page);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	if (!reaped(pid, &status, 5000)) {
+		EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0))
+			TH_LOG("the waiter of the deleted slot sleeps on");
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return;
+	}
+	ASSERT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
+	close(go[0]);
+	close(go[1]);
 }
 
 TEST_F(missing, keep_waiting_until_a_new_server_attaches)

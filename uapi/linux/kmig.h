@@ -221,7 +221,10 @@ struct kmig_memslot {
  * one fault fd is attached at a time (EBUSY). Closing it is "the serving side
  * went away": blocked and later faults on absent missing-mode pages end in
  * SIGBUS, or, with KMIG_FAULT_FD_KEEP_WAITING, wait (killably) for the next
- * fault fd, to which they are reported again.
+ * fault fd, to which they are reported again. Kernel threads (KVM's async-PF
+ * worker) wait only while a fault fd is attached. KMIG_SET_MISSING puts a
+ * range in missing mode only while its slot is unmapped (EBUSY); present
+ * pages of the range stay present.
  */
 #define KMIG_FAULT_FD_KEEP_WAITING	_BITUL(0)
 #define KMIG_FAULT_FD_FLAGS_ALL		(KMIG_FAULT_FD_KEEP_WAITING)
@@ -260,7 +263,8 @@ struct kmig_range {
 
 /*
  * Install @count pages of @slot: page @pages[i] gets the i-th page of @buf
- * (or zeros). Wakes every waiter of every page installed.
+ * (or zeros). Wakes the waiters of each page, installed or present, before
+ * writing its @status.
  *   EINVAL  flags, count > KMIG_INSTALL_MAX, a page number past the slot
  *   ENOENT  no such slot; EFAULT bad pointers; ENOSPC page limit
  * On an error after some pages were installed, @installed says how many.
