@@ -22,7 +22,7 @@ static_assert(BITS_PER_LONG == 64);
 #ifdef CONFIG_KMIG_DEBUG
 #define KMIG_DEBUG_ON(cond)	WARN_ON(cond)
 #else
-#define KMIG_DEBUG_ON(cond)	((void)0)
+#define KMIG_DEBUG_ON(cond)	BUILD_BUG_ON_INVALID(cond)
 #endif
 
 /*
