@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 # The kselftest harness macros compare across types and pass unused
 # metadata by design.
-KSFT_WARN := -Wno-unused-parameter -Wno-sign-compare
+KSFT_WARN := -Wno-unused-parameter -Wno-sign-compare -Wno-clobbered
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 USER_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/kmig
 LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every way a process can make a kmig page writable, or write it, behind a
+ * harvest keeps the dirty log right: mprotect cycles, madvise, userfaultfd,
+ * fork, process_vm_writev, /proc/PID/mem, and NUMA balancing (which must
+ * not scan kmig mappings at all). Each test harvests (re-arming every
+ * page), goes through one path, writes, and expects the written pages in
+ * the next harvest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/userfaultfd.h>
+
+#include "kselftest_harness.h"
+#include "kmig.h"
+#include "kvm.h"
+
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC	(1 << 15)
+#endif
+
+#define NPAGES	128
+#define SIZE	(NPAGES * PAGE_SZ)
+#define WORDS	(NPAGES / 64)
+
+FIXTURE(paths) {
+	int fd;
+	uint8_t *mem;
+	uint64_t bm[WORDS];
+};
+
+FIXTURE_SETUP(paths)
+{
+	ASSERT_TRUE(kmig_objects_zero());
+	self->fd = kmig_open();
+	kmig_set_memslot(self->fd, 0, KMIG_SLOT_DIRTY_LOG, 0, SIZE);
+	self->mem = kmig_map(self->fd, 0, SIZE);
+}
+
+FIXTURE_TEARDOWN(paths)
+{
+	munmap(self->mem, SIZE);
+	close(self->fd);
+	EXPECT_TRUE(kmig_objects_zero());
+}
+
+/* Harvest with clear; the number of pages reported. */
+static int harvest(int fd, uint64_t *bm)
+{
+	int ret, n = 0;
+
+	ret = __kmig_dirty(fd, KMIG_GET_DIRTY_LOG, 0, KMIG_DIRTY_LOG_CLEAR,
+			   0, 0, bm);
+	if (ret)
+		return ret;
+	for (int i = 0; i < WORDS; i++)
+		n += __builtin_popcountll(bm[i]);
+	return n;
+}
+
+static bool test_bit64(const uint64_t *bm, unsigned int i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+/* Write every page; harvest twice so every page is re-armed and clean. */
+static void dirty_all_and_rearm(struct __test_metadata *_metadata,
+				FIXTURE_DATA(paths) *self)
+{
+	for (int i = 0; i < NPAGES; i++)
+		self->mem[i * PAGE_SZ] = i;
+	ASSERT_EQ(NPAGES, harvest(self->fd, self->bm));
+	ASSERT_EQ(0, harvest(self->fd, self->bm));
+}
+
+/* Write every page through the mapping and expect all of them logged. */
+static void expect_writes_logged(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(paths) *self, uint8_t v)
+{
+	int missing = 0;
+
+	for (int i = 0; i < NPAGES; i++)
+		self->mem[i * PAGE_SZ + 1] = v;
+	ASSERT_LE(0, harvest(self->fd, self->bm));
+	for (int i = 0; i < NPAGES; i++)
+		missing += !test_bit64(self->bm, i);
+	EXPECT_EQ(0, missing)
+		TH_LOG("%d of %d written pages missing from the log",
+		       missing, NPAGES);
+}
+
+/*
+ * mprotect(PROT_READ) then back to read-write may upgrade a read-only
+ * dirty PTE to writable without a fault: a re-armed page must have none.
+ */
+TEST_F(paths, mprotect_cycle_keeps_logging)
+{
+	for (int round = 0; round < 3; round++) {
+		dirty_all_and_rearm(_metadata, self);
+		ASSERT_EQ(0, mprotect(self->mem, SIZE, PROT_READ));
+		ASSERT_EQ(0, mprotect(self->mem, SIZE, PROT_READ | PROT_WRITE));
+		expect_writes_logged(_metadata, self, round + 1);
+	}
+	/* Reading first leaves read-only clean PTEs: the same holds. */
+	dirty_all_and_rearm(_metadata, self);
+	for (int i = 0; i < NPAGES; i++)
+		EXPECT_EQ((uint8_t)i, self->mem[i * PAGE_SZ]);
+	ASSERT_EQ(0, mprotect(self->mem, SIZE, PROT_READ));
+	ASSERT_EQ(0, mprotect(self->mem, SIZE, PROT_READ | PROT_WRITE));
+	expect_writes_logged(_metadata, self, 9);
+}
+
+TEST_F(paths, madvise_keeps_logging)
+{
+	static const struct { int advice; const char *name; } advs[] = {
+		{ MADV_DONTNEED, "DONTNEED" },
+		{ MADV_COLD, "COLD" },
+		{ MADV_PAGEOUT, "PAGEOUT" },
+		{ MADV_WILLNEED, "WILLNEED" },
+	};
+
+	for (unsigned int a = 0; a < ARRAY_SIZE(advs); a++) {
+		dirty_all_and_rearm(_metadata, self);
+		ASSERT_EQ(0, madvise(self->mem, SIZE, advs[a].advice))
+			TH_LOG("madvise %s: %s", advs[a].name, strerror(errno));
+		expect_writes_logged(_metadata, self, a + 1);
+		/* Data survives: the pages are the module's. */
+		EXPECT_EQ(3, self->mem[3 * PAGE_SZ]);
+		EXPECT_EQ(a + 1, self->mem[3 * PAGE_SZ + 1]);
+	}
+
+	/* POPULATE_WRITE faults for write: every page shows, conservatively. */
+	dirty_all_and_rearm(_metadata, self);
+	ASSERT_EQ(0, madvise(self->mem, SIZE, MADV_POPULATE_WRITE));
+	EXPECT_EQ(NPAGES, harvest(self->fd, self->bm));
+	/* ... and re-arms like any other write fault. */
+	expect_writes_logged(_metadata, self, 7);
+	/* Nothing can free a kmig page behind the module's back. */
+	EXPECT_NE(0, madvise(self->mem, SIZE, MADV_REMOVE));
+	EXPECT_NE(0, madvise(self->mem, SIZE, MADV_FREE));
+}
+
+static int uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int ufd = syscall(__NR_userfaultfd, O_CLOEXEC);
+
+	if (ufd < 0)
+		return -errno;
+	if (ioctl(ufd, UFFDIO_API, &api)) {
+		close(ufd);
+		return -errno;
+	}
+	return ufd;
+}
+
+static int uffd_register(int ufd, void *addr, uint64_t mode)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = SIZE },
+		.mode = mode,
+	};
+
+	return ioctl(ufd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+/*
+ * userfaultfd cannot take over a kmig mapping: missing, minor and
+ * synchronous write-protect registrations are refused. Asynchronous
+ * write-protect (6.7+, for PAGEMAP_SCAN) accepts any mapping; protecting
+ * and unprotecting then must not make a re-armed page writable.
+ */
+TEST_F(paths, userfaultfd_cannot_bypass_the_log)
+{
+	static const uint64_t modes[] = {
+		UFFDIO_REGISTER_MODE_MISSING,
+		UFFDIO_REGISTER_MODE_WP,
+		UFFDIO_REGISTER_MODE_MINOR,
+	};
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)self->mem, .len = SIZE },
+	};
+	int ufd;
+
+	ufd = uffd_open(0);
+	ASSERT_LE(0, ufd) TH_LOG("userfaultfd: %s", strerror(-ufd));
+	for (unsigned int m = 0; m < ARRAY_SIZE(modes); m++) {
+		EXPECT_EQ(-EINVAL, uffd_register(ufd, self->mem, modes[m]))
+			TH_LOG("mode %#llx", (unsigned long long)modes[m]);
+	}
+	close(ufd);
+
+	ufd = uffd_open(UFFD_FEATURE_WP_ASYNC);
+	if (ufd == -EINVAL) {
+		TH_LOG("no UFFD_FEATURE_WP_ASYNC on this kernel");
+		return;
+	}
+	ASSERT_LE(0, ufd);
+	if (uffd_register(ufd, self->mem, UFFDIO_REGISTER_MODE_WP)) {
+		TH_LOG("asynchronous write-protect refused too");
+		close(ufd);
+		return;
+	}
+	for (int round = 0; round < 2; round++) {
+		dirty_all_and_rearm(_metadata, self);
+		wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+		ASSERT_EQ(0, ioctl(ufd, UFFDIO_WRITEPROTECT, &wp));
+		wp.mode = 0;
+		ASSERT_EQ(0, ioctl(ufd, UFFDIO_WRITEPROTECT, &wp));
+		expect_writes_logged(_metadata, self, round + 1);
+	}
+	/* Protected while dirty, harvested, then unprotected. */
+	for (int i = 0; i < NPAGES; i++)
+		self->mem[i * PAGE_SZ] = 5;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	ASSERT_EQ(0, ioctl(ufd, UFFDIO_WRITEPROTECT, &wp));
+	ASSERT_EQ(NPAGES, harvest(self->fd, self->bm));
+	wp.mode = 0;
+	ASSERT_EQ(0, ioctl(ufd, UFFDIO_WRITEPROTECT, &wp));
+	expect_writes_logged(_metadata, self, 3);
+	close(ufd);
+}
+
+/* A child writes through the inherited shared mapping. */
+TEST_F(paths, fork_child_writes_are_logged)
+{
+	int status, missing = 0;
+	pid_t pid;
+
+	for (int round = 0; round < 2; round++) {
+		dirty_all_and_rearm(_metadata, self);
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			for (int i = 0; i < NPAGES; i++)
+				self->mem[i * PAGE_SZ + 2] = round + 1;
+			_exit(0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_EQ(0, status);
+		ASSERT_LE(0, harvest(self->fd, self->bm));
+		for (int i = 0; i < NPAGES; i++)
+			missing += !test_bit64(self->bm, i);
+		EXPECT_EQ(0, missing);
+		EXPECT_EQ(round + 1, self->mem[5 * PAGE_SZ + 2]);
+	}
+	/* Re-armed in the parent after the child went away. */
+	expect_writes_logged(_metadata, self, 4);
+}
+
+/* Write @len bytes at @off of the mapping through another path. */
+static ssize_t poke_vm_writev(void *dst, const void *src, size_t len)
+{
+	struct iovec local = { .iov_base = (void *)src, .iov_len = len };
+	struct iovec remote = { .iov_base = dst, .iov_len = len };
+
+	return process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+}
+
+static ssize_t poke_proc_mem(void *dst, const void *src, size_t len)
+{
+	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pwrite(fd, src, len, (off_t)(uintptr_t)dst);
+	close(fd);
+	return n;
+}
+
+/*
+ * The kernel writes the page through GUP and a kernel mapping: the GUP
+ * write fault logs it, and the PG_dirty set on release is folded into the
+ * harvest after.
+ */
+TEST_F(paths, remote_writes_are_logged)
+{
+	static ssize_t (*const poke[])(void *, const void *, size_t) = {
+		poke_vm_writev, poke_proc_mem,
+	};
+	uint8_t buf[64];
+	int missing;
+
+	for (unsigned int p = 0; p < ARRAY_SIZE(poke); p++) {
+		for (int round = 0; round < 2; round++) {
+			dirty_all_and_rearm(_metadata, self);
+			memset(buf, 0x40 + p * 2 + round, sizeof(buf));
+			for (int i = 0; i < NPAGES; i++)
+				ASSERT_EQ(sizeof(buf),
+					  poke[p](self->mem + i * PAGE_SZ + 8,
+						  buf, sizeof(buf)));
+			ASSERT_LE(0, harvest(self->fd, self->bm));
+			missing = 0;
+			for (int i = 0; i < NPAGES; i++)
+				missing += !test_bit64(self->bm, i);
+			EXPECT_EQ(0, missing) TH_LOG("path %u round %d", p,
+						     round);
+			EXPECT_EQ(buf[0], self->mem[9 * PAGE_SZ + 8]);
+		}
+	}
+}
+
+#define BIG_PAGES	16384		/* 64 MiB */
+
+struct numa_reader {
+	volatile uint8_t *mem;
+	volatile bool stop;
+	int cpu;
+	uint64_t sum;
+};
+
+static void *numa_reader(void *arg)
+{
+	struct numa_reader *r = arg;
+	cpu_set_t set;
+	unsigned long i = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (!r->stop)
+		r->sum += r->mem[(i++ * 7919 % BIG_PAGES) * PAGE_SZ];
+	return NULL;
+}
+
+static int count_big(const uint64_t *bm)
+{
+	int n = 0;
+
+	for (int i = 0; i < BIG_PAGES / 64; i++)
+		n += __builtin_popcountll(bm[i]);
+	return n;
+}
+
+/*
+ * task_numa_work() must skip kmig mappings: the pages cannot migrate, and
+ * a hinting fault rebuilds the PTE behind the module's back (6.12 makes a
+ * read-only dirty PTE writable even on a read). Harvested pages (PG_dirty
+ * clear, which the scanner wants) are read by threads on both nodes while
+ * the scanner runs every 10 ms: it may touch few of their PTEs, and a
+ * write to every page afterwards is logged in full.
+ */
+TEST_F(paths, numa_balancing_skips_kmig_mappings)
+{
+	static uint64_t bm[BIG_PAGES / 64];
+	struct numa_reader r[2];
+	pthread_t t[2];
+	volatile uint8_t *big;
+	long before, after, faults;
+	int ret;
+
+	ret = kmig_numa_balancing_fast();
+	if (ret && !getenv("KMIG_BED"))
+		SKIP(return, "NUMA balancing unavailable: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("the bed boots with two NUMA nodes");
+
+	kmig_set_memslot(self->fd, 1, KMIG_SLOT_DIRTY_LOG, 1ULL << 32,
+			 BIG_PAGES * PAGE_SZ);
+	big = kmig_map(self->fd, 1, BIG_PAGES * PAGE_SZ);
+	for (unsigned long i = 0; i < BIG_PAGES; i++)
+		big[i * PAGE_SZ] = 1;
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	ASSERT_EQ(BIG_PAGES, count_big(bm));
+
+	before = kmig_vmstat("numa_pte_updates");
+	faults = kmig_vmstat("numa_hint_faults");
+	ASSERT_LE(0, before);
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct numa_reader){ .mem = big, .cpu = i };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, numa_reader, &r[i]));
+	}
+	sleep(4);
+	for (int i = 0; i < 2; i++) {
+		r[i].stop = true;
+		pthread_join(t[i], NULL);
+	}
+	after = kmig_vmstat("numa_pte_updates");
+	faults = kmig_vmstat("numa_hint_faults") - faults;
+	kmig_numa_balancing_off();
+	TH_LOG("%ld PTEs made PROT_NONE, %ld hinting faults", after - before,
+	       faults);
+	EXPECT_GT(BIG_PAGES / 8, after - before);
+
+	for (unsigned long i = 0; i < BIG_PAGES; i++)
+		big[i * PAGE_SZ] = 2;
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	EXPECT_EQ(BIG_PAGES, count_big(bm));
+	munmap((void *)big, BIG_PAGES * PAGE_SZ);
+}
+
+TEST_HARNESS_MAIN
