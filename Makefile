@@ -47,7 +47,7 @@ SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c) user/kmig/netlink.c \
 	user/vmm/client/client.c $(wildcard user/stream/*.c)
 SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(AGENT_HDRS) \
 	user/vmm/client/client.h $(wildcard user/stream/*.h) \
-	user/vmm/guest/abi.h
+	user/vmm/guest/abi.h user/vmm/cpuid.h
 SELFTESTS := $(addprefix $(B)/selftests/,$(SELFTEST_NAMES))
 
 BENCH_NAMES := $(basename $(notdir $(filter-out selftests/bench/bench.c,$(wildcard selftests/bench/*.c))))

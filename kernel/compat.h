@@ -26,26 +26,27 @@ static inline void release_fault_lock(struct vm_fault *vmf)
 }
 #endif
 
+#ifdef CONFIG_NUMA
 /*
- * Write-protect the user PTEs of a file range, with the MMU notifier call
- * and TLB flush. 6.15 has mapping_wrprotect_range(); before, kernels with
- * CONFIG_MAPPING_DIRTY_HELPERS (x86 distributions: DRM_VMWGFX selects it)
- * export wp_shared_mapping_range(). Without either, zap the PTEs: the next
- * access faults them in again, which costs more but re-arms as well.
+ * vm_operations_struct.get_policy: 6.7 added the interleave index. kmig
+ * returns kmig_no_mof_policy, whose missing MPOL_F_MOF makes
+ * task_numa_work() skip the VMA (vma_policy_mof()).
  */
-#if IS_ENABLED(CONFIG_MAPPING_DIRTY_HELPERS)
-static inline void kmig_wrprotect_range(struct address_space *mapping,
-					pgoff_t first, pgoff_t nr)
+extern struct mempolicy kmig_no_mof_policy;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+static inline struct mempolicy *kmig_vm_get_policy(struct vm_area_struct *vma,
+						   unsigned long addr)
 {
-	wp_shared_mapping_range(mapping, first, nr);
+	return &kmig_no_mof_policy;
 }
 #else
-static inline void kmig_wrprotect_range(struct address_space *mapping,
-					pgoff_t first, pgoff_t nr)
+static inline struct mempolicy *kmig_vm_get_policy(struct vm_area_struct *vma,
+						   unsigned long addr,
+						   pgoff_t *ilx)
 {
-	unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
-			    (loff_t)nr << PAGE_SHIFT, 0);
+	return &kmig_no_mof_policy;
 }
+#endif
 #endif
 
 /*

@@ -4,53 +4,80 @@
  * of present pages of any slot.
  *
  * Writes through a user mapping (the VMM, the agent, KVM's GUP for a vCPU)
- * first hit a write-protected PTE and go through .page_mkwrite, which sets
- * the page's bit with the page locked. pwrite and installs set it after the
- * data is in. Pages KVM writes through a kernel mapping and releases dirty
- * get PG_dirty, which the harvest folds in.
+ * first fault and go through .page_mkwrite, which sets the page's bit with
+ * the page locked. pwrite and installs set it after the data is in. Pages
+ * KVM writes through a kernel mapping and releases dirty get PG_dirty,
+ * which the harvest folds in.
  *
  * Clearing a bit re-arms its page: the bit is cleared first, then the
- * page's user PTEs are write-protected (KVM's MMU notifier drops its SPTEs
- * with them), so the next write faults and sets the bit again. A write
- * racing the harvest either went through before the PTE lost its write
- * bit, and the caller copies the page after the harvest returns, or faults
- * after it and is in the next round. Waiting for a locked page between
- * clear and protect waits for a .page_mkwrite that set the bit but has not
- * installed its writable PTE yet.
+ * page's user PTEs are zapped (KVM's MMU notifier drops its SPTEs with
+ * them), so the next access faults again and the next write goes through
+ * .page_mkwrite. A write racing the harvest either went through before
+ * the zap, and the caller copies the page after the harvest returns, or
+ * faults after it and is in the next round. Waiting for a locked page
+ * between clear and zap waits for a .page_mkwrite that set the bit but has
+ * not installed its writable PTE yet.
+ *
+ * Zapping, not write-protecting: a write-protected PTE keeps its dirty bit,
+ * and the core turns a read-only dirty PTE of a shared mapping writable
+ * without a fault (mprotect, userfaultfd unprotect, NUMA hinting faults:
+ * can_change_pte_writable()). Cleaning and write-protecting in two page
+ * walks leaves that window open between them; with no PTE left there is
+ * nothing to upgrade. Documentation/design.rst lists every path.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
-#include "compat.h"
 #include "context.h"
 #include "kmig.h"
 
+/*
+ * Log a write to page @idx; called after the data is in, or with the page
+ * locked before a writable PTE is installed. The barrier orders what came
+ * before (the data, the page lock) before the look at @logging, against a
+ * restart that turns logging on and then looks at pages: set_logging().
+ */
 void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 {
-	if (slot->dirty && READ_ONCE(slot->logging))
+	if (!slot->dirty)
+		return;
+	/* Pairs with set_logging()'s: see there. */
+	smp_mb();
+	if (READ_ONCE(slot->logging))
 		set_bit(idx, slot->dirty);
 }
 
-/* Pages closer than this are protected in one go, with those between. */
+/* Pages closer than this are zapped in one go, with those between. */
 #define SPAN_GAP	64
 
-static void protect(struct kmig_slot *slot, unsigned long first,
-		    unsigned long end)
+/* Remove the user PTEs of pages first .. end - 1 of @slot. */
+static void zap(struct kmig_slot *slot, unsigned long first,
+		unsigned long end)
 {
-	kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff + first,
-			     end - first);
+	unmap_mapping_range(slot->ctx->inode->i_mapping,
+			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
+			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+}
+
+/* Wait for a .page_mkwrite that holds @page locked to finish. */
+static void wait_unlocked(struct page *page)
+{
+	if (page && PageLocked(page)) {
+		lock_page(page);
+		unlock_page(page);
+	}
 }
 
 /*
  * Re-arm the pages whose bits are set in @bits (@nwords words from page
  * @base), bits the caller has cleared and reports: wait out in-flight
- * .page_mkwrite calls, write-protect the user PTEs, and clear the PG_dirty
- * that KVM set when its notifier dropped writable SPTEs. Protecting extra
- * clean pages is harmless, and one call for a span costs far less than
- * many small ones: every call is an MMU notifier round trip with a TLB
- * flush.
+ * .page_mkwrite calls, zap the user PTEs, and clear the PG_dirty that KVM
+ * set when its notifier dropped writable SPTEs (and that zapping a dirty
+ * PTE sets). Zapping extra clean pages is harmless, and one call for a
+ * span costs far less than many small ones: every call is an MMU notifier
+ * round trip with a TLB flush.
  *
  * A .page_mkwrite that set a bit the caller cleared holds the page lock
  * until its writable PTE is in. The caller's atomic clear of the word
@@ -64,14 +91,9 @@ static void rearm(struct kmig_slot *slot, unsigned long base,
 	const unsigned long *b = (const unsigned long *)bits;
 	struct page *page;
 
-	for_each_set_bit(i, b, nbits) {
-		page = READ_ONCE(slot->pages[base + i]);
-		if (page && PageLocked(page)) {
-			lock_page(page);
-			unlock_page(page);
-		}
-	}
-	/* An unlock seen above comes before its PTE is write-protected. */
+	for_each_set_bit(i, b, nbits)
+		wait_unlocked(READ_ONCE(slot->pages[base + i]));
+	/* An unlock seen above comes before its PTE is zapped. */
 	smp_rmb();
 	for_each_set_bit(i, b, nbits) {
 		if (end && base + i < end + SPAN_GAP) {
@@ -79,12 +101,12 @@ static void rearm(struct kmig_slot *slot, unsigned long base,
 			continue;
 		}
 		if (end)
-			protect(slot, first, end);
+			zap(slot, first, end);
 		first = base + i;
 		end = first + 1;
 	}
 	if (end)
-		protect(slot, first, end);
+		zap(slot, first, end);
 	for_each_set_bit(i, b, nbits) {
 		page = READ_ONCE(slot->pages[base + i]);
 		if (page && PageDirty(page))
@@ -233,26 +255,73 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	return ret;
 }
 
+/* Empty the log, a word at a time: writers set bits meanwhile. */
+static void log_clear(struct kmig_slot *slot)
+{
+	unsigned long i, nwords = BITS_TO_LONGS(slot->npages);
+	atomic64_t *words = (atomic64_t *)slot->dirty;
+
+	for (i = 0; i < nwords; i++) {
+		atomic64_set(&words[i], 0);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
+
 /*
- * Stop logging, or restart it from an empty log. A restart turns logging on
- * before write-protecting the whole slot, so a write that faults after the
- * protection sees it on; writes before the call returns are the caller's to
- * copy (a migration copies every page after starting the log). PG_dirty,
- * which the core sets on every write fault and KVM on pages it wrote, is
- * folded in only while logging, and cleared on a restart.
+ * Every page of @slot re-armed after a restart: in-flight .page_mkwrite
+ * calls waited out, every user PTE zapped, PG_dirty cleared.
+ */
+static void rearm_all(struct kmig_slot *slot)
+{
+	unsigned long i;
+	struct page *page;
+
+	for (i = 0; i < slot->npages; i++) {
+		wait_unlocked(READ_ONCE(slot->pages[i]));
+		if (!(i % 4096))
+			cond_resched();
+	}
+	/* An unlock seen above comes before its PTE is zapped. */
+	smp_rmb();
+	zap(slot, 0, slot->npages);
+	/*
+	 * Only now: KVM's notifier, dropping its writable SPTEs above,
+	 * marked every page the guest had written dirty.
+	 */
+	for (i = 0; i < slot->npages; i++) {
+		page = READ_ONCE(slot->pages[i]);
+		if (page)
+			ClearPageDirty(page);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
+
+/*
+ * Stop logging, or restart it from an empty log. A restart turns logging
+ * on, empties the log, then waits out every .page_mkwrite still in flight
+ * and zaps the whole slot. A .page_mkwrite either locked its page before
+ * we looked, and its PTE is zapped after it unlocks (whatever it read of
+ * @logging, whatever bit the clear wiped), or it reads @logging true and
+ * sets its bit after the clear: kmig_dirty_mark()'s smp_mb() pairs with
+ * ours. Writes before the call returns are the caller's to copy (a
+ * migration copies every page after starting the log). PG_dirty, which
+ * the core sets on every write fault and KVM on pages it wrote, is folded
+ * in only while logging, and cleared on a restart.
  */
 static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 {
 	struct kmig_dirty_logging a;
 	struct kmig_slot *slot;
-	struct page *page;
-	unsigned long i;
+	bool on;
 	long ret = 0;
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
 	if (a.flags & ~KMIG_DIRTY_LOGGING_ON)
 		return -EINVAL;
+	on = a.flags & KMIG_DIRTY_LOGGING_ON;
 	slot = kmig_slot_find(ctx, a.slot);
 	if (!slot)
 		return -ENOENT;
@@ -260,25 +329,12 @@ static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 		ret = -ENODEV;
 		goto out;
 	}
-	WRITE_ONCE(slot->logging, false);
-	bitmap_zero(slot->dirty, slot->npages);
-	if (a.flags & KMIG_DIRTY_LOGGING_ON) {
-		WRITE_ONCE(slot->logging, true);
-		/* On before any PTE loses its write bit: see .page_mkwrite. */
+	WRITE_ONCE(slot->logging, on);
+	log_clear(slot);
+	if (on) {
+		/* Logging on and the log empty before any page is looked at. */
 		smp_mb();
-		kmig_wrprotect_range(slot->ctx->inode->i_mapping, slot->pgoff,
-				     slot->npages);
-		/*
-		 * Only now: KVM's notifier, dropping its writable SPTEs above,
-		 * marked every page the guest had written dirty.
-		 */
-		for (i = 0; i < slot->npages; i++) {
-			page = READ_ONCE(slot->pages[i]);
-			if (page)
-				ClearPageDirty(page);
-			if (!(i % 4096))
-				cond_resched();
-		}
+		rearm_all(slot);
 	}
 out:
 	kmig_slot_put(slot);

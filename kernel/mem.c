@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
@@ -137,18 +138,31 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 	return 0;
 }
 
-/* First write through a write-protected PTE: the page gets dirty. */
+/*
+ * Every write fault on a kmig page comes here before the core installs a
+ * writable PTE (do_shared_fault(), wp_page_shared()): the only way a PTE of
+ * a re-armed page gets writable. The page stays locked until that PTE is
+ * in; kmig_dirty_mark()'s barrier orders the lock before the bit, for the
+ * harvest and the logging restart that wait out locked pages (dirty.c).
+ */
 static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 {
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
 
 	lock_page(vmf->page);
-	/* The harvest sees the page locked once it sees the bit: dirty.c. */
-	smp_mb__before_atomic();
 	kmig_dirty_mark(slot, vmf->pgoff - slot->pgoff);
 	/* Locked: the core requires it of pages without a mapping. */
 	return VM_FAULT_LOCKED;
 }
+
+#ifdef CONFIG_NUMA
+/* Without MPOL_F_MOF: NUMA balancing leaves kmig's VMAs alone. */
+struct mempolicy kmig_no_mof_policy = {
+	.refcnt = ATOMIC_INIT(1),
+	.mode = MPOL_LOCAL,
+	.home_node = NUMA_NO_NODE,
+};
+#endif
 
 static void kmig_vm_open(struct vm_area_struct *vma)
 {
@@ -170,6 +184,9 @@ static const struct vm_operations_struct kmig_vm_ops = {
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_fault,
 	.page_mkwrite	= kmig_vm_page_mkwrite,
+#ifdef CONFIG_NUMA
+	.get_policy	= kmig_vm_get_policy,
+#endif
 };
 
 /* The slot at file page offset @pgoff, referenced, and the page index. */

@@ -5,7 +5,9 @@
  * slot equals KVM_GET_DIRTY_LOG for the same slot (and the set the guest
  * was told to write). A write KVM makes itself, through a kernel mapping
  * (kvmclock, enabled by an MSR), is caught as well, and restarting the log
- * leaves it empty however much the guest wrote before.
+ * leaves it empty however much the guest wrote before. Writes KVM makes
+ * for a nested guest are logged nowhere but in KVM: a guest on kmig memory
+ * gets no VMX or SVM from kmig-vmm's CPUID.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include <asm/kvm_para.h>
 
+#include "cpuid.h"
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "kvm.h"
@@ -235,6 +238,90 @@ TEST_F(kvm_dirty, restarted_log_starts_empty)
 	EXPECT_EQ(want, kmig & ~(1ULL << CODE_PAGE))
 		TH_LOG("kmig %#llx, guest wrote %#llx",
 		       (unsigned long long)kmig, (unsigned long long)want);
+}
+
+static struct kvm_cpuid2 *supported_cpuid(int kvm_fd)
+{
+	struct kvm_cpuid2 *c;
+	unsigned int n;
+
+	for (n = 64; n <= 4096; n *= 2) {
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		KVM_ASSERT(c, "calloc");
+		c->nent = n;
+		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c))
+			return c;
+		KVM_ASSERT(errno == E2BIG, "KVM_GET_SUPPORTED_CPUID");
+		free(c);
+	}
+	KVM_ASSERT(0, "KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
+}
+
+static bool offers_nested(const struct kvm_cpuid2 *c)
+{
+	for (unsigned int i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 1 &&
+		    c->entries[i].ecx & CPUID_1_ECX_VMX)
+			return true;
+		if (c->entries[i].function == 0x80000001 &&
+		    c->entries[i].ecx & CPUID_80000001_ECX_SVM)
+			return true;
+	}
+	return false;
+}
+
+#define CPUID_CODE	0x3000
+#define CPUID_OUT	0x2000
+
+/*
+ * Real mode, at 0x3000: store ECX of CPUID leaves 1 and 0x80000001 at
+ * 0x2000 and 0x2004, then out 0x10.
+ *	mov eax, 1; cpuid; mov [0x2000], ecx
+ *	mov eax, 0x80000001; cpuid; mov [0x2004], ecx
+ *	out 0x10, al; hlt
+ */
+static const uint8_t cpuid_code[] = {
+	0x66, 0xb8, 0x01, 0x00, 0x00, 0x00,
+	0x0f, 0xa2,
+	0x66, 0x89, 0x0e, 0x00, 0x20,
+	0x66, 0xb8, 0x01, 0x00, 0x00, 0x80,
+	0x0f, 0xa2,
+	0x66, 0x89, 0x0e, 0x04, 0x20,
+	0xe6, PORT,
+	0xf4,
+};
+
+/*
+ * While an L2 guest runs, KVM writes L1 pages (vmcs12, the virtual-APIC
+ * page, the posted-interrupt descriptor) through kernel mappings that
+ * only KVM's own dirty log records. kmig-vmm hides VMX and SVM, so a
+ * guest on kmig memory never runs one. On the bed KVM offers nested SVM:
+ * the filter is what keeps it from the guest.
+ */
+TEST_F(kvm_dirty, guest_sees_no_nested_virtualization)
+{
+	struct kvm_regs regs = { .rip = CPUID_CODE, .rflags = 2 };
+	struct kvm_cpuid2 *c = supported_cpuid(self->vm.kvm_fd);
+	uint32_t ecx1, ecx8;
+
+	TH_LOG("KVM offers %s", offers_nested(c) ? "VMX or SVM" :
+		"no nested virtualization");
+	if (getenv("KMIG_BED"))
+		EXPECT_TRUE(offers_nested(c));
+	vmm_cpuid_hide_nested(c);
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, KVM_SET_CPUID2, c));
+	free(c);
+
+	memcpy(self->mem + CPUID_CODE, cpuid_code, sizeof(cpuid_code));
+	vcpu_set_regs(&self->vcpu, &regs);
+	ASSERT_EQ(KVM_EXIT_IO, vcpu_run(&self->vcpu));
+	ASSERT_EQ(PORT, self->vcpu.run->io.port);
+	memcpy(&ecx1, self->mem + CPUID_OUT, 4);
+	memcpy(&ecx8, self->mem + CPUID_OUT + 4, 4);
+	TH_LOG("guest CPUID.1:ECX %#x, CPUID.80000001h:ECX %#x", ecx1, ecx8);
+	EXPECT_NE(0, ecx1);
+	EXPECT_EQ(0, ecx1 & CPUID_1_ECX_VMX);
+	EXPECT_EQ(0, ecx8 & CPUID_80000001_ECX_SVM);
 }
 
 TEST_HARNESS_MAIN

@@ -48,7 +48,14 @@ cpu=max
 # for both vCPUs keeps -smp 2 and removes the race.
 [ "$accel" = tcg ] && accel=tcg,thread=single
 
-set -- -machine q35 -accel "$accel" -cpu "$cpu" -smp 2 -m 2G \
+# Two NUMA nodes, one CPU (a socket of its own, or the kernel warns that
+# cache siblings span nodes) and half the memory each: the dirty-log tests
+# run NUMA balancing against kmig's mappings.
+set -- -machine q35 -accel "$accel" -cpu "$cpu" -smp 2,sockets=2 -m 2G \
+	-object memory-backend-ram,id=node0,size=1G \
+	-object memory-backend-ram,id=node1,size=1G \
+	-numa node,nodeid=0,cpus=0,memdev=node0 \
+	-numa node,nodeid=1,cpus=1,memdev=node1 \
 	-nographic -no-reboot -nic none \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$out/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 loglevel=4 kmigbed_project=$project kmigbed_out=$out kmigbed_mode=$mode" \

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cpuid.h"
 #include "vmm.h"
 
 extern const uint8_t vmm_payload[], vmm_payload_end[];
@@ -154,6 +155,7 @@ static int vcpus_create(struct vmm *vmm)
 
 	if (!cpuid)
 		return errno ? -errno : -ENOMEM;
+	vmm_cpuid_hide_nested(cpuid);
 	for (i = 0; i < vmm->nvcpus; i++) {
 		ret = vcpu_create(vmm, i, cpuid);
 		if (ret)

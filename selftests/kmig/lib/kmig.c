@@ -147,3 +147,59 @@ bool kmig_wait_waiters(int fd, uint64_t n, int ms)
 	}
 	return false;
 }
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+#define NUMA_DEBUGFS "/sys/kernel/debug/sched/numa_balancing/"
+
+int kmig_numa_balancing_fast(void)
+{
+	static const char *const knobs[][2] = {
+		{ NUMA_DEBUGFS "scan_delay_ms", "0" },
+		{ NUMA_DEBUGFS "scan_period_min_ms", "10" },
+		{ NUMA_DEBUGFS "scan_period_max_ms", "20" },
+		{ NUMA_DEBUGFS "scan_size_mb", "1024" },
+		{ "/proc/sys/kernel/numa_balancing", "1" },
+	};
+	unsigned int i;
+	int ret;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		return -ENODEV;
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		ret = write_str(knobs[i][0], knobs[i][1]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void kmig_numa_balancing_off(void)
+{
+	write_str("/proc/sys/kernel/numa_balancing", "0");
+}
+
+long kmig_vmstat(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	long v, ret = -1;
+	char key[64];
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, name))
+			ret = v;
+	fclose(f);
+	return ret;
+}

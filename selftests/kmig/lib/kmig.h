@@ -44,4 +44,13 @@ bool kmig_objects_zero(void);
 /* Wait up to @ms for the context's blocked-thread count to reach @n. */
 bool kmig_wait_waiters(int fd, uint64_t n, int ms);
 
+/*
+ * Turn NUMA balancing on with scans every 10 ms: 0, or -ENODEV on a
+ * machine with one node, or -errno when a knob cannot be set.
+ */
+int kmig_numa_balancing_fast(void);
+void kmig_numa_balancing_off(void);
+/* A counter of /proc/vmstat, -1 when it has none of that name. */
+long kmig_vmstat(const char *name);
+
 #endif /* KMIG_TEST_KMIG_H */
