@@ -7,11 +7,11 @@
  * every thread blocked in a fault hold the file, so the pages go when the
  * last of them and the last fd are gone.
  *
- * Locking: ctx->lock (rwsem) protects the slot table: slot create/delete
- * take it for writing, everything that looks up a slot by id for reading.
- * A mapped slot cannot be deleted, so the fault path reaches its slot
- * through vma->vm_private_data without the lock. Nothing O(slot size) runs
- * under it: slots are allocated before and freed after taking it.
+ * Locking: ctx->lock (rwsem) protects the slot table; every lock's place
+ * in the order is in the block above struct kmig_ctx (context.h). A mapped
+ * slot cannot be deleted, so the fault path reaches its slot through
+ * vma->vm_private_data without the lock. Slots are allocated before and
+ * freed after taking it.
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>

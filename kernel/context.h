@@ -57,6 +57,37 @@ struct kmig_stats {
 	atomic64_t lat_us[KMIG_LAT_BUCKETS]; /* log2 fault-to-install, µs */
 };
 
+/*
+ * Every lock of kmig, outermost first; a lock is only taken while holding
+ * those above it on its own branch, never the other way round.
+ *
+ *   genl_mutex (netlink ops, the core's)
+ *     kmig_ctx_list_lock		context.c: the list of live contexts;
+ *					a leaf, held only to walk or edit it
+ *     ctx->lock (rwsem)		the slot table: read to look a slot
+ *					up, write to create, delete, or set
+ *					a range missing. The fault path
+ *					reaches its slot through the VMA and
+ *					takes no kmig lock but fault_lock.
+ *     kmig_devices_lock		device.c: the device registry
+ *       dev->lock			one device's state and its ops
+ *   mmap_lock or the VMA lock (the core's, held into .mmap and faults)
+ *     ctx->lock (read)			.mmap counts the mapping of its slot
+ *     page lock			.page_mkwrite, held until the core
+ *					installs the writable PTE
+ *     ctx->fault_lock (spinlock)	fault.c: the fault queue, the server
+ *					fields and the requested bits
+ *   ctx->server_mutex			attaching and losing a fault fd
+ *     ctx->lock (read)			one slot at a time, to forget its
+ *					requests
+ *     ctx->fault_lock
+ *
+ * The harvest (dirty.c) holds no kmig lock: it waits for locked pages
+ * (lock_page() then unlock) and only then zaps, under the core's
+ * i_mmap_rwsem. Nothing sleeps under fault_lock, and nothing O(slot size)
+ * runs under any of these but with cond_resched() under ctx->lock's write
+ * side for KMIG_SET_MISSING.
+ */
 struct kmig_ctx {
 	struct kref ref;
 	u32 id;

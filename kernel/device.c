@@ -10,7 +10,8 @@
  * kmig_device_unregister() returns, while the struct stays valid for the
  * fds that still point at it.
  *
- * Lock order: kmig_devices_lock, then dev->lock. Netlink reads devices
+ * Lock order: kmig_devices_lock, then dev->lock (all of kmig's locks:
+ * context.h, above struct kmig_ctx). Netlink reads devices
  * through snapshots that never call into the driver.
  */
 #include <linux/ctype.h>

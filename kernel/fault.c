@@ -15,10 +15,9 @@
  * signal. Kernel threads get no signals, so they wait only while a server
  * is attached.
  *
- * Locking: ctx->server_mutex serialises attaching and losing a server;
- * it nests outside ctx->lock. ctx->fault_lock (spinlock) protects the
- * fault queue and the server fields and nests inside both. Nothing sleeps
- * under it and nothing under it is O(slot size).
+ * Locking: ctx->server_mutex serialises attaching and losing a server,
+ * ctx->fault_lock protects the fault queue and the server fields; their
+ * order is in the block above struct kmig_ctx (context.h).
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
