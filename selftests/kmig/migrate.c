@@ -479,9 +479,10 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	if (variant->save)
 		EXPECT_EQ(0, same_file(_metadata, path, path2));
 
-	/* The guest goes on at the destination; the source stays paused. */
+	/* The guest goes on at the destination; the source stays paused for
+	 * good: its VMM knows the guest migrated away. */
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
-	EXPECT_STREQ("paused", st.state);
+	EXPECT_STREQ("migrated", st.state);
 	counter = st.counter;
 	ASSERT_EQ(0, wait_counter(&self->b, counter, &st));
 	ASSERT_EQ(0, wait_counter(&self->b, st.counter, &st));

@@ -4,11 +4,12 @@
  * migration destination a corrupt stream made of real traffic, or to break
  * the switchover handshake at a chosen step.
  *
- *   tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT [CUT]
+ *   tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT [CONN@]FLIP_AT [CUT]
  *
  * Every connection accepted on LISTEN_PORT (127.0.0.1) is forwarded to the
- * target in both directions. In the first connection's client-to-target
- * data, the byte at offset FLIP_AT (-1: none) is inverted. CUT breaks the
+ * target in both directions. In the client-to-target data of connection
+ * CONN (0, the first, by default), the byte at offset FLIP_AT (-1: none)
+ * is inverted. CUT breaks the
  * first connection when the target first answers:
  *   before-reply  the answer is dropped and both sides cut off
  *   after-reply   the target is cut off, then the answer is forwarded, so
@@ -65,7 +66,8 @@ int main(int argc, char *argv[])
 	struct sockaddr_in la = { .sin_family = AF_INET };
 	struct sockaddr_in ta = { .sin_family = AF_INET };
 	enum cut cut = CUT_NONE;
-	long long flip_at;
+	long long flip_at, flip_conn = 0, conn = 0;
+	const char *at;
 	int lfd, one = 1, first = 1;
 
 	if (argc == 6 && !strcmp(argv[5], "before-reply"))
@@ -75,13 +77,16 @@ int main(int argc, char *argv[])
 	else if (argc != 5)
 		argc = 0;
 	if (!argc || inet_pton(AF_INET, argv[2], &ta.sin_addr) != 1) {
-		fprintf(stderr, "usage: tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT FLIP_AT [before-reply|after-reply]\n");
+		fprintf(stderr, "usage: tcpproxy LISTEN_PORT TARGET_IPV4 TARGET_PORT [CONN@]FLIP_AT [before-reply|after-reply]\n");
 		return 2;
 	}
 	la.sin_port = htons(atoi(argv[1]));
 	la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ta.sin_port = htons(atoi(argv[3]));
-	flip_at = atoll(argv[4]);
+	at = strchr(argv[4], '@');
+	if (at)
+		flip_conn = atoll(argv[4]);
+	flip_at = atoll(at ? at + 1 : argv[4]);
 
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -104,7 +109,9 @@ int main(int argc, char *argv[])
 			close(cfd);
 			continue;
 		}
-		up[0] = (struct pipe_dir){ cfd, tfd, first ? flip_at : -1, CUT_NONE };
+		up[0] = (struct pipe_dir){ cfd, tfd,
+					   conn++ == flip_conn ? flip_at : -1,
+					   CUT_NONE };
 		up[1] = (struct pipe_dir){ tfd, cfd, -1, first ? cut : CUT_NONE };
 		first = 0;
 		pthread_create(&t, NULL, forward, &up[0]);
