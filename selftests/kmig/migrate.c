@@ -498,6 +498,18 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	EXPECT_NE(NULL, strstr(json, "slot 1: gpa 0x800000 size 8 MiB"))
 		TH_LOG("%s", json);
 	free(json);
+	/* ... and as JSON, and so does kmig devices. */
+	snprintf(cmd, sizeof(cmd), "%s/build/kmig stats --json > %s/stats.json && %s/build/kmig devices --json >> %s/stats.json",
+		 project(), self->dir, project(), self->dir);
+	EXPECT_EQ(0, system(cmd));
+	snprintf(path2, sizeof(path2), "%s/stats.json", self->dir);
+	json = slurp(path2, &len);
+	ASSERT_NE(NULL, json);
+	EXPECT_NE(NULL, strstr(json, "{ \"id\": 1, \"gpa\": 8388608, \"size\": 8388608"))
+		TH_LOG("%s", json);
+	EXPECT_NE(NULL, strstr(json, "\"name\": \"kmig-sample\""))
+		TH_LOG("%s", json);
+	free(json);
 
 	/* Device state arrived whole. */
 	ASSERT_EQ(0, sample_checksum(11, &csum_a));

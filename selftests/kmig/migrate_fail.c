@@ -289,8 +289,9 @@ static void kill_agent(struct __test_metadata *_metadata, pid_t *victim,
 	kill(*victim, SIGKILL);
 	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(*victim, 5000));
 	*victim = 0;
-	EXPECT_EQ(1, proc_wait_exit(*survivor, 30000));
-	*survivor = 0;
+	EXPECT_EQ(1, proc_wait_exit(*survivor, 30000))
+		TH_LOG("still waits in:%s", proc_where(*survivor));
+	proc_stop(survivor);
 	EXPECT_TRUE(file_has(log, says)) TH_LOG("%s", file_text(log));
 }
 

@@ -68,7 +68,12 @@ struct dst {
 	uint64_t switchover_ns;
 	struct mig_link link;		/* first failure, all sockets */
 	struct mig_hs_out out;		/* the return path */
-	bool rp_open;			/* OPEN_RETURN_PATH arrived */
+	/*
+	 * The main connection is up: the source reads the return path from
+	 * then on (a failure on a page channel may come before the main
+	 * decoder has reached OPEN_RETURN_PATH).
+	 */
+	bool rp_open;
 	bool rp_quiet;			/* no FAILED on it any more */
 	char err[512];			/* the cause, at the end */
 };
@@ -244,9 +249,6 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 		}
 		d->channels_cmd = true;
 		return 0;
-	case KMIG_SCMD_OPEN_RETURN_PATH:
-		d->rp_open = true;
-		return 0;
 	case KMIG_SCMD_SWITCHOVER:
 		if (d->switchover) {
 			snprintf(c->err, sizeof(c->err), "SWITCHOVER twice");
@@ -355,6 +357,7 @@ static int accept_channels(struct dst *d, int lfd)
 	d->recv.ch[0].sock = fd;
 	mig_link_add(&d->link, fd);
 	mig_hs_out_init(&d->out, fd, d->uuid);
+	d->rp_open = true;
 	for (i = 1; i < d->recv.nchan; i++)
 		d->recv.ch[i].sock = -1;
 	for (i = 1; i < d->recv.nchan; i++) {
@@ -497,24 +500,6 @@ static int resume(struct dst *d)
 	return resume_unanswered(d, ret);
 }
 
-/* The source's go-ahead; *@paused_us: how long ago it paused the guest. */
-static int wait_go(struct dst *d, uint64_t *paused_us)
-{
-	struct mig_hs_msg m;
-	char err[256];
-	int ret;
-
-	ret = mig_hs_recv(d->recv.ch[0].sock, d->uuid, &m, err, sizeof(err));
-	if (!ret && m.type != MIG_HS_GO) {
-		snprintf(err, sizeof(err), "%s, not GO", mig_hs_name(m.type));
-		ret = -EPROTO;
-	}
-	if (ret)
-		return fail(d, ret, "no go-ahead from the source: %s", err);
-	*paused_us = m.value;
-	return 0;
-}
-
 /*
  * The stream is in: load it, tell the source, and resume only on its
  * go-ahead (handshake.h). Whatever fails, the source hears FAILED with
@@ -533,11 +518,7 @@ static int finish(struct dst *d)
 	ret = load(d);
 	mig_hs_pinger_stop(&pinger);
 	if (!ret) {
-		ret = mig_hs_send(&d->out, MIG_HS_LOADED, 0, NULL);
-		if (ret)
-			return fail(d, ret, "cannot tell the source the guest is loaded: %s",
-				    strerror(-ret));
-		ret = wait_go(d, &paused_us);
+		ret = mig_hs_destination(&d->out, &d->link, &paused_us);
 	}
 	go_ns = kmig_now_ns();
 	if (!ret)
@@ -643,28 +624,23 @@ static int run(struct dst *d)
 	return ret;
 }
 
+/* What the receivers counted, for the job model (report.c). */
 static void job_final(struct dst *d, int ret)
 {
-	struct mig_job *j = &d->job;
+	struct mig_counts c = { .rate_from_elapsed = true };
 	unsigned int i;
 
 	for (i = 0; i < d->o.ndevs; i++)
-		j->device_bytes += d->o.devs[i].bytes;
-	j->channels = d->recv.nchan;
+		c.device_bytes += d->o.devs[i].bytes;
 	for (i = 0; i < d->recv.nchan; i++) {
-		j->memory_normal += d->recv.ch[i].pages;
-		j->memory_constant += d->recv.ch[i].zero;
-		j->data_processed += d->recv.ch[i].dec.pos;
+		c.pages += d->recv.ch[i].pages;
+		c.zero += d->recv.ch[i].zero;
+		c.all_bytes += d->recv.ch[i].dec.pos;
 	}
-	j->memory_normal_bytes = j->memory_normal * MIG_PAGE;
-	j->memory_processed = j->data_processed;
-	j->data_total = j->memory_total + j->device_bytes;
-	j->time_elapsed_ms = (kmig_now_ns() - j->start_ns) / 1000000;
-	if (j->time_elapsed_ms)
-		j->memory_bps = j->data_processed * 1000 / j->time_elapsed_ms;
-	j->status = !ret ? "completed" : ret == -EINPROGRESS ? "unknown" :
-		    "failed";
-	snprintf(j->error, sizeof(j->error), "%s", ret ? d->err : "");
+	c.ram_bytes = c.all_bytes;
+	d->job.channels = d->recv.nchan;
+	mig_job_count(&d->job, &c);
+	mig_job_end(&d->job, ret, d->err);
 }
 
 int incoming_main(int argc, char *argv[])
@@ -686,14 +662,14 @@ int incoming_main(int argc, char *argv[])
 	d->link.on_fail = on_fail;
 	d->link.opaque = d;
 	kmig_enc_init_mem(&d->vcpus);
-	d->job.start_ns = kmig_now_ns();
+	mig_job_start(&d->job);
 	d->vm.ctx_fd = -1;
 	mig_recv_init(&d->recv, &d->link, &d->vm, d->o.io_timeout_s);
-	if (mig_ensure_module(d->o.cmd)) {
-		free(d);
-		return 1;
-	}
-	ret = run(d);
+	ret = mig_ensure_module(d->err, sizeof(d->err));
+	if (ret)
+		fail(d, ret, "%s", d->err);
+	else
+		ret = run(d);
 	if (ret)
 		ret = mig_link_cause(&d->link, d->err, sizeof(d->err));
 	for (i = 0; i < d->o.ndevs; i++)

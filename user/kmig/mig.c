@@ -211,15 +211,15 @@ int mig_check_dir(const char *cmd, const char *dir)
 	return 0;
 }
 
-int mig_ensure_module(const char *cmd)
+int mig_ensure_module(char *err, size_t n)
 {
-	char err[256] = "";
+	char why[256] = "";
 	int ret;
 
-	ret = kmig_module_ensure(NULL, err, sizeof(err));
+	ret = kmig_module_ensure(NULL, why, sizeof(why));
 	if (ret)
-		fprintf(stderr, "kmig %s: the kmig module is not loaded and cannot be loaded: %s\n",
-			cmd, err);
+		snprintf(err, n, "the kmig module is not loaded and cannot be loaded: %s",
+			 why);
 	return ret;
 }
 

@@ -90,7 +90,7 @@ struct mig_vm {
 	uint64_t mem_size;
 };
 
-/* Job info (what --json prints; libvirt domjobinfo names). */
+/* Job info (what --json prints; libvirt domjobinfo names), report.c. */
 struct mig_job {
 	const char *status;		/* "active", "completed", "failed" */
 	uint64_t start_ns;
@@ -136,7 +136,8 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
 /* After the options: no stray arguments, and --vmm was given. */
 int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
-int mig_ensure_module(const char *cmd);
+/* The module is loaded (or now loads): 0, or -errno with why in @err. */
+int mig_ensure_module(char *err, size_t n);
 
 /*
  * Connect to the VMM, take its context fd and slots, and with @map map
@@ -170,7 +171,22 @@ int mig_dev_save(struct mig_device *d, struct kmig_enc *e, uint32_t sec_id,
 int mig_dev_load(struct mig_device *d, uint32_t marker, const void *data,
 		 uint32_t size);
 
-/* report.c */
+/* report.c: the job model. The engines count; every figure of the
+ * progress line, the summary and --json is computed here from that. */
+struct mig_counts {
+	uint64_t pages, zero;		/* pages sent as data, as zero */
+	uint64_t ram_bytes;		/* RAM records on the wire */
+	uint64_t all_bytes;		/* every byte of every stream */
+	uint64_t device_bytes;		/* device state */
+	uint64_t dirty;			/* pages still to send */
+	bool rate_from_elapsed;		/* memory_bps: all_bytes / elapsed */
+};
+
+void mig_job_start(struct mig_job *j);
+void mig_job_count(struct mig_job *j, const struct mig_counts *c);
+/* Status from the outcome: 0, -EINPROGRESS (where the guest runs is not
+ * known), or another -errno with @err. */
+void mig_job_end(struct mig_job *j, int ret, const char *err);
 void mig_progress(const struct mig_opts *o, const struct mig_job *j);
 void mig_report(const struct mig_opts *o, const struct mig_job *j,
 		bool source);

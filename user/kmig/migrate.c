@@ -432,27 +432,23 @@ static int devices_round(struct src *s, uint8_t type, bool final)
 	return ret;
 }
 
+/* What the senders counted, for the job model (report.c). */
 static void job_update(struct src *s, uint64_t dirty)
 {
-	struct mig_job *j = &s->job;
+	struct mig_counts c = {
+		.ram_bytes = sent_bytes(s, false),
+		.all_bytes = sent_bytes(s, true), .dirty = dirty,
+	};
 	unsigned int i;
 
-	j->memory_normal = j->memory_constant = 0;
 	for (i = 0; i < s->o.channels; i++) {
-		j->memory_normal += s->ch[i].pages;
-		j->memory_constant += s->ch[i].zero;
+		c.pages += s->ch[i].pages;
+		c.zero += s->ch[i].zero;
 	}
-	j->memory_normal_bytes = j->memory_normal * MIG_PAGE;
-	j->memory_processed = sent_bytes(s, false);
-	j->data_processed = sent_bytes(s, true);
-	j->memory_remaining = dirty * MIG_PAGE;
-	j->data_remaining = j->memory_remaining;
-	j->device_bytes = 0;
 	for (i = 0; i < s->o.ndevs; i++)
-		j->device_bytes += s->o.devs[i].bytes;
-	j->data_total = j->memory_total + j->device_bytes;
-	j->time_elapsed_ms = (kmig_now_ns() - j->start_ns) / 1000000;
-	j->throttle = s->throttle;
+		c.device_bytes += s->o.devs[i].bytes;
+	mig_job_count(&s->job, &c);
+	s->job.throttle = s->throttle;
 }
 
 /* vCPU state from the VMM, re-sent record by record on the main stream. */
@@ -490,67 +486,14 @@ static int send_vcpus(struct src *s, const uint8_t *buf, size_t len)
 	return ret;
 }
 
-static const char *conn_error(int ret)
-{
-	return ret == -ECONNRESET ? "connection closed" :
-	       ret == -EPROTO ? "not a handshake message" : strerror(-ret);
-}
-
-/* The next message of the return path (handshake.h), bounded by it. */
-static int hs_take(struct src *s, uint16_t *type, uint64_t *value)
-{
-	int ret;
-
-	do
-		ret = mig_link_take(&s->link, 1000, type, value);
-	while (ret == -EAGAIN);
-	return ret;
-}
-
 /*
- * Everything is sent: wait until the destination has loaded it, hand the
- * guest over, and wait until it runs there (handshake.h). A FAILED from
- * the destination fails the link with its text (the return path's
- * reader), and is the cause.
+ * Everything is sent: hand the guest over (handshake.h). From LOADED on
+ * it may run there: never here again, unless the destination says FAILED.
  */
 static int handshake(struct src *s)
 {
-	uint64_t value;
-	uint16_t type;
-	int ret;
-
-	mig_hs_reader_waiting(&s->rp);
-	ret = hs_take(s, &type, &value);
-	if (ret == -ECANCELED)
-		return ret;
-	if (ret)
-		return io_fail(s, ret, "the destination did not load the guest: %s",
-			       conn_error(ret));
-	if (type != MIG_HS_LOADED)
-		return fail(s, -EPROTO, "handshake message %s from the destination, expected LOADED",
-			    mig_hs_name(type));
-	/* From here on the guest may run there: never here again. */
-	s->handed_over = true;
-	mig_hs_reader_go_sent(&s->rp);
-	ret = mig_hs_send(&s->out, MIG_HS_GO,
-			  (kmig_now_ns() - s->pause_ns) / 1000, NULL);
-	if (!ret)
-		ret = hs_take(s, &type, &value);
-	if (ret == -ECANCELED && s->link.peer[0]) {
-		/* It says the guest does not run there: ours again. */
-		s->handed_over = false;
-		return ret;
-	}
-	if (ret)
-		return fail(s, ret, "the destination was told to resume the guest and did not confirm (%s); it may run there, so it stays paused here",
-			    conn_error(ret));
-	if (type == MIG_HS_UNSURE)
-		return fail(s, -EINPROGRESS, "the destination cannot tell whether the guest runs there (%s); it stays paused here",
-			    s->rp.text);
-	if (type != MIG_HS_RESUMED)
-		return fail(s, -EPROTO, "handshake message %s from the destination, expected RESUMED; the guest stays paused here",
-			    mig_hs_name(type));
-	return 0;
+	return mig_hs_source(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
+			     &s->handed_over);
 }
 
 static int vmm_req(struct src *s, const char *what, const char *req)
@@ -934,16 +877,15 @@ int migrate_main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	mig_link_init(&s->link);
 	s->link.keep_return_path = true;
-	s->job.start_ns = kmig_now_ns();
-	s->job.status = "active";
+	mig_job_start(&s->job);
 	s->job.channels = s->o.channels;
 	s->vm.ctx_fd = -1;
-	if (mig_ensure_module(s->o.cmd)) {
-		free(s);
-		return 1;
-	}
 	getrandom(s->uuid, sizeof(s->uuid), 0);
-	ret = setup(s);
+	ret = mig_ensure_module(s->err, sizeof(s->err));
+	if (ret)
+		fail(s, ret, "%s", s->err);
+	else
+		ret = setup(s);
 	if (!ret)
 		ret = precopy(s);
 	ret = stop_threads(s, ret);
@@ -953,9 +895,8 @@ int migrate_main(int argc, char *argv[])
 		migrated_away(s);
 
 	job_update(s, ret ? s->job.memory_remaining / MIG_PAGE : 0);
-	s->job.status = !ret ? "completed" : s->handed_over ? "unknown" :
-			"failed";
-	snprintf(s->job.error, sizeof(s->job.error), "%s", ret ? s->err : "");
+	mig_job_end(&s->job, ret && s->handed_over ? -EINPROGRESS : ret,
+		    s->err);
 	mig_report(&s->o, &s->job, true);
 	if (ret)
 		fprintf(stderr, "kmig migrate: %s\n", s->err[0] ? s->err :

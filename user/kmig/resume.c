@@ -126,9 +126,9 @@ int resume_main(int argc, char *argv[])
 	ret = parse(&o, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	if (o.ndevs && mig_ensure_module(o.cmd))
-		return 1;
-	ret = resume(&o, &vmm, err, sizeof(err));
+	ret = o.ndevs ? mig_ensure_module(err, sizeof(err)) : 0;
+	if (!ret)
+		ret = resume(&o, &vmm, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "kmig resume: %s\n", err);
 	for (i = 0; i < o.ndevs; i++)

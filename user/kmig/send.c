@@ -40,14 +40,19 @@ bool mig_page_is_zero(const void *p)
 	return true;
 }
 
-/* Sleep as long as the bytes sent so far are ahead of the rate. */
-static void rate_wait(struct mig_chan *s, uint64_t bytes)
+/*
+ * Sleep as long as the bytes sent so far are ahead of the rate: what the
+ * encoder holds goes out first, so that the channel is never silent for
+ * longer than the sleep (the destination's I/O timeout counts silence).
+ */
+static int rate_wait(struct mig_chan *s, uint64_t bytes)
 {
 	uint64_t now = kmig_now_ns(), due;
 	struct timespec ts;
+	int ret;
 
 	if (!s->rate)
-		return;
+		return 0;
 	if (!s->cap_start_ns || now - s->cap_start_ns > 1000000000ull) {
 		/* Restart the window every second: no credit for idle time. */
 		s->cap_start_ns = now;
@@ -55,11 +60,19 @@ static void rate_wait(struct mig_chan *s, uint64_t bytes)
 	}
 	s->cap_bytes += bytes;
 	due = s->cap_start_ns + s->cap_bytes * 1000000000ull / s->rate;
+	if (due <= now)
+		return 0;
+	ret = kmig_enc_flush(&s->enc);
+	if (ret)
+		return ret;
+	s->used = 0;
+	now = kmig_now_ns();
 	if (due > now) {
 		ts.tv_sec = (due - now) / 1000000000ull;
 		ts.tv_nsec = (due - now) % 1000000000ull;
 		nanosleep(&ts, NULL);
 	}
+	return 0;
 }
 
 /*
@@ -172,7 +185,8 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 			 "cannot send pages of slot %u: %s", sl->id,
 			 strerror(-ret));
 	}
-	rate_wait(s, bytes);
+	if (!ret)
+		ret = rate_wait(s, bytes);
 	return ret;
 }
 

@@ -230,6 +230,97 @@ void mig_hs_reader_stop(struct mig_hs_reader *r, unsigned int ms)
 	r->started = false;
 }
 
+static const char *conn_error(int ret)
+{
+	return ret == -ECONNRESET ? "connection closed" :
+	       ret == -EPROTO ? "not a handshake message" : strerror(-ret);
+}
+
+/* The next message of the return path, bounded by its reader. */
+static int take(struct mig_link *l, uint16_t *type, uint64_t *value)
+{
+	int ret;
+
+	do
+		ret = mig_link_take(l, 1000, type, value);
+	while (ret == -EAGAIN);
+	return ret;
+}
+
+static bool peer_failed(struct mig_link *l)
+{
+	bool failed;
+
+	pthread_mutex_lock(&l->lock);
+	failed = l->peer[0];
+	pthread_mutex_unlock(&l->lock);
+	return failed;
+}
+
+int mig_hs_source(struct mig_hs_reader *r, struct mig_hs_out *o,
+		  uint64_t paused_ns, bool *handed_over)
+{
+	struct mig_link *l = r->link;
+	uint64_t value;
+	uint16_t type;
+	int ret;
+
+	mig_hs_reader_waiting(r);
+	ret = take(l, &type, &value);
+	if (ret == -ECANCELED)
+		return ret;
+	if (ret)
+		return mig_link_io_fail(l, ret, "the destination did not load the guest: %s",
+					conn_error(ret));
+	if (type != MIG_HS_LOADED)
+		return mig_link_fail(l, -EPROTO, "handshake message %s from the destination, expected LOADED",
+				     mig_hs_name(type));
+	/* From here on the guest may run there. */
+	*handed_over = true;
+	mig_hs_reader_go_sent(r);
+	ret = mig_hs_send(o, MIG_HS_GO, paused_ns / 1000, NULL);
+	if (!ret)
+		ret = take(l, &type, &value);
+	if (ret == -ECANCELED && peer_failed(l)) {
+		/* It says the guest does not run there. */
+		*handed_over = false;
+		return ret;
+	}
+	if (ret)
+		return mig_link_fail(l, ret, "the destination was told to resume the guest and did not confirm (%s); it may run there, so it stays paused here",
+				     conn_error(ret));
+	if (type == MIG_HS_UNSURE)
+		return mig_link_fail(l, -EINPROGRESS, "the destination cannot tell whether the guest runs there (%s); it stays paused here",
+				     r->text);
+	if (type != MIG_HS_RESUMED)
+		return mig_link_fail(l, -EPROTO, "handshake message %s from the destination, expected RESUMED; the guest stays paused here",
+				     mig_hs_name(type));
+	return 0;
+}
+
+int mig_hs_destination(struct mig_hs_out *o, struct mig_link *l,
+		       uint64_t *paused_us)
+{
+	struct mig_hs_msg m;
+	char err[256];
+	int ret;
+
+	ret = mig_hs_send(o, MIG_HS_LOADED, 0, NULL);
+	if (ret)
+		return mig_link_fail(l, ret, "cannot tell the source the guest is loaded: %s",
+				     strerror(-ret));
+	ret = mig_hs_recv(o->sock, o->uuid, &m, err, sizeof(err));
+	if (!ret && m.type != MIG_HS_GO) {
+		snprintf(err, sizeof(err), "%s, not GO", mig_hs_name(m.type));
+		ret = -EPROTO;
+	}
+	if (ret)
+		return mig_link_fail(l, ret, "no go-ahead from the source: %s",
+				     err);
+	*paused_us = m.value;
+	return 0;
+}
+
 static void *pinger(void *arg)
 {
 	struct mig_hs_pinger *p = arg;

@@ -75,6 +75,34 @@ int proc_wait_exit(pid_t pid, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+const char *proc_where(pid_t pid)
+{
+	static char buf[2048];
+	char path[96], w[64], cmd[64];
+	size_t len = 0;
+	int tid, fd;
+	ssize_t n;
+	FILE *f;
+
+	buf[0] = 0;
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/task 2>/dev/null", pid);
+	f = popen(cmd, "r");
+	if (!f)
+		return buf;
+	while (fscanf(f, "%d", &tid) == 1 && len < sizeof(buf) - 80) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid,
+			 tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, w, sizeof(w) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		w[n > 0 ? n : 0] = 0;
+		len += snprintf(buf + len, sizeof(buf) - len, " %d:%s", tid, w);
+	}
+	pclose(f);
+	return buf;
+}
+
 void proc_stop(pid_t *pid)
 {
 	if (*pid > 0 && !kill(*pid, SIGKILL))

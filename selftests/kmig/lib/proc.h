@@ -26,6 +26,9 @@ pid_t proc_spawn(const char *ns, const char *log, const char *const argv[]);
 /* Exit status of @pid (128 + signal when killed), waiting at most
  * @timeout_ms; -ETIMEDOUT while it still runs (it keeps running). */
 int proc_wait_exit(pid_t pid, int timeout_ms);
+/* Where each thread of @pid waits (/proc wchan), for a hang's log
+ * (static: valid until the next call). */
+const char *proc_where(pid_t pid);
 /* SIGKILL and reap *@pid, if it runs; *@pid becomes 0. */
 void proc_stop(pid_t *pid);
 
