@@ -9,8 +9,9 @@
  * Every connection accepted on LISTEN_PORT (127.0.0.1) is forwarded to the
  * target in both directions. In the client-to-target data of connection
  * CONN (0, the first, by default), the byte at offset FLIP_AT (-1: none)
- * is inverted. CUT breaks the
- * first connection when the target first answers:
+ * is inverted. CUT breaks the first connection when the target first
+ * answers with a return-path message that is not a keepalive
+ * (user/lib/handshake.h; PINGs pass):
  *   before-reply  the answer is dropped and both sides cut off
  *   after-reply   the target is cut off, then the answer is forwarded, so
  *                 nothing the client sends after it reaches the target
@@ -35,25 +36,73 @@ struct pipe_dir {
 	enum cut cut;			/* on the first data, target to client */
 };
 
+/* Return-path messages: 32-byte header, le16 text length at 6, text, CRC. */
+#define HS_HDR		32
+#define HS_PING		5
+
+static unsigned int le16(const unsigned char *b)
+{
+	return b[0] | b[1] << 8;
+}
+
+/*
+ * Forward the keepalives at the head of @acc (@len bytes): the length of
+ * what is left, starting with the first whole message that is not one
+ * (*@whole), or with a partial message.
+ */
+static size_t pass_pings(struct pipe_dir *p, unsigned char *acc, size_t len,
+			 int *whole)
+{
+	size_t mlen;
+
+	*whole = 0;
+	while (len >= HS_HDR) {
+		mlen = HS_HDR + le16(acc + 6) + 4;
+		if (len < mlen)
+			break;
+		if (le16(acc + 4) != HS_PING) {
+			*whole = 1;
+			break;
+		}
+		if (send(p->to, acc, mlen, MSG_NOSIGNAL) != (ssize_t)mlen)
+			return 0;
+		memmove(acc, acc + mlen, len - mlen);
+		len -= mlen;
+	}
+	return len;
+}
+
 static void *forward(void *arg)
 {
 	struct pipe_dir *p = arg;
+	static unsigned char acc[1 << 17];
 	long long off = 0;
 	char buf[65536];
+	size_t alen = 0;
 	ssize_t n;
+	int whole;
 
-	while ((n = read(p->from, buf, sizeof(buf))) > 0) {
-		if (p->flip_at >= off && p->flip_at < off + n)
-			buf[p->flip_at - off] ^= 0xff;
-		off += n;
+	while (p->cut && (n = read(p->from, buf, sizeof(buf))) > 0) {
+		if (alen + n > sizeof(acc))
+			break;
+		memcpy(acc + alen, buf, n);
+		alen = pass_pings(p, acc, alen + n, &whole);
+		if (!whole)
+			continue;
 		if (p->cut == CUT_BEFORE_REPLY) {
 			shutdown(p->to, SHUT_RDWR);
 			shutdown(p->from, SHUT_RDWR);
-			break;
-		}
-		if (p->cut == CUT_AFTER_REPLY)
+		} else {
 			shutdown(p->from, SHUT_RDWR);
-		if (send(p->to, buf, n, MSG_NOSIGNAL) != n || p->cut)
+			send(p->to, acc, alen, MSG_NOSIGNAL);
+		}
+		break;
+	}
+	while (!p->cut && (n = read(p->from, buf, sizeof(buf))) > 0) {
+		if (p->flip_at >= off && p->flip_at < off + n)
+			buf[p->flip_at - off] ^= 0xff;
+		off += n;
+		if (send(p->to, buf, n, MSG_NOSIGNAL) != n)
 			break;
 	}
 	shutdown(p->to, SHUT_WR);
