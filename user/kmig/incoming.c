@@ -68,6 +68,7 @@ struct dst {
 	uint64_t switchover_ns;
 	struct mig_link link;		/* first failure, all sockets */
 	struct mig_hs_out out;		/* the return path */
+	struct mig_hs_pinger pinger;	/* its keepalive */
 	/*
 	 * The main connection is up: the source reads the return path from
 	 * then on (a failure on a page channel may come before the main
@@ -508,21 +509,17 @@ static int resume(struct dst *d)
  */
 static int finish(struct dst *d)
 {
-	struct mig_hs_pinger pinger;
 	uint64_t paused_us = 0, go_ns;
 	int ret;
 
-	ret = mig_hs_pinger_start(&pinger, &d->out, &d->link);
-	if (ret)
-		return fail(d, ret, "cannot start the keepalive thread");
 	ret = load(d);
-	mig_hs_pinger_stop(&pinger);
 	if (!ret) {
 		ret = mig_hs_destination(&d->out, &d->link, &paused_us);
 	}
 	go_ns = kmig_now_ns();
 	if (!ret)
 		ret = resume(d);
+	mig_hs_pinger_stop(&d->pinger);
 	if (ret == -EINPROGRESS) {
 		d->rp_quiet = true;
 		mig_hs_send(&d->out, MIG_HS_UNSURE, 0, d->err);
@@ -617,10 +614,16 @@ static int run(struct dst *d)
 		return lfd;
 	ret = accept_channels(d, lfd);
 	close(lfd);
+	if (!ret) {
+		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link);
+		if (ret)
+			return fail(d, ret, "cannot start the keepalive thread");
+	}
 	if (!ret)
 		ret = decode(d);
 	if (!ret)
 		ret = finish(d);
+	mig_hs_pinger_stop(&d->pinger);
 	return ret;
 }
 

@@ -157,8 +157,8 @@ static void *reader(void *arg)
 			return NULL;
 		}
 		if (!ret) {
-			if (reader_waiting(r, &go_sent) &&
-			    kmig_now_ns() - last > r->io_timeout_s * 1000000000ull) {
+			if (kmig_now_ns() - last >
+			    r->io_timeout_s * 1000000000ull) {
 				reader_error(r, -ETIMEDOUT, "silent");
 				return NULL;
 			}

@@ -15,7 +15,7 @@
  *                                   text: why. The guest does not run
  *                                   there and will not.
  *   destination -> source  LOADED   all arrived and loaded, not running
- *   destination -> source  PING     while loading: the link is alive
+ *   destination -> source  PING     any time: the link is alive
  *   source -> destination  GO       run it there; the source never will;
  *                                   value: µs since the source paused
  *   destination -> source  RESUMED  it runs; value: µs of downtime,
@@ -77,8 +77,9 @@ const char *mig_hs_name(uint16_t type);
 /*
  * The source's reader of the return path: posts LOADED, RESUMED and
  * UNSURE to @l's mailbox, fails @l with the destination's FAILED text,
- * and posts its own error when the connection breaks or falls silent for
- * @io_timeout_s once the handshake has begun (mig_hs_reader_waiting()).
+ * and when the connection breaks or falls silent for @io_timeout_s (the
+ * destination PINGs it every second) fails @l, or once the handshake has
+ * begun (mig_hs_reader_waiting()) posts its error.
  */
 struct mig_hs_reader {
 	struct mig_link *link;

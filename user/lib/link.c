@@ -134,6 +134,9 @@ void mig_link_post(struct mig_link *l, uint16_t type, uint64_t value,
 		   int err)
 {
 	pthread_mutex_lock(&l->lock);
+	/* One message at a time: the last is not lost to the next. */
+	while (l->mail && !l->failed)
+		pthread_cond_wait(&l->cond, &l->lock);
 	l->mail_type = type;
 	l->mail_value = value;
 	l->mail_err = err;
@@ -153,6 +156,7 @@ int mig_link_take(struct mig_link *l, unsigned int timeout_ms,
 		ret = pthread_cond_timedwait(&l->cond, &l->lock, &until);
 	if (l->mail) {
 		l->mail = false;
+		pthread_cond_broadcast(&l->cond);
 		*type = l->mail_type;
 		*value = l->mail_value;
 		ret = l->mail_err;

@@ -73,7 +73,8 @@ int mig_link_cause(struct mig_link *l, char *buf, size_t n);
  * keep_return_path). */
 void mig_link_shut(struct mig_link *l);
 
-/* Post a return-path message, or the reader's error (@err < 0). */
+/* Post a return-path message, or the reader's error (@err < 0), once the
+ * previous one was taken (or the link failed). */
 void mig_link_post(struct mig_link *l, uint16_t type, uint64_t value,
 		   int err);
 /*
