@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ FIXTURE(peer) {
 
 FIXTURE_SETUP(peer)
 {
+	/* The destination may close a channel while this side still writes. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(self, 0, sizeof(*self));
 	vmm_start(&self->vmm, VMM_SOCK, "vmm.log", "--mem", "4",
 		  "--incoming");
@@ -228,7 +231,8 @@ TEST_F_TIMEOUT(peer, page_channel_ending_before_its_round_sync, 60)
 	ASSERT_EQ(0, ram_part(&self->enc[1], 1, KMIG_REC_SECTION_FULL, 1));
 	ASSERT_EQ(0, kmig_enc_eos(&self->enc[1]));
 	ASSERT_EQ(0, kmig_enc_flush(&self->enc[1]));
-	ASSERT_EQ(0, cmd(&self->enc[0], KMIG_SCMD_ROUND_SYNC, 0));
+	/* The destination may have failed already: this may not arrive. */
+	cmd(&self->enc[0], KMIG_SCMD_ROUND_SYNC, 0);
 	incoming_failed(_metadata, self, 15000, says);
 }
 
