@@ -30,23 +30,32 @@ WARN := -Wall -Wextra -Werror
 # metadata by design; 6.12's harness longjmps out of its fixture setup.
 KSFT_WARN := -Wno-unused-parameter -Wno-sign-compare -Wno-clobbered
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
-USER_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/kmig
 LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 
-# The agent: its subcommands, the stream library and the VMM client.
-AGENT_SRCS := $(wildcard user/kmig/*.c) $(wildcard user/stream/*.c) \
+# libkmig: what the agent, the VMM, the selftests, the benches and the
+# tools share, built once (and once more with ASan+UBSan for the host
+# tests and kmig-san): the stream, the VMM client, netlink, the module
+# loader, the return path and the small helpers.
+LIB_SRCS := $(wildcard user/lib/*.c) $(wildcard user/stream/*.c) \
 	user/vmm/client/client.c
-AGENT_HDRS := $(wildcard user/kmig/*.h) uapi/linux/kmig.h \
-	$(wildcard user/stream/*.h) user/vmm/client/client.h
-AGENT_CPPFLAGS := -Iuser/stream -Iuser/vmm/client
+LIB_HDRS := $(wildcard user/lib/*.h) $(wildcard user/stream/*.h) \
+	user/vmm/client/client.h uapi/linux/kmig.h
+LIB_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/lib -Iuser/stream -Iuser/vmm/client
+LIB := $(B)/libkmig.a
+LIB_SAN := $(B)/libkmig-san.a
+LIB_OBJS := $(patsubst %.c,$(B)/lib/%.o,$(LIB_SRCS))
+LIB_SAN_OBJS := $(patsubst %.c,$(B)/lib-san/%.o,$(LIB_SRCS))
+
+# The agent: its subcommands and engines, on libkmig.
+AGENT_SRCS := $(wildcard user/kmig/*.c)
+AGENT_HDRS := $(wildcard user/kmig/*.h) $(LIB_HDRS)
+AGENT_CPPFLAGS := $(LIB_CPPFLAGS) -Iuser/kmig
 AGENT_LIBS := $(LIBMNL) -lkmod -lpthread
 
 KSFT_DIR := $(B)/linux-source/tools/testing/selftests
 SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
-SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c) user/kmig/netlink.c \
-	user/vmm/client/client.c $(wildcard user/stream/*.c)
-SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(AGENT_HDRS) \
-	user/vmm/client/client.h $(wildcard user/stream/*.h) \
+SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c)
+SELFTEST_HDRS := $(wildcard selftests/kmig/lib/*.h) $(LIB_HDRS) \
 	user/vmm/guest/abi.h user/vmm/cpuid.h
 SELFTESTS := $(addprefix $(B)/selftests/,$(SELFTEST_NAMES))
 
@@ -86,21 +95,39 @@ $(B)/vmm/payload.bin: user/vmm/guest/payload.c user/vmm/guest/start.S \
 		-o $(B)/vmm/payload.elf $(B)/vmm/start.o $(B)/vmm/payload.o
 	objcopy -O binary $(B)/vmm/payload.elf $@
 
+$(B)/lib/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -c -o $@ $<
+
+$(B)/lib-san/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(LIB_CPPFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SAN): $(LIB_SAN_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+lib: $(LIB)
+
 $(B)/vmm/kmig-vmm: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
-		$(B)/vmm/payload.bin $(STREAM_SRCS) $(STREAM_HDRS)
-	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuapi -Iuser/vmm -Iuser/stream \
+		$(B)/vmm/payload.bin $(LIB)
+	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -Iuser/vmm \
 		-DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' -o $@ $(VMM_SRCS) \
-		user/vmm/guest/blob.S $(STREAM_SRCS) -lpthread
+		user/vmm/guest/blob.S $(LIB) -lpthread
 
-$(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS)
+$(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) $(AGENT_CPPFLAGS) -o $@ \
-		$(AGENT_SRCS) $(AGENT_LIBS)
+	$(CC) $(CFLAGS) $(WARN) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIB) \
+		$(AGENT_LIBS)
 
-$(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS)
+$(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS) $(LIB_SAN)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(USER_CPPFLAGS) $(AGENT_CPPFLAGS) \
-		-o $@ $(AGENT_SRCS) $(AGENT_LIBS)
+	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(AGENT_CPPFLAGS) -o $@ \
+		$(AGENT_SRCS) $(LIB_SAN) $(AGENT_LIBS)
 
 $(KSFT_DIR)/kselftest_harness.h:
 	scripts/linux-source.sh $(B)/linux-source
@@ -109,41 +136,39 @@ selftests: $(SELFTESTS) $(B)/vmm/kmig-vmm
 
 # Selftests run inside the test bed under software emulation: UBSan only,
 # ASan's cost there is out of proportion.
-$(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(KSFT_DIR)/kselftest_harness.h
+$(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(LIB) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) -fsanitize=undefined \
-		-fno-sanitize-recover=undefined $(USER_CPPFLAGS) \
-		-I$(KSFT_DIR) -Iselftests/kmig/lib -Iuser/vmm/client \
-		-Iuser/stream -Iuser/vmm -o $@ $< $(SELFTEST_LIB) \
-		$(LIBMNL) -lpthread
+		-fno-sanitize-recover=undefined $(LIB_CPPFLAGS) \
+		-I$(KSFT_DIR) -Iselftests/kmig/lib -Iuser/vmm -o $@ $< \
+		$(SELFTEST_LIB) $(LIB) $(LIBMNL) -lpthread
 
 benches: $(BENCHES)
 
 # Small programs the test scripts, the demo and the benchmarks drive.
 tools: $(TOOLS)
 
-$(B)/tools/vmmctl: selftests/tools/vmmctl.c user/vmm/client/client.c user/vmm/client/client.h
+$(B)/tools/vmmctl: selftests/tools/vmmctl.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser/vmm/client -o $@ $< \
-		user/vmm/client/client.c
+	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -o $@ $< $(LIB)
 
 $(B)/tools/%: selftests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -o $@ $< -lpthread
 
-$(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.h $(SELFTEST_HDRS)
+$(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.h $(SELFTEST_HDRS) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(USER_CPPFLAGS) -Iselftests/kmig/lib \
+	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -Iselftests/kmig/lib \
 		-Iselftests/bench -o $@ $< selftests/bench/bench.c \
-		selftests/kmig/lib/kvm.c -lpthread
+		selftests/kmig/lib/kvm.c $(LIB) -lpthread
 
-$(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(AGENT_HDRS) \
-		$(STREAM_SRCS) $(STREAM_HDRS) \
-		$(KSFT_DIR)/kselftest_harness.h
+$(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(LIB_HDRS) \
+		$(LIB_SAN) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) $(SANITIZE) \
-		$(USER_CPPFLAGS) -Iuser/stream -I$(KSFT_DIR) \
-		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(STREAM_SRCS) $(LIBMNL)
+		$(LIB_CPPFLAGS) -I$(KSFT_DIR) \
+		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(LIB_SAN) $(LIBMNL) \
+		-lkmod -lpthread
 
 # libFuzzer targets (clang), one per parser, seeded with valid streams.
 FUZZ_NAMES := $(basename $(notdir $(filter-out user/fuzz/seed.c, \
@@ -152,9 +177,12 @@ FUZZERS := $(addprefix $(B)/fuzz/,$(FUZZ_NAMES))
 FUZZ_RUNS ?= 20000
 FUZZ_TIME ?= 600
 
-$(B)/fuzz/seed: user/fuzz/seed.c $(STREAM_SRCS) $(STREAM_HDRS)
+$(B)/fuzz/seed: user/fuzz/seed.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuser/stream -o $@ $< $(STREAM_SRCS)
+	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -o $@ $< $(LIB)
+
+# The fuzzers build the stream's sources themselves: libFuzzer needs them
+# compiled by clang with its coverage instrumentation.
 
 $(B)/fuzz/%: user/fuzz/%.c $(STREAM_SRCS) $(STREAM_HDRS)
 	@mkdir -p $(@D)
@@ -221,6 +249,6 @@ clean:
 	rm -rf $(B)
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
-.PHONY: all module module-debug user selftests hosttests benches tools bench check \
+.PHONY: all lib module module-debug user selftests hosttests benches tools bench check \
 	bench-host \
 	demo style sparse shell clean fuzz fuzz-smoke

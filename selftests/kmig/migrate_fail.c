@@ -29,107 +29,11 @@
 #include "client.h"
 #include "kselftest_harness.h"
 #include "netlink.h"
+#include "proc.h"
 
 #define RUN_DIR		"/run/kmig-migrate-fail"
 #define VMM_A		RUN_DIR "/vm-a.sock"
 #define VMM_B		RUN_DIR "/vm-b.sock"
-
-static char project[512];
-
-static const char *bin(const char *rel)
-{
-	static char path[4][640];
-	static int i;
-
-	i = (i + 1) % 4;
-	snprintf(path[i], sizeof(path[i]), "%s/build/%s", project, rel);
-	return path[i];
-}
-
-/* Start @argv (NULL-terminated) in network namespace @ns (or none), its
- * output in @log.
- */
-static pid_t spawn(const char *ns, const char *log, const char *const argv[])
-{
-	const char *full[32];
-	int n = 0, i, fd;
-	pid_t pid;
-
-	if (ns) {
-		full[n++] = "ip";
-		full[n++] = "netns";
-		full[n++] = "exec";
-		full[n++] = ns;
-	}
-	for (i = 0; argv[i] && n < 31; i++)
-		full[n++] = argv[i];
-	full[n] = NULL;
-
-	pid = fork();
-	if (pid)
-		return pid;
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	execvp(full[0], (char *const *)full);
-	_exit(127);
-}
-
-/* Exit status of @pid, waiting at most @timeout_s; -1 if it still runs. */
-static int wait_exit(pid_t pid, int timeout_s)
-{
-	int status, i;
-
-	for (i = 0; i < timeout_s * 10; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) :
-						   128 + WTERMSIG(status);
-		usleep(100000);
-	}
-	return -1;
-}
-
-static void stop(pid_t pid)
-{
-	if (pid > 0 && !kill(pid, SIGKILL))
-		waitpid(pid, NULL, 0);
-}
-
-/* The first 16 KiB of @path, or "" (static: valid until the next call). */
-static const char *file_text(const char *path)
-{
-	static char buf[16384];
-	ssize_t n = -1;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-static int file_has(const char *path, const char *needle)
-{
-	return strstr(file_text(path), needle) != NULL;
-}
-
-static int vmm_status(const char *sock, struct vmm_status *st)
-{
-	struct vmm_client c;
-	int ret;
-
-	ret = vmm_client_connect(&c, sock, 5000);
-	if (ret)
-		return ret;
-	ret = vmm_client_status(&c, st);
-	vmm_client_close(&c);
-	return ret;
-}
 
 /*
  * Netlink in the network namespace of process @pid: a context shows only
@@ -199,10 +103,7 @@ FIXTURE(fail) {
 
 FIXTURE_SETUP(fail)
 {
-	const char *p = getenv("KMIG_PROJECT");
-
-	ASSERT_NE(NULL, p);
-	snprintf(project, sizeof(project), "%s", p);
+	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
 	mkdir(RUN_DIR, 0700);
 	unlink(VMM_A);
 	unlink(VMM_B);
@@ -211,11 +112,11 @@ FIXTURE_SETUP(fail)
 
 FIXTURE_TEARDOWN(fail)
 {
-	stop(self->migrate);
-	stop(self->incoming);
-	stop(self->proxy);
-	stop(self->vmm_a);
-	stop(self->vmm_b);
+	proc_stop(&self->migrate);
+	proc_stop(&self->incoming);
+	proc_stop(&self->proxy);
+	proc_stop(&self->vmm_a);
+	proc_stop(&self->vmm_b);
 	if (self->netns)
 		ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
 }
@@ -229,37 +130,43 @@ struct setup {
 	const char *ns_a, *ns_b;
 	const char *mem, *rate, *vcpus_b, *bandwidth;
 	const char *listen, *to;
+	const char *channels;		/* --channels, or NULL */
+	const char *fault_b;		/* KMIG_VMM_FAULT of the destination */
 	uint64_t page_limit_b;		/* pages the destination may have */
 };
 
 static void start(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *self,
 		  const struct setup *u)
 {
-	const char *vmm_a[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_A,
+	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
 				"--mem", u->mem, "--pattern", "random",
 				"--rate", u->rate, NULL };
-	const char *vmm_b[] = { bin("vmm/kmig-vmm"), "--ctl", VMM_B,
+	const char *vmm_b[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_B,
 				"--mem", u->mem, "--vcpus", u->vcpus_b,
 				"--incoming", NULL };
-	const char *inc[] = { bin("kmig"), "incoming", "--vmm", VMM_B,
+	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_B,
 			      "--listen", u->listen, "--timeout", "60", NULL };
-	const char *mig[] = { bin("kmig"), "migrate", "--vmm", VMM_A,
+	const char *mig[] = { proc_bin("kmig"), "migrate", "--vmm", VMM_A,
 			      "--to", u->to, "--timeout", "60",
+			      "--channels", u->channels ? u->channels : "1",
 			      u->bandwidth ? "--bandwidth" : NULL, u->bandwidth,
 			      NULL };
 	struct vmm_status st;
 
-	self->vmm_a = spawn(u->ns_a, "vmm-a.log", vmm_a);
-	self->vmm_b = spawn(u->ns_b, "vmm-b.log", vmm_b);
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	self->vmm_a = proc_spawn(u->ns_a, "vmm-a.log", vmm_a);
+	if (u->fault_b)
+		setenv("KMIG_VMM_FAULT", u->fault_b, 1);
+	self->vmm_b = proc_spawn(u->ns_b, "vmm-b.log", vmm_b);
+	unsetenv("KMIG_VMM_FAULT");
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	ASSERT_STREQ("running", st.state);
-	ASSERT_EQ(0, vmm_status(VMM_B, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
 	ASSERT_STREQ("incoming", st.state);
 	if (u->page_limit_b)
 		ASSERT_EQ(0, ctx_page_limit(self->vmm_b, u->page_limit_b));
-	self->incoming = spawn(u->ns_b, "incoming.log", inc);
+	self->incoming = proc_spawn(u->ns_b, "incoming.log", inc);
 	usleep(500000);
-	self->migrate = spawn(u->ns_a, "migrate.log", mig);
+	self->migrate = proc_spawn(u->ns_a, "migrate.log", mig);
 }
 
 /*
@@ -279,7 +186,7 @@ static void start_migration(struct __test_metadata *_metadata,
 	start(_metadata, self, &u);
 	sleep(2);
 	/* Still in precopy. */
-	ASSERT_EQ(-1, wait_exit(self->migrate, 0));
+	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0));
 }
 
 /*
@@ -290,9 +197,9 @@ static void agents_end(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(fail) *self, int mig_status, int secs,
 		       const char *mig_says, const char *in_says)
 {
-	EXPECT_EQ(mig_status, wait_exit(self->migrate, secs));
+	EXPECT_EQ(mig_status, proc_wait_exit(self->migrate, secs * 1000));
 	self->migrate = 0;
-	EXPECT_EQ(1, wait_exit(self->incoming, secs));
+	EXPECT_EQ(1, proc_wait_exit(self->incoming, secs * 1000));
 	self->incoming = 0;
 	if (mig_says)
 		EXPECT_TRUE(file_has("migrate.log", mig_says))
@@ -304,12 +211,19 @@ static void agents_end(struct __test_metadata *_metadata,
 			       file_text("incoming.log"));
 }
 
-/* Exit status of `kmig resume --vmm @sock`, its output in resume.log. */
+/* Exit status of `kmig resume --vmm @sock [@opt]`, its output in
+ * resume.log. */
+static int kmig_resume_opt(const char *sock, const char *opt)
+{
+	const char *argv[] = { proc_bin("kmig"), "resume", "--vmm", sock, opt,
+			       NULL };
+
+	return proc_wait_exit(proc_spawn(NULL, "resume.log", argv), 30000);
+}
+
 static int kmig_resume(const char *sock)
 {
-	const char *argv[] = { bin("kmig"), "resume", "--vmm", sock, NULL };
-
-	return wait_exit(spawn(NULL, "resume.log", argv), 30);
+	return kmig_resume_opt(sock, NULL);
 }
 
 /* The source guest still runs on its own, with dirty tracking off. */
@@ -319,11 +233,11 @@ static void source_untouched(struct __test_metadata *_metadata,
 	struct vmm_status st;
 	uint64_t c1;
 
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("running", st.state);
 	c1 = st.counter;
 	usleep(500000);
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_LT(c1, st.counter);
 	if (tracking_off)
 		EXPECT_EQ(0, ctx_tracking(self->vmm_a));
@@ -334,7 +248,7 @@ static void destination_not_resumed(struct __test_metadata *_metadata)
 {
 	struct vmm_status st;
 
-	ASSERT_EQ(0, vmm_status(VMM_B, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
 	EXPECT_STREQ("incoming", st.state);
 }
 
@@ -353,15 +267,43 @@ TEST_F_TIMEOUT(fail, link_cut_during_precopy, 240)
 
 TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
 {
-	const char *proxy[] = { bin("tools/tcpproxy"), "4452", "127.0.0.1",
+	const char *proxy[] = { proc_bin("tools/tcpproxy"), "4452", "127.0.0.1",
 				"4451", "3000", NULL };
+	const struct setup u = {
+		.mem = "32", .rate = "20000", .vcpus_b = "1", .bandwidth = "1",
+		.listen = "127.0.0.1:4451", .to = "127.0.0.1:4452",
+	};
 
-	self->proxy = spawn(NULL, "proxy.log", proxy);
+	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
 	usleep(300000);
-	start_migration(_metadata, self, NULL, NULL, "127.0.0.1:4451",
-			"127.0.0.1:4452");
+	start(_metadata, self, &u);
 
-	agents_end(_metadata, self, 1, 45, "kmig migrate: ", "record #");
+	/* The source hears the destination's cause on the return path. */
+	agents_end(_metadata, self, 1, 45, "CRC mismatch", "record #");
+	source_untouched(_metadata, self, true);
+	destination_not_resumed(_metadata);
+}
+
+/*
+ * A page on page channel 1 corrupted on the way: the destination names it
+ * as the cause, and so does the source, at once, having heard it on the
+ * return path (not after its I/O timeout, with an error of its own).
+ */
+TEST_F_TIMEOUT(fail, corrupt_page_channel_is_the_cause_on_both_sides, 240)
+{
+	const char *proxy[] = { proc_bin("tools/tcpproxy"), "4462", "127.0.0.1",
+				"4463", "1@300000", NULL };
+	const struct setup u = {
+		.mem = "32", .rate = "2000", .vcpus_b = "1", .channels = "2",
+		.listen = "127.0.0.1:4463", .to = "127.0.0.1:4462",
+	};
+
+	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
+	usleep(300000);
+	start(_metadata, self, &u);
+	agents_end(_metadata, self, 1, 15, "CRC mismatch", "CRC mismatch");
+	EXPECT_TRUE(file_has("incoming.log", "page channel 1"))
+		TH_LOG("%s", file_text("incoming.log"));
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
 }
@@ -374,10 +316,11 @@ static void kill_agent(struct __test_metadata *_metadata, pid_t *victim,
 		       pid_t *survivor, const char *log, const char *says)
 {
 	kill(*victim, SIGKILL);
-	EXPECT_EQ(128 + SIGKILL, wait_exit(*victim, 5));
+	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(*victim, 5000));
 	*victim = 0;
-	EXPECT_EQ(1, wait_exit(*survivor, 30));
-	*survivor = 0;
+	EXPECT_EQ(1, proc_wait_exit(*survivor, 30000))
+		TH_LOG("still waits in:%s", proc_where(*survivor));
+	proc_stop(survivor);
 	EXPECT_TRUE(file_has(log, says)) TH_LOG("%s", file_text(log));
 }
 
@@ -442,10 +385,10 @@ TEST_F_TIMEOUT(fail, destination_out_of_memory_refuses_cleanly, 240)
 static void start_proxy(FIXTURE_DATA(fail) *self, const char *port,
 			const char *target_port, const char *cut)
 {
-	const char *proxy[] = { bin("tools/tcpproxy"), port, "127.0.0.1",
+	const char *proxy[] = { proc_bin("tools/tcpproxy"), port, "127.0.0.1",
 				target_port, "-1", cut, NULL };
 
-	self->proxy = spawn(NULL, "proxy.log", proxy);
+	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
 	usleep(300000);
 }
 
@@ -481,12 +424,12 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	agents_end(_metadata, self, 3, 90, "stays paused here",
 		   "no go-ahead from the source");
 	destination_not_resumed(_metadata);
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("paused", st.state);
 	EXPECT_EQ(0, ctx_tracking(self->vmm_a));
 	c1 = st.counter;
 	usleep(300000);
-	ASSERT_EQ(0, vmm_status(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_EQ(c1, st.counter);
 
 	/* kmig resume refuses a VMM with no guest, and resumes ours. */
@@ -498,6 +441,75 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 		TH_LOG("%s", file_text("resume.log"));
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);
+}
+
+/* The guest runs on @sock's VMM, its counter moving. */
+static void guest_runs(struct __test_metadata *_metadata, const char *sock)
+{
+	struct vmm_status st;
+	uint64_t c1;
+
+	ASSERT_EQ(0, vmm_status_of(sock, &st));
+	EXPECT_STREQ("running", st.state);
+	c1 = st.counter;
+	usleep(500000);
+	ASSERT_EQ(0, vmm_status_of(sock, &st));
+	EXPECT_LT(c1, st.counter);
+}
+
+/*
+ * A completed migration: the source's VMM knows its guest migrated away,
+ * and kmig resume refuses to run it there again, unless forced.
+ */
+TEST_F_TIMEOUT(fail, migrated_guest_is_not_resumed_at_the_source, 240)
+{
+	struct vmm_status st;
+
+	start_switchover(_metadata, self, "127.0.0.1:4464", "127.0.0.1:4464",
+			 "1");
+	EXPECT_EQ(0, proc_wait_exit(self->migrate, 90000))
+		TH_LOG("%s", file_text("migrate.log"));
+	self->migrate = 0;
+	EXPECT_EQ(0, proc_wait_exit(self->incoming, 30000))
+		TH_LOG("%s", file_text("incoming.log"));
+	self->incoming = 0;
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	EXPECT_STREQ("migrated", st.state);
+	EXPECT_EQ(1, kmig_resume(VMM_A));
+	EXPECT_TRUE(file_has("resume.log", "migrated away"))
+		TH_LOG("%s", file_text("resume.log"));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	EXPECT_STREQ("migrated", st.state);
+	guest_runs(_metadata, VMM_B);
+	/* Forced, it runs on both: the user asked for it. */
+	EXPECT_EQ(0, kmig_resume_opt(VMM_A, "--force"));
+	guest_runs(_metadata, VMM_A);
+}
+
+/*
+ * The destination's VMM resumes the guest but its answer is lost: that is
+ * not a failure. The destination asks again, finds it running, and the
+ * source keeps its own guest paused: it never runs on both hosts.
+ */
+TEST_F_TIMEOUT(fail, unanswered_resume_is_not_a_failure, 240)
+{
+	const struct setup u = {
+		.mem = "16", .rate = "2000", .vcpus_b = "1",
+		.listen = "127.0.0.1:4465", .to = "127.0.0.1:4465",
+		.fault_b = "resume-noreply",
+	};
+	struct vmm_status st;
+
+	start(_metadata, self, &u);
+	EXPECT_EQ(0, proc_wait_exit(self->migrate, 90000))
+		TH_LOG("%s", file_text("migrate.log"));
+	self->migrate = 0;
+	EXPECT_EQ(0, proc_wait_exit(self->incoming, 30000))
+		TH_LOG("%s", file_text("incoming.log"));
+	self->incoming = 0;
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	EXPECT_STRNE("running", st.state);
+	guest_runs(_metadata, VMM_B);
 }
 
 /* The destination cannot take the state (one vCPU short): it says so. */

@@ -4,6 +4,7 @@
  * module, with their state and pending save data.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,12 +38,18 @@ int devices_main(int argc, char *argv[])
 {
 	static struct kmig_dev_info devs[MAX_DEVICES];
 	struct kmig_nl nl;
+	bool json = false;
 	size_t n, i;
 	int ret;
 
+	if (argc > 1 && !strcmp(argv[1], "--json")) {
+		json = true;
+		argc--;
+		argv++;
+	}
 	if (argc > 1) {
-		if (!strcmp(argv[1], "--help")) {
-			printf("Usage: kmig devices\n");
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+			printf("Usage: kmig devices [--json]\n");
 			return 0;
 		}
 		fprintf(stderr, "kmig devices: unexpected argument '%s'\n",
@@ -64,6 +71,17 @@ int devices_main(int argc, char *argv[])
 		return 1;
 	}
 
+	if (json) {
+		printf("[");
+		for (i = 0; i < n && i < MAX_DEVICES; i++)
+			printf("%s\n  { \"name\": \"%s\", \"instance\": %u, \"version\": %u, \"state\": \"%s\", \"pending_bytes\": %llu, \"open\": %s }",
+			       i ? "," : "", devs[i].name, devs[i].instance,
+			       devs[i].version, state_name(devs[i].state),
+			       (unsigned long long)devs[i].pending_bytes,
+			       devs[i].open ? "true" : "false");
+		printf("\n]\n");
+		return 0;
+	}
 	printf("%-24s %8s %7s %-13s %14s %s\n", "NAME", "INSTANCE", "VERSION",
 	       "STATE", "PENDING", "OPEN");
 	for (i = 0; i < n && i < MAX_DEVICES; i++)

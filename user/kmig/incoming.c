@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -27,11 +26,16 @@
 
 #include <linux/kmig.h>
 
+#include "ctx.h"
 #include "dec.h"
+#include "handshake.h"
 #include "hello.h"
 #include "le.h"
+#include "link.h"
 #include "mig.h"
+#include "recv.h"
 #include "subcommands.h"
+#include "util.h"
 
 static const char usage[] =
 "Usage: kmig incoming --vmm SOCK --listen [IPV4:]PORT [options]\n"
@@ -52,54 +56,28 @@ static const char usage[] =
 "                             DIR/vcpus.bin\n"
 "  --help                     this text\n";
 
-/* Page channels meet here at every ROUND_SYNC. */
-struct rbarrier {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned int n, waiting;
-	uint64_t gen;
-	bool aborted;
-};
-
-struct dst;
-
-/* Pages one pwritev installs: consecutive pages of one slot. */
-#define BATCH_PAGES	256
-
-struct chan {
-	struct dst *d;
-	unsigned int index;
-	int sock;
-	struct kmig_dec dec;
-	struct iovec batch[BATCH_PAGES];	/* data in dec's input */
-	unsigned int nbatch;
-	struct mig_slot *batch_slot;
-	uint64_t batch_first;
-	int batch_err;
-	pthread_t thread;
-	bool started;
-	uint64_t round;			/* next ROUND_SYNC expected */
-	uint64_t pages, zero;
-	int ret;
-	char err[384];
-};
-
 struct dst {
 	struct mig_opts o;
 	struct mig_vm vm;
 	struct mig_job job;
-	struct kmig_slot dslots[MIG_MAX_SLOTS];
-	unsigned int nchan;
+	struct mig_recv recv;		/* the channels */
 	uint8_t uuid[16];
-	struct chan ch[1 + MIG_MAX_CHANNELS];
-	struct rbarrier bar;
 	struct kmig_enc vcpus;		/* rebuilt vCPU state stream */
 	bool in_vcpu;
 	struct mig_device *dev;		/* of the open device section */
 	bool switchover, channels_cmd;
 	uint64_t switchover_ns;
-	uint8_t zero[MIG_PAGE];
-	char err[512];
+	struct mig_link link;		/* first failure, all sockets */
+	struct mig_hs_out out;		/* the return path */
+	struct mig_hs_pinger pinger;	/* its keepalive */
+	/*
+	 * The main connection is up: the source reads the return path from
+	 * then on (a failure on a page channel may come before the main
+	 * decoder has reached OPEN_RETURN_PATH).
+	 */
+	bool rp_open;
+	bool rp_quiet;			/* no FAILED on it any more */
+	char err[512];			/* the cause, at the end */
 };
 
 static int parse(struct mig_opts *o, int argc, char *argv[])
@@ -143,235 +121,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	return 0;
 }
 
-/* The first failure's message sticks (mig_fail()). */
-#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
-
-static void bar_abort(struct rbarrier *b)
-{
-	pthread_mutex_lock(&b->lock);
-	b->aborted = true;
-	pthread_cond_broadcast(&b->cond);
-	pthread_mutex_unlock(&b->lock);
-}
-
-static int bar_wait(struct rbarrier *b)
-{
-	uint64_t gen;
-	int ret = 0;
-
-	pthread_mutex_lock(&b->lock);
-	gen = b->gen;
-	if (++b->waiting == b->n) {
-		b->waiting = 0;
-		b->gen++;
-		pthread_cond_broadcast(&b->cond);
-	}
-	while (gen == b->gen && !b->aborted)
-		pthread_cond_wait(&b->cond, &b->lock);
-	if (b->aborted)
-		ret = -ECANCELED;
-	pthread_mutex_unlock(&b->lock);
-	return ret;
-}
-
-static struct mig_slot *slot_of(struct dst *d, uint32_t id)
-{
-	unsigned int i;
-
-	for (i = 0; i < d->vm.nslots; i++)
-		if (d->vm.slots[i].id == id)
-			return &d->vm.slots[i];
-	return NULL;
-}
-
-/*
- * Install the collected pages: one pwritev, the kernel copying them from
- * the decoder's buffer straight into the context. Called before the
- * decoder reuses that buffer, and before anything that must come after
- * these pages (zero records, round syncs).
- */
-static int batch_flush(struct chan *c)
-{
-	struct mig_slot *sl = c->batch_slot;
-	unsigned int done = 0;
-	ssize_t n = 0;
-
-	if (!c->nbatch || c->batch_err)
-		return c->batch_err;
-	/* Whole pages go in; after a short write the next call says why. */
-	while (done < c->nbatch) {
-		n = pwritev(c->d->vm.ctx_fd, c->batch + done, c->nbatch - done,
-			    KMIG_SLOT_OFFSET(sl->id) +
-			    (c->batch_first + done) * MIG_PAGE);
-		if (n <= 0 || n % MIG_PAGE)
-			break;
-		done += n / MIG_PAGE;
-	}
-	if (done < c->nbatch) {
-		c->batch_err = n < 0 ? -errno : -EIO;
-		snprintf(c->err, sizeof(c->err),
-			 "cannot install page %llu of slot %u: %s",
-			 (unsigned long long)c->batch_first + done, sl->id,
-			 n < 0 ? strerror(errno) : "short write");
-	}
-	c->nbatch = 0;
-	return c->batch_err;
-}
-
-static void batch_release(void *opaque)
-{
-	batch_flush(opaque);
-}
-
-static int put_page(struct chan *c, struct mig_slot *sl, uint64_t page,
-		    const void *data)
-{
-	int ret;
-
-	if (c->nbatch && (c->nbatch == BATCH_PAGES || sl != c->batch_slot ||
-			  page != c->batch_first + c->nbatch)) {
-		ret = batch_flush(c);
-		if (ret)
-			return ret;
-	}
-	if (!c->nbatch) {
-		c->batch_slot = sl;
-		c->batch_first = page;
-	}
-	c->batch[c->nbatch++] = (struct iovec) { (void *)data, MIG_PAGE };
-	return c->batch_err;
-}
-
-static int on_page(void *opaque, uint32_t slot, uint64_t page,
-		   const void *data)
-{
-	struct chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->d, slot);
-
-	if (!sl)
-		return -ERANGE;	/* the decoder checked it already */
-	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
-			  __ATOMIC_RELAXED);
-	c->pages++;
-	return put_page(c, sl, page, data);
-}
-
-/*
- * A batch is read from the socket straight into guest memory, through
- * the slots' mappings. Its CRC is checked there before on_pages() counts
- * it; a batch that fails it fails the migration, and the guest, whose
- * memory it is, never runs here. Its pages get memory first (zero pages
- * where they had none): a write through the mapping that needed memory
- * beyond the context's page limit would be a SIGBUS, not an error.
- */
-static int on_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
-			 unsigned int n, void **dst)
-{
-	struct chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->d, slot);
-	struct kmig_install in = {
-		.slot = slot, .flags = KMIG_INSTALL_ZERO,
-		.pages = (uintptr_t)pages, .count = n,
-	};
-	unsigned int i;
-	int ret;
-
-	if (!sl || !sl->map)
-		return -ERANGE;	/* the decoder checked it already */
-	if (ioctl(c->d->vm.ctx_fd, KMIG_INSTALL, &in)) {
-		ret = -errno;
-		snprintf(c->err, sizeof(c->err),
-			 "cannot install pages %llu..%llu of slot %u: %s",
-			 (unsigned long long)pages[0],
-			 (unsigned long long)pages[n - 1], slot,
-			 strerror(-ret));
-		return ret;
-	}
-	for (i = 0; i < n; i++)
-		dst[i] = sl->map + pages[i] * MIG_PAGE;
-	return 0;
-}
-
-static int on_pages(void *opaque, uint32_t slot, const uint64_t *pages,
-		    unsigned int n, const void *const *data)
-{
-	struct chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->d, slot);
-	unsigned int i;
-
-	(void)data;	/* where on_pages_dest() put them */
-	for (i = 0; i < n; i++)
-		__atomic_fetch_or(&sl->written[pages[i] / 64],
-				  1ull << (pages[i] % 64), __ATOMIC_RELAXED);
-	c->pages += n;
-	return 0;
-}
-
-static int on_zero(void *opaque, uint32_t slot, uint64_t page,
-		   uint32_t count)
-{
-	struct chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->d, slot);
-	uint64_t p, bit;
-	int ret;
-
-	if (!sl)
-		return -ERANGE;
-	c->zero += count;
-	/* A page never written is zero already: only overwrite sent ones. */
-	for (p = page; p < page + count; p++) {
-		bit = 1ull << (p % 64);
-		if (!(__atomic_fetch_and(&sl->written[p / 64], ~bit,
-					 __ATOMIC_RELAXED) & bit))
-			continue;
-		ret = put_page(c, sl, p, c->d->zero);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
-{
-	struct chan *c = opaque;
-	int ret;
-
-	if (cmd->id != KMIG_SCMD_ROUND_SYNC) {
-		snprintf(c->err, sizeof(c->err),
-			 "command %s on page channel %u",
-			 kmig_scmd_name(cmd->id), c->index);
-		return -EPROTO;
-	}
-	if (cmd->round != c->round) {
-		snprintf(c->err, sizeof(c->err),
-			 "ROUND_SYNC %llu on page channel %u, expected %llu",
-			 (unsigned long long)cmd->round, c->index,
-			 (unsigned long long)c->round);
-		return -EPROTO;
-	}
-	c->round++;
-	ret = batch_flush(c);
-	if (ret)
-		return ret;
-	ret = bar_wait(&c->d->bar);
-	if (ret)
-		snprintf(c->err, sizeof(c->err), "another channel failed");
-	return ret;
-}
-
-static void *page_chan_thread(void *arg)
-{
-	struct chan *c = arg;
-
-	c->ret = kmig_dec_run(&c->dec);
-	if (c->ret) {
-		if (!c->err[0])
-			snprintf(c->err, sizeof(c->err), "%s",
-				 kmig_dec_error(&c->dec));
-		bar_abort(&c->d->bar);
-	}
-	return NULL;
-}
+/* The first failure of any channel or step is the cause (link.h). */
+#define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
 
 /*
  * The n-th --device given to `kmig incoming` takes the state of the n-th
@@ -391,8 +142,8 @@ static struct mig_device *find_dev(struct dst *d, const struct kmig_section *s)
 
 static int main_section(void *opaque, const struct kmig_section *s)
 {
-	struct chan *c = opaque;
-	struct dst *d = c->d;
+	struct mig_recv_chan *c = opaque;
+	struct dst *d = c->opaque;
 	struct mig_device *dev;
 	int ret;
 
@@ -452,8 +203,8 @@ static int main_section(void *opaque, const struct kmig_section *s)
 static int main_device(void *opaque, uint16_t instance, uint32_t marker,
 		       const void *data, uint32_t size)
 {
-	struct chan *c = opaque;
-	struct mig_device *dev = c->d->dev;
+	struct mig_recv_chan *c = opaque;
+	struct mig_device *dev = ((struct dst *)c->opaque)->dev;
 	int ret;
 
 	(void)instance;
@@ -471,30 +222,31 @@ static int main_device(void *opaque, uint16_t instance, uint32_t marker,
 static int main_vcpu(void *opaque, uint32_t vcpu, uint16_t part,
 		     const void *data, uint32_t len)
 {
-	struct chan *c = opaque;
+	struct mig_recv_chan *c = opaque;
 	size_t have;
 
-	kmig_enc_mem(&c->d->vcpus, &have);
+	kmig_enc_mem(&((struct dst *)c->opaque)->vcpus, &have);
 	if (have > MIG_MAX_VCPU_STATE) {
 		snprintf(c->err, sizeof(c->err),
 			 "vCPU state over %u MiB", MIG_MAX_VCPU_STATE >> 20);
 		return -EMSGSIZE;
 	}
-	return kmig_enc_vcpu(&c->d->vcpus, vcpu, part, data, len);
+	return kmig_enc_vcpu(&((struct dst *)c->opaque)->vcpus, vcpu, part,
+			     data, len);
 }
 
 static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 {
-	struct chan *c = opaque;
-	struct dst *d = c->d;
+	struct mig_recv_chan *c = opaque;
+	struct dst *d = c->opaque;
 
 	switch (cmd->id) {
 	case KMIG_SCMD_CHANNELS:
-		if (cmd->channels.count != d->nchan - 1 ||
+		if (cmd->channels.count != d->recv.nchan - 1 ||
 		    memcmp(cmd->channels.uuid, d->uuid, 16)) {
 			snprintf(c->err, sizeof(c->err),
 				 "CHANNELS announces %u page channels of another migration; %u connected",
-				 cmd->channels.count, d->nchan - 1);
+				 cmd->channels.count, d->recv.nchan - 1);
 			return -EPROTO;
 		}
 		d->channels_cmd = true;
@@ -505,10 +257,10 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 			return -EPROTO;
 		}
 		d->switchover = true;
-		d->switchover_ns = mig_now_ns();
+		d->switchover_ns = kmig_now_ns();
 		return 0;
 	case KMIG_SCMD_ROUND_SYNC:
-		if (batch_flush(c))
+		if (mig_recv_flush(c))
 			return c->batch_err;
 		if (cmd->round != c->round) {
 			snprintf(c->err, sizeof(c->err),
@@ -524,43 +276,44 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 	return 0;
 }
 
+/* Pages go on the page channels when there are any: 0, or -EPROTO. */
+static int main_takes_pages(struct mig_recv_chan *c)
+{
+	if (c->r->nchan == 1)
+		return 0;
+	snprintf(c->err, sizeof(c->err),
+		 "page on the main channel of a multi-channel migration");
+	return -EPROTO;
+}
+
 static int main_page(void *opaque, uint32_t slot, uint64_t page,
 		     const void *data)
 {
-	struct chan *c = opaque;
+	int ret = main_takes_pages(opaque);
 
-	if (c->d->nchan > 1) {
-		snprintf(c->err, sizeof(c->err),
-			 "page on the main channel of a multi-channel migration");
-		return -EPROTO;
-	}
-	return on_page(opaque, slot, page, data);
+	if (ret)
+		return ret;
+	return mig_recv_page(opaque, slot, page, data);
 }
 
 static int main_pages_dest(void *opaque, uint32_t slot,
 			   const uint64_t *pages, unsigned int n, void **dst)
 {
-	struct chan *c = opaque;
+	int ret = main_takes_pages(opaque);
 
-	if (c->d->nchan > 1) {
-		snprintf(c->err, sizeof(c->err),
-			 "page on the main channel of a multi-channel migration");
-		return -EPROTO;
-	}
-	return on_pages_dest(opaque, slot, pages, n, dst);
+	if (ret)
+		return ret;
+	return mig_recv_pages_dest(opaque, slot, pages, n, dst);
 }
 
 static int main_zero(void *opaque, uint32_t slot, uint64_t page,
 		     uint32_t count)
 {
-	struct chan *c = opaque;
+	int ret = main_takes_pages(opaque);
 
-	if (c->d->nchan > 1) {
-		snprintf(c->err, sizeof(c->err),
-			 "page on the main channel of a multi-channel migration");
-		return -EPROTO;
-	}
-	return on_zero(opaque, slot, page, count);
+	if (ret)
+		return ret;
+	return mig_recv_zero(opaque, slot, page, count);
 }
 
 static int accept_one(struct dst *d, int lfd, int timeout_ms,
@@ -582,7 +335,7 @@ static int accept_one(struct dst *d, int lfd, int timeout_ms,
 	if (fd < 0)
 		return fail(d, -errno, "accept: %s", strerror(errno));
 	mig_sock_setup(fd, d->o.io_timeout_s);
-	ret = mig_io_all(fd, buf, sizeof(buf), false);
+	ret = kmig_io_all(fd, buf, sizeof(buf), false);
 	if (!ret)
 		ret = kmig_hello_decode(h, buf, err, sizeof(err));
 	else
@@ -615,24 +368,45 @@ static int accept_channels(struct dst *d, int lfd)
 		return fail(d, -EPROTO, "the source wants %u page channels, at most %u",
 			    h.nchannels - 1, MIG_MAX_CHANNELS);
 	}
-	d->nchan = h.nchannels;
+	d->recv.nchan = h.nchannels;
 	memcpy(d->uuid, h.uuid, 16);
-	d->ch[0].sock = fd;
-	for (i = 1; i < d->nchan; i++)
-		d->ch[i].sock = -1;
-	for (i = 1; i < d->nchan; i++) {
+	d->recv.ch[0].sock = fd;
+	mig_link_add(&d->link, fd);
+	mig_hs_out_init(&d->out, fd, d->uuid);
+	d->rp_open = true;
+	for (i = 1; i < d->recv.nchan; i++)
+		d->recv.ch[i].sock = -1;
+	for (i = 1; i < d->recv.nchan; i++) {
 		fd = accept_one(d, lfd, d->o.io_timeout_s * 1000, &h);
 		if (fd < 0)
 			return fd;
-		if (memcmp(h.uuid, d->uuid, 16) || h.nchannels != d->nchan ||
-		    !h.channel || d->ch[h.channel].sock >= 0) {
+		if (memcmp(h.uuid, d->uuid, 16) || h.nchannels != d->recv.nchan ||
+		    !h.channel || d->recv.ch[h.channel].sock >= 0) {
 			close(fd);
 			return fail(d, -EPROTO,
 				    "channel hello %u of %u does not belong to this migration",
 				    h.channel, h.nchannels);
 		}
-		d->ch[h.channel].sock = fd;
+		d->recv.ch[h.channel].sock = fd;
+		mig_link_add(&d->link, fd);
 	}
+	return 0;
+}
+
+/* What the main stream must have said once every channel ended well. */
+static int check_stream(struct dst *d)
+{
+	unsigned int i;
+
+	if (!d->switchover)
+		return fail(d, -EPROTO, "the stream ended without SWITCHOVER");
+	if (d->recv.nchan > 1 && !d->channels_cmd)
+		return fail(d, -EPROTO, "the main stream did not announce its page channels");
+	for (i = 0; i < d->o.ndevs; i++)
+		if (!d->o.devs[i].ended)
+			return fail(d, -ENODATA,
+				    "device %s:%u: the stream has no complete state for it",
+				    d->o.devs[i].name, d->o.devs[i].instance);
 	return 0;
 }
 
@@ -640,84 +414,15 @@ static int decode(struct dst *d)
 {
 	static const struct kmig_dec_ops main_ops = {
 		.section = main_section, .cmd = main_cmd, .page = main_page,
-		.pages_dest = main_pages_dest, .pages = on_pages,
+		.pages_dest = main_pages_dest, .pages = mig_recv_pages,
 		.zero = main_zero, .vcpu = main_vcpu, .device = main_device,
-		.release = batch_release,
+		.release = mig_recv_release,
 	};
-	static const struct kmig_dec_ops page_ops = {
-		.cmd = page_chan_cmd, .page = on_page,
-		.pages_dest = on_pages_dest, .pages = on_pages,
-		.zero = on_zero, .release = batch_release,
-	};
-	struct kmig_dec_cfg cfg = {
-		.slots = d->dslots, .nslots = d->vm.nslots,
-		.caps_supported = KMIG_SCAP_ALL,
-	};
-	unsigned int i;
-	int ret = 0;
+	int ret;
 
-	d->bar.n = d->nchan - 1;
-	for (i = 0; i < d->nchan; i++) {
-		d->ch[i].d = d;
-		d->ch[i].index = i;
-		cfg.ops = i ? &page_ops : &main_ops;
-		cfg.opaque = &d->ch[i];
-		ret = kmig_dec_init_fd(&d->ch[i].dec, &cfg, d->ch[i].sock);
-		if (ret)
-			return fail(d, ret, "channel %u: %s", i, strerror(-ret));
-	}
-	for (i = 1; i < d->nchan; i++) {
-		if (pthread_create(&d->ch[i].thread, NULL, page_chan_thread,
-				   &d->ch[i])) {
-			ret = fail(d, -EAGAIN, "cannot start a receiver thread");
-			bar_abort(&d->bar);
-			break;
-		}
-		d->ch[i].started = true;
-	}
-	if (!ret) {
-		ret = kmig_dec_run(&d->ch[0].dec);
-		if (ret)
-			fail(d, ret, "main channel: %s%s%s",
-			     kmig_dec_error(&d->ch[0].dec),
-			     d->ch[0].err[0] ? ": " : "", d->ch[0].err);
-	}
-	if (ret) {
-		bar_abort(&d->bar);
-		for (i = 1; i < d->nchan; i++)
-			shutdown(d->ch[i].sock, SHUT_RDWR);
-	}
-	for (i = 1; i < d->nchan; i++) {
-		if (!d->ch[i].started)
-			continue;
-		pthread_join(d->ch[i].thread, NULL);
-		if (d->ch[i].ret && !ret)
-			ret = fail(d, d->ch[i].ret, "page channel %u: %s%s%s", i,
-				   kmig_dec_error(&d->ch[i].dec),
-				   d->ch[i].err[0] ? ": " : "",
-				   d->ch[i].err);
-	}
-	/* The last pages went in when the decoders returned. */
-	for (i = 0; i < d->nchan && !ret; i++)
-		if (d->ch[i].batch_err)
-			ret = fail(d, d->ch[i].batch_err, "channel %u: %s", i,
-				   d->ch[i].err);
-	if (!ret && !d->switchover)
-		ret = fail(d, -EPROTO, "the stream ended without SWITCHOVER");
-	if (!ret && d->nchan > 1 && !d->channels_cmd)
-		ret = fail(d, -EPROTO, "the main stream did not announce its page channels");
-	for (i = 1; i < d->nchan && !ret; i++)
-		if (d->ch[i].round != d->ch[0].round)
-			ret = fail(d, -EPROTO,
-				   "page channel %u ended after %llu rounds, the main channel after %llu",
-				   i, (unsigned long long)d->ch[i].round,
-				   (unsigned long long)d->ch[0].round);
-	for (i = 0; i < d->o.ndevs && !ret; i++)
-		if (!d->o.devs[i].ended)
-			ret = fail(d, -ENODATA,
-				   "device %s:%u: the stream has no complete state for it",
-				   d->o.devs[i].name, d->o.devs[i].instance);
-	return ret;
+	d->recv.ch[0].opaque = d;
+	ret = mig_recv_run(&d->recv, &main_ops);
+	return ret ? ret : check_stream(d);
 }
 
 static void devices_set(struct dst *d, uint32_t state)
@@ -747,7 +452,7 @@ static int load(struct dst *d)
 			ret = mig_save_file(d->o.save_dir, "vcpus.bin", vbuf,
 					    vlen, d->err, sizeof(d->err));
 		if (ret)
-			return ret;
+			return fail(d, ret, "%s", d->err);
 	}
 	ret = vmm_client_load(&d->vm.vmm, vbuf, vlen);
 	if (ret)
@@ -765,7 +470,30 @@ static int load(struct dst *d)
 	return 0;
 }
 
-/* Start the devices and the guest. */
+/*
+ * The VMM did not answer `resume`: ask it on a new connection whether the
+ * guest runs. 0 when it does, -EIO when it surely does not; -EINPROGRESS
+ * when nobody can tell.
+ */
+static int resume_unanswered(struct dst *d, int ret)
+{
+	struct vmm_status st;
+
+	vmm_client_close(&d->vm.vmm);
+	if (vmm_client_connect(&d->vm.vmm, d->o.vmm, 2000) ||
+	    vmm_client_status(&d->vm.vmm, &st)) {
+		snprintf(d->err, sizeof(d->err),
+			 "the VMM did not answer the resume (%s) and cannot tell whether the guest runs",
+			 strerror(-ret));
+		return -EINPROGRESS;
+	}
+	if (!strcmp(st.state, "running"))
+		return 0;
+	return fail(d, ret, "the VMM did not resume the guest (%s); it is %s",
+		    strerror(-ret), st.state);
+}
+
+/* Start the devices and the guest: 0, -errno, or -EINPROGRESS. */
 static int resume(struct dst *d)
 {
 	unsigned int i;
@@ -779,50 +507,66 @@ static int resume(struct dst *d)
 				    d->o.devs[i].name, d->o.devs[i].instance,
 				    strerror(-ret));
 	}
+	d->vm.vmm.reply[0] = 0;
 	ret = vmm_client_cmd(&d->vm.vmm, "resume");
-	if (ret)
+	if (!ret)
+		return 0;
+	if (!strncmp(d->vm.vmm.reply, "err ", 4))
 		return fail(d, ret, "the VMM refused to resume the guest: %s",
 			    d->vm.vmm.reply);
-	return 0;
+	return resume_unanswered(d, ret);
 }
 
 /*
  * The stream is in: load it, tell the source, and resume only on its
- * go-ahead (MIG_HS_* in mig.h). Whatever fails, the source hears FAILED
- * if it can, and the guest does not run here.
+ * go-ahead (handshake.h). Whatever fails, the source hears FAILED with
+ * the cause (on_fail()), and the guest does not run here; when the VMM
+ * cannot say whether it resumed, the source hears UNSURE.
  */
 static int finish(struct dst *d)
 {
-	int sock = d->ch[0].sock;
-	uint64_t value;
-	uint32_t type;
+	uint64_t paused_us = 0, go_ns;
 	int ret;
 
 	ret = load(d);
 	if (!ret) {
-		ret = mig_hs_send(sock, MIG_HS_LOADED, 0);
-		if (ret)
-			return fail(d, ret, "cannot tell the source the guest is loaded: %s",
-				    strerror(-ret));
-		ret = mig_hs_recv(sock, &type, &value);
-		if (!ret && type != MIG_HS_GO)
-			ret = -EPROTO;
-		if (ret)
-			return fail(d, ret, "no go-ahead from the source: %s",
-				    ret == -ECONNRESET ? "connection closed" :
-				    ret == -EPROTO ? "not a GO message" :
-				    strerror(-ret));
+		ret = mig_hs_destination(&d->out, &d->link, &paused_us);
+	}
+	go_ns = kmig_now_ns();
+	if (!ret)
 		ret = resume(d);
+	mig_hs_pinger_stop(&d->pinger);
+	if (ret == -EINPROGRESS) {
+		d->rp_quiet = true;
+		mig_hs_send(&d->out, MIG_HS_UNSURE, 0, d->err);
+		return fail(d, ret, "%s", d->err);
 	}
 	if (ret) {
 		devices_set(d, KMIG_DEVICE_STATE_STOP);
-		mig_hs_send(sock, MIG_HS_FAILED, -ret);
 		return ret;
 	}
-	d->job.resume_us = (mig_now_ns() - d->switchover_ns) / 1000;
-	if (mig_hs_send(sock, MIG_HS_RESUMED, d->job.resume_us))
+	d->job.resume_us = (kmig_now_ns() - d->switchover_ns) / 1000;
+	d->job.downtime_ms = (paused_us + (kmig_now_ns() - go_ns) / 1000) /
+			     1000;
+	d->rp_quiet = true;
+	if (mig_hs_send(&d->out, MIG_HS_RESUMED, d->job.downtime_ms * 1000,
+			NULL))
 		fprintf(stderr, "kmig incoming: the guest runs here, but the source did not hear it\n");
 	return 0;
+}
+
+/*
+ * The first failure: the source hears it with its text on the return
+ * path (once it is open, and until the guest's fate is told), and the
+ * page channels stop waiting for each other.
+ */
+static void on_fail(struct mig_link *l, int err, const char *msg)
+{
+	struct dst *d = l->opaque;
+
+	mig_recv_abort(&d->recv);
+	if (d->rp_open && !d->rp_quiet)
+		mig_hs_send(&d->out, MIG_HS_FAILED, -err, msg);
 }
 
 static int listen_on(struct dst *d)
@@ -843,34 +587,86 @@ static int listen_on(struct dst *d)
 	return fd;
 }
 
-/* Map every slot writable: batches are read into guest memory there. */
-static int map_slots(struct dst *d)
+/* The VMM is there, waiting for a guest; its slots are the stream's. */
+static int attach(struct dst *d)
 {
+	struct vmm_status st;
 	unsigned int i;
-	void *p;
 	int ret;
 
-	for (i = 0; i < d->vm.nslots; i++) {
-		struct mig_slot *sl = &d->vm.slots[i];
-
-		p = mmap(NULL, sl->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 d->vm.ctx_fd, KMIG_SLOT_OFFSET(sl->id));
-		if (p == MAP_FAILED) {
-			ret = -errno;
-			return fail(d, ret, "slot %u: cannot map it: %s",
-				    sl->id, strerror(-ret));
-		}
-		sl->map = p;
+	ret = mig_vm_attach(&d->vm, d->o.vmm, PROT_READ | PROT_WRITE, d->err, sizeof(d->err));
+	if (ret)
+		return fail(d, ret, "%s", d->err);
+	ret = vmm_client_status(&d->vm.vmm, &st);
+	if (ret)
+		return fail(d, ret, "VMM status: %s", strerror(-ret));
+	if (strcmp(st.state, "incoming"))
+		return fail(d, -EBUSY,
+			    "the VMM at %s is %s, not waiting for an incoming migration (start it with --incoming)",
+			    d->o.vmm, st.state);
+	d->job.memory_total = d->vm.mem_size;
+	for (i = 0; i < d->o.ndevs; i++) {
+		ret = mig_dev_open(&d->o.devs[i], d->err, sizeof(d->err));
+		if (ret)
+			return fail(d, ret, "%s", d->err);
 	}
+	ret = kmig_enc_header(&d->vcpus);
+	if (!ret)
+		ret = kmig_enc_caps(&d->vcpus, 0, 0);
+	if (ret)
+		return fail(d, ret, "out of memory");
 	return 0;
+}
+
+static int run(struct dst *d)
+{
+	int ret, lfd;
+
+	ret = attach(d);
+	if (ret)
+		return ret;
+	lfd = listen_on(d);
+	if (lfd < 0)
+		return lfd;
+	ret = accept_channels(d, lfd);
+	close(lfd);
+	if (!ret) {
+		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link);
+		if (ret)
+			return fail(d, ret, "cannot start the keepalive thread");
+	}
+	if (!ret)
+		ret = decode(d);
+	if (!ret)
+		ret = finish(d);
+	mig_hs_pinger_stop(&d->pinger);
+	return ret;
+}
+
+/* What the receivers counted, for the job model (report.c). */
+static void job_final(struct dst *d, int ret)
+{
+	struct mig_counts c = { .rate_from_elapsed = true };
+	unsigned int i;
+
+	for (i = 0; i < d->o.ndevs; i++)
+		c.device_bytes += d->o.devs[i].bytes;
+	for (i = 0; i < d->recv.nchan; i++) {
+		c.pages += d->recv.ch[i].pages;
+		c.zero += d->recv.ch[i].zero;
+		c.all_bytes += d->recv.ch[i].dec.pos;
+	}
+	c.ram_bytes = c.all_bytes;
+	d->job.channels = d->recv.nchan;
+	mig_job_count(&d->job, &c);
+	mig_job_end(&d->job, ret, d->err);
 }
 
 int incoming_main(int argc, char *argv[])
 {
-	struct vmm_status st;
 	struct dst *d;
 	unsigned int i;
-	int ret, lfd = -1;
+	int ret;
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -881,86 +677,40 @@ int incoming_main(int argc, char *argv[])
 		return ret > 0 ? 0 : 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	pthread_mutex_init(&d->bar.lock, NULL);
-	pthread_cond_init(&d->bar.cond, NULL);
+	mig_link_init(&d->link);
+	d->link.on_fail = on_fail;
+	d->link.opaque = d;
 	kmig_enc_init_mem(&d->vcpus);
-	d->job.start_ns = mig_now_ns();
+	mig_job_start(&d->job);
 	d->vm.ctx_fd = -1;
-	for (i = 0; i <= MIG_MAX_CHANNELS; i++)
-		d->ch[i].sock = -1;
-	if (mig_ensure_module(d->o.cmd)) {
-		free(d);
-		return 1;
-	}
-	ret = mig_vm_attach(&d->vm, d->o.vmm, false, d->err, sizeof(d->err));
-	if (!ret) {
-		ret = vmm_client_status(&d->vm.vmm, &st);
-		if (!ret && strcmp(st.state, "incoming"))
-			ret = fail(d, -EBUSY,
-				   "the VMM at %s is %s, not waiting for an incoming migration (start it with --incoming)",
-				   d->o.vmm, st.state);
-		else if (ret)
-			fail(d, ret, "VMM status: %s", strerror(-ret));
-	}
-	if (!ret)
-		ret = map_slots(d);
-	for (i = 0; i < d->vm.nslots && !ret; i++) {
-		d->dslots[i].id = d->vm.slots[i].id;
-		d->dslots[i].npages = d->vm.slots[i].npages;
-	}
-	d->job.memory_total = d->vm.mem_size;
-	for (i = 0; i < d->o.ndevs && !ret; i++)
-		ret = mig_dev_open(&d->o.devs[i], d->err, sizeof(d->err));
-	if (!ret) {
-		lfd = listen_on(d);
-		ret = lfd < 0 ? lfd : 0;
-	}
-	if (!ret)
-		ret = kmig_enc_header(&d->vcpus);
-	if (!ret)
-		ret = kmig_enc_caps(&d->vcpus, 0, 0);
-	if (!ret)
-		ret = accept_channels(d, lfd);
-	if (lfd >= 0)
-		close(lfd);
-	if (!ret)
-		ret = decode(d);
-	if (!ret)
-		ret = finish(d);
-
-	for (i = 0; i < d->o.ndevs; i++) {
-		if (ret && d->o.devs[i].started)
-			mig_dev_set_state(&d->o.devs[i], KMIG_DEVICE_STATE_STOP);
-		d->job.device_bytes += d->o.devs[i].bytes;
-	}
-	d->job.channels = d->nchan;
-	for (i = 0; i < d->nchan; i++) {
-		d->job.memory_normal += d->ch[i].pages;
-		d->job.memory_constant += d->ch[i].zero;
-		d->job.data_processed += d->ch[i].dec.pos;
-	}
-	d->job.memory_normal_bytes = d->job.memory_normal * MIG_PAGE;
-	d->job.memory_processed = d->job.data_processed;
-	d->job.data_total = d->job.memory_total + d->job.device_bytes;
-	d->job.time_elapsed_ms = (mig_now_ns() - d->job.start_ns) / 1000000;
-	d->job.downtime_ms = d->job.resume_us / 1000;
-	if (d->job.time_elapsed_ms)
-		d->job.memory_bps = d->job.data_processed * 1000 /
-				    d->job.time_elapsed_ms;
-	d->job.status = ret ? "failed" : "completed";
-	snprintf(d->job.error, sizeof(d->job.error), "%s", ret ? d->err : "");
-	mig_report(&d->o, &d->job, false);
+	mig_recv_init(&d->recv, &d->link, &d->vm, d->o.io_timeout_s);
+	ret = mig_ensure_module(d->err, sizeof(d->err));
 	if (ret)
+		fail(d, ret, "%s", d->err);
+	else
+		ret = run(d);
+	if (ret)
+		ret = mig_link_cause(&d->link, d->err, sizeof(d->err));
+	for (i = 0; i < d->o.ndevs; i++)
+		if (ret && ret != -EINPROGRESS && d->o.devs[i].started)
+			mig_dev_set_state(&d->o.devs[i], KMIG_DEVICE_STATE_STOP);
+	job_final(d, ret);
+	mig_report(&d->o, &d->job, false);
+	if (ret == -EINPROGRESS)
+		fprintf(stderr, "kmig incoming: %s; the guest may run here\n",
+			d->err);
+	else if (ret)
 		fprintf(stderr, "kmig incoming: %s; the guest was not resumed here\n",
 			d->err[0] ? d->err : strerror(-ret));
-	for (i = 0; i < d->nchan; i++) {
-		kmig_dec_free(&d->ch[i].dec);
-		close(d->ch[i].sock);
-	}
+	for (i = 0; i < d->recv.nchan; i++)
+		close(d->recv.ch[i].sock);
+	mig_recv_free(&d->recv);
 	for (i = 0; i < d->o.ndevs; i++)
 		mig_dev_close(&d->o.devs[i]);
 	kmig_enc_free(&d->vcpus);
 	mig_vm_detach(&d->vm);
+	mig_link_destroy(&d->link);
+	ret = !ret ? 0 : ret == -EINPROGRESS ? 3 : 1;
 	free(d);
-	return ret ? 1 : 0;
+	return ret;
 }

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/kmig.h>
+
 #include "subcommands.h"
+#include "version.h"
 
 static const struct {
 	const char *name;
@@ -38,6 +41,11 @@ int main(int argc, char *argv[])
 	if (argc < 2) {
 		show_usage(stderr);
 		return 2;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("kmig agent %s (api %d)\n", KMIG_AGENT_VERSION,
+		       KMIG_API_VERSION);
+		return 0;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {

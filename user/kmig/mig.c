@@ -21,17 +21,10 @@
 
 #include <linux/kmig.h>
 
+#include "ctx.h"
 #include "kmod.h"
 #include "le.h"
 #include "mig.h"
-
-uint64_t mig_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 int mig_fail(char *err, size_t n, int ret, const char *fmt, ...)
 {
@@ -218,20 +211,20 @@ int mig_check_dir(const char *cmd, const char *dir)
 	return 0;
 }
 
-int mig_ensure_module(const char *cmd)
+int mig_ensure_module(char *err, size_t n)
 {
-	char err[256] = "";
+	char why[256] = "";
 	int ret;
 
-	ret = kmig_module_ensure(NULL, err, sizeof(err));
+	ret = kmig_module_ensure(NULL, why, sizeof(why));
 	if (ret)
-		fprintf(stderr, "kmig %s: the kmig module is not loaded and cannot be loaded: %s\n",
-			cmd, err);
+		snprintf(err, n, "the kmig module is not loaded and cannot be loaded: %s",
+			 why);
 	return ret;
 }
 
 /* The `ctx` reply: ok N ID:GPA:SIZE ... with the context fd. */
-int mig_vm_attach(struct mig_vm *vm, const char *path, bool map,
+int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		  char *err, size_t n)
 {
 	struct vmm_client_slot cs[MIG_MAX_SLOTS];
@@ -268,20 +261,18 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, bool map,
 			ret = -EINVAL;
 			break;
 		}
-		s->bitmap = calloc((s->npages + 63) / 64, 8);
-		s->written = calloc((s->npages + 63) / 64, 8);
+		s->bitmap = calloc(kmig_bitmap_words(s->npages), 8);
+		s->written = calloc(kmig_bitmap_words(s->npages), 8);
 		if (!s->bitmap || !s->written) {
 			snprintf(err, n, "slot %u: out of memory", s->id);
 			ret = -ENOMEM;
 			break;
 		}
-		if (!map)
+		if (!prot)
 			continue;
-		s->map = mmap(NULL, s->size, PROT_READ, MAP_SHARED,
-			      vm->ctx_fd, KMIG_SLOT_OFFSET(s->id));
-		if (s->map == MAP_FAILED) {
+		s->map = kmig_ctx_map(vm->ctx_fd, s->id, s->size, prot);
+		if (!s->map) {
 			ret = -errno;
-			s->map = NULL;
 			snprintf(err, n, "slot %u: cannot map it: %s", s->id,
 				 strerror(-ret));
 			break;
@@ -332,58 +323,14 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-int mig_io_all(int fd, void *buf, size_t len, bool out)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		if (!n)
-			return -ECONNRESET;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-int mig_hs_send(int fd, uint32_t type, uint64_t value)
-{
-	uint8_t m[MIG_HS_SIZE];
-
-	put_le32(m, MIG_HS_MAGIC);
-	put_le32(m + 4, type);
-	put_le64(m + 8, value);
-	return mig_io_all(fd, m, sizeof(m), true);
-}
-
-int mig_hs_recv(int fd, uint32_t *type, uint64_t *value)
-{
-	uint8_t m[MIG_HS_SIZE];
-	int ret;
-
-	ret = mig_io_all(fd, m, sizeof(m), false);
-	if (ret)
-		return ret;
-	*type = get_le32(m + 4);
-	*value = get_le64(m + 8);
-	if (get_le32(m) != MIG_HS_MAGIC || !*type || *type > MIG_HS_GO)
-		return -EPROTO;
-	return 0;
-}
-
-static int write_file(const char *dir, const char *name, int src,
-		      uint64_t off, const void *buf, size_t len, char *err,
+/* DIR/NAME from slot @slot of context @ctx, or from @buf when @ctx < 0. */
+static int write_file(const char *dir, const char *name, int ctx,
+		      uint32_t slot, const void *buf, size_t len, char *err,
 		      size_t n)
 {
 	static uint8_t chunk[1 << 20];
 	char path[PATH_MAX];
 	size_t done = 0, want;
-	ssize_t r;
 	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -395,10 +342,9 @@ static int write_file(const char *dir, const char *name, int src,
 	}
 	while (done < len && !ret) {
 		want = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
-		if (src >= 0) {
-			r = pread(src, chunk, want, off + done);
-			if (r != (ssize_t)want) {
-				ret = r < 0 ? -errno : -EIO;
+		if (ctx >= 0) {
+			ret = kmig_ctx_read(ctx, slot, done, chunk, want);
+			if (ret) {
 				snprintf(err, n, "cannot read guest memory for %s: %s",
 					 path, strerror(-ret));
 				break;
@@ -429,8 +375,7 @@ int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,
 
 	for (i = 0; i < vm->nslots; i++) {
 		snprintf(name, sizeof(name), "slot-%u.bin", vm->slots[i].id);
-		ret = write_file(dir, name, vm->ctx_fd,
-				 KMIG_SLOT_OFFSET(vm->slots[i].id), NULL,
+		ret = write_file(dir, name, vm->ctx_fd, vm->slots[i].id, NULL,
 				 vm->slots[i].size, err, n);
 		if (ret)
 			return ret;

@@ -4,7 +4,9 @@
  * `kmig incoming` (destination, incoming.c).
  *
  *   mig.c      options, sockets, the VMM's context, save-at-switchover
- *   send.c     page senders: one per channel, zero-page detection, rate cap
+ *   send.c     the sending engine: channels, page senders, keepalive
+ *   handshake.c the return path and the switchover handshake
+ *   link.c     the connections of a migration and its first failure
  *   devstate.c device regions: precopy chunks, stop-and-copy, resume
  *   report.c   progress line, summary, --json job info
  *
@@ -15,8 +17,9 @@
  * SWITCHOVER, the final RAM part, one VCPU section per vCPU, the final
  * device parts, END_OF_STREAM. Page channel i (1..N) carries a hello and
  * its own stream of RAM section parts, each followed by ROUND_SYNC.
- * After END_OF_STREAM the main connection carries the switchover
- * handshake (MIG_HS_* below).
+ * The main connection also carries the return path from the
+ * destination and, after END_OF_STREAM, the switchover handshake
+ * (handshake.h).
  */
 #ifndef KMIG_MIG_H
 #define KMIG_MIG_H
@@ -28,6 +31,7 @@
 
 #include "client.h"
 #include "enc.h"
+#include "util.h"
 
 #define MIG_PAGE		4096u
 #define MIG_MAX_SLOTS		16
@@ -35,39 +39,14 @@
 #define MIG_MAX_CHANNELS	16	/* page channels */
 #define MIG_RAM_SECTION		1000u	/* + channel */
 #define MIG_DEV_SECTION		2000u	/* + device index */
-/* Pages per unit of work: sender k takes chunks k, k + N, ... */
+/* Pages per unit of work a sender takes from the round's cursor. */
 #define MIG_CHUNK_PAGES		256u
 /* A sender's buffer: pages read and not yet written out. */
 #define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
-/* Default --io-timeout, and how often an idle main channel says PING. */
+/* Default --io-timeout. */
 #define MIG_IO_TIMEOUT_S	30
-#define MIG_PING_NS		1000000000ull
 /* The destination refuses more vCPU state than the VMM would take. */
 #define MIG_MAX_VCPU_STATE	(64u << 20)
-
-/*
- * The switchover handshake, on the main connection after the stream:
- * 16-byte messages, le32 magic, le32 type, le64 value.
- *
- *   destination -> source  LOADED   all arrived and loaded, not running
- *   source -> destination  GO       run it there; the source never will
- *   destination -> source  RESUMED  it runs; value: µs from SWITCHOVER
- *   destination -> source  FAILED   it does not run there and will not;
- *                                   value: the errno
- *
- * The source resumes the guest itself only before it sent GO, or after a
- * FAILED. If the connection breaks after GO the guest stays paused on the
- * source: it may be running on the destination, and a guest running on
- * both hosts is worse than one running on neither until someone looks.
- */
-#define MIG_HS_MAGIC		0x504d524bu	/* "KRMP" */
-#define MIG_HS_SIZE		16
-enum mig_hs_type {
-	MIG_HS_RESUMED = 1,
-	MIG_HS_FAILED = 2,
-	MIG_HS_LOADED = 3,
-	MIG_HS_GO = 4,
-};
 
 struct mig_device {
 	char name[32];
@@ -111,7 +90,7 @@ struct mig_vm {
 	uint64_t mem_size;
 };
 
-/* Job info (what --json prints; libvirt domjobinfo names). */
+/* Job info (what --json prints; libvirt domjobinfo names), report.c. */
 struct mig_job {
 	const char *status;		/* "active", "completed", "failed" */
 	uint64_t start_ns;
@@ -132,28 +111,6 @@ struct mig_job {
 	char error[512];
 };
 
-/* Sender of one channel (main or page channel). */
-struct mig_sender {
-	struct kmig_enc enc;
-	int sock;
-	unsigned int index, count;	/* chunk share: index of count */
-	const struct mig_vm *vm;
-	uint64_t rate;			/* bytes per second, 0: no cap */
-	uint64_t cap_start_ns, cap_bytes;
-	uint8_t *buf;			/* MIG_SEND_BUF_PAGES */
-	uint64_t used;			/* pages of buf the encoder holds */
-	/* the batch being built: pages of buf, not yet encoded */
-	uint32_t bslot;
-	unsigned int nb;
-	uint64_t bpages[KMIG_STREAM_MAX_BATCH];
-	const void *bdata[KMIG_STREAM_MAX_BATCH];
-	/* per round */
-	uint64_t pages, zero, bytes;
-	int err;
-	char errmsg[256];
-};
-
-uint64_t mig_now_ns(void);
 /*
  * Keep the first failure's message in @err (later ones say less: they
  * follow from it) and return @ret, or -EIO when it is 0.
@@ -179,40 +136,29 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
 /* After the options: no stray arguments, and --vmm was given. */
 int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
-int mig_ensure_module(const char *cmd);
+/* The module is loaded (or now loads): 0, or -errno with why in @err. */
+int mig_ensure_module(char *err, size_t n);
 
 /*
- * Connect to the VMM, take its context fd and slots, and with @map map
- * them read only (the source: a page read through the map gets memory, so
- * it reads only present pages). The destination maps them writable
- * itself, and gives pages memory (KMIG_INSTALL) before it writes them
- * through the mapping: the ioctl reports a page limit or a lack of memory
- * as an error, where the write would get SIGBUS.
+ * Connect to the VMM, take its context fd and slots, and map them with
+ * @prot (0: not at all). The source maps them read only: a page read
+ * through the map gets memory, so it reads only present pages. The
+ * destination maps them writable and receives batches there, after
+ * giving their pages memory with kmig_ctx_install_zero(), which reports a
+ * page limit or a lack of memory as an error where a write through the
+ * mapping would get SIGBUS.
  */
-int mig_vm_attach(struct mig_vm *vm, const char *path, bool map,
+int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		  char *err, size_t n);
 void mig_vm_detach(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
-int mig_io_all(int fd, void *buf, size_t len, bool out);
-int mig_hs_send(int fd, uint32_t type, uint64_t value);
-/* A handshake message: 0, -errno, -EPROTO when it is not one. */
-int mig_hs_recv(int fd, uint32_t *type, uint64_t *value);
 
 /* DIR/slot-ID.bin for every slot, DIR/NAME from a buffer. */
 int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,
 		   size_t n);
 int mig_save_file(const char *dir, const char *name, const void *buf,
 		  size_t len, char *err, size_t n);
-
-/* send.c */
-int mig_sender_init(struct mig_sender *s, int sock, unsigned int index,
-		    unsigned int count, const struct mig_vm *vm,
-		    uint64_t rate);
-void mig_sender_free(struct mig_sender *s);
-/* Pages set in the slots' bitmaps that fall in this sender's share. */
-int mig_send_pages(struct mig_sender *s);
-bool mig_page_is_zero(const void *p);
 
 /* devstate.c */
 int mig_dev_open(struct mig_device *d, char *err, size_t n);
@@ -227,7 +173,22 @@ int mig_dev_save(struct mig_device *d, struct kmig_enc *e, uint32_t sec_id,
 int mig_dev_load(struct mig_device *d, uint32_t marker, const void *data,
 		 uint32_t size);
 
-/* report.c */
+/* report.c: the job model. The engines count; every figure of the
+ * progress line, the summary and --json is computed here from that. */
+struct mig_counts {
+	uint64_t pages, zero;		/* pages sent as data, as zero */
+	uint64_t ram_bytes;		/* RAM records on the wire */
+	uint64_t all_bytes;		/* every byte of every stream */
+	uint64_t device_bytes;		/* device state */
+	uint64_t dirty;			/* pages still to send */
+	bool rate_from_elapsed;		/* memory_bps: all_bytes / elapsed */
+};
+
+void mig_job_start(struct mig_job *j);
+void mig_job_count(struct mig_job *j, const struct mig_counts *c);
+/* Status from the outcome: 0, -EINPROGRESS (where the guest runs is not
+ * known), or another -errno with @err. */
+void mig_job_end(struct mig_job *j, int ret, const char *err);
 void mig_progress(const struct mig_opts *o, const struct mig_job *j);
 void mig_report(const struct mig_opts *o, const struct mig_job *j,
 		bool source);

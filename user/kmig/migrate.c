@@ -5,7 +5,7 @@
  * Take the VM's memory context from its VMM, arm dirty tracking, send every
  * page, then send dirty rounds until what is left fits --max-downtime;
  * pause, take the final harvest, send the rest with the vCPU and device
- * state, and hand the guest over (see MIG_HS_* in mig.h). Until the pause,
+ * state, and hand the guest over (handshake.h). Until the pause,
  * any failure leaves the guest running here, unthrottled; after it, the
  * guest runs here again unless it may already run there.
  */
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -24,10 +24,15 @@
 
 #include <linux/kmig.h>
 
+#include "ctx.h"
 #include "dec.h"
+#include "handshake.h"
 #include "hello.h"
+#include "link.h"
 #include "mig.h"
+#include "send.h"
 #include "subcommands.h"
+#include "util.h"
 
 static const char usage[] =
 "Usage: kmig migrate --vmm SOCK --to IPV4:PORT [options]\n"
@@ -58,25 +63,19 @@ struct src {
 	struct mig_job job;
 	unsigned int nsock;
 	int sock[1 + MIG_MAX_CHANNELS];
-	struct mig_sender snd[1 + MIG_MAX_CHANNELS];
+	struct mig_chan ch[1 + MIG_MAX_CHANNELS];
+	struct mig_senders senders;
+	struct mig_link link;		/* first failure, all sockets */
+	struct mig_hs_out out;		/* GO */
+	struct mig_hs_reader rp;	/* the return path */
 	uint8_t uuid[16];
 	uint64_t round;
-	uint32_t pings;
+	uint64_t pause_ns;
 	bool paused;
 	bool handed_over;		/* GO sent, no FAILED since */
 	unsigned int throttle;
 	uint64_t *tmp;			/* harvest buffer */
-	char err[512];
-};
-
-struct chan_job {
-	struct mig_sender *s;
-	unsigned int chan;
-	uint8_t sec_type;
-	uint64_t round;
-	bool final;
-	pthread_t thread;
-	int ret;
+	char err[512];			/* the cause, at the end */
 };
 
 static int parse(struct mig_opts *o, int argc, char *argv[])
@@ -143,14 +142,16 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	return 0;
 }
 
-/* The first failure's message sticks (mig_fail()). */
-#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
+/* The first failure of any channel or step is the cause (link.h). */
+#define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
+/* An I/O error of a channel: the destination may say why (link.h). */
+#define io_fail(x, ret, ...) mig_link_io_fail(&(x)->link, ret, __VA_ARGS__)
 
 static int connect_channels(struct src *s)
 {
 	uint8_t hello[KMIG_HELLO_SIZE];
 	struct kmig_hello h = { .nchannels = s->o.channels };
-	uint64_t until = mig_now_ns() + 5000000000ull;
+	uint64_t until = kmig_now_ns() + 5000000000ull;
 	unsigned int i;
 	int fd, ret;
 
@@ -167,21 +168,37 @@ static int connect_channels(struct src *s)
 				break;
 			ret = -errno;
 			close(fd);
-			if (ret != -ECONNREFUSED || mig_now_ns() > until)
+			if (ret != -ECONNREFUSED || kmig_now_ns() > until)
 				return fail(s, ret,
 					    "cannot connect channel %u to the destination: %s",
 					    i, strerror(-ret));
 			usleep(50000);
 		}
 		s->sock[s->nsock++] = fd;
+		mig_link_add(&s->link, fd);
 		h.channel = i;
 		kmig_hello_encode(&h, hello);
-		ret = mig_io_all(fd, hello, sizeof(hello), true);
+		ret = kmig_io_all(fd, hello, sizeof(hello), true);
 		if (ret)
-			return fail(s, ret, "channel %u: cannot send the hello: %s",
-				    i, strerror(-ret));
+			return io_fail(s, ret, "channel %u: cannot send the hello: %s",
+				       i, strerror(-ret));
 	}
 	return 0;
+}
+
+/* The main channel's stream: its writer is the main thread. */
+static void main_begin(struct src *s)
+{
+	mig_chan_begin(&s->ch[0]);
+}
+
+/* A failure of @ret (if any) while writing it, and its end. */
+static int main_end(struct src *s, int ret)
+{
+	mig_chan_end(&s->ch[0]);
+	if (ret && ret != -ECANCELED)
+		return io_fail(s, ret, "main channel: %s", strerror(-ret));
+	return ret;
 }
 
 /* A command on the main channel, sent now. */
@@ -189,14 +206,18 @@ static int send_cmd(struct src *s, const struct kmig_scmd *cmd)
 {
 	int ret;
 
-	ret = kmig_enc_cmd(&s->snd[0].enc, cmd);
+	main_begin(s);
+	ret = kmig_enc_cmd(&s->ch[0].enc, cmd);
 	if (!ret)
-		ret = kmig_enc_flush(&s->snd[0].enc);
-	if (ret)
-		return fail(s, ret, "main channel: %s", strerror(-ret));
-	return 0;
+		ret = kmig_enc_flush(&s->ch[0].enc);
+	return main_end(s, ret);
 }
 
+/*
+ * Every channel's stream header and CAPS, the main one announcing the
+ * page channels and opening the return path; then the senders, the
+ * keepalive and the return path's reader start.
+ */
 static int start_streams(struct src *s)
 {
 	unsigned int i, npc = s->o.channels - 1;
@@ -209,28 +230,45 @@ static int start_streams(struct src *s)
 	if (s->o.ndevs)
 		req |= KMIG_SCAP_DEVICE_STATE;
 	for (i = 0; i < s->o.channels; i++) {
-		ret = mig_sender_init(&s->snd[i], s->sock[i],
-				      npc ? i - 1 : 0, npc ? npc : 1, &s->vm,
-				      s->o.bandwidth / (npc ? npc : 1));
+		ret = mig_chan_init(&s->ch[i], s->sock[i], i,
+				    s->o.bandwidth / (npc ? npc : 1));
 		if (ret)
 			return fail(s, ret, "out of memory");
-		ret = kmig_enc_header(&s->snd[i].enc);
+		ret = kmig_enc_header(&s->ch[i].enc);
 		if (!ret)
-			ret = kmig_enc_caps(&s->snd[i].enc,
+			ret = kmig_enc_caps(&s->ch[i].enc,
 					    i ? KMIG_SCAP_MULTI_CHANNEL : req, 0);
+		if (!ret && i)
+			ret = kmig_enc_flush(&s->ch[i].enc);
 		if (ret)
-			return fail(s, ret, "channel %u: %s", i, strerror(-ret));
+			return io_fail(s, ret, "channel %u: %s", i,
+				       strerror(-ret));
 	}
 	if (npc) {
 		cmd.id = KMIG_SCMD_CHANNELS;
 		cmd.channels.count = npc;
 		memcpy(cmd.channels.uuid, s->uuid, 16);
-		ret = kmig_enc_cmd(&s->snd[0].enc, &cmd);
+		ret = kmig_enc_cmd(&s->ch[0].enc, &cmd);
 		if (ret)
 			return fail(s, ret, "main channel: %s", strerror(-ret));
 	}
 	cmd.id = KMIG_SCMD_OPEN_RETURN_PATH;
-	return send_cmd(s, &cmd);
+	ret = send_cmd(s, &cmd);
+	if (ret)
+		return ret;
+	mig_hs_out_init(&s->out, s->sock[0], s->uuid);
+	s->rp = (struct mig_hs_reader) {
+		.link = &s->link, .sock = s->sock[0],
+		.io_timeout_s = s->o.io_timeout_s,
+	};
+	memcpy(s->rp.uuid, s->uuid, 16);
+	ret = mig_hs_reader_start(&s->rp);
+	if (!ret)
+		ret = mig_senders_start(&s->senders, &s->vm, &s->link, s->ch,
+					npc);
+	if (ret)
+		return fail(s, ret, "cannot start the sender threads");
+	return 0;
 }
 
 /* OR the dirty log of every slot into its bitmap; returns pages set. */
@@ -239,20 +277,20 @@ static int harvest(struct src *s, uint64_t *dirty)
 	uint64_t w, n = 0;
 	unsigned int i;
 
+	int ret;
+
 	for (i = 0; i < s->vm.nslots; i++) {
 		struct mig_slot *sl = &s->vm.slots[i];
-		struct kmig_dirty_log log = {
-			.slot = sl->id, .flags = KMIG_DIRTY_LOG_CLEAR,
-			.num_pages = sl->npages, .bitmap = (uintptr_t)s->tmp,
-		};
 
-		if (ioctl(s->vm.ctx_fd, KMIG_GET_DIRTY_LOG, &log))
-			return fail(s, -errno,
+		ret = kmig_ctx_dirty_log(s->vm.ctx_fd, sl->id, sl->npages,
+					 s->tmp, true);
+		if (ret)
+			return fail(s, ret,
 				    "cannot harvest the dirty log of slot %u: %s%s",
-				    sl->id, strerror(errno), errno == ENODEV ?
+				    sl->id, strerror(-ret), ret == -ENODEV ?
 				    " (the VMM did not create it with dirty logging)" :
 				    "");
-		for (w = 0; w < (sl->npages + 63) / 64; w++) {
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
 			sl->bitmap[w] |= s->tmp[w];
 			n += __builtin_popcountll(sl->bitmap[w]);
 		}
@@ -268,18 +306,15 @@ static int harvest(struct src *s, uint64_t *dirty)
 static int set_logging(struct src *s, bool on)
 {
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < s->vm.nslots; i++) {
-		struct kmig_dirty_logging lg = {
-			.slot = s->vm.slots[i].id,
-			.flags = on ? KMIG_DIRTY_LOGGING_ON : 0,
-		};
-
-		if (ioctl(s->vm.ctx_fd, KMIG_SET_DIRTY_LOGGING, &lg))
-			return fail(s, -errno,
+		ret = kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, on);
+		if (ret)
+			return fail(s, ret,
 				    "cannot %s dirty logging of slot %u: %s%s",
-				    on ? "start" : "stop", lg.slot,
-				    strerror(errno), errno == ENODEV ?
+				    on ? "start" : "stop", s->vm.slots[i].id,
+				    strerror(-ret), ret == -ENODEV ?
 				    " (the VMM did not create it with dirty logging)" :
 				    "");
 	}
@@ -293,21 +328,20 @@ static int set_logging(struct src *s, bool on)
 static int get_present(struct src *s)
 {
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < s->vm.nslots; i++) {
 		struct mig_slot *sl = &s->vm.slots[i];
-		struct kmig_dirty_log log = {
-			.slot = sl->id, .num_pages = sl->npages,
-		};
 
-		sl->present = calloc((sl->npages + 63) / 64, 8);
+		sl->present = calloc(kmig_bitmap_words(sl->npages), 8);
 		if (!sl->present)
 			return fail(s, -ENOMEM, "out of memory");
-		log.bitmap = (uintptr_t)sl->present;
-		if (ioctl(s->vm.ctx_fd, KMIG_GET_PRESENT_BITMAP, &log))
-			return fail(s, -errno,
+		ret = kmig_ctx_present(s->vm.ctx_fd, sl->id, sl->npages,
+				       sl->present);
+		if (ret)
+			return fail(s, ret,
 				    "cannot tell the pages of slot %u with memory: %s",
-				    sl->id, strerror(errno));
+				    sl->id, strerror(-ret));
 	}
 	return 0;
 }
@@ -328,47 +362,7 @@ static void bitmaps_clear(struct src *s)
 
 	for (i = 0; i < s->vm.nslots; i++)
 		memset(s->vm.slots[i].bitmap, 0,
-		       (s->vm.slots[i].npages + 63) / 64 * 8);
-}
-
-static int ram_part(struct mig_sender *snd, uint32_t id, uint8_t type)
-{
-	struct kmig_section sec = {
-		.type = type, .id = id, .kind = KMIG_SEC_RAM, .version = 1,
-		.name = "ram",
-	};
-	int ret;
-
-	ret = kmig_enc_section(&snd->enc, &sec);
-	if (!ret)
-		ret = mig_send_pages(snd);
-	sec.type = KMIG_REC_SECTION_FOOTER;
-	if (!ret)
-		ret = kmig_enc_section(&snd->enc, &sec);
-	return ret;
-}
-
-static int round_sync(struct mig_sender *snd, uint64_t round, bool final)
-{
-	struct kmig_scmd cmd = { .id = KMIG_SCMD_ROUND_SYNC, .round = round };
-	int ret;
-
-	ret = kmig_enc_cmd(&snd->enc, &cmd);
-	if (!ret && final)
-		ret = kmig_enc_eos(&snd->enc);
-	if (!ret)
-		ret = kmig_enc_flush(&snd->enc);
-	return ret;
-}
-
-static void *chan_thread(void *arg)
-{
-	struct chan_job *j = arg;
-
-	j->ret = ram_part(j->s, MIG_RAM_SECTION + j->chan, j->sec_type);
-	if (!j->ret)
-		j->ret = round_sync(j->s, j->round, j->final);
-	return NULL;
+		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
 }
 
 /* Bytes sent so far: RAM records, and device data with @dev. */
@@ -378,76 +372,37 @@ static uint64_t sent_bytes(struct src *s, bool dev)
 	unsigned int i;
 
 	for (i = 0; i < s->o.channels; i++)
-		b += s->snd[i].bytes;
+		b += s->ch[i].bytes;
 	for (i = 0; dev && i < s->o.ndevs; i++)
 		b += s->o.devs[i].bytes;
 	return b;
 }
 
-/* Wait at most MIG_PING_NS for @t: 0 once it has ended, or ETIMEDOUT. */
-static int timed_join(pthread_t t)
-{
-	uint64_t ns;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ns = ts.tv_nsec + MIG_PING_NS;
-	ts.tv_sec += ns / 1000000000ull;
-	ts.tv_nsec = ns % 1000000000ull;
-	return pthread_timedjoin_np(t, NULL, &ts);
-}
-
 /*
- * While the page channels carry a round the main channel has nothing to
- * say; it says PING, so that the destination can tell a long round from a
- * dead source.
+ * Pages of one round: on the page channels' senders, or on the main
+ * channel. Meanwhile an idle main channel says PING (send.h).
  */
-static int ping(struct src *s)
-{
-	struct kmig_scmd cmd = { .id = KMIG_SCMD_PING, .token = ++s->pings };
-
-	return send_cmd(s, &cmd);
-}
-
-/* Pages of one round: on the page channels' threads, or on the main one. */
 static int send_round(struct src *s, uint8_t type, bool final)
 {
-	struct chan_job jobs[MIG_MAX_CHANNELS];
-	unsigned int i, npc = s->o.channels - 1;
-	int ret = 0;
+	int ret;
 
-	for (i = 0; i < npc; i++) {
-		jobs[i] = (struct chan_job) {
-			.s = &s->snd[i + 1], .chan = i + 1, .sec_type = type,
-			.round = s->round, .final = final,
-		};
-		if (pthread_create(&jobs[i].thread, NULL, chan_thread,
-				   &jobs[i])) {
-			npc = i;
-			ret = fail(s, -EAGAIN, "cannot start a sender thread");
-			break;
-		}
-	}
-	if (s->o.channels == 1)
-		ret = ram_part(&s->snd[0], MIG_RAM_SECTION, type);
-	for (i = 0; i < npc; i++) {
-		while (!ret && timed_join(jobs[i].thread) == ETIMEDOUT)
-			ret = ping(s);
-		if (ret) {
-			/* Failed already: stop this sender where it is. */
-			shutdown(jobs[i].s->sock, SHUT_RDWR);
-			pthread_join(jobs[i].thread, NULL);
-		}
-		if (jobs[i].ret && !ret)
-			ret = fail(s, jobs[i].ret, "page channel %u: %s", i + 1,
-				   s->snd[i + 1].errmsg[0] ?
-				   s->snd[i + 1].errmsg :
-				   strerror(-jobs[i].ret));
-	}
+	if (s->o.channels > 1)
+		return mig_senders_round(&s->senders, s->round, type, final);
+	mig_senders_rewind(&s->senders);
+	main_begin(s);
+	ret = mig_chan_ram_part(&s->ch[0], MIG_RAM_SECTION, type);
+	mig_chan_end(&s->ch[0]);
 	if (ret)
-		return fail(s, ret, "main channel: %s", s->snd[0].errmsg[0] ?
-			    s->snd[0].errmsg : strerror(-ret));
+		return io_fail(s, ret, "main channel: %s", s->ch[0].errmsg[0] ?
+			       s->ch[0].errmsg : strerror(-ret));
 	return 0;
+}
+
+/* The main channel's ROUND_SYNC, and with @final its END_OF_STREAM. */
+static int main_round_sync(struct src *s, bool final)
+{
+	main_begin(s);
+	return main_end(s, mig_chan_round_sync(&s->ch[0], s->round, final));
 }
 
 /*
@@ -459,44 +414,42 @@ static int devices_round(struct src *s, uint8_t type, bool final)
 {
 	uint64_t pending = 0;
 	unsigned int i;
-	int ret;
+	int ret = 0;
 
-	for (i = 0; i < s->o.ndevs; i++) {
+	main_begin(s);
+	for (i = 0; i < s->o.ndevs && !ret; i++) {
 		struct mig_device *d = &s->o.devs[i];
 
 		if (!final && mig_dev_pending(d, &pending))
 			pending = 0;
-		ret = mig_dev_save(d, &s->snd[0].enc, MIG_DEV_SECTION + i,
+		ret = mig_dev_save(d, &s->ch[0].enc, MIG_DEV_SECTION + i,
 				   type, final ? 0 : pending ? pending : 1,
 				   final);
 		if (ret)
-			return fail(s, ret, "device %s:%u: cannot save its state: %s",
-				    d->name, d->instance, strerror(-ret));
+			fail(s, ret, "device %s:%u: cannot save its state: %s",
+			     d->name, d->instance, strerror(-ret));
 	}
-	return 0;
+	mig_chan_end(&s->ch[0]);
+	return ret;
 }
 
+/* What the senders counted, for the job model (report.c). */
 static void job_update(struct src *s, uint64_t dirty)
 {
-	struct mig_job *j = &s->job;
+	struct mig_counts c = {
+		.ram_bytes = sent_bytes(s, false),
+		.all_bytes = sent_bytes(s, true), .dirty = dirty,
+	};
 	unsigned int i;
 
-	j->memory_normal = j->memory_constant = 0;
 	for (i = 0; i < s->o.channels; i++) {
-		j->memory_normal += s->snd[i].pages;
-		j->memory_constant += s->snd[i].zero;
+		c.pages += s->ch[i].pages;
+		c.zero += s->ch[i].zero;
 	}
-	j->memory_normal_bytes = j->memory_normal * MIG_PAGE;
-	j->memory_processed = sent_bytes(s, false);
-	j->data_processed = sent_bytes(s, true);
-	j->memory_remaining = dirty * MIG_PAGE;
-	j->data_remaining = j->memory_remaining;
-	j->device_bytes = 0;
 	for (i = 0; i < s->o.ndevs; i++)
-		j->device_bytes += s->o.devs[i].bytes;
-	j->data_total = j->memory_total + j->device_bytes;
-	j->time_elapsed_ms = (mig_now_ns() - j->start_ns) / 1000000;
-	j->throttle = s->throttle;
+		c.device_bytes += s->o.devs[i].bytes;
+	mig_job_count(&s->job, &c);
+	s->job.throttle = s->throttle;
 }
 
 /* vCPU state from the VMM, re-sent record by record on the main stream. */
@@ -518,64 +471,30 @@ static int send_vcpus(struct src *s, const uint8_t *buf, size_t len)
 	};
 	struct kmig_dec_cfg cfg = {
 		.caps_supported = KMIG_SCAP_ALL, .ops = &ops,
-		.opaque = &s->snd[0].enc,
+		.opaque = &s->ch[0].enc,
 	};
 	struct kmig_dec d;
 	int ret;
 
+	main_begin(s);
 	ret = kmig_dec_init_buf(&d, &cfg, buf, len);
 	if (!ret)
 		ret = kmig_dec_run(&d);
+	mig_chan_end(&s->ch[0]);
 	if (ret)
 		fail(s, ret, "the VMM's vCPU state: %s", kmig_dec_error(&d));
 	kmig_dec_free(&d);
 	return ret;
 }
 
-static const char *conn_error(int ret)
-{
-	return ret == -ECONNRESET ? "connection closed" :
-	       ret == -EPROTO ? "not a handshake message" : strerror(-ret);
-}
-
 /*
- * Everything is sent: wait until the destination has loaded it, hand the
- * guest over, and wait until it runs there (see MIG_HS_* in mig.h).
+ * Everything is sent: hand the guest over (handshake.h). From LOADED on
+ * it may run there: never here again, unless the destination says FAILED.
  */
 static int handshake(struct src *s)
 {
-	uint64_t value;
-	uint32_t type;
-	int ret;
-
-	ret = mig_hs_recv(s->sock[0], &type, &value);
-	if (ret)
-		return fail(s, ret, "the destination did not load the guest: %s",
-			    conn_error(ret));
-	if (type == MIG_HS_FAILED)
-		return fail(s, -EIO, "the destination failed to load the guest: %s",
-			    strerror((int)value));
-	if (type != MIG_HS_LOADED)
-		return fail(s, -EPROTO, "handshake message %u from the destination, expected LOADED",
-			    type);
-	/* From here on the guest may run there: never here again. */
-	s->handed_over = true;
-	ret = mig_hs_send(s->sock[0], MIG_HS_GO, 0);
-	if (!ret)
-		ret = mig_hs_recv(s->sock[0], &type, &value);
-	if (ret)
-		return fail(s, ret, "the destination was told to resume the guest and did not confirm (%s); it may run there, so it stays paused here",
-			    conn_error(ret));
-	if (type == MIG_HS_FAILED) {
-		/* It says the guest does not run there: ours again. */
-		s->handed_over = false;
-		return fail(s, -EIO, "the destination could not resume the guest: %s",
-			    strerror((int)value));
-	}
-	if (type != MIG_HS_RESUMED)
-		return fail(s, -EPROTO, "handshake message %u from the destination, expected RESUMED; the guest stays paused here",
-			    type);
-	return 0;
+	return mig_hs_source(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
+			     &s->handed_over);
 }
 
 static int vmm_req(struct src *s, const char *what, const char *req)
@@ -600,72 +519,92 @@ static int set_throttle(struct src *s, unsigned int pct)
 	return 0;
 }
 
-static int switchover(struct src *s)
+/*
+ * Paused: the last dirty pages, the vCPU state and the devices' final
+ * state, and the main stream's end.
+ */
+static int send_final(struct src *s, const uint8_t *vbuf, size_t vlen)
 {
 	struct kmig_scmd cmd = { .id = KMIG_SCMD_SWITCHOVER };
-	uint64_t pause_ns, dirty = 0, tp[5] = { 0 };
-	uint8_t *vbuf = NULL;
-	size_t vlen = 0;
-	unsigned int i;
 	int ret;
 
-	pause_ns = mig_now_ns();
-	ret = vmm_req(s, "pause the guest", "pause");
-	if (ret)
-		return ret;
-	s->paused = true;
-	ret = harvest(s, &dirty);
-	if (!ret)
-		ret = vmm_client_save(&s->vm.vmm, &vbuf, &vlen);
-	if (ret && !s->err[0])
-		fail(s, ret, "cannot save the vCPU state: %s",
-		     s->vm.vmm.reply[0] ? s->vm.vmm.reply : strerror(-ret));
-	tp[1] = mig_now_ns();
-	if (!ret && s->o.save_dir) {
-		ret = mig_save_slots(&s->vm, s->o.save_dir, s->err,
-				     sizeof(s->err));
-		if (!ret)
-			ret = mig_save_file(s->o.save_dir, "vcpus.bin", vbuf,
-					    vlen, s->err, sizeof(s->err));
-	}
-	for (i = 0; i < s->o.ndevs && !ret; i++)
-		if (mig_dev_set_state(&s->o.devs[i],
-				      KMIG_DEVICE_STATE_SAVING))
-			ret = fail(s, -errno, "device %s:%u: cannot stop it: %s",
-				   s->o.devs[i].name, s->o.devs[i].instance,
-				   strerror(errno));
-	tp[2] = mig_now_ns();
-	if (!ret)
-		ret = kmig_enc_cmd(&s->snd[0].enc, &cmd);
+	ret = send_cmd(s, &cmd);
 	s->round++;
 	if (!ret)
 		ret = send_round(s, KMIG_REC_SECTION_END, true);
-	tp[3] = mig_now_ns();
 	if (!ret)
 		ret = send_vcpus(s, vbuf, vlen);
 	if (!ret)
 		ret = devices_round(s, KMIG_REC_SECTION_END, true);
-	tp[4] = mig_now_ns();
 	if (!ret)
-		ret = round_sync(&s->snd[0], s->round, true);
+		ret = main_round_sync(s, true);
+	return ret;
+}
+
+/* Pause the guest; its last dirty pages and its vCPU state in @vbuf. */
+static int pause_guest(struct src *s, uint64_t *dirty, uint8_t **vbuf,
+		       size_t *vlen)
+{
+	unsigned int i;
+	int ret;
+
+	s->pause_ns = kmig_now_ns();
+	ret = vmm_req(s, "pause the guest", "pause");
 	if (ret)
-		fail(s, ret, "main channel: %s", strerror(-ret));
-	free(vbuf);
-	if (!ret) {
-		job_update(s, 0);
-		s->job.memory_iteration = s->round + 1;
-		ret = handshake(s);
+		return ret;
+	s->paused = true;
+	ret = harvest(s, dirty);
+	if (ret)
+		return ret;
+	ret = vmm_client_save(&s->vm.vmm, vbuf, vlen);
+	if (ret)
+		return fail(s, ret, "cannot save the vCPU state: %s",
+			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
+			    strerror(-ret));
+	if (s->o.save_dir) {
+		ret = mig_save_slots(&s->vm, s->o.save_dir, s->err,
+				     sizeof(s->err));
+		if (!ret)
+			ret = mig_save_file(s->o.save_dir, "vcpus.bin", *vbuf,
+					    *vlen, s->err, sizeof(s->err));
+		if (ret)
+			return fail(s, ret, "%s", s->err);
 	}
+	for (i = 0; i < s->o.ndevs; i++)
+		if (mig_dev_set_state(&s->o.devs[i],
+				      KMIG_DEVICE_STATE_SAVING))
+			return fail(s, -errno, "device %s:%u: cannot stop it: %s",
+				    s->o.devs[i].name, s->o.devs[i].instance,
+				    strerror(errno));
+	return 0;
+}
+
+static int switchover(struct src *s)
+{
+	uint64_t dirty = 0, t1 = 0, t2 = 0;
+	uint8_t *vbuf = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	ret = pause_guest(s, &dirty, &vbuf, &vlen);
+	t1 = kmig_now_ns();
 	if (!ret)
-		s->job.downtime_ms = (mig_now_ns() - pause_ns) / 1000000;
+		ret = send_final(s, vbuf, vlen);
+	free(vbuf);
+	t2 = kmig_now_ns();
+	if (ret)
+		return ret;
+	job_update(s, 0);
+	s->job.memory_iteration = s->round + 1;
+	ret = handshake(s);
+	if (!ret)
+		s->job.downtime_ms = (kmig_now_ns() - s->pause_ns) / 1000000;
 	if (getenv("KMIG_DEBUG"))
-		fprintf(stderr, "switchover: pause+harvest+save %llu ms, save-at-switchover %llu ms, pages (%llu) %llu ms, vcpus+devices %llu ms, ack %llu ms\n",
-			(unsigned long long)(tp[1] - pause_ns) / 1000000,
-			(unsigned long long)(tp[2] - tp[1]) / 1000000,
+		fprintf(stderr, "switchover: pause+harvest+save %llu ms, final stream (%llu pages) %llu ms, handshake %llu ms\n",
+			(unsigned long long)(t1 - s->pause_ns) / 1000000,
 			(unsigned long long)dirty,
-			(unsigned long long)(tp[3] - tp[2]) / 1000000,
-			(unsigned long long)(tp[4] - tp[3]) / 1000000,
-			(unsigned long long)(mig_now_ns() - tp[4]) / 1000000);
+			(unsigned long long)(t2 - t1) / 1000000,
+			(unsigned long long)(kmig_now_ns() - t2) / 1000000);
 	return ret;
 }
 
@@ -679,8 +618,6 @@ static void abort_source(struct src *s)
 			     KMIG_DEVICE_STATE_RUNNING;
 	unsigned int i;
 
-	for (i = 0; i < s->nsock; i++)
-		shutdown(s->sock[i], SHUT_RDWR);
 	for (i = 0; i < s->o.ndevs; i++)
 		if (s->o.devs[i].fd >= 0)
 			mig_dev_set_state(&s->o.devs[i], dev_state);
@@ -695,14 +632,12 @@ static void abort_source(struct src *s)
 			s->vm.vmm.reply);
 }
 
-static int precopy(struct src *s)
+/* Round 0: log the guest's writes, then send every page with memory. */
+static int precopy_setup(struct src *s)
 {
-	uint64_t dirty, last_ns, now, bw = 0, rate, send_ns = 0, b0, t0;
-	uint64_t left, harvest_ms, prev_bytes = 0, dev_pending, pend;
-	unsigned int bad = 0, steps = 1, pct, i;
+	unsigned int i;
 	int ret;
 
-	/* Start logging, then send every page in round 0. */
 	ret = set_logging(s, true);
 	if (!ret)
 		ret = get_present(s);
@@ -711,7 +646,7 @@ static int precopy(struct src *s)
 	for (i = 0; i < s->vm.nslots; i++) {
 		struct mig_slot *sl = &s->vm.slots[i];
 
-		memset(sl->bitmap, 0xff, (sl->npages + 63) / 64 * 8);
+		memset(sl->bitmap, 0xff, kmig_bitmap_words(sl->npages) * 8);
 		if (sl->npages % 64)
 			sl->bitmap[sl->npages / 64] = (1ull << (sl->npages % 64)) - 1;
 	}
@@ -721,88 +656,215 @@ static int precopy(struct src *s)
 			return fail(s, -errno, "device %s:%u: cannot start saving: %s",
 				    s->o.devs[i].name, s->o.devs[i].instance,
 				    strerror(errno));
-	s->job.setup_ms = (mig_now_ns() - s->job.start_ns) / 1000000;
-	last_ns = mig_now_ns();
-	for (s->round = 0;; s->round++) {
-		t0 = mig_now_ns();
-		b0 = sent_bytes(s, false);
-		ret = send_round(s, s->round ? KMIG_REC_SECTION_PART :
-				 KMIG_REC_SECTION_START, false);
-		if (!ret)
-			ret = devices_round(s, s->round ? KMIG_REC_SECTION_PART :
-					    KMIG_REC_SECTION_START, false);
-		if (!ret)
-			ret = round_sync(&s->snd[0], s->round, false);
-		if (ret)
-			return fail(s, ret, "main channel: %s", strerror(-ret));
-		bitmaps_clear(s);
-		present_free(s);
-		send_ns += mig_now_ns() - t0;
-		if (send_ns)
-			bw = sent_bytes(s, true) * 1000000000ull / send_ns;
+	s->job.setup_ms = (kmig_now_ns() - s->job.start_ns) / 1000000;
+	return 0;
+}
 
-		now = mig_now_ns();
+/* One precopy round: its pages, its device state, the main sync. */
+static int precopy_round(struct src *s)
+{
+	uint8_t type = s->round ? KMIG_REC_SECTION_PART :
+		       KMIG_REC_SECTION_START;
+	int ret;
+
+	ret = send_round(s, type, false);
+	if (!ret)
+		ret = devices_round(s, type, false);
+	if (!ret)
+		ret = main_round_sync(s, false);
+	bitmaps_clear(s);
+	present_free(s);
+	return ret;
+}
+
+/* What the rounds so far tell: bytes per second while sending. */
+struct estimate {
+	uint64_t send_ns;		/* time spent sending, all rounds */
+	uint64_t bw;			/* bytes/s over that time */
+	uint64_t last_ns;		/* the previous harvest */
+	unsigned int bad, steps;	/* auto-converge's state */
+	uint64_t prev_dirty;
+};
+
+static void bandwidth_estimate(struct src *s, struct estimate *e,
+			       uint64_t round_ns)
+{
+	e->send_ns += round_ns;
+	if (e->send_ns)
+		e->bw = sent_bytes(s, true) * 1000000000ull / e->send_ns;
+	s->job.memory_bps = e->bw;
+}
+
+/*
+ * Returns true if what is left (@left bytes, the final harvest taking
+ * @harvest_ms again) fits --max-downtime at the measured bandwidth.
+ */
+static bool converged(struct src *s, const struct estimate *e, uint64_t left,
+		      uint64_t harvest_ms)
+{
+	s->job.expected_downtime_ms = harvest_ms +
+				      (e->bw ? left * 1000 / e->bw : 0);
+	return !left || (e->bw && s->job.expected_downtime_ms <=
+			 s->o.max_downtime_ms);
+}
+
+/*
+ * Auto-converge: when the guest dirtied more than half of what a round
+ * sent, twice in a row, throttle it in growing steps: 20, 40, 70, 99 %.
+ */
+static int auto_converge(struct src *s, struct estimate *e, uint64_t dirty,
+			 uint64_t round_bytes)
+{
+	unsigned int pct;
+	int ret;
+
+	if (!s->round || dirty * MIG_PAGE <= round_bytes / 2 ||
+	    dirty < e->prev_dirty / 2) {
+		e->bad = 0;
+		e->prev_dirty = dirty;
+		return 0;
+	}
+	e->prev_dirty = dirty;
+	if (++e->bad < 2 || s->throttle >= 99)
+		return 0;
+	pct = s->throttle ? s->throttle + 10 * e->steps : 20;
+	ret = set_throttle(s, pct > 99 ? 99 : pct);
+	e->steps++;
+	e->bad = 0;
+	return ret;
+}
+
+/* Device state still pending, in bytes. */
+static uint64_t devices_pending(struct src *s)
+{
+	uint64_t sum = 0, pend;
+	unsigned int i;
+
+	for (i = 0; i < s->o.ndevs; i++)
+		if (!mig_dev_pending(&s->o.devs[i], &pend))
+			sum += pend;
+	return sum;
+}
+
+/*
+ * The round loop: send, harvest, and either switch over once the rest
+ * fits --max-downtime, give up at --timeout, or go round again (throttled
+ * when the guest outruns the link).
+ */
+static int precopy(struct src *s)
+{
+	struct estimate e = { .steps = 1, .last_ns = kmig_now_ns() };
+	uint64_t dirty, now, t0, b0, left, harvest_ms;
+	int ret;
+
+	ret = precopy_setup(s);
+	for (s->round = 0; !ret; s->round++) {
+		t0 = kmig_now_ns();
+		b0 = sent_bytes(s, false);
+		ret = precopy_round(s);
+		if (ret)
+			return ret;
+		bandwidth_estimate(s, &e, kmig_now_ns() - t0);
+
+		now = kmig_now_ns();
 		ret = harvest(s, &dirty);
 		if (ret)
 			return ret;
-		harvest_ms = (mig_now_ns() - now) / 1000000;
-		dev_pending = 0;
-		for (i = 0; i < s->o.ndevs; i++)
-			if (!mig_dev_pending(&s->o.devs[i], &pend))
-				dev_pending += pend;
-		rate = now > last_ns ? dirty * 1000000000ull / (now - last_ns) : 0;
-		last_ns = now;
+		harvest_ms = (kmig_now_ns() - now) / 1000000;
+		s->job.memory_dirty_rate = now > e.last_ns ?
+			dirty * 1000000000ull / (now - e.last_ns) : 0;
+		e.last_ns = now;
 		s->job.memory_iteration = s->round + 1;
-		s->job.memory_bps = bw;
+		left = dirty * MIG_PAGE + devices_pending(s);
 		if (getenv("KMIG_DEBUG"))
-			fprintf(stderr, "round %llu: %llu ms, %llu dirty, dev pending %llu, bw %llu\n",
+			fprintf(stderr, "round %llu: %llu ms, %llu dirty, bw %llu\n",
 				(unsigned long long)s->round,
 				(unsigned long long)(now - t0) / 1000000,
 				(unsigned long long)dirty,
-				(unsigned long long)dev_pending,
-				(unsigned long long)bw);
-		s->job.memory_dirty_rate = rate;
-		/* The pause takes a harvest too, then sends what is left. */
-		left = dirty * MIG_PAGE + dev_pending;
-		s->job.expected_downtime_ms = harvest_ms +
-					      (bw ? left * 1000 / bw : 0);
+				(unsigned long long)e.bw);
+		if (converged(s, &e, left, harvest_ms)) {
+			job_update(s, dirty);
+			mig_progress(&s->o, &s->job);
+			return switchover(s);
+		}
 		job_update(s, dirty);
 		mig_progress(&s->o, &s->job);
-
-		if (!left || (bw && s->job.expected_downtime_ms <=
-			      s->o.max_downtime_ms))
-			return switchover(s);
 		if (s->o.timeout_ms &&
-		    mig_now_ns() - s->job.start_ns > s->o.timeout_ms * 1000000ull)
+		    kmig_now_ns() - s->job.start_ns > s->o.timeout_ms * 1000000ull)
 			return fail(s, -ETIMEDOUT,
 				    "not converged after %llu s (%llu pages dirty, %llu ms expected downtime); aborted, the guest keeps running here",
 				    (unsigned long long)s->o.timeout_ms / 1000,
 				    (unsigned long long)dirty,
 				    (unsigned long long)s->job.expected_downtime_ms);
-		/* Auto-converge: dirtying outran half the round's transfer twice. */
-		if (s->round && dirty * MIG_PAGE > (sent_bytes(s, false) - b0) / 2 &&
-		    dirty >= prev_bytes / MIG_PAGE / 2) {
-			/* growing steps: 20, 40, 70, 99 */
-			if (++bad >= 2 && s->throttle < 99) {
-				pct = s->throttle ? s->throttle + 10 * steps : 20;
-				ret = set_throttle(s, pct > 99 ? 99 : pct);
-				if (ret)
-					return ret;
-				steps++;
-				bad = 0;
-			}
-		} else {
-			bad = 0;
-		}
-		prev_bytes = dirty * MIG_PAGE;
+		ret = auto_converge(s, &e, dirty, sent_bytes(s, false) - b0);
 	}
+	return ret;
+}
+
+/* The VMM's memory, the devices, the channels: ready to send. */
+static int setup(struct src *s)
+{
+	unsigned int i;
+	size_t maxw = 0;
+	int ret;
+
+	ret = mig_vm_attach(&s->vm, s->o.vmm, PROT_READ, s->err, sizeof(s->err));
+	if (ret)
+		return fail(s, ret, "%s", s->err);
+	s->job.memory_total = s->vm.mem_size;
+	for (i = 0; i < s->vm.nslots; i++)
+		if (kmig_bitmap_words(s->vm.slots[i].npages) > maxw)
+			maxw = kmig_bitmap_words(s->vm.slots[i].npages);
+	s->tmp = calloc(maxw ? maxw : 1, 8);
+	if (!s->tmp)
+		return fail(s, -ENOMEM, "out of memory");
+	for (i = 0; i < s->o.ndevs; i++) {
+		ret = mig_dev_open(&s->o.devs[i], s->err, sizeof(s->err));
+		if (ret)
+			return fail(s, ret, "%s", s->err);
+	}
+	ret = connect_channels(s);
+	if (!ret)
+		ret = start_streams(s);
+	return ret;
+}
+
+/*
+ * Migrated: the guest runs there. Here it stays paused for good, and the
+ * VMM is told, so that it refuses to run it again unless forced.
+ */
+static void migrated_away(struct src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->o.ndevs; i++)
+		mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_STOP);
+	set_logging(s, false);
+	if (s->throttle)
+		vmm_client_cmd(&s->vm.vmm, "throttle 0");
+	if (vmm_client_cmd(&s->vm.vmm, "migrated"))
+		fprintf(stderr, "kmig migrate: the VMM was not told that its guest migrated away: %s\n",
+			s->vm.vmm.reply);
+}
+
+/*
+ * The cause, once every thread has stopped: the return path's reader had
+ * a moment to hear the destination's own account.
+ */
+static int stop_threads(struct src *s, int ret)
+{
+	if (ret)
+		mig_link_shut(&s->link);
+	mig_hs_reader_stop(&s->rp, ret ? 2000 : 0);
+	mig_link_shut(&s->link);
+	mig_senders_stop(&s->senders);
+	return ret ? mig_link_cause(&s->link, s->err, sizeof(s->err)) : 0;
 }
 
 int migrate_main(int argc, char *argv[])
 {
 	struct src *s;
 	unsigned int i;
-	size_t maxw = 0;
 	int ret;
 
 	s = calloc(1, sizeof(*s));
@@ -814,58 +876,40 @@ int migrate_main(int argc, char *argv[])
 		return ret > 0 ? 0 : 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	s->job.start_ns = mig_now_ns();
-	s->job.status = "active";
+	mig_link_init(&s->link);
+	s->link.keep_return_path = true;
+	mig_job_start(&s->job);
 	s->job.channels = s->o.channels;
 	s->vm.ctx_fd = -1;
-	if (mig_ensure_module(s->o.cmd)) {
-		free(s);
-		return 1;
-	}
 	getrandom(s->uuid, sizeof(s->uuid), 0);
-	ret = mig_vm_attach(&s->vm, s->o.vmm, true, s->err, sizeof(s->err));
-	if (!ret) {
-		s->job.memory_total = s->vm.mem_size;
-		for (i = 0; i < s->vm.nslots; i++)
-			if ((s->vm.slots[i].npages + 63) / 64 > maxw)
-				maxw = (s->vm.slots[i].npages + 63) / 64;
-		s->tmp = calloc(maxw ? maxw : 1, 8);
-		if (!s->tmp)
-			ret = fail(s, -ENOMEM, "out of memory");
-	}
-	for (i = 0; i < s->o.ndevs && !ret; i++)
-		ret = mig_dev_open(&s->o.devs[i], s->err, sizeof(s->err));
-	if (!ret)
-		ret = connect_channels(s);
-	if (!ret)
-		ret = start_streams(s);
+	ret = mig_ensure_module(s->err, sizeof(s->err));
+	if (ret)
+		fail(s, ret, "%s", s->err);
+	else
+		ret = setup(s);
 	if (!ret)
 		ret = precopy(s);
+	ret = stop_threads(s, ret);
 	if (ret)
 		abort_source(s);
-	else {
-		for (i = 0; i < s->o.ndevs; i++)
-			mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_STOP);
-		/* paused for good here; as before should it ever run again */
-		set_logging(s, false);
-		if (s->throttle)
-			vmm_client_cmd(&s->vm.vmm, "throttle 0");
-	}
+	else
+		migrated_away(s);
 
 	job_update(s, ret ? s->job.memory_remaining / MIG_PAGE : 0);
-	s->job.status = ret ? "failed" : "completed";
-	snprintf(s->job.error, sizeof(s->job.error), "%s", ret ? s->err : "");
+	mig_job_end(&s->job, ret && s->handed_over ? -EINPROGRESS : ret,
+		    s->err);
 	mig_report(&s->o, &s->job, true);
 	if (ret)
 		fprintf(stderr, "kmig migrate: %s\n", s->err[0] ? s->err :
 			strerror(-ret));
 	for (i = 0; i < s->o.channels; i++)
-		mig_sender_free(&s->snd[i]);
+		mig_chan_free(&s->ch[i]);
 	for (i = 0; i < s->nsock; i++)
 		close(s->sock[i]);
 	for (i = 0; i < s->o.ndevs; i++)
 		mig_dev_close(&s->o.devs[i]);
 	mig_vm_detach(&s->vm);
+	mig_link_destroy(&s->link);
 	free(s->tmp);
 	ret = !ret ? 0 : s->handed_over ? 3 : 1;
 	free(s);

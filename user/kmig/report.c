@@ -3,10 +3,41 @@
  * What users see: a progress line on a terminal, a summary at the end, or
  * the job info as JSON with libvirt domjobinfo's field names.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "mig.h"
+
+void mig_job_start(struct mig_job *j)
+{
+	j->start_ns = kmig_now_ns();
+	j->status = "active";
+}
+
+void mig_job_count(struct mig_job *j, const struct mig_counts *c)
+{
+	j->memory_normal = c->pages;
+	j->memory_constant = c->zero;
+	j->memory_normal_bytes = c->pages * MIG_PAGE;
+	j->memory_processed = c->ram_bytes;
+	j->data_processed = c->all_bytes;
+	j->memory_remaining = c->dirty * MIG_PAGE;
+	j->data_remaining = j->memory_remaining;
+	j->device_bytes = c->device_bytes;
+	j->data_total = j->memory_total + j->device_bytes;
+	j->time_elapsed_ms = (kmig_now_ns() - j->start_ns) / 1000000;
+	if (c->rate_from_elapsed && j->time_elapsed_ms)
+		j->memory_bps = c->all_bytes * 1000 / j->time_elapsed_ms;
+}
+
+void mig_job_end(struct mig_job *j, int ret, const char *err)
+{
+	j->time_elapsed_ms = (kmig_now_ns() - j->start_ns) / 1000000;
+	j->status = !ret ? "completed" : ret == -EINPROGRESS ? "unknown" :
+		    "failed";
+	snprintf(j->error, sizeof(j->error), "%s", ret ? err : "");
+}
 
 static double mib(uint64_t b)
 {

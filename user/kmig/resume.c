@@ -3,7 +3,9 @@
  * kmig resume: run a guest on this host again after a migration that
  * could not confirm its switchover (`kmig migrate` exited with status 3,
  * leaving the guest paused and its devices stopped): the devices back to
- * RUNNING first, then the vCPUs.
+ * RUNNING first, then the vCPUs. A guest whose migration completed runs
+ * on the destination: its VMM says "migrated", and only --force runs it
+ * here too.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +18,7 @@
 #include "subcommands.h"
 
 static const char usage[] =
-"Usage: kmig resume --vmm SOCK [--device NAME:INSTANCE]...\n"
+"Usage: kmig resume --vmm SOCK [--device NAME:INSTANCE]... [--force]\n"
 "\n"
 "Resume the paused guest of the VMM behind control socket SOCK, and the\n"
 "devices given. After `kmig migrate` exited with status 3, first make sure\n"
@@ -24,13 +26,18 @@ static const char usage[] =
 "\n"
 "  --vmm SOCK                 the VMM's control socket (required)\n"
 "  --device NAME:INSTANCE     start this device again (repeatable)\n"
+"  --force                    resume a guest that migrated away: it then\n"
+"                             runs on two hosts\n"
 "  --help                     this text\n";
+
+static bool force;
 
 static int parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "vmm", required_argument, NULL, 'v' },
 		{ "device", required_argument, NULL, 'D' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -39,7 +46,12 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	o->cmd = "resume";
 	opterr = 0;
 	optind = 1;
+	force = false;
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		if (c == 'f') {
+			force = true;
+			continue;
+		}
 		ret = mig_parse_common(o, c, usage, argv);
 		if (ret)
 			return ret;
@@ -65,7 +77,13 @@ static int resume(struct mig_opts *o, struct vmm_client *vmm, char *err,
 		snprintf(err, n, "VMM status: %s", strerror(-ret));
 		return ret;
 	}
-	if (strcmp(st.state, "paused") && strcmp(st.state, "running")) {
+	if (!strcmp(st.state, "migrated") && !force) {
+		snprintf(err, n, "the guest of the VMM at %s migrated away and runs on the destination; --force runs it here too",
+			 o->vmm);
+		return -EPERM;
+	}
+	if (strcmp(st.state, "paused") && strcmp(st.state, "running") &&
+	    strcmp(st.state, "migrated")) {
 		snprintf(err, n, "the VMM at %s is %s: it has no guest to resume",
 			 o->vmm, st.state);
 		return -EINVAL;
@@ -87,7 +105,7 @@ static int resume(struct mig_opts *o, struct vmm_client *vmm, char *err,
 		printf("kmig resume: the guest was running already\n");
 		return 0;
 	}
-	ret = vmm_client_cmd(vmm, "resume");
+	ret = vmm_client_cmd(vmm, force ? "resume force" : "resume");
 	if (ret) {
 		snprintf(err, n, "the VMM refused to resume the guest: %.300s",
 			 vmm->reply[0] ? vmm->reply : strerror(-ret));
@@ -108,9 +126,9 @@ int resume_main(int argc, char *argv[])
 	ret = parse(&o, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	if (o.ndevs && mig_ensure_module(o.cmd))
-		return 1;
-	ret = resume(&o, &vmm, err, sizeof(err));
+	ret = o.ndevs ? mig_ensure_module(err, sizeof(err)) : 0;
+	if (!ret)
+		ret = resume(&o, &vmm, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "kmig resume: %s\n", err);
 	for (i = 0; i < o.ndevs; i++)

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Page senders. Each channel's sender takes its share of the dirty pages
- * (chunks of MIG_CHUNK_PAGES, dealt round-robin), copies them out of the
- * slot's mapping into its buffer, sends zero pages as zero records (runs
- * coalesced) and the others in batches (RAM_PAGES, up to
- * KMIG_STREAM_MAX_BATCH pages of a chunk) that the encoder writes
- * straight from that buffer, and keeps under its share of --bandwidth.
+ * The source's sending engine (send.h). A sender takes chunks of
+ * MIG_CHUNK_PAGES dirty pages from the shared cursor, copies them out of
+ * the slot's mapping into its buffer, sends zero pages as zero records
+ * (runs coalesced) and the others in batches (RAM_PAGES, up to
+ * KMIG_STREAM_MAX_BATCH pages of a chunk) that the encoder writes straight
+ * from that buffer, and keeps under its share of --bandwidth.
  *
  * The copy is the one the CRC is computed on: the guest keeps writing its
  * memory meanwhile, and the dirty log sends such pages again. Pages that
@@ -13,6 +13,7 @@
  * the mapping would give them some.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <linux/kmig.h>
 
 #include "mig.h"
+#include "send.h"
 
 #define BATCH_BYTES(n)	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_LEN(n) + \
 			 KMIG_STREAM_CRC_SIZE)
@@ -39,38 +41,19 @@ bool mig_page_is_zero(const void *p)
 	return true;
 }
 
-int mig_sender_init(struct mig_sender *s, int sock, unsigned int index,
-		    unsigned int count, const struct mig_vm *vm,
-		    uint64_t rate)
+/*
+ * Sleep as long as the bytes sent so far are ahead of the rate: what the
+ * encoder holds goes out first, so that the channel is never silent for
+ * longer than the sleep (the destination's I/O timeout counts silence).
+ */
+static int rate_wait(struct mig_chan *s, uint64_t bytes)
 {
-	memset(s, 0, sizeof(*s));
-	s->sock = sock;
-	s->index = index;
-	s->count = count;
-	s->vm = vm;
-	s->rate = rate;
-	s->buf = malloc(MIG_SEND_BUF_PAGES * MIG_PAGE);
-	if (!s->buf)
-		return -ENOMEM;
-	kmig_enc_init_fd(&s->enc, sock);
-	return 0;
-}
-
-void mig_sender_free(struct mig_sender *s)
-{
-	kmig_enc_free(&s->enc);
-	free(s->buf);
-	s->buf = NULL;
-}
-
-/* Sleep as long as the bytes sent so far are ahead of the rate. */
-static void rate_wait(struct mig_sender *s, uint64_t bytes)
-{
-	uint64_t now = mig_now_ns(), due;
+	uint64_t now = kmig_now_ns(), due;
 	struct timespec ts;
+	int ret;
 
 	if (!s->rate)
-		return;
+		return 0;
 	if (!s->cap_start_ns || now - s->cap_start_ns > 1000000000ull) {
 		/* Restart the window every second: no credit for idle time. */
 		s->cap_start_ns = now;
@@ -78,15 +61,23 @@ static void rate_wait(struct mig_sender *s, uint64_t bytes)
 	}
 	s->cap_bytes += bytes;
 	due = s->cap_start_ns + s->cap_bytes * 1000000000ull / s->rate;
+	if (due <= now)
+		return 0;
+	ret = kmig_enc_flush(&s->enc);
+	if (ret)
+		return ret;
+	s->used = 0;
+	now = kmig_now_ns();
 	if (due > now) {
 		ts.tv_sec = (due - now) / 1000000000ull;
 		ts.tv_nsec = (due - now) % 1000000000ull;
 		nanosleep(&ts, NULL);
 	}
+	return 0;
 }
 
 /* Encode the batch built so far (its pages stay in the buffer). */
-static int send_batch(struct mig_sender *s, uint64_t *bytes)
+static int send_batch(struct mig_chan *s, uint64_t *bytes)
 {
 	int ret;
 
@@ -99,7 +90,7 @@ static int send_batch(struct mig_sender *s, uint64_t *bytes)
 	return ret;
 }
 
-static int batch_page(struct mig_sender *s, const struct mig_slot *sl,
+static int batch_page(struct mig_chan *s, const struct mig_slot *sl,
 		      uint64_t p, const void *data, uint64_t *bytes)
 {
 	s->bslot = sl->id;
@@ -113,7 +104,7 @@ static int batch_page(struct mig_sender *s, const struct mig_slot *sl,
  * chunks left there for the encoder to write: the batch encoded and a
  * flush first when they do not fit. Returns where page @first landed.
  */
-static uint8_t *copy_pages(struct mig_sender *s, const struct mig_slot *sl,
+static uint8_t *copy_pages(struct mig_chan *s, const struct mig_slot *sl,
 			   uint64_t first, uint64_t end, uint64_t *bytes)
 {
 	uint64_t n = end - first;
@@ -125,7 +116,6 @@ static uint8_t *copy_pages(struct mig_sender *s, const struct mig_slot *sl,
 		if (!ret)
 			ret = kmig_enc_flush(&s->enc);
 		if (ret) {
-			s->err = ret;
 			snprintf(s->errmsg, sizeof(s->errmsg),
 				 "cannot send pages of slot %u: %s", sl->id,
 				 strerror(-ret));
@@ -155,7 +145,7 @@ struct zero_run {
 	uint64_t first, count;
 };
 
-static int zero_page(struct mig_sender *s, const struct mig_slot *sl,
+static int zero_page(struct mig_chan *s, const struct mig_slot *sl,
 		     struct zero_run *z, uint64_t p, uint64_t *bytes)
 {
 	int ret = 0;
@@ -181,7 +171,7 @@ static int zero_page(struct mig_sender *s, const struct mig_slot *sl,
  * have no memory), zero pages among them as zero records, the rest in
  * batches written straight from the buffer.
  */
-static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
+static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
 {
 	struct zero_run z = { 0 };
@@ -199,7 +189,7 @@ static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 			;
 		buf = copy_pages(s, sl, lo, hi, &bytes);
 		if (!buf)
-			return s->err;
+			return s->enc.err ? s->enc.err : -EIO;
 		for (p = lo; p < hi && !ret; p++) {
 			data = buf + (p - lo) * MIG_PAGE;
 			if (mig_page_is_zero(data)) {
@@ -218,35 +208,266 @@ static int send_chunk(struct mig_sender *s, const struct mig_slot *sl,
 	s->bytes += bytes;
 	if (ret) {
 		s->nb = 0;
-		s->err = ret;
 		snprintf(s->errmsg, sizeof(s->errmsg),
 			 "cannot send pages of slot %u: %s", sl->id,
 			 strerror(-ret));
 	}
-	rate_wait(s, bytes);
+	if (!ret)
+		ret = rate_wait(s, bytes);
 	return ret;
 }
 
-int mig_send_pages(struct mig_sender *s)
+/* The next chunk from the cursor: false when none is left. */
+static bool next_chunk(struct mig_senders *p, const struct mig_slot **sl,
+		       uint64_t *first, uint64_t *end)
 {
-	const struct mig_vm *vm = s->vm;
-	uint64_t c, nchunks, first, end;
+	uint64_t c = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
 	unsigned int i;
+
+	if (c >= p->nchunks || mig_link_failed(p->link))
+		return false;
+	for (i = 0; c >= p->first_chunk[i + 1]; i++)
+		;
+	*sl = &p->vm->slots[i];
+	*first = (c - p->first_chunk[i]) * MIG_CHUNK_PAGES;
+	*end = *first + MIG_CHUNK_PAGES;
+	if (*end > (*sl)->npages)
+		*end = (*sl)->npages;
+	return true;
+}
+
+int mig_chan_ram_part(struct mig_chan *ch, uint32_t sec_id, uint8_t type)
+{
+	struct kmig_section sec = {
+		.type = type, .id = sec_id, .kind = KMIG_SEC_RAM,
+		.version = 1, .name = "ram",
+	};
+	const struct mig_slot *sl;
+	uint64_t first, end;
 	int ret;
 
-	for (i = 0; i < vm->nslots; i++) {
-		const struct mig_slot *sl = &vm->slots[i];
+	ret = kmig_enc_section(&ch->enc, &sec);
+	while (!ret && next_chunk(ch->pool, &sl, &first, &end))
+		ret = send_chunk(ch, sl, first, end);
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(&ch->enc, &sec);
+	return ret;
+}
 
-		nchunks = (sl->npages + MIG_CHUNK_PAGES - 1) / MIG_CHUNK_PAGES;
-		for (c = s->index; c < nchunks; c += s->count) {
-			first = c * MIG_CHUNK_PAGES;
-			end = first + MIG_CHUNK_PAGES;
-			if (end > sl->npages)
-				end = sl->npages;
-			ret = send_chunk(s, sl, first, end);
-			if (ret)
-				return ret;
-		}
-	}
+int mig_chan_round_sync(struct mig_chan *ch, uint64_t round, bool final)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_ROUND_SYNC, .round = round };
+	int ret;
+
+	ret = kmig_enc_cmd(&ch->enc, &cmd);
+	if (!ret && final)
+		ret = kmig_enc_eos(&ch->enc);
+	if (!ret)
+		ret = kmig_enc_flush(&ch->enc);
+	ch->ended = final;
+	return ret;
+}
+
+int mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
+		  uint64_t rate)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->sock = sock;
+	ch->index = index;
+	ch->rate = rate;
+	ch->last_ns = kmig_now_ns();
+	ch->buf = malloc(MIG_SEND_BUF_PAGES * MIG_PAGE);
+	if (!ch->buf)
+		return -ENOMEM;
+	pthread_mutex_init(&ch->lock, NULL);
+	kmig_enc_init_fd(&ch->enc, sock);
 	return 0;
+}
+
+void mig_chan_free(struct mig_chan *ch)
+{
+	if (!ch->buf)
+		return;
+	kmig_enc_free(&ch->enc);
+	free(ch->buf);
+	ch->buf = NULL;
+	pthread_mutex_destroy(&ch->lock);
+}
+
+void mig_chan_begin(struct mig_chan *ch)
+{
+	pthread_mutex_lock(&ch->lock);
+}
+
+void mig_chan_end(struct mig_chan *ch)
+{
+	__atomic_store_n(&ch->last_ns, kmig_now_ns(), __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ch->lock);
+}
+
+/* PING on @ch if nobody wrote it for MIG_PING_NS and nobody writes now. */
+static void ping_idle(struct mig_senders *p, struct mig_chan *ch)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_PING };
+	int ret;
+
+	if (kmig_now_ns() - __atomic_load_n(&ch->last_ns, __ATOMIC_RELAXED) <
+	    MIG_PING_NS || pthread_mutex_trylock(&ch->lock))
+		return;
+	ret = 0;
+	if (!ch->ended) {
+		cmd.token = ++ch->pings;
+		ret = kmig_enc_cmd(&ch->enc, &cmd);
+		if (!ret)
+			ret = kmig_enc_flush(&ch->enc);
+	}
+	mig_chan_end(ch);
+	if (ret)
+		mig_link_io_fail(p->link, ret, "%s %u: cannot send a keepalive: %s",
+				 ch->index ? "page channel" : "main channel",
+				 ch->index, strerror(-ret));
+}
+
+static void *pinger(void *arg)
+{
+	struct mig_senders *p = arg;
+	struct timespec until;
+	unsigned int i;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		until = kmig_deadline(MIG_PING_NS / 4000000);
+		pthread_cond_timedwait(&p->start, &p->lock, &until);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		for (i = 0; i <= p->n; i++)
+			ping_idle(p, &p->chans[i]);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void *sender(void *arg)
+{
+	struct mig_chan *ch = arg;
+	struct mig_senders *p = ch->pool;
+	uint64_t seen = 0, round;
+	uint8_t type;
+	bool final;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->gen == seen && !p->stop)
+			pthread_cond_wait(&p->start, &p->lock);
+		if (p->stop)
+			break;
+		seen = p->gen;
+		round = p->round;
+		type = p->type;
+		final = p->final;
+		pthread_mutex_unlock(&p->lock);
+
+		mig_chan_begin(ch);
+		ret = mig_chan_ram_part(ch, MIG_RAM_SECTION + ch->index, type);
+		if (!ret)
+			ret = mig_chan_round_sync(ch, round, final);
+		mig_chan_end(ch);
+		if (ret)
+			mig_link_io_fail(p->link, ret, "page channel %u: %s",
+					 ch->index, ch->errmsg[0] ?
+					 ch->errmsg : strerror(-ret));
+
+		pthread_mutex_lock(&p->lock);
+		if (!--p->busy)
+			pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+void mig_senders_rewind(struct mig_senders *p)
+{
+	const struct mig_vm *vm = p->vm;
+	unsigned int i;
+
+	p->first_chunk[0] = 0;
+	for (i = 0; i < vm->nslots; i++)
+		p->first_chunk[i + 1] = p->first_chunk[i] +
+			(vm->slots[i].npages + MIG_CHUNK_PAGES - 1) /
+			MIG_CHUNK_PAGES;
+	p->nchunks = p->first_chunk[vm->nslots];
+	__atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+}
+
+int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
+		      struct mig_link *link, struct mig_chan *chans,
+		      unsigned int n)
+{
+	pthread_condattr_t ca;
+	unsigned int i;
+
+	memset(p, 0, sizeof(*p));
+	p->vm = vm;
+	p->link = link;
+	p->chans = chans;
+	p->n = n;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->start, &ca);
+	pthread_cond_init(&p->done, &ca);
+	pthread_condattr_destroy(&ca);
+	for (i = 0; i <= n; i++)
+		chans[i].pool = p;
+	for (i = 1; i <= n; i++) {
+		if (pthread_create(&chans[i].thread, NULL, sender, &chans[i]))
+			return -EAGAIN;
+		chans[i].started = true;
+	}
+	if (pthread_create(&p->pinger, NULL, pinger, p))
+		return -EAGAIN;
+	p->pinger_started = true;
+	return 0;
+}
+
+int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
+		      bool final)
+{
+	mig_senders_rewind(p);
+	pthread_mutex_lock(&p->lock);
+	p->round = round;
+	p->type = type;
+	p->final = final;
+	p->busy = p->n;
+	p->gen++;
+	pthread_cond_broadcast(&p->start);
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	return mig_link_failed(p->link) ? -ECANCELED : 0;
+}
+
+void mig_senders_stop(struct mig_senders *p)
+{
+	unsigned int i;
+
+	if (!p->chans)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->start);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 1; i <= p->n; i++)
+		if (p->chans[i].started)
+			pthread_join(p->chans[i].thread, NULL);
+	if (p->pinger_started)
+		pthread_join(p->pinger, NULL);
+	pthread_cond_destroy(&p->start);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->lock);
+	p->chans = NULL;
 }

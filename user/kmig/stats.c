@@ -5,6 +5,7 @@
  * latency histogram.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,40 @@
 
 #define MAX_CTXS 64
 
-static int show(struct kmig_nl *nl, const struct kmig_nl_ctx *c)
+/* One context as a JSON object (@first: no comma before it). */
+static void show_json(const struct kmig_nl_ctx *c,
+		      const struct kmig_nl_stats *st, bool first)
+{
+	int i;
+
+	printf("%s\n  { \"id\": %u, \"pid\": %u, \"pages\": %llu, \"dirty\": %llu, \"missing\": %llu,\n",
+	       first ? "" : ",", c->id, c->owner,
+	       (unsigned long long)c->pages, (unsigned long long)c->dirty,
+	       (unsigned long long)c->missing);
+	printf("    \"faults\": %llu, \"installed_copy\": %llu, \"installed_zero\": %llu, \"installed_background\": %llu, \"waiters\": %llu,\n",
+	       (unsigned long long)st->faults,
+	       (unsigned long long)st->installed_copy,
+	       (unsigned long long)st->installed_zero,
+	       (unsigned long long)st->installed_background,
+	       (unsigned long long)st->waiters);
+	printf("    \"latency_us_log2\": [");
+	for (i = 0; i < 32; i++)
+		printf("%s%llu", i ? ", " : "",
+		       (unsigned long long)st->latency_us[i]);
+	printf("],\n    \"slots\": [");
+	for (i = 0; i < c->nslots && i < KMIG_NL_MAX_SLOTS; i++)
+		printf("%s\n      { \"id\": %u, \"gpa\": %llu, \"size\": %llu, \"pages\": %llu, \"dirty\": %llu, \"missing\": %llu }",
+		       i ? "," : "", c->slots[i].id,
+		       (unsigned long long)c->slots[i].gpa,
+		       (unsigned long long)c->slots[i].size,
+		       (unsigned long long)c->slots[i].pages,
+		       (unsigned long long)c->slots[i].dirty,
+		       (unsigned long long)c->slots[i].missing);
+	printf(" ] }");
+}
+
+static int show(struct kmig_nl *nl, const struct kmig_nl_ctx *c, bool json,
+		bool first)
 {
 	struct kmig_nl_stats st;
 	unsigned int i, last = 0;
@@ -26,6 +60,10 @@ static int show(struct kmig_nl *nl, const struct kmig_nl_ctx *c)
 			strerror(-ret), nl->err_msg[0] ? ": " : "",
 			nl->err_msg);
 		return ret;
+	}
+	if (json) {
+		show_json(c, &st, first);
+		return 0;
 	}
 	printf("context %u (pid %u): %llu pages, %llu dirty, %llu missing, %d slot%s\n",
 	       c->id, c->owner, (unsigned long long)c->pages,
@@ -61,13 +99,25 @@ int stats_main(int argc, char *argv[])
 	static struct kmig_nl_ctx ctxs[MAX_CTXS];
 	struct kmig_nl nl;
 	unsigned long id = 0;
+	bool json = false;
 	char *end;
 	int n = 0, i, ret, rc = 0;
 
-	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("Usage: kmig stats [CTX_ID]\n\n"
-		       "Per-context statistics of the kmig module (all contexts without CTX_ID).\n");
+	if (argc > 1 && !strcmp(argv[1], "--json")) {
+		json = true;
+		argc--;
+		argv++;
+	}
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: kmig stats [--json] [CTX_ID]\n\n"
+		       "Per-context statistics of the kmig module (all contexts without CTX_ID),\n"
+		       "with --json as a JSON array of objects.\n");
 		return 0;
+	}
+	if (argc > 1 && argv[1][0] == '-' && argv[1][1]) {
+		fprintf(stderr, "kmig stats: unknown option '%s'\n(see 'kmig stats --help')\n",
+			argv[1]);
+		return 2;
 	}
 	if (argc > 2) {
 		fprintf(stderr, "kmig stats: unexpected argument '%s'\n", argv[2]);
@@ -103,11 +153,15 @@ int stats_main(int argc, char *argv[])
 		kmig_nl_close(&nl);
 		return 1;
 	}
-	if (!n)
+	if (!n && !json)
 		printf("no contexts\n");
+	if (json)
+		printf("[");
 	for (i = 0; i < n && i < MAX_CTXS; i++)
-		if (show(&nl, &ctxs[i]))
+		if (show(&nl, &ctxs[i], json, !i))
 			rc = 1;
+	if (json)
+		printf("\n]\n");
 	kmig_nl_close(&nl);
 	return rc;
 }

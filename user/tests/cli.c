@@ -110,9 +110,72 @@ TEST(version_without_module_says_so)
 	if (!stat("/sys/module/kmig", &st))
 		SKIP(return, "the kmig module is loaded on this machine");
 	ASSERT_EQ(0, agent(&run, args));
-	EXPECT_EQ(1, run.status);
+	EXPECT_EQ(0, run.status) TH_LOG("%s", run.err);
 	EXPECT_NE(NULL, strstr(run.out, "kmig agent"));
-	EXPECT_NE(NULL, strstr(run.err, "the kmig module is not loaded"));
+	EXPECT_NE(NULL, strstr(run.out, "kmig module: not loaded"))
+		TH_LOG("%s", run.out);
+}
+
+TEST(dash_dash_version_is_the_agents)
+{
+	const char *const args[] = { "--version", NULL };
+	struct run run;
+
+	ASSERT_EQ(0, agent(&run, args));
+	EXPECT_EQ(0, run.status);
+	EXPECT_NE(NULL, strstr(run.out, "kmig agent")) TH_LOG("%s", run.err);
+}
+
+TEST(stats_options_are_not_context_ids)
+{
+	const char *const help[] = { "stats", "-h", NULL };
+	const char *const bogus[] = { "stats", "--bogus", NULL };
+	struct run run;
+
+	ASSERT_EQ(0, agent(&run, help));
+	EXPECT_EQ(0, run.status) TH_LOG("%s", run.err);
+	EXPECT_NE(NULL, strstr(run.out, "Usage: kmig stats"));
+	ASSERT_EQ(0, agent(&run, bogus));
+	EXPECT_EQ(2, run.status);
+	EXPECT_NE(NULL, strstr(run.err, "unknown option '--bogus'"))
+		TH_LOG("%s", run.err);
+}
+
+TEST(stats_and_devices_take_json)
+{
+	const char *const stats[] = { "stats", "--json", NULL };
+	const char *const devices[] = { "devices", "--json", NULL };
+	struct run run;
+	struct stat st;
+
+	if (!stat("/sys/module/kmig", &st))
+		SKIP(return, "the kmig module is loaded on this machine");
+	ASSERT_EQ(0, agent(&run, stats));
+	EXPECT_EQ(1, run.status);
+	EXPECT_NE(NULL, strstr(run.err, "the kmig module is not loaded"))
+		TH_LOG("%s", run.err);
+	ASSERT_EQ(0, agent(&run, devices));
+	EXPECT_EQ(1, run.status);
+	EXPECT_NE(NULL, strstr(run.err, "the kmig module is not loaded"))
+		TH_LOG("%s", run.err);
+}
+
+/* Without the module: --json still reports, and libkmod stays quiet. */
+TEST(json_reports_an_early_failure)
+{
+	const char *const args[] = { "migrate", "--vmm", "@kmig-cli-none",
+				     "--to", "127.0.0.1:9", "--json", NULL };
+	struct run run;
+	struct stat st;
+
+	if (!stat("/sys/module/kmig", &st))
+		SKIP(return, "the kmig module is loaded on this machine");
+	ASSERT_EQ(0, agent(&run, args));
+	EXPECT_EQ(1, run.status);
+	EXPECT_NE(NULL, strstr(run.out, "\"status\": \"failed\""))
+		TH_LOG("stdout: %s", run.out);
+	EXPECT_NE(NULL, strstr(run.out, "\"error\": \"the kmig module is not loaded"));
+	EXPECT_EQ(NULL, strstr(run.err, "libkmod")) TH_LOG("%s", run.err);
 }
 
 /* Every option of migrate and incoming is checked before anything runs. */

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "vmm.h"
 
 #define LINE_MAX_LEN	256
@@ -30,25 +31,8 @@ static const char *const patterns[GUEST_PATTERN_MAX] = {
 static const char *const states[] = {
 	[VMM_RUNNING] = "running", [VMM_PAUSED] = "paused",
 	[VMM_INCOMING] = "incoming", [VMM_FAILED] = "failed",
+	[VMM_MIGRATED] = "migrated",
 };
-
-/* All of @len bytes, out to or in from @fd. */
-static int io_all(int fd, void *buf, size_t len, bool out)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = out ? write(fd, p, len) : read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
 
 static int reply(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -65,7 +49,7 @@ static int reply(int fd, const char *fmt, ...)
 	if (n < 0 || n >= (int)sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	return io_all(fd, line, n, true);
+	return kmig_io_all(fd, line, n, true);
 }
 
 static int reply_err(int fd, int err, const char *what)
@@ -152,7 +136,7 @@ static void save(struct vmm *vmm, int fd)
 		return;
 	}
 	if (!reply(fd, "ok %zu", len))
-		io_all(fd, buf, len, true);
+		kmig_io_all(fd, buf, len, true);
 	free(buf);
 }
 
@@ -168,7 +152,7 @@ static void load(struct vmm *vmm, int fd, const char *arg)
 		return;
 	}
 	buf = malloc(len);
-	if (!buf || io_all(fd, buf, len, false)) {
+	if (!buf || kmig_io_all(fd, buf, len, false)) {
 		free(buf);
 		reply_err(fd, -EPIPE, "load: the state did not arrive");
 		return;
@@ -292,6 +276,31 @@ static void pattern(struct vmm *vmm, int fd, const char *name,
 	reply(fd, "ok");
 }
 
+/*
+ * `resume [force]`. For the tests, KMIG_VMM_FAULT=resume-noreply makes
+ * the VMM resume the guest and drop the connection instead of answering:
+ * a reply lost on the way.
+ */
+static int resume(struct vmm *vmm, int fd, const char *arg)
+{
+	const char *fault = getenv("KMIG_VMM_FAULT");
+	bool force = arg && !strcmp(arg, "force");
+	int ret;
+
+	if (arg && !force)
+		return reply_err(fd, -EINVAL, "resume: say 'resume' or 'resume force'") ? 1 : 0;
+	ret = vmm_resume(vmm, force);
+	if (!ret && fault && !strcmp(fault, "resume-noreply"))
+		return 1;
+	if (ret == -EPERM)
+		reply_err(fd, ret, "the guest migrated away and runs elsewhere; 'resume force' runs it here too");
+	else if (ret)
+		reply_err(fd, ret, vmm->error[0] ? vmm->error : "resume");
+	else
+		reply(fd, "ok");
+	return 0;
+}
+
 /* One request; returns 1 to end the session, -1 to quit the VMM. */
 static int request(struct vmm *vmm, int fd, char *line)
 {
@@ -306,10 +315,18 @@ static int request(struct vmm *vmm, int fd, char *line)
 		return reply_err(fd, -EINVAL, "empty request") ? 1 : 0;
 	if (!strcmp(cmd, "status")) {
 		status(vmm, fd);
-	} else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume")) {
-		ret = cmd[0] == 'p' ? vmm_pause(vmm) : vmm_resume(vmm);
+	} else if (!strcmp(cmd, "pause")) {
+		ret = vmm_pause(vmm);
 		if (ret)
 			reply_err(fd, ret, vmm->error[0] ? vmm->error : cmd);
+		else
+			reply(fd, "ok");
+	} else if (!strcmp(cmd, "resume")) {
+		return resume(vmm, fd, a1);
+	} else if (!strcmp(cmd, "migrated")) {
+		ret = vmm_migrated(vmm);
+		if (ret)
+			reply_err(fd, ret, "migrated: the guest is not paused");
 		else
 			reply(fd, "ok");
 	} else if (!strcmp(cmd, "save")) {
@@ -404,10 +421,10 @@ int vmm_ctl_serve(struct vmm *vmm, const char *path)
 		while (read_line(fd, line, sizeof(line)) > 0) {
 			int r = request(vmm, fd, line);
 
-			if (r < 0) {
+			if (r < 0)
 				ret = 1;
+			if (r)
 				break;
-			}
 		}
 		close(fd);
 	}

@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	}
 	ret = vmm_vcpus_start(&vmm);
 	if (!ret && !cfg.incoming)
-		ret = vmm_resume(&vmm);
+		ret = vmm_resume(&vmm, false);
 	if (!ret) {
 		ret = vmm_ctl_serve(&vmm, ctl);
 		if (ret)

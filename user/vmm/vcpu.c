@@ -24,14 +24,6 @@
 #define IDLE_TICK_NS		1000000ull
 #define NSEC			1000000000ull
 
-uint64_t vmm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
 /* Timed wait on vmm->cond: CLOCK_REALTIME, as the condvar is default. */
 static int wait_until(struct vmm *vmm, uint64_t ns_from_now)
 {
@@ -48,11 +40,11 @@ static int wait_until(struct vmm *vmm, uint64_t ns_from_now)
 /* Sleep up to @ns unless the VMM stops running. Called with the lock. */
 static uint64_t nap(struct vmm *vmm, uint64_t ns)
 {
-	uint64_t start = vmm_now_ns(), now = start;
+	uint64_t start = kmig_now_ns(), now = start;
 
 	while (vmm->state == VMM_RUNNING && !vmm->quit && now - start < ns) {
 		wait_until(vmm, ns - (now - start));
-		now = vmm_now_ns();
+		now = kmig_now_ns();
 	}
 	return now - start;
 }
@@ -108,14 +100,14 @@ static void tick(struct vmm_vcpu *v)
 	} else if (vmm->rate) {
 		per = vmm->rate / vmm->nvcpus ? vmm->rate / vmm->nvcpus : 1;
 		step = batch * NSEC / per;
-		now = vmm_now_ns();
+		now = kmig_now_ns();
 		if (!v->deadline_ns || now > v->deadline_ns + NSEC / 10)
 			v->deadline_ns = now;
 		v->deadline_ns += step;
 		if (v->deadline_ns > now)
 			nap(vmm, v->deadline_ns - now);
 	}
-	now = vmm_now_ns();
+	now = kmig_now_ns();
 	if (vmm->throttle && v->tick_ns) {
 		slept = nap(vmm, (now - v->tick_ns) * vmm->throttle /
 				 (100 - vmm->throttle));
@@ -282,7 +274,7 @@ static bool all_parked(struct vmm *vmm)
 
 int vmm_pause(struct vmm *vmm)
 {
-	uint64_t end = vmm_now_ns() + PAUSE_TIMEOUT_S * NSEC;
+	uint64_t end = kmig_now_ns() + PAUSE_TIMEOUT_S * NSEC;
 	int ret = 0;
 
 	pthread_mutex_lock(&vmm->lock);
@@ -292,7 +284,7 @@ int vmm_pause(struct vmm *vmm)
 		pthread_cond_broadcast(&vmm->cond);
 	}
 	while (!all_parked(vmm) && !ret) {
-		if (vmm_now_ns() > end)
+		if (kmig_now_ns() > end)
 			ret = -ETIMEDOUT;
 		else
 			wait_until(vmm, NSEC / 10);
@@ -303,7 +295,7 @@ int vmm_pause(struct vmm *vmm)
 	return ret;
 }
 
-int vmm_resume(struct vmm *vmm)
+int vmm_resume(struct vmm *vmm, bool force)
 {
 	unsigned int i;
 	int ret = 0;
@@ -311,6 +303,8 @@ int vmm_resume(struct vmm *vmm)
 	pthread_mutex_lock(&vmm->lock);
 	if (vmm->state == VMM_FAILED) {
 		ret = -EIO;
+	} else if (vmm->state == VMM_MIGRATED && !force) {
+		ret = -EPERM;
 	} else {
 		for (i = 0; i < vmm->nvcpus; i++) {
 			vmm->vcpu[i].deadline_ns = 0;
@@ -323,10 +317,23 @@ int vmm_resume(struct vmm *vmm)
 	return ret;
 }
 
+int vmm_migrated(struct vmm *vmm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	if (vmm->state == VMM_PAUSED)
+		vmm->state = VMM_MIGRATED;
+	else if (vmm->state != VMM_MIGRATED)
+		ret = -EBUSY;
+	pthread_mutex_unlock(&vmm->lock);
+	return ret;
+}
+
 int vmm_guest_checksum(struct vmm *vmm, uint64_t *csum)
 {
 	struct guest_params *p = vmm->params;
-	uint64_t end = vmm_now_ns() + CSUM_TIMEOUT_S * NSEC;
+	uint64_t end = kmig_now_ns() + CSUM_TIMEOUT_S * NSEC;
 	uint32_t req;
 	int ret = 0;
 
@@ -339,7 +346,7 @@ int vmm_guest_checksum(struct vmm *vmm, uint64_t *csum)
 	while (__atomic_load_n(&p->csum_done, __ATOMIC_SEQ_CST) != req) {
 		if (vmm->state != VMM_RUNNING)
 			ret = vmm->state == VMM_FAILED ? -EIO : -EINTR;
-		else if (vmm_now_ns() > end)
+		else if (kmig_now_ns() > end)
 			ret = -ETIMEDOUT;
 		if (ret)
 			break;

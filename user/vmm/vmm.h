@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 #include <linux/kvm.h>
 
 #include "guest/abi.h"
@@ -62,7 +64,10 @@ struct vmm_vcpu {
 	uint64_t throttled_ns;		/* total time slept for throttle */
 };
 
-enum vmm_run_state { VMM_RUNNING, VMM_PAUSED, VMM_INCOMING, VMM_FAILED };
+/* MIGRATED: paused for good, its guest runs elsewhere now. */
+enum vmm_run_state {
+	VMM_RUNNING, VMM_PAUSED, VMM_INCOMING, VMM_FAILED, VMM_MIGRATED,
+};
 
 struct vmm {
 	int kvm_fd;
@@ -96,7 +101,6 @@ struct vmm_config {
 	uint64_t rate;
 };
 
-uint64_t vmm_now_ns(void);
 
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
 		   uint64_t size, unsigned int nslots);
@@ -111,7 +115,10 @@ void vmm_vm_destroy(struct vmm *vmm);
 int vmm_vcpus_start(struct vmm *vmm);
 void vmm_vcpus_stop(struct vmm *vmm);
 int vmm_pause(struct vmm *vmm);
-int vmm_resume(struct vmm *vmm);
+/* -EPERM for a guest that migrated away, unless @force. */
+int vmm_resume(struct vmm *vmm, bool force);
+/* Paused -> MIGRATED: the guest runs elsewhere now. */
+int vmm_migrated(struct vmm *vmm);
 /* Ask vCPU 0 for the working set checksum; the guest must be running. */
 int vmm_guest_checksum(struct vmm *vmm, uint64_t *csum);
 /* Stop the VMM with @fmt as the reason (vCPU threads park). */

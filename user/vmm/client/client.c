@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "util.h"
 
 int vmm_client_connect(struct vmm_client *c, const char *path,
 		       int timeout_ms)
@@ -19,6 +20,8 @@ int vmm_client_connect(struct vmm_client *c, const char *path,
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct timespec ms = { .tv_nsec = 10 * 1000000 };
 	size_t n = strlen(path);
+	/* A VMM answers within its own longest step (a guest checksum). */
+	struct timeval reply_tmo = { .tv_sec = 90 };
 	socklen_t len;
 	int waited = 0;
 
@@ -32,8 +35,11 @@ int vmm_client_connect(struct vmm_client *c, const char *path,
 		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (c->fd < 0)
 			return -errno;
-		if (!connect(c->fd, (struct sockaddr *)&addr, len))
+		if (!connect(c->fd, (struct sockaddr *)&addr, len)) {
+			setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &reply_tmo,
+				   sizeof(reply_tmo));
 			return 0;
+		}
 		close(c->fd);
 		c->fd = -1;
 		if ((errno != ENOENT && errno != ECONNREFUSED) ||
@@ -49,23 +55,6 @@ void vmm_client_close(struct vmm_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-}
-
-static int io_all(int fd, void *buf, size_t len, int out)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = out ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 static int errno_named(const char *name)
@@ -89,7 +78,7 @@ static int read_reply(struct vmm_client *c)
 	int ret;
 
 	for (;;) {
-		ret = io_all(c->fd, c->reply + n, 1, 0);
+		ret = kmig_io_all(c->fd, c->reply + n, 1, 0);
 		if (ret)
 			return ret;
 		if (c->reply[n] == '\n')
@@ -114,7 +103,7 @@ static int vcmd(struct vmm_client *c, const char *fmt, va_list ap)
 	if (n < 0 || n >= (int)sizeof(line) - 1)
 		return -EMSGSIZE;
 	line[n++] = '\n';
-	ret = io_all(c->fd, line, n, 1);
+	ret = kmig_io_all(c->fd, line, n, 1);
 	return ret ? ret : read_reply(c);
 }
 
@@ -181,7 +170,7 @@ int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len)
 	*buf = malloc(*len);
 	if (!*buf)
 		return -ENOMEM;
-	ret = io_all(c->fd, *buf, *len, 0);
+	ret = kmig_io_all(c->fd, *buf, *len, 0);
 	if (ret) {
 		free(*buf);
 		*buf = NULL;
@@ -195,9 +184,9 @@ int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len)
 	int n = snprintf(line, sizeof(line), "load %zu\n", len);
 	int ret;
 
-	ret = io_all(c->fd, line, n, 1);
+	ret = kmig_io_all(c->fd, line, n, 1);
 	if (!ret)
-		ret = io_all(c->fd, (void *)buf, len, 1);
+		ret = kmig_io_all(c->fd, (void *)buf, len, 1);
 	return ret ? ret : read_reply(c);
 }
 
@@ -239,7 +228,7 @@ int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 	int fds[16];
 	ssize_t len;
 
-	if (io_all(c->fd, "memfd\n", 6, 1))
+	if (kmig_io_all(c->fd, "memfd\n", 6, 1))
 		return -EPIPE;
 	len = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 	if (len <= 0)
@@ -277,7 +266,7 @@ int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
 	ssize_t len;
 
 	c->reply[0] = 0;
-	if (io_all(c->fd, "ctx\n", 4, 1))
+	if (kmig_io_all(c->fd, "ctx\n", 4, 1))
 		return -EPIPE;
 	len = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 	if (len <= 0)

@@ -3,6 +3,7 @@
  * Loading kmig.ko with libkmod when the agent finds it missing.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,25 @@
 
 #include "kmod.h"
 
+/*
+ * libkmod logs its errors to stderr by default: keep the last one for our
+ * own message instead.
+ */
+static void keep_log(void *data, int priority, const char *file, int line,
+		     const char *fn, const char *format, va_list args)
+{
+	(void)priority;
+	(void)file;
+	(void)line;
+	(void)fn;
+	vsnprintf(data, 256, format, args);
+}
+
 int kmig_module_ensure(const char *path, char *err, size_t errlen)
 {
 	struct kmod_module *mod = NULL;
 	struct kmod_ctx *ctx;
+	char why[256] = "";
 	struct stat st;
 	int ret;
 
@@ -27,6 +43,7 @@ int kmig_module_ensure(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot initialise libkmod");
 		return -ENOMEM;
 	}
+	kmod_set_log_fn(ctx, keep_log, why);
 	if (!path)
 		path = getenv("KMIG_MODULE");
 	if (path)
@@ -50,8 +67,9 @@ int kmig_module_ensure(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "kmig.ko is not installed for this kernel (set KMIG_MODULE to its path)");
 	else if (ret < 0)
-		snprintf(err, errlen, "cannot load %s: %s",
-			 path ?: "kmig", strerror(-ret));
+		snprintf(err, errlen, "cannot load %s: %s%s%.*s",
+			 path ?: "kmig", strerror(-ret), why[0] ? ": " : "",
+			 (int)strcspn(why, "\n"), why);
 	else if (ret > 0) {
 		snprintf(err, errlen, "cannot load kmig: blacklisted or refused");
 		ret = -EPERM;

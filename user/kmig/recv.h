@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The destination's receiving engine: a decoder per channel, the page
+ * channels on threads of their own, pages installed into the memory
+ * context as they arrive.
+ *
+ * Page channels meet at every ROUND_SYNC, so that a page sent in a later
+ * round always lands after the same page from an earlier one. A channel
+ * that ends leaves that barrier: whoever then waits for a round fails.
+ * Every failure goes to the link (link.h): the first is the cause and
+ * shuts every socket, so every thread ends. After the main stream ended,
+ * each page channel has the I/O timeout to end its own.
+ *
+ * The main channel's decoder ops belong to the subcommand; they hand
+ * pages to mig_recv_page()/mig_recv_zero() and set mig_recv_release() as
+ * their release.
+ */
+#ifndef KMIG_RECV_H
+#define KMIG_RECV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "dec.h"
+#include "link.h"
+#include "mig.h"
+
+/* Pages one write installs: consecutive pages of one slot. */
+#define MIG_RECV_BATCH	256
+
+/*
+ * Page channels meet here at every ROUND_SYNC. A channel that ends leaves
+ * it: whoever waits for a round then, waits for a channel that will never
+ * come, and fails.
+ */
+struct rbarrier {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int n, waiting;
+	uint64_t gen;
+	bool aborted;
+	bool left;			/* a channel ended: */
+	unsigned int left_chan;		/* which */
+	uint64_t left_rounds;		/* after how many rounds */
+};
+
+struct mig_recv;
+
+struct mig_recv_chan {
+	struct mig_recv *r;
+	void *opaque;			/* main channel: the subcommand's */
+	unsigned int index;
+	int sock;
+	struct kmig_dec dec;
+	struct iovec batch[MIG_RECV_BATCH];	/* data in dec's input */
+	unsigned int nbatch;
+	struct mig_slot *batch_slot;
+	uint64_t batch_first;
+	int batch_err;
+	pthread_t thread;
+	bool started;
+	uint64_t round;			/* next ROUND_SYNC expected */
+	uint64_t pages, zero;
+	int ret;
+	char err[384];
+};
+
+struct mig_recv {
+	struct mig_link *link;
+	struct mig_vm *vm;
+	struct kmig_slot dslots[MIG_MAX_SLOTS];
+	unsigned int io_timeout_s;
+	unsigned int nchan;		/* main included */
+	struct mig_recv_chan ch[1 + MIG_MAX_CHANNELS];
+	struct rbarrier bar;
+	uint8_t zero[MIG_PAGE];
+};
+
+/* Channel sockets are set in ch[i].sock before mig_recv_run(). */
+void mig_recv_init(struct mig_recv *r, struct mig_link *link,
+		   struct mig_vm *vm, unsigned int io_timeout_s);
+void mig_recv_free(struct mig_recv *r);
+/*
+ * Decode every channel: the page channels on their threads with the
+ * engine's ops, the main one here with @main_ops (opaque: ch[0]) until
+ * END_OF_STREAM; then wait (bounded) for the page channels. 0 once the
+ * rounds of every channel agree and every page is installed, or -errno
+ * with the link failed.
+ */
+int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops);
+/* Page channels stop waiting for each other (a failure elsewhere). */
+void mig_recv_abort(struct mig_recv *r);
+
+/* For the main channel's ops (opaque: its mig_recv_chan). */
+int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
+		  const void *data);
+int mig_recv_zero(void *opaque, uint32_t slot, uint64_t page,
+		  uint32_t count);
+/* A RAM_PAGES batch, read from the socket in place into guest memory. */
+int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
+			unsigned int n, void **dst);
+int mig_recv_pages(void *opaque, uint32_t slot, const uint64_t *pages,
+		   unsigned int n, const void *const *data);
+void mig_recv_release(void *opaque);
+/* Install what is collected: before anything that must come after it. */
+int mig_recv_flush(struct mig_recv_chan *c);
+
+#endif /* KMIG_RECV_H */

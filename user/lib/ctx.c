@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The single door to a kmig memory context (ctx.h).
+ */
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "ctx.h"
+
+#define PAGE	4096u
+
+static int log_ioctl(int fd, unsigned long cmd, uint32_t slot,
+		     uint32_t flags, uint64_t npages, uint64_t *bitmap)
+{
+	struct kmig_dirty_log log = {
+		.slot = slot, .flags = flags, .num_pages = npages,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return ioctl(fd, cmd, &log) ? -errno : 0;
+}
+
+int kmig_ctx_dirty_log(int fd, uint32_t slot, uint64_t npages,
+		       uint64_t *bitmap, bool clear)
+{
+	return log_ioctl(fd, KMIG_GET_DIRTY_LOG, slot,
+			 clear ? KMIG_DIRTY_LOG_CLEAR : 0, npages, bitmap);
+}
+
+int kmig_ctx_present(int fd, uint32_t slot, uint64_t npages,
+		     uint64_t *bitmap)
+{
+	return log_ioctl(fd, KMIG_GET_PRESENT_BITMAP, slot, 0, npages, bitmap);
+}
+
+int kmig_ctx_set_logging(int fd, uint32_t slot, bool on)
+{
+	struct kmig_dirty_logging lg = {
+		.slot = slot, .flags = on ? KMIG_DIRTY_LOGGING_ON : 0,
+	};
+
+	return ioctl(fd, KMIG_SET_DIRTY_LOGGING, &lg) ? -errno : 0;
+}
+
+void *kmig_ctx_map(int fd, uint32_t slot, uint64_t size, int prot)
+{
+	void *p = mmap(NULL, size, prot, MAP_SHARED, fd,
+		       KMIG_SLOT_OFFSET(slot));
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int kmig_ctx_install_zero(int fd, uint32_t slot, const uint64_t *pages,
+			  unsigned int n)
+{
+	struct kmig_install in = {
+		.slot = slot, .flags = KMIG_INSTALL_ZERO,
+		.pages = (uintptr_t)pages, .count = n,
+	};
+
+	return ioctl(fd, KMIG_INSTALL, &in) ? -errno : 0;
+}
+
+int kmig_ctx_write_pages(int fd, uint32_t slot, uint64_t first,
+			 const struct iovec *iov, unsigned int n,
+			 unsigned int *done)
+{
+	ssize_t w = 0;
+
+	*done = 0;
+	while (*done < n) {
+		w = pwritev(fd, iov + *done, n - *done,
+			    KMIG_SLOT_OFFSET(slot) + (first + *done) * PAGE);
+		if (w <= 0 || w % PAGE)
+			break;
+		*done += w / PAGE;
+	}
+	if (*done == n)
+		return 0;
+	return w < 0 ? -errno : -EIO;
+}
+
+int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
+		  size_t len)
+{
+	ssize_t r = pread(fd, buf, len, KMIG_SLOT_OFFSET(slot) + off);
+
+	if (r < 0)
+		return -errno;
+	return (size_t)r == len ? 0 : -EIO;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The single door to a kmig memory context (/dev/kmig, uapi/linux/kmig.h):
+ * every ioctl, mapping and page write of the agent goes through here.
+ * Functions return 0 or -errno.
+ */
+#ifndef KMIG_CTX_H
+#define KMIG_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* Slot @slot's dirty log since the last clearing harvest, into @bitmap
+ * (@npages bits); cleared with @clear. */
+int kmig_ctx_dirty_log(int fd, uint32_t slot, uint64_t npages,
+		       uint64_t *bitmap, bool clear);
+/* Start (@on) or stop logging slot @slot's writes. */
+int kmig_ctx_set_logging(int fd, uint32_t slot, bool on);
+/* The pages of slot @slot that have memory, into @bitmap. */
+int kmig_ctx_present(int fd, uint32_t slot, uint64_t npages,
+		     uint64_t *bitmap);
+/* Slot @slot mapped shared with @prot (@size bytes), or NULL with errno set. */
+void *kmig_ctx_map(int fd, uint32_t slot, uint64_t size, int prot);
+/*
+ * Give @n pages of slot @slot (page numbers in @pages) memory, zero-filled
+ * where they had none: a later write through a mapping then cannot fail
+ * for want of memory (it would be a SIGBUS), where this is -ENOSPC past
+ * the context's page limit, or -ENOMEM.
+ */
+int kmig_ctx_install_zero(int fd, uint32_t slot, const uint64_t *pages,
+			  unsigned int n);
+/*
+ * Write @n whole pages from @iov (one page each) into slot @slot from page
+ * @first: 0, or -errno with *@done pages written (the next write says
+ * why a short one was short).
+ */
+int kmig_ctx_write_pages(int fd, uint32_t slot, uint64_t first,
+			 const struct iovec *iov, unsigned int n,
+			 unsigned int *done);
+/* @len bytes of slot @slot from byte @off. */
+int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
+		  size_t len);
+
+#endif /* KMIG_CTX_H */

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Small helpers every part of kmig shares, each written once.
+ */
+#ifndef KMIG_UTIL_H
+#define KMIG_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* CLOCK_MONOTONIC in ns: every duration and timeout is taken on it. */
+uint64_t kmig_now_ns(void);
+/* @ms from now on CLOCK_MONOTONIC, for timed waits on that clock. */
+struct timespec kmig_deadline(uint64_t ms);
+/*
+ * All of @len bytes to (@out) or from socket @fd: 0, -ECONNRESET when the
+ * peer closed, -ETIMEDOUT when the socket's timeout expired, or -errno.
+ */
+int kmig_io_all(int fd, void *buf, size_t len, bool out);
+/* 64-bit words of a bitmap of @bits bits. */
+static inline uint64_t kmig_bitmap_words(uint64_t bits)
+{
+	return (bits + 63) / 64;
+}
+
+#endif /* KMIG_UTIL_H */
