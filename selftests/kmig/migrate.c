@@ -498,8 +498,11 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	EXPECT_NE(NULL, strstr(json, "slot 1: gpa 0x800000 size 8 MiB"))
 		TH_LOG("%s", json);
 	free(json);
-	/* ... and as JSON, and so does kmig devices. */
-	snprintf(cmd, sizeof(cmd), "%s/build/kmig stats --json > %s/stats.json && %s/build/kmig devices --json >> %s/stats.json",
+	/*
+	 * ... and as JSON, and so does kmig devices: devices are host
+	 * objects, listed in the initial network namespace only.
+	 */
+	snprintf(cmd, sizeof(cmd), "%s/build/kmig stats --json > %s/stats.json && nsenter --net=/proc/1/ns/net %s/build/kmig devices --json >> %s/stats.json",
 		 project(), self->dir, project(), self->dir);
 	EXPECT_EQ(0, system(cmd));
 	snprintf(path2, sizeof(path2), "%s/stats.json", self->dir);
