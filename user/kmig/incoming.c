@@ -226,9 +226,10 @@ static int main_vcpu(void *opaque, uint32_t vcpu, uint16_t part,
 	size_t have;
 
 	kmig_enc_mem(&((struct dst *)c->opaque)->vcpus, &have);
-	if (have > MIG_MAX_VCPU_STATE) {
+	/* The destination refuses more vCPU state than the VMM would take. */
+	if (have > VMM_STATE_MAX) {
 		snprintf(c->err, sizeof(c->err),
-			 "vCPU state over %u MiB", MIG_MAX_VCPU_STATE >> 20);
+			 "vCPU state over %u MiB", VMM_STATE_MAX >> 20);
 		return -EMSGSIZE;
 	}
 	return kmig_enc_vcpu(&((struct dst *)c->opaque)->vcpus, vcpu, part,

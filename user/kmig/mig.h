@@ -45,8 +45,6 @@
 #define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
 /* Default --io-timeout. */
 #define MIG_IO_TIMEOUT_S	30
-/* The destination refuses more vCPU state than the VMM would take. */
-#define MIG_MAX_VCPU_STATE	(64u << 20)
 
 struct mig_device {
 	char name[32];

@@ -15,11 +15,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "util.h"
 #include "vmm.h"
 
 #define LINE_MAX_LEN	256
-#define LOAD_MAX	(16u << 20)
 
 static const char *const patterns[GUEST_PATTERN_MAX] = {
 	[GUEST_PATTERN_NONE] = "none",
@@ -147,7 +147,7 @@ static void load(struct vmm *vmm, int fd, const char *arg)
 	uint8_t *buf;
 	int ret;
 
-	if (!arg || *end || !len || len > LOAD_MAX) {
+	if (!arg || *end || !len || len > VMM_STATE_MAX) {
 		reply_err(fd, -EINVAL, "load: need a length of 1..16777216 bytes");
 		return;
 	}

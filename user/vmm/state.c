@@ -232,7 +232,7 @@ static int on_vcpu(void *opaque, uint32_t index, uint16_t part,
 		   const void *data, uint32_t len)
 {
 	struct load *l = opaque;
-	const struct kvm_msrs *m = data;
+	struct kvm_msrs m;
 	struct vstate *s;
 	size_t size;
 	void *p;
@@ -249,8 +249,12 @@ static int on_vcpu(void *opaque, uint32_t index, uint16_t part,
 		return -EPROTO;
 	}
 	if (part == KMIG_VCPU_MSRS) {
-		if (len < sizeof(*m) || m->nmsrs > MAX_MSRS ||
-		    len != sizeof(*m) + m->nmsrs * sizeof(m->entries[0]))
+		/* @data is only 4-byte aligned: copy the header out. */
+		if (len < sizeof(m))
+			goto err_size;
+		memcpy(&m, data, sizeof(m));
+		if (m.nmsrs > MAX_MSRS ||
+		    len != sizeof(m) + m.nmsrs * sizeof(m.entries[0]))
 			goto err_size;
 		s->msrs = malloc(len);
 		if (!s->msrs)

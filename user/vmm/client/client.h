@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most vCPU state the VMM's "load" takes, in bytes. */
+#define VMM_STATE_MAX	(16u << 20)
+
 struct vmm_client {
 	int fd;
 	char reply[1024];
