@@ -379,9 +379,13 @@ static int vcpu(struct kmig_dec *d, const uint8_t *pl, uint32_t len)
 	if (index >= KMIG_STREAM_MAX_VCPUS)
 		return kmig_dec_fail(d, -ERANGE, "vCPU %u beyond %u", index,
 				     KMIG_STREAM_MAX_VCPUS);
-	if (!kmig_vcpu_part_name(part) || get_le16(pl + 6))
+	if (!kmig_vcpu_part_name(part))
 		return kmig_dec_fail(d, -EPROTO, "vCPU %u: unknown part %u",
 				     index, part);
+	if (get_le16(pl + 6))
+		return kmig_dec_fail(d, -EPROTO,
+				     "vCPU %u: part %s: reserved not zero",
+				     index, kmig_vcpu_part_name(part));
 	return CALL(d, vcpu, index, part, pl + KMIG_REC_VCPU_HDR_LEN,
 		    len - KMIG_REC_VCPU_HDR_LEN);
 }

@@ -675,6 +675,7 @@ TEST(commands)
 
 TEST(vcpu_state)
 {
+	uint8_t pl[KMIG_REC_VCPU_HDR_LEN + 8];
 	struct kmig_enc e;
 
 	begin(&e, 0);
@@ -688,6 +689,16 @@ TEST(vcpu_state)
 	kmig_enc_vcpu(&e, 0, 99, page, 8);
 	EXPECT_REFUSED(decode_enc(&e), -EPROTO, "VCPU_STATE",
 		       "vCPU 0: unknown part 99");
+
+	/* index 0, part REGS, reserved 7, eight bytes of state */
+	memset(pl, 0, sizeof(pl));
+	put_le16(pl + 4, KMIG_VCPU_REGS);
+	put_le16(pl + 6, 7);
+	begin(&e, 0);
+	section(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_VCPU);
+	kmig_enc_record(&e, KMIG_REC_VCPU_STATE, 0, pl, sizeof(pl));
+	EXPECT_REFUSED(decode_enc(&e), -EPROTO, "VCPU_STATE",
+		       "vCPU 0: part REGS: reserved not zero");
 }
 
 TEST(end_of_stream)
