@@ -85,6 +85,16 @@ $(B)/vmm/payload.bin: user/vmm/guest/payload.c user/vmm/guest/start.S \
 		-o $(B)/vmm/payload.elf $(B)/vmm/start.o $(B)/vmm/payload.o
 	objcopy -O binary $(B)/vmm/payload.elf $@
 
+# The same payload behind a multiboot stub, for other VMMs (QEMU -kernel).
+$(B)/vmm/bench-guest.bin: user/vmm/guest/boot.c user/vmm/guest/boot.S \
+		user/vmm/guest/boot.ld user/vmm/guest/abi.h $(B)/vmm/payload.bin
+	$(CC) $(PAYLOAD_CFLAGS) $(WARN) -c -o $(B)/vmm/boot.o user/vmm/guest/boot.c
+	$(CC) -m32 -c -DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' \
+		-o $(B)/vmm/boot-start.o user/vmm/guest/boot.S
+	ld -m elf_i386 -z noexecstack -T user/vmm/guest/boot.ld \
+		-o $(B)/vmm/bench-guest.elf $(B)/vmm/boot-start.o $(B)/vmm/boot.o
+	objcopy -O binary $(B)/vmm/bench-guest.elf $@
+
 $(B)/vmm/kmig-vmm: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
 		$(B)/vmm/payload.bin $(STREAM_SRCS) $(STREAM_HDRS)
 	$(CC) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iuapi -Iuser/vmm -Iuser/stream \
