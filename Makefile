@@ -197,7 +197,7 @@ hosttests: $(HOSTTESTS) $(B)/kmig-san
 check:
 	scripts/check.sh $(KERNELS)
 
-bench: selftests benches
+bench: selftests benches tools $(B)/vmm/bench-guest.bin
 	scripts/bench.sh $(lastword $(KERNELS))
 
 demo:

@@ -80,13 +80,14 @@ struct guest_params {
 	uint64_t csum;
 	struct guest_vcpu_state vcpu[GUEST_MAX_VCPUS];
 	/* Self-paced guests only; kmig-vmm leaves them 0. */
-	uint32_t clock_hz;	/* timer interrupts per second */
+	uint32_t clock_hz;	/* timer interrupts per second: wake-ups */
 	uint32_t rate;		/* pages per second, 0: no limit */
 	uint32_t after_fill;	/* pattern + 1 to take after one seq pass */
 	uint32_t ticks;		/* timer interrupts so far */
-	uint32_t paced_ticks;	/* ticks already turned into owed pages */
-	uint32_t owed;		/* pages due and not written yet */
-	uint32_t owed_frac;	/* remainder of rate / clock_hz, in 1/clock_hz */
+	uint64_t tsc_hz;	/* the TSC's rate, measured at boot */
+	uint64_t tsc_per_page;	/* at the rate */
+	uint64_t tsc_late;	/* tsc_hz / 10 */
+	uint64_t next_due;	/* TSC when the next page is due, 0: now */
 };
 
 /* Checksum of the working set: fold every 64-bit word, in page order. */

@@ -13,9 +13,10 @@
  *               loader reports, which may keep the top few back)
  *   fill=1      write every page once first (seq), then take the pattern
  *
- * Then
- * the 8259 and the 8254 are set up for the timer interrupt the payload
- * paces itself with. Runs once, from boot.S; the stub lives in the working
+ * The TSC's
+ * rate is measured against the RTC's seconds (1 to 2 s at boot); the
+ * payload paces itself with the TSC and sleeps in HLT between timer
+ * interrupts of the 8254, through the 8259. Runs once, from boot.S; the stub lives in the working
  * set and is overwritten once the guest writes there.
  */
 #include <stdint.h>
@@ -41,6 +42,59 @@ void boot_main(uint32_t magic, const struct mb_info *mbi);
 static inline void outb(uint16_t port, uint8_t v)
 {
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* @n / @d without libgcc: shift and subtract. */
+static uint64_t div64(uint64_t n, uint32_t d)
+{
+	uint64_t q = 0, r = 0;
+	int i;
+
+	for (i = 63; i >= 0; i--) {
+		r = r << 1 | ((n >> i) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= 1ull << i;
+		}
+	}
+	return q;
+}
+
+static uint8_t rtc_seconds(void)
+{
+	outb(0x70, 0x00);
+	return inb(0x71);
+}
+
+/* TSC ticks in one second of the RTC, from one seconds edge to the next. */
+static uint64_t tsc_hz(void)
+{
+	uint8_t s = rtc_seconds();
+	uint64_t t0;
+
+	while (rtc_seconds() == s)
+		;
+	t0 = rdtsc();
+	s = rtc_seconds();
+	while (rtc_seconds() == s)
+		;
+	return rdtsc() - t0;
 }
 
 static void stop(void)
@@ -145,6 +199,10 @@ static void params(volatile struct guest_params *p,
 		p->after_fill = p->pattern + 1;
 		p->pattern = GUEST_PATTERN_SEQ;
 	}
+	p->tsc_hz = tsc_hz();
+	p->tsc_late = div64(p->tsc_hz, 10);
+	if (p->rate)
+		p->tsc_per_page = div64(p->tsc_hz, p->rate);
 }
 
 /* Flat 4 GiB code (selector 8) and data (16), as kmig-vmm sets them. */

@@ -100,35 +100,43 @@ static inline void wait_tick(void)
 	__asm__ volatile("sti; hlt; cli" : : : "memory");
 }
 
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
 /*
- * Self-paced (one vCPU): how many pages to write now. Each timer tick owes
- * rate / clock_hz pages; ticks missed while the guest was stopped are not
- * owed, as a VMM's pacing forgets them too. Filling and rate 0: a batch.
+ * Self-paced (one vCPU): how many pages to write now. The TSC says which
+ * pages are due; the timer interrupt only wakes the guest to look. Like
+ * kmig-vmm's pacing, it forgets what is over 1/10 s late: a guest that
+ * was stopped does not catch up. Filling, or rate 0: a batch.
  */
 static uint32_t pace(volatile struct guest_params *p)
 {
-	uint32_t n, hz = p->clock_hz;
+	uint64_t now, due;
+	uint32_t n = 0;
 
 	if (p->after_fill || (!p->rate && p->pattern != GUEST_PATTERN_NONE))
 		return p->batch;
 	for (;;) {
-		while (p->paced_ticks != p->ticks) {
-			p->paced_ticks++;
-			p->owed += p->rate / hz;
-			p->owed_frac += p->rate % hz;
-			if (p->owed_frac >= hz) {
-				p->owed_frac -= hz;
-				p->owed++;
-			}
+		now = rdtsc();
+		due = p->next_due;
+		if (p->pattern == GUEST_PATTERN_NONE || !p->rate || !due ||
+		    (now > due && now - due > p->tsc_late))
+			due = now;
+		while (due <= now && n < p->batch &&
+		       p->pattern != GUEST_PATTERN_NONE) {
+			due += p->tsc_per_page;
+			n++;
 		}
-		if (p->owed && p->pattern != GUEST_PATTERN_NONE)
-			break;
-		p->owed = 0;
+		p->next_due = due;
+		if (n)
+			return n;
 		wait_tick();
 	}
-	n = p->owed < p->batch ? p->owed : p->batch;
-	p->owed -= n;
-	return n;
 }
 
 void guest_main(uint32_t id)
