@@ -24,9 +24,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp import QMP  # noqa: E402
 
-PROJECT = os.environ["KMIG_PROJECT"]
+PROJECT = os.environ.get("KMIG_PROJECT", "")
 BUILD = f"{PROJECT}/build"
-WORK = f"{os.environ['KMIG_OUT']}/work/bench-migrate"
+WORK = f"{os.environ.get('KMIG_OUT', '')}/work/bench-migrate"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 MODES = os.environ.get("BENCH_MODES", "idle dirty").split()
 ROWS = re.compile(os.environ.get("BENCH_ROWS", ""))
@@ -312,10 +312,10 @@ class QemuSide:
                 p.wait()
 
 
-def note(line):
-    """Every run's figures, for a look behind the medians."""
-    with open(f"{WORK}/runs.txt", "a") as fh:
-        fh.write(line + "\n")
+def note(mode, row, r):
+    """Every run's figures, one JSON object a line: what --table reads."""
+    with open(f"{WORK}/runs.json", "a") as fh:
+        fh.write(json.dumps({"mode": mode, "row": row, **r}) + "\n")
 
 
 def one_migration(side, mode, tag, trace):
@@ -373,7 +373,8 @@ def table(mode, configs, results, raws):
     what = ("idle: every page written, then none" if mode == "idle" else
             f"random writes at {RATE} pages/s after every page was written")
     print(f"\nPrecopy, {MEM} MiB guest ({WS_PAGES} working-set pages), "
-          f"{what}; median (min-max) of {RUNS} runs")
+          f"{what}; median (min-max) of "
+          f"{max(len(v) for v in list(results.values()) + [[0]])} runs")
     hdr = (f"{'':30} {'MiB/s on wire':>20} {'total s':>16} "
            f"{'downtime ms':>18} {'own dt ms':>14} {'rounds':>7} "
            f"{'wire MiB':>8} {'pages':>7} {'zero':>6} {'dirty/s':>7}")
@@ -396,6 +397,8 @@ def table(mode, configs, results, raws):
         print(f"{'raw TCP ' + str(conns) + ' conn':30} "
               f"{stat(field(runs, 'mibps')):>20} "
               f"{stat(field(runs, 'total')):>16}")
+    print("downtime: last exit of a source vCPU to first entry of a "
+          "destination vCPU (KVM's trace); own dt: what kmig or QEMU reports")
     qdt = [x for n in configs if n.startswith("QEMU")
            for x in field(results[n], "qmp_downtime", 1e3)]
     if qdt:
@@ -447,8 +450,26 @@ def sides():
     return [s for s in out if ROWS.search(s.name)]
 
 
+def retable(path):
+    """The tables again, from a runs.json of an earlier run."""
+    rows = [json.loads(line) for line in open(path)]
+    for mode in dict.fromkeys(r["mode"] for r in rows):
+        mine = [r for r in rows if r["mode"] == mode]
+        configs = [s.name for s in sides()
+                   if any(r["row"] == s.name for r in mine)]
+        results = {n: [r for r in mine if r["row"] == n] for n in configs}
+        raws = {c: [r for r in mine if r["row"] == f"raw TCP {c} conn"]
+                for c in CHANNELS}
+        table(mode, configs, results, raws)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        retable(sys.argv[2])
+        return
     os.makedirs(WORK, exist_ok=True)
+    if os.path.exists(f"{WORK}/runs.json"):
+        os.unlink(f"{WORK}/runs.json")
     hosts("hosts_up")
     trace = Trace()
     try:
@@ -463,7 +484,7 @@ def main():
                     try:
                         r = one_migration(side, mode, tag, trace)
                         results[side.name].append(r)
-                        note(f"{mode} run {run + 1}, {side.name}: {r}")
+                        note(mode, side.name, r)
                     except (BenchError, subprocess.SubprocessError,
                             OSError, KeyError, ValueError) as e:
                         print(f"bench: {mode} run {run + 1}, {side.name}: "
@@ -472,6 +493,7 @@ def main():
                     k = results.get(f"kmig {ch} ch", [])
                     nbytes = med_of(k, "app_bytes") or (MEM << 20)
                     raws[ch].append(raw_tcp(ch, int(nbytes), f"raw-{ch}"))
+                    note(mode, f"raw TCP {ch} conn", raws[ch][-1])
             table(mode, configs, results, raws)
             sys.stdout.flush()
     finally:
