@@ -200,6 +200,7 @@ class KmigSide:
         return {"app_bytes": j["data_processed"],
                 "pages": j["memory_normal"], "zero": j["memory_constant"],
                 "rounds": j["memory_iteration"],
+                "throttle": j.get("auto_converge_throttle", 0),
                 "own_downtime": j["downtime"] / 1e3,
                 "own_total": j["time_elapsed"] / 1e3}
 
@@ -294,6 +295,7 @@ class QemuSide:
         return {"app_bytes": info["ram"]["transferred"],
                 "pages": ram["normal"], "zero": ram["duplicate"],
                 "rounds": ram["dirty-sync-count"],
+                "throttle": info.get("cpu-throttle-percentage", 0),
                 "own_downtime": info["downtime"] / 1e3,
                 "own_total": info["total-time"] / 1e3,
                 "qmp_downtime": resume[1] - stop[1]}
@@ -377,7 +379,8 @@ def table(mode, configs, results, raws):
           f"{max(len(v) for v in list(results.values()) + [[0]])} runs")
     hdr = (f"{'':30} {'MiB/s on wire':>20} {'total s':>16} "
            f"{'downtime ms':>18} {'own dt ms':>14} {'rounds':>7} "
-           f"{'wire MiB':>8} {'pages':>7} {'zero':>6} {'dirty/s':>7}")
+           f"{'wire MiB':>8} {'pages':>7} {'zero':>6} {'dirty/s':>7} "
+           f"{'thr%':>4}")
     print(hdr)
     for name in configs:
         runs = results[name]
@@ -391,7 +394,8 @@ def table(mode, configs, results, raws):
               f"{stat(field(runs, 'own_downtime', 1e3)):>14} "
               f"{med('rounds'):>7.0f} {med('wire') / MIB:>8.1f} "
               f"{med('pages'):>7.0f} {med('zero'):>6.0f} "
-              f"{med('dirty_rate'):>7.0f}")
+              f"{med('dirty_rate'):>7.0f} "
+              f"{max(field(runs, 'throttle') or [0]):>4.0f}")
     for conns in CHANNELS:
         runs = raws[conns]
         print(f"{'raw TCP ' + str(conns) + ' conn':30} "
