@@ -321,8 +321,8 @@ def note(mode, row, r):
 
 
 def one_migration(side, mode, tag, trace):
-    side.start(mode, tag)
     try:
+        side.start(mode, tag)
         time.sleep(1)   # the new pattern and rate settle
         w0, b0 = side.writes(), wire_bytes()
         trace.start()
