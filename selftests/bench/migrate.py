@@ -116,8 +116,10 @@ class Trace:
                     first_entry = ts if first_entry is None else min(
                         first_entry, ts)
         if last_exit is None or first_entry is None:
-            raise BenchError("the trace has no source vCPU exit or no "
-                             "destination vCPU entry")
+            raise BenchError(
+                f"the trace lacks the source's last vCPU exit ({last_exit}) "
+                f"or the destination's first entry ({first_entry}); "
+                f"{len(src)} and {len(dst)} threads")
         return last_exit, first_entry
 
 
@@ -256,8 +258,14 @@ class QemuSide:
     def start(self, mode, tag):
         self.src, self.qa = self.spawn("A", mode, tag, False)
         self.dst, self.qb = self.spawn("B", mode, tag, True)
-        wait_until("QEMU's guest to write every page", self.filled,
-                   FILL_TIMEOUT)
+        try:
+            wait_until("QEMU's guest to write every page", self.filled,
+                       FILL_TIMEOUT)
+        except BenchError as e:
+            raise BenchError(f"{e}: it wrote {self.writes()} pages, "
+                             f"{self.qa.read_u32(PARAMS + 0xF4)} timer "
+                             f"ticks, status "
+                             f"{self.qa.cmd('query-status')['status']}")
         want = 2 if mode == "dirty" else 0
         if self.qa.read_u32(P_PATTERN) != want:
             raise BenchError("QEMU's guest took the wrong pattern")
