@@ -113,6 +113,16 @@ $(LIB_SAN): $(LIB_SAN_OBJS)
 
 lib: $(LIB)
 
+# The same payload behind a multiboot stub, for other VMMs (QEMU -kernel).
+$(B)/vmm/bench-guest.bin: user/vmm/guest/boot.c user/vmm/guest/boot.S \
+		user/vmm/guest/boot.ld user/vmm/guest/abi.h $(B)/vmm/payload.bin
+	$(CC) $(PAYLOAD_CFLAGS) $(WARN) -c -o $(B)/vmm/boot.o user/vmm/guest/boot.c
+	$(CC) -m32 -c -DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' \
+		-o $(B)/vmm/boot-start.o user/vmm/guest/boot.S
+	ld -m elf_i386 -z noexecstack -T user/vmm/guest/boot.ld \
+		-o $(B)/vmm/bench-guest.elf $(B)/vmm/boot-start.o $(B)/vmm/boot.o
+	objcopy -O binary $(B)/vmm/bench-guest.elf $@
+
 $(B)/vmm/kmig-vmm: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
 		$(B)/vmm/payload.bin $(LIB)
 	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -Iuser/vmm \
@@ -216,7 +226,7 @@ hosttests: $(HOSTTESTS) $(B)/kmig-san
 check:
 	scripts/check.sh $(KERNELS)
 
-bench: selftests benches
+bench: selftests benches tools $(B)/vmm/bench-guest.bin
 	scripts/bench.sh $(lastword $(KERNELS))
 
 # The data path on this host over loopback TCP, no module needed

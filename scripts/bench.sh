@@ -4,10 +4,16 @@
 # make bench: boot one test-bed kernel and run every benchmark (the
 # programs in build/bench/, the scripts in selftests/bench/) in that one
 # boot. Each prints its table, kmig against a
-# baseline measured in the same run, as ratios. Not a test: nothing here
-# passes or fails on a number.
+# baseline measured in the same run (QEMU 10 from scripts/qemu10.sh, raw
+# TCP, KVM's dirty log, userfaultfd), as ratios. Not a test: nothing here
+# passes or fails on a number. Documentation/benchmarks.rst explains the
+# figures.
 #
 # usage: bench.sh [SERIES]   (default 6.12)
+# environment: BENCH_RUNS (runs per migration row, default 3),
+#              BENCH_MODES (migration modes, default "idle dirty"),
+#              BENCH_ONLY (a file name pattern: only those benchmarks),
+#              BENCH_ROWS (a regular expression: only those migration rows)
 set -eu
 
 series=${1:-6.12}
@@ -15,16 +21,28 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 script=$(mktemp)
 trap 'rm -f "$script"' EXIT
 
+"$top/scripts/qemu10.sh" > /dev/null
+
 cat > "$script" <<EOT
-for b in $top/build/bench/* $top/selftests/bench/*.sh; do
+export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
+	BENCH_ROWS="${BENCH_ROWS:-}"
+for b in $top/build/bench/* $top/selftests/bench/*.sh \\
+	 $top/selftests/bench/migrate.py; do
+	[ -e "\$b" ] || continue
+	case "\$(basename "\$b")" in
+	${BENCH_ONLY:-*}) ;;
+	*) continue ;;
+	esac
 	echo "== \$(basename "\$b")"
 	case "\$b" in
 	*.sh) sh "\$b" ;;
+	*.py) python3 "\$b" ;;
 	*) "\$b" ;;
 	esac || echo "bench: \$(basename "\$b") failed (exit \$?)"
 done > "\$KMIG_OUT/bench.txt" 2>&1
 EOT
-"$top/scripts/bed.sh" script "$series" "$script" || {
+BED_TIMEOUT=${BED_TIMEOUT:-5400} \
+	"$top/scripts/bed.sh" script "$series" "$script" || {
 	echo "bench: the test bed did not finish" >&2
 	exit 1
 }

@@ -8,9 +8,16 @@
  * its random seed, its position) lives in guest memory, in the parameter
  * page, so moving RAM and vCPU state moves the whole workload.
  *
+ * Two ways to run it. Under kmig-vmm, the VMM loads the payload, fills the
+ * parameter page and paces the guest at GUEST_PORT_TICK. Booted by any
+ * other VMM (QEMU) with multiboot, the boot stub of boot.S/boot.c does
+ * that setup from its command line and the guest paces itself with a
+ * timer interrupt (clock_hz != 0): the same code dirties the same pages.
+ *
  * Guest physical layout:
  *   0x00001000  payload code and data (up to 56 KiB)
- *   0x0000f000  parameter page (struct guest_params)
+ *   0x0000f000  parameter page (struct guest_params); a self-paced guest
+ *               keeps its GDT and IDT at its end (boot.c)
  *   0x00010000  vCPU stacks, 8 KiB each
  *   0x00100000  working set: the pages the guest dirties, to the end of RAM
  */
@@ -34,6 +41,14 @@
 #define GUEST_YIELD_PAGES	16	/* checksum pages between yields */
 
 #define GUEST_PARAMS_MAGIC	0x6b6d6770u	/* "pgmk" */
+
+/* Self-paced guests only: the timer interrupt's handler, at a fixed place
+ * in the payload, bumps the ticks field of the parameter page. */
+#define GUEST_ISR_GPA		(GUEST_CODE_GPA + 0x40)
+#define GUEST_TIMER_VECTOR	0x20
+#define GUEST_PARAMS_TICKS_OFF	0xf4
+#define GUEST_GDT_GPA		0xfe00u
+#define GUEST_IDT_GPA		0xfe40u	/* vectors 0..GUEST_TIMER_VECTOR */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -64,6 +79,15 @@ struct guest_params {
 	uint32_t csum_done;	/* vCPU 0 copies csum_req when csum is set */
 	uint64_t csum;
 	struct guest_vcpu_state vcpu[GUEST_MAX_VCPUS];
+	/* Self-paced guests only; kmig-vmm leaves them 0. */
+	uint32_t clock_hz;	/* timer interrupts per second: wake-ups */
+	uint32_t rate;		/* pages per second, 0: no limit */
+	uint32_t after_fill;	/* pattern + 1 to take after one seq pass */
+	uint32_t ticks;		/* timer interrupts so far */
+	uint64_t tsc_hz;	/* the TSC's rate, measured at boot */
+	uint64_t tsc_per_page;	/* at the rate */
+	uint64_t tsc_late;	/* tsc_hz / 10 */
+	uint64_t next_due;	/* TSC when the next page is due, 0: now */
 };
 
 /* Checksum of the working set: fold every 64-bit word, in page order. */

@@ -4,7 +4,13 @@
  * counts batches, and computes a checksum of the working set on request.
  * Freestanding: no libc, no 64-bit division (there is no libgcc here).
  */
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "abi.h"
+
+_Static_assert(offsetof(struct guest_params, ticks) == GUEST_PARAMS_TICKS_OFF,
+	       "start.S's timer handler bumps params.ticks");
 
 void guest_main(uint32_t id);
 
@@ -33,6 +39,10 @@ static uint32_t next_page(volatile struct guest_params *p,
 	case GUEST_PATTERN_SEQ:
 		page = v->cursor;
 		v->cursor = page + 1 >= n ? 0 : page + 1;
+		if (!v->cursor && p->after_fill) {
+			p->pattern = p->after_fill - 1;
+			p->after_fill = 0;
+		}
 		return page;
 	case GUEST_PATTERN_HOT:
 		r = xorshift(v);
@@ -44,16 +54,18 @@ static uint32_t next_page(volatile struct guest_params *p,
 	}
 }
 
-static void dirty(volatile struct guest_params *p, uint32_t id)
+/* Write @count pages of the pattern. */
+static void dirty(volatile struct guest_params *p, uint32_t id,
+		  uint32_t count)
 {
 	volatile struct guest_vcpu_state *v = &p->vcpu[id];
 	volatile uint64_t *page;
-	uint32_t i, batch = p->batch;
+	uint32_t i;
 	uint64_t w;
 
 	if (p->pattern == GUEST_PATTERN_NONE || !p->ws_pages)
 		return;
-	for (i = 0; i < batch; i++) {
+	for (i = 0; i < count; i++) {
 		page = (volatile uint64_t *)(GUEST_WS_GPA +
 					     next_page(p, v) * GUEST_PAGE_SIZE);
 		w = v->writes + 1;
@@ -82,19 +94,67 @@ static void checksum(volatile struct guest_params *p)
 	outl(GUEST_PORT_CSUM, 0);
 }
 
+/* Sleep until the next timer interrupt (interrupts are off otherwise). */
+static inline void wait_tick(void)
+{
+	__asm__ volatile("sti; hlt; cli" : : : "memory");
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/*
+ * Self-paced (one vCPU): how many pages to write now. The TSC says which
+ * pages are due; the timer interrupt only wakes the guest to look. Like
+ * kmig-vmm's pacing, it forgets what is over 1/10 s late: a guest that
+ * was stopped does not catch up. Filling, or rate 0: a batch.
+ */
+static uint32_t pace(volatile struct guest_params *p)
+{
+	uint64_t now, due;
+	uint32_t n = 0;
+
+	if (p->after_fill || (!p->rate && p->pattern != GUEST_PATTERN_NONE))
+		return p->batch;
+	for (;;) {
+		now = rdtsc();
+		due = p->next_due;
+		if (p->pattern == GUEST_PATTERN_NONE || !p->rate || !due ||
+		    (now > due && now - due > p->tsc_late))
+			due = now;
+		while (due <= now && n < p->batch &&
+		       p->pattern != GUEST_PATTERN_NONE) {
+			due += p->tsc_per_page;
+			n++;
+		}
+		p->next_due = due;
+		if (n)
+			return n;
+		wait_tick();
+	}
+}
+
 void guest_main(uint32_t id)
 {
 	volatile struct guest_params *p =
 		(volatile struct guest_params *)GUEST_PARAMS_GPA;
+	bool self_paced;
 
 	if (p->magic != GUEST_PARAMS_MAGIC || id >= GUEST_MAX_VCPUS ||
 	    p->pattern >= GUEST_PATTERN_MAX)
 		outl(GUEST_PORT_PANIC, id);
+	self_paced = p->clock_hz != 0;
 	for (;;) {
-		dirty(p, id);
+		dirty(p, id, self_paced ? pace(p) : p->batch);
 		p->vcpu[id].counter++;
 		if (id == 0 && p->csum_req != p->csum_done)
 			checksum(p);
-		outl(GUEST_PORT_TICK, id);
+		if (!self_paced)
+			outl(GUEST_PORT_TICK, id);
 	}
 }

@@ -18,4 +18,18 @@ _start:
 	call	guest_main
 1:	hlt
 	jmp	1b
+
+/*
+ * Self-paced guests' timer interrupt (abi.h): count it, end it at the
+ * 8259, return. Flags come back with iret; only %eax is used.
+ */
+	.org	GUEST_ISR_GPA - GUEST_CODE_GPA
+	.globl guest_timer_isr
+guest_timer_isr:
+	incl	GUEST_PARAMS_GPA + GUEST_PARAMS_TICKS_OFF
+	pushl	%eax
+	movb	$0x20, %al
+	outb	%al, $0x20
+	popl	%eax
+	iret
 	.section .note.GNU-stack, "", @progbits
