@@ -45,7 +45,8 @@ struct kmig_slot {
 	unsigned long *requested;	/* fault reported, page not installed */
 	unsigned long *dirty;		/* KMIG_SLOT_DIRTY_LOG: KVM layout */
 	bool logging;			/* writes set bits in @dirty */
-	atomic_t nr_maps;		/* VMAs mapping the slot */
+	/* VMAs mapping the slot; -1 while KMIG_SET_MISSING fills @missing. */
+	atomic_t nr_maps;
 };
 
 struct kmig_stats {
@@ -65,8 +66,8 @@ struct kmig_stats {
  *     kmig_ctx_list_lock		context.c: the list of live contexts;
  *					a leaf, held only to walk or edit it
  *     ctx->lock (rwsem)		the slot table: read to look a slot
- *					up, write to create, delete, or set
- *					a range missing. The fault path
+ *					up, write to create or delete one.
+ *					The fault path
  *					reaches its slot through the VMA and
  *					takes no kmig lock but fault_lock.
  *     kmig_devices_lock		device.c: the device registry
@@ -85,8 +86,7 @@ struct kmig_stats {
  * The harvest (dirty.c) holds no kmig lock: it waits for locked pages
  * (lock_page() then unlock) and only then zaps, under the core's
  * i_mmap_rwsem. Nothing sleeps under fault_lock, and nothing O(slot size)
- * runs under any of these but with cond_resched() under ctx->lock's write
- * side for KMIG_SET_MISSING.
+ * runs under any of these.
  */
 struct kmig_ctx {
 	struct kref ref;

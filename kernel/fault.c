@@ -580,8 +580,9 @@ long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp)
  * Put a range in missing mode: its absent pages block until installed.
  * Only while the slot is unmapped: a fault could otherwise fill a page with
  * zeros just before its bit is set, and the later install would find it
- * present. ctx->lock (write) keeps the slot unmapped (mmap counts under it
- * for reading) and serialises the writers of slot->missing.
+ * present. A map count of -1 keeps it unmapped meanwhile (.mmap counts
+ * only a count that is not negative) and makes this the only writer of
+ * slot->missing, so the fill, O(range), runs under no lock.
  */
 long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp)
 {
@@ -594,15 +595,15 @@ long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp)
 	ret = range_args(ctx, argp, &r, &slot);
 	if (ret)
 		return ret;
-	down_write(&ctx->lock);
-	if (atomic_read(&slot->nr_maps))
+	if (atomic_cmpxchg(&slot->nr_maps, 0, -1))
 		ret = -EBUSY;
 	for (; !ret && r.num_pages; r.num_pages -= n, r.first_page += n) {
 		n = min_t(u64, r.num_pages, chunk);
 		bitmap_set(slot->missing, r.first_page, n);
 		cond_resched();
 	}
-	up_write(&ctx->lock);
+	if (!ret)
+		atomic_set_release(&slot->nr_maps, 0);
 	kmig_slot_put(slot);
 	return ret;
 }

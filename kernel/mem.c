@@ -228,8 +228,8 @@ int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 		ret = -ENXIO;
 	else if (vma_pages(vma) > slot->npages - idx)
 		ret = -ERANGE;
-	else
-		atomic_inc(&slot->nr_maps);
+	else if (!atomic_inc_unless_negative(&slot->nr_maps))
+		ret = -EBUSY;	/* KMIG_SET_MISSING is at work on it */
 	up_read(&ctx->lock);
 	if (ret)
 		return ret;
