@@ -6,6 +6,8 @@
 #   make demo            live-migrate a KVM guest inside the QEMU test bed
 #   make check           every test: host tests, checkpatch, and the
 #                        selftests on each test-bed kernel (KERNELS=...)
+#   make check-debug     the selftests on a debug kernel (KASAN, lockdep,
+#                        kmemleak, UBSAN), built once and cached
 #   make bench           benchmarks, as ratios against baselines run alongside
 #   make module-debug    the module with its internal debug checks
 #   make style           checkpatch (--strict on kernel/ and uapi/)
@@ -187,6 +189,9 @@ hosttests: $(HOSTTESTS) $(B)/kmig-san
 check:
 	scripts/check.sh $(KERNELS)
 
+check-debug:
+	scripts/check-debug.sh
+
 bench: selftests benches
 	scripts/bench.sh $(lastword $(KERNELS))
 
@@ -210,4 +215,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
 .PHONY: all module module-debug user selftests hosttests benches tools bench check \
+	check-debug \
 	demo style sparse shell clean fuzz fuzz-smoke
