@@ -48,10 +48,7 @@ fi
 
 echo "debug-kernel: building $pkg $version in $dir (log: $dir.log)" >&2
 start=$(date +%s)
-rm -rf "$dir"
-mkdir -p "$dir"
 log=$dir.log
-: > "$log"
 run() {
 	"$@" >> "$log" 2>&1 || {
 		tail -n 40 "$log" >&2
@@ -59,22 +56,36 @@ run() {
 		exit 1
 	}
 }
-run nice -n 19 tar -xf "$tarball" -C "$dir" --strip-components=1
-cd "$dir"
-run make defconfig kvm_guest.config
-run scripts/kconfig/merge_config.sh -m .config "$frag"
-run make olddefconfig
+# configure: extract the source and make the .config; a tree that got this
+# far and no further (an interrupted build) is built on, not started over.
+configure() {
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	: > "$log"
+	run nice -n 19 tar -xf "$tarball" -C "$dir" --strip-components=1
+	cd "$dir"
+	run make defconfig kvm_guest.config
+	run scripts/kconfig/merge_config.sh -m .config "$frag"
+	run make olddefconfig
 
-# Every option the fragment turns on must have survived.
-missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag" | grep -v '=n$' |
-	while read -r want; do
-		grep -qxF "$want" .config || echo "$want"
-	done)
-if [ -n "$missing" ]; then
-	echo "debug-kernel: options lost in olddefconfig:" $missing >&2
-	exit 1
+	# Every option the fragment turns on must have survived.
+	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$frag" | grep -v '=n$' |
+		while read -r want; do
+			grep -qxF "$want" .config || echo "$want"
+		done)
+	if [ -n "$missing" ]; then
+		echo "debug-kernel: options lost in olddefconfig:" $missing >&2
+		exit 1
+	fi
+	touch .configured
+}
+
+if [ -e "$dir/.configured" ]; then
+	echo "debug-kernel: resuming an interrupted build" >&2
+	cd "$dir"
+else
+	configure
 fi
-
 run nice -n 19 make -j"${DEBUG_KERNEL_JOBS:-2}" bzImage modules
 make -s kernelrelease > .kernelrelease
 touch .done
