@@ -29,7 +29,8 @@ else
 fi
 out=$top/build/bed/$kver
 
-"$top/scripts/kbuild.sh" "$kver"
+# BED_KBUILT=1: kmig.ko is already built for KVER (check-debug.sh did).
+[ -n "${BED_KBUILT:-}" ] || "$top/scripts/kbuild.sh" "$kver"
 mkdir -p "$out"
 if [ "$mode" = script ]; then
 	cp "$3" "$out/script"

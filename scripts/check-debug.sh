@@ -38,7 +38,7 @@ no_leaks() {
 
 # bed_ran: the guest ran every selftest; if not, show how its console ended.
 bed_ran() {
-	scripts/bed.sh test debug && return 0
+	BED_KBUILT=1 scripts/bed.sh test debug && return 0
 	echo "--- the end of $bed/console.log:"
 	tail -n 60 "$bed/console.log"
 	return 1
@@ -57,8 +57,10 @@ record "debug kernel is built (cache: scripts/debug-kernel.sh)" \
 tree=$(scripts/debug-kernel.sh)
 kver=$(cat "$tree/.kernelrelease")
 bed=build/bed/$kver
+# A warning fails this step, but the suite still runs on the module built.
 record "$kver: kmig.ko builds warning-free (W=1)" \
-	env KDIR="$tree" scripts/kbuild.sh "$kver" || summary
+	env KDIR="$tree" scripts/kbuild.sh "$kver" ||
+	[ -e "build/kernels/$kver/kmig.ko" ] || summary
 record "$kver: test bed ran every selftest" bed_ran
 mkdir -p "$res/$kver"
 cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
