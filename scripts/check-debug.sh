@@ -38,6 +38,7 @@ no_leaks() {
 
 # bed_ran: the guest ran every selftest; if not, show how its console ended.
 bed_ran() {
+	rm -f "$bed/kmemleak.txt"
 	BED_KBUILT=1 scripts/bed.sh test debug && return 0
 	echo "--- the end of $bed/console.log:"
 	tail -n 60 "$bed/console.log"
