@@ -6,6 +6,8 @@
 #   make demo            live-migrate a KVM guest inside the QEMU test bed
 #   make check           every test: host tests, checkpatch, and the
 #                        selftests on each test-bed kernel (KERNELS=...)
+#   make check-debug     the selftests on a debug kernel (KASAN, lockdep,
+#                        kmemleak, UBSAN), built once and cached
 #   make bench           benchmarks, as ratios against baselines run alongside
 #   make bench-host      the data path natively: kmig vs raw TCP, CRC32C
 #   make module-debug    the module with its internal debug checks
@@ -226,6 +228,9 @@ hosttests: $(HOSTTESTS) $(B)/kmig-san
 check:
 	scripts/check.sh $(KERNELS)
 
+check-debug:
+	scripts/check-debug.sh
+
 bench: selftests benches tools $(B)/vmm/bench-guest.bin
 	scripts/bench.sh $(lastword $(KERNELS))
 
@@ -260,5 +265,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
 .PHONY: all lib module module-debug user selftests hosttests benches tools bench check \
-	bench-host \
+	check-debug bench-host \
 	demo style sparse shell clean fuzz fuzz-smoke

@@ -8,17 +8,29 @@
 #           in KMIG_TESTS)
 #           script: run SCRIPT (a shell script) inside the bed
 #           shell: interactive shell
-#   SERIES  kernel series, e.g. 6.1 or 6.12
+#   SERIES  kernel series, e.g. 6.1 or 6.12; or "debug", the debug kernel
+#           of scripts/debug-kernel.sh (built first if not cached)
 # Output lands in build/bed/KVER.
 set -eu
 
 mode=$1
 series=$2
 top=$(cd "$(dirname "$0")/.." && pwd)
-kver=$("$top/scripts/kernels.sh" "$series")
+if [ "$series" = debug ]; then
+	tree=$("$top/scripts/debug-kernel.sh")
+	kver=$(cat "$tree/.kernelrelease")
+	# Every KASAN report, not only the first; the checkers slow the
+	# guest down several times over.
+	export KDIR="$tree" BED_KERNEL="$tree/arch/x86/boot/bzImage"
+	export BED_APPEND="kasan_multi_shot ${BED_APPEND:-}"
+	export BED_TIMEOUT="${BED_TIMEOUT:-3600}" KMIG_TIMEOUT="${KMIG_TIMEOUT:-900}"
+else
+	kver=$("$top/scripts/kernels.sh" "$series")
+fi
 out=$top/build/bed/$kver
 
-"$top/scripts/kbuild.sh" "$kver"
+# BED_KBUILT=1: kmig.ko is already built for KVER (check-debug.sh did).
+[ -n "${BED_KBUILT:-}" ] || "$top/scripts/kbuild.sh" "$kver"
 mkdir -p "$out"
 if [ "$mode" = script ]; then
 	cp "$3" "$out/script"

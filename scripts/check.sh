@@ -22,22 +22,7 @@ rm -rf "$res"
 mkdir -p "$res/host"
 checks=$res/checks.tap
 
-# record NAME COMMAND...: run a step, keep its log, and note it as a result.
-record() {
-	name=$1
-	shift
-	log=$res/$(echo "$name" | tr -c 'A-Za-z0-9.+-' '_').log
-	start=$(date +%s)
-	if "$@" > "$log" 2>&1; then
-		echo "ok - $name" >> "$checks"
-		echo "check: ok      $name ($(($(date +%s) - start)) s)"
-		return 0
-	fi
-	echo "not ok - $name" >> "$checks"
-	echo "check: FAILED  $name ($(($(date +%s) - start)) s), log $log:"
-	tail -n 30 "$log" | sed 's/^/    /'
-	return 1
-}
+. scripts/record.sh
 
 if ! record "install dependencies" scripts/deps.sh; then
 	scripts/tap-sum.sh "$res"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what kmig's build, tests and test bed need on a Debian 12 machine.
+# Install what kmig's build, tests and test bed need on a Debian 12 machine,
+# and what building the debug kernel of make check-debug takes.
 # Installs only what is missing; needs root for that.
 set -eu
 
@@ -11,7 +12,8 @@ pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2
       qemu-system-x86 busybox-static
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
-      linux-source"
+      linux-source
+      linux-source-6.12 bc flex bison libelf-dev libssl-dev"
 
 missing=
 for p in $pkgs; do

@@ -6,13 +6,15 @@
 # several kernels never share objects). W=1; any compiler warning fails.
 #
 # usage: kbuild.sh KVER [extra kbuild arguments]
+# KDIR names the kernel build tree when it is not Debian's headers of KVER
+# (the debug kernel of scripts/debug-kernel.sh).
 set -eu
 
 kver=$1
 shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$top/build/kernels/$kver
-kdir=/usr/src/linux-headers-$kver
+kdir=${KDIR:-/usr/src/linux-headers-$kver}
 
 rm -rf "$dir"
 mkdir -p "$dir"

@@ -12,7 +12,9 @@ out=$1
 stamp="$out/.extracted"
 [ -e "$stamp" ] && exit 0
 
-tarball=$(ls /usr/src/linux-source-*.tar.* 2>/dev/null | sort -V | tail -n 1)
+# The distribution's own series (the oldest installed): a newer one installed
+# for the debug kernel (scripts/debug-kernel.sh) must not change the harness.
+tarball=$(ls /usr/src/linux-source-*.tar.* 2>/dev/null | sort -V | head -n 1)
 if [ -z "$tarball" ]; then
 	echo "linux-source: no /usr/src/linux-source-*.tar.*; run scripts/deps.sh" >&2
 	exit 1

@@ -3,7 +3,8 @@
 #
 # Build the test bed's initramfs for one kernel: static busybox, the modules
 # needed to mount the host's root over virtio-9p (decompressed, in dependency
-# order, as modules.dep of that kernel says), and selftests/qemu/init.
+# order, as modules.dep of that kernel says), and selftests/qemu/init. A
+# kernel without /lib/modules/KVER has them built in.
 #
 # usage: initramfs.sh KVER OUTFILE
 set -eu
@@ -33,8 +34,10 @@ deps() {
 	echo "${line%%:*}"
 }
 
+mods="virtio_pci 9pnet_virtio 9p"
+[ -e "$moddir/modules.dep" ] || mods=
 : > "$work/modules/order"
-for m in virtio_pci 9pnet_virtio 9p; do
+for m in $mods; do
 	for path in $(deps "$m"); do
 		name=$(basename "$path" | sed 's/\.ko.*//')
 		grep -qx "$name" "$work/modules/order" && continue
