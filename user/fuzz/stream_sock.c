@@ -36,7 +36,7 @@
 
 #define SLOT0_PAGES	16
 #define SLOT1_PAGES	64
-#define MAX_CHUNKS	256	/* paced writes; the rest goes in one */
+#define MAX_CHUNKS	64	/* paced writes; the rest goes in one */
 
 static uint8_t slot0[SLOT0_PAGES][KMIG_STREAM_PAGE_SIZE];
 static uint8_t slot1[SLOT1_PAGES][KMIG_STREAM_PAGE_SIZE];
