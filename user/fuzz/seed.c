@@ -58,7 +58,7 @@ static int put_stream(const char *dir, const char *name, uint8_t mode,
 	bad = put(dir, "stream_dec", name, mode, &mode, 1, buf, len);
 	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		n = 2 + (tables[t][0] & 7);
-		head[0] = mode;
+		head[0] = mode | (t & 1) << 2;	/* release: every other */
 		memcpy(head + 1, tables[t], n);
 		bad |= put(dir, "stream_sock", name, 4 * t + mode, head, 1 + n,
 			   buf, len);

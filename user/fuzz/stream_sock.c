@@ -3,23 +3,29 @@
  * libFuzzer target: the stream decoder reading a socket, against the
  * same decoder reading a buffer.
  *
- * Input: a mode byte, a chunk table, then the stream. Mode bit 0 set:
- * every CRC32C that can be framed is recomputed first (as in stream_dec).
- * Mode bit 1 set: the socket decoder receives batches in place. The next
- * byte's low 3 bits give the table's length minus one, and each table
- * byte a chunk size: a writer thread sends the stream in chunks of those
- * sizes in turn, each only once the decoder has read the previous one,
- * so every read of the decoder is cut where the fuzzer chose.
+ * Input: a mode byte, a chunk table, then the stream. Three decoders
+ * read the stream: from the buffer with plain callbacks, from the buffer
+ * and from a socket with the mode's. Mode bit 0 set: every CRC32C that
+ * can be framed is recomputed first (as in stream_dec). Bit 1 set: the
+ * mode's callbacks receive batches in place. Bit 2 set: all have a
+ * release callback, and the data handed out must stay unchanged until it
+ * is called (checked by CRC). The next byte's low 3 bits give the
+ * table's length minus one, and each table byte a chunk size: a writer
+ * thread sends the stream in chunks of those sizes in turn, each only
+ * once the decoder has read the previous one, so the decoder's reads are
+ * cut where the fuzzer chose.
  *
  * The invariant: the bytes decode identically from the socket and from
  * the buffer, with and without in-place batches: same callbacks with the
  * same data in the same order, same return value, same error message
  * (but for the words "where they landed" of an in-place batch's CRC
  * mismatch) and same position at the end (after a failure: with the
- * same ops; a batch cut short is consumed in place, left unread
- * otherwise).
+ * same callbacks; a batch cut short is consumed in place, left unread
+ * otherwise). A socket decoder stops at END_OF_STREAM, where a buffer
+ * decoder refuses what follows.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,21 +58,73 @@ struct event {
 	uint64_t d;
 };
 
+/* Data handed out and not yet released, with its CRC then. */
+struct held {
+	const uint8_t *p;
+	uint32_t len, crc;
+};
+
 struct log {
 	struct event *ev;
 	size_t n, cap;
+	bool release;		/* the decoder has a release callback */
+	struct held *held;
+	size_t nheld, capheld;
 };
+
+static void *grow(void *a, size_t *cap, size_t size)
+{
+	*cap = *cap ? 2 * *cap : 64;
+	a = realloc(a, *cap * size);
+	if (!a)
+		abort();
+	return a;
+}
 
 static void note(struct log *l, uint32_t kind, uint32_t a, uint32_t b,
 		 uint32_t c, uint64_t d)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->ev = realloc(l->ev, l->cap * sizeof(*l->ev));
-		if (!l->ev)
-			abort();
-	}
+	if (l->n == l->cap)
+		l->ev = grow(l->ev, &l->cap, sizeof(*l->ev));
 	l->ev[l->n++] = (struct event){ kind, a, b, c, d };
+}
+
+static int in_slots(const void *p)
+{
+	uintptr_t b = (uintptr_t)p, s0 = (uintptr_t)slot0,
+		  s1 = (uintptr_t)slot1;
+
+	return (b >= s0 && b - s0 < sizeof(slot0)) ||
+	       (b >= s1 && b - s1 < sizeof(slot1));
+}
+
+/*
+ * With a release callback, data in the decoder's input must stay as it
+ * was until released: remember it (pages received in place excepted,
+ * the consumer's own memory), and check it at release.
+ */
+static uint32_t hold(struct log *l, const void *p, uint32_t len)
+{
+	uint32_t crc = kmig_crc32c(0, p, len);
+
+	if (!l->release || in_slots(p))
+		return crc;
+	if (l->nheld == l->capheld)
+		l->held = grow(l->held, &l->capheld, sizeof(*l->held));
+	l->held[l->nheld++] = (struct held){ p, len, crc };
+	return crc;
+}
+
+static void on_release(void *o)
+{
+	struct log *l = o;
+	size_t i;
+
+	for (i = 0; i < l->nheld; i++)
+		if (kmig_crc32c(0, l->held[i].p, l->held[i].len) !=
+		    l->held[i].crc)
+			abort();	/* overwritten before its release */
+	l->nheld = 0;
 }
 
 static uint8_t *slot_page(uint32_t slot, uint64_t page)
@@ -108,8 +166,7 @@ static int on_page(void *o, uint32_t slot, uint64_t page, const void *data)
 {
 	uint8_t *to = slot_page(slot, page);
 
-	note(o, 'P', slot, 0, kmig_crc32c(0, data, KMIG_STREAM_PAGE_SIZE),
-	     page);
+	note(o, 'P', slot, 0, hold(o, data, KMIG_STREAM_PAGE_SIZE), page);
 	if (to != data)
 		memcpy(to, data, KMIG_STREAM_PAGE_SIZE);
 	return 0;
@@ -130,7 +187,7 @@ static int on_vcpu(void *o, uint32_t vcpu, uint16_t part, const void *data,
 {
 	if (vcpu >= KMIG_STREAM_MAX_VCPUS || !kmig_vcpu_part_name(part))
 		abort();
-	note(o, 'V', vcpu, part, kmig_crc32c(0, data, len), len);
+	note(o, 'V', vcpu, part, hold(o, data, len), len);
 	return 0;
 }
 
@@ -139,7 +196,7 @@ static int on_device(void *o, uint16_t instance, uint32_t marker,
 {
 	if (!kmig_devpkt_name(marker))
 		abort();
-	note(o, 'D', instance, marker, kmig_crc32c(0, data, size), size);
+	note(o, 'D', instance, marker, hold(o, data, size), size);
 	return 0;
 }
 
@@ -204,6 +261,8 @@ static void finish(struct run *r, struct kmig_dec *d, int ret)
 		abort();	/* every refusal says why */
 	if (ret == 0 && d->state != KMIG_DEC_DONE)
 		abort();
+	if (r->log.nheld)
+		abort();	/* kmig_dec_run() returned without a release */
 	kmig_dec_free(d);
 }
 
@@ -214,6 +273,8 @@ static void run_buf(struct run *r, const struct kmig_dec_ops *o,
 		.slots = slots, .nslots = 2, .caps_supported = KMIG_SCAP_ALL,
 		.ops = o, .opaque = &r->log,
 	};
+
+	r->log.release = o->release;
 	struct kmig_dec d;
 	int ret = kmig_dec_init_buf(&d, &cfg, p, n);
 
@@ -283,6 +344,8 @@ static void run_sock(struct run *r, const struct kmig_dec_ops *o,
 		.slots = slots, .nslots = 2, .caps_supported = KMIG_SCAP_ALL,
 		.ops = o, .opaque = &r->log,
 	};
+
+	r->log.release = o->release;
 	struct writer w = { .p = p, .n = n, .table = table, .ntable = ntable };
 	struct kmig_dec d;
 	pthread_t t;
@@ -402,7 +465,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct kmig_dec_ops *o;
+	struct kmig_dec_ops p = ops, o;
 	struct run plain = { 0 }, buf = { 0 }, sock = { 0 };
 	unsigned int ntable;
 	size_t n;
@@ -413,7 +476,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ntable = 1 + (data[1] & 7);
 	if (size < 2 + ntable)
 		return 0;
-	o = data[0] & 2 ? &ops_in_place : &ops;
+	o = data[0] & 2 ? ops_in_place : ops;
+	if (data[0] & 4)
+		p.release = o.release = on_release;
 	n = size - 2 - ntable;
 	copy = malloc(n ? n : 1);
 	if (!copy)
@@ -421,14 +486,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 2 + ntable, n);
 	if (data[0] & 1)
 		reseal(copy, n);
-	run_buf(&plain, &ops, copy, n);
-	run_buf(&buf, o, copy, n);
-	run_sock(&sock, o, copy, n, data + 2, ntable);
-	same("buffer decoders (plain, in place)", &plain, &buf, o == &ops);
+	run_buf(&plain, &p, copy, n);
+	run_buf(&buf, &o, copy, n);
+	run_sock(&sock, &o, copy, n, data + 2, ntable);
+	same("buffer decoders (plain, in place)", &plain, &buf, !o.pages);
 	same_source(&buf, &sock);
 	free(plain.log.ev);
 	free(buf.log.ev);
 	free(sock.log.ev);
+	free(plain.log.held);
+	free(buf.log.held);
+	free(sock.log.held);
 	free(copy);
 	return 0;
 }
