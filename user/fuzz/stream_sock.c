@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,11 +274,11 @@ static void run_buf(struct run *r, const struct kmig_dec_ops *o,
 		.slots = slots, .nslots = 2, .caps_supported = KMIG_SCAP_ALL,
 		.ops = o, .opaque = &r->log,
 	};
-
-	r->log.release = o->release;
 	struct kmig_dec d;
-	int ret = kmig_dec_init_buf(&d, &cfg, p, n);
+	int ret;
 
+	r->log.release = o->release != NULL;
+	ret = kmig_dec_init_buf(&d, &cfg, p, n);
 	finish(r, &d, ret ? ret : kmig_dec_run(&d));
 }
 
@@ -287,7 +288,7 @@ struct writer {
 	size_t n;
 	const uint8_t *table;
 	unsigned int ntable;
-	volatile int stop;	/* the decoder has returned */
+	atomic_int stop;	/* the decoder has returned */
 };
 
 static size_t chunk_size(uint8_t code)
@@ -344,13 +345,12 @@ static void run_sock(struct run *r, const struct kmig_dec_ops *o,
 		.slots = slots, .nslots = 2, .caps_supported = KMIG_SCAP_ALL,
 		.ops = o, .opaque = &r->log,
 	};
-
-	r->log.release = o->release;
 	struct writer w = { .p = p, .n = n, .table = table, .ntable = ntable };
 	struct kmig_dec d;
 	pthread_t t;
 	int sv[2], ret;
 
+	r->log.release = o->release != NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		abort();
 	bound(sv[0], SO_RCVTIMEO);	/* a hang shows as -ETIMEDOUT */
