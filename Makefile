@@ -14,8 +14,9 @@
 #   make style           checkpatch (--strict on kernel/ and uapi/)
 #   make sparse          sparse (C=2) on the module
 #   make hosttests       host-native tests (ASan+UBSan) in build/tests
-#   make fuzz            the stream decoder's fuzzer, long run (FUZZ_TIME=s)
-#   make fuzz-smoke      the same, bounded (FUZZ_RUNS=20000), for make check
+#   make fuzz            the fuzzers (stream_dec, stream_sock, hello), long
+#                        run, FUZZ_TIME=s each
+#   make fuzz-smoke      the same, bounded (FUZZ_RUNS=20000 each), for make check
 #   make shell           boot the test bed to a shell (KERNELS=one series)
 #   make clean
 
@@ -200,7 +201,7 @@ $(B)/fuzz/%: user/fuzz/%.c $(STREAM_SRCS) $(STREAM_HDRS)
 	@mkdir -p $(@D)
 	clang -O1 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
 		-fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -o $@ $< $(STREAM_SRCS)
+		-fno-sanitize-recover=undefined -o $@ $< $(STREAM_SRCS) -lpthread
 
 $(B)/fuzz/corpus/.seeded: $(B)/fuzz/seed
 	@mkdir -p $(@D)
@@ -211,7 +212,7 @@ fuzz-smoke: $(FUZZERS) $(B)/fuzz/corpus/.seeded
 	@for f in $(FUZZERS); do \
 		mkdir -p $(B)/fuzz/work-$$(basename $$f) && \
 		$$f -runs=$(FUZZ_RUNS) -seed=1 $(B)/fuzz/work-$$(basename $$f) \
-			$(B)/fuzz/corpus >$(B)/fuzz/$$(basename $$f).log 2>&1 || \
+			$(B)/fuzz/corpus/$$(basename $$f) >$(B)/fuzz/$$(basename $$f).log 2>&1 || \
 		{ tail -n 40 $(B)/fuzz/$$(basename $$f).log; exit 1; }; \
 		echo "fuzz-smoke: $$(basename $$f): $(FUZZ_RUNS) runs, no crash"; \
 	done
@@ -220,7 +221,7 @@ fuzz: $(FUZZERS) $(B)/fuzz/corpus/.seeded
 	@for f in $(FUZZERS); do \
 		mkdir -p $(B)/fuzz/work-$$(basename $$f) && \
 		$$f -max_total_time=$(FUZZ_TIME) $(B)/fuzz/work-$$(basename $$f) \
-			$(B)/fuzz/corpus || exit 1; \
+			$(B)/fuzz/corpus/$$(basename $$f) || exit 1; \
 	done
 
 hosttests: $(HOSTTESTS) $(B)/kmig-san

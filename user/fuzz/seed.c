@@ -1,29 +1,69 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Writes valid streams (each with all four fuzzer mode bytes) into a corpus
- * directory, so the decoder's fuzzer starts from real records.
+ * Writes valid inputs into DIR/<fuzzer>/, one corpus per fuzzer, so each
+ * starts from real records: streams (with all four mode bytes) for
+ * stream_dec, the same behind chunk tables for stream_sock, valid hellos
+ * for hello.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "enc.h"
 #include "hello.h"
 
-static int put(const char *dir, const char *name, uint8_t mode,
+/*
+ * stream_sock's chunk tables: a length byte (low 3 bits: entries - 1),
+ * then chunk size codes (below 0xc0: code + 1 bytes, else 256 << (code & 7)).
+ */
+static const uint8_t tables[][9] = {
+	{ 0, 0 },					/* byte by byte */
+	{ 0, 0xc4 },					/* 4 KiB */
+	{ 4, 2, 0x0f, 0xc0, 0x63, 0xc5 },		/* mixed */
+	{ 7, 0, 1, 2, 3, 0xc1, 0xbf, 0xc7, 11 },	/* all eight */
+};
+
+static int put(const char *dir, const char *fuzzer, const char *name,
+	       unsigned int variant, const void *head, size_t hlen,
 	       const void *buf, size_t len)
 {
 	char path[4096];
 	FILE *f;
 	int ok;
 
-	snprintf(path, sizeof(path), "%s/%s-%u", dir, name, mode);
+	snprintf(path, sizeof(path), "%s/%s", dir, fuzzer);
+	if (mkdir(path, 0777) && errno != EEXIST) {
+		perror(path);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s-%u", dir, fuzzer, name, variant);
 	f = fopen(path, "w");
 	if (!f) {
 		perror(path);
 		return 1;
 	}
-	ok = fwrite(&mode, 1, 1, f) == 1 && fwrite(buf, 1, len, f) == len;
+	ok = fwrite(head, 1, hlen, f) == hlen && fwrite(buf, 1, len, f) == len;
 	return fclose(f) || !ok;
+}
+
+/* A stream for stream_dec, and behind each chunk table for stream_sock. */
+static int put_stream(const char *dir, const char *name, uint8_t mode,
+		      const void *buf, size_t len)
+{
+	uint8_t head[1 + sizeof(tables[0])];
+	unsigned int t, n;
+	int bad;
+
+	bad = put(dir, "stream_dec", name, mode, &mode, 1, buf, len);
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		n = 2 + (tables[t][0] & 7);
+		head[0] = mode | (t & 1) << 2;	/* release: every other */
+		memcpy(head + 1, tables[t], n);
+		bad |= put(dir, "stream_sock", name, 4 * t + mode, head, 1 + n,
+			   buf, len);
+	}
+	return bad;
 }
 
 static void sec(struct kmig_enc *e, uint8_t type, uint32_t id, uint16_t kind,
@@ -81,7 +121,10 @@ static void everything(struct kmig_enc *e)
 int main(int argc, char **argv)
 {
 	struct kmig_hello h = { .channel = 1, .nchannels = 3 };
-	uint8_t hello[KMIG_HELLO_SIZE];
+	struct kmig_hello last = { .channel = KMIG_HELLO_MAX_CHANNELS - 1,
+				   .nchannels = KMIG_HELLO_MAX_CHANNELS,
+				   .uuid = { 0xde, 0xad, 0xbe, 0xef } };
+	uint8_t hello[KMIG_HELLO_SIZE], m;
 	struct kmig_enc e;
 	const uint8_t *buf;
 	size_t len;
@@ -95,7 +138,7 @@ int main(int argc, char **argv)
 		kmig_enc_init_mem(&e);
 		everything(&e);
 		buf = kmig_enc_mem(&e, &len);
-		bad |= put(argv[1], "everything", mode, buf, len);
+		bad |= put_stream(argv[1], "everything", mode, buf, len);
 		kmig_enc_free(&e);
 
 		kmig_enc_init_mem(&e);
@@ -103,11 +146,18 @@ int main(int argc, char **argv)
 		kmig_enc_caps(&e, 0, 0);
 		kmig_enc_eos(&e);
 		buf = kmig_enc_mem(&e, &len);
-		bad |= put(argv[1], "minimal", mode, buf, len);
+		bad |= put_stream(argv[1], "minimal", mode, buf, len);
 		kmig_enc_free(&e);
 
+		m = mode;
 		kmig_hello_encode(&h, hello);
-		bad |= put(argv[1], "hello", mode, hello, sizeof(hello));
+		bad |= put(argv[1], "stream_dec", "hello", mode, &m, 1,
+			   hello, sizeof(hello));
+		bad |= put(argv[1], "hello", "hello", mode, &m, 1,
+			   hello, sizeof(hello));
+		kmig_hello_encode(&last, hello);
+		bad |= put(argv[1], "hello", "last", mode, &m, 1,
+			   hello, sizeof(hello));
 	}
 	return bad;
 }
