@@ -77,6 +77,17 @@ compared=$(sed -n 's/^\([0-9]*\) of [0-9]* pages compared: all identical;.*/\1/p
 [ "${compared:-0}" -gt 0 ] || fail "no page was compared"
 sed -n 's/^kmig-vmm: \(dirty log .*\)/B'"'"'s VMM: \1/p' "$W/vmm-b.log"
 
+# The comparison can fail: one byte changed in A's image, in the guest's
+# code page (0x1000), which the guest never writes.
+printf '\377' | dd of="$IMG/a/slot-0.bin" bs=1 seek=$((0x1000)) \
+	conv=notrunc status=none
+if on B "$B/tools/guestmem" @vm compare "$IMG/a" > "$W/compare-bad.txt" 2>&1 ||
+   ! grep -q "page 1 (guest physical 0x1000) differs" "$W/compare-bad.txt"; then
+	cat "$W/compare-bad.txt"
+	fail "a changed page went unnoticed"
+fi
+echo "(check: with one byte of A's image changed, the comparison fails at page 1)"
+
 say "the guest runs on host B: its counter advances"
 c1=$(on B "$B/tools/vmmctl" @vm status | sed -n 's/.* counter=\([0-9]*\).*/\1/p')
 sleep 1

@@ -73,6 +73,23 @@ static int connect_vm(struct vm *vm, const char *sock)
 	return ret;
 }
 
+/* All of @len bytes to file @fd: 0 or -errno. */
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : -EIO;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static void slot_path(char *path, size_t n, const char *dir, uint32_t id)
 {
 	snprintf(path, n, "%s/slot-%u.bin", dir, id);
@@ -98,7 +115,7 @@ static int save_slot(const struct vm *vm, const struct vmm_client_slot *s,
 				s->id, (unsigned long long)off, strerror(-ret));
 			break;
 		}
-		ret = kmig_io_all(fd, buf, CHUNK, true);
+		ret = write_all(fd, buf, CHUNK);
 		if (ret)
 			fprintf(stderr, "guestmem: %s: %s\n", path, strerror(-ret));
 	}
