@@ -149,10 +149,12 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = vmm_vcpus_start(&vmm);
-	if (!ret && !cfg.incoming)
+	if (!ret && !cfg.incoming) {
 		ret = vmm_resume(&vmm, false, err, sizeof(err));
-	if (ret)
-		fprintf(stderr, "kmig-vmm: cannot start the guest: %s\n", err);
+		if (ret)
+			fprintf(stderr, "kmig-vmm: cannot start the guest: %s\n",
+				err);
+	}
 	if (!ret) {
 		ret = vmm_ctl_serve(&vmm, ctl);
 		if (ret)

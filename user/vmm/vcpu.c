@@ -318,7 +318,6 @@ int vmm_resume(struct vmm *vmm, bool force, char *err, size_t n)
 	unsigned int i;
 	int ret = 0;
 
-	snprintf(err, n, "resume");
 	pthread_mutex_lock(&vmm->lock);
 	if (vmm->state == VMM_FAILED) {
 		ret = -EIO;
@@ -326,10 +325,10 @@ int vmm_resume(struct vmm *vmm, bool force, char *err, size_t n)
 	} else if (vmm->state == VMM_MIGRATED && !force) {
 		ret = -EPERM;
 		snprintf(err, n, "the guest migrated away and runs elsewhere; 'resume force' runs it here too");
-	} else if (vmm->state != VMM_RUNNING &&
-		   (ret = log_at_resume(vmm, err, n))) {
-		/* err says why; the guest stays stopped */
-	} else {
+	} else if (vmm->state != VMM_RUNNING) {
+		ret = log_at_resume(vmm, err, n);
+	}
+	if (!ret) {
 		for (i = 0; i < vmm->nvcpus; i++) {
 			vmm->vcpu[i].deadline_ns = 0;
 			vmm->vcpu[i].tick_ns = 0;
