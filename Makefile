@@ -161,7 +161,7 @@ benches: $(BENCHES)
 # Small programs the test scripts, the demo and the benchmarks drive.
 tools: $(TOOLS)
 
-$(B)/tools/vmmctl: selftests/tools/vmmctl.c $(LIB)
+$(B)/tools/vmmctl $(B)/tools/guestmem: $(B)/tools/%: selftests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -o $@ $< $(LIB)
 

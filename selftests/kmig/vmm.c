@@ -4,7 +4,8 @@
  * the guest's counter advances while running and stands still while
  * paused; its checksum matches the memory the VMM exposes; the vCPU state
  * and RAM of a paused VMM, moved into a second VMM started --incoming,
- * make the guest continue there; bad state and bad requests are refused.
+ * make the guest continue there; bad state and bad requests are refused;
+ * `dirtylog at-resume` restarts the dirty log just before the guest runs.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,10 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kmig.h>
+
 #include "kselftest_harness.h"
 #include "kvm.h"
 #include "client.h"
 #include "crc32c.h"
+#include "ctx.h"
 #include "dec.h"
 #include "guest/abi.h"
 
@@ -463,6 +467,62 @@ TEST_F_TIMEOUT(vmm, throttle_and_bad_requests, TEST_TIMEOUT)
 
 	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
 	EXPECT_EQ(-EBUSY, vmm_client_cmd(&self->a.c, "checksum"));
+}
+
+/* Is page @page of slot 0 in the dirty log of @ctx? -errno on failure. */
+static int logged(int ctx, uint64_t npages, uint64_t page)
+{
+	uint64_t map[8 << 20 >> 12 >> 6];
+	int ret;
+
+	if (npages > sizeof(map) * 8)
+		return -E2BIG;
+	ret = kmig_ctx_dirty_log(ctx, 0, npages, map, false);
+	return ret ? ret : (int)(map[page / 64] >> (page % 64) & 1);
+}
+
+TEST_F_TIMEOUT(vmm, dirtylog_at_resume_logs_from_the_resume_on, TEST_TIMEOUT)
+{
+	const uint64_t npages = (8 << 20) / GUEST_PAGE_SIZE;
+	const uint64_t params = GUEST_PARAMS_GPA / GUEST_PAGE_SIZE;
+	const uint64_t before = 1024, after = 1500;	/* working set pages */
+	struct vmm_client_slot slot[8];
+	char page[GUEST_PAGE_SIZE];
+	struct vmm_status st;
+	unsigned int n;
+	int ctx = -1;
+
+	REQUIRE_KVM();
+
+	ASSERT_EQ(0, start(&self->b, "m", "--mem 8 " PACED));
+	EXPECT_EQ(-EOPNOTSUPP, vmm_client_cmd(&self->b.c, "dirtylog at-resume"));
+	stop(&self->b);
+
+	/* a guest that writes nothing but its counters */
+	ASSERT_EQ(0, start(&self->a, "a", "--backend kmig --mem 8 --pattern none " PACED));
+	EXPECT_EQ(-EINVAL, vmm_client_cmd(&self->a.c, "dirtylog"));
+	EXPECT_EQ(-EINVAL, vmm_client_cmd(&self->a.c, "dirtylog now"));
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st)) TH_LOG("%s", self->a.c.reply);
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "pause"));
+	ASSERT_EQ(0, vmm_client_ctx(&self->a.c, slot, 8, &n, &ctx))
+		TH_LOG("%s", self->a.c.reply);
+	ASSERT_EQ(1, n);
+
+	/* written while stopped, as an agent loads a guest: not logged */
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "dirtylog at-resume"));
+	memset(page, 0x5a, sizeof(page));
+	ASSERT_EQ(sizeof(page), pwrite(ctx, page, sizeof(page),
+				       KMIG_SLOT_OFFSET(0) + before * GUEST_PAGE_SIZE));
+	ASSERT_EQ(0, vmm_client_cmd(&self->a.c, "resume"));
+	ASSERT_EQ(0, wait_counter(&self->a, st.counter + 5, &st));
+	EXPECT_EQ(0, logged(ctx, npages, before));
+	/* the guest's counters, and a write since the resume: logged */
+	EXPECT_EQ(1, logged(ctx, npages, params));
+	ASSERT_EQ(sizeof(page), pwrite(ctx, page, sizeof(page),
+				       KMIG_SLOT_OFFSET(0) + after * GUEST_PAGE_SIZE));
+	EXPECT_EQ(1, logged(ctx, npages, after));
+	EXPECT_EQ(0, logged(ctx, npages, before));
+	close(ctx);
 }
 
 TEST_HARNESS_MAIN

@@ -285,20 +285,41 @@ static int resume(struct vmm *vmm, int fd, const char *arg)
 {
 	const char *fault = getenv("KMIG_VMM_FAULT");
 	bool force = arg && !strcmp(arg, "force");
+	char err[256];
 	int ret;
 
 	if (arg && !force)
 		return reply_err(fd, -EINVAL, "resume: say 'resume' or 'resume force'") ? 1 : 0;
-	ret = vmm_resume(vmm, force);
+	ret = vmm_resume(vmm, force, err, sizeof(err));
 	if (!ret && fault && !strcmp(fault, "resume-noreply"))
 		return 1;
-	if (ret == -EPERM)
-		reply_err(fd, ret, "the guest migrated away and runs elsewhere; 'resume force' runs it here too");
-	else if (ret)
-		reply_err(fd, ret, vmm->error[0] ? vmm->error : "resume");
+	if (ret)
+		reply_err(fd, ret, err);
 	else
 		reply(fd, "ok");
 	return 0;
+}
+
+/*
+ * `dirtylog at-resume`: the next resume of a stopped VM restarts every
+ * slot's dirty log just before the vCPUs run, so that afterwards the log
+ * names every page written since (for the demo's comparison).
+ */
+static void dirtylog(struct vmm *vmm, int fd, const char *arg)
+{
+	if (!arg || strcmp(arg, "at-resume")) {
+		reply_err(fd, -EINVAL, "dirtylog: say 'dirtylog at-resume'");
+		return;
+	}
+	if (!vmm->mem.backend->log_restart) {
+		reply(fd, "err EOPNOTSUPP dirtylog: guest RAM (backend %s) has no dirty log",
+		      vmm->mem.backend->name);
+		return;
+	}
+	pthread_mutex_lock(&vmm->lock);
+	vmm->log_at_resume = true;
+	pthread_mutex_unlock(&vmm->lock);
+	reply(fd, "ok");
 }
 
 /* One request; returns 1 to end the session, -1 to quit the VMM. */
@@ -364,6 +385,8 @@ static int request(struct vmm *vmm, int fd, char *line)
 			reply(fd, "err EOPNOTSUPP memfd: guest RAM is a kmig context: use ctx (or start with --backend memfd)");
 	} else if (!strcmp(cmd, "ctx")) {
 		send_ctx(vmm, fd);
+	} else if (!strcmp(cmd, "dirtylog")) {
+		dirtylog(vmm, fd, a1);
 	} else if (!strcmp(cmd, "quit")) {
 		reply(fd, "ok");
 		return -1;

@@ -81,6 +81,7 @@ int main(int argc, char **argv)
 	unsigned long long v, hot = 0;
 	static struct vmm vmm;
 	const char *ctl = NULL;
+	char err[256];
 	int c, ret = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1 && !ret) {
@@ -148,8 +149,12 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = vmm_vcpus_start(&vmm);
-	if (!ret && !cfg.incoming)
-		ret = vmm_resume(&vmm, false);
+	if (!ret && !cfg.incoming) {
+		ret = vmm_resume(&vmm, false, err, sizeof(err));
+		if (ret)
+			fprintf(stderr, "kmig-vmm: cannot start the guest: %s\n",
+				err);
+	}
 	if (!ret) {
 		ret = vmm_ctl_serve(&vmm, ctl);
 		if (ret)

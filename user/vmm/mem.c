@@ -126,10 +126,20 @@ static void kmig_destroy_slot(struct vmm_slot *slot)
 	}
 }
 
+static int kmig_log_restart(struct vmm_slot *slot)
+{
+	struct kmig_dirty_logging lg = {
+		.slot = slot->id, .flags = KMIG_DIRTY_LOGGING_ON,
+	};
+
+	return ioctl(slot->fd, KMIG_SET_DIRTY_LOGGING, &lg) ? -errno : 0;
+}
+
 const struct vmm_mem_backend vmm_mem_kmig = {
 	.name = "kmig",
 	.create = kmig_create_slot,
 	.destroy = kmig_destroy_slot,
+	.log_restart = kmig_log_restart,
 };
 
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
@@ -195,4 +205,25 @@ void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 			return (uint8_t *)s->hva + (gpa - s->gpa);
 	}
 	return NULL;
+}
+
+int vmm_mem_log_restart(struct vmm_mem *mem, char *err, size_t n)
+{
+	unsigned int i;
+	int ret;
+
+	if (!mem->backend->log_restart) {
+		snprintf(err, n, "guest RAM (backend %s) has no dirty log",
+			 mem->backend->name);
+		return -EOPNOTSUPP;
+	}
+	for (i = 0; i < mem->nslots; i++) {
+		ret = mem->backend->log_restart(&mem->slot[i]);
+		if (ret) {
+			snprintf(err, n, "slot %u: cannot restart its dirty log: %s",
+				 mem->slot[i].id, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }

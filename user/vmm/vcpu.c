@@ -295,7 +295,25 @@ int vmm_pause(struct vmm *vmm)
 	return ret;
 }
 
-int vmm_resume(struct vmm *vmm, bool force)
+/* The armed `dirtylog at-resume`, with the vCPUs still stopped. */
+static int log_at_resume(struct vmm *vmm, char *err, size_t n)
+{
+	uint64_t t0 = kmig_now_ns();
+	int ret;
+
+	if (!vmm->log_at_resume)
+		return 0;
+	ret = vmm_mem_log_restart(&vmm->mem, err, n);
+	if (ret)
+		return ret;
+	vmm->log_at_resume = false;
+	fprintf(stderr, "kmig-vmm: dirty log of %u slot%s restarted at resume in %.1f ms\n",
+		vmm->mem.nslots, vmm->mem.nslots > 1 ? "s" : "",
+		(kmig_now_ns() - t0) / 1e6);
+	return 0;
+}
+
+int vmm_resume(struct vmm *vmm, bool force, char *err, size_t n)
 {
 	unsigned int i;
 	int ret = 0;
@@ -303,9 +321,14 @@ int vmm_resume(struct vmm *vmm, bool force)
 	pthread_mutex_lock(&vmm->lock);
 	if (vmm->state == VMM_FAILED) {
 		ret = -EIO;
+		snprintf(err, n, "%s", vmm->error);
 	} else if (vmm->state == VMM_MIGRATED && !force) {
 		ret = -EPERM;
-	} else {
+		snprintf(err, n, "the guest migrated away and runs elsewhere; 'resume force' runs it here too");
+	} else if (vmm->state != VMM_RUNNING) {
+		ret = log_at_resume(vmm, err, n);
+	}
+	if (!ret) {
 		for (i = 0; i < vmm->nvcpus; i++) {
 			vmm->vcpu[i].deadline_ns = 0;
 			vmm->vcpu[i].tick_ns = 0;

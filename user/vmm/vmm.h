@@ -47,6 +47,8 @@ struct vmm_mem_backend {
 	const char *name;
 	int (*create)(struct vmm_slot *slot);
 	void (*destroy)(struct vmm_slot *slot);
+	/* Restart the slot's dirty log, empty; NULL: the backend has none. */
+	int (*log_restart)(struct vmm_slot *slot);
 };
 
 extern const struct vmm_mem_backend vmm_mem_memfd;
@@ -85,6 +87,7 @@ struct vmm {
 	bool quit;
 	unsigned int throttle;		/* percent of time kept off the CPU */
 	uint64_t rate;			/* pages per second, 0: unlimited */
+	bool log_at_resume;		/* `dirtylog at-resume` is armed */
 	char error[256];		/* why the VMM failed */
 };
 
@@ -108,6 +111,12 @@ void vmm_mem_destroy(struct vmm_mem *mem);
 int vmm_mem_prealloc(struct vmm_mem *mem);
 /* Host address of guest physical @gpa .. @gpa + @len, or NULL. */
 void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
+/*
+ * Restart every slot's dirty log, empty: from now on it holds exactly the
+ * pages written. -EOPNOTSUPP for a backend without one; other -errno with
+ * the slot and cause in @err.
+ */
+int vmm_mem_log_restart(struct vmm_mem *mem, char *err, size_t n);
 
 int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg);
 void vmm_vm_destroy(struct vmm *vmm);
@@ -115,8 +124,12 @@ void vmm_vm_destroy(struct vmm *vmm);
 int vmm_vcpus_start(struct vmm *vmm);
 void vmm_vcpus_stop(struct vmm *vmm);
 int vmm_pause(struct vmm *vmm);
-/* -EPERM for a guest that migrated away, unless @force. */
-int vmm_resume(struct vmm *vmm, bool force);
+/*
+ * Run the vCPUs: 0, or -errno with the cause in @err (@n bytes): -EPERM
+ * for a guest that migrated away, unless @force. A stopped VM with
+ * log_at_resume armed restarts every slot's dirty log first (once).
+ */
+int vmm_resume(struct vmm *vmm, bool force, char *err, size_t n);
 /* Paused -> MIGRATED: the guest runs elsewhere now. */
 int vmm_migrated(struct vmm *vmm);
 /* Ask vCPU 0 for the working set checksum; the guest must be running. */
