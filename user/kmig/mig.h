@@ -104,7 +104,7 @@ struct mig_job {
 	uint64_t throttle;
 	uint64_t disk_total;
 	uint64_t device_bytes;
-	uint64_t resume_us;		/* destination: switchover to resume */
+	uint64_t resume_us;		/* destination: SWITCHOVER to resume */
 	unsigned int channels;
 	char error[512];
 };

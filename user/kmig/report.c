@@ -131,7 +131,7 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 	       j->status, (unsigned long long)j->time_elapsed_ms,
 	       (unsigned long long)j->downtime_ms,
 	       source ? " (pause to destination resume)" :
-	       " (switchover to resume)");
+	       " (source pause to resume here)");
 	printf("  transferred %.1f MiB of %.1f MiB guest memory at %.1f MiB/s over %u channel%s\n",
 	       mib(j->data_processed), mib(j->memory_total),
 	       mib(j->memory_bps), j->channels, j->channels > 1 ? "s" : "");
