@@ -34,132 +34,9 @@
 #include "kdev.h"
 #include "kvm.h"
 #include "netlink.h"
+#include "proc.h"
 
-#define WAIT_MS		40000
 #define TEST_TIMEOUT	150
-
-struct proc {
-	pid_t pid;
-	char sock[64];
-};
-
-static void msleep(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static const char *project(void)
-{
-	const char *p = getenv("KMIG_PROJECT");
-
-	return p ? p : ".";
-}
-
-static pid_t spawn(const char *cmd, const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (!freopen(out, "w", stdout))
-		_exit(126);
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-	_exit(127);
-}
-
-/* Connect, retrying while the VMM starts; the caller closes @c. */
-static int vmm_connect(struct proc *p, struct vmm_client *c)
-{
-	int ms, ret, status;
-
-	for (ms = 0; ms < WAIT_MS; ms += 10) {
-		ret = vmm_client_connect(c, p->sock, 0);
-		if (ret != -ECONNREFUSED && ret != -ENOENT)
-			return ret;
-		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-			p->pid = 0;
-			return -ECHILD;
-		}
-		msleep(10);
-	}
-	return -ETIMEDOUT;
-}
-
-static int vmm_start(struct proc *p, const char *name, const char *args)
-{
-	char cmd[PATH_MAX * 2];
-
-	snprintf(p->sock, sizeof(p->sock), "@kmig-mig-%s-%d", name, getpid());
-	snprintf(cmd, sizeof(cmd), "exec %s/build/vmm/kmig-vmm --ctl %s %s",
-		 project(), p->sock, args);
-	p->pid = spawn(cmd, "/dev/null");
-	return p->pid < 0 ? -errno : 0;
-}
-
-static void vmm_stop(struct proc *p)
-{
-	struct vmm_client c = { .fd = -1 };
-	int status;
-
-	if (p->pid <= 0)
-		return;
-	if (!vmm_client_connect(&c, p->sock, 0) &&
-	    !vmm_client_cmd(&c, "quit")) {
-		vmm_client_close(&c);
-	} else {
-		vmm_client_close(&c);
-		kill(p->pid, SIGKILL);
-	}
-	waitpid(p->pid, &status, 0);
-	p->pid = 0;
-}
-
-/* Status through a short connection (the VMM serves one client). */
-static int vmm_status(struct proc *p, struct vmm_status *st)
-{
-	struct vmm_client c = { .fd = -1 };
-	int ret = vmm_connect(p, &c);
-
-	if (!ret)
-		ret = vmm_client_status(&c, st);
-	vmm_client_close(&c);
-	return ret;
-}
-
-static int wait_counter(struct proc *p, uint64_t above, struct vmm_status *st)
-{
-	int ms, ret;
-
-	for (ms = 0; ms < WAIT_MS; ms += 50) {
-		ret = vmm_status(p, st);
-		if (ret)
-			return ret;
-		if (!strcmp(st->state, "failed"))
-			return -EIO;
-		if (st->counter > above && !strcmp(st->state, "running"))
-			return 0;
-		msleep(50);
-	}
-	return -ETIMEDOUT;
-}
-
-/* Exit status of @pid, or -ETIMEDOUT (then killed) after @ms. */
-static int wait_exit(pid_t pid, int ms)
-{
-	int status, t;
-
-	for (t = 0; t < ms; t += 20) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-		msleep(20);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -ETIMEDOUT;
-}
 
 /* A network namespace of our own, with its loopback up. */
 static int own_netns(void)
@@ -181,42 +58,12 @@ static int own_netns(void)
 	return ret;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap + 1);
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((r = read(fd, buf + n, cap - n)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[n] = 0;
-	*len = n;
-	return buf;
-}
-
 /* 0 when both files exist and are equal, else -1 (with a log line). */
 static int same_file(struct __test_metadata *_metadata, const char *a,
 		     const char *b)
 {
 	size_t la, lb;
-	char *pa = slurp(a, &la), *pb = slurp(b, &lb);
+	char *pa = file_read(a, &la), *pb = file_read(b, &lb);
 	int ret = -1;
 
 	if (!pa || !pb)
@@ -253,55 +100,8 @@ static uint64_t json_u64(const char *json, const char *key)
 		ASSERT_EQ(0, own_netns());				\
 	} while (0)
 
-/* What `kmig incoming` and `kmig migrate` said, and how they ended. */
-struct agents {
-	int in_ret, mig_ret;
-	char *in_out, *mig_out;		/* standard output and error */
-};
-
-/*
- * `kmig incoming --vmm B --listen 127.0.0.1:PORT @in_args` and
- * `kmig migrate --vmm A --to 127.0.0.1:PORT @mig_args`, the source given
- * @mig_s seconds to finish.
- */
-static void run_agents(struct proc *a, struct proc *b, unsigned int port,
-		       const char *in_args, const char *mig_args, int mig_s,
-		       struct agents *r)
-{
-	char cmd[PATH_MAX * 2], in_out[64], mig_out[64];
-	size_t len;
-	pid_t in, mig;
-
-	snprintf(in_out, sizeof(in_out), "/dev/shm/agent-%d.in", getpid());
-	snprintf(mig_out, sizeof(mig_out), "/dev/shm/agent-%d.out", getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:%u %s 2>&1",
-		 project(), b->sock, port, in_args);
-	in = spawn(cmd, in_out);
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:%u %s 2>&1",
-		 project(), a->sock, port, mig_args);
-	mig = in > 0 ? spawn(cmd, mig_out) : -1;
-	r->mig_ret = mig > 0 ? wait_exit(mig, mig_s * 1000) : -ECHILD;
-	r->in_ret = in > 0 ? wait_exit(in, 40000) : -ECHILD;
-	r->in_out = slurp(in_out, &len);
-	r->mig_out = slurp(mig_out, &len);
-	if (!r->in_out)
-		r->in_out = strdup("");
-	if (!r->mig_out)
-		r->mig_out = strdup("");
-	unlink(in_out);
-	unlink(mig_out);
-}
-
-static void agents_free(struct agents *r)
-{
-	free(r->in_out);
-	free(r->mig_out);
-}
-
 FIXTURE(migrate) {
-	struct proc a, b;
+	struct vmm_proc a, b;
 	char dir[128];
 	bool devs;
 };
@@ -370,14 +170,14 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 {
 	char cmd[PATH_MAX * 3], path[PATH_MAX], path2[PATH_MAX];
 	char save_in[PATH_MAX + 32], save_out[PATH_MAX + 32];
+	char in_args[PATH_MAX + 128], mig_args[PATH_MAX + 128];
 	struct vmm_status st;
 	uint32_t csum_a, csum_b;
+	struct agents r;
 	uint64_t counter;
 	unsigned int i;
-	pid_t in, out;
 	size_t len;
 	char *json;
-	int ret, ret2;
 
 	/* 127.0.0.1 and the VMMs' abstract sockets, private to this test */
 	REQUIRE_BED();
@@ -396,61 +196,41 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	ASSERT_EQ(0, mkdir(path, 0755));
 	ASSERT_EQ(0, mkdir(path2, 0755));
 
-	ASSERT_EQ(0, vmm_start(&self->a, "a",
-			       "--mem 16 --slots 2 --vcpus 2 --pattern random --rate 1500"));
-	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
-	ASSERT_EQ(0, vmm_start(&self->b, "b",
-			       "--mem 16 --slots 2 --vcpus 2 --incoming"));
+	vmm_startf(&self->a, vmm_sock("mig-a"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --pattern random --rate 1500");
+	vmm_wait_counter(&self->a, 0, &st);
+	vmm_startf(&self->b, vmm_sock("mig-b"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --incoming");
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	ASSERT_STREQ("incoming", st.state);
 	/* let the guest dirty a while */
-	msleep(300);
+	usleep(300 * 1000);
 	save_in[0] = save_out[0] = 0;
 	if (variant->save) {
 		snprintf(save_in, sizeof(save_in), "--save-at-switchover %s", path2);
 		snprintf(save_out, sizeof(save_out), "--save-at-switchover %s", path);
 	}
 
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig incoming --vmm %s --listen 127.0.0.1:%u --timeout 60 --json --device kmig-sample:13 --device kmig-sample:14 %s 2>%s/in.err",
-		 project(), self->b.sock, variant->port, save_in, self->dir);
-	snprintf(path2, sizeof(path2), "%s/in.json", self->dir);
-	in = spawn(cmd, path2);
-	ASSERT_LT(0, in);
-	snprintf(cmd, sizeof(cmd),
-		 "exec %s/build/kmig migrate --vmm %s --to 127.0.0.1:%u --channels %u --timeout 60 --json --device kmig-sample:11 --device kmig-sample:12 %s 2>%s/out.err",
-		 project(), self->a.sock, variant->port, variant->channels,
-		 save_out, self->dir);
-	snprintf(path2, sizeof(path2), "%s/out.json", self->dir);
-	out = spawn(cmd, path2);
-	ASSERT_LT(0, out);
-
-	ret = wait_exit(out, 100000);
-	ret2 = wait_exit(in, 20000);
-	if (ret || ret2) {
-		snprintf(path2, sizeof(path2), "%s/out.err", self->dir);
-		json = slurp(path2, &len);
-		TH_LOG("kmig migrate (%d): %s", ret, json ? json : "?");
-		free(json);
-		snprintf(path2, sizeof(path2), "%s/in.err", self->dir);
-		json = slurp(path2, &len);
-		TH_LOG("kmig incoming (%d): %s", ret2, json ? json : "?");
-		free(json);
+	snprintf(in_args, sizeof(in_args),
+		 "--timeout 60 --json --device kmig-sample:13 --device kmig-sample:14 %s",
+		 save_in);
+	snprintf(mig_args, sizeof(mig_args),
+		 "--channels %u --timeout 60 --json --device kmig-sample:11 --device kmig-sample:12 %s",
+		 variant->channels, save_out);
+	run_agents(&self->a, &self->b, variant->port, in_args, mig_args, 100,
+		   &r);
+	if (r.mig_ret || r.in_ret) {
+		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
+		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
 	}
-	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, ret2);
+	ASSERT_EQ(0, r.mig_ret);
+	ASSERT_EQ(0, r.in_ret);
 
 	/* The job info. */
-	snprintf(path2, sizeof(path2), "%s/in.json", self->dir);
-	json = slurp(path2, &len);
-	ASSERT_NE(NULL, json);
-	EXPECT_NE(NULL, strstr(json, "\"status\": \"completed\""));
+	EXPECT_NE(NULL, strstr(r.in_out, "\"status\": \"completed\""));
 	EXPECT_EQ(variant->channels > 1 ? variant->channels + 1 : 1,
-		  json_u64(json, "channels"));
-	free(json);
-	snprintf(path2, sizeof(path2), "%s/out.json", self->dir);
-	json = slurp(path2, &len);
-	ASSERT_NE(NULL, json);
+		  json_u64(r.in_out, "channels"));
+	json = r.mig_out;
 	EXPECT_NE(NULL, strstr(json, "\"status\": \"completed\""));
 	EXPECT_EQ(16ull << 20, json_u64(json, "memory_total"));
 	EXPECT_LT(0, json_u64(json, "memory_normal"));
@@ -466,7 +246,7 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	       (unsigned long long)json_u64(json, "memory_iteration"),
 	       (unsigned long long)json_u64(json, "memory_bps"),
 	       (unsigned long long)json_u64(json, "device_bytes"));
-	free(json);
+	agents_free(&r);
 
 	/* Memory at the pause == memory before resume; vCPU state too. */
 	for (i = 0; variant->save && i < 2; i++) {
@@ -484,15 +264,15 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("migrated", st.state);
 	counter = st.counter;
-	ASSERT_EQ(0, wait_counter(&self->b, counter, &st));
-	ASSERT_EQ(0, wait_counter(&self->b, st.counter, &st));
+	vmm_wait_counter(&self->b, counter, &st);
+	vmm_wait_counter(&self->b, st.counter, &st);
 
 	/* kmig stats shows both VMs' contexts, with their slots. */
-	snprintf(cmd, sizeof(cmd), "%s/build/kmig stats > %s/stats.txt 2>&1",
-		 project(), self->dir);
+	snprintf(cmd, sizeof(cmd), "%s stats > %s/stats.txt 2>&1",
+		 proc_bin("kmig"), self->dir);
 	EXPECT_EQ(0, system(cmd));
 	snprintf(path2, sizeof(path2), "%s/stats.txt", self->dir);
-	json = slurp(path2, &len);
+	json = file_read(path2, &len);
 	ASSERT_NE(NULL, json);
 	EXPECT_NE(NULL, strstr(json, "context ")) TH_LOG("%s", json);
 	EXPECT_NE(NULL, strstr(json, "slot 1: gpa 0x800000 size 8 MiB"))
@@ -502,11 +282,11 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	 * ... and as JSON, and so does kmig devices: devices are host
 	 * objects, listed in the initial network namespace only.
 	 */
-	snprintf(cmd, sizeof(cmd), "%s/build/kmig stats --json > %s/stats.json && nsenter --net=/proc/1/ns/net %s/build/kmig devices --json >> %s/stats.json",
-		 project(), self->dir, project(), self->dir);
+	snprintf(cmd, sizeof(cmd), "%s stats --json > %s/stats.json && nsenter --net=/proc/1/ns/net %s devices --json >> %s/stats.json",
+		 proc_bin("kmig"), self->dir, proc_bin("kmig"), self->dir);
 	EXPECT_EQ(0, system(cmd));
 	snprintf(path2, sizeof(path2), "%s/stats.json", self->dir);
-	json = slurp(path2, &len);
+	json = file_read(path2, &len);
 	ASSERT_NE(NULL, json);
 	EXPECT_NE(NULL, strstr(json, "{ \"id\": 1, \"gpa\": 8388608, \"size\": 8388608"))
 		TH_LOG("%s", json);
@@ -525,7 +305,7 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 
 /* Two small VMMs, with the agents run by the tests themselves. */
 FIXTURE(precopy) {
-	struct proc a, b;
+	struct vmm_proc a, b;
 };
 
 FIXTURE_SETUP(precopy)
@@ -545,15 +325,13 @@ static void start_vmms(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(precopy) *self, const char *mem,
 		       const char *args)
 {
-	char a[128], b[64];
 	struct vmm_status st;
 
-	snprintf(a, sizeof(a), "--mem %s %s", mem, args);
-	snprintf(b, sizeof(b), "--mem %s --incoming", mem);
-	ASSERT_EQ(0, vmm_start(&self->a, "ca", a));
-	ASSERT_EQ(0, wait_counter(&self->a, 0, &st));
-	ASSERT_EQ(0, vmm_start(&self->b, "cb", b));
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	vmm_startf(&self->a, vmm_sock("mig-ca"), "/dev/null", "--mem %s %s",
+		   mem, args);
+	vmm_wait_counter(&self->a, 0, &st);
+	vmm_startf(&self->b, vmm_sock("mig-cb"), "/dev/null",
+		   "--mem %s --incoming", mem);
 }
 
 /*
@@ -595,7 +373,7 @@ TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 	vmm_client_close(&c);
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("running", st.state);
-	ASSERT_EQ(0, wait_counter(&self->a, st.counter, &st));
+	vmm_wait_counter(&self->a, st.counter, &st);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
 }
@@ -632,7 +410,7 @@ TEST_F_TIMEOUT(precopy, throttling_lets_it_converge, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_client_cmd(&c, "status"));
 	EXPECT_NE(NULL, strstr(c.reply, " throttle=0 ")) TH_LOG("%s", c.reply);
 	vmm_client_close(&c);
-	ASSERT_EQ(0, wait_counter(&self->b, 0, &st));
+	vmm_wait_counter(&self->b, 0, &st);
 	EXPECT_STREQ("running", st.state);
 }
 
@@ -648,7 +426,7 @@ TEST_F_TIMEOUT(precopy, round_longer_than_io_timeout, TEST_TIMEOUT)
 	REQUIRE_BED();
 	/* 16 MiB written once, then left alone: round 0 is all of it. */
 	start_vmms(_metadata, self, "16", "--pattern seq --rate 8000");
-	msleep(1500);
+	usleep(1500 * 1000);
 	ASSERT_EQ(0, vmm_connect(&self->a, &c));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "pattern none"));
 	vmm_client_close(&c);

@@ -28,9 +28,8 @@
 #include "ctx.h"
 #include "dec.h"
 #include "guest/abi.h"
+#include "proc.h"
 
-/* Generous: under TCG with nested SVM a VM is slow to start and to run. */
-#define WAIT_MS		40000
 #define TEST_TIMEOUT	120
 /*
  * Guests dirty at a modest rate, so their vCPUs spend most of the time in
@@ -40,107 +39,47 @@
  */
 #define PACED		"--rate 20000"
 
-
-struct proc {
-	pid_t pid;
-	char sock[64];
+/* A kmig-vmm and the connection this test holds to it. */
+struct vmm_held {
+	struct vmm_proc v;
 	struct vmm_client c;
 };
 
-static void msleep(int ms)
+/* Start kmig-vmm on memfd memory with @args, and connect. */
+static int start(struct vmm_held *p, const char *name, const char *args)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	char sock[32];
+	int ret;
 
-	nanosleep(&ts, NULL);
-}
-
-/* Connect while the VMM starts; give up at once if it exits. */
-static int connect_child(struct proc *p)
-{
-	int ms, ret, status;
-
-	for (ms = 0; ms < WAIT_MS; ms += 10) {
-		ret = vmm_client_connect(&p->c, p->sock, 0);
-		if (ret != -ECONNREFUSED && ret != -ENOENT)
-			return ret;
-		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-			p->pid = 0;
-			return -ECHILD;
-		}
-		msleep(10);
-	}
-	return -ETIMEDOUT;
-}
-
-/* Start kmig-vmm (next to this test: ../vmm/kmig-vmm) and connect. */
-static int start(struct proc *p, const char *name, const char *args)
-{
-	char self[PATH_MAX], bin[PATH_MAX + 16], cmd[PATH_MAX * 2];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	snprintf(bin, sizeof(bin), "%s/../vmm/kmig-vmm", dirname(self));
-	snprintf(p->sock, sizeof(p->sock), "@kmig-vmm-%s-%d", name, getpid());
-	snprintf(cmd, sizeof(cmd), "exec %s --ctl %s --backend memfd %s", bin,
-		 p->sock, args);
 	p->c.fd = -1;
-	p->pid = fork();
-	if (p->pid < 0)
-		return -errno;
-	if (!p->pid) {
-		/* never outlive the test, and keep its TAP output clean */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return connect_child(p);
+	snprintf(sock, sizeof(sock), "vmm-%s", name);
+	ret = __vmm_startf(&p->v, vmm_sock(sock), "/dev/null",
+			   "--backend memfd %s", args);
+	return ret ? ret : vmm_connect(&p->v, &p->c);
 }
 
-static void stop(struct proc *p)
+static void stop(struct vmm_held *p)
 {
-	int status;
-
-	if (p->pid <= 0)
-		return;
-	if (p->c.fd >= 0 && !vmm_client_cmd(&p->c, "quit"))
-		waitpid(p->pid, &status, 0);
-	else
-		kill(p->pid, SIGKILL);
-	waitpid(p->pid, &status, 0);
+	/* a VMM serves one client: ours goes before vmm_stop() asks */
 	vmm_client_close(&p->c);
-	p->pid = 0;
+	vmm_stop(&p->v);
 }
 
-/* Wait until the counter passes @above: 0, or -ETIMEDOUT / -errno. */
-static int wait_counter(struct proc *p, uint64_t above, struct vmm_status *st)
+/* Wait until it runs with its counter past @above. */
+static int wait_counter(struct vmm_held *p, uint64_t above, struct vmm_status *st)
 {
-	int ms, ret;
-
-	for (ms = 0; ms < WAIT_MS; ms += 20) {
-		ret = vmm_client_status(&p->c, st);
-		if (ret)
-			return ret;
-		if (!strcmp(st->state, "failed"))
-			return -EIO;
-		if (st->counter > above)
-			return 0;
-		msleep(20);
-	}
-	return -ETIMEDOUT;
+	return __vmm_client_wait_counter(&p->c, above, PROC_WAIT_MS, st);
 }
 
 FIXTURE(vmm) {
-	struct proc a, b;
+	struct vmm_held a, b;
 };
 
 FIXTURE_SETUP(vmm)
 {
 	memset(&self->a, 0, sizeof(self->a));
 	memset(&self->b, 0, sizeof(self->b));
+	self->a.c.fd = self->b.c.fd = -1;
 }
 
 /* Skip without KVM, except on the test bed, where KVM must work. (A SKIP
@@ -169,7 +108,7 @@ TEST_F_TIMEOUT(vmm, counter_advances_only_while_running, TEST_TIMEOUT)
 	c1 = st.counter;
 	w1 = st.writes;
 	EXPECT_LT(0, w1);
-	msleep(300);
+	usleep(300 * 1000);
 	ASSERT_EQ(0, vmm_client_status(&self->a.c, &st));
 	EXPECT_EQ(c1, st.counter);
 	EXPECT_EQ(w1, st.writes);
@@ -180,7 +119,7 @@ TEST_F_TIMEOUT(vmm, counter_advances_only_while_running, TEST_TIMEOUT)
 }
 
 static uint64_t host_checksum(struct __test_metadata *_metadata,
-			      struct proc *p, uint32_t ws_pages)
+			      struct vmm_held *p, uint32_t ws_pages)
 {
 	struct vmm_client_slot s[8];
 	uint64_t c = guest_csum_init(ws_pages), gpa, end;
@@ -236,8 +175,8 @@ TEST_F_TIMEOUT(vmm, guest_checksum_matches_its_memory, TEST_TIMEOUT)
 	EXPECT_EQ(again, host_checksum(_metadata, &self->a, st.ws_pages));
 }
 
-static void copy_ram(struct __test_metadata *_metadata, struct proc *from,
-		     struct proc *to)
+static void copy_ram(struct __test_metadata *_metadata, struct vmm_held *from,
+		     struct vmm_held *to)
 {
 	struct vmm_client_slot s[8], d[8];
 	unsigned int ns, nd, i;
@@ -422,7 +361,7 @@ TEST_F_TIMEOUT(vmm, bad_state_is_refused_and_changes_nothing, TEST_TIMEOUT)
 }
 
 /* Pages the guest of @p writes in @ms. */
-static uint64_t writes_in(struct __test_metadata *_metadata, struct proc *p,
+static uint64_t writes_in(struct __test_metadata *_metadata, struct vmm_held *p,
 			  int ms)
 {
 	struct vmm_status st;
@@ -430,7 +369,7 @@ static uint64_t writes_in(struct __test_metadata *_metadata, struct proc *p,
 
 	EXPECT_EQ(0, vmm_client_status(&p->c, &st));
 	w = st.writes;
-	msleep(ms);
+	usleep(ms * 1000);
 	EXPECT_EQ(0, vmm_client_status(&p->c, &st));
 	return st.writes - w;
 }

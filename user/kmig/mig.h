@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Precopy live migration, shared by `kmig migrate` (source, migrate.c) and
+ * Precopy live migration, shared by `kmig migrate` (source, precopy.c) and
  * `kmig incoming` (destination, incoming.c).
  *
  *   mig.c      options, sockets, the VMM's context, save-at-switchover

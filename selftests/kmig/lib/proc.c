@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +24,50 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The build tree: $KMIG_PROJECT/build, else the one this test is in. */
+static const char *build_dir(void)
+{
+	static char dir[512];
+	const char *p = getenv("KMIG_PROJECT");
+	ssize_t n;
+
+	if (p) {
+		snprintf(dir, sizeof(dir), "%s/build", p);
+		return dir;
+	}
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	dir[n > 0 ? n : 0] = 0;
+	/* build/selftests/NAME -> build */
+	return dirname(dirname(dir));
+}
+
 const char *proc_bin(const char *rel)
 {
 	static char path[4][640];
 	static int i;
-	const char *p = getenv("KMIG_PROJECT");
 
 	i = (i + 1) % 4;
-	snprintf(path[i], sizeof(path[i]), "%s/build/%s", p ? p : ".", rel);
+	snprintf(path[i], sizeof(path[i]), "%s/%s", build_dir(), rel);
 	return path[i];
+}
+
+/* A command line and its words. */
+struct words {
+	char line[1024];
+	const char *argv[40];
+};
+
+/* @fmt formatted, split at spaces into w->argv, NULL-terminated. */
+static void words_of(struct words *w, const char *fmt, va_list ap)
+{
+	char *save, *word;
+	int n = 0;
+
+	vsnprintf(w->line, sizeof(w->line), fmt, ap);
+	for (word = strtok_r(w->line, " ", &save); word && n < 39;
+	     word = strtok_r(NULL, " ", &save))
+		w->argv[n++] = word;
+	w->argv[n] = NULL;
 }
 
 pid_t proc_spawn(const char *ns, const char *log, const char *const argv[])
@@ -60,6 +97,17 @@ pid_t proc_spawn(const char *ns, const char *log, const char *const argv[])
 	}
 	execvp(full[0], (char *const *)full);
 	_exit(127);
+}
+
+pid_t proc_spawnf(const char *ns, const char *log, const char *fmt, ...)
+{
+	struct words w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	words_of(&w, fmt, ap);
+	va_end(ap);
+	return proc_spawn(ns, log, w.argv);
 }
 
 int proc_wait_exit(pid_t pid, int timeout_ms)
@@ -110,6 +158,35 @@ void proc_stop(pid_t *pid)
 	*pid = 0;
 }
 
+char *file_read(const char *path, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf, *nb;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap + 1);
+	while (buf && (r = read(fd, buf + n, cap - n)) > 0) {
+		n += r;
+		if (n < cap)
+			continue;
+		cap *= 2;
+		nb = realloc(buf, cap + 1);
+		if (!nb)
+			free(buf);
+		buf = nb;
+	}
+	close(fd);
+	if (!buf)
+		return NULL;
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
 const char *file_text(const char *path)
 {
 	static char buf[16384];
@@ -128,6 +205,45 @@ const char *file_text(const char *path)
 bool file_has(const char *path, const char *needle)
 {
 	return strstr(file_text(path), needle) != NULL;
+}
+
+const char *vmm_sock(const char *name)
+{
+	static char sock[4][96];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(sock[i], sizeof(sock[i]), "@kmig-%s-%d", name, getpid());
+	return sock[i];
+}
+
+int vmm_connect(struct vmm_proc *v, struct vmm_client *c)
+{
+	int ms, ret, status;
+
+	for (ms = 0; ms < PROC_WAIT_MS; ms += 10) {
+		ret = vmm_client_connect(c, v->sock, 0);
+		if (ret != -ECONNREFUSED && ret != -ENOENT)
+			return ret;
+		if (v->pid <= 0 || waitpid(v->pid, &status, WNOHANG) == v->pid) {
+			v->pid = 0;
+			return -ECHILD;
+		}
+		msleep(10);
+	}
+	return -ETIMEDOUT;
+}
+
+int vmm_status(struct vmm_proc *v, struct vmm_status *st)
+{
+	struct vmm_client c = { .fd = -1 };
+	int ret;
+
+	ret = vmm_connect(v, &c);
+	if (!ret)
+		ret = vmm_client_status(&c, st);
+	vmm_client_close(&c);
+	return ret;
 }
 
 int vmm_status_of(const char *sock, struct vmm_status *st)
@@ -158,10 +274,22 @@ int __vmm_start(struct vmm_proc *v, const char *sock, const char *log,
 	if (v->pid < 0)
 		return -errno;
 	snprintf(v->sock, sizeof(v->sock), "%s", sock);
-	ret = vmm_status_of(sock, &st);
+	ret = vmm_status(v, &st);
 	if (ret)
 		proc_stop(&v->pid);
 	return ret;
+}
+
+int __vmm_startf(struct vmm_proc *v, const char *sock, const char *log,
+		 const char *fmt, ...)
+{
+	struct words w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	words_of(&w, fmt, ap);
+	va_end(ap);
+	return __vmm_start(v, sock, log, w.argv);
 }
 
 void vmm_stop(struct vmm_proc *v)
@@ -178,20 +306,87 @@ void vmm_stop(struct vmm_proc *v)
 	v->pid = 0;
 }
 
-int __vmm_wait_counter(const char *sock, uint64_t above, int ms,
-		       struct vmm_status *st)
+/*
+ * Poll the status, through @c when given, else a short connection to
+ * @sock, until it runs with its counter above @above.
+ */
+static int wait_counter(const char *sock, struct vmm_client *c,
+			uint64_t above, int ms, struct vmm_status *st)
 {
 	int t, ret;
 
-	for (t = 0; t < ms; t += 50) {
-		ret = vmm_status_of(sock, st);
+	for (t = 0; t < ms; t += 20) {
+		ret = c ? vmm_client_status(c, st) : vmm_status_of(sock, st);
 		if (ret)
 			return ret;
 		if (!strcmp(st->state, "failed"))
 			return -EIO;
 		if (st->counter > above && !strcmp(st->state, "running"))
 			return 0;
-		msleep(50);
+		msleep(20);
 	}
 	return -ETIMEDOUT;
+}
+
+int __vmm_wait_counter(const char *sock, uint64_t above, int ms,
+		       struct vmm_status *st)
+{
+	return wait_counter(sock, NULL, above, ms, st);
+}
+
+int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
+			      struct vmm_status *st)
+{
+	return wait_counter(NULL, c, above, ms, st);
+}
+
+/* The output in @path, removed; "" when there is none. */
+static char *take_output(const char *path)
+{
+	size_t len;
+	char *out = file_read(path, &len);
+
+	unlink(path);
+	return out ? out : strdup("");
+}
+
+/* Exit status of *@pid within @ms, else -ETIMEDOUT and it is killed. */
+static int wait_or_kill(pid_t *pid, int ms)
+{
+	int ret;
+
+	if (*pid <= 0)
+		return -ECHILD;
+	ret = proc_wait_exit(*pid, ms);
+	if (ret == -ETIMEDOUT)
+		proc_stop(pid);
+	return ret;
+}
+
+void run_agents(struct vmm_proc *a, struct vmm_proc *b, unsigned int port,
+		const char *in_args, const char *mig_args, int mig_s,
+		struct agents *r)
+{
+	char in_out[64], mig_out[64];
+	pid_t in, mig = -1;
+
+	snprintf(in_out, sizeof(in_out), "/dev/shm/agent-%d.in", getpid());
+	snprintf(mig_out, sizeof(mig_out), "/dev/shm/agent-%d.out", getpid());
+	in = proc_spawnf(NULL, in_out,
+			 "%s incoming --vmm %s --listen 127.0.0.1:%u %s",
+			 proc_bin("kmig"), b->sock, port, in_args);
+	if (in > 0)
+		mig = proc_spawnf(NULL, mig_out,
+				  "%s migrate --vmm %s --to 127.0.0.1:%u %s",
+				  proc_bin("kmig"), a->sock, port, mig_args);
+	r->mig_ret = wait_or_kill(&mig, mig_s * 1000);
+	r->in_ret = wait_or_kill(&in, PROC_WAIT_MS);
+	r->in_out = take_output(in_out);
+	r->mig_out = take_output(mig_out);
+}
+
+void agents_free(struct agents *r)
+{
+	free(r->in_out);
+	free(r->mig_out);
 }

@@ -15,7 +15,13 @@
 
 #include "client.h"
 
-/* $KMIG_PROJECT/build/@rel (static: four at a time stay valid). */
+/* Generous: under TCG with nested SVM a VM is slow to start and to run. */
+#define PROC_WAIT_MS	40000
+
+/*
+ * @rel in the build tree: $KMIG_PROJECT/build, else the one holding this
+ * test (static: four at a time stay valid).
+ */
 const char *proc_bin(const char *rel);
 
 /*
@@ -23,6 +29,9 @@ const char *proc_bin(const char *rel);
  * one), stdout and stderr in @log. The child dies with the test.
  */
 pid_t proc_spawn(const char *ns, const char *log, const char *const argv[]);
+/* proc_spawn() of the command line @fmt, split at spaces (no quoting). */
+pid_t proc_spawnf(const char *ns, const char *log, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Exit status of @pid (128 + signal when killed), waiting at most
  * @timeout_ms; -ETIMEDOUT while it still runs (it keeps running). */
 int proc_wait_exit(pid_t pid, int timeout_ms);
@@ -32,6 +41,8 @@ const char *proc_where(pid_t pid);
 /* SIGKILL and reap *@pid, if it runs; *@pid becomes 0. */
 void proc_stop(pid_t *pid);
 
+/* All of @path, malloc'd and NUL-terminated, its length in *@len; NULL. */
+char *file_read(const char *path, size_t *len);
 /* The first 16 KiB of @path, or "" (static: valid until the next call). */
 const char *file_text(const char *path);
 bool file_has(const char *path, const char *needle);
@@ -48,17 +59,62 @@ struct vmm_proc {
  */
 int __vmm_start(struct vmm_proc *v, const char *sock, const char *log,
 		const char *const args[]);
+/* __vmm_start() with the arguments @fmt, split at spaces. */
+int __vmm_startf(struct vmm_proc *v, const char *sock, const char *log,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void vmm_stop(struct vmm_proc *v);
+/* "@kmig-@name-PID": an abstract socket private to this test (static:
+ * four at a time stay valid). */
+const char *vmm_sock(const char *name);
+/*
+ * Connect @c to @v, retrying while it starts: -ECHILD once it has exited
+ * (v->pid becomes 0), -ETIMEDOUT after PROC_WAIT_MS. The caller closes @c.
+ */
+int vmm_connect(struct vmm_proc *v, struct vmm_client *c);
 /* Its status through a short connection (a VMM serves one client). */
+int vmm_status(struct vmm_proc *v, struct vmm_status *st);
 int vmm_status_of(const char *sock, struct vmm_status *st);
-/* Wait up to @ms until it runs with its counter above @above. */
+/* Wait up to @ms until it runs with its counter above @above: 0, -EIO
+ * when it failed, -ETIMEDOUT, or -errno. */
 int __vmm_wait_counter(const char *sock, uint64_t above, int ms,
 		       struct vmm_status *st);
+/* The same through @c, a connection the caller holds. */
+int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
+			      struct vmm_status *st);
+
+/* What `kmig incoming` and `kmig migrate` said, and how they ended. */
+struct agents {
+	int in_ret, mig_ret;		/* exit status, or -errno */
+	char *in_out, *mig_out;		/* standard output and error */
+};
+
+/*
+ * `kmig incoming --vmm B --listen 127.0.0.1:PORT @in_args` and
+ * `kmig migrate --vmm A --to 127.0.0.1:PORT @mig_args` (arguments split
+ * at spaces), the source given @mig_s seconds to finish, the destination
+ * 40 more; either is killed when late. Free @r with agents_free().
+ */
+void run_agents(struct vmm_proc *a, struct vmm_proc *b, unsigned int port,
+		const char *in_args, const char *mig_args, int mig_s,
+		struct agents *r);
+void agents_free(struct agents *r);
 
 #define vmm_start(v, sock, log, ...) ({					\
 	const char *const __a[] = { __VA_ARGS__, NULL };		\
 	int __r = __vmm_start(v, sock, log, __a);			\
 	ASSERT_EQ(0, __r) TH_LOG("kmig-vmm on %s: %s", sock, strerror(-__r)); \
+})
+
+#define vmm_startf(v, sock, log, fmt, ...) ({				\
+	int __r = __vmm_startf(v, sock, log, fmt, ##__VA_ARGS__);	\
+	ASSERT_EQ(0, __r) TH_LOG("kmig-vmm on %s: %s", sock, strerror(-__r)); \
+})
+
+#define vmm_wait_counter(v, above, st) ({				\
+	int __r = __vmm_wait_counter((v)->sock, above, PROC_WAIT_MS, st); \
+	ASSERT_EQ(0, __r) TH_LOG("kmig-vmm on %s, counter above %llu: %s", \
+				 (v)->sock, (unsigned long long)(above),	\
+				 strerror(-__r));			\
 })
 
 #endif /* KMIG_TEST_PROC_H */

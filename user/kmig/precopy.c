@@ -1,0 +1,804 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source side of a precopy live migration (precopy.h).
+ *
+ * Take the VM's memory context from its VMM, arm dirty tracking, send every
+ * page, then send dirty rounds until what is left fits --max-downtime;
+ * pause, take the final harvest, send the rest with the vCPU and device
+ * state, and hand the guest over (handshake.h). Until the pause,
+ * any failure leaves the guest running here, unthrottled; after it, the
+ * guest runs here again unless it may already run there.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "ctx.h"
+#include "dec.h"
+#include "handshake.h"
+#include "hello.h"
+#include "link.h"
+#include "mig.h"
+#include "precopy.h"
+#include "send.h"
+#include "util.h"
+
+/* The first failure of any channel or step is the cause (link.h). */
+#define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
+/* An I/O error of a channel: the destination may say why (link.h). */
+#define io_fail(x, ret, ...) mig_link_io_fail(&(x)->link, ret, __VA_ARGS__)
+
+static int connect_channels(struct precopy_src *s)
+{
+	uint8_t hello[KMIG_HELLO_SIZE];
+	struct kmig_hello h = { .nchannels = s->o.channels };
+	uint64_t until = kmig_now_ns() + 5000000000ull;
+	unsigned int i;
+	int fd, ret;
+
+	memcpy(h.uuid, s->uuid, 16);
+	for (i = 0; i < s->o.channels; i++) {
+		for (;;) {
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				return fail(s, -errno, "socket: %s",
+					    strerror(errno));
+			mig_sock_setup(fd, s->o.io_timeout_s);
+			if (!connect(fd, (struct sockaddr *)&s->o.addr,
+				     sizeof(s->o.addr)))
+				break;
+			ret = -errno;
+			close(fd);
+			if (ret != -ECONNREFUSED || kmig_now_ns() > until)
+				return fail(s, ret,
+					    "cannot connect channel %u to the destination: %s",
+					    i, strerror(-ret));
+			usleep(50000);
+		}
+		s->sock[s->nsock++] = fd;
+		mig_link_add(&s->link, fd);
+		h.channel = i;
+		kmig_hello_encode(&h, hello);
+		ret = kmig_io_all(fd, hello, sizeof(hello), true);
+		if (ret)
+			return io_fail(s, ret, "channel %u: cannot send the hello: %s",
+				       i, strerror(-ret));
+	}
+	return 0;
+}
+
+/* The main channel's stream: its writer is the main thread. */
+static void main_begin(struct precopy_src *s)
+{
+	mig_chan_begin(&s->ch[0]);
+}
+
+/* A failure of @ret (if any) while writing it, and its end. */
+static int main_end(struct precopy_src *s, int ret)
+{
+	mig_chan_end(&s->ch[0]);
+	if (ret && ret != -ECANCELED)
+		return io_fail(s, ret, "main channel: %s", strerror(-ret));
+	return ret;
+}
+
+/* A command on the main channel, sent now. */
+static int send_cmd(struct precopy_src *s, const struct kmig_scmd *cmd)
+{
+	int ret;
+
+	main_begin(s);
+	ret = kmig_enc_cmd(&s->ch[0].enc, cmd);
+	if (!ret)
+		ret = kmig_enc_flush(&s->ch[0].enc);
+	return main_end(s, ret);
+}
+
+/*
+ * Every channel's stream header and CAPS, the main one announcing the
+ * page channels and opening the return path; then the senders, the
+ * keepalive and the return path's reader start.
+ */
+static int start_streams(struct precopy_src *s)
+{
+	unsigned int i, npc = s->o.channels - 1;
+	uint64_t req = KMIG_SCAP_RETURN_PATH;
+	struct kmig_scmd cmd = { 0 };
+	int ret;
+
+	if (npc)
+		req |= KMIG_SCAP_MULTI_CHANNEL;
+	if (s->o.ndevs)
+		req |= KMIG_SCAP_DEVICE_STATE;
+	for (i = 0; i < s->o.channels; i++) {
+		ret = mig_chan_init(&s->ch[i], s->sock[i], i,
+				    s->o.bandwidth / (npc ? npc : 1));
+		if (ret)
+			return fail(s, ret, "out of memory");
+		ret = kmig_enc_header(&s->ch[i].enc);
+		if (!ret)
+			ret = kmig_enc_caps(&s->ch[i].enc,
+					    i ? KMIG_SCAP_MULTI_CHANNEL : req, 0);
+		if (!ret && i)
+			ret = kmig_enc_flush(&s->ch[i].enc);
+		if (ret)
+			return io_fail(s, ret, "channel %u: %s", i,
+				       strerror(-ret));
+	}
+	if (npc) {
+		cmd.id = KMIG_SCMD_CHANNELS;
+		cmd.channels.count = npc;
+		memcpy(cmd.channels.uuid, s->uuid, 16);
+		ret = kmig_enc_cmd(&s->ch[0].enc, &cmd);
+		if (ret)
+			return fail(s, ret, "main channel: %s", strerror(-ret));
+	}
+	cmd.id = KMIG_SCMD_OPEN_RETURN_PATH;
+	ret = send_cmd(s, &cmd);
+	if (ret)
+		return ret;
+	mig_hs_out_init(&s->out, s->sock[0], s->uuid);
+	s->rp = (struct mig_hs_reader) {
+		.link = &s->link, .sock = s->sock[0],
+		.io_timeout_s = s->o.io_timeout_s,
+	};
+	memcpy(s->rp.uuid, s->uuid, 16);
+	ret = mig_hs_reader_start(&s->rp);
+	if (!ret)
+		ret = mig_senders_start(&s->senders, &s->vm, &s->link, s->ch,
+					npc);
+	if (ret)
+		return fail(s, ret, "cannot start the sender threads");
+	return 0;
+}
+
+/* OR the dirty log of every slot into its bitmap; returns pages set. */
+static int harvest(struct precopy_src *s, uint64_t *dirty)
+{
+	uint64_t w, n = 0;
+	unsigned int i;
+
+	int ret;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		struct mig_slot *sl = &s->vm.slots[i];
+
+		ret = kmig_ctx_dirty_log(s->vm.ctx_fd, sl->id, sl->npages,
+					 s->tmp, true);
+		if (ret)
+			return fail(s, ret,
+				    "cannot harvest the dirty log of slot %u: %s%s",
+				    sl->id, strerror(-ret), ret == -ENODEV ?
+				    " (the VMM did not create it with dirty logging)" :
+				    "");
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
+			sl->bitmap[w] |= s->tmp[w];
+			n += __builtin_popcountll(sl->bitmap[w]);
+		}
+	}
+	*dirty = n;
+	return 0;
+}
+
+/*
+ * Start or stop logging the guest's writes. The VMM's slots do not log
+ * until a migration starts, and stop again when it ends, however it ends.
+ */
+static int set_logging(struct precopy_src *s, bool on)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		ret = kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, on);
+		if (ret)
+			return fail(s, ret,
+				    "cannot %s dirty logging of slot %u: %s%s",
+				    on ? "start" : "stop", s->vm.slots[i].id,
+				    strerror(-ret), ret == -ENODEV ?
+				    " (the VMM did not create it with dirty logging)" :
+				    "");
+	}
+	return 0;
+}
+
+/*
+ * Which pages have memory, for round 0; taken after logging started, so
+ * that a page that gets memory later by being written is in round 1.
+ */
+static int get_present(struct precopy_src *s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		struct mig_slot *sl = &s->vm.slots[i];
+
+		sl->present = calloc(kmig_bitmap_words(sl->npages), 8);
+		if (!sl->present)
+			return fail(s, -ENOMEM, "out of memory");
+		ret = kmig_ctx_present(s->vm.ctx_fd, sl->id, sl->npages,
+				       sl->present);
+		if (ret)
+			return fail(s, ret,
+				    "cannot tell the pages of slot %u with memory: %s",
+				    sl->id, strerror(-ret));
+	}
+	return 0;
+}
+
+static void present_free(struct precopy_src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		free(s->vm.slots[i].present);
+		s->vm.slots[i].present = NULL;
+	}
+}
+
+static void bitmaps_clear(struct precopy_src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++)
+		memset(s->vm.slots[i].bitmap, 0,
+		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
+}
+
+/* Bytes sent so far: RAM records, and device data with @dev. */
+static uint64_t sent_bytes(struct precopy_src *s, bool dev)
+{
+	uint64_t b = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->o.channels; i++)
+		b += s->ch[i].bytes;
+	for (i = 0; dev && i < s->o.ndevs; i++)
+		b += s->o.devs[i].bytes;
+	return b;
+}
+
+/*
+ * Pages of one round: on the page channels' senders, or on the main
+ * channel. Meanwhile an idle main channel says PING (send.h).
+ */
+static int send_round(struct precopy_src *s, uint8_t type, bool final)
+{
+	int ret;
+
+	if (s->o.channels > 1)
+		return mig_senders_round(&s->senders, s->round, type, final);
+	mig_senders_rewind(&s->senders);
+	main_begin(s);
+	ret = mig_chan_ram_part(&s->ch[0], MIG_RAM_SECTION, type);
+	mig_chan_end(&s->ch[0]);
+	if (ret)
+		return io_fail(s, ret, "main channel: %s", s->ch[0].errmsg[0] ?
+			       s->ch[0].errmsg : strerror(-ret));
+	return 0;
+}
+
+/* The main channel's ROUND_SYNC, and with @final its END_OF_STREAM. */
+static int main_round_sync(struct precopy_src *s, bool final)
+{
+	main_begin(s);
+	return main_end(s, mig_chan_round_sync(&s->ch[0], s->round, final));
+}
+
+/*
+ * Device state of one round: while running, what is pending when the round
+ * starts (what the device changes meanwhile waits for the next round);
+ * at the switchover all of it, then the config.
+ */
+static int devices_round(struct precopy_src *s, uint8_t type, bool final)
+{
+	uint64_t pending = 0;
+	unsigned int i;
+	int ret = 0;
+
+	main_begin(s);
+	for (i = 0; i < s->o.ndevs && !ret; i++) {
+		struct mig_device *d = &s->o.devs[i];
+
+		if (!final && mig_dev_pending(d, &pending))
+			pending = 0;
+		ret = mig_dev_save(d, &s->ch[0].enc, MIG_DEV_SECTION + i,
+				   type, final ? 0 : pending ? pending : 1,
+				   final);
+		if (ret)
+			fail(s, ret, "device %s:%u: cannot save its state: %s",
+			     d->name, d->instance, strerror(-ret));
+	}
+	mig_chan_end(&s->ch[0]);
+	return ret;
+}
+
+/* What the senders counted, for the job model (report.c). */
+static void job_update(struct precopy_src *s, uint64_t dirty)
+{
+	struct mig_counts c = {
+		.ram_bytes = sent_bytes(s, false),
+		.all_bytes = sent_bytes(s, true), .dirty = dirty,
+	};
+	unsigned int i;
+
+	for (i = 0; i < s->o.channels; i++) {
+		c.pages += s->ch[i].pages;
+		c.zero += s->ch[i].zero;
+	}
+	for (i = 0; i < s->o.ndevs; i++)
+		c.device_bytes += s->o.devs[i].bytes;
+	mig_job_count(&s->job, &c);
+	s->job.throttle = s->throttle;
+}
+
+/* vCPU state from the VMM, re-sent record by record on the main stream. */
+static int vcpu_section(void *opaque, const struct kmig_section *sec)
+{
+	return kmig_enc_section(opaque, sec);
+}
+
+static int vcpu_record(void *opaque, uint32_t vcpu, uint16_t part,
+		       const void *data, uint32_t len)
+{
+	return kmig_enc_vcpu(opaque, vcpu, part, data, len);
+}
+
+static int send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
+{
+	static const struct kmig_dec_ops ops = {
+		.section = vcpu_section, .vcpu = vcpu_record,
+	};
+	struct kmig_dec_cfg cfg = {
+		.caps_supported = KMIG_SCAP_ALL, .ops = &ops,
+		.opaque = &s->ch[0].enc,
+	};
+	struct kmig_dec d;
+	int ret;
+
+	main_begin(s);
+	ret = kmig_dec_init_buf(&d, &cfg, buf, len);
+	if (!ret)
+		ret = kmig_dec_run(&d);
+	mig_chan_end(&s->ch[0]);
+	if (ret)
+		fail(s, ret, "the VMM's vCPU state: %s", kmig_dec_error(&d));
+	kmig_dec_free(&d);
+	return ret;
+}
+
+/*
+ * Everything is sent: hand the guest over (handshake.h). From LOADED on
+ * it may run there: never here again, unless the destination says FAILED.
+ */
+static int handshake(struct precopy_src *s)
+{
+	return mig_hs_source(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
+			     &s->handed_over);
+}
+
+static int vmm_req(struct precopy_src *s, const char *what, const char *req)
+{
+	int ret = vmm_client_cmd(&s->vm.vmm, "%s", req);
+
+	if (ret)
+		return fail(s, ret, "the VMM refused to %s: %s", what,
+			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
+			    strerror(-ret));
+	return 0;
+}
+
+static int set_throttle(struct precopy_src *s, unsigned int pct)
+{
+	char req[32];
+
+	snprintf(req, sizeof(req), "throttle %u", pct);
+	if (vmm_req(s, "throttle the guest", req))
+		return -EIO;
+	s->throttle = pct;
+	return 0;
+}
+
+/*
+ * Paused: the last dirty pages, the vCPU state and the devices' final
+ * state, and the main stream's end.
+ */
+static int send_final(struct precopy_src *s, const uint8_t *vbuf, size_t vlen)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_SWITCHOVER };
+	int ret;
+
+	ret = send_cmd(s, &cmd);
+	s->round++;
+	if (!ret)
+		ret = send_round(s, KMIG_REC_SECTION_END, true);
+	if (!ret)
+		ret = send_vcpus(s, vbuf, vlen);
+	if (!ret)
+		ret = devices_round(s, KMIG_REC_SECTION_END, true);
+	if (!ret)
+		ret = main_round_sync(s, true);
+	return ret;
+}
+
+/* Pause the guest; its last dirty pages and its vCPU state in @vbuf. */
+static int pause_guest(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
+		       size_t *vlen)
+{
+	unsigned int i;
+	int ret;
+
+	s->pause_ns = kmig_now_ns();
+	ret = vmm_req(s, "pause the guest", "pause");
+	if (ret)
+		return ret;
+	s->paused = true;
+	ret = harvest(s, dirty);
+	if (ret)
+		return ret;
+	ret = vmm_client_save(&s->vm.vmm, vbuf, vlen);
+	if (ret)
+		return fail(s, ret, "cannot save the vCPU state: %s",
+			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
+			    strerror(-ret));
+	if (s->o.save_dir) {
+		ret = mig_save_slots(&s->vm, s->o.save_dir, s->err,
+				     sizeof(s->err));
+		if (!ret)
+			ret = mig_save_file(s->o.save_dir, "vcpus.bin", *vbuf,
+					    *vlen, s->err, sizeof(s->err));
+		if (ret)
+			return fail(s, ret, "%s", s->err);
+	}
+	for (i = 0; i < s->o.ndevs; i++)
+		if (mig_dev_set_state(&s->o.devs[i],
+				      KMIG_DEVICE_STATE_SAVING))
+			return fail(s, -errno, "device %s:%u: cannot stop it: %s",
+				    s->o.devs[i].name, s->o.devs[i].instance,
+				    strerror(errno));
+	return 0;
+}
+
+static int switchover(struct precopy_src *s)
+{
+	uint64_t dirty = 0, t1 = 0, t2 = 0;
+	uint8_t *vbuf = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	ret = pause_guest(s, &dirty, &vbuf, &vlen);
+	t1 = kmig_now_ns();
+	if (!ret)
+		ret = send_final(s, vbuf, vlen);
+	free(vbuf);
+	t2 = kmig_now_ns();
+	if (ret)
+		return ret;
+	job_update(s, 0);
+	s->job.memory_iteration = s->round + 1;
+	ret = handshake(s);
+	if (!ret)
+		s->job.downtime_ms = (kmig_now_ns() - s->pause_ns) / 1000000;
+	if (getenv("KMIG_DEBUG"))
+		fprintf(stderr, "switchover: pause+harvest+save %llu ms, final stream (%llu pages) %llu ms, handshake %llu ms\n",
+			(unsigned long long)(t1 - s->pause_ns) / 1000000,
+			(unsigned long long)dirty,
+			(unsigned long long)(t2 - t1) / 1000000,
+			(unsigned long long)(kmig_now_ns() - t2) / 1000000);
+	return ret;
+}
+
+/*
+ * Back to how it was before the migration: running, unthrottled. Unless
+ * the guest was handed over: then it stays paused, devices stopped.
+ */
+static void abort_source(struct precopy_src *s)
+{
+	uint32_t dev_state = s->handed_over ? KMIG_DEVICE_STATE_STOP :
+			     KMIG_DEVICE_STATE_RUNNING;
+	unsigned int i;
+
+	for (i = 0; i < s->o.ndevs; i++)
+		if (s->o.devs[i].fd >= 0)
+			mig_dev_set_state(&s->o.devs[i], dev_state);
+	if (s->vm.ctx_fd < 0)
+		return;
+	set_logging(s, false);
+	if (s->throttle)
+		vmm_client_cmd(&s->vm.vmm, "throttle 0");
+	if (s->paused && !s->handed_over &&
+	    vmm_client_cmd(&s->vm.vmm, "resume"))
+		fprintf(stderr, "kmig migrate: cannot resume the guest here: %s\n",
+			s->vm.vmm.reply);
+}
+
+/* Round 0: log the guest's writes, then send every page with memory. */
+static int precopy_setup(struct precopy_src *s)
+{
+	unsigned int i;
+	int ret;
+
+	ret = set_logging(s, true);
+	if (!ret)
+		ret = get_present(s);
+	if (ret)
+		return ret;
+	for (i = 0; i < s->vm.nslots; i++) {
+		struct mig_slot *sl = &s->vm.slots[i];
+
+		memset(sl->bitmap, 0xff, kmig_bitmap_words(sl->npages) * 8);
+		if (sl->npages % 64)
+			sl->bitmap[sl->npages / 64] = (1ull << (sl->npages % 64)) - 1;
+	}
+	for (i = 0; i < s->o.ndevs; i++)
+		if (mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_RUNNING |
+				      KMIG_DEVICE_STATE_SAVING))
+			return fail(s, -errno, "device %s:%u: cannot start saving: %s",
+				    s->o.devs[i].name, s->o.devs[i].instance,
+				    strerror(errno));
+	s->job.setup_ms = (kmig_now_ns() - s->job.start_ns) / 1000000;
+	return 0;
+}
+
+/* One precopy round: its pages, its device state, the main sync. */
+static int precopy_round(struct precopy_src *s)
+{
+	uint8_t type = s->round ? KMIG_REC_SECTION_PART :
+		       KMIG_REC_SECTION_START;
+	int ret;
+
+	ret = send_round(s, type, false);
+	if (!ret)
+		ret = devices_round(s, type, false);
+	if (!ret)
+		ret = main_round_sync(s, false);
+	bitmaps_clear(s);
+	present_free(s);
+	return ret;
+}
+
+/* What the rounds so far tell: bytes per second while sending. */
+struct estimate {
+	uint64_t send_ns;		/* time spent sending, all rounds */
+	uint64_t bw;			/* bytes/s over that time */
+	uint64_t last_ns;		/* the previous harvest */
+	unsigned int bad, steps;	/* auto-converge's state */
+	uint64_t prev_dirty;
+};
+
+static void bandwidth_estimate(struct precopy_src *s, struct estimate *e,
+			       uint64_t round_ns)
+{
+	e->send_ns += round_ns;
+	if (e->send_ns)
+		e->bw = sent_bytes(s, true) * 1000000000ull / e->send_ns;
+	s->job.memory_bps = e->bw;
+}
+
+/*
+ * Returns true if what is left (@left bytes, the final harvest taking
+ * @harvest_ms again) fits --max-downtime at the measured bandwidth.
+ */
+static bool converged(struct precopy_src *s, const struct estimate *e, uint64_t left,
+		      uint64_t harvest_ms)
+{
+	s->job.expected_downtime_ms = harvest_ms +
+				      (e->bw ? left * 1000 / e->bw : 0);
+	return !left || (e->bw && s->job.expected_downtime_ms <=
+			 s->o.max_downtime_ms);
+}
+
+/*
+ * Auto-converge: when the guest dirtied more than half of what a round
+ * sent, twice in a row, throttle it in growing steps: 20, 40, 70, 99 %.
+ */
+static int auto_converge(struct precopy_src *s, struct estimate *e, uint64_t dirty,
+			 uint64_t round_bytes)
+{
+	unsigned int pct;
+	int ret;
+
+	if (!s->round || dirty * MIG_PAGE <= round_bytes / 2 ||
+	    dirty < e->prev_dirty / 2) {
+		e->bad = 0;
+		e->prev_dirty = dirty;
+		return 0;
+	}
+	e->prev_dirty = dirty;
+	if (++e->bad < 2 || s->throttle >= 99)
+		return 0;
+	pct = s->throttle ? s->throttle + 10 * e->steps : 20;
+	ret = set_throttle(s, pct > 99 ? 99 : pct);
+	e->steps++;
+	e->bad = 0;
+	return ret;
+}
+
+/* Device state still pending, in bytes. */
+static uint64_t devices_pending(struct precopy_src *s)
+{
+	uint64_t sum = 0, pend;
+	unsigned int i;
+
+	for (i = 0; i < s->o.ndevs; i++)
+		if (!mig_dev_pending(&s->o.devs[i], &pend))
+			sum += pend;
+	return sum;
+}
+
+/*
+ * The round loop: send, harvest, and either switch over once the rest
+ * fits --max-downtime, give up at --timeout, or go round again (throttled
+ * when the guest outruns the link).
+ */
+int precopy_run(struct precopy_src *s)
+{
+	struct estimate e = { .steps = 1, .last_ns = kmig_now_ns() };
+	uint64_t dirty, now, t0, b0, left, harvest_ms;
+	int ret;
+
+	ret = precopy_setup(s);
+	for (s->round = 0; !ret; s->round++) {
+		t0 = kmig_now_ns();
+		b0 = sent_bytes(s, false);
+		ret = precopy_round(s);
+		if (ret)
+			return ret;
+		bandwidth_estimate(s, &e, kmig_now_ns() - t0);
+
+		now = kmig_now_ns();
+		ret = harvest(s, &dirty);
+		if (ret)
+			return ret;
+		harvest_ms = (kmig_now_ns() - now) / 1000000;
+		s->job.memory_dirty_rate = now > e.last_ns ?
+			dirty * 1000000000ull / (now - e.last_ns) : 0;
+		e.last_ns = now;
+		s->job.memory_iteration = s->round + 1;
+		left = dirty * MIG_PAGE + devices_pending(s);
+		if (getenv("KMIG_DEBUG"))
+			fprintf(stderr, "round %llu: %llu ms, %llu dirty, bw %llu\n",
+				(unsigned long long)s->round,
+				(unsigned long long)(now - t0) / 1000000,
+				(unsigned long long)dirty,
+				(unsigned long long)e.bw);
+		if (converged(s, &e, left, harvest_ms)) {
+			job_update(s, dirty);
+			mig_progress(&s->o, &s->job);
+			return switchover(s);
+		}
+		job_update(s, dirty);
+		mig_progress(&s->o, &s->job);
+		if (s->o.timeout_ms &&
+		    kmig_now_ns() - s->job.start_ns > s->o.timeout_ms * 1000000ull)
+			return fail(s, -ETIMEDOUT,
+				    "not converged after %llu s (%llu pages dirty, %llu ms expected downtime); aborted, the guest keeps running here",
+				    (unsigned long long)s->o.timeout_ms / 1000,
+				    (unsigned long long)dirty,
+				    (unsigned long long)s->job.expected_downtime_ms);
+		ret = auto_converge(s, &e, dirty, sent_bytes(s, false) - b0);
+	}
+	return ret;
+}
+
+/* The VMM's memory, the devices, the channels: ready to send. */
+static int setup(struct precopy_src *s)
+{
+	unsigned int i;
+	size_t maxw = 0;
+	int ret;
+
+	ret = mig_vm_attach(&s->vm, s->o.vmm, PROT_READ, s->err, sizeof(s->err));
+	if (ret)
+		return fail(s, ret, "%s", s->err);
+	s->job.memory_total = s->vm.mem_size;
+	for (i = 0; i < s->vm.nslots; i++)
+		if (kmig_bitmap_words(s->vm.slots[i].npages) > maxw)
+			maxw = kmig_bitmap_words(s->vm.slots[i].npages);
+	s->tmp = calloc(maxw ? maxw : 1, 8);
+	if (!s->tmp)
+		return fail(s, -ENOMEM, "out of memory");
+	for (i = 0; i < s->o.ndevs; i++) {
+		ret = mig_dev_open(&s->o.devs[i], s->err, sizeof(s->err));
+		if (ret)
+			return fail(s, ret, "%s", s->err);
+	}
+	ret = connect_channels(s);
+	if (!ret)
+		ret = start_streams(s);
+	return ret;
+}
+
+/*
+ * Migrated: the guest runs there. Here it stays paused for good, and the
+ * VMM is told, so that it refuses to run it again unless forced.
+ */
+static void migrated_away(struct precopy_src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->o.ndevs; i++)
+		mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_STOP);
+	set_logging(s, false);
+	if (s->throttle)
+		vmm_client_cmd(&s->vm.vmm, "throttle 0");
+	if (vmm_client_cmd(&s->vm.vmm, "migrated"))
+		fprintf(stderr, "kmig migrate: the VMM was not told that its guest migrated away: %s\n",
+			s->vm.vmm.reply);
+}
+
+/*
+ * The cause, once every thread has stopped: the return path's reader had
+ * a moment to hear the destination's own account.
+ */
+static int stop_threads(struct precopy_src *s, int ret)
+{
+	if (ret)
+		mig_link_shut(&s->link);
+	mig_hs_reader_stop(&s->rp, ret ? 2000 : 0);
+	mig_link_shut(&s->link);
+	mig_senders_stop(&s->senders);
+	return ret ? mig_link_cause(&s->link, s->err, sizeof(s->err)) : 0;
+}
+
+
+void precopy_init(struct precopy_src *s)
+{
+	mig_link_init(&s->link);
+	s->link.keep_return_path = true;
+	mig_job_start(&s->job);
+	s->job.channels = s->o.channels;
+	s->vm.ctx_fd = -1;
+	getrandom(s->uuid, sizeof(s->uuid), 0);
+}
+
+int precopy_start(struct precopy_src *s)
+{
+	int ret;
+
+	ret = mig_ensure_module(s->err, sizeof(s->err));
+	if (ret) {
+		fail(s, ret, "%s", s->err);
+		return ret;
+	}
+	return setup(s);
+}
+
+int precopy_end(struct precopy_src *s, int ret)
+{
+	ret = stop_threads(s, ret);
+	if (ret)
+		abort_source(s);
+	else
+		migrated_away(s);
+	job_update(s, ret ? s->job.memory_remaining / MIG_PAGE : 0);
+	mig_job_end(&s->job, ret && s->handed_over ? -EINPROGRESS : ret,
+		    s->err);
+	return ret;
+}
+
+void precopy_free(struct precopy_src *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->o.channels; i++)
+		mig_chan_free(&s->ch[i]);
+	for (i = 0; i < s->nsock; i++)
+		close(s->sock[i]);
+	for (i = 0; i < s->o.ndevs; i++)
+		mig_dev_close(&s->o.devs[i]);
+	mig_vm_detach(&s->vm);
+	mig_link_destroy(&s->link);
+	free(s->tmp);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The source side of a precopy live migration, for `kmig migrate`:
+ *
+ *	precopy_init(s);		(s zeroed, s->o parsed)
+ *	ret = precopy_start(s);		module, VMM, devices, channels
+ *	if (!ret)
+ *		ret = precopy_run(s);	rounds, then the switchover
+ *	ret = precopy_end(s, ret);	the guest here or there, job ended
+ *	... report s->job, s->err ...
+ *	precopy_free(s);
+ *
+ * Each returns 0 or -errno, the cause then in s->err.
+ */
+#ifndef KMIG_PRECOPY_H
+#define KMIG_PRECOPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "handshake.h"
+#include "link.h"
+#include "mig.h"
+#include "send.h"
+
+struct precopy_src {
+	struct mig_opts o;
+	struct mig_vm vm;
+	struct mig_job job;
+	unsigned int nsock;
+	int sock[1 + MIG_MAX_CHANNELS];
+	struct mig_chan ch[1 + MIG_MAX_CHANNELS];
+	struct mig_senders senders;
+	struct mig_link link;		/* first failure, all sockets */
+	struct mig_hs_out out;		/* GO */
+	struct mig_hs_reader rp;	/* the return path */
+	uint8_t uuid[16];
+	uint64_t round;
+	uint64_t pause_ns;
+	bool paused;
+	bool handed_over;		/* GO sent, no FAILED since */
+	unsigned int throttle;
+	uint64_t *tmp;			/* harvest buffer */
+	char err[512];			/* the cause, at the end */
+};
+
+void precopy_init(struct precopy_src *s);
+int precopy_start(struct precopy_src *s);
+int precopy_run(struct precopy_src *s);
+/* Stop every thread, then leave the guest where @ret says it is. */
+int precopy_end(struct precopy_src *s, int ret);
+void precopy_free(struct precopy_src *s);
+
+#endif /* KMIG_PRECOPY_H */
