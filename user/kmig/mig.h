@@ -63,6 +63,7 @@ struct mig_opts {
 	unsigned int channels;		/* total, main included */
 	uint64_t max_downtime_ms;
 	uint64_t bandwidth;		/* bytes per second, 0: no cap */
+	unsigned int max_throttle;	/* auto-converge's cap, percent */
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool json;

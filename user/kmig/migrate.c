@@ -26,6 +26,8 @@ static const char usage[] =
 "                             only; N > 1 adds N page channels (max 16)\n"
 "  --max-downtime MS          downtime target, 1..60000 (default 300)\n"
 "  --bandwidth MIB_PER_S      cap the transfer rate, 1..1048576\n"
+"  --max-throttle PCT         throttle the guest at most this much,\n"
+"                             0..99 (default 99; 0: never)\n"
 "  --timeout S                abort if not switched over after S seconds;\n"
 "                             the guest keeps running here\n"
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
@@ -45,6 +47,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "channels", required_argument, NULL, 'c' },
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "max-throttle", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "io-timeout", required_argument, NULL, 'I' },
 		{ "json", no_argument, NULL, 'j' },
@@ -61,6 +64,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	o->channels = 1;
 	o->max_downtime_ms = 300;
+	o->max_throttle = 99;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
@@ -86,6 +90,12 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 					  1048576, &v))
 				return -EINVAL;
 			o->bandwidth = v << 20;
+			break;
+		case 'm':
+			if (mig_parse_u64(o->cmd, "--max-throttle", optarg, 0,
+					  99, &v))
+				return -EINVAL;
+			o->max_throttle = v;
 			break;
 		default:
 			ret = mig_parse_common(o, c, usage, argv);

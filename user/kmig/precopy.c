@@ -601,7 +601,8 @@ static bool converged(struct precopy_src *s, const struct estimate *e, uint64_t 
 
 /*
  * Auto-converge: when the guest dirtied more than half of what a round
- * sent, twice in a row, throttle it in growing steps: 20, 40, 70, 99 %.
+ * sent, twice in a row, throttle it in growing steps: 20, 40, 70, 99 %,
+ * never beyond --max-throttle.
  */
 static int auto_converge(struct precopy_src *s, struct estimate *e, uint64_t dirty,
 			 uint64_t round_bytes)
@@ -616,10 +617,11 @@ static int auto_converge(struct precopy_src *s, struct estimate *e, uint64_t dir
 		return 0;
 	}
 	e->prev_dirty = dirty;
-	if (++e->bad < 2 || s->throttle >= 99)
+	if (++e->bad < 2 || s->throttle >= s->o.max_throttle)
 		return 0;
 	pct = s->throttle ? s->throttle + 10 * e->steps : 20;
-	ret = set_throttle(s, pct > 99 ? 99 : pct);
+	ret = set_throttle(s, pct > s->o.max_throttle ? s->o.max_throttle :
+						    pct);
 	e->steps++;
 	e->bad = 0;
 	return ret;
