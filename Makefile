@@ -237,11 +237,10 @@ bench: selftests benches tools $(B)/vmm/bench-guest.bin
 
 # The data path on this host over loopback TCP, no module needed
 # (BENCH_HOST_ARGS: see user/bench/wire.c).
-$(B)/bench-host/wire: user/bench/wire.c $(STREAM_SRCS) $(STREAM_HDRS)
+$(B)/bench-host/wire: user/bench/wire.c $(LIB) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) -O2 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
-		-o $@ $< \
-		$(STREAM_SRCS) -lpthread
+	$(CC) -O2 -g $(WARN) -Wno-unused-parameter $(LIB_CPPFLAGS) \
+		-o $@ $< $(LIB) -lpthread
 
 bench-host: $(B)/bench-host/wire
 	$(B)/bench-host/wire $(BENCH_HOST_ARGS)

@@ -38,6 +38,7 @@
 #include "crc32c.h"
 #include "dec.h"
 #include "enc.h"
+#include "util.h"
 
 #define PAGE		KMIG_STREAM_PAGE_SIZE
 #define CHUNK		256u	/* pages per unit of work, as the agent's */
@@ -195,18 +196,6 @@ struct sender {
 	uint64_t zfirst, zcount;
 };
 
-static bool page_is_zero(const void *p)
-{
-	const uint64_t *w = p;
-	unsigned int i;
-
-	for (i = 0; i < PAGE / 8; i += 8)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
-		    w[i + 5] | w[i + 6] | w[i + 7])
-			return false;
-	return true;
-}
-
 static int flush_batch(struct sender *s)
 {
 	int ret = 0;
@@ -257,7 +246,7 @@ static int send_chunk(struct sender *s, uint64_t first, uint64_t end)
 	memcpy(at, g.src + first * PAGE, (end - first) * PAGE);
 	s->used += end - first;
 	for (p = first; p < end && !ret; p++, at += PAGE)
-		ret = page_is_zero(at) ? zero_page(s, p) : data_page(s, p, at);
+		ret = kmig_page_is_zero(at) ? zero_page(s, p) : data_page(s, p, at);
 	if (!ret)
 		ret = flush_batch(s);
 	if (!ret && s->zcount)

@@ -29,18 +29,6 @@
 #define ZERO_REC_BYTES	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_SLOT_LEN + \
 			 KMIG_REC_RAM_ZERO_LEN + KMIG_STREAM_CRC_SIZE)
 
-bool mig_page_is_zero(const void *p)
-{
-	const uint64_t *w = p;
-	unsigned int i;
-
-	for (i = 0; i < MIG_PAGE / 8; i += 8)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
-		    w[i + 5] | w[i + 6] | w[i + 7])
-			return false;
-	return true;
-}
-
 /*
  * Sleep as long as the bytes sent so far are ahead of the rate: what the
  * encoder holds goes out first, so that the channel is never silent for
@@ -192,7 +180,7 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 			return s->enc.err ? s->enc.err : -EIO;
 		for (p = lo; p < hi && !ret; p++) {
 			data = buf + (p - lo) * MIG_PAGE;
-			if (mig_page_is_zero(data)) {
+			if (kmig_page_is_zero(data)) {
 				ret = zero_page(s, sl, &z, p, &bytes);
 				continue;
 			}

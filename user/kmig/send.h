@@ -95,6 +95,4 @@ int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
 /* Stop and join every thread (after a failure their sockets are shut). */
 void mig_senders_stop(struct mig_senders *p);
 
-bool mig_page_is_zero(const void *p);
-
 #endif /* KMIG_SEND_H */

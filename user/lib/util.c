@@ -42,3 +42,15 @@ int kmig_io_all(int fd, void *buf, size_t len, bool out)
 	}
 	return 0;
 }
+
+bool kmig_page_is_zero(const void *p)
+{
+	const uint64_t *w = p;
+	unsigned int i;
+
+	for (i = 0; i < 4096 / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
+		    w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	return true;
+}

@@ -19,6 +19,8 @@ struct timespec kmig_deadline(uint64_t ms);
  * peer closed, -ETIMEDOUT when the socket's timeout expired, or -errno.
  */
 int kmig_io_all(int fd, void *buf, size_t len, bool out);
+/* Whether the 4 KiB page at @p (8-byte aligned) holds only zeros. */
+bool kmig_page_is_zero(const void *p);
 /* 64-bit words of a bitmap of @bits bits. */
 static inline uint64_t kmig_bitmap_words(uint64_t bits)
 {
