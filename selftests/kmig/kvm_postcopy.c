@@ -23,6 +23,7 @@
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "kvm.h"
+#include "proc.h"
 
 #define GUEST_SIZE	0x10000
 #define GUEST_PAGES	(GUEST_SIZE / PAGE_SZ)
@@ -200,19 +201,6 @@ static void run_apf_vmm(int fd)
 	_exit(0);
 }
 
-/* True if process @pid ended within @ms; its status in *@status. */
-static bool reaped(pid_t pid, int *status, int ms)
-{
-	struct timespec ts = { 0, 10000000 };
-
-	for (; ms > 0; ms -= 10) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return true;
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
 /* True if the module's objects were all freed within @ms. */
 static bool objects_freed(int ms)
 {
@@ -312,7 +300,7 @@ TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
 
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	close(ffd);
-	EXPECT_TRUE(reaped(pid, &status, 10000)) {
+	EXPECT_TRUE(proc_reaped(pid, &status, 10000)) {
 		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
 		return;
 	}
@@ -338,7 +326,7 @@ TEST(async_pf_worker_does_not_wait_without_a_server)
 	EXPECT_TRUE(kmig_wait_waiters(fd, 1, 10000));
 	close(fd);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	EXPECT_TRUE(reaped(pid, &status, 10000)) {
+	EXPECT_TRUE(proc_reaped(pid, &status, 10000)) {
 		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
 		return;
 	}

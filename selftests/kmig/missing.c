@@ -23,6 +23,7 @@
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "kvm.h"
+#include "proc.h"
 
 #define NPAGES	64
 #define SIZE	(NPAGES * PAGE_SZ)
@@ -566,19 +567,6 @@ TEST_F(missing, waiter_of_a_closed_context_ends)
 	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
 }
 
-/* True if process @pid ended within @ms; its status in *@status. */
-static bool reaped(pid_t pid, int *status, int ms)
-{
-	struct timespec ts = { 0, 10000000 };
-
-	for (; ms > 0; ms -= 10) {
-		if (waitpid(pid, status, WNOHANG) == pid)
-			return true;
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
 /*
  * The waiter's mapping is unmapped and its slot deleted while the server
  * stays: KMIG_INSTALL and KMIG_WAKE can no longer name the slot, so the
@@ -615,7 +603,7 @@ TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
 	EXPECT_EQ(7, rec.page);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 	ASSERT_EQ(1, write(go[1], &c, 1));
-	if (!reaped(pid, &status, 5000)) {
+	if (!proc_reaped(pid, &status, 5000)) {
 		EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0))
 			TH_LOG("the waiter of the deleted slot sleeps on");
 		kill(pid, SIGKILL);

@@ -123,6 +123,16 @@ int proc_wait_exit(pid_t pid, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+bool proc_reaped(pid_t pid, int *status, int ms)
+{
+	for (; ms > 0; ms -= 10) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		msleep(10);
+	}
+	return false;
+}
+
 const char *proc_where(pid_t pid)
 {
 	static char buf[2048];

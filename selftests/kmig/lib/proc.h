@@ -35,6 +35,8 @@ pid_t proc_spawnf(const char *ns, const char *log, const char *fmt, ...)
 /* Exit status of @pid (128 + signal when killed), waiting at most
  * @timeout_ms; -ETIMEDOUT while it still runs (it keeps running). */
 int proc_wait_exit(pid_t pid, int timeout_ms);
+/* True if process @pid ended within @ms, its raw wait status in *@status. */
+bool proc_reaped(pid_t pid, int *status, int ms);
 /* Where each thread of @pid waits (/proc wchan), for a hang's log
  * (static: valid until the next call). */
 const char *proc_where(pid_t pid);
