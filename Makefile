@@ -197,7 +197,7 @@ $(B)/fuzz/seed: user/fuzz/seed.c $(LIB)
 # The fuzzers build the stream's sources themselves: libFuzzer needs them
 # compiled by clang with its coverage instrumentation.
 
-$(B)/fuzz/%: user/fuzz/%.c $(STREAM_SRCS) $(STREAM_HDRS)
+$(B)/fuzz/%: user/fuzz/%.c $(wildcard user/fuzz/*.h) $(STREAM_SRCS) $(STREAM_HDRS)
 	@mkdir -p $(@D)
 	clang -O1 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
 		-fsanitize=fuzzer,address,undefined \
