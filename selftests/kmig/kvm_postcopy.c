@@ -268,6 +268,20 @@ static int apf_vmm_start(pid_t *pid, int ffd_flags, int *ffd)
 	return fd;
 }
 
+/* The killed VMM @pid exits, and every object of the module goes with it. */
+static void expect_vmm_gone(struct __test_metadata *_metadata, pid_t pid)
+{
+	int status;
+
+	EXPECT_TRUE(proc_reaped(pid, &status, 10000)) {
+		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
+		return;
+	}
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_TRUE(objects_freed(10000))
+		TH_LOG("the worker still holds the VMM's memory");
+}
+
 /*
  * KVM's async-PF worker waits for a page with KMIG_FAULT_FD_KEEP_WAITING;
  * the VMM is killed and the server goes away. The worker gets no signal:
@@ -278,7 +292,7 @@ TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
 {
 	struct kmig_fault rec;
 	struct pollfd pfd;
-	int fd, ffd, status;
+	int fd, ffd;
 	char comm[32];
 	pid_t pid;
 
@@ -300,13 +314,7 @@ TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
 
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	close(ffd);
-	EXPECT_TRUE(proc_reaped(pid, &status, 10000)) {
-		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
-		return;
-	}
-	EXPECT_TRUE(WIFSIGNALED(status));
-	EXPECT_TRUE(objects_freed(10000))
-		TH_LOG("the worker still holds the VMM's memory");
+	expect_vmm_gone(_metadata, pid);
 }
 
 /*
@@ -315,7 +323,7 @@ TEST(async_pf_worker_ends_when_the_vmm_and_server_are_gone)
  */
 TEST(async_pf_worker_does_not_wait_without_a_server)
 {
-	int fd, ffd, status;
+	int fd, ffd;
 	pid_t pid;
 
 	REQUIRE_KVM();
@@ -326,13 +334,7 @@ TEST(async_pf_worker_does_not_wait_without_a_server)
 	EXPECT_TRUE(kmig_wait_waiters(fd, 1, 10000));
 	close(fd);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	EXPECT_TRUE(proc_reaped(pid, &status, 10000)) {
-		TH_LOG("the killed VMM did not exit: its exit waits for the worker");
-		return;
-	}
-	EXPECT_TRUE(WIFSIGNALED(status));
-	EXPECT_TRUE(objects_freed(10000))
-		TH_LOG("the worker still holds the VMM's memory");
+	expect_vmm_gone(_metadata, pid);
 }
 
 TEST_HARNESS_MAIN
