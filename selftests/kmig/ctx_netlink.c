@@ -373,9 +373,13 @@ static int pidns_init(int out, int in, uint32_t parent_id)
 	return 0;
 }
 
+/*
+ * Two writers, two pipes: the middle child reports the pid of its child,
+ * which itself reports its context's id, and either may run first.
+ */
 TEST_F(ctxnl, owner_is_a_pid_in_the_readers_namespace)
 {
-	int to[2], from[2], fd, status;
+	int to[2], from[2], pids[2], fd, status;
 	uint32_t parent_id, id = 0;
 	pid_t pid, inner = 0;
 
@@ -384,6 +388,7 @@ TEST_F(ctxnl, owner_is_a_pid_in_the_readers_namespace)
 	ASSERT_EQ(getpid(), owner_of(parent_id));
 	ASSERT_EQ(0, pipe(to));
 	ASSERT_EQ(0, pipe(from));
+	ASSERT_EQ(0, pipe(pids));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -391,14 +396,18 @@ TEST_F(ctxnl, owner_is_a_pid_in_the_readers_namespace)
 
 		close(to[1]);
 		close(from[0]);
+		close(pids[0]);
 		if (unshare(CLONE_NEWPID))
 			_exit(100);
 		inner = fork();
 		if (inner < 0)
 			_exit(101);
-		if (!inner)
+		if (!inner) {
+			close(pids[1]);
 			_exit(pidns_init(from[1], to[0], parent_id));
-		if (write(from[1], &inner, sizeof(inner)) != sizeof(inner))
+		}
+		close(from[1]);
+		if (write(pids[1], &inner, sizeof(inner)) != sizeof(inner))
 			_exit(102);
 		if (waitpid(inner, &st, 0) != inner || !WIFEXITED(st))
 			_exit(103);
@@ -406,12 +415,14 @@ TEST_F(ctxnl, owner_is_a_pid_in_the_readers_namespace)
 	}
 	close(to[0]);
 	close(from[1]);
-	ASSERT_EQ(sizeof(inner), read(from[0], &inner, sizeof(inner)));
+	close(pids[1]);
+	ASSERT_EQ(sizeof(inner), read(pids[0], &inner, sizeof(inner)));
 	EXPECT_EQ(sizeof(id), read(from[0], &id, sizeof(id)));
 	EXPECT_EQ(inner, owner_of(id));
 	close(to[1]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(pids[0]);
 	close(from[0]);
 	close(fd);
 }
