@@ -35,6 +35,13 @@ mkdir -p "$out"
 if [ "$mode" = script ]; then
 	cp "$3" "$out/script"
 fi
-KMIG_KO=$top/build/kernels/$kver/kmig.ko \
-KMIG_TESTS=${KMIG_TESTS:-$(ls "$top"/build/selftests/* 2>/dev/null | tr '\n' ' ')} \
+# The guest runs the tests from its own working directory: name each by
+# its absolute path, and refuse one that is not there.
+tests=
+for t in ${KMIG_TESTS:-$(ls "$top"/build/selftests/* 2>/dev/null)}; do
+	case $t in /*) ;; *) t=$PWD/$t ;; esac
+	[ -x "$t" ] || { echo "bed.sh: no selftest program $t" >&2; exit 1; }
+	tests="$tests $t"
+done
+KMIG_KO=$top/build/kernels/$kver/kmig.ko KMIG_TESTS=${tests# } \
 	exec "$top/selftests/qemu/run.sh" "$kver" "$out" "$mode"
