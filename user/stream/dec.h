@@ -133,7 +133,12 @@ void kmig_dec_free(struct kmig_dec *d);
 /* Decode one record (or the header): 1, 0 once END_OF_STREAM has been
  * decoded, or -errno. */
 int kmig_dec_next(struct kmig_dec *d);
-/* Decode up to and including END_OF_STREAM: 0 or -errno. */
+/*
+ * Decode up to and including END_OF_STREAM: 0 or -errno. A buffer source
+ * must end there (trailing bytes are -EPROTO); an fd source stops there
+ * without waiting for EOF, and drops what it read ahead past it: the
+ * peer may send more only once answered (GO follows LOADED, handshake.h).
+ */
 int kmig_dec_run(struct kmig_dec *d);
 const char *kmig_dec_error(const struct kmig_dec *d);
 
