@@ -42,7 +42,7 @@
 #include "proc.h"
 
 #define WORKERS		4
-#define OP_SECONDS	10	/* a call blocked longer ends its worker */
+#define OP_SECONDS	3	/* a call blocked longer ends its worker */
 #define NCTX		4	/* 0 and 1: the parent's, shared by all */
 #define NFAULT		2
 #define NDEV		2

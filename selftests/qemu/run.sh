@@ -10,8 +10,6 @@
 #   KMIG_KO        kmig.ko built for KVER (required)
 #   KMIG_TESTS     selftest programs, for MODE=test
 #   KMIG_TIMEOUT   seconds one selftest may take (default 300)
-#   KMIG_TIME_FACTOR  how many times slower than the stock kernels this
-#                  kernel runs the selftests (default 1); time bounds scale
 #   KMIG_RANDOM_SECONDS, KMIG_RANDOM_SEED  for selftests/kmig/random.c
 #   BED_TIMEOUT    seconds the whole boot may take (default 900)
 #   BED_ACCEL      kvm or tcg (default: kvm when the host has working KVM)
@@ -34,7 +32,6 @@ cat > "$out/env" <<EOT
 KMIG_KO='$KMIG_KO'
 KMIG_TESTS='${KMIG_TESTS:-}'
 KMIG_TIMEOUT='${KMIG_TIMEOUT:-300}'
-KMIG_TIME_FACTOR='${KMIG_TIME_FACTOR:-1}'
 KMIG_RANDOM_SECONDS='${KMIG_RANDOM_SECONDS:-}'
 KMIG_RANDOM_SEED='${KMIG_RANDOM_SEED:-}'
 EOT
