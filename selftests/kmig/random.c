@@ -10,8 +10,9 @@
  * Each worker draws from its own generator, seeded from KMIG_RANDOM_SEED
  * (default: the clock; printed), its index and its generation (a worker
  * whose call blocked longer than OP_SECONDS is ended by SIGALRM and
- * replaced), so a seed replays every worker's sequence, though not how
- * they interleave.
+ * replaced), so a seed replays every worker's draws: the same calls as
+ * long as the kernel answers them the same (the interleaving is not
+ * replayed).
  *
  * The module must come through it: no report in the kernel log (the bed's
  * scripts/splat.sh checks), every worker killable at the end, no SIGSEGV
