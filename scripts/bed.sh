@@ -20,10 +20,12 @@ if [ "$series" = debug ]; then
 	tree=$("$top/scripts/debug-kernel.sh")
 	kver=$(cat "$tree/.kernelrelease")
 	# Every KASAN report, not only the first; the checkers slow the
-	# guest down several times over.
+	# guest down several times over. The random sequence runner
+	# (selftests/kmig/random.c) runs longer here than its default.
 	export KDIR="$tree" BED_KERNEL="$tree/arch/x86/boot/bzImage"
 	export BED_APPEND="kasan_multi_shot ${BED_APPEND:-}"
 	export BED_TIMEOUT="${BED_TIMEOUT:-3600}" KMIG_TIMEOUT="${KMIG_TIMEOUT:-900}"
+	export KMIG_RANDOM_SECONDS="${KMIG_RANDOM_SECONDS:-120}"
 else
 	kver=$("$top/scripts/kernels.sh" "$series")
 fi

@@ -78,8 +78,8 @@ static int ctx_page_limit(pid_t pid, uint64_t limit)
 	return ret;
 }
 
-/* The context of the VMM with process id @pid logs dirty pages. */
-static int ctx_tracking(pid_t pid)
+/* The context of the VMM with process id @pid, as netlink lists it. */
+static int ctx_of(pid_t pid, struct kmig_nl_ctx *out)
 {
 	struct kmig_nl_ctx ctx[16];
 	struct kmig_nl nl;
@@ -89,11 +89,52 @@ static int ctx_tracking(pid_t pid)
 		return -EIO;
 	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
 		for (i = 0; i < n && i < 16; i++)
-			if (ctx[i].owner == (uint32_t)pid)
-				ret = !!(ctx[i].mode & KMIG_CTX_MODE_DIRTY_LOG);
+			if (ctx[i].owner == (uint32_t)pid) {
+				*out = ctx[i];
+				ret = 0;
+			}
 	}
 	kmig_nl_close(&nl);
 	return ret;
+}
+
+/* The context of the VMM with process id @pid logs dirty pages. */
+static int ctx_tracking(pid_t pid)
+{
+	struct kmig_nl_ctx ctx;
+	int ret = ctx_of(pid, &ctx);
+
+	return ret ? ret : !!(ctx.mode & KMIG_CTX_MODE_DIRTY_LOG);
+}
+
+/*
+ * Wait until the network namespace of process @pid has a TCP socket
+ * listening on the port of @addr ("[IPV4:]PORT"): 0, -ETIMEDOUT, or
+ * -errno once the process is gone.
+ */
+static int wait_listening(pid_t pid, const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	unsigned int port = atoi(colon ? colon + 1 : addr), lport, state;
+	char path[64], line[256];
+	int ms;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp", pid);
+	for (ms = 0; ms < PROC_WAIT_MS; ms += 50) {
+		f = fopen(path, "r");
+		if (!f)
+			return -errno;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, " %*u: %*x:%x %*x:%*x %x", &lport,
+				   &state) == 2 && lport == port && state == 0x0A) {
+				fclose(f);
+				return 0;
+			}
+		fclose(f);
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
 }
 
 FIXTURE(fail) {
@@ -165,7 +206,9 @@ static void start(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *self,
 	if (u->page_limit_b)
 		ASSERT_EQ(0, ctx_page_limit(self->vmm_b, u->page_limit_b));
 	self->incoming = proc_spawn(u->ns_b, "incoming.log", inc);
-	usleep(500000);
+	ASSERT_EQ(0, wait_listening(self->incoming, u->listen))
+		TH_LOG("kmig incoming does not listen on %s: %s", u->listen,
+		       file_text("incoming.log"));
 	self->migrate = proc_spawn(u->ns_a, "migrate.log", mig);
 }
 
@@ -182,10 +225,24 @@ static void start_migration(struct __test_metadata *_metadata,
 		.ns_a = ns_a, .ns_b = ns_b, .mem = "32", .rate = "20000",
 		.vcpus_b = "1", .bandwidth = "1", .listen = listen, .to = to,
 	};
+	struct kmig_nl_ctx ctx = { 0 };
+	uint64_t before;
+	int ms;
 
 	start(_metadata, self, &u);
-	sleep(2);
-	/* Still in precopy. */
+	/*
+	 * Under way: the destination holds more pages than its VMM wrote
+	 * itself (a fixed pause is not enough on a slow kernel, where the
+	 * source may not even have connected yet), and at 1 MiB/s of 32 MiB,
+	 * still in precopy.
+	 */
+	ASSERT_EQ(0, ctx_of(self->vmm_b, &ctx));
+	before = ctx.pages;
+	for (ms = 0; ms < PROC_WAIT_MS && ctx.pages <= before; ms += 100) {
+		usleep(100000);
+		ASSERT_EQ(0, ctx_of(self->vmm_b, &ctx));
+	}
+	ASSERT_LT(before, ctx.pages) TH_LOG("no page reached the destination");
 	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0));
 }
 
@@ -275,7 +332,7 @@ TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
 	};
 
 	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
-	usleep(300000);
+	ASSERT_EQ(0, wait_listening(self->proxy, u.to));
 	start(_metadata, self, &u);
 
 	/* The source hears the destination's cause on the return path. */
@@ -299,7 +356,7 @@ TEST_F_TIMEOUT(fail, corrupt_page_channel_is_the_cause_on_both_sides, 240)
 	};
 
 	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
-	usleep(300000);
+	ASSERT_EQ(0, wait_listening(self->proxy, u.to));
 	start(_metadata, self, &u);
 	agents_end(_metadata, self, 1, 15, "CRC mismatch", "CRC mismatch");
 	EXPECT_TRUE(file_has("incoming.log", "page channel 1"))
@@ -382,20 +439,21 @@ TEST_F_TIMEOUT(fail, destination_out_of_memory_refuses_cleanly, 240)
 	destination_not_resumed(_metadata);
 }
 
-static void start_proxy(FIXTURE_DATA(fail) *self, const char *port,
+static void start_proxy(struct __test_metadata *_metadata,
+			FIXTURE_DATA(fail) *self, const char *port,
 			const char *target_port, const char *cut)
 {
 	const char *proxy[] = { proc_bin("tools/tcpproxy"), port, "127.0.0.1",
 				target_port, "-1", cut, NULL };
 
 	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
-	usleep(300000);
+	ASSERT_EQ(0, wait_listening(self->proxy, port));
 }
 
 /* LOADED never reaches the source: it takes its guest back. */
 TEST_F_TIMEOUT(fail, lost_loaded_resumes_the_source, 240)
 {
-	start_proxy(self, "4456", "4457", "before-reply");
+	start_proxy(_metadata, self, "4456", "4457", "before-reply");
 	start_switchover(_metadata, self, "127.0.0.1:4457", "127.0.0.1:4456",
 			 "1");
 
@@ -417,7 +475,7 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	struct vmm_status st;
 	uint64_t c1;
 
-	start_proxy(self, "4458", "4459", "after-reply");
+	start_proxy(_metadata, self, "4458", "4459", "after-reply");
 	start_switchover(_metadata, self, "127.0.0.1:4459", "127.0.0.1:4458",
 			 "1");
 

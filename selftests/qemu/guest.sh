@@ -7,6 +7,7 @@
 #   KMIG_KO       the kmig.ko built for this kernel
 #   KMIG_TESTS    selftest programs to run, in order
 #   KMIG_TIMEOUT  seconds one selftest may take
+#   KMIG_RANDOM_SECONDS, KMIG_RANDOM_SEED  for selftests/kmig/random.c
 #
 # Modes: "test" runs the selftests and writes each one's TAP to
 # $out/tap/NAME.tap and its exit code to $out/tap/NAME.rc; "script" runs
@@ -23,7 +24,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/run TERM=${TERM:-linux}
 # shellcheck disable=SC1091
 . "$out/env"
-export KMIG_KO KMIG_BED=1 KMIG_PROJECT="$project" KMIG_OUT="$out"
+export KMIG_KO KMIG_RANDOM_SECONDS KMIG_RANDOM_SEED
+export KMIG_BED=1 KMIG_PROJECT="$project" KMIG_OUT="$out"
 
 mark() {
 	echo "kmig-bed: $*" > /dev/kmsg

@@ -10,6 +10,7 @@
 #   KMIG_KO        kmig.ko built for KVER (required)
 #   KMIG_TESTS     selftest programs, for MODE=test
 #   KMIG_TIMEOUT   seconds one selftest may take (default 300)
+#   KMIG_RANDOM_SECONDS, KMIG_RANDOM_SEED  for selftests/kmig/random.c
 #   BED_TIMEOUT    seconds the whole boot may take (default 900)
 #   BED_ACCEL      kvm or tcg (default: kvm when the host has working KVM)
 #   BED_KERNEL     the kernel image (default /boot/vmlinuz-KVER)
@@ -31,6 +32,8 @@ cat > "$out/env" <<EOT
 KMIG_KO='$KMIG_KO'
 KMIG_TESTS='${KMIG_TESTS:-}'
 KMIG_TIMEOUT='${KMIG_TIMEOUT:-300}'
+KMIG_RANDOM_SECONDS='${KMIG_RANDOM_SECONDS:-}'
+KMIG_RANDOM_SEED='${KMIG_RANDOM_SEED:-}'
 EOT
 "$here/initramfs.sh" "$kver" "$out/initramfs.gz"
 
