@@ -11,6 +11,7 @@
  * go-ahead start the devices and resume the guest. A bad stream aborts
  * before anything runs.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -54,6 +55,13 @@ static const char usage[] =
 "  --save-at-switchover DIR   before resuming, write each slot's memory as\n"
 "                             DIR/slot-ID.bin and the vCPU state as\n"
 "                             DIR/vcpus.bin\n"
+"  --tls-creds DIR            TLS 1.3 on every channel, the source's\n"
+"                             certificate required: DIR has ca-cert.pem,\n"
+"                             server-cert.pem, server-key.pem (QEMU's layout)\n"
+"  --tls-psk FILE             TLS 1.3 with a pre-shared key, from the\n"
+"                             identity:hexkey lines of FILE (with either,\n"
+"                             a connection that fails TLS is closed and\n"
+"                             logged, and the wait goes on)\n"
 "  --help                     this text\n";
 
 struct dst {
@@ -90,6 +98,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "save-at-switchover", required_argument, NULL, 's' },
+		{ "tls-creds", required_argument, NULL, 'x' },
+		{ "tls-psk", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -113,7 +123,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 				return ret;
 		}
 	}
-	ret = mig_parse_end(o, argc, argv);
+	ret = mig_parse_end(o, argc, argv, true);
 	if (ret)
 		return ret;
 	if (!have_listen)
@@ -317,25 +327,56 @@ static int main_zero(void *opaque, uint32_t slot, uint64_t page,
 	return mig_recv_zero(opaque, slot, page, count);
 }
 
+/*
+ * The next connection that passes TLS (when configured), within
+ * @timeout_ms (-1: none); one that fails it is not the source's: it is
+ * closed and logged, and the wait goes on.
+ */
+static int admit(struct dst *d, int lfd, int timeout_ms)
+{
+	uint64_t until = kmig_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	char err[512], peer[INET_ADDRSTRLEN];
+	struct sockaddr_in sa;
+	socklen_t len;
+	int fd, ret, left = timeout_ms;
+
+	for (;;) {
+		ret = poll(&pfd, 1, left);
+		if (ret < 0)
+			return fail(d, -errno, "poll: %s", strerror(errno));
+		if (!ret)
+			return fail(d, -ETIMEDOUT,
+				    "no connection from the source within %d s",
+				    timeout_ms / 1000);
+		len = sizeof(sa);
+		fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+		if (fd < 0)
+			return fail(d, -errno, "accept: %s", strerror(errno));
+		mig_sock_setup(fd, d->o.io_timeout_s);
+		if (!mig_tls(&d->o, &d->job, fd, NULL, err, sizeof(err)))
+			return fd;
+		close(fd);
+		inet_ntop(AF_INET, &sa.sin_addr, peer, sizeof(peer));
+		fprintf(stderr, "kmig incoming: rejected a connection from %s:%u: %s\n",
+			peer, ntohs(sa.sin_port), err);
+		if (timeout_ms >= 0) {
+			left = (int64_t)(until - kmig_now_ns()) / 1000000;
+			left = left > 0 ? left : 0;
+		}
+	}
+}
+
 static int accept_one(struct dst *d, int lfd, int timeout_ms,
 		      struct kmig_hello *h)
 {
 	uint8_t buf[KMIG_HELLO_SIZE];
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 	char err[256];
 	int fd, ret;
 
-	ret = poll(&pfd, 1, timeout_ms);
-	if (ret < 0)
-		return fail(d, -errno, "poll: %s", strerror(errno));
-	if (!ret)
-		return fail(d, -ETIMEDOUT,
-			    "no connection from the source within %d s",
-			    timeout_ms / 1000);
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	fd = admit(d, lfd, timeout_ms);
 	if (fd < 0)
-		return fail(d, -errno, "accept: %s", strerror(errno));
-	mig_sock_setup(fd, d->o.io_timeout_s);
+		return fd;
 	ret = kmig_io_all(fd, buf, sizeof(buf), false);
 	if (!ret)
 		ret = kmig_hello_decode(h, buf, err, sizeof(err));
@@ -631,6 +672,8 @@ static int run(struct dst *d)
 		return lfd;
 	ret = accept_channels(d, lfd);
 	close(lfd);
+	if (!ret)
+		mig_tls_note(&d->o, &d->job);
 	if (!ret) {
 		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link);
 		if (ret)

@@ -81,6 +81,13 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 			return -EINVAL;
 		o->save_dir = optarg;
 		return 0;
+	case 'x':
+	case 'k':
+		if (o->tls.creds)
+			return mig_usage_error(o->cmd, "--tls-creds and --tls-psk exclude each other, and each comes once");
+		o->tls.creds = c == 'x' ? KMIG_TLS_X509 : KMIG_TLS_PSK;
+		o->tls.path = optarg;
+		return 0;
 	case 'h':
 		fputs(usage, stdout);
 		return 1;
@@ -93,13 +100,17 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 	}
 }
 
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[])
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server)
 {
+	char err[PATH_MAX + 64];
+
 	if (optind < argc)
 		return mig_usage_error(o->cmd, "unexpected argument '%s'",
 				       argv[optind]);
 	if (!o->vmm)
 		return mig_usage_error(o->cmd, "--vmm SOCK is required");
+	if (kmig_tls_check(&o->tls, server, err, sizeof(err)))
+		return mig_usage_error(o->cmd, "%s", err);
 	return 0;
 }
 
@@ -321,6 +332,30 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int mig_tls(const struct mig_opts *o, struct mig_job *j, int fd,
+	    const char *host, char *err, size_t n)
+{
+	struct kmig_tls_cfg cfg = o->tls;
+	int mode;
+
+	cfg.timeout_ms = o->io_timeout_s * 1000;
+	mode = host ? kmig_tls_client(fd, &cfg, host, err, n) :
+		      kmig_tls_server(fd, &cfg, err, n);
+	j->tls = cfg.creds;
+	if (mode == KMIG_TLS_KTLS)
+		j->tls_ktls++;
+	else if (mode == KMIG_TLS_RELAY)
+		j->tls_relay++;
+	return mode < 0 ? mode : 0;
+}
+
+void mig_tls_note(const struct mig_opts *o, const struct mig_job *j)
+{
+	if (j->tls_relay)
+		fprintf(stderr, "kmig %s: no kernel TLS here (is the tls module there?): %u of %u channels encrypt in a relay thread instead\n",
+			o->cmd, j->tls_relay, j->tls_relay + j->tls_ktls);
 }
 
 /* DIR/NAME from slot @slot of context @ctx, or from @buf when @ctx < 0. */

@@ -31,6 +31,7 @@
 
 #include "client.h"
 #include "enc.h"
+#include "tls.h"
 #include "util.h"
 
 #define MIG_PAGE		4096u
@@ -67,6 +68,7 @@ struct mig_opts {
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool json;
+	struct kmig_tls_cfg tls;	/* --tls-creds / --tls-psk */
 	const char *save_dir;
 	unsigned int ndevs;
 	struct mig_device devs[MIG_MAX_DEVICES];
@@ -107,6 +109,8 @@ struct mig_job {
 	uint64_t device_bytes;
 	uint64_t resume_us;		/* destination: SWITCHOVER to resume */
 	unsigned int channels;
+	enum kmig_tls_creds tls;
+	unsigned int tls_ktls, tls_relay;	/* channels in each mode */
 	char error[512];
 };
 
@@ -126,15 +130,17 @@ int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
 /*
  * The options migrate and incoming share (--vmm, --timeout, --io-timeout,
- * --json, --device, --save-at-switchover, --help) and getopt's complaints:
+ * --json, --device, --save-at-switchover, --tls-creds, --tls-psk, --help)
+ * and getopt's complaints:
  * takes
  * option @c with @optarg; 0 when taken, 1 after printing @usage for
  * --help, -EINVAL for bad input or an unknown option.
  */
 int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
-/* After the options: no stray arguments, and --vmm was given. */
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
+/* After the options: no stray arguments, --vmm was given, and the TLS
+ * credentials are there for the side (@server: incoming). */
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server);
 /* The module is loaded (or now loads): 0, or -errno with why in @err. */
 int mig_ensure_module(char *err, size_t n);
 
@@ -152,6 +158,15 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 void mig_vm_detach(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
+/*
+ * TLS on connection @fd as --tls-creds/--tls-psk say (nothing without),
+ * as the client of @host, or the server when @host is NULL; bounded by
+ * --io-timeout. Counts the channel's mode in @j. 0, or -errno with @err.
+ */
+int mig_tls(const struct mig_opts *o, struct mig_job *j, int fd,
+	    const char *host, char *err, size_t n);
+/* A note on stderr when TLS has no kernel TLS here. */
+void mig_tls_note(const struct mig_opts *o, const struct mig_job *j);
 
 /* DIR/slot-ID.bin for every slot, DIR/NAME from a buffer. */
 int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,

@@ -37,6 +37,13 @@ static const char usage[] =
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
 "                             DIR/slot-ID.bin and the vCPU state as\n"
 "                             DIR/vcpus.bin\n"
+"  --tls-creds DIR            TLS 1.3 on every channel, both sides with a\n"
+"                             certificate: DIR has ca-cert.pem,\n"
+"                             client-cert.pem, client-key.pem (QEMU's\n"
+"                             layout); the destination's certificate must\n"
+"                             name the host of --to\n"
+"  --tls-psk FILE             TLS 1.3 with a pre-shared key: the first\n"
+"                             identity:hexkey line of FILE\n"
 "  --help                     this text\n";
 
 static int parse(struct mig_opts *o, int argc, char *argv[])
@@ -53,6 +60,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "save-at-switchover", required_argument, NULL, 's' },
+		{ "tls-creds", required_argument, NULL, 'x' },
+		{ "tls-psk", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -103,7 +112,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 				return ret;
 		}
 	}
-	ret = mig_parse_end(o, argc, argv);
+	ret = mig_parse_end(o, argc, argv, false);
 	if (ret)
 		return ret;
 	if (!have_to)

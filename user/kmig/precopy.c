@@ -9,6 +9,7 @@
  * any failure leaves the guest running here, unthrottled; after it, the
  * guest runs here again unless it may already run there.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,9 +44,12 @@ static int connect_channels(struct precopy_src *s)
 	uint8_t hello[KMIG_HELLO_SIZE];
 	struct kmig_hello h = { .nchannels = s->o.channels };
 	uint64_t until = kmig_now_ns() + 5000000000ull;
+	char host[INET_ADDRSTRLEN];
 	unsigned int i;
 	int fd, ret;
 
+	/* what the destination's certificate must name */
+	inet_ntop(AF_INET, &s->o.addr.sin_addr, host, sizeof(host));
 	memcpy(h.uuid, s->uuid, 16);
 	for (i = 0; i < s->o.channels; i++) {
 		for (;;) {
@@ -65,6 +69,11 @@ static int connect_channels(struct precopy_src *s)
 					    i, strerror(-ret));
 			usleep(50000);
 		}
+		ret = mig_tls(&s->o, &s->job, fd, host, s->err, sizeof(s->err));
+		if (ret) {
+			close(fd);
+			return fail(s, ret, "channel %u: %s", i, s->err);
+		}
 		s->sock[s->nsock++] = fd;
 		mig_link_add(&s->link, fd);
 		h.channel = i;
@@ -74,6 +83,7 @@ static int connect_channels(struct precopy_src *s)
 			return io_fail(s, ret, "channel %u: cannot send the hello: %s",
 				       i, strerror(-ret));
 	}
+	mig_tls_note(&s->o, &s->job);
 	return 0;
 }
 
