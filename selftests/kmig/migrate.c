@@ -38,26 +38,6 @@
 
 #define TEST_TIMEOUT	150
 
-/* A network namespace of our own, with its loopback up. */
-static int own_netns(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd, ret = 0;
-
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
-		ret = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!ret && ioctl(fd, SIOCSIFFLAGS, &ifr))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* 0 when both files exist and are equal, else -1 (with a log line). */
 static int same_file(struct __test_metadata *_metadata, const char *a,
 		     const char *b)
@@ -80,25 +60,6 @@ static int same_file(struct __test_metadata *_metadata, const char *a,
 	free(pb);
 	return ret;
 }
-
-static uint64_t json_u64(const char *json, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = json ? strstr(json, pat) : NULL;
-	return p ? strtoull(p + strlen(pat), NULL, 10) : ~0ull;
-}
-
-/* The test bed, with KVM, the module, and a network of our own. */
-#define REQUIRE_BED()							\
-	do {								\
-		REQUIRE_KVM();						\
-		if (!getenv("KMIG_KO"))					\
-			SKIP(return, "KMIG_KO is not set (the test bed sets it)"); \
-		ASSERT_EQ(0, own_netns());				\
-	} while (0)
 
 FIXTURE(migrate) {
 	struct vmm_proc a, b;

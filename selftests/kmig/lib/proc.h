@@ -101,6 +101,21 @@ void run_agents(struct vmm_proc *a, struct vmm_proc *b, unsigned int port,
 		struct agents *r);
 void agents_free(struct agents *r);
 
+/* A network namespace of our own, with its loopback up: 0 or -errno. */
+int proc_own_netns(void);
+/* The number after "@key": in JSON text @json, or ~0 when missing. */
+uint64_t json_u64(const char *json, const char *key);
+
+/* The test bed, with KVM, the module, and a network of our own (the
+ * caller includes kvm.h). */
+#define REQUIRE_BED()							\
+	do {								\
+		REQUIRE_KVM();						\
+		if (!getenv("KMIG_KO"))					\
+			SKIP(return, "KMIG_KO is not set (the test bed sets it)"); \
+		ASSERT_EQ(0, proc_own_netns());				\
+	} while (0)
+
 #define vmm_start(v, sock, log, ...) ({					\
 	const char *const __a[] = { __VA_ARGS__, NULL };		\
 	int __r = __vmm_start(v, sock, log, __a);			\
