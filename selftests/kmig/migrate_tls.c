@@ -20,7 +20,7 @@
 #include "kvm.h"
 #include "proc.h"
 
-#define TEST_TIMEOUT	150
+#define TEST_TIMEOUT	200
 
 FIXTURE(tls) {
 	struct vmm_proc a, b;
@@ -68,7 +68,7 @@ static void start_vmms(struct __test_metadata *_metadata,
 	struct vmm_status st;
 
 	vmm_startf(&self->a, vmm_sock("tls-a"), "/dev/null",
-		   "--mem 16 --slots 2 --pattern random --rate 1000");
+		   "--mem 16 --slots 2 --pattern random --rate 200");
 	vmm_wait_counter(&self->a, 0, &st);
 	vmm_startf(&self->b, vmm_sock("tls-b"), "/dev/null",
 		   "--mem 16 --slots 2 --incoming");
@@ -100,11 +100,13 @@ static void migrate_over_tls(struct __test_metadata *_metadata,
 	struct agents r;
 	char in[320], out[320];
 
-	snprintf(in, sizeof(in), "--timeout 60 --json %s", self->args);
-	snprintf(out, sizeof(out), "--channels 4 --timeout 60 --json %s",
+	snprintf(in, sizeof(in), "--timeout 90 --json %s", self->args);
+	/* under TCG, software AES: a generous downtime, to converge */
+	snprintf(out, sizeof(out),
+		 "--channels 4 --max-downtime 3000 --timeout 90 --json %s",
 		 self->args);
 	start_vmms(_metadata, self);
-	run_agents(&self->a, &self->b, port, in, out, 100, &r);
+	run_agents(&self->a, &self->b, port, in, out, 120, &r);
 	EXPECT_EQ(0, r.mig_ret) TH_LOG("kmig migrate: %s", r.mig_out);
 	EXPECT_EQ(0, r.in_ret) TH_LOG("kmig incoming: %s", r.in_out);
 	EXPECT_NE(NULL, strstr(r.mig_out, creds)) TH_LOG("%s", r.mig_out);
