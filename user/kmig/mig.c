@@ -3,7 +3,6 @@
  * Helpers shared by `kmig migrate` and `kmig incoming`: option parsing,
  * the VMM's memory context, sockets and save-at-switchover files.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -120,39 +119,6 @@ int mig_parse_u64(const char *cmd, const char *opt, const char *s,
 				       v, (unsigned long long)min,
 				       (unsigned long long)max);
 	*out = v;
-	return 0;
-}
-
-int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
-		   struct sockaddr_in *sa)
-{
-	const char *colon = strrchr(s, ':');
-	char host[64];
-	uint64_t port;
-	int ret;
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (!colon && !host_optional)
-		return mig_usage_error(cmd, "address '%s' is not IPV4:PORT", s);
-	if (colon) {
-		if ((size_t)(colon - s) >= sizeof(host))
-			return mig_usage_error(cmd, "address '%s' is too long",
-					       s);
-		memcpy(host, s, colon - s);
-		host[colon - s] = 0;
-		if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-			return mig_usage_error(cmd,
-					       "'%s' is not an IPv4 address (want a.b.c.d)",
-					       host);
-	} else {
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	}
-	ret = mig_parse_u64(cmd, "port", colon ? colon + 1 : s, 1, 65535,
-			    &port);
-	if (ret)
-		return ret;
-	sa->sin_port = htons(port);
 	return 0;
 }
 

@@ -42,6 +42,7 @@ static int connect_channels(struct precopy_src *s)
 {
 	uint8_t hello[KMIG_HELLO_SIZE];
 	struct kmig_hello h = { .nchannels = s->o.channels };
+	char name[MIG_ADDR_STRLEN];
 	uint64_t until = kmig_now_ns() + 5000000000ull;
 	unsigned int i;
 	int fd, ret;
@@ -49,20 +50,22 @@ static int connect_channels(struct precopy_src *s)
 	memcpy(h.uuid, s->uuid, 16);
 	for (i = 0; i < s->o.channels; i++) {
 		for (;;) {
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			fd = socket(s->o.addr.ss.ss_family,
+				    SOCK_STREAM | SOCK_CLOEXEC, 0);
 			if (fd < 0)
 				return fail(s, -errno, "socket: %s",
 					    strerror(errno));
 			mig_sock_setup(fd, s->o.io_timeout_s);
-			if (!connect(fd, (struct sockaddr *)&s->o.addr,
-				     sizeof(s->o.addr)))
+			if (!connect(fd, (struct sockaddr *)&s->o.addr.ss,
+				     s->o.addr.len))
 				break;
 			ret = -errno;
 			close(fd);
 			if (ret != -ECONNREFUSED || kmig_now_ns() > until)
 				return fail(s, ret,
-					    "cannot connect channel %u to the destination: %s",
-					    i, strerror(-ret));
+					    "cannot connect channel %u to the destination at %s: %s",
+					    i, mig_addr_str(&s->o.addr.ss, name),
+					    strerror(-ret));
 			usleep(50000);
 		}
 		s->sock[s->nsock++] = fd;
