@@ -33,16 +33,18 @@ FIXTURE_SETUP(acc)
 	};
 	socklen_t len = sizeof(sin);
 	char err[256] = "";
+	FILE *log;
 
 	memcpy(&addr.ss, &sin, sizeof(sin));	/* port 0: any free one */
 	ASSERT_EQ(0, mig_accept_listen(&self->a, &addr, 1, err, sizeof(err)))
 		TH_LOG("%s", err);
 	ASSERT_EQ(0, getsockname(self->a.lfd, (struct sockaddr *)&sin, &len));
 	self->port = ntohs(sin.sin_port);
+	log = tmpfile();
+	ASSERT_NE(NULL, log);
 	fflush(stderr);
 	self->stderr_fd = dup(2);
-	self->log = fileno(tmpfile());
-	ASSERT_LE(0, self->log);
+	self->log = fileno(log);
 	ASSERT_EQ(2, dup2(self->log, 2));
 }
 
