@@ -176,13 +176,18 @@ $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.
 		-Iselftests/bench -o $@ $< selftests/bench/bench.c \
 		selftests/kmig/lib/kvm.c $(LIB) -lpthread
 
+# A host test of the agent's own files names them here.
+AGENT_UNDER_TEST := user/kmig/accept.c user/kmig/addr.c user/kmig/mig.c
+$(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
+$(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
+
 $(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(LIB_HDRS) \
 		$(LIB_SAN) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) $(SANITIZE) \
-		$(LIB_CPPFLAGS) -I$(KSFT_DIR) \
-		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(LIB_SAN) $(LIBMNL) \
-		$(GNUTLS) -lkmod -lpthread
+		$(LIB_CPPFLAGS) -Iuser/kmig -I$(KSFT_DIR) \
+		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(TEST_SRCS) $(LIB_SAN) \
+		$(LIBMNL) $(GNUTLS) -lkmod -lpthread
 
 # libFuzzer targets (clang), one per parser, seeded with valid streams.
 FUZZ_NAMES := $(basename $(notdir $(filter-out user/fuzz/seed.c, \

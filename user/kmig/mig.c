@@ -3,7 +3,6 @@
  * Helpers shared by `kmig migrate` and `kmig incoming`: option parsing,
  * the VMM's memory context, sockets and save-at-switchover files.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -131,39 +130,6 @@ int mig_parse_u64(const char *cmd, const char *opt, const char *s,
 				       v, (unsigned long long)min,
 				       (unsigned long long)max);
 	*out = v;
-	return 0;
-}
-
-int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
-		   struct sockaddr_in *sa)
-{
-	const char *colon = strrchr(s, ':');
-	char host[64];
-	uint64_t port;
-	int ret;
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (!colon && !host_optional)
-		return mig_usage_error(cmd, "address '%s' is not IPV4:PORT", s);
-	if (colon) {
-		if ((size_t)(colon - s) >= sizeof(host))
-			return mig_usage_error(cmd, "address '%s' is too long",
-					       s);
-		memcpy(host, s, colon - s);
-		host[colon - s] = 0;
-		if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-			return mig_usage_error(cmd,
-					       "'%s' is not an IPv4 address (want a.b.c.d)",
-					       host);
-	} else {
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	}
-	ret = mig_parse_u64(cmd, "port", colon ? colon + 1 : s, 1, 65535,
-			    &port);
-	if (ret)
-		return ret;
-	sa->sin_port = htons(port);
 	return 0;
 }
 
@@ -334,21 +300,29 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-int mig_tls(const struct mig_opts *o, struct mig_job *j, int fd,
-	    const char *host, char *err, size_t n)
+int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
+		   const char *host, char *err, size_t n)
 {
 	struct kmig_tls_cfg cfg = o->tls;
 	int mode;
 
 	cfg.timeout_ms = o->io_timeout_s * 1000;
-	mode = host ? kmig_tls_client(fd, &cfg, host, err, n) :
-		      kmig_tls_server(fd, &cfg, err, n);
-	j->tls = cfg.creds;
-	if (mode == KMIG_TLS_KTLS)
+	mode = kmig_tls_client(fd, &cfg, host, err, n);
+	if (mode < 0)
+		return mode;
+	mig_tls_count(o, j, fd);
+	return 0;
+}
+
+void mig_tls_count(const struct mig_opts *o, struct mig_job *j, int fd)
+{
+	if (!o->tls.creds)
+		return;
+	j->tls = o->tls.creds;
+	if (kmig_tls_is_ktls(fd))
 		j->tls_ktls++;
-	else if (mode == KMIG_TLS_RELAY)
+	else
 		j->tls_relay++;
-	return mode < 0 ? mode : 0;
 }
 
 void mig_tls_note(const struct mig_opts *o, const struct mig_job *j)

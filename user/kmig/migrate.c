@@ -15,13 +15,14 @@
 #include "subcommands.h"
 
 static const char usage[] =
-"Usage: kmig migrate --vmm SOCK --to IPV4:PORT [options]\n"
+"Usage: kmig migrate --vmm SOCK --to ADDR:PORT [options]\n"
 "\n"
 "Live-migrate the VM of the VMM behind control socket SOCK (a path, or\n"
-"@name in the abstract namespace) to `kmig incoming` at IPV4:PORT.\n"
+"@name in the abstract namespace) to `kmig incoming` at ADDR:PORT.\n"
 "\n"
 "  --vmm SOCK                 the VMM's control socket (required)\n"
-"  --to IPV4:PORT             the destination agent (required)\n"
+"  --to ADDR:PORT             the destination agent (required):\n"
+"                             a.b.c.d:PORT, [IPv6]:PORT or HOST:PORT\n"
 "  --channels N               connections: 1 (default) is the main channel\n"
 "                             only; N > 1 adds N page channels (max 16)\n"
 "  --max-downtime MS          downtime target, 1..60000 (default 300)\n"
@@ -79,8 +80,9 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (mig_parse_addr(o->cmd, optarg, false, &o->addr))
+			if (mig_parse_addr(o->cmd, "--to", optarg, true, &o->addr))
 				return -EINVAL;
+			o->to = optarg;
 			have_to = true;
 			break;
 		case 'c':
@@ -116,7 +118,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	if (ret)
 		return ret;
 	if (!have_to)
-		return mig_usage_error(o->cmd, "--to IPV4:PORT is required");
+		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
 	return 0;
 }
 
