@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,73 @@ TEST_F(acc, strangers_are_turned_away_and_the_channel_gets_in)
 	close(stray);
 	close(silent);
 	close(bad);
+}
+
+struct tls_dialer {
+	FIXTURE_DATA(acc) *self;
+	struct kmig_tls_cfg cfg;
+	int fd, ret;
+	char err[256];
+};
+
+/* A source's channel over TLS: the handshake, then hello and stream. */
+static void *dial_tls(void *arg)
+{
+	struct tls_dialer *t = arg;
+	struct kmig_hello h = { .channel = 0, .nchannels = 2 };
+	uint8_t buf[KMIG_HELLO_SIZE + 6];
+
+	t->fd = dial(t->self);
+	t->ret = kmig_tls_client(t->fd, &t->cfg, "127.0.0.1", t->err,
+				 sizeof(t->err));
+	if (t->ret < 0)
+		return NULL;
+	kmig_hello_encode(&h, buf);
+	memcpy(buf + KMIG_HELLO_SIZE, "stream", 6);
+	t->ret = kmig_io_all(t->fd, buf, sizeof(buf), true);
+	return NULL;
+}
+
+TEST_F(acc, with_tls_a_plain_stranger_is_turned_away_and_the_channel_gets_in)
+{
+	static const struct kmig_tls_cfg psk = {
+		.creds = KMIG_TLS_PSK, .path = "/tmp/kmig-accept-test.psk",
+	};
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET, .sin_port = htons(self->port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	struct mig_addr addr = { .len = sizeof(sin) };
+	struct tls_dialer t = { .self = self, .cfg = psk, .fd = -1 };
+	char err[256] = "", rest[8] = "";
+	pthread_t th;
+	int plain, fd;
+	FILE *f;
+
+	f = fopen(psk.path, "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "kmig:00112233445566778899aabbccddeeff\n");
+	fclose(f);
+	memcpy(&addr.ss, &sin, sizeof(sin));
+	mig_accept_close(&self->a);
+	ASSERT_EQ(0, mig_accept_listen(&self->a, &addr, &psk, 1, err,
+				       sizeof(err))) TH_LOG("%s", err);
+	plain = dial_hello(self, 0, "");
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, pthread_create(&th, NULL, dial_tls, &t));
+	fd = accept_within(self, 3000);
+	pthread_join(th, NULL);
+	unlink(psk.path);
+	ASSERT_LE(0, t.ret) TH_LOG("%s", t.err);
+	ASSERT_LE(0, fd) TH_LOG("%s; %s", strerror(-fd), said(self));
+	ASSERT_EQ(6, read(fd, rest, 6));
+	EXPECT_STREQ("stream", rest);
+	EXPECT_NE(NULL, strstr(said(self), "rejected a connection from 127.0.0.1:"))
+		TH_LOG("%s", said(self));
+	EXPECT_NE(NULL, strstr(said(self), ": TLS")) TH_LOG("%s", said(self));
+	close(fd);
+	close(t.fd);
+	close(plain);
 }
 
 TEST_F(acc, a_silent_connection_is_dropped_at_its_deadline)
