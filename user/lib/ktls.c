@@ -24,6 +24,15 @@ union ktls_info {
 	struct tls12_crypto_info_chacha20_poly1305 chacha;
 };
 
+/* An AES-GCM crypto_info of either key size: its size. */
+#define fill_gcm(g, iv_, key_, seq_) ({				\
+	memcpy((g)->salt, (iv_), 4);					\
+	memcpy((g)->iv, (iv_) + 4, 8);					\
+	memcpy((g)->key, (key_), sizeof((g)->key));			\
+	memcpy((g)->rec_seq, (seq_), 8);				\
+	(socklen_t)sizeof(*(g));					\
+})
+
 /*
  * One direction's crypto_info: TLS 1.3's 12-byte IV is the kernel's salt
  * and IV (AES-GCM: 4 + 8 bytes; ChaCha20: 0 + 12), the sequence number
@@ -41,23 +50,13 @@ static socklen_t fill(gnutls_session_t s, bool rx, union ktls_info *k)
 	k->base.version = TLS_1_3_VERSION;
 	switch (gnutls_cipher_get(s)) {
 	case GNUTLS_CIPHER_AES_128_GCM:
-		if (key.size != sizeof(k->aes128.key))
-			return 0;
 		k->base.cipher_type = TLS_CIPHER_AES_GCM_128;
-		memcpy(k->aes128.salt, iv.data, 4);
-		memcpy(k->aes128.iv, iv.data + 4, 8);
-		memcpy(k->aes128.key, key.data, key.size);
-		memcpy(k->aes128.rec_seq, seq, 8);
-		return sizeof(k->aes128);
+		return key.size != sizeof(k->aes128.key) ? 0 :
+		       fill_gcm(&k->aes128, iv.data, key.data, seq);
 	case GNUTLS_CIPHER_AES_256_GCM:
-		if (key.size != sizeof(k->aes256.key))
-			return 0;
 		k->base.cipher_type = TLS_CIPHER_AES_GCM_256;
-		memcpy(k->aes256.salt, iv.data, 4);
-		memcpy(k->aes256.iv, iv.data + 4, 8);
-		memcpy(k->aes256.key, key.data, key.size);
-		memcpy(k->aes256.rec_seq, seq, 8);
-		return sizeof(k->aes256);
+		return key.size != sizeof(k->aes256.key) ? 0 :
+		       fill_gcm(&k->aes256, iv.data, key.data, seq);
 	case GNUTLS_CIPHER_CHACHA20_POLY1305:
 		if (key.size != sizeof(k->chacha.key))
 			return 0;
