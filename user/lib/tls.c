@@ -49,11 +49,13 @@ int kmig_tls_check(const struct kmig_tls_cfg *cfg, bool server, char *err,
 {
 	char path[PATH_MAX];
 	unsigned int i;
+	int ret;
 
 	if (cfg->creds == KMIG_TLS_PSK && access(cfg->path, R_OK)) {
+		ret = -errno;
 		snprintf(err, n, "TLS key file %s: %s", cfg->path,
-			 strerror(errno));
-		return -errno;
+			 strerror(-ret));
+		return ret;
 	}
 	if (cfg->creds != KMIG_TLS_X509)
 		return 0;
@@ -61,9 +63,10 @@ int kmig_tls_check(const struct kmig_tls_cfg *cfg, bool server, char *err,
 		snprintf(path, sizeof(path), "%s/%s", cfg->path,
 			 x509_files[server][i]);
 		if (access(path, R_OK)) {
+			ret = -errno;
 			snprintf(err, n, "TLS credentials %s: %s", path,
-				 strerror(errno));
-			return -errno;
+				 strerror(-ret));
+			return ret;
 		}
 	}
 	return 0;
@@ -137,8 +140,9 @@ static int psk_client(struct kmig_tls_sess *t, const char *path, char *err,
 
 	f = fopen(path, "re");
 	if (!f) {
-		snprintf(err, n, "TLS key file %s: %s", path, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, n, "TLS key file %s: %s", path, strerror(-ret));
+		return ret;
 	}
 	key = fgets(line, sizeof(line), f) ? strchr(line, ':') : NULL;
 	fclose(f);
