@@ -34,6 +34,7 @@ WARN := -Wall -Wextra -Werror
 KSFT_WARN := -Wno-unused-parameter -Wno-sign-compare -Wno-clobbered
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
+GNUTLS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
 
 # libkmig: what the agent, the VMM, the selftests, the benches and the
 # tools share, built once (and once more with ASan+UBSan for the host
@@ -53,7 +54,7 @@ LIB_SAN_OBJS := $(patsubst %.c,$(B)/lib-san/%.o,$(LIB_SRCS))
 AGENT_SRCS := $(wildcard user/kmig/*.c)
 AGENT_HDRS := $(wildcard user/kmig/*.h) $(LIB_HDRS)
 AGENT_CPPFLAGS := $(LIB_CPPFLAGS) -Iuser/kmig
-AGENT_LIBS := $(LIBMNL) -lkmod -lpthread
+AGENT_LIBS := $(LIBMNL) $(GNUTLS) -lkmod -lpthread
 
 KSFT_DIR := $(B)/linux-source/tools/testing/selftests
 SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
@@ -154,7 +155,7 @@ $(B)/selftests/%: selftests/kmig/%.c $(SELFTEST_LIB) $(SELFTEST_HDRS) $(LIB) $(K
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) -fsanitize=undefined \
 		-fno-sanitize-recover=undefined $(LIB_CPPFLAGS) \
 		-I$(KSFT_DIR) -Iselftests/kmig/lib -Iuser/vmm -o $@ $< \
-		$(SELFTEST_LIB) $(LIB) $(LIBMNL) -lpthread
+		$(SELFTEST_LIB) $(LIB) $(LIBMNL) $(GNUTLS) -lpthread
 
 benches: $(BENCHES)
 
@@ -175,13 +176,18 @@ $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.
 		-Iselftests/bench -o $@ $< selftests/bench/bench.c \
 		selftests/kmig/lib/kvm.c $(LIB) -lpthread
 
+# A host test of the agent's own files names them here.
+AGENT_UNDER_TEST := user/kmig/accept.c user/kmig/addr.c user/kmig/mig.c
+$(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
+$(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
+
 $(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(LIB_HDRS) \
 		$(LIB_SAN) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(KSFT_WARN) $(SANITIZE) \
-		$(LIB_CPPFLAGS) -I$(KSFT_DIR) \
-		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(LIB_SAN) $(LIBMNL) \
-		-lkmod -lpthread
+		$(LIB_CPPFLAGS) -Iuser/kmig -I$(KSFT_DIR) \
+		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(TEST_SRCS) $(LIB_SAN) \
+		$(LIBMNL) $(GNUTLS) -lkmod -lpthread
 
 # libFuzzer targets (clang), one per parser, seeded with valid streams.
 FUZZ_NAMES := $(basename $(notdir $(filter-out user/fuzz/seed.c, \
@@ -240,7 +246,7 @@ bench: selftests benches tools $(B)/vmm/bench-guest.bin
 $(B)/bench-host/wire: user/bench/wire.c $(LIB) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) -O2 -g $(WARN) -Wno-unused-parameter $(LIB_CPPFLAGS) \
-		-o $@ $< $(LIB) -lpthread
+		-o $@ $< $(LIB) $(GNUTLS) -lpthread
 
 bench-host: $(B)/bench-host/wire
 	$(B)/bench-host/wire $(BENCH_HOST_ARGS)

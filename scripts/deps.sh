@@ -13,7 +13,8 @@ pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2
       linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
       linux-source
-      linux-source-6.12 bc flex bison libelf-dev libssl-dev"
+      linux-source-6.12 bc flex bison libelf-dev libssl-dev
+      libgnutls28-dev gnutls-bin"
 
 missing=
 for p in $pkgs; do

@@ -10,7 +10,8 @@
  * destination; the devices' checksums match.
  *
  * Then convergence (auto-converge makes a fast-dirtying guest fit, or
- * --timeout aborts cleanly) and a round longer than --io-timeout.
+ * --timeout aborts cleanly), a round longer than --io-timeout, strangers
+ * connecting before the source, and IPv6.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,32 +32,13 @@
 
 #include "kselftest_harness.h"
 #include "client.h"
+#include "hello.h"
 #include "kdev.h"
 #include "kvm.h"
 #include "netlink.h"
 #include "proc.h"
 
 #define TEST_TIMEOUT	150
-
-/* A network namespace of our own, with its loopback up. */
-static int own_netns(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd, ret = 0;
-
-	if (unshare(CLONE_NEWNET))
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
-		ret = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!ret && ioctl(fd, SIOCSIFFLAGS, &ifr))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /* 0 when both files exist and are equal, else -1 (with a log line). */
 static int same_file(struct __test_metadata *_metadata, const char *a,
@@ -80,25 +62,6 @@ static int same_file(struct __test_metadata *_metadata, const char *a,
 	free(pb);
 	return ret;
 }
-
-static uint64_t json_u64(const char *json, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = json ? strstr(json, pat) : NULL;
-	return p ? strtoull(p + strlen(pat), NULL, 10) : ~0ull;
-}
-
-/* The test bed, with KVM, the module, and a network of our own. */
-#define REQUIRE_BED()							\
-	do {								\
-		REQUIRE_KVM();						\
-		if (!getenv("KMIG_KO"))					\
-			SKIP(return, "KMIG_KO is not set (the test bed sets it)"); \
-		ASSERT_EQ(0, own_netns());				\
-	} while (0)
 
 FIXTURE(migrate) {
 	struct vmm_proc a, b;
@@ -440,6 +403,91 @@ TEST_F_TIMEOUT(precopy, round_longer_than_io_timeout, TEST_TIMEOUT)
 	EXPECT_LT(3000, json_u64(r.mig_out, "time_elapsed"))
 		TH_LOG("%s", r.mig_out);
 	agents_free(&r);
+}
+
+/* Say a valid hello of channel 1 of 2 of some migration on @fd. */
+static int stray_hello(int fd)
+{
+	struct kmig_hello h = { .channel = 1, .nchannels = 2 };
+	uint8_t hello[KMIG_HELLO_SIZE];
+
+	memset(h.uuid, 0x5a, sizeof(h.uuid));
+	if (kmig_hello_encode(&h, hello) ||
+	    send(fd, hello, sizeof(hello), MSG_NOSIGNAL) != sizeof(hello))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * While `kmig incoming` waits, a port scan, 64 junk bytes, a connection
+ * that stays silent and the hello of a page channel come before the real
+ * source: each is turned away and logged, and the migration goes through.
+ * The source's --io-timeout of 3 s is shorter than the silent
+ * connection's hello deadline: a destination stuck on it would not say
+ * PING in time.
+ */
+TEST_F_TIMEOUT(precopy, strangers_are_turned_away, TEST_TIMEOUT)
+{
+	const char *const says[] = {
+		"kmig incoming: rejected a connection from 127.0.0.1:",
+		"closed before its hello",
+		"bad magic",
+		"channel 1 of 2 before the main channel", NULL };
+	uint8_t junk[64];
+	struct vmm_status st;
+	int scan, bad, silent, early;
+	struct agents r;
+	unsigned int i;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "4", "--pattern random --rate 256");
+	agents_listen(&r, &self->b, "127.0.0.1:24530",
+		      "--timeout 60 --io-timeout 30");
+	memset(junk, 0xee, sizeof(junk));
+	scan = proc_connect(24530);
+	ASSERT_LE(0, scan);
+	close(scan);
+	bad = proc_connect(24530);
+	ASSERT_LE(0, bad);
+	ASSERT_EQ(sizeof(junk), send(bad, junk, sizeof(junk), MSG_NOSIGNAL));
+	silent = proc_connect(24530);
+	ASSERT_LE(0, silent);
+	early = proc_connect(24530);
+	ASSERT_LE(0, early);
+	ASSERT_EQ(0, stray_hello(early));
+	agents_migrate(&r, &self->a, "127.0.0.1:24530",
+		       "--channels 2 --io-timeout 3 --timeout 60", 60);
+	EXPECT_EQ(0, r.mig_ret) TH_LOG("kmig migrate: %s", r.mig_out);
+	EXPECT_EQ(0, r.in_ret) TH_LOG("kmig incoming: %s", r.in_out);
+	for (i = 0; says[i]; i++)
+		EXPECT_NE(NULL, strstr(r.in_out, says[i]))
+			TH_LOG("kmig incoming did not say '%s': %s", says[i],
+			       r.in_out);
+	agents_free(&r);
+	close(bad);
+	close(silent);
+	close(early);
+	vmm_wait_counter(&self->b, 0, &st);
+	EXPECT_STREQ("running", st.state);
+}
+
+/* Over IPv6: [::1], with page channels. */
+TEST_F_TIMEOUT(precopy, over_ipv6, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+	struct agents r;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "4", "--pattern random --rate 256");
+	agents_listen(&r, &self->b, "[::1]:24531", "--timeout 60");
+	agents_migrate(&r, &self->a, "[::1]:24531",
+		       "--channels 2 --timeout 60 --json", 60);
+	EXPECT_EQ(0, r.mig_ret) TH_LOG("kmig migrate: %s", r.mig_out);
+	EXPECT_EQ(0, r.in_ret) TH_LOG("kmig incoming: %s", r.in_out);
+	EXPECT_NE(NULL, strstr(r.mig_out, "\"status\": \"completed\""));
+	agents_free(&r);
+	vmm_wait_counter(&self->b, 0, &st);
+	EXPECT_STREQ("running", st.state);
 }
 
 TEST_HARNESS_MAIN

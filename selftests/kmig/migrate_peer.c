@@ -7,9 +7,7 @@
  * the cause, and never leave it waiting: the destination guest is not
  * resumed.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,24 +55,65 @@ FIXTURE_TEARDOWN(peer)
 	vmm_stop(&self->vmm);
 }
 
-static int connect_to(int port)
+/* `kmig incoming` on @port with --io-timeout @io_timeout. */
+static void spawn_incoming(FIXTURE_DATA(peer) *self, int port,
+			   const char *io_timeout)
 {
-	struct sockaddr_in sa = {
-		.sin_family = AF_INET, .sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	int fd, i;
+	char listen[32];
+	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_SOCK,
+			      "--listen", listen, "--timeout", "60",
+			      "--io-timeout", io_timeout, NULL };
+	unsigned int i;
 
-	for (i = 0; i < 100; i++) {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-			return fd;
-		close(fd);
-		usleep(50000);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	self->incoming = proc_spawn(NULL, "incoming.log", inc);
+	for (i = 0; i < 16; i++)
+		self->uuid[i] = 0xa0 + i;
+}
+
+/* Connect channel @chan of @n to @port and say its hello: its fd. */
+static int say_hello(int port, const uint8_t uuid[16], unsigned int chan,
+		     unsigned int n)
+{
+	struct kmig_hello h = { .channel = chan, .nchannels = n };
+	uint8_t hello[KMIG_HELLO_SIZE];
+	int fd = proc_connect(port);
+
+	memcpy(h.uuid, uuid, 16);
+	if (fd < 0 || kmig_hello_encode(&h, hello) ||
+	    write(fd, hello, sizeof(hello)) != sizeof(hello))
+		return -1;
+	return fd;
+}
+
+/* Channel @chan of 1 + @npc joins and starts its stream with a header. */
+static void join(struct __test_metadata *_metadata, FIXTURE_DATA(peer) *self,
+		 int port, unsigned int chan, unsigned int npc)
+{
+	self->sock[chan] = say_hello(port, self->uuid, chan, 1 + npc);
+	ASSERT_LE(0, self->sock[chan]);
+	self->n++;
+	kmig_enc_init_fd(&self->enc[chan], self->sock[chan]);
+	ASSERT_EQ(0, kmig_enc_header(&self->enc[chan]));
+}
+
+/* The main stream's CAPS, CHANNELS for @npc page channels, and
+ * OPEN_RETURN_PATH. */
+static void open_main(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(peer) *self, unsigned int npc)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_CHANNELS };
+
+	ASSERT_EQ(0, kmig_enc_caps(&self->enc[0], KMIG_SCAP_RETURN_PATH |
+				   (npc ? KMIG_SCAP_MULTI_CHANNEL : 0), 0));
+	if (npc) {
+		cmd.channels.count = npc;
+		memcpy(cmd.channels.uuid, self->uuid, 16);
+		ASSERT_EQ(0, kmig_enc_cmd(&self->enc[0], &cmd));
 	}
-	return -ETIMEDOUT;
+	cmd.id = KMIG_SCMD_OPEN_RETURN_PATH;
+	ASSERT_EQ(0, kmig_enc_cmd(&self->enc[0], &cmd));
+	ASSERT_EQ(0, kmig_enc_flush(&self->enc[0]));
 }
 
 /*
@@ -86,41 +125,12 @@ static int connect_to(int port)
 static void start(struct __test_metadata *_metadata, FIXTURE_DATA(peer) *self,
 		  int port, unsigned int npc, const char *io_timeout)
 {
-	char listen[32];
-	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_SOCK,
-			      "--listen", listen, "--timeout", "60",
-			      "--io-timeout", io_timeout, NULL };
-	struct kmig_scmd cmd = { .id = KMIG_SCMD_CHANNELS };
-	struct kmig_hello h = { .nchannels = 1 + npc };
-	uint8_t hello[KMIG_HELLO_SIZE];
 	unsigned int i;
 
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	self->incoming = proc_spawn(NULL, "incoming.log", inc);
-	for (i = 0; i < 16; i++)
-		self->uuid[i] = 0xa0 + i;
-	memcpy(h.uuid, self->uuid, 16);
-	for (i = 0; i <= npc; i++) {
-		self->sock[i] = connect_to(port);
-		ASSERT_LE(0, self->sock[i]);
-		self->n++;
-		h.channel = i;
-		ASSERT_EQ(0, kmig_hello_encode(&h, hello));
-		ASSERT_EQ(sizeof(hello), write(self->sock[i], hello,
-					       sizeof(hello)));
-		kmig_enc_init_fd(&self->enc[i], self->sock[i]);
-		ASSERT_EQ(0, kmig_enc_header(&self->enc[i]));
-	}
-	ASSERT_EQ(0, kmig_enc_caps(&self->enc[0], KMIG_SCAP_RETURN_PATH |
-				   (npc ? KMIG_SCAP_MULTI_CHANNEL : 0), 0));
-	if (npc) {
-		cmd.channels.count = npc;
-		memcpy(cmd.channels.uuid, self->uuid, 16);
-		ASSERT_EQ(0, kmig_enc_cmd(&self->enc[0], &cmd));
-	}
-	cmd.id = KMIG_SCMD_OPEN_RETURN_PATH;
-	ASSERT_EQ(0, kmig_enc_cmd(&self->enc[0], &cmd));
-	ASSERT_EQ(0, kmig_enc_flush(&self->enc[0]));
+	spawn_incoming(self, port, io_timeout);
+	for (i = 0; i <= npc; i++)
+		join(_metadata, self, port, i, npc);
+	open_main(_metadata, self, npc);
 }
 
 static int caps(struct kmig_enc *e, uint64_t required)
@@ -306,6 +316,47 @@ TEST_F_TIMEOUT(peer, silent_page_channel_is_found, 60)
 	start(_metadata, self, 4474, 1, "3");
 	ASSERT_EQ(0, caps(&self->enc[1], KMIG_SCAP_MULTI_CHANNEL));
 	incoming_failed(_metadata, self, 10000, says);
+}
+
+/*
+ * While the page channel is awaited, hellos of another migration, of a
+ * channel already there, junk and a silent connection come first: each is
+ * turned away and logged, and the real page channel 1 joins (its foreign
+ * capability is then the cause, which only its decoder can find).
+ */
+TEST_F_TIMEOUT(peer, strangers_do_not_stop_the_page_channels, 60)
+{
+	const char *const says[] = {
+		"rejected a connection from 127.0.0.1:",
+		"channel 1 of 2 of another migration",
+		"channel 1 of 3 of another migration",
+		"channel 0 of 2, which is already connected",
+		"bad magic",
+		"page channel 1", "DEVICE_STATE", NULL };
+	uint8_t other[16], junk[64];
+	int fd[5], silent, i;
+
+	spawn_incoming(self, 4475, "20");
+	join(_metadata, self, 4475, 0, 1);
+	open_main(_metadata, self, 1);
+	silent = proc_connect(4475);
+	ASSERT_LE(0, silent);
+	memset(other, 0x11, sizeof(other));
+	memset(junk, 0xee, sizeof(junk));
+	fd[0] = say_hello(4475, other, 1, 2);
+	fd[1] = say_hello(4475, self->uuid, 1, 3);
+	fd[2] = say_hello(4475, self->uuid, 0, 2);
+	fd[3] = proc_connect(4475);
+	ASSERT_EQ(sizeof(junk), write(fd[3], junk, sizeof(junk)));
+	fd[4] = proc_connect(4475);	/* a port scan */
+	close(fd[4]);
+	join(_metadata, self, 4475, 1, 1);
+	ASSERT_EQ(0, caps(&self->enc[1], KMIG_SCAP_MULTI_CHANNEL |
+			  KMIG_SCAP_DEVICE_STATE));
+	incoming_failed(_metadata, self, 10000, says);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	close(silent);
 }
 
 TEST_HARNESS_MAIN

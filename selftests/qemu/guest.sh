@@ -36,6 +36,9 @@ ip link set lo up
 # /dev/kvm exists once a vendor module is in, built in or loaded.
 [ -e /dev/kvm ] || modprobe kvm_amd 2>/dev/null || modprobe kvm_intel ||
 	mark "cannot load KVM"
+# Kernel TLS for kmig's encrypted channels (the agent falls back to a
+# relay without it, and says so).
+[ -d /sys/module/tls ] || modprobe tls || mark "cannot load tls"
 insmod "$KMIG_KO" || mark "cannot load $KMIG_KO"
 mkdir -p "$out/tap" "$out/work"
 cd "$out/work" || exit 1

@@ -12,14 +12,17 @@
  *            the socket into place and checks its CRC there
  *   page     version 1's path: one RAM_PAGE record a page, the receiver
  *            decoding into its buffer and installing runs with pwritev
+ *   tls      batched over TLS (AES-128-GCM, tls.h): kernel TLS where this
+ *            kernel has it, else the relay, which the row's name says
  *
  * Each repetition runs every path in turn, so that the ratios compare
  * runs under the same conditions; every kmig run is checked against the
- * source afterwards. Then CRC32C and memcpy speeds, hot (64 KiB, in L2)
- * and streaming (over the whole memory).
+ * source afterwards. The last column compares the whole process's CPU
+ * time (TLS relay threads included). Then CRC32C and memcpy speeds, hot
+ * (64 KiB, in L2) and streaming (over the whole memory).
  *
  * Usage: wire [-s MiB] [-r reps] [-z zero%[,zero%...]] [-c send,recv CPUs]
- *             [-p batched,page (the kmig paths to run)]
+ *             [-p batched,page,tls (the kmig paths to run)]
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -38,6 +41,7 @@
 #include "crc32c.h"
 #include "dec.h"
 #include "enc.h"
+#include "tls.h"
 #include "util.h"
 
 #define PAGE		KMIG_STREAM_PAGE_SIZE
@@ -46,9 +50,9 @@
 #define RAW_IO		(512u << 10)
 #define MAX_REPS	64
 
-enum path { RAW, BATCHED, PER_PAGE, NPATHS };
-static const char *const path_name[NPATHS] = {
-	"raw TCP", "kmig batched", "kmig per-page",
+enum path { RAW, BATCHED, PER_PAGE, TLS, NPATHS };
+static const char *path_name[NPATHS] = {
+	"raw TCP", "kmig batched", "kmig per-page", "kmig TLS",
 };
 
 static struct {
@@ -58,7 +62,9 @@ static struct {
 	int dst_fd;
 	int cpu[2];		/* sender, receiver */
 	bool run[NPATHS];	/* the paths to run (raw always) */
-} g = { .size = 1024ull << 20, .cpu = { 0, 1 }, .run = { 1, 1, 1 } };
+	char psk[64];		/* TLS: a key file of a random key */
+	int tls_mode;		/* what the last TLS run used */
+} g = { .size = 1024ull << 20, .cpu = { 0, 1 }, .run = { 1, 1, 1, 1 } };
 
 static uint64_t clock_ns(clockid_t clock)
 {
@@ -151,6 +157,66 @@ static void tcp_pair(int *a, int *b)
 		die("accept", errno);
 	setsockopt(*a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	close(l);
+}
+
+/* ---- TLS ---- */
+
+static void make_psk(void)
+{
+	uint8_t key[32];
+	unsigned int i;
+	int fd;
+	FILE *f;
+
+	strcpy(g.psk, "/tmp/kmig-wire-XXXXXX");
+	fd = mkstemp(g.psk);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f)
+		die("key file", errno);
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = rand();
+	fprintf(f, "wire:");
+	for (i = 0; i < sizeof(key); i++)
+		fprintf(f, "%02x", key[i]);
+	fprintf(f, "\n");
+	fclose(f);
+}
+
+static const struct kmig_tls_cfg *tls_cfg(void)
+{
+	static struct kmig_tls_cfg cfg = { .creds = KMIG_TLS_PSK };
+
+	cfg.path = g.psk;
+	return &cfg;
+}
+
+static void *tls_server(void *arg)
+{
+	char err[256];
+	int *fd = arg, ret;
+
+	ret = kmig_tls_server(*fd, tls_cfg(), err, sizeof(err));
+	if (ret < 0)
+		die(err, -ret);
+	return NULL;
+}
+
+/* TLS on the pair; the row takes the mode's name. */
+static void tls_pair(int a, int b)
+{
+	static char name[32];
+	char err[256];
+	pthread_t th;
+	int ret;
+
+	pthread_create(&th, NULL, tls_server, &b);
+	ret = kmig_tls_client(a, tls_cfg(), "127.0.0.1", err, sizeof(err));
+	if (ret < 0)
+		die(err, -ret);
+	pthread_join(th, NULL);
+	snprintf(name, sizeof(name), "kmig TLS %s", kmig_tls_mode_name(ret));
+	g.tls_mode = ret;
+	path_name[TLS] = name;
 }
 
 /* ---- raw TCP ---- */
@@ -410,8 +476,8 @@ static void *run_side(void *arg)
 	if (s->path == RAW)
 		s->ret = sender ? raw_send(s->fd) : raw_recv(s->fd);
 	else
-		s->ret = sender ? kmig_send(s->fd, s->path == BATCHED) :
-				  kmig_recv(s->fd, s->path == BATCHED);
+		s->ret = sender ? kmig_send(s->fd, s->path != PER_PAGE) :
+				  kmig_recv(s->fd, s->path != PER_PAGE);
 	if (sender)
 		shutdown(s->fd, SHUT_WR);
 	s->t1 = now_ns();
@@ -422,6 +488,7 @@ static void *run_side(void *arg)
 struct result {
 	double wall;		/* s, the sender's start to the receiver's end */
 	double cpu[2];		/* s of CPU, sender and receiver */
+	double all;		/* s of CPU of the process */
 };
 
 static struct result run(enum path path)
@@ -430,15 +497,20 @@ static struct result run(enum path path)
 	struct side tx = { .path = path, .sender = true, .cpu = g.cpu[0],
 			   .start = &start };
 	struct side rx = { .path = path, .cpu = g.cpu[1], .start = &start };
+	uint64_t all;
 	pthread_t a, b;
 
 	memset(g.dst, 0, g.size);	/* a clean, allocated destination */
 	tcp_pair(&tx.fd, &rx.fd);
+	if (path == TLS)
+		tls_pair(tx.fd, rx.fd);
+	all = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	pthread_barrier_init(&start, NULL, 2);
 	pthread_create(&a, NULL, run_side, &tx);
 	pthread_create(&b, NULL, run_side, &rx);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
+	all = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - all;
 	pthread_barrier_destroy(&start);
 	close(tx.fd);
 	close(rx.fd);
@@ -449,6 +521,7 @@ static struct result run(enum path path)
 	return (struct result) {
 		.wall = (rx.t1 - tx.t0) / 1e9,
 		.cpu = { tx.cpu_time / 1e9, rx.cpu_time / 1e9 },
+		.all = all / 1e9,
 	};
 }
 
@@ -495,10 +568,12 @@ static void data_path(const unsigned int *zero, int nzero, int reps)
 	       gib, g.cpu[0], g.cpu[1], reps);
 	printf("wall: GiB/s of guest memory and ratio to raw TCP in the same rep;\n"
 	       "CPU: seconds per GiB of each side's thread, and the ratio of the slower\n"
-	       "sides' CPU times (raw / kmig: what two idle CPUs would give)\n");
-	printf("%-5s %-13s %-19s %-17s %-17s %-17s %s\n", "zero%", "path",
+	       "sides' CPU times (raw / kmig: what two idle CPUs would give);\n"
+	       "proc: the ratio of the whole process's CPU time (raw / kmig), with\n"
+	       "the TLS relay's threads where there is one\n");
+	printf("%-5s %-17s %-19s %-17s %-17s %-17s %-17s %s\n", "zero%", "path",
 	       "wall GiB/s", "wall x raw", "CPU s/GiB send", "CPU s/GiB recv",
-	       "CPU x raw");
+	       "CPU x raw", "proc x raw");
 	for (z = 0; z < nzero; z++) {
 		fill_source(zero[z]);
 		for (r = 0; r < reps; r++)
@@ -516,16 +591,23 @@ static void data_path(const unsigned int *zero, int nzero, int reps)
 				v[2][r] = x->cpu[0] / gib;
 				v[3][r] = x->cpu[1] / gib;
 			}
-			printf("%-5u %-13s ", zero[z], path_name[p]);
+			printf("%-5u %-17s ", zero[z], path_name[p]);
 			print_stat("%4.2f (%4.2f..%4.2f) ", v[0], reps);
 			print_stat("%4.2f (%4.2f..%4.2f) ", v[1], reps);
 			print_stat("%4.2f (%4.2f..%4.2f) ", v[2], reps);
 			print_stat("%4.2f (%4.2f..%4.2f) ", v[3], reps);
-			for (r = 0; r < reps; r++)
+			for (r = 0; r < reps; r++) {
 				v[0][r] = bound(&res[RAW][r]) / bound(&res[p][r]);
-			print_stat("%4.2f (%4.2f..%4.2f)\n", v[0], reps);
+				v[1][r] = res[RAW][r].all / res[p][r].all;
+			}
+			print_stat("%4.2f (%4.2f..%4.2f) ", v[0], reps);
+			print_stat("%4.2f (%4.2f..%4.2f)\n", v[1], reps);
 		}
 	}
+	if (g.run[TLS])
+		printf("TLS: %s\n", g.tls_mode == KMIG_TLS_KTLS ?
+		       "kernel TLS (AES-128-GCM in the kernel)" :
+		       "the relay (2 threads a side): this kernel has no kernel TLS (tls ULP)");
 }
 
 /* ---- CRC32C and memcpy ---- */
@@ -619,6 +701,7 @@ int main(int argc, char **argv)
 		case 'p':
 			g.run[BATCHED] = strstr(optarg, "batched");
 			g.run[PER_PAGE] = strstr(optarg, "page");
+			g.run[TLS] = strstr(optarg, "tls");
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &g.cpu[0], &g.cpu[1]) != 2)
@@ -634,11 +717,13 @@ int main(int argc, char **argv)
 	g.npages = g.size / PAGE;
 	g.src = map_memfd("guest", NULL);
 	g.dst = map_memfd("destination", &g.dst_fd);
+	make_psk();
 	data_path(zero, nzero, reps);
+	unlink(g.psk);
 	crc_speed(reps);
 	return 0;
 usage:
-	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,page]\n",
+	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,page,tls]\n",
 		MAX_REPS);
 	return 2;
 }

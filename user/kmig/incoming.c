@@ -13,19 +13,18 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
 
+#include "accept.h"
 #include "ctx.h"
 #include "dec.h"
 #include "handshake.h"
@@ -38,15 +37,18 @@
 #include "util.h"
 
 static const char usage[] =
-"Usage: kmig incoming --vmm SOCK --listen [IPV4:]PORT [options]\n"
+"Usage: kmig incoming --vmm SOCK --listen ADDR:PORT [options]\n"
 "\n"
 "Receive a live migration from `kmig migrate` into the VM of the VMM\n"
 "behind control socket SOCK, started with --incoming.\n"
 "\n"
 "  --vmm SOCK                 the VMM's control socket (required)\n"
-"  --listen [IPV4:]PORT       where to accept the source (required)\n"
+"  --listen ADDR:PORT         where to accept the source (required):\n"
+"                             a.b.c.d:PORT or [IPv6]:PORT; every address\n"
+"                             only when asked: 0.0.0.0:PORT or [::]:PORT\n"
 "  --timeout S                give up if the source has not connected\n"
-"                             within S seconds\n"
+"                             within S seconds (other connections are\n"
+"                             turned away and logged meanwhile)\n"
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
 "                             2..3600 (default 30)\n"
 "  --json                     print the job info as JSON\n"
@@ -54,6 +56,13 @@ static const char usage[] =
 "  --save-at-switchover DIR   before resuming, write each slot's memory as\n"
 "                             DIR/slot-ID.bin and the vCPU state as\n"
 "                             DIR/vcpus.bin\n"
+"  --tls-creds DIR            TLS 1.3 on every channel, the source's\n"
+"                             certificate required: DIR has ca-cert.pem,\n"
+"                             server-cert.pem, server-key.pem (QEMU's layout)\n"
+"  --tls-psk FILE             TLS 1.3 with a pre-shared key, from the\n"
+"                             identity:hexkey lines of FILE (with either,\n"
+"                             a connection that fails TLS is closed and\n"
+"                             logged, and the wait goes on)\n"
 "  --help                     this text\n";
 
 struct dst {
@@ -90,6 +99,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "save-at-switchover", required_argument, NULL, 's' },
+		{ "tls-creds", required_argument, NULL, 'x' },
+		{ "tls-psk", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -103,7 +114,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (mig_parse_addr(o->cmd, optarg, true, &o->addr))
+			if (mig_parse_addr(o->cmd, "--listen", optarg, false,
+					   &o->addr))
 				return -EINVAL;
 			have_listen = true;
 			break;
@@ -113,11 +125,11 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 				return ret;
 		}
 	}
-	ret = mig_parse_end(o, argc, argv);
+	ret = mig_parse_end(o, argc, argv, true);
 	if (ret)
 		return ret;
 	if (!have_listen)
-		return mig_usage_error(o->cmd, "--listen [IPV4:]PORT is required");
+		return mig_usage_error(o->cmd, "--listen ADDR:PORT is required");
 	return 0;
 }
 
@@ -317,79 +329,87 @@ static int main_zero(void *opaque, uint32_t slot, uint64_t page,
 	return mig_recv_zero(opaque, slot, page, count);
 }
 
-static int accept_one(struct dst *d, int lfd, int timeout_ms,
-		      struct kmig_hello *h)
+/* The main channel's hello: any migration's, of a size we take. */
+static int admit_main(void *opaque, const struct kmig_hello *h, char *why,
+		      size_t n)
 {
-	uint8_t buf[KMIG_HELLO_SIZE];
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-	char err[256];
-	int fd, ret;
-
-	ret = poll(&pfd, 1, timeout_ms);
-	if (ret < 0)
-		return fail(d, -errno, "poll: %s", strerror(errno));
-	if (!ret)
-		return fail(d, -ETIMEDOUT,
-			    "no connection from the source within %d s",
-			    timeout_ms / 1000);
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return fail(d, -errno, "accept: %s", strerror(errno));
-	mig_sock_setup(fd, d->o.io_timeout_s);
-	ret = kmig_io_all(fd, buf, sizeof(buf), false);
-	if (!ret)
-		ret = kmig_hello_decode(h, buf, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "%s", strerror(-ret));
-	if (ret) {
-		close(fd);
-		return fail(d, ret, "bad channel hello: %s", err);
+	(void)opaque;
+	if (h->channel) {
+		snprintf(why, n, "channel %u of %u before the main channel",
+			 h->channel, h->nchannels);
+		return -EPROTO;
 	}
-	return fd;
+	if (h->nchannels > 1 + MIG_MAX_CHANNELS) {
+		snprintf(why, n, "it wants %u page channels, at most %u",
+			 h->nchannels - 1, MIG_MAX_CHANNELS);
+		return -EPROTO;
+	}
+	return 0;
 }
 
-static int accept_channels(struct dst *d, int lfd)
+/* A page channel's hello: this migration's, a channel still missing. */
+static int admit_page(void *opaque, const struct kmig_hello *h, char *why,
+		      size_t n)
 {
-	int tmo = d->o.timeout_ms ? (int)d->o.timeout_ms : -1;
+	struct dst *d = opaque;
+
+	if (memcmp(h->uuid, d->uuid, 16) || h->nchannels != d->recv.nchan) {
+		snprintf(why, n, "channel %u of %u of another migration",
+			 h->channel, h->nchannels);
+		return -EPROTO;
+	}
+	if (!h->channel || d->recv.ch[h->channel].sock >= 0) {
+		snprintf(why, n, "channel %u of %u, which is already connected",
+			 h->channel, h->nchannels);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* A channel admitted on @fd joins the migration. */
+static void join(struct dst *d, int fd, unsigned int chan)
+{
+	mig_sock_setup(fd, d->o.io_timeout_s);
+	mig_tls_count(&d->o, &d->job, fd);
+	d->recv.ch[chan].sock = fd;
+	mig_link_add(&d->link, fd);
+}
+
+/*
+ * The main channel within --timeout, then each page channel within
+ * --io-timeout of the one before; other connections are turned away
+ * (accept.h).
+ */
+static int accept_channels(struct dst *d, struct mig_acceptor *a)
+{
+	uint64_t io_ns = d->o.io_timeout_s * 1000000000ull;
+	uint64_t until = d->o.timeout_ms ?
+			 kmig_now_ns() + d->o.timeout_ms * 1000000 : 0;
 	struct kmig_hello h;
 	unsigned int i;
 	int fd;
 
-	fd = accept_one(d, lfd, tmo, &h);
+	fd = mig_accept(a, until, admit_main, d, &h);
+	if (fd == -ETIMEDOUT)
+		return fail(d, fd, "no connection from the source within %llu s",
+			    (unsigned long long)d->o.timeout_ms / 1000);
 	if (fd < 0)
-		return fd;
-	if (h.channel) {
-		close(fd);
-		return fail(d, -EPROTO,
-			    "the first connection is channel %u, not the main channel",
-			    h.channel);
-	}
-	if (h.nchannels > 1 + MIG_MAX_CHANNELS) {
-		close(fd);
-		return fail(d, -EPROTO, "the source wants %u page channels, at most %u",
-			    h.nchannels - 1, MIG_MAX_CHANNELS);
-	}
+		return fail(d, fd, "accept: %s", strerror(-fd));
 	d->recv.nchan = h.nchannels;
 	memcpy(d->uuid, h.uuid, 16);
-	d->recv.ch[0].sock = fd;
-	mig_link_add(&d->link, fd);
-	mig_hs_out_init(&d->out, fd, d->uuid);
-	d->rp_open = true;
 	for (i = 1; i < d->recv.nchan; i++)
 		d->recv.ch[i].sock = -1;
+	join(d, fd, 0);
+	mig_hs_out_init(&d->out, fd, d->uuid);
+	d->rp_open = true;
 	for (i = 1; i < d->recv.nchan; i++) {
-		fd = accept_one(d, lfd, d->o.io_timeout_s * 1000, &h);
+		fd = mig_accept(a, kmig_now_ns() + io_ns, admit_page, d, &h);
+		if (fd == -ETIMEDOUT)
+			return fail(d, fd, "only %u of %u page channels connected within %u s of the last one",
+				    i - 1, d->recv.nchan - 1, d->o.io_timeout_s);
 		if (fd < 0)
-			return fd;
-		if (memcmp(h.uuid, d->uuid, 16) || h.nchannels != d->recv.nchan ||
-		    !h.channel || d->recv.ch[h.channel].sock >= 0) {
-			close(fd);
-			return fail(d, -EPROTO,
-				    "channel hello %u of %u does not belong to this migration",
-				    h.channel, h.nchannels);
-		}
-		d->recv.ch[h.channel].sock = fd;
-		mig_link_add(&d->link, fd);
+			return fail(d, fd, "accept: %s", strerror(-fd));
+		join(d, fd, h.channel);
 	}
 	return 0;
 }
@@ -570,24 +590,6 @@ static void on_fail(struct mig_link *l, int err, const char *msg)
 		mig_hs_send(&d->out, MIG_HS_FAILED, -err, msg);
 }
 
-static int listen_on(struct dst *d)
-{
-	int fd, one = 1;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail(d, -errno, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&d->o.addr, sizeof(d->o.addr)) ||
-	    listen(fd, 64)) {
-		fail(d, -errno, "cannot listen on port %u: %s",
-		     ntohs(d->o.addr.sin_port), strerror(errno));
-		close(fd);
-		return -EADDRINUSE;
-	}
-	return fd;
-}
-
 /* The VMM is there, waiting for a guest; its slots are the stream's. */
 static int attach(struct dst *d)
 {
@@ -621,16 +623,22 @@ static int attach(struct dst *d)
 
 static int run(struct dst *d)
 {
-	int ret, lfd;
+	struct mig_acceptor a;
+	int ret;
 
 	ret = attach(d);
 	if (ret)
 		return ret;
-	lfd = listen_on(d);
-	if (lfd < 0)
-		return lfd;
-	ret = accept_channels(d, lfd);
-	close(lfd);
+	/* A stranger has at most 10 s to say its hello. */
+	ret = mig_accept_listen(&a, &d->o.addr, &d->o.tls,
+				d->o.io_timeout_s < 10 ? d->o.io_timeout_s : 10,
+				d->err, sizeof(d->err));
+	if (ret)
+		return fail(d, ret, "%s", d->err);
+	ret = accept_channels(d, &a);
+	mig_accept_close(&a);
+	if (!ret)
+		mig_tls_note(&d->o, &d->job);
 	if (!ret) {
 		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link);
 		if (ret)

@@ -3,7 +3,6 @@
  * Helpers shared by `kmig migrate` and `kmig incoming`: option parsing,
  * the VMM's memory context, sockets and save-at-switchover files.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -81,6 +80,13 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 			return -EINVAL;
 		o->save_dir = optarg;
 		return 0;
+	case 'x':
+	case 'k':
+		if (o->tls.creds)
+			return mig_usage_error(o->cmd, "--tls-creds and --tls-psk exclude each other, and each comes once");
+		o->tls.creds = c == 'x' ? KMIG_TLS_X509 : KMIG_TLS_PSK;
+		o->tls.path = optarg;
+		return 0;
 	case 'h':
 		fputs(usage, stdout);
 		return 1;
@@ -93,13 +99,17 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 	}
 }
 
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[])
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server)
 {
+	char err[PATH_MAX + 64];
+
 	if (optind < argc)
 		return mig_usage_error(o->cmd, "unexpected argument '%s'",
 				       argv[optind]);
 	if (!o->vmm)
 		return mig_usage_error(o->cmd, "--vmm SOCK is required");
+	if (kmig_tls_check(&o->tls, server, err, sizeof(err)))
+		return mig_usage_error(o->cmd, "%s", err);
 	return 0;
 }
 
@@ -120,39 +130,6 @@ int mig_parse_u64(const char *cmd, const char *opt, const char *s,
 				       v, (unsigned long long)min,
 				       (unsigned long long)max);
 	*out = v;
-	return 0;
-}
-
-int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
-		   struct sockaddr_in *sa)
-{
-	const char *colon = strrchr(s, ':');
-	char host[64];
-	uint64_t port;
-	int ret;
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (!colon && !host_optional)
-		return mig_usage_error(cmd, "address '%s' is not IPV4:PORT", s);
-	if (colon) {
-		if ((size_t)(colon - s) >= sizeof(host))
-			return mig_usage_error(cmd, "address '%s' is too long",
-					       s);
-		memcpy(host, s, colon - s);
-		host[colon - s] = 0;
-		if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-			return mig_usage_error(cmd,
-					       "'%s' is not an IPv4 address (want a.b.c.d)",
-					       host);
-	} else {
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	}
-	ret = mig_parse_u64(cmd, "port", colon ? colon + 1 : s, 1, 65535,
-			    &port);
-	if (ret)
-		return ret;
-	sa->sin_port = htons(port);
 	return 0;
 }
 
@@ -321,6 +298,38 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
+		   const char *host, char *err, size_t n)
+{
+	struct kmig_tls_cfg cfg = o->tls;
+	int mode;
+
+	cfg.timeout_ms = o->io_timeout_s * 1000;
+	mode = kmig_tls_client(fd, &cfg, host, err, n);
+	if (mode < 0)
+		return mode;
+	mig_tls_count(o, j, fd);
+	return 0;
+}
+
+void mig_tls_count(const struct mig_opts *o, struct mig_job *j, int fd)
+{
+	if (!o->tls.creds)
+		return;
+	j->tls = o->tls.creds;
+	if (kmig_tls_is_ktls(fd))
+		j->tls_ktls++;
+	else
+		j->tls_relay++;
+}
+
+void mig_tls_note(const struct mig_opts *o, const struct mig_job *j)
+{
+	if (j->tls_relay)
+		fprintf(stderr, "kmig %s: no kernel TLS here (is the tls module there?): %u of %u channels encrypt in a relay thread instead\n",
+			o->cmd, j->tls_relay, j->tls_relay + j->tls_ktls);
 }
 
 /* DIR/NAME from slot @slot of context @ctx, or from @buf when @ctx < 0. */

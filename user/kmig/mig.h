@@ -4,6 +4,8 @@
  * `kmig incoming` (destination, incoming.c).
  *
  *   mig.c      options, sockets, the VMM's context, save-at-switchover
+ *   addr.c     --to and --listen addresses
+ *   accept.c   the listening socket: connections admitted by their hello
  *   send.c     the sending engine: channels, page senders, keepalive
  *   handshake.c the return path and the switchover handshake
  *   link.c     the connections of a migration and its first failure
@@ -28,9 +30,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "client.h"
 #include "enc.h"
+#include "tls.h"
 #include "util.h"
 
 #define MIG_PAGE		4096u
@@ -56,10 +60,20 @@ struct mig_device {
 	uint64_t bytes;
 };
 
+/* An IPv4 or IPv6 address and port: --to, --listen, a peer. */
+struct mig_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* "a.b.c.d:PORT" or "[IPv6%SCOPE]:PORT", and its NUL. */
+#define MIG_ADDR_STRLEN		80
+
 struct mig_opts {
 	const char *cmd;		/* "migrate" / "incoming" */
 	const char *vmm;
-	struct sockaddr_in addr;
+	struct mig_addr addr;
+	const char *to;			/* --to as given */
 	unsigned int channels;		/* total, main included */
 	uint64_t max_downtime_ms;
 	uint64_t bandwidth;		/* bytes per second, 0: no cap */
@@ -67,6 +81,7 @@ struct mig_opts {
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool json;
+	struct kmig_tls_cfg tls;	/* --tls-creds / --tls-psk */
 	const char *save_dir;
 	unsigned int ndevs;
 	struct mig_device devs[MIG_MAX_DEVICES];
@@ -107,6 +122,8 @@ struct mig_job {
 	uint64_t device_bytes;
 	uint64_t resume_us;		/* destination: SWITCHOVER to resume */
 	unsigned int channels;
+	enum kmig_tls_creds tls;
+	unsigned int tls_ktls, tls_relay;	/* channels in each mode */
 	char error[512];
 };
 
@@ -120,21 +137,31 @@ int mig_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int mig_parse_u64(const char *cmd, const char *opt, const char *s,
 		  uint64_t min, uint64_t max, uint64_t *out);
-int mig_parse_addr(const char *cmd, const char *s, bool host_optional,
-		   struct sockaddr_in *sa);
+/*
+ * Option @opt's ADDR:PORT @s: a.b.c.d:PORT or [IPv6]:PORT, or with
+ * @names a host name too (the first address it resolves to). 0, or
+ * -EINVAL after a usage error.
+ */
+int mig_parse_addr(const char *cmd, const char *opt, const char *s,
+		   bool names, struct mig_addr *a);
+/* @ss as "a.b.c.d:PORT" or "[IPv6]:PORT" in @buf, which it returns. */
+const char *mig_addr_str(const struct sockaddr_storage *ss,
+			 char buf[MIG_ADDR_STRLEN]);
 int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
 /*
  * The options migrate and incoming share (--vmm, --timeout, --io-timeout,
- * --json, --device, --save-at-switchover, --help) and getopt's complaints:
+ * --json, --device, --save-at-switchover, --tls-creds, --tls-psk, --help)
+ * and getopt's complaints:
  * takes
  * option @c with @optarg; 0 when taken, 1 after printing @usage for
  * --help, -EINVAL for bad input or an unknown option.
  */
 int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
-/* After the options: no stray arguments, and --vmm was given. */
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[]);
+/* After the options: no stray arguments, --vmm was given, and the TLS
+ * credentials are there for the side (@server: incoming). */
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server);
 /* The module is loaded (or now loads): 0, or -errno with why in @err. */
 int mig_ensure_module(char *err, size_t n);
 
@@ -152,6 +179,18 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 void mig_vm_detach(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
+/*
+ * The source's TLS on connection @fd as --tls-creds/--tls-psk say
+ * (nothing without), as the client of @host, bounded by --io-timeout;
+ * then mig_tls_count(). 0, or -errno with why in @err. (The
+ * destination's runs in accept.c.)
+ */
+int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
+		   const char *host, char *err, size_t n);
+/* Count @fd's TLS mode in @j: kernel TLS, or the relay. */
+void mig_tls_count(const struct mig_opts *o, struct mig_job *j, int fd);
+/* A note on stderr when TLS has no kernel TLS here. */
+void mig_tls_note(const struct mig_opts *o, const struct mig_job *j);
 
 /* DIR/slot-ID.bin for every slot, DIR/NAME from a buffer. */
 int mig_save_slots(const struct mig_vm *vm, const char *dir, char *err,

@@ -15,13 +15,14 @@
 #include "subcommands.h"
 
 static const char usage[] =
-"Usage: kmig migrate --vmm SOCK --to IPV4:PORT [options]\n"
+"Usage: kmig migrate --vmm SOCK --to ADDR:PORT [options]\n"
 "\n"
 "Live-migrate the VM of the VMM behind control socket SOCK (a path, or\n"
-"@name in the abstract namespace) to `kmig incoming` at IPV4:PORT.\n"
+"@name in the abstract namespace) to `kmig incoming` at ADDR:PORT.\n"
 "\n"
 "  --vmm SOCK                 the VMM's control socket (required)\n"
-"  --to IPV4:PORT             the destination agent (required)\n"
+"  --to ADDR:PORT             the destination agent (required):\n"
+"                             a.b.c.d:PORT, [IPv6]:PORT or HOST:PORT\n"
 "  --channels N               connections: 1 (default) is the main channel\n"
 "                             only; N > 1 adds N page channels (max 16)\n"
 "  --max-downtime MS          downtime target, 1..60000 (default 300)\n"
@@ -37,6 +38,13 @@ static const char usage[] =
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
 "                             DIR/slot-ID.bin and the vCPU state as\n"
 "                             DIR/vcpus.bin\n"
+"  --tls-creds DIR            TLS 1.3 on every channel, both sides with a\n"
+"                             certificate: DIR has ca-cert.pem,\n"
+"                             client-cert.pem, client-key.pem (QEMU's\n"
+"                             layout); the destination's certificate must\n"
+"                             name the host of --to\n"
+"  --tls-psk FILE             TLS 1.3 with a pre-shared key: the first\n"
+"                             identity:hexkey line of FILE\n"
 "  --help                     this text\n";
 
 static int parse(struct mig_opts *o, int argc, char *argv[])
@@ -53,6 +61,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "save-at-switchover", required_argument, NULL, 's' },
+		{ "tls-creds", required_argument, NULL, 'x' },
+		{ "tls-psk", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -70,8 +80,9 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (mig_parse_addr(o->cmd, optarg, false, &o->addr))
+			if (mig_parse_addr(o->cmd, "--to", optarg, true, &o->addr))
 				return -EINVAL;
+			o->to = optarg;
 			have_to = true;
 			break;
 		case 'c':
@@ -103,11 +114,11 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 				return ret;
 		}
 	}
-	ret = mig_parse_end(o, argc, argv);
+	ret = mig_parse_end(o, argc, argv, false);
 	if (ret)
 		return ret;
 	if (!have_to)
-		return mig_usage_error(o->cmd, "--to IPV4:PORT is required");
+		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
 	return 0;
 }
 

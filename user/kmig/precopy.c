@@ -38,32 +38,57 @@
 /* An I/O error of a channel: the destination may say why (link.h). */
 #define io_fail(x, ret, ...) mig_link_io_fail(&(x)->link, ret, __VA_ARGS__)
 
+/* What the destination's certificate must name: --to without its port
+ * (and an IPv6 address without its brackets). */
+static void tls_host(const char *to, char host[MIG_ADDR_STRLEN])
+{
+	size_t len = strlen(to);
+	const char *colon = strrchr(to, ':');
+
+	if (colon)
+		len = colon - to;
+	if (to[0] == '[' && len >= 2 && to[len - 1] == ']')
+		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len - 2, to + 1);
+	else
+		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len, to);
+}
+
 static int connect_channels(struct precopy_src *s)
 {
 	uint8_t hello[KMIG_HELLO_SIZE];
 	struct kmig_hello h = { .nchannels = s->o.channels };
+	char name[MIG_ADDR_STRLEN], host[MIG_ADDR_STRLEN];
 	uint64_t until = kmig_now_ns() + 5000000000ull;
 	unsigned int i;
 	int fd, ret;
 
+	tls_host(s->o.to, host);
 	memcpy(h.uuid, s->uuid, 16);
 	for (i = 0; i < s->o.channels; i++) {
 		for (;;) {
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			fd = socket(s->o.addr.ss.ss_family,
+				    SOCK_STREAM | SOCK_CLOEXEC, 0);
 			if (fd < 0)
 				return fail(s, -errno, "socket: %s",
 					    strerror(errno));
 			mig_sock_setup(fd, s->o.io_timeout_s);
-			if (!connect(fd, (struct sockaddr *)&s->o.addr,
-				     sizeof(s->o.addr)))
+			if (!connect(fd, (struct sockaddr *)&s->o.addr.ss,
+				     s->o.addr.len))
 				break;
 			ret = -errno;
 			close(fd);
 			if (ret != -ECONNREFUSED || kmig_now_ns() > until)
 				return fail(s, ret,
-					    "cannot connect channel %u to the destination: %s",
-					    i, strerror(-ret));
+					    "cannot connect channel %u to the destination at %s: %s",
+					    i, mig_addr_str(&s->o.addr.ss, name),
+					    strerror(-ret));
 			usleep(50000);
+		}
+		ret = mig_tls_client(&s->o, &s->job, fd, host, s->err,
+				     sizeof(s->err));
+		if (ret) {
+			close(fd);
+			return fail(s, ret, "channel %u: %s", i, s->err);
 		}
 		s->sock[s->nsock++] = fd;
 		mig_link_add(&s->link, fd);
@@ -74,6 +99,7 @@ static int connect_channels(struct precopy_src *s)
 			return io_fail(s, ret, "channel %u: cannot send the hello: %s",
 				       i, strerror(-ret));
 	}
+	mig_tls_note(&s->o, &s->job);
 	return 0;
 }
 

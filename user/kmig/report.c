@@ -63,6 +63,12 @@ void mig_progress(const struct mig_opts *o, const struct mig_job *j)
 	fflush(stderr);
 }
 
+static const char *tls_creds(const struct mig_job *j)
+{
+	return j->tls == KMIG_TLS_X509 ? "x509" :
+	       j->tls == KMIG_TLS_PSK ? "psk" : "none";
+}
+
 static void json(const struct mig_job *j, bool source)
 {
 	printf("{\n");
@@ -103,6 +109,9 @@ static void json(const struct mig_job *j, bool source)
 	printf("  \"device_bytes\": %llu,\n",
 	       (unsigned long long)j->device_bytes);
 	printf("  \"channels\": %u,\n", j->channels);
+	printf("  \"tls\": \"%s\",\n", tls_creds(j));
+	printf("  \"tls_ktls_channels\": %u,\n", j->tls_ktls);
+	printf("  \"tls_relay_channels\": %u,\n", j->tls_relay);
 	if (!source)
 		printf("  \"resume_time_us\": %llu,\n",
 		       (unsigned long long)j->resume_us);
@@ -141,5 +150,9 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 	       (unsigned long long)j->memory_iteration,
 	       (unsigned long long)j->device_bytes,
 	       (unsigned long long)j->throttle);
+	if (j->tls)
+		printf("  TLS 1.3 (%s): kernel TLS on %u channel%s, relay on %u\n",
+		       tls_creds(j), j->tls_ktls, j->tls_ktls == 1 ? "" : "s",
+		       j->tls_relay);
 	fflush(stdout);
 }

@@ -56,7 +56,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		if (ret)
 			return ret;
 	}
-	return mig_parse_end(o, argc, argv);
+	return mig_parse_end(o, argc, argv, false);
 }
 
 static int resume(struct mig_opts *o, struct vmm_client *vmm, char *err,

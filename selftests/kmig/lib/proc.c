@@ -5,12 +5,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +54,26 @@ const char *proc_bin(const char *rel)
 	i = (i + 1) % 4;
 	snprintf(path[i], sizeof(path[i]), "%s/%s", build_dir(), rel);
 	return path[i];
+}
+
+int proc_connect(int port)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd, i;
+
+	for (i = 0; i < 100; i++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return fd;
+		close(fd);
+		msleep(50);
+	}
+	return -ETIMEDOUT;
 }
 
 /* A command line and its words. */
@@ -373,30 +398,82 @@ static int wait_or_kill(pid_t *pid, int ms)
 	return ret;
 }
 
+/* Where agent @what of this test writes: static, two at a time. */
+static const char *agent_log(const char *what)
+{
+	static char path[2][64];
+	char *p = path[*what == 'i'];
+
+	snprintf(p, sizeof(path[0]), "/dev/shm/agent-%d.%s", getpid(), what);
+	return p;
+}
+
+void agents_listen(struct agents *r, struct vmm_proc *b, const char *addr,
+		   const char *in_args)
+{
+	memset(r, 0, sizeof(*r));
+	r->in = proc_spawnf(NULL, agent_log("in"),
+			    "%s incoming --vmm %s --listen %s %s",
+			    proc_bin("kmig"), b->sock, addr, in_args);
+}
+
+void agents_migrate(struct agents *r, struct vmm_proc *a, const char *addr,
+		    const char *mig_args, int mig_s)
+{
+	pid_t mig = -1;
+
+	if (r->in > 0)
+		mig = proc_spawnf(NULL, agent_log("out"),
+				  "%s migrate --vmm %s --to %s %s",
+				  proc_bin("kmig"), a->sock, addr, mig_args);
+	r->mig_ret = wait_or_kill(&mig, mig_s * 1000);
+	r->in_ret = wait_or_kill(&r->in, PROC_WAIT_MS);
+	r->in_out = take_output(agent_log("in"));
+	r->mig_out = take_output(agent_log("out"));
+}
+
 void run_agents(struct vmm_proc *a, struct vmm_proc *b, unsigned int port,
 		const char *in_args, const char *mig_args, int mig_s,
 		struct agents *r)
 {
-	char in_out[64], mig_out[64];
-	pid_t in, mig = -1;
+	char addr[32];
 
-	snprintf(in_out, sizeof(in_out), "/dev/shm/agent-%d.in", getpid());
-	snprintf(mig_out, sizeof(mig_out), "/dev/shm/agent-%d.out", getpid());
-	in = proc_spawnf(NULL, in_out,
-			 "%s incoming --vmm %s --listen 127.0.0.1:%u %s",
-			 proc_bin("kmig"), b->sock, port, in_args);
-	if (in > 0)
-		mig = proc_spawnf(NULL, mig_out,
-				  "%s migrate --vmm %s --to 127.0.0.1:%u %s",
-				  proc_bin("kmig"), a->sock, port, mig_args);
-	r->mig_ret = wait_or_kill(&mig, mig_s * 1000);
-	r->in_ret = wait_or_kill(&in, PROC_WAIT_MS);
-	r->in_out = take_output(in_out);
-	r->mig_out = take_output(mig_out);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	agents_listen(r, b, addr, in_args);
+	agents_migrate(r, a, addr, mig_args, mig_s);
 }
 
 void agents_free(struct agents *r)
 {
 	free(r->in_out);
 	free(r->mig_out);
+}
+
+int proc_own_netns(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd, ret = 0;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		ret = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!ret && ioctl(fd, SIOCSIFFLAGS, &ifr))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+uint64_t json_u64(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = json ? strstr(json, pat) : NULL;
+	return p ? strtoull(p + strlen(pat), NULL, 10) : ~0ull;
 }

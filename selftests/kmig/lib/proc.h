@@ -43,6 +43,10 @@ const char *proc_where(pid_t pid);
 /* SIGKILL and reap *@pid, if it runs; *@pid becomes 0. */
 void proc_stop(pid_t *pid);
 
+/* A TCP connection to 127.0.0.1:@port, retried for 5 s while nobody
+ * listens: its fd, or -errno. */
+int proc_connect(int port);
+
 /* All of @path, malloc'd and NUL-terminated, its length in *@len; NULL. */
 char *file_read(const char *path, size_t *len);
 /* The first 16 KiB of @path, or "" (static: valid until the next call). */
@@ -86,6 +90,7 @@ int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
 
 /* What `kmig incoming` and `kmig migrate` said, and how they ended. */
 struct agents {
+	pid_t in;			/* `kmig incoming`, while it runs */
 	int in_ret, mig_ret;		/* exit status, or -errno */
 	char *in_out, *mig_out;		/* standard output and error */
 };
@@ -99,7 +104,28 @@ struct agents {
 void run_agents(struct vmm_proc *a, struct vmm_proc *b, unsigned int port,
 		const char *in_args, const char *mig_args, int mig_s,
 		struct agents *r);
+/* The two halves of run_agents() at address @addr (ADDR:PORT): start
+ * `kmig incoming`, then run `kmig migrate` and wait for both. */
+void agents_listen(struct agents *r, struct vmm_proc *b, const char *addr,
+		   const char *in_args);
+void agents_migrate(struct agents *r, struct vmm_proc *a, const char *addr,
+		    const char *mig_args, int mig_s);
 void agents_free(struct agents *r);
+
+/* A network namespace of our own, with its loopback up: 0 or -errno. */
+int proc_own_netns(void);
+/* The number after "@key": in JSON text @json, or ~0 when missing. */
+uint64_t json_u64(const char *json, const char *key);
+
+/* The test bed, with KVM, the module, and a network of our own (the
+ * caller includes kvm.h). */
+#define REQUIRE_BED()							\
+	do {								\
+		REQUIRE_KVM();						\
+		if (!getenv("KMIG_KO"))					\
+			SKIP(return, "KMIG_KO is not set (the test bed sets it)"); \
+		ASSERT_EQ(0, proc_own_netns());				\
+	} while (0)
 
 #define vmm_start(v, sock, log, ...) ({					\
 	const char *const __a[] = { __VA_ARGS__, NULL };		\
