@@ -421,7 +421,8 @@ static int stray_hello(int fd)
 /*
  * While `kmig incoming` waits, a port scan, 64 junk bytes, a connection
  * that stays silent and the hello of a page channel come before the real
- * source: each is turned away and logged, and the migration goes through.
+ * source: each is turned away and logged (the page channel once the main
+ * channel shows it is of another migration), and the migration goes through.
  * The source's --io-timeout of 3 s is shorter than the silent
  * connection's hello deadline: a destination stuck on it would not say
  * PING in time.
@@ -432,7 +433,7 @@ TEST_F_TIMEOUT(precopy, strangers_are_turned_away, TEST_TIMEOUT)
 		"kmig incoming: rejected a connection from 127.0.0.1:",
 		"closed before its hello",
 		"bad magic",
-		"channel 1 of 2 before the main channel", NULL };
+		"channel 1 of 2 of another migration", NULL };
 	uint8_t junk[64];
 	struct vmm_status st;
 	int scan, bad, silent, early;

@@ -130,6 +130,28 @@ static int take(struct mig_acceptor *a)
 	return 0;
 }
 
+/* Offer @c's hello to @admit: its socket when admitted, else -1. */
+static int offer(struct mig_conn *c, mig_admit_fn admit, void *opaque,
+		 struct kmig_hello *h)
+{
+	char why[256];
+	int ret;
+
+	ret = kmig_hello_decode(h, c->hello, why, sizeof(why));
+	if (!ret)
+		ret = admit(opaque, h, why, sizeof(why));
+	c->held = ret == -EAGAIN;
+	if (c->held)
+		return -1;
+	if (ret) {
+		reject(c, why);
+		return -1;
+	}
+	ret = c->fd;
+	c->fd = -1;
+	return ret;
+}
+
 /* Input on @c: its socket when its hello is in and admitted, else -1. */
 static int serve(struct mig_conn *c, mig_admit_fn admit, void *opaque,
 		 struct kmig_hello *h)
@@ -140,17 +162,25 @@ static int serve(struct mig_conn *c, mig_admit_fn admit, void *opaque,
 	ret = c->step(c, why, sizeof(why));
 	if (!ret)
 		return -1;
-	if (ret > 0)
-		ret = kmig_hello_decode(h, c->hello, why, sizeof(why));
-	if (!ret)
-		ret = admit(opaque, h, why, sizeof(why));
-	if (ret) {
+	if (ret < 0) {
 		reject(c, why);
 		return -1;
 	}
-	ret = c->fd;
-	c->fd = -1;
-	return ret;
+	return offer(c, admit, opaque, h);
+}
+
+/* The first held connection @admit takes now, or -1. */
+static int offer_held(struct mig_acceptor *a, mig_admit_fn admit,
+		      void *opaque, struct kmig_hello *h)
+{
+	unsigned int i;
+	int fd = -1;
+
+	for (i = 0; i < a->n && fd < 0; i++)
+		if (a->conn[i].held)
+			fd = offer(&a->conn[i], admit, opaque, h);
+	compact(a);
+	return fd;
 }
 
 /* Reject the connections past their hello deadline; the next deadline
@@ -163,10 +193,15 @@ static uint64_t drop_late(struct mig_acceptor *a, uint64_t now,
 
 	for (i = 0; i < a->n; i++) {
 		if (a->conn[i].deadline_ns <= now) {
-			snprintf(why, sizeof(why),
-				 "no hello within %llu s (%zu of %u bytes)",
-				 (unsigned long long)(a->hello_ns / 1000000000),
-				 a->conn[i].got, KMIG_HELLO_SIZE);
+			if (a->conn[i].held)
+				snprintf(why, sizeof(why),
+					 "its main channel did not come within %llu s",
+					 (unsigned long long)(a->hello_ns / 1000000000));
+			else
+				snprintf(why, sizeof(why),
+					 "no hello within %llu s (%zu of %u bytes)",
+					 (unsigned long long)(a->hello_ns / 1000000000),
+					 a->conn[i].got, KMIG_HELLO_SIZE);
 			reject(&a->conn[i], why);
 		} else if (!deadline || a->conn[i].deadline_ns < deadline) {
 			deadline = a->conn[i].deadline_ns;
@@ -184,15 +219,20 @@ int mig_accept(struct mig_acceptor *a, uint64_t deadline_ns,
 	unsigned int i, n;
 	int fd, ret;
 
+	fd = offer_held(a, admit, opaque, h);
+	if (fd >= 0)
+		return fd;
 	for (;;) {
 		now = kmig_now_ns();
 		if (deadline_ns && now >= deadline_ns)
 			return -ETIMEDOUT;
 		wake = drop_late(a, now, deadline_ns);
 		pfd[0] = (struct pollfd) { .fd = a->lfd, .events = POLLIN };
+		/* a held connection waits for a later call, not for input */
 		for (n = 0; n < a->n; n++)
 			pfd[1 + n] = (struct pollfd) {
-				.fd = a->conn[n].fd, .events = POLLIN,
+				.fd = a->conn[n].held ? -1 : a->conn[n].fd,
+				.events = POLLIN,
 			};
 		ret = poll(pfd, 1 + n, wake ? (int)((wake - now) / 1000000) + 1 : -1);
 		if (ret < 0 && errno != EINTR)

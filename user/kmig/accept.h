@@ -15,13 +15,16 @@
  * as before. A connection is rejected
  * when it closes, sends junk, stays silent past its hello deadline, is the
  * oldest of MIG_ACCEPT_PENDING waiting when one more comes, or when the
- * caller's admit() does not want its hello. Each rejection is one line on
+ * caller's admit() does not want its hello. A hello admit() wants later
+ * (a page channel before its main channel) is held, unread past its
+ * hello, and offered again on the next call, until its hello deadline. Each rejection is one line on
  * stderr, "kmig incoming: rejected a connection from ADDR:PORT: WHY", and
  * the wait for the source goes on.
  */
 #ifndef KMIG_ACCEPT_H
 #define KMIG_ACCEPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,9 +43,14 @@ struct mig_conn {
 	int (*step)(struct mig_conn *c, char *why, size_t n);
 	size_t got;
 	uint8_t hello[KMIG_HELLO_SIZE];
+	bool held;			/* hello in, admit() said wait */
 };
 
-/* 0 to admit a connection with hello @h, else -errno and why not. */
+/*
+ * 0 to admit a connection with hello @h; -EAGAIN to hold it, unread, for
+ * a later mig_accept() (a page channel that came before its main
+ * channel); else -errno and why not.
+ */
 typedef int (*mig_admit_fn)(void *opaque, const struct kmig_hello *h,
 			    char *why, size_t n);
 

@@ -334,11 +334,9 @@ static int admit_main(void *opaque, const struct kmig_hello *h, char *why,
 		      size_t n)
 {
 	(void)opaque;
-	if (h->channel) {
-		snprintf(why, n, "channel %u of %u before the main channel",
-			 h->channel, h->nchannels);
-		return -EPROTO;
-	}
+	/* held until its main channel is in: a lost segment may delay it */
+	if (h->channel)
+		return -EAGAIN;
 	if (h->nchannels > 1 + MIG_MAX_CHANNELS) {
 		snprintf(why, n, "it wants %u page channels, at most %u",
 			 h->nchannels - 1, MIG_MAX_CHANNELS);

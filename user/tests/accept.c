@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,51 @@ TEST_F(acc, with_tls_a_plain_stranger_is_turned_away_and_the_channel_gets_in)
 	close(fd);
 	close(t.fd);
 	close(plain);
+}
+
+/* Holds a page channel until the main one is in, as incoming.c does. */
+static int admit_main_first(void *opaque, const struct kmig_hello *h,
+			    char *why, size_t n)
+{
+	bool *main_in = opaque;
+
+	(void)why;
+	(void)n;
+	if (h->channel && !*main_in)
+		return -EAGAIN;
+	*main_in = true;
+	return 0;
+}
+
+/* A page channel whose main channel's hello is late is held, not lost. */
+TEST_F(acc, a_page_channel_before_its_main_channel_is_held)
+{
+	char rest[8] = "";
+	bool main_in = false;
+	struct kmig_hello h;
+	int page, main, fd;
+
+	page = dial_hello(self, 1, "pages");
+	ASSERT_LE(0, page);
+	usleep(100000);
+	main = dial_hello(self, 0, "");
+	ASSERT_LE(0, main);
+	fd = mig_accept(&self->a, kmig_now_ns() + 800000000ull,
+			admit_main_first, &main_in, &h);
+	ASSERT_LE(0, fd) TH_LOG("%s; %s", strerror(-fd), said(self));
+	EXPECT_EQ(0, h.channel);
+	close(fd);
+	/* No new input: the held one is offered again and gets in. */
+	fd = mig_accept(&self->a, kmig_now_ns() + 100000000ull,
+			admit_main_first, &main_in, &h);
+	ASSERT_LE(0, fd) TH_LOG("%s; %s", strerror(-fd), said(self));
+	EXPECT_EQ(1, h.channel);
+	ASSERT_EQ(5, read(fd, rest, 5));
+	EXPECT_STREQ("pages", rest);
+	EXPECT_STREQ("", said(self));
+	close(fd);
+	close(main);
+	close(page);
 }
 
 TEST_F(acc, a_silent_connection_is_dropped_at_its_deadline)
