@@ -30,7 +30,7 @@
 #include "link.h"
 #include "mig.h"
 #include "precopy.h"
-#include "send.h"
+#include "sender.h"
 #include "util.h"
 
 /* The first failure of any channel or step is the cause (link.h). */

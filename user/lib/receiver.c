@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The destination's receiving engine (recv.h).
+ * The destination's receiving engine (receiver.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ctx.h"
-#include "recv.h"
+#include "receiver.h"
 #include "util.h"
 
 void mig_recv_abort(struct mig_recv *r)
@@ -185,7 +185,8 @@ int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
 	ret = mig_recv_flush(c);
 	if (ret)
 		return ret;
-	ret = kmig_ctx_install_zero(c->r->vm->ctx_fd, slot, pages, n);
+	ret = c->r->vm->plain ? 0 :
+		kmig_ctx_install_zero(c->r->vm->ctx_fd, slot, pages, n);
 	if (ret) {
 		snprintf(c->err, sizeof(c->err),
 			 "cannot install pages %llu..%llu of slot %u: %s",

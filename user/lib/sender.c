@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The source's sending engine (send.h). A sender takes chunks of
+ * The source's sending engine (sender.h). A sender takes chunks of
  * MIG_CHUNK_PAGES dirty pages from the shared cursor, copies them out of
  * the slot's mapping into its buffer, sends zero pages as zero records
  * (runs coalesced) and the others in batches (RAM_PAGES, up to
@@ -21,8 +21,9 @@
 
 #include <linux/kmig.h>
 
-#include "mig.h"
-#include "send.h"
+#include "engine.h"
+#include "sender.h"
+#include "util.h"
 
 #define BATCH_BYTES(n)	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_LEN(n) + \
 			 KMIG_STREAM_CRC_SIZE)

@@ -15,8 +15,8 @@
  * pages to mig_recv_page()/mig_recv_zero() and set mig_recv_release() as
  * their release.
  */
-#ifndef KMIG_RECV_H
-#define KMIG_RECV_H
+#ifndef KMIG_RECEIVER_H
+#define KMIG_RECEIVER_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,8 +24,8 @@
 #include <sys/uio.h>
 
 #include "dec.h"
+#include "engine.h"
 #include "link.h"
-#include "mig.h"
 
 /* Pages one write installs: consecutive pages of one slot. */
 #define MIG_RECV_BATCH	256
@@ -107,4 +107,4 @@ void mig_recv_release(void *opaque);
 /* Install what is collected: before anything that must come after it. */
 int mig_recv_flush(struct mig_recv_chan *c);
 
-#endif /* KMIG_RECV_H */
+#endif /* KMIG_RECEIVER_H */
