@@ -33,12 +33,15 @@
 /*
  * Page channels meet here at every ROUND_SYNC. A channel that ends leaves
  * it: whoever waits for a round then, waits for a channel that will never
- * come, and fails.
+ * come, and fails. So does whoever waits while none of the channels still
+ * missing brings a page for the I/O timeout (a source that stopped
+ * sending, its keepalive still running): the wait names them.
  */
 struct rbarrier {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	unsigned int n, waiting;
+	uint32_t arrived;		/* bit i: page channel i synced */
 	uint64_t gen;
 	bool aborted;
 	bool left;			/* a channel ended: */
@@ -62,7 +65,7 @@ struct mig_recv_chan {
 	pthread_t thread;
 	bool started;
 	uint64_t round;			/* next ROUND_SYNC expected */
-	uint64_t pages, zero;
+	uint64_t pages, zero;		/* atomic: the barrier reads them */
 	int ret;
 	char err[384];
 };

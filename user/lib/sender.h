@@ -11,6 +11,10 @@
  * PING on any channel nobody has written for MIG_PING_NS, so that the
  * destination can tell a long round, a device round or a switchover from
  * a dead source.
+ *
+ * Every wait here ends within the I/O timeout of a stalled peer: a sender
+ * waits only on its socket, whose send timeout (mig_sock_setup()) fails a
+ * write that makes no progress, and the round waits only on the senders.
  */
 #ifndef KMIG_SENDER_H
 #define KMIG_SENDER_H
