@@ -451,6 +451,40 @@ void mig_recv_free(struct mig_recv *r)
 	pthread_mutex_destroy(&r->bar.lock);
 }
 
+static int pages_only_caps(void *opaque, uint64_t agreed)
+{
+	(void)opaque;
+	(void)agreed;
+	return 0;
+}
+
+static int pages_only_section(void *opaque, const struct kmig_section *s)
+{
+	struct mig_recv_chan *c = opaque;
+
+	if (s->kind == KMIG_SEC_RAM)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "section %u on a channel of pages",
+		 s->id);
+	return -EPROTO;
+}
+
+static int pages_only_cmd(void *opaque, const struct kmig_scmd *cmd)
+{
+	struct mig_recv_chan *c = opaque;
+
+	if (cmd->id == KMIG_SCMD_ROUND_SYNC)
+		c->round++;
+	return 0;
+}
+
+const struct kmig_dec_ops mig_recv_pages_only_ops = {
+	.caps = pages_only_caps, .section = pages_only_section,
+	.cmd = pages_only_cmd, .page = mig_recv_page,
+	.pages_dest = mig_recv_pages_dest, .pages = mig_recv_pages,
+	.zero = mig_recv_zero, .release = mig_recv_release,
+};
+
 int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops)
 {
 	static const struct kmig_dec_ops page_ops = {

@@ -93,6 +93,11 @@ void mig_recv_free(struct mig_recv *r);
  * with the link failed.
  */
 int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops);
+/*
+ * Main-channel ops for a stream of pages only (benches, tests): any CAPS,
+ * RAM sections, ROUND_SYNCs counted, every other command ignored.
+ */
+extern const struct kmig_dec_ops mig_recv_pages_only_ops;
 /* Page channels stop waiting for each other (a failure elsewhere). */
 void mig_recv_abort(struct mig_recv *r);
 

@@ -13,6 +13,7 @@
 
 #include "crc32c.h"
 #include "enc.h"
+#include "enc_zc.h"
 #include "le.h"
 
 #define FLUSH_AT	(256u << 10)
@@ -100,7 +101,8 @@ int kmig_enc_flush(struct kmig_enc *e)
 		from = r->at;
 	}
 	iov[cnt++] = (struct iovec) { e->buf + from, e->len - from };
-	ret = writev_all(e->fd, iov, cnt);
+	ret = e->zerocopy ? kmig_enc_zc_write(e, iov, cnt) :
+			    writev_all(e->fd, iov, cnt);
 	if (ret) {
 		e->err = ret;
 		return ret;

@@ -24,33 +24,6 @@
 #define NPAGES	1024u	/* 4 chunks */
 #define NCHAN	3	/* main and two page channels */
 
-/* The main channel's ops: the engine's page ops, rounds counted. */
-static int main_caps(void *opaque, uint64_t agreed)
-{
-	return 0;
-}
-
-static int main_section(void *opaque, const struct kmig_section *s)
-{
-	return s->kind == KMIG_SEC_RAM ? 0 : -EPROTO;
-}
-
-static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
-{
-	struct mig_recv_chan *c = opaque;
-
-	if (cmd->id == KMIG_SCMD_ROUND_SYNC)
-		c->round++;
-	return 0;
-}
-
-static const struct kmig_dec_ops main_ops = {
-	.caps = main_caps, .section = main_section, .cmd = main_cmd,
-	.page = mig_recv_page, .pages_dest = mig_recv_pages_dest,
-	.pages = mig_recv_pages, .zero = mig_recv_zero,
-	.release = mig_recv_release,
-};
-
 FIXTURE(eng) {
 	struct mig_vm src, dst;
 	struct mig_link link;
@@ -129,7 +102,7 @@ static void *receiver(void *arg)
 	FIXTURE_DATA(eng) *self = arg;
 	uint64_t t0 = kmig_now_ns();
 
-	self->rx_ret = mig_recv_run(&self->r, &main_ops);
+	self->rx_ret = mig_recv_run(&self->r, &mig_recv_pages_only_ops);
 	self->rx_ns = kmig_now_ns() - t0;
 	return NULL;
 }
