@@ -48,6 +48,7 @@ struct mig_opts {
 	unsigned int max_throttle;	/* auto-converge's cap, percent */
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
+	bool zerocopy;			/* source: MSG_ZEROCOPY */
 	bool json;
 	const char *save_dir;
 	unsigned int ndevs;
