@@ -22,6 +22,7 @@
  *
  * Usage: wire [-s MiB] [-r reps] [-z zero%[,zero%...]] [-c send,recv CPUs]
  *             [-p batched,zerocopy,page (the kmig paths to run)]
+ *             [-d (the data path only, no CRC speeds: for perf)]
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -640,9 +641,10 @@ int main(int argc, char **argv)
 {
 	unsigned int zero[8] = { 0, 25 };
 	int nzero = 2, reps = 5, c;
+	bool crc = true;
 	char *p;
 
-	while ((c = getopt(argc, argv, "s:r:z:c:p:")) != -1) {
+	while ((c = getopt(argc, argv, "s:r:z:c:p:d")) != -1) {
 		switch (c) {
 		case 's':
 			g.size = strtoull(optarg, NULL, 0) << 20;
@@ -661,6 +663,9 @@ int main(int argc, char **argv)
 			g.run[BATCHED] = strstr(optarg, "batched");
 			g.run[ZEROCOPY] = strstr(optarg, "zerocopy");
 			g.run[PER_PAGE] = strstr(optarg, "page");
+			break;
+		case 'd':
+			crc = false;
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &g.cpu[0], &g.cpu[1]) != 2)
@@ -685,10 +690,11 @@ int main(int argc, char **argv)
 		printf("zerocopy: %llu send calls, %llu of them copied by the kernel after all\n",
 		       (unsigned long long)g.zc_sent,
 		       (unsigned long long)g.zc_copied);
-	crc_speed(reps);
+	if (crc)
+		crc_speed(reps);
 	return 0;
 usage:
-	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,zerocopy,page]\n",
+	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,zerocopy,page] [-d]\n",
 		MAX_REPS);
 	return 2;
 }
