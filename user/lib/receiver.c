@@ -422,7 +422,6 @@ static int check_rounds(struct mig_recv *r)
 void mig_recv_init(struct mig_recv *r, struct mig_link *link,
 		   struct mig_vm *vm, unsigned int io_timeout_s)
 {
-	pthread_condattr_t ca;
 	unsigned int i;
 
 	memset(r, 0, sizeof(*r));
@@ -430,10 +429,7 @@ void mig_recv_init(struct mig_recv *r, struct mig_link *link,
 	r->vm = vm;
 	r->io_timeout_s = io_timeout_s;
 	pthread_mutex_init(&r->bar.lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->bar.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	kmig_cond_init(&r->bar.cond);
 	for (i = 0; i <= MIG_MAX_CHANNELS; i++) {
 		r->ch[i].sock = -1;
 		r->ch[i].r = r;

@@ -396,7 +396,6 @@ int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
 		      struct mig_link *link, struct mig_chan *chans,
 		      unsigned int n)
 {
-	pthread_condattr_t ca;
 	unsigned int i;
 
 	memset(p, 0, sizeof(*p));
@@ -405,11 +404,8 @@ int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
 	p->chans = chans;
 	p->n = n;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->start, &ca);
-	pthread_cond_init(&p->done, &ca);
-	pthread_condattr_destroy(&ca);
+	kmig_cond_init(&p->start);
+	kmig_cond_init(&p->done);
 	for (i = 0; i <= n; i++)
 		chans[i].pool = p;
 	for (i = 1; i <= n; i++) {

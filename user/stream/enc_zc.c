@@ -84,10 +84,7 @@ int kmig_enc_zc_write(struct kmig_enc *e, struct iovec *iov, int cnt)
 	ssize_t n;
 
 	for (;;) {
-		while (cnt && !iov->iov_len) {
-			iov++;
-			cnt--;
-		}
+		kmig_enc_iov_advance(&iov, &cnt, 0);
 		if (!cnt)
 			return wait_completions(e);
 		msg.msg_iov = iov;
@@ -105,14 +102,6 @@ int kmig_enc_zc_write(struct kmig_enc *e, struct iovec *iov, int cnt)
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
 		e->zc_sent++;
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		kmig_enc_iov_advance(&iov, &cnt, n);
 	}
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The encoder's MSG_ZEROCOPY writer (enc_zc.c), for enc.c only.
+ * Between the encoder's two writers, writev (enc.c) and MSG_ZEROCOPY
+ * (enc_zc.c): not for other users.
  */
 #ifndef KMIG_STREAM_ENC_ZC_H
 #define KMIG_STREAM_ENC_ZC_H
@@ -9,6 +10,8 @@
 
 #include "enc.h"
 
+/* Past @n bytes written of *@iov (*@cnt of them) and any empty iovecs. */
+void kmig_enc_iov_advance(struct iovec **iov, int *cnt, size_t n);
 /*
  * Write @iov[0..@cnt) with MSG_ZEROCOPY, then wait until the kernel has
  * let go of every page of it: on return the memory may change. 0 or

@@ -163,6 +163,24 @@ static int stream_one_page(FIXTURE_DATA(eng) *self, struct kmig_enc *e,
 	return ret ? ret : stream_section(e, i, KMIG_REC_SECTION_FOOTER);
 }
 
+/*
+ * Every channel's stream started by hand, the receiver running, and page
+ * channel 1 done with round 0 (page 1, ROUND_SYNC 0).
+ */
+static int start_round_zero(FIXTURE_DATA(eng) *self, struct kmig_enc *e)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < NCHAN && !ret; i++)
+		ret = stream_start(&e[i], self->sv[i][0], i);
+	if (!ret && pthread_create(&self->rx, NULL, receiver, self))
+		ret = -EAGAIN;
+	if (!ret)
+		ret = stream_one_page(self, &e[1], 1, 1);
+	return ret ? ret : stream_cmd(&e[1], KMIG_SCMD_ROUND_SYNC, 0);
+}
+
 static void pause_ms(unsigned int ms)
 {
 	usleep(ms * 1000);
@@ -211,11 +229,7 @@ TEST_F(eng, a_page_channel_that_stops_sending_is_named_within_the_timeout)
 	char cause[512];
 	unsigned int i;
 
-	for (i = 0; i < NCHAN; i++)
-		ASSERT_EQ(0, stream_start(&e[i], self->sv[i][0], i));
-	ASSERT_EQ(0, pthread_create(&self->rx, NULL, receiver, self));
-	ASSERT_EQ(0, stream_one_page(self, &e[1], 1, 1));
-	ASSERT_EQ(0, stream_cmd(&e[1], KMIG_SCMD_ROUND_SYNC, 0));
+	ASSERT_EQ(0, start_round_zero(self, e));
 	ASSERT_EQ(0, stream_one_page(self, &e[2], 2, 2));
 	pthread_join(self->rx, NULL);
 	ASSERT_NE(0, mig_link_cause(&self->link, cause, sizeof(cause)));
@@ -238,11 +252,7 @@ TEST_F(eng, a_page_channel_still_bringing_pages_is_waited_for)
 	char cause[512];
 	unsigned int i;
 
-	for (i = 0; i < NCHAN; i++)
-		ASSERT_EQ(0, stream_start(&e[i], self->sv[i][0], i));
-	ASSERT_EQ(0, pthread_create(&self->rx, NULL, receiver, self));
-	ASSERT_EQ(0, stream_one_page(self, &e[1], 1, 1));
-	ASSERT_EQ(0, stream_cmd(&e[1], KMIG_SCMD_ROUND_SYNC, 0));
+	ASSERT_EQ(0, start_round_zero(self, e));
 	ASSERT_EQ(0, stream_section(&e[2], 2, KMIG_REC_SECTION_FULL));
 	for (i = 0; i < 8; i++) {
 		pause_ms(300);
