@@ -133,6 +133,15 @@ $(B)/vmm/kmig-vmm: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
 		-DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' -o $@ $(VMM_SRCS) \
 		user/vmm/guest/blob.S $(LIB) -lpthread
 
+# The same VMM with every source, libkmig's included, under UBSan: any
+# report ends it (selftests/kmig/vmm_san.c).
+$(B)/vmm/kmig-vmm-san: $(VMM_SRCS) $(VMM_HDRS) user/vmm/guest/blob.S \
+		$(B)/vmm/payload.bin $(LIB_SRCS) $(LIB_HDRS)
+	$(CC) $(CFLAGS) $(WARN) -fsanitize=undefined \
+		-fno-sanitize-recover=all $(LIB_CPPFLAGS) -Iuser/vmm \
+		-DPAYLOAD_BIN='"$(B)/vmm/payload.bin"' -o $@ $(VMM_SRCS) \
+		$(LIB_SRCS) user/vmm/guest/blob.S $(AGENT_LIBS)
+
 $(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIB) \
@@ -146,7 +155,7 @@ $(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS) $(LIB_SAN)
 $(KSFT_DIR)/kselftest_harness.h:
 	scripts/linux-source.sh $(B)/linux-source
 
-selftests: $(SELFTESTS) $(B)/vmm/kmig-vmm
+selftests: $(SELFTESTS) $(B)/vmm/kmig-vmm $(B)/vmm/kmig-vmm-san
 
 # Selftests run inside the test bed under software emulation: UBSan only,
 # ASan's cost there is out of proportion.

@@ -73,6 +73,7 @@ FIXTURE_VARIANT(migrate) {
 	unsigned int channels;
 	unsigned int port;
 	bool save;		/* --save-at-switchover, and compare */
+	bool zerocopy;		/* migrate --zerocopy */
 };
 
 FIXTURE_VARIANT_ADD(migrate, one_channel) {
@@ -81,6 +82,11 @@ FIXTURE_VARIANT_ADD(migrate, one_channel) {
 
 FIXTURE_VARIANT_ADD(migrate, four_channels) {
 	.channels = 4, .port = 24502, .save = true,
+};
+
+/* MSG_ZEROCOPY from the senders' copies, while the guest writes. */
+FIXTURE_VARIANT_ADD(migrate, two_channels_zerocopy) {
+	.channels = 2, .port = 24504, .save = true, .zerocopy = true,
 };
 
 /* Without the saving, the downtime is what a user would see. */
@@ -178,8 +184,9 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 		 "--timeout 60 --json --device kmig-sample:13 --device kmig-sample:14 %s",
 		 save_in);
 	snprintf(mig_args, sizeof(mig_args),
-		 "--channels %u --timeout 60 --json --device kmig-sample:11 --device kmig-sample:12 %s",
-		 variant->channels, save_out);
+		 "--channels %u --timeout 60 --json --device kmig-sample:11 --device kmig-sample:12 %s%s",
+		 variant->channels, save_out,
+		 variant->zerocopy ? " --zerocopy" : "");
 	run_agents(&self->a, &self->b, variant->port, in_args, mig_args, 100,
 		   &r);
 	if (r.mig_ret || r.in_ret) {
@@ -199,8 +206,9 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	EXPECT_LT(0, json_u64(json, "memory_normal"));
 	EXPECT_LE(1, json_u64(json, "memory_iteration"));
 	EXPECT_NE(~0ull, json_u64(json, "downtime"));
-	TH_LOG("%u channel(s)%s: total %llu ms, downtime %llu ms, %llu bytes, %llu pages, %llu zero pages, %llu rounds, %llu B/s, device %llu bytes",
+	TH_LOG("%u channel(s)%s%s: total %llu ms, downtime %llu ms, %llu bytes, %llu pages, %llu zero pages, %llu rounds, %llu B/s, device %llu bytes",
 	       variant->channels, variant->save ? ", saving" : "",
+	       variant->zerocopy ? ", zerocopy" : "",
 	       (unsigned long long)json_u64(json, "time_elapsed"),
 	       (unsigned long long)json_u64(json, "downtime"),
 	       (unsigned long long)json_u64(json, "data_processed"),

@@ -6,10 +6,12 @@
  * sender thread pinned to one CPU to a receiver pinned to another.
  *
  *   raw      write() of the whole memory, read() straight into place
- *   batched  the agent's path: each chunk copied out of guest memory,
- *            zero pages as zero runs, the others as RAM_PAGES batches
- *            written from the copy; the receiver reads each batch from
- *            the socket into place and checks its CRC there
+ *   batched  the agent's engines (libkmig's sender.h and receiver.h) on
+ *            one channel: each chunk copied out of guest memory, zero
+ *            pages as zero runs, the others as RAM_PAGES batches written
+ *            from the copy; the receiver reads each batch from the
+ *            socket into place and checks its CRC there
+ *   zerocopy the same with `kmig migrate --zerocopy`: MSG_ZEROCOPY sends
  *   page     version 1's path: one RAM_PAGE record a page, the receiver
  *            decoding into its buffer and installing runs with pwritev
  *   tls      batched over TLS (AES-128-GCM, tls.h): kernel TLS where this
@@ -22,7 +24,8 @@
  * (64 KiB, in L2) and streaming (over the whole memory).
  *
  * Usage: wire [-s MiB] [-r reps] [-z zero%[,zero%...]] [-c send,recv CPUs]
- *             [-p batched,page,tls (the kmig paths to run)]
+ *             [-p batched,zerocopy,page,tls (the kmig paths to run)]
+ *             [-d (the data path only, no CRC speeds: for perf)]
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -41,6 +44,9 @@
 #include "crc32c.h"
 #include "dec.h"
 #include "enc.h"
+#include "link.h"
+#include "receiver.h"
+#include "sender.h"
 #include "tls.h"
 #include "util.h"
 
@@ -50,9 +56,10 @@
 #define RAW_IO		(512u << 10)
 #define MAX_REPS	64
 
-enum path { RAW, BATCHED, PER_PAGE, TLS, NPATHS };
+enum path { RAW, BATCHED, ZEROCOPY, PER_PAGE, TLS, NPATHS };
 static const char *path_name[NPATHS] = {
-	"raw TCP", "kmig batched", "kmig per-page", "kmig TLS",
+	"raw TCP", "kmig batched", "kmig zerocopy", "kmig per-page",
+	"kmig TLS",
 };
 
 static struct {
@@ -62,9 +69,11 @@ static struct {
 	int dst_fd;
 	int cpu[2];		/* sender, receiver */
 	bool run[NPATHS];	/* the paths to run (raw always) */
+	uint64_t *all;		/* a dirty bitmap of every page */
+	uint64_t zc_sent, zc_copied;	/* zerocopy: send calls, copied */
 	char psk[64];		/* TLS: a key file of a random key */
 	int tls_mode;		/* what the last TLS run used */
-} g = { .size = 1024ull << 20, .cpu = { 0, 1 }, .run = { 1, 1, 1, 1 } };
+} g = { .size = 1024ull << 20, .cpu = { 0, 1 }, .run = { 1, 1, 1, 1, 1 } };
 
 static uint64_t clock_ns(clockid_t clock)
 {
@@ -248,29 +257,96 @@ static int raw_recv(int fd)
 	return 0;
 }
 
-/* ---- kmig sender: the agent's send.c, on one slot ---- */
+/* ---- kmig, version 2: the agent's engines on one channel ---- */
+
+/* Guest memory as the engines see it: the memfd's one slot. */
+static void vm_of(struct mig_vm *vm, uint8_t *map, int fd)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->plain = true;
+	vm->ctx_fd = fd;
+	vm->nslots = 1;
+	vm->slots[0].npages = g.npages;
+	vm->slots[0].size = g.size;
+	vm->slots[0].map = map;
+	vm->slots[0].bitmap = g.all;
+}
+
+/* Every page in one round on the main channel, as precopy sends it. */
+static int engine_send(int fd, bool zerocopy)
+{
+	struct mig_senders pool = { 0 };
+	struct mig_link link;
+	struct mig_chan ch;
+	struct mig_vm vm;
+	int ret;
+
+	vm_of(&vm, g.src, -1);
+	mig_link_init(&link);
+	ret = mig_chan_init(&ch, fd, 0, 0);
+	if (ret)
+		return ret;
+	if (zerocopy)
+		ret = kmig_enc_zerocopy(&ch.enc, 30000);
+	if (!ret)
+		ret = kmig_enc_header(&ch.enc);
+	if (!ret)
+		ret = kmig_enc_caps(&ch.enc, 0, 0);
+	if (!ret)
+		ret = mig_senders_start(&pool, &vm, &link, &ch, 0);
+	if (!ret) {
+		mig_senders_rewind(&pool);
+		mig_chan_begin(&ch);
+		ret = mig_chan_ram_part(&ch, MIG_RAM_SECTION,
+					KMIG_REC_SECTION_FULL);
+		if (!ret)
+			ret = mig_chan_round_sync(&ch, 0, true);
+		mig_chan_end(&ch);
+	}
+	mig_senders_stop(&pool);
+	g.zc_sent += ch.enc.zc_sent;
+	g.zc_copied += ch.enc.zc_copied;
+	mig_chan_free(&ch);
+	mig_link_destroy(&link);
+	return ret;
+}
+
+static int engine_recv(int fd)
+{
+	struct mig_link link;
+	struct mig_recv *r;
+	struct mig_vm vm;
+	int ret;
+
+	r = malloc(sizeof(*r));
+	vm_of(&vm, g.dst, g.dst_fd);
+	vm.slots[0].written = calloc(g.npages / 64 + 1, 8);
+	if (!r || !vm.slots[0].written)
+		die("receiver", ENOMEM);
+	mig_link_init(&link);
+	mig_recv_init(r, &link, &vm, 30);
+	r->nchan = 1;
+	r->ch[0].sock = fd;
+	ret = mig_recv_run(r, &mig_recv_pages_only_ops);
+	if (ret) {
+		mig_link_cause(&link, r->ch[0].err, sizeof(r->ch[0].err));
+		fprintf(stderr, "wire: receiver: %s\n", r->ch[0].err);
+	}
+	mig_recv_free(r);
+	mig_link_destroy(&link);
+	free(vm.slots[0].written);
+	free(r);
+	return ret;
+}
+
+/* ---- kmig, version 1: a RAM_PAGE record a page ---- */
 
 struct sender {
 	struct kmig_enc enc;
 	uint8_t *buf;		/* SEND_BUF pages copied out */
 	unsigned int used;
-	bool batched;
-	/* the batch being built, and the zero run */
-	uint64_t pages[KMIG_STREAM_MAX_BATCH];
-	const void *data[KMIG_STREAM_MAX_BATCH];
-	unsigned int n;
-	uint64_t zfirst, zcount;
+	uint64_t zfirst, zcount;	/* the zero run */
 };
-
-static int flush_batch(struct sender *s)
-{
-	int ret = 0;
-
-	if (s->n)
-		ret = kmig_enc_pages(&s->enc, 0, s->pages, s->n, s->data);
-	s->n = 0;
-	return ret;
-}
 
 static int zero_page(struct sender *s, uint64_t p)
 {
@@ -285,15 +361,6 @@ static int zero_page(struct sender *s, uint64_t p)
 	s->zfirst = p;
 	s->zcount = 1;
 	return ret;
-}
-
-static int data_page(struct sender *s, uint64_t p, const uint8_t *data)
-{
-	if (!s->batched)
-		return kmig_enc_page_ref(&s->enc, 0, p, data);
-	s->pages[s->n] = p;
-	s->data[s->n++] = data;
-	return s->n == KMIG_STREAM_MAX_BATCH ? flush_batch(s) : 0;
 }
 
 static int send_chunk(struct sender *s, uint64_t first, uint64_t end)
@@ -312,20 +379,19 @@ static int send_chunk(struct sender *s, uint64_t first, uint64_t end)
 	memcpy(at, g.src + first * PAGE, (end - first) * PAGE);
 	s->used += end - first;
 	for (p = first; p < end && !ret; p++, at += PAGE)
-		ret = kmig_page_is_zero(at) ? zero_page(s, p) : data_page(s, p, at);
-	if (!ret)
-		ret = flush_batch(s);
+		ret = kmig_page_is_zero(at) ? zero_page(s, p) :
+		      kmig_enc_page_ref(&s->enc, 0, p, at);
 	if (!ret && s->zcount)
 		ret = kmig_enc_zero(&s->enc, 0, s->zfirst, s->zcount);
 	s->zcount = 0;
 	return ret;
 }
 
-static int kmig_send(int fd, bool batched)
+static int v1_send(int fd)
 {
 	struct kmig_section sec = { .type = KMIG_REC_SECTION_FULL, .id = 1,
 				    .kind = KMIG_SEC_RAM, .name = "ram" };
-	struct sender s = { .batched = batched };
+	struct sender s = { 0 };
 	uint64_t c, end;
 	int ret;
 
@@ -352,8 +418,6 @@ static int kmig_send(int fd, bool batched)
 	return ret;
 }
 
-/* ---- kmig receiver: in place (batched) or by pwritev (per page) ---- */
-
 struct receiver {
 	uint64_t *written;	/* pages not zero, as the agent tracks */
 	struct iovec iov[256];	/* per page: consecutive pages held */
@@ -365,26 +429,6 @@ struct receiver {
 static void mark(struct receiver *r, uint64_t p)
 {
 	r->written[p / 64] |= 1ull << (p % 64);
-}
-
-static int rx_dest(void *o, uint32_t slot, const uint64_t *pages,
-		   unsigned int n, void **dst)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		dst[i] = g.dst + pages[i] * PAGE;
-	return 0;
-}
-
-static int rx_pages(void *o, uint32_t slot, const uint64_t *pages,
-		    unsigned int n, const void *const *data)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		mark(o, pages[i]);
-	return 0;
 }
 
 static void rx_install(void *o)
@@ -424,11 +468,8 @@ static int rx_zero(void *o, uint32_t slot, uint64_t page, uint32_t count)
 	return 0;
 }
 
-static int kmig_recv(int fd, bool batched)
+static int v1_recv(int fd)
 {
-	static const struct kmig_dec_ops in_place = {
-		.pages_dest = rx_dest, .pages = rx_pages, .zero = rx_zero,
-	};
 	static const struct kmig_dec_ops per_page = {
 		.page = rx_page, .zero = rx_zero, .release = rx_install,
 	};
@@ -436,7 +477,7 @@ static int kmig_recv(int fd, bool batched)
 	struct receiver r = { 0 };
 	struct kmig_dec_cfg cfg = {
 		.slots = &slot, .nslots = 1, .caps_supported = KMIG_SCAP_ALL,
-		.ops = batched ? &in_place : &per_page, .opaque = &r,
+		.ops = &per_page, .opaque = &r,
 	};
 	struct kmig_dec d;
 	int ret;
@@ -475,9 +516,11 @@ static void *run_side(void *arg)
 	s->t0 = now_ns();
 	if (s->path == RAW)
 		s->ret = sender ? raw_send(s->fd) : raw_recv(s->fd);
+	else if (s->path == PER_PAGE)
+		s->ret = sender ? v1_send(s->fd) : v1_recv(s->fd);
 	else
-		s->ret = sender ? kmig_send(s->fd, s->path != PER_PAGE) :
-				  kmig_recv(s->fd, s->path != PER_PAGE);
+		s->ret = sender ? engine_send(s->fd, s->path == ZEROCOPY) :
+				  engine_recv(s->fd);
 	if (sender)
 		shutdown(s->fd, SHUT_WR);
 	s->t1 = now_ns();
@@ -681,9 +724,10 @@ int main(int argc, char **argv)
 {
 	unsigned int zero[8] = { 0, 25 };
 	int nzero = 2, reps = 5, c;
+	bool crc = true;
 	char *p;
 
-	while ((c = getopt(argc, argv, "s:r:z:c:p:")) != -1) {
+	while ((c = getopt(argc, argv, "s:r:z:c:p:d")) != -1) {
 		switch (c) {
 		case 's':
 			g.size = strtoull(optarg, NULL, 0) << 20;
@@ -700,8 +744,12 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			g.run[BATCHED] = strstr(optarg, "batched");
+			g.run[ZEROCOPY] = strstr(optarg, "zerocopy");
 			g.run[PER_PAGE] = strstr(optarg, "page");
 			g.run[TLS] = strstr(optarg, "tls");
+			break;
+		case 'd':
+			crc = false;
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &g.cpu[0], &g.cpu[1]) != 2)
@@ -715,15 +763,24 @@ int main(int argc, char **argv)
 	    reps > MAX_REPS || g.cpu[0] == g.cpu[1])
 		goto usage;
 	g.npages = g.size / PAGE;
+	g.all = malloc(g.npages / 8);
+	if (!g.all)
+		die("bitmap", ENOMEM);
+	memset(g.all, 0xff, g.npages / 8);
 	g.src = map_memfd("guest", NULL);
 	g.dst = map_memfd("destination", &g.dst_fd);
 	make_psk();
 	data_path(zero, nzero, reps);
 	unlink(g.psk);
-	crc_speed(reps);
+	if (g.run[ZEROCOPY])
+		printf("zerocopy: %llu send calls, %llu of them copied by the kernel after all\n",
+		       (unsigned long long)g.zc_sent,
+		       (unsigned long long)g.zc_copied);
+	if (crc)
+		crc_speed(reps);
 	return 0;
 usage:
-	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,page,tls]\n",
+	fprintf(stderr, "usage: wire [-s MiB] [-r reps (1..%d)] [-z zero%%[,zero%%...]] [-c sendCPU,recvCPU] [-p batched,zerocopy,page,tls] [-d]\n",
 		MAX_REPS);
 	return 2;
 }

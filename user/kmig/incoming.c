@@ -32,7 +32,7 @@
 #include "le.h"
 #include "link.h"
 #include "mig.h"
-#include "recv.h"
+#include "receiver.h"
 #include "subcommands.h"
 #include "util.h"
 

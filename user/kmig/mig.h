@@ -6,22 +6,14 @@
  *   mig.c      options, sockets, the VMM's context, save-at-switchover
  *   addr.c     --to and --listen addresses
  *   accept.c   the listening socket: connections admitted by their hello
- *   send.c     the sending engine: channels, page senders, keepalive
- *   handshake.c the return path and the switchover handshake
- *   link.c     the connections of a migration and its first failure
+ *   precopy.c  the source's rounds and switchover (precopy.h)
+ *   incoming.c the destination
  *   devstate.c device regions: precopy chunks, stop-and-copy, resume
  *   report.c   progress line, summary, --json job info
  *
- * Wire layout (Documentation/kmig.8, Documentation/stream-format.rst):
- * channel 0 (main) carries a hello, then one stream: CAPS, CHANNELS (when
- * page channels exist), OPEN_RETURN_PATH, per round a RAM section part
- * (pages only without page channels), device parts, ROUND_SYNC; then
- * SWITCHOVER, the final RAM part, one VCPU section per vCPU, the final
- * device parts, END_OF_STREAM. Page channel i (1..N) carries a hello and
- * its own stream of RAM section parts, each followed by ROUND_SYNC.
- * The main connection also carries the return path from the
- * destination and, after END_OF_STREAM, the switchover handshake
- * (handshake.h).
+ * and from libkmig: the engines (engine.h, sender.h, receiver.h), the
+ * return path and switchover handshake (handshake.h), the connections
+ * of a migration and its first failure (link.h).
  */
 #ifndef KMIG_MIG_H
 #define KMIG_MIG_H
@@ -34,21 +26,11 @@
 
 #include "client.h"
 #include "enc.h"
+#include "engine.h"
 #include "tls.h"
 #include "util.h"
 
-#define MIG_PAGE		4096u
-#define MIG_MAX_SLOTS		16
 #define MIG_MAX_DEVICES		16
-#define MIG_MAX_CHANNELS	16	/* page channels */
-#define MIG_RAM_SECTION		1000u	/* + channel */
-#define MIG_DEV_SECTION		2000u	/* + device index */
-/* Pages per unit of work a sender takes from the round's cursor. */
-#define MIG_CHUNK_PAGES		256u
-/* A sender's buffer: pages read and not yet written out. */
-#define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
-/* Default --io-timeout. */
-#define MIG_IO_TIMEOUT_S	30
 
 struct mig_device {
 	char name[32];
@@ -80,28 +62,12 @@ struct mig_opts {
 	unsigned int max_throttle;	/* auto-converge's cap, percent */
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
+	bool zerocopy;			/* source: MSG_ZEROCOPY */
 	bool json;
 	struct kmig_tls_cfg tls;	/* --tls-creds / --tls-psk */
 	const char *save_dir;
 	unsigned int ndevs;
 	struct mig_device devs[MIG_MAX_DEVICES];
-};
-
-struct mig_slot {
-	uint32_t id;
-	uint64_t gpa, size, npages;
-	uint8_t *map;			/* source: the slot, read only */
-	uint64_t *bitmap;		/* source: this round's pages */
-	uint64_t *present;		/* source, round 0: pages with memory */
-	uint64_t *written;		/* destination: pages not zero */
-};
-
-struct mig_vm {
-	struct vmm_client vmm;
-	int ctx_fd;
-	unsigned int nslots;
-	struct mig_slot slots[MIG_MAX_SLOTS];
-	uint64_t mem_size;
 };
 
 /* Job info (what --json prints; libvirt domjobinfo names), report.c. */

@@ -33,6 +33,7 @@ static const char usage[] =
 "                             the guest keeps running here\n"
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
 "                             2..3600 (default 30)\n"
+"  --zerocopy                 send with MSG_ZEROCOPY (see kmig(8))\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -63,6 +64,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		{ "save-at-switchover", required_argument, NULL, 's' },
 		{ "tls-creds", required_argument, NULL, 'x' },
 		{ "tls-psk", required_argument, NULL, 'k' },
+		{ "zerocopy", no_argument, NULL, 'z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -107,6 +109,9 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 					  99, &v))
 				return -EINVAL;
 			o->max_throttle = v;
+			break;
+		case 'z':
+			o->zerocopy = true;
 			break;
 		default:
 			ret = mig_parse_common(o, c, usage, argv);

@@ -30,7 +30,7 @@
 #include "link.h"
 #include "mig.h"
 #include "precopy.h"
-#include "send.h"
+#include "sender.h"
 #include "util.h"
 
 /* The first failure of any channel or step is the cause (link.h). */
@@ -151,6 +151,12 @@ static int start_streams(struct precopy_src *s)
 				    s->o.bandwidth / (npc ? npc : 1));
 		if (ret)
 			return fail(s, ret, "out of memory");
+		ret = s->o.zerocopy ?
+		      kmig_enc_zerocopy(&s->ch[i].enc,
+					s->o.io_timeout_s * 1000) : 0;
+		if (ret)
+			return fail(s, ret, "channel %u: MSG_ZEROCOPY: %s", i,
+				    strerror(-ret));
 		ret = kmig_enc_header(&s->ch[i].enc);
 		if (!ret)
 			ret = kmig_enc_caps(&s->ch[i].enc,

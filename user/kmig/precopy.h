@@ -21,7 +21,7 @@
 #include "handshake.h"
 #include "link.h"
 #include "mig.h"
-#include "send.h"
+#include "sender.h"
 
 struct precopy_src {
 	struct mig_opts o;

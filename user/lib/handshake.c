@@ -350,8 +350,6 @@ static void *pinger(void *arg)
 int mig_hs_pinger_start(struct mig_hs_pinger *p, struct mig_hs_out *out,
 			struct mig_link *link)
 {
-	pthread_condattr_t ca;
-
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_lock(&out->lock);
 	out->last_ns = kmig_now_ns();
@@ -359,10 +357,7 @@ int mig_hs_pinger_start(struct mig_hs_pinger *p, struct mig_hs_out *out,
 	p->out = out;
 	p->link = link;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	kmig_cond_init(&p->cond);
 	if (pthread_create(&p->thread, NULL, pinger, p))
 		return -EAGAIN;
 	p->started = true;

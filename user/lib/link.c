@@ -13,14 +13,9 @@
 
 void mig_link_init(struct mig_link *l)
 {
-	pthread_condattr_t ca;
-
 	memset(l, 0, sizeof(*l));
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	kmig_cond_init(&l->cond);
 }
 
 void mig_link_destroy(struct mig_link *l)

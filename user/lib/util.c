@@ -24,6 +24,16 @@ struct timespec kmig_deadline(uint64_t ms)
 	};
 }
 
+void kmig_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 int kmig_io_all(int fd, void *buf, size_t len, bool out)
 {
 	uint8_t *p = buf;

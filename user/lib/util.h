@@ -5,6 +5,7 @@
 #ifndef KMIG_UTIL_H
 #define KMIG_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,8 @@
 uint64_t kmig_now_ns(void);
 /* @ms from now on CLOCK_MONOTONIC, for timed waits on that clock. */
 struct timespec kmig_deadline(uint64_t ms);
+/* A condition variable whose timed waits take kmig_deadline()s. */
+void kmig_cond_init(pthread_cond_t *c);
 /*
  * All of @len bytes to (@out) or from socket @fd: 0, -ECONNRESET when the
  * peer closed, -ETIMEDOUT when the socket's timeout expired, or -errno.

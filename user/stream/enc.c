@@ -13,6 +13,7 @@
 
 #include "crc32c.h"
 #include "enc.h"
+#include "enc_zc.h"
 #include "le.h"
 
 #define FLUSH_AT	(256u << 10)
@@ -46,15 +47,30 @@ void kmig_enc_free(struct kmig_enc *e)
 	e->nrefs = 0;
 }
 
+void kmig_enc_iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	struct iovec *v = *iov;
+	int c = *cnt;
+
+	while (c && n >= v->iov_len) {
+		n -= v->iov_len;
+		v++;
+		c--;
+	}
+	if (c) {
+		v->iov_base = (uint8_t *)v->iov_base + n;
+		v->iov_len -= n;
+	}
+	*iov = v;
+	*cnt = c;
+}
+
 static int writev_all(int fd, struct iovec *iov, int cnt)
 {
 	ssize_t n;
 
 	for (;;) {
-		while (cnt && !iov->iov_len) {
-			iov++;
-			cnt--;
-		}
+		kmig_enc_iov_advance(&iov, &cnt, 0);
 		if (!cnt)
 			return 0;
 		n = writev(fd, iov, cnt);
@@ -62,15 +78,7 @@ static int writev_all(int fd, struct iovec *iov, int cnt)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		kmig_enc_iov_advance(&iov, &cnt, n);
 	}
 }
 
@@ -100,7 +108,8 @@ int kmig_enc_flush(struct kmig_enc *e)
 		from = r->at;
 	}
 	iov[cnt++] = (struct iovec) { e->buf + from, e->len - from };
-	ret = writev_all(e->fd, iov, cnt);
+	ret = e->zerocopy ? kmig_enc_zc_write(e, iov, cnt) :
+			    writev_all(e->fd, iov, cnt);
 	if (ret) {
 		e->err = ret;
 		return ret;

@@ -33,6 +33,11 @@ struct kmig_enc {
 	uint32_t cont_slot;	/* slot of the last RAM record ... */
 	bool cont_valid;	/* ... since the last section record */
 	int err;
+	/* MSG_ZEROCOPY (kmig_enc_zerocopy()): send calls made, let go of by
+	 * the kernel, and among those copied after all (loopback). */
+	bool zerocopy;
+	unsigned int zc_timeout_ms;
+	uint64_t zc_sent, zc_done, zc_copied;
 };
 
 void kmig_enc_init_fd(struct kmig_enc *e, int fd);
@@ -41,6 +46,14 @@ void kmig_enc_init_mem(struct kmig_enc *e);
 const uint8_t *kmig_enc_mem(const struct kmig_enc *e, size_t *len);
 /* fd sink: write out what is staged. */
 int kmig_enc_flush(struct kmig_enc *e);
+/*
+ * A socket sink sends with MSG_ZEROCOPY from now on: the kernel takes the
+ * staged bytes and the pages given by reference from where they are, and
+ * each flush waits (at most @timeout_ms) until it has let go of them, so
+ * that they may change once it returns, as without. 0, or -errno when the
+ * socket cannot (SO_ZEROCOPY).
+ */
+int kmig_enc_zerocopy(struct kmig_enc *e, unsigned int timeout_ms);
 void kmig_enc_free(struct kmig_enc *e);
 
 int kmig_enc_header(struct kmig_enc *e);

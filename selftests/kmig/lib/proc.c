@@ -293,10 +293,12 @@ int vmm_status_of(const char *sock, struct vmm_status *st)
 	return ret;
 }
 
+const char *vmm_binary = "vmm/kmig-vmm";
+
 int __vmm_start(struct vmm_proc *v, const char *sock, const char *log,
 		const char *const args[])
 {
-	const char *argv[32] = { proc_bin("vmm/kmig-vmm"), "--ctl", sock };
+	const char *argv[32] = { proc_bin(vmm_binary), "--ctl", sock };
 	struct vmm_status st;
 	int i, n = 3, ret;
 

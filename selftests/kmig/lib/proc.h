@@ -59,6 +59,8 @@ struct vmm_proc {
 	char sock[96];
 };
 
+/* The VMM __vmm_start() runs, under build/ (default "vmm/kmig-vmm"). */
+extern const char *vmm_binary;
 /*
  * Start kmig-vmm with @args (NULL-terminated) on the socket @sock, its
  * output in @log, and wait until it answers: 0 or -errno.

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The destination's receiving engine (recv.h).
+ * The destination's receiving engine (receiver.h).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctx.h"
-#include "recv.h"
+#include "receiver.h"
 #include "util.h"
 
 void mig_recv_abort(struct mig_recv *r)
@@ -34,31 +35,106 @@ static void bar_leave(struct rbarrier *b, unsigned int chan, uint64_t rounds)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/* A channel's page counters: the barrier reads them (missing_progress()). */
+static void count_pages(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* Pages the page channels not synced yet have brought (b->lock held). */
+static uint64_t missing_progress(struct mig_recv *r)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 1; i < r->nchan; i++)
+		if (!(r->bar.arrived & (1u << i)))
+			sum += __atomic_load_n(&r->ch[i].pages, __ATOMIC_RELAXED) +
+			       __atomic_load_n(&r->ch[i].zero, __ATOMIC_RELAXED);
+	return sum;
+}
+
+/* "page channel 2" or "page channels 2, 3" (b->lock held). */
+static void name_missing(struct mig_recv *r, char *buf, size_t n)
+{
+	unsigned int i, k = 0, len = 0;
+
+	for (i = 1; i < r->nchan; i++)
+		k += !(r->bar.arrived & (1u << i));
+	len = snprintf(buf, n, "page channel%s", k > 1 ? "s" : "");
+	for (i = 1, k = 0; i < r->nchan && len < n; i++)
+		if (!(r->bar.arrived & (1u << i)))
+			len += snprintf(buf + len, n - len, "%s %u",
+					k++ ? "," : "", i);
+}
+
+/*
+ * Wait while the channels not synced yet bring pages (looked at every
+ * quarter of the I/O timeout): true once all are there, false when none
+ * did for the I/O timeout (*@stalled) or the barrier was left or aborted.
+ */
+static bool bar_sleep(struct mig_recv *r, uint64_t gen, bool *stalled)
+{
+	uint64_t timeout_ms = r->io_timeout_s * 1000ull, now;
+	uint64_t seen = missing_progress(r), moved_ns = kmig_now_ns();
+	struct rbarrier *b = &r->bar;
+	struct timespec until = kmig_deadline(timeout_ms / 4);
+
+	while (gen == b->gen && !b->aborted && !b->left) {
+		if (pthread_cond_timedwait(&b->cond, &b->lock, &until) !=
+		    ETIMEDOUT)
+			continue;
+		now = missing_progress(r);
+		if (now != seen) {
+			seen = now;
+			moved_ns = kmig_now_ns();
+		} else if (kmig_now_ns() - moved_ns >= timeout_ms * 1000000) {
+			*stalled = true;
+			return false;
+		}
+		until = kmig_deadline(timeout_ms / 4);
+	}
+	return gen != b->gen;
+}
+
 /*
  * Wait until every page channel has synced this round: 0, -ECANCELED
- * when another channel failed, or -EPROTO (with a message in @err) when
- * one ended before this round's sync.
+ * when another channel failed, -EPROTO when one ended before this round's
+ * sync, or -ETIMEDOUT when the missing ones stalled (with a message in
+ * @c->err).
  */
-static int bar_wait(struct rbarrier *b, uint64_t round, char *err, size_t n)
+static int bar_wait(struct mig_recv_chan *c, uint64_t round)
 {
+	struct rbarrier *b = &c->r->bar;
+	char *err = c->err, who[128];
+	size_t n = sizeof(c->err);
+	bool stalled = false;
 	uint64_t gen;
 	int ret = 0;
 
 	pthread_mutex_lock(&b->lock);
 	gen = b->gen;
+	b->arrived |= 1u << c->index;
 	if (++b->waiting == b->n) {
 		b->waiting = 0;
+		b->arrived = 0;
 		b->gen++;
 		pthread_cond_broadcast(&b->cond);
 	}
-	while (gen == b->gen && !b->aborted && !b->left)
-		pthread_cond_wait(&b->cond, &b->lock);
-	if (gen == b->gen && b->left) {
+	if (bar_sleep(c->r, gen, &stalled)) {
+		/* all there */
+	} else if (stalled) {
+		name_missing(c->r, who, sizeof(who));
+		snprintf(err, n, "%s did not reach ROUND_SYNC %llu: no page from them for %u s while page channel %u waited",
+			 who, (unsigned long long)round, c->r->io_timeout_s,
+			 c->index);
+		ret = -ETIMEDOUT;
+	} else if (b->left) {
 		snprintf(err, n, "page channel %u ended after %llu rounds, before its ROUND_SYNC %llu",
 			 b->left_chan, (unsigned long long)b->left_rounds,
 			 (unsigned long long)round);
 		ret = -EPROTO;
-	} else if (gen == b->gen) {
+	} else {
 		ret = -ECANCELED;
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -136,7 +212,7 @@ int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		return -ERANGE;	/* the decoder checked it already */
 	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
 			  __ATOMIC_RELAXED);
-	c->pages++;
+	count_pages(&c->pages, 1);
 	return put_page(c, sl, page, data);
 }
 
@@ -150,7 +226,7 @@ int mig_recv_zero(void *opaque, uint32_t slot, uint64_t page,
 
 	if (!sl)
 		return -ERANGE;
-	c->zero += count;
+	count_pages(&c->zero, count);
 	/* A page never written is zero already: only overwrite sent ones. */
 	for (p = page; p < page + count; p++) {
 		bit = 1ull << (p % 64);
@@ -185,7 +261,8 @@ int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
 	ret = mig_recv_flush(c);
 	if (ret)
 		return ret;
-	ret = kmig_ctx_install_zero(c->r->vm->ctx_fd, slot, pages, n);
+	ret = c->r->vm->plain ? 0 :
+		kmig_ctx_install_zero(c->r->vm->ctx_fd, slot, pages, n);
 	if (ret) {
 		snprintf(c->err, sizeof(c->err),
 			 "cannot install pages %llu..%llu of slot %u: %s",
@@ -210,7 +287,7 @@ int mig_recv_pages(void *opaque, uint32_t slot, const uint64_t *pages,
 	for (i = 0; i < n; i++)
 		__atomic_fetch_or(&sl->written[pages[i] / 64],
 				  1ull << (pages[i] % 64), __ATOMIC_RELAXED);
-	c->pages += n;
+	count_pages(&c->pages, n);
 	return 0;
 }
 
@@ -238,7 +315,7 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 	ret = mig_recv_flush(c);
 	if (ret)
 		return ret;
-	ret = bar_wait(&c->r->bar, cmd->round, c->err, sizeof(c->err));
+	ret = bar_wait(c, cmd->round);
 	if (ret == -ECANCELED)
 		snprintf(c->err, sizeof(c->err), "another channel failed");
 	return ret;
@@ -352,7 +429,7 @@ void mig_recv_init(struct mig_recv *r, struct mig_link *link,
 	r->vm = vm;
 	r->io_timeout_s = io_timeout_s;
 	pthread_mutex_init(&r->bar.lock, NULL);
-	pthread_cond_init(&r->bar.cond, NULL);
+	kmig_cond_init(&r->bar.cond);
 	for (i = 0; i <= MIG_MAX_CHANNELS; i++) {
 		r->ch[i].sock = -1;
 		r->ch[i].r = r;
@@ -369,6 +446,40 @@ void mig_recv_free(struct mig_recv *r)
 	pthread_cond_destroy(&r->bar.cond);
 	pthread_mutex_destroy(&r->bar.lock);
 }
+
+static int pages_only_caps(void *opaque, uint64_t agreed)
+{
+	(void)opaque;
+	(void)agreed;
+	return 0;
+}
+
+static int pages_only_section(void *opaque, const struct kmig_section *s)
+{
+	struct mig_recv_chan *c = opaque;
+
+	if (s->kind == KMIG_SEC_RAM)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "section %u on a channel of pages",
+		 s->id);
+	return -EPROTO;
+}
+
+static int pages_only_cmd(void *opaque, const struct kmig_scmd *cmd)
+{
+	struct mig_recv_chan *c = opaque;
+
+	if (cmd->id == KMIG_SCMD_ROUND_SYNC)
+		c->round++;
+	return 0;
+}
+
+const struct kmig_dec_ops mig_recv_pages_only_ops = {
+	.caps = pages_only_caps, .section = pages_only_section,
+	.cmd = pages_only_cmd, .page = mig_recv_page,
+	.pages_dest = mig_recv_pages_dest, .pages = mig_recv_pages,
+	.zero = mig_recv_zero, .release = mig_recv_release,
+};
 
 int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The source's sending engine (send.h). A sender takes chunks of
+ * The source's sending engine (sender.h). A sender takes chunks of
  * MIG_CHUNK_PAGES dirty pages from the shared cursor, copies them out of
  * the slot's mapping into its buffer, sends zero pages as zero records
  * (runs coalesced) and the others in batches (RAM_PAGES, up to
@@ -21,8 +21,9 @@
 
 #include <linux/kmig.h>
 
-#include "mig.h"
-#include "send.h"
+#include "engine.h"
+#include "sender.h"
+#include "util.h"
 
 #define BATCH_BYTES(n)	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_LEN(n) + \
 			 KMIG_STREAM_CRC_SIZE)
@@ -395,7 +396,6 @@ int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
 		      struct mig_link *link, struct mig_chan *chans,
 		      unsigned int n)
 {
-	pthread_condattr_t ca;
 	unsigned int i;
 
 	memset(p, 0, sizeof(*p));
@@ -404,11 +404,8 @@ int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
 	p->chans = chans;
 	p->n = n;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->start, &ca);
-	pthread_cond_init(&p->done, &ca);
-	pthread_condattr_destroy(&ca);
+	kmig_cond_init(&p->start);
+	kmig_cond_init(&p->done);
 	for (i = 0; i <= n; i++)
 		chans[i].pool = p;
 	for (i = 1; i <= n; i++) {

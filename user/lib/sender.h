@@ -11,15 +11,20 @@
  * PING on any channel nobody has written for MIG_PING_NS, so that the
  * destination can tell a long round, a device round or a switchover from
  * a dead source.
+ *
+ * Every wait here ends within the I/O timeout of a stalled peer: a sender
+ * waits only on its socket, whose send timeout (mig_sock_setup()) fails a
+ * write that makes no progress, and the round waits only on the senders.
  */
-#ifndef KMIG_SEND_H
-#define KMIG_SEND_H
+#ifndef KMIG_SENDER_H
+#define KMIG_SENDER_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "enc.h"
+#include "engine.h"
 #include "link.h"
 
 struct mig_vm;
@@ -95,4 +100,4 @@ int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
 /* Stop and join every thread (after a failure their sockets are shut). */
 void mig_senders_stop(struct mig_senders *p);
 
-#endif /* KMIG_SEND_H */
+#endif /* KMIG_SENDER_H */

@@ -15,8 +15,8 @@
  * pages to mig_recv_page()/mig_recv_zero() and set mig_recv_release() as
  * their release.
  */
-#ifndef KMIG_RECV_H
-#define KMIG_RECV_H
+#ifndef KMIG_RECEIVER_H
+#define KMIG_RECEIVER_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,8 +24,8 @@
 #include <sys/uio.h>
 
 #include "dec.h"
+#include "engine.h"
 #include "link.h"
-#include "mig.h"
 
 /* Pages one write installs: consecutive pages of one slot. */
 #define MIG_RECV_BATCH	256
@@ -33,12 +33,15 @@
 /*
  * Page channels meet here at every ROUND_SYNC. A channel that ends leaves
  * it: whoever waits for a round then, waits for a channel that will never
- * come, and fails.
+ * come, and fails. So does whoever waits while none of the channels still
+ * missing brings a page for the I/O timeout (a source that stopped
+ * sending, its keepalive still running): the wait names them.
  */
 struct rbarrier {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	unsigned int n, waiting;
+	uint32_t arrived;		/* bit i: page channel i synced */
 	uint64_t gen;
 	bool aborted;
 	bool left;			/* a channel ended: */
@@ -62,7 +65,7 @@ struct mig_recv_chan {
 	pthread_t thread;
 	bool started;
 	uint64_t round;			/* next ROUND_SYNC expected */
-	uint64_t pages, zero;
+	uint64_t pages, zero;		/* atomic: the barrier reads them */
 	int ret;
 	char err[384];
 };
@@ -90,6 +93,11 @@ void mig_recv_free(struct mig_recv *r);
  * with the link failed.
  */
 int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops);
+/*
+ * Main-channel ops for a stream of pages only (benches, tests): any CAPS,
+ * RAM sections, ROUND_SYNCs counted, every other command ignored.
+ */
+extern const struct kmig_dec_ops mig_recv_pages_only_ops;
 /* Page channels stop waiting for each other (a failure elsewhere). */
 void mig_recv_abort(struct mig_recv *r);
 
@@ -107,4 +115,4 @@ void mig_recv_release(void *opaque);
 /* Install what is collected: before anything that must come after it. */
 int mig_recv_flush(struct mig_recv_chan *c);
 
-#endif /* KMIG_RECV_H */
+#endif /* KMIG_RECEIVER_H */

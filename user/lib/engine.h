@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the sending and receiving engines (sender.h, receiver.h) share:
+ * guest memory as they see it, and the layout of a migration's streams.
+ *
+ * Wire layout (Documentation/kmig.8, Documentation/stream-format.rst):
+ * channel 0 (main) carries a hello, then one stream: CAPS, CHANNELS (when
+ * page channels exist), OPEN_RETURN_PATH, per round a RAM section part
+ * (pages only without page channels), device parts, ROUND_SYNC; then
+ * SWITCHOVER, the final RAM part, one VCPU section per vCPU, the final
+ * device parts, END_OF_STREAM. Page channel i (1..N) carries a hello and
+ * its own stream of RAM section parts, each followed by ROUND_SYNC.
+ * The main connection also carries the return path from the
+ * destination and, after END_OF_STREAM, the switchover handshake
+ * (handshake.h).
+ */
+#ifndef KMIG_ENGINE_H
+#define KMIG_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client.h"
+
+#define MIG_PAGE		4096u
+#define MIG_MAX_SLOTS		16
+#define MIG_MAX_CHANNELS	16	/* page channels */
+#define MIG_RAM_SECTION		1000u	/* + channel */
+#define MIG_DEV_SECTION		2000u	/* + device index */
+/* Pages per unit of work a sender takes from the round's cursor. */
+#define MIG_CHUNK_PAGES		256u
+/* A sender's buffer: pages read and not yet written out. */
+#define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
+/* Default --io-timeout. */
+#define MIG_IO_TIMEOUT_S	30
+
+struct mig_slot {
+	uint32_t id;
+	uint64_t gpa, size, npages;
+	uint8_t *map;			/* source: the slot, read only */
+	uint64_t *bitmap;		/* source: this round's pages */
+	uint64_t *present;		/* source, round 0: pages with memory */
+	uint64_t *written;		/* destination: pages not zero */
+};
+
+/*
+ * A VM's memory: its context's fd (ctx.h) and its slots, mapped. With
+ * @plain, ctx_fd is an ordinary file standing in for a context (a memfd
+ * in benches and host tests; slot 0, at offset 0): every page has memory
+ * already, and nothing is asked of the module.
+ */
+struct mig_vm {
+	struct vmm_client vmm;
+	int ctx_fd;
+	bool plain;
+	unsigned int nslots;
+	struct mig_slot slots[MIG_MAX_SLOTS];
+	uint64_t mem_size;
+};
+
+#endif /* KMIG_ENGINE_H */
