@@ -20,25 +20,8 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-res=build/results/mainline
-rm -rf "$res"
-mkdir -p "$res"
-checks=$res/checks.tap
 . scripts/record.sh
-
-# bed_ran: the guest ran every selftest; if not, show how its console ended.
-bed_ran() {
-	BED_KBUILT=1 scripts/bed.sh test mainline && return 0
-	echo "--- the end of $bed/console.log:"
-	tail -n 60 "$bed/console.log"
-	return 1
-}
-
-summary() {
-	echo
-	scripts/tap-sum.sh "$res"
-	exit
-}
+results build/results/mainline
 
 record "build agent, selftests and tools" make -s user selftests tools
 record "unstable's kernel and chroot (cache: scripts/mainline-kernel.sh)" \
@@ -52,7 +35,7 @@ record "$kver: kmig.ko builds warning-free with $cc (W=1, sparse)" \
 	env KBUILD_CHROOT="$ml/root" KDIR="/usr/src/linux-headers-$kver" \
 	scripts/kbuild.sh "$kver" C=1 CHECK=sparse ||
 	[ -e "build/kernels/$kver/kmig.ko" ] || summary
-record "$kver: test bed ran every selftest" bed_ran
+record "$kver: test bed ran every selftest" bed_ran mainline
 mkdir -p "$res/$kver"
 cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
 cp "$bed/dmesg.txt" "$bed/console.log" "$res/$kver/" 2>/dev/null

@@ -36,17 +36,7 @@ fi
 exec 9> "$cache/lock"
 flock 9
 
-# The mirror of the first configured Debian source (deb822 or one-line).
-mirror=$(sed -n 's/^URIs: *\([^ ]*debian\)\/*$/\1/p' \
-	/etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-[ -n "$mirror" ] || mirror=$(sed -n \
-	's/^deb \(\[[^]]*\] \)*\([^ ]*debian\)\/* [a-z]* .*/\2/p' \
-	/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-	head -n 1)
-[ -n "$mirror" ] || {
-	echo "mainline: no Debian mirror in /etc/apt/sources.list(.d)" >&2
-	exit 1
-}
+mirror=$("$top/scripts/mirror.sh")
 
 apt=$cache/apt
 mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
