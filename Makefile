@@ -8,6 +8,8 @@
 #                        selftests on each test-bed kernel (KERNELS=...)
 #   make check-debug     the selftests on a debug kernel (KASAN, lockdep,
 #                        kmemleak, UBSAN), built once and cached
+#   make check-mainline  the selftests on Debian unstable's 7.x kernel, the
+#                        module built in an unstable chroot (cached)
 #   make bench           benchmarks, as ratios against baselines run alongside
 #   make bench-host      the data path natively: kmig vs raw TCP, CRC32C
 #   make module-debug    the module with its internal debug checks
@@ -247,6 +249,9 @@ check:
 check-debug:
 	scripts/check-debug.sh
 
+check-mainline:
+	scripts/check-mainline.sh
+
 bench: selftests benches tools $(B)/vmm/bench-guest.bin
 	scripts/bench.sh $(lastword $(KERNELS))
 
@@ -280,5 +285,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
 .PHONY: all lib module module-debug user selftests hosttests benches tools bench check \
-	check-debug bench-host \
+	check-debug check-mainline bench-host \
 	demo style sparse shell clean fuzz fuzz-smoke

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Differences between the kernels kmig supports (6.1 to 6.12), in one place.
+ * Differences between the kernels kmig supports (6.1 to 7.2), in one place.
  * Code elsewhere uses the newest interface; this header provides it on older
  * kernels.
  */

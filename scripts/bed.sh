@@ -9,7 +9,10 @@
 #           script: run SCRIPT (a shell script) inside the bed
 #           shell: interactive shell
 #   SERIES  kernel series, e.g. 6.1 or 6.12; or "debug", the debug kernel
-#           of scripts/debug-kernel.sh (built first if not cached)
+#           of scripts/debug-kernel.sh (built first if not cached); or
+#           "mainline", Debian unstable's kernel of
+#           scripts/mainline-kernel.sh (fetched first if not cached),
+#           kmig.ko built in its chroot with the compiler it needs
 # Output lands in build/bed/KVER.
 set -eu
 
@@ -26,6 +29,12 @@ if [ "$series" = debug ]; then
 	export BED_APPEND="kasan_multi_shot ${BED_APPEND:-}"
 	export BED_TIMEOUT="${BED_TIMEOUT:-3600}" KMIG_TIMEOUT="${KMIG_TIMEOUT:-900}"
 	export KMIG_RANDOM_SECONDS="${KMIG_RANDOM_SECONDS:-120}"
+elif [ "$series" = mainline ]; then
+	ml=$("$top/scripts/mainline-kernel.sh")
+	kver=$(cat "$ml/kver")
+	export KBUILD_CHROOT="$ml/root" KDIR="/usr/src/linux-headers-$kver"
+	export BED_KERNEL="$ml/kernel/vmlinuz"
+	export BED_MODDIR="$ml/kernel/lib/modules/$kver"
 else
 	kver=$("$top/scripts/kernels.sh" "$series")
 fi

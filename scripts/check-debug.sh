@@ -21,11 +21,8 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-res=build/results/debug
-rm -rf "$res"
-mkdir -p "$res"
-checks=$res/checks.tap
 . scripts/record.sh
+results build/results/debug
 
 # no_leaks FILE: kmemleak's report after the suite exists and is empty.
 no_leaks() {
@@ -34,21 +31,6 @@ no_leaks() {
 	grep -c '^unreferenced object' "$1" | sed 's/$/ unreferenced objects:/'
 	cat "$1"
 	return 1
-}
-
-# bed_ran: the guest ran every selftest; if not, show how its console ended.
-bed_ran() {
-	rm -f "$bed/kmemleak.txt"
-	BED_KBUILT=1 scripts/bed.sh test debug && return 0
-	echo "--- the end of $bed/console.log:"
-	tail -n 60 "$bed/console.log"
-	return 1
-}
-
-summary() {
-	echo
-	scripts/tap-sum.sh "$res"
-	exit
 }
 
 record "install dependencies" scripts/deps.sh || summary
@@ -62,7 +44,8 @@ bed=build/bed/$kver
 record "$kver: kmig.ko builds warning-free (W=1)" \
 	env KDIR="$tree" scripts/kbuild.sh "$kver" ||
 	[ -e "build/kernels/$kver/kmig.ko" ] || summary
-record "$kver: test bed ran every selftest" bed_ran
+rm -f "$bed/kmemleak.txt"
+record "$kver: test bed ran every selftest" bed_ran debug
 mkdir -p "$res/$kver"
 cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
 cp "$bed/dmesg.txt" "$bed/console.log" "$bed/kmemleak.txt" "$res/$kver/" \

@@ -17,12 +17,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 series=${*:-6.1 6.12}
-res=build/results
-rm -rf "$res"
-mkdir -p "$res/host"
-checks=$res/checks.tap
-
 . scripts/record.sh
+results build/results
+mkdir -p "$res/host"
 
 if ! record "install dependencies" scripts/deps.sh; then
 	scripts/tap-sum.sh "$res"

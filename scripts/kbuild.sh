@@ -7,7 +7,11 @@
 #
 # usage: kbuild.sh KVER [extra kbuild arguments]
 # KDIR names the kernel build tree when it is not Debian's headers of KVER
-# (the debug kernel of scripts/debug-kernel.sh).
+# (the debug kernel of scripts/debug-kernel.sh). KBUILD_CHROOT names a
+# root directory to build in (the mainline leg's unstable chroot, whose
+# compiler the kernel needs): make runs there, with this checkout mounted
+# at the same path in a mount namespace of its own, and KDIR is a path
+# inside it.
 set -eu
 
 kver=$1
@@ -25,8 +29,20 @@ mkdir -p "$dir"
 	ln -s "$top/$f" "$dir/$f"
 done
 
+# in_root COMMAND...: run COMMAND here, or in KBUILD_CHROOT.
+in_root() {
+	[ -n "${KBUILD_CHROOT:-}" ] || { "$@"; return; }
+	unshare --mount --propagation private sh -euc '
+		root=$1 top=$2
+		shift 2
+		mkdir -p "$root$top"
+		mount --bind "$top" "$root$top"
+		mount -t proc proc "$root/proc"
+		exec chroot "$root" "$@"' sh "$KBUILD_CHROOT" "$top" "$@"
+}
+
 log=$dir/build.log
-if ! make -C "$kdir" M="$dir" CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m W=1 "$@" modules > "$log" 2>&1; then
+if ! in_root make -C "$kdir" M="$dir" CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m W=1 "$@" modules > "$log" 2>&1; then
 	cat "$log" >&2
 	echo "kbuild: $kver: build failed" >&2
 	exit 1

@@ -34,17 +34,7 @@ while [ ! -e /tmp/deps.done ] && pgrep -x apt-get > /dev/null; do
 	sleep 30
 done
 
-# The mirror of the first configured Debian source (deb822 or one-line).
-mirror=$(sed -n 's/^URIs: *\([^ ]*debian\)\/*$/\1/p' \
-	/etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-[ -n "$mirror" ] || mirror=$(sed -n \
-	's/^deb \(\[[^]]*\] \)*\([^ ]*debian\)\/* bookworm .*/\2/p' \
-	/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-	head -n 1)
-[ -n "$mirror" ] || {
-	echo "qemu10: no Debian mirror in /etc/apt/sources.list(.d)" >&2
-	exit 1
-}
+mirror=$("$top/scripts/mirror.sh")
 
 apt=$pfx/apt
 rm -rf "$apt" "$pfx/root"

@@ -1,8 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 #
+# The steps of a check, sourced by check.sh, check-debug.sh and
+# check-mainline.sh.
+
+# results DIR: a check's results go to DIR (res), emptied, with its own
+# steps in DIR/checks.tap (checks).
+results() {
+	res=$1
+	rm -rf "$res"
+	mkdir -p "$res"
+	checks=$res/checks.tap
+}
+
 # record NAME COMMAND...: run one step of a check, keep its log in $res, and
-# note it as a TAP result in $checks. Sourced by check.sh and
-# check-debug.sh, which set res and checks.
+# note it as a TAP result in $checks.
 record() {
 	name=$1
 	shift
@@ -17,4 +28,20 @@ record() {
 	echo "check: FAILED  $name ($(($(date +%s) - start)) s), log $log:"
 	tail -n 30 "$log" | sed 's/^/    /'
 	return 1
+}
+
+# bed_ran SERIES: with kmig.ko built, the bed booted SERIES and the guest
+# ran every selftest; if not, show how its console ($bed) ended.
+bed_ran() {
+	BED_KBUILT=1 scripts/bed.sh test "$1" && return 0
+	echo "--- the end of $bed/console.log:"
+	tail -n 60 "$bed/console.log"
+	return 1
+}
+
+# summary: the closing line over $res, and exit with its status.
+summary() {
+	echo
+	scripts/tap-sum.sh "$res"
+	exit
 }

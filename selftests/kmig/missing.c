@@ -531,31 +531,41 @@ TEST_F(missing, keep_waiting_waiter_stays_killable)
 /*
  * A waiter whose mapping is unmapped, and whose context loses its last fd,
  * can never be served: it is woken and its retried fault finds no mapping.
+ * The child unmaps only once the server has read the fault: an ended wait
+ * withdraws its unread record.
  */
 TEST_F(missing, waiter_of_a_closed_context_ends)
 {
 	struct kmig_fault rec;
-	int status;
+	int status, go[2];
+	char c = 0;
 	pid_t pid;
 
 	close(self->ffd);
 	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
 	ASSERT_LE(0, self->ffd);
+	ASSERT_EQ(0, pipe(go));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		struct toucher t = {};
 
 		close(self->ffd);
+		close(go[1]);
 		start(&t, self->mem + 55 * PAGE_SZ, false);
-		if (!kmig_wait_waiters(self->fd, 1, 5000))
+		if (read(go[0], &c, 1) != 1)
 			_exit(1);
 		munmap(self->mem, SIZE);
 		close(self->fd);
 		pthread_join(t.thread, NULL);
 		_exit(2);
 	}
+	close(go[0]);
 	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(55, rec.page);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	close(go[1]);
 	close(self->ffd);
 	self->ffd = -1;
 	munmap(self->mem, SIZE);

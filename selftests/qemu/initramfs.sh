@@ -7,12 +7,14 @@
 # kernel without /lib/modules/KVER has them built in.
 #
 # usage: initramfs.sh KVER OUTFILE
+# BED_MODDIR names the kernel's module directory when it is not
+# /lib/modules/KVER (a kernel unpacked elsewhere: the mainline leg's).
 set -eu
 
 kver=$1
 outfile=$2
 here=$(cd "$(dirname "$0")" && pwd)
-moddir=/lib/modules/$kver
+moddir=${BED_MODDIR:-/lib/modules/$kver}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -15,6 +15,8 @@
 #   BED_ACCEL      kvm or tcg (default: kvm when the host has working KVM)
 #   BED_KERNEL     the kernel image (default /boot/vmlinuz-KVER)
 #   BED_APPEND     more kernel command line
+#   BED_MODDIR     the kernel's modules (default /lib/modules/KVER); the
+#                  guest sees them at /lib/modules/KVER
 #
 # OUTDIR is shared read-write with the guest at the same path; afterwards it
 # holds console.log, dmesg.txt, tap/ and status ("done" once the guest has
@@ -63,7 +65,7 @@ set -- -machine q35 -accel "$accel" -cpu "$cpu" -smp 2,sockets=2 -m 2G \
 	-numa node,nodeid=1,cpus=1,memdev=node1 \
 	-nographic -no-reboot -nic none \
 	-kernel "${BED_KERNEL:-/boot/vmlinuz-$kver}" -initrd "$out/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 kmigbed_project=$project kmigbed_out=$out kmigbed_mode=$mode ${BED_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 loglevel=4 kmigbed_project=$project kmigbed_out=$out kmigbed_mode=$mode ${BED_MODDIR:+kmigbed_moddir=$BED_MODDIR} ${BED_APPEND:-}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$out,mount_tag=kmigout,security_model=none"
 
