@@ -537,6 +537,8 @@ static int finish(struct dst *d)
 	if (!ret)
 		ret = resume(d);
 	mig_hs_pinger_stop(&d->pinger);
+	if (!ret)
+		kmig_stop_at("run");
 	if (ret == -EINPROGRESS) {
 		d->rp_quiet = true;
 		mig_hs_send(&d->out, MIG_HS_UNSURE, 0, d->err);

@@ -480,6 +480,8 @@ static int switchover(struct precopy_src *s)
 	ret = pause_guest(s, &dirty, &vbuf, &vlen);
 	t1 = kmig_now_ns();
 	if (!ret)
+		kmig_stop_at("switchover");
+	if (!ret)
 		ret = send_final(s, vbuf, vlen);
 	free(vbuf);
 	t2 = kmig_now_ns();
@@ -650,6 +652,7 @@ int precopy_run(struct precopy_src *s)
 	uint64_t dirty, now, t0, b0, left, harvest_ms;
 	int ret;
 
+	kmig_stop_at("setup");
 	ret = precopy_setup(s);
 	for (s->round = 0; !ret; s->round++) {
 		t0 = kmig_now_ns();
@@ -657,6 +660,8 @@ int precopy_run(struct precopy_src *s)
 		ret = precopy_round(s);
 		if (ret)
 			return ret;
+		if (!s->round)
+			kmig_stop_at("rounds");
 		bandwidth_estimate(s, &e, kmig_now_ns() - t0);
 
 		now = kmig_now_ns();
