@@ -183,6 +183,21 @@ static void break_save_dir(struct __test_metadata *_metadata,
 			self->dm, self->dir, side, self->dm, self->dm));
 }
 
+/* Wait until the guest of @sock wrote more than @n pages: 0 or -errno. */
+static int writes_above(const char *sock, uint64_t n)
+{
+	struct vmm_status st;
+	int ms, ret;
+
+	for (ms = 0; ms < WAIT_MS; ms += 100) {
+		ret = vmm_status_of(sock, &st);
+		if (ret || st.writes > n)
+			return ret;
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
+}
+
 static void start(struct __test_metadata *_metadata,
 		  FIXTURE_DATA(matrix) *self, const FIXTURE_VARIANT(matrix) *v)
 {
@@ -192,8 +207,11 @@ static void start(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vmm_on(&self->a, "kmig-a", VMM_A, "vmm-a.log", false));
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, WAIT_MS, &st));
 	ASSERT_EQ(0, vmm_on(&self->b, "kmig-b", VMM_B, "vmm-b.log", true));
-	if (v->fault == PAGE_LIMIT)
-		ASSERT_EQ(0, ctx_page_limit_of(self->b.pid, 256));
+	/* 400 writes over 768 pages: about 300 pages, over the limit */
+	if (v->fault == PAGE_LIMIT) {
+		ASSERT_EQ(0, writes_above(VMM_A, 400));
+		ASSERT_EQ(0, ctx_page_limit_of(self->b.pid, 100));
+	}
 	if (v->fault == LOSS || v->fault == DELAY || v->fault == REORDER)
 		ASSERT_EQ(0, sh("modprobe sch_netem"));
 	break_save_dir(_metadata, self, v);
@@ -343,7 +361,8 @@ static void guest_where(struct __test_metadata *_metadata,
 /*
  * Recovery: the user resumes a guest paused on the source with kmig
  * resume, and one whose destination died after it ran there with kmig
- * resume --force (from its state at the pause: the user's call). A guest
+ * resume --force (from its state at the pause: the user's call; kmig
+ * migrate refuses it, as it migrated away). A guest
  * on the source then migrates again (AGAIN), with the network healed, to
  * a new destination, and arrives whole.
  */
@@ -353,6 +372,13 @@ static void recover(struct __test_metadata *_metadata,
 	char src[128], dst[128];
 	bool force = v->ends == NOWHERE && self->a.pid > 0;
 
+	if (force) {
+		/* Not by migrating it: A's guest migrated away. */
+		EXPECT_EQ(1, proc_wait_exit(proc_spawnf("kmig-a", "migrate.log",
+			  "%s migrate --vmm %s --to %s", proc_bin("kmig"), VMM_A,
+			  TO), WAIT_MS));
+		says(_metadata, "migrate.log", "migrated away");
+	}
 	if (v->ends == PAUSED_ON_A || force) {
 		EXPECT_EQ(0, proc_wait_exit(proc_spawnf(NULL, "resume.log",
 			  "%s resume --vmm %s %s", proc_bin("kmig"), VMM_A,
