@@ -11,9 +11,11 @@ ROW(setup_kill_src_agent, KILL_SRC_AGENT, "setup", ON_A, KILLED, 1,
 ROW(setup_kill_dst_agent, KILL_DST_AGENT, "setup", ON_A, 1, KILLED,
     "kmig migrate: ", NULL);
 ROW(setup_kill_src_vmm, KILL_SRC_VMM, "setup", NOWHERE, 1, 1,
-    "the VMM", "the guest was not resumed here");
+    "cannot pause the guest: no answer from the VMM",
+    "the guest was not resumed here");
 ROW(setup_kill_dst_vmm, KILL_DST_VMM, "setup", ON_A, 1, 1,
-    "the destination failed to load the guest", "the VMM");
+    "the VMM did not take the vCPU state: no answer",
+    "the VMM did not take the vCPU state: no answer");
 ROW(setup_link_down, LINK_DOWN, "setup", ON_A, 1, 1,
     "kmig migrate: ", "the guest was not resumed here");
 ROW(setup_loss, LOSS, "setup", ON_A, 1, 1,
@@ -24,9 +26,11 @@ ROW(rounds_kill_src_agent, KILL_SRC_AGENT, "rounds", ON_A, KILLED, 1,
 ROW(rounds_kill_dst_agent, KILL_DST_AGENT, "rounds", ON_A, 1, KILLED,
     "kmig migrate: ", NULL);
 ROW(rounds_kill_src_vmm, KILL_SRC_VMM, "rounds", NOWHERE, 1, 1,
-    "the VMM", "the guest was not resumed here");
+    "cannot pause the guest: no answer from the VMM",
+    "the guest was not resumed here");
 ROW(rounds_kill_dst_vmm, KILL_DST_VMM, "rounds", ON_A, 1, 1,
-    "the destination failed to load the guest", "the VMM");
+    "the VMM did not take the vCPU state: no answer",
+    "the VMM did not take the vCPU state: no answer");
 ROW(rounds_link_down, LINK_DOWN, "rounds", ON_A, 1, 1,
     "kmig migrate: ", "the guest was not resumed here", AGAIN);
 ROW(rounds_loss, LOSS, "rounds", ON_A, 1, 1,

@@ -13,7 +13,8 @@ ROW(switchover_kill_dst_agent, KILL_DST_AGENT, "switchover", ON_A, 1,
 ROW(switchover_kill_src_vmm, KILL_SRC_VMM, "switchover", ON_B, 0, 0,
     NULL, NULL);
 ROW(switchover_kill_dst_vmm, KILL_DST_VMM, "switchover", ON_A, 1, 1,
-    "the destination failed to load the guest", "the VMM");
+    "the VMM did not take the vCPU state: no answer",
+    "the VMM did not take the vCPU state: no answer");
 ROW(switchover_link_down, LINK_DOWN, "switchover", ON_A, 1, 1,
     "kmig migrate: ", "the guest was not resumed here");
 ROW(switchover_loss, LOSS, "switchover", ON_A, 1, 1,

@@ -457,9 +457,10 @@ static int load(struct dst *d)
 	}
 	ret = vmm_client_load(&d->vm.vmm, vbuf, vlen);
 	if (ret)
-		return fail(d, ret, "the VMM refused the vCPU state: %s",
-			    d->vm.vmm.reply[0] ? d->vm.vmm.reply :
-			    strerror(-ret));
+		return fail(d, ret, "the VMM %s the vCPU state: %s",
+			    strncmp(d->vm.vmm.reply, "err ", 4) ?
+			    "did not take" : "refused",
+			    vmm_client_why(&d->vm.vmm, ret));
 	/* Leaving RESUMING is where a device checks the state it got. */
 	for (i = 0; i < d->o.ndevs; i++) {
 		ret = mig_dev_set_state(&d->o.devs[i], KMIG_DEVICE_STATE_STOP);

@@ -393,9 +393,8 @@ static int vmm_req(struct precopy_src *s, const char *what, const char *req)
 	int ret = vmm_client_cmd(&s->vm.vmm, "%s", req);
 
 	if (ret)
-		return fail(s, ret, "the VMM refused to %s: %s", what,
-			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
-			    strerror(-ret));
+		return fail(s, ret, "cannot %s: %s", what,
+			    vmm_client_why(&s->vm.vmm, ret));
 	return 0;
 }
 
@@ -450,8 +449,7 @@ static int pause_guest(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
 	ret = vmm_client_save(&s->vm.vmm, vbuf, vlen);
 	if (ret)
 		return fail(s, ret, "cannot save the vCPU state: %s",
-			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
-			    strerror(-ret));
+			    vmm_client_why(&s->vm.vmm, ret));
 	if (s->o.save_dir) {
 		ret = mig_save_slots(&s->vm, s->o.save_dir, s->err,
 				     sizeof(s->err));

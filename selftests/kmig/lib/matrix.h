@@ -41,7 +41,6 @@
 #define KILLED		(128 + SIGKILL)
 #define WAIT_MS		30000
 
-
 enum fault {
 	KILL_SRC_AGENT, KILL_DST_AGENT, KILL_SRC_VMM, KILL_DST_VMM,
 	LINK_DOWN, LOSS, DELAY, REORDER,
@@ -79,6 +78,7 @@ static bool dst_stops(const FIXTURE_VARIANT(matrix) *v)
 	return v->phase && !strcmp(v->phase, "run");
 }
 
+/* system() of a command line built with printf(): its wait status. */
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int sh(const char *fmt, ...)
@@ -92,6 +92,7 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
+/* @fn of selftests/qemu/hosts.sh. */
 static int hosts(const char *fn)
 {
 	return sh(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && %s", fn);
