@@ -6,7 +6,7 @@
 # Installs only what is missing; needs root for that.
 set -eu
 
-pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2
+pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2 dmsetup
       libmnl-dev libkmod-dev libnl-3-dev libnl-route-3-dev
       sparse clang python3 python3-yaml
       qemu-system-x86 busybox-static

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kmig.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,84 +27,12 @@
 
 #include "client.h"
 #include "kselftest_harness.h"
-#include "netlink.h"
+#include "kmig.h"
 #include "proc.h"
 
 #define RUN_DIR		"/run/kmig-migrate-fail"
 #define VMM_A		RUN_DIR "/vm-a.sock"
 #define VMM_B		RUN_DIR "/vm-b.sock"
-
-/*
- * Netlink in the network namespace of process @pid: a context shows only
- * in its opener's namespace.
- */
-static int nl_open_at(pid_t pid, struct kmig_nl *nl)
-{
-	int here, there, ret = -EIO;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	there = open(path, O_RDONLY | O_CLOEXEC);
-	if (here >= 0 && there >= 0 && !setns(there, CLONE_NEWNET)) {
-		ret = kmig_nl_open(nl) ? -EIO : 0;
-		if (setns(here, CLONE_NEWNET))
-			abort();
-	}
-	if (here >= 0)
-		close(here);
-	if (there >= 0)
-		close(there);
-	return ret;
-}
-
-/* At most @limit pages for the context of the VMM with process id @pid. */
-static int ctx_page_limit(pid_t pid, uint64_t limit)
-{
-	struct kmig_nl_ctx ctx[16];
-	struct kmig_nl nl;
-	int n, i, ret = -ENOENT;
-
-	if (nl_open_at(pid, &nl))
-		return -EIO;
-	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
-		for (i = 0; i < n && i < 16; i++)
-			if (ctx[i].owner == (uint32_t)pid)
-				ret = kmig_nl_ctx_set_page_limit(&nl, ctx[i].id,
-								 limit);
-	}
-	kmig_nl_close(&nl);
-	return ret;
-}
-
-/* The context of the VMM with process id @pid, as netlink lists it. */
-static int ctx_of(pid_t pid, struct kmig_nl_ctx *out)
-{
-	struct kmig_nl_ctx ctx[16];
-	struct kmig_nl nl;
-	int n, i, ret = -ENOENT;
-
-	if (nl_open_at(pid, &nl))
-		return -EIO;
-	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
-		for (i = 0; i < n && i < 16; i++)
-			if (ctx[i].owner == (uint32_t)pid) {
-				*out = ctx[i];
-				ret = 0;
-			}
-	}
-	kmig_nl_close(&nl);
-	return ret;
-}
-
-/* The context of the VMM with process id @pid logs dirty pages. */
-static int ctx_tracking(pid_t pid)
-{
-	struct kmig_nl_ctx ctx;
-	int ret = ctx_of(pid, &ctx);
-
-	return ret ? ret : !!(ctx.mode & KMIG_CTX_MODE_DIRTY_LOG);
-}
 
 /*
  * Wait until the network namespace of process @pid has a TCP socket
@@ -204,7 +131,7 @@ static void start(struct __test_metadata *_metadata, FIXTURE_DATA(fail) *self,
 	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
 	ASSERT_STREQ("incoming", st.state);
 	if (u->page_limit_b)
-		ASSERT_EQ(0, ctx_page_limit(self->vmm_b, u->page_limit_b));
+		ASSERT_EQ(0, ctx_page_limit_of(self->vmm_b, u->page_limit_b));
 	self->incoming = proc_spawn(u->ns_b, "incoming.log", inc);
 	ASSERT_EQ(0, wait_listening(self->incoming, u->listen))
 		TH_LOG("kmig incoming does not listen on %s: %s", u->listen,
@@ -297,7 +224,7 @@ static void source_untouched(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_LT(c1, st.counter);
 	if (tracking_off)
-		EXPECT_EQ(0, ctx_tracking(self->vmm_a));
+		EXPECT_EQ(0, ctx_tracking_of(self->vmm_a));
 }
 
 /* The destination never resumed a half-loaded guest. */
@@ -484,7 +411,7 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	destination_not_resumed(_metadata);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("paused", st.state);
-	EXPECT_EQ(0, ctx_tracking(self->vmm_a));
+	EXPECT_EQ(0, ctx_tracking_of(self->vmm_a));
 	c1 = st.counter;
 	usleep(300000);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));

@@ -7,6 +7,10 @@
 #   hosts_down      remove them
 #   on A|B CMD...   run CMD on a host
 #   link_cut        delete the link, as a pulled cable would
+#   link_down       take both ends down (veth: carrier lost)
+#   netem ARGS...   a netem qdisc with ARGS on both ends (loss 100%:
+#                   packets vanish silently; delay, reorder)
+#   hosts_heal      undo link_down and netem
 #
 #   +-------------------+                    +-------------------+
 #   | netns kmig-a ("A")|    veth pair       | netns kmig-b ("B")|
@@ -50,4 +54,22 @@ on() {
 
 link_cut() {
 	ip -n kmig-a link del kmig-a0
+}
+
+link_down() {
+	ip -n kmig-a link set kmig-a0 down &&
+	ip -n kmig-b link set kmig-b0 down
+}
+
+netem() {
+	modprobe sch_netem 2>/dev/null
+	tc -n kmig-a qdisc replace dev kmig-a0 root netem "$@" &&
+	tc -n kmig-b qdisc replace dev kmig-b0 root netem "$@"
+}
+
+hosts_heal() {
+	tc -n kmig-a qdisc del dev kmig-a0 root 2>/dev/null
+	tc -n kmig-b qdisc del dev kmig-b0 root 2>/dev/null
+	ip -n kmig-a link set kmig-a0 up &&
+	ip -n kmig-b link set kmig-b0 up
 }

@@ -475,9 +475,10 @@ static int load(struct dst *d)
 	}
 	ret = vmm_client_load(&d->vm.vmm, vbuf, vlen);
 	if (ret)
-		return fail(d, ret, "the VMM refused the vCPU state: %s",
-			    d->vm.vmm.reply[0] ? d->vm.vmm.reply :
-			    strerror(-ret));
+		return fail(d, ret, "the VMM %s the vCPU state: %s",
+			    strncmp(d->vm.vmm.reply, "err ", 4) ?
+			    "did not take" : "refused",
+			    vmm_client_why(&d->vm.vmm, ret));
 	/* Leaving RESUMING is where a device checks the state it got. */
 	for (i = 0; i < d->o.ndevs; i++) {
 		ret = mig_dev_set_state(&d->o.devs[i], KMIG_DEVICE_STATE_STOP);
@@ -555,6 +556,8 @@ static int finish(struct dst *d)
 	if (!ret)
 		ret = resume(d);
 	mig_hs_pinger_stop(&d->pinger);
+	if (!ret)
+		kmig_stop_at("run");
 	if (ret == -EINPROGRESS) {
 		d->rp_quiet = true;
 		mig_hs_send(&d->out, MIG_HS_UNSURE, 0, d->err);

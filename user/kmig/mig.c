@@ -332,6 +332,36 @@ void mig_tls_note(const struct mig_opts *o, const struct mig_job *j)
 			o->cmd, j->tls_relay, j->tls_relay + j->tls_ktls);
 }
 
+/* All @len bytes of @buf to @fd: 0 or -errno. A short write (a disk
+ * filling up) is followed by another, which says why. */
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len) {
+		w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (!w)
+			return -EIO;
+		buf += w;
+		len -= w;
+	}
+	return 0;
+}
+
+/*
+ * What the page cache took reaches the file's device, or the error the
+ * device gave (EIO) is the save's: a save that says it succeeded is
+ * there. A file that cannot be synced (EINVAL: /dev/null) is left be.
+ */
+static int sync_file(int fd)
+{
+	return fsync(fd) && errno != EINVAL ? -errno : 0;
+}
+
 /* DIR/NAME from slot @slot of context @ctx, or from @buf when @ctx < 0. */
 static int write_file(const char *dir, const char *name, int ctx,
 		      uint32_t slot, const void *buf, size_t len, char *err,
@@ -361,11 +391,12 @@ static int write_file(const char *dir, const char *name, int ctx,
 		} else {
 			memcpy(chunk, (const uint8_t *)buf + done, want);
 		}
-		if (write(fd, chunk, want) != (ssize_t)want) {
-			ret = -EIO;
+		ret = write_all(fd, chunk, want);
+		if (!ret && done + want == len)
+			ret = sync_file(fd);
+		if (ret)
 			snprintf(err, n, "cannot write %s: %s", path,
-				 strerror(errno));
-		}
+				 strerror(-ret));
 		done += want;
 	}
 	if (close(fd) && !ret) {

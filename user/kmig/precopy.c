@@ -425,9 +425,8 @@ static int vmm_req(struct precopy_src *s, const char *what, const char *req)
 	int ret = vmm_client_cmd(&s->vm.vmm, "%s", req);
 
 	if (ret)
-		return fail(s, ret, "the VMM refused to %s: %s", what,
-			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
-			    strerror(-ret));
+		return fail(s, ret, "cannot %s: %s", what,
+			    vmm_client_why(&s->vm.vmm, ret));
 	return 0;
 }
 
@@ -482,8 +481,7 @@ static int pause_guest(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
 	ret = vmm_client_save(&s->vm.vmm, vbuf, vlen);
 	if (ret)
 		return fail(s, ret, "cannot save the vCPU state: %s",
-			    s->vm.vmm.reply[0] ? s->vm.vmm.reply :
-			    strerror(-ret));
+			    vmm_client_why(&s->vm.vmm, ret));
 	if (s->o.save_dir) {
 		ret = mig_save_slots(&s->vm, s->o.save_dir, s->err,
 				     sizeof(s->err));
@@ -511,6 +509,8 @@ static int switchover(struct precopy_src *s)
 
 	ret = pause_guest(s, &dirty, &vbuf, &vlen);
 	t1 = kmig_now_ns();
+	if (!ret)
+		kmig_stop_at("switchover");
 	if (!ret)
 		ret = send_final(s, vbuf, vlen);
 	free(vbuf);
@@ -682,6 +682,7 @@ int precopy_run(struct precopy_src *s)
 	uint64_t dirty, now, t0, b0, left, harvest_ms;
 	int ret;
 
+	kmig_stop_at("setup");
 	ret = precopy_setup(s);
 	for (s->round = 0; !ret; s->round++) {
 		t0 = kmig_now_ns();
@@ -689,6 +690,8 @@ int precopy_run(struct precopy_src *s)
 		ret = precopy_round(s);
 		if (ret)
 			return ret;
+		if (!s->round)
+			kmig_stop_at("rounds");
 		bandwidth_estimate(s, &e, kmig_now_ns() - t0);
 
 		now = kmig_now_ns();
@@ -726,6 +729,25 @@ int precopy_run(struct precopy_src *s)
 	return ret;
 }
 
+/*
+ * The VMM has a guest to migrate: it runs or is paused here. One that
+ * migrated away, or waits for one, is refused before anything is sent.
+ */
+static int has_guest(struct precopy_src *s)
+{
+	struct vmm_status st;
+	int ret;
+
+	ret = vmm_client_status(&s->vm.vmm, &st);
+	if (ret)
+		return fail(s, ret, "VMM status: %s", strerror(-ret));
+	if (!strcmp(st.state, "running") || !strcmp(st.state, "paused"))
+		return 0;
+	return fail(s, -EBUSY, "the VMM at %s is %s: it has no guest to migrate%s",
+		    s->o.vmm, st.state, !strcmp(st.state, "migrated") ?
+		    " (its guest migrated away and runs elsewhere)" : "");
+}
+
 /* The VMM's memory, the devices, the channels: ready to send. */
 static int setup(struct precopy_src *s)
 {
@@ -736,6 +758,9 @@ static int setup(struct precopy_src *s)
 	ret = mig_vm_attach(&s->vm, s->o.vmm, PROT_READ, s->err, sizeof(s->err));
 	if (ret)
 		return fail(s, ret, "%s", s->err);
+	ret = has_guest(s);
+	if (ret)
+		return ret;
 	s->job.memory_total = s->vm.mem_size;
 	for (i = 0; i < s->vm.nslots; i++)
 		if (kmig_bitmap_words(s->vm.slots[i].npages) > maxw)

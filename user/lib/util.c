@@ -3,6 +3,9 @@
  * Small helpers every part of kmig shares (util.h).
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "util.h"
@@ -63,4 +66,12 @@ bool kmig_page_is_zero(const void *p)
 		    w[i + 5] | w[i + 6] | w[i + 7])
 			return false;
 	return true;
+}
+
+void kmig_stop_at(const char *point)
+{
+	const char *at = getenv("KMIG_STOP_AT");
+
+	if (at && !strcmp(at, point))
+		raise(SIGSTOP);
 }

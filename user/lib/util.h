@@ -30,4 +30,11 @@ static inline uint64_t kmig_bitmap_words(uint64_t bits)
 	return (bits + 63) / 64;
 }
 
+/*
+ * For the fault matrix's tests (Documentation/testing.rst): when
+ * $KMIG_STOP_AT names @point, stop this process there (SIGSTOP) until
+ * the test has broken something and sends SIGCONT or SIGKILL.
+ */
+void kmig_stop_at(const char *point);
+
 #endif /* KMIG_UTIL_H */

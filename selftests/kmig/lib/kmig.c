@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -202,4 +204,75 @@ long kmig_vmstat(const char *name)
 			ret = v;
 	fclose(f);
 	return ret;
+}
+
+/*
+ * Netlink in the network namespace of process @pid: a context shows only
+ * in its opener's namespace.
+ */
+static int nl_open_at(pid_t pid, struct kmig_nl *nl)
+{
+	int here, there, ret = -EIO;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	there = open(path, O_RDONLY | O_CLOEXEC);
+	if (here >= 0 && there >= 0 && !setns(there, CLONE_NEWNET)) {
+		ret = kmig_nl_open(nl) ? -EIO : 0;
+		if (setns(here, CLONE_NEWNET))
+			abort();
+	}
+	if (here >= 0)
+		close(here);
+	if (there >= 0)
+		close(there);
+	return ret;
+}
+
+/* At most @limit pages for the context of the VMM with process id @pid. */
+int ctx_page_limit_of(pid_t pid, uint64_t limit)
+{
+	struct kmig_nl_ctx ctx[16];
+	struct kmig_nl nl;
+	int n, i, ret = -ENOENT;
+
+	if (nl_open_at(pid, &nl))
+		return -EIO;
+	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
+		for (i = 0; i < n && i < 16; i++)
+			if (ctx[i].owner == (uint32_t)pid)
+				ret = kmig_nl_ctx_set_page_limit(&nl, ctx[i].id,
+								 limit);
+	}
+	kmig_nl_close(&nl);
+	return ret;
+}
+
+/* The context of the VMM with process id @pid, as netlink lists it. */
+int ctx_of(pid_t pid, struct kmig_nl_ctx *out)
+{
+	struct kmig_nl_ctx ctx[16];
+	struct kmig_nl nl;
+	int n, i, ret = -ENOENT;
+
+	if (nl_open_at(pid, &nl))
+		return -EIO;
+	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
+		for (i = 0; i < n && i < 16; i++)
+			if (ctx[i].owner == (uint32_t)pid) {
+				*out = ctx[i];
+				ret = 0;
+			}
+	}
+	kmig_nl_close(&nl);
+	return ret;
+}
+
+int ctx_tracking_of(pid_t pid)
+{
+	struct kmig_nl_ctx ctx;
+	int ret = ctx_of(pid, &ctx);
+
+	return ret ? ret : !!(ctx.mode & KMIG_CTX_MODE_DIRTY_LOG);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <linux/kmig.h>
 
@@ -52,5 +53,15 @@ int kmig_numa_balancing_fast(void);
 void kmig_numa_balancing_off(void);
 /* A counter of /proc/vmstat, -1 when it has none of that name. */
 long kmig_vmstat(const char *name);
+
+/*
+ * The context of the VMM with process id @pid, through netlink in that
+ * process's network namespace (a context shows only in its opener's):
+ * all of it; at most @limit pages; whether it logs dirty pages (1, 0, or
+ * -errno).
+ */
+int ctx_of(pid_t pid, struct kmig_nl_ctx *out);
+int ctx_page_limit_of(pid_t pid, uint64_t limit);
+int ctx_tracking_of(pid_t pid);
 
 #endif /* KMIG_TEST_KMIG_H */

@@ -158,6 +158,17 @@ bool proc_reaped(pid_t pid, int *status, int ms)
 	return false;
 }
 
+bool proc_stopped(pid_t pid, int *status, int ms)
+{
+	*status = 0;
+	for (; ms > 0; ms -= 10) {
+		if (waitpid(pid, status, WNOHANG | WUNTRACED) == pid)
+			return WIFSTOPPED(*status);
+		msleep(10);
+	}
+	return false;
+}
+
 const char *proc_where(pid_t pid)
 {
 	static char buf[2048];

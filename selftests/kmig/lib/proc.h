@@ -35,6 +35,9 @@ pid_t proc_spawnf(const char *ns, const char *log, const char *fmt, ...)
 /* Exit status of @pid (128 + signal when killed), waiting at most
  * @timeout_ms; -ETIMEDOUT while it still runs (it keeps running). */
 int proc_wait_exit(pid_t pid, int timeout_ms);
+/* True if process @pid stopped (SIGSTOP) within @ms; false once it
+ * ended (its wait status then in *@status) or after @ms. */
+bool proc_stopped(pid_t pid, int *status, int ms);
 /* True if process @pid ended within @ms, its raw wait status in *@status. */
 bool proc_reaped(pid_t pid, int *status, int ms);
 /* Where each thread of @pid waits (/proc wchan), for a hang's log

@@ -103,6 +103,7 @@ static int vcmd(struct vmm_client *c, const char *fmt, va_list ap)
 	if (n < 0 || n >= (int)sizeof(line) - 1)
 		return -EMSGSIZE;
 	line[n++] = '\n';
+	c->reply[0] = 0;
 	ret = kmig_io_all(c->fd, line, n, 1);
 	return ret ? ret : read_reply(c);
 }
@@ -158,6 +159,17 @@ int vmm_client_status(struct vmm_client *c, struct vmm_status *st)
 	return 0;
 }
 
+const char *vmm_client_why(const struct vmm_client *c, int ret)
+{
+	static char why[sizeof(c->reply) + 64];
+
+	if (!strncmp(c->reply, "err ", 4))
+		return c->reply;
+	snprintf(why, sizeof(why), "no answer from the VMM (%s)",
+		 strerror(-ret));
+	return why;
+}
+
 int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len)
 {
 	int ret = vmm_client_cmd(c, "save");
@@ -184,6 +196,7 @@ int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len)
 	int n = snprintf(line, sizeof(line), "load %zu\n", len);
 	int ret;
 
+	c->reply[0] = 0;
 	ret = kmig_io_all(c->fd, line, n, 1);
 	if (!ret)
 		ret = kmig_io_all(c->fd, (void *)buf, len, 1);

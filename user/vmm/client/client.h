@@ -2,7 +2,9 @@
 /*
  * Client of kmig-vmm's control socket (Documentation/vmm.rst), for the
  * agent and the tests. Functions return 0 or -errno; for a refusal by the
- * VMM the errno is the one it named, and c->reply holds its message.
+ * VMM the errno is the one it named, and c->reply holds its message
+ * ("err ENAME ..."); when no reply came (the VMM is gone), c->reply is
+ * empty.
  */
 #ifndef KMIG_VMM_CLIENT_H
 #define KMIG_VMM_CLIENT_H
@@ -44,6 +46,10 @@ void vmm_client_close(struct vmm_client *c);
 int vmm_client_cmd(struct vmm_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int vmm_client_status(struct vmm_client *c, struct vmm_status *st);
+/* Why request @ret failed: the VMM's "err ..." reply when it refused,
+ * else that it did not answer, and @ret. Static: valid until the next
+ * call. */
+const char *vmm_client_why(const struct vmm_client *c, int ret);
 /* The vCPU state stream, malloc'd. */
 int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len);
 int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len);

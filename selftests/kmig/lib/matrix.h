@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The fault matrix of precopy (Documentation/testing.rst, "Fault
+ * matrix"): its fixture and its one test, included by the programs that
+ * add its rows as variants (fault_matrix_*.c, split by phase to stay
+ * within the bed's time for one program). Each row is a fault at a
+ * phase. The agent that reaches the phase first stops itself there
+ * (KMIG_STOP_AT, util.h); the test breaks something, lets it go on, and
+ * checks the row's promise: both agents' exit statuses and what they
+ * say, where the guest runs (never on both hosts: both VMMs are asked),
+ * and that no page is lost: a guest that ends on the destination has
+ * there, before it resumed, the memory and vCPU state the source had at
+ * its pause; one that stays on the source migrates again (rows marked
+ * AGAIN), intact, to a new destination.
+ *
+ * The two hosts are network namespaces joined by veth
+ * (selftests/qemu/hosts.sh).
+ */
+#ifndef KMIG_TEST_MATRIX_H
+#define KMIG_TEST_MATRIX_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "kmig.h"
+#include "kselftest_harness.h"
+#include "proc.h"
+
+#define RUN_DIR		"/run/kmig-fault-matrix"
+#define VMM_A		RUN_DIR "/vm-a.sock"
+#define VMM_B		RUN_DIR "/vm-b.sock"
+#define TO		"198.18.0.2:4500"
+#define KILLED		(128 + SIGKILL)
+#define WAIT_MS		30000
+
+enum fault {
+	KILL_SRC_AGENT, KILL_DST_AGENT, KILL_SRC_VMM, KILL_DST_VMM,
+	LINK_DOWN, LOSS, DELAY, REORDER,
+	SRC_DISK_FULL, DST_DISK_FULL, SRC_EIO, DST_EIO,
+	PAGE_LIMIT, RMMOD,
+};
+
+/* Where the guest is at the end. */
+enum ends {
+	ON_A,		/* runs on the source */
+	ON_B,		/* runs on the destination */
+	PAUSED_ON_A,	/* paused on the source; the user resumes it there */
+	NOWHERE,	/* its VMM was killed */
+};
+
+FIXTURE(matrix) {
+	struct vmm_proc a, b;
+	pid_t migrate, incoming;
+	char dir[96];
+	char dm[32];		/* the dm device of an EIO row */
+};
+
+FIXTURE_VARIANT(matrix) {
+	enum fault fault;
+	const char *phase;	/* KMIG_STOP_AT: setup, rounds, switchover, run */
+	enum ends ends;
+	int mig_rc, in_rc;	/* exit statuses */
+	const char *mig_says, *in_says;
+	bool again;		/* migrate again afterwards (recovery) */
+};
+
+/* The agent that stops at @v's phase: the destination's only at "run". */
+static bool dst_stops(const FIXTURE_VARIANT(matrix) *v)
+{
+	return v->phase && !strcmp(v->phase, "run");
+}
+
+/* system() of a command line built with printf(): its wait status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* @fn of selftests/qemu/hosts.sh. */
+static int hosts(const char *fn)
+{
+	return sh(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && %s", fn);
+}
+
+FIXTURE_SETUP(matrix)
+{
+	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
+	memset(self, 0, sizeof(*self));
+	mkdir(RUN_DIR, 0700);
+	snprintf(self->dir, sizeof(self->dir), "/dev/shm/kmig-matrix-%d",
+		 getpid());
+	ASSERT_EQ(0, sh("mkdir -p %s/src %s/dst %s/src2 %s/dst2", self->dir,
+			self->dir, self->dir, self->dir));
+	/* The hosts of the row before, healed: a new pair costs seconds. */
+	ASSERT_EQ(0, hosts("hosts_heal 2>/dev/null || { hosts_down; hosts_up; }"));
+}
+
+/* Once every row has run (the harness's children end with _exit()). */
+static void __attribute__((destructor)) hosts_remove(void)
+{
+	if (getenv("KMIG_PROJECT"))
+		hosts("hosts_down");
+}
+
+FIXTURE_TEARDOWN(matrix)
+{
+	proc_stop(&self->migrate);
+	proc_stop(&self->incoming);
+	proc_stop(&self->a.pid);
+	proc_stop(&self->b.pid);
+	sh("umount %s/src %s/dst 2>/dev/null", self->dir, self->dir);
+	if (self->dm[0])
+		sh("dmsetup remove %s", self->dm);
+	sh("rm -rf %s", self->dir);
+}
+
+/* A VMM on host @ns: 4 MiB, the source's guest dirtying 200 pages/s. */
+static int vmm_on(struct vmm_proc *v, const char *ns, const char *sock,
+		  const char *log, bool incoming)
+{
+	struct vmm_status st;
+
+	v->pid = proc_spawnf(ns, log, "%s --ctl %s --mem 4 %s",
+			     proc_bin("vmm/kmig-vmm"), sock,
+			     incoming ? "--incoming" :
+			     "--pattern random --rate 200");
+	snprintf(v->sock, sizeof(v->sock), "%s", sock);
+	return vmm_status(v, &st);
+}
+
+/* Both agents, saving at the switchover into @src and @dst; the one of
+ * @phase (if any) stops there. */
+static void agents_start(FIXTURE_DATA(matrix) *self, const char *phase,
+			 bool dst_stop, unsigned int io_timeout,
+			 const char *src, const char *dst)
+{
+	if (phase && dst_stop)
+		setenv("KMIG_STOP_AT", phase, 1);
+	self->incoming = proc_spawnf("kmig-b", "incoming.log",
+				     "%s incoming --vmm %s --listen %s --timeout 30 --io-timeout %u --save-at-switchover %s",
+				     proc_bin("kmig"), VMM_B, TO, io_timeout, dst);
+	unsetenv("KMIG_STOP_AT");
+	if (phase && !dst_stop)
+		setenv("KMIG_STOP_AT", phase, 1);
+	self->migrate = proc_spawnf("kmig-a", "migrate.log",
+				    "%s migrate --vmm %s --to %s --timeout 30 --io-timeout %u --save-at-switchover %s",
+				    proc_bin("kmig"), VMM_A, TO, io_timeout, src);
+	unsetenv("KMIG_STOP_AT");
+}
+
+/* A save directory of @v's row that fills up or fails every write. */
+static void break_save_dir(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(matrix) *self,
+			   const FIXTURE_VARIANT(matrix) *v)
+{
+	const char *side = v->fault == SRC_DISK_FULL || v->fault == SRC_EIO ?
+			   "src" : "dst";
+
+	/* 1.5 MiB: the second MiB of a slot is written in part */
+	if (v->fault == SRC_DISK_FULL || v->fault == DST_DISK_FULL)
+		ASSERT_EQ(0, sh("mount -t tmpfs -o size=1536k kmig-full %s/%s",
+				self->dir, side));
+	if (v->fault != SRC_EIO && v->fault != DST_EIO)
+		return;
+	/* slot 0's file: a device whose every write fails (dm's error) */
+	snprintf(self->dm, sizeof(self->dm), "kmig-eio-%d", getpid());
+	ASSERT_EQ(0, sh("modprobe dm-mod && dmsetup create %s --noudevsync --table '0 16384 error' && mknod %s/%s/slot-0.bin b $(dmsetup info -c --noheadings -o major %s) $(dmsetup info -c --noheadings -o minor %s)",
+			self->dm, self->dir, side, self->dm, self->dm));
+}
+
+/* Wait until the guest of @sock wrote more than @n pages: 0 or -errno. */
+static int writes_above(const char *sock, uint64_t n)
+{
+	struct vmm_status st;
+	int ms, ret;
+
+	for (ms = 0; ms < WAIT_MS; ms += 100) {
+		ret = vmm_status_of(sock, &st);
+		if (ret || st.writes > n)
+			return ret;
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void start(struct __test_metadata *_metadata,
+		  FIXTURE_DATA(matrix) *self, const FIXTURE_VARIANT(matrix) *v)
+{
+	char src[128], dst[128];
+	struct vmm_status st;
+
+	ASSERT_EQ(0, vmm_on(&self->a, "kmig-a", VMM_A, "vmm-a.log", false));
+	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, WAIT_MS, &st));
+	ASSERT_EQ(0, vmm_on(&self->b, "kmig-b", VMM_B, "vmm-b.log", true));
+	/* 400 writes over 768 pages: about 300 pages, over the limit */
+	if (v->fault == PAGE_LIMIT) {
+		ASSERT_EQ(0, writes_above(VMM_A, 400));
+		ASSERT_EQ(0, ctx_page_limit_of(self->b.pid, 100));
+	}
+	if (v->fault == LOSS || v->fault == DELAY || v->fault == REORDER)
+		ASSERT_EQ(0, sh("modprobe sch_netem"));
+	break_save_dir(_metadata, self, v);
+	snprintf(src, sizeof(src), "%s/src", self->dir);
+	snprintf(dst, sizeof(dst), "%s/dst", self->dir);
+	/*
+	 * Silence is a failure after 2 s; a slow link's rows allow 5 s, as
+	 * their agent stays stopped while netem is set up.
+	 */
+	agents_start(self, v->phase, dst_stops(v),
+		     v->fault == DELAY || v->fault == REORDER ? 5 : 2, src, dst);
+}
+
+/* `rmmod kmig` is refused while the guests hold the module. */
+static void rmmod_refused(struct __test_metadata *_metadata)
+{
+	EXPECT_NE(0, sh("rmmod kmig 2>rmmod.log"));
+	EXPECT_TRUE(file_has("rmmod.log", "in use")) TH_LOG("%s", file_text("rmmod.log"));
+	EXPECT_EQ(0, access("/sys/module/kmig", F_OK));
+}
+
+/* The fault of @v, while the agent of its phase is stopped (if any). */
+static void inject(struct __test_metadata *_metadata,
+		   FIXTURE_DATA(matrix) *self, const FIXTURE_VARIANT(matrix) *v)
+{
+	switch (v->fault) {
+	case KILL_SRC_AGENT:
+		proc_stop(&self->migrate);
+		break;
+	case KILL_DST_AGENT:
+		proc_stop(&self->incoming);
+		break;
+	case KILL_SRC_VMM:
+		proc_stop(&self->a.pid);
+		break;
+	case KILL_DST_VMM:
+		proc_stop(&self->b.pid);
+		break;
+	case LINK_DOWN:
+		ASSERT_EQ(0, hosts("link_down"));
+		break;
+	case LOSS:
+		ASSERT_EQ(0, hosts("netem loss 100%"));
+		break;
+	case DELAY:
+		ASSERT_EQ(0, hosts("netem delay 20ms"));
+		break;
+	case REORDER:
+		ASSERT_EQ(0, hosts("netem delay 5ms reorder 50% 50%"));
+		break;
+	case RMMOD:
+		rmmod_refused(_metadata);
+		break;
+	default:	/* set up before the start */
+		break;
+	}
+}
+
+/* An agent's exit status within WAIT_MS (it is killed when late). */
+static int agent_end(pid_t *pid)
+{
+	int ret;
+
+	if (*pid <= 0)
+		return KILLED;
+	ret = proc_wait_exit(*pid, WAIT_MS);
+	if (ret == -ETIMEDOUT)
+		proc_stop(pid);
+	*pid = 0;
+	return ret;
+}
+
+static void says(struct __test_metadata *_metadata, const char *log,
+		 const char *what)
+{
+	if (what)
+		EXPECT_TRUE(file_has(log, what))
+			TH_LOG("%s did not say '%s': %s", log, what,
+			       file_text(log));
+}
+
+/* "running", "paused", ...; "gone" when its VMM was killed or does not
+ * answer. */
+static const char *state_of(struct vmm_proc *v, struct vmm_status *st)
+{
+	static char state[4][32];
+	static int i;
+
+	i = (i + 1) % 4;
+	if (v->pid <= 0 || vmm_status_of(v->sock, st))
+		return "gone";
+	snprintf(state[i], sizeof(state[i]), "%s", st->state);
+	return state[i];
+}
+
+/* Whether the guest of @v runs: running, and its counter moves within
+ * 3 s (a guest resumed a moment ago may take a while under emulation). */
+static bool runs(struct vmm_proc *v)
+{
+	struct vmm_status st;
+	uint64_t c;
+	int ms;
+
+	if (strcmp(state_of(v, &st), "running"))
+		return false;
+	c = st.counter;
+	for (ms = 0; ms < 3000; ms += 200) {
+		usleep(200000);
+		if (strcmp(state_of(v, &st), "running"))
+			return false;
+		if (st.counter > c)
+			return true;
+	}
+	return false;
+}
+
+/* Every file of @a is in @b, the same (slot-N.bin, vcpus.bin). */
+static void same_saves(struct __test_metadata *_metadata, const char *dir,
+		       const char *a, const char *b)
+{
+	EXPECT_EQ(0, sh("test -s %s/%s/vcpus.bin && diff -r %s/%s %s/%s",
+			dir, a, dir, a, dir, b))
+		TH_LOG("the destination's memory or vCPU state differs from the source's at its pause");
+}
+
+/* Where the guest is: @v's promise, and on one host at most. */
+static void guest_where(struct __test_metadata *_metadata,
+			FIXTURE_DATA(matrix) *self,
+			const FIXTURE_VARIANT(matrix) *v)
+{
+	bool on_a = runs(&self->a), on_b = runs(&self->b);
+	struct vmm_status st;
+
+	EXPECT_FALSE(on_a && on_b) TH_LOG("the guest runs on both hosts");
+	EXPECT_EQ(v->ends == ON_A, on_a)
+		TH_LOG("source VMM: %s", state_of(&self->a, &st));
+	EXPECT_EQ(v->ends == ON_B, on_b)
+		TH_LOG("destination VMM: %s", state_of(&self->b, &st));
+	if (v->ends == PAUSED_ON_A)
+		EXPECT_STREQ("paused", state_of(&self->a, &st));
+	if (v->ends != ON_B && v->fault != KILL_DST_VMM)
+		EXPECT_STREQ("incoming", state_of(&self->b, &st));
+	if (v->ends == ON_B)
+		same_saves(_metadata, self->dir, "src", "dst");
+}
+
+/*
+ * Recovery: the user resumes a guest paused on the source with kmig
+ * resume, and one whose destination died after it ran there with kmig
+ * resume --force (from its state at the pause: the user's call; kmig
+ * migrate refuses it, as it migrated away). A guest
+ * on the source then migrates again (AGAIN), with the network healed, to
+ * a new destination, and arrives whole.
+ */
+static void recover(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(matrix) *self, const FIXTURE_VARIANT(matrix) *v)
+{
+	char src[128], dst[128];
+	bool force = v->ends == NOWHERE && self->a.pid > 0;
+
+	if (force) {
+		/* Not by migrating it: A's guest migrated away. */
+		EXPECT_EQ(1, proc_wait_exit(proc_spawnf("kmig-a", "migrate.log",
+			  "%s migrate --vmm %s --to %s", proc_bin("kmig"), VMM_A,
+			  TO), WAIT_MS));
+		says(_metadata, "migrate.log", "migrated away");
+	}
+	if (v->ends == PAUSED_ON_A || force) {
+		EXPECT_EQ(0, proc_wait_exit(proc_spawnf(NULL, "resume.log",
+			  "%s resume --vmm %s %s", proc_bin("kmig"), VMM_A,
+			  force ? "--force" : ""), WAIT_MS))
+			TH_LOG("%s", file_text("resume.log"));
+		EXPECT_TRUE(runs(&self->a));
+	}
+	if (!v->again)
+		return;
+	ASSERT_EQ(0, hosts("hosts_heal"));
+	proc_stop(&self->b.pid);
+	ASSERT_EQ(0, vmm_on(&self->b, "kmig-b", VMM_B, "vmm-b2.log", true));
+	snprintf(src, sizeof(src), "%s/src2", self->dir);
+	snprintf(dst, sizeof(dst), "%s/dst2", self->dir);
+	agents_start(self, NULL, false, 2, src, dst);
+	EXPECT_EQ(0, agent_end(&self->migrate)) TH_LOG("%s", file_text("migrate.log"));
+	EXPECT_EQ(0, agent_end(&self->incoming)) TH_LOG("%s", file_text("incoming.log"));
+	EXPECT_FALSE(runs(&self->a));
+	EXPECT_TRUE(runs(&self->b));
+	same_saves(_metadata, self->dir, "src2", "dst2");
+}
+
+
+TEST_F_TIMEOUT(matrix, row, 90)
+{
+	pid_t *stopper = dst_stops(variant) ? &self->incoming : &self->migrate;
+	int status;
+
+	start(_metadata, self, variant);
+	if (variant->phase) {
+		ASSERT_TRUE(proc_stopped(*stopper, &status, WAIT_MS))
+			TH_LOG("the agent ended (%x) before '%s': %s", status,
+			       variant->phase, file_text(dst_stops(variant) ?
+			       "incoming.log" : "migrate.log"));
+	}
+	inject(_metadata, self, variant);
+	if (*stopper > 0)
+		kill(*stopper, SIGCONT);
+	EXPECT_EQ(variant->mig_rc, agent_end(&self->migrate));
+	EXPECT_EQ(variant->in_rc, agent_end(&self->incoming));
+	/* What each said, in the TAP output: the row's report. */
+	TH_LOG("%s", file_text("migrate.log"));
+	TH_LOG("%s", file_text("incoming.log"));
+	says(_metadata, "migrate.log", variant->mig_says);
+	says(_metadata, "incoming.log", variant->in_says);
+	guest_where(_metadata, self, variant);
+	recover(_metadata, self, variant);
+}
+
+/* A row: its name, fault, phase, promise; AGAIN: migrate again after. */
+#define ROW(name, f, ph, e, mrc, irc, ms, is, ...)			\
+	FIXTURE_VARIANT_ADD(matrix, name) {				\
+		.fault = f, .phase = ph, .ends = e, .mig_rc = mrc,	\
+		.in_rc = irc, .mig_says = ms, .in_says = is, __VA_ARGS__ \
+	}
+#define AGAIN	.again = true
+
+
+#endif /* KMIG_TEST_MATRIX_H */
