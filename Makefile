@@ -243,11 +243,12 @@ fuzz-run-%: $(B)/fuzz/% $(B)/fuzz/corpus/.seeded
 	@mkdir -p $(B)/fuzz/work-$*
 	$< $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) $(FUZZ_DIRS)
 
-# A target's new inputs into its corpus in the repo, minimised.
+# A target's new inputs into its corpus in the repo, minimised (the seeds
+# stay out: the build writes them).
 fuzz-merge-%: $(B)/fuzz/%
-	@mkdir -p $(B)/fuzz/merged-$*
-	$< -merge=1 $(B)/fuzz/merged-$* user/fuzz/corpus/$* \
-		$(B)/fuzz/work-$* $(wildcard $(B)/fuzz/corpus/$*)
+	rm -rf $(B)/fuzz/merged-$*
+	mkdir -p $(B)/fuzz/merged-$*
+	$< -merge=1 $(B)/fuzz/merged-$* user/fuzz/corpus/$* $(B)/fuzz/work-$*
 	rm -rf user/fuzz/corpus/$*
 	mv $(B)/fuzz/merged-$* user/fuzz/corpus/$*
 
