@@ -244,11 +244,13 @@ fuzz-run-%: $(B)/fuzz/% $(B)/fuzz/corpus/.seeded
 	$< $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) $(FUZZ_DIRS)
 
 # A target's new inputs into its corpus in the repo, minimised (the seeds
-# stay out: the build writes them).
+# stay out: the build writes them; regress-* inputs stay in by name).
 fuzz-merge-%: $(B)/fuzz/%
 	rm -rf $(B)/fuzz/merged-$*
-	mkdir -p $(B)/fuzz/merged-$*
+	mkdir -p $(B)/fuzz/merged-$* $(B)/fuzz/work-$*
 	$< -merge=1 $(B)/fuzz/merged-$* user/fuzz/corpus/$* $(B)/fuzz/work-$*
+	$(if $(wildcard user/fuzz/corpus/$*/regress-*),cp \
+		user/fuzz/corpus/$*/regress-* $(B)/fuzz/merged-$*/)
 	rm -rf user/fuzz/corpus/$*
 	mv $(B)/fuzz/merged-$* user/fuzz/corpus/$*
 

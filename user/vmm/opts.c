@@ -55,13 +55,14 @@ static int pattern(const char *s, uint32_t *p)
 
 static int backend(const char *s, const struct vmm_mem_backend **b)
 {
-	if (!strcmp(s, "kmig"))
+	if (!strcmp(s, "kmig")) {
 		*b = &vmm_mem_kmig;
-	else if (!strcmp(s, "memfd"))
+	} else if (!strcmp(s, "memfd")) {
 		*b = &vmm_mem_memfd;
-	else
-		return fprintf(stderr, "kmig-vmm: --backend '%s': kmig or memfd\n",
-			       s), -EINVAL;
+	} else {
+		fprintf(stderr, "kmig-vmm: --backend '%s': kmig or memfd\n", s);
+		return -EINVAL;
+	}
 	return 0;
 }
 
