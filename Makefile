@@ -16,9 +16,10 @@
 #   make style           checkpatch (--strict on kernel/ and uapi/)
 #   make sparse          sparse (C=2) on the module
 #   make hosttests       host-native tests (ASan+UBSan) in build/tests
-#   make fuzz            the fuzzers (stream_dec, stream_sock, hello), long
-#                        run, FUZZ_TIME=s each
-#   make fuzz-smoke      the same, bounded (FUZZ_RUNS=20000 each), for make check
+#   make fuzz            every fuzzer (user/fuzz/), FUZZ_TIME=s each;
+#                        make fuzz-run-TARGET: one
+#   make fuzz-smoke      each one's corpus plus FUZZ_RUNS=20000 inputs, for
+#                        make check
 #   make shell           boot the test bed to a shell (KERNELS=one series)
 #   make clean
 
@@ -200,46 +201,79 @@ $(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(LIB_HDRS) \
 		-DKMIG_SRCDIR='"$(CURDIR)"' -o $@ $< $(TEST_SRCS) $(LIB_SAN) \
 		$(LIBMNL) $(GNUTLS) -lkmod -lpthread
 
-# libFuzzer targets (clang), one per parser, seeded with valid streams.
+# libFuzzer targets (clang), one per parser that takes outside input. Each
+# target's corpus lives in user/fuzz/corpus/TARGET (minimised); the stream
+# targets start from build/fuzz/seed's valid streams too.
 FUZZ_NAMES := $(basename $(notdir $(filter-out user/fuzz/seed.c, \
 	$(wildcard user/fuzz/*.c))))
 FUZZERS := $(addprefix $(B)/fuzz/,$(FUZZ_NAMES))
 FUZZ_RUNS ?= 20000
 FUZZ_TIME ?= 600
+# Targets print (usage errors) and libFuzzer reports crashes all the same.
+FUZZ_FLAGS := -close_fd_mask=3 -print_final_stats=1
+FUZZ_DIRS = $(B)/fuzz/work-$* user/fuzz/corpus/$* \
+	$(wildcard $(B)/fuzz/corpus/$*)
 
 $(B)/fuzz/seed: user/fuzz/seed.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -o $@ $< $(LIB)
+	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -o $@ $< $(LIB) $(LIBMNL)
 
-# The fuzzers build the stream's sources themselves: libFuzzer needs them
-# compiled by clang with its coverage instrumentation.
+# The fuzzers link the parsers compiled by clang with libFuzzer's coverage
+# instrumentation: libkmig, the agent (its option parsers) and the VMM's
+# control requests, options and vCPU state.
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out user/kmig/main.c,$(AGENT_SRCS)) \
+	$(addprefix user/vmm/,req.c opts.c state.c mem.c)
+# (KVM's uapi structs end in flexible arrays that the VMM embeds: a GNU
+# extension that clang names.)
+FUZZ_CFLAGS := -O1 -g $(WARN) -Wno-gnu-variable-sized-type-not-at-end \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	$(AGENT_CPPFLAGS) -Iuser/vmm
+FUZZ_LIB := $(B)/fuzz/libkmig-fuzz.a
 
-$(B)/fuzz/%: user/fuzz/%.c $(wildcard user/fuzz/*.h) $(STREAM_SRCS) $(STREAM_HDRS)
+$(B)/fuzz/lib/%.o: %.c $(AGENT_HDRS) $(VMM_HDRS)
 	@mkdir -p $(@D)
-	clang -O1 -g $(WARN) -Wno-unused-parameter -D_GNU_SOURCE -Iuser/stream \
-		-fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -o $@ $< $(STREAM_SRCS) -lpthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(patsubst %.c,$(B)/fuzz/lib/%.o,$(FUZZ_LIB_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/fuzz/%: user/fuzz/%.c $(wildcard user/fuzz/*.h) $(FUZZ_LIB)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Wno-unused-parameter -fsanitize=fuzzer -o $@ \
+		$< $(FUZZ_LIB) $(AGENT_LIBS)
 
 $(B)/fuzz/corpus/.seeded: $(B)/fuzz/seed
 	@mkdir -p $(@D)
 	$(B)/fuzz/seed $(@D)
 	@touch $@
 
-fuzz-smoke: $(FUZZERS) $(B)/fuzz/corpus/.seeded
-	@for f in $(FUZZERS); do \
-		mkdir -p $(B)/fuzz/work-$$(basename $$f) && \
-		$$f -runs=$(FUZZ_RUNS) -seed=1 $(B)/fuzz/work-$$(basename $$f) \
-			$(B)/fuzz/corpus/$$(basename $$f) >$(B)/fuzz/$$(basename $$f).log 2>&1 || \
-		{ tail -n 40 $(B)/fuzz/$$(basename $$f).log; exit 1; }; \
-		echo "fuzz-smoke: $$(basename $$f): $(FUZZ_RUNS) runs, no crash"; \
-	done
+# One target: its corpus, then FUZZ_RUNS inputs from a fixed seed.
+fuzz-smoke-%: $(B)/fuzz/% $(B)/fuzz/corpus/.seeded
+	@mkdir -p $(B)/fuzz/work-$*
+	@$< $(FUZZ_FLAGS) -runs=$(FUZZ_RUNS) -seed=1 $(FUZZ_DIRS) \
+		>$(B)/fuzz/$*.log 2>&1 || { tail -n 40 $(B)/fuzz/$*.log; exit 1; }
+	@echo "fuzz-smoke: $*: corpus and $(FUZZ_RUNS) runs, no crash"
 
-fuzz: $(FUZZERS) $(B)/fuzz/corpus/.seeded
-	@for f in $(FUZZERS); do \
-		mkdir -p $(B)/fuzz/work-$$(basename $$f) && \
-		$$f -max_total_time=$(FUZZ_TIME) $(B)/fuzz/work-$$(basename $$f) \
-			$(B)/fuzz/corpus/$$(basename $$f) || exit 1; \
-	done
+# One target for FUZZ_TIME seconds (FUZZ_RUNS=0: no bound on runs).
+fuzz-run-%: $(B)/fuzz/% $(B)/fuzz/corpus/.seeded
+	@mkdir -p $(B)/fuzz/work-$*
+	$< $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) $(FUZZ_DIRS)
+
+# A target's new inputs into its corpus in the repo, minimised (the seeds
+# stay out: the build writes them; regress-* inputs stay in by name).
+fuzz-merge-%: $(B)/fuzz/%
+	rm -rf $(B)/fuzz/merged-$*
+	mkdir -p $(B)/fuzz/merged-$* $(B)/fuzz/work-$*
+	$< -merge=1 $(B)/fuzz/merged-$* user/fuzz/corpus/$* $(B)/fuzz/work-$*
+	$(if $(wildcard user/fuzz/corpus/$*/regress-*),cp \
+		user/fuzz/corpus/$*/regress-* $(B)/fuzz/merged-$*/)
+	rm -rf user/fuzz/corpus/$*
+	mv $(B)/fuzz/merged-$* user/fuzz/corpus/$*
+
+fuzz-smoke: $(addprefix fuzz-smoke-,$(FUZZ_NAMES))
+
+fuzz: $(addprefix fuzz-run-,$(FUZZ_NAMES))
 
 hosttests: $(HOSTTESTS) $(B)/kmig-san
 

@@ -3,14 +3,22 @@
  * Writes valid inputs into DIR/<fuzzer>/, one corpus per fuzzer, so each
  * starts from real records: streams (with all four mode bytes) for
  * stream_dec, the same behind chunk tables for stream_sock, valid hellos
- * for hello.
+ * for hello, messages of every type for return_path, complete vCPU states
+ * for vcpu_state, kernel replies to every request for netlink, and
+ * request lines, replies and command lines for vmm_ctl, vmm_reply and cli.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/kmig.h>
+#include <linux/kvm.h>
+
 #include "enc.h"
+#include "handshake.h"
 #include "hello.h"
 
 /*
@@ -118,6 +126,263 @@ static void everything(struct kmig_enc *e)
 	kmig_enc_eos(e);
 }
 
+/* One text input per line of @lines, the first byte @mode (if not 0). */
+static int put_lines(const char *dir, const char *fuzzer, uint8_t mode,
+		     const char *const *lines, unsigned int n)
+{
+	unsigned int i;
+	int bad = 0;
+
+	for (i = 0; i < n; i++)
+		bad |= put(dir, fuzzer, "line", i, &mode, mode ? 1 : 0,
+			   lines[i], strlen(lines[i]));
+	return bad;
+}
+
+/* Command lines: parser byte, then NUL-separated arguments. */
+#define ARGS(s)	{ s, sizeof(s) - 1 }
+static int cli_seeds(const char *dir)
+{
+	static const struct { const char *s; size_t len; } lines[] = {
+		ARGS("\0--vmm\0/run/vmm.sock\0--to\0" "10.0.0.2:4444\0--channels\0004\0--max-downtime\0" "300\0--bandwidth\0001000\0--max-throttle\00050\0--timeout\00060\0--io-timeout\00010\0--json\0--device\0kmig-sample:0\0--save-at-switchover\0/tmp"),
+		ARGS("\1--vmm\0@vmm\0--listen\0:4444\0--device\0kmig-sample:1\0--json\0--help"),
+		ARGS("\2--vmm\0@vmm\0--device\0kmig-sample:0\0--force"),
+		ARGS("\3--json\00042"),
+		ARGS("\4--json"),
+		ARGS("\5--help"),
+		ARGS("\6--ctl\0@vmm\0--mem\00064\0--slots\0002\0--vcpus\0002\0--pattern\0hot\0--batch\00064\0--hot-pages\000100\0--rate\0001000\0--incoming\0--prealloc\0--backend\0memfd"),
+	};
+	unsigned int i;
+	int bad = 0;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		bad |= put(dir, "cli", "args", i, "", 0, lines[i].s,
+			   lines[i].len);
+	return bad;
+}
+
+static int text_seeds(const char *dir)
+{
+	static const char *const requests[] = {
+		"status", "pause", "resume force", "migrated", "save",
+		"load 4096", "throttle 50", "rate 1000", "pattern hot 100",
+		"checksum", "memfd", "ctx", "dirtylog at-resume", "quit",
+	};
+	static const char *const replies[] = {
+		"ok state=paused vcpus=2 counter=10 writes=20 rate=0 throttle=0 throttled_ms=0 pattern=random ws_pages=100 mem=67108864 slots=2\n",
+		"ok 2 0:0x0:0x2000000 1:0x2000000:0x2000000\n",
+		"ok 1234\n",
+		"err EBUSY save: pause the VM first\n",
+	};
+
+	return put_lines(dir, "vmm_ctl", 0, requests,
+			 sizeof(requests) / sizeof(requests[0])) |
+	       put_lines(dir, "vmm_reply", 0, replies,
+			 sizeof(replies) / sizeof(replies[0])) |
+	       cli_seeds(dir);
+}
+
+static int return_path_seeds(const char *dir)
+{
+	static const uint8_t uuid[16] = { 1, 2, 3 };
+	uint8_t m[1 + MIG_HS_MAX_MSG];
+	uint16_t type;
+	size_t len;
+	int bad = 0;
+
+	for (type = MIG_HS_RESUMED; type <= MIG_HS_UNSURE; type++) {
+		m[0] = 2;	/* the message's own migration id */
+		len = mig_hs_encode(m + 1, uuid, type, 1000 * type,
+				    type == MIG_HS_FAILED ? "cannot load" : NULL);
+		bad |= put(dir, "return_path", "msg", type, m, 1 + len, "", 0);
+	}
+	return bad;
+}
+
+/* A complete state for @n vCPUs, each part of KVM's size. */
+static int vcpu_seed(const char *dir, unsigned int n)
+{
+	static const struct { uint16_t part; size_t size; } parts[] = {
+		{ KMIG_VCPU_REGS, sizeof(struct kvm_regs) },
+		{ KMIG_VCPU_FPU, sizeof(struct kvm_fpu) },
+		{ KMIG_VCPU_XSAVE, sizeof(struct kvm_xsave) },
+		{ KMIG_VCPU_XCRS, sizeof(struct kvm_xcrs) },
+		{ KMIG_VCPU_SREGS, sizeof(struct kvm_sregs) },
+		{ KMIG_VCPU_MSRS, sizeof(struct kvm_msrs) +
+				  2 * sizeof(struct kvm_msr_entry) },
+		{ KMIG_VCPU_MP_STATE, sizeof(struct kvm_mp_state) },
+		{ KMIG_VCPU_LAPIC, sizeof(struct kvm_lapic_state) },
+		{ KMIG_VCPU_EVENTS, sizeof(struct kvm_vcpu_events) },
+		{ KMIG_VCPU_DEBUGREGS, sizeof(struct kvm_debugregs) },
+	};
+	static uint8_t blob[8192];
+	struct kmig_section sec = { .kind = KMIG_SEC_VCPU, .version = 1,
+				    .name = "cpu" };
+	uint8_t mode = n - 1;
+	struct kmig_enc e;
+	const uint8_t *buf;
+	unsigned int i, j;
+	size_t len;
+	int bad;
+
+	*(uint32_t *)blob = 2;		/* kvm_msrs.nmsrs */
+	kmig_enc_init_mem(&e);
+	kmig_enc_header(&e);
+	kmig_enc_caps(&e, 0, 0);
+	for (i = 0; i < n; i++) {
+		sec.type = KMIG_REC_SECTION_FULL;
+		sec.id = i + 1;
+		sec.instance = i;
+		kmig_enc_section(&e, &sec);
+		for (j = 0; j < sizeof(parts) / sizeof(parts[0]); j++)
+			kmig_enc_vcpu(&e, i, parts[j].part, blob, parts[j].size);
+		sec.type = KMIG_REC_SECTION_FOOTER;
+		kmig_enc_section(&e, &sec);
+	}
+	kmig_enc_eos(&e);
+	buf = kmig_enc_mem(&e, &len);
+	bad = put(dir, "vcpu_state", "vcpus", n, &mode, 1, buf, len);
+	kmig_enc_free(&e);
+	return bad;
+}
+
+/* The netlink target's framing: request byte, then le16 length, datagram. */
+static int put_nl(const char *dir, const char *name, uint8_t req,
+		  const struct nlmsghdr *nlh)
+{
+	uint8_t head[3] = { req, nlh->nlmsg_len & 0xff, nlh->nlmsg_len >> 8 };
+
+	return put(dir, "netlink", name, req, head, 3, nlh, nlh->nlmsg_len);
+}
+
+static struct nlmsghdr *nl_msg(void *buf, uint16_t type, uint8_t cmd)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_seq = 7;		/* the target's FUZZ_SEQ, FUZZ_PORTID */
+	nlh->nlmsg_pid = 0x4b4d;
+	g->cmd = cmd;
+	g->version = 1;
+	return nlh;
+}
+
+static void nl_ctx(struct nlmsghdr *nlh)
+{
+	struct nlattr *slots, *slot;
+	uint32_t i;
+
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, 1);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_OWNER, 100);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_MODE, 1);
+	mnl_attr_put_u64(nlh, KMIG_A_CTX_PAGES, 10);
+	mnl_attr_put_u64(nlh, KMIG_A_CTX_DIRTY, 2);
+	mnl_attr_put_u64(nlh, KMIG_A_CTX_MISSING, 3);
+	mnl_attr_put_u64(nlh, KMIG_A_CTX_PAGE_LIMIT, 0);
+	slots = mnl_attr_nest_start(nlh, KMIG_A_CTX_SLOTS);
+	for (i = 0; i < 2; i++) {
+		slot = mnl_attr_nest_start(nlh, KMIG_A_SLOT);
+		mnl_attr_put_u32(nlh, KMIG_A_SLOT_ID, i);
+		mnl_attr_put_u32(nlh, KMIG_A_SLOT_FLAGS, 0);
+		mnl_attr_put_u64(nlh, KMIG_A_SLOT_GPA, i << 20);
+		mnl_attr_put_u64(nlh, KMIG_A_SLOT_SIZE, 1 << 20);
+		mnl_attr_put_u64(nlh, KMIG_A_SLOT_PAGES, 5);
+		mnl_attr_put_u64(nlh, KMIG_A_SLOT_DIRTY, 1);
+		mnl_attr_put_u64(nlh, KMIG_A_SLOT_MISSING, 0);
+		mnl_attr_nest_end(nlh, slot);
+	}
+	mnl_attr_nest_end(nlh, slots);
+}
+
+static void nl_dev(struct nlmsghdr *nlh)
+{
+	struct nlattr *dev = mnl_attr_nest_start(nlh, KMIG_A_DEV);
+
+	mnl_attr_put_strz(nlh, KMIG_A_DEV_NAME, "kmig-sample");
+	mnl_attr_put_u32(nlh, KMIG_A_DEV_INSTANCE, 0);
+	mnl_attr_put_u32(nlh, KMIG_A_DEV_VERSION, 1);
+	mnl_attr_put_u32(nlh, KMIG_A_DEV_STATE, 1);
+	mnl_attr_put_u64(nlh, KMIG_A_DEV_PENDING_BYTES, 4096);
+	mnl_attr_put_u8(nlh, KMIG_A_DEV_OPEN, 1);
+	mnl_attr_nest_end(nlh, dev);
+}
+
+/* One reply of each kind, and an error with the kernel's message. */
+static int netlink_seeds(const char *dir)
+{
+	static uint8_t buf[8192];
+	struct nlattr *nest, *grp, *lat;
+	struct nlmsghdr *nlh;
+	struct nlmsgerr *err;
+	int bad = 0;
+	uint16_t i;
+
+	nlh = nl_msg(buf, GENL_ID_CTRL, CTRL_CMD_NEWFAMILY);
+	mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, 0x20);
+	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, 1);
+	nest = mnl_attr_nest_start(nlh, CTRL_ATTR_MCAST_GROUPS);
+	grp = mnl_attr_nest_start(nlh, 1);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_MCAST_GRP_NAME, KMIG_MCGRP_EVENTS);
+	mnl_attr_put_u32(nlh, CTRL_ATTR_MCAST_GRP_ID, 9);
+	mnl_attr_nest_end(nlh, grp);
+	mnl_attr_nest_end(nlh, nest);
+	bad |= put_nl(dir, "family", 0, nlh);
+
+	nlh = nl_msg(buf, 0x20, KMIG_CMD_GET_INFO);
+	mnl_attr_put_strz(nlh, KMIG_A_INFO_VERSION, "1.0");
+	mnl_attr_put_u32(nlh, KMIG_A_INFO_API_VERSION, KMIG_API_VERSION);
+	mnl_attr_put_u64(nlh, KMIG_A_INFO_FEATURES, 3);
+	nest = mnl_attr_nest_start(nlh, KMIG_A_INFO_OBJECTS);
+	for (i = KMIG_A_OBJ_FILES; i <= KMIG_A_OBJ_DEVICE_FILES; i++)
+		mnl_attr_put_u64(nlh, i, i);
+	mnl_attr_nest_end(nlh, nest);
+	bad |= put_nl(dir, "info", 1, nlh);
+
+	nlh = nl_msg(buf, 0x20, KMIG_CMD_CTX_GET);
+	nl_ctx(nlh);
+	bad |= put_nl(dir, "ctx", 2, nlh) | put_nl(dir, "ctx", 3, nlh);
+
+	nlh = nl_msg(buf, 0x20, KMIG_CMD_CTX_STATS);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, 1);
+	nest = mnl_attr_nest_start(nlh, KMIG_A_CTX_STATS);
+	mnl_attr_put_u64(nlh, KMIG_A_STATS_FAULTS, 5);
+	mnl_attr_put_u64(nlh, KMIG_A_STATS_WAITERS, 1);
+	lat = mnl_attr_nest_start(nlh, KMIG_A_STATS_LATENCY_US);
+	for (i = 1; i <= 32; i += 7)
+		mnl_attr_put_u64(nlh, i, i);
+	mnl_attr_nest_end(nlh, lat);
+	mnl_attr_nest_end(nlh, nest);
+	bad |= put_nl(dir, "stats", 4, nlh);
+
+	nlh = nl_msg(buf, 0x20, KMIG_CMD_DEV_GET);
+	nl_dev(nlh);
+	bad |= put_nl(dir, "dev", 5, nlh) | put_nl(dir, "dev", 6, nlh);
+
+	nlh = nl_msg(buf, 0x20, KMIG_CMD_CTX_NEW);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_ID, 1);
+	mnl_attr_put_u32(nlh, KMIG_A_CTX_OWNER, 100);
+	bad |= put_nl(dir, "event", 7, nlh);
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_CAPPED | NLM_F_ACK_TLVS;
+	nlh->nlmsg_seq = 7;
+	nlh->nlmsg_pid = 0x4b4d;
+	err = mnl_nlmsg_put_extra_header(nlh, sizeof(*err));
+	err->error = -EINVAL;
+	mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, "no such context");
+	bad |= put_nl(dir, "error", 3, nlh);
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = NLMSG_DONE;
+	nlh->nlmsg_seq = 7;
+	nlh->nlmsg_pid = 0x4b4d;
+	*(int *)mnl_nlmsg_put_extra_header(nlh, sizeof(int)) = 0;
+	bad |= put_nl(dir, "done", 2, nlh);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct kmig_hello h = { .channel = 1, .nchannels = 3 };
@@ -159,5 +424,7 @@ int main(int argc, char **argv)
 		bad |= put(argv[1], "hello", "last", mode, &m, 1,
 			   hello, sizeof(hello));
 	}
-	return bad;
+	return bad | return_path_seeds(argv[1]) | vcpu_seed(argv[1], 1) |
+	       vcpu_seed(argv[1], 3) | netlink_seeds(argv[1]) |
+	       text_seeds(argv[1]);
 }

@@ -34,28 +34,36 @@ static const char *state_name(uint32_t state)
 	return "invalid";
 }
 
-int devices_main(int argc, char *argv[])
+int devices_parse(int argc, char *argv[], bool *json)
 {
-	static struct kmig_dev_info devs[MAX_DEVICES];
-	struct kmig_nl nl;
-	bool json = false;
-	size_t n, i;
-	int ret;
-
-	if (argc > 1 && !strcmp(argv[1], "--json")) {
-		json = true;
+	*json = argc > 1 && !strcmp(argv[1], "--json");
+	if (*json) {
 		argc--;
 		argv++;
 	}
 	if (argc > 1) {
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 			printf("Usage: kmig devices [--json]\n");
-			return 0;
+			return 1;
 		}
 		fprintf(stderr, "kmig devices: unexpected argument '%s'\n",
 			argv[1]);
-		return 2;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+int devices_main(int argc, char *argv[])
+{
+	static struct kmig_dev_info devs[MAX_DEVICES];
+	struct kmig_nl nl;
+	bool json;
+	size_t n, i;
+	int ret;
+
+	ret = devices_parse(argc, argv, &json);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 
 	ret = kmig_nl_open(&nl);
 	if (ret) {

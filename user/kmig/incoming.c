@@ -89,7 +89,7 @@ struct dst {
 	char err[512];			/* the cause, at the end */
 };
 
-static int parse(struct mig_opts *o, int argc, char *argv[])
+int incoming_parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "vmm", required_argument, NULL, 'v' },
@@ -110,7 +110,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	o->cmd = "incoming";
 	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	opterr = 0;
-	optind = 1;
+	optind = 0;		/* from the start, as a fresh process */
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -681,7 +681,7 @@ int incoming_main(int argc, char *argv[])
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return 1;
-	ret = parse(&d->o, argc, argv);
+	ret = incoming_parse(&d->o, argc, argv);
 	if (ret) {
 		free(d);
 		return ret > 0 ? 0 : 2;

@@ -48,7 +48,7 @@ static const char usage[] =
 "                             identity:hexkey line of FILE\n"
 "  --help                     this text\n";
 
-static int parse(struct mig_opts *o, int argc, char *argv[])
+int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "vmm", required_argument, NULL, 'v' },
@@ -78,7 +78,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	o->max_downtime_ms = 300;
 	o->max_throttle = 99;
 	opterr = 0;
-	optind = 1;
+	optind = 0;		/* from the start, as a fresh process */
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -135,7 +135,7 @@ int migrate_main(int argc, char *argv[])
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return 1;
-	ret = parse(&s->o, argc, argv);
+	ret = migrate_parse(&s->o, argc, argv);
 	if (ret) {
 		free(s);
 		return ret > 0 ? 0 : 2;

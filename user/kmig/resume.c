@@ -30,9 +30,7 @@ static const char usage[] =
 "                             runs on two hosts\n"
 "  --help                     this text\n";
 
-static bool force;
-
-static int parse(struct mig_opts *o, int argc, char *argv[])
+int resume_parse(struct mig_opts *o, bool *force, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "vmm", required_argument, NULL, 'v' },
@@ -45,11 +43,11 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 
 	o->cmd = "resume";
 	opterr = 0;
-	optind = 1;
-	force = false;
+	optind = 0;		/* from the start, as a fresh process */
+	*force = false;
 	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		if (c == 'f') {
-			force = true;
+			*force = true;
 			continue;
 		}
 		ret = mig_parse_common(o, c, usage, argv);
@@ -59,8 +57,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	return mig_parse_end(o, argc, argv, false);
 }
 
-static int resume(struct mig_opts *o, struct vmm_client *vmm, char *err,
-		  size_t n)
+static int resume(struct mig_opts *o, bool force, struct vmm_client *vmm,
+		  char *err, size_t n)
 {
 	struct vmm_status st;
 	unsigned int i;
@@ -121,14 +119,15 @@ int resume_main(int argc, char *argv[])
 	struct vmm_client vmm = { .fd = -1 };
 	char err[512] = "";
 	unsigned int i;
+	bool force;
 	int ret;
 
-	ret = parse(&o, argc, argv);
+	ret = resume_parse(&o, &force, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	ret = o.ndevs ? mig_ensure_module(err, sizeof(err)) : 0;
 	if (!ret)
-		ret = resume(&o, &vmm, err, sizeof(err));
+		ret = resume(&o, force, &vmm, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "kmig resume: %s\n", err);
 	for (i = 0; i < o.ndevs; i++)

@@ -94,45 +94,57 @@ static int show(struct kmig_nl *nl, const struct kmig_nl_ctx *c, bool json,
 	return 0;
 }
 
-int stats_main(int argc, char *argv[])
+int stats_parse(int argc, char *argv[], bool *json, uint32_t *id)
 {
-	static struct kmig_nl_ctx ctxs[MAX_CTXS];
-	struct kmig_nl nl;
-	unsigned long id = 0;
-	bool json = false;
+	unsigned long v;
 	char *end;
-	int n = 0, i, ret, rc = 0;
 
-	if (argc > 1 && !strcmp(argv[1], "--json")) {
-		json = true;
+	*json = argc > 1 && !strcmp(argv[1], "--json");
+	if (*json) {
 		argc--;
 		argv++;
 	}
+	*id = 0;
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("Usage: kmig stats [--json] [CTX_ID]\n\n"
 		       "Per-context statistics of the kmig module (all contexts without CTX_ID),\n"
 		       "with --json as a JSON array of objects.\n");
-		return 0;
+		return 1;
 	}
 	if (argc > 1 && argv[1][0] == '-' && argv[1][1]) {
 		fprintf(stderr, "kmig stats: unknown option '%s'\n(see 'kmig stats --help')\n",
 			argv[1]);
-		return 2;
+		return -EINVAL;
 	}
 	if (argc > 2) {
 		fprintf(stderr, "kmig stats: unexpected argument '%s'\n", argv[2]);
-		return 2;
+		return -EINVAL;
 	}
-	if (argc == 2) {
-		errno = 0;
-		id = strtoul(argv[1], &end, 10);
-		if (!argv[1][0] || *end || errno || !id || id > UINT32_MAX ||
-		    argv[1][0] == '-') {
-			fprintf(stderr, "kmig stats: '%s' is not a context id (1..%u)\n",
-				argv[1], UINT32_MAX);
-			return 2;
-		}
+	if (argc < 2)
+		return 0;
+	errno = 0;
+	v = strtoul(argv[1], &end, 10);
+	if (!argv[1][0] || *end || errno || !v || v > UINT32_MAX ||
+	    argv[1][0] == '-') {
+		fprintf(stderr, "kmig stats: '%s' is not a context id (1..%u)\n",
+			argv[1], UINT32_MAX);
+		return -EINVAL;
 	}
+	*id = v;
+	return 0;
+}
+
+int stats_main(int argc, char *argv[])
+{
+	static struct kmig_nl_ctx ctxs[MAX_CTXS];
+	struct kmig_nl nl;
+	uint32_t id;
+	bool json;
+	int n = 0, i, ret, rc = 0;
+
+	ret = stats_parse(argc, argv, &json, &id);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 	ret = kmig_nl_open(&nl);
 	if (ret) {
 		fprintf(stderr, "kmig stats: %s\n", ret == -ENOENT ?
@@ -146,9 +158,9 @@ int stats_main(int argc, char *argv[])
 		ret = kmig_nl_ctx_list(&nl, ctxs, MAX_CTXS, &n);
 	}
 	if (ret) {
-		fprintf(stderr, "kmig stats: %s%s: %s%s%s\n",
+		fprintf(stderr, "kmig stats: %s%.0u: %s%s%s\n",
 			id ? "context " : "cannot list contexts",
-			id ? argv[1] : "", ret == -ENOENT ? "no such context" :
+			id, ret == -ENOENT ? "no such context" :
 			strerror(-ret), nl.err_msg[0] ? ": " : "", nl.err_msg);
 		kmig_nl_close(&nl);
 		return 1;

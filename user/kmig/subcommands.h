@@ -6,11 +6,28 @@
 #ifndef KMIG_SUBCOMMANDS_H
 #define KMIG_SUBCOMMANDS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mig_opts;
+
 int version_main(int argc, char *argv[]);
 int devices_main(int argc, char *argv[]);
 int migrate_main(int argc, char *argv[]);
 int incoming_main(int argc, char *argv[]);
 int resume_main(int argc, char *argv[]);
 int stats_main(int argc, char *argv[]);
+
+/*
+ * Their command lines, parsed: 0, 1 after printing the help (--help), or
+ * -EINVAL after saying on stderr what is wrong. Each can be called again
+ * (getopt starts afresh).
+ */
+int version_parse(int argc, char *argv[]);
+int devices_parse(int argc, char *argv[], bool *json);
+int migrate_parse(struct mig_opts *o, int argc, char *argv[]);
+int incoming_parse(struct mig_opts *o, int argc, char *argv[]);
+int resume_parse(struct mig_opts *o, bool *force, int argc, char *argv[]);
+int stats_parse(int argc, char *argv[], bool *json, uint32_t *id);
 
 #endif /* KMIG_SUBCOMMANDS_H */

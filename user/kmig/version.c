@@ -14,21 +14,27 @@
 #include "subcommands.h"
 #include "version.h"
 
+int version_parse(int argc, char *argv[])
+{
+	if (argc < 2)
+		return 0;
+	if (!strcmp(argv[1], "--help")) {
+		printf("Usage: kmig version\n");
+		return 1;
+	}
+	fprintf(stderr, "kmig version: unexpected argument '%s'\n", argv[1]);
+	return -EINVAL;
+}
+
 int version_main(int argc, char *argv[])
 {
 	struct kmig_info info;
 	struct kmig_nl nl;
 	int ret;
 
-	if (argc > 1) {
-		if (!strcmp(argv[1], "--help")) {
-			printf("Usage: kmig version\n");
-			return 0;
-		}
-		fprintf(stderr, "kmig version: unexpected argument '%s'\n",
-			argv[1]);
-		return 2;
-	}
+	ret = version_parse(argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 
 	printf("kmig agent %s (api %d)\n", KMIG_AGENT_VERSION,
 	       KMIG_API_VERSION);

@@ -35,58 +35,73 @@ void mig_hs_out_init(struct mig_hs_out *o, int sock, const uint8_t uuid[16])
 	o->last_ns = kmig_now_ns();
 }
 
+size_t mig_hs_encode(uint8_t b[MIG_HS_MAX_MSG], const uint8_t uuid[16],
+		     uint16_t type, uint64_t value, const char *text)
+{
+	size_t tlen = text ? strnlen(text, MIG_HS_MAX_TEXT) : 0;
+
+	put_le32(b, MIG_HS_MAGIC);
+	put_le16(b + 4, type);
+	put_le16(b + 6, tlen);
+	put_le64(b + 8, value);
+	memcpy(b + 16, uuid, 16);
+	memcpy(b + MIG_HS_HDR, text ? text : "", tlen);
+	put_le32(b + MIG_HS_HDR + tlen, kmig_crc32c(0, b, MIG_HS_HDR + tlen));
+	return MIG_HS_HDR + tlen + 4;
+}
+
 int mig_hs_send(struct mig_hs_out *o, uint16_t type, uint64_t value,
 		const char *text)
 {
-	uint8_t m[MIG_HS_HDR + MIG_HS_MAX_TEXT + 4];
-	size_t tlen = text ? strnlen(text, MIG_HS_MAX_TEXT) : 0;
+	uint8_t m[MIG_HS_MAX_MSG];
+	size_t len = mig_hs_encode(m, o->uuid, type, value, text);
 	int ret;
 
-	put_le32(m, MIG_HS_MAGIC);
-	put_le16(m + 4, type);
-	put_le16(m + 6, tlen);
-	put_le64(m + 8, value);
-	memcpy(m + 16, o->uuid, 16);
-	memcpy(m + MIG_HS_HDR, text ? text : "", tlen);
-	put_le32(m + MIG_HS_HDR + tlen, kmig_crc32c(0, m, MIG_HS_HDR + tlen));
 	pthread_mutex_lock(&o->lock);
-	ret = kmig_io_all(o->sock, m, MIG_HS_HDR + tlen + 4, true);
+	ret = kmig_io_all(o->sock, m, len, true);
 	__atomic_store_n(&o->last_ns, kmig_now_ns(), __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&o->lock);
 	return ret;
 }
 
-int mig_hs_recv(int sock, const uint8_t uuid[16], struct mig_hs_msg *m,
-		char *err, size_t n)
+int mig_hs_decode_head(const uint8_t b[MIG_HS_HDR], char *err, size_t n)
 {
-	uint8_t b[MIG_HS_HDR + MIG_HS_MAX_TEXT + 4];
-	uint32_t crc;
-	size_t tlen;
-	int ret;
+	size_t tlen = get_le16(b + 6);
 
-	ret = kmig_io_all(sock, b, MIG_HS_HDR, false);
-	if (ret) {
-		snprintf(err, n, "%s", ret == -ECONNRESET ?
-			 "connection closed" : strerror(-ret));
-		return ret;
-	}
 	if (get_le32(b) != MIG_HS_MAGIC) {
 		snprintf(err, n, "not a handshake message (magic 0x%08x)",
 			 get_le32(b));
 		return -EPROTO;
 	}
-	tlen = get_le16(b + 6);
 	if (tlen > MIG_HS_MAX_TEXT) {
 		snprintf(err, n, "handshake text of %zu bytes, at most %u",
 			 tlen, MIG_HS_MAX_TEXT);
 		return -EPROTO;
 	}
-	ret = kmig_io_all(sock, b + MIG_HS_HDR, tlen + 4, false);
-	if (ret) {
-		snprintf(err, n, "%s", ret == -ECONNRESET ?
-			 "connection closed" : strerror(-ret));
-		return ret;
+	return tlen + 4;
+}
+
+int mig_hs_decode(const uint8_t *b, size_t len, const uint8_t uuid[16],
+		  struct mig_hs_msg *m, char *err, size_t n)
+{
+	size_t tlen;
+	uint32_t crc;
+	int more;
+
+	if (len < MIG_HS_HDR) {
+		snprintf(err, n, "handshake message of %zu bytes, shorter than its header",
+			 len);
+		return -EPROTO;
 	}
+	more = mig_hs_decode_head(b, err, n);
+	if (more < 0)
+		return more;
+	if (len != MIG_HS_HDR + (size_t)more) {
+		snprintf(err, n, "handshake message of %zu bytes, its header says %zu",
+			 len, MIG_HS_HDR + (size_t)more);
+		return -EPROTO;
+	}
+	tlen = more - 4;
 	crc = kmig_crc32c(0, b, MIG_HS_HDR + tlen);
 	if (get_le32(b + MIG_HS_HDR + tlen) != crc) {
 		snprintf(err, n, "handshake message: CRC mismatch: stored 0x%08x, computed 0x%08x",
@@ -107,6 +122,31 @@ int mig_hs_recv(int sock, const uint8_t uuid[16], struct mig_hs_msg *m,
 	memcpy(m->text, b + MIG_HS_HDR, tlen);
 	m->text[tlen] = 0;
 	return 0;
+}
+
+static int recv_error(int ret, char *err, size_t n)
+{
+	snprintf(err, n, "%s", ret == -ECONNRESET ? "connection closed" :
+		 strerror(-ret));
+	return ret;
+}
+
+int mig_hs_recv(int sock, const uint8_t uuid[16], struct mig_hs_msg *m,
+		char *err, size_t n)
+{
+	uint8_t b[MIG_HS_MAX_MSG];
+	int ret, more;
+
+	ret = kmig_io_all(sock, b, MIG_HS_HDR, false);
+	if (ret)
+		return recv_error(ret, err, n);
+	more = mig_hs_decode_head(b, err, n);
+	if (more < 0)
+		return more;
+	ret = kmig_io_all(sock, b + MIG_HS_HDR, more, false);
+	if (ret)
+		return recv_error(ret, err, n);
+	return mig_hs_decode(b, MIG_HS_HDR + more, uuid, m, err, n);
 }
 
 /* Wait until @sock has data: 1, 0 after @ms, or -errno. */

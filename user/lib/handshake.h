@@ -62,6 +62,27 @@ struct mig_hs_out {
 	uint64_t last_ns;		/* last message sent */
 };
 
+/* The largest message on the wire. */
+#define MIG_HS_MAX_MSG		(MIG_HS_HDR + MIG_HS_MAX_TEXT + 4)
+
+/*
+ * The wire form of one message of migration @uuid into @b (@text may be
+ * NULL, and is cut at MIG_HS_MAX_TEXT): its length.
+ */
+size_t mig_hs_encode(uint8_t b[MIG_HS_MAX_MSG], const uint8_t uuid[16],
+		     uint16_t type, uint64_t value, const char *text);
+/*
+ * A message's first MIG_HS_HDR bytes: how many more to read (text and
+ * CRC), or -EPROTO with the fault in @err.
+ */
+int mig_hs_decode_head(const uint8_t b[MIG_HS_HDR], char *err, size_t n);
+/*
+ * One whole message of @len bytes, of migration @uuid: 0, or -EPROTO
+ * (-EBADMSG for a CRC mismatch) with the fault in @err.
+ */
+int mig_hs_decode(const uint8_t *b, size_t len, const uint8_t uuid[16],
+		  struct mig_hs_msg *m, char *err, size_t n);
+
 void mig_hs_out_init(struct mig_hs_out *o, int sock, const uint8_t uuid[16]);
 /* One message (@text may be NULL): 0 or -errno. */
 int mig_hs_send(struct mig_hs_out *o, uint16_t type, uint64_t value,

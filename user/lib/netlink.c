@@ -3,6 +3,7 @@
  * Generic netlink client for the kmig family, on libmnl.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,13 +31,17 @@ static int parse_reply(const struct nlmsghdr *nlh, void *data)
 	return call->cb ? call->cb(nlh, call->data) : MNL_CB_OK;
 }
 
-/* The extended ACK message of an error or a failed dump, from @off on. */
-static void parse_ext_ack(const struct nlmsghdr *nlh, unsigned int off,
+/*
+ * The extended ACK message of an error or a failed dump, from @off on
+ * (beyond the payload: none).
+ */
+static void parse_ext_ack(const struct nlmsghdr *nlh, size_t off,
 			  struct kmig_nl *nl)
 {
 	const struct nlattr *attr;
 
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) ||
+	    off > mnl_nlmsg_get_payload_len(nlh))
 		return;
 	mnl_attr_for_each(attr, nlh, off) {
 		if (mnl_attr_get_type(attr) != NLMSGERR_ATTR_MSG ||
@@ -47,12 +52,18 @@ static void parse_ext_ack(const struct nlmsghdr *nlh, unsigned int off,
 	}
 }
 
+/* The errno of a kernel's -errno @err; EPROTO for anything else. */
+static int kernel_errno(int err)
+{
+	return err < 0 && err >= -4095 ? -err : EPROTO;
+}
+
 /* NLMSG_ERROR: 0 is the ACK; anything else fails the request. */
 static int parse_err(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 	struct kmig_nl *nl = ((struct call *)data)->nl;
-	unsigned int off;
+	size_t off;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
 		errno = EBADMSG;
@@ -61,11 +72,13 @@ static int parse_err(const struct nlmsghdr *nlh, void *data)
 	if (!err->error)
 		return MNL_CB_STOP;
 
+	/* After the request it echoes, whose length is the sender's word. */
 	off = sizeof(*err);
 	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += mnl_nlmsg_get_payload_len(&err->msg);
+		off = err->msg.nlmsg_len < sizeof(err->msg) ? SIZE_MAX :
+		      off + err->msg.nlmsg_len - sizeof(err->msg);
 	parse_ext_ack(nlh, off, nl);
-	errno = -err->error;
+	errno = kernel_errno(err->error);
 	return MNL_CB_ERROR;
 }
 
@@ -93,7 +106,7 @@ static int parse_done(const struct nlmsghdr *nlh, void *data)
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
 	if (err < 0) {
 		parse_ext_ack(nlh, sizeof(err), ((struct call *)data)->nl);
-		errno = -err;
+		errno = kernel_errno(err);
 		return MNL_CB_ERROR;
 	}
 	return MNL_CB_STOP;
@@ -123,14 +136,53 @@ static ssize_t recv_next(struct kmig_nl *nl, void **buf, size_t *size)
 	return len < 0 ? -errno : len;
 }
 
-int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
-		 void *data)
+/*
+ * Whether every message of a datagram lies within it. libmnl's
+ * mnl_nlmsg_ok() takes an nlmsg_len over 2 GiB (negative as an int) for
+ * one that fits, and then walks off the buffer.
+ */
+static bool datagram_ok(const void *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	size_t off;
+
+	for (off = 0; off + sizeof(*nlh) <= len;
+	     off += MNL_ALIGN(nlh->nlmsg_len)) {
+		nlh = (const struct nlmsghdr *)((const char *)buf + off);
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One datagram of the replies to request @seq, each message to @cb: 1
+ * when more are to come, 0 at the end, -errno on failure (the kernel's,
+ * with its message in nl->err_msg, or the parser's).
+ */
+static int parse_datagram(struct kmig_nl *nl, const void *buf, size_t len,
+			  uint32_t seq, kmig_nl_cb cb, void *data)
 {
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
 		[NLMSG_ERROR] = parse_err,
 		[NLMSG_DONE] = parse_done,
 	};
 	struct call call = { .nl = nl, .cb = cb, .data = data };
+	int ret;
+
+	if (!datagram_ok(buf, len))
+		return -EBADMSG;
+	errno = 0;
+	ret = mnl_cb_run2(buf, len, seq, nl->portid, parse_reply, &call, ctl,
+			  NLMSG_MIN_TYPE);
+	if (ret < 0)
+		return errno ? -errno : -EPROTO;
+	return ret > 0;
+}
+
+int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
+		 void *data)
+{
 	uint32_t seq = nlh->nlmsg_seq;
 	size_t size = 0;
 	void *buf = NULL;
@@ -147,10 +199,8 @@ int kmig_nl_call(struct kmig_nl *nl, struct nlmsghdr *nlh, kmig_nl_cb cb,
 			free(buf);
 			return len;
 		}
-		ret = mnl_cb_run2(buf, len, seq, nl->portid, parse_reply, &call, ctl,
-				  NLMSG_MIN_TYPE);
+		ret = parse_datagram(nl, buf, len, seq, cb, data);
 	} while (ret > 0);
-	ret = ret < 0 ? -errno : 0;
 	free(buf);
 	return ret;
 }
@@ -567,15 +617,36 @@ int kmig_nl_events_join(struct kmig_nl *nl)
 	return 0;
 }
 
+/* One datagram of the events group: 0, or -EAGAIN if it is none of ours. */
+static int parse_event(const struct kmig_nl *nl, const void *buf, size_t len,
+		       struct kmig_nl_event *ev)
+{
+	const struct nlmsghdr *nlh = buf;
+	const struct genlmsghdr *genl;
+	const struct nlattr *attr;
+
+	if (!datagram_ok(buf, len) || !mnl_nlmsg_ok(nlh, len) ||
+	    nlh->nlmsg_type != nl->family ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*genl))
+		return -EAGAIN;
+	genl = mnl_nlmsg_get_payload(nlh);
+	memset(ev, 0, sizeof(*ev));
+	ev->cmd = genl->cmd;
+	mnl_attr_for_each(attr, nlh, sizeof(*genl)) {
+		if (mnl_attr_get_type(attr) == KMIG_A_CTX_ID)
+			ev->id = attr_u32(attr);
+		if (mnl_attr_get_type(attr) == KMIG_A_CTX_OWNER)
+			ev->owner = attr_u32(attr);
+	}
+	return 0;
+}
+
 int kmig_nl_event_recv(struct kmig_nl *nl, struct kmig_nl_event *ev,
 		       int timeout_ms)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct pollfd pfd = { .fd = mnl_socket_get_fd(nl->sock),
 			      .events = POLLIN };
-	const struct nlmsghdr *nlh;
-	const struct genlmsghdr *genl;
-	const struct nlattr *attr;
 	ssize_t len;
 
 	for (;;) {
@@ -584,19 +655,8 @@ int kmig_nl_event_recv(struct kmig_nl *nl, struct kmig_nl_event *ev,
 		len = recv(pfd.fd, buf, sizeof(buf), 0);
 		if (len < 0)
 			return -errno;
-		nlh = (const struct nlmsghdr *)buf;
-		if (!mnl_nlmsg_ok(nlh, len) || nlh->nlmsg_type != nl->family)
-			continue;
-		genl = mnl_nlmsg_get_payload(nlh);
-		memset(ev, 0, sizeof(*ev));
-		ev->cmd = genl->cmd;
-		mnl_attr_for_each(attr, nlh, sizeof(*genl)) {
-			if (mnl_attr_get_type(attr) == KMIG_A_CTX_ID)
-				ev->id = attr_u32(attr);
-			if (mnl_attr_get_type(attr) == KMIG_A_CTX_OWNER)
-				ev->owner = attr_u32(attr);
-		}
-		return 0;
+		if (!parse_event(nl, buf, len, ev))
+			return 0;
 	}
 }
 

@@ -21,13 +21,6 @@
 
 #define LINE_MAX_LEN	256
 
-static const char *const patterns[GUEST_PATTERN_MAX] = {
-	[GUEST_PATTERN_NONE] = "none",
-	[GUEST_PATTERN_SEQ] = "seq",
-	[GUEST_PATTERN_RANDOM] = "random",
-	[GUEST_PATTERN_HOT] = "hot",
-};
-
 static const char *const states[] = {
 	[VMM_RUNNING] = "running", [VMM_PAUSED] = "paused",
 	[VMM_INCOMING] = "incoming", [VMM_FAILED] = "failed",
@@ -103,7 +96,7 @@ static void status(struct vmm *vmm, int fd)
 	      (unsigned long long)counter, (unsigned long long)writes,
 	      (unsigned long long)vmm->rate, vmm->throttle,
 	      (unsigned long long)throttled / 1000000,
-	      pat < GUEST_PATTERN_MAX ? patterns[pat] : "?", p->ws_pages,
+	      pat < GUEST_PATTERN_MAX ? vmm_patterns[pat] : "?", p->ws_pages,
 	      (unsigned long long)vmm->mem.size, vmm->mem.nslots,
 	      vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
@@ -140,17 +133,12 @@ static void save(struct vmm *vmm, int fd)
 	free(buf);
 }
 
-static void load(struct vmm *vmm, int fd, const char *arg)
+static void load(struct vmm *vmm, int fd, size_t len)
 {
-	char err[256], *end;
-	unsigned long len = strtoul(arg ? arg : "", &end, 10);
+	char err[256];
 	uint8_t *buf;
 	int ret;
 
-	if (!arg || *end || !len || len > VMM_STATE_MAX) {
-		reply_err(fd, -EINVAL, "load: need a length of 1..16777216 bytes");
-		return;
-	}
 	buf = malloc(len);
 	if (!buf || kmig_io_all(fd, buf, len, false)) {
 		free(buf);
@@ -240,39 +228,12 @@ static void send_ctx(struct vmm *vmm, int fd)
 		fprintf(stderr, "kmig-vmm: ctx: sendmsg: %s\n", strerror(errno));
 }
 
-static int set_number(int fd, const char *what, const char *arg,
-		      unsigned long max, unsigned long *v)
+static void pattern(struct vmm *vmm, int fd, const struct vmm_req *r)
 {
-	char *end;
-
-	*v = strtoul(arg ? arg : "", &end, 10);
-	if (!arg || !*arg || *end || *v > max) {
-		reply(fd, "err ERANGE %s: need a number from 0 to %lu", what,
-		      max);
-		return -ERANGE;
-	}
-	return 0;
-}
-
-static void pattern(struct vmm *vmm, int fd, const char *name,
-		    const char *hot)
-{
-	unsigned long hp = 0;
-	unsigned int i;
-
-	for (i = 0; i < GUEST_PATTERN_MAX; i++)
-		if (name && !strcmp(name, patterns[i]))
-			break;
-	if (i == GUEST_PATTERN_MAX) {
-		reply_err(fd, -EINVAL, "pattern: none, seq, random or hot");
-		return;
-	}
-	if (hot && set_number(fd, "pattern hot pages", hot,
-			      vmm->params->ws_pages, &hp))
-		return;
-	if (hot)
-		__atomic_store_n(&vmm->params->hot_pages, hp, __ATOMIC_RELAXED);
-	__atomic_store_n(&vmm->params->pattern, i, __ATOMIC_RELAXED);
+	if (r->hot)
+		__atomic_store_n(&vmm->params->hot_pages, r->value,
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&vmm->params->pattern, r->pattern, __ATOMIC_RELAXED);
 	reply(fd, "ok");
 }
 
@@ -281,15 +242,12 @@ static void pattern(struct vmm *vmm, int fd, const char *name,
  * the VMM resume the guest and drop the connection instead of answering:
  * a reply lost on the way.
  */
-static int resume(struct vmm *vmm, int fd, const char *arg)
+static int resume(struct vmm *vmm, int fd, bool force)
 {
 	const char *fault = getenv("KMIG_VMM_FAULT");
-	bool force = arg && !strcmp(arg, "force");
 	char err[256];
 	int ret;
 
-	if (arg && !force)
-		return reply_err(fd, -EINVAL, "resume: say 'resume' or 'resume force'") ? 1 : 0;
 	ret = vmm_resume(vmm, force, err, sizeof(err));
 	if (!ret && fault && !strcmp(fault, "resume-noreply"))
 		return 1;
@@ -305,12 +263,8 @@ static int resume(struct vmm *vmm, int fd, const char *arg)
  * slot's dirty log just before the vCPUs run, so that afterwards the log
  * names every page written since (for the demo's comparison).
  */
-static void dirtylog(struct vmm *vmm, int fd, const char *arg)
+static void dirtylog(struct vmm *vmm, int fd)
 {
-	if (!arg || strcmp(arg, "at-resume")) {
-		reply_err(fd, -EINVAL, "dirtylog: say 'dirtylog at-resume'");
-		return;
-	}
 	if (!vmm->mem.backend->log_restart) {
 		reply(fd, "err EOPNOTSUPP dirtylog: guest RAM (backend %s) has no dirty log",
 		      vmm->mem.backend->name);
@@ -322,76 +276,94 @@ static void dirtylog(struct vmm *vmm, int fd, const char *arg)
 	reply(fd, "ok");
 }
 
-/* One request; returns 1 to end the session, -1 to quit the VMM. */
-static int request(struct vmm *vmm, int fd, char *line)
+/* `throttle PERCENT` and `rate PAGES_PER_S`. */
+static void set_limit(struct vmm *vmm, int fd, const struct vmm_req *r)
 {
-	char *save_ptr, *cmd = strtok_r(line, " ", &save_ptr);
-	char *a1 = strtok_r(NULL, " ", &save_ptr);
-	char *a2 = strtok_r(NULL, " ", &save_ptr);
-	unsigned long v;
+	pthread_mutex_lock(&vmm->lock);
+	if (r->cmd == VMM_REQ_THROTTLE)
+		vmm->throttle = r->value;
+	else
+		vmm->rate = r->value;
+	pthread_mutex_unlock(&vmm->lock);
+	reply(fd, "ok");
+}
+
+static void checksum(struct vmm *vmm, int fd)
+{
 	uint64_t csum;
 	int ret;
 
-	if (!cmd)
-		return reply_err(fd, -EINVAL, "empty request") ? 1 : 0;
-	if (!strcmp(cmd, "status")) {
+	ret = vmm_guest_checksum(vmm, &csum);
+	if (ret)
+		reply_err(fd, ret, ret == -EBUSY ?
+			  "checksum: the guest computes it, resume it first" :
+			  "checksum: no answer from the guest");
+	else
+		reply(fd, "ok %016llx", (unsigned long long)csum);
+}
+
+static void done(int fd, int ret, const char *what)
+{
+	if (ret)
+		reply_err(fd, ret, what);
+	else
+		reply(fd, "ok");
+}
+
+/* One request; returns 1 to end the session, -1 to quit the VMM. */
+static int request(struct vmm *vmm, int fd, char *line)
+{
+	struct vmm_req r;
+	char err[256];
+	int ret;
+
+	ret = vmm_req_parse(line, vmm->params->ws_pages, &r, err, sizeof(err));
+	if (ret)
+		return reply_err(fd, ret, err) ? 1 : 0;
+	switch (r.cmd) {
+	case VMM_REQ_STATUS:
 		status(vmm, fd);
-	} else if (!strcmp(cmd, "pause")) {
+		break;
+	case VMM_REQ_PAUSE:
 		ret = vmm_pause(vmm);
-		if (ret)
-			reply_err(fd, ret, vmm->error[0] ? vmm->error : cmd);
-		else
-			reply(fd, "ok");
-	} else if (!strcmp(cmd, "resume")) {
-		return resume(vmm, fd, a1);
-	} else if (!strcmp(cmd, "migrated")) {
-		ret = vmm_migrated(vmm);
-		if (ret)
-			reply_err(fd, ret, "migrated: the guest is not paused");
-		else
-			reply(fd, "ok");
-	} else if (!strcmp(cmd, "save")) {
+		done(fd, ret, vmm->error[0] ? vmm->error : "pause");
+		break;
+	case VMM_REQ_RESUME:
+		return resume(vmm, fd, r.force);
+	case VMM_REQ_MIGRATED:
+		done(fd, vmm_migrated(vmm), "migrated: the guest is not paused");
+		break;
+	case VMM_REQ_SAVE:
 		save(vmm, fd);
-	} else if (!strcmp(cmd, "load")) {
-		load(vmm, fd, a1);
-	} else if (!strcmp(cmd, "throttle")) {
-		if (!set_number(fd, "throttle", a1, 99, &v)) {
-			pthread_mutex_lock(&vmm->lock);
-			vmm->throttle = v;
-			pthread_mutex_unlock(&vmm->lock);
-			reply(fd, "ok");
-		}
-	} else if (!strcmp(cmd, "rate")) {
-		if (!set_number(fd, "rate", a1, 1ul << 40, &v)) {
-			pthread_mutex_lock(&vmm->lock);
-			vmm->rate = v;
-			pthread_mutex_unlock(&vmm->lock);
-			reply(fd, "ok");
-		}
-	} else if (!strcmp(cmd, "pattern")) {
-		pattern(vmm, fd, a1, a2);
-	} else if (!strcmp(cmd, "checksum")) {
-		ret = vmm_guest_checksum(vmm, &csum);
-		if (ret)
-			reply_err(fd, ret, ret == -EBUSY ?
-				  "checksum: the guest computes it, resume it first" :
-				  "checksum: no answer from the guest");
-		else
-			reply(fd, "ok %016llx", (unsigned long long)csum);
-	} else if (!strcmp(cmd, "memfd")) {
+		break;
+	case VMM_REQ_LOAD:
+		load(vmm, fd, r.value);
+		break;
+	case VMM_REQ_THROTTLE:
+	case VMM_REQ_RATE:
+		set_limit(vmm, fd, &r);
+		break;
+	case VMM_REQ_PATTERN:
+		pattern(vmm, fd, &r);
+		break;
+	case VMM_REQ_CHECKSUM:
+		checksum(vmm, fd);
+		break;
+	case VMM_REQ_MEMFD:
 		if (vmm->mem.backend == &vmm_mem_memfd)
 			send_memfds(vmm, fd);
 		else
 			reply(fd, "err EOPNOTSUPP memfd: guest RAM is a kmig context: use ctx (or start with --backend memfd)");
-	} else if (!strcmp(cmd, "ctx")) {
+		break;
+	case VMM_REQ_CTX:
 		send_ctx(vmm, fd);
-	} else if (!strcmp(cmd, "dirtylog")) {
-		dirtylog(vmm, fd, a1);
-	} else if (!strcmp(cmd, "quit")) {
+		break;
+	case VMM_REQ_DIRTYLOG:
+		dirtylog(vmm, fd);
+		break;
+	case VMM_REQ_QUIT:
 		reply(fd, "ok");
 		return -1;
-	} else {
-		reply(fd, "err EINVAL unknown command '%.32s'", cmd);
 	}
 	return 0;
 }

@@ -17,7 +17,7 @@
 
 #define MAX_MSRS	1024
 
-struct vstate {
+struct vmm_vstate {
 	uint32_t have;			/* bit per enum kmig_vcpu_part */
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -37,7 +37,7 @@ struct vstate {
 			 1u << KMIG_VCPU_MP_STATE | 1u << KMIG_VCPU_DEBUGREGS)
 
 /* Where part @part of @s lives, and its size; NULL for MSRS. */
-static void *part_ptr(struct vstate *s, unsigned int part, size_t *size)
+static void *part_ptr(struct vmm_vstate *s, unsigned int part, size_t *size)
 {
 #define PART(id, field) \
 	case KMIG_VCPU_##id: *size = sizeof(s->field); return &s->field;
@@ -160,7 +160,7 @@ static bool have_part(struct vmm *vmm, unsigned int part)
 }
 
 static int save_vcpu(struct vmm *vmm, struct vmm_vcpu *v, struct kmig_enc *e,
-		     struct vstate *s)
+		     struct vmm_vstate *s)
 {
 	struct kmig_section sec = {
 		.type = KMIG_REC_SECTION_FULL, .id = v->index + 1,
@@ -193,7 +193,7 @@ static int save_vcpu(struct vmm *vmm, struct vmm_vcpu *v, struct kmig_enc *e,
 
 int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len)
 {
-	struct vstate *s = calloc(1, sizeof(*s));
+	struct vmm_vstate *s = calloc(1, sizeof(*s));
 	struct kmig_enc e;
 	const uint8_t *out;
 	unsigned int i;
@@ -222,8 +222,8 @@ int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len)
 }
 
 struct load {
-	struct vmm *vmm;
-	struct vstate *s;
+	unsigned int nvcpus;
+	struct vmm_vstate *s;
 	char *err;
 	size_t errlen;
 };
@@ -233,13 +233,13 @@ static int on_vcpu(void *opaque, uint32_t index, uint16_t part,
 {
 	struct load *l = opaque;
 	struct kvm_msrs m;
-	struct vstate *s;
+	struct vmm_vstate *s;
 	size_t size;
 	void *p;
 
-	if (index >= l->vmm->nvcpus) {
+	if (index >= l->nvcpus) {
 		snprintf(l->err, l->errlen, "vCPU %u: this VM has %u vCPUs",
-			 index, l->vmm->nvcpus);
+			 index, l->nvcpus);
 		return -ERANGE;
 	}
 	s = &l->s[index];
@@ -275,7 +275,7 @@ err_size:
 	return -EMSGSIZE;
 }
 
-static int apply(struct vmm_vcpu *v, struct vstate *s, char *err,
+static int apply(struct vmm_vcpu *v, struct vmm_vstate *s, char *err,
 		 size_t errlen)
 {
 	unsigned int i, part;
@@ -304,12 +304,22 @@ static int apply(struct vmm_vcpu *v, struct vstate *s, char *err,
 	return 0;
 }
 
-int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
-		   char *err, size_t errlen)
+void vmm_state_free(struct vmm_vstate *s, unsigned int nvcpus)
+{
+	unsigned int i;
+
+	for (i = 0; s && i < nvcpus; i++)
+		free(s[i].msrs);
+	free(s);
+}
+
+int vmm_state_decode(unsigned int nvcpus, const uint8_t *buf, size_t len,
+		     struct vmm_vstate **out, char *err, size_t errlen)
 {
 	static const struct kmig_dec_ops ops = { .vcpu = on_vcpu };
-	struct vstate *s = calloc(vmm->nvcpus, sizeof(*s));
-	struct load l = { .vmm = vmm, .s = s, .err = err, .errlen = errlen };
+	struct vmm_vstate *s = calloc(nvcpus ? nvcpus : 1, sizeof(*s));
+	struct load l = { .nvcpus = nvcpus, .s = s, .err = err,
+			  .errlen = errlen };
 	struct kmig_dec_cfg cfg = {
 		.caps_supported = KMIG_SCAP_ALL, .ops = &ops, .opaque = &l,
 	};
@@ -326,17 +336,33 @@ int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
 	if (ret && !err[0])
 		snprintf(err, errlen, "%s", kmig_dec_error(&d));
 	kmig_dec_free(&d);
-	for (i = 0; i < vmm->nvcpus && !ret; i++) {
+	for (i = 0; i < nvcpus && !ret; i++) {
 		if ((s[i].have & REQUIRED_PARTS) != REQUIRED_PARTS) {
 			snprintf(err, errlen, "vCPU %u: state incomplete (parts 0x%x)",
 				 i, s[i].have);
 			ret = -ENODATA;
 		}
 	}
+	if (ret) {
+		vmm_state_free(s, nvcpus);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
+		   char *err, size_t errlen)
+{
+	struct vmm_vstate *s;
+	unsigned int i;
+	int ret;
+
+	ret = vmm_state_decode(vmm->nvcpus, buf, len, &s, err, errlen);
+	if (ret)
+		return ret;
 	for (i = 0; i < vmm->nvcpus && !ret; i++)
 		ret = apply(&vmm->vcpu[i], &s[i], err, errlen);
-	for (i = 0; i < vmm->nvcpus; i++)
-		free(s[i].msrs);
-	free(s);
+	vmm_state_free(s, vmm->nvcpus);
 	return ret;
 }

@@ -8,7 +8,9 @@
  *   vcpu.c   vCPU threads: run loop, exits, pacing, pause and resume
  *   state.c  vCPU state save and load, as a kmig stream of VCPU sections
  *   ctl.c    the unix control socket (protocol: Documentation/vmm.rst)
- *   main.c   options
+ *   req.c    its requests parsed
+ *   opts.c   options
+ *   main.c   start, serve, stop
  */
 #ifndef KMIG_VMM_H
 #define KMIG_VMM_H
@@ -118,6 +120,13 @@ void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
  */
 int vmm_mem_log_restart(struct vmm_mem *mem, char *err, size_t n);
 
+/*
+ * The command line into @cfg and *@ctl: 0, 1 after printing the usage for
+ * --help, or -EINVAL after saying on stderr what is wrong.
+ */
+int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
+		   const char **ctl);
+
 int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg);
 void vmm_vm_destroy(struct vmm *vmm);
 
@@ -143,8 +152,44 @@ int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len);
 /* Decode everything first, then apply: a bad stream changes nothing. */
 int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
 		   char *err, size_t errlen);
+/*
+ * The decoding alone, for @nvcpus vCPUs, touching none: 0 with every
+ * vCPU's complete state in *@s (for vmm_state_free()), or -errno with
+ * the cause in @err.
+ */
+struct vmm_vstate;
+int vmm_state_decode(unsigned int nvcpus, const uint8_t *buf, size_t len,
+		     struct vmm_vstate **s, char *err, size_t errlen);
+void vmm_state_free(struct vmm_vstate *s, unsigned int nvcpus);
 
 /* @path: a socket file, or "@name" in the abstract namespace. */
 int vmm_ctl_serve(struct vmm *vmm, const char *path);
+
+/* Pattern names by GUEST_PATTERN_*. */
+extern const char *const vmm_patterns[GUEST_PATTERN_MAX];
+
+enum vmm_req_cmd {
+	VMM_REQ_STATUS, VMM_REQ_PAUSE, VMM_REQ_RESUME, VMM_REQ_MIGRATED,
+	VMM_REQ_SAVE, VMM_REQ_LOAD, VMM_REQ_THROTTLE, VMM_REQ_RATE,
+	VMM_REQ_PATTERN, VMM_REQ_CHECKSUM, VMM_REQ_MEMFD, VMM_REQ_CTX,
+	VMM_REQ_DIRTYLOG, VMM_REQ_QUIT,
+};
+
+/* One control request, parsed. */
+struct vmm_req {
+	enum vmm_req_cmd cmd;
+	bool force;			/* resume force */
+	unsigned int pattern;		/* GUEST_PATTERN_* */
+	bool hot;			/* pattern: hot pages given */
+	uint64_t value;			/* load: length; throttle, rate,
+					 * pattern: hot pages */
+};
+
+/*
+ * One request @line (no newline; cut into words in place), with at most
+ * @ws_pages hot pages: 0, or -errno with the reply's message in @err.
+ */
+int vmm_req_parse(char *line, uint32_t ws_pages, struct vmm_req *r,
+		  char *err, size_t n);
 
 #endif /* KMIG_VMM_H */

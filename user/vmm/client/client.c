@@ -70,10 +70,20 @@ static int errno_named(const char *name)
 	return EIO;
 }
 
+int vmm_client_parse_reply(const char *reply)
+{
+	char name[32];
+
+	if (!strncmp(reply, "ok", 2) && (!reply[2] || reply[2] == ' '))
+		return 0;
+	if (sscanf(reply, "err %31s", name) == 1)
+		return -errno_named(name);
+	return -EPROTO;
+}
+
 /* Read the reply line; 0 for "ok", -errno for "err ENAME ...". */
 static int read_reply(struct vmm_client *c)
 {
-	char name[32];
 	size_t n = 0;
 	int ret;
 
@@ -87,11 +97,7 @@ static int read_reply(struct vmm_client *c)
 			return -EMSGSIZE;
 	}
 	c->reply[n] = 0;
-	if (!strncmp(c->reply, "ok", 2) && (!c->reply[2] || c->reply[2] == ' '))
-		return 0;
-	if (sscanf(c->reply, "err %31s", name) == 1)
-		return -errno_named(name);
-	return -EPROTO;
+	return vmm_client_parse_reply(c->reply);
 }
 
 static int vcmd(struct vmm_client *c, const char *fmt, va_list ap)
@@ -132,23 +138,19 @@ static int field(const char *reply, const char *key, unsigned long long *v)
 	return 0;
 }
 
-int vmm_client_status(struct vmm_client *c, struct vmm_status *st)
+int vmm_client_parse_status(const char *reply, struct vmm_status *st)
 {
 	unsigned long long v[6];
 	const char *p;
-	int ret;
 
-	ret = vmm_client_cmd(c, "status");
-	if (ret)
-		return ret;
-	p = strstr(c->reply, " state=");
+	p = strstr(reply, " state=");
 	if (!p || sscanf(p, " state=%15s", st->state) != 1 ||
-	    field(c->reply, "vcpus", &v[0]) ||
-	    field(c->reply, "counter", &v[1]) ||
-	    field(c->reply, "writes", &v[2]) ||
-	    field(c->reply, "throttled_ms", &v[3]) ||
-	    field(c->reply, "ws_pages", &v[4]) ||
-	    field(c->reply, "mem", &v[5]))
+	    field(reply, "vcpus", &v[0]) ||
+	    field(reply, "counter", &v[1]) ||
+	    field(reply, "writes", &v[2]) ||
+	    field(reply, "throttled_ms", &v[3]) ||
+	    field(reply, "ws_pages", &v[4]) ||
+	    field(reply, "mem", &v[5]))
 		return -EPROTO;
 	st->vcpus = v[0];
 	st->counter = v[1];
@@ -170,15 +172,29 @@ const char *vmm_client_why(const struct vmm_client *c, int ret)
 	return why;
 }
 
+int vmm_client_status(struct vmm_client *c, struct vmm_status *st)
+{
+	int ret = vmm_client_cmd(c, "status");
+
+	return ret ? ret : vmm_client_parse_status(c->reply, st);
+}
+
+int vmm_client_parse_len(const char *reply, size_t *len)
+{
+	if (sscanf(reply, "ok %zu", len) != 1 || !*len ||
+	    *len > (64u << 20))
+		return -EPROTO;
+	return 0;
+}
+
 int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len)
 {
 	int ret = vmm_client_cmd(c, "save");
 
+	if (!ret)
+		ret = vmm_client_parse_len(c->reply, len);
 	if (ret)
 		return ret;
-	if (sscanf(c->reply, "ok %zu", len) != 1 || !*len ||
-	    *len > (64u << 20))
-		return -EPROTO;
 	*buf = malloc(*len);
 	if (!*buf)
 		return -ENOMEM;
@@ -203,9 +219,8 @@ int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len)
 	return ret ? ret : read_reply(c);
 }
 
-/* "ok N ID:GPA:SIZE ..." (hex GPA and SIZE): the slots, fds -1. */
-static int parse_slots(const char *reply, struct vmm_client_slot *slots,
-		       unsigned int max, unsigned int *n)
+int vmm_client_parse_slots(const char *reply, struct vmm_client_slot *slots,
+			   unsigned int max, unsigned int *n)
 {
 	unsigned long long gpa, size;
 	const char *p;
@@ -252,7 +267,7 @@ int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 			nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
 		}
-	if (c->reply[len - 1] != '\n' || parse_slots(c->reply, slots, max, n) ||
+	if (c->reply[len - 1] != '\n' || vmm_client_parse_slots(c->reply, slots, max, n) ||
 	    *n != nfds)
 		goto err_proto;
 	for (i = 0; i < *n; i++)
@@ -297,7 +312,7 @@ int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
 			close(fd);
 		return -errno_named(name);
 	}
-	if (fd < 0 || parse_slots(c->reply, slots, max, n))
+	if (fd < 0 || vmm_client_parse_slots(c->reply, slots, max, n))
 		goto err_proto;
 	*ctx_fd = fd;
 	return 0;

@@ -63,4 +63,17 @@ int vmm_client_memfds(struct vmm_client *c, struct vmm_client_slot *slots,
 int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
 		   unsigned int max, unsigned int *n, int *ctx_fd);
 
+/*
+ * The replies parsed, each a line without its newline. A reply: 0 for
+ * "ok", -errno for "err ENAME ...", -EPROTO for anything else. The rest
+ * 0 or -EPROTO: status's fields; save's length (1 byte..64 MiB); memfd's
+ * and ctx's "ok N ID:GPA:SIZE ..." (hex GPA and SIZE) into at most @max
+ * slots, their fds -1.
+ */
+int vmm_client_parse_reply(const char *reply);
+int vmm_client_parse_status(const char *reply, struct vmm_status *st);
+int vmm_client_parse_len(const char *reply, size_t *len);
+int vmm_client_parse_slots(const char *reply, struct vmm_client_slot *slots,
+			   unsigned int max, unsigned int *n);
+
 #endif /* KMIG_VMM_CLIENT_H */
