@@ -393,9 +393,10 @@ TEST_F_TIMEOUT(fail, lost_loaded_resumes_the_source, 240)
 
 /*
  * The source sent GO, which never arrived: the guest may run on the
- * destination as far as the source can tell, so it stays paused there;
- * the destination never got GO, so it does not run there either. Nothing
- * is lost: resumed with kmig resume, the source guest goes on.
+ * destination as far as the source can tell, so it stays paused there,
+ * its VMM marked as migrated away; the destination never got GO, so it
+ * does not run there either. Nothing is lost: once the user has checked
+ * the destination, kmig resume --force runs the source guest again.
  */
 TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 {
@@ -410,18 +411,24 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 		   "no go-ahead from the source");
 	destination_not_resumed(_metadata);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
-	EXPECT_STREQ("paused", st.state);
+	EXPECT_STREQ("migrated", st.state);
 	EXPECT_EQ(0, ctx_tracking_of(self->vmm_a));
 	c1 = st.counter;
 	usleep(300000);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_EQ(c1, st.counter);
 
-	/* kmig resume refuses a VMM with no guest, and resumes ours. */
+	/*
+	 * kmig resume refuses a VMM with no guest, and ours unless forced:
+	 * it may run on the destination as far as the source knows.
+	 */
 	EXPECT_EQ(1, kmig_resume(VMM_B));
 	EXPECT_TRUE(file_has("resume.log", "is incoming: it has no guest to resume"))
 		TH_LOG("%s", file_text("resume.log"));
-	EXPECT_EQ(0, kmig_resume(VMM_A));
+	EXPECT_EQ(1, kmig_resume(VMM_A));
+	EXPECT_TRUE(file_has("resume.log", "--force"))
+		TH_LOG("%s", file_text("resume.log"));
+	EXPECT_EQ(0, kmig_resume_opt(VMM_A, "--force"));
 	EXPECT_TRUE(file_has("resume.log", "the guest runs here"))
 		TH_LOG("%s", file_text("resume.log"));
 	source_untouched(_metadata, self, true);
@@ -461,7 +468,7 @@ TEST_F_TIMEOUT(fail, migrated_guest_is_not_resumed_at_the_source, 240)
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("migrated", st.state);
 	EXPECT_EQ(1, kmig_resume(VMM_A));
-	EXPECT_TRUE(file_has("resume.log", "migrated away"))
+	EXPECT_TRUE(file_has("resume.log", "handed over"))
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("migrated", st.state);

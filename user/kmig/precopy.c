@@ -410,16 +410,6 @@ static int send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 	return ret;
 }
 
-/*
- * Everything is sent: hand the guest over (handshake.h). From LOADED on
- * it may run there: never here again, unless the destination says FAILED.
- */
-static int handshake(struct precopy_src *s)
-{
-	return mig_hs_source(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
-			     &s->handed_over);
-}
-
 static int vmm_req(struct precopy_src *s, const char *what, const char *req)
 {
 	int ret = vmm_client_cmd(&s->vm.vmm, "%s", req);
@@ -428,6 +418,26 @@ static int vmm_req(struct precopy_src *s, const char *what, const char *req)
 		return fail(s, ret, "cannot %s: %s", what,
 			    vmm_client_why(&s->vm.vmm, ret));
 	return 0;
+}
+
+/*
+ * Everything is sent: hand the guest over (handshake.h). Once GO is out
+ * it may run there: never here again, unless the destination says FAILED.
+ * The VMM here learns that its guest is gone before GO, so that a plain
+ * `kmig resume` refuses to run it a second time even when this agent dies
+ * right after GO.
+ */
+static int handshake(struct precopy_src *s)
+{
+	int ret = mig_hs_loaded(&s->rp);
+
+	if (!ret)
+		ret = vmm_req(s, "mark the guest as migrated away", "migrated");
+	if (ret)
+		return ret;
+	s->marked_gone = true;
+	return mig_hs_go(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
+			 &s->handed_over);
 }
 
 static int set_throttle(struct precopy_src *s, unsigned int pct)
@@ -549,8 +559,10 @@ static void abort_source(struct precopy_src *s)
 	set_logging(s, false);
 	if (s->throttle)
 		vmm_client_cmd(&s->vm.vmm, "throttle 0");
+	/* marked gone, but the destination said FAILED: it runs here */
 	if (s->paused && !s->handed_over &&
-	    vmm_client_cmd(&s->vm.vmm, "resume"))
+	    vmm_client_cmd(&s->vm.vmm, s->marked_gone ? "resume force" :
+			   "resume"))
 		fprintf(stderr, "kmig migrate: cannot resume the guest here: %s\n",
 			s->vm.vmm.reply);
 }

@@ -38,6 +38,7 @@ struct precopy_src {
 	uint64_t round;
 	uint64_t pause_ns;
 	bool paused;
+	bool marked_gone;		/* the VMM was told "migrated" */
 	bool handed_over;		/* GO sent, no FAILED since */
 	unsigned int throttle;
 	uint64_t *tmp;			/* harvest buffer */

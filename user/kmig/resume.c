@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kmig resume: run a guest on this host again after a migration that
- * could not confirm its switchover (`kmig migrate` exited with status 3,
- * leaving the guest paused and its devices stopped): the devices back to
- * RUNNING first, then the vCPUs. A guest whose migration completed runs
- * on the destination: its VMM says "migrated", and only --force runs it
- * here too.
+ * kmig resume: run a paused guest on this host again: the devices back
+ * to RUNNING first, then the vCPUs. A guest handed over to a destination
+ * (its VMM says "migrated": the migration completed, or could not confirm
+ * its switchover and `kmig migrate` exited with status 3) may run there;
+ * only --force runs it here.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,13 +20,13 @@ static const char usage[] =
 "Usage: kmig resume --vmm SOCK [--device NAME:INSTANCE]... [--force]\n"
 "\n"
 "Resume the paused guest of the VMM behind control socket SOCK, and the\n"
-"devices given. After `kmig migrate` exited with status 3, first make sure\n"
-"the guest does not run on the destination.\n"
+"devices given. A guest handed over to a destination (after `kmig migrate`\n"
+"completed, or exited with status 3) needs --force: first make sure it\n"
+"does not run on the destination.\n"
 "\n"
 "  --vmm SOCK                 the VMM's control socket (required)\n"
 "  --device NAME:INSTANCE     start this device again (repeatable)\n"
-"  --force                    resume a guest that migrated away: it then\n"
-"                             runs on two hosts\n"
+"  --force                    resume a guest handed over to a destination\n"
 "  --help                     this text\n";
 
 int resume_parse(struct mig_opts *o, bool *force, int argc, char *argv[])
@@ -76,7 +75,7 @@ static int resume(struct mig_opts *o, bool force, struct vmm_client *vmm,
 		return ret;
 	}
 	if (!strcmp(st.state, "migrated") && !force) {
-		snprintf(err, n, "the guest of the VMM at %s migrated away and runs on the destination; --force runs it here too",
+		snprintf(err, n, "the guest of the VMM at %s was handed over to a destination and may run there; make sure it does not, then --force runs it here",
 			 o->vmm);
 		return -EPERM;
 	}

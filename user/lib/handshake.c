@@ -297,8 +297,7 @@ static bool peer_failed(struct mig_link *l)
 	return failed;
 }
 
-int mig_hs_source(struct mig_hs_reader *r, struct mig_hs_out *o,
-		  uint64_t paused_ns, bool *handed_over)
+int mig_hs_loaded(struct mig_hs_reader *r)
 {
 	struct mig_link *l = r->link;
 	uint64_t value;
@@ -315,6 +314,17 @@ int mig_hs_source(struct mig_hs_reader *r, struct mig_hs_out *o,
 	if (type != MIG_HS_LOADED)
 		return mig_link_fail(l, -EPROTO, "handshake message %s from the destination, expected LOADED",
 				     mig_hs_name(type));
+	return 0;
+}
+
+int mig_hs_go(struct mig_hs_reader *r, struct mig_hs_out *o,
+	      uint64_t paused_ns, bool *handed_over)
+{
+	struct mig_link *l = r->link;
+	uint64_t value;
+	uint16_t type;
+	int ret;
+
 	/* From here on the guest may run there. */
 	*handed_over = true;
 	mig_hs_reader_go_sent(r);

@@ -123,13 +123,16 @@ void mig_hs_reader_go_sent(struct mig_hs_reader *r);
 void mig_hs_reader_stop(struct mig_hs_reader *r, unsigned int ms);
 
 /*
- * The source's side, once the stream is sent: wait for LOADED, send GO
- * (@paused_ns: since the pause), wait for RESUMED. 0 once it runs there;
- * else -errno with the link failed and the cause in it. *@handed_over:
- * the guest may run there (GO went out, and no FAILED came back).
+ * The source's side, once the stream is sent: wait for LOADED (0, or
+ * -errno with the link failed and the cause in it); then, once the
+ * guest is marked as gone from here, send GO (@paused_ns: since the
+ * pause) and wait for RESUMED: 0 once it runs there, else the same.
+ * *@handed_over: the guest may run there (GO went out, and no FAILED
+ * came back).
  */
-int mig_hs_source(struct mig_hs_reader *r, struct mig_hs_out *o,
-		  uint64_t paused_ns, bool *handed_over);
+int mig_hs_loaded(struct mig_hs_reader *r);
+int mig_hs_go(struct mig_hs_reader *r, struct mig_hs_out *o,
+	      uint64_t paused_ns, bool *handed_over);
 /*
  * The destination's side, once the guest is loaded: LOADED, then wait for
  * GO; *@paused_us: how long ago the source paused. 0, or -errno with the

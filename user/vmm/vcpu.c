@@ -324,7 +324,7 @@ int vmm_resume(struct vmm *vmm, bool force, char *err, size_t n)
 		snprintf(err, n, "%s", vmm->error);
 	} else if (vmm->state == VMM_MIGRATED && !force) {
 		ret = -EPERM;
-		snprintf(err, n, "the guest migrated away and runs elsewhere; 'resume force' runs it here too");
+		snprintf(err, n, "the guest was handed over and may run elsewhere; 'resume force' runs it here too");
 	} else if (vmm->state != VMM_RUNNING) {
 		ret = log_at_resume(vmm, err, n);
 	}

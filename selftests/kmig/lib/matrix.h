@@ -353,6 +353,9 @@ static void guest_where(struct __test_metadata *_metadata,
 		TH_LOG("destination VMM: %s", state_of(&self->b, &st));
 	if (v->ends == PAUSED_ON_A)
 		EXPECT_STREQ("paused", state_of(&self->a, &st));
+	/* handed over: the source's VMM refuses a plain resume */
+	if (v->ends == ON_B && v->fault != KILL_SRC_VMM)
+		EXPECT_STREQ("migrated", state_of(&self->a, &st));
 	if (v->ends != ON_B && v->fault != KILL_DST_VMM)
 		EXPECT_STREQ("incoming", state_of(&self->b, &st));
 	if (v->ends == ON_B)
