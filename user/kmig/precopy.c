@@ -421,21 +421,36 @@ static int vmm_req(struct precopy_src *s, const char *what, const char *req)
 }
 
 /*
+ * Before GO the VMM here learns that its guest is gone, so that a plain
+ * `kmig resume` refuses to run it a second time even when this agent dies
+ * right after GO. A VMM that closed its control socket (kmig-vmm does so
+ * only when it dies) runs no guest any more: nothing to mark.
+ */
+static int mark_gone(struct precopy_src *s)
+{
+	int ret = vmm_client_cmd(&s->vm.vmm, "migrated");
+
+	if (ret == -EPIPE || ret == -ECONNRESET)
+		return 0;
+	if (ret)
+		return fail(s, ret, "cannot mark the guest as migrated away: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
+	s->marked_gone = true;
+	return 0;
+}
+
+/*
  * Everything is sent: hand the guest over (handshake.h). Once GO is out
  * it may run there: never here again, unless the destination says FAILED.
- * The VMM here learns that its guest is gone before GO, so that a plain
- * `kmig resume` refuses to run it a second time even when this agent dies
- * right after GO.
  */
 static int handshake(struct precopy_src *s)
 {
 	int ret = mig_hs_loaded(&s->rp);
 
 	if (!ret)
-		ret = vmm_req(s, "mark the guest as migrated away", "migrated");
+		ret = mark_gone(s);
 	if (ret)
 		return ret;
-	s->marked_gone = true;
 	return mig_hs_go(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
 			 &s->handed_over);
 }
