@@ -230,21 +230,34 @@ static int nl_open_at(pid_t pid, struct kmig_nl *nl)
 	return ret;
 }
 
+/* In @nl's list, the context that process @pid opened (the last one). */
+static int find_owned(struct kmig_nl *nl, pid_t pid, struct kmig_nl_ctx *out)
+{
+	struct kmig_nl_ctx ctx[16];
+	int n, i, ret = -ENOENT;
+
+	if (kmig_nl_ctx_list(nl, ctx, 16, &n))
+		return -ENOENT;
+	for (i = 0; i < n && i < 16; i++)
+		if (ctx[i].owner == (uint32_t)pid) {
+			*out = ctx[i];
+			ret = 0;
+		}
+	return ret;
+}
+
 /* At most @limit pages for the context of the VMM with process id @pid. */
 int ctx_page_limit_of(pid_t pid, uint64_t limit)
 {
-	struct kmig_nl_ctx ctx[16];
+	struct kmig_nl_ctx ctx;
 	struct kmig_nl nl;
-	int n, i, ret = -ENOENT;
+	int ret;
 
 	if (nl_open_at(pid, &nl))
 		return -EIO;
-	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
-		for (i = 0; i < n && i < 16; i++)
-			if (ctx[i].owner == (uint32_t)pid)
-				ret = kmig_nl_ctx_set_page_limit(&nl, ctx[i].id,
-								 limit);
-	}
+	ret = find_owned(&nl, pid, &ctx);
+	if (!ret)
+		ret = kmig_nl_ctx_set_page_limit(&nl, ctx.id, limit);
 	kmig_nl_close(&nl);
 	return ret;
 }
@@ -252,19 +265,12 @@ int ctx_page_limit_of(pid_t pid, uint64_t limit)
 /* The context of the VMM with process id @pid, as netlink lists it. */
 int ctx_of(pid_t pid, struct kmig_nl_ctx *out)
 {
-	struct kmig_nl_ctx ctx[16];
 	struct kmig_nl nl;
-	int n, i, ret = -ENOENT;
+	int ret;
 
 	if (nl_open_at(pid, &nl))
 		return -EIO;
-	if (!kmig_nl_ctx_list(&nl, ctx, 16, &n)) {
-		for (i = 0; i < n && i < 16; i++)
-			if (ctx[i].owner == (uint32_t)pid) {
-				*out = ctx[i];
-				ret = 0;
-			}
-	}
+	ret = find_owned(&nl, pid, out);
 	kmig_nl_close(&nl);
 	return ret;
 }
