@@ -275,8 +275,10 @@ static ssize_t fault_read(struct file *file, char __user *buf, size_t count,
 {
 	struct kmig_ctx *ctx = file->private_data;
 	struct kmig_fault recs[32];
-	struct kmig_waiter *w;
+	struct kmig_waiter *w, *tmp;
+	LIST_HEAD(taken);
 	size_t n = 0, max;
+	bool copied;
 	int ret;
 
 	max = min(count / sizeof(recs[0]), ARRAY_SIZE(recs));
@@ -287,8 +289,7 @@ static ssize_t fault_read(struct file *file, char __user *buf, size_t count,
 		while (n < max && !list_empty(&ctx->fault_queue)) {
 			w = list_first_entry(&ctx->fault_queue,
 					     struct kmig_waiter, node);
-			list_del(&w->node);
-			w->queued = false;
+			list_move_tail(&w->node, &taken);
 			recs[n++] = w->rec;
 		}
 		spin_unlock(&ctx->fault_lock);
@@ -301,7 +302,24 @@ static ssize_t fault_read(struct file *file, char __user *buf, size_t count,
 	}
 	if (!n)
 		return -EAGAIN;
-	if (copy_to_user(buf, recs, n * sizeof(recs[0])))
+
+	/*
+	 * The records stay queued (on @taken, where a waiter that ends
+	 * withdraws its own) until they reached the reader; if they cannot,
+	 * they go back to the head of the queue, in order.
+	 */
+	copied = !copy_to_user(buf, recs, n * sizeof(recs[0]));
+	spin_lock(&ctx->fault_lock);
+	if (copied) {
+		list_for_each_entry_safe(w, tmp, &taken, node) {
+			list_del(&w->node);
+			w->queued = false;
+		}
+	} else {
+		list_splice(&taken, &ctx->fault_queue);
+	}
+	spin_unlock(&ctx->fault_lock);
+	if (!copied)
 		return -EFAULT;
 	return n * sizeof(recs[0]);
 }

@@ -422,6 +422,40 @@ TEST_F(missing, install_wakes_even_if_the_status_cannot_be_written)
 	munmap(st, 2 * PAGE_SZ);
 }
 
+/*
+ * A read of the fault fd into memory it cannot write fails with EFAULT
+ * and loses nothing: the records it took go back to the queue, and the
+ * next read reports them (else their waiters would sleep on, unreported).
+ */
+TEST_F(missing, fault_read_into_a_bad_buffer_loses_no_record)
+{
+	struct kmig_fault recs[2];
+	struct toucher t[2] = {};
+	uint64_t pages[2] = { 30, 31 };
+	uint8_t *ro;
+	int i;
+
+	ro = mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	start(&t[0], self->mem + 30 * PAGE_SZ, false);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	start(&t[1], self->mem + 31 * PAGE_SZ, false);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 2, 2000));
+
+	EXPECT_EQ(-1, read(self->ffd, ro, sizeof(recs)));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(2, read_faults(self->ffd, recs, 2))
+		TH_LOG("the records of the failed read are lost");
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(pages[i], recs[i].page) TH_LOG("order kept");
+
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, KMIG_INSTALL_ZERO, pages,
+				    NULL, NULL, 2, NULL));
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i].thread, NULL);
+	munmap(ro, PAGE_SZ);
+}
+
 /* The kernel touching memory for the process (read(2) into it) blocks too. */
 TEST_F(missing, kernel_access_on_behalf_of_the_process_blocks)
 {
