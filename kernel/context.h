@@ -7,7 +7,6 @@
 #ifndef _KMIG_CONTEXT_H
 #define _KMIG_CONTEXT_H
 
-#include <linux/build_bug.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -24,8 +23,6 @@ struct kiocb;
 struct mem_cgroup;
 
 #define KMIG_WAIT_HASH_BITS	6
-/* An install gathers the queues to wake in one u64 mask. */
-static_assert(1 << KMIG_WAIT_HASH_BITS <= 64);
 
 /*
  * A slot's pages live in @pages, indexed by page number in the slot; a NULL
@@ -62,16 +59,15 @@ struct kmig_stats {
  * Every lock of kmig, outermost first; a lock is only taken while holding
  * those above it on its own branch, never the other way round.
  *
- *   genl_mutex (netlink ops, the core's)
- *     kmig_ctx_list_lock		context.c: the list of live contexts;
+ *   kmig_ctx_list_lock		context.c: the list of live contexts;
  *					a leaf, held only to walk or edit it
- *     ctx->lock (rwsem)		the slot table: read to look a slot
+ *   ctx->lock (rwsem)			the slot table: read to look a slot
  *					up, write to create or delete one.
- *					The fault path
- *					reaches its slot through the VMA and
- *					takes no kmig lock but fault_lock.
- *     kmig_devices_lock		device.c: the device registry
- *       dev->lock			one device's state and its ops
+ *					The fault path reaches its slot
+ *					through the VMA and takes no kmig
+ *					lock but fault_lock.
+ *   kmig_devices_lock			device.c: the device registry
+ *     dev->lock			one device's state and its ops
  *   mmap_lock or the VMA lock (the core's, held into .mmap and faults)
  *     ctx->lock (read)			.mmap counts the mapping of its slot
  *     page lock			.page_mkwrite, held until the core
@@ -85,8 +81,9 @@ struct kmig_stats {
  *
  * The harvest (dirty.c) holds no kmig lock: it waits for locked pages
  * (lock_page() then unlock) and only then zaps, under the core's
- * i_mmap_rwsem. Nothing sleeps under fault_lock, and nothing O(slot size)
- * runs under any of these.
+ * i_mmap_rwsem. Netlink operations run in parallel (parallel_ops), under
+ * no lock of the core's. Nothing sleeps under fault_lock, and nothing
+ * O(slot size) runs under any of these.
  */
 struct kmig_ctx {
 	struct kref ref;

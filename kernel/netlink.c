@@ -651,6 +651,8 @@ static struct genl_family kmig_genl_family __ro_after_init = {
 	.mcgrps		= kmig_genl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(kmig_genl_mcgrps),
 	.netnsok	= true,
+	/* Every op works on snapshots and its own locks: no genl_mutex. */
+	.parallel_ops	= true,
 };
 
 int __init kmig_netlink_init(void)

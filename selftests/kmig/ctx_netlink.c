@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -325,6 +326,84 @@ TEST_F(ctxnl, context_of_200_slots_fits_get_and_dump)
 	EXPECT_EQ(200, c[0].nslots);
 	ASSERT_EQ(0, kmig_nl_ctx_get(&self->nl, s.id, &c[0]));
 	EXPECT_EQ(200, c[0].nslots);
+	close(fd);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct walker {
+	uint32_t id;
+	int rounds;
+	volatile bool done;
+};
+
+/* Reports context @id over its own socket, again and again. */
+static void *walk(void *arg)
+{
+	struct walker *w = arg;
+	struct kmig_nl_ctx c;
+	struct kmig_nl nl;
+
+	if (!kmig_nl_open(&nl)) {
+		for (int i = 0; i < w->rounds; i++)
+			if (kmig_nl_ctx_get(&nl, w->id, &c))
+				break;
+		kmig_nl_close(&nl);
+	}
+	w->done = true;
+	return NULL;
+}
+
+/*
+ * Counting the pages of a huge slot takes a while (O(slot size), but
+ * preemptible and killable), and it holds no lock meanwhile: another
+ * request, here GET_INFO, is answered at once rather than after the walk.
+ */
+TEST_F(ctxnl, a_huge_slot_holds_up_no_other_request)
+{
+	const uint64_t size = 64ULL << 30;
+	struct walker w = { .rounds = 4 };
+	struct kmig_nl_ctx c;
+	struct kmig_info info;
+	double t0, one, worst = 0, t;
+	pthread_t thread;
+	int fd, ret, asked = 0;
+
+	fd = kmig_open();
+	ret = __kmig_set_memslot(fd, 0, KMIG_SLOT_DIRTY_LOG, 0, size);
+	if (ret == -ENOMEM)
+		SKIP(return, "no memory for a 64 GiB slot's page array");
+	ASSERT_EQ(0, ret);
+	w.id = newest_id(&self->nl);
+	ASSERT_NE(0, w.id);
+	t0 = now();
+	ASSERT_EQ(0, kmig_nl_ctx_get(&self->nl, w.id, &c));
+	one = now() - t0;
+	EXPECT_EQ(size, c.slots[0].size);
+	TH_LOG("one report of a 64 GiB slot: %.3f s", one);
+	if (one < 0.05)
+		SKIP(goto out, "the walk is too quick to tell");
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, walk, &w));
+	while (!w.done) {
+		t0 = now();
+		ASSERT_EQ(0, kmig_nl_get_info(&self->nl, &info));
+		t = now() - t0;
+		worst = t > worst ? t : worst;
+		asked++;
+		usleep(1000);
+	}
+	pthread_join(thread, NULL);
+	TH_LOG("%d GET_INFO during %d reports: slowest %.3f s", asked,
+	       w.rounds, worst);
+	EXPECT_GT(one / 2, worst) TH_LOG("GET_INFO waited for the walk");
+out:
 	close(fd);
 }
 
