@@ -23,6 +23,7 @@
  *   ID/checksum       CRC32 of the instance's whole state
  *   ID/rate           mutator steps per second (0: idle)
  *   ID/writes         steps done so far (register 2)
+ *   ID/fail_pending   an errno that pending_bytes returns (0: none)
  */
 #include <linux/bitmap.h>
 #include <linux/crc32.h>
@@ -112,6 +113,7 @@ struct sample_dev {
 	bool saving;
 	struct sample_shadow *shadow;	/* while resuming */
 	u32 rate;
+	int fail_pending;		/* pending_bytes fails with -this */
 	wait_queue_head_t wake;
 	struct task_struct *mutator;
 	struct kmig_device *kdev;
@@ -275,7 +277,10 @@ static int sample_set_state(struct kmig_device *kdev, u32 old, u32 new)
 static int sample_pending_bytes(struct kmig_device *kdev, u64 *pending)
 {
 	struct sample_dev *s = kmig_device_priv(kdev);
+	int err = READ_ONCE(s->fail_pending);
 
+	if (err)
+		return -err;
 	mutex_lock(&s->lock);
 	*pending = s->saving ?
 		(u64)bitmap_weight(s->dirty, SAMPLE_PAGES) * SAMPLE_PAGE : 0;
@@ -546,6 +551,26 @@ static int sample_writes_get(void *data, u64 *val)
 DEFINE_DEBUGFS_ATTRIBUTE(sample_writes_fops, sample_writes_get, NULL,
 			 "%llu\n");
 
+static int sample_fail_pending_get(void *data, u64 *val)
+{
+	struct sample_dev *s = data;
+
+	*val = READ_ONCE(s->fail_pending);
+	return 0;
+}
+
+static int sample_fail_pending_set(void *data, u64 val)
+{
+	struct sample_dev *s = data;
+
+	if (val >= MAX_ERRNO)
+		return -EINVAL;
+	WRITE_ONCE(s->fail_pending, val);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(sample_fail_pending_fops, sample_fail_pending_get,
+			 sample_fail_pending_set, "%llu\n");
+
 static struct sample_dev *sample_find(u32 id)
 {
 	struct sample_dev *s;
@@ -631,6 +656,8 @@ static int sample_create(void *data, u64 val)
 				   &sample_rate_fops);
 	debugfs_create_file_unsafe("writes", 0400, s->dir, s,
 				   &sample_writes_fops);
+	debugfs_create_file_unsafe("fail_pending", 0600, s->dir, s,
+				   &sample_fail_pending_fops);
 	list_add_tail(&s->node, &sample_devs);
 	mutex_unlock(&sample_devs_lock);
 	return 0;

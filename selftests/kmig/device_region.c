@@ -278,6 +278,39 @@ TEST_F(region, netlink_reports_state_and_pending_bytes)
 	EXPECT_EQ(pending, dev.pending_bytes);
 }
 
+/*
+ * Netlink reports what the fd's holder last read and never asks the
+ * driver: a driver whose pending_bytes fails is not failed by a reader,
+ * only by the holder's own read.
+ */
+TEST_F(region, netlink_never_asks_the_driver)
+{
+	struct kmig_dev_info dev;
+	uint64_t pending;
+	struct kmig_nl nl;
+	int i;
+
+	ASSERT_EQ(0, kdev_set_state(self->fd, PRECOPY));
+	ASSERT_EQ(0, kdev_read64(self->fd, KDEV_PENDING, &pending));
+	ASSERT_EQ(0, sample_fail_pending(1, EIO));
+	ASSERT_EQ(0, kmig_nl_open(&nl));
+	for (i = 0; i < 3; i++) {
+		ASSERT_TRUE(find_dev(_metadata, 1, &dev));
+		EXPECT_EQ(PRECOPY, dev.state) TH_LOG("a dump failed the device");
+		EXPECT_EQ(pending, dev.pending_bytes);
+		ASSERT_EQ(0, kmig_nl_dev_get(&nl, SAMPLE_NAME, 1, &dev));
+		EXPECT_EQ(PRECOPY, dev.state) TH_LOG("a get failed the device");
+		EXPECT_EQ(pending, dev.pending_bytes);
+	}
+	kmig_nl_close(&nl);
+
+	/* The holder's read does ask, and the failure is the device's. */
+	EXPECT_EQ(-EIO, kdev_read64(self->fd, KDEV_PENDING, &pending));
+	ASSERT_TRUE(find_dev(_metadata, 1, &dev));
+	EXPECT_EQ(ERROR, dev.state);
+	EXPECT_EQ(0, sample_fail_pending(1, 0));
+}
+
 TEST_F(region, agent_lists_devices)
 {
 	const char *project = getenv("KMIG_PROJECT");

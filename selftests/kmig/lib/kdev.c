@@ -125,6 +125,15 @@ int sample_set_rate(uint32_t id, uint32_t rate)
 	return write_file(path, text);
 }
 
+int sample_fail_pending(uint32_t id, int err)
+{
+	char path[128], text[16];
+
+	snprintf(path, sizeof(path), SAMPLE_DEBUGFS "/%u/fail_pending", id);
+	snprintf(text, sizeof(text), "%d", err);
+	return write_file(path, text);
+}
+
 int sample_writes(uint32_t id, uint64_t *writes)
 {
 	char path[128];

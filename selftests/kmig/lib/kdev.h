@@ -25,6 +25,8 @@ int sample_destroy(uint32_t id);
 int sample_checksum(uint32_t id, uint32_t *crc);
 int sample_set_rate(uint32_t id, uint32_t rate);
 int sample_writes(uint32_t id, uint64_t *writes);
+/* The instance's pending_bytes fails with -@err from now on (0: never). */
+int sample_fail_pending(uint32_t id, int err);
 
 /* Region access: exactly one field at its offset. */
 #define KDEV_STATE	offsetof(struct kmig_device_region, device_state)
