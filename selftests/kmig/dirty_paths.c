@@ -2,11 +2,10 @@
 /*
  * Every way a process can make a kmig page writable, or write it, behind a
  * harvest keeps the dirty log right: mprotect cycles, madvise, userfaultfd,
- * fork, process_vm_writev, /proc/PID/mem, O_DIRECT reads, and NUMA
- * balancing (which must
- * not scan kmig mappings at all). Each test harvests (re-arming every
- * page), goes through one path, writes, and expects the written pages in
- * the next harvest.
+ * fork, process_vm_writev, /proc/PID/mem, O_DIRECT reads, vhost-net's
+ * worker, and NUMA balancing (which must not scan kmig mappings at all).
+ * Each test harvests (re-arming every page), goes through one path,
+ * writes, and expects the written pages in the next harvest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +28,7 @@
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "kvm.h"
+#include "vhost_net.h"
 
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_ASYNC	(1 << 15)
@@ -433,6 +433,199 @@ TEST_F_TIMEOUT(paths, o_direct_reads_are_logged, 60)
 	EXPECT_EQ(0, bad) TH_LOG("%d pages differ", bad);
 	free(c.shadow);
 	loop_close(&l);
+}
+
+/*
+ * vhost-net's RX queue in kmig memory: the ring in pages 0-2, then
+ * VQ_BUFS buffers of VQ_PAGES pages from page VQ_BUF, a descriptor per
+ * page. A frame fills FRAME_PAGES pages of its buffer, not the last.
+ */
+#define VQ_NUM		16
+#define VQ_DESC		0
+#define VQ_AVAIL	1
+#define VQ_USED		2
+#define VQ_BUF		8
+#define VQ_BUFS		2
+#define VQ_PAGES	4
+#define FRAME_LEN	(3 * PAGE_SZ - 100)
+#define FRAME_PAGES	((FRAME_LEN + PAGE_SZ - 1) / PAGE_SZ)
+#define VQ_OLD		0xee	/* the buffers before any frame */
+
+static uint8_t *vq_buf(uint8_t *mem, int b)
+{
+	return mem + (VQ_BUF + b * VQ_PAGES) * PAGE_SZ;
+}
+
+/* Frame @b of round @r: an Ethernet header, then bytes of its own. */
+static void frame_make(uint8_t *f, int r, int b)
+{
+	static const uint8_t eth[14] = {
+		0x02, 0, 0, 0, 0, 0x02,		/* to the guest */
+		0x02, 0, 0, 0, 0, 0x01,
+		0x88, 0xb5,			/* local experimental */
+	};
+
+	memcpy(f, eth, sizeof(eth));
+	for (size_t i = sizeof(eth); i < FRAME_LEN; i++)
+		f[i] = i * 7 + r * 31 + b * 101 + 1;
+}
+
+/* Post buffer @b in avail slot *@avail: VQ_PAGES chained descriptors. */
+static void vq_post(const struct vnet_ring *q, uint8_t *mem, int b,
+		    uint16_t *avail)
+{
+	int head = b * VQ_PAGES;
+
+	for (int k = 0; k < VQ_PAGES; k++)
+		q->desc[head + k] = (struct vring_desc) {
+			.addr = vnet_gpa(mem, vq_buf(mem, b) + k * PAGE_SZ),
+			.len = PAGE_SZ,
+			.flags = VRING_DESC_F_WRITE |
+				 (k + 1 < VQ_PAGES ? VRING_DESC_F_NEXT : 0),
+			.next = head + k + 1,
+		};
+	q->avail->ring[*avail % q->num] = head;
+	(*avail)++;
+}
+
+/* What page @i is, and whether a round of RX writes it. */
+static const char *vq_page(int i, bool *written)
+{
+	int k = (i - VQ_BUF) % VQ_PAGES;
+
+	*written = true;
+	if (i == VQ_DESC)
+		return "descriptor table, written by the test";
+	if (i == VQ_AVAIL)
+		return "avail ring, written by the test";
+	if (i == VQ_USED)
+		return "used ring, written by vhost";
+	*written = i >= VQ_BUF && i < VQ_BUF + VQ_BUFS * VQ_PAGES &&
+		   k < FRAME_PAGES;
+	if (*written)
+		return "RX buffer page, written by vhost";
+	if (i >= VQ_BUF && i < VQ_BUF + VQ_BUFS * VQ_PAGES)
+		return "RX buffer page the frame does not reach";
+	return "page outside the queue";
+}
+
+/* Pages whose bit in @bm is not what one round of RX makes it. */
+static int vq_log_wrong(struct __test_metadata *_metadata,
+			const uint64_t *bm)
+{
+	const char *what;
+	bool written;
+	int wrong = 0;
+
+	for (int i = 0; i < NPAGES; i++) {
+		what = vq_page(i, &written);
+		if (test_bit64(bm, i) == written)
+			continue;
+		TH_LOG("page %d (%s): %s", i, what,
+		       written ? "missing from the log" : "logged, not written");
+		wrong++;
+	}
+	return wrong;
+}
+
+/* The frames of round @r are in the buffers, the rest is as before. */
+static void vq_check_rx(struct __test_metadata *_metadata, uint8_t *mem,
+			const struct vnet_ring *q, uint16_t used, int r)
+{
+	static uint8_t frame[FRAME_LEN];
+	struct vring_used_elem *e;
+	uint8_t *tail;
+
+	for (int b = 0; b < VQ_BUFS; b++) {
+		e = &q->used->ring[(uint16_t)(used + b) % q->num];
+		EXPECT_EQ(b * VQ_PAGES, e->id);
+		EXPECT_EQ(FRAME_LEN, e->len);
+		frame_make(frame, r, b);
+		EXPECT_EQ(0, memcmp(vq_buf(mem, b), frame, FRAME_LEN))
+			TH_LOG("round %d: buffer %d does not hold its frame",
+			       r, b);
+		tail = vq_buf(mem, b) + FRAME_PAGES * PAGE_SZ;
+		for (unsigned long j = 0; j < PAGE_SZ; j++)
+			ASSERT_EQ(VQ_OLD, tail[j]);
+	}
+}
+
+/* Bring @shadow up to date with the pages logged in @bm. */
+static void copy_logged(uint8_t *shadow, const uint8_t *mem,
+			const uint64_t *bm)
+{
+	for (int i = 0; i < NPAGES; i++)
+		if (test_bit64(bm, i))
+			memcpy(shadow + i * PAGE_SZ, mem + i * PAGE_SZ,
+			       PAGE_SZ);
+}
+
+/*
+ * vhost-net's worker (a kthread on the VMM's mm on 6.1, a vhost task of
+ * the VMM on 6.12) copies each frame the tap sends into the RX buffers
+ * with copy_to_user() and then fills the used ring: write faults on the
+ * VMM's mm, so .page_mkwrite logs every page it writes, and only those.
+ * Two rounds into the same buffers, each re-armed by the harvest before;
+ * a copy kept by harvest-and-copy must end equal to memory.
+ */
+TEST_F_TIMEOUT(paths, vhost_net_rx_writes_are_logged, 60)
+{
+	struct vnet_ring q = {
+		.num = VQ_NUM,
+		.desc = (void *)(self->mem + VQ_DESC * PAGE_SZ),
+		.avail = (void *)(self->mem + VQ_AVAIL * PAGE_SZ),
+		.used = (void *)(self->mem + VQ_USED * PAGE_SZ),
+	};
+	static uint8_t frame[FRAME_LEN];
+	uint16_t avail = 0, used = 0;
+	char why[256] = "";
+	uint8_t *shadow;
+	struct vnet v;
+	int ret, bad = 0;
+
+	ret = vnet_available(why, sizeof(why));
+	if (ret == -ENODEV)
+		SKIP(return, "no vhost-net: %s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s", why);
+	memset(vq_buf(self->mem, 0), VQ_OLD, VQ_BUFS * VQ_PAGES * PAGE_SZ);
+	ret = vnet_open(&v, self->mem, SIZE, &q, 4 * PAGE_SZ);
+	ASSERT_EQ(0, ret) TH_LOG("vhost-net on a tap: %s", strerror(-ret));
+
+	shadow = malloc(SIZE);
+	ASSERT_NE(NULL, shadow);
+	ASSERT_LE(0, harvest(self->fd, self->bm));
+	ASSERT_EQ(0, harvest(self->fd, self->bm)) TH_LOG("nothing writes yet");
+	memcpy(shadow, self->mem, SIZE);
+
+	for (int r = 0; r < 2; r++) {
+		for (int b = 0; b < VQ_BUFS; b++)
+			vq_post(&q, self->mem, b, &avail);
+		__atomic_store_n(&q.avail->idx, avail, __ATOMIC_RELEASE);
+		ASSERT_EQ(0, vnet_kick(&v));
+		for (int b = 0; b < VQ_BUFS; b++) {
+			frame_make(frame, r, b);
+			ret = vnet_send(&v, frame, FRAME_LEN);
+			ASSERT_EQ(0, ret) TH_LOG("send out of the tap: %s",
+						 strerror(-ret));
+		}
+		ret = vnet_wait_used(&v, &q, used + VQ_BUFS, 10000);
+		ASSERT_EQ(0, ret) TH_LOG("round %d: used index %u, not %u, after 10 s",
+					 r, q.used->idx, used + VQ_BUFS);
+
+		ASSERT_LE(0, harvest(self->fd, self->bm));
+		copy_logged(shadow, self->mem, self->bm);
+		EXPECT_EQ(0, vq_log_wrong(_metadata, self->bm))
+			TH_LOG("round %d: the log is not the pages written", r);
+		vq_check_rx(_metadata, self->mem, &q, used, r);
+		used += VQ_BUFS;
+	}
+	for (int i = 0; i < NPAGES; i++)
+		bad += !!memcmp(shadow + i * PAGE_SZ, self->mem + i * PAGE_SZ,
+				PAGE_SZ);
+	EXPECT_EQ(0, bad) TH_LOG("%d pages differ from the harvested copy",
+				 bad);
+	free(shadow);
+	vnet_close(&v);
 }
 
 #define BIG_PAGES	8192		/* 32 MiB */
