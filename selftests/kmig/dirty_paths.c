@@ -585,7 +585,7 @@ TEST_F_TIMEOUT(paths, vhost_net_rx_writes_are_logged, 60)
 
 	ret = vnet_available(why, sizeof(why));
 	if (ret == -ENODEV)
-		SKIP(return, "no vhost-net: %s", why);
+		SKIP(return, "no vhost-net over a tap: %s", why);
 	ASSERT_EQ(0, ret) TH_LOG("%s", why);
 	memset(vq_buf(self->mem, 0), VQ_OLD, VQ_BUFS * VQ_PAGES * PAGE_SZ);
 	ret = vnet_open(&v, self->mem, SIZE, &q, 4 * PAGE_SZ);

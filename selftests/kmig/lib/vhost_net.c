@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,8 +43,9 @@ static int dev_load(const char *dev, const char *mod, char *why, size_t len)
 		return close(fd);
 	uname(&u);
 	if (st) {
-		snprintf(why, len, "%s: %s, and kernel %s has no module %s (modprobe: %d)",
-			 dev, strerror(errno), u.release, mod, st);
+		snprintf(why, len, "%s: %s, and modprobe %s on kernel %s exited %d",
+			 dev, strerror(errno), mod, u.release,
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		return -ENODEV;
 	}
 	snprintf(why, len, "%s: %s, with %s loaded", dev, strerror(errno), mod);
