@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * CRC32C: the tables and the SSE4.2 instruction give the published check
- * values and agree with each other, and with a bit-at-a-time reference, on
- * every length, alignment and split.
+ * CRC32C: the tables, the SSE4.2 instruction and the VPCLMULQDQ folding
+ * give the published check values and agree with each other, and with a
+ * bit-at-a-time reference, on every length, alignment and split.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +73,15 @@ TEST(sw_equals_bitwise_every_length_and_alignment)
 				TH_LOG("offset %zu length %zu", off, len);
 }
 
-TEST(the_timed_pick_is_one_of_the_two)
+TEST(the_timed_pick_is_one_of_the_three)
 {
 	const char *impl = kmig_crc32c_impl();
 	uint8_t buf[4096];
 
 	memset(buf, 0xa5, sizeof(buf));
 	TH_LOG("kmig_crc32c runs %s", impl);
-	EXPECT_TRUE(!strcmp(impl, "sse4.2-x3") || !strcmp(impl, "slicing-by-8"));
+	EXPECT_TRUE(!strcmp(impl, "vpclmulqdq-fold") ||
+		    !strcmp(impl, "sse4.2-x3") || !strcmp(impl, "slicing-by-8"));
 	EXPECT_EQ(kmig_crc32c_sw(0, buf, sizeof(buf)),
 		  kmig_crc32c(0, buf, sizeof(buf)));
 }
@@ -155,6 +156,67 @@ TEST(hw_equals_sw_random_lengths_and_alignments)
 		init = rand_r(&seed) ^ (uint32_t)rand_r(&seed) << 16;
 		ASSERT_EQ(kmig_crc32c_sw(init, buf + off, len),
 			  kmig_crc32c_hw(init, buf + off, len))
+			TH_LOG("offset %zu length %zu crc 0x%08x", off, len,
+			       init);
+	}
+	free(buf);
+}
+
+TEST(fold_check_values)
+{
+	uint8_t b[300];
+	unsigned int i;
+
+	if (!kmig_crc32c_fold_available())
+		SKIP(return, "this CPU has no VPCLMULQDQ and AVX-512F");
+	EXPECT_EQ(0xe3069283, kmig_crc32c_fold(0, "123456789", 9));
+	for (i = 0; i < sizeof(iscsi) / sizeof(iscsi[0]); i++) {
+		fill(b, iscsi[i].fill);
+		EXPECT_EQ(iscsi[i].crc, kmig_crc32c_fold(0, b, 32))
+			TH_LOG("%s", iscsi[i].what);
+	}
+	/* 256 bytes and more fold; 300 zero bytes, a ramp of them. */
+	memset(b, 0, sizeof(b));
+	EXPECT_EQ(crc_bitwise(b, sizeof(b)), kmig_crc32c_fold(0, b, sizeof(b)));
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = i;
+	EXPECT_EQ(crc_bitwise(b, sizeof(b)), kmig_crc32c_fold(0, b, sizeof(b)));
+}
+
+/*
+ * The folding takes 256 bytes a step, then 64, then the tail: every
+ * length around those boundaries at every alignment, then random lengths
+ * up to 200 KiB at random alignments with a random initial CRC.
+ */
+TEST(fold_equals_sw_random_lengths_and_alignments)
+{
+	static const size_t edges[] = { 256, 320, 512, 4096, 4096 + 255 };
+	size_t max = 200 << 10, len, off, i;
+	unsigned int seed = 13, n;
+	uint8_t *buf = malloc(max + 64);
+	uint32_t init;
+
+	if (!kmig_crc32c_fold_available())
+		SKIP(free(buf); return, "this CPU has no VPCLMULQDQ and AVX-512F");
+	ASSERT_NE(NULL, buf);
+	for (len = 0; len < max + 64; len++)
+		buf[len] = rand_r(&seed);
+	for (len = 0; len <= 1100; len++)
+		ASSERT_EQ(kmig_crc32c_sw(0x1234, buf + 3, len),
+			  kmig_crc32c_fold(0x1234, buf + 3, len))
+			TH_LOG("length %zu", len);
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		for (len = edges[i] - 9; len <= edges[i] + 9; len++)
+			for (off = 0; off < 16; off++)
+				ASSERT_EQ(kmig_crc32c_sw(0, buf + off, len),
+					  kmig_crc32c_fold(0, buf + off, len))
+					TH_LOG("offset %zu length %zu", off, len);
+	for (n = 0; n < 2000; n++) {
+		len = rand_r(&seed) % max;
+		off = rand_r(&seed) % 64;
+		init = rand_r(&seed) ^ (uint32_t)rand_r(&seed) << 16;
+		ASSERT_EQ(kmig_crc32c_sw(init, buf + off, len),
+			  kmig_crc32c_fold(init, buf + off, len))
 			TH_LOG("offset %zu length %zu crc 0x%08x", off, len,
 			       init);
 	}
