@@ -62,9 +62,6 @@ uint32_t kmig_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-
 /* a(x) * b(x) mod P, both reflected (bit 31 is x^0). */
 static uint32_t mulmod(uint32_t a, uint32_t b)
 {
@@ -90,6 +87,8 @@ static uint32_t xpow(uint64_t n)
 	return r;
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 /*
  * Three interleaved chains: a stripe of 3 * B bytes is three blocks whose
@@ -244,38 +243,74 @@ static __m512i broadcast_k(const uint64_t k[2])
 	return _mm512_broadcast_i32x4(_mm_set_epi64x(k[1], k[0]));
 }
 
-FOLD_TARGET
-uint32_t kmig_crc32c_fold(uint32_t crc, const void *buf, size_t len)
+/* 64 bytes at @p, also stored at @to unless NULL. */
+FOLD_TARGET __attribute__((always_inline))
+static inline __m512i take(const uint8_t *p, uint8_t *to)
 {
-	const uint8_t *p = buf;
-	__m512i a0, a1, a2, a3, k;
-	__m128i x;
-	uint64_t c, w;
+	__m512i v = _mm512_loadu_si512(p);
 
-	if (len < FOLD_MIN)
-		return kmig_crc32c_hw(crc, buf, len);
+	if (to)
+		_mm512_storeu_si512(to, v);
+	return v;
+}
+
+/* Byte by byte, through the crc32 instruction (and to @to). */
+FOLD_TARGET __attribute__((always_inline))
+static inline uint64_t tail(uint64_t c, const uint8_t *p, size_t len,
+			    uint8_t *to)
+{
+	uint64_t w;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		if (to) {
+			memcpy(to, &w, 8);
+			to += 8;
+		}
+		c = _mm_crc32_u64(c, w);
+	}
+	for (; len; len--) {
+		if (to)
+			*to++ = *p;
+		c = _mm_crc32_u8(c, *p++);
+	}
+	return c;
+}
+
+/* The folding over @len >= FOLD_MIN bytes at @p, each one also stored at
+ * @to unless NULL: what was loaded is what is stored and folded. */
+FOLD_TARGET __attribute__((always_inline))
+static inline uint32_t fold(uint32_t crc, const uint8_t *p, size_t len,
+			    uint8_t *to)
+{
+	__m512i a0, a1, a2, a3, k;
+	size_t step = 0;
+	__m128i x;
+	uint64_t c;
+
 	if (!__atomic_load_n(&fold_ready, __ATOMIC_ACQUIRE))
 		fold_init();
+#define TO(off) (to ? to + step + (off) : NULL)
 	/* The initial register is the first four bytes, xored in. */
-	a0 = _mm512_xor_si512(_mm512_loadu_si512(p),
+	a0 = _mm512_xor_si512(take(p, TO(0)),
 			      _mm512_zextsi128_si512(_mm_cvtsi32_si128(~crc)));
-	a1 = _mm512_loadu_si512(p + 64);
-	a2 = _mm512_loadu_si512(p + 128);
-	a3 = _mm512_loadu_si512(p + 192);
+	a1 = take(p + 64, TO(64));
+	a2 = take(p + 128, TO(128));
+	a3 = take(p + 192, TO(192));
 	k = broadcast_k(fold_k[4]);
-	for (p += FOLD_STEP, len -= FOLD_STEP; len >= FOLD_STEP;
-	     p += FOLD_STEP, len -= FOLD_STEP) {
-		a0 = fold512(a0, k, _mm512_loadu_si512(p));
-		a1 = fold512(a1, k, _mm512_loadu_si512(p + 64));
-		a2 = fold512(a2, k, _mm512_loadu_si512(p + 128));
-		a3 = fold512(a3, k, _mm512_loadu_si512(p + 192));
+	for (step = FOLD_STEP; len - step >= FOLD_STEP; step += FOLD_STEP) {
+		a0 = fold512(a0, k, take(p + step, TO(0)));
+		a1 = fold512(a1, k, take(p + step + 64, TO(64)));
+		a2 = fold512(a2, k, take(p + step + 128, TO(128)));
+		a3 = fold512(a3, k, take(p + step + 192, TO(192)));
 	}
 	k = broadcast_k(fold_k[3]);
 	a0 = fold512(a0, k, a1);
 	a0 = fold512(a0, k, a2);
 	a0 = fold512(a0, k, a3);
-	for (; len >= 64; p += 64, len -= 64)
-		a0 = fold512(a0, k, _mm512_loadu_si512(p));
+	for (; len - step >= 64; step += 64)
+		a0 = fold512(a0, k, take(p + step, TO(0)));
+#undef TO
 	x = fold128(_mm512_extracti32x4_epi32(a0, 0), fold_k[2],
 		    _mm512_extracti32x4_epi32(a0, 3));
 	x = _mm_xor_si128(x, fold128(_mm512_extracti32x4_epi32(a0, 1),
@@ -284,13 +319,33 @@ uint32_t kmig_crc32c_fold(uint32_t crc, const void *buf, size_t len)
 				     fold_k[0], _mm_setzero_si128()));
 	c = _mm_crc32_u64(0, _mm_cvtsi128_si64(x));
 	c = _mm_crc32_u64(c, _mm_extract_epi64(x, 1));
-	for (; len >= 8; len -= 8, p += 8) {
-		memcpy(&w, p, 8);
-		c = _mm_crc32_u64(c, w);
+	return ~(uint32_t)tail(c, p + step, len - step, to ? to + step : NULL);
+}
+
+FOLD_TARGET
+uint32_t kmig_crc32c_fold(uint32_t crc, const void *buf, size_t len)
+{
+	if (len < FOLD_MIN)
+		return kmig_crc32c_hw(crc, buf, len);
+	return fold(crc, buf, len, NULL);
+}
+
+FOLD_TARGET
+static uint32_t fold_copy(uint32_t crc, void *dst, const void *src,
+			  size_t len)
+{
+	if (len < FOLD_MIN) {
+		memcpy(dst, src, len);
+		return kmig_crc32c_hw(crc, dst, len);
 	}
-	for (; len; len--)
-		c = _mm_crc32_u8(c, *p++);
-	return ~(uint32_t)c;
+	return fold(crc, src, len, dst);
+}
+
+/* crc * x^(8 * len) mod P: as if @len zero bytes followed. */
+__attribute__((target("sse4.2,pclmul")))
+static uint32_t shift_hw(uint32_t crc, uint64_t k)
+{
+	return shifted(crc, k);
 }
 #else
 bool kmig_crc32c_hw_available(void)
@@ -402,4 +457,36 @@ uint32_t kmig_crc32c(uint32_t crc, const void *buf, size_t len)
 		__atomic_store_n(&chosen, fn, __ATOMIC_RELEASE);
 	}
 	return len ? fn(crc, buf, len) : crc;
+}
+
+uint32_t kmig_crc32c_copy(uint32_t crc, void *dst, const void *src,
+			  size_t len)
+{
+#if defined(__x86_64__)
+	kmig_crc32c(0, NULL, 0);
+	if (__atomic_load_n(&chosen, __ATOMIC_ACQUIRE) == kmig_crc32c_fold)
+		return fold_copy(crc, dst, src, len);
+#endif
+	memcpy(dst, src, len);
+	return kmig_crc32c(crc, dst, len);
+}
+
+/* x^(8 * KMIG_CRC32C_PAGE - 33) for shift_hw(), x^(8 * KMIG_CRC32C_PAGE). */
+static uint32_t page_k[2];
+static int page_k_ready;
+
+uint32_t kmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b)
+{
+	if (len_b != KMIG_CRC32C_PAGE)
+		return mulmod(crc_a, xpow(8ull * len_b)) ^ crc_b;
+	if (!__atomic_load_n(&page_k_ready, __ATOMIC_ACQUIRE)) {
+		page_k[0] = xpow(8ull * KMIG_CRC32C_PAGE - 33);
+		page_k[1] = xpow(8ull * KMIG_CRC32C_PAGE);
+		__atomic_store_n(&page_k_ready, 1, __ATOMIC_RELEASE);
+	}
+#if defined(__x86_64__)
+	if (kmig_crc32c_hw_available())
+		return shift_hw(crc_a, page_k[0]) ^ crc_b;
+#endif
+	return mulmod(crc_a, page_k[1]) ^ crc_b;
 }
