@@ -7,10 +7,11 @@
  *
  *   raw      write() of the whole memory, read() straight into place
  *   batched  the agent's engines (libkmig's sender.h and receiver.h) on
- *            one channel: each chunk copied out of guest memory, zero
- *            pages as zero runs, the others as RAM_PAGES batches written
- *            from the copy; the receiver reads each batch from the
- *            socket into place and checks its CRC there
+ *            one channel: each chunk copied out of guest memory and
+ *            summed in the same pass, zero pages as zero runs, the others
+ *            as RAM_PAGES batches written from the copy; the receiver
+ *            reads each batch from the socket into place and checks its
+ *            CRC there
  *   zerocopy the same with `kmig migrate --zerocopy`: MSG_ZEROCOPY sends
  *   page     version 1's path: one RAM_PAGE record a page, the receiver
  *            decoding into its buffer and installing runs with pwritev
