@@ -7,8 +7,9 @@
  * KMIG_STREAM_MAX_BATCH pages of a chunk) that the encoder writes straight
  * from that buffer, and keeps under its share of --bandwidth.
  *
- * The copy is the one the CRC is computed on: the guest keeps writing its
- * memory meanwhile, and the dirty log sends such pages again. Pages that
+ * The copy is the one the CRC is computed on, in the same pass
+ * (kmig_crc32c_copy()): the guest keeps writing its memory meanwhile, and
+ * the dirty log sends such pages again. Pages that
  * have no memory (round 0 asks the module) are never read: a read through
  * the mapping would give them some.
  */
@@ -21,6 +22,7 @@
 
 #include <linux/kmig.h>
 
+#include "crc32c.h"
 #include "engine.h"
 #include "sender.h"
 #include "util.h"
@@ -72,7 +74,8 @@ static int send_batch(struct mig_chan *s, uint64_t *bytes)
 
 	if (!s->nb)
 		return 0;
-	ret = kmig_enc_pages(&s->enc, s->bslot, s->bpages, s->nb, s->bdata);
+	ret = kmig_enc_pages_crc(&s->enc, s->bslot, s->bpages, s->nb, s->bdata,
+				 s->bcrc);
 	*bytes += BATCH_BYTES(s->nb);
 	s->pages += s->nb;
 	s->nb = 0;
@@ -80,23 +83,26 @@ static int send_batch(struct mig_chan *s, uint64_t *bytes)
 }
 
 static int batch_page(struct mig_chan *s, const struct mig_slot *sl,
-		      uint64_t p, const void *data, uint64_t *bytes)
+		      uint64_t p, const void *data, uint32_t crc,
+		      uint64_t *bytes)
 {
 	s->bslot = sl->id;
 	s->bpages[s->nb] = p;
+	s->bcrc[s->nb] = crc;
 	s->bdata[s->nb++] = data;
 	return s->nb == KMIG_STREAM_MAX_BATCH ? send_batch(s, bytes) : 0;
 }
 
 /*
  * Copy pages first .. end - 1 of @sl into the buffer, behind what earlier
- * chunks left there for the encoder to write: the batch encoded and a
- * flush first when they do not fit. Returns where page @first landed.
+ * chunks left there for the encoder to write, each page's CRC taken in
+ * the copy (s->crc): the batch encoded and a flush first when they do not
+ * fit. Returns where page @first landed.
  */
 static uint8_t *copy_pages(struct mig_chan *s, const struct mig_slot *sl,
 			   uint64_t first, uint64_t end, uint64_t *bytes)
 {
-	uint64_t n = end - first;
+	uint64_t n = end - first, i;
 	uint8_t *at;
 	int ret;
 
@@ -113,7 +119,9 @@ static uint8_t *copy_pages(struct mig_chan *s, const struct mig_slot *sl,
 		s->used = 0;
 	}
 	at = s->buf + s->used * MIG_PAGE;
-	memcpy(at, sl->map + first * MIG_PAGE, n * MIG_PAGE);
+	for (i = 0; i < n; i++)
+		s->crc[s->used + i] = kmig_crc32c_copy(0, at + i * MIG_PAGE,
+				sl->map + (first + i) * MIG_PAGE, MIG_PAGE);
 	s->used += n;
 	return at;
 }
@@ -166,6 +174,7 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 	struct zero_run z = { 0 };
 	uint64_t p, lo, hi, bytes = 0;
 	const uint8_t *buf, *data;
+	const uint32_t *crc;
 	int ret = 0;
 
 	for (p = first; p < end && !ret; p = hi) {
@@ -179,13 +188,14 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 		buf = copy_pages(s, sl, lo, hi, &bytes);
 		if (!buf)
 			return s->enc.err ? s->enc.err : -EIO;
+		crc = s->crc + (buf - s->buf) / MIG_PAGE;
 		for (p = lo; p < hi && !ret; p++) {
 			data = buf + (p - lo) * MIG_PAGE;
 			if (kmig_page_is_zero(data)) {
 				ret = zero_page(s, sl, &z, p, &bytes);
 				continue;
 			}
-			ret = batch_page(s, sl, p, data, &bytes);
+			ret = batch_page(s, sl, p, data, crc[p - lo], &bytes);
 		}
 	}
 	if (!ret)
@@ -267,8 +277,14 @@ int mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
 	ch->rate = rate;
 	ch->last_ns = kmig_now_ns();
 	ch->buf = malloc(MIG_SEND_BUF_PAGES * MIG_PAGE);
-	if (!ch->buf)
+	ch->crc = malloc(MIG_SEND_BUF_PAGES * sizeof(*ch->crc));
+	if (!ch->buf || !ch->crc) {
+		free(ch->buf);
+		free(ch->crc);
+		ch->buf = NULL;
+		ch->crc = NULL;
 		return -ENOMEM;
+	}
 	pthread_mutex_init(&ch->lock, NULL);
 	kmig_enc_init_fd(&ch->enc, sock);
 	return 0;
@@ -280,7 +296,9 @@ void mig_chan_free(struct mig_chan *ch)
 		return;
 	kmig_enc_free(&ch->enc);
 	free(ch->buf);
+	free(ch->crc);
 	ch->buf = NULL;
+	ch->crc = NULL;
 	pthread_mutex_destroy(&ch->lock);
 }
 

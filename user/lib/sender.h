@@ -40,12 +40,14 @@ struct mig_chan {
 	uint32_t pings;
 	struct mig_senders *pool;
 	uint8_t *buf;			/* MIG_SEND_BUF_PAGES */
+	uint32_t *crc;			/* each page's CRC, taken in the copy */
 	uint64_t used;			/* pages of buf the encoder holds */
 	/* The batch being built: pages of buf, not encoded yet. */
 	uint32_t bslot;
 	unsigned int nb;
 	uint64_t bpages[KMIG_STREAM_MAX_BATCH];
 	const void *bdata[KMIG_STREAM_MAX_BATCH];
+	uint32_t bcrc[KMIG_STREAM_MAX_BATCH];
 	uint64_t rate;			/* bytes per second, 0: no cap */
 	uint64_t cap_start_ns, cap_bytes;
 	uint64_t pages, zero, bytes;	/* sent so far */

@@ -85,18 +85,35 @@ static int head(struct kmig_dec *d, uint32_t len, uint32_t *slot,
 	return n;
 }
 
-/* Bytes [@from, @from + @len) of the batch's pages at their places:
- * copied there from @src (if not NULL), then added to @crc. */
-static uint32_t at_dest(struct kmig_dec *d, size_t from, size_t len,
-			const uint8_t *src, uint32_t crc)
+/* Bytes of the batch's pages from byte @from on that lie next to each
+ * other at their destinations (a run of consecutive pages is one). */
+static size_t contiguous(const struct kmig_dec *d, unsigned int n, size_t from)
 {
-	size_t off, k;
+	unsigned int i = from / PAGE;
+	const uint8_t *end = (uint8_t *)d->bdata[i] + PAGE;
+
+	for (i++; i < n && d->bdata[i] == end; i++)
+		end += PAGE;
+	return (size_t)i * PAGE - from;
+}
+
+static uint8_t *dest(const struct kmig_dec *d, size_t from)
+{
+	return (uint8_t *)d->bdata[from / PAGE] + from % PAGE;
+}
+
+/* Bytes [@from, @from + @len) of the batch's @n pages at their places:
+ * copied there from @src (if not NULL), then added to @crc. */
+static uint32_t at_dest(struct kmig_dec *d, unsigned int n, size_t from,
+			size_t len, const uint8_t *src, uint32_t crc)
+{
+	size_t k;
 	uint8_t *to;
 
 	while (len) {
-		off = from % PAGE;
-		k = PAGE - off < len ? PAGE - off : len;
-		to = (uint8_t *)d->bdata[from / PAGE] + off;
+		k = contiguous(d, n, from);
+		k = k < len ? k : len;
+		to = dest(d, from);
 		if (src) {
 			memcpy(to, src, k);
 			src += k;
@@ -108,18 +125,18 @@ static uint32_t at_dest(struct kmig_dec *d, size_t from, size_t len,
 	return crc;
 }
 
-/* iovecs for the pages from byte @from on, then the input's tail. */
+/* iovecs for the pages from byte @from on (a run of consecutive pages
+ * is one), then the input's tail. */
 static int iovecs(struct kmig_dec *d, unsigned int n, size_t from,
 		  struct iovec *iov)
 {
-	unsigned int i = from / PAGE;
+	size_t total = (size_t)n * PAGE, k;
 	int cnt = 0;
 
-	iov[cnt++] = (struct iovec) {
-		(uint8_t *)d->bdata[i] + from % PAGE, PAGE - from % PAGE
-	};
-	for (i++; i < n; i++)
-		iov[cnt++] = (struct iovec) { d->bdata[i], PAGE };
+	for (; from < total; from += k) {
+		k = contiguous(d, n, from);
+		iov[cnt++] = (struct iovec) { dest(d, from), k };
+	}
 	iov[cnt++] = (struct iovec) { d->rbuf + d->in_len,
 				      KMIG_DEC_READ_AHEAD };
 	return cnt;
@@ -139,7 +156,7 @@ static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 
 	d->in_place = true;
 	done = d->in_len - d->in_off < total ? d->in_len - d->in_off : total;
-	*crc = at_dest(d, 0, done, kmig_dec_consume(d, done), *crc);
+	*crc = at_dest(d, n, 0, done, kmig_dec_consume(d, done), *crc);
 	if (done == total)
 		return 0;
 	if (d->fd < 0)
@@ -158,7 +175,7 @@ static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 			return truncated(d, DATA_AT(n) + done,
 					 DATA_AT(n) + total);
 		k = (size_t)got < total - done ? (size_t)got : total - done;
-		*crc = at_dest(d, done, k, NULL, *crc);
+		*crc = at_dest(d, n, done, k, NULL, *crc);
 		done += k;
 		d->pos += k;
 		d->in_len += got - k;

@@ -397,6 +397,13 @@ static int check_batch(const uint64_t *pages, unsigned int n)
 int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
 		   unsigned int n, const void *const *data)
 {
+	return kmig_enc_pages_crc(e, slot, pages, n, data, NULL);
+}
+
+int kmig_enc_pages_crc(struct kmig_enc *e, uint32_t slot,
+		       const uint64_t *pages, unsigned int n,
+		       const void *const *data, const uint32_t *crcs)
+{
 	size_t list = KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n, at;
 	uint32_t crc;
 	unsigned int i;
@@ -431,7 +438,9 @@ int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
 	crc = kmig_crc32c(crc, pl + list, KMIG_STREAM_CRC_SIZE);
 	at = pl + list + KMIG_STREAM_CRC_SIZE - e->buf;
 	for (i = 0; i < n; i++) {
-		crc = kmig_crc32c(crc, data[i], KMIG_STREAM_PAGE_SIZE);
+		crc = crcs ? kmig_crc32c_combine(crc, crcs[i],
+						 KMIG_STREAM_PAGE_SIZE) :
+			     kmig_crc32c(crc, data[i], KMIG_STREAM_PAGE_SIZE);
 		ret = add_ref(e, at, data[i]);
 		if (ret)
 			return ret;

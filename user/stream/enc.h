@@ -78,6 +78,15 @@ int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
  */
 int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
 		   unsigned int n, const void *const *data);
+/*
+ * kmig_enc_pages() with each page's CRC given: @crcs[i] is
+ * kmig_crc32c(0, @data[i], KMIG_STREAM_PAGE_SIZE), computed by the caller
+ * over the bytes that stay at @data[i] until the flush (a copy made with
+ * kmig_crc32c_copy(), say). A memory sink computes them again.
+ */
+int kmig_enc_pages_crc(struct kmig_enc *e, uint32_t slot,
+		       const uint64_t *pages, unsigned int n,
+		       const void *const *data, const uint32_t *crcs);
 /* @count: 1..KMIG_STREAM_MAX_ZERO_RUN. */
 int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		  uint32_t count);

@@ -14,6 +14,7 @@
 
 #include "kselftest_harness.h"
 #include "stream_log.h"
+#include "crc32c.h"
 #include "le.h"
 
 #define PAGE	KMIG_STREAM_PAGE_SIZE
@@ -386,6 +387,56 @@ TEST(fd_encoder_contiguous_pages)
 	ASSERT_NE(NULL, got);
 	ASSERT_EQ((ssize_t)len, pread(fd, got, len, 0));
 	EXPECT_EQ(0, memcmp(buf, got, len));
+	free(got);
+	close(fd);
+	kmig_enc_free(&m);
+}
+
+/*
+ * Pages copied with kmig_crc32c_copy() and encoded with the CRCs the copy
+ * took: the same bytes as an encoder that sums the pages itself; a wrong
+ * page CRC changes the record's.
+ */
+TEST(fd_encoder_with_the_copys_crcs)
+{
+	const void *data[KMIG_STREAM_MAX_BATCH];
+	uint64_t pages[KMIG_STREAM_MAX_BATCH];
+	uint32_t crcs[KMIG_STREAM_MAX_BATCH];
+	struct kmig_enc m, f;
+	const uint8_t *buf;
+	unsigned int i;
+	uint8_t *got;
+	size_t len;
+	int fd;
+
+	for (i = 0; i < KMIG_STREAM_MAX_BATCH; i++) {
+		memset(guest1[i], i * 7 + 1, PAGE);
+		guest1[i][i] = 0;
+		pages[i] = i + 3;
+		crcs[i] = kmig_crc32c_copy(0, src1[i], guest1[i], PAGE);
+		data[i] = src1[i];
+	}
+	fd = memfd_create("given-crcs", 0);
+	ASSERT_LE(0, fd);
+	kmig_enc_init_mem(&m);
+	kmig_enc_init_fd(&f, fd);
+	ASSERT_EQ(0, kmig_enc_pages(&m, 1, pages, KMIG_STREAM_MAX_BATCH, data));
+	ASSERT_EQ(0, kmig_enc_pages_crc(&f, 1, pages, KMIG_STREAM_MAX_BATCH,
+					data, crcs));
+	crcs[5] ^= 1;
+	ASSERT_EQ(0, kmig_enc_pages_crc(&f, 1, pages, KMIG_STREAM_MAX_BATCH,
+					data, crcs));
+	ASSERT_EQ(0, kmig_enc_flush(&f));
+	kmig_enc_free(&f);
+	buf = kmig_enc_mem(&m, &len);
+	ASSERT_EQ((off_t)(2 * len), lseek(fd, 0, SEEK_END));
+	got = malloc(2 * len);
+	ASSERT_NE(NULL, got);
+	ASSERT_EQ((ssize_t)(2 * len), pread(fd, got, 2 * len, 0));
+	EXPECT_EQ(0, memcmp(buf, got, len));
+	/* Only the record's CRC, its last four bytes, differs. */
+	EXPECT_EQ(0, memcmp(buf, got + len, len - 4));
+	EXPECT_NE(0, memcmp(buf + len - 4, got + 2 * len - 4, 4));
 	free(got);
 	close(fd);
 	kmig_enc_free(&m);
