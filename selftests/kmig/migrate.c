@@ -318,10 +318,10 @@ static void start_vmms(struct __test_metadata *_metadata,
  * work in every round. At 4 MiB/s a slow bed's guest did not (the sending
  * took its CPU too): each round was shorter than the last, down to one
  * with nothing dirty, which fitted (at 8.3 s on 7.2). The guest is the
- * smallest there is, so that a round (its 256 pages) takes 2 s, 4 s on a
- * starved bed, and the throttle gets its steps before the timeout;
- * --max-throttle 40 keeps it that way: a guest throttled to 99% may well
- * dirty nothing in a round (6.5 s on 6.1).
+ * smallest there is, so that a round (its 256 pages) takes about 2 s
+ * and the throttle reaches --max-throttle well before the timeout (10
+ * rounds). --max-throttle 40 keeps the guest dirtying: one throttled to
+ * 99% may well dirty nothing in a round (it did, in 6.5 s on 6.1).
  */
 TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 {
