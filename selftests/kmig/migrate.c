@@ -307,11 +307,21 @@ static void start_vmms(struct __test_metadata *_metadata,
 
 /*
  * A guest that keeps re-dirtying its memory never fits a 1 ms downtime
- * target over a 4 MiB/s link: the source throttles it through the VMM in
- * growing steps, and --timeout then aborts cleanly: the guest keeps
- * running on the source, unthrottled, and the destination never resumes.
- * --max-throttle 40 keeps it that way: a guest throttled to 99% may well
- * dirty nothing in a round, and then it fits (it did, in 6.5 s on 6.1).
+ * target over a 1 MiB/s link: the source throttles it through the VMM in
+ * growing steps (20, then 40 %), and --timeout then aborts cleanly: the
+ * guest keeps running on the source, unthrottled, and the destination
+ * never resumes.
+ *
+ * At 1 MiB/s one page alone takes 4 ms, so only a round in which the
+ * guest dirtied nothing fits, and a round lasts as long as its pages take
+ * to send: a guest that dirties pages faster than the link sends them has
+ * work in every round. At 4 MiB/s a slow bed's guest did not (the sending
+ * took its CPU too): each round was shorter than the last, down to one
+ * with nothing dirty, which fitted (at 8.3 s on 7.2). The guest is the
+ * smallest there is, so that a round (its 256 pages) takes about 2 s
+ * and the throttle reaches --max-throttle well before the timeout (10
+ * rounds). --max-throttle 40 keeps the guest dirtying: one throttled to
+ * 99% may well dirty nothing in a round (it did, in 6.5 s on 6.1).
  */
 TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 {
@@ -320,9 +330,9 @@ TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 	struct agents r;
 
 	REQUIRE_BED();
-	start_vmms(_metadata, self, "4", "--pattern hot --hot-pages 256");
+	start_vmms(_metadata, self, "2", "--pattern hot --hot-pages 64");
 	run_agents(&self->a, &self->b, 24510, "--timeout 60",
-		   "--channels 2 --bandwidth 4 --max-downtime 1 --max-throttle 40 --timeout 8 --json",
+		   "--channels 2 --bandwidth 1 --max-downtime 1 --max-throttle 40 --timeout 20 --json",
 		   60, &r);
 	EXPECT_EQ(1, r.mig_ret) TH_LOG("kmig migrate: %s", r.mig_out);
 	EXPECT_NE(NULL, strstr(r.mig_out, "aborted, the guest keeps running here"))
