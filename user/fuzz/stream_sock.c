@@ -10,8 +10,8 @@
  * mode's callbacks receive batches in place. Bit 2 set: all have a
  * release callback, and the data handed out must stay unchanged until it
  * is called (checked by CRC). The next byte's low 3 bits give the
- * table's length minus one, and each table byte a chunk size: a writer
- * thread sends the stream in chunks of those sizes in turn, each only
+ * table's length minus one, and each table byte a chunk size: the
+ * stream goes into the socket in chunks of those sizes in turn, each only
  * once the decoder has read the previous one, so the decoder's reads are
  * cut where the fuzzer chose.
  *
@@ -26,16 +26,14 @@
  */
 #include <errno.h>
 #include <stdbool.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
-#include <linux/sockios.h>
 
 #include "crc32c.h"
 #include "dec.h"
@@ -283,51 +281,84 @@ static void run_buf(struct run *r, const struct kmig_dec_ops *o,
 	finish(r, &d, ret ? ret : kmig_dec_run(&d));
 }
 
+/*
+ * The writer of the socket: it runs inside the decoder's own reads. Just
+ * before the decoder reads its end while nothing is queued there, the
+ * next chunk is sent; after the last, the write end is shut. So each
+ * read returns at most what is left of one chunk, as from a peer that
+ * sends a chunk only once the one before has been read, without a second
+ * thread and two context switches a chunk.
+ */
 struct writer {
-	int fd;
+	int rfd, wfd;
 	const uint8_t *p;
-	size_t n;
+	size_t n, off, got;	/* sent, and read by the decoder */
 	const uint8_t *table;
-	unsigned int ntable;
-	atomic_int stop;	/* the decoder has returned */
+	unsigned int ntable, i;
 };
+
+static struct writer *writer;	/* while a socket decoder runs */
 
 static size_t chunk_size(uint8_t code)
 {
 	return code < 0xc0 ? code + 1u : 256u << (code & 7);
 }
 
-/* Until the reader has taken all we sent, or has stopped reading. */
-static void drained(struct writer *w)
+/* The next chunk, if the decoder is about to read an empty socket. */
+static void feed(int fd)
 {
-	int q;
-
-	while (!w->stop && ioctl(w->fd, SIOCOUTQ, &q) == 0 && q > 0)
-		sched_yield();
-}
-
-static void *write_chunks(void *arg)
-{
-	struct writer *w = arg;
-	size_t off = 0, len;
-	unsigned int i;
+	struct writer *w = writer;
+	size_t len;
 	ssize_t k;
 
-	for (i = 0; off < w->n && !w->stop; i++) {
-		len = i < MAX_CHUNKS ? chunk_size(w->table[i % w->ntable]) :
-				       w->n - off;
-		if (len > w->n - off)
-			len = w->n - off;
-		k = send(w->fd, w->p + off, len, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;	/* the decoder closed its end */
-		off += k;
-		drained(w);
+	if (!w || fd != w->rfd || w->wfd < 0 || w->got < w->off)
+		return;
+	len = w->i < MAX_CHUNKS ? chunk_size(w->table[w->i % w->ntable]) :
+				  w->n - w->off;
+	if (len > w->n - w->off)
+		len = w->n - w->off;
+	/* Never blocks: what does not fit goes on the next empty read. */
+	k = len ? send(w->wfd, w->p + w->off, len,
+		       MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+	if (k < 0)
+		abort();	/* an empty socket refused a chunk */
+	w->off += k;
+	w->i++;
+	if (w->off == w->n) {
+		close(w->wfd);	/* EOF for the decoder */
+		w->wfd = -1;
 	}
-	close(w->fd);	/* EOF for the decoder */
-	return NULL;
+}
+
+/* What the decoder read of the socket. */
+static ssize_t taken(int fd, ssize_t k)
+{
+	if (writer && fd == writer->rfd && k > 0)
+		writer->got += k;
+	return k;
+}
+
+/*
+ * The decoder's read() and readv(): fed first, then ASan's interceptors
+ * (which check the bytes read land in the buffer), else the syscalls.
+ */
+ssize_t __interceptor_read(int fd, void *buf, size_t n) __attribute__((weak));
+ssize_t __interceptor_readv(int fd, const struct iovec *iov, int cnt)
+	__attribute__((weak));
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+	feed(fd);
+	return taken(fd, __interceptor_read ? __interceptor_read(fd, buf, n) :
+			 syscall(SYS_read, fd, buf, n));
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	feed(fd);
+	return taken(fd, __interceptor_readv ?
+			 __interceptor_readv(fd, iov, cnt) :
+			 syscall(SYS_readv, fd, iov, cnt));
 }
 
 static void bound(int fd, int opt)
@@ -348,22 +379,21 @@ static void run_sock(struct run *r, const struct kmig_dec_ops *o,
 	};
 	struct writer w = { .p = p, .n = n, .table = table, .ntable = ntable };
 	struct kmig_dec d;
-	pthread_t t;
 	int sv[2], ret;
 
 	r->log.release = o->release != NULL;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		abort();
-	bound(sv[0], SO_RCVTIMEO);	/* a hang shows as -ETIMEDOUT */
-	bound(sv[1], SO_SNDTIMEO);
-	w.fd = sv[1];
-	if (pthread_create(&t, NULL, write_chunks, &w))
-		abort();
+	bound(sv[0], SO_RCVTIMEO);	/* a read not fed shows as -ETIMEDOUT */
+	w.rfd = sv[0];
+	w.wfd = sv[1];
+	writer = &w;
 	ret = kmig_dec_init_fd(&d, &cfg, sv[0]);
 	ret = ret ? ret : kmig_dec_run(&d);
-	w.stop = 1;
+	writer = NULL;
 	close(sv[0]);
-	pthread_join(t, NULL);
+	if (w.wfd >= 0)
+		close(w.wfd);
 	if (ret == -ETIMEDOUT) {
 		fprintf(stderr, "socket decoder hung: %s\n", kmig_dec_error(&d));
 		abort();
