@@ -26,6 +26,7 @@ if [ "$series" = debug ]; then
 	# guest down several times over. The random sequence runner
 	# (selftests/kmig/random.c) runs longer here than its default.
 	export KDIR="$tree" BED_KERNEL="$tree/arch/x86/boot/bzImage"
+	export BED_MODDIR="$tree/mods/lib/modules/$kver"
 	export BED_APPEND="kasan_multi_shot ${BED_APPEND:-}"
 	export BED_TIMEOUT="${BED_TIMEOUT:-3600}" KMIG_TIMEOUT="${KMIG_TIMEOUT:-900}"
 	export KMIG_RANDOM_SECONDS="${KMIG_RANDOM_SECONDS:-120}"

@@ -5,7 +5,8 @@
 # linux-source-6.12: x86_64 defconfig + kvm_guest.config +
 # scripts/debug-kernel.config (KASAN, lockdep, kmemleak, UBSAN, ...),
 # everything the test bed needs built in. Prints the build tree's path; its
-# arch/x86/boot/bzImage boots in the bed and kmig.ko builds against it.
+# arch/x86/boot/bzImage boots in the bed with the modules of its
+# mods/lib/modules/KVER, and kmig.ko builds against it.
 #
 # The tree is cached by a hash of the source package's version, the
 # compiler, the config fragment and this recipe, in $KMIG_DEBUG_CACHE
@@ -21,7 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pkg=linux-source-6.12
 tarball=/usr/src/$pkg.tar.xz
 frag=$top/scripts/debug-kernel.config
-recipe=1	# bump when the build steps below change
+recipe=2	# bump when the build steps below change
 
 [ -r "$tarball" ] || { echo "debug-kernel: no $tarball; run scripts/deps.sh" >&2; exit 1; }
 version=$(dpkg-query -W -f='${Version}' "$pkg")
@@ -88,6 +89,10 @@ else
 fi
 run nice -n 19 make -j"${DEBUG_KERNEL_JOBS:-2}" bzImage modules
 make -s kernelrelease > .kernelrelease
+# The bed's /lib/modules/KVER (BED_MODDIR): modprobe finds the modules
+# there, and knows which are built in.
+rm -rf mods
+run make INSTALL_MOD_PATH="$dir/mods" INSTALL_MOD_STRIP=1 modules_install
 touch .done
 echo "debug-kernel: built $(cat .kernelrelease) in $(( $(date +%s) - start )) s" >&2
 echo "$dir"
