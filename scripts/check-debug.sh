@@ -46,10 +46,7 @@ record "$kver: kmig.ko builds warning-free (W=1)" \
 	[ -e "build/kernels/$kver/kmig.ko" ] || summary
 rm -f "$bed/kmemleak.txt"
 record "$kver: test bed ran every selftest" bed_ran debug
-mkdir -p "$res/$kver"
-cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
-cp "$bed/dmesg.txt" "$bed/console.log" "$bed/kmemleak.txt" "$res/$kver/" \
-	2>/dev/null
+bed_keep
 record "$kver: dmesg has no report (KASAN, lockdep, UBSAN, ...)" \
 	scripts/splat.sh "$bed/dmesg.txt"
 record "$kver: kmemleak finds no leak after the suite" \

@@ -36,9 +36,7 @@ record "$kver: kmig.ko builds warning-free with $cc (W=1, sparse)" \
 	scripts/kbuild.sh "$kver" C=1 CHECK=sparse ||
 	[ -e "build/kernels/$kver/kmig.ko" ] || summary
 record "$kver: test bed ran every selftest" bed_ran mainline
-mkdir -p "$res/$kver"
-cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
-cp "$bed/dmesg.txt" "$bed/console.log" "$res/$kver/" 2>/dev/null
+bed_keep
 record "$kver: dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
 record "$kver: kmig loads" \
 	sh -c '! grep "kmig-bed: cannot" "$1"' sh "$bed/dmesg.txt"

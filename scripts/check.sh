@@ -53,9 +53,7 @@ for s in $series; do
 		scripts/kbuild.sh "$kver" CONFIG_KMIG_DEBUG=y
 	bed=build/bed/$kver
 	record "$kver: test bed ran every selftest" scripts/bed.sh test "$s"
-	mkdir -p "$res/$kver"
-	cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
-	cp "$bed/dmesg.txt" "$bed/console.log" "$res/$kver/" 2>/dev/null
+	bed_keep
 	record "$kver: dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
 done
 

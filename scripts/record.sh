@@ -39,6 +39,15 @@ bed_ran() {
 	return 1
 }
 
+# bed_keep: the bed's results ($bed: its TAP files, kernel log, console
+# and kmemleak report, those there are) into $res/$kver.
+bed_keep() {
+	mkdir -p "$res/$kver"
+	cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
+	cp "$bed/dmesg.txt" "$bed/console.log" "$bed/kmemleak.txt" \
+		"$res/$kver/" 2>/dev/null
+}
+
 # summary: the closing line over $res, and exit with its status.
 summary() {
 	echo
