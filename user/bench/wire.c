@@ -7,11 +7,10 @@
  *
  *   raw      write() of the whole memory, read() straight into place
  *   batched  the agent's engines (libkmig's sender.h and receiver.h) on
- *            one channel: each chunk copied out of guest memory and
- *            summed in the same pass, zero pages as zero runs, the others
- *            as RAM_PAGES batches written from the copy; the receiver
- *            reads each batch from the socket into place and checks its
- *            CRC there
+ *            one channel: each page summed where it is, zero pages as
+ *            zero runs, the others as RAM_PAGES batches written straight
+ *            from guest memory; the receiver reads each batch from the
+ *            socket into place and checks its CRCs there
  *   zerocopy the same with `kmig migrate --zerocopy`: MSG_ZEROCOPY sends
  *   page     version 1's path: one RAM_PAGE record a page, the receiver
  *            decoding into its buffer and installing runs with pwritev
@@ -284,11 +283,8 @@ static int engine_send(int fd, bool zerocopy)
 
 	vm_of(&vm, g.src, -1);
 	mig_link_init(&link);
-	ret = mig_chan_init(&ch, fd, 0, 0);
-	if (ret)
-		return ret;
-	if (zerocopy)
-		ret = kmig_enc_zerocopy(&ch.enc, 30000);
+	mig_chan_init(&ch, fd, 0, 0);
+	ret = zerocopy ? kmig_enc_zerocopy(&ch.enc, 30000) : 0;
 	if (!ret)
 		ret = kmig_enc_header(&ch.enc);
 	if (!ret)

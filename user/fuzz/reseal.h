@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the stream fuzzers share: reseal() recomputes every CRC of a
- * mutated stream (header, batch page lists, records), so that the mutation
- * reaches the checks behind them.
+ * mutated stream (header, batches' page and list CRCs, records), so that
+ * the mutation reaches the checks behind them.
  */
 #ifndef KMIG_FUZZ_RESEAL_H
 #define KMIG_FUZZ_RESEAL_H
@@ -14,23 +14,36 @@
 #include "format.h"
 #include "le.h"
 
-/* A batch's list CRC, if its page count fits in its length. */
-static inline void reseal_list(uint8_t *r, uint32_t len)
+/*
+ * A batch's page CRCs and list CRC, if its length is its page count's:
+ * returns the bytes after its record header (a batch has no record CRC),
+ * or 0 for any other record.
+ */
+static inline size_t reseal_batch(uint8_t *r, uint32_t len)
 {
-	unsigned int n;
-	size_t end;
+	const size_t hdr = KMIG_STREAM_REC_HDR_SIZE;
+	unsigned int n, i;
+	size_t list, data;
 
 	if (r[0] != KMIG_REC_RAM_PAGES || len < KMIG_REC_RAM_PAGES_HDR_LEN)
-		return;
+		return 0;
 	n = get_le16(r + 12);
-	end = KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n;
-	if (end + KMIG_STREAM_CRC_SIZE <= KMIG_STREAM_REC_HDR_SIZE + len)
-		put_le32(r + end, kmig_crc32c(0, r, end));
+	if (len != KMIG_REC_RAM_PAGES_LEN(n))
+		return 0;
+	list = hdr + KMIG_REC_RAM_PAGES_LIST_LEN(n);
+	data = list + KMIG_STREAM_CRC_SIZE;
+	for (i = 0; i < n; i++)
+		put_le32(r + hdr + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n + 4 * i,
+			 kmig_crc32c(0, r + data + (size_t)i *
+				     KMIG_STREAM_PAGE_SIZE,
+				     KMIG_STREAM_PAGE_SIZE));
+	put_le32(r + list, kmig_crc32c(0, r, list));
+	return len;
 }
 
 static inline void reseal(uint8_t *p, size_t n)
 {
-	size_t off = KMIG_STREAM_HEADER_SIZE;
+	size_t off = KMIG_STREAM_HEADER_SIZE, batch;
 	uint32_t len;
 
 	if (n < KMIG_STREAM_HEADER_SIZE)
@@ -41,7 +54,11 @@ static inline void reseal(uint8_t *p, size_t n)
 		if (len > KMIG_STREAM_MAX_PAYLOAD ||
 		    off + KMIG_STREAM_REC_HDR_SIZE + len + 4 > n)
 			return;
-		reseal_list(p + off, len);
+		batch = reseal_batch(p + off, len);
+		if (batch) {
+			off += KMIG_STREAM_REC_HDR_SIZE + batch;
+			continue;
+		}
 		put_le32(p + off + 8 + len, kmig_crc32c(0, p + off, 8 + len));
 		off += KMIG_STREAM_REC_HDR_SIZE + len + KMIG_STREAM_CRC_SIZE;
 	}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Writes valid inputs into DIR/<fuzzer>/, one corpus per fuzzer, so each
- * starts from real records: streams (with all four mode bytes) for
- * stream_dec, the same behind chunk tables for stream_sock, valid hellos
+ * starts from real records: streams (with all four mode bytes, and one
+ * with a torn page) for stream_dec, the same behind chunk tables for
+ * stream_sock, valid hellos
  * for hello, messages of every type for return_path, complete vCPU states
  * for vcpu_state, kernel replies to every request for netlink, and
  * request lines, replies and command lines for vmm_ctl, vmm_reply and cli.
@@ -17,6 +18,7 @@
 #include <linux/kmig.h>
 #include <linux/kvm.h>
 
+#include "crc32c.h"
 #include "enc.h"
 #include "handshake.h"
 #include "hello.h"
@@ -124,6 +126,51 @@ static void everything(struct kmig_enc *e)
 	kmig_enc_device(e, KMIG_DEVPKT_END_OF_STATE, NULL, 0);
 	sec(e, KMIG_REC_SECTION_FOOTER, 3, 0, "");
 	kmig_enc_eos(e);
+}
+
+/*
+ * A batch with a torn page (its CRC not its bytes'), for decoders that
+ * take torn pages: stream_dec's mode bit 2, stream_sock's bit 3; neither
+ * reseals, which would mend the page.
+ */
+static int put_torn(const char *dir)
+{
+	static const uint64_t batch[] = { 1, 2, 5 };
+	uint8_t page[KMIG_STREAM_PAGE_SIZE], head[1 + sizeof(tables[0])];
+	const void *data[3] = { page, page, page };
+	struct kmig_enc e;
+	uint32_t crcs[3];
+	unsigned int t, n, i;
+	const void *buf;
+	size_t len;
+	int bad = 0;
+
+	memset(page, 0x33, sizeof(page));
+	for (i = 0; i < 3; i++)
+		crcs[i] = kmig_crc32c(0, page, sizeof(page)) ^ (i == 1);
+	kmig_enc_init_mem(&e);
+	kmig_enc_header(&e);
+	kmig_enc_caps(&e, 0, 0);
+	sec(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_RAM, "ram");
+	kmig_enc_pages_crc(&e, 0, batch, 3, data, crcs);
+	kmig_enc_zero(&e, 0, 3, 2);
+	kmig_enc_pages(&e, 0, batch + 1, 1, data);
+	sec(&e, KMIG_REC_SECTION_FOOTER, 1, 0, "");
+	kmig_enc_eos(&e);
+	buf = kmig_enc_mem(&e, &len);
+	for (i = 0; i < 2; i++) {
+		head[0] = 4 | i << 1;	/* in place or not */
+		bad |= put(dir, "stream_dec", "torn", i, head, 1, buf, len);
+		for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+			n = 2 + (tables[t][0] & 7);
+			head[0] = 8 | i << 1 | (t & 1) << 2;
+			memcpy(head + 1, tables[t], n);
+			bad |= put(dir, "stream_sock", "torn", 2 * t + i, head,
+				   1 + n, buf, len);
+		}
+	}
+	kmig_enc_free(&e);
+	return bad;
 }
 
 /* One text input per line of @lines, the first byte @mode (if not 0). */
@@ -399,6 +446,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: seed DIR\n");
 		return 2;
 	}
+	bad |= put_torn(argv[1]);
 	for (mode = 0; mode < 4; mode++) {
 		kmig_enc_init_mem(&e);
 		everything(&e);

@@ -6,7 +6,7 @@
  * recomputes every CRC32C it can frame (a batch's list CRC too), so the
  * fuzzer reaches the checks behind the CRC instead of stopping at it.
  * Mode bit 1 set: batches are received in place, straight into slot
- * memory. The callbacks write into real slot memory and abort on any page
+ * memory. Mode bit 2 set: torn pages are taken. The callbacks write into real slot memory and abort on any page
  * outside a slot, so a decoder that let one through crashes here.
  */
 #include <errno.h>
@@ -101,14 +101,22 @@ static int on_pages(void *o, uint32_t slot, const uint64_t *pages,
 	return 0;
 }
 
-static const struct kmig_dec_ops ops = {
-	.page = on_page, .zero = on_zero, .vcpu = on_vcpu,
-	.device = on_device,
-};
+static int on_torn(void *o, uint32_t slot, uint64_t page)
+{
+	slot_page(slot, page);
+	return 0;
+}
 
-static const struct kmig_dec_ops ops_in_place = {
-	.page = on_page, .zero = on_zero, .vcpu = on_vcpu,
-	.device = on_device, .pages_dest = on_dest, .pages = on_pages,
+static const struct kmig_dec_ops ops[4] = {
+	{ .page = on_page, .zero = on_zero, .vcpu = on_vcpu,
+	  .device = on_device },
+	{ .page = on_page, .zero = on_zero, .vcpu = on_vcpu,
+	  .device = on_device, .pages_dest = on_dest, .pages = on_pages },
+	{ .page = on_page, .zero = on_zero, .vcpu = on_vcpu,
+	  .device = on_device, .torn = on_torn },
+	{ .page = on_page, .zero = on_zero, .vcpu = on_vcpu,
+	  .device = on_device, .pages_dest = on_dest, .pages = on_pages,
+	  .torn = on_torn },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -118,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kmig_dec_cfg cfg = {
 		.slots = slots, .nslots = 2,
 		.caps_supported = KMIG_SCAP_ALL,
-		.ops = size && data[0] & 2 ? &ops_in_place : &ops,
+		.ops = size ? &ops[data[0] >> 1 & 3] : &ops[0],
 	};
 	struct kmig_hello h;
 	struct kmig_dec d;

@@ -9,7 +9,7 @@
  * can be framed is recomputed first (as in stream_dec). Bit 1 set: the
  * mode's callbacks receive batches in place. Bit 2 set: all have a
  * release callback, and the data handed out must stay unchanged until it
- * is called (checked by CRC). The next byte's low 3 bits give the
+ * is called (checked by CRC). Bit 3 set: all take torn pages. The next byte's low 3 bits give the
  * table's length minus one, and each table byte a chunk size: the
  * stream goes into the socket in chunks of those sizes in turn, each only
  * once the decoder has read the previous one, so the decoder's reads are
@@ -18,7 +18,7 @@
  * The invariant: the bytes decode identically from the socket and from
  * the buffer, with and without in-place batches: same callbacks with the
  * same data in the same order, same return value, same error message
- * (but for the words "where they landed" of an in-place batch's CRC
+ * (but for the words "where it landed" of an in-place batch's CRC
  * mismatch) and same position at the end (after a failure: with the
  * same callbacks; a batch cut short is consumed in place, left unread
  * otherwise). A socket decoder stops at END_OF_STREAM, where a buffer
@@ -231,6 +231,13 @@ static int on_pages(void *o, uint32_t slot, const uint64_t *pages,
 	return 0;
 }
 
+static int on_torn(void *o, uint32_t slot, uint64_t page)
+{
+	slot_page(slot, page);
+	note(o, 'T', slot, 0, 0, page);
+	return 0;
+}
+
 static const struct kmig_dec_ops ops = {
 	.caps = on_caps, .section = on_section, .cmd = on_cmd,
 	.page = on_page, .zero = on_zero, .vcpu = on_vcpu,
@@ -417,17 +424,24 @@ static void differ(const char *what, const struct run *a,
 	abort();
 }
 
+/* @m without what only an in-place batch says, into @out. */
+static const char *unplaced(const char *m, char *out, size_t n)
+{
+	static const char landed[] = " where it landed";
+	const char *x = strstr(m, landed);
+
+	if (!x)
+		return m;
+	snprintf(out, n, "%.*s%s", (int)(x - m), m, x + sizeof(landed) - 1);
+	return out;
+}
+
 /* Messages equal, but for what only an in-place batch says. */
 static int same_message(const char *a, const char *b)
 {
-	static const char landed[] = " where they landed";
-	const char *x = strstr(a, landed), *y = strstr(b, landed);
-	size_t la = x ? (size_t)(x - a) : strlen(a);
-	size_t lb = y ? (size_t)(y - b) : strlen(b);
+	char x[256], y[256];
 
-	return la == lb && !memcmp(a, b, la) &&
-	       !strcmp(a + la + (x ? sizeof(landed) - 1 : 0),
-		       b + lb + (y ? sizeof(landed) - 1 : 0));
+	return !strcmp(unplaced(a, x, sizeof(x)), unplaced(b, y, sizeof(y)));
 }
 
 static void same(const char *what, const struct run *a, const struct run *b,
@@ -477,6 +491,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o = data[0] & 2 ? ops_in_place : ops;
 	if (data[0] & 4)
 		p.release = o.release = on_release;
+	if (data[0] & 8)
+		p.torn = o.torn = on_torn;
 	n = size - 2 - ntable;
 	copy = malloc(n ? n : 1);
 	if (!copy)

@@ -282,6 +282,8 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 				 (unsigned long long)c->round);
 			return -EPROTO;
 		}
+		if (mig_recv_main_sync(c, cmd->round))
+			return -EBADMSG;
 		c->round++;
 		d->job.memory_iteration = c->round;
 		return 0;
@@ -434,8 +436,8 @@ static int decode(struct dst *d)
 	static const struct kmig_dec_ops main_ops = {
 		.section = main_section, .cmd = main_cmd, .page = main_page,
 		.pages_dest = main_pages_dest, .pages = mig_recv_pages,
-		.zero = main_zero, .vcpu = main_vcpu, .device = main_device,
-		.release = mig_recv_release,
+		.zero = main_zero, .torn = mig_recv_torn, .vcpu = main_vcpu,
+		.device = main_device, .release = mig_recv_release,
 	};
 	int ret;
 
@@ -667,6 +669,7 @@ static void job_final(struct dst *d, int ret)
 		c.all_bytes += d->recv.ch[i].dec.pos;
 	}
 	c.ram_bytes = c.all_bytes;
+	c.torn = d->recv.torn.pages;
 	d->job.channels = d->recv.nchan;
 	mig_job_count(&d->job, &c);
 	mig_job_end(&d->job, ret, d->err);

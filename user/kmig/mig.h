@@ -83,6 +83,7 @@ struct mig_job {
 	uint64_t memory_constant, memory_normal, memory_normal_bytes;
 	uint64_t memory_bps, memory_dirty_rate;	/* bytes/s, pages/s */
 	uint64_t memory_iteration;
+	uint64_t memory_torn;		/* destination: arrived torn, sent again */
 	uint64_t throttle;
 	uint64_t disk_total;
 	uint64_t device_bytes;
@@ -185,6 +186,7 @@ struct mig_counts {
 	uint64_t all_bytes;		/* every byte of every stream */
 	uint64_t device_bytes;		/* device state */
 	uint64_t dirty;			/* pages still to send */
+	uint64_t torn;			/* destination: pages that arrived torn */
 	bool rate_from_elapsed;		/* memory_bps: all_bytes / elapsed */
 };
 

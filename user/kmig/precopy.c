@@ -147,10 +147,8 @@ static int start_streams(struct precopy_src *s)
 	if (s->o.ndevs)
 		req |= KMIG_SCAP_DEVICE_STATE;
 	for (i = 0; i < s->o.channels; i++) {
-		ret = mig_chan_init(&s->ch[i], s->sock[i], i,
-				    s->o.bandwidth / (npc ? npc : 1));
-		if (ret)
-			return fail(s, ret, "out of memory");
+		mig_chan_init(&s->ch[i], s->sock[i], i,
+			      s->o.bandwidth / (npc ? npc : 1));
 		ret = s->o.zerocopy ?
 		      kmig_enc_zerocopy(&s->ch[i].enc,
 					s->o.io_timeout_s * 1000) : 0;

@@ -20,6 +20,7 @@ void mig_job_count(struct mig_job *j, const struct mig_counts *c)
 	j->memory_normal = c->pages;
 	j->memory_constant = c->zero;
 	j->memory_normal_bytes = c->pages * MIG_PAGE;
+	j->memory_torn = c->torn;
 	j->memory_processed = c->ram_bytes;
 	j->data_processed = c->all_bytes;
 	j->memory_remaining = c->dirty * MIG_PAGE;
@@ -112,9 +113,12 @@ static void json(const struct mig_job *j, bool source)
 	printf("  \"tls\": \"%s\",\n", tls_creds(j));
 	printf("  \"tls_ktls_channels\": %u,\n", j->tls_ktls);
 	printf("  \"tls_relay_channels\": %u,\n", j->tls_relay);
-	if (!source)
+	if (!source) {
 		printf("  \"resume_time_us\": %llu,\n",
 		       (unsigned long long)j->resume_us);
+		printf("  \"memory_torn\": %llu,\n",
+		       (unsigned long long)j->memory_torn);
+	}
 	printf("  \"error\": \"");
 	for (const char *p = j->error; *p; p++)
 		if (*p == '"' || *p == '\\')
@@ -150,6 +154,9 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 	       (unsigned long long)j->memory_iteration,
 	       (unsigned long long)j->device_bytes,
 	       (unsigned long long)j->throttle);
+	if (!source && j->memory_torn)
+		printf("  pages that arrived torn and came again: %llu\n",
+		       (unsigned long long)j->memory_torn);
 	if (j->tls)
 		printf("  TLS 1.3 (%s): kernel TLS on %u channel%s, relay on %u\n",
 		       tls_creds(j), j->tls_ktls, j->tls_ktls == 1 ? "" : "s",

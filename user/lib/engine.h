@@ -29,8 +29,6 @@
 #define MIG_DEV_SECTION		2000u	/* + device index */
 /* Pages per unit of work a sender takes from the round's cursor. */
 #define MIG_CHUNK_PAGES		256u
-/* A sender's buffer: pages read and not yet written out. */
-#define MIG_SEND_BUF_PAGES	(2 * MIG_CHUNK_PAGES)
 /* Default --io-timeout. */
 #define MIG_IO_TIMEOUT_S	30
 

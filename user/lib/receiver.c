@@ -116,6 +116,11 @@ static int bar_wait(struct mig_recv_chan *c, uint64_t round)
 	gen = b->gen;
 	b->arrived |= 1u << c->index;
 	if (++b->waiting == b->n) {
+		ret = mig_torn_round_end(&c->r->torn, round, err, n);
+		if (ret) {
+			pthread_mutex_unlock(&b->lock);
+			return ret;
+		}
 		b->waiting = 0;
 		b->arrived = 0;
 		b->gen++;
@@ -202,6 +207,13 @@ static int put_page(struct mig_recv_chan *c, struct mig_slot *sl, uint64_t page,
 	return c->batch_err;
 }
 
+/* Page @p of @sl arrived whole, or (@torn) torn. */
+static void mark(struct mig_recv *r, struct mig_slot *sl, uint64_t p,
+		 bool torn)
+{
+	mig_torn_mark(&r->torn, sl - r->vm->slots, p, torn);
+}
+
 int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		   const void *data)
 {
@@ -212,6 +224,7 @@ int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		return -ERANGE;	/* the decoder checked it already */
 	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
 			  __ATOMIC_RELAXED);
+	mark(c->r, sl, page, false);
 	count_pages(&c->pages, 1);
 	return put_page(c, sl, page, data);
 }
@@ -229,6 +242,7 @@ int mig_recv_zero(void *opaque, uint32_t slot, uint64_t page,
 	count_pages(&c->zero, count);
 	/* A page never written is zero already: only overwrite sent ones. */
 	for (p = page; p < page + count; p++) {
+		mark(c->r, sl, p, false);
 		bit = 1ull << (p % 64);
 		if (!(__atomic_fetch_and(&sl->written[p / 64], ~bit,
 					 __ATOMIC_RELAXED) & bit))
@@ -284,10 +298,25 @@ int mig_recv_pages(void *opaque, uint32_t slot, const uint64_t *pages,
 	unsigned int i;
 
 	(void)data;	/* where mig_recv_pages_dest() put them */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		__atomic_fetch_or(&sl->written[pages[i] / 64],
 				  1ull << (pages[i] % 64), __ATOMIC_RELAXED);
+		mark(c->r, sl, pages[i], false);
+	}
 	count_pages(&c->pages, n);
+	return 0;
+}
+
+/* After mig_recv_pages() (or _page()) got it: kept aside until it comes
+ * again. */
+int mig_recv_torn(void *opaque, uint32_t slot, uint64_t page)
+{
+	struct mig_recv_chan *c = opaque;
+	struct mig_slot *sl = slot_of(c->r, slot);
+
+	if (!sl)
+		return -ERANGE;
+	mark(c->r, sl, page, true);
 	return 0;
 }
 
@@ -419,6 +448,13 @@ static int check_rounds(struct mig_recv *r)
 	return 0;
 }
 
+int mig_recv_main_sync(struct mig_recv_chan *c, uint64_t round)
+{
+	if (c->r->nchan > 1)
+		return 0;	/* the page channels' barrier does it */
+	return mig_torn_round_end(&c->r->torn, round, c->err, sizeof(c->err));
+}
+
 void mig_recv_init(struct mig_recv *r, struct mig_link *link,
 		   struct mig_vm *vm, unsigned int io_timeout_s)
 {
@@ -443,6 +479,7 @@ void mig_recv_free(struct mig_recv *r)
 
 	for (i = 0; i < r->nchan; i++)
 		kmig_dec_free(&r->ch[i].dec);
+	mig_torn_free(&r->torn);
 	pthread_cond_destroy(&r->bar.cond);
 	pthread_mutex_destroy(&r->bar.lock);
 }
@@ -468,17 +505,23 @@ static int pages_only_section(void *opaque, const struct kmig_section *s)
 static int pages_only_cmd(void *opaque, const struct kmig_scmd *cmd)
 {
 	struct mig_recv_chan *c = opaque;
+	int ret;
 
-	if (cmd->id == KMIG_SCMD_ROUND_SYNC)
-		c->round++;
-	return 0;
+	if (cmd->id != KMIG_SCMD_ROUND_SYNC)
+		return 0;
+	ret = mig_recv_flush(c);
+	if (!ret)
+		ret = mig_recv_main_sync(c, c->round);
+	c->round++;
+	return ret;
 }
 
 const struct kmig_dec_ops mig_recv_pages_only_ops = {
 	.caps = pages_only_caps, .section = pages_only_section,
 	.cmd = pages_only_cmd, .page = mig_recv_page,
 	.pages_dest = mig_recv_pages_dest, .pages = mig_recv_pages,
-	.zero = mig_recv_zero, .release = mig_recv_release,
+	.zero = mig_recv_zero, .torn = mig_recv_torn,
+	.release = mig_recv_release,
 };
 
 int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops)
@@ -487,8 +530,10 @@ int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops)
 		.caps = page_chan_caps, .section = page_chan_section,
 		.cmd = page_chan_cmd, .page = mig_recv_page,
 		.pages_dest = mig_recv_pages_dest, .pages = mig_recv_pages,
-		.zero = mig_recv_zero, .release = mig_recv_release,
+		.zero = mig_recv_zero, .torn = mig_recv_torn,
+		.release = mig_recv_release,
 	};
+	char why[256];
 	struct kmig_dec_cfg cfg = {
 		.slots = r->dslots, .nslots = r->vm->nslots,
 		.caps_supported = KMIG_SCAP_ALL,
@@ -500,6 +545,9 @@ int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops)
 		r->dslots[i].id = r->vm->slots[i].id;
 		r->dslots[i].npages = r->vm->slots[i].npages;
 	}
+	ret = mig_torn_init(&r->torn, r->vm);
+	if (ret)
+		return mig_link_fail(r->link, ret, "out of memory");
 	r->bar.n = r->nchan - 1;
 	for (i = 0; i < r->nchan; i++) {
 		cfg.ops = i ? &page_ops : main_ops;
@@ -529,5 +577,8 @@ int mig_recv_run(struct mig_recv *r, const struct kmig_dec_ops *main_ops)
 	join_page_chans(r);
 	if (mig_link_failed(r->link))
 		return -EIO;
-	return check_rounds(r);
+	ret = check_rounds(r);
+	if (!ret && mig_torn_left(&r->torn, why, sizeof(why)))
+		ret = mig_link_fail(r->link, -EBADMSG, "%s", why);
+	return ret;
 }

@@ -12,8 +12,12 @@
  * each page channel has the I/O timeout to end its own.
  *
  * The main channel's decoder ops belong to the subcommand; they hand
- * pages to mig_recv_page()/mig_recv_zero() and set mig_recv_release() as
- * their release.
+ * pages to mig_recv_page()/mig_recv_zero()/mig_recv_torn() and set
+ * mig_recv_release() as their release.
+ *
+ * A page that arrives torn (the source read it while its guest wrote it)
+ * is kept aside until it arrives again, which the source's dirty log
+ * guarantees; one that never does fails the migration at its end.
  */
 #ifndef KMIG_RECEIVER_H
 #define KMIG_RECEIVER_H
@@ -26,6 +30,7 @@
 #include "dec.h"
 #include "engine.h"
 #include "link.h"
+#include "torn.h"
 
 /* Pages one write installs: consecutive pages of one slot. */
 #define MIG_RECV_BATCH	256
@@ -78,6 +83,7 @@ struct mig_recv {
 	unsigned int nchan;		/* main included */
 	struct mig_recv_chan ch[1 + MIG_MAX_CHANNELS];
 	struct rbarrier bar;
+	struct mig_torn torn;
 	uint8_t zero[MIG_PAGE];
 };
 
@@ -111,6 +117,12 @@ int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
 			unsigned int n, void **dst);
 int mig_recv_pages(void *opaque, uint32_t slot, const uint64_t *pages,
 		   unsigned int n, const void *const *data);
+int mig_recv_torn(void *opaque, uint32_t slot, uint64_t page);
+/*
+ * The main channel's ROUND_SYNC @round (after mig_recv_flush()): without
+ * page channels, the round's pages are all in. 0 or -errno (c->err set).
+ */
+int mig_recv_main_sync(struct mig_recv_chan *c, uint64_t round);
 void mig_recv_release(void *opaque);
 /* Install what is collected: before anything that must come after it. */
 int mig_recv_flush(struct mig_recv_chan *c);

@@ -1,22 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The source's sending engine (sender.h). A sender takes chunks of
- * MIG_CHUNK_PAGES dirty pages from the shared cursor, copies them out of
- * the slot's mapping into its buffer, sends zero pages as zero records
- * (runs coalesced) and the others in batches (RAM_PAGES, up to
- * KMIG_STREAM_MAX_BATCH pages of a chunk) that the encoder writes straight
- * from that buffer, and keeps under its share of --bandwidth.
+ * MIG_CHUNK_PAGES dirty pages from the shared cursor, sends zero pages as
+ * zero records (runs coalesced) and the others in batches (RAM_PAGES, up
+ * to KMIG_STREAM_MAX_BATCH pages of a chunk) that the encoder writes
+ * straight from the slot's mapping, and keeps under its share of
+ * --bandwidth.
  *
- * The copy is the one the CRC is computed on, in the same pass
- * (kmig_crc32c_copy()): the guest keeps writing its memory meanwhile, and
- * the dirty log sends such pages again. Pages that
- * have no memory (round 0 asks the module) are never read: a read through
- * the mapping would give them some.
+ * Nothing is copied: each page's CRC is taken where it is, and the kernel
+ * copies the page from there into the socket when the encoder flushes.
+ * The guest keeps writing its memory meanwhile: a page it writes in
+ * between goes out torn, not matching its CRC. The destination keeps it
+ * aside, and the dirty log sends the page again in the next round, since
+ * the write came after this round's harvest re-armed it; the final round
+ * runs with the guest paused, so no page of it can tear. Pages that have
+ * no memory (round 0 asks the module) are never read: a read through the
+ * mapping would give them some.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,7 +60,6 @@ static int rate_wait(struct mig_chan *s, uint64_t bytes)
 	ret = kmig_enc_flush(&s->enc);
 	if (ret)
 		return ret;
-	s->used = 0;
 	now = kmig_now_ns();
 	if (due > now) {
 		ts.tv_sec = (due - now) / 1000000000ull;
@@ -67,7 +69,8 @@ static int rate_wait(struct mig_chan *s, uint64_t bytes)
 	return 0;
 }
 
-/* Encode the batch built so far (its pages stay in the buffer). */
+/* Encode the batch built so far: the kernel reads its pages from guest
+ * memory when the encoder flushes. */
 static int send_batch(struct mig_chan *s, uint64_t *bytes)
 {
 	int ret;
@@ -83,47 +86,13 @@ static int send_batch(struct mig_chan *s, uint64_t *bytes)
 }
 
 static int batch_page(struct mig_chan *s, const struct mig_slot *sl,
-		      uint64_t p, const void *data, uint32_t crc,
-		      uint64_t *bytes)
+		      uint64_t p, const uint8_t *data, uint64_t *bytes)
 {
 	s->bslot = sl->id;
 	s->bpages[s->nb] = p;
-	s->bcrc[s->nb] = crc;
+	s->bcrc[s->nb] = kmig_crc32c(0, data, MIG_PAGE);
 	s->bdata[s->nb++] = data;
 	return s->nb == KMIG_STREAM_MAX_BATCH ? send_batch(s, bytes) : 0;
-}
-
-/*
- * Copy pages first .. end - 1 of @sl into the buffer, behind what earlier
- * chunks left there for the encoder to write, each page's CRC taken in
- * the copy (s->crc): the batch encoded and a flush first when they do not
- * fit. Returns where page @first landed.
- */
-static uint8_t *copy_pages(struct mig_chan *s, const struct mig_slot *sl,
-			   uint64_t first, uint64_t end, uint64_t *bytes)
-{
-	uint64_t n = end - first, i;
-	uint8_t *at;
-	int ret;
-
-	if (s->used + n > MIG_SEND_BUF_PAGES) {
-		ret = send_batch(s, bytes);
-		if (!ret)
-			ret = kmig_enc_flush(&s->enc);
-		if (ret) {
-			snprintf(s->errmsg, sizeof(s->errmsg),
-				 "cannot send pages of slot %u: %s", sl->id,
-				 strerror(-ret));
-			return NULL;
-		}
-		s->used = 0;
-	}
-	at = s->buf + s->used * MIG_PAGE;
-	for (i = 0; i < n; i++)
-		s->crc[s->used + i] = kmig_crc32c_copy(0, at + i * MIG_PAGE,
-				sl->map + (first + i) * MIG_PAGE, MIG_PAGE);
-	s->used += n;
-	return at;
 }
 
 static bool bit(const uint64_t *bm, uint64_t p)
@@ -131,10 +100,10 @@ static bool bit(const uint64_t *bm, uint64_t p)
 	return bm[p / 64] & (1ull << (p % 64));
 }
 
-/* To read: in this round's bitmap, and with memory (round 0 checks). */
-static bool to_read(const struct mig_slot *sl, uint64_t p)
+/* Only round 0 asks which pages have memory. */
+static bool has_memory(const struct mig_slot *sl, uint64_t p)
 {
-	return bit(sl->bitmap, p) && (!sl->present || bit(sl->present, p));
+	return !sl->present || bit(sl->present, p);
 }
 
 /* Zero records for runs of zero pages, coalesced. */
@@ -163,40 +132,25 @@ static int zero_page(struct mig_chan *s, const struct mig_slot *sl,
 
 /*
  * The pages of one chunk in this round's bitmap: those without memory as
- * zero pages straight away; the others copied out of the mapping a run of
- * consecutive pages at a time (never a page between them, which might
- * have no memory), zero pages among them as zero records, the rest in
- * batches written straight from the buffer.
+ * zero pages straight away, the others read where they are, zero pages
+ * among them as zero records, the rest in batches.
  */
 static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
 {
 	struct zero_run z = { 0 };
-	uint64_t p, lo, hi, bytes = 0;
-	const uint8_t *buf, *data;
-	const uint32_t *crc;
+	uint64_t p, bytes = 0;
+	const uint8_t *data;
 	int ret = 0;
 
-	for (p = first; p < end && !ret; p = hi) {
-		for (; p < end && !to_read(sl, p) && !ret; p++)
-			if (bit(sl->bitmap, p))
-				ret = zero_page(s, sl, &z, p, &bytes);
-		if (p == end || ret)
-			break;
-		for (lo = p, hi = p + 1; hi < end && to_read(sl, hi); hi++)
-			;
-		buf = copy_pages(s, sl, lo, hi, &bytes);
-		if (!buf)
-			return s->enc.err ? s->enc.err : -EIO;
-		crc = s->crc + (buf - s->buf) / MIG_PAGE;
-		for (p = lo; p < hi && !ret; p++) {
-			data = buf + (p - lo) * MIG_PAGE;
-			if (kmig_page_is_zero(data)) {
-				ret = zero_page(s, sl, &z, p, &bytes);
-				continue;
-			}
-			ret = batch_page(s, sl, p, data, crc[p - lo], &bytes);
-		}
+	for (p = first; p < end && !ret; p++) {
+		if (!bit(sl->bitmap, p))
+			continue;
+		data = sl->map + p * MIG_PAGE;
+		if (!has_memory(sl, p) || kmig_page_is_zero(data))
+			ret = zero_page(s, sl, &z, p, &bytes);
+		else
+			ret = batch_page(s, sl, p, data, &bytes);
 	}
 	if (!ret)
 		ret = send_batch(s, &bytes);
@@ -268,38 +222,26 @@ int mig_chan_round_sync(struct mig_chan *ch, uint64_t round, bool final)
 	return ret;
 }
 
-int mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
-		  uint64_t rate)
+void mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
+		   uint64_t rate)
 {
 	memset(ch, 0, sizeof(*ch));
 	ch->sock = sock;
 	ch->index = index;
 	ch->rate = rate;
 	ch->last_ns = kmig_now_ns();
-	ch->buf = malloc(MIG_SEND_BUF_PAGES * MIG_PAGE);
-	ch->crc = malloc(MIG_SEND_BUF_PAGES * sizeof(*ch->crc));
-	if (!ch->buf || !ch->crc) {
-		free(ch->buf);
-		free(ch->crc);
-		ch->buf = NULL;
-		ch->crc = NULL;
-		return -ENOMEM;
-	}
 	pthread_mutex_init(&ch->lock, NULL);
 	kmig_enc_init_fd(&ch->enc, sock);
-	return 0;
+	ch->inited = true;
 }
 
 void mig_chan_free(struct mig_chan *ch)
 {
-	if (!ch->buf)
+	if (!ch->inited)
 		return;
 	kmig_enc_free(&ch->enc);
-	free(ch->buf);
-	free(ch->crc);
-	ch->buf = NULL;
-	ch->crc = NULL;
 	pthread_mutex_destroy(&ch->lock);
+	ch->inited = false;
 }
 
 void mig_chan_begin(struct mig_chan *ch)

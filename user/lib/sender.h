@@ -39,10 +39,8 @@ struct mig_chan {
 	bool ended;			/* END_OF_STREAM written */
 	uint32_t pings;
 	struct mig_senders *pool;
-	uint8_t *buf;			/* MIG_SEND_BUF_PAGES */
-	uint32_t *crc;			/* each page's CRC, taken in the copy */
-	uint64_t used;			/* pages of buf the encoder holds */
-	/* The batch being built: pages of buf, not encoded yet. */
+	bool inited;
+	/* The batch being built: pages of a slot, not encoded yet. */
 	uint32_t bslot;
 	unsigned int nb;
 	uint64_t bpages[KMIG_STREAM_MAX_BATCH];
@@ -76,8 +74,8 @@ struct mig_senders {
 	bool pinger_started;
 };
 
-int mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
-		  uint64_t rate);
+void mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
+		   uint64_t rate);
 void mig_chan_free(struct mig_chan *ch);
 void mig_chan_begin(struct mig_chan *ch);
 void mig_chan_end(struct mig_chan *ch);

@@ -243,45 +243,30 @@ static __m512i broadcast_k(const uint64_t k[2])
 	return _mm512_broadcast_i32x4(_mm_set_epi64x(k[1], k[0]));
 }
 
-/* 64 bytes at @p, also stored at @to unless NULL. */
 FOLD_TARGET __attribute__((always_inline))
-static inline __m512i take(const uint8_t *p, uint8_t *to)
+static inline __m512i take(const uint8_t *p)
 {
-	__m512i v = _mm512_loadu_si512(p);
-
-	if (to)
-		_mm512_storeu_si512(to, v);
-	return v;
+	return _mm512_loadu_si512(p);
 }
 
-/* Byte by byte, through the crc32 instruction (and to @to). */
+/* Byte by byte, through the crc32 instruction. */
 FOLD_TARGET __attribute__((always_inline))
-static inline uint64_t tail(uint64_t c, const uint8_t *p, size_t len,
-			    uint8_t *to)
+static inline uint64_t tail(uint64_t c, const uint8_t *p, size_t len)
 {
 	uint64_t w;
 
 	for (; len >= 8; len -= 8, p += 8) {
 		memcpy(&w, p, 8);
-		if (to) {
-			memcpy(to, &w, 8);
-			to += 8;
-		}
 		c = _mm_crc32_u64(c, w);
 	}
-	for (; len; len--) {
-		if (to)
-			*to++ = *p;
+	for (; len; len--)
 		c = _mm_crc32_u8(c, *p++);
-	}
 	return c;
 }
 
-/* The folding over @len >= FOLD_MIN bytes at @p, each one also stored at
- * @to unless NULL: what was loaded is what is stored and folded. */
+/* The folding over @len >= FOLD_MIN bytes at @p. */
 FOLD_TARGET __attribute__((always_inline))
-static inline uint32_t fold(uint32_t crc, const uint8_t *p, size_t len,
-			    uint8_t *to)
+static inline uint32_t fold(uint32_t crc, const uint8_t *p, size_t len)
 {
 	__m512i a0, a1, a2, a3, k;
 	size_t step = 0;
@@ -290,27 +275,25 @@ static inline uint32_t fold(uint32_t crc, const uint8_t *p, size_t len,
 
 	if (!__atomic_load_n(&fold_ready, __ATOMIC_ACQUIRE))
 		fold_init();
-#define TO(off) (to ? to + step + (off) : NULL)
 	/* The initial register is the first four bytes, xored in. */
-	a0 = _mm512_xor_si512(take(p, TO(0)),
+	a0 = _mm512_xor_si512(take(p),
 			      _mm512_zextsi128_si512(_mm_cvtsi32_si128(~crc)));
-	a1 = take(p + 64, TO(64));
-	a2 = take(p + 128, TO(128));
-	a3 = take(p + 192, TO(192));
+	a1 = take(p + 64);
+	a2 = take(p + 128);
+	a3 = take(p + 192);
 	k = broadcast_k(fold_k[4]);
 	for (step = FOLD_STEP; len - step >= FOLD_STEP; step += FOLD_STEP) {
-		a0 = fold512(a0, k, take(p + step, TO(0)));
-		a1 = fold512(a1, k, take(p + step + 64, TO(64)));
-		a2 = fold512(a2, k, take(p + step + 128, TO(128)));
-		a3 = fold512(a3, k, take(p + step + 192, TO(192)));
+		a0 = fold512(a0, k, take(p + step));
+		a1 = fold512(a1, k, take(p + step + 64));
+		a2 = fold512(a2, k, take(p + step + 128));
+		a3 = fold512(a3, k, take(p + step + 192));
 	}
 	k = broadcast_k(fold_k[3]);
 	a0 = fold512(a0, k, a1);
 	a0 = fold512(a0, k, a2);
 	a0 = fold512(a0, k, a3);
 	for (; len - step >= 64; step += 64)
-		a0 = fold512(a0, k, take(p + step, TO(0)));
-#undef TO
+		a0 = fold512(a0, k, take(p + step));
 	x = fold128(_mm512_extracti32x4_epi32(a0, 0), fold_k[2],
 		    _mm512_extracti32x4_epi32(a0, 3));
 	x = _mm_xor_si128(x, fold128(_mm512_extracti32x4_epi32(a0, 1),
@@ -319,7 +302,7 @@ static inline uint32_t fold(uint32_t crc, const uint8_t *p, size_t len,
 				     fold_k[0], _mm_setzero_si128()));
 	c = _mm_crc32_u64(0, _mm_cvtsi128_si64(x));
 	c = _mm_crc32_u64(c, _mm_extract_epi64(x, 1));
-	return ~(uint32_t)tail(c, p + step, len - step, to ? to + step : NULL);
+	return ~(uint32_t)tail(c, p + step, len - step);
 }
 
 FOLD_TARGET
@@ -327,18 +310,7 @@ uint32_t kmig_crc32c_fold(uint32_t crc, const void *buf, size_t len)
 {
 	if (len < FOLD_MIN)
 		return kmig_crc32c_hw(crc, buf, len);
-	return fold(crc, buf, len, NULL);
-}
-
-FOLD_TARGET
-static uint32_t fold_copy(uint32_t crc, void *dst, const void *src,
-			  size_t len)
-{
-	if (len < FOLD_MIN) {
-		memcpy(dst, src, len);
-		return kmig_crc32c_hw(crc, dst, len);
-	}
-	return fold(crc, src, len, dst);
+	return fold(crc, buf, len);
 }
 
 /* crc * x^(8 * len) mod P: as if @len zero bytes followed. */
@@ -457,18 +429,6 @@ uint32_t kmig_crc32c(uint32_t crc, const void *buf, size_t len)
 		__atomic_store_n(&chosen, fn, __ATOMIC_RELEASE);
 	}
 	return len ? fn(crc, buf, len) : crc;
-}
-
-uint32_t kmig_crc32c_copy(uint32_t crc, void *dst, const void *src,
-			  size_t len)
-{
-#if defined(__x86_64__)
-	kmig_crc32c(0, NULL, 0);
-	if (__atomic_load_n(&chosen, __ATOMIC_ACQUIRE) == kmig_crc32c_fold)
-		return fold_copy(crc, dst, src, len);
-#endif
-	memcpy(dst, src, len);
-	return kmig_crc32c(crc, dst, len);
 }
 
 /* x^(8 * KMIG_CRC32C_PAGE - 33) for shift_hw(), x^(8 * KMIG_CRC32C_PAGE). */

@@ -27,13 +27,6 @@ bool kmig_crc32c_hw_available(void);
 uint32_t kmig_crc32c_fold(uint32_t crc, const void *buf, size_t len);
 bool kmig_crc32c_fold_available(void);
 /*
- * memcpy(@dst, @src, @len), then kmig_crc32c(@crc, @dst, @len): in one
- * pass where the folding runs (the bytes loaded are those stored and
- * summed), else in two.
- */
-uint32_t kmig_crc32c_copy(uint32_t crc, void *dst, const void *src,
-			  size_t len);
-/*
  * kmig_crc32c(@crc_a, B, @len_b) from @crc_b = kmig_crc32c(0, B, @len_b),
  * without B: two multiplies for a page of KMIG_CRC32C_PAGE bytes, some
  * hundred for other lengths.

@@ -10,7 +10,7 @@
  * slot 1 (256 pages)". Errors:
  *   -EPROTO           bad magic, unknown record type or flags, order
  *   -EPROTONOSUPPORT  unknown version, required capability not supported
- *   -EBADMSG          CRC mismatch
+ *   -EBADMSG          CRC mismatch (of a page of a batch: see @torn)
  *   -EMSGSIZE         length over a limit or not the record's size
  *   -ENODATA          truncated stream (or no END_OF_STREAM)
  *   -ERANGE           page beyond its slot, unknown slot, bad vCPU index
@@ -51,6 +51,14 @@ struct kmig_slot {
  * them with readv and with memcpy: they must not SIGBUS). Those bytes hold
  * unverified data until @pages (or @page) is called for them with @data
  * equal to @dst; if decoding stops before that, they are garbage.
+ *
+ * Each page of a batch has its own CRC. A page that fails it is torn: the
+ * sender read it while the guest wrote it (or it was damaged on the way).
+ * Without @torn the record is refused (-EBADMSG). With @torn the batch is
+ * handed over whole, torn pages included, and then @torn is called for
+ * each of them: their bytes are garbage until a later record of the same
+ * page replaces them, and the consumer must see that one arrives before
+ * anything uses the page (stream-format.rst, "Torn pages").
  */
 struct kmig_dec_ops {
 	int (*caps)(void *opaque, uint64_t agreed);
@@ -64,6 +72,7 @@ struct kmig_dec_ops {
 		     unsigned int n, const void *const *data);
 	int (*zero)(void *opaque, uint32_t slot, uint64_t page,
 		    uint32_t count);
+	int (*torn)(void *opaque, uint32_t slot, uint64_t page);
 	int (*vcpu)(void *opaque, uint32_t vcpu, uint16_t part,
 		    const void *data, uint32_t len);
 	/* @instance is the device section's instance. */
@@ -120,6 +129,8 @@ struct kmig_dec {
 	unsigned int nsec;
 	struct kmig_dec_section sec[KMIG_STREAM_MAX_SECTIONS];
 	uint64_t bpages[KMIG_STREAM_MAX_BATCH];	/* the current batch */
+	uint32_t bcrc[KMIG_STREAM_MAX_BATCH];
+	bool btorn[KMIG_STREAM_MAX_BATCH];
 	void *bdata[KMIG_STREAM_MAX_BATCH];
 	char err[256];
 };

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Stream decoder, RAM_PAGES framing. The record header, batch header and
- * page list come first and carry their own CRC: they are read and checked
- * (that CRC, then dec_records.c's checks) before any page is. The pages
- * then go straight to the consumer's destinations, read from the socket
- * into them, and the record's CRC is computed where they landed; or,
- * without destinations, they stay in the input like any record.
+ * Stream decoder, RAM_PAGES framing. The record header, batch header,
+ * page list and page CRCs come first and carry their own CRC: they are
+ * read and checked (that CRC, then dec_records.c's checks) before any
+ * page is. The pages then go straight to the consumer's destinations,
+ * read from the socket into them, and their CRC is computed where they
+ * landed; or, without destinations, they stay in the input like any
+ * record. One running CRC covers the batch, compared with the page CRCs
+ * folded together; only when that fails is each page checked alone, to
+ * name the torn ones.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,10 +20,12 @@
 #include "le.h"
 
 #define PAGE		KMIG_STREAM_PAGE_SIZE
-/* Offset in the record of the page list's CRC, and of the pages. */
+/* Offset in the record of the list CRC, and of the pages. */
 #define LIST_END(n)	(KMIG_STREAM_REC_HDR_SIZE + \
-			 KMIG_REC_RAM_PAGES_HDR_LEN + 8 * (n))
+			 KMIG_REC_RAM_PAGES_LIST_LEN(n))
 #define DATA_AT(n)	(LIST_END(n) + KMIG_STREAM_CRC_SIZE)
+#define PAGE_NR_AT	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_HDR_LEN)
+#define PAGE_CRC_AT(n)	(PAGE_NR_AT + 8 * (n))
 
 static int truncated(struct kmig_dec *d, long got, size_t want)
 {
@@ -34,16 +39,14 @@ static int truncated(struct kmig_dec *d, long got, size_t want)
 
 /*
  * Read and check everything before the pages, and take it from the
- * input: the batch's size, or -errno. *@crc: the record's CRC so far.
+ * input: the batch's size, or -errno.
  */
-static int head(struct kmig_dec *d, uint32_t len, uint32_t *slot,
-		uint32_t *crc)
+static int head(struct kmig_dec *d, uint32_t len, uint32_t *slot)
 {
-	const size_t fixed = KMIG_STREAM_REC_HDR_SIZE +
-			     KMIG_REC_RAM_PAGES_HDR_LEN;
+	const size_t fixed = PAGE_NR_AT;
 	const uint8_t *r;
+	uint32_t stored, crc;
 	unsigned int n, i;
-	uint32_t stored;
 	long got;
 	int ret;
 
@@ -64,23 +67,24 @@ static int head(struct kmig_dec *d, uint32_t len, uint32_t *slot,
 	if (got < (long)DATA_AT(n))
 		return truncated(d, got, DATA_AT(n));
 	r = d->in + d->in_off;
-	*crc = kmig_crc32c(0, r, LIST_END(n));
+	crc = kmig_crc32c(0, r, LIST_END(n));
 	stored = get_le32(r + LIST_END(n));
-	if (stored != *crc)
+	if (stored != crc)
 		return kmig_dec_fail(d, -EBADMSG,
 				     "page list CRC mismatch: stored 0x%08x, computed 0x%08x",
-				     stored, *crc);
+				     stored, crc);
 	if (get_le16(r + 2) || get_le16(r + 14))
 		return kmig_dec_fail(d, -EPROTO,
 				     "reserved bytes 0x%04x 0x%04x not zero",
 				     get_le16(r + 2), get_le16(r + 14));
-	for (i = 0; i < n; i++)
-		d->bpages[i] = get_le64(r + LIST_END(0) + 8 * i);
+	for (i = 0; i < n; i++) {
+		d->bpages[i] = get_le64(r + PAGE_NR_AT + 8 * i);
+		d->bcrc[i] = get_le32(r + PAGE_CRC_AT(n) + 4 * i);
+	}
 	*slot = get_le32(r + 8);
 	ret = kmig_dec_batch_check(d, r[1], *slot, n);
 	if (ret)
 		return ret;
-	*crc = kmig_crc32c(*crc, r + LIST_END(n), KMIG_STREAM_CRC_SIZE);
 	kmig_dec_consume(d, DATA_AT(n));
 	return n;
 }
@@ -202,14 +206,47 @@ static int in_input(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 	return 0;
 }
 
+/*
+ * The pages whose own CRC fails, once the batch's did: refused, or with
+ * a @torn callback, handed over with the others and then named to it.
+ */
+static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
+{
+	unsigned int i, bad = 0, first = 0;
+	uint32_t crc = 0, c;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		c = kmig_crc32c(0, d->bdata[i], PAGE);
+		d->btorn[i] = c != d->bcrc[i];
+		if (d->btorn[i] && !bad++) {
+			first = i;
+			crc = c;
+		}
+	}
+	if (!d->cfg.ops || !d->cfg.ops->torn || !bad)
+		return kmig_dec_fail(d, -EBADMSG,
+				     "CRC mismatch: page %llu (%u of the batch's %u) stored 0x%08x, computed 0x%08x%s; %u page%s torn",
+				     (unsigned long long)d->bpages[first],
+				     first + 1, n, d->bcrc[first], crc,
+				     placed ? " where it landed" : "", bad,
+				     bad == 1 ? "" : "s");
+	ret = kmig_dec_batch_deliver(d, slot, n);
+	for (i = 0; i < n && !ret; i++)
+		if (d->btorn[i])
+			ret = d->cfg.ops->torn(d->cfg.opaque, slot,
+					       d->bpages[i]);
+	return ret;
+}
+
 int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 {
-	uint32_t slot = 0, crc = 0, stored;
+	uint32_t slot = 0, crc = 0, want;
+	unsigned int i;
 	bool placed;
-	long got;
 	int n, ret;
 
-	n = head(d, len, &slot, &crc);
+	n = head(d, len, &slot);
 	if (n < 0)
 		return n;
 	ret = kmig_dec_batch_dest(d, slot, n);
@@ -219,15 +256,10 @@ int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 	ret = placed ? in_place(d, n, &crc) : in_input(d, n, &crc);
 	if (ret)
 		return ret;
-	got = kmig_dec_fill(d, KMIG_STREAM_CRC_SIZE);
-	if (got < KMIG_STREAM_CRC_SIZE)
-		return truncated(d, got < 0 ? got : (long)DATA_AT(n) +
-				 n * PAGE + got, KMIG_STREAM_REC_HDR_SIZE + len +
-				 KMIG_STREAM_CRC_SIZE);
-	stored = get_le32(kmig_dec_consume(d, KMIG_STREAM_CRC_SIZE));
-	if (stored != crc)
-		return kmig_dec_fail(d, -EBADMSG,
-				     "CRC mismatch: stored 0x%08x, computed 0x%08x over the %d pages%s",
-				     stored, crc, n, placed ? " where they landed" : "");
+	want = d->bcrc[0];
+	for (i = 1; i < (unsigned int)n; i++)
+		want = kmig_crc32c_combine(want, d->bcrc[i], PAGE);
+	if (crc != want)
+		return torn(d, slot, n, placed);
 	return kmig_dec_batch_deliver(d, slot, n);
 }

@@ -357,29 +357,58 @@ int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
 	return 0;
 }
 
-/* The memory sink's RAM_PAGES: everything copied. */
-static int pages_mem(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
-		     unsigned int n, const void *const *data)
+/*
+ * The staged part of a RAM_PAGES: record header, batch header, page list,
+ * page CRCs (computed here when @crcs is NULL) and the list CRC, which
+ * begin() reserved where other records have their CRC. Returns its
+ * offset; the pages follow it.
+ */
+static long pages_head(struct kmig_enc *e, uint32_t slot,
+		       const uint64_t *pages, unsigned int n,
+		       const void *const *data, const uint32_t *crcs)
 {
-	size_t list = KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n;
-	uint8_t *pl;
+	size_t list = KMIG_REC_RAM_PAGES_LIST_LEN(n);
 	unsigned int i;
+	uint8_t *pl;
 	long off;
 
-	off = begin(e, KMIG_REC_RAM_PAGES, 0, KMIG_REC_RAM_PAGES_LEN(n), &pl);
+	off = begin(e, KMIG_REC_RAM_PAGES, 0, list, &pl);
 	if (off < 0)
 		return off;
+	put_le32(e->buf + off + 4, KMIG_REC_RAM_PAGES_LEN(n));
 	put_le32(pl, slot);
 	put_le16(pl + 4, n);
 	put_le16(pl + 6, 0);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		put_le64(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * i, pages[i]);
+		put_le32(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n + 4 * i,
+			 crcs ? crcs[i] : kmig_crc32c(0, data[i],
+						      KMIG_STREAM_PAGE_SIZE));
+	}
 	put_le32(pl + list, kmig_crc32c(0, e->buf + off,
 					KMIG_STREAM_REC_HDR_SIZE + list));
+	e->records++;
+	return off;
+}
+
+/* The memory sink's RAM_PAGES: everything copied. */
+static int pages_mem(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
+		     unsigned int n, const void *const *data,
+		     const uint32_t *crcs)
+{
+	unsigned int i;
+	long off;
+
+	off = pages_head(e, slot, pages, n, data, crcs);
+	if (off < 0)
+		return off;
+	off = reserve(e, (size_t)n * KMIG_STREAM_PAGE_SIZE);
+	if (off < 0)
+		return off;
 	for (i = 0; i < n; i++)
-		memcpy(pl + list + KMIG_STREAM_CRC_SIZE +
-		       i * KMIG_STREAM_PAGE_SIZE, data[i], KMIG_STREAM_PAGE_SIZE);
-	return end(e, off);
+		memcpy(e->buf + off + (size_t)i * KMIG_STREAM_PAGE_SIZE,
+		       data[i], KMIG_STREAM_PAGE_SIZE);
+	return 0;
 }
 
 static int check_batch(const uint64_t *pages, unsigned int n)
@@ -404,10 +433,7 @@ int kmig_enc_pages_crc(struct kmig_enc *e, uint32_t slot,
 		       const uint64_t *pages, unsigned int n,
 		       const void *const *data, const uint32_t *crcs)
 {
-	size_t list = KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n, at;
-	uint32_t crc;
 	unsigned int i;
-	uint8_t *pl;
 	long off;
 	int ret;
 
@@ -417,36 +443,20 @@ int kmig_enc_pages_crc(struct kmig_enc *e, uint32_t slot,
 	e->cont_slot = slot;
 	e->cont_valid = true;
 	if (e->fd < 0)
-		return pages_mem(e, slot, pages, n, data);
+		return pages_mem(e, slot, pages, n, data, crcs);
 	if (e->nrefs + n > MAX_REFS) {
 		ret = kmig_enc_flush(e);
 		if (ret)
 			return ret;
 	}
-	/* Staged: record header, batch header, page list, list CRC, CRC. */
-	off = begin(e, KMIG_REC_RAM_PAGES, 0, list + KMIG_STREAM_CRC_SIZE, &pl);
+	off = pages_head(e, slot, pages, n, data, crcs);
 	if (off < 0)
 		return off;
-	put_le32(e->buf + off + 4, KMIG_REC_RAM_PAGES_LEN(n));
-	put_le32(pl, slot);
-	put_le16(pl + 4, n);
-	put_le16(pl + 6, 0);
-	for (i = 0; i < n; i++)
-		put_le64(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * i, pages[i]);
-	crc = kmig_crc32c(0, e->buf + off, KMIG_STREAM_REC_HDR_SIZE + list);
-	put_le32(pl + list, crc);
-	crc = kmig_crc32c(crc, pl + list, KMIG_STREAM_CRC_SIZE);
-	at = pl + list + KMIG_STREAM_CRC_SIZE - e->buf;
 	for (i = 0; i < n; i++) {
-		crc = crcs ? kmig_crc32c_combine(crc, crcs[i],
-						 KMIG_STREAM_PAGE_SIZE) :
-			     kmig_crc32c(crc, data[i], KMIG_STREAM_PAGE_SIZE);
-		ret = add_ref(e, at, data[i]);
+		ret = add_ref(e, e->len, data[i]);
 		if (ret)
 			return ret;
 	}
-	put_le32(e->buf + at, crc);
-	e->records++;
 	if (e->len + e->nrefs * KMIG_STREAM_PAGE_SIZE >= FLUSH_AT)
 		return kmig_enc_flush(e);
 	return 0;

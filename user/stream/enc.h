@@ -80,9 +80,10 @@ int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
 		   unsigned int n, const void *const *data);
 /*
  * kmig_enc_pages() with each page's CRC given: @crcs[i] is
- * kmig_crc32c(0, @data[i], KMIG_STREAM_PAGE_SIZE), computed by the caller
- * over the bytes that stay at @data[i] until the flush (a copy made with
- * kmig_crc32c_copy(), say). A memory sink computes them again.
+ * kmig_crc32c(0, @data[i], KMIG_STREAM_PAGE_SIZE) as the caller read it.
+ * Should the bytes at @data[i] change before the flush (a guest writing
+ * its memory), the destination finds that page torn and waits for it to
+ * be sent again (stream-format.rst). A memory sink uses them as given.
  */
 int kmig_enc_pages_crc(struct kmig_enc *e, uint32_t slot,
 		       const uint64_t *pages, unsigned int n,

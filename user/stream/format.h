@@ -14,6 +14,7 @@
  *              le32 reserved (0), le32 crc32c(bytes 0..11)
  *   record  := u8 type, u8 flags, le16 reserved (0), le32 payload length,
  *              payload, le32 crc32c(record header and payload)
+ *              (RAM_PAGES: per-page CRCs instead of that last one)
  *
  * The first record is CAPS. A channel hello (64 bytes) precedes the stream
  * on every connection of a multi-channel migration.
@@ -23,7 +24,7 @@
 
 /* "KMIG" in the first four bytes of a stream. */
 #define KMIG_STREAM_MAGIC		0x47494d4bu
-#define KMIG_STREAM_VERSION		2
+#define KMIG_STREAM_VERSION		3
 #define KMIG_STREAM_HEADER_SIZE		16
 #define KMIG_STREAM_REC_HDR_SIZE	8
 #define KMIG_STREAM_CRC_SIZE		4
@@ -116,11 +117,14 @@
 #define KMIG_REC_RAM_ZERO_LEN		12	/* le64 page, le32 count */
 /*
  * RAM_PAGES: le32 slot, le16 count n, le16 reserved, n x le64 page,
- * le32 crc32c of the record up to here (header and page list), then the
- * n pages. The record's own CRC covers all of it, pages included.
+ * n x le32 crc32c of each page, le32 crc32c of the record up to here (the
+ * list CRC), then the n pages. No CRC follows the pages: each has its
+ * own, in the list, so that a page torn by a guest write while it was
+ * sent is known apart from the others (stream-format.rst).
  */
 #define KMIG_REC_RAM_PAGES_HDR_LEN	8
-#define KMIG_REC_RAM_PAGES_LEN(n)	(KMIG_REC_RAM_PAGES_HDR_LEN + 8 * (n) + \
+#define KMIG_REC_RAM_PAGES_LIST_LEN(n)	(KMIG_REC_RAM_PAGES_HDR_LEN + 12 * (n))
+#define KMIG_REC_RAM_PAGES_LEN(n)	(KMIG_REC_RAM_PAGES_LIST_LEN(n) + \
 					 KMIG_STREAM_CRC_SIZE + \
 					 KMIG_STREAM_PAGE_SIZE * (n))
 #define KMIG_REC_VCPU_HDR_LEN		8

@@ -4,7 +4,8 @@
  * socket, go straight to the destinations a consumer gives (read from the
  * socket in any chunking), are checked there, and every broken batch is
  * refused with nothing delivered, and with nothing written at all when
- * the header or page list is wrong.
+ * the header or page list is wrong; a torn page is named to a consumer
+ * that takes torn pages, and only to it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ static uint8_t src0[16][PAGE], src1[256][PAGE];
 
 static struct {
 	unsigned int dests, batches, pages, misplaced;
+	unsigned int torn;	/* torn pages named */
+	uint64_t torn_page;	/* the last one */
 	int dest_ret;		/* pages_dest returns this */
 	bool null_dest;		/* ... or leaves a destination NULL */
 } rx;
@@ -75,9 +78,22 @@ static int rx_zero(void *o, uint32_t slot, uint64_t page, uint32_t count)
 	return 0;
 }
 
+static int rx_torn(void *o, uint32_t slot, uint64_t page)
+{
+	rx.torn++;
+	rx.torn_page = page;
+	return 0;
+}
+
 static const struct kmig_dec_ops in_place_ops = {
 	.pages_dest = rx_dest, .pages = rx_pages, .page = rx_page,
 	.zero = rx_zero,
+};
+
+/* ... and taking torn pages. */
+static const struct kmig_dec_ops torn_ops = {
+	.pages_dest = rx_dest, .pages = rx_pages, .page = rx_page,
+	.zero = rx_zero, .torn = rx_torn,
 };
 
 /* Without destinations the pages come one by one, from the input. */
@@ -393,12 +409,17 @@ TEST(fd_encoder_contiguous_pages)
 }
 
 /*
- * Pages copied with kmig_crc32c_copy() and encoded with the CRCs the copy
- * took: the same bytes as an encoder that sums the pages itself; a wrong
- * page CRC changes the record's.
+ * Page CRCs given by the caller: the same bytes as an encoder that sums
+ * the pages itself; a wrong one changes only its own four bytes and the
+ * list CRC (that is how a page torn on the source looks on the wire).
  */
-TEST(fd_encoder_with_the_copys_crcs)
+TEST(fd_encoder_with_given_crcs)
 {
+	const size_t page_crc5 = KMIG_STREAM_REC_HDR_SIZE +
+				 KMIG_REC_RAM_PAGES_HDR_LEN +
+				 8 * KMIG_STREAM_MAX_BATCH + 4 * 5;
+	const size_t list_crc = KMIG_STREAM_REC_HDR_SIZE +
+				KMIG_REC_RAM_PAGES_LIST_LEN(KMIG_STREAM_MAX_BATCH);
 	const void *data[KMIG_STREAM_MAX_BATCH];
 	uint64_t pages[KMIG_STREAM_MAX_BATCH];
 	uint32_t crcs[KMIG_STREAM_MAX_BATCH];
@@ -406,14 +427,14 @@ TEST(fd_encoder_with_the_copys_crcs)
 	const uint8_t *buf;
 	unsigned int i;
 	uint8_t *got;
-	size_t len;
+	size_t len, b;
 	int fd;
 
 	for (i = 0; i < KMIG_STREAM_MAX_BATCH; i++) {
-		memset(guest1[i], i * 7 + 1, PAGE);
-		guest1[i][i] = 0;
+		memset(src1[i], i * 7 + 1, PAGE);
+		src1[i][i] = 0;
 		pages[i] = i + 3;
-		crcs[i] = kmig_crc32c_copy(0, src1[i], guest1[i], PAGE);
+		crcs[i] = kmig_crc32c(0, src1[i], PAGE);
 		data[i] = src1[i];
 	}
 	fd = memfd_create("given-crcs", 0);
@@ -434,9 +455,11 @@ TEST(fd_encoder_with_the_copys_crcs)
 	ASSERT_NE(NULL, got);
 	ASSERT_EQ((ssize_t)(2 * len), pread(fd, got, 2 * len, 0));
 	EXPECT_EQ(0, memcmp(buf, got, len));
-	/* Only the record's CRC, its last four bytes, differs. */
-	EXPECT_EQ(0, memcmp(buf, got + len, len - 4));
-	EXPECT_NE(0, memcmp(buf + len - 4, got + 2 * len - 4, 4));
+	for (b = 0; b < len; b++)
+		if (b / 4 != page_crc5 / 4 && b / 4 != list_crc / 4)
+			ASSERT_EQ(buf[b], got[len + b]) TH_LOG("byte %zu", b);
+	EXPECT_NE(0, memcmp(buf + page_crc5, got + len + page_crc5, 4));
+	EXPECT_NE(0, memcmp(buf + list_crc, got + len + list_crc, 4));
 	free(got);
 	close(fd);
 	kmig_enc_free(&m);
@@ -480,26 +503,41 @@ struct forge {
 static void forge(struct kmig_enc *e, const struct forge *f)
 {
 	uint32_t len = KMIG_REC_RAM_PAGES_LEN(f->n) + f->len_delta;
-	size_t list = KMIG_REC_RAM_PAGES_HDR_LEN + 8 * f->n;
+	size_t list = KMIG_REC_RAM_PAGES_LIST_LEN(f->n);
 	uint8_t *pl = calloc(1, len + 8), hdr[8];
 	unsigned int i;
 
+	memset(pl + list + 4, 0x5a, (size_t)f->n * PAGE);
 	put_le32(pl, f->slot);
 	put_le16(pl + 4, f->count);
 	put_le16(pl + 6, f->reserved);
-	for (i = 0; i < f->n; i++)
+	for (i = 0; i < f->n; i++) {
 		put_le64(pl + 8 + 8 * i, f->pages[i]);
+		put_le32(pl + 8 + 8 * f->n + 4 * i,
+			 kmig_crc32c(0, pl + list + 4 + (size_t)i * PAGE, PAGE));
+	}
 	hdr[0] = KMIG_REC_RAM_PAGES;
 	hdr[1] = f->flags;
 	put_le16(hdr + 2, 0);
 	put_le32(hdr + 4, len);
 	put_le32(pl + list, kmig_crc32c(kmig_crc32c(0, hdr, 8), pl, list) ^
 			    f->bad_list);
-	memset(pl + list + 4, 0x5a, (size_t)f->n * PAGE);
 	kmig_enc_record(e, KMIG_REC_RAM_PAGES, f->flags, pl, len);
-	if (f->bad_data)	/* after the CRC: a page flipped on the way */
-		e->buf[e->len - 5] ^= 1;
+	e->len -= 4;	/* the CRC kmig_enc_record() adds: RAM_PAGES has none */
+	if (f->bad_data)	/* a byte of the last page flipped on the way */
+		e->buf[e->len - 1] ^= 1;
 	free(pl);
+}
+
+/* A stream of @f alone, in @e: its bytes. */
+static const uint8_t *forged_stream(struct kmig_enc *e, const struct forge *f,
+				    size_t *len)
+{
+	kmig_enc_init_mem(e);
+	begin(e);
+	forge(e, f);
+	finish(e);
+	return kmig_enc_mem(e, len);
 }
 
 /*
@@ -517,11 +555,7 @@ static void expect_refused(struct __test_metadata *_metadata,
 	size_t len;
 	int pass;
 
-	kmig_enc_init_mem(&e);
-	begin(&e);
-	forge(&e, f);
-	finish(&e);
-	buf = kmig_enc_mem(&e, &len);
+	buf = forged_stream(&e, f, &len);
 	for (pass = 0; pass < 2; pass++) {
 		reset();
 		EXPECT_EQ(want, pass ? decode_socket(&in_place_ops, buf, len,
@@ -549,11 +583,7 @@ TEST(a_forged_good_batch_is_accepted)
 	char err[256];
 	size_t len;
 
-	kmig_enc_init_mem(&e);
-	begin(&e);
-	forge(&e, &f);
-	finish(&e);
-	buf = kmig_enc_mem(&e, &len);
+	buf = forged_stream(&e, &f, &len);
 	reset();
 	ASSERT_EQ(0, decode_buf(&in_place_ops, buf, len, err)) TH_LOG("%s", err);
 	EXPECT_EQ(1, rx.batches);
@@ -599,8 +629,41 @@ TEST(batch_data_crc_is_checked_where_the_pages_landed)
 	struct forge f = GOOD;
 
 	f.bad_data = true;
-	expect_refused(_metadata, &f, -EBADMSG, "where they landed", false);
+	expect_refused(_metadata, &f, -EBADMSG,
+		       "CRC mismatch: page 4 (2 of the batch's 2)", false);
+	expect_refused(_metadata, &f, -EBADMSG, "where it landed; 1 page torn",
+		       false);
 	EXPECT_EQ(1, rx.dests);
+}
+
+/*
+ * A consumer that takes torn pages gets the batch, then the torn page
+ * named, from a buffer and through a socket in pieces.
+ */
+TEST(a_torn_page_is_named_to_a_consumer_that_takes_it)
+{
+	struct forge f = GOOD;
+	struct kmig_enc e;
+	const uint8_t *buf;
+	char err[256];
+	size_t len;
+	int pass;
+
+	f.bad_data = true;
+	buf = forged_stream(&e, &f, &len);
+	for (pass = 0; pass < 2; pass++) {
+		reset();
+		ASSERT_EQ(0, pass ? decode_socket(&torn_ops, buf, len, 7, NULL,
+						  err) :
+				    decode_buf(&torn_ops, buf, len, err))
+			TH_LOG("%s", err);
+		EXPECT_EQ(1, rx.batches);
+		EXPECT_EQ(2, rx.pages);
+		EXPECT_EQ(1, rx.torn);
+		EXPECT_EQ(4, rx.torn_page);
+		EXPECT_EQ(0x5a, guest0[3][PAGE - 1]);
+	}
+	kmig_enc_free(&e);
 }
 
 TEST(batch_page_beyond_its_slot)

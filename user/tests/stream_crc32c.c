@@ -244,37 +244,6 @@ TEST(fold_equals_sw_random_lengths_and_alignments)
 	free(buf);
 }
 
-/* The copy's CRC is that of the bytes copied, which are the source's. */
-TEST(copy_equals_memcpy_then_crc)
-{
-	size_t max = 20 << 10, len, off, doff;
-	uint8_t *src = malloc(max + 64), *dst = malloc(max + 128);
-	unsigned int seed = 17, n;
-	uint32_t init;
-
-	ASSERT_NE(NULL, src);
-	ASSERT_NE(NULL, dst);
-	for (len = 0; len < max + 64; len++)
-		src[len] = rand_r(&seed);
-	TH_LOG("kmig_crc32c runs %s", kmig_crc32c_impl());
-	for (n = 0; n < 3000; n++) {
-		len = n < 1100 ? n : rand_r(&seed) % max;
-		off = rand_r(&seed) % 64;
-		doff = 1 + rand_r(&seed) % 63;
-		init = rand_r(&seed);
-		memset(dst, 0xee, max + 128);
-		ASSERT_EQ(kmig_crc32c_sw(init, src + off, len),
-			  kmig_crc32c_copy(init, dst + doff, src + off, len))
-			TH_LOG("length %zu", len);
-		ASSERT_EQ(0, memcmp(dst + doff, src + off, len));
-		/* Not a byte around it. */
-		ASSERT_EQ(0xee, dst[doff - 1]);
-		ASSERT_EQ(0xee, dst[doff + len]);
-	}
-	free(src);
-	free(dst);
-}
-
 /* A page's CRC joined to what came before it: as if summed in one go. */
 TEST(combine_equals_whole)
 {

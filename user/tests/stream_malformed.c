@@ -107,14 +107,17 @@ TEST(unknown_version)
 	struct kmig_enc e;
 
 	valid(&e);
-	put_le16(e.buf + 4, 3);
+	put_le16(e.buf + 4, 4);
 	put_le32(e.buf + 12, kmig_crc32c(0, e.buf, 12));
 	EXPECT_REFUSED(decode_enc(&e), -EPROTONOSUPPORT, "stream header",
-		       "unknown version 3");
+		       "unknown version 4");
 }
 
-/* Version 1 had no RAM_PAGES: its streams are refused, not misread. */
-TEST(version_1_refused)
+/*
+ * Version 1 had no RAM_PAGES, version 2 one CRC per batch: their streams
+ * are refused, not misread.
+ */
+TEST(versions_1_and_2_refused)
 {
 	struct kmig_enc e;
 
@@ -122,7 +125,12 @@ TEST(version_1_refused)
 	put_le16(e.buf + 4, 1);
 	put_le32(e.buf + 12, kmig_crc32c(0, e.buf, 12));
 	EXPECT_REFUSED(decode_enc(&e), -EPROTONOSUPPORT, "stream header",
-		       "unknown version 1 (this decoder reads version 2)");
+		       "unknown version 1 (this decoder reads version 3)");
+	valid(&e);
+	put_le16(e.buf + 4, 2);
+	put_le32(e.buf + 12, kmig_crc32c(0, e.buf, 12));
+	EXPECT_REFUSED(decode_enc(&e), -EPROTONOSUPPORT, "stream header",
+		       "unknown version 2 (this decoder reads version 3)");
 }
 
 TEST(header_crc_mismatch)

@@ -437,7 +437,7 @@ TEST(header_bytes_are_little_endian)
 	ASSERT_EQ(0, kmig_enc_caps(&e, 0x0102, 0));
 	buf = kmig_enc_mem(&e, &len);
 	ASSERT_EQ(16 + 8 + 16 + 4, len);
-	EXPECT_EQ(0, memcmp(buf, "KMIG\x02\x00\x10\x00\x00\x00\x00\x00", 12));
+	EXPECT_EQ(0, memcmp(buf, "KMIG\x03\x00\x10\x00\x00\x00\x00\x00", 12));
 	EXPECT_EQ(kmig_crc32c(0, buf, 12), get_le32(buf + 12));
 	EXPECT_EQ(KMIG_REC_CAPS, buf[16]);
 	EXPECT_EQ(0, memcmp(buf + 17, "\x00\x00\x00\x10\x00\x00\x00", 7));
