@@ -6,12 +6,16 @@
  * stream_sock, valid hellos
  * for hello, messages of every type for return_path, complete vCPU states
  * for vcpu_state, kernel replies to every request for netlink, and
- * request lines, replies and command lines for vmm_ctl, vmm_reply and cli.
+ * request lines, replies and command lines for vmm_ctl, vmm_reply and cli,
+ * and a small snapshot file for snap.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
@@ -22,6 +26,7 @@
 #include "enc.h"
 #include "handshake.h"
 #include "hello.h"
+#include "snap.h"
 
 /*
  * stream_sock's chunk tables: a length byte (low 3 bits: entries - 1),
@@ -170,6 +175,38 @@ static int put_torn(const char *dir)
 		}
 	}
 	kmig_enc_free(&e);
+	return bad;
+}
+
+/* A snapshot of two small slots and some state, for snap. */
+static int put_snap(const char *dir)
+{
+	static uint8_t mem[2][8 * KMIG_SNAP_PAGE_SIZE];
+	const struct kmig_snap_src src[2] = {
+		{ .id = 0, .gpa = 0, .size = sizeof(mem[0]), .map = mem[0] },
+		{ .id = 0x10001, .gpa = 0x100000, .size = 3 * KMIG_SNAP_PAGE_SIZE,
+		  .map = mem[1] },
+	};
+	uint8_t state[64], *buf;
+	char err[256];
+	struct stat st;
+	int fd, bad;
+
+	memset(mem[0] + 2 * KMIG_SNAP_PAGE_SIZE, 0x44, KMIG_SNAP_PAGE_SIZE);
+	memset(mem[1], 0x55, KMIG_SNAP_PAGE_SIZE);
+	memset(state, 0x66, sizeof(state));
+	fd = memfd_create("seed-snap", 0);
+	if (fd < 0 || kmig_snap_write(fd, src, 2, state, sizeof(state), "seed",
+				      false, err, sizeof(err)) ||
+	    fstat(fd, &st)) {
+		fprintf(stderr, "seed: snapshot: %s\n", err);
+		return 1;
+	}
+	buf = malloc(st.st_size);
+	bad = !buf || pread(fd, buf, st.st_size, 0) != st.st_size ||
+	      put(dir, "snap", "two-slots", 0, NULL, 0, buf, st.st_size);
+	free(buf);
+	close(fd);
 	return bad;
 }
 
@@ -447,6 +484,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bad |= put_torn(argv[1]);
+	bad |= put_snap(argv[1]);
 	for (mode = 0; mode < 4; mode++) {
 		kmig_enc_init_mem(&e);
 		everything(&e);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Documentation/stream-format.rst names every constant of format.h with
- * its value on the same line: the documentation cannot drift from the code.
+ * its value on the same line, and Documentation/file-format.rst every
+ * constant of snap_format.h: the documentation cannot drift from the code.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "snap_format.h"
 #include "stream.h"
 
 static char *slurp(const char *path)
@@ -83,6 +85,29 @@ TEST(every_constant_is_documented_with_its_value)
 			       name, c->value);
 	}
 	EXPECT_LT(50, n);
+	free(doc);
+}
+
+TEST(every_snapshot_constant_is_documented_with_its_value)
+{
+	static const struct kmig_fmt_const snap[] = {
+#define X(name) { #name, name },
+		KMIG_SNAP_CONSTS(X)
+#undef X
+	};
+	char *doc = slurp(KMIG_SRCDIR "/Documentation/file-format.rst");
+	unsigned int i;
+
+	ASSERT_NE(NULL, doc) TH_LOG("cannot read %s",
+				    KMIG_SRCDIR "/Documentation/file-format.rst");
+	for (i = 0; i < sizeof(snap) / sizeof(snap[0]); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s", snap[i].name);
+		EXPECT_TRUE(documented(doc, name, snap[i].value))
+			TH_LOG("%s = 0x%llx is not in the documentation",
+			       name, snap[i].value);
+	}
 	free(doc);
 }
 

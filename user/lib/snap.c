@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshot files (snap.h, Documentation/file-format.rst).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "le.h"
+#include "snap.h"
+#include "util.h"
+
+#define PAGE		KMIG_SNAP_PAGE_SIZE
+#define RANGE		KMIG_SNAP_RANGE_PAGES
+
+static int say(char *err, size_t n, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int say(char *err, size_t n, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static uint64_t nranges(uint64_t npages)
+{
+	return (npages + RANGE - 1) / RANGE;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static bool test_bit(const uint64_t *bm, uint64_t p)
+{
+	return bm[p / 64] & (1ull << (p % 64));
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	ssize_t k;
+
+	while (len) {
+		k = pwrite(fd, p, len, off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		p += k;
+		len -= k;
+		off += k;
+	}
+	return 0;
+}
+
+/* 0, -errno, or -ENODATA when the file ends first. */
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	ssize_t k;
+
+	while (len) {
+		k = pread(fd, p, len, off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -ENODATA;
+		p += k;
+		len -= k;
+		off += k;
+	}
+	return 0;
+}
+
+/* The CRC32C of a page of zeroes. */
+static uint32_t zero_page_crc(void)
+{
+	static const uint8_t zero[PAGE];
+
+	return kmig_crc32c(0, zero, PAGE);
+}
+
+/* ---- the metadata: header block, bitmaps, sums, state ---- */
+
+static void put_header(uint8_t *h, const struct kmig_snap *s)
+{
+	const struct kmig_snap_slot *sl;
+	unsigned int i;
+	uint8_t *e;
+
+	memset(h, 0, KMIG_SNAP_HEADER_SIZE);
+	put_le64(h, KMIG_SNAP_MAGIC);
+	put_le16(h + 8, KMIG_SNAP_VERSION);
+	put_le32(h + 12, PAGE);
+	put_le32(h + 16, s->nslots);
+	put_le32(h + 20, RANGE);
+	put_le64(h + 24, s->created_ns);
+	put_le64(h + 32, s->state_off);
+	put_le64(h + 40, s->state_len);
+	put_le64(h + 48, s->trailer_off);
+	memcpy(h + 56, s->creator, strnlen(s->creator, 64));
+	for (i = 0; i < s->nslots; i++) {
+		sl = &s->slot[i];
+		e = h + KMIG_SNAP_SLOTS_AT + i * KMIG_SNAP_SLOT_SIZE;
+		put_le32(e, sl->id);
+		put_le64(e + 8, sl->gpa);
+		put_le64(e + 16, sl->size);
+		put_le64(e + 24, sl->bitmap_off);
+		put_le64(e + 32, sl->sums_off);
+		put_le64(e + 40, sl->pages_off);
+	}
+	put_le32(h + KMIG_SNAP_HEADER_SIZE - 4,
+		 kmig_crc32c(0, h, KMIG_SNAP_HEADER_SIZE - 4));
+}
+
+/* Slot @sl's bitmap and sums as they are on disk, into @buf. */
+static size_t slot_meta(const struct kmig_snap_slot *sl, uint8_t *buf)
+{
+	uint64_t w, words = kmig_bitmap_words(sl->npages), r;
+	uint8_t *p = buf;
+
+	for (w = 0; w < words; w++, p += 8)
+		put_le64(p, sl->bitmap[w]);
+	for (r = 0; r < nranges(sl->npages); r++, p += 4)
+		put_le32(p, sl->sums[r]);
+	return p - buf;
+}
+
+static size_t slot_meta_len(const struct kmig_snap_slot *sl)
+{
+	return kmig_bitmap_words(sl->npages) * 8 + nranges(sl->npages) * 4;
+}
+
+/* CRC32C of the header block, each slot's bitmap and sums, the state. */
+static int meta_crc(const struct kmig_snap *s, const uint8_t *header,
+		    uint32_t *crc)
+{
+	unsigned int i;
+	uint8_t *buf;
+	size_t len;
+
+	*crc = kmig_crc32c(0, header, KMIG_SNAP_HEADER_SIZE);
+	for (i = 0; i < s->nslots; i++) {
+		buf = malloc(slot_meta_len(&s->slot[i]));
+		if (!buf)
+			return -ENOMEM;
+		len = slot_meta(&s->slot[i], buf);
+		*crc = kmig_crc32c(*crc, buf, len);
+		free(buf);
+	}
+	*crc = kmig_crc32c(*crc, s->state, s->state_len);
+	return 0;
+}
+
+static void put_trailer(uint8_t *t, uint64_t off, uint32_t meta)
+{
+	memset(t, 0, KMIG_SNAP_TRAILER_SIZE);
+	put_le64(t, KMIG_SNAP_TRAILER_MAGIC);
+	put_le64(t + 8, off);
+	put_le32(t + 16, meta);
+	put_le32(t + 28, kmig_crc32c(0, t, 28));
+}
+
+/* ---- writing ---- */
+
+/* Where everything goes: metadata first, then the pages, 1 MiB aligned. */
+static void layout(struct kmig_snap *s)
+{
+	uint64_t off = KMIG_SNAP_HEADER_SIZE;
+	unsigned int i;
+
+	for (i = 0; i < s->nslots; i++) {
+		s->slot[i].bitmap_off = off;
+		off += kmig_bitmap_words(s->slot[i].npages) * 8;
+		s->slot[i].sums_off = off;
+		off = align_up(off + nranges(s->slot[i].npages) * 4, 8);
+	}
+	s->state_off = off;
+	off += s->state_len;
+	for (i = 0; i < s->nslots; i++) {
+		off = align_up(off, KMIG_SNAP_PAGES_ALIGN);
+		s->slot[i].pages_off = off;
+		off += s->slot[i].size;
+	}
+	s->trailer_off = off;
+}
+
+/*
+ * Slot @sl's pages that are not zero to their places, a run of them per
+ * write; its bitmap and range sums on the way.
+ */
+static int write_pages(int fd, struct kmig_snap_slot *sl, const uint8_t *map,
+		       char *err, size_t n)
+{
+	uint64_t p, run = 0, nrun = 0;
+	uint32_t zcrc = zero_page_crc(), crc = 0;
+	const uint8_t *data;
+	int ret = 0;
+
+	for (p = 0; p <= sl->npages && !ret; p++) {
+		data = map + p * PAGE;
+		if (p < sl->npages && !kmig_page_is_zero(data)) {
+			if (!nrun++)
+				run = p;
+			sl->bitmap[p / 64] |= 1ull << (p % 64);
+			crc = kmig_crc32c(crc, data, PAGE);
+		} else {
+			if (nrun)
+				ret = pwrite_all(fd, map + run * PAGE,
+						 nrun * PAGE,
+						 sl->pages_off + run * PAGE);
+			nrun = 0;
+			if (p < sl->npages)
+				crc = kmig_crc32c_combine(crc, zcrc, PAGE);
+		}
+		if (p < sl->npages && (p % RANGE == RANGE - 1 ||
+				       p == sl->npages - 1)) {
+			sl->sums[p / RANGE] = crc;
+			crc = 0;
+		}
+	}
+	if (ret)
+		return say(err, n, ret, "slot %u: cannot write its pages: %s",
+			   sl->id, strerror(-ret));
+	return 0;
+}
+
+static int take_slots(struct kmig_snap *s, const struct kmig_snap_src *src,
+		      unsigned int n, char *err, size_t errlen)
+{
+	struct kmig_snap_slot *sl;
+	unsigned int i, j;
+
+	if (!n || n > KMIG_SNAP_MAX_SLOTS)
+		return say(err, errlen, -EINVAL, "%u slots (1..%u)", n,
+			   KMIG_SNAP_MAX_SLOTS);
+	s->nslots = n;
+	for (i = 0; i < n; i++) {
+		sl = &s->slot[i];
+		if (!src[i].size || src[i].size % PAGE ||
+		    src[i].size > KMIG_SNAP_MAX_SLOT_SIZE)
+			return say(err, errlen, -EINVAL,
+				   "slot %u: size %llu", src[i].id,
+				   (unsigned long long)src[i].size);
+		for (j = 0; j < i; j++)
+			if (src[j].id == src[i].id)
+				return say(err, errlen, -EINVAL,
+					   "slot %u twice", src[i].id);
+		sl->id = src[i].id;
+		sl->gpa = src[i].gpa;
+		sl->size = src[i].size;
+		sl->npages = sl->size / PAGE;
+		sl->bitmap = calloc(kmig_bitmap_words(sl->npages), 8);
+		sl->sums = calloc(nranges(sl->npages), 4);
+		if (!sl->bitmap || !sl->sums)
+			return say(err, errlen, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Everything but the pages, then the trailer that commits the file. */
+static int write_meta(int fd, struct kmig_snap *s, bool durable, char *err,
+		      size_t n)
+{
+	uint8_t header[KMIG_SNAP_HEADER_SIZE], trailer[KMIG_SNAP_TRAILER_SIZE];
+	unsigned int i;
+	uint32_t crc;
+	uint8_t *buf;
+	size_t len;
+	int ret = 0;
+
+	put_header(header, s);
+	ret = pwrite_all(fd, header, sizeof(header), 0);
+	for (i = 0; i < s->nslots && !ret; i++) {
+		buf = malloc(slot_meta_len(&s->slot[i]));
+		if (!buf)
+			return say(err, n, -ENOMEM, "out of memory");
+		len = slot_meta(&s->slot[i], buf);
+		ret = pwrite_all(fd, buf, len, s->slot[i].bitmap_off);
+		free(buf);
+	}
+	if (!ret)
+		ret = pwrite_all(fd, s->state, s->state_len, s->state_off);
+	if (!ret && durable && fdatasync(fd))
+		ret = -errno;
+	if (!ret)
+		ret = meta_crc(s, header, &crc);
+	if (ret)
+		return say(err, n, ret, "cannot write the metadata: %s",
+			   strerror(-ret));
+	put_trailer(trailer, s->trailer_off, crc);
+	ret = pwrite_all(fd, trailer, sizeof(trailer), s->trailer_off);
+	if (!ret && durable && fdatasync(fd))
+		ret = -errno;
+	if (ret)
+		return say(err, n, ret, "cannot write the trailer: %s",
+			   strerror(-ret));
+	return 0;
+}
+
+int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
+		    const void *state, size_t state_len, const char *creator,
+		    bool durable, char *err, size_t errlen)
+{
+	struct kmig_snap s = { 0 };
+	struct timespec now;
+	struct stat st;
+	unsigned int i;
+	int ret;
+
+	if (fstat(fd, &st))
+		return say(err, errlen, -errno, "fstat: %s", strerror(errno));
+	if (st.st_size)
+		return say(err, errlen, -EEXIST,
+			   "the file is not empty (%lld bytes)",
+			   (long long)st.st_size);
+	if (state_len > KMIG_SNAP_MAX_STATE)
+		return say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
+			   state_len, KMIG_SNAP_MAX_STATE);
+	ret = take_slots(&s, src, n, err, errlen);
+	if (!ret) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		s.created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
+		snprintf(s.creator, sizeof(s.creator), "%s", creator);
+		s.state = (uint8_t *)state;
+		s.state_len = state_len;
+		layout(&s);
+	}
+	for (i = 0; i < n && !ret; i++)
+		ret = write_pages(fd, &s.slot[i], src[i].map, err, errlen);
+	if (!ret)
+		ret = write_meta(fd, &s, durable, err, errlen);
+	s.state = NULL;		/* the caller's */
+	kmig_snap_close(&s);
+	return ret;
+}
+
+/* ---- reading ---- */
+
+void kmig_snap_close(struct kmig_snap *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < KMIG_SNAP_MAX_SLOTS; i++) {
+		free(s->slot[i].bitmap);
+		free(s->slot[i].sums);
+		s->slot[i].bitmap = NULL;
+		s->slot[i].sums = NULL;
+	}
+	free(s->state);
+	s->state = NULL;
+}
+
+/* A region of the file, for the overlap check. */
+struct region {
+	uint64_t start, end;
+	char what[32];
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct region *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void region(struct region *r, uint64_t start, uint64_t len,
+		   const char *what, const struct kmig_snap_slot *sl)
+{
+	r->start = start;
+	r->end = start + len;
+	if (sl)
+		snprintf(r->what, sizeof(r->what), "slot %u's %s", sl->id,
+			 what);
+	else
+		snprintf(r->what, sizeof(r->what), "the %s", what);
+}
+
+/* No two regions share a byte; all lie before the trailer. */
+static int check_regions(const struct kmig_snap *s, char *err, size_t n)
+{
+	struct region r[3 * KMIG_SNAP_MAX_SLOTS + 2];
+	const struct kmig_snap_slot *sl;
+	unsigned int i, k = 0;
+
+	region(&r[k++], 0, KMIG_SNAP_HEADER_SIZE, "header", NULL);
+	region(&r[k++], s->state_off, s->state_len, "state", NULL);
+	for (i = 0; i < s->nslots; i++) {
+		sl = &s->slot[i];
+		region(&r[k++], sl->bitmap_off,
+		       kmig_bitmap_words(sl->npages) * 8, "bitmap", sl);
+		region(&r[k++], sl->sums_off, nranges(sl->npages) * 4,
+		       "checksums", sl);
+		region(&r[k++], sl->pages_off, sl->size, "pages", sl);
+	}
+	for (i = 0; i < k; i++)
+		if (r[i].end < r[i].start || r[i].end > s->trailer_off)
+			return say(err, n, -EPROTO,
+				   "%s: past the trailer (at %llu)",
+				   r[i].what,
+				   (unsigned long long)s->trailer_off);
+	qsort(r, k, sizeof(r[0]), by_start);
+	for (i = 1; i < k; i++)
+		if (r[i].start < r[i - 1].end)
+			return say(err, n, -EPROTO,
+				   "%s and %s overlap at byte %llu",
+				   r[i - 1].what, r[i].what,
+				   (unsigned long long)r[i].start);
+	return 0;
+}
+
+static int parse_slot(struct kmig_snap_slot *sl, const uint8_t *e,
+		      const struct kmig_snap *s, unsigned int i, char *err,
+		      size_t n)
+{
+	unsigned int j;
+
+	sl->id = get_le32(e);
+	sl->gpa = get_le64(e + 8);
+	sl->size = get_le64(e + 16);
+	sl->bitmap_off = get_le64(e + 24);
+	sl->sums_off = get_le64(e + 32);
+	sl->pages_off = get_le64(e + 40);
+	if (get_le32(e + 4))
+		return say(err, n, -EPROTO, "slot %u: reserved field not zero",
+			   sl->id);
+	if (!sl->size || sl->size % PAGE ||
+	    sl->size > KMIG_SNAP_MAX_SLOT_SIZE)
+		return say(err, n, -EPROTO, "slot %u: size %llu", sl->id,
+			   (unsigned long long)sl->size);
+	if (sl->pages_off % KMIG_SNAP_PAGES_ALIGN)
+		return say(err, n, -EPROTO,
+			   "slot %u: pages at %llu, not 1 MiB aligned",
+			   sl->id, (unsigned long long)sl->pages_off);
+	for (j = 0; j < i; j++)
+		if (s->slot[j].id == sl->id)
+			return say(err, n, -EPROTO, "slot %u twice", sl->id);
+	sl->npages = sl->size / PAGE;
+	return 0;
+}
+
+static int parse_header(struct kmig_snap *s, const uint8_t *h, uint64_t size,
+			char *err, size_t n)
+{
+	unsigned int i;
+	int ret;
+
+	if (get_le64(h) != KMIG_SNAP_MAGIC)
+		return say(err, n, -EPROTO, "not a kmig snapshot (bad magic)");
+	if (get_le16(h + 8) != KMIG_SNAP_VERSION)
+		return say(err, n, -EPROTONOSUPPORT,
+			   "version %u (this reads version %u)",
+			   get_le16(h + 8), KMIG_SNAP_VERSION);
+	if (get_le32(h + KMIG_SNAP_HEADER_SIZE - 4) !=
+	    kmig_crc32c(0, h, KMIG_SNAP_HEADER_SIZE - 4))
+		return say(err, n, -EBADMSG, "header CRC mismatch");
+	if (get_le32(h + 12) != PAGE)
+		return say(err, n, -EPROTONOSUPPORT,
+			   "page size %u (this reads %u)", get_le32(h + 12),
+			   PAGE);
+	if (get_le32(h + 20) != RANGE)
+		return say(err, n, -EPROTONOSUPPORT,
+			   "%u pages per checksum (this reads %u)",
+			   get_le32(h + 20), RANGE);
+	if (get_le16(h + 10) || get_le64(h + 120))
+		return say(err, n, -EPROTO, "reserved header field not zero");
+	s->nslots = get_le32(h + 16);
+	if (!s->nslots || s->nslots > KMIG_SNAP_MAX_SLOTS)
+		return say(err, n, -EPROTO, "%u slots (1..%u)", s->nslots,
+			   KMIG_SNAP_MAX_SLOTS);
+	s->created_ns = get_le64(h + 24);
+	s->state_off = get_le64(h + 32);
+	s->state_len = get_le64(h + 40);
+	s->trailer_off = get_le64(h + 48);
+	memcpy(s->creator, h + 56, 64);
+	s->creator[64] = 0;
+	if (s->state_len > KMIG_SNAP_MAX_STATE)
+		return say(err, n, -EPROTO, "%llu bytes of state (%u at most)",
+			   (unsigned long long)s->state_len,
+			   KMIG_SNAP_MAX_STATE);
+	if (s->trailer_off > size ||
+	    size - s->trailer_off != KMIG_SNAP_TRAILER_SIZE)
+		return say(err, n, -EPROTO,
+			   "the trailer is said to be at %llu, the file has %llu bytes: torn or cut",
+			   (unsigned long long)s->trailer_off,
+			   (unsigned long long)size);
+	for (i = 0; i < s->nslots; i++) {
+		ret = parse_slot(&s->slot[i], h + KMIG_SNAP_SLOTS_AT +
+				 i * KMIG_SNAP_SLOT_SIZE, s, i, err, n);
+		if (ret)
+			return ret;
+	}
+	return check_regions(s, err, n);
+}
+
+/* Slot @sl's bitmap and sums, from the file. */
+static int read_slot_meta(int fd, struct kmig_snap_slot *sl, char *err,
+			  size_t n)
+{
+	uint64_t w, words = kmig_bitmap_words(sl->npages), r;
+	size_t len = slot_meta_len(sl);
+	uint8_t *buf = malloc(len);
+	int ret;
+
+	sl->bitmap = calloc(words, 8);
+	sl->sums = calloc(nranges(sl->npages), 4);
+	if (!buf || !sl->bitmap || !sl->sums) {
+		free(buf);
+		return say(err, n, -ENOMEM, "out of memory");
+	}
+	ret = pread_all(fd, buf, words * 8, sl->bitmap_off);
+	if (!ret)
+		ret = pread_all(fd, buf + words * 8, nranges(sl->npages) * 4,
+				sl->sums_off);
+	for (w = 0; !ret && w < words; w++)
+		sl->bitmap[w] = get_le64(buf + 8 * w);
+	for (r = 0; !ret && r < nranges(sl->npages); r++)
+		sl->sums[r] = get_le32(buf + words * 8 + 4 * r);
+	free(buf);
+	if (ret)
+		return say(err, n, ret, "slot %u: cannot read its bitmap: %s",
+			   sl->id, strerror(-ret));
+	if (sl->npages % 64 && sl->bitmap[words - 1] >> (sl->npages % 64))
+		return say(err, n, -EPROTO,
+			   "slot %u: its bitmap has pages past its end",
+			   sl->id);
+	return 0;
+}
+
+static int check_trailer(int fd, struct kmig_snap *s, const uint8_t *h,
+			 char *err, size_t n)
+{
+	uint8_t t[KMIG_SNAP_TRAILER_SIZE];
+	uint32_t crc;
+	int ret;
+
+	ret = pread_all(fd, t, sizeof(t), s->trailer_off);
+	if (ret)
+		return say(err, n, ret, "cannot read the trailer: %s",
+			   strerror(-ret));
+	if (get_le64(t) != KMIG_SNAP_TRAILER_MAGIC)
+		return say(err, n, -EBADMSG,
+			   "no trailer: the file is torn (its save did not finish)");
+	if (get_le32(t + 28) != kmig_crc32c(0, t, 28) ||
+	    get_le64(t + 8) != s->trailer_off || get_le32(t + 20) ||
+	    get_le32(t + 24))
+		return say(err, n, -EBADMSG, "the trailer is damaged");
+	ret = meta_crc(s, h, &crc);
+	if (ret)
+		return say(err, n, ret, "out of memory");
+	if (crc != get_le32(t + 16))
+		return say(err, n, -EBADMSG,
+			   "metadata CRC mismatch: stored 0x%08x, computed 0x%08x",
+			   get_le32(t + 16), crc);
+	return 0;
+}
+
+int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t n)
+{
+	uint8_t h[KMIG_SNAP_HEADER_SIZE];
+	struct stat st;
+	unsigned int i;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (fstat(fd, &st))
+		return say(err, n, -errno, "fstat: %s", strerror(errno));
+	if ((uint64_t)st.st_size < KMIG_SNAP_HEADER_SIZE +
+				   KMIG_SNAP_TRAILER_SIZE)
+		return say(err, n, -EPROTO,
+			   "%lld bytes: too short for a snapshot",
+			   (long long)st.st_size);
+	ret = pread_all(fd, h, sizeof(h), 0);
+	if (ret)
+		return say(err, n, ret, "cannot read the header: %s",
+			   strerror(-ret));
+	ret = parse_header(s, h, st.st_size, err, n);
+	for (i = 0; i < s->nslots && !ret; i++)
+		ret = read_slot_meta(fd, &s->slot[i], err, n);
+	if (!ret) {
+		s->state = malloc(s->state_len ? s->state_len : 1);
+		ret = s->state ? pread_all(fd, s->state, s->state_len,
+					   s->state_off) : -ENOMEM;
+		if (ret)
+			say(err, n, ret, "cannot read the state: %s",
+			    strerror(-ret));
+	}
+	if (!ret)
+		ret = check_trailer(fd, s, h, err, n);
+	if (ret)
+		kmig_snap_close(s);
+	return ret;
+}
+
+int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
+			uint8_t *dst, char *err, size_t n)
+{
+	const struct kmig_snap_slot *sl = &s->slot[i];
+	uint64_t r, p, end, run;
+	uint32_t crc;
+	int ret;
+
+	for (r = 0; r < nranges(sl->npages); r++) {
+		end = (r + 1) * RANGE < sl->npages ? (r + 1) * RANGE :
+		      sl->npages;
+		for (p = r * RANGE; p < end; p = run) {
+			for (; p < end && !test_bit(sl->bitmap, p); p++)
+				;
+			for (run = p; run < end && test_bit(sl->bitmap, run);
+			     run++)
+				;
+			if (run == p)
+				continue;
+			ret = pread_all(fd, dst + p * PAGE, (run - p) * PAGE,
+					sl->pages_off + p * PAGE);
+			if (ret)
+				return say(err, n, ret,
+					   "slot %u: cannot read pages %llu..%llu: %s",
+					   sl->id, (unsigned long long)p,
+					   (unsigned long long)run - 1,
+					   strerror(-ret));
+		}
+		crc = kmig_crc32c(0, dst + r * RANGE * PAGE,
+				  (end - r * RANGE) * PAGE);
+		if (crc != sl->sums[r])
+			return say(err, n, -EBADMSG,
+				   "slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
+				   sl->id, (unsigned long long)r * RANGE,
+				   (unsigned long long)end - 1, sl->sums[r],
+				   crc);
+	}
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Snapshot files (Documentation/file-format.rst): a guest's memory at
+ * fixed offsets, a page's place in the file given by its number, zero
+ * pages never written (the file is sparse), a checksum per range of
+ * pages, its vCPU and device state, and a trailer written last that
+ * commits the file. A file without its trailer is torn and refused.
+ *
+ * kmig_snap_open() checks everything but the pages before anything is
+ * read into a guest; kmig_snap_read_slot() checks each range of pages
+ * against its checksum as it reads it.
+ */
+#ifndef KMIG_SNAP_H
+#define KMIG_SNAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snap_format.h"
+
+/* What kmig_snap_write() saves of one slot. */
+struct kmig_snap_src {
+	uint32_t id;
+	uint64_t gpa, size;		/* size: a multiple of the page size */
+	const uint8_t *map;		/* its memory, read only */
+};
+
+struct kmig_snap_slot {
+	uint32_t id;
+	uint64_t gpa, size, npages;
+	uint64_t bitmap_off, sums_off, pages_off;
+	uint64_t *bitmap;		/* bit n: page n is in the file */
+	uint32_t *sums;			/* CRC32C of each range of pages */
+};
+
+struct kmig_snap {
+	uint64_t created_ns;		/* CLOCK_REALTIME of the save */
+	char creator[65];
+	unsigned int nslots;
+	struct kmig_snap_slot slot[KMIG_SNAP_MAX_SLOTS];
+	uint64_t state_off, state_len;
+	uint8_t *state;			/* the vCPU and device state stream */
+	uint64_t trailer_off;
+};
+
+/*
+ * Write a snapshot of @n slots and @state (@state_len bytes) to @fd, a
+ * new or empty file: every page not zero at its offset, then the
+ * metadata, then (@durable: after fdatasync) the trailer, and with
+ * @durable fdatasync again. 0, or -errno with a message in @err.
+ */
+int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
+		    const void *state, size_t state_len, const char *creator,
+		    bool durable, char *err, size_t errlen);
+/* Read and check @fd's metadata into @s: 0, or -errno and @err. */
+int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t errlen);
+void kmig_snap_close(struct kmig_snap *s);
+/*
+ * Slot @i's pages into @dst (slot size bytes, zero already: pages not in
+ * the file are zero), each range checked against its checksum once read.
+ * 0, or -errno (-EBADMSG: a checksum; the range named in @err).
+ */
+int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
+			uint8_t *dst, char *err, size_t errlen);
+
+#endif /* KMIG_SNAP_H */
