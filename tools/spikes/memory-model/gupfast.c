@@ -85,7 +85,10 @@ static double readv_pass(const struct mem *m)
 	return (double)(spike_now_ns() - t0) / npages;
 }
 
-/* Slow-path hits per page over one pass of @pass; -1 without the probe. */
+/*
+ * Slow-path hits per page over one vmsplice (@splice_pass) or
+ * process_vm_readv pass; -1 without the probe.
+ */
 static double count_pass(const struct mem *m, struct pipe_sink *s,
 			 bool splice_pass)
 {
