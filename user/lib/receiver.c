@@ -207,11 +207,15 @@ static int put_page(struct mig_recv_chan *c, struct mig_slot *sl, uint64_t page,
 	return c->batch_err;
 }
 
-/* Page @p of @sl arrived whole, or (@torn) torn. */
-static void mark(struct mig_recv *r, struct mig_slot *sl, uint64_t p,
-		 bool torn)
+/* Page @p of @sl arrived: whole, unless mig_recv_torn() said it is not. */
+static void mark(struct mig_recv_chan *c, struct mig_slot *sl, uint64_t p)
 {
-	mig_torn_mark(&r->torn, sl - r->vm->slots, p, torn);
+	bool torn = false;
+	unsigned int i;
+
+	for (i = 0; i < c->ntorn && !torn; i++)
+		torn = c->torn[i] == p;
+	mig_torn_mark(&c->r->torn, sl - c->r->vm->slots, p, torn);
 }
 
 int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
@@ -224,7 +228,8 @@ int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		return -ERANGE;	/* the decoder checked it already */
 	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
 			  __ATOMIC_RELAXED);
-	mark(c->r, sl, page, false);
+	mark(c, sl, page);
+	c->ntorn = 0;
 	count_pages(&c->pages, 1);
 	return put_page(c, sl, page, data);
 }
@@ -242,7 +247,7 @@ int mig_recv_zero(void *opaque, uint32_t slot, uint64_t page,
 	count_pages(&c->zero, count);
 	/* A page never written is zero already: only overwrite sent ones. */
 	for (p = page; p < page + count; p++) {
-		mark(c->r, sl, p, false);
+		mark(c, sl, p);
 		bit = 1ull << (p % 64);
 		if (!(__atomic_fetch_and(&sl->written[p / 64], ~bit,
 					 __ATOMIC_RELAXED) & bit))
@@ -301,22 +306,23 @@ int mig_recv_pages(void *opaque, uint32_t slot, const uint64_t *pages,
 	for (i = 0; i < n; i++) {
 		__atomic_fetch_or(&sl->written[pages[i] / 64],
 				  1ull << (pages[i] % 64), __ATOMIC_RELAXED);
-		mark(c->r, sl, pages[i], false);
+		mark(c, sl, pages[i]);
 	}
+	c->ntorn = 0;
 	count_pages(&c->pages, n);
 	return 0;
 }
 
-/* After mig_recv_pages() (or _page()) got it: kept aside until it comes
- * again. */
+/* A page of the batch about to come is torn: kept aside when it does,
+ * until it comes again. */
 int mig_recv_torn(void *opaque, uint32_t slot, uint64_t page)
 {
 	struct mig_recv_chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->r, slot);
 
-	if (!sl)
-		return -ERANGE;
-	mark(c->r, sl, page, true);
+	(void)slot;	/* the batch's */
+	if (c->ntorn == KMIG_STREAM_MAX_BATCH)
+		return -EOVERFLOW;	/* the decoder names each page once */
+	c->torn[c->ntorn++] = page;
 	return 0;
 }
 
@@ -399,11 +405,12 @@ static void *page_chan_thread(void *arg)
 	struct mig_recv_chan *c = arg;
 
 	c->ret = kmig_dec_run(&c->dec);
-	bar_leave(&c->r->bar, c->index, c->round);
+	/* The cause first: the channels waiting for this one fail next. */
 	if (c->ret)
 		mig_link_fail(c->r->link, c->ret, "page channel %u: %s%s%s",
 			      c->index, kmig_dec_error(&c->dec),
 			      c->err[0] ? ": " : "", c->err);
+	bar_leave(&c->r->bar, c->index, c->round);
 	return NULL;
 }
 

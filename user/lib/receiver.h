@@ -70,6 +70,9 @@ struct mig_recv_chan {
 	pthread_t thread;
 	bool started;
 	uint64_t round;			/* next ROUND_SYNC expected */
+	/* The torn pages of the batch about to be handed over. */
+	uint64_t torn[KMIG_STREAM_MAX_BATCH];
+	unsigned int ntorn;
 	uint64_t pages, zero;		/* atomic: the barrier reads them */
 	int ret;
 	char err[384];

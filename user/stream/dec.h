@@ -54,9 +54,10 @@ struct kmig_slot {
  *
  * Each page of a batch has its own CRC. A page that fails it is torn: the
  * sender read it while the guest wrote it (or it was damaged on the way).
- * Without @torn the record is refused (-EBADMSG). With @torn the batch is
- * handed over whole, torn pages included, and then @torn is called for
- * each of them: their bytes are garbage until a later record of the same
+ * Without @torn the record is refused (-EBADMSG). With @torn, @torn is
+ * called for each torn page first (an error from it refuses the record,
+ * nothing handed over), then the batch is handed over whole, torn pages
+ * included: their bytes are garbage until a later record of the same
  * page replaces them, and the consumer must see that one arrives before
  * anything uses the page (stream-format.rst, "Torn pages").
  */

@@ -208,7 +208,8 @@ static int in_input(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 
 /*
  * The pages whose own CRC fails, once the batch's did: refused, or with
- * a @torn callback, handed over with the others and then named to it.
+ * a @torn callback, named to it one by one, then handed over with the
+ * others unless it refused one.
  */
 static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 {
@@ -231,12 +232,14 @@ static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 				     first + 1, n, d->bcrc[first], crc,
 				     placed ? " where it landed" : "", bad,
 				     bad == 1 ? "" : "s");
-	ret = kmig_dec_batch_deliver(d, slot, n);
-	for (i = 0; i < n && !ret; i++)
-		if (d->btorn[i])
-			ret = d->cfg.ops->torn(d->cfg.opaque, slot,
-					       d->bpages[i]);
-	return ret;
+	for (i = 0; i < n; i++) {
+		if (!d->btorn[i])
+			continue;
+		ret = d->cfg.ops->torn(d->cfg.opaque, slot, d->bpages[i]);
+		if (ret)
+			return ret;
+	}
+	return kmig_dec_batch_deliver(d, slot, n);
 }
 
 int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
