@@ -21,6 +21,8 @@ static const struct {
 	{ "incoming", incoming_main, "Receive a live migration" },
 	{ "resume", resume_main, "Run a guest here again after an unconfirmed switchover" },
 	{ "stats", stats_main, "Show the module's per-context statistics" },
+	{ "save", save_main, "Save a guest into a snapshot file" },
+	{ "restore", restore_main, "Restore a guest from a snapshot file" },
 };
 
 static void show_usage(FILE *file)

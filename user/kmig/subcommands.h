@@ -17,6 +17,8 @@ int migrate_main(int argc, char *argv[]);
 int incoming_main(int argc, char *argv[]);
 int resume_main(int argc, char *argv[]);
 int stats_main(int argc, char *argv[]);
+int save_main(int argc, char *argv[]);
+int restore_main(int argc, char *argv[]);
 
 /*
  * Their command lines, parsed: 0, 1 after printing the help (--help), or

@@ -201,9 +201,10 @@ static void layout(struct kmig_snap *s)
  * Slot @sl's pages that are not zero to their places, a run of them per
  * write; its bitmap and range sums on the way.
  */
-static int write_pages(int fd, struct kmig_snap_slot *sl, const uint8_t *map,
-		       char *err, size_t n)
+static int write_pages(int fd, struct kmig_snap_slot *sl,
+		       const struct kmig_snap_src *src, char *err, size_t n)
 {
+	const uint8_t *map = src->map;
 	uint64_t p, run = 0, nrun = 0;
 	uint32_t zcrc = zero_page_crc(), crc = 0;
 	const uint8_t *data;
@@ -211,7 +212,10 @@ static int write_pages(int fd, struct kmig_snap_slot *sl, const uint8_t *map,
 
 	for (p = 0; p <= sl->npages && !ret; p++) {
 		data = map + p * PAGE;
-		if (p < sl->npages && !kmig_page_is_zero(data)) {
+		/* A page with no memory is not read: that would give it some. */
+		if (p < sl->npages &&
+		    (!src->present || test_bit(src->present, p)) &&
+		    !kmig_page_is_zero(data)) {
 			if (!nrun++)
 				run = p;
 			sl->bitmap[p / 64] |= 1ull << (p % 64);
@@ -339,7 +343,7 @@ int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
 		layout(&s);
 	}
 	for (i = 0; i < n && !ret; i++)
-		ret = write_pages(fd, &s.slot[i], src[i].map, err, errlen);
+		ret = write_pages(fd, &s.slot[i], &src[i], err, errlen);
 	if (!ret)
 		ret = write_meta(fd, &s, durable, err, errlen);
 	s.state = NULL;		/* the caller's */
@@ -608,8 +612,8 @@ int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 			uint8_t *dst, char *err, size_t n)
 {
 	const struct kmig_snap_slot *sl = &s->slot[i];
+	uint32_t zcrc = zero_page_crc(), crc;
 	uint64_t r, p, end, run;
-	uint32_t crc;
 	int ret;
 
 	for (r = 0; r < nranges(sl->npages); r++) {
@@ -632,8 +636,11 @@ int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 					   (unsigned long long)run - 1,
 					   strerror(-ret));
 		}
-		crc = kmig_crc32c(0, dst + r * RANGE * PAGE,
-				  (end - r * RANGE) * PAGE);
+		/* Over what the range holds, without touching zero pages. */
+		for (crc = 0, p = r * RANGE; p < end; p++)
+			crc = test_bit(sl->bitmap, p) ?
+			      kmig_crc32c(crc, dst + p * PAGE, PAGE) :
+			      kmig_crc32c_combine(crc, zcrc, PAGE);
 		if (crc != sl->sums[r])
 			return say(err, n, -EBADMSG,
 				   "slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",

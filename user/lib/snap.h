@@ -24,6 +24,7 @@ struct kmig_snap_src {
 	uint32_t id;
 	uint64_t gpa, size;		/* size: a multiple of the page size */
 	const uint8_t *map;		/* its memory, read only */
+	const uint64_t *present;	/* pages with memory, or NULL: all */
 };
 
 struct kmig_snap_slot {
@@ -57,9 +58,10 @@ int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
 int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t errlen);
 void kmig_snap_close(struct kmig_snap *s);
 /*
- * Slot @i's pages into @dst (slot size bytes, zero already: pages not in
- * the file are zero), each range checked against its checksum once read.
- * 0, or -errno (-EBADMSG: a checksum; the range named in @err).
+ * Slot @i's pages into @dst (slot size bytes): the pages in the file are
+ * read there, the others are not touched (they must be zero already), and
+ * each range is checked against its checksum once read. 0, or -errno
+ * (-EBADMSG: a checksum; the range named in @err).
  */
 int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 			uint8_t *dst, char *err, size_t errlen);

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig restore: a guest from a snapshot file (kmig save,
+ * Documentation/file-format.rst) into a VMM waiting for one (--incoming):
+ * the file checked whole but for its pages, every page in the file given
+ * memory and read into place, each range checked against its checksum,
+ * then the vCPU state loaded and the guest run (or, with --paused, left
+ * loaded for the VMM's own resume). The guest never runs on a page that failed its checksum.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "snap.h"
+#include "snapshot.h"
+#include "subcommands.h"
+
+static const char usage[] =
+"Usage: kmig restore --vmm SOCK [--paused] FILE\n"
+"\n"
+"Restore the guest saved in FILE (kmig save) into the VMM behind control\n"
+"socket SOCK, which waits for one (started with --incoming), and run it.\n"
+"\n"
+"  --vmm SOCK     the VMM's control socket (required)\n"
+"  --paused       load the guest and do not run it: the VMM waits for\n"
+"                 a resume request on its control socket\n"
+"  --help         this text\n";
+
+/* Page numbers given memory per call. */
+#define INSTALL_BATCH	1024u
+
+struct restore {
+	struct snap_opts so;
+	struct mig_vm vm;
+	struct kmig_snap snap;
+	bool opened;
+	int fd;
+	char err[512];
+};
+
+static int fail(struct restore *r, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct restore *r, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* The file's slots are the VMM's, one for one. */
+static int same_slots(struct restore *r)
+{
+	const struct kmig_snap_slot *f;
+	const struct mig_slot *v;
+	unsigned int i;
+
+	if (r->snap.nslots != r->vm.nslots)
+		return fail(r, -EINVAL, "the file has %u slots, the VMM %u",
+			    r->snap.nslots, r->vm.nslots);
+	for (i = 0; i < r->vm.nslots; i++) {
+		f = &r->snap.slot[i];
+		v = &r->vm.slots[i];
+		if (f->id != v->id || f->gpa != v->gpa || f->size != v->size)
+			return fail(r, -EINVAL,
+				    "slot %u of the file is %llu MiB at 0x%llx; the VMM's slot %u is %llu MiB at 0x%llx",
+				    f->id, (unsigned long long)f->size >> 20,
+				    (unsigned long long)f->gpa, v->id,
+				    (unsigned long long)v->size >> 20,
+				    (unsigned long long)v->gpa);
+	}
+	return 0;
+}
+
+/* Memory for every page of slot @i that the file has. */
+static int install(struct restore *r, unsigned int i)
+{
+	const struct kmig_snap_slot *f = &r->snap.slot[i];
+	uint64_t pages[INSTALL_BATCH], p;
+	unsigned int n = 0;
+	int ret = 0;
+
+	for (p = 0; p < f->npages && !ret; p++) {
+		if (f->bitmap[p / 64] & (1ull << (p % 64)))
+			pages[n++] = p;
+		if (n == INSTALL_BATCH || (n && p == f->npages - 1)) {
+			ret = kmig_ctx_install_zero(r->vm.ctx_fd, f->id, pages,
+						    n);
+			n = 0;
+		}
+	}
+	if (ret)
+		return fail(r, ret, "slot %u: cannot give its pages memory: %s",
+			    f->id, strerror(-ret));
+	return 0;
+}
+
+static int restore(struct restore *r)
+{
+	char state[32];
+	unsigned int i;
+	int ret;
+
+	r->fd = open(r->so.file, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return fail(r, -errno, "%s: %s", r->so.file, strerror(errno));
+	ret = kmig_snap_open(r->fd, &r->snap, r->err, sizeof(r->err));
+	if (ret)
+		return fail(r, ret, "%s: %.400s", r->so.file, r->err);
+	r->opened = true;
+	ret = snap_attach(&r->vm, &r->so, PROT_READ | PROT_WRITE, state,
+			  sizeof(state), r->err, sizeof(r->err));
+	if (ret)
+		return ret;
+	if (strcmp(state, "incoming"))
+		return fail(r, -EBUSY,
+			    "the VMM at %s is %s, not waiting for a guest (start it with --incoming)",
+			    r->so.o.vmm, state);
+	ret = same_slots(r);
+	for (i = 0; i < r->vm.nslots && !ret; i++) {
+		ret = install(r, i);
+		if (!ret)
+			ret = kmig_snap_read_slot(r->fd, &r->snap, i,
+						  r->vm.slots[i].map, r->err,
+						  sizeof(r->err));
+	}
+	if (ret)
+		return ret;
+	ret = vmm_client_load(&r->vm.vmm, r->snap.state, r->snap.state_len);
+	if (ret)
+		return fail(r, ret, "the VMM %s the vCPU state: %s",
+			    strncmp(r->vm.vmm.reply, "err ", 4) ?
+			    "did not take" : "refused",
+			    vmm_client_why(&r->vm.vmm, ret));
+	if (!r->so.resume)
+		return 0;
+	ret = vmm_client_cmd(&r->vm.vmm, "resume");
+	if (ret)
+		return fail(r, ret, "the guest is restored, but did not resume: %s",
+			    vmm_client_why(&r->vm.vmm, ret));
+	return 0;
+}
+
+int restore_main(int argc, char *argv[])
+{
+	struct restore *r = calloc(1, sizeof(*r));
+	uint64_t t0 = kmig_now_ns();
+	int ret;
+
+	if (!r) {
+		fprintf(stderr, "kmig restore: out of memory\n");
+		return 1;
+	}
+	r->fd = -1;
+	r->vm.ctx_fd = -1;
+	r->vm.vmm.fd = -1;
+	ret = snap_parse(&r->so, false, usage, argc, argv);
+	if (ret) {
+		free(r);
+		return ret > 0 ? 0 : 2;
+	}
+	ret = restore(r);
+	if (ret)
+		fprintf(stderr, "kmig restore: %s\n", r->err);
+	else
+		printf("kmig restore: %.1f MiB of guest memory from %s in %llu ms; the guest is %s\n",
+		       r->vm.mem_size / 1048576.0, r->so.file,
+		       (unsigned long long)(kmig_now_ns() - t0) / 1000000,
+		       r->so.resume ? "running" : "paused");
+	if (r->opened)
+		kmig_snap_close(&r->snap);
+	if (r->fd >= 0)
+		close(r->fd);
+	mig_vm_detach(&r->vm);
+	free(r);
+	return ret ? 1 : 0;
+}

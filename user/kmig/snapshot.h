@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What kmig save and kmig restore share: their command line and how they
+ * find the guest at its VMM.
+ */
+#ifndef KMIG_SNAPSHOT_H
+#define KMIG_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mig.h"
+
+struct snap_opts {
+	struct mig_opts o;		/* --vmm, --json, --help */
+	const char *file;
+	bool resume;			/* save: --resume; restore: not --paused */
+	bool durable;			/* save: --durable */
+};
+
+/*
+ * kmig save (@save) or kmig restore's command line, @usage for --help: 0,
+ * 1 after printing the help, or -EINVAL after a usage error.
+ */
+int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
+	       char *argv[]);
+/*
+ * Attach to the VMM at --vmm (mig_vm_attach() with @prot) and put its
+ * state ("running", "paused", "incoming", ...) in @state.
+ */
+int snap_attach(struct mig_vm *vm, const struct snap_opts *so, int prot,
+		char *state, size_t n, char *err, size_t errlen);
+
+#endif /* KMIG_SNAPSHOT_H */
