@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Postcopy live migration end to end on one machine
+ * (Documentation/postcopy.rst): a source kmig-vmm whose guest keeps
+ * dirtying memory, a destination kmig-vmm started --incoming, and
+ * `kmig incoming` / `kmig migrate --postcopy` between them over
+ * 127.0.0.1, with one and with four page channels.
+ *
+ * The guest writes random pages, and the push after the switch is capped
+ * (--postcopy-bandwidth 1): the destination's guest, running meanwhile,
+ * faults on pages that have not arrived, and those are requested.
+ *
+ * Checked: both agents succeed; the source's VMM stays "migrated"; the
+ * destination's guest faulted; the guest's counter advances on the
+ * destination; and its memory there, once
+ * paused, equals the source's at the pause in every page but those the
+ * destination's guest wrote since RUN. The destination's VMM is paced to
+ * a few pages per second, and the guest's own count of writes bounds how
+ * many those are.
+ *
+ * Then a failure before RUN: a destination whose VMM refuses the vCPU
+ * state (it has another number of vCPUs) says FAILED, and the source runs
+ * the guest again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "client.h"
+#include "kvm.h"
+#include "proc.h"
+
+#define TEST_TIMEOUT	180
+#define PAGE		4096u
+/* Pages a guest writes besides its working set: parameters, stacks. */
+#define OTHER_PAGES	8
+
+FIXTURE(postcopy) {
+	struct vmm_proc a, b;
+	char dir[128];
+};
+
+FIXTURE_VARIANT(postcopy) {
+	unsigned int channels;
+	unsigned int port;
+};
+
+FIXTURE_VARIANT_ADD(postcopy, one_channel) {
+	.channels = 1, .port = 24601,
+};
+
+FIXTURE_VARIANT_ADD(postcopy, four_channels) {
+	.channels = 4, .port = 24602,
+};
+
+FIXTURE_SETUP(postcopy)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+	snprintf(self->dir, sizeof(self->dir), "%spostcopy-%u-%d",
+		 access("/dev/shm", W_OK) ? "" : "/dev/shm/",
+		 variant->channels, getpid());
+}
+
+FIXTURE_TEARDOWN(postcopy)
+{
+	char cmd[256];
+
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+}
+
+/*
+ * Pause the VMM on @sock and count the pages of its memory that differ
+ * from the images DIR/slot-ID.bin: -errno, or the count.
+ */
+static long differing_pages(struct __test_metadata *_metadata,
+			    const char *sock, const char *dir,
+			    struct vmm_status *st)
+{
+	struct vmm_client_slot slots[8];
+	struct vmm_client c = { .fd = -1 };
+	char path[PATH_MAX + 32];
+	uint8_t page[PAGE];
+	unsigned int n, i;
+	long diff = 0;
+	uint64_t off;
+	size_t len;
+	char *img;
+	int ctx;
+
+	if (vmm_client_connect(&c, sock, 5000) || vmm_client_cmd(&c, "pause") ||
+	    vmm_client_status(&c, st) ||
+	    vmm_client_ctx(&c, slots, 8, &n, &ctx)) {
+		TH_LOG("the destination's VMM: %s", c.reply);
+		vmm_client_close(&c);
+		return -EIO;
+	}
+	for (i = 0; i < n && diff >= 0; i++) {
+		snprintf(path, sizeof(path), "%s/slot-%u.bin", dir, slots[i].id);
+		img = file_read(path, &len);
+		if (!img || len != slots[i].size) {
+			TH_LOG("%s: missing or of another size", path);
+			diff = -EIO;
+		}
+		for (off = 0; diff >= 0 && off < slots[i].size; off += PAGE) {
+			if (pread(ctx, page, PAGE, ((uint64_t)slots[i].id << 40) +
+				  off) != PAGE) {
+				diff = -errno;
+				break;
+			}
+			if (memcmp(page, img + off, PAGE))
+				diff++;
+		}
+		free(img);
+	}
+	close(ctx);
+	vmm_client_close(&c);
+	return diff;
+}
+
+TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
+{
+	char mig_args[PATH_MAX + 128], src[PATH_MAX];
+	struct vmm_status st, sa, sb;
+	struct agents r;
+	uint64_t counter;
+	long diff;
+
+	REQUIRE_BED();
+	snprintf(src, sizeof(src), "%s/src", self->dir);
+	ASSERT_EQ(0, mkdir(self->dir, 0755));
+	ASSERT_EQ(0, mkdir(src, 0755));
+
+	vmm_startf(&self->a, vmm_sock("pc-a"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --pattern random --batch 4 --rate 2000");
+	vmm_wait_counter(&self->a, 0, &st);
+	/* paced: the guest writes few pages here after RUN */
+	vmm_startf(&self->b, vmm_sock("pc-b"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 200");
+	usleep(300 * 1000);
+
+	snprintf(mig_args, sizeof(mig_args),
+		 "--channels %u --postcopy --postcopy-bandwidth 1 --timeout 60 --json --save-at-switchover %s",
+		 variant->channels, src);
+	run_agents(&self->a, &self->b, variant->port, "--timeout 60 --json",
+		   mig_args, 100, &r);
+	if (r.mig_ret || r.in_ret) {
+		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
+		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
+	}
+	ASSERT_EQ(0, r.mig_ret);
+	ASSERT_EQ(0, r.in_ret);
+	EXPECT_NE(NULL, strstr(r.mig_out, "\"status\": \"completed\""));
+	EXPECT_NE(NULL, strstr(r.in_out, "\"status\": \"completed\""));
+	EXPECT_LT(0, json_u64(r.mig_out, "postcopy_discarded"))
+		TH_LOG("%s", r.mig_out);
+	EXPECT_LT(0, json_u64(r.in_out, "postcopy_faults"))
+		TH_LOG("%s", r.in_out);
+	EXPECT_LE(json_u64(r.in_out, "postcopy_faults"),
+		  json_u64(r.in_out, "postcopy_requests"));
+	TH_LOG("%u channel(s): faults %llu, fault to install p50 < %llu us, p99 < %llu us",
+	       variant->channels,
+	       (unsigned long long)json_u64(r.in_out, "postcopy_faults"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p50_us"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p99_us"));
+	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed",
+	       variant->channels,
+	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"),
+	       (unsigned long long)json_u64(r.in_out, "downtime"),
+	       (unsigned long long)json_u64(r.mig_out, "postcopy_discarded"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_stale"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_requests"),
+	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"));
+	agents_free(&r);
+
+	/* The source stays paused for good; the guest goes on there. */
+	ASSERT_EQ(0, vmm_status(&self->a, &sa));
+	EXPECT_STREQ("migrated", sa.state);
+	counter = sa.counter;
+	vmm_wait_counter(&self->b, counter, &st);
+	vmm_wait_counter(&self->b, st.counter, &st);
+
+	/* Memory: the source's at the pause, but for the pages written since. */
+	diff = differing_pages(_metadata, self->b.sock, src, &sb);
+	ASSERT_LE(0, diff);
+	ASSERT_LE(sa.writes, sb.writes);
+	TH_LOG("%ld pages differ; the guest wrote %llu since RUN",
+	       diff, (unsigned long long)(sb.writes - sa.writes));
+	EXPECT_LE((uint64_t)diff, sb.writes - sa.writes + OTHER_PAGES);
+}
+
+/* The destination refuses the vCPU state: the guest runs at the source. */
+TEST_F_TIMEOUT(postcopy, failure_before_run_resumes_the_source, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+	struct agents r;
+
+	REQUIRE_BED();
+	vmm_startf(&self->a, vmm_sock("pc-fa"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --pattern seq --batch 4 --rate 2000");
+	vmm_wait_counter(&self->a, 0, &st);
+	vmm_startf(&self->b, vmm_sock("pc-fb"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 1 --incoming");
+
+	run_agents(&self->a, &self->b, variant->port + 10, "--timeout 60",
+		   "--channels 2 --postcopy --timeout 60", 100, &r);
+	TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
+	TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
+	EXPECT_EQ(1, r.mig_ret);
+	EXPECT_EQ(1, r.in_ret);
+	EXPECT_NE(NULL, strstr(r.mig_out, "vCPU"));
+	agents_free(&r);
+
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("running", st.state);
+	vmm_wait_counter(&self->a, st.counter, &st);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
+}
+
+TEST_HARNESS_MAIN
