@@ -12,18 +12,23 @@
  *
  * Checked: both agents succeed; the source's VMM stays "migrated"; the
  * destination's guest faulted; the guest's counter advances on the
- * destination; and its memory there, once
- * paused, equals the source's at the pause in every page but those the
- * destination's guest wrote since RUN. The destination's VMM is paced to
- * a few pages per second, and the guest's own count of writes bounds how
- * many those are.
+ * destination; and its memory there, once paused, equals the source's at
+ * the pause in every page but those its guest wrote since RUN. Every page
+ * not in its dirty log since the resume (precopy's pages, and the stale
+ * ones fetched before RUN) must be equal; the logged ones (installed or
+ * written since) may differ no more often than the guest wrote, which the
+ * pace of the destination's VMM keeps low.
  *
  * Then a failure before RUN: a destination whose VMM refuses the vCPU
  * state (it has another number of vCPUs) says FAILED, and the source runs
- * the guest again.
+ * the guest again. And a link cut after RUN, between two network
+ * namespaces: the guest runs at the destination and never again at the
+ * source, both agents say so (exit status 3), and recovery (not built)
+ * would find both VMMs there.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +38,7 @@
 
 #include "kselftest_harness.h"
 #include "client.h"
+#include "ctx.h"
 #include "kvm.h"
 #include "proc.h"
 
@@ -81,12 +87,15 @@ FIXTURE_TEARDOWN(postcopy)
 
 /*
  * Pause the VMM on @sock and count the pages of its memory that differ
- * from the images DIR/slot-ID.bin: -errno, or the count.
+ * from the images DIR/slot-ID.bin: -errno, or the count. Those not in
+ * its dirty log (restarted at the resume) go to *@unlogged: they came
+ * before RUN, and must all be equal.
  */
 static long differing_pages(struct __test_metadata *_metadata,
 			    const char *sock, const char *dir,
-			    struct vmm_status *st)
+			    struct vmm_status *st, long *unlogged)
 {
+	uint64_t log[2048];	/* 8 MiB slots: 2048 pages */
 	struct vmm_client_slot slots[8];
 	struct vmm_client c = { .fd = -1 };
 	char path[PATH_MAX + 32];
@@ -105,11 +114,18 @@ static long differing_pages(struct __test_metadata *_metadata,
 		vmm_client_close(&c);
 		return -EIO;
 	}
+	*unlogged = 0;
 	for (i = 0; i < n && diff >= 0; i++) {
 		snprintf(path, sizeof(path), "%s/slot-%u.bin", dir, slots[i].id);
 		img = file_read(path, &len);
 		if (!img || len != slots[i].size) {
 			TH_LOG("%s: missing or of another size", path);
+			diff = -EIO;
+		}
+		if (slots[i].size / PAGE > sizeof(log) * 8 ||
+		    kmig_ctx_dirty_log(ctx, slots[i].id, slots[i].size / PAGE,
+				       log, false)) {
+			TH_LOG("slot %u: no dirty log", slots[i].id);
 			diff = -EIO;
 		}
 		for (off = 0; diff >= 0 && off < slots[i].size; off += PAGE) {
@@ -118,8 +134,11 @@ static long differing_pages(struct __test_metadata *_metadata,
 				diff = -errno;
 				break;
 			}
-			if (memcmp(page, img + off, PAGE))
-				diff++;
+			if (!memcmp(page, img + off, PAGE))
+				continue;
+			diff++;
+			if (!(log[off / PAGE / 64] & (1ull << (off / PAGE % 64))))
+				(*unlogged)++;
 		}
 		free(img);
 	}
@@ -132,9 +151,10 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 {
 	char mig_args[PATH_MAX + 128], src[PATH_MAX];
 	struct vmm_status st, sa, sb;
+	struct vmm_client c = { .fd = -1 };
 	struct agents r;
 	uint64_t counter;
-	long diff;
+	long diff, unlogged;
 
 	REQUIRE_BED();
 	snprintf(src, sizeof(src), "%s/src", self->dir);
@@ -147,6 +167,10 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	/* paced: the guest writes few pages here after RUN */
 	vmm_startf(&self->b, vmm_sock("pc-b"), "/dev/null",
 		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 200");
+	/* from the resume on, its log names every page installed or written */
+	ASSERT_EQ(0, vmm_connect(&self->b, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "dirtylog at-resume"));
+	vmm_client_close(&c);
 	usleep(300 * 1000);
 
 	snprintf(mig_args, sizeof(mig_args),
@@ -191,11 +215,12 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	vmm_wait_counter(&self->b, st.counter, &st);
 
 	/* Memory: the source's at the pause, but for the pages written since. */
-	diff = differing_pages(_metadata, self->b.sock, src, &sb);
+	diff = differing_pages(_metadata, self->b.sock, src, &sb, &unlogged);
 	ASSERT_LE(0, diff);
 	ASSERT_LE(sa.writes, sb.writes);
-	TH_LOG("%ld pages differ; the guest wrote %llu since RUN",
-	       diff, (unsigned long long)(sb.writes - sa.writes));
+	TH_LOG("%ld pages differ (%ld not logged since RUN); the guest wrote %llu since RUN",
+	       diff, unlogged, (unsigned long long)(sb.writes - sa.writes));
+	EXPECT_EQ(0, unlogged);
 	EXPECT_LE((uint64_t)diff, sb.writes - sa.writes + OTHER_PAGES);
 }
 
@@ -226,6 +251,93 @@ TEST_F_TIMEOUT(postcopy, failure_before_run_resumes_the_source, TEST_TIMEOUT)
 	vmm_wait_counter(&self->a, st.counter, &st);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
+}
+
+#define RUN_DIR		"/run/kmig-postcopy"
+#define VMM_A		RUN_DIR "/vm-a.sock"
+#define VMM_B		RUN_DIR "/vm-b.sock"
+
+/* Two hosts (selftests/qemu/hosts.sh), a VMM and an agent on each. */
+FIXTURE(cut) {
+	pid_t vmm_a, vmm_b, incoming, migrate;
+};
+
+FIXTURE_SETUP(cut)
+{
+	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
+	mkdir(RUN_DIR, 0700);
+	unlink(VMM_A);
+	unlink(VMM_B);
+	memset(self, 0, sizeof(*self));
+}
+
+FIXTURE_TEARDOWN(cut)
+{
+	proc_stop(&self->migrate);
+	proc_stop(&self->incoming);
+	/* its vCPUs may wait for pages: killably */
+	proc_stop(&self->vmm_b);
+	proc_stop(&self->vmm_a);
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
+}
+
+TEST_F_TIMEOUT(cut, link_cut_after_run_runs_the_guest_once, TEST_TIMEOUT)
+{
+	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
+				"--mem", "16", "--pattern", "random", "--batch",
+				"4", "--rate", "2000", NULL };
+	const char *vmm_b[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_B,
+				"--mem", "16", "--incoming", "--rate", "200",
+				NULL };
+	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_B,
+			      "--listen", "198.18.0.2:4470", "--timeout", "60",
+			      "--io-timeout", "5", NULL };
+	/* a push of ~1 MiB/s: postcopy lasts seconds after RUN */
+	const char *mig[] = { proc_bin("kmig"), "migrate", "--vmm", VMM_A,
+			      "--to", "198.18.0.2:4470", "--timeout", "60",
+			      "--io-timeout", "5", "--channels", "2",
+			      "--postcopy", "--postcopy-bandwidth", "1", NULL };
+	struct vmm_status st;
+	int status;
+
+	REQUIRE_KVM();
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down && hosts_up"));
+	self->vmm_a = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
+	self->vmm_b = proc_spawn("kmig-b", "vmm-b.log", vmm_b);
+	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
+	ASSERT_STREQ("incoming", st.state);
+	/* the destination's agent stops once RESUMED is out */
+	setenv("KMIG_STOP_AT", "postcopy", 1);
+	self->incoming = proc_spawn("kmig-b", "incoming.log", inc);
+	unsetenv("KMIG_STOP_AT");
+	usleep(500 * 1000);
+	self->migrate = proc_spawn("kmig-a", "migrate.log", mig);
+
+	/* RUN: the guest runs at the destination, its pages still coming */
+	ASSERT_TRUE(proc_stopped(self->incoming, &status, PROC_WAIT_MS))
+		TH_LOG("%s", file_text("incoming.log"));
+	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0))
+		TH_LOG("postcopy ended before the cut: %s",
+		       file_text("migrate.log"));
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+	kill(self->incoming, SIGCONT);
+
+	/* Both may have it running there: both say so, neither resumes. */
+	EXPECT_EQ(3, proc_wait_exit(self->migrate, 45000))
+		TH_LOG("%s", file_text("migrate.log"));
+	self->migrate = 0;
+	EXPECT_EQ(3, proc_wait_exit(self->incoming, 45000))
+		TH_LOG("%s", file_text("incoming.log"));
+	self->incoming = 0;
+	EXPECT_TRUE(file_has("incoming.log", "the guest may run here"))
+		TH_LOG("%s", file_text("incoming.log"));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	EXPECT_STREQ("migrated", st.state);
+	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
+	EXPECT_STREQ("running", st.state);
 }
 
 TEST_HARNESS_MAIN

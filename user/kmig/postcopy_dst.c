@@ -332,6 +332,7 @@ static int listen_and_run(struct dst *d)
 		return mig_link_io_fail(&d->link, ret,
 					"the guest runs here, but the source did not hear it: %s",
 					strerror(-ret));
+	kmig_stop_at("postcopy");
 	return 0;
 }
 
