@@ -166,7 +166,7 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	vmm_wait_counter(&self->a, 0, &st);
 	/* paced: the guest writes few pages here after RUN */
 	vmm_startf(&self->b, vmm_sock("pc-b"), "/dev/null",
-		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 200");
+		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 400");
 	/* from the resume on, its log names every page installed or written */
 	ASSERT_EQ(0, vmm_connect(&self->b, &c));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "dirtylog at-resume"));
@@ -251,6 +251,57 @@ TEST_F_TIMEOUT(postcopy, failure_before_run_resumes_the_source, TEST_TIMEOUT)
 	vmm_wait_counter(&self->a, st.counter, &st);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
+}
+
+/*
+ * kmig-vmm's unmap and map (postcopy's listen step): only while incoming,
+ * only with kmig memory; meanwhile nothing reads guest RAM, and the
+ * context's pages can be put in missing mode, which a mapping forbids.
+ */
+TEST_F_TIMEOUT(postcopy, vmm_unmaps_guest_ram_only_while_incoming, TEST_TIMEOUT)
+{
+	struct vmm_client c = { .fd = -1 }, m = { .fd = -1 };
+	struct vmm_client_slot slots[8];
+	struct vmm_status st;
+	unsigned int n;
+	int ctx;
+
+	REQUIRE_BED();
+	vmm_startf(&self->a, vmm_sock("pc-ua"), "/dev/null",
+		   "--mem 4 --pattern none --rate 100");
+	ASSERT_EQ(0, vmm_connect(&self->a, &c));
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&c, "unmap")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+
+	vmm_startf(&self->b, vmm_sock("pc-ub"), "/dev/null",
+		   "--mem 4 --incoming");
+	ASSERT_EQ(0, vmm_connect(&self->b, &c));
+	ASSERT_EQ(0, vmm_client_ctx(&c, slots, 8, &n, &ctx)) TH_LOG("%s", c.reply);
+	EXPECT_EQ(-EBUSY, kmig_ctx_set_missing(ctx, slots[0].id, 0, 1));
+	EXPECT_EQ(-EALREADY, vmm_client_cmd(&c, "map")) TH_LOG("%s", c.reply);
+	ASSERT_EQ(0, vmm_client_cmd(&c, "unmap")) TH_LOG("%s", c.reply);
+	EXPECT_EQ(-EALREADY, vmm_client_cmd(&c, "unmap"));
+	EXPECT_EQ(0, kmig_ctx_set_missing(ctx, slots[0].id,
+					  slots[0].size / PAGE - 1, 1));
+	ASSERT_EQ(0, vmm_client_status(&c, &st));
+	EXPECT_STREQ("incoming", st.state);
+	EXPECT_EQ(0, st.counter);
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&c, "resume"));
+	EXPECT_NE(NULL, strstr(c.reply, "'map' first")) TH_LOG("%s", c.reply);
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&c, "pattern seq"));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "map")) TH_LOG("%s", c.reply);
+	ASSERT_EQ(0, vmm_client_status(&c, &st));
+	EXPECT_EQ(-EBUSY, kmig_ctx_set_missing(ctx, slots[0].id, 0, 1));
+	close(ctx);
+	vmm_client_close(&c);
+
+	/* memfd memory has no missing mode: nothing to unmap it for */
+	vmm_stop(&self->a);
+	vmm_startf(&self->a, vmm_sock("pc-uc"), "/dev/null",
+		   "--mem 4 --incoming --backend memfd");
+	ASSERT_EQ(0, vmm_connect(&self->a, &m));
+	EXPECT_EQ(-EOPNOTSUPP, vmm_client_cmd(&m, "unmap")) TH_LOG("%s", m.reply);
+	vmm_client_close(&m);
 }
 
 #define RUN_DIR		"/run/kmig-postcopy"

@@ -146,7 +146,8 @@ static void *faulter(void *arg)
 						 rec[i].slot, strerror(-ret));
 				return NULL;
 			}
-			d->job.pc_requests++;
+			__atomic_fetch_add(&d->job.pc_requests, 1,
+					   __ATOMIC_RELAXED);
 		}
 	}
 	return NULL;
@@ -288,7 +289,8 @@ static int fetch_stale(struct dst *d)
 							"cannot request page %llu of slot %u: %s",
 							(unsigned long long)p,
 							sl->id, strerror(-ret));
-			d->job.pc_requests++;
+			__atomic_fetch_add(&d->job.pc_requests, 1,
+					   __ATOMIC_RELAXED);
 		}
 	}
 	ret = mig_recv_pc_wait_stale(&d->recv);
