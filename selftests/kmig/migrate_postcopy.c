@@ -21,10 +21,10 @@
  *
  * Then a failure before RUN: a destination whose VMM refuses the vCPU
  * state (it has another number of vCPUs) says FAILED, and the source runs
- * the guest again. And a link cut after RUN, between two network
- * namespaces: the guest runs at the destination and never again at the
- * source, both agents say so (exit status 3), and recovery (not built)
- * would find both VMMs there.
+ * the guest again. And a link cut or either agent killed right after RUN
+ * (two network namespaces): the guest runs at the destination and never
+ * again at the source, each surviving agent says so (exit status 3), and
+ * recovery (not built) would find both VMMs there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -332,7 +332,25 @@ FIXTURE_TEARDOWN(cut)
 	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
 }
 
-TEST_F_TIMEOUT(cut, link_cut_after_run_runs_the_guest_once, TEST_TIMEOUT)
+/* What breaks right after RUN, and how each agent ends. */
+FIXTURE_VARIANT(cut) {
+	const char *fault;		/* link_cut, or the agent killed */
+	int mig_exit, in_exit;
+};
+
+FIXTURE_VARIANT_ADD(cut, link_cut) {
+	.fault = "link_cut", .mig_exit = 3, .in_exit = 3,
+};
+
+FIXTURE_VARIANT_ADD(cut, destination_agent_killed) {
+	.fault = "incoming", .mig_exit = 3, .in_exit = 128 + SIGKILL,
+};
+
+FIXTURE_VARIANT_ADD(cut, source_agent_killed) {
+	.fault = "migrate", .mig_exit = 128 + SIGKILL, .in_exit = 3,
+};
+
+TEST_F_TIMEOUT(cut, after_run_the_guest_runs_once, TEST_TIMEOUT)
 {
 	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
 				"--mem", "16", "--pattern", "random", "--batch",
@@ -371,20 +389,26 @@ TEST_F_TIMEOUT(cut, link_cut_after_run_runs_the_guest_once, TEST_TIMEOUT)
 	ASSERT_TRUE(proc_stopped(self->incoming, &status, PROC_WAIT_MS))
 		TH_LOG("%s", file_text("incoming.log"));
 	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0))
-		TH_LOG("postcopy ended before the cut: %s",
+		TH_LOG("postcopy ended before the fault: %s",
 		       file_text("migrate.log"));
-	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+	if (!strcmp(variant->fault, "link_cut")) {
+		ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+	} else {
+		kill(!strcmp(variant->fault, "incoming") ? self->incoming :
+		     self->migrate, SIGKILL);
+	}
 	kill(self->incoming, SIGCONT);
 
-	/* Both may have it running there: both say so, neither resumes. */
-	EXPECT_EQ(3, proc_wait_exit(self->migrate, 45000))
+	/* Each may have it running there: neither resumes it here. */
+	EXPECT_EQ(variant->mig_exit, proc_wait_exit(self->migrate, 45000))
 		TH_LOG("%s", file_text("migrate.log"));
 	self->migrate = 0;
-	EXPECT_EQ(3, proc_wait_exit(self->incoming, 45000))
+	EXPECT_EQ(variant->in_exit, proc_wait_exit(self->incoming, 45000))
 		TH_LOG("%s", file_text("incoming.log"));
 	self->incoming = 0;
-	EXPECT_TRUE(file_has("incoming.log", "the guest may run here"))
-		TH_LOG("%s", file_text("incoming.log"));
+	if (variant->in_exit == 3)
+		EXPECT_TRUE(file_has("incoming.log", "the guest may run here"))
+			TH_LOG("%s", file_text("incoming.log"));
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("migrated", st.state);
 	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
