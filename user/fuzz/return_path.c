@@ -57,7 +57,7 @@ static void decode(const uint8_t *b, size_t len, const uint8_t uuid[16],
 			abort();	/* a refusal names the fault */
 		return;
 	}
-	if (!v->m.type || v->m.type > MIG_HS_UNSURE ||
+	if (!v->m.type || v->m.type > MIG_HS_TYPE_MAX ||
 	    !strcmp(mig_hs_name(v->m.type), "unknown"))
 		abort();
 	if (strlen(v->m.text) != len - MIG_HS_HDR - 4)

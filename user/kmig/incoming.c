@@ -29,6 +29,7 @@
 #include "dec.h"
 #include "handshake.h"
 #include "hello.h"
+#include "incoming.h"
 #include "le.h"
 #include "link.h"
 #include "mig.h"
@@ -65,29 +66,6 @@ static const char usage[] =
 "                             logged, and the wait goes on)\n"
 "  --help                     this text\n";
 
-struct dst {
-	struct mig_opts o;
-	struct mig_vm vm;
-	struct mig_job job;
-	struct mig_recv recv;		/* the channels */
-	uint8_t uuid[16];
-	struct kmig_enc vcpus;		/* rebuilt vCPU state stream */
-	bool in_vcpu;
-	struct mig_device *dev;		/* of the open device section */
-	bool switchover, channels_cmd;
-	uint64_t switchover_ns;
-	struct mig_link link;		/* first failure, all sockets */
-	struct mig_hs_out out;		/* the return path */
-	struct mig_hs_pinger pinger;	/* its keepalive */
-	/*
-	 * The main connection is up: the source reads the return path from
-	 * then on (a failure on a page channel may come before the main
-	 * decoder has reached OPEN_RETURN_PATH).
-	 */
-	bool rp_open;
-	bool rp_quiet;			/* no FAILED on it any more */
-	char err[512];			/* the cause, at the end */
-};
 
 int incoming_parse(struct mig_opts *o, int argc, char *argv[])
 {
@@ -264,6 +242,10 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 		}
 		d->channels_cmd = true;
 		return 0;
+	case KMIG_SCMD_POSTCOPY:
+		return postcopy_dst_start(d, c);
+	case KMIG_SCMD_POSTCOPY_RUN:
+		return postcopy_dst_run(d, c);
 	case KMIG_SCMD_SWITCHOVER:
 		if (d->switchover) {
 			snprintf(c->err, sizeof(c->err), "SWITCHOVER twice");
@@ -294,7 +276,7 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 /* Pages go on the page channels when there are any: 0, or -EPROTO. */
 static int main_takes_pages(struct mig_recv_chan *c)
 {
-	if (c->r->nchan == 1)
+	if (c->r->nchan == 1 || c->postcopy)
 		return 0;
 	snprintf(c->err, sizeof(c->err),
 		 "page on the main channel of a multi-channel migration");
@@ -438,6 +420,7 @@ static int decode(struct dst *d)
 		.pages_dest = main_pages_dest, .pages = mig_recv_pages,
 		.zero = main_zero, .torn = mig_recv_torn, .vcpu = main_vcpu,
 		.device = main_device, .release = mig_recv_release,
+		.discard = postcopy_dst_discard,
 	};
 	int ret;
 
@@ -455,7 +438,7 @@ static void devices_set(struct dst *d, uint32_t state)
 }
 
 /* Load what arrived, so that only the resume is left to do. */
-static int load(struct dst *d)
+int incoming_load(struct dst *d)
 {
 	const uint8_t *vbuf;
 	size_t vlen;
@@ -516,7 +499,7 @@ static int resume_unanswered(struct dst *d, int ret)
 }
 
 /* Start the devices and the guest: 0, -errno, or -EINPROGRESS. */
-static int resume(struct dst *d)
+int incoming_resume(struct dst *d)
 {
 	unsigned int i;
 	int ret;
@@ -550,13 +533,15 @@ static int finish(struct dst *d)
 	uint64_t paused_us = 0, go_ns;
 	int ret;
 
-	ret = load(d);
+	if (d->pc)
+		return postcopy_dst_finish(d);
+	ret = incoming_load(d);
 	if (!ret) {
 		ret = mig_hs_destination(&d->out, &d->link, &paused_us);
 	}
 	go_ns = kmig_now_ns();
 	if (!ret)
-		ret = resume(d);
+		ret = incoming_resume(d);
 	mig_hs_pinger_stop(&d->pinger);
 	if (!ret)
 		kmig_stop_at("run");
@@ -651,6 +636,7 @@ static int run(struct dst *d)
 		ret = decode(d);
 	if (!ret)
 		ret = finish(d);
+	postcopy_dst_stop(d);
 	mig_hs_pinger_stop(&d->pinger);
 	return ret;
 }
@@ -704,6 +690,9 @@ int incoming_main(int argc, char *argv[])
 		ret = run(d);
 	if (ret)
 		ret = mig_link_cause(&d->link, d->err, sizeof(d->err));
+	/* postcopy: the guest ran here, some of its pages missing */
+	if (ret && postcopy_dst_resumed(d))
+		ret = -EINPROGRESS;
 	for (i = 0; i < d->o.ndevs; i++)
 		if (ret && ret != -EINPROGRESS && d->o.devs[i].started)
 			mig_dev_set_state(&d->o.devs[i], KMIG_DEVICE_STATE_STOP);
@@ -721,6 +710,7 @@ int incoming_main(int argc, char *argv[])
 	for (i = 0; i < d->o.ndevs; i++)
 		mig_dev_close(&d->o.devs[i]);
 	kmig_enc_free(&d->vcpus);
+	postcopy_dst_free(d);
 	mig_vm_detach(&d->vm);
 	mig_link_destroy(&d->link);
 	ret = !ret ? 0 : ret == -EINPROGRESS ? 3 : 1;

@@ -63,6 +63,10 @@ struct mig_opts {
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool zerocopy;			/* source: MSG_ZEROCOPY */
+	bool postcopy;			/* source: switch to postcopy ... */
+	uint64_t postcopy_rounds;	/* ... after this many rounds, or */
+	uint64_t postcopy_ms;		/* ... the first round end after this */
+	uint64_t postcopy_bandwidth;	/* bytes/s of the push, 0: --bandwidth */
 	bool json;
 	struct kmig_tls_cfg tls;	/* --tls-creds / --tls-psk */
 	const char *save_dir;
@@ -88,6 +92,13 @@ struct mig_job {
 	uint64_t disk_total;
 	uint64_t device_bytes;
 	uint64_t resume_us;		/* destination: SWITCHOVER to resume */
+	bool postcopy;
+	uint64_t pc_discarded;		/* pages in the discard list */
+	uint64_t pc_stale;		/* destination: fetched before RUN */
+	uint64_t pc_requests;		/* page requests (faults, stale) */
+	uint64_t pc_pushed;		/* source: pages pushed after RUN */
+	uint64_t pc_faults;		/* destination: faults reported */
+	uint64_t pc_lat_p50_us, pc_lat_p99_us;	/* fault to install */
 	unsigned int channels;
 	enum kmig_tls_creds tls;
 	unsigned int tls_ktls, tls_relay;	/* channels in each mode */

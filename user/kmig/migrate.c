@@ -34,6 +34,15 @@ static const char usage[] =
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
 "                             2..3600 (default 30)\n"
 "  --zerocopy                 send with MSG_ZEROCOPY (see kmig(8))\n"
+"  --postcopy                 switch to postcopy after the first round:\n"
+"                             the guest runs there while its last pages\n"
+"                             follow (Documentation/postcopy.rst); at\n"
+"                             least one page channel\n"
+"  --postcopy-after N|Ns      ... after N rounds, or at the end of the\n"
+"                             first round that ends N seconds in\n"
+"  --postcopy-bandwidth MIB_PER_S\n"
+"                             cap the background push after the switch\n"
+"                             (requested pages are never capped)\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -47,6 +56,26 @@ static const char usage[] =
 "  --tls-psk FILE             TLS 1.3 with a pre-shared key: the first\n"
 "                             identity:hexkey line of FILE\n"
 "  --help                     this text\n";
+
+/* --postcopy-after N (rounds) or Ns (seconds). */
+static int postcopy_after(struct mig_opts *o, const char *arg)
+{
+	size_t len = strlen(arg);
+	char num[24];
+	uint64_t v;
+
+	o->postcopy = true;
+	if (len && arg[len - 1] == 's') {
+		snprintf(num, sizeof(num), "%.*s", (int)(len - 1), arg);
+		if (mig_parse_u64(o->cmd, "--postcopy-after", num, 1, 86400,
+				  &v))
+			return -EINVAL;
+		o->postcopy_ms = v * 1000;
+		return 0;
+	}
+	return mig_parse_u64(o->cmd, "--postcopy-after", arg, 1, 1000000,
+			     &o->postcopy_rounds);
+}
 
 int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 {
@@ -65,6 +94,9 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		{ "tls-creds", required_argument, NULL, 'x' },
 		{ "tls-psk", required_argument, NULL, 'k' },
 		{ "zerocopy", no_argument, NULL, 'z' },
+		{ "postcopy", no_argument, NULL, 'P' },
+		{ "postcopy-after", required_argument, NULL, 'A' },
+		{ "postcopy-bandwidth", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -104,6 +136,12 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 				return -EINVAL;
 			o->bandwidth = v << 20;
 			break;
+		case 'B':
+			if (mig_parse_u64(o->cmd, "--postcopy-bandwidth", optarg,
+					  1, 1048576, &v))
+				return -EINVAL;
+			o->postcopy_bandwidth = v << 20;
+			break;
 		case 'm':
 			if (mig_parse_u64(o->cmd, "--max-throttle", optarg, 0,
 					  99, &v))
@@ -112,6 +150,13 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 			break;
 		case 'z':
 			o->zerocopy = true;
+			break;
+		case 'P':
+			o->postcopy = true;
+			break;
+		case 'A':
+			if (postcopy_after(o, optarg))
+				return -EINVAL;
 			break;
 		default:
 			ret = mig_parse_common(o, c, usage, argv);
@@ -124,6 +169,15 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		return ret;
 	if (!have_to)
 		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
+	if (!o->postcopy)
+		return 0;
+	if (o->ndevs)
+		return mig_usage_error(o->cmd, "--postcopy does not carry device state yet (--device)");
+	if (!o->postcopy_rounds && !o->postcopy_ms)
+		o->postcopy_rounds = 1;
+	/* background pages never share the urgent path */
+	if (o->channels == 1)
+		o->channels = 2;
 	return 0;
 }
 

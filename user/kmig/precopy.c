@@ -29,6 +29,7 @@
 #include "hello.h"
 #include "link.h"
 #include "mig.h"
+#include "postcopy.h"
 #include "precopy.h"
 #include "sender.h"
 #include "util.h"
@@ -104,13 +105,13 @@ static int connect_channels(struct precopy_src *s)
 }
 
 /* The main channel's stream: its writer is the main thread. */
-static void main_begin(struct precopy_src *s)
+void precopy_main_begin(struct precopy_src *s)
 {
 	mig_chan_begin(&s->ch[0]);
 }
 
 /* A failure of @ret (if any) while writing it, and its end. */
-static int main_end(struct precopy_src *s, int ret)
+int precopy_main_end(struct precopy_src *s, int ret)
 {
 	mig_chan_end(&s->ch[0]);
 	if (ret && ret != -ECANCELED)
@@ -119,15 +120,15 @@ static int main_end(struct precopy_src *s, int ret)
 }
 
 /* A command on the main channel, sent now. */
-static int send_cmd(struct precopy_src *s, const struct kmig_scmd *cmd)
+int precopy_send_cmd(struct precopy_src *s, const struct kmig_scmd *cmd)
 {
 	int ret;
 
-	main_begin(s);
+	precopy_main_begin(s);
 	ret = kmig_enc_cmd(&s->ch[0].enc, cmd);
 	if (!ret)
 		ret = kmig_enc_flush(&s->ch[0].enc);
-	return main_end(s, ret);
+	return precopy_main_end(s, ret);
 }
 
 /*
@@ -146,6 +147,8 @@ static int start_streams(struct precopy_src *s)
 		req |= KMIG_SCAP_MULTI_CHANNEL;
 	if (s->o.ndevs)
 		req |= KMIG_SCAP_DEVICE_STATE;
+	if (s->o.postcopy)
+		req |= KMIG_SCAP_POSTCOPY;
 	for (i = 0; i < s->o.channels; i++) {
 		mig_chan_init(&s->ch[i], s->sock[i], i,
 			      s->o.bandwidth / (npc ? npc : 1));
@@ -158,7 +161,8 @@ static int start_streams(struct precopy_src *s)
 		ret = kmig_enc_header(&s->ch[i].enc);
 		if (!ret)
 			ret = kmig_enc_caps(&s->ch[i].enc,
-					    i ? KMIG_SCAP_MULTI_CHANNEL : req, 0);
+					    i ? KMIG_SCAP_MULTI_CHANNEL |
+					    (req & KMIG_SCAP_POSTCOPY) : req, 0);
 		if (!ret && i)
 			ret = kmig_enc_flush(&s->ch[i].enc);
 		if (ret)
@@ -174,7 +178,7 @@ static int start_streams(struct precopy_src *s)
 			return fail(s, ret, "main channel: %s", strerror(-ret));
 	}
 	cmd.id = KMIG_SCMD_OPEN_RETURN_PATH;
-	ret = send_cmd(s, &cmd);
+	ret = precopy_send_cmd(s, &cmd);
 	if (ret)
 		return ret;
 	mig_hs_out_init(&s->out, s->sock[0], s->uuid);
@@ -310,7 +314,7 @@ static int send_round(struct precopy_src *s, uint8_t type, bool final)
 	if (s->o.channels > 1)
 		return mig_senders_round(&s->senders, s->round, type, final);
 	mig_senders_rewind(&s->senders);
-	main_begin(s);
+	precopy_main_begin(s);
 	ret = mig_chan_ram_part(&s->ch[0], MIG_RAM_SECTION, type);
 	mig_chan_end(&s->ch[0]);
 	if (ret)
@@ -320,10 +324,10 @@ static int send_round(struct precopy_src *s, uint8_t type, bool final)
 }
 
 /* The main channel's ROUND_SYNC, and with @final its END_OF_STREAM. */
-static int main_round_sync(struct precopy_src *s, bool final)
+int precopy_main_round_sync(struct precopy_src *s, bool final)
 {
-	main_begin(s);
-	return main_end(s, mig_chan_round_sync(&s->ch[0], s->round, final));
+	precopy_main_begin(s);
+	return precopy_main_end(s, mig_chan_round_sync(&s->ch[0], s->round, final));
 }
 
 /*
@@ -337,7 +341,7 @@ static int devices_round(struct precopy_src *s, uint8_t type, bool final)
 	unsigned int i;
 	int ret = 0;
 
-	main_begin(s);
+	precopy_main_begin(s);
 	for (i = 0; i < s->o.ndevs && !ret; i++) {
 		struct mig_device *d = &s->o.devs[i];
 
@@ -385,7 +389,7 @@ static int vcpu_record(void *opaque, uint32_t vcpu, uint16_t part,
 	return kmig_enc_vcpu(opaque, vcpu, part, data, len);
 }
 
-static int send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
+int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 {
 	static const struct kmig_dec_ops ops = {
 		.section = vcpu_section, .vcpu = vcpu_record,
@@ -397,7 +401,7 @@ static int send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 	struct kmig_dec d;
 	int ret;
 
-	main_begin(s);
+	precopy_main_begin(s);
 	ret = kmig_dec_init_buf(&d, &cfg, buf, len);
 	if (!ret)
 		ret = kmig_dec_run(&d);
@@ -424,7 +428,7 @@ static int vmm_req(struct precopy_src *s, const char *what, const char *req)
  * right after GO. A VMM that closed its control socket (kmig-vmm does so
  * only when it dies) runs no guest any more: nothing to mark.
  */
-static int mark_gone(struct precopy_src *s)
+int precopy_mark_gone(struct precopy_src *s)
 {
 	int ret = vmm_client_cmd(&s->vm.vmm, "migrated");
 
@@ -446,7 +450,7 @@ static int handshake(struct precopy_src *s)
 	int ret = mig_hs_loaded(&s->rp);
 
 	if (!ret)
-		ret = mark_gone(s);
+		ret = precopy_mark_gone(s);
 	if (ret)
 		return ret;
 	return mig_hs_go(&s->rp, &s->out, kmig_now_ns() - s->pause_ns,
@@ -473,21 +477,21 @@ static int send_final(struct precopy_src *s, const uint8_t *vbuf, size_t vlen)
 	struct kmig_scmd cmd = { .id = KMIG_SCMD_SWITCHOVER };
 	int ret;
 
-	ret = send_cmd(s, &cmd);
+	ret = precopy_send_cmd(s, &cmd);
 	s->round++;
 	if (!ret)
 		ret = send_round(s, KMIG_REC_SECTION_END, true);
 	if (!ret)
-		ret = send_vcpus(s, vbuf, vlen);
+		ret = precopy_send_vcpus(s, vbuf, vlen);
 	if (!ret)
 		ret = devices_round(s, KMIG_REC_SECTION_END, true);
 	if (!ret)
-		ret = main_round_sync(s, true);
+		ret = precopy_main_round_sync(s, true);
 	return ret;
 }
 
 /* Pause the guest; its last dirty pages and its vCPU state in @vbuf. */
-static int pause_guest(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
+int precopy_pause(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
 		       size_t *vlen)
 {
 	unsigned int i;
@@ -530,7 +534,7 @@ static int switchover(struct precopy_src *s)
 	size_t vlen = 0;
 	int ret;
 
-	ret = pause_guest(s, &dirty, &vbuf, &vlen);
+	ret = precopy_pause(s, &dirty, &vbuf, &vlen);
 	t1 = kmig_now_ns();
 	if (!ret)
 		kmig_stop_at("switchover");
@@ -619,7 +623,7 @@ static int precopy_round(struct precopy_src *s)
 	if (!ret)
 		ret = devices_round(s, type, false);
 	if (!ret)
-		ret = main_round_sync(s, false);
+		ret = precopy_main_round_sync(s, false);
 	bitmaps_clear(s);
 	present_free(s);
 	return ret;
@@ -735,6 +739,11 @@ int precopy_run(struct precopy_src *s)
 				(unsigned long long)(now - t0) / 1000000,
 				(unsigned long long)dirty,
 				(unsigned long long)e.bw);
+		if (postcopy_due(s)) {
+			job_update(s, dirty);
+			mig_progress(&s->o, &s->job);
+			return postcopy_run(s);
+		}
 		if (converged(s, &e, left, harvest_ms)) {
 			job_update(s, dirty);
 			mig_progress(&s->o, &s->job);
@@ -830,6 +839,7 @@ static int stop_threads(struct precopy_src *s, int ret)
 {
 	if (ret)
 		mig_link_shut(&s->link);
+	postcopy_stop(s);
 	mig_hs_reader_stop(&s->rp, ret ? 2000 : 0);
 	mig_link_shut(&s->link);
 	mig_senders_stop(&s->senders);
@@ -862,6 +872,8 @@ int precopy_start(struct precopy_src *s)
 int precopy_end(struct precopy_src *s, int ret)
 {
 	ret = stop_threads(s, ret);
+	if (ret && s->pc)
+		postcopy_failed(s);
 	if (ret)
 		abort_source(s);
 	else
@@ -882,6 +894,7 @@ void precopy_free(struct precopy_src *s)
 		close(s->sock[i]);
 	for (i = 0; i < s->o.ndevs; i++)
 		mig_dev_close(&s->o.devs[i]);
+	postcopy_free(s);
 	mig_vm_detach(&s->vm);
 	mig_link_destroy(&s->link);
 	free(s->tmp);

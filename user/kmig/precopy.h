@@ -42,6 +42,7 @@ struct precopy_src {
 	bool handed_over;		/* GO sent, no FAILED since */
 	unsigned int throttle;
 	uint64_t *tmp;			/* harvest buffer */
+	struct pc_src *pc;		/* postcopy, once switched (postcopy.h) */
 	char err[512];			/* the cause, at the end */
 };
 
@@ -51,5 +52,15 @@ int precopy_run(struct precopy_src *s);
 /* Stop every thread, then leave the guest where @ret says it is. */
 int precopy_end(struct precopy_src *s, int ret);
 void precopy_free(struct precopy_src *s);
+
+/* The source's steps that postcopy (postcopy_src.c) shares. */
+void precopy_main_begin(struct precopy_src *s);
+int precopy_main_end(struct precopy_src *s, int ret);
+int precopy_send_cmd(struct precopy_src *s, const struct kmig_scmd *cmd);
+int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len);
+int precopy_main_round_sync(struct precopy_src *s, bool final);
+int precopy_mark_gone(struct precopy_src *s);
+int precopy_pause(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
+		  size_t *vlen);
 
 #endif /* KMIG_PRECOPY_H */

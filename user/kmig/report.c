@@ -119,6 +119,24 @@ static void json(const struct mig_job *j, bool source)
 		printf("  \"memory_torn\": %llu,\n",
 		       (unsigned long long)j->memory_torn);
 	}
+	if (j->postcopy) {
+		printf("  \"postcopy_discarded\": %llu,\n",
+		       (unsigned long long)j->pc_discarded);
+		printf("  \"postcopy_requests\": %llu,\n",
+		       (unsigned long long)j->pc_requests);
+		if (source)
+			printf("  \"postcopy_pushed\": %llu,\n",
+			       (unsigned long long)j->pc_pushed);
+		else
+			printf("  \"postcopy_stale\": %llu,\n"
+			       "  \"postcopy_faults\": %llu,\n"
+			       "  \"postcopy_fault_latency_p50_us\": %llu,\n"
+			       "  \"postcopy_fault_latency_p99_us\": %llu,\n",
+			       (unsigned long long)j->pc_stale,
+			       (unsigned long long)j->pc_faults,
+			       (unsigned long long)j->pc_lat_p50_us,
+			       (unsigned long long)j->pc_lat_p99_us);
+	}
 	printf("  \"error\": \"");
 	for (const char *p = j->error; *p; p++)
 		if (*p == '"' || *p == '\\')
@@ -157,6 +175,11 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 	if (!source && j->memory_torn)
 		printf("  pages that arrived torn and came again: %llu\n",
 		       (unsigned long long)j->memory_torn);
+	if (j->postcopy)
+		printf("  postcopy: %llu pages discarded, %llu requested%s\n",
+		       (unsigned long long)j->pc_discarded,
+		       (unsigned long long)j->pc_requests,
+		       source ? "" : " (stale pages and faults)");
 	if (j->tls)
 		printf("  TLS 1.3 (%s): kernel TLS on %u channel%s, relay on %u\n",
 		       tls_creds(j), j->tls_ktls, j->tls_ktls == 1 ? "" : "s",

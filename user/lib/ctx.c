@@ -93,3 +93,36 @@ int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
 		return -errno;
 	return (size_t)r == len ? 0 : -EIO;
 }
+
+int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
+		     const void *buf, unsigned int n)
+{
+	struct kmig_install in = {
+		.slot = slot, .flags = buf ? 0 : KMIG_INSTALL_ZERO,
+		.pages = (uintptr_t)pages, .buf = (uintptr_t)buf, .count = n,
+	};
+
+	return ioctl(fd, KMIG_INSTALL, &in) ? -errno : 0;
+}
+
+int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n)
+{
+	struct kmig_range r = {
+		.slot = slot, .first_page = first, .num_pages = n,
+	};
+
+	return ioctl(fd, KMIG_SET_MISSING, &r) ? -errno : 0;
+}
+
+int kmig_ctx_fault_fd(int fd, uint32_t flags)
+{
+	struct kmig_fault_fd f = { .flags = flags };
+	int ffd = ioctl(fd, KMIG_FAULT_FD, &f);
+
+	return ffd < 0 ? -errno : ffd;
+}
+
+int kmig_ctx_stats(int fd, struct kmig_ctx_stats *st)
+{
+	return ioctl(fd, KMIG_GET_STATS, st) ? -errno : 0;
+}

@@ -39,6 +39,22 @@ int kmig_ctx_install_zero(int fd, uint32_t slot, const uint64_t *pages,
 int kmig_ctx_write_pages(int fd, uint32_t slot, uint64_t first,
 			 const struct iovec *iov, unsigned int n,
 			 unsigned int *done);
+/*
+ * Postcopy: install @n pages of slot @slot (page numbers in @pages) from
+ * @buf (@n whole pages), or zeros when @buf is NULL. A page already
+ * present is left as it is: a late copy never overwrites the guest's
+ * newer write. Waiters of every page are woken.
+ */
+int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
+		     const void *buf, unsigned int n);
+/* Pages @first .. @first + @n - 1 of slot @slot into missing mode (the
+ * slot must be unmapped everywhere: -EBUSY). */
+int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n);
+struct kmig_ctx_stats;
+/* The context's postcopy statistics (KMIG_GET_STATS). */
+int kmig_ctx_stats(int fd, struct kmig_ctx_stats *st);
+/* A new fault fd (KMIG_FAULT_FD_* @flags), or -errno. */
+int kmig_ctx_fault_fd(int fd, uint32_t flags);
 /* @len bytes of slot @slot from byte @off. */
 int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
 		  size_t len);

@@ -27,6 +27,8 @@
 #define MIG_MAX_CHANNELS	16	/* page channels */
 #define MIG_RAM_SECTION		1000u	/* + channel */
 #define MIG_DEV_SECTION		2000u	/* + device index */
+#define MIG_DISCARD_SECTION	3000u	/* postcopy: the discard list */
+#define MIG_URGENT_SECTION	3001u	/* postcopy: requested pages */
 /* Pages per unit of work a sender takes from the round's cursor. */
 #define MIG_CHUNK_PAGES		256u
 /* Default --io-timeout. */
@@ -39,6 +41,9 @@ struct mig_slot {
 	uint64_t *bitmap;		/* source: this round's pages */
 	uint64_t *present;		/* source, round 0: pages with memory */
 	uint64_t *written;		/* destination: pages not zero */
+	/* destination, postcopy: the discard list, and of it the pages
+	 * present here (stale: overwritten before RUN) and absent (missing) */
+	uint64_t *discard, *stale, *missing;
 };
 
 /*

@@ -21,6 +21,7 @@ const char *mig_hs_name(uint16_t type)
 		[MIG_HS_RESUMED] = "RESUMED", [MIG_HS_FAILED] = "FAILED",
 		[MIG_HS_LOADED] = "LOADED", [MIG_HS_GO] = "GO",
 		[MIG_HS_PING] = "PING", [MIG_HS_UNSURE] = "UNSURE",
+		[MIG_HS_REQUEST] = "REQUEST", [MIG_HS_COMPLETE] = "COMPLETE",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ?
@@ -110,7 +111,7 @@ int mig_hs_decode(const uint8_t *b, size_t len, const uint8_t uuid[16],
 	}
 	m->type = get_le16(b + 4);
 	m->value = get_le64(b + 8);
-	if (!m->type || m->type > MIG_HS_UNSURE) {
+	if (!m->type || m->type > MIG_HS_TYPE_MAX) {
 		snprintf(err, n, "unknown handshake message type %u", m->type);
 		return -EPROTO;
 	}
@@ -185,6 +186,7 @@ static void *reader(void *arg)
 {
 	struct mig_hs_reader *r = arg;
 	uint64_t last = kmig_now_ns();
+	int (*on_request)(void *opaque, uint64_t value);
 	struct mig_hs_msg m;
 	char err[256];
 	bool go_sent;
@@ -223,10 +225,31 @@ static void *reader(void *arg)
 		case MIG_HS_LOADED:
 			mig_link_post(r->link, m.type, m.value, 0);
 			continue;
+		case MIG_HS_REQUEST:
+			on_request = __atomic_load_n(&r->on_request,
+						     __ATOMIC_ACQUIRE);
+			if (!on_request) {
+				reader_error(r, -EPROTO,
+					     "a page request outside postcopy");
+				return NULL;
+			}
+			if (on_request(r->opaque, m.value))
+				return NULL;
+			continue;
+		case MIG_HS_COMPLETE:
+			if (!r->on_request) {
+				reader_error(r, -EPROTO,
+					     "COMPLETE outside postcopy");
+				return NULL;
+			}
+			mig_link_post(r->link, m.type, m.value, 0);
+			return NULL;
 		case MIG_HS_RESUMED:
 		case MIG_HS_UNSURE:
 			snprintf(r->text, sizeof(r->text), "%s", m.text);
 			mig_link_post(r->link, m.type, m.value, 0);
+			if (r->on_request && m.type == MIG_HS_RESUMED)
+				continue;
 			return NULL;
 		default:
 			reader_error(r, -EPROTO, "GO from the destination");
@@ -287,7 +310,7 @@ static int take(struct mig_link *l, uint16_t *type, uint64_t *value)
 	return ret;
 }
 
-static bool peer_failed(struct mig_link *l)
+bool mig_hs_peer_failed(struct mig_link *l)
 {
 	bool failed;
 
@@ -331,7 +354,7 @@ int mig_hs_go(struct mig_hs_reader *r, struct mig_hs_out *o,
 	ret = mig_hs_send(o, MIG_HS_GO, paused_ns / 1000, NULL);
 	if (!ret)
 		ret = take(l, &type, &value);
-	if (ret == -ECANCELED && peer_failed(l)) {
+	if (ret == -ECANCELED && mig_hs_peer_failed(l)) {
 		/* It says the guest does not run there. */
 		*handed_over = false;
 		return ret;

@@ -22,6 +22,9 @@
  *                                   from the source's pause
  *   destination -> source  UNSURE   the VMM may have resumed it, but did
  *                                   not say so; text: why
+ *   destination -> source  REQUEST  postcopy: send this page now; value:
+ *                                   slot << 32 | page
+ *   destination -> source  COMPLETE postcopy: every page arrived
  *
  * The source resumes the guest itself only before it sent GO, or after a
  * FAILED. After GO, a broken connection or UNSURE leaves the guest paused
@@ -46,7 +49,12 @@ enum mig_hs_type {
 	MIG_HS_GO = 4,
 	MIG_HS_PING = 5,
 	MIG_HS_UNSURE = 6,
+	MIG_HS_REQUEST = 7,
+	MIG_HS_COMPLETE = 8,
+	MIG_HS_TYPE_MAX = MIG_HS_COMPLETE,
 };
+/* REQUEST's value: slot << 32 | page (postcopy). */
+#define MIG_HS_REQUEST_VALUE(slot, page)	((uint64_t)(slot) << 32 | (page))
 
 struct mig_hs_msg {
 	uint16_t type;
@@ -112,6 +120,13 @@ struct mig_hs_reader {
 	bool waiting;			/* the handshake has begun */
 	bool go_sent;
 	char text[MIG_HS_MAX_TEXT + 1];	/* of RESUMED or UNSURE */
+	/*
+	 * Postcopy: each REQUEST goes here (0, or -errno after failing the
+	 * link), RESUMED does not end the reader, and COMPLETE is posted.
+	 * NULL: a REQUEST is a protocol error.
+	 */
+	int (*on_request)(void *opaque, uint64_t value);
+	void *opaque;
 };
 
 int mig_hs_reader_start(struct mig_hs_reader *r);
@@ -133,6 +148,9 @@ void mig_hs_reader_stop(struct mig_hs_reader *r, unsigned int ms);
 int mig_hs_loaded(struct mig_hs_reader *r);
 int mig_hs_go(struct mig_hs_reader *r, struct mig_hs_out *o,
 	      uint64_t paused_ns, bool *handed_over);
+/* The destination said FAILED: its guest does not run there, and will not. */
+bool mig_hs_peer_failed(struct mig_link *l);
+
 /*
  * The destination's side, once the guest is loaded: LOADED, then wait for
  * GO; *@paused_us: how long ago the source paused. 0, or -errno with the

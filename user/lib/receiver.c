@@ -3,6 +3,7 @@
  * The destination's receiving engine (receiver.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,7 +147,7 @@ static int bar_wait(struct mig_recv_chan *c, uint64_t round)
 	return ret;
 }
 
-static struct mig_slot *slot_of(struct mig_recv *r, uint32_t id)
+struct mig_slot *mig_recv_slot(struct mig_recv *r, uint32_t id)
 {
 	unsigned int i;
 
@@ -222,15 +223,19 @@ int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		   const void *data)
 {
 	struct mig_recv_chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->r, slot);
+	struct mig_slot *sl = mig_recv_slot(c->r, slot);
 
 	if (!sl)
 		return -ERANGE;	/* the decoder checked it already */
+	count_pages(&c->pages, 1);
+	if (c->postcopy) {
+		memcpy(c->bounce, data, MIG_PAGE);
+		return mig_recv_pc_pages(c, slot, &page, 1);
+	}
 	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
 			  __ATOMIC_RELAXED);
 	mark(c, sl, page);
 	c->ntorn = 0;
-	count_pages(&c->pages, 1);
 	return put_page(c, sl, page, data);
 }
 
@@ -238,13 +243,15 @@ int mig_recv_zero(void *opaque, uint32_t slot, uint64_t page,
 		   uint32_t count)
 {
 	struct mig_recv_chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->r, slot);
+	struct mig_slot *sl = mig_recv_slot(c->r, slot);
 	uint64_t p, bit;
 	int ret;
 
 	if (!sl)
 		return -ERANGE;
 	count_pages(&c->zero, count);
+	if (c->postcopy)
+		return mig_recv_pc_zero(c, slot, page, count);
 	/* A page never written is zero already: only overwrite sent ones. */
 	for (p = page; p < page + count; p++) {
 		mark(c, sl, p);
@@ -271,10 +278,15 @@ int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
 			unsigned int n, void **dst)
 {
 	struct mig_recv_chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->r, slot);
+	struct mig_slot *sl = mig_recv_slot(c->r, slot);
 	unsigned int i;
 	int ret;
 
+	if (c->postcopy) {
+		for (i = 0; i < n; i++)
+			dst[i] = c->bounce + i * MIG_PAGE;
+		return 0;
+	}
 	if (!sl || !sl->map)
 		return -ERANGE;	/* the decoder checked it already */
 	ret = mig_recv_flush(c);
@@ -299,10 +311,14 @@ int mig_recv_pages(void *opaque, uint32_t slot, const uint64_t *pages,
 		   unsigned int n, const void *const *data)
 {
 	struct mig_recv_chan *c = opaque;
-	struct mig_slot *sl = slot_of(c->r, slot);
+	struct mig_slot *sl = mig_recv_slot(c->r, slot);
 	unsigned int i;
 
 	(void)data;	/* where mig_recv_pages_dest() put them */
+	if (c->postcopy) {
+		count_pages(&c->pages, n);
+		return mig_recv_pc_pages(c, slot, pages, n);
+	}
 	for (i = 0; i < n; i++) {
 		__atomic_fetch_or(&sl->written[pages[i] / 64],
 				  1ull << (pages[i] % 64), __ATOMIC_RELAXED);
@@ -319,7 +335,13 @@ int mig_recv_torn(void *opaque, uint32_t slot, uint64_t page)
 {
 	struct mig_recv_chan *c = opaque;
 
-	(void)slot;	/* the batch's */
+	if (c->postcopy) {
+		/* The source's guest is paused: nothing can tear any more. */
+		snprintf(c->err, sizeof(c->err),
+			 "page %llu of slot %u arrived torn in postcopy, when the source's guest was paused: damaged on the way",
+			 (unsigned long long)page, slot);
+		return -EBADMSG;
+	}
 	if (c->ntorn == KMIG_STREAM_MAX_BATCH)
 		return -EOVERFLOW;	/* the decoder names each page once */
 	c->torn[c->ntorn++] = page;
@@ -333,6 +355,8 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 
 	if (cmd->id == KMIG_SCMD_PING)
 		return 0;
+	if (cmd->id == KMIG_SCMD_POSTCOPY)
+		return mig_recv_pc_switch(c, true);
 	if (cmd->id != KMIG_SCMD_ROUND_SYNC) {
 		snprintf(c->err, sizeof(c->err),
 			 "command %s on page channel %u",
@@ -360,7 +384,8 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 static int page_chan_caps(void *opaque, uint64_t agreed)
 {
 	struct mig_recv_chan *c = opaque;
-	uint64_t other = agreed & ~(uint64_t)KMIG_SCAP_MULTI_CHANNEL;
+	uint64_t other = agreed & ~(uint64_t)(KMIG_SCAP_MULTI_CHANNEL |
+					      KMIG_SCAP_POSTCOPY);
 	size_t len = 0;
 
 	if (!other && agreed)
@@ -484,8 +509,10 @@ void mig_recv_free(struct mig_recv *r)
 {
 	unsigned int i;
 
-	for (i = 0; i < r->nchan; i++)
+	for (i = 0; i < r->nchan; i++) {
 		kmig_dec_free(&r->ch[i].dec);
+		free(r->ch[i].bounce);
+	}
 	mig_torn_free(&r->torn);
 	pthread_cond_destroy(&r->bar.cond);
 	pthread_mutex_destroy(&r->bar.lock);

@@ -73,6 +73,9 @@ struct mig_recv_chan {
 	/* The torn pages of the batch about to be handed over. */
 	uint64_t torn[KMIG_STREAM_MAX_BATCH];
 	unsigned int ntorn;
+	bool postcopy;			/* POSTCOPY came: install, never overwrite */
+	uint8_t *bounce;		/* postcopy: a batch lands here */
+	uint64_t ipages[KMIG_STREAM_MAX_BATCH];	/* to install */
 	uint64_t pages, zero;		/* atomic: the barrier reads them */
 	int ret;
 	char err[384];
@@ -88,6 +91,14 @@ struct mig_recv {
 	struct rbarrier bar;
 	struct mig_torn torn;
 	uint8_t zero[MIG_PAGE];
+	/*
+	 * Postcopy, under bar.lock: page channels that said POSTCOPY (each
+	 * then waits for @pc_ready: the stale bitmaps are set), and the stale
+	 * pages not overwritten yet (bar.cond is signalled when it reaches 0).
+	 */
+	unsigned int pc_switched;
+	bool pc_ready;
+	uint64_t stale_left;
 };
 
 /* Channel sockets are set in ch[i].sock before mig_recv_run(). */
@@ -127,7 +138,29 @@ int mig_recv_torn(void *opaque, uint32_t slot, uint64_t page);
  */
 int mig_recv_main_sync(struct mig_recv_chan *c, uint64_t round);
 void mig_recv_release(void *opaque);
+/* The slot of id @id, or NULL. */
+struct mig_slot *mig_recv_slot(struct mig_recv *r, uint32_t id);
 /* Install what is collected: before anything that must come after it. */
 int mig_recv_flush(struct mig_recv_chan *c);
+
+/*
+ * Postcopy (receiver_pc.c). The channel said POSTCOPY: what it collected
+ * is installed, and from now on every page is installed with
+ * KMIG_INSTALL, which leaves a present page as it is (a stale page, one
+ * of the slot's stale bitmap, is overwritten once, before RUN). A page
+ * channel (@wait) then waits for mig_recv_pc_ready(): 0, or -ECANCELED.
+ */
+int mig_recv_pc_switch(struct mig_recv_chan *c, bool wait);
+/* Every page channel said POSTCOPY (within the I/O timeout): 0, else
+ * -ETIMEDOUT or -ECANCELED. */
+int mig_recv_pc_wait_switched(struct mig_recv *r);
+/* The stale bitmaps are set, @stale pages in them: channels go on. */
+void mig_recv_pc_ready(struct mig_recv *r, uint64_t stale);
+/* Wait until no stale page is left: 0, or -ECANCELED. */
+int mig_recv_pc_wait_stale(struct mig_recv *r);
+int mig_recv_pc_pages(struct mig_recv_chan *c, uint32_t slot,
+		      const uint64_t *pages, unsigned int n);
+int mig_recv_pc_zero(struct mig_recv_chan *c, uint32_t slot, uint64_t page,
+		     uint32_t count);
 
 #endif /* KMIG_RECEIVER_H */

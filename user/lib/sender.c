@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -170,13 +171,40 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 	return ret;
 }
 
+/*
+ * A seekable round's next chunk: from the cursor, the first one nobody
+ * took, wrapping around, so that a seek (mig_senders_seek()) skips none.
+ */
+static bool take_chunk(struct mig_senders *p, uint64_t *c)
+{
+	uint64_t i, k, bit, from = __atomic_load_n(&p->next, __ATOMIC_RELAXED);
+
+	for (i = 0; i < p->nchunks; i++) {
+		k = (from + i) % p->nchunks;
+		bit = 1ull << (k % 64);
+		if (__atomic_fetch_or(&p->taken[k / 64], bit,
+				      __ATOMIC_RELAXED) & bit)
+			continue;
+		__atomic_store_n(&p->next, k + 1, __ATOMIC_RELAXED);
+		*c = k;
+		return true;
+	}
+	return false;
+}
+
 /* The next chunk from the cursor: false when none is left. */
 static bool next_chunk(struct mig_senders *p, const struct mig_slot **sl,
 		       uint64_t *first, uint64_t *end)
 {
-	uint64_t c = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+	uint64_t c = 0;
 	unsigned int i;
 
+	if (p->taken) {
+		if (!take_chunk(p, &c))
+			return false;
+	} else {
+		c = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+	}
 	if (c >= p->nchunks || mig_link_failed(p->link))
 		return false;
 	for (i = 0; c >= p->first_chunk[i + 1]; i++)
@@ -350,6 +378,21 @@ void mig_senders_rewind(struct mig_senders *p)
 			MIG_CHUNK_PAGES;
 	p->nchunks = p->first_chunk[vm->nslots];
 	__atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+	if (p->taken)
+		memset(p->taken, 0, kmig_bitmap_words(p->nchunks) * 8);
+}
+
+int mig_senders_seekable(struct mig_senders *p)
+{
+	mig_senders_rewind(p);
+	p->taken = calloc(kmig_bitmap_words(p->nchunks) + 1, 8);
+	return p->taken ? 0 : -ENOMEM;
+}
+
+void mig_senders_seek(struct mig_senders *p, unsigned int slot, uint64_t page)
+{
+	__atomic_store_n(&p->next, p->first_chunk[slot] +
+			 page / MIG_CHUNK_PAGES, __ATOMIC_RELAXED);
 }
 
 int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
@@ -379,7 +422,7 @@ int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
 	return 0;
 }
 
-int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
+void mig_senders_post(struct mig_senders *p, uint64_t round, uint8_t type,
 		      bool final)
 {
 	mig_senders_rewind(p);
@@ -390,10 +433,23 @@ int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
 	p->busy = p->n;
 	p->gen++;
 	pthread_cond_broadcast(&p->start);
+	pthread_mutex_unlock(&p->lock);
+}
+
+int mig_senders_wait(struct mig_senders *p)
+{
+	pthread_mutex_lock(&p->lock);
 	while (p->busy)
 		pthread_cond_wait(&p->done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	return mig_link_failed(p->link) ? -ECANCELED : 0;
+}
+
+int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
+		      bool final)
+{
+	mig_senders_post(p, round, type, final);
+	return mig_senders_wait(p);
 }
 
 void mig_senders_stop(struct mig_senders *p)
@@ -414,5 +470,7 @@ void mig_senders_stop(struct mig_senders *p)
 	pthread_cond_destroy(&p->start);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->lock);
+	free(p->taken);
+	p->taken = NULL;
 	p->chans = NULL;
 }

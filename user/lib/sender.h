@@ -70,6 +70,7 @@ struct mig_senders {
 	uint64_t next;			/* chunk cursor */
 	uint64_t nchunks;
 	uint64_t first_chunk[17];	/* of each slot, and the end */
+	uint64_t *taken;		/* seekable: chunks taken this round */
 	pthread_t pinger;
 	bool pinger_started;
 };
@@ -97,6 +98,18 @@ void mig_senders_rewind(struct mig_senders *p);
  */
 int mig_senders_round(struct mig_senders *p, uint64_t round, uint8_t type,
 		      bool final);
+/* The two halves of mig_senders_round(): start the round, wait for it. */
+void mig_senders_post(struct mig_senders *p, uint64_t round, uint8_t type,
+		      bool final);
+int mig_senders_wait(struct mig_senders *p);
+/*
+ * Postcopy: from now on rounds can be seeked: each chunk is taken once,
+ * wherever the cursor is, and mig_senders_seek() moves the cursor to the
+ * chunk of page @page of the @slot-th slot (the background push goes on
+ * where the guest faulted). 0 or -ENOMEM.
+ */
+int mig_senders_seekable(struct mig_senders *p);
+void mig_senders_seek(struct mig_senders *p, unsigned int slot, uint64_t page);
 /* Stop and join every thread (after a failure their sockets are shut). */
 void mig_senders_stop(struct mig_senders *p);
 

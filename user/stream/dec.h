@@ -74,6 +74,9 @@ struct kmig_dec_ops {
 	int (*zero)(void *opaque, uint32_t slot, uint64_t page,
 		    uint32_t count);
 	int (*torn)(void *opaque, uint32_t slot, uint64_t page);
+	/* RAM_DISCARD (capability POSTCOPY). */
+	int (*discard)(void *opaque, uint32_t slot, uint64_t page,
+		       uint32_t count);
 	int (*vcpu)(void *opaque, uint32_t vcpu, uint16_t part,
 		    const void *data, uint32_t len);
 	/* @instance is the device section's instance. */

@@ -235,6 +235,13 @@ static int command(struct kmig_dec *d, const uint8_t *pl, uint32_t len)
 			return kmig_dec_fail(d, -EPROTO,
 					     "command OPEN_RETURN_PATH without capability RETURN_PATH");
 		break;
+	case KMIG_SCMD_POSTCOPY:
+	case KMIG_SCMD_POSTCOPY_RUN:
+		if (!(d->caps & KMIG_SCAP_POSTCOPY))
+			return kmig_dec_fail(d, -EPROTO,
+					     "command %s without capability POSTCOPY",
+					     kmig_scmd_name(c.id));
+		break;
 	}
 	return CALL(d, cmd, &c);
 }
@@ -254,7 +261,8 @@ static int ram(struct kmig_dec *d, uint8_t type, uint8_t flags,
 {
 	uint32_t hdr = flags & KMIG_RECF_CONTINUE ? 0 : KMIG_REC_RAM_SLOT_LEN;
 	uint32_t size = type == KMIG_REC_RAM_PAGE ? KMIG_REC_RAM_PAGE_LEN :
-						    KMIG_REC_RAM_ZERO_LEN;
+			type == KMIG_REC_RAM_ZERO ? KMIG_REC_RAM_ZERO_LEN :
+			KMIG_REC_RAM_DISCARD_LEN - KMIG_REC_RAM_SLOT_LEN;
 	const struct kmig_slot *slot;
 	uint32_t id, count = 1;
 	uint64_t page;
@@ -265,16 +273,21 @@ static int ram(struct kmig_dec *d, uint8_t type, uint8_t flags,
 		ret = want_len(d, len, hdr + size, hdr + size);
 	if (ret)
 		return ret;
+	if (type == KMIG_REC_RAM_DISCARD && !(d->caps & KMIG_SCAP_POSTCOPY))
+		return kmig_dec_fail(d, -EPROTO,
+				     "RAM_DISCARD without capability POSTCOPY");
 	if (!hdr && !d->cont_valid)
 		return kmig_dec_fail(d, -EPROTO,
 				     "CONTINUE with no earlier RAM record in this section");
 	id = hdr ? get_le32(pl) : d->cont_slot;
 	page = get_le64(pl + hdr);
-	if (type == KMIG_REC_RAM_ZERO)
+	if (type != KMIG_REC_RAM_PAGE)
 		count = get_le32(pl + hdr + 8);
 	if (!count || count > KMIG_STREAM_MAX_ZERO_RUN)
-		return kmig_dec_fail(d, -ERANGE, "a zero run of %u pages (1..%u)",
-				     count, KMIG_STREAM_MAX_ZERO_RUN);
+		return kmig_dec_fail(d, -ERANGE, "a %s run of %u pages (1..%u)",
+				     type == KMIG_REC_RAM_ZERO ? "zero" :
+				     "discard", count,
+				     KMIG_STREAM_MAX_ZERO_RUN);
 	slot = find_slot(d, id);
 	if (!slot)
 		return kmig_dec_fail(d, -ERANGE, "unknown slot %u", id);
@@ -283,6 +296,8 @@ static int ram(struct kmig_dec *d, uint8_t type, uint8_t flags,
 				     "page %llu (+%u) beyond slot %u (%llu pages)",
 				     (unsigned long long)page, count, id,
 				     (unsigned long long)slot->npages);
+	if (type == KMIG_REC_RAM_DISCARD)
+		return CALL(d, discard, id, page, count);
 	d->cont_slot = id;
 	d->cont_valid = true;
 	if (type == KMIG_REC_RAM_PAGE)
@@ -474,6 +489,7 @@ int kmig_dec_record(struct kmig_dec *d, uint8_t type, uint8_t flags,
 		return command(d, pl, len);
 	case KMIG_REC_RAM_PAGE:
 	case KMIG_REC_RAM_ZERO:
+	case KMIG_REC_RAM_DISCARD:
 		return ram(d, type, flags, pl, len);
 	case KMIG_REC_VCPU_STATE:
 		return vcpu(d, pl, len);

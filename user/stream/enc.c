@@ -481,6 +481,19 @@ int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
 			       hdr + KMIG_REC_RAM_ZERO_LEN);
 }
 
+int kmig_enc_discard(struct kmig_enc *e, uint32_t slot, uint64_t page,
+		     uint32_t count)
+{
+	uint8_t pl[KMIG_REC_RAM_DISCARD_LEN];
+
+	if (!count || count > KMIG_STREAM_MAX_ZERO_RUN)
+		return -EINVAL;
+	put_le32(pl, slot);
+	put_le64(pl + 4, page);
+	put_le32(pl + 12, count);
+	return kmig_enc_record(e, KMIG_REC_RAM_DISCARD, 0, pl, sizeof(pl));
+}
+
 int kmig_enc_vcpu(struct kmig_enc *e, uint32_t vcpu, uint16_t part,
 		  const void *data, uint32_t len)
 {

@@ -91,6 +91,10 @@ int kmig_enc_pages_crc(struct kmig_enc *e, uint32_t slot,
 /* @count: 1..KMIG_STREAM_MAX_ZERO_RUN. */
 int kmig_enc_zero(struct kmig_enc *e, uint32_t slot, uint64_t page,
 		  uint32_t count);
+/* RAM_DISCARD: pages @page .. @page + @count - 1 of @slot are stale
+ * (postcopy); @count: 1..KMIG_STREAM_MAX_ZERO_RUN. */
+int kmig_enc_discard(struct kmig_enc *e, uint32_t slot, uint64_t page,
+		     uint32_t count);
 int kmig_enc_vcpu(struct kmig_enc *e, uint32_t vcpu, uint16_t part,
 		  const void *data, uint32_t len);
 int kmig_enc_device(struct kmig_enc *e, uint32_t marker, const void *data,

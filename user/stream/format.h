@@ -52,6 +52,7 @@
 	X(RAM_PAGE,		0x10)		\
 	X(RAM_ZERO,		0x11)		\
 	X(RAM_PAGES,		0x12)		\
+	X(RAM_DISCARD,		0x13)		\
 	X(VCPU_STATE,		0x20)		\
 	X(DEVICE_STATE,		0x21)		\
 	X(END_OF_STREAM,	0x7f)
@@ -72,7 +73,9 @@
 	X(ROUND_SYNC,		2)		\
 	X(SWITCHOVER,		3)		\
 	X(CHANNELS,		4)		\
-	X(OPEN_RETURN_PATH,	5)
+	X(OPEN_RETURN_PATH,	5)		\
+	X(POSTCOPY,		6)		\
+	X(POSTCOPY_RUN,		7)
 
 /* Command payload sizes (after the le16 id and le16 reserved). */
 #define KMIG_SCMD_PING_LEN		4	/* le32 token */
@@ -80,12 +83,15 @@
 #define KMIG_SCMD_SWITCHOVER_LEN	0
 #define KMIG_SCMD_CHANNELS_LEN		20	/* le16 n, le16 0, uuid */
 #define KMIG_SCMD_OPEN_RETURN_PATH_LEN	0
+#define KMIG_SCMD_POSTCOPY_LEN		0
+#define KMIG_SCMD_POSTCOPY_RUN_LEN	0
 
 /* Capability bits (record CAPS: le64 required, le64 optional). */
 #define KMIG_SCAP_BITS(X)			\
 	X(MULTI_CHANNEL,	0x1)		\
 	X(RETURN_PATH,		0x2)		\
-	X(DEVICE_STATE,		0x4)
+	X(DEVICE_STATE,		0x4)		\
+	X(POSTCOPY,		0x8)
 
 /* Parts of a vCPU's state (record VCPU_STATE, le16 part). */
 #define KMIG_VCPU_PARTS(X)			\
@@ -115,6 +121,8 @@
 #define KMIG_REC_RAM_SLOT_LEN		4	/* absent with CONTINUE */
 #define KMIG_REC_RAM_PAGE_LEN		(8 + KMIG_STREAM_PAGE_SIZE)
 #define KMIG_REC_RAM_ZERO_LEN		12	/* le64 page, le32 count */
+/* RAM_DISCARD: le32 slot, le64 first page, le32 count (never CONTINUE). */
+#define KMIG_REC_RAM_DISCARD_LEN	16
 /*
  * RAM_PAGES: le32 slot, le16 count n, le16 reserved, n x le64 page,
  * n x le32 crc32c of each page, le32 crc32c of the record up to here (the

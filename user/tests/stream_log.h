@@ -14,7 +14,7 @@
 #include "enc.h"
 
 enum ev_kind { EV_CAPS = 1, EV_SECTION, EV_CMD, EV_PAGE, EV_ZERO, EV_VCPU,
-	       EV_DEVICE, EV_EOS };
+	       EV_DEVICE, EV_EOS, EV_DISCARD };
 
 struct ev {
 	int kind;
@@ -90,6 +90,12 @@ static inline int log_zero(void *o, uint32_t slot, uint64_t page,
 	return log_add(o, EV_ZERO, slot, page, count, NULL, 0);
 }
 
+static inline int log_discard(void *o, uint32_t slot, uint64_t page,
+			      uint32_t count)
+{
+	return log_add(o, EV_DISCARD, slot, page, count, NULL, 0);
+}
+
 static inline int log_vcpu(void *o, uint32_t vcpu, uint16_t part,
 			   const void *data, uint32_t len)
 {
@@ -109,7 +115,8 @@ static inline int log_eos(void *o)
 
 static const struct kmig_dec_ops log_ops = {
 	.caps = log_caps, .section = log_section, .cmd = log_cmd,
-	.page = log_page, .zero = log_zero, .vcpu = log_vcpu,
+	.page = log_page, .zero = log_zero, .discard = log_discard,
+	.vcpu = log_vcpu,
 	.device = log_device, .eos = log_eos,
 };
 

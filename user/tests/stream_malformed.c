@@ -243,6 +243,53 @@ TEST(zero_run_of_zero_pages)
 		       "a zero run of 0 pages (1..65536)");
 }
 
+/* Postcopy's records and commands need its capability; a discard run is
+ * checked like a zero run and never takes CONTINUE. */
+TEST(postcopy_needs_its_capability)
+{
+	struct kmig_scmd pc = { .id = KMIG_SCMD_POSTCOPY };
+	struct kmig_enc e;
+	uint8_t pl[16];
+
+	kmig_enc_init_mem(&e);
+	kmig_enc_header(&e);
+	kmig_enc_caps(&e, 0, KMIG_SCAP_ALL & ~(uint64_t)KMIG_SCAP_POSTCOPY);
+	section(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_RAM);
+	kmig_enc_discard(&e, 0, 0, 1);
+	EXPECT_REFUSED(decode_enc(&e), -EPROTO, "RAM_DISCARD",
+		       "RAM_DISCARD without capability POSTCOPY");
+
+	kmig_enc_init_mem(&e);
+	kmig_enc_header(&e);
+	kmig_enc_caps(&e, 0, KMIG_SCAP_ALL & ~(uint64_t)KMIG_SCAP_POSTCOPY);
+	kmig_enc_cmd(&e, &pc);
+	EXPECT_REFUSED(decode_enc(&e), -EPROTO, "COMMAND",
+		       "command POSTCOPY without capability POSTCOPY");
+
+	begin(&e, KMIG_SCAP_POSTCOPY);
+	section(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_RAM);
+	kmig_enc_discard(&e, 0x10001, 250, 7);
+	EXPECT_REFUSED(decode_enc(&e), -ERANGE, "RAM_DISCARD",
+		       "page 250 (+7) beyond slot 65537 (256 pages)");
+
+	begin(&e, KMIG_SCAP_POSTCOPY);
+	section(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_RAM);
+	put_le32(pl, 0);
+	put_le64(pl + 4, 0);
+	put_le32(pl + 12, 0);
+	kmig_enc_record(&e, KMIG_REC_RAM_DISCARD, 0, pl, 16);
+	EXPECT_REFUSED(decode_enc(&e), -ERANGE, "RAM_DISCARD",
+		       "a discard run of 0 pages (1..65536)");
+
+	begin(&e, KMIG_SCAP_POSTCOPY);
+	section(&e, KMIG_REC_SECTION_FULL, 1, KMIG_SEC_RAM);
+	kmig_enc_record(&e, KMIG_REC_RAM_DISCARD, KMIG_RECF_CONTINUE, pl + 4,
+			12);
+	EXPECT_REFUSED(decode_enc(&e), -EPROTO, "RAM_DISCARD",
+		       "unknown flags 0x01");
+	EXPECT_EQ(0, pages_logged());
+}
+
 /*
  * A zero run longer than KMIG_STREAM_MAX_ZERO_RUN is refused even in a
  * slot that holds it: its handler would loop over each page.

@@ -36,6 +36,8 @@ static int encode_all(struct kmig_enc *e, struct ev_log *want)
 	struct kmig_scmd chans = { .id = KMIG_SCMD_CHANNELS };
 	struct kmig_scmd sw = { .id = KMIG_SCMD_SWITCHOVER };
 	struct kmig_scmd rp = { .id = KMIG_SCMD_OPEN_RETURN_PATH };
+	struct kmig_scmd pc = { .id = KMIG_SCMD_POSTCOPY };
+	struct kmig_scmd run = { .id = KMIG_SCMD_POSTCOPY_RUN };
 	struct kmig_section s;
 	uint8_t vstate[300], cfg[40], data[5000];
 	unsigned int i;
@@ -54,7 +56,8 @@ static int encode_all(struct kmig_enc *e, struct ev_log *want)
 
 	ret |= kmig_enc_header(e);
 	ret |= kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL | KMIG_SCAP_DEVICE_STATE,
-			     KMIG_SCAP_RETURN_PATH | (1ull << 63));
+			     KMIG_SCAP_RETURN_PATH | KMIG_SCAP_POSTCOPY |
+			     (1ull << 63));
 	log_caps(want, KMIG_SCAP_ALL);
 	ret |= kmig_enc_cmd(e, &rp);
 	log_cmd(want, &rp);
@@ -105,6 +108,22 @@ static int encode_all(struct kmig_enc *e, struct ev_log *want)
 
 	ret |= kmig_enc_cmd(e, &sw);
 	log_cmd(want, &sw);
+	ret |= kmig_enc_cmd(e, &pc);
+	log_cmd(want, &pc);
+
+	/* postcopy's discard list: runs of stale pages, no CONTINUE */
+	s = sec(KMIG_REC_SECTION_FULL, 10, KMIG_SEC_RAM, 0, "discard");
+	ret |= kmig_enc_section(e, &s);
+	log_section(want, &s);
+	ret |= kmig_enc_discard(e, 0x10001, 4, 200);
+	log_discard(want, 0x10001, 4, 200);
+	ret |= kmig_enc_discard(e, 0, 15, 1);
+	log_discard(want, 0, 15, 1);
+	s.type = KMIG_REC_SECTION_FOOTER;
+	ret |= kmig_enc_section(e, &s);
+	log_section(want, &s);
+	ret |= kmig_enc_cmd(e, &run);
+	log_cmd(want, &run);
 
 	s = sec(KMIG_REC_SECTION_END, 7, KMIG_SEC_RAM, 0, "ram");
 	ret |= kmig_enc_section(e, &s);

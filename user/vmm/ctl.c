@@ -45,6 +45,8 @@ static int reply(int fd, const char *fmt, ...)
 	return kmig_io_all(fd, line, n, true);
 }
 
+static void done(int fd, int ret, const char *what);
+
 static int reply_err(int fd, int err, const char *what)
 {
 	const char *name = strerrorname_np(-err);
@@ -84,19 +86,20 @@ static void status(struct vmm *vmm, int fd)
 	unsigned int i, pat;
 
 	pthread_mutex_lock(&vmm->lock);
-	for (i = 0; i < vmm->nvcpus; i++) {
+	for (i = 0; i < vmm->nvcpus && !vmm->unmapped; i++) {
 		counter += __atomic_load_n(&p->vcpu[i].counter, __ATOMIC_RELAXED);
 		writes += __atomic_load_n(&p->vcpu[i].writes, __ATOMIC_RELAXED);
 		throttled += vmm->vcpu[i].throttled_ns;
 	}
-	pat = __atomic_load_n(&p->pattern, __ATOMIC_RELAXED);
+	pat = vmm->unmapped ? GUEST_PATTERN_MAX :
+	      __atomic_load_n(&p->pattern, __ATOMIC_RELAXED);
 	reply(fd, "ok state=%s vcpus=%u counter=%llu writes=%llu rate=%llu "
 	      "throttle=%u throttled_ms=%llu pattern=%s ws_pages=%u mem=%llu "
 	      "slots=%u%s%s", states[vmm->state], vmm->nvcpus,
 	      (unsigned long long)counter, (unsigned long long)writes,
 	      (unsigned long long)vmm->rate, vmm->throttle,
 	      (unsigned long long)throttled / 1000000,
-	      pat < GUEST_PATTERN_MAX ? vmm_patterns[pat] : "?", p->ws_pages,
+	      pat < GUEST_PATTERN_MAX ? vmm_patterns[pat] : "?", vmm->ws_pages,
 	      (unsigned long long)vmm->mem.size, vmm->mem.nslots,
 	      vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
@@ -276,6 +279,38 @@ static void dirtylog(struct vmm *vmm, int fd)
 	reply(fd, "ok");
 }
 
+/*
+ * `unmap` and `map`, incoming only: guest RAM leaves its address range
+ * (kept reserved) and comes back there, so that the agent can put pages
+ * in missing mode for postcopy (Documentation/postcopy.rst). Meanwhile
+ * nothing here reads guest memory: status reports no counters.
+ */
+static void unmap(struct vmm *vmm, int fd, bool unmap)
+{
+	char err[256];
+	int ret = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	if (vmm->state != VMM_INCOMING)
+		ret = -EBUSY;
+	else if (vmm->unmapped == unmap)
+		ret = -EALREADY;
+	else if (unmap)
+		ret = vmm_mem_unmap(&vmm->mem, err, sizeof(err));
+	else
+		ret = vmm_mem_remap(&vmm->mem, err, sizeof(err));
+	if (!ret)
+		vmm->unmapped = unmap;
+	pthread_mutex_unlock(&vmm->lock);
+	if (ret == -EBUSY)
+		snprintf(err, sizeof(err), "%s: only while incoming",
+			 unmap ? "unmap" : "map");
+	else if (ret == -EALREADY)
+		snprintf(err, sizeof(err), "%s: guest RAM is %s already",
+			 unmap ? "unmap" : "map", unmap ? "unmapped" : "mapped");
+	done(fd, ret, err);
+}
+
 /* `throttle PERCENT` and `rate PAGES_PER_S`. */
 static void set_limit(struct vmm *vmm, int fd, const struct vmm_req *r)
 {
@@ -317,9 +352,14 @@ static int request(struct vmm *vmm, int fd, char *line)
 	char err[256];
 	int ret;
 
-	ret = vmm_req_parse(line, vmm->params->ws_pages, &r, err, sizeof(err));
+	ret = vmm_req_parse(line, vmm->ws_pages, &r, err, sizeof(err));
 	if (ret)
 		return reply_err(fd, ret, err) ? 1 : 0;
+	if (vmm->unmapped && (r.cmd == VMM_REQ_RESUME ||
+			      r.cmd == VMM_REQ_PATTERN ||
+			      r.cmd == VMM_REQ_CHECKSUM))
+		return reply_err(fd, -EBUSY, "guest RAM is unmapped: 'map' first") ?
+		       1 : 0;
 	switch (r.cmd) {
 	case VMM_REQ_STATUS:
 		status(vmm, fd);
@@ -360,6 +400,10 @@ static int request(struct vmm *vmm, int fd, char *line)
 		break;
 	case VMM_REQ_DIRTYLOG:
 		dirtylog(vmm, fd);
+		break;
+	case VMM_REQ_UNMAP:
+	case VMM_REQ_MAP:
+		unmap(vmm, fd, r.cmd == VMM_REQ_UNMAP);
 		break;
 	case VMM_REQ_QUIT:
 		reply(fd, "ok");

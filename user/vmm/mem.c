@@ -135,11 +135,20 @@ static int kmig_log_restart(struct vmm_slot *slot)
 	return ioctl(slot->fd, KMIG_SET_DIRTY_LOGGING, &lg) ? -errno : 0;
 }
 
+static int kmig_remap(struct vmm_slot *slot)
+{
+	void *p = mmap(slot->hva, slot->size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, slot->fd, slot->offset);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
 const struct vmm_mem_backend vmm_mem_kmig = {
 	.name = "kmig",
 	.create = kmig_create_slot,
 	.destroy = kmig_destroy_slot,
 	.log_restart = kmig_log_restart,
+	.remap = kmig_remap,
 };
 
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
@@ -221,6 +230,46 @@ int vmm_mem_log_restart(struct vmm_mem *mem, char *err, size_t n)
 		ret = mem->backend->log_restart(&mem->slot[i]);
 		if (ret) {
 			snprintf(err, n, "slot %u: cannot restart its dirty log: %s",
+				 mem->slot[i].id, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int vmm_mem_unmap(struct vmm_mem *mem, char *err, size_t n)
+{
+	unsigned int i;
+	void *p;
+
+	if (!mem->backend->remap) {
+		snprintf(err, n, "guest RAM (backend %s) cannot be unmapped",
+			 mem->backend->name);
+		return -EOPNOTSUPP;
+	}
+	for (i = 0; i < mem->nslots; i++) {
+		/* one call: the range is never free for another mapping */
+		p = mmap(mem->slot[i].hva, mem->slot[i].size, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+			 -1, 0);
+		if (p == MAP_FAILED) {
+			snprintf(err, n, "slot %u: cannot unmap it: %s",
+				 mem->slot[i].id, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+int vmm_mem_remap(struct vmm_mem *mem, char *err, size_t n)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < mem->nslots; i++) {
+		ret = mem->backend->remap(&mem->slot[i]);
+		if (ret) {
+			snprintf(err, n, "slot %u: cannot map it again: %s",
 				 mem->slot[i].id, strerror(-ret));
 			return ret;
 		}

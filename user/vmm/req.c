@@ -27,7 +27,8 @@ static const char *const cmds[] = {
 	[VMM_REQ_THROTTLE] = "throttle", [VMM_REQ_RATE] = "rate",
 	[VMM_REQ_PATTERN] = "pattern", [VMM_REQ_CHECKSUM] = "checksum",
 	[VMM_REQ_MEMFD] = "memfd", [VMM_REQ_CTX] = "ctx",
-	[VMM_REQ_DIRTYLOG] = "dirtylog", [VMM_REQ_QUIT] = "quit",
+	[VMM_REQ_DIRTYLOG] = "dirtylog", [VMM_REQ_UNMAP] = "unmap",
+	[VMM_REQ_MAP] = "map", [VMM_REQ_QUIT] = "quit",
 };
 
 static int refuse(char *err, size_t n, int ret, const char *fmt, ...)

@@ -58,6 +58,7 @@ static int load_payload(struct vmm *vmm, const struct vmm_config *cfg)
 	for (i = 0; i < GUEST_MAX_VCPUS; i++)
 		p->vcpu[i].seed = 0x9e3779b9u * (i + 1);
 	vmm->params = p;
+	vmm->ws_pages = p->ws_pages;
 	return 0;
 }
 

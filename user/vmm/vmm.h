@@ -51,6 +51,9 @@ struct vmm_mem_backend {
 	void (*destroy)(struct vmm_slot *slot);
 	/* Restart the slot's dirty log, empty; NULL: the backend has none. */
 	int (*log_restart)(struct vmm_slot *slot);
+	/* Map the slot again at its address after vmm_mem_unmap(); NULL:
+	 * the backend cannot be unmapped (postcopy needs a kmig context). */
+	int (*remap)(struct vmm_slot *slot);
 };
 
 extern const struct vmm_mem_backend vmm_mem_memfd;
@@ -81,6 +84,8 @@ struct vmm {
 	unsigned int nvcpus;
 	struct vmm_vcpu vcpu[GUEST_MAX_VCPUS];
 	struct guest_params *params;	/* in guest memory */
+	uint32_t ws_pages;		/* params->ws_pages, kept here */
+	bool unmapped;			/* `unmap`: guest RAM not mapped */
 	struct kvm_msr_list *msrs;	/* MSRs saved with the vCPU state */
 
 	pthread_mutex_t lock;
@@ -119,6 +124,15 @@ void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
  * the slot and cause in @err.
  */
 int vmm_mem_log_restart(struct vmm_mem *mem, char *err, size_t n);
+/*
+ * Postcopy (Documentation/postcopy.rst): drop every slot's mapping, its
+ * address range kept reserved (KVM's memory slots keep pointing there),
+ * so that the agent can put pages in missing mode; then map them again
+ * at the same addresses. -EOPNOTSUPP for a backend without remap; other
+ * -errno with the slot and cause in @err.
+ */
+int vmm_mem_unmap(struct vmm_mem *mem, char *err, size_t n);
+int vmm_mem_remap(struct vmm_mem *mem, char *err, size_t n);
 
 /*
  * The command line into @cfg and *@ctl: 0, 1 after printing the usage for
@@ -172,7 +186,7 @@ enum vmm_req_cmd {
 	VMM_REQ_STATUS, VMM_REQ_PAUSE, VMM_REQ_RESUME, VMM_REQ_MIGRATED,
 	VMM_REQ_SAVE, VMM_REQ_LOAD, VMM_REQ_THROTTLE, VMM_REQ_RATE,
 	VMM_REQ_PATTERN, VMM_REQ_CHECKSUM, VMM_REQ_MEMFD, VMM_REQ_CTX,
-	VMM_REQ_DIRTYLOG, VMM_REQ_QUIT,
+	VMM_REQ_DIRTYLOG, VMM_REQ_UNMAP, VMM_REQ_MAP, VMM_REQ_QUIT,
 };
 
 /* One control request, parsed. */

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Postcopy live migration end to end on one machine
+ * (Documentation/postcopy.rst): a source kmig-vmm whose guest keeps
+ * dirtying memory, a destination kmig-vmm started --incoming, and
+ * `kmig incoming` / `kmig migrate --postcopy` between them over
+ * 127.0.0.1, with one and with four page channels.
+ *
+ * The guest writes random pages, and the push after the switch is capped
+ * (--postcopy-bandwidth 1): the destination's guest, running meanwhile,
+ * faults on pages that have not arrived, and those are requested.
+ *
+ * Checked: both agents succeed; the source's VMM stays "migrated"; the
+ * destination's guest faulted; the guest's counter advances on the
+ * destination; and its memory there, once paused, equals the source's at
+ * the pause in every page but those its guest wrote since RUN. Every page
+ * not in its dirty log since the resume (precopy's pages, and the stale
+ * ones fetched before RUN) must be equal; the logged ones (installed or
+ * written since) may differ no more often than the guest wrote, which the
+ * pace of the destination's VMM keeps low.
+ *
+ * Then a failure before RUN: a destination whose VMM refuses the vCPU
+ * state (it has another number of vCPUs) says FAILED, and the source runs
+ * the guest again. And a link cut or either agent killed right after RUN
+ * (two network namespaces): the guest runs at the destination and never
+ * again at the source, each surviving agent says so (exit status 3), and
+ * recovery (not built) would find both VMMs there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "client.h"
+#include "ctx.h"
+#include "kvm.h"
+#include "proc.h"
+
+#define TEST_TIMEOUT	180
+#define PAGE		4096u
+/* Pages a guest writes besides its working set: parameters, stacks. */
+#define OTHER_PAGES	8
+
+FIXTURE(postcopy) {
+	struct vmm_proc a, b;
+	char dir[128];
+};
+
+FIXTURE_VARIANT(postcopy) {
+	unsigned int channels;
+	unsigned int port;
+};
+
+FIXTURE_VARIANT_ADD(postcopy, one_channel) {
+	.channels = 1, .port = 24601,
+};
+
+FIXTURE_VARIANT_ADD(postcopy, four_channels) {
+	.channels = 4, .port = 24602,
+};
+
+FIXTURE_SETUP(postcopy)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+	snprintf(self->dir, sizeof(self->dir), "%spostcopy-%u-%d",
+		 access("/dev/shm", W_OK) ? "" : "/dev/shm/",
+		 variant->channels, getpid());
+}
+
+FIXTURE_TEARDOWN(postcopy)
+{
+	char cmd[256];
+
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+}
+
+/*
+ * Pause the VMM on @sock and count the pages of its memory that differ
+ * from the images DIR/slot-ID.bin: -errno, or the count. Those not in
+ * its dirty log (restarted at the resume) go to *@unlogged: they came
+ * before RUN, and must all be equal.
+ */
+static long differing_pages(struct __test_metadata *_metadata,
+			    const char *sock, const char *dir,
+			    struct vmm_status *st, long *unlogged)
+{
+	uint64_t log[2048];	/* 8 MiB slots: 2048 pages */
+	struct vmm_client_slot slots[8];
+	struct vmm_client c = { .fd = -1 };
+	char path[PATH_MAX + 32];
+	uint8_t page[PAGE];
+	unsigned int n, i;
+	long diff = 0;
+	uint64_t off;
+	size_t len;
+	char *img;
+	int ctx;
+
+	if (vmm_client_connect(&c, sock, 5000) || vmm_client_cmd(&c, "pause") ||
+	    vmm_client_status(&c, st) ||
+	    vmm_client_ctx(&c, slots, 8, &n, &ctx)) {
+		TH_LOG("the destination's VMM: %s", c.reply);
+		vmm_client_close(&c);
+		return -EIO;
+	}
+	*unlogged = 0;
+	for (i = 0; i < n && diff >= 0; i++) {
+		snprintf(path, sizeof(path), "%s/slot-%u.bin", dir, slots[i].id);
+		img = file_read(path, &len);
+		if (!img || len != slots[i].size) {
+			TH_LOG("%s: missing or of another size", path);
+			diff = -EIO;
+		}
+		if (slots[i].size / PAGE > sizeof(log) * 8 ||
+		    kmig_ctx_dirty_log(ctx, slots[i].id, slots[i].size / PAGE,
+				       log, false)) {
+			TH_LOG("slot %u: no dirty log", slots[i].id);
+			diff = -EIO;
+		}
+		for (off = 0; diff >= 0 && off < slots[i].size; off += PAGE) {
+			if (pread(ctx, page, PAGE, ((uint64_t)slots[i].id << 40) +
+				  off) != PAGE) {
+				diff = -errno;
+				break;
+			}
+			if (!memcmp(page, img + off, PAGE))
+				continue;
+			diff++;
+			if (!(log[off / PAGE / 64] & (1ull << (off / PAGE % 64))))
+				(*unlogged)++;
+		}
+		free(img);
+	}
+	close(ctx);
+	vmm_client_close(&c);
+	return diff;
+}
+
+TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
+{
+	char mig_args[PATH_MAX + 128], src[PATH_MAX];
+	struct vmm_status st, sa, sb;
+	struct vmm_client c = { .fd = -1 };
+	struct agents r;
+	uint64_t counter;
+	long diff, unlogged;
+
+	REQUIRE_BED();
+	snprintf(src, sizeof(src), "%s/src", self->dir);
+	ASSERT_EQ(0, mkdir(self->dir, 0755));
+	ASSERT_EQ(0, mkdir(src, 0755));
+
+	vmm_startf(&self->a, vmm_sock("pc-a"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --pattern random --batch 4 --rate 2000");
+	vmm_wait_counter(&self->a, 0, &st);
+	/* paced: the guest writes few pages here after RUN */
+	vmm_startf(&self->b, vmm_sock("pc-b"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 400");
+	/* from the resume on, its log names every page installed or written */
+	ASSERT_EQ(0, vmm_connect(&self->b, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "dirtylog at-resume"));
+	vmm_client_close(&c);
+	usleep(300 * 1000);
+
+	snprintf(mig_args, sizeof(mig_args),
+		 "--channels %u --postcopy --postcopy-bandwidth 1 --timeout 60 --json --save-at-switchover %s",
+		 variant->channels, src);
+	run_agents(&self->a, &self->b, variant->port, "--timeout 60 --json",
+		   mig_args, 100, &r);
+	if (r.mig_ret || r.in_ret) {
+		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
+		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
+	}
+	ASSERT_EQ(0, r.mig_ret);
+	ASSERT_EQ(0, r.in_ret);
+	EXPECT_NE(NULL, strstr(r.mig_out, "\"status\": \"completed\""));
+	EXPECT_NE(NULL, strstr(r.in_out, "\"status\": \"completed\""));
+	EXPECT_LT(0, json_u64(r.mig_out, "postcopy_discarded"))
+		TH_LOG("%s", r.mig_out);
+	EXPECT_LT(0, json_u64(r.in_out, "postcopy_faults"))
+		TH_LOG("%s", r.in_out);
+	EXPECT_LE(json_u64(r.in_out, "postcopy_faults"),
+		  json_u64(r.in_out, "postcopy_requests"));
+	TH_LOG("%u channel(s): faults %llu, fault to install p50 < %llu us, p99 < %llu us",
+	       variant->channels,
+	       (unsigned long long)json_u64(r.in_out, "postcopy_faults"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p50_us"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p99_us"));
+	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed",
+	       variant->channels,
+	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"),
+	       (unsigned long long)json_u64(r.in_out, "downtime"),
+	       (unsigned long long)json_u64(r.mig_out, "postcopy_discarded"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_stale"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_requests"),
+	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"));
+	agents_free(&r);
+
+	/* The source stays paused for good; the guest goes on there. */
+	ASSERT_EQ(0, vmm_status(&self->a, &sa));
+	EXPECT_STREQ("migrated", sa.state);
+	counter = sa.counter;
+	vmm_wait_counter(&self->b, counter, &st);
+	vmm_wait_counter(&self->b, st.counter, &st);
+
+	/* Memory: the source's at the pause, but for the pages written since. */
+	diff = differing_pages(_metadata, self->b.sock, src, &sb, &unlogged);
+	ASSERT_LE(0, diff);
+	ASSERT_LE(sa.writes, sb.writes);
+	TH_LOG("%ld pages differ (%ld not logged since RUN); the guest wrote %llu since RUN",
+	       diff, unlogged, (unsigned long long)(sb.writes - sa.writes));
+	EXPECT_EQ(0, unlogged);
+	EXPECT_LE((uint64_t)diff, sb.writes - sa.writes + OTHER_PAGES);
+}
+
+/* The destination refuses the vCPU state: the guest runs at the source. */
+TEST_F_TIMEOUT(postcopy, failure_before_run_resumes_the_source, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+	struct agents r;
+
+	REQUIRE_BED();
+	vmm_startf(&self->a, vmm_sock("pc-fa"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 2 --pattern seq --batch 4 --rate 2000");
+	vmm_wait_counter(&self->a, 0, &st);
+	vmm_startf(&self->b, vmm_sock("pc-fb"), "/dev/null",
+		   "--mem 16 --slots 2 --vcpus 1 --incoming");
+
+	run_agents(&self->a, &self->b, variant->port + 10, "--timeout 60",
+		   "--channels 2 --postcopy --timeout 60", 100, &r);
+	TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
+	TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
+	EXPECT_EQ(1, r.mig_ret);
+	EXPECT_EQ(1, r.in_ret);
+	EXPECT_NE(NULL, strstr(r.mig_out, "vCPU"));
+	agents_free(&r);
+
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("running", st.state);
+	vmm_wait_counter(&self->a, st.counter, &st);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
+}
+
+/*
+ * kmig-vmm's unmap and map (postcopy's listen step): only while incoming,
+ * only with kmig memory; meanwhile nothing reads guest RAM, and the
+ * context's pages can be put in missing mode, which a mapping forbids.
+ */
+TEST_F_TIMEOUT(postcopy, vmm_unmaps_guest_ram_only_while_incoming, TEST_TIMEOUT)
+{
+	struct vmm_client c = { .fd = -1 }, m = { .fd = -1 };
+	struct vmm_client_slot slots[8];
+	struct vmm_status st;
+	unsigned int n;
+	int ctx;
+
+	REQUIRE_BED();
+	vmm_startf(&self->a, vmm_sock("pc-ua"), "/dev/null",
+		   "--mem 4 --pattern none --rate 100");
+	ASSERT_EQ(0, vmm_connect(&self->a, &c));
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&c, "unmap")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+
+	vmm_startf(&self->b, vmm_sock("pc-ub"), "/dev/null",
+		   "--mem 4 --incoming");
+	ASSERT_EQ(0, vmm_connect(&self->b, &c));
+	ASSERT_EQ(0, vmm_client_ctx(&c, slots, 8, &n, &ctx)) TH_LOG("%s", c.reply);
+	EXPECT_EQ(-EBUSY, kmig_ctx_set_missing(ctx, slots[0].id, 0, 1));
+	EXPECT_EQ(-EALREADY, vmm_client_cmd(&c, "map")) TH_LOG("%s", c.reply);
+	ASSERT_EQ(0, vmm_client_cmd(&c, "unmap")) TH_LOG("%s", c.reply);
+	EXPECT_EQ(-EALREADY, vmm_client_cmd(&c, "unmap"));
+	EXPECT_EQ(0, kmig_ctx_set_missing(ctx, slots[0].id,
+					  slots[0].size / PAGE - 1, 1));
+	ASSERT_EQ(0, vmm_client_status(&c, &st));
+	EXPECT_STREQ("incoming", st.state);
+	EXPECT_EQ(0, st.counter);
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&c, "resume"));
+	EXPECT_NE(NULL, strstr(c.reply, "'map' first")) TH_LOG("%s", c.reply);
+	EXPECT_EQ(-EBUSY, vmm_client_cmd(&c, "pattern seq"));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "map")) TH_LOG("%s", c.reply);
+	ASSERT_EQ(0, vmm_client_status(&c, &st));
+	EXPECT_EQ(-EBUSY, kmig_ctx_set_missing(ctx, slots[0].id, 0, 1));
+	close(ctx);
+	vmm_client_close(&c);
+
+	/* memfd memory has no missing mode: nothing to unmap it for */
+	vmm_stop(&self->a);
+	vmm_startf(&self->a, vmm_sock("pc-uc"), "/dev/null",
+		   "--mem 4 --incoming --backend memfd");
+	ASSERT_EQ(0, vmm_connect(&self->a, &m));
+	EXPECT_EQ(-EOPNOTSUPP, vmm_client_cmd(&m, "unmap")) TH_LOG("%s", m.reply);
+	vmm_client_close(&m);
+}
+
+#define RUN_DIR		"/run/kmig-postcopy"
+#define VMM_A		RUN_DIR "/vm-a.sock"
+#define VMM_B		RUN_DIR "/vm-b.sock"
+
+/* Two hosts (selftests/qemu/hosts.sh), a VMM and an agent on each. */
+FIXTURE(cut) {
+	pid_t vmm_a, vmm_b, incoming, migrate;
+};
+
+FIXTURE_SETUP(cut)
+{
+	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
+	mkdir(RUN_DIR, 0700);
+	unlink(VMM_A);
+	unlink(VMM_B);
+	memset(self, 0, sizeof(*self));
+}
+
+FIXTURE_TEARDOWN(cut)
+{
+	proc_stop(&self->migrate);
+	proc_stop(&self->incoming);
+	/* its vCPUs may wait for pages: killably */
+	proc_stop(&self->vmm_b);
+	proc_stop(&self->vmm_a);
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
+}
+
+/* What breaks right after RUN, and how each agent ends. */
+FIXTURE_VARIANT(cut) {
+	const char *fault;		/* link_cut, or the agent killed */
+	int mig_exit, in_exit;
+};
+
+FIXTURE_VARIANT_ADD(cut, link_cut) {
+	.fault = "link_cut", .mig_exit = 3, .in_exit = 3,
+};
+
+FIXTURE_VARIANT_ADD(cut, destination_agent_killed) {
+	.fault = "incoming", .mig_exit = 3, .in_exit = 128 + SIGKILL,
+};
+
+FIXTURE_VARIANT_ADD(cut, source_agent_killed) {
+	.fault = "migrate", .mig_exit = 128 + SIGKILL, .in_exit = 3,
+};
+
+TEST_F_TIMEOUT(cut, after_run_the_guest_runs_once, TEST_TIMEOUT)
+{
+	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
+				"--mem", "16", "--pattern", "random", "--batch",
+				"4", "--rate", "2000", NULL };
+	const char *vmm_b[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_B,
+				"--mem", "16", "--incoming", "--rate", "200",
+				NULL };
+	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_B,
+			      "--listen", "198.18.0.2:4470", "--timeout", "60",
+			      "--io-timeout", "5", NULL };
+	/* a push of ~1 MiB/s: postcopy lasts seconds after RUN */
+	const char *mig[] = { proc_bin("kmig"), "migrate", "--vmm", VMM_A,
+			      "--to", "198.18.0.2:4470", "--timeout", "60",
+			      "--io-timeout", "5", "--channels", "2",
+			      "--postcopy", "--postcopy-bandwidth", "1", NULL };
+	struct vmm_status st;
+	int status;
+
+	REQUIRE_KVM();
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down && hosts_up"));
+	self->vmm_a = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
+	self->vmm_b = proc_spawn("kmig-b", "vmm-b.log", vmm_b);
+	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
+	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
+	ASSERT_STREQ("incoming", st.state);
+	/* the destination's agent stops once RESUMED is out */
+	setenv("KMIG_STOP_AT", "postcopy", 1);
+	self->incoming = proc_spawn("kmig-b", "incoming.log", inc);
+	unsetenv("KMIG_STOP_AT");
+	usleep(500 * 1000);
+	self->migrate = proc_spawn("kmig-a", "migrate.log", mig);
+
+	/* RUN: the guest runs at the destination, its pages still coming */
+	ASSERT_TRUE(proc_stopped(self->incoming, &status, PROC_WAIT_MS))
+		TH_LOG("%s", file_text("incoming.log"));
+	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0))
+		TH_LOG("postcopy ended before the fault: %s",
+		       file_text("migrate.log"));
+	if (!strcmp(variant->fault, "link_cut")) {
+		ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+	} else {
+		kill(!strcmp(variant->fault, "incoming") ? self->incoming :
+		     self->migrate, SIGKILL);
+	}
+	kill(self->incoming, SIGCONT);
+
+	/* Each may have it running there: neither resumes it here. */
+	EXPECT_EQ(variant->mig_exit, proc_wait_exit(self->migrate, 45000))
+		TH_LOG("%s", file_text("migrate.log"));
+	self->migrate = 0;
+	EXPECT_EQ(variant->in_exit, proc_wait_exit(self->incoming, 45000))
+		TH_LOG("%s", file_text("incoming.log"));
+	self->incoming = 0;
+	if (variant->in_exit == 3)
+		EXPECT_TRUE(file_has("incoming.log", "the guest may run here"))
+			TH_LOG("%s", file_text("incoming.log"));
+	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	EXPECT_STREQ("migrated", st.state);
+	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
+	EXPECT_STREQ("running", st.state);
+}
+
+TEST_HARNESS_MAIN

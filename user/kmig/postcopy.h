@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Postcopy live migration (Documentation/postcopy.rst).
+ *
+ * Source (postcopy_src.c), from precopy_run() once postcopy_due():
+ *
+ *	postcopy_run(s)		pause, discard list, package, RUN; then
+ *				answer page requests on the main channel
+ *				while the page channels push the rest;
+ *				returns once the destination says COMPLETE
+ *	postcopy_stop(s)	its thread stopped (from precopy_end())
+ *	postcopy_failed(s)	after a failure: the guest may run here
+ *				again only if the destination said FAILED
+ *				before RESUMED
+ *	postcopy_free(s)
+ *
+ * Destination: postcopy_dst.c (postcopy_dst.h).
+ */
+#ifndef KMIG_POSTCOPY_H
+#define KMIG_POSTCOPY_H
+
+#include <stdbool.h>
+
+struct precopy_src;
+
+/* Returns true if --postcopy asks for the switch now (a round just ended). */
+bool postcopy_due(struct precopy_src *s);
+int postcopy_run(struct precopy_src *s);
+void postcopy_stop(struct precopy_src *s);
+void postcopy_failed(struct precopy_src *s);
+void postcopy_free(struct precopy_src *s);
+
+#endif /* KMIG_POSTCOPY_H */

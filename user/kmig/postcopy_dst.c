@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The destination side of postcopy (incoming.h, Documentation/postcopy.rst).
+ *
+ * POSTCOPY on the main channel switches it to installing pages; the
+ * discard list that follows is kept per slot. POSTCOPY_RUN starts the
+ * runner thread: it waits until every page channel said POSTCOPY (so
+ * every precopy page has landed), splits the discard list into stale
+ * pages (present here: overwritten before RUN) and missing ones (absent:
+ * missing mode), lets the page channels go on, unmaps every mapping of
+ * guest RAM (ours, then the VMM's), puts the missing pages in missing
+ * mode, opens the fault fd (keep-waiting) and starts the fault thread,
+ * maps guest RAM again in the VMM, requests the stale pages and waits
+ * for them, loads the vCPU state, resumes the guest and says RESUMED.
+ * The fault thread turns each fault into a REQUEST on the return path.
+ * Once every channel ended, every missing page must be present: COMPLETE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "ctx.h"
+#include "incoming.h"
+#include "util.h"
+
+#define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
+
+struct pc_dst {
+	pthread_t runner, faulter;
+	bool runner_started, faulter_started;
+	int runner_ret;
+	bool run_seen;
+	bool resumed;			/* the guest ran here */
+	int ffd;			/* the fault fd */
+	int stop[2];			/* the fault thread's stop pipe */
+	uint64_t start_ns;		/* POSTCOPY came */
+};
+
+static bool bit(const uint64_t *bm, uint64_t p)
+{
+	return bm[p / 64] & (1ull << (p % 64));
+}
+
+int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
+{
+	struct pc_dst *pc;
+	unsigned int i;
+
+	if (d->switchover || d->pc) {
+		snprintf(c->err, sizeof(c->err), "POSTCOPY after %s",
+			 d->pc ? "POSTCOPY" : "SWITCHOVER");
+		return -EPROTO;
+	}
+	if (d->o.save_dir || d->o.ndevs) {
+		snprintf(c->err, sizeof(c->err),
+			 "postcopy with %s is not supported",
+			 d->o.save_dir ? "--save-at-switchover (memory arrives after the guest runs)" :
+			 "--device (device state in the package is not built)");
+		return -EOPNOTSUPP;
+	}
+	pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return -ENOMEM;
+	pc->ffd = pc->stop[0] = pc->stop[1] = -1;
+	pc->start_ns = kmig_now_ns();
+	d->pc = pc;
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+		size_t words = kmig_bitmap_words(sl->npages);
+
+		sl->discard = calloc(words, 8);
+		sl->missing = calloc(words, 8);
+		sl->stale = calloc(words, 8);
+		if (!sl->discard || !sl->missing || !sl->stale)
+			return -ENOMEM;
+	}
+	d->switchover = true;
+	d->switchover_ns = pc->start_ns;
+	d->job.postcopy = true;
+	return mig_recv_pc_switch(c, false);
+}
+
+int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
+			 uint32_t count)
+{
+	struct mig_recv_chan *c = opaque;
+	struct dst *d = c->opaque;
+	struct mig_slot *sl = mig_recv_slot(c->r, slot);
+	uint64_t p;
+
+	if (!d->pc || d->pc->run_seen) {
+		snprintf(c->err, sizeof(c->err), "RAM_DISCARD %s",
+			 d->pc ? "after POSTCOPY_RUN" : "before POSTCOPY");
+		return -EPROTO;
+	}
+	for (p = page; p < page + count; p++) {
+		sl->discard[p / 64] |= 1ull << (p % 64);
+		/* A torn copy is stale as well: no longer owed. */
+		mig_torn_mark(&c->r->torn, sl - c->r->vm->slots, p, false);
+	}
+	d->job.pc_discarded += count;
+	return 0;
+}
+
+/* The fault thread: each fault record becomes a REQUEST. */
+static void *faulter(void *arg)
+{
+	struct dst *d = arg;
+	struct pollfd p[2] = {
+		{ .fd = d->pc->ffd, .events = POLLIN },
+		{ .fd = d->pc->stop[0], .events = POLLIN },
+	};
+	struct kmig_fault rec[32];
+	ssize_t n, i;
+	int ret;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!p[0].revents)
+			continue;
+		n = read(d->pc->ffd, rec, sizeof(rec));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			fail(d, n ? -errno : -EIO, "the fault fd: %s",
+			     n ? strerror(errno) : "closed");
+			break;
+		}
+		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
+			ret = mig_hs_send(&d->out, MIG_HS_REQUEST,
+					  MIG_HS_REQUEST_VALUE(rec[i].slot,
+							       rec[i].page),
+					  NULL);
+			if (ret) {
+				mig_link_io_fail(&d->link, ret,
+						 "cannot request page %llu of slot %u: %s",
+						 (unsigned long long)rec[i].page,
+						 rec[i].slot, strerror(-ret));
+				return NULL;
+			}
+			__atomic_fetch_add(&d->job.pc_requests, 1,
+					   __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+/* Which pages of @sl have memory now: a bitmap to free, or NULL. */
+static uint64_t *present_now(struct dst *d, const struct mig_slot *sl)
+{
+	uint64_t *present = calloc(kmig_bitmap_words(sl->npages), 8);
+	int ret;
+
+	if (!present) {
+		fail(d, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	ret = kmig_ctx_present(d->vm.ctx_fd, sl->id, sl->npages, present);
+	if (!ret)
+		return present;
+	fail(d, ret, "slot %u: which pages are here: %s", sl->id,
+	     strerror(-ret));
+	free(present);
+	return NULL;
+}
+
+/*
+ * Every precopy page has landed: the discard list's present pages are
+ * stale, its absent ones missing. Returns the number of stale pages.
+ */
+static int split_discards(struct dst *d, uint64_t *stale)
+{
+	uint64_t w, *present;
+	unsigned int i;
+
+	*stale = 0;
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		present = present_now(d, sl);
+		if (!present)
+			return -EIO;
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
+			sl->stale[w] = sl->discard[w] & present[w];
+			sl->missing[w] = sl->discard[w] & ~present[w];
+			*stale += __builtin_popcountll(sl->stale[w]);
+		}
+		free(present);
+	}
+	return 0;
+}
+
+/* Missing mode for the missing pages, in runs: every mapping is gone. */
+static int set_missing(struct dst *d)
+{
+	uint64_t p, first;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		for (p = 0; p < sl->npages; p++) {
+			if (!bit(sl->missing, p))
+				continue;
+			for (first = p; p < sl->npages && bit(sl->missing, p); p++)
+				;
+			ret = kmig_ctx_set_missing(d->vm.ctx_fd, sl->id, first,
+						   p - first);
+			if (ret)
+				return fail(d, ret,
+					    "cannot put pages %llu..%llu of slot %u in missing mode: %s",
+					    (unsigned long long)first,
+					    (unsigned long long)p - 1, sl->id,
+					    strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+static int vmm_req(struct dst *d, const char *req)
+{
+	int ret = vmm_client_cmd(&d->vm.vmm, "%s", req);
+
+	if (ret)
+		return fail(d, ret, "the VMM refused '%s': %s", req,
+			    vmm_client_why(&d->vm.vmm, ret));
+	return 0;
+}
+
+/* Listen: guest RAM unmapped everywhere, missing mode, faults served. */
+static int listen_faults(struct dst *d)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		if (sl->map)
+			munmap(sl->map, sl->size);
+		sl->map = NULL;
+	}
+	ret = vmm_req(d, "unmap");
+	if (!ret)
+		ret = set_missing(d);
+	if (ret)
+		return ret;
+	ret = kmig_ctx_fault_fd(d->vm.ctx_fd, KMIG_FAULT_FD_KEEP_WAITING);
+	if (ret < 0)
+		return fail(d, ret, "cannot open the fault fd: %s",
+			    strerror(-ret));
+	d->pc->ffd = ret;
+	if (pipe2(d->pc->stop, O_CLOEXEC))
+		return fail(d, -errno, "pipe: %s", strerror(errno));
+	if (pthread_create(&d->pc->faulter, NULL, faulter, d))
+		return fail(d, -EAGAIN, "cannot start the fault thread");
+	d->pc->faulter_started = true;
+	return vmm_req(d, "map");
+}
+
+/* Ask for every stale page not overwritten yet, and wait for all. */
+static int fetch_stale(struct dst *d)
+{
+	uint64_t p;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		for (p = 0; p < sl->npages; p++) {
+			if (!(__atomic_load_n(&sl->stale[p / 64],
+					      __ATOMIC_RELAXED) &
+			      (1ull << (p % 64))))
+				continue;
+			ret = mig_hs_send(&d->out, MIG_HS_REQUEST,
+					  MIG_HS_REQUEST_VALUE(sl->id, p), NULL);
+			if (ret)
+				return mig_link_io_fail(&d->link, ret,
+							"cannot request page %llu of slot %u: %s",
+							(unsigned long long)p,
+							sl->id, strerror(-ret));
+			__atomic_fetch_add(&d->job.pc_requests, 1,
+					   __ATOMIC_RELAXED);
+		}
+	}
+	ret = mig_recv_pc_wait_stale(&d->recv);
+	return ret ? fail(d, ret, "the stale pages did not arrive") : 0;
+}
+
+static int listen_and_run(struct dst *d)
+{
+	uint64_t stale;
+	int ret;
+
+	ret = mig_recv_pc_wait_switched(&d->recv);
+	if (ret)
+		return fail(d, ret, "not every page channel switched to postcopy: %s",
+			    strerror(-ret));
+	ret = split_discards(d, &stale);
+	if (ret)
+		return ret;
+	d->job.pc_stale = stale;
+	mig_recv_pc_ready(&d->recv, stale);
+	ret = listen_faults(d);
+	if (!ret)
+		ret = fetch_stale(d);
+	if (!ret)
+		ret = incoming_load(d);
+	if (ret)
+		return ret;
+	/* From here on the guest may run here: never FAILED. */
+	d->rp_quiet = true;
+	ret = incoming_resume(d);
+	if (ret != -EINPROGRESS && ret)
+		return ret;
+	d->pc->resumed = true;
+	if (ret)
+		return fail(d, ret, "%s", d->err);
+	kmig_stop_at("run");
+	d->job.resume_us = (kmig_now_ns() - d->pc->start_ns) / 1000;
+	d->job.downtime_ms = d->job.resume_us / 1000;
+	ret = mig_hs_send(&d->out, MIG_HS_RESUMED, d->job.resume_us, NULL);
+	if (ret)
+		return mig_link_io_fail(&d->link, ret,
+					"the guest runs here, but the source did not hear it: %s",
+					strerror(-ret));
+	kmig_stop_at("postcopy");
+	return 0;
+}
+
+static void *runner(void *arg)
+{
+	struct dst *d = arg;
+
+	d->pc->runner_ret = listen_and_run(d);
+	return NULL;
+}
+
+int postcopy_dst_run(struct dst *d, struct mig_recv_chan *c)
+{
+	if (!d->pc || d->pc->run_seen) {
+		snprintf(c->err, sizeof(c->err), "POSTCOPY_RUN %s",
+			 d->pc ? "twice" : "before POSTCOPY");
+		return -EPROTO;
+	}
+	d->pc->run_seen = true;
+	if (pthread_create(&d->pc->runner, NULL, runner, d)) {
+		snprintf(c->err, sizeof(c->err), "cannot start a thread");
+		return -EAGAIN;
+	}
+	d->pc->runner_started = true;
+	return 0;
+}
+
+static void join_runner(struct pc_dst *pc)
+{
+	if (!pc->runner_started)
+		return;
+	pthread_join(pc->runner, NULL);
+	pc->runner_started = false;
+}
+
+/*
+ * The faults and the upper bound of the log2 latency bucket (µs) that
+ * holds the @pct-th percentile of their fault-to-install latency.
+ */
+static uint64_t percentile(const struct kmig_ctx_stats *st, unsigned int pct)
+{
+	uint64_t total = 0, seen = 0;
+	unsigned int i;
+
+	for (i = 0; i < KMIG_LAT_BUCKETS; i++)
+		total += st->lat_us[i];
+	for (i = 0; i < KMIG_LAT_BUCKETS && total; i++) {
+		seen += st->lat_us[i];
+		if (seen * 100 >= total * pct)
+			return 2ull << i;
+	}
+	return 0;
+}
+
+static void fault_stats(struct dst *d)
+{
+	struct kmig_ctx_stats st;
+
+	if (kmig_ctx_stats(d->vm.ctx_fd, &st))
+		return;
+	d->job.pc_faults = st.faults;
+	d->job.pc_lat_p50_us = percentile(&st, 50);
+	d->job.pc_lat_p99_us = percentile(&st, 99);
+}
+
+int postcopy_dst_finish(struct dst *d)
+{
+	uint64_t w, *present;
+	unsigned int i;
+	int ret;
+
+	if (!d->pc->run_seen)
+		return fail(d, -EPROTO, "the stream ended without POSTCOPY_RUN");
+	join_runner(d->pc);
+	if (d->pc->runner_ret)
+		return d->pc->runner_ret;
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		present = present_now(d, sl);
+		if (!present)
+			return -EIO;
+		for (w = 0, ret = 0; w < kmig_bitmap_words(sl->npages); w++)
+			if (sl->missing[w] & ~present[w])
+				ret = -ENODATA;
+		free(present);
+		if (ret)
+			return fail(d, ret, "slot %u: the stream ended with pages still missing",
+				    sl->id);
+	}
+	postcopy_dst_stop(d);
+	fault_stats(d);
+	ret = mig_hs_send(&d->out, MIG_HS_COMPLETE, 0, NULL);
+	if (ret)
+		fprintf(stderr, "kmig incoming: every page arrived, but the source did not hear it: %s\n",
+			strerror(-ret));
+	return 0;
+}
+
+bool postcopy_dst_resumed(struct dst *d)
+{
+	return d->pc && d->pc->resumed;
+}
+
+void postcopy_dst_stop(struct dst *d)
+{
+	struct pc_dst *pc = d->pc;
+
+	if (!pc)
+		return;
+	join_runner(pc);
+	if (pc->faulter_started) {
+		if (write(pc->stop[1], "", 1) != 1)
+			fprintf(stderr, "kmig incoming: cannot stop the fault thread: %s\n",
+				strerror(errno));
+		pthread_join(pc->faulter, NULL);
+		pc->faulter_started = false;
+	}
+}
+
+void postcopy_dst_free(struct dst *d)
+{
+	struct pc_dst *pc = d->pc;
+	unsigned int i;
+
+	if (!pc)
+		return;
+	postcopy_dst_stop(d);
+	for (i = 0; i < d->vm.nslots; i++) {
+		free(d->vm.slots[i].discard);
+		free(d->vm.slots[i].missing);
+		free(d->vm.slots[i].stale);
+		d->vm.slots[i].discard = NULL;
+		d->vm.slots[i].missing = NULL;
+		d->vm.slots[i].stale = NULL;
+	}
+	if (pc->ffd >= 0)
+		close(pc->ffd);
+	if (pc->stop[0] >= 0) {
+		close(pc->stop[0]);
+		close(pc->stop[1]);
+	}
+	free(pc);
+	d->pc = NULL;
+}

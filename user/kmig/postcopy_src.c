@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source side of postcopy (postcopy.h, Documentation/postcopy.rst).
+ *
+ * At the end of a precopy round: pause the guest, take the final harvest,
+ * save the vCPU state and mark the guest as gone from here. The main
+ * channel then carries POSTCOPY, the discard list (the harvest's pages:
+ * the destination has them stale or not at all), the opening of the
+ * urgent section, the vCPU state and POSTCOPY_RUN. From then on the main
+ * channel is the urgent path: the urgent thread answers each page request
+ * of the return path there, one page per section part, and nothing else
+ * is written on it but keepalives; the page channels push every page of
+ * the discard list meanwhile (each says POSTCOPY first), their cursor
+ * moved to each requested page. Once they are done the main stream ends,
+ * and the destination's COMPLETE ends the migration.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "handshake.h"
+#include "postcopy.h"
+#include "precopy.h"
+#include "util.h"
+
+#define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
+#define io_fail(x, ret, ...) mig_link_io_fail(&(x)->link, ret, __VA_ARGS__)
+
+/* The requests not answered yet, in order; the urgent thread's state. */
+struct pc_src {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t *q;			/* ring of REQUEST values */
+	size_t cap, head, n;
+	bool stop;
+	bool resumed;			/* RESUMED came: it ran there */
+	pthread_t thread;
+	bool started;
+	uint64_t requests, answered;
+	uint8_t page[MIG_PAGE];
+};
+
+bool postcopy_due(struct precopy_src *s)
+{
+	if (!s->o.postcopy)
+		return false;
+	if (s->o.postcopy_ms)
+		return kmig_now_ns() - s->job.start_ns >=
+		       s->o.postcopy_ms * 1000000ull;
+	return s->round + 1 >= s->o.postcopy_rounds;
+}
+
+static int slot_index(struct precopy_src *s, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++)
+		if (s->vm.slots[i].id == id)
+			return i;
+	return -1;
+}
+
+/* The return path's reader: a REQUEST, checked, to the urgent thread. */
+static int on_request(void *opaque, uint64_t value)
+{
+	struct precopy_src *s = opaque;
+	struct pc_src *pc = s->pc;
+	uint32_t slot = value >> 32;
+	uint64_t page = value & 0xffffffffu, *q;
+	int i = slot_index(s, slot);
+
+	if (i < 0 || page >= s->vm.slots[i].npages)
+		return fail(s, -EPROTO,
+			    "the destination requested page %llu of slot %u, which this VM does not have",
+			    (unsigned long long)page, slot);
+	pthread_mutex_lock(&pc->lock);
+	if (pc->n == pc->cap) {
+		q = malloc(2 * pc->cap * sizeof(*q));
+		if (!q) {
+			pthread_mutex_unlock(&pc->lock);
+			return fail(s, -ENOMEM, "out of memory");
+		}
+		for (i = 0; (size_t)i < pc->n; i++)
+			q[i] = pc->q[(pc->head + i) % pc->cap];
+		free(pc->q);
+		pc->q = q;
+		pc->head = 0;
+		pc->cap *= 2;
+	}
+	pc->q[(pc->head + pc->n++) % pc->cap] = value;
+	pc->requests++;
+	pthread_cond_signal(&pc->cond);
+	pthread_mutex_unlock(&pc->lock);
+	return 0;
+}
+
+/* One requested page, now, on the urgent path; the push goes on there. */
+static int answer(struct precopy_src *s, uint64_t value)
+{
+	struct kmig_section sec = {
+		.type = KMIG_REC_SECTION_PART, .id = MIG_URGENT_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "urgent",
+	};
+	uint32_t slot = value >> 32;
+	uint64_t page = value & 0xffffffffu;
+	const void *data = s->pc->page;
+	struct kmig_enc *e = &s->ch[0].enc;
+	int ret;
+
+	ret = kmig_ctx_read(s->vm.ctx_fd, slot, page * MIG_PAGE, s->pc->page,
+			    MIG_PAGE);
+	if (ret)
+		return fail(s, ret, "cannot read page %llu of slot %u: %s",
+			    (unsigned long long)page, slot, strerror(-ret));
+	mig_senders_seek(&s->senders, slot_index(s, slot), page);
+	precopy_main_begin(s);
+	ret = kmig_enc_section(e, &sec);
+	if (!ret)
+		ret = kmig_enc_pages(e, slot, &page, 1, &data);
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(e, &sec);
+	if (!ret)
+		ret = kmig_enc_flush(e);
+	return precopy_main_end(s, ret);
+}
+
+static void *urgent(void *arg)
+{
+	struct precopy_src *s = arg;
+	struct pc_src *pc = s->pc;
+	uint64_t value;
+
+	pthread_mutex_lock(&pc->lock);
+	for (;;) {
+		while (!pc->n && !pc->stop)
+			pthread_cond_wait(&pc->cond, &pc->lock);
+		if (pc->stop)
+			break;
+		value = pc->q[pc->head];
+		pc->head = (pc->head + 1) % pc->cap;
+		pc->n--;
+		pthread_mutex_unlock(&pc->lock);
+		if (answer(s, value))
+			return NULL;
+		pthread_mutex_lock(&pc->lock);
+		pc->answered++;
+	}
+	pthread_mutex_unlock(&pc->lock);
+	return NULL;
+}
+
+/* Runs of the final harvest's pages as RAM_DISCARD records. */
+static int send_discards(struct precopy_src *s, struct kmig_enc *e)
+{
+	uint64_t p, first, n = 0;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < s->vm.nslots && !ret; i++) {
+		const struct mig_slot *sl = &s->vm.slots[i];
+
+		for (p = 0; p < sl->npages && !ret; p++) {
+			if (!(sl->bitmap[p / 64] & (1ull << (p % 64))))
+				continue;
+			for (first = p; p < sl->npages &&
+			     p - first < KMIG_STREAM_MAX_ZERO_RUN &&
+			     (sl->bitmap[p / 64] & (1ull << (p % 64))); p++)
+				;
+			ret = kmig_enc_discard(e, sl->id, first, p - first);
+			n += p - first;
+			p--;
+		}
+	}
+	s->job.pc_discarded = n;
+	return ret;
+}
+
+/*
+ * POSTCOPY, the discard list, the urgent section opened, the vCPU state,
+ * POSTCOPY_RUN: everything the destination reads before it runs the guest.
+ */
+static int send_package(struct precopy_src *s, const uint8_t *vbuf,
+			size_t vlen)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_POSTCOPY };
+	struct kmig_section sec = {
+		.type = KMIG_REC_SECTION_FULL, .id = MIG_DISCARD_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "discard",
+	};
+	struct kmig_enc *e = &s->ch[0].enc;
+	int ret;
+
+	precopy_main_begin(s);
+	ret = kmig_enc_cmd(e, &cmd);
+	if (!ret)
+		ret = kmig_enc_section(e, &sec);
+	if (!ret)
+		ret = send_discards(s, e);
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(e, &sec);
+	sec = (struct kmig_section) {
+		.type = KMIG_REC_SECTION_START, .id = MIG_URGENT_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "urgent",
+	};
+	if (!ret)
+		ret = kmig_enc_section(e, &sec);
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(e, &sec);
+	ret = precopy_main_end(s, ret);
+	if (!ret)
+		ret = precopy_send_vcpus(s, vbuf, vlen);
+	cmd.id = KMIG_SCMD_POSTCOPY_RUN;
+	if (!ret)
+		ret = precopy_send_cmd(s, &cmd);
+	return ret;
+}
+
+/* Every page channel says POSTCOPY, then pushes the discard list. */
+static int start_push(struct precopy_src *s)
+{
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_POSTCOPY };
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 1; i < s->o.channels && !ret; i++) {
+		mig_chan_begin(&s->ch[i]);
+		/* the senders are between rounds: nobody reads the rate */
+		if (s->o.postcopy_bandwidth)
+			s->ch[i].rate = s->o.postcopy_bandwidth /
+					(s->o.channels - 1);
+		ret = kmig_enc_cmd(&s->ch[i].enc, &cmd);
+		if (!ret)
+			ret = kmig_enc_flush(&s->ch[i].enc);
+		mig_chan_end(&s->ch[i]);
+		if (ret)
+			return io_fail(s, ret, "page channel %u: %s", i,
+				       strerror(-ret));
+	}
+	mig_senders_post(&s->senders, s->round, KMIG_REC_SECTION_END, true);
+	return 0;
+}
+
+/* The next return-path message, which must be @want. */
+static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
+{
+	uint16_t type;
+	int ret;
+
+	do
+		ret = mig_link_take(&s->link, 1000, &type, value);
+	while (ret == -EAGAIN);
+	if (ret == -ECANCELED)
+		return ret;
+	if (ret)
+		return io_fail(s, ret, "the return path broke while waiting for %s: %s",
+			       mig_hs_name(want), strerror(-ret));
+	if (type != want)
+		return fail(s, -EPROTO, "%s from the destination, expected %s",
+			    mig_hs_name(type), mig_hs_name(want));
+	return 0;
+}
+
+/* The urgent section's end, the main stream's last round sync and end. */
+static int end_main(struct precopy_src *s)
+{
+	struct kmig_section sec = {
+		.type = KMIG_REC_SECTION_END, .id = MIG_URGENT_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "urgent",
+	};
+	int ret;
+
+	precopy_main_begin(s);
+	ret = kmig_enc_section(&s->ch[0].enc, &sec);
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(&s->ch[0].enc, &sec);
+	ret = precopy_main_end(s, ret);
+	return ret ? ret : precopy_main_round_sync(s, true);
+}
+
+static int pc_init(struct precopy_src *s)
+{
+	struct pc_src *pc = calloc(1, sizeof(*pc));
+
+	if (!pc)
+		return fail(s, -ENOMEM, "out of memory");
+	pc->cap = 256;
+	pc->q = malloc(pc->cap * sizeof(*pc->q));
+	if (!pc->q) {
+		free(pc);
+		return fail(s, -ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&pc->lock, NULL);
+	pthread_cond_init(&pc->cond, NULL);
+	s->pc = pc;
+	s->job.postcopy = true;
+	if (mig_senders_seekable(&s->senders))
+		return fail(s, -ENOMEM, "out of memory");
+	if (pthread_create(&pc->thread, NULL, urgent, s))
+		return fail(s, -EAGAIN, "cannot start the urgent thread");
+	pc->started = true;
+	s->rp.opaque = s;
+	__atomic_store_n(&s->rp.on_request, on_request, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int postcopy_run(struct precopy_src *s)
+{
+	uint64_t dirty = 0, value, before = 0;
+	unsigned int i;
+	uint8_t *vbuf = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	s->round++;
+	ret = precopy_pause(s, &dirty, &vbuf, &vlen);
+	if (!ret)
+		ret = precopy_mark_gone(s);
+	if (!ret)
+		ret = pc_init(s);
+	if (!ret)
+		ret = send_package(s, vbuf, vlen);
+	free(vbuf);
+	if (ret)
+		return ret;
+	/* It may run there from now on: here only after its FAILED. */
+	s->handed_over = true;
+	mig_hs_reader_go_sent(&s->rp);
+	for (i = 1; i < s->o.channels; i++)
+		before += s->ch[i].pages + s->ch[i].zero;
+	ret = start_push(s);
+	if (!ret)
+		ret = expect(s, MIG_HS_RESUMED, &value);
+	if (ret)
+		return ret;
+	s->pc->resumed = true;
+	s->job.downtime_ms = value / 1000;
+	ret = mig_senders_wait(&s->senders);
+	postcopy_stop(s);
+	if (!ret)
+		ret = end_main(s);
+	if (!ret)
+		ret = expect(s, MIG_HS_COMPLETE, &value);
+	s->job.pc_requests = s->pc->requests;
+	for (i = 1; i < s->o.channels; i++)
+		s->job.pc_pushed += s->ch[i].pages + s->ch[i].zero;
+	s->job.pc_pushed -= before;
+	if (getenv("KMIG_DEBUG"))
+		fprintf(stderr, "postcopy: %llu pages discarded, %llu requests, %llu answered\n",
+			(unsigned long long)s->job.pc_discarded,
+			(unsigned long long)s->pc->requests,
+			(unsigned long long)s->pc->answered);
+	return ret;
+}
+
+void postcopy_stop(struct precopy_src *s)
+{
+	struct pc_src *pc = s->pc;
+
+	if (!pc || !pc->started)
+		return;
+	pthread_mutex_lock(&pc->lock);
+	pc->stop = true;
+	pthread_cond_broadcast(&pc->cond);
+	pthread_mutex_unlock(&pc->lock);
+	pthread_join(pc->thread, NULL);
+	pc->started = false;
+}
+
+void postcopy_failed(struct precopy_src *s)
+{
+	if (!s->pc->resumed && mig_hs_peer_failed(&s->link))
+		s->handed_over = false;
+}
+
+void postcopy_free(struct precopy_src *s)
+{
+	struct pc_src *pc = s->pc;
+
+	if (!pc)
+		return;
+	postcopy_stop(s);
+	pthread_cond_destroy(&pc->cond);
+	pthread_mutex_destroy(&pc->lock);
+	free(pc->q);
+	free(pc);
+	s->pc = NULL;
+}
