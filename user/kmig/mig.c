@@ -280,6 +280,41 @@ void mig_vm_detach(struct mig_vm *vm)
 	vmm_client_close(&vm->vmm);
 }
 
+int mig_vm_present(struct mig_vm *vm, char *err, size_t n)
+{
+	struct mig_slot *sl;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->nslots; i++) {
+		sl = &vm->slots[i];
+		sl->present = calloc(kmig_bitmap_words(sl->npages), 8);
+		if (!sl->present) {
+			snprintf(err, n, "out of memory");
+			return -ENOMEM;
+		}
+		ret = kmig_ctx_present(vm->ctx_fd, sl->id, sl->npages,
+				       sl->present);
+		if (ret) {
+			snprintf(err, n,
+				 "cannot tell the pages of slot %u with memory: %s",
+				 sl->id, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void mig_vm_present_free(struct mig_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nslots; i++) {
+		free(vm->slots[i].present);
+		vm->slots[i].present = NULL;
+	}
+}
+
 void mig_sock_setup(int fd, int timeout_s)
 {
 	struct timeval tv = { .tv_sec = timeout_s };

@@ -155,6 +155,9 @@ int mig_ensure_module(char *err, size_t n);
 int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		  char *err, size_t n);
 void mig_vm_detach(struct mig_vm *vm);
+/* Each slot's pages with memory, into its present bitmap: 0 or -errno. */
+int mig_vm_present(struct mig_vm *vm, char *err, size_t n);
+void mig_vm_present_free(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
 /*

@@ -246,40 +246,6 @@ static int set_logging(struct precopy_src *s, bool on)
 	return 0;
 }
 
-/*
- * Which pages have memory, for round 0; taken after logging started, so
- * that a page that gets memory later by being written is in round 1.
- */
-static int get_present(struct precopy_src *s)
-{
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < s->vm.nslots; i++) {
-		struct mig_slot *sl = &s->vm.slots[i];
-
-		sl->present = calloc(kmig_bitmap_words(sl->npages), 8);
-		if (!sl->present)
-			return fail(s, -ENOMEM, "out of memory");
-		ret = kmig_ctx_present(s->vm.ctx_fd, sl->id, sl->npages,
-				       sl->present);
-		if (ret)
-			return fail(s, ret,
-				    "cannot tell the pages of slot %u with memory: %s",
-				    sl->id, strerror(-ret));
-	}
-	return 0;
-}
-
-static void present_free(struct precopy_src *s)
-{
-	unsigned int i;
-
-	for (i = 0; i < s->vm.nslots; i++) {
-		free(s->vm.slots[i].present);
-		s->vm.slots[i].present = NULL;
-	}
-}
 
 static void bitmaps_clear(struct precopy_src *s)
 {
@@ -588,13 +554,17 @@ static void abort_source(struct precopy_src *s)
 static int precopy_setup(struct precopy_src *s)
 {
 	unsigned int i;
+	char err[128];
 	int ret;
 
 	ret = set_logging(s, true);
-	if (!ret)
-		ret = get_present(s);
 	if (ret)
 		return ret;
+	/* After logging started: a page that gets memory later by being
+	 * written is in round 1. */
+	ret = mig_vm_present(&s->vm, err, sizeof(err));
+	if (ret)
+		return fail(s, ret, "%s", err);
 	for (i = 0; i < s->vm.nslots; i++) {
 		struct mig_slot *sl = &s->vm.slots[i];
 
@@ -625,7 +595,7 @@ static int precopy_round(struct precopy_src *s)
 	if (!ret)
 		ret = precopy_main_round_sync(s, false);
 	bitmaps_clear(s);
-	present_free(s);
+	mig_vm_present_free(&s->vm);
 	return ret;
 }
 

@@ -89,16 +89,11 @@ static int write_file(struct save *s)
 	unsigned int i;
 	int ret;
 
+	ret = mig_vm_present(&s->vm, s->err, sizeof(s->err));
+	if (ret)
+		return ret;
 	for (i = 0; i < s->vm.nslots; i++) {
 		sl = &s->vm.slots[i];
-		sl->present = calloc(kmig_bitmap_words(sl->npages), 8);
-		if (!sl->present)
-			return fail(s, -ENOMEM, "out of memory");
-		ret = kmig_ctx_present(s->vm.ctx_fd, sl->id, sl->npages,
-				       sl->present);
-		if (ret)
-			return fail(s, ret, "slot %u: which pages have memory: %s",
-				    sl->id, strerror(-ret));
 		src[i] = (struct kmig_snap_src) {
 			.id = sl->id, .gpa = sl->gpa, .size = sl->size,
 			.map = sl->map, .present = sl->present,

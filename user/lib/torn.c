@@ -58,13 +58,11 @@ static void set(struct mig_torn *t, unsigned int k, unsigned int i,
 void mig_torn_mark(struct mig_torn *t, unsigned int i, uint64_t page,
 		   bool torn)
 {
-	if (torn) {
-		set(t, t->cur, i, page, true);
-		__atomic_fetch_add(&t->pages, 1, __ATOMIC_RELAXED);
-		return;
-	}
-	set(t, t->cur, i, page, false);
+	/* Come again, torn or not: the round before is owed it no more. */
 	set(t, !t->cur, i, page, false);
+	set(t, t->cur, i, page, torn);
+	if (torn)
+		__atomic_fetch_add(&t->pages, 1, __ATOMIC_RELAXED);
 }
 
 /* The first page in log @k, in slot index *@i: false if none. */

@@ -4,10 +4,11 @@
  * their CRC, because the source read them while its guest wrote them
  * (stream-format.rst, "Torn pages"). Such a write came after the harvest
  * that put the page in its round, so the source's dirty log has it for
- * the next round: a page torn in round R must arrive again, whole, in
- * round R + 1. The log keeps the pages of the round being received and
- * those of the round before, still owed; a round that ends owing one
- * fails the migration, as does the end of the stream with any left.
+ * the next round: a page torn in round R must arrive again in round
+ * R + 1 (torn again, if the guest keeps writing it: then round R + 2 owes
+ * it). The log keeps the pages of the round being received and those of
+ * the round before, still owed; a round that ends owing one fails the
+ * migration, as does the end of the stream with any left.
  *
  * Marks come from every channel's thread at once (atomics); a round's end
  * comes when every channel has synced it, so no mark is on its way.

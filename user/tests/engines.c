@@ -283,13 +283,14 @@ TEST_F(eng, a_page_channel_still_bringing_pages_is_waited_for)
 }
 
 /*
- * Page channel @i: pages @first .. @first + @n - 1 of the source in one
- * batch, page @torn (if in it) with a CRC its bytes do not match, as when
- * the guest wrote it while it was sent.
+ * Page channel @i: its RAM section's @type record, then pages @first ..
+ * @first + @n - 1 of the source in one batch, page @torn (if in it) with
+ * a CRC its bytes do not match, as when the guest wrote it while it was
+ * sent.
  */
 static int stream_batch(FIXTURE_DATA(eng) *self, struct kmig_enc *e,
-			unsigned int i, uint64_t first, unsigned int n,
-			uint64_t torn)
+			unsigned int i, uint8_t type, uint64_t first,
+			unsigned int n, uint64_t torn)
 {
 	const void *data[KMIG_STREAM_MAX_BATCH];
 	uint64_t pages[KMIG_STREAM_MAX_BATCH];
@@ -303,34 +304,42 @@ static int stream_batch(FIXTURE_DATA(eng) *self, struct kmig_enc *e,
 		crcs[k] = kmig_crc32c(0, data[k], MIG_PAGE) ^
 			  (pages[k] == torn);
 	}
-	ret = stream_section(e, i, KMIG_REC_SECTION_FULL);
+	ret = stream_section(e, i, type);
 	if (!ret)
 		ret = kmig_enc_pages_crc(e, 0, pages, n, data, crcs);
 	return ret ? ret : stream_section(e, i, KMIG_REC_SECTION_FOOTER);
 }
 
 /*
- * Round 0: page channel 1 brings pages 4..7 with page 5 torn. Round 1:
- * page channel 2 brings page 5 again, whole if @again (else page 6).
- * Every channel then ends the stream; the receiver's verdict is returned.
+ * Round 0: page channel 1 brings pages 4..7 with page 5 torn. Then for
+ * each of @rounds[] (a page, its page torn or ~0) a round in which page
+ * channel 2 brings that page. Every channel then ends the stream; the
+ * receiver's verdict is returned.
  */
-static int torn_then(FIXTURE_DATA(eng) *self, bool again, char *cause,
-		     size_t n)
+static int torn_then(FIXTURE_DATA(eng) *self, const uint64_t (*rounds)[2],
+		     unsigned int nrounds, char *cause, size_t n)
 {
 	struct kmig_enc e[NCHAN];
-	unsigned int i;
+	unsigned int i, r;
+	uint8_t type;
 	int ret;
 
 	ret = start_streams(self, e);
 	if (ret)
 		return ret;
-	ret = stream_batch(self, &e[1], 1, 4, 4, 5);
+	ret = stream_batch(self, &e[1], 1, KMIG_REC_SECTION_FULL, 4, 4, 5);
 	for (i = 0; i < NCHAN && !ret; i++)
 		ret = stream_cmd(&e[i], KMIG_SCMD_ROUND_SYNC, 0);
-	if (!ret)
-		ret = stream_batch(self, &e[2], 2, again ? 5 : 6, 1, ~0ull);
-	for (i = 0; i < NCHAN && !ret; i++)
-		ret = stream_cmd(&e[i], KMIG_SCMD_ROUND_SYNC, 1);
+	for (r = 0; r < nrounds && !ret; r++) {
+		type = nrounds == 1 ? KMIG_REC_SECTION_FULL :
+		       !r ? KMIG_REC_SECTION_START :
+		       r == nrounds - 1 ? KMIG_REC_SECTION_END :
+		       KMIG_REC_SECTION_PART;
+		ret = stream_batch(self, &e[2], 2, type, rounds[r][0], 1,
+				   rounds[r][1]);
+		for (i = 0; i < NCHAN && !ret; i++)
+			ret = stream_cmd(&e[i], KMIG_SCMD_ROUND_SYNC, r + 1);
+	}
 	for (i = 0; i < NCHAN && !ret; i++) {
 		ret = kmig_enc_eos(&e[i]);
 		if (!ret)
@@ -345,9 +354,10 @@ static int torn_then(FIXTURE_DATA(eng) *self, bool again, char *cause,
 
 TEST_F(eng, a_torn_page_is_whole_once_it_arrives_again)
 {
+	static const uint64_t rounds[][2] = { { 5, ~0ull } };
 	char cause[512] = "";
 
-	ASSERT_EQ(0, torn_then(self, true, cause, sizeof(cause)))
+	ASSERT_EQ(0, torn_then(self, rounds, 1, cause, sizeof(cause)))
 		TH_LOG("%s", cause);
 	EXPECT_EQ(1, self->r.torn.pages);
 	EXPECT_EQ(0, memcmp(self->src.slots[0].map + 4 * MIG_PAGE,
@@ -357,12 +367,26 @@ TEST_F(eng, a_torn_page_is_whole_once_it_arrives_again)
 
 TEST_F(eng, a_torn_page_the_next_round_lacks_fails_the_migration)
 {
+	static const uint64_t rounds[][2] = { { 6, ~0ull } };
 	char cause[512] = "";
 
-	EXPECT_NE(0, torn_then(self, false, cause, sizeof(cause)));
+	EXPECT_NE(0, torn_then(self, rounds, 1, cause, sizeof(cause)));
 	EXPECT_EQ(1, self->r.torn.pages);
 	EXPECT_NE(NULL, strstr(cause, "page 5 of slot 0 arrived torn in round 0 and did not come again in round 1"))
 		TH_LOG("%s", cause);
+}
+
+/* A page the guest keeps writing tears round after round: each owes it. */
+TEST_F(eng, a_page_torn_again_is_owed_by_the_next_round)
+{
+	static const uint64_t rounds[][2] = { { 5, 5 }, { 5, 5 }, { 5, ~0ull } };
+	char cause[512] = "";
+
+	ASSERT_EQ(0, torn_then(self, rounds, 3, cause, sizeof(cause)))
+		TH_LOG("%s", cause);
+	EXPECT_EQ(3, self->r.torn.pages);
+	EXPECT_EQ(0, memcmp(self->src.slots[0].map + 5 * MIG_PAGE,
+			    self->dst.slots[0].map + 5 * MIG_PAGE, MIG_PAGE));
 }
 
 /* Channel @i's two ends become a loopback TCP connection (same fds). */
