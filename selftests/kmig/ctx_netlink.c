@@ -364,8 +364,10 @@ static void *walk(void *arg)
  * Counting the pages of a huge slot takes a while (O(slot size), but
  * preemptible and killable), and it holds no lock meanwhile: another
  * request, here GET_INFO, is answered at once rather than after the walk.
+ * Five walks (4.1 s each on the debug kernel) and freeing the slot's
+ * page array outlast the harness's default 30 s there.
  */
-TEST_F(ctxnl, a_huge_slot_holds_up_no_other_request)
+TEST_F_TIMEOUT(ctxnl, a_huge_slot_holds_up_no_other_request, 180)
 {
 	const uint64_t size = 64ULL << 30;
 	struct walker w = { .rounds = 4 };
