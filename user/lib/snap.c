@@ -47,17 +47,22 @@ static bool test_bit(const uint64_t *bm, uint64_t p)
 	return bm[p / 64] & (1ull << (p % 64));
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+/*
+ * @len bytes at @off, written (@out) or read whole, as kmig_io_all() does
+ * on a socket: 0, -errno, -EIO for a write that made no progress, or
+ * -ENODATA when the file ends first.
+ */
+static int file_io(int fd, void *buf, size_t len, uint64_t off, bool out)
 {
-	const uint8_t *p = buf;
+	uint8_t *p = buf;
 	ssize_t k;
 
 	while (len) {
-		k = pwrite(fd, p, len, off);
+		k = out ? pwrite(fd, p, len, off) : pread(fd, p, len, off);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
+			return k < 0 ? -errno : out ? -EIO : -ENODATA;
 		p += k;
 		len -= k;
 		off += k;
@@ -65,23 +70,14 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* 0, -errno, or -ENODATA when the file ends first. */
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	return file_io(fd, (void *)buf, len, off, true);
+}
+
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-	ssize_t k;
-
-	while (len) {
-		k = pread(fd, p, len, off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -ENODATA;
-		p += k;
-		len -= k;
-		off += k;
-	}
-	return 0;
+	return file_io(fd, buf, len, off, false);
 }
 
 /* The CRC32C of a page of zeroes. */
