@@ -142,6 +142,31 @@ int sample_writes(uint32_t id, uint64_t *writes)
 	return read_u64_file(path, writes);
 }
 
+int sample_pair_up(uint64_t *data_max)
+{
+	int ret;
+
+	ret = sample_load();
+	if (!ret)
+		ret = sample_create(1);
+	if (!ret)
+		ret = sample_create(2);
+	return ret ? ret : kdev_open(SAMPLE_NAME, 1, data_max);
+}
+
+/* A test may have destroyed an instance or unloaded the module already. */
+int sample_pair_down(int fd)
+{
+	int ret;
+
+	if (fd >= 0)
+		close(fd);
+	sample_destroy(1);
+	sample_destroy(2);
+	ret = sample_unload();
+	return ret == -ENOENT ? 0 : ret;
+}
+
 int kdev_open(const char *name, uint32_t instance, uint64_t *data_max)
 {
 	struct kmig_device_open arg = { .instance = instance };

@@ -27,6 +27,13 @@ int sample_set_rate(uint32_t id, uint32_t rate);
 int sample_writes(uint32_t id, uint64_t *writes);
 /* The instance's pending_bytes fails with -@err from now on (0: never). */
 int sample_fail_pending(uint32_t id, int err);
+/*
+ * kmig-sample loaded with instances 1 and 2, and instance 1's region
+ * opened: its fd (its data area's size in *@data_max), or -errno.
+ */
+int sample_pair_up(uint64_t *data_max);
+/* Undoes sample_pair_up(): closes @fd (unless < 0), destroys, unloads. */
+int sample_pair_down(int fd);
 
 /* Region access: exactly one field at its offset. */
 #define KDEV_STATE	offsetof(struct kmig_device_region, device_state)

@@ -119,6 +119,14 @@ void kmig_objects(struct kmig_info *info)
 	kmig_nl_close(&nl);
 }
 
+struct kmig_info kmig_objects_now(void)
+{
+	struct kmig_info info;
+
+	kmig_objects(&info);
+	return info;
+}
+
 bool kmig_objects_zero(void)
 {
 	struct kmig_info i;

@@ -39,6 +39,7 @@ int __kmig_dirty(int fd, unsigned long cmd, uint32_t slot, uint32_t flags,
 
 /* The module's live object counters (files, contexts, ...). */
 void kmig_objects(struct kmig_info *info);
+struct kmig_info kmig_objects_now(void);
 /* True when every counter is zero; logs the ones that are not. */
 bool kmig_objects_zero(void);
 
