@@ -28,6 +28,7 @@
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "kvm.h"
+#include "util.h"
 #include "vhost_net.h"
 
 #ifndef UFFD_FEATURE_WP_ASYNC
@@ -385,10 +386,12 @@ static void *copier(void *arg)
  * a write fault first and the data lands later, from the loop device's
  * worker through a kernel mapping; PG_dirty set when the pages are
  * released is folded into the next harvest. A thread harvests and copies
- * throughout; the shadow must end equal to memory.
+ * throughout; the shadow must end equal to memory. 3000 reads, or as many
+ * as 20 s allow on a slow (debug) kernel, but no fewer than 300.
  */
-TEST_F_TIMEOUT(paths, o_direct_reads_are_logged, 60)
+TEST_F_TIMEOUT(paths, o_direct_reads_are_logged, 120)
 {
+	uint64_t until = kmig_now_ns() + 20 * 1000000000ull;
 	struct copier c = { .fd = self->fd, .mem = self->mem };
 	struct loopdev l = { -1, -1, -1 };
 	uint8_t buf[8 * PAGE_SZ];
@@ -409,7 +412,7 @@ TEST_F_TIMEOUT(paths, o_direct_reads_are_logged, 60)
 	ASSERT_EQ(NPAGES, harvest(self->fd, self->bm));
 	memcpy(c.shadow, self->mem, SIZE);
 	ASSERT_EQ(0, pthread_create(&t, NULL, copier, &c));
-	for (reads = 0; reads < 3000; reads++) {
+	for (reads = 0; reads < 3000 && kmig_now_ns() < until; reads++) {
 		len = (1 + rand_r(&seed) % 8) * PAGE_SZ;
 		off = rand_r(&seed) % (NPAGES - len / PAGE_SZ + 1) * PAGE_SZ;
 		memset(buf, reads, len);
@@ -420,6 +423,8 @@ TEST_F_TIMEOUT(paths, o_direct_reads_are_logged, 60)
 	c.stop = true;
 	pthread_join(t, NULL);
 	ASSERT_EQ(0, c.err);
+	ASSERT_LE(300, reads) TH_LOG("too slow: %d O_DIRECT reads in 20 s",
+				     reads);
 	ASSERT_LE(0, harvest(self->fd, self->bm));
 	for (int i = 0; i < NPAGES; i++) {
 		if (test_bit64(self->bm, i))
