@@ -48,6 +48,7 @@ static void reject(struct mig_conn *c, const char *why)
 {
 	fprintf(stderr, "kmig incoming: rejected a connection from %s: %s\n",
 		c->peer, why);
+	kmig_tls_accept_abort(&c->sess);
 	close(c->fd);
 	c->fd = -1;
 }
@@ -84,20 +85,20 @@ static int read_hello(struct mig_conn *c, char *why, size_t n)
 }
 
 /*
- * The first step with TLS, once the ClientHello is in: the handshake,
- * within what is left of the hello deadline; then the hello.
+ * The first step with TLS, on each input until it is done: the handshake,
+ * a step at a time, so that a stalled one waits in the poll loop with the
+ * others, to its hello deadline; then the hello.
  */
 static int handshake(struct mig_conn *c, char *why, size_t n)
 {
-	struct kmig_tls_cfg cfg = *c->tls;
-	uint64_t now = kmig_now_ns();
 	int ret;
 
-	cfg.timeout_ms = c->deadline_ns > now ?
-			 (c->deadline_ns - now) / 1000000 + 1 : 1;
 	/* TCP's settings before a relay would hide the socket */
-	mig_sock_setup(c->fd, 0);
-	ret = kmig_tls_server(c->fd, &cfg, why, n);
+	if (!c->sess)
+		mig_sock_setup(c->fd, 0);
+	ret = kmig_tls_accept(c->fd, c->tls, &c->sess, why, n);
+	if (ret == -EAGAIN)
+		return 0;
 	if (ret < 0)
 		return ret;
 	c->step = read_hello;
@@ -196,6 +197,10 @@ static uint64_t drop_late(struct mig_acceptor *a, uint64_t now,
 			if (a->conn[i].held)
 				snprintf(why, sizeof(why),
 					 "its main channel did not come within %llu s",
+					 (unsigned long long)(a->hello_ns / 1000000000));
+			else if (a->conn[i].step == handshake)
+				snprintf(why, sizeof(why),
+					 "TLS: no handshake within %llu s",
 					 (unsigned long long)(a->hello_ns / 1000000000));
 			else
 				snprintf(why, sizeof(why),

@@ -37,6 +37,7 @@ struct mig_conn {
 	int fd;
 	char peer[MIG_ADDR_STRLEN];
 	const struct kmig_tls_cfg *tls;	/* none: KMIG_TLS_NONE */
+	struct kmig_tls_sess *sess;	/* its handshake under way */
 	uint64_t deadline_ns;		/* for its hello */
 	/* Its next step on input: 1 when the hello is in, 0 to wait, or
 	 * -errno with why in @why to reject it. */

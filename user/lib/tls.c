@@ -356,14 +356,10 @@ static int confirm(struct kmig_tls_sess *t, bool server)
 	return ret < 0 ? ret : GNUTLS_E_UNEXPECTED_PACKET;
 }
 
-static int handshake(struct kmig_tls_sess *t, bool server,
-		     const struct kmig_tls_cfg *cfg, char *err, size_t n)
+/* The handshake's outcome @ret (0: done) checked and said: 0 or -errno. */
+static int handshake_end(struct kmig_tls_sess *t, int ret, bool server,
+			 const struct kmig_tls_cfg *cfg, char *err, size_t n)
 {
-	int ret;
-
-	do {
-		ret = gnutls_handshake(t->s);
-	} while (ret < 0 && !gnutls_error_is_fatal(ret));
 	if (!ret)
 		ret = confirm(t, server);
 	if (ret) {
@@ -382,18 +378,13 @@ static int handshake(struct kmig_tls_sess *t, bool server,
 	return 0;
 }
 
-static int run(int fd, const struct kmig_tls_cfg *cfg, bool server,
-	       const char *host, char *err, size_t n)
+/*
+ * After a handshake that ended with @ret: the session's keys to the kernel,
+ * or the relay; the mode, or -errno (@t is freed either way).
+ */
+static int finish(struct kmig_tls_sess *t, int ret,
+		  const struct kmig_tls_cfg *cfg, char *err, size_t n)
 {
-	struct kmig_tls_sess *t;
-	int ret;
-
-	if (cfg->creds == KMIG_TLS_NONE)
-		return KMIG_TLS_PLAIN;
-	t = sess_new(fd, cfg, server, host, err, n, &ret);
-	if (!t)
-		return ret;
-	ret = handshake(t, server, cfg, err, n);
 	if (!ret && !cfg->no_ktls) {
 		ret = kmig_ktls_enable(t, err, n);
 		if (!ret) {
@@ -409,6 +400,80 @@ static int run(int fd, const struct kmig_tls_cfg *cfg, bool server,
 	}
 	ret = kmig_tls_relay_start(t, err, n);
 	return ret ? ret : KMIG_TLS_RELAY;
+}
+
+static int run(int fd, const struct kmig_tls_cfg *cfg, bool server,
+	       const char *host, char *err, size_t n)
+{
+	struct kmig_tls_sess *t;
+	int ret;
+
+	if (cfg->creds == KMIG_TLS_NONE)
+		return KMIG_TLS_PLAIN;
+	t = sess_new(fd, cfg, server, host, err, n, &ret);
+	if (!t)
+		return ret;
+	do {
+		ret = gnutls_handshake(t->s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	return finish(t, handshake_end(t, ret, server, cfg, err, n), cfg,
+		      err, n);
+}
+
+static int set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK :
+					     fl & ~O_NONBLOCK))
+		return -errno;
+	return 0;
+}
+
+int kmig_tls_accept(int fd, const struct kmig_tls_cfg *cfg,
+		    struct kmig_tls_sess **sess, char *err, size_t n)
+{
+	struct kmig_tls_sess *t = *sess;
+	int ret, blocking;
+
+	if (!t) {
+		ret = set_nonblock(fd, true);
+		if (ret) {
+			snprintf(err, n, "TLS: %s", strerror(-ret));
+			return ret;
+		}
+		t = sess_new(fd, cfg, true, NULL, err, n, &ret);
+		if (!t)
+			return ret;
+		/* the caller's poll loop and deadline wait, not GnuTLS */
+		gnutls_handshake_set_timeout(t->s, 0);
+		gnutls_record_set_timeout(t->s, 0);
+		*sess = t;
+	}
+	do {
+		ret = gnutls_handshake(t->s);
+	} while (ret < 0 && ret != GNUTLS_E_AGAIN &&
+		 !gnutls_error_is_fatal(ret));
+	if (ret == GNUTLS_E_AGAIN)
+		return -EAGAIN;
+	*sess = NULL;
+	blocking = set_nonblock(fd, false);
+	if (blocking) {
+		snprintf(err, n, "TLS: %s", strerror(-blocking));
+		kmig_tls_sess_free(t);
+		return blocking;
+	}
+	gnutls_record_set_timeout(t->s, cfg->timeout_ms ? cfg->timeout_ms :
+				  KMIG_TLS_TIMEOUT_MS);
+	return finish(t, handshake_end(t, ret, true, cfg, err, n), cfg, err,
+		      n);
+}
+
+void kmig_tls_accept_abort(struct kmig_tls_sess **sess)
+{
+	if (*sess)
+		kmig_tls_sess_free(*sess);
+	*sess = NULL;
 }
 
 int kmig_tls_client(int fd, const struct kmig_tls_cfg *cfg, const char *host,

@@ -58,6 +58,20 @@ int kmig_tls_client(int fd, const struct kmig_tls_cfg *cfg, const char *host,
 		    char *err, size_t n);
 int kmig_tls_server(int fd, const struct kmig_tls_cfg *cfg, char *err,
 		    size_t n);
+
+struct kmig_tls_sess;
+/*
+ * The server's handshake, stepped from the caller's own poll loop so that
+ * a client that stalls holds up no other: call it on a connected socket
+ * once it is readable and again each time it is, with *@sess NULL the
+ * first time, until it returns the mode (>= 0) or -errno with why in @err;
+ * -EAGAIN: not done yet, *@sess holds the session (the socket is
+ * non-blocking until the end). The caller keeps the deadline, and
+ * kmig_tls_accept_abort() frees a session given up before its end.
+ */
+int kmig_tls_accept(int fd, const struct kmig_tls_cfg *cfg,
+		    struct kmig_tls_sess **sess, char *err, size_t n);
+void kmig_tls_accept_abort(struct kmig_tls_sess **sess);
 /* "plain", "ktls", "relay". */
 const char *kmig_tls_mode_name(int mode);
 /* Whether socket @fd has kernel TLS attached (TCP_ULP "tls"). */

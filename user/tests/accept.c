@@ -184,30 +184,40 @@ static void *dial_tls(void *arg)
 	return NULL;
 }
 
-TEST_F(acc, with_tls_a_plain_stranger_is_turned_away_and_the_channel_gets_in)
+static const struct kmig_tls_cfg psk = {
+	.creds = KMIG_TLS_PSK, .path = "/tmp/kmig-accept-test.psk",
+};
+
+/* Listen again, with TLS (a pre-shared key) and @hello_s for a hello. */
+static int listen_tls(FIXTURE_DATA(acc) *self, unsigned int hello_s)
 {
-	static const struct kmig_tls_cfg psk = {
-		.creds = KMIG_TLS_PSK, .path = "/tmp/kmig-accept-test.psk",
-	};
 	struct sockaddr_in sin = {
 		.sin_family = AF_INET, .sin_port = htons(self->port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	struct mig_addr addr = { .len = sizeof(sin) };
-	struct tls_dialer t = { .self = self, .cfg = psk, .fd = -1 };
-	char err[256] = "", rest[8] = "";
-	pthread_t th;
-	int plain, fd;
+	char err[256] = "";
 	FILE *f;
 
 	f = fopen(psk.path, "w");
-	ASSERT_NE(NULL, f);
+	if (!f)
+		return -errno;
 	fprintf(f, "kmig:00112233445566778899aabbccddeeff\n");
 	fclose(f);
 	memcpy(&addr.ss, &sin, sizeof(sin));
 	mig_accept_close(&self->a);
-	ASSERT_EQ(0, mig_accept_listen(&self->a, &addr, &psk, 1, err,
-				       sizeof(err))) TH_LOG("%s", err);
+	return mig_accept_listen(&self->a, &addr, &psk, hello_s, err,
+				 sizeof(err));
+}
+
+TEST_F(acc, with_tls_a_plain_stranger_is_turned_away_and_the_channel_gets_in)
+{
+	struct tls_dialer t = { .self = self, .cfg = psk, .fd = -1 };
+	char rest[8] = "";
+	pthread_t th;
+	int plain, fd;
+
+	ASSERT_EQ(0, listen_tls(self, 1));
 	plain = dial_hello(self, 0, "");
 	ASSERT_LE(0, plain);
 	ASSERT_EQ(0, pthread_create(&th, NULL, dial_tls, &t));
@@ -224,6 +234,41 @@ TEST_F(acc, with_tls_a_plain_stranger_is_turned_away_and_the_channel_gets_in)
 	close(fd);
 	close(t.fd);
 	close(plain);
+}
+
+/*
+ * A stranger that starts a TLS handshake and stalls (a record header and
+ * part of its body) holds up nobody: the channel behind it gets in long
+ * before the stranger's 5 s deadline, which then turns the stranger away.
+ */
+TEST_F(acc, with_tls_a_stalled_handshake_holds_up_nobody)
+{
+	static const uint8_t part[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
+	struct tls_dialer t = { .self = self, .cfg = psk, .fd = -1 };
+	uint64_t t0;
+	pthread_t th;
+	int stall, fd;
+
+	ASSERT_EQ(0, listen_tls(self, 5));
+	stall = dial(self);
+	ASSERT_LE(0, stall);
+	ASSERT_EQ(sizeof(part), send(stall, part, sizeof(part), MSG_NOSIGNAL));
+	usleep(100000);		/* its bytes are in before the channel dials */
+	ASSERT_EQ(0, pthread_create(&th, NULL, dial_tls, &t));
+	t0 = kmig_now_ns();
+	fd = accept_within(self, 2000);
+	pthread_join(th, NULL);
+	ASSERT_LE(0, t.ret) TH_LOG("%s", t.err);
+	ASSERT_LE(0, fd) TH_LOG("%s after %llu ms; %s", strerror(-fd),
+				(unsigned long long)(kmig_now_ns() - t0) / 1000000,
+				said(self));
+	close(fd);
+	close(t.fd);
+	EXPECT_EQ(-ETIMEDOUT, accept_within(self, 6000));
+	unlink(psk.path);
+	EXPECT_NE(NULL, strstr(said(self), "TLS: no handshake within 5 s"))
+		TH_LOG("%s", said(self));
+	close(stall);
 }
 
 /* Holds a page channel until the main one is in, as incoming.c does. */
