@@ -28,6 +28,8 @@
 #   make dkms-install    the module's source into /usr/src for DKMS
 #   make kselftest-install INSTALL_PATH=DIR  the selftests as a kselftest
 #                        collection, for run_kselftest.sh -c kmig
+#   make install-check   all three checked on this host, in temporary
+#                        directories, with the kmigd unit
 #   make clean
 
 KERNELS ?= 6.1 6.12
@@ -408,19 +410,25 @@ dkms-uninstall:
 		dkms remove kmig/$(KMIG_MODVERSION) --all; fi
 	rm -rf $(DESTDIR)$(DKMS_SRC)
 
+# kmigd's unit, for SBINDIR. Not installed until kmigd is built.
+kmigd-unit:
+	@mkdir -p $(B)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/systemd/kmigd.service.in > $(B)/kmigd.service
+
 # The selftests as a kselftest collection in INSTALL_PATH, with
 # run_kselftest.sh from linux-source (scripts/kselftest-install.sh).
 kselftest-install: selftests tools user
 	@test -n "$(INSTALL_PATH)" || { echo "kselftest-install: pass INSTALL_PATH=DIR" >&2; exit 1; }
-	scripts/kselftest-install.sh "$(INSTALL_PATH)"
+	scripts/kselftest-install.sh "$(INSTALL_PATH)" $(SELFTEST_NAMES)
 
-# The install, the completion and DKMS, checked on this host in temporary
-# directories (scripts/install-test.sh).
+# The install, the completion, the collection, DKMS and the kmigd unit,
+# checked on this host in temporary directories (scripts/install-test.sh);
+# scripts/install-bed.sh SERIES checks them in the test bed.
 install-check: user
 	scripts/install-test.sh
 
 .PHONY: install install-module install-user uninstall dkms-install \
-	dkms-uninstall kselftest-install install-check
+	dkms-uninstall kmigd-unit kselftest-install install-check
 
 clean:
 	rm -rf $(B)

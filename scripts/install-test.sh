@@ -11,8 +11,10 @@
 #      systemd-tmpfiles into a scratch root); make uninstall removes them all
 #   2. the bash completion offers kmig's subcommands (those of main.c's
 #      table) and, for each, options the agent accepts
-#   3. dkms.conf's version is the module's; dkms builds kmig.ko for a
+#   3. make kselftest-install lays out the collection run_kselftest.sh runs
+#   4. dkms.conf's version is the module's; dkms builds kmig.ko for a
 #      test-bed kernel from what make dkms-install copied
+#   5. kmigd.service passes systemd-analyze verify, with its hardening
 #
 # usage: install-test.sh [SERIES]   (the kernel series, default 6.12)
 set -u
@@ -147,7 +149,29 @@ same "kmig save --vmm S Make<TAB>: the file operand" "Makefile" \
 	"$(complete_words save --vmm S Make)"
 same "kmig stats --<TAB>" "--json" "$(complete_words stats --)"
 
-# --- 3. DKMS ---------------------------------------------------------------
+# --- 3. the kselftest collection -----------------------------------------
+ksft=$tmp/ksft
+names=$(for f in selftests/kmig/*.c; do basename "$f" .c; done)
+mkdir -p "$ksft" && printf 'other:one\nkmig:stale\n' > "$ksft/kselftest-list.txt"
+make -s kselftest-install INSTALL_PATH="$ksft" > "$tmp/ksft.log" 2>&1
+ok $? "make kselftest-install INSTALL_PATH"
+same "kselftest-list.txt: other collections kept, kmig:NAME per selftest" \
+	"$(echo other:one; printf 'kmig:%s\n' $names | sort)" \
+	"$(cat "$ksft/kselftest-list.txt")"
+same "run_kselftest.sh lists the same" "$(cat "$ksft/kselftest-list.txt")" \
+	"$("$ksft/run_kselftest.sh" -l)"
+same "kmig/settings" "timeout=300" "$(cat "$ksft/kmig/settings")"
+# The harness lists a program's tests with -l: the entry runs its program.
+"$ksft/kmig/module" -l 2>&1 | grep -q unload_load_leaves_nothing_behind
+ok $? "kmig/module runs the installed selftest"
+[ -x "$ksft/kmig/root/build/kmig" ] && [ -x "$ksft/kmig/root/build/vmm/kmig-vmm" ] &&
+	[ -f "$ksft/kmig/root/selftests/qemu/hosts.sh" ] &&
+	[ -x "$ksft/kmig/root/scripts/tls-certs.sh" ]
+ok $? "the collection carries the agent, the VMM and the scripts the tests use"
+! git ls-files | grep -q -e 'run_kselftest\.sh$' -e '/runner\.sh$'
+ok $? "the runner is not in the repository"
+
+# --- 4. DKMS ---------------------------------------------------------------
 version=$(sed -n 's/^#define KMIG_VERSION "\(.*\)"$/\1/p' kernel/kmig.h)
 same "dkms.conf's PACKAGE_VERSION is KMIG_VERSION" "PACKAGE_VERSION=\"$version\"" \
 	"$(grep '^PACKAGE_VERSION=' dkms.conf)"
@@ -171,6 +195,35 @@ else
 	[ -n "$ko" ] && modinfo -F vermagic "$ko" | grep -q "^$kver "
 	ok $? "dkms built kmig.ko for $kver"
 fi
+
+# --- 5. kmigd.service ------------------------------------------------------
+# For an SBINDIR holding a stand-in kmigd (it is not built yet), and the
+# man page it names installed: systemd-analyze verify, which reports a
+# setting it cannot parse without failing, so any word from it fails.
+unit=$tmp/unit
+mkdir -p "$unit/sbin" "$unit/man/man8"
+printf '#!/bin/sh\nexit 0\n' > "$unit/sbin/kmigd"
+chmod 0755 "$unit/sbin/kmigd"
+gzip -9n < Documentation/kmig.8 > "$unit/man/man8/kmig.8.gz"
+make -s kmigd-unit SBINDIR="$unit/sbin" > "$tmp/unit.log" 2>&1 &&
+	cp build/kmigd.service "$unit/kmigd.service"
+ok $? "make kmigd-unit"
+grep -q "^ExecStart=$unit/sbin/kmigd$" "$unit/kmigd.service"
+ok $? "kmigd.service runs SBINDIR/kmigd"
+MANPATH=$unit/man systemd-analyze verify "$unit/kmigd.service" > "$tmp/verify.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ ! -s "$tmp/verify.log" ]
+rc=$?
+sed 's/^/# /' "$tmp/verify.log"
+ok $rc "systemd-analyze verify kmigd.service: no complaint"
+same "kmigd.service: the capabilities it keeps" \
+	"CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN" \
+	"$(grep '^CapabilityBoundingSet=' "$unit/kmigd.service")"
+for setting in ProtectSystem=strict PrivateTmp=yes DevicePolicy=closed \
+	"DeviceAllow=/dev/kmig rw" RuntimeDirectory=kmig NoNewPrivileges=yes; do
+	grep -qx "$setting" "$unit/kmigd.service"
+	ok $? "kmigd.service: $setting"
+done
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
