@@ -153,8 +153,8 @@ same "kmig stats --<TAB>" "--json" "$(complete_words stats --)"
 ksft=$tmp/ksft
 names=$(for f in selftests/kmig/*.c; do basename "$f" .c; done)
 mkdir -p "$ksft" && printf 'other:one\nkmig:stale\n' > "$ksft/kselftest-list.txt"
-make -s kselftest-install INSTALL_PATH="$ksft" > "$tmp/ksft.log" 2>&1
-ok $? "make kselftest-install INSTALL_PATH"
+make -s -C selftests install INSTALL_PATH="$ksft" > "$tmp/ksft.log" 2>&1
+ok $? "make -C selftests install INSTALL_PATH (make kselftest-install)"
 same "kselftest-list.txt: other collections kept, kmig:NAME per selftest" \
 	"$(echo other:one; printf 'kmig:%s\n' $names | sort)" \
 	"$(cat "$ksft/kselftest-list.txt")"
