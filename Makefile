@@ -21,9 +21,23 @@
 #   make fuzz-smoke      each one's corpus plus FUZZ_RUNS=20000 inputs, for
 #                        make check
 #   make shell           boot the test bed to a shell (KERNELS=one series)
+#   make install         the module, the agent, the VMM, man pages, bash
+#                        completion, modules-load/sysusers/tmpfiles entries
+#                        (DESTDIR, PREFIX, KVER; Documentation/install.rst);
+#                        make uninstall
+#   make dkms-install    the module's source into /usr/src for DKMS
+#   make kselftest-install INSTALL_PATH=DIR  the selftests as a kselftest
+#                        collection, for run_kselftest.sh -c kmig
+#   make install-check   all three checked on this host, in temporary
+#                        directories, with the kmigd unit
 #   make clean
 
 KERNELS ?= 6.1 6.12
+# make KVER=RELEASE: that kernel's build tree.
+ifdef KVER
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build \
+	/usr/src/linux-headers-$(KVER)) /lib/modules/$(KVER)/build)
+endif
 KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 	$(patsubst %,/usr/src/linux-headers-%, \
 	  $(lastword $(shell scripts/kernels.sh "$(lastword $(KERNELS))" 2>/dev/null))))
@@ -313,6 +327,108 @@ sparse:
 
 shell: selftests
 	scripts/bed.sh shell $(firstword $(KERNELS))
+
+# Installing (Documentation/install.rst). The module goes to
+# /lib/modules/KVER/extra whatever PREFIX is, KVER being KDIR's release;
+# the rest under PREFIX. systemd reads /usr/local/lib as well as /usr/lib
+# for modules-load.d, sysusers.d and tmpfiles.d.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMD_LIBDIR ?= $(PREFIX)/lib
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ifndef KVER
+KVER := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+endif
+MODULE_DIR := /lib/modules/$(KVER)/extra
+MANPAGES := $(wildcard Documentation/*.[1-8])
+# The system's configuration files, dist/TYPE/kmig*, into SYSTEMD_LIBDIR/TYPE.
+SYSTEM_CONF := modules-load.d/kmig.conf sysusers.d/kmig.conf \
+	tmpfiles.d/kmig.conf
+INSTALLED_USER := $(SBINDIR)/kmig $(BINDIR)/kmig-vmm \
+	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)).gz) \
+	$(BASHCOMPDIR)/kmig $(addprefix $(SYSTEMD_LIBDIR)/,$(SYSTEM_CONF))
+KMIG_MODVERSION := $(shell sed -n 's/^\#define KMIG_VERSION "\(.*\)"$$/\1/p' kernel/kmig.h)
+DKMS_SRC := /usr/src/kmig-$(KMIG_MODVERSION)
+# What DKMS needs to build kmig.ko: Kbuild reads CONFIG_KMIG from dkms.conf.
+DKMS_FILES := dkms.conf Kbuild Kconfig $(wildcard kernel/*.[ch]) uapi/linux/kmig.h
+
+install: install-module install-user
+
+install-module: module
+	@test -n "$(KVER)" || { echo "install: no kernel release in $(KDIR); pass KVER= or KDIR=" >&2; exit 1; }
+	install -D -m 0644 kmig.ko $(DESTDIR)$(MODULE_DIR)/kmig.ko
+	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); \
+	else echo "install: DESTDIR is set, depmod skipped: run depmod $(KVER) on the target"; fi
+
+install-user: user
+	install -D -m 0755 $(B)/kmig $(DESTDIR)$(SBINDIR)/kmig
+	install -D -m 0755 $(B)/vmm/kmig-vmm $(DESTDIR)$(BINDIR)/kmig-vmm
+	@set -e; for m in $(MANPAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; mkdir -p $$d; \
+		echo "gzip -9n < $$m > $$d/$${m##*/}.gz"; \
+		gzip -9n < $$m > $$d/$${m##*/}.gz; chmod 0644 $$d/$${m##*/}.gz; \
+	done
+	install -D -m 0644 dist/bash-completion/kmig $(DESTDIR)$(BASHCOMPDIR)/kmig
+	@set -e; for f in $(SYSTEM_CONF); do \
+		echo "install -D -m 0644 dist/$$f $(DESTDIR)$(SYSTEMD_LIBDIR)/$$f"; \
+		install -D -m 0644 dist/$$f $(DESTDIR)$(SYSTEMD_LIBDIR)/$$f; \
+	done
+	@if [ -n "$(DESTDIR)" ]; then :; \
+	elif command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSTEMD_LIBDIR)/sysusers.d/kmig.conf && \
+		systemd-tmpfiles --create $(SYSTEMD_LIBDIR)/tmpfiles.d/kmig.conf; \
+	else echo "install: no systemd-sysusers: create the group kmig and /run/kmig (root:kmig 0750) yourself"; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_USER))
+	rm -f $(DESTDIR)$(MODULE_DIR)/kmig.ko
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(KVER)" ]; then depmod -a $(KVER); fi
+
+# The module's source into /usr/src/kmig-VERSION, then dkms add, build and
+# install for KVER where dkms is installed (not under DESTDIR: a package's
+# scripts run dkms).
+dkms-install:
+	@test -n "$(KMIG_MODVERSION)" || { echo "dkms-install: no KMIG_VERSION in kernel/kmig.h" >&2; exit 1; }
+	rm -rf $(DESTDIR)$(DKMS_SRC)
+	@set -e; for f in $(DKMS_FILES); do \
+		install -D -m 0644 $$f $(DESTDIR)$(DKMS_SRC)/$$f; done
+	@echo "dkms-install: the source is in $(DESTDIR)$(DKMS_SRC)"
+	@if [ -n "$(DESTDIR)" ]; then :; \
+	elif ! command -v dkms >/dev/null; then \
+		echo "dkms-install: dkms is not installed: install it, then run 'dkms install kmig/$(KMIG_MODVERSION)'" >&2; exit 1; \
+	else \
+		set -e; \
+		if dkms status kmig/$(KMIG_MODVERSION) | grep -q .; then dkms remove kmig/$(KMIG_MODVERSION) --all; fi; \
+		dkms add kmig/$(KMIG_MODVERSION); \
+		dkms install kmig/$(KMIG_MODVERSION) $(if $(KVER),-k $(KVER)); \
+	fi
+
+dkms-uninstall:
+	@if command -v dkms >/dev/null && dkms status kmig/$(KMIG_MODVERSION) | grep -q .; then \
+		dkms remove kmig/$(KMIG_MODVERSION) --all; fi
+	rm -rf $(DESTDIR)$(DKMS_SRC)
+
+# kmigd's unit, for SBINDIR. Not installed until kmigd is built.
+kmigd-unit:
+	@mkdir -p $(B)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/systemd/kmigd.service.in > $(B)/kmigd.service
+
+# The selftests as a kselftest collection in INSTALL_PATH, with
+# run_kselftest.sh from linux-source (scripts/kselftest-install.sh).
+kselftest-install: selftests tools user
+	@test -n "$(INSTALL_PATH)" || { echo "kselftest-install: pass INSTALL_PATH=DIR" >&2; exit 1; }
+	scripts/kselftest-install.sh "$(INSTALL_PATH)" $(SELFTEST_NAMES)
+
+# The install, the completion, the collection, DKMS and the kmigd unit,
+# checked on this host in temporary directories (scripts/install-test.sh);
+# scripts/install-bed.sh SERIES checks them in the test bed.
+install-check: user
+	scripts/install-test.sh
+
+.PHONY: install install-module install-user uninstall dkms-install \
+	dkms-uninstall kmigd-unit kselftest-install install-check
 
 clean:
 	rm -rf $(B)

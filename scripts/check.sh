@@ -33,6 +33,8 @@ record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	uapi/linux/kmig.h
 
 record "fuzz smoke: every parser, bounded runs" make -s fuzz-smoke
+record "install, uninstall, completion and DKMS (install-check)" \
+	make -s install-check
 
 for t in build/tests/*; do
 	[ -x "$t" ] || continue

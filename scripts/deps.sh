@@ -14,7 +14,8 @@ pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2 dmsetup
       linux-image-6.12-amd64 linux-headers-6.12-amd64
       linux-source
       linux-source-6.12 bc flex bison libelf-dev libssl-dev
-      libgnutls28-dev gnutls-bin"
+      libgnutls28-dev gnutls-bin
+      dkms systemd"
 
 missing=
 for p in $pkgs; do
