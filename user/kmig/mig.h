@@ -63,6 +63,7 @@ struct mig_opts {
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool zerocopy;			/* source: MSG_ZEROCOPY */
+	bool resume;			/* source: postcopy recovery */
 	bool postcopy;			/* source: switch to postcopy ... */
 	uint64_t postcopy_rounds;	/* ... after this many rounds, or */
 	uint64_t postcopy_ms;		/* ... the first round end after this */

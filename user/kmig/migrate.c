@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mig.h"
+#include "postcopy.h"
 #include "precopy.h"
 #include "subcommands.h"
 
@@ -43,6 +44,11 @@ static const char usage[] =
 "  --postcopy-bandwidth MIB_PER_S\n"
 "                             cap the background push after the switch\n"
 "                             (requested pages are never capped)\n"
+"  --resume                   postcopy recovery: send `kmig postcopy-recover`\n"
+"                             at ADDR:PORT every page its guest still\n"
+"                             lacks (the VMM's guest migrated away in\n"
+"                             postcopy and the link or an agent was lost);\n"
+"                             with --io-timeout and --json only\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -97,6 +103,7 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		{ "postcopy", no_argument, NULL, 'P' },
 		{ "postcopy-after", required_argument, NULL, 'A' },
 		{ "postcopy-bandwidth", required_argument, NULL, 'B' },
+		{ "resume", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -154,6 +161,9 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		case 'P':
 			o->postcopy = true;
 			break;
+		case 'R':
+			o->resume = true;
+			break;
 		case 'A':
 			if (postcopy_after(o, optarg))
 				return -EINVAL;
@@ -169,6 +179,10 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		return ret;
 	if (!have_to)
 		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
+	if (o->resume && (o->postcopy || o->channels > 1 || o->ndevs ||
+			  o->save_dir || o->tls.creds || o->bandwidth ||
+			  o->timeout_ms || o->zerocopy))
+		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --io-timeout and --json");
 	if (!o->postcopy)
 		return 0;
 	if (o->ndevs)
@@ -195,6 +209,11 @@ int migrate_main(int argc, char *argv[])
 		return ret > 0 ? 0 : 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (s->o.resume) {
+		ret = postcopy_resume(&s->o);
+		free(s);
+		return ret;
+	}
 	precopy_init(s);
 	ret = precopy_start(s);
 	if (!ret)
