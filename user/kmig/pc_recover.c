@@ -271,18 +271,37 @@ static int receive(struct rc_dst *d)
 	return ret;
 }
 
-/* A fault still reported once every page arrived: a page never sent. */
+/* Whether page @page of slot @id has memory now. */
+static bool present(struct rc_dst *d, uint32_t id, uint64_t page)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		if (sl->id != id || page >= sl->npages ||
+		    kmig_ctx_present(d->vm.ctx_fd, id, sl->npages, sl->present))
+			continue;
+		return sl->present[page / 64] & (1ull << (page % 64));
+	}
+	return false;
+}
+
+/* A fault on a page still absent once the stream ended: never sent. */
 static int none_missing(struct rc_dst *d)
 {
 	struct pollfd p = { .fd = d->ffd, .events = POLLIN };
 	struct kmig_fault rec;
 
-	if (poll(&p, 1, 0) <= 0 ||
-	    read(d->ffd, &rec, sizeof(rec)) != sizeof(rec))
-		return 0;
-	return fail(d, -ENODATA,
-		    "the stream ended, but page %llu of slot %u is still missing",
-		    (unsigned long long)rec.page, rec.slot);
+	while (poll(&p, 1, 0) > 0 &&
+	       read(d->ffd, &rec, sizeof(rec)) == sizeof(rec)) {
+		if (present(d, rec.slot, rec.page))
+			continue;
+		return fail(d, -ENODATA,
+			    "the stream ended, but page %llu of slot %u is still missing",
+			    (unsigned long long)rec.page, rec.slot);
+	}
+	return 0;
 }
 
 static int listen_on(struct rc_dst *d)
@@ -377,22 +396,24 @@ static void *ask_state(void *arg)
 
 /*
  * The guest must have run here (RUN processed: its stale pages were
- * overwritten); else its source has every page and runs it. @wait: until
- * the VMM answers, else at most 2 s (then it is asked again at the end).
+ * overwritten); else its source has every page and runs it. At the start
+ * (@last false) the VMM gets 2 s to answer, after which it is asked again
+ * at the end, where it must answer within the I/O timeout.
  */
-static int check_state(struct rc_dst *d, bool wait)
+static int check_state(struct rc_dst *d, bool last)
 {
-	struct timespec until = kmig_deadline(2000);
+	struct timespec until = kmig_deadline(last ? d->o.io_timeout_s * 1000ull :
+					      2000);
 	int ret = 0;
 
 	pthread_mutex_lock(&d->link.lock);
 	while (!d->state_known && ret != ETIMEDOUT)
-		ret = wait ? pthread_cond_wait(&d->link.cond, &d->link.lock) :
-		      pthread_cond_timedwait(&d->link.cond, &d->link.lock,
+		ret = pthread_cond_timedwait(&d->link.cond, &d->link.lock,
 					     &until);
 	pthread_mutex_unlock(&d->link.lock);
 	if (!d->state_known)
-		return 0;
+		return last ? fail(d, -ETIMEDOUT, "the VMM at %s does not answer status",
+				   d->o.vmm) : 0;
 	if (d->asker_started) {
 		pthread_join(d->asker, NULL);
 		d->asker_started = false;
