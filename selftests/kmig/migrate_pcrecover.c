@@ -168,7 +168,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 {
 	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
 				"--mem", "16", "--pattern", "random", "--batch",
-				"4", "--rate", "2000", NULL };
+				"4", "--rate", "20000", NULL };
 	const char *vmm_b[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_B,
 				"--mem", "16", "--incoming", "--rate", "100",
 				NULL };

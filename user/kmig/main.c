@@ -19,6 +19,7 @@ static const struct {
 	{ "devices", devices_main, "List migratable devices and their state" },
 	{ "migrate", migrate_main, "Live-migrate a VM to another host" },
 	{ "incoming", incoming_main, "Receive a live migration" },
+	{ "postcopy-start", postcopy_start_main, "Switch a running migration to postcopy" },
 	{ "postcopy-recover", postcopy_recover_main, "Recover a postcopy migration whose link was lost" },
 	{ "resume", resume_main, "Run a guest here again after an unconfirmed switchover" },
 	{ "stats", stats_main, "Show the module's per-context statistics" },
