@@ -8,6 +8,11 @@
  * then `kmig postcopy-recover` and `kmig migrate --resume`, new
  * processes, finish it over a new port.
  *
+ * Precopy is capped at 2 MiB/s, so that its one round lasts seconds and
+ * the guest dirties hundreds of pages meanwhile: the postcopy push of
+ * those at 1 MiB/s cannot all land in the destination's socket buffers
+ * during the downtime, before the cut, even on a slow test bed.
+ *
  * The silent variant drops every packet (netem loss 100%): no RST, no
  * FIN, so each side can tell the link is dead only by its silence, and
  * must within its --io-timeout. The fail_once variant kills the first
@@ -178,7 +183,8 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	const char *mig[] = { proc_bin("kmig"), "migrate", "--vmm", VMM_A,
 			      "--to", "198.18.0.2:4470", "--timeout", "60",
 			      "--io-timeout", "5", "--channels", "2",
-			      "--postcopy", "--postcopy-bandwidth", "1", NULL };
+			      "--bandwidth", "2", "--postcopy",
+			      "--postcopy-bandwidth", "1", NULL };
 	struct vmm_status st, sa, sb;
 	struct vmm_client c = { .fd = -1 };
 	uint64_t t0, t_mig, t_in;

@@ -110,8 +110,11 @@ TEST_F_TIMEOUT(pcstart, switches_when_asked, TEST_TIMEOUT)
 		agents_free(&r);
 		return;
 	}
+	/* the first asks, the second is refused: it came already, or the
+	 * migration it asked ended meanwhile */
 	EXPECT_EQ(1, WEXITSTATUS(status));
-	EXPECT_TRUE(file_has("pcstart.log", "came already"));
+	EXPECT_TRUE(file_has("pcstart.log", "came already") ||
+		    file_has("pcstart.log", "Connection refused"));
 	ASSERT_EQ(0, r.mig_ret) TH_LOG("%s", r.mig_out);
 	ASSERT_EQ(0, r.in_ret) TH_LOG("%s", r.in_out);
 	/* it switched in postcopy, once asked */
