@@ -495,7 +495,7 @@ int postcopy_recover_main(int argc, char *argv[])
 	}
 	signal(SIGPIPE, SIG_IGN);
 	d->lsock = d->sock = d->ffd = d->stop[0] = d->stop[1] = -1;
-	d->vm.ctx_fd = -1;
+	d->vm.ctx_fd = d->vm.vmm.fd = -1;
 	mig_link_init(&d->link);
 	mig_job_start(&d->job);
 	d->job.postcopy = true;

@@ -345,6 +345,7 @@ int postcopy_resume(struct mig_opts *o)
 		return 1;
 	s->o = o;
 	s->sock = -1;
+	s->vm.ctx_fd = s->vm.vmm.fd = -1;
 	mig_link_init(&s->link);
 	mig_job_start(&s->job);
 	s->job.postcopy = true;
