@@ -24,7 +24,7 @@
  * the guest again. And a link cut or either agent killed right after RUN
  * (two network namespaces): the guest runs at the destination and never
  * again at the source, each surviving agent says so (exit status 3), and
- * recovery (not built) would find both VMMs there.
+ * both VMMs are there for the recovery (migrate_pcrecover.c).
  */
 #include <errno.h>
 #include <fcntl.h>

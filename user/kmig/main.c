@@ -19,6 +19,8 @@ static const struct {
 	{ "devices", devices_main, "List migratable devices and their state" },
 	{ "migrate", migrate_main, "Live-migrate a VM to another host" },
 	{ "incoming", incoming_main, "Receive a live migration" },
+	{ "postcopy-start", postcopy_start_main, "Switch a running migration to postcopy" },
+	{ "postcopy-recover", postcopy_recover_main, "Recover a postcopy migration whose link was lost" },
 	{ "resume", resume_main, "Run a guest here again after an unconfirmed switchover" },
 	{ "stats", stats_main, "Show the module's per-context statistics" },
 	{ "save", save_main, "Save a guest into a snapshot file" },
@@ -31,7 +33,7 @@ static void show_usage(FILE *file)
 
 	fprintf(file, "Usage: kmig <command> [<args>]\n\nCommands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(file, "  %-10s %s\n", subcommands[i].name,
+		fprintf(file, "  %-17s %s\n", subcommands[i].name,
 			subcommands[i].description);
 	fprintf(file, "\n'kmig <command> --help' shows a command's options.\n");
 }

@@ -63,6 +63,9 @@ struct mig_opts {
 	uint64_t timeout_ms;		/* 0: none */
 	unsigned int io_timeout_s;	/* a connection silent this long is lost */
 	bool zerocopy;			/* source: MSG_ZEROCOPY */
+	bool resume;			/* source: postcopy recovery */
+	const char *ctl;		/* source: the job's control socket */
+	bool postcopy_on_start;		/* ... switch on postcopy-start */
 	bool postcopy;			/* source: switch to postcopy ... */
 	uint64_t postcopy_rounds;	/* ... after this many rounds, or */
 	uint64_t postcopy_ms;		/* ... the first round end after this */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mig.h"
+#include "postcopy.h"
 #include "precopy.h"
 #include "subcommands.h"
 
@@ -38,11 +39,20 @@ static const char usage[] =
 "                             the guest runs there while its last pages\n"
 "                             follow (Documentation/postcopy.rst); at\n"
 "                             least one page channel\n"
-"  --postcopy-after N|Ns      ... after N rounds, or at the end of the\n"
-"                             first round that ends N seconds in\n"
+"  --postcopy-after N|Ns|start\n"
+"                             ... after N rounds, or at the end of the\n"
+"                             first round that ends N seconds in, or of\n"
+"                             the round `kmig postcopy-start` comes in\n"
+"  --ctl SOCK                 the job's control socket (a path, or @name):\n"
+"                             `kmig postcopy-start --ctl SOCK`\n"
 "  --postcopy-bandwidth MIB_PER_S\n"
 "                             cap the background push after the switch\n"
 "                             (requested pages are never capped)\n"
+"  --resume                   postcopy recovery: send `kmig postcopy-recover`\n"
+"                             at ADDR:PORT every page its guest still\n"
+"                             lacks (the VMM's guest migrated away in\n"
+"                             postcopy and the link or an agent was lost);\n"
+"                             with --io-timeout and --json only\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -65,6 +75,10 @@ static int postcopy_after(struct mig_opts *o, const char *arg)
 	uint64_t v;
 
 	o->postcopy = true;
+	if (!strcmp(arg, "start")) {
+		o->postcopy_on_start = true;
+		return 0;
+	}
 	if (len && arg[len - 1] == 's') {
 		snprintf(num, sizeof(num), "%.*s", (int)(len - 1), arg);
 		if (mig_parse_u64(o->cmd, "--postcopy-after", num, 1, 86400,
@@ -97,6 +111,8 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		{ "postcopy", no_argument, NULL, 'P' },
 		{ "postcopy-after", required_argument, NULL, 'A' },
 		{ "postcopy-bandwidth", required_argument, NULL, 'B' },
+		{ "resume", no_argument, NULL, 'R' },
+		{ "ctl", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -154,6 +170,12 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		case 'P':
 			o->postcopy = true;
 			break;
+		case 'R':
+			o->resume = true;
+			break;
+		case 'C':
+			o->ctl = optarg;
+			break;
 		case 'A':
 			if (postcopy_after(o, optarg))
 				return -EINVAL;
@@ -169,11 +191,17 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		return ret;
 	if (!have_to)
 		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
+	if (o->resume && (o->postcopy || o->channels > 1 || o->ndevs ||
+			  o->save_dir || o->tls.creds || o->bandwidth ||
+			  o->timeout_ms || o->zerocopy || o->ctl))
+		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --io-timeout and --json");
+	if (o->postcopy_on_start && !o->ctl)
+		return mig_usage_error(o->cmd, "--postcopy-after start needs --ctl SOCK");
 	if (!o->postcopy)
 		return 0;
 	if (o->ndevs)
 		return mig_usage_error(o->cmd, "--postcopy does not carry device state yet (--device)");
-	if (!o->postcopy_rounds && !o->postcopy_ms)
+	if (!o->postcopy_rounds && !o->postcopy_ms && !o->postcopy_on_start)
 		o->postcopy_rounds = 1;
 	/* background pages never share the urgent path */
 	if (o->channels == 1)
@@ -195,11 +223,26 @@ int migrate_main(int argc, char *argv[])
 		return ret > 0 ? 0 : 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (s->o.resume) {
+		ret = postcopy_resume(&s->o);
+		free(s);
+		return ret;
+	}
+	ret = s->o.ctl ? mig_jobctl_start(&s->ctl, s->o.ctl,
+					  s->o.postcopy_on_start, s->err,
+					  sizeof(s->err)) : 0;
+	if (ret) {
+		fprintf(stderr, "kmig migrate: %s\n", s->err);
+		free(s);
+		return 1;
+	}
 	precopy_init(s);
 	ret = precopy_start(s);
 	if (!ret)
 		ret = precopy_run(s);
 	ret = precopy_end(s, ret);
+	if (s->o.ctl)
+		mig_jobctl_stop(&s->ctl);
 	mig_report(&s->o, &s->job, true);
 	if (ret)
 		fprintf(stderr, "kmig migrate: %s\n", s->err[0] ? s->err :

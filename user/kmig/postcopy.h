@@ -14,6 +14,13 @@
  *				before RESUMED
  *	postcopy_free(s)
  *
+ * Recovery after the link or an agent was lost after RUN, each side a
+ * new process:
+ *
+ *	postcopy_resume(o)	`kmig migrate --resume` (pc_resume.c): the
+ *				exit status
+ *	`kmig postcopy-recover` (pc_recover.c) on the destination
+ *
  * Destination: postcopy_dst.c (postcopy_dst.h).
  */
 #ifndef KMIG_POSTCOPY_H
@@ -22,6 +29,7 @@
 #include <stdbool.h>
 
 struct precopy_src;
+struct mig_opts;
 
 /* Returns true if --postcopy asks for the switch now (a round just ended). */
 bool postcopy_due(struct precopy_src *s);
@@ -29,5 +37,6 @@ int postcopy_run(struct precopy_src *s);
 void postcopy_stop(struct precopy_src *s);
 void postcopy_failed(struct precopy_src *s);
 void postcopy_free(struct precopy_src *s);
+int postcopy_resume(struct mig_opts *o);
 
 #endif /* KMIG_POSTCOPY_H */

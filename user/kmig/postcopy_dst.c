@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 
 #include "ctx.h"
 #include "incoming.h"
+#include "recover.h"
 #include "util.h"
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
@@ -114,45 +114,8 @@ int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
 static void *faulter(void *arg)
 {
 	struct dst *d = arg;
-	struct pollfd p[2] = {
-		{ .fd = d->pc->ffd, .events = POLLIN },
-		{ .fd = d->pc->stop[0], .events = POLLIN },
-	};
-	struct kmig_fault rec[32];
-	ssize_t n, i;
-	int ret;
 
-	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!p[0].revents)
-			continue;
-		n = read(d->pc->ffd, rec, sizeof(rec));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0) {
-			fail(d, n ? -errno : -EIO, "the fault fd: %s",
-			     n ? strerror(errno) : "closed");
-			break;
-		}
-		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
-			ret = mig_hs_send(&d->out, MIG_HS_REQUEST,
-					  MIG_HS_REQUEST_VALUE(rec[i].slot,
-							       rec[i].page),
-					  NULL);
-			if (ret) {
-				mig_link_io_fail(&d->link, ret,
-						 "cannot request page %llu of slot %u: %s",
-						 (unsigned long long)rec[i].page,
-						 rec[i].slot, strerror(-ret));
-				return NULL;
-			}
-			__atomic_fetch_add(&d->job.pc_requests, 1,
-					   __ATOMIC_RELAXED);
-		}
-	}
+	mig_pc_forward_faults(d->pc->ffd, d->pc->stop[0], &d->out, &d->link, &d->job.pc_requests);
 	return NULL;
 }
 

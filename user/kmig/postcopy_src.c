@@ -47,6 +47,8 @@ bool postcopy_due(struct precopy_src *s)
 {
 	if (!s->o.postcopy)
 		return false;
+	if (s->o.postcopy_on_start)
+		return mig_jobctl_postcopy(&s->ctl);
 	if (s->o.postcopy_ms)
 		return kmig_now_ns() - s->job.start_ns >=
 		       s->o.postcopy_ms * 1000000ull;

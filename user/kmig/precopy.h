@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "handshake.h"
+#include "jobctl.h"
 #include "link.h"
 #include "mig.h"
 #include "sender.h"
@@ -43,6 +44,7 @@ struct precopy_src {
 	unsigned int throttle;
 	uint64_t *tmp;			/* harvest buffer */
 	struct pc_src *pc;		/* postcopy, once switched (postcopy.h) */
+	struct mig_jobctl ctl;		/* --ctl */
 	char err[512];			/* the cause, at the end */
 };
 

@@ -15,6 +15,8 @@ int version_main(int argc, char *argv[]);
 int devices_main(int argc, char *argv[]);
 int migrate_main(int argc, char *argv[]);
 int incoming_main(int argc, char *argv[]);
+int postcopy_recover_main(int argc, char *argv[]);
+int postcopy_start_main(int argc, char *argv[]);
 int resume_main(int argc, char *argv[]);
 int stats_main(int argc, char *argv[]);
 int save_main(int argc, char *argv[]);

@@ -152,6 +152,23 @@
 #define KMIG_HELLO_OFF_CRC		60
 #define KMIG_HELLO_MAX_CHANNELS		64
 
+/*
+ * Postcopy recovery (stream-format.rst, "Postcopy recovery"): on a new
+ * connection the source sends the resume hello (header, one entry per
+ * slot, le32 crc32c), the destination answers with its received-page
+ * bitmap (header, per slot an entry and its le64 words, le32 crc32c),
+ * then a stream follows as usual, with the return path beside it.
+ */
+#define KMIG_RESUME_MAGIC		0x53524d4bu	/* "KMRS" */
+#define KMIG_RESUME_VERSION		1
+#define KMIG_RESUME_HDR_SIZE		24	/* magic, version, n, uuid */
+#define KMIG_RESUME_SLOT_SIZE		16	/* le32 id, le32 0, le64 pages */
+#define KMIG_RBITMAP_MAGIC		0x4d42524bu	/* "KRBM" */
+#define KMIG_RBITMAP_VERSION		1
+#define KMIG_RBITMAP_HDR_SIZE		8	/* magic, version, n */
+#define KMIG_RBITMAP_SLOT_SIZE		16	/* le32 id, le32 0, le64 pages */
+#define KMIG_RECOVER_SECTION		3002	/* RAM "recover" */
+
 #define KMIG_X_ENUM(prefix, name, value)	prefix##name = value,
 #define KMIG_X_REC(n, v)	KMIG_X_ENUM(KMIG_REC_, n, v)
 #define KMIG_X_RECF(n, v)	KMIG_X_ENUM(KMIG_RECF_, n, v)

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The control socket of a running migration (jobctl.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobctl.h"
+
+int mig_jobctl_addr(const char *path, struct sockaddr_un *sa, socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (!n || n >= sizeof(sa->sun_path))
+		return -EINVAL;
+	memcpy(sa->sun_path, path, n);
+	if (path[0] == '@')
+		sa->sun_path[0] = '\0';
+	*len = offsetof(struct sockaddr_un, sun_path) + n +
+	       (path[0] == '@' ? 0 : 1);
+	return 0;
+}
+
+/* One request line from @fd, at most 1 s: its length, or -errno. */
+static int read_line(int fd, char *line, size_t n)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	ssize_t r;
+
+	while (len + 1 < n) {
+		if (poll(&p, 1, 1000) <= 0)
+			return -ETIMEDOUT;
+		r = read(fd, line + len, n - 1 - len);
+		if (r <= 0)
+			return r ? -errno : -ECONNRESET;
+		len += r;
+		if (memchr(line, '\n', len))
+			break;
+	}
+	line[len] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	return len;
+}
+
+static void answer(struct mig_jobctl *c, int fd)
+{
+	char line[MIG_JOBCTL_LINE];
+	const char *reply = "ok\n";
+
+	if (read_line(fd, line, sizeof(line)) < 0)
+		return;
+	if (strcmp(line, "postcopy-start"))
+		reply = "err EINVAL unknown request\n";
+	else if (!c->postcopy_armed)
+		reply = "err EINVAL this migration was not started with --postcopy-after start\n";
+	else if (__atomic_exchange_n(&c->postcopy_asked, true,
+				     __ATOMIC_ACQ_REL))
+		reply = "err EALREADY postcopy-start came already\n";
+	if (write(fd, reply, strlen(reply)) < 0)
+		return;
+}
+
+static void *serve(void *arg)
+{
+	struct mig_jobctl *c = arg;
+	struct pollfd p[2] = {
+		{ .fd = c->lfd, .events = POLLIN },
+		{ .fd = c->stop[0], .events = POLLIN },
+	};
+	int fd;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[1].revents)
+			return NULL;
+		if (!p[0].revents)
+			continue;
+		fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		answer(c, fd);
+		close(fd);
+	}
+}
+
+int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
+		     char *err, size_t n)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->lfd = c->stop[0] = c->stop[1] = -1;
+	c->postcopy_armed = armed;
+	if (mig_jobctl_addr(path, &sa, &len)) {
+		snprintf(err, n, "--ctl %s: too long for a socket address", path);
+		return -EINVAL;
+	}
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->lfd < 0 || bind(c->lfd, (struct sockaddr *)&sa, len) ||
+	    listen(c->lfd, 4)) {
+		ret = -errno;
+		snprintf(err, n, "--ctl %s: %s", path, strerror(-ret));
+		mig_jobctl_stop(c);
+		return ret;
+	}
+	if (path[0] != '@')
+		snprintf(c->path, sizeof(c->path), "%s", path);
+	if (pipe2(c->stop, O_CLOEXEC) ||
+	    pthread_create(&c->thread, NULL, serve, c)) {
+		snprintf(err, n, "--ctl %s: cannot start its thread", path);
+		mig_jobctl_stop(c);
+		return -EAGAIN;
+	}
+	c->started = true;
+	return 0;
+}
+
+bool mig_jobctl_postcopy(struct mig_jobctl *c)
+{
+	return __atomic_load_n(&c->postcopy_asked, __ATOMIC_ACQUIRE);
+}
+
+void mig_jobctl_stop(struct mig_jobctl *c)
+{
+	if (c->started && write(c->stop[1], "", 1) == 1)
+		pthread_join(c->thread, NULL);
+	c->started = false;
+	if (c->lfd >= 0)
+		close(c->lfd);
+	if (c->path[0])
+		unlink(c->path);
+	if (c->stop[0] >= 0) {
+		close(c->stop[0]);
+		close(c->stop[1]);
+	}
+	c->lfd = c->stop[0] = c->stop[1] = -1;
+	c->path[0] = '\0';
+}

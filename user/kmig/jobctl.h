@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The control socket of a running `kmig migrate --ctl SOCK` (jobctl.c),
+ * and its client, `kmig postcopy-start` (postcopy_start.c).
+ *
+ * A Unix stream socket at SOCK (a path, or @name in the abstract
+ * namespace). Each connection carries one request line and gets one
+ * reply line, then closes:
+ *
+ *   postcopy-start   switch to postcopy at the end of the current round
+ *                    (the job was started with --postcopy-after start):
+ *                    "ok", or "err ENAME why"
+ */
+#ifndef KMIG_JOBCTL_H
+#define KMIG_JOBCTL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define MIG_JOBCTL_LINE	128
+
+struct mig_jobctl {
+	int lfd, stop[2];
+	pthread_t thread;
+	bool started;
+	bool postcopy_armed;		/* --postcopy-after start */
+	bool postcopy_asked;		/* atomic: postcopy-start came */
+	char path[108];			/* to unlink, when a path */
+};
+
+/* @path's address: 0, or -EINVAL when it does not fit. */
+int mig_jobctl_addr(const char *path, struct sockaddr_un *sa,
+		    socklen_t *len);
+/* Listen at @path and answer from a thread: 0, or -errno with why. */
+int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
+		     char *err, size_t n);
+/* Whether postcopy-start came. */
+bool mig_jobctl_postcopy(struct mig_jobctl *c);
+void mig_jobctl_stop(struct mig_jobctl *c);
+
+#endif /* KMIG_JOBCTL_H */
