@@ -72,9 +72,7 @@ FIXTURE(fail) {
 FIXTURE_SETUP(fail)
 {
 	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
-	mkdir(RUN_DIR, 0700);
-	unlink(VMM_A);
-	unlink(VMM_B);
+	run_dir_clean(RUN_DIR, VMM_A, VMM_B);
 	memset(self, 0, sizeof(*self));
 }
 
@@ -86,7 +84,7 @@ FIXTURE_TEARDOWN(fail)
 	proc_stop(&self->vmm_a);
 	proc_stop(&self->vmm_b);
 	if (self->netns)
-		ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
+		ASSERT_EQ(0, hosts_sh("hosts_down"));
 }
 
 /*
@@ -255,11 +253,11 @@ static void destination_not_resumed(struct __test_metadata *_metadata)
 TEST_F_TIMEOUT(fail, link_cut_during_precopy, 240)
 {
 	self->netns = true;
-	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down && hosts_up"));
+	ASSERT_EQ(0, hosts_sh("hosts_down && hosts_up"));
 	start_migration(_metadata, self, "kmig-a", "kmig-b",
 			"198.18.0.2:4450", "198.18.0.2:4450");
 
-	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+	ASSERT_EQ(0, hosts_sh("link_cut"));
 	agents_end(_metadata, self, 1, 45, "kmig migrate: ", "kmig incoming: ");
 	source_untouched(_metadata, self, true);
 	destination_not_resumed(_metadata);

@@ -39,6 +39,7 @@
 #include "client.h"
 #include "ctx.h"
 #include "kvm.h"
+#include "pages.h"
 #include "proc.h"
 #include "util.h"
 
@@ -48,7 +49,6 @@
 #define RUN_DIR		"/run/kmig-pcrecover"
 #define VMM_A		RUN_DIR "/vm-a.sock"
 #define VMM_B		RUN_DIR "/vm-b.sock"
-#define HOSTS		". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && "
 
 FIXTURE(recover) {
 	pid_t vmm_a, vmm_b, incoming, migrate, recover, resume;
@@ -57,9 +57,7 @@ FIXTURE(recover) {
 FIXTURE_SETUP(recover)
 {
 	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
-	mkdir(RUN_DIR, 0700);
-	unlink(VMM_A);
-	unlink(VMM_B);
+	run_dir_clean(RUN_DIR, VMM_A, VMM_B);
 	memset(self, 0, sizeof(*self));
 }
 
@@ -71,7 +69,7 @@ FIXTURE_TEARDOWN(recover)
 	proc_stop(&self->incoming);
 	proc_stop(&self->vmm_b);
 	proc_stop(&self->vmm_a);
-	ASSERT_EQ(0, system(HOSTS "hosts_down"));
+	ASSERT_EQ(0, hosts_sh("hosts_down"));
 }
 
 FIXTURE_VARIANT(recover) {
@@ -95,64 +93,6 @@ FIXTURE_VARIANT_ADD(recover, source_agent_killed) {
 FIXTURE_VARIANT_ADD(recover, recovery_fails_once) {
 	.fault = "silent", .fail_once = true, .mig_exit = 3, .in_exit = 3,
 };
-
-/*
- * Pause the destination and compare its memory with the source's: the
- * count of differing pages, or -errno; those not in the destination's
- * dirty log go to *@unlogged.
- */
-static long differing_pages(struct __test_metadata *_metadata,
-			    struct vmm_status *sb, long *unlogged)
-{
-	struct vmm_client a = { .fd = -1 }, b = { .fd = -1 };
-	struct vmm_client_slot sa[8], sl[8];
-	uint8_t pa[PAGE], pb[PAGE];
-	int ctx_a = -1, ctx_b = -1;
-	unsigned int na, nb, i;
-	uint64_t *log = NULL, off, at;
-	long diff = 0;
-
-	*unlogged = 0;
-	if (vmm_client_connect(&a, VMM_A, 5000) ||
-	    vmm_client_connect(&b, VMM_B, 5000) ||
-	    vmm_client_cmd(&b, "pause") || vmm_client_status(&b, sb) ||
-	    vmm_client_ctx(&a, sa, 8, &na, &ctx_a) ||
-	    vmm_client_ctx(&b, sl, 8, &nb, &ctx_b) || na != nb) {
-		TH_LOG("the VMMs: %s / %s", a.reply, b.reply);
-		diff = -EIO;
-	}
-	for (i = 0; diff >= 0 && i < nb; i++) {
-		free(log);
-		log = calloc(sl[i].size / PAGE / 64 + 1, 8);
-		if (!log || sa[i].size != sl[i].size ||
-		    kmig_ctx_dirty_log(ctx_b, sl[i].id, sl[i].size / PAGE, log,
-				       false)) {
-			TH_LOG("slot %u: other size or no dirty log", sl[i].id);
-			diff = -EIO;
-		}
-		for (off = 0; diff >= 0 && off < sl[i].size; off += PAGE) {
-			at = ((uint64_t)sl[i].id << 40) + off;
-			if (pread(ctx_a, pa, PAGE, at) != PAGE ||
-			    pread(ctx_b, pb, PAGE, at) != PAGE) {
-				diff = -errno;
-				break;
-			}
-			if (!memcmp(pa, pb, PAGE))
-				continue;
-			diff++;
-			if (!(log[off / PAGE / 64] & (1ull << (off / PAGE % 64))))
-				(*unlogged)++;
-		}
-	}
-	free(log);
-	if (ctx_a >= 0)
-		close(ctx_a);
-	if (ctx_b >= 0)
-		close(ctx_b);
-	vmm_client_close(&a);
-	vmm_client_close(&b);
-	return diff;
-}
 
 /* Start a recovery on @port: the destination's, then the source's. */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
@@ -187,16 +127,17 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 			      "--postcopy-bandwidth", "1", NULL };
 	struct vmm_status st, sa, sb;
 	struct vmm_client c = { .fd = -1 };
+	struct pages_vmm ref;
 	uint64_t t0, t_mig, t_in;
 	long diff, unlogged;
-	char *rs, *rd;
+	char *rs, *rd, why[256] = "";
 	size_t len;
 	int status;
 
 	REQUIRE_KVM();
 	if (!getenv("KMIG_KO"))
 		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, system(HOSTS "hosts_down && hosts_up"));
+	ASSERT_EQ(0, hosts_sh("hosts_down && hosts_up"));
 	self->vmm_a = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
 	self->vmm_b = proc_spawn("kmig-b", "vmm-b.log", vmm_b);
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
@@ -216,7 +157,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	/* The loss after RUN: both stop, each within its I/O timeout. */
 	t0 = kmig_now_ns();
 	if (!strcmp(variant->fault, "silent")) {
-		ASSERT_EQ(0, system(HOSTS "netem loss 100%"));
+		ASSERT_EQ(0, hosts_sh("netem loss 100%"));
 	} else {
 		kill(!strcmp(variant->fault, "incoming") ? self->incoming :
 		     self->migrate, SIGKILL);
@@ -237,7 +178,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 		/* --io-timeout 5, TCP_USER_TIMEOUT 10 s: well within 20 s */
 		EXPECT_GT(20000, t_mig);
 		EXPECT_GT(20000, t_in);
-		ASSERT_EQ(0, system(HOSTS "hosts_heal"));
+		ASSERT_EQ(0, hosts_sh("hosts_heal"));
 	}
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &sa));
 	ASSERT_STREQ("migrated", sa.state);
@@ -284,8 +225,12 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	EXPECT_STREQ("migrated", st.state);
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_B, 0, PROC_WAIT_MS, &st));
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_B, st.counter, PROC_WAIT_MS, &st));
-	diff = differing_pages(_metadata, &sb, &unlogged);
-	ASSERT_LE(0, diff);
+	ASSERT_EQ(0, pages_vmm_open(&ref, VMM_A, why, sizeof(why)))
+		TH_LOG("%s", why);
+	diff = pages_differ(VMM_B, pages_ref_vmm, &ref, &sb, &unlogged, why,
+			    sizeof(why));
+	pages_vmm_close(&ref);
+	ASSERT_LE(0, diff) TH_LOG("%s", why);
 	ASSERT_LE(sa.writes, sb.writes);
 	TH_LOG("%ld pages differ (%ld not logged since RUN); the guest wrote %llu since RUN",
 	       diff, unlogged, (unsigned long long)(sb.writes - sa.writes));

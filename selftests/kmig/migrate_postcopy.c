@@ -40,6 +40,7 @@
 #include "client.h"
 #include "ctx.h"
 #include "kvm.h"
+#include "pages.h"
 #include "proc.h"
 
 #define TEST_TIMEOUT	180
@@ -85,71 +86,9 @@ FIXTURE_TEARDOWN(postcopy)
 		TH_LOG("cannot remove %s", self->dir);
 }
 
-/*
- * Pause the VMM on @sock and count the pages of its memory that differ
- * from the images DIR/slot-ID.bin: -errno, or the count. Those not in
- * its dirty log (restarted at the resume) go to *@unlogged: they came
- * before RUN, and must all be equal.
- */
-static long differing_pages(struct __test_metadata *_metadata,
-			    const char *sock, const char *dir,
-			    struct vmm_status *st, long *unlogged)
-{
-	uint64_t log[2048];	/* 8 MiB slots: 2048 pages */
-	struct vmm_client_slot slots[8];
-	struct vmm_client c = { .fd = -1 };
-	char path[PATH_MAX + 32];
-	uint8_t page[PAGE];
-	unsigned int n, i;
-	long diff = 0;
-	uint64_t off;
-	size_t len;
-	char *img;
-	int ctx;
-
-	if (vmm_client_connect(&c, sock, 5000) || vmm_client_cmd(&c, "pause") ||
-	    vmm_client_status(&c, st) ||
-	    vmm_client_ctx(&c, slots, 8, &n, &ctx)) {
-		TH_LOG("the destination's VMM: %s", c.reply);
-		vmm_client_close(&c);
-		return -EIO;
-	}
-	*unlogged = 0;
-	for (i = 0; i < n && diff >= 0; i++) {
-		snprintf(path, sizeof(path), "%s/slot-%u.bin", dir, slots[i].id);
-		img = file_read(path, &len);
-		if (!img || len != slots[i].size) {
-			TH_LOG("%s: missing or of another size", path);
-			diff = -EIO;
-		}
-		if (slots[i].size / PAGE > sizeof(log) * 8 ||
-		    kmig_ctx_dirty_log(ctx, slots[i].id, slots[i].size / PAGE,
-				       log, false)) {
-			TH_LOG("slot %u: no dirty log", slots[i].id);
-			diff = -EIO;
-		}
-		for (off = 0; diff >= 0 && off < slots[i].size; off += PAGE) {
-			if (pread(ctx, page, PAGE, ((uint64_t)slots[i].id << 40) +
-				  off) != PAGE) {
-				diff = -errno;
-				break;
-			}
-			if (!memcmp(page, img + off, PAGE))
-				continue;
-			diff++;
-			if (!(log[off / PAGE / 64] & (1ull << (off / PAGE % 64))))
-				(*unlogged)++;
-		}
-		free(img);
-	}
-	close(ctx);
-	vmm_client_close(&c);
-	return diff;
-}
-
 TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 {
-	char mig_args[PATH_MAX + 128], src[PATH_MAX];
+	char mig_args[PATH_MAX + 128], src[PATH_MAX], why[256] = "";
 	struct vmm_status st, sa, sb;
 	struct vmm_client c = { .fd = -1 };
 	struct agents r;
@@ -215,8 +154,9 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	vmm_wait_counter(&self->b, st.counter, &st);
 
 	/* Memory: the source's at the pause, but for the pages written since. */
-	diff = differing_pages(_metadata, self->b.sock, src, &sb, &unlogged);
-	ASSERT_LE(0, diff);
+	diff = pages_differ(self->b.sock, pages_ref_images, src, &sb,
+			    &unlogged, why, sizeof(why));
+	ASSERT_LE(0, diff) TH_LOG("%s", why);
 	ASSERT_LE(sa.writes, sb.writes);
 	TH_LOG("%ld pages differ (%ld not logged since RUN); the guest wrote %llu since RUN",
 	       diff, unlogged, (unsigned long long)(sb.writes - sa.writes));
@@ -316,9 +256,7 @@ FIXTURE(cut) {
 FIXTURE_SETUP(cut)
 {
 	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
-	mkdir(RUN_DIR, 0700);
-	unlink(VMM_A);
-	unlink(VMM_B);
+	run_dir_clean(RUN_DIR, VMM_A, VMM_B);
 	memset(self, 0, sizeof(*self));
 }
 
@@ -329,7 +267,7 @@ FIXTURE_TEARDOWN(cut)
 	/* its vCPUs may wait for pages: killably */
 	proc_stop(&self->vmm_b);
 	proc_stop(&self->vmm_a);
-	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down"));
+	ASSERT_EQ(0, hosts_sh("hosts_down"));
 }
 
 /* What breaks right after RUN, and how each agent ends. */
@@ -372,7 +310,7 @@ TEST_F_TIMEOUT(cut, after_run_the_guest_runs_once, TEST_TIMEOUT)
 	REQUIRE_KVM();
 	if (!getenv("KMIG_KO"))
 		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && hosts_down && hosts_up"));
+	ASSERT_EQ(0, hosts_sh("hosts_down && hosts_up"));
 	self->vmm_a = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
 	self->vmm_b = proc_spawn("kmig-b", "vmm-b.log", vmm_b);
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
@@ -392,7 +330,7 @@ TEST_F_TIMEOUT(cut, after_run_the_guest_runs_once, TEST_TIMEOUT)
 		TH_LOG("postcopy ended before the fault: %s",
 		       file_text("migrate.log"));
 	if (!strcmp(variant->fault, "link_cut")) {
-		ASSERT_EQ(0, system(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && link_cut"));
+		ASSERT_EQ(0, hosts_sh("link_cut"));
 	} else {
 		kill(!strcmp(variant->fault, "incoming") ? self->incoming :
 		     self->migrate, SIGKILL);

@@ -92,12 +92,6 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
-/* @fn of selftests/qemu/hosts.sh. */
-static int hosts(const char *fn)
-{
-	return sh(". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && %s", fn);
-}
-
 FIXTURE_SETUP(matrix)
 {
 	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
@@ -108,14 +102,14 @@ FIXTURE_SETUP(matrix)
 	ASSERT_EQ(0, sh("mkdir -p %s/src %s/dst %s/src2 %s/dst2", self->dir,
 			self->dir, self->dir, self->dir));
 	/* The hosts of the row before, healed: a new pair costs seconds. */
-	ASSERT_EQ(0, hosts("hosts_heal 2>/dev/null || { hosts_down; hosts_up; }"));
+	ASSERT_EQ(0, hosts_sh("hosts_heal 2>/dev/null || { hosts_down; hosts_up; }"));
 }
 
 /* Once every row has run (the harness's children end with _exit()). */
 static void __attribute__((destructor)) hosts_remove(void)
 {
 	if (getenv("KMIG_PROJECT"))
-		hosts("hosts_down");
+		hosts_sh("hosts_down");
 }
 
 FIXTURE_TEARDOWN(matrix)
@@ -252,16 +246,16 @@ static void inject(struct __test_metadata *_metadata,
 		proc_stop(&self->b.pid);
 		break;
 	case LINK_DOWN:
-		ASSERT_EQ(0, hosts("link_down"));
+		ASSERT_EQ(0, hosts_sh("link_down"));
 		break;
 	case LOSS:
-		ASSERT_EQ(0, hosts("netem loss 100%"));
+		ASSERT_EQ(0, hosts_sh("netem loss 100%"));
 		break;
 	case DELAY:
-		ASSERT_EQ(0, hosts("netem delay 20ms"));
+		ASSERT_EQ(0, hosts_sh("netem delay 20ms"));
 		break;
 	case REORDER:
-		ASSERT_EQ(0, hosts("netem delay 5ms reorder 50% 50%"));
+		ASSERT_EQ(0, hosts_sh("netem delay 5ms reorder 50% 50%"));
 		break;
 	case RMMOD:
 		rmmod_refused(_metadata);
@@ -392,7 +386,7 @@ static void recover(struct __test_metadata *_metadata,
 	}
 	if (!v->again)
 		return;
-	ASSERT_EQ(0, hosts("hosts_heal"));
+	ASSERT_EQ(0, hosts_sh("hosts_heal"));
 	proc_stop(&self->b.pid);
 	ASSERT_EQ(0, vmm_on(&self->b, "kmig-b", VMM_B, "vmm-b2.log", true));
 	snprintf(src, sizeof(src), "%s/src2", self->dir);

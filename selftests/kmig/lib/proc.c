@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,22 @@ const char *proc_bin(const char *rel)
 	i = (i + 1) % 4;
 	snprintf(path[i], sizeof(path[i]), "%s/%s", build_dir(), rel);
 	return path[i];
+}
+
+int hosts_sh(const char *fns)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 ". \"$KMIG_PROJECT/selftests/qemu/hosts.sh\" && %s", fns);
+	return system(cmd);
+}
+
+void run_dir_clean(const char *dir, const char *sock_a, const char *sock_b)
+{
+	mkdir(dir, 0700);
+	unlink(sock_a);
+	unlink(sock_b);
 }
 
 int proc_connect(int port)

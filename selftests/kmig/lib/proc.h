@@ -46,6 +46,14 @@ const char *proc_where(pid_t pid);
 /* SIGKILL and reap *@pid, if it runs; *@pid becomes 0. */
 void proc_stop(pid_t *pid);
 
+/*
+ * The shell functions @fns of selftests/qemu/hosts.sh, e.g. "hosts_down
+ * && hosts_up": 0, or the shell's exit status.
+ */
+int hosts_sh(const char *fns);
+/* @dir (0700) exists, and neither socket @sock_a nor @sock_b is left. */
+void run_dir_clean(const char *dir, const char *sock_a, const char *sock_b);
+
 /* A TCP connection to 127.0.0.1:@port, retried for 5 s while nobody
  * listens: its fd, or -errno. */
 int proc_connect(int port);
