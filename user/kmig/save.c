@@ -20,7 +20,8 @@
 #include "subcommands.h"
 
 static const char usage[] =
-"Usage: kmig save --vmm SOCK [--resume] [--durable] FILE\n"
+"Usage: kmig save --vmm SOCK [--resume] [--durable] [--threads N]\n"
+"                 [--direct-io] FILE\n"
 "\n"
 "Pause the guest of the VMM behind control socket SOCK and save its\n"
 "memory and vCPU state into FILE, a new file (Documentation/file-format.rst).\n"
@@ -29,11 +30,16 @@ static const char usage[] =
 "  --vmm SOCK     the VMM's control socket (required)\n"
 "  --resume       run the guest again once the file is written\n"
 "  --durable      return only once the file is on stable storage\n"
+"  --threads N    write the pages with N threads (1..64; default: 4,\n"
+"                 or the online CPUs if fewer)\n"
+"  --direct-io    write the pages with O_DIRECT (not through the page\n"
+"                 cache; it does not make the file durable)\n"
 "  --help         this text\n";
 
 struct save {
 	struct snap_opts so;
 	struct mig_vm vm;
+	struct kmig_snap_io io;
 	int fd;
 	bool paused;			/* by us */
 	uint8_t *vbuf;			/* the vCPU state */
@@ -99,9 +105,9 @@ static int write_file(struct save *s)
 			.map = sl->map, .present = sl->present,
 		};
 	}
-	return kmig_snap_write(s->fd, src, s->vm.nslots, s->vbuf, s->vlen,
-			       "kmig save", s->so.durable, s->err,
-			       sizeof(s->err));
+	return kmig_snap_write_io(s->fd, src, s->vm.nslots, s->vbuf, s->vlen,
+				  "kmig save", s->so.durable, &s->io, s->err,
+				  sizeof(s->err));
 }
 
 static int save(struct save *s)
@@ -111,6 +117,16 @@ static int save(struct save *s)
 	s->fd = open(s->so.file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (s->fd < 0)
 		return fail(s, -errno, "%s: %s", s->so.file, strerror(errno));
+	if (s->so.direct) {
+		s->io.data_fd = snap_open_direct(&s->so, O_WRONLY, s->err,
+						 sizeof(s->err));
+		if (s->io.data_fd < 0) {
+			ret = s->io.data_fd;
+			s->io.data_fd = -1;
+			unlink(s->so.file);
+			return ret;
+		}
+	}
 	ret = stop(s);
 	if (!ret)
 		ret = write_file(s);
@@ -141,6 +157,7 @@ int save_main(int argc, char *argv[])
 		return 1;
 	}
 	s->fd = -1;
+	s->io = (struct kmig_snap_io)KMIG_SNAP_IO_INIT;
 	s->vm.ctx_fd = -1;
 	s->vm.vmm.fd = -1;
 	ret = snap_parse(&s->so, true, usage, argc, argv);
@@ -148,14 +165,19 @@ int save_main(int argc, char *argv[])
 		free(s);
 		return ret > 0 ? 0 : 2;
 	}
+	s->io.threads = s->so.threads;
 	ret = save(s);
 	if (ret)
 		fprintf(stderr, "kmig save: %s\n", s->err);
 	else
-		printf("kmig save: %.1f MiB of guest memory in %s in %llu ms; the guest is %s\n",
+		printf("kmig save: %.1f MiB of guest memory in %s in %llu ms (%u threads%s); the guest is %s\n",
 		       s->vm.mem_size / 1048576.0, s->so.file,
 		       (unsigned long long)(kmig_now_ns() - t0) / 1000000,
+		       s->io.threads, !s->so.direct ? "" : s->io.bounced ?
+		       ", O_DIRECT through bounce buffers" : ", O_DIRECT",
 		       s->so.resume ? "running" : "paused");
+	if (s->io.data_fd >= 0)
+		close(s->io.data_fd);
 	if (s->fd >= 0)
 		close(s->fd);
 	mig_vm_detach(&s->vm);

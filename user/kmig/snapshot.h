@@ -16,7 +16,19 @@ struct snap_opts {
 	const char *file;
 	bool resume;			/* save: --resume; restore: not --paused */
 	bool durable;			/* save: --durable */
+	unsigned int threads;		/* --threads */
+	bool direct;			/* --direct-io */
 };
+
+/* --threads when not given: this many, or the online CPUs if fewer. */
+#define SNAP_DEFAULT_THREADS	4
+
+/*
+ * FILE again, for the pages, opened O_DIRECT with @flags: the fd, or
+ * -errno with a message naming --direct-io when the filesystem refuses.
+ */
+int snap_open_direct(const struct snap_opts *so, int flags, char *err,
+		     size_t n);
 
 /*
  * kmig save (@save) or kmig restore's command line, @usage for --help: 0,
