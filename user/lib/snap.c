@@ -159,7 +159,10 @@ static void put_trailer(uint8_t *t, uint64_t off, uint32_t meta)
 
 /* ---- writing ---- */
 
-/* Where everything goes: metadata first, then the pages, 1 MiB aligned. */
+/*
+ * Where everything goes: metadata first, then the pages, 1 MiB aligned;
+ * the state (s->state_len) between them.
+ */
 static void layout(struct kmig_snap *s)
 {
 	uint64_t off = KMIG_SNAP_HEADER_SIZE;
@@ -264,40 +267,105 @@ int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
 				  durable, &io, err, errlen);
 }
 
-int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
-		       unsigned int n, const void *state, size_t state_len,
-		       const char *creator, bool durable,
-		       struct kmig_snap_io *io, char *err, size_t errlen)
+int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
+			   const struct kmig_snap_src *src, unsigned int n,
+			   const char *creator, struct kmig_snap_io *io,
+			   char *err, size_t errlen)
 {
-	struct kmig_snap s = { 0 };
 	struct timespec now;
 	struct stat st;
 	int ret;
 
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->src = src;
+	w->io = io;
 	if (fstat(fd, &st))
 		return say(err, errlen, -errno, "fstat: %s", strerror(errno));
 	if (st.st_size)
 		return say(err, errlen, -EEXIST,
 			   "the file is not empty (%lld bytes)",
 			   (long long)st.st_size);
+	ret = take_slots(&w->s, src, n, err, errlen);
+	if (ret)
+		return ret;
+	clock_gettime(CLOCK_REALTIME, &now);
+	w->s.created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
+	snprintf(w->s.creator, sizeof(w->s.creator), "%s", creator);
+	layout(&w->s);		/* no state yet: it is placed at the end */
+	return snap_io_write(fd, w->s.slot, n, src, NULL, io, err, errlen);
+}
+
+int kmig_snap_writer_update(struct kmig_snap_writer *w,
+			    const uint64_t *const *dirty, char *err,
+			    size_t errlen)
+{
+	return snap_io_write(w->fd, w->s.slot, w->s.nslots, w->src, dirty,
+			     w->io, err, errlen);
+}
+
+/*
+ * The state where layout() left room for none: in the gap before the
+ * first pages if it fits there (the 1 MiB alignment leaves one), or else
+ * after the last pages, the trailer after it.
+ */
+static void place_state(struct kmig_snap *s, size_t len)
+{
+	uint64_t first = s->trailer_off;
+	unsigned int i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i].pages_off < first)
+			first = s->slot[i].pages_off;
+	s->state_len = len;
+	if (len <= first - s->state_off)
+		return;
+	s->state_off = s->trailer_off;
+	s->trailer_off += len;
+}
+
+int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
+			    size_t state_len, bool durable, char *err,
+			    size_t errlen)
+{
+	int ret;
+
 	if (state_len > KMIG_SNAP_MAX_STATE)
 		return say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
 			   state_len, KMIG_SNAP_MAX_STATE);
-	ret = take_slots(&s, src, n, err, errlen);
-	if (!ret) {
-		clock_gettime(CLOCK_REALTIME, &now);
-		s.created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
-		snprintf(s.creator, sizeof(s.creator), "%s", creator);
-		s.state = (uint8_t *)state;
-		s.state_len = state_len;
-		layout(&s);
-	}
+	place_state(&w->s, state_len);
+	w->s.state = (uint8_t *)state;
+	ret = write_meta(w->fd, &w->s, durable, err, errlen);
+	w->s.state = NULL;	/* the caller's */
+	return ret;
+}
+
+void kmig_snap_writer_free(struct kmig_snap_writer *w)
+{
+	kmig_snap_close(&w->s);
+}
+
+int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
+		       unsigned int n, const void *state, size_t state_len,
+		       const char *creator, bool durable,
+		       struct kmig_snap_io *io, char *err, size_t errlen)
+{
+	struct kmig_snap_writer *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return say(err, errlen, -ENOMEM, "out of memory");
+	/* Before a page is written: a file refused now is left empty. */
+	if (state_len > KMIG_SNAP_MAX_STATE)
+		ret = say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
+			  state_len, KMIG_SNAP_MAX_STATE);
+	else
+		ret = kmig_snap_writer_begin(w, fd, src, n, creator, io, err,
+					     errlen);
 	if (!ret)
-		ret = snap_io_write(fd, s.slot, n, src, NULL, io, err, errlen);
-	if (!ret)
-		ret = write_meta(fd, &s, durable, err, errlen);
-	s.state = NULL;		/* the caller's */
-	kmig_snap_close(&s);
+		ret = kmig_snap_writer_finish(w, state, state_len, durable,
+					      err, errlen);
+	kmig_snap_writer_free(w);
 	return ret;
 }
 

@@ -78,6 +78,37 @@ int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
 		       unsigned int n, const void *state, size_t state_len,
 		       const char *creator, bool durable,
 		       struct kmig_snap_io *io, char *err, size_t errlen);
+/*
+ * A save in steps, for a guest that runs while its pages are written
+ * (kmig save --live): begin writes every page as kmig_snap_write_io()
+ * does; each update rewrites the pages marked in @dirty (one bitmap per
+ * slot) at their offsets, clearing the bit of a page that is zero now
+ * (its old bytes stay in the file, outside the format), and computes
+ * again the checksum of every range holding one; finish, once the guest
+ * is paused and a last update made, writes the state, the metadata and
+ * the trailer. The bitmap and the checksums then describe the memory as
+ * it was at the last update. @src (its present bitmaps too) must stay
+ * valid, and current, until finish.
+ */
+struct kmig_snap_writer {
+	struct kmig_snap s;
+	int fd;
+	const struct kmig_snap_src *src;
+	struct kmig_snap_io *io;
+};
+
+int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
+			   const struct kmig_snap_src *src, unsigned int n,
+			   const char *creator, struct kmig_snap_io *io,
+			   char *err, size_t errlen);
+int kmig_snap_writer_update(struct kmig_snap_writer *w,
+			    const uint64_t *const *dirty, char *err,
+			    size_t errlen);
+int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
+			    size_t state_len, bool durable, char *err,
+			    size_t errlen);
+void kmig_snap_writer_free(struct kmig_snap_writer *w);
+
 /* Read and check @fd's metadata into @s: 0, or -errno and @err. */
 int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t errlen);
 void kmig_snap_close(struct kmig_snap *s);

@@ -4,7 +4,9 @@
  * large chunks, write byte-identical files and read them back byte for
  * byte; the pages through a second fd opened O_DIRECT, and through a
  * bounce buffer, give the same file again; a bad thread count is
- * refused; an error in one thread stops all and names its pages.
+ * refused; an error in one thread stops all and names its pages; a save
+ * in steps (kmig save --live) ends with the bitmaps and checksums of the
+ * memory as it is at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -303,6 +305,94 @@ TEST_F(snap_io, a_failing_thread_stops_all_and_names_its_pages)
 	for (i = 0; i < NSLOTS; i++)
 		free(dst[i]);
 	kmig_snap_close(&s);
+	close(fd);
+}
+
+/*
+ * A live save: the memory changes after the first pass (pages written
+ * again, pages zeroed, zero pages written), an update with those pages
+ * marked, and the file reads back as the memory is now, with the same
+ * bitmaps as a stopped save of it.
+ */
+TEST_F(snap_io, a_writer_updated_with_the_dirty_pages_ends_consistent)
+{
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+	uint64_t *dirty[NSLOTS], p;
+	struct kmig_snap_writer w;
+	struct kmig_snap a, b;
+	unsigned int i, seed = 3;
+	int fd, stopped;
+
+	io.threads = 4;
+	io.chunk_ranges = 1;
+	fd = new_file(self, "live", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kmig_snap_writer_begin(&w, fd, self->src, NSLOTS, "test",
+					    &io, self->err,
+					    sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	for (i = 0; i < NSLOTS; i++) {
+		dirty[i] = calloc((npages[i] + 63) / 64, 8);
+		ASSERT_NE(NULL, dirty[i]);
+		for (p = 0; p < npages[i]; p++) {
+			if (rand_r(&seed) % 7)
+				continue;
+			dirty[i][p / 64] |= 1ull << (p % 64);
+			if (rand_r(&seed) % 2)
+				memset(self->mem[i] + p * PAGE, 0, PAGE);
+			else
+				self->mem[i][p * PAGE + rand_r(&seed) % PAGE] ^= 0x81;
+		}
+	}
+	ASSERT_EQ(0, kmig_snap_writer_update(&w, (const uint64_t *const *)dirty,
+					     self->err, sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	ASSERT_EQ(0, kmig_snap_writer_finish(&w, self->state, STATE_LEN, false,
+					     self->err, sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	kmig_snap_writer_free(&w);
+	reads_back(_metadata, self, fd, &io);
+
+	stopped = save(_metadata, self, "stopped", &io);
+	ASSERT_EQ(0, kmig_snap_open(fd, &a, self->err, sizeof(self->err)));
+	ASSERT_EQ(0, kmig_snap_open(stopped, &b, self->err, sizeof(self->err)));
+	for (i = 0; i < NSLOTS; i++) {
+		EXPECT_EQ(0, memcmp(a.slot[i].bitmap, b.slot[i].bitmap,
+				    (npages[i] + 63) / 64 * 8));
+		EXPECT_EQ(0, memcmp(a.slot[i].sums, b.slot[i].sums,
+				    (npages[i] + 255) / 256 * 4));
+		free(dirty[i]);
+	}
+	EXPECT_EQ(0, memcmp(a.state, self->state, STATE_LEN));
+	kmig_snap_close(&a);
+	kmig_snap_close(&b);
+	close(stopped);
+	close(fd);
+}
+
+/* A state too large for the gap before the pages goes after them. */
+TEST_F(snap_io, a_large_state_goes_after_the_pages)
+{
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+	size_t len = 3 << 20;
+	uint8_t *state = malloc(len);
+	struct kmig_snap s;
+	int fd;
+
+	ASSERT_NE(NULL, state);
+	memset(state, 0x5a, len);
+	fd = new_file(self, "big", O_RDWR);
+	ASSERT_EQ(0, kmig_snap_write_io(fd, self->src, NSLOTS, state, len,
+					"test", false, &io, self->err,
+					sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	ASSERT_EQ(0, kmig_snap_open(fd, &s, self->err, sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	EXPECT_EQ(s.state_off + len, s.trailer_off);
+	EXPECT_EQ(0, memcmp(s.state, state, len));
+	kmig_snap_close(&s);
+	reads_back(_metadata, self, fd, &io);
+	free(state);
 	close(fd);
 }
 
