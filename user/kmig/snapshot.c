@@ -21,6 +21,9 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "durable", no_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "direct-io", no_argument, NULL, 'o' },
+		{ "live", no_argument, NULL, 'l' },
+		{ "live-rounds", required_argument, NULL, 'R' },
+		{ "live-dirty", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	}, restore_opts[] = {
@@ -32,6 +35,7 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ }
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	bool tuned = false;
 	uint64_t v;
 	int c, ret;
 
@@ -40,6 +44,8 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	so->resume = !save;
 	so->threads = cpus > 0 && cpus < SNAP_DEFAULT_THREADS ? cpus :
 		      SNAP_DEFAULT_THREADS;
+	so->live_rounds = SNAP_LIVE_ROUNDS;
+	so->live_dirty = SNAP_LIVE_DIRTY;
 	opterr = 0;
 	optind = 0;		/* from the start, as a fresh process */
 	while ((c = getopt_long(argc, argv, "+:", save ? save_opts :
@@ -57,8 +63,21 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 			so->threads = v;
 			continue;
 		}
-		if (c == 'o') {
-			so->direct = true;
+		if (c == 'o' || c == 'l') {
+			so->direct |= c == 'o';
+			so->live |= c == 'l';
+			continue;
+		}
+		if (c == 'R' || c == 'L') {
+			if (mig_parse_u64(so->o.cmd, c == 'R' ? "--live-rounds" :
+					  "--live-dirty", optarg, c == 'R',
+					  c == 'R' ? 1000 : 1ull << 40, &v))
+				return -EINVAL;
+			tuned = true;
+			if (c == 'R')
+				so->live_rounds = v;
+			else
+				so->live_dirty = v;
 			continue;
 		}
 		ret = mig_parse_common(&so->o, c, usage, argv);
@@ -68,6 +87,8 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	if (optind == argc)
 		return mig_usage_error(so->o.cmd, "which FILE?");
 	so->file = argv[optind++];
+	if (tuned && !so->live)
+		return mig_usage_error(so->o.cmd, "--live-rounds and --live-dirty tune --live, which is not given");
 	return mig_parse_end(&so->o, argc, argv, false);
 }
 
