@@ -168,8 +168,10 @@ static void stop_logging_quietly(struct save *s)
 		kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, false);
 }
 
-/* The pages written since the last harvest, ORed into each slot's
- * bitmap; @n: how many are marked there now. */
+/*
+ * The pages written since the last harvest, ORed into each slot's
+ * bitmap; @n: how many are marked there now.
+ */
 static int harvest(struct save *s, uint64_t *n)
 {
 	struct mig_slot *sl;
