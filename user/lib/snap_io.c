@@ -20,6 +20,7 @@
 #define RANGE		KMIG_SNAP_RANGE_PAGES
 #define CHUNK_RANGES	16	/* 16 MiB of pages per unit of work */
 #define MAX_CHUNK	1024	/* ranges: 1 GiB */
+#define DIRECT_GAP	16	/* zero pages written inside a direct run */
 
 /* One run of the engine: what every thread shares. */
 struct engine {
@@ -155,9 +156,35 @@ static bool any_marked(const uint64_t *only, uint64_t first, uint64_t end)
 }
 
 /*
+ * With O_DIRECT every I/O goes to the disk as it is, so a run broken by a
+ * few zero pages costs two small I/Os. The zero pages from @p on are
+ * written inside the run instead when fewer than DIRECT_GAP of them lead
+ * to a page that is not zero: how many, or 0. Their bits are set: a page
+ * of zeroes in the file reads, and sums, as one that is not there.
+ */
+static uint64_t gap_to_fill(const struct engine *e,
+			    const struct kmig_snap_src *src,
+			    const uint64_t *only, uint64_t p, uint64_t end)
+{
+	uint64_t q;
+
+	if (e->io->data_fd < 0)
+		return 0;
+	for (q = p; q < end && q < p + DIRECT_GAP; q++) {
+		if ((only && !bit(only, q)) ||
+		    (src->present && !bit(src->present, q)))
+			return 0;
+		if (!kmig_page_is_zero(src->map + q * PAGE))
+			return q - p;
+	}
+	return 0;
+}
+
+/*
  * Pages [@first, @end) of slot @i to the file: each marked page that is
  * not zero (and has memory) gets its bit and goes out with its run; a
- * marked page that is zero loses its bit. Then the checksums.
+ * marked page that is zero loses its bit (but see gap_to_fill()). Then
+ * the checksums.
  */
 static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 		       uint64_t end)
@@ -167,7 +194,7 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 	const struct kmig_snap_src *src = &e->src[i];
 	const uint64_t *only = e->only ? e->only[i] : NULL;
 	uint8_t *map = (uint8_t *)src->map;
-	uint64_t p, run = first, r;
+	uint64_t p, run = first, r, gap;
 	bool keep;
 
 	for (p = first; p < end; p++) {
@@ -180,6 +207,10 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 		/* A page with no memory is not read: that would give it some. */
 		keep = (!src->present || bit(src->present, p)) &&
 		       !kmig_page_is_zero(map + p * PAGE);
+		gap = keep || p == run ? 0 : gap_to_fill(e, src, only, p, end);
+		/* The gap's pages, then p is the page not zero that ends it. */
+		for (keep |= gap; gap; gap--, p++)
+			sl->bitmap[p / 64] |= 1ull << (p % 64);
 		if (keep) {
 			sl->bitmap[p / 64] |= 1ull << (p % 64);
 			continue;
