@@ -15,5 +15,5 @@ if [ ! -x "$bench" ]; then
 	exit 1
 fi
 for zero in 0 25; do
-	"$bench" -s 256 -r "${BENCH_RUNS:-3}" -z "$zero" /dev/shm
+	"$bench" -s "${BENCH_SNAP_MIB:-64}" -r "${BENCH_RUNS:-3}" -z "$zero" /dev/shm
 done
