@@ -12,6 +12,8 @@
 #                        module built in an unstable chroot (cached)
 #   make bench           benchmarks, as ratios against baselines run alongside
 #   make bench-host      the data path natively: kmig vs raw TCP, CRC32C
+#   make bench-snap      snapshot save/restore natively, 1/2/4 threads,
+#                        buffered and O_DIRECT, against dd
 #   make module-debug    the module with its internal debug checks
 #   make style           checkpatch (--strict on kernel/ and uapi/)
 #   make sparse          sparse (C=2) on the module
@@ -300,7 +302,7 @@ check-debug:
 check-mainline:
 	scripts/check-mainline.sh
 
-bench: selftests benches tools $(B)/vmm/bench-guest.bin
+bench: selftests benches tools $(B)/vmm/bench-guest.bin $(B)/bench-host/snap
 	scripts/bench.sh $(lastword $(KERNELS))
 
 # The data path on this host over loopback TCP, no module needed
@@ -312,6 +314,16 @@ $(B)/bench-host/wire: user/bench/wire.c $(LIB) $(LIB_HDRS)
 
 bench-host: $(B)/bench-host/wire
 	$(B)/bench-host/wire $(BENCH_HOST_ARGS)
+
+# Snapshot files on this host, a memfd for the guest, against dd
+# (BENCH_SNAP_ARGS: see user/bench/snap.c; the directories last).
+BENCH_SNAP_ARGS ?= $(B) /dev/shm
+$(B)/bench-host/snap: user/bench/snap.c $(LIB) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) -O2 -g $(WARN) $(LIB_CPPFLAGS) -o $@ $< $(LIB) -lpthread
+
+bench-snap: $(B)/bench-host/snap
+	$(B)/bench-host/snap $(BENCH_SNAP_ARGS)
 
 demo:
 	scripts/deps.sh
@@ -434,6 +446,6 @@ clean:
 	rm -rf $(B)
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 
-.PHONY: all lib module module-debug user selftests hosttests benches tools bench check \
+.PHONY: all lib module module-debug user selftests hosttests benches tools bench bench-snap check \
 	check-debug check-mainline bench-host \
 	demo style sparse shell clean fuzz fuzz-smoke

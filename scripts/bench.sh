@@ -41,7 +41,12 @@ for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	esac || echo "bench: \$(basename "\$b") failed (exit \$?)"
 done > "\$KMIG_OUT/bench.txt" 2>&1
 EOT
-BED_TIMEOUT=${BED_TIMEOUT:-5400} \
+# A disk for the benchmarks that want a disk-backed file (snap.sh): a
+# sparse raw image, formatted inside the bed.
+disk=$top/build/bench-disk.img
+rm -f "$disk"
+truncate -s 2G "$disk"
+BED_DISK=$disk BED_TIMEOUT=${BED_TIMEOUT:-5400} \
 	"$top/scripts/bed.sh" script "$series" "$script" || {
 	echo "bench: the test bed did not finish" >&2
 	exit 1

@@ -2,7 +2,9 @@
 /*
  * kmig save and kmig restore with real KVM guests on kmig memory: a
  * dirtying guest saved (and left paused) is in the file byte for byte,
- * is restored into a second VMM byte for byte, and runs there; --resume runs the saved one on; a file
+ * is restored into a second VMM byte for byte, and runs there, saved
+ * with N threads, with O_DIRECT, or live (running while it is written);
+ * --resume runs the saved one on; a file
  * with a damaged page, or cut short, is refused and the guest is not
  * started; an existing file is not overwritten.
  */
@@ -115,10 +117,22 @@ static void same_memory(struct __test_metadata *_metadata, struct vmm_proc *v,
 	close(fd);
 }
 
-TEST_F_TIMEOUT(snapshot, saved_guest_restores_byte_for_byte_and_runs, 150)
+/* Resume the VMM @v's loaded guest: it runs, its counter advancing. */
+static void resume_runs(struct __test_metadata *_metadata, struct vmm_proc *v)
 {
 	struct vmm_client c = { .fd = -1 };
 	struct vmm_status st;
+
+	ASSERT_EQ(0, vmm_connect(v, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "resume"));
+	vmm_client_close(&c);
+	ASSERT_EQ(0, vmm_status(v, &st));
+	EXPECT_STREQ("running", st.state);
+	vmm_wait_counter(v, st.counter, &st);
+}
+
+TEST_F_TIMEOUT(snapshot, saved_guest_restores_byte_for_byte_and_runs, 150)
+{
 
 	REQUIRE_BED();
 	start(_metadata, self);
@@ -131,12 +145,91 @@ TEST_F_TIMEOUT(snapshot, saved_guest_restores_byte_for_byte_and_runs, 150)
 	/* Loaded and not run: the VMM waits to be told to resume. */
 	EXPECT_STREQ("incoming", state_of(&self->b));
 	same_memory(_metadata, &self->b, self->file);
-	ASSERT_EQ(0, vmm_connect(&self->b, &c));
-	ASSERT_EQ(0, vmm_client_cmd(&c, "resume"));
-	vmm_client_close(&c);
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-	EXPECT_STREQ("running", st.state);
-	vmm_wait_counter(&self->b, st.counter, &st);
+	resume_runs(_metadata, &self->b);
+}
+
+/* kmig(), with @args (up to 8, NULL ended). */
+static int kmig_argv(const char *const *args)
+{
+	const char *argv[10] = { proc_bin("kmig") };
+	int i;
+
+	for (i = 0; i < 8 && args[i]; i++)
+		argv[i + 1] = args[i];
+	return proc_wait_exit(proc_spawn(NULL, "kmig.log", argv), 60000);
+}
+
+/*
+ * kmig with @args and --direct-io: 0 when it ran, 4 (a skip) when the
+ * file's filesystem refuses O_DIRECT and kmig said so clearly.
+ */
+static int kmig_direct(struct __test_metadata *_metadata,
+		       const char *const *args)
+{
+	int ret = kmig_argv(args);
+
+	if (ret && file_has("kmig.log", "refuses O_DIRECT")) {
+		EXPECT_TRUE(file_has("kmig.log", "--direct-io"));
+		return 4;
+	}
+	EXPECT_EQ(0, ret) TH_LOG("%s", file_text("kmig.log"));
+	return ret;
+}
+
+TEST_F_TIMEOUT(snapshot, threads_and_direct_io_restore_byte_for_byte, 150)
+{
+	const char *save[] = { "save", "--vmm", self->a.sock, "--direct-io",
+			       self->file2, NULL };
+	const char *restore[] = { "restore", "--vmm", self->b.sock,
+				  "--threads=4", "--direct-io", "--paused",
+				  self->file2, NULL };
+	int ret;
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	ASSERT_EQ(0, kmig("save", "--vmm", self->a.sock, "--threads=3",
+			  self->file)) TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_TRUE(file_has("kmig.log", "(3 threads)"));
+	same_memory(_metadata, &self->a, self->file);
+	/* Again with O_DIRECT from the guest's kmig memory. */
+	ret = kmig_direct(_metadata, save);
+	if (ret == 4)
+		SKIP(return, "%s", file_text("kmig.log"));
+	ASSERT_EQ(0, ret);
+	TH_LOG("%s", file_text("kmig.log"));
+	same_memory(_metadata, &self->a, self->file2);
+	ASSERT_EQ(0, kmig_direct(_metadata, restore));
+	TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_STREQ("incoming", state_of(&self->b));
+	same_memory(_metadata, &self->b, self->file2);
+	resume_runs(_metadata, &self->b);
+}
+
+TEST_F_TIMEOUT(snapshot, live_save_of_a_dirtying_guest_restores_byte_for_byte, 150)
+{
+	/* Rounds until the last: the guest always dirties a page. */
+	const char *live[] = { "save", "--vmm", self->a.sock, "--live",
+			       "--live-dirty=1", "--live-rounds=3", self->file,
+			       NULL };
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	ASSERT_EQ(0, kmig_argv(live)) TH_LOG("%s", file_text("kmig.log"));
+	TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_TRUE(file_has("kmig.log", "live: 3 dirty rounds, then"));
+	/* The file holds the memory as it was at the pause. */
+	EXPECT_STREQ("paused", state_of(&self->a));
+	same_memory(_metadata, &self->a, self->file);
+	ASSERT_EQ(0, kmig("restore", "--vmm", self->b.sock, "--paused",
+			  self->file)) TH_LOG("%s", file_text("kmig.log"));
+	same_memory(_metadata, &self->b, self->file);
+	resume_runs(_metadata, &self->b);
+	/* --live wants a running guest. */
+	EXPECT_EQ(1, kmig("save", "--vmm", self->a.sock, "--live",
+			  self->file2));
+	EXPECT_TRUE(file_has("kmig.log", "paused already"))
+		TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_NE(0, access(self->file2, F_OK));
 }
 
 TEST_F_TIMEOUT(snapshot, resume_runs_the_saved_guest_on, 150)

@@ -68,6 +68,10 @@ set -- -machine q35 -accel "$accel" -cpu "$cpu" -smp 2,sockets=2 -m 2G \
 	-append "console=ttyS0 panic=-1 loglevel=4 kmigbed_project=$project kmigbed_out=$out kmigbed_mode=$mode ${BED_MODDIR:+kmigbed_moddir=$BED_MODDIR} ${BED_APPEND:-}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$out,mount_tag=kmigout,security_model=none"
+# BED_DISK: a raw image as a virtio disk (/dev/vda), for benchmarks that
+# want a disk-backed file; the root is read-only 9p and has none.
+[ -n "${BED_DISK:-}" ] &&
+	set -- "$@" -drive "file=$BED_DISK,if=virtio,format=raw,cache=none"
 
 if [ "$mode" = shell ]; then
 	exec qemu-system-x86_64 "$@"

@@ -22,7 +22,8 @@
 #include "subcommands.h"
 
 static const char usage[] =
-"Usage: kmig restore --vmm SOCK [--paused] FILE\n"
+"Usage: kmig restore --vmm SOCK [--paused] [--threads N] [--direct-io]\n"
+"                    FILE\n"
 "\n"
 "Restore the guest saved in FILE (kmig save) into the VMM behind control\n"
 "socket SOCK, which waits for one (started with --incoming), and run it.\n"
@@ -30,6 +31,10 @@ static const char usage[] =
 "  --vmm SOCK     the VMM's control socket (required)\n"
 "  --paused       load the guest and do not run it: the VMM waits for\n"
 "                 a resume request on its control socket\n"
+"  --threads N    read the pages with N threads (1..64; default: 4,\n"
+"                 or the online CPUs if fewer)\n"
+"  --direct-io    read the pages with O_DIRECT (not through the page\n"
+"                 cache)\n"
 "  --help         this text\n";
 
 /* Page numbers given memory per call. */
@@ -39,6 +44,7 @@ struct restore {
 	struct snap_opts so;
 	struct mig_vm vm;
 	struct kmig_snap snap;
+	struct kmig_snap_io io;
 	bool opened;
 	int fd;
 	char err[512];
@@ -106,6 +112,7 @@ static int install(struct restore *r, unsigned int i)
 
 static int restore(struct restore *r)
 {
+	uint8_t *dst[MIG_MAX_SLOTS];
 	char state[32];
 	unsigned int i;
 	int ret;
@@ -117,6 +124,15 @@ static int restore(struct restore *r)
 	if (ret)
 		return fail(r, ret, "%s: %.400s", r->so.file, r->err);
 	r->opened = true;
+	if (r->so.direct) {
+		r->io.data_fd = snap_open_direct(&r->so, O_RDONLY, r->err,
+						 sizeof(r->err));
+		if (r->io.data_fd < 0) {
+			ret = r->io.data_fd;
+			r->io.data_fd = -1;
+			return ret;
+		}
+	}
 	ret = snap_attach(&r->vm, &r->so, PROT_READ | PROT_WRITE, state,
 			  sizeof(state), r->err, sizeof(r->err));
 	if (ret)
@@ -128,11 +144,11 @@ static int restore(struct restore *r)
 	ret = same_slots(r);
 	for (i = 0; i < r->vm.nslots && !ret; i++) {
 		ret = install(r, i);
-		if (!ret)
-			ret = kmig_snap_read_slot(r->fd, &r->snap, i,
-						  r->vm.slots[i].map, r->err,
-						  sizeof(r->err));
+		dst[i] = r->vm.slots[i].map;
 	}
+	if (!ret)
+		ret = kmig_snap_read_io(r->fd, &r->snap, dst, &r->io, r->err,
+					sizeof(r->err));
 	if (ret)
 		return ret;
 	ret = vmm_client_load(&r->vm.vmm, r->snap.state, r->snap.state_len);
@@ -161,6 +177,7 @@ int restore_main(int argc, char *argv[])
 		return 1;
 	}
 	r->fd = -1;
+	r->io = (struct kmig_snap_io)KMIG_SNAP_IO_INIT;
 	r->vm.ctx_fd = -1;
 	r->vm.vmm.fd = -1;
 	ret = snap_parse(&r->so, false, usage, argc, argv);
@@ -168,14 +185,19 @@ int restore_main(int argc, char *argv[])
 		free(r);
 		return ret > 0 ? 0 : 2;
 	}
+	r->io.threads = r->so.threads;
 	ret = restore(r);
 	if (ret)
 		fprintf(stderr, "kmig restore: %s\n", r->err);
 	else
-		printf("kmig restore: %.1f MiB of guest memory from %s in %llu ms; the guest is %s\n",
+		printf("kmig restore: %.1f MiB of guest memory from %s in %llu ms (%u threads%s); the guest is %s\n",
 		       r->vm.mem_size / 1048576.0, r->so.file,
 		       (unsigned long long)(kmig_now_ns() - t0) / 1000000,
+		       r->io.threads, !r->so.direct ? "" : r->io.bounced ?
+		       ", O_DIRECT through bounce buffers" : ", O_DIRECT",
 		       r->so.resume ? "running" : "paused");
+	if (r->io.data_fd >= 0)
+		close(r->io.data_fd);
 	if (r->opened)
 		kmig_snap_close(&r->snap);
 	if (r->fd >= 0)

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kmig save: a stopped snapshot of a guest into a file
+ * kmig save: a snapshot of a guest into a file
  * (Documentation/file-format.rst): pause it, write its memory and its
- * vCPU state, and leave it paused, or resume it with --resume. A save
- * that fails removes its file and resumes a guest it paused.
+ * vCPU state, and leave it paused, or resume it with --resume. With
+ * --live the guest runs while its pages are written, its writes logged
+ * and the pages it wrote written again in rounds, and is paused only for
+ * the last ones. A save that fails removes its file and resumes a guest
+ * it paused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +23,9 @@
 #include "subcommands.h"
 
 static const char usage[] =
-"Usage: kmig save --vmm SOCK [--resume] [--durable] FILE\n"
+"Usage: kmig save --vmm SOCK [--resume] [--durable] [--threads N]\n"
+"                 [--direct-io] [--live [--live-rounds N]\n"
+"                 [--live-dirty PAGES]] FILE\n"
 "\n"
 "Pause the guest of the VMM behind control socket SOCK and save its\n"
 "memory and vCPU state into FILE, a new file (Documentation/file-format.rst).\n"
@@ -29,11 +34,29 @@ static const char usage[] =
 "  --vmm SOCK     the VMM's control socket (required)\n"
 "  --resume       run the guest again once the file is written\n"
 "  --durable      return only once the file is on stable storage\n"
+"  --threads N    write the pages with N threads (1..64; default: 4,\n"
+"                 or the online CPUs if fewer)\n"
+"  --direct-io    write the pages with O_DIRECT (not through the page\n"
+"                 cache; it does not make the file durable)\n"
+"  --live         save while the guest runs: every page, then rounds\n"
+"                 rewriting the pages it wrote since, then pause it and\n"
+"                 write the last ones\n"
+"  --live-rounds N   at most N such rounds (1..1000, default 10)\n"
+"  --live-dirty PAGES  pause once at most PAGES pages are dirty\n"
+"                 (default 256)\n"
 "  --help         this text\n";
 
 struct save {
 	struct snap_opts so;
 	struct mig_vm vm;
+	struct kmig_snap_io io;
+	struct kmig_snap_src src[MIG_MAX_SLOTS];
+	struct kmig_snap_writer w;
+	bool begun;			/* w holds slots */
+	bool logging;			/* by us */
+	uint64_t *log;			/* one slot's harvest */
+	unsigned int rounds;		/* --live: dirty rounds written */
+	uint64_t last_dirty;		/* pages written paused */
 	int fd;
 	bool paused;			/* by us */
 	uint8_t *vbuf;			/* the vCPU state */
@@ -54,8 +77,8 @@ static int fail(struct save *s, int ret, const char *fmt, ...)
 	return ret;
 }
 
-/* Pause the guest (unless paused already) and take its vCPU state. */
-static int stop(struct save *s)
+/* The guest's VMM and memory; a live save needs the guest running. */
+static int attach(struct save *s)
 {
 	char state[32];
 	int ret;
@@ -67,41 +90,198 @@ static int stop(struct save *s)
 	if (strcmp(state, "running") && strcmp(state, "paused"))
 		return fail(s, -EINVAL, "the VMM at %s is %s: it has no guest to save",
 			    s->so.o.vmm, state);
-	if (!strcmp(state, "running")) {
+	if (s->so.live && strcmp(state, "running"))
+		return fail(s, -EINVAL, "--live: the guest at %s is paused already; save it without --live",
+			    s->so.o.vmm);
+	return 0;
+}
+
+/* Pause the guest (unless paused already) and take its vCPU state. */
+static int stop(struct save *s)
+{
+	struct vmm_status st;
+	int ret;
+
+	ret = vmm_client_status(&s->vm.vmm, &st);
+	if (ret)
+		return fail(s, ret, "VMM status: %s", strerror(-ret));
+	if (!strcmp(st.state, "running")) {
 		ret = vmm_client_cmd(&s->vm.vmm, "pause");
 		if (ret)
 			return fail(s, ret, "cannot pause the guest: %s",
 				    vmm_client_why(&s->vm.vmm, ret));
 		s->paused = true;
 	}
-	ret = vmm_client_save(&s->vm.vmm, &s->vbuf, &s->vlen);
+	return 0;
+}
+
+static int take_vcpus(struct save *s)
+{
+	int ret = vmm_client_save(&s->vm.vmm, &s->vbuf, &s->vlen);
+
 	if (ret)
 		return fail(s, ret, "cannot save the vCPU state: %s",
 			    vmm_client_why(&s->vm.vmm, ret));
 	return 0;
 }
 
-/* Every slot, only the pages with memory read. */
-static int write_file(struct save *s)
+/* Which pages have memory now, into the writer's sources. */
+static int take_present(struct save *s)
 {
-	struct kmig_snap_src src[MIG_MAX_SLOTS] = { 0 };
 	struct mig_slot *sl;
 	unsigned int i;
 	int ret;
 
+	mig_vm_present_free(&s->vm);
 	ret = mig_vm_present(&s->vm, s->err, sizeof(s->err));
-	if (ret)
-		return ret;
-	for (i = 0; i < s->vm.nslots; i++) {
+	for (i = 0; i < s->vm.nslots && !ret; i++) {
 		sl = &s->vm.slots[i];
-		src[i] = (struct kmig_snap_src) {
+		s->src[i] = (struct kmig_snap_src) {
 			.id = sl->id, .gpa = sl->gpa, .size = sl->size,
 			.map = sl->map, .present = sl->present,
 		};
 	}
-	return kmig_snap_write(s->fd, src, s->vm.nslots, s->vbuf, s->vlen,
-			       "kmig save", s->so.durable, s->err,
-			       sizeof(s->err));
+	return ret;
+}
+
+static int set_logging(struct save *s, bool on)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		ret = kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, on);
+		if (ret)
+			return fail(s, ret, "--live: cannot %s logging the writes to slot %u: %s",
+				    on ? "start" : "stop", s->vm.slots[i].id,
+				    strerror(-ret));
+	}
+	s->logging = on;
+	return 0;
+}
+
+static void stop_logging_quietly(struct save *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++)
+		kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, false);
+}
+
+/*
+ * The pages written since the last harvest, ORed into each slot's
+ * bitmap; @n: how many are marked there now.
+ */
+static int harvest(struct save *s, uint64_t *n)
+{
+	struct mig_slot *sl;
+	unsigned int i;
+	uint64_t w;
+	int ret;
+
+	*n = 0;
+	for (i = 0; i < s->vm.nslots; i++) {
+		sl = &s->vm.slots[i];
+		ret = kmig_ctx_dirty_log(s->vm.ctx_fd, sl->id, sl->npages,
+					 s->log, true);
+		if (ret)
+			return fail(s, ret, "--live: cannot harvest the writes to slot %u: %s",
+				    sl->id, strerror(-ret));
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
+			sl->bitmap[w] |= s->log[w];
+			*n += __builtin_popcountll(sl->bitmap[w]);
+		}
+	}
+	return 0;
+}
+
+/* The marked pages into the file again, their bitmaps cleared. */
+static int rewrite(struct save *s)
+{
+	const uint64_t *dirty[MIG_MAX_SLOTS];
+	unsigned int i;
+	int ret;
+
+	ret = take_present(s);
+	for (i = 0; i < s->vm.nslots; i++)
+		dirty[i] = s->vm.slots[i].bitmap;
+	if (!ret)
+		ret = kmig_snap_writer_update(&s->w, dirty, s->err,
+					      sizeof(s->err));
+	for (i = 0; i < s->vm.nslots; i++)
+		memset(s->vm.slots[i].bitmap, 0,
+		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
+	return ret;
+}
+
+/* Every page, then a rewrite per round while the guest runs on. */
+static int write_live(struct save *s)
+{
+	uint64_t max = 0, dirty;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->vm.nslots; i++)
+		if (s->vm.slots[i].npages > max)
+			max = s->vm.slots[i].npages;
+	s->log = calloc(kmig_bitmap_words(max), 8);
+	if (!s->log)
+		return fail(s, -ENOMEM, "out of memory");
+	ret = set_logging(s, true);
+	if (!ret)
+		ret = harvest(s, &dirty);	/* what came before: stale */
+	for (i = 0; i < s->vm.nslots; i++)
+		memset(s->vm.slots[i].bitmap, 0,
+		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
+	if (!ret)
+		ret = take_present(s);
+	if (ret)
+		return ret;
+	s->begun = true;
+	ret = kmig_snap_writer_begin(&s->w, s->fd, s->src, s->vm.nslots,
+				     "kmig save --live", &s->io, s->err,
+				     sizeof(s->err));
+	while (!ret) {
+		ret = harvest(s, &dirty);
+		if (ret || dirty <= s->so.live_dirty ||
+		    s->rounds == s->so.live_rounds)
+			break;
+		ret = rewrite(s);
+		s->rounds++;
+	}
+	if (!ret)
+		ret = stop(s);
+	if (!ret)
+		ret = harvest(s, &s->last_dirty);
+	if (!ret)
+		ret = rewrite(s);
+	return ret;
+}
+
+static int write_file(struct save *s)
+{
+	int ret;
+
+	if (s->so.live) {
+		ret = write_live(s);
+	} else {
+		ret = stop(s);
+		if (!ret)
+			ret = take_present(s);
+		s->begun = !ret;
+		if (!ret)
+			ret = kmig_snap_writer_begin(&s->w, s->fd, s->src,
+						     s->vm.nslots, "kmig save",
+						     &s->io, s->err,
+						     sizeof(s->err));
+	}
+	if (!ret)
+		ret = take_vcpus(s);
+	if (!ret)
+		ret = kmig_snap_writer_finish(&s->w, s->vbuf, s->vlen,
+					      s->so.durable, s->err,
+					      sizeof(s->err));
+	return ret;
 }
 
 static int save(struct save *s)
@@ -111,9 +291,23 @@ static int save(struct save *s)
 	s->fd = open(s->so.file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (s->fd < 0)
 		return fail(s, -errno, "%s: %s", s->so.file, strerror(errno));
-	ret = stop(s);
+	if (s->so.direct) {
+		s->io.data_fd = snap_open_direct(&s->so, O_WRONLY, s->err,
+						 sizeof(s->err));
+		if (s->io.data_fd < 0) {
+			ret = s->io.data_fd;
+			s->io.data_fd = -1;
+			unlink(s->so.file);
+			return ret;
+		}
+	}
+	ret = attach(s);
 	if (!ret)
 		ret = write_file(s);
+	if (s->logging && !ret)
+		ret = set_logging(s, false);
+	else if (s->logging)
+		stop_logging_quietly(s);	/* the first failure is told */
 	if (!ret && s->so.resume) {
 		ret = vmm_client_cmd(&s->vm.vmm, "resume");
 		if (ret)
@@ -141,6 +335,7 @@ int save_main(int argc, char *argv[])
 		return 1;
 	}
 	s->fd = -1;
+	s->io = (struct kmig_snap_io)KMIG_SNAP_IO_INIT;
 	s->vm.ctx_fd = -1;
 	s->vm.vmm.fd = -1;
 	ret = snap_parse(&s->so, true, usage, argc, argv);
@@ -148,14 +343,25 @@ int save_main(int argc, char *argv[])
 		free(s);
 		return ret > 0 ? 0 : 2;
 	}
+	s->io.threads = s->so.threads;
 	ret = save(s);
 	if (ret)
 		fprintf(stderr, "kmig save: %s\n", s->err);
 	else
-		printf("kmig save: %.1f MiB of guest memory in %s in %llu ms; the guest is %s\n",
+		printf("kmig save: %.1f MiB of guest memory in %s in %llu ms (%u threads%s); the guest is %s\n",
 		       s->vm.mem_size / 1048576.0, s->so.file,
 		       (unsigned long long)(kmig_now_ns() - t0) / 1000000,
+		       s->io.threads, !s->so.direct ? "" : s->io.bounced ?
+		       ", O_DIRECT through bounce buffers" : ", O_DIRECT",
 		       s->so.resume ? "running" : "paused");
+	if (!ret && s->so.live)
+		printf("kmig save: live: %u dirty rounds, then %llu pages written paused\n",
+		       s->rounds, (unsigned long long)s->last_dirty);
+	if (s->begun)
+		kmig_snap_writer_free(&s->w);
+	free(s->log);
+	if (s->io.data_fd >= 0)
+		close(s->io.data_fd);
 	if (s->fd >= 0)
 		close(s->fd);
 	mig_vm_detach(&s->vm);

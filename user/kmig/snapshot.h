@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mig.h"
 
@@ -16,7 +17,25 @@ struct snap_opts {
 	const char *file;
 	bool resume;			/* save: --resume; restore: not --paused */
 	bool durable;			/* save: --durable */
+	unsigned int threads;		/* --threads */
+	bool direct;			/* --direct-io */
+	bool live;			/* save: --live */
+	unsigned int live_rounds;	/* save: --live-rounds */
+	uint64_t live_dirty;		/* save: --live-dirty, pages */
 };
+
+/* --threads when not given: this many, or the online CPUs if fewer. */
+#define SNAP_DEFAULT_THREADS	4
+/* --live: at most this many dirty rounds, or until this few pages are dirty. */
+#define SNAP_LIVE_ROUNDS	10
+#define SNAP_LIVE_DIRTY		256
+
+/*
+ * FILE again, for the pages, opened O_DIRECT with @flags: the fd, or
+ * -errno with a message naming --direct-io when the filesystem refuses.
+ */
+int snap_open_direct(const struct snap_opts *so, int flags, char *err,
+		     size_t n);
 
 /*
  * kmig save (@save) or kmig restore's command line, @usage for --help: 0,

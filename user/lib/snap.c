@@ -14,6 +14,7 @@
 #include "crc32c.h"
 #include "le.h"
 #include "snap.h"
+#include "snap_io.h"
 #include "util.h"
 
 #define PAGE		KMIG_SNAP_PAGE_SIZE
@@ -42,17 +43,12 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-static bool test_bit(const uint64_t *bm, uint64_t p)
-{
-	return bm[p / 64] & (1ull << (p % 64));
-}
-
 /*
  * @len bytes at @off, written (@out) or read whole, as kmig_io_all() does
  * on a socket: 0, -errno, -EIO for a write that made no progress, or
  * -ENODATA when the file ends first.
  */
-static int file_io(int fd, void *buf, size_t len, uint64_t off, bool out)
+int snap_file_io(int fd, void *buf, size_t len, uint64_t off, bool out)
 {
 	uint8_t *p = buf;
 	ssize_t k;
@@ -72,20 +68,12 @@ static int file_io(int fd, void *buf, size_t len, uint64_t off, bool out)
 
 static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-	return file_io(fd, (void *)buf, len, off, true);
+	return snap_file_io(fd, (void *)buf, len, off, true);
 }
 
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	return file_io(fd, buf, len, off, false);
-}
-
-/* The CRC32C of a page of zeroes. */
-static uint32_t zero_page_crc(void)
-{
-	static const uint8_t zero[PAGE];
-
-	return kmig_crc32c(0, zero, PAGE);
+	return snap_file_io(fd, buf, len, off, false);
 }
 
 /* ---- the metadata: header block, bitmaps, sums, state ---- */
@@ -171,7 +159,10 @@ static void put_trailer(uint8_t *t, uint64_t off, uint32_t meta)
 
 /* ---- writing ---- */
 
-/* Where everything goes: metadata first, then the pages, 1 MiB aligned. */
+/*
+ * Where everything goes: metadata first, then the pages, 1 MiB aligned;
+ * the state (s->state_len) between them.
+ */
 static void layout(struct kmig_snap *s)
 {
 	uint64_t off = KMIG_SNAP_HEADER_SIZE;
@@ -191,50 +182,6 @@ static void layout(struct kmig_snap *s)
 		off += s->slot[i].size;
 	}
 	s->trailer_off = off;
-}
-
-/*
- * Slot @sl's pages that are not zero to their places, a run of them per
- * write; its bitmap and range sums on the way.
- */
-static int write_pages(int fd, struct kmig_snap_slot *sl,
-		       const struct kmig_snap_src *src, char *err, size_t n)
-{
-	const uint8_t *map = src->map;
-	uint64_t p, run = 0, nrun = 0;
-	uint32_t zcrc = zero_page_crc(), crc = 0;
-	const uint8_t *data;
-	int ret = 0;
-
-	for (p = 0; p <= sl->npages && !ret; p++) {
-		data = map + p * PAGE;
-		/* A page with no memory is not read: that would give it some. */
-		if (p < sl->npages &&
-		    (!src->present || test_bit(src->present, p)) &&
-		    !kmig_page_is_zero(data)) {
-			if (!nrun++)
-				run = p;
-			sl->bitmap[p / 64] |= 1ull << (p % 64);
-			crc = kmig_crc32c(crc, data, PAGE);
-		} else {
-			if (nrun)
-				ret = pwrite_all(fd, map + run * PAGE,
-						 nrun * PAGE,
-						 sl->pages_off + run * PAGE);
-			nrun = 0;
-			if (p < sl->npages)
-				crc = kmig_crc32c_combine(crc, zcrc, PAGE);
-		}
-		if (p < sl->npages && (p % RANGE == RANGE - 1 ||
-				       p == sl->npages - 1)) {
-			sl->sums[p / RANGE] = crc;
-			crc = 0;
-		}
-	}
-	if (ret)
-		return say(err, n, ret, "slot %u: cannot write its pages: %s",
-			   sl->id, strerror(-ret));
-	return 0;
 }
 
 static int take_slots(struct kmig_snap *s, const struct kmig_snap_src *src,
@@ -314,36 +261,111 @@ int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
 		    const void *state, size_t state_len, const char *creator,
 		    bool durable, char *err, size_t errlen)
 {
-	struct kmig_snap s = { 0 };
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+
+	return kmig_snap_write_io(fd, src, n, state, state_len, creator,
+				  durable, &io, err, errlen);
+}
+
+int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
+			   const struct kmig_snap_src *src, unsigned int n,
+			   const char *creator, struct kmig_snap_io *io,
+			   char *err, size_t errlen)
+{
 	struct timespec now;
 	struct stat st;
-	unsigned int i;
 	int ret;
 
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->src = src;
+	w->io = io;
 	if (fstat(fd, &st))
 		return say(err, errlen, -errno, "fstat: %s", strerror(errno));
 	if (st.st_size)
 		return say(err, errlen, -EEXIST,
 			   "the file is not empty (%lld bytes)",
 			   (long long)st.st_size);
+	ret = take_slots(&w->s, src, n, err, errlen);
+	if (ret)
+		return ret;
+	clock_gettime(CLOCK_REALTIME, &now);
+	w->s.created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
+	snprintf(w->s.creator, sizeof(w->s.creator), "%s", creator);
+	layout(&w->s);		/* no state yet: it is placed at the end */
+	return snap_io_write(fd, w->s.slot, n, src, NULL, io, err, errlen);
+}
+
+int kmig_snap_writer_update(struct kmig_snap_writer *w,
+			    const uint64_t *const *dirty, char *err,
+			    size_t errlen)
+{
+	return snap_io_write(w->fd, w->s.slot, w->s.nslots, w->src, dirty,
+			     w->io, err, errlen);
+}
+
+/*
+ * The state where layout() left room for none: in the gap before the
+ * first pages if it fits there (the 1 MiB alignment leaves one), or else
+ * after the last pages, the trailer after it.
+ */
+static void place_state(struct kmig_snap *s, size_t len)
+{
+	uint64_t first = s->trailer_off;
+	unsigned int i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i].pages_off < first)
+			first = s->slot[i].pages_off;
+	s->state_len = len;
+	if (len <= first - s->state_off)
+		return;
+	s->state_off = s->trailer_off;
+	s->trailer_off += len;
+}
+
+int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
+			    size_t state_len, bool durable, char *err,
+			    size_t errlen)
+{
+	int ret;
+
 	if (state_len > KMIG_SNAP_MAX_STATE)
 		return say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
 			   state_len, KMIG_SNAP_MAX_STATE);
-	ret = take_slots(&s, src, n, err, errlen);
-	if (!ret) {
-		clock_gettime(CLOCK_REALTIME, &now);
-		s.created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
-		snprintf(s.creator, sizeof(s.creator), "%s", creator);
-		s.state = (uint8_t *)state;
-		s.state_len = state_len;
-		layout(&s);
-	}
-	for (i = 0; i < n && !ret; i++)
-		ret = write_pages(fd, &s.slot[i], &src[i], err, errlen);
+	place_state(&w->s, state_len);
+	w->s.state = (uint8_t *)state;
+	ret = write_meta(w->fd, &w->s, durable, err, errlen);
+	w->s.state = NULL;	/* the caller's */
+	return ret;
+}
+
+void kmig_snap_writer_free(struct kmig_snap_writer *w)
+{
+	kmig_snap_close(&w->s);
+}
+
+int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
+		       unsigned int n, const void *state, size_t state_len,
+		       const char *creator, bool durable,
+		       struct kmig_snap_io *io, char *err, size_t errlen)
+{
+	struct kmig_snap_writer *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return say(err, errlen, -ENOMEM, "out of memory");
+	/* Before a page is written: a file refused now is left empty. */
+	if (state_len > KMIG_SNAP_MAX_STATE)
+		ret = say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
+			  state_len, KMIG_SNAP_MAX_STATE);
+	else
+		ret = kmig_snap_writer_begin(w, fd, src, n, creator, io, err,
+					     errlen);
 	if (!ret)
-		ret = write_meta(fd, &s, durable, err, errlen);
-	s.state = NULL;		/* the caller's */
-	kmig_snap_close(&s);
+		ret = kmig_snap_writer_finish(w, state, state_len, durable,
+					      err, errlen);
+	kmig_snap_writer_free(w);
 	return ret;
 }
 
@@ -607,42 +629,7 @@ int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t n)
 int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 			uint8_t *dst, char *err, size_t n)
 {
-	const struct kmig_snap_slot *sl = &s->slot[i];
-	uint32_t zcrc = zero_page_crc(), crc;
-	uint64_t r, p, end, run;
-	int ret;
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
 
-	for (r = 0; r < nranges(sl->npages); r++) {
-		end = (r + 1) * RANGE < sl->npages ? (r + 1) * RANGE :
-		      sl->npages;
-		for (p = r * RANGE; p < end; p = run) {
-			for (; p < end && !test_bit(sl->bitmap, p); p++)
-				;
-			for (run = p; run < end && test_bit(sl->bitmap, run);
-			     run++)
-				;
-			if (run == p)
-				continue;
-			ret = pread_all(fd, dst + p * PAGE, (run - p) * PAGE,
-					sl->pages_off + p * PAGE);
-			if (ret)
-				return say(err, n, ret,
-					   "slot %u: cannot read pages %llu..%llu: %s",
-					   sl->id, (unsigned long long)p,
-					   (unsigned long long)run - 1,
-					   strerror(-ret));
-		}
-		/* Over what the range holds, without touching zero pages. */
-		for (crc = 0, p = r * RANGE; p < end; p++)
-			crc = test_bit(sl->bitmap, p) ?
-			      kmig_crc32c(crc, dst + p * PAGE, PAGE) :
-			      kmig_crc32c_combine(crc, zcrc, PAGE);
-		if (crc != sl->sums[r])
-			return say(err, n, -EBADMSG,
-				   "slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
-				   sl->id, (unsigned long long)r * RANGE,
-				   (unsigned long long)end - 1, sl->sums[r],
-				   crc);
-	}
-	return 0;
+	return snap_io_read(fd, &s->slot[i], 1, &dst, &io, err, n);
 }

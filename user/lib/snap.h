@@ -45,6 +45,22 @@ struct kmig_snap {
 	uint64_t trailer_off;
 };
 
+/* At most this many threads move a snapshot's pages. */
+#define KMIG_SNAP_MAX_THREADS		64
+
+/* How the pages move between memory and the file. */
+struct kmig_snap_io {
+	unsigned int threads;		/* 1..KMIG_SNAP_MAX_THREADS */
+	int data_fd;			/* the pages through this fd (say, one
+					 * opened O_DIRECT), or -1: the file's */
+	bool bounce;			/* through an aligned buffer per thread */
+	unsigned int chunk_ranges;	/* ranges per unit of work, 0: 16 */
+	bool bounced;			/* out: some pages went through one
+					 * (the memory refused direct I/O) */
+};
+
+#define KMIG_SNAP_IO_INIT { .threads = 1, .data_fd = -1 }
+
 /*
  * Write a snapshot of @n slots and @state (@state_len bytes) to @fd, a
  * new or empty file: every page not zero at its offset, then the
@@ -54,6 +70,45 @@ struct kmig_snap {
 int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
 		    const void *state, size_t state_len, const char *creator,
 		    bool durable, char *err, size_t errlen);
+/*
+ * kmig_snap_write() with the pages moved as @io says: the same bytes in
+ * the file whatever the number of threads.
+ */
+int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
+		       unsigned int n, const void *state, size_t state_len,
+		       const char *creator, bool durable,
+		       struct kmig_snap_io *io, char *err, size_t errlen);
+/*
+ * A save in steps, for a guest that runs while its pages are written
+ * (kmig save --live): begin writes every page as kmig_snap_write_io()
+ * does; each update rewrites the pages marked in @dirty (one bitmap per
+ * slot) at their offsets, clearing the bit of a page that is zero now
+ * (its old bytes stay in the file, outside the format), and computes
+ * again the checksum of every range holding one; finish, once the guest
+ * is paused and a last update made, writes the state, the metadata and
+ * the trailer. The bitmap and the checksums then describe the memory as
+ * it was at the last update. @src (its present bitmaps too) must stay
+ * valid, and current, until finish.
+ */
+struct kmig_snap_writer {
+	struct kmig_snap s;
+	int fd;
+	const struct kmig_snap_src *src;
+	struct kmig_snap_io *io;
+};
+
+int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
+			   const struct kmig_snap_src *src, unsigned int n,
+			   const char *creator, struct kmig_snap_io *io,
+			   char *err, size_t errlen);
+int kmig_snap_writer_update(struct kmig_snap_writer *w,
+			    const uint64_t *const *dirty, char *err,
+			    size_t errlen);
+int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
+			    size_t state_len, bool durable, char *err,
+			    size_t errlen);
+void kmig_snap_writer_free(struct kmig_snap_writer *w);
+
 /* Read and check @fd's metadata into @s: 0, or -errno and @err. */
 int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t errlen);
 void kmig_snap_close(struct kmig_snap *s);
@@ -65,5 +120,13 @@ void kmig_snap_close(struct kmig_snap *s);
  */
 int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 			uint8_t *dst, char *err, size_t errlen);
+
+/*
+ * Every slot's pages, slot i's into @dst[i], as kmig_snap_read_slot()
+ * does but moved as @io says. 0, or the first error's -errno (-EBADMSG:
+ * a checksum; the slot and the range named in @err).
+ */
+int kmig_snap_read_io(int fd, const struct kmig_snap *s, uint8_t *const *dst,
+		      struct kmig_snap_io *io, char *err, size_t errlen);
 
 #endif /* KMIG_SNAP_H */

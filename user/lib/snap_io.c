@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The snapshot page engine (snap_io.h): N threads writing and reading a
+ * snapshot's pages at their fixed offsets.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "snap_io.h"
+#include "util.h"
+
+#define PAGE		KMIG_SNAP_PAGE_SIZE
+#define RANGE		KMIG_SNAP_RANGE_PAGES
+#define CHUNK_RANGES	16	/* 16 MiB of pages per unit of work */
+#define MAX_CHUNK	1024	/* ranges: 1 GiB */
+#define DIRECT_GAP	16	/* zero pages written inside a direct run */
+
+/* One run of the engine: what every thread shares. */
+struct engine {
+	int fd;				/* where the pages go */
+	bool out;			/* writing */
+	struct kmig_snap_slot *slots;
+	unsigned int n;
+	const struct kmig_snap_src *src;	/* writing */
+	uint8_t *const *dst;			/* reading */
+	const uint64_t *const *only;
+	const struct kmig_snap_io *io;
+	uint64_t chunk_pages;
+	uint64_t first[KMIG_SNAP_MAX_SLOTS + 1];	/* slot i's first chunk */
+	atomic_uint_fast64_t next;	/* the next chunk to take */
+	atomic_bool stop;		/* an error: take no more */
+	atomic_bool bounced;
+	uint32_t zcrc;			/* of a page of zeroes */
+	pthread_mutex_t lock;		/* the first error, below */
+	int ret;
+	char *err;
+	size_t errlen;
+};
+
+/* One thread's own. */
+struct worker {
+	struct engine *e;
+	pthread_t tid;
+	bool bounce;			/* through @buf, not from the memory */
+	uint8_t *buf;			/* chunk_pages pages, page aligned */
+};
+
+static const uint8_t zero_page[PAGE];
+
+static bool bit(const uint64_t *bm, uint64_t p)
+{
+	return bm[p / 64] & (1ull << (p % 64));
+}
+
+static int failed(struct engine *e, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record the first error only; every thread stops at its next chunk. */
+static int failed(struct engine *e, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&e->lock);
+	if (!e->ret) {
+		e->ret = ret;
+		va_start(ap, fmt);
+		vsnprintf(e->err, e->errlen, fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&e->lock);
+	atomic_store(&e->stop, true);
+	return ret;
+}
+
+/*
+ * Memory at @mem to or from the file at @off. Direct I/O from memory the
+ * kernel cannot pin (EFAULT) goes through the thread's bounce buffer,
+ * from then on.
+ */
+static int move(struct worker *w, uint8_t *mem, size_t len, uint64_t off)
+{
+	struct engine *e = w->e;
+	int ret;
+
+	if (!w->bounce) {
+		ret = snap_file_io(e->fd, mem, len, off, e->out);
+		if (ret != -EFAULT || e->io->data_fd < 0)
+			return ret;
+		w->bounce = true;
+	}
+	if (!w->buf) {
+		w->buf = aligned_alloc(PAGE, e->chunk_pages * PAGE);
+		if (!w->buf)
+			return -ENOMEM;
+	}
+	atomic_store(&e->bounced, true);
+	if (e->out)
+		memcpy(w->buf, mem, len);
+	ret = snap_file_io(e->fd, w->buf, len, off, e->out);
+	if (!ret && !e->out)
+		memcpy(mem, w->buf, len);
+	return ret;
+}
+
+static int run_io(struct worker *w, const struct kmig_snap_slot *sl,
+		  uint8_t *map, uint64_t first, uint64_t end)
+{
+	int ret;
+
+	if (first == end)
+		return 0;
+	ret = move(w, map + first * PAGE, (end - first) * PAGE,
+		   sl->pages_off + first * PAGE);
+	if (ret)
+		return failed(w->e, ret, "slot %u: cannot %s pages %llu..%llu: %s",
+			      sl->id, w->e->out ? "write" : "read",
+			      (unsigned long long)first,
+			      (unsigned long long)end - 1, strerror(-ret));
+	return 0;
+}
+
+/* Range @r's checksum as a reader sees it, from memory at @map. */
+static uint32_t range_crc(const struct engine *e,
+			  const struct kmig_snap_slot *sl, const uint8_t *map,
+			  uint64_t r)
+{
+	uint64_t p, end = (r + 1) * RANGE;
+	uint32_t crc = 0;
+
+	if (end > sl->npages)
+		end = sl->npages;
+	for (p = r * RANGE; p < end; p++)
+		crc = bit(sl->bitmap, p) ? kmig_crc32c(crc, map + p * PAGE, PAGE) :
+		      kmig_crc32c_combine(crc, e->zcrc, PAGE);
+	return crc;
+}
+
+/* Whether @only marks a page of [@first, @end) (whole words). */
+static bool any_marked(const uint64_t *only, uint64_t first, uint64_t end)
+{
+	uint64_t wd;
+
+	if (!only)
+		return true;
+	for (wd = first / 64; wd < (end + 63) / 64; wd++)
+		if (only[wd])
+			return true;
+	return false;
+}
+
+/*
+ * With O_DIRECT every I/O goes to the disk as it is, so a run broken by a
+ * few zero pages costs two small I/Os. The zero pages from @p on are
+ * written inside the run instead when fewer than DIRECT_GAP of them lead
+ * to a page that is not zero: how many, or 0. Their bits are set: a page
+ * of zeroes in the file reads, and sums, as one that is not there.
+ */
+static uint64_t gap_to_fill(const struct engine *e,
+			    const struct kmig_snap_src *src,
+			    const uint64_t *only, uint64_t p, uint64_t end)
+{
+	uint64_t q;
+
+	if (e->io->data_fd < 0)
+		return 0;
+	for (q = p; q < end && q < p + DIRECT_GAP; q++) {
+		if ((only && !bit(only, q)) ||
+		    (src->present && !bit(src->present, q)))
+			return 0;
+		if (!kmig_page_is_zero(src->map + q * PAGE))
+			return q - p;
+	}
+	return 0;
+}
+
+/*
+ * Pages [@first, @end) of slot @i to the file: each marked page that is
+ * not zero (and has memory) gets its bit and goes out with its run; a
+ * marked page that is zero loses its bit (but see gap_to_fill()). Then
+ * the checksums.
+ */
+static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
+		       uint64_t end)
+{
+	struct engine *e = w->e;
+	struct kmig_snap_slot *sl = &e->slots[i];
+	const struct kmig_snap_src *src = &e->src[i];
+	const uint64_t *only = e->only ? e->only[i] : NULL;
+	uint8_t *map = (uint8_t *)src->map;
+	uint64_t p, run = first, r, gap;
+	bool keep;
+
+	for (p = first; p < end; p++) {
+		if (only && !bit(only, p)) {
+			if (run_io(w, sl, map, run, p))
+				return -1;
+			run = p + 1;
+			continue;
+		}
+		/* A page with no memory is not read: that would give it some. */
+		keep = (!src->present || bit(src->present, p)) &&
+		       !kmig_page_is_zero(map + p * PAGE);
+		gap = keep || p == run ? 0 : gap_to_fill(e, src, only, p, end);
+		/* The gap's pages, then p is the page not zero that ends it. */
+		for (keep |= gap; gap; gap--, p++)
+			sl->bitmap[p / 64] |= 1ull << (p % 64);
+		if (keep) {
+			sl->bitmap[p / 64] |= 1ull << (p % 64);
+			continue;
+		}
+		sl->bitmap[p / 64] &= ~(1ull << (p % 64));
+		if (run_io(w, sl, map, run, p))
+			return -1;
+		run = p + 1;
+	}
+	if (run_io(w, sl, map, run, end))
+		return -1;
+	for (r = first / RANGE; r < (end + RANGE - 1) / RANGE; r++)
+		if (any_marked(only, r * RANGE, r * RANGE + RANGE < end ?
+			       r * RANGE + RANGE : end))
+			sl->sums[r] = range_crc(e, sl, map, r);
+	return 0;
+}
+
+/* Pages [@first, @end) of slot @i from the file, each range checked. */
+static int read_chunk(struct worker *w, unsigned int i, uint64_t first,
+		      uint64_t end)
+{
+	struct engine *e = w->e;
+	const struct kmig_snap_slot *sl = &e->slots[i];
+	uint8_t *map = e->dst[i];
+	uint64_t p, run, r, last;
+	uint32_t crc;
+
+	for (p = first; p < end; p = run) {
+		for (; p < end && !bit(sl->bitmap, p); p++)
+			;
+		for (run = p; run < end && bit(sl->bitmap, run); run++)
+			;
+		if (run_io(w, sl, map, p, run))
+			return -1;
+	}
+	for (r = first / RANGE; r < (end + RANGE - 1) / RANGE; r++) {
+		crc = range_crc(e, sl, map, r);
+		if (crc == sl->sums[r])
+			continue;
+		last = (r + 1) * RANGE < sl->npages ? (r + 1) * RANGE :
+		       sl->npages;
+		return failed(e, -EBADMSG,
+			      "slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
+			      sl->id, (unsigned long long)r * RANGE,
+			      (unsigned long long)last - 1, sl->sums[r], crc);
+	}
+	return 0;
+}
+
+/* Take chunks in file order until there are none or one failed. */
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	uint64_t c, first, end;
+	unsigned int i;
+
+	while (!atomic_load(&e->stop)) {
+		c = atomic_fetch_add(&e->next, 1);
+		if (c >= e->first[e->n])
+			break;
+		for (i = 0; c >= e->first[i + 1]; i++)
+			;
+		first = (c - e->first[i]) * e->chunk_pages;
+		end = first + e->chunk_pages;
+		if (end > e->slots[i].npages)
+			end = e->slots[i].npages;
+		if (!any_marked(e->only ? e->only[i] : NULL, first, end))
+			continue;
+		if (e->out ? write_chunk(w, i, first, end) :
+			     read_chunk(w, i, first, end))
+			break;
+	}
+	return NULL;
+}
+
+static int check_io(const struct kmig_snap_io *io, char *err, size_t n)
+{
+	if (!io->threads || io->threads > KMIG_SNAP_MAX_THREADS) {
+		snprintf(err, n, "%u threads (1..%u)", io->threads,
+			 KMIG_SNAP_MAX_THREADS);
+		return -EINVAL;
+	}
+	if (io->chunk_ranges > MAX_CHUNK) {
+		snprintf(err, n, "%u ranges per chunk (%u at most)",
+			 io->chunk_ranges, MAX_CHUNK);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Run @e on io->threads threads, this one among them. */
+static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
+{
+	struct worker w[KMIG_SNAP_MAX_THREADS] = { 0 };
+	unsigned int t, started = 1;
+	int ret;
+
+	ret = check_io(io, e->err, e->errlen);
+	if (ret)
+		return ret;
+	e->io = io;
+	e->fd = io->data_fd >= 0 ? io->data_fd : fd;
+	e->chunk_pages = (uint64_t)(io->chunk_ranges ? io->chunk_ranges :
+				    CHUNK_RANGES) * RANGE;
+	e->zcrc = kmig_crc32c(0, zero_page, PAGE);
+	for (t = 0; t < e->n; t++)
+		e->first[t + 1] = e->first[t] +
+			(e->slots[t].npages + e->chunk_pages - 1) /
+			e->chunk_pages;
+	pthread_mutex_init(&e->lock, NULL);
+	for (t = 0; t < io->threads; t++) {
+		w[t].e = e;
+		w[t].bounce = io->bounce;
+	}
+	/* Fewer threads than asked, if the system has no more to give. */
+	for (t = 1; t < io->threads; t++, started++)
+		if (pthread_create(&w[t].tid, NULL, work, &w[t]))
+			break;
+	work(&w[0]);
+	for (t = 1; t < started; t++)
+		pthread_join(w[t].tid, NULL);
+	for (t = 0; t < io->threads; t++)
+		free(w[t].buf);
+	pthread_mutex_destroy(&e->lock);
+	io->bounced |= atomic_load(&e->bounced);
+	return e->ret;
+}
+
+int snap_io_write(int fd, struct kmig_snap_slot *slots, unsigned int n,
+		  const struct kmig_snap_src *src, const uint64_t *const *only,
+		  struct kmig_snap_io *io, char *err, size_t errlen)
+{
+	struct engine e = {
+		.out = true, .slots = slots, .n = n, .src = src, .only = only,
+		.err = err, .errlen = errlen,
+	};
+
+	return engine_run(&e, io, fd);
+}
+
+int snap_io_read(int fd, const struct kmig_snap_slot *slots, unsigned int n,
+		 uint8_t *const *dst, struct kmig_snap_io *io, char *err,
+		 size_t errlen)
+{
+	struct engine e = {
+		.slots = (struct kmig_snap_slot *)slots, .n = n, .dst = dst,
+		.err = err, .errlen = errlen,
+	};
+
+	return engine_run(&e, io, fd);
+}
+
+int kmig_snap_read_io(int fd, const struct kmig_snap *s, uint8_t *const *dst,
+		      struct kmig_snap_io *io, char *err, size_t errlen)
+{
+	return snap_io_read(fd, s->slot, s->nslots, dst, io, err, errlen);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Inside the snapshot library (snap.c, snap_io.c): the page engine that
+ * moves a snapshot's pages between memory and the file with N threads.
+ *
+ * The work is cut into chunks of whole checksum ranges (a chunk never
+ * splits a range nor a bitmap word), handed out to the threads in file
+ * order from one counter. A thread writes or reads each run of set
+ * pages of its chunk with one pwrite/pread, and computes the checksums
+ * of its ranges itself. The first error stops every thread and is the
+ * one reported, naming the slot, the pages and the errno.
+ */
+#ifndef KMIG_SNAP_IO_H
+#define KMIG_SNAP_IO_H
+
+#include "snap.h"
+
+/*
+ * @len bytes at @off, written (@out) or read whole: 0, -errno, -EIO for
+ * a write that made no progress, or -ENODATA when the file ends first.
+ */
+int snap_file_io(int fd, void *buf, size_t len, uint64_t off, bool out);
+
+/*
+ * Write the pages of @n slots from @src to the file (@io->data_fd, or
+ * @fd), setting the slots' bitmaps and checksums. With @only (one bitmap
+ * per slot, or NULL: every page) only the ranges holding a page marked
+ * there are touched: its marked pages written (or, zero now, their bits
+ * cleared) and every such range's checksum computed again from memory.
+ * 0, or -errno with the message in @err.
+ */
+int snap_io_write(int fd, struct kmig_snap_slot *slots, unsigned int n,
+		  const struct kmig_snap_src *src, const uint64_t *const *only,
+		  struct kmig_snap_io *io, char *err, size_t errlen);
+
+/* Pages of @n slots into @dst, each range checked, as kmig_snap_read_io(). */
+int snap_io_read(int fd, const struct kmig_snap_slot *slots, unsigned int n,
+		 uint8_t *const *dst, struct kmig_snap_io *io, char *err,
+		 size_t errlen);
+
+#endif /* KMIG_SNAP_IO_H */
