@@ -207,16 +207,26 @@ TEST_F_TIMEOUT(snapshot, threads_and_direct_io_restore_byte_for_byte, 150)
 
 TEST_F_TIMEOUT(snapshot, live_save_of_a_dirtying_guest_restores_byte_for_byte, 150)
 {
-	/* Rounds until the last: the guest always dirties a page. */
+	/*
+	 * Up to 3 dirty rounds: the guest dirties pages in each unless a
+	 * loaded host starves its vCPUs for a whole round, so at least one
+	 * round rewrites pages in place.
+	 */
 	const char *live[] = { "save", "--vmm", self->a.sock, "--live",
 			       "--live-dirty=1", "--live-rounds=3", self->file,
 			       NULL };
+	const char *said;
+	unsigned int rounds = 0;
 
 	REQUIRE_BED();
 	start(_metadata, self);
 	ASSERT_EQ(0, kmig_argv(live)) TH_LOG("%s", file_text("kmig.log"));
-	TH_LOG("%s", file_text("kmig.log"));
-	EXPECT_TRUE(file_has("kmig.log", "live: 3 dirty rounds, then"));
+	said = strstr(file_text("kmig.log"), "live: ");
+	ASSERT_NE(NULL, said) TH_LOG("%s", file_text("kmig.log"));
+	ASSERT_EQ(1, sscanf(said, "live: %u dirty rounds", &rounds));
+	TH_LOG("%s", said);
+	EXPECT_LE(1, rounds);
+	EXPECT_GE(3, rounds);
 	/* The file holds the memory as it was at the pause. */
 	EXPECT_STREQ("paused", state_of(&self->a));
 	same_memory(_metadata, &self->a, self->file);
