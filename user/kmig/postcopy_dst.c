@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +42,6 @@ struct pc_dst {
 	int stop[2];			/* the fault thread's stop pipe */
 	uint64_t start_ns;		/* POSTCOPY came */
 };
-
-static bool bit(const uint64_t *bm, uint64_t p)
-{
-	return bm[p / 64] & (1ull << (p % 64));
-}
 
 int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 {
@@ -114,30 +108,18 @@ int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
 static void *faulter(void *arg)
 {
 	struct dst *d = arg;
-	struct pollfd p[2] = {
-		{ .fd = d->pc->ffd, .events = POLLIN },
-		{ .fd = d->pc->stop[0], .events = POLLIN },
-	};
 	struct kmig_fault rec[32];
-	ssize_t n, i;
-	int ret;
+	int n, i, ret;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!p[0].revents)
-			continue;
-		n = read(d->pc->ffd, rec, sizeof(rec));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
+		n = kmig_fault_wait(d->pc->ffd, d->pc->stop[0], rec, 32);
 		if (n <= 0) {
-			fail(d, n ? -errno : -EIO, "the fault fd: %s",
-			     n ? strerror(errno) : "closed");
+			if (n)
+				fail(d, n, "the fault fd: %s",
+				     n == -EIO ? "closed" : strerror(-n));
 			break;
 		}
-		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
+		for (i = 0; i < n; i++) {
 			ret = mig_hs_send(&d->out, MIG_HS_REQUEST,
 					  MIG_HS_REQUEST_VALUE(rec[i].slot,
 							       rec[i].page),
@@ -159,20 +141,15 @@ static void *faulter(void *arg)
 /* Which pages of @sl have memory now: a bitmap to free, or NULL. */
 static uint64_t *present_now(struct dst *d, const struct mig_slot *sl)
 {
-	uint64_t *present = calloc(kmig_bitmap_words(sl->npages), 8);
+	uint64_t *present;
+	char why[128];
 	int ret;
 
-	if (!present) {
-		fail(d, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	ret = kmig_ctx_present(d->vm.ctx_fd, sl->id, sl->npages, present);
-	if (!ret)
-		return present;
-	fail(d, ret, "slot %u: which pages are here: %s", sl->id,
-	     strerror(-ret));
-	free(present);
-	return NULL;
+	present = mig_slot_present(d->vm.ctx_fd, sl->id, sl->npages, &ret, why,
+				   sizeof(why));
+	if (!present)
+		fail(d, ret, "%s", why);
+	return present;
 }
 
 /*
@@ -204,39 +181,32 @@ static int split_discards(struct dst *d, uint64_t *stale)
 /* Missing mode for the missing pages, in runs: every mapping is gone. */
 static int set_missing(struct dst *d)
 {
-	uint64_t p, first;
+	uint64_t first, n;
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < d->vm.nslots; i++) {
 		struct mig_slot *sl = &d->vm.slots[i];
 
-		for (p = 0; p < sl->npages; p++) {
-			if (!bit(sl->missing, p))
-				continue;
-			for (first = p; p < sl->npages && bit(sl->missing, p); p++)
-				;
-			ret = kmig_ctx_set_missing(d->vm.ctx_fd, sl->id, first,
-						   p - first);
-			if (ret)
-				return fail(d, ret,
-					    "cannot put pages %llu..%llu of slot %u in missing mode: %s",
-					    (unsigned long long)first,
-					    (unsigned long long)p - 1, sl->id,
-					    strerror(-ret));
-		}
+		ret = kmig_ctx_set_missing_runs(d->vm.ctx_fd, sl->id,
+						sl->missing, sl->npages,
+						&first, &n);
+		if (ret)
+			return fail(d, ret,
+				    "cannot put pages %llu..%llu of slot %u in missing mode: %s",
+				    (unsigned long long)first,
+				    (unsigned long long)(first + n - 1),
+				    sl->id, strerror(-ret));
 	}
 	return 0;
 }
 
 static int vmm_req(struct dst *d, const char *req)
 {
-	int ret = vmm_client_cmd(&d->vm.vmm, "%s", req);
+	char why[256];
+	int ret = mig_vmm_req(&d->vm.vmm, req, why, sizeof(why));
 
-	if (ret)
-		return fail(d, ret, "the VMM refused '%s': %s", req,
-			    vmm_client_why(&d->vm.vmm, ret));
-	return 0;
+	return ret ? fail(d, ret, "%s", why) : 0;
 }
 
 /* Listen: guest RAM unmapped everywhere, missing mode, faults served. */
@@ -373,25 +343,6 @@ static void join_runner(struct pc_dst *pc)
 	pc->runner_started = false;
 }
 
-/*
- * The faults and the upper bound of the log2 latency bucket (µs) that
- * holds the @pct-th percentile of their fault-to-install latency.
- */
-static uint64_t percentile(const struct kmig_ctx_stats *st, unsigned int pct)
-{
-	uint64_t total = 0, seen = 0;
-	unsigned int i;
-
-	for (i = 0; i < KMIG_LAT_BUCKETS; i++)
-		total += st->lat_us[i];
-	for (i = 0; i < KMIG_LAT_BUCKETS && total; i++) {
-		seen += st->lat_us[i];
-		if (seen * 100 >= total * pct)
-			return 2ull << i;
-	}
-	return 0;
-}
-
 static void fault_stats(struct dst *d)
 {
 	struct kmig_ctx_stats st;
@@ -399,8 +350,8 @@ static void fault_stats(struct dst *d)
 	if (kmig_ctx_stats(d->vm.ctx_fd, &st))
 		return;
 	d->job.pc_faults = st.faults;
-	d->job.pc_lat_p50_us = percentile(&st, 50);
-	d->job.pc_lat_p99_us = percentile(&st, 99);
+	d->job.pc_lat_p50_us = mig_fault_percentile(&st, 50);
+	d->job.pc_lat_p99_us = mig_fault_percentile(&st, 99);
 }
 
 int postcopy_dst_finish(struct dst *d)
