@@ -11,11 +11,19 @@
 
 #include "mig.h"
 
+/* --threads: at most this many background fillers. */
+#define SNAP_MAX_THREADS	16
+
 struct snap_opts {
 	struct mig_opts o;		/* --vmm, --json, --help */
 	const char *file;
 	bool resume;			/* save: --resume; restore: not --paused */
 	bool durable;			/* save: --durable */
+	/* restore --lazy (restore_lazy.c) */
+	bool lazy, resume_fill;		/* --lazy, --resume-fill */
+	unsigned int threads;		/* --threads: background fillers */
+	unsigned int record_ws;		/* --record-ws[=M]: M pages, 0: off */
+	uint64_t fill_rate;		/* --fill-rate MIB: bytes/s, 0: any */
 };
 
 /*
@@ -30,5 +38,14 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
  */
 int snap_attach(struct mig_vm *vm, const struct snap_opts *so, int prot,
 		char *state, size_t n, char *err, size_t errlen);
+struct kmig_snap;
+/* The file's slots are the VMM's, one for one: 0, or -EINVAL and @err. */
+int snap_same_slots(const struct kmig_snap *s, const struct mig_vm *vm,
+		    char *err, size_t n);
+/* Load @s's vCPU and device state into the VMM: 0, or -errno and @err. */
+int snap_load(struct mig_vm *vm, const struct kmig_snap *s, char *err,
+	      size_t n);
+/* kmig restore --lazy (restore_lazy.c): 0, or -errno with @err. */
+int restore_lazy(const struct snap_opts *so, char *err, size_t n);
 
 #endif /* KMIG_SNAPSHOT_H */
