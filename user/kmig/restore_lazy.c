@@ -323,7 +323,10 @@ static uint64_t *present_of(struct lazy *l, unsigned int i)
 	return present;
 }
 
-/* Returns true if every page of range @r that the file has is present. */
+/*
+ * Returns true if every page of range @r that the file has is present
+ * (@present NULL: if the file has none).
+ */
 static bool range_present(const struct kmig_snap_slot *sl,
 			  const uint64_t *present, uint64_t r)
 {
@@ -331,7 +334,7 @@ static bool range_present(const struct kmig_snap_slot *sl,
 
 	for (w = r * WORDS; w < (r + 1) * WORDS &&
 	     w < kmig_bitmap_words(sl->npages); w++)
-		if (sl->bitmap[w] & ~present[w])
+		if (sl->bitmap[w] & ~(present ? present[w] : 0))
 			return false;
 	return true;
 }
@@ -349,7 +352,8 @@ static int take_present(struct lazy *l)
 		if (!present)
 			return -EIO;
 		for (r = 0; r < kmig_snap_nranges(sl); r++) {
-			if (!range_present(sl, present, r))
+			if (l->state[l->base[i] + r] == DONE ||
+			    !range_present(sl, present, r))
 				continue;
 			l->state[l->base[i] + r] = DONE;
 			l->done++;
@@ -515,6 +519,7 @@ static int open_file(struct lazy *l, char *state, size_t n)
 {
 	char err[512];
 	unsigned int i;
+	uint64_t r;
 	int ret;
 
 	l->fd = open(l->so->file, O_RDONLY | O_CLOEXEC);
@@ -535,6 +540,13 @@ static int open_file(struct lazy *l, char *state, size_t n)
 	l->ws = calloc(l->so->record_ws ? l->so->record_ws : 1, sizeof(*l->ws));
 	if (!l->state || !l->in_ws || !l->ws)
 		return fail(l, -ENOMEM, "out of memory");
+	/* A range the file has no page of is zero, and never missing. */
+	for (i = 0; i < l->snap.nslots; i++)
+		for (r = 0; r < kmig_snap_nranges(&l->snap.slot[i]); r++)
+			if (range_present(&l->snap.slot[i], NULL, r)) {
+				l->state[l->base[i] + r] = DONE;
+				l->done++;
+			}
 	ret = snap_attach(&l->vm, l->so, 0, state, n, err, sizeof(err));
 	if (!ret)
 		ret = snap_same_slots(&l->snap, &l->vm, err, sizeof(err));
