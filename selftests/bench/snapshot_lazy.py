@@ -25,6 +25,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 MEM = 256                                   # MiB
 TICKS = 10
 THREADS = 2
+POLL = float(os.environ.get("BENCH_POLL_MS", "5")) / 1000
 FILE = "/dev/shm/bench-lazy.kmig"
 
 
@@ -47,7 +48,7 @@ def wait_until(what, check, timeout=120):
     while not check():
         if time.monotonic() > deadline:
             raise BenchError(f"timed out waiting for {what}")
-        time.sleep(0.005)
+        time.sleep(POLL)
 
 
 def vmm(sock, *args):
