@@ -27,7 +27,8 @@ cat > "$script" <<EOT
 export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 	BENCH_ROWS="${BENCH_ROWS:-}"
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
-	 $top/selftests/bench/migrate.py; do
+	 $top/selftests/bench/migrate.py \\
+	 $top/selftests/bench/snapshot_lazy.py; do
 	[ -e "\$b" ] || continue
 	case "\$(basename "\$b")" in
 	${BENCH_ONLY:-*}) ;;

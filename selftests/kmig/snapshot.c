@@ -20,6 +20,7 @@
 #include "kvm.h"
 #include "proc.h"
 #include "snap.h"
+#include "snapfile.h"
 
 #define VMM_ARGS	"--mem 16 --slots 2 --vcpus 2"
 
@@ -69,54 +70,6 @@ static void start(struct __test_metadata *_metadata,
 	usleep(300 * 1000);	/* let the guest write a while */
 }
 
-static const char *state_of(struct vmm_proc *v)
-{
-	static struct vmm_status st;
-
-	if (vmm_status(v, &st))
-		return "unknown";
-	return st.state;
-}
-
-/* The guest memory of the VMM @v is what the file @path holds. */
-static void same_memory(struct __test_metadata *_metadata, struct vmm_proc *v,
-			const char *path)
-{
-	struct vmm_client_slot slots[4];
-	struct vmm_client c = { .fd = -1 };
-	unsigned int i, n;
-	struct kmig_snap s;
-	uint8_t *file, *mem;
-	char err[256];
-	int fd, ctx;
-
-	fd = open(path, O_RDONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, kmig_snap_open(fd, &s, err, sizeof(err))) TH_LOG("%s", err);
-	ASSERT_EQ(0, vmm_connect(v, &c));
-	ASSERT_EQ(0, vmm_client_ctx(&c, slots, 4, &n, &ctx));
-	ASSERT_EQ(s.nslots, n);
-	for (i = 0; i < n; i++) {
-		ASSERT_EQ(s.slot[i].size, slots[i].size);
-		file = calloc(1, s.slot[i].size);
-		mem = malloc(s.slot[i].size);
-		ASSERT_NE(NULL, file);
-		ASSERT_NE(NULL, mem);
-		ASSERT_EQ(0, kmig_snap_read_slot(fd, &s, i, file, err,
-						 sizeof(err))) TH_LOG("%s", err);
-		ASSERT_EQ(0, kmig_ctx_read(ctx, slots[i].id, 0, mem,
-					   slots[i].size));
-		EXPECT_EQ(0, memcmp(file, mem, s.slot[i].size))
-			TH_LOG("slot %u differs", slots[i].id);
-		free(file);
-		free(mem);
-	}
-	close(ctx);
-	vmm_client_close(&c);
-	kmig_snap_close(&s);
-	close(fd);
-}
-
 /* Resume the VMM @v's loaded guest: it runs, its counter advancing. */
 static void resume_runs(struct __test_metadata *_metadata, struct vmm_proc *v)
 {
@@ -138,13 +91,13 @@ TEST_F_TIMEOUT(snapshot, saved_guest_restores_byte_for_byte_and_runs, 150)
 	start(_metadata, self);
 	ASSERT_EQ(0, kmig("save", "--vmm", self->a.sock, self->file, NULL))
 		TH_LOG("%s", file_text("kmig.log"));
-	EXPECT_STREQ("paused", state_of(&self->a));
-	same_memory(_metadata, &self->a, self->file);
+	EXPECT_STREQ("paused", snap_vmm_state(&self->a));
+	EXPECT_SAME_MEMORY(&self->a, self->file);
 	ASSERT_EQ(0, kmig("restore", "--vmm", self->b.sock, "--paused",
 			  self->file)) TH_LOG("%s", file_text("kmig.log"));
 	/* Loaded and not run: the VMM waits to be told to resume. */
-	EXPECT_STREQ("incoming", state_of(&self->b));
-	same_memory(_metadata, &self->b, self->file);
+	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
+	EXPECT_SAME_MEMORY(&self->b, self->file);
 	resume_runs(_metadata, &self->b);
 }
 
@@ -190,18 +143,18 @@ TEST_F_TIMEOUT(snapshot, threads_and_direct_io_restore_byte_for_byte, 150)
 	ASSERT_EQ(0, kmig("save", "--vmm", self->a.sock, "--threads=3",
 			  self->file)) TH_LOG("%s", file_text("kmig.log"));
 	EXPECT_TRUE(file_has("kmig.log", "(3 threads)"));
-	same_memory(_metadata, &self->a, self->file);
+	EXPECT_SAME_MEMORY(&self->a, self->file);
 	/* Again with O_DIRECT from the guest's kmig memory. */
 	ret = kmig_direct(_metadata, save);
 	if (ret == 4)
 		SKIP(return, "%s", file_text("kmig.log"));
 	ASSERT_EQ(0, ret);
 	TH_LOG("%s", file_text("kmig.log"));
-	same_memory(_metadata, &self->a, self->file2);
+	EXPECT_SAME_MEMORY(&self->a, self->file2);
 	ASSERT_EQ(0, kmig_direct(_metadata, restore));
 	TH_LOG("%s", file_text("kmig.log"));
-	EXPECT_STREQ("incoming", state_of(&self->b));
-	same_memory(_metadata, &self->b, self->file2);
+	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
+	EXPECT_SAME_MEMORY(&self->b, self->file2);
 	resume_runs(_metadata, &self->b);
 }
 
@@ -228,11 +181,11 @@ TEST_F_TIMEOUT(snapshot, live_save_of_a_dirtying_guest_restores_byte_for_byte, 1
 	EXPECT_LE(1, rounds);
 	EXPECT_GE(3, rounds);
 	/* The file holds the memory as it was at the pause. */
-	EXPECT_STREQ("paused", state_of(&self->a));
-	same_memory(_metadata, &self->a, self->file);
+	EXPECT_STREQ("paused", snap_vmm_state(&self->a));
+	EXPECT_SAME_MEMORY(&self->a, self->file);
 	ASSERT_EQ(0, kmig("restore", "--vmm", self->b.sock, "--paused",
 			  self->file)) TH_LOG("%s", file_text("kmig.log"));
-	same_memory(_metadata, &self->b, self->file);
+	EXPECT_SAME_MEMORY(&self->b, self->file);
 	resume_runs(_metadata, &self->b);
 	/* --live wants a running guest. */
 	EXPECT_EQ(1, kmig("save", "--vmm", self->a.sock, "--live",
@@ -287,7 +240,7 @@ TEST_F_TIMEOUT(snapshot, damaged_or_cut_files_start_no_guest, 150)
 	EXPECT_EQ(1, kmig("restore", "--vmm", self->b.sock, self->file, NULL));
 	EXPECT_TRUE(file_has("kmig.log", "checksum mismatch"))
 		TH_LOG("%s", file_text("kmig.log"));
-	EXPECT_STREQ("incoming", state_of(&self->b));
+	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
 	/* Cut short: refused before a page is read. */
 	ASSERT_EQ(0, fstat(fd, &sb));
 	ASSERT_EQ(0, ftruncate(fd, sb.st_size - 1));
@@ -295,7 +248,7 @@ TEST_F_TIMEOUT(snapshot, damaged_or_cut_files_start_no_guest, 150)
 	EXPECT_EQ(1, kmig("restore", "--vmm", self->b.sock, self->file, NULL));
 	EXPECT_TRUE(file_has("kmig.log", "torn or cut"))
 		TH_LOG("%s", file_text("kmig.log"));
-	EXPECT_STREQ("incoming", state_of(&self->b));
+	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
 }
 
 TEST_F_TIMEOUT(snapshot, an_existing_file_is_not_overwritten, 150)
@@ -313,7 +266,7 @@ TEST_F_TIMEOUT(snapshot, an_existing_file_is_not_overwritten, 150)
 		TH_LOG("%s", file_text("kmig.log"));
 	EXPECT_TRUE(file_has(self->file, "keep"));
 	/* The guest was not paused for it. */
-	EXPECT_STREQ("running", state_of(&self->a));
+	EXPECT_STREQ("running", snap_vmm_state(&self->a));
 	EXPECT_EQ(2, kmig("save", "--vmm", self->a.sock, NULL, NULL));
 	EXPECT_EQ(1, kmig("restore", "--vmm", self->a.sock, self->file, NULL));
 }

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for snapshot files (user/lib/snap.c): the input is a
  * whole file, put in a memfd and opened with kmig_snap_open(); when it is
- * accepted, every slot of up to 16 MiB is read with kmig_snap_read_slot().
+ * accepted, every slot of up to 16 MiB is read with kmig_snap_read_slot()
+ * and range by range with kmig_snap_read_range() (lazy restore).
  *
  * Input: the file. Its header's CRC, the trailer's CRC and its metadata
  * CRC are made right first whenever the input is long enough for them,
@@ -19,7 +20,7 @@
 
 #include "crc32c.h"
 #include "le.h"
-#include "snap.h"
+#include "snap_lazy.h"
 
 #define MAX_READ	(16u << 20)
 
@@ -46,6 +47,23 @@ static void reseal(uint8_t *f, size_t n, int fd)
 		return;
 	put_le32(t + 16, strtoul(strstr(err, "computed 0x") + 11, NULL, 16));
 	put_le32(t + 28, kmig_crc32c(0, t, 28));
+}
+
+/* Each range of slot @i as a lazy restore reads it. */
+static void read_ranges(int fd, const struct kmig_snap *s, unsigned int i)
+{
+	static uint64_t pages[KMIG_SNAP_RANGE_PAGES];
+	static uint8_t buf[KMIG_SNAP_RANGE_BYTES];
+	unsigned int n;
+	char err[256];
+	uint64_t r;
+
+	for (r = 0; r < kmig_snap_nranges(&s->slot[i]); r++) {
+		err[0] = 0;
+		if (kmig_snap_read_range(fd, s, i, r, buf, pages, &n, err,
+					 sizeof(err)) && !err[0])
+			abort();	/* a refusal says why */
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!dst)
 				abort();
 			kmig_snap_read_slot(fd, &s, i, dst, err, sizeof(err));
+			read_ranges(fd, &s, i);
 			free(dst);
 		}
 		kmig_snap_close(&s);

@@ -463,3 +463,47 @@ int mig_save_file(const char *dir, const char *name, const void *buf,
 {
 	return write_file(dir, name, -1, 0, buf, len, err, n);
 }
+
+/*
+ * The faults and the upper bound of the log2 latency bucket (µs) that
+ * holds the @pct-th percentile of their fault-to-install latency.
+ */
+uint64_t mig_fault_percentile(const struct kmig_ctx_stats *st, unsigned int pct)
+{
+	uint64_t total = 0, seen = 0;
+	unsigned int i;
+
+	for (i = 0; i < KMIG_LAT_BUCKETS; i++)
+		total += st->lat_us[i];
+	for (i = 0; i < KMIG_LAT_BUCKETS && total; i++) {
+		seen += st->lat_us[i];
+		if (seen * 100 >= total * pct)
+			return 2ull << i;
+	}
+	return 0;
+}
+
+uint64_t *mig_slot_present(int ctx_fd, uint32_t id, uint64_t npages,
+			   int *ret, char *err, size_t n)
+{
+	uint64_t *present = calloc(kmig_bitmap_words(npages), 8);
+
+	*ret = present ? kmig_ctx_present(ctx_fd, id, npages, present) :
+	       -ENOMEM;
+	if (!*ret)
+		return present;
+	snprintf(err, n, "slot %u: which pages are here: %s", id,
+		 strerror(-*ret));
+	free(present);
+	return NULL;
+}
+
+int mig_vmm_req(struct vmm_client *c, const char *req, char *err, size_t n)
+{
+	int ret = vmm_client_cmd(c, "%s", req);
+
+	if (ret)
+		snprintf(err, n, "the VMM refused '%s': %s", req,
+			 vmm_client_why(c, ret));
+	return ret;
+}

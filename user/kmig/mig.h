@@ -160,6 +160,21 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 void mig_vm_detach(struct mig_vm *vm);
 /* Each slot's pages with memory, into its present bitmap: 0 or -errno. */
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n);
+/*
+ * Which pages of slot @id (@npages) have memory now: a bitmap to free,
+ * or NULL with -errno in *@ret and why in @err.
+ */
+uint64_t *mig_slot_present(int ctx_fd, uint32_t id, uint64_t npages,
+			   int *ret, char *err, size_t n);
+/* The VMM request @req: 0, or -errno with "the VMM refused ..." in @err. */
+int mig_vmm_req(struct vmm_client *c, const char *req, char *err, size_t n);
+struct kmig_ctx_stats;
+/*
+ * The upper bound (µs) of the log2 latency bucket of @st that holds the
+ * @pct-th percentile of its faults' fault-to-install latency; 0: none.
+ */
+uint64_t mig_fault_percentile(const struct kmig_ctx_stats *st,
+			      unsigned int pct);
 void mig_vm_present_free(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);

@@ -44,11 +44,6 @@ struct pc_dst {
 	uint64_t start_ns;		/* POSTCOPY came */
 };
 
-static bool bit(const uint64_t *bm, uint64_t p)
-{
-	return bm[p / 64] & (1ull << (p % 64));
-}
-
 int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 {
 	struct pc_dst *pc;
@@ -122,20 +117,15 @@ static void *faulter(void *arg)
 /* Which pages of @sl have memory now: a bitmap to free, or NULL. */
 static uint64_t *present_now(struct dst *d, const struct mig_slot *sl)
 {
-	uint64_t *present = calloc(kmig_bitmap_words(sl->npages), 8);
+	uint64_t *present;
+	char why[128];
 	int ret;
 
-	if (!present) {
-		fail(d, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	ret = kmig_ctx_present(d->vm.ctx_fd, sl->id, sl->npages, present);
-	if (!ret)
-		return present;
-	fail(d, ret, "slot %u: which pages are here: %s", sl->id,
-	     strerror(-ret));
-	free(present);
-	return NULL;
+	present = mig_slot_present(d->vm.ctx_fd, sl->id, sl->npages, &ret, why,
+				   sizeof(why));
+	if (!present)
+		fail(d, ret, "%s", why);
+	return present;
 }
 
 /*
@@ -167,39 +157,32 @@ static int split_discards(struct dst *d, uint64_t *stale)
 /* Missing mode for the missing pages, in runs: every mapping is gone. */
 static int set_missing(struct dst *d)
 {
-	uint64_t p, first;
+	uint64_t first, n;
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < d->vm.nslots; i++) {
 		struct mig_slot *sl = &d->vm.slots[i];
 
-		for (p = 0; p < sl->npages; p++) {
-			if (!bit(sl->missing, p))
-				continue;
-			for (first = p; p < sl->npages && bit(sl->missing, p); p++)
-				;
-			ret = kmig_ctx_set_missing(d->vm.ctx_fd, sl->id, first,
-						   p - first);
-			if (ret)
-				return fail(d, ret,
-					    "cannot put pages %llu..%llu of slot %u in missing mode: %s",
-					    (unsigned long long)first,
-					    (unsigned long long)p - 1, sl->id,
-					    strerror(-ret));
-		}
+		ret = kmig_ctx_set_missing_runs(d->vm.ctx_fd, sl->id,
+						sl->missing, sl->npages,
+						&first, &n);
+		if (ret)
+			return fail(d, ret,
+				    "cannot put pages %llu..%llu of slot %u in missing mode: %s",
+				    (unsigned long long)first,
+				    (unsigned long long)(first + n - 1),
+				    sl->id, strerror(-ret));
 	}
 	return 0;
 }
 
 static int vmm_req(struct dst *d, const char *req)
 {
-	int ret = vmm_client_cmd(&d->vm.vmm, "%s", req);
+	char why[256];
+	int ret = mig_vmm_req(&d->vm.vmm, req, why, sizeof(why));
 
-	if (ret)
-		return fail(d, ret, "the VMM refused '%s': %s", req,
-			    vmm_client_why(&d->vm.vmm, ret));
-	return 0;
+	return ret ? fail(d, ret, "%s", why) : 0;
 }
 
 /* Listen: guest RAM unmapped everywhere, missing mode, faults served. */
@@ -336,25 +319,6 @@ static void join_runner(struct pc_dst *pc)
 	pc->runner_started = false;
 }
 
-/*
- * The faults and the upper bound of the log2 latency bucket (µs) that
- * holds the @pct-th percentile of their fault-to-install latency.
- */
-static uint64_t percentile(const struct kmig_ctx_stats *st, unsigned int pct)
-{
-	uint64_t total = 0, seen = 0;
-	unsigned int i;
-
-	for (i = 0; i < KMIG_LAT_BUCKETS; i++)
-		total += st->lat_us[i];
-	for (i = 0; i < KMIG_LAT_BUCKETS && total; i++) {
-		seen += st->lat_us[i];
-		if (seen * 100 >= total * pct)
-			return 2ull << i;
-	}
-	return 0;
-}
-
 static void fault_stats(struct dst *d)
 {
 	struct kmig_ctx_stats st;
@@ -362,8 +326,8 @@ static void fault_stats(struct dst *d)
 	if (kmig_ctx_stats(d->vm.ctx_fd, &st))
 		return;
 	d->job.pc_faults = st.faults;
-	d->job.pc_lat_p50_us = percentile(&st, 50);
-	d->job.pc_lat_p99_us = percentile(&st, 99);
+	d->job.pc_lat_p50_us = mig_fault_percentile(&st, 50);
+	d->job.pc_lat_p99_us = mig_fault_percentile(&st, 99);
 }
 
 int postcopy_dst_finish(struct dst *d)

@@ -24,6 +24,9 @@
 static const char usage[] =
 "Usage: kmig restore --vmm SOCK [--paused] [--threads N] [--direct-io]\n"
 "                    FILE\n"
+"       kmig restore --vmm SOCK --lazy [--paused] [--threads N]\n"
+"                    [--fill-rate MIB] [--record-ws[=M]] FILE\n"
+"       kmig restore --vmm SOCK --resume-fill [--threads N] FILE\n"
 "\n"
 "Restore the guest saved in FILE (kmig save) into the VMM behind control\n"
 "socket SOCK, which waits for one (started with --incoming), and run it.\n"
@@ -31,10 +34,18 @@ static const char usage[] =
 "  --vmm SOCK     the VMM's control socket (required)\n"
 "  --paused       load the guest and do not run it: the VMM waits for\n"
 "                 a resume request on its control socket\n"
-"  --threads N    read the pages with N threads (1..64; default: 4,\n"
-"                 or the online CPUs if fewer)\n"
+"  --threads N    read the pages with N threads; with --lazy, fill with\n"
+"                 them (1..64; default: 4, or the online CPUs if fewer)\n"
 "  --direct-io    read the pages with O_DIRECT (not through the page\n"
-"                 cache)\n"
+"                 cache; not with --lazy)\n"
+"  --lazy         run the guest at once: its pages come from FILE as it\n"
+"                 touches them, while threads fill in the rest; first\n"
+"                 the working set in FILE.ws, if a lazy restore recorded it\n"
+"  --fill-rate MIB  fill at most MIB MiB/s in order (faults and the\n"
+"                 working set are not bounded)\n"
+"  --record-ws[=M]  record the first M pages the guest faults (4096)\n"
+"                 as FILE.ws, for the next lazy restore to read first\n"
+"  --resume-fill  serve and fill a guest whose lazy restore died\n"
 "  --help         this text\n";
 
 /* Page numbers given memory per call. */
@@ -61,30 +72,6 @@ static int fail(struct restore *r, int ret, const char *fmt, ...)
 	vsnprintf(r->err, sizeof(r->err), fmt, ap);
 	va_end(ap);
 	return ret;
-}
-
-/* The file's slots are the VMM's, one for one. */
-static int same_slots(struct restore *r)
-{
-	const struct kmig_snap_slot *f;
-	const struct mig_slot *v;
-	unsigned int i;
-
-	if (r->snap.nslots != r->vm.nslots)
-		return fail(r, -EINVAL, "the file has %u slots, the VMM %u",
-			    r->snap.nslots, r->vm.nslots);
-	for (i = 0; i < r->vm.nslots; i++) {
-		f = &r->snap.slot[i];
-		v = &r->vm.slots[i];
-		if (f->id != v->id || f->gpa != v->gpa || f->size != v->size)
-			return fail(r, -EINVAL,
-				    "slot %u of the file is %llu MiB at 0x%llx; the VMM's slot %u is %llu MiB at 0x%llx",
-				    f->id, (unsigned long long)f->size >> 20,
-				    (unsigned long long)f->gpa, v->id,
-				    (unsigned long long)v->size >> 20,
-				    (unsigned long long)v->gpa);
-	}
-	return 0;
 }
 
 /* Memory for every page of slot @i that the file has. */
@@ -141,7 +128,7 @@ static int restore(struct restore *r)
 		return fail(r, -EBUSY,
 			    "the VMM at %s is %s, not waiting for a guest (start it with --incoming)",
 			    r->so.o.vmm, state);
-	ret = same_slots(r);
+	ret = snap_same_slots(&r->snap, &r->vm, r->err, sizeof(r->err));
 	for (i = 0; i < r->vm.nslots && !ret; i++) {
 		ret = install(r, i);
 		dst[i] = r->vm.slots[i].map;
@@ -151,12 +138,9 @@ static int restore(struct restore *r)
 					sizeof(r->err));
 	if (ret)
 		return ret;
-	ret = vmm_client_load(&r->vm.vmm, r->snap.state, r->snap.state_len);
+	ret = snap_load(&r->vm, &r->snap, r->err, sizeof(r->err));
 	if (ret)
-		return fail(r, ret, "the VMM %s the vCPU state: %s",
-			    strncmp(r->vm.vmm.reply, "err ", 4) ?
-			    "did not take" : "refused",
-			    vmm_client_why(&r->vm.vmm, ret));
+		return ret;
 	if (!r->so.resume)
 		return 0;
 	ret = vmm_client_cmd(&r->vm.vmm, "resume");
@@ -184,6 +168,13 @@ int restore_main(int argc, char *argv[])
 	if (ret) {
 		free(r);
 		return ret > 0 ? 0 : 2;
+	}
+	if (r->so.lazy) {
+		ret = restore_lazy(&r->so, r->err, sizeof(r->err));
+		if (ret)
+			fprintf(stderr, "kmig restore: %s\n", r->err);
+		free(r);
+		return ret ? 1 : 0;
 	}
 	r->io.threads = r->so.threads;
 	ret = restore(r);

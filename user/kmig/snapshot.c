@@ -12,6 +12,34 @@
 #include "snap.h"
 #include "snapshot.h"
 
+/* kmig restore --lazy's options: 0 taken, -EINVAL, 1 not one of them. */
+static int lazy_opt(struct snap_opts *so, int c)
+{
+	uint64_t v;
+	int ret;
+
+	switch (c) {
+	case 'z':
+		so->lazy = true;
+		return 0;
+	case 'F':
+		so->resume_fill = so->lazy = true;
+		return 0;
+	case 'w':
+		v = 4096;
+		ret = optarg ? mig_parse_u64("restore", "--record-ws", optarg,
+					     1, KMIG_SNAP_WS_MAX, &v) : 0;
+		so->record_ws = v;
+		return ret;
+	case 'f':
+		ret = mig_parse_u64("restore", "--fill-rate", optarg, 1,
+				    1 << 20, &v);
+		so->fill_rate = v << 20;
+		return ret;
+	}
+	return 1;
+}
+
 int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	       char *argv[])
 {
@@ -31,6 +59,10 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "paused", no_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "direct-io", no_argument, NULL, 'o' },
+		{ "lazy", no_argument, NULL, 'z' },
+		{ "resume-fill", no_argument, NULL, 'F' },
+		{ "record-ws", optional_argument, NULL, 'w' },
+		{ "fill-rate", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -80,6 +112,12 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 				so->live_dirty = v;
 			continue;
 		}
+		ret = lazy_opt(so, c);
+		if (ret <= 0) {
+			if (ret)
+				return ret;
+			continue;
+		}
 		ret = mig_parse_common(&so->o, c, usage, argv);
 		if (ret)
 			return ret;
@@ -89,6 +127,12 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	so->file = argv[optind++];
 	if (tuned && !so->live)
 		return mig_usage_error(so->o.cmd, "--live-rounds and --live-dirty tune --live, which is not given");
+	if ((so->resume_fill || so->record_ws || so->fill_rate) && !so->lazy)
+		return mig_usage_error(so->o.cmd,
+				       "--resume-fill, --record-ws and --fill-rate go with --lazy");
+	if (so->lazy && so->direct)
+		return mig_usage_error(so->o.cmd,
+				       "--direct-io does not go with --lazy (a fault reads one range)");
 	return mig_parse_end(&so->o, argc, argv, false);
 }
 
@@ -124,4 +168,40 @@ int snap_open_direct(const struct snap_opts *so, int flags, char *err,
 		snprintf(err, n, "--direct-io: %s: %s", so->file,
 			 strerror(e));
 	return -e;
+}
+
+int snap_same_slots(const struct kmig_snap *s, const struct mig_vm *vm,
+		    char *err, size_t n)
+{
+	const struct kmig_snap_slot *f;
+	const struct mig_slot *v;
+	unsigned int i;
+
+	if (s->nslots != vm->nslots)
+		return snprintf(err, n, "the file has %u slots, the VMM %u",
+				s->nslots, vm->nslots), -EINVAL;
+	for (i = 0; i < vm->nslots; i++) {
+		f = &s->slot[i];
+		v = &vm->slots[i];
+		if (f->id != v->id || f->gpa != v->gpa || f->size != v->size)
+			return snprintf(err, n,
+					"slot %u of the file is %llu MiB at 0x%llx; the VMM's slot %u is %llu MiB at 0x%llx",
+					f->id, (unsigned long long)f->size >> 20,
+					(unsigned long long)f->gpa, v->id,
+					(unsigned long long)v->size >> 20,
+					(unsigned long long)v->gpa), -EINVAL;
+	}
+	return 0;
+}
+
+int snap_load(struct mig_vm *vm, const struct kmig_snap *s, char *err,
+	      size_t n)
+{
+	int ret = vmm_client_load(&vm->vmm, s->state, s->state_len);
+
+	if (ret)
+		snprintf(err, n, "the VMM %s the vCPU state: %s",
+			 strncmp(vm->vmm.reply, "err ", 4) ? "did not take" :
+			 "refused", vmm_client_why(&vm->vmm, ret));
+	return ret;
 }

@@ -17,11 +17,16 @@ struct snap_opts {
 	const char *file;
 	bool resume;			/* save: --resume; restore: not --paused */
 	bool durable;			/* save: --durable */
-	unsigned int threads;		/* --threads */
+	unsigned int threads;		/* --threads: page movers, or
+					 * with --lazy background fillers */
 	bool direct;			/* --direct-io */
 	bool live;			/* save: --live */
 	unsigned int live_rounds;	/* save: --live-rounds */
 	uint64_t live_dirty;		/* save: --live-dirty, pages */
+	/* restore --lazy (restore_lazy.c) */
+	bool lazy, resume_fill;		/* --lazy, --resume-fill */
+	unsigned int record_ws;		/* --record-ws[=M]: M pages, 0: off */
+	uint64_t fill_rate;		/* --fill-rate MIB: bytes/s, 0: any */
 };
 
 /* --threads when not given: this many, or the online CPUs if fewer. */
@@ -49,5 +54,14 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
  */
 int snap_attach(struct mig_vm *vm, const struct snap_opts *so, int prot,
 		char *state, size_t n, char *err, size_t errlen);
+struct kmig_snap;
+/* The file's slots are the VMM's, one for one: 0, or -EINVAL and @err. */
+int snap_same_slots(const struct kmig_snap *s, const struct mig_vm *vm,
+		    char *err, size_t n);
+/* Load @s's vCPU and device state into the VMM: 0, or -errno and @err. */
+int snap_load(struct mig_vm *vm, const struct kmig_snap *s, char *err,
+	      size_t n);
+/* kmig restore --lazy (restore_lazy.c): 0, or -errno with @err. */
+int restore_lazy(const struct snap_opts *so, char *err, size_t n);
 
 #endif /* KMIG_SNAPSHOT_H */

@@ -3,6 +3,7 @@
  * The single door to a kmig memory context (ctx.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -112,6 +113,56 @@ int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n)
 	};
 
 	return ioctl(fd, KMIG_SET_MISSING, &r) ? -errno : 0;
+}
+
+int kmig_ctx_set_missing_runs(int fd, uint32_t slot, const uint64_t *bm,
+			      uint64_t npages, uint64_t *first, uint64_t *n)
+{
+	uint64_t p = 0;
+	int ret;
+
+	while (p < npages) {
+		for (; p < npages && !(bm[p / 64] & (1ull << (p % 64))); p++)
+			;
+		for (*first = p; p < npages && (bm[p / 64] & (1ull << (p % 64)));
+		     p++)
+			;
+		*n = p - *first;
+		if (!*n)
+			continue;
+		ret = kmig_ctx_set_missing(fd, slot, *first, *n);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int kmig_fault_wait(int ffd, int stop_fd, struct kmig_fault *rec,
+		    unsigned int max)
+{
+	struct pollfd p[2] = {
+		{ .fd = ffd, .events = POLLIN },
+		{ .fd = stop_fd, .events = POLLIN },
+	};
+	ssize_t n;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return 0;
+		if (!p[0].revents)
+			continue;
+		n = read(ffd, rec, max * sizeof(*rec));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		return n ? (int)(n / sizeof(*rec)) : -EIO;
+	}
 }
 
 int kmig_ctx_fault_fd(int fd, uint32_t flags)

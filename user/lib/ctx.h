@@ -50,11 +50,26 @@ int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
 /* Pages @first .. @first + @n - 1 of slot @slot into missing mode (the
  * slot must be unmapped everywhere: -EBUSY). */
 int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n);
+/*
+ * The pages of slot @slot whose bits are set in @bm (@npages bits) into
+ * missing mode, a run per call: 0, or -errno with the run that failed in
+ * *@first and *@n.
+ */
+int kmig_ctx_set_missing_runs(int fd, uint32_t slot, const uint64_t *bm,
+			      uint64_t npages, uint64_t *first, uint64_t *n);
 struct kmig_ctx_stats;
 /* The context's postcopy statistics (KMIG_GET_STATS). */
 int kmig_ctx_stats(int fd, struct kmig_ctx_stats *st);
 /* A new fault fd (KMIG_FAULT_FD_* @flags), or -errno. */
 int kmig_ctx_fault_fd(int fd, uint32_t flags);
+struct kmig_fault;
+/*
+ * Wait for fault records on the fault fd @ffd, or for @stop_fd to be
+ * readable: the number of records read into @rec (at most @max), 0 once
+ * @stop_fd is readable, or -errno (-EIO: the fault fd was closed).
+ */
+int kmig_fault_wait(int ffd, int stop_fd, struct kmig_fault *rec,
+		    unsigned int max);
 /* @len bytes of slot @slot from byte @off. */
 int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
 		  size_t len);

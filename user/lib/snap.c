@@ -633,3 +633,22 @@ int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 
 	return snap_io_read(fd, &s->slot[i], 1, &dst, &io, err, n);
 }
+
+/* ---- for the lazy reader (snap_lazy.c) ---- */
+
+int kmig_snap_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pread_all(fd, buf, len, off);
+}
+
+int kmig_snap_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+	return pwrite_all(fd, buf, len, off);
+}
+
+uint32_t kmig_snap_zero_crc(void)
+{
+	static const uint8_t zero[PAGE];
+
+	return kmig_crc32c(0, zero, PAGE);
+}

@@ -129,4 +129,12 @@ int kmig_snap_read_slot(int fd, const struct kmig_snap *s, unsigned int i,
 int kmig_snap_read_io(int fd, const struct kmig_snap *s, uint8_t *const *dst,
 		      struct kmig_snap_io *io, char *err, size_t errlen);
 
+/*
+ * For snap_lazy.c: snap.c's positional read and write loops (0, -errno,
+ * -ENODATA when the file ends first), a zero page's CRC.
+ */
+int kmig_snap_pread(int fd, void *buf, size_t len, uint64_t off);
+int kmig_snap_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+uint32_t kmig_snap_zero_crc(void);
+
 #endif /* KMIG_SNAP_H */

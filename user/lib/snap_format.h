@@ -11,6 +11,10 @@
  *            and the pages, page n at pages offset + n * page size
  *   state    vCPU and device state, a kmig stream (stream-format.rst)
  *   trailer  last: commits the file, with a CRC of all metadata
+ *
+ * Beside it, FILE.ws: the working set a lazy restore recorded (the pages
+ * its guest faulted first, in order), bound to the snapshot by its
+ * creation time and header CRC, with a CRC of its own.
  */
 #ifndef KMIG_SNAP_FORMAT_H
 #define KMIG_SNAP_FORMAT_H
@@ -28,6 +32,11 @@
 #define KMIG_SNAP_MAX_SLOT_SIZE		0x40000000000ull	/* 4 TiB */
 #define KMIG_SNAP_TRAILER_MAGIC		0x454e4f4447494d4bull	/* "KMIGDONE" */
 #define KMIG_SNAP_TRAILER_SIZE		32
+#define KMIG_SNAP_WS_MAGIC		0x5445535747494d4bull	/* "KMIGWSET" */
+#define KMIG_SNAP_WS_VERSION		1
+#define KMIG_SNAP_WS_HEADER_SIZE	32
+#define KMIG_SNAP_WS_ENTRY_SIZE		16	/* slot id, 0, page */
+#define KMIG_SNAP_WS_MAX		0x100000	/* entries */
 
 /* Every constant above, for the documentation's test: X(name). */
 #define KMIG_SNAP_CONSTS(X)						\
@@ -36,6 +45,9 @@
 	X(KMIG_SNAP_SLOT_SIZE) X(KMIG_SNAP_MAX_SLOTS)			\
 	X(KMIG_SNAP_RANGE_PAGES) X(KMIG_SNAP_PAGES_ALIGN)		\
 	X(KMIG_SNAP_MAX_STATE) X(KMIG_SNAP_MAX_SLOT_SIZE)		\
-	X(KMIG_SNAP_TRAILER_MAGIC) X(KMIG_SNAP_TRAILER_SIZE)
+	X(KMIG_SNAP_TRAILER_MAGIC) X(KMIG_SNAP_TRAILER_SIZE)		\
+	X(KMIG_SNAP_WS_MAGIC) X(KMIG_SNAP_WS_VERSION)			\
+	X(KMIG_SNAP_WS_HEADER_SIZE) X(KMIG_SNAP_WS_ENTRY_SIZE)		\
+	X(KMIG_SNAP_WS_MAX)
 
 #endif /* KMIG_SNAP_FORMAT_H */

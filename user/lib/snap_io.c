@@ -52,8 +52,6 @@ struct worker {
 	uint8_t *buf;			/* chunk_pages pages, page aligned */
 };
 
-static const uint8_t zero_page[PAGE];
-
 static bool bit(const uint64_t *bm, uint64_t p)
 {
 	return bm[p / 64] & (1ull << (p % 64));
@@ -317,7 +315,7 @@ static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
 	e->fd = io->data_fd >= 0 ? io->data_fd : fd;
 	e->chunk_pages = (uint64_t)(io->chunk_ranges ? io->chunk_ranges :
 				    CHUNK_RANGES) * RANGE;
-	e->zcrc = kmig_crc32c(0, zero_page, PAGE);
+	e->zcrc = kmig_snap_zero_crc();
 	for (t = 0; t < e->n; t++)
 		e->first[t + 1] = e->first[t] +
 			(e->slots[t].npages + e->chunk_pages - 1) /

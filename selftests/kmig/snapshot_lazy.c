@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig restore --lazy with real KVM guests on kmig memory: the guest runs
+ * while its pages still come from the file (its counter advances before
+ * the fill ends) and the memory ends as the file holds it, byte for byte;
+ * a range that fails its checksum ends the guest's faults with SIGBUS
+ * (KVM_RUN fails: the VMM reports the failure) and the restore names the
+ * range; an agent killed mid-fill leaves the guest's faults waiting, and
+ * --resume-fill takes over from what the module holds; a recorded working
+ * set is prefetched by the next lazy restore, which then faults less.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "ctx.h"
+#include "kvm.h"
+#include "proc.h"
+#include "snap.h"
+#include "snapfile.h"
+
+/* 64 MiB in 2 slots: 128 ranges of 1 MiB; --fill-rate 8: 16 s to fill. */
+#define VMM_ARGS	"--mem 64 --slots 2 --vcpus 2"
+#define SLOW		"8"
+
+FIXTURE(lazy) {
+	struct vmm_proc a, b;
+	char file[64], ws[80];
+	pid_t agent;
+};
+
+FIXTURE_SETUP(lazy)
+{
+	memset(&self->a, 0, sizeof(self->a));
+	memset(&self->b, 0, sizeof(self->b));
+	self->agent = 0;
+	snprintf(self->file, sizeof(self->file), "%slazy-%d.kmig",
+		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", getpid());
+	snprintf(self->ws, sizeof(self->ws), "%s.ws", self->file);
+}
+
+FIXTURE_TEARDOWN(lazy)
+{
+	proc_stop(&self->agent);
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+	unlink(self->file);
+	unlink(self->ws);
+}
+
+/* `kmig restore --vmm SOCK ARGS... FILE` started, its output in @log. */
+static pid_t restore(FIXTURE_DATA(lazy) *self, const char *log,
+		     const char *a1, const char *a2, const char *a3,
+		     const char *a4)
+{
+	const char *argv[] = { proc_bin("kmig"), "restore", "--vmm",
+			       self->b.sock, a1, a2, a3, a4, NULL, NULL };
+	unsigned int i;
+
+	for (i = 4; argv[i]; i++)
+		;
+	argv[i] = self->file;
+	return proc_spawn(NULL, log, argv);
+}
+
+/* A guest that wrote its memory a while, saved, and a VMM waiting. */
+static void saved(struct __test_metadata *_metadata,
+		  FIXTURE_DATA(lazy) *self)
+{
+	const char *argv[] = { proc_bin("kmig"), "save", "--vmm", self->a.sock,
+			       self->file, NULL };
+	struct vmm_status st;
+
+	vmm_startf(&self->a, vmm_sock("lazy-a"), "/dev/null",
+		   VMM_ARGS " --pattern random --rate 3000");
+	vmm_wait_counter(&self->a, 0, &st);
+	usleep(1500 * 1000);
+	ASSERT_EQ(0, proc_wait_exit(proc_spawn(NULL, "save.log", argv), 60000))
+		TH_LOG("%s", file_text("save.log"));
+	vmm_stop(&self->a);
+	vmm_startf(&self->b, vmm_sock("lazy-b"), "/dev/null",
+		   VMM_ARGS " --incoming");
+}
+
+/* The number after @what in @log, or -1. */
+static long long number_after(const char *log, const char *what)
+{
+	const char *p = strstr(file_text(log), what);
+
+	return p ? strtoll(p + strlen(what), NULL, 10) : -1;
+}
+
+static bool running(pid_t pid)
+{
+	int status;
+
+	return !proc_reaped(pid, &status, 0);
+}
+
+TEST_F_TIMEOUT(lazy, guest_runs_during_the_fill_and_memory_ends_exact, 240)
+{
+	struct vmm_status st;
+	pid_t pid;
+
+	REQUIRE_BED();
+	saved(_metadata, self);
+	/* Paused: nothing but the fill writes, so the end is the file. */
+	self->agent = restore(self, "lazy.log", "--lazy", "--paused",
+			      "--threads", "2");
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy.log"));
+	self->agent = 0;
+	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
+	EXPECT_SAME_MEMORY(&self->b, self->file);
+	vmm_stop(&self->b);
+
+	/* Running: the counter moves while the fill still goes on. */
+	vmm_startf(&self->b, vmm_sock("lazy-b2"), "/dev/null",
+		   VMM_ARGS " --incoming");
+	pid = restore(self, "lazy2.log", "--lazy", "--fill-rate", SLOW, NULL);
+	self->agent = pid;
+	vmm_wait_counter(&self->b, 0, &st);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	vmm_wait_counter(&self->b, st.counter + 2, &st);
+	EXPECT_TRUE(running(pid)) TH_LOG("the fill ended before the guest ran: %s",
+					 file_text("lazy2.log"));
+	ASSERT_EQ(0, proc_wait_exit(pid, 120000))
+		TH_LOG("%s", file_text("lazy2.log"));
+	self->agent = 0;
+	EXPECT_LT(0, number_after("lazy2.log", "faults "))
+		TH_LOG("%s", file_text("lazy2.log"));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("running", st.state);
+	vmm_wait_counter(&self->b, st.counter, &st);
+}
+
+TEST_F_TIMEOUT(lazy, a_damaged_range_ends_faults_with_sigbus, 240)
+{
+	const struct kmig_snap_slot *sl;
+	struct vmm_status st;
+	struct kmig_snap s;
+	char err[256];
+	uint64_t p;
+	uint8_t b;
+	int fd, i;
+
+	REQUIRE_BED();
+	saved(_metadata, self);
+	fd = open(self->file, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kmig_snap_open(fd, &s, err, sizeof(err)));
+	/*
+	 * A byte of the last page the file has, flipped: the guest runs
+	 * before its range is read (by a fault or, last, by the fill).
+	 */
+	sl = &s.slot[s.nslots - 1];
+	for (p = sl->npages - 1; !(sl->bitmap[p / 64] & (1ull << (p % 64)));
+	     p--)
+		;
+	ASSERT_EQ(1, pread(fd, &b, 1, sl->pages_off + p * 4096 + 7));
+	b ^= 1;
+	ASSERT_EQ(1, pwrite(fd, &b, 1, sl->pages_off + p * 4096 + 7));
+	snprintf(err, sizeof(err), "slot %u pages %llu..%llu: checksum mismatch",
+		 sl->id, (unsigned long long)p / 256 * 256,
+		 (unsigned long long)(p / 256 * 256 + 255 < sl->npages ?
+				      p / 256 * 256 + 255 : sl->npages - 1));
+	kmig_snap_close(&s);
+	close(fd);
+	self->agent = restore(self, "lazy.log", "--lazy", "--fill-rate", SLOW,
+			      NULL);
+	EXPECT_EQ(1, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy.log"));
+	self->agent = 0;
+	EXPECT_TRUE(file_has("lazy.log", err))
+		TH_LOG("no '%s' in: %s", err, file_text("lazy.log"));
+	/* Its vCPUs got no page: KVM_RUN failed, or the VMM died. */
+	for (i = 0; i < 300 && !vmm_status(&self->b, &st) &&
+		    !strcmp(st.state, "running"); i++)
+		usleep(100 * 1000);
+	snprintf(err, sizeof(err), "%s", snap_vmm_state(&self->b));
+	EXPECT_TRUE(!strcmp(err, "failed") || !strcmp(err, "gone"))
+		TH_LOG("the VMM is %s after the damaged range", err);
+}
+
+TEST_F_TIMEOUT(lazy, a_killed_agent_leaves_faults_waiting_for_resume_fill, 240)
+{
+	struct vmm_status st;
+	pid_t pid;
+
+	REQUIRE_BED();
+	saved(_metadata, self);
+	pid = restore(self, "lazy.log", "--lazy", "--fill-rate", SLOW, NULL);
+	self->agent = pid;
+	vmm_wait_counter(&self->b, 0, &st);
+	ASSERT_TRUE(running(pid)) TH_LOG("%s", file_text("lazy.log"));
+	kill(pid, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(pid, 10000));
+	self->agent = 0;
+	/* Its faults wait: the VMM neither died nor failed. */
+	usleep(500 * 1000);
+	EXPECT_STREQ("running", snap_vmm_state(&self->b));
+	self->agent = restore(self, "resume.log", "--resume-fill", "--threads",
+			      "2", NULL);
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("resume.log"));
+	self->agent = 0;
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("running", st.state);
+	vmm_wait_counter(&self->b, st.counter + 2, &st);
+}
+
+TEST_F_TIMEOUT(lazy, a_killed_paused_restore_resumes_to_exact_memory, 240)
+{
+	pid_t pid;
+
+	REQUIRE_BED();
+	saved(_metadata, self);
+	pid = restore(self, "lazy.log", "--lazy", "--paused", "--fill-rate",
+		      SLOW);
+	self->agent = pid;
+	usleep(2000 * 1000);
+	ASSERT_TRUE(running(pid)) TH_LOG("%s", file_text("lazy.log"));
+	kill(pid, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(pid, 10000));
+	self->agent = restore(self, "resume.log", "--resume-fill", NULL, NULL,
+			      NULL);
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("resume.log"));
+	self->agent = 0;
+	EXPECT_SAME_MEMORY(&self->b, self->file);
+}
+
+TEST_F_TIMEOUT(lazy, the_recorded_working_set_is_prefetched_first, 300)
+{
+	long long faults1, faults2;
+	struct vmm_status st;
+
+	REQUIRE_BED();
+	saved(_metadata, self);
+	self->agent = restore(self, "lazy.log", "--lazy", "--fill-rate", SLOW,
+			      "--record-ws");
+	vmm_wait_counter(&self->b, 0, &st);
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy.log"));
+	self->agent = 0;
+	ASSERT_EQ(0, access(self->ws, R_OK));
+	faults1 = number_after("lazy.log", "faults ");
+	vmm_stop(&self->b);
+
+	vmm_startf(&self->b, vmm_sock("lazy-b2"), "/dev/null",
+		   VMM_ARGS " --incoming");
+	self->agent = restore(self, "lazy2.log", "--lazy", "--fill-rate",
+			      SLOW, NULL);
+	ASSERT_EQ(0, __vmm_wait_counter(self->b.sock, 0, PROC_WAIT_MS, &st))
+		TH_LOG("%s", file_text("lazy2.log"));
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy2.log"));
+	self->agent = 0;
+	faults2 = number_after("lazy2.log", "faults ");
+	TH_LOG("faults: %lld recording, %lld with the working set prefetched",
+	       faults1, faults2);
+	EXPECT_LT(0, number_after("lazy2.log", "served for faults, "))
+		TH_LOG("%s", file_text("lazy2.log"));
+	ASSERT_LE(8, faults1) TH_LOG("%s", file_text("lazy.log"));
+	EXPECT_LT(faults2 * 2, faults1)
+		TH_LOG("%s\n%s", file_text("lazy.log"), file_text("lazy2.log"));
+}
+
+TEST_HARNESS_MAIN
