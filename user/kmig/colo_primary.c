@@ -214,6 +214,14 @@ static void stop_point(const struct colo_pri *p)
 	kmig_stop_at(point);
 }
 
+/* Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC. */
+static bool corrupt_point(const struct colo_pri *p)
+{
+	const char *at = getenv("KMIG_COLO_CORRUPT");
+
+	return at && strtoull(at, NULL, 10) == p->seq;
+}
+
 /* The pages in the bitmaps as records, in batches. */
 static int send_pages(struct colo_pri *p, uint32_t *crc)
 {
@@ -267,6 +275,8 @@ static int send_checkpoint(struct colo_pri *p, uint64_t npages,
 		ret = send_all(p, vcpu, vlen, &crc);
 	if (ret)
 		return ret;
+	if (corrupt_point(p))
+		crc ^= 1;
 	put_le32(tr, COLO_END_MAGIC);
 	put_le32(tr + 4, crc);
 	ret = kmig_io_all(p->sock, tr, sizeof(tr), true);
