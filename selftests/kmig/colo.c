@@ -9,10 +9,12 @@
  * applying it, --verify) and byte for byte at the last one, vCPU state
  * too (but for the clocks); a primary stopped in the middle of a checkpoint and killed: the
  * secondary takes over with its memory at the last committed checkpoint
- * and the guest's counter goes on; a primary killed between checkpoints
- * likewise; a fence that fails keeps the secondary from taking over.
+ * and the guest's counter goes on; the same primary only stopped (the
+ * link goes silent for --timeout); a primary killed between checkpoints
+ * likewise, and `kmig colo failover` by hand; a fence that fails keeps the secondary from taking over.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,15 +112,15 @@ static bool wait_committed(const char *log, unsigned long long seq)
 }
 
 /*
- * The memory CRC the primary logged for checkpoint @seq, and the
- * checkpoint and CRC the secondary logged at its takeover: -1 when a
- * line is missing.
+ * The memory CRC the primary logged at checkpoint @seq's pause (whether
+ * or not its ACK came), and the checkpoint and CRC the secondary logged
+ * at its takeover: -1 when a line is missing.
  */
 static int takeover_crcs(const char *pri_log, const char *sec_log,
 			 unsigned long long *seq, unsigned int *pri_crc,
 			 unsigned int *sec_crc)
 {
-	char needle[64], *t, *p;
+	char needle[64], *t, *p, *nl;
 	size_t len;
 	int ret = -1;
 
@@ -128,11 +130,14 @@ static int takeover_crcs(const char *pri_log, const char *sec_log,
 			 seq, sec_crc) != 2)
 		goto out;
 	free(t);
-	snprintf(needle, sizeof(needle), "checkpoint %llu committed, memory crc ",
-		 *seq);
+	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", *seq);
 	t = file_read(pri_log, &len);
 	p = t ? strstr(t, needle) : NULL;
-	if (p && sscanf(p + strlen(needle), "%x", pri_crc) == 1)
+	nl = p ? strchr(p, '\n') : NULL;
+	if (nl)
+		*nl = 0;
+	p = p ? strstr(p, "memory crc ") : NULL;
+	if (p && sscanf(p, "memory crc %x", pri_crc) == 1)
 		ret = 0;
 out:
 	free(t);
@@ -316,8 +321,8 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 
 	REQUIRE_BED();
 	start_vmms(_metadata, self, "--pattern random --rate 2000");
-	start_agents(self, 24601, "",
-		     "--checkpoints 24 --checkpoint-ms 50 --verify");
+	start_agents(self, 24601, "--timeout 30",
+		     "--checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
 	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
 		TH_LOG("%s", file_text(self->pri_log));
 	self->pri = 0;
@@ -354,7 +359,8 @@ TEST_F_TIMEOUT(colo, corrupt_checkpoint, TEST_TIMEOUT)
 	REQUIRE_BED();
 	start_vmms(_metadata, self, "--pattern random --rate 2000");
 	setenv("KMIG_COLO_CORRUPT", "6", 1);
-	start_agents(self, 24605, "", "--checkpoint-ms 50 --verify");
+	start_agents(self, 24605, "--timeout 30",
+		     "--checkpoint-ms 50 --verify --timeout 30");
 	unsetenv("KMIG_COLO_CORRUPT");
 	EXPECT_EQ(1, proc_wait_exit(self->pri, 120000));
 	self->pri = 0;
@@ -385,6 +391,8 @@ FIXTURE(colo_fail) {
 
 FIXTURE_VARIANT(colo_fail) {
 	bool mid;		/* stopped in checkpoint 6's pages, else between */
+	bool silent;		/* stopped, not killed: the link goes quiet */
+	bool by_hand;		/* not stopped: `kmig colo failover` */
 	const char *fence;	/* --fence, or NULL */
 	unsigned int port;
 };
@@ -393,8 +401,18 @@ FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint) {
 	.mid = true, .port = 24602,
 };
 
+/* A primary that hangs: found lost by the silence (--timeout 10). */
+FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_silent) {
+	.mid = true, .silent = true, .port = 24606,
+};
+
 FIXTURE_VARIANT_ADD(colo_fail, between_checkpoints) {
 	.port = 24603, .fence = "true",
+};
+
+/* `kmig colo failover` while the primary runs on (its agent then fails). */
+FIXTURE_VARIANT_ADD(colo_fail, by_hand) {
+	.by_hand = true, .port = 24607, .fence = "true",
 };
 
 /* A cut link with the primary alive: the fence says so, no takeover. */
@@ -431,20 +449,24 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 	FIXTURE_DATA(colo) *c = &self->c;
 	unsigned int pri_crc = 0, sec_crc = 0;
 	unsigned long long seq = 0;
-	char sec_args[64];
+	char sec_args[128], ctl[48], cmd[PATH_MAX + 64];
 	struct vmm_status st;
 	int status;
 
 	REQUIRE_BED();
 	/* hundreds of pages per checkpoint: several batches of 64 */
 	start_vmms(_metadata, c, "--pattern random --rate 2000");
-	snprintf(sec_args, sizeof(sec_args), "--timeout 3%s%s",
+	/* a loaded bed can take seconds for a checkpoint: only the silent
+	 * case waits for the timeout */
+	snprintf(ctl, sizeof(ctl), "@kmig-colo-ctl-%d", getpid());
+	snprintf(sec_args, sizeof(sec_args), "--timeout %u --control %s%s%s",
+		 variant->silent ? 10 : 30, ctl,
 		 variant->fence ? " --fence " : "",
 		 variant->fence ? variant->fence : "");
 	if (variant->mid)
 		setenv("KMIG_STOP_AT", "colo-mid-checkpoint-6", 1);
 	start_agents(c, variant->port, sec_args,
-		     "--checkpoint-ms 100 --verify");
+		     "--checkpoint-ms 100 --verify --timeout 30");
 	unsetenv("KMIG_STOP_AT");
 	if (variant->mid) {
 		ASSERT_TRUE(proc_stopped(c->pri, &status, PROC_WAIT_MS))
@@ -453,8 +475,16 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		ASSERT_TRUE(wait_committed(c->pri_log, 6))
 			TH_LOG("%s", file_text(c->pri_log));
 	}
-	kill(c->pri, SIGKILL);
-	proc_stop(&c->pri);
+	if (variant->by_hand) {
+		snprintf(cmd, sizeof(cmd), "%s colo failover --control %s",
+			 proc_bin("kmig"), ctl);
+		ASSERT_EQ(0, system(cmd));
+		EXPECT_EQ(1, proc_wait_exit(c->pri, PROC_WAIT_MS))
+			TH_LOG("%s", file_text(c->pri_log));
+		c->pri = 0;
+	} else if (!variant->silent) {
+		proc_stop(&c->pri);
+	}
 
 	if (variant->fence && !strcmp(variant->fence, "false")) {
 		EXPECT_EQ(1, proc_wait_exit(c->sec, PROC_WAIT_MS));
@@ -469,6 +499,8 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		TH_LOG("%s", file_text(c->sec_log));
 	c->sec = 0;
 	TH_LOG("%s", file_text(c->sec_log));
+	if (variant->silent)
+		EXPECT_TRUE(file_has(c->sec_log, "silent for --timeout"));
 	ASSERT_EQ(0, takeover_crcs(c->pri_log, c->sec_log, &seq, &pri_crc,
 				   &sec_crc))
 		TH_LOG("%s\n%s", file_text(c->pri_log), file_text(c->sec_log));

@@ -4,9 +4,12 @@
  * what both use of the wire format (colo.h) and of guest memory.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <linux/kmig.h>
 
@@ -162,11 +165,28 @@ int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
 	return 0;
 }
 
+int colo_unix_addr(const char *path, struct sockaddr_un *a,
+		   unsigned int *len)
+{
+	size_t n = strlen(path);
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (!n || n >= sizeof(a->sun_path))
+		return -EINVAL;
+	memcpy(a->sun_path, path, n);
+	if (path[0] == '@')
+		a->sun_path[0] = 0;
+	*len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@');
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kmig colo <role> [<args>]\n\nRoles:\n"
 		"  primary    Run the guest and checkpoint it into a secondary\n"
 		"  secondary  Keep a checkpointed copy, take over when the primary is lost\n"
+		"  failover   Make a secondary take over now\n"
 		"\n'kmig colo <role> --help' shows a role's options.\n");
 }
 
@@ -184,6 +204,8 @@ int colo_main(int argc, char *argv[])
 		return colo_primary_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "secondary"))
 		return colo_secondary_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "failover"))
+		return colo_failover_main(argc - 1, argv + 1);
 	fprintf(stderr, "kmig colo: unknown role '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

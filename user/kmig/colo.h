@@ -93,8 +93,20 @@ int colo_set_logging(const struct mig_vm *vm, bool on, char *err, size_t n);
 int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
 		 size_t n);
 
-/* `kmig colo primary` and `kmig colo secondary`. */
+/*
+ * @path ("@name": abstract) as a unix socket address: 0, or -EINVAL
+ * when it is empty or too long.
+ */
+struct sockaddr_un;
+int colo_unix_addr(const char *path, struct sockaddr_un *a,
+		   unsigned int *len);
+
+/* The secondary's --control socket takes one line, answered by one. */
+#define COLO_CTL_FAILOVER	"failover"
+
+/* `kmig colo primary`, `kmig colo secondary`, `kmig colo failover`. */
 int colo_primary_main(int argc, char *argv[]);
 int colo_secondary_main(int argc, char *argv[]);
+int colo_failover_main(int argc, char *argv[]);
 
 #endif /* KMIG_COLO_H */

@@ -296,7 +296,7 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 	if (ret)
 		return fail(p, ret, "checkpoint %llu: no acknowledgement from the secondary: %s",
 			    (unsigned long long)p->seq,
-			    ret == -EAGAIN ? "silent for --timeout" :
+			    ret == -ETIMEDOUT ? "silent for --timeout" :
 			    strerror(-ret));
 	if (colo_ack_decode(&a, b) || a.seq != p->seq)
 		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than its acknowledgement",
@@ -346,9 +346,9 @@ static int checkpoint(struct colo_pri *p, bool last)
 		if (dt > p->pause_ns_max)
 			p->pause_ns_max = dt;
 	}
-	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms\n",
+	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x\n",
 		(unsigned long long)p->seq, (unsigned long long)npages,
-		dt / 1e6);
+		dt / 1e6, memcrc);
 	return wait_ack(p, memcrc);
 }
 

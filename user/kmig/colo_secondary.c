@@ -14,10 +14,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +35,7 @@
 #include "util.h"
 
 struct colo_sec {
-	const char *vmm, *fence;
+	const char *vmm, *fence, *control;
 	struct mig_addr addr;
 	uint64_t timeout_s;
 	bool takeover;			/* on losing the primary */
@@ -45,6 +48,10 @@ struct colo_sec {
 	uint8_t *vcpu;			/* ... and its vCPU state */
 	bool committed;			/* at least one checkpoint */
 	bool took_over;			/* the guest runs here now */
+	int csock;			/* --control, listening */
+	pthread_t ctl_thread;
+	bool ctl_started;
+	atomic_bool forced;		/* `kmig colo failover` asked */
 	uint64_t last;			/* the last committed */
 	uint32_t last_crc;		/* its memory CRC, when asked */
 	char err[512];
@@ -64,6 +71,8 @@ static const char usage_text[] =
 	"                        over only when it exits 0 (it must make sure the\n"
 	"                        primary's guest is stopped)\n"
 	"  --no-takeover         when the primary is lost, leave the guest paused\n"
+	"  --control SOCK        take `kmig colo failover` requests on this unix\n"
+	"                        socket (\"@name\": abstract)\n"
 	"  --help                this text\n";
 
 static int parse(struct colo_sec *s, int argc, char *argv[])
@@ -74,6 +83,7 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "fence", required_argument, NULL, 'f' },
 		{ "no-takeover", no_argument, NULL, 'N' },
+		{ "control", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -107,6 +117,9 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 			break;
 		case 'N':
 			s->takeover = false;
+			break;
+		case 'C':
+			s->control = optarg;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -215,7 +228,9 @@ static int receive(struct colo_sec *s, const struct colo_hdr *h,
 		ret = kmig_io_all(s->sock, tr, sizeof(tr), false);
 	if (ret)
 		return fail(s, ret, "checkpoint %llu cut short: %s",
-			    (unsigned long long)h->seq, strerror(-ret));
+			    (unsigned long long)h->seq,
+			    ret == -ETIMEDOUT ? "silent for --timeout" :
+			    strerror(-ret));
 	crc = kmig_crc32c(crc, s->stage, len);
 	crc = kmig_crc32c(crc, s->vcpu, h->vcpu_len);
 	if (get_le32(tr) != COLO_END_MAGIC || get_le32(tr + 4) != crc)
@@ -345,7 +360,7 @@ static int serve(struct colo_sec *s)
 		if (ret) {
 			fail(s, ret, "the primary is lost after checkpoint %llu: %s",
 			     (unsigned long long)s->last,
-			     ret == -EAGAIN ? "silent for --timeout" :
+			     ret == -ETIMEDOUT ? "silent for --timeout" :
 			     strerror(-ret));
 			return -ENOTCONN;
 		}
@@ -417,6 +432,63 @@ static int takeover(struct colo_sec *s)
 	return 0;
 }
 
+/*
+ * The control socket's thread: each "failover" line makes the main
+ * thread's next read of the checkpoint connection fail, which then
+ * takes over as for a lost primary.
+ */
+static void *control_thread(void *arg)
+{
+	struct colo_sec *s = arg;
+	char line[64];
+	ssize_t n;
+	int fd;
+
+	for (;;) {
+		fd = accept4(s->csock, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;	/* closed at the end */
+		}
+		n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = 0;
+		if (strcmp(line, COLO_CTL_FAILOVER "\n")) {
+			dprintf(fd, "err EINVAL unknown request\n");
+		} else {
+			atomic_store(&s->forced, true);
+			/* wakes the main thread, in accept() or a read */
+			shutdown(s->sock >= 0 ? s->sock : s->lsock, SHUT_RDWR);
+			dprintf(fd, "ok takeover requested\n");
+		}
+		close(fd);
+	}
+}
+
+static int control_start(struct colo_sec *s)
+{
+	struct sockaddr_un a;
+	unsigned int len;
+	int ret;
+
+	if (!s->control)
+		return 0;
+	if (colo_unix_addr(s->control, &a, &len))
+		return fail(s, -EINVAL, "--control %s: not a socket path",
+			    s->control);
+	s->csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->csock < 0 || bind(s->csock, (struct sockaddr *)&a, len) ||
+	    listen(s->csock, 4))
+		return fail(s, -errno, "cannot listen on --control %s: %s",
+			    s->control, strerror(errno));
+	ret = -pthread_create(&s->ctl_thread, NULL, control_thread, s);
+	if (ret)
+		return fail(s, ret, "cannot start the control thread: %s",
+			    strerror(-ret));
+	s->ctl_started = true;
+	return 0;
+}
+
 static int listen_accept(struct colo_sec *s)
 {
 	char name[MIG_ADDR_STRLEN];
@@ -473,7 +545,9 @@ static int setup(struct colo_sec *s)
 	s->vcpu = malloc(VMM_STATE_MAX);
 	if (!s->tmp || !s->vcpu)
 		return fail(s, -ENOMEM, "out of memory");
-	ret = listen_accept(s);
+	ret = control_start(s);
+	if (!ret)
+		ret = listen_accept(s);
 	if (!ret)
 		ret = read_hello(s);
 	return ret;
@@ -486,6 +560,13 @@ static void cleanup(struct colo_sec *s)
 	colo_set_logging(&s->vm, false, s->err, sizeof(s->err));
 	for (i = 0; i < s->vm.nslots; i++)
 		free(s->cache[i]);
+	if (s->ctl_started) {
+		shutdown(s->csock, SHUT_RDWR);
+		pthread_cancel(s->ctl_thread);
+		pthread_join(s->ctl_thread, NULL);
+	}
+	if (s->csock >= 0)
+		close(s->csock);
 	if (s->sock >= 0)
 		close(s->sock);
 	if (s->lsock >= 0)
@@ -499,7 +580,9 @@ static void cleanup(struct colo_sec *s)
 
 int colo_secondary_main(int argc, char *argv[])
 {
-	struct colo_sec s = { .lsock = -1, .sock = -1, .vm = { .ctx_fd = -1 } };
+	struct colo_sec s = {
+		.lsock = -1, .sock = -1, .csock = -1, .vm = { .ctx_fd = -1 },
+	};
 	int ret;
 
 	ret = parse(&s, argc, argv);
@@ -508,6 +591,10 @@ int colo_secondary_main(int argc, char *argv[])
 	ret = setup(&s);
 	if (!ret)
 		ret = serve(&s);
+	if (ret && atomic_load(&s.forced)) {
+		fprintf(stderr, "kmig colo secondary: failover asked by hand\n");
+		ret = -ENOTCONN;
+	}
 	if (ret == -ENOTCONN && s.committed)
 		ret = takeover(&s);
 	else if (ret == -ENOTCONN)
