@@ -11,7 +11,7 @@
  * secondary takes over with its memory at the last committed checkpoint
  * and the guest's counter goes on; the same primary only stopped (the
  * link goes silent for --timeout); a primary killed between checkpoints
- * likewise, and `kmig colo failover` by hand; a fence that fails keeps the secondary from taking over.
+ * likewise, and `kmig colo failover` by hand; a stranger refused; a fence that fails keeps the secondary from taking over.
  */
 #include <errno.h>
 #include <limits.h>
@@ -383,6 +383,30 @@ TEST_F_TIMEOUT(colo, corrupt_checkpoint, TEST_TIMEOUT)
 	free(t);
 	ASSERT_EQ(0, memory_crc(&self->b, &crc));
 	EXPECT_EQ(crc5, crc);
+}
+
+/* Not a primary: refused by its hello, the VM untouched. */
+TEST_F_TIMEOUT(colo, stranger, TEST_TIMEOUT)
+{
+	const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+	struct vmm_status st;
+	int fd;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern none");
+	self->sec = proc_spawnf(NULL, self->sec_log,
+				"%s colo secondary --vmm %s --listen 127.0.0.1:24608",
+				proc_bin("kmig"), self->b.sock);
+	fd = proc_connect(24608);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(junk), write(fd, junk, sizeof(junk)));
+	EXPECT_EQ(1, proc_wait_exit(self->sec, PROC_WAIT_MS));
+	self->sec = 0;
+	close(fd);
+	EXPECT_TRUE(file_has(self->sec_log, "not a kmig COLO primary"))
+		TH_LOG("%s", file_text(self->sec_log));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
 }
 
 FIXTURE(colo_fail) {

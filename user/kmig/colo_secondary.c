@@ -296,6 +296,12 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	unsigned int idx = 0;
 	int ret;
 
+	/* first what the VMM may refuse: it checks it whole, then loads */
+	ret = vmm_client_load(&s->vm.vmm, s->vcpu, h->vcpu_len);
+	if (ret)
+		return fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
+			    (unsigned long long)h->seq,
+			    vmm_client_why(&s->vm.vmm, ret));
 	ret = own_dirty(s, true);
 	for (i = 0; !ret && i < h->npages; i++) {
 		const uint8_t *r = s->stage + i * rec;
@@ -311,10 +317,6 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	/* what this agent just wrote is no write of the guest's */
 	if (!ret)
 		ret = own_dirty(s, false);
-	if (!ret && (ret = vmm_client_load(&s->vm.vmm, s->vcpu, h->vcpu_len)))
-		fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
-		     (unsigned long long)h->seq,
-		     vmm_client_why(&s->vm.vmm, ret));
 	if (!ret && h->flags & COLO_CKPT_VERIFY &&
 	    (ret = colo_mem_crc(&s->vm, &a.memcrc)))
 		fail(s, ret, "cannot read guest memory: %s", strerror(-ret));
@@ -379,10 +381,13 @@ static int serve(struct colo_sec *s)
 			nack(s, h.seq, ret);
 		if (ret && ret != -EBADMSG && ret != -ENOMEM)
 			return -ENOTCONN;
-		if (!ret)
-			ret = commit(s, &h);
 		if (ret)
 			return ret;
+		ret = commit(s, &h);
+		if (ret) {
+			nack(s, h.seq, ret);
+			return ret;
+		}
 	}
 }
 
