@@ -256,12 +256,20 @@ static int own_dirty(struct colo_sec *s, bool keep)
 	return colo_harvest(&s->vm, s->tmp, keep, s->err, sizeof(s->err));
 }
 
-/* Every marked page from the cache into the VM. */
+/* Pages written with one pwritev() at most. */
+#define FLUSH_RUN	64u
+
+static bool marked(const struct mig_slot *sl, uint64_t pg)
+{
+	return sl->bitmap[pg / 64] & (1ull << (pg % 64));
+}
+
+/* Every marked page from the cache into the VM, runs of them at once. */
 static int flush_cache(struct colo_sec *s, uint64_t *written)
 {
-	unsigned int i, done;
-	struct iovec iov;
-	uint64_t pg;
+	struct iovec iov[FLUSH_RUN];
+	unsigned int i, n, done;
+	uint64_t pg, first;
 	int ret;
 
 	*written = 0;
@@ -269,17 +277,22 @@ static int flush_cache(struct colo_sec *s, uint64_t *written)
 		struct mig_slot *sl = &s->vm.slots[i];
 
 		for (pg = 0; pg < sl->npages; pg++) {
-			if (!(sl->bitmap[pg / 64] & (1ull << (pg % 64))))
+			if (!marked(sl, pg))
 				continue;
-			iov.iov_base = s->cache[i] + pg * MIG_PAGE;
-			iov.iov_len = MIG_PAGE;
-			ret = kmig_ctx_write_pages(s->vm.ctx_fd, sl->id, pg,
-						   &iov, 1, &done);
+			first = pg;
+			for (n = 0; n < FLUSH_RUN && pg < sl->npages &&
+			     marked(sl, pg); n++, pg++) {
+				iov[n].iov_base = s->cache[i] + pg * MIG_PAGE;
+				iov[n].iov_len = MIG_PAGE;
+			}
+			ret = kmig_ctx_write_pages(s->vm.ctx_fd, sl->id, first,
+						   iov, n, &done);
 			if (ret)
 				return fail(s, ret, "cannot write page %llu of slot %u: %s",
-					    (unsigned long long)pg, sl->id,
-					    strerror(-ret));
-			(*written)++;
+					    (unsigned long long)(first + done),
+					    sl->id, strerror(-ret));
+			*written += n;
+			pg = first + n - 1;	/* the loop goes on after it */
 		}
 		memset(sl->bitmap, 0, kmig_bitmap_words(sl->npages) * 8);
 	}
