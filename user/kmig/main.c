@@ -25,6 +25,7 @@ static const struct {
 	{ "stats", stats_main, "Show the module's per-context statistics" },
 	{ "save", save_main, "Save a guest into a snapshot file" },
 	{ "restore", restore_main, "Restore a guest from a snapshot file" },
+	{ "colo", colo_main, "Fault tolerance: checkpoint a guest into a secondary" },
 };
 
 static void show_usage(FILE *file)

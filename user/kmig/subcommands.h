@@ -21,6 +21,7 @@ int resume_main(int argc, char *argv[]);
 int stats_main(int argc, char *argv[]);
 int save_main(int argc, char *argv[]);
 int restore_main(int argc, char *argv[]);
+int colo_main(int argc, char *argv[]);
 
 /*
  * Their command lines, parsed: 0, 1 after printing the help (--help), or

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * COLO, first slice (Documentation/colo.rst): `kmig colo primary` on a
+ * kmig-vmm whose guest keeps dirtying memory, `kmig colo secondary` on a
+ * kmig-vmm started --incoming, over 127.0.0.1.
+ *
+ * Checked: entering COLO and 20+ checkpoints, guest memory equal at each
+ * commit (the primary's CRC at its pause against the secondary's after
+ * applying it, --verify) and byte for byte at the last one, vCPU state
+ * too (but for the clocks); a primary stopped in the middle of a checkpoint and killed: the
+ * secondary takes over with its memory at the last committed checkpoint
+ * and the guest's counter goes on; the same primary only stopped (the
+ * link goes silent for --timeout); a primary killed between checkpoints
+ * likewise, and `kmig colo failover` by hand; a stranger refused; a fence that fails keeps the secondary from taking over.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "kselftest_harness.h"
+#include "client.h"
+#include "crc32c.h"
+#include "dec.h"
+#include "kvm.h"
+#include "proc.h"
+
+#define TEST_TIMEOUT	180
+#define VMM_ARGS	"--mem 8 --slots 2 --vcpus 1"
+
+FIXTURE(colo) {
+	struct vmm_proc a, b;
+	pid_t pri, sec;
+	char pri_log[64], sec_log[64];
+};
+
+FIXTURE_SETUP(colo)
+{
+	memset(self, 0, sizeof(*self));
+	snprintf(self->pri_log, sizeof(self->pri_log),
+		 "/dev/shm/colo-%d.pri", getpid());
+	snprintf(self->sec_log, sizeof(self->sec_log),
+		 "/dev/shm/colo-%d.sec", getpid());
+}
+
+FIXTURE_TEARDOWN(colo)
+{
+	proc_stop(&self->pri);
+	proc_stop(&self->sec);
+	vmm_stop(&self->a);
+	vmm_stop(&self->b);
+	unlink(self->pri_log);
+	unlink(self->sec_log);
+}
+
+/* A dirtying guest on the primary's VMM, an incoming one for the other. */
+static void start_vmms(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(colo) *self, const char *guest)
+{
+	struct vmm_status st;
+
+	vmm_startf(&self->a, vmm_sock("colo-a"), "/dev/null", "%s %s",
+		   VMM_ARGS, guest);
+	vmm_wait_counter(&self->a, 0, &st);
+	vmm_startf(&self->b, vmm_sock("colo-b"), "/dev/null",
+		   "%s --incoming", VMM_ARGS);
+}
+
+static void start_agents(FIXTURE_DATA(colo) *self, unsigned int port,
+			 const char *sec_args, const char *pri_args)
+{
+	self->sec = proc_spawnf(NULL, self->sec_log,
+				"%s colo secondary --vmm %s --listen 127.0.0.1:%u %s",
+				proc_bin("kmig"), self->b.sock, port, sec_args);
+	self->pri = proc_spawnf(NULL, self->pri_log,
+				"%s colo primary --vmm %s --to 127.0.0.1:%u %s",
+				proc_bin("kmig"), self->a.sock, port, pri_args);
+}
+
+/* How many times @needle occurs in @path. */
+static unsigned int count_in(const char *path, const char *needle)
+{
+	size_t len;
+	char *t = file_read(path, &len), *p;
+	unsigned int n = 0;
+
+	for (p = t; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(t);
+	return n;
+}
+
+/* Wait until the primary logged checkpoint @seq as committed. */
+static bool wait_committed(const char *log, unsigned long long seq)
+{
+	char needle[64];
+	int i;
+
+	snprintf(needle, sizeof(needle), "checkpoint %llu committed", seq);
+	for (i = 0; i < PROC_WAIT_MS / 100; i++) {
+		if (file_has(log, needle))
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+/*
+ * The memory CRC the primary logged at checkpoint @seq's pause (whether
+ * or not its ACK came), and the checkpoint and CRC the secondary logged
+ * at its takeover: -1 when a line is missing.
+ */
+static int takeover_crcs(const char *pri_log, const char *sec_log,
+			 unsigned long long *seq, unsigned int *pri_crc,
+			 unsigned int *sec_crc)
+{
+	char needle[64], *t, *p, *nl;
+	size_t len;
+	int ret = -1;
+
+	t = file_read(sec_log, &len);
+	p = t ? strstr(t, "takeover at checkpoint ") : NULL;
+	if (!p || sscanf(p, "takeover at checkpoint %llu, memory crc %x",
+			 seq, sec_crc) != 2)
+		goto out;
+	free(t);
+	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", *seq);
+	t = file_read(pri_log, &len);
+	p = t ? strstr(t, needle) : NULL;
+	nl = p ? strchr(p, '\n') : NULL;
+	if (nl)
+		*nl = 0;
+	p = p ? strstr(p, "memory crc ") : NULL;
+	if (p && sscanf(p, "memory crc %x", pri_crc) == 1)
+		ret = 0;
+out:
+	free(t);
+	return ret;
+}
+
+/* Every slot of both VMMs' guests, byte for byte: 0, or -1 (logged). */
+static int same_memory(struct __test_metadata *_metadata,
+		       struct vmm_proc *a, struct vmm_proc *b)
+{
+	struct vmm_client_slot sa[4], sb[4];
+	struct vmm_client ca, cb;
+	unsigned int na, nb, i;
+	int fa = -1, fb = -1, ret = -1;
+	char *ba = NULL, *bb = NULL;
+	uint64_t off;
+
+	if (vmm_connect(a, &ca))
+		return -1;
+	if (vmm_connect(b, &cb)) {
+		vmm_client_close(&ca);
+		return -1;
+	}
+	if (vmm_client_ctx(&ca, sa, 4, &na, &fa) ||
+	    vmm_client_ctx(&cb, sb, 4, &nb, &fb) || na != nb) {
+		TH_LOG("cannot take both contexts");
+		goto out;
+	}
+	ba = malloc(1 << 20);
+	bb = malloc(1 << 20);
+	for (i = 0; ba && bb && i < na; i++) {
+		for (off = 0; off < sa[i].size; off += 1 << 20) {
+			if (pread(fa, ba, 1 << 20, KMIG_SLOT_OFFSET(sa[i].id) + off) != 1 << 20 ||
+			    pread(fb, bb, 1 << 20, KMIG_SLOT_OFFSET(sb[i].id) + off) != 1 << 20) {
+				TH_LOG("slot %u: cannot read at %llu", sa[i].id,
+				       (unsigned long long)off);
+				goto out;
+			}
+			if (memcmp(ba, bb, 1 << 20)) {
+				TH_LOG("slot %u differs in the MiB at %llu",
+				       sa[i].id, (unsigned long long)off);
+				goto out;
+			}
+		}
+	}
+	ret = ba && bb ? 0 : -1;
+out:
+	free(ba);
+	free(bb);
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	vmm_client_close(&ca);
+	vmm_client_close(&cb);
+	return ret;
+}
+
+/* CRC32C of all of @v's guest memory, as `kmig colo` computes it. */
+static int memory_crc(struct vmm_proc *v, uint32_t *crc)
+{
+	struct vmm_client_slot sl[4];
+	struct vmm_client c;
+	unsigned int n, i;
+	int fd = -1, ret;
+	uint64_t off;
+	char *buf;
+
+	*crc = 0;
+	ret = vmm_connect(v, &c);
+	if (ret)
+		return ret;
+	ret = vmm_client_ctx(&c, sl, 4, &n, &fd);
+	vmm_client_close(&c);
+	if (ret)
+		return ret;
+	buf = malloc(1 << 20);
+	for (i = 0; buf && !ret && i < n; i++) {
+		for (off = 0; !ret && off < sl[i].size; off += 1 << 20) {
+			if (pread(fd, buf, 1 << 20, KMIG_SLOT_OFFSET(sl[i].id) + off) != 1 << 20)
+				ret = -EIO;
+			else
+				*crc = kmig_crc32c(*crc, buf, 1 << 20);
+		}
+	}
+	ret = buf ? ret : -ENOMEM;
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+/* One vCPU's state parts, as a VMM's `save` gives them. */
+struct vcpu_parts {
+	uint8_t *data[KMIG_VCPU_DEBUGREGS + 1];
+	uint32_t len[KMIG_VCPU_DEBUGREGS + 1];
+};
+
+static int take_part(void *opaque, uint32_t vcpu, uint16_t part,
+		     const void *data, uint32_t len)
+{
+	struct vcpu_parts *v = opaque;
+
+	if (vcpu || part > KMIG_VCPU_DEBUGREGS || v->data[part])
+		return -EPROTO;
+	v->data[part] = malloc(len ? len : 1);
+	if (!v->data[part])
+		return -ENOMEM;
+	memcpy(v->data[part], data, len);
+	v->len[part] = len;
+	return 0;
+}
+
+static int save_parts(struct vmm_proc *vp, struct vcpu_parts *v)
+{
+	static const struct kmig_dec_ops ops = { .vcpu = take_part };
+	struct kmig_dec_cfg cfg = {
+		.caps_supported = KMIG_SCAP_ALL, .ops = &ops, .opaque = v,
+	};
+	struct vmm_client c;
+	struct kmig_dec d;
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret;
+
+	ret = vmm_connect(vp, &c);
+	if (ret)
+		return ret;
+	ret = vmm_client_save(&c, &buf, &len);
+	vmm_client_close(&c);
+	if (!ret)
+		ret = kmig_dec_init_buf(&d, &cfg, buf, len);
+	if (!ret) {
+		ret = kmig_dec_run(&d);
+		kmig_dec_free(&d);
+	}
+	free(buf);
+	return ret;
+}
+
+/*
+ * vCPU 0's state on both VMMs, part for part: 0, or -1 (logged). MSRS
+ * and LAPIC are left out: each KVM's TSC and APIC timer count move on
+ * their own while paused, so a save after a load never repeats them.
+ */
+static int same_vcpus(struct __test_metadata *_metadata, struct vmm_proc *a,
+		      struct vmm_proc *b)
+{
+	struct vcpu_parts va = { 0 }, vb = { 0 };
+	int ret = -1;
+	unsigned int i;
+
+	if (save_parts(a, &va) || save_parts(b, &vb)) {
+		TH_LOG("cannot save both vCPU states");
+		goto out;
+	}
+	ret = va.data[KMIG_VCPU_REGS] && va.data[KMIG_VCPU_SREGS] ? 0 : -1;
+	for (i = 1; i <= KMIG_VCPU_DEBUGREGS; i++) {
+		if (i == KMIG_VCPU_MSRS || i == KMIG_VCPU_LAPIC)
+			continue;
+		if (va.len[i] == vb.len[i] && (!va.len[i] ||
+		    !memcmp(va.data[i], vb.data[i], va.len[i])))
+			continue;
+		TH_LOG("vCPU state part %u differs", i);
+		ret = -1;
+	}
+out:
+	for (i = 0; i <= KMIG_VCPU_DEBUGREGS; i++) {
+		free(va.data[i]);
+		free(vb.data[i]);
+	}
+	return ret;
+}
+
+/*
+ * Entering COLO and 25 checkpoints of a dirtying guest: every commit
+ * verified by CRC, the last one byte for byte and with the vCPU state.
+ */
+TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern random --rate 2000");
+	start_agents(self, 24601, "--timeout 30",
+		     "--checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
+	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
+		TH_LOG("%s", file_text(self->pri_log));
+	self->pri = 0;
+	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(self->sec_log));
+	self->sec = 0;
+	EXPECT_EQ(25, count_in(self->pri_log, "committed, memory crc"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
+	TH_LOG("%s", file_text(self->pri_log));
+
+	/* Both paused at checkpoint 24: the same guest. */
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("paused", st.state);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
+	EXPECT_EQ(0, same_memory(_metadata, &self->a, &self->b));
+	EXPECT_EQ(0, same_vcpus(_metadata, &self->a, &self->b));
+}
+
+/*
+ * Checkpoint 6 arrives with a wrong CRC: refused whole. The primary
+ * learns it and keeps its guest running unprotected; the secondary does
+ * not take over (the primary lives) and its VM keeps checkpoint 5.
+ */
+TEST_F_TIMEOUT(colo, corrupt_checkpoint, TEST_TIMEOUT)
+{
+	char needle[64], *t, *p;
+	struct vmm_status st;
+	unsigned int crc5 = 0;
+	uint32_t crc;
+	size_t len;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern random --rate 2000");
+	setenv("KMIG_COLO_CORRUPT", "6", 1);
+	start_agents(self, 24605, "--timeout 30",
+		     "--checkpoint-ms 50 --verify --timeout 30");
+	unsetenv("KMIG_COLO_CORRUPT");
+	EXPECT_EQ(1, proc_wait_exit(self->pri, 120000));
+	self->pri = 0;
+	EXPECT_EQ(1, proc_wait_exit(self->sec, PROC_WAIT_MS));
+	self->sec = 0;
+	EXPECT_TRUE(file_has(self->pri_log, "checkpoint 6: the secondary refused it"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_TRUE(file_has(self->sec_log, "CRC mismatch"))
+		TH_LOG("%s", file_text(self->sec_log));
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("running", st.state);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
+
+	snprintf(needle, sizeof(needle), "checkpoint 5 committed, memory crc ");
+	t = file_read(self->pri_log, &len);
+	p = t ? strstr(t, needle) : NULL;
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(1, sscanf(p + strlen(needle), "%x", &crc5));
+	free(t);
+	ASSERT_EQ(0, memory_crc(&self->b, &crc));
+	EXPECT_EQ(crc5, crc);
+}
+
+/* Not a primary: refused by its hello, the VM untouched. */
+TEST_F_TIMEOUT(colo, stranger, TEST_TIMEOUT)
+{
+	const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+	struct vmm_status st;
+	int fd;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern none");
+	self->sec = proc_spawnf(NULL, self->sec_log,
+				"%s colo secondary --vmm %s --listen 127.0.0.1:24608",
+				proc_bin("kmig"), self->b.sock);
+	fd = proc_connect(24608);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(junk), write(fd, junk, sizeof(junk)));
+	EXPECT_EQ(1, proc_wait_exit(self->sec, PROC_WAIT_MS));
+	self->sec = 0;
+	close(fd);
+	EXPECT_TRUE(file_has(self->sec_log, "not a kmig COLO primary"))
+		TH_LOG("%s", file_text(self->sec_log));
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("incoming", st.state);
+}
+
+FIXTURE(colo_fail) {
+	FIXTURE_DATA(colo) c;
+};
+
+FIXTURE_VARIANT(colo_fail) {
+	bool mid;		/* stopped in checkpoint 6's pages, else between */
+	bool silent;		/* stopped, not killed: the link goes quiet */
+	bool by_hand;		/* not stopped: `kmig colo failover` */
+	const char *fence;	/* --fence, or NULL */
+	unsigned int port;
+};
+
+FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint) {
+	.mid = true, .port = 24602,
+};
+
+/* A primary that hangs: found lost by the silence (--timeout 10). */
+FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_silent) {
+	.mid = true, .silent = true, .port = 24606,
+};
+
+FIXTURE_VARIANT_ADD(colo_fail, between_checkpoints) {
+	.port = 24603, .fence = "true",
+};
+
+/* `kmig colo failover` while the primary runs on (its agent then fails). */
+FIXTURE_VARIANT_ADD(colo_fail, by_hand) {
+	.by_hand = true, .port = 24607, .fence = "true",
+};
+
+/* A cut link with the primary alive: the fence says so, no takeover. */
+FIXTURE_VARIANT_ADD(colo_fail, fence_refuses) {
+	.port = 24604, .fence = "false",
+};
+
+FIXTURE_SETUP(colo_fail)
+{
+	memset(&self->c, 0, sizeof(self->c));
+	snprintf(self->c.pri_log, sizeof(self->c.pri_log),
+		 "/dev/shm/colo-%d.pri", getpid());
+	snprintf(self->c.sec_log, sizeof(self->c.sec_log),
+		 "/dev/shm/colo-%d.sec", getpid());
+}
+
+FIXTURE_TEARDOWN(colo_fail)
+{
+	proc_stop(&self->c.pri);
+	proc_stop(&self->c.sec);
+	vmm_stop(&self->c.a);
+	vmm_stop(&self->c.b);
+	unlink(self->c.pri_log);
+	unlink(self->c.sec_log);
+}
+
+/*
+ * The primary agent dies: the secondary's guest resumes from the last
+ * committed checkpoint (never from part of the one cut), with the
+ * memory the primary had at that checkpoint's pause.
+ */
+TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
+{
+	FIXTURE_DATA(colo) *c = &self->c;
+	unsigned int pri_crc = 0, sec_crc = 0;
+	unsigned long long seq = 0;
+	char sec_args[128], ctl[48], cmd[PATH_MAX + 64];
+	struct vmm_status st;
+	int status;
+
+	REQUIRE_BED();
+	/* hundreds of pages per checkpoint: several batches of 64 */
+	start_vmms(_metadata, c, "--pattern random --rate 2000");
+	/* a loaded bed can take seconds for a checkpoint: only the silent
+	 * case waits for the timeout */
+	snprintf(ctl, sizeof(ctl), "@kmig-colo-ctl-%d", getpid());
+	snprintf(sec_args, sizeof(sec_args), "--timeout %u --control %s%s%s",
+		 variant->silent ? 10 : 30, ctl,
+		 variant->fence ? " --fence " : "",
+		 variant->fence ? variant->fence : "");
+	if (variant->mid)
+		setenv("KMIG_STOP_AT", "colo-mid-checkpoint-6", 1);
+	start_agents(c, variant->port, sec_args,
+		     "--checkpoint-ms 100 --verify --timeout 30");
+	unsetenv("KMIG_STOP_AT");
+	if (variant->mid) {
+		ASSERT_TRUE(proc_stopped(c->pri, &status, PROC_WAIT_MS))
+			TH_LOG("%s", file_text(c->pri_log));
+	} else {
+		ASSERT_TRUE(wait_committed(c->pri_log, 6))
+			TH_LOG("%s", file_text(c->pri_log));
+	}
+	if (variant->by_hand) {
+		snprintf(cmd, sizeof(cmd), "%s colo failover --control %s",
+			 proc_bin("kmig"), ctl);
+		ASSERT_EQ(0, system(cmd));
+		EXPECT_EQ(1, proc_wait_exit(c->pri, PROC_WAIT_MS))
+			TH_LOG("%s", file_text(c->pri_log));
+		c->pri = 0;
+	} else if (!variant->silent) {
+		proc_stop(&c->pri);
+	}
+
+	if (variant->fence && !strcmp(variant->fence, "false")) {
+		EXPECT_EQ(1, proc_wait_exit(c->sec, PROC_WAIT_MS));
+		c->sec = 0;
+		EXPECT_TRUE(file_has(c->sec_log, "no takeover"))
+			TH_LOG("%s", file_text(c->sec_log));
+		ASSERT_EQ(0, vmm_status(&c->b, &st));
+		EXPECT_STREQ("incoming", st.state);
+		return;
+	}
+	ASSERT_EQ(0, proc_wait_exit(c->sec, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(c->sec_log));
+	c->sec = 0;
+	TH_LOG("%s", file_text(c->sec_log));
+	if (variant->silent)
+		EXPECT_TRUE(file_has(c->sec_log, "silent for --timeout"));
+	ASSERT_EQ(0, takeover_crcs(c->pri_log, c->sec_log, &seq, &pri_crc,
+				   &sec_crc))
+		TH_LOG("%s\n%s", file_text(c->pri_log), file_text(c->sec_log));
+	if (variant->mid) {
+		EXPECT_EQ(5, seq);
+	} else {
+		EXPECT_LE(6, seq);
+	}
+	EXPECT_EQ(pri_crc, sec_crc);
+
+	/* The guest goes on there, its counter from the checkpoint on. */
+	ASSERT_EQ(0, vmm_status(&c->b, &st));
+	EXPECT_STREQ("running", st.state);
+	EXPECT_LT(0, st.counter);
+	vmm_wait_counter(&c->b, st.counter, &st);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmig colo primary`: run the guest here and checkpoint it into a
+ * secondary (Documentation/colo.rst).
+ *
+ * Checkpoint 0 carries every page with memory that is not zero; each
+ * later one the pages the guest dirtied since the previous pause. At each
+ * checkpoint the guest pauses, its dirty log is harvested and its vCPU
+ * state saved, the checkpoint is sent whole, and the guest resumes; the
+ * ACK is awaited before the next pause. Any failure leaves the guest
+ * running here, unprotected, and ends with status 1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "colo.h"
+#include "crc32c.h"
+#include "ctx.h"
+#include "le.h"
+#include "mig.h"
+#include "util.h"
+
+/* Records sent per write. */
+#define BATCH_PAGES	64u
+
+struct colo_pri {
+	const char *vmm, *to;
+	struct mig_addr addr;
+	uint64_t period_ms, checkpoints, timeout_s;
+	bool verify;
+	struct mig_vm vm;
+	int sock;
+	bool logging, paused;
+	uint64_t *tmp;			/* harvest buffer */
+	uint8_t *buf;			/* BATCH_PAGES records */
+	uint64_t seq;
+	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
+	char err[512];
+};
+
+static const char usage_text[] =
+	"Usage: kmig colo primary --vmm SOCK --to ADDR:PORT [options]\n"
+	"\n"
+	"Checkpoint the running guest of the VMM at SOCK into a `kmig colo\n"
+	"secondary` listening at ADDR:PORT, until stopped or failed.\n"
+	"\n"
+	"  --vmm SOCK            the VMM's control socket (\"@name\": abstract)\n"
+	"  --to ADDR:PORT        the secondary\n"
+	"  --checkpoint-ms N     period between checkpoints (default 200)\n"
+	"  --checkpoints N       stop after checkpoint N (0..N), leaving the guest\n"
+	"                        paused at it here and committed there\n"
+	"  --verify              compare a CRC of all guest memory at each pause\n"
+	"                        with the secondary's after it applied it\n"
+	"  --timeout S           a secondary silent this long is lost (default 5)\n"
+	"  --help                this text\n";
+
+static int parse(struct colo_pri *p, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "to", required_argument, NULL, 't' },
+		{ "checkpoint-ms", required_argument, NULL, 'c' },
+		{ "checkpoints", required_argument, NULL, 'n' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "colo primary";
+	int c;
+
+	p->period_ms = COLO_CHECKPOINT_MS;
+	p->timeout_s = COLO_TIMEOUT_S;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			p->vmm = optarg;
+			break;
+		case 't':
+			p->to = optarg;
+			if (mig_parse_addr(cmd, "--to", optarg, true, &p->addr))
+				return -EINVAL;
+			break;
+		case 'c':
+			if (mig_parse_u64(cmd, "--checkpoint-ms", optarg, 1,
+					  60000, &p->period_ms))
+				return -EINVAL;
+			break;
+		case 'n':
+			if (mig_parse_u64(cmd, "--checkpoints", optarg, 0,
+					  UINT32_MAX, &p->checkpoints))
+				return -EINVAL;
+			p->checkpoints++;	/* 0..N */
+			break;
+		case 'V':
+			p->verify = true;
+			break;
+		case 'T':
+			if (mig_parse_u64(cmd, "--timeout", optarg, 1, 3600,
+					  &p->timeout_s))
+				return -EINVAL;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return mig_usage_error(cmd, "unknown option or missing value: %s",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return mig_usage_error(cmd, "unexpected argument '%s'",
+				       argv[optind]);
+	if (!p->vmm || !p->to)
+		return mig_usage_error(cmd, "--vmm and --to are required");
+	return 0;
+}
+
+/* The first failure is the cause (mig.h). */
+#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
+
+static int vmm_req(struct colo_pri *p, const char *req)
+{
+	int ret = vmm_client_cmd(&p->vm.vmm, "%s", req);
+
+	if (ret)
+		return fail(p, ret, "the VMM refused '%s': %s", req,
+			    vmm_client_why(&p->vm.vmm, ret));
+	return 0;
+}
+
+static int set_logging(struct colo_pri *p, bool on)
+{
+	int ret = colo_set_logging(&p->vm, on, p->err, sizeof(p->err));
+
+	if (!ret)
+		p->logging = on;
+	return ret;
+}
+
+/*
+ * Each slot's pages to send into its bitmap, their count in *@n: the
+ * dirty log (emptied), and for checkpoint 0 every page with memory.
+ */
+static int collect(struct colo_pri *p, uint64_t *n)
+{
+	unsigned int i;
+	uint64_t w;
+	int ret;
+
+	*n = 0;
+	for (i = 0; i < p->vm.nslots; i++)
+		memset(p->vm.slots[i].bitmap, 0,
+		       kmig_bitmap_words(p->vm.slots[i].npages) * 8);
+	ret = colo_harvest(&p->vm, p->tmp, true, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	for (i = 0; !p->seq && i < p->vm.nslots; i++) {
+		struct mig_slot *sl = &p->vm.slots[i];
+
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++)
+			sl->bitmap[w] |= sl->present[w];
+	}
+	/* Checkpoint 0: the secondary's cache starts zeroed. */
+	for (i = 0; i < p->vm.nslots; i++) {
+		struct mig_slot *sl = &p->vm.slots[i];
+		uint64_t pg;
+
+		for (pg = 0; pg < sl->npages; pg++) {
+			if (!(sl->bitmap[pg / 64] & (1ull << (pg % 64))))
+				continue;
+			if (!p->seq && kmig_page_is_zero(sl->map + pg * MIG_PAGE)) {
+				sl->bitmap[pg / 64] &= ~(1ull << (pg % 64));
+				continue;
+			}
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
+static int send_all(struct colo_pri *p, const void *b, size_t len,
+		    uint32_t *crc)
+{
+	int ret;
+
+	*crc = kmig_crc32c(*crc, b, len);
+	ret = kmig_io_all(p->sock, (void *)b, len, true);
+	if (ret)
+		return fail(p, ret, "checkpoint %llu: cannot send to the secondary: %s",
+			    (unsigned long long)p->seq, strerror(-ret));
+	return 0;
+}
+
+/* Tests: KMIG_STOP_AT=colo-mid-checkpoint-SEQ stops this agent part way
+ * through checkpoint SEQ's pages (util.h). */
+static void stop_point(const struct colo_pri *p)
+{
+	char point[48];
+
+	snprintf(point, sizeof(point), "colo-mid-checkpoint-%llu",
+		 (unsigned long long)p->seq);
+	kmig_stop_at(point);
+}
+
+/* Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC. */
+static bool corrupt_point(const struct colo_pri *p)
+{
+	const char *at = getenv("KMIG_COLO_CORRUPT");
+
+	return at && strtoull(at, NULL, 10) == p->seq;
+}
+
+/* The pages in the bitmaps as records, in batches. */
+static int send_pages(struct colo_pri *p, uint32_t *crc)
+{
+	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE, fill = 0;
+	unsigned int i;
+	uint64_t pg;
+	int ret;
+
+	for (i = 0; i < p->vm.nslots; i++) {
+		struct mig_slot *sl = &p->vm.slots[i];
+
+		for (pg = 0; pg < sl->npages; pg++) {
+			uint8_t *r = p->buf + fill;
+
+			if (!(sl->bitmap[pg / 64] & (1ull << (pg % 64))))
+				continue;
+			memset(r, 0, COLO_REC_HDR_SIZE);
+			put_le32(r, sl->id);
+			put_le64(r + 8, pg);
+			memcpy(r + COLO_REC_HDR_SIZE, sl->map + pg * MIG_PAGE,
+			       MIG_PAGE);
+			fill += rec;
+			if (fill < rec * BATCH_PAGES)
+				continue;
+			ret = send_all(p, p->buf, fill, crc);
+			if (ret)
+				return ret;
+			fill = 0;
+			stop_point(p);
+		}
+	}
+	return fill ? send_all(p, p->buf, fill, crc) : 0;
+}
+
+static int send_checkpoint(struct colo_pri *p, uint64_t npages,
+			   const uint8_t *vcpu, size_t vlen)
+{
+	struct colo_hdr h = {
+		.magic = COLO_CKPT_MAGIC, .seq = p->seq, .npages = npages,
+		.vcpu_len = vlen, .flags = p->verify ? COLO_CKPT_VERIFY : 0,
+	};
+	uint8_t hb[COLO_HDR_SIZE], tr[COLO_TRAILER_SIZE];
+	uint32_t crc = 0;
+	int ret;
+
+	colo_hdr_encode(&h, hb);
+	ret = send_all(p, hb, sizeof(hb), &crc);
+	if (!ret)
+		ret = send_pages(p, &crc);
+	if (!ret)
+		ret = send_all(p, vcpu, vlen, &crc);
+	if (ret)
+		return ret;
+	if (corrupt_point(p))
+		crc ^= 1;
+	put_le32(tr, COLO_END_MAGIC);
+	put_le32(tr + 4, crc);
+	ret = kmig_io_all(p->sock, tr, sizeof(tr), true);
+	if (ret)
+		return fail(p, ret, "checkpoint %llu: cannot send its trailer: %s",
+			    (unsigned long long)p->seq, strerror(-ret));
+	return 0;
+}
+
+static int wait_ack(struct colo_pri *p, uint32_t memcrc)
+{
+	uint8_t b[COLO_ACK_SIZE];
+	struct colo_ack a;
+	int ret;
+
+	ret = kmig_io_all(p->sock, b, sizeof(b), false);
+	if (ret)
+		return fail(p, ret, "checkpoint %llu: no acknowledgement from the secondary: %s",
+			    (unsigned long long)p->seq,
+			    ret == -ETIMEDOUT ? "silent for --timeout" :
+			    strerror(-ret));
+	if (colo_ack_decode(&a, b) || a.seq != p->seq)
+		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than its acknowledgement",
+			    (unsigned long long)p->seq);
+	if (a.status)
+		return fail(p, a.status, "checkpoint %llu: the secondary refused it: %s",
+			    (unsigned long long)p->seq, strerror(-a.status));
+	if (p->verify && a.memcrc != memcrc)
+		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
+			    (unsigned long long)p->seq, memcrc, a.memcrc);
+	printf("checkpoint %llu committed%s%08x\n", (unsigned long long)p->seq,
+	       p->verify ? ", memory crc " : "", p->verify ? memcrc : 0);
+	fflush(stdout);
+	return 0;
+}
+
+/* One checkpoint: pause, collect, send, resume (unless the last), ack. */
+static int checkpoint(struct colo_pri *p, bool last)
+{
+	uint64_t t0 = kmig_now_ns(), npages, dt;
+	uint32_t memcrc = 0;
+	uint8_t *vcpu = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	ret = vmm_req(p, "pause");
+	if (ret)
+		return ret;
+	p->paused = true;
+	ret = collect(p, &npages);
+	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen)))
+		fail(p, ret, "cannot save the vCPU state: %s",
+		     vmm_client_why(&p->vm.vmm, ret));
+	if (!ret && p->verify && (ret = colo_mem_crc(&p->vm, &memcrc)))
+		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
+	if (!ret)
+		ret = send_checkpoint(p, npages, vcpu, vlen);
+	free(vcpu);
+	if (!ret && !last && !(ret = vmm_req(p, "resume")))
+		p->paused = false;
+	dt = kmig_now_ns() - t0;
+	if (ret)
+		return ret;
+	if (p->seq) {
+		p->pause_ns_sum += dt;
+		p->pages_sum += npages;
+		if (dt > p->pause_ns_max)
+			p->pause_ns_max = dt;
+	}
+	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x\n",
+		(unsigned long long)p->seq, (unsigned long long)npages,
+		dt / 1e6, memcrc);
+	return wait_ack(p, memcrc);
+}
+
+static int connect_secondary(struct colo_pri *p)
+{
+	uint64_t until = kmig_now_ns() + 5000000000ull;
+	char name[MIG_ADDR_STRLEN];
+	uint8_t *hello;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		p->sock = socket(p->addr.ss.ss_family,
+				 SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (p->sock < 0)
+			return fail(p, -errno, "socket: %s", strerror(errno));
+		mig_sock_setup(p->sock, p->timeout_s);
+		if (!connect(p->sock, (struct sockaddr *)&p->addr.ss,
+			     p->addr.len))
+			break;
+		ret = -errno;
+		close(p->sock);
+		p->sock = -1;
+		if (ret != -ECONNREFUSED || kmig_now_ns() > until)
+			return fail(p, ret, "cannot connect to the secondary at %s: %s",
+				    mig_addr_str(&p->addr.ss, name),
+				    strerror(-ret));
+		usleep(50000);
+	}
+	hello = colo_hello_encode(&p->vm, &len);
+	if (!hello)
+		return fail(p, -ENOMEM, "out of memory");
+	ret = kmig_io_all(p->sock, hello, len, true);
+	free(hello);
+	if (ret)
+		return fail(p, ret, "cannot send the hello: %s", strerror(-ret));
+	return 0;
+}
+
+static int setup(struct colo_pri *p)
+{
+	struct vmm_status st;
+	uint64_t max = 0;
+	unsigned int i;
+	int ret;
+
+	ret = mig_ensure_module(p->err, sizeof(p->err));
+	if (!ret)
+		ret = mig_vm_attach(&p->vm, p->vmm, PROT_READ, p->err,
+				    sizeof(p->err));
+	if (ret)
+		return ret;
+	ret = vmm_client_status(&p->vm.vmm, &st);
+	if (ret)
+		return fail(p, ret, "cannot read the VMM's status: %s",
+			    vmm_client_why(&p->vm.vmm, ret));
+	if (strcmp(st.state, "running"))
+		return fail(p, -EBUSY, "the guest is %s, not running", st.state);
+	for (i = 0; i < p->vm.nslots; i++)
+		if (p->vm.slots[i].npages > max)
+			max = p->vm.slots[i].npages;
+	p->tmp = calloc(kmig_bitmap_words(max), 8);
+	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
+	if (!p->tmp || !p->buf)
+		return fail(p, -ENOMEM, "out of memory");
+	ret = connect_secondary(p);
+	if (!ret)
+		ret = set_logging(p, true);
+	if (!ret)
+		ret = mig_vm_present(&p->vm, p->err, sizeof(p->err));
+	return ret;
+}
+
+static int run(struct colo_pri *p)
+{
+	struct timespec ts;
+	int ret;
+
+	for (p->seq = 0;; p->seq++) {
+		bool last = p->checkpoints && p->seq + 1 == p->checkpoints;
+
+		ret = checkpoint(p, last);
+		if (ret || last)
+			return ret;
+		ts.tv_sec = p->period_ms / 1000;
+		ts.tv_nsec = (p->period_ms % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Tell the secondary this was on purpose, then let it go. */
+static void bye(struct colo_pri *p)
+{
+	struct colo_hdr h = { .magic = COLO_BYE_MAGIC };
+	uint8_t hb[COLO_HDR_SIZE];
+
+	colo_hdr_encode(&h, hb);
+	if (kmig_io_all(p->sock, hb, sizeof(hb), true))
+		fprintf(stderr, "kmig colo primary: the secondary did not take the goodbye\n");
+}
+
+static void cleanup(struct colo_pri *p, int ret)
+{
+	if (p->logging)
+		set_logging(p, false);
+	if (ret && p->paused && !vmm_req(p, "resume"))
+		p->paused = false;
+	if (!ret && p->sock >= 0)
+		bye(p);
+	if (p->sock >= 0)
+		close(p->sock);
+	free(p->tmp);
+	free(p->buf);
+	mig_vm_present_free(&p->vm);
+	if (p->vm.nslots || p->vm.ctx_fd >= 0)
+		mig_vm_detach(&p->vm);
+}
+
+int colo_primary_main(int argc, char *argv[])
+{
+	struct colo_pri p = { .sock = -1, .vm = { .ctx_fd = -1 } };
+	int ret;
+
+	ret = parse(&p, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	ret = setup(&p);
+	if (!ret)
+		ret = run(&p);
+	cleanup(&p, ret);
+	if (ret) {
+		fprintf(stderr, "kmig colo primary: %s; the guest runs here unprotected\n",
+			p.err[0] ? p.err : strerror(-ret));
+		return 1;
+	}
+	printf("stopped after checkpoint %llu, the guest paused here; pause mean %.2f ms, max %.2f ms, %llu pages\n",
+	       (unsigned long long)p.seq,
+	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
+	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
+	return 0;
+}

@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `kmig colo secondary`: keep a checkpointed copy of the primary's guest
+ * in a paused VM here, and take over when the primary is lost
+ * (Documentation/colo.rst).
+ *
+ * A checkpoint is read whole into a staging buffer (its pages) and a
+ * state buffer (its vCPUs) and its CRC checked; only then is it
+ * committed: the pages go into the RAM cache, every page dirtied by
+ * either side since the previous commit (the staged ones, and what the
+ * VM's own dirty log names) is written from the cache into the VM, the
+ * vCPU state is loaded, and the ACK goes out. A checkpoint cut short or
+ * corrupt never reaches the VM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#include "colo.h"
+#include "crc32c.h"
+#include "ctx.h"
+#include "le.h"
+#include "mig.h"
+#include "util.h"
+
+struct colo_sec {
+	const char *vmm, *fence, *control;
+	struct mig_addr addr;
+	uint64_t timeout_s;
+	bool takeover;			/* on losing the primary */
+	struct mig_vm vm;
+	int lsock, sock;
+	uint8_t *cache[MIG_MAX_SLOTS];	/* the RAM cache, per slot */
+	uint64_t *tmp;			/* harvest buffer */
+	uint8_t *stage;			/* this checkpoint's records */
+	size_t stage_cap;
+	uint8_t *vcpu;			/* ... and its vCPU state */
+	bool committed;			/* at least one checkpoint */
+	bool took_over;			/* the guest runs here now */
+	int csock;			/* --control, listening */
+	pthread_t ctl_thread;
+	bool ctl_started;
+	atomic_bool forced;		/* `kmig colo failover` asked */
+	uint64_t last;			/* the last committed */
+	uint32_t last_crc;		/* its memory CRC, when asked */
+	char err[512];
+};
+
+static const char usage_text[] =
+	"Usage: kmig colo secondary --vmm SOCK --listen ADDR:PORT [options]\n"
+	"\n"
+	"Receive the checkpoints of a `kmig colo primary` into the VM of the\n"
+	"VMM at SOCK (started --incoming, it stays paused), and resume it from\n"
+	"the last committed checkpoint when the primary is lost.\n"
+	"\n"
+	"  --vmm SOCK            the VMM's control socket (\"@name\": abstract)\n"
+	"  --listen ADDR:PORT    where the primary connects\n"
+	"  --timeout S           a primary silent this long is lost (default 5)\n"
+	"  --fence CMD           before taking over, run CMD (/bin/sh -c); take\n"
+	"                        over only when it exits 0 (it must make sure the\n"
+	"                        primary's guest is stopped)\n"
+	"  --no-takeover         when the primary is lost, leave the guest paused\n"
+	"  --control SOCK        take `kmig colo failover` requests on this unix\n"
+	"                        socket (\"@name\": abstract)\n"
+	"  --help                this text\n";
+
+static int parse(struct colo_sec *s, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "fence", required_argument, NULL, 'f' },
+		{ "no-takeover", no_argument, NULL, 'N' },
+		{ "control", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "colo secondary", *listen = NULL;
+	int c;
+
+	s->timeout_s = COLO_TIMEOUT_S;
+	s->takeover = true;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			s->vmm = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			if (mig_parse_addr(cmd, "--listen", optarg, false,
+					   &s->addr))
+				return -EINVAL;
+			break;
+		case 'T':
+			if (mig_parse_u64(cmd, "--timeout", optarg, 1, 3600,
+					  &s->timeout_s))
+				return -EINVAL;
+			break;
+		case 'f':
+			if (!*optarg)
+				return mig_usage_error(cmd, "--fence is empty");
+			s->fence = optarg;
+			break;
+		case 'N':
+			s->takeover = false;
+			break;
+		case 'C':
+			s->control = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return mig_usage_error(cmd, "unknown option or missing value: %s",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return mig_usage_error(cmd, "unexpected argument '%s'",
+				       argv[optind]);
+	if (!s->vmm || !listen)
+		return mig_usage_error(cmd, "--vmm and --listen are required");
+	return 0;
+}
+
+/* The first failure is the cause (mig.h). */
+#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
+
+/* The primary's slots must be this VM's, one for one. */
+static int read_hello(struct colo_sec *s)
+{
+	uint8_t b[COLO_HELLO_SIZE], sb[COLO_HELLO_SLOT_SIZE];
+	uint32_t n, i;
+	int ret;
+
+	ret = kmig_io_all(s->sock, b, sizeof(b), false);
+	if (ret)
+		return fail(s, ret, "no hello from the primary: %s",
+			    strerror(-ret));
+	ret = colo_hello_check(b, &n, s->err, sizeof(s->err));
+	if (ret)
+		return ret;
+	if (n != s->vm.nslots)
+		return fail(s, -EINVAL, "the primary's guest has %u slots, this one %u",
+			    n, s->vm.nslots);
+	for (i = 0; i < n; i++) {
+		const struct mig_slot *sl = &s->vm.slots[i];
+
+		ret = kmig_io_all(s->sock, sb, sizeof(sb), false);
+		if (ret)
+			return fail(s, ret, "the primary's hello is cut: %s",
+				    strerror(-ret));
+		if (get_le32(sb) != sl->id || get_le64(sb + 8) != sl->gpa ||
+		    get_le64(sb + 16) != sl->size)
+			return fail(s, -EINVAL, "the primary's slot %u (gpa 0x%llx, %llu bytes) is not this VM's slot %u (gpa 0x%llx, %llu bytes)",
+				    get_le32(sb),
+				    (unsigned long long)get_le64(sb + 8),
+				    (unsigned long long)get_le64(sb + 16),
+				    sl->id, (unsigned long long)sl->gpa,
+				    (unsigned long long)sl->size);
+	}
+	return 0;
+}
+
+static struct mig_slot *slot_of(struct colo_sec *s, uint32_t id,
+				unsigned int *idx)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		if (s->vm.slots[i].id == id) {
+			*idx = i;
+			return &s->vm.slots[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Checkpoint @h's body into the staging and state buffers, CRC checked:
+ * 0, -EBADMSG for a corrupt one, or the error that cut it.
+ */
+static int receive(struct colo_sec *s, const struct colo_hdr *h,
+		   const uint8_t hb[COLO_HDR_SIZE])
+{
+	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE, len;
+	uint8_t tr[COLO_TRAILER_SIZE];
+	uint32_t crc = kmig_crc32c(0, hb, COLO_HDR_SIZE);
+	unsigned int idx;
+	uint64_t i;
+	int ret;
+
+	if (h->npages > s->vm.mem_size / MIG_PAGE || h->flags & ~COLO_CKPT_ALL ||
+	    h->vcpu_len > VMM_STATE_MAX)
+		return fail(s, -EBADMSG, "checkpoint %llu: bad header (%llu pages, flags 0x%x, %u bytes of vCPU state)",
+			    (unsigned long long)h->seq,
+			    (unsigned long long)h->npages, h->flags,
+			    h->vcpu_len);
+	len = h->npages * rec;
+	if (len > s->stage_cap) {
+		uint8_t *n = realloc(s->stage, len);
+
+		if (!n)
+			return fail(s, -ENOMEM, "checkpoint %llu: no memory to stage %llu pages",
+				    (unsigned long long)h->seq,
+				    (unsigned long long)h->npages);
+		s->stage = n;
+		s->stage_cap = len;
+	}
+	ret = kmig_io_all(s->sock, s->stage, len, false);
+	if (!ret)
+		ret = kmig_io_all(s->sock, s->vcpu, h->vcpu_len, false);
+	if (!ret)
+		ret = kmig_io_all(s->sock, tr, sizeof(tr), false);
+	if (ret)
+		return fail(s, ret, "checkpoint %llu cut short: %s",
+			    (unsigned long long)h->seq,
+			    ret == -ETIMEDOUT ? "silent for --timeout" :
+			    strerror(-ret));
+	crc = kmig_crc32c(crc, s->stage, len);
+	crc = kmig_crc32c(crc, s->vcpu, h->vcpu_len);
+	if (get_le32(tr) != COLO_END_MAGIC || get_le32(tr + 4) != crc)
+		return fail(s, -EBADMSG, "checkpoint %llu: CRC mismatch (%08x sent, %08x computed): refused whole",
+			    (unsigned long long)h->seq, get_le32(tr + 4), crc);
+	for (i = 0; i < h->npages; i++) {
+		const uint8_t *r = s->stage + i * rec;
+		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
+
+		if (!sl || get_le64(r + 8) >= sl->npages)
+			return fail(s, -EBADMSG, "checkpoint %llu: record %llu names page %llu of slot %u, which this VM has not",
+				    (unsigned long long)h->seq,
+				    (unsigned long long)i,
+				    (unsigned long long)get_le64(r + 8),
+				    get_le32(r));
+	}
+	return 0;
+}
+
+/* OR the VM's own dirty log into its bitmaps (@keep), or drop it. */
+static int own_dirty(struct colo_sec *s, bool keep)
+{
+	return colo_harvest(&s->vm, s->tmp, keep, s->err, sizeof(s->err));
+}
+
+/* Pages written with one pwritev() at most. */
+#define FLUSH_RUN	64u
+
+static bool marked(const struct mig_slot *sl, uint64_t pg)
+{
+	return sl->bitmap[pg / 64] & (1ull << (pg % 64));
+}
+
+/* Every marked page from the cache into the VM, runs of them at once. */
+static int flush_cache(struct colo_sec *s, uint64_t *written)
+{
+	struct iovec iov[FLUSH_RUN];
+	unsigned int i, n, done;
+	uint64_t pg, first;
+	int ret;
+
+	*written = 0;
+	for (i = 0; i < s->vm.nslots; i++) {
+		struct mig_slot *sl = &s->vm.slots[i];
+
+		for (pg = 0; pg < sl->npages; pg++) {
+			if (!marked(sl, pg))
+				continue;
+			first = pg;
+			for (n = 0; n < FLUSH_RUN && pg < sl->npages &&
+			     marked(sl, pg); n++, pg++) {
+				iov[n].iov_base = s->cache[i] + pg * MIG_PAGE;
+				iov[n].iov_len = MIG_PAGE;
+			}
+			ret = kmig_ctx_write_pages(s->vm.ctx_fd, sl->id, first,
+						   iov, n, &done);
+			if (ret)
+				return fail(s, ret, "cannot write page %llu of slot %u: %s",
+					    (unsigned long long)(first + done),
+					    sl->id, strerror(-ret));
+			*written += n;
+			pg = first + n - 1;	/* the loop goes on after it */
+		}
+		memset(sl->bitmap, 0, kmig_bitmap_words(sl->npages) * 8);
+	}
+	return 0;
+}
+
+/* A received, verified checkpoint into the cache and the VM; ACK it. */
+static int commit(struct colo_sec *s, const struct colo_hdr *h)
+{
+	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE;
+	struct colo_ack a = { .seq = h->seq };
+	uint8_t ab[COLO_ACK_SIZE];
+	uint64_t i, pg, written, t0 = kmig_now_ns();
+	unsigned int idx = 0;
+	int ret;
+
+	/* first what the VMM may refuse: it checks it whole, then loads */
+	ret = vmm_client_load(&s->vm.vmm, s->vcpu, h->vcpu_len);
+	if (ret)
+		return fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
+			    (unsigned long long)h->seq,
+			    vmm_client_why(&s->vm.vmm, ret));
+	ret = own_dirty(s, true);
+	for (i = 0; !ret && i < h->npages; i++) {
+		const uint8_t *r = s->stage + i * rec;
+		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
+
+		pg = get_le64(r + 8);
+		memcpy(s->cache[idx] + pg * MIG_PAGE, r + COLO_REC_HDR_SIZE,
+		       MIG_PAGE);
+		sl->bitmap[pg / 64] |= 1ull << (pg % 64);
+	}
+	if (!ret)
+		ret = flush_cache(s, &written);
+	/* what this agent just wrote is no write of the guest's */
+	if (!ret)
+		ret = own_dirty(s, false);
+	if (!ret && h->flags & COLO_CKPT_VERIFY &&
+	    (ret = colo_mem_crc(&s->vm, &a.memcrc)))
+		fail(s, ret, "cannot read guest memory: %s", strerror(-ret));
+	if (ret)
+		return ret;
+	s->committed = true;
+	s->last = h->seq;
+	s->last_crc = a.memcrc;
+	fprintf(stderr, "kmig colo secondary: checkpoint %llu committed: %llu pages written in %.2f ms\n",
+		(unsigned long long)h->seq, (unsigned long long)written,
+		(kmig_now_ns() - t0) / 1e6);
+	colo_ack_encode(&a, ab);
+	ret = kmig_io_all(s->sock, ab, sizeof(ab), true);
+	if (ret)
+		return fail(s, ret, "checkpoint %llu: cannot acknowledge it: %s",
+			    (unsigned long long)h->seq, strerror(-ret));
+	return 0;
+}
+
+/* Refuse checkpoint @seq whole; the primary learns why. */
+static void nack(struct colo_sec *s, uint64_t seq, int status)
+{
+	struct colo_ack a = { .seq = seq, .status = status };
+	uint8_t ab[COLO_ACK_SIZE];
+
+	colo_ack_encode(&a, ab);
+	kmig_io_all(s->sock, ab, sizeof(ab), true);
+}
+
+/*
+ * Checkpoints until the primary says BYE (0), refuses or fails on its
+ * own (-EBADMSG and the like: it is alive, no takeover), or is lost
+ * (-ENOTCONN: take over).
+ */
+static int serve(struct colo_sec *s)
+{
+	uint8_t hb[COLO_HDR_SIZE];
+	struct colo_hdr h;
+	int ret;
+
+	for (;;) {
+		ret = kmig_io_all(s->sock, hb, sizeof(hb), false);
+		if (ret) {
+			fail(s, ret, "the primary is lost after checkpoint %llu: %s",
+			     (unsigned long long)s->last,
+			     ret == -ETIMEDOUT ? "silent for --timeout" :
+			     strerror(-ret));
+			return -ENOTCONN;
+		}
+		colo_hdr_decode(&h, hb);
+		if (h.magic == COLO_BYE_MAGIC)
+			return 0;
+		if (h.magic != COLO_CKPT_MAGIC)
+			return fail(s, -EPROTO, "the primary sent no checkpoint (magic 0x%08x)",
+				    h.magic);
+		if (s->committed ? h.seq != s->last + 1 : h.seq != 0)
+			return fail(s, -EPROTO, "checkpoint %llu came after %llu",
+				    (unsigned long long)h.seq,
+				    (unsigned long long)s->last);
+		ret = receive(s, &h, hb);
+		if (ret == -EBADMSG)
+			nack(s, h.seq, ret);
+		if (ret && ret != -EBADMSG && ret != -ENOMEM)
+			return -ENOTCONN;
+		if (ret)
+			return ret;
+		ret = commit(s, &h);
+		if (ret) {
+			nack(s, h.seq, ret);
+			return ret;
+		}
+	}
+}
+
+/* The fence says the primary's guest is stopped: 0, or -EPERM. */
+static int fence(struct colo_sec *s)
+{
+	int st;
+
+	if (!s->fence)
+		return 0;
+	st = system(s->fence);
+	if (st == -1)
+		return fail(s, -errno, "cannot run the fence: %s",
+			    strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return fail(s, -EPERM, "the fence '%s' failed (status 0x%x): the primary may still run, no takeover",
+			    s->fence, st);
+	return 0;
+}
+
+/* Run the guest here from the last committed checkpoint. */
+static int takeover(struct colo_sec *s)
+{
+	uint64_t t0 = kmig_now_ns();
+	uint32_t crc;
+	int ret;
+
+	fprintf(stderr, "kmig colo secondary: %s\n", s->err);
+	s->err[0] = 0;
+	if (!s->takeover)
+		return fail(s, -ENOTCONN, "the primary is lost and --no-takeover: the guest stays paused at checkpoint %llu",
+			    (unsigned long long)s->last);
+	ret = fence(s);
+	if (ret)
+		return ret;
+	ret = colo_mem_crc(&s->vm, &crc);
+	if (ret)
+		return fail(s, ret, "cannot read guest memory: %s",
+			    strerror(-ret));
+	ret = vmm_client_cmd(&s->vm.vmm, "resume");
+	if (ret)
+		return fail(s, ret, "cannot resume the guest: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
+	s->took_over = true;
+	printf("takeover at checkpoint %llu, memory crc %08x, switch %.2f ms\n",
+	       (unsigned long long)s->last, crc, (kmig_now_ns() - t0) / 1e6);
+	return 0;
+}
+
+/*
+ * The control socket's thread: each "failover" line makes the main
+ * thread's next read of the checkpoint connection fail, which then
+ * takes over as for a lost primary.
+ */
+static void *control_thread(void *arg)
+{
+	struct colo_sec *s = arg;
+	char line[64];
+	ssize_t n;
+	int fd;
+
+	for (;;) {
+		fd = accept4(s->csock, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;	/* closed at the end */
+		}
+		n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = 0;
+		if (strcmp(line, COLO_CTL_FAILOVER "\n")) {
+			dprintf(fd, "err EINVAL unknown request\n");
+		} else {
+			atomic_store(&s->forced, true);
+			/* wakes the main thread, in accept() or a read */
+			shutdown(s->sock >= 0 ? s->sock : s->lsock, SHUT_RDWR);
+			dprintf(fd, "ok takeover requested\n");
+		}
+		close(fd);
+	}
+}
+
+static int control_start(struct colo_sec *s)
+{
+	struct sockaddr_un a;
+	unsigned int len;
+	int ret;
+
+	if (!s->control)
+		return 0;
+	if (colo_unix_addr(s->control, &a, &len))
+		return fail(s, -EINVAL, "--control %s: not a socket path",
+			    s->control);
+	s->csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->csock < 0 || bind(s->csock, (struct sockaddr *)&a, len) ||
+	    listen(s->csock, 4))
+		return fail(s, -errno, "cannot listen on --control %s: %s",
+			    s->control, strerror(errno));
+	ret = -pthread_create(&s->ctl_thread, NULL, control_thread, s);
+	if (ret)
+		return fail(s, ret, "cannot start the control thread: %s",
+			    strerror(-ret));
+	s->ctl_started = true;
+	return 0;
+}
+
+static int listen_accept(struct colo_sec *s)
+{
+	char name[MIG_ADDR_STRLEN];
+	int one = 1;
+
+	s->lsock = socket(s->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lsock < 0)
+		return fail(s, -errno, "socket: %s", strerror(errno));
+	setsockopt(s->lsock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s->lsock, (struct sockaddr *)&s->addr.ss, s->addr.len) ||
+	    listen(s->lsock, 1))
+		return fail(s, -errno, "cannot listen at %s: %s",
+			    mig_addr_str(&s->addr.ss, name), strerror(errno));
+	fprintf(stderr, "kmig colo secondary: listening at %s\n",
+		mig_addr_str(&s->addr.ss, name));
+	s->sock = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
+	if (s->sock < 0)
+		return fail(s, -errno, "accept: %s", strerror(errno));
+	mig_sock_setup(s->sock, s->timeout_s);
+	return 0;
+}
+
+static int setup(struct colo_sec *s)
+{
+	struct vmm_status st;
+	uint64_t max = 0;
+	unsigned int i;
+	int ret;
+
+	ret = mig_ensure_module(s->err, sizeof(s->err));
+	if (!ret)
+		ret = mig_vm_attach(&s->vm, s->vmm, 0, s->err, sizeof(s->err));
+	if (ret)
+		return ret;
+	ret = vmm_client_status(&s->vm.vmm, &st);
+	if (ret)
+		return fail(s, ret, "cannot read the VMM's status: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
+	if (strcmp(st.state, "incoming"))
+		return fail(s, -EBUSY, "the guest is %s: start the VMM with --incoming",
+			    st.state);
+	for (i = 0; i < s->vm.nslots; i++) {
+		if (s->vm.slots[i].npages > max)
+			max = s->vm.slots[i].npages;
+		s->cache[i] = calloc(1, s->vm.slots[i].size);
+		if (!s->cache[i])
+			return fail(s, -ENOMEM, "no memory for the RAM cache of slot %u",
+				    s->vm.slots[i].id);
+	}
+	ret = colo_set_logging(&s->vm, true, s->err, sizeof(s->err));
+	if (ret)
+		return ret;
+	s->tmp = calloc(kmig_bitmap_words(max), 8);
+	s->vcpu = malloc(VMM_STATE_MAX);
+	if (!s->tmp || !s->vcpu)
+		return fail(s, -ENOMEM, "out of memory");
+	ret = control_start(s);
+	if (!ret)
+		ret = listen_accept(s);
+	if (!ret)
+		ret = read_hello(s);
+	return ret;
+}
+
+static void cleanup(struct colo_sec *s)
+{
+	unsigned int i;
+
+	colo_set_logging(&s->vm, false, s->err, sizeof(s->err));
+	for (i = 0; i < s->vm.nslots; i++)
+		free(s->cache[i]);
+	if (s->ctl_started) {
+		shutdown(s->csock, SHUT_RDWR);
+		pthread_cancel(s->ctl_thread);
+		pthread_join(s->ctl_thread, NULL);
+	}
+	if (s->csock >= 0)
+		close(s->csock);
+	if (s->sock >= 0)
+		close(s->sock);
+	if (s->lsock >= 0)
+		close(s->lsock);
+	free(s->tmp);
+	free(s->stage);
+	free(s->vcpu);
+	if (s->vm.nslots || s->vm.ctx_fd >= 0)
+		mig_vm_detach(&s->vm);
+}
+
+int colo_secondary_main(int argc, char *argv[])
+{
+	struct colo_sec s = {
+		.lsock = -1, .sock = -1, .csock = -1, .vm = { .ctx_fd = -1 },
+	};
+	int ret;
+
+	ret = parse(&s, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	ret = setup(&s);
+	if (!ret)
+		ret = serve(&s);
+	if (ret && atomic_load(&s.forced)) {
+		fprintf(stderr, "kmig colo secondary: failover asked by hand\n");
+		ret = -ENOTCONN;
+	}
+	if (ret == -ENOTCONN && s.committed)
+		ret = takeover(&s);
+	else if (ret == -ENOTCONN)
+		fail(&s, ret, "no checkpoint committed yet: nothing to take over");
+	cleanup(&s);
+	if (ret) {
+		fprintf(stderr, "kmig colo secondary: %s\n",
+			s.err[0] ? s.err : strerror(-ret));
+		return 1;
+	}
+	if (!s.took_over)
+		printf("the primary stopped after checkpoint %llu; the guest stays paused here\n",
+		       (unsigned long long)s.last);
+	return 0;
+}
