@@ -3,7 +3,6 @@
  * Snapshot files (snap.h, Documentation/file-format.rst).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +18,6 @@
 
 #define PAGE		KMIG_SNAP_PAGE_SIZE
 #define RANGE		KMIG_SNAP_RANGE_PAGES
-
-static int say(char *err, size_t n, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int say(char *err, size_t n, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 static uint64_t nranges(uint64_t npages)
 {
@@ -191,20 +177,20 @@ static int take_slots(struct kmig_snap *s, const struct kmig_snap_src *src,
 	unsigned int i, j;
 
 	if (!n || n > KMIG_SNAP_MAX_SLOTS)
-		return say(err, errlen, -EINVAL, "%u slots (1..%u)", n,
-			   KMIG_SNAP_MAX_SLOTS);
+		return kmig_errf(err, errlen, -EINVAL, "%u slots (1..%u)", n,
+				 KMIG_SNAP_MAX_SLOTS);
 	s->nslots = n;
 	for (i = 0; i < n; i++) {
 		sl = &s->slot[i];
 		if (!src[i].size || src[i].size % PAGE ||
 		    src[i].size > KMIG_SNAP_MAX_SLOT_SIZE)
-			return say(err, errlen, -EINVAL,
-				   "slot %u: size %llu", src[i].id,
-				   (unsigned long long)src[i].size);
+			return kmig_errf(err, errlen, -EINVAL,
+					 "slot %u: size %llu", src[i].id,
+					 (unsigned long long)src[i].size);
 		for (j = 0; j < i; j++)
 			if (src[j].id == src[i].id)
-				return say(err, errlen, -EINVAL,
-					   "slot %u twice", src[i].id);
+				return kmig_errf(err, errlen, -EINVAL,
+						 "slot %u twice", src[i].id);
 		sl->id = src[i].id;
 		sl->gpa = src[i].gpa;
 		sl->size = src[i].size;
@@ -212,7 +198,7 @@ static int take_slots(struct kmig_snap *s, const struct kmig_snap_src *src,
 		sl->bitmap = calloc(kmig_bitmap_words(sl->npages), 8);
 		sl->sums = calloc(nranges(sl->npages), 4);
 		if (!sl->bitmap || !sl->sums)
-			return say(err, errlen, -ENOMEM, "out of memory");
+			return kmig_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -233,7 +219,7 @@ static int write_meta(int fd, struct kmig_snap *s, bool durable, char *err,
 	for (i = 0; i < s->nslots && !ret; i++) {
 		buf = malloc(slot_meta_len(&s->slot[i]));
 		if (!buf)
-			return say(err, n, -ENOMEM, "out of memory");
+			return kmig_errf(err, n, -ENOMEM, "out of memory");
 		len = slot_meta(&s->slot[i], buf);
 		ret = pwrite_all(fd, buf, len, s->slot[i].bitmap_off);
 		free(buf);
@@ -245,15 +231,15 @@ static int write_meta(int fd, struct kmig_snap *s, bool durable, char *err,
 	if (!ret)
 		ret = meta_crc(s, header, &crc);
 	if (ret)
-		return say(err, n, ret, "cannot write the metadata: %s",
-			   strerror(-ret));
+		return kmig_errf(err, n, ret, "cannot write the metadata: %s",
+				 strerror(-ret));
 	put_trailer(trailer, s->trailer_off, crc);
 	ret = pwrite_all(fd, trailer, sizeof(trailer), s->trailer_off);
 	if (!ret && durable && fdatasync(fd))
 		ret = -errno;
 	if (ret)
-		return say(err, n, ret, "cannot write the trailer: %s",
-			   strerror(-ret));
+		return kmig_errf(err, n, ret, "cannot write the trailer: %s",
+				 strerror(-ret));
 	return 0;
 }
 
@@ -281,11 +267,11 @@ int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
 	w->src = src;
 	w->io = io;
 	if (fstat(fd, &st))
-		return say(err, errlen, -errno, "fstat: %s", strerror(errno));
+		return kmig_errf(err, errlen, -errno, "fstat: %s", strerror(errno));
 	if (st.st_size)
-		return say(err, errlen, -EEXIST,
-			   "the file is not empty (%lld bytes)",
-			   (long long)st.st_size);
+		return kmig_errf(err, errlen, -EEXIST,
+				 "the file is not empty (%lld bytes)",
+				 (long long)st.st_size);
 	ret = take_slots(&w->s, src, n, err, errlen);
 	if (ret)
 		return ret;
@@ -331,8 +317,8 @@ int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
 	int ret;
 
 	if (state_len > KMIG_SNAP_MAX_STATE)
-		return say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
-			   state_len, KMIG_SNAP_MAX_STATE);
+		return kmig_errf(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
+				 state_len, KMIG_SNAP_MAX_STATE);
 	place_state(&w->s, state_len);
 	w->s.state = (uint8_t *)state;
 	ret = write_meta(w->fd, &w->s, durable, err, errlen);
@@ -354,11 +340,11 @@ int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
 	int ret;
 
 	if (!w)
-		return say(err, errlen, -ENOMEM, "out of memory");
+		return kmig_errf(err, errlen, -ENOMEM, "out of memory");
 	/* Before a page is written: a file refused now is left empty. */
 	if (state_len > KMIG_SNAP_MAX_STATE)
-		ret = say(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
-			  state_len, KMIG_SNAP_MAX_STATE);
+		ret = kmig_errf(err, errlen, -EMSGSIZE, "%zu bytes of state (%u at most)",
+				state_len, KMIG_SNAP_MAX_STATE);
 	else
 		ret = kmig_snap_writer_begin(w, fd, src, n, creator, io, err,
 					     errlen);
@@ -429,17 +415,17 @@ static int check_regions(const struct kmig_snap *s, char *err, size_t n)
 	}
 	for (i = 0; i < k; i++)
 		if (r[i].end < r[i].start || r[i].end > s->trailer_off)
-			return say(err, n, -EPROTO,
-				   "%s: past the trailer (at %llu)",
-				   r[i].what,
-				   (unsigned long long)s->trailer_off);
+			return kmig_errf(err, n, -EPROTO,
+					 "%s: past the trailer (at %llu)",
+					 r[i].what,
+					 (unsigned long long)s->trailer_off);
 	qsort(r, k, sizeof(r[0]), by_start);
 	for (i = 1; i < k; i++)
 		if (r[i].start < r[i - 1].end)
-			return say(err, n, -EPROTO,
-				   "%s and %s overlap at byte %llu",
-				   r[i - 1].what, r[i].what,
-				   (unsigned long long)r[i].start);
+			return kmig_errf(err, n, -EPROTO,
+					 "%s and %s overlap at byte %llu",
+					 r[i - 1].what, r[i].what,
+					 (unsigned long long)r[i].start);
 	return 0;
 }
 
@@ -456,19 +442,19 @@ static int parse_slot(struct kmig_snap_slot *sl, const uint8_t *e,
 	sl->sums_off = get_le64(e + 32);
 	sl->pages_off = get_le64(e + 40);
 	if (get_le32(e + 4))
-		return say(err, n, -EPROTO, "slot %u: reserved field not zero",
-			   sl->id);
+		return kmig_errf(err, n, -EPROTO, "slot %u: reserved field not zero",
+				 sl->id);
 	if (!sl->size || sl->size % PAGE ||
 	    sl->size > KMIG_SNAP_MAX_SLOT_SIZE)
-		return say(err, n, -EPROTO, "slot %u: size %llu", sl->id,
-			   (unsigned long long)sl->size);
+		return kmig_errf(err, n, -EPROTO, "slot %u: size %llu", sl->id,
+				 (unsigned long long)sl->size);
 	if (sl->pages_off % KMIG_SNAP_PAGES_ALIGN)
-		return say(err, n, -EPROTO,
-			   "slot %u: pages at %llu, not 1 MiB aligned",
-			   sl->id, (unsigned long long)sl->pages_off);
+		return kmig_errf(err, n, -EPROTO,
+				 "slot %u: pages at %llu, not 1 MiB aligned",
+				 sl->id, (unsigned long long)sl->pages_off);
 	for (j = 0; j < i; j++)
 		if (s->slot[j].id == sl->id)
-			return say(err, n, -EPROTO, "slot %u twice", sl->id);
+			return kmig_errf(err, n, -EPROTO, "slot %u twice", sl->id);
 	sl->npages = sl->size / PAGE;
 	return 0;
 }
@@ -480,28 +466,28 @@ static int parse_header(struct kmig_snap *s, const uint8_t *h, uint64_t size,
 	int ret;
 
 	if (get_le64(h) != KMIG_SNAP_MAGIC)
-		return say(err, n, -EPROTO, "not a kmig snapshot (bad magic)");
+		return kmig_errf(err, n, -EPROTO, "not a kmig snapshot (bad magic)");
 	if (get_le16(h + 8) != KMIG_SNAP_VERSION)
-		return say(err, n, -EPROTONOSUPPORT,
-			   "version %u (this reads version %u)",
-			   get_le16(h + 8), KMIG_SNAP_VERSION);
+		return kmig_errf(err, n, -EPROTONOSUPPORT,
+				 "version %u (this reads version %u)",
+				 get_le16(h + 8), KMIG_SNAP_VERSION);
 	if (get_le32(h + KMIG_SNAP_HEADER_SIZE - 4) !=
 	    kmig_crc32c(0, h, KMIG_SNAP_HEADER_SIZE - 4))
-		return say(err, n, -EBADMSG, "header CRC mismatch");
+		return kmig_errf(err, n, -EBADMSG, "header CRC mismatch");
 	if (get_le32(h + 12) != PAGE)
-		return say(err, n, -EPROTONOSUPPORT,
-			   "page size %u (this reads %u)", get_le32(h + 12),
-			   PAGE);
+		return kmig_errf(err, n, -EPROTONOSUPPORT,
+				 "page size %u (this reads %u)", get_le32(h + 12),
+				 PAGE);
 	if (get_le32(h + 20) != RANGE)
-		return say(err, n, -EPROTONOSUPPORT,
-			   "%u pages per checksum (this reads %u)",
-			   get_le32(h + 20), RANGE);
+		return kmig_errf(err, n, -EPROTONOSUPPORT,
+				 "%u pages per checksum (this reads %u)",
+				 get_le32(h + 20), RANGE);
 	if (get_le16(h + 10) || get_le64(h + 120))
-		return say(err, n, -EPROTO, "reserved header field not zero");
+		return kmig_errf(err, n, -EPROTO, "reserved header field not zero");
 	s->nslots = get_le32(h + 16);
 	if (!s->nslots || s->nslots > KMIG_SNAP_MAX_SLOTS)
-		return say(err, n, -EPROTO, "%u slots (1..%u)", s->nslots,
-			   KMIG_SNAP_MAX_SLOTS);
+		return kmig_errf(err, n, -EPROTO, "%u slots (1..%u)", s->nslots,
+				 KMIG_SNAP_MAX_SLOTS);
 	s->created_ns = get_le64(h + 24);
 	s->state_off = get_le64(h + 32);
 	s->state_len = get_le64(h + 40);
@@ -509,15 +495,15 @@ static int parse_header(struct kmig_snap *s, const uint8_t *h, uint64_t size,
 	memcpy(s->creator, h + 56, 64);
 	s->creator[64] = 0;
 	if (s->state_len > KMIG_SNAP_MAX_STATE)
-		return say(err, n, -EPROTO, "%llu bytes of state (%u at most)",
-			   (unsigned long long)s->state_len,
-			   KMIG_SNAP_MAX_STATE);
+		return kmig_errf(err, n, -EPROTO, "%llu bytes of state (%u at most)",
+				 (unsigned long long)s->state_len,
+				 KMIG_SNAP_MAX_STATE);
 	if (s->trailer_off > size ||
 	    size - s->trailer_off != KMIG_SNAP_TRAILER_SIZE)
-		return say(err, n, -EPROTO,
-			   "the trailer is said to be at %llu, the file has %llu bytes: torn or cut",
-			   (unsigned long long)s->trailer_off,
-			   (unsigned long long)size);
+		return kmig_errf(err, n, -EPROTO,
+				 "the trailer is said to be at %llu, the file has %llu bytes: torn or cut",
+				 (unsigned long long)s->trailer_off,
+				 (unsigned long long)size);
 	for (i = 0; i < s->nslots; i++) {
 		ret = parse_slot(&s->slot[i], h + KMIG_SNAP_SLOTS_AT +
 				 i * KMIG_SNAP_SLOT_SIZE, s, i, err, n);
@@ -540,7 +526,7 @@ static int read_slot_meta(int fd, struct kmig_snap_slot *sl, char *err,
 	sl->sums = calloc(nranges(sl->npages), 4);
 	if (!buf || !sl->bitmap || !sl->sums) {
 		free(buf);
-		return say(err, n, -ENOMEM, "out of memory");
+		return kmig_errf(err, n, -ENOMEM, "out of memory");
 	}
 	ret = pread_all(fd, buf, words * 8, sl->bitmap_off);
 	if (!ret)
@@ -552,12 +538,12 @@ static int read_slot_meta(int fd, struct kmig_snap_slot *sl, char *err,
 		sl->sums[r] = get_le32(buf + words * 8 + 4 * r);
 	free(buf);
 	if (ret)
-		return say(err, n, ret, "slot %u: cannot read its bitmap: %s",
-			   sl->id, strerror(-ret));
+		return kmig_errf(err, n, ret, "slot %u: cannot read its bitmap: %s",
+				 sl->id, strerror(-ret));
 	if (sl->npages % 64 && sl->bitmap[words - 1] >> (sl->npages % 64))
-		return say(err, n, -EPROTO,
-			   "slot %u: its bitmap has pages past its end",
-			   sl->id);
+		return kmig_errf(err, n, -EPROTO,
+				 "slot %u: its bitmap has pages past its end",
+				 sl->id);
 	return 0;
 }
 
@@ -570,22 +556,22 @@ static int check_trailer(int fd, struct kmig_snap *s, const uint8_t *h,
 
 	ret = pread_all(fd, t, sizeof(t), s->trailer_off);
 	if (ret)
-		return say(err, n, ret, "cannot read the trailer: %s",
-			   strerror(-ret));
+		return kmig_errf(err, n, ret, "cannot read the trailer: %s",
+				 strerror(-ret));
 	if (get_le64(t) != KMIG_SNAP_TRAILER_MAGIC)
-		return say(err, n, -EBADMSG,
-			   "no trailer: the file is torn (its save did not finish)");
+		return kmig_errf(err, n, -EBADMSG,
+				 "no trailer: the file is torn (its save did not finish)");
 	if (get_le32(t + 28) != kmig_crc32c(0, t, 28) ||
 	    get_le64(t + 8) != s->trailer_off || get_le32(t + 20) ||
 	    get_le32(t + 24))
-		return say(err, n, -EBADMSG, "the trailer is damaged");
+		return kmig_errf(err, n, -EBADMSG, "the trailer is damaged");
 	ret = meta_crc(s, h, &crc);
 	if (ret)
-		return say(err, n, ret, "out of memory");
+		return kmig_errf(err, n, ret, "out of memory");
 	if (crc != get_le32(t + 16))
-		return say(err, n, -EBADMSG,
-			   "metadata CRC mismatch: stored 0x%08x, computed 0x%08x",
-			   get_le32(t + 16), crc);
+		return kmig_errf(err, n, -EBADMSG,
+				 "metadata CRC mismatch: stored 0x%08x, computed 0x%08x",
+				 get_le32(t + 16), crc);
 	return 0;
 }
 
@@ -598,16 +584,16 @@ int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t n)
 
 	memset(s, 0, sizeof(*s));
 	if (fstat(fd, &st))
-		return say(err, n, -errno, "fstat: %s", strerror(errno));
+		return kmig_errf(err, n, -errno, "fstat: %s", strerror(errno));
 	if ((uint64_t)st.st_size < KMIG_SNAP_HEADER_SIZE +
 				   KMIG_SNAP_TRAILER_SIZE)
-		return say(err, n, -EPROTO,
-			   "%lld bytes: too short for a snapshot",
-			   (long long)st.st_size);
+		return kmig_errf(err, n, -EPROTO,
+				 "%lld bytes: too short for a snapshot",
+				 (long long)st.st_size);
 	ret = pread_all(fd, h, sizeof(h), 0);
 	if (ret)
-		return say(err, n, ret, "cannot read the header: %s",
-			   strerror(-ret));
+		return kmig_errf(err, n, ret, "cannot read the header: %s",
+				 strerror(-ret));
 	ret = parse_header(s, h, st.st_size, err, n);
 	for (i = 0; i < s->nslots && !ret; i++)
 		ret = read_slot_meta(fd, &s->slot[i], err, n);
@@ -616,8 +602,8 @@ int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t n)
 		ret = s->state ? pread_all(fd, s->state, s->state_len,
 					   s->state_off) : -ENOMEM;
 		if (ret)
-			say(err, n, ret, "cannot read the state: %s",
-			    strerror(-ret));
+			kmig_errf(err, n, ret, "cannot read the state: %s",
+				  strerror(-ret));
 	}
 	if (!ret)
 		ret = check_trailer(fd, s, h, err, n);

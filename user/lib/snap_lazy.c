@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,22 +14,10 @@
 #include "crc32c.h"
 #include "le.h"
 #include "snap_lazy.h"
+#include "util.h"
 
 #define PAGE		KMIG_SNAP_PAGE_SIZE
 #define RANGE		KMIG_SNAP_RANGE_PAGES
-
-static int say(char *err, size_t n, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int say(char *err, size_t n, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 static bool in_file(const struct kmig_snap_slot *sl, uint64_t p)
 {
@@ -66,7 +53,7 @@ int kmig_snap_read_range(int fd, const struct kmig_snap *s, unsigned int i,
 		ret = kmig_snap_pread(fd, buf + (uint64_t)k * PAGE,
 				      (run - p) * PAGE, sl->pages_off + p * PAGE);
 		if (ret)
-			return say(err, errlen, ret,
+			return kmig_errf(err, errlen, ret,
 					"slot %u pages %llu..%llu: cannot read them: %s",
 					sl->id, (unsigned long long)p,
 					(unsigned long long)run - 1,
@@ -78,7 +65,7 @@ int kmig_snap_read_range(int fd, const struct kmig_snap *s, unsigned int i,
 		crc = in_file(sl, p) ? kmig_crc32c(crc, buf + (k++) * PAGE, PAGE) :
 		      kmig_crc32c_combine(crc, zcrc, PAGE);
 	if (crc != sl->sums[r])
-		return say(err, errlen, -EBADMSG,
+		return kmig_errf(err, errlen, -EBADMSG,
 				"slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
 				sl->id, (unsigned long long)first,
 				(unsigned long long)end - 1, sl->sums[r], crc);
@@ -96,7 +83,7 @@ static int stamp_now(int fd, const struct kmig_snap *s,
 	int ret;
 
 	if (fstat(fd, &sb))
-		return say(err, errlen, -errno, "fstat: %s", strerror(errno));
+		return kmig_errf(err, errlen, -errno, "fstat: %s", strerror(errno));
 	st->size = sb.st_size;
 	st->mtime_ns = sb.st_mtim.tv_sec * 1000000000ll + sb.st_mtim.tv_nsec;
 	ret = kmig_snap_pread(fd, crc, 4, KMIG_SNAP_HEADER_SIZE - 4);
@@ -104,7 +91,7 @@ static int stamp_now(int fd, const struct kmig_snap *s,
 		ret = kmig_snap_pread(fd, st->trailer, KMIG_SNAP_TRAILER_SIZE,
 				      s->trailer_off);
 	if (ret)
-		return say(err, errlen, ret, "cannot read the header and the trailer again: %s",
+		return kmig_errf(err, errlen, ret, "cannot read the header and the trailer again: %s",
 				ret == -ENODATA ? "the file is shorter" :
 				strerror(-ret));
 	st->header_crc = get_le32(crc);
@@ -129,16 +116,16 @@ int kmig_snap_unchanged(int fd, const struct kmig_snap *s,
 	if (ret)
 		return ret == -ENODATA ? -ESTALE : ret;
 	if (now.size != st->size)
-		return say(err, errlen, -ESTALE, "the file changed underneath: %llu bytes, %llu when opened",
+		return kmig_errf(err, errlen, -ESTALE, "the file changed underneath: %llu bytes, %llu when opened",
 				(unsigned long long)now.size,
 				(unsigned long long)st->size);
 	if (now.header_crc != st->header_crc ||
 	    memcmp(now.trailer, st->trailer, sizeof(now.trailer)))
-		return say(err, errlen, -ESTALE, "the file changed underneath: its %s is not the one opened",
+		return kmig_errf(err, errlen, -ESTALE, "the file changed underneath: its %s is not the one opened",
 				now.header_crc != st->header_crc ? "header" :
 				"trailer");
 	if (now.mtime_ns != st->mtime_ns)
-		return say(err, errlen, -ESTALE, "the file changed underneath: it was written to since it was opened (mtime)");
+		return kmig_errf(err, errlen, -ESTALE, "the file changed underneath: it was written to since it was opened (mtime)");
 	return 0;
 }
 
@@ -165,7 +152,7 @@ int kmig_ws_write(const char *path, const struct kmig_snap *s,
 	len = ws_size(n);
 	buf = calloc(1, len);
 	if (!buf)
-		return say(err, errlen, -ENOMEM, "out of memory");
+		return kmig_errf(err, errlen, -ENOMEM, "out of memory");
 	put_le64(buf, KMIG_SNAP_WS_MAGIC);
 	put_le16(buf + 8, KMIG_SNAP_WS_VERSION);
 	put_le32(buf + 12, n);
@@ -192,7 +179,7 @@ int kmig_ws_write(const char *path, const struct kmig_snap *s,
 	if (ret) {
 		if (fd >= 0)
 			unlink(tmp);
-		return say(err, errlen, ret, "%s: %s", tmp, strerror(-ret));
+		return kmig_errf(err, errlen, ret, "%s: %s", tmp, strerror(-ret));
 	}
 	return 0;
 }
@@ -212,7 +199,7 @@ static int ws_parse(const uint8_t *buf, unsigned int n,
 			;
 		if (get_le32(p + 4) || j == s->nslots ||
 		    e[i].page >= s->slot[j].npages)
-			return say(err, errlen, -EPROTO, "entry %u: slot %u page %llu is not in the snapshot",
+			return kmig_errf(err, errlen, -EPROTO, "entry %u: slot %u page %llu is not in the snapshot",
 					i, e[i].slot,
 					(unsigned long long)e[i].page);
 	}
@@ -231,12 +218,12 @@ int kmig_ws_read(const char *path, const struct kmig_snap *s,
 	*n = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return say(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return kmig_errf(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	ret = fstat(fd, &sb) ? -errno : 0;
 	if (!ret && (sb.st_size < (off_t)ws_size(0) ||
 		     sb.st_size > (off_t)ws_size(KMIG_SNAP_WS_MAX)))
-		ret = say(err, errlen, -EPROTO, "%s: %lld bytes, not a working set",
-			  path, (long long)sb.st_size);
+		ret = kmig_errf(err, errlen, -EPROTO, "%s: %lld bytes, not a working set",
+				path, (long long)sb.st_size);
 	if (!ret) {
 		buf = malloc(sb.st_size);
 		ret = buf ? kmig_snap_pread(fd, buf, sb.st_size, 0) :
@@ -258,13 +245,13 @@ int kmig_ws_read(const char *path, const struct kmig_snap *s,
 			 path, get_le32(buf + 12), (long long)sb.st_size);
 	else if (get_le32(buf + sb.st_size - 4) !=
 		 kmig_crc32c(0, buf, sb.st_size - 4))
-		ret = say(err, errlen, -EBADMSG, "%s: CRC mismatch", path);
+		ret = kmig_errf(err, errlen, -EBADMSG, "%s: CRC mismatch", path);
 	else if (get_le16(buf + 10) || get_le32(buf + 28))
 		snprintf(err, errlen, "%s: reserved field not zero", path);
 	else if (get_le64(buf + 16) != s->created_ns ||
 		 get_le32(buf + 24) != st->header_crc)
-		ret = say(err, errlen, -ESTALE,
-			  "%s: the working set of another snapshot", path);
+		ret = kmig_errf(err, errlen, -ESTALE,
+				"%s: the working set of another snapshot", path);
 	else
 		ret = 0;
 	if (ret)

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <time.h>
 
+/* @ret, with the message @fmt written into @err (@n bytes). */
+int kmig_errf(char *err, size_t n, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* CLOCK_MONOTONIC in ns: every duration and timeout is taken on it. */
 uint64_t kmig_now_ns(void);
 /* @ms from now on CLOCK_MONOTONIC, for timed waits on that clock. */
