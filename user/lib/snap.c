@@ -352,6 +352,7 @@ int kmig_snap_write_io(int fd, const struct kmig_snap_src *src,
 		ret = kmig_snap_writer_finish(w, state, state_len, durable,
 					      err, errlen);
 	kmig_snap_writer_free(w);
+	free(w);
 	return ret;
 }
 
