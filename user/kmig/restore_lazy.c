@@ -209,6 +209,8 @@ static void *faulter(void *arg)
 				     n == -EIO ? "closed" : strerror(-n));
 			break;
 		}
+		/* the selftests' agent killed with a fault in hand */
+		kmig_stop_at("lazy-fault");
 		set_pending(l, true);
 		for (k = 0; k < n; k++)
 			if (serve_fault(l, &rec[k], buf, pages))
