@@ -23,8 +23,9 @@
 #   make fuzz-smoke      each one's corpus plus FUZZ_RUNS=20000 inputs, for
 #                        make check
 #   make shell           boot the test bed to a shell (KERNELS=one series)
-#   make install         the module, the agent, the VMM, man pages, bash
-#                        completion, modules-load/sysusers/tmpfiles entries
+#   make install         the module, the agent, kmigd and its unit, the VMM,
+#                        man pages, bash completion,
+#                        modules-load/sysusers/tmpfiles entries
 #                        (DESTDIR, PREFIX, KVER; Documentation/install.rst);
 #                        make uninstall
 #   make dkms-install    the module's source into /usr/src for DKMS
@@ -75,6 +76,13 @@ AGENT_HDRS := $(wildcard user/kmig/*.h) $(LIB_HDRS)
 AGENT_CPPFLAGS := $(LIB_CPPFLAGS) -Iuser/kmig
 AGENT_LIBS := $(LIBMNL) $(GNUTLS) -lkmod -lpthread
 
+# kmigd, the agent as a service: it runs the agent for its jobs.
+# (jobctl.c: the door to a migration's control socket.)
+KMIGD_SRCS := $(wildcard user/kmigd/*.c) user/kmig/jobctl.c
+KMIGD_HDRS := $(wildcard user/kmigd/*.h) user/kmig/version.h \
+	user/kmig/jobctl.h $(LIB_HDRS)
+KMIGD_CPPFLAGS := $(LIB_CPPFLAGS) -Iuser/kmigd -Iuser/kmig
+
 KSFT_DIR := $(B)/linux-source/tools/testing/selftests
 SELFTEST_NAMES := $(basename $(notdir $(wildcard selftests/kmig/*.c)))
 SELFTEST_LIB := $(wildcard selftests/kmig/lib/*.c)
@@ -107,7 +115,7 @@ module-debug:
 	@test -d "$(KDIR)" || { echo "make: no kernel build tree; install headers or pass KDIR=" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG=m CONFIG_KMIG_SAMPLE=m CONFIG_KMIG_DEBUG=y modules
 
-user: $(B)/kmig $(B)/vmm/kmig-vmm
+user: $(B)/kmig $(B)/kmigd $(B)/vmm/kmig-vmm
 
 $(B)/vmm/payload.bin: user/vmm/guest/payload.c user/vmm/guest/start.S \
 		user/vmm/guest/payload.ld user/vmm/guest/abi.h
@@ -165,6 +173,16 @@ $(B)/kmig: $(AGENT_SRCS) $(AGENT_HDRS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(AGENT_CPPFLAGS) -o $@ $(AGENT_SRCS) $(LIB) \
 		$(AGENT_LIBS)
+
+$(B)/kmigd: $(KMIGD_SRCS) $(KMIGD_HDRS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(KMIGD_CPPFLAGS) -o $@ $(KMIGD_SRCS) $(LIB) \
+		$(LIBMNL) -lpthread
+
+$(B)/kmigd-san: $(KMIGD_SRCS) $(KMIGD_HDRS) $(LIB_SAN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(SANITIZE) $(KMIGD_CPPFLAGS) -o $@ \
+		$(KMIGD_SRCS) $(LIB_SAN) $(LIBMNL) -lpthread
 
 $(B)/kmig-san: $(AGENT_SRCS) $(AGENT_HDRS) $(LIB_SAN)
 	@mkdir -p $(@D)
@@ -238,15 +256,15 @@ $(B)/fuzz/seed: user/fuzz/seed.c $(LIB)
 # instrumentation: libkmig, the agent (its option parsers) and the VMM's
 # control requests, options and vCPU state.
 FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out user/kmig/main.c,$(AGENT_SRCS)) \
-	$(addprefix user/vmm/,req.c opts.c state.c mem.c)
+	$(addprefix user/vmm/,req.c opts.c state.c mem.c) user/kmigd/proto.c
 # (KVM's uapi structs end in flexible arrays that the VMM embeds: a GNU
 # extension that clang names.)
 FUZZ_CFLAGS := -O1 -g $(WARN) -Wno-gnu-variable-sized-type-not-at-end \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	$(AGENT_CPPFLAGS) -Iuser/vmm
+	$(AGENT_CPPFLAGS) -Iuser/vmm -Iuser/kmigd
 FUZZ_LIB := $(B)/fuzz/libkmig-fuzz.a
 
-$(B)/fuzz/lib/%.o: %.c $(AGENT_HDRS) $(VMM_HDRS)
+$(B)/fuzz/lib/%.o: %.c $(AGENT_HDRS) $(VMM_HDRS) $(KMIGD_HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -291,7 +309,7 @@ fuzz-smoke: $(addprefix fuzz-smoke-,$(FUZZ_NAMES))
 
 fuzz: $(addprefix fuzz-run-,$(FUZZ_NAMES))
 
-hosttests: $(HOSTTESTS) $(B)/kmig-san
+hosttests: $(HOSTTESTS) $(B)/kmig-san $(B)/kmigd-san
 
 check:
 	scripts/check.sh $(KERNELS)
@@ -358,7 +376,9 @@ MANPAGES := $(wildcard Documentation/*.[1-8])
 # The system's configuration files, dist/TYPE/kmig*, into SYSTEMD_LIBDIR/TYPE.
 SYSTEM_CONF := modules-load.d/kmig.conf sysusers.d/kmig.conf \
 	tmpfiles.d/kmig.conf
-INSTALLED_USER := $(SBINDIR)/kmig $(BINDIR)/kmig-vmm \
+SYSTEMD_UNITDIR ?= $(SYSTEMD_LIBDIR)/systemd/system
+INSTALLED_USER := $(SBINDIR)/kmig $(SBINDIR)/kmigd $(BINDIR)/kmig-vmm \
+	$(SYSTEMD_UNITDIR)/kmigd.service \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)).gz) \
 	$(BASHCOMPDIR)/kmig $(addprefix $(SYSTEMD_LIBDIR)/,$(SYSTEM_CONF))
 KMIG_MODVERSION := $(shell sed -n 's/^\#define KMIG_VERSION "\(.*\)"$$/\1/p' kernel/kmig.h)
@@ -374,8 +394,10 @@ install-module: module
 	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); \
 	else echo "install: DESTDIR is set, depmod skipped: run depmod $(KVER) on the target"; fi
 
-install-user: user
+install-user: user kmigd-unit
 	install -D -m 0755 $(B)/kmig $(DESTDIR)$(SBINDIR)/kmig
+	install -D -m 0755 $(B)/kmigd $(DESTDIR)$(SBINDIR)/kmigd
+	install -D -m 0644 $(B)/kmigd.service $(DESTDIR)$(SYSTEMD_UNITDIR)/kmigd.service
 	install -D -m 0755 $(B)/vmm/kmig-vmm $(DESTDIR)$(BINDIR)/kmig-vmm
 	@set -e; for m in $(MANPAGES); do \
 		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; mkdir -p $$d; \
@@ -422,7 +444,7 @@ dkms-uninstall:
 		dkms remove kmig/$(KMIG_MODVERSION) --all; fi
 	rm -rf $(DESTDIR)$(DKMS_SRC)
 
-# kmigd's unit, for SBINDIR. Not installed until kmigd is built.
+# kmigd's unit, for SBINDIR.
 kmigd-unit:
 	@mkdir -p $(B)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/systemd/kmigd.service.in > $(B)/kmigd.service

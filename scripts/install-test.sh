@@ -14,7 +14,8 @@
 #   3. make kselftest-install lays out the collection run_kselftest.sh runs
 #   4. dkms.conf's version is the module's; dkms builds kmig.ko for a
 #      test-bed kernel from what make dkms-install copied
-#   5. kmigd.service passes systemd-analyze verify, with its hardening
+#   5. kmigd.service passes systemd-analyze verify, with its hardening, and
+#      leaves running jobs alone when kmigd stops
 #
 # usage: install-test.sh [SERIES]   (the kernel series, default 6.12)
 set -u
@@ -64,9 +65,12 @@ expected="644 /lib/modules/$kver/extra/kmig.ko
 644 /usr/local/lib/sysusers.d/kmig.conf
 644 /usr/local/lib/tmpfiles.d/kmig.conf
 644 /usr/local/share/bash-completion/completions/kmig
+644 /usr/local/lib/systemd/system/kmigd.service
 644 /usr/local/share/man/man8/kmig.8.gz
+644 /usr/local/share/man/man8/kmigd.8.gz
 755 /usr/local/bin/kmig-vmm
-755 /usr/local/sbin/kmig"
+755 /usr/local/sbin/kmig
+755 /usr/local/sbin/kmigd"
 actual=$(cd "$root" && find . ! -type d -printf '%m /%P\n' | sort)
 same "the installed files and their modes" "$(sort <<<"$expected")" "$actual"
 grep -q "depmod skipped" "$tmp/install.log"
@@ -79,6 +83,11 @@ gzip -t "$root/usr/local/share/man/man8/kmig.8.gz" &&
 ok $? "kmig.8.gz is Documentation/kmig.8, compressed"
 "$root/usr/local/sbin/kmig" --version | grep -q '^kmig agent '
 ok $? "the installed kmig runs"
+"$root/usr/local/sbin/kmigd" --version | grep -q '^kmigd '
+ok $? "the installed kmigd runs"
+grep -q "^ExecStart=/usr/local/sbin/kmigd$" \
+	"$root/usr/local/lib/systemd/system/kmigd.service"
+ok $? "the installed kmigd.service runs the installed kmigd"
 
 name=$(modinfo -F name "$root/lib/modules/$kver/extra/kmig.ko")
 same "modules-load.d names the module" "$name" \
@@ -197,14 +206,14 @@ else
 fi
 
 # --- 5. kmigd.service ------------------------------------------------------
-# For an SBINDIR holding a stand-in kmigd (it is not built yet), and the
-# man page it names installed: systemd-analyze verify, which reports a
-# setting it cannot parse without failing, so any word from it fails.
+# For an SBINDIR holding kmigd, and the man pages it names installed:
+# systemd-analyze verify, which reports a setting it cannot parse without
+# failing, so any word from it fails.
 unit=$tmp/unit
 mkdir -p "$unit/sbin" "$unit/man/man8"
-printf '#!/bin/sh\nexit 0\n' > "$unit/sbin/kmigd"
-chmod 0755 "$unit/sbin/kmigd"
+cp build/kmigd "$unit/sbin/kmigd"
 gzip -9n < Documentation/kmig.8 > "$unit/man/man8/kmig.8.gz"
+gzip -9n < Documentation/kmigd.8 > "$unit/man/man8/kmigd.8.gz"
 make -s kmigd-unit SBINDIR="$unit/sbin" > "$tmp/unit.log" 2>&1 &&
 	cp build/kmigd.service "$unit/kmigd.service"
 ok $? "make kmigd-unit"
@@ -220,7 +229,8 @@ same "kmigd.service: the capabilities it keeps" \
 	"CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN" \
 	"$(grep '^CapabilityBoundingSet=' "$unit/kmigd.service")"
 for setting in ProtectSystem=strict PrivateTmp=yes DevicePolicy=closed \
-	"DeviceAllow=/dev/kmig rw" RuntimeDirectory=kmig NoNewPrivileges=yes; do
+	"DeviceAllow=/dev/kmig rw" RuntimeDirectory=kmig NoNewPrivileges=yes \
+	KillMode=process RuntimeDirectoryPreserve=yes; do
 	grep -qx "$setting" "$unit/kmigd.service"
 	ok $? "kmigd.service: $setting"
 done

@@ -33,7 +33,7 @@ timeout=300
 tests=${*:-$(ls build/selftests/ 2>/dev/null)}
 [ -n "$tests" ] || { echo "kselftest-install: no selftests in build/selftests; run make selftests" >&2; exit 1; }
 # The programs the tests start (proc_bin()) and the scripts they source.
-helpers="build/kmig build/vmm/kmig-vmm build/vmm/kmig-vmm-san
+helpers="build/kmig build/kmigd build/vmm/kmig-vmm build/vmm/kmig-vmm-san
 	 $(ls -d build/tools/* 2>/dev/null)
 	 selftests/qemu/hosts.sh scripts/tls-certs.sh"
 for f in $helpers $(printf 'build/selftests/%s ' $tests); do

@@ -50,20 +50,44 @@ static int read_line(int fd, char *line, size_t n)
 	return len;
 }
 
+static const char *postcopy_start(struct mig_jobctl *c)
+{
+	if (!c->postcopy_armed)
+		return "err EINVAL this migration was not started with --postcopy-after start\n";
+	if (__atomic_exchange_n(&c->postcopy_asked, true, __ATOMIC_ACQ_REL))
+		return "err EALREADY postcopy-start came already\n";
+	return "ok\n";
+}
+
+static const char *cancel(struct mig_jobctl *c)
+{
+	int phase = MIG_JOBCTL_RUNNING;
+
+	if (__atomic_compare_exchange_n(&c->phase, &phase,
+					MIG_JOBCTL_CANCELLED, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (c->on_cancel)
+			c->on_cancel(c->arg);
+		return "ok\n";
+	}
+	if (phase == MIG_JOBCTL_CANCELLED)
+		return "err EALREADY cancel came already\n";
+	return "err EBUSY the switchover began: the guest may run on the destination already\n";
+}
+
 static void answer(struct mig_jobctl *c, int fd)
 {
 	char line[MIG_JOBCTL_LINE];
-	const char *reply = "ok\n";
+	const char *reply;
 
 	if (read_line(fd, line, sizeof(line)) < 0)
 		return;
-	if (strcmp(line, "postcopy-start"))
+	if (!strcmp(line, "postcopy-start"))
+		reply = postcopy_start(c);
+	else if (!strcmp(line, "cancel"))
+		reply = cancel(c);
+	else
 		reply = "err EINVAL unknown request\n";
-	else if (!c->postcopy_armed)
-		reply = "err EINVAL this migration was not started with --postcopy-after start\n";
-	else if (__atomic_exchange_n(&c->postcopy_asked, true,
-				     __ATOMIC_ACQ_REL))
-		reply = "err EALREADY postcopy-start came already\n";
 	if (write(fd, reply, strlen(reply)) < 0)
 		return;
 }
@@ -99,8 +123,10 @@ int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 	socklen_t len;
 	int ret;
 
-	memset(c, 0, sizeof(*c));
 	c->lfd = c->stop[0] = c->stop[1] = -1;
+	c->phase = MIG_JOBCTL_RUNNING;
+	c->started = c->postcopy_asked = false;
+	c->path[0] = '\0';
 	c->postcopy_armed = armed;
 	if (mig_jobctl_addr(path, &sa, &len)) {
 		snprintf(err, n, "--ctl %s: too long for a socket address", path);
@@ -131,6 +157,21 @@ bool mig_jobctl_postcopy(struct mig_jobctl *c)
 	return __atomic_load_n(&c->postcopy_asked, __ATOMIC_ACQUIRE);
 }
 
+bool mig_jobctl_cancelled(struct mig_jobctl *c)
+{
+	return __atomic_load_n(&c->phase, __ATOMIC_ACQUIRE) ==
+	       MIG_JOBCTL_CANCELLED;
+}
+
+bool mig_jobctl_commit(struct mig_jobctl *c)
+{
+	int phase = MIG_JOBCTL_RUNNING;
+
+	return __atomic_compare_exchange_n(&c->phase, &phase,
+					   MIG_JOBCTL_COMMITTED, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 void mig_jobctl_stop(struct mig_jobctl *c)
 {
 	if (c->started && write(c->stop[1], "", 1) == 1)
@@ -146,4 +187,38 @@ void mig_jobctl_stop(struct mig_jobctl *c)
 	}
 	c->lfd = c->stop[0] = c->stop[1] = -1;
 	c->path[0] = '\0';
+}
+
+int mig_jobctl_call(const char *path, const char *req, char *reply, size_t n)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct sockaddr_un sa;
+	size_t len = 0;
+	socklen_t alen;
+	ssize_t r;
+	int fd, ret = 0;
+
+	if (mig_jobctl_addr(path, &sa, &alen))
+		return -EINVAL;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	p.fd = fd;
+	if (connect(fd, (struct sockaddr *)&sa, alen) ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		ret = -errno;
+	while (!ret && len + 1 < n) {
+		if (poll(&p, 1, 5000) <= 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		r = read(fd, reply + len, n - 1 - len);
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	close(fd);
+	reply[len] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	return ret ? ret : len ? 0 : -ECONNRESET;
 }

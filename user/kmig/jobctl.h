@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The control socket of a running `kmig migrate --ctl SOCK` (jobctl.c),
- * and its client, `kmig postcopy-start` (postcopy_start.c).
+ * The control socket of a running `kmig migrate --ctl SOCK` (jobctl.c);
+ * its clients are `kmig postcopy-start` (postcopy_start.c) and kmigd.
  *
  * A Unix stream socket at SOCK (a path, or @name in the abstract
  * namespace). Each connection carries one request line and gets one
@@ -10,6 +10,9 @@
  *   postcopy-start   switch to postcopy at the end of the current round
  *                    (the job was started with --postcopy-after start):
  *                    "ok", or "err ENAME why"
+ *   cancel           stop before the switchover; the guest keeps running
+ *                    here: "ok", or "err EBUSY ..." once the switchover
+ *                    (or postcopy) began, "err EALREADY ..." the second time
  */
 #ifndef KMIG_JOBCTL_H
 #define KMIG_JOBCTL_H
@@ -22,12 +25,20 @@
 
 #define MIG_JOBCTL_LINE	128
 
+/* Where the migration is, for cancel: it can until the switchover. */
+enum { MIG_JOBCTL_RUNNING, MIG_JOBCTL_CANCELLED, MIG_JOBCTL_COMMITTED };
+
 struct mig_jobctl {
 	int lfd, stop[2];
+	int phase;			/* atomic: MIG_JOBCTL_* */
 	pthread_t thread;
 	bool started;
 	bool postcopy_armed;		/* --postcopy-after start */
 	bool postcopy_asked;		/* atomic: postcopy-start came */
+	/* set before mig_jobctl_start(): called from its thread once cancel
+	 * came, to stop what is under way (the round being sent) */
+	void (*on_cancel)(void *arg);
+	void *arg;
 	char path[108];			/* to unlink, when a path */
 };
 
@@ -39,6 +50,20 @@ int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 		     char *err, size_t n);
 /* Whether postcopy-start came. */
 bool mig_jobctl_postcopy(struct mig_jobctl *c);
+/* Whether cancel came. */
+bool mig_jobctl_cancelled(struct mig_jobctl *c);
+/*
+ * Before the switchover or postcopy: true, and from now on cancel is
+ * refused; false when cancel came first. (Without --ctl: always true.)
+ */
+bool mig_jobctl_commit(struct mig_jobctl *c);
 void mig_jobctl_stop(struct mig_jobctl *c);
+/*
+ * The client: send request line @req (with its newline) to @path and
+ * take the reply line, without its newline, into @reply, waiting at
+ * most 5 s: 0, or -errno.
+ */
+int mig_jobctl_call(const char *path, const char *req, char *reply,
+		    size_t n);
 
 #endif /* KMIG_JOBCTL_H */

@@ -228,6 +228,8 @@ void mig_job_count(struct mig_job *j, const struct mig_counts *c);
  * known), or another -errno with @err. */
 void mig_job_end(struct mig_job *j, int ret, const char *err);
 void mig_progress(const struct mig_opts *o, const struct mig_job *j);
+/* The job info into $KMIG_JOB_DIR/info.json, when kmigd runs the job. */
+void mig_job_publish(const struct mig_job *j, bool source);
 void mig_report(const struct mig_opts *o, const struct mig_job *j,
 		bool source);
 

@@ -228,6 +228,9 @@ int migrate_main(int argc, char *argv[])
 		free(s);
 		return ret;
 	}
+	precopy_init(s);
+	s->ctl.on_cancel = precopy_cancel;
+	s->ctl.arg = s;
 	ret = s->o.ctl ? mig_jobctl_start(&s->ctl, s->o.ctl,
 					  s->o.postcopy_on_start, s->err,
 					  sizeof(s->err)) : 0;
@@ -236,7 +239,6 @@ int migrate_main(int argc, char *argv[])
 		free(s);
 		return 1;
 	}
-	precopy_init(s);
 	ret = precopy_start(s);
 	if (!ret)
 		ret = precopy_run(s);

@@ -24,41 +24,6 @@ static const char usage[] =
 "  --ctl SOCK   the migration's control socket (a path, or @name)\n"
 "  --help       this text\n";
 
-/* Send @req to @path, its reply line into @reply: 0 or -errno. */
-static int request(const char *path, const char *req, char *reply, size_t n)
-{
-	struct pollfd p = { .events = POLLIN };
-	struct sockaddr_un sa;
-	size_t len = 0;
-	socklen_t alen;
-	ssize_t r;
-	int fd, ret = 0;
-
-	if (mig_jobctl_addr(path, &sa, &alen))
-		return -EINVAL;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	p.fd = fd;
-	if (connect(fd, (struct sockaddr *)&sa, alen) ||
-	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-		ret = -errno;
-	while (!ret && len + 1 < n) {
-		if (poll(&p, 1, 5000) <= 0) {
-			ret = -ETIMEDOUT;
-			break;
-		}
-		r = read(fd, reply + len, n - 1 - len);
-		if (r <= 0)
-			break;
-		len += r;
-	}
-	close(fd);
-	reply[len] = '\0';
-	reply[strcspn(reply, "\n")] = '\0';
-	return ret ? ret : len ? 0 : -ECONNRESET;
-}
-
 int postcopy_start_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -92,7 +57,7 @@ int postcopy_start_main(int argc, char *argv[])
 			usage);
 		return 2;
 	}
-	ret = request(ctl, "postcopy-start\n", reply, sizeof(reply));
+	ret = mig_jobctl_call(ctl, "postcopy-start\n", reply, sizeof(reply));
 	if (ret) {
 		fprintf(stderr, "kmig postcopy-start: %s: %s\n", ctl,
 			strerror(-ret));

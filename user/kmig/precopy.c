@@ -54,6 +54,8 @@ static void tls_host(const char *to, char host[MIG_ADDR_STRLEN])
 		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len, to);
 }
 
+static void progress_tick(void *arg);
+
 static int connect_channels(struct precopy_src *s)
 {
 	uint8_t hello[KMIG_HELLO_SIZE];
@@ -193,6 +195,8 @@ static int start_streams(struct precopy_src *s)
 					npc);
 	if (ret)
 		return fail(s, ret, "cannot start the sender threads");
+	s->senders.tick = progress_tick;
+	s->senders.tick_arg = s;
 	return 0;
 }
 
@@ -263,7 +267,7 @@ static uint64_t sent_bytes(struct precopy_src *s, bool dev)
 	unsigned int i;
 
 	for (i = 0; i < s->o.channels; i++)
-		b += s->ch[i].bytes;
+		b += __atomic_load_n(&s->ch[i].bytes, __ATOMIC_RELAXED);
 	for (i = 0; dev && i < s->o.ndevs; i++)
 		b += s->o.devs[i].bytes;
 	return b;
@@ -334,13 +338,25 @@ static void job_update(struct precopy_src *s, uint64_t dirty)
 	unsigned int i;
 
 	for (i = 0; i < s->o.channels; i++) {
-		c.pages += s->ch[i].pages;
-		c.zero += s->ch[i].zero;
+		c.pages += __atomic_load_n(&s->ch[i].pages, __ATOMIC_RELAXED);
+		c.zero += __atomic_load_n(&s->ch[i].zero, __ATOMIC_RELAXED);
 	}
 	for (i = 0; i < s->o.ndevs; i++)
 		c.device_bytes += s->o.devs[i].bytes;
 	mig_job_count(&s->job, &c);
 	s->job.throttle = s->throttle;
+}
+
+/*
+ * While a round is sent (the senders' tick): the job info with what went
+ * out so far; what remains is as of the last harvest.
+ */
+static void progress_tick(void *arg)
+{
+	struct precopy_src *s = arg;
+
+	job_update(s, s->job.memory_remaining / MIG_PAGE);
+	mig_progress(&s->o, &s->job);
 }
 
 /* vCPU state from the VMM, re-sent record by record on the main stream. */
@@ -670,6 +686,13 @@ static uint64_t devices_pending(struct precopy_src *s)
 	return sum;
 }
 
+static int cancelled(struct precopy_src *s)
+{
+	return fail(s, -ECANCELED,
+		    "cancelled after %llu rounds; the guest keeps running here",
+		    (unsigned long long)s->round + 1);
+}
+
 /*
  * The round loop: send, harvest, and either switch over once the rest
  * fits --max-downtime, give up at --timeout, or go round again (throttled
@@ -712,15 +735,21 @@ int precopy_run(struct precopy_src *s)
 		if (postcopy_due(s)) {
 			job_update(s, dirty);
 			mig_progress(&s->o, &s->job);
+			if (!mig_jobctl_commit(&s->ctl))
+				return cancelled(s);
 			return postcopy_run(s);
 		}
 		if (converged(s, &e, left, harvest_ms)) {
 			job_update(s, dirty);
 			mig_progress(&s->o, &s->job);
+			if (!mig_jobctl_commit(&s->ctl))
+				return cancelled(s);
 			return switchover(s);
 		}
 		job_update(s, dirty);
 		mig_progress(&s->o, &s->job);
+		if (mig_jobctl_cancelled(&s->ctl))
+			return cancelled(s);
 		if (s->o.timeout_ms &&
 		    kmig_now_ns() - s->job.start_ns > s->o.timeout_ms * 1000000ull)
 			return fail(s, -ETIMEDOUT,
@@ -766,6 +795,7 @@ static int setup(struct precopy_src *s)
 	if (ret)
 		return ret;
 	s->job.memory_total = s->vm.mem_size;
+	s->job.memory_remaining = s->vm.mem_size;	/* round 0: all of it */
 	for (i = 0; i < s->vm.nslots; i++)
 		if (kmig_bitmap_words(s->vm.slots[i].npages) > maxw)
 			maxw = kmig_bitmap_words(s->vm.slots[i].npages);
@@ -816,6 +846,14 @@ static int stop_threads(struct precopy_src *s, int ret)
 	return ret ? mig_link_cause(&s->link, s->err, sizeof(s->err)) : 0;
 }
 
+
+void precopy_cancel(void *arg)
+{
+	struct precopy_src *s = arg;
+
+	/* the senders stop at their next chunk; the round ends failed */
+	fail(s, -ECANCELED, "cancelled; the guest keeps running here");
+}
 
 void precopy_init(struct precopy_src *s)
 {

@@ -49,6 +49,8 @@ struct precopy_src {
 };
 
 void precopy_init(struct precopy_src *s);
+/* From the control thread once cancel came: the round under way stops. */
+void precopy_cancel(void *arg);
 int precopy_start(struct precopy_src *s);
 int precopy_run(struct precopy_src *s);
 /* Stop every thread, then leave the guest where @ret says it is. */

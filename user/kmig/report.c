@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "mig.h"
@@ -49,6 +51,7 @@ void mig_progress(const struct mig_opts *o, const struct mig_job *j)
 {
 	unsigned int pct;
 
+	mig_job_publish(j, true);	/* only a source shows progress */
 	if (!isatty(STDERR_FILENO))
 		return;
 	pct = j->memory_total ?
@@ -70,65 +73,65 @@ static const char *tls_creds(const struct mig_job *j)
 	       j->tls == KMIG_TLS_PSK ? "psk" : "none";
 }
 
-static void json(const struct mig_job *j, bool source)
+static void json(FILE *f, const struct mig_job *j, bool source)
 {
-	printf("{\n");
-	printf("  \"status\": \"%s\",\n", j->status);
-	printf("  \"operation\": \"%s\",\n", source ? "outgoing migration" :
+	fprintf(f, "{\n");
+	fprintf(f, "  \"status\": \"%s\",\n", j->status);
+	fprintf(f, "  \"operation\": \"%s\",\n", source ? "outgoing migration" :
 	       "incoming migration");
-	printf("  \"time_elapsed\": %llu,\n",
+	fprintf(f, "  \"time_elapsed\": %llu,\n",
 	       (unsigned long long)j->time_elapsed_ms);
-	printf("  \"downtime\": %llu,\n", (unsigned long long)j->downtime_ms);
-	printf("  \"expected_downtime\": %llu,\n",
+	fprintf(f, "  \"downtime\": %llu,\n", (unsigned long long)j->downtime_ms);
+	fprintf(f, "  \"expected_downtime\": %llu,\n",
 	       (unsigned long long)j->expected_downtime_ms);
-	printf("  \"setup_time\": %llu,\n", (unsigned long long)j->setup_ms);
-	printf("  \"data_total\": %llu,\n", (unsigned long long)j->data_total);
-	printf("  \"data_processed\": %llu,\n",
+	fprintf(f, "  \"setup_time\": %llu,\n", (unsigned long long)j->setup_ms);
+	fprintf(f, "  \"data_total\": %llu,\n", (unsigned long long)j->data_total);
+	fprintf(f, "  \"data_processed\": %llu,\n",
 	       (unsigned long long)j->data_processed);
-	printf("  \"data_remaining\": %llu,\n",
+	fprintf(f, "  \"data_remaining\": %llu,\n",
 	       (unsigned long long)j->data_remaining);
-	printf("  \"memory_total\": %llu,\n",
+	fprintf(f, "  \"memory_total\": %llu,\n",
 	       (unsigned long long)j->memory_total);
-	printf("  \"memory_processed\": %llu,\n",
+	fprintf(f, "  \"memory_processed\": %llu,\n",
 	       (unsigned long long)j->memory_processed);
-	printf("  \"memory_remaining\": %llu,\n",
+	fprintf(f, "  \"memory_remaining\": %llu,\n",
 	       (unsigned long long)j->memory_remaining);
-	printf("  \"memory_constant\": %llu,\n",
+	fprintf(f, "  \"memory_constant\": %llu,\n",
 	       (unsigned long long)j->memory_constant);
-	printf("  \"memory_normal\": %llu,\n",
+	fprintf(f, "  \"memory_normal\": %llu,\n",
 	       (unsigned long long)j->memory_normal);
-	printf("  \"memory_normal_bytes\": %llu,\n",
+	fprintf(f, "  \"memory_normal_bytes\": %llu,\n",
 	       (unsigned long long)j->memory_normal_bytes);
-	printf("  \"memory_bps\": %llu,\n", (unsigned long long)j->memory_bps);
-	printf("  \"memory_dirty_rate\": %llu,\n",
+	fprintf(f, "  \"memory_bps\": %llu,\n", (unsigned long long)j->memory_bps);
+	fprintf(f, "  \"memory_dirty_rate\": %llu,\n",
 	       (unsigned long long)j->memory_dirty_rate);
-	printf("  \"memory_page_size\": %u,\n", MIG_PAGE);
-	printf("  \"memory_iteration\": %llu,\n",
+	fprintf(f, "  \"memory_page_size\": %u,\n", MIG_PAGE);
+	fprintf(f, "  \"memory_iteration\": %llu,\n",
 	       (unsigned long long)j->memory_iteration);
-	printf("  \"auto_converge_throttle\": %llu,\n",
+	fprintf(f, "  \"auto_converge_throttle\": %llu,\n",
 	       (unsigned long long)j->throttle);
-	printf("  \"device_bytes\": %llu,\n",
+	fprintf(f, "  \"device_bytes\": %llu,\n",
 	       (unsigned long long)j->device_bytes);
-	printf("  \"channels\": %u,\n", j->channels);
-	printf("  \"tls\": \"%s\",\n", tls_creds(j));
-	printf("  \"tls_ktls_channels\": %u,\n", j->tls_ktls);
-	printf("  \"tls_relay_channels\": %u,\n", j->tls_relay);
+	fprintf(f, "  \"channels\": %u,\n", j->channels);
+	fprintf(f, "  \"tls\": \"%s\",\n", tls_creds(j));
+	fprintf(f, "  \"tls_ktls_channels\": %u,\n", j->tls_ktls);
+	fprintf(f, "  \"tls_relay_channels\": %u,\n", j->tls_relay);
 	if (!source) {
-		printf("  \"resume_time_us\": %llu,\n",
+		fprintf(f, "  \"resume_time_us\": %llu,\n",
 		       (unsigned long long)j->resume_us);
-		printf("  \"memory_torn\": %llu,\n",
+		fprintf(f, "  \"memory_torn\": %llu,\n",
 		       (unsigned long long)j->memory_torn);
 	}
 	if (j->postcopy) {
-		printf("  \"postcopy_discarded\": %llu,\n",
+		fprintf(f, "  \"postcopy_discarded\": %llu,\n",
 		       (unsigned long long)j->pc_discarded);
-		printf("  \"postcopy_requests\": %llu,\n",
+		fprintf(f, "  \"postcopy_requests\": %llu,\n",
 		       (unsigned long long)j->pc_requests);
 		if (source)
-			printf("  \"postcopy_pushed\": %llu,\n",
+			fprintf(f, "  \"postcopy_pushed\": %llu,\n",
 			       (unsigned long long)j->pc_pushed);
 		else
-			printf("  \"postcopy_stale\": %llu,\n"
+			fprintf(f, "  \"postcopy_stale\": %llu,\n"
 			       "  \"postcopy_faults\": %llu,\n"
 			       "  \"postcopy_fault_latency_p50_us\": %llu,\n"
 			       "  \"postcopy_fault_latency_p99_us\": %llu,\n",
@@ -137,13 +140,40 @@ static void json(const struct mig_job *j, bool source)
 			       (unsigned long long)j->pc_lat_p50_us,
 			       (unsigned long long)j->pc_lat_p99_us);
 	}
-	printf("  \"error\": \"");
+	fprintf(f, "  \"error\": \"");
 	for (const char *p = j->error; *p; p++)
 		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
+			fprintf(f, "\\%c", *p);
 		else if ((unsigned char)*p >= ' ')
-			putchar(*p);
-	printf("\"\n}\n");
+			fputc(*p, f);
+	fprintf(f, "\"\n}\n");
+}
+
+/*
+ * Under kmigd (Documentation/kmigd.rst): the job info into
+ * $KMIG_JOB_DIR/info.json, replaced whole, at most every 200 ms while the
+ * job runs and at its end.
+ */
+void mig_job_publish(const struct mig_job *j, bool source)
+{
+	static uint64_t last_ns;
+	const char *dir = getenv("KMIG_JOB_DIR");
+	char tmp[4096], path[4096];
+	uint64_t now = kmig_now_ns();
+	FILE *f;
+
+	if (!dir || (!strcmp(j->status, "active") &&
+		     now - last_ns < 200000000ull))
+		return;
+	last_ns = now;
+	snprintf(tmp, sizeof(tmp), "%s/info.json.tmp", dir);
+	snprintf(path, sizeof(path), "%s/info.json", dir);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	json(f, j, source);
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
 }
 
 void mig_report(const struct mig_opts *o, const struct mig_job *j,
@@ -151,8 +181,9 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 {
 	if (isatty(STDERR_FILENO) && source)
 		fputc('\n', stderr);
+	mig_job_publish(j, source);
 	if (o->json) {
-		json(j, source);
+		json(stdout, j, source);
 		fflush(stdout);
 		return;
 	}

@@ -22,6 +22,12 @@ int stats_main(int argc, char *argv[]);
 int save_main(int argc, char *argv[]);
 int restore_main(int argc, char *argv[]);
 int colo_main(int argc, char *argv[]);
+int job_main(int argc, char *argv[]);
+/*
+ * `kmig job` with @argv (a command and its arguments) against kmigd at
+ * @socket (NULL: the default), printing its replies as JSON with @json.
+ */
+int job_run(const char *socket, bool json, int argc, char *argv[]);
 
 /*
  * Their command lines, parsed: 0, 1 after printing the help (--help), or

@@ -641,6 +641,11 @@ static int parse_event(const struct kmig_nl *nl, const void *buf, size_t len,
 	return 0;
 }
 
+int kmig_nl_fd(const struct kmig_nl *nl)
+{
+	return mnl_socket_get_fd(nl->sock);
+}
+
 int kmig_nl_event_recv(struct kmig_nl *nl, struct kmig_nl_event *ev,
 		       int timeout_ms)
 {

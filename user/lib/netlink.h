@@ -93,6 +93,8 @@ struct kmig_nl_event {
 };
 
 int kmig_nl_events_join(struct kmig_nl *nl);
+/* Its socket, to poll for events. */
+int kmig_nl_fd(const struct kmig_nl *nl);
 /* -ETIMEDOUT when nothing came within @timeout_ms. */
 int kmig_nl_event_recv(struct kmig_nl *nl, struct kmig_nl_event *ev,
 		       int timeout_ms);

@@ -81,7 +81,7 @@ static int send_batch(struct mig_chan *s, uint64_t *bytes)
 	ret = kmig_enc_pages_crc(&s->enc, s->bslot, s->bpages, s->nb, s->bdata,
 				 s->bcrc);
 	*bytes += BATCH_BYTES(s->nb);
-	s->pages += s->nb;
+	__atomic_fetch_add(&s->pages, s->nb, __ATOMIC_RELAXED);
 	s->nb = 0;
 	return ret;
 }
@@ -117,7 +117,7 @@ static int zero_page(struct mig_chan *s, const struct mig_slot *sl,
 {
 	int ret = 0;
 
-	s->zero++;
+	__atomic_fetch_add(&s->zero, 1, __ATOMIC_RELAXED);
 	if (z->count && z->first + z->count == p) {
 		z->count++;
 		return 0;
@@ -159,7 +159,7 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 		ret = kmig_enc_zero(&s->enc, sl->id, z.first, z.count);
 		bytes += ZERO_REC_BYTES;
 	}
-	s->bytes += bytes;
+	__atomic_fetch_add(&s->bytes, bytes, __ATOMIC_RELAXED);
 	if (ret) {
 		s->nb = 0;
 		snprintf(s->errmsg, sizeof(s->errmsg),
@@ -190,6 +190,20 @@ static bool take_chunk(struct mig_senders *p, uint64_t *c)
 		return true;
 	}
 	return false;
+}
+
+/* The round's thread, every MIG_TICK_MS at most: p->tick, if set. */
+static void tick(struct mig_senders *p)
+{
+	uint64_t now;
+
+	if (!p->tick)
+		return;
+	now = kmig_now_ns();
+	if (now - p->tick_ns < MIG_TICK_MS * 1000000ull)
+		return;
+	p->tick_ns = now;
+	p->tick(p->tick_arg);
 }
 
 /* The next chunk from the cursor: false when none is left. */
@@ -228,8 +242,11 @@ int mig_chan_ram_part(struct mig_chan *ch, uint32_t sec_id, uint8_t type)
 	int ret;
 
 	ret = kmig_enc_section(&ch->enc, &sec);
-	while (!ret && next_chunk(ch->pool, &sl, &first, &end))
+	while (!ret && next_chunk(ch->pool, &sl, &first, &end)) {
 		ret = send_chunk(ch, sl, first, end);
+		if (!ch->index)		/* the round's own thread */
+			tick(ch->pool);
+	}
 	sec.type = KMIG_REC_SECTION_FOOTER;
 	if (!ret)
 		ret = kmig_enc_section(&ch->enc, &sec);
@@ -438,9 +455,17 @@ void mig_senders_post(struct mig_senders *p, uint64_t round, uint8_t type,
 
 int mig_senders_wait(struct mig_senders *p)
 {
+	struct timespec until;
+
 	pthread_mutex_lock(&p->lock);
-	while (p->busy)
-		pthread_cond_wait(&p->done, &p->lock);
+	while (p->busy) {
+		until = kmig_deadline(MIG_TICK_MS);
+		if (pthread_cond_timedwait(&p->done, &p->lock, &until) != ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&p->lock);
+		tick(p);
+		pthread_mutex_lock(&p->lock);
+	}
 	pthread_mutex_unlock(&p->lock);
 	return mig_link_failed(p->link) ? -ECANCELED : 0;
 }

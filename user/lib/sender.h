@@ -48,7 +48,7 @@ struct mig_chan {
 	uint32_t bcrc[KMIG_STREAM_MAX_BATCH];
 	uint64_t rate;			/* bytes per second, 0: no cap */
 	uint64_t cap_start_ns, cap_bytes;
-	uint64_t pages, zero, bytes;	/* sent so far */
+	uint64_t pages, zero, bytes;	/* sent so far (atomic) */
 	char errmsg[256];
 	pthread_t thread;
 	bool started;
@@ -73,7 +73,16 @@ struct mig_senders {
 	uint64_t *taken;		/* seekable: chunks taken this round */
 	pthread_t pinger;
 	bool pinger_started;
+	/* Set by the caller: called on the thread that runs a round (the
+	 * one in mig_senders_wait(), or the main channel's own) about every
+	 * MIG_TICK_MS while the round is sent: for job progress, which
+	 * reads the channels' counters (atomic) meanwhile. */
+	void (*tick)(void *arg);
+	void *tick_arg;
+	uint64_t tick_ns;
 };
+
+#define MIG_TICK_MS	250
 
 void mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
 		   uint64_t rate);

@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmigd's jobs. A job is a `kmig SUBCOMMAND ARGS...` process in its own
+ * session, with a directory STATE/jobs/ID that outlives kmigd:
+ *
+ *   job.json   what kmigd started: id, type, args, pid, its start time
+ *   log        the job's stdout and stderr
+ *   info.json  its job info, written by the job (report.c) as it runs
+ *   ctl        a migration's control socket (jobctl.h): cancel and
+ *              postcopy-start go there
+ *   exit       its exit status, written by the job as it ends
+ *   cancel     present once cancel was asked
+ *   end.json   how it ended, written by kmigd once it saw it end
+ *
+ * kmigd watches each job through a pidfd. A kmigd that starts again
+ * adopts the jobs still running (same PID, same start time) and reads the
+ * outcome of those that ended meanwhile from their exit files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobctl.h"
+#include "kmigd.h"
+#include "util.h"
+
+static const char *const state_names[] = {
+	[JOB_RUNNING] = "running",
+	[JOB_COMPLETED] = "completed",
+	[JOB_FAILED] = "failed",
+	[JOB_CANCELLED] = "cancelled",
+	[JOB_UNKNOWN] = "unknown",
+};
+
+const char *kmigd_job_state_name(enum kmigd_job_state s)
+{
+	return state_names[s];
+}
+
+static void path(const struct kmigd_job *j, const char *name, char *buf,
+		 size_t n)
+{
+	snprintf(buf, n, "%s/%s", j->dir, name);
+}
+
+/* A small file of the job's directory, NUL-terminated, or NULL. */
+static char *slurp(const struct kmigd_job *j, const char *name, size_t max)
+{
+	char p[512], *buf;
+	ssize_t len;
+	int fd;
+
+	path(j, name, p, sizeof(p));
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(max + 1);
+	len = buf ? read(fd, buf, max) : -1;
+	close(fd);
+	if (len < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static struct json *slurp_json(const struct kmigd_job *j, const char *name)
+{
+	char *text = slurp(j, name, KMIGD_LINE_MAX), why[128];
+	struct json *t;
+
+	if (!text)
+		return NULL;
+	t = json_parse(text, strlen(text), why, sizeof(why));
+	free(text);
+	return t;
+}
+
+static int put_file(const struct kmigd_job *j, const char *name,
+		    const char *text)
+{
+	char p[512], tmp[520];
+	FILE *f;
+
+	path(j, name, p, sizeof(p));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	if (fclose(f) || rename(tmp, p)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Field 22 of /proc/PID/stat: when it started, in clock ticks; 0: gone. */
+static uint64_t proc_starttime(pid_t pid)
+{
+	char p[64], buf[1024], *s;
+	unsigned long long t;
+	int field, fd;
+	ssize_t len;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	s = strrchr(buf, ')');		/* the name may hold spaces */
+	for (field = 2; s && field < 22; field++)
+		s = strchr(s + 1, ' ');
+	if (!s || sscanf(s, " %llu", &t) != 1)
+		return 0;
+	return t;
+}
+
+int64_t kmigd_realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+}
+
+static void write_args(struct jw *w, const struct kmigd_job *j)
+{
+	unsigned int i;
+
+	jw_key(w, "args");
+	jw_array(w);
+	for (i = 0; i < j->argc; i++)
+		jw_str(w, j->argv[i]);
+	jw_end(w, ']');
+}
+
+static void save_record(const struct kmigd_job *j)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_object(&w);
+	jw_field_u64(&w, "id", j->id);
+	jw_field_str(&w, "type", j->type);
+	write_args(&w, j);
+	jw_key(&w, "pid");
+	jw_i64(&w, j->pid);
+	jw_field_u64(&w, "starttime", j->starttime);
+	jw_key(&w, "started");
+	jw_i64(&w, j->started_ms);
+	jw_end(&w, '}');
+	if (jw_text(&w) && put_file(j, "job.json", jw_text(&w)))
+		kmigd_log(KMIGD_WARNING, j->id, "cannot write job.json");
+	jw_free(&w);
+}
+
+static void write_end(struct jw *w, const struct kmigd_job *j)
+{
+	jw_field_str(w, "state", kmigd_job_state_name(j->state));
+	jw_key(w, "exit");
+	if (j->exit >= 0)
+		jw_i64(w, j->exit);
+	else
+		jw_null(w);
+	jw_key(w, "signal");
+	jw_i64(w, j->signal);
+	jw_key(w, "ended");
+	if (j->state == JOB_RUNNING)
+		jw_null(w);
+	else
+		jw_i64(w, j->ended_ms);
+	jw_field_str(w, "error", j->error);
+}
+
+static void save_end(const struct kmigd_job *j)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_object(&w);
+	write_end(&w, j);
+	jw_end(&w, '}');
+	if (jw_text(&w) && put_file(j, "end.json", jw_text(&w)))
+		kmigd_log(KMIGD_WARNING, j->id, "cannot write end.json");
+	jw_free(&w);
+}
+
+void kmigd_job_write(struct jw *w, const struct kmigd_job *j)
+{
+	jw_object(w);
+	jw_field_u64(w, "id", j->id);
+	jw_field_str(w, "type", j->type);
+	write_args(w, j);
+	jw_key(w, "pid");
+	jw_i64(w, j->pid);
+	jw_key(w, "started");
+	jw_i64(w, j->started_ms);
+	write_end(w, j);
+	jw_key(w, "cancel_requested");
+	jw_bool(w, j->cancel);
+	jw_key(w, "info");
+	if (j->info)
+		jw_value(w, j->info);
+	else
+		jw_null(w);
+	jw_end(w, '}');
+}
+
+static void job_free(struct kmigd_job *j)
+{
+	unsigned int i;
+
+	if (!j)
+		return;
+	for (i = 0; i < j->argc; i++)
+		free(j->argv[i]);
+	free(j->argv);
+	json_free(j->info);
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	free(j);
+}
+
+static struct kmigd_job *job_new(struct kmigd *d, uint32_t id,
+				 const char *type, unsigned int argc,
+				 const char *const *argv)
+{
+	struct kmigd_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->watch.kind = WATCH_JOB;
+	j->watch.p = j;
+	j->id = id;
+	j->pidfd = -1;
+	j->exit = -1;
+	snprintf(j->type, sizeof(j->type), "%s", type);
+	snprintf(j->dir, sizeof(j->dir), "%s/jobs/%u", d->state_dir, id);
+	j->argv = calloc(argc + 1, sizeof(*j->argv));
+	if (!j->argv)
+		goto err;
+	for (j->argc = 0; j->argc < argc; j->argc++) {
+		j->argv[j->argc] = strdup(argv[j->argc]);
+		if (!j->argv[j->argc])
+			goto err;
+	}
+	return j;
+err:
+	job_free(j);
+	return NULL;
+}
+
+/* Forget the oldest ended job and its directory, to make room. */
+static int make_room(struct kmigd *d)
+{
+	static const char *const files[] = { "job.json", "end.json", "log",
+		"info.json", "exit", "cancel", "ctl" };
+	struct kmigd_job *j;
+	unsigned int i, k;
+	char p[512];
+
+	if (d->njobs < KMIGD_MAX_JOBS)
+		return 0;
+	for (i = 0; i < d->njobs && d->jobs[i]->state == JOB_RUNNING; i++)
+		;
+	if (i == d->njobs)
+		return -EBUSY;
+	j = d->jobs[i];
+	for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+		path(j, files[k], p, sizeof(p));
+		unlink(p);
+	}
+	rmdir(j->dir);
+	memmove(&d->jobs[i], &d->jobs[i + 1],
+		(d->njobs - i - 1) * sizeof(d->jobs[0]));
+	d->njobs--;
+	job_free(j);
+	return 0;
+}
+
+static bool has_ctl(const struct kmigd_job *j)
+{
+	unsigned int i;
+
+	if (strcmp(j->type, "migrate"))
+		return false;
+	for (i = 0; i < j->argc; i++)	/* --resume takes no --ctl */
+		if (!strcmp(j->argv[i], "--resume"))
+			return false;
+	return true;
+}
+
+static void child(struct kmigd *d, struct kmigd_job *j, int logfd,
+		  int nullfd)
+{
+	const char *argv[KMIGD_MAX_ARGS + 6];
+	char ctl[512], id[16];
+	unsigned int i, n = 0;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid();
+	if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		_exit(127);
+	close_range(3, ~0u, 0);
+	snprintf(id, sizeof(id), "%u", j->id);
+	setenv("KMIG_JOB_DIR", j->dir, 1);
+	setenv("KMIG_JOB_ID", id, 1);
+	argv[n++] = d->kmig_path;
+	argv[n++] = kmigd_job_cmd(j->type);
+	for (i = 0; i < j->argc; i++)
+		argv[n++] = j->argv[i];
+	if (has_ctl(j)) {	/* last: it wins over any the client gave */
+		path(j, "ctl", ctl, sizeof(ctl));
+		argv[n++] = "--ctl";
+		argv[n++] = ctl;
+	}
+	argv[n] = NULL;
+	execv(d->kmig_path, (char *const *)argv);
+	dprintf(2, "kmigd: cannot run %s: %s\n", d->kmig_path,
+		strerror(errno));
+	_exit(127);
+}
+
+static int spawn(struct kmigd *d, struct kmigd_job *j, char *err, size_t n)
+{
+	int logfd, nullfd, ret;
+	char p[512];
+
+	if (mkdir(j->dir, 0750) && errno != EEXIST)
+		return kmig_errf(err, n, -errno, "%s: %s", j->dir,
+				 strerror(errno));
+	path(j, "log", p, sizeof(p));
+	logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (logfd < 0 || nullfd < 0) {
+		ret = kmig_errf(err, n, -errno, "%s: %s", p, strerror(errno));
+		goto out;
+	}
+	j->started_ms = kmigd_realtime_ms();
+	j->pid = fork();
+	if (!j->pid)
+		child(d, j, logfd, nullfd);
+	if (j->pid < 0) {
+		ret = kmig_errf(err, n, -errno, "fork: %s", strerror(errno));
+		goto out;
+	}
+	j->child = true;
+	j->starttime = proc_starttime(j->pid);
+	j->pidfd = pidfd_open(j->pid, 0);
+	ret = j->pidfd < 0 ? -errno : kmigd_watch_add(d, j->pidfd, EPOLLIN,
+						       &j->watch);
+	if (ret) {
+		/* unwatched, it would run unseen: stop it */
+		kill(j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+		kmig_errf(err, n, ret, "pidfd: %s", strerror(-ret));
+		goto out;
+	}
+	save_record(j);
+out:
+	if (logfd >= 0)
+		close(logfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	return ret;
+}
+
+static void emit(struct kmigd *d, const char *event, struct kmigd_job *j)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_object(&w);
+	jw_field_str(&w, "event", event);
+	jw_key(&w, "job");
+	if (!strcmp(event, "progress")) {
+		jw_u64(&w, j->id);
+		jw_key(&w, "info");
+		jw_value(&w, j->info);
+	} else {
+		kmigd_job_write(&w, j);
+	}
+	jw_end(&w, '}');
+	kmigd_event(d, &w);
+	jw_free(&w);
+}
+
+struct kmigd_job *kmigd_job_start(struct kmigd *d, const char *type,
+				  unsigned int argc, const char *const *argv,
+				  int *ret, char *err, size_t n)
+{
+	struct kmigd_job *j;
+
+	*ret = make_room(d);
+	if (*ret) {
+		snprintf(err, n, "%d jobs are running: no room for another",
+			 KMIGD_MAX_JOBS);
+		return NULL;
+	}
+	j = job_new(d, d->next_id, type, argc, argv);
+	if (!j) {
+		*ret = -ENOMEM;
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	*ret = spawn(d, j, err, n);
+	if (*ret) {
+		job_free(j);
+		return NULL;
+	}
+	d->next_id++;
+	d->jobs[d->njobs++] = j;
+	kmigd_log(KMIGD_NOTICE, j->id, "started: kmig %s (pid %d)", j->type,
+		  j->pid);
+	emit(d, "started", j);
+	return j;
+}
+
+struct kmigd_job *kmigd_job_find(struct kmigd *d, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->njobs; i++)
+		if (d->jobs[i]->id == id)
+			return d->jobs[i];
+	return NULL;
+}
+
+/* A migration's control socket (jobctl.h): "ok", or "err ENAME why". */
+static int ctl_request(const struct kmigd_job *j, const char *req,
+		       char *err, size_t n)
+{
+	static const struct { const char *name; int err; } names[] = {
+		{ "EINVAL", EINVAL }, { "EALREADY", EALREADY },
+		{ "EBUSY", EBUSY },
+	};
+	char p[512], line[64], reply[MIG_JOBCTL_LINE];
+	const char *why;
+	size_t i;
+	int ret;
+
+	path(j, "ctl", p, sizeof(p));
+	snprintf(line, sizeof(line), "%s\n", req);
+	ret = mig_jobctl_call(p, line, reply, sizeof(reply));
+	if (ret)
+		return kmig_errf(err, n, ret, "its control socket: %s",
+				 strerror(-ret));
+	if (!strcmp(reply, "ok"))
+		return 0;
+	why = strchr(reply + strcspn(reply, " ") + 1, ' ');
+	ret = -EIO;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(reply, "err ", 4) &&
+		    !strncmp(reply + 4, names[i].name, strlen(names[i].name)))
+			ret = -names[i].err;
+	return kmig_errf(err, n, ret, "%s", why ? why + 1 : reply);
+}
+
+int kmigd_job_cancel(struct kmigd *d, struct kmigd_job *j, char *err,
+		     size_t n)
+{
+	char p[512];
+	int ret;
+
+	(void)d;
+	if (j->state != JOB_RUNNING)
+		return kmig_errf(err, n, -EALREADY, "job %u has ended (%s)",
+				 j->id, kmigd_job_state_name(j->state));
+	if (j->cancel)
+		return kmig_errf(err, n, -EALREADY, "job %u: cancel came already",
+				 j->id);
+	/*
+	 * A migration stops itself at its next round's end and resumes the
+	 * guest here; until its control socket listens, it has not begun
+	 * and a signal is as safe. Other jobs end on SIGTERM.
+	 */
+	ret = has_ctl(j) ? ctl_request(j, "cancel", err, n) : -ENOENT;
+	if (ret == -ENOENT || ret == -ECONNREFUSED)
+		ret = pidfd_send_signal(j->pidfd, SIGTERM, NULL, 0) ? -errno : 0;
+	if (ret)
+		return ret;
+	j->cancel = true;
+	path(j, "cancel", p, sizeof(p));
+	close(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+	kmigd_log(KMIGD_NOTICE, j->id, "cancel asked");
+	return 0;
+}
+
+int kmigd_job_postcopy_start(struct kmigd_job *j, char *err, size_t n)
+{
+	if (j->state != JOB_RUNNING)
+		return kmig_errf(err, n, -EALREADY, "job %u has ended (%s)",
+				 j->id, kmigd_job_state_name(j->state));
+	if (!has_ctl(j))
+		return kmig_errf(err, n, -EINVAL, "job %u is not a migration's source",
+				 j->id);
+	return ctl_request(j, "postcopy-start", err, n);
+}
+
+/* A newer info.json: read it. Whether it changed. */
+static bool load_info(struct kmigd_job *j)
+{
+	struct json *info;
+	struct stat st;
+	char p[512];
+
+	path(j, "info.json", p, sizeof(p));
+	if (stat(p, &st))
+		return false;
+	if (st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec ==
+	    j->info_mtime_ns && j->info)
+		return false;
+	info = slurp_json(j, "info.json");
+	if (!info || info->type != JSON_OBJECT) {
+		json_free(info);
+		return false;
+	}
+	json_free(j->info);
+	j->info = info;
+	j->info_mtime_ns = st.st_mtim.tv_sec * 1000000000ll +
+			   st.st_mtim.tv_nsec;
+	return true;
+}
+
+/* New whole lines of the job's log, into kmigd's. */
+static void tail_log(struct kmigd_job *j)
+{
+	char p[512], buf[8192], *line, *nl;
+	ssize_t len;
+	int fd;
+
+	path(j, "log", p, sizeof(p));
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while ((len = pread(fd, buf, sizeof(buf) - 1, j->log_off)) > 0) {
+		buf[len] = '\0';
+		line = buf;
+		while ((nl = memchr(line, '\n', buf + len - line))) {
+			*nl = '\0';
+			kmigd_log(KMIGD_INFO, j->id, "%s", line);
+			line = nl + 1;
+		}
+		if (line == buf) {	/* a line longer than buf: cut it */
+			kmigd_log(KMIGD_INFO, j->id, "%s", buf);
+			line = buf + len;
+		}
+		j->log_off += line - buf;
+		if (len < (ssize_t)sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+}
+
+/* Why the job ended, from the last line of its log that says something. */
+static void error_from_log(struct kmigd_job *j)
+{
+	char *text = slurp(j, "log", 1 << 20), *end, *last = "";
+
+	if (text) {
+		end = text + strlen(text);
+		while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+			*--end = '\0';
+		last = strrchr(text, '\n') ? strrchr(text, '\n') + 1 : text;
+	}
+	if (j->state == JOB_CANCELLED)
+		snprintf(j->error, sizeof(j->error), "cancelled");
+	else if (j->signal)
+		snprintf(j->error, sizeof(j->error), "ended by %s%s%s",
+			 strsignal(j->signal), *last ? "; its log's last line: " : "",
+			 last);
+	else if (j->exit < 0)
+		snprintf(j->error, sizeof(j->error),
+			 "ended without an exit status (killed while kmigd was away)%s%s",
+			 *last ? "; its log's last line: " : "", last);
+	else if (*last)
+		snprintf(j->error, sizeof(j->error), "%s", last);
+	else
+		snprintf(j->error, sizeof(j->error), "exit status %d", j->exit);
+	free(text);
+}
+
+static void settle(struct kmigd_job *j)
+{
+	const struct json *status = json_get(j->info, "status");
+	const struct json *e = json_get(j->info, "error");
+
+	if (!j->exit && !j->signal)
+		j->state = JOB_COMPLETED;
+	else if (j->cancel)
+		j->state = JOB_CANCELLED;
+	else if (j->exit == 3 || (status && status->type == JSON_STRING &&
+				  !strcmp(status->str, "unknown")))
+		j->state = JOB_UNKNOWN;
+	else
+		j->state = JOB_FAILED;
+	if (j->state == JOB_COMPLETED)
+		return;
+	if (e && e->type == JSON_STRING && e->str[0])
+		snprintf(j->error, sizeof(j->error), "%s", e->str);
+	else
+		error_from_log(j);
+}
+
+static void read_exit(struct kmigd_job *j)
+{
+	char *text = slurp(j, "exit", 32);
+
+	if (!text || sscanf(text, "%d", &j->exit) != 1)
+		j->exit = -1;
+	free(text);
+}
+
+void kmigd_job_ended(struct kmigd *d, struct kmigd_job *j)
+{
+	int status;
+
+	if (j->child && waitpid(j->pid, &status, WNOHANG) == j->pid) {
+		if (WIFEXITED(status))
+			j->exit = WEXITSTATUS(status);
+		else if (WIFSIGNALED(status))
+			j->signal = WTERMSIG(status);
+	} else {
+		read_exit(j);
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->pidfd, NULL);
+	close(j->pidfd);
+	j->pidfd = -1;
+	load_info(j);
+	tail_log(j);
+	j->ended_ms = kmigd_realtime_ms();
+	settle(j);
+	save_end(j);
+	kmigd_log(j->state == JOB_COMPLETED ? KMIGD_NOTICE : KMIGD_ERR, j->id,
+		  "%s%s%s", kmigd_job_state_name(j->state),
+		  j->error[0] ? ": " : "", j->error);
+	emit(d, "ended", j);
+}
+
+void kmigd_jobs_tick(struct kmigd *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->njobs; i++) {
+		struct kmigd_job *j = d->jobs[i];
+
+		if (j->state != JOB_RUNNING)
+			continue;
+		if (load_info(j))
+			emit(d, "progress", j);
+		tail_log(j);
+	}
+}
+
+/* A job of an earlier kmigd, from its directory. */
+static struct kmigd_job *adopt(struct kmigd *d, uint32_t id)
+{
+	const char *argv[KMIGD_MAX_ARGS];
+	struct json *rec, *end = NULL;
+	const struct json *a, *type;
+	struct kmigd_job *j = NULL, probe;
+	unsigned int argc = 0;
+	struct stat st;
+	char p[512];
+	int64_t v;
+	size_t i;
+
+	snprintf(probe.dir, sizeof(probe.dir), "%s/jobs/%u", d->state_dir, id);
+	rec = slurp_json(&probe, "job.json");
+	type = json_get(rec, "type");
+	a = json_get(rec, "args");
+	if (!type || type->type != JSON_STRING || !kmigd_job_cmd(type->str) ||
+	    !a || a->type != JSON_ARRAY || a->n > KMIGD_MAX_ARGS)
+		goto out;
+	for (i = 0; i < a->n; i++)
+		if (a->items[i].type == JSON_STRING)
+			argv[argc++] = a->items[i].str;
+	j = job_new(d, id, type->str, argc, argv);
+	if (!j)
+		goto out;
+	if (!json_int(json_get(rec, "pid"), 1, INT32_MAX, &v))
+		j->pid = v;
+	if (!json_int(json_get(rec, "starttime"), 0, INT64_MAX, &v))
+		j->starttime = v;
+	if (!json_int(json_get(rec, "started"), 0, INT64_MAX, &v))
+		j->started_ms = v;
+	path(j, "cancel", p, sizeof(p));
+	j->cancel = !access(p, F_OK);
+	load_info(j);
+	end = slurp_json(j, "end.json");
+	if (end) {
+		const struct json *s = json_get(end, "state"), *e;
+
+		for (i = JOB_COMPLETED; s && s->type == JSON_STRING &&
+		     i < sizeof(state_names) / sizeof(state_names[0]); i++)
+			if (!strcmp(state_names[i], s->str))
+				j->state = i;
+		if (j->state == JOB_RUNNING)
+			j->state = JOB_UNKNOWN;
+		if (!json_int(json_get(end, "exit"), 0, 255, &v))
+			j->exit = v;
+		if (!json_int(json_get(end, "ended"), 0, INT64_MAX, &v))
+			j->ended_ms = v;
+		e = json_get(end, "error");
+		if (e && e->type == JSON_STRING)
+			snprintf(j->error, sizeof(j->error), "%s", e->str);
+		goto out;
+	}
+	if (j->pid && j->starttime && proc_starttime(j->pid) == j->starttime)
+		j->pidfd = pidfd_open(j->pid, 0);
+	if (j->pidfd >= 0 && !kmigd_watch_add(d, j->pidfd, EPOLLIN, &j->watch)) {
+		path(j, "log", p, sizeof(p));
+		j->log_off = stat(p, &st) ? 0 : st.st_size;
+		kmigd_log(KMIGD_NOTICE, id, "adopted: kmig %s (pid %d) still runs",
+			  j->type, j->pid);
+		goto out;
+	}
+	/* it ended while no kmigd watched */
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	j->pidfd = -1;
+	read_exit(j);
+	j->ended_ms = kmigd_realtime_ms();
+	settle(j);
+	save_end(j);
+	kmigd_log(KMIGD_NOTICE, id, "ended while kmigd was away: %s",
+		  kmigd_job_state_name(j->state));
+out:
+	json_free(rec);
+	json_free(end);
+	return j;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct kmigd_job *x = *(struct kmigd_job *const *)a;
+	const struct kmigd_job *y = *(struct kmigd_job *const *)b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int kmigd_jobs_init(struct kmigd *d)
+{
+	char dir[512], *end;
+	struct dirent *e;
+	unsigned long id;
+	DIR *dp;
+
+	d->next_id = 1;
+	snprintf(dir, sizeof(dir), "%s/jobs", d->state_dir);
+	if (mkdir(dir, 0750) && errno != EEXIST)
+		return -errno;
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while ((e = readdir(dp)) && d->njobs < KMIGD_MAX_JOBS) {
+		id = strtoul(e->d_name, &end, 10);
+		if (*end || !id || id > UINT32_MAX)
+			continue;
+		d->jobs[d->njobs] = adopt(d, id);
+		if (d->jobs[d->njobs])
+			d->njobs++;
+		if (id >= d->next_id)
+			d->next_id = id + 1;
+	}
+	closedir(dp);
+	qsort(d->jobs, d->njobs, sizeof(d->jobs[0]), by_id);
+	return 0;
+}
+
+void kmigd_jobs_free(struct kmigd *d)
+{
+	while (d->njobs)
+		job_free(d->jobs[--d->njobs]);
+}
