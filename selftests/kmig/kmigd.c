@@ -141,6 +141,25 @@ static struct json *request(struct __test_metadata *_metadata,
 	return reply;
 }
 
+/* kmigd on host A lists VMM @owner's memory context, and the devices. */
+static void the_module_sees(struct __test_metadata *_metadata, pid_t owner)
+{
+	struct json *r = request(_metadata, KMIGD_A, "{\"v\":1,\"op\":\"contexts\"}");
+	const struct json *ctxs = json_get(r, "contexts");
+	bool found = false;
+	size_t i;
+
+	ASSERT_NE(NULL, ctxs);
+	for (i = 0; i < ctxs->n; i++)
+		found |= json_get_u64(&ctxs->items[i], "owner") == (uint64_t)owner &&
+			 json_get_u64(&ctxs->items[i], "pages") > 0;
+	EXPECT_TRUE(found);
+	json_free(r);
+	r = request(_metadata, KMIGD_A, "{\"v\":1,\"op\":\"devices\"}");
+	EXPECT_NE(NULL, json_get(r, "devices"));
+	json_free(r);
+}
+
 static uint32_t start(struct __test_metadata *_metadata, const char *sock,
 		      const char *type, const char *args)
 {
@@ -243,18 +262,19 @@ static void both_completed(struct __test_metadata *_metadata, uint32_t mig,
 /* Both sides through kmigd; progress seen while it runs, then the end. */
 TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 {
+	bool context_new = false, started = false, progress = false;
 	struct json *a, *ev = NULL;
-	bool started = false, progress = false;
 	struct kmigd_client events;
 	uint32_t in, mig;
 	char err[256];
 	int ret;
 
-	source_guest(_metadata, &self->vmm_a, false);
 	ASSERT_EQ(0, kmigd_client_open(&events, KMIGD_A, err, sizeof(err)));
 	json_free(kmigd_client_call(&events, "{\"v\":1,\"op\":\"subscribe\"}",
 				    &ret, err, sizeof(err)));
 	ASSERT_EQ(0, ret) TH_LOG("%s", err);
+	source_guest(_metadata, &self->vmm_a, false);
+	the_module_sees(_metadata, self->vmm_a);
 
 	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
 	ASSERT_NE(0, in);
@@ -272,11 +292,14 @@ TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 	both_completed(_metadata, mig, in);
 	guest_runs(_metadata, VMM_B);
 
-	/* the subscriber saw it start, move and end */
+	/* the subscriber saw the guest's memory appear, the job start, move
+	 * and end */
 	for (;;) {
 		json_free(ev);
 		ev = kmigd_client_recv(&events, &ret, err, sizeof(err));
 		ASSERT_NE(NULL, ev) TH_LOG("%s", err);
+		context_new |= !strcmp(json_get_str(ev, "what"), "context-new") &&
+			       json_get_u64(ev, "owner") == (uint64_t)self->vmm_a;
 		started |= !strcmp(json_get_str(ev, "event"), "started");
 		progress |= !strcmp(json_get_str(ev, "event"), "progress");
 		if (!strcmp(json_get_str(ev, "event"), "ended"))
@@ -284,6 +307,7 @@ TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 	}
 	json_free(ev);
 	kmigd_client_close(&events);
+	EXPECT_TRUE(context_new);
 	EXPECT_TRUE(started);
 	EXPECT_TRUE(progress);
 }
@@ -371,6 +395,45 @@ TEST_F_TIMEOUT(kmigd, outlives_its_client_and_a_kmigd_restart, 240)
 	both_completed(_metadata, mig, in);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("migrated", st.state);
+	guest_runs(_metadata, VMM_B);
+}
+
+/*
+ * postcopy-start through kmigd: a guest that outruns the link stays in
+ * precopy until asked, then switches and completes; asked twice, the
+ * second is refused.
+ */
+TEST_F_TIMEOUT(kmigd, postcopy_start_through_the_socket, 240)
+{
+	struct json *a;
+	uint32_t in, mig;
+
+	source_guest(_metadata, &self->vmm_a, true);
+	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
+	ASSERT_NE(0, in);
+	usleep(500000);
+	mig = start(_metadata, KMIGD_A, "migrate", MIGRATE_ARGS("4")
+		    ",\"--channels\",\"2\",\"--max-downtime\",\"1\""
+		    ",\"--max-throttle\",\"0\",\"--postcopy-after\",\"start\"");
+	ASSERT_NE(0, mig);
+	a = job_until(_metadata, KMIGD_A, mig, 60000, moving);
+	ASSERT_STREQ("running", json_get_str(json_get(a, "job"), "state"));
+	json_free(a);
+
+	a = request(_metadata, KMIGD_A,
+		    "{\"v\":1,\"op\":\"postcopy-start\",\"job\":%u}", mig);
+	ASSERT_NE(NULL, a);
+	json_free(a);
+	a = request(_metadata, KMIGD_A,
+		    "{\"v\":1,\"op\":\"postcopy-start\",\"job\":%u}", mig);
+	EXPECT_EQ(NULL, a);
+	json_free(a);
+
+	a = job_until(_metadata, KMIGD_A, mig, 120000, ended);
+	EXPECT_NE(NULL, json_get(json_get(json_get(a, "job"), "info"),
+				 "postcopy_pushed"));
+	json_free(a);
+	both_completed(_metadata, mig, in);
 	guest_runs(_metadata, VMM_B);
 }
 

@@ -6,7 +6,6 @@
  * too little, is dropped; it never holds up the loop or another client.
  */
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +179,10 @@ static int devices(struct jw *w, char *err, size_t n)
 }
 
 /*
- * Recover job @j, a postcopy migration whose link was lost: the source
- * runs `kmig migrate --resume`, the destination `kmig postcopy-recover`,
- * with the same --vmm and the request's arguments.
+ * Recover job @j, a postcopy migration whose link was lost (or a
+ * recovery that failed): the source runs `kmig migrate --resume`, the
+ * destination `kmig postcopy-recover`, with the same --vmm and the
+ * request's arguments.
  */
 static struct kmigd_job *recover(struct kmigd *d, struct kmigd_job *j,
 				 const struct kmigd_req *r, int *ret,
@@ -192,7 +192,8 @@ static struct kmigd_job *recover(struct kmigd *d, struct kmigd_job *j,
 	unsigned int i, argc = 0;
 
 	*ret = -EINVAL;
-	if (strcmp(j->type, "migrate") && strcmp(j->type, "incoming")) {
+	if (strcmp(j->type, "migrate") && strcmp(j->type, "incoming") &&
+	    strcmp(j->type, "postcopy-recover")) {
 		snprintf(err, n, "job %u is a %s: only a migration recovers",
 			 j->id, j->type);
 		return NULL;
@@ -203,9 +204,11 @@ static struct kmigd_job *recover(struct kmigd *d, struct kmigd_job *j,
 			 j->id, kmigd_job_state_name(j->state));
 		return NULL;
 	}
-	for (i = 0; i + 1 < j->argc; i++)
-		if (!strcmp(j->argv[i], "--vmm"))
+	for (i = 0; i < j->argc; i++)
+		if (!strcmp(j->argv[i], "--vmm") && i + 1 < j->argc)
 			vmm = j->argv[i + 1];
+		else if (!strncmp(j->argv[i], "--vmm=", 6))
+			vmm = j->argv[i] + 6;
 	for (i = 0; i < r->argc; i++)
 		if (!strncmp(r->argv[i], "--vmm", 5)) {
 			snprintf(err, n, "recover takes the job's own --vmm");
@@ -241,11 +244,11 @@ static int job_op(struct kmigd *d, const struct kmigd_req *r, struct jw *w,
 		j = recover(d, j, r, &ret, err, n);
 		break;
 	case KMIGD_CANCEL:
-		return kmigd_job_cancel(d, j, err, n);
+		return kmigd_job_cancel(j, err, n);
 	case KMIGD_POSTCOPY_START:
 		return kmigd_job_postcopy_start(j, err, n);
 	default:
-		return -EINVAL;
+		return kmig_errf(err, n, -EINVAL, "not a job operation");
 	}
 	if (!j)
 		return ret;
@@ -320,8 +323,8 @@ static void request(struct kmigd *d, struct kmigd_conn *c, const char *line,
 		}
 	}
 	if (ret) {
-		kmigd_log(KMIGD_WARNING, r.job, "request from pid %d refused: %s",
-			  c->pid, err);
+		kmigd_log(KMIGD_WARNING, r.job, "request from pid %d (uid %d) refused: %s",
+			  c->pid, c->uid, err);
 		reply_error(&w, ret, err);
 	}
 	kmigd_req_free(&r);

@@ -269,11 +269,10 @@ err:
 /* Forget the oldest ended job and its directory, to make room. */
 static int make_room(struct kmigd *d)
 {
-	static const char *const files[] = { "job.json", "end.json", "log",
-		"info.json", "exit", "cancel", "ctl" };
 	struct kmigd_job *j;
-	unsigned int i, k;
-	char p[512];
+	struct dirent *e;
+	unsigned int i;
+	DIR *dp;
 
 	if (d->njobs < KMIGD_MAX_JOBS)
 		return 0;
@@ -282,10 +281,11 @@ static int make_room(struct kmigd *d)
 	if (i == d->njobs)
 		return -EBUSY;
 	j = d->jobs[i];
-	for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
-		path(j, files[k], p, sizeof(p));
-		unlink(p);
-	}
+	dp = opendir(j->dir);
+	while (dp && (e = readdir(dp)))
+		unlinkat(dirfd(dp), e->d_name, 0);	/* . and .. refuse */
+	if (dp)
+		closedir(dp);
 	rmdir(j->dir);
 	memmove(&d->jobs[i], &d->jobs[i + 1],
 		(d->njobs - i - 1) * sizeof(d->jobs[0]));
@@ -475,13 +475,10 @@ static int ctl_request(const struct kmigd_job *j, const char *req,
 	return kmig_errf(err, n, ret, "%s", why ? why + 1 : reply);
 }
 
-int kmigd_job_cancel(struct kmigd *d, struct kmigd_job *j, char *err,
-		     size_t n)
+int kmigd_job_cancel(struct kmigd_job *j, char *err, size_t n)
 {
-	char p[512];
 	int ret;
 
-	(void)d;
 	if (j->state != JOB_RUNNING)
 		return kmig_errf(err, n, -EALREADY, "job %u has ended (%s)",
 				 j->id, kmigd_job_state_name(j->state));
@@ -489,9 +486,9 @@ int kmigd_job_cancel(struct kmigd *d, struct kmigd_job *j, char *err,
 		return kmig_errf(err, n, -EALREADY, "job %u: cancel came already",
 				 j->id);
 	/*
-	 * A migration stops itself at its next round's end and resumes the
-	 * guest here; until its control socket listens, it has not begun
-	 * and a signal is as safe. Other jobs end on SIGTERM.
+	 * A migration stops the round under way and the guest runs on
+	 * here; until its control socket listens, it has not begun and a
+	 * signal is as safe. Other jobs end on SIGTERM.
 	 */
 	ret = has_ctl(j) ? ctl_request(j, "cancel", err, n) : -ENOENT;
 	if (ret == -ENOENT || ret == -ECONNREFUSED)
@@ -499,8 +496,8 @@ int kmigd_job_cancel(struct kmigd *d, struct kmigd_job *j, char *err,
 	if (ret)
 		return ret;
 	j->cancel = true;
-	path(j, "cancel", p, sizeof(p));
-	close(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+	if (put_file(j, "cancel", ""))
+		kmigd_log(KMIGD_WARNING, j->id, "cannot write its cancel file");
 	kmigd_log(KMIGD_NOTICE, j->id, "cancel asked");
 	return 0;
 }

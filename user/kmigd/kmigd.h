@@ -12,8 +12,9 @@
  *   log.c     log lines with priorities, for the journal
  *
  * One thread. Nothing a client sends can block the loop: sockets are
- * non-blocking, a request is one bounded line, a job's control socket is
- * a local one answered by the job's own thread within a second.
+ * non-blocking and a request is one bounded line. The one wait is on a
+ * job's control socket (cancel, postcopy-start): a local one that the
+ * job's own thread answers at once, waited on for 5 s at most.
  */
 #ifndef KMIGD_H
 #define KMIGD_H
@@ -101,8 +102,7 @@ struct kmigd_job *kmigd_job_find(struct kmigd *d, uint32_t id);
 struct kmigd_job *kmigd_job_start(struct kmigd *d, const char *type,
 				  unsigned int argc, const char *const *argv,
 				  int *ret, char *err, size_t n);
-int kmigd_job_cancel(struct kmigd *d, struct kmigd_job *j, char *err,
-		     size_t n);
+int kmigd_job_cancel(struct kmigd_job *j, char *err, size_t n);
 int kmigd_job_postcopy_start(struct kmigd_job *j, char *err, size_t n);
 /* Its pidfd became readable: the job ended. */
 void kmigd_job_ended(struct kmigd *d, struct kmigd_job *j);

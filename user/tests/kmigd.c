@@ -506,6 +506,33 @@ TEST_F(kmigd, recover_runs_with_the_jobs_vmm)
 	EXPECT_EQ(NULL, r);
 }
 
+/* Beyond 256 jobs, the oldest ended one is forgotten, directory and all. */
+TEST_F(kmigd, the_oldest_ended_job_makes_room)
+{
+	char path[128];
+	struct json *r;
+	uint32_t id = 0;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		id = start(self, "save", "\"quick\"");
+		ASSERT_EQ(i + 1, id);
+		if (i % 32 == 31)	/* a few at a time: every one ends */
+			json_free(job_leaves(self, id, "running"));
+	}
+	json_free(job_leaves(self, id, "running"));
+	usleep(500000);
+	ASSERT_EQ(257, start(self, "save", "\"quick\""));
+	r = __call(self->sock, (char[256]){}, 256,
+		   "{\"v\":1,\"op\":\"query\",\"job\":1}");
+	EXPECT_EQ(NULL, r);
+	snprintf(path, sizeof(path), "%s/jobs/1", self->state);
+	EXPECT_NE(0, access(path, F_OK));
+	r = call("{\"v\":1,\"op\":\"query\",\"job\":2}");
+	EXPECT_NE(NULL, r);
+	json_free(r);
+}
+
 /* `kmig ARGS` (the agent under test, $KMIG_AGENT): its exit status. */
 static int agent(FIXTURE_DATA(kmigd) *self, const char *args)
 {
