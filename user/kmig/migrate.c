@@ -44,7 +44,7 @@ static const char usage[] =
 "                             first round that ends N seconds in, or of\n"
 "                             the round `kmig postcopy-start` comes in\n"
 "  --ctl SOCK                 the job's control socket (a path, or @name):\n"
-"                             `kmig postcopy-start --ctl SOCK`\n"
+"                             `kmig postcopy-start --ctl SOCK`, kmigd's cancel\n"
 "  --postcopy-bandwidth MIB_PER_S\n"
 "                             cap the background push after the switch\n"
 "                             (requested pages are never capped)\n"
