@@ -126,6 +126,18 @@ static int parse(struct kmigd *d, int argc, char *argv[])
 	return 0;
 }
 
+/* Whether something listens at @sa. */
+static bool answers(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ret;
+
+	ret = fd >= 0 && !connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /* Listen at --socket, 0660, with the group: 0 or -errno, said. */
 static int listen_at(struct kmigd *d)
 {
@@ -133,9 +145,15 @@ static int listen_at(struct kmigd *d)
 	struct stat st;
 
 	strcpy(sa.sun_path, d->sock_path);
-	/* a socket left by a kmigd that died; never anything else */
-	if (!lstat(d->sock_path, &st) && S_ISSOCK(st.st_mode))
+	if (!lstat(d->sock_path, &st) && S_ISSOCK(st.st_mode)) {
+		if (answers(&sa)) {
+			fprintf(stderr, "kmigd: another kmigd answers on %s\n",
+				d->sock_path);
+			return -EADDRINUSE;
+		}
+		/* left by a kmigd that died; never anything but a socket */
 		unlink(d->sock_path);
+	}
 	d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    chmod(d->sock_path, d->have_group ? 0660 : 0600) ||

@@ -65,7 +65,8 @@ static pid_t kmigd_start(FIXTURE_DATA(kmigd) *self, const char *group)
 	snprintf(log, sizeof(log), "%s/kmigd.log", self->dir);
 	pid = fork();
 	if (!pid) {
-		freopen(log, "a", stderr);
+		if (!freopen(log, "a", stderr))
+			_exit(126);
 		execl(path, path, "--socket", self->sock, "--state-dir",
 		      self->state, "--kmig", self->kmig, "--group",
 		      group ? group : "root", NULL);
@@ -250,6 +251,31 @@ TEST_F(kmigd, every_bad_request_gets_a_clear_error)
 	EXPECT_NE(NULL, r) TH_LOG("%s", err);
 	json_free(r);
 	kmigd_client_close(&c);
+}
+
+/* A second kmigd on the same socket refuses to start; the first serves on. */
+TEST_F(kmigd, one_kmigd_per_socket)
+{
+	char path[256], log[128];
+	struct json *r;
+	int status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", getenv("KMIGD") ?: KMIG_SRCDIR "/build/kmigd-san");
+	snprintf(log, sizeof(log), "%s/second.log", self->dir);
+	pid = fork();
+	if (!pid) {
+		if (!freopen(log, "w", stderr))
+			_exit(126);
+		execl(path, path, "--socket", self->sock, "--state-dir",
+		      self->state, "--kmig", self->kmig, NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(1, WEXITSTATUS(status));
+	r = call("{\"v\":1,\"op\":\"hello\"}");
+	EXPECT_NE(NULL, r);
+	json_free(r);
 }
 
 /* A line without end is refused at 64 KiB; kmigd serves others on. */
