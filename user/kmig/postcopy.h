@@ -8,6 +8,8 @@
  *				answer page requests on the main channel
  *				while the page channels push the rest;
  *				returns once the destination says COMPLETE
+ *	postcopy_progress(s)	requests and pushed pages into the job
+ *				info, while it runs and at its end
  *	postcopy_stop(s)	its thread stopped (from precopy_end())
  *	postcopy_failed(s)	after a failure: the guest may run here
  *				again only if the destination said FAILED
@@ -34,6 +36,7 @@ struct mig_opts;
 /* Returns true if --postcopy asks for the switch now (a round just ended). */
 bool postcopy_due(struct precopy_src *s);
 int postcopy_run(struct precopy_src *s);
+void postcopy_progress(struct precopy_src *s);
 void postcopy_stop(struct precopy_src *s);
 void postcopy_failed(struct precopy_src *s);
 void postcopy_free(struct precopy_src *s);

@@ -39,7 +39,8 @@ struct pc_src {
 	bool resumed;			/* RESUMED came: it ran there */
 	pthread_t thread;
 	bool started;
-	uint64_t requests, answered;
+	uint64_t requests, answered;	/* requests: atomic */
+	uint64_t pushed_before;		/* page channels' pages at RUN */
 	uint8_t page[MIG_PAGE];
 };
 
@@ -93,7 +94,7 @@ static int on_request(void *opaque, uint64_t value)
 		pc->cap *= 2;
 	}
 	pc->q[(pc->head + pc->n++) % pc->cap] = value;
-	pc->requests++;
+	__atomic_fetch_add(&pc->requests, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&pc->cond);
 	pthread_mutex_unlock(&pc->lock);
 	return 0;
@@ -312,10 +313,31 @@ static int pc_init(struct precopy_src *s)
 	return 0;
 }
 
+/* Page channels' pages so far (atomic: their senders count them). */
+static uint64_t pushed(struct precopy_src *s)
+{
+	uint64_t n = 0;
+	unsigned int i;
+
+	for (i = 1; i < s->o.channels; i++)
+		n += __atomic_load_n(&s->ch[i].pages, __ATOMIC_RELAXED) +
+		     __atomic_load_n(&s->ch[i].zero, __ATOMIC_RELAXED);
+	return n;
+}
+
+void postcopy_progress(struct precopy_src *s)
+{
+	struct pc_src *pc = s->pc;
+
+	if (!pc || !pc->resumed)
+		return;
+	s->job.pc_requests = __atomic_load_n(&pc->requests, __ATOMIC_RELAXED);
+	s->job.pc_pushed = pushed(s) - pc->pushed_before;
+}
+
 int postcopy_run(struct precopy_src *s)
 {
-	uint64_t dirty = 0, value, before = 0;
-	unsigned int i;
+	uint64_t dirty = 0, value;
 	uint8_t *vbuf = NULL;
 	size_t vlen = 0;
 	int ret;
@@ -334,8 +356,7 @@ int postcopy_run(struct precopy_src *s)
 	/* It may run there from now on: here only after its FAILED. */
 	s->handed_over = true;
 	mig_hs_reader_go_sent(&s->rp);
-	for (i = 1; i < s->o.channels; i++)
-		before += s->ch[i].pages + s->ch[i].zero;
+	s->pc->pushed_before = pushed(s);
 	ret = start_push(s);
 	if (!ret)
 		ret = expect(s, MIG_HS_RESUMED, &value);
@@ -349,10 +370,7 @@ int postcopy_run(struct precopy_src *s)
 		ret = end_main(s);
 	if (!ret)
 		ret = expect(s, MIG_HS_COMPLETE, &value);
-	s->job.pc_requests = s->pc->requests;
-	for (i = 1; i < s->o.channels; i++)
-		s->job.pc_pushed += s->ch[i].pages + s->ch[i].zero;
-	s->job.pc_pushed -= before;
+	postcopy_progress(s);
 	if (getenv("KMIG_DEBUG"))
 		fprintf(stderr, "postcopy: %llu pages discarded, %llu requests, %llu answered\n",
 			(unsigned long long)s->job.pc_discarded,

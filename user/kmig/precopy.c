@@ -356,6 +356,7 @@ static void progress_tick(void *arg)
 	struct precopy_src *s = arg;
 
 	job_update(s, s->job.memory_remaining / MIG_PAGE);
+	postcopy_progress(s);
 	mig_progress(&s->o, &s->job);
 }
 
