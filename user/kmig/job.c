@@ -72,12 +72,10 @@ static struct json *call(struct job_cli *k, const char *op, uint64_t id,
 	jw_object(&w);
 	jw_field_u64(&w, "v", 1);
 	jw_field_str(&w, "op", op);
-	if (id) {
+	if (id)
 		jw_field_u64(&w, "job", id);
-	}
-	if (type) {
+	if (type)
 		jw_field_str(&w, "type", type);
-	}
 	if (argv)
 		add_args(&w, argc, argv);
 	jw_end(&w, '}');
@@ -218,7 +216,6 @@ static int command(struct job_cli *k, int argc, char *argv[])
 	const struct json *jobs;
 	uint64_t id = 0;
 	size_t i;
-	int status = 0;
 
 	if (!strcmp(cmd, "start") || !strcmp(cmd, "run")) {
 		if (argc < 2) {
@@ -293,7 +290,7 @@ static int command(struct job_cli *k, int argc, char *argv[])
 	else if (!strcmp(cmd, "info"))
 		show(json_get(reply, "job"));
 	json_free(reply);
-	return status;
+	return 0;
 }
 
 int job_run(const char *socket, bool json, int argc, char *argv[])
