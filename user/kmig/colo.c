@@ -4,6 +4,7 @@
  * what both use of the wire format (colo.h) and of guest memory.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,18 @@ int colo_unix_addr(const char *path, struct sockaddr_un *a,
 	if (path[0] == '@')
 		a->sun_path[0] = 0;
 	*len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@');
+	return 0;
+}
+
+int colo_parse_timeout(struct mig_opts *o, int c)
+{
+	uint64_t v;
+
+	if (c != 'T')
+		return MIG_OPT_SHARED;
+	if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 3600, &v))
+		return -EINVAL;
+	o->io_timeout_s = v;
 	return 0;
 }
 

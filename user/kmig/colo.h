@@ -101,6 +101,13 @@ struct sockaddr_un;
 int colo_unix_addr(const char *path, struct sockaddr_un *a,
 		   unsigned int *len);
 
+/*
+ * --timeout S of either role (option 'T'), a peer silent this long is
+ * lost, 1..3600, into o->io_timeout_s: a mig_own_opt() tail.
+ */
+struct mig_opts;
+int colo_parse_timeout(struct mig_opts *o, int c);
+
 /* The secondary's --control socket takes one line, answered by one. */
 #define COLO_CTL_FAILOVER	"failover"
 

@@ -24,34 +24,33 @@ static const char usage_text[] =
 	"take over from its last committed checkpoint now. Make sure the\n"
 	"primary's guest is stopped first, or two guests run.\n";
 
+/* --control, failover's one option (mig_own_opt). */
+static int failover_opt(struct mig_opts *o, int c, void *ctl)
+{
+	(void)o;
+	if (c != 'c')
+		return MIG_OPT_SHARED;
+	*(const char **)ctl = optarg;
+	return 0;
+}
+
 static int parse(const char **ctl, int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "control", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ }
 	};
-	const char *cmd = "colo failover";
-	int c;
+	struct mig_opts o = { .cmd = "colo failover" };
+	int ret;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return 1;
-		}
-		if (c != 'c')
-			return mig_usage_error(cmd, "unknown option or missing value: %s",
-					       argv[optind - 1]);
-		*ctl = optarg;
-	}
-	if (optind < argc)
-		return mig_usage_error(cmd, "unexpected argument '%s'",
-				       argv[optind]);
-	if (!*ctl)
-		return mig_usage_error(cmd, "--control is required");
-	return 0;
+	ret = mig_parse_opts(&o, argc, argv, opts, usage_text, failover_opt,
+			     ctl);
+	if (!ret)
+		ret = mig_parse_no_args(&o, argc, argv);
+	if (!ret && !*ctl)
+		ret = mig_usage_error(o.cmd, "--control SOCK is required");
+	return ret;
 }
 
 int colo_failover_main(int argc, char *argv[])

@@ -60,6 +60,14 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 			return mig_usage_error(o->cmd, "--vmm is empty");
 		o->vmm = optarg;
 		return 0;
+	case 't':
+		o->to = optarg;
+		return mig_parse_addr(o->cmd, "--to", optarg, true, &o->addr) ?
+		       -EINVAL : 0;
+	case 'l':
+		o->listen = optarg;
+		return mig_parse_addr(o->cmd, "--listen", optarg, false,
+				      &o->addr) ? -EINVAL : 0;
 	case 'T':
 		if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 86400, &v))
 			return -EINVAL;
@@ -99,17 +107,47 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 	}
 }
 
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server)
+int mig_parse_opts(struct mig_opts *o, int argc, char *argv[],
+		   const struct option *opts, const char *usage,
+		   mig_own_opt own, void *opaque)
 {
-	char err[PATH_MAX + 64];
+	int c, ret;
 
+	opterr = 0;
+	optind = 0;		/* from the start, as a fresh process */
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		ret = own ? own(o, c, opaque) : MIG_OPT_SHARED;
+		if (ret == MIG_OPT_SHARED)
+			ret = mig_parse_common(o, c, usage, argv);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int mig_parse_no_args(const struct mig_opts *o, int argc, char *argv[])
+{
 	if (optind < argc)
 		return mig_usage_error(o->cmd, "unexpected argument '%s'",
 				       argv[optind]);
+	return 0;
+}
+
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[],
+		  enum mig_peer peer)
+{
+	char err[PATH_MAX + 64];
+
+	if (mig_parse_no_args(o, argc, argv))
+		return -EINVAL;
 	if (!o->vmm)
 		return mig_usage_error(o->cmd, "--vmm SOCK is required");
-	if (kmig_tls_check(&o->tls, server, err, sizeof(err)))
+	if (kmig_tls_check(&o->tls, peer == MIG_PEER_LISTEN, err, sizeof(err)))
 		return mig_usage_error(o->cmd, "%s", err);
+	if (peer == MIG_PEER_TO && !o->to)
+		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
+	if (peer == MIG_PEER_LISTEN && !o->listen)
+		return mig_usage_error(o->cmd, "--listen ADDR:PORT is required");
 	return 0;
 }
 
@@ -260,6 +298,33 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		mig_vm_detach(vm);
 	}
 	return ret;
+}
+
+int mig_vm_attach_status(struct mig_vm *vm, const char *path, int prot,
+			 struct vmm_status *st, char *err, size_t n)
+{
+	int ret;
+
+	ret = mig_vm_attach(vm, path, prot, err, n);
+	if (ret)
+		return ret;
+	ret = vmm_client_status(&vm->vmm, st);
+	if (ret) {
+		snprintf(err, n, "VMM status: %s", strerror(-ret));
+		mig_vm_detach(vm);
+	}
+	return ret;
+}
+
+uint64_t *mig_vm_bitmap_buf(const struct mig_vm *vm)
+{
+	size_t words = 1;
+	unsigned int i;
+
+	for (i = 0; i < vm->nslots; i++)
+		if (kmig_bitmap_words(vm->slots[i].npages) > words)
+			words = kmig_bitmap_words(vm->slots[i].npages);
+	return calloc(words, 8);
 }
 
 void mig_vm_detach(struct mig_vm *vm)

@@ -56,6 +56,7 @@ struct mig_opts {
 	const char *vmm;
 	struct mig_addr addr;
 	const char *to;			/* --to as given */
+	const char *listen;		/* --listen as given */
 	unsigned int channels;		/* total, main included */
 	uint64_t max_downtime_ms;
 	uint64_t bandwidth;		/* bytes per second, 0: no cap */
@@ -131,18 +132,50 @@ const char *mig_addr_str(const struct sockaddr_storage *ss,
 int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
 /*
- * The options migrate and incoming share (--vmm, --timeout, --io-timeout,
- * --json, --device, --save-at-switchover, --tls-creds, --tls-psk, --help)
- * and getopt's complaints:
- * takes
- * option @c with @optarg; 0 when taken, 1 after printing @usage for
- * --help, -EINVAL for bad input or an unknown option.
+ * The options the subcommands share (--vmm, --to, --listen, --timeout,
+ * --io-timeout, --json, --device, --save-at-switchover, --tls-creds,
+ * --tls-psk, --help; each one only where its table lists it) and
+ * getopt's complaints: takes option @c with @optarg; 0 when taken, 1
+ * after printing @usage for --help, -EINVAL for bad input or an unknown
+ * option.
  */
 int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
-/* After the options: no stray arguments, --vmm was given, and the TLS
- * credentials are there for the side (@server: incoming). */
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server);
+
+/* An option that is not a subcommand's own (mig_own_opt). */
+#define MIG_OPT_SHARED		1
+
+/*
+ * A subcommand's own option @c, its value in optarg, with @opaque: 0
+ * when taken, -EINVAL after a usage error, or MIG_OPT_SHARED to leave it
+ * to mig_parse_common().
+ */
+typedef int (*mig_own_opt)(struct mig_opts *o, int c, void *opaque);
+
+struct option;
+/*
+ * The options of @argv by table @opts, from the start as in a fresh
+ * process (it can be called again): each first to @own (NULL: the
+ * subcommand has none), the rest to mig_parse_common(). o->cmd names
+ * the subcommand in messages. 0, 1 after printing @usage for --help, or
+ * -EINVAL after saying what is wrong; then mig_parse_end().
+ */
+int mig_parse_opts(struct mig_opts *o, int argc, char *argv[],
+		   const struct option *opts, const char *usage,
+		   mig_own_opt own, void *opaque);
+
+/* Which address a subcommand needs: none, --to or --listen. */
+enum mig_peer { MIG_PEER_NONE, MIG_PEER_TO, MIG_PEER_LISTEN };
+
+/* After the options: no arguments are left: 0, or -EINVAL. */
+int mig_parse_no_args(const struct mig_opts *o, int argc, char *argv[]);
+/*
+ * After the options: no stray arguments, --vmm was given, the TLS
+ * credentials are there for the side (a --listen one is the server),
+ * and the address @peer names was given: 0, or -EINVAL.
+ */
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[],
+		  enum mig_peer peer);
 /* The module is loaded (or now loads): 0, or -errno with why in @err. */
 int mig_ensure_module(char *err, size_t n);
 
@@ -157,7 +190,19 @@ int mig_ensure_module(char *err, size_t n);
  */
 int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		  char *err, size_t n);
+/*
+ * mig_vm_attach(), then the VMM's state ("running", "paused",
+ * "incoming", "migrated", ...) in *@st, for the caller to check: 0, or
+ * -errno with why in @err and nothing attached.
+ */
+int mig_vm_attach_status(struct mig_vm *vm, const char *path, int prot,
+			 struct vmm_status *st, char *err, size_t n);
 void mig_vm_detach(struct mig_vm *vm);
+/*
+ * A bitmap as large as the largest slot's (at least one word), zeroed,
+ * to harvest dirty logs into: to free, or NULL when out of memory.
+ */
+uint64_t *mig_vm_bitmap_buf(const struct mig_vm *vm);
 /* Each slot's pages with memory, into its present bitmap: 0 or -errno. */
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n);
 /*

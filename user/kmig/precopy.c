@@ -737,39 +737,31 @@ int precopy_run(struct precopy_src *s)
  * The VMM has a guest to migrate: it runs or is paused here. One that
  * migrated away, or waits for one, is refused before anything is sent.
  */
-static int has_guest(struct precopy_src *s)
+static int has_guest(struct precopy_src *s, const struct vmm_status *st)
 {
-	struct vmm_status st;
-	int ret;
-
-	ret = vmm_client_status(&s->vm.vmm, &st);
-	if (ret)
-		return fail(s, ret, "VMM status: %s", strerror(-ret));
-	if (!strcmp(st.state, "running") || !strcmp(st.state, "paused"))
+	if (!strcmp(st->state, "running") || !strcmp(st->state, "paused"))
 		return 0;
 	return fail(s, -EBUSY, "the VMM at %s is %s: it has no guest to migrate%s",
-		    s->o.vmm, st.state, !strcmp(st.state, "migrated") ?
+		    s->o.vmm, st->state, !strcmp(st->state, "migrated") ?
 		    " (its guest migrated away and runs elsewhere)" : "");
 }
 
 /* The VMM's memory, the devices, the channels: ready to send. */
 static int setup(struct precopy_src *s)
 {
+	struct vmm_status st;
 	unsigned int i;
-	size_t maxw = 0;
 	int ret;
 
-	ret = mig_vm_attach(&s->vm, s->o.vmm, PROT_READ, s->err, sizeof(s->err));
+	ret = mig_vm_attach_status(&s->vm, s->o.vmm, PROT_READ, &st, s->err,
+				   sizeof(s->err));
 	if (ret)
 		return fail(s, ret, "%s", s->err);
-	ret = has_guest(s);
+	ret = has_guest(s, &st);
 	if (ret)
 		return ret;
 	s->job.memory_total = s->vm.mem_size;
-	for (i = 0; i < s->vm.nslots; i++)
-		if (kmig_bitmap_words(s->vm.slots[i].npages) > maxw)
-			maxw = kmig_bitmap_words(s->vm.slots[i].npages);
-	s->tmp = calloc(maxw ? maxw : 1, 8);
+	s->tmp = mig_vm_bitmap_buf(&s->vm);
 	if (!s->tmp)
 		return fail(s, -ENOMEM, "out of memory");
 	for (i = 0; i < s->o.ndevs; i++) {
