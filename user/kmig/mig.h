@@ -7,6 +7,7 @@
  *   addr.c     --to and --listen addresses
  *   accept.c   the listening socket: connections admitted by their hello
  *   precopy.c  the source's rounds and switchover (precopy.h)
+ *   converge.c when the rounds converge, and auto-converge (precopy.h)
  *   incoming.c the destination
  *   devstate.c device regions: precopy chunks, stop-and-copy, resume
  *   report.c   progress line, summary, --json job info

@@ -256,19 +256,6 @@ static void bitmaps_clear(struct precopy_src *s)
 		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
 }
 
-/* Bytes sent so far: RAM records, and device data with @dev. */
-static uint64_t sent_bytes(struct precopy_src *s, bool dev)
-{
-	uint64_t b = 0;
-	unsigned int i;
-
-	for (i = 0; i < s->o.channels; i++)
-		b += s->ch[i].bytes;
-	for (i = 0; dev && i < s->o.ndevs; i++)
-		b += s->o.devs[i].bytes;
-	return b;
-}
-
 /*
  * Pages of one round: on the page channels' senders, or on the main
  * channel. Meanwhile an idle main channel says PING (send.h).
@@ -378,7 +365,7 @@ int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 	return ret;
 }
 
-static int vmm_req(struct precopy_src *s, const char *what, const char *req)
+int precopy_vmm_req(struct precopy_src *s, const char *what, const char *req)
 {
 	int ret = vmm_client_cmd(&s->vm.vmm, "%s", req);
 
@@ -423,17 +410,6 @@ static int handshake(struct precopy_src *s)
 			 &s->handed_over);
 }
 
-static int set_throttle(struct precopy_src *s, unsigned int pct)
-{
-	char req[32];
-
-	snprintf(req, sizeof(req), "throttle %u", pct);
-	if (vmm_req(s, "throttle the guest", req))
-		return -EIO;
-	s->throttle = pct;
-	return 0;
-}
-
 /*
  * Paused: the last dirty pages, the vCPU state and the devices' final
  * state, and the main stream's end.
@@ -464,7 +440,7 @@ int precopy_pause(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
 	int ret;
 
 	s->pause_ns = kmig_now_ns();
-	ret = vmm_req(s, "pause the guest", "pause");
+	ret = precopy_vmm_req(s, "pause the guest", "pause");
 	if (ret)
 		return ret;
 	s->paused = true;
@@ -597,77 +573,6 @@ static int precopy_round(struct precopy_src *s)
 	bitmaps_clear(s);
 	mig_vm_present_free(&s->vm);
 	return ret;
-}
-
-/* What the rounds so far tell: bytes per second while sending. */
-struct estimate {
-	uint64_t send_ns;		/* time spent sending, all rounds */
-	uint64_t bw;			/* bytes/s over that time */
-	uint64_t last_ns;		/* the previous harvest */
-	unsigned int bad, steps;	/* auto-converge's state */
-	uint64_t prev_dirty;
-};
-
-static void bandwidth_estimate(struct precopy_src *s, struct estimate *e,
-			       uint64_t round_ns)
-{
-	e->send_ns += round_ns;
-	if (e->send_ns)
-		e->bw = sent_bytes(s, true) * 1000000000ull / e->send_ns;
-	s->job.memory_bps = e->bw;
-}
-
-/*
- * Returns true if what is left (@left bytes, the final harvest taking
- * @harvest_ms again) fits --max-downtime at the measured bandwidth.
- */
-static bool converged(struct precopy_src *s, const struct estimate *e, uint64_t left,
-		      uint64_t harvest_ms)
-{
-	s->job.expected_downtime_ms = harvest_ms +
-				      (e->bw ? left * 1000 / e->bw : 0);
-	return !left || (e->bw && s->job.expected_downtime_ms <=
-			 s->o.max_downtime_ms);
-}
-
-/*
- * Auto-converge: when the guest dirtied more than half of what a round
- * sent, twice in a row, throttle it in growing steps: 20, 40, 70, 99 %,
- * never beyond --max-throttle.
- */
-static int auto_converge(struct precopy_src *s, struct estimate *e, uint64_t dirty,
-			 uint64_t round_bytes)
-{
-	unsigned int pct;
-	int ret;
-
-	if (!s->round || dirty * MIG_PAGE <= round_bytes / 2 ||
-	    dirty < e->prev_dirty / 2) {
-		e->bad = 0;
-		e->prev_dirty = dirty;
-		return 0;
-	}
-	e->prev_dirty = dirty;
-	if (++e->bad < 2 || s->throttle >= s->o.max_throttle)
-		return 0;
-	pct = s->throttle ? s->throttle + 10 * e->steps : 20;
-	ret = set_throttle(s, pct > s->o.max_throttle ? s->o.max_throttle :
-						    pct);
-	e->steps++;
-	e->bad = 0;
-	return ret;
-}
-
-/* Device state still pending, in bytes. */
-static uint64_t devices_pending(struct precopy_src *s)
-{
-	uint64_t sum = 0, pend;
-	unsigned int i;
-
-	for (i = 0; i < s->o.ndevs; i++)
-		if (!mig_dev_pending(&s->o.devs[i], &pend))
-			sum += pend;
-	return sum;
 }
 
 /*
