@@ -166,27 +166,11 @@ int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
 	return 0;
 }
 
-int colo_unix_addr(const char *path, struct sockaddr_un *a,
-		   unsigned int *len)
-{
-	size_t n = strlen(path);
-
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	if (!n || n >= sizeof(a->sun_path))
-		return -EINVAL;
-	memcpy(a->sun_path, path, n);
-	if (path[0] == '@')
-		a->sun_path[0] = 0;
-	*len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@');
-	return 0;
-}
-
 int colo_parse_timeout(struct mig_opts *o, int c)
 {
 	uint64_t v;
 
-	if (c != 'T')
+	if (c != MIG_OPT_TIMEOUT)
 		return MIG_OPT_SHARED;
 	if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 3600, &v))
 		return -EINVAL;

@@ -94,21 +94,15 @@ int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
 		 size_t n);
 
 /*
- * @path ("@name": abstract) as a unix socket address: 0, or -EINVAL
- * when it is empty or too long.
- */
-struct sockaddr_un;
-int colo_unix_addr(const char *path, struct sockaddr_un *a,
-		   unsigned int *len);
-
-/*
- * --timeout S of either role (option 'T'), a peer silent this long is
- * lost, 1..3600, into o->io_timeout_s: a mig_own_opt() tail.
+ * --timeout S of either role, a peer silent this long is lost, 1..3600
+ * (not the migrations' 1..86400 s), into o->io_timeout_s: the tail of
+ * each role's mig_own_opt.
  */
 struct mig_opts;
 int colo_parse_timeout(struct mig_opts *o, int c);
 
-/* The secondary's --control socket takes one line, answered by one. */
+/* The secondary's --control socket takes one line, answered by one
+ * (jobctl.h). */
 #define COLO_CTL_FAILOVER	"failover"
 
 /* `kmig colo primary`, `kmig colo secondary`, `kmig colo failover`. */

@@ -87,13 +87,13 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 static int parse(struct colo_pri *p, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "to", required_argument, NULL, 't' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_TO,
 		{ "checkpoint-ms", required_argument, NULL, 'c' },
 		{ "checkpoints", required_argument, NULL, 'n' },
 		{ "verify", no_argument, NULL, 'V' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_TIMEOUT,
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	int ret;

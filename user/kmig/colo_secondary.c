@@ -29,6 +29,7 @@
 
 #include "colo.h"
 #include "crc32c.h"
+#include "jobctl.h"
 #include "ctx.h"
 #include "le.h"
 #include "mig.h"
@@ -98,13 +99,13 @@ static int secondary_opt(struct mig_opts *o, int c, void *opaque)
 static int parse(struct colo_sec *s, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 'T' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_LISTEN,
+		MIG_LONGOPT_TIMEOUT,
 		{ "fence", required_argument, NULL, 'f' },
 		{ "no-takeover", no_argument, NULL, 'N' },
 		{ "control", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	int ret;
@@ -466,12 +467,12 @@ static void *control_thread(void *arg)
 static int control_start(struct colo_sec *s)
 {
 	struct sockaddr_un a;
-	unsigned int len;
+	socklen_t len;
 	int ret;
 
 	if (!s->control)
 		return 0;
-	if (colo_unix_addr(s->control, &a, &len))
+	if (mig_jobctl_addr(s->control, &a, &len))
 		return fail(s, -EINVAL, "--control %s: not a socket path",
 			    s->control);
 	s->csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -70,16 +70,10 @@ static const char usage[] =
 int incoming_parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "io-timeout", required_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "save-at-switchover", required_argument, NULL, 's' },
-		{ "tls-creds", required_argument, NULL, 'x' },
-		{ "tls-psk", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_LISTEN,
+		MIG_LONGOPTS_MIGRATION,
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	int ret;

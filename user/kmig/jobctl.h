@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The control socket of a running `kmig migrate --ctl SOCK` (jobctl.c),
- * and its client, `kmig postcopy-start` (postcopy_start.c).
+ * and its client, `kmig postcopy-start` (postcopy_start.c). `kmig colo
+ * secondary --control SOCK` and `kmig colo failover` speak the same way.
  *
  * A Unix stream socket at SOCK (a path, or @name in the abstract
  * namespace). Each connection carries one request line and gets one
@@ -34,6 +35,14 @@ struct mig_jobctl {
 /* @path's address: 0, or -EINVAL when it does not fit. */
 int mig_jobctl_addr(const char *path, struct sockaddr_un *sa,
 		    socklen_t *len);
+/*
+ * Request line @req (its newline included) to the socket at @path, its
+ * reply line, without the newline, into @reply: 0, -EINVAL when @path
+ * is no socket address, -ECONNRESET when no reply came, or another
+ * -errno (-ETIMEDOUT: none within 5 s).
+ */
+int mig_jobctl_request(const char *path, const char *req, char *reply,
+		       size_t n);
 /* Listen at @path and answer from a thread: 0, or -errno with why. */
 int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 		     char *err, size_t n);

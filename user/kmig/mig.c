@@ -55,47 +55,48 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 	uint64_t v;
 
 	switch (c) {
-	case 'v':
+	case MIG_OPT_VMM:
 		if (!*optarg)
 			return mig_usage_error(o->cmd, "--vmm is empty");
 		o->vmm = optarg;
 		return 0;
-	case 't':
+	case MIG_OPT_TO:
 		o->to = optarg;
 		return mig_parse_addr(o->cmd, "--to", optarg, true, &o->addr) ?
 		       -EINVAL : 0;
-	case 'l':
+	case MIG_OPT_LISTEN:
 		o->listen = optarg;
 		return mig_parse_addr(o->cmd, "--listen", optarg, false,
 				      &o->addr) ? -EINVAL : 0;
-	case 'T':
+	case MIG_OPT_TIMEOUT:
 		if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 86400, &v))
 			return -EINVAL;
 		o->timeout_ms = v * 1000;
 		return 0;
-	case 'I':
+	case MIG_OPT_IO_TIMEOUT:
 		if (mig_parse_u64(o->cmd, "--io-timeout", optarg, 2, 3600, &v))
 			return -EINVAL;
 		o->io_timeout_s = v;
 		return 0;
-	case 'j':
+	case MIG_OPT_JSON:
 		o->json = true;
 		return 0;
-	case 'D':
+	case MIG_OPT_DEVICE:
 		return mig_parse_device(o, optarg) ? -EINVAL : 0;
-	case 's':
+	case MIG_OPT_SAVE_DIR:
 		if (mig_check_dir(o->cmd, optarg))
 			return -EINVAL;
 		o->save_dir = optarg;
 		return 0;
-	case 'x':
-	case 'k':
+	case MIG_OPT_TLS_CREDS:
+	case MIG_OPT_TLS_PSK:
 		if (o->tls.creds)
 			return mig_usage_error(o->cmd, "--tls-creds and --tls-psk exclude each other, and each comes once");
-		o->tls.creds = c == 'x' ? KMIG_TLS_X509 : KMIG_TLS_PSK;
+		o->tls.creds = c == MIG_OPT_TLS_CREDS ? KMIG_TLS_X509 :
+			       KMIG_TLS_PSK;
 		o->tls.path = optarg;
 		return 0;
-	case 'h':
+	case MIG_OPT_HELP:
 		fputs(usage, stdout);
 		return 1;
 	case ':':
@@ -123,6 +124,36 @@ int mig_parse_opts(struct mig_opts *o, int argc, char *argv[],
 			return ret;
 	}
 	return 0;
+}
+
+/* mig_parse_sock_only()'s one option (mig_own_opt). */
+static int sock_opt(struct mig_opts *o, int c, void *sock)
+{
+	(void)o;
+	if (c != 'S')
+		return MIG_OPT_SHARED;
+	*(const char **)sock = optarg;
+	return 0;
+}
+
+int mig_parse_sock_only(const char *cmd, const char *opt, const char *usage,
+			int argc, char *argv[], const char **sock)
+{
+	const struct option opts[] = {
+		{ opt, required_argument, NULL, 'S' },
+		MIG_LONGOPT_HELP,
+		{ }
+	};
+	struct mig_opts o = { .cmd = cmd };
+	int ret;
+
+	*sock = NULL;
+	ret = mig_parse_opts(&o, argc, argv, opts, usage, sock_opt, sock);
+	if (!ret)
+		ret = mig_parse_no_args(&o, argc, argv);
+	if (!ret && !*sock)
+		ret = mig_usage_error(cmd, "--%s SOCK is required", opt);
+	return ret;
 }
 
 int mig_parse_no_args(const struct mig_opts *o, int argc, char *argv[])

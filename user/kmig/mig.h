@@ -19,6 +19,7 @@
 #ifndef KMIG_MIG_H
 #define KMIG_MIG_H
 
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -133,12 +134,46 @@ const char *mig_addr_str(const struct sockaddr_storage *ss,
 int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
 /*
- * The options the subcommands share (--vmm, --to, --listen, --timeout,
- * --io-timeout, --json, --device, --save-at-switchover, --tls-creds,
- * --tls-psk, --help; each one only where its table lists it) and
- * getopt's complaints: takes option @c with @optarg; 0 when taken, 1
- * after printing @usage for --help, -EINVAL for bad input or an unknown
- * option.
+ * The options the subcommands share, by the value getopt_long() returns
+ * for them: above every character, so that a subcommand's own options
+ * keep any letter. A subcommand lists those it takes in its table with
+ * the MIG_LONGOPT_ entries below.
+ */
+enum mig_opt {
+	MIG_OPT_VMM = 256,	/* --vmm SOCK */
+	MIG_OPT_TO,		/* --to ADDR:PORT, host names too */
+	MIG_OPT_LISTEN,		/* --listen ADDR:PORT */
+	MIG_OPT_TIMEOUT,	/* --timeout S, 1..86400 */
+	MIG_OPT_IO_TIMEOUT,	/* --io-timeout S, 2..3600 */
+	MIG_OPT_JSON,		/* --json */
+	MIG_OPT_DEVICE,		/* --device NAME:INSTANCE, repeatable */
+	MIG_OPT_SAVE_DIR,	/* --save-at-switchover DIR */
+	MIG_OPT_TLS_CREDS,	/* --tls-creds DIR */
+	MIG_OPT_TLS_PSK,	/* --tls-psk FILE */
+	MIG_OPT_HELP,		/* --help */
+};
+
+#define MIG_LONGOPT_VMM		{ "vmm", required_argument, NULL, MIG_OPT_VMM }
+#define MIG_LONGOPT_TO		{ "to", required_argument, NULL, MIG_OPT_TO }
+#define MIG_LONGOPT_LISTEN	{ "listen", required_argument, NULL, MIG_OPT_LISTEN }
+#define MIG_LONGOPT_TIMEOUT	{ "timeout", required_argument, NULL, MIG_OPT_TIMEOUT }
+#define MIG_LONGOPT_IO_TIMEOUT	{ "io-timeout", required_argument, NULL, MIG_OPT_IO_TIMEOUT }
+#define MIG_LONGOPT_JSON	{ "json", no_argument, NULL, MIG_OPT_JSON }
+#define MIG_LONGOPT_DEVICE	{ "device", required_argument, NULL, MIG_OPT_DEVICE }
+#define MIG_LONGOPT_SAVE_DIR	{ "save-at-switchover", required_argument, NULL, MIG_OPT_SAVE_DIR }
+#define MIG_LONGOPT_TLS_CREDS	{ "tls-creds", required_argument, NULL, MIG_OPT_TLS_CREDS }
+#define MIG_LONGOPT_TLS_PSK	{ "tls-psk", required_argument, NULL, MIG_OPT_TLS_PSK }
+#define MIG_LONGOPT_HELP	{ "help", no_argument, NULL, MIG_OPT_HELP }
+/* What both agents of a migration take, besides --vmm and the address. */
+#define MIG_LONGOPTS_MIGRATION						\
+	MIG_LONGOPT_TIMEOUT, MIG_LONGOPT_IO_TIMEOUT, MIG_LONGOPT_JSON,	\
+	MIG_LONGOPT_DEVICE, MIG_LONGOPT_SAVE_DIR, MIG_LONGOPT_TLS_CREDS,	\
+	MIG_LONGOPT_TLS_PSK
+
+/*
+ * Takes shared option @c (enum mig_opt) with optarg, or getopt's
+ * complaint about another: 0 when taken, 1 after printing @usage for
+ * --help, -EINVAL for bad input or an unknown option.
  */
 int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
@@ -153,7 +188,6 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
  */
 typedef int (*mig_own_opt)(struct mig_opts *o, int c, void *opaque);
 
-struct option;
 /*
  * The options of @argv by table @opts, from the start as in a fresh
  * process (it can be called again): each first to @own (NULL: the
@@ -164,6 +198,14 @@ struct option;
 int mig_parse_opts(struct mig_opts *o, int argc, char *argv[],
 		   const struct option *opts, const char *usage,
 		   mig_own_opt own, void *opaque);
+
+/*
+ * The command line of a subcommand @cmd whose only option is --@opt
+ * SOCK (and --help): SOCK in *@sock. 0, 1 after printing @usage, or
+ * -EINVAL after saying what is wrong.
+ */
+int mig_parse_sock_only(const char *cmd, const char *opt, const char *usage,
+			int argc, char *argv[], const char **sock);
 
 /* Which address a subcommand needs: none, --to or --listen. */
 enum mig_peer { MIG_PEER_NONE, MIG_PEER_TO, MIG_PEER_LISTEN };

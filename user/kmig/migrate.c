@@ -151,26 +151,20 @@ static int migrate_opt(struct mig_opts *o, int c, void *opaque)
 int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "to", required_argument, NULL, 't' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_TO,
 		{ "channels", required_argument, NULL, 'c' },
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "max-throttle", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "io-timeout", required_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "save-at-switchover", required_argument, NULL, 's' },
-		{ "tls-creds", required_argument, NULL, 'x' },
-		{ "tls-psk", required_argument, NULL, 'k' },
+		MIG_LONGOPTS_MIGRATION,
 		{ "zerocopy", no_argument, NULL, 'z' },
 		{ "postcopy", no_argument, NULL, 'P' },
 		{ "postcopy-after", required_argument, NULL, 'A' },
 		{ "postcopy-bandwidth", required_argument, NULL, 'B' },
 		{ "resume", no_argument, NULL, 'R' },
 		{ "ctl", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	int ret;

@@ -75,12 +75,12 @@ struct rc_dst {
 static int parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "io-timeout", required_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_LISTEN,
+		MIG_LONGOPT_TIMEOUT,
+		MIG_LONGOPT_IO_TIMEOUT,
+		MIG_LONGOPT_JSON,
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	int ret;

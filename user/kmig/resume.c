@@ -42,10 +42,10 @@ static int resume_opt(struct mig_opts *o, int c, void *force)
 int resume_parse(struct mig_opts *o, bool *force, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "device", required_argument, NULL, 'D' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_DEVICE,
 		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	int ret;

@@ -91,7 +91,7 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	       char *argv[])
 {
 	static const struct option save_opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
+		MIG_LONGOPT_VMM,
 		{ "resume", no_argument, NULL, 'r' },
 		{ "durable", no_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
@@ -99,10 +99,10 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "live", no_argument, NULL, 'l' },
 		{ "live-rounds", required_argument, NULL, 'R' },
 		{ "live-dirty", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	}, restore_opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
+		MIG_LONGOPT_VMM,
 		{ "paused", no_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "direct-io", no_argument, NULL, 'o' },
@@ -110,7 +110,7 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "resume-fill", no_argument, NULL, 'F' },
 		{ "record-ws", optional_argument, NULL, 'w' },
 		{ "fill-rate", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

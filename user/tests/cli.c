@@ -283,6 +283,10 @@ static const struct {
 	{ { "postcopy-recover", "--vmm", "@x", "--listen", "127.0.0.1:7",
 	    "extra", NULL }, "unexpected argument 'extra'" },
 	{ { "postcopy-start", NULL }, "--ctl SOCK is required" },
+	{ { "postcopy-start", "--ctl", "@c", "--frob", NULL },
+	  "kmig postcopy-start: unknown option '--frob'" },
+	{ { "postcopy-start", "--ctl", NULL },
+	  "kmig postcopy-start: --ctl needs a value" },
 	/* COLO's roles take the same options the same way */
 	{ { "colo", "primary", NULL }, "--vmm SOCK is required" },
 	{ { "colo", "primary", "--vmm", "", "--to", "10.0.0.1:7", NULL },
@@ -325,6 +329,8 @@ static const struct {
 	  "kmig colo failover: unknown option '--vmm'" },
 	{ { "colo", "failover", "--control", "@c", "extra", NULL },
 	  "unexpected argument 'extra'" },
+	{ { "colo", "failover", "--control", "", NULL },
+	  "--control : not a socket path" },
 	{ { "stats", "0", NULL }, "'0' is not a context id" },
 	{ { "stats", "1", "2", NULL }, "unexpected argument '2'" },
 };
@@ -349,6 +355,7 @@ TEST(migration_commands_have_help)
 		{ "migrate" }, { "incoming" }, { "stats" },
 		{ "postcopy-recover" }, { "colo", "primary" },
 		{ "colo", "secondary" }, { "colo", "failover" },
+		{ "postcopy-start" },
 	};
 	const char *args[4];
 	char usage[64];
