@@ -128,44 +128,6 @@ int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc)
 	return ret;
 }
 
-int colo_set_logging(const struct mig_vm *vm, bool on, char *err, size_t n)
-{
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < vm->nslots; i++) {
-		ret = kmig_ctx_set_logging(vm->ctx_fd, vm->slots[i].id, on);
-		if (ret)
-			return mig_fail(err, n, ret,
-					"cannot %s dirty logging of slot %u: %s",
-					on ? "start" : "stop", vm->slots[i].id,
-					strerror(-ret));
-	}
-	return 0;
-}
-
-int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
-		 size_t n)
-{
-	unsigned int i;
-	uint64_t w;
-	int ret;
-
-	for (i = 0; i < vm->nslots; i++) {
-		struct mig_slot *sl = &vm->slots[i];
-
-		ret = kmig_ctx_dirty_log(vm->ctx_fd, sl->id, sl->npages, tmp,
-					 true);
-		if (ret)
-			return mig_fail(err, n, ret,
-					"cannot harvest the dirty log of slot %u: %s",
-					sl->id, strerror(-ret));
-		for (w = 0; keep && w < kmig_bitmap_words(sl->npages); w++)
-			sl->bitmap[w] |= tmp[w];
-	}
-	return 0;
-}
-
 int colo_parse_timeout(struct mig_opts *o, int c)
 {
 	uint64_t v;

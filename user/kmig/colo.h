@@ -84,15 +84,6 @@ int colo_hello_check(const uint8_t b[COLO_HELLO_SIZE], uint32_t *nslots,
  */
 int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc);
 
-/* Dirty logging of every slot of @vm on or off: 0, or -errno (@err). */
-int colo_set_logging(const struct mig_vm *vm, bool on, char *err, size_t n);
-/*
- * Harvest and empty every slot's dirty log (into @tmp, one slot's worth),
- * ORed into the slot's bitmap with @keep: 0, or -errno (@err).
- */
-int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
-		 size_t n);
-
 /*
  * --timeout S of either role, a peer silent this long is lost, 1..3600
  * (not the migrations' 1..86400 s), into o->io_timeout_s: the tail of

@@ -119,7 +119,7 @@ static int vmm_req(struct colo_pri *p, const char *req)
 
 static int set_logging(struct colo_pri *p, bool on)
 {
-	int ret = colo_set_logging(&p->vm, on, p->err, sizeof(p->err));
+	int ret = mig_vm_set_logging(&p->vm, on, p->err, sizeof(p->err));
 
 	if (!ret)
 		p->logging = on;
@@ -140,7 +140,8 @@ static int collect(struct colo_pri *p, uint64_t *n)
 	for (i = 0; i < p->vm.nslots; i++)
 		memset(p->vm.slots[i].bitmap, 0,
 		       kmig_bitmap_words(p->vm.slots[i].npages) * 8);
-	ret = colo_harvest(&p->vm, p->tmp, true, p->err, sizeof(p->err));
+	ret = mig_vm_harvest(&p->vm, p->tmp, true, NULL, p->err,
+			     sizeof(p->err));
 	if (ret)
 		return ret;
 	for (i = 0; !p->seq && i < p->vm.nslots; i++) {

@@ -234,7 +234,8 @@ static int receive(struct colo_sec *s, const struct colo_hdr *h,
 /* OR the VM's own dirty log into its bitmaps (@keep), or drop it. */
 static int own_dirty(struct colo_sec *s, bool keep)
 {
-	return colo_harvest(&s->vm, s->tmp, keep, s->err, sizeof(s->err));
+	return mig_vm_harvest(&s->vm, s->tmp, keep, NULL, s->err,
+			      sizeof(s->err));
 }
 
 /* Pages written with one pwritev() at most. */
@@ -531,7 +532,7 @@ static int setup(struct colo_sec *s)
 			return fail(s, -ENOMEM, "no memory for the RAM cache of slot %u",
 				    s->vm.slots[i].id);
 	}
-	ret = colo_set_logging(&s->vm, true, s->err, sizeof(s->err));
+	ret = mig_vm_set_logging(&s->vm, true, s->err, sizeof(s->err));
 	if (ret)
 		return ret;
 	s->tmp = mig_vm_bitmap_buf(&s->vm);
@@ -550,7 +551,7 @@ static void cleanup(struct colo_sec *s)
 {
 	unsigned int i;
 
-	colo_set_logging(&s->vm, false, s->err, sizeof(s->err));
+	mig_vm_set_logging(&s->vm, false, s->err, sizeof(s->err));
 	for (i = 0; i < s->vm.nslots; i++)
 		free(s->cache[i]);
 	if (s->ctl_started) {

@@ -376,6 +376,57 @@ void mig_vm_detach(struct mig_vm *vm)
 	vmm_client_close(&vm->vmm);
 }
 
+/* Why a slot has no dirty log. */
+static const char *no_log_hint(int ret)
+{
+	return ret == -ENODEV ?
+	       " (the VMM did not create it with dirty logging)" : "";
+}
+
+int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
+		       size_t n)
+{
+	unsigned int i;
+	int ret, first = 0;
+
+	for (i = 0; i < vm->nslots && !(on && first); i++) {
+		ret = kmig_ctx_set_logging(vm->ctx_fd, vm->slots[i].id, on);
+		if (ret && !first)
+			first = mig_fail(err, n, ret,
+					 "cannot %s dirty logging of slot %u: %s%s",
+					 on ? "start" : "stop", vm->slots[i].id,
+					 strerror(-ret), no_log_hint(ret));
+	}
+	return first;
+}
+
+int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
+		   uint64_t *dirty, char *err, size_t n)
+{
+	uint64_t w, marked = 0;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->nslots; i++) {
+		struct mig_slot *sl = &vm->slots[i];
+
+		ret = kmig_ctx_dirty_log(vm->ctx_fd, sl->id, sl->npages, tmp,
+					 true);
+		if (ret)
+			return mig_fail(err, n, ret,
+					"cannot harvest the dirty log of slot %u: %s%s",
+					sl->id, strerror(-ret),
+					no_log_hint(ret));
+		for (w = 0; keep && w < kmig_bitmap_words(sl->npages); w++) {
+			sl->bitmap[w] |= tmp[w];
+			marked += __builtin_popcountll(sl->bitmap[w]);
+		}
+	}
+	if (dirty)
+		*dirty = marked;
+	return 0;
+}
+
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n)
 {
 	struct mig_slot *sl;

@@ -246,6 +246,21 @@ void mig_vm_detach(struct mig_vm *vm);
  * to harvest dirty logs into: to free, or NULL when out of memory.
  */
 uint64_t *mig_vm_bitmap_buf(const struct mig_vm *vm);
+/*
+ * Dirty logging of every slot of @vm on or off (off: of every slot,
+ * even after a failure). 0, or -errno with why in @err, where the first
+ * failure's message stays (mig_fail()).
+ */
+int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
+		       size_t n);
+/*
+ * Harvest and empty every slot's dirty log through @tmp (one slot's
+ * worth: mig_vm_bitmap_buf()), ORed into the slot's bitmap with @keep,
+ * else dropped; with @dirty, how many pages the bitmaps then mark. 0, or
+ * -errno with why in @err, as mig_vm_set_logging().
+ */
+int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
+		   uint64_t *dirty, char *err, size_t n);
 /* Each slot's pages with memory, into its present bitmap: 0 or -errno. */
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n);
 /*

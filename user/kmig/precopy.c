@@ -199,29 +199,11 @@ static int start_streams(struct precopy_src *s)
 /* OR the dirty log of every slot into its bitmap; returns pages set. */
 static int harvest(struct precopy_src *s, uint64_t *dirty)
 {
-	uint64_t w, n = 0;
-	unsigned int i;
-
+	char err[256] = "";
 	int ret;
 
-	for (i = 0; i < s->vm.nslots; i++) {
-		struct mig_slot *sl = &s->vm.slots[i];
-
-		ret = kmig_ctx_dirty_log(s->vm.ctx_fd, sl->id, sl->npages,
-					 s->tmp, true);
-		if (ret)
-			return fail(s, ret,
-				    "cannot harvest the dirty log of slot %u: %s%s",
-				    sl->id, strerror(-ret), ret == -ENODEV ?
-				    " (the VMM did not create it with dirty logging)" :
-				    "");
-		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
-			sl->bitmap[w] |= s->tmp[w];
-			n += __builtin_popcountll(sl->bitmap[w]);
-		}
-	}
-	*dirty = n;
-	return 0;
+	ret = mig_vm_harvest(&s->vm, s->tmp, true, dirty, err, sizeof(err));
+	return ret ? fail(s, ret, "%s", err) : 0;
 }
 
 /*
@@ -230,22 +212,12 @@ static int harvest(struct precopy_src *s, uint64_t *dirty)
  */
 static int set_logging(struct precopy_src *s, bool on)
 {
-	unsigned int i;
+	char err[256] = "";
 	int ret;
 
-	for (i = 0; i < s->vm.nslots; i++) {
-		ret = kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, on);
-		if (ret)
-			return fail(s, ret,
-				    "cannot %s dirty logging of slot %u: %s%s",
-				    on ? "start" : "stop", s->vm.slots[i].id,
-				    strerror(-ret), ret == -ENODEV ?
-				    " (the VMM did not create it with dirty logging)" :
-				    "");
-	}
-	return 0;
+	ret = mig_vm_set_logging(&s->vm, on, err, sizeof(err));
+	return ret ? fail(s, ret, "%s", err) : 0;
 }
-
 
 static void bitmaps_clear(struct precopy_src *s)
 {
