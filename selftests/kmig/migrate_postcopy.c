@@ -187,11 +187,7 @@ TEST_F_TIMEOUT(postcopy, failure_before_run_resumes_the_source, TEST_TIMEOUT)
 	EXPECT_NE(NULL, strstr(r.mig_out, "vCPU"));
 	agents_free(&r);
 
-	ASSERT_EQ(0, vmm_status(&self->a, &st));
-	EXPECT_STREQ("running", st.state);
-	vmm_wait_counter(&self->a, st.counter, &st);
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-	EXPECT_STREQ("incoming", st.state);
+	vmm_expect_stayed(&self->a, &self->b);
 }
 
 /*
