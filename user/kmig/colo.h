@@ -92,8 +92,7 @@ int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc);
 struct mig_opts;
 int colo_parse_timeout(struct mig_opts *o, int c);
 
-/* The secondary's --control socket takes one line, answered by one
- * (jobctl.h). */
+/* The secondary's --control socket: one line, one answer (jobctl.h). */
 #define COLO_CTL_FAILOVER	"failover"
 
 /* `kmig colo primary`, `kmig colo secondary`, `kmig colo failover`. */

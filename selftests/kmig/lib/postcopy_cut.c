@@ -21,8 +21,10 @@ void pc_cut_init(struct pc_cut *c, const char *dir)
 	run_dir_clean(dir, c->sock_a, c->sock_b);
 }
 
-/* A's guest runs; B's waits for the migration, its log restarted at RUN
- * when @cfg asks. */
+/*
+ * A's guest runs; B's waits for the migration, its log restarted at RUN
+ * when @cfg asks.
+ */
 static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		      char *why, size_t n)
 {
