@@ -417,8 +417,10 @@ int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
 					"cannot harvest the dirty log of slot %u: %s%s",
 					sl->id, strerror(-ret),
 					no_log_hint(ret));
-		for (w = 0; keep && w < kmig_bitmap_words(sl->npages); w++) {
-			sl->bitmap[w] |= tmp[w];
+		for (w = 0; (keep || dirty) &&
+			    w < kmig_bitmap_words(sl->npages); w++) {
+			if (keep)
+				sl->bitmap[w] |= tmp[w];
 			marked += __builtin_popcountll(sl->bitmap[w]);
 		}
 	}
