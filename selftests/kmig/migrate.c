@@ -339,7 +339,6 @@ static void start_vmms(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 {
 	struct vmm_client c = { .fd = -1 };
-	struct vmm_status st;
 	struct agents r;
 
 	REQUIRE_BED();
@@ -366,11 +365,7 @@ TEST_F_TIMEOUT(precopy, throttled_then_timeout_aborts_cleanly, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_client_cmd(&c, "status"));
 	EXPECT_NE(NULL, strstr(c.reply, " throttle=0 ")) TH_LOG("%s", c.reply);
 	vmm_client_close(&c);
-	ASSERT_EQ(0, vmm_status(&self->a, &st));
-	EXPECT_STREQ("running", st.state);
-	vmm_wait_counter(&self->a, st.counter, &st);
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-	EXPECT_STREQ("incoming", st.state);
+	vmm_expect_stayed(&self->a, &self->b);
 }
 
 /*

@@ -264,20 +264,34 @@ TEST_F_TIMEOUT(fail, link_cut_during_precopy, 240)
 }
 
 /*
+ * tools/tcpproxy on @port to 127.0.0.1:@target_port, listening before
+ * this returns: it inverts the byte @flip ([CONN@]OFFSET, "-1": none)
+ * and cuts the handshake at @cut (NULL: never).
+ */
+static void start_proxy(struct __test_metadata *_metadata,
+			FIXTURE_DATA(fail) *self, const char *port,
+			const char *target_port, const char *flip,
+			const char *cut)
+{
+	const char *proxy[] = { proc_bin("tools/tcpproxy"), port, "127.0.0.1",
+				target_port, flip, cut, NULL };
+
+	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
+	ASSERT_EQ(0, wait_listening(self->proxy, port));
+}
+
+/*
  * A byte of the main channel's CAPS record flipped (after the 64-byte
  * hello and the 16-byte stream header): refused at that record.
  */
 TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
 {
-	const char *proxy[] = { proc_bin("tools/tcpproxy"), "4452", "127.0.0.1",
-				"4451", "100", NULL };
 	const struct setup u = {
 		.mem = "32", .rate = "20000", .vcpus_b = "1", .bandwidth = "1",
 		.listen = "127.0.0.1:4451", .to = "127.0.0.1:4452",
 	};
 
-	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
-	ASSERT_EQ(0, wait_listening(self->proxy, u.to));
+	start_proxy(_metadata, self, "4452", "4451", "100", NULL);
 	start(_metadata, self, &u);
 
 	/* The source hears the destination's cause on the return path. */
@@ -296,8 +310,6 @@ TEST_F_TIMEOUT(fail, corrupt_stream_is_refused, 240)
  */
 TEST_F_TIMEOUT(fail, corrupt_page_is_the_cause_on_both_sides, 240)
 {
-	const char *proxy[] = { proc_bin("tools/tcpproxy"), "4462", "127.0.0.1",
-				"4463", "1@300000", NULL };
 	const struct setup u = {
 		.mem = "16", .rate = "8000", .vcpus_b = "1", .channels = "2",
 		.pattern = "seq", .then_quiet = true,
@@ -305,8 +317,7 @@ TEST_F_TIMEOUT(fail, corrupt_page_is_the_cause_on_both_sides, 240)
 	};
 	const char *says = "arrived torn in round 0 and did not come again in round 1";
 
-	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
-	ASSERT_EQ(0, wait_listening(self->proxy, u.to));
+	start_proxy(_metadata, self, "4462", "4463", "1@300000", NULL);
 	start(_metadata, self, &u);
 	agents_end(_metadata, self, 1, 15, says, says);
 	source_untouched(_metadata, self, true);
@@ -387,21 +398,10 @@ TEST_F_TIMEOUT(fail, destination_out_of_memory_refuses_cleanly, 240)
 	destination_not_resumed(_metadata);
 }
 
-static void start_proxy(struct __test_metadata *_metadata,
-			FIXTURE_DATA(fail) *self, const char *port,
-			const char *target_port, const char *cut)
-{
-	const char *proxy[] = { proc_bin("tools/tcpproxy"), port, "127.0.0.1",
-				target_port, "-1", cut, NULL };
-
-	self->proxy = proc_spawn(NULL, "proxy.log", proxy);
-	ASSERT_EQ(0, wait_listening(self->proxy, port));
-}
-
 /* LOADED never reaches the source: it takes its guest back. */
 TEST_F_TIMEOUT(fail, lost_loaded_resumes_the_source, 240)
 {
-	start_proxy(_metadata, self, "4456", "4457", "before-reply");
+	start_proxy(_metadata, self, "4456", "4457", "-1", "before-reply");
 	start_switchover(_metadata, self, "127.0.0.1:4457", "127.0.0.1:4456",
 			 "1");
 
@@ -424,7 +424,7 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	struct vmm_status st;
 	uint64_t c1;
 
-	start_proxy(_metadata, self, "4458", "4459", "after-reply");
+	start_proxy(_metadata, self, "4458", "4459", "-1", "after-reply");
 	start_switchover(_metadata, self, "127.0.0.1:4459", "127.0.0.1:4458",
 			 "1");
 

@@ -40,6 +40,7 @@
 #include "ctx.h"
 #include "kvm.h"
 #include "pages.h"
+#include "postcopy_cut.h"
 #include "proc.h"
 #include "util.h"
 
@@ -47,33 +48,28 @@
 #define PAGE		4096u
 #define OTHER_PAGES	8
 #define RUN_DIR		"/run/kmig-pcrecover"
-#define VMM_A		RUN_DIR "/vm-a.sock"
-#define VMM_B		RUN_DIR "/vm-b.sock"
 
 FIXTURE(recover) {
-	pid_t vmm_a, vmm_b, incoming, migrate, recover, resume;
+	struct pc_cut cut;		/* A, B, and the cut migration */
+	pid_t recover, resume;
 };
 
 FIXTURE_SETUP(recover)
 {
 	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
-	run_dir_clean(RUN_DIR, VMM_A, VMM_B);
-	memset(self, 0, sizeof(*self));
+	pc_cut_init(&self->cut, RUN_DIR);
+	self->recover = self->resume = 0;
 }
 
 FIXTURE_TEARDOWN(recover)
 {
 	proc_stop(&self->resume);
 	proc_stop(&self->recover);
-	proc_stop(&self->migrate);
-	proc_stop(&self->incoming);
-	proc_stop(&self->vmm_b);
-	proc_stop(&self->vmm_a);
-	ASSERT_EQ(0, hosts_sh("hosts_down"));
+	ASSERT_EQ(0, pc_cut_stop(&self->cut));
 }
 
 FIXTURE_VARIANT(recover) {
-	const char *fault;	/* silent link, or the agent killed */
+	const char *fault;	/* silent link, or the agent killed (pc_cut_break) */
 	bool fail_once;		/* the first recovery's source is killed */
 	int mig_exit, in_exit;
 };
@@ -94,39 +90,47 @@ FIXTURE_VARIANT_ADD(recover, recovery_fails_once) {
 	.fault = "silent", .fail_once = true, .mig_exit = 3, .in_exit = 3,
 };
 
+/*
+ * The exit status of recovery agent *@pid within @ms. One still running
+ * is logged where it waits and left to the teardown, which kills it:
+ * it may hold its VMM's one control connection.
+ */
+static int agent_exit(struct __test_metadata *_metadata, pid_t *pid, int ms)
+{
+	int ret = proc_wait_exit(*pid, ms);
+
+	if (ret == -ETIMEDOUT)
+		TH_LOG("agent %d still runs, waiting in:%s", *pid,
+		       proc_where(*pid));
+	else
+		*pid = 0;
+	return ret;
+}
+
 /* Start a recovery on @port: the destination's, then the source's. */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
 			   bool stop_source)
 {
 	self->recover = proc_spawnf("kmig-b", "recover.log",
-				    "%s postcopy-recover --vmm %s --listen 198.18.0.2:%u --timeout 60 --io-timeout 5 --json",
-				    proc_bin("kmig"), VMM_B, port);
+				    "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json",
+				    proc_bin("kmig"), self->cut.sock_b, port);
 	if (stop_source)
 		setenv("KMIG_STOP_AT", "resume", 1);
 	self->resume = proc_spawnf("kmig-a", "resume.log",
-				   "%s migrate --resume --vmm %s --to 198.18.0.2:%u --io-timeout 5 --json",
-				   proc_bin("kmig"), VMM_A, port);
+				   "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 --json",
+				   proc_bin("kmig"), self->cut.sock_a, port);
 	unsetenv("KMIG_STOP_AT");
 }
 
 TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 {
-	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
-				"--mem", "16", "--pattern", "random", "--batch",
-				"4", "--rate", "20000", NULL };
-	const char *vmm_b[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_B,
-				"--mem", "16", "--incoming", "--rate", "100",
-				NULL };
-	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_B,
-			      "--listen", "198.18.0.2:4470", "--timeout", "60",
-			      "--io-timeout", "5", NULL };
-	const char *mig[] = { proc_bin("kmig"), "migrate", "--vmm", VMM_A,
-			      "--to", "198.18.0.2:4470", "--timeout", "60",
-			      "--io-timeout", "5", "--channels", "2",
-			      "--bandwidth", "2", "--postcopy",
-			      "--postcopy-bandwidth", "1", NULL };
+	/* precopy at 2 MiB/s (see the top); B's log restarted at RUN */
+	const struct pc_cut_cfg cfg = {
+		.rate_a = "20000", .rate_b = "100", .bandwidth = "2",
+		.dirtylog_b = true,
+	};
+	struct pc_cut *cut = &self->cut;
 	struct vmm_status st, sa, sb;
-	struct vmm_client c = { .fd = -1 };
 	struct pages_vmm ref;
 	uint64_t t0, t_mig, t_in;
 	long diff, unlogged;
@@ -137,40 +141,19 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	REQUIRE_KVM();
 	if (!getenv("KMIG_KO"))
 		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, hosts_sh("hosts_down && hosts_up"));
-	self->vmm_a = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
-	self->vmm_b = proc_spawn("kmig-b", "vmm-b.log", vmm_b);
-	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
-	ASSERT_EQ(0, vmm_client_connect(&c, VMM_B, 5000));
-	ASSERT_EQ(0, vmm_client_cmd(&c, "dirtylog at-resume")) TH_LOG("%s", c.reply);
-	vmm_client_close(&c);
-	setenv("KMIG_STOP_AT", "postcopy", 1);
-	self->incoming = proc_spawn("kmig-b", "incoming.log", inc);
-	unsetenv("KMIG_STOP_AT");
-	usleep(500 * 1000);
-	self->migrate = proc_spawn("kmig-a", "migrate.log", mig);
-	ASSERT_TRUE(proc_stopped(self->incoming, &status, PROC_WAIT_MS))
-		TH_LOG("%s", file_text("incoming.log"));
-	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0))
-		TH_LOG("postcopy ended too soon: %s", file_text("migrate.log"));
+	pc_cut_start(cut, &cfg);
 
 	/* The loss after RUN: both stop, each within its I/O timeout. */
 	t0 = kmig_now_ns();
-	if (!strcmp(variant->fault, "silent")) {
-		ASSERT_EQ(0, hosts_sh("netem loss 100%"));
-	} else {
-		kill(!strcmp(variant->fault, "incoming") ? self->incoming :
-		     self->migrate, SIGKILL);
-	}
-	kill(self->incoming, SIGCONT);
-	EXPECT_EQ(variant->mig_exit, proc_wait_exit(self->migrate, 45000))
+	pc_cut_break(cut, variant->fault);
+	EXPECT_EQ(variant->mig_exit, proc_wait_exit(cut->migrate, 45000))
 		TH_LOG("%s", file_text("migrate.log"));
 	t_mig = (kmig_now_ns() - t0) / 1000000;
-	self->migrate = 0;
-	EXPECT_EQ(variant->in_exit, proc_wait_exit(self->incoming, 45000))
+	cut->migrate = 0;
+	EXPECT_EQ(variant->in_exit, proc_wait_exit(cut->incoming, 45000))
 		TH_LOG("%s", file_text("incoming.log"));
 	t_in = (kmig_now_ns() - t0) / 1000000;
-	self->incoming = 0;
+	cut->incoming = 0;
 	TH_LOG("%s: the source stopped after %llu ms, the destination after %llu ms",
 	       variant->fault, (unsigned long long)t_mig,
 	       (unsigned long long)t_in);
@@ -180,7 +163,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 		EXPECT_GT(20000, t_in);
 		ASSERT_EQ(0, hosts_sh("hosts_heal"));
 	}
-	ASSERT_EQ(0, vmm_status_of(VMM_A, &sa));
+	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &sa));
 	ASSERT_STREQ("migrated", sa.state);
 
 	if (variant->fail_once) {
@@ -199,12 +182,10 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 
 	/* The recovery: every missing page arrives. */
 	start_recovery(self, 4472, false);
-	EXPECT_EQ(0, proc_wait_exit(self->resume, 90000))
+	ASSERT_EQ(0, agent_exit(_metadata, &self->resume, 90000))
 		TH_LOG("%s", file_text("resume.log"));
-	self->resume = 0;
-	EXPECT_EQ(0, proc_wait_exit(self->recover, 30000))
+	ASSERT_EQ(0, agent_exit(_metadata, &self->recover, 30000))
 		TH_LOG("%s", file_text("recover.log"));
-	self->recover = 0;
 	rs = file_read("resume.log", &len);
 	rd = file_read("recover.log", &len);
 	ASSERT_NE(NULL, rs);
@@ -221,13 +202,13 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	EXPECT_TRUE(file_has("recover.log", "\"status\": \"completed\""));
 
 	/* The guest goes on at the destination only, its memory whole. */
-	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &st));
 	EXPECT_STREQ("migrated", st.state);
-	ASSERT_EQ(0, __vmm_wait_counter(VMM_B, 0, PROC_WAIT_MS, &st));
-	ASSERT_EQ(0, __vmm_wait_counter(VMM_B, st.counter, PROC_WAIT_MS, &st));
-	ASSERT_EQ(0, pages_vmm_open(&ref, VMM_A, why, sizeof(why)))
+	ASSERT_EQ(0, __vmm_wait_counter(cut->sock_b, 0, PROC_WAIT_MS, &st));
+	ASSERT_EQ(0, __vmm_wait_counter(cut->sock_b, st.counter, PROC_WAIT_MS, &st));
+	ASSERT_EQ(0, pages_vmm_open(&ref, cut->sock_a, why, sizeof(why)))
 		TH_LOG("%s", why);
-	diff = pages_differ(VMM_B, pages_ref_vmm, &ref, &sb, &unlogged, why,
+	diff = pages_differ(cut->sock_b, pages_ref_vmm, &ref, &sb, &unlogged, why,
 			    sizeof(why));
 	pages_vmm_close(&ref);
 	ASSERT_LE(0, diff) TH_LOG("%s", why);

@@ -41,6 +41,7 @@
 #include "ctx.h"
 #include "kvm.h"
 #include "pages.h"
+#include "postcopy_cut.h"
 #include "proc.h"
 
 #define TEST_TIMEOUT	180
@@ -186,11 +187,7 @@ TEST_F_TIMEOUT(postcopy, failure_before_run_resumes_the_source, TEST_TIMEOUT)
 	EXPECT_NE(NULL, strstr(r.mig_out, "vCPU"));
 	agents_free(&r);
 
-	ASSERT_EQ(0, vmm_status(&self->a, &st));
-	EXPECT_STREQ("running", st.state);
-	vmm_wait_counter(&self->a, st.counter, &st);
-	ASSERT_EQ(0, vmm_status(&self->b, &st));
-	EXPECT_STREQ("incoming", st.state);
+	vmm_expect_stayed(&self->a, &self->b);
 }
 
 /*
@@ -245,34 +242,26 @@ TEST_F_TIMEOUT(postcopy, vmm_unmaps_guest_ram_only_while_incoming, TEST_TIMEOUT)
 }
 
 #define RUN_DIR		"/run/kmig-postcopy"
-#define VMM_A		RUN_DIR "/vm-a.sock"
-#define VMM_B		RUN_DIR "/vm-b.sock"
 
-/* Two hosts (selftests/qemu/hosts.sh), a VMM and an agent on each. */
+/* Two hosts, a VMM and an agent on each (postcopy_cut.h). */
 FIXTURE(cut) {
-	pid_t vmm_a, vmm_b, incoming, migrate;
+	struct pc_cut cut;
 };
 
 FIXTURE_SETUP(cut)
 {
 	ASSERT_NE(NULL, getenv("KMIG_PROJECT"));
-	run_dir_clean(RUN_DIR, VMM_A, VMM_B);
-	memset(self, 0, sizeof(*self));
+	pc_cut_init(&self->cut, RUN_DIR);
 }
 
 FIXTURE_TEARDOWN(cut)
 {
-	proc_stop(&self->migrate);
-	proc_stop(&self->incoming);
-	/* its vCPUs may wait for pages: killably */
-	proc_stop(&self->vmm_b);
-	proc_stop(&self->vmm_a);
-	ASSERT_EQ(0, hosts_sh("hosts_down"));
+	ASSERT_EQ(0, pc_cut_stop(&self->cut));
 }
 
 /* What breaks right after RUN, and how each agent ends. */
 FIXTURE_VARIANT(cut) {
-	const char *fault;		/* link_cut, or the agent killed */
+	const char *fault;		/* link_cut, or the agent killed (pc_cut_break) */
 	int mig_exit, in_exit;
 };
 
@@ -290,66 +279,29 @@ FIXTURE_VARIANT_ADD(cut, source_agent_killed) {
 
 TEST_F_TIMEOUT(cut, after_run_the_guest_runs_once, TEST_TIMEOUT)
 {
-	const char *vmm_a[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_A,
-				"--mem", "16", "--pattern", "random", "--batch",
-				"4", "--rate", "2000", NULL };
-	const char *vmm_b[] = { proc_bin("vmm/kmig-vmm"), "--ctl", VMM_B,
-				"--mem", "16", "--incoming", "--rate", "200",
-				NULL };
-	const char *inc[] = { proc_bin("kmig"), "incoming", "--vmm", VMM_B,
-			      "--listen", "198.18.0.2:4470", "--timeout", "60",
-			      "--io-timeout", "5", NULL };
-	/* a push of ~1 MiB/s: postcopy lasts seconds after RUN */
-	const char *mig[] = { proc_bin("kmig"), "migrate", "--vmm", VMM_A,
-			      "--to", "198.18.0.2:4470", "--timeout", "60",
-			      "--io-timeout", "5", "--channels", "2",
-			      "--postcopy", "--postcopy-bandwidth", "1", NULL };
+	const struct pc_cut_cfg cfg = { .rate_a = "2000", .rate_b = "200" };
+	struct pc_cut *cut = &self->cut;
 	struct vmm_status st;
-	int status;
 
 	REQUIRE_KVM();
 	if (!getenv("KMIG_KO"))
 		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	ASSERT_EQ(0, hosts_sh("hosts_down && hosts_up"));
-	self->vmm_a = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
-	self->vmm_b = proc_spawn("kmig-b", "vmm-b.log", vmm_b);
-	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
-	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
-	ASSERT_STREQ("incoming", st.state);
-	/* the destination's agent stops once RESUMED is out */
-	setenv("KMIG_STOP_AT", "postcopy", 1);
-	self->incoming = proc_spawn("kmig-b", "incoming.log", inc);
-	unsetenv("KMIG_STOP_AT");
-	usleep(500 * 1000);
-	self->migrate = proc_spawn("kmig-a", "migrate.log", mig);
-
-	/* RUN: the guest runs at the destination, its pages still coming */
-	ASSERT_TRUE(proc_stopped(self->incoming, &status, PROC_WAIT_MS))
-		TH_LOG("%s", file_text("incoming.log"));
-	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(self->migrate, 0))
-		TH_LOG("postcopy ended before the fault: %s",
-		       file_text("migrate.log"));
-	if (!strcmp(variant->fault, "link_cut")) {
-		ASSERT_EQ(0, hosts_sh("link_cut"));
-	} else {
-		kill(!strcmp(variant->fault, "incoming") ? self->incoming :
-		     self->migrate, SIGKILL);
-	}
-	kill(self->incoming, SIGCONT);
+	pc_cut_start(cut, &cfg);
+	pc_cut_break(cut, variant->fault);
 
 	/* Each may have it running there: neither resumes it here. */
-	EXPECT_EQ(variant->mig_exit, proc_wait_exit(self->migrate, 45000))
+	EXPECT_EQ(variant->mig_exit, proc_wait_exit(cut->migrate, 45000))
 		TH_LOG("%s", file_text("migrate.log"));
-	self->migrate = 0;
-	EXPECT_EQ(variant->in_exit, proc_wait_exit(self->incoming, 45000))
+	cut->migrate = 0;
+	EXPECT_EQ(variant->in_exit, proc_wait_exit(cut->incoming, 45000))
 		TH_LOG("%s", file_text("incoming.log"));
-	self->incoming = 0;
+	cut->incoming = 0;
 	if (variant->in_exit == 3)
 		EXPECT_TRUE(file_has("incoming.log", "the guest may run here"))
 			TH_LOG("%s", file_text("incoming.log"));
-	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &st));
 	EXPECT_STREQ("migrated", st.state);
-	ASSERT_EQ(0, vmm_status_of(VMM_B, &st));
+	ASSERT_EQ(0, vmm_status_of(cut->sock_b, &st));
 	EXPECT_STREQ("running", st.state);
 }
 

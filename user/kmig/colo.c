@@ -4,6 +4,7 @@
  * what both use of the wire format (colo.h) and of guest memory.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,57 +128,15 @@ int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc)
 	return ret;
 }
 
-int colo_set_logging(const struct mig_vm *vm, bool on, char *err, size_t n)
+int colo_parse_timeout(struct mig_opts *o, int c)
 {
-	unsigned int i;
-	int ret;
+	uint64_t v;
 
-	for (i = 0; i < vm->nslots; i++) {
-		ret = kmig_ctx_set_logging(vm->ctx_fd, vm->slots[i].id, on);
-		if (ret)
-			return mig_fail(err, n, ret,
-					"cannot %s dirty logging of slot %u: %s",
-					on ? "start" : "stop", vm->slots[i].id,
-					strerror(-ret));
-	}
-	return 0;
-}
-
-int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
-		 size_t n)
-{
-	unsigned int i;
-	uint64_t w;
-	int ret;
-
-	for (i = 0; i < vm->nslots; i++) {
-		struct mig_slot *sl = &vm->slots[i];
-
-		ret = kmig_ctx_dirty_log(vm->ctx_fd, sl->id, sl->npages, tmp,
-					 true);
-		if (ret)
-			return mig_fail(err, n, ret,
-					"cannot harvest the dirty log of slot %u: %s",
-					sl->id, strerror(-ret));
-		for (w = 0; keep && w < kmig_bitmap_words(sl->npages); w++)
-			sl->bitmap[w] |= tmp[w];
-	}
-	return 0;
-}
-
-int colo_unix_addr(const char *path, struct sockaddr_un *a,
-		   unsigned int *len)
-{
-	size_t n = strlen(path);
-
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	if (!n || n >= sizeof(a->sun_path))
+	if (c != MIG_OPT_TIMEOUT)
+		return MIG_OPT_SHARED;
+	if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 3600, &v))
 		return -EINVAL;
-	memcpy(a->sun_path, path, n);
-	if (path[0] == '@')
-		a->sun_path[0] = 0;
-	*len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@');
+	o->io_timeout_s = v;
 	return 0;
 }
 

@@ -84,24 +84,15 @@ int colo_hello_check(const uint8_t b[COLO_HELLO_SIZE], uint32_t *nslots,
  */
 int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc);
 
-/* Dirty logging of every slot of @vm on or off: 0, or -errno (@err). */
-int colo_set_logging(const struct mig_vm *vm, bool on, char *err, size_t n);
 /*
- * Harvest and empty every slot's dirty log (into @tmp, one slot's worth),
- * ORed into the slot's bitmap with @keep: 0, or -errno (@err).
+ * --timeout S of either role, a peer silent this long is lost, 1..3600
+ * (not the migrations' 1..86400 s), into o->io_timeout_s: the tail of
+ * each role's mig_own_opt.
  */
-int colo_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep, char *err,
-		 size_t n);
+struct mig_opts;
+int colo_parse_timeout(struct mig_opts *o, int c);
 
-/*
- * @path ("@name": abstract) as a unix socket address: 0, or -EINVAL
- * when it is empty or too long.
- */
-struct sockaddr_un;
-int colo_unix_addr(const char *path, struct sockaddr_un *a,
-		   unsigned int *len);
-
-/* The secondary's --control socket takes one line, answered by one. */
+/* The secondary's --control socket: one line, one answer (jobctl.h). */
 #define COLO_CTL_FAILOVER	"failover"
 
 /* `kmig colo primary`, `kmig colo secondary`, `kmig colo failover`. */

@@ -33,9 +33,8 @@
 #define BATCH_PAGES	64u
 
 struct colo_pri {
-	const char *vmm, *to;
-	struct mig_addr addr;
-	uint64_t period_ms, checkpoints, timeout_s;
+	struct mig_opts o;		/* --vmm, --to, --timeout */
+	uint64_t period_ms, checkpoints;
 	bool verify;
 	struct mig_vm vm;
 	int sock;
@@ -63,68 +62,48 @@ static const char usage_text[] =
 	"  --timeout S           a secondary silent this long is lost (default 5)\n"
 	"  --help                this text\n";
 
+/* The primary's own options (mig_own_opt). */
+static int primary_opt(struct mig_opts *o, int c, void *opaque)
+{
+	struct colo_pri *p = opaque;
+
+	switch (c) {
+	case 'c':
+		return mig_parse_u64(o->cmd, "--checkpoint-ms", optarg, 1,
+				     60000, &p->period_ms);
+	case 'n':
+		if (mig_parse_u64(o->cmd, "--checkpoints", optarg, 0,
+				  UINT32_MAX, &p->checkpoints))
+			return -EINVAL;
+		p->checkpoints++;	/* 0..N */
+		return 0;
+	case 'V':
+		p->verify = true;
+		return 0;
+	}
+	return colo_parse_timeout(o, c);
+}
+
 static int parse(struct colo_pri *p, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "to", required_argument, NULL, 't' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_TO,
 		{ "checkpoint-ms", required_argument, NULL, 'c' },
 		{ "checkpoints", required_argument, NULL, 'n' },
 		{ "verify", no_argument, NULL, 'V' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		MIG_LONGOPT_TIMEOUT,
+		MIG_LONGOPT_HELP,
+		{ }
 	};
-	const char *cmd = "colo primary";
-	int c;
+	int ret;
 
+	p->o.cmd = "colo primary";
+	p->o.io_timeout_s = COLO_TIMEOUT_S;
 	p->period_ms = COLO_CHECKPOINT_MS;
-	p->timeout_s = COLO_TIMEOUT_S;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'v':
-			p->vmm = optarg;
-			break;
-		case 't':
-			p->to = optarg;
-			if (mig_parse_addr(cmd, "--to", optarg, true, &p->addr))
-				return -EINVAL;
-			break;
-		case 'c':
-			if (mig_parse_u64(cmd, "--checkpoint-ms", optarg, 1,
-					  60000, &p->period_ms))
-				return -EINVAL;
-			break;
-		case 'n':
-			if (mig_parse_u64(cmd, "--checkpoints", optarg, 0,
-					  UINT32_MAX, &p->checkpoints))
-				return -EINVAL;
-			p->checkpoints++;	/* 0..N */
-			break;
-		case 'V':
-			p->verify = true;
-			break;
-		case 'T':
-			if (mig_parse_u64(cmd, "--timeout", optarg, 1, 3600,
-					  &p->timeout_s))
-				return -EINVAL;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		default:
-			return mig_usage_error(cmd, "unknown option or missing value: %s",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return mig_usage_error(cmd, "unexpected argument '%s'",
-				       argv[optind]);
-	if (!p->vmm || !p->to)
-		return mig_usage_error(cmd, "--vmm and --to are required");
-	return 0;
+	ret = mig_parse_opts(&p->o, argc, argv, opts, usage_text, primary_opt,
+			     p);
+	return ret ? ret : mig_parse_end(&p->o, argc, argv, MIG_PEER_TO);
 }
 
 /* The first failure is the cause (mig.h). */
@@ -132,17 +111,15 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 
 static int vmm_req(struct colo_pri *p, const char *req)
 {
-	int ret = vmm_client_cmd(&p->vm.vmm, "%s", req);
+	char why[sizeof(p->err)];
+	int ret = mig_vmm_req(&p->vm.vmm, req, why, sizeof(why));
 
-	if (ret)
-		return fail(p, ret, "the VMM refused '%s': %s", req,
-			    vmm_client_why(&p->vm.vmm, ret));
-	return 0;
+	return ret ? fail(p, ret, "%s", why) : 0;
 }
 
 static int set_logging(struct colo_pri *p, bool on)
 {
-	int ret = colo_set_logging(&p->vm, on, p->err, sizeof(p->err));
+	int ret = mig_vm_set_logging(&p->vm, on, p->err, sizeof(p->err));
 
 	if (!ret)
 		p->logging = on;
@@ -163,7 +140,8 @@ static int collect(struct colo_pri *p, uint64_t *n)
 	for (i = 0; i < p->vm.nslots; i++)
 		memset(p->vm.slots[i].bitmap, 0,
 		       kmig_bitmap_words(p->vm.slots[i].npages) * 8);
-	ret = colo_harvest(&p->vm, p->tmp, true, p->err, sizeof(p->err));
+	ret = mig_vm_harvest(&p->vm, p->tmp, true, NULL, p->err,
+			     sizeof(p->err));
 	if (ret)
 		return ret;
 	for (i = 0; !p->seq && i < p->vm.nslots; i++) {
@@ -361,20 +339,20 @@ static int connect_secondary(struct colo_pri *p)
 	int ret;
 
 	for (;;) {
-		p->sock = socket(p->addr.ss.ss_family,
+		p->sock = socket(p->o.addr.ss.ss_family,
 				 SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (p->sock < 0)
 			return fail(p, -errno, "socket: %s", strerror(errno));
-		mig_sock_setup(p->sock, p->timeout_s);
-		if (!connect(p->sock, (struct sockaddr *)&p->addr.ss,
-			     p->addr.len))
+		mig_sock_setup(p->sock, p->o.io_timeout_s);
+		if (!connect(p->sock, (struct sockaddr *)&p->o.addr.ss,
+			     p->o.addr.len))
 			break;
 		ret = -errno;
 		close(p->sock);
 		p->sock = -1;
 		if (ret != -ECONNREFUSED || kmig_now_ns() > until)
 			return fail(p, ret, "cannot connect to the secondary at %s: %s",
-				    mig_addr_str(&p->addr.ss, name),
+				    mig_addr_str(&p->o.addr.ss, name),
 				    strerror(-ret));
 		usleep(50000);
 	}
@@ -391,26 +369,17 @@ static int connect_secondary(struct colo_pri *p)
 static int setup(struct colo_pri *p)
 {
 	struct vmm_status st;
-	uint64_t max = 0;
-	unsigned int i;
 	int ret;
 
 	ret = mig_ensure_module(p->err, sizeof(p->err));
 	if (!ret)
-		ret = mig_vm_attach(&p->vm, p->vmm, PROT_READ, p->err,
-				    sizeof(p->err));
+		ret = mig_vm_attach_status(&p->vm, p->o.vmm, PROT_READ, &st,
+					   p->err, sizeof(p->err));
 	if (ret)
 		return ret;
-	ret = vmm_client_status(&p->vm.vmm, &st);
-	if (ret)
-		return fail(p, ret, "cannot read the VMM's status: %s",
-			    vmm_client_why(&p->vm.vmm, ret));
 	if (strcmp(st.state, "running"))
 		return fail(p, -EBUSY, "the guest is %s, not running", st.state);
-	for (i = 0; i < p->vm.nslots; i++)
-		if (p->vm.slots[i].npages > max)
-			max = p->vm.slots[i].npages;
-	p->tmp = calloc(kmig_bitmap_words(max), 8);
+	p->tmp = mig_vm_bitmap_buf(&p->vm);
 	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
 	if (!p->tmp || !p->buf)
 		return fail(p, -ENOMEM, "out of memory");

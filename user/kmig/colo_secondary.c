@@ -29,15 +29,15 @@
 
 #include "colo.h"
 #include "crc32c.h"
+#include "jobctl.h"
 #include "ctx.h"
 #include "le.h"
 #include "mig.h"
 #include "util.h"
 
 struct colo_sec {
-	const char *vmm, *fence, *control;
-	struct mig_addr addr;
-	uint64_t timeout_s;
+	struct mig_opts o;		/* --vmm, --listen, --timeout */
+	const char *fence, *control;
 	bool takeover;			/* on losing the primary */
 	struct mig_vm vm;
 	int lsock, sock;
@@ -75,66 +75,47 @@ static const char usage_text[] =
 	"                        socket (\"@name\": abstract)\n"
 	"  --help                this text\n";
 
+/* The secondary's own options (mig_own_opt). */
+static int secondary_opt(struct mig_opts *o, int c, void *opaque)
+{
+	struct colo_sec *s = opaque;
+
+	switch (c) {
+	case 'f':
+		if (!*optarg)
+			return mig_usage_error(o->cmd, "--fence is empty");
+		s->fence = optarg;
+		return 0;
+	case 'N':
+		s->takeover = false;
+		return 0;
+	case 'C':
+		s->control = optarg;
+		return 0;
+	}
+	return colo_parse_timeout(o, c);
+}
+
 static int parse(struct colo_sec *s, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 'T' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_LISTEN,
+		MIG_LONGOPT_TIMEOUT,
 		{ "fence", required_argument, NULL, 'f' },
 		{ "no-takeover", no_argument, NULL, 'N' },
 		{ "control", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		MIG_LONGOPT_HELP,
+		{ }
 	};
-	const char *cmd = "colo secondary", *listen = NULL;
-	int c;
+	int ret;
 
-	s->timeout_s = COLO_TIMEOUT_S;
+	s->o.cmd = "colo secondary";
+	s->o.io_timeout_s = COLO_TIMEOUT_S;
 	s->takeover = true;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'v':
-			s->vmm = optarg;
-			break;
-		case 'l':
-			listen = optarg;
-			if (mig_parse_addr(cmd, "--listen", optarg, false,
-					   &s->addr))
-				return -EINVAL;
-			break;
-		case 'T':
-			if (mig_parse_u64(cmd, "--timeout", optarg, 1, 3600,
-					  &s->timeout_s))
-				return -EINVAL;
-			break;
-		case 'f':
-			if (!*optarg)
-				return mig_usage_error(cmd, "--fence is empty");
-			s->fence = optarg;
-			break;
-		case 'N':
-			s->takeover = false;
-			break;
-		case 'C':
-			s->control = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		default:
-			return mig_usage_error(cmd, "unknown option or missing value: %s",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return mig_usage_error(cmd, "unexpected argument '%s'",
-				       argv[optind]);
-	if (!s->vmm || !listen)
-		return mig_usage_error(cmd, "--vmm and --listen are required");
-	return 0;
+	ret = mig_parse_opts(&s->o, argc, argv, opts, usage_text,
+			     secondary_opt, s);
+	return ret ? ret : mig_parse_end(&s->o, argc, argv, MIG_PEER_LISTEN);
 }
 
 /* The first failure is the cause (mig.h). */
@@ -253,7 +234,8 @@ static int receive(struct colo_sec *s, const struct colo_hdr *h,
 /* OR the VM's own dirty log into its bitmaps (@keep), or drop it. */
 static int own_dirty(struct colo_sec *s, bool keep)
 {
-	return colo_harvest(&s->vm, s->tmp, keep, s->err, sizeof(s->err));
+	return mig_vm_harvest(&s->vm, s->tmp, keep, NULL, s->err,
+			      sizeof(s->err));
 }
 
 /* Pages written with one pwritev() at most. */
@@ -486,12 +468,12 @@ static void *control_thread(void *arg)
 static int control_start(struct colo_sec *s)
 {
 	struct sockaddr_un a;
-	unsigned int len;
+	socklen_t len;
 	int ret;
 
 	if (!s->control)
 		return 0;
-	if (colo_unix_addr(s->control, &a, &len))
+	if (mig_jobctl_addr(s->control, &a, &len))
 		return fail(s, -EINVAL, "--control %s: not a socket path",
 			    s->control);
 	s->csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -512,54 +494,48 @@ static int listen_accept(struct colo_sec *s)
 	char name[MIG_ADDR_STRLEN];
 	int one = 1;
 
-	s->lsock = socket(s->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s->lsock = socket(s->o.addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s->lsock < 0)
 		return fail(s, -errno, "socket: %s", strerror(errno));
 	setsockopt(s->lsock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->lsock, (struct sockaddr *)&s->addr.ss, s->addr.len) ||
+	if (bind(s->lsock, (struct sockaddr *)&s->o.addr.ss, s->o.addr.len) ||
 	    listen(s->lsock, 1))
 		return fail(s, -errno, "cannot listen at %s: %s",
-			    mig_addr_str(&s->addr.ss, name), strerror(errno));
+			    mig_addr_str(&s->o.addr.ss, name), strerror(errno));
 	fprintf(stderr, "kmig colo secondary: listening at %s\n",
-		mig_addr_str(&s->addr.ss, name));
+		mig_addr_str(&s->o.addr.ss, name));
 	s->sock = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
 	if (s->sock < 0)
 		return fail(s, -errno, "accept: %s", strerror(errno));
-	mig_sock_setup(s->sock, s->timeout_s);
+	mig_sock_setup(s->sock, s->o.io_timeout_s);
 	return 0;
 }
 
 static int setup(struct colo_sec *s)
 {
 	struct vmm_status st;
-	uint64_t max = 0;
 	unsigned int i;
 	int ret;
 
 	ret = mig_ensure_module(s->err, sizeof(s->err));
 	if (!ret)
-		ret = mig_vm_attach(&s->vm, s->vmm, 0, s->err, sizeof(s->err));
+		ret = mig_vm_attach_status(&s->vm, s->o.vmm, 0, &st, s->err,
+					   sizeof(s->err));
 	if (ret)
 		return ret;
-	ret = vmm_client_status(&s->vm.vmm, &st);
-	if (ret)
-		return fail(s, ret, "cannot read the VMM's status: %s",
-			    vmm_client_why(&s->vm.vmm, ret));
 	if (strcmp(st.state, "incoming"))
 		return fail(s, -EBUSY, "the guest is %s: start the VMM with --incoming",
 			    st.state);
 	for (i = 0; i < s->vm.nslots; i++) {
-		if (s->vm.slots[i].npages > max)
-			max = s->vm.slots[i].npages;
 		s->cache[i] = calloc(1, s->vm.slots[i].size);
 		if (!s->cache[i])
 			return fail(s, -ENOMEM, "no memory for the RAM cache of slot %u",
 				    s->vm.slots[i].id);
 	}
-	ret = colo_set_logging(&s->vm, true, s->err, sizeof(s->err));
+	ret = mig_vm_set_logging(&s->vm, true, s->err, sizeof(s->err));
 	if (ret)
 		return ret;
-	s->tmp = calloc(kmig_bitmap_words(max), 8);
+	s->tmp = mig_vm_bitmap_buf(&s->vm);
 	s->vcpu = malloc(VMM_STATE_MAX);
 	if (!s->tmp || !s->vcpu)
 		return fail(s, -ENOMEM, "out of memory");
@@ -575,7 +551,7 @@ static void cleanup(struct colo_sec *s)
 {
 	unsigned int i;
 
-	colo_set_logging(&s->vm, false, s->err, sizeof(s->err));
+	mig_vm_set_logging(&s->vm, false, s->err, sizeof(s->err));
 	for (i = 0; i < s->vm.nslots; i++)
 		free(s->cache[i]);
 	if (s->ctl_started) {

@@ -70,45 +70,18 @@ static const char usage[] =
 int incoming_parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "io-timeout", required_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "save-at-switchover", required_argument, NULL, 's' },
-		{ "tls-creds", required_argument, NULL, 'x' },
-		{ "tls-psk", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_LISTEN,
+		MIG_LONGOPTS_MIGRATION,
+		MIG_LONGOPT_HELP,
 		{ }
 	};
-	bool have_listen = false;
-	int c, ret;
+	int ret;
 
 	o->cmd = "incoming";
 	o->io_timeout_s = MIG_IO_TIMEOUT_S;
-	opterr = 0;
-	optind = 0;		/* from the start, as a fresh process */
-	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			if (mig_parse_addr(o->cmd, "--listen", optarg, false,
-					   &o->addr))
-				return -EINVAL;
-			have_listen = true;
-			break;
-		default:
-			ret = mig_parse_common(o, c, usage, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	ret = mig_parse_end(o, argc, argv, true);
-	if (ret)
-		return ret;
-	if (!have_listen)
-		return mig_usage_error(o->cmd, "--listen ADDR:PORT is required");
-	return 0;
+	ret = mig_parse_opts(o, argc, argv, opts, usage, NULL, NULL);
+	return ret ? ret : mig_parse_end(o, argc, argv, MIG_PEER_LISTEN);
 }
 
 /* The first failure of any channel or step is the cause (link.h). */
@@ -585,12 +558,10 @@ static int attach(struct dst *d)
 	unsigned int i;
 	int ret;
 
-	ret = mig_vm_attach(&d->vm, d->o.vmm, PROT_READ | PROT_WRITE, d->err, sizeof(d->err));
+	ret = mig_vm_attach_status(&d->vm, d->o.vmm, PROT_READ | PROT_WRITE,
+				   &st, d->err, sizeof(d->err));
 	if (ret)
 		return fail(d, ret, "%s", d->err);
-	ret = vmm_client_status(&d->vm.vmm, &st);
-	if (ret)
-		return fail(d, ret, "VMM status: %s", strerror(-ret));
 	if (strcmp(st.state, "incoming"))
 		return fail(d, -EBUSY,
 			    "the VMM at %s is %s, not waiting for an incoming migration (start it with --incoming)",

@@ -28,6 +28,40 @@ int mig_jobctl_addr(const char *path, struct sockaddr_un *sa, socklen_t *len)
 	return 0;
 }
 
+int mig_jobctl_request(const char *path, const char *req, char *reply, size_t n)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct sockaddr_un sa;
+	size_t len = 0;
+	socklen_t alen;
+	ssize_t r;
+	int fd, ret = 0;
+
+	if (mig_jobctl_addr(path, &sa, &alen))
+		return -EINVAL;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	p.fd = fd;
+	if (connect(fd, (struct sockaddr *)&sa, alen) ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		ret = -errno;
+	while (!ret && len + 1 < n) {
+		if (poll(&p, 1, 5000) <= 0) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		r = read(fd, reply + len, n - 1 - len);
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	close(fd);
+	reply[len] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	return ret ? ret : len ? 0 : -ECONNRESET;
+}
+
 /* One request line from @fd, at most 1 s: its length, or -errno. */
 static int read_line(int fd, char *line, size_t n)
 {
@@ -187,38 +221,4 @@ void mig_jobctl_stop(struct mig_jobctl *c)
 	}
 	c->lfd = c->stop[0] = c->stop[1] = -1;
 	c->path[0] = '\0';
-}
-
-int mig_jobctl_call(const char *path, const char *req, char *reply, size_t n)
-{
-	struct pollfd p = { .events = POLLIN };
-	struct sockaddr_un sa;
-	size_t len = 0;
-	socklen_t alen;
-	ssize_t r;
-	int fd, ret = 0;
-
-	if (mig_jobctl_addr(path, &sa, &alen))
-		return -EINVAL;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	p.fd = fd;
-	if (connect(fd, (struct sockaddr *)&sa, alen) ||
-	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-		ret = -errno;
-	while (!ret && len + 1 < n) {
-		if (poll(&p, 1, 5000) <= 0) {
-			ret = -ETIMEDOUT;
-			break;
-		}
-		r = read(fd, reply + len, n - 1 - len);
-		if (r <= 0)
-			break;
-		len += r;
-	}
-	close(fd);
-	reply[len] = '\0';
-	reply[strcspn(reply, "\n")] = '\0';
-	return ret ? ret : len ? 0 : -ECONNRESET;
 }

@@ -2,6 +2,8 @@
 /*
  * The control socket of a running `kmig migrate --ctl SOCK` (jobctl.c);
  * its clients are `kmig postcopy-start` (postcopy_start.c) and kmigd.
+ * `kmig colo secondary --control SOCK` and `kmig colo failover` speak the
+ * same way.
  *
  * A Unix stream socket at SOCK (a path, or @name in the abstract
  * namespace). Each connection carries one request line and gets one
@@ -45,6 +47,14 @@ struct mig_jobctl {
 /* @path's address: 0, or -EINVAL when it does not fit. */
 int mig_jobctl_addr(const char *path, struct sockaddr_un *sa,
 		    socklen_t *len);
+/*
+ * Request line @req (its newline included) to the socket at @path, its
+ * reply line, without the newline, into @reply: 0, -EINVAL when @path
+ * is no socket address, -ECONNRESET when no reply came, or another
+ * -errno (-ETIMEDOUT: none within 5 s).
+ */
+int mig_jobctl_request(const char *path, const char *req, char *reply,
+		       size_t n);
 /* Listen at @path and answer from a thread: 0, or -errno with why. */
 int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 		     char *err, size_t n);
@@ -58,12 +68,5 @@ bool mig_jobctl_cancelled(struct mig_jobctl *c);
  */
 bool mig_jobctl_commit(struct mig_jobctl *c);
 void mig_jobctl_stop(struct mig_jobctl *c);
-/*
- * The client: send request line @req (with its newline) to @path and
- * take the reply line, without its newline, into @reply, waiting at
- * most 5 s: 0, or -errno.
- */
-int mig_jobctl_call(const char *path, const char *req, char *reply,
-		    size_t n);
 
 #endif /* KMIG_JOBCTL_H */

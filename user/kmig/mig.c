@@ -55,39 +55,48 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 	uint64_t v;
 
 	switch (c) {
-	case 'v':
+	case MIG_OPT_VMM:
 		if (!*optarg)
 			return mig_usage_error(o->cmd, "--vmm is empty");
 		o->vmm = optarg;
 		return 0;
-	case 'T':
+	case MIG_OPT_TO:
+		o->to = optarg;
+		return mig_parse_addr(o->cmd, "--to", optarg, true, &o->addr) ?
+		       -EINVAL : 0;
+	case MIG_OPT_LISTEN:
+		o->listen = optarg;
+		return mig_parse_addr(o->cmd, "--listen", optarg, false,
+				      &o->addr) ? -EINVAL : 0;
+	case MIG_OPT_TIMEOUT:
 		if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 86400, &v))
 			return -EINVAL;
 		o->timeout_ms = v * 1000;
 		return 0;
-	case 'I':
+	case MIG_OPT_IO_TIMEOUT:
 		if (mig_parse_u64(o->cmd, "--io-timeout", optarg, 2, 3600, &v))
 			return -EINVAL;
 		o->io_timeout_s = v;
 		return 0;
-	case 'j':
+	case MIG_OPT_JSON:
 		o->json = true;
 		return 0;
-	case 'D':
+	case MIG_OPT_DEVICE:
 		return mig_parse_device(o, optarg) ? -EINVAL : 0;
-	case 's':
+	case MIG_OPT_SAVE_DIR:
 		if (mig_check_dir(o->cmd, optarg))
 			return -EINVAL;
 		o->save_dir = optarg;
 		return 0;
-	case 'x':
-	case 'k':
+	case MIG_OPT_TLS_CREDS:
+	case MIG_OPT_TLS_PSK:
 		if (o->tls.creds)
 			return mig_usage_error(o->cmd, "--tls-creds and --tls-psk exclude each other, and each comes once");
-		o->tls.creds = c == 'x' ? KMIG_TLS_X509 : KMIG_TLS_PSK;
+		o->tls.creds = c == MIG_OPT_TLS_CREDS ? KMIG_TLS_X509 :
+			       KMIG_TLS_PSK;
 		o->tls.path = optarg;
 		return 0;
-	case 'h':
+	case MIG_OPT_HELP:
 		fputs(usage, stdout);
 		return 1;
 	case ':':
@@ -99,17 +108,77 @@ int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 	}
 }
 
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server)
+int mig_parse_opts(struct mig_opts *o, int argc, char *argv[],
+		   const struct option *opts, const char *usage,
+		   mig_own_opt own, void *opaque)
 {
-	char err[PATH_MAX + 64];
+	int c, ret;
 
+	opterr = 0;
+	optind = 0;		/* from the start, as a fresh process */
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		ret = own ? own(o, c, opaque) : MIG_OPT_SHARED;
+		if (ret == MIG_OPT_SHARED)
+			ret = mig_parse_common(o, c, usage, argv);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* mig_parse_sock_only()'s one option (mig_own_opt). */
+static int sock_opt(struct mig_opts *o, int c, void *sock)
+{
+	(void)o;
+	if (c != 'S')
+		return MIG_OPT_SHARED;
+	*(const char **)sock = optarg;
+	return 0;
+}
+
+int mig_parse_sock_only(const char *cmd, const char *opt, const char *usage,
+			int argc, char *argv[], const char **sock)
+{
+	const struct option opts[] = {
+		{ opt, required_argument, NULL, 'S' },
+		MIG_LONGOPT_HELP,
+		{ }
+	};
+	struct mig_opts o = { .cmd = cmd };
+	int ret;
+
+	*sock = NULL;
+	ret = mig_parse_opts(&o, argc, argv, opts, usage, sock_opt, sock);
+	if (!ret)
+		ret = mig_parse_no_args(&o, argc, argv);
+	if (!ret && !*sock)
+		ret = mig_usage_error(cmd, "--%s SOCK is required", opt);
+	return ret;
+}
+
+int mig_parse_no_args(const struct mig_opts *o, int argc, char *argv[])
+{
 	if (optind < argc)
 		return mig_usage_error(o->cmd, "unexpected argument '%s'",
 				       argv[optind]);
+	return 0;
+}
+
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[],
+		  enum mig_peer peer)
+{
+	char err[PATH_MAX + 64];
+
+	if (mig_parse_no_args(o, argc, argv))
+		return -EINVAL;
 	if (!o->vmm)
 		return mig_usage_error(o->cmd, "--vmm SOCK is required");
-	if (kmig_tls_check(&o->tls, server, err, sizeof(err)))
+	if (kmig_tls_check(&o->tls, peer == MIG_PEER_LISTEN, err, sizeof(err)))
 		return mig_usage_error(o->cmd, "%s", err);
+	if (peer == MIG_PEER_TO && !o->to)
+		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
+	if (peer == MIG_PEER_LISTEN && !o->listen)
+		return mig_usage_error(o->cmd, "--listen ADDR:PORT is required");
 	return 0;
 }
 
@@ -262,6 +331,33 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 	return ret;
 }
 
+int mig_vm_attach_status(struct mig_vm *vm, const char *path, int prot,
+			 struct vmm_status *st, char *err, size_t n)
+{
+	int ret;
+
+	ret = mig_vm_attach(vm, path, prot, err, n);
+	if (ret)
+		return ret;
+	ret = vmm_client_status(&vm->vmm, st);
+	if (ret) {
+		snprintf(err, n, "VMM status: %s", strerror(-ret));
+		mig_vm_detach(vm);
+	}
+	return ret;
+}
+
+uint64_t *mig_vm_bitmap_buf(const struct mig_vm *vm)
+{
+	size_t words = 1;
+	unsigned int i;
+
+	for (i = 0; i < vm->nslots; i++)
+		if (kmig_bitmap_words(vm->slots[i].npages) > words)
+			words = kmig_bitmap_words(vm->slots[i].npages);
+	return calloc(words, 8);
+}
+
 void mig_vm_detach(struct mig_vm *vm)
 {
 	unsigned int i;
@@ -278,6 +374,59 @@ void mig_vm_detach(struct mig_vm *vm)
 		close(vm->ctx_fd);
 	vm->ctx_fd = -1;
 	vmm_client_close(&vm->vmm);
+}
+
+/* Why a slot has no dirty log. */
+static const char *no_log_hint(int ret)
+{
+	return ret == -ENODEV ?
+	       " (the VMM did not create it with dirty logging)" : "";
+}
+
+int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
+		       size_t n)
+{
+	unsigned int i;
+	int ret, first = 0;
+
+	for (i = 0; i < vm->nslots && !(on && first); i++) {
+		ret = kmig_ctx_set_logging(vm->ctx_fd, vm->slots[i].id, on);
+		if (ret && !first)
+			first = mig_fail(err, n, ret,
+					 "cannot %s dirty logging of slot %u: %s%s",
+					 on ? "start" : "stop", vm->slots[i].id,
+					 strerror(-ret), no_log_hint(ret));
+	}
+	return first;
+}
+
+int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
+		   uint64_t *dirty, char *err, size_t n)
+{
+	uint64_t w, marked = 0;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < vm->nslots; i++) {
+		struct mig_slot *sl = &vm->slots[i];
+
+		ret = kmig_ctx_dirty_log(vm->ctx_fd, sl->id, sl->npages, tmp,
+					 true);
+		if (ret)
+			return mig_fail(err, n, ret,
+					"cannot harvest the dirty log of slot %u: %s%s",
+					sl->id, strerror(-ret),
+					no_log_hint(ret));
+		for (w = 0; (keep || dirty) &&
+			    w < kmig_bitmap_words(sl->npages); w++) {
+			if (keep)
+				sl->bitmap[w] |= tmp[w];
+			marked += __builtin_popcountll(sl->bitmap[w]);
+		}
+	}
+	if (dirty)
+		*dirty = marked;
+	return 0;
 }
 
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n)

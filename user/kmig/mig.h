@@ -7,6 +7,7 @@
  *   addr.c     --to and --listen addresses
  *   accept.c   the listening socket: connections admitted by their hello
  *   precopy.c  the source's rounds and switchover (precopy.h)
+ *   converge.c when the rounds converge, and auto-converge (precopy.h)
  *   incoming.c the destination
  *   devstate.c device regions: precopy chunks, stop-and-copy, resume
  *   report.c   progress line, summary, --json job info
@@ -18,6 +19,7 @@
 #ifndef KMIG_MIG_H
 #define KMIG_MIG_H
 
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,6 +58,7 @@ struct mig_opts {
 	const char *vmm;
 	struct mig_addr addr;
 	const char *to;			/* --to as given */
+	const char *listen;		/* --listen as given */
 	unsigned int channels;		/* total, main included */
 	uint64_t max_downtime_ms;
 	uint64_t bandwidth;		/* bytes per second, 0: no cap */
@@ -131,18 +134,91 @@ const char *mig_addr_str(const struct sockaddr_storage *ss,
 int mig_parse_device(struct mig_opts *o, const char *s);
 int mig_check_dir(const char *cmd, const char *dir);
 /*
- * The options migrate and incoming share (--vmm, --timeout, --io-timeout,
- * --json, --device, --save-at-switchover, --tls-creds, --tls-psk, --help)
- * and getopt's complaints:
- * takes
- * option @c with @optarg; 0 when taken, 1 after printing @usage for
+ * The options the subcommands share, by the value getopt_long() returns
+ * for them: above every character, so that a subcommand's own options
+ * keep any letter. A subcommand lists those it takes in its table with
+ * the MIG_LONGOPT_ entries below.
+ */
+enum mig_opt {
+	MIG_OPT_VMM = 256,	/* --vmm SOCK */
+	MIG_OPT_TO,		/* --to ADDR:PORT, host names too */
+	MIG_OPT_LISTEN,		/* --listen ADDR:PORT */
+	MIG_OPT_TIMEOUT,	/* --timeout S, 1..86400 */
+	MIG_OPT_IO_TIMEOUT,	/* --io-timeout S, 2..3600 */
+	MIG_OPT_JSON,		/* --json */
+	MIG_OPT_DEVICE,		/* --device NAME:INSTANCE, repeatable */
+	MIG_OPT_SAVE_DIR,	/* --save-at-switchover DIR */
+	MIG_OPT_TLS_CREDS,	/* --tls-creds DIR */
+	MIG_OPT_TLS_PSK,	/* --tls-psk FILE */
+	MIG_OPT_HELP,		/* --help */
+};
+
+#define MIG_LONGOPT_VMM		{ "vmm", required_argument, NULL, MIG_OPT_VMM }
+#define MIG_LONGOPT_TO		{ "to", required_argument, NULL, MIG_OPT_TO }
+#define MIG_LONGOPT_LISTEN	{ "listen", required_argument, NULL, MIG_OPT_LISTEN }
+#define MIG_LONGOPT_TIMEOUT	{ "timeout", required_argument, NULL, MIG_OPT_TIMEOUT }
+#define MIG_LONGOPT_IO_TIMEOUT	{ "io-timeout", required_argument, NULL, MIG_OPT_IO_TIMEOUT }
+#define MIG_LONGOPT_JSON	{ "json", no_argument, NULL, MIG_OPT_JSON }
+#define MIG_LONGOPT_DEVICE	{ "device", required_argument, NULL, MIG_OPT_DEVICE }
+#define MIG_LONGOPT_SAVE_DIR	{ "save-at-switchover", required_argument, NULL, MIG_OPT_SAVE_DIR }
+#define MIG_LONGOPT_TLS_CREDS	{ "tls-creds", required_argument, NULL, MIG_OPT_TLS_CREDS }
+#define MIG_LONGOPT_TLS_PSK	{ "tls-psk", required_argument, NULL, MIG_OPT_TLS_PSK }
+#define MIG_LONGOPT_HELP	{ "help", no_argument, NULL, MIG_OPT_HELP }
+/* What both agents of a migration take, besides --vmm and the address. */
+#define MIG_LONGOPTS_MIGRATION						\
+	MIG_LONGOPT_TIMEOUT, MIG_LONGOPT_IO_TIMEOUT, MIG_LONGOPT_JSON,	\
+	MIG_LONGOPT_DEVICE, MIG_LONGOPT_SAVE_DIR, MIG_LONGOPT_TLS_CREDS,	\
+	MIG_LONGOPT_TLS_PSK
+
+/*
+ * Takes shared option @c (enum mig_opt) with optarg, or getopt's
+ * complaint about another: 0 when taken, 1 after printing @usage for
  * --help, -EINVAL for bad input or an unknown option.
  */
 int mig_parse_common(struct mig_opts *o, int c, const char *usage,
 		     char *argv[]);
-/* After the options: no stray arguments, --vmm was given, and the TLS
- * credentials are there for the side (@server: incoming). */
-int mig_parse_end(struct mig_opts *o, int argc, char *argv[], bool server);
+
+/* An option that is not a subcommand's own (mig_own_opt). */
+#define MIG_OPT_SHARED		1
+
+/*
+ * A subcommand's own option @c, its value in optarg, with @opaque: 0
+ * when taken, -EINVAL after a usage error, or MIG_OPT_SHARED to leave it
+ * to mig_parse_common().
+ */
+typedef int (*mig_own_opt)(struct mig_opts *o, int c, void *opaque);
+
+/*
+ * The options of @argv by table @opts, from the start as in a fresh
+ * process (it can be called again): each first to @own (NULL: the
+ * subcommand has none), the rest to mig_parse_common(). o->cmd names
+ * the subcommand in messages. 0, 1 after printing @usage for --help, or
+ * -EINVAL after saying what is wrong; then mig_parse_end().
+ */
+int mig_parse_opts(struct mig_opts *o, int argc, char *argv[],
+		   const struct option *opts, const char *usage,
+		   mig_own_opt own, void *opaque);
+
+/*
+ * The command line of a subcommand @cmd whose only option is --@opt
+ * SOCK (and --help): SOCK in *@sock. 0, 1 after printing @usage, or
+ * -EINVAL after saying what is wrong.
+ */
+int mig_parse_sock_only(const char *cmd, const char *opt, const char *usage,
+			int argc, char *argv[], const char **sock);
+
+/* Which address a subcommand needs: none, --to or --listen. */
+enum mig_peer { MIG_PEER_NONE, MIG_PEER_TO, MIG_PEER_LISTEN };
+
+/* After the options: no arguments are left: 0, or -EINVAL. */
+int mig_parse_no_args(const struct mig_opts *o, int argc, char *argv[]);
+/*
+ * After the options: no stray arguments, --vmm was given, the TLS
+ * credentials are there for the side (a --listen one is the server),
+ * and the address @peer names was given: 0, or -EINVAL.
+ */
+int mig_parse_end(struct mig_opts *o, int argc, char *argv[],
+		  enum mig_peer peer);
 /* The module is loaded (or now loads): 0, or -errno with why in @err. */
 int mig_ensure_module(char *err, size_t n);
 
@@ -157,7 +233,34 @@ int mig_ensure_module(char *err, size_t n);
  */
 int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		  char *err, size_t n);
+/*
+ * mig_vm_attach(), then the VMM's state ("running", "paused",
+ * "incoming", "migrated", ...) in *@st, for the caller to check: 0, or
+ * -errno with why in @err and nothing attached.
+ */
+int mig_vm_attach_status(struct mig_vm *vm, const char *path, int prot,
+			 struct vmm_status *st, char *err, size_t n);
 void mig_vm_detach(struct mig_vm *vm);
+/*
+ * A bitmap as large as the largest slot's (at least one word), zeroed,
+ * to harvest dirty logs into: to free, or NULL when out of memory.
+ */
+uint64_t *mig_vm_bitmap_buf(const struct mig_vm *vm);
+/*
+ * Dirty logging of every slot of @vm on or off (off: of every slot,
+ * even after a failure). 0, or -errno with why in @err, where the first
+ * failure's message stays (mig_fail()).
+ */
+int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
+		       size_t n);
+/*
+ * Harvest and empty every slot's dirty log through @tmp (one slot's
+ * worth: mig_vm_bitmap_buf()), ORed into the slot's bitmap with @keep,
+ * else dropped; with @dirty, how many pages the bitmaps then mark. 0, or
+ * -errno with why in @err, as mig_vm_set_logging().
+ */
+int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
+		   uint64_t *dirty, char *err, size_t n);
 /* Each slot's pages with memory, into its present bitmap: 0 or -errno. */
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n);
 /*

@@ -91,106 +91,94 @@ static int postcopy_after(struct mig_opts *o, const char *arg)
 			     &o->postcopy_rounds);
 }
 
+/* migrate's own options (mig_own_opt). */
+static int migrate_opt(struct mig_opts *o, int c, void *opaque)
+{
+	uint64_t v;
+
+	(void)opaque;
+	switch (c) {
+	case 'c':
+		if (mig_parse_u64(o->cmd, "--channels", optarg, 1,
+				  MIG_MAX_CHANNELS, &v))
+			return -EINVAL;
+		o->channels = v == 1 ? 1 : v + 1;
+		return 0;
+	case 'd':
+		if (mig_parse_u64(o->cmd, "--max-downtime", optarg, 1,
+				  60000, &o->max_downtime_ms))
+			return -EINVAL;
+		return 0;
+	case 'b':
+		if (mig_parse_u64(o->cmd, "--bandwidth", optarg, 1,
+				  1048576, &v))
+			return -EINVAL;
+		o->bandwidth = v << 20;
+		return 0;
+	case 'B':
+		if (mig_parse_u64(o->cmd, "--postcopy-bandwidth", optarg,
+				  1, 1048576, &v))
+			return -EINVAL;
+		o->postcopy_bandwidth = v << 20;
+		return 0;
+	case 'm':
+		if (mig_parse_u64(o->cmd, "--max-throttle", optarg, 0,
+				  99, &v))
+			return -EINVAL;
+		o->max_throttle = v;
+		return 0;
+	case 'z':
+		o->zerocopy = true;
+		return 0;
+	case 'P':
+		o->postcopy = true;
+		return 0;
+	case 'R':
+		o->resume = true;
+		return 0;
+	case 'C':
+		o->ctl = optarg;
+		return 0;
+	case 'A':
+		if (postcopy_after(o, optarg))
+			return -EINVAL;
+		return 0;
+	default:
+		return MIG_OPT_SHARED;
+	}
+}
+
 int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "to", required_argument, NULL, 't' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_TO,
 		{ "channels", required_argument, NULL, 'c' },
 		{ "max-downtime", required_argument, NULL, 'd' },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "max-throttle", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "io-timeout", required_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "save-at-switchover", required_argument, NULL, 's' },
-		{ "tls-creds", required_argument, NULL, 'x' },
-		{ "tls-psk", required_argument, NULL, 'k' },
+		MIG_LONGOPTS_MIGRATION,
 		{ "zerocopy", no_argument, NULL, 'z' },
 		{ "postcopy", no_argument, NULL, 'P' },
 		{ "postcopy-after", required_argument, NULL, 'A' },
 		{ "postcopy-bandwidth", required_argument, NULL, 'B' },
 		{ "resume", no_argument, NULL, 'R' },
 		{ "ctl", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
-	bool have_to = false;
-	uint64_t v;
-	int c, ret;
+	int ret;
 
 	o->cmd = "migrate";
 	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	o->channels = 1;
 	o->max_downtime_ms = 300;
 	o->max_throttle = 99;
-	opterr = 0;
-	optind = 0;		/* from the start, as a fresh process */
-	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (mig_parse_addr(o->cmd, "--to", optarg, true, &o->addr))
-				return -EINVAL;
-			o->to = optarg;
-			have_to = true;
-			break;
-		case 'c':
-			if (mig_parse_u64(o->cmd, "--channels", optarg, 1,
-					  MIG_MAX_CHANNELS, &v))
-				return -EINVAL;
-			o->channels = v == 1 ? 1 : v + 1;
-			break;
-		case 'd':
-			if (mig_parse_u64(o->cmd, "--max-downtime", optarg, 1,
-					  60000, &o->max_downtime_ms))
-				return -EINVAL;
-			break;
-		case 'b':
-			if (mig_parse_u64(o->cmd, "--bandwidth", optarg, 1,
-					  1048576, &v))
-				return -EINVAL;
-			o->bandwidth = v << 20;
-			break;
-		case 'B':
-			if (mig_parse_u64(o->cmd, "--postcopy-bandwidth", optarg,
-					  1, 1048576, &v))
-				return -EINVAL;
-			o->postcopy_bandwidth = v << 20;
-			break;
-		case 'm':
-			if (mig_parse_u64(o->cmd, "--max-throttle", optarg, 0,
-					  99, &v))
-				return -EINVAL;
-			o->max_throttle = v;
-			break;
-		case 'z':
-			o->zerocopy = true;
-			break;
-		case 'P':
-			o->postcopy = true;
-			break;
-		case 'R':
-			o->resume = true;
-			break;
-		case 'C':
-			o->ctl = optarg;
-			break;
-		case 'A':
-			if (postcopy_after(o, optarg))
-				return -EINVAL;
-			break;
-		default:
-			ret = mig_parse_common(o, c, usage, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	ret = mig_parse_end(o, argc, argv, false);
+	ret = mig_parse_opts(o, argc, argv, opts, usage, migrate_opt, NULL);
+	if (!ret)
+		ret = mig_parse_end(o, argc, argv, MIG_PEER_TO);
 	if (ret)
 		return ret;
-	if (!have_to)
-		return mig_usage_error(o->cmd, "--to ADDR:PORT is required");
 	if (o->resume && (o->postcopy || o->channels > 1 || o->ndevs ||
 			  o->save_dir || o->tls.creds || o->bandwidth ||
 			  o->timeout_ms || o->zerocopy || o->ctl))

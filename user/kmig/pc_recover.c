@@ -75,40 +75,21 @@ struct rc_dst {
 static int parse(struct mig_opts *o, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "io-timeout", required_argument, NULL, 'I' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_LISTEN,
+		MIG_LONGOPT_TIMEOUT,
+		MIG_LONGOPT_IO_TIMEOUT,
+		MIG_LONGOPT_JSON,
+		MIG_LONGOPT_HELP,
 		{ }
 	};
-	bool have_listen = false;
-	int c, ret;
+	int ret;
 
 	o->cmd = "postcopy-recover";
 	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	o->channels = 1;
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-		if (c == 'l') {
-			if (mig_parse_addr(o->cmd, "--listen", optarg, false,
-					   &o->addr))
-				return -EINVAL;
-			have_listen = true;
-			continue;
-		}
-		ret = mig_parse_common(o, c, usage, argv);
-		if (ret)
-			return ret;
-	}
-	ret = mig_parse_end(o, argc, argv, true);
-	if (ret)
-		return ret;
-	if (!have_listen)
-		return mig_usage_error(o->cmd, "--listen ADDR:PORT is required");
-	return 0;
+	ret = mig_parse_opts(o, argc, argv, opts, usage, NULL, NULL);
+	return ret ? ret : mig_parse_end(o, argc, argv, MIG_PEER_LISTEN);
 }
 
 /* The fault thread: each fault record becomes a REQUEST. */

@@ -5,13 +5,12 @@
  * (jobctl.h), as QEMU's migrate-start-postcopy does.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "jobctl.h"
+#include "mig.h"
 #include "subcommands.h"
 
 static const char usage[] =
@@ -26,38 +25,15 @@ static const char usage[] =
 
 int postcopy_start_main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ }
-	};
 	char reply[MIG_JOBCTL_LINE];
 	const char *ctl = NULL;
-	int c, ret;
+	int ret;
 
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			ctl = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fprintf(stderr, "kmig postcopy-start: bad option %s\n\n%s",
-				argv[optind - 1], usage);
-			return 2;
-		}
-	}
-	if (!ctl || optind < argc) {
-		fprintf(stderr, "kmig postcopy-start: %s\n\n%s",
-			ctl ? "stray arguments" : "--ctl SOCK is required",
-			usage);
-		return 2;
-	}
-	ret = mig_jobctl_call(ctl, "postcopy-start\n", reply, sizeof(reply));
+	ret = mig_parse_sock_only("postcopy-start", "ctl", usage, argc, argv,
+				  &ctl);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	ret = mig_jobctl_request(ctl, "postcopy-start\n", reply, sizeof(reply));
 	if (ret) {
 		fprintf(stderr, "kmig postcopy-start: %s: %s\n", ctl,
 			strerror(-ret));

@@ -203,29 +203,11 @@ static int start_streams(struct precopy_src *s)
 /* OR the dirty log of every slot into its bitmap; returns pages set. */
 static int harvest(struct precopy_src *s, uint64_t *dirty)
 {
-	uint64_t w, n = 0;
-	unsigned int i;
-
+	char err[256] = "";
 	int ret;
 
-	for (i = 0; i < s->vm.nslots; i++) {
-		struct mig_slot *sl = &s->vm.slots[i];
-
-		ret = kmig_ctx_dirty_log(s->vm.ctx_fd, sl->id, sl->npages,
-					 s->tmp, true);
-		if (ret)
-			return fail(s, ret,
-				    "cannot harvest the dirty log of slot %u: %s%s",
-				    sl->id, strerror(-ret), ret == -ENODEV ?
-				    " (the VMM did not create it with dirty logging)" :
-				    "");
-		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
-			sl->bitmap[w] |= s->tmp[w];
-			n += __builtin_popcountll(sl->bitmap[w]);
-		}
-	}
-	*dirty = n;
-	return 0;
+	ret = mig_vm_harvest(&s->vm, s->tmp, true, dirty, err, sizeof(err));
+	return ret ? fail(s, ret, "%s", err) : 0;
 }
 
 /*
@@ -234,22 +216,12 @@ static int harvest(struct precopy_src *s, uint64_t *dirty)
  */
 static int set_logging(struct precopy_src *s, bool on)
 {
-	unsigned int i;
+	char err[256] = "";
 	int ret;
 
-	for (i = 0; i < s->vm.nslots; i++) {
-		ret = kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, on);
-		if (ret)
-			return fail(s, ret,
-				    "cannot %s dirty logging of slot %u: %s%s",
-				    on ? "start" : "stop", s->vm.slots[i].id,
-				    strerror(-ret), ret == -ENODEV ?
-				    " (the VMM did not create it with dirty logging)" :
-				    "");
-	}
-	return 0;
+	ret = mig_vm_set_logging(&s->vm, on, err, sizeof(err));
+	return ret ? fail(s, ret, "%s", err) : 0;
 }
-
 
 static void bitmaps_clear(struct precopy_src *s)
 {
@@ -258,19 +230,6 @@ static void bitmaps_clear(struct precopy_src *s)
 	for (i = 0; i < s->vm.nslots; i++)
 		memset(s->vm.slots[i].bitmap, 0,
 		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
-}
-
-/* Bytes sent so far: RAM records, and device data with @dev. */
-static uint64_t sent_bytes(struct precopy_src *s, bool dev)
-{
-	uint64_t b = 0;
-	unsigned int i;
-
-	for (i = 0; i < s->o.channels; i++)
-		b += __atomic_load_n(&s->ch[i].bytes, __ATOMIC_RELAXED);
-	for (i = 0; dev && i < s->o.ndevs; i++)
-		b += s->o.devs[i].bytes;
-	return b;
 }
 
 /*
@@ -395,7 +354,7 @@ int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 	return ret;
 }
 
-static int vmm_req(struct precopy_src *s, const char *what, const char *req)
+int precopy_vmm_req(struct precopy_src *s, const char *what, const char *req)
 {
 	int ret = vmm_client_cmd(&s->vm.vmm, "%s", req);
 
@@ -440,17 +399,6 @@ static int handshake(struct precopy_src *s)
 			 &s->handed_over);
 }
 
-static int set_throttle(struct precopy_src *s, unsigned int pct)
-{
-	char req[32];
-
-	snprintf(req, sizeof(req), "throttle %u", pct);
-	if (vmm_req(s, "throttle the guest", req))
-		return -EIO;
-	s->throttle = pct;
-	return 0;
-}
-
 /*
  * Paused: the last dirty pages, the vCPU state and the devices' final
  * state, and the main stream's end.
@@ -481,7 +429,7 @@ int precopy_pause(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
 	int ret;
 
 	s->pause_ns = kmig_now_ns();
-	ret = vmm_req(s, "pause the guest", "pause");
+	ret = precopy_vmm_req(s, "pause the guest", "pause");
 	if (ret)
 		return ret;
 	s->paused = true;
@@ -616,77 +564,6 @@ static int precopy_round(struct precopy_src *s)
 	return ret;
 }
 
-/* What the rounds so far tell: bytes per second while sending. */
-struct estimate {
-	uint64_t send_ns;		/* time spent sending, all rounds */
-	uint64_t bw;			/* bytes/s over that time */
-	uint64_t last_ns;		/* the previous harvest */
-	unsigned int bad, steps;	/* auto-converge's state */
-	uint64_t prev_dirty;
-};
-
-static void bandwidth_estimate(struct precopy_src *s, struct estimate *e,
-			       uint64_t round_ns)
-{
-	e->send_ns += round_ns;
-	if (e->send_ns)
-		e->bw = sent_bytes(s, true) * 1000000000ull / e->send_ns;
-	s->job.memory_bps = e->bw;
-}
-
-/*
- * Returns true if what is left (@left bytes, the final harvest taking
- * @harvest_ms again) fits --max-downtime at the measured bandwidth.
- */
-static bool converged(struct precopy_src *s, const struct estimate *e, uint64_t left,
-		      uint64_t harvest_ms)
-{
-	s->job.expected_downtime_ms = harvest_ms +
-				      (e->bw ? left * 1000 / e->bw : 0);
-	return !left || (e->bw && s->job.expected_downtime_ms <=
-			 s->o.max_downtime_ms);
-}
-
-/*
- * Auto-converge: when the guest dirtied more than half of what a round
- * sent, twice in a row, throttle it in growing steps: 20, 40, 70, 99 %,
- * never beyond --max-throttle.
- */
-static int auto_converge(struct precopy_src *s, struct estimate *e, uint64_t dirty,
-			 uint64_t round_bytes)
-{
-	unsigned int pct;
-	int ret;
-
-	if (!s->round || dirty * MIG_PAGE <= round_bytes / 2 ||
-	    dirty < e->prev_dirty / 2) {
-		e->bad = 0;
-		e->prev_dirty = dirty;
-		return 0;
-	}
-	e->prev_dirty = dirty;
-	if (++e->bad < 2 || s->throttle >= s->o.max_throttle)
-		return 0;
-	pct = s->throttle ? s->throttle + 10 * e->steps : 20;
-	ret = set_throttle(s, pct > s->o.max_throttle ? s->o.max_throttle :
-						    pct);
-	e->steps++;
-	e->bad = 0;
-	return ret;
-}
-
-/* Device state still pending, in bytes. */
-static uint64_t devices_pending(struct precopy_src *s)
-{
-	uint64_t sum = 0, pend;
-	unsigned int i;
-
-	for (i = 0; i < s->o.ndevs; i++)
-		if (!mig_dev_pending(&s->o.devs[i], &pend))
-			sum += pend;
-	return sum;
-}
-
 static int cancelled(struct precopy_src *s)
 {
 	return fail(s, -ECANCELED,
@@ -767,40 +644,32 @@ int precopy_run(struct precopy_src *s)
  * The VMM has a guest to migrate: it runs or is paused here. One that
  * migrated away, or waits for one, is refused before anything is sent.
  */
-static int has_guest(struct precopy_src *s)
+static int has_guest(struct precopy_src *s, const struct vmm_status *st)
 {
-	struct vmm_status st;
-	int ret;
-
-	ret = vmm_client_status(&s->vm.vmm, &st);
-	if (ret)
-		return fail(s, ret, "VMM status: %s", strerror(-ret));
-	if (!strcmp(st.state, "running") || !strcmp(st.state, "paused"))
+	if (!strcmp(st->state, "running") || !strcmp(st->state, "paused"))
 		return 0;
 	return fail(s, -EBUSY, "the VMM at %s is %s: it has no guest to migrate%s",
-		    s->o.vmm, st.state, !strcmp(st.state, "migrated") ?
+		    s->o.vmm, st->state, !strcmp(st->state, "migrated") ?
 		    " (its guest migrated away and runs elsewhere)" : "");
 }
 
 /* The VMM's memory, the devices, the channels: ready to send. */
 static int setup(struct precopy_src *s)
 {
+	struct vmm_status st;
 	unsigned int i;
-	size_t maxw = 0;
 	int ret;
 
-	ret = mig_vm_attach(&s->vm, s->o.vmm, PROT_READ, s->err, sizeof(s->err));
+	ret = mig_vm_attach_status(&s->vm, s->o.vmm, PROT_READ, &st, s->err,
+				   sizeof(s->err));
 	if (ret)
 		return fail(s, ret, "%s", s->err);
-	ret = has_guest(s);
+	ret = has_guest(s, &st);
 	if (ret)
 		return ret;
 	s->job.memory_total = s->vm.mem_size;
 	s->job.memory_remaining = s->vm.mem_size;	/* round 0: all of it */
-	for (i = 0; i < s->vm.nslots; i++)
-		if (kmig_bitmap_words(s->vm.slots[i].npages) > maxw)
-			maxw = kmig_bitmap_words(s->vm.slots[i].npages);
-	s->tmp = calloc(maxw ? maxw : 1, 8);
+	s->tmp = mig_vm_bitmap_buf(&s->vm);
 	if (!s->tmp)
 		return fail(s, -ENOMEM, "out of memory");
 	for (i = 0; i < s->o.ndevs; i++) {

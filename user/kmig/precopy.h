@@ -67,4 +67,42 @@ int precopy_mark_gone(struct precopy_src *s);
 int precopy_pause(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,
 		  size_t *vlen);
 
+/* The VMM request @req ("cannot @what: why" on failure): 0 or -errno. */
+int precopy_vmm_req(struct precopy_src *s, const char *what, const char *req);
+
+/*
+ * converge.c: what precopy_run()'s round loop decides by, named as the
+ * loop reads them.
+ */
+
+/* What the rounds so far tell: bytes per second while sending. */
+struct estimate {
+	uint64_t send_ns;		/* time spent sending, all rounds */
+	uint64_t bw;			/* bytes/s over that time */
+	uint64_t last_ns;		/* the previous harvest */
+	unsigned int bad, steps;	/* auto-converge's state */
+	uint64_t prev_dirty;
+};
+
+/* Bytes sent so far: RAM records, and device data with @dev. */
+uint64_t sent_bytes(struct precopy_src *s, bool dev);
+/* Device state still pending, in bytes. */
+uint64_t devices_pending(struct precopy_src *s);
+/* A round took @round_ns: the bandwidth over all rounds, into the job. */
+void bandwidth_estimate(struct precopy_src *s, struct estimate *e,
+			uint64_t round_ns);
+/*
+ * Returns true if what is left (@left bytes, the final harvest taking
+ * @harvest_ms again) fits --max-downtime at the measured bandwidth; the
+ * expected downtime goes into the job.
+ */
+bool converged(struct precopy_src *s, const struct estimate *e,
+	       uint64_t left, uint64_t harvest_ms);
+/*
+ * After a round that sent @round_bytes and left @dirty pages: throttle a
+ * guest that outruns the link (converge.c says how). 0 or -errno.
+ */
+int auto_converge(struct precopy_src *s, struct estimate *e, uint64_t dirty,
+		  uint64_t round_bytes);
+
 #endif /* KMIG_PRECOPY_H */

@@ -29,31 +29,31 @@ static const char usage[] =
 "  --force                    resume a guest handed over to a destination\n"
 "  --help                     this text\n";
 
+/* resume's own option, --force (mig_own_opt). */
+static int resume_opt(struct mig_opts *o, int c, void *force)
+{
+	(void)o;
+	if (c != 'f')
+		return MIG_OPT_SHARED;
+	*(bool *)force = true;
+	return 0;
+}
+
 int resume_parse(struct mig_opts *o, bool *force, int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
-		{ "device", required_argument, NULL, 'D' },
+		MIG_LONGOPT_VMM,
+		MIG_LONGOPT_DEVICE,
 		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
-	int c, ret;
+	int ret;
 
 	o->cmd = "resume";
-	opterr = 0;
-	optind = 0;		/* from the start, as a fresh process */
 	*force = false;
-	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-		if (c == 'f') {
-			*force = true;
-			continue;
-		}
-		ret = mig_parse_common(o, c, usage, argv);
-		if (ret)
-			return ret;
-	}
-	return mig_parse_end(o, argc, argv, false);
+	ret = mig_parse_opts(o, argc, argv, opts, usage, resume_opt, force);
+	return ret ? ret : mig_parse_end(o, argc, argv, MIG_PEER_NONE);
 }
 
 static int resume(struct mig_opts *o, bool force, struct vmm_client *vmm,

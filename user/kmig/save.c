@@ -146,26 +146,21 @@ static int take_present(struct save *s)
 
 static int set_logging(struct save *s, bool on)
 {
-	unsigned int i;
+	char err[256] = "";
 	int ret;
 
-	for (i = 0; i < s->vm.nslots; i++) {
-		ret = kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, on);
-		if (ret)
-			return fail(s, ret, "--live: cannot %s logging the writes to slot %u: %s",
-				    on ? "start" : "stop", s->vm.slots[i].id,
-				    strerror(-ret));
-	}
+	ret = mig_vm_set_logging(&s->vm, on, err, sizeof(err));
+	if (ret)
+		return fail(s, ret, "--live: %s", err);
 	s->logging = on;
 	return 0;
 }
 
 static void stop_logging_quietly(struct save *s)
 {
-	unsigned int i;
+	char err[256] = "";
 
-	for (i = 0; i < s->vm.nslots; i++)
-		kmig_ctx_set_logging(s->vm.ctx_fd, s->vm.slots[i].id, false);
+	mig_vm_set_logging(&s->vm, false, err, sizeof(err));
 }
 
 /*
@@ -174,25 +169,11 @@ static void stop_logging_quietly(struct save *s)
  */
 static int harvest(struct save *s, uint64_t *n)
 {
-	struct mig_slot *sl;
-	unsigned int i;
-	uint64_t w;
+	char err[256] = "";
 	int ret;
 
-	*n = 0;
-	for (i = 0; i < s->vm.nslots; i++) {
-		sl = &s->vm.slots[i];
-		ret = kmig_ctx_dirty_log(s->vm.ctx_fd, sl->id, sl->npages,
-					 s->log, true);
-		if (ret)
-			return fail(s, ret, "--live: cannot harvest the writes to slot %u: %s",
-				    sl->id, strerror(-ret));
-		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
-			sl->bitmap[w] |= s->log[w];
-			*n += __builtin_popcountll(sl->bitmap[w]);
-		}
-	}
-	return 0;
+	ret = mig_vm_harvest(&s->vm, s->log, true, n, err, sizeof(err));
+	return ret ? fail(s, ret, "--live: %s", err) : 0;
 }
 
 /* The marked pages into the file again, their bitmaps cleared. */
@@ -217,14 +198,11 @@ static int rewrite(struct save *s)
 /* Every page, then a rewrite per round while the guest runs on. */
 static int write_live(struct save *s)
 {
-	uint64_t max = 0, dirty;
+	uint64_t dirty;
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < s->vm.nslots; i++)
-		if (s->vm.slots[i].npages > max)
-			max = s->vm.slots[i].npages;
-	s->log = calloc(kmig_bitmap_words(max), 8);
+	s->log = mig_vm_bitmap_buf(&s->vm);
 	if (!s->log)
 		return fail(s, -ENOMEM, "out of memory");
 	ret = set_logging(s, true);

@@ -12,7 +12,7 @@
 #include "snap.h"
 #include "snapshot.h"
 
-/* kmig restore --lazy's options: 0 taken, -EINVAL, 1 not one of them. */
+/* kmig restore --lazy's options: 0 taken, -EINVAL, or MIG_OPT_SHARED. */
 static int lazy_opt(struct snap_opts *so, int c)
 {
 	uint64_t v;
@@ -37,14 +37,61 @@ static int lazy_opt(struct snap_opts *so, int c)
 		so->fill_rate = v << 20;
 		return ret;
 	}
-	return 1;
+	return MIG_OPT_SHARED;
+}
+
+/* What snap_opt() parses into. */
+struct snap_parse {
+	struct snap_opts *so;
+	bool tuned;		/* --live-rounds or --live-dirty given */
+};
+
+/* save's and restore's own options (mig_own_opt). */
+static int snap_opt(struct mig_opts *o, int c, void *opaque)
+{
+	struct snap_parse *sp = opaque;
+	struct snap_opts *so = sp->so;
+	uint64_t v;
+
+	switch (c) {
+	case 'r':
+	case 'p':
+	case 'd':
+		so->resume = c == 'r' ? true : c == 'p' ? false : so->resume;
+		so->durable |= c == 'd';
+		return 0;
+	case 't':
+		if (mig_parse_u64(o->cmd, "--threads", optarg, 1,
+				  KMIG_SNAP_MAX_THREADS, &v))
+			return -EINVAL;
+		so->threads = v;
+		return 0;
+	case 'o':
+	case 'l':
+		so->direct |= c == 'o';
+		so->live |= c == 'l';
+		return 0;
+	case 'R':
+	case 'L':
+		if (mig_parse_u64(o->cmd, c == 'R' ? "--live-rounds" :
+				  "--live-dirty", optarg, c == 'R',
+				  c == 'R' ? 1000 : 1ull << 40, &v))
+			return -EINVAL;
+		sp->tuned = true;
+		if (c == 'R')
+			so->live_rounds = v;
+		else
+			so->live_dirty = v;
+		return 0;
+	}
+	return lazy_opt(so, c);
 }
 
 int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	       char *argv[])
 {
 	static const struct option save_opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
+		MIG_LONGOPT_VMM,
 		{ "resume", no_argument, NULL, 'r' },
 		{ "durable", no_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
@@ -52,10 +99,10 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "live", no_argument, NULL, 'l' },
 		{ "live-rounds", required_argument, NULL, 'R' },
 		{ "live-dirty", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	}, restore_opts[] = {
-		{ "vmm", required_argument, NULL, 'v' },
+		MIG_LONGOPT_VMM,
 		{ "paused", no_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "direct-io", no_argument, NULL, 'o' },
@@ -63,13 +110,12 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "resume-fill", no_argument, NULL, 'F' },
 		{ "record-ws", optional_argument, NULL, 'w' },
 		{ "fill-rate", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
+		MIG_LONGOPT_HELP,
 		{ }
 	};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	bool tuned = false;
-	uint64_t v;
-	int c, ret;
+	struct snap_parse sp = { .so = so };
+	int ret;
 
 	memset(so, 0, sizeof(*so));
 	so->o.cmd = save ? "save" : "restore";
@@ -78,54 +124,14 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		      SNAP_DEFAULT_THREADS;
 	so->live_rounds = SNAP_LIVE_ROUNDS;
 	so->live_dirty = SNAP_LIVE_DIRTY;
-	opterr = 0;
-	optind = 0;		/* from the start, as a fresh process */
-	while ((c = getopt_long(argc, argv, "+:", save ? save_opts :
-				restore_opts, NULL)) != -1) {
-		if (c == 'r' || c == 'p' || c == 'd') {
-			so->resume = c == 'r' ? true : c == 'p' ? false :
-				     so->resume;
-			so->durable |= c == 'd';
-			continue;
-		}
-		if (c == 't') {
-			if (mig_parse_u64(so->o.cmd, "--threads", optarg, 1,
-					  KMIG_SNAP_MAX_THREADS, &v))
-				return -EINVAL;
-			so->threads = v;
-			continue;
-		}
-		if (c == 'o' || c == 'l') {
-			so->direct |= c == 'o';
-			so->live |= c == 'l';
-			continue;
-		}
-		if (c == 'R' || c == 'L') {
-			if (mig_parse_u64(so->o.cmd, c == 'R' ? "--live-rounds" :
-					  "--live-dirty", optarg, c == 'R',
-					  c == 'R' ? 1000 : 1ull << 40, &v))
-				return -EINVAL;
-			tuned = true;
-			if (c == 'R')
-				so->live_rounds = v;
-			else
-				so->live_dirty = v;
-			continue;
-		}
-		ret = lazy_opt(so, c);
-		if (ret <= 0) {
-			if (ret)
-				return ret;
-			continue;
-		}
-		ret = mig_parse_common(&so->o, c, usage, argv);
-		if (ret)
-			return ret;
-	}
+	ret = mig_parse_opts(&so->o, argc, argv, save ? save_opts :
+			     restore_opts, usage, snap_opt, &sp);
+	if (ret)
+		return ret;
 	if (optind == argc)
 		return mig_usage_error(so->o.cmd, "which FILE?");
 	so->file = argv[optind++];
-	if (tuned && !so->live)
+	if (sp.tuned && !so->live)
 		return mig_usage_error(so->o.cmd, "--live-rounds and --live-dirty tune --live, which is not given");
 	if ((so->resume_fill || so->record_ws || so->fill_rate) && !so->lazy)
 		return mig_usage_error(so->o.cmd,
@@ -133,7 +139,7 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 	if (so->lazy && so->direct)
 		return mig_usage_error(so->o.cmd,
 				       "--direct-io does not go with --lazy (a fault reads one range)");
-	return mig_parse_end(&so->o, argc, argv, false);
+	return mig_parse_end(&so->o, argc, argv, MIG_PEER_NONE);
 }
 
 int snap_attach(struct mig_vm *vm, const struct snap_opts *so, int prot,
@@ -142,14 +148,9 @@ int snap_attach(struct mig_vm *vm, const struct snap_opts *so, int prot,
 	struct vmm_status st;
 	int ret;
 
-	ret = mig_vm_attach(vm, so->o.vmm, prot, err, errlen);
+	ret = mig_vm_attach_status(vm, so->o.vmm, prot, &st, err, errlen);
 	if (ret)
 		return ret;
-	ret = vmm_client_status(&vm->vmm, &st);
-	if (ret) {
-		snprintf(err, errlen, "VMM status: %s", strerror(-ret));
-		return ret;
-	}
 	snprintf(state, n, "%s", st.state);
 	return 0;
 }

@@ -460,7 +460,7 @@ static int ctl_request(const struct kmigd_job *j, const char *req,
 
 	path(j, "ctl", p, sizeof(p));
 	snprintf(line, sizeof(line), "%s\n", req);
-	ret = mig_jobctl_call(p, line, reply, sizeof(reply));
+	ret = mig_jobctl_request(p, line, reply, sizeof(reply));
 	if (ret)
 		return kmig_errf(err, n, ret, "its control socket: %s",
 				 strerror(-ret));

@@ -278,7 +278,59 @@ static const struct {
 	  "--listen ADDR:PORT is required" },
 	{ { "postcopy-recover", "--vmm", "@x", "--listen", "127.0.0.1:7",
 	    "--channels", "2", NULL }, "unknown option '--channels'" },
+	{ { "postcopy-recover", "--listen", "127.0.0.1:7", NULL },
+	  "--vmm SOCK is required" },
+	{ { "postcopy-recover", "--vmm", "@x", "--listen", "127.0.0.1:7",
+	    "extra", NULL }, "unexpected argument 'extra'" },
 	{ { "postcopy-start", NULL }, "--ctl SOCK is required" },
+	{ { "postcopy-start", "--ctl", "@c", "--frob", NULL },
+	  "kmig postcopy-start: unknown option '--frob'" },
+	{ { "postcopy-start", "--ctl", NULL },
+	  "kmig postcopy-start: --ctl needs a value" },
+	/* COLO's roles take the same options the same way */
+	{ { "colo", "primary", NULL }, "--vmm SOCK is required" },
+	{ { "colo", "primary", "--vmm", "", "--to", "10.0.0.1:7", NULL },
+	  "--vmm is empty" },
+	{ { "colo", "primary", "--vmm", "@x", NULL },
+	  "--to ADDR:PORT is required" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1", NULL },
+	  "'10.0.0.1' is not ADDR:PORT" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", NULL },
+	  "kmig colo primary: --to needs a value" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7",
+	    "--timeout", "3601", NULL }, "--timeout 3601 is outside 1..3600" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7",
+	    "--checkpoint-ms", "0", NULL },
+	  "--checkpoint-ms 0 is outside 1..60000" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7",
+	    "--checkpoints", "x", NULL }, "--checkpoints 'x' is not a number" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7", "--frob",
+	    NULL }, "kmig colo primary: unknown option '--frob'" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7",
+	    "--listen", "127.0.0.1:7", NULL }, "unknown option '--listen'" },
+	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7", "extra",
+	    NULL }, "(see 'kmig colo primary --help')" },
+	{ { "colo", "secondary", "--listen", "127.0.0.1:7", NULL },
+	  "--vmm SOCK is required" },
+	{ { "colo", "secondary", "--vmm", "@x", NULL },
+	  "--listen ADDR:PORT is required" },
+	{ { "colo", "secondary", "--vmm", "@x", "--listen", "7000", NULL },
+	  "--listen 7000 has no address" },
+	{ { "colo", "secondary", "--vmm", "@x", "--listen", "127.0.0.1:7",
+	    "--fence", "", NULL }, "--fence is empty" },
+	{ { "colo", "secondary", "--vmm", "@x", "--listen", "127.0.0.1:7",
+	    "--timeout", "0", NULL }, "--timeout 0 is outside 1..3600" },
+	{ { "colo", "secondary", "--vmm", "@x", "--listen", "127.0.0.1:7",
+	    "--to", "10.0.0.1:7", NULL }, "unknown option '--to'" },
+	{ { "colo", "secondary", "--vmm", "@x", "--listen", "127.0.0.1:7",
+	    "--control", NULL }, "kmig colo secondary: --control needs a value" },
+	{ { "colo", "failover", NULL }, "--control SOCK is required" },
+	{ { "colo", "failover", "--control", "@c", "--vmm", "@x", NULL },
+	  "kmig colo failover: unknown option '--vmm'" },
+	{ { "colo", "failover", "--control", "@c", "extra", NULL },
+	  "unexpected argument 'extra'" },
+	{ { "colo", "failover", "--control", "", NULL },
+	  "--control : not a socket path" },
 	{ { "stats", "0", NULL }, "'0' is not a context id" },
 	{ { "stats", "1", "2", NULL }, "unexpected argument '2'" },
 };
@@ -299,16 +351,27 @@ TEST(migration_options_are_validated)
 
 TEST(migration_commands_have_help)
 {
-	static const char *const cmds[] = { "migrate", "incoming", "stats" };
-	const char *args[3] = { NULL, "--help", NULL };
+	static const char *const cmds[][2] = {
+		{ "migrate" }, { "incoming" }, { "stats" },
+		{ "postcopy-recover" }, { "colo", "primary" },
+		{ "colo", "secondary" }, { "colo", "failover" },
+		{ "postcopy-start" },
+	};
+	const char *args[4];
+	char usage[64];
 	struct run run;
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		args[0] = cmds[i];
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		args[0] = cmds[i][0];
+		args[1] = cmds[i][1] ? cmds[i][1] : "--help";
+		args[2] = cmds[i][1] ? "--help" : NULL;
+		args[3] = NULL;
+		snprintf(usage, sizeof(usage), "Usage: kmig %s%s%s ", cmds[i][0],
+			 cmds[i][1] ? " " : "", cmds[i][1] ? cmds[i][1] : "");
 		ASSERT_EQ(0, agent(&run, args));
-		EXPECT_EQ(0, run.status);
-		EXPECT_NE(NULL, strstr(run.out, "Usage: kmig ")) TH_LOG("%s", cmds[i]);
+		EXPECT_EQ(0, run.status) TH_LOG("%s: %s", usage, run.err);
+		EXPECT_NE(NULL, strstr(run.out, usage)) TH_LOG("%s", run.out);
 	}
 }
 

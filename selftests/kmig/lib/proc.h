@@ -158,4 +158,17 @@ uint64_t json_u64(const char *json, const char *key);
 				 strerror(-__r));			\
 })
 
+/*
+ * A migration from @a to @b that failed cleanly: @a's guest runs on
+ * (its counter advances), @b's never ran (its VMM still waits for one).
+ */
+#define vmm_expect_stayed(a, b) ({					\
+	struct vmm_status __st;						\
+	ASSERT_EQ(0, vmm_status(a, &__st));				\
+	EXPECT_STREQ("running", __st.state);				\
+	vmm_wait_counter(a, __st.counter, &__st);			\
+	ASSERT_EQ(0, vmm_status(b, &__st));				\
+	EXPECT_STREQ("incoming", __st.state);				\
+})
+
 #endif /* KMIG_TEST_PROC_H */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A postcopy migration cut right after RUN, the fixture of
+ * migrate_postcopy.c's cut tests and of migrate_pcrecover.c: two hosts
+ * (selftests/qemu/hosts.sh), a kmig-vmm and an agent on each, `kmig
+ * incoming` on B stopped (KMIG_STOP_AT=postcopy) once its guest runs
+ * with pages still missing, `kmig migrate --postcopy` from A still
+ * pushing them at 1 MiB/s. Then something breaks (pc_cut_break()), and
+ * the test checks how each side ends.
+ *
+ * __x() returns the raw result (-errno, the cause in @why); x() asserts
+ * it with the harness (it takes _metadata; include kselftest_harness.h
+ * first).
+ */
+#ifndef KMIG_TEST_POSTCOPY_CUT_H
+#define KMIG_TEST_POSTCOPY_CUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* B on the hosts' link, and where its agent listens. */
+#define PC_CUT_B	"198.18.0.2"
+#define PC_CUT_ADDR	PC_CUT_B ":4470"
+
+struct pc_cut {
+	char sock_a[96], sock_b[96];	/* the VMMs' control sockets */
+	pid_t vmm_a, vmm_b, incoming, migrate;
+};
+
+/* How the two guests and the migration run. */
+struct pc_cut_cfg {
+	const char *rate_a, *rate_b;	/* pages each guest writes per s */
+	const char *bandwidth;		/* precopy's MiB/s, or NULL: no cap */
+	bool dirtylog_b;		/* B's dirty log restarts at the resume */
+};
+
+/*
+ * @c empty, its sockets in @dir (0700; no socket left from before). Its
+ * logs are the test's: vmm-a.log, vmm-b.log, incoming.log, migrate.log.
+ */
+void pc_cut_init(struct pc_cut *c, const char *dir);
+/* Hosts up, the VMMs, then the agents, until B's guest runs after RUN. */
+int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
+		   char *why, size_t n);
+/*
+ * Right after RUN: @fault "silent" (netem drops every packet: no RST,
+ * no FIN), "link_cut" (the link deleted), or the agent "incoming" or
+ * "migrate" killed; then B's agent goes on.
+ */
+int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n);
+/* Every process stopped, the hosts down: 0 or the shell's status. */
+int pc_cut_stop(struct pc_cut *c);
+
+#define pc_cut_start(c, cfg) ({						\
+	char __why[512] = "";						\
+	ASSERT_EQ(0, __pc_cut_start(c, cfg, __why, sizeof(__why)))	\
+		TH_LOG("%s", __why);					\
+})
+
+#define pc_cut_break(c, fault) ({					\
+	char __why[128] = "";						\
+	ASSERT_EQ(0, __pc_cut_break(c, fault, __why, sizeof(__why)))	\
+		TH_LOG("%s", __why);					\
+})
+
+#endif /* KMIG_TEST_POSTCOPY_CUT_H */
