@@ -125,8 +125,10 @@ static void json(const struct mig_job *j, bool source)
 		printf("  \"postcopy_requests\": %llu,\n",
 		       (unsigned long long)j->pc_requests);
 		if (source)
-			printf("  \"postcopy_pushed\": %llu,\n",
-			       (unsigned long long)j->pc_pushed);
+			printf("  \"postcopy_pushed\": %llu,\n"
+			       "  \"postcopy_fault_requests\": %llu,\n",
+			       (unsigned long long)j->pc_pushed,
+			       (unsigned long long)j->pc_faults);
 		else
 			printf("  \"postcopy_stale\": %llu,\n"
 			       "  \"postcopy_faults\": %llu,\n"
