@@ -9,9 +9,11 @@
  * processes, finish it over a new port.
  *
  * Precopy is capped at 2 MiB/s, so that its one round lasts seconds and
- * the guest dirties hundreds of pages meanwhile: the postcopy push of
- * those at 1 MiB/s cannot all land in the destination's socket buffers
- * during the downtime, before the cut, even on a slow test bed.
+ * the guest dirties hundreds of pages meanwhile; the postcopy push of
+ * those waits for the destination guest's first fault
+ * (KMIG_PUSH_AFTER_FAULT=1), which its agent, held right after RESUMED,
+ * does not request: on a kernel of any speed, pages are still missing at
+ * the cut.
  *
  * The silent variant drops every packet (netem loss 100%): no RST, no
  * FIN, so each side can tell the link is dead only by its silence, and

@@ -103,7 +103,8 @@ struct mig_job {
 	uint64_t pc_stale;		/* destination: fetched before RUN */
 	uint64_t pc_requests;		/* page requests (faults, stale) */
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */
-	uint64_t pc_faults;		/* destination: faults reported */
+	uint64_t pc_faults;		/* destination: faults reported;
+					 * source: requests after RESUMED */
 	uint64_t pc_lat_p50_us, pc_lat_p99_us;	/* fault to install */
 	unsigned int channels;
 	enum kmig_tls_creds tls;

@@ -13,6 +13,9 @@
  * the discard list meanwhile (each says POSTCOPY first), their cursor
  * moved to each requested page. Once they are done the main stream ends,
  * and the destination's COMPLETE ends the migration.
+ *
+ * For tests, $KMIG_PUSH_AFTER_FAULT=1 holds the push until the guest has
+ * faulted at the destination (push_after_fault()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,7 +42,8 @@ struct pc_src {
 	bool resumed;			/* RESUMED came: it ran there */
 	pthread_t thread;
 	bool started;
-	uint64_t requests, answered;	/* requests: atomic */
+	uint64_t requests, answered;	/* requests, faults: atomic */
+	uint64_t faults;		/* requests since RESUMED */
 	uint64_t pushed_before;		/* page channels' pages at RUN */
 	uint8_t page[MIG_PAGE];
 };
@@ -95,7 +99,10 @@ static int on_request(void *opaque, uint64_t value)
 	}
 	pc->q[(pc->head + pc->n++) % pc->cap] = value;
 	__atomic_fetch_add(&pc->requests, 1, __ATOMIC_RELAXED);
-	pthread_cond_signal(&pc->cond);
+	/* the stale pages came before RESUMED: from it on, only faults */
+	if (__atomic_load_n(&s->rp.resumed, __ATOMIC_ACQUIRE))
+		__atomic_fetch_add(&pc->faults, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&pc->cond);
 	pthread_mutex_unlock(&pc->lock);
 	return 0;
 }
@@ -224,8 +231,8 @@ static int send_package(struct precopy_src *s, const uint8_t *vbuf,
 	return ret;
 }
 
-/* Every page channel says POSTCOPY, then pushes the discard list. */
-static int start_push(struct precopy_src *s)
+/* Every page channel says POSTCOPY; the push starts unless @hold. */
+static int start_push(struct precopy_src *s, bool hold)
 {
 	struct kmig_scmd cmd = { .id = KMIG_SCMD_POSTCOPY };
 	unsigned int i;
@@ -245,6 +252,45 @@ static int start_push(struct precopy_src *s)
 			return io_fail(s, ret, "page channel %u: %s", i,
 				       strerror(-ret));
 	}
+	if (!hold)
+		mig_senders_post(&s->senders, s->round, KMIG_REC_SECTION_END,
+				 true);
+	return 0;
+}
+
+/*
+ * Returns true if the push is to wait for the guest's first fault at the
+ * destination: for tests ($KMIG_PUSH_AFTER_FAULT=1), whose postcopy must
+ * outlast that fault on a kernel of any speed. Meanwhile the page channels
+ * carry keepalives only, and the answers go out as ever.
+ */
+static bool push_after_fault(void)
+{
+	const char *v = getenv("KMIG_PUSH_AFTER_FAULT");
+
+	return v && !strcmp(v, "1");
+}
+
+/*
+ * After RESUMED, the held push: it starts at the first fault's request,
+ * once --timeout has passed without one (the destination's stats then say
+ * no fault), or not at all when the link failed.
+ */
+static int push_at_fault(struct precopy_src *s)
+{
+	uint64_t since = kmig_now_ns(), limit = s->o.timeout_ms * 1000000ull;
+	struct pc_src *pc = s->pc;
+	struct timespec until;
+
+	pthread_mutex_lock(&pc->lock);
+	while (!pc->faults && !mig_link_failed(&s->link) &&
+	       (!limit || kmig_now_ns() - since < limit)) {
+		until = kmig_deadline(200);
+		pthread_cond_timedwait(&pc->cond, &pc->lock, &until);
+	}
+	pthread_mutex_unlock(&pc->lock);
+	if (mig_link_failed(&s->link))
+		return -ECANCELED;
 	mig_senders_post(&s->senders, s->round, KMIG_REC_SECTION_END, true);
 	return 0;
 }
@@ -300,7 +346,7 @@ static int pc_init(struct precopy_src *s)
 		return fail(s, -ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&pc->lock, NULL);
-	pthread_cond_init(&pc->cond, NULL);
+	kmig_cond_init(&pc->cond);
 	s->pc = pc;
 	s->job.postcopy = true;
 	if (mig_senders_seekable(&s->senders))
@@ -332,12 +378,14 @@ void postcopy_progress(struct precopy_src *s)
 	if (!pc || !pc->resumed)
 		return;
 	s->job.pc_requests = __atomic_load_n(&pc->requests, __ATOMIC_RELAXED);
+	s->job.pc_faults = __atomic_load_n(&pc->faults, __ATOMIC_RELAXED);
 	s->job.pc_pushed = pushed(s) - pc->pushed_before;
 }
 
 int postcopy_run(struct precopy_src *s)
 {
 	uint64_t dirty = 0, value;
+	bool hold = push_after_fault();
 	uint8_t *vbuf = NULL;
 	size_t vlen = 0;
 	int ret;
@@ -357,13 +405,18 @@ int postcopy_run(struct precopy_src *s)
 	s->handed_over = true;
 	mig_hs_reader_go_sent(&s->rp);
 	s->pc->pushed_before = pushed(s);
-	ret = start_push(s);
+	ret = start_push(s, hold);
 	if (!ret)
 		ret = expect(s, MIG_HS_RESUMED, &value);
 	if (ret)
 		return ret;
 	s->pc->resumed = true;
 	s->job.downtime_ms = value / 1000;
+	if (hold) {
+		ret = push_at_fault(s);
+		if (ret)
+			return ret;
+	}
 	ret = mig_senders_wait(&s->senders);
 	postcopy_stop(s);
 	if (!ret)
@@ -372,9 +425,10 @@ int postcopy_run(struct precopy_src *s)
 		ret = expect(s, MIG_HS_COMPLETE, &value);
 	postcopy_progress(s);
 	if (getenv("KMIG_DEBUG"))
-		fprintf(stderr, "postcopy: %llu pages discarded, %llu requests, %llu answered\n",
+		fprintf(stderr, "postcopy: %llu pages discarded, %llu requests (%llu faults), %llu answered\n",
 			(unsigned long long)s->job.pc_discarded,
 			(unsigned long long)s->pc->requests,
+			(unsigned long long)s->pc->faults,
 			(unsigned long long)s->pc->answered);
 	return ret;
 }

@@ -128,8 +128,10 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 		fprintf(f, "  \"postcopy_requests\": %llu,\n",
 		       (unsigned long long)j->pc_requests);
 		if (source)
-			fprintf(f, "  \"postcopy_pushed\": %llu,\n",
-			       (unsigned long long)j->pc_pushed);
+			fprintf(f, "  \"postcopy_pushed\": %llu,\n"
+			       "  \"postcopy_fault_requests\": %llu,\n",
+			       (unsigned long long)j->pc_pushed,
+			       (unsigned long long)j->pc_faults);
 		else
 			fprintf(f, "  \"postcopy_stale\": %llu,\n"
 			       "  \"postcopy_faults\": %llu,\n"

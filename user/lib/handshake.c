@@ -247,6 +247,9 @@ static void *reader(void *arg)
 		case MIG_HS_RESUMED:
 		case MIG_HS_UNSURE:
 			snprintf(r->text, sizeof(r->text), "%s", m.text);
+			if (m.type == MIG_HS_RESUMED)
+				__atomic_store_n(&r->resumed, true,
+						 __ATOMIC_RELEASE);
 			mig_link_post(r->link, m.type, m.value, 0);
 			if (r->on_request && m.type == MIG_HS_RESUMED)
 				continue;

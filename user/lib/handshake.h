@@ -120,6 +120,8 @@ struct mig_hs_reader {
 	bool waiting;			/* the handshake has begun */
 	bool go_sent;
 	char text[MIG_HS_MAX_TEXT + 1];	/* of RESUMED or UNSURE */
+	bool resumed;			/* atomic: RESUMED came; later
+					 * REQUESTs are the guest's faults */
 	/*
 	 * Postcopy: each REQUEST goes here (0, or -errno after failing the
 	 * link), RESUMED does not end the reader, and COMPLETE is posted.

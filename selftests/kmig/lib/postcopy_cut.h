@@ -4,9 +4,10 @@
  * migrate_postcopy.c's cut tests and of migrate_pcrecover.c: two hosts
  * (selftests/qemu/hosts.sh), a kmig-vmm and an agent on each, `kmig
  * incoming` on B stopped (KMIG_STOP_AT=postcopy) once its guest runs
- * with pages still missing, `kmig migrate --postcopy` from A still
- * pushing them at 1 MiB/s. Then something breaks (pc_cut_break()), and
- * the test checks how each side ends.
+ * with pages still missing, `kmig migrate --postcopy` from A holding its
+ * push until the first fault (KMIG_PUSH_AFTER_FAULT=1), which never
+ * comes. Then something breaks (pc_cut_break()), and the test checks
+ * how each side ends.
  *
  * __x() returns the raw result (-errno, the cause in @why); x() asserts
  * it with the harness (it takes _metadata; include kselftest_harness.h
