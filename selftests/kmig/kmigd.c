@@ -222,19 +222,6 @@ static bool moving(const struct json *job)
 			      json_get_u64(info, "data_processed") > 0);
 }
 
-static void guest_runs(struct __test_metadata *_metadata, const char *vmm)
-{
-	struct vmm_status st;
-	uint64_t c1;
-
-	ASSERT_EQ(0, vmm_status_of(vmm, &st));
-	ASSERT_STREQ("running", st.state);
-	c1 = st.counter;
-	usleep(500000);
-	ASSERT_EQ(0, vmm_status_of(vmm, &st));
-	EXPECT_LT(c1, st.counter);
-}
-
 /* Both halves completed: job @mig on host A, job @in on host B. */
 static void both_completed(struct __test_metadata *_metadata, uint32_t mig,
 			   uint32_t in)
@@ -290,7 +277,7 @@ TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 	json_free(a);
 
 	both_completed(_metadata, mig, in);
-	guest_runs(_metadata, VMM_B);
+	vmm_expect_runs(VMM_B);
 
 	/* the subscriber saw the guest's memory appear, the job start, move
 	 * and end */
@@ -340,7 +327,7 @@ TEST_F_TIMEOUT(kmigd, cancel_keeps_the_guest_here, 240)
 	EXPECT_NE(NULL, strstr(json_get_str(json_get(a, "job"), "error"), "cancel"))
 		TH_LOG("%s", json_get_str(json_get(a, "job"), "error"));
 	json_free(a);
-	guest_runs(_metadata, VMM_A);
+	vmm_expect_runs(VMM_A);
 
 	/* a second cancel is refused; the destination's job cancels too */
 	again = request(_metadata, KMIGD_A,
@@ -395,7 +382,7 @@ TEST_F_TIMEOUT(kmigd, outlives_its_client_and_a_kmigd_restart, 240)
 	both_completed(_metadata, mig, in);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("migrated", st.state);
-	guest_runs(_metadata, VMM_B);
+	vmm_expect_runs(VMM_B);
 }
 
 /*
@@ -434,7 +421,7 @@ TEST_F_TIMEOUT(kmigd, postcopy_start_through_the_socket, 240)
 				 "postcopy_pushed"));
 	json_free(a);
 	both_completed(_metadata, mig, in);
-	guest_runs(_metadata, VMM_B);
+	vmm_expect_runs(VMM_B);
 }
 
 TEST_HARNESS_MAIN

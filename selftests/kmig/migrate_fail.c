@@ -456,20 +456,6 @@ TEST_F_TIMEOUT(fail, lost_go_leaves_the_guest_paused_and_whole, 240)
 	destination_not_resumed(_metadata);
 }
 
-/* The guest runs on @sock's VMM, its counter moving. */
-static void guest_runs(struct __test_metadata *_metadata, const char *sock)
-{
-	struct vmm_status st;
-	uint64_t c1;
-
-	ASSERT_EQ(0, vmm_status_of(sock, &st));
-	EXPECT_STREQ("running", st.state);
-	c1 = st.counter;
-	usleep(500000);
-	ASSERT_EQ(0, vmm_status_of(sock, &st));
-	EXPECT_LT(c1, st.counter);
-}
-
 /*
  * A completed migration: the source's VMM knows its guest migrated away,
  * and kmig resume refuses to run it there again, unless forced.
@@ -493,10 +479,10 @@ TEST_F_TIMEOUT(fail, migrated_guest_is_not_resumed_at_the_source, 240)
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STREQ("migrated", st.state);
-	guest_runs(_metadata, VMM_B);
+	vmm_expect_runs(VMM_B);
 	/* Forced, it runs on both: the user asked for it. */
 	EXPECT_EQ(0, kmig_resume_opt(VMM_A, "--force"));
-	guest_runs(_metadata, VMM_A);
+	vmm_expect_runs(VMM_A);
 }
 
 /*
@@ -522,7 +508,7 @@ TEST_F_TIMEOUT(fail, unanswered_resume_is_not_a_failure, 240)
 	self->incoming = 0;
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
 	EXPECT_STRNE("running", st.state);
-	guest_runs(_metadata, VMM_B);
+	vmm_expect_runs(VMM_B);
 }
 
 /* The destination cannot take the state (one vCPU short): it says so. */

@@ -53,25 +53,36 @@ FIXTURE(kmigd) {
 	pid_t pid;
 };
 
-static pid_t kmigd_start(FIXTURE_DATA(kmigd) *self, const char *group)
+/* kmigd on the fixture's socket and state, its stderr into DIR/@log. */
+static pid_t kmigd_spawn(FIXTURE_DATA(kmigd) *self, const char *group,
+			 const char *log)
 {
-	char path[256], log[128];
-	struct kmigd_client c;
-	char err[256];
+	char path[256], out[128];
 	pid_t pid;
-	int i;
 
 	snprintf(path, sizeof(path), "%s", getenv("KMIGD") ?: KMIG_SRCDIR "/build/kmigd-san");
-	snprintf(log, sizeof(log), "%s/kmigd.log", self->dir);
+	snprintf(out, sizeof(out), "%s/%s", self->dir, log);
 	pid = fork();
 	if (!pid) {
-		if (!freopen(log, "a", stderr))
+		if (!freopen(out, "a", stderr))
 			_exit(126);
 		execl(path, path, "--socket", self->sock, "--state-dir",
 		      self->state, "--kmig", self->kmig, "--group",
 		      group ? group : "root", NULL);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* kmigd_spawn(), then wait until it answers. */
+static pid_t kmigd_start(FIXTURE_DATA(kmigd) *self, const char *group)
+{
+	struct kmigd_client c;
+	char err[256];
+	pid_t pid;
+	int i;
+
+	pid = kmigd_spawn(self, group, "kmigd.log");
 	for (i = 0; i < 100; i++, usleep(50000))
 		if (!kmigd_client_open(&c, self->sock, err, sizeof(err))) {
 			kmigd_client_close(&c);
@@ -256,21 +267,11 @@ TEST_F(kmigd, every_bad_request_gets_a_clear_error)
 /* A second kmigd on the same socket refuses to start; the first serves on. */
 TEST_F(kmigd, one_kmigd_per_socket)
 {
-	char path[256], log[128];
 	struct json *r;
 	int status;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s", getenv("KMIGD") ?: KMIG_SRCDIR "/build/kmigd-san");
-	snprintf(log, sizeof(log), "%s/second.log", self->dir);
-	pid = fork();
-	if (!pid) {
-		if (!freopen(log, "w", stderr))
-			_exit(126);
-		execl(path, path, "--socket", self->sock, "--state-dir",
-		      self->state, "--kmig", self->kmig, NULL);
-		_exit(127);
-	}
+	pid = kmigd_spawn(self, NULL, "second.log");
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(1, WEXITSTATUS(status));
 	r = call("{\"v\":1,\"op\":\"hello\"}");

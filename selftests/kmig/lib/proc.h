@@ -171,4 +171,16 @@ uint64_t json_u64(const char *json, const char *key);
 	EXPECT_STREQ("incoming", __st.state);				\
 })
 
+/* The guest runs on the VMM at @sock: its counter moves within 500 ms. */
+#define vmm_expect_runs(sock) ({					\
+	struct vmm_status __st;						\
+	uint64_t __c;							\
+	ASSERT_EQ(0, vmm_status_of(sock, &__st));			\
+	ASSERT_STREQ("running", __st.state);				\
+	__c = __st.counter;						\
+	usleep(500000);							\
+	ASSERT_EQ(0, vmm_status_of(sock, &__st));			\
+	EXPECT_LT(__c, __st.counter);					\
+})
+
 #endif /* KMIG_TEST_PROC_H */
