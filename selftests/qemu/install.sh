@@ -95,13 +95,13 @@ vmmctl=$KMIG_PROJECT/build/tools/vmmctl
 . "$KMIG_PROJECT/selftests/qemu/hosts.sh"
 
 # supervise HOST NAME: kmigd on HOST, started again each time it ends,
-# until $run/stop exists; its pid in $run/NAME.pid.
+# until $run/stop exists; kmigd's own pid in $run/NAME.pid (a background
+# "on" is a subshell: its pid is not kmigd's, so kmigd writes it itself).
 supervise() {
 	while [ ! -e "$run/stop" ]; do
-		on "$1" "$sbin/kmigd" --socket "$run/$2.sock" \
-			--state-dir "$run/$2" 2>> "$run/kmigd-$2.log" &
-		echo $! > "$run/$2.pid"
-		wait $!
+		on "$1" sh -c 'echo $$ > "$0"; exec "$@"' "$run/$2.pid" \
+			"$sbin/kmigd" --socket "$run/$2.sock" \
+			--state-dir "$run/$2" 2>> "$run/kmigd-$2.log"
 		sleep 0.2
 	done
 }
@@ -158,7 +158,8 @@ kill -KILL "$client"
 pid=$(cat "$run/a.pid")
 kill -TERM "$pid"
 while [ "$(cat "$run/a.pid")" = "$pid" ]; do sleep 0.1; done
-up a && grep -q "adopted: kmig migrate" "$run/kmigd-a.log"
+up a && grep -q "stopping (Terminated); running jobs go on" "$run/kmigd-a.log" &&
+	grep -q "adopted: kmig migrate" "$run/kmigd-a.log"
 ok $? "client killed, kmigd on A stopped: the supervisor started it again, and it adopted the job"
 
 "$sbin/kmig" job --socket "$run/a.sock" wait 1 > "$run/wait-a.log" 2>&1

@@ -4,6 +4,7 @@
  * everything else hangs off (kmigd.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -136,6 +138,38 @@ static bool answers(const struct sockaddr_un *sa)
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+/*
+ * The state directory is one kmigd's: a second one, on any socket, must not
+ * adopt its jobs nor write their ends. The lock goes with the process (the
+ * jobs it starts do not inherit it). 0 or -errno, said.
+ */
+static int lock_state(struct kmigd *d)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (mkdir(d->state_dir, 0750) && errno != EEXIST) {
+		fprintf(stderr, "kmigd: %s: %s\n", d->state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(p, sizeof(p), "%s/lock", d->state_dir);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		fprintf(stderr, "kmigd: %s: %s\n", p, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno == EWOULDBLOCK)
+			fprintf(stderr, "kmigd: another kmigd keeps its jobs in %s\n",
+				d->state_dir);
+		else
+			fprintf(stderr, "kmigd: %s: %s\n", p, strerror(errno));
+		close(fd);
+		return -EBUSY;
+	}
+	return 0;	/* held until kmigd ends */
 }
 
 /* Listen at --socket, 0660, with the group: 0 or -errno, said. */
@@ -302,18 +336,16 @@ int main(int argc, char *argv[])
 		perror("kmigd");
 		return 1;
 	}
-	if (mkdir(d.state_dir, 0750) && errno != EEXIST) {
-		fprintf(stderr, "kmigd: %s: %s\n", d.state_dir, strerror(errno));
+	/* the state and the socket first: nothing of the jobs is read before */
+	if (lock_state(&d) || listen_at(&d))
 		return 1;
-	}
 	ret = kmigd_jobs_init(&d);
 	if (ret) {
 		fprintf(stderr, "kmigd: %s/jobs: %s\n", d.state_dir,
 			strerror(-ret));
+		unlink(d.sock_path);
 		return 1;
 	}
-	if (listen_at(&d))
-		return 1;
 	kmigd_log(KMIGD_NOTICE, 0, "kmigd %s listening on %s (%u jobs known)",
 		  KMIG_AGENT_VERSION, d.sock_path, d.njobs);
 	ret = loop(&d, tfd, sfd);

@@ -53,9 +53,9 @@ FIXTURE(kmigd) {
 	pid_t pid;
 };
 
-/* kmigd on the fixture's socket and state, its stderr into DIR/@log. */
-static pid_t kmigd_spawn(FIXTURE_DATA(kmigd) *self, const char *group,
-			 const char *log)
+/* kmigd on @sock and the fixture's state, its stderr into DIR/@log. */
+static pid_t kmigd_spawn(FIXTURE_DATA(kmigd) *self, const char *sock,
+			 const char *group, const char *log)
 {
 	char path[256], out[128];
 	pid_t pid;
@@ -66,7 +66,7 @@ static pid_t kmigd_spawn(FIXTURE_DATA(kmigd) *self, const char *group,
 	if (!pid) {
 		if (!freopen(out, "a", stderr))
 			_exit(126);
-		execl(path, path, "--socket", self->sock, "--state-dir",
+		execl(path, path, "--socket", sock, "--state-dir",
 		      self->state, "--kmig", self->kmig, "--group",
 		      group ? group : "root", NULL);
 		_exit(127);
@@ -82,7 +82,7 @@ static pid_t kmigd_start(FIXTURE_DATA(kmigd) *self, const char *group)
 	pid_t pid;
 	int i;
 
-	pid = kmigd_spawn(self, group, "kmigd.log");
+	pid = kmigd_spawn(self, self->sock, group, "kmigd.log");
 	for (i = 0; i < 100; i++, usleep(50000))
 		if (!kmigd_client_open(&c, self->sock, err, sizeof(err))) {
 			kmigd_client_close(&c);
@@ -271,12 +271,49 @@ TEST_F(kmigd, one_kmigd_per_socket)
 	int status;
 	pid_t pid;
 
-	pid = kmigd_spawn(self, NULL, "second.log");
+	pid = kmigd_spawn(self, self->sock, NULL, "second.log");
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(1, WEXITSTATUS(status));
 	r = call("{\"v\":1,\"op\":\"hello\"}");
 	EXPECT_NE(NULL, r);
 	json_free(r);
+}
+
+/*
+ * A second kmigd on another socket but the same state refuses to start,
+ * before it reads a job: the jobs stay the first one's alone.
+ */
+TEST_F(kmigd, one_kmigd_per_state_dir)
+{
+	char sock[128], log[128], line[256];
+	bool adopted = false;
+	int status, i;
+	uint32_t id;
+	pid_t pid;
+	FILE *f;
+
+	id = start(self, "incoming", "\"hold\"");
+	ASSERT_NE(0, id);
+	snprintf(sock, sizeof(sock), "%s/other.sock", self->dir);
+	pid = kmigd_spawn(self, sock, NULL, "other.log");
+	for (i = 0; i < 100 && !waitpid(pid, &status, WNOHANG); i++)
+		usleep(50000);
+	if (i == 100) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ASSERT_LT(i, 100) TH_LOG("the second kmigd still runs after 5 s");
+	EXPECT_EQ(1, WEXITSTATUS(status));
+	snprintf(log, sizeof(log), "%s/other.log", self->dir);
+	f = fopen(log, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		TH_LOG("second kmigd: %s", line);
+		adopted |= strstr(line, "adopted") != NULL;
+	}
+	fclose(f);
+	EXPECT_FALSE(adopted);
+	EXPECT_NE(0, access(sock, F_OK));
 }
 
 /* A line without end is refused at 64 KiB; kmigd serves others on. */
