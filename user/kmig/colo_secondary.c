@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +39,15 @@ struct colo_sec {
 	const char *fence, *control;
 	bool takeover;			/* on losing the primary */
 	struct mig_vm vm;
+	/*
+	 * The sockets the main thread blocks on, and a failover asked by
+	 * hand: under wake_lock, so that the control thread shuts down the
+	 * one the main thread is on, or the main thread finds the request
+	 * before it blocks on the next.
+	 */
+	pthread_mutex_t wake_lock;
 	int lsock, sock;
+	bool forced;			/* `kmig colo failover` asked */
 	uint8_t *cache[MIG_MAX_SLOTS];	/* the RAM cache, per slot */
 	uint64_t *tmp;			/* harvest buffer */
 	uint8_t *stage;			/* this checkpoint's records */
@@ -51,7 +58,6 @@ struct colo_sec {
 	int csock;			/* --control, listening */
 	pthread_t ctl_thread;
 	bool ctl_started;
-	atomic_bool forced;		/* `kmig colo failover` asked */
 	uint64_t last;			/* the last committed */
 	uint32_t last_crc;		/* its memory CRC, when asked */
 	char err[512];
@@ -456,9 +462,13 @@ static void *control_thread(void *arg)
 		if (strcmp(line, COLO_CTL_FAILOVER "\n")) {
 			dprintf(fd, "err EINVAL unknown request\n");
 		} else {
-			atomic_store(&s->forced, true);
+			pthread_mutex_lock(&s->wake_lock);
+			s->forced = true;
 			/* wakes the main thread, in accept() or a read */
-			shutdown(s->sock >= 0 ? s->sock : s->lsock, SHUT_RDWR);
+			if (s->sock >= 0 || s->lsock >= 0)
+				shutdown(s->sock >= 0 ? s->sock : s->lsock,
+					 SHUT_RDWR);
+			pthread_mutex_unlock(&s->wake_lock);
 			dprintf(fd, "ok takeover requested\n");
 		}
 		close(fd);
@@ -489,24 +499,56 @@ static int control_start(struct colo_sec *s)
 	return 0;
 }
 
+/* Whether failover was asked; if not, @fd (the socket the main thread
+ * blocks on next) is where the control thread wakes it. */
+static bool forced_or_publish(struct colo_sec *s, int *where, int fd)
+{
+	bool forced;
+
+	pthread_mutex_lock(&s->wake_lock);
+	*where = fd;
+	forced = s->forced;
+	pthread_mutex_unlock(&s->wake_lock);
+	return forced;
+}
+
+static bool failover_asked(struct colo_sec *s)
+{
+	bool forced;
+
+	pthread_mutex_lock(&s->wake_lock);
+	forced = s->forced;
+	pthread_mutex_unlock(&s->wake_lock);
+	return forced;
+}
+
 static int listen_accept(struct colo_sec *s)
 {
 	char name[MIG_ADDR_STRLEN];
-	int one = 1;
+	int one = 1, fd, ret;
 
-	s->lsock = socket(s->o.addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->lsock < 0)
+	fd = socket(s->o.addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return fail(s, -errno, "socket: %s", strerror(errno));
-	setsockopt(s->lsock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->lsock, (struct sockaddr *)&s->o.addr.ss, s->o.addr.len) ||
-	    listen(s->lsock, 1))
-		return fail(s, -errno, "cannot listen at %s: %s",
-			    mig_addr_str(&s->o.addr.ss, name), strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&s->o.addr.ss, s->o.addr.len) ||
+	    listen(fd, 1)) {
+		ret = fail(s, -errno, "cannot listen at %s: %s",
+			   mig_addr_str(&s->o.addr.ss, name), strerror(errno));
+		close(fd);
+		return ret;
+	}
+	/* listening: a shutdown() from here on wakes accept() */
+	if (forced_or_publish(s, &s->lsock, fd))
+		return -ENOTCONN;
 	fprintf(stderr, "kmig colo secondary: listening at %s\n",
 		mig_addr_str(&s->o.addr.ss, name));
-	s->sock = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
-	if (s->sock < 0)
-		return fail(s, -errno, "accept: %s", strerror(errno));
+	fd = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return failover_asked(s) ? -ENOTCONN :
+			fail(s, -errno, "accept: %s", strerror(errno));
+	if (forced_or_publish(s, &s->sock, fd))
+		return -ENOTCONN;
 	mig_sock_setup(s->sock, s->o.io_timeout_s);
 	return 0;
 }
@@ -576,6 +618,7 @@ int colo_secondary_main(int argc, char *argv[])
 {
 	struct colo_sec s = {
 		.lsock = -1, .sock = -1, .csock = -1, .vm = { .ctx_fd = -1 },
+		.wake_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int ret;
 
@@ -585,7 +628,7 @@ int colo_secondary_main(int argc, char *argv[])
 	ret = setup(&s);
 	if (!ret)
 		ret = serve(&s);
-	if (ret && atomic_load(&s.forced)) {
+	if (ret && failover_asked(&s)) {
 		fprintf(stderr, "kmig colo secondary: failover asked by hand\n");
 		ret = -ENOTCONN;
 	}
