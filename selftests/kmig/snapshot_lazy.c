@@ -104,6 +104,23 @@ static bool running(pid_t pid)
 	return !proc_reaped(pid, &status, 0);
 }
 
+/* A lazy restore (--fill-rate SLOWEST) stopped at @point, then killed. */
+static void killed_at(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(lazy) *self, const char *point)
+{
+	int status;
+
+	setenv("KMIG_STOP_AT", point, 1);
+	self->agent = restore(self, "lazy.log", "--lazy", "--fill-rate",
+			      SLOWEST, NULL);
+	unsetenv("KMIG_STOP_AT");
+	ASSERT_TRUE(proc_stopped(self->agent, &status, PROC_WAIT_MS))
+		TH_LOG("%s", file_text("lazy.log"));
+	kill(self->agent, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(self->agent, 10000));
+	self->agent = 0;
+}
+
 TEST_F_TIMEOUT(lazy, guest_runs_during_the_fill_and_memory_ends_exact, 240)
 {
 	struct vmm_status st;
@@ -192,22 +209,11 @@ TEST_F_TIMEOUT(lazy, a_damaged_range_ends_faults_with_sigbus, 240)
 TEST_F_TIMEOUT(lazy, a_killed_agent_leaves_faults_waiting_for_resume_fill, 240)
 {
 	struct vmm_status st;
-	pid_t pid;
-	int status;
 
 	REQUIRE_BED();
 	saved(_metadata, self);
 	/* the agent stops with its first faults read and not served */
-	setenv("KMIG_STOP_AT", "lazy-fault", 1);
-	pid = restore(self, "lazy.log", "--lazy", "--fill-rate", SLOWEST,
-		      NULL);
-	unsetenv("KMIG_STOP_AT");
-	self->agent = pid;
-	ASSERT_TRUE(proc_stopped(pid, &status, PROC_WAIT_MS))
-		TH_LOG("%s", file_text("lazy.log"));
-	kill(pid, SIGKILL);
-	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(pid, 10000));
-	self->agent = 0;
+	killed_at(_metadata, self, "lazy-fault");
 	/*
 	 * Its faults wait: the VMM did not die (its status reads guest
 	 * memory and may wait for a page too; it says "running" below, once
@@ -238,12 +244,35 @@ TEST_F_TIMEOUT(lazy, a_killed_paused_restore_resumes_to_exact_memory, 240)
 	ASSERT_TRUE(running(pid)) TH_LOG("%s", file_text("lazy.log"));
 	kill(pid, SIGKILL);
 	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(pid, 10000));
-	self->agent = restore(self, "resume.log", "--resume-fill", NULL, NULL,
-			      NULL);
+	self->agent = restore(self, "resume.log", "--resume-fill", "--paused",
+			      NULL, NULL);
 	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
 		TH_LOG("%s", file_text("resume.log"));
 	self->agent = 0;
 	EXPECT_SAME_MEMORY(&self->b, self->file);
+	vmm_resume_runs(&self->b);
+}
+
+/*
+ * Killed before the guest ever ran, when its pages were put in missing
+ * mode but the VMM's own (the payload and parameter page kmig-vmm writes
+ * at start) were not yet overwritten with the file's: --resume-fill does
+ * the setup again, so the memory is the file's, and the guest's state is
+ * loaded (it runs when resumed).
+ */
+TEST_F_TIMEOUT(lazy, killed_before_the_guest_ran_resume_fill_sets_it_up, 240)
+{
+	REQUIRE_BED();
+	saved(_metadata, self);
+	killed_at(_metadata, self, "lazy-setup");
+	self->agent = restore(self, "resume.log", "--resume-fill", "--paused",
+			      NULL, NULL);
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("resume.log"));
+	self->agent = 0;
+	TH_LOG("%s", file_text("resume.log"));
+	EXPECT_SAME_MEMORY(&self->b, self->file);
+	vmm_resume_runs(&self->b);
 }
 
 TEST_F_TIMEOUT(lazy, the_recorded_working_set_is_prefetched_first, 300)

@@ -26,7 +26,7 @@ static const char usage[] =
 "                    FILE\n"
 "       kmig restore --vmm SOCK --lazy [--paused] [--threads N]\n"
 "                    [--fill-rate MIB] [--record-ws[=M]] FILE\n"
-"       kmig restore --vmm SOCK --resume-fill [--threads N] FILE\n"
+"       kmig restore --vmm SOCK --resume-fill [--paused] [--threads N] FILE\n"
 "\n"
 "Restore the guest saved in FILE (kmig save) into the VMM behind control\n"
 "socket SOCK, which waits for one (started with --incoming), and run it.\n"
@@ -45,7 +45,9 @@ static const char usage[] =
 "                 working set are not bounded)\n"
 "  --record-ws[=M]  record the first M pages the guest faults (4096)\n"
 "                 as FILE.ws, for the next lazy restore to read first\n"
-"  --resume-fill  serve and fill a guest whose lazy restore died\n"
+"  --resume-fill  serve and fill a guest whose lazy restore died; if it\n"
+"                 died before the guest ran, set it up again and run it\n"
+"                 (unless --paused)\n"
 "  --help         this text\n";
 
 /* Page numbers given memory per call. */

@@ -470,6 +470,9 @@ static int vmm_req(struct lazy *l, const char *req)
 	char why[256];
 	int ret = mig_vmm_req(&l->vm.vmm, req, why, sizeof(why));
 
+	/* unmap and map again after a restore that died: done already */
+	if (ret == -EALREADY && (!strcmp(req, "unmap") || !strcmp(req, "map")))
+		return 0;
 	return ret ? fail(l, ret, "%s", why) : 0;
 }
 
@@ -555,33 +558,45 @@ static int open_file(struct lazy *l, char *state, size_t n)
 	return ret ? fail(l, ret, "%s", err) : 0;
 }
 
-/* Attach, and (unless --resume-fill) load the guest and run it. */
+/*
+ * Attach, and load the guest and run it. --resume-fill after a restore
+ * that died once the guest ran (it is not "incoming") only serves and
+ * fills; after one that died before, the whole setup is done again, as
+ * none of it can have been undone by the guest: pages put in missing
+ * mode again stay what they are if present, every present page is
+ * overwritten again (the VMM's own ones, written when it started, among
+ * them), and the guest's state is loaded.
+ */
 static int begin(struct lazy *l, uint64_t *run_ms, uint64_t t0)
 {
 	char state[32], path[4096];
+	bool setup;
 	int ret;
 
 	ret = open_file(l, state, sizeof(state));
 	if (ret)
 		return ret;
-	if (l->so->resume_fill)
-		ret = take_present(l);
-	else if (strcmp(state, "incoming"))
+	setup = !strcmp(state, "incoming");
+	if (!setup && !l->so->resume_fill)
 		return fail(l, -EBUSY,
 			    "the VMM at %s is %s, not waiting for a guest (start it with --incoming)",
 			    l->so->o.vmm, state);
-	else
+	if (setup)
 		ret = set_missing(l);
-	if (!ret && !l->so->resume_fill)
+	if (!ret && setup) {
+		kmig_stop_at("lazy-setup");
 		ret = overwrite_present(l);
+	}
+	if (!ret && l->so->resume_fill)
+		ret = take_present(l);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s.ws", l->so->file);
 	take_ws(l, path);
 	ret = start_threads(l);
-	if (!ret && !l->so->resume_fill)
+	if (!ret && setup)
 		ret = vmm_req(l, "map");
-	if (ret || l->so->resume_fill)
+	if (ret || !setup)
 		return ret;
 	ret = snap_load(&l->vm, &l->snap, path, sizeof(path));
 	if (ret)

@@ -171,6 +171,18 @@ uint64_t json_u64(const char *json, const char *key);
 	EXPECT_STREQ("incoming", __st.state);				\
 })
 
+/* A guest loaded and waiting: told to resume, it runs (its counter moves). */
+#define vmm_resume_runs(v) ({						\
+	struct vmm_client __c = { .fd = -1 };				\
+	struct vmm_status __st;						\
+	ASSERT_EQ(0, vmm_connect(v, &__c));				\
+	EXPECT_EQ(0, vmm_client_cmd(&__c, "resume"));			\
+	vmm_client_close(&__c);						\
+	ASSERT_EQ(0, vmm_status(v, &__st));				\
+	EXPECT_STREQ("running", __st.state);				\
+	vmm_wait_counter(v, __st.counter, &__st);			\
+})
+
 /* The guest runs on the VMM at @sock: its counter moves within 500 ms. */
 #define vmm_expect_runs(sock) ({					\
 	struct vmm_status __st;						\
