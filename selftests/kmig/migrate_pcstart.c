@@ -100,12 +100,19 @@ TEST_F_TIMEOUT(pcstart, switches_when_asked, TEST_TIMEOUT)
 	self->helper = 0;
 	TH_LOG("postcopy-start: %s", file_text("pcstart.log"));
 	if (!variant->armed) {
-		/* refused, and the migration timed out in precopy */
+		/*
+		 * Refused both times, and the migration stays precopy: it
+		 * times out where the guest outruns the link, or converges
+		 * where this kernel's nested guest writes more slowly (the
+		 * debug kernel's does); the guest runs where it ended.
+		 */
 		EXPECT_EQ(11, WEXITSTATUS(status));
 		EXPECT_TRUE(file_has("pcstart.log", "not started with --postcopy-after start"));
-		EXPECT_EQ(1, r.mig_ret) TH_LOG("%s", r.mig_out);
 		EXPECT_EQ(NULL, strstr(r.mig_out, "postcopy_pushed"));
-		ASSERT_EQ(0, vmm_status(&self->a, &st));
+		EXPECT_TRUE(r.mig_ret == 0 || r.mig_ret == 1)
+			TH_LOG("%s", r.mig_out);
+		TH_LOG("precopy %s", r.mig_ret ? "timed out" : "converged");
+		ASSERT_EQ(0, vmm_status(r.mig_ret ? &self->a : &self->b, &st));
 		EXPECT_STREQ("running", st.state);
 		agents_free(&r);
 		return;

@@ -3,7 +3,8 @@
  * kmig save and kmig restore with real KVM guests on kmig memory: a
  * dirtying guest saved (and left paused) is in the file byte for byte,
  * is restored into a second VMM byte for byte, and runs there, saved
- * with N threads, with O_DIRECT, or live (running while it is written);
+ * with N threads, with O_DIRECT, live (running while it is written), or
+ * live with O_DIRECT;
  * --resume runs the saved one on; a file
  * with a damaged page, or cut short, is refused and the guest is not
  * started; an existing file is not overwritten.
@@ -70,20 +71,6 @@ static void start(struct __test_metadata *_metadata,
 	usleep(300 * 1000);	/* let the guest write a while */
 }
 
-/* Resume the VMM @v's loaded guest: it runs, its counter advancing. */
-static void resume_runs(struct __test_metadata *_metadata, struct vmm_proc *v)
-{
-	struct vmm_client c = { .fd = -1 };
-	struct vmm_status st;
-
-	ASSERT_EQ(0, vmm_connect(v, &c));
-	ASSERT_EQ(0, vmm_client_cmd(&c, "resume"));
-	vmm_client_close(&c);
-	ASSERT_EQ(0, vmm_status(v, &st));
-	EXPECT_STREQ("running", st.state);
-	vmm_wait_counter(v, st.counter, &st);
-}
-
 TEST_F_TIMEOUT(snapshot, saved_guest_restores_byte_for_byte_and_runs, 150)
 {
 
@@ -98,16 +85,16 @@ TEST_F_TIMEOUT(snapshot, saved_guest_restores_byte_for_byte_and_runs, 150)
 	/* Loaded and not run: the VMM waits to be told to resume. */
 	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
 	EXPECT_SAME_MEMORY(&self->b, self->file);
-	resume_runs(_metadata, &self->b);
+	vmm_resume_runs(&self->b);
 }
 
-/* kmig(), with @args (up to 8, NULL ended). */
+/* kmig(), with @args (up to 10, NULL ended). */
 static int kmig_argv(const char *const *args)
 {
-	const char *argv[10] = { proc_bin("kmig") };
+	const char *argv[12] = { proc_bin("kmig") };
 	int i;
 
-	for (i = 0; i < 8 && args[i]; i++)
+	for (i = 0; i < 10 && args[i]; i++)
 		argv[i + 1] = args[i];
 	return proc_wait_exit(proc_spawn(NULL, "kmig.log", argv), 60000);
 }
@@ -155,7 +142,7 @@ TEST_F_TIMEOUT(snapshot, threads_and_direct_io_restore_byte_for_byte, 150)
 	TH_LOG("%s", file_text("kmig.log"));
 	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
 	EXPECT_SAME_MEMORY(&self->b, self->file2);
-	resume_runs(_metadata, &self->b);
+	vmm_resume_runs(&self->b);
 }
 
 TEST_F_TIMEOUT(snapshot, live_save_of_a_dirtying_guest_restores_byte_for_byte, 150)
@@ -186,13 +173,49 @@ TEST_F_TIMEOUT(snapshot, live_save_of_a_dirtying_guest_restores_byte_for_byte, 1
 	ASSERT_EQ(0, kmig("restore", "--vmm", self->b.sock, "--paused",
 			  self->file)) TH_LOG("%s", file_text("kmig.log"));
 	EXPECT_SAME_MEMORY(&self->b, self->file);
-	resume_runs(_metadata, &self->b);
+	vmm_resume_runs(&self->b);
 	/* --live wants a running guest. */
 	EXPECT_EQ(1, kmig("save", "--vmm", self->a.sock, "--live",
 			  self->file2));
 	EXPECT_TRUE(file_has("kmig.log", "paused already"))
 		TH_LOG("%s", file_text("kmig.log"));
 	EXPECT_NE(0, access(self->file2, F_OK));
+}
+
+/*
+ * Live and O_DIRECT together: the dirty rounds rewrite pages in place
+ * through the O_DIRECT descriptor, from several threads.
+ */
+TEST_F_TIMEOUT(snapshot, live_save_with_direct_io_restores_byte_for_byte, 150)
+{
+	const char *live[] = { "save", "--vmm", self->a.sock, "--live",
+			       "--live-dirty=1", "--live-rounds=3",
+			       "--direct-io", "--threads=2", self->file2,
+			       NULL };
+	const char *restore[] = { "restore", "--vmm", self->b.sock,
+				  "--direct-io", "--paused", self->file2,
+				  NULL };
+	unsigned int rounds = 0;
+	const char *said;
+	int ret;
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	ret = kmig_direct(_metadata, live);
+	if (ret == 4)
+		SKIP(return, "%s", file_text("kmig.log"));
+	ASSERT_EQ(0, ret);
+	TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_TRUE(file_has("kmig.log", "(2 threads, O_DIRECT"));
+	said = strstr(file_text("kmig.log"), "live: ");
+	ASSERT_NE(NULL, said);
+	ASSERT_EQ(1, sscanf(said, "live: %u dirty rounds", &rounds));
+	EXPECT_LE(1, rounds);
+	EXPECT_STREQ("paused", snap_vmm_state(&self->a));
+	EXPECT_SAME_MEMORY(&self->a, self->file2);
+	ASSERT_EQ(0, kmig_direct(_metadata, restore));
+	EXPECT_SAME_MEMORY(&self->b, self->file2);
+	vmm_resume_runs(&self->b);
 }
 
 TEST_F_TIMEOUT(snapshot, resume_runs_the_saved_guest_on, 150)
