@@ -2,7 +2,8 @@
 /*
  * kmigd, the agent as a service (Documentation/kmigd.rst), on two hosts
  * (selftests/qemu/hosts.sh): a kmigd on each, and every migration driven
- * through their sockets only. A migration runs and reports its progress;
+ * through their sockets only. A migration runs and reports its progress
+ * on both sides;
  * one is cancelled and its guest runs on here; one goes on when its
  * client is killed and when its kmigd is killed and started again.
  */
@@ -274,6 +275,12 @@ TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 	EXPECT_STREQ("running", json_get_str(json_get(a, "job"), "state"))
 		TH_LOG("the migration ended before its progress was seen: %s",
 		       json_get_str(json_get(a, "job"), "error"));
+	json_free(a);
+	/* ... and the destination's, while it receives */
+	a = job_until(_metadata, KMIGD_B, in, 60000, moving);
+	ASSERT_NE(NULL, a);
+	EXPECT_STREQ("running", json_get_str(json_get(a, "job"), "state"))
+		TH_LOG("the incoming job ended before its progress was seen");
 	json_free(a);
 
 	both_completed(_metadata, mig, in);

@@ -240,7 +240,8 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 		if (mig_recv_main_sync(c, cmd->round))
 			return -EBADMSG;
 		c->round++;
-		d->job.memory_iteration = c->round;
+		__atomic_store_n(&d->job.memory_iteration, c->round,
+				 __ATOMIC_RELAXED);
 		return 0;
 	}
 	return 0;
@@ -580,6 +581,45 @@ static int attach(struct dst *d)
 	return 0;
 }
 
+/* What the receivers counted so far, for the job model (report.c). */
+static void counts(struct dst *d, struct mig_counts *c)
+{
+	unsigned int i;
+
+	*c = (struct mig_counts){ .rate_from_elapsed = true };
+	for (i = 0; i < d->recv.nchan; i++) {
+		c->pages += __atomic_load_n(&d->recv.ch[i].pages,
+					    __ATOMIC_RELAXED);
+		c->zero += __atomic_load_n(&d->recv.ch[i].zero,
+					   __ATOMIC_RELAXED);
+		c->all_bytes += __atomic_load_n(&d->recv.ch[i].dec.pos,
+						__ATOMIC_RELAXED);
+	}
+	c->ram_bytes = c->all_bytes;
+}
+
+/*
+ * While it receives (the keepalive thread's tick): what came so far into
+ * the job info, for kmigd (report.c); the job itself is the main thread's.
+ */
+static void progress_tick(void *arg)
+{
+	struct dst *d = arg;
+	struct mig_job j = {
+		.status = "active", .start_ns = d->job.start_ns,
+		.memory_total = d->job.memory_total,
+		.channels = d->recv.nchan, .tls = d->job.tls,
+		.tls_ktls = d->job.tls_ktls, .tls_relay = d->job.tls_relay,
+	};
+	struct mig_counts c;
+
+	counts(d, &c);
+	j.memory_iteration = __atomic_load_n(&d->job.memory_iteration,
+					     __ATOMIC_RELAXED);
+	mig_job_count(&j, &c);
+	mig_job_publish(&j, false);
+}
+
 static int run(struct dst *d)
 {
 	struct mig_acceptor a;
@@ -599,7 +639,9 @@ static int run(struct dst *d)
 	if (!ret)
 		mig_tls_note(&d->o, &d->job);
 	if (!ret) {
-		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link);
+		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link,
+					  getenv("KMIG_JOB_DIR") ?
+					  progress_tick : NULL, d);
 		if (ret)
 			return fail(d, ret, "cannot start the keepalive thread");
 	}
@@ -612,20 +654,14 @@ static int run(struct dst *d)
 	return ret;
 }
 
-/* What the receivers counted, for the job model (report.c). */
 static void job_final(struct dst *d, int ret)
 {
-	struct mig_counts c = { .rate_from_elapsed = true };
+	struct mig_counts c;
 	unsigned int i;
 
+	counts(d, &c);
 	for (i = 0; i < d->o.ndevs; i++)
 		c.device_bytes += d->o.devs[i].bytes;
-	for (i = 0; i < d->recv.nchan; i++) {
-		c.pages += d->recv.ch[i].pages;
-		c.zero += d->recv.ch[i].zero;
-		c.all_bytes += d->recv.ch[i].dec.pos;
-	}
-	c.ram_bytes = c.all_bytes;
 	c.torn = d->recv.torn.pages;
 	d->job.channels = d->recv.nchan;
 	mig_job_count(&d->job, &c);

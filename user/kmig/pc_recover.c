@@ -345,7 +345,8 @@ static int meet(struct rc_dst *d)
 					"cannot send the received-page bitmap: %s",
 					strerror(-ret));
 	mig_hs_out_init(&d->out, d->sock, uuid);
-	ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link);
+	ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link, NULL,
+				  NULL);
 	if (ret)
 		return fail(d, ret, "cannot start the keepalive");
 	if (pthread_create(&d->faulter, NULL, faulter, d))

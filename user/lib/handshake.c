@@ -407,6 +407,11 @@ static void *pinger(void *arg)
 	while (!p->stop) {
 		until = kmig_deadline(MIG_PING_NS / 4000000);
 		pthread_cond_timedwait(&p->cond, &p->lock, &until);
+		if (!p->stop && p->tick) {
+			pthread_mutex_unlock(&p->lock);
+			p->tick(p->tick_arg);
+			pthread_mutex_lock(&p->lock);
+		}
 		if (p->stop || kmig_now_ns() - READ_ONCE_U64(p->out->last_ns) <
 			       MIG_PING_NS)
 			continue;
@@ -424,9 +429,12 @@ static void *pinger(void *arg)
 }
 
 int mig_hs_pinger_start(struct mig_hs_pinger *p, struct mig_hs_out *out,
-			struct mig_link *link)
+			struct mig_link *link, void (*tick)(void *arg),
+			void *tick_arg)
 {
 	memset(p, 0, sizeof(*p));
+	p->tick = tick;
+	p->tick_arg = tick_arg;
 	pthread_mutex_lock(&out->lock);
 	out->last_ns = kmig_now_ns();
 	pthread_mutex_unlock(&out->lock);

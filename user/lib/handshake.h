@@ -163,11 +163,14 @@ int mig_hs_destination(struct mig_hs_out *o, struct mig_link *l,
 
 /*
  * The destination's keepalive: a PING every MIG_PING_NS of silence on the
- * return path, from start to stop.
+ * return path, from start to stop; and @tick(@tick_arg), when set, every
+ * MIG_PING_NS / 4 (no lock held).
  */
 struct mig_hs_pinger {
 	struct mig_hs_out *out;
 	struct mig_link *link;
+	void (*tick)(void *arg);
+	void *tick_arg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -176,7 +179,8 @@ struct mig_hs_pinger {
 };
 
 int mig_hs_pinger_start(struct mig_hs_pinger *p, struct mig_hs_out *out,
-			struct mig_link *link);
+			struct mig_link *link, void (*tick)(void *arg),
+			void *tick_arg);
 void mig_hs_pinger_stop(struct mig_hs_pinger *p);
 
 #endif /* KMIG_HANDSHAKE_H */
