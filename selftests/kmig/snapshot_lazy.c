@@ -33,14 +33,14 @@
 FIXTURE(lazy) {
 	struct vmm_proc a, b;
 	char file[64], ws[80];
-	pid_t agent;
+	pid_t agent, agent2;
 };
 
 FIXTURE_SETUP(lazy)
 {
 	memset(&self->a, 0, sizeof(self->a));
 	memset(&self->b, 0, sizeof(self->b));
-	self->agent = 0;
+	self->agent = self->agent2 = 0;
 	snprintf(self->file, sizeof(self->file), "%slazy-%d.kmig",
 		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", getpid());
 	snprintf(self->ws, sizeof(self->ws), "%s.ws", self->file);
@@ -49,25 +49,34 @@ FIXTURE_SETUP(lazy)
 FIXTURE_TEARDOWN(lazy)
 {
 	proc_stop(&self->agent);
+	proc_stop(&self->agent2);
 	vmm_stop(&self->a);
 	vmm_stop(&self->b);
 	unlink(self->file);
 	unlink(self->ws);
 }
 
-/* `kmig restore --vmm SOCK ARGS... FILE` started, its output in @log. */
-static pid_t restore(FIXTURE_DATA(lazy) *self, const char *log,
-		     const char *a1, const char *a2, const char *a3,
-		     const char *a4)
+/* `kmig restore --vmm SOCK ARGS... FILE` into @v, its output in @log. */
+static pid_t restore_to(FIXTURE_DATA(lazy) *self, struct vmm_proc *v,
+			const char *log, const char *a1, const char *a2,
+			const char *a3, const char *a4)
 {
 	const char *argv[] = { proc_bin("kmig"), "restore", "--vmm",
-			       self->b.sock, a1, a2, a3, a4, NULL, NULL };
+			       v->sock, a1, a2, a3, a4, NULL, NULL };
 	unsigned int i;
 
 	for (i = 4; argv[i]; i++)
 		;
 	argv[i] = self->file;
 	return proc_spawn(NULL, log, argv);
+}
+
+/* The same into VMM b. */
+static pid_t restore(FIXTURE_DATA(lazy) *self, const char *log,
+		     const char *a1, const char *a2, const char *a3,
+		     const char *a4)
+{
+	return restore_to(self, &self->b, log, a1, a2, a3, a4);
 }
 
 /* A guest that wrote its memory a while, saved, and a VMM waiting. */
@@ -273,6 +282,32 @@ TEST_F_TIMEOUT(lazy, killed_before_the_guest_ran_resume_fill_sets_it_up, 240)
 	TH_LOG("%s", file_text("resume.log"));
 	EXPECT_SAME_MEMORY(&self->b, self->file);
 	vmm_resume_runs(&self->b);
+}
+
+/*
+ * Two lazy restores of one file at once, into two VMMs: each reads it on
+ * its own (the one page cache serves both), and both end exact and run.
+ */
+TEST_F_TIMEOUT(lazy, two_lazy_restores_of_one_file_at_once, 240)
+{
+	REQUIRE_BED();
+	saved(_metadata, self);
+	vmm_startf(&self->a, vmm_sock("lazy-a2"), "/dev/null",
+		   VMM_ARGS " --incoming");
+	self->agent = restore(self, "lazy.log", "--lazy", "--paused",
+			      "--fill-rate", SLOW);
+	self->agent2 = restore_to(self, &self->a, "lazy2.log", "--lazy",
+				  "--paused", "--fill-rate", SLOW);
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy.log"));
+	self->agent = 0;
+	ASSERT_EQ(0, proc_wait_exit(self->agent2, 120000))
+		TH_LOG("%s", file_text("lazy2.log"));
+	self->agent2 = 0;
+	EXPECT_SAME_MEMORY(&self->b, self->file);
+	EXPECT_SAME_MEMORY(&self->a, self->file);
+	vmm_resume_runs(&self->b);
+	vmm_resume_runs(&self->a);
 }
 
 TEST_F_TIMEOUT(lazy, the_recorded_working_set_is_prefetched_first, 300)
