@@ -24,6 +24,10 @@
  * written since) may differ no more often than the guest wrote, which the
  * pace of the destination's VMM keeps low.
  *
+ * The same with the two races of RUN against the listening side made to
+ * happen (KMIG_DELAY_AT): every page arrived before the destination
+ * listens (no fault), and faults raised before the fault thread reads.
+ *
  * Then a failure before RUN: a destination whose VMM refuses the vCPU
  * state (it has another number of vCPUs) says FAILED, and the source runs
  * the guest again. And a link cut or either agent killed right after RUN
@@ -92,7 +96,16 @@ FIXTURE_TEARDOWN(postcopy)
 		TH_LOG("cannot remove %s", self->dir);
 }
 
-TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
+/*
+ * One postcopy of the dirtying guest over @channels page channels, the
+ * destination's agent with $KMIG_DELAY_AT @delay (or none). The push
+ * waits for the guest's first fault, so that postcopy lasts; with
+ * @push_now it does not (nor is it slowed), and all of it has arrived
+ * before the delayed RUN lets the guest run: no fault.
+ */
+static void live(struct __test_metadata *_metadata,
+		 FIXTURE_DATA(postcopy) *self, unsigned int channels,
+		 unsigned int port, const char *delay, bool push_now)
 {
 	char mig_args[PATH_MAX + 128], src[PATH_MAX], why[256] = "";
 	struct vmm_status st, sa, sb;
@@ -119,12 +132,16 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	usleep(300 * 1000);
 
 	snprintf(mig_args, sizeof(mig_args),
-		 "--channels %u --postcopy --postcopy-bandwidth 1 --timeout 60 --json --save-at-switchover %s",
-		 variant->channels, src);
-	setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
-	run_agents(&self->a, &self->b, variant->port, "--timeout 60 --json",
+		 "--channels %u --postcopy%s --timeout 60 --json --save-at-switchover %s",
+		 channels, push_now ? "" : " --postcopy-bandwidth 1", src);
+	if (!push_now)
+		setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
+	if (delay)
+		setenv("KMIG_DELAY_AT", delay, 1);
+	run_agents(&self->a, &self->b, port, "--timeout 60 --json",
 		   mig_args, 100, &r);
 	unsetenv("KMIG_PUSH_AFTER_FAULT");
+	unsetenv("KMIG_DELAY_AT");
 	if (r.mig_ret || r.in_ret) {
 		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
 		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
@@ -135,20 +152,25 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	EXPECT_NE(NULL, strstr(r.in_out, "\"status\": \"completed\""));
 	EXPECT_LT(0, json_u64(r.mig_out, "postcopy_discarded"))
 		TH_LOG("%s", r.mig_out);
-	EXPECT_LT(0, json_u64(r.in_out, "postcopy_faults"))
-		TH_LOG("%s", r.in_out);
-	/* requested, not only met by the push, which waited for one */
-	EXPECT_LT(0, json_u64(r.mig_out, "postcopy_fault_requests"))
-		TH_LOG("%s", r.mig_out);
+	if (push_now) {
+		EXPECT_EQ(0, json_u64(r.in_out, "postcopy_faults"))
+			TH_LOG("%s", r.in_out);
+	} else {
+		EXPECT_LT(0, json_u64(r.in_out, "postcopy_faults"))
+			TH_LOG("%s", r.in_out);
+		/* requested, not only met by the push, which waited */
+		EXPECT_LT(0, json_u64(r.mig_out, "postcopy_fault_requests"))
+			TH_LOG("%s", r.mig_out);
+	}
 	EXPECT_LE(json_u64(r.in_out, "postcopy_faults"),
 		  json_u64(r.in_out, "postcopy_requests"));
 	TH_LOG("%u channel(s): faults %llu, fault to install p50 < %llu us, p99 < %llu us",
-	       variant->channels,
+	       channels,
 	       (unsigned long long)json_u64(r.in_out, "postcopy_faults"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p50_us"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p99_us"));
 	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed",
-	       variant->channels,
+	       channels,
 	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"),
 	       (unsigned long long)json_u64(r.in_out, "downtime"),
 	       (unsigned long long)json_u64(r.mig_out, "postcopy_discarded"),
@@ -173,6 +195,60 @@ TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 	       diff, unlogged, (unsigned long long)(sb.writes - sa.writes));
 	EXPECT_EQ(0, unlogged);
 	EXPECT_LE((uint64_t)diff, sb.writes - sa.writes + OTHER_PAGES);
+}
+
+TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
+{
+	live(_metadata, self, variant->channels, variant->port, NULL, false);
+}
+
+/*
+ * The two races of RUN against the listening side, made to happen: the
+ * destination's runner held after POSTCOPY_RUN while the page channels
+ * go on, so that every page has arrived before it listens; and its fault
+ * thread held, so that the guest faults before anyone reads the faults,
+ * which wait for it.
+ */
+FIXTURE(race) {
+	FIXTURE_DATA(postcopy) p;
+};
+
+FIXTURE_VARIANT(race) {
+	const char *delay;
+	bool push_now;
+	unsigned int port;
+};
+
+FIXTURE_VARIANT_ADD(race, pages_before_listen) {
+	.delay = "pc-listen:6000", .push_now = true, .port = 24651,
+};
+
+FIXTURE_VARIANT_ADD(race, faults_before_their_server) {
+	.delay = "pc-faults:2000", .port = 24652,
+};
+
+FIXTURE_SETUP(race)
+{
+	memset(&self->p, 0, sizeof(self->p));
+	snprintf(self->p.dir, sizeof(self->p.dir), "%spostcopy-race-%d",
+		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", getpid());
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	char cmd[256];
+
+	vmm_stop(&self->p.a);
+	vmm_stop(&self->p.b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->p.dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->p.dir);
+}
+
+TEST_F_TIMEOUT(race, run_and_listen, TEST_TIMEOUT)
+{
+	live(_metadata, &self->p, 4, variant->port, variant->delay,
+	     variant->push_now);
 }
 
 /* The destination refuses the vCPU state: the guest runs at the source. */

@@ -110,6 +110,7 @@ static void *faulter(void *arg)
 {
 	struct dst *d = arg;
 
+	kmig_delay_at("pc-faults");	/* a test's late fault server */
 	mig_pc_forward_faults(d->pc->ffd, d->pc->stop[0], &d->out, &d->link, &d->job.pc_requests);
 	return NULL;
 }
@@ -260,6 +261,7 @@ static int listen_and_run(struct dst *d)
 		return ret;
 	d->job.pc_stale = stale;
 	mig_recv_pc_ready(&d->recv, stale);
+	kmig_delay_at("pc-listen");	/* a test's late RUN: pages come on */
 	ret = listen_faults(d);
 	if (!ret)
 		ret = fetch_stale(d);

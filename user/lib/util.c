@@ -87,3 +87,22 @@ void kmig_stop_at(const char *point)
 	if (at && !strcmp(at, point))
 		raise(SIGSTOP);
 }
+
+void kmig_delay_at(const char *point)
+{
+	const char *at = getenv("KMIG_DELAY_AT");
+	size_t n = strlen(point);
+	unsigned long ms;
+	struct timespec ts;
+	char *end;
+
+	if (!at || strncmp(at, point, n) || at[n] != ':')
+		return;
+	ms = strtoul(at + n + 1, &end, 10);
+	if (*end || ms > 600000)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}

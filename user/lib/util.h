@@ -40,4 +40,10 @@ static inline uint64_t kmig_bitmap_words(uint64_t bits)
  */
 void kmig_stop_at(const char *point);
 
+/*
+ * For the tests of races: when $KMIG_DELAY_AT is "@point:MS", the calling
+ * thread sleeps MS milliseconds there while the others go on.
+ */
+void kmig_delay_at(const char *point);
+
 #endif /* KMIG_UTIL_H */
