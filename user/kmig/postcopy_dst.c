@@ -217,11 +217,26 @@ static int listen_faults(struct dst *d)
 	return vmm_req(d, "map");
 }
 
+/* Requests per write when asking for the stale pages. */
+#define STALE_BATCH	64
+
+static int request(struct dst *d, const uint64_t *v, unsigned int n)
+{
+	int ret = n ? mig_hs_send_values(&d->out, MIG_HS_REQUEST, v, n) : 0;
+
+	if (ret)
+		return mig_link_io_fail(&d->link, ret,
+					"cannot request the stale pages: %s",
+					strerror(-ret));
+	__atomic_fetch_add(&d->job.pc_requests, n, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Ask for every stale page not overwritten yet, and wait for all. */
 static int fetch_stale(struct dst *d)
 {
-	uint64_t p;
-	unsigned int i;
+	uint64_t p, v[STALE_BATCH];
+	unsigned int i, n = 0;
 	int ret;
 
 	for (i = 0; i < d->vm.nslots; i++) {
@@ -232,17 +247,18 @@ static int fetch_stale(struct dst *d)
 					      __ATOMIC_RELAXED) &
 			      (1ull << (p % 64))))
 				continue;
-			ret = mig_hs_send(&d->out, MIG_HS_REQUEST,
-					  MIG_HS_REQUEST_VALUE(sl->id, p), NULL);
+			v[n++] = MIG_HS_REQUEST_VALUE(sl->id, p);
+			if (n < STALE_BATCH)
+				continue;
+			ret = request(d, v, n);
 			if (ret)
-				return mig_link_io_fail(&d->link, ret,
-							"cannot request page %llu of slot %u: %s",
-							(unsigned long long)p,
-							sl->id, strerror(-ret));
-			__atomic_fetch_add(&d->job.pc_requests, 1,
-					   __ATOMIC_RELAXED);
+				return ret;
+			n = 0;
 		}
 	}
+	ret = request(d, v, n);
+	if (ret)
+		return ret;
 	ret = mig_recv_pc_wait_stale(&d->recv);
 	return ret ? fail(d, ret, "the stale pages did not arrive") : 0;
 }

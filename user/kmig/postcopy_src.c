@@ -32,6 +32,13 @@
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
 #define io_fail(x, ret, ...) mig_link_io_fail(&(x)->link, ret, __VA_ARGS__)
 
+/*
+ * Requests answered at once, at most: those queued while the urgent thread
+ * answered the last ones (the stale pages' fetch before RUN asks for all
+ * of them in a row) go out in one record and one write.
+ */
+#define URGENT_BATCH	32
+
 /* The requests not answered yet, in order; the urgent thread's state. */
 struct pc_src {
 	pthread_mutex_t lock;
@@ -45,7 +52,7 @@ struct pc_src {
 	uint64_t requests, answered;	/* requests, faults: atomic */
 	uint64_t faults;		/* requests since RESUMED */
 	uint64_t pushed_before;		/* page channels' pages at RUN */
-	uint8_t page[MIG_PAGE];
+	uint8_t page[URGENT_BATCH][MIG_PAGE];
 };
 
 bool postcopy_due(struct precopy_src *s)
@@ -107,29 +114,52 @@ static int on_request(void *opaque, uint64_t value)
 	return 0;
 }
 
-/* One requested page, now, on the urgent path; the push goes on there. */
-static int answer(struct precopy_src *s, uint64_t value)
+static int by_value(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Requested pages @v[0..@n), all of one slot, now, on the urgent path, in
+ * one RAM_PAGES record (its list ascending, each page once: a page two
+ * vCPUs faulted on may be asked for twice); the push goes on from the
+ * last.
+ */
+static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 {
 	struct kmig_section sec = {
 		.type = KMIG_REC_SECTION_PART, .id = MIG_URGENT_SECTION,
 		.kind = KMIG_SEC_RAM, .version = 1, .name = "urgent",
 	};
-	uint32_t slot = value >> 32;
-	uint64_t page = value & 0xffffffffu;
-	const void *data = s->pc->page;
+	uint32_t slot = v[0] >> 32;
+	uint64_t pages[URGENT_BATCH];
+	const void *data[URGENT_BATCH];
 	struct kmig_enc *e = &s->ch[0].enc;
+	unsigned int i, k;
 	int ret;
 
-	ret = kmig_ctx_read(s->vm.ctx_fd, slot, page * MIG_PAGE, s->pc->page,
-			    MIG_PAGE);
-	if (ret)
-		return fail(s, ret, "cannot read page %llu of slot %u: %s",
-			    (unsigned long long)page, slot, strerror(-ret));
-	mig_senders_seek(&s->senders, slot_index(s, slot), page);
+	qsort(v, n, sizeof(*v), by_value);
+	for (i = k = 1; i < n; i++)
+		if (v[i] != v[k - 1])
+			v[k++] = v[i];
+	n = k;
+	for (i = 0; i < n; i++) {
+		pages[i] = v[i] & 0xffffffffu;
+		data[i] = s->pc->page[i];
+		ret = kmig_ctx_read(s->vm.ctx_fd, slot, pages[i] * MIG_PAGE,
+				    s->pc->page[i], MIG_PAGE);
+		if (ret)
+			return fail(s, ret, "cannot read page %llu of slot %u: %s",
+				    (unsigned long long)pages[i], slot,
+				    strerror(-ret));
+	}
+	mig_senders_seek(&s->senders, slot_index(s, slot), pages[n - 1]);
 	precopy_main_begin(s);
 	ret = kmig_enc_section(e, &sec);
 	if (!ret)
-		ret = kmig_enc_pages(e, slot, &page, 1, &data);
+		ret = kmig_enc_pages(e, slot, pages, n, data);
 	sec.type = KMIG_REC_SECTION_FOOTER;
 	if (!ret)
 		ret = kmig_enc_section(e, &sec);
@@ -138,11 +168,13 @@ static int answer(struct precopy_src *s, uint64_t value)
 	return precopy_main_end(s, ret);
 }
 
+/* The urgent thread: the queued requests, oldest first, a slot's run at once. */
 static void *urgent(void *arg)
 {
 	struct precopy_src *s = arg;
 	struct pc_src *pc = s->pc;
-	uint64_t value;
+	uint64_t v[URGENT_BATCH];
+	unsigned int n;
 
 	pthread_mutex_lock(&pc->lock);
 	for (;;) {
@@ -150,14 +182,18 @@ static void *urgent(void *arg)
 			pthread_cond_wait(&pc->cond, &pc->lock);
 		if (pc->stop)
 			break;
-		value = pc->q[pc->head];
-		pc->head = (pc->head + 1) % pc->cap;
-		pc->n--;
+		for (n = 0; n < URGENT_BATCH && pc->n; n++) {
+			v[n] = pc->q[pc->head];
+			if (n && v[n] >> 32 != v[0] >> 32)
+				break;	/* another slot: the next batch */
+			pc->head = (pc->head + 1) % pc->cap;
+			pc->n--;
+		}
 		pthread_mutex_unlock(&pc->lock);
-		if (answer(s, value))
+		if (answer(s, v, n))
 			return NULL;
 		pthread_mutex_lock(&pc->lock);
-		pc->answered++;
+		pc->answered += n;
 	}
 	pthread_mutex_unlock(&pc->lock);
 	return NULL;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -62,6 +63,28 @@ int mig_hs_send(struct mig_hs_out *o, uint16_t type, uint64_t value,
 	ret = kmig_io_all(o->sock, m, len, true);
 	__atomic_store_n(&o->last_ns, kmig_now_ns(), __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&o->lock);
+	return ret;
+}
+
+int mig_hs_send_values(struct mig_hs_out *o, uint16_t type,
+		       const uint64_t *values, unsigned int n)
+{
+	uint8_t m[MIG_HS_MAX_MSG], *buf;
+	size_t len = 0, one;
+	unsigned int i;
+	int ret;
+
+	one = mig_hs_encode(m, o->uuid, type, 0, NULL);
+	buf = malloc(one * n + MIG_HS_MAX_MSG);	/* each encode's room */
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		len += mig_hs_encode(buf + len, o->uuid, type, values[i], NULL);
+	pthread_mutex_lock(&o->lock);
+	ret = kmig_io_all(o->sock, buf, len, true);
+	__atomic_store_n(&o->last_ns, kmig_now_ns(), __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&o->lock);
+	free(buf);
 	return ret;
 }
 

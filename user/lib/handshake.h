@@ -95,6 +95,9 @@ void mig_hs_out_init(struct mig_hs_out *o, int sock, const uint8_t uuid[16]);
 /* One message (@text may be NULL): 0 or -errno. */
 int mig_hs_send(struct mig_hs_out *o, uint16_t type, uint64_t value,
 		const char *text);
+/* @n messages of @type without text, one per value, in one write. */
+int mig_hs_send_values(struct mig_hs_out *o, uint16_t type,
+		       const uint64_t *values, unsigned int n);
 /*
  * One message of migration @uuid: 0, -errno of the socket, or -EPROTO
  * (-EBADMSG for a CRC mismatch) with the fault in @err.
