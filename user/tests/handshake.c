@@ -66,6 +66,23 @@ TEST_F(rp, failed_carries_its_errno_and_text)
 	EXPECT_EQ(kmig_crc32c(0, b, MIG_HS_HDR), get_le32(b + MIG_HS_HDR));
 }
 
+/* Many values in one write: each its own whole message, in order. */
+TEST_F(rp, values_go_as_messages_in_one_write)
+{
+	uint64_t v[64];
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		v[i] = MIG_HS_REQUEST_VALUE(i % 3, 1000 + 7 * i);
+	ASSERT_EQ(0, mig_hs_send_values(&self->out, MIG_HS_REQUEST, v, 64));
+	for (i = 0; i < 64; i++) {
+		ASSERT_EQ(0, recv_msg(self)) TH_LOG("%s", self->err);
+		EXPECT_EQ(MIG_HS_REQUEST, self->m.type);
+		EXPECT_EQ(v[i], self->m.value);
+		EXPECT_STREQ("", self->m.text);
+	}
+}
+
 TEST_F(rp, long_text_is_cut_to_the_limit)
 {
 	char text[MIG_HS_MAX_TEXT + 100];
