@@ -73,6 +73,7 @@ FIXTURE_TEARDOWN(recover)
 FIXTURE_VARIANT(recover) {
 	const char *fault;	/* silent link, or the agent killed (pc_cut_break) */
 	bool fail_once;		/* the first recovery's source is killed */
+	bool tls;		/* migration and recovery with --tls-psk */
 	int mig_exit, in_exit;
 };
 
@@ -92,6 +93,11 @@ FIXTURE_VARIANT_ADD(recover, recovery_fails_once) {
 	.fault = "silent", .fail_once = true, .mig_exit = 3, .in_exit = 3,
 };
 
+/* Over TLS: the recovery with the migration's key, never in the clear. */
+FIXTURE_VARIANT_ADD(recover, silent_link_tls) {
+	.fault = "silent", .tls = true, .mig_exit = 3, .in_exit = 3,
+};
+
 /*
  * The exit status of recovery agent *@pid within @ms. One still running
  * is logged where it waits and left to the teardown, which kills it:
@@ -109,27 +115,32 @@ static int agent_exit(struct __test_metadata *_metadata, pid_t *pid, int ms)
 	return ret;
 }
 
-/* Start a recovery on @port: the destination's, then the source's. */
+/* Start a recovery on @port (with @tls options, or none): the
+ * destination's, then the source's. */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
-			   bool stop_source)
+			   bool stop_source, const char *tls)
 {
 	self->recover = proc_spawnf("kmig-b", "recover.log",
-				    "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json",
-				    proc_bin("kmig"), self->cut.sock_b, port);
+				    "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %s",
+				    proc_bin("kmig"), self->cut.sock_b, port,
+				    tls ? tls : "");
 	if (stop_source)
 		setenv("KMIG_STOP_AT", "resume", 1);
 	self->resume = proc_spawnf("kmig-a", "resume.log",
-				   "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 --json",
-				   proc_bin("kmig"), self->cut.sock_a, port);
+				   "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 --json %s",
+				   proc_bin("kmig"), self->cut.sock_a, port,
+				   tls ? tls : "");
 	unsetenv("KMIG_STOP_AT");
 }
 
 TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 {
 	/* precopy at 2 MiB/s (see the top); B's log restarted at RUN */
+	const char *tls = variant->tls ? "--tls-psk " RUN_DIR "/keys.psk" :
+			  NULL;
 	const struct pc_cut_cfg cfg = {
 		.rate_a = "20000", .rate_b = "100", .bandwidth = "2",
-		.dirtylog_b = true,
+		.dirtylog_b = true, .tls = tls,
 	};
 	struct pc_cut *cut = &self->cut;
 	struct vmm_status st, sa, sb;
@@ -143,6 +154,8 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	REQUIRE_KVM();
 	if (!getenv("KMIG_KO"))
 		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	if (tls)
+		ASSERT_EQ(0, system("echo kmig:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff > " RUN_DIR "/keys.psk"));
 	pc_cut_start(cut, &cfg);
 
 	/* The loss after RUN: both stop, each within its I/O timeout. */
@@ -169,7 +182,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	ASSERT_STREQ("migrated", sa.state);
 
 	if (variant->fail_once) {
-		start_recovery(self, 4471, true);
+		start_recovery(self, 4471, true, tls);
 		ASSERT_TRUE(proc_stopped(self->resume, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text("resume.log"));
 		kill(self->resume, SIGKILL);
@@ -183,7 +196,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	}
 
 	/* The recovery: every missing page arrives. */
-	start_recovery(self, 4472, false);
+	start_recovery(self, 4472, false, tls);
 	ASSERT_EQ(0, agent_exit(_metadata, &self->resume, 90000))
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, agent_exit(_metadata, &self->recover, 30000))
@@ -202,6 +215,10 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	free(rd);
 	EXPECT_TRUE(file_has("resume.log", "\"status\": \"completed\""));
 	EXPECT_TRUE(file_has("recover.log", "\"status\": \"completed\""));
+	if (tls) {
+		EXPECT_TRUE(file_has("resume.log", "\"tls\": \"psk\""));
+		EXPECT_TRUE(file_has("recover.log", "\"tls\": \"psk\""));
+	}
 
 	/* The guest goes on at the destination only, its memory whole. */
 	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &st));

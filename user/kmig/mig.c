@@ -484,14 +484,45 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+/* What the destination's certificate must name: --to without its port
+ * (and an IPv6 address without its brackets). */
+static void tls_host(const char *to, char host[MIG_ADDR_STRLEN])
+{
+	size_t len = strlen(to);
+	const char *colon = strrchr(to, ':');
+
+	if (colon)
+		len = colon - to;
+	if (to[0] == '[' && len >= 2 && to[len - 1] == ']')
+		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len - 2, to + 1);
+	else
+		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len, to);
+}
+
 int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
-		   const char *host, char *err, size_t n)
+		   char *err, size_t n)
+{
+	struct kmig_tls_cfg cfg = o->tls;
+	char host[MIG_ADDR_STRLEN];
+	int mode;
+
+	tls_host(o->to, host);
+	cfg.timeout_ms = o->io_timeout_s * 1000;
+	mode = kmig_tls_client(fd, &cfg, host, err, n);
+	if (mode < 0)
+		return mode;
+	mig_tls_count(o, j, fd);
+	return 0;
+}
+
+int mig_tls_server(const struct mig_opts *o, struct mig_job *j, int fd,
+		   char *err, size_t n)
 {
 	struct kmig_tls_cfg cfg = o->tls;
 	int mode;
 
 	cfg.timeout_ms = o->io_timeout_s * 1000;
-	mode = kmig_tls_client(fd, &cfg, host, err, n);
+	mode = kmig_tls_server(fd, &cfg, err, n);
 	if (mode < 0)
 		return mode;
 	mig_tls_count(o, j, fd);

@@ -284,12 +284,17 @@ void mig_vm_present_free(struct mig_vm *vm);
 void mig_sock_setup(int fd, int timeout_s);
 /*
  * The source's TLS on connection @fd as --tls-creds/--tls-psk say
- * (nothing without), as the client of @host, bounded by --io-timeout;
- * then mig_tls_count(). 0, or -errno with why in @err. (The
- * destination's runs in accept.c.)
+ * (nothing without), as the client of --to's host, bounded by
+ * --io-timeout; then mig_tls_count(). 0, or -errno with why in @err.
  */
 int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
-		   const char *host, char *err, size_t n);
+		   char *err, size_t n);
+/*
+ * The same as the server, for a destination that takes one connection
+ * (postcopy-recover; incoming's are stepped in accept.c).
+ */
+int mig_tls_server(const struct mig_opts *o, struct mig_job *j, int fd,
+		   char *err, size_t n);
 /* Count @fd's TLS mode in @j: kernel TLS, or the relay. */
 void mig_tls_count(const struct mig_opts *o, struct mig_job *j, int fd);
 /* A note on stderr when TLS has no kernel TLS here. */

@@ -52,7 +52,8 @@ static const char usage[] =
 "                             at ADDR:PORT every page its guest still\n"
 "                             lacks (the VMM's guest migrated away in\n"
 "                             postcopy and the link or an agent was lost);\n"
-"                             with --io-timeout and --json only\n"
+"                             with --io-timeout, --json and the migration's\n"
+"                             --tls-creds or --tls-psk only\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -180,9 +181,9 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 	if (ret)
 		return ret;
 	if (o->resume && (o->postcopy || o->channels > 1 || o->ndevs ||
-			  o->save_dir || o->tls.creds || o->bandwidth ||
-			  o->timeout_ms || o->zerocopy || o->ctl))
-		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --io-timeout and --json");
+			  o->save_dir || o->bandwidth || o->timeout_ms ||
+			  o->zerocopy || o->ctl))
+		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --io-timeout, --tls-creds or --tls-psk, and --json");
 	if (o->postcopy_on_start && !o->ctl)
 		return mig_usage_error(o->cmd, "--postcopy-after start needs --ctl SOCK");
 	if (!o->postcopy)

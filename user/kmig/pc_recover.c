@@ -49,6 +49,9 @@ static const char usage[] =
 "                             seconds\n"
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
 "                             2..3600 (default 30)\n"
+"  --tls-creds DIR            TLS 1.3 with x509 certificates, as the\n"
+"                             migration had (kmig migrate --help)\n"
+"  --tls-psk FILE             TLS 1.3 with a pre-shared key, likewise\n"
 "  --json                     print the job info as JSON\n"
 "  --help                     this text\n";
 
@@ -80,6 +83,8 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 		MIG_LONGOPT_TIMEOUT,
 		MIG_LONGOPT_IO_TIMEOUT,
 		MIG_LONGOPT_JSON,
+		MIG_LONGOPT_TLS_CREDS,
+		MIG_LONGOPT_TLS_PSK,
 		MIG_LONGOPT_HELP,
 		{ }
 	};
@@ -318,7 +323,9 @@ static int accept_source(struct rc_dst *d)
 		return fail(d, -errno, "accept: %s", strerror(errno));
 	mig_sock_setup(d->sock, d->o.io_timeout_s);
 	mig_link_add(&d->link, d->sock);
-	return 0;
+	ret = mig_tls_server(&d->o, &d->job, d->sock, d->job.error,
+			     sizeof(d->job.error));
+	return ret ? fail(d, ret, "TLS: %s", d->job.error) : 0;
 }
 
 /* Hello in, the received-page bitmap out, the return path open. */

@@ -221,7 +221,8 @@ static int connect_to(struct rc_src *s)
 		usleep(50000);
 	}
 	mig_link_add(&s->link, s->sock);
-	return 0;
+	return mig_tls_client(s->o, &s->job, s->sock, s->job.error,
+			      sizeof(s->job.error));
 }
 
 /* Connect, hello, the bitmap: each slot's ->bitmap is what it lacks. */
@@ -238,7 +239,7 @@ static int meet(struct rc_src *s)
 	if (ret)
 		return fail(s, ret, "cannot connect to the destination at %s: %s",
 			    mig_addr_str(&s->o->addr.ss, name),
-			    strerror(-ret));
+			    s->job.error[0] ? s->job.error : strerror(-ret));
 	if (getrandom(s->uuid, sizeof(s->uuid), 0) != sizeof(s->uuid))
 		return fail(s, -EIO, "getrandom: %s", strerror(errno));
 	hello = mig_rc_hello_encode(&s->vm, s->uuid, &len);

@@ -39,33 +39,17 @@
 /* An I/O error of a channel: the destination may say why (link.h). */
 #define io_fail(x, ret, ...) mig_link_io_fail(&(x)->link, ret, __VA_ARGS__)
 
-/* What the destination's certificate must name: --to without its port
- * (and an IPv6 address without its brackets). */
-static void tls_host(const char *to, char host[MIG_ADDR_STRLEN])
-{
-	size_t len = strlen(to);
-	const char *colon = strrchr(to, ':');
-
-	if (colon)
-		len = colon - to;
-	if (to[0] == '[' && len >= 2 && to[len - 1] == ']')
-		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len - 2, to + 1);
-	else
-		snprintf(host, MIG_ADDR_STRLEN, "%.*s", (int)len, to);
-}
-
 static void progress_tick(void *arg);
 
 static int connect_channels(struct precopy_src *s)
 {
 	uint8_t hello[KMIG_HELLO_SIZE];
 	struct kmig_hello h = { .nchannels = s->o.channels };
-	char name[MIG_ADDR_STRLEN], host[MIG_ADDR_STRLEN];
+	char name[MIG_ADDR_STRLEN];
 	uint64_t until = kmig_now_ns() + 5000000000ull;
 	unsigned int i;
 	int fd, ret;
 
-	tls_host(s->o.to, host);
 	memcpy(h.uuid, s->uuid, 16);
 	for (i = 0; i < s->o.channels; i++) {
 		for (;;) {
@@ -87,7 +71,7 @@ static int connect_channels(struct precopy_src *s)
 					    strerror(-ret));
 			usleep(50000);
 		}
-		ret = mig_tls_client(&s->o, &s->job, fd, host, s->err,
+		ret = mig_tls_client(&s->o, &s->job, fd, s->err,
 				     sizeof(s->err));
 		if (ret) {
 			close(fd);

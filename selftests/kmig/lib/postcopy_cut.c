@@ -74,8 +74,9 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	/* the destination's agent stops once RESUMED is out */
 	setenv("KMIG_STOP_AT", "postcopy", 1);
 	c->incoming = proc_spawnf("kmig-b", "incoming.log",
-				  "%s incoming --vmm %s --listen %s --timeout 60 --io-timeout 5",
-				  proc_bin("kmig"), c->sock_b, PC_CUT_ADDR);
+				  "%s incoming --vmm %s --listen %s --timeout 60 --io-timeout 5 %s",
+				  proc_bin("kmig"), c->sock_b, PC_CUT_ADDR,
+				  cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_STOP_AT");
 	usleep(500 * 1000);
 	/*
@@ -85,10 +86,11 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	 */
 	setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
 	c->migrate = proc_spawnf("kmig-a", "migrate.log",
-				 "%s migrate --vmm %s --to %s --timeout 60 --io-timeout 5 --channels 2 %s %s --postcopy --postcopy-bandwidth 1",
+				 "%s migrate --vmm %s --to %s --timeout 60 --io-timeout 5 --channels 2 %s %s --postcopy --postcopy-bandwidth 1 %s",
 				 proc_bin("kmig"), c->sock_a, PC_CUT_ADDR,
 				 cfg->bandwidth ? "--bandwidth" : "",
-				 cfg->bandwidth ? cfg->bandwidth : "");
+				 cfg->bandwidth ? cfg->bandwidth : "",
+				 cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_PUSH_AFTER_FAULT");
 	/* RUN: the guest runs at the destination, its pages still coming */
 	if (!proc_stopped(c->incoming, &status, PROC_WAIT_MS))

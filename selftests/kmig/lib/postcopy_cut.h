@@ -34,6 +34,7 @@ struct pc_cut_cfg {
 	const char *rate_a, *rate_b;	/* pages each guest writes per s */
 	const char *bandwidth;		/* precopy's MiB/s, or NULL: no cap */
 	bool dirtylog_b;		/* B's dirty log restarts at the resume */
+	const char *tls;		/* both agents' TLS options, or NULL */
 };
 
 /*
