@@ -227,6 +227,11 @@ AGENT_UNDER_TEST := user/kmig/accept.c user/kmig/addr.c user/kmig/mig.c
 $(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
 $(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
 
+# ... and of the VMM's (the network device with guest RAM from memfds).
+VMM_UNDER_TEST := user/vmm/net.c user/vmm/mem.c
+$(B)/tests/vmm_net: TEST_SRCS := $(VMM_UNDER_TEST) -Iuser/vmm
+$(B)/tests/vmm_net: $(VMM_UNDER_TEST) $(VMM_HDRS)
+
 $(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(LIB_HDRS) \
 		$(LIB_SAN) $(KSFT_DIR)/kselftest_harness.h
 	@mkdir -p $(@D)
