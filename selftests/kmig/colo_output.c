@@ -15,54 +15,27 @@
  * leaves; a failover continues the sequence numbers with no duplicate
  * and no gap, and the secondary sends nothing before it takes over.
  *
- * Times are CLOCK_MONOTONIC: the agent logs them; the observer takes the
- * kernel's receive time stamp (SO_TIMESTAMPNS, CLOCK_REALTIME) and
- * shifts it by the offset between the two clocks taken at its start.
+ * Times are CLOCK_MONOTONIC: the agent logs them; the observer
+ * (lib/netobs.c) takes the kernel's receive time stamp and shifts it
+ * from CLOCK_REALTIME.
  */
 #include <errno.h>
-#include <linux/if_packet.h>
-#include <net/if.h>
-#include <arpa/inet.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "client.h"
 #include "kvm.h"
+#include "netobs.h"
 #include "proc.h"
-
-#include "guest/abi.h"
 
 #define TEST_TIMEOUT	240
 #define VMM_ARGS	"--mem 8 --slots 2 --vcpus 1 --pattern random --rate 2000"
-#define MAX_FRAMES	8192
 #define MAX_CKPTS	256
-#define NSEC		1000000000ll
-
-enum { SIDE_P, SIDE_S, SIDES };
-
-struct frame {
-	int side;
-	uint64_t seq;
-	int64_t t;			/* received, CLOCK_MONOTONIC ns */
-};
-
-struct observer {
-	int fd[SIDES];
-	int64_t real_to_mono;
-	pthread_t thread;
-	bool running, stop;
-	pthread_mutex_t lock;
-	unsigned int n;
-	struct frame f[MAX_FRAMES];
-};
 
 /* What the primary agent logged of checkpoint N. */
 struct ckpt {
@@ -75,132 +48,16 @@ FIXTURE(colo_out) {
 	struct vmm_proc a, b;
 	pid_t pri, sec;
 	char pri_log[64], sec_log[64];
-	struct observer obs;
+	struct netobs obs;
 	struct ckpt c[MAX_CKPTS];
 	unsigned int nc;
 	uint64_t plugged_seq;		/* guest seq once the plug was in */
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC + ts.tv_nsec;
-}
-
-static int observe_on(const char *ifname)
-{
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(GUEST_NET_ETHERTYPE),
-		.sll_ifindex = if_nametoindex(ifname),
-	};
-	int fd, one = 1;
-
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC,
-		    htons(GUEST_NET_ETHERTYPE));
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
-
-static uint64_t le64(const uint8_t *b)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
-/* One frame from @side's socket into the record. */
-static void take(struct observer *o, int side)
-{
-	uint8_t buf[2048], cbuf[CMSG_SPACE(sizeof(struct timespec))];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	int64_t t = clock_ns(CLOCK_MONOTONIC);
-	struct cmsghdr *c;
-	struct timespec ts;
-	ssize_t n;
-
-	n = recvmsg(o->fd[side], &msg, MSG_DONTWAIT);
-	if (n < 14 + (ssize_t)GUEST_NET_PAYLOAD ||
-	    (uint32_t)le64(buf + 14) != GUEST_NET_MAGIC)
-		return;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPNS)
-			continue;
-		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-		t = ts.tv_sec * NSEC + ts.tv_nsec + o->real_to_mono;
-	}
-	pthread_mutex_lock(&o->lock);
-	if (o->n < MAX_FRAMES)
-		o->f[o->n++] = (struct frame){
-			.side = side, .seq = le64(buf + 22), .t = t,
-		};
-	pthread_mutex_unlock(&o->lock);
-}
-
-static void *observe(void *arg)
-{
-	struct observer *o = arg;
-	struct pollfd p[SIDES];
-	int i;
-
-	for (i = 0; i < SIDES; i++)
-		p[i] = (struct pollfd){ .fd = o->fd[i], .events = POLLIN };
-	while (!__atomic_load_n(&o->stop, __ATOMIC_RELAXED)) {
-		if (poll(p, SIDES, 50) <= 0)
-			continue;
-		for (i = 0; i < SIDES; i++)
-			if (p[i].revents & POLLIN)
-				take(o, i);
-	}
-	return NULL;
-}
-
-static unsigned int seen(struct observer *o, int side)
-{
-	unsigned int i, n = 0;
-
-	pthread_mutex_lock(&o->lock);
-	for (i = 0; i < o->n; i++)
-		n += o->f[i].side == side;
-	pthread_mutex_unlock(&o->lock);
-	return n;
-}
-
-static void observer_stop(struct observer *o)
-{
-	int i;
-
-	if (o->running) {
-		__atomic_store_n(&o->stop, true, __ATOMIC_RELAXED);
-		pthread_join(o->thread, NULL);
-		o->running = false;
-	}
-	for (i = 0; i < SIDES; i++)
-		if (o->fd[i] > 0)
-			close(o->fd[i]);
-	o->fd[SIDE_P] = o->fd[SIDE_S] = -1;
-}
-
 FIXTURE_SETUP(colo_out)
 {
 	memset(self, 0, sizeof(*self));
 	self->obs.fd[SIDE_P] = self->obs.fd[SIDE_S] = -1;
-	pthread_mutex_init(&self->obs.lock, NULL);
 	snprintf(self->pri_log, sizeof(self->pri_log),
 		 "/dev/shm/colo-out-%d.pri", getpid());
 	snprintf(self->sec_log, sizeof(self->sec_log),
@@ -209,7 +66,7 @@ FIXTURE_SETUP(colo_out)
 
 FIXTURE_TEARDOWN(colo_out)
 {
-	observer_stop(&self->obs);
+	netobs_stop(&self->obs);
 	proc_stop(&self->pri);
 	proc_stop(&self->sec);
 	vmm_stop(&self->a);
@@ -226,20 +83,13 @@ FIXTURE_TEARDOWN(colo_out)
 static void start(struct __test_metadata *_metadata,
 		  FIXTURE_DATA(colo_out) *self)
 {
-	struct observer *o = &self->obs;
 	struct vmm_status st;
 
 	ASSERT_EQ(0, system("ip link add kmo-p0 type veth peer name kmo-p1 && "
 			    "ip link add kmo-s0 type veth peer name kmo-s1 && "
 			    "for i in kmo-p0 kmo-p1 kmo-s0 kmo-s1; do "
 			    "ip link set $i up || exit 1; done"));
-	o->fd[SIDE_P] = observe_on("kmo-p1");
-	o->fd[SIDE_S] = observe_on("kmo-s1");
-	ASSERT_LE(0, o->fd[SIDE_P]);
-	ASSERT_LE(0, o->fd[SIDE_S]);
-	o->real_to_mono = clock_ns(CLOCK_MONOTONIC) - clock_ns(CLOCK_REALTIME);
-	ASSERT_EQ(0, pthread_create(&o->thread, NULL, observe, o));
-	o->running = true;
+	ASSERT_EQ(0, netobs_start(&self->obs, "kmo-p1", "kmo-s1"));
 
 	vmm_startf(&self->a, vmm_sock("colo-out-a"), "/dev/null",
 		   "%s --net-if kmo-p0", VMM_ARGS);
@@ -317,7 +167,7 @@ static void check_primary(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(colo_out) *self, unsigned int *n,
 			  uint64_t *last)
 {
-	struct observer *o = &self->obs;
+	struct netobs *o = &self->obs;
 	int64_t lat, lat_sum = 0, lat_max = 0, lat_min = INT64_MAX;
 	unsigned int i, early = 0, epochs = 0;
 	int k, last_k = -1;
@@ -329,7 +179,7 @@ static void check_primary(struct __test_metadata *_metadata,
 	*last = 0;
 	pthread_mutex_lock(&o->lock);
 	for (i = 0; i < o->n; i++) {
-		struct frame *f = &o->f[i];
+		struct netobs_frame *f = &o->f[i];
 
 		if (f->side != SIDE_P || f->seq <= self->plugged_seq)
 			continue;
@@ -424,7 +274,7 @@ TEST_F_TIMEOUT(colo_out, held_until_commit, TEST_TIMEOUT)
 		TH_LOG("last frame seen %llu, guest seq at the last pause %llu",
 		       (unsigned long long)last,
 		       (unsigned long long)self->c[15].seq);
-	EXPECT_EQ(0, seen(&self->obs, SIDE_S));
+	EXPECT_EQ(0, netobs_seen(&self->obs, SIDE_S));
 	log_release(_metadata, self);
 }
 
@@ -447,9 +297,9 @@ TEST_F_TIMEOUT(colo_out, stopped_before_ack, TEST_TIMEOUT)
 	ASSERT_TRUE(proc_stopped(self->pri, &status, PROC_WAIT_MS))
 		TH_LOG("%s", file_text(self->pri_log));
 	usleep(200 * 1000);
-	n0 = seen(&self->obs, SIDE_P);
+	n0 = netobs_seen(&self->obs, SIDE_P);
 	sleep(2);
-	EXPECT_EQ(n0, seen(&self->obs, SIDE_P));
+	EXPECT_EQ(n0, netobs_seen(&self->obs, SIDE_P));
 	kill(self->pri, SIGCONT);
 	ASSERT_EQ(0, proc_wait_exit(self->pri, 180000))
 		TH_LOG("%s", file_text(self->pri_log));
@@ -475,7 +325,7 @@ TEST_F_TIMEOUT(colo_out, stopped_before_ack, TEST_TIMEOUT)
  */
 TEST_F_TIMEOUT(colo_out, failover_continues, TEST_TIMEOUT)
 {
-	struct observer *o = &self->obs;
+	struct netobs *o = &self->obs;
 	unsigned int i, n, ns = 0;
 	uint64_t last, next;
 	int status;
@@ -488,14 +338,14 @@ TEST_F_TIMEOUT(colo_out, failover_continues, TEST_TIMEOUT)
 	ASSERT_TRUE(proc_stopped(self->pri, &status, PROC_WAIT_MS))
 		TH_LOG("%s", file_text(self->pri_log));
 	usleep(300 * 1000);
-	EXPECT_EQ(0, seen(o, SIDE_S));
+	EXPECT_EQ(0, netobs_seen(o, SIDE_S));
 	proc_stop(&self->pri);
 	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))
 		TH_LOG("%s", file_text(self->sec_log));
 	self->sec = 0;
 	EXPECT_TRUE(file_has(self->sec_log, "takeover at checkpoint 6,"))
 		TH_LOG("%s", file_text(self->sec_log));
-	for (i = 0; i < PROC_WAIT_MS / 100 && seen(o, SIDE_S) < 10; i++)
+	for (i = 0; i < PROC_WAIT_MS / 100 && netobs_seen(o, SIDE_S) < 10; i++)
 		usleep(100 * 1000);
 	check_primary(_metadata, self, &n, &last);
 	EXPECT_TRUE(last_of(self, 6, last))
@@ -516,6 +366,151 @@ TEST_F_TIMEOUT(colo_out, failover_continues, TEST_TIMEOUT)
 	EXPECT_LE(10, ns);
 	TH_LOG("primary's side: frames up to %llu; the secondary's after its takeover: %u frames from %llu on",
 	       (unsigned long long)last, ns, (unsigned long long)last + 1);
+}
+
+/* Frames of @side numbered on from @from + 1 with no gap: how many. */
+static unsigned int contiguous(struct __test_metadata *_metadata,
+			       struct netobs *o, int side, uint64_t from)
+{
+	unsigned int i, n = 0;
+	uint64_t next = from + 1;
+
+	pthread_mutex_lock(&o->lock);
+	for (i = 0; i < o->n; i++) {
+		if (o->f[i].side != side || o->f[i].seq <= from)
+			continue;
+		EXPECT_EQ(next, o->f[i].seq) TH_LOG("frame #%u after %llu", n,
+						    (unsigned long long)from);
+		next = o->f[i].seq + 1;
+		n++;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
+/* Whether IFACE's qdiscs, as tc shows them, name @kind. */
+static bool has_qdisc(const char *iface, const char *kind)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "tc qdisc show dev %s | grep -qw %s",
+		 iface, kind);
+	return !system(cmd);
+}
+
+/*
+ * The secondary killed: the primary releases everything, says its guest
+ * runs unprotected and exits 1; the frames flow on, numbered on, and
+ * the interface has its default root qdisc back.
+ */
+TEST_F_TIMEOUT(colo_out, secondary_lost, TEST_TIMEOUT)
+{
+	unsigned int n0, before;
+	int i;
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	start_agents(self, 24614, "--checkpoint-ms 200");
+	for (i = 0; i < PROC_WAIT_MS / 100 &&
+	     !file_has(self->pri_log, "checkpoint 4 committed"); i++)
+		usleep(100 * 1000);
+	ASSERT_TRUE(file_has(self->pri_log, "checkpoint 4 committed"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_TRUE(has_qdisc("kmo-p0", "plug"));
+	proc_stop(&self->sec);
+	EXPECT_EQ(1, proc_wait_exit(self->pri, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(self->pri_log));
+	self->pri = 0;
+	EXPECT_TRUE(file_has(self->pri_log, "output on kmo-p0 released: no longer held"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_FALSE(has_qdisc("kmo-p0", "plug"));
+	read_ckpts(self);
+	ASSERT_NE(~0ull, self->plugged_seq);
+	n0 = netobs_seen(&self->obs, SIDE_P);
+	before = contiguous(_metadata, &self->obs, SIDE_P, self->plugged_seq);
+	EXPECT_TRUE(netobs_wait_seen(&self->obs, SIDE_P, n0 + 10, PROC_WAIT_MS));
+	EXPECT_LE(before + 10, contiguous(_metadata, &self->obs, SIDE_P,
+					  self->plugged_seq));
+}
+
+/*
+ * A primary agent with --output @iface, alone: its exit status, and
+ * whether its log says @why.
+ */
+static int refused(FIXTURE_DATA(colo_out) *self, const char *iface,
+		   const char *why)
+{
+	int ret;
+
+	self->pri = proc_spawnf(NULL, self->pri_log,
+				"%s colo primary --vmm %s --to 127.0.0.1:24615 --output %s",
+				proc_bin("kmig"), self->a.sock, iface);
+	ret = proc_wait_exit(self->pri, PROC_WAIT_MS);
+	self->pri = 0;
+	return ret == 1 && file_has(self->pri_log, why) ? 0 : -1;
+}
+
+/*
+ * --output refused, the guest left alone: an interface that does not
+ * exist, and one whose root qdisc is someone else's (it stays).
+ */
+TEST_F_TIMEOUT(colo_out, output_refused, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	EXPECT_EQ(0, refused(self, "kmo-nosuch", "kmo-nosuch: no such interface"))
+		TH_LOG("%s", file_text(self->pri_log));
+	ASSERT_EQ(0, system("tc qdisc add dev kmo-p0 root handle 1: pfifo"));
+	EXPECT_EQ(0, refused(self, "kmo-p0", "kmo-p0: has a root qdisc of its own"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_TRUE(has_qdisc("kmo-p0", "pfifo"));
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("running", st.state);
+}
+
+/*
+ * kmig-vmm's device: started --net-off it sends nothing and counts the
+ * frames it drops; `net on` lets them out. A VMM without a device
+ * refuses `net on`; `net` wants on or off.
+ */
+TEST_F_TIMEOUT(colo_out, vmm_net_off_on, TEST_TIMEOUT)
+{
+	struct vmm_client c;
+	struct vmm_status st;
+
+	REQUIRE_BED();
+	ASSERT_EQ(0, system("ip link add kmo-p0 type veth peer name kmo-p1 && "
+			    "ip link set kmo-p0 up && ip link set kmo-p1 up"));
+	ASSERT_EQ(0, netobs_start(&self->obs, "kmo-p1", NULL));
+	vmm_startf(&self->a, vmm_sock("colo-out-a"), "/dev/null",
+		   "%s --net-if kmo-p0 --net-off", VMM_ARGS);
+	vmm_startf(&self->b, vmm_sock("colo-out-b"), "/dev/null", "%s",
+		   VMM_ARGS);
+	vmm_wait_counter(&self->a, 0, &st);
+	sleep(1);
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_EQ(0, st.net_sent);
+	EXPECT_LT(10, st.net_dropped);
+	EXPECT_EQ(0, netobs_seen(&self->obs, SIDE_P));
+
+	ASSERT_EQ(0, vmm_connect(&self->a, &c));
+	EXPECT_EQ(-EINVAL, vmm_client_cmd(&c, "net up"));
+	EXPECT_EQ(0, vmm_client_cmd(&c, "net on")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+	EXPECT_TRUE(netobs_wait_seen(&self->obs, SIDE_P, 10, PROC_WAIT_MS));
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_LT(10, st.net_sent);
+	/* every frame built is sent or dropped (the counters are read one
+	 * by one while the guest runs: within 2) */
+	EXPECT_GE(st.net_sent + st.net_dropped + 2, st.net_seq);
+	EXPECT_LE(st.net_sent + st.net_dropped, st.net_seq + 2);
+
+	ASSERT_EQ(0, vmm_connect(&self->b, &c));
+	EXPECT_EQ(-ENODEV, vmm_client_cmd(&c, "net on"));
+	EXPECT_NE(NULL, strstr(c.reply, "--net-if")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
 }
 
 TEST_HARNESS_MAIN
