@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@
 
 /* Records sent per write. */
 #define BATCH_PAGES	64u
+
+/* SIGINT or SIGTERM received: stop after the checkpoint under way. */
+static volatile sig_atomic_t stop_signal;
 
 struct colo_pri {
 	struct mig_opts o;		/* --vmm, --to, --timeout */
@@ -71,6 +75,9 @@ static const char usage_text[] =
 	"  --output IFACE        hold the guest's output on IFACE (a plug qdisc\n"
 	"                        as its root) until the checkpoint that produced\n"
 	"                        it is committed\n"
+	"\n"
+	"SIGINT or SIGTERM stops it after the checkpoint under way: the secondary\n"
+	"is told (no takeover), the output released, the guest runs on here.\n"
 	"  --help                this text\n";
 
 /* The primary's own options (mig_own_opt). */
@@ -283,6 +290,15 @@ static int send_checkpoint(struct colo_pri *p, uint64_t npages,
 	return 0;
 }
 
+/* The VMM's status, for its network device's counts. */
+static int net_status(struct colo_pri *p, struct vmm_status *st)
+{
+	int ret = vmm_client_status(&p->vm.vmm, st);
+
+	return ret ? fail(p, ret, "cannot read the VMM's status: %s",
+			  vmm_client_why(&p->vm.vmm, ret)) : 0;
+}
+
 /*
  * At the pause: close the output epoch. What the guest sent until now
  * belongs to this checkpoint, and leaves when its ACK comes. Logged with
@@ -298,10 +314,9 @@ static int hold(struct colo_pri *p)
 	ret = kmig_plug_buffer(p->plug, p->err, sizeof(p->err));
 	if (ret)
 		return ret;
-	ret = vmm_client_status(&p->vm.vmm, &st);
+	ret = net_status(p, &st);
 	if (ret)
-		return fail(p, ret, "cannot read the VMM's status: %s",
-			    vmm_client_why(&p->vm.vmm, ret));
+		return ret;
 	fprintf(stderr, "kmig colo primary: checkpoint %llu: output held at %llu ns, frames sent %llu, guest seq %llu\n",
 		(unsigned long long)p->seq, (unsigned long long)kmig_now_ns(),
 		(unsigned long long)st.net_sent, (unsigned long long)st.net_seq);
@@ -433,6 +448,35 @@ static int connect_secondary(struct colo_pri *p)
 	return 0;
 }
 
+/*
+ * Install the plug, the guest paused meanwhile: an interface drops what
+ * is sent while its root qdisc is being replaced. On failure the guest
+ * is left paused for cleanup() to resume.
+ */
+static int output_hold(struct colo_pri *p)
+{
+	struct vmm_status st;
+	int ret;
+
+	ret = vmm_req(p, "pause");
+	if (ret)
+		return ret;
+	p->paused = true;
+	ret = kmig_plug_install(p->output, &p->plug, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	ret = net_status(p, &st);
+	if (ret)
+		return ret;
+	/* Frames after this number are built with the plug in. */
+	fprintf(stderr, "kmig colo primary: output on %s held from now on, guest seq %llu\n",
+		p->output, (unsigned long long)st.net_seq);
+	ret = vmm_req(p, "resume");
+	if (!ret)
+		p->paused = false;
+	return ret;
+}
+
 static int setup(struct colo_pri *p)
 {
 	struct vmm_status st;
@@ -446,18 +490,8 @@ static int setup(struct colo_pri *p)
 		return ret;
 	if (strcmp(st.state, "running"))
 		return fail(p, -EBUSY, "the guest is %s, not running", st.state);
-	if (p->output) {
-		ret = kmig_plug_install(p->output, &p->plug, p->err,
-					sizeof(p->err));
-		if (!ret)
-			ret = vmm_client_status(&p->vm.vmm, &st);
-		if (ret)
-			return p->plug ? fail(p, ret, "cannot read the VMM's status: %s",
-					      vmm_client_why(&p->vm.vmm, ret)) : ret;
-		/* Frames after this number were built with the plug in. */
-		fprintf(stderr, "kmig colo primary: output on %s held from now on, guest seq %llu\n",
-			p->output, (unsigned long long)st.net_seq);
-	}
+	if (p->output && (ret = output_hold(p)))
+		return ret;
 	p->tmp = mig_vm_bitmap_buf(&p->vm);
 	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
 	if (!p->tmp || !p->buf)
@@ -470,6 +504,28 @@ static int setup(struct colo_pri *p)
 	return ret;
 }
 
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * SIGINT and SIGTERM end the loop of run() after the checkpoint under
+ * way. SA_RESTART: every call of that checkpoint goes on (the sockets
+ * with a timeout return EINTR all the same, and kmig_io_all() retries);
+ * the sleep between checkpoints ends at once (nanosleep is never
+ * restarted).
+ */
+static int catch_stop(struct colo_pri *p)
+{
+	struct sigaction sa = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return fail(p, -errno, "sigaction: %s", strerror(errno));
+	return 0;
+}
+
 static int run(struct colo_pri *p)
 {
 	struct timespec ts;
@@ -479,11 +535,13 @@ static int run(struct colo_pri *p)
 		bool last = p->checkpoints && p->seq + 1 == p->checkpoints;
 
 		ret = checkpoint(p, last);
-		if (ret || last)
+		if (ret || last || stop_signal)
 			return ret;
 		ts.tv_sec = p->period_ms / 1000;
 		ts.tv_nsec = (p->period_ms % 1000) * 1000000;
 		nanosleep(&ts, NULL);
+		if (stop_signal)
+			return 0;
 	}
 }
 
@@ -504,6 +562,7 @@ static void bye(struct colo_pri *p)
  */
 static void output_free(struct colo_pri *p, int ret)
 {
+	bool paused = false;
 	char why[256];
 
 	if (!p->plug)
@@ -511,9 +570,16 @@ static void output_free(struct colo_pri *p, int ret)
 	if (ret && !kmig_plug_release_all(p->plug, why, sizeof(why)))
 		fprintf(stderr, "kmig colo primary: output on %s released: no longer held, the guest runs unprotected\n",
 			p->output);
+	/* Paused while the qdisc goes, as while it came (if its VMM
+	 * still answers). */
+	if (!p->paused && !mig_vmm_req(&p->vm.vmm, "pause", why, sizeof(why)))
+		paused = true;
 	if (kmig_plug_remove(p->plug, why, sizeof(why)))
 		fprintf(stderr, "kmig colo primary: %s\n", why);
 	p->plug = NULL;
+	if (paused && mig_vmm_req(&p->vm.vmm, "resume", why, sizeof(why)))
+		fprintf(stderr, "kmig colo primary: cannot resume the guest: %s\n",
+			why);
 }
 
 static void cleanup(struct colo_pri *p, int ret)
@@ -542,7 +608,9 @@ int colo_primary_main(int argc, char *argv[])
 	ret = parse(&p, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	ret = setup(&p);
+	ret = catch_stop(&p);
+	if (!ret)
+		ret = setup(&p);
 	if (!ret)
 		ret = run(&p);
 	cleanup(&p, ret);
@@ -551,8 +619,14 @@ int colo_primary_main(int argc, char *argv[])
 			p.err[0] ? p.err : strerror(-ret));
 		return 1;
 	}
-	printf("stopped after checkpoint %llu, the guest paused here; pause mean %.2f ms, max %.2f ms, %llu pages\n",
-	       (unsigned long long)p.seq,
+	if (stop_signal)
+		printf("stopped by %s after checkpoint %llu; the secondary was told, the guest runs here unprotected\n",
+		       stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+		       (unsigned long long)p.seq);
+	else
+		printf("stopped after checkpoint %llu, the guest paused here; ",
+		       (unsigned long long)p.seq);
+	printf("pause mean %.2f ms, max %.2f ms, %llu pages\n",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
 	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
 	return 0;
