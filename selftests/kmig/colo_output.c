@@ -155,13 +155,11 @@ static int covering(FIXTURE_DATA(colo_out) *self, uint64_t seq)
 }
 
 /*
- * Every frame the primary's side showed that its guest built after the
- * plug went in: numbered on from the first such with no gap and no
- * repeat, each seen after the ACK of the checkpoint covering it. Those
- * built before may have left before it, or been lost while the qdisc
- * was being installed (the interface drops what it sends meanwhile).
- * Their count in *@n, the last number in *@last; logs what was
- * measured.
+ * Every frame the primary's side showed: numbered 1, 2, ... with no gap
+ * and no repeat (the agent pauses the guest while it installs the plug,
+ * so none is lost then), and each one built after the plug went in seen
+ * after the ACK of the checkpoint covering it. The count of those in
+ * *@n, the last number in *@last; logs what was measured.
  */
 static void check_primary(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(colo_out) *self, unsigned int *n,
@@ -181,12 +179,14 @@ static void check_primary(struct __test_metadata *_metadata,
 	for (i = 0; i < o->n; i++) {
 		struct netobs_frame *f = &o->f[i];
 
-		if (f->side != SIDE_P || f->seq <= self->plugged_seq)
+		if (f->side != SIDE_P)
 			continue;
-		EXPECT_EQ(*n ? *last + 1 : self->plugged_seq + 1, f->seq)
-			TH_LOG("frame #%u", *n);
-		(*n)++;
+		EXPECT_EQ(*last + 1, f->seq) TH_LOG("after frame %llu",
+						    (unsigned long long)*last);
 		*last = f->seq;
+		if (f->seq <= self->plugged_seq)
+			continue;
+		(*n)++;
 		k = covering(self, f->seq);
 		if (k < 0 || !self->c[k].released || f->t < self->c[k].ack_t) {
 			early++;
@@ -398,6 +398,40 @@ static bool has_qdisc(const char *iface, const char *kind)
 	return !system(cmd);
 }
 
+/* Wait until the primary agent logged checkpoint @seq as committed. */
+static bool wait_committed(FIXTURE_DATA(colo_out) *self, unsigned int seq)
+{
+	char needle[48];
+	int i;
+
+	snprintf(needle, sizeof(needle), "checkpoint %u committed", seq);
+	for (i = 0; i < PROC_WAIT_MS / 100; i++) {
+		if (file_has(self->pri_log, needle))
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+/*
+ * The primary agent is gone and its plug with it (the guest paused
+ * meanwhile): the guest's frames flow on, at least 10 more, all numbered
+ * from 1 without a gap.
+ */
+static void flows_on(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(colo_out) *self)
+{
+	unsigned int n0, before;
+
+	EXPECT_FALSE(has_qdisc("kmo-p0", "plug"));
+	read_ckpts(self);
+	ASSERT_NE(~0ull, self->plugged_seq);
+	n0 = netobs_seen(&self->obs, SIDE_P);
+	before = contiguous(_metadata, &self->obs, SIDE_P, 0);
+	EXPECT_TRUE(netobs_wait_seen(&self->obs, SIDE_P, n0 + 10, PROC_WAIT_MS));
+	EXPECT_LE(before + 10, contiguous(_metadata, &self->obs, SIDE_P, 0));
+}
+
 /*
  * The secondary killed: the primary releases everything, says its guest
  * runs unprotected and exits 1; the frames flow on, numbered on, and
@@ -405,16 +439,10 @@ static bool has_qdisc(const char *iface, const char *kind)
  */
 TEST_F_TIMEOUT(colo_out, secondary_lost, TEST_TIMEOUT)
 {
-	unsigned int n0, before;
-	int i;
-
 	REQUIRE_BED();
 	start(_metadata, self);
 	start_agents(self, 24614, "--checkpoint-ms 200");
-	for (i = 0; i < PROC_WAIT_MS / 100 &&
-	     !file_has(self->pri_log, "checkpoint 4 committed"); i++)
-		usleep(100 * 1000);
-	ASSERT_TRUE(file_has(self->pri_log, "checkpoint 4 committed"))
+	ASSERT_TRUE(wait_committed(self, 4))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_TRUE(has_qdisc("kmo-p0", "plug"));
 	proc_stop(&self->sec);
@@ -423,14 +451,33 @@ TEST_F_TIMEOUT(colo_out, secondary_lost, TEST_TIMEOUT)
 	self->pri = 0;
 	EXPECT_TRUE(file_has(self->pri_log, "output on kmo-p0 released: no longer held"))
 		TH_LOG("%s", file_text(self->pri_log));
-	EXPECT_FALSE(has_qdisc("kmo-p0", "plug"));
-	read_ckpts(self);
-	ASSERT_NE(~0ull, self->plugged_seq);
-	n0 = netobs_seen(&self->obs, SIDE_P);
-	before = contiguous(_metadata, &self->obs, SIDE_P, self->plugged_seq);
-	EXPECT_TRUE(netobs_wait_seen(&self->obs, SIDE_P, n0 + 10, PROC_WAIT_MS));
-	EXPECT_LE(before + 10, contiguous(_metadata, &self->obs, SIDE_P,
-					  self->plugged_seq));
+	flows_on(_metadata, self);
+}
+
+/*
+ * The primary agent stopped by SIGTERM: it finishes the checkpoint under
+ * way, tells the secondary (which does not take over), releases the
+ * output and removes the plug; the guest runs on, its frames flow on.
+ */
+TEST_F_TIMEOUT(colo_out, stopped_by_signal, TEST_TIMEOUT)
+{
+	REQUIRE_BED();
+	start(_metadata, self);
+	start_agents(self, 24616, "--checkpoint-ms 200");
+	ASSERT_TRUE(wait_committed(self, 3))
+		TH_LOG("%s", file_text(self->pri_log));
+	kill(self->pri, SIGTERM);
+	EXPECT_EQ(0, proc_wait_exit(self->pri, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(self->pri_log));
+	self->pri = 0;
+	EXPECT_TRUE(file_has(self->pri_log, "stopped by SIGTERM after checkpoint"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS));
+	self->sec = 0;
+	EXPECT_TRUE(file_has(self->sec_log, "the guest stays paused here"))
+		TH_LOG("%s", file_text(self->sec_log));
+	flows_on(_metadata, self);
+	EXPECT_EQ(0, netobs_seen(&self->obs, SIDE_S));
 }
 
 /*

@@ -145,6 +145,29 @@ bool netobs_wait_seen(struct netobs *o, int side, unsigned int n, int ms)
 }
 
 
+/*
+ * CLOCK_MONOTONIC - CLOCK_REALTIME. One reading of each is off by
+ * whatever ran between the two (under the bed's emulation, tens of
+ * microseconds were seen): take the monotonic reading bracketed by the
+ * two closest realtime readings of 64 tries, off by half their gap.
+ */
+static int64_t real_to_mono(void)
+{
+	int64_t r1, m, r2, gap = INT64_MAX, off = 0;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		r1 = clock_ns(CLOCK_REALTIME);
+		m = clock_ns(CLOCK_MONOTONIC);
+		r2 = clock_ns(CLOCK_REALTIME);
+		if (r2 - r1 < gap) {
+			gap = r2 - r1;
+			off = m - (r1 + gap / 2);
+		}
+	}
+	return off;
+}
+
 int netobs_start(struct netobs *o, const char *p, const char *s)
 {
 	int ret;
@@ -160,7 +183,7 @@ int netobs_start(struct netobs *o, const char *p, const char *s)
 		if (o->fd[SIDE_S] < 0)
 			return o->fd[SIDE_S];
 	}
-	o->real_to_mono = clock_ns(CLOCK_MONOTONIC) - clock_ns(CLOCK_REALTIME);
+	o->real_to_mono = real_to_mono();
 	/* poll() skips a side whose fd is -1 */
 	ret = pthread_create(&o->thread, NULL, observe, o);
 	if (ret)
