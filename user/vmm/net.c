@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -70,36 +71,53 @@ void vmm_net_close(struct vmm_net *net)
 	net->fd = -1;
 }
 
-static void bad_frame(struct vmm_net *net, uint32_t gpa, const char *why,
-		      uint32_t len)
+static void bad_frame(struct vmm_net *net, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void bad_frame(struct vmm_net *net, const char *fmt, ...)
 {
 	uint64_t n = __atomic_add_fetch(&net->bad, 1, __ATOMIC_RELAXED);
+	char why[128];
+	va_list ap;
 
-	if (n <= NET_BAD_REPORTS)
-		fprintf(stderr, "kmig-vmm: net: frame at guest address 0x%x dropped: %s (%u)%s\n",
-			gpa, why, len,
-			n == NET_BAD_REPORTS ? "; further bad frames only counted" : "");
+	if (n > NET_BAD_REPORTS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "kmig-vmm: net: dropped %s%s\n", why,
+		n == NET_BAD_REPORTS ? "; further bad frames only counted" : "");
 }
 
-void vmm_net_out(struct vmm *vmm, uint32_t gpa)
+void vmm_net_out(struct vmm *vmm, unsigned int size, unsigned int count,
+		 const void *data)
 {
 	struct vmm_net *net = &vmm->net;
 	struct guest_net_frame *f;
-	uint32_t len;
+	uint32_t gpa, len;
 	ssize_t r;
 
+	if (size != 4 || count != 1) {
+		bad_frame(net, "an OUT of %u x %u bytes, not one 32-bit address",
+			  count, size);
+		return;
+	}
+	memcpy(&gpa, data, sizeof(gpa));
 	f = vmm_mem_hva(&vmm->mem, gpa, sizeof(f->len));
 	if (!f) {
-		bad_frame(net, gpa, "not in guest RAM", 0);
+		bad_frame(net, "the frame at guest address 0x%x: not in guest RAM",
+			  gpa);
 		return;
 	}
 	len = __atomic_load_n(&f->len, __ATOMIC_RELAXED);
 	if (len < ETH_HLEN || len > GUEST_NET_FRAME_MAX) {
-		bad_frame(net, gpa, "length not 14..1514 bytes", len);
+		bad_frame(net, "the frame at guest address 0x%x: length %u, not 14..%u",
+			  gpa, len, GUEST_NET_FRAME_MAX);
 		return;
 	}
 	if (!vmm_mem_hva(&vmm->mem, gpa, sizeof(f->len) + len)) {
-		bad_frame(net, gpa, "frame runs past guest RAM, length", len);
+		bad_frame(net, "the frame at guest address 0x%x: its %u bytes run past guest RAM",
+			  gpa, len);
 		return;
 	}
 	if (net->fd < 0 || !__atomic_load_n(&net->on, __ATOMIC_RELAXED)) {

@@ -142,10 +142,9 @@ static bool handle_exit(struct vmm_vcpu *v)
 		}
 		if (run->io.port == GUEST_PORT_YIELD)
 			return true;
-		if (run->io.port == GUEST_PORT_NET && run->io.size == 4 &&
-		    run->io.count == 1) {
-			vmm_net_out(vmm, *(uint32_t *)((uint8_t *)run +
-						     run->io.data_offset));
+		if (run->io.port == GUEST_PORT_NET) {
+			vmm_net_out(vmm, run->io.size, run->io.count,
+				    (uint8_t *)run + run->io.data_offset);
 			return true;
 		}
 		if (run->io.port == GUEST_PORT_PANIC) {

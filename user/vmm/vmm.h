@@ -199,8 +199,13 @@ void vmm_state_free(struct vmm_vstate *s, unsigned int nvcpus);
  */
 int vmm_net_open(struct vmm_net *net, const char *ifname, bool off);
 void vmm_net_close(struct vmm_net *net);
-/* The guest OUT @gpa to GUEST_PORT_NET: send, discard or count it bad. */
-void vmm_net_out(struct vmm *vmm, uint32_t gpa);
+/*
+ * The guest's OUT to GUEST_PORT_NET, @count items of @size bytes at
+ * @data (KVM's exit): one 32-bit guest address of a frame to send,
+ * discard, or count as bad; any other OUT there is counted as bad.
+ */
+void vmm_net_out(struct vmm *vmm, unsigned int size, unsigned int count,
+		 const void *data);
 /* `net on|off`: 0, or -ENODEV with why in @err. */
 int vmm_net_set(struct vmm *vmm, bool on, char *err, size_t n);
 /* "none", "on" or "off". */
