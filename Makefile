@@ -55,6 +55,9 @@ KSFT_WARN := -Wno-unused-parameter -Wno-sign-compare -Wno-clobbered
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
 LIBMNL := $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 GNUTLS := $(shell pkg-config --libs gnutls 2>/dev/null || echo -lgnutls)
+# libnl-route: the plug qdisc of COLO's output commit (user/lib/plug.c).
+NLROUTE_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+NLROUTE := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 
 # libkmig: what the agent, the VMM, the selftests, the benches and the
 # tools share, built once (and once more with ASan+UBSan for the host
@@ -64,7 +67,8 @@ LIB_SRCS := $(wildcard user/lib/*.c) $(wildcard user/stream/*.c) \
 	user/vmm/client/client.c
 LIB_HDRS := $(wildcard user/lib/*.h) $(wildcard user/stream/*.h) \
 	user/vmm/client/client.h uapi/linux/kmig.h
-LIB_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/lib -Iuser/stream -Iuser/vmm/client
+LIB_CPPFLAGS := -D_GNU_SOURCE -Iuapi -Iuser/lib -Iuser/stream -Iuser/vmm/client \
+	$(NLROUTE_CFLAGS)
 LIB := $(B)/libkmig.a
 LIB_SAN := $(B)/libkmig-san.a
 LIB_OBJS := $(patsubst %.c,$(B)/lib/%.o,$(LIB_SRCS))
@@ -74,7 +78,7 @@ LIB_SAN_OBJS := $(patsubst %.c,$(B)/lib-san/%.o,$(LIB_SRCS))
 AGENT_SRCS := $(wildcard user/kmig/*.c)
 AGENT_HDRS := $(wildcard user/kmig/*.h) $(LIB_HDRS)
 AGENT_CPPFLAGS := $(LIB_CPPFLAGS) -Iuser/kmig
-AGENT_LIBS := $(LIBMNL) $(GNUTLS) -lkmod -lpthread
+AGENT_LIBS := $(LIBMNL) $(GNUTLS) $(NLROUTE) -lkmod -lpthread
 
 # kmigd, the agent as a service: it runs the agent for its jobs.
 # (jobctl.c: the door to a migration's control socket.)
@@ -226,6 +230,11 @@ $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.
 AGENT_UNDER_TEST := user/kmig/accept.c user/kmig/addr.c user/kmig/mig.c
 $(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
 $(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
+
+# ... and of the VMM's (the network device with guest RAM from memfds).
+VMM_UNDER_TEST := user/vmm/net.c user/vmm/mem.c
+$(B)/tests/vmm_net: TEST_SRCS := $(VMM_UNDER_TEST) -Iuser/vmm
+$(B)/tests/vmm_net: $(VMM_UNDER_TEST) $(VMM_HDRS)
 
 $(B)/tests/%: user/tests/%.c $(wildcard user/tests/*.h) $(LIB_HDRS) \
 		$(LIB_SAN) $(KSFT_DIR)/kselftest_harness.h

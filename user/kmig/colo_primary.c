@@ -9,9 +9,15 @@
  * state saved, the checkpoint is sent whole, and the guest resumes; the
  * ACK is awaited before the next pause. Any failure leaves the guest
  * running here, unprotected, and ends with status 1.
+ *
+ * With --output IFACE the guest's network output is held in a plug
+ * qdisc on IFACE (plug.h) from the start: each pause closes an epoch,
+ * each ACK releases the epoch of its checkpoint (Remus's order), and a
+ * lost secondary releases everything.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +33,21 @@
 #include "ctx.h"
 #include "le.h"
 #include "mig.h"
+#include "plug.h"
 #include "util.h"
 
 /* Records sent per write. */
 #define BATCH_PAGES	64u
 
+/* SIGINT or SIGTERM received: stop after the checkpoint under way. */
+static volatile sig_atomic_t stop_signal;
+
 struct colo_pri {
 	struct mig_opts o;		/* --vmm, --to, --timeout */
 	uint64_t period_ms, checkpoints;
 	bool verify;
+	const char *output;		/* --output IFACE */
+	struct kmig_plug *plug;
 	struct mig_vm vm;
 	int sock;
 	bool logging, paused;
@@ -60,6 +72,12 @@ static const char usage_text[] =
 	"  --verify              compare a CRC of all guest memory at each pause\n"
 	"                        with the secondary's after it applied it\n"
 	"  --timeout S           a secondary silent this long is lost (default 5)\n"
+	"  --output IFACE        hold the guest's output on IFACE (a plug qdisc\n"
+	"                        as its root) until the checkpoint that produced\n"
+	"                        it is committed\n"
+	"\n"
+	"SIGINT or SIGTERM stops it after the checkpoint under way: the secondary\n"
+	"is told (no takeover), the output released, the guest runs on here.\n"
 	"  --help                this text\n";
 
 /* The primary's own options (mig_own_opt). */
@@ -80,6 +98,9 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'V':
 		p->verify = true;
 		return 0;
+	case 'o':
+		p->output = optarg;
+		return 0;
 	}
 	return colo_parse_timeout(o, c);
 }
@@ -92,6 +113,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "checkpoint-ms", required_argument, NULL, 'c' },
 		{ "checkpoints", required_argument, NULL, 'n' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "output", required_argument, NULL, 'o' },
 		MIG_LONGOPT_TIMEOUT,
 		MIG_LONGOPT_HELP,
 		{ }
@@ -181,13 +203,17 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
 	return 0;
 }
 
-/* Tests: KMIG_STOP_AT=colo-mid-checkpoint-SEQ stops this agent part way
- * through checkpoint SEQ's pages (util.h). */
-static void stop_point(const struct colo_pri *p)
+/*
+ * Tests: KMIG_STOP_AT=colo-WHAT-SEQ stops this agent at point WHAT of
+ * checkpoint SEQ (util.h): mid-checkpoint, part way through its pages;
+ * before-ack, sent whole and its ACK not read; released, its output
+ * released.
+ */
+static void stop_point(const struct colo_pri *p, const char *what)
 {
-	char point[48];
+	char point[64];
 
-	snprintf(point, sizeof(point), "colo-mid-checkpoint-%llu",
+	snprintf(point, sizeof(point), "colo-%s-%llu", what,
 		 (unsigned long long)p->seq);
 	kmig_stop_at(point);
 }
@@ -228,7 +254,7 @@ static int send_pages(struct colo_pri *p, uint32_t *crc)
 			if (ret)
 				return ret;
 			fill = 0;
-			stop_point(p);
+			stop_point(p, "mid-checkpoint");
 		}
 	}
 	return fill ? send_all(p, p->buf, fill, crc) : 0;
@@ -264,12 +290,65 @@ static int send_checkpoint(struct colo_pri *p, uint64_t npages,
 	return 0;
 }
 
+/* The VMM's status, for its network device's counts. */
+static int net_status(struct colo_pri *p, struct vmm_status *st)
+{
+	int ret = vmm_client_status(&p->vm.vmm, st);
+
+	return ret ? fail(p, ret, "cannot read the VMM's status: %s",
+			  vmm_client_why(&p->vm.vmm, ret)) : 0;
+}
+
+/*
+ * At the pause: close the output epoch. What the guest sent until now
+ * belongs to this checkpoint, and leaves when its ACK comes. Logged with
+ * the VMM's counts at this instant, for the tests.
+ */
+static int hold(struct colo_pri *p)
+{
+	struct vmm_status st;
+	int ret;
+
+	if (!p->plug)
+		return 0;
+	ret = kmig_plug_buffer(p->plug, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	ret = net_status(p, &st);
+	if (ret)
+		return ret;
+	fprintf(stderr, "kmig colo primary: checkpoint %llu: output held at %llu ns, frames sent %llu, guest seq %llu\n",
+		(unsigned long long)p->seq, (unsigned long long)kmig_now_ns(),
+		(unsigned long long)st.net_sent, (unsigned long long)st.net_seq);
+	return 0;
+}
+
+/* The ACK came: release this checkpoint's epoch (the oldest held). */
+static int release(struct colo_pri *p)
+{
+	uint64_t t0 = kmig_now_ns(), t1;
+	int ret;
+
+	if (!p->plug)
+		return 0;
+	ret = kmig_plug_release_one(p->plug, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	t1 = kmig_now_ns();
+	fprintf(stderr, "kmig colo primary: checkpoint %llu: output released, acked at %llu ns, released at %llu ns\n",
+		(unsigned long long)p->seq, (unsigned long long)t0,
+		(unsigned long long)t1);
+	stop_point(p, "released");
+	return 0;
+}
+
 static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 {
 	uint8_t b[COLO_ACK_SIZE];
 	struct colo_ack a;
 	int ret;
 
+	stop_point(p, "before-ack");
 	ret = kmig_io_all(p->sock, b, sizeof(b), false);
 	if (ret)
 		return fail(p, ret, "checkpoint %llu: no acknowledgement from the secondary: %s",
@@ -285,10 +364,11 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 	if (p->verify && a.memcrc != memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, memcrc, a.memcrc);
+	ret = release(p);
 	printf("checkpoint %llu committed%s%08x\n", (unsigned long long)p->seq,
 	       p->verify ? ", memory crc " : "", p->verify ? memcrc : 0);
 	fflush(stdout);
-	return 0;
+	return ret;
 }
 
 /* One checkpoint: pause, collect, send, resume (unless the last), ack. */
@@ -304,7 +384,9 @@ static int checkpoint(struct colo_pri *p, bool last)
 	if (ret)
 		return ret;
 	p->paused = true;
-	ret = collect(p, &npages);
+	ret = hold(p);
+	if (!ret)
+		ret = collect(p, &npages);
 	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen)))
 		fail(p, ret, "cannot save the vCPU state: %s",
 		     vmm_client_why(&p->vm.vmm, ret));
@@ -366,6 +448,35 @@ static int connect_secondary(struct colo_pri *p)
 	return 0;
 }
 
+/*
+ * Install the plug, the guest paused meanwhile: an interface drops what
+ * is sent while its root qdisc is being replaced. On failure the guest
+ * is left paused for cleanup() to resume.
+ */
+static int output_hold(struct colo_pri *p)
+{
+	struct vmm_status st;
+	int ret;
+
+	ret = vmm_req(p, "pause");
+	if (ret)
+		return ret;
+	p->paused = true;
+	ret = kmig_plug_install(p->output, &p->plug, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	ret = net_status(p, &st);
+	if (ret)
+		return ret;
+	/* Frames after this number are built with the plug in. */
+	fprintf(stderr, "kmig colo primary: output on %s held from now on, guest seq %llu\n",
+		p->output, (unsigned long long)st.net_seq);
+	ret = vmm_req(p, "resume");
+	if (!ret)
+		p->paused = false;
+	return ret;
+}
+
 static int setup(struct colo_pri *p)
 {
 	struct vmm_status st;
@@ -379,6 +490,8 @@ static int setup(struct colo_pri *p)
 		return ret;
 	if (strcmp(st.state, "running"))
 		return fail(p, -EBUSY, "the guest is %s, not running", st.state);
+	if (p->output && (ret = output_hold(p)))
+		return ret;
 	p->tmp = mig_vm_bitmap_buf(&p->vm);
 	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
 	if (!p->tmp || !p->buf)
@@ -391,6 +504,28 @@ static int setup(struct colo_pri *p)
 	return ret;
 }
 
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * SIGINT and SIGTERM end the loop of run() after the checkpoint under
+ * way. SA_RESTART: every call of that checkpoint goes on (the sockets
+ * with a timeout return EINTR all the same, and kmig_io_all() retries);
+ * the sleep between checkpoints ends at once (nanosleep is never
+ * restarted).
+ */
+static int catch_stop(struct colo_pri *p)
+{
+	struct sigaction sa = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return fail(p, -errno, "sigaction: %s", strerror(errno));
+	return 0;
+}
+
 static int run(struct colo_pri *p)
 {
 	struct timespec ts;
@@ -400,11 +535,13 @@ static int run(struct colo_pri *p)
 		bool last = p->checkpoints && p->seq + 1 == p->checkpoints;
 
 		ret = checkpoint(p, last);
-		if (ret || last)
+		if (ret || last || stop_signal)
 			return ret;
 		ts.tv_sec = p->period_ms / 1000;
 		ts.tv_nsec = (p->period_ms % 1000) * 1000000;
 		nanosleep(&ts, NULL);
+		if (stop_signal)
+			return 0;
 	}
 }
 
@@ -419,8 +556,35 @@ static void bye(struct colo_pri *p)
 		fprintf(stderr, "kmig colo primary: the secondary did not take the goodbye\n");
 }
 
+/*
+ * No secondary to commit to any more (@ret), or the end: let the output
+ * go, and give the interface its default root qdisc back.
+ */
+static void output_free(struct colo_pri *p, int ret)
+{
+	bool paused = false;
+	char why[256];
+
+	if (!p->plug)
+		return;
+	if (ret && !kmig_plug_release_all(p->plug, why, sizeof(why)))
+		fprintf(stderr, "kmig colo primary: output on %s released: no longer held, the guest runs unprotected\n",
+			p->output);
+	/* Paused while the qdisc goes, as while it came (if its VMM
+	 * still answers). */
+	if (!p->paused && !mig_vmm_req(&p->vm.vmm, "pause", why, sizeof(why)))
+		paused = true;
+	if (kmig_plug_remove(p->plug, why, sizeof(why)))
+		fprintf(stderr, "kmig colo primary: %s\n", why);
+	p->plug = NULL;
+	if (paused && mig_vmm_req(&p->vm.vmm, "resume", why, sizeof(why)))
+		fprintf(stderr, "kmig colo primary: cannot resume the guest: %s\n",
+			why);
+}
+
 static void cleanup(struct colo_pri *p, int ret)
 {
+	output_free(p, ret);
 	if (p->logging)
 		set_logging(p, false);
 	if (ret && p->paused && !vmm_req(p, "resume"))
@@ -444,7 +608,9 @@ int colo_primary_main(int argc, char *argv[])
 	ret = parse(&p, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	ret = setup(&p);
+	ret = catch_stop(&p);
+	if (!ret)
+		ret = setup(&p);
 	if (!ret)
 		ret = run(&p);
 	cleanup(&p, ret);
@@ -453,8 +619,14 @@ int colo_primary_main(int argc, char *argv[])
 			p.err[0] ? p.err : strerror(-ret));
 		return 1;
 	}
-	printf("stopped after checkpoint %llu, the guest paused here; pause mean %.2f ms, max %.2f ms, %llu pages\n",
-	       (unsigned long long)p.seq,
+	if (stop_signal)
+		printf("stopped by %s after checkpoint %llu; the secondary was told, the guest runs here unprotected\n",
+		       stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+		       (unsigned long long)p.seq);
+	else
+		printf("stopped after checkpoint %llu, the guest paused here; ",
+		       (unsigned long long)p.seq);
+	printf("pause mean %.2f ms, max %.2f ms, %llu pages\n",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
 	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
 	return 0;

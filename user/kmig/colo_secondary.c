@@ -428,6 +428,12 @@ static int takeover(struct colo_sec *s)
 	if (ret)
 		return fail(s, ret, "cannot read guest memory: %s",
 			    strerror(-ret));
+	/* Its output, discarded until now (a VMM without a network
+	 * device has none: -ENODEV). */
+	ret = vmm_client_cmd(&s->vm.vmm, "net on");
+	if (ret && ret != -ENODEV)
+		return fail(s, ret, "cannot turn the guest's output on: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
 	ret = vmm_client_cmd(&s->vm.vmm, "resume");
 	if (ret)
 		return fail(s, ret, "cannot resume the guest: %s",

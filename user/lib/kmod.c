@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Loading kmig.ko with libkmod when the agent finds it missing.
+ * Loading kmig.ko with libkmod when the agent finds it missing, and the
+ * kernel's own modules the agent needs (sch_plug).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -75,6 +76,38 @@ int kmig_module_ensure(const char *path, char *err, size_t errlen)
 		ret = -EPERM;
 	}
 out:
+	kmod_module_unref(mod);
+	kmod_unref(ctx);
+	return ret;
+}
+
+int kmig_module_probe(const char *name, char *err, size_t errlen)
+{
+	struct kmod_module *mod = NULL;
+	struct kmod_ctx *ctx;
+	char why[256] = "";
+	int ret;
+
+	ctx = kmod_new(NULL, NULL);
+	if (!ctx) {
+		snprintf(err, errlen, "cannot initialise libkmod");
+		return -ENOMEM;
+	}
+	kmod_set_log_fn(ctx, keep_log, why);
+	ret = kmod_module_new_from_name(ctx, name, &mod);
+	if (!ret)
+		ret = kmod_module_probe_insert_module(mod, 0, NULL, NULL,
+						      NULL, NULL);
+	if (ret == -EEXIST)
+		ret = 0;
+	if (ret > 0) {
+		snprintf(err, errlen, "cannot load %s: blacklisted", name);
+		ret = -EPERM;
+	} else if (ret < 0) {
+		snprintf(err, errlen, "cannot load %s: %s%s%.*s", name,
+			 strerror(-ret), why[0] ? ": " : "",
+			 (int)strcspn(why, "\n"), why);
+	}
 	kmod_module_unref(mod);
 	kmod_unref(ctx);
 	return ret;

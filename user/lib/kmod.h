@@ -12,4 +12,11 @@
  */
 int kmig_module_ensure(const char *path, char *err, size_t errlen);
 
+/*
+ * Load module @name (and what it depends on) from the running kernel's
+ * module directory unless it is loaded or built in: 0 or -errno, with a
+ * message naming what failed in @err.
+ */
+int kmig_module_probe(const char *name, char *err, size_t errlen);
+
 #endif /* KMIG_KMOD_H */

@@ -81,7 +81,7 @@ static int read_line(int fd, char *line, size_t size)
 
 static void status(struct vmm *vmm, int fd)
 {
-	uint64_t counter = 0, writes = 0, throttled = 0;
+	uint64_t counter = 0, writes = 0, throttled = 0, net_seq;
 	struct guest_params *p = vmm->params;
 	unsigned int i, pat;
 
@@ -93,14 +93,22 @@ static void status(struct vmm *vmm, int fd)
 	}
 	pat = vmm->unmapped ? GUEST_PATTERN_MAX :
 	      __atomic_load_n(&p->pattern, __ATOMIC_RELAXED);
+	net_seq = vmm->unmapped ? 0 :
+		  __atomic_load_n(&p->net_seq, __ATOMIC_RELAXED);
 	reply(fd, "ok state=%s vcpus=%u counter=%llu writes=%llu rate=%llu "
 	      "throttle=%u throttled_ms=%llu pattern=%s ws_pages=%u mem=%llu "
-	      "slots=%u%s%s", states[vmm->state], vmm->nvcpus,
+	      "slots=%u net=%s net_sent=%llu net_seq=%llu net_dropped=%llu "
+	      "net_bad=%llu%s%s", states[vmm->state], vmm->nvcpus,
 	      (unsigned long long)counter, (unsigned long long)writes,
 	      (unsigned long long)vmm->rate, vmm->throttle,
 	      (unsigned long long)throttled / 1000000,
 	      pat < GUEST_PATTERN_MAX ? vmm_patterns[pat] : "?", vmm->ws_pages,
 	      (unsigned long long)vmm->mem.size, vmm->mem.nslots,
+	      vmm_net_state(&vmm->net),
+	      (unsigned long long)__atomic_load_n(&vmm->net.sent, __ATOMIC_RELAXED),
+	      (unsigned long long)net_seq,
+	      (unsigned long long)__atomic_load_n(&vmm->net.dropped, __ATOMIC_RELAXED),
+	      (unsigned long long)__atomic_load_n(&vmm->net.bad, __ATOMIC_RELAXED),
 	      vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
 	pthread_mutex_unlock(&vmm->lock);
@@ -404,6 +412,10 @@ static int request(struct vmm *vmm, int fd, char *line)
 	case VMM_REQ_UNMAP:
 	case VMM_REQ_MAP:
 		unmap(vmm, fd, r.cmd == VMM_REQ_UNMAP);
+		break;
+	case VMM_REQ_NET:
+		ret = vmm_net_set(vmm, r.on, err, sizeof(err));
+		done(fd, ret, err);
 		break;
 	case VMM_REQ_QUIT:
 		reply(fd, "ok");

@@ -22,11 +22,14 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	signal(SIGPIPE, SIG_IGN);
+	if (vmm_net_open(&vmm.net, cfg.net_if, cfg.net_off))
+		return 1;
 	ret = vmm_vm_create(&vmm, &cfg);
 	if (ret) {
 		fprintf(stderr, "kmig-vmm: cannot create the VM (%llu MiB, %u vCPUs): %s\n",
 			(unsigned long long)cfg.mem_size >> 20, cfg.nvcpus,
 			strerror(-ret));
+		vmm_net_close(&vmm.net);
 		return 1;
 	}
 	if (cfg.prealloc) {
@@ -34,6 +37,7 @@ int main(int argc, char **argv)
 		if (ret) {
 			fprintf(stderr, "kmig-vmm: --prealloc: %s\n", strerror(-ret));
 			vmm_vm_destroy(&vmm);
+			vmm_net_close(&vmm.net);
 			return 1;
 		}
 	}
@@ -52,5 +56,6 @@ int main(int argc, char **argv)
 	}
 	vmm_vcpus_stop(&vmm);
 	vmm_vm_destroy(&vmm);
+	vmm_net_close(&vmm.net);
 	return ret ? 1 : 0;
 }

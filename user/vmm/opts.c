@@ -25,7 +25,11 @@ static void usage(FILE *f)
 		"  --incoming        do not run: wait for a \"load\" and a \"resume\"\n"
 		"  --prealloc        give all guest RAM its memory at start\n"
 		"  --backend B       guest RAM from kmig (a /dev/kmig context, default)\n"
-		"                    or memfd\n",
+		"                    or memfd\n"
+		"  --net-if IFACE    network device: the guest's frames leave through\n"
+		"                    IFACE (this network namespace's), one every\n"
+		"  --net-every N     N ticks of vCPU 0 (default 1; 0: the guest sends none)\n"
+		"  --net-off         discard the guest's frames until \"net on\"\n",
 		VMM_MAX_SLOTS, GUEST_MAX_VCPUS);
 }
 
@@ -90,6 +94,10 @@ static int option(int c, struct vmm_config *cfg, const char **ctl,
 	case 'i': cfg->incoming = true; break;
 	case 'P': cfg->prealloc = true; break;
 	case 'B': ret = backend(optarg, &cfg->backend); break;
+	case 'N': cfg->net_if = optarg; break;
+	case 'E': ret = number("--net-every", optarg, 0, 1 << 20, &v);
+		  cfg->net_every = v; break;
+	case 'O': cfg->net_off = true; break;
 	case 'h': usage(stdout); return 1;
 	default: usage(stderr); return -EINVAL;
 	}
@@ -111,6 +119,9 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "prealloc", no_argument, NULL, 'P' },
 		{ "backend", required_argument, NULL, 'B' },
+		{ "net-if", required_argument, NULL, 'N' },
+		{ "net-every", required_argument, NULL, 'E' },
+		{ "net-off", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -120,7 +131,7 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 	*cfg = (struct vmm_config){
 		.mem_size = 64, .nslots = 1, .nvcpus = 1,
 		.pattern = GUEST_PATTERN_RANDOM, .batch = 64,
-		.backend = &vmm_mem_kmig,
+		.backend = &vmm_mem_kmig, .net_every = 1,
 	};
 	*ctl = NULL;
 	optind = 0;		/* from the start, as a fresh process */
@@ -137,6 +148,10 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 	    cfg->mem_size % (cfg->nslots * (2 << 20))) {
 		fprintf(stderr, "kmig-vmm: --mem: %llu MiB does not split into %u slots of whole 2 MiB\n",
 			(unsigned long long)cfg->mem_size >> 20, cfg->nslots);
+		return -EINVAL;
+	}
+	if (!cfg->net_if && cfg->net_off) {
+		fprintf(stderr, "kmig-vmm: --net-off: there is no network device without --net-if\n");
 		return -EINVAL;
 	}
 	cfg->hot_pages = hot ? hot : (cfg->mem_size - GUEST_WS_GPA) /

@@ -28,7 +28,8 @@ static const char *const cmds[] = {
 	[VMM_REQ_PATTERN] = "pattern", [VMM_REQ_CHECKSUM] = "checksum",
 	[VMM_REQ_MEMFD] = "memfd", [VMM_REQ_CTX] = "ctx",
 	[VMM_REQ_DIRTYLOG] = "dirtylog", [VMM_REQ_UNMAP] = "unmap",
-	[VMM_REQ_MAP] = "map", [VMM_REQ_QUIT] = "quit",
+	[VMM_REQ_MAP] = "map", [VMM_REQ_NET] = "net",
+	[VMM_REQ_QUIT] = "quit",
 };
 
 static int refuse(char *err, size_t n, int ret, const char *fmt, ...)
@@ -108,6 +109,12 @@ static int args(struct vmm_req *r, const char *a1, const char *a2,
 		if (!a1 || strcmp(a1, "at-resume"))
 			return refuse(err, n, -EINVAL,
 				      "dirtylog: say 'dirtylog at-resume'");
+		return 0;
+	case VMM_REQ_NET:
+		r->on = a1 && !strcmp(a1, "on");
+		if (!a1 || (!r->on && strcmp(a1, "off")))
+			return refuse(err, n, -EINVAL,
+				      "net: say 'net on' or 'net off'");
 		return 0;
 	default:
 		return 0;

@@ -142,6 +142,11 @@ static bool handle_exit(struct vmm_vcpu *v)
 		}
 		if (run->io.port == GUEST_PORT_YIELD)
 			return true;
+		if (run->io.port == GUEST_PORT_NET) {
+			vmm_net_out(vmm, run->io.size, run->io.count,
+				    (uint8_t *)run + run->io.data_offset);
+			return true;
+		}
 		if (run->io.port == GUEST_PORT_PANIC) {
 			vmm_fail(vmm, "vCPU %u: the payload refused its parameters",
 				 v->index);

@@ -55,6 +55,8 @@ static int load_payload(struct vmm *vmm, const struct vmm_config *cfg)
 	p->pattern = cfg->pattern;
 	p->batch = cfg->batch;
 	p->hot_pages = cfg->hot_pages;
+	p->net_every = cfg->net_if ? cfg->net_every : 0;
+	p->net_frame = GUEST_NET_GPA;
 	for (i = 0; i < GUEST_MAX_VCPUS; i++)
 		p->vcpu[i].seed = 0x9e3779b9u * (i + 1);
 	vmm->params = p;

@@ -7,6 +7,7 @@
  *   vm.c     the VM: KVM fds, irqchip, CPUID, MSR list, payload loading
  *   vcpu.c   vCPU threads: run loop, exits, pacing, pause and resume
  *   state.c  vCPU state save and load, as a kmig stream of VCPU sections
+ *   net.c    the network device: guest frames out of --net-if
  *   ctl.c    the unix control socket (protocol: Documentation/vmm.rst)
  *   req.c    its requests parsed
  *   opts.c   options
@@ -71,6 +72,18 @@ struct vmm_vcpu {
 	uint64_t throttled_ns;		/* total time slept for throttle */
 };
 
+/* The network device (net.c); counters are read without the lock. */
+struct vmm_net {
+	int fd;				/* AF_PACKET socket, -1: no device */
+	char ifname[16];
+	unsigned int ifindex;
+	bool on;			/* off: frames are discarded */
+	uint64_t sent;			/* frames sent out of ifname */
+	uint64_t dropped;		/* discarded (off) or lost sending */
+	uint64_t bad;			/* bad address or length */
+	uint64_t send_errors;
+};
+
 /* MIGRATED: paused for good, its guest runs elsewhere now. */
 enum vmm_run_state {
 	VMM_RUNNING, VMM_PAUSED, VMM_INCOMING, VMM_FAILED, VMM_MIGRATED,
@@ -87,6 +100,7 @@ struct vmm {
 	uint32_t ws_pages;		/* params->ws_pages, kept here */
 	bool unmapped;			/* `unmap`: guest RAM not mapped */
 	struct kvm_msr_list *msrs;	/* MSRs saved with the vCPU state */
+	struct vmm_net net;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* any change of the fields below */
@@ -109,6 +123,9 @@ struct vmm_config {
 	uint32_t batch;
 	uint32_t hot_pages;
 	uint64_t rate;
+	const char *net_if;		/* --net-if, NULL: no network device */
+	uint32_t net_every;		/* --net-every: ticks between frames */
+	bool net_off;			/* --net-off: discard until `net on` */
 };
 
 
@@ -176,6 +193,24 @@ int vmm_state_decode(unsigned int nvcpus, const uint8_t *buf, size_t len,
 		     struct vmm_vstate **s, char *err, size_t errlen);
 void vmm_state_free(struct vmm_vstate *s, unsigned int nvcpus);
 
+/*
+ * The network device on interface @ifname (NULL: none), discarding the
+ * guest's frames while @off: 0, or -errno after saying why on stderr.
+ */
+int vmm_net_open(struct vmm_net *net, const char *ifname, bool off);
+void vmm_net_close(struct vmm_net *net);
+/*
+ * The guest's OUT to GUEST_PORT_NET, @count items of @size bytes at
+ * @data (KVM's exit): one 32-bit guest address of a frame to send,
+ * discard, or count as bad; any other OUT there is counted as bad.
+ */
+void vmm_net_out(struct vmm *vmm, unsigned int size, unsigned int count,
+		 const void *data);
+/* `net on|off`: 0, or -ENODEV with why in @err. */
+int vmm_net_set(struct vmm *vmm, bool on, char *err, size_t n);
+/* "none", "on" or "off". */
+const char *vmm_net_state(const struct vmm_net *net);
+
 /* @path: a socket file, or "@name" in the abstract namespace. */
 int vmm_ctl_serve(struct vmm *vmm, const char *path);
 
@@ -186,13 +221,15 @@ enum vmm_req_cmd {
 	VMM_REQ_STATUS, VMM_REQ_PAUSE, VMM_REQ_RESUME, VMM_REQ_MIGRATED,
 	VMM_REQ_SAVE, VMM_REQ_LOAD, VMM_REQ_THROTTLE, VMM_REQ_RATE,
 	VMM_REQ_PATTERN, VMM_REQ_CHECKSUM, VMM_REQ_MEMFD, VMM_REQ_CTX,
-	VMM_REQ_DIRTYLOG, VMM_REQ_UNMAP, VMM_REQ_MAP, VMM_REQ_QUIT,
+	VMM_REQ_DIRTYLOG, VMM_REQ_UNMAP, VMM_REQ_MAP, VMM_REQ_NET,
+	VMM_REQ_QUIT,
 };
 
 /* One control request, parsed. */
 struct vmm_req {
 	enum vmm_req_cmd cmd;
 	bool force;			/* resume force */
+	bool on;			/* net on */
 	unsigned int pattern;		/* GUEST_PATTERN_* */
 	bool hot;			/* pattern: hot pages given */
 	uint64_t value;			/* load: length; throttle, rate,

@@ -158,6 +158,9 @@ int vmm_client_parse_status(const char *reply, struct vmm_status *st)
 	st->throttled_ms = v[3];
 	st->ws_pages = v[4];
 	st->mem = v[5];
+	st->net_sent = field(reply, "net_sent", &v[0]) ? 0 : v[0];
+	st->net_seq = field(reply, "net_seq", &v[1]) ? 0 : v[1];
+	st->net_dropped = field(reply, "net_dropped", &v[2]) ? 0 : v[2];
 	return 0;
 }
 

@@ -28,6 +28,10 @@ struct vmm_status {
 	uint64_t throttled_ms;
 	uint32_t ws_pages;
 	uint64_t mem;
+	/* The network device; 0 from a VMM that does not report them. */
+	uint64_t net_sent;		/* frames sent out of its interface */
+	uint64_t net_seq;		/* the guest's last frame number */
+	uint64_t net_dropped;		/* discarded (net off) or lost */
 };
 
 struct vmm_client_slot {

@@ -19,6 +19,7 @@
  *   0x0000f000  parameter page (struct guest_params); a self-paced guest
  *               keeps its GDT and IDT at its end (boot.c)
  *   0x00010000  vCPU stacks, 8 KiB each
+ *   0x00020000  the network device's frame buffer (struct guest_net_frame)
  *   0x00100000  working set: the pages the guest dirties, to the end of RAM
  */
 #ifndef KMIG_VMM_GUEST_ABI_H
@@ -39,6 +40,24 @@
 #define GUEST_PORT_PANIC	0x12	/* the payload found bad parameters */
 #define GUEST_PORT_YIELD	0x13	/* a long computation goes on */
 #define GUEST_YIELD_PAGES	16	/* checksum pages between yields */
+#define GUEST_PORT_NET		0x14	/* send the frame at this 32-bit GPA */
+
+/*
+ * The network device (Documentation/vmm.rst, "Network device"): vCPU 0
+ * builds one Ethernet frame every params.net_every ticks in a struct
+ * guest_net_frame at params.net_frame and OUTs that address to
+ * GUEST_PORT_NET; the VMM sends the frame as it is. net_seq counts the
+ * frames built; it is bumped before the OUT, so a checkpoint taken at any
+ * instruction never repeats or skips a number.
+ */
+#define GUEST_NET_GPA		0x20000u
+#define GUEST_NET_FRAME_MAX	1514u	/* Ethernet header and 1500 bytes */
+#define GUEST_NET_FRAME_MIN	60u	/* Ethernet's minimum, without FCS */
+#define GUEST_NET_ETHERTYPE	0x88b5u	/* IEEE 802 local experimental */
+#define GUEST_NET_MAGIC		0x4e474d4bu	/* "KMGN" */
+/* Payload after the 14-byte Ethernet header, little endian: magic u32,
+ * vcpu u32, seq u64, writes u64, counter u64. */
+#define GUEST_NET_PAYLOAD	32u
 
 #define GUEST_PARAMS_MAGIC	0x6b6d6770u	/* "pgmk" */
 
@@ -88,6 +107,17 @@ struct guest_params {
 	uint64_t tsc_per_page;	/* at the rate */
 	uint64_t tsc_late;	/* tsc_hz / 10 */
 	uint64_t next_due;	/* TSC when the next page is due, 0: now */
+	/* Network device; kmig-vmm sets net_every and net_frame at load. */
+	uint64_t net_seq;	/* frames built so far: the last one's seq */
+	uint32_t net_every;	/* ticks between frames, 0: none */
+	uint32_t net_ticks;	/* ticks since the last frame */
+	uint32_t net_frame;	/* GPA of the struct guest_net_frame */
+	uint32_t net_pad;
+};
+
+struct guest_net_frame {
+	uint32_t len;		/* bytes of data */
+	uint8_t data[GUEST_NET_FRAME_MAX];
 };
 
 /* Checksum of the working set: fold every 64-bit word, in page order. */

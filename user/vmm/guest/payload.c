@@ -94,6 +94,42 @@ static void checksum(volatile struct guest_params *p)
 	outl(GUEST_PORT_CSUM, 0);
 }
 
+static void put_le(volatile uint8_t *b, uint64_t v, uint32_t bytes)
+{
+	uint32_t i;
+
+	for (i = 0; i < bytes; i++, v >>= 8)
+		b[i] = (uint8_t)v;
+}
+
+/*
+ * One frame to the network device (abi.h): broadcast, from a locally
+ * administered address, the experimental ethertype, then magic, vCPU,
+ * sequence number, writes and counter.
+ */
+static void net_send(volatile struct guest_params *p, uint32_t id)
+{
+	volatile struct guest_net_frame *f =
+		(volatile struct guest_net_frame *)p->net_frame;
+	volatile uint8_t *d = f->data;
+	uint64_t seq = p->net_seq + 1;
+	uint32_t i;
+
+	for (i = 0; i < GUEST_NET_FRAME_MIN; i++)
+		d[i] = i < 6 ? 0xff : 0;
+	put_le(d + 6, 0x00676d6b6d02ull, 6);	/* 02:6d:6b:6d:67:00 */
+	d[12] = GUEST_NET_ETHERTYPE >> 8;
+	d[13] = GUEST_NET_ETHERTYPE & 0xff;
+	put_le(d + 14, GUEST_NET_MAGIC, 4);
+	put_le(d + 18, id, 4);
+	put_le(d + 22, seq, 8);
+	put_le(d + 30, p->vcpu[id].writes, 8);
+	put_le(d + 38, p->vcpu[id].counter, 8);
+	f->len = GUEST_NET_FRAME_MIN;
+	p->net_seq = seq;
+	outl(GUEST_PORT_NET, p->net_frame);
+}
+
 /* Sleep until the next timer interrupt (interrupts are off otherwise). */
 static inline void wait_tick(void)
 {
@@ -154,6 +190,10 @@ void guest_main(uint32_t id)
 		p->vcpu[id].counter++;
 		if (id == 0 && p->csum_req != p->csum_done)
 			checksum(p);
+		if (id == 0 && p->net_every && ++p->net_ticks >= p->net_every) {
+			p->net_ticks = 0;
+			net_send(p, id);
+		}
 		if (!self_paced)
 			outl(GUEST_PORT_TICK, id);
 	}
