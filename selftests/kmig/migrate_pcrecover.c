@@ -19,7 +19,8 @@
  * FIN, so each side can tell the link is dead only by its silence, and
  * must within its --io-timeout. The fail_once variant kills the first
  * recovery's source midway, and the destination's recovery says so; the
- * second one completes.
+ * second one completes. Its variant runs over TLS (--tls-psk): the
+ * migration and both recoveries.
  *
  * Checked at the end: both recovery agents succeed, the guest's counter
  * advances at the destination, and its memory there equals the source's
@@ -89,13 +90,13 @@ FIXTURE_VARIANT_ADD(recover, source_agent_killed) {
 	.fault = "migrate", .mig_exit = 128 + SIGKILL, .in_exit = 3,
 };
 
-FIXTURE_VARIANT_ADD(recover, recovery_fails_once) {
-	.fault = "silent", .fail_once = true, .mig_exit = 3, .in_exit = 3,
-};
-
-/* Over TLS: the recovery with the migration's key, never in the clear. */
-FIXTURE_VARIANT_ADD(recover, silent_link_tls) {
-	.fault = "silent", .tls = true, .mig_exit = 3, .in_exit = 3,
+/*
+ * Over TLS, the migration and both recoveries with its key (never in the
+ * clear); the first recovery's source is killed.
+ */
+FIXTURE_VARIANT_ADD(recover, recovery_fails_once_tls) {
+	.fault = "silent", .fail_once = true, .tls = true, .mig_exit = 3,
+	.in_exit = 3,
 };
 
 /*
