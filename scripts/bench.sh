@@ -28,7 +28,8 @@ export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 	BENCH_ROWS="${BENCH_ROWS:-}"
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
-	 $top/selftests/bench/snapshot_lazy.py; do
+	 $top/selftests/bench/snapshot_lazy.py \\
+	 $top/selftests/bench/file.py; do
 	[ -e "\$b" ] || continue
 	case "\$(basename "\$b")" in
 	${BENCH_ONLY:-*}) ;;
