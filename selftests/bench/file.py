@@ -156,6 +156,7 @@ class KmigFiles(Source):
         try:
             took = self.agent("restore", "/run/bench-b.sock", cfg, path,
                               "--paused")
+            self.restored_state = self.side.status("B", "state")
             self.side.ctl("B", "resume")
             got = self.checksum("B")
             if got != self.ref:
@@ -230,8 +231,27 @@ class QemuFiles(Source):
                              f"{info.get('error-desc', '')}")
         return ev[1] - t0
 
+    @staticmethod
+    def resume(q):
+        """cont, once QEMU has finalized the migration: its completed
+        event comes first, and a source left paused after a migration
+        cannot migrate again."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                q.cmd("cont")
+                return
+            except QMPError as e:
+                if "not finalized" not in str(e) or \
+                        time.monotonic() > deadline:
+                    raise BenchError(f"QEMU's source does not run: {e}")
+            time.sleep(0.05)
+
     def save(self, cfg, path):
         q = self.side.qa
+        state = q.cmd("query-status")["status"]
+        if state != "running":
+            raise BenchError(f"QEMU's source is {state}, not running")
         self.configure(q, cfg)
         q.events.clear()
         t0 = time.time()
@@ -240,7 +260,7 @@ class QemuFiles(Source):
             q.cmd("migrate", uri=f"file:{path}")
             return self.completed(q, t0)
         finally:
-            q.cmd("cont")
+            self.resume(q)
 
     def restore(self, cfg, path, tag):
         dst, q = self.side.spawn("B", "idle", tag, True)
@@ -249,6 +269,7 @@ class QemuFiles(Source):
             t0 = time.time()
             q.cmd("migrate-incoming", uri=f"file:{path}")
             took = self.completed(q, t0)
+            self.restored_state = q.cmd("query-status")["status"]
             got = self.memory_crc(q, DUMP)
             if got != self.ref:
                 raise BenchError(f"the restored guest's memory (CRC32 "
@@ -291,6 +312,7 @@ def one_row(side, cfg, where, path, tag):
         r.update(file_figures(path))
         drop_cache(path)
         r["restore"] = side.restore(cfg, path, tag)
+        r["state"] = side.restored_state    # after the restore: paused
         return r
     finally:
         if os.path.exists(path):
