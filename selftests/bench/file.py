@@ -6,11 +6,12 @@ same boot of the test bed (scripts/bench.sh runs it there).
 
 The guest is migrate.py's (the same payload under kmig-vmm and, booted
 with -kernel, under QEMU), MEM MiB, every working-set page written and
-checked before any clock starts, then idle. One source guest of each
-VMM per directory and run is saved once per row (resumed between rows,
-off the clock); every row restores its file into a new destination,
-whose memory is then compared with the source's. Rows alternate kmig
-and QEMU. How each figure is measured: Documentation/benchmarks.rst.
+checked before any clock starts, then idle. Each run fills one source
+guest of each VMM and saves it once per row and directory (resumed
+between rows, off the clock); every row restores its file into a new
+destination, whose memory is then compared with the source's. Rows
+alternate kmig and QEMU. How each figure is measured:
+Documentation/benchmarks.rst.
 
 Environment: BENCH_RUNS (default 3); BENCH_ROWS, a regular expression:
 only the rows whose names match; BENCH_FILE_DIRS, the directories
@@ -57,6 +58,7 @@ def mount_disk():
             break
         time.sleep(0.2)
     else:
+        print("bench: the bed has no disk (/dev/vda): /dev/shm only")
         return None
     subprocess.run(["modprobe", "ext4"], capture_output=True)
     subprocess.run(["mkfs.ext4", "-q", "-F", "/dev/vda"], check=True)
@@ -168,7 +170,6 @@ class KmigFiles(Source):
             dst.wait(timeout=30)
             self.side.procs.remove(dst)
         return took
-
 
 
 class QemuFiles(Source):
@@ -284,7 +285,6 @@ class QemuFiles(Source):
             dst.wait(timeout=30)
             self.side.procs.remove(dst)
         return took
-
 
 
 def drop_cache(path):
