@@ -312,7 +312,7 @@ def one_row(side, cfg, where, path, tag):
         r.update(file_figures(path))
         drop_cache(path)
         r["restore"] = side.restore(cfg, path, tag)
-        r["state"] = side.restored_state    # after the restore: paused
+        r["state"] = side.restored_state    # loaded, not started
         return r
     finally:
         if os.path.exists(path):
