@@ -36,7 +36,7 @@ from qmp import QMPError  # noqa: E402
 WORK = f"{os.environ.get('KMIG_OUT', '')}/work/bench-file"
 migrate.WORK = WORK         # where migrate's log() puts the VMMs' logs
 # Under a loaded host, a 256 MiB fill took over migrate.py's 5 minutes.
-migrate.FILL_TIMEOUT = int(os.environ.get("BENCH_FILL_TIMEOUT", "900"))
+migrate.FILL_TIMEOUT = int(os.environ.get("BENCH_FILL_TIMEOUT") or "900")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 ROWS = re.compile(os.environ.get("BENCH_ROWS", ""))
 DISK_DIR = "/dev/shm/disk"  # where snap.sh mounts the bed's disk too
