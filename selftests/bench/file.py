@@ -414,12 +414,12 @@ def table(where, names, results, refused):
              ("kmig 1 thr, O_DIRECT", "QEMU mapped-ram, direct-io"),
              ("kmig 4 thr, O_DIRECT",
               "QEMU mapped-ram + multifd 4, direct-io")]
-    print(f"  {'speed ratios of medians, kmig / QEMU':64} {'save':>6} "
-          f"{'restore':>8}")
+    pairs = [(k, q) for k, q in pairs if results.get(k) and results.get(q)]
+    if pairs:
+        print(f"  {'speed ratios of medians, kmig / QEMU':64} {'save':>6} "
+              f"{'restore':>8}")
     for k, q in pairs:
-        a, b = results.get(k), results.get(q)
-        if not a or not b:
-            continue
+        a, b = results[k], results[q]
         out = [f"{med_of(b, key) / med_of(a, key):.2f}x"
                for key in ("save", "restore")]
         print(f"  {k + ' / ' + q:64} {out[0]:>6} {out[1]:>8}")
