@@ -13,7 +13,8 @@
 # environment: BENCH_RUNS (runs per migration row, default 3),
 #              BENCH_MODES (migration modes, default "idle dirty"),
 #              BENCH_ONLY (a file name pattern: only those benchmarks),
-#              BENCH_ROWS (a regular expression: only those migration rows)
+#              BENCH_ROWS (a regular expression: only those migration rows),
+#              BENCH_FILE_DIRS, BENCH_FILL_TIMEOUT (file.py)
 set -eu
 
 series=${1:-6.12}
@@ -25,10 +26,12 @@ trap 'rm -f "$script"' EXIT
 
 cat > "$script" <<EOT
 export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
-	BENCH_ROWS="${BENCH_ROWS:-}"
+	BENCH_ROWS="${BENCH_ROWS:-}" BENCH_FILE_DIRS="${BENCH_FILE_DIRS:-}" \\
+	BENCH_FILL_TIMEOUT="${BENCH_FILL_TIMEOUT:-}"
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
-	 $top/selftests/bench/snapshot_lazy.py; do
+	 $top/selftests/bench/snapshot_lazy.py \\
+	 $top/selftests/bench/file.py; do
 	[ -e "\$b" ] || continue
 	case "\$(basename "\$b")" in
 	${BENCH_ONLY:-*}) ;;

@@ -151,23 +151,30 @@ class KmigSide:
             raise BenchError(f"vmmctl status has no {field}")
         return m.group(1)
 
-    def start(self, mode, tag):
-        vmm = f"{BUILD}/vmm/kmig-vmm"
-        mem = ["--mem", str(MEM)]
-        self.src = subprocess.Popen(
-            on("A", vmm, "--ctl", "/run/bench-a.sock", *mem, "--pattern",
-               "seq", "--rate", "0"), stdout=log(f"{tag}-vmm-a"),
+    def spawn(self, host, tag, *args):
+        """kmig-vmm on @host: a guest writing every page, or @args."""
+        sock = f"/run/bench-{host.lower()}.sock"
+        if os.path.exists(sock):
+            os.unlink(sock)
+        args = args or ("--pattern", "seq", "--rate", "0")
+        p = subprocess.Popen(
+            on(host, f"{BUILD}/vmm/kmig-vmm", "--ctl", sock, "--mem",
+               str(MEM), *args), stdout=log(f"{tag}-vmm-{host.lower()}"),
             stderr=subprocess.STDOUT)
-        self.dst = subprocess.Popen(
-            on("B", vmm, "--ctl", "/run/bench-b.sock", *mem, "--incoming"),
-            stdout=log(f"{tag}-vmm-b"), stderr=subprocess.STDOUT)
-        self.procs = [self.src, self.dst]
-        wait_until("kmig-vmm's control sockets",
-                   lambda: os.path.exists("/run/bench-a.sock") and
-                   os.path.exists("/run/bench-b.sock"), 30)
+        self.procs.append(p)
+        wait_until("kmig-vmm's control socket",
+                   lambda: os.path.exists(sock), 30)
+        return p
+
+    def wait_filled(self, host="A"):
         wait_until("kmig-vmm's guest to write every page",
-                   lambda: int(self.status("A", "writes")) >= WS_PAGES,
+                   lambda: int(self.status(host, "writes")) >= WS_PAGES,
                    FILL_TIMEOUT)
+
+    def start(self, mode, tag):
+        self.src = self.spawn("A", tag)
+        self.dst = self.spawn("B", tag, "--incoming")
+        self.wait_filled()
         if mode == "dirty":
             self.ctl("A", "rate", str(RATE))
             self.ctl("A", "pattern", "random")
@@ -475,13 +482,21 @@ def retable(path):
         table(mode, configs, results, raws)
 
 
-def main():
+def begin(work, retable):
+    """True for a run, into an empty @work/runs.json; with --table FILE,
+    @retable prints the tables of an earlier run instead: False."""
     if len(sys.argv) == 3 and sys.argv[1] == "--table":
         retable(sys.argv[2])
+        return False
+    os.makedirs(work, exist_ok=True)
+    if os.path.exists(f"{work}/runs.json"):
+        os.unlink(f"{work}/runs.json")
+    return True
+
+
+def main():
+    if not begin(WORK, retable):
         return
-    os.makedirs(WORK, exist_ok=True)
-    if os.path.exists(f"{WORK}/runs.json"):
-        os.unlink(f"{WORK}/runs.json")
     hosts("hosts_up")
     trace = Trace()
     try:

@@ -69,12 +69,13 @@ class QMP:
         out = self.hmp(f"xp /1wx {gpa:#x}")
         return int(out.split(":")[1].split()[0], 16)
 
-    def wait_event(self, name, timeout):
-        """The first event @name (kept or still to come)."""
+    def wait_event(self, name, timeout, match=None):
+        """The first event @name (kept or still to come) whose data
+        @match (a function of it) takes."""
         deadline = time.monotonic() + timeout
         while True:
             for ev in self.events:
-                if ev[0] == name:
+                if ev[0] == name and (not match or match(ev[2])):
                     return ev
             left = deadline - time.monotonic()
             if left <= 0:
