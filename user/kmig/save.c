@@ -219,6 +219,7 @@ static int write_live(struct save *s)
 	ret = kmig_snap_writer_begin(&s->w, s->fd, s->src, s->vm.nslots,
 				     "kmig save --live", &s->io, s->err,
 				     sizeof(s->err));
+	kmig_delay_at("save-live");	/* a test's guest dirties more */
 	while (!ret) {
 		ret = harvest(s, &dirty);
 		if (ret || dirty <= s->so.live_dirty ||
