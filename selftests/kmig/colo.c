@@ -12,6 +12,8 @@
  * and the guest's counter goes on; the same primary only stopped (the
  * link goes silent for --timeout); a primary killed between checkpoints
  * likewise, and `kmig colo failover` by hand; a stranger refused; a fence that fails keeps the secondary from taking over.
+ * The heartbeat: a slow checkpoint is no loss, a stopped primary or
+ * secondary is found by its silent beats long before --timeout.
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,6 +32,7 @@
 #include "dec.h"
 #include "kvm.h"
 #include "proc.h"
+#include "util.h"
 
 #define TEST_TIMEOUT	180
 #define VMM_ARGS	"--mem 8 --slots 2 --vcpus 1"
@@ -72,14 +75,20 @@ static void start_vmms(struct __test_metadata *_metadata,
 		   "%s --incoming", VMM_ARGS);
 }
 
+/*
+ * Both agents, their heartbeat as patient as the checkpoint connection
+ * of these tests (30 s: a loaded bed stalls an agent for seconds, and
+ * some tests stop one on purpose); a test of the heartbeat gives its own
+ * --heartbeat-timeout in @sec_args and @pri_args, which come after.
+ */
 static void start_agents(FIXTURE_DATA(colo) *self, unsigned int port,
 			 const char *sec_args, const char *pri_args)
 {
 	self->sec = proc_spawnf(NULL, self->sec_log,
-				"%s colo secondary --vmm %s --listen 127.0.0.1:%u %s",
+				"%s colo secondary --vmm %s --listen 127.0.0.1:%u --heartbeat-timeout 30000 %s",
 				proc_bin("kmig"), self->b.sock, port, sec_args);
 	self->pri = proc_spawnf(NULL, self->pri_log,
-				"%s colo primary --vmm %s --to 127.0.0.1:%u %s",
+				"%s colo primary --vmm %s --to 127.0.0.1:%u --heartbeat-timeout 30000 %s",
 				proc_bin("kmig"), self->a.sock, port, pri_args);
 }
 
@@ -142,6 +151,24 @@ static int takeover_crcs(const char *pri_log, const char *sec_log,
 out:
 	free(t);
 	return ret;
+}
+
+/* How long the primary logged checkpoint @seq's pause: ms, or -1. */
+static double paused_ms(const char *pri_log, unsigned long long seq)
+{
+	char needle[64], *t, *p;
+	unsigned long long pages;
+	double ms = -1;
+	size_t len;
+
+	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", seq);
+	t = file_read(pri_log, &len);
+	p = t ? strstr(t, needle) : NULL;
+	if (p && sscanf(p + strlen(needle), "%llu pages, paused %lf ms",
+			&pages, &ms) != 2)
+		ms = -1;
+	free(t);
+	return ms;
 }
 
 /* Every slot of both VMMs' guests, byte for byte: 0, or -1 (logged). */
@@ -407,6 +434,90 @@ TEST_F_TIMEOUT(colo, stranger, TEST_TIMEOUT)
 		TH_LOG("%s", file_text(self->sec_log));
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
+}
+
+/*
+ * The heartbeat has its own thread and its own channel: checkpoint 3
+ * held 4 s in the middle of its pages (the checkpoint connection silent
+ * for 4 s) is no loss with a heartbeat timeout of 1 s; the primary
+ * stopped after checkpoint 5 is, after 1 s of silent beats, long before
+ * the connection's --timeout of 30 s. The secondary takes over at the
+ * last checkpoint it committed, with the primary's memory of then.
+ */
+TEST_F_TIMEOUT(colo, heartbeat_outlasts_a_slow_checkpoint_finds_a_silent_primary,
+	       TEST_TIMEOUT)
+{
+	unsigned int pri_crc = 0, sec_crc = 0;
+	unsigned long long seq = 0;
+	struct vmm_status st;
+	uint64_t t0, ms;
+
+	REQUIRE_BED();
+	/* hundreds of pages per checkpoint: several batches of 64 */
+	start_vmms(_metadata, self, "--pattern random --rate 2000");
+	setenv("KMIG_DELAY_AT", "colo-mid-checkpoint-3:4000", 1);
+	start_agents(self, 24609,
+		     "--timeout 30 --heartbeat 50 --heartbeat-timeout 1000",
+		     "--checkpoint-ms 100 --verify --timeout 30 --heartbeat 50");
+	unsetenv("KMIG_DELAY_AT");
+	ASSERT_TRUE(wait_committed(self->pri_log, 5))
+		TH_LOG("%s\n%s", file_text(self->pri_log),
+		       file_text(self->sec_log));
+	EXPECT_TRUE(file_has(self->sec_log, "heartbeat heard from 127.0.0.1:"))
+		TH_LOG("%s", file_text(self->sec_log));
+	EXPECT_TRUE(file_has(self->pri_log, "heartbeat heard from 127.0.0.1:24609"))
+		TH_LOG("%s", file_text(self->pri_log));
+	/* the checkpoint connection was silent that long */
+	EXPECT_LE(4000, paused_ms(self->pri_log, 3))
+		TH_LOG("%s", file_text(self->pri_log));
+
+	t0 = kmig_now_ns();
+	ASSERT_EQ(0, kill(self->pri, SIGSTOP));
+	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(self->sec_log));
+	self->sec = 0;
+	ms = (kmig_now_ns() - t0) / 1000000;
+	TH_LOG("takeover %llu ms after the primary stopped: %s",
+	       (unsigned long long)ms, file_text(self->sec_log));
+	EXPECT_TRUE(file_has(self->sec_log, "no heartbeat for 1000 ms"));
+	EXPECT_FALSE(file_has(self->sec_log, "silent for --timeout"));
+	EXPECT_GT(20000, ms);
+	ASSERT_EQ(0, takeover_crcs(self->pri_log, self->sec_log, &seq,
+				   &pri_crc, &sec_crc))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_LE(5, seq);
+	EXPECT_EQ(pri_crc, sec_crc);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("running", st.state);
+}
+
+/*
+ * The secondary stops: the primary finds it silent by the heartbeat
+ * (1 s), not by its 30 s --timeout, and runs on unprotected.
+ */
+TEST_F_TIMEOUT(colo, silent_secondary_found_by_the_heartbeat, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+	uint64_t t0, ms;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern random --rate 2000");
+	start_agents(self, 24610, "--timeout 30 --heartbeat 50",
+		     "--checkpoint-ms 100 --timeout 30 --heartbeat 50 --heartbeat-timeout 1000");
+	ASSERT_TRUE(wait_committed(self->pri_log, 2))
+		TH_LOG("%s", file_text(self->pri_log));
+	t0 = kmig_now_ns();
+	ASSERT_EQ(0, kill(self->sec, SIGSTOP));
+	EXPECT_EQ(1, proc_wait_exit(self->pri, PROC_WAIT_MS));
+	self->pri = 0;
+	ms = (kmig_now_ns() - t0) / 1000000;
+	TH_LOG("%llu ms: %s", (unsigned long long)ms,
+	       file_text(self->pri_log));
+	EXPECT_TRUE(file_has(self->pri_log, "no heartbeat for 1000 ms; the guest runs here unprotected"));
+	EXPECT_GT(20000, ms);
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("running", st.state);
+	kill(self->sec, SIGCONT);
 }
 
 FIXTURE(colo_fail) {

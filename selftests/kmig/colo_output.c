@@ -102,10 +102,10 @@ static void start_agents(FIXTURE_DATA(colo_out) *self, unsigned int port,
 			 const char *pri_args)
 {
 	self->sec = proc_spawnf(NULL, self->sec_log,
-				"%s colo secondary --vmm %s --listen 127.0.0.1:%u --timeout 30",
+				"%s colo secondary --vmm %s --listen 127.0.0.1:%u --timeout 30 --heartbeat-timeout 30000",
 				proc_bin("kmig"), self->b.sock, port);
 	self->pri = proc_spawnf(NULL, self->pri_log,
-				"%s colo primary --vmm %s --to 127.0.0.1:%u --output kmo-p0 --timeout 30 %s",
+				"%s colo primary --vmm %s --to 127.0.0.1:%u --output kmo-p0 --timeout 30 --heartbeat-timeout 30000 %s",
 				proc_bin("kmig"), self->a.sock, port, pri_args);
 }
 

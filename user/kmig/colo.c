@@ -128,12 +128,12 @@ int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc)
 	return ret;
 }
 
-int colo_parse_timeout(struct mig_opts *o, int c)
+int colo_parse_shared(struct mig_opts *o, int c, struct colo_hb *hb)
 {
 	uint64_t v;
 
 	if (c != MIG_OPT_TIMEOUT)
-		return MIG_OPT_SHARED;
+		return colo_parse_heartbeat(o, c, hb);
 	if (mig_parse_u64(o->cmd, "--timeout", optarg, 1, 3600, &v))
 		return -EINVAL;
 	o->io_timeout_s = v;

@@ -20,13 +20,19 @@
  *             stops protecting on purpose; no takeover follows
  *   secondary -> primary
  *     ACK     magic, status (0 or -errno), seq, memory CRC, 0  (24 bytes)
+ *
+ * and the heartbeat, UDP both ways between the same two addresses
+ * (colo_heartbeat.c):
+ *     BEAT    magic, version, beat number, checkpoint seq  (24 bytes)
  */
 #ifndef KMIG_COLO_H
 #define KMIG_COLO_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "engine.h"
 
@@ -40,18 +46,27 @@
 #define COLO_END_MAGIC		0x444e4543u	/* "CEND" */
 #define COLO_ACK_MAGIC		0x4b434143u	/* "CACK" */
 
+#define COLO_HB_MAGIC		0x54424843u	/* "CHBT" */
+
 #define COLO_HDR_SIZE		32u
 #define COLO_REC_HDR_SIZE	16u
 #define COLO_TRAILER_SIZE	8u
 #define COLO_ACK_SIZE		24u
+#define COLO_HB_SIZE		24u
 
 /* Checkpoint flags. */
 #define COLO_CKPT_VERIFY	0x1u	/* ACK carries the memory's CRC */
 #define COLO_CKPT_ALL		COLO_CKPT_VERIFY
 
-/* Default period between checkpoints, and silence before a peer is lost. */
+/*
+ * Default period between checkpoints, and silence before a peer is lost:
+ * on the checkpoint connection, and of the heartbeat (its beats every
+ * COLO_HEARTBEAT_MS).
+ */
 #define COLO_CHECKPOINT_MS	200u
 #define COLO_TIMEOUT_S		5u
+#define COLO_HEARTBEAT_MS	100u
+#define COLO_HEARTBEAT_TIMEOUT_MS 2000u
 
 struct colo_hdr {
 	uint32_t magic, flags;
@@ -84,13 +99,70 @@ int colo_hello_check(const uint8_t b[COLO_HELLO_SIZE], uint32_t *nslots,
  */
 int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc);
 
-/*
- * --timeout S of either role, a peer silent this long is lost, 1..3600
- * (not the migrations' 1..86400 s), into o->io_timeout_s: the tail of
- * each role's mig_own_opt.
- */
 struct mig_opts;
-int colo_parse_timeout(struct mig_opts *o, int c);
+
+/*
+ * The heartbeat: --heartbeat MS (0: none) and --heartbeat-timeout MS are
+ * set before colo_hb_start(), which with @peer NULL (the primary) sends
+ * to @addr, else (the secondary) binds @addr and takes beats from
+ * @peer's host only. The first beat heard is logged as "kmig @cmd: ...";
+ * from then on, a silence of the timeout calls @on_lost, once, from the
+ * heartbeat's thread.
+ */
+struct colo_hb {
+	uint32_t interval_ms, timeout_ms;
+	int fd, efd;
+	pthread_t thread;
+	bool started, peer_known, lost;
+	struct sockaddr_storage peer;
+	uint64_t seq;			/* what the beats carry */
+	uint64_t heard_ns;		/* the last beat heard, 0: none yet */
+	uint64_t peer_seq;		/* what its beat carried */
+	const char *cmd;		/* for its one line: "colo primary" */
+	void (*on_lost)(void *arg);
+	void *arg;
+};
+
+#define COLO_HB_INIT { .interval_ms = COLO_HEARTBEAT_MS,		\
+		       .timeout_ms = COLO_HEARTBEAT_TIMEOUT_MS,		\
+		       .fd = -1, .efd = -1 }
+
+int colo_hb_start(struct colo_hb *hb, const char *cmd,
+		  const struct sockaddr_storage *addr,
+		  const struct sockaddr_storage *peer,
+		  void (*on_lost)(void *arg), void *arg, char *err, size_t n);
+/* The checkpoint the next beats name. */
+void colo_hb_set_seq(struct colo_hb *hb, uint64_t seq);
+/* Whether on_lost was called. */
+bool colo_hb_lost(const struct colo_hb *hb);
+void colo_hb_stop(struct colo_hb *hb);
+void colo_hb_encode(uint64_t beat, uint64_t seq, uint8_t b[COLO_HB_SIZE]);
+/* 0, or -EPROTO when @b (@len bytes) is not a beat. */
+int colo_hb_decode(const uint8_t *b, size_t len, uint64_t *beat,
+		   uint64_t *seq);
+
+/* The options both roles share, after their own (mig_own_opt). */
+enum {
+	COLO_OPT_HEARTBEAT = 512,	/* --heartbeat MS */
+	COLO_OPT_HEARTBEAT_TIMEOUT,	/* --heartbeat-timeout MS */
+};
+
+#define COLO_LONGOPTS_HEARTBEAT						\
+	{ "heartbeat", required_argument, NULL, COLO_OPT_HEARTBEAT },	\
+	{ "heartbeat-timeout", required_argument, NULL,			\
+	  COLO_OPT_HEARTBEAT_TIMEOUT }
+
+/*
+ * The options both roles take, the tail of each one's mig_own_opt:
+ * --timeout S (a peer silent this long on the checkpoint connection is
+ * lost, 1..3600, not the migrations' 1..86400 s, into o->io_timeout_s),
+ * --heartbeat and --heartbeat-timeout (into @hb).
+ */
+int colo_parse_shared(struct mig_opts *o, int c, struct colo_hb *hb);
+/* --heartbeat and --heartbeat-timeout: 0, -EINVAL, or MIG_OPT_SHARED. */
+int colo_parse_heartbeat(struct mig_opts *o, int c, struct colo_hb *hb);
+/* Usage error (-EINVAL) when the timeout is under two beats. */
+int colo_check_heartbeat(const struct mig_opts *o, const struct colo_hb *hb);
 
 /* The secondary's --control socket: one line, one answer (jobctl.h). */
 #define COLO_CTL_FAILOVER	"failover"

@@ -8,7 +8,8 @@
  * checkpoint the guest pauses, its dirty log is harvested and its vCPU
  * state saved, the checkpoint is sent whole, and the guest resumes; the
  * ACK is awaited before the next pause. Any failure leaves the guest
- * running here, unprotected, and ends with status 1.
+ * running here, unprotected, and ends with status 1; so does a secondary
+ * whose heartbeat (colo_heartbeat.c) stops.
  *
  * With --output IFACE the guest's network output is held in a plug
  * qdisc on IFACE (plug.h) from the start: each pause closes an epoch,
@@ -48,6 +49,7 @@ struct colo_pri {
 	bool verify;
 	const char *output;		/* --output IFACE */
 	struct kmig_plug *plug;
+	struct colo_hb hb;		/* --heartbeat */
 	struct mig_vm vm;
 	int sock;
 	bool logging, paused;
@@ -72,6 +74,11 @@ static const char usage_text[] =
 	"  --verify              compare a CRC of all guest memory at each pause\n"
 	"                        with the secondary's after it applied it\n"
 	"  --timeout S           a secondary silent this long is lost (default 5)\n"
+	"  --heartbeat MS        beat to the secondary every MS ms, on UDP (default\n"
+	"                        100; 0: none)\n"
+	"  --heartbeat-timeout MS\n"
+	"                        a secondary whose beats stop this long is lost\n"
+	"                        (default 2000)\n"
 	"  --output IFACE        hold the guest's output on IFACE (a plug qdisc\n"
 	"                        as its root) until the checkpoint that produced\n"
 	"                        it is committed\n"
@@ -102,7 +109,7 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 		p->output = optarg;
 		return 0;
 	}
-	return colo_parse_timeout(o, c);
+	return colo_parse_shared(o, c, &p->hb);
 }
 
 static int parse(struct colo_pri *p, int argc, char *argv[])
@@ -115,6 +122,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "verify", no_argument, NULL, 'V' },
 		{ "output", required_argument, NULL, 'o' },
 		MIG_LONGOPT_TIMEOUT,
+		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
 		{ }
 	};
@@ -125,7 +133,9 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 	p->period_ms = COLO_CHECKPOINT_MS;
 	ret = mig_parse_opts(&p->o, argc, argv, opts, usage_text, primary_opt,
 			     p);
-	return ret ? ret : mig_parse_end(&p->o, argc, argv, MIG_PEER_TO);
+	if (!ret)
+		ret = mig_parse_end(&p->o, argc, argv, MIG_PEER_TO);
+	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
 }
 
 /* The first failure is the cause (mig.h). */
@@ -207,7 +217,8 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
  * Tests: KMIG_STOP_AT=colo-WHAT-SEQ stops this agent at point WHAT of
  * checkpoint SEQ (util.h): mid-checkpoint, part way through its pages;
  * before-ack, sent whole and its ACK not read; released, its output
- * released.
+ * released. KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there
+ * MS ms instead, the heartbeat going on.
  */
 static void stop_point(const struct colo_pri *p, const char *what)
 {
@@ -216,6 +227,7 @@ static void stop_point(const struct colo_pri *p, const char *what)
 	snprintf(point, sizeof(point), "colo-%s-%llu", what,
 		 (unsigned long long)p->seq);
 	kmig_stop_at(point);
+	kmig_delay_at(point);
 }
 
 /* Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC. */
@@ -380,6 +392,9 @@ static int checkpoint(struct colo_pri *p, bool last)
 	size_t vlen = 0;
 	int ret;
 
+	if (colo_hb_lost(&p->hb))
+		return -ENOTCONN;	/* the message: colo_primary_main() */
+	colo_hb_set_seq(&p->hb, p->seq);
 	ret = vmm_req(p, "pause");
 	if (ret)
 		return ret;
@@ -477,6 +492,17 @@ static int output_hold(struct colo_pri *p)
 	return ret;
 }
 
+/*
+ * The heartbeat's thread found the secondary silent: wake the main
+ * thread from whatever it sends or awaits on the checkpoint connection.
+ */
+static void secondary_lost(void *arg)
+{
+	struct colo_pri *p = arg;
+
+	shutdown(p->sock, SHUT_RDWR);
+}
+
 static int setup(struct colo_pri *p)
 {
 	struct vmm_status st;
@@ -497,6 +523,9 @@ static int setup(struct colo_pri *p)
 	if (!p->tmp || !p->buf)
 		return fail(p, -ENOMEM, "out of memory");
 	ret = connect_secondary(p);
+	if (!ret)
+		ret = colo_hb_start(&p->hb, p->o.cmd, &p->o.addr.ss, NULL,
+				    secondary_lost, p, p->err, sizeof(p->err));
 	if (!ret)
 		ret = set_logging(p, true);
 	if (!ret)
@@ -584,6 +613,7 @@ static void output_free(struct colo_pri *p, int ret)
 
 static void cleanup(struct colo_pri *p, int ret)
 {
+	colo_hb_stop(&p->hb);
 	output_free(p, ret);
 	if (p->logging)
 		set_logging(p, false);
@@ -602,7 +632,9 @@ static void cleanup(struct colo_pri *p, int ret)
 
 int colo_primary_main(int argc, char *argv[])
 {
-	struct colo_pri p = { .sock = -1, .vm = { .ctx_fd = -1 } };
+	struct colo_pri p = {
+		.sock = -1, .vm = { .ctx_fd = -1 }, .hb = COLO_HB_INIT,
+	};
 	int ret;
 
 	ret = parse(&p, argc, argv);
@@ -613,6 +645,9 @@ int colo_primary_main(int argc, char *argv[])
 		ret = setup(&p);
 	if (!ret)
 		ret = run(&p);
+	if (ret && colo_hb_lost(&p.hb))
+		snprintf(p.err, sizeof(p.err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
+			 (unsigned long long)p.seq, p.hb.timeout_ms);
 	cleanup(&p, ret);
 	if (ret) {
 		fprintf(stderr, "kmig colo primary: %s; the guest runs here unprotected\n",

@@ -10,7 +10,9 @@
  * either side since the previous commit (the staged ones, and what the
  * VM's own dirty log names) is written from the cache into the VM, the
  * vCPU state is loaded, and the ACK goes out. A checkpoint cut short or
- * corrupt never reaches the VM.
+ * corrupt never reaches the VM. The primary is lost when the checkpoint
+ * connection fails or goes silent, or when its heartbeat (colo_heartbeat.c)
+ * stops.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +50,7 @@ struct colo_sec {
 	pthread_mutex_t wake_lock;
 	int lsock, sock;
 	bool forced;			/* `kmig colo failover` asked */
+	struct colo_hb hb;		/* --heartbeat */
 	uint8_t *cache[MIG_MAX_SLOTS];	/* the RAM cache, per slot */
 	uint64_t *tmp;			/* harvest buffer */
 	uint8_t *stage;			/* this checkpoint's records */
@@ -73,6 +76,11 @@ static const char usage_text[] =
 	"  --vmm SOCK            the VMM's control socket (\"@name\": abstract)\n"
 	"  --listen ADDR:PORT    where the primary connects\n"
 	"  --timeout S           a primary silent this long is lost (default 5)\n"
+	"  --heartbeat MS        beat to the primary every MS ms, on UDP at the\n"
+	"                        address it reached (default 100; 0: none)\n"
+	"  --heartbeat-timeout MS\n"
+	"                        a primary whose beats stop this long is lost\n"
+	"                        (default 2000)\n"
 	"  --fence CMD           before taking over, run CMD (/bin/sh -c); take\n"
 	"                        over only when it exits 0 (it must make sure the\n"
 	"                        primary's guest is stopped)\n"
@@ -99,7 +107,7 @@ static int secondary_opt(struct mig_opts *o, int c, void *opaque)
 		s->control = optarg;
 		return 0;
 	}
-	return colo_parse_timeout(o, c);
+	return colo_parse_shared(o, c, &s->hb);
 }
 
 static int parse(struct colo_sec *s, int argc, char *argv[])
@@ -111,6 +119,7 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 		{ "fence", required_argument, NULL, 'f' },
 		{ "no-takeover", no_argument, NULL, 'N' },
 		{ "control", required_argument, NULL, 'C' },
+		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
 		{ }
 	};
@@ -121,7 +130,9 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 	s->takeover = true;
 	ret = mig_parse_opts(&s->o, argc, argv, opts, usage_text,
 			     secondary_opt, s);
-	return ret ? ret : mig_parse_end(&s->o, argc, argv, MIG_PEER_LISTEN);
+	if (!ret)
+		ret = mig_parse_end(&s->o, argc, argv, MIG_PEER_LISTEN);
+	return ret ? ret : colo_check_heartbeat(&s->o, &s->hb);
 }
 
 /* The first failure is the cause (mig.h). */
@@ -326,6 +337,7 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	s->committed = true;
 	s->last = h->seq;
 	s->last_crc = a.memcrc;
+	colo_hb_set_seq(&s->hb, s->last);
 	fprintf(stderr, "kmig colo secondary: checkpoint %llu committed: %llu pages written in %.2f ms\n",
 		(unsigned long long)h->seq, (unsigned long long)written,
 		(kmig_now_ns() - t0) / 1e6);
@@ -528,6 +540,35 @@ static bool failover_asked(struct colo_sec *s)
 	return forced;
 }
 
+/*
+ * The heartbeat's thread found the primary silent: the main thread's
+ * read of the checkpoint connection fails, and it takes over as for a
+ * lost primary.
+ */
+static void primary_lost(void *arg)
+{
+	struct colo_sec *s = arg;
+
+	pthread_mutex_lock(&s->wake_lock);
+	if (s->sock >= 0)
+		shutdown(s->sock, SHUT_RDWR);
+	pthread_mutex_unlock(&s->wake_lock);
+}
+
+/* Beats on the UDP port of the address the primary reached. */
+static int heartbeat_start(struct colo_sec *s)
+{
+	struct sockaddr_storage here, there;
+	socklen_t hl = sizeof(here), tl = sizeof(there);
+
+	if (getsockname(s->sock, (struct sockaddr *)&here, &hl) ||
+	    getpeername(s->sock, (struct sockaddr *)&there, &tl))
+		return fail(s, -errno, "the primary's connection: %s",
+			    strerror(errno));
+	return colo_hb_start(&s->hb, s->o.cmd, &here, &there, primary_lost, s,
+			     s->err, sizeof(s->err));
+}
+
 static int listen_accept(struct colo_sec *s)
 {
 	char name[MIG_ADDR_STRLEN];
@@ -556,7 +597,7 @@ static int listen_accept(struct colo_sec *s)
 	if (forced_or_publish(s, &s->sock, fd))
 		return -ENOTCONN;
 	mig_sock_setup(s->sock, s->o.io_timeout_s);
-	return 0;
+	return heartbeat_start(s);
 }
 
 static int setup(struct colo_sec *s)
@@ -599,6 +640,7 @@ static void cleanup(struct colo_sec *s)
 {
 	unsigned int i;
 
+	colo_hb_stop(&s->hb);
 	mig_vm_set_logging(&s->vm, false, s->err, sizeof(s->err));
 	for (i = 0; i < s->vm.nslots; i++)
 		free(s->cache[i]);
@@ -624,7 +666,7 @@ int colo_secondary_main(int argc, char *argv[])
 {
 	struct colo_sec s = {
 		.lsock = -1, .sock = -1, .csock = -1, .vm = { .ctx_fd = -1 },
-		.wake_lock = PTHREAD_MUTEX_INITIALIZER,
+		.wake_lock = PTHREAD_MUTEX_INITIALIZER, .hb = COLO_HB_INIT,
 	};
 	int ret;
 
@@ -634,6 +676,11 @@ int colo_secondary_main(int argc, char *argv[])
 	ret = setup(&s);
 	if (!ret)
 		ret = serve(&s);
+	if (ret && colo_hb_lost(&s.hb)) {
+		snprintf(s.err, sizeof(s.err), "the primary is lost after checkpoint %llu: no heartbeat for %u ms",
+			 (unsigned long long)s.last, s.hb.timeout_ms);
+		ret = -ENOTCONN;
+	}
 	if (ret && failover_asked(&s)) {
 		fprintf(stderr, "kmig colo secondary: failover asked by hand\n");
 		ret = -ENOTCONN;
