@@ -13,7 +13,8 @@
  * link goes silent for --timeout); a primary killed between checkpoints
  * likewise, and `kmig colo failover` by hand; a stranger refused; a fence that fails keeps the secondary from taking over.
  * The heartbeat: a slow checkpoint is no loss, a stopped primary or
- * secondary is found by its silent beats long before --timeout.
+ * secondary is found by its silent beats long before --timeout. A
+ * checkpoint by hand (`kmig colo checkpoint`).
  */
 #include <errno.h>
 #include <limits.h>
@@ -90,19 +91,6 @@ static void start_agents(FIXTURE_DATA(colo) *self, unsigned int port,
 	self->pri = proc_spawnf(NULL, self->pri_log,
 				"%s colo primary --vmm %s --to 127.0.0.1:%u --heartbeat-timeout 30000 %s",
 				proc_bin("kmig"), self->a.sock, port, pri_args);
-}
-
-/* How many times @needle occurs in @path. */
-static unsigned int count_in(const char *path, const char *needle)
-{
-	size_t len;
-	char *t = file_read(path, &len), *p;
-	unsigned int n = 0;
-
-	for (p = t; p && (p = strstr(p, needle)); p++)
-		n++;
-	free(t);
-	return n;
 }
 
 /* Wait until the primary logged checkpoint @seq as committed. */
@@ -356,7 +344,7 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))
 		TH_LOG("%s", file_text(self->sec_log));
 	self->sec = 0;
-	EXPECT_EQ(25, count_in(self->pri_log, "committed, memory crc"))
+	EXPECT_EQ(25, file_count(self->pri_log, "committed, memory crc"))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
 	TH_LOG("%s", file_text(self->pri_log));
@@ -518,6 +506,57 @@ TEST_F_TIMEOUT(colo, silent_secondary_found_by_the_heartbeat, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("running", st.state);
 	kill(self->sec, SIGCONT);
+}
+
+/*
+ * A period of a minute, and `kmig colo checkpoint` twice: each answer
+ * says the checkpoint it asked for is committed, seconds later; the
+ * primary's log says both came by hand. Once the primary stopped, its
+ * control socket is gone.
+ */
+TEST_F_TIMEOUT(colo, checkpoint_by_hand, TEST_TIMEOUT)
+{
+	char ctl[48], pri_args[160], want[48];
+	uint64_t t0, ms;
+	pid_t pid;
+	int i;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern random --rate 2000");
+	snprintf(ctl, sizeof(ctl), "@kmig-colo-pctl-%d", getpid());
+	snprintf(pri_args, sizeof(pri_args),
+		 "--checkpoint-ms 60000 --verify --timeout 30 --control %s",
+		 ctl);
+	start_agents(self, 24619, "--timeout 30", pri_args);
+	ASSERT_TRUE(wait_committed(self->pri_log, 0))
+		TH_LOG("%s", file_text(self->pri_log));
+	for (i = 1; i <= 2; i++) {
+		t0 = kmig_now_ns();
+		pid = proc_spawnf(NULL, "kmig.log",
+				  "%s colo checkpoint --control %s",
+				  proc_bin("kmig"), ctl);
+		ASSERT_EQ(0, proc_wait_exit(pid, PROC_WAIT_MS))
+			TH_LOG("%s", file_text("kmig.log"));
+		ms = (kmig_now_ns() - t0) / 1000000;
+		snprintf(want, sizeof(want), "ok checkpoint %d committed", i);
+		EXPECT_TRUE(file_has("kmig.log", want))
+			TH_LOG("%s", file_text("kmig.log"));
+		EXPECT_GT(30000, ms);
+		TH_LOG("%s in %llu ms", want, (unsigned long long)ms);
+	}
+	EXPECT_EQ(2, file_count(self->pri_log, ", by hand\n"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_EQ(3, file_count(self->pri_log, "committed, memory crc"));
+
+	kill(self->pri, SIGTERM);
+	EXPECT_EQ(0, proc_wait_exit(self->pri, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(self->pri_log));
+	self->pri = 0;
+	pid = proc_spawnf(NULL, "kmig.log", "%s colo checkpoint --control %s",
+			  proc_bin("kmig"), ctl);
+	EXPECT_EQ(1, proc_wait_exit(pid, PROC_WAIT_MS));
+	EXPECT_TRUE(file_has("kmig.log", "cannot reach the primary at"))
+		TH_LOG("%s", file_text("kmig.log"));
 }
 
 FIXTURE(colo_fail) {

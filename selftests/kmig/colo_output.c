@@ -32,6 +32,7 @@
 #include "kvm.h"
 #include "netobs.h"
 #include "proc.h"
+#include "util.h"
 
 #define TEST_TIMEOUT	240
 #define VMM_ARGS	"--mem 8 --slots 2 --vcpus 1 --pattern random --rate 2000"
@@ -78,7 +79,8 @@ FIXTURE_TEARDOWN(colo_out)
 /*
  * In this test's own network namespace: the two veth pairs, the
  * observer on their far ends, the primary's VMM (guest running, frames
- * on) and the secondary's (incoming, frames off).
+ * on) and the secondary's (incoming, frames off). No IPv6 on the veths:
+ * the kernel's own neighbour discovery would be output in the plug too.
  */
 static void start(struct __test_metadata *_metadata,
 		  FIXTURE_DATA(colo_out) *self)
@@ -88,6 +90,8 @@ static void start(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, system("ip link add kmo-p0 type veth peer name kmo-p1 && "
 			    "ip link add kmo-s0 type veth peer name kmo-s1 && "
 			    "for i in kmo-p0 kmo-p1 kmo-s0 kmo-s1; do "
+			    "c=/proc/sys/net/ipv6/conf/$i/disable_ipv6; "
+			    "{ [ ! -e $c ] || echo 1 > $c; } && "
 			    "ip link set $i up || exit 1; done"));
 	ASSERT_EQ(0, netobs_start(&self->obs, "kmo-p1", "kmo-s1"));
 
@@ -522,6 +526,62 @@ TEST_F_TIMEOUT(colo_out, output_refused, TEST_TIMEOUT)
  * frames it drops; `net on` lets them out. A VMM without a device
  * refuses `net on`; `net` wants on or off.
  */
+/*
+ * A period of 5 s, but a checkpoint comes once output has waited 20 ms
+ * (--output-wait-ms): the guest sends about 31 frames a second, so each
+ * checkpoint after the first comes early, the 12 of them in seconds, not
+ * a minute; every frame still leaves only after its checkpoint's ACK.
+ */
+TEST_F_TIMEOUT(colo_out, early_checkpoint_when_output_waits, TEST_TIMEOUT)
+{
+	unsigned int n;
+	uint64_t last, t0, ms;
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	t0 = kmig_now_ns();
+	start_agents(self, 24617,
+		     "--checkpoints 12 --checkpoint-ms 5000 --output-wait-ms 20");
+	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
+		TH_LOG("%s", file_text(self->pri_log));
+	self->pri = 0;
+	ms = (kmig_now_ns() - t0) / 1000000;
+	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))
+		TH_LOG("%s", file_text(self->sec_log));
+	self->sec = 0;
+	TH_LOG("13 checkpoints in %llu ms", (unsigned long long)ms);
+	EXPECT_EQ(12, file_count(self->pri_log, ", early: output waiting\n"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_GT(40000, ms);
+	usleep(300 * 1000);
+	check_primary(_metadata, self, &n, &last);
+	ASSERT_EQ(13, self->nc);
+	EXPECT_TRUE(last_of(self, 12, last));
+}
+
+/* The same with the guest's output off: nothing waits, nothing early. */
+TEST_F_TIMEOUT(colo_out, no_output_no_early_checkpoint, TEST_TIMEOUT)
+{
+	struct vmm_client c;
+	uint64_t t0, ms;
+
+	REQUIRE_BED();
+	start(_metadata, self);
+	ASSERT_EQ(0, vmm_connect(&self->a, &c));
+	EXPECT_EQ(0, vmm_client_cmd(&c, "net off")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+	t0 = kmig_now_ns();
+	start_agents(self, 24618,
+		     "--checkpoints 2 --checkpoint-ms 1000 --output-wait-ms 20");
+	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
+		TH_LOG("%s", file_text(self->pri_log));
+	self->pri = 0;
+	ms = (kmig_now_ns() - t0) / 1000000;
+	EXPECT_EQ(0, file_count(self->pri_log, "early"))
+		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_LE(2000, ms);
+}
+
 TEST_F_TIMEOUT(colo_out, vmm_net_off_on, TEST_TIMEOUT)
 {
 	struct vmm_client c;

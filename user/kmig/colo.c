@@ -143,9 +143,10 @@ int colo_parse_shared(struct mig_opts *o, int c, struct colo_hb *hb)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kmig colo <role> [<args>]\n\nRoles:\n"
-		"  primary    Run the guest and checkpoint it into a secondary\n"
-		"  secondary  Keep a checkpointed copy, take over when the primary is lost\n"
-		"  failover   Make a secondary take over now\n"
+		"  primary     Run the guest and checkpoint it into a secondary\n"
+		"  secondary   Keep a checkpointed copy, take over when the primary is lost\n"
+		"  failover    Make a secondary take over now\n"
+		"  checkpoint  Make a primary take a checkpoint now\n"
 		"\n'kmig colo <role> --help' shows a role's options.\n");
 }
 
@@ -165,6 +166,8 @@ int colo_main(int argc, char *argv[])
 		return colo_secondary_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "failover"))
 		return colo_failover_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "checkpoint"))
+		return colo_checkpoint_main(argc - 1, argv + 1);
 	fprintf(stderr, "kmig colo: unknown role '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "engine.h"
+#include "jobctl.h"
 
 #define COLO_MAGIC		"KMIGCOLO"
 #define COLO_VERSION		1u
@@ -164,12 +165,51 @@ int colo_parse_heartbeat(struct mig_opts *o, int c, struct colo_hb *hb);
 /* Usage error (-EINVAL) when the timeout is under two beats. */
 int colo_check_heartbeat(const struct mig_opts *o, const struct colo_hb *hb);
 
-/* The secondary's --control socket: one line, one answer (jobctl.h). */
+/*
+ * The --control sockets: one line, one answer (jobctl.h). The
+ * secondary's takes "failover" ("ok takeover requested"); the primary's
+ * "checkpoint", answered once the next checkpoint to start is committed
+ * ("ok checkpoint N committed"), or with "err ..." when the primary
+ * stops first.
+ */
 #define COLO_CTL_FAILOVER	"failover"
+#define COLO_CTL_CHECKPOINT	"checkpoint"
+#define COLO_CTL_CHECKPOINT_WAIT_MS 60000
 
-/* `kmig colo primary`, `kmig colo secondary`, `kmig colo failover`. */
+/*
+ * The primary's checkpoints asked by hand on its --control socket
+ * (colo_ctl.c): the socket's thread counts them and makes @wake
+ * readable; each checkpoint serves those asked before it began, and
+ * once it is committed they are answered. colo_requests_stop() answers
+ * whoever still waits with an error, and closes everything.
+ */
+struct colo_requests {
+	struct mig_jobctl ctl;
+	int wake;			/* eventfd, for poll() */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t asked, taking, served, served_seq;
+	bool ended;			/* no checkpoint comes any more */
+};
+
+#define COLO_REQUESTS_INIT { .ctl = { .lfd = -1, .stop = { -1, -1 } }, \
+			     .wake = -1, .lock = PTHREAD_MUTEX_INITIALIZER, \
+			     .cond = PTHREAD_COND_INITIALIZER }
+
+int colo_requests_start(struct colo_requests *r, const char *path,
+			char *err, size_t n);
+/* Whether one came since the last call (@wake emptied). */
+bool colo_requests_asked(struct colo_requests *r);
+/* A checkpoint begins; it serves what was asked until now. */
+void colo_requests_take(struct colo_requests *r);
+/* ... and it is committed, as checkpoint @seq. */
+void colo_requests_served(struct colo_requests *r, uint64_t seq);
+void colo_requests_stop(struct colo_requests *r);
+
+/* `kmig colo primary`, `secondary`, `failover` and `checkpoint`. */
 int colo_primary_main(int argc, char *argv[]);
 int colo_secondary_main(int argc, char *argv[]);
 int colo_failover_main(int argc, char *argv[]);
+int colo_checkpoint_main(int argc, char *argv[]);
 
 #endif /* KMIG_COLO_H */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@
 
 /* Records sent per write. */
 #define BATCH_PAGES	64u
+/* With --output, how often the plug is asked whether output waits. */
+#define OUTPUT_POLL_MS	5
+#define MS		1000000ull
 
 /* SIGINT or SIGTERM received: stop after the checkpoint under way. */
 static volatile sig_atomic_t stop_signal;
@@ -48,6 +52,8 @@ struct colo_pri {
 	uint64_t period_ms, checkpoints;
 	bool verify;
 	const char *output;		/* --output IFACE */
+	uint64_t output_wait_ms;	/* --output-wait-ms */
+	bool output_wait_set;
 	struct kmig_plug *plug;
 	struct colo_hb hb;		/* --heartbeat */
 	struct mig_vm vm;
@@ -57,6 +63,9 @@ struct colo_pri {
 	uint8_t *buf;			/* BATCH_PAGES records */
 	uint64_t seq;
 	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
+	const char *why;		/* why this checkpoint came early */
+	const char *control;		/* --control SOCK */
+	struct colo_requests req;	/* checkpoints asked there */
 	char err[512];
 };
 
@@ -82,6 +91,11 @@ static const char usage_text[] =
 	"  --output IFACE        hold the guest's output on IFACE (a plug qdisc\n"
 	"                        as its root) until the checkpoint that produced\n"
 	"                        it is committed\n"
+	"  --output-wait-ms N    with --output, take a checkpoint early once\n"
+	"                        output has waited N ms (default a quarter of\n"
+	"                        --checkpoint-ms)\n"
+	"  --control SOCK        take `kmig colo checkpoint` requests on this unix\n"
+	"                        socket (\"@name\": abstract)\n"
 	"\n"
 	"SIGINT or SIGTERM stops it after the checkpoint under way: the secondary\n"
 	"is told (no takeover), the output released, the guest runs on here.\n"
@@ -108,6 +122,13 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'o':
 		p->output = optarg;
 		return 0;
+	case 'w':
+		p->output_wait_set = true;
+		return mig_parse_u64(o->cmd, "--output-wait-ms", optarg, 0,
+				     60000, &p->output_wait_ms);
+	case 'C':
+		p->control = optarg;
+		return 0;
 	}
 	return colo_parse_shared(o, c, &p->hb);
 }
@@ -121,6 +142,8 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "checkpoints", required_argument, NULL, 'n' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "output-wait-ms", required_argument, NULL, 'w' },
+		{ "control", required_argument, NULL, 'C' },
 		MIG_LONGOPT_TIMEOUT,
 		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
@@ -135,6 +158,10 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 			     p);
 	if (!ret)
 		ret = mig_parse_end(&p->o, argc, argv, MIG_PEER_TO);
+	if (!ret && p->output_wait_set && !p->output)
+		ret = mig_usage_error(p->o.cmd, "--output-wait-ms needs --output");
+	if (!p->output_wait_set)
+		p->output_wait_ms = p->period_ms / 4;
 	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
 }
 
@@ -395,6 +422,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 	if (colo_hb_lost(&p->hb))
 		return -ENOTCONN;	/* the message: colo_primary_main() */
 	colo_hb_set_seq(&p->hb, p->seq);
+	colo_requests_take(&p->req);
 	ret = vmm_req(p, "pause");
 	if (ret)
 		return ret;
@@ -421,9 +449,9 @@ static int checkpoint(struct colo_pri *p, bool last)
 		if (dt > p->pause_ns_max)
 			p->pause_ns_max = dt;
 	}
-	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x\n",
+	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s\n",
 		(unsigned long long)p->seq, (unsigned long long)npages,
-		dt / 1e6, memcrc);
+		dt / 1e6, memcrc, p->why ? p->why : "");
 	return wait_ack(p, memcrc);
 }
 
@@ -522,6 +550,10 @@ static int setup(struct colo_pri *p)
 	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
 	if (!p->tmp || !p->buf)
 		return fail(p, -ENOMEM, "out of memory");
+	if (p->control &&
+	    (ret = colo_requests_start(&p->req, p->control, p->err,
+				       sizeof(p->err))))
+		return ret;
 	ret = connect_secondary(p);
 	if (!ret)
 		ret = colo_hb_start(&p->hb, p->o.cmd, &p->o.addr.ss, NULL,
@@ -555,21 +587,50 @@ static int catch_stop(struct colo_pri *p)
 	return 0;
 }
 
+/*
+ * Until the next checkpoint is due: --checkpoint-ms from now, or sooner
+ * when one is asked by hand (--control) or, with --output, once output
+ * has waited --output-wait-ms (asking the plug every OUTPUT_POLL_MS).
+ * False when SIGINT or SIGTERM came (poll() is never restarted).
+ */
+static bool wait_next(struct colo_pri *p)
+{
+	uint64_t now = kmig_now_ns(), due = now + p->period_ms * MS, seen = 0;
+	struct pollfd pfd = { .fd = p->req.wake, .events = POLLIN };
+	int ms;
+
+	p->why = NULL;
+	while ((now = kmig_now_ns()) < due && !stop_signal) {
+		ms = (due - now + MS - 1) / MS;
+		if (p->plug && ms > OUTPUT_POLL_MS)
+			ms = OUTPUT_POLL_MS;
+		if (poll(&pfd, 1, ms) > 0 && colo_requests_asked(&p->req)) {
+			p->why = ", by hand";
+			return true;
+		}
+		if (p->plug && !seen && kmig_plug_queued(p->plug) > 0)
+			seen = kmig_now_ns();
+		if (seen && kmig_now_ns() - seen >= p->output_wait_ms * MS) {
+			p->why = ", early: output waiting";
+			return true;
+		}
+	}
+	return !stop_signal;
+}
+
 static int run(struct colo_pri *p)
 {
-	struct timespec ts;
 	int ret;
 
 	for (p->seq = 0;; p->seq++) {
 		bool last = p->checkpoints && p->seq + 1 == p->checkpoints;
 
 		ret = checkpoint(p, last);
+		if (!ret)
+			colo_requests_served(&p->req, p->seq);
 		if (ret || last || stop_signal)
 			return ret;
-		ts.tv_sec = p->period_ms / 1000;
-		ts.tv_nsec = (p->period_ms % 1000) * 1000000;
-		nanosleep(&ts, NULL);
-		if (stop_signal)
+		if (!wait_next(p))
 			return 0;
 	}
 }
@@ -613,6 +674,7 @@ static void output_free(struct colo_pri *p, int ret)
 
 static void cleanup(struct colo_pri *p, int ret)
 {
+	colo_requests_stop(&p->req);
 	colo_hb_stop(&p->hb);
 	output_free(p, ret);
 	if (p->logging)
@@ -634,6 +696,7 @@ int colo_primary_main(int argc, char *argv[])
 {
 	struct colo_pri p = {
 		.sock = -1, .vm = { .ctx_fd = -1 }, .hb = COLO_HB_INIT,
+		.req = COLO_REQUESTS_INIT,
 	};
 	int ret;
 

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,9 +57,7 @@ struct colo_sec {
 	uint8_t *vcpu;			/* ... and its vCPU state */
 	bool committed;			/* at least one checkpoint */
 	bool took_over;			/* the guest runs here now */
-	int csock;			/* --control, listening */
-	pthread_t ctl_thread;
-	bool ctl_started;
+	struct mig_jobctl ctl;		/* --control */
 	uint64_t last;			/* the last committed */
 	uint32_t last_crc;		/* its memory CRC, when asked */
 	char err[512];
@@ -457,64 +454,35 @@ static int takeover(struct colo_sec *s)
 }
 
 /*
- * The control socket's thread: each "failover" line makes the main
- * thread's next read of the checkpoint connection fail, which then
- * takes over as for a lost primary.
+ * The control socket's thread (jobctl.h): "failover" makes the main
+ * thread's next read of the checkpoint connection fail, which then takes
+ * over as for a lost primary.
  */
-static void *control_thread(void *arg)
+static const char *answer(void *arg, const char *line, char *buf, size_t n)
 {
 	struct colo_sec *s = arg;
-	char line[64];
-	ssize_t n;
-	int fd;
 
-	for (;;) {
-		fd = accept4(s->csock, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL;	/* closed at the end */
-		}
-		n = read(fd, line, sizeof(line) - 1);
-		line[n > 0 ? n : 0] = 0;
-		if (strcmp(line, COLO_CTL_FAILOVER "\n")) {
-			dprintf(fd, "err EINVAL unknown request\n");
-		} else {
-			pthread_mutex_lock(&s->wake_lock);
-			s->forced = true;
-			/* wakes the main thread, in accept() or a read */
-			if (s->sock >= 0 || s->lsock >= 0)
-				shutdown(s->sock >= 0 ? s->sock : s->lsock,
-					 SHUT_RDWR);
-			pthread_mutex_unlock(&s->wake_lock);
-			dprintf(fd, "ok takeover requested\n");
-		}
-		close(fd);
-	}
+	(void)buf;	/* the answers are constants */
+	(void)n;
+	if (strcmp(line, COLO_CTL_FAILOVER))
+		return "err EINVAL unknown request\n";
+	pthread_mutex_lock(&s->wake_lock);
+	s->forced = true;
+	/* wakes the main thread, in accept() or a read */
+	if (s->sock >= 0 || s->lsock >= 0)
+		shutdown(s->sock >= 0 ? s->sock : s->lsock, SHUT_RDWR);
+	pthread_mutex_unlock(&s->wake_lock);
+	return "ok takeover requested\n";
 }
 
 static int control_start(struct colo_sec *s)
 {
-	struct sockaddr_un a;
-	socklen_t len;
-	int ret;
-
 	if (!s->control)
 		return 0;
-	if (mig_jobctl_addr(s->control, &a, &len))
-		return fail(s, -EINVAL, "--control %s: not a socket path",
-			    s->control);
-	s->csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->csock < 0 || bind(s->csock, (struct sockaddr *)&a, len) ||
-	    listen(s->csock, 4))
-		return fail(s, -errno, "cannot listen on --control %s: %s",
-			    s->control, strerror(errno));
-	ret = -pthread_create(&s->ctl_thread, NULL, control_thread, s);
-	if (ret)
-		return fail(s, ret, "cannot start the control thread: %s",
-			    strerror(-ret));
-	s->ctl_started = true;
-	return 0;
+	s->ctl.answer = answer;
+	s->ctl.arg = s;
+	return mig_jobctl_start(&s->ctl, s->control, false, s->err,
+				sizeof(s->err));
 }
 
 /* Whether failover was asked; if not, @fd (the socket the main thread
@@ -644,13 +612,7 @@ static void cleanup(struct colo_sec *s)
 	mig_vm_set_logging(&s->vm, false, s->err, sizeof(s->err));
 	for (i = 0; i < s->vm.nslots; i++)
 		free(s->cache[i]);
-	if (s->ctl_started) {
-		shutdown(s->csock, SHUT_RDWR);
-		pthread_cancel(s->ctl_thread);
-		pthread_join(s->ctl_thread, NULL);
-	}
-	if (s->csock >= 0)
-		close(s->csock);
+	mig_jobctl_stop(&s->ctl);
 	if (s->sock >= 0)
 		close(s->sock);
 	if (s->lsock >= 0)
@@ -665,7 +627,8 @@ static void cleanup(struct colo_sec *s)
 int colo_secondary_main(int argc, char *argv[])
 {
 	struct colo_sec s = {
-		.lsock = -1, .sock = -1, .csock = -1, .vm = { .ctx_fd = -1 },
+		.lsock = -1, .sock = -1, .vm = { .ctx_fd = -1 },
+		.ctl = { .lfd = -1, .stop = { -1, -1 } },
 		.wake_lock = PTHREAD_MUTEX_INITIALIZER, .hb = COLO_HB_INIT,
 	};
 	int ret;

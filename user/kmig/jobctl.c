@@ -30,6 +30,12 @@ int mig_jobctl_addr(const char *path, struct sockaddr_un *sa, socklen_t *len)
 
 int mig_jobctl_request(const char *path, const char *req, char *reply, size_t n)
 {
+	return mig_jobctl_request_wait(path, req, reply, n, 5000);
+}
+
+int mig_jobctl_request_wait(const char *path, const char *req, char *reply,
+			    size_t n, int timeout_ms)
+{
 	struct pollfd p = { .events = POLLIN };
 	struct sockaddr_un sa;
 	size_t len = 0;
@@ -47,7 +53,7 @@ int mig_jobctl_request(const char *path, const char *req, char *reply, size_t n)
 	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		ret = -errno;
 	while (!ret && len + 1 < n) {
-		if (poll(&p, 1, 5000) <= 0) {
+		if (poll(&p, 1, timeout_ms) <= 0) {
 			ret = -ETIMEDOUT;
 			break;
 		}
@@ -111,12 +117,14 @@ static const char *cancel(struct mig_jobctl *c)
 
 static void answer(struct mig_jobctl *c, int fd)
 {
-	char line[MIG_JOBCTL_LINE];
+	char line[MIG_JOBCTL_LINE], buf[MIG_JOBCTL_LINE];
 	const char *reply;
 
 	if (read_line(fd, line, sizeof(line)) < 0)
 		return;
-	if (!strcmp(line, "postcopy-start"))
+	if (c->answer)
+		reply = c->answer(c->arg, line, buf, sizeof(buf));
+	else if (!strcmp(line, "postcopy-start"))
 		reply = postcopy_start(c);
 	else if (!strcmp(line, "cancel"))
 		reply = cancel(c);
@@ -163,14 +171,15 @@ int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 	c->path[0] = '\0';
 	c->postcopy_armed = armed;
 	if (mig_jobctl_addr(path, &sa, &len)) {
-		snprintf(err, n, "--ctl %s: too long for a socket address", path);
+		snprintf(err, n, "control socket %s: too long for a socket address",
+			 path);
 		return -EINVAL;
 	}
 	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->lfd < 0 || bind(c->lfd, (struct sockaddr *)&sa, len) ||
 	    listen(c->lfd, 4)) {
 		ret = -errno;
-		snprintf(err, n, "--ctl %s: %s", path, strerror(-ret));
+		snprintf(err, n, "control socket %s: %s", path, strerror(-ret));
 		mig_jobctl_stop(c);
 		return ret;
 	}
@@ -178,7 +187,8 @@ int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 		snprintf(c->path, sizeof(c->path), "%s", path);
 	if (pipe2(c->stop, O_CLOEXEC) ||
 	    pthread_create(&c->thread, NULL, serve, c)) {
-		snprintf(err, n, "--ctl %s: cannot start its thread", path);
+		snprintf(err, n, "control socket %s: cannot start its thread",
+			 path);
 		mig_jobctl_stop(c);
 		return -EAGAIN;
 	}

@@ -2,8 +2,9 @@
 /*
  * The control socket of a running `kmig migrate --ctl SOCK` (jobctl.c);
  * its clients are `kmig postcopy-start` (postcopy_start.c) and kmigd.
- * `kmig colo secondary --control SOCK` and `kmig colo failover` speak the
- * same way.
+ * `kmig colo secondary --control SOCK` and `kmig colo failover`, `kmig
+ * colo primary --control SOCK` and `kmig colo checkpoint` speak the same
+ * way (colo.h has their requests).
  *
  * A Unix stream socket at SOCK (a path, or @name in the abstract
  * namespace). Each connection carries one request line and gets one
@@ -41,6 +42,14 @@ struct mig_jobctl {
 	 * came, to stop what is under way (the round being sent) */
 	void (*on_cancel)(void *arg);
 	void *arg;
+	/*
+	 * Set before mig_jobctl_start() to answer other requests than a
+	 * migration's (COLO's), from its thread: @line without its newline;
+	 * the reply line, newline included, returned (a constant, or
+	 * written into @buf of @n bytes).
+	 */
+	const char *(*answer)(void *arg, const char *line, char *buf,
+			      size_t n);
 	char path[108];			/* to unlink, when a path */
 };
 
@@ -55,6 +64,9 @@ int mig_jobctl_addr(const char *path, struct sockaddr_un *sa,
  */
 int mig_jobctl_request(const char *path, const char *req, char *reply,
 		       size_t n);
+/* The same, the reply awaited up to @timeout_ms. */
+int mig_jobctl_request_wait(const char *path, const char *req, char *reply,
+			    size_t n, int timeout_ms);
 /* Listen at @path and answer from a thread: 0, or -errno with why. */
 int mig_jobctl_start(struct mig_jobctl *c, const char *path, bool armed,
 		     char *err, size_t n);

@@ -147,8 +147,7 @@ int kmig_plug_release_all(struct kmig_plug *p, char *err, size_t n)
 		   n);
 }
 
-/* Packets still queued in the plug, or -errno. */
-static int queued(struct kmig_plug *p)
+int kmig_plug_queued(struct kmig_plug *p)
 {
 	struct nl_cache *cache;
 	struct rtnl_qdisc *q;
@@ -169,7 +168,7 @@ int kmig_plug_remove(struct kmig_plug *p, char *err, size_t n)
 	int ret, i;
 
 	ret = kmig_plug_release_all(p, err, n);
-	for (i = 0; !ret && i < DRAIN_WAIT_MS / 10 && queued(p) > 0; i++)
+	for (i = 0; !ret && i < DRAIN_WAIT_MS / 10 && kmig_plug_queued(p) > 0; i++)
 		usleep(10000);
 	if (!ret) {
 		ret = rtnl_qdisc_delete(p->sk, p->q);

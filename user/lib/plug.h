@@ -38,6 +38,9 @@ int kmig_plug_release_all(struct kmig_plug *p, char *err, size_t n);
  * freed whatever the result.
  */
 int kmig_plug_remove(struct kmig_plug *p, char *err, size_t n);
+/* Packets queued in the plug (held, or released and not yet sent), or
+ * -errno. */
+int kmig_plug_queued(struct kmig_plug *p);
 /* The interface's name, for messages. */
 const char *kmig_plug_ifname(const struct kmig_plug *p);
 

@@ -270,6 +270,18 @@ bool file_has(const char *path, const char *needle)
 	return strstr(file_text(path), needle) != NULL;
 }
 
+unsigned int file_count(const char *path, const char *needle)
+{
+	size_t len;
+	char *t = file_read(path, &len), *p;
+	unsigned int n = 0;
+
+	for (p = t; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(t);
+	return n;
+}
+
 const char *vmm_sock(const char *name)
 {
 	static char sock[4][96];

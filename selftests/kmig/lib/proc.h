@@ -63,6 +63,8 @@ char *file_read(const char *path, size_t *len);
 /* The first 16 KiB of @path, or "" (static: valid until the next call). */
 const char *file_text(const char *path);
 bool file_has(const char *path, const char *needle);
+/* How many times @needle occurs in @path. */
+unsigned int file_count(const char *path, const char *needle);
 
 /* A kmig-vmm, its control socket in @sock. */
 struct vmm_proc {
