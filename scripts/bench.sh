@@ -31,7 +31,8 @@ export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
 	 $top/selftests/bench/snapshot_lazy.py \\
-	 $top/selftests/bench/file.py; do
+	 $top/selftests/bench/file.py \\
+	 $top/selftests/bench/colo.py; do
 	[ -e "\$b" ] || continue
 	case "\$(basename "\$b")" in
 	${BENCH_ONLY:-*}) ;;

@@ -336,7 +336,8 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 
 	REQUIRE_BED();
 	start_vmms(_metadata, self, "--pattern random --rate 2000");
-	start_agents(self, 24601, "--timeout 30",
+	/* the flush with 3 threads: every commit's memory CRC checked */
+	start_agents(self, 24601, "--timeout 30 --threads 3",
 		     "--checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
 	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
 		TH_LOG("%s", file_text(self->pri_log));
@@ -347,6 +348,8 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	EXPECT_EQ(25, file_count(self->pri_log, "committed, memory crc"))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
+	EXPECT_EQ(25, file_count(self->sec_log, "ms, 3 threads)"))
+		TH_LOG("%s", file_text(self->sec_log));
 	TH_LOG("%s", file_text(self->pri_log));
 
 	/* Both paused at checkpoint 24: the same guest. */

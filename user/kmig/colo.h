@@ -67,6 +67,8 @@
 #define COLO_CHECKPOINT_MS	200u
 #define COLO_TIMEOUT_S		5u
 #define COLO_HEARTBEAT_MS	100u
+/* The secondary's flush threads, at most. */
+#define COLO_MAX_THREADS	16u
 #define COLO_HEARTBEAT_TIMEOUT_MS 2000u
 
 struct colo_hdr {

@@ -64,6 +64,8 @@ struct colo_pri {
 	uint64_t seq;
 	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
 	const char *why;		/* why this checkpoint came early */
+	/* the guest's counter after checkpoint 1, and at the end */
+	uint64_t counter1, t1_ns, counter_end, t_end_ns;
 	const char *control;		/* --control SOCK */
 	struct colo_requests req;	/* checkpoints asked there */
 	char err[512];
@@ -410,6 +412,40 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 	return ret;
 }
 
+/*
+ * The guest's progress while protected: its counter after checkpoint 1
+ * (checkpoint 0's long first copy left out), and at the end.
+ */
+static void progress_mark(struct colo_pri *p)
+{
+	struct vmm_status st;
+
+	if (!vmm_client_status(&p->vm.vmm, &st)) {
+		p->counter1 = st.counter;
+		p->t1_ns = kmig_now_ns();
+	}
+}
+
+static void progress_end(struct colo_pri *p)
+{
+	struct vmm_status st;
+
+	if (p->t1_ns && !vmm_client_status(&p->vm.vmm, &st)) {
+		p->counter_end = st.counter;
+		p->t_end_ns = kmig_now_ns();
+	}
+}
+
+static void progress_print(const struct colo_pri *p)
+{
+	double s = (p->t_end_ns - p->t1_ns) / 1e9;
+
+	if (p->t_end_ns)
+		printf("guest counter +%llu in %.2f s since checkpoint 1: %.0f a second\n",
+		       (unsigned long long)(p->counter_end - p->counter1), s,
+		       (p->counter_end - p->counter1) / s);
+}
+
 /* One checkpoint: pause, collect, send, resume (unless the last), ack. */
 static int checkpoint(struct colo_pri *p, bool last)
 {
@@ -440,6 +476,8 @@ static int checkpoint(struct colo_pri *p, bool last)
 	free(vcpu);
 	if (!ret && !last && !(ret = vmm_req(p, "resume")))
 		p->paused = false;
+	if (!ret && p->seq == 1 && !last)
+		progress_mark(p);
 	dt = kmig_now_ns() - t0;
 	if (ret)
 		return ret;
@@ -708,6 +746,8 @@ int colo_primary_main(int argc, char *argv[])
 		ret = setup(&p);
 	if (!ret)
 		ret = run(&p);
+	if (!ret)
+		progress_end(&p);
 	if (ret && colo_hb_lost(&p.hb))
 		snprintf(p.err, sizeof(p.err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
 			 (unsigned long long)p.seq, p.hb.timeout_ms);
@@ -727,5 +767,6 @@ int colo_primary_main(int argc, char *argv[])
 	printf("pause mean %.2f ms, max %.2f ms, %llu pages\n",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
 	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
+	progress_print(&p);
 	return 0;
 }

@@ -313,6 +313,8 @@ static const struct {
 	    "--heartbeat-timeout", "5", NULL },
 	  "--heartbeat-timeout 5 is outside 10..3600000" },
 	{ { "colo", "secondary", "--vmm", "@x", "--listen", "127.0.0.1:7",
+	    "--threads", "17", NULL }, "--threads 17 is outside 1..16" },
+	{ { "colo", "secondary", "--vmm", "@x", "--listen", "127.0.0.1:7",
 	    "--heartbeat", "500", "--heartbeat-timeout", "999", NULL },
 	  "--heartbeat-timeout 999 ms is under two beats of --heartbeat 500 ms" },
 	{ { "colo", "primary", "--vmm", "@x", "--to", "10.0.0.1:7", "--frob",
