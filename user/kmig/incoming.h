@@ -24,6 +24,9 @@ struct dst {
 	struct mig_recv recv;		/* the channels */
 	uint8_t uuid[16];
 	struct kmig_enc vcpus;		/* rebuilt vCPU state stream */
+	struct kmig_enc vmm_devs;	/* the VMM's own devices' sections */
+	bool have_vmm_devs;		/* @vmm_devs has a header: one came */
+	bool in_vmm_dev;		/* in such a section */
 	bool in_vcpu;
 	struct mig_device *dev;		/* of the open device section */
 	bool switchover, channels_cmd;

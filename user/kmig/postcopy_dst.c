@@ -263,6 +263,32 @@ static int fetch_stale(struct dst *d)
 	return ret ? fail(d, ret, "the stale pages did not arrive") : 0;
 }
 
+/* The module's count of faults reported so far: 0, or -errno. */
+static int faults_now(struct dst *d, uint64_t *faults)
+{
+	struct kmig_ctx_stats st = { 0 };
+	int ret = kmig_ctx_stats(d->vm.ctx_fd, &st);
+
+	*faults = st.faults;
+	return ret;
+}
+
+/*
+ * Load the VMM's state and the devices' with the fault thread serving:
+ * a device whose load reads guest memory that has not arrived faults,
+ * and the fault is counted apart (postcopy_load_faults).
+ */
+static int load_counted(struct dst *d)
+{
+	uint64_t before, after;
+	int ret, stats = faults_now(d, &before);
+
+	ret = incoming_load(d);
+	if (!stats && !faults_now(d, &after))
+		d->job.pc_load_faults = after - before;
+	return ret;
+}
+
 static int listen_and_run(struct dst *d)
 {
 	uint64_t stale;
@@ -282,7 +308,7 @@ static int listen_and_run(struct dst *d)
 	if (!ret)
 		ret = fetch_stale(d);
 	if (!ret)
-		ret = incoming_load(d);
+		ret = load_counted(d);
 	if (ret)
 		return ret;
 	/* From here on the guest may run here: never FAILED. */

@@ -146,9 +146,12 @@ static int start_streams(struct precopy_src *s)
 				    strerror(-ret));
 		ret = kmig_enc_header(&s->ch[i].enc);
 		if (!ret)
-			ret = kmig_enc_caps(&s->ch[i].enc,
-					    i ? KMIG_SCAP_MULTI_CHANNEL |
-					    (req & KMIG_SCAP_POSTCOPY) : req, 0);
+			ret = i ? kmig_enc_caps(&s->ch[i].enc,
+						KMIG_SCAP_MULTI_CHANNEL |
+						(req & KMIG_SCAP_POSTCOPY), 0) :
+			      /* the VMM's own devices may come, or not */
+			      kmig_enc_caps(&s->ch[i].enc, req,
+					    KMIG_SCAP_DEVICE_STATE & ~req);
 		if (!ret && i)
 			ret = kmig_enc_flush(&s->ch[i].enc);
 		if (ret)
@@ -304,38 +307,15 @@ static void progress_tick(void *arg)
 }
 
 /* vCPU state from the VMM, re-sent record by record on the main stream. */
-static int vcpu_section(void *opaque, const struct kmig_section *sec)
-{
-	return kmig_enc_section(opaque, sec);
-}
-
-static int vcpu_record(void *opaque, uint32_t vcpu, uint16_t part,
-		       const void *data, uint32_t len)
-{
-	return kmig_enc_vcpu(opaque, vcpu, part, data, len);
-}
-
 int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 {
-	static const struct kmig_dec_ops ops = {
-		.section = vcpu_section, .vcpu = vcpu_record,
-	};
-	struct kmig_dec_cfg cfg = {
-		.caps_supported = KMIG_SCAP_ALL, .ops = &ops,
-		.opaque = &s->ch[0].enc,
-	};
-	struct kmig_dec d;
+	char err[256];
 	int ret;
 
 	precopy_main_begin(s);
-	ret = kmig_dec_init_buf(&d, &cfg, buf, len);
-	if (!ret)
-		ret = kmig_dec_run(&d);
+	ret = mig_vmm_state_copy(buf, len, &s->ch[0].enc, err, sizeof(err));
 	mig_chan_end(&s->ch[0]);
-	if (ret)
-		fail(s, ret, "the VMM's vCPU state: %s", kmig_dec_error(&d));
-	kmig_dec_free(&d);
-	return ret;
+	return ret ? fail(s, ret, "the VMM's vCPU state: %s", err) : 0;
 }
 
 int precopy_vmm_req(struct precopy_src *s, const char *what, const char *req)

@@ -105,6 +105,7 @@ int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
 struct agents {
 	pid_t in;			/* `kmig incoming`, while it runs */
 	int in_ret, mig_ret;		/* exit status, or -errno */
+	int held_ret;			/* agents_migrate_held(): @held's */
 	char *in_out, *mig_out;		/* standard output and error */
 };
 
@@ -123,6 +124,16 @@ void agents_listen(struct agents *r, struct vmm_proc *b, const char *addr,
 		   const char *in_args);
 void agents_migrate(struct agents *r, struct vmm_proc *a, const char *addr,
 		    const char *mig_args, int mig_s);
+/*
+ * agents_migrate() with the source agent stopping itself at
+ * $KMIG_STOP_AT @point: @held(@arg) runs while it is stopped, its result
+ * in r->held_ret (-ESRCH: the agent never stopped there), then the agent
+ * goes on.
+ */
+void agents_migrate_held(struct agents *r, struct vmm_proc *a,
+			 const char *addr, const char *mig_args, int mig_s,
+			 const char *point, int (*held)(void *arg),
+			 void *arg);
 void agents_free(struct agents *r);
 
 /* A network namespace of our own, with its loopback up: 0 or -errno. */
