@@ -25,6 +25,9 @@
  *   the fault is served, the load completes, the guest runs, and its
  *   memory equals the source's at the pause but for the pages it wrote
  *   since RUN.
+ * - Kernel devices (kmig-sample, as the precopy --device tests use) in
+ *   the postcopy package: their state arrives whole, and a destination
+ *   whose --device gets no state fails before RUN.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +43,7 @@
 #include "kselftest_harness.h"
 #include "client.h"
 #include "crc32c.h"
+#include "kdev.h"
 #include "kvm.h"
 #include "le.h"
 #include "pages.h"
@@ -57,9 +61,14 @@
 /* Pages a guest writes besides its working set: parameters, stacks. */
 #define OTHER_PAGES	8
 
+/* kmig-sample instances SAMPLE_FIRST.. + 3: two sources, two
+ * destinations. */
+#define SAMPLE_FIRST	21
+
 FIXTURE(pcdevice) {
 	struct vmm_proc a, b, c;
 	char dir[128];
+	bool devs;			/* kmig-sample loaded */
 };
 
 FIXTURE_SETUP(pcdevice)
@@ -67,12 +76,14 @@ FIXTURE_SETUP(pcdevice)
 	memset(&self->a, 0, sizeof(self->a));
 	memset(&self->b, 0, sizeof(self->b));
 	memset(&self->c, 0, sizeof(self->c));
+	self->devs = false;
 	snprintf(self->dir, sizeof(self->dir), "%spcdevice-%d",
 		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", getpid());
 }
 
 FIXTURE_TEARDOWN(pcdevice)
 {
+	unsigned int i;
 	char cmd[256];
 
 	vmm_stop(&self->a);
@@ -81,6 +92,10 @@ FIXTURE_TEARDOWN(pcdevice)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
 	if (system(cmd))
 		TH_LOG("cannot remove %s", self->dir);
+	for (i = SAMPLE_FIRST; self->devs && i < SAMPLE_FIRST + 4; i++)
+		sample_destroy(i);
+	if (self->devs)
+		EXPECT_EQ(0, sample_unload());
 }
 
 /* Request @req to the VMM @v on a connection of its own: 0 or -errno,
@@ -291,12 +306,7 @@ TEST_F_TIMEOUT(pcdevice, precopy_and_snapshot_carry_the_ring, TEST_TIMEOUT)
 	snprintf(mig_args, sizeof(mig_args),
 		 "--timeout 60 --save-at-switchover %s", src);
 	run_agents(&self->b, &self->c, 24671, in_args, mig_args, 100, &r);
-	if (r.mig_ret || r.in_ret) {
-		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
-		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
-	}
-	EXPECT_EQ(0, r.mig_ret);
-	EXPECT_EQ(0, r.in_ret);
+	ASSERT_AGENTS_OK(&r);
 	agents_free(&r);
 	EXPECT_STREQ(RING_GPA, vmm_ring(&self->c));
 	vmm_expect_runs(self->c.sock);
@@ -350,13 +360,8 @@ TEST_F_TIMEOUT(pcdevice, postcopy_load_faults_on_the_ring, TEST_TIMEOUT)
 			    "rounds", write_good_desc, &g);
 	close(g.ctx);
 	unsetenv("KMIG_PUSH_AFTER_FAULT");
-	if (r.mig_ret || r.in_ret) {
-		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
-		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
-	}
 	EXPECT_EQ(0, r.held_ret);
-	ASSERT_EQ(0, r.mig_ret);
-	ASSERT_EQ(0, r.in_ret);
+	ASSERT_AGENTS_OK(&r);
 	/* The load read the descriptor page, missing: it faulted, was
 	 * served, and went on. */
 	EXPECT_LE(1, json_u64(r.in_out, "postcopy_load_faults"))
@@ -376,6 +381,82 @@ TEST_F_TIMEOUT(pcdevice, postcopy_load_faults_on_the_ring, TEST_TIMEOUT)
 
 	EXPECT_SAME_BUT_WRITTEN_SINCE_RUN(self->b.sock, pages_ref_images, src,
 					  sa.writes, &sb, OTHER_PAGES);
+}
+
+/*
+ * Kernel devices in the package: two kmig-sample instances whose state
+ * keeps changing on the source; their final state goes in the package,
+ * and is loaded at the destination after its fault server started. Then
+ * a destination with a --device the source does not send: the package
+ * has no state for it, the destination says FAILED before RUN, and the
+ * guest runs on at the source.
+ */
+TEST_F_TIMEOUT(pcdevice, postcopy_carries_kernel_devices, TEST_TIMEOUT)
+{
+	uint32_t csum_a, csum_b;
+	struct vmm_status st;
+	struct agents r;
+	unsigned int i;
+
+	REQUIRE_BED();
+	ASSERT_EQ(0, sample_load());
+	self->devs = true;
+	for (i = SAMPLE_FIRST; i < SAMPLE_FIRST + 4; i++)
+		ASSERT_EQ(0, sample_create(i));
+	ASSERT_EQ(0, sample_set_rate(SAMPLE_FIRST, 300));
+	ASSERT_EQ(0, sample_set_rate(SAMPLE_FIRST + 1, 50));
+	vmm_startf(&self->a, vmm_sock("rk-a"), "/dev/null",
+		   VMM_ARGS " --pattern random --batch 4 --rate 2000");
+	vmm_wait_counter(&self->a, 0, &st);
+	vmm_startf(&self->b, vmm_sock("rk-b"), "/dev/null",
+		   VMM_ARGS " --incoming --rate 400");
+
+	setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
+	run_agents(&self->a, &self->b, 24673,
+		   "--timeout 60 --json --device kmig-sample:23 --device kmig-sample:24",
+		   "--postcopy --postcopy-bandwidth 1 --timeout 60 --json --device kmig-sample:21 --device kmig-sample:22",
+		   100, &r);
+	unsetenv("KMIG_PUSH_AFTER_FAULT");
+	ASSERT_AGENTS_OK(&r);
+	EXPECT_LT(0, json_u64(r.in_out, "postcopy_faults")) TH_LOG("%s", r.in_out);
+	EXPECT_LT(0, json_u64(r.mig_out, "device_bytes")) TH_LOG("%s", r.mig_out);
+	TH_LOG("device state %llu bytes; %llu ms",
+	       (unsigned long long)json_u64(r.mig_out, "device_bytes"),
+	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"));
+	agents_free(&r);
+
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("migrated", st.state);
+	vmm_expect_runs(self->b.sock);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sample_checksum(SAMPLE_FIRST + i, &csum_a));
+		ASSERT_EQ(0, sample_checksum(SAMPLE_FIRST + 2 + i, &csum_b));
+		EXPECT_EQ(csum_a, csum_b) TH_LOG("kmig-sample:%u", SAMPLE_FIRST + i);
+	}
+
+	/* Afresh, B wants a device that A does not send. */
+	for (i = SAMPLE_FIRST; i < SAMPLE_FIRST + 4; i++) {
+		ASSERT_EQ(0, sample_destroy(i));
+		ASSERT_EQ(0, sample_create(i));
+	}
+	vmm_stop(&self->b);
+	vmm_startf(&self->b, vmm_sock("rk-b2"), "/dev/null",
+		   VMM_ARGS " --incoming");
+	vmm_stop(&self->a);
+	vmm_startf(&self->a, vmm_sock("rk-a2"), "/dev/null",
+		   VMM_ARGS " --pattern random --batch 4 --rate 2000");
+	vmm_wait_counter(&self->a, 0, &st);
+	run_agents(&self->a, &self->b, 24674,
+		   "--timeout 60 --device kmig-sample:23 --device kmig-sample:24",
+		   "--postcopy --timeout 60 --device kmig-sample:21", 100, &r);
+	TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
+	TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
+	EXPECT_EQ(1, r.mig_ret);
+	EXPECT_EQ(1, r.in_ret);
+	EXPECT_NE(NULL, strstr(r.in_out,
+			       "device kmig-sample:24: the package has no complete state for it"));
+	agents_free(&r);
+	vmm_expect_stayed(&self->a, &self->b);
 }
 
 TEST_HARNESS_MAIN

@@ -189,6 +189,8 @@ static int main_device(void *opaque, uint16_t instance, uint32_t marker,
 		return kmig_enc_device(&d->vmm_devs, marker, data, size);
 	if (!dev)
 		return -EPROTO;
+	if (d->pc)		/* the package: loaded after it, faults served */
+		return postcopy_dst_device(d, c, dev, marker, data, size);
 	ret = mig_dev_load(dev, marker, data, size);
 	if (ret)
 		snprintf(c->err, sizeof(c->err),

@@ -62,6 +62,11 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c);
 int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
 			 uint32_t count);
 int postcopy_dst_run(struct dst *d, struct mig_recv_chan *c);
+/* A --device's packet after POSTCOPY: kept, and loaded once faults are
+ * served. */
+int postcopy_dst_device(struct dst *d, struct mig_recv_chan *c,
+			struct mig_device *dev, uint32_t marker,
+			const void *data, uint32_t size);
 int postcopy_dst_finish(struct dst *d);
 /* The guest ran here: it must not be called "not resumed". */
 bool postcopy_dst_resumed(struct dst *d);

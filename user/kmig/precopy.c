@@ -251,7 +251,7 @@ int precopy_main_round_sync(struct precopy_src *s, bool final)
  * starts (what the device changes meanwhile waits for the next round);
  * at the switchover all of it, then the config.
  */
-static int devices_round(struct precopy_src *s, uint8_t type, bool final)
+int precopy_send_devices(struct precopy_src *s, uint8_t type, bool final)
 {
 	uint64_t pending = 0;
 	unsigned int i;
@@ -379,7 +379,7 @@ static int send_final(struct precopy_src *s, const uint8_t *vbuf, size_t vlen)
 	if (!ret)
 		ret = precopy_send_vcpus(s, vbuf, vlen);
 	if (!ret)
-		ret = devices_round(s, KMIG_REC_SECTION_END, true);
+		ret = precopy_send_devices(s, KMIG_REC_SECTION_END, true);
 	if (!ret)
 		ret = precopy_main_round_sync(s, true);
 	return ret;
@@ -520,7 +520,7 @@ static int precopy_round(struct precopy_src *s)
 
 	ret = send_round(s, type, false);
 	if (!ret)
-		ret = devices_round(s, type, false);
+		ret = precopy_send_devices(s, type, false);
 	if (!ret)
 		ret = precopy_main_round_sync(s, false);
 	bitmaps_clear(s);

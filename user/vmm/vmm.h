@@ -199,9 +199,11 @@ int vmm_guest_checksum(struct vmm *vmm, uint64_t *csum);
 void vmm_fail(struct vmm *vmm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* vCPU state as a kmig stream: malloc'd buffer in *@buf. Paused only. */
+/* vCPU state, and the ring device's, as a kmig stream: malloc'd buffer in
+ * *@buf. Paused only. */
 int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len);
-/* Decode everything first, then apply: a bad stream changes nothing. */
+/* Decode and check everything first (the ring reads guest memory), then
+ * apply: a bad stream changes nothing. */
 int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
 		   char *err, size_t errlen);
 /*

@@ -169,6 +169,16 @@ uint64_t json_u64(const char *json, const char *key);
 				 strerror(-__r));			\
 })
 
+/* Both agents of @r (a struct agents) exited 0; else what they said. */
+#define ASSERT_AGENTS_OK(r) ({						\
+	if ((r)->mig_ret || (r)->in_ret) {				\
+		TH_LOG("kmig migrate (%d): %s", (r)->mig_ret, (r)->mig_out); \
+		TH_LOG("kmig incoming (%d): %s", (r)->in_ret, (r)->in_out); \
+	}								\
+	ASSERT_EQ(0, (r)->mig_ret);					\
+	ASSERT_EQ(0, (r)->in_ret);					\
+})
+
 /*
  * A migration from @a to @b that failed cleanly: @a's guest runs on
  * (its counter advances), @b's never ran (its VMM still waits for one).
