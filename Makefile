@@ -265,9 +265,9 @@ $(B)/fuzz/seed: user/fuzz/seed.c $(LIB)
 
 # The fuzzers link the parsers compiled by clang with libFuzzer's coverage
 # instrumentation: libkmig, the agent (its option parsers) and the VMM's
-# control requests, options and vCPU state.
+# control requests, options and vCPU state (with its ring device).
 FUZZ_LIB_SRCS := $(LIB_SRCS) $(filter-out user/kmig/main.c,$(AGENT_SRCS)) \
-	$(addprefix user/vmm/,req.c opts.c state.c mem.c) user/kmigd/proto.c
+	$(addprefix user/vmm/,req.c opts.c state.c ring.c mem.c) user/kmigd/proto.c
 # (KVM's uapi structs end in flexible arrays that the VMM embeds: a GNU
 # extension that clang names.)
 FUZZ_CFLAGS := -O1 -g $(WARN) -Wno-gnu-variable-sized-type-not-at-end \

@@ -110,13 +110,26 @@ static int main_section(void *opaque, const struct kmig_section *s)
 	struct mig_device *dev;
 	int ret;
 
-	if (s->kind == KMIG_SEC_VCPU) {
+	d->in_vmm_dev = s->kind == KMIG_SEC_DEVICE && mig_vmm_device(s->name);
+	if (s->kind == KMIG_SEC_VCPU || d->in_vmm_dev) {
 		if (!d->switchover) {
 			snprintf(c->err, sizeof(c->err),
-				 "vCPU section %u before SWITCHOVER", s->id);
+				 "%s section %u before SWITCHOVER",
+				 d->in_vmm_dev ? "VMM device" : "vCPU", s->id);
 			return -EPROTO;
 		}
-		return kmig_enc_section(&d->vcpus, s);
+		if (!d->in_vmm_dev)
+			return kmig_enc_section(&d->vcpus, s);
+		if (!d->have_vmm_devs) {
+			ret = kmig_enc_header(&d->vmm_devs);
+			if (!ret)
+				ret = kmig_enc_caps(&d->vmm_devs,
+						    KMIG_SCAP_DEVICE_STATE, 0);
+			if (ret)
+				return ret;
+			d->have_vmm_devs = true;
+		}
+		return kmig_enc_section(&d->vmm_devs, s);
 	}
 	if (s->kind != KMIG_SEC_DEVICE)
 		return 0;
@@ -167,12 +180,17 @@ static int main_device(void *opaque, uint16_t instance, uint32_t marker,
 		       const void *data, uint32_t size)
 {
 	struct mig_recv_chan *c = opaque;
-	struct mig_device *dev = ((struct dst *)c->opaque)->dev;
+	struct dst *d = c->opaque;
+	struct mig_device *dev = d->dev;
 	int ret;
 
 	(void)instance;
+	if (d->in_vmm_dev)	/* the VMM's own device: its load checks it */
+		return kmig_enc_device(&d->vmm_devs, marker, data, size);
 	if (!dev)
 		return -EPROTO;
+	if (d->pc)		/* the package: loaded after it, faults served */
+		return postcopy_dst_device(d, c, dev, marker, data, size);
 	ret = mig_dev_load(dev, marker, data, size);
 	if (ret)
 		snprintf(c->err, sizeof(c->err),
@@ -411,18 +429,50 @@ static void devices_set(struct dst *d, uint32_t state)
 		mig_dev_set_state(&d->o.devs[i], state);
 }
 
+/*
+ * What the VMM loads: the vCPU state, and its own devices' after it as
+ * its save had them (then the stream is rebuilt in @d->vcpus).
+ */
+static int vmm_state(struct dst *d, const uint8_t **buf, size_t *len)
+{
+	const uint8_t *v, *dev;
+	struct kmig_enc all;
+	size_t vlen, devlen;
+	int ret;
+
+	v = kmig_enc_mem(&d->vcpus, &vlen);
+	if (d->have_vmm_devs) {
+		dev = kmig_enc_mem(&d->vmm_devs, &devlen);
+		ret = mig_vmm_state_rebuild(v, vlen, dev, devlen, &all, d->err,
+					    sizeof(d->err));
+		if (ret)
+			return fail(d, ret, "the VMM's state: %s", d->err);
+		kmig_enc_free(&d->vcpus);
+		d->vcpus = all;
+		d->have_vmm_devs = false;	/* rebuilt once */
+		v = kmig_enc_mem(&d->vcpus, &vlen);
+	}
+	*buf = v;
+	*len = vlen;
+	return 0;
+}
+
 /* Load what arrived, so that only the resume is left to do. */
 int incoming_load(struct dst *d)
 {
-	const uint8_t *vbuf;
-	size_t vlen;
+	const uint8_t *vbuf = NULL;
+	size_t vlen = 0;
 	unsigned int i;
 	int ret;
 
 	ret = kmig_enc_eos(&d->vcpus);
+	if (!ret && d->have_vmm_devs)
+		ret = kmig_enc_eos(&d->vmm_devs);
 	if (ret)
 		return fail(d, ret, "vCPU state: %s", strerror(-ret));
-	vbuf = kmig_enc_mem(&d->vcpus, &vlen);
+	ret = vmm_state(d, &vbuf, &vlen);
+	if (ret)
+		return ret;
 	if (d->o.save_dir) {
 		ret = mig_save_slots(&d->vm, d->o.save_dir, d->err,
 				     sizeof(d->err));
@@ -687,6 +737,7 @@ int incoming_main(int argc, char *argv[])
 	d->link.on_fail = on_fail;
 	d->link.opaque = d;
 	kmig_enc_init_mem(&d->vcpus);
+	kmig_enc_init_mem(&d->vmm_devs);
 	mig_job_start(&d->job);
 	d->vm.ctx_fd = -1;
 	mig_recv_init(&d->recv, &d->link, &d->vm, d->o.io_timeout_s);
@@ -717,6 +768,7 @@ int incoming_main(int argc, char *argv[])
 	for (i = 0; i < d->o.ndevs; i++)
 		mig_dev_close(&d->o.devs[i]);
 	kmig_enc_free(&d->vcpus);
+	kmig_enc_free(&d->vmm_devs);
 	postcopy_dst_free(d);
 	mig_vm_detach(&d->vm);
 	mig_link_destroy(&d->link);

@@ -24,6 +24,9 @@ struct dst {
 	struct mig_recv recv;		/* the channels */
 	uint8_t uuid[16];
 	struct kmig_enc vcpus;		/* rebuilt vCPU state stream */
+	struct kmig_enc vmm_devs;	/* the VMM's own devices' sections */
+	bool have_vmm_devs;		/* @vmm_devs has a header: one came */
+	bool in_vmm_dev;		/* in such a section */
 	bool in_vcpu;
 	struct mig_device *dev;		/* of the open device section */
 	bool switchover, channels_cmd;
@@ -59,6 +62,11 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c);
 int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
 			 uint32_t count);
 int postcopy_dst_run(struct dst *d, struct mig_recv_chan *c);
+/* A --device's packet after POSTCOPY: kept, and loaded once faults are
+ * served. */
+int postcopy_dst_device(struct dst *d, struct mig_recv_chan *c,
+			struct mig_device *dev, uint32_t marker,
+			const void *data, uint32_t size);
 int postcopy_dst_finish(struct dst *d);
 /* The guest ran here: it must not be called "not resumed". */
 bool postcopy_dst_resumed(struct dst *d);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "client.h"
@@ -33,6 +34,33 @@
 #include "util.h"
 
 #define MIG_MAX_DEVICES		16
+
+/*
+ * A device section named "vmm-..." is the VMM's own device (kmig-vmm's
+ * ring): it travels with the vCPU state, from the VMM's `save` to the
+ * other VMM's `load`, never to a --device.
+ */
+#define MIG_VMM_DEVICE_PREFIX	"vmm-"
+
+static inline bool mig_vmm_device(const char *section_name)
+{
+	return !strncmp(section_name, MIG_VMM_DEVICE_PREFIX,
+			sizeof(MIG_VMM_DEVICE_PREFIX) - 1);
+}
+
+/*
+ * vmmstate.c. mig_vmm_state_copy(): the records of the VMM's state
+ * stream @buf (its vCPUs' and its own devices' sections) into @to, which
+ * the caller opened and ends. mig_vmm_state_rebuild(): the records of @buf,
+ * then @buf2's, as one stream in @out (a memory encoder, freed on
+ * failure) that announces DEVICE_STATE, as the VMM's own save does when
+ * it has a device. Both return 0 or -errno with why in @err.
+ */
+int mig_vmm_state_copy(const uint8_t *buf, size_t len, struct kmig_enc *to,
+		       char *err, size_t n);
+int mig_vmm_state_rebuild(const uint8_t *buf, size_t len,
+			  const uint8_t *buf2, size_t len2,
+			  struct kmig_enc *out, char *err, size_t n);
 
 struct mig_device {
 	char name[32];
@@ -105,6 +133,8 @@ struct mig_job {
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */
 	uint64_t pc_faults;		/* destination: faults reported;
 					 * source: requests after RESUMED */
+	uint64_t pc_load_faults;	/* destination: faults while the VMM
+					 * loaded its state (its devices') */
 	uint64_t pc_lat_p50_us, pc_lat_p99_us;	/* fault to install */
 	unsigned int channels;
 	enum kmig_tls_creds tls;

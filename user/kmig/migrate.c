@@ -188,8 +188,6 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		return mig_usage_error(o->cmd, "--postcopy-after start needs --ctl SOCK");
 	if (!o->postcopy)
 		return 0;
-	if (o->ndevs)
-		return mig_usage_error(o->cmd, "--postcopy does not carry device state yet (--device)");
 	if (!o->postcopy_rounds && !o->postcopy_ms && !o->postcopy_on_start)
 		o->postcopy_rounds = 1;
 	/* background pages never share the urgent path */

@@ -33,7 +33,20 @@
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
 
+/* A device's packet of the package, kept until the fault server runs. */
+struct pc_devpkt {
+	struct pc_devpkt *next;
+	struct mig_device *dev;
+	uint32_t marker, size;
+	uint8_t data[];
+};
+
+/* At most this much device state waits in the package. */
+#define PC_DEVICE_MAX	(64u << 20)
+
 struct pc_dst {
+	struct pc_devpkt *devpkts, **devpkt_tail;	/* in their order */
+	uint64_t devpkt_bytes;
 	pthread_t runner, faulter;
 	bool runner_started, faulter_started;
 	int runner_ret;
@@ -54,17 +67,16 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 			 d->pc ? "POSTCOPY" : "SWITCHOVER");
 		return -EPROTO;
 	}
-	if (d->o.save_dir || d->o.ndevs) {
+	if (d->o.save_dir) {
 		snprintf(c->err, sizeof(c->err),
-			 "postcopy with %s is not supported",
-			 d->o.save_dir ? "--save-at-switchover (memory arrives after the guest runs)" :
-			 "--device (device state in the package is not built)");
+			 "postcopy with --save-at-switchover is not supported (memory arrives after the guest runs)");
 		return -EOPNOTSUPP;
 	}
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
 	pc->ffd = pc->stop[0] = pc->stop[1] = -1;
+	pc->devpkt_tail = &pc->devpkts;
 	pc->start_ns = kmig_now_ns();
 	d->pc = pc;
 	for (i = 0; i < d->vm.nslots; i++) {
@@ -102,6 +114,60 @@ int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
 		mig_torn_mark(&c->r->torn, sl - c->r->vm->slots, p, false);
 	}
 	d->job.pc_discarded += count;
+	return 0;
+}
+
+int postcopy_dst_device(struct dst *d, struct mig_recv_chan *c,
+			struct mig_device *dev, uint32_t marker,
+			const void *data, uint32_t size)
+{
+	struct pc_dst *pc = d->pc;
+	struct pc_devpkt *p;
+
+	if (pc->run_seen) {
+		snprintf(c->err, sizeof(c->err),
+			 "device %s:%u: state after POSTCOPY_RUN", dev->name,
+			 dev->instance);
+		return -EPROTO;
+	}
+	if (pc->devpkt_bytes + size > PC_DEVICE_MAX) {
+		snprintf(c->err, sizeof(c->err),
+			 "device %s:%u: the package's device state exceeds %u MiB",
+			 dev->name, dev->instance, PC_DEVICE_MAX >> 20);
+		return -EMSGSIZE;
+	}
+	p = malloc(sizeof(*p) + size);
+	if (!p)
+		return -ENOMEM;
+	*p = (struct pc_devpkt) { .dev = dev, .marker = marker, .size = size };
+	memcpy(p->data, data, size);
+	*pc->devpkt_tail = p;
+	pc->devpkt_tail = &p->next;
+	pc->devpkt_bytes += size;
+	return 0;
+}
+
+/* The package's device state to its devices, in its order. */
+static int load_devices(struct dst *d)
+{
+	struct pc_devpkt *p;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->o.ndevs; i++)
+		if (!d->o.devs[i].ended)
+			return fail(d, -ENODATA,
+				    "device %s:%u: the package has no complete state for it",
+				    d->o.devs[i].name, d->o.devs[i].instance);
+	for (p = d->pc->devpkts; p; p = p->next) {
+		ret = mig_dev_load(p->dev, p->marker, p->data, p->size);
+		if (ret)
+			return fail(d, ret,
+				    "device %s:%u: the device refused %s (%u bytes): %s",
+				    p->dev->name, p->dev->instance,
+				    kmig_devpkt_name(p->marker), p->size,
+				    strerror(-ret));
+	}
 	return 0;
 }
 
@@ -263,6 +329,34 @@ static int fetch_stale(struct dst *d)
 	return ret ? fail(d, ret, "the stale pages did not arrive") : 0;
 }
 
+/* The module's count of faults reported so far: 0, or -errno. */
+static int faults_now(struct dst *d, uint64_t *faults)
+{
+	struct kmig_ctx_stats st = { 0 };
+	int ret = kmig_ctx_stats(d->vm.ctx_fd, &st);
+
+	*faults = st.faults;
+	return ret;
+}
+
+/*
+ * Load the devices' state and the VMM's with the fault thread serving:
+ * a device whose load reads guest memory that has not arrived faults,
+ * and the fault is counted apart (postcopy_load_faults).
+ */
+static int load_counted(struct dst *d)
+{
+	uint64_t before, after;
+	int ret, stats = faults_now(d, &before);
+
+	ret = load_devices(d);
+	if (!ret)
+		ret = incoming_load(d);
+	if (!stats && !faults_now(d, &after))
+		d->job.pc_load_faults = after - before;
+	return ret;
+}
+
 static int listen_and_run(struct dst *d)
 {
 	uint64_t stale;
@@ -282,7 +376,7 @@ static int listen_and_run(struct dst *d)
 	if (!ret)
 		ret = fetch_stale(d);
 	if (!ret)
-		ret = incoming_load(d);
+		ret = load_counted(d);
 	if (ret)
 		return ret;
 	/* From here on the guest may run here: never FAILED. */
@@ -424,6 +518,12 @@ void postcopy_dst_free(struct dst *d)
 	if (pc->stop[0] >= 0) {
 		close(pc->stop[0]);
 		close(pc->stop[1]);
+	}
+	while (pc->devpkts) {
+		struct pc_devpkt *next = pc->devpkts->next;
+
+		free(pc->devpkts);
+		pc->devpkts = next;
 	}
 	free(pc);
 	d->pc = NULL;

@@ -261,6 +261,9 @@ static int send_package(struct precopy_src *s, const uint8_t *vbuf,
 	ret = precopy_main_end(s, ret);
 	if (!ret)
 		ret = precopy_send_vcpus(s, vbuf, vlen);
+	/* the devices stopped at the pause: all their state, the config */
+	if (!ret)
+		ret = precopy_send_devices(s, KMIG_REC_SECTION_END, true);
 	cmd.id = KMIG_SCMD_POSTCOPY_RUN;
 	if (!ret)
 		ret = precopy_send_cmd(s, &cmd);

@@ -146,9 +146,12 @@ static int start_streams(struct precopy_src *s)
 				    strerror(-ret));
 		ret = kmig_enc_header(&s->ch[i].enc);
 		if (!ret)
-			ret = kmig_enc_caps(&s->ch[i].enc,
-					    i ? KMIG_SCAP_MULTI_CHANNEL |
-					    (req & KMIG_SCAP_POSTCOPY) : req, 0);
+			ret = i ? kmig_enc_caps(&s->ch[i].enc,
+						KMIG_SCAP_MULTI_CHANNEL |
+						(req & KMIG_SCAP_POSTCOPY), 0) :
+			      /* the VMM's own devices may come, or not */
+			      kmig_enc_caps(&s->ch[i].enc, req,
+					    KMIG_SCAP_DEVICE_STATE & ~req);
 		if (!ret && i)
 			ret = kmig_enc_flush(&s->ch[i].enc);
 		if (ret)
@@ -248,7 +251,7 @@ int precopy_main_round_sync(struct precopy_src *s, bool final)
  * starts (what the device changes meanwhile waits for the next round);
  * at the switchover all of it, then the config.
  */
-static int devices_round(struct precopy_src *s, uint8_t type, bool final)
+int precopy_send_devices(struct precopy_src *s, uint8_t type, bool final)
 {
 	uint64_t pending = 0;
 	unsigned int i;
@@ -304,38 +307,15 @@ static void progress_tick(void *arg)
 }
 
 /* vCPU state from the VMM, re-sent record by record on the main stream. */
-static int vcpu_section(void *opaque, const struct kmig_section *sec)
-{
-	return kmig_enc_section(opaque, sec);
-}
-
-static int vcpu_record(void *opaque, uint32_t vcpu, uint16_t part,
-		       const void *data, uint32_t len)
-{
-	return kmig_enc_vcpu(opaque, vcpu, part, data, len);
-}
-
 int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len)
 {
-	static const struct kmig_dec_ops ops = {
-		.section = vcpu_section, .vcpu = vcpu_record,
-	};
-	struct kmig_dec_cfg cfg = {
-		.caps_supported = KMIG_SCAP_ALL, .ops = &ops,
-		.opaque = &s->ch[0].enc,
-	};
-	struct kmig_dec d;
+	char err[256];
 	int ret;
 
 	precopy_main_begin(s);
-	ret = kmig_dec_init_buf(&d, &cfg, buf, len);
-	if (!ret)
-		ret = kmig_dec_run(&d);
+	ret = mig_vmm_state_copy(buf, len, &s->ch[0].enc, err, sizeof(err));
 	mig_chan_end(&s->ch[0]);
-	if (ret)
-		fail(s, ret, "the VMM's vCPU state: %s", kmig_dec_error(&d));
-	kmig_dec_free(&d);
-	return ret;
+	return ret ? fail(s, ret, "the VMM's vCPU state: %s", err) : 0;
 }
 
 int precopy_vmm_req(struct precopy_src *s, const char *what, const char *req)
@@ -399,7 +379,7 @@ static int send_final(struct precopy_src *s, const uint8_t *vbuf, size_t vlen)
 	if (!ret)
 		ret = precopy_send_vcpus(s, vbuf, vlen);
 	if (!ret)
-		ret = devices_round(s, KMIG_REC_SECTION_END, true);
+		ret = precopy_send_devices(s, KMIG_REC_SECTION_END, true);
 	if (!ret)
 		ret = precopy_main_round_sync(s, true);
 	return ret;
@@ -540,7 +520,7 @@ static int precopy_round(struct precopy_src *s)
 
 	ret = send_round(s, type, false);
 	if (!ret)
-		ret = devices_round(s, type, false);
+		ret = precopy_send_devices(s, type, false);
 	if (!ret)
 		ret = precopy_main_round_sync(s, false);
 	bitmaps_clear(s);

@@ -62,6 +62,8 @@ void precopy_main_begin(struct precopy_src *s);
 int precopy_main_end(struct precopy_src *s, int ret);
 int precopy_send_cmd(struct precopy_src *s, const struct kmig_scmd *cmd);
 int precopy_send_vcpus(struct precopy_src *s, const uint8_t *buf, size_t len);
+/* Every --device's state of a round (section @type), all of it @final. */
+int precopy_send_devices(struct precopy_src *s, uint8_t type, bool final);
 int precopy_main_round_sync(struct precopy_src *s, bool final);
 int precopy_mark_gone(struct precopy_src *s);
 int precopy_pause(struct precopy_src *s, uint64_t *dirty, uint8_t **vbuf,

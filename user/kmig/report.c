@@ -135,10 +135,12 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 		else
 			fprintf(f, "  \"postcopy_stale\": %llu,\n"
 			       "  \"postcopy_faults\": %llu,\n"
+			       "  \"postcopy_load_faults\": %llu,\n"
 			       "  \"postcopy_fault_latency_p50_us\": %llu,\n"
 			       "  \"postcopy_fault_latency_p99_us\": %llu,\n",
 			       (unsigned long long)j->pc_stale,
 			       (unsigned long long)j->pc_faults,
+			       (unsigned long long)j->pc_load_faults,
 			       (unsigned long long)j->pc_lat_p50_us,
 			       (unsigned long long)j->pc_lat_p99_us);
 	}

@@ -84,7 +84,11 @@ static void status(struct vmm *vmm, int fd)
 	uint64_t counter = 0, writes = 0, throttled = 0, net_seq;
 	struct guest_params *p = vmm->params;
 	unsigned int i, pat;
+	char ring[48] = "none";
 
+	if (vmm->ring.on)
+		snprintf(ring, sizeof(ring), "0x%llx",
+			 (unsigned long long)vmm->ring.gpa);
 	pthread_mutex_lock(&vmm->lock);
 	for (i = 0; i < vmm->nvcpus && !vmm->unmapped; i++) {
 		counter += __atomic_load_n(&p->vcpu[i].counter, __ATOMIC_RELAXED);
@@ -98,7 +102,7 @@ static void status(struct vmm *vmm, int fd)
 	reply(fd, "ok state=%s vcpus=%u counter=%llu writes=%llu rate=%llu "
 	      "throttle=%u throttled_ms=%llu pattern=%s ws_pages=%u mem=%llu "
 	      "slots=%u net=%s net_sent=%llu net_seq=%llu net_dropped=%llu "
-	      "net_bad=%llu%s%s", states[vmm->state], vmm->nvcpus,
+	      "net_bad=%llu ring=%s%s%s", states[vmm->state], vmm->nvcpus,
 	      (unsigned long long)counter, (unsigned long long)writes,
 	      (unsigned long long)vmm->rate, vmm->throttle,
 	      (unsigned long long)throttled / 1000000,
@@ -109,7 +113,7 @@ static void status(struct vmm *vmm, int fd)
 	      (unsigned long long)net_seq,
 	      (unsigned long long)__atomic_load_n(&vmm->net.dropped, __ATOMIC_RELAXED),
 	      (unsigned long long)__atomic_load_n(&vmm->net.bad, __ATOMIC_RELAXED),
-	      vmm->state == VMM_FAILED ? " error=" : "",
+	      ring, vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
 	pthread_mutex_unlock(&vmm->lock);
 }
@@ -415,6 +419,10 @@ static int request(struct vmm *vmm, int fd, char *line)
 		break;
 	case VMM_REQ_NET:
 		ret = vmm_net_set(vmm, r.on, err, sizeof(err));
+		done(fd, ret, err);
+		break;
+	case VMM_REQ_RING:
+		ret = vmm_ring_attach(vmm, r.value, r.entries, err, sizeof(err));
 		done(fd, ret, err);
 		break;
 	case VMM_REQ_QUIT:

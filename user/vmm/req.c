@@ -29,7 +29,7 @@ static const char *const cmds[] = {
 	[VMM_REQ_MEMFD] = "memfd", [VMM_REQ_CTX] = "ctx",
 	[VMM_REQ_DIRTYLOG] = "dirtylog", [VMM_REQ_UNMAP] = "unmap",
 	[VMM_REQ_MAP] = "map", [VMM_REQ_NET] = "net",
-	[VMM_REQ_QUIT] = "quit",
+	[VMM_REQ_RING] = "ring", [VMM_REQ_QUIT] = "quit",
 };
 
 static int refuse(char *err, size_t n, int ret, const char *fmt, ...)
@@ -72,6 +72,28 @@ static int load_len(const char *arg, uint64_t *len, char *err, size_t n)
 	return 0;
 }
 
+/* `ring GPA [ENTRIES]`: GPA in hex (0x...) or decimal. */
+static int ring(struct vmm_req *r, const char *gpa, const char *entries,
+		char *err, size_t n)
+{
+	unsigned long long x;
+	uint64_t e = 0;
+	char *end;
+
+	x = strtoull(gpa ? gpa : "", &end, 0);
+	if (!gpa || !*gpa || *end)
+		return refuse(err, n, -EINVAL,
+			      "ring: say 'ring GPA [ENTRIES]' (GPA of its descriptor page)");
+	r->value = x;
+	if (entries && (number("ring entries", entries, VMM_RING_MAX, &e,
+			       err, n) || !e))
+		return refuse(err, n, -ERANGE,
+			      "ring entries: need a number from 1 to %u",
+			      VMM_RING_MAX);
+	r->entries = e;
+	return 0;
+}
+
 static int pattern(struct vmm_req *r, const char *name, const char *hot,
 		   uint32_t ws_pages, char *err, size_t n)
 {
@@ -105,6 +127,8 @@ static int args(struct vmm_req *r, const char *a1, const char *a2,
 		return number("rate", a1, 1ul << 40, &r->value, err, n);
 	case VMM_REQ_PATTERN:
 		return pattern(r, a1, a2, ws_pages, err, n);
+	case VMM_REQ_RING:
+		return ring(r, a1, a2, err, n);
 	case VMM_REQ_DIRTYLOG:
 		if (!a1 || strcmp(a1, "at-resume"))
 			return refuse(err, n, -EINVAL,

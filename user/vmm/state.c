@@ -2,8 +2,10 @@
 /*
  * vCPU state, saved and loaded as a kmig stream: one SECTION_FULL of kind
  * VCPU per vCPU (instance = vCPU index) holding a VCPU_STATE record per
- * part, each the KVM structure as the ioctl returns it. A load decodes and
- * checks the whole stream before it touches any vCPU.
+ * part, each the KVM structure as the ioctl returns it; then, with the
+ * ring device attached, its DEVICE section (ring.c). A load decodes and
+ * checks the whole stream, and the ring's descriptor in guest memory,
+ * before it touches any vCPU.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -206,9 +208,12 @@ int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len)
 	if (!ret)
 		ret = kmig_enc_header(&e);
 	if (!ret)
-		ret = kmig_enc_caps(&e, 0, 0);
+		ret = kmig_enc_caps(&e, vmm->ring.on ?
+				    KMIG_SCAP_DEVICE_STATE : 0, 0);
 	for (i = 0; i < vmm->nvcpus && !ret; i++)
 		ret = save_vcpu(vmm, &vmm->vcpu[i], &e, s);
+	if (!ret && vmm->ring.on)
+		ret = vmm_ring_save(&vmm->ring, &e, vmm->nvcpus + 1);
 	if (!ret)
 		ret = kmig_enc_eos(&e);
 	free(s);
@@ -224,9 +229,45 @@ int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len)
 struct load {
 	unsigned int nvcpus;
 	struct vmm_vstate *s;
+	struct vmm_ring ring;
+	bool in_ring;			/* in the ring's section */
 	char *err;
 	size_t errlen;
 };
+
+/* Device sections: the ring's, once; no other device lives here. */
+static int on_section(void *opaque, const struct kmig_section *sec)
+{
+	struct load *l = opaque;
+
+	l->in_ring = false;
+	if (sec->kind != KMIG_SEC_DEVICE ||
+	    sec->type == KMIG_REC_SECTION_FOOTER)
+		return 0;
+	if (strcmp(sec->name, VMM_RING_SECTION) || sec->instance) {
+		snprintf(l->err, l->errlen,
+			 "device section %u: device %s:%u, which this VMM does not have",
+			 sec->id, sec->name, sec->instance);
+		return -ENODEV;
+	}
+	if (sec->type != KMIG_REC_SECTION_FULL || l->ring.on) {
+		snprintf(l->err, l->errlen, "device %s: %s", sec->name,
+			 l->ring.on ? "two sections" : "not a FULL section");
+		return -EPROTO;
+	}
+	l->in_ring = true;
+	return 0;
+}
+
+static int on_device(void *opaque, uint16_t instance, uint32_t marker,
+		     const void *data, uint32_t size)
+{
+	struct load *l = opaque;
+
+	(void)instance;
+	return vmm_ring_decode(&l->ring, marker, data, size, l->err,
+			       l->errlen);
+}
 
 static int on_vcpu(void *opaque, uint32_t index, uint16_t part,
 		   const void *data, uint32_t len)
@@ -316,7 +357,18 @@ void vmm_state_free(struct vmm_vstate *s, unsigned int nvcpus)
 int vmm_state_decode(unsigned int nvcpus, const uint8_t *buf, size_t len,
 		     struct vmm_vstate **out, char *err, size_t errlen)
 {
-	static const struct kmig_dec_ops ops = { .vcpu = on_vcpu };
+	struct vmm_ring ring;
+
+	return vmm_state_decode_all(nvcpus, buf, len, out, &ring, err, errlen);
+}
+
+int vmm_state_decode_all(unsigned int nvcpus, const uint8_t *buf, size_t len,
+			 struct vmm_vstate **out, struct vmm_ring *ring,
+			 char *err, size_t errlen)
+{
+	static const struct kmig_dec_ops ops = {
+		.section = on_section, .vcpu = on_vcpu, .device = on_device,
+	};
 	struct vmm_vstate *s = calloc(nvcpus ? nvcpus : 1, sizeof(*s));
 	struct load l = { .nvcpus = nvcpus, .s = s, .err = err,
 			  .errlen = errlen };
@@ -348,6 +400,7 @@ int vmm_state_decode(unsigned int nvcpus, const uint8_t *buf, size_t len,
 		return ret;
 	}
 	*out = s;
+	*ring = l.ring;
 	return 0;
 }
 
@@ -355,14 +408,21 @@ int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
 		   char *err, size_t errlen)
 {
 	struct vmm_vstate *s;
+	struct vmm_ring ring;
 	unsigned int i;
 	int ret;
 
-	ret = vmm_state_decode(vmm->nvcpus, buf, len, &s, err, errlen);
+	ret = vmm_state_decode_all(vmm->nvcpus, buf, len, &s, &ring, err,
+				   errlen);
 	if (ret)
 		return ret;
+	/* A device refuses its state before any vCPU changed. */
+	if (ring.on)
+		ret = vmm_ring_check(vmm, &ring, err, errlen);
 	for (i = 0; i < vmm->nvcpus && !ret; i++)
 		ret = apply(&vmm->vcpu[i], &s[i], err, errlen);
+	if (!ret)
+		vmm->ring = ring;
 	vmm_state_free(s, vmm->nvcpus);
 	return ret;
 }

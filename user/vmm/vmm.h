@@ -8,6 +8,7 @@
  *   vcpu.c   vCPU threads: run loop, exits, pacing, pause and resume
  *   state.c  vCPU state save and load, as a kmig stream of VCPU sections
  *   net.c    the network device: guest frames out of --net-if
+ *   ring.c   the ring device: its state load reads guest RAM
  *   ctl.c    the unix control socket (protocol: Documentation/vmm.rst)
  *   req.c    its requests parsed
  *   opts.c   options
@@ -84,6 +85,25 @@ struct vmm_net {
 	uint64_t send_errors;
 };
 
+/*
+ * The ring device (ring.c): where the guest's descriptor page is. Only
+ * the control thread uses it.
+ */
+struct vmm_ring {
+	bool on;			/* attached: saved with the vCPUs */
+	uint64_t gpa;			/* of the descriptor page */
+};
+
+/*
+ * The descriptor page, little endian: magic, entries (1..VMM_RING_MAX),
+ * crc32c of the entries, 0, then the entries: le64 guest addresses of
+ * pages.
+ */
+#define VMM_RING_MAGIC		0x47524d4bu	/* "KMRG" */
+#define VMM_RING_MAX		((GUEST_PAGE_SIZE - 16) / 8)
+#define VMM_RING_SECTION	"vmm-ring"	/* its device section */
+#define VMM_RING_STATE_LEN	8	/* le64 GPA of the descriptor */
+
 /* MIGRATED: paused for good, its guest runs elsewhere now. */
 enum vmm_run_state {
 	VMM_RUNNING, VMM_PAUSED, VMM_INCOMING, VMM_FAILED, VMM_MIGRATED,
@@ -101,6 +121,7 @@ struct vmm {
 	bool unmapped;			/* `unmap`: guest RAM not mapped */
 	struct kvm_msr_list *msrs;	/* MSRs saved with the vCPU state */
 	struct vmm_net net;
+	struct vmm_ring ring;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* any change of the fields below */
@@ -178,19 +199,25 @@ int vmm_guest_checksum(struct vmm *vmm, uint64_t *csum);
 void vmm_fail(struct vmm *vmm, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* vCPU state as a kmig stream: malloc'd buffer in *@buf. Paused only. */
+/* vCPU state, and the ring device's, as a kmig stream: malloc'd buffer in
+ * *@buf. Paused only. */
 int vmm_state_save(struct vmm *vmm, uint8_t **buf, size_t *len);
-/* Decode everything first, then apply: a bad stream changes nothing. */
+/* Decode and check everything first (the ring reads guest memory), then
+ * apply: a bad stream changes nothing. */
 int vmm_state_load(struct vmm *vmm, const uint8_t *buf, size_t len,
 		   char *err, size_t errlen);
 /*
  * The decoding alone, for @nvcpus vCPUs, touching none: 0 with every
  * vCPU's complete state in *@s (for vmm_state_free()), or -errno with
- * the cause in @err.
+ * the cause in @err. vmm_state_decode_all() also gives the devices'
+ * state (@ring->on: the stream carries the ring's).
  */
 struct vmm_vstate;
 int vmm_state_decode(unsigned int nvcpus, const uint8_t *buf, size_t len,
 		     struct vmm_vstate **s, char *err, size_t errlen);
+int vmm_state_decode_all(unsigned int nvcpus, const uint8_t *buf, size_t len,
+			 struct vmm_vstate **s, struct vmm_ring *ring,
+			 char *err, size_t errlen);
 void vmm_state_free(struct vmm_vstate *s, unsigned int nvcpus);
 
 /*
@@ -211,6 +238,26 @@ int vmm_net_set(struct vmm *vmm, bool on, char *err, size_t n);
 /* "none", "on" or "off". */
 const char *vmm_net_state(const struct vmm_net *net);
 
+/*
+ * The ring device. vmm_ring_attach() points it at the descriptor page at
+ * @gpa (page aligned, in guest RAM); with @entries, it first writes a
+ * descriptor of that many entries there, as the guest's driver would.
+ * vmm_ring_save() adds its state to a save stream as device section @id
+ * (VMM_RING_SECTION); vmm_ring_decode() takes one DEVICE_STATE packet of
+ * that section into *@r; vmm_ring_check() reads the descriptor @r names
+ * from guest memory (a read that may fault: postcopy) and checks its
+ * magic, entry count, checksum and entries. Each returns 0 or -errno
+ * with the cause in @err.
+ */
+struct kmig_enc;
+int vmm_ring_attach(struct vmm *vmm, uint64_t gpa, uint32_t entries,
+		    char *err, size_t n);
+int vmm_ring_save(const struct vmm_ring *r, struct kmig_enc *e, uint32_t id);
+int vmm_ring_decode(struct vmm_ring *r, uint32_t marker, const void *data,
+		    uint32_t len, char *err, size_t n);
+int vmm_ring_check(struct vmm *vmm, const struct vmm_ring *r, char *err,
+		   size_t n);
+
 /* @path: a socket file, or "@name" in the abstract namespace. */
 int vmm_ctl_serve(struct vmm *vmm, const char *path);
 
@@ -222,7 +269,7 @@ enum vmm_req_cmd {
 	VMM_REQ_SAVE, VMM_REQ_LOAD, VMM_REQ_THROTTLE, VMM_REQ_RATE,
 	VMM_REQ_PATTERN, VMM_REQ_CHECKSUM, VMM_REQ_MEMFD, VMM_REQ_CTX,
 	VMM_REQ_DIRTYLOG, VMM_REQ_UNMAP, VMM_REQ_MAP, VMM_REQ_NET,
-	VMM_REQ_QUIT,
+	VMM_REQ_RING, VMM_REQ_QUIT,
 };
 
 /* One control request, parsed. */
@@ -233,7 +280,8 @@ struct vmm_req {
 	unsigned int pattern;		/* GUEST_PATTERN_* */
 	bool hot;			/* pattern: hot pages given */
 	uint64_t value;			/* load: length; throttle, rate,
-					 * pattern: hot pages */
+					 * pattern: hot pages; ring: GPA */
+	uint32_t entries;		/* ring: 0, or write a descriptor */
 };
 
 /*

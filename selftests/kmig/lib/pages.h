@@ -46,4 +46,29 @@ void pages_vmm_close(struct pages_vmm *v);
 int pages_ref_vmm(void *opaque, uint32_t slot, uint64_t size, uint64_t off,
 		  void *buf, char *why, size_t n);
 
+/*
+ * In a kselftest_harness test, after a postcopy whose source's guest had
+ * written @writes_a pages at the pause: the memory of the VMM on @sock
+ * (paused here, its status in *@sb) equals @ref in every page but those
+ * its guest wrote since RUN, which its dirty log names and its writes
+ * counter bounds (plus @other pages of parameters and stacks).
+ */
+#define EXPECT_SAME_BUT_WRITTEN_SINCE_RUN(sock, ref, opaque, writes_a, sb, \
+					  other)			\
+	do {								\
+		char __why[256] = "";					\
+		long __diff, __unlogged;				\
+									\
+		__diff = pages_differ(sock, ref, opaque, sb, &__unlogged, \
+				      __why, sizeof(__why));		\
+		ASSERT_LE(0, __diff) TH_LOG("%s", __why);		\
+		ASSERT_LE(writes_a, (sb)->writes);			\
+		TH_LOG("%ld pages differ (%ld not logged since RUN); the guest wrote %llu since RUN", \
+		       __diff, __unlogged,				\
+		       (unsigned long long)((sb)->writes - (writes_a))); \
+		EXPECT_EQ(0, __unlogged);				\
+		EXPECT_LE((uint64_t)__diff,				\
+			  (sb)->writes - (writes_a) + (other));		\
+	} while (0)
+
 #endif /* KMIG_TEST_PAGES_H */

@@ -474,6 +474,32 @@ void agents_migrate(struct agents *r, struct vmm_proc *a, const char *addr,
 	r->mig_out = take_output(agent_log("out"));
 }
 
+void agents_migrate_held(struct agents *r, struct vmm_proc *a,
+			 const char *addr, const char *mig_args, int mig_s,
+			 const char *point, int (*held)(void *arg),
+			 void *arg)
+{
+	pid_t mig = -1;
+	int status;
+
+	r->held_ret = -ESRCH;
+	if (r->in > 0) {
+		setenv("KMIG_STOP_AT", point, 1);
+		mig = proc_spawnf(NULL, agent_log("out"),
+				  "%s migrate --vmm %s --to %s %s",
+				  proc_bin("kmig"), a->sock, addr, mig_args);
+		unsetenv("KMIG_STOP_AT");
+	}
+	if (mig > 0 && proc_stopped(mig, &status, PROC_WAIT_MS)) {
+		r->held_ret = held(arg);
+		kill(mig, SIGCONT);
+	}
+	r->mig_ret = wait_or_kill(&mig, mig_s * 1000);
+	r->in_ret = wait_or_kill(&r->in, PROC_WAIT_MS);
+	r->in_out = take_output(agent_log("in"));
+	r->mig_out = take_output(agent_log("out"));
+}
+
 void run_agents(struct vmm_proc *a, struct vmm_proc *b, unsigned int port,
 		const char *in_args, const char *mig_args, int mig_s,
 		struct agents *r)

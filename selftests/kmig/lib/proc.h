@@ -107,6 +107,7 @@ int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
 struct agents {
 	pid_t in;			/* `kmig incoming`, while it runs */
 	int in_ret, mig_ret;		/* exit status, or -errno */
+	int held_ret;			/* agents_migrate_held(): @held's */
 	char *in_out, *mig_out;		/* standard output and error */
 };
 
@@ -125,6 +126,16 @@ void agents_listen(struct agents *r, struct vmm_proc *b, const char *addr,
 		   const char *in_args);
 void agents_migrate(struct agents *r, struct vmm_proc *a, const char *addr,
 		    const char *mig_args, int mig_s);
+/*
+ * agents_migrate() with the source agent stopping itself at
+ * $KMIG_STOP_AT @point: @held(@arg) runs while it is stopped, its result
+ * in r->held_ret (-ESRCH: the agent never stopped there), then the agent
+ * goes on.
+ */
+void agents_migrate_held(struct agents *r, struct vmm_proc *a,
+			 const char *addr, const char *mig_args, int mig_s,
+			 const char *point, int (*held)(void *arg),
+			 void *arg);
 void agents_free(struct agents *r);
 
 /* A network namespace of our own, with its loopback up: 0 or -errno. */
@@ -158,6 +169,16 @@ uint64_t json_u64(const char *json, const char *key);
 	ASSERT_EQ(0, __r) TH_LOG("kmig-vmm on %s, counter above %llu: %s", \
 				 (v)->sock, (unsigned long long)(above),	\
 				 strerror(-__r));			\
+})
+
+/* Both agents of @r (a struct agents) exited 0; else what they said. */
+#define ASSERT_AGENTS_OK(r) ({						\
+	if ((r)->mig_ret || (r)->in_ret) {				\
+		TH_LOG("kmig migrate (%d): %s", (r)->mig_ret, (r)->mig_out); \
+		TH_LOG("kmig incoming (%d): %s", (r)->in_ret, (r)->in_out); \
+	}								\
+	ASSERT_EQ(0, (r)->mig_ret);					\
+	ASSERT_EQ(0, (r)->in_ret);					\
 })
 
 /*
