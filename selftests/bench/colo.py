@@ -18,6 +18,8 @@ Documentation/colo.rst, "Benchmark".
    20 and 40 checkpoints a second, against no COLO.
 4. Takeover after the primary agent is killed (its connection reset) or
    stopped (found by the heartbeat): detection and switch.
+5. Entering COLO: the pause of checkpoint 0 for a guest that wrote all
+   its memory and goes on writing, with --live-rounds 0, 1 and 2.
 
 Environment: BENCH_RUNS (default 3) runs of rows 3 and 4.
 """
@@ -47,6 +49,9 @@ HOT = 1000
 PROGRESS_S = 5
 PORT = 4600
 HB_MS, HB_TIMEOUT_MS = 50, 500
+LIVE_ROUNDS = (0, 1, 2)
+WS_PAGES = ((MEM << 20) - 0x100000) // 4096
+LIVE_RE = re.compile(r"live round (\d+): (\d+) pages in ([0-9.]+) ms")
 SOCK = {"A": "/run/bench-colo-a.sock", "B": "/run/bench-colo-b.sock"}
 PAUSE_RE = re.compile(r"checkpoint (\d+): (\d+) pages, paused ([0-9.]+) ms")
 FLUSH_RE = re.compile(r"checkpoint (\d+) committed: (\d+) pages written in "
@@ -284,6 +289,44 @@ def takeover_rows():
               f"{stat([s for _, s in rows]):>20}")
 
 
+def entering(rounds, run):
+    """Checkpoint 0's (pages, pause ms), and the live rounds' pages."""
+    pair = Pair(f"enter-{rounds}-{run}", ["--pattern", "seq", "--rate", "0"])
+    try:
+        wait_until("the guest to write every page",
+                   lambda: int(re.search(r"\bwrites=(\d+)",
+                                         ctl("A", "status")).group(1))
+                   >= WS_PAGES, 300)
+        ctl("A", "pattern", "random")
+        ctl("A", "rate", "2000")
+        pair.agents(["--timeout", TIMEOUT],
+                    ["--live-rounds", str(rounds), "--checkpoints", "1",
+                     "--timeout", TIMEOUT])
+        pair.finish()
+        ckpt = [(int(p), float(ms)) for n, p, ms in
+                parse(pair.pri_log, PAUSE_RE) if int(n) == 0]
+        live = [int(p) for _, p, _ in parse(pair.pri_log, LIVE_RE)]
+    finally:
+        pair.stop()
+    if not ckpt:
+        raise BenchError(f"enter-{rounds}: no checkpoint 0")
+    return ckpt[0], live
+
+
+def entering_rows():
+    print(f"\n5. Entering COLO: checkpoint 0 of a {MEM} MiB guest that wrote "
+          f"every page and writes 2000 random pages/s; median (min-max) "
+          f"of {RUNS}")
+    print(f"{'live rounds':>12} {'round pages':>22} {'ckpt 0 pages':>18} "
+          f"{'ckpt 0 pause ms':>20}")
+    for rounds in LIVE_ROUNDS:
+        rows = [entering(rounds, r) for r in range(RUNS)]
+        live = "/".join(str(p) for p in rows[0][1]) or "-"
+        print(f"{rounds:>12} {live:>22} "
+              f"{stat([c[0] for c, _ in rows]):>18} "
+              f"{stat([c[1] for c, _ in rows]):>20}")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     hosts("hosts_up")
@@ -292,6 +335,7 @@ def main():
         flush_rows()
         progress_rows()
         takeover_rows()
+        entering_rows()
     finally:
         hosts("true")
     print(f"\n(each row's agent logs: {WORK})")

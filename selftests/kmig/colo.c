@@ -141,6 +141,21 @@ out:
 	return ret;
 }
 
+/* The page count in the line of @log that starts with @prefix, or -1. */
+static long long logged_pages(const char *log, const char *prefix)
+{
+	char *t, *p;
+	long long n = -1;
+	size_t len;
+
+	t = file_read(log, &len);
+	p = t ? strstr(t, prefix) : NULL;
+	if (!p || sscanf(p + strlen(prefix), "%lld pages", &n) != 1)
+		n = -1;
+	free(t);
+	return n;
+}
+
 /* How long the primary logged checkpoint @seq's pause: ms, or -1. */
 static double paused_ms(const char *pri_log, unsigned long long seq)
 {
@@ -333,12 +348,14 @@ out:
 TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 {
 	struct vmm_status st;
+	long long ckpt0;
 
 	REQUIRE_BED();
 	start_vmms(_metadata, self, "--pattern random --rate 2000");
-	/* the flush with 3 threads: every commit's memory CRC checked */
+	/* entering in 2 live rounds; the flush with 3 threads; every
+	 * commit's memory CRC checked */
 	start_agents(self, 24601, "--timeout 30 --threads 3",
-		     "--checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
+		     "--live-rounds 2 --checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
 	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
 		TH_LOG("%s", file_text(self->pri_log));
 	self->pri = 0;
@@ -351,6 +368,14 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	EXPECT_EQ(25, file_count(self->sec_log, "ms, 3 threads)"))
 		TH_LOG("%s", file_text(self->sec_log));
 	TH_LOG("%s", file_text(self->pri_log));
+	/* every page in round 0, the guest running; checkpoint 0's pause
+	 * carries only what round 1 left dirty */
+	EXPECT_EQ(1, file_count(self->pri_log, "live round 1:"));
+	ckpt0 = logged_pages(self->pri_log, "primary: checkpoint 0: ");
+	EXPECT_LE(0, ckpt0);
+	EXPECT_LT(ckpt0, logged_pages(self->pri_log, "primary: live round 0: "));
+	EXPECT_LE(1, file_count(self->sec_log, "live message 0:"))
+		TH_LOG("%s", file_text(self->sec_log));
 
 	/* Both paused at checkpoint 24: the same guest. */
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
@@ -377,8 +402,9 @@ TEST_F_TIMEOUT(colo, corrupt_checkpoint, TEST_TIMEOUT)
 	REQUIRE_BED();
 	start_vmms(_metadata, self, "--pattern random --rate 2000");
 	setenv("KMIG_COLO_CORRUPT", "6", 1);
+	/* no live round: checkpoint 0 carries every page */
 	start_agents(self, 24605, "--timeout 30",
-		     "--checkpoint-ms 50 --verify --timeout 30");
+		     "--live-rounds 0 --checkpoint-ms 50 --verify --timeout 30");
 	unsetenv("KMIG_COLO_CORRUPT");
 	EXPECT_EQ(1, proc_wait_exit(self->pri, 120000));
 	self->pri = 0;

@@ -12,6 +12,10 @@
  *   primary -> secondary
  *     HELLO   magic "KMIGCOLO", version, nslots, then per slot
  *             id, 0, gpa, size                         (16 + 24 * nslots)
+ *     LIVE    a CKPT's layout without vCPU state, before checkpoint 0,
+ *             seq 0, 1, ..., at most COLO_LIVE_PAGES pages: pages sent
+ *             while the guest runs, applied at once (nothing is
+ *             protected yet), not acknowledged
  *     CKPT    header: magic, flags, seq, npages, vcpu_len, 0   (32 bytes)
  *             npages records: slot, 0, page, 4096 bytes of data
  *             vcpu_len bytes of vCPU state (the VMM's `save` stream)
@@ -43,6 +47,7 @@
 #define COLO_HELLO_SLOT_SIZE	24u
 
 #define COLO_CKPT_MAGIC		0x54504b43u	/* "CKPT" */
+#define COLO_LIVE_MAGIC		0x4556494cu	/* "LIVE" */
 #define COLO_BYE_MAGIC		0x20455942u	/* "BYE " */
 #define COLO_END_MAGIC		0x444e4543u	/* "CEND" */
 #define COLO_ACK_MAGIC		0x4b434143u	/* "CACK" */
@@ -65,6 +70,9 @@
  * COLO_HEARTBEAT_MS).
  */
 #define COLO_CHECKPOINT_MS	200u
+#define COLO_LIVE_ROUNDS	1u
+/* Pages of one LIVE message, at most: the secondary stages it whole. */
+#define COLO_LIVE_PAGES		4096u
 #define COLO_TIMEOUT_S		5u
 #define COLO_HEARTBEAT_MS	100u
 /* The secondary's flush threads, at most. */

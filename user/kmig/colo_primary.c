@@ -50,6 +50,9 @@ static volatile sig_atomic_t stop_signal;
 struct colo_pri {
 	struct mig_opts o;		/* --vmm, --to, --timeout */
 	uint64_t period_ms, checkpoints;
+	uint64_t live_rounds;		/* --live-rounds */
+	bool live;			/* in one of them */
+	bool first_sent;		/* the secondary has every page once */
 	bool verify;
 	const char *output;		/* --output IFACE */
 	uint64_t output_wait_ms;	/* --output-wait-ms */
@@ -80,6 +83,9 @@ static const char usage_text[] =
 	"  --vmm SOCK            the VMM's control socket (\"@name\": abstract)\n"
 	"  --to ADDR:PORT        the secondary\n"
 	"  --checkpoint-ms N     period between checkpoints (default 200)\n"
+	"  --live-rounds N       before checkpoint 0, send the memory in N rounds\n"
+	"                        while the guest runs (default 1; 0: all of it\n"
+	"                        in checkpoint 0's pause)\n"
 	"  --checkpoints N       stop after checkpoint N (0..N), leaving the guest\n"
 	"                        paused at it here and committed there\n"
 	"  --verify              compare a CRC of all guest memory at each pause\n"
@@ -121,6 +127,9 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'V':
 		p->verify = true;
 		return 0;
+	case 'L':
+		return mig_parse_u64(o->cmd, "--live-rounds", optarg, 0, 100,
+				     &p->live_rounds);
 	case 'o':
 		p->output = optarg;
 		return 0;
@@ -143,6 +152,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "checkpoint-ms", required_argument, NULL, 'c' },
 		{ "checkpoints", required_argument, NULL, 'n' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "live-rounds", required_argument, NULL, 'L' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "output-wait-ms", required_argument, NULL, 'w' },
 		{ "control", required_argument, NULL, 'C' },
@@ -156,6 +166,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 	p->o.cmd = "colo primary";
 	p->o.io_timeout_s = COLO_TIMEOUT_S;
 	p->period_ms = COLO_CHECKPOINT_MS;
+	p->live_rounds = COLO_LIVE_ROUNDS;
 	ret = mig_parse_opts(&p->o, argc, argv, opts, usage_text, primary_opt,
 			     p);
 	if (!ret)
@@ -189,7 +200,8 @@ static int set_logging(struct colo_pri *p, bool on)
 
 /*
  * Each slot's pages to send into its bitmap, their count in *@n: the
- * dirty log (emptied), and for checkpoint 0 every page with memory.
+ * dirty log (emptied), and the first time (the first live round, or
+ * checkpoint 0 without any) every page with memory that is not zero.
  */
 static int collect(struct colo_pri *p, uint64_t *n)
 {
@@ -205,13 +217,13 @@ static int collect(struct colo_pri *p, uint64_t *n)
 			     sizeof(p->err));
 	if (ret)
 		return ret;
-	for (i = 0; !p->seq && i < p->vm.nslots; i++) {
+	for (i = 0; !p->first_sent && i < p->vm.nslots; i++) {
 		struct mig_slot *sl = &p->vm.slots[i];
 
 		for (w = 0; w < kmig_bitmap_words(sl->npages); w++)
 			sl->bitmap[w] |= sl->present[w];
 	}
-	/* Checkpoint 0: the secondary's cache starts zeroed. */
+	/* The first time: the secondary's cache starts zeroed. */
 	for (i = 0; i < p->vm.nslots; i++) {
 		struct mig_slot *sl = &p->vm.slots[i];
 		uint64_t pg;
@@ -219,7 +231,8 @@ static int collect(struct colo_pri *p, uint64_t *n)
 		for (pg = 0; pg < sl->npages; pg++) {
 			if (!(sl->bitmap[pg / 64] & (1ull << (pg % 64))))
 				continue;
-			if (!p->seq && kmig_page_is_zero(sl->map + pg * MIG_PAGE)) {
+			if (!p->first_sent &&
+			    kmig_page_is_zero(sl->map + pg * MIG_PAGE)) {
 				sl->bitmap[pg / 64] &= ~(1ull << (pg % 64));
 				continue;
 			}
@@ -253,6 +266,8 @@ static void stop_point(const struct colo_pri *p, const char *what)
 {
 	char point[64];
 
+	if (p->live)
+		return;
 	snprintf(point, sizeof(point), "colo-%s-%llu", what,
 		 (unsigned long long)p->seq);
 	kmig_stop_at(point);
@@ -267,22 +282,25 @@ static bool corrupt_point(const struct colo_pri *p)
 	return at && strtoull(at, NULL, 10) == p->seq;
 }
 
-/* The pages in the bitmaps as records, in batches. */
-static int send_pages(struct colo_pri *p, uint32_t *crc)
+/* The first @max pages in the bitmaps as records, in batches; each
+ * one's bit cleared once sent. */
+static int send_pages(struct colo_pri *p, uint32_t *crc, uint64_t max)
 {
 	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE, fill = 0;
+	uint64_t pg, sent = 0;
 	unsigned int i;
-	uint64_t pg;
 	int ret;
 
-	for (i = 0; i < p->vm.nslots; i++) {
+	for (i = 0; i < p->vm.nslots && sent < max; i++) {
 		struct mig_slot *sl = &p->vm.slots[i];
 
-		for (pg = 0; pg < sl->npages; pg++) {
+		for (pg = 0; pg < sl->npages && sent < max; pg++) {
 			uint8_t *r = p->buf + fill;
 
 			if (!(sl->bitmap[pg / 64] & (1ull << (pg % 64))))
 				continue;
+			sl->bitmap[pg / 64] &= ~(1ull << (pg % 64));
+			sent++;
 			memset(r, 0, COLO_REC_HDR_SIZE);
 			put_le32(r, sl->id);
 			put_le64(r + 8, pg);
@@ -301,12 +319,18 @@ static int send_pages(struct colo_pri *p, uint32_t *crc)
 	return fill ? send_all(p, p->buf, fill, crc) : 0;
 }
 
-static int send_checkpoint(struct colo_pri *p, uint64_t npages,
-			   const uint8_t *vcpu, size_t vlen)
+/*
+ * A checkpoint of the first @npages pages in the bitmaps, or with
+ * p->live a live message @seq (no vCPU state, no ACK): header, records,
+ * vCPU state, trailer.
+ */
+static int send_checkpoint(struct colo_pri *p, uint64_t seq,
+			   uint64_t npages, const uint8_t *vcpu, size_t vlen)
 {
 	struct colo_hdr h = {
-		.magic = COLO_CKPT_MAGIC, .seq = p->seq, .npages = npages,
-		.vcpu_len = vlen, .flags = p->verify ? COLO_CKPT_VERIFY : 0,
+		.magic = p->live ? COLO_LIVE_MAGIC : COLO_CKPT_MAGIC,
+		.seq = seq, .npages = npages, .vcpu_len = vlen,
+		.flags = p->verify && !p->live ? COLO_CKPT_VERIFY : 0,
 	};
 	uint8_t hb[COLO_HDR_SIZE], tr[COLO_TRAILER_SIZE];
 	uint32_t crc = 0;
@@ -315,12 +339,12 @@ static int send_checkpoint(struct colo_pri *p, uint64_t npages,
 	colo_hdr_encode(&h, hb);
 	ret = send_all(p, hb, sizeof(hb), &crc);
 	if (!ret)
-		ret = send_pages(p, &crc);
-	if (!ret)
+		ret = send_pages(p, &crc, npages);
+	if (!ret && vlen)
 		ret = send_all(p, vcpu, vlen, &crc);
 	if (ret)
 		return ret;
-	if (corrupt_point(p))
+	if (!p->live && corrupt_point(p))
 		crc ^= 1;
 	put_le32(tr, COLO_END_MAGIC);
 	put_le32(tr + 4, crc);
@@ -472,8 +496,9 @@ static int checkpoint(struct colo_pri *p, bool last)
 	if (!ret && p->verify && (ret = colo_mem_crc(&p->vm, &memcrc)))
 		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
 	if (!ret)
-		ret = send_checkpoint(p, npages, vcpu, vlen);
+		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
 	free(vcpu);
+	p->first_sent = true;
 	if (!ret && !last && !(ret = vmm_req(p, "resume")))
 		p->paused = false;
 	if (!ret && p->seq == 1 && !last)
@@ -656,10 +681,45 @@ static bool wait_next(struct colo_pri *p)
 	return !stop_signal;
 }
 
+/*
+ * Before checkpoint 0, while the guest runs: every page with memory,
+ * then --live-rounds - 1 rounds of what it dirtied since, straight into
+ * the secondary's cache and VM (nothing there to protect yet). The
+ * pause of checkpoint 0 then carries only the last round's dirt.
+ */
+static int live_rounds(struct colo_pri *p)
+{
+	uint64_t round, npages, left, n, msg = 0, t0;
+	int ret = 0;
+
+	p->live = true;
+	for (round = 0; round < p->live_rounds && !ret && !stop_signal;
+	     round++) {
+		t0 = kmig_now_ns();
+		ret = collect(p, &npages);
+		/* in messages the secondary can stage, each checked whole */
+		for (left = npages; !ret && left; left -= n) {
+			n = left < COLO_LIVE_PAGES ? left : COLO_LIVE_PAGES;
+			ret = send_checkpoint(p, msg++, n, NULL, 0);
+		}
+		p->first_sent = true;
+		if (!ret)
+			fprintf(stderr, "kmig colo primary: live round %llu: %llu pages in %.2f ms, the guest running\n",
+				(unsigned long long)round,
+				(unsigned long long)npages,
+				(kmig_now_ns() - t0) / 1e6);
+	}
+	p->live = false;
+	return ret;
+}
+
 static int run(struct colo_pri *p)
 {
 	int ret;
 
+	ret = live_rounds(p);
+	if (ret || stop_signal)
+		return ret;
 	for (p->seq = 0;; p->seq++) {
 		bool last = p->checkpoints && p->seq + 1 == p->checkpoints;
 

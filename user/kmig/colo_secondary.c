@@ -60,6 +60,7 @@ struct colo_sec {
 	bool took_over;			/* the guest runs here now */
 	struct mig_jobctl ctl;		/* --control */
 	uint64_t last;			/* the last committed */
+	uint64_t lives;			/* LIVE messages applied */
 	uint32_t last_crc;		/* its memory CRC, when asked */
 	bool verify;			/* ... which it was (VERIFY flag) */
 	char err[512];
@@ -208,14 +209,16 @@ static int receive(struct colo_sec *s, const struct colo_hdr *h,
 	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE, len;
 	uint8_t tr[COLO_TRAILER_SIZE];
 	uint32_t crc = kmig_crc32c(0, hb, COLO_HDR_SIZE);
+	const char *what = h->magic == COLO_LIVE_MAGIC ? "live message" :
+							 "checkpoint";
 	unsigned int idx;
 	uint64_t i;
 	int ret;
 
 	if (h->npages > s->vm.mem_size / MIG_PAGE || h->flags & ~COLO_CKPT_ALL ||
 	    h->vcpu_len > VMM_STATE_MAX)
-		return fail(s, -EBADMSG, "checkpoint %llu: bad header (%llu pages, flags 0x%x, %u bytes of vCPU state)",
-			    (unsigned long long)h->seq,
+		return fail(s, -EBADMSG, "%s %llu: bad header (%llu pages, flags 0x%x, %u bytes of vCPU state)",
+			    what, (unsigned long long)h->seq,
 			    (unsigned long long)h->npages, h->flags,
 			    h->vcpu_len);
 	len = h->npages * rec;
@@ -223,8 +226,8 @@ static int receive(struct colo_sec *s, const struct colo_hdr *h,
 		uint8_t *n = realloc(s->stage, len);
 
 		if (!n)
-			return fail(s, -ENOMEM, "checkpoint %llu: no memory to stage %llu pages",
-				    (unsigned long long)h->seq,
+			return fail(s, -ENOMEM, "%s %llu: no memory to stage %llu pages",
+				    what, (unsigned long long)h->seq,
 				    (unsigned long long)h->npages);
 		s->stage = n;
 		s->stage_cap = len;
@@ -235,22 +238,22 @@ static int receive(struct colo_sec *s, const struct colo_hdr *h,
 	if (!ret)
 		ret = kmig_io_all(s->sock, tr, sizeof(tr), false);
 	if (ret)
-		return fail(s, ret, "checkpoint %llu cut short: %s",
-			    (unsigned long long)h->seq,
+		return fail(s, ret, "%s %llu cut short: %s",
+			    what, (unsigned long long)h->seq,
 			    ret == -ETIMEDOUT ? "silent for --timeout" :
 			    strerror(-ret));
 	crc = kmig_crc32c(crc, s->stage, len);
 	crc = kmig_crc32c(crc, s->vcpu, h->vcpu_len);
 	if (get_le32(tr) != COLO_END_MAGIC || get_le32(tr + 4) != crc)
-		return fail(s, -EBADMSG, "checkpoint %llu: CRC mismatch (%08x sent, %08x computed): refused whole",
-			    (unsigned long long)h->seq, get_le32(tr + 4), crc);
+		return fail(s, -EBADMSG, "%s %llu: CRC mismatch (%08x sent, %08x computed): refused whole",
+			    what, (unsigned long long)h->seq, get_le32(tr + 4), crc);
 	for (i = 0; i < h->npages; i++) {
 		const uint8_t *r = s->stage + i * rec;
 		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
 
 		if (!sl || get_le64(r + 8) >= sl->npages)
-			return fail(s, -EBADMSG, "checkpoint %llu: record %llu names page %llu of slot %u, which this VM has not",
-				    (unsigned long long)h->seq,
+			return fail(s, -EBADMSG, "%s %llu: record %llu names page %llu of slot %u, which this VM has not",
+				    what, (unsigned long long)h->seq,
 				    (unsigned long long)i,
 				    (unsigned long long)get_le64(r + 8),
 				    get_le32(r));
@@ -360,14 +363,30 @@ static int flush_cache(struct colo_sec *s, uint64_t *written)
 	return ret;
 }
 
+/* The staged pages of @h into the RAM cache, each marked to flush. */
+static void stage_to_cache(struct colo_sec *s, const struct colo_hdr *h)
+{
+	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE;
+	unsigned int idx = 0;
+	uint64_t i, pg;
+
+	for (i = 0; i < h->npages; i++) {
+		const uint8_t *r = s->stage + i * rec;
+		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
+
+		pg = get_le64(r + 8);
+		memcpy(s->cache[idx] + pg * MIG_PAGE, r + COLO_REC_HDR_SIZE,
+		       MIG_PAGE);
+		sl->bitmap[pg / 64] |= 1ull << (pg % 64);
+	}
+}
+
 /* A received, verified checkpoint into the cache and the VM; ACK it. */
 static int commit(struct colo_sec *s, const struct colo_hdr *h)
 {
-	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE;
 	struct colo_ack a = { .seq = h->seq };
 	uint8_t ab[COLO_ACK_SIZE];
-	uint64_t i, pg, written, t0 = kmig_now_ns(), t1 = 0, t2 = 0;
-	unsigned int idx = 0;
+	uint64_t written, t0 = kmig_now_ns(), t1, t2;
 	int ret;
 
 	/* first what the VMM may refuse: it checks it whole, then loads */
@@ -377,15 +396,8 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 			    (unsigned long long)h->seq,
 			    vmm_client_why(&s->vm.vmm, ret));
 	ret = own_dirty(s, true);
-	for (i = 0; !ret && i < h->npages; i++) {
-		const uint8_t *r = s->stage + i * rec;
-		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
-
-		pg = get_le64(r + 8);
-		memcpy(s->cache[idx] + pg * MIG_PAGE, r + COLO_REC_HDR_SIZE,
-		       MIG_PAGE);
-		sl->bitmap[pg / 64] |= 1ull << (pg % 64);
-	}
+	if (!ret)
+		stage_to_cache(s, h);
 	t1 = kmig_now_ns();
 	if (!ret)
 		ret = flush_cache(s, &written);
@@ -411,6 +423,42 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	if (ret)
 		return fail(s, ret, "checkpoint %llu: cannot acknowledge it: %s",
 			    (unsigned long long)h->seq, strerror(-ret));
+	return 0;
+}
+
+/*
+ * A live message, before checkpoint 0: its pages straight into the cache
+ * and the VM (there is nothing to take over yet, so nothing to keep
+ * apart), read whole and CRC-checked first like a checkpoint.
+ */
+static int live_round(struct colo_sec *s, const struct colo_hdr *h,
+		      const uint8_t hb[COLO_HDR_SIZE])
+{
+	uint64_t written, t0 = kmig_now_ns();
+	int ret;
+
+	if (s->committed || h->seq != s->lives || h->vcpu_len || h->flags ||
+	    h->npages > COLO_LIVE_PAGES)
+		return fail(s, -EPROTO, "live message %llu (%llu pages, flags 0x%x, %u bytes of vCPU state) after %llu%s",
+			    (unsigned long long)h->seq,
+			    (unsigned long long)h->npages, h->flags,
+			    h->vcpu_len, (unsigned long long)s->lives,
+			    s->committed ? " and a checkpoint" : "");
+	ret = receive(s, h, hb);
+	if (!ret)
+		ret = own_dirty(s, false);
+	if (!ret)
+		stage_to_cache(s, h);
+	if (!ret)
+		ret = flush_cache(s, &written);
+	if (!ret)
+		ret = own_dirty(s, false);
+	if (ret)
+		return ret;
+	s->lives++;
+	fprintf(stderr, "kmig colo secondary: live message %llu: %llu pages written in %.2f ms\n",
+		(unsigned long long)h->seq, (unsigned long long)written,
+		(kmig_now_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -447,6 +495,13 @@ static int serve(struct colo_sec *s)
 		colo_hdr_decode(&h, hb);
 		if (h.magic == COLO_BYE_MAGIC)
 			return 0;
+		if (h.magic == COLO_LIVE_MAGIC) {
+			ret = live_round(s, &h, hb);
+			if (ret)
+				return ret == -EBADMSG || ret == -EPROTO ||
+				       ret == -ENOMEM ? ret : -ENOTCONN;
+			continue;
+		}
 		if (h.magic != COLO_CKPT_MAGIC)
 			return fail(s, -EPROTO, "the primary sent no checkpoint (magic 0x%08x)",
 				    h.magic);
