@@ -234,7 +234,7 @@ class KmigSide:
                     p.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     p.kill()
-                    p.wait()
+                    p.wait(timeout=60)  # unkillable: fail the row
 
 
 class QemuSide:
@@ -347,7 +347,7 @@ class QemuSide:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-                p.wait()
+                p.wait(timeout=60)  # unkillable: fail the row
 
 
 def note(mode, row, r):

@@ -8,8 +8,9 @@ The guest (user/vmm/guest) is migrate.py's: MEM MiB, random writes at
 RATE pages/s, on the destination too, after every page was written
 (mode "written") or from boot (modes "fresh" and "capped", the latter
 with the background push capped on both sides). Both sides switch to
-postcopy after the first full precopy pass. The guest times each of its page writes with RDTSC into a
-histogram in its parameter page (params.wlat, guest/abi.h); the bench
+postcopy after the first full precopy pass. The guest times each of
+its page writes with RDTSC into a histogram in its parameter page
+(params.wlat, guest/abi.h); the bench
 reads it from the source at the pause and from the destination at the
 end, the same way for both: the difference holds every write made in
 postcopy. Documentation/benchmarks.rst, "Postcopy", says how each
