@@ -180,6 +180,10 @@ class KmigSide:
             self.ctl("A", "pattern", "random")
         else:
             self.ctl("A", "pattern", "none")
+        self.listen(tag)
+
+    def listen(self, tag):
+        """kmig incoming on host B, for kmig-vmm's guest there."""
         self.incoming = subprocess.Popen(
             on("B", f"{BUILD}/kmig", "incoming", "--vmm", "/run/bench-b.sock",
                "--listen", f"{B_ADDR}:4500", "--json"),
@@ -190,12 +194,15 @@ class KmigSide:
     def writes(self):
         return int(self.status("A", "writes"))
 
-    def migrate(self):
+    def run(self, *args, at_end=lambda: None):
+        """kmig migrate with @args; @at_end() as soon as it returns.
+        Its --json job info and what @at_end returned."""
         out = subprocess.run(
             on("A", f"{BUILD}/kmig", "migrate", "--vmm", "/run/bench-a.sock",
                "--to", f"{B_ADDR}:4500", "--channels", str(self.channels),
-               "--json"), capture_output=True, text=True,
+               "--json", *args), capture_output=True, text=True,
             timeout=MIG_TIMEOUT)
+        ended = at_end()
         with open(f"{WORK}/{self.tag}.json", "w") as fh:
             fh.write(out.stdout + out.stderr)
         self.incoming.wait(timeout=60)
@@ -203,7 +210,10 @@ class KmigSide:
             raise BenchError(f"kmig migrate exit {out.returncode}, "
                              f"incoming exit {self.incoming.returncode}: "
                              f"{out.stderr.strip()}")
-        j = json.loads(out.stdout)
+        return json.loads(out.stdout), ended
+
+    def migrate(self):
+        j, _ = self.run()
         if self.status("B", "state") != "running":
             raise BenchError("the destination guest is not running")
         return {"app_bytes": j["data_processed"],
@@ -224,7 +234,7 @@ class KmigSide:
                     p.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     p.kill()
-                    p.wait()
+                    p.wait(timeout=60)  # unkillable: fail the row
 
 
 class QemuSide:
@@ -237,8 +247,11 @@ class QemuSide:
         self.procs = []
 
     def spawn(self, host, mode, tag, incoming):
-        pattern = "random" if mode == "dirty" else "none"
-        rate = RATE if mode == "dirty" else 0
+        """QEMU on @host, its guest in @mode: idle or dirty after a fill,
+        or fresh (postcopy.py): random writes from boot, no fill."""
+        pattern = "none" if mode == "idle" else "random"
+        rate = 0 if mode == "idle" else RATE
+        fill = 0 if mode == "fresh" else 1
         sock = f"/run/bench-q{host.lower()}.qmp"
         if os.path.exists(sock):
             os.unlink(sock)
@@ -248,7 +261,7 @@ class QemuSide:
                 "-m", str(MEM), "-smp", "1", "-nodefaults", "-vga", "none",
                 "-display", "none", "-no-reboot",
                 "-kernel", f"{BUILD}/vmm/bench-guest.bin",
-                "-append", f"pattern={pattern} rate={rate} fill=1 "
+                "-append", f"pattern={pattern} rate={rate} fill={fill} "
                            f"pages={WS_PAGES}",
                 "-qmp", f"unix:{sock},server=on,wait=off"]
         if incoming:
@@ -266,17 +279,21 @@ class QemuSide:
         self.src, self.qa = self.spawn("A", mode, tag, False)
         self.dst, self.qb = self.spawn("B", mode, tag, True)
         try:
-            wait_until("QEMU's guest to write every page", self.filled,
-                       FILL_TIMEOUT)
+            if mode != "fresh":
+                wait_until("QEMU's guest to write every page", self.filled,
+                           FILL_TIMEOUT)
         except BenchError as e:
             raise BenchError(f"{e}: it wrote {self.writes()} pages, "
                              f"{self.qa.read_u32(PARAMS + 0xF4)} timer "
                              f"ticks, status "
                              f"{self.qa.cmd('query-status')['status']}")
-        want = 2 if mode == "dirty" else 0
+        want = 0 if mode == "idle" else 2
         if self.qa.read_u32(P_PATTERN) != want:
             raise BenchError("QEMU's guest took the wrong pattern")
         for q in (self.qa, self.qb):
+            if self.caps():
+                q.cmd("migrate-set-capabilities", capabilities=[
+                    {"capability": c, "state": True} for c in self.caps()])
             if self.multifd:
                 q.cmd("migrate-set-capabilities", capabilities=[
                     {"capability": "multifd", "state": True}])
@@ -285,6 +302,10 @@ class QemuSide:
             q.cmd("migrate-set-parameters", **{
                 "max-bandwidth": QEMU_CAP if self.capped else UNCAPPED})
         self.qb.cmd("migrate-incoming", uri=f"tcp:{B_ADDR}:4600")
+
+    def caps(self):
+        """Migration capabilities to set on both QEMUs besides multifd."""
+        return []
 
     def writes(self):
         return self.qa.read_u64(P_WRITES0)
@@ -326,7 +347,7 @@ class QemuSide:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-                p.wait()
+                p.wait(timeout=60)  # unkillable: fail the row
 
 
 def note(mode, row, r):
@@ -469,16 +490,23 @@ def sides():
     return [s for s in out if ROWS.search(s.name)]
 
 
-def retable(path):
-    """The tables again, from a runs.json of an earlier run."""
+def runs_by_mode(path, names, conns):
+    """The runs of a runs.json, mode by mode: (mode, the rows of @names
+    it has, {row: runs}, {connections: raw TCP runs}, all its runs)."""
     rows = [json.loads(line) for line in open(path)]
     for mode in dict.fromkeys(r["mode"] for r in rows):
         mine = [r for r in rows if r["mode"] == mode]
-        configs = [s.name for s in sides()
-                   if any(r["row"] == s.name for r in mine)]
+        configs = [n for n in names if any(r["row"] == n for r in mine)]
         results = {n: [r for r in mine if r["row"] == n] for n in configs}
         raws = {c: [r for r in mine if r["row"] == f"raw TCP {c} conn"]
-                for c in CHANNELS}
+                for c in conns}
+        yield mode, configs, results, raws, mine
+
+
+def retable(path):
+    """The tables again, from a runs.json of an earlier run."""
+    for mode, configs, results, raws, _ in runs_by_mode(
+            path, [s.name for s in sides()], CHANNELS):
         table(mode, configs, results, raws)
 
 

@@ -69,6 +69,16 @@ class QMP:
         out = self.hmp(f"xp /1wx {gpa:#x}")
         return int(out.split(":")[1].split()[0], 16)
 
+    def read_u32s(self, gpa, count):
+        """@count 32-bit words of guest physical memory from @gpa."""
+        words = []
+        for line in self.hmp(f"xp /{count}wx {gpa:#x}").splitlines():
+            if ":" in line:
+                words += [int(w, 16) for w in line.split(":")[1].split()]
+        if len(words) != count:
+            raise QMPError(f"xp gave {len(words)} words, not {count}")
+        return words
+
     def wait_event(self, name, timeout, match=None):
         """The first event @name (kept or still to come) whose data
         @match (a function of it) takes."""

@@ -61,6 +61,19 @@
 
 #define GUEST_PARAMS_MAGIC	0x6b6d6770u	/* "pgmk" */
 
+/*
+ * Write latency histogram (params.wlat): every page write of dirty() is
+ * timed with RDTSC and counted in a bucket, four to an octave of TSC
+ * cycles: bucket b < 4 holds b cycles; above, bucket 4 * (m - 1) + s holds
+ * [(4 + s) << (m - 2), (5 + s) << (m - 2)), m the top bit's position, s
+ * the two bits below it. The last bucket takes everything longer. Passive:
+ * nothing in the guest reads it; a benchmark reads it from guest memory
+ * (a write to a page the destination lacks in postcopy blocks until the
+ * page is installed, and shows here).
+ */
+#define GUEST_WLAT_BUCKETS	192
+#define GUEST_PARAMS_WLAT_OFF	0x130
+
 /* Self-paced guests only: the timer interrupt's handler, at a fixed place
  * in the payload, bumps the ticks field of the parameter page. */
 #define GUEST_ISR_GPA		(GUEST_CODE_GPA + 0x40)
@@ -113,6 +126,7 @@ struct guest_params {
 	uint32_t net_ticks;	/* ticks since the last frame */
 	uint32_t net_frame;	/* GPA of the struct guest_net_frame */
 	uint32_t net_pad;
+	uint32_t wlat[GUEST_WLAT_BUCKETS];	/* write latency histogram */
 };
 
 struct guest_net_frame {

@@ -11,6 +11,10 @@
 
 _Static_assert(offsetof(struct guest_params, ticks) == GUEST_PARAMS_TICKS_OFF,
 	       "start.S's timer handler bumps params.ticks");
+_Static_assert(offsetof(struct guest_params, wlat) == GUEST_PARAMS_WLAT_OFF,
+	       "benchmarks read params.wlat at its documented place");
+_Static_assert(GUEST_PARAMS_GPA + sizeof(struct guest_params) <=
+	       GUEST_GDT_GPA, "a self-paced guest's GDT follows the params");
 
 void guest_main(uint32_t id);
 
@@ -54,14 +58,34 @@ static uint32_t next_page(volatile struct guest_params *p,
 	}
 }
 
-/* Write @count pages of the pattern. */
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* The params.wlat bucket of @cycles (abi.h); no 64-bit division here. */
+static uint32_t wlat_bucket(uint64_t cycles)
+{
+	uint32_t hi = (uint32_t)(cycles >> 32), m, b;
+
+	if (cycles < 4)
+		return (uint32_t)cycles;
+	m = hi ? 63 - __builtin_clz(hi) : 31 - __builtin_clz((uint32_t)cycles);
+	b = 4 * (m - 1) + ((uint32_t)(cycles >> (m - 2)) & 3);
+	return b < GUEST_WLAT_BUCKETS ? b : GUEST_WLAT_BUCKETS - 1;
+}
+
+/* Write @count pages of the pattern, each write timed into params.wlat. */
 static void dirty(volatile struct guest_params *p, uint32_t id,
 		  uint32_t count)
 {
 	volatile struct guest_vcpu_state *v = &p->vcpu[id];
 	volatile uint64_t *page;
+	uint64_t w, t0, t1;
 	uint32_t i;
-	uint64_t w;
 
 	if (p->pattern == GUEST_PATTERN_NONE || !p->ws_pages)
 		return;
@@ -70,8 +94,12 @@ static void dirty(volatile struct guest_params *p, uint32_t id,
 					     next_page(p, v) * GUEST_PAGE_SIZE);
 		w = v->writes + 1;
 		v->writes = w;
+		t0 = rdtsc();
 		page[0] = w << 8 | id;
+		t1 = rdtsc();
 		page[1 + ((uint32_t)w & 510)] = w;
+		__atomic_fetch_add(&p->wlat[wlat_bucket(t1 - t0)], 1,
+				   __ATOMIC_RELAXED);
 	}
 }
 
@@ -134,14 +162,6 @@ static void net_send(volatile struct guest_params *p, uint32_t id)
 static inline void wait_tick(void)
 {
 	__asm__ volatile("sti; hlt; cli" : : : "memory");
-}
-
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
 }
 
 /*
