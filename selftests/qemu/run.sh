@@ -11,7 +11,7 @@
 #   KMIG_TESTS     selftest programs, for MODE=test
 #   KMIG_TIMEOUT   seconds one selftest may take (default 300)
 #   KMIG_RANDOM_SECONDS, KMIG_RANDOM_SEED  for selftests/kmig/random.c
-#   BED_TIMEOUT    seconds the whole boot may take (default 900)
+#   BED_TIMEOUT    seconds the whole boot may take (default 1000)
 #   BED_ACCEL      kvm or tcg (default: kvm when the host has working KVM)
 #   BED_KERNEL     the kernel image (default /boot/vmlinuz-KVER)
 #   BED_APPEND     more kernel command line
@@ -77,6 +77,6 @@ if [ "$mode" = shell ]; then
 	exec qemu-system-x86_64 "$@"
 fi
 
-timeout -k 10 "${BED_TIMEOUT:-900}" qemu-system-x86_64 "$@" \
+timeout -k 10 "${BED_TIMEOUT:-1000}" qemu-system-x86_64 "$@" \
 	-monitor none -serial "file:$out/console.log" < /dev/null || true
 [ "$(cat "$out/status" 2>/dev/null)" = done ]

@@ -101,7 +101,13 @@ static int handshake(struct mig_conn *c, char *why, size_t n)
 		return 0;
 	if (ret < 0)
 		return ret;
+	/*
+	 * The hello gets its own time: a handshake slowed by a loaded host
+	 * (seconds, under emulation) must not leave the peer's hello, sent
+	 * right after it, a deadline already spent.
+	 */
 	c->step = read_hello;
+	c->deadline_ns = kmig_now_ns() + c->hello_ns;
 	return 0;
 }
 
@@ -126,6 +132,7 @@ static int take(struct mig_acceptor *a)
 		.fd = fd, .tls = a->tls,
 		.step = a->tls->creds ? handshake : read_hello,
 		.deadline_ns = kmig_now_ns() + a->hello_ns,
+		.hello_ns = a->hello_ns,
 	};
 	mig_addr_str(&ss, c->peer);
 	return 0;

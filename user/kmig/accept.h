@@ -38,7 +38,8 @@ struct mig_conn {
 	char peer[MIG_ADDR_STRLEN];
 	const struct kmig_tls_cfg *tls;	/* none: KMIG_TLS_NONE */
 	struct kmig_tls_sess *sess;	/* its handshake under way */
-	uint64_t deadline_ns;		/* for its hello */
+	uint64_t deadline_ns;		/* for its handshake, then hello */
+	uint64_t hello_ns;		/* the time each of them gets */
 	/* Its next step on input: 1 when the hello is in, 0 to wait, or
 	 * -errno with why in @why to reject it. */
 	int (*step)(struct mig_conn *c, char *why, size_t n);
