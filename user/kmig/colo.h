@@ -42,7 +42,7 @@
 #include "jobctl.h"
 
 #define COLO_MAGIC		"KMIGCOLO"
-#define COLO_VERSION		1u
+#define COLO_VERSION		2u	/* 2: LIVE messages before checkpoint 0 */
 #define COLO_HELLO_SIZE		16u
 #define COLO_HELLO_SLOT_SIZE	24u
 
