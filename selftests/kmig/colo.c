@@ -14,7 +14,8 @@
  * likewise, and `kmig colo failover` by hand; a stranger refused; a fence that fails keeps the secondary from taking over.
  * The heartbeat: a slow checkpoint is no loss, a stopped primary or
  * secondary is found by its silent beats long before --timeout. A
- * checkpoint by hand (`kmig colo checkpoint`).
+ * checkpoint by hand (`kmig colo checkpoint`). --run: the secondary's
+ * guest runs between checkpoints, each commit and a takeover undo it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -63,7 +64,10 @@ FIXTURE_TEARDOWN(colo)
 	unlink(self->sec_log);
 }
 
-/* A dirtying guest on the primary's VMM, an incoming one for the other. */
+/*
+ * A dirtying guest on the primary's VMM, an incoming one for the other,
+ * paced alike once it runs (--run, or after a takeover).
+ */
 static void start_vmms(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(colo) *self, const char *guest)
 {
@@ -73,7 +77,7 @@ static void start_vmms(struct __test_metadata *_metadata,
 		   VMM_ARGS, guest);
 	vmm_wait_counter(&self->a, 0, &st);
 	vmm_startf(&self->b, vmm_sock("colo-b"), "/dev/null",
-		   "%s --incoming", VMM_ARGS);
+		   "%s %s --incoming", VMM_ARGS, guest);
 }
 
 /*
@@ -342,6 +346,33 @@ out:
 }
 
 /*
+ * The primary's --checkpoints done, both agents exit 0 (the secondary at
+ * the BYE): 0, or -1 (logged).
+ */
+static int agents_done(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(colo) *self)
+{
+	int ret = proc_wait_exit(self->pri, 120000);
+
+	if (ret != -ETIMEDOUT)
+		self->pri = 0;	/* reaped; else the teardown stops it */
+	if (ret) {
+		TH_LOG("the primary: exit %d: %s", ret,
+		       file_text(self->pri_log));
+		return -1;
+	}
+	ret = proc_wait_exit(self->sec, PROC_WAIT_MS);
+	if (ret != -ETIMEDOUT)
+		self->sec = 0;
+	if (ret) {
+		TH_LOG("the secondary: exit %d: %s", ret,
+		       file_text(self->sec_log));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Entering COLO and 25 checkpoints of a dirtying guest: every commit
  * verified by CRC, the last one byte for byte and with the vCPU state.
  */
@@ -356,12 +387,7 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	 * commit's memory CRC checked */
 	start_agents(self, 24601, "--timeout 30 --threads 3",
 		     "--live-rounds 2 --checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
-	ASSERT_EQ(0, proc_wait_exit(self->pri, 120000))
-		TH_LOG("%s", file_text(self->pri_log));
-	self->pri = 0;
-	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))
-		TH_LOG("%s", file_text(self->sec_log));
-	self->sec = 0;
+	ASSERT_EQ(0, agents_done(_metadata, self));
 	EXPECT_EQ(25, file_count(self->pri_log, "committed, memory crc"))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
@@ -382,6 +408,55 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	EXPECT_STREQ("paused", st.state);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
+	EXPECT_EQ(0, same_memory(_metadata, &self->a, &self->b));
+	EXPECT_EQ(0, same_vcpus(_metadata, &self->a, &self->b));
+}
+
+/* Lines of the secondary's @log whose commit undid pages of its own. */
+static int commits_undoing(const char *log)
+{
+	char *t, *p;
+	unsigned long long n;
+	int lines = 0;
+	size_t len;
+
+	t = file_read(log, &len);
+	for (p = t; p && (p = strstr(p, " threads), ")); p++)
+		if (sscanf(p, " threads), %llu of its own undone", &n) == 1 &&
+		    n)
+			lines++;
+	free(t);
+	return lines;
+}
+
+/*
+ * --run: the secondary's guest runs between checkpoints, and every
+ * commit undoes its writes (--verify compares the memory after the
+ * commit with the primary's at its pause). At the primary's BYE it goes
+ * back to the last checkpoint and stays paused: the same memory and vCPU
+ * state as the primary's.
+ */
+TEST_F_TIMEOUT(colo, running_secondary, TEST_TIMEOUT)
+{
+	struct vmm_status st;
+
+	REQUIRE_BED();
+	start_vmms(_metadata, self, "--pattern random --rate 2000");
+	start_agents(self, 24630, "--timeout 30 --run",
+		     "--checkpoints 10 --checkpoint-ms 100 --verify --timeout 30");
+	ASSERT_EQ(0, agents_done(_metadata, self));
+	TH_LOG("%s", file_text(self->sec_log));
+	EXPECT_EQ(11, file_count(self->pri_log, "committed, memory crc"))
+		TH_LOG("%s", file_text(self->pri_log));
+	/* it ran: most commits found pages of its own to undo */
+	EXPECT_LE(5, commits_undoing(self->sec_log));
+	EXPECT_TRUE(file_has(self->sec_log, "back at checkpoint 10: "));
+	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
+
+	ASSERT_EQ(0, vmm_status(&self->a, &st));
+	EXPECT_STREQ("paused", st.state);
+	ASSERT_EQ(0, vmm_status(&self->b, &st));
+	EXPECT_STREQ("paused", st.state);
 	EXPECT_EQ(0, same_memory(_metadata, &self->a, &self->b));
 	EXPECT_EQ(0, same_vcpus(_metadata, &self->a, &self->b));
 }
@@ -597,6 +672,7 @@ FIXTURE_VARIANT(colo_fail) {
 	bool silent;		/* stopped, not killed: the link goes quiet */
 	bool by_hand;		/* not stopped: `kmig colo failover` */
 	const char *fence;	/* --fence, or NULL */
+	bool run;		/* the secondary --run */
 	unsigned int port;
 };
 
@@ -607,6 +683,11 @@ FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint) {
 /* A primary that hangs: found lost by the silence (--timeout 10). */
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_silent) {
 	.mid = true, .silent = true, .port = 24606,
+};
+
+/* Its guest ran since checkpoint 5: that is undone before it takes over. */
+FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_running) {
+	.mid = true, .run = true, .port = 24631,
 };
 
 FIXTURE_VARIANT_ADD(colo_fail, between_checkpoints) {
@@ -662,10 +743,11 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 	/* a loaded bed can take seconds for a checkpoint: only the silent
 	 * case waits for the timeout */
 	snprintf(ctl, sizeof(ctl), "@kmig-colo-ctl-%d", getpid());
-	snprintf(sec_args, sizeof(sec_args), "--timeout %u --control %s%s%s",
+	snprintf(sec_args, sizeof(sec_args), "--timeout %u --control %s%s%s%s",
 		 variant->silent ? 10 : 30, ctl,
 		 variant->fence ? " --fence " : "",
-		 variant->fence ? variant->fence : "");
+		 variant->fence ? variant->fence : "",
+		 variant->run ? " --run" : "");
 	if (variant->mid)
 		setenv("KMIG_STOP_AT", "colo-mid-checkpoint-6", 1);
 	start_agents(c, variant->port, sec_args,
@@ -713,6 +795,8 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		EXPECT_LE(6, seq);
 	}
 	EXPECT_EQ(pri_crc, sec_crc);
+	if (variant->run)
+		EXPECT_TRUE(file_has(c->sec_log, "back at checkpoint 5: "));
 
 	/* The guest goes on there, its counter from the checkpoint on. */
 	ASSERT_EQ(0, vmm_status(&c->b, &st));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * `kmig colo secondary`: keep a checkpointed copy of the primary's guest
- * in a paused VM here, and take over when the primary is lost
- * (Documentation/colo.rst).
+ * in a VM here, paused or (--run) running between checkpoints, and take
+ * over when the primary is lost (Documentation/colo.rst).
  *
  * A checkpoint is read whole into a staging buffer (its pages) and a
  * state buffer (its vCPUs) and its CRC checked; only then is it
@@ -10,9 +10,12 @@
  * either side since the previous commit (the staged ones, and what the
  * VM's own dirty log names) is written from the cache into the VM, the
  * vCPU state is loaded, and the ACK goes out. A checkpoint cut short or
- * corrupt never reaches the VM. The primary is lost when the checkpoint
- * connection fails or goes silent, or when its heartbeat (colo_heartbeat.c)
- * stops.
+ * corrupt never reaches the VM. A running VM (--run) is paused for each
+ * commit and resumed after the ACK, its output discarded; before it takes
+ * over or is left paused, what it wrote since the last commit is undone
+ * from the cache and the committed vCPU state is loaded again. The
+ * primary is lost when the checkpoint connection fails or goes silent, or
+ * when its heartbeat (colo_heartbeat.c) stops.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +43,8 @@ struct colo_sec {
 	const char *fence, *control;
 	unsigned int threads;		/* --threads: of the flush */
 	bool takeover;			/* on losing the primary */
+	bool run;			/* --run: the VM runs between commits */
+	bool running;			/* ... and runs now */
 	struct mig_vm vm;
 	/*
 	 * The sockets the main thread blocks on, and a failover asked by
@@ -56,6 +61,8 @@ struct colo_sec {
 	uint8_t *stage;			/* this checkpoint's records */
 	size_t stage_cap;
 	uint8_t *vcpu;			/* ... and its vCPU state */
+	uint8_t *vcpu_last;		/* --run: the committed vCPU state */
+	uint32_t vcpu_last_len;
 	bool committed;			/* at least one checkpoint */
 	bool took_over;			/* the guest runs here now */
 	struct mig_jobctl ctl;		/* --control */
@@ -70,8 +77,9 @@ static const char usage_text[] =
 	"Usage: kmig colo secondary --vmm SOCK --listen ADDR:PORT [options]\n"
 	"\n"
 	"Receive the checkpoints of a `kmig colo primary` into the VM of the\n"
-	"VMM at SOCK (started --incoming, it stays paused), and resume it from\n"
-	"the last committed checkpoint when the primary is lost.\n"
+	"VMM at SOCK (started --incoming), and resume it from the last\n"
+	"committed checkpoint when the primary is lost. The VM stays paused\n"
+	"between checkpoints unless --run.\n"
 	"\n"
 	"  --vmm SOCK            the VMM's control socket (\"@name\": abstract)\n"
 	"  --listen ADDR:PORT    where the primary connects\n"
@@ -85,6 +93,8 @@ static const char usage_text[] =
 	"                        over only when it exits 0 (it must make sure the\n"
 	"                        primary's guest is stopped)\n"
 	"  --no-takeover         when the primary is lost, leave the guest paused\n"
+	"  --run                 run the guest between checkpoints, its output\n"
+	"                        discarded; each commit undoes what it wrote\n"
 	"  --threads N           write a checkpoint's pages into the VM with N\n"
 	"                        threads (default 1, at most 16)\n"
 	"  --control SOCK        take `kmig colo failover` requests on this unix\n"
@@ -105,6 +115,9 @@ static int secondary_opt(struct mig_opts *o, int c, void *opaque)
 		return 0;
 	case 'N':
 		s->takeover = false;
+		return 0;
+	case 'R':
+		s->run = true;
 		return 0;
 	case 'C':
 		s->control = optarg;
@@ -127,6 +140,7 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 		MIG_LONGOPT_TIMEOUT,
 		{ "fence", required_argument, NULL, 'f' },
 		{ "no-takeover", no_argument, NULL, 'N' },
+		{ "run", no_argument, NULL, 'R' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "threads", required_argument, NULL, 't' },
 		COLO_LONGOPTS_HEARTBEAT,
@@ -268,6 +282,18 @@ static int own_dirty(struct colo_sec *s, bool keep)
 			      sizeof(s->err));
 }
 
+/* The pages marked to flush, in every slot. */
+static uint64_t marked_pages(const struct colo_sec *s)
+{
+	uint64_t n = 0, w;
+	unsigned int i;
+
+	for (i = 0; i < s->vm.nslots; i++)
+		for (w = 0; w < kmig_bitmap_words(s->vm.slots[i].npages); w++)
+			n += __builtin_popcountll(s->vm.slots[i].bitmap[w]);
+	return n;
+}
+
 /* Pages written with one pwritev() at most. */
 #define FLUSH_RUN	64u
 
@@ -381,14 +407,86 @@ static void stage_to_cache(struct colo_sec *s, const struct colo_hdr *h)
 	}
 }
 
+/* --run: the VM stops running (before a commit, a takeover, the end). */
+static int vm_pause(struct colo_sec *s)
+{
+	int ret;
+
+	if (!s->running)
+		return 0;
+	ret = vmm_client_cmd(&s->vm.vmm, "pause");
+	if (ret)
+		return fail(s, ret, "cannot pause the guest: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
+	s->running = false;
+	return 0;
+}
+
+/* --run: the committed checkpoint runs until the next one. */
+static int vm_run(struct colo_sec *s, uint32_t vcpu_len)
+{
+	uint8_t *t = s->vcpu_last;
+	int ret;
+
+	if (!s->run)
+		return 0;
+	/* this checkpoint's vCPU state is the one to go back to */
+	s->vcpu_last = s->vcpu;
+	s->vcpu_last_len = vcpu_len;
+	s->vcpu = t;
+	ret = vmm_client_cmd(&s->vm.vmm, "resume");
+	if (ret)
+		return fail(s, ret, "cannot resume the guest: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
+	s->running = true;
+	return 0;
+}
+
+/*
+ * --run: pause the VM and bring it back to the last committed checkpoint:
+ * every page it wrote since, from the cache, and the committed vCPU state
+ * (which its own devices' state is part of).
+ */
+static int vm_rewind(struct colo_sec *s)
+{
+	uint64_t own, written;
+	int ret;
+
+	if (!s->running)
+		return 0;
+	ret = vm_pause(s);
+	if (!ret)
+		ret = own_dirty(s, true);
+	if (ret)
+		return ret;
+	own = marked_pages(s);
+	ret = flush_cache(s, &written);
+	if (!ret)
+		ret = own_dirty(s, false);
+	if (ret)
+		return ret;
+	ret = vmm_client_load(&s->vm.vmm, s->vcpu_last, s->vcpu_last_len);
+	if (ret)
+		return fail(s, ret, "the VMM refused checkpoint %llu's vCPU state again: %s",
+			    (unsigned long long)s->last,
+			    vmm_client_why(&s->vm.vmm, ret));
+	fprintf(stderr, "kmig colo secondary: back at checkpoint %llu: %llu pages of its own undone\n",
+		(unsigned long long)s->last, (unsigned long long)own);
+	return 0;
+}
+
 /* A received, verified checkpoint into the cache and the VM; ACK it. */
 static int commit(struct colo_sec *s, const struct colo_hdr *h)
 {
 	struct colo_ack a = { .seq = h->seq };
 	uint8_t ab[COLO_ACK_SIZE];
-	uint64_t written, t0 = kmig_now_ns(), t1, t2;
+	uint64_t written, own = 0, t0 = kmig_now_ns(), t1, t2;
+	char ran[64] = "";
 	int ret;
 
+	ret = vm_pause(s);
+	if (ret)
+		return ret;
 	/* first what the VMM may refuse: it checks it whole, then loads */
 	ret = vmm_client_load(&s->vm.vmm, s->vcpu, h->vcpu_len);
 	if (ret)
@@ -396,8 +494,10 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 			    (unsigned long long)h->seq,
 			    vmm_client_why(&s->vm.vmm, ret));
 	ret = own_dirty(s, true);
-	if (!ret)
+	if (!ret) {
+		own = marked_pages(s);
 		stage_to_cache(s, h);
+	}
 	t1 = kmig_now_ns();
 	if (!ret)
 		ret = flush_cache(s, &written);
@@ -415,15 +515,18 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	s->last_crc = a.memcrc;
 	s->verify = h->flags & COLO_CKPT_VERIFY;
 	colo_hb_set_seq(&s->hb, s->last);
-	fprintf(stderr, "kmig colo secondary: checkpoint %llu committed: %llu pages written in %.2f ms (flush %.2f ms, %u threads)\n",
+	if (s->run)
+		snprintf(ran, sizeof(ran), ", %llu of its own undone",
+			 (unsigned long long)own);
+	fprintf(stderr, "kmig colo secondary: checkpoint %llu committed: %llu pages written in %.2f ms (flush %.2f ms, %u threads)%s\n",
 		(unsigned long long)h->seq, (unsigned long long)written,
-		(kmig_now_ns() - t0) / 1e6, (t2 - t1) / 1e6, s->threads);
+		(kmig_now_ns() - t0) / 1e6, (t2 - t1) / 1e6, s->threads, ran);
 	colo_ack_encode(&a, ab);
 	ret = kmig_io_all(s->sock, ab, sizeof(ab), true);
 	if (ret)
 		return fail(s, ret, "checkpoint %llu: cannot acknowledge it: %s",
 			    (unsigned long long)h->seq, strerror(-ret));
-	return 0;
+	return vm_run(s, h->vcpu_len);
 }
 
 /*
@@ -551,6 +654,9 @@ static int takeover(struct colo_sec *s)
 
 	fprintf(stderr, "kmig colo secondary: %s\n", s->err);
 	s->err[0] = 0;
+	ret = vm_rewind(s);
+	if (ret)
+		return ret;
 	if (!s->takeover)
 		return fail(s, -ENOTCONN, "the primary is lost and --no-takeover: the guest stays paused at checkpoint %llu",
 			    (unsigned long long)s->last);
@@ -723,8 +829,16 @@ static int setup(struct colo_sec *s)
 		return ret;
 	s->tmp = mig_vm_bitmap_buf(&s->vm);
 	s->vcpu = malloc(VMM_STATE_MAX);
-	if (!s->tmp || !s->vcpu)
+	if (s->run)
+		s->vcpu_last = malloc(VMM_STATE_MAX);
+	if (!s->tmp || !s->vcpu || (s->run && !s->vcpu_last))
 		return fail(s, -ENOMEM, "out of memory");
+	/* a guest running here emits nothing until it takes over (a VMM
+	 * without a network device has no output: -ENODEV) */
+	ret = s->run ? vmm_client_cmd(&s->vm.vmm, "net off") : 0;
+	if (ret && ret != -ENODEV)
+		return fail(s, ret, "cannot turn the guest's output off: %s",
+			    vmm_client_why(&s->vm.vmm, ret));
 	ret = control_start(s);
 	if (!ret)
 		ret = listen_accept(s);
@@ -749,6 +863,7 @@ static void cleanup(struct colo_sec *s)
 	free(s->tmp);
 	free(s->stage);
 	free(s->vcpu);
+	free(s->vcpu_last);
 	if (s->vm.nslots || s->vm.ctx_fd >= 0)
 		mig_vm_detach(&s->vm);
 }
@@ -760,7 +875,7 @@ int colo_secondary_main(int argc, char *argv[])
 		.ctl = { .lfd = -1, .stop = { -1, -1 } },
 		.wake_lock = PTHREAD_MUTEX_INITIALIZER, .hb = COLO_HB_INIT,
 	};
-	int ret;
+	int ret, rw;
 
 	ret = parse(&s, argc, argv);
 	if (ret)
@@ -781,6 +896,8 @@ int colo_secondary_main(int argc, char *argv[])
 		ret = takeover(&s);
 	else if (ret == -ENOTCONN)
 		fail(&s, ret, "no checkpoint committed yet: nothing to take over");
+	else if ((rw = vm_rewind(&s)) && !ret)
+		ret = rw;	/* the end of protection: back at the last one */
 	cleanup(&s);
 	if (ret) {
 		fprintf(stderr, "kmig colo secondary: %s\n",
