@@ -127,19 +127,27 @@ static int run_io(struct worker *w, const struct kmig_snap_slot *sl,
 	return 0;
 }
 
-/* Range @r's checksum as a reader sees it, from memory at @map. */
+/*
+ * Range @r's checksum as a reader sees it, from memory at @map. A page of
+ * zeroes in the file (a short gap's) is summed as one that is not: the
+ * same checksum, without reading it through the CRC.
+ */
 static uint32_t range_crc(const struct engine *e,
 			  const struct kmig_snap_slot *sl, const uint8_t *map,
 			  uint64_t r)
 {
 	uint64_t p, end = (r + 1) * RANGE;
+	const uint8_t *page;
 	uint32_t crc = 0;
 
 	if (end > sl->npages)
 		end = sl->npages;
-	for (p = r * RANGE; p < end; p++)
-		crc = bit(sl->bitmap, p) ? kmig_crc32c(crc, map + p * PAGE, PAGE) :
+	for (p = r * RANGE; p < end; p++) {
+		page = map + p * PAGE;
+		crc = bit(sl->bitmap, p) && !kmig_page_is_zero(page) ?
+		      kmig_crc32c(crc, page, PAGE) :
 		      kmig_crc32c_combine(crc, e->zcrc, PAGE);
+	}
 	return crc;
 }
 
@@ -160,11 +168,19 @@ static bool any_marked(const uint64_t *only, uint64_t first, uint64_t end)
  * The pages a thread has to write, gathered while they are consecutive:
  * [first, end) goes out with one pwrite when the next page to write is
  * not @end, when the writer flushes it, and at the end of the chunk.
+ * With @bridge, a page to write fewer than ZERO_GAP pages after @end
+ * joins them when the pages between are zero (with memory), known from
+ * @end to @zero_end: written as zeroes, their bits clear (the bytes of
+ * such a page are not part of the format). That keeps a direct I/O
+ * whole across a short gap that the file's rule leaves out, one at a
+ * range's boundary.
  */
 struct gather {
 	struct kmig_snap_slot *sl;
 	uint8_t *map;
 	uint64_t first, end;
+	uint64_t zero_end;
+	bool bridge;
 };
 
 static int flush(struct worker *w, struct gather *g)
@@ -178,12 +194,16 @@ static int flush(struct worker *w, struct gather *g)
 /* Page @p to write, with the pages gathered if it follows them. */
 static int gather(struct worker *w, struct gather *g, uint64_t p)
 {
+	if (g->bridge && g->end > g->first && g->zero_end == p &&
+	    p - g->end < ZERO_GAP)
+		g->end = p;
 	if (p != g->end) {
 		if (flush(w, g))
 			return -1;
 		g->first = p;
 	}
 	g->end = p + 1;
+	g->zero_end = p + 1;
 	return 0;
 }
 
@@ -241,6 +261,8 @@ static int write_range(struct worker *w, struct gather *g,
 		}
 		if (kmig_page_is_zero(page)) {
 			crc = kmig_crc32c_combine(crc, zcrc, PAGE);
+			if (g->zero_end == p)
+				g->zero_end = p + 1;
 			continue;
 		}
 		crc = kmig_crc32c(crc, page, PAGE);
@@ -276,7 +298,8 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 	const uint64_t *only = e->only ? e->only[i] : NULL;
 	struct gather g = {
 		.sl = sl, .map = (uint8_t *)e->src[i].map,
-		.first = first, .end = first,
+		.first = first, .end = first, .zero_end = first,
+		.bridge = e->flush_pages == e->chunk_pages,
 	};
 	uint64_t r, rend;
 
