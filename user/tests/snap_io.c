@@ -5,9 +5,9 @@
  * byte; the pages through a second fd opened O_DIRECT, and through a
  * bounce buffer, write the same file; a gap of fewer than 16 zero pages
  * inside a range is written inside its run, any other zero page is a
- * hole; a bad thread count is refused; an error in one thread stops all and names its pages; a save
- * in steps (kmig save --live) ends with the bitmaps and checksums of the
- * memory as it is at the end.
+ * hole; a bad thread count is refused; an error in one thread stops all
+ * and names its pages; a save in steps (kmig save --live) ends with the
+ * bitmaps and checksums of the memory as it is at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
