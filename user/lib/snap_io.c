@@ -4,6 +4,7 @@
  * snapshot's pages at their fixed offsets.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,7 +21,8 @@
 #define RANGE		KMIG_SNAP_RANGE_PAGES
 #define CHUNK_RANGES	16	/* 16 MiB of pages per unit of work */
 #define MAX_CHUNK	1024	/* ranges: 1 GiB */
-#define DIRECT_GAP	16	/* zero pages written inside a direct run */
+#define ZERO_GAP	16	/* fewer zero pages written inside a run */
+#define CACHED_PAGES	256	/* buffered: gathered before a write */
 
 /* One run of the engine: what every thread shares. */
 struct engine {
@@ -33,6 +35,7 @@ struct engine {
 	const uint64_t *const *only;
 	const struct kmig_snap_io *io;
 	uint64_t chunk_pages;
+	uint64_t flush_pages;		/* gathered before a write or read */
 	uint64_t first[KMIG_SNAP_MAX_SLOTS + 1];	/* slot i's first chunk */
 	atomic_uint_fast64_t next;	/* the next chunk to take */
 	atomic_bool stop;		/* an error: take no more */
@@ -124,19 +127,27 @@ static int run_io(struct worker *w, const struct kmig_snap_slot *sl,
 	return 0;
 }
 
-/* Range @r's checksum as a reader sees it, from memory at @map. */
+/*
+ * Range @r's checksum as a reader sees it, from memory at @map. A page of
+ * zeroes in the file (a short gap's) is summed as one that is not: the
+ * same checksum, without reading it through the CRC.
+ */
 static uint32_t range_crc(const struct engine *e,
 			  const struct kmig_snap_slot *sl, const uint8_t *map,
 			  uint64_t r)
 {
 	uint64_t p, end = (r + 1) * RANGE;
+	const uint8_t *page;
 	uint32_t crc = 0;
 
 	if (end > sl->npages)
 		end = sl->npages;
-	for (p = r * RANGE; p < end; p++)
-		crc = bit(sl->bitmap, p) ? kmig_crc32c(crc, map + p * PAGE, PAGE) :
+	for (p = r * RANGE; p < end; p++) {
+		page = map + p * PAGE;
+		crc = bit(sl->bitmap, p) && !kmig_page_is_zero(page) ?
+		      kmig_crc32c(crc, page, PAGE) :
 		      kmig_crc32c_combine(crc, e->zcrc, PAGE);
+	}
 	return crc;
 }
 
@@ -154,88 +165,162 @@ static bool any_marked(const uint64_t *only, uint64_t first, uint64_t end)
 }
 
 /*
- * With O_DIRECT every I/O goes to the disk as it is, so a run broken by a
- * few zero pages costs two small I/Os. The zero pages from @p on are
- * written inside the run instead when fewer than DIRECT_GAP of them lead
- * to a page that is not zero: how many, or 0. Their bits are set: a page
- * of zeroes in the file reads, and sums, as one that is not there.
+ * The pages a thread has to write, gathered while they are consecutive:
+ * [first, end) goes out with one pwrite when the next page to write is
+ * not @end, when the writer flushes it, and at the end of the chunk.
+ * With @bridge, a page to write fewer than ZERO_GAP pages after @end
+ * joins them when the pages between are zero (with memory), known from
+ * @end to @zero_end: written as zeroes, their bits clear (the bytes of
+ * such a page are not part of the format). That keeps a direct I/O
+ * whole across a short gap that the file's rule leaves out, one at a
+ * range's boundary.
  */
-static uint64_t gap_to_fill(const struct engine *e,
-			    const struct kmig_snap_src *src,
-			    const uint64_t *only, uint64_t p, uint64_t end)
-{
-	uint64_t q;
+struct gather {
+	struct kmig_snap_slot *sl;
+	uint8_t *map;
+	uint64_t first, end;
+	uint64_t zero_end;
+	bool bridge;
+};
 
-	if (e->io->data_fd < 0)
-		return 0;
-	for (q = p; q < end && q < p + DIRECT_GAP; q++) {
-		if ((only && !bit(only, q)) ||
-		    (src->present && !bit(src->present, q)))
-			return 0;
-		if (!kmig_page_is_zero(src->map + q * PAGE))
-			return q - p;
+static int flush(struct worker *w, struct gather *g)
+{
+	int ret = run_io(w, g->sl, g->map, g->first, g->end);
+
+	g->first = g->end;
+	return ret;
+}
+
+/* Page @p to write, with the pages gathered if it follows them. */
+static int gather(struct worker *w, struct gather *g, uint64_t p)
+{
+	if (g->bridge && g->end > g->first && g->zero_end == p &&
+	    p - g->end < ZERO_GAP)
+		g->end = p;
+	if (p != g->end) {
+		if (flush(w, g))
+			return -1;
+		g->first = p;
 	}
+	g->end = p + 1;
+	g->zero_end = p + 1;
 	return 0;
 }
 
 /*
- * Pages [@first, @end) of slot @i to the file: each marked page that is
- * not zero (and has memory) gets its bit and goes out with its run; a
- * marked page that is zero loses its bit (but see gap_to_fill()). Then
- * the checksums.
+ * Page @p's bit set, and the page gathered unless the file holds it
+ * already: it is not marked in @only (not written to since) and its bit
+ * was set.
+ */
+static int put_page(struct worker *w, struct gather *g, const uint64_t *only,
+		    uint64_t p)
+{
+	uint64_t *word = &g->sl->bitmap[p / 64];
+	bool had = *word & (1ull << (p % 64));
+
+	*word |= 1ull << (p % 64);
+	if (only && !bit(only, p) && had)
+		return 0;
+	return gather(w, g, p);
+}
+
+static void clear_pages(struct kmig_snap_slot *sl, uint64_t first,
+			uint64_t end)
+{
+	for (; first < end; first++)
+		sl->bitmap[first / 64] &= ~(1ull << (first % 64));
+}
+
+/*
+ * Range [@first, @end) of a slot to the file, its bits and checksum
+ * computed from memory in the same pass (each page read while it is in
+ * the cache): a page with memory that is not zero is in the file; so is
+ * a gap of fewer than ZERO_GAP zero pages between two of those in the
+ * range, written inside their run rather than breaking it in two
+ * (file-format.rst); any other page is not. A page is written unless
+ * the file holds it already (put_page()).
+ */
+static int write_range(struct worker *w, struct gather *g,
+		       const struct kmig_snap_src *src, const uint64_t *only,
+		       uint64_t first, uint64_t end, uint32_t *sum)
+{
+	uint32_t crc = 0, zcrc = w->e->zcrc;
+	uint64_t p, q, zeros = first;	/* [zeros, p): zero, undecided */
+	bool after = false;		/* they follow a page not zero */
+	const uint8_t *page;
+
+	for (p = first; p < end; p++) {
+		page = src->map + p * PAGE;
+		if (src->present && !bit(src->present, p)) {
+			/* A page without memory is not read: that gives it some. */
+			clear_pages(g->sl, zeros, p + 1);
+			crc = kmig_crc32c_combine(crc, zcrc, PAGE);
+			zeros = p + 1;
+			after = false;
+			continue;
+		}
+		if (kmig_page_is_zero(page)) {
+			crc = kmig_crc32c_combine(crc, zcrc, PAGE);
+			if (g->zero_end == p)
+				g->zero_end = p + 1;
+			continue;
+		}
+		crc = kmig_crc32c(crc, page, PAGE);
+		if (after && p - zeros < ZERO_GAP) {
+			for (q = zeros; q < p; q++)
+				if (put_page(w, g, only, q))
+					return -1;
+		} else {
+			clear_pages(g->sl, zeros, p);
+		}
+		if (put_page(w, g, only, p))
+			return -1;
+		zeros = p + 1;
+		after = true;
+	}
+	clear_pages(g->sl, zeros, end);
+	*sum = crc;
+	return 0;
+}
+
+/*
+ * Pages [@first, @end) of slot @i to the file, range by range: every
+ * range holding a page marked in @only (every range without it). The
+ * pages gathered go out once they are flush_pages or more, at the end
+ * of a range: in the buffered case, while the copy still finds them in
+ * the cache.
  */
 static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 		       uint64_t end)
 {
 	struct engine *e = w->e;
 	struct kmig_snap_slot *sl = &e->slots[i];
-	const struct kmig_snap_src *src = &e->src[i];
 	const uint64_t *only = e->only ? e->only[i] : NULL;
-	uint8_t *map = (uint8_t *)src->map;
-	uint64_t p, run = first, r, gap;
-	bool keep;
+	struct gather g = {
+		.sl = sl, .map = (uint8_t *)e->src[i].map,
+		.first = first, .end = first, .zero_end = first,
+		.bridge = e->flush_pages == e->chunk_pages,
+	};
+	uint64_t r, rend;
 
-	for (p = first; p < end; p++) {
-		if (only && !bit(only, p)) {
-			if (run_io(w, sl, map, run, p))
-				return -1;
-			run = p + 1;
+	for (r = first; r < end; r = rend) {
+		rend = r + RANGE < end ? r + RANGE : end;
+		if (!any_marked(only, r, rend))
 			continue;
-		}
-		/* A page with no memory is not read: that would give it some. */
-		keep = (!src->present || bit(src->present, p)) &&
-		       !kmig_page_is_zero(map + p * PAGE);
-		gap = keep || p == run ? 0 : gap_to_fill(e, src, only, p, end);
-		/* The gap's pages, then p is the page not zero that ends it. */
-		for (keep |= gap; gap; gap--, p++)
-			sl->bitmap[p / 64] |= 1ull << (p % 64);
-		if (keep) {
-			sl->bitmap[p / 64] |= 1ull << (p % 64);
-			continue;
-		}
-		sl->bitmap[p / 64] &= ~(1ull << (p % 64));
-		if (run_io(w, sl, map, run, p))
+		if (write_range(w, &g, &e->src[i], only, r, rend,
+				&sl->sums[r / RANGE]))
 			return -1;
-		run = p + 1;
+		if (g.end - g.first >= e->flush_pages && flush(w, &g))
+			return -1;
 	}
-	if (run_io(w, sl, map, run, end))
-		return -1;
-	for (r = first / RANGE; r < (end + RANGE - 1) / RANGE; r++)
-		if (any_marked(only, r * RANGE, r * RANGE + RANGE < end ?
-			       r * RANGE + RANGE : end))
-			sl->sums[r] = range_crc(e, sl, map, r);
-	return 0;
+	return flush(w, &g);
 }
 
-/* Pages [@first, @end) of slot @i from the file, each range checked. */
-static int read_chunk(struct worker *w, unsigned int i, uint64_t first,
-		      uint64_t end)
+/* Each run of set pages of [@first, @end) from the file. */
+static int read_runs(struct worker *w, const struct kmig_snap_slot *sl,
+		     uint8_t *map, uint64_t first, uint64_t end)
 {
-	struct engine *e = w->e;
-	const struct kmig_snap_slot *sl = &e->slots[i];
-	uint8_t *map = e->dst[i];
-	uint64_t p, run, r, last;
-	uint32_t crc;
+	uint64_t p, run;
 
 	for (p = first; p < end; p = run) {
 		for (; p < end && !bit(sl->bitmap, p); p++)
@@ -245,16 +330,40 @@ static int read_chunk(struct worker *w, unsigned int i, uint64_t first,
 		if (run_io(w, sl, map, p, run))
 			return -1;
 	}
-	for (r = first / RANGE; r < (end + RANGE - 1) / RANGE; r++) {
-		crc = range_crc(e, sl, map, r);
-		if (crc == sl->sums[r])
-			continue;
-		last = (r + 1) * RANGE < sl->npages ? (r + 1) * RANGE :
-		       sl->npages;
-		return failed(e, -EBADMSG,
-			      "slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
-			      sl->id, (unsigned long long)r * RANGE,
-			      (unsigned long long)last - 1, sl->sums[r], crc);
+	return 0;
+}
+
+/*
+ * Pages [@first, @end) of slot @i from the file, flush_pages or more at
+ * a time (whole ranges), each range checked right after it is read.
+ */
+static int read_chunk(struct worker *w, unsigned int i, uint64_t first,
+		      uint64_t end)
+{
+	struct engine *e = w->e;
+	const struct kmig_snap_slot *sl = &e->slots[i];
+	uint8_t *map = e->dst[i];
+	uint64_t part, pend, r, last;
+	uint32_t crc;
+
+	for (part = first; part < end; part = pend) {
+		pend = part + (e->flush_pages + RANGE - 1) / RANGE * RANGE;
+		if (pend > end)
+			pend = end;
+		if (read_runs(w, sl, map, part, pend))
+			return -1;
+		for (r = part / RANGE; r < (pend + RANGE - 1) / RANGE; r++) {
+			crc = range_crc(e, sl, map, r);
+			if (crc == sl->sums[r])
+				continue;
+			last = (r + 1) * RANGE < sl->npages ?
+			       (r + 1) * RANGE : sl->npages;
+			return failed(e, -EBADMSG,
+				      "slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
+				      sl->id, (unsigned long long)r * RANGE,
+				      (unsigned long long)last - 1, sl->sums[r],
+				      crc);
+		}
 	}
 	return 0;
 }
@@ -315,6 +424,13 @@ static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
 	e->fd = io->data_fd >= 0 ? io->data_fd : fd;
 	e->chunk_pages = (uint64_t)(io->chunk_ranges ? io->chunk_ranges :
 				    CHUNK_RANGES) * RANGE;
+	/*
+	 * Direct I/O goes to the disk as issued: the larger the better. A
+	 * buffered one is a copy, fastest while its source is in the cache.
+	 */
+	ret = fcntl(e->fd, F_GETFL);
+	e->flush_pages = ret >= 0 && (ret & O_DIRECT) ? e->chunk_pages :
+			 CACHED_PAGES;
 	e->zcrc = kmig_snap_zero_crc();
 	for (t = 0; t < e->n; t++)
 		e->first[t + 1] = e->first[t] +

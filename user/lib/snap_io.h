@@ -6,8 +6,10 @@
  * The work is cut into chunks of whole checksum ranges (a chunk never
  * splits a range nor a bitmap word), handed out to the threads in file
  * order from one counter. A thread writes or reads each run of set
- * pages of its chunk with one pwrite/pread, and computes the checksums
- * of its ranges itself. The first error stops every thread and is the
+ * pages of its chunk with one pwrite/pread (a buffered one cut at 1 MiB
+ * so that the copy finds the pages in the cache), and computes the
+ * checksums of its ranges itself, a write's in the pass that finds the
+ * zero pages, a read's right after the read. The first error stops every thread and is the
  * one reported, naming the slot, the pages and the errno.
  */
 #ifndef KMIG_SNAP_IO_H
@@ -25,8 +27,9 @@ int snap_file_io(int fd, void *buf, size_t len, uint64_t off, bool out);
  * Write the pages of @n slots from @src to the file (@io->data_fd, or
  * @fd), setting the slots' bitmaps and checksums. With @only (one bitmap
  * per slot, or NULL: every page) only the ranges holding a page marked
- * there are touched: its marked pages written (or, zero now, their bits
- * cleared) and every such range's checksum computed again from memory.
+ * there are touched: each page's bit decided again from memory as a
+ * full write decides it, the marked pages in the file and the pages new
+ * in it written, and the range's checksum computed again.
  * 0, or -errno with the message in @err.
  */
 int snap_io_write(int fd, struct kmig_snap_slot *slots, unsigned int n,

@@ -73,8 +73,11 @@ TEST_F(lazy, each_range_reads_back_packed)
 						  sizeof(self->err)))
 			TH_LOG("%s", self->err);
 		for (k = 0, p = r * 256; p < (r + 1) * 256 && p < NPAGES; p++) {
-			if (!self->mem[p * PAGE])
+			/* A short gap of zero pages may be in the file too. */
+			if (!(self->s.slot[0].bitmap[p / 64] & (1ull << (p % 64)))) {
+				ASSERT_EQ(0, self->mem[p * PAGE]);
 				continue;
+			}
 			ASSERT_GT(n, k);
 			ASSERT_EQ(p, pages[k]);
 			ASSERT_EQ(0, memcmp(buf + k * PAGE,
