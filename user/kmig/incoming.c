@@ -590,15 +590,16 @@ static int finish(struct dst *d)
 
 /*
  * The first failure: the source hears it with its text on the return
- * path (once it is open, and until the guest's fate is told), and the
- * page channels stop waiting for each other.
+ * path (once it is open, and until the guest's fate is told, or when the
+ * guest is lost here after all: EOWNERDEAD), and the page channels stop
+ * waiting for each other.
  */
 static void on_fail(struct mig_link *l, int err, const char *msg)
 {
 	struct dst *d = l->opaque;
 
 	mig_recv_abort(&d->recv);
-	if (d->rp_open && !d->rp_quiet)
+	if (d->rp_open && (!d->rp_quiet || err == -EOWNERDEAD))
 		mig_hs_send(&d->out, MIG_HS_FAILED, -err, msg);
 }
 
@@ -748,8 +749,9 @@ int incoming_main(int argc, char *argv[])
 		ret = run(d);
 	if (ret)
 		ret = mig_link_cause(&d->link, d->err, sizeof(d->err));
-	/* postcopy: the guest ran here, some of its pages missing */
-	if (ret && postcopy_dst_resumed(d))
+	/* postcopy: the guest ran here, some of its pages missing; unless
+	 * its VMM is gone */
+	if (ret && postcopy_dst_resumed(d) && !postcopy_dst_vmm_lost(d))
 		ret = -EINPROGRESS;
 	for (i = 0; i < d->o.ndevs; i++)
 		if (ret && ret != -EINPROGRESS && d->o.devs[i].started)
@@ -759,6 +761,8 @@ int incoming_main(int argc, char *argv[])
 	if (ret == -EINPROGRESS)
 		fprintf(stderr, "kmig incoming: %s; the guest may run here\n",
 			d->err);
+	else if (ret && postcopy_dst_vmm_lost(d))
+		fprintf(stderr, "kmig incoming: %s\n", d->err);
 	else if (ret)
 		fprintf(stderr, "kmig incoming: %s; the guest was not resumed here\n",
 			d->err[0] ? d->err : strerror(-ret));

@@ -70,6 +70,8 @@ int postcopy_dst_device(struct dst *d, struct mig_recv_chan *c,
 int postcopy_dst_finish(struct dst *d);
 /* The guest ran here: it must not be called "not resumed". */
 bool postcopy_dst_resumed(struct dst *d);
+/* The VMM went away after RUN (the guest is lost here). */
+bool postcopy_dst_vmm_lost(struct dst *d);
 void postcopy_dst_stop(struct dst *d);
 void postcopy_dst_free(struct dst *d);
 

@@ -14,9 +14,13 @@
  * for them, loads the vCPU state, resumes the guest and says RESUMED.
  * The fault thread turns each fault into a REQUEST on the return path.
  * Once every channel ended, every missing page must be present: COMPLETE.
+ * From RESUMED on, the watch thread waits for the VMM's end of its
+ * control connection: a VMM gone after RUN took the guest with it, and
+ * the source hears FAILED (EOWNERDEAD), never COMPLETE.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +51,10 @@ struct pc_devpkt {
 struct pc_dst {
 	struct pc_devpkt *devpkts, **devpkt_tail;	/* in their order */
 	uint64_t devpkt_bytes;
-	pthread_t runner, faulter;
-	bool runner_started, faulter_started;
+	pthread_t runner, faulter, watcher;
+	bool runner_started, faulter_started, watcher_started;
+	bool watch_stop;		/* atomic: the watch thread ends */
+	bool vmm_lost;			/* atomic: it found the VMM gone */
 	int runner_ret;
 	bool run_seen;
 	bool resumed;			/* the guest ran here */
@@ -357,6 +363,34 @@ static int load_counted(struct dst *d)
 	return ret;
 }
 
+/*
+ * The watch thread: the VMM's control connection closes only when the
+ * VMM is gone (the agent holds it until the end), and with it the
+ * guest's vCPUs and all it did since RUN. The source keeps the guest as
+ * it was at the pause: it must hear that, not COMPLETE.
+ */
+static void *vmm_watch(void *arg)
+{
+	struct dst *d = arg;
+	struct pollfd p = { .fd = d->vm.vmm.fd, .events = POLLRDHUP };
+
+	while (!__atomic_load_n(&d->pc->watch_stop, __ATOMIC_ACQUIRE)) {
+		if (poll(&p, 1, 200) <= 0 ||
+		    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			continue;
+		__atomic_store_n(&d->pc->vmm_lost, true, __ATOMIC_RELEASE);
+		/* the source hears it as FAILED (incoming.c: on_fail()) */
+		fail(d, -EOWNERDEAD, "its VMM is gone after RUN, and the guest with it; the source keeps the guest as it was at the pause (kmig resume --force there)");
+		break;
+	}
+	return NULL;
+}
+
+bool postcopy_dst_vmm_lost(struct dst *d)
+{
+	return d->pc && __atomic_load_n(&d->pc->vmm_lost, __ATOMIC_ACQUIRE);
+}
+
 static int listen_and_run(struct dst *d)
 {
 	uint64_t stale;
@@ -395,6 +429,9 @@ static int listen_and_run(struct dst *d)
 		return mig_link_io_fail(&d->link, ret,
 					"the guest runs here, but the source did not hear it: %s",
 					strerror(-ret));
+	if (pthread_create(&d->pc->watcher, NULL, vmm_watch, d))
+		return fail(d, -EAGAIN, "cannot start a thread");
+	d->pc->watcher_started = true;
 	kmig_stop_at("postcopy");
 	return 0;
 }
@@ -488,6 +525,11 @@ void postcopy_dst_stop(struct dst *d)
 	if (!pc)
 		return;
 	join_runner(pc);
+	if (pc->watcher_started) {
+		__atomic_store_n(&pc->watch_stop, true, __ATOMIC_RELEASE);
+		pthread_join(pc->watcher, NULL);
+		pc->watcher_started = false;
+	}
 	if (pc->faulter_started) {
 		if (write(pc->stop[1], "", 1) != 1)
 			fprintf(stderr, "kmig incoming: cannot stop the fault thread: %s\n",

@@ -654,15 +654,17 @@ static int setup(struct precopy_src *s)
 static void migrated_away(struct precopy_src *s)
 {
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < s->o.ndevs; i++)
 		mig_dev_set_state(&s->o.devs[i], KMIG_DEVICE_STATE_STOP);
 	set_logging(s, false);
 	if (s->throttle)
 		vmm_client_cmd(&s->vm.vmm, "throttle 0");
-	if (vmm_client_cmd(&s->vm.vmm, "migrated"))
+	ret = vmm_client_cmd(&s->vm.vmm, "migrated");
+	if (ret)
 		fprintf(stderr, "kmig migrate: the VMM was not told that its guest migrated away: %s\n",
-			s->vm.vmm.reply);
+			vmm_client_why(&s->vm.vmm, ret));
 }
 
 /*

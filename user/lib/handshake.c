@@ -241,6 +241,8 @@ static void *reader(void *arg)
 		case MIG_HS_FAILED:
 			reader_waiting(r, &go_sent);
 			mig_link_peer_fail(r->link, -(int)m.value,
+					   m.value == EOWNERDEAD ?
+					   "the guest is lost at the destination" :
 					   go_sent ? "the destination could not resume the guest" :
 					   "the destination failed to load the guest",
 					   m.text[0] ? m.text : strerror((int)m.value));

@@ -113,6 +113,8 @@ int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n)
 	else if (!strcmp(fault, "incoming") || !strcmp(fault, "migrate"))
 		kill(!strcmp(fault, "incoming") ? c->incoming : c->migrate,
 		     SIGKILL);
+	else if (!strcmp(fault, "vmm_a") || !strcmp(fault, "vmm_b"))
+		kill(!strcmp(fault, "vmm_a") ? c->vmm_a : c->vmm_b, SIGKILL);
 	else
 		return snprintf(why, n, "no fault '%s'", fault), -EINVAL;
 	kill(c->incoming, SIGCONT);

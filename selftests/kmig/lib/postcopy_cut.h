@@ -47,8 +47,9 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		   char *why, size_t n);
 /*
  * Right after RUN: @fault "silent" (netem drops every packet: no RST,
- * no FIN), "link_cut" (the link deleted), or the agent "incoming" or
- * "migrate" killed; then B's agent goes on.
+ * no FIN), "link_cut" (the link deleted), the agent "incoming" or
+ * "migrate" killed, or the VMM "vmm_a" or "vmm_b" killed; then B's agent
+ * goes on.
  */
 int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n);
 /* Every process stopped, the hosts down: 0 or the shell's status. */
