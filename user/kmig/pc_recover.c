@@ -102,7 +102,7 @@ static void *faulter(void *arg)
 {
 	struct rc_dst *d = arg;
 
-	mig_pc_forward_faults(d->ffd, d->stop[0], &d->out, &d->link, &d->job.pc_requests);
+	mig_pc_forward_faults(d->ffd, d->stop[0], &d->out, &d->link, &d->job.pc_requests, NULL);
 	return NULL;
 }
 
