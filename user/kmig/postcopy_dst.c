@@ -512,7 +512,7 @@ static uint64_t missing_left(struct dst *d)
 
 void postcopy_dst_progress(struct dst *d, struct mig_job *j)
 {
-	struct pc_dst *pc = d->pc;
+	struct pc_dst *pc = __atomic_load_n(&d->pc, __ATOMIC_ACQUIRE);
 	struct kmig_ctx_stats st;
 	uint64_t urgent, background;
 
