@@ -58,7 +58,7 @@ struct pc_src {
 	uint64_t faults;		/* requests since RESUMED */
 	uint64_t pushed_before;		/* page channels' pages at RUN */
 	uint64_t bytes_before;		/* and their bytes */
-	uint64_t urgent_bytes;		/* answers' records (atomic) */
+	uint64_t urgent_before;		/* main channel's bytes at RUN */
 	uint64_t prefetched;		/* pages prefetched (atomic) */
 	uint64_t *sent[MIG_MAX_SLOTS];	/* pages sent on the urgent path */
 	uint8_t page[ANSWER_MAX][MIG_PAGE];
@@ -207,9 +207,6 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 	sec.type = KMIG_REC_SECTION_FOOTER;
 	if (!ret)
 		ret = kmig_enc_section(e, &sec);
-	if (!ret)
-		__atomic_fetch_add(&s->pc->urgent_bytes, e->len,
-				   __ATOMIC_RELAXED);
 	if (!ret)
 		ret = kmig_enc_flush(e);
 	return precopy_main_end(s, ret);
@@ -387,9 +384,13 @@ static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 	uint16_t type;
 	int ret;
 
-	do
-		ret = mig_link_take(&s->link, 1000, &type, value);
-	while (ret == -EAGAIN);
+	/* meanwhile (RESUMED came) the progress line goes on */
+	while ((ret = mig_link_take(&s->link, MIG_TICK_MS, &type,
+				    value)) == -EAGAIN) {
+		postcopy_progress(s);
+		if (s->job.pc_running)
+			mig_progress(&s->o, &s->job);
+	}
 	if (ret == -ECANCELED)
 		return ret;
 	if (ret)
@@ -482,8 +483,9 @@ void postcopy_progress(struct precopy_src *s)
 	s->job.pc_faults = __atomic_load_n(&pc->faults, __ATOMIC_RELAXED);
 	s->job.pc_pushed = pushed(s, &bytes) - pc->pushed_before;
 	s->job.pc_background_bytes = bytes - pc->bytes_before;
-	s->job.pc_urgent_bytes = __atomic_load_n(&pc->urgent_bytes,
-						 __ATOMIC_RELAXED);
+	s->job.pc_urgent_bytes = __atomic_load_n(&s->ch[0].enc.bytes,
+						 __ATOMIC_RELAXED) -
+				 pc->urgent_before;
 	s->job.pc_prefetched = __atomic_load_n(&pc->prefetched,
 					       __ATOMIC_RELAXED);
 	/* the push sends each page of the discard list once */
@@ -514,6 +516,8 @@ int postcopy_run(struct precopy_src *s)
 	s->handed_over = true;
 	mig_hs_reader_go_sent(&s->rp);
 	s->pc->pushed_before = pushed(s, &s->pc->bytes_before);
+	s->pc->urgent_before = __atomic_load_n(&s->ch[0].enc.bytes,
+					       __ATOMIC_RELAXED);
 	ret = start_push(s, hold);
 	if (!ret)
 		ret = expect(s, MIG_HS_RESUMED, &value);
