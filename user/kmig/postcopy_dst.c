@@ -264,26 +264,6 @@ static int vmm_req(struct dst *d, const char *req)
 	return ret ? fail(d, ret, "%s", why) : 0;
 }
 
-/*
- * The VMM's vCPU threads, so that blocktime tells vCPUs from other
- * threads. A VMM that cannot name them gets every fault counted as no
- * vCPU's, and a warning.
- */
-static void vcpu_threads(struct dst *d)
-{
-	pid_t tids[MIG_BT_MAX_VCPUS];
-	int ret, n;
-
-	ret = vmm_client_cmd(&d->vm.vmm, "vcpus");
-	n = ret ? ret : mig_bt_parse_vcpus(d->vm.vmm.reply, tids,
-					   MIG_BT_MAX_VCPUS);
-	if (n > 0)
-		ret = mig_bt_set_vcpus(&d->pc->bt, tids, n);
-	if (n <= 0 || ret)
-		fprintf(stderr, "kmig incoming: the VMM named no vCPU threads (%s): blocktime counts every fault as a non-vCPU one\n",
-			ret ? vmm_client_why(&d->vm.vmm, ret) : d->vm.vmm.reply);
-}
-
 /* Bytes decoded so far on the main channel and on the page channels. */
 static void channel_bytes(struct dst *d, uint64_t *urgent,
 			  uint64_t *background)
@@ -303,7 +283,8 @@ static int listen_faults(struct dst *d)
 	unsigned int i;
 	int ret;
 
-	vcpu_threads(d);
+	/* so that blocktime tells vCPUs from other threads */
+	mig_bt_ask_vcpus(&d->pc->bt, &d->vm.vmm, d->o.cmd);
 	for (i = 0; i < d->vm.nslots; i++) {
 		struct mig_slot *sl = &d->vm.slots[i];
 

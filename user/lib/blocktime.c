@@ -68,6 +68,21 @@ int mig_bt_parse_vcpus(const char *reply, pid_t *tids, unsigned int max)
 	return n ? (int)n : -EBADMSG;
 }
 
+void mig_bt_ask_vcpus(struct mig_blocktime *bt, struct vmm_client *c,
+		      const char *cmd)
+{
+	pid_t tids[MIG_BT_MAX_VCPUS];
+	int ret, n;
+
+	ret = vmm_client_cmd(c, "vcpus");
+	n = ret ? ret : mig_bt_parse_vcpus(c->reply, tids, MIG_BT_MAX_VCPUS);
+	if (n > 0)
+		ret = mig_bt_set_vcpus(bt, tids, n);
+	if (n <= 0 || ret)
+		fprintf(stderr, "kmig %s: the VMM named no vCPU threads (%s): blocktime counts every fault as a non-vCPU one\n",
+			cmd, ret ? vmm_client_why(c, ret) : c->reply);
+}
+
 static int vcpu_of(const struct mig_blocktime *bt, uint32_t tid)
 {
 	unsigned int i;

@@ -69,6 +69,13 @@ void mig_bt_free(struct mig_blocktime *bt);
 int mig_bt_set_vcpus(struct mig_blocktime *bt, const pid_t *tids,
 		     unsigned int n);
 /*
+ * Ask the VMM behind @c for its vCPU threads (`vcpus`) and set them; a
+ * VMM that cannot name them leaves every fault a non-vCPU one, and
+ * `kmig @cmd` says so on stderr.
+ */
+void mig_bt_ask_vcpus(struct mig_blocktime *bt, struct vmm_client *c,
+		      const char *cmd);
+/*
  * Parse kmig-vmm's `vcpus` reply ("ok vcpus=N tids=T0,T1,...") into
  * @tids: the number of vCPUs, or -EBADMSG.
  */
