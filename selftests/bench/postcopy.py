@@ -19,7 +19,8 @@ figure is taken.
 Environment: BENCH_RUNS (default 3) runs of every row; BENCH_ROWS, a
 regular expression: only the rows whose names match (default all);
 BENCH_PC_MODES (default "written fresh capped"); BENCH_PC_CAP, MiB/s of
-the push in capped mode (default 4).
+the push in capped mode (default 4); BENCH_PC_PREFETCH, kmig's
+--postcopy-prefetch window (default: the agent's), named in kmig's rows.
 """
 import json
 import os
@@ -48,6 +49,7 @@ P_COUNTER0 = PARAMS + 0x28
 CONNS = (1, 4)
 FRESH_WRITES = mig.WS_PAGES // 2    # writes of a fresh guest before the clock
 PC_CAP = int(os.environ.get("BENCH_PC_CAP") or "4")    # MiB/s, capped mode
+PREFETCH = os.environ.get("BENCH_PC_PREFETCH", "")      # pages, "": default
 DOWNTIME_MS = 1                 # neither side completes in precopy
 
 
@@ -148,6 +150,8 @@ class KmigPostcopy(KmigSide):
     def __init__(self, channels):
         super().__init__(channels)
         self.name = f"kmig postcopy {channels} ch"
+        if PREFETCH:
+            self.name += f" prefetch {PREFETCH}"
 
     def start(self, mode, tag):
         if fresh(mode):
@@ -193,6 +197,8 @@ class KmigPostcopy(KmigSide):
     def migrate(self):
         t0 = time.monotonic()
         cap = ("--postcopy-bandwidth", str(self.cap)) if self.cap else ()
+        if PREFETCH:
+            cap += ("--postcopy-prefetch", PREFETCH)
         j, (t_done, progress, hist_b) = self.run(
             "--postcopy", "--max-downtime", str(DOWNTIME_MS), *cap,
             at_end=lambda: (time.monotonic(), self.dst_progress(),
@@ -204,6 +210,9 @@ class KmigPostcopy(KmigSide):
         return {"t0": t0, "t_done": t_done, "progress": progress,
                 "hist_b": hist_b, "faults": ji["postcopy_faults"],
                 "requests": ji["postcopy_requests"],
+                "prefetched": j.get("postcopy_prefetched", 0),
+                "vcpu_blocktime_ms": ji.get("postcopy_vcpu_blocktime_total_us",
+                                            0) / 1e3,
                 "own_p50_us": ji["postcopy_fault_latency_p50_us"],
                 "own_p99_us": ji["postcopy_fault_latency_p99_us"],
                 "stale": ji["postcopy_stale"],

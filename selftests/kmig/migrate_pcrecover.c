@@ -149,6 +149,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	uint64_t t0, t_mig, t_in;
 	long diff, unlogged;
 	char *rs, *rd, why[256] = "";
+	uint64_t faults[8];
 	size_t len;
 	int status;
 
@@ -212,6 +213,15 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	       (unsigned long long)json_u64(rs, "postcopy_requests"),
 	       (unsigned long long)json_u64(rs, "time_elapsed"),
 	       (unsigned long long)json_u64(rd, "postcopy_requests"));
+	/* its blocktime knows the VMM's one vCPU; each fault was a request */
+	ASSERT_EQ(1, json_u64_list(rd, "postcopy_vcpu_faults", faults, 8))
+		TH_LOG("%s", rd);
+	EXPECT_GE(json_u64(rd, "postcopy_requests"),
+		  faults[0] + json_u64(rd, "postcopy_non_vcpu_faults"));
+	TH_LOG("recovery: vCPU faults %llu, blocked %llu us; other threads %llu",
+	       (unsigned long long)faults[0],
+	       (unsigned long long)json_u64(rd, "postcopy_vcpu_blocktime_total_us"),
+	       (unsigned long long)json_u64(rd, "postcopy_non_vcpu_faults"));
 	free(rs);
 	free(rd);
 	EXPECT_TRUE(file_has("resume.log", "\"status\": \"completed\""));

@@ -16,6 +16,11 @@
  *
  * Checked: both agents succeed; the source's VMM stays "migrated"; the
  * destination's guest faulted, and the source had requests after RESUMED;
+ * the destination's VMM names its vCPU threads (`vcpus`), and the faults
+ * of its guest are charged to them: a vCPU that faulted was blocked for
+ * some time; while postcopy runs, both agents publish its progress in
+ * their job info (KMIG_JOB_DIR: pages remaining), none remaining at the
+ * end;
  * the guest's counter advances on the destination; and its memory there,
  * once paused, equals the source's at the pause in every page but those
  * its guest wrote since RUN. Every page
@@ -23,6 +28,8 @@
  * ones fetched before RUN) must be equal; the logged ones (installed or
  * written since) may differ no more often than the guest wrote, which the
  * pace of the destination's VMM keeps low.
+ *
+ * The same with a prefetch window: answers carry pages nobody asked for.
  *
  * The same with the two races of RUN against the listening side made to
  * happen (KMIG_DELAY_AT): every page arrived before the destination
@@ -39,6 +46,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,24 +84,145 @@ FIXTURE_VARIANT_ADD(postcopy, four_channels) {
 	.channels = 4, .port = 24602,
 };
 
+/* No VMM yet, the directory of this run of test @what named. */
+static void pc_dir_setup(FIXTURE_DATA(postcopy) *p, const char *what)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "%spostcopy-%s-%d",
+		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", what, getpid());
+}
+
+static void pc_dir_teardown(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(postcopy) *p)
+{
+	char cmd[256];
+
+	vmm_stop(&p->a);
+	vmm_stop(&p->b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", p->dir);
+}
+
 FIXTURE_SETUP(postcopy)
 {
-	memset(&self->a, 0, sizeof(self->a));
-	memset(&self->b, 0, sizeof(self->b));
-	snprintf(self->dir, sizeof(self->dir), "%spostcopy-%u-%d",
-		 access("/dev/shm", W_OK) ? "" : "/dev/shm/",
-		 variant->channels, getpid());
+	pc_dir_setup(self, variant->channels > 1 ? "n" : "1");
 }
 
 FIXTURE_TEARDOWN(postcopy)
 {
-	char cmd[256];
+	pc_dir_teardown(_metadata, self);
+}
 
-	vmm_stop(&self->a);
-	vmm_stop(&self->b);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
-	if (system(cmd))
-		TH_LOG("cannot remove %s", self->dir);
+/*
+ * The job info each agent publishes while it runs ($KMIG_JOB_DIR): of
+ * the active ones that carry postcopy's progress, the one with the most
+ * pages remaining.
+ */
+struct job_watch {
+	char dir[2][PATH_MAX];		/* the destination's, the source's */
+	char *seen[2];
+	uint64_t remaining[2];
+	bool stop;			/* atomic */
+	pthread_t thread;
+};
+
+static char *slurp(const char *path)
+{
+	char *buf = calloc(1, 65536);
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (!fread(buf, 1, 65535, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return buf;
+}
+
+static void *watch_jobs(void *arg)
+{
+	struct job_watch *w = arg;
+	char path[PATH_MAX + 16];
+	uint64_t left;
+	char *info;
+	int i;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		for (i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "%s/info.json", w->dir[i]);
+			info = slurp(path);
+			left = json_u64(info, "postcopy_remaining");
+			if (strstr(info, "\"status\": \"active\"") &&
+			    left != ~0ull && (!w->seen[i] || left > w->remaining[i])) {
+				free(w->seen[i]);
+				w->seen[i] = info;
+				w->remaining[i] = left;
+				continue;
+			}
+			free(info);
+		}
+		usleep(50 * 1000);
+	}
+	return NULL;
+}
+
+/* The destination VMM's `vcpus`: @n thread ids, each a thread of its. */
+static void expect_vcpu_threads(struct __test_metadata *_metadata,
+				struct vmm_proc *b, unsigned int n)
+{
+	struct vmm_client c = { .fd = -1 };
+	char task[64], *p;
+	unsigned int i = 0;
+	long tid;
+
+	ASSERT_EQ(0, vmm_connect(b, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "vcpus")) TH_LOG("%s", c.reply);
+	p = strstr(c.reply, "tids=");
+	ASSERT_NE(NULL, p) TH_LOG("%s", c.reply);
+	for (p += 5; *p; i++) {
+		tid = strtol(p, &p, 10);
+		snprintf(task, sizeof(task), "/proc/%d/task/%ld", b->pid, tid);
+		EXPECT_EQ(0, access(task, F_OK)) TH_LOG("%s: not a thread of the VMM", task);
+		if (*p == ',')
+			p++;
+	}
+	EXPECT_EQ(n, i) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+}
+
+/*
+ * Blocktime at the destination: its two vCPUs' lists, and a vCPU that
+ * faulted was blocked; the sums agree.
+ */
+static void expect_blocktime(struct __test_metadata *_metadata,
+			     const char *in_out)
+{
+	uint64_t faults[8], us[8], sum = 0, n = 0;
+	int i;
+
+	ASSERT_EQ(2, json_u64_list(in_out, "postcopy_vcpu_faults", faults, 8))
+		TH_LOG("%s", in_out);
+	ASSERT_EQ(2, json_u64_list(in_out, "postcopy_vcpu_blocktime_us", us, 8));
+	for (i = 0; i < 2; i++) {
+		if (faults[i]) {
+			EXPECT_LT(0, us[i])
+				TH_LOG("vCPU %d: %llu faults, no blocktime", i,
+				       (unsigned long long)faults[i]);
+		}
+		sum += us[i];
+		n += faults[i];
+	}
+	EXPECT_LT(0, n) TH_LOG("no fault of a vCPU: %s", in_out);
+	EXPECT_EQ(sum, json_u64(in_out, "postcopy_vcpu_blocktime_total_us"));
+	EXPECT_GE(json_u64(in_out, "postcopy_faults"),
+		  n + json_u64(in_out, "postcopy_non_vcpu_faults"));
+	EXPECT_GE(sum / 1000, json_u64(in_out, "postcopy_blocktime"));
+	TH_LOG("vCPU faults %llu, %llu; blocked %llu, %llu us; all at once %llu ms; other threads %llu faults",
+	       (unsigned long long)faults[0], (unsigned long long)faults[1],
+	       (unsigned long long)us[0], (unsigned long long)us[1],
+	       (unsigned long long)json_u64(in_out, "postcopy_blocktime"),
+	       (unsigned long long)json_u64(in_out, "postcopy_non_vcpu_faults"));
 }
 
 /*
@@ -105,13 +234,16 @@ FIXTURE_TEARDOWN(postcopy)
  */
 static void live(struct __test_metadata *_metadata,
 		 FIXTURE_DATA(postcopy) *self, unsigned int channels,
-		 unsigned int port, const char *delay, bool push_now)
+		 unsigned int port, const char *delay, bool push_now,
+		 unsigned int prefetch)
 {
-	char mig_args[PATH_MAX + 128], src[PATH_MAX];
+	char mig_args[PATH_MAX + 128], src[PATH_MAX], addr[32];
 	struct vmm_status st, sa, sb;
 	struct vmm_client c = { .fd = -1 };
+	struct job_watch w = { 0 };
 	struct agents r;
 	uint64_t counter;
+	bool watch = !delay && !push_now;
 
 	REQUIRE_BED();
 	snprintf(src, sizeof(src), "%s/src", self->dir);
@@ -131,16 +263,33 @@ static void live(struct __test_metadata *_metadata,
 	usleep(300 * 1000);
 
 	snprintf(mig_args, sizeof(mig_args),
-		 "--channels %u --postcopy%s --timeout 60 --json --save-at-switchover %s",
-		 channels, push_now ? "" : " --postcopy-bandwidth 1", src);
+		 "--channels %u --postcopy%s --postcopy-prefetch %u --timeout 60 --json --save-at-switchover %s",
+		 channels, push_now ? "" : " --postcopy-bandwidth 1", prefetch,
+		 src);
 	if (!push_now)
 		setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
 	if (delay)
 		setenv("KMIG_DELAY_AT", delay, 1);
-	run_agents(&self->a, &self->b, port, "--timeout 60 --json",
-		   mig_args, 100, &r);
+	snprintf(w.dir[0], sizeof(w.dir[0]), "%s/in-job", self->dir);
+	snprintf(w.dir[1], sizeof(w.dir[1]), "%s/out-job", self->dir);
+	if (watch) {
+		ASSERT_EQ(0, mkdir(w.dir[0], 0755));
+		ASSERT_EQ(0, mkdir(w.dir[1], 0755));
+		ASSERT_EQ(0, pthread_create(&w.thread, NULL, watch_jobs, &w));
+		setenv("KMIG_JOB_DIR", w.dir[0], 1);
+	}
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	agents_listen(&r, &self->b, addr, "--timeout 60 --json");
+	if (watch)
+		setenv("KMIG_JOB_DIR", w.dir[1], 1);
+	agents_migrate(&r, &self->a, addr, mig_args, 100);
+	unsetenv("KMIG_JOB_DIR");
 	unsetenv("KMIG_PUSH_AFTER_FAULT");
 	unsetenv("KMIG_DELAY_AT");
+	if (watch) {
+		__atomic_store_n(&w.stop, true, __ATOMIC_RELEASE);
+		pthread_join(w.thread, NULL);
+	}
 	if (r.mig_ret || r.in_ret) {
 		TH_LOG("kmig migrate (%d): %s", r.mig_ret, r.mig_out);
 		TH_LOG("kmig incoming (%d): %s", r.in_ret, r.in_out);
@@ -163,6 +312,28 @@ static void live(struct __test_metadata *_metadata,
 	}
 	EXPECT_LE(json_u64(r.in_out, "postcopy_faults"),
 		  json_u64(r.in_out, "postcopy_requests"));
+	/* pages nobody asked for came with the answers: checked below */
+	if (prefetch) {
+		EXPECT_LT(0, json_u64(r.mig_out, "postcopy_prefetched"))
+			TH_LOG("%s", r.mig_out);
+	} else {
+		EXPECT_EQ(0, json_u64(r.mig_out, "postcopy_prefetched"));
+	}
+	EXPECT_EQ(0, json_u64(r.in_out, "postcopy_remaining"));
+	EXPECT_EQ(0, json_u64(r.mig_out, "postcopy_remaining"));
+	if (watch) {
+		expect_vcpu_threads(_metadata, &self->b, 2);
+		expect_blocktime(_metadata, r.in_out);
+		/* the source answered on the urgent path */
+		EXPECT_LT(0, json_u64(r.mig_out, "postcopy_urgent_bytes"));
+		/* progress while it ran, on both sides */
+		for (int i = 0; i < 2; i++) {
+			EXPECT_NE(NULL, w.seen[i]) TH_LOG("%s: no active postcopy job info",
+							  w.dir[i]);
+			EXPECT_LT(0, w.remaining[i]) TH_LOG("%s", w.seen[i]);
+			free(w.seen[i]);
+		}
+	}
 	TH_LOG("%u channel(s): faults %llu, fault to install p50 < %llu us, p99 < %llu us",
 	       channels,
 	       (unsigned long long)json_u64(r.in_out, "postcopy_faults"),
@@ -192,7 +363,7 @@ static void live(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 {
-	live(_metadata, self, variant->channels, variant->port, NULL, false);
+	live(_metadata, self, variant->channels, variant->port, NULL, false, 0);
 }
 
 /*
@@ -222,26 +393,42 @@ FIXTURE_VARIANT_ADD(race, faults_before_their_server) {
 
 FIXTURE_SETUP(race)
 {
-	memset(&self->p, 0, sizeof(self->p));
-	snprintf(self->p.dir, sizeof(self->p.dir), "%spostcopy-race-%d",
-		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", getpid());
+	pc_dir_setup(&self->p, "race");
 }
 
 FIXTURE_TEARDOWN(race)
 {
-	char cmd[256];
-
-	vmm_stop(&self->p.a);
-	vmm_stop(&self->p.b);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->p.dir);
-	if (system(cmd))
-		TH_LOG("cannot remove %s", self->p.dir);
+	pc_dir_teardown(_metadata, &self->p);
 }
 
 TEST_F_TIMEOUT(race, run_and_listen, TEST_TIMEOUT)
 {
 	live(_metadata, &self->p, 4, variant->port, variant->delay,
-	     variant->push_now);
+	     variant->push_now, 0);
+}
+
+/*
+ * A prefetch window of 64 pages (--postcopy-prefetch): answers carry
+ * pages that follow the faulting one, which nobody requested; memory
+ * ends byte-exact all the same.
+ */
+FIXTURE(prefetch) {
+	FIXTURE_DATA(postcopy) p;
+};
+
+FIXTURE_SETUP(prefetch)
+{
+	pc_dir_setup(&self->p, "prefetch");
+}
+
+FIXTURE_TEARDOWN(prefetch)
+{
+	pc_dir_teardown(_metadata, &self->p);
+}
+
+TEST_F_TIMEOUT(prefetch, sends_unrequested_pages_byte_exact, TEST_TIMEOUT)
+{
+	live(_metadata, &self->p, 2, 24661, NULL, false, 64);
 }
 
 /* The destination refuses the vCPU state: the guest runs at the source. */

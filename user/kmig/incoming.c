@@ -651,7 +651,8 @@ static void counts(struct dst *d, struct mig_counts *c)
 
 /*
  * While it receives (the keepalive thread's tick): what came so far into
- * the job info, for kmigd (report.c); the job itself is the main thread's.
+ * the job info, for kmigd (report.c), and in postcopy the progress line
+ * on a terminal; the job itself is the main thread's.
  */
 static void progress_tick(void *arg)
 {
@@ -668,7 +669,11 @@ static void progress_tick(void *arg)
 	j.memory_iteration = __atomic_load_n(&d->job.memory_iteration,
 					     __ATOMIC_RELAXED);
 	mig_job_count(&j, &c);
-	mig_job_publish(&j, false);
+	postcopy_dst_progress(d, &j);
+	if (j.pc_running)
+		mig_progress_postcopy(&d->o, &j, false);
+	else
+		mig_job_publish(&j, false);
 }
 
 static int run(struct dst *d)
@@ -691,7 +696,8 @@ static int run(struct dst *d)
 		mig_tls_note(&d->o, &d->job);
 	if (!ret) {
 		ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link,
-					  getenv("KMIG_JOB_DIR") ?
+					  getenv("KMIG_JOB_DIR") ||
+					  isatty(STDERR_FILENO) ?
 					  progress_tick : NULL, d);
 		if (ret)
 			return fail(d, ret, "cannot start the keepalive thread");

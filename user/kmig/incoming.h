@@ -68,6 +68,8 @@ int postcopy_dst_device(struct dst *d, struct mig_recv_chan *c,
 			struct mig_device *dev, uint32_t marker,
 			const void *data, uint32_t size);
 int postcopy_dst_finish(struct dst *d);
+/* From the listen on: postcopy's progress and blocktime into @j. */
+void postcopy_dst_progress(struct dst *d, struct mig_job *j);
 /* The guest ran here: it must not be called "not resumed". */
 bool postcopy_dst_resumed(struct dst *d);
 /* The VMM went away after RUN (the guest is lost here). */

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "blocktime.h"
 #include "client.h"
 #include "enc.h"
 #include "engine.h"
@@ -101,6 +102,8 @@ struct mig_opts {
 	uint64_t postcopy_rounds;	/* ... after this many rounds, or */
 	uint64_t postcopy_ms;		/* ... the first round end after this */
 	uint64_t postcopy_bandwidth;	/* bytes/s of the push, 0: --bandwidth */
+	uint64_t postcopy_prefetch;	/* pages after a fault sent with it */
+	bool postcopy_prefetch_set;	/* --postcopy-prefetch given */
 	bool json;
 	struct kmig_tls_cfg tls;	/* --tls-creds / --tls-psk */
 	const char *save_dir;
@@ -131,11 +134,20 @@ struct mig_job {
 	uint64_t pc_stale;		/* destination: fetched before RUN */
 	uint64_t pc_requests;		/* page requests (faults, stale) */
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */
+	uint64_t pc_prefetched;		/* source: sent with an answer */
 	uint64_t pc_faults;		/* destination: faults reported;
 					 * source: requests after RESUMED */
 	uint64_t pc_load_faults;	/* destination: faults while the VMM
 					 * loaded its state (its devices') */
 	uint64_t pc_lat_p50_us, pc_lat_p99_us;	/* fault to install */
+	/* while postcopy runs after RESUMED, and at its end: */
+	bool pc_running;		/* the progress line is postcopy's */
+	uint64_t pc_remaining;		/* source: discard list pages not pushed
+					 * yet; destination: missing pages
+					 * still absent */
+	uint64_t pc_urgent_bytes;	/* on the main channel since RUN */
+	uint64_t pc_background_bytes;	/* on the page channels since RUN */
+	struct mig_bt_stats pc_bt;	/* destination: blocktime */
 	unsigned int channels;
 	enum kmig_tls_creds tls;
 	unsigned int tls_ktls, tls_relay;	/* channels in each mode */
@@ -367,6 +379,9 @@ void mig_job_count(struct mig_job *j, const struct mig_counts *c);
  * known), or another -errno with @err. */
 void mig_job_end(struct mig_job *j, int ret, const char *err);
 void mig_progress(const struct mig_opts *o, const struct mig_job *j);
+/* Postcopy's progress line (after RESUMED), and the job info published. */
+void mig_progress_postcopy(const struct mig_opts *o, const struct mig_job *j,
+			   bool source);
 /* The job info into $KMIG_JOB_DIR/info.json, when kmigd runs the job. */
 void mig_job_publish(const struct mig_job *j, bool source);
 void mig_report(const struct mig_opts *o, const struct mig_job *j,

@@ -48,6 +48,8 @@ static const char usage[] =
 "  --postcopy-bandwidth MIB_PER_S\n"
 "                             cap the background push after the switch\n"
 "                             (requested pages are never capped)\n"
+"  --postcopy-prefetch W      send up to W pages after a faulting one with\n"
+"                             its answer, 0..96 (default 0)\n"
 "  --resume                   postcopy recovery: send `kmig postcopy-recover`\n"
 "                             at ADDR:PORT every page its guest still\n"
 "                             lacks (the VMM's guest migrated away in\n"
@@ -122,6 +124,12 @@ static int migrate_opt(struct mig_opts *o, int c, void *opaque)
 			return -EINVAL;
 		o->postcopy_bandwidth = v << 20;
 		return 0;
+	case 'W':
+		if (mig_parse_u64(o->cmd, "--postcopy-prefetch", optarg, 0,
+				  POSTCOPY_PREFETCH_MAX, &o->postcopy_prefetch))
+			return -EINVAL;
+		o->postcopy_prefetch_set = true;
+		return 0;
 	case 'm':
 		if (mig_parse_u64(o->cmd, "--max-throttle", optarg, 0,
 				  99, &v))
@@ -163,6 +171,7 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		{ "postcopy", no_argument, NULL, 'P' },
 		{ "postcopy-after", required_argument, NULL, 'A' },
 		{ "postcopy-bandwidth", required_argument, NULL, 'B' },
+		{ "postcopy-prefetch", required_argument, NULL, 'W' },
 		{ "resume", no_argument, NULL, 'R' },
 		{ "ctl", required_argument, NULL, 'C' },
 		MIG_LONGOPT_HELP,
@@ -175,6 +184,7 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 	o->channels = 1;
 	o->max_downtime_ms = 300;
 	o->max_throttle = 99;
+	o->postcopy_prefetch = POSTCOPY_PREFETCH_DEFAULT;
 	ret = mig_parse_opts(o, argc, argv, opts, usage, migrate_opt, NULL);
 	if (!ret)
 		ret = mig_parse_end(o, argc, argv, MIG_PEER_TO);
@@ -186,6 +196,8 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --io-timeout, --tls-creds or --tls-psk, and --json");
 	if (o->postcopy_on_start && !o->ctl)
 		return mig_usage_error(o->cmd, "--postcopy-after start needs --ctl SOCK");
+	if (o->postcopy_prefetch_set && !o->postcopy)
+		return mig_usage_error(o->cmd, "--postcopy-prefetch needs --postcopy");
 	if (!o->postcopy)
 		return 0;
 	if (!o->postcopy_rounds && !o->postcopy_ms && !o->postcopy_on_start)

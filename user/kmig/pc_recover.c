@@ -71,6 +71,8 @@ struct rc_dst {
 	struct kmig_slot dslots[MIG_MAX_SLOTS];
 	uint64_t zpages[KMIG_STREAM_MAX_BATCH];
 	uint8_t *bounce;		/* KMIG_STREAM_MAX_BATCH pages */
+	struct mig_blocktime bt;
+	bool bt_inited;
 };
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
@@ -102,7 +104,8 @@ static void *faulter(void *arg)
 {
 	struct rc_dst *d = arg;
 
-	mig_pc_forward_faults(d->ffd, d->stop[0], &d->out, &d->link, &d->job.pc_requests);
+	mig_pc_forward_faults(d->ffd, d->stop[0], &d->out, &d->link,
+			      &d->job.pc_requests, &d->bt);
 	return NULL;
 }
 
@@ -135,12 +138,15 @@ static int install(struct rc_dst *d, uint32_t slot, const uint64_t *pages,
 		   const void *buf, unsigned int n)
 {
 	int ret = kmig_ctx_install(d->vm.ctx_fd, slot, pages, buf, n);
+	int i = mig_vm_slot_index(&d->vm, slot);
 
 	if (ret)
 		return fail(d, ret, "cannot install pages %llu..%llu of slot %u: %s",
 			    (unsigned long long)pages[0],
 			    (unsigned long long)pages[n - 1], slot,
 			    strerror(-ret));
+	if (i >= 0)
+		mig_bt_installed(&d->bt, i, pages, n);
 	if (buf)
 		d->job.memory_normal += n;
 	else
@@ -446,6 +452,12 @@ static int recover(struct rc_dst *d)
 	if (ret)
 		return fail(d, ret, "%s", d->job.error);
 	d->job.memory_total = d->vm.mem_size;
+	ret = mig_bt_init(&d->bt, &d->vm);
+	d->bt_inited = true;		/* freed whole, even after -ENOMEM */
+	if (ret)
+		return fail(d, ret, "out of memory");
+	/* before the asker thread shares the VMM's connection */
+	mig_bt_ask_vcpus(&d->bt, &d->vm.vmm, d->o.cmd);
 	ret = take_faults(d);
 	if (!ret)
 		ret = listen_on(d);
@@ -500,6 +512,8 @@ int postcopy_recover_main(int argc, char *argv[])
 	ret = mig_link_cause(&d->link, err, sizeof(err));
 	d->job.data_processed = (d->job.memory_normal +
 				 d->job.memory_constant) * MIG_PAGE;
+	if (d->bt_inited)
+		mig_bt_stats(&d->bt, &d->job.pc_bt);
 	mig_job_end(&d->job, ret, err);
 	mig_report(&d->o, &d->job, false);
 	status = !ret ? 0 : d->ffd >= 0 ? 3 : 1;
@@ -520,6 +534,8 @@ int postcopy_recover_main(int argc, char *argv[])
 		close(d->stop[1]);
 	}
 	mig_vm_present_free(&d->vm);
+	if (d->bt_inited)
+		mig_bt_free(&d->bt);
 	if (d->vm.ctx_fd >= 0)
 		mig_vm_detach(&d->vm);
 	mig_link_destroy(&d->link);

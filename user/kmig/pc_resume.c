@@ -47,23 +47,13 @@ struct rc_src {
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
 
-static int slot_index(const struct mig_vm *vm, uint32_t id)
-{
-	unsigned int i;
-
-	for (i = 0; i < vm->nslots; i++)
-		if (vm->slots[i].id == id)
-			return i;
-	return -1;
-}
-
 /* The return path's reader: a REQUEST, checked, into the ring. */
 static int on_request(void *opaque, uint64_t value)
 {
 	struct rc_src *s = opaque;
 	uint32_t slot = value >> 32;
 	uint64_t page = value & 0xffffffffu;
-	int i = slot_index(&s->vm, slot), ret = 0;
+	int i = mig_vm_slot_index(&s->vm, slot), ret = 0;
 
 	if (i < 0 || page >= s->vm.slots[i].npages)
 		return fail(s, -EPROTO,
@@ -151,7 +141,8 @@ static int answer_requests(struct rc_src *s)
 
 	while (next_request(s, &value)) {
 		page = value & 0xffffffffu;
-		ret = send_pages(s, slot_index(&s->vm, value >> 32), &page, 1);
+		ret = send_pages(s, mig_vm_slot_index(&s->vm, value >> 32),
+				 &page, 1);
 		if (ret)
 			return ret;
 		s->job.pc_requests++;

@@ -33,6 +33,15 @@
 struct precopy_src;
 struct mig_opts;
 
+/*
+ * --postcopy-prefetch: after a fault's request, the source sends up to
+ * this many of the pages that follow it with the answer
+ * (Documentation/postcopy.rst, "Prefetch"); at most
+ * POSTCOPY_PREFETCH_MAX, so that an answer stays one record.
+ */
+#define POSTCOPY_PREFETCH_DEFAULT	0
+#define POSTCOPY_PREFETCH_MAX		96
+
 /* Returns true if --postcopy asks for the switch now (a round just ended). */
 bool postcopy_due(struct precopy_src *s);
 int postcopy_run(struct precopy_src *s);

@@ -17,6 +17,11 @@
  * From RESUMED on, the watch thread waits for the VMM's end of its
  * control connection: a VMM gone after RUN took the guest with it, and
  * the source hears FAILED (EOWNERDEAD), never COMPLETE.
+ *
+ * What users see while it runs (postcopy_dst_progress()): the module's
+ * installs since the listen, asked for or pushed, the missing pages still
+ * absent, the bytes of each path, and the blocktime (blocktime.h) of the
+ * faults the fault thread read, by the VMM's vCPU threads (its `vcpus`).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +66,10 @@ struct pc_dst {
 	int ffd;			/* the fault fd */
 	int stop[2];			/* the fault thread's stop pipe */
 	uint64_t start_ns;		/* POSTCOPY came */
+	struct mig_blocktime bt;
+	bool listening;			/* the fields below are set */
+	struct kmig_ctx_stats at_listen;	/* the module's counts then */
+	uint64_t urgent_at_listen, background_at_listen;	/* bytes */
 };
 
 int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
@@ -85,6 +94,8 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 	pc->devpkt_tail = &pc->devpkts;
 	pc->start_ns = kmig_now_ns();
 	d->pc = pc;
+	if (mig_bt_init(&pc->bt, &d->vm))
+		return -ENOMEM;
 	for (i = 0; i < d->vm.nslots; i++) {
 		struct mig_slot *sl = &d->vm.slots[i];
 		size_t words = kmig_bitmap_words(sl->npages);
@@ -183,7 +194,8 @@ static void *faulter(void *arg)
 	struct dst *d = arg;
 
 	kmig_delay_at("pc-faults");	/* a test's late fault server */
-	mig_pc_forward_faults(d->pc->ffd, d->pc->stop[0], &d->out, &d->link, &d->job.pc_requests);
+	mig_pc_forward_faults(d->pc->ffd, d->pc->stop[0], &d->out, &d->link,
+			      &d->job.pc_requests, &d->pc->bt);
 	return NULL;
 }
 
@@ -258,12 +270,27 @@ static int vmm_req(struct dst *d, const char *req)
 	return ret ? fail(d, ret, "%s", why) : 0;
 }
 
+/* Bytes decoded so far on the main channel and on the page channels. */
+static void channel_bytes(struct dst *d, uint64_t *urgent,
+			  uint64_t *background)
+{
+	unsigned int i;
+
+	*urgent = __atomic_load_n(&d->recv.ch[0].dec.pos, __ATOMIC_RELAXED);
+	*background = 0;
+	for (i = 1; i < d->recv.nchan; i++)
+		*background += __atomic_load_n(&d->recv.ch[i].dec.pos,
+					       __ATOMIC_RELAXED);
+}
+
 /* Listen: guest RAM unmapped everywhere, missing mode, faults served. */
 static int listen_faults(struct dst *d)
 {
 	unsigned int i;
 	int ret;
 
+	/* so that blocktime tells vCPUs from other threads */
+	mig_bt_ask_vcpus(&d->pc->bt, &d->vm.vmm, d->o.cmd);
 	for (i = 0; i < d->vm.nslots; i++) {
 		struct mig_slot *sl = &d->vm.slots[i];
 
@@ -276,6 +303,14 @@ static int listen_faults(struct dst *d)
 		ret = set_missing(d);
 	if (ret)
 		return ret;
+	ret = kmig_ctx_stats(d->vm.ctx_fd, &d->pc->at_listen);
+	if (ret)
+		return fail(d, ret, "cannot read the context's statistics: %s",
+			    strerror(-ret));
+	channel_bytes(d, &d->pc->urgent_at_listen,
+		      &d->pc->background_at_listen);
+	__atomic_store_n(&d->pc->listening, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->recv.bt, &d->pc->bt, __ATOMIC_RELEASE);
 	ret = kmig_ctx_fault_fd(d->vm.ctx_fd, KMIG_FAULT_FD_KEEP_WAITING);
 	if (ret < 0)
 		return fail(d, ret, "cannot open the fault fd: %s",
@@ -468,15 +503,54 @@ static void join_runner(struct pc_dst *pc)
 	pc->runner_started = false;
 }
 
-static void fault_stats(struct dst *d)
+/*
+ * Missing pages still absent, from the module's present bitmaps (a page
+ * may also have arrived before its slot went into missing mode).
+ */
+static uint64_t missing_left(struct dst *d)
 {
-	struct kmig_ctx_stats st;
+	uint64_t w, n = 0, *present;
+	unsigned int i;
+	char why[128];
+	int ret;
 
-	if (kmig_ctx_stats(d->vm.ctx_fd, &st))
+	for (i = 0; i < d->vm.nslots; i++) {
+		struct mig_slot *sl = &d->vm.slots[i];
+
+		present = mig_slot_present(d->vm.ctx_fd, sl->id, sl->npages,
+					   &ret, why, sizeof(why));
+		if (!present)
+			continue;
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++)
+			n += __builtin_popcountll(sl->missing[w] & ~present[w]);
+		free(present);
+	}
+	return n;
+}
+
+void postcopy_dst_progress(struct dst *d, struct mig_job *j)
+{
+	struct pc_dst *pc = __atomic_load_n(&d->pc, __ATOMIC_ACQUIRE);
+	struct kmig_ctx_stats st;
+	uint64_t urgent, background;
+
+	if (!pc || !__atomic_load_n(&pc->listening, __ATOMIC_ACQUIRE) ||
+	    kmig_ctx_stats(d->vm.ctx_fd, &st))
 		return;
-	d->job.pc_faults = st.faults;
-	d->job.pc_lat_p50_us = mig_fault_percentile(&st, 50);
-	d->job.pc_lat_p99_us = mig_fault_percentile(&st, 99);
+	j->postcopy = true;
+	j->pc_running = true;
+	j->pc_faults = st.faults;
+	j->pc_requests = __atomic_load_n(&d->job.pc_requests, __ATOMIC_RELAXED);
+	j->pc_lat_p50_us = mig_fault_percentile(&st, 50);
+	j->pc_lat_p99_us = mig_fault_percentile(&st, 99);
+	/* installs of missing-mode pages nobody had asked for */
+	j->pc_pushed = st.installed_background -
+		       pc->at_listen.installed_background;
+	j->pc_remaining = missing_left(d);
+	channel_bytes(d, &urgent, &background);
+	j->pc_urgent_bytes = urgent - pc->urgent_at_listen;
+	j->pc_background_bytes = background - pc->background_at_listen;
+	mig_bt_stats(&pc->bt, &j->pc_bt);
 }
 
 int postcopy_dst_finish(struct dst *d)
@@ -505,7 +579,8 @@ int postcopy_dst_finish(struct dst *d)
 				    sl->id);
 	}
 	postcopy_dst_stop(d);
-	fault_stats(d);
+	postcopy_dst_progress(d, &d->job);
+	d->job.pc_running = false;
 	ret = mig_hs_send(&d->out, MIG_HS_COMPLETE, 0, NULL);
 	if (ret)
 		fprintf(stderr, "kmig incoming: every page arrived, but the source did not hear it: %s\n",
@@ -555,6 +630,8 @@ void postcopy_dst_free(struct dst *d)
 		d->vm.slots[i].missing = NULL;
 		d->vm.slots[i].stale = NULL;
 	}
+	__atomic_store_n(&d->recv.bt, NULL, __ATOMIC_RELEASE);
+	mig_bt_free(&pc->bt);
 	if (pc->ffd >= 0)
 		close(pc->ffd);
 	if (pc->stop[0] >= 0) {

@@ -14,6 +14,9 @@
  * moved to each requested page. Once they are done the main stream ends,
  * and the destination's COMPLETE ends the migration.
  *
+ * After RESUMED, each answer also carries up to --postcopy-prefetch
+ * pages that follow the last page asked for (prefetch()).
+ *
  * For tests, $KMIG_PUSH_AFTER_FAULT=1 holds the push until the guest has
  * faulted at the destination (push_after_fault()).
  */
@@ -38,6 +41,8 @@
  * of them in a row) go out in one record and one write.
  */
 #define URGENT_BATCH	32
+/* Pages of one answer: the requests' and the prefetched ones. */
+#define ANSWER_MAX	(URGENT_BATCH + POSTCOPY_PREFETCH_MAX)
 
 /* The requests not answered yet, in order; the urgent thread's state. */
 struct pc_src {
@@ -52,7 +57,11 @@ struct pc_src {
 	uint64_t requests, answered;	/* requests, faults: atomic */
 	uint64_t faults;		/* requests since RESUMED */
 	uint64_t pushed_before;		/* page channels' pages at RUN */
-	uint8_t page[URGENT_BATCH][MIG_PAGE];
+	uint64_t bytes_before;		/* and their bytes */
+	uint64_t urgent_before;		/* main channel's bytes at RUN */
+	uint64_t prefetched;		/* pages prefetched (atomic) */
+	uint64_t *sent[MIG_MAX_SLOTS];	/* pages sent on the urgent path */
+	uint8_t page[ANSWER_MAX][MIG_PAGE];
 };
 
 bool postcopy_due(struct precopy_src *s)
@@ -67,16 +76,6 @@ bool postcopy_due(struct precopy_src *s)
 	return s->round + 1 >= s->o.postcopy_rounds;
 }
 
-static int slot_index(struct precopy_src *s, uint32_t id)
-{
-	unsigned int i;
-
-	for (i = 0; i < s->vm.nslots; i++)
-		if (s->vm.slots[i].id == id)
-			return i;
-	return -1;
-}
-
 /* The return path's reader: a REQUEST, checked, to the urgent thread. */
 static int on_request(void *opaque, uint64_t value)
 {
@@ -84,7 +83,7 @@ static int on_request(void *opaque, uint64_t value)
 	struct pc_src *pc = s->pc;
 	uint32_t slot = value >> 32;
 	uint64_t page = value & 0xffffffffu, *q;
-	int i = slot_index(s, slot);
+	int i = mig_vm_slot_index(&s->vm, slot);
 
 	if (i < 0 || page >= s->vm.slots[i].npages)
 		return fail(s, -EPROTO,
@@ -121,11 +120,52 @@ static int by_value(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static bool test_bit64(const uint64_t *map, uint64_t p)
+{
+	return map[p / 64] & (1ull << (p % 64));
+}
+
+/* Returns true if the push has taken (sent, or is sending) @p's chunk. */
+static bool pushed_chunk(const struct precopy_src *s, unsigned int slot,
+			 uint64_t p)
+{
+	uint64_t c = s->senders.first_chunk[slot] + p / MIG_CHUNK_PAGES;
+
+	return __atomic_load_n(&s->senders.taken[c / 64], __ATOMIC_RELAXED) &
+	       (1ull << (c % 64));
+}
+
+/*
+ * The prefetch window after a fault: of the --postcopy-prefetch pages
+ * after @last in the @slot-th slot, those the destination still lacks
+ * (in the discard list) that neither the urgent path nor the push has
+ * sent, into @pages from @n on. Only after RESUMED: before it, the
+ * requests are the stale pages, and the downtime waits for each answer.
+ * Returns the new count.
+ */
+static unsigned int prefetch(struct precopy_src *s, unsigned int slot,
+			     uint64_t last, uint64_t *pages, unsigned int n)
+{
+	const struct mig_slot *sl = &s->vm.slots[slot];
+	uint64_t p, end = last + 1 + s->o.postcopy_prefetch;
+
+	if (!__atomic_load_n(&s->rp.resumed, __ATOMIC_ACQUIRE))
+		return n;
+	if (end > sl->npages)
+		end = sl->npages;
+	for (p = last + 1; p < end && n < ANSWER_MAX; p++)
+		if (test_bit64(sl->bitmap, p) &&
+		    !test_bit64(s->pc->sent[slot], p) &&
+		    !pushed_chunk(s, slot, p))
+			pages[n++] = p;
+	return n;
+}
+
 /*
  * Requested pages @v[0..@n), all of one slot, now, on the urgent path, in
  * one RAM_PAGES record (its list ascending, each page once: a page two
- * vCPUs faulted on may be asked for twice); the push goes on from the
- * last.
+ * vCPUs faulted on may be asked for twice), with the prefetch window
+ * after the last; the push goes on from the last requested.
  */
 static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 {
@@ -134,19 +174,23 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 		.kind = KMIG_SEC_RAM, .version = 1, .name = "urgent",
 	};
 	uint32_t slot = v[0] >> 32;
-	uint64_t pages[URGENT_BATCH];
-	const void *data[URGENT_BATCH];
+	uint64_t pages[ANSWER_MAX];
+	const void *data[ANSWER_MAX];
 	struct kmig_enc *e = &s->ch[0].enc;
-	unsigned int i, k;
+	unsigned int i, k, asked, idx = mig_vm_slot_index(&s->vm, slot);
 	int ret;
 
 	qsort(v, n, sizeof(*v), by_value);
 	for (i = k = 1; i < n; i++)
 		if (v[i] != v[k - 1])
 			v[k++] = v[i];
-	n = k;
-	for (i = 0; i < n; i++) {
+	asked = k;
+	for (i = 0; i < asked; i++)
 		pages[i] = v[i] & 0xffffffffu;
+	n = prefetch(s, idx, pages[asked - 1], pages, asked);
+	__atomic_fetch_add(&s->pc->prefetched, n - asked, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		s->pc->sent[idx][pages[i] / 64] |= 1ull << (pages[i] % 64);
 		data[i] = s->pc->page[i];
 		ret = kmig_ctx_read(s->vm.ctx_fd, slot, pages[i] * MIG_PAGE,
 				    s->pc->page[i], MIG_PAGE);
@@ -155,7 +199,7 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 				    (unsigned long long)pages[i], slot,
 				    strerror(-ret));
 	}
-	mig_senders_seek(&s->senders, slot_index(s, slot), pages[n - 1]);
+	mig_senders_seek(&s->senders, idx, pages[asked - 1]);
 	precopy_main_begin(s);
 	ret = kmig_enc_section(e, &sec);
 	if (!ret)
@@ -340,9 +384,13 @@ static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 	uint16_t type;
 	int ret;
 
-	do
-		ret = mig_link_take(&s->link, 1000, &type, value);
-	while (ret == -EAGAIN);
+	/* meanwhile (RESUMED came) the progress line goes on */
+	while ((ret = mig_link_take(&s->link, MIG_TICK_MS, &type,
+				    value)) == -EAGAIN) {
+		postcopy_progress(s);
+		if (s->job.pc_running)
+			mig_progress(&s->o, &s->job);
+	}
 	if (ret == -ECANCELED)
 		return ret;
 	if (ret)
@@ -375,6 +423,7 @@ static int end_main(struct precopy_src *s)
 static int pc_init(struct precopy_src *s)
 {
 	struct pc_src *pc = calloc(1, sizeof(*pc));
+	unsigned int i;
 
 	if (!pc)
 		return fail(s, -ENOMEM, "out of memory");
@@ -387,6 +436,11 @@ static int pc_init(struct precopy_src *s)
 	pthread_mutex_init(&pc->lock, NULL);
 	kmig_cond_init(&pc->cond);
 	s->pc = pc;
+	for (i = 0; i < s->vm.nslots; i++) {
+		pc->sent[i] = calloc(kmig_bitmap_words(s->vm.slots[i].npages), 8);
+		if (!pc->sent[i])
+			return fail(s, -ENOMEM, "out of memory");
+	}
 	s->job.postcopy = true;
 	if (mig_senders_seekable(&s->senders))
 		return fail(s, -ENOMEM, "out of memory");
@@ -398,27 +452,45 @@ static int pc_init(struct precopy_src *s)
 	return 0;
 }
 
-/* Page channels' pages so far (atomic: their senders count them). */
-static uint64_t pushed(struct precopy_src *s)
+/*
+ * Page channels' pages so far, and into @bytes (unless NULL) their bytes
+ * (atomic: their senders count them).
+ */
+static uint64_t pushed(struct precopy_src *s, uint64_t *bytes)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, b = 0;
 	unsigned int i;
 
-	for (i = 1; i < s->o.channels; i++)
+	for (i = 1; i < s->o.channels; i++) {
 		n += __atomic_load_n(&s->ch[i].pages, __ATOMIC_RELAXED) +
 		     __atomic_load_n(&s->ch[i].zero, __ATOMIC_RELAXED);
+		b += __atomic_load_n(&s->ch[i].bytes, __ATOMIC_RELAXED);
+	}
+	if (bytes)
+		*bytes = b;
 	return n;
 }
 
 void postcopy_progress(struct precopy_src *s)
 {
 	struct pc_src *pc = s->pc;
+	uint64_t bytes;
 
 	if (!pc || !pc->resumed)
 		return;
+	s->job.pc_running = true;
 	s->job.pc_requests = __atomic_load_n(&pc->requests, __ATOMIC_RELAXED);
 	s->job.pc_faults = __atomic_load_n(&pc->faults, __ATOMIC_RELAXED);
-	s->job.pc_pushed = pushed(s) - pc->pushed_before;
+	s->job.pc_pushed = pushed(s, &bytes) - pc->pushed_before;
+	s->job.pc_background_bytes = bytes - pc->bytes_before;
+	s->job.pc_urgent_bytes = __atomic_load_n(&s->ch[0].enc.bytes,
+						 __ATOMIC_RELAXED) -
+				 pc->urgent_before;
+	s->job.pc_prefetched = __atomic_load_n(&pc->prefetched,
+					       __ATOMIC_RELAXED);
+	/* the push sends each page of the discard list once */
+	s->job.pc_remaining = s->job.pc_discarded > s->job.pc_pushed ?
+			      s->job.pc_discarded - s->job.pc_pushed : 0;
 }
 
 int postcopy_run(struct precopy_src *s)
@@ -443,7 +515,9 @@ int postcopy_run(struct precopy_src *s)
 	/* It may run there from now on: here only after its FAILED. */
 	s->handed_over = true;
 	mig_hs_reader_go_sent(&s->rp);
-	s->pc->pushed_before = pushed(s);
+	s->pc->pushed_before = pushed(s, &s->pc->bytes_before);
+	s->pc->urgent_before = __atomic_load_n(&s->ch[0].enc.bytes,
+					       __ATOMIC_RELAXED);
 	ret = start_push(s, hold);
 	if (!ret)
 		ret = expect(s, MIG_HS_RESUMED, &value);
@@ -463,6 +537,7 @@ int postcopy_run(struct precopy_src *s)
 	if (!ret)
 		ret = expect(s, MIG_HS_COMPLETE, &value);
 	postcopy_progress(s);
+	s->job.pc_running = false;
 	if (getenv("KMIG_DEBUG"))
 		fprintf(stderr, "postcopy: %llu pages discarded, %llu requests (%llu faults), %llu answered\n",
 			(unsigned long long)s->job.pc_discarded,
@@ -495,12 +570,15 @@ void postcopy_failed(struct precopy_src *s)
 void postcopy_free(struct precopy_src *s)
 {
 	struct pc_src *pc = s->pc;
+	unsigned int i;
 
 	if (!pc)
 		return;
 	postcopy_stop(s);
 	pthread_cond_destroy(&pc->cond);
 	pthread_mutex_destroy(&pc->lock);
+	for (i = 0; i < MIG_MAX_SLOTS; i++)
+		free(pc->sent[i]);
 	free(pc->q);
 	free(pc);
 	s->pc = NULL;

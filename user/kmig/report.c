@@ -47,10 +47,44 @@ static double mib(uint64_t b)
 	return b / 1048576.0;
 }
 
+/* Average of @us over @n, 0 when there is none. */
+static uint64_t avg(uint64_t us, uint64_t n)
+{
+	return n ? us / n : 0;
+}
+
+void mig_progress_postcopy(const struct mig_opts *o, const struct mig_job *j,
+			   bool source)
+{
+	const struct mig_bt_stats *bt = &j->pc_bt;
+
+	mig_job_publish(j, source);
+	if (!isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr,
+		"\r%s: postcopy  requested %llu  pushed %llu  remaining %llu pages  urgent %.1f MiB  background %.1f MiB",
+		o->cmd, (unsigned long long)j->pc_requests,
+		(unsigned long long)j->pc_pushed,
+		(unsigned long long)j->pc_remaining, mib(j->pc_urgent_bytes),
+		mib(j->pc_background_bytes));
+	if (!source)
+		fprintf(stderr, "  vCPUs blocked %llu ms  round trip %llu us avg, %llu max",
+			(unsigned long long)bt->vcpu_total_us / 1000,
+			(unsigned long long)avg(bt->vcpu_total_us + bt->other_us,
+						bt->resolved),
+			(unsigned long long)bt->max_us);
+	fprintf(stderr, "   ");
+	fflush(stderr);
+}
+
 void mig_progress(const struct mig_opts *o, const struct mig_job *j)
 {
 	unsigned int pct;
 
+	if (j->pc_running) {
+		mig_progress_postcopy(o, j, true);
+		return;
+	}
 	mig_job_publish(j, true);	/* only a source shows progress */
 	if (!isatty(STDERR_FILENO))
 		return;
@@ -71,6 +105,53 @@ static const char *tls_creds(const struct mig_job *j)
 {
 	return j->tls == KMIG_TLS_X509 ? "x509" :
 	       j->tls == KMIG_TLS_PSK ? "psk" : "none";
+}
+
+/* One field "@name": @v, and the comma. */
+static void json_num(FILE *f, const char *name, uint64_t v)
+{
+	fprintf(f, "  \"%s\": %llu,\n", name, (unsigned long long)v);
+}
+
+/* A JSON list of @n values @v[i] / @div. */
+static void json_list(FILE *f, const char *name, const uint64_t *v,
+		      unsigned int n, uint64_t div)
+{
+	unsigned int i;
+
+	fprintf(f, "  \"%s\": [", name);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%llu", i ? ", " : "",
+			(unsigned long long)(v[i] / div));
+	fprintf(f, "],\n");
+}
+
+/*
+ * Destination: blocktime (blocktime.h). QEMU 10.1's names where the
+ * meaning is theirs: postcopy_blocktime (ms every vCPU was blocked at
+ * once), postcopy_vcpu_blocktime (ms, by vCPU), the latencies (ns,
+ * averages); the rest is kmig's.
+ */
+static void json_blocktime(FILE *f, const struct mig_bt_stats *bt)
+{
+	uint64_t lat[MIG_BT_MAX_VCPUS];
+	unsigned int i;
+
+	for (i = 0; i < bt->nvcpus; i++)
+		lat[i] = 1000 * avg(bt->vcpu_us[i], bt->vcpu_faults[i]);
+	json_num(f, "postcopy_blocktime", bt->all_us / 1000);
+	json_list(f, "postcopy_vcpu_blocktime", bt->vcpu_us, bt->nvcpus, 1000);
+	json_list(f, "postcopy_vcpu_blocktime_us", bt->vcpu_us, bt->nvcpus, 1);
+	json_list(f, "postcopy_vcpu_faults", bt->vcpu_faults, bt->nvcpus, 1);
+	json_list(f, "postcopy_vcpu_latency", lat, bt->nvcpus, 1);
+	json_num(f, "postcopy_vcpu_blocktime_total_us", bt->vcpu_total_us);
+	json_num(f, "postcopy_non_vcpu_faults", bt->other_faults);
+	json_num(f, "postcopy_non_vcpu_blocktime_us", bt->other_us);
+	json_num(f, "postcopy_non_vcpu_latency",
+		 1000 * avg(bt->other_us, bt->other_faults));
+	json_num(f, "postcopy_latency",
+		 1000 * avg(bt->vcpu_total_us + bt->other_us, bt->resolved));
+	json_num(f, "postcopy_request_rtt_max_us", bt->max_us);
 }
 
 static void json(FILE *f, const struct mig_job *j, bool source)
@@ -123,26 +204,24 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 		       (unsigned long long)j->memory_torn);
 	}
 	if (j->postcopy) {
-		fprintf(f, "  \"postcopy_discarded\": %llu,\n",
-		       (unsigned long long)j->pc_discarded);
-		fprintf(f, "  \"postcopy_requests\": %llu,\n",
-		       (unsigned long long)j->pc_requests);
-		if (source)
-			fprintf(f, "  \"postcopy_pushed\": %llu,\n"
-			       "  \"postcopy_fault_requests\": %llu,\n",
-			       (unsigned long long)j->pc_pushed,
-			       (unsigned long long)j->pc_faults);
-		else
-			fprintf(f, "  \"postcopy_stale\": %llu,\n"
-			       "  \"postcopy_faults\": %llu,\n"
-			       "  \"postcopy_load_faults\": %llu,\n"
-			       "  \"postcopy_fault_latency_p50_us\": %llu,\n"
-			       "  \"postcopy_fault_latency_p99_us\": %llu,\n",
-			       (unsigned long long)j->pc_stale,
-			       (unsigned long long)j->pc_faults,
-			       (unsigned long long)j->pc_load_faults,
-			       (unsigned long long)j->pc_lat_p50_us,
-			       (unsigned long long)j->pc_lat_p99_us);
+		json_num(f, "postcopy_discarded", j->pc_discarded);
+		json_num(f, "postcopy_requests", j->pc_requests);
+		json_num(f, "postcopy_pushed", j->pc_pushed);
+		json_num(f, "postcopy_remaining", j->pc_remaining);
+		json_num(f, "postcopy_urgent_bytes", j->pc_urgent_bytes);
+		json_num(f, "postcopy_background_bytes", j->pc_background_bytes);
+	}
+	if (j->postcopy && source) {
+		json_num(f, "postcopy_fault_requests", j->pc_faults);
+		json_num(f, "postcopy_prefetched", j->pc_prefetched);
+	}
+	if (j->postcopy && !source) {
+		json_num(f, "postcopy_stale", j->pc_stale);
+		json_num(f, "postcopy_faults", j->pc_faults);
+		json_num(f, "postcopy_load_faults", j->pc_load_faults);
+		json_num(f, "postcopy_fault_latency_p50_us", j->pc_lat_p50_us);
+		json_num(f, "postcopy_fault_latency_p99_us", j->pc_lat_p99_us);
+		json_blocktime(f, &j->pc_bt);
 	}
 	fprintf(f, "  \"error\": \"");
 	for (const char *p = j->error; *p; p++)
@@ -180,10 +259,26 @@ void mig_job_publish(const struct mig_job *j, bool source)
 		unlink(tmp);
 }
 
+/* The summary's blocktime lines: every vCPU's, then the other threads'. */
+static void summary_blocktime(const struct mig_bt_stats *bt)
+{
+	unsigned int i;
+
+	printf("  blocktime: vCPUs %llu ms in all, all at once %llu ms; other threads %llu faults, %llu ms\n",
+	       (unsigned long long)bt->vcpu_total_us / 1000,
+	       (unsigned long long)bt->all_us / 1000,
+	       (unsigned long long)bt->other_faults,
+	       (unsigned long long)bt->other_us / 1000);
+	for (i = 0; i < bt->nvcpus; i++)
+		printf("    vCPU %u: %llu faults, blocked %llu ms\n", i,
+		       (unsigned long long)bt->vcpu_faults[i],
+		       (unsigned long long)bt->vcpu_us[i] / 1000);
+}
+
 void mig_report(const struct mig_opts *o, const struct mig_job *j,
 		bool source)
 {
-	if (isatty(STDERR_FILENO) && source)
+	if (isatty(STDERR_FILENO) && (source || j->postcopy))
 		fputc('\n', stderr);
 	mig_job_publish(j, source);
 	if (o->json) {
@@ -211,10 +306,14 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 		printf("  pages that arrived torn and came again: %llu\n",
 		       (unsigned long long)j->memory_torn);
 	if (j->postcopy)
-		printf("  postcopy: %llu pages discarded, %llu requested%s\n",
+		printf("  postcopy: %llu pages discarded, %llu requested%s, %llu pushed; urgent %.1f MiB, background %.1f MiB\n",
 		       (unsigned long long)j->pc_discarded,
 		       (unsigned long long)j->pc_requests,
-		       source ? "" : " (stale pages and faults)");
+		       source ? "" : " (stale pages and faults)",
+		       (unsigned long long)j->pc_pushed,
+		       mib(j->pc_urgent_bytes), mib(j->pc_background_bytes));
+	if (j->postcopy && !source)
+		summary_blocktime(&j->pc_bt);
 	if (j->tls)
 		printf("  TLS 1.3 (%s): kernel TLS on %u channel%s, relay on %u\n",
 		       tls_creds(j), j->tls_ktls, j->tls_ktls == 1 ? "" : "s",

@@ -61,4 +61,15 @@ struct mig_vm {
 	uint64_t mem_size;
 };
 
+/* The index in @vm->slots of slot @id, or -1 when it has none. */
+static inline int mig_vm_slot_index(const struct mig_vm *vm, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nslots; i++)
+		if (vm->slots[i].id == id)
+			return i;
+	return -1;
+}
+
 #endif /* KMIG_ENGINE_H */

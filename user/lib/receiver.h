@@ -55,6 +55,7 @@ struct rbarrier {
 };
 
 struct mig_recv;
+struct mig_blocktime;
 
 struct mig_recv_chan {
 	struct mig_recv *r;
@@ -99,6 +100,9 @@ struct mig_recv {
 	unsigned int pc_switched;
 	bool pc_ready;
 	uint64_t stale_left;
+	/* Postcopy blocktime, set (atomic) before faults are read: every
+	 * install after RUN is told to it (blocktime.h). */
+	struct mig_blocktime *bt;
 };
 
 /* Channel sockets are set in ch[i].sock before mig_recv_run(). */

@@ -18,6 +18,7 @@
 
 #include <linux/kmig.h>
 
+#include "blocktime.h"
 #include "ctx.h"
 #include "receiver.h"
 #include "util.h"
@@ -125,7 +126,10 @@ static int install(struct mig_recv_chan *c, struct mig_slot *sl,
 	if (!n)
 		return 0;
 	ret = kmig_ctx_install(c->r->vm->ctx_fd, sl->id, pages, buf, n);
-	if (ret)
+	if (!ret)
+		mig_bt_installed(__atomic_load_n(&c->r->bt, __ATOMIC_ACQUIRE),
+				 sl - c->r->vm->slots, pages, n);
+	else
 		snprintf(c->err, sizeof(c->err),
 			 "cannot install pages %llu..%llu of slot %u: %s",
 			 (unsigned long long)pages[0],

@@ -13,6 +13,7 @@
 
 #include <linux/kmig.h>
 
+#include "blocktime.h"
 #include "crc32c.h"
 #include "format.h"
 #include "le.h"
@@ -241,7 +242,8 @@ out:
 }
 
 void mig_pc_forward_faults(int ffd, int stop_fd, struct mig_hs_out *out,
-			   struct mig_link *link, uint64_t *requests)
+			   struct mig_link *link, uint64_t *requests,
+			   struct mig_blocktime *bt)
 {
 	struct pollfd p[2] = {
 		{ .fd = ffd, .events = POLLIN },
@@ -267,6 +269,9 @@ void mig_pc_forward_faults(int ffd, int stop_fd, struct mig_hs_out *out,
 			return;
 		}
 		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
+			if (bt)
+				mig_bt_fault(bt, rec[i].slot, rec[i].page,
+					     rec[i].tid);
 			ret = mig_hs_send(out, MIG_HS_REQUEST,
 					  MIG_HS_REQUEST_VALUE(rec[i].slot,
 							       rec[i].page),

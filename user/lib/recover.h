@@ -22,6 +22,8 @@
 #include "engine.h"
 #include "handshake.h"
 
+struct mig_blocktime;
+
 /* The hello for @vm's slots: a buffer to free, its length in *@len. */
 uint8_t *mig_rc_hello_encode(const struct mig_vm *vm, const uint8_t uuid[16],
 			     size_t *len);
@@ -40,10 +42,11 @@ int mig_rc_recv_bitmap(int fd, struct mig_vm *vm, char *err, size_t n);
 /*
  * The destination's fault thread, in postcopy and in its recovery: each
  * record of fault fd @ffd becomes a REQUEST on @out (counted in
- * *@requests) until @stop_fd is readable; a broken fault fd or return
- * path fails @link. Returns when it ends.
+ * *@requests, and told to @bt unless NULL) until @stop_fd is readable; a
+ * broken fault fd or return path fails @link. Returns when it ends.
  */
 void mig_pc_forward_faults(int ffd, int stop_fd, struct mig_hs_out *out,
-			   struct mig_link *link, uint64_t *requests);
+			   struct mig_link *link, uint64_t *requests,
+			   struct mig_blocktime *bt);
 
 #endif /* KMIG_RECOVER_H */

@@ -114,6 +114,8 @@ int kmig_enc_flush(struct kmig_enc *e)
 		e->err = ret;
 		return ret;
 	}
+	__atomic_fetch_add(&e->bytes, e->len + (uint64_t)e->nrefs *
+			   KMIG_STREAM_PAGE_SIZE, __ATOMIC_RELAXED);
 	e->len = 0;
 	e->nrefs = 0;
 	return 0;

@@ -30,6 +30,7 @@ struct kmig_enc {
 	struct kmig_enc_ref *refs;
 	unsigned int nrefs;
 	uint64_t records;	/* records written after the header */
+	uint64_t bytes;		/* written to fd so far (atomic) */
 	uint32_t cont_slot;	/* slot of the last RAM record ... */
 	bool cont_valid;	/* ... since the last section record */
 	int err;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -116,6 +117,39 @@ static void status(struct vmm *vmm, int fd)
 	      ring, vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
 	pthread_mutex_unlock(&vmm->lock);
+}
+
+/*
+ * `vcpus`: each vCPU's thread id, in vCPU order, once every vCPU thread
+ * runs. Reads no guest memory, so it answers while pages are missing.
+ */
+static void vcpus(struct vmm *vmm, int fd)
+{
+	struct timespec until;
+	char line[16 * GUEST_MAX_VCPUS + 32];
+	unsigned int i, off, ready = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);	/* vmm->cond's clock */
+	until.tv_sec += 5;
+	pthread_mutex_lock(&vmm->lock);
+	while (ready < vmm->nvcpus) {
+		for (ready = 0; ready < vmm->nvcpus && vmm->vcpu[ready].tid;
+		     ready++)
+			;
+		if (ready < vmm->nvcpus &&
+		    pthread_cond_timedwait(&vmm->cond, &vmm->lock, &until))
+			break;
+	}
+	off = snprintf(line, sizeof(line), "ok vcpus=%u tids=", vmm->nvcpus);
+	for (i = 0; i < vmm->nvcpus; i++)
+		off += snprintf(line + off, sizeof(line) - off, "%s%d",
+				i ? "," : "", (int)vmm->vcpu[i].tid);
+	pthread_mutex_unlock(&vmm->lock);
+	if (ready < vmm->nvcpus) {
+		reply_err(fd, -ETIMEDOUT, "vcpus: a vCPU thread did not start");
+		return;
+	}
+	reply(fd, "%s", line);
 }
 
 static bool stopped(struct vmm *vmm)
@@ -409,6 +443,9 @@ static int request(struct vmm *vmm, int fd, char *line)
 		break;
 	case VMM_REQ_CTX:
 		send_ctx(vmm, fd);
+		break;
+	case VMM_REQ_VCPUS:
+		vcpus(vmm, fd);
 		break;
 	case VMM_REQ_DIRTYLOG:
 		dirtylog(vmm, fd);

@@ -29,7 +29,8 @@ static const char *const cmds[] = {
 	[VMM_REQ_MEMFD] = "memfd", [VMM_REQ_CTX] = "ctx",
 	[VMM_REQ_DIRTYLOG] = "dirtylog", [VMM_REQ_UNMAP] = "unmap",
 	[VMM_REQ_MAP] = "map", [VMM_REQ_NET] = "net",
-	[VMM_REQ_RING] = "ring", [VMM_REQ_QUIT] = "quit",
+	[VMM_REQ_RING] = "ring", [VMM_REQ_VCPUS] = "vcpus",
+	[VMM_REQ_QUIT] = "quit",
 };
 
 static int refuse(char *err, size_t n, int ret, const char *fmt, ...)

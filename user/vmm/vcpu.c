@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm.h"
 
@@ -193,6 +194,8 @@ static void *vcpu_thread(void *arg)
 	int ret;
 
 	pthread_mutex_lock(&vmm->lock);
+	v->tid = gettid();
+	pthread_cond_broadcast(&vmm->cond);
 	for (;;) {
 		while (vmm->state != VMM_RUNNING && !vmm->quit) {
 			if (!v->parked && io_pending) {

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -67,6 +68,7 @@ struct vmm_vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
+	pid_t tid;			/* its thread's id, 0 until it runs */
 	bool parked;			/* out of KVM_RUN, waiting */
 	uint64_t deadline_ns;		/* pacing: when the next tick is due */
 	uint64_t tick_ns;		/* end of its last tick, 0: none yet */
@@ -269,7 +271,7 @@ enum vmm_req_cmd {
 	VMM_REQ_SAVE, VMM_REQ_LOAD, VMM_REQ_THROTTLE, VMM_REQ_RATE,
 	VMM_REQ_PATTERN, VMM_REQ_CHECKSUM, VMM_REQ_MEMFD, VMM_REQ_CTX,
 	VMM_REQ_DIRTYLOG, VMM_REQ_UNMAP, VMM_REQ_MAP, VMM_REQ_NET,
-	VMM_REQ_RING, VMM_REQ_QUIT,
+	VMM_REQ_RING, VMM_REQ_VCPUS, VMM_REQ_QUIT,
 };
 
 /* One control request, parsed. */

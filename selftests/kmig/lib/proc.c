@@ -545,3 +545,25 @@ uint64_t json_u64(const char *json, const char *key)
 	p = json ? strstr(json, pat) : NULL;
 	return p ? strtoull(p + strlen(pat), NULL, 10) : ~0ull;
 }
+
+int json_u64_list(const char *json, const char *key, uint64_t *v,
+		  unsigned int max)
+{
+	unsigned int n = 0;
+	char pat[64], *end;
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": [", key);
+	p = json ? strstr(json, pat) : NULL;
+	if (!p)
+		return -1;
+	for (p += strlen(pat); n < max && *p != ']'; p = end) {
+		v[n] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		n++;
+		while (*end == ',' || *end == ' ')
+			end++;
+	}
+	return n;
+}

@@ -142,6 +142,12 @@ void agents_free(struct agents *r);
 int proc_own_netns(void);
 /* The number after "@key": in JSON text @json, or ~0 when missing. */
 uint64_t json_u64(const char *json, const char *key);
+/*
+ * The list of numbers "@key": [a, b, ...] in JSON text @json, at most
+ * @max into @v: how many, or -1 when @key is missing.
+ */
+int json_u64_list(const char *json, const char *key, uint64_t *v,
+		  unsigned int max);
 
 /* The test bed, with KVM, the module, and a network of our own (the
  * caller includes kvm.h). */
