@@ -83,8 +83,10 @@ FIXTURE_TEARDOWN(fail)
 	proc_stop(&self->proxy);
 	proc_stop(&self->vmm_a);
 	proc_stop(&self->vmm_b);
+	/* Not ASSERT: after a failed one in the test it would rerun this
+	 * teardown forever (migrate_pcrecover.c). */
 	if (self->netns)
-		ASSERT_EQ(0, hosts_sh("hosts_down"));
+		EXPECT_EQ(0, hosts_sh("hosts_down"));
 }
 
 /*

@@ -11,10 +11,9 @@
  * running here, unprotected, and ends with status 1; so does a secondary
  * whose heartbeat (colo_heartbeat.c) stops.
  *
- * With --output IFACE the guest's network output is held in a plug
- * qdisc on IFACE (plug.h) from the start: each pause closes an epoch,
- * each ACK releases the epoch of its checkpoint (Remus's order), and a
- * lost secondary releases everything.
+ * With --output IFACE the guest's network output is held from the start,
+ * each checkpoint's until its ACK (colo_pri_output.c). The state is
+ * struct colo_pri (colo_primary.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,7 +29,7 @@
 
 #include <linux/kmig.h>
 
-#include "colo.h"
+#include "colo_primary.h"
 #include "crc32c.h"
 #include "ctx.h"
 #include "le.h"
@@ -46,33 +45,6 @@
 
 /* SIGINT or SIGTERM received: stop after the checkpoint under way. */
 static volatile sig_atomic_t stop_signal;
-
-struct colo_pri {
-	struct mig_opts o;		/* --vmm, --to, --timeout */
-	uint64_t period_ms, checkpoints;
-	uint64_t live_rounds;		/* --live-rounds */
-	bool live;			/* in one of them */
-	bool first_sent;		/* the secondary has every page once */
-	bool verify;
-	const char *output;		/* --output IFACE */
-	uint64_t output_wait_ms;	/* --output-wait-ms */
-	bool output_wait_set;
-	struct kmig_plug *plug;
-	struct colo_hb hb;		/* --heartbeat */
-	struct mig_vm vm;
-	int sock;
-	bool logging, paused;
-	uint64_t *tmp;			/* harvest buffer */
-	uint8_t *buf;			/* BATCH_PAGES records */
-	uint64_t seq;
-	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
-	const char *why;		/* why this checkpoint came early */
-	/* the guest's counter after checkpoint 1, and at the end */
-	uint64_t counter1, t1_ns, counter_end, t_end_ns;
-	const char *control;		/* --control SOCK */
-	struct colo_requests req;	/* checkpoints asked there */
-	char err[512];
-};
 
 static const char usage_text[] =
 	"Usage: kmig colo primary --vmm SOCK --to ADDR:PORT [options]\n"
@@ -178,10 +150,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
 }
 
-/* The first failure is the cause (mig.h). */
-#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
-
-static int vmm_req(struct colo_pri *p, const char *req)
+int colo_pri_vmm_req(struct colo_pri *p, const char *req)
 {
 	char why[sizeof(p->err)];
 	int ret = mig_vmm_req(&p->vm.vmm, req, why, sizeof(why));
@@ -262,7 +231,7 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
  * released. KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there
  * MS ms instead, the heartbeat going on.
  */
-static void stop_point(const struct colo_pri *p, const char *what)
+void colo_pri_stop_point(const struct colo_pri *p, const char *what)
 {
 	char point[64];
 
@@ -313,7 +282,7 @@ static int send_pages(struct colo_pri *p, uint32_t *crc, uint64_t max)
 			if (ret)
 				return ret;
 			fill = 0;
-			stop_point(p, "mid-checkpoint");
+			colo_pri_stop_point(p, "mid-checkpoint");
 		}
 	}
 	return fill ? send_all(p, p->buf, fill, crc) : 0;
@@ -355,65 +324,13 @@ static int send_checkpoint(struct colo_pri *p, uint64_t seq,
 	return 0;
 }
 
-/* The VMM's status, for its network device's counts. */
-static int net_status(struct colo_pri *p, struct vmm_status *st)
-{
-	int ret = vmm_client_status(&p->vm.vmm, st);
-
-	return ret ? fail(p, ret, "cannot read the VMM's status: %s",
-			  vmm_client_why(&p->vm.vmm, ret)) : 0;
-}
-
-/*
- * At the pause: close the output epoch. What the guest sent until now
- * belongs to this checkpoint, and leaves when its ACK comes. Logged with
- * the VMM's counts at this instant, for the tests.
- */
-static int hold(struct colo_pri *p)
-{
-	struct vmm_status st;
-	int ret;
-
-	if (!p->plug)
-		return 0;
-	ret = kmig_plug_buffer(p->plug, p->err, sizeof(p->err));
-	if (ret)
-		return ret;
-	ret = net_status(p, &st);
-	if (ret)
-		return ret;
-	fprintf(stderr, "kmig colo primary: checkpoint %llu: output held at %llu ns, frames sent %llu, guest seq %llu\n",
-		(unsigned long long)p->seq, (unsigned long long)kmig_now_ns(),
-		(unsigned long long)st.net_sent, (unsigned long long)st.net_seq);
-	return 0;
-}
-
-/* The ACK came: release this checkpoint's epoch (the oldest held). */
-static int release(struct colo_pri *p)
-{
-	uint64_t t0 = kmig_now_ns(), t1;
-	int ret;
-
-	if (!p->plug)
-		return 0;
-	ret = kmig_plug_release_one(p->plug, p->err, sizeof(p->err));
-	if (ret)
-		return ret;
-	t1 = kmig_now_ns();
-	fprintf(stderr, "kmig colo primary: checkpoint %llu: output released, acked at %llu ns, released at %llu ns\n",
-		(unsigned long long)p->seq, (unsigned long long)t0,
-		(unsigned long long)t1);
-	stop_point(p, "released");
-	return 0;
-}
-
 static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 {
 	uint8_t b[COLO_ACK_SIZE];
 	struct colo_ack a;
 	int ret;
 
-	stop_point(p, "before-ack");
+	colo_pri_stop_point(p, "before-ack");
 	ret = kmig_io_all(p->sock, b, sizeof(b), false);
 	if (ret)
 		return fail(p, ret, "checkpoint %llu: no acknowledgement from the secondary: %s",
@@ -429,45 +346,11 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 	if (p->verify && a.memcrc != memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, memcrc, a.memcrc);
-	ret = release(p);
+	ret = colo_pri_output_release(p);
 	printf("checkpoint %llu committed%s%08x\n", (unsigned long long)p->seq,
 	       p->verify ? ", memory crc " : "", p->verify ? memcrc : 0);
 	fflush(stdout);
 	return ret;
-}
-
-/*
- * The guest's progress while protected: its counter after checkpoint 1
- * (checkpoint 0's long first copy left out), and at the end.
- */
-static void progress_mark(struct colo_pri *p)
-{
-	struct vmm_status st;
-
-	if (!vmm_client_status(&p->vm.vmm, &st)) {
-		p->counter1 = st.counter;
-		p->t1_ns = kmig_now_ns();
-	}
-}
-
-static void progress_end(struct colo_pri *p)
-{
-	struct vmm_status st;
-
-	if (p->t1_ns && !vmm_client_status(&p->vm.vmm, &st)) {
-		p->counter_end = st.counter;
-		p->t_end_ns = kmig_now_ns();
-	}
-}
-
-static void progress_print(const struct colo_pri *p)
-{
-	double s = (p->t_end_ns - p->t1_ns) / 1e9;
-
-	if (p->t_end_ns)
-		printf("guest counter +%llu in %.2f s since checkpoint 1: %.0f a second\n",
-		       (unsigned long long)(p->counter_end - p->counter1), s,
-		       (p->counter_end - p->counter1) / s);
 }
 
 /* One checkpoint: pause, collect, send, resume (unless the last), ack. */
@@ -483,11 +366,11 @@ static int checkpoint(struct colo_pri *p, bool last)
 		return -ENOTCONN;	/* the message: colo_primary_main() */
 	colo_hb_set_seq(&p->hb, p->seq);
 	colo_requests_take(&p->req);
-	ret = vmm_req(p, "pause");
+	ret = colo_pri_vmm_req(p, "pause");
 	if (ret)
 		return ret;
 	p->paused = true;
-	ret = hold(p);
+	ret = colo_pri_output_hold(p);
 	if (!ret)
 		ret = collect(p, &npages);
 	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen)))
@@ -499,10 +382,10 @@ static int checkpoint(struct colo_pri *p, bool last)
 		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
 	free(vcpu);
 	p->first_sent = true;
-	if (!ret && !last && !(ret = vmm_req(p, "resume")))
+	if (!ret && !last && !(ret = colo_pri_vmm_req(p, "resume")))
 		p->paused = false;
 	if (!ret && p->seq == 1 && !last)
-		progress_mark(p);
+		colo_pri_progress_mark(p);
 	dt = kmig_now_ns() - t0;
 	if (ret)
 		return ret;
@@ -555,35 +438,6 @@ static int connect_secondary(struct colo_pri *p)
 }
 
 /*
- * Install the plug, the guest paused meanwhile: an interface drops what
- * is sent while its root qdisc is being replaced. On failure the guest
- * is left paused for cleanup() to resume.
- */
-static int output_hold(struct colo_pri *p)
-{
-	struct vmm_status st;
-	int ret;
-
-	ret = vmm_req(p, "pause");
-	if (ret)
-		return ret;
-	p->paused = true;
-	ret = kmig_plug_install(p->output, &p->plug, p->err, sizeof(p->err));
-	if (ret)
-		return ret;
-	ret = net_status(p, &st);
-	if (ret)
-		return ret;
-	/* Frames after this number are built with the plug in. */
-	fprintf(stderr, "kmig colo primary: output on %s held from now on, guest seq %llu\n",
-		p->output, (unsigned long long)st.net_seq);
-	ret = vmm_req(p, "resume");
-	if (!ret)
-		p->paused = false;
-	return ret;
-}
-
-/*
  * The heartbeat's thread found the secondary silent: wake the main
  * thread from whatever it sends or awaits on the checkpoint connection.
  */
@@ -607,7 +461,8 @@ static int setup(struct colo_pri *p)
 		return ret;
 	if (strcmp(st.state, "running"))
 		return fail(p, -EBUSY, "the guest is %s, not running", st.state);
-	if (p->output && (ret = output_hold(p)))
+	ret = colo_pri_output_install(p);
+	if (ret)
 		return ret;
 	p->tmp = mig_vm_bitmap_buf(&p->vm);
 	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
@@ -744,40 +599,14 @@ static void bye(struct colo_pri *p)
 		fprintf(stderr, "kmig colo primary: the secondary did not take the goodbye\n");
 }
 
-/*
- * No secondary to commit to any more (@ret), or the end: let the output
- * go, and give the interface its default root qdisc back.
- */
-static void output_free(struct colo_pri *p, int ret)
-{
-	bool paused = false;
-	char why[256];
-
-	if (!p->plug)
-		return;
-	if (ret && !kmig_plug_release_all(p->plug, why, sizeof(why)))
-		fprintf(stderr, "kmig colo primary: output on %s released: no longer held, the guest runs unprotected\n",
-			p->output);
-	/* Paused while the qdisc goes, as while it came (if its VMM
-	 * still answers). */
-	if (!p->paused && !mig_vmm_req(&p->vm.vmm, "pause", why, sizeof(why)))
-		paused = true;
-	if (kmig_plug_remove(p->plug, why, sizeof(why)))
-		fprintf(stderr, "kmig colo primary: %s\n", why);
-	p->plug = NULL;
-	if (paused && mig_vmm_req(&p->vm.vmm, "resume", why, sizeof(why)))
-		fprintf(stderr, "kmig colo primary: cannot resume the guest: %s\n",
-			why);
-}
-
 static void cleanup(struct colo_pri *p, int ret)
 {
 	colo_requests_stop(&p->req);
 	colo_hb_stop(&p->hb);
-	output_free(p, ret);
+	colo_pri_output_remove(p, ret);
 	if (p->logging)
 		set_logging(p, false);
-	if (ret && p->paused && !vmm_req(p, "resume"))
+	if (ret && p->paused && !colo_pri_vmm_req(p, "resume"))
 		p->paused = false;
 	if (!ret && p->sock >= 0)
 		bye(p);
@@ -807,7 +636,7 @@ int colo_primary_main(int argc, char *argv[])
 	if (!ret)
 		ret = run(&p);
 	if (!ret)
-		progress_end(&p);
+		colo_pri_progress_end(&p);
 	if (ret && colo_hb_lost(&p.hb))
 		snprintf(p.err, sizeof(p.err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
 			 (unsigned long long)p.seq, p.hb.timeout_ms);
@@ -827,6 +656,6 @@ int colo_primary_main(int argc, char *argv[])
 	printf("pause mean %.2f ms, max %.2f ms, %llu pages\n",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
 	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
-	progress_print(&p);
+	colo_pri_progress_print(&p);
 	return 0;
 }

@@ -125,10 +125,11 @@ int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n)
 
 int pc_cut_stop(struct pc_cut *c)
 {
-	proc_stop(&c->migrate);
-	proc_stop(&c->incoming);
-	/* B's vCPUs may wait for pages: killably */
-	proc_stop(&c->vmm_b);
-	proc_stop(&c->vmm_a);
-	return hosts_sh("hosts_down");
+	pid_t *const all[] = { &c->resume, &c->recover, &c->migrate,
+			       &c->incoming, &c->vmm_b, &c->vmm_a };
+	int ret;
+
+	/* B's vCPUs may wait for pages, killably; its agents on them */
+	ret = proc_stop_all(all, sizeof(all) / sizeof(all[0]), PROC_STOP_MS);
+	return hosts_sh("hosts_down") ?: ret;
 }

@@ -27,6 +27,8 @@
 struct pc_cut {
 	char sock_a[96], sock_b[96];	/* the VMMs' control sockets */
 	pid_t vmm_a, vmm_b, incoming, migrate;
+	pid_t recover, resume;		/* a recovery's agents, if the test
+					 * starts one (0: none) */
 };
 
 /* How the two guests and the migration run. */
@@ -52,7 +54,11 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
  * goes on.
  */
 int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n);
-/* Every process stopped, the hosts down: 0 or the shell's status. */
+/*
+ * Every process killed, then reaped within PROC_STOP_MS (proc_stop_all()),
+ * the hosts down: 0, the shell's status, or -ETIMEDOUT when a process
+ * did not end (logged, left behind).
+ */
 int pc_cut_stop(struct pc_cut *c);
 
 #define pc_cut_start(c, cfg) ({						\

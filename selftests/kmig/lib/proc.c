@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "util.h"
 
 static void msleep(int ms)
 {
@@ -219,6 +220,31 @@ void proc_stop(pid_t *pid)
 	if (*pid > 0 && !kill(*pid, SIGKILL))
 		waitpid(*pid, NULL, 0);
 	*pid = 0;
+}
+
+int proc_stop_all(pid_t *const pids[], unsigned int n, int ms)
+{
+	uint64_t end = kmig_now_ns() + ms * 1000000ull, now;
+	unsigned int i;
+	int status, ret = 0;
+
+	for (i = 0; i < n; i++)
+		if (*pids[i] > 0 && kill(*pids[i], SIGKILL))
+			*pids[i] = 0;	/* reaped already, or never there */
+	for (i = 0; i < n; i++) {
+		if (*pids[i] <= 0)
+			continue;
+		now = kmig_now_ns();
+		/* at least one look at each, the time up or not */
+		if (!proc_reaped(*pids[i], &status,
+				 now < end ? (end - now) / 1000000 + 10 : 10)) {
+			fprintf(stderr, "# process %d does not end after SIGKILL, left behind; waiting in:%s\n",
+				*pids[i], proc_where(*pids[i]));
+			ret = -ETIMEDOUT;
+		}
+		*pids[i] = 0;
+	}
+	return ret;
 }
 
 char *file_read(const char *path, size_t *len)

@@ -45,6 +45,16 @@ bool proc_reaped(pid_t pid, int *status, int ms);
 const char *proc_where(pid_t pid);
 /* SIGKILL and reap *@pid, if it runs; *@pid becomes 0. */
 void proc_stop(pid_t *pid);
+/*
+ * A teardown's proc_stop() of many, bounded: SIGKILL every one of the
+ * @n processes *@pids[i] (0: none) first, as one may not end before
+ * another is gone (an agent blocked on its VMM's guest), then reap them
+ * within @ms in all. One still there is logged with where its threads
+ * wait, and left. Each *pid becomes 0: 0, or -ETIMEDOUT if one was left.
+ */
+int proc_stop_all(pid_t *const pids[], unsigned int n, int ms);
+/* Time proc_stop_all() gives processes to end once killed. */
+#define PROC_STOP_MS	10000
 
 /*
  * The shell functions @fns of selftests/qemu/hosts.sh, e.g. "hosts_down

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * `kmig colo primary`'s own state, shared by its files: colo_primary.c
+ * (options, the checkpoints, setup and cleanup) and colo_pri_output.c
+ * (the --output plug, and the guest's progress it reports at the end).
+ */
+#ifndef KMIG_COLO_PRIMARY_H
+#define KMIG_COLO_PRIMARY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "colo.h"
+#include "mig.h"
+
+struct kmig_plug;
+
+struct colo_pri {
+	struct mig_opts o;		/* --vmm, --to, --timeout */
+	uint64_t period_ms, checkpoints;
+	uint64_t live_rounds;		/* --live-rounds */
+	bool live;			/* in one of them */
+	bool first_sent;		/* the secondary has every page once */
+	bool verify;
+	const char *output;		/* --output IFACE */
+	uint64_t output_wait_ms;	/* --output-wait-ms */
+	bool output_wait_set;
+	struct kmig_plug *plug;		/* with --output, once installed */
+	struct colo_hb hb;		/* --heartbeat */
+	struct mig_vm vm;
+	int sock;
+	bool logging, paused;
+	uint64_t *tmp;			/* harvest buffer */
+	uint8_t *buf;			/* BATCH_PAGES records */
+	uint64_t seq;
+	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
+	const char *why;		/* why this checkpoint came early */
+	/* the guest's counter after checkpoint 1, and at the end */
+	uint64_t counter1, t1_ns, counter_end, t_end_ns;
+	const char *control;		/* --control SOCK */
+	struct colo_requests req;	/* checkpoints asked there */
+	char err[512];
+};
+
+/* The first failure is the cause (mig.h). */
+#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
+
+/* Request @req ("pause", "resume") of the VMM: 0, or -errno (p->err). */
+int colo_pri_vmm_req(struct colo_pri *p, const char *req);
+/* Point @what of the checkpoint under way, for the tests (colo_primary.c). */
+void colo_pri_stop_point(const struct colo_pri *p, const char *what);
+
+/*
+ * The --output plug (colo_pri_output.c); without --output each one does
+ * nothing. install: the plug in as the root qdisc of p->output, the
+ * guest paused meanwhile (left paused on failure, for cleanup() to
+ * resume); hold: at a pause, close the output epoch; release: the ACK
+ * came, let the oldest epoch go; remove: the end (@ret 0) or no
+ * secondary any more (everything released first), the default root
+ * qdisc back. Each but remove returns 0 or -errno (p->err).
+ */
+int colo_pri_output_install(struct colo_pri *p);
+int colo_pri_output_hold(struct colo_pri *p);
+int colo_pri_output_release(struct colo_pri *p);
+void colo_pri_output_remove(struct colo_pri *p, int ret);
+
+/*
+ * The guest's progress while protected: its counter after checkpoint 1
+ * (mark; checkpoint 0's long first copy left out), at the end (end), and
+ * the rate between the two (print, on stdout).
+ */
+void colo_pri_progress_mark(struct colo_pri *p);
+void colo_pri_progress_end(struct colo_pri *p);
+void colo_pri_progress_print(const struct colo_pri *p);
+
+#endif /* KMIG_COLO_PRIMARY_H */
