@@ -27,14 +27,15 @@ if ! record "install dependencies" scripts/deps.sh; then
 	scripts/tap-sum.sh "$res"
 	exit 1
 fi
+jobs=$(nproc)
 record "build agent, selftests and host tests" \
-	make -s user selftests hosttests benches tools
+	make -s -j"$jobs" user selftests hosttests benches tools
 record "checkpatch --strict" make -s style
 record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
 	uapi/linux/kmig.h
 
-record "fuzz smoke: every parser, bounded runs" make -s fuzz-smoke
+record "fuzz smoke: every parser, bounded runs" make -s -j"$jobs" fuzz-smoke
 record "install, uninstall, completion and DKMS (install-check)" \
 	make -s install-check
 

@@ -8,7 +8,8 @@
  *
  * The invariants: a refusal is -EINVAL or -ERANGE with a message; an
  * accepted request's values are in their documented ranges (load 1..16
- * MiB, throttle 0..99, rate 0..2^40, hot pages at most the working set);
+ * MiB, throttle 0..99, rate 0..2^40, hot pages at most the working set,
+ * ring entries at most VMM_RING_MAX);
  * the line's words decide it, so the request parses the same again after
  * the parser cut the line into words.
  */
@@ -42,8 +43,12 @@ static void in_range(const struct vmm_req *r)
 		    (r->hot && r->value > WS_PAGES) || (!r->hot && r->value))
 			abort();
 		break;
+	case VMM_REQ_RING:	/* any GPA: the device checks it */
+		if (r->entries > VMM_RING_MAX || r->hot)
+			abort();
+		break;
 	default:
-		if (r->cmd > VMM_REQ_QUIT || r->value || r->hot)
+		if (r->cmd > VMM_REQ_QUIT || r->value || r->hot || r->entries)
 			abort();
 	}
 	if (r->force && r->cmd != VMM_REQ_RESUME)
