@@ -407,6 +407,35 @@ static void stage_to_cache(struct colo_sec *s, const struct colo_hdr *h)
 	}
 }
 
+/* What a write-back did: pages the VM wrote, pages written, flush time. */
+struct write_back {
+	uint64_t own, written, flush_ns;
+};
+
+/*
+ * Write into the VM, from the cache, every page staged by @h (if any) and,
+ * with @own_too, every page the VM wrote since the last write-back (its
+ * own dirty log; else that log is dropped); then empty the log of what
+ * this agent just wrote, which is no write of the guest's.
+ */
+static int write_back(struct colo_sec *s, const struct colo_hdr *h,
+		      bool own_too, struct write_back *wb)
+{
+	uint64_t t;
+	int ret;
+
+	ret = own_dirty(s, own_too);
+	if (ret)
+		return ret;
+	wb->own = own_too ? marked_pages(s) : 0;
+	if (h)
+		stage_to_cache(s, h);
+	t = kmig_now_ns();
+	ret = flush_cache(s, &wb->written);
+	wb->flush_ns = kmig_now_ns() - t;
+	return ret ? ret : own_dirty(s, false);
+}
+
 /* --run: the VM stops running (before a commit, a takeover, the end). */
 static int vm_pause(struct colo_sec *s)
 {
@@ -449,20 +478,14 @@ static int vm_run(struct colo_sec *s, uint32_t vcpu_len)
  */
 static int vm_rewind(struct colo_sec *s)
 {
-	uint64_t own, written;
+	struct write_back wb;
 	int ret;
 
 	if (!s->running)
 		return 0;
 	ret = vm_pause(s);
 	if (!ret)
-		ret = own_dirty(s, true);
-	if (ret)
-		return ret;
-	own = marked_pages(s);
-	ret = flush_cache(s, &written);
-	if (!ret)
-		ret = own_dirty(s, false);
+		ret = write_back(s, NULL, true, &wb);
 	if (ret)
 		return ret;
 	ret = vmm_client_load(&s->vm.vmm, s->vcpu_last, s->vcpu_last_len);
@@ -471,7 +494,7 @@ static int vm_rewind(struct colo_sec *s)
 			    (unsigned long long)s->last,
 			    vmm_client_why(&s->vm.vmm, ret));
 	fprintf(stderr, "kmig colo secondary: back at checkpoint %llu: %llu pages of its own undone\n",
-		(unsigned long long)s->last, (unsigned long long)own);
+		(unsigned long long)s->last, (unsigned long long)wb.own);
 	return 0;
 }
 
@@ -480,7 +503,8 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 {
 	struct colo_ack a = { .seq = h->seq };
 	uint8_t ab[COLO_ACK_SIZE];
-	uint64_t written, own = 0, t0 = kmig_now_ns(), t1, t2;
+	uint64_t t0 = kmig_now_ns();
+	struct write_back wb;
 	char ran[64] = "";
 	int ret;
 
@@ -493,18 +517,7 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 		return fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
 			    (unsigned long long)h->seq,
 			    vmm_client_why(&s->vm.vmm, ret));
-	ret = own_dirty(s, true);
-	if (!ret) {
-		own = marked_pages(s);
-		stage_to_cache(s, h);
-	}
-	t1 = kmig_now_ns();
-	if (!ret)
-		ret = flush_cache(s, &written);
-	t2 = kmig_now_ns();
-	/* what this agent just wrote is no write of the guest's */
-	if (!ret)
-		ret = own_dirty(s, false);
+	ret = write_back(s, h, true, &wb);
 	if (!ret && h->flags & COLO_CKPT_VERIFY &&
 	    (ret = colo_mem_crc(&s->vm, &a.memcrc)))
 		fail(s, ret, "cannot read guest memory: %s", strerror(-ret));
@@ -517,10 +530,10 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	colo_hb_set_seq(&s->hb, s->last);
 	if (s->run)
 		snprintf(ran, sizeof(ran), ", %llu of its own undone",
-			 (unsigned long long)own);
+			 (unsigned long long)wb.own);
 	fprintf(stderr, "kmig colo secondary: checkpoint %llu committed: %llu pages written in %.2f ms (flush %.2f ms, %u threads)%s\n",
-		(unsigned long long)h->seq, (unsigned long long)written,
-		(kmig_now_ns() - t0) / 1e6, (t2 - t1) / 1e6, s->threads, ran);
+		(unsigned long long)h->seq, (unsigned long long)wb.written,
+		(kmig_now_ns() - t0) / 1e6, wb.flush_ns / 1e6, s->threads, ran);
 	colo_ack_encode(&a, ab);
 	ret = kmig_io_all(s->sock, ab, sizeof(ab), true);
 	if (ret)
@@ -537,7 +550,8 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 static int live_round(struct colo_sec *s, const struct colo_hdr *h,
 		      const uint8_t hb[COLO_HDR_SIZE])
 {
-	uint64_t written, t0 = kmig_now_ns();
+	uint64_t t0 = kmig_now_ns();
+	struct write_back wb;
 	int ret;
 
 	if (s->committed || h->seq != s->lives || h->vcpu_len || h->flags ||
@@ -549,18 +563,12 @@ static int live_round(struct colo_sec *s, const struct colo_hdr *h,
 			    s->committed ? " and a checkpoint" : "");
 	ret = receive(s, h, hb);
 	if (!ret)
-		ret = own_dirty(s, false);
-	if (!ret)
-		stage_to_cache(s, h);
-	if (!ret)
-		ret = flush_cache(s, &written);
-	if (!ret)
-		ret = own_dirty(s, false);
+		ret = write_back(s, h, false, &wb);
 	if (ret)
 		return ret;
 	s->lives++;
 	fprintf(stderr, "kmig colo secondary: live message %llu: %llu pages written in %.2f ms\n",
-		(unsigned long long)h->seq, (unsigned long long)written,
+		(unsigned long long)h->seq, (unsigned long long)wb.written,
 		(kmig_now_ns() - t0) / 1e6);
 	return 0;
 }
