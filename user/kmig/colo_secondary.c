@@ -15,7 +15,8 @@
  * over or is left paused, what it wrote since the last commit is undone
  * from the cache and the committed vCPU state is loaded again. The
  * primary is lost when the checkpoint connection fails or goes silent, or
- * when its heartbeat (colo_heartbeat.c) stops.
+ * when its heartbeat (colo_heartbeat.c) stops. The staging, the RAM
+ * cache and the write-back are colo_sec_cache.c's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,54 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/kmig.h>
-
-#include "colo.h"
-#include "crc32c.h"
-#include "jobctl.h"
-#include "ctx.h"
+#include "colo_secondary.h"
 #include "le.h"
-#include "mig.h"
 #include "util.h"
-
-struct colo_sec {
-	struct mig_opts o;		/* --vmm, --listen, --timeout */
-	const char *fence, *control;
-	unsigned int threads;		/* --threads: of the flush */
-	bool takeover;			/* on losing the primary */
-	bool run;			/* --run: the VM runs between commits */
-	bool running;			/* ... and runs now */
-	struct mig_vm vm;
-	/*
-	 * The sockets the main thread blocks on, and a failover asked by
-	 * hand: under wake_lock, so that the control thread shuts down the
-	 * one the main thread is on, or the main thread finds the request
-	 * before it blocks on the next.
-	 */
-	pthread_mutex_t wake_lock;
-	int lsock, sock;
-	bool forced;			/* `kmig colo failover` asked */
-	struct colo_hb hb;		/* --heartbeat */
-	uint8_t *cache[MIG_MAX_SLOTS];	/* the RAM cache, per slot */
-	uint64_t *tmp;			/* harvest buffer */
-	uint8_t *stage;			/* this checkpoint's records */
-	size_t stage_cap;
-	uint8_t *vcpu;			/* ... and its vCPU state */
-	uint8_t *vcpu_last;		/* --run: the committed vCPU state */
-	uint32_t vcpu_last_len;
-	bool committed;			/* at least one checkpoint */
-	bool took_over;			/* the guest runs here now */
-	struct mig_jobctl ctl;		/* --control */
-	uint64_t last;			/* the last committed */
-	uint64_t lives;			/* LIVE messages applied */
-	uint32_t last_crc;		/* its memory CRC, when asked */
-	bool verify;			/* ... which it was (VERIFY flag) */
-	char err[512];
-};
 
 static const char usage_text[] =
 	"Usage: kmig colo secondary --vmm SOCK --listen ADDR:PORT [options]\n"
@@ -160,9 +119,6 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 	return ret ? ret : colo_check_heartbeat(&s->o, &s->hb);
 }
 
-/* The first failure is the cause (mig.h). */
-#define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
-
 /* The primary's slots must be this VM's, one for one. */
 static int read_hello(struct colo_sec *s)
 {
@@ -197,243 +153,6 @@ static int read_hello(struct colo_sec *s)
 				    (unsigned long long)sl->size);
 	}
 	return 0;
-}
-
-static struct mig_slot *slot_of(struct colo_sec *s, uint32_t id,
-				unsigned int *idx)
-{
-	unsigned int i;
-
-	for (i = 0; i < s->vm.nslots; i++) {
-		if (s->vm.slots[i].id == id) {
-			*idx = i;
-			return &s->vm.slots[i];
-		}
-	}
-	return NULL;
-}
-
-/*
- * Checkpoint @h's body into the staging and state buffers, CRC checked:
- * 0, -EBADMSG for a corrupt one, or the error that cut it.
- */
-static int receive(struct colo_sec *s, const struct colo_hdr *h,
-		   const uint8_t hb[COLO_HDR_SIZE])
-{
-	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE, len;
-	uint8_t tr[COLO_TRAILER_SIZE];
-	uint32_t crc = kmig_crc32c(0, hb, COLO_HDR_SIZE);
-	const char *what = h->magic == COLO_LIVE_MAGIC ? "live message" :
-							 "checkpoint";
-	unsigned int idx;
-	uint64_t i;
-	int ret;
-
-	if (h->npages > s->vm.mem_size / MIG_PAGE || h->flags & ~COLO_CKPT_ALL ||
-	    h->vcpu_len > VMM_STATE_MAX)
-		return fail(s, -EBADMSG, "%s %llu: bad header (%llu pages, flags 0x%x, %u bytes of vCPU state)",
-			    what, (unsigned long long)h->seq,
-			    (unsigned long long)h->npages, h->flags,
-			    h->vcpu_len);
-	len = h->npages * rec;
-	if (len > s->stage_cap) {
-		uint8_t *n = realloc(s->stage, len);
-
-		if (!n)
-			return fail(s, -ENOMEM, "%s %llu: no memory to stage %llu pages",
-				    what, (unsigned long long)h->seq,
-				    (unsigned long long)h->npages);
-		s->stage = n;
-		s->stage_cap = len;
-	}
-	ret = kmig_io_all(s->sock, s->stage, len, false);
-	if (!ret)
-		ret = kmig_io_all(s->sock, s->vcpu, h->vcpu_len, false);
-	if (!ret)
-		ret = kmig_io_all(s->sock, tr, sizeof(tr), false);
-	if (ret)
-		return fail(s, ret, "%s %llu cut short: %s",
-			    what, (unsigned long long)h->seq,
-			    ret == -ETIMEDOUT ? "silent for --timeout" :
-			    strerror(-ret));
-	crc = kmig_crc32c(crc, s->stage, len);
-	crc = kmig_crc32c(crc, s->vcpu, h->vcpu_len);
-	if (get_le32(tr) != COLO_END_MAGIC || get_le32(tr + 4) != crc)
-		return fail(s, -EBADMSG, "%s %llu: CRC mismatch (%08x sent, %08x computed): refused whole",
-			    what, (unsigned long long)h->seq, get_le32(tr + 4), crc);
-	for (i = 0; i < h->npages; i++) {
-		const uint8_t *r = s->stage + i * rec;
-		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
-
-		if (!sl || get_le64(r + 8) >= sl->npages)
-			return fail(s, -EBADMSG, "%s %llu: record %llu names page %llu of slot %u, which this VM has not",
-				    what, (unsigned long long)h->seq,
-				    (unsigned long long)i,
-				    (unsigned long long)get_le64(r + 8),
-				    get_le32(r));
-	}
-	return 0;
-}
-
-/* OR the VM's own dirty log into its bitmaps (@keep), or drop it. */
-static int own_dirty(struct colo_sec *s, bool keep)
-{
-	return mig_vm_harvest(&s->vm, s->tmp, keep, NULL, s->err,
-			      sizeof(s->err));
-}
-
-/* The pages marked to flush, in every slot. */
-static uint64_t marked_pages(const struct colo_sec *s)
-{
-	uint64_t n = 0, w;
-	unsigned int i;
-
-	for (i = 0; i < s->vm.nslots; i++)
-		for (w = 0; w < kmig_bitmap_words(s->vm.slots[i].npages); w++)
-			n += __builtin_popcountll(s->vm.slots[i].bitmap[w]);
-	return n;
-}
-
-/* Pages written with one pwritev() at most. */
-#define FLUSH_RUN	64u
-
-static bool marked(const struct mig_slot *sl, uint64_t pg)
-{
-	return sl->bitmap[pg / 64] & (1ull << (pg % 64));
-}
-
-/*
- * Each flush thread's share: pages [@from, @to) of every slot, so that
- * the threads of one flush write disjoint ranges, and their first error.
- */
-struct flush_part {
-	struct colo_sec *s;
-	uint64_t from, to;		/* of each slot, in 1/threads */
-	unsigned int nth, threads;
-	uint64_t written;
-	int ret;
-	char why[160];
-};
-
-/* One thread's share: its marked pages, runs of them at once. */
-static void *flush_part(void *arg)
-{
-	struct flush_part *f = arg;
-	struct colo_sec *s = f->s;
-	struct iovec iov[FLUSH_RUN];
-	unsigned int i, n, done;
-	uint64_t pg, first, end;
-
-	for (i = 0; i < s->vm.nslots && !f->ret; i++) {
-		struct mig_slot *sl = &s->vm.slots[i];
-
-		pg = sl->npages * f->nth / f->threads;
-		end = sl->npages * (f->nth + 1) / f->threads;
-		for (; pg < end; pg++) {
-			if (!marked(sl, pg))
-				continue;
-			first = pg;
-			for (n = 0; n < FLUSH_RUN && pg < end && marked(sl, pg);
-			     n++, pg++) {
-				iov[n].iov_base = s->cache[i] + pg * MIG_PAGE;
-				iov[n].iov_len = MIG_PAGE;
-			}
-			f->ret = kmig_ctx_write_pages(s->vm.ctx_fd, sl->id,
-						      first, iov, n, &done);
-			if (f->ret) {
-				snprintf(f->why, sizeof(f->why),
-					 "cannot write page %llu of slot %u: %s",
-					 (unsigned long long)(first + done),
-					 sl->id, strerror(-f->ret));
-				break;
-			}
-			f->written += n;
-			pg = first + n - 1;	/* the loop goes on after it */
-		}
-	}
-	return NULL;
-}
-
-/*
- * Every marked page from the cache into the VM, with --threads threads
- * (this one included), each over its own part of every slot.
- */
-static int flush_cache(struct colo_sec *s, uint64_t *written)
-{
-	struct flush_part part[COLO_MAX_THREADS] = { };
-	pthread_t tid[COLO_MAX_THREADS];
-	unsigned int i, started = 0;
-	int ret = 0;
-
-	for (i = 0; i < s->threads; i++)
-		part[i] = (struct flush_part){ .s = s, .nth = i,
-					       .threads = s->threads };
-	for (i = 1; i < s->threads; i++, started++)
-		if (pthread_create(&tid[i], NULL, flush_part, &part[i]))
-			break;
-	flush_part(&part[0]);
-	/* a thread that could not start: its share here */
-	for (i = started + 1; i < s->threads; i++)
-		flush_part(&part[i]);
-	for (i = 1; i <= started; i++)
-		pthread_join(tid[i], NULL);
-	*written = 0;
-	for (i = 0; i < s->threads; i++) {
-		*written += part[i].written;
-		if (part[i].ret && !ret)
-			ret = fail(s, part[i].ret, "%s", part[i].why);
-	}
-	for (i = 0; i < s->vm.nslots; i++)
-		memset(s->vm.slots[i].bitmap, 0,
-		       kmig_bitmap_words(s->vm.slots[i].npages) * 8);
-	return ret;
-}
-
-/* The staged pages of @h into the RAM cache, each marked to flush. */
-static void stage_to_cache(struct colo_sec *s, const struct colo_hdr *h)
-{
-	size_t rec = COLO_REC_HDR_SIZE + MIG_PAGE;
-	unsigned int idx = 0;
-	uint64_t i, pg;
-
-	for (i = 0; i < h->npages; i++) {
-		const uint8_t *r = s->stage + i * rec;
-		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);
-
-		pg = get_le64(r + 8);
-		memcpy(s->cache[idx] + pg * MIG_PAGE, r + COLO_REC_HDR_SIZE,
-		       MIG_PAGE);
-		sl->bitmap[pg / 64] |= 1ull << (pg % 64);
-	}
-}
-
-/* What a write-back did: pages the VM wrote, pages written, flush time. */
-struct write_back {
-	uint64_t own, written, flush_ns;
-};
-
-/*
- * Write into the VM, from the cache, every page staged by @h (if any) and,
- * with @own_too, every page the VM wrote since the last write-back (its
- * own dirty log; else that log is dropped); then empty the log of what
- * this agent just wrote, which is no write of the guest's.
- */
-static int write_back(struct colo_sec *s, const struct colo_hdr *h,
-		      bool own_too, struct write_back *wb)
-{
-	uint64_t t;
-	int ret;
-
-	ret = own_dirty(s, own_too);
-	if (ret)
-		return ret;
-	wb->own = own_too ? marked_pages(s) : 0;
-	if (h)
-		stage_to_cache(s, h);
-	t = kmig_now_ns();
-	ret = flush_cache(s, &wb->written);
-	wb->flush_ns = kmig_now_ns() - t;
-	return ret ? ret : own_dirty(s, false);
 }
 
 /* --run: the VM stops running (before a commit, a takeover, the end). */
@@ -485,7 +204,7 @@ static int vm_rewind(struct colo_sec *s)
 		return 0;
 	ret = vm_pause(s);
 	if (!ret)
-		ret = write_back(s, NULL, true, &wb);
+		ret = colo_sec_write_back(s, NULL, true, &wb);
 	if (ret)
 		return ret;
 	ret = vmm_client_load(&s->vm.vmm, s->vcpu_last, s->vcpu_last_len);
@@ -517,7 +236,7 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 		return fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
 			    (unsigned long long)h->seq,
 			    vmm_client_why(&s->vm.vmm, ret));
-	ret = write_back(s, h, true, &wb);
+	ret = colo_sec_write_back(s, h, true, &wb);
 	if (!ret && h->flags & COLO_CKPT_VERIFY &&
 	    (ret = colo_mem_crc(&s->vm, &a.memcrc)))
 		fail(s, ret, "cannot read guest memory: %s", strerror(-ret));
@@ -561,9 +280,9 @@ static int live_round(struct colo_sec *s, const struct colo_hdr *h,
 			    (unsigned long long)h->npages, h->flags,
 			    h->vcpu_len, (unsigned long long)s->lives,
 			    s->committed ? " and a checkpoint" : "");
-	ret = receive(s, h, hb);
+	ret = colo_sec_receive(s, h, hb);
 	if (!ret)
-		ret = write_back(s, h, false, &wb);
+		ret = colo_sec_write_back(s, h, false, &wb);
 	if (ret)
 		return ret;
 	s->lives++;
@@ -620,7 +339,7 @@ static int serve(struct colo_sec *s)
 			return fail(s, -EPROTO, "checkpoint %llu came after %llu",
 				    (unsigned long long)h.seq,
 				    (unsigned long long)s->last);
-		ret = receive(s, &h, hb);
+		ret = colo_sec_receive(s, &h, hb);
 		if (ret == -EBADMSG)
 			nack(s, h.seq, ret);
 		if (ret && ret != -EBADMSG && ret != -ENOMEM)
@@ -814,7 +533,6 @@ static int listen_accept(struct colo_sec *s)
 static int setup(struct colo_sec *s)
 {
 	struct vmm_status st;
-	unsigned int i;
 	int ret;
 
 	ret = mig_ensure_module(s->err, sizeof(s->err));
@@ -826,13 +544,9 @@ static int setup(struct colo_sec *s)
 	if (strcmp(st.state, "incoming"))
 		return fail(s, -EBUSY, "the guest is %s: start the VMM with --incoming",
 			    st.state);
-	for (i = 0; i < s->vm.nslots; i++) {
-		s->cache[i] = calloc(1, s->vm.slots[i].size);
-		if (!s->cache[i])
-			return fail(s, -ENOMEM, "no memory for the RAM cache of slot %u",
-				    s->vm.slots[i].id);
-	}
-	ret = mig_vm_set_logging(&s->vm, true, s->err, sizeof(s->err));
+	ret = colo_sec_cache_init(s);
+	if (!ret)
+		ret = mig_vm_set_logging(&s->vm, true, s->err, sizeof(s->err));
 	if (ret)
 		return ret;
 	s->tmp = mig_vm_bitmap_buf(&s->vm);
@@ -857,19 +571,15 @@ static int setup(struct colo_sec *s)
 
 static void cleanup(struct colo_sec *s)
 {
-	unsigned int i;
-
 	colo_hb_stop(&s->hb);
 	mig_vm_set_logging(&s->vm, false, s->err, sizeof(s->err));
-	for (i = 0; i < s->vm.nslots; i++)
-		free(s->cache[i]);
+	colo_sec_cache_free(s);
 	mig_jobctl_stop(&s->ctl);
 	if (s->sock >= 0)
 		close(s->sock);
 	if (s->lsock >= 0)
 		close(s->lsock);
 	free(s->tmp);
-	free(s->stage);
 	free(s->vcpu);
 	free(s->vcpu_last);
 	if (s->vm.nslots || s->vm.ctx_fd >= 0)
