@@ -5,10 +5,11 @@
 #
 #   1. install what is missing (scripts/deps.sh)
 #   2. build the agent, the selftests and the host tests; checkpatch
-#   3. host tests (ASan + UBSan) and a bounded libFuzzer run per parser
-#   4. for each kernel series: build kmig.ko warning-free (W=1, sparse; and
+#   3. for each kernel series: build kmig.ko warning-free (W=1, sparse; and
 #      the module-debug variant), boot the kernel in the test bed, run
 #      every selftest, scan dmesg; the beds of the kernels run side by side
+#   4. meanwhile, host tests (ASan + UBSan), a bounded libFuzzer run per
+#      parser, and make install-check
 #   5. make install into a staging root, run in the last series' bed
 #      (scripts/install-bed.sh)
 #   6. "N passed, N failed, N skipped" over all of it
@@ -34,18 +35,6 @@ record "checkpatch --strict" make -s style
 record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
 	uapi/linux/kmig.h
-
-record "fuzz smoke: every parser, bounded runs" make -s -j"$jobs" fuzz-smoke
-record "install, uninstall, completion and DKMS (install-check)" \
-	make -s install-check
-
-for t in build/tests/*; do
-	[ -x "$t" ] || continue
-	name=$(basename "$t")
-	KMIG_AGENT=$top/build/kmig-san "$t" > "$res/host/$name.tap" 2>&1
-	echo $? > "$res/host/$name.rc"
-	echo "check: ran     host test $name"
-done
 
 # bed KVER SERIES: one kernel's leg, kmig.ko built for it: its bed and
 # the scan of its kernel log.
@@ -74,6 +63,20 @@ for s in $series; do
 	bed "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
 	legs="$legs $kver"
 done
+# The host's own checks run beside the beds, which are the longest part
+# of the run: started after them, they would add their time to it.
+record "fuzz smoke: every parser, bounded runs" make -s -j"$jobs" fuzz-smoke
+record "install, uninstall, completion and DKMS (install-check)" \
+	make -s install-check
+
+for t in build/tests/*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	KMIG_AGENT=$top/build/kmig-san "$t" > "$res/host/$name.tap" 2>&1
+	echo $? > "$res/host/$name.rc"
+	echo "check: ran     host test $name"
+done
+
 wait
 for kver in $legs; do
 	cat "$res/leg-$kver.out"
