@@ -673,6 +673,7 @@ FIXTURE_VARIANT(colo_fail) {
 	bool by_hand;		/* not stopped: `kmig colo failover` */
 	const char *fence;	/* --fence, or NULL */
 	bool run;		/* the secondary --run */
+	bool kill_vmm;		/* the primary's VMM killed, its agent lives */
 	unsigned int port;
 };
 
@@ -688,6 +689,21 @@ FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_silent) {
 /* Its guest ran since checkpoint 5: that is undone before it takes over. */
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_running) {
 	.mid = true, .run = true, .port = 24631,
+};
+
+/*
+ * The primary's VMM killed while its agent sends checkpoint 6, the vCPU
+ * state saved: the agent sends it whole from its own view of the memory,
+ * learns the guest is lost when it would resume it, and the secondary
+ * takes over from checkpoint 6.
+ */
+FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_mid_checkpoint) {
+	.mid = true, .kill_vmm = true, .port = 24632,
+};
+
+/* ... between two checkpoints: found at the next pause. */
+FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_between_checkpoints) {
+	.kill_vmm = true, .port = 24633,
 };
 
 FIXTURE_VARIANT_ADD(colo_fail, between_checkpoints) {
@@ -767,6 +783,14 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		EXPECT_EQ(1, proc_wait_exit(c->pri, PROC_WAIT_MS))
 			TH_LOG("%s", file_text(c->pri_log));
 		c->pri = 0;
+	} else if (variant->kill_vmm) {
+		ASSERT_EQ(0, vmm_kill(&c->a));
+		kill(c->pri, SIGCONT);
+		EXPECT_EQ(1, proc_wait_exit(c->pri, PROC_WAIT_MS))
+			TH_LOG("%s", file_text(c->pri_log));
+		c->pri = 0;
+		EXPECT_TRUE(file_has(c->pri_log, "the guest is lost here"))
+			TH_LOG("%s", file_text(c->pri_log));
 	} else if (!variant->silent) {
 		proc_stop(&c->pri);
 	}
@@ -789,7 +813,9 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 	ASSERT_EQ(0, takeover_crcs(c->pri_log, c->sec_log, &seq, &pri_crc,
 				   &sec_crc))
 		TH_LOG("%s\n%s", file_text(c->pri_log), file_text(c->sec_log));
-	if (variant->mid) {
+	if (variant->mid && variant->kill_vmm) {
+		EXPECT_EQ(6, seq);
+	} else if (variant->mid) {
 		EXPECT_EQ(5, seq);
 	} else {
 		EXPECT_LE(6, seq);

@@ -3,8 +3,9 @@
  * `kmig colo primary`'s output plug (Documentation/colo.rst): with
  * --output IFACE the guest's network output is held in a plug qdisc on
  * IFACE (plug.h) from the start; each pause closes an epoch, each ACK
- * releases the epoch of its checkpoint (Remus's order), and a lost
- * secondary releases everything. Each step is logged for the tests:
+ * releases the epoch of its checkpoint (Remus's order), a lost
+ * secondary releases everything, and a lost guest (its VMM gone) drops
+ * what is held: the secondary emits it again from its last commit. Each step is logged for the tests:
  * install and hold with the VMM's network counts at that instant,
  * release with its times. Also here: the guest's progress while
  * protected, reported at the end.
@@ -20,6 +21,7 @@ static int net_status(struct colo_pri *p, struct vmm_status *st)
 {
 	int ret = vmm_client_status(&p->vm.vmm, st);
 
+	p->guest_lost |= vmm_client_gone(&p->vm.vmm, ret);
 	return ret ? fail(p, ret, "cannot read the VMM's status: %s",
 			  vmm_client_why(&p->vm.vmm, ret)) : 0;
 }
@@ -109,6 +111,15 @@ void colo_pri_output_remove(struct colo_pri *p, int ret)
 
 	if (!p->plug)
 		return;
+	if (p->guest_lost) {
+		if (kmig_plug_drop(p->plug, why, sizeof(why)))
+			fprintf(stderr, "kmig colo primary: %s\n", why);
+		else
+			fprintf(stderr, "kmig colo primary: output on %s held since the last commit dropped: the guest is lost\n",
+				p->output);
+		p->plug = NULL;
+		return;
+	}
 	if (ret && !kmig_plug_release_all(p->plug, why, sizeof(why)))
 		fprintf(stderr, "kmig colo primary: output on %s released: no longer held, the guest runs unprotected\n",
 			p->output);

@@ -150,11 +150,17 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
 }
 
+/*
+ * A request to the VMM. One that finds the VMM gone (killed, or its host
+ * process dead) marks the guest lost: the secondary takes over from its
+ * last commit, so what the guest emitted since must never leave here.
+ */
 int colo_pri_vmm_req(struct colo_pri *p, const char *req)
 {
 	char why[sizeof(p->err)];
 	int ret = mig_vmm_req(&p->vm.vmm, req, why, sizeof(why));
 
+	p->guest_lost |= vmm_client_gone(&p->vm.vmm, ret);
 	return ret ? fail(p, ret, "%s", why) : 0;
 }
 
@@ -360,6 +366,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 	uint32_t memcrc = 0;
 	uint8_t *vcpu = NULL;
 	size_t vlen = 0;
+	bool sent;
 	int ret;
 
 	if (colo_hb_lost(&p->hb))
@@ -373,20 +380,31 @@ static int checkpoint(struct colo_pri *p, bool last)
 	ret = colo_pri_output_hold(p);
 	if (!ret)
 		ret = collect(p, &npages);
-	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen)))
+	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen))) {
+		p->guest_lost |= vmm_client_gone(&p->vm.vmm, ret);
 		fail(p, ret, "cannot save the vCPU state: %s",
 		     vmm_client_why(&p->vm.vmm, ret));
+	}
 	if (!ret && p->verify && (ret = colo_mem_crc(&p->vm, &memcrc)))
 		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
 	if (!ret)
 		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
 	free(vcpu);
 	p->first_sent = true;
+	sent = !ret;
 	if (!ret && !last && !(ret = colo_pri_vmm_req(p, "resume")))
 		p->paused = false;
 	if (!ret && p->seq == 1 && !last)
 		colo_pri_progress_mark(p);
 	dt = kmig_now_ns() - t0;
+	if (sent)
+		fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s\n",
+			(unsigned long long)p->seq, (unsigned long long)npages,
+			dt / 1e6, memcrc, p->why ? p->why : "");
+	/* Sent whole, then its guest lost: the secondary commits it, and
+	 * the output it covers leaves as with any commit. */
+	if (ret && sent && p->guest_lost)
+		wait_ack(p, memcrc);
 	if (ret)
 		return ret;
 	if (p->seq) {
@@ -395,9 +413,6 @@ static int checkpoint(struct colo_pri *p, bool last)
 		if (dt > p->pause_ns_max)
 			p->pause_ns_max = dt;
 	}
-	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s\n",
-		(unsigned long long)p->seq, (unsigned long long)npages,
-		dt / 1e6, memcrc, p->why ? p->why : "");
 	return wait_ack(p, memcrc);
 }
 
@@ -606,7 +621,8 @@ static void cleanup(struct colo_pri *p, int ret)
 	colo_pri_output_remove(p, ret);
 	if (p->logging)
 		set_logging(p, false);
-	if (ret && p->paused && !colo_pri_vmm_req(p, "resume"))
+	if (ret && p->paused && !p->guest_lost &&
+	    !colo_pri_vmm_req(p, "resume"))
 		p->paused = false;
 	if (!ret && p->sock >= 0)
 		bye(p);
@@ -641,6 +657,11 @@ int colo_primary_main(int argc, char *argv[])
 		snprintf(p.err, sizeof(p.err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
 			 (unsigned long long)p.seq, p.hb.timeout_ms);
 	cleanup(&p, ret);
+	if (ret && p.guest_lost) {
+		fprintf(stderr, "kmig colo primary: %s; the guest is lost here: the secondary takes over from its last commit\n",
+			p.err);
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, "kmig colo primary: %s; the guest runs here unprotected\n",
 			p.err[0] ? p.err : strerror(-ret));

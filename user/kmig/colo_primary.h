@@ -30,6 +30,7 @@ struct colo_pri {
 	struct mig_vm vm;
 	int sock;
 	bool logging, paused;
+	bool guest_lost;		/* its VMM is gone: no output leaves */
 	uint64_t *tmp;			/* harvest buffer */
 	uint8_t *buf;			/* BATCH_PAGES records */
 	uint64_t seq;

@@ -179,6 +179,16 @@ int kmig_plug_remove(struct kmig_plug *p, char *err, size_t n)
 	return ret;
 }
 
+int kmig_plug_drop(struct kmig_plug *p, char *err, size_t n)
+{
+	int ret = rtnl_qdisc_delete(p->sk, p->q);
+
+	if (ret < 0)
+		ret = refuse(p, "cannot delete", ret, err, n);
+	plug_free(p);
+	return ret;
+}
+
 const char *kmig_plug_ifname(const struct kmig_plug *p)
 {
 	return p->ifname;

@@ -38,6 +38,11 @@ int kmig_plug_release_all(struct kmig_plug *p, char *err, size_t n);
  * freed whatever the result.
  */
 int kmig_plug_remove(struct kmig_plug *p, char *err, size_t n);
+/*
+ * Delete the qdisc with what it holds, released or not: those packets
+ * are dropped, never sent. @p is freed whatever the result.
+ */
+int kmig_plug_drop(struct kmig_plug *p, char *err, size_t n);
 /* Packets queued in the plug (held, or released and not yet sent), or
  * -errno. */
 int kmig_plug_queued(struct kmig_plug *p);

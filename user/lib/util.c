@@ -82,25 +82,30 @@ bool kmig_page_is_zero(const void *p)
 
 void kmig_stop_at(const char *point)
 {
+	static bool stopped;
 	const char *at = getenv("KMIG_STOP_AT");
 
-	if (at && !strcmp(at, point))
+	if (!stopped && at && !strcmp(at, point)) {
+		stopped = true;
 		raise(SIGSTOP);
+	}
 }
 
 void kmig_delay_at(const char *point)
 {
+	static bool delayed;
 	const char *at = getenv("KMIG_DELAY_AT");
 	size_t n = strlen(point);
 	unsigned long ms;
 	struct timespec ts;
 	char *end;
 
-	if (!at || strncmp(at, point, n) || at[n] != ':')
+	if (delayed || !at || strncmp(at, point, n) || at[n] != ':')
 		return;
 	ms = strtoul(at + n + 1, &end, 10);
 	if (*end || ms > 600000)
 		return;
+	delayed = true;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) && errno == EINTR)

@@ -36,13 +36,15 @@ static inline uint64_t kmig_bitmap_words(uint64_t bits)
 /*
  * For the fault matrix's tests (Documentation/testing.rst): when
  * $KMIG_STOP_AT names @point, stop this process there (SIGSTOP) until
- * the test has broken something and sends SIGCONT or SIGKILL.
+ * the test has broken something and sends SIGCONT or SIGKILL; once: a
+ * point passed again (each batch of one checkpoint) goes on.
  */
 void kmig_stop_at(const char *point);
 
 /*
  * For the tests of races: when $KMIG_DELAY_AT is "@point:MS", the calling
- * thread sleeps MS milliseconds there while the others go on.
+ * thread sleeps MS milliseconds there while the others go on; once, as
+ * kmig_stop_at() stops once.
  */
 void kmig_delay_at(const char *point);
 

@@ -278,13 +278,15 @@ char *file_read(const char *path, size_t *len)
 
 const char *file_text(const char *path)
 {
-	static char buf[16384];
+	static char bufs[2][16384];
+	static unsigned int next;
+	char *buf = bufs[next++ % 2];
 	ssize_t n = -1;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
+		n = read(fd, buf, sizeof(bufs[0]) - 1);
 		close(fd);
 	}
 	buf[n > 0 ? n : 0] = '\0';
@@ -407,6 +409,17 @@ void vmm_stop(struct vmm_proc *v)
 	if (proc_wait_exit(v->pid, 2000) < 0)
 		proc_stop(&v->pid);
 	v->pid = 0;
+}
+
+int vmm_kill(struct vmm_proc *v)
+{
+	int status;
+
+	if (v->pid <= 0 || kill(v->pid, SIGKILL) ||
+	    waitpid(v->pid, &status, 0) != v->pid)
+		return -errno;
+	v->pid = 0;
+	return 0;
 }
 
 /*

@@ -70,7 +70,8 @@ int proc_connect(int port);
 
 /* All of @path, malloc'd and NUL-terminated, its length in *@len; NULL. */
 char *file_read(const char *path, size_t *len);
-/* The first 16 KiB of @path, or "" (static: valid until the next call). */
+/* The first 16 KiB of @path, or "" (static: two calls in one message
+ * each get their own, valid until the call after the next). */
 const char *file_text(const char *path);
 bool file_has(const char *path, const char *needle);
 /* How many times @needle occurs in @path. */
@@ -94,6 +95,8 @@ int __vmm_start(struct vmm_proc *v, const char *sock, const char *log,
 int __vmm_startf(struct vmm_proc *v, const char *sock, const char *log,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void vmm_stop(struct vmm_proc *v);
+/* SIGKILL, as a crash would end it, and reap it: 0 or -errno. */
+int vmm_kill(struct vmm_proc *v);
 /* "@kmig-@name-PID": an abstract socket private to this test (static:
  * four at a time stay valid). */
 const char *vmm_sock(const char *name);

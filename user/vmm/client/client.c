@@ -175,6 +175,14 @@ const char *vmm_client_why(const struct vmm_client *c, int ret)
 	return why;
 }
 
+bool vmm_client_gone(const struct vmm_client *c, int ret)
+{
+	if (!strncmp(c->reply, "err ", 4))
+		return false;
+	return ret == -ECONNRESET || ret == -EPIPE || ret == -ENOTCONN ||
+	       ret == -ECONNREFUSED;
+}
+
 int vmm_client_status(struct vmm_client *c, struct vmm_status *st)
 {
 	int ret = vmm_client_cmd(c, "status");

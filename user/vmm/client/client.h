@@ -9,6 +9,7 @@
 #ifndef KMIG_VMM_CLIENT_H
 #define KMIG_VMM_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,10 @@ int vmm_client_status(struct vmm_client *c, struct vmm_status *st);
  * else that it did not answer, and @ret. Static: valid until the next
  * call. */
 const char *vmm_client_why(const struct vmm_client *c, int ret);
+/* Whether request @ret failed because the VMM is gone: its connection
+ * ended or was refused (not a timeout: a VMM slow to answer may still run
+ * its guest). */
+bool vmm_client_gone(const struct vmm_client *c, int ret);
 /* The vCPU state stream, malloc'd. */
 int vmm_client_save(struct vmm_client *c, uint8_t **buf, size_t *len);
 int vmm_client_load(struct vmm_client *c, const uint8_t *buf, size_t len);
