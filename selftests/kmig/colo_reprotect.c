@@ -27,7 +27,7 @@
 #define TEST_TIMEOUT	180
 #define VMM_ARGS	"--mem 8 --slots 2 --vcpus 1"
 /* Each new secondary's checkpoints, verified, before the failover. */
-#define CHECKPOINTS	6
+#define CHECKPOINTS	5
 
 FIXTURE(colo_rp) {
 	struct vmm_proc a, b, c;	/* the primary's, the lost, the new */
