@@ -9,7 +9,7 @@
  * Two ways: `kmig colo primary` run again once the first one exited
  * (rerun), and one primary agent started --stay that waits, unprotected,
  * for `kmig colo protect` (protect_by_request), whose bad requests are
- * refused by name.
+ * refused by name; --stay ended by a signal while unprotected.
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,6 +33,7 @@ FIXTURE(colo_rp) {
 	struct vmm_proc a, b, c;	/* the primary's, the lost, the new */
 	pid_t pri, sec;
 	char pri_log[64], sec_log[64], log2[64];
+	char ctl[48];			/* the primary's --control */
 	uint64_t t0;
 };
 
@@ -45,6 +46,7 @@ FIXTURE_SETUP(colo_rp)
 		 "/dev/shm/colo-rp-%d.sec", getpid());
 	snprintf(self->log2, sizeof(self->log2),
 		 "/dev/shm/colo-rp-%d.two", getpid());
+	snprintf(self->ctl, sizeof(self->ctl), "@kmig-colo-rp-%d", getpid());
 	self->t0 = kmig_now_ns();
 }
 
@@ -223,6 +225,16 @@ static void start_pair(struct __test_metadata *_metadata,
 
 #define PRI_ARGS "--checkpoint-ms 100 --verify --timeout 30 --heartbeat-timeout 30000"
 
+/* `kmig colo primary` to the secondary at @port, with @args, into @log. */
+static void start_primary(FIXTURE_DATA(colo_rp) *self, const char *log,
+			  unsigned int port, const char *args)
+{
+	self->pri = proc_spawnf(NULL, log,
+				"%s colo primary --vmm %s --to 127.0.0.1:%u %s %s",
+				proc_bin("kmig"), self->a.sock, port, args,
+				PRI_ARGS);
+}
+
 /*
  * The secondary killed: the primary exits 1, its guest running here
  * unprotected (dirty logging off, its VMM free). `kmig colo primary`
@@ -234,9 +246,7 @@ TEST_F_TIMEOUT(colo_rp, rerun, TEST_TIMEOUT)
 {
 	REQUIRE_BED();
 	start_pair(_metadata, self, 24720, "");
-	self->pri = proc_spawnf(NULL, self->pri_log,
-				"%s colo primary --vmm %s --to 127.0.0.1:24720 %s",
-				proc_bin("kmig"), self->a.sock, PRI_ARGS);
+	start_primary(self, self->pri_log, 24720, "");
 	ASSERT_TRUE(wait_committed(self->pri_log, NULL, 2))
 		TH_LOG("%s", file_text(self->pri_log));
 	lose_secondary(self);
@@ -248,9 +258,7 @@ TEST_F_TIMEOUT(colo_rp, rerun, TEST_TIMEOUT)
 
 	start_secondary(_metadata, self, &self->c, "colo-rp-c", 24721,
 			VMM_ARGS);
-	self->pri = proc_spawnf(NULL, self->log2,
-				"%s colo primary --vmm %s --to 127.0.0.1:24721 %s",
-				proc_bin("kmig"), self->a.sock, PRI_ARGS);
+	start_primary(self, self->log2, 24721, "");
 	ASSERT_TRUE(wait_committed(self->log2, NULL, 0))
 		TH_LOG("%s\n%s", file_text(self->log2),
 		       file_text(self->sec_log));
@@ -312,20 +320,19 @@ static void ask(struct __test_metadata *_metadata, const char *log,
 TEST_F_TIMEOUT(colo_rp, protect_by_request, TEST_TIMEOUT)
 {
 	const char *mark = "protecting the guest with the secondary at 127.0.0.1:24723";
+	char args[96], *t;
 	long long frames;
-	char ctl[48], *t;
 
 	REQUIRE_BED();
 	ASSERT_EQ(0, system("ip link add kmr-p0 type veth peer name kmr-p1 && "
 			    "ip link set kmr-p0 up && ip link set kmr-p1 up"));
 	start_pair(_metadata, self, 24722, "--net-if kmr-p0");
-	snprintf(ctl, sizeof(ctl), "@kmig-colo-rp-%d", getpid());
-	self->pri = proc_spawnf(NULL, self->pri_log,
-				"%s colo primary --vmm %s --to 127.0.0.1:24722 --stay --control %s --output kmr-p0 %s",
-				proc_bin("kmig"), self->a.sock, ctl, PRI_ARGS);
+	snprintf(args, sizeof(args), "--stay --control %s --output kmr-p0",
+		 self->ctl);
+	start_primary(self, self->pri_log, 24722, args);
 	ASSERT_TRUE(wait_committed(self->pri_log, NULL, 2))
 		TH_LOG("%s", file_text(self->pri_log));
-	ask(_metadata, self->log2, "protect", ctl, "--to 127.0.0.1:24723", 1,
+	ask(_metadata, self->log2, "protect", self->ctl, "--to 127.0.0.1:24723", 1,
 	    "err EISCONN the guest is protected already, by the secondary at 127.0.0.1:24722");
 
 	lose_secondary(self);
@@ -335,17 +342,17 @@ TEST_F_TIMEOUT(colo_rp, protect_by_request, TEST_TIMEOUT)
 	vmm_expect_runs(self->a.sock);
 	EXPECT_FALSE(plugged());
 	frames = frames_out();
-	usleep(500 * 1000);
+	usleep(1000 * 1000);
 	EXPECT_LT(frames, frames_out());
 
-	ask(_metadata, self->log2, "checkpoint", ctl, "", 1,
+	ask(_metadata, self->log2, "checkpoint", self->ctl, "", 1,
 	    "err ENOTCONN the guest is unprotected");
-	ask(_metadata, self->log2, "protect", ctl, "--to 24723", 2,
+	ask(_metadata, self->log2, "protect", self->ctl, "--to 24723", 2,
 	    "is not ADDR:PORT");
 	/* a secondary whose VMM has two vCPUs refuses checkpoint 0's one */
 	start_secondary(_metadata, self, &self->b, "colo-rp-d", 24725,
 			"--mem 8 --slots 2 --vcpus 2");
-	ask(_metadata, self->log2, "protect", ctl, "--to 127.0.0.1:24725", 1,
+	ask(_metadata, self->log2, "protect", self->ctl, "--to 127.0.0.1:24725", 1,
 	    "err ENODATA checkpoint 0: the secondary refused it");
 	EXPECT_EQ(1, proc_wait_exit(self->sec, PROC_WAIT_MS));
 	self->sec = 0;
@@ -356,7 +363,7 @@ TEST_F_TIMEOUT(colo_rp, protect_by_request, TEST_TIMEOUT)
 
 	start_secondary(_metadata, self, &self->c, "colo-rp-c", 24723,
 			VMM_ARGS);
-	ask(_metadata, self->log2, "protect", ctl, "--to 127.0.0.1:24723", 0,
+	ask(_metadata, self->log2, "protect", self->ctl, "--to 127.0.0.1:24723", 0,
 	    "ok protected by 127.0.0.1:24723, checkpoint 0 committed");
 	/* the plug in for each of the three protections */
 	EXPECT_TRUE(plugged());
@@ -368,6 +375,33 @@ TEST_F_TIMEOUT(colo_rp, protect_by_request, TEST_TIMEOUT)
 	TH_LOG("%s", t ? t : "");
 	free(t);
 	failover(_metadata, self, &self->c, self->pri_log, mark);
+}
+
+/*
+ * --stay, unprotected, ended by SIGTERM: status 0, saying so, the guest
+ * running on; its control socket gone with it.
+ */
+TEST_F_TIMEOUT(colo_rp, stay_stopped_by_signal, TEST_TIMEOUT)
+{
+	char args[96];
+
+	REQUIRE_BED();
+	start_pair(_metadata, self, 24726, "");
+	snprintf(args, sizeof(args), "--stay --control %s", self->ctl);
+	start_primary(self, self->pri_log, 24726, args);
+	ASSERT_TRUE(wait_committed(self->pri_log, NULL, 0))
+		TH_LOG("%s", file_text(self->pri_log));
+	lose_secondary(self);
+	ASSERT_TRUE(wait_logged(self->pri_log, NULL, "unprotected: the guest is running here"))
+		TH_LOG("%s", file_text(self->pri_log));
+	ASSERT_EQ(0, kill(self->pri, SIGTERM));
+	EXPECT_EQ(0, proc_wait_exit(self->pri, PROC_WAIT_MS));
+	self->pri = 0;
+	EXPECT_TRUE(file_has(self->pri_log, "stopped by SIGTERM while unprotected; the guest runs here"))
+		TH_LOG("%s", file_text(self->pri_log));
+	vmm_expect_runs(self->a.sock);
+	ask(_metadata, self->log2, "protect", self->ctl, "--to 127.0.0.1:24727", 1,
+	    "cannot reach the primary at");
 }
 
 TEST_HARNESS_MAIN
