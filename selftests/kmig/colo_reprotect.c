@@ -297,6 +297,7 @@ static void ask(struct __test_metadata *_metadata, const char *log,
 		const char *role, const char *ctl, const char *args,
 		int status, const char *want)
 {
+	uint64_t t0 = kmig_now_ns();
 	pid_t pid = proc_spawnf(NULL, log, "%s colo %s --control %s %s",
 				proc_bin("kmig"), role, ctl, args);
 
@@ -304,6 +305,7 @@ static void ask(struct __test_metadata *_metadata, const char *log,
 		TH_LOG("%s", file_text(log));
 	EXPECT_TRUE(file_has(log, want))
 		TH_LOG("%s", file_text(log));
+	TH_LOG("%s %s: %.0f ms", role, args, (kmig_now_ns() - t0) / 1e6);
 }
 
 /*
