@@ -147,6 +147,7 @@ static void usage(FILE *f)
 		"  secondary   Keep a checkpointed copy, take over when the primary is lost\n"
 		"  failover    Make a secondary take over now\n"
 		"  checkpoint  Make a primary take a checkpoint now\n"
+		"  protect     Protect an unprotected primary with a new secondary\n"
 		"\n'kmig colo <role> --help' shows a role's options.\n");
 }
 
@@ -168,6 +169,8 @@ int colo_main(int argc, char *argv[])
 		return colo_failover_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "checkpoint"))
 		return colo_checkpoint_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "protect"))
+		return colo_protect_main(argc - 1, argv + 1);
 	fprintf(stderr, "kmig colo: unknown role '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -180,11 +180,17 @@ int colo_check_heartbeat(const struct mig_opts *o, const struct colo_hb *hb);
  * secondary's takes "failover" ("ok takeover requested"); the primary's
  * "checkpoint", answered once the next checkpoint to start is committed
  * ("ok checkpoint N committed"), or with "err ..." when the primary
- * stops first.
+ * stops protecting first or is unprotected; and "protect ADDR:PORT" to
+ * a primary left unprotected (--stay), answered once the secondary
+ * there committed checkpoint 0 ("ok protected by ADDR:PORT, checkpoint
+ * 0 committed"), or with "err ..." when that fails.
  */
 #define COLO_CTL_FAILOVER	"failover"
 #define COLO_CTL_CHECKPOINT	"checkpoint"
+#define COLO_CTL_PROTECT	"protect"
 #define COLO_CTL_CHECKPOINT_WAIT_MS 60000
+/* The entry of a new secondary: every page, and checkpoint 0. */
+#define COLO_CTL_PROTECT_WAIT_MS 600000
 
 /*
  * The primary's checkpoints asked by hand on its --control socket
@@ -200,6 +206,13 @@ struct colo_requests {
 	pthread_cond_t cond;
 	uint64_t asked, taking, served, served_seq;
 	bool ended;			/* no checkpoint comes any more */
+	/* --stay: protection ends and begins again */
+	bool unprotected;		/* no secondary: `protect` awaited */
+	bool protect_asked;		/* a `protect` waits to be taken */
+	bool protect_taken;		/* ... and is under way */
+	bool protect_answered;		/* ... and protect_reply is its end */
+	char peer[64];			/* the secondary protecting it */
+	char protect_reply[MIG_JOBCTL_LINE];
 };
 
 #define COLO_REQUESTS_INIT { .ctl = { .lfd = -1, .stop = { -1, -1 } }, \
@@ -215,11 +228,23 @@ void colo_requests_take(struct colo_requests *r);
 /* ... and it is committed, as checkpoint @seq. */
 void colo_requests_served(struct colo_requests *r, uint64_t seq);
 void colo_requests_stop(struct colo_requests *r);
+/*
+ * --stay. protecting: a protection with the secondary at @peer begins
+ * (checkpoints are taken again); unprotected: it ended, by @ret (-errno,
+ * why in @why): a `protect` under way is answered with it, checkpoints
+ * asked are refused until the next one. protect_take: the address of a
+ * `protect` waiting into @to (@n bytes): true, or false when none.
+ */
+void colo_requests_protecting(struct colo_requests *r, const char *peer);
+void colo_requests_unprotected(struct colo_requests *r, int ret,
+			       const char *why);
+bool colo_requests_protect_take(struct colo_requests *r, char *to, size_t n);
 
-/* `kmig colo primary`, `secondary`, `failover` and `checkpoint`. */
+/* `kmig colo primary`, `secondary`, `failover`, `checkpoint`, `protect`. */
 int colo_primary_main(int argc, char *argv[]);
 int colo_secondary_main(int argc, char *argv[]);
 int colo_failover_main(int argc, char *argv[]);
 int colo_checkpoint_main(int argc, char *argv[]);
+int colo_protect_main(int argc, char *argv[]);
 
 #endif /* KMIG_COLO_H */

@@ -8,10 +8,15 @@
  *                                         fence, when it has one, decides)
  *   kmig colo checkpoint --control SOCK   the primary takes a checkpoint
  *                                         now; answered once committed
+ *   kmig colo protect --control SOCK      a primary left unprotected
+ *         --to ADDR:PORT                  (--stay) enters COLO with the
+ *                                         secondary at ADDR:PORT; answered
+ *                                         once checkpoint 0 is committed
  *
- * and the primary's side of the second (colo.h's struct colo_requests).
+ * and the primary's side of the last two (colo.h's struct colo_requests).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -26,17 +31,14 @@ struct colo_ctl_role {
 	int timeout_ms;
 };
 
-static int colo_ctl(const struct colo_ctl_role *r, int argc, char *argv[])
+/* Request @req of the agent at @ctl, its answer on stdout: exit status. */
+static int colo_ctl_ask(const struct colo_ctl_role *r, const char *ctl,
+			const char *req)
 {
 	char reply[MIG_JOBCTL_LINE];
-	const char *ctl;
 	int ret;
 
-	ret = mig_parse_sock_only(r->cmd, "control", r->usage, argc, argv,
-				  &ctl);
-	if (ret)
-		return ret > 0 ? 0 : 2;
-	ret = mig_jobctl_request_wait(ctl, r->request, reply, sizeof(reply),
+	ret = mig_jobctl_request_wait(ctl, req, reply, sizeof(reply),
 				      r->timeout_ms);
 	if (ret == -EINVAL) {
 		fprintf(stderr, "kmig %s: --control %s: not a socket path\n",
@@ -55,6 +57,18 @@ static int colo_ctl(const struct colo_ctl_role *r, int argc, char *argv[])
 	}
 	printf("%s\n", reply);
 	return strncmp(reply, "ok", 2) ? 1 : 0;
+}
+
+static int colo_ctl(const struct colo_ctl_role *r, int argc, char *argv[])
+{
+	const char *ctl;
+	int ret;
+
+	ret = mig_parse_sock_only(r->cmd, "control", r->usage, argc, argv,
+				  &ctl);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	return colo_ctl_ask(r, ctl, r->request);
 }
 
 int colo_failover_main(int argc, char *argv[])
@@ -90,25 +104,79 @@ int colo_checkpoint_main(int argc, char *argv[])
 	return colo_ctl(&checkpoint, argc, argv);
 }
 
+static const char protect_usage[] =
+	"Usage: kmig colo protect --control SOCK --to ADDR:PORT\n"
+	"\n"
+	"Make the primary whose --control socket is SOCK (\"@name\": abstract),\n"
+	"started --stay and left unprotected by its lost secondary, enter COLO\n"
+	"with the `kmig colo secondary` listening at ADDR:PORT: every page again\n"
+	"into the new secondary's cache, then checkpoints from a new 0. Prints\n"
+	"the answer once checkpoint 0 is committed: \"ok protected by ADDR:PORT,\n"
+	"checkpoint 0 committed\", or why not.\n";
+
+/* protect's --control SOCK (its only own option). */
+static int protect_opt(struct mig_opts *o, int c, void *opaque)
+{
+	(void)o;
+	if (c != 'C')
+		return MIG_OPT_SHARED;
+	*(const char **)opaque = optarg;
+	return 0;
+}
+
+int colo_protect_main(int argc, char *argv[])
+{
+	static const struct colo_ctl_role protect = {
+		.cmd = "colo protect", .peer = "primary",
+		.timeout_ms = COLO_CTL_PROTECT_WAIT_MS,
+	};
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'C' },
+		MIG_LONGOPT_TO,
+		MIG_LONGOPT_HELP,
+		{ }
+	};
+	struct mig_opts o = { .cmd = protect.cmd };
+	char req[MIG_JOBCTL_LINE], to[MIG_ADDR_STRLEN];
+	const char *ctl = NULL;
+	int ret;
+
+	ret = mig_parse_opts(&o, argc, argv, opts, protect_usage, protect_opt,
+			     &ctl);
+	if (!ret)
+		ret = mig_parse_no_args(&o, argc, argv);
+	if (!ret && !ctl)
+		ret = mig_usage_error(o.cmd, "--control SOCK is required");
+	if (!ret && !o.to)
+		ret = mig_usage_error(o.cmd, "--to ADDR:PORT is required");
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	/* resolved here: the primary takes numeric addresses only */
+	snprintf(req, sizeof(req), "%s %s\n", COLO_CTL_PROTECT,
+		 mig_addr_str(&o.addr.ss, to));
+	return colo_ctl_ask(&protect, ctl, req);
+}
+
 /*
  * `kmig colo checkpoint`, from the control socket's thread: wake the
  * primary's main thread, and answer once the checkpoint that begins next
  * is committed.
  */
-static const char *answer(void *arg, const char *line, char *buf, size_t n)
+static const char *checkpoint(struct colo_requests *r, char *buf, size_t n)
 {
-	struct colo_requests *r = arg;
 	uint64_t one = 1, mine;
 
-	if (strcmp(line, COLO_CTL_CHECKPOINT))
-		return "err EINVAL unknown request\n";
 	pthread_mutex_lock(&r->lock);
+	if (r->unprotected) {
+		pthread_mutex_unlock(&r->lock);
+		return "err ENOTCONN the guest is unprotected: no secondary to checkpoint into (kmig colo protect)\n";
+	}
 	mine = ++r->asked;
 	pthread_mutex_unlock(&r->lock);
 	if (write(r->wake, &one, sizeof(one)) != sizeof(one))
 		return "err EIO cannot wake the primary\n";
 	pthread_mutex_lock(&r->lock);
-	while (r->served < mine && !r->ended)
+	while (r->served < mine && !r->ended && !r->unprotected)
 		pthread_cond_wait(&r->cond, &r->lock);
 	if (r->served >= mine)
 		snprintf(buf, n, "ok checkpoint %llu committed\n",
@@ -117,6 +185,58 @@ static const char *answer(void *arg, const char *line, char *buf, size_t n)
 		snprintf(buf, n, "err ECANCELED the primary stopped protecting the guest first\n");
 	pthread_mutex_unlock(&r->lock);
 	return buf;
+}
+
+/*
+ * `kmig colo protect`, from the control socket's thread: hand @to to
+ * the main thread, waiting unprotected, and answer once the new
+ * secondary committed checkpoint 0 or the entry failed.
+ */
+static const char *protect(struct colo_requests *r, const char *to,
+			   char *buf, size_t n)
+{
+	struct mig_addr a;
+	uint64_t one = 1;
+
+	if (mig_parse_addr("colo primary", "protect", to, false, &a)) {
+		snprintf(buf, n, "err EINVAL protect: '%.60s' is not a numeric ADDR:PORT\n",
+			 to);
+		return buf;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (!r->unprotected || r->protect_asked) {
+		snprintf(buf, n, "err EISCONN the guest is protected already, by the secondary at %s\n",
+			 r->peer);
+		pthread_mutex_unlock(&r->lock);
+		return buf;
+	}
+	snprintf(r->peer, sizeof(r->peer), "%s", to);
+	r->protect_asked = true;
+	r->protect_answered = false;
+	pthread_mutex_unlock(&r->lock);
+	if (write(r->wake, &one, sizeof(one)) != sizeof(one))
+		return "err EIO cannot wake the primary\n";
+	pthread_mutex_lock(&r->lock);
+	while (!r->protect_answered && !r->ended)
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (r->protect_answered)
+		snprintf(buf, n, "%s", r->protect_reply);
+	else
+		snprintf(buf, n, "err ECANCELED the primary stopped first\n");
+	r->protect_asked = r->protect_taken = r->protect_answered = false;
+	pthread_mutex_unlock(&r->lock);
+	return buf;
+}
+
+static const char *answer(void *arg, const char *line, char *buf, size_t n)
+{
+	size_t plen = strlen(COLO_CTL_PROTECT);
+
+	if (!strcmp(line, COLO_CTL_CHECKPOINT))
+		return checkpoint(arg, buf, n);
+	if (!strncmp(line, COLO_CTL_PROTECT " ", plen + 1))
+		return protect(arg, line + plen + 1, buf, n);
+	return "err EINVAL unknown request\n";
 }
 
 int colo_requests_start(struct colo_requests *r, const char *path,
@@ -149,8 +269,52 @@ void colo_requests_served(struct colo_requests *r, uint64_t seq)
 	pthread_mutex_lock(&r->lock);
 	r->served = r->taking;
 	r->served_seq = seq;
+	if (!seq && r->protect_taken && !r->protect_answered) {
+		snprintf(r->protect_reply, sizeof(r->protect_reply),
+			 "ok protected by %s, checkpoint 0 committed\n",
+			 r->peer);
+		r->protect_answered = true;
+	}
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+}
+
+void colo_requests_protecting(struct colo_requests *r, const char *peer)
+{
+	pthread_mutex_lock(&r->lock);
+	r->unprotected = false;
+	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void colo_requests_unprotected(struct colo_requests *r, int ret,
+			       const char *why)
+{
+	const char *name = strerrorname_np(-ret);
+
+	pthread_mutex_lock(&r->lock);
+	r->unprotected = true;
+	if (r->protect_taken && !r->protect_answered) {
+		snprintf(r->protect_reply, sizeof(r->protect_reply),
+			 "err %s %.100s\n", name ? name : "EIO", why);
+		r->protect_answered = true;
+	}
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool colo_requests_protect_take(struct colo_requests *r, char *to, size_t n)
+{
+	bool taken;
+
+	pthread_mutex_lock(&r->lock);
+	taken = r->protect_asked && !r->protect_taken;
+	if (taken) {
+		snprintf(to, n, "%s", r->peer);
+		r->protect_taken = true;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return taken;
 }
 
 void colo_requests_stop(struct colo_requests *r)

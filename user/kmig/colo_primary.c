@@ -9,7 +9,10 @@
  * state saved, the checkpoint is sent whole, and the guest resumes; the
  * ACK is awaited before the next pause. Any failure leaves the guest
  * running here, unprotected, and ends with status 1; so does a secondary
- * whose heartbeat (colo_heartbeat.c) stops.
+ * whose heartbeat (colo_heartbeat.c) stops. With --stay the agent stays
+ * instead, its VMM left free, until `kmig colo protect` on its --control
+ * socket names a new secondary: a new protection, from a new entry and a
+ * new checkpoint 0 (stay_unprotected()).
  *
  * With --output IFACE the guest's network output is held from the start,
  * each checkpoint's until its ACK (colo_pri_output.c). The state is
@@ -76,6 +79,9 @@ static const char usage_text[] =
 	"                        --checkpoint-ms)\n"
 	"  --control SOCK        take `kmig colo checkpoint` requests on this unix\n"
 	"                        socket (\"@name\": abstract)\n"
+	"  --stay                with --control: when the secondary is lost or\n"
+	"                        refuses, stay with the guest running unprotected\n"
+	"                        until `kmig colo protect` names a new secondary\n"
 	"\n"
 	"SIGINT or SIGTERM stops it after the checkpoint under way: the secondary\n"
 	"is told (no takeover), the output released, the guest runs on here.\n"
@@ -112,6 +118,9 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'C':
 		p->control = optarg;
 		return 0;
+	case 'S':
+		p->stay = true;
+		return 0;
 	}
 	return colo_parse_shared(o, c, &p->hb);
 }
@@ -128,6 +137,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "output-wait-ms", required_argument, NULL, 'w' },
 		{ "control", required_argument, NULL, 'C' },
+		{ "stay", no_argument, NULL, 'S' },
 		MIG_LONGOPT_TIMEOUT,
 		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
@@ -145,6 +155,8 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		ret = mig_parse_end(&p->o, argc, argv, MIG_PEER_TO);
 	if (!ret && p->output_wait_set && !p->output)
 		ret = mig_usage_error(p->o.cmd, "--output-wait-ms needs --output");
+	if (!ret && p->stay && !p->control)
+		ret = mig_usage_error(p->o.cmd, "--stay needs --control SOCK, where `kmig colo protect` comes");
 	if (!p->output_wait_set)
 		p->output_wait_ms = p->period_ms / 4;
 	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
@@ -483,10 +495,6 @@ static int setup(struct colo_pri *p)
 	p->buf = malloc((COLO_REC_HDR_SIZE + MIG_PAGE) * BATCH_PAGES);
 	if (!p->tmp || !p->buf)
 		return fail(p, -ENOMEM, "out of memory");
-	if (p->control &&
-	    (ret = colo_requests_start(&p->req, p->control, p->err,
-				       sizeof(p->err))))
-		return ret;
 	ret = connect_secondary(p);
 	if (!ret)
 		ret = colo_hb_start(&p->hb, p->o.cmd, &p->o.addr.ss, NULL,
@@ -616,7 +624,6 @@ static void bye(struct colo_pri *p)
 
 static void cleanup(struct colo_pri *p, int ret)
 {
-	colo_requests_stop(&p->req);
 	colo_hb_stop(&p->hb);
 	colo_pri_output_remove(p, ret);
 	if (p->logging)
@@ -628,11 +635,110 @@ static void cleanup(struct colo_pri *p, int ret)
 		bye(p);
 	if (p->sock >= 0)
 		close(p->sock);
+	p->sock = -1;
 	free(p->tmp);
 	free(p->buf);
+	p->tmp = NULL;
+	p->buf = NULL;
 	mig_vm_present_free(&p->vm);
 	if (p->vm.nslots || p->vm.ctx_fd >= 0)
 		mig_vm_detach(&p->vm);
+}
+
+/*
+ * A new protection's state: nothing of the last one's checkpoints, its
+ * heartbeat or its VM (cleanup() closed them), the options kept.
+ */
+static void protection_reset(struct colo_pri *p)
+{
+	struct colo_hb hb = COLO_HB_INIT;
+
+	hb.interval_ms = p->hb.interval_ms;
+	hb.timeout_ms = p->hb.timeout_ms;
+	p->hb = hb;
+	memset(&p->vm, 0, sizeof(p->vm));
+	p->vm.ctx_fd = -1;
+	p->live = p->first_sent = p->logging = p->paused = false;
+	p->seq = p->pause_ns_sum = p->pause_ns_max = p->pages_sum = 0;
+	p->counter1 = p->t1_ns = p->counter_end = p->t_end_ns = 0;
+	p->why = NULL;
+	p->err[0] = '\0';
+}
+
+/*
+ * One protection of the guest by the secondary at p->o.addr: its entry
+ * and checkpoints until the end (0: --checkpoints, or a signal) or a
+ * failure (-errno, said on stderr: the guest runs on here unprotected).
+ */
+static int protect(struct colo_pri *p)
+{
+	char peer[MIG_ADDR_STRLEN];
+	int ret;
+
+	mig_addr_str(&p->o.addr.ss, peer);
+	colo_requests_protecting(&p->req, peer);
+	fprintf(stderr, "kmig colo primary: protecting the guest with the secondary at %s\n",
+		peer);
+	ret = setup(p);
+	if (!ret)
+		ret = run(p);
+	if (!ret)
+		colo_pri_progress_end(p);
+	if (ret && colo_hb_lost(&p->hb))
+		snprintf(p->err, sizeof(p->err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
+			 (unsigned long long)p->seq, p->hb.timeout_ms);
+	cleanup(p, ret);
+	if (!ret)
+		return 0;
+	if (!p->err[0])
+		snprintf(p->err, sizeof(p->err), "%s", strerror(-ret));
+	colo_requests_unprotected(&p->req, ret, p->err);
+	if (p->guest_lost)
+		fprintf(stderr, "kmig colo primary: %s; the guest is lost here: the secondary takes over from its last commit\n",
+			p->err);
+	else
+		fprintf(stderr, "kmig colo primary: %s; the guest runs here unprotected\n",
+			p->err);
+	return ret;
+}
+
+/*
+ * --stay, after a protection failed: the guest runs on unprotected, its
+ * VMM free for others, until `kmig colo protect` names a new secondary
+ * (true, its address in p->o.addr), or a signal or a VMM gone ends the
+ * agent (false; -errno in *@ret for the latter).
+ */
+static bool stay_unprotected(struct colo_pri *p, int *ret)
+{
+	struct pollfd pfd = { .fd = p->req.wake, .events = POLLIN };
+	struct vmm_client c = { .fd = -1 };
+	char to[MIG_ADDR_STRLEN];
+	struct vmm_status st;
+
+	*ret = vmm_client_connect(&c, p->o.vmm, 1000);
+	if (!*ret)
+		*ret = vmm_client_status(&c, &st);
+	vmm_client_close(&c);
+	if (*ret) {
+		fprintf(stderr, "kmig colo primary: the VMM at %s is gone (%s): nothing left to protect\n",
+			p->o.vmm, strerror(-*ret));
+		return false;
+	}
+	printf("unprotected: the guest is %s here; waiting for `kmig colo protect --control %s --to ADDR:PORT`\n",
+	       st.state, p->control);
+	fflush(stdout);
+	while (!stop_signal) {
+		/* a checkpoint asked meanwhile was refused: only wakes us */
+		if (poll(&pfd, 1, 1000) > 0)
+			colo_requests_asked(&p->req);
+		if (!colo_requests_protect_take(&p->req, to, sizeof(to)))
+			continue;
+		protection_reset(p);
+		if (!mig_parse_addr(p->o.cmd, "protect", to, false, &p->o.addr))
+			return true;
+		colo_requests_unprotected(&p->req, -EINVAL, "not an address");
+	}
+	return false;
 }
 
 int colo_primary_main(int argc, char *argv[])
@@ -641,31 +747,30 @@ int colo_primary_main(int argc, char *argv[])
 		.sock = -1, .vm = { .ctx_fd = -1 }, .hb = COLO_HB_INIT,
 		.req = COLO_REQUESTS_INIT,
 	};
-	int ret;
+	int ret, vmm_ret = 0;
 
 	ret = parse(&p, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	ret = catch_stop(&p);
-	if (!ret)
-		ret = setup(&p);
-	if (!ret)
-		ret = run(&p);
-	if (!ret)
-		colo_pri_progress_end(&p);
-	if (ret && colo_hb_lost(&p.hb))
-		snprintf(p.err, sizeof(p.err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
-			 (unsigned long long)p.seq, p.hb.timeout_ms);
-	cleanup(&p, ret);
-	if (ret && p.guest_lost) {
-		fprintf(stderr, "kmig colo primary: %s; the guest is lost here: the secondary takes over from its last commit\n",
-			p.err);
+	if (!ret && p.control)
+		ret = colo_requests_start(&p.req, p.control, p.err,
+					  sizeof(p.err));
+	if (ret) {
+		fprintf(stderr, "kmig colo primary: %s\n", p.err);
 		return 1;
 	}
-	if (ret) {
-		fprintf(stderr, "kmig colo primary: %s; the guest runs here unprotected\n",
-			p.err[0] ? p.err : strerror(-ret));
+	do {
+		ret = protect(&p);
+	} while (ret && p.stay && !p.guest_lost &&
+		 stay_unprotected(&p, &vmm_ret));
+	colo_requests_stop(&p.req);
+	if (ret && (!p.stay || vmm_ret || !stop_signal))
 		return 1;
+	if (ret) {
+		printf("stopped by %s while unprotected; the guest runs here\n",
+		       stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		return 0;
 	}
 	if (stop_signal)
 		printf("stopped by %s after checkpoint %llu; the secondary was told, the guest runs here unprotected\n",

@@ -39,6 +39,7 @@ struct colo_pri {
 	/* the guest's counter after checkpoint 1, and at the end */
 	uint64_t counter1, t1_ns, counter_end, t_end_ns;
 	const char *control;		/* --control SOCK */
+	bool stay;			/* --stay: unprotected, wait for protect */
 	struct colo_requests req;	/* checkpoints asked there */
 	char err[512];
 };

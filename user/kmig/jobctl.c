@@ -130,7 +130,9 @@ static void answer(struct mig_jobctl *c, int fd)
 		reply = cancel(c);
 	else
 		reply = "err EINVAL unknown request\n";
-	if (write(fd, reply, strlen(reply)) < 0)
+	/* a client gone meanwhile (interrupted, or its wait timed out)
+	 * must not kill the agent: no SIGPIPE */
+	if (send(fd, reply, strlen(reply), MSG_NOSIGNAL) < 0)
 		return;
 }
 
