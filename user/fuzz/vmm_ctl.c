@@ -9,7 +9,7 @@
  * The invariants: a refusal is -EINVAL or -ERANGE with a message; an
  * accepted request's values are in their documented ranges (load 1..16
  * MiB, throttle 0..99, rate 0..2^40, hot pages at most the working set,
- * ring entries at most VMM_RING_MAX);
+ * ring entries at most VMM_RING_MAX, announce frames 1..VMM_ANNOUNCE_MAX);
  * the line's words decide it, so the request parses the same again after
  * the parser cut the line into words.
  */
@@ -45,6 +45,11 @@ static void in_range(const struct vmm_req *r)
 		break;
 	case VMM_REQ_RING:	/* any GPA: the device checks it */
 		if (r->entries > VMM_RING_MAX || r->hot)
+			abort();
+		break;
+	case VMM_REQ_ANNOUNCE:
+		if (!r->value || r->value > VMM_ANNOUNCE_MAX || r->hot ||
+		    r->entries)
 			abort();
 		break;
 	default:

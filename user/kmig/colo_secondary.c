@@ -37,8 +37,9 @@ static const char usage_text[] =
 	"\n"
 	"Receive the checkpoints of a `kmig colo primary` into the VM of the\n"
 	"VMM at SOCK (started --incoming), and resume it from the last\n"
-	"committed checkpoint when the primary is lost. The VM stays paused\n"
-	"between checkpoints unless --run.\n"
+	"committed checkpoint when the primary is lost, its output on and its\n"
+	"MAC announced on the VMM's network. The VM stays paused between\n"
+	"checkpoints unless --run.\n"
 	"\n"
 	"  --vmm SOCK            the VMM's control socket (\"@name\": abstract)\n"
 	"  --listen ADDR:PORT    where the primary connects\n"
@@ -374,8 +375,8 @@ static int fence(struct colo_sec *s)
 /* Run the guest here from the last committed checkpoint. */
 static int takeover(struct colo_sec *s)
 {
-	uint64_t t0 = kmig_now_ns();
-	char crc[32] = "";
+	uint64_t t0 = kmig_now_ns(), t_ann, t_end;
+	char crc[32] = "", ann[128];
 	uint32_t c;
 	int ret;
 
@@ -409,8 +410,18 @@ static int takeover(struct colo_sec *s)
 		return fail(s, ret, "cannot resume the guest: %s",
 			    vmm_client_why(&s->vm.vmm, ret));
 	s->took_over = true;
+	/* The segment's switches learn the guest's MAC is here now. */
+	t_ann = kmig_now_ns();
+	ret = mig_vmm_announce(&s->vm.vmm, ann, sizeof(ann));
+	t_end = kmig_now_ns();
 	printf("takeover at checkpoint %llu%s, switch %.2f ms\n",
-	       (unsigned long long)s->last, crc, (kmig_now_ns() - t0) / 1e6);
+	       (unsigned long long)s->last, crc, (t_end - t0) / 1e6);
+	if (!ret)
+		printf("announced %s, at %llu ns, in %.2f ms of the switch\n",
+		       ann, (unsigned long long)t_ann, (t_end - t_ann) / 1e6);
+	else if (ret != -ENODEV)
+		fprintf(stderr, "kmig colo secondary: the guest runs here, but %s\n",
+			ann);
 	fflush(stdout);		/* whoever watches learns it now */
 	return 0;
 }

@@ -546,6 +546,19 @@ int incoming_resume(struct dst *d)
 	return resume_unanswered(d, ret);
 }
 
+void incoming_announce(struct dst *d)
+{
+	char msg[128];
+	int ret;
+
+	ret = mig_vmm_announce(&d->vm.vmm, msg, sizeof(msg));
+	if (!ret)
+		fprintf(stderr, "kmig incoming: announced %s\n", msg);
+	else if (ret != -ENODEV)
+		fprintf(stderr, "kmig incoming: the guest runs here, but %s\n",
+			msg);
+}
+
 /*
  * The stream is in: load it, tell the source, and resume only on its
  * go-ahead (handshake.h). Whatever fails, the source hears FAILED with
@@ -585,6 +598,7 @@ static int finish(struct dst *d)
 	if (mig_hs_send(&d->out, MIG_HS_RESUMED, d->job.downtime_ms * 1000,
 			NULL))
 		fprintf(stderr, "kmig incoming: the guest runs here, but the source did not hear it\n");
+	incoming_announce(d);
 	return 0;
 }
 

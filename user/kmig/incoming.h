@@ -49,6 +49,12 @@ struct dst {
 int incoming_load(struct dst *d);
 /* Start the devices and the guest: 0, -errno, or -EINPROGRESS. */
 int incoming_resume(struct dst *d);
+/*
+ * The guest runs here: its VMM announces its MAC (as QEMU does after
+ * every migration), said on stderr; a failure only warns, no network
+ * device says nothing.
+ */
+void incoming_announce(struct dst *d);
 
 /*
  * Postcopy (postcopy_dst.c, Documentation/postcopy.rst), from the main

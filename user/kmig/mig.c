@@ -687,3 +687,28 @@ int mig_vmm_req(struct vmm_client *c, const char *req, char *err, size_t n)
 			 vmm_client_why(c, ret));
 	return ret;
 }
+
+int mig_vmm_announce(struct vmm_client *c, char *msg, size_t n)
+{
+	unsigned int frames, last_ms;
+	char mac[18];
+	int ret;
+
+	ret = vmm_client_cmd(c, "announce");
+	if (ret == -ENODEV)
+		return ret;
+	if (ret) {
+		snprintf(msg, n, "the VMM did not announce the guest's MAC: %s",
+			 vmm_client_why(c, ret));
+		return ret;
+	}
+	if (sscanf(c->reply, "ok mac=%17s frames=%u last_ms=%u", mac, &frames,
+		   &last_ms) != 3) {
+		snprintf(msg, n, "the VMM's answer to 'announce' makes no sense: '%.64s'",
+			 c->reply);
+		return -EPROTO;
+	}
+	snprintf(msg, n, "%s: 1 of %u frames, the last due %u ms later", mac,
+		 frames, last_ms);
+	return 0;
+}

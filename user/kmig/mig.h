@@ -314,6 +314,15 @@ uint64_t *mig_slot_present(int ctx_fd, uint32_t id, uint64_t npages,
 			   int *ret, char *err, size_t n);
 /* The VMM request @req: 0, or -errno with "the VMM refused ..." in @err. */
 int mig_vmm_req(struct vmm_client *c, const char *req, char *err, size_t n);
+/*
+ * The guest runs here now (a migration's destination, a COLO takeover):
+ * the VMM announces its MAC on its network (`announce`,
+ * Documentation/vmm.rst), so that the switches of the segment send its
+ * traffic to this host. 0 with what was sent in @msg ("02:6d:...: 1 of 5
+ * frames, the last due 800 ms later"); -ENODEV when the VMM has no
+ * network device (nothing to announce); other -errno with why in @msg.
+ */
+int mig_vmm_announce(struct vmm_client *c, char *msg, size_t n);
 struct kmig_ctx_stats;
 /*
  * The upper bound (µs) of the log2 latency bucket of @st that holds the

@@ -464,6 +464,7 @@ static int listen_and_run(struct dst *d)
 		return mig_link_io_fail(&d->link, ret,
 					"the guest runs here, but the source did not hear it: %s",
 					strerror(-ret));
+	incoming_announce(d);
 	if (pthread_create(&d->pc->watcher, NULL, vmm_watch, d))
 		return fail(d, -EAGAIN, "cannot start a thread");
 	d->pc->watcher_started = true;

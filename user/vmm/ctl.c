@@ -103,7 +103,8 @@ static void status(struct vmm *vmm, int fd)
 	reply(fd, "ok state=%s vcpus=%u counter=%llu writes=%llu rate=%llu "
 	      "throttle=%u throttled_ms=%llu pattern=%s ws_pages=%u mem=%llu "
 	      "slots=%u net=%s net_sent=%llu net_seq=%llu net_dropped=%llu "
-	      "net_bad=%llu ring=%s%s%s", states[vmm->state], vmm->nvcpus,
+	      "net_bad=%llu net_announced=%llu ring=%s%s%s",
+	      states[vmm->state], vmm->nvcpus,
 	      (unsigned long long)counter, (unsigned long long)writes,
 	      (unsigned long long)vmm->rate, vmm->throttle,
 	      (unsigned long long)throttled / 1000000,
@@ -114,6 +115,7 @@ static void status(struct vmm *vmm, int fd)
 	      (unsigned long long)net_seq,
 	      (unsigned long long)__atomic_load_n(&vmm->net.dropped, __ATOMIC_RELAXED),
 	      (unsigned long long)__atomic_load_n(&vmm->net.bad, __ATOMIC_RELAXED),
+	      (unsigned long long)__atomic_load_n(&vmm->net.announced, __ATOMIC_RELAXED),
 	      ring, vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
 	pthread_mutex_unlock(&vmm->lock);
@@ -391,6 +393,22 @@ static void done(int fd, int ret, const char *what)
 		reply(fd, "ok");
 }
 
+/* `announce [FRAMES]`: the first frame is out when the reply comes. */
+static void announce(struct vmm *vmm, int fd, unsigned int frames)
+{
+	unsigned int last_ms;
+	char err[128], mac[18];
+	int ret;
+
+	ret = vmm_net_announce(&vmm->net, frames, &last_ms, err, sizeof(err));
+	if (ret) {
+		reply_err(fd, ret, err);
+		return;
+	}
+	vmm_net_mac(mac);
+	reply(fd, "ok mac=%s frames=%u last_ms=%u", mac, frames, last_ms);
+}
+
 /* One request; returns 1 to end the session, -1 to quit the VMM. */
 static int request(struct vmm *vmm, int fd, char *line)
 {
@@ -461,6 +479,9 @@ static int request(struct vmm *vmm, int fd, char *line)
 	case VMM_REQ_RING:
 		ret = vmm_ring_attach(vmm, r.value, r.entries, err, sizeof(err));
 		done(fd, ret, err);
+		break;
+	case VMM_REQ_ANNOUNCE:
+		announce(vmm, fd, r.value);
 		break;
 	case VMM_REQ_QUIT:
 		reply(fd, "ok");

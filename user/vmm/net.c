@@ -9,6 +9,11 @@
  * commits). `net off` discards the frames instead (a COLO secondary
  * until it takes over). A bad frame address or length is dropped and
  * counted, never sent and never fatal.
+ *
+ * `announce` sends RARP frames from the guest's MAC, as QEMU does after a
+ * migration (qemu_announce_self), so that the switches of the segment
+ * learn the MAC's new port: the first at once, the others from the
+ * announcer thread, which runs from the device's start.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -25,15 +31,124 @@
 /* Bad frames reported on stderr one by one up to this many. */
 #define NET_BAD_REPORTS	8
 
+static void put_mac(uint8_t *b)
+{
+	uint64_t m = GUEST_NET_MAC;
+	int i;
+
+	for (i = 0; i < ETH_ALEN; i++, m >>= 8)
+		b[i] = (uint8_t)m;
+}
+
+/*
+ * One announce frame, as qemu_announce_self's: a broadcast RARP request
+ * (RFC 903, "reverse request") in which the guest asks for its own
+ * address; no one needs to answer, every switch on the way learns where
+ * the source MAC is.
+ */
+static void announce_frame(uint8_t f[ETH_ZLEN])
+{
+	memset(f, 0, ETH_ZLEN);
+	memset(f, 0xff, ETH_ALEN);		/* broadcast */
+	put_mac(f + ETH_ALEN);
+	f[12] = ETH_P_RARP >> 8;
+	f[13] = ETH_P_RARP & 0xff;
+	f[15] = 1;				/* hardware: Ethernet */
+	f[16] = ETH_P_IP >> 8;			/* protocol: IPv4 */
+	f[18] = ETH_ALEN;
+	f[19] = 4;
+	f[21] = 3;				/* reverse request */
+	put_mac(f + 22);			/* sender: the guest, 0.0.0.0 */
+	put_mac(f + 32);			/* target: the same */
+}
+
+/* One announce frame out of the interface: 0 or -errno. */
+static int announce_send(struct vmm_net *net)
+{
+	uint8_t f[ETH_ZLEN];
+	ssize_t r;
+
+	announce_frame(f);
+	r = send(net->fd, f, sizeof(f), MSG_DONTWAIT);
+	if (r == (ssize_t)sizeof(f)) {
+		__atomic_add_fetch(&net->announced, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	__atomic_add_fetch(&net->announce_errors, 1, __ATOMIC_RELAXED);
+	return r < 0 ? -errno : -EIO;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The gap after one of @gap_ms: VMM_ANNOUNCE_STEP_MS more, up to the max. */
+static unsigned int next_gap(unsigned int gap_ms)
+{
+	gap_ms += VMM_ANNOUNCE_STEP_MS;
+	return gap_ms < VMM_ANNOUNCE_GAP_MAX_MS ? gap_ms :
+						  VMM_ANNOUNCE_GAP_MAX_MS;
+}
+
+/*
+ * The announcer: sends each due frame of the series; a device turned off
+ * ends the series (a COLO secondary's output off again must not claim
+ * the MAC).
+ */
+static void *announcer(void *arg)
+{
+	struct vmm_net *net = arg;
+	struct timespec until;
+	int ret;
+
+	pthread_mutex_lock(&net->lock);
+	while (!net->stop) {
+		if (!net->left) {
+			pthread_cond_wait(&net->cond, &net->lock);
+			continue;
+		}
+		if (mono_ns() < net->due_ns) {
+			until.tv_sec = net->due_ns / 1000000000ull;
+			until.tv_nsec = net->due_ns % 1000000000ull;
+			pthread_cond_timedwait(&net->cond, &net->lock, &until);
+			continue;
+		}
+		if (!__atomic_load_n(&net->on, __ATOMIC_RELAXED)) {
+			net->left = 0;
+			continue;
+		}
+		ret = announce_send(net);
+		if (ret && __atomic_load_n(&net->announce_errors,
+					   __ATOMIC_RELAXED) == 1)
+			fprintf(stderr, "kmig-vmm: net: announcing on %s: %s (further failures are not reported)\n",
+				net->ifname, strerror(-ret));
+		net->left--;
+		net->gap_ms = next_gap(net->gap_ms);
+		net->due_ns += net->gap_ms * 1000000ull;
+	}
+	pthread_mutex_unlock(&net->lock);
+	return NULL;
+}
+
 int vmm_net_open(struct vmm_net *net, const char *ifname, bool off)
 {
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,	/* protocol 0: send only */
 	};
+	pthread_condattr_t ca;
 	int ret;
 
 	memset(net, 0, sizeof(*net));
 	net->fd = -1;
+	pthread_mutex_init(&net->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&net->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (!ifname)
 		return 0;
 	if (strlen(ifname) >= IFNAMSIZ) {
@@ -61,14 +176,34 @@ int vmm_net_open(struct vmm_net *net, const char *ifname, bool off)
 	snprintf(net->ifname, sizeof(net->ifname), "%s", ifname);
 	net->ifindex = sll.sll_ifindex;
 	net->on = !off;
+	/* started now: a takeover's announce only wakes it */
+	ret = -pthread_create(&net->announcer, NULL, announcer, net);
+	if (ret) {
+		fprintf(stderr, "kmig-vmm: --net-if '%s': cannot start the announcer thread: %s\n",
+			ifname, strerror(-ret));
+		close(net->fd);
+		net->fd = -1;
+		return ret;
+	}
+	net->announcer_started = true;
 	return 0;
 }
 
 void vmm_net_close(struct vmm_net *net)
 {
+	if (net->announcer_started) {
+		pthread_mutex_lock(&net->lock);
+		net->stop = true;
+		pthread_cond_signal(&net->cond);
+		pthread_mutex_unlock(&net->lock);
+		pthread_join(net->announcer, NULL);
+		net->announcer_started = false;
+	}
 	if (net->fd >= 0)
 		close(net->fd);
 	net->fd = -1;
+	pthread_cond_destroy(&net->cond);
+	pthread_mutex_destroy(&net->lock);
 }
 
 static void bad_frame(struct vmm_net *net, const char *fmt, ...)
@@ -151,4 +286,51 @@ const char *vmm_net_state(const struct vmm_net *net)
 	if (net->fd < 0)
 		return "none";
 	return __atomic_load_n(&net->on, __ATOMIC_RELAXED) ? "on" : "off";
+}
+
+void vmm_net_mac(char buf[18])
+{
+	uint64_t m = GUEST_NET_MAC;
+
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
+		 (unsigned int)(m & 0xff), (unsigned int)(m >> 8 & 0xff),
+		 (unsigned int)(m >> 16 & 0xff), (unsigned int)(m >> 24 & 0xff),
+		 (unsigned int)(m >> 32 & 0xff), (unsigned int)(m >> 40 & 0xff));
+}
+
+int vmm_net_announce(struct vmm_net *net, unsigned int frames,
+		     unsigned int *last_ms, char *err, size_t n)
+{
+	unsigned int i, gap;
+	int ret;
+
+	if (net->fd < 0) {
+		snprintf(err, n, "announce: no network device (start with --net-if IFACE)");
+		return -ENODEV;
+	}
+	if (!__atomic_load_n(&net->on, __ATOMIC_RELAXED)) {
+		snprintf(err, n, "announce: the network device is off ('net on' first)");
+		return -ENETDOWN;
+	}
+	if (!frames || frames > VMM_ANNOUNCE_MAX) {
+		snprintf(err, n, "announce: 1 to %u frames", VMM_ANNOUNCE_MAX);
+		return -ERANGE;
+	}
+	pthread_mutex_lock(&net->lock);
+	ret = announce_send(net);
+	if (ret) {
+		pthread_mutex_unlock(&net->lock);
+		snprintf(err, n, "announce: sending on %s: %s", net->ifname,
+			 strerror(-ret));
+		return ret;
+	}
+	net->left = frames - 1;
+	net->gap_ms = VMM_ANNOUNCE_GAP_MS;
+	net->due_ns = mono_ns() + VMM_ANNOUNCE_GAP_MS * 1000000ull;
+	pthread_cond_signal(&net->cond);
+	pthread_mutex_unlock(&net->lock);
+	for (i = 1, gap = VMM_ANNOUNCE_GAP_MS, *last_ms = 0; i < frames;
+	     i++, gap = next_gap(gap))
+		*last_ms += gap;
+	return 0;
 }

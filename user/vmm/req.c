@@ -30,7 +30,7 @@ static const char *const cmds[] = {
 	[VMM_REQ_DIRTYLOG] = "dirtylog", [VMM_REQ_UNMAP] = "unmap",
 	[VMM_REQ_MAP] = "map", [VMM_REQ_NET] = "net",
 	[VMM_REQ_RING] = "ring", [VMM_REQ_VCPUS] = "vcpus",
-	[VMM_REQ_QUIT] = "quit",
+	[VMM_REQ_ANNOUNCE] = "announce", [VMM_REQ_QUIT] = "quit",
 };
 
 static int refuse(char *err, size_t n, int ret, const char *fmt, ...)
@@ -134,6 +134,14 @@ static int args(struct vmm_req *r, const char *a1, const char *a2,
 		if (!a1 || strcmp(a1, "at-resume"))
 			return refuse(err, n, -EINVAL,
 				      "dirtylog: say 'dirtylog at-resume'");
+		return 0;
+	case VMM_REQ_ANNOUNCE:
+		r->value = VMM_ANNOUNCE_FRAMES;
+		if (a1 && (number("announce", a1, VMM_ANNOUNCE_MAX, &r->value,
+				  err, n) || !r->value))
+			return refuse(err, n, -ERANGE,
+				      "announce: need a number of frames from 1 to %u",
+				      VMM_ANNOUNCE_MAX);
 		return 0;
 	case VMM_REQ_NET:
 		r->on = a1 && !strcmp(a1, "on");

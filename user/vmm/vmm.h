@@ -75,7 +75,22 @@ struct vmm_vcpu {
 	uint64_t throttled_ns;		/* total time slept for throttle */
 };
 
-/* The network device (net.c); counters are read without the lock. */
+/*
+ * `announce` (Documentation/vmm.rst): frames sent by default and at most,
+ * and the gaps between them, growing as QEMU's announce-* defaults do:
+ * 50 ms, then 100 ms more each time, at most 550 ms.
+ */
+#define VMM_ANNOUNCE_FRAMES	5
+#define VMM_ANNOUNCE_MAX	20
+#define VMM_ANNOUNCE_GAP_MS	50
+#define VMM_ANNOUNCE_STEP_MS	100
+#define VMM_ANNOUNCE_GAP_MAX_MS	550
+
+/*
+ * The network device (net.c); counters are read without a lock. The
+ * announcer thread sends an announce series' frames after the first;
+ * @lock guards the series (left, gap_ms, due_ns, stop).
+ */
 struct vmm_net {
 	int fd;				/* AF_PACKET socket, -1: no device */
 	char ifname[16];
@@ -85,6 +100,17 @@ struct vmm_net {
 	uint64_t dropped;		/* discarded (off) or lost sending */
 	uint64_t bad;			/* bad address or length */
 	uint64_t send_errors;
+	uint64_t announced;		/* announce frames sent */
+	uint64_t announce_errors;	/* announce frames not sent */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC; a new series */
+	pthread_t announcer;
+	bool announcer_started;
+	bool stop;			/* the announcer exits */
+	unsigned int left;		/* frames of the series still due */
+	unsigned int gap_ms;		/* between the last one and the next */
+	uint64_t due_ns;		/* the next one, CLOCK_MONOTONIC */
 };
 
 /*
@@ -237,6 +263,19 @@ void vmm_net_out(struct vmm *vmm, unsigned int size, unsigned int count,
 		 const void *data);
 /* `net on|off`: 0, or -ENODEV with why in @err. */
 int vmm_net_set(struct vmm *vmm, bool on, char *err, size_t n);
+/*
+ * `announce [FRAMES]`: tell the network that the guest's MAC
+ * (GUEST_NET_MAC) is behind this host's interface now, after a migration
+ * or a failover: @frames RARP frames from it, the first sent before this
+ * returns, the others by the announcer thread after growing gaps
+ * (VMM_ANNOUNCE_*); a series under way is replaced. 0 with when the last
+ * one is due, in ms from now, in *@last_ms; -ENODEV without a device,
+ * -ENETDOWN while it is off, the first send's -errno; why in @err.
+ */
+int vmm_net_announce(struct vmm_net *net, unsigned int frames,
+		     unsigned int *last_ms, char *err, size_t n);
+/* The MAC as text, "02:6d:..." (18 bytes with its NUL). */
+void vmm_net_mac(char buf[18]);
 /* "none", "on" or "off". */
 const char *vmm_net_state(const struct vmm_net *net);
 
@@ -271,7 +310,7 @@ enum vmm_req_cmd {
 	VMM_REQ_SAVE, VMM_REQ_LOAD, VMM_REQ_THROTTLE, VMM_REQ_RATE,
 	VMM_REQ_PATTERN, VMM_REQ_CHECKSUM, VMM_REQ_MEMFD, VMM_REQ_CTX,
 	VMM_REQ_DIRTYLOG, VMM_REQ_UNMAP, VMM_REQ_MAP, VMM_REQ_NET,
-	VMM_REQ_RING, VMM_REQ_VCPUS, VMM_REQ_QUIT,
+	VMM_REQ_RING, VMM_REQ_VCPUS, VMM_REQ_ANNOUNCE, VMM_REQ_QUIT,
 };
 
 /* One control request, parsed. */
@@ -282,7 +321,8 @@ struct vmm_req {
 	unsigned int pattern;		/* GUEST_PATTERN_* */
 	bool hot;			/* pattern: hot pages given */
 	uint64_t value;			/* load: length; throttle, rate,
-					 * pattern: hot pages; ring: GPA */
+					 * pattern: hot pages; ring: GPA;
+					 * announce: frames */
 	uint32_t entries;		/* ring: 0, or write a descriptor */
 };
 

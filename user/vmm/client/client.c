@@ -161,6 +161,7 @@ int vmm_client_parse_status(const char *reply, struct vmm_status *st)
 	st->net_sent = field(reply, "net_sent", &v[0]) ? 0 : v[0];
 	st->net_seq = field(reply, "net_seq", &v[1]) ? 0 : v[1];
 	st->net_dropped = field(reply, "net_dropped", &v[2]) ? 0 : v[2];
+	st->net_announced = field(reply, "net_announced", &v[3]) ? 0 : v[3];
 	return 0;
 }
 

@@ -33,6 +33,7 @@ struct vmm_status {
 	uint64_t net_sent;		/* frames sent out of its interface */
 	uint64_t net_seq;		/* the guest's last frame number */
 	uint64_t net_dropped;		/* discarded (net off) or lost */
+	uint64_t net_announced;		/* announce frames sent */
 };
 
 struct vmm_client_slot {

@@ -55,6 +55,10 @@
 #define GUEST_NET_FRAME_MIN	60u	/* Ethernet's minimum, without FCS */
 #define GUEST_NET_ETHERTYPE	0x88b5u	/* IEEE 802 local experimental */
 #define GUEST_NET_MAGIC		0x4e474d4bu	/* "KMGN" */
+/* The guest's MAC, 02:6d:6b:6d:67:00 (locally administered): its six
+ * bytes in wire order, little endian in a u64. Its frames come from it,
+ * and the VMM's `announce` names it. */
+#define GUEST_NET_MAC		0x00676d6b6d02ull
 /* Payload after the 14-byte Ethernet header, little endian: magic u32,
  * vcpu u32, seq u64, writes u64, counter u64. */
 #define GUEST_NET_PAYLOAD	32u

@@ -145,7 +145,7 @@ static void net_send(volatile struct guest_params *p, uint32_t id)
 
 	for (i = 0; i < GUEST_NET_FRAME_MIN; i++)
 		d[i] = i < 6 ? 0xff : 0;
-	put_le(d + 6, 0x00676d6b6d02ull, 6);	/* 02:6d:6b:6d:67:00 */
+	put_le(d + 6, GUEST_NET_MAC, 6);
 	d[12] = GUEST_NET_ETHERTYPE >> 8;
 	d[13] = GUEST_NET_ETHERTYPE & 0xff;
 	put_le(d + 14, GUEST_NET_MAGIC, 4);
