@@ -232,6 +232,10 @@ $(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
 $(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
 $(B)/tests/colo_hb: TEST_SRCS := $(AGENT_UNDER_TEST) user/kmig/colo_heartbeat.c
 $(B)/tests/colo_hb: $(AGENT_UNDER_TEST) user/kmig/colo_heartbeat.c $(AGENT_HDRS)
+$(B)/tests/colo_devs: TEST_SRCS := $(AGENT_UNDER_TEST) user/kmig/colo_dev.c \
+	user/kmig/devstate.c
+$(B)/tests/colo_devs: $(AGENT_UNDER_TEST) user/kmig/colo_dev.c \
+	user/kmig/devstate.c $(AGENT_HDRS)
 
 # ... and of the VMM's (the network device with guest RAM from memfds).
 VMM_UNDER_TEST := user/vmm/net.c user/vmm/mem.c
