@@ -408,12 +408,12 @@ static int save_devices(struct colo_pri *p)
 /* ", devices N bytes[, crc X]" for the checkpoint's line, "" without. */
 static const char *devices_str(struct colo_pri *p)
 {
-	static char s[96];
+	static char s[128];
 
 	if (!p->o.ndevs)
 		return "";
-	snprintf(s, sizeof(s), ", devices %zu bytes saved in %.2f ms",
-		 p->dev.len, p->dev_save_ns / 1e6);
+	snprintf(s, sizeof(s), ", devices %zu bytes saved in %.2f ms, sent with the rest in %.2f ms",
+		 p->dev.len, p->dev_save_ns / 1e6, p->send_ns / 1e6);
 	if (p->verify)
 		snprintf(s + strlen(s), sizeof(s) - strlen(s), ", device crc %08x",
 			 p->devcrc);
@@ -423,7 +423,7 @@ static const char *devices_str(struct colo_pri *p)
 /* One checkpoint: pause, collect, send, resume (unless the last), ack. */
 static int checkpoint(struct colo_pri *p, bool last)
 {
-	uint64_t t0 = kmig_now_ns(), npages, dt;
+	uint64_t t0 = kmig_now_ns(), npages, dt, t_send;
 	uint32_t memcrc = 0;
 	uint8_t *vcpu = NULL;
 	size_t vlen = 0;
@@ -447,8 +447,10 @@ static int checkpoint(struct colo_pri *p, bool last)
 		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
 	if (!ret)
 		ret = save_devices(p);
+	t_send = kmig_now_ns();
 	if (!ret)
 		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
+	p->send_ns = kmig_now_ns() - t_send;
 	free(vcpu);
 	p->first_sent = true;
 	/* the devices go on with the guest, or stop with it (the last) */

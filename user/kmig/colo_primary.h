@@ -37,6 +37,7 @@ struct colo_pri {
 	struct colo_devbuf dev;		/* --device: this checkpoint's DEVS */
 	uint32_t devcrc;		/* ... its CRC, with --verify */
 	uint64_t dev_save_ns;		/* ... the time its saving took */
+	uint64_t send_ns;		/* the checkpoint's sending, all of it */
 	uint64_t dev_bytes_sum;
 	const char *why;		/* why this checkpoint came early */
 	/* the guest's counter after checkpoint 1, and at the end */

@@ -458,13 +458,14 @@ static int takeover(struct colo_sec *s)
 			return fail(s, ret, "cannot read guest memory: %s",
 				    strerror(-ret));
 		snprintf(crc, sizeof(crc), ", memory crc %08x", c);
-		ret = s->o.ndevs ? colo_dev_crc(&s->o, &s->dev_check, &dc,
-						s->err, sizeof(s->err)) : 0;
+	}
+	if (s->verify && s->o.ndevs) {
+		ret = colo_dev_crc(&s->o, &s->dev_check, &dc, s->err,
+				   sizeof(s->err));
 		if (ret)
 			return ret;
-		if (s->o.ndevs)
-			snprintf(crc + strlen(crc), sizeof(crc) - strlen(crc),
-				 ", device crc %08x", dc);
+		snprintf(crc + strlen(crc), sizeof(crc) - strlen(crc),
+			 ", device crc %08x", dc);
 	}
 	/* Its output, discarded until now (a VMM without a network
 	 * device has none: -ENODEV). */
