@@ -40,20 +40,28 @@ FIXTURE(colo_dev) {
 
 FIXTURE_SETUP(colo_dev)
 {
-	uint32_t id;
-
 	memset(self, 0, sizeof(*self));
 	snprintf(self->pri_log, sizeof(self->pri_log),
 		 "/dev/shm/colo-dev-%d.pri", getpid());
 	snprintf(self->sec_log, sizeof(self->sec_log),
 		 "/dev/shm/colo-dev-%d.sec", getpid());
-	REQUIRE_BED();
+}
+
+/*
+ * Each test's start, after its REQUIRE_BED() (a skip in the setup would
+ * not stop the test): kmig-sample with instances 1..4, the primary's
+ * changing all the time, the secondary's not unless the test says so;
+ * the primary's VMM running, the secondary's incoming.
+ */
+static void start_bed(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(colo_dev) *self)
+{
+	uint32_t id;
+
 	ASSERT_EQ(0, sample_load());
 	self->samples = true;
 	for (id = 1; id <= 4; id++)
 		ASSERT_EQ(0, sample_create(id));
-	/* the primary's devices change all the time, the secondary's not
-	 * unless a test says so */
 	ASSERT_EQ(0, sample_set_rate(1, 2000));
 	ASSERT_EQ(0, sample_set_rate(2, 3000));
 	ASSERT_EQ(0, sample_set_rate(3, 0));
@@ -143,6 +151,8 @@ static long long logged_hex(const char *log, const char *line,
  */
 TEST_F_TIMEOUT(colo_dev, diverged_devices_follow_the_primary, TEST_TIMEOUT)
 {
+	REQUIRE_BED();
+	start_bed(_metadata, self);
 	ASSERT_EQ(0, sample_set_rate(3, 5000));
 	ASSERT_EQ(0, sample_set_rate(4, 5000));
 	start_agents(self, 24700, "--run " SEC_DEVS,
@@ -184,6 +194,8 @@ TEST_F_TIMEOUT(colo_dev, takeover_resumes_the_committed_devices,
 	uint32_t c1, c2;
 	int status;
 
+	REQUIRE_BED();
+	start_bed(_metadata, self);
 	ASSERT_EQ(0, sample_set_rate(3, 5000));
 	setenv("KMIG_STOP_AT", "colo-before-ack-3", 1);
 	start_agents(self, 24701, "--run " SEC_DEVS,
@@ -238,6 +250,8 @@ TEST_F_TIMEOUT(colo_dev, refused_device_state_refuses_the_checkpoint,
 	long long mem2;
 	int fd;
 
+	REQUIRE_BED();
+	start_bed(_metadata, self);
 	setenv("KMIG_COLO_CORRUPT_DEVICE", "3", 1);
 	start_agents(self, 24702, SEC_DEVS,
 		     "--checkpoint-ms 100 --verify " PRI_DEVS);
@@ -274,6 +288,8 @@ TEST_F_TIMEOUT(colo_dev, device_lists_differ, TEST_TIMEOUT)
 {
 	struct vmm_status st;
 
+	REQUIRE_BED();
+	start_bed(_metadata, self);
 	start_agents(self, 24703, "--device kmig-sample:3",
 		     "--checkpoint-ms 100 " PRI_DEVS);
 	EXPECT_EQ(1, agent_exit(&self->sec, PROC_WAIT_MS));
