@@ -266,7 +266,7 @@ static int block(const uint8_t *b, size_t len, unsigned int i, size_t *at,
 				i);
 	blen = get_le32(b + *at);
 	if (get_le32(b + *at + 4) != i || blen > len - *at - COLO_DEV_HDR_SIZE)
-		return mig_fail(err, n, -EBADMSG, "device %u: block of %u bytes for device %u",
+		return mig_fail(err, n, -EBADMSG, "device %u: its place holds %u bytes for device %u",
 				i, blen, get_le32(b + *at + 4));
 	*from = *at + COLO_DEV_HDR_SIZE;
 	*to = *from + blen;
@@ -274,8 +274,7 @@ static int block(const uint8_t *b, size_t len, unsigned int i, size_t *at,
 	return 0;
 }
 
-/* The next packet of a block at *@at (< @to): 0 and *@at past it, or
- * -EBADMSG. */
+/* The next packet of a block at *@at (< @to): 0, *@at past it; or -EBADMSG. */
 static int packet(const uint8_t *b, size_t *at, size_t to, uint32_t *marker,
 		  const uint8_t **data, uint64_t *size)
 {
@@ -420,8 +419,10 @@ int colo_dev_load(struct mig_opts *o, const struct colo_devbuf *b,
 	ret = load_some(o, b->buf, b->len, o->ndevs, &took, err, n);
 	if (!ret || !took)
 		return ret;
-	/* devices [0, took) have the refused checkpoint's state: back to the
-	 * last committed one (none before checkpoint 0: nothing to keep) */
+	/*
+	 * Devices [0, took) have the refused checkpoint's state: back to the
+	 * last committed one (none before checkpoint 0: nothing to keep).
+	 */
 	if (last && last->len &&
 	    !load_some(o, last->buf, last->len, took, &back, err, n))
 		return ret;
