@@ -235,6 +235,10 @@ $(B)/tests/colo_hb: $(AGENT_UNDER_TEST) user/kmig/colo_heartbeat.c $(AGENT_HDRS)
 COLO_CTL_UNDER_TEST := user/kmig/colo_ctl.c user/kmig/jobctl.c
 $(B)/tests/colo_ctl: TEST_SRCS := $(AGENT_UNDER_TEST) $(COLO_CTL_UNDER_TEST)
 $(B)/tests/colo_ctl: $(AGENT_UNDER_TEST) $(COLO_CTL_UNDER_TEST) $(AGENT_HDRS)
+$(B)/tests/colo_devs: TEST_SRCS := $(AGENT_UNDER_TEST) user/kmig/colo_dev.c \
+	user/kmig/devstate.c
+$(B)/tests/colo_devs: $(AGENT_UNDER_TEST) user/kmig/colo_dev.c \
+	user/kmig/devstate.c $(AGENT_HDRS)
 
 # ... and of the VMM's (the network device with guest RAM from memfds).
 VMM_UNDER_TEST := user/vmm/net.c user/vmm/mem.c

@@ -30,8 +30,7 @@
 
 #include "kselftest_harness.h"
 #include "client.h"
-#include "crc32c.h"
-#include "dec.h"
+#include "colo_check.h"
 #include "kvm.h"
 #include "proc.h"
 #include "util.h"
@@ -80,36 +79,12 @@ static void start_vmms(struct __test_metadata *_metadata,
 		   "%s %s --incoming", VMM_ARGS, guest);
 }
 
-/*
- * Both agents, their heartbeat as patient as the checkpoint connection
- * of these tests (30 s: a loaded bed stalls an agent for seconds, and
- * some tests stop one on purpose); a test of the heartbeat gives its own
- * --heartbeat-timeout in @sec_args and @pri_args, which come after.
- */
+/* Both agents (colo_check.h), @sec_args and @pri_args after the rest. */
 static void start_agents(FIXTURE_DATA(colo) *self, unsigned int port,
 			 const char *sec_args, const char *pri_args)
 {
-	self->sec = proc_spawnf(NULL, self->sec_log,
-				"%s colo secondary --vmm %s --listen 127.0.0.1:%u --heartbeat-timeout 30000 %s",
-				proc_bin("kmig"), self->b.sock, port, sec_args);
-	self->pri = proc_spawnf(NULL, self->pri_log,
-				"%s colo primary --vmm %s --to 127.0.0.1:%u --heartbeat-timeout 30000 %s",
-				proc_bin("kmig"), self->a.sock, port, pri_args);
-}
-
-/* Wait until the primary logged checkpoint @seq as committed. */
-static bool wait_committed(const char *log, unsigned long long seq)
-{
-	char needle[64];
-	int i;
-
-	snprintf(needle, sizeof(needle), "checkpoint %llu committed", seq);
-	for (i = 0; i < PROC_WAIT_MS / 100; i++) {
-		if (file_has(log, needle))
-			return true;
-		usleep(100 * 1000);
-	}
-	return false;
+	colo_start_agents(&self->sec, &self->pri, self->sec_log, self->pri_log,
+			  self->b.sock, self->a.sock, port, sec_args, pri_args);
 }
 
 /*
@@ -178,173 +153,6 @@ static double paused_ms(const char *pri_log, unsigned long long seq)
 	return ms;
 }
 
-/* Every slot of both VMMs' guests, byte for byte: 0, or -1 (logged). */
-static int same_memory(struct __test_metadata *_metadata,
-		       struct vmm_proc *a, struct vmm_proc *b)
-{
-	struct vmm_client_slot sa[4], sb[4];
-	struct vmm_client ca, cb;
-	unsigned int na, nb, i;
-	int fa = -1, fb = -1, ret = -1;
-	char *ba = NULL, *bb = NULL;
-	uint64_t off;
-
-	if (vmm_connect(a, &ca))
-		return -1;
-	if (vmm_connect(b, &cb)) {
-		vmm_client_close(&ca);
-		return -1;
-	}
-	if (vmm_client_ctx(&ca, sa, 4, &na, &fa) ||
-	    vmm_client_ctx(&cb, sb, 4, &nb, &fb) || na != nb) {
-		TH_LOG("cannot take both contexts");
-		goto out;
-	}
-	ba = malloc(1 << 20);
-	bb = malloc(1 << 20);
-	for (i = 0; ba && bb && i < na; i++) {
-		for (off = 0; off < sa[i].size; off += 1 << 20) {
-			if (pread(fa, ba, 1 << 20, KMIG_SLOT_OFFSET(sa[i].id) + off) != 1 << 20 ||
-			    pread(fb, bb, 1 << 20, KMIG_SLOT_OFFSET(sb[i].id) + off) != 1 << 20) {
-				TH_LOG("slot %u: cannot read at %llu", sa[i].id,
-				       (unsigned long long)off);
-				goto out;
-			}
-			if (memcmp(ba, bb, 1 << 20)) {
-				TH_LOG("slot %u differs in the MiB at %llu",
-				       sa[i].id, (unsigned long long)off);
-				goto out;
-			}
-		}
-	}
-	ret = ba && bb ? 0 : -1;
-out:
-	free(ba);
-	free(bb);
-	if (fa >= 0)
-		close(fa);
-	if (fb >= 0)
-		close(fb);
-	vmm_client_close(&ca);
-	vmm_client_close(&cb);
-	return ret;
-}
-
-/* CRC32C of all of @v's guest memory, as `kmig colo` computes it. */
-static int memory_crc(struct vmm_proc *v, uint32_t *crc)
-{
-	struct vmm_client_slot sl[4];
-	struct vmm_client c;
-	unsigned int n, i;
-	int fd = -1, ret;
-	uint64_t off;
-	char *buf;
-
-	*crc = 0;
-	ret = vmm_connect(v, &c);
-	if (ret)
-		return ret;
-	ret = vmm_client_ctx(&c, sl, 4, &n, &fd);
-	vmm_client_close(&c);
-	if (ret)
-		return ret;
-	buf = malloc(1 << 20);
-	for (i = 0; buf && !ret && i < n; i++) {
-		for (off = 0; !ret && off < sl[i].size; off += 1 << 20) {
-			if (pread(fd, buf, 1 << 20, KMIG_SLOT_OFFSET(sl[i].id) + off) != 1 << 20)
-				ret = -EIO;
-			else
-				*crc = kmig_crc32c(*crc, buf, 1 << 20);
-		}
-	}
-	ret = buf ? ret : -ENOMEM;
-	free(buf);
-	close(fd);
-	return ret;
-}
-
-/* One vCPU's state parts, as a VMM's `save` gives them. */
-struct vcpu_parts {
-	uint8_t *data[KMIG_VCPU_DEBUGREGS + 1];
-	uint32_t len[KMIG_VCPU_DEBUGREGS + 1];
-};
-
-static int take_part(void *opaque, uint32_t vcpu, uint16_t part,
-		     const void *data, uint32_t len)
-{
-	struct vcpu_parts *v = opaque;
-
-	if (vcpu || part > KMIG_VCPU_DEBUGREGS || v->data[part])
-		return -EPROTO;
-	v->data[part] = malloc(len ? len : 1);
-	if (!v->data[part])
-		return -ENOMEM;
-	memcpy(v->data[part], data, len);
-	v->len[part] = len;
-	return 0;
-}
-
-static int save_parts(struct vmm_proc *vp, struct vcpu_parts *v)
-{
-	static const struct kmig_dec_ops ops = { .vcpu = take_part };
-	struct kmig_dec_cfg cfg = {
-		.caps_supported = KMIG_SCAP_ALL, .ops = &ops, .opaque = v,
-	};
-	struct vmm_client c;
-	struct kmig_dec d;
-	uint8_t *buf = NULL;
-	size_t len;
-	int ret;
-
-	ret = vmm_connect(vp, &c);
-	if (ret)
-		return ret;
-	ret = vmm_client_save(&c, &buf, &len);
-	vmm_client_close(&c);
-	if (!ret)
-		ret = kmig_dec_init_buf(&d, &cfg, buf, len);
-	if (!ret) {
-		ret = kmig_dec_run(&d);
-		kmig_dec_free(&d);
-	}
-	free(buf);
-	return ret;
-}
-
-/*
- * vCPU 0's state on both VMMs, part for part: 0, or -1 (logged). MSRS
- * and LAPIC are left out: each KVM's TSC and APIC timer count move on
- * their own while paused, so a save after a load never repeats them.
- */
-static int same_vcpus(struct __test_metadata *_metadata, struct vmm_proc *a,
-		      struct vmm_proc *b)
-{
-	struct vcpu_parts va = { 0 }, vb = { 0 };
-	int ret = -1;
-	unsigned int i;
-
-	if (save_parts(a, &va) || save_parts(b, &vb)) {
-		TH_LOG("cannot save both vCPU states");
-		goto out;
-	}
-	ret = va.data[KMIG_VCPU_REGS] && va.data[KMIG_VCPU_SREGS] ? 0 : -1;
-	for (i = 1; i <= KMIG_VCPU_DEBUGREGS; i++) {
-		if (i == KMIG_VCPU_MSRS || i == KMIG_VCPU_LAPIC)
-			continue;
-		if (va.len[i] == vb.len[i] && (!va.len[i] ||
-		    !memcmp(va.data[i], vb.data[i], va.len[i])))
-			continue;
-		TH_LOG("vCPU state part %u differs", i);
-		ret = -1;
-	}
-out:
-	for (i = 0; i <= KMIG_VCPU_DEBUGREGS; i++) {
-		free(va.data[i]);
-		free(vb.data[i]);
-	}
-	return ret;
-}
-
 /*
  * The primary's --checkpoints done, both agents exit 0 (the secondary at
  * the BYE): 0, or -1 (logged).
@@ -408,8 +216,8 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	EXPECT_STREQ("paused", st.state);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
-	EXPECT_EQ(0, same_memory(_metadata, &self->a, &self->b));
-	EXPECT_EQ(0, same_vcpus(_metadata, &self->a, &self->b));
+	EXPECT_EQ(0, colo_same_memory(&self->a, &self->b));
+	EXPECT_EQ(0, colo_same_vcpus(&self->a, &self->b));
 }
 
 /* Lines of the secondary's @log whose commit undid pages of its own. */
@@ -457,8 +265,8 @@ TEST_F_TIMEOUT(colo, running_secondary, TEST_TIMEOUT)
 	EXPECT_STREQ("paused", st.state);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("paused", st.state);
-	EXPECT_EQ(0, same_memory(_metadata, &self->a, &self->b));
-	EXPECT_EQ(0, same_vcpus(_metadata, &self->a, &self->b));
+	EXPECT_EQ(0, colo_same_memory(&self->a, &self->b));
+	EXPECT_EQ(0, colo_same_vcpus(&self->a, &self->b));
 }
 
 /*
@@ -500,7 +308,7 @@ TEST_F_TIMEOUT(colo, corrupt_checkpoint, TEST_TIMEOUT)
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(1, sscanf(p + strlen(needle), "%x", &crc5));
 	free(t);
-	ASSERT_EQ(0, memory_crc(&self->b, &crc));
+	ASSERT_EQ(0, colo_memory_crc(&self->b, &crc));
 	EXPECT_EQ(crc5, crc);
 }
 
@@ -552,7 +360,7 @@ TEST_F_TIMEOUT(colo, heartbeat_outlasts_a_slow_checkpoint_finds_a_silent_primary
 		     "--timeout 30 --heartbeat 50 --heartbeat-timeout 1000",
 		     "--checkpoint-ms 100 --verify --timeout 30 --heartbeat 50");
 	unsetenv("KMIG_DELAY_AT");
-	ASSERT_TRUE(wait_committed(self->pri_log, 5))
+	ASSERT_TRUE(colo_wait_committed(self->pri_log, 5))
 		TH_LOG("%s\n%s", file_text(self->pri_log),
 		       file_text(self->sec_log));
 	EXPECT_TRUE(file_has(self->sec_log, "heartbeat heard from 127.0.0.1:"))
@@ -596,7 +404,7 @@ TEST_F_TIMEOUT(colo, silent_secondary_found_by_the_heartbeat, TEST_TIMEOUT)
 	start_vmms(_metadata, self, "--pattern random --rate 2000");
 	start_agents(self, 24610, "--timeout 30 --heartbeat 50",
 		     "--checkpoint-ms 100 --timeout 30 --heartbeat 50 --heartbeat-timeout 1000");
-	ASSERT_TRUE(wait_committed(self->pri_log, 2))
+	ASSERT_TRUE(colo_wait_committed(self->pri_log, 2))
 		TH_LOG("%s", file_text(self->pri_log));
 	t0 = kmig_now_ns();
 	ASSERT_EQ(0, kill(self->sec, SIGSTOP));
@@ -632,7 +440,7 @@ TEST_F_TIMEOUT(colo, checkpoint_by_hand, TEST_TIMEOUT)
 		 "--checkpoint-ms 60000 --verify --timeout 30 --control %s",
 		 ctl);
 	start_agents(self, 24619, "--timeout 30", pri_args);
-	ASSERT_TRUE(wait_committed(self->pri_log, 0))
+	ASSERT_TRUE(colo_wait_committed(self->pri_log, 0))
 		TH_LOG("%s", file_text(self->pri_log));
 	for (i = 1; i <= 2; i++) {
 		t0 = kmig_now_ns();
@@ -773,7 +581,7 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		ASSERT_TRUE(proc_stopped(c->pri, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text(c->pri_log));
 	} else {
-		ASSERT_TRUE(wait_committed(c->pri_log, 6))
+		ASSERT_TRUE(colo_wait_committed(c->pri_log, 6))
 			TH_LOG("%s", file_text(c->pri_log));
 	}
 	if (variant->by_hand) {

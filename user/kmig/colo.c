@@ -29,6 +29,7 @@ void colo_hdr_encode(const struct colo_hdr *h, uint8_t b[COLO_HDR_SIZE])
 	put_le64(b + 8, h->seq);
 	put_le64(b + 16, h->npages);
 	put_le32(b + 24, h->vcpu_len);
+	put_le32(b + 28, h->dev_len);
 }
 
 void colo_hdr_decode(struct colo_hdr *h, const uint8_t b[COLO_HDR_SIZE])
@@ -38,6 +39,7 @@ void colo_hdr_decode(struct colo_hdr *h, const uint8_t b[COLO_HDR_SIZE])
 	h->seq = get_le64(b + 8);
 	h->npages = get_le64(b + 16);
 	h->vcpu_len = get_le32(b + 24);
+	h->dev_len = get_le32(b + 28);
 }
 
 void colo_ack_encode(const struct colo_ack *a, uint8_t b[COLO_ACK_SIZE])
@@ -47,6 +49,7 @@ void colo_ack_encode(const struct colo_ack *a, uint8_t b[COLO_ACK_SIZE])
 	put_le32(b + 4, (uint32_t)a->status);
 	put_le64(b + 8, a->seq);
 	put_le32(b + 16, a->memcrc);
+	put_le32(b + 20, a->devcrc);
 }
 
 int colo_ack_decode(struct colo_ack *a, const uint8_t b[COLO_ACK_SIZE])
@@ -56,6 +59,7 @@ int colo_ack_decode(struct colo_ack *a, const uint8_t b[COLO_ACK_SIZE])
 	a->status = (int32_t)get_le32(b + 4);
 	a->seq = get_le64(b + 8);
 	a->memcrc = get_le32(b + 16);
+	a->devcrc = get_le32(b + 20);
 	return 0;
 }
 

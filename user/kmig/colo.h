@@ -12,18 +12,26 @@
  *   primary -> secondary
  *     HELLO   magic "KMIGCOLO", version, nslots, then per slot
  *             id, 0, gpa, size                         (16 + 24 * nslots)
+ *             ndevs, 0, then per --device name[32], instance, 0
+ *                                                      (8 + 40 * ndevs)
  *     LIVE    a CKPT's layout without vCPU state, before checkpoint 0,
  *             seq 0, 1, ..., at most COLO_LIVE_PAGES pages: pages sent
  *             while the guest runs, applied at once (nothing is
  *             protected yet), not acknowledged
- *     CKPT    header: magic, flags, seq, npages, vcpu_len, 0   (32 bytes)
+ *     CKPT    header: magic, flags, seq, npages, vcpu_len, dev_len
+ *                                                      (32 bytes)
  *             npages records: slot, 0, page, 4096 bytes of data
  *             vcpu_len bytes of vCPU state (the VMM's `save` stream)
- *             trailer: magic, CRC32C of header, records and state
+ *             dev_len bytes of DEVS: per --device, in order, len,
+ *             index, then len bytes of packets: marker, 0, size u64,
+ *             size bytes (DATA_STATE..., CONFIG_STATE, END_OF_STATE)
+ *             trailer: magic, CRC32C of header, records, vCPU and
+ *             device state
  *     BYE     a header with the BYE magic, the rest 0: the primary
  *             stops protecting on purpose; no takeover follows
  *   secondary -> primary
- *     ACK     magic, status (0 or -errno), seq, memory CRC, 0  (24 bytes)
+ *     ACK     magic, status (0 or -errno), seq, memory CRC, device CRC
+ *                                                      (24 bytes)
  *
  * and the heartbeat, UDP both ways between the same two addresses
  * (colo_heartbeat.c):
@@ -42,7 +50,8 @@
 #include "jobctl.h"
 
 #define COLO_MAGIC		"KMIGCOLO"
-#define COLO_VERSION		2u	/* 2: LIVE messages before checkpoint 0 */
+/* 2: LIVE messages before checkpoint 0; 3: device state (DEVS) */
+#define COLO_VERSION		3u
 #define COLO_HELLO_SIZE		16u
 #define COLO_HELLO_SLOT_SIZE	24u
 
@@ -59,6 +68,13 @@
 #define COLO_TRAILER_SIZE	8u
 #define COLO_ACK_SIZE		24u
 #define COLO_HB_SIZE		24u
+/* The hello's device part, a device in it; a DEVS block's and a
+ * packet's header; the most device state a checkpoint carries. */
+#define COLO_HELLO_DEVS_SIZE	8u
+#define COLO_HELLO_DEV_SIZE	40u
+#define COLO_DEV_HDR_SIZE	8u
+#define COLO_DEV_PKT_SIZE	16u
+#define COLO_DEV_MAX		(256u << 20)
 
 /* Checkpoint flags. */
 #define COLO_CKPT_VERIFY	0x1u	/* ACK carries the memory's CRC */
@@ -82,13 +98,14 @@
 struct colo_hdr {
 	uint32_t magic, flags;
 	uint64_t seq, npages;
-	uint32_t vcpu_len;
+	uint32_t vcpu_len, dev_len;
 };
 
 struct colo_ack {
 	int32_t status;
 	uint64_t seq;
 	uint32_t memcrc;
+	uint32_t devcrc;		/* with VERIFY and devices, else 0 */
 };
 
 void colo_hdr_encode(const struct colo_hdr *h, uint8_t b[COLO_HDR_SIZE]);
@@ -111,6 +128,59 @@ int colo_hello_check(const uint8_t b[COLO_HELLO_SIZE], uint32_t *nslots,
 int colo_mem_crc(const struct mig_vm *vm, uint32_t *crc);
 
 struct mig_opts;
+
+/*
+ * The devices' state (colo_dev.c): the --device list of o->devs, in
+ * order. A DEVS section in a growing buffer.
+ */
+struct colo_devbuf {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+void colo_devbuf_free(struct colo_devbuf *b);
+/* The hello's device part: malloc'd, its length in *@len; NULL: no memory. */
+uint8_t *colo_dev_hello_encode(const struct mig_opts *o, size_t *len);
+/*
+ * The primary's device part of the hello from @sock: 0 when its devices
+ * are, one for one and in order, of the kinds (names) of ours, else
+ * -ENODEV naming both lists (or -EPROTO, the error that cut it) in @err.
+ */
+int colo_dev_hello_read(int sock, const struct mig_opts *o, char *err,
+			size_t n);
+/* Open every --device and put it in @state; set all of them to @state. */
+int colo_dev_open_all(struct mig_opts *o, uint32_t state, char *err,
+		      size_t n);
+int colo_dev_set_all(struct mig_opts *o, uint32_t state, char *err,
+		     size_t n);
+/* Each open device to @state (errors ignored: the end), and closed. */
+void colo_dev_close_all(struct mig_opts *o, uint32_t state);
+/*
+ * Every device's whole state into @b (stop-and-copy: each is left
+ * SAVING, stopped, until colo_dev_set_all() sets it going again).
+ */
+int colo_dev_save(struct mig_opts *o, struct colo_devbuf *b, char *err,
+		  size_t n);
+/* Whether @b is a DEVS section for our devices: 0, or -EBADMSG. */
+int colo_dev_check(const struct mig_opts *o, const uint8_t *b, size_t len,
+		   char *err, size_t n);
+/* @len bytes of a DEVS section from @sock into @b: 0 or -errno. */
+int colo_devbuf_read(int sock, struct colo_devbuf *b, size_t len);
+/*
+ * The secondary's devices, stopped, saved as the primary saves them
+ * (into @scratch) and left stopped: the CRC32C of that section, which
+ * equals the primary's when the devices' states are equal.
+ */
+int colo_dev_crc(struct mig_opts *o, struct colo_devbuf *scratch,
+		 uint32_t *crc, char *err, size_t n);
+/*
+ * The checked section @b into the devices, all or none, each left
+ * stopped: a device that refuses its part leaves every device with its
+ * previous state (those that took theirs are loaded again from @last,
+ * the committed section; with none, an error says so). 0 or -errno.
+ */
+int colo_dev_load(struct mig_opts *o, const struct colo_devbuf *b,
+		  const struct colo_devbuf *last, char *err, size_t n);
 
 /*
  * The heartbeat: --heartbeat MS (0: none) and --heartbeat-timeout MS are

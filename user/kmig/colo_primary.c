@@ -82,6 +82,9 @@ static const char usage_text[] =
 	"  --stay                with --control: when the secondary is lost or\n"
 	"                        refuses, stay with the guest running unprotected\n"
 	"                        until `kmig colo protect` names a new secondary\n"
+	"  --device NAME:INSTANCE\n"
+	"                        put this device's whole state in every checkpoint\n"
+	"                        (repeatable; the secondary's list in the same order)\n"
 	"\n"
 	"SIGINT or SIGTERM stops it after the checkpoint under way: the secondary\n"
 	"is told (no takeover), the output released, the guest runs on here.\n"
@@ -138,6 +141,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "output-wait-ms", required_argument, NULL, 'w' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "stay", no_argument, NULL, 'S' },
+		MIG_LONGOPT_DEVICE,
 		MIG_LONGOPT_TIMEOUT,
 		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
@@ -261,10 +265,14 @@ void colo_pri_stop_point(const struct colo_pri *p, const char *what)
 	kmig_delay_at(point);
 }
 
-/* Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC. */
-static bool corrupt_point(const struct colo_pri *p)
+/*
+ * Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC;
+ * KMIG_COLO_CORRUPT_DEVICE=SEQ with a byte of its first device's first
+ * chunk changed, under a right CRC (the device's own check finds it).
+ */
+static bool corrupt_point(const struct colo_pri *p, const char *var)
 {
-	const char *at = getenv("KMIG_COLO_CORRUPT");
+	const char *at = getenv(var);
 
 	return at && strtoull(at, NULL, 10) == p->seq;
 }
@@ -317,6 +325,7 @@ static int send_checkpoint(struct colo_pri *p, uint64_t seq,
 	struct colo_hdr h = {
 		.magic = p->live ? COLO_LIVE_MAGIC : COLO_CKPT_MAGIC,
 		.seq = seq, .npages = npages, .vcpu_len = vlen,
+		.dev_len = p->live ? 0 : p->dev.len,
 		.flags = p->verify && !p->live ? COLO_CKPT_VERIFY : 0,
 	};
 	uint8_t hb[COLO_HDR_SIZE], tr[COLO_TRAILER_SIZE];
@@ -329,9 +338,11 @@ static int send_checkpoint(struct colo_pri *p, uint64_t seq,
 		ret = send_pages(p, &crc, npages);
 	if (!ret && vlen)
 		ret = send_all(p, vcpu, vlen, &crc);
+	if (!ret && h.dev_len)
+		ret = send_all(p, p->dev.buf, h.dev_len, &crc);
 	if (ret)
 		return ret;
-	if (!p->live && corrupt_point(p))
+	if (!p->live && corrupt_point(p, "KMIG_COLO_CORRUPT"))
 		crc ^= 1;
 	put_le32(tr, COLO_END_MAGIC);
 	put_le32(tr + 4, crc);
@@ -364,17 +375,73 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 	if (p->verify && a.memcrc != memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, memcrc, a.memcrc);
+	if (p->verify && p->o.ndevs && a.devcrc != p->devcrc)
+		return fail(p, -EBADE, "checkpoint %llu: device state differs: crc %08x here at the pause, %08x there after the commit",
+			    (unsigned long long)p->seq, p->devcrc, a.devcrc);
 	ret = colo_pri_output_release(p);
-	printf("checkpoint %llu committed%s%08x\n", (unsigned long long)p->seq,
+	printf("checkpoint %llu committed%s%08x", (unsigned long long)p->seq,
 	       p->verify ? ", memory crc " : "", p->verify ? memcrc : 0);
+	if (p->verify && p->o.ndevs)
+		printf(", device crc %08x", p->devcrc);
+	printf("\n");
 	fflush(stdout);
 	return ret;
+}
+
+/* Tests: a byte of the last device's first chunk changed (the earlier
+ * devices' state is intact: they take it, and must give it up). */
+static void corrupt_last_device(struct colo_pri *p)
+{
+	size_t at = 0;
+	unsigned int i;
+
+	for (i = 0; i + 1 < p->o.ndevs; i++)
+		at += COLO_DEV_HDR_SIZE + get_le32(p->dev.buf + at);
+	at += COLO_DEV_HDR_SIZE + COLO_DEV_PKT_SIZE + 64;
+	if (at < p->dev.len)
+		p->dev.buf[at] ^= 0x5a;
+}
+
+/*
+ * The guest paused: every --device's whole state into p->dev, each
+ * device stopped (stop-and-copy), and with --verify its CRC.
+ */
+static int save_devices(struct colo_pri *p)
+{
+	uint64_t t0 = kmig_now_ns();
+	int ret;
+
+	if (!p->o.ndevs)
+		return 0;
+	ret = colo_dev_save(&p->o, &p->dev, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	p->dev_save_ns = kmig_now_ns() - t0;
+	p->devcrc = p->verify ? kmig_crc32c(0, p->dev.buf, p->dev.len) : 0;
+	if (corrupt_point(p, "KMIG_COLO_CORRUPT_DEVICE"))
+		corrupt_last_device(p);
+	return 0;
+}
+
+/* ", devices N bytes[, crc X]" for the checkpoint's line, "" without. */
+static const char *devices_str(struct colo_pri *p)
+{
+	static char s[128];
+
+	if (!p->o.ndevs)
+		return "";
+	snprintf(s, sizeof(s), ", devices %zu bytes saved in %.2f ms, sent with the rest in %.2f ms",
+		 p->dev.len, p->dev_save_ns / 1e6, p->send_ns / 1e6);
+	if (p->verify)
+		snprintf(s + strlen(s), sizeof(s) - strlen(s), ", device crc %08x",
+			 p->devcrc);
+	return s;
 }
 
 /* One checkpoint: pause, collect, send, resume (unless the last), ack. */
 static int checkpoint(struct colo_pri *p, bool last)
 {
-	uint64_t t0 = kmig_now_ns(), npages, dt;
+	uint64_t t0 = kmig_now_ns(), npages, dt, t_send;
 	uint32_t memcrc = 0;
 	uint8_t *vcpu = NULL;
 	size_t vlen = 0;
@@ -400,19 +467,28 @@ static int checkpoint(struct colo_pri *p, bool last)
 	if (!ret && p->verify && (ret = colo_mem_crc(&p->vm, &memcrc)))
 		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
 	if (!ret)
+		ret = save_devices(p);
+	t_send = kmig_now_ns();
+	if (!ret)
 		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
+	p->send_ns = kmig_now_ns() - t_send;
 	free(vcpu);
 	p->first_sent = true;
 	sent = !ret;
+	/* the devices go on with the guest, or stop with it (the last) */
+	if (!ret)
+		ret = colo_dev_set_all(&p->o, last ? KMIG_DEVICE_STATE_STOP :
+				       KMIG_DEVICE_STATE_RUNNING,
+				       p->err, sizeof(p->err));
 	if (!ret && !last && !(ret = colo_pri_vmm_req(p, "resume")))
 		p->paused = false;
 	if (!ret && p->seq == 1 && !last)
 		colo_pri_progress_mark(p);
 	dt = kmig_now_ns() - t0;
 	if (sent)
-		fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s\n",
+		fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s%s\n",
 			(unsigned long long)p->seq, (unsigned long long)npages,
-			dt / 1e6, memcrc, p->why ? p->why : "");
+			dt / 1e6, memcrc, devices_str(p), p->why ? p->why : "");
 	/* Sent whole, then its guest lost: the secondary commits it, and
 	 * the output it covers leaves as with any commit. */
 	if (ret && sent && p->guest_lost)
@@ -422,6 +498,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 	if (p->seq) {
 		p->pause_ns_sum += dt;
 		p->pages_sum += npages;
+		p->dev_bytes_sum += p->dev.len;
 		if (dt > p->pause_ns_max)
 			p->pause_ns_max = dt;
 	}
@@ -459,6 +536,12 @@ static int connect_secondary(struct colo_pri *p)
 		return fail(p, -ENOMEM, "out of memory");
 	ret = kmig_io_all(p->sock, hello, len, true);
 	free(hello);
+	hello = ret ? NULL : colo_dev_hello_encode(&p->o, &len);
+	if (!ret && !hello)
+		return fail(p, -ENOMEM, "out of memory");
+	if (!ret)
+		ret = kmig_io_all(p->sock, hello, len, true);
+	free(hello);
 	if (ret)
 		return fail(p, ret, "cannot send the hello: %s", strerror(-ret));
 	return 0;
@@ -488,7 +571,10 @@ static int setup(struct colo_pri *p)
 		return ret;
 	if (strcmp(st.state, "running"))
 		return fail(p, -EBUSY, "the guest is %s, not running", st.state);
-	ret = colo_pri_output_install(p);
+	ret = colo_dev_open_all(&p->o, KMIG_DEVICE_STATE_RUNNING, p->err,
+				sizeof(p->err));
+	if (!ret)
+		ret = colo_pri_output_install(p);
 	if (ret)
 		return ret;
 	p->tmp = mig_vm_bitmap_buf(&p->vm);
@@ -631,6 +717,9 @@ static void cleanup(struct colo_pri *p, int ret)
 	if (ret && p->paused && !p->guest_lost &&
 	    !colo_pri_vmm_req(p, "resume"))
 		p->paused = false;
+	colo_dev_close_all(&p->o, p->paused ? KMIG_DEVICE_STATE_STOP :
+			   KMIG_DEVICE_STATE_RUNNING);
+	colo_devbuf_free(&p->dev);
 	if (!ret && p->sock >= 0)
 		bye(p);
 	if (p->sock >= 0)
@@ -779,9 +868,13 @@ int colo_primary_main(int argc, char *argv[])
 	else
 		printf("stopped after checkpoint %llu, the guest paused here; ",
 		       (unsigned long long)p.seq);
-	printf("pause mean %.2f ms, max %.2f ms, %llu pages\n",
+	printf("pause mean %.2f ms, max %.2f ms, %llu pages",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
 	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
+	if (p.o.ndevs)
+		printf(", device state %llu bytes per checkpoint",
+		       (unsigned long long)(p.seq ? p.dev_bytes_sum / p.seq : 0));
+	printf("\n");
 	colo_pri_progress_print(&p);
 	return 0;
 }

@@ -35,6 +35,11 @@ struct colo_pri {
 	uint8_t *buf;			/* BATCH_PAGES records */
 	uint64_t seq;
 	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
+	struct colo_devbuf dev;		/* --device: this checkpoint's DEVS */
+	uint32_t devcrc;		/* ... its CRC, with --verify */
+	uint64_t dev_save_ns;		/* ... the time its saving took */
+	uint64_t send_ns;		/* the checkpoint's sending, all of it */
+	uint64_t dev_bytes_sum;
 	const char *why;		/* why this checkpoint came early */
 	/* the guest's counter after checkpoint 1, and at the end */
 	uint64_t counter1, t1_ns, counter_end, t_end_ns;

@@ -75,11 +75,11 @@ int colo_sec_receive(struct colo_sec *s, const struct colo_hdr *h,
 	int ret;
 
 	if (h->npages > s->vm.mem_size / MIG_PAGE || h->flags & ~COLO_CKPT_ALL ||
-	    h->vcpu_len > VMM_STATE_MAX)
-		return fail(s, -EBADMSG, "%s %llu: bad header (%llu pages, flags 0x%x, %u bytes of vCPU state)",
+	    h->vcpu_len > VMM_STATE_MAX || h->dev_len > COLO_DEV_MAX)
+		return fail(s, -EBADMSG, "%s %llu: bad header (%llu pages, flags 0x%x, %u bytes of vCPU state, %u of device state)",
 			    what, (unsigned long long)h->seq,
 			    (unsigned long long)h->npages, h->flags,
-			    h->vcpu_len);
+			    h->vcpu_len, h->dev_len);
 	len = h->npages * rec;
 	if (len > s->stage_cap) {
 		uint8_t *n = realloc(s->stage, len);
@@ -95,6 +95,8 @@ int colo_sec_receive(struct colo_sec *s, const struct colo_hdr *h,
 	if (!ret)
 		ret = kmig_io_all(s->sock, s->vcpu, h->vcpu_len, false);
 	if (!ret)
+		ret = colo_devbuf_read(s->sock, &s->dev, h->dev_len);
+	if (!ret)
 		ret = kmig_io_all(s->sock, tr, sizeof(tr), false);
 	if (ret)
 		return fail(s, ret, "%s %llu cut short: %s",
@@ -103,9 +105,16 @@ int colo_sec_receive(struct colo_sec *s, const struct colo_hdr *h,
 			    strerror(-ret));
 	crc = kmig_crc32c(crc, s->stage, len);
 	crc = kmig_crc32c(crc, s->vcpu, h->vcpu_len);
+	crc = kmig_crc32c(crc, s->dev.buf, s->dev.len);
 	if (get_le32(tr) != COLO_END_MAGIC || get_le32(tr + 4) != crc)
 		return fail(s, -EBADMSG, "%s %llu: CRC mismatch (%08x sent, %08x computed): refused whole",
 			    what, (unsigned long long)h->seq, get_le32(tr + 4), crc);
+	/* a CKPT carries every --device's state, a LIVE none */
+	if (h->magic == COLO_CKPT_MAGIC &&
+	    colo_dev_check(&s->o, s->dev.buf, s->dev.len, s->err,
+			   sizeof(s->err)))
+		return fail(s, -EBADMSG, "checkpoint %llu: its device state is malformed: refused whole",
+			    (unsigned long long)h->seq);
 	for (i = 0; i < h->npages; i++) {
 		const uint8_t *r = s->stage + i * rec;
 		struct mig_slot *sl = slot_of(s, get_le32(r), &idx);

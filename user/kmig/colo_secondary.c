@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/kmig.h>
+
 #include "colo_secondary.h"
 #include "le.h"
 #include "util.h"
@@ -59,6 +61,9 @@ static const char usage_text[] =
 	"                        threads (default 1, at most 16)\n"
 	"  --control SOCK        take `kmig colo failover` requests on this unix\n"
 	"                        socket (\"@name\": abstract)\n"
+	"  --device NAME:INSTANCE\n"
+	"                        load the primary's n-th --device state into this\n"
+	"                        device at each commit (repeatable, same order)\n"
 	"  --help                this text\n";
 
 /* The secondary's own options (mig_own_opt). */
@@ -103,6 +108,7 @@ static int parse(struct colo_sec *s, int argc, char *argv[])
 		{ "run", no_argument, NULL, 'R' },
 		{ "control", required_argument, NULL, 'C' },
 		{ "threads", required_argument, NULL, 't' },
+		MIG_LONGOPT_DEVICE,
 		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
 		{ }
@@ -153,7 +159,7 @@ static int read_hello(struct colo_sec *s)
 				    sl->id, (unsigned long long)sl->gpa,
 				    (unsigned long long)sl->size);
 	}
-	return 0;
+	return colo_dev_hello_read(s->sock, &s->o, s->err, sizeof(s->err));
 }
 
 /* --run: the VM stops running (before a commit, a takeover, the end). */
@@ -168,7 +174,8 @@ static int vm_pause(struct colo_sec *s)
 		return fail(s, ret, "cannot pause the guest: %s",
 			    vmm_client_why(&s->vm.vmm, ret));
 	s->running = false;
-	return 0;
+	return colo_dev_set_all(&s->o, KMIG_DEVICE_STATE_STOP, s->err,
+				sizeof(s->err));
 }
 
 /* --run: the committed checkpoint runs until the next one. */
@@ -183,6 +190,10 @@ static int vm_run(struct colo_sec *s, uint32_t vcpu_len)
 	s->vcpu_last = s->vcpu;
 	s->vcpu_last_len = vcpu_len;
 	s->vcpu = t;
+	ret = colo_dev_set_all(&s->o, KMIG_DEVICE_STATE_RUNNING, s->err,
+			       sizeof(s->err));
+	if (ret)
+		return ret;
 	ret = vmm_client_cmd(&s->vm.vmm, "resume");
 	if (ret)
 		return fail(s, ret, "cannot resume the guest: %s",
@@ -193,8 +204,8 @@ static int vm_run(struct colo_sec *s, uint32_t vcpu_len)
 
 /*
  * --run: pause the VM and bring it back to the last committed checkpoint:
- * every page it wrote since, from the cache, and the committed vCPU state
- * (which its own devices' state is part of).
+ * every page it wrote since, from the cache, the committed vCPU state
+ * (which its own devices' state is part of) and the --device states.
  */
 static int vm_rewind(struct colo_sec *s)
 {
@@ -213,9 +224,49 @@ static int vm_rewind(struct colo_sec *s)
 		return fail(s, ret, "the VMM refused checkpoint %llu's vCPU state again: %s",
 			    (unsigned long long)s->last,
 			    vmm_client_why(&s->vm.vmm, ret));
+	ret = colo_dev_load(&s->o, &s->dev_last, NULL, s->err, sizeof(s->err));
+	if (ret)
+		return ret;
 	fprintf(stderr, "kmig colo secondary: back at checkpoint %llu: %llu pages of its own undone\n",
 		(unsigned long long)s->last, (unsigned long long)wb.own);
 	return 0;
+}
+
+/*
+ * Checkpoint @h's device state into the devices, all or none: a device
+ * that refuses its state refuses the checkpoint, every device as it was.
+ */
+static int load_devices(struct colo_sec *s, const struct colo_hdr *h)
+{
+	char why[sizeof(s->err)] = "";
+	int ret;
+
+	if (!s->o.ndevs)
+		return 0;
+	ret = colo_dev_load(&s->o, &s->dev, s->committed ? &s->dev_last : NULL,
+			    why, sizeof(why));
+	if (ret)
+		return fail(s, ret, "checkpoint %llu: %s: refused whole",
+			    (unsigned long long)h->seq, why);
+	return 0;
+}
+
+/* The vCPUs refused @ret after the devices took theirs: devices back. */
+static int unload_devices(struct colo_sec *s, int ret)
+{
+	if (s->o.ndevs && s->committed)
+		colo_dev_load(&s->o, &s->dev_last, NULL, s->err,
+			      sizeof(s->err));
+	return ret;
+}
+
+/* The staged device state is the committed one now. */
+static void devices_committed(struct colo_sec *s)
+{
+	struct colo_devbuf t = s->dev_last;
+
+	s->dev_last = s->dev;
+	s->dev = t;
 }
 
 /* A received, verified checkpoint into the cache and the VM; ACK it. */
@@ -231,18 +282,28 @@ static int commit(struct colo_sec *s, const struct colo_hdr *h)
 	ret = vm_pause(s);
 	if (ret)
 		return ret;
-	/* first what the VMM may refuse: it checks it whole, then loads */
-	ret = vmm_client_load(&s->vm.vmm, s->vcpu, h->vcpu_len);
+	/* first what may be refused: the devices (all or none), then the
+	 * vCPUs (the VMM checks the whole stream before it loads) */
+	ret = load_devices(s, h);
 	if (ret)
-		return fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
-			    (unsigned long long)h->seq,
-			    vmm_client_why(&s->vm.vmm, ret));
+		return ret;
+	ret = vmm_client_load(&s->vm.vmm, s->vcpu, h->vcpu_len);
+	if (ret) {
+		fail(s, ret, "checkpoint %llu: the VMM refused its vCPU state: %s",
+		     (unsigned long long)h->seq,
+		     vmm_client_why(&s->vm.vmm, ret));
+		return unload_devices(s, ret);
+	}
 	ret = colo_sec_write_back(s, h, true, &wb);
 	if (!ret && h->flags & COLO_CKPT_VERIFY &&
 	    (ret = colo_mem_crc(&s->vm, &a.memcrc)))
 		fail(s, ret, "cannot read guest memory: %s", strerror(-ret));
+	if (!ret && h->flags & COLO_CKPT_VERIFY && s->o.ndevs)
+		ret = colo_dev_crc(&s->o, &s->dev_check, &a.devcrc, s->err,
+				   sizeof(s->err));
 	if (ret)
 		return ret;
+	devices_committed(s);
 	s->committed = true;
 	s->last = h->seq;
 	s->last_crc = a.memcrc;
@@ -275,7 +336,7 @@ static int live_round(struct colo_sec *s, const struct colo_hdr *h,
 	int ret;
 
 	if (s->committed || h->seq != s->lives || h->vcpu_len || h->flags ||
-	    h->npages > COLO_LIVE_PAGES)
+	    h->npages > COLO_LIVE_PAGES || h->dev_len)
 		return fail(s, -EPROTO, "live message %llu (%llu pages, flags 0x%x, %u bytes of vCPU state) after %llu%s",
 			    (unsigned long long)h->seq,
 			    (unsigned long long)h->npages, h->flags,
@@ -376,8 +437,8 @@ static int fence(struct colo_sec *s)
 static int takeover(struct colo_sec *s)
 {
 	uint64_t t0 = kmig_now_ns(), t_ann, t_end;
-	char crc[32] = "", ann[128];
-	uint32_t c;
+	char crc[64] = "", ann[128];
+	uint32_t c, dc;
 	int ret;
 
 	fprintf(stderr, "kmig colo secondary: %s\n", s->err);
@@ -399,12 +460,24 @@ static int takeover(struct colo_sec *s)
 				    strerror(-ret));
 		snprintf(crc, sizeof(crc), ", memory crc %08x", c);
 	}
+	if (s->verify && s->o.ndevs) {
+		ret = colo_dev_crc(&s->o, &s->dev_check, &dc, s->err,
+				   sizeof(s->err));
+		if (ret)
+			return ret;
+		snprintf(crc + strlen(crc), sizeof(crc) - strlen(crc),
+			 ", device crc %08x", dc);
+	}
 	/* Its output, discarded until now (a VMM without a network
 	 * device has none: -ENODEV). */
 	ret = vmm_client_cmd(&s->vm.vmm, "net on");
 	if (ret && ret != -ENODEV)
 		return fail(s, ret, "cannot turn the guest's output on: %s",
 			    vmm_client_why(&s->vm.vmm, ret));
+	ret = colo_dev_set_all(&s->o, KMIG_DEVICE_STATE_RUNNING, s->err,
+			       sizeof(s->err));
+	if (ret)
+		return ret;
 	ret = vmm_client_cmd(&s->vm.vmm, "resume");
 	if (ret)
 		return fail(s, ret, "cannot resume the guest: %s",
@@ -555,7 +628,11 @@ static int setup(struct colo_sec *s)
 	if (strcmp(st.state, "incoming"))
 		return fail(s, -EBUSY, "the guest is %s: start the VMM with --incoming",
 			    st.state);
-	ret = colo_sec_cache_init(s);
+	/* the devices stay stopped until a takeover (or, --run, a commit) */
+	ret = colo_dev_open_all(&s->o, KMIG_DEVICE_STATE_STOP, s->err,
+				sizeof(s->err));
+	if (!ret)
+		ret = colo_sec_cache_init(s);
 	if (!ret)
 		ret = mig_vm_set_logging(&s->vm, true, s->err, sizeof(s->err));
 	if (ret)
@@ -585,6 +662,11 @@ static void cleanup(struct colo_sec *s)
 	colo_hb_stop(&s->hb);
 	mig_vm_set_logging(&s->vm, false, s->err, sizeof(s->err));
 	colo_sec_cache_free(s);
+	colo_dev_close_all(&s->o, s->took_over ? KMIG_DEVICE_STATE_RUNNING :
+			   KMIG_DEVICE_STATE_STOP);
+	colo_devbuf_free(&s->dev);
+	colo_devbuf_free(&s->dev_last);
+	colo_devbuf_free(&s->dev_check);
 	mig_jobctl_stop(&s->ctl);
 	if (s->sock >= 0)
 		close(s->sock);

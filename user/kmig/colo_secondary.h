@@ -41,6 +41,9 @@ struct colo_sec {
 	uint8_t *vcpu;			/* ... and its vCPU state */
 	uint8_t *vcpu_last;		/* --run: the committed vCPU state */
 	uint32_t vcpu_last_len;
+	struct colo_devbuf dev;		/* --device: the checkpoint's DEVS */
+	struct colo_devbuf dev_last;	/* ... the committed one's */
+	struct colo_devbuf dev_check;	/* ... ours saved again, for VERIFY */
 	bool committed;			/* at least one checkpoint */
 	bool took_over;			/* the guest runs here now */
 	struct mig_jobctl ctl;		/* --control */

@@ -73,6 +73,11 @@ void mig_dev_close(struct mig_device *d)
 	d->fd = -1;
 }
 
+int mig_dev_reset(struct mig_device *d)
+{
+	return ioctl(d->fd, KMIG_DEVICE_RESET) ? -errno : 0;
+}
+
 int mig_dev_set_state(struct mig_device *d, uint32_t state)
 {
 	ssize_t n = pwrite(d->fd, &state, 4, F_STATE);
@@ -80,8 +85,7 @@ int mig_dev_set_state(struct mig_device *d, uint32_t state)
 	return n == 4 ? 0 : n < 0 ? -errno : -EIO;
 }
 
-static int save_chunk(struct mig_device *d, struct kmig_enc *e, uint8_t *buf,
-		      uint64_t *size)
+int mig_dev_read_chunk(struct mig_device *d, uint8_t *buf, uint64_t *size)
 {
 	uint64_t off;
 	ssize_t n;
@@ -98,7 +102,28 @@ static int save_chunk(struct mig_device *d, struct kmig_enc *e, uint8_t *buf,
 	if (n != (ssize_t)*size)
 		return n < 0 ? -errno : -EIO;
 	d->bytes += *size;
-	return kmig_enc_device(e, KMIG_DEVPKT_DATA_STATE, buf, *size);
+	return 0;
+}
+
+int mig_dev_get_config(struct mig_device *d, uint8_t *buf, uint32_t *len)
+{
+	struct kmig_device_config cfg = {
+		.data = (uintptr_t)buf, .size = KMIG_DEVICE_CONFIG_MAX,
+	};
+
+	if (ioctl(d->fd, KMIG_DEVICE_GET_CONFIG, &cfg))
+		return -errno;
+	*len = cfg.len;
+	return 0;
+}
+
+static int save_chunk(struct mig_device *d, struct kmig_enc *e, uint8_t *buf,
+		      uint64_t *size)
+{
+	int ret = mig_dev_read_chunk(d, buf, size);
+
+	return ret ? ret : kmig_enc_device(e, KMIG_DEVPKT_DATA_STATE, buf,
+					   *size);
 }
 
 int mig_dev_pending(struct mig_device *d, uint64_t *pending)
@@ -113,8 +138,8 @@ int mig_dev_save(struct mig_device *d, struct kmig_enc *e, uint32_t sec_id,
 		.type = sec_type, .id = sec_id, .kind = KMIG_SEC_DEVICE,
 		.instance = d->instance, .version = 1,
 	};
-	struct kmig_device_config cfg = { 0 };
 	uint64_t pending, size, sent = 0;
+	uint32_t cfg_len = 0;
 	uint8_t *buf;
 	int ret;
 
@@ -132,13 +157,10 @@ int mig_dev_save(struct mig_device *d, struct kmig_enc *e, uint32_t sec_id,
 		sent += size;
 	}
 	if (!ret && final) {
-		cfg.data = (uintptr_t)buf;
-		cfg.size = KMIG_DEVICE_CONFIG_MAX;
-		if (ioctl(d->fd, KMIG_DEVICE_GET_CONFIG, &cfg))
-			ret = -errno;
-		else
+		ret = mig_dev_get_config(d, buf, &cfg_len);
+		if (!ret)
 			ret = kmig_enc_device(e, KMIG_DEVPKT_CONFIG_STATE, buf,
-					      cfg.len);
+					      cfg_len);
 	}
 	if (!ret)
 		ret = kmig_enc_device(e, KMIG_DEVPKT_END_OF_STATE, NULL, 0);

@@ -361,11 +361,20 @@ int mig_save_file(const char *dir, const char *name, const void *buf,
 int mig_dev_open(struct mig_device *d, char *err, size_t n);
 void mig_dev_close(struct mig_device *d);
 int mig_dev_set_state(struct mig_device *d, uint32_t state);
+/* Out of any state to RUNNING, a save or load under way dropped. */
+int mig_dev_reset(struct mig_device *d);
 int mig_dev_pending(struct mig_device *d, uint64_t *pending);
 /* Source: one section part with up to @budget bytes (0: all, then the
  * config); RUNNING|SAVING must be set, or SAVING for the final part. */
 int mig_dev_save(struct mig_device *d, struct kmig_enc *e, uint32_t sec_id,
 		 uint8_t sec_type, uint64_t budget, bool final);
+/*
+ * Source, in a saving state: the next chunk staged and read into @buf
+ * (data_max bytes), its size in *@size; the config into @buf
+ * (KMIG_DEVICE_CONFIG_MAX bytes), its length in *@len.
+ */
+int mig_dev_read_chunk(struct mig_device *d, uint8_t *buf, uint64_t *size);
+int mig_dev_get_config(struct mig_device *d, uint8_t *buf, uint32_t *len);
 /* Destination: one packet into a device in RESUMING. */
 int mig_dev_load(struct mig_device *d, uint32_t marker, const void *data,
 		 uint32_t size);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the COLO selftests check of the primary's and the secondary's
+ * guests and agents. Each returns 0 when they agree, or -1 (or -errno)
+ * with what differs on stderr, in the harness's "# " lines.
+ */
+#ifndef KMIG_TEST_COLO_CHECK_H
+#define KMIG_TEST_COLO_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proc.h"
+
+/*
+ * Both agents over 127.0.0.1:@port, the secondary's on the VMM at
+ * @sec_vmm logging to @sec_log, the primary's likewise; each command
+ * line with the heartbeat as patient as these tests' checkpoint
+ * connections (30 s: a loaded bed stalls an agent for seconds, and some
+ * tests stop one on purpose), then @sec_args or @pri_args (which may
+ * give their own --heartbeat-timeout). Their pids in *@sec and *@pri.
+ */
+void colo_start_agents(pid_t *sec, pid_t *pri, const char *sec_log,
+		       const char *pri_log, const char *sec_vmm,
+		       const char *pri_vmm, unsigned int port,
+		       const char *sec_args, const char *pri_args);
+/* Wait until the primary's @log says checkpoint @seq committed. */
+bool colo_wait_committed(const char *log, unsigned long long seq);
+/* Every slot of both VMMs' guests, byte for byte. */
+int colo_same_memory(struct vmm_proc *a, struct vmm_proc *b);
+/* CRC32C of all of @v's guest memory, as `kmig colo` computes it. */
+int colo_memory_crc(struct vmm_proc *v, uint32_t *crc);
+/*
+ * vCPU 0's state on both VMMs, part for part. MSRS and LAPIC are left
+ * out: each KVM's TSC and APIC timer count move on their own while
+ * paused, so a save after a load never repeats them.
+ */
+int colo_same_vcpus(struct vmm_proc *a, struct vmm_proc *b);
+
+#endif /* KMIG_TEST_COLO_CHECK_H */
