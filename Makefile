@@ -232,6 +232,9 @@ $(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
 $(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
 $(B)/tests/colo_hb: TEST_SRCS := $(AGENT_UNDER_TEST) user/kmig/colo_heartbeat.c
 $(B)/tests/colo_hb: $(AGENT_UNDER_TEST) user/kmig/colo_heartbeat.c $(AGENT_HDRS)
+COLO_STAGE := user/kmig/colo_sec_cache.c user/kmig/colo_sec_stream.c
+$(B)/tests/colo_stream: TEST_SRCS := $(AGENT_UNDER_TEST) $(COLO_STAGE)
+$(B)/tests/colo_stream: $(AGENT_UNDER_TEST) $(COLO_STAGE) $(AGENT_HDRS)
 
 # ... and of the VMM's (the network device with guest RAM from memfds).
 VMM_UNDER_TEST := user/vmm/net.c user/vmm/mem.c

@@ -16,6 +16,11 @@
  *             seq 0, 1, ..., at most COLO_LIVE_PAGES pages: pages sent
  *             while the guest runs, applied at once (nothing is
  *             protected yet), not acknowledged
+ *     STRM    a LIVE's layout between checkpoints (--stream), seq the
+ *             checkpoint it belongs to: pages dirtied while the guest
+ *             runs, staged apart from the RAM cache, applied by that
+ *             checkpoint's commit before its own pages, dropped if it
+ *             never commits; not acknowledged, a NACK refuses it
  *     CKPT    header: magic, flags, seq, npages, vcpu_len, 0   (32 bytes)
  *             npages records: slot, 0, page, 4096 bytes of data
  *             vcpu_len bytes of vCPU state (the VMM's `save` stream)
@@ -42,12 +47,14 @@
 #include "jobctl.h"
 
 #define COLO_MAGIC		"KMIGCOLO"
-#define COLO_VERSION		2u	/* 2: LIVE messages before checkpoint 0 */
+/* 2: LIVE messages before checkpoint 0; 3: STRM between checkpoints */
+#define COLO_VERSION		3u
 #define COLO_HELLO_SIZE		16u
 #define COLO_HELLO_SLOT_SIZE	24u
 
 #define COLO_CKPT_MAGIC		0x54504b43u	/* "CKPT" */
 #define COLO_LIVE_MAGIC		0x4556494cu	/* "LIVE" */
+#define COLO_STRM_MAGIC		0x4d525453u	/* "STRM" */
 #define COLO_BYE_MAGIC		0x20455942u	/* "BYE " */
 #define COLO_END_MAGIC		0x444e4543u	/* "CEND" */
 #define COLO_ACK_MAGIC		0x4b434143u	/* "CACK" */
@@ -71,8 +78,12 @@
  */
 #define COLO_CHECKPOINT_MS	200u
 #define COLO_LIVE_ROUNDS	1u
+/* --stream's default: so many times a period (colo.rst, "Streaming"). */
+#define COLO_STREAM_PARTS	5u
 /* Pages of one LIVE message, at most: the secondary stages it whole. */
 #define COLO_LIVE_PAGES		4096u
+/* Pages of one STRM message, at most, for the same reason. */
+#define COLO_STRM_PAGES		4096u
 #define COLO_TIMEOUT_S		5u
 #define COLO_HEARTBEAT_MS	100u
 /* The secondary's flush threads, at most. */

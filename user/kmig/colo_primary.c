@@ -12,8 +12,10 @@
  * whose heartbeat (colo_heartbeat.c) stops.
  *
  * With --output IFACE the guest's network output is held from the start,
- * each checkpoint's until its ACK (colo_pri_output.c). The state is
- * struct colo_pri (colo_primary.h).
+ * each checkpoint's until its ACK (colo_pri_output.c). With --stream
+ * (the default), what the guest dirties between checkpoints goes ahead
+ * while it runs (colo_pri_stream.c). The state is struct colo_pri
+ * (colo_primary.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +62,10 @@ static const char usage_text[] =
 	"                        in checkpoint 0's pause)\n"
 	"  --checkpoints N       stop after checkpoint N (0..N), leaving the guest\n"
 	"                        paused at it here and committed there\n"
+	"  --stream MS           between checkpoints, send what the guest dirtied\n"
+	"                        every MS ms (shorter than --checkpoint-ms), so\n"
+	"                        that a pause carries what it dirtied since\n"
+	"                        (default a fifth of --checkpoint-ms; 0: off)\n"
 	"  --verify              compare a CRC of all guest memory at each pause\n"
 	"                        with the secondary's after it applied it\n"
 	"  --timeout S           a secondary silent this long is lost (default 5)\n"
@@ -112,6 +118,10 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'C':
 		p->control = optarg;
 		return 0;
+	case 'S':
+		p->stream_set = true;
+		return mig_parse_u64(o->cmd, "--stream", optarg, 0, 60000,
+				     &p->stream_ms);
 	}
 	return colo_parse_shared(o, c, &p->hb);
 }
@@ -128,6 +138,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "output-wait-ms", required_argument, NULL, 'w' },
 		{ "control", required_argument, NULL, 'C' },
+		{ "stream", required_argument, NULL, 'S' },
 		MIG_LONGOPT_TIMEOUT,
 		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
@@ -145,6 +156,10 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		ret = mig_parse_end(&p->o, argc, argv, MIG_PEER_TO);
 	if (!ret && p->output_wait_set && !p->output)
 		ret = mig_usage_error(p->o.cmd, "--output-wait-ms needs --output");
+	if (!ret && p->stream_ms && p->stream_ms >= p->period_ms)
+		ret = mig_usage_error(p->o.cmd, "--stream must be shorter than --checkpoint-ms");
+	if (!p->stream_set)
+		p->stream_ms = p->period_ms / COLO_STREAM_PARTS;
 	if (!p->output_wait_set)
 		p->output_wait_ms = p->period_ms / 4;
 	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
@@ -172,7 +187,7 @@ static int set_logging(struct colo_pri *p, bool on)
  * dirty log (emptied), and the first time (the first live round, or
  * checkpoint 0 without any) every page with memory that is not zero.
  */
-static int collect(struct colo_pri *p, uint64_t *n)
+int colo_pri_collect(struct colo_pri *p, uint64_t *n)
 {
 	unsigned int i;
 	uint64_t w;
@@ -228,8 +243,11 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
  * Tests: KMIG_STOP_AT=colo-WHAT-SEQ stops this agent at point WHAT of
  * checkpoint SEQ (util.h): mid-checkpoint, part way through its pages;
  * before-ack, sent whole and its ACK not read; released, its output
- * released. KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there
- * MS ms instead, the heartbeat going on.
+ * released. colo-mid-stream-SEQ-M: part way through the pages of STRM
+ * message M (0, 1, ...) sent after checkpoint SEQ committed;
+ * colo-streamed-SEQ-M: that message sent whole.
+ * KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there MS ms
+ * instead, the heartbeat going on.
  */
 void colo_pri_stop_point(const struct colo_pri *p, const char *what)
 {
@@ -237,16 +255,25 @@ void colo_pri_stop_point(const struct colo_pri *p, const char *what)
 
 	if (p->live)
 		return;
-	snprintf(point, sizeof(point), "colo-%s-%llu", what,
-		 (unsigned long long)p->seq);
+	if (p->streaming)
+		snprintf(point, sizeof(point), "colo-%s-%llu-%llu", what,
+			 (unsigned long long)p->seq,
+			 (unsigned long long)p->stream_msgs);
+	else
+		snprintf(point, sizeof(point), "colo-%s-%llu", what,
+			 (unsigned long long)p->seq);
 	kmig_stop_at(point);
 	kmig_delay_at(point);
 }
 
-/* Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC. */
+/*
+ * Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC;
+ * KMIG_COLO_CORRUPT_STREAM=SEQ, the STRM messages sent after it.
+ */
 static bool corrupt_point(const struct colo_pri *p)
 {
-	const char *at = getenv("KMIG_COLO_CORRUPT");
+	const char *at = getenv(p->streaming ? "KMIG_COLO_CORRUPT_STREAM" :
+					       "KMIG_COLO_CORRUPT");
 
 	return at && strtoull(at, NULL, 10) == p->seq;
 }
@@ -282,24 +309,23 @@ static int send_pages(struct colo_pri *p, uint32_t *crc, uint64_t max)
 			if (ret)
 				return ret;
 			fill = 0;
-			colo_pri_stop_point(p, "mid-checkpoint");
+			colo_pri_stop_point(p, p->streaming ? "mid-stream" :
+							      "mid-checkpoint");
 		}
 	}
 	return fill ? send_all(p, p->buf, fill, crc) : 0;
 }
 
-/*
- * A checkpoint of the first @npages pages in the bitmaps, or with
- * p->live a live message @seq (no vCPU state, no ACK): header, records,
- * vCPU state, trailer.
- */
-static int send_checkpoint(struct colo_pri *p, uint64_t seq,
-			   uint64_t npages, const uint8_t *vcpu, size_t vlen)
+/* Header, records, vCPU state, trailer (colo_primary.h). */
+int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
+		      const uint8_t *vcpu, size_t vlen)
 {
 	struct colo_hdr h = {
-		.magic = p->live ? COLO_LIVE_MAGIC : COLO_CKPT_MAGIC,
+		.magic = p->live ? COLO_LIVE_MAGIC :
+			 p->streaming ? COLO_STRM_MAGIC : COLO_CKPT_MAGIC,
 		.seq = seq, .npages = npages, .vcpu_len = vlen,
-		.flags = p->verify && !p->live ? COLO_CKPT_VERIFY : 0,
+		.flags = p->verify && !p->live && !p->streaming ?
+			 COLO_CKPT_VERIFY : 0,
 	};
 	uint8_t hb[COLO_HDR_SIZE], tr[COLO_TRAILER_SIZE];
 	uint32_t crc = 0;
@@ -358,6 +384,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 {
 	uint64_t t0 = kmig_now_ns(), npages, dt;
 	uint32_t memcrc = 0;
+	char note[96];
 	uint8_t *vcpu = NULL;
 	size_t vlen = 0;
 	int ret;
@@ -372,14 +399,14 @@ static int checkpoint(struct colo_pri *p, bool last)
 	p->paused = true;
 	ret = colo_pri_output_hold(p);
 	if (!ret)
-		ret = collect(p, &npages);
+		ret = colo_pri_collect(p, &npages);
 	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen)))
 		fail(p, ret, "cannot save the vCPU state: %s",
 		     vmm_client_why(&p->vm.vmm, ret));
 	if (!ret && p->verify && (ret = colo_mem_crc(&p->vm, &memcrc)))
 		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
 	if (!ret)
-		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
+		ret = colo_pri_send_msg(p, p->seq, npages, vcpu, vlen);
 	free(vcpu);
 	p->first_sent = true;
 	if (!ret && !last && !(ret = colo_pri_vmm_req(p, "resume")))
@@ -395,9 +422,12 @@ static int checkpoint(struct colo_pri *p, bool last)
 		if (dt > p->pause_ns_max)
 			p->pause_ns_max = dt;
 	}
-	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s\n",
+	fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s%s\n",
 		(unsigned long long)p->seq, (unsigned long long)npages,
-		dt / 1e6, memcrc, p->why ? p->why : "");
+		dt / 1e6, memcrc,
+		colo_pri_stream_note(p, note, sizeof(note)),
+		p->why ? p->why : "");
+	colo_pri_stream_next(p);
 	return wait_ack(p, memcrc);
 }
 
@@ -509,28 +539,49 @@ static int catch_stop(struct colo_pri *p)
  * Until the next checkpoint is due: --checkpoint-ms from now, or sooner
  * when one is asked by hand (--control) or, with --output, once output
  * has waited --output-wait-ms (asking the plug every OUTPUT_POLL_MS).
- * False when SIGINT or SIGTERM came (poll() is never restarted).
+ * With --stream, every --stream ms meanwhile the pages dirtied since go
+ * ahead, and the secondary is listened to (it speaks only to refuse
+ * them). 1: the checkpoint is due; 0: SIGINT or SIGTERM came (poll() is
+ * never restarted); or -errno (p->err).
  */
-static bool wait_next(struct colo_pri *p)
+static int wait_next(struct colo_pri *p)
 {
 	uint64_t now = kmig_now_ns(), due = now + p->period_ms * MS, seen = 0;
-	struct pollfd pfd = { .fd = p->req.wake, .events = POLLIN };
-	int ms;
+	uint64_t stream_at = now + p->stream_ms * MS;
+	struct pollfd pfd[2] = {
+		{ .fd = p->req.wake, .events = POLLIN },
+		{ .fd = p->stream_ms ? p->sock : -1, .events = POLLIN },
+	};
+	int ms, sms, n, ret;
 
 	p->why = NULL;
 	while ((now = kmig_now_ns()) < due && !stop_signal) {
 		ms = (due - now + MS - 1) / MS;
 		if (p->plug && ms > OUTPUT_POLL_MS)
 			ms = OUTPUT_POLL_MS;
-		if (poll(&pfd, 1, ms) > 0 && colo_requests_asked(&p->req)) {
+		if (p->stream_ms && stream_at < due) {
+			sms = stream_at > now ? (stream_at - now + MS - 1) / MS : 0;
+			ms = sms < ms ? sms : ms;
+		}
+		n = poll(pfd, 2, ms);
+		if (n > 0 && pfd[1].revents)
+			return colo_pri_stream_answer(p);
+		if (n > 0 && pfd[0].revents && colo_requests_asked(&p->req)) {
 			p->why = ", by hand";
-			return true;
+			return 1;
+		}
+		if (p->stream_ms && stream_at < due &&
+		    kmig_now_ns() >= stream_at) {
+			ret = colo_pri_stream(p);
+			if (ret)
+				return ret;
+			stream_at = kmig_now_ns() + p->stream_ms * MS;
 		}
 		if (p->plug && !seen && kmig_plug_queued(p->plug) > 0)
 			seen = kmig_now_ns();
 		if (seen && kmig_now_ns() - seen >= p->output_wait_ms * MS) {
 			p->why = ", early: output waiting";
-			return true;
+			return 1;
 		}
 	}
 	return !stop_signal;
@@ -551,11 +602,11 @@ static int live_rounds(struct colo_pri *p)
 	for (round = 0; round < p->live_rounds && !ret && !stop_signal;
 	     round++) {
 		t0 = kmig_now_ns();
-		ret = collect(p, &npages);
+		ret = colo_pri_collect(p, &npages);
 		/* in messages the secondary can stage, each checked whole */
 		for (left = npages; !ret && left; left -= n) {
 			n = left < COLO_LIVE_PAGES ? left : COLO_LIVE_PAGES;
-			ret = send_checkpoint(p, msg++, n, NULL, 0);
+			ret = colo_pri_send_msg(p, msg++, n, NULL, 0);
 		}
 		p->first_sent = true;
 		if (!ret)
@@ -583,8 +634,9 @@ static int run(struct colo_pri *p)
 			colo_requests_served(&p->req, p->seq);
 		if (ret || last || stop_signal)
 			return ret;
-		if (!wait_next(p))
-			return 0;
+		ret = wait_next(p);
+		if (ret <= 0)
+			return ret;
 	}
 }
 
@@ -653,9 +705,10 @@ int colo_primary_main(int argc, char *argv[])
 	else
 		printf("stopped after checkpoint %llu, the guest paused here; ",
 		       (unsigned long long)p.seq);
-	printf("pause mean %.2f ms, max %.2f ms, %llu pages\n",
+	printf("pause mean %.2f ms, max %.2f ms, %llu pages, %llu streamed\n",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
-	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
+	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum,
+	       (unsigned long long)p.streamed_sum);
 	colo_pri_progress_print(&p);
 	return 0;
 }
