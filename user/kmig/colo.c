@@ -47,6 +47,7 @@ void colo_ack_encode(const struct colo_ack *a, uint8_t b[COLO_ACK_SIZE])
 	put_le32(b + 4, (uint32_t)a->status);
 	put_le64(b + 8, a->seq);
 	put_le32(b + 16, a->memcrc);
+	put_le32(b + 20, a->streamed);
 }
 
 int colo_ack_decode(struct colo_ack *a, const uint8_t b[COLO_ACK_SIZE])
@@ -56,6 +57,7 @@ int colo_ack_decode(struct colo_ack *a, const uint8_t b[COLO_ACK_SIZE])
 	a->status = (int32_t)get_le32(b + 4);
 	a->seq = get_le64(b + 8);
 	a->memcrc = get_le32(b + 16);
+	a->streamed = get_le32(b + 20) == 1;
 	return 0;
 }
 

@@ -28,7 +28,8 @@
  *     BYE     a header with the BYE magic, the rest 0: the primary
  *             stops protecting on purpose; no takeover follows
  *   secondary -> primary
- *     ACK     magic, status (0 or -errno), seq, memory CRC, 0  (24 bytes)
+ *     ACK     magic, status (0 or -errno), seq, memory CRC, what: 0 the
+ *             checkpoint, 1 the STRM messages for it       (24 bytes)
  *
  * and the heartbeat, UDP both ways between the same two addresses
  * (colo_heartbeat.c):
@@ -100,6 +101,7 @@ struct colo_ack {
 	int32_t status;
 	uint64_t seq;
 	uint32_t memcrc;
+	bool streamed;		/* a refusal of STRM messages for @seq */
 };
 
 void colo_hdr_encode(const struct colo_hdr *h, uint8_t b[COLO_HDR_SIZE]);

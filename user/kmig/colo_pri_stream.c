@@ -58,39 +58,45 @@ int colo_pri_stream(struct colo_pri *p)
 		p->streamed += n;
 	}
 	p->streaming = false;
-	if (ret != -EPIPE && ret != -ECONNRESET)
-		return ret;
-	/* a secondary that refused an earlier message says so first */
-	p->err[0] = 0;
-	return colo_pri_stream_answer(p);
+	return ret;
 }
 
 /*
- * The secondary wrote between checkpoints: a NACK of the STRM messages
- * of the checkpoint to come (it refused them whole and gives up), or the
- * end of the connection.
+ * The secondary wrote before the ACK of checkpoint @seq: a NACK of the
+ * STRM messages for it (it refused one whole and gives up), or the end
+ * of the connection.
  */
-int colo_pri_stream_answer(struct colo_pri *p)
+int colo_pri_stream_answer(struct colo_pri *p, uint64_t seq)
 {
-	unsigned long long next = p->seq + 1;
 	uint8_t b[COLO_ACK_SIZE];
 	struct colo_ack a;
 	int ret;
 
 	ret = kmig_io_all(p->sock, b, sizeof(b), false);
 	if (ret)
-		return fail(p, ret,
-				"the secondary is lost after checkpoint %llu: %s",
-				(unsigned long long)p->seq,
-				ret == -ECONNRESET ? "it closed the connection" :
-				strerror(-ret));
-	if (colo_ack_decode(&a, b) || a.seq != next || !a.status)
-		return fail(p, -EPROTO,
-				"checkpoint %llu: the secondary answered something else than a refusal while pages streamed",
-				next);
-	return fail(p, a.status,
-			"checkpoint %llu: the secondary refused its streamed pages: %s",
-			next, strerror(-a.status));
+		return fail(p, ret, "the secondary is lost after checkpoint %llu: %s",
+			    (unsigned long long)p->seq,
+			    ret == -ECONNRESET ? "it closed the connection" :
+			    strerror(-ret));
+	if (colo_ack_decode(&a, b) || a.seq != seq || !a.status ||
+	    !a.streamed)
+		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than a refusal while pages streamed",
+			    (unsigned long long)seq);
+	return fail(p, a.status, "checkpoint %llu: the secondary refused its streamed pages: %s",
+		    (unsigned long long)seq, strerror(-a.status));
+}
+
+/*
+ * The secondary closes the connection once it refused a STRM message,
+ * so the next send may fail before the NACK is read: the NACK is still
+ * there to read (data received before a reset is read first).
+ */
+int colo_pri_stream_why(struct colo_pri *p, int ret)
+{
+	if (!p->stream_ms || p->live || (ret != -EPIPE && ret != -ECONNRESET))
+		return ret;
+	p->err[0] = 0;
+	return colo_pri_stream_answer(p, p->streaming ? p->seq + 1 : p->seq);
 }
 
 const char *colo_pri_stream_note(const struct colo_pri *p, char *buf,

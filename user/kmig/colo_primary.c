@@ -338,16 +338,16 @@ int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
 	if (!ret && vlen)
 		ret = send_all(p, vcpu, vlen, &crc);
 	if (ret)
-		return ret;
+		return colo_pri_stream_why(p, ret);
 	if (!p->live && corrupt_point(p))
 		crc ^= 1;
 	put_le32(tr, COLO_END_MAGIC);
 	put_le32(tr + 4, crc);
 	ret = kmig_io_all(p->sock, tr, sizeof(tr), true);
 	if (ret)
-		return fail(p, ret, "checkpoint %llu: cannot send its trailer: %s",
-			    (unsigned long long)p->seq, strerror(-ret));
-	return 0;
+		fail(p, ret, "checkpoint %llu: cannot send its trailer: %s",
+		     (unsigned long long)p->seq, strerror(-ret));
+	return ret ? colo_pri_stream_why(p, ret) : 0;
 }
 
 static int wait_ack(struct colo_pri *p, uint32_t memcrc)
@@ -367,8 +367,10 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than its acknowledgement",
 			    (unsigned long long)p->seq);
 	if (a.status)
-		return fail(p, a.status, "checkpoint %llu: the secondary refused it: %s",
-			    (unsigned long long)p->seq, strerror(-a.status));
+		return fail(p, a.status, "checkpoint %llu: the secondary refused %s: %s",
+			    (unsigned long long)p->seq,
+			    a.streamed ? "its streamed pages" : "it",
+			    strerror(-a.status));
 	if (p->verify && a.memcrc != memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, memcrc, a.memcrc);
@@ -565,7 +567,7 @@ static int wait_next(struct colo_pri *p)
 		}
 		n = poll(pfd, 2, ms);
 		if (n > 0 && pfd[1].revents)
-			return colo_pri_stream_answer(p);
+			return colo_pri_stream_answer(p, p->seq + 1);
 		if (n > 0 && pfd[0].revents && colo_requests_asked(&p->req)) {
 			p->why = ", by hand";
 			return 1;

@@ -68,13 +68,17 @@ int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
 /*
  * --stream (colo_pri_stream.c). stream: between checkpoints, harvest
  * the dirty log and send its pages in STRM messages for the next
- * checkpoint; answer: the secondary spoke between checkpoints (it only
- * does to refuse a STRM message), read why; both return 0 or -errno
- * (p->err). note: what this epoch streamed, for the checkpoint's log
- * line ("" without --stream); next: the checkpoint paused, a new epoch.
+ * checkpoint: 0 or -errno (p->err). answer: the secondary spoke before
+ * checkpoint @seq's ACK (it only does to refuse the STRM messages for
+ * @seq, then closes): why, as -errno (p->err). why: a send failed with
+ * @ret; a secondary that closed after refusing STRM messages says so
+ * first, and that is the cause (answer), else @ret. note: what this
+ * epoch streamed, for the checkpoint's log line ("" without --stream);
+ * next: the checkpoint paused, a new epoch.
  */
 int colo_pri_stream(struct colo_pri *p);
-int colo_pri_stream_answer(struct colo_pri *p);
+int colo_pri_stream_answer(struct colo_pri *p, uint64_t seq);
+int colo_pri_stream_why(struct colo_pri *p, int ret);
 const char *colo_pri_stream_note(const struct colo_pri *p, char *buf,
 				 size_t n);
 void colo_pri_stream_next(struct colo_pri *p);

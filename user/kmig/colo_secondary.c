@@ -293,10 +293,15 @@ static int live_round(struct colo_sec *s, const struct colo_hdr *h,
 	return 0;
 }
 
-/* Refuse checkpoint @seq whole; the primary learns why. */
-static void nack(struct colo_sec *s, uint64_t seq, int status)
+/*
+ * Refuse checkpoint @seq whole, or (@streamed) the STRM messages for it;
+ * the primary learns why.
+ */
+static void nack(struct colo_sec *s, uint64_t seq, int status,
+		 bool streamed)
 {
-	struct colo_ack a = { .seq = seq, .status = status };
+	struct colo_ack a = { .seq = seq, .status = status,
+			      .streamed = streamed };
 	uint8_t ab[COLO_ACK_SIZE];
 
 	colo_ack_encode(&a, ab);
@@ -336,7 +341,7 @@ static int serve(struct colo_sec *s)
 		if (h.magic == COLO_STRM_MAGIC) {
 			ret = colo_sec_stream_receive(s, &h, hb);
 			if (ret == -EBADMSG)
-				nack(s, h.seq, ret);
+				nack(s, h.seq, ret, true);
 			if (ret)
 				return ret == -EBADMSG || ret == -EPROTO ||
 				       ret == -ENOMEM ? ret : -ENOTCONN;
@@ -351,14 +356,14 @@ static int serve(struct colo_sec *s)
 				    (unsigned long long)s->last);
 		ret = colo_sec_receive(s, &h, hb);
 		if (ret == -EBADMSG)
-			nack(s, h.seq, ret);
+			nack(s, h.seq, ret, false);
 		if (ret && ret != -EBADMSG && ret != -ENOMEM)
 			return -ENOTCONN;
 		if (ret)
 			return ret;
 		ret = commit(s, &h);
 		if (ret) {
-			nack(s, h.seq, ret);
+			nack(s, h.seq, ret, false);
 			return ret;
 		}
 	}
