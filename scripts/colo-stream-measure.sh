@@ -5,14 +5,16 @@
 # "Streaming"), inside the bed:
 #   scripts/bed.sh script 6.12 scripts/colo-stream-measure.sh
 # Two kmig-vmm on the loopback (the selftests' 8 MiB guest dirtying random
-# pages at each of RATES pages/s), 100 ms period, CKPTS checkpoints, no
-# --verify, for each --stream of STREAMS (0: off), REPS times in turn. The
-# primary's logs land in build/bed/KVER/colo-stream/rRATE-sSTREAM-REP.log:
+# pages at each of RATES pages/s), a period of PERIOD ms, CKPTS checkpoints,
+# no --verify, for each --stream of STREAMS (0: off), REPS times in turn.
+# The primary's logs land in
+# build/bed/KVER/colo-stream-pPERIOD/rRATE-sSTREAM-REP.log:
 # each "checkpoint N: P pages, paused T ms, S streamed before in M
 # messages" line is one pause.
 set -u
 b=$KMIG_PROJECT/build
-out=$KMIG_OUT/colo-stream
+PERIOD=${PERIOD:-100}
+out=$KMIG_OUT/colo-stream-p$PERIOD
 RATES=${RATES:-2000 10000}
 STREAMS=${STREAMS:-0 20 10}
 REPS=${REPS:-2}
@@ -45,7 +47,7 @@ run() {	# rate stream rep
 		--heartbeat-timeout 30000 > "$out/$tag.sec.log" 2>&1 &
 	sp=$!
 	"$b/kmig" colo primary --vmm /run/cs-a.sock --to "127.0.0.1:$port" \
-		--timeout 30 --heartbeat-timeout 30000 --checkpoint-ms 100 \
+		--timeout 30 --heartbeat-timeout 30000 --checkpoint-ms "$PERIOD" \
 		--checkpoints "$CKPTS" --stream "$2" > "$out/$tag.log" 2>&1
 	echo "$tag primary exit $?"
 	wait $sp
