@@ -241,10 +241,11 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
 
 /*
  * Tests: KMIG_STOP_AT=colo-WHAT-SEQ stops this agent at point WHAT of
- * checkpoint SEQ (util.h): mid-checkpoint, part way through its pages;
+ * checkpoint SEQ (util.h): mid-checkpoint, its first BATCH_PAGES pages
+ * sent (all, if fewer), its other pages, vCPU state and trailer not;
  * before-ack, sent whole and its ACK not read; released, its output
- * released. colo-mid-stream-SEQ-M: part way through the pages of STRM
- * message M (0, 1, ...) sent after checkpoint SEQ committed;
+ * released. colo-mid-stream-SEQ-M: the same point of STRM message M
+ * (0, 1, ...) sent after checkpoint SEQ committed;
  * colo-streamed-SEQ-M: that message sent whole.
  * KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there MS ms
  * instead, the heartbeat going on.
@@ -309,8 +310,6 @@ static int send_pages(struct colo_pri *p, uint32_t *crc, uint64_t max)
 			if (ret)
 				return ret;
 			fill = 0;
-			colo_pri_stop_point(p, p->streaming ? "mid-stream" :
-							      "mid-checkpoint");
 		}
 	}
 	return fill ? send_all(p, p->buf, fill, crc) : 0;
@@ -328,13 +327,20 @@ int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
 			 COLO_CKPT_VERIFY : 0,
 	};
 	uint8_t hb[COLO_HDR_SIZE], tr[COLO_TRAILER_SIZE];
+	uint64_t first = npages < BATCH_PAGES ? npages : BATCH_PAGES;
 	uint32_t crc = 0;
 	int ret;
 
 	colo_hdr_encode(&h, hb);
 	ret = send_all(p, hb, sizeof(hb), &crc);
+	/* the tests' point in the middle: after one batch, or all if fewer */
 	if (!ret)
-		ret = send_pages(p, &crc, npages);
+		ret = send_pages(p, &crc, first);
+	if (!ret) {
+		colo_pri_stop_point(p, p->streaming ? "mid-stream" :
+						      "mid-checkpoint");
+		ret = send_pages(p, &crc, npages - first);
+	}
 	if (!ret && vlen)
 		ret = send_all(p, vcpu, vlen, &crc);
 	if (ret)
