@@ -157,7 +157,9 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 	if (!ret && p->output_wait_set && !p->output)
 		ret = mig_usage_error(p->o.cmd, "--output-wait-ms needs --output");
 	if (!ret && p->stream_ms && p->stream_ms >= p->period_ms)
-		ret = mig_usage_error(p->o.cmd, "--stream must be shorter than --checkpoint-ms");
+		ret = mig_usage_error(p->o.cmd, "--stream %llu ms must be shorter than --checkpoint-ms %llu",
+				      (unsigned long long)p->stream_ms,
+				      (unsigned long long)p->period_ms);
 	if (!p->stream_set)
 		p->stream_ms = p->period_ms / COLO_STREAM_PARTS;
 	if (!p->output_wait_set)
