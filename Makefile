@@ -239,6 +239,10 @@ $(B)/tests/colo_devs: TEST_SRCS := $(AGENT_UNDER_TEST) user/kmig/colo_dev.c \
 	user/kmig/devstate.c
 $(B)/tests/colo_devs: $(AGENT_UNDER_TEST) user/kmig/colo_dev.c \
 	user/kmig/devstate.c $(AGENT_HDRS)
+COLO_STAGE := user/kmig/colo_sec_cache.c user/kmig/colo_sec_stream.c \
+	user/kmig/colo_dev.c user/kmig/devstate.c
+$(B)/tests/colo_stream: TEST_SRCS := $(AGENT_UNDER_TEST) $(COLO_STAGE)
+$(B)/tests/colo_stream: $(AGENT_UNDER_TEST) $(COLO_STAGE) $(AGENT_HDRS)
 
 # ... and of the VMM's (the network device with guest RAM from memfds).
 VMM_UNDER_TEST := user/vmm/net.c user/vmm/mem.c

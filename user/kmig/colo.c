@@ -50,6 +50,7 @@ void colo_ack_encode(const struct colo_ack *a, uint8_t b[COLO_ACK_SIZE])
 	put_le64(b + 8, a->seq);
 	put_le32(b + 16, a->memcrc);
 	put_le32(b + 20, a->devcrc);
+	put_le32(b + 24, a->streamed);
 }
 
 int colo_ack_decode(struct colo_ack *a, const uint8_t b[COLO_ACK_SIZE])
@@ -60,6 +61,7 @@ int colo_ack_decode(struct colo_ack *a, const uint8_t b[COLO_ACK_SIZE])
 	a->seq = get_le64(b + 8);
 	a->memcrc = get_le32(b + 16);
 	a->devcrc = get_le32(b + 20);
+	a->streamed = get_le32(b + 24) == 1;
 	return 0;
 }
 

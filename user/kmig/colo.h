@@ -18,6 +18,11 @@
  *             seq 0, 1, ..., at most COLO_LIVE_PAGES pages: pages sent
  *             while the guest runs, applied at once (nothing is
  *             protected yet), not acknowledged
+ *     STRM    a LIVE's layout between checkpoints (--stream), seq the
+ *             checkpoint it belongs to: pages dirtied while the guest
+ *             runs, staged apart from the RAM cache, applied by that
+ *             checkpoint's commit before its own pages, dropped if it
+ *             never commits; not acknowledged, a NACK refuses it
  *     CKPT    header: magic, flags, seq, npages, vcpu_len, dev_len
  *                                                      (32 bytes)
  *             npages records: slot, 0, page, 4096 bytes of data
@@ -30,8 +35,9 @@
  *     BYE     a header with the BYE magic, the rest 0: the primary
  *             stops protecting on purpose; no takeover follows
  *   secondary -> primary
- *     ACK     magic, status (0 or -errno), seq, memory CRC, device CRC
- *                                                      (24 bytes)
+ *     ACK     magic, status (0 or -errno), seq, memory CRC, device CRC,
+ *             what: 0 the checkpoint, 1 the STRM messages for it, 0
+ *                                                      (32 bytes)
  *
  * and the heartbeat, UDP both ways between the same two addresses
  * (colo_heartbeat.c):
@@ -50,13 +56,16 @@
 #include "jobctl.h"
 
 #define COLO_MAGIC		"KMIGCOLO"
-/* 2: LIVE messages before checkpoint 0; 3: device state (DEVS) */
-#define COLO_VERSION		3u
+/* 2: LIVE messages before checkpoint 0; 3: device state (DEVS) and STRM
+ * between checkpoints; 4: the ACK carries both the device CRC and what a
+ * refusal refuses */
+#define COLO_VERSION		4u
 #define COLO_HELLO_SIZE		16u
 #define COLO_HELLO_SLOT_SIZE	24u
 
 #define COLO_CKPT_MAGIC		0x54504b43u	/* "CKPT" */
 #define COLO_LIVE_MAGIC		0x4556494cu	/* "LIVE" */
+#define COLO_STRM_MAGIC		0x4d525453u	/* "STRM" */
 #define COLO_BYE_MAGIC		0x20455942u	/* "BYE " */
 #define COLO_END_MAGIC		0x444e4543u	/* "CEND" */
 #define COLO_ACK_MAGIC		0x4b434143u	/* "CACK" */
@@ -66,7 +75,7 @@
 #define COLO_HDR_SIZE		32u
 #define COLO_REC_HDR_SIZE	16u
 #define COLO_TRAILER_SIZE	8u
-#define COLO_ACK_SIZE		24u
+#define COLO_ACK_SIZE		32u
 #define COLO_HB_SIZE		24u
 /* The hello's device part, a device in it; a DEVS block's and a
  * packet's header; the most device state a checkpoint carries. */
@@ -87,8 +96,12 @@
  */
 #define COLO_CHECKPOINT_MS	200u
 #define COLO_LIVE_ROUNDS	1u
+/* --stream's default: so many times a period (colo.rst, "Streaming"). */
+#define COLO_STREAM_PARTS	5u
 /* Pages of one LIVE message, at most: the secondary stages it whole. */
 #define COLO_LIVE_PAGES		4096u
+/* Pages of one STRM message, at most, for the same reason. */
+#define COLO_STRM_PAGES		4096u
 #define COLO_TIMEOUT_S		5u
 #define COLO_HEARTBEAT_MS	100u
 /* The secondary's flush threads, at most. */
@@ -106,6 +119,7 @@ struct colo_ack {
 	uint64_t seq;
 	uint32_t memcrc;
 	uint32_t devcrc;		/* with VERIFY and devices, else 0 */
+	bool streamed;		/* a refusal of STRM messages for @seq */
 };
 
 void colo_hdr_encode(const struct colo_hdr *h, uint8_t b[COLO_HDR_SIZE]);

@@ -15,8 +15,10 @@
  * new checkpoint 0 (stay_unprotected()).
  *
  * With --output IFACE the guest's network output is held from the start,
- * each checkpoint's until its ACK (colo_pri_output.c). The state is
- * struct colo_pri (colo_primary.h).
+ * each checkpoint's until its ACK (colo_pri_output.c). With --stream
+ * (the default), what the guest dirties between checkpoints goes ahead
+ * while it runs (colo_pri_stream.c). The state is struct colo_pri
+ * (colo_primary.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +65,10 @@ static const char usage_text[] =
 	"                        in checkpoint 0's pause)\n"
 	"  --checkpoints N       stop after checkpoint N (0..N), leaving the guest\n"
 	"                        paused at it here and committed there\n"
+	"  --stream MS           between checkpoints, send what the guest dirtied\n"
+	"                        every MS ms (shorter than --checkpoint-ms), so\n"
+	"                        that a pause carries what it dirtied since\n"
+	"                        (default a fifth of --checkpoint-ms; 0: off)\n"
 	"  --verify              compare a CRC of all guest memory at each pause\n"
 	"                        with the secondary's after it applied it\n"
 	"  --timeout S           a secondary silent this long is lost (default 5)\n"
@@ -124,6 +130,10 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'S':
 		p->stay = true;
 		return 0;
+	case 's':
+		p->stream_set = true;
+		return mig_parse_u64(o->cmd, "--stream", optarg, 0, 60000,
+				     &p->stream_ms);
 	}
 	return colo_parse_shared(o, c, &p->hb);
 }
@@ -142,6 +152,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "control", required_argument, NULL, 'C' },
 		{ "stay", no_argument, NULL, 'S' },
 		MIG_LONGOPT_DEVICE,
+		{ "stream", required_argument, NULL, 's' },
 		MIG_LONGOPT_TIMEOUT,
 		COLO_LONGOPTS_HEARTBEAT,
 		MIG_LONGOPT_HELP,
@@ -161,6 +172,12 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		ret = mig_usage_error(p->o.cmd, "--output-wait-ms needs --output");
 	if (!ret && p->stay && !p->control)
 		ret = mig_usage_error(p->o.cmd, "--stay needs --control SOCK, where `kmig colo protect` comes");
+	if (!ret && p->stream_ms && p->stream_ms >= p->period_ms)
+		ret = mig_usage_error(p->o.cmd, "--stream %llu ms must be shorter than --checkpoint-ms %llu",
+				      (unsigned long long)p->stream_ms,
+				      (unsigned long long)p->period_ms);
+	if (!p->stream_set)
+		p->stream_ms = p->period_ms / COLO_STREAM_PARTS;
 	if (!p->output_wait_set)
 		p->output_wait_ms = p->period_ms / 4;
 	return ret ? ret : colo_check_heartbeat(&p->o, &p->hb);
@@ -194,7 +211,7 @@ static int set_logging(struct colo_pri *p, bool on)
  * dirty log (emptied), and the first time (the first live round, or
  * checkpoint 0 without any) every page with memory that is not zero.
  */
-static int collect(struct colo_pri *p, uint64_t *n)
+int colo_pri_collect(struct colo_pri *p, uint64_t *n)
 {
 	unsigned int i;
 	uint64_t w;
@@ -248,10 +265,14 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
 
 /*
  * Tests: KMIG_STOP_AT=colo-WHAT-SEQ stops this agent at point WHAT of
- * checkpoint SEQ (util.h): mid-checkpoint, part way through its pages;
+ * checkpoint SEQ (util.h): mid-checkpoint, its first BATCH_PAGES pages
+ * sent (all, if fewer), its other pages, vCPU state and trailer not;
  * before-ack, sent whole and its ACK not read; released, its output
- * released. KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there
- * MS ms instead, the heartbeat going on.
+ * released. colo-mid-stream-SEQ-M: the same point of STRM message M
+ * (0, 1, ...) sent after checkpoint SEQ committed;
+ * colo-streamed-SEQ-M: that message sent whole.
+ * KMIG_DELAY_AT=colo-WHAT-SEQ:MS holds its main thread there MS ms
+ * instead, the heartbeat going on.
  */
 void colo_pri_stop_point(const struct colo_pri *p, const char *what)
 {
@@ -259,14 +280,20 @@ void colo_pri_stop_point(const struct colo_pri *p, const char *what)
 
 	if (p->live)
 		return;
-	snprintf(point, sizeof(point), "colo-%s-%llu", what,
-		 (unsigned long long)p->seq);
+	if (p->streaming)
+		snprintf(point, sizeof(point), "colo-%s-%llu-%llu", what,
+			 (unsigned long long)p->seq,
+			 (unsigned long long)p->stream_msgs);
+	else
+		snprintf(point, sizeof(point), "colo-%s-%llu", what,
+			 (unsigned long long)p->seq);
 	kmig_stop_at(point);
 	kmig_delay_at(point);
 }
 
 /*
  * Tests: KMIG_COLO_CORRUPT=SEQ sends checkpoint SEQ with a wrong CRC;
+ * KMIG_COLO_CORRUPT_STREAM=SEQ, the STRM messages sent after it;
  * KMIG_COLO_CORRUPT_DEVICE=SEQ with a byte of its first device's first
  * chunk changed, under a right CRC (the device's own check finds it).
  */
@@ -308,49 +335,55 @@ static int send_pages(struct colo_pri *p, uint32_t *crc, uint64_t max)
 			if (ret)
 				return ret;
 			fill = 0;
-			colo_pri_stop_point(p, "mid-checkpoint");
 		}
 	}
 	return fill ? send_all(p, p->buf, fill, crc) : 0;
 }
 
-/*
- * A checkpoint of the first @npages pages in the bitmaps, or with
- * p->live a live message @seq (no vCPU state, no ACK): header, records,
- * vCPU state, trailer.
- */
-static int send_checkpoint(struct colo_pri *p, uint64_t seq,
-			   uint64_t npages, const uint8_t *vcpu, size_t vlen)
+/* Header, records, vCPU state, trailer (colo_primary.h). */
+int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
+		      const uint8_t *vcpu, size_t vlen)
 {
 	struct colo_hdr h = {
-		.magic = p->live ? COLO_LIVE_MAGIC : COLO_CKPT_MAGIC,
+		.magic = p->live ? COLO_LIVE_MAGIC :
+			 p->streaming ? COLO_STRM_MAGIC : COLO_CKPT_MAGIC,
 		.seq = seq, .npages = npages, .vcpu_len = vlen,
-		.dev_len = p->live ? 0 : p->dev.len,
-		.flags = p->verify && !p->live ? COLO_CKPT_VERIFY : 0,
+		.dev_len = p->live || p->streaming ? 0 : p->dev.len,
+		.flags = p->verify && !p->live && !p->streaming ?
+			 COLO_CKPT_VERIFY : 0,
 	};
 	uint8_t hb[COLO_HDR_SIZE], tr[COLO_TRAILER_SIZE];
+	uint64_t first = npages < BATCH_PAGES ? npages : BATCH_PAGES;
 	uint32_t crc = 0;
 	int ret;
 
 	colo_hdr_encode(&h, hb);
 	ret = send_all(p, hb, sizeof(hb), &crc);
+	/* the tests' point in the middle: after one batch, or all if fewer */
 	if (!ret)
-		ret = send_pages(p, &crc, npages);
+		ret = send_pages(p, &crc, first);
+	if (!ret) {
+		colo_pri_stop_point(p, p->streaming ? "mid-stream" :
+						      "mid-checkpoint");
+		ret = send_pages(p, &crc, npages - first);
+	}
 	if (!ret && vlen)
 		ret = send_all(p, vcpu, vlen, &crc);
 	if (!ret && h.dev_len)
 		ret = send_all(p, p->dev.buf, h.dev_len, &crc);
 	if (ret)
-		return ret;
-	if (!p->live && corrupt_point(p, "KMIG_COLO_CORRUPT"))
+		return colo_pri_stream_why(p, ret);
+	if (!p->live && corrupt_point(p, p->streaming ?
+				      "KMIG_COLO_CORRUPT_STREAM" :
+				      "KMIG_COLO_CORRUPT"))
 		crc ^= 1;
 	put_le32(tr, COLO_END_MAGIC);
 	put_le32(tr + 4, crc);
 	ret = kmig_io_all(p->sock, tr, sizeof(tr), true);
 	if (ret)
-		return fail(p, ret, "checkpoint %llu: cannot send its trailer: %s",
-			    (unsigned long long)p->seq, strerror(-ret));
-	return 0;
+		fail(p, ret, "checkpoint %llu: cannot send its trailer: %s",
+		     (unsigned long long)p->seq, strerror(-ret));
+	return ret ? colo_pri_stream_why(p, ret) : 0;
 }
 
 static int wait_ack(struct colo_pri *p, uint32_t memcrc)
@@ -370,8 +403,10 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than its acknowledgement",
 			    (unsigned long long)p->seq);
 	if (a.status)
-		return fail(p, a.status, "checkpoint %llu: the secondary refused it: %s",
-			    (unsigned long long)p->seq, strerror(-a.status));
+		return fail(p, a.status, "checkpoint %llu: the secondary refused %s: %s",
+			    (unsigned long long)p->seq,
+			    a.streamed ? "its streamed pages" : "it",
+			    strerror(-a.status));
 	if (p->verify && a.memcrc != memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, memcrc, a.memcrc);
@@ -443,6 +478,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 {
 	uint64_t t0 = kmig_now_ns(), npages, dt, t_send;
 	uint32_t memcrc = 0;
+	char note[96];
 	uint8_t *vcpu = NULL;
 	size_t vlen = 0;
 	bool sent;
@@ -458,7 +494,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 	p->paused = true;
 	ret = colo_pri_output_hold(p);
 	if (!ret)
-		ret = collect(p, &npages);
+		ret = colo_pri_collect(p, &npages);
 	if (!ret && (ret = vmm_client_save(&p->vm.vmm, &vcpu, &vlen))) {
 		p->guest_lost |= vmm_client_gone(&p->vm.vmm, ret);
 		fail(p, ret, "cannot save the vCPU state: %s",
@@ -470,7 +506,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 		ret = save_devices(p);
 	t_send = kmig_now_ns();
 	if (!ret)
-		ret = send_checkpoint(p, p->seq, npages, vcpu, vlen);
+		ret = colo_pri_send_msg(p, p->seq, npages, vcpu, vlen);
 	p->send_ns = kmig_now_ns() - t_send;
 	free(vcpu);
 	p->first_sent = true;
@@ -486,9 +522,11 @@ static int checkpoint(struct colo_pri *p, bool last)
 		colo_pri_progress_mark(p);
 	dt = kmig_now_ns() - t0;
 	if (sent)
-		fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s%s\n",
+		fprintf(stderr, "kmig colo primary: checkpoint %llu: %llu pages, paused %.2f ms, memory crc %08x%s%s%s\n",
 			(unsigned long long)p->seq, (unsigned long long)npages,
-			dt / 1e6, memcrc, devices_str(p), p->why ? p->why : "");
+			dt / 1e6, memcrc, devices_str(p),
+			colo_pri_stream_note(p, note, sizeof(note)),
+			p->why ? p->why : "");
 	/* Sent whole, then its guest lost: the secondary commits it, and
 	 * the output it covers leaves as with any commit. */
 	if (ret && sent && p->guest_lost)
@@ -502,6 +540,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 		if (dt > p->pause_ns_max)
 			p->pause_ns_max = dt;
 	}
+	colo_pri_stream_next(p);
 	return wait_ack(p, memcrc);
 }
 
@@ -618,28 +657,49 @@ static int catch_stop(struct colo_pri *p)
  * Until the next checkpoint is due: --checkpoint-ms from now, or sooner
  * when one is asked by hand (--control) or, with --output, once output
  * has waited --output-wait-ms (asking the plug every OUTPUT_POLL_MS).
- * False when SIGINT or SIGTERM came (poll() is never restarted).
+ * With --stream, every --stream ms meanwhile the pages dirtied since go
+ * ahead, and the secondary is listened to (it speaks only to refuse
+ * them). 1: the checkpoint is due; 0: SIGINT or SIGTERM came (poll() is
+ * never restarted); or -errno (p->err).
  */
-static bool wait_next(struct colo_pri *p)
+static int wait_next(struct colo_pri *p)
 {
 	uint64_t now = kmig_now_ns(), due = now + p->period_ms * MS, seen = 0;
-	struct pollfd pfd = { .fd = p->req.wake, .events = POLLIN };
-	int ms;
+	uint64_t stream_at = now + p->stream_ms * MS;
+	struct pollfd pfd[2] = {
+		{ .fd = p->req.wake, .events = POLLIN },
+		{ .fd = p->stream_ms ? p->sock : -1, .events = POLLIN },
+	};
+	int ms, sms, n, ret;
 
 	p->why = NULL;
 	while ((now = kmig_now_ns()) < due && !stop_signal) {
 		ms = (due - now + MS - 1) / MS;
 		if (p->plug && ms > OUTPUT_POLL_MS)
 			ms = OUTPUT_POLL_MS;
-		if (poll(&pfd, 1, ms) > 0 && colo_requests_asked(&p->req)) {
+		if (p->stream_ms && stream_at < due) {
+			sms = stream_at > now ? (stream_at - now + MS - 1) / MS : 0;
+			ms = sms < ms ? sms : ms;
+		}
+		n = poll(pfd, 2, ms);
+		if (n > 0 && pfd[1].revents)
+			return colo_pri_stream_answer(p, p->seq + 1);
+		if (n > 0 && pfd[0].revents && colo_requests_asked(&p->req)) {
 			p->why = ", by hand";
-			return true;
+			return 1;
+		}
+		if (p->stream_ms && stream_at < due &&
+		    kmig_now_ns() >= stream_at) {
+			ret = colo_pri_stream(p);
+			if (ret)
+				return ret;
+			stream_at = kmig_now_ns() + p->stream_ms * MS;
 		}
 		if (p->plug && !seen && kmig_plug_queued(p->plug) > 0)
 			seen = kmig_now_ns();
 		if (seen && kmig_now_ns() - seen >= p->output_wait_ms * MS) {
 			p->why = ", early: output waiting";
-			return true;
+			return 1;
 		}
 	}
 	return !stop_signal;
@@ -660,11 +720,11 @@ static int live_rounds(struct colo_pri *p)
 	for (round = 0; round < p->live_rounds && !ret && !stop_signal;
 	     round++) {
 		t0 = kmig_now_ns();
-		ret = collect(p, &npages);
+		ret = colo_pri_collect(p, &npages);
 		/* in messages the secondary can stage, each checked whole */
 		for (left = npages; !ret && left; left -= n) {
 			n = left < COLO_LIVE_PAGES ? left : COLO_LIVE_PAGES;
-			ret = send_checkpoint(p, msg++, n, NULL, 0);
+			ret = colo_pri_send_msg(p, msg++, n, NULL, 0);
 		}
 		p->first_sent = true;
 		if (!ret)
@@ -692,8 +752,9 @@ static int run(struct colo_pri *p)
 			colo_requests_served(&p->req, p->seq);
 		if (ret || last || stop_signal)
 			return ret;
-		if (!wait_next(p))
-			return 0;
+		ret = wait_next(p);
+		if (ret <= 0)
+			return ret;
 	}
 }
 
@@ -749,6 +810,9 @@ static void protection_reset(struct colo_pri *p)
 	p->vm.ctx_fd = -1;
 	p->live = p->first_sent = p->logging = p->paused = false;
 	p->seq = p->pause_ns_sum = p->pause_ns_max = p->pages_sum = 0;
+	p->streaming = false;
+	p->stream_msgs = p->streamed = p->streamed_sum = 0;
+	p->dev_bytes_sum = 0;
 	p->counter1 = p->t1_ns = p->counter_end = p->t_end_ns = 0;
 	p->why = NULL;
 	p->err[0] = '\0';
@@ -868,9 +932,10 @@ int colo_primary_main(int argc, char *argv[])
 	else
 		printf("stopped after checkpoint %llu, the guest paused here; ",
 		       (unsigned long long)p.seq);
-	printf("pause mean %.2f ms, max %.2f ms, %llu pages",
+	printf("pause mean %.2f ms, max %.2f ms, %llu pages, %llu streamed",
 	       p.seq ? p.pause_ns_sum / 1e6 / p.seq : 0.0,
-	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum);
+	       p.pause_ns_max / 1e6, (unsigned long long)p.pages_sum,
+	       (unsigned long long)p.streamed_sum);
 	if (p.o.ndevs)
 		printf(", device state %llu bytes per checkpoint",
 		       (unsigned long long)(p.seq ? p.dev_bytes_sum / p.seq : 0));

@@ -22,6 +22,13 @@ struct colo_pri {
 	bool live;			/* in one of them */
 	bool first_sent;		/* the secondary has every page once */
 	bool verify;
+	/* --stream: the pages dirtied between checkpoints sent early */
+	uint64_t stream_ms;		/* every MS ms (0: not at all) */
+	bool stream_set;		/* ... given, not the default */
+	bool streaming;			/* a STRM message is under way */
+	uint64_t stream_msgs;		/* STRM messages of this epoch */
+	uint64_t streamed;		/* ... their pages */
+	uint64_t streamed_sum;		/* ... of every epoch */
 	const char *output;		/* --output IFACE */
 	uint64_t output_wait_ms;	/* --output-wait-ms */
 	bool output_wait_set;
@@ -51,6 +58,37 @@ struct colo_pri {
 
 /* The first failure is the cause (mig.h). */
 #define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
+
+/*
+ * Each slot's pages to send into its bitmap, the dirty log emptied, and
+ * their count (colo_primary.c): 0, or -errno (p->err).
+ */
+int colo_pri_collect(struct colo_pri *p, uint64_t *n);
+/*
+ * One message of the first @npages pages in the bitmaps: a LIVE message
+ * (p->live), a STRM message (p->streaming) or a checkpoint, numbered
+ * @seq, with @vlen bytes of vCPU state: 0, or -errno (p->err).
+ */
+int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
+		      const uint8_t *vcpu, size_t vlen);
+
+/*
+ * --stream (colo_pri_stream.c). stream: between checkpoints, harvest
+ * the dirty log and send its pages in STRM messages for the next
+ * checkpoint: 0 or -errno (p->err). answer: the secondary spoke before
+ * checkpoint @seq's ACK (it only does to refuse the STRM messages for
+ * @seq, then closes): why, as -errno (p->err). why: a send failed with
+ * @ret; a secondary that closed after refusing STRM messages says so
+ * first, and that is the cause (answer), else @ret. note: what this
+ * epoch streamed, for the checkpoint's log line ("" without --stream);
+ * next: the checkpoint paused, a new epoch.
+ */
+int colo_pri_stream(struct colo_pri *p);
+int colo_pri_stream_answer(struct colo_pri *p, uint64_t seq);
+int colo_pri_stream_why(struct colo_pri *p, int ret);
+const char *colo_pri_stream_note(const struct colo_pri *p, char *buf,
+				 size_t n);
+void colo_pri_stream_next(struct colo_pri *p);
 
 /* Request @req ("pause", "resume") of the VMM: 0, or -errno (p->err). */
 int colo_pri_vmm_req(struct colo_pri *p, const char *req);

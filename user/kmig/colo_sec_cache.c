@@ -69,7 +69,8 @@ int colo_sec_receive(struct colo_sec *s, const struct colo_hdr *h,
 	uint8_t tr[COLO_TRAILER_SIZE];
 	uint32_t crc = kmig_crc32c(0, hb, COLO_HDR_SIZE);
 	const char *what = h->magic == COLO_LIVE_MAGIC ? "live message" :
-							 "checkpoint";
+			   h->magic == COLO_STRM_MAGIC ?
+			   "streamed pages for checkpoint" : "checkpoint";
 	unsigned int idx;
 	uint64_t i;
 	int ret;
@@ -277,6 +278,9 @@ int colo_sec_write_back(struct colo_sec *s, const struct colo_hdr *h,
 	if (ret)
 		return ret;
 	wb->own = own_too ? marked_pages(s) : 0;
+	/* what streamed before the checkpoint first: its copies are later */
+	if (h && h->magic == COLO_CKPT_MAGIC)
+		colo_sec_stream_to_cache(s);
 	if (h)
 		stage_to_cache(s, h);
 	t = kmig_now_ns();

@@ -16,7 +16,8 @@
  * from the cache and the committed vCPU state is loaded again. The
  * primary is lost when the checkpoint connection fails or goes silent, or
  * when its heartbeat (colo_heartbeat.c) stops. The staging, the RAM
- * cache and the write-back are colo_sec_cache.c's.
+ * cache and the write-back are colo_sec_cache.c's; pages streamed
+ * between checkpoints wait for the next commit in colo_sec_stream.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -354,10 +355,15 @@ static int live_round(struct colo_sec *s, const struct colo_hdr *h,
 	return 0;
 }
 
-/* Refuse checkpoint @seq whole; the primary learns why. */
-static void nack(struct colo_sec *s, uint64_t seq, int status)
+/*
+ * Refuse checkpoint @seq whole, or (@streamed) the STRM messages for it;
+ * the primary learns why.
+ */
+static void nack(struct colo_sec *s, uint64_t seq, int status,
+		 bool streamed)
 {
-	struct colo_ack a = { .seq = seq, .status = status };
+	struct colo_ack a = { .seq = seq, .status = status,
+			      .streamed = streamed };
 	uint8_t ab[COLO_ACK_SIZE];
 
 	colo_ack_encode(&a, ab);
@@ -394,6 +400,15 @@ static int serve(struct colo_sec *s)
 				       ret == -ENOMEM ? ret : -ENOTCONN;
 			continue;
 		}
+		if (h.magic == COLO_STRM_MAGIC) {
+			ret = colo_sec_stream_receive(s, &h, hb);
+			if (ret == -EBADMSG)
+				nack(s, h.seq, ret, true);
+			if (ret)
+				return ret == -EBADMSG || ret == -EPROTO ||
+				       ret == -ENOMEM ? ret : -ENOTCONN;
+			continue;
+		}
 		if (h.magic != COLO_CKPT_MAGIC)
 			return fail(s, -EPROTO, "the primary sent no checkpoint (magic 0x%08x)",
 				    h.magic);
@@ -403,14 +418,14 @@ static int serve(struct colo_sec *s)
 				    (unsigned long long)s->last);
 		ret = colo_sec_receive(s, &h, hb);
 		if (ret == -EBADMSG)
-			nack(s, h.seq, ret);
+			nack(s, h.seq, ret, false);
 		if (ret && ret != -EBADMSG && ret != -ENOMEM)
 			return -ENOTCONN;
 		if (ret)
 			return ret;
 		ret = commit(s, &h);
 		if (ret) {
-			nack(s, h.seq, ret);
+			nack(s, h.seq, ret, false);
 			return ret;
 		}
 	}
@@ -694,6 +709,7 @@ int colo_secondary_main(int argc, char *argv[])
 	ret = setup(&s);
 	if (!ret)
 		ret = serve(&s);
+	colo_sec_stream_end(&s);	/* what streamed for no commit */
 	if (ret && colo_hb_lost(&s.hb)) {
 		snprintf(s.err, sizeof(s.err), "the primary is lost after checkpoint %llu: no heartbeat for %u ms",
 			 (unsigned long long)s.last, s.hb.timeout_ms);

@@ -16,6 +16,22 @@
 #include "jobctl.h"
 #include "mig.h"
 
+/*
+ * Pages streamed (STRM) for the checkpoint to come, kept apart from the
+ * RAM cache until it commits (colo_sec_stream.c): one copy of each page,
+ * the latest, so at most the guest's size.
+ */
+struct colo_stream {
+	uint32_t *at[MIG_MAX_SLOTS];	/* per page: its copy + 1, 0: none */
+	uint8_t *data;			/* the copies, 4096 bytes each */
+	struct colo_stream_page {
+		uint32_t slot;		/* index in vm.slots */
+		uint64_t page;
+	} *pages;
+	uint64_t n, cap;		/* copies held, room for */
+	uint64_t msgs, received;	/* this epoch's messages, pages */
+};
+
 struct colo_sec {
 	struct mig_opts o;		/* --vmm, --listen, --timeout */
 	const char *fence, *control;
@@ -49,6 +65,7 @@ struct colo_sec {
 	struct mig_jobctl ctl;		/* --control */
 	uint64_t last;			/* the last committed */
 	uint64_t lives;			/* LIVE messages applied */
+	struct colo_stream strm;	/* STRM pages staged */
 	uint32_t last_crc;		/* its memory CRC, when asked */
 	bool verify;			/* ... which it was (VERIFY flag) */
 	char err[512];
@@ -68,5 +85,19 @@ int colo_sec_receive(struct colo_sec *s, const struct colo_hdr *h,
 		     const uint8_t hb[COLO_HDR_SIZE]);
 int colo_sec_write_back(struct colo_sec *s, const struct colo_hdr *h,
 			bool own_too, struct write_back *wb);
+
+/*
+ * STRM messages (colo_sec_stream.c). receive: one, read whole and
+ * CRC-checked into s->stage, then its pages staged for the checkpoint
+ * to come (0, -EBADMSG corrupt, -EPROTO out of place, -ENOMEM, or what
+ * cut it); to_cache: at that checkpoint's commit, before its own pages,
+ * the staged ones into the RAM cache, each marked to flush; end: the
+ * staged pages of a checkpoint that never committed dropped (said when
+ * there are), and the staging freed.
+ */
+int colo_sec_stream_receive(struct colo_sec *s, const struct colo_hdr *h,
+			    const uint8_t hb[COLO_HDR_SIZE]);
+void colo_sec_stream_to_cache(struct colo_sec *s);
+void colo_sec_stream_end(struct colo_sec *s);
 
 #endif /* KMIG_COLO_SECONDARY_H */
