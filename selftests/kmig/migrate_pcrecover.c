@@ -26,10 +26,11 @@
  * module reports no fault ever and no thread blocked, and then the link
  * goes silent: each side must stop within its --io-timeout (5 s; plus
  * 0.2 s, the return path's poll, and 1.3 s for its exit under load),
- * timed from the moment the link is dead both ways. The fail_once variant kills the first
- * recovery's source midway, and the destination's recovery says so; the
- * second one completes. Its variant runs over TLS (--tls-psk): the
- * migration and both recoveries.
+ * timed from the moment the link is dead both ways.
+ *
+ * The fail_once variant kills the first recovery's source midway, and
+ * the destination's recovery says so; the second one completes. Its
+ * variant runs over TLS (--tls-psk): the migration and both recoveries.
  *
  * Checked at the end: both recovery agents succeed, the guest's counter
  * advances at the destination, and its memory there equals the source's

@@ -158,18 +158,19 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 				  cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_STOP_AT");
 	usleep(500 * 1000);
-	/*
-	 * No push before the destination guest's first fault, which its
-	 * agent, held, never requests: pages are still missing at the cut
-	 * on a kernel of any speed.
-	 */
-	setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
+	/* idle: the source stops after its first pass (hold_first_pass()) */
 	if (cfg->idle_missing) {
 		ret = ctx_open(c->sock_a, &sl, &ctx, why, n);
 		if (ret)
 			return ret;
 		setenv("KMIG_STOP_AT", "rounds", 1);
 	}
+	/*
+	 * No push before the destination guest's first fault, which its
+	 * agent, held, never requests: pages are still missing at the cut
+	 * on a kernel of any speed.
+	 */
+	setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
 	c->migrate = proc_spawnf("kmig-a", "migrate.log",
 				 "%s migrate --vmm %s --to %s --timeout 60 --io-timeout 5 --channels 2 %s %s --postcopy --postcopy-bandwidth 1 %s",
 				 proc_bin("kmig"), c->sock_a, PC_CUT_ADDR,
