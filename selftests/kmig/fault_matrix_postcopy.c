@@ -18,6 +18,9 @@ ROW(pc_switchover_kill_dst_agent, KILL_DST_AGENT, "switchover", PAUSED_ON_A,
     3, KILLED, "kmig migrate: ", NULL, POSTCOPY, OR_ON_A);
 ROW(pc_switchover_kill_src_vmm, KILL_SRC_VMM, "switchover", ON_B, 0, 0,
     "completed", "completed", POSTCOPY);
+ROW(pc_switchover_kill_dst_vmm, KILL_DST_VMM, "switchover", ON_A, 1, 1,
+    "the destination could not resume the guest",
+    "the guest was not resumed here", POSTCOPY);
 ROW(pc_switchover_loss, LOSS, "switchover", PAUSED_ON_A, 3, 1,
     "the return path from the destination: silent",
     "the guest was not resumed here", POSTCOPY);
