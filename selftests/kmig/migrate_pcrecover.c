@@ -17,10 +17,20 @@
  *
  * The silent variant drops every packet (netem loss 100%): no RST, no
  * FIN, so each side can tell the link is dead only by its silence, and
- * must within its --io-timeout. The fail_once variant kills the first
- * recovery's source midway, and the destination's recovery says so; the
- * second one completes. Its variant runs over TLS (--tls-psk): the
- * migration and both recoveries.
+ * must within its --io-timeout. The silent_link_idle variant makes sure
+ * that the link is idle when it goes silent, the case where a destination
+ * that only waits for its guest's faults could not tell (QEMU's cannot):
+ * both guests run no pattern, so the destination's touches no missing
+ * page, while 256 pages the source's first pass did not send are missing
+ * there (postcopy_cut.h, idle_missing). Its agent runs on for 2 s, the
+ * module reports no fault ever and no thread blocked, and then the link
+ * goes silent: each side must stop within its --io-timeout (5 s; plus
+ * 0.2 s, the return path's poll, and 1.3 s for its exit under load),
+ * timed from the moment the link is dead both ways.
+ *
+ * The fail_once variant kills the first recovery's source midway, and
+ * the destination's recovery says so; the second one completes. Its
+ * variant runs over TLS (--tls-psk): the migration and both recoveries.
  *
  * Checked at the end: both recovery agents succeed, the guest's counter
  * advances at the destination, and its memory there equals the source's
@@ -41,6 +51,7 @@
 #include "kselftest_harness.h"
 #include "client.h"
 #include "ctx.h"
+#include "kmig.h"
 #include "kvm.h"
 #include "pages.h"
 #include "postcopy_cut.h"
@@ -49,6 +60,8 @@
 
 #define TEST_TIMEOUT	300
 #define OTHER_PAGES	8
+#define IO_TIMEOUT_MS	5000	/* both agents' --io-timeout */
+#define IDLE_MISSING	256	/* pages missing at an idle cut */
 #define RUN_DIR		"/run/kmig-pcrecover"
 
 FIXTURE(recover) {
@@ -78,11 +91,17 @@ FIXTURE_VARIANT(recover) {
 	const char *fault;	/* silent link, or the agent killed (pc_cut_break) */
 	bool fail_once;		/* the first recovery's source is killed */
 	bool tls;		/* migration and recovery with --tls-psk */
+	bool idle;		/* no fault pending at the cut (the top) */
 	int mig_exit, in_exit;
 };
 
 FIXTURE_VARIANT_ADD(recover, silent_link) {
 	.fault = "silent", .mig_exit = 3, .in_exit = 3,
+};
+
+/* The link goes silent while it is idle: no fault pending, none to come. */
+FIXTURE_VARIANT_ADD(recover, silent_link_idle) {
+	.fault = "silent", .idle = true, .mig_exit = 3, .in_exit = 3,
 };
 
 FIXTURE_VARIANT_ADD(recover, destination_agent_killed) {
@@ -119,6 +138,30 @@ static int agent_exit(struct __test_metadata *_metadata, pid_t *pid, int ms)
 	return ret;
 }
 
+/*
+ * The destination's agent, held after RESUMED, goes on for 2 s with its
+ * guest idle: no fault has come, no thread waits for a page, the pages
+ * are still missing and postcopy still runs.
+ */
+static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
+{
+	struct kmig_nl_stats st;
+	struct kmig_nl_ctx ctx;
+
+	kill(cut->incoming, SIGCONT);
+	usleep(2000 * 1000);
+	ASSERT_EQ(0, ctx_stats_of(cut->vmm_b, &ctx, &st));
+	TH_LOG("before the cut: %llu pages missing, %llu faults, %llu waiting",
+	       (unsigned long long)ctx.missing, (unsigned long long)st.faults,
+	       (unsigned long long)st.waiters);
+	EXPECT_EQ(0, st.waiters);
+	EXPECT_EQ(0, st.faults);
+	EXPECT_LE(IDLE_MISSING, ctx.missing);
+	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(cut->migrate, 0))
+		TH_LOG("postcopy ended before the cut: %s",
+		       file_text("migrate.log"));
+}
+
 /* Start a recovery on @port (with @tls options, or none): the
  * destination's, then the source's. */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
@@ -147,10 +190,11 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	const struct pc_cut_cfg cfg = {
 		.rate_a = "20000", .rate_b = "100", .bandwidth = "2",
 		.dirtylog_b = true, .tls = tls,
+		.idle_missing = variant->idle ? IDLE_MISSING : 0,
 	};
 	struct pc_cut *cut = &self->cut;
 	struct vmm_status st, sa, sb;
-	uint64_t t0, t_mig, t_in;
+	uint64_t t0, t_broken, t_mig, t_in;
 	char *rs, *rd, why[256] = "";
 	uint64_t faults[8];
 	size_t len;
@@ -162,10 +206,16 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	if (tls)
 		ASSERT_EQ(0, system("echo kmig:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff > " RUN_DIR "/keys.psk"));
 	pc_cut_start(cut, &cfg);
+	if (variant->idle)
+		known_idle(_metadata, cut);
 
 	/* The loss after RUN: both stop, each within its I/O timeout. */
+	/* timed from the moment the link is dead both ways (netem set on
+	 * both ends) or the agent killed */
 	t0 = kmig_now_ns();
 	pc_cut_break(cut, variant->fault);
+	t_broken = (kmig_now_ns() - t0) / 1000000;
+	t0 = kmig_now_ns();
 	EXPECT_EQ(variant->mig_exit, proc_wait_exit(cut->migrate, 45000))
 		TH_LOG("%s", file_text("migrate.log"));
 	t_mig = (kmig_now_ns() - t0) / 1000000;
@@ -174,13 +224,18 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 		TH_LOG("%s", file_text("incoming.log"));
 	t_in = (kmig_now_ns() - t0) / 1000000;
 	cut->incoming = 0;
-	TH_LOG("%s: the source stopped after %llu ms, the destination after %llu ms",
-	       variant->fault, (unsigned long long)t_mig,
-	       (unsigned long long)t_in);
+	TH_LOG("%s (%llu ms to break it): the source stopped after %llu ms, the destination after %llu ms",
+	       variant->fault, (unsigned long long)t_broken,
+	       (unsigned long long)t_mig, (unsigned long long)t_in);
 	if (!strcmp(variant->fault, "silent")) {
 		/* --io-timeout 5, TCP_USER_TIMEOUT 10 s: well within 20 s */
 		EXPECT_GT(20000, t_mig);
 		EXPECT_GT(20000, t_in);
+		/* idle: nothing but the keepalive can tell; it must, in time */
+		if (variant->idle) {
+			EXPECT_GT(IO_TIMEOUT_MS + 1500, t_mig);
+			EXPECT_GT(IO_TIMEOUT_MS + 1500, t_in);
+		}
 		ASSERT_EQ(0, hosts_sh("hosts_heal"));
 	}
 	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &sa));

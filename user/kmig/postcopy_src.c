@@ -505,6 +505,9 @@ int postcopy_run(struct precopy_src *s)
 	ret = precopy_pause(s, &dirty, &vbuf, &vlen);
 	if (!ret)
 		ret = precopy_mark_gone(s);
+	/* a test's fault after the switch, before anything of it is sent */
+	if (!ret)
+		kmig_stop_at("switchover");
 	if (!ret)
 		ret = pc_init(s);
 	if (!ret)

@@ -283,6 +283,20 @@ int ctx_of(pid_t pid, struct kmig_nl_ctx *out)
 	return ret;
 }
 
+int ctx_stats_of(pid_t pid, struct kmig_nl_ctx *ctx, struct kmig_nl_stats *st)
+{
+	struct kmig_nl nl;
+	int ret;
+
+	if (nl_open_at(pid, &nl))
+		return -EIO;
+	ret = find_owned(&nl, pid, ctx);
+	if (!ret)
+		ret = kmig_nl_ctx_stats(&nl, ctx->id, st);
+	kmig_nl_close(&nl);
+	return ret;
+}
+
 int ctx_tracking_of(pid_t pid)
 {
 	struct kmig_nl_ctx ctx;

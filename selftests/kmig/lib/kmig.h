@@ -62,6 +62,8 @@ long kmig_vmstat(const char *name);
  * -errno).
  */
 int ctx_of(pid_t pid, struct kmig_nl_ctx *out);
+/* Its statistics as well (faults, waiters: threads blocked on a page). */
+int ctx_stats_of(pid_t pid, struct kmig_nl_ctx *ctx, struct kmig_nl_stats *st);
 int ctx_page_limit_of(pid_t pid, uint64_t limit);
 int ctx_tracking_of(pid_t pid);
 

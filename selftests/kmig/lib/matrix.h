@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The fault matrix of precopy (Documentation/testing.rst, "Fault
+ * The fault matrix of precopy and postcopy (Documentation/testing.rst, "Fault
  * matrix"): its fixture and its one test, included by the programs that
  * add its rows as variants (fault_matrix_*.c, split by phase to stay
  * within the bed's time for one program). Each row is a fault at a
@@ -11,7 +11,12 @@
  * and that no page is lost: a guest that ends on the destination has
  * there, before it resumed, the memory and vCPU state the source had at
  * its pause; one that stays on the source migrates again (rows marked
- * AGAIN), intact, to a new destination.
+ * AGAIN), intact, to a new destination. Rows marked POSTCOPY migrate
+ * with --postcopy (Documentation/postcopy.rst, "Failures and what to
+ * do"): the source stops at "switchover" after the switch, its guest
+ * paused and marked migrated, before anything of it is sent; a guest
+ * that ends on the destination has there, in every page its guest did
+ * not write since RUN, the memory the source had at its pause.
  *
  * The two hosts are network namespaces joined by veth
  * (selftests/qemu/hosts.sh).
@@ -32,12 +37,16 @@
 #include "client.h"
 #include "kmig.h"
 #include "kselftest_harness.h"
+#include "pages.h"
 #include "proc.h"
 
 #define RUN_DIR		"/run/kmig-fault-matrix"
 #define VMM_A		RUN_DIR "/vm-a.sock"
 #define VMM_B		RUN_DIR "/vm-b.sock"
+#ifndef TO		/* a file of rows may take its own ports */
 #define TO		"198.18.0.2:4500"
+#define RECOVER_TO	"198.18.0.2:4501"	/* kmig postcopy-recover */
+#endif
 #define KILLED		(128 + SIGKILL)
 #define WAIT_MS		30000
 
@@ -54,6 +63,9 @@ enum ends {
 	ON_B,		/* runs on the destination */
 	PAUSED_ON_A,	/* paused on the source; the user resumes it there */
 	NOWHERE,	/* its VMM was killed */
+	RECOVER_ON_B,	/* postcopy after RUN: B runs it, blocked where it
+			 * touches a missing page; A keeps it paused
+			 * (migrated); the user runs the recovery */
 };
 
 FIXTURE(matrix) {
@@ -70,6 +82,13 @@ FIXTURE_VARIANT(matrix) {
 	int mig_rc, in_rc;	/* exit statuses */
 	const char *mig_says, *in_says;
 	bool again;		/* migrate again afterwards (recovery) */
+	bool postcopy;		/* kmig migrate --postcopy (POSTCOPY rows) */
+	/*
+	 * A race the row allows (OR_ON_A): the source may see the fault
+	 * before its guest is handed over (then it exits 1 and the guest
+	 * runs on A again) or after (the row's promise).
+	 */
+	bool or_on_a;
 };
 
 /* The agent that stops at @v's phase: the destination's only at "run". */
@@ -124,6 +143,18 @@ FIXTURE_TEARDOWN(matrix)
 	sh("rm -rf %s", self->dir);
 }
 
+/* Request @cmd of the VMM @v on a connection of its own: 0 or -errno. */
+static int vmm_do(struct vmm_proc *v, const char *cmd)
+{
+	struct vmm_client c = { .fd = -1 };
+	int ret = vmm_connect(v, &c);
+
+	if (!ret)
+		ret = vmm_client_cmd(&c, "%s", cmd);
+	vmm_client_close(&c);
+	return ret;
+}
+
 /* A VMM on host @ns: 4 MiB, the source's guest dirtying 200 pages/s. */
 static int vmm_on(struct vmm_proc *v, const char *ns, const char *sock,
 		  const char *log, bool incoming)
@@ -138,24 +169,41 @@ static int vmm_on(struct vmm_proc *v, const char *ns, const char *sock,
 	return vmm_status(v, &st);
 }
 
-/* Both agents, saving at the switchover into @src and @dst; the one of
- * @phase (if any) stops there. */
+/*
+ * Both agents, saving at the switchover into @src and @dst (in postcopy
+ * the source only: the destination's memory arrives after it runs); the
+ * one of @phase (if any) stops there.
+ */
 static void agents_start(FIXTURE_DATA(matrix) *self, const char *phase,
-			 bool dst_stop, unsigned int io_timeout,
+			 bool dst_stop, bool postcopy, unsigned int io_timeout,
 			 const char *src, const char *dst)
 {
+	char dst_save[160] = "";
+
+	if (!postcopy)
+		snprintf(dst_save, sizeof(dst_save), "--save-at-switchover %s",
+			 dst);
 	if (phase && dst_stop)
 		setenv("KMIG_STOP_AT", phase, 1);
 	self->incoming = proc_spawnf("kmig-b", "incoming.log",
-				     "%s incoming --vmm %s --listen %s --timeout 30 --io-timeout %u --save-at-switchover %s",
-				     proc_bin("kmig"), VMM_B, TO, io_timeout, dst);
+				     "%s incoming --vmm %s --listen %s --timeout 30 --io-timeout %u %s",
+				     proc_bin("kmig"), VMM_B, TO, io_timeout,
+				     dst_save);
 	unsetenv("KMIG_STOP_AT");
 	if (phase && !dst_stop)
 		setenv("KMIG_STOP_AT", phase, 1);
+	/*
+	 * After RUN, pages stay missing until the destination's guest
+	 * faults and its agent, held, requests one (postcopy_cut.h).
+	 */
+	if (postcopy && dst_stop)
+		setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
 	self->migrate = proc_spawnf("kmig-a", "migrate.log",
-				    "%s migrate --vmm %s --to %s --timeout 30 --io-timeout %u --save-at-switchover %s",
-				    proc_bin("kmig"), VMM_A, TO, io_timeout, src);
+				    "%s migrate --vmm %s --to %s --timeout 30 --io-timeout %u --save-at-switchover %s %s",
+				    proc_bin("kmig"), VMM_A, TO, io_timeout, src,
+				    postcopy ? "--postcopy" : "");
 	unsetenv("KMIG_STOP_AT");
+	unsetenv("KMIG_PUSH_AFTER_FAULT");
 }
 
 /* A save directory of @v's row that fills up or fails every write. */
@@ -202,6 +250,8 @@ static void start(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vmm_on(&self->a, "kmig-a", VMM_A, "vmm-a.log", false));
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, WAIT_MS, &st));
 	ASSERT_EQ(0, vmm_on(&self->b, "kmig-b", VMM_B, "vmm-b.log", true));
+	if (v->postcopy)
+		ASSERT_EQ(0, vmm_do(&self->b, "dirtylog at-resume"));
 	/* 400 writes over 768 pages: about 300 pages, over the limit */
 	if (v->fault == PAGE_LIMIT) {
 		ASSERT_EQ(0, writes_above(VMM_A, 400));
@@ -216,7 +266,7 @@ static void start(struct __test_metadata *_metadata,
 	 * Silence is a failure after 2 s; a slow link's rows allow 5 s, as
 	 * their agent stays stopped while netem is set up.
 	 */
-	agents_start(self, v->phase, dst_stops(v),
+	agents_start(self, v->phase, dst_stops(v), v->postcopy,
 		     v->fault == DELAY || v->fault == REORDER ? 5 : 2, src, dst);
 }
 
@@ -332,6 +382,32 @@ static void same_saves(struct __test_metadata *_metadata, const char *dir,
 		TH_LOG("the destination's memory or vCPU state differs from the source's at its pause");
 }
 
+/*
+ * Postcopy: B's memory equals A's at its pause (the source's save) in
+ * every page B's guest did not write since RUN (B's dirty log).
+ */
+static void same_since_run(struct __test_metadata *_metadata, const char *dir)
+{
+	char src[128], why[256] = "";
+	struct vmm_status st;
+	long diff, unlogged;
+
+	snprintf(src, sizeof(src), "%s/src", dir);
+	diff = pages_differ(VMM_B, pages_ref_images, src, &st, &unlogged, why,
+			    sizeof(why));
+	ASSERT_LE(0, diff) TH_LOG("%s", why);
+	EXPECT_EQ(0, unlogged)
+		TH_LOG("%ld pages differ from the source's at its pause, %ld of them not written since RUN",
+		       diff, unlogged);
+}
+
+/* A's VMM once the guest left it: paused, or marked migrated at the
+ * switch (postcopy, and precopy once LOADED came). */
+static const char *left_a(const FIXTURE_VARIANT(matrix) *v)
+{
+	return v->postcopy ? "migrated" : "paused";
+}
+
 /* Where the guest is: @v's promise, and on one host at most. */
 static void guest_where(struct __test_metadata *_metadata,
 			FIXTURE_DATA(matrix) *self,
@@ -343,23 +419,56 @@ static void guest_where(struct __test_metadata *_metadata,
 	EXPECT_FALSE(on_a && on_b) TH_LOG("the guest runs on both hosts");
 	EXPECT_EQ(v->ends == ON_A, on_a)
 		TH_LOG("source VMM: %s", state_of(&self->a, &st));
-	EXPECT_EQ(v->ends == ON_B, on_b)
-		TH_LOG("destination VMM: %s", state_of(&self->b, &st));
+	/* RECOVER_ON_B: it may be blocked or not, until the recovery */
+	if (v->ends == RECOVER_ON_B) {
+		EXPECT_STREQ("running", state_of(&self->b, &st));
+	} else {
+		EXPECT_EQ(v->ends == ON_B, on_b)
+			TH_LOG("destination VMM: %s", state_of(&self->b, &st));
+	}
 	if (v->ends == PAUSED_ON_A)
-		EXPECT_STREQ("paused", state_of(&self->a, &st));
+		EXPECT_STREQ(left_a(v), state_of(&self->a, &st));
 	/* handed over: the source's VMM refuses a plain resume */
-	if (v->ends == ON_B && v->fault != KILL_SRC_VMM)
+	if ((v->ends == ON_B || v->ends == RECOVER_ON_B) &&
+	    v->fault != KILL_SRC_VMM)
 		EXPECT_STREQ("migrated", state_of(&self->a, &st));
-	if (v->ends != ON_B && v->fault != KILL_DST_VMM)
+	if (v->ends != ON_B && v->ends != RECOVER_ON_B &&
+	    v->fault != KILL_DST_VMM)
 		EXPECT_STREQ("incoming", state_of(&self->b, &st));
-	if (v->ends == ON_B)
+	if (v->ends == ON_B && v->postcopy)
+		same_since_run(_metadata, self->dir);
+	else if (v->ends == ON_B)
 		same_saves(_metadata, self->dir, "src", "dst");
 }
 
 /*
+ * A postcopy stopped after RUN: `kmig postcopy-recover` on B, `kmig
+ * migrate --resume` on A, over the healed link and a new port; both
+ * complete, the guest runs on B with every page, and not on A.
+ */
+static void recover_postcopy(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(matrix) *self)
+{
+	ASSERT_EQ(0, hosts_sh("hosts_heal"));
+	self->incoming = proc_spawnf("kmig-b", "recover.log",
+				     "%s postcopy-recover --vmm %s --listen %s --timeout 30 --io-timeout 2",
+				     proc_bin("kmig"), VMM_B, RECOVER_TO);
+	self->migrate = proc_spawnf("kmig-a", "resume.log",
+				    "%s migrate --resume --vmm %s --to %s --io-timeout 2",
+				    proc_bin("kmig"), VMM_A, RECOVER_TO);
+	EXPECT_EQ(0, agent_end(&self->migrate))
+		TH_LOG("%s", file_text("resume.log"));
+	EXPECT_EQ(0, agent_end(&self->incoming))
+		TH_LOG("%s", file_text("recover.log"));
+	EXPECT_FALSE(runs(&self->a));
+	EXPECT_TRUE(runs(&self->b));
+	same_since_run(_metadata, self->dir);
+}
+
+/*
  * Recovery: the user resumes a guest paused on the source with kmig
- * resume, and one whose destination died after it ran there with kmig
- * resume --force (from its state at the pause: the user's call; kmig
+ * resume, and one whose destination died after it ran there, or that a
+ * postcopy switch marked migrated, with kmig resume --force (from its state at the pause: the user's call; kmig
  * migrate refuses it, as it migrated away). A guest
  * on the source then migrates again (AGAIN), with the network healed, to
  * a new destination, and arrives whole.
@@ -368,7 +477,8 @@ static void recover(struct __test_metadata *_metadata,
 		    FIXTURE_DATA(matrix) *self, const FIXTURE_VARIANT(matrix) *v)
 {
 	char src[128], dst[128];
-	bool force = v->ends == NOWHERE && self->a.pid > 0;
+	bool force = (v->ends == NOWHERE && self->a.pid > 0) ||
+		     (v->ends == PAUSED_ON_A && v->postcopy);
 
 	if (force) {
 		/* Not by migrating it: A's guest migrated away. */
@@ -376,6 +486,10 @@ static void recover(struct __test_metadata *_metadata,
 			  "%s migrate --vmm %s --to %s", proc_bin("kmig"), VMM_A,
 			  TO), WAIT_MS));
 		says(_metadata, "migrate.log", "migrated away");
+	}
+	if (v->ends == RECOVER_ON_B) {
+		recover_postcopy(_metadata, self);
+		return;
 	}
 	if (v->ends == PAUSED_ON_A || force) {
 		EXPECT_EQ(0, proc_wait_exit(proc_spawnf(NULL, "resume.log",
@@ -391,7 +505,7 @@ static void recover(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vmm_on(&self->b, "kmig-b", VMM_B, "vmm-b2.log", true));
 	snprintf(src, sizeof(src), "%s/src2", self->dir);
 	snprintf(dst, sizeof(dst), "%s/dst2", self->dir);
-	agents_start(self, NULL, false, 2, src, dst);
+	agents_start(self, NULL, false, false, 2, src, dst);
 	EXPECT_EQ(0, agent_end(&self->migrate)) TH_LOG("%s", file_text("migrate.log"));
 	EXPECT_EQ(0, agent_end(&self->incoming)) TH_LOG("%s", file_text("incoming.log"));
 	EXPECT_FALSE(runs(&self->a));
@@ -403,6 +517,7 @@ static void recover(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(matrix, row, 90)
 {
 	pid_t *stopper = dst_stops(variant) ? &self->incoming : &self->migrate;
+	FIXTURE_VARIANT(matrix) row = *variant;
 	int status;
 
 	start(_metadata, self, variant);
@@ -415,15 +530,23 @@ TEST_F_TIMEOUT(matrix, row, 90)
 	inject(_metadata, self, variant);
 	if (*stopper > 0)
 		kill(*stopper, SIGCONT);
-	EXPECT_EQ(variant->mig_rc, agent_end(&self->migrate));
-	EXPECT_EQ(variant->in_rc, agent_end(&self->incoming));
+	status = agent_end(&self->migrate);
+	if (variant->or_on_a && status == 1) {
+		TH_LOG("the source saw the fault before it handed the guest over");
+		row.ends = ON_A;
+		row.mig_rc = 1;
+		row.mig_says = NULL;
+		row.again = false;
+	}
+	EXPECT_EQ(row.mig_rc, status);
+	EXPECT_EQ(row.in_rc, agent_end(&self->incoming));
 	/* What each said, in the TAP output: the row's report. */
 	TH_LOG("%s", file_text("migrate.log"));
 	TH_LOG("%s", file_text("incoming.log"));
-	says(_metadata, "migrate.log", variant->mig_says);
-	says(_metadata, "incoming.log", variant->in_says);
-	guest_where(_metadata, self, variant);
-	recover(_metadata, self, variant);
+	says(_metadata, "migrate.log", row.mig_says);
+	says(_metadata, "incoming.log", row.in_says);
+	guest_where(_metadata, self, &row);
+	recover(_metadata, self, &row);
 }
 
 /* A row: its name, fault, phase, promise; AGAIN: migrate again after. */
@@ -433,6 +556,8 @@ TEST_F_TIMEOUT(matrix, row, 90)
 		.in_rc = irc, .mig_says = ms, .in_says = is, __VA_ARGS__ \
 	}
 #define AGAIN	.again = true
+#define POSTCOPY	.postcopy = true
+#define OR_ON_A		.or_on_a = true
 
 
 #endif /* KMIG_TEST_MATRIX_H */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/kmig.h>
+
 #include "client.h"
 #include "postcopy_cut.h"
 #include "proc.h"
@@ -33,8 +35,10 @@ static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	int ret;
 
 	c->vmm_a = proc_spawnf("kmig-a", "vmm-a.log",
-			       "%s --ctl %s --mem 16 --pattern random --batch 4 --rate %s",
-			       proc_bin("vmm/kmig-vmm"), c->sock_a, cfg->rate_a);
+			       "%s --ctl %s --mem 16 --pattern %s --batch 4 --rate %s",
+			       proc_bin("vmm/kmig-vmm"), c->sock_a,
+			       cfg->idle_missing ? "none" : "random",
+			       cfg->rate_a);
 	c->vmm_b = proc_spawnf("kmig-b", "vmm-b.log",
 			       "%s --ctl %s --mem 16 --incoming --rate %s",
 			       proc_bin("vmm/kmig-vmm"), c->sock_b, cfg->rate_b);
@@ -60,10 +64,85 @@ static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	return ret;
 }
 
+/* A VMM's guest memory: its kmig context, through the VMM's `ctx`, and
+ * the slot that holds PC_CUT_IDLE_GPA. */
+static int ctx_open(const char *sock, struct vmm_client_slot *slot, int *ctx,
+		    char *why, size_t n)
+{
+	struct vmm_client vc = { .fd = -1 };
+	struct vmm_client_slot slots[8];
+	unsigned int nslots = 0, i;
+	int ret;
+
+	*ctx = -1;
+	ret = vmm_client_connect(&vc, sock, 5000);
+	if (!ret)
+		ret = vmm_client_ctx(&vc, slots, 8, &nslots, ctx);
+	if (ret)
+		snprintf(why, n, "the VMM on %s: ctx: %s %s", sock,
+			 strerror(-ret), vc.reply);
+	vmm_client_close(&vc);
+	for (i = 0; !ret && i < nslots; i++)
+		if (PC_CUT_IDLE_GPA >= slots[i].gpa &&
+		    PC_CUT_IDLE_GPA - slots[i].gpa < slots[i].size) {
+			*slot = slots[i];
+			return 0;
+		}
+	if (!ret)
+		snprintf(why, n, "the VMM on %s has no slot at %#x", sock,
+			 PC_CUT_IDLE_GPA);
+	if (*ctx >= 0)
+		close(*ctx);
+	return ret ? ret : -ERANGE;
+}
+
+/*
+ * @cfg's idle_missing pages from PC_CUT_IDLE_GPA written (a pattern of
+ * their number) through @ctx's slot @sl, while the source is held after
+ * its first pass.
+ */
+static int write_missing(const struct pc_cut_cfg *cfg, int ctx,
+			 const struct vmm_client_slot *sl, char *why, size_t n)
+{
+	uint64_t page[512], off, at = PC_CUT_IDLE_GPA - sl->gpa;
+	unsigned int i, k;
+
+	if (at + cfg->idle_missing * 4096ull > sl->size)
+		return snprintf(why, n, "%u pages do not fit slot %u",
+				cfg->idle_missing, sl->id), -ERANGE;
+	for (i = 0; i < cfg->idle_missing; i++) {
+		for (k = 0; k < 512; k++)
+			page[k] = (uint64_t)i << 32 | k;
+		off = KMIG_SLOT_OFFSET(sl->id) + at + i * 4096ull;
+		if (pwrite(ctx, page, sizeof(page), off) != sizeof(page))
+			return snprintf(why, n, "writing page %u: %m", i), -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The source, held after its first pass, gets the idle cut's missing
+ * pages (@ctx), and goes on.
+ */
+static int hold_first_pass(struct pc_cut *c, const struct pc_cut_cfg *cfg,
+			   int ctx, const struct vmm_client_slot *sl,
+			   char *why, size_t n)
+{
+	int status, ret;
+
+	if (!proc_stopped(c->migrate, &status, PROC_WAIT_MS))
+		return snprintf(why, n, "kmig migrate did not stop after its first pass: %s",
+				file_text("migrate.log")), -ETIMEDOUT;
+	ret = write_missing(cfg, ctx, sl, why, n);
+	kill(c->migrate, SIGCONT);
+	return ret;
+}
+
 int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		   char *why, size_t n)
 {
-	int ret, status;
+	struct vmm_client_slot sl;
+	int ret, status, ctx = -1;
 
 	ret = hosts_sh("hosts_down && hosts_up");
 	if (ret)
@@ -79,6 +158,13 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 				  cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_STOP_AT");
 	usleep(500 * 1000);
+	/* idle: the source stops after its first pass (hold_first_pass()) */
+	if (cfg->idle_missing) {
+		ret = ctx_open(c->sock_a, &sl, &ctx, why, n);
+		if (ret)
+			return ret;
+		setenv("KMIG_STOP_AT", "rounds", 1);
+	}
 	/*
 	 * No push before the destination guest's first fault, which its
 	 * agent, held, never requests: pages are still missing at the cut
@@ -92,6 +178,13 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 				 cfg->bandwidth ? cfg->bandwidth : "",
 				 cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_PUSH_AFTER_FAULT");
+	unsetenv("KMIG_STOP_AT");
+	if (cfg->idle_missing) {
+		ret = hold_first_pass(c, cfg, ctx, &sl, why, n);
+		close(ctx);
+		if (ret)
+			return ret;
+	}
 	/* RUN: the guest runs at the destination, its pages still coming */
 	if (!proc_stopped(c->incoming, &status, PROC_WAIT_MS))
 		return snprintf(why, n, "kmig incoming did not reach RUN: %s",

@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Where an idle cut's missing pages start: the guest's working set,
+ * which a guest without a pattern leaves without memory. */
+#define PC_CUT_IDLE_GPA	0x100000u
+
 /* B on the hosts' link, and where its agent listens. */
 #define PC_CUT_B	"198.18.0.2"
 #define PC_CUT_ADDR	PC_CUT_B ":4470"
@@ -37,6 +41,15 @@ struct pc_cut_cfg {
 	const char *bandwidth;		/* precopy's MiB/s, or NULL: no cap */
 	bool dirtylog_b;		/* B's dirty log restarts at the resume */
 	const char *tls;		/* both agents' TLS options, or NULL */
+	/*
+	 * 0, or B's guest is idle with this many pages missing that it
+	 * never touches: both guests run no pattern (--pattern none), and
+	 * the source, held after its first pass (KMIG_STOP_AT=rounds), has
+	 * that many pages of the working set written through its context
+	 * then: their first memory, so the first pass did not send them
+	 * and the final harvest lists them, missing at B.
+	 */
+	unsigned int idle_missing;
 };
 
 /*
