@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * `kmig colo primary`'s own state, shared by its files: colo_primary.c
- * (options, the checkpoints, setup and cleanup) and colo_pri_output.c
- * (the --output plug, and the guest's progress it reports at the end).
+ * (options, the checkpoints, setup and cleanup), colo_pri_send.c (what
+ * goes on the wire, the devices' state), colo_pri_output.c (the --output
+ * plug, and the guest's progress it reports at the end) and
+ * colo_pri_stream.c (--stream).
  */
 #ifndef KMIG_COLO_PRIMARY_H
 #define KMIG_COLO_PRIMARY_H
@@ -14,6 +16,9 @@
 #include "mig.h"
 
 struct kmig_plug;
+
+/* Records sent per write. */
+#define COLO_PRI_BATCH	64u
 
 struct colo_pri {
 	struct mig_opts o;		/* --vmm, --to, --timeout */
@@ -39,7 +44,7 @@ struct colo_pri {
 	bool logging, paused;
 	bool guest_lost;		/* its VMM is gone: no output leaves */
 	uint64_t *tmp;			/* harvest buffer */
-	uint8_t *buf;			/* BATCH_PAGES records */
+	uint8_t *buf;			/* COLO_PRI_BATCH records */
 	uint64_t seq;
 	uint64_t pause_ns_sum, pause_ns_max, pages_sum;
 	struct colo_devbuf dev;		/* --device: this checkpoint's DEVS */
@@ -71,6 +76,14 @@ int colo_pri_collect(struct colo_pri *p, uint64_t *n);
  */
 int colo_pri_send_msg(struct colo_pri *p, uint64_t seq, uint64_t npages,
 		      const uint8_t *vcpu, size_t vlen);
+/*
+ * The guest paused: every --device's whole state into p->dev, each
+ * device stopped (stop-and-copy), with --verify its CRC: 0 or -errno
+ * (p->err). devices_str: ", devices N bytes ..." for the checkpoint's
+ * line, "" without devices (static).
+ */
+int colo_pri_save_devices(struct colo_pri *p);
+const char *colo_pri_devices_str(struct colo_pri *p);
 
 /*
  * --stream (colo_pri_stream.c). stream: between checkpoints, harvest
