@@ -13,7 +13,8 @@
 #           "mainline", Debian unstable's kernel of
 #           scripts/mainline-kernel.sh (fetched first if not cached),
 #           kmig.ko built in its chroot with the compiler it needs
-# Output lands in build/bed/KVER.
+# Output lands in build/bed/KVER, or build/bed/KVER-PART with BED_PART set
+# (two beds of one kernel at once, each with its own directory).
 set -eu
 
 mode=$1
@@ -42,7 +43,7 @@ elif [ "$series" = mainline ]; then
 else
 	kver=$("$top/scripts/kernels.sh" "$series")
 fi
-out=$top/build/bed/$kver
+out=$top/build/bed/$kver${BED_PART:+-$BED_PART}
 
 # BED_KBUILT=1: kmig.ko is already built for KVER (check-debug.sh did).
 [ -n "${BED_KBUILT:-}" ] || "$top/scripts/kbuild.sh" "$kver"

@@ -36,16 +36,38 @@ record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
 	uapi/linux/kmig.h
 
-# bed KVER SERIES: one kernel's leg, kmig.ko built for it: its bed and
-# the scan of its kernel log.
-# Each bed runs on one host thread (selftests/qemu/run.sh: single-threaded
-# TCG), so the legs of two kernels run side by side.
+# bed KVER SERIES PART PROGRAMS: one bed of a kernel's leg, kmig.ko
+# built for it: PROGRAMS in it, and the scan of its kernel log.
 bed() {
 	kver=$1
-	bed=build/bed/$kver
-	record "$kver: test bed ran every selftest" bed_ran "$2"
-	bed_keep
-	record "$kver: dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
+	bed=build/bed/$kver-$3
+	export BED_PART=$3 KMIG_TESTS="$4"
+	record "$kver ($3): test bed ran its selftests" bed_ran "$2"
+	bed_keep "$3"
+	record "$kver ($3): dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
+}
+
+# leg KVER SERIES: the kernel's selftests in two beds at once, every
+# other program in each. A bed runs on one host thread (single-threaded
+# TCG, selftests/qemu/run.sh) and waits a third of its time on the
+# tests' timers and sleeps: four beds, two per kernel, keep two CPUs
+# busier than two would.
+leg() {
+	set -- "$1" "$2" "" ""
+	i=0
+	for t in "$top"/build/selftests/*; do
+		if [ $((i % 2)) -eq 0 ]; then
+			set -- "$1" "$2" "$3 $t" "$4"
+		else
+			set -- "$1" "$2" "$3" "$4 $t"
+		fi
+		i=$((i + 1))
+	done
+	bed "$1" "$2" a "$3" > "$res/leg-$1-a.out" 2>&1 &
+	bed "$1" "$2" b "$4" > "$res/leg-$1-b.out" 2>&1 &
+	wait
+	cat "$res/leg-$1-a.out" "$res/leg-$1-b.out"
+	rm "$res/leg-$1-a.out" "$res/leg-$1-b.out"
 }
 
 legs=
@@ -60,7 +82,7 @@ for s in $series; do
 		scripts/kbuild.sh "$kver" CONFIG_KMIG_DEBUG=y
 	record "$kver: kmig.ko builds warning-free (W=1, sparse)" \
 		scripts/kbuild.sh "$kver" C=1 CHECK=sparse || continue
-	bed "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
+	leg "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
 	legs="$legs $kver"
 done
 # The host's own checks run beside the beds, which are the longest part
@@ -85,7 +107,7 @@ done
 
 # kmig installed: make install into a staging root, booted in a bed of
 # its own, with kmigd supervised on two hosts (scripts/install-bed.sh).
-# After the legs: a third bed beside them would slow all three.
+# After the legs: a fifth bed beside them would slow all five.
 last=$(echo "$series" | awk '{ print $NF }')
 if kver=$(scripts/kernels.sh "$last" 2>/dev/null); then
 	record "$kver: installed kmig, kmigd and kselftests run in the bed" \

@@ -39,13 +39,16 @@ bed_ran() {
 	return 1
 }
 
-# bed_keep: the bed's results ($bed: its TAP files, kernel log, console
-# and kmemleak report, those there are) into $res/$kver.
+# bed_keep [PART]: the bed's results ($bed: its TAP files, kernel log,
+# console and kmemleak report, those there are) into $res/$kver, the
+# logs named for PART when the kernel's leg had two beds.
 bed_keep() {
 	mkdir -p "$res/$kver"
 	cp "$bed"/tap/* "$res/$kver/" 2>/dev/null
-	cp "$bed/dmesg.txt" "$bed/console.log" "$bed/kmemleak.txt" \
-		"$res/$kver/" 2>/dev/null
+	for f in dmesg.txt console.log kmemleak.txt; do
+		[ -e "$bed/$f" ] || continue
+		cp "$bed/$f" "$res/$kver/${1:+$1-}$f"
+	done
 }
 
 # summary: the closing line over $res, and exit with its status.
