@@ -278,8 +278,9 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: device state differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, p->devcrc, a.devcrc);
 	ret = colo_pri_output_release(p);
-	printf("checkpoint %llu committed%s%08x", (unsigned long long)p->seq,
-	       p->verify ? ", memory crc " : "", p->verify ? memcrc : 0);
+	printf("checkpoint %llu committed", (unsigned long long)p->seq);
+	if (p->verify)
+		printf(", memory crc %08x", memcrc);
 	if (p->verify && p->o.ndevs)
 		printf(", device crc %08x", p->devcrc);
 	printf("\n");
