@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,14 @@ static int put_file(const struct kmigd_job *j, const char *name,
 		return -EIO;
 	}
 	return 0;
+}
+
+/* Whether the process of @pidfd has exited, reaped or not. */
+static bool pidfd_exited(int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
 }
 
 /* Field 22 of /proc/PID/stat: when it started, in clock ticks; 0: gone. */
@@ -724,7 +733,10 @@ static struct kmigd_job *adopt(struct kmigd *d, uint32_t id)
 	}
 	if (j->pid && j->starttime && proc_starttime(j->pid) == j->starttime)
 		j->pidfd = pidfd_open(j->pid, 0);
-	if (j->pidfd >= 0 && !kmigd_watch_add(d, j->pidfd, EPOLLIN, &j->watch)) {
+	/* one that has exited and waits for its reaper (a zombie) has
+	 * ended: its pidfd reads ready */
+	if (j->pidfd >= 0 && !pidfd_exited(j->pidfd) &&
+	    !kmigd_watch_add(d, j->pidfd, EPOLLIN, &j->watch)) {
 		path(j, "log", p, sizeof(p));
 		j->log_off = stat(p, &st) ? 0 : st.st_size;
 		kmigd_log(KMIGD_NOTICE, id, "adopted: kmig %s (pid %d) still runs",

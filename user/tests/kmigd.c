@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -486,6 +488,23 @@ TEST_F(kmigd, events_and_a_client_that_leaves)
 	EXPECT_TRUE(progress);
 }
 
+/* SIGKILL @pid (no child of ours) and wait until it has exited: 0. */
+static int killed_and_gone(pid_t pid)
+{
+	int fd = syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd = { .events = POLLIN };
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	pfd.fd = fd;
+	ret = kill(pid, SIGKILL) ? -errno : 0;
+	if (!ret && poll(&pfd, 1, 10000) != 1)
+		ret = -ETIMEDOUT;
+	close(fd);
+	return ret;
+}
+
 /*
  * kmigd stops (SIGTERM) with two jobs running; one ends while it is away,
  * one is killed. The kmigd started again adopts the running one and
@@ -510,7 +529,7 @@ TEST_F(kmigd, a_restart_adopts_the_jobs)
 	json_free(r);
 
 	ASSERT_EQ(0, kmigd_stop(&self->pid));
-	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(0, killed_and_gone(pid));
 	self->pid = kmigd_start(self, NULL);
 
 	r = call("{\"v\":1,\"op\":\"query\",\"job\":%u}", keeps);
