@@ -181,7 +181,7 @@ static int agents_done(struct __test_metadata *_metadata,
 }
 
 /*
- * Entering COLO and 25 checkpoints of a dirtying guest: every commit
+ * Entering COLO and 50 checkpoints of a dirtying guest: every commit
  * verified by CRC, the last one byte for byte and with the vCPU state.
  */
 TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
@@ -194,12 +194,12 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	/* entering in 2 live rounds; the flush with 3 threads; every
 	 * commit's memory CRC checked */
 	start_agents(self, 24601, "--timeout 30 --threads 3",
-		     "--live-rounds 2 --checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
+		     "--live-rounds 2 --checkpoints 49 --checkpoint-ms 50 --verify --timeout 30");
 	ASSERT_EQ(0, agents_done(_metadata, self));
-	EXPECT_EQ(25, file_count(self->pri_log, "committed, memory crc"))
+	EXPECT_EQ(50, file_count(self->pri_log, "committed, memory crc"))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
-	EXPECT_EQ(25, file_count(self->sec_log, "ms, 3 threads)"))
+	EXPECT_EQ(50, file_count(self->sec_log, "ms, 3 threads)"))
 		TH_LOG("%s", file_text(self->sec_log));
 	TH_LOG("%s", file_text(self->pri_log));
 	/* every page in round 0, the guest running; checkpoint 0's pause
@@ -211,7 +211,7 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	EXPECT_LE(1, file_count(self->sec_log, "live message 0:"))
 		TH_LOG("%s", file_text(self->sec_log));
 
-	/* Both paused at checkpoint 24: the same guest. */
+	/* Both paused at checkpoint 49: the same guest. */
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("paused", st.state);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
@@ -476,7 +476,8 @@ FIXTURE(colo_fail) {
 };
 
 FIXTURE_VARIANT(colo_fail) {
-	bool mid;		/* stopped in checkpoint 6's pages, else between */
+	const char *stop;	/* KMIG_STOP_AT in checkpoint 6, else after it */
+	unsigned int seq;	/* the takeover's checkpoint; 0: 6 or later */
 	bool silent;		/* stopped, not killed: the link goes quiet */
 	bool by_hand;		/* not stopped: `kmig colo failover` */
 	const char *fence;	/* --fence, or NULL */
@@ -485,28 +486,54 @@ FIXTURE_VARIANT(colo_fail) {
 	unsigned int port;
 };
 
+/* The primary agent killed with the guest paused, nothing sent. */
+FIXTURE_VARIANT_ADD(colo_fail, before_sending) {
+	.stop = "colo-paused-6", .seq = 5, .port = 24634,
+};
+
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint) {
-	.mid = true, .port = 24602,
+	.stop = "colo-mid-checkpoint-6", .seq = 5, .port = 24602,
 };
 
 /* A primary that hangs: found lost by the silence (--timeout 10). */
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_silent) {
-	.mid = true, .silent = true, .port = 24606,
+	.stop = "colo-mid-checkpoint-6", .seq = 5, .silent = true,
+	.port = 24606,
 };
 
 /* Its guest ran since checkpoint 5: that is undone before it takes over. */
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_running) {
-	.mid = true, .run = true, .port = 24631,
+	.stop = "colo-mid-checkpoint-6", .seq = 5, .run = true, .port = 24631,
+};
+
+/* Sent whole, its ACK not read: the secondary committed it. */
+FIXTURE_VARIANT_ADD(colo_fail, before_ack) {
+	.stop = "colo-before-ack-6", .seq = 6, .port = 24635,
 };
 
 /*
- * The primary's VMM killed while its agent sends checkpoint 6, the vCPU
- * state saved: the agent sends it whole from its own view of the memory,
- * learns the guest is lost when it would resume it, and the secondary
- * takes over from checkpoint 6.
+ * The primary's VMM killed with the guest paused for checkpoint 6: the
+ * agent cannot save its vCPUs, finds the guest lost, sends nothing more.
+ */
+FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_before_sending) {
+	.stop = "colo-paused-6", .seq = 5, .kill_vmm = true, .port = 24636,
+};
+
+/*
+ * ... while its agent sends checkpoint 6, the vCPU state saved: the
+ * agent sends it whole from its own view of the memory, learns the
+ * guest is lost when it would resume it, and the secondary takes over
+ * from checkpoint 6.
  */
 FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_mid_checkpoint) {
-	.mid = true, .kill_vmm = true, .port = 24632,
+	.stop = "colo-mid-checkpoint-6", .seq = 6, .kill_vmm = true,
+	.port = 24632,
+};
+
+/* ... checkpoint 6 sent, the guest resumed, the ACK not read yet. */
+FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_before_ack) {
+	.stop = "colo-before-ack-6", .seq = 6, .kill_vmm = true,
+	.port = 24637,
 };
 
 /* ... between two checkpoints: found at the next pause. */
@@ -572,12 +599,12 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		 variant->fence ? " --fence " : "",
 		 variant->fence ? variant->fence : "",
 		 variant->run ? " --run" : "");
-	if (variant->mid)
-		setenv("KMIG_STOP_AT", "colo-mid-checkpoint-6", 1);
+	if (variant->stop)
+		setenv("KMIG_STOP_AT", variant->stop, 1);
 	start_agents(c, variant->port, sec_args,
 		     "--checkpoint-ms 100 --verify --timeout 30");
 	unsetenv("KMIG_STOP_AT");
-	if (variant->mid) {
+	if (variant->stop) {
 		ASSERT_TRUE(proc_stopped(c->pri, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text(c->pri_log));
 	} else {
@@ -621,10 +648,8 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 	ASSERT_EQ(0, takeover_crcs(c->pri_log, c->sec_log, &seq, &pri_crc,
 				   &sec_crc))
 		TH_LOG("%s\n%s", file_text(c->pri_log), file_text(c->sec_log));
-	if (variant->mid && variant->kill_vmm) {
-		EXPECT_EQ(6, seq);
-	} else if (variant->mid) {
-		EXPECT_EQ(5, seq);
+	if (variant->seq) {
+		EXPECT_EQ(variant->seq, seq);
 	} else {
 		EXPECT_LE(6, seq);
 	}

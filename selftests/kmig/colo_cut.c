@@ -10,12 +10,20 @@
  * the file system, as a management network would.
  *
  *   fence_refuses: the fence finds the primary's VMM answering: no
- *   takeover, one guest runs (the primary's, unprotected);
+ *   takeover, one guest runs (the primary's, unprotected: its own fence
+ *   keeps it);
  *   fence_stops_the_primary: the fence stops that VMM: the secondary
  *   takes over at its last commit, with the memory the primary had at
- *   that pause, and again one guest runs.
+ *   that pause, and again one guest runs;
+ *   mid_checkpoint, before_ack: the same, cut with the primary stopped
+ *   in checkpoint 6's pages (the secondary takes over at 5) or with
+ *   checkpoint 6 sent whole and its ACK not read (at 6);
+ *   primary_yields: the primary's fence yields its guest (paused, held
+ *   output dropped), the secondary's waits until it is paused, then the
+ *   secondary takes over as above.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +53,39 @@ FIXTURE(colo_cut) {
 };
 
 FIXTURE_VARIANT(colo_cut) {
+	const char *stop;	/* cut with the primary stopped here, or NULL */
+	unsigned int seq;	/* the takeover's checkpoint; 0: 5 or later */
 	const char *fence;	/* run by the secondary before a takeover */
+	const char *pri_fence;	/* the primary's --fence, or NULL */
 	bool takeover;
+	const char *a_ends;	/* the primary's VMM at the end, or NULL: gone */
 };
 
 FIXTURE_VARIANT_ADD(colo_cut, fence_refuses) {
 	/* stopped means: its VMM does not answer */
-	.fence = "! %s " VMM_A " status",
+	.fence = "! %s " VMM_A " status", .pri_fence = "true",
+	.a_ends = "running",
 };
 
 FIXTURE_VARIANT_ADD(colo_cut, fence_stops_the_primary) {
 	.fence = "%s " VMM_A " quit", .takeover = true,
+};
+
+/* The cut in the middle of checkpoint 6's pages: it never commits. */
+FIXTURE_VARIANT_ADD(colo_cut, mid_checkpoint) {
+	.stop = "colo-mid-checkpoint-6", .seq = 5,
+	.fence = "%s " VMM_A " quit", .takeover = true,
+};
+
+/* ... with checkpoint 6 sent whole, its ACK not read: it commits. */
+FIXTURE_VARIANT_ADD(colo_cut, before_ack) {
+	.stop = "colo-before-ack-6", .seq = 6,
+	.fence = "%s " VMM_A " quit", .takeover = true,
+};
+
+FIXTURE_VARIANT_ADD(colo_cut, primary_yields) {
+	.fence = "for i in $(seq 100); do %s " VMM_A " status | grep -q state=paused && exit 0; sleep 0.1; done; exit 1",
+	.pri_fence = "false", .takeover = true, .a_ends = "paused",
 };
 
 FIXTURE_SETUP(colo_cut)
@@ -139,6 +169,7 @@ TEST_F_TIMEOUT(colo_cut, link, TEST_TIMEOUT)
 	uint64_t t0, ms;
 	char *t, *p;
 	size_t len;
+	int status;
 
 	REQUIRE_BED();
 	ASSERT_EQ(0, hosts_sh("hosts_down; hosts_up"));
@@ -150,16 +181,27 @@ TEST_F_TIMEOUT(colo_cut, link, TEST_TIMEOUT)
 	self->sec = proc_spawnf("kmig-b", self->sec_log,
 				"%s colo secondary --vmm %s --listen 198.18.0.2:24750 %s --fence %s",
 				proc_bin("kmig"), VMM_B, HEARTBEAT, FENCE);
+	if (variant->stop)
+		setenv("KMIG_STOP_AT", variant->stop, 1);
 	self->pri = proc_spawnf("kmig-a", self->pri_log,
-				"%s colo primary --vmm %s --to 198.18.0.2:24750 %s --checkpoint-ms 100 --verify",
-				proc_bin("kmig"), VMM_A, HEARTBEAT);
-	ASSERT_TRUE(colo_wait_committed(self->pri_log, 5))
-		TH_LOG("%s\n%s", file_text(self->pri_log),
-		       file_text(self->sec_log));
+				"%s colo primary --vmm %s --to 198.18.0.2:24750 %s --checkpoint-ms 100 --verify%s%s",
+				proc_bin("kmig"), VMM_A, HEARTBEAT,
+				variant->pri_fence ? " --fence " : "",
+				variant->pri_fence ? variant->pri_fence : "");
+	unsetenv("KMIG_STOP_AT");
+	if (variant->stop) {
+		ASSERT_TRUE(proc_stopped(self->pri, &status, PROC_WAIT_MS))
+			TH_LOG("%s", file_text(self->pri_log));
+	} else {
+		ASSERT_TRUE(colo_wait_committed(self->pri_log, 5))
+			TH_LOG("%s\n%s", file_text(self->pri_log),
+			       file_text(self->sec_log));
+	}
 
 	/* The cable is cut: every packet either way is lost. */
 	ASSERT_EQ(0, hosts_sh("netem loss 100%"));
 	t0 = kmig_now_ns();
+	kill(self->pri, SIGCONT);
 	EXPECT_EQ(variant->takeover ? 0 : 1,
 		  proc_wait_exit(self->sec, PROC_WAIT_MS))
 		TH_LOG("%s", file_text(self->sec_log));
@@ -173,6 +215,11 @@ TEST_F_TIMEOUT(colo_cut, link, TEST_TIMEOUT)
 	EXPECT_TRUE(file_has(self->sec_log, "no heartbeat for 2000 ms"));
 	EXPECT_GT(20000, ms);
 
+	if (variant->pri_fence)
+		EXPECT_TRUE(file_has(self->pri_log, variant->takeover ?
+				     "yields the guest to the secondary" :
+				     "keeps the guest here"))
+			TH_LOG("%s", file_text(self->pri_log));
 	if (!variant->takeover) {
 		/* The primary's guest runs on, unprotected; B's never ran. */
 		EXPECT_TRUE(file_has(self->sec_log, "no takeover"));
@@ -181,21 +228,31 @@ TEST_F_TIMEOUT(colo_cut, link, TEST_TIMEOUT)
 		ASSERT_EQ(0, vmm_status(&self->b, &st));
 		EXPECT_STREQ("incoming", st.state);
 		ASSERT_EQ(0, vmm_status(&self->a, &st));
-		EXPECT_STREQ("running", st.state);
+		EXPECT_STREQ(variant->a_ends, st.state);
 		vmm_wait_counter(&self->a, st.counter, &st);
 		return;
 	}
-	/* The fence stopped the primary's VMM; B's guest runs from the
-	 * last commit, with the primary's memory of that pause. */
-	EXPECT_LE(0, proc_wait_exit(self->a.pid, PROC_WAIT_MS));
-	self->a.pid = 0;
+	/* The primary's guest is stopped (its VMM gone, or paused by its
+	 * agent); B's runs from the last commit, with the primary's memory
+	 * of that pause. */
+	if (variant->a_ends) {
+		ASSERT_EQ(0, vmm_status(&self->a, &st));
+		EXPECT_STREQ(variant->a_ends, st.state);
+	} else {
+		EXPECT_LE(0, proc_wait_exit(self->a.pid, PROC_WAIT_MS));
+		self->a.pid = 0;
+	}
 	t = file_read(self->sec_log, &len);
 	p = t ? strstr(t, "takeover at checkpoint ") : NULL;
 	ASSERT_TRUE(p && sscanf(p, "takeover at checkpoint %llu, memory crc %x",
 				&seq, &sec_crc) == 2)
 		TH_LOG("%s", t ? t : "");
 	free(t);
-	EXPECT_LE(5, seq);
+	if (variant->seq) {
+		EXPECT_EQ(variant->seq, seq);
+	} else {
+		EXPECT_LE(5, seq);
+	}
 	ASSERT_EQ(0, pause_crc(self->pri_log, seq, &pri_crc))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_EQ(pri_crc, sec_crc);

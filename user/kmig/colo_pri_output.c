@@ -111,12 +111,13 @@ void colo_pri_output_remove(struct colo_pri *p, int ret)
 
 	if (!p->plug)
 		return;
-	if (p->guest_lost) {
+	if (p->guest_lost || p->yielded) {
 		if (kmig_plug_drop(p->plug, why, sizeof(why)))
 			fprintf(stderr, "kmig colo primary: %s\n", why);
 		else
-			fprintf(stderr, "kmig colo primary: output on %s held since the last commit dropped: the guest is lost\n",
-				p->output);
+			fprintf(stderr, "kmig colo primary: output on %s held since the last commit dropped: %s\n",
+				p->output, p->guest_lost ? "the guest is lost" :
+				"the secondary takes over");
 		p->plug = NULL;
 		return;
 	}

@@ -31,7 +31,8 @@ static int send_all(struct colo_pri *p, const void *b, size_t len,
 
 /*
  * Tests: KMIG_STOP_AT=colo-WHAT-SEQ stops this agent at point WHAT of
- * checkpoint SEQ (util.h): mid-checkpoint, its first COLO_PRI_BATCH pages
+ * checkpoint SEQ (util.h): paused, the guest paused and nothing sent;
+ * mid-checkpoint, its first COLO_PRI_BATCH pages
  * sent (all, if fewer), its other pages, vCPU state and trailer not;
  * before-ack, sent whole and its ACK not read; released, its output
  * released. colo-mid-stream-SEQ-M: the same point of STRM message M

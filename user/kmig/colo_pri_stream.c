@@ -82,6 +82,7 @@ int colo_pri_stream_answer(struct colo_pri *p, uint64_t seq)
 	    !a.streamed)
 		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than a refusal while pages streamed",
 			    (unsigned long long)seq);
+	p->refused = true;
 	return fail(p, a.status, "checkpoint %llu: the secondary refused its streamed pages: %s",
 		    (unsigned long long)seq, strerror(-a.status));
 }

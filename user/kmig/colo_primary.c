@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +92,10 @@ static const char usage_text[] =
 	"  --device NAME:INSTANCE\n"
 	"                        put this device's whole state in every checkpoint\n"
 	"                        (repeatable; the secondary's list in the same order)\n"
+	"  --fence CMD           when the secondary is lost, the guest paused, run\n"
+	"                        CMD (/bin/sh -c): it exits 0 only if the secondary\n"
+	"                        cannot take over; else the guest stays paused here\n"
+	"                        and its output since the last commit is dropped\n"
 	"\n"
 	"SIGINT or SIGTERM stops it after the checkpoint under way: the secondary\n"
 	"is told (no takeover), the output released, the guest runs on here.\n"
@@ -127,6 +132,9 @@ static int primary_opt(struct mig_opts *o, int c, void *opaque)
 	case 'C':
 		p->control = optarg;
 		return 0;
+	case 'F':
+		p->fence = optarg;
+		return 0;
 	case 'S':
 		p->stay = true;
 		return 0;
@@ -150,6 +158,7 @@ static int parse(struct colo_pri *p, int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "output-wait-ms", required_argument, NULL, 'w' },
 		{ "control", required_argument, NULL, 'C' },
+		{ "fence", required_argument, NULL, 'F' },
 		{ "stay", no_argument, NULL, 'S' },
 		MIG_LONGOPT_DEVICE,
 		{ "stream", required_argument, NULL, 's' },
@@ -266,11 +275,13 @@ static int wait_ack(struct colo_pri *p, uint32_t memcrc)
 	if (colo_ack_decode(&a, b) || a.seq != p->seq)
 		return fail(p, -EPROTO, "checkpoint %llu: the secondary answered something else than its acknowledgement",
 			    (unsigned long long)p->seq);
-	if (a.status)
+	if (a.status) {
+		p->refused = true;
 		return fail(p, a.status, "checkpoint %llu: the secondary refused %s: %s",
 			    (unsigned long long)p->seq,
 			    a.streamed ? "its streamed pages" : "it",
 			    strerror(-a.status));
+	}
 	if (p->verify && a.memcrc != memcrc)
 		return fail(p, -EBADE, "checkpoint %llu: guest memory differs: crc %08x here at the pause, %08x there after the commit",
 			    (unsigned long long)p->seq, memcrc, a.memcrc);
@@ -307,6 +318,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 	if (ret)
 		return ret;
 	p->paused = true;
+	colo_pri_stop_point(p, "paused");
 	ret = colo_pri_output_hold(p);
 	if (!ret)
 		ret = colo_pri_collect(p, &npages);
@@ -590,7 +602,7 @@ static void cleanup(struct colo_pri *p, int ret)
 	colo_pri_output_remove(p, ret);
 	if (p->logging)
 		set_logging(p, false);
-	if (ret && p->paused && !p->guest_lost &&
+	if (ret && p->paused && !p->guest_lost && !p->yielded &&
 	    !colo_pri_vmm_req(p, "resume"))
 		p->paused = false;
 	colo_dev_close_all(&p->o, p->paused ? KMIG_DEVICE_STATE_STOP :
@@ -625,7 +637,7 @@ static void protection_reset(struct colo_pri *p)
 	p->vm.ctx_fd = -1;
 	p->live = p->first_sent = p->logging = p->paused = false;
 	p->seq = p->pause_ns_sum = p->pause_ns_max = p->pages_sum = 0;
-	p->streaming = false;
+	p->streaming = p->refused = false;
 	p->stream_msgs = p->streamed = p->streamed_sum = 0;
 	p->dev_bytes_sum = 0;
 	p->counter1 = p->t1_ns = p->counter_end = p->t_end_ns = 0;
@@ -638,6 +650,31 @@ static void protection_reset(struct colo_pri *p)
  * and checkpoints until the end (0: --checkpoints, or a signal) or a
  * failure (-errno, said on stderr: the guest runs on here unprotected).
  */
+/*
+ * The secondary is lost (not a refusal: it then gives up) after it may
+ * have committed a checkpoint, so it may take over. With --fence the
+ * fence decides, the guest paused meanwhile: 0 keeps the guest here (its
+ * output is released as for any lost secondary), anything else yields it
+ * to the secondary (p->yielded: the guest stays paused, its held output
+ * is dropped, as the secondary emits it again from its last commit).
+ */
+static void fence(struct colo_pri *p)
+{
+	int st;
+
+	if (!p->fence || p->refused || p->guest_lost || !p->first_sent)
+		return;
+	if (!p->paused && !colo_pri_vmm_req(p, "pause"))
+		p->paused = true;
+	if (p->guest_lost)
+		return;
+	st = system(p->fence);
+	p->yielded = st == -1 || !WIFEXITED(st) || WEXITSTATUS(st);
+	fprintf(stderr, "kmig colo primary: the fence '%s' %s (status 0x%x)\n",
+		p->fence, p->yielded ? "yields the guest to the secondary" :
+		"keeps the guest here", st);
+}
+
 static int protect(struct colo_pri *p)
 {
 	char peer[MIG_ADDR_STRLEN];
@@ -655,6 +692,8 @@ static int protect(struct colo_pri *p)
 	if (ret && colo_hb_lost(&p->hb))
 		snprintf(p->err, sizeof(p->err), "the secondary is lost at checkpoint %llu: no heartbeat for %u ms",
 			 (unsigned long long)p->seq, p->hb.timeout_ms);
+	if (ret)
+		fence(p);
 	cleanup(p, ret);
 	if (!ret)
 		return 0;
@@ -663,6 +702,9 @@ static int protect(struct colo_pri *p)
 	colo_requests_unprotected(&p->req, ret, p->err);
 	if (p->guest_lost)
 		fprintf(stderr, "kmig colo primary: %s; the guest is lost here: the secondary takes over from its last commit\n",
+			p->err);
+	else if (p->yielded)
+		fprintf(stderr, "kmig colo primary: %s; the guest stays paused here: the secondary takes over from its last commit\n",
 			p->err);
 	else
 		fprintf(stderr, "kmig colo primary: %s; the guest runs here unprotected\n",
@@ -730,7 +772,7 @@ int colo_primary_main(int argc, char *argv[])
 	}
 	do {
 		ret = protect(&p);
-	} while (ret && p.stay && !p.guest_lost &&
+	} while (ret && p.stay && !p.guest_lost && !p.yielded &&
 		 stay_unprotected(&p, &vmm_ret));
 	colo_requests_stop(&p.req);
 	if (ret && (!p.stay || vmm_ret || !stop_signal))

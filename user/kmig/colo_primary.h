@@ -43,6 +43,9 @@ struct colo_pri {
 	int sock;
 	bool logging, paused;
 	bool guest_lost;		/* its VMM is gone: no output leaves */
+	const char *fence;		/* --fence CMD */
+	bool refused;			/* the secondary refused: it gives up */
+	bool yielded;			/* the fence said: the secondary's turn */
 	uint64_t *tmp;			/* harvest buffer */
 	uint8_t *buf;			/* COLO_PRI_BATCH records */
 	uint64_t seq;
