@@ -47,24 +47,29 @@ bed() {
 	record "$kver ($3): dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
 }
 
-# leg KVER SERIES: the kernel's selftests in two beds at once, every
-# other program in each. A bed runs on one host thread (single-threaded
-# TCG, selftests/qemu/run.sh) and waits a third of its time on the
-# tests' timers and sleeps: four beds, two per kernel, keep two CPUs
-# busier than two would.
-leg() {
-	set -- "$1" "$2" "" ""
-	i=0
+# split: the selftest programs in two lines, each about half of their
+# time in selftests/bed-seconds (longest first, each to the line with
+# less so far; one not listed counts 30 s).
+split() {
 	for t in "$top"/build/selftests/*; do
-		if [ $((i % 2)) -eq 0 ]; then
-			set -- "$1" "$2" "$3 $t" "$4"
-		else
-			set -- "$1" "$2" "$3" "$4 $t"
-		fi
-		i=$((i + 1))
-	done
-	bed "$1" "$2" a "$3" > "$res/leg-$1-a.out" 2>&1 &
-	bed "$1" "$2" b "$4" > "$res/leg-$1-b.out" 2>&1 &
+		s=$(awk -v n="$(basename "$t")" '$1 == n { print $2 }' \
+			selftests/bed-seconds)
+		echo "${s:-30} $t"
+	done | sort -rn | awk '{
+		if (a <= b) { a += $1; la = la " " $2 }
+		else { b += $1; lb = lb " " $2 }
+	} END { print la; print lb }'
+}
+
+# leg KVER SERIES: the kernel's selftests in two beds at once, half of
+# their time in each. A bed runs on one host thread (single-threaded TCG,
+# selftests/qemu/run.sh) and waits a third of its time on the tests'
+# timers and sleeps: four beds, two per kernel, keep two CPUs busier than
+# two would.
+leg() {
+	parts=$(split)
+	bed "$1" "$2" a "$(echo "$parts" | sed -n 1p)" > "$res/leg-$1-a.out" 2>&1 &
+	bed "$1" "$2" b "$(echo "$parts" | sed -n 2p)" > "$res/leg-$1-b.out" 2>&1 &
 	wait
 	cat "$res/leg-$1-a.out" "$res/leg-$1-b.out"
 	rm "$res/leg-$1-a.out" "$res/leg-$1-b.out"
