@@ -41,7 +41,8 @@ record "netlink spec matches the UAPI header" /usr/bin/python3 \
 bed() {
 	kver=$1
 	bed=build/bed/$kver-$3
-	export BED_PART=$3 KMIG_TESTS="$4"
+	# four beds on two CPUs: each takes about twice as long as alone
+	export BED_PART=$3 KMIG_TESTS="$4" BED_TIMEOUT=${BED_TIMEOUT:-1200}
 	record "$kver ($3): test bed ran its selftests" bed_ran "$2"
 	bed_keep "$3"
 	record "$kver ($3): dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"

@@ -12,12 +12,11 @@
  *   fence_refuses: the fence finds the primary's VMM answering: no
  *   takeover, one guest runs (the primary's, unprotected: its own fence
  *   keeps it);
- *   fence_stops_the_primary: the fence stops that VMM: the secondary
- *   takes over at its last commit, with the memory the primary had at
- *   that pause, and again one guest runs;
- *   mid_checkpoint, before_ack: the same, cut with the primary stopped
- *   in checkpoint 6's pages (the secondary takes over at 5) or with
- *   checkpoint 6 sent whole and its ACK not read (at 6);
+ *   mid_checkpoint, before_ack: the fence stops that VMM, the cut made
+ *   with the primary stopped in checkpoint 6's pages (the secondary takes
+ *   over at 5, with the memory the primary had at that pause) or with
+ *   checkpoint 6 sent whole and its ACK not read (at 6): again one guest
+ *   runs;
  *   primary_yields: the primary's fence yields its guest (paused, held
  *   output dropped), the secondary's waits until it is paused, then the
  *   secondary takes over as above.
@@ -65,10 +64,6 @@ FIXTURE_VARIANT_ADD(colo_cut, fence_refuses) {
 	/* stopped means: its VMM does not answer */
 	.fence = "! %s " VMM_A " status", .pri_fence = "true",
 	.a_ends = "running",
-};
-
-FIXTURE_VARIANT_ADD(colo_cut, fence_stops_the_primary) {
-	.fence = "%s " VMM_A " quit", .takeover = true,
 };
 
 /* The cut in the middle of checkpoint 6's pages: it never commits. */

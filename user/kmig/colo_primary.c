@@ -338,6 +338,7 @@ static int checkpoint(struct colo_pri *p, bool last)
 	free(vcpu);
 	p->first_sent = true;
 	sent = !ret;
+	p->sent_whole |= sent;
 	/* the devices go on with the guest, or stop with it (the last) */
 	if (!ret)
 		ret = colo_dev_set_all(&p->o, last ? KMIG_DEVICE_STATE_STOP :
@@ -637,7 +638,7 @@ static void protection_reset(struct colo_pri *p)
 	p->vm.ctx_fd = -1;
 	p->live = p->first_sent = p->logging = p->paused = false;
 	p->seq = p->pause_ns_sum = p->pause_ns_max = p->pages_sum = 0;
-	p->streaming = p->refused = false;
+	p->streaming = p->refused = p->sent_whole = false;
 	p->stream_msgs = p->streamed = p->streamed_sum = 0;
 	p->dev_bytes_sum = 0;
 	p->counter1 = p->t1_ns = p->counter_end = p->t_end_ns = 0;
@@ -651,8 +652,9 @@ static void protection_reset(struct colo_pri *p)
  * failure (-errno, said on stderr: the guest runs on here unprotected).
  */
 /*
- * The secondary is lost (not a refusal: it then gives up) after it may
- * have committed a checkpoint, so it may take over. With --fence the
+ * The secondary is lost (not a refusal: it then gives up) after a
+ * checkpoint went out whole, which it may have committed: it may take
+ * over. With --fence the
  * fence decides, the guest paused meanwhile: 0 keeps the guest here (its
  * output is released as for any lost secondary), anything else yields it
  * to the secondary (p->yielded: the guest stays paused, its held output
@@ -662,7 +664,7 @@ static void fence(struct colo_pri *p)
 {
 	int st;
 
-	if (!p->fence || p->refused || p->guest_lost || !p->first_sent)
+	if (!p->fence || p->refused || p->guest_lost || !p->sent_whole)
 		return;
 	if (!p->paused && !colo_pri_vmm_req(p, "pause"))
 		p->paused = true;

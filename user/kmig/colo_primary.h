@@ -45,6 +45,7 @@ struct colo_pri {
 	bool guest_lost;		/* its VMM is gone: no output leaves */
 	const char *fence;		/* --fence CMD */
 	bool refused;			/* the secondary refused: it gives up */
+	bool sent_whole;		/* a checkpoint was: it may take over */
 	bool yielded;			/* the fence said: the secondary's turn */
 	uint64_t *tmp;			/* harvest buffer */
 	uint8_t *buf;			/* COLO_PRI_BATCH records */
