@@ -36,44 +36,17 @@ record "netlink spec matches the UAPI header" /usr/bin/python3 \
 	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
 	uapi/linux/kmig.h
 
-# bed KVER SERIES PART PROGRAMS: one bed of a kernel's leg, kmig.ko
-# built for it: PROGRAMS in it, and the scan of its kernel log.
+# bed KVER SERIES: one kernel's leg, kmig.ko built for it: its bed and
+# the scan of its kernel log.
+# Each bed runs on one host thread (selftests/qemu/run.sh: single-threaded
+# TCG), so the legs of two kernels run side by side.
 bed() {
 	kver=$1
-	bed=build/bed/$kver-$3
-	# four beds on two CPUs: each takes about twice as long as alone
-	export BED_PART=$3 KMIG_TESTS="$4" BED_TIMEOUT=${BED_TIMEOUT:-1200}
-	record "$kver ($3): test bed ran its selftests" bed_ran "$2"
-	bed_keep "$3"
-	record "$kver ($3): dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
-}
-
-# split: the selftest programs in two lines, each about half of their
-# time in selftests/bed-seconds (longest first, each to the line with
-# less so far; one not listed counts 30 s).
-split() {
-	for t in "$top"/build/selftests/*; do
-		s=$(awk -v n="$(basename "$t")" '$1 == n { print $2 }' \
-			selftests/bed-seconds)
-		echo "${s:-30} $t"
-	done | sort -rn | awk '{
-		if (a <= b) { a += $1; la = la " " $2 }
-		else { b += $1; lb = lb " " $2 }
-	} END { print la; print lb }'
-}
-
-# leg KVER SERIES: the kernel's selftests in two beds at once, half of
-# their time in each. A bed runs on one host thread (single-threaded TCG,
-# selftests/qemu/run.sh) and waits a third of its time on the tests'
-# timers and sleeps: four beds, two per kernel, keep two CPUs busier than
-# two would.
-leg() {
-	parts=$(split)
-	bed "$1" "$2" a "$(echo "$parts" | sed -n 1p)" > "$res/leg-$1-a.out" 2>&1 &
-	bed "$1" "$2" b "$(echo "$parts" | sed -n 2p)" > "$res/leg-$1-b.out" 2>&1 &
-	wait
-	cat "$res/leg-$1-a.out" "$res/leg-$1-b.out"
-	rm "$res/leg-$1-a.out" "$res/leg-$1-b.out"
+	bed=build/bed/$kver
+	export BED_TIMEOUT=${BED_TIMEOUT:-1200}
+	record "$kver: test bed ran every selftest" bed_ran "$2"
+	bed_keep
+	record "$kver: dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"
 }
 
 legs=
@@ -88,7 +61,7 @@ for s in $series; do
 		scripts/kbuild.sh "$kver" CONFIG_KMIG_DEBUG=y
 	record "$kver: kmig.ko builds warning-free (W=1, sparse)" \
 		scripts/kbuild.sh "$kver" C=1 CHECK=sparse || continue
-	leg "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
+	bed "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
 	legs="$legs $kver"
 done
 # The host's own checks run beside the beds, which are the longest part
@@ -113,7 +86,7 @@ done
 
 # kmig installed: make install into a staging root, booted in a bed of
 # its own, with kmigd supervised on two hosts (scripts/install-bed.sh).
-# After the legs: a fifth bed beside them would slow all five.
+# After the legs: a third bed beside them would slow all three.
 last=$(echo "$series" | awk '{ print $NF }')
 if kver=$(scripts/kernels.sh "$last" 2>/dev/null); then
 	record "$kver: installed kmig, kmigd and kselftests run in the bed" \
