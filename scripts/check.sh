@@ -4,12 +4,14 @@
 # make check: every test kmig has, summed into one closing line.
 #
 #   1. install what is missing (scripts/deps.sh)
-#   2. build the agent, the selftests and the host tests; checkpatch
-#   3. for each kernel series: build kmig.ko warning-free (W=1, sparse; and
-#      the module-debug variant), boot the kernel in the test bed, run
-#      every selftest, scan dmesg; the beds of the kernels run side by side
-#   4. meanwhile, host tests (ASan + UBSan), a bounded libFuzzer run per
-#      parser, and make install-check
+#   2. build the agent and the selftests
+#   3. for each kernel series: build kmig.ko warning-free (W=1, sparse),
+#      boot the kernel in the test bed, run every selftest, scan dmesg;
+#      the beds of the kernels run side by side
+#   4. meanwhile: the host tests and benchmarks build, the module-debug
+#      variant builds warning-free; checkpatch, the netlink spec check, a
+#      bounded libFuzzer run per parser, make install-check and the host
+#      tests (ASan + UBSan)
 #   5. make install into a staging root, run in the last series' bed
 #      (scripts/install-bed.sh)
 #   6. "N passed, N failed, N skipped" over all of it
@@ -29,12 +31,8 @@ if ! record "install dependencies" scripts/deps.sh; then
 	exit 1
 fi
 jobs=$(nproc)
-record "build agent, selftests and host tests" \
-	make -s -j"$jobs" user selftests hosttests benches tools
-record "checkpatch --strict" make -s style
-record "netlink spec matches the UAPI header" /usr/bin/python3 \
-	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
-	uapi/linux/kmig.h
+record "build agent and selftests" \
+	make -s -j"$jobs" user selftests tools
 
 # bed KVER SERIES: one kernel's leg, kmig.ko built for it: its bed and
 # the scan of its kernel log.
@@ -55,17 +53,26 @@ for s in $series; do
 		record "kernel $s is installed" false
 		continue
 	fi
-	# The debug variant first: the bed runs the module the last build
-	# left in build/kernels/KVER.
-	record "$kver: module-debug builds warning-free" \
-		scripts/kbuild.sh "$kver" CONFIG_KMIG_DEBUG=y
 	record "$kver: kmig.ko builds warning-free (W=1, sparse)" \
 		scripts/kbuild.sh "$kver" C=1 CHECK=sparse || continue
 	bed "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
 	legs="$legs $kver"
 done
-# The host's own checks run beside the beds, which are the longest part
-# of the run: started after them, they would add their time to it.
+# Everything else runs beside the beds, which are the longest part of the
+# run: started before them, it would add its time to it. Nothing built
+# from here on is a file the beds use; the debug variant builds where
+# they do not load kmig.ko from.
+record "build host tests and benchmarks" \
+	make -s -j"$jobs" hosttests benches
+for kver in $legs; do
+	record "$kver: module-debug builds warning-free" \
+		env KMIG_KBUILD_DIR="$top/build/kernels-debug/$kver" \
+		scripts/kbuild.sh "$kver" CONFIG_KMIG_DEBUG=y
+done
+record "checkpatch --strict" make -s style
+record "netlink spec matches the UAPI header" /usr/bin/python3 \
+	scripts/spec-check.py Documentation/netlink/specs/kmig.yaml \
+	uapi/linux/kmig.h
 record "fuzz smoke: every parser, bounded runs" make -s -j"$jobs" fuzz-smoke
 record "install, uninstall, completion and DKMS (install-check)" \
 	make -s install-check

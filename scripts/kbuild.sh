@@ -6,7 +6,9 @@
 # several kernels never share objects). W=1; any compiler warning fails.
 #
 # usage: kbuild.sh KVER [extra kbuild arguments]
-# KDIR names the kernel build tree when it is not Debian's headers of KVER
+# KMIG_KBUILD_DIR names the build directory when it is not build/kernels/KVER,
+# the one the test bed loads kmig.ko from (make check builds the debug
+# variant elsewhere while the bed runs). KDIR names the kernel build tree when it is not Debian's headers of KVER
 # (the debug kernel of scripts/debug-kernel.sh). KBUILD_CHROOT names a
 # root directory to build in (the mainline leg's unstable chroot, whose
 # compiler the kernel needs): make runs there, with this checkout mounted
@@ -17,7 +19,7 @@ set -eu
 kver=$1
 shift
 top=$(cd "$(dirname "$0")/.." && pwd)
-dir=$top/build/kernels/$kver
+dir=${KMIG_KBUILD_DIR:-$top/build/kernels/$kver}
 kdir=${KDIR:-/usr/src/linux-headers-$kver}
 
 rm -rf "$dir"
