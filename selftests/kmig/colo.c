@@ -88,35 +88,25 @@ static void start_agents(FIXTURE_DATA(colo) *self, unsigned int port,
 }
 
 /*
- * The memory CRC the primary logged at checkpoint @seq's pause (whether
- * or not its ACK came), and the checkpoint and CRC the secondary logged
- * at its takeover: -1 when a line is missing.
+ * The checkpoint and memory CRC of the secondary's takeover, and the CRC
+ * the primary logged at that checkpoint's pause (whether or not its ACK
+ * came): -1 when a line is missing.
  */
 static int takeover_crcs(const char *pri_log, const char *sec_log,
 			 unsigned long long *seq, unsigned int *pri_crc,
 			 unsigned int *sec_crc)
 {
-	char needle[64], *t, *p, *nl;
+	char *pri, *sec;
 	size_t len;
 	int ret = -1;
 
-	t = file_read(sec_log, &len);
-	p = t ? strstr(t, "takeover at checkpoint ") : NULL;
-	if (!p || sscanf(p, "takeover at checkpoint %llu, memory crc %x",
-			 seq, sec_crc) != 2)
-		goto out;
-	free(t);
-	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", *seq);
-	t = file_read(pri_log, &len);
-	p = t ? strstr(t, needle) : NULL;
-	nl = p ? strchr(p, '\n') : NULL;
-	if (nl)
-		*nl = 0;
-	p = p ? strstr(p, "memory crc ") : NULL;
-	if (p && sscanf(p, "memory crc %x", pri_crc) == 1)
+	pri = file_read(pri_log, &len);
+	sec = file_read(sec_log, &len);
+	if (!colo_takeover_crc(sec, seq, sec_crc) &&
+	    !colo_pause_crc(pri, *seq, pri_crc))
 		ret = 0;
-out:
-	free(t);
+	free(pri);
+	free(sec);
 	return ret;
 }
 
@@ -618,13 +608,7 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 			TH_LOG("%s", file_text(c->pri_log));
 		c->pri = 0;
 	} else if (variant->kill_vmm) {
-		ASSERT_EQ(0, vmm_kill(&c->a));
-		kill(c->pri, SIGCONT);
-		EXPECT_EQ(1, proc_wait_exit(c->pri, PROC_WAIT_MS))
-			TH_LOG("%s", file_text(c->pri_log));
-		c->pri = 0;
-		EXPECT_TRUE(file_has(c->pri_log, "the guest is lost here"))
-			TH_LOG("%s", file_text(c->pri_log));
+		EXPECT_EQ(0, colo_kill_primary_vmm(&c->a, &c->pri, c->pri_log));
 	} else if (!variant->silent) {
 		proc_stop(&c->pri);
 	}

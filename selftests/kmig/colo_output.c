@@ -29,6 +29,7 @@
 
 #include "kselftest_harness.h"
 #include "client.h"
+#include "colo_check.h"
 #include "kvm.h"
 #include "netobs.h"
 #include "proc.h"
@@ -418,13 +419,8 @@ TEST_F_TIMEOUT(colo_out, primary_vmm_killed, TEST_TIMEOUT)
 	/* about 31 frames a second into the plug */
 	usleep(500 * 1000);
 	held = netobs_seen(o, SIDE_P);
-	ASSERT_EQ(0, vmm_kill(&self->a));
-	kill(self->pri, SIGCONT);
-	EXPECT_EQ(1, proc_wait_exit(self->pri, PROC_WAIT_MS))
-		TH_LOG("%s", file_text(self->pri_log));
-	self->pri = 0;
-	EXPECT_TRUE(file_has(self->pri_log, "the guest is lost here"))
-		TH_LOG("%s", file_text(self->pri_log));
+	EXPECT_EQ(0, colo_kill_primary_vmm(&self->a, &self->pri,
+					   self->pri_log));
 	EXPECT_FALSE(file_has(self->pri_log, "released: no longer held"))
 		TH_LOG("%s", file_text(self->pri_log));
 	ASSERT_EQ(0, proc_wait_exit(self->sec, PROC_WAIT_MS))

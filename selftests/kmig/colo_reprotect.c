@@ -20,6 +20,7 @@
 
 #include "kselftest_harness.h"
 #include "client.h"
+#include "colo_check.h"
 #include "kvm.h"
 #include "proc.h"
 #include "util.h"
@@ -124,33 +125,27 @@ static bool wait_committed(const char *log, const char *mark,
  */
 static int takeover_matches(struct __test_metadata *_metadata,
 			    const char *pri_log, const char *mark,
-			    const char *sec_log, unsigned int *seq)
+			    const char *sec_log, unsigned long long *seq)
 {
 	unsigned int pri_crc, sec_crc;
-	char needle[64], *t, *p;
+	char *pri, *sec = log_after(sec_log, NULL);
 	int ret = -1;
 
-	t = log_after(sec_log, NULL);
-	p = t ? strstr(t, "takeover at checkpoint ") : NULL;
-	if (!p || sscanf(p, "takeover at checkpoint %u, memory crc %x", seq,
-			 &sec_crc) != 2) {
-		TH_LOG("no takeover: %s", t ? t : "");
-		free(t);
+	if (colo_takeover_crc(sec, seq, &sec_crc)) {
+		TH_LOG("no takeover: %s", sec ? sec : "");
+		free(sec);
 		return -1;
 	}
-	free(t);
-	snprintf(needle, sizeof(needle), "primary: checkpoint %u: ", *seq);
-	t = log_after(pri_log, mark);
-	p = t ? strstr(t, needle) : NULL;
-	p = p ? strstr(p, "memory crc ") : NULL;
-	if (!p || sscanf(p, "memory crc %x", &pri_crc) != 1)
-		TH_LOG("the primary logged no pause of checkpoint %u", *seq);
+	free(sec);
+	pri = log_after(pri_log, mark);
+	if (colo_pause_crc(pri, *seq, &pri_crc))
+		TH_LOG("the primary logged no pause of checkpoint %llu", *seq);
 	else if (pri_crc != sec_crc)
-		TH_LOG("checkpoint %u: crc %08x at the primary's pause, %08x at the takeover",
+		TH_LOG("checkpoint %llu: crc %08x at the primary's pause, %08x at the takeover",
 		       *seq, pri_crc, sec_crc);
 	else
 		ret = 0;
-	free(t);
+	free(pri);
 	return ret;
 }
 
@@ -181,7 +176,7 @@ static void failover(struct __test_metadata *_metadata,
 		     const char *pri_log, const char *mark)
 {
 	struct vmm_status st;
-	unsigned int seq = 0;
+	unsigned long long seq = 0;
 
 	ASSERT_TRUE(wait_committed(pri_log, mark, CHECKPOINTS))
 		TH_LOG("%s\n%s", file_text(pri_log),

@@ -12,9 +12,6 @@
  * memory the primary's at that pause, the staged pages dropped; a
  * corrupt STRM message refused whole, the secondary's VM at the last
  * commit, the primary told.
- *
- * The helpers that start the VMMs and agents and compare memory are
- * copies of selftests/kmig/colo.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +23,7 @@
 
 #include "kselftest_harness.h"
 #include "client.h"
-#include "crc32c.h"
+#include "colo_check.h"
 #include "kvm.h"
 #include "proc.h"
 #include "util.h"
@@ -72,34 +69,26 @@ static void start_vmms(struct __test_metadata *_metadata,
 		   "%s --pattern random --rate %u --incoming", VMM_ARGS, rate);
 }
 
-/* Both agents, patient heartbeats (the tests stop agents on purpose). */
+/* Both agents (colo_check.h), every checkpoint verified. */
 static void start_agents(FIXTURE_DATA(colo_stream) *self, unsigned int port,
-			 const char *sec_args, const char *pri_args)
+			 const char *pri_args)
 {
-	self->sec = proc_spawnf(NULL, self->sec_log,
-				"%s colo secondary --vmm %s --listen 127.0.0.1:%u --heartbeat-timeout 30000 --timeout 30 %s",
-				proc_bin("kmig"), self->b.sock, port, sec_args);
-	self->pri = proc_spawnf(NULL, self->pri_log,
-				"%s colo primary --vmm %s --to 127.0.0.1:%u --heartbeat-timeout 30000 --timeout 30 --checkpoint-ms 100 --verify %s",
-				proc_bin("kmig"), self->a.sock, port, pri_args);
+	char args[128];
+
+	snprintf(args, sizeof(args),
+		 "--timeout 30 --checkpoint-ms 100 --verify %s", pri_args);
+	colo_start_agents(&self->sec, &self->pri, self->sec_log, self->pri_log,
+			  self->b.sock, self->a.sock, port, "--timeout 30",
+			  args);
 }
 
 /* The memory CRC the primary logged at checkpoint @seq: 0, or -1. */
 static int pri_crc(const char *log, unsigned long long seq, unsigned int *crc)
 {
-	char needle[64], *t, *p, *nl;
 	size_t len;
-	int ret = -1;
+	char *t = file_read(log, &len);
+	int ret = colo_pause_crc(t, seq, crc);
 
-	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", seq);
-	t = file_read(log, &len);
-	p = t ? strstr(t, needle) : NULL;
-	nl = p ? strchr(p, '\n') : NULL;
-	if (nl)
-		*nl = 0;
-	p = p ? strstr(p, "memory crc ") : NULL;
-	if (p && sscanf(p, "memory crc %x", crc) == 1)
-		ret = 0;
 	free(t);
 	return ret;
 }
@@ -121,91 +110,6 @@ static unsigned int streamed_epochs(const char *log)
 	return lines;
 }
 
-/* CRC32C of all of @v's guest memory, as `kmig colo` computes it. */
-static int memory_crc(struct vmm_proc *v, uint32_t *crc)
-{
-	struct vmm_client_slot sl[4];
-	struct vmm_client c;
-	unsigned int n, i;
-	int fd = -1, ret;
-	uint64_t off;
-	char *buf;
-
-	*crc = 0;
-	ret = vmm_connect(v, &c);
-	if (ret)
-		return ret;
-	ret = vmm_client_ctx(&c, sl, 4, &n, &fd);
-	vmm_client_close(&c);
-	if (ret)
-		return ret;
-	buf = malloc(1 << 20);
-	for (i = 0; buf && !ret && i < n; i++) {
-		for (off = 0; !ret && off < sl[i].size; off += 1 << 20) {
-			if (pread(fd, buf, 1 << 20,
-				  KMIG_SLOT_OFFSET(sl[i].id) + off) != 1 << 20)
-				ret = -EIO;
-			else
-				*crc = kmig_crc32c(*crc, buf, 1 << 20);
-		}
-	}
-	ret = buf ? ret : -ENOMEM;
-	free(buf);
-	close(fd);
-	return ret;
-}
-
-/* Every slot of both VMMs' guests, byte for byte: 0, or -1 (logged). */
-static int same_memory(struct __test_metadata *_metadata,
-		       struct vmm_proc *a, struct vmm_proc *b)
-{
-	struct vmm_client_slot sa[4], sb[4];
-	struct vmm_client ca, cb;
-	unsigned int na = 0, nb = 0, i;
-	int fa = -1, fb = -1, ret = -1;
-	char *ba = malloc(1 << 20), *bb = malloc(1 << 20);
-	uint64_t off;
-
-	if (!vmm_connect(a, &ca)) {
-		if (vmm_client_ctx(&ca, sa, 4, &na, &fa))
-			na = 0;
-		vmm_client_close(&ca);
-	}
-	if (!vmm_connect(b, &cb)) {
-		if (vmm_client_ctx(&cb, sb, 4, &nb, &fb))
-			nb = 0;
-		vmm_client_close(&cb);
-	}
-	if (!na || na != nb || !ba || !bb) {
-		TH_LOG("cannot take both contexts");
-		goto out;
-	}
-	for (i = 0; i < na; i++) {
-		for (off = 0; off < sa[i].size; off += 1 << 20) {
-			if (pread(fa, ba, 1 << 20, KMIG_SLOT_OFFSET(sa[i].id) + off) != 1 << 20 ||
-			    pread(fb, bb, 1 << 20, KMIG_SLOT_OFFSET(sb[i].id) + off) != 1 << 20) {
-				TH_LOG("slot %u: cannot read at %llu", sa[i].id,
-				       (unsigned long long)off);
-				goto out;
-			}
-			if (memcmp(ba, bb, 1 << 20)) {
-				TH_LOG("slot %u differs in the MiB at %llu",
-				       sa[i].id, (unsigned long long)off);
-				goto out;
-			}
-		}
-	}
-	ret = 0;
-out:
-	free(ba);
-	free(bb);
-	if (fa >= 0)
-		close(fa);
-	if (fb >= 0)
-		close(fb);
-	return ret;
-}
-
 /*
  * 13 checkpoints (0..12) 100 ms apart with the pages streamed every
  * 20 ms meanwhile: each commit's memory CRC equal to the primary's at
@@ -217,7 +121,7 @@ TEST_F_TIMEOUT(colo_stream, checkpoints, TEST_TIMEOUT)
 
 	REQUIRE_BED();
 	start_vmms(_metadata, self, 2000);
-	start_agents(self, 24730, "", "--stream 20 --checkpoints 12");
+	start_agents(self, 24730, "--stream 20 --checkpoints 12");
 	EXPECT_EQ(0, proc_wait_exit(self->pri, 120000))
 		TH_LOG("%s", file_text(self->pri_log));
 	self->pri = 0;
@@ -235,7 +139,7 @@ TEST_F_TIMEOUT(colo_stream, checkpoints, TEST_TIMEOUT)
 
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("paused", st.state);
-	EXPECT_EQ(0, same_memory(_metadata, &self->a, &self->b));
+	EXPECT_EQ(0, colo_same_memory(&self->a, &self->b));
 }
 
 FIXTURE(colo_stream_fail) {
@@ -288,16 +192,16 @@ TEST_F_TIMEOUT(colo_stream_fail, primary_lost, TEST_TIMEOUT)
 	unsigned long long seq = 0;
 	unsigned int crc5 = 0, crc = 0;
 	struct vmm_status st;
-	char *t, *p;
 	size_t len;
 	int status;
+	char *t;
 
 	REQUIRE_BED();
 	/* the first message after a checkpoint carries what the guest
 	 * dirtied during its ACK too: more than one batch of 64 pages */
 	start_vmms(_metadata, c, 4000);
 	setenv("KMIG_STOP_AT", variant->stop_at, 1);
-	start_agents(c, variant->port, "", "--stream 20");
+	start_agents(c, variant->port, "--stream 20");
 	unsetenv("KMIG_STOP_AT");
 	ASSERT_TRUE(proc_stopped(c->pri, &status, PROC_WAIT_MS))
 		TH_LOG("%s", file_text(c->pri_log));
@@ -308,10 +212,7 @@ TEST_F_TIMEOUT(colo_stream_fail, primary_lost, TEST_TIMEOUT)
 	c->sec = 0;
 	TH_LOG("%s", file_text(c->sec_log));
 	t = file_read(c->sec_log, &len);
-	p = t ? strstr(t, "takeover at checkpoint ") : NULL;
-	ASSERT_NE(NULL, p);
-	ASSERT_EQ(2, sscanf(p, "takeover at checkpoint %llu, memory crc %x",
-			    &seq, &crc));
+	ASSERT_EQ(0, colo_takeover_crc(t, &seq, &crc));
 	free(t);
 	EXPECT_EQ(5, seq);
 	ASSERT_EQ(0, pri_crc(c->pri_log, 5, &crc5));
@@ -343,7 +244,7 @@ TEST_F_TIMEOUT(colo_stream, corrupt_message, TEST_TIMEOUT)
 	REQUIRE_BED();
 	start_vmms(_metadata, self, 2000);
 	setenv("KMIG_COLO_CORRUPT_STREAM", "5", 1);
-	start_agents(self, 24733, "", "--stream 20");
+	start_agents(self, 24733, "--stream 20");
 	unsetenv("KMIG_COLO_CORRUPT_STREAM");
 	EXPECT_EQ(1, proc_wait_exit(self->pri, PROC_WAIT_MS));
 	self->pri = 0;
@@ -359,7 +260,7 @@ TEST_F_TIMEOUT(colo_stream, corrupt_message, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	EXPECT_STREQ("incoming", st.state);
 	ASSERT_EQ(0, pri_crc(self->pri_log, 5, &crc5));
-	ASSERT_EQ(0, memory_crc(&self->b, &crc));
+	ASSERT_EQ(0, colo_memory_crc(&self->b, &crc));
 	EXPECT_EQ(crc5, crc);
 }
 

@@ -5,6 +5,7 @@
  * the agents' logs (colo_check.h).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,6 @@ static void say(const char *fmt, ...)
 	fprintf(stderr, "\n");
 }
 
-/* Wait until the primary logged checkpoint @seq as committed. */
 void colo_start_agents(pid_t *sec, pid_t *pri, const char *sec_log,
 		       const char *pri_log, const char *sec_vmm,
 		       const char *pri_vmm, unsigned int port,
@@ -41,6 +41,55 @@ void colo_start_agents(pid_t *sec, pid_t *pri, const char *sec_log,
 	*pri = proc_spawnf(NULL, pri_log,
 			   "%s colo primary --vmm %s --to 127.0.0.1:%u --heartbeat-timeout 30000 %s",
 			   proc_bin("kmig"), pri_vmm, port, pri_args);
+}
+
+int colo_pause_crc(const char *text, unsigned long long seq,
+		   unsigned int *crc)
+{
+	char needle[64];
+	const char *p, *nl;
+
+	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", seq);
+	p = text ? strstr(text, needle) : NULL;
+	if (!p)
+		return -1;
+	nl = strchr(p, '\n');
+	p = strstr(p, "memory crc ");
+	if (!p || (nl && p > nl) || sscanf(p, "memory crc %x", crc) != 1)
+		return -1;
+	return 0;
+}
+
+int colo_takeover_crc(const char *text, unsigned long long *seq,
+		      unsigned int *crc)
+{
+	const char *p = text ? strstr(text, "takeover at checkpoint ") : NULL;
+
+	if (!p || sscanf(p, "takeover at checkpoint %llu, memory crc %x", seq,
+			 crc) != 2)
+		return -1;
+	return 0;
+}
+
+int colo_kill_primary_vmm(struct vmm_proc *v, pid_t *pri,
+			  const char *pri_log)
+{
+	int ret;
+
+	if (vmm_kill(v)) {
+		say("cannot kill the primary's VMM");
+		return -1;
+	}
+	kill(*pri, SIGCONT);
+	ret = proc_wait_exit(*pri, PROC_WAIT_MS);
+	if (ret != -ETIMEDOUT)
+		*pri = 0;
+	if (ret != 1 || !file_has(pri_log, "the guest is lost here")) {
+		say("the primary agent (exit %d) did not find its guest lost: %s",
+		    ret, file_text(pri_log));
+		return -1;
+	}
+	return 0;
 }
 
 bool colo_wait_committed(const char *log, unsigned long long seq)

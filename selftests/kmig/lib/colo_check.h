@@ -24,6 +24,25 @@ void colo_start_agents(pid_t *sec, pid_t *pri, const char *sec_log,
 		       const char *pri_log, const char *sec_vmm,
 		       const char *pri_vmm, unsigned int port,
 		       const char *sec_args, const char *pri_args);
+/*
+ * In @text, a primary's log: the memory CRC it logged at checkpoint
+ * @seq's pause (whether or not its ACK came). 0, or -1 without one.
+ */
+int colo_pause_crc(const char *text, unsigned long long seq,
+		   unsigned int *crc);
+/*
+ * In @text, a secondary's log: the checkpoint it took over at and the
+ * memory CRC it took before resuming. 0, or -1 without a takeover.
+ */
+int colo_takeover_crc(const char *text, unsigned long long *seq,
+		      unsigned int *crc);
+/*
+ * Kill the primary's VMM @v and let its agent *@pri, stopped, go on: 0
+ * when the agent then exits 1 saying the guest is lost, else -1 (logged,
+ * with its log). *@pri is 0 once reaped.
+ */
+int colo_kill_primary_vmm(struct vmm_proc *v, pid_t *pri,
+			  const char *pri_log);
 /* Wait until the primary's @log says checkpoint @seq committed. */
 bool colo_wait_committed(const char *log, unsigned long long seq);
 /* Every slot of both VMMs' guests, byte for byte. */
