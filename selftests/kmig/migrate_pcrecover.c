@@ -31,6 +31,13 @@
  * The fail_once variant kills the first recovery's source midway, and
  * the destination's recovery says so; the second one completes. Its
  * variant runs over TLS (--tls-psk): the migration and both recoveries.
+ * The silent variant recovers over 4 page channels (--channels 4 on both
+ * sides), and first fails one: its first recovery's source is stopped
+ * once every channel is connected, and this test shuts one page channel
+ * of it down (the socket taken with pidfd_getfd(): a TCP socket that
+ * received nothing, where the main one received the bitmap); both
+ * recovery agents exit with status 3 and say so, and the next recovery
+ * completes.
  *
  * Checked at the end: both recovery agents succeed, the guest's counter
  * advances at the destination, and its memory there equals the source's
@@ -40,12 +47,17 @@
  * is equal, and the logged ones differ no more often than the guest
  * wrote.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -90,13 +102,17 @@ FIXTURE_TEARDOWN(recover)
 FIXTURE_VARIANT(recover) {
 	const char *fault;	/* silent link, or the agent killed (pc_cut_break) */
 	bool fail_once;		/* the first recovery's source is killed */
+	bool cut_channel;	/* ... or one of its page channels shut down */
+	unsigned int channels;	/* the recovery's page channels (0: default) */
 	bool tls;		/* migration and recovery with --tls-psk */
 	bool idle;		/* no fault pending at the cut (the top) */
 	int mig_exit, in_exit;
 };
 
+/* Recovered over 4 page channels, after one of them failed once. */
 FIXTURE_VARIANT_ADD(recover, silent_link) {
-	.fault = "silent", .mig_exit = 3, .in_exit = 3,
+	.fault = "silent", .cut_channel = true, .channels = 4, .mig_exit = 3,
+	.in_exit = 3,
 };
 
 /* The link goes silent while it is idle: no fault pending, none to come. */
@@ -162,24 +178,69 @@ static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
 		       file_text("migrate.log"));
 }
 
-/* Start a recovery on @port (with @tls options, or none): the
- * destination's, then the source's. */
+/* Start a recovery on @port (with @tls options, or none) over @channels
+ * page channels (0: the default): the destination's, then the source's. */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
-			   bool stop_source, const char *tls)
+			   bool stop_source, const char *tls,
+			   unsigned int channels)
 {
 	struct pc_cut *cut = &self->cut;
+	char chans[32] = "";
 
+	if (channels)
+		snprintf(chans, sizeof(chans), "--channels %u", channels);
 	cut->recover = proc_spawnf("kmig-b", "recover.log",
-				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %s",
+				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %s %s",
 				   proc_bin("kmig"), cut->sock_b, port,
-				   tls ? tls : "");
+				   chans, tls ? tls : "");
 	if (stop_source)
 		setenv("KMIG_STOP_AT", "resume", 1);
 	cut->resume = proc_spawnf("kmig-a", "resume.log",
-				  "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 --json %s",
-				  proc_bin("kmig"), cut->sock_a, port,
+				  "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 --json %s %s",
+				  proc_bin("kmig"), cut->sock_a, port, chans,
 				  tls ? tls : "");
 	unsetenv("KMIG_STOP_AT");
+}
+
+/*
+ * Shut down one page channel of the (stopped) recovery source @pid: of
+ * its established TCP sockets, one that has received nothing (the main
+ * channel has received the bitmap). 0, or -errno.
+ */
+static int shut_page_channel(pid_t pid)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), fd, ret = -ENOENT;
+	struct tcp_info ti;
+	char path[300], link[64];
+	struct dirent *e;
+	socklen_t len;
+	ssize_t n;
+	DIR *dir;
+
+	if (pidfd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	while (dir && ret && (e = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0 || strncmp(link, "socket:", 7))
+			continue;
+		fd = syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
+		if (fd < 0)
+			continue;
+		len = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
+		    ti.tcpi_state == 1 /* TCP_ESTABLISHED */ &&
+		    !ti.tcpi_bytes_received)
+			ret = shutdown(fd, SHUT_RDWR) ? -errno : 0;
+		close(fd);
+	}
+	if (dir)
+		closedir(dir);
+	close(pidfd);
+	return ret;
 }
 
 TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
@@ -241,22 +302,36 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &sa));
 	ASSERT_STREQ("migrated", sa.state);
 
-	if (variant->fail_once) {
-		start_recovery(self, 4471, true, tls);
+	if (variant->fail_once || variant->cut_channel) {
+		start_recovery(self, 4471, true, tls, variant->channels);
 		ASSERT_TRUE(proc_stopped(cut->resume, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text("resume.log"));
-		kill(cut->resume, SIGKILL);
-		EXPECT_EQ(128 + SIGKILL, proc_wait_exit(cut->resume, 5000));
+		if (variant->cut_channel) {
+			/* one page channel lost: both stop, and say so */
+			ASSERT_EQ(0, shut_page_channel(cut->resume));
+			kill(cut->resume, SIGCONT);
+			EXPECT_EQ(3, proc_wait_exit(cut->resume, 30000))
+				TH_LOG("%s", file_text("resume.log"));
+			EXPECT_TRUE(file_has("resume.log", "run the recovery again"))
+				TH_LOG("%s", file_text("resume.log"));
+		} else {
+			kill(cut->resume, SIGKILL);
+			EXPECT_EQ(128 + SIGKILL,
+				  proc_wait_exit(cut->resume, 5000));
+		}
 		cut->resume = 0;
 		EXPECT_EQ(3, proc_wait_exit(cut->recover, 30000))
 			TH_LOG("%s", file_text("recover.log"));
 		cut->recover = 0;
 		EXPECT_TRUE(file_has("recover.log", "run the recovery again"))
 			TH_LOG("%s", file_text("recover.log"));
+		if (variant->cut_channel)
+			EXPECT_TRUE(file_has("recover.log", "page channel"))
+				TH_LOG("%s", file_text("recover.log"));
 	}
 
 	/* The recovery: every missing page arrives. */
-	start_recovery(self, 4472, false, tls);
+	start_recovery(self, 4472, false, tls, variant->channels);
 	ASSERT_EQ(0, agent_exit(_metadata, &cut->resume, 90000))
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, agent_exit(_metadata, &cut->recover, 30000))
@@ -265,7 +340,8 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	rd = file_read("recover.log", &len);
 	ASSERT_NE(NULL, rs);
 	ASSERT_NE(NULL, rd);
-	TH_LOG("recovery: source sent %llu pages (%llu zero), answered %llu requests in %llu ms; destination requested %llu",
+	TH_LOG("recovery over %llu page channels: source sent %llu pages (%llu zero), answered %llu requests in %llu ms; destination requested %llu",
+	       (unsigned long long)json_u64(rs, "channels") - 1,
 	       (unsigned long long)json_u64(rs, "memory_normal"),
 	       (unsigned long long)json_u64(rs, "memory_constant"),
 	       (unsigned long long)json_u64(rs, "postcopy_requests"),
@@ -280,6 +356,9 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	       (unsigned long long)faults[0],
 	       (unsigned long long)json_u64(rd, "postcopy_vcpu_blocktime_total_us"),
 	       (unsigned long long)json_u64(rd, "postcopy_non_vcpu_faults"));
+	EXPECT_EQ((variant->channels ? variant->channels : 1) + 1,
+		  json_u64(rs, "channels"));
+	EXPECT_EQ(json_u64(rs, "channels"), json_u64(rd, "channels"));
 	free(rs);
 	free(rd);
 	EXPECT_TRUE(file_has("resume.log", "\"status\": \"completed\""));

@@ -10,7 +10,10 @@
  * does not have, or with a bad CRC: the source says so and stops. A
  * page whose CRC does not match: the destination says so and installs
  * nothing (the page stays absent in its module context). Each failing
- * agent exits with status 3: the recovery can be run again.
+ * agent exits with status 3: the recovery can be run again. The forged
+ * source opens its main channel only (its hello announces no page
+ * channel); the forged destination leaves the source's page channel
+ * unaccepted: it breaks the main one.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,6 +30,7 @@
 #include "ctx.h"
 #include "enc.h"
 #include "handshake.h"
+#include "hello.h"
 #include "kvm.h"
 #include "le.h"
 #include "proc.h"
@@ -66,8 +70,9 @@ FIXTURE_VARIANT_ADD(forged, request_crc) {
 	.what = "request_crc", .msg = "CRC", .port = 24614,
 };
 
+/* a page that fails its CRC: the receiver's "torn", which postcopy refuses */
 FIXTURE_VARIANT_ADD(forged, page_crc) {
-	.what = "page_crc", .msg = "CRC mismatch", .port = 24615,
+	.what = "page_crc", .msg = "damaged on the way", .port = 24615,
 };
 
 FIXTURE_SETUP(forged)
@@ -166,7 +171,9 @@ static void forge_destination(struct __test_metadata *_metadata,
 	uint8_t msg[MIG_HS_MAX_MSG], *bm;
 	bool request = !strncmp(variant->what, "request", 7);
 	struct pollfd p = { .events = POLLIN };
+	struct kmig_hello h;
 	unsigned int i;
+	char err[256];
 	size_t len;
 	uint64_t w;
 
@@ -174,6 +181,11 @@ static void forge_destination(struct __test_metadata *_metadata,
 	ASSERT_EQ(1, poll(&p, 1, 20000)) TH_LOG("%s", file_text("agent.log"));
 	self->fd = accept4(self->lfd, NULL, NULL, SOCK_CLOEXEC);
 	ASSERT_LE(0, self->fd);
+	/* the main channel's hello, then the resume hello */
+	ASSERT_EQ(0, kmig_io_all(self->fd, hello, KMIG_HELLO_SIZE, false));
+	ASSERT_EQ(0, kmig_hello_decode(&h, hello, err, sizeof(err)))
+		TH_LOG("%s", err);
+	ASSERT_EQ(0, h.channel);
 	len = KMIG_RESUME_HDR_SIZE + vm->nslots * 16 + 4;
 	ASSERT_EQ(0, kmig_io_all(self->fd, hello, len, false));
 	ASSERT_EQ(KMIG_RESUME_MAGIC, get_le32(hello));
@@ -220,7 +232,8 @@ static void forge_source(struct __test_metadata *_metadata,
 	static uint8_t page[4096] = { 0x5a };
 	const void *data[1] = { page };
 	const struct mig_slot *sl = &vm->slots[0];
-	uint8_t uuid[16] = { 1, 2, 3 }, *hello;
+	uint8_t uuid[16] = { 1, 2, 3 }, *hello, chello[KMIG_HELLO_SIZE];
+	struct kmig_hello h = { .channel = 0, .nchannels = 1 };
 	struct kmig_enc e;
 	uint64_t p, *now;
 	uint32_t crc;
@@ -230,6 +243,9 @@ static void forge_source(struct __test_metadata *_metadata,
 
 	self->fd = proc_connect(port);
 	ASSERT_LE(0, self->fd) TH_LOG("%s", file_text("agent.log"));
+	memcpy(h.uuid, uuid, 16);
+	ASSERT_EQ(0, kmig_hello_encode(&h, chello));
+	ASSERT_EQ(0, kmig_io_all(self->fd, chello, sizeof(chello), true));
 	hello = mig_rc_hello_encode(vm, uuid, &len);
 	ASSERT_NE(NULL, hello);
 	ASSERT_EQ(0, kmig_io_all(self->fd, hello, len, true));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "receiver.h"
 #include "util.h"
 
 int mig_accept_listen(struct mig_acceptor *a, const struct mig_addr *addr,
@@ -274,4 +275,45 @@ void mig_accept_close(struct mig_acceptor *a)
 	if (a->lfd >= 0)
 		close(a->lfd);
 	a->lfd = -1;
+}
+
+int mig_admit_main(void *opaque, const struct kmig_hello *h, char *why,
+		   size_t n)
+{
+	(void)opaque;
+	/* held until its main channel is in: a lost segment may delay it */
+	if (h->channel)
+		return -EAGAIN;
+	if (h->nchannels > 1 + MIG_MAX_CHANNELS) {
+		snprintf(why, n, "it wants %u page channels, at most %u",
+			 h->nchannels - 1, MIG_MAX_CHANNELS);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int mig_admit_page(const struct mig_recv *r, const uint8_t uuid[16],
+		   const struct kmig_hello *h, char *why, size_t n)
+{
+	if (memcmp(h->uuid, uuid, 16) || h->nchannels != r->nchan) {
+		snprintf(why, n, "channel %u of %u of another migration",
+			 h->channel, h->nchannels);
+		return -EPROTO;
+	}
+	if (!h->channel || r->ch[h->channel].sock >= 0) {
+		snprintf(why, n, "channel %u of %u, which is already connected",
+			 h->channel, h->nchannels);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void mig_accept_join(const struct mig_opts *o, struct mig_job *j,
+		     struct mig_link *l, struct mig_recv *r, int fd,
+		     unsigned int chan)
+{
+	mig_sock_setup(fd, o->io_timeout_s);
+	mig_tls_count(o, j, fd);
+	r->ch[chan].sock = fd;
+	mig_link_add(l, fd);
 }

@@ -79,4 +79,22 @@ int mig_accept(struct mig_acceptor *a, uint64_t deadline_ns,
 /* Close the listening socket, rejecting the connections still waiting. */
 void mig_accept_close(struct mig_acceptor *a);
 
+struct mig_link;
+struct mig_recv;
+
+/*
+ * The admit() of a main channel (any migration's hello, of a size we
+ * take; page channels held; @opaque unused), and the check of a page channel's hello
+ * for migration @uuid received by @r: this migration's, a channel still
+ * missing. 0, -EAGAIN, or -EPROTO and why.
+ */
+int mig_admit_main(void *opaque, const struct kmig_hello *h, char *why,
+		   size_t n);
+int mig_admit_page(const struct mig_recv *r, const uint8_t uuid[16],
+		   const struct kmig_hello *h, char *why, size_t n);
+/* Channel @chan, admitted on @fd, joins @r and link @l (its TLS in @j). */
+void mig_accept_join(const struct mig_opts *o, struct mig_job *j,
+		     struct mig_link *l, struct mig_recv *r, int fd,
+		     unsigned int chan);
+
 #endif /* KMIG_ACCEPT_H */

@@ -305,48 +305,18 @@ static int main_zero(void *opaque, uint32_t slot, uint64_t page,
 	return mig_recv_zero(opaque, slot, page, count);
 }
 
-/* The main channel's hello: any migration's, of a size we take. */
-static int admit_main(void *opaque, const struct kmig_hello *h, char *why,
-		      size_t n)
-{
-	(void)opaque;
-	/* held until its main channel is in: a lost segment may delay it */
-	if (h->channel)
-		return -EAGAIN;
-	if (h->nchannels > 1 + MIG_MAX_CHANNELS) {
-		snprintf(why, n, "it wants %u page channels, at most %u",
-			 h->nchannels - 1, MIG_MAX_CHANNELS);
-		return -EPROTO;
-	}
-	return 0;
-}
-
-/* A page channel's hello: this migration's, a channel still missing. */
 static int admit_page(void *opaque, const struct kmig_hello *h, char *why,
 		      size_t n)
 {
 	struct dst *d = opaque;
 
-	if (memcmp(h->uuid, d->uuid, 16) || h->nchannels != d->recv.nchan) {
-		snprintf(why, n, "channel %u of %u of another migration",
-			 h->channel, h->nchannels);
-		return -EPROTO;
-	}
-	if (!h->channel || d->recv.ch[h->channel].sock >= 0) {
-		snprintf(why, n, "channel %u of %u, which is already connected",
-			 h->channel, h->nchannels);
-		return -EPROTO;
-	}
-	return 0;
+	return mig_admit_page(&d->recv, d->uuid, h, why, n);
 }
 
 /* A channel admitted on @fd joins the migration. */
 static void join(struct dst *d, int fd, unsigned int chan)
 {
-	mig_sock_setup(fd, d->o.io_timeout_s);
-	mig_tls_count(&d->o, &d->job, fd);
-	d->recv.ch[chan].sock = fd;
-	mig_link_add(&d->link, fd);
+	mig_accept_join(&d->o, &d->job, &d->link, &d->recv, fd, chan);
 }
 
 /*
@@ -363,7 +333,7 @@ static int accept_channels(struct dst *d, struct mig_acceptor *a)
 	unsigned int i;
 	int fd;
 
-	fd = mig_accept(a, until, admit_main, d, &h);
+	fd = mig_accept(a, until, mig_admit_main, d, &h);
 	if (fd == -ETIMEDOUT)
 		return fail(d, fd, "no connection from the source within %llu s",
 			    (unsigned long long)d->o.timeout_ms / 1000);

@@ -515,20 +515,6 @@ int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
 	return 0;
 }
 
-int mig_tls_server(const struct mig_opts *o, struct mig_job *j, int fd,
-		   char *err, size_t n)
-{
-	struct kmig_tls_cfg cfg = o->tls;
-	int mode;
-
-	cfg.timeout_ms = o->io_timeout_s * 1000;
-	mode = kmig_tls_server(fd, &cfg, err, n);
-	if (mode < 0)
-		return mode;
-	mig_tls_count(o, j, fd);
-	return 0;
-}
-
 void mig_tls_count(const struct mig_opts *o, struct mig_job *j, int fd)
 {
 	if (!o->tls.creds)

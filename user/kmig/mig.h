@@ -340,12 +340,6 @@ void mig_sock_setup(int fd, int timeout_s);
  */
 int mig_tls_client(const struct mig_opts *o, struct mig_job *j, int fd,
 		   char *err, size_t n);
-/*
- * The same as the server, for a destination that takes one connection
- * (postcopy-recover; incoming's are stepped in accept.c).
- */
-int mig_tls_server(const struct mig_opts *o, struct mig_job *j, int fd,
-		   char *err, size_t n);
 /* Count @fd's TLS mode in @j: kernel TLS, or the relay. */
 void mig_tls_count(const struct mig_opts *o, struct mig_job *j, int fd);
 /* A note on stderr when TLS has no kernel TLS here. */

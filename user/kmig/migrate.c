@@ -53,9 +53,11 @@ static const char usage[] =
 "  --resume                   postcopy recovery: send `kmig postcopy-recover`\n"
 "                             at ADDR:PORT every page its guest still\n"
 "                             lacks (the VMM's guest migrated away in\n"
-"                             postcopy and the link or an agent was lost);\n"
-"                             only with --io-timeout, --json, and the TLS\n"
-"                             option the migration had\n"
+"                             postcopy and the link or an agent was lost),\n"
+"                             pushed over --channels N page channels\n"
+"                             (default 1), requests answered on the main\n"
+"                             one; only with --channels, --io-timeout,\n"
+"                             --json, and the TLS option the migration had\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -190,14 +192,17 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 		ret = mig_parse_end(o, argc, argv, MIG_PEER_TO);
 	if (ret)
 		return ret;
-	if (o->resume && (o->postcopy || o->channels > 1 || o->ndevs ||
-			  o->save_dir || o->bandwidth || o->timeout_ms ||
-			  o->zerocopy || o->ctl))
-		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --io-timeout, --tls-creds or --tls-psk, and --json");
+	if (o->resume && (o->postcopy || o->ndevs || o->save_dir ||
+			  o->bandwidth || o->timeout_ms || o->zerocopy ||
+			  o->ctl))
+		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --channels, --io-timeout, --tls-creds or --tls-psk, and --json");
 	if (o->postcopy_on_start && !o->ctl)
 		return mig_usage_error(o->cmd, "--postcopy-after start needs --ctl SOCK");
 	if (o->postcopy_prefetch_set && !o->postcopy)
 		return mig_usage_error(o->cmd, "--postcopy-prefetch needs --postcopy");
+	/* a recovery pushes on page channels too: at least one */
+	if (o->resume && o->channels == 1)
+		o->channels = 2;
 	if (!o->postcopy)
 		return 0;
 	if (!o->postcopy_rounds && !o->postcopy_ms && !o->postcopy_on_start)

@@ -7,12 +7,15 @@
  * guest runs here, its vCPUs that touch a page that never arrived block
  * in the module (keep-waiting: they wait for the next fault fd), and the
  * module knows which pages have memory. Take a fault fd (blocked faults
- * are reported to it again), accept `kmig migrate --resume`, read its
- * resume hello, answer with the received-page bitmap (the module's
- * present pages), then install every page of its stream with
- * KMIG_INSTALL, which leaves a page present here as it is: the guest's
- * own newer write wins. Each fault meanwhile becomes a REQUEST on the
- * return path. At the stream's end every page is here: COMPLETE.
+ * are reported to it again), accept the main channel of `kmig migrate
+ * --resume` (its hello, with TLS as the migration had: accept.h), read
+ * its resume hello, answer with the received-page bitmap (the module's
+ * present pages), accept the page channels its hello announced, then
+ * install every page of every channel's stream with KMIG_INSTALL
+ * (receiver.h, in postcopy from the start), which leaves a page present
+ * here as it is: the guest's own newer write wins. Each fault meanwhile
+ * becomes a REQUEST on the return path, answered on the main channel. At
+ * the streams' end every page is here: COMPLETE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +31,12 @@
 
 #include <linux/kmig.h>
 
+#include "accept.h"
 #include "ctx.h"
 #include "dec.h"
 #include "handshake.h"
 #include "mig.h"
+#include "receiver.h"
 #include "recover.h"
 #include "subcommands.h"
 
@@ -45,6 +50,8 @@ static const char usage[] =
 "\n"
 "  --vmm SOCK                 the destination VMM's control socket\n"
 "  --listen ADDR:PORT         where to accept the source (required)\n"
+"  --channels N               the page channels the source must open\n"
+"                             (its --channels; default: as it announces)\n"
 "  --timeout S                give up if the source does not come in S\n"
 "                             seconds\n"
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
@@ -62,26 +69,44 @@ struct rc_dst {
 	struct mig_link link;
 	struct mig_hs_out out;
 	struct mig_hs_pinger pinger;
-	int lsock, sock, ffd, stop[2];
+	struct mig_acceptor acc;
+	bool acc_open;
+	unsigned int want;		/* --channels: page channels, 0: any */
+	uint8_t uuid[16];		/* of the main channel's hello */
+	struct mig_recv recv;
+	int ffd, stop[2];
 	pthread_t faulter, asker;
 	bool faulter_started, asker_started;
 	bool state_known;		/* the VMM answered status: */
 	int state_ret;
 	char state[16];
-	struct kmig_slot dslots[MIG_MAX_SLOTS];
-	uint64_t zpages[KMIG_STREAM_MAX_BATCH];
-	uint8_t *bounce;		/* KMIG_STREAM_MAX_BATCH pages */
 	struct mig_blocktime bt;
 	bool bt_inited;
 };
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
 
-static int parse(struct mig_opts *o, int argc, char *argv[])
+/* --channels N (mig_own_opt): @opaque is where N goes. */
+static int recover_opt(struct mig_opts *o, int c, void *opaque)
+{
+	uint64_t v;
+
+	if (c != 'c')
+		return MIG_OPT_SHARED;
+	if (mig_parse_u64(o->cmd, "--channels", optarg, 1, MIG_MAX_CHANNELS,
+			  &v))
+		return -EINVAL;
+	*(unsigned int *)opaque = v;
+	return 0;
+}
+
+static int parse(struct mig_opts *o, unsigned int *want, int argc,
+		 char *argv[])
 {
 	static const struct option opts[] = {
 		MIG_LONGOPT_VMM,
 		MIG_LONGOPT_LISTEN,
+		{ "channels", required_argument, NULL, 'c' },
 		MIG_LONGOPT_TIMEOUT,
 		MIG_LONGOPT_IO_TIMEOUT,
 		MIG_LONGOPT_JSON,
@@ -95,7 +120,7 @@ static int parse(struct mig_opts *o, int argc, char *argv[])
 	o->cmd = "postcopy-recover";
 	o->io_timeout_s = MIG_IO_TIMEOUT_S;
 	o->channels = 1;
-	ret = mig_parse_opts(o, argc, argv, opts, usage, NULL, NULL);
+	ret = mig_parse_opts(o, argc, argv, opts, usage, recover_opt, want);
 	return ret ? ret : mig_parse_end(o, argc, argv, MIG_PEER_LISTEN);
 }
 
@@ -120,89 +145,45 @@ static void stop_faulter(struct rc_dst *d)
 	d->faulter_started = false;
 }
 
-/* The stream's callbacks: pages installed, never overwritten. */
-static int rc_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
-			 unsigned int n, void **dst)
-{
-	struct rc_dst *d = opaque;
-	unsigned int i;
-
-	(void)slot;
-	(void)pages;
-	for (i = 0; i < n; i++)
-		dst[i] = d->bounce + i * MIG_PAGE;
-	return 0;
-}
-
-static int install(struct rc_dst *d, uint32_t slot, const uint64_t *pages,
-		   const void *buf, unsigned int n)
-{
-	int ret = kmig_ctx_install(d->vm.ctx_fd, slot, pages, buf, n);
-	int i = mig_vm_slot_index(&d->vm, slot);
-
-	if (ret)
-		return fail(d, ret, "cannot install pages %llu..%llu of slot %u: %s",
-			    (unsigned long long)pages[0],
-			    (unsigned long long)pages[n - 1], slot,
-			    strerror(-ret));
-	if (i >= 0)
-		mig_bt_installed(&d->bt, i, pages, n);
-	if (buf)
-		d->job.memory_normal += n;
-	else
-		d->job.memory_constant += n;
-	return 0;
-}
-
-static int rc_pages(void *opaque, uint32_t slot, const uint64_t *pages,
-		    unsigned int n, const void *const *data)
-{
-	struct rc_dst *d = opaque;
-
-	if (data[0] != d->bounce)
-		return fail(d, -EINVAL, "a batch outside its buffer");
-	return install(d, slot, pages, d->bounce, n);
-}
-
-static int rc_zero(void *opaque, uint32_t slot, uint64_t page, uint32_t count)
-{
-	struct rc_dst *d = opaque;
-	unsigned int k;
-	int ret;
-
-	while (count) {
-		for (k = 0; k < KMIG_STREAM_MAX_BATCH && k < count; k++)
-			d->zpages[k] = page + k;
-		ret = install(d, slot, d->zpages, NULL, k);
-		if (ret)
-			return ret;
-		page += k;
-		count -= k;
-	}
-	return 0;
-}
-
-/* One RAM section, "recover", and nothing else. */
+/*
+ * The main channel's stream (opaque: its mig_recv_chan): the "recover"
+ * section's parts, each an answer, keepalives, one ROUND_SYNC, its end.
+ */
 static int rc_section(void *opaque, const struct kmig_section *s)
 {
-	struct rc_dst *d = opaque;
+	struct mig_recv_chan *c = opaque;
 
-	if (s->id != KMIG_RECOVER_SECTION || s->kind != KMIG_SEC_RAM)
-		return fail(d, -EPROTO, "section %u (kind %u) in a recovery stream",
-			    s->id, s->kind);
-	return 0;
+	if (s->id == KMIG_RECOVER_SECTION && s->kind == KMIG_SEC_RAM)
+		return 0;
+	snprintf(c->err, sizeof(c->err),
+		 "section %u (kind %u) in a recovery's main stream", s->id,
+		 s->kind);
+	return -EPROTO;
+}
+
+static int rc_cmd(void *opaque, const struct kmig_scmd *cmd)
+{
+	struct mig_recv_chan *c = opaque;
+
+	if (cmd->id == KMIG_SCMD_PING)
+		return 0;
+	if (cmd->id == KMIG_SCMD_ROUND_SYNC && cmd->round == c->round) {
+		c->round++;
+		return mig_recv_flush(c);
+	}
+	snprintf(c->err, sizeof(c->err),
+		 "command %s in a recovery's main stream",
+		 kmig_scmd_name(cmd->id));
+	return -EPROTO;
 }
 
 static int rc_other(void *opaque)
 {
-	return fail((struct rc_dst *)opaque, -EPROTO,
-		    "a record other than pages in a recovery stream");
-}
+	struct mig_recv_chan *c = opaque;
 
-static int rc_cmd(void *opaque, const struct kmig_scmd *c)
-{
-	(void)c;
-	return rc_other(opaque);
+	snprintf(c->err, sizeof(c->err),
+		 "a record other than pages in a recovery stream");
+	return -EPROTO;
 }
 
 static int rc_discard(void *opaque, uint32_t slot, uint64_t page,
@@ -226,41 +207,27 @@ static int rc_device(void *opaque, uint16_t instance, uint32_t marker,
 	return rc_other(opaque);
 }
 
-static const struct kmig_dec_ops rc_ops = {
-	.section = rc_section,
-	.cmd = rc_cmd,
-	.pages_dest = rc_pages_dest,
-	.pages = rc_pages,
-	.zero = rc_zero,
-	.discard = rc_discard,
-	.vcpu = rc_vcpu,
-	.device = rc_device,
-};
-
-/* The source's stream, to its END_OF_STREAM. */
+/*
+ * Every channel's stream to its END_OF_STREAM, its pages installed with
+ * KMIG_INSTALL (postcopy from the start: nothing here is stale).
+ */
 static int receive(struct rc_dst *d)
 {
-	struct kmig_dec_cfg cfg = {
-		.slots = d->dslots, .nslots = d->vm.nslots,
-		.caps_supported = KMIG_SCAP_ALL, .ops = &rc_ops, .opaque = d,
+	static const struct kmig_dec_ops main_ops = {
+		.section = rc_section, .cmd = rc_cmd, .page = mig_recv_page,
+		.pages_dest = mig_recv_pages_dest, .pages = mig_recv_pages,
+		.zero = mig_recv_zero, .torn = mig_recv_torn,
+		.discard = rc_discard, .vcpu = rc_vcpu, .device = rc_device,
+		.release = mig_recv_release,
 	};
-	struct kmig_dec dec;
-	unsigned int i;
 	int ret;
 
-	for (i = 0; i < d->vm.nslots; i++) {
-		d->dslots[i].id = d->vm.slots[i].id;
-		d->dslots[i].npages = d->vm.slots[i].npages;
-	}
-	ret = kmig_dec_init_fd(&dec, &cfg, d->sock);
+	__atomic_store_n(&d->recv.bt, &d->bt, __ATOMIC_RELEASE);
+	ret = mig_recv_pc_switch(&d->recv.ch[0], false);
 	if (ret)
 		return fail(d, ret, "out of memory");
-	ret = kmig_dec_run(&dec);
-	if (ret && !mig_link_failed(&d->link))
-		mig_link_io_fail(&d->link, ret, "the source's stream: %s",
-				 kmig_dec_error(&dec));
-	kmig_dec_free(&dec);
-	return ret;
+	mig_recv_pc_ready(&d->recv, 0);
+	return mig_recv_run(&d->recv, &main_ops);
 }
 
 /* Whether page @page of slot @id has memory now. */
@@ -296,42 +263,67 @@ static int none_missing(struct rc_dst *d)
 	return 0;
 }
 
-static int listen_on(struct rc_dst *d)
+static int admit_page(void *opaque, const struct kmig_hello *h, char *why,
+		      size_t n)
 {
-	char name[MIG_ADDR_STRLEN];
-	int one = 1;
+	struct rc_dst *d = opaque;
 
-	d->lsock = socket(d->o.addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
-			  0);
-	if (d->lsock < 0)
-		return fail(d, -errno, "socket: %s", strerror(errno));
-	setsockopt(d->lsock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(d->lsock, (struct sockaddr *)&d->o.addr.ss, d->o.addr.len) ||
-	    listen(d->lsock, 1))
-		return fail(d, -errno, "cannot listen on %s: %s",
-			    mig_addr_str(&d->o.addr.ss, name),
-			    strerror(errno));
+	return mig_admit_page(&d->recv, d->uuid, h, why, n);
+}
+
+/* The main channel within --timeout, its hello saying how many follow. */
+static int accept_main(struct rc_dst *d)
+{
+	uint64_t until = d->o.timeout_ms ?
+			 kmig_now_ns() + d->o.timeout_ms * 1000000 : 0;
+	struct kmig_hello h;
+	int fd;
+
+	fd = mig_accept_listen(&d->acc, &d->o.addr, &d->o.tls,
+			       d->o.io_timeout_s < 10 ? d->o.io_timeout_s : 10,
+			       d->job.error, sizeof(d->job.error));
+	if (fd)
+		return fail(d, fd, "%s", d->job.error);
+	d->acc_open = true;
+	fd = mig_accept(&d->acc, until, mig_admit_main, d, &h);
+	if (fd == -ETIMEDOUT)
+		return fail(d, fd, "the source did not come");
+	if (fd < 0)
+		return fail(d, fd, "accept: %s", strerror(-fd));
+	d->recv.nchan = h.nchannels;
+	memcpy(d->uuid, h.uuid, 16);
+	mig_accept_join(&d->o, &d->job, &d->link, &d->recv, fd, 0);
+	if (d->want && h.nchannels != d->want + 1)
+		return fail(d, -EINVAL,
+			    "the source opens %u page channels, --channels says %u",
+			    h.nchannels - 1, d->want);
 	return 0;
 }
 
-static int accept_source(struct rc_dst *d)
+/* Each page channel within --io-timeout of the one before. */
+static int accept_pages(struct rc_dst *d)
 {
-	struct pollfd p = { .fd = d->lsock, .events = POLLIN };
-	int ret;
+	uint64_t io_ns = d->o.io_timeout_s * 1000000000ull;
+	struct kmig_hello h;
+	unsigned int i;
+	int fd;
 
-	ret = poll(&p, 1, d->o.timeout_ms ? (int)d->o.timeout_ms : -1);
-	if (ret < 0)
-		return fail(d, -errno, "poll: %s", strerror(errno));
-	if (!ret)
-		return fail(d, -ETIMEDOUT, "the source did not come");
-	d->sock = accept4(d->lsock, NULL, NULL, SOCK_CLOEXEC);
-	if (d->sock < 0)
-		return fail(d, -errno, "accept: %s", strerror(errno));
-	mig_sock_setup(d->sock, d->o.io_timeout_s);
-	mig_link_add(&d->link, d->sock);
-	ret = mig_tls_server(&d->o, &d->job, d->sock, d->job.error,
-			     sizeof(d->job.error));
-	return ret ? fail(d, ret, "TLS: %s", d->job.error) : 0;
+	for (i = 1; i < d->recv.nchan; i++) {
+		fd = mig_accept(&d->acc, kmig_now_ns() + io_ns, admit_page, d,
+				&h);
+		if (fd == -ETIMEDOUT)
+			return fail(d, fd, "only %u of %u page channels connected within %u s of the last one",
+				    i - 1, d->recv.nchan - 1,
+				    d->o.io_timeout_s);
+		if (fd < 0)
+			return fail(d, fd, "accept: %s", strerror(-fd));
+		mig_accept_join(&d->o, &d->job, &d->link, &d->recv, fd,
+				h.channel);
+	}
+	mig_accept_close(&d->acc);
+	d->acc_open = false;
+	mig_tls_note(&d->o, &d->job);
+	return 0;
 }
 
 /* Hello in, the received-page bitmap out, the return path open. */
@@ -341,23 +333,26 @@ static int meet(struct rc_dst *d)
 	size_t len;
 	int ret;
 
-	ret = mig_rc_recv_hello(d->sock, &d->vm, uuid, d->job.error,
+	ret = mig_rc_recv_hello(d->recv.ch[0].sock, &d->vm, uuid, d->job.error,
 				sizeof(d->job.error));
 	if (ret)
 		return fail(d, ret, "%s", d->job.error);
+	if (memcmp(uuid, d->uuid, 16))
+		return fail(d, -EPROTO,
+			    "the resume hello names another recovery than its channel's hello");
 	ret = mig_vm_present(&d->vm, d->job.error, sizeof(d->job.error));
 	if (ret)
 		return fail(d, ret, "%s", d->job.error);
 	bm = mig_rc_bitmap_encode(&d->vm, &len);
 	if (!bm)
 		return fail(d, -ENOMEM, "out of memory");
-	ret = kmig_io_all(d->sock, bm, len, true);
+	ret = kmig_io_all(d->recv.ch[0].sock, bm, len, true);
 	free(bm);
 	if (ret)
 		return mig_link_io_fail(&d->link, ret,
 					"cannot send the received-page bitmap: %s",
 					strerror(-ret));
-	mig_hs_out_init(&d->out, d->sock, uuid);
+	mig_hs_out_init(&d->out, d->recv.ch[0].sock, uuid);
 	ret = mig_hs_pinger_start(&d->pinger, &d->out, &d->link, NULL,
 				  NULL);
 	if (ret)
@@ -460,11 +455,11 @@ static int recover(struct rc_dst *d)
 	mig_bt_ask_vcpus(&d->bt, &d->vm.vmm, d->o.cmd);
 	ret = take_faults(d);
 	if (!ret)
-		ret = listen_on(d);
-	if (!ret)
-		ret = accept_source(d);
+		ret = accept_main(d);
 	if (!ret)
 		ret = meet(d);
+	if (!ret)
+		ret = accept_pages(d);
 	if (!ret)
 		ret = receive(d);
 	stop_faulter(d);
@@ -481,37 +476,52 @@ static int recover(struct rc_dst *d)
 	return 0;
 }
 
+/* The job's pages, from every channel's counters. */
+static void count(struct rc_dst *d)
+{
+	unsigned int i;
+
+	d->job.channels = d->recv.nchan;
+	for (i = 0; i < d->recv.nchan; i++) {
+		d->job.memory_normal += d->recv.ch[i].pages;
+		d->job.memory_constant += d->recv.ch[i].zero;
+		if (i)
+			d->job.pc_pushed += d->recv.ch[i].pages +
+					    d->recv.ch[i].zero;
+	}
+	d->job.data_processed = (d->job.memory_normal +
+				 d->job.memory_constant) * MIG_PAGE;
+}
+
 int postcopy_recover_main(int argc, char *argv[])
 {
 	struct rc_dst *d = calloc(1, sizeof(*d));
 	char err[sizeof(d->job.error)];
+	unsigned int i;
 	int ret, status;
 
 	if (!d)
 		return 1;
-	ret = parse(&d->o, argc, argv);
+	ret = parse(&d->o, &d->want, argc, argv);
 	if (ret) {
 		free(d);
 		return ret > 0 ? 0 : 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	d->lsock = d->sock = d->ffd = d->stop[0] = d->stop[1] = -1;
+	d->ffd = d->stop[0] = d->stop[1] = -1;
 	d->vm.ctx_fd = d->vm.vmm.fd = -1;
 	mig_link_init(&d->link);
 	mig_job_start(&d->job);
 	d->job.postcopy = true;
-	d->job.channels = 1;
-	d->bounce = aligned_alloc(MIG_PAGE, KMIG_STREAM_MAX_BATCH * MIG_PAGE);
-	if (d->bounce)
-		recover(d);
-	else
-		fail(d, -ENOMEM, "out of memory");
+	mig_recv_init(&d->recv, &d->link, &d->vm, d->o.io_timeout_s);
+	recover(d);
+	if (d->acc_open)
+		mig_accept_close(&d->acc);
 	if (d->pinger.started)
 		mig_hs_pinger_stop(&d->pinger);
 	stop_faulter(d);
 	ret = mig_link_cause(&d->link, err, sizeof(err));
-	d->job.data_processed = (d->job.memory_normal +
-				 d->job.memory_constant) * MIG_PAGE;
+	count(d);
 	if (d->bt_inited)
 		mig_bt_stats(&d->bt, &d->job.pc_bt);
 	mig_job_end(&d->job, ret, err);
@@ -525,10 +535,10 @@ int postcopy_recover_main(int argc, char *argv[])
 		return status;
 	if (d->ffd >= 0)
 		close(d->ffd);
-	if (d->sock >= 0)
-		close(d->sock);
-	if (d->lsock >= 0)
-		close(d->lsock);
+	for (i = 0; i < d->recv.nchan; i++)
+		if (d->recv.ch[i].sock >= 0)
+			close(d->recv.ch[i].sock);
+	mig_recv_free(&d->recv);
 	if (d->stop[0] >= 0) {
 		close(d->stop[0]);
 		close(d->stop[1]);
@@ -539,7 +549,6 @@ int postcopy_recover_main(int argc, char *argv[])
 	if (d->vm.ctx_fd >= 0)
 		mig_vm_detach(&d->vm);
 	mig_link_destroy(&d->link);
-	free(d->bounce);
 	free(d);
 	return status;
 }

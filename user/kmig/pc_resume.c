@@ -5,27 +5,35 @@
  *
  * A new process, after the link (or an agent) was lost after RUN: the
  * source's VMM still holds the guest as it was at the pause (paused,
- * "migrated"). Connect to `kmig postcopy-recover`, send the resume hello,
- * read the destination's received-page bitmap, and send every page that
- * has memory here and none there, as one RAM section in a stream of its
- * own. Page requests on the return path are answered between batches,
- * before any further background page. Once the stream is out, the
- * destination's COMPLETE ends it. Whatever fails, the guest stays paused
+ * "migrated"). Connect the main channel to `kmig postcopy-recover`, send
+ * its hello and the resume hello, read the destination's received-page
+ * bitmap, connect the page channels (each with its hello, and TLS as the
+ * main one), and push every page that has memory here and none there
+ * over the page channels with the senders of a migration (sender.h),
+ * one round of them. The main channel is the urgent path: page requests
+ * on the return path are answered there, by a thread of their own, never
+ * behind a background page, and the push goes on from each. Once the
+ * push is out, the main stream ends and the destination's COMPLETE ends
+ * the recovery. Whatever fails, on any channel, the guest stays paused
  * here and the recovery can be run again.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ctx.h"
 #include "handshake.h"
+#include "hello.h"
 #include "mig.h"
 #include "postcopy.h"
 #include "recover.h"
+#include "sender.h"
 
 #define RC_QUEUE	4096	/* requests not answered yet, at most */
 
@@ -35,19 +43,26 @@ struct rc_src {
 	struct mig_vm vm;
 	struct mig_link link;
 	struct mig_hs_reader rp;
-	struct kmig_enc enc;
-	int sock;
+	struct mig_senders senders;
+	unsigned int nchan;		/* main included */
+	int sock[1 + MIG_MAX_CHANNELS];
+	struct mig_chan ch[1 + MIG_MAX_CHANNELS];
 	uint8_t uuid[16];
-	/* the return path's requests, a ring, under link.lock */
+	/* the return path's requests, a ring, for the urgent thread */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	uint64_t q[RC_QUEUE];
 	unsigned int head, n;
-	uint64_t requests;
-	uint8_t *buf;			/* KMIG_STREAM_MAX_BATCH pages */
+	bool stop;
+	pthread_t urgent;
+	bool urgent_started;
+	uint64_t answered;
+	uint8_t *buf;			/* one page */
 };
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
 
-/* The return path's reader: a REQUEST, checked, into the ring. */
+/* The return path's reader: a REQUEST, checked, to the urgent thread. */
 static int on_request(void *opaque, uint64_t value)
 {
 	struct rc_src *s = opaque;
@@ -59,189 +74,181 @@ static int on_request(void *opaque, uint64_t value)
 		return fail(s, -EPROTO,
 			    "the destination requested page %llu of slot %u, which this VM does not have",
 			    (unsigned long long)page, slot);
-	pthread_mutex_lock(&s->link.lock);
+	pthread_mutex_lock(&s->lock);
 	if (s->n < RC_QUEUE)
 		s->q[(s->head + s->n++) % RC_QUEUE] = value;
 	else
 		ret = -ENOBUFS;
-	s->requests++;
-	pthread_mutex_unlock(&s->link.lock);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 	if (ret)
 		return fail(s, ret, "more than %u page requests pending",
 			    RC_QUEUE);
 	return 0;
 }
 
-static bool next_request(struct rc_src *s, uint64_t *value)
-{
-	bool got;
-
-	pthread_mutex_lock(&s->link.lock);
-	got = s->n;
-	if (got) {
-		*value = s->q[s->head];
-		s->head = (s->head + 1) % RC_QUEUE;
-		s->n--;
-	}
-	pthread_mutex_unlock(&s->link.lock);
-	return got;
-}
-
 /*
- * @n pages of slot @i (ascending page numbers in @pages) into the stream:
- * the zero ones as RAM_ZERO, the others as one RAM_PAGES. Each is sent
- * at most once in the background (its bit in the slot's need bitmap).
+ * Requested page @page of the @i-th slot, now, on the main channel, and
+ * the push goes on from there. The push does not send it again unless it
+ * already took its chunk (the destination installs the first copy).
  */
-static int send_pages(struct rc_src *s, unsigned int i, const uint64_t *pages,
-		      unsigned int n)
+static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 {
 	const struct mig_slot *sl = &s->vm.slots[i];
-	const void *data[KMIG_STREAM_MAX_BATCH];
-	uint64_t full[KMIG_STREAM_MAX_BATCH];
-	unsigned int k, nf = 0;
-	uint8_t *p;
+	struct kmig_section sec = {
+		.type = KMIG_REC_SECTION_PART, .id = KMIG_RECOVER_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "recover",
+	};
+	struct kmig_enc *e = &s->ch[0].enc;
+	const void *data[1] = { s->buf };
+	bool zero;
 	int ret;
 
-	for (k = 0; k < n; k++) {
-		p = s->buf + nf * MIG_PAGE;
-		ret = kmig_ctx_read(s->vm.ctx_fd, sl->id, pages[k] * MIG_PAGE,
-				    p, MIG_PAGE);
-		if (ret)
-			return fail(s, ret, "cannot read page %llu of slot %u: %s",
-				    (unsigned long long)pages[k], sl->id,
-				    strerror(-ret));
-		sl->bitmap[pages[k] / 64] &= ~(1ull << (pages[k] % 64));
-		if (kmig_page_is_zero(p)) {
-			ret = kmig_enc_zero(&s->enc, sl->id, pages[k], 1);
-			s->job.memory_constant++;
-			if (ret)
-				break;
-			continue;
-		}
-		data[nf] = p;
-		full[nf++] = pages[k];
-	}
-	s->job.memory_normal += nf;
-	if (!ret && nf)
-		ret = kmig_enc_pages(&s->enc, sl->id, full, nf, data);
+	ret = kmig_ctx_read(s->vm.ctx_fd, sl->id, page * MIG_PAGE, s->buf,
+			    MIG_PAGE);
+	if (ret)
+		return fail(s, ret, "cannot read page %llu of slot %u: %s",
+			    (unsigned long long)page, sl->id, strerror(-ret));
+	__atomic_fetch_and(&sl->bitmap[page / 64], ~(1ull << (page % 64)),
+			   __ATOMIC_RELAXED);
+	mig_senders_seek(&s->senders, i, page);
+	mig_chan_begin(&s->ch[0]);
+	zero = kmig_page_is_zero(s->buf);
+	ret = kmig_enc_section(e, &sec);
 	if (!ret)
-		ret = kmig_enc_flush(&s->enc);
+		ret = zero ? kmig_enc_zero(e, sl->id, page, 1) :
+		      kmig_enc_pages(e, sl->id, &page, 1, data);
+	if (zero)
+		s->job.memory_constant++;
+	else
+		s->job.memory_normal++;
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(e, &sec);
+	if (!ret)
+		ret = kmig_enc_flush(e);
+	mig_chan_end(&s->ch[0]);
 	if (ret)
 		return mig_link_io_fail(&s->link, ret,
-					"cannot send to the destination: %s",
+					"main channel: cannot answer a request: %s",
 					strerror(-ret));
 	return 0;
 }
 
-/* Every pending request, now, one page each. */
-static int answer_requests(struct rc_src *s)
+/*
+ * The urgent thread: each request, oldest first, as it comes; once
+ * stopped, those still queued, then it ends.
+ */
+static void *urgent(void *arg)
 {
-	uint64_t value, page;
-	int ret;
+	struct rc_src *s = arg;
+	uint64_t value;
 
-	while (next_request(s, &value)) {
-		page = value & 0xffffffffu;
-		ret = send_pages(s, mig_vm_slot_index(&s->vm, value >> 32),
-				 &page, 1);
-		if (ret)
-			return ret;
-		s->job.pc_requests++;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->n && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->n)
+			break;
+		value = s->q[s->head];
+		s->head = (s->head + 1) % RC_QUEUE;
+		s->n--;
+		pthread_mutex_unlock(&s->lock);
+		if (answer(s, mig_vm_slot_index(&s->vm, value >> 32),
+			   value & 0xffffffffu))
+			return NULL;
+		pthread_mutex_lock(&s->lock);
+		s->answered++;
 	}
-	return 0;
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
 }
 
-/* The pages of every slot's need bitmap, requests first between batches. */
-static int send_needed(struct rc_src *s)
+static void stop_urgent(struct rc_src *s)
 {
-	uint64_t pages[KMIG_STREAM_MAX_BATCH], p;
-	unsigned int i, n;
-	int ret;
-
-	for (i = 0; i < s->vm.nslots; i++) {
-		const struct mig_slot *sl = &s->vm.slots[i];
-
-		for (p = 0; p < sl->npages;) {
-			ret = answer_requests(s);
-			if (ret)
-				return ret;
-			for (n = 0; p < sl->npages && n < KMIG_STREAM_MAX_BATCH;
-			     p++)
-				if (sl->bitmap[p / 64] & (1ull << (p % 64)))
-					pages[n++] = p;
-			if (!n)
-				continue;
-			ret = send_pages(s, i, pages, n);
-			if (ret)
-				return ret;
-			s->job.pc_pushed += n;
-		}
-	}
-	return answer_requests(s);
+	if (!s->urgent_started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->urgent, NULL);
+	s->urgent_started = false;
 }
 
-static int section(struct rc_src *s, uint8_t type)
+/*
+ * Channel @i of the recovery to --to, with its TLS and its hello; a
+ * refusal is retried for 5 s (the destination may be starting).
+ */
+static int connect_chan(struct rc_src *s, unsigned int i)
 {
-	struct kmig_section sec = {
-		.type = type, .id = KMIG_RECOVER_SECTION,
-		.kind = KMIG_SEC_RAM, .version = 1, .name = "recover",
-	};
-
-	return kmig_enc_section(&s->enc, &sec);
-}
-
-/* A connection to --to; a refusal is retried for 5 s (it may start). */
-static int connect_to(struct rc_src *s)
-{
+	struct kmig_hello h = { .channel = i, .nchannels = s->nchan };
 	uint64_t until = kmig_now_ns() + 5000000000ull;
-	int ret;
+	uint8_t hello[KMIG_HELLO_SIZE];
+	char name[MIG_ADDR_STRLEN];
+	int fd, ret;
 
 	for (;;) {
-		s->sock = socket(s->o->addr.ss.ss_family,
-				 SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (s->sock < 0)
-			return -errno;
-		mig_sock_setup(s->sock, s->o->io_timeout_s);
-		if (!connect(s->sock, (struct sockaddr *)&s->o->addr.ss,
+		fd = socket(s->o->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+			    0);
+		if (fd < 0)
+			return fail(s, -errno, "socket: %s", strerror(errno));
+		mig_sock_setup(fd, s->o->io_timeout_s);
+		if (!connect(fd, (struct sockaddr *)&s->o->addr.ss,
 			     s->o->addr.len))
 			break;
 		ret = -errno;
-		close(s->sock);
-		s->sock = -1;
+		close(fd);
 		if (ret != -ECONNREFUSED || kmig_now_ns() > until)
-			return ret;
+			return fail(s, ret, "cannot connect %s %u to the destination at %s: %s",
+				    i ? "page channel" : "main channel", i,
+				    mig_addr_str(&s->o->addr.ss, name),
+				    strerror(-ret));
 		usleep(50000);
 	}
-	mig_link_add(&s->link, s->sock);
-	return mig_tls_client(s->o, &s->job, s->sock, s->job.error,
-			      sizeof(s->job.error));
+	s->sock[i] = fd;
+	mig_link_add(&s->link, fd);
+	ret = mig_tls_client(s->o, &s->job, fd, s->job.error,
+			     sizeof(s->job.error));
+	if (ret)
+		return fail(s, ret, "channel %u: %s", i, s->job.error);
+	memcpy(h.uuid, s->uuid, 16);
+	kmig_hello_encode(&h, hello);
+	ret = kmig_io_all(fd, hello, sizeof(hello), true);
+	if (ret)
+		return mig_link_io_fail(&s->link, ret,
+					"channel %u: cannot send the hello: %s",
+					i, strerror(-ret));
+	return 0;
 }
 
-/* Connect, hello, the bitmap: each slot's ->bitmap is what it lacks. */
+/*
+ * The main channel, the hello, the bitmap (each slot's ->bitmap is then
+ * what the destination lacks), and the page channels.
+ */
 static int meet(struct rc_src *s)
 {
-	char name[MIG_ADDR_STRLEN];
 	uint64_t w, need = 0;
 	unsigned int i;
 	uint8_t *hello;
 	size_t len;
 	int ret;
 
-	ret = connect_to(s);
-	if (ret)
-		return fail(s, ret, "cannot connect to the destination at %s: %s",
-			    mig_addr_str(&s->o->addr.ss, name),
-			    s->job.error[0] ? s->job.error : strerror(-ret));
 	if (getrandom(s->uuid, sizeof(s->uuid), 0) != sizeof(s->uuid))
 		return fail(s, -EIO, "getrandom: %s", strerror(errno));
+	ret = connect_chan(s, 0);
+	if (ret)
+		return ret;
 	hello = mig_rc_hello_encode(&s->vm, s->uuid, &len);
 	if (!hello)
 		return fail(s, -ENOMEM, "out of memory");
-	ret = kmig_io_all(s->sock, hello, len, true);
+	ret = kmig_io_all(s->sock[0], hello, len, true);
 	free(hello);
 	if (ret)
-		return fail(s, ret, "cannot send the resume hello: %s",
-			    strerror(-ret));
-	ret = mig_rc_recv_bitmap(s->sock, &s->vm, s->job.error,
+		return mig_link_io_fail(&s->link, ret,
+					"cannot send the resume hello: %s",
+					strerror(-ret));
+	ret = mig_rc_recv_bitmap(s->sock[0], &s->vm, s->job.error,
 				 sizeof(s->job.error));
 	if (ret)
 		return fail(s, ret, "%s", s->job.error);
@@ -254,7 +261,11 @@ static int meet(struct rc_src *s)
 		}
 	}
 	s->job.memory_remaining = need * MIG_PAGE;
-	return 0;
+	for (i = 1; i < s->nchan && !ret; i++)
+		ret = connect_chan(s, i);
+	if (!ret)
+		mig_tls_note(s->o, &s->job);
+	return ret;
 }
 
 /* The guest here must be the one handed over in postcopy: paused, gone. */
@@ -273,6 +284,87 @@ static int check_vmm(struct rc_src *s)
 	return 0;
 }
 
+/*
+ * Every channel's stream header and CAPS; the main one opens the
+ * "recover" section, a part of which carries each answer (a PING may
+ * come between two); each page channel says
+ * POSTCOPY (its pages are installed, never written over).
+ */
+static int start_streams(struct rc_src *s)
+{
+	struct kmig_section sec = {
+		.type = KMIG_REC_SECTION_START, .id = KMIG_RECOVER_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "recover",
+	};
+	struct kmig_scmd cmd = { .id = KMIG_SCMD_POSTCOPY };
+	struct kmig_enc *e;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->nchan; i++) {
+		mig_chan_init(&s->ch[i], s->sock[i], i, 0);
+		e = &s->ch[i].enc;
+		ret = kmig_enc_header(e);
+		if (!ret && !i)
+			ret = kmig_enc_caps(e, KMIG_SCAP_POSTCOPY, 0);
+		if (!ret && !i)
+			ret = kmig_enc_section(e, &sec);
+		sec.type = KMIG_REC_SECTION_FOOTER;
+		if (!ret && !i)
+			ret = kmig_enc_section(e, &sec);
+		if (!ret && i)
+			ret = kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL |
+					    KMIG_SCAP_POSTCOPY, 0);
+		if (!ret && i)
+			ret = kmig_enc_cmd(e, &cmd);
+		if (!ret)
+			ret = kmig_enc_flush(e);
+		if (ret)
+			return mig_link_io_fail(&s->link, ret, "channel %u: %s",
+						i, strerror(-ret));
+	}
+	return 0;
+}
+
+/* The "recover" section's end, ROUND_SYNC 0 and END_OF_STREAM. */
+static int end_main(struct rc_src *s)
+{
+	struct kmig_section sec = {
+		.type = KMIG_REC_SECTION_END, .id = KMIG_RECOVER_SECTION,
+		.kind = KMIG_SEC_RAM, .version = 1, .name = "recover",
+	};
+	int ret;
+
+	mig_chan_begin(&s->ch[0]);
+	ret = kmig_enc_section(&s->ch[0].enc, &sec);
+	sec.type = KMIG_REC_SECTION_FOOTER;
+	if (!ret)
+		ret = kmig_enc_section(&s->ch[0].enc, &sec);
+	if (!ret)
+		ret = mig_chan_round_sync(&s->ch[0], 0, true);
+	mig_chan_end(&s->ch[0]);
+	if (ret)
+		return mig_link_io_fail(&s->link, ret, "main channel: %s",
+					strerror(-ret));
+	return 0;
+}
+
+/* Pages the page channels sent so far, and into @bytes their bytes. */
+static uint64_t pushed(struct rc_src *s, uint64_t *normal, uint64_t *bytes)
+{
+	uint64_t n = 0, z = 0, b = 0;
+	unsigned int i;
+
+	for (i = 1; i < s->nchan; i++) {
+		n += __atomic_load_n(&s->ch[i].pages, __ATOMIC_RELAXED);
+		z += __atomic_load_n(&s->ch[i].zero, __ATOMIC_RELAXED);
+		b += __atomic_load_n(&s->ch[i].bytes, __ATOMIC_RELAXED);
+	}
+	*normal = n;
+	*bytes = b;
+	return n + z;
+}
+
 static int resume(struct rc_src *s)
 {
 	uint16_t type;
@@ -282,8 +374,17 @@ static int resume(struct rc_src *s)
 	ret = meet(s);
 	if (ret)
 		return ret;
+	/* a test's fault of a page channel (or the source) comes here */
+	kmig_stop_at("resume");
+	ret = start_streams(s);
+	if (ret)
+		return ret;
+	if (mig_senders_start(&s->senders, &s->vm, &s->link, s->ch,
+			      s->nchan - 1) ||
+	    mig_senders_seekable(&s->senders))
+		return fail(s, -ENOMEM, "cannot start the page channels' senders");
 	s->rp = (struct mig_hs_reader) {
-		.link = &s->link, .sock = s->sock,
+		.link = &s->link, .sock = s->sock[0],
 		.io_timeout_s = s->o->io_timeout_s,
 		.on_request = on_request, .opaque = s,
 	};
@@ -291,26 +392,18 @@ static int resume(struct rc_src *s)
 	ret = mig_hs_reader_start(&s->rp);
 	if (ret)
 		return fail(s, ret, "cannot start the return path's reader");
-	kmig_enc_init_fd(&s->enc, s->sock);
-	ret = kmig_enc_header(&s->enc);
-	if (!ret)
-		ret = kmig_enc_caps(&s->enc, KMIG_SCAP_POSTCOPY, 0);
-	if (!ret)
-		ret = section(s, KMIG_REC_SECTION_FULL);
+	if (pthread_create(&s->urgent, NULL, urgent, s))
+		return fail(s, -EAGAIN, "cannot start the urgent thread");
+	s->urgent_started = true;
+	mig_senders_post(&s->senders, 0, KMIG_REC_SECTION_FULL, true);
+	ret = mig_senders_wait(&s->senders);
+	/* the requests still queued, answered; later ones follow pushed pages */
+	stop_urgent(s);
+	if (ret || mig_link_failed(&s->link))
+		return -ECANCELED;
+	ret = end_main(s);
 	if (ret)
-		return mig_link_io_fail(&s->link, ret, "cannot send: %s",
-					strerror(-ret));
-	kmig_stop_at("resume");
-	ret = send_needed(s);
-	if (!ret)
-		ret = section(s, KMIG_REC_SECTION_FOOTER);
-	if (!ret)
-		ret = kmig_enc_eos(&s->enc);
-	if (!ret)
-		ret = kmig_enc_flush(&s->enc);
-	if (ret)
-		return mig_link_io_fail(&s->link, ret, "cannot send: %s",
-					strerror(-ret));
+		return ret;
 	do
 		ret = mig_link_take(&s->link, 1000, &type, &value);
 	while (ret == -EAGAIN);
@@ -326,26 +419,47 @@ static int resume(struct rc_src *s)
 	return 0;
 }
 
+/* What the job says at the end: pages and bytes of every channel. */
+static void count(struct rc_src *s)
+{
+	uint64_t normal, bytes;
+
+	s->job.pc_pushed = pushed(s, &normal, &bytes);
+	s->job.pc_background_bytes = bytes;
+	s->job.pc_urgent_bytes = s->ch[0].inited ? s->ch[0].enc.bytes : 0;
+	s->job.memory_normal += normal;
+	s->job.memory_constant += s->job.pc_pushed - normal;
+	s->job.pc_requests = s->answered;
+	s->job.memory_remaining = 0;
+	s->job.data_processed = s->job.memory_normal * MIG_PAGE;
+}
+
 int postcopy_resume(struct mig_opts *o)
 {
 	struct rc_src *s = calloc(1, sizeof(*s));
 	char err[sizeof(s->job.error)];
 	bool met = false;
+	unsigned int i;
 	int ret;
 
 	if (!s)
 		return 1;
 	s->o = o;
-	s->sock = -1;
+	s->nchan = o->channels;
+	for (i = 0; i <= MIG_MAX_CHANNELS; i++)
+		s->sock[i] = -1;
 	s->vm.ctx_fd = s->vm.vmm.fd = -1;
 	mig_link_init(&s->link);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
 	mig_job_start(&s->job);
 	s->job.postcopy = true;
-	s->job.channels = 1;
-	s->buf = aligned_alloc(MIG_PAGE, KMIG_STREAM_MAX_BATCH * MIG_PAGE);
+	s->job.channels = s->nchan;
+	s->buf = aligned_alloc(MIG_PAGE, MIG_PAGE);
 	ret = s->buf ? 0 : -ENOMEM;
+	/* read only: the senders read present pages through the map */
 	if (!ret)
-		ret = mig_vm_attach(&s->vm, o->vmm, 0, s->job.error,
+		ret = mig_vm_attach(&s->vm, o->vmm, PROT_READ, s->job.error,
 				    sizeof(s->job.error));
 	if (!ret)
 		ret = mig_vm_present(&s->vm, s->job.error, sizeof(s->job.error));
@@ -358,22 +472,27 @@ int postcopy_resume(struct mig_opts *o)
 		met = true;
 		resume(s);
 	}
+	stop_urgent(s);
+	mig_senders_stop(&s->senders);
 	if (s->rp.started)
 		mig_hs_reader_stop(&s->rp, 1000);
 	ret = mig_link_cause(&s->link, err, sizeof(err));
-	s->job.memory_remaining = 0;
-	s->job.data_processed = s->job.memory_normal * MIG_PAGE;
+	count(s);
 	mig_job_end(&s->job, ret, err);
 	mig_report(o, &s->job, true);
 	if (ret)
 		fprintf(stderr, "kmig migrate: %s%s\n", err,
 			met ? "; the guest stays paused here: run the recovery again" : "");
-	kmig_enc_free(&s->enc);
-	if (s->sock >= 0)
-		close(s->sock);
+	for (i = 0; i < s->nchan; i++) {
+		mig_chan_free(&s->ch[i]);
+		if (s->sock[i] >= 0)
+			close(s->sock[i]);
+	}
 	mig_vm_present_free(&s->vm);
 	mig_vm_detach(&s->vm);
 	mig_link_destroy(&s->link);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
 	free(s->buf);
 	free(s);
 	return !ret ? 0 : met ? 3 : 1;
