@@ -195,49 +195,63 @@ static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base, u64 skip)
 }
 
 /*
- * A KVM_LOG slot that is logging: move KVM's bits (the provider gets and
- * clears them) into the slot's log, where they stay until a harvest
- * clears them. Nothing is touched unless the provider answered whole.
+ * KVM's bits of a KVM_LOG slot that is logging, which the provider got and
+ * cleared, in a new array (*@kbm, NULL for other slots). KVM re-armed
+ * their pages itself: the harvest reports them beside kmig's own and
+ * re-arms only its own. Nothing is touched unless the provider answered
+ * whole.
  */
-static int kvm_log_fetch(struct kmig_slot *slot)
+static int kvm_log_fetch(struct kmig_slot *slot, u64 **kbm)
+{
+	unsigned long nwords = BITS_TO_LONGS(slot->npages);
+	int ret;
+
+	*kbm = NULL;
+	if (!(slot->flags & KMIG_SLOT_KVM_LOG) || !READ_ONCE(slot->logging))
+		return 0;
+	*kbm = kvmalloc_array(nwords, sizeof(**kbm), GFP_KERNEL);
+	if (!*kbm)
+		return -ENOMEM;
+	ret = kmig_provider_call(slot->ctx, KMIG_LOG_HARVEST, slot, *kbm);
+	if (ret) {
+		kvfree(*kbm);
+		*kbm = NULL;
+	}
+	return ret;
+}
+
+/* KVM's bits from word @first on, not reported: into kmig's log. */
+static void kvm_log_keep(struct kmig_slot *slot, const u64 *kbm,
+			 unsigned long first)
 {
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), i;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
-	u64 *bm;
-	int ret;
 
-	if (!(slot->flags & KMIG_SLOT_KVM_LOG) || !READ_ONCE(slot->logging))
-		return 0;
-	bm = kvmalloc_array(nwords, sizeof(*bm), GFP_KERNEL);
-	if (!bm)
-		return -ENOMEM;
-	ret = kmig_provider_call(slot->ctx, KMIG_LOG_HARVEST, slot, bm);
-	for (i = 0; !ret && i < nwords; i++) {
-		if (bm[i])
-			atomic64_or(bm[i], &words[i]);
+	for (i = first; kbm && i < nwords; i++) {
+		if (kbm[i])
+			atomic64_or(kbm[i], &words[i]);
 		if (!(i % 4096))
 			cond_resched();
 	}
-	kvfree(bm);
-	return ret;
 }
 
 static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 {
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
+	u64 *buf, *kbm, w, pg, kw;
 	struct zap_spans z;
-	u64 *buf, w, pg;
 	long ret;
 
-	ret = kvm_log_fetch(slot);
+	ret = kvm_log_fetch(slot, &kbm);
 	if (ret)
 		return ret;
 	zap_begin(&z, slot);
 	buf = kmalloc_array(CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
 	if (!buf) {
-		zap_end(&z);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		c = 0;
+		goto out;
 	}
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
@@ -248,27 +262,37 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 			 */
 			w = atomic64_read(&words[c + j]);
 			pg = fold_pg_dirty(slot, (c + j) * 64, w);
+			kw = kbm ? kbm[c + j] : 0;
 			if (clear) {
 				buf[j] = (w || pg) ?
 					 pg | atomic64_xchg(&words[c + j], 0) :
 					 0;
 			} else {
-				if (pg)
-					atomic64_or(pg, &words[c + j]);
+				/* Kept until a harvest with clear. */
+				if (pg | kw)
+					atomic64_or(pg | kw, &words[c + j]);
 				buf[j] = atomic64_read(&words[c + j]);
 			}
 		}
-		if (clear)
+		if (clear) {
 			rearm(&z, c * 64, buf, n);
+			for (j = 0; kbm && j < n; j++)
+				buf[j] |= kbm[c + j];
+		}
 		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
 			/* Nothing reached the caller: give the bits back. */
 			for (j = 0; clear && j < n; j++)
 				atomic64_or(buf[j], &words[c + j]);
 			ret = -EFAULT;
+			c += n;
 			break;
 		}
 		cond_resched();
 	}
+out:
+	if (ret)
+		kvm_log_keep(slot, kbm, c);
+	kvfree(kbm);
 	kfree(buf);
 	zap_end(&z);
 	return ret;

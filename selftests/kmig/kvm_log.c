@@ -281,6 +281,19 @@ TEST_F(kvm_log, harvest_reports_both_logs)
 	EXPECT_TRUE(bit(c.bm, 7));
 	EXPECT_TRUE(bit(c.bm, 70));
 
+	/* A get without clear keeps KVM's bits in kmig's log. */
+	memset(kvm_bm, 0, sizeof(kvm_bm));
+	kvm_bm[0] = 1ULL << 20;
+	call_start(&c, self->fd, KMIG_GET_DIRTY_LOG, 0);
+	ASSERT_EQ(0, next_request(pfd, &rq));
+	EXPECT_EQ(0, provide(pfd, rq.seq, 0, 1, kvm_bm, 16));
+	ASSERT_EQ(0, call_end(&c));
+	EXPECT_EQ(1, count(c.bm));
+	EXPECT_TRUE(bit(c.bm, 20));
+	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
+	EXPECT_EQ(1, count(c.bm));
+	EXPECT_TRUE(bit(c.bm, 20));
+
 	/* A provider error reaches the caller; kmig's bits wait. */
 	self->tracked[4 * PAGE_SZ] = 1;
 	harvest_start(&c, self->fd);
