@@ -26,6 +26,17 @@ static inline void release_fault_lock(struct vm_fault *vmf)
 }
 #endif
 
+/* Zap the PTEs of [@addr, @addr + @size) in @vma; 6.3 renamed the export. */
+static inline void kmig_zap_vma_range(struct vm_area_struct *vma,
+				      unsigned long addr, unsigned long size)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+	zap_page_range(vma, addr, size);
+#else
+	zap_page_range_single(vma, addr, size, NULL);
+#endif
+}
+
 #ifdef CONFIG_NUMA
 /*
  * vm_operations_struct.get_policy: 6.7 added the interleave index. kmig

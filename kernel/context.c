@@ -33,7 +33,7 @@
 
 #define KMIG_FS_MAGIC	0x6b6d6967
 
-static struct vfsmount *kmig_mnt;
+struct vfsmount *kmig_mnt;
 /*
  * Context ids only grow (a u32 would take years of opens to wrap) and are
  * given out under kmig_ctx_list_lock, so the context list is in id order
@@ -144,7 +144,8 @@ static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
 	slot->ctx = ctx;
 	slot->id = ms->slot;
 	slot->flags = ms->flags;
-	slot->logging = !!slot->dirty;
+	/* A KVM_LOG slot starts stopped: its provider has heard nothing. */
+	slot->logging = slot->dirty && !(ms->flags & KMIG_SLOT_KVM_LOG);
 	slot->gpa = ms->guest_phys_addr;
 	slot->npages = npages;
 	slot->pgoff = KMIG_SLOT_OFFSET(ms->slot) >> PAGE_SHIFT;
@@ -201,6 +202,7 @@ static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
 	if (copy_from_user(&ms, argp, sizeof(ms)))
 		return -EFAULT;
 	if (ms.flags & ~KMIG_SLOT_FLAGS_ALL || ms.slot >= KMIG_MAX_SLOTS ||
+	    ((ms.flags & KMIG_SLOT_KVM_LOG) && !(ms.flags & KMIG_SLOT_DIRTY_LOG)) ||
 	    !PAGE_ALIGNED(ms.guest_phys_addr) || !PAGE_ALIGNED(ms.memory_size))
 		return -EINVAL;
 	if (ms.memory_size > KMIG_MAX_SLOT_SIZE ||
@@ -270,6 +272,10 @@ long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KMIG_SET_DIRTY_LOGGING:
 	case KMIG_GET_PRESENT_BITMAP:
 		return kmig_dirty_ioctl(ctx, cmd, argp);
+	case KMIG_VIEW_FD:
+		return kmig_view_fd(file, argp);
+	case KMIG_LOG_PROVIDER_FD:
+		return kmig_provider_fd(ctx, argp);
 	}
 	return -ENOTTY;
 }
@@ -317,6 +323,8 @@ int kmig_ctx_open(struct file *file)
 	mutex_init(&ctx->server_mutex);
 	xa_init(&ctx->slots);
 	kmig_fault_ctx_init(ctx);
+	kmig_provider_ctx_init(ctx);
+	kmig_view_ctx_init(ctx);
 
 	file->private_data = ctx;
 	file->f_mapping = ctx->inode->i_mapping;

@@ -46,6 +46,24 @@ struct kmig_slot {
 	atomic_t nr_maps;
 };
 
+/*
+ * The KVM log provider of a context (provider.c): one request at a time,
+ * from the harvest to the VMM that reads KVM's log and back.
+ */
+struct kmig_log_prov {
+	struct mutex call_mutex;	/* one request in flight */
+	struct mutex lock;		/* the fields below */
+	struct file *file;		/* the provider fd, if attached */
+	u32 gen;			/* bumped on attach and detach */
+	u32 state;			/* PROV_* in provider.c */
+	int status;			/* the answer's */
+	struct kmig_log_request req;
+	u64 **bitmaps;			/* HARVEST: one per slot in @req */
+	unsigned long *nwords;		/* each bitmap's length */
+	wait_queue_head_t readers;	/* the provider, for a request */
+	wait_queue_head_t answer;	/* the caller, for the answer */
+};
+
 struct kmig_stats {
 	atomic64_t faults;		/* missing faults reported */
 	atomic64_t installed_copy;
@@ -114,6 +132,12 @@ struct kmig_ctx {
 	bool keep_waiting;		/* on loss: wait for the next server */
 	wait_queue_head_t page_wait[1 << KMIG_WAIT_HASH_BITS];
 
+	struct kmig_log_prov prov;	/* KMIG_SLOT_KVM_LOG slots' vCPU log */
+	/* Tracked VMAs (view.c), so a re-arm can spare the guest views. */
+	struct mutex tv_lock;
+	struct list_head tviews;	/* struct kmig_tview */
+	unsigned int nr_tviews;
+	bool tv_overflow;		/* one went unlisted: zap them all */
 	struct kmig_stats stats;
 };
 
@@ -159,6 +183,8 @@ void kmig_ctx_uninit(void);
 
 /* mem.c */
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma);
+int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma,
+		 bool guest);
 ssize_t kmig_mem_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t kmig_mem_write_iter(struct kiocb *iocb, struct iov_iter *from);
 struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero);
@@ -181,6 +207,26 @@ long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp);
 long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp);
 long kmig_fault_get_stats(struct kmig_ctx *ctx, void __user *argp);
 void kmig_fault_stats(struct kmig_ctx *ctx, struct kmig_ctx_stats *st);
+
+/* view.c */
+extern struct vfsmount *kmig_mnt;
+void kmig_view_ctx_init(struct kmig_ctx *ctx);
+long kmig_view_fd(struct file *file, void __user *argp);
+int kmig_view_tracked_add(struct vm_area_struct *vma);
+void kmig_view_tracked_del(struct vm_area_struct *vma);
+/* Pages [first, end) of a slot. */
+struct kmig_span {
+	unsigned long first, end;
+};
+
+void kmig_view_zap_tracked(struct kmig_slot *slot,
+			   const struct kmig_span *spans, unsigned int n);
+
+/* provider.c */
+void kmig_provider_ctx_init(struct kmig_ctx *ctx);
+int kmig_provider_fd(struct kmig_ctx *ctx, void __user *argp);
+int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
+		       u64 *bitmap);
 
 /* dirty.c */
 void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx);

@@ -51,14 +51,66 @@ void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 
 /* Pages closer than this are zapped in one go, with those between. */
 #define SPAN_GAP	64
+/* Bitmap words handled per step of a harvest: 32768 pages. */
+#define CHUNK_WORDS	512
 
-/* Remove the user PTEs of pages first .. end - 1 of @slot. */
-static void zap(struct kmig_slot *slot, unsigned long first,
-		unsigned long end)
+/* Most spans one re-arm step collects: one per SPAN_GAP pages at worst. */
+#define MAX_SPANS	(CHUNK_WORDS * 64 / SPAN_GAP + 1)
+
+/*
+ * Spans of pages to zap, in increasing order. A KVM_LOG
+ * slot zaps only its tracked views (view.c), all spans of a step in one
+ * go; others zap every mapping, span by span.
+ */
+struct zap_spans {
+	struct kmig_slot *slot;
+	unsigned int n;
+	struct kmig_span *spans;	/* NULL: zap at once */
+};
+
+static void zap_flush(struct zap_spans *z)
 {
-	unmap_mapping_range(slot->ctx->inode->i_mapping,
-			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
-			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+	kmig_view_zap_tracked(z->slot, z->spans, z->n);
+	z->n = 0;
+}
+
+/* Remove the user PTEs of pages first .. end - 1 of the slot. */
+static void zap(struct zap_spans *z, unsigned long first, unsigned long end)
+{
+	struct kmig_slot *slot = z->slot;
+
+	if (!z->spans) {
+		unmap_mapping_range(slot->ctx->inode->i_mapping,
+				    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
+				    (loff_t)(end - first) << PAGE_SHIFT, 0);
+		return;
+	}
+	if (z->n == MAX_SPANS)
+		zap_flush(z);
+	z->spans[z->n].first = first;
+	z->spans[z->n].end = end;
+	z->n++;
+}
+
+/*
+ * Start collecting spans for @slot. Without memory for them a KVM_LOG
+ * slot zaps every mapping: correct, only dearer for KVM.
+ */
+static void zap_begin(struct zap_spans *z, struct kmig_slot *slot)
+{
+	z->slot = slot;
+	z->n = 0;
+	z->spans = NULL;
+	if (slot->flags & KMIG_SLOT_KVM_LOG)
+		z->spans = kmalloc_array(MAX_SPANS, sizeof(*z->spans),
+					 GFP_KERNEL);
+}
+
+static void zap_end(struct zap_spans *z)
+{
+	if (z->spans)
+		zap_flush(z);
+	kfree(z->spans);
 }
 
 /* Wait for a .page_mkwrite that holds @page locked to finish. */
@@ -84,11 +136,12 @@ static void wait_unlocked(struct page *page)
  * ordered that bit before our look at PG_locked, so an unlocked page has
  * no such call in flight: only a locked page needs waiting for.
  */
-static void rearm(struct kmig_slot *slot, unsigned long base,
+static void rearm(struct zap_spans *z, unsigned long base,
 		  const u64 *bits, unsigned long nwords)
 {
 	unsigned long nbits = nwords * 64, i, first = 0, end = 0;
 	const unsigned long *b = (const unsigned long *)bits;
+	struct kmig_slot *slot = z->slot;
 	struct page *page;
 
 	for_each_set_bit(i, b, nbits)
@@ -101,12 +154,15 @@ static void rearm(struct kmig_slot *slot, unsigned long base,
 			continue;
 		}
 		if (end)
-			zap(slot, first, end);
+			zap(z, first, end);
 		first = base + i;
 		end = first + 1;
 	}
 	if (end)
-		zap(slot, first, end);
+		zap(z, first, end);
+	/* KVM_LOG: PG_dirty is not read, and the guest view sets it freely. */
+	if (slot->flags & KMIG_SLOT_KVM_LOG)
+		return;
 	for_each_set_bit(i, b, nbits) {
 		page = READ_ONCE(slot->pages[base + i]);
 		if (page && PageDirty(page))
@@ -125,7 +181,8 @@ static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base, u64 skip)
 	struct page *page;
 	u64 mask = 0;
 
-	if (!READ_ONCE(slot->logging))
+	/* KVM logs its kernel-mapping writes of a KVM_LOG slot itself. */
+	if (!READ_ONCE(slot->logging) || slot->flags & KMIG_SLOT_KVM_LOG)
 		return 0;
 	for (i = base; i < end; i++) {
 		if (skip & 1ULL << (i - base))
@@ -137,19 +194,65 @@ static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base, u64 skip)
 	return mask;
 }
 
-/* Bitmap words handled per step of a harvest: 32768 pages. */
-#define CHUNK_WORDS	512
+/*
+ * KVM's bits of a KVM_LOG slot that is logging, which the provider got and
+ * cleared, in a new array (*@kbm, NULL for other slots). KVM re-armed
+ * their pages itself: the harvest reports them beside kmig's own and
+ * re-arms only its own. Nothing is touched unless the provider answered
+ * whole.
+ */
+static int kvm_log_fetch(struct kmig_slot *slot, u64 **kbm)
+{
+	unsigned long nwords = BITS_TO_LONGS(slot->npages);
+	int ret;
+
+	*kbm = NULL;
+	if (!(slot->flags & KMIG_SLOT_KVM_LOG) || !READ_ONCE(slot->logging))
+		return 0;
+	*kbm = kvmalloc_array(nwords, sizeof(**kbm), GFP_KERNEL);
+	if (!*kbm)
+		return -ENOMEM;
+	ret = kmig_provider_call(slot->ctx, KMIG_LOG_HARVEST, slot, *kbm);
+	if (ret) {
+		kvfree(*kbm);
+		*kbm = NULL;
+	}
+	return ret;
+}
+
+/* KVM's bits from word @first on, not reported: into kmig's log. */
+static void kvm_log_keep(struct kmig_slot *slot, const u64 *kbm,
+			 unsigned long first)
+{
+	unsigned long nwords = BITS_TO_LONGS(slot->npages), i;
+	atomic64_t *words = (atomic64_t *)slot->dirty;
+
+	for (i = first; kbm && i < nwords; i++) {
+		if (kbm[i])
+			atomic64_or(kbm[i], &words[i]);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
 
 static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 {
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
-	u64 *buf, w, pg;
-	long ret = 0;
+	u64 *buf, *kbm, w, pg, kw;
+	struct zap_spans z;
+	long ret;
 
+	ret = kvm_log_fetch(slot, &kbm);
+	if (ret)
+		return ret;
+	zap_begin(&z, slot);
 	buf = kmalloc_array(CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
+	if (!buf) {
+		ret = -ENOMEM;
+		c = 0;
+		goto out;
+	}
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
 		for (j = 0; j < n; j++) {
@@ -159,28 +262,39 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 			 */
 			w = atomic64_read(&words[c + j]);
 			pg = fold_pg_dirty(slot, (c + j) * 64, w);
+			kw = kbm ? kbm[c + j] : 0;
 			if (clear) {
 				buf[j] = (w || pg) ?
 					 pg | atomic64_xchg(&words[c + j], 0) :
 					 0;
 			} else {
-				if (pg)
-					atomic64_or(pg, &words[c + j]);
+				/* Kept until a harvest with clear. */
+				if (pg | kw)
+					atomic64_or(pg | kw, &words[c + j]);
 				buf[j] = atomic64_read(&words[c + j]);
 			}
 		}
-		if (clear)
-			rearm(slot, c * 64, buf, n);
+		if (clear) {
+			rearm(&z, c * 64, buf, n);
+			for (j = 0; kbm && j < n; j++)
+				buf[j] |= kbm[c + j];
+		}
 		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
 			/* Nothing reached the caller: give the bits back. */
 			for (j = 0; clear && j < n; j++)
 				atomic64_or(buf[j], &words[c + j]);
 			ret = -EFAULT;
+			c += n;
 			break;
 		}
 		cond_resched();
 	}
+out:
+	if (ret)
+		kvm_log_keep(slot, kbm, c);
+	kvfree(kbm);
 	kfree(buf);
+	zap_end(&z);
 	return ret;
 }
 
@@ -222,6 +336,7 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
 	unsigned long i, c, n, nwords = DIV_ROUND_UP(a->num_pages, 64);
 	unsigned long w0 = a->first_page / 64;
+	struct zap_spans z;
 	atomic64_t *word;
 	u64 *buf, tail;
 	long ret;
@@ -229,6 +344,7 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	ret = range_buf(slot, a, &buf);
 	if (ret || !buf)
 		return ret;
+	zap_begin(&z, slot);
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
 		if (copy_from_user(buf, ubuf + c, n * sizeof(*buf))) {
@@ -248,9 +364,10 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 				buf[i] &= atomic64_fetch_andnot(buf[i], word);
 		}
 		if (!merge)
-			rearm(slot, (w0 + c) * 64, buf, n);
+			rearm(&z, (w0 + c) * 64, buf, n);
 		cond_resched();
 	}
+	zap_end(&z);
 	kfree(buf);
 	return ret;
 }
@@ -274,6 +391,7 @@ static void log_clear(struct kmig_slot *slot)
  */
 static void rearm_all(struct kmig_slot *slot)
 {
+	struct zap_spans z;
 	unsigned long i;
 	struct page *page;
 
@@ -284,7 +402,11 @@ static void rearm_all(struct kmig_slot *slot)
 	}
 	/* An unlock seen above comes before its PTE is zapped. */
 	smp_rmb();
-	zap(slot, 0, slot->npages);
+	zap_begin(&z, slot);
+	zap(&z, 0, slot->npages);
+	zap_end(&z);
+	if (slot->flags & KMIG_SLOT_KVM_LOG)
+		return;
 	/*
 	 * Only now: KVM's notifier, dropping its writable SPTEs above,
 	 * marked every page the guest had written dirty.
@@ -328,6 +450,18 @@ static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 	if (!slot->dirty) {
 		ret = -ENODEV;
 		goto out;
+	}
+	/*
+	 * KVM's log first: a slot logs only once both logs do. A stop
+	 * without a provider has nothing to stop.
+	 */
+	if (slot->flags & KMIG_SLOT_KVM_LOG) {
+		ret = kmig_provider_call(ctx, on ? KMIG_LOG_START :
+					 KMIG_LOG_STOP, slot, NULL);
+		if (!on && ret == -EPIPE)
+			ret = 0;
+		if (ret)
+			goto out;
 	}
 	WRITE_ONCE(slot->logging, on);
 	log_clear(slot);

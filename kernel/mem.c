@@ -179,11 +179,39 @@ static void kmig_vm_close(struct vm_area_struct *vma)
 	kmig_fault_unmapped(slot);
 }
 
+/* A tracked view's VMA is also listed for re-arming (view.c). */
+static void kmig_vm_tracked_open(struct vm_area_struct *vma)
+{
+	kmig_vm_open(vma);
+	kmig_view_tracked_add(vma);
+}
+
+static void kmig_vm_tracked_close(struct vm_area_struct *vma)
+{
+	kmig_view_tracked_del(vma);
+	kmig_vm_close(vma);
+}
+
+/* The tracked view: kmig logs writes through .page_mkwrite. */
 static const struct vm_operations_struct kmig_vm_ops = {
+	.open		= kmig_vm_tracked_open,
+	.close		= kmig_vm_tracked_close,
+	.fault		= kmig_vm_fault,
+	.page_mkwrite	= kmig_vm_page_mkwrite,
+#ifdef CONFIG_NUMA
+	.get_policy	= kmig_vm_get_policy,
+#endif
+};
+
+/*
+ * The guest view, for KVM memslots of KMIG_SLOT_KVM_LOG slots: no
+ * .page_mkwrite, so PTEs are writable from the first fault; KVM logs
+ * the vCPUs' writes.
+ */
+static const struct vm_operations_struct kmig_guest_vm_ops = {
 	.open		= kmig_vm_open,
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_fault,
-	.page_mkwrite	= kmig_vm_page_mkwrite,
 #ifdef CONFIG_NUMA
 	.get_policy	= kmig_vm_get_policy,
 #endif
@@ -209,8 +237,13 @@ static struct kmig_slot *slot_at(struct kmig_ctx *ctx, u64 pgoff,
 
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	return kmig_mem_map(file->private_data, vma, false);
+}
+
+/* Map a slot of @ctx at @vma, as a guest view if @guest. */
+int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
+{
 	const unsigned int shift = KMIG_SLOT_SHIFT - PAGE_SHIFT;
-	struct kmig_ctx *ctx = file->private_data;
 	unsigned long idx = vma->vm_pgoff & ((1UL << shift) - 1);
 	u64 id = vma->vm_pgoff >> shift;
 	struct kmig_slot *slot;
@@ -228,6 +261,8 @@ int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 		ret = -ENXIO;
 	else if (vma_pages(vma) > slot->npages - idx)
 		ret = -ERANGE;
+	else if (guest && !(slot->flags & KMIG_SLOT_KVM_LOG))
+		ret = -EINVAL;	/* nobody would log its writes */
 	else if (!atomic_inc_unless_negative(&slot->nr_maps))
 		ret = -EBUSY;	/* KMIG_SET_MISSING is at work on it */
 	up_read(&ctx->lock);
@@ -235,7 +270,14 @@ int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 		return ret;
 
 	vma->vm_private_data = slot;
-	vma->vm_ops = &kmig_vm_ops;
+	if (!guest) {
+		ret = kmig_view_tracked_add(vma);
+		if (ret) {
+			atomic_dec(&slot->nr_maps);
+			return ret;
+		}
+	}
+	vma->vm_ops = guest ? &kmig_guest_vm_ops : &kmig_vm_ops;
 	vm_flags_set(vma, VM_DONTEXPAND);
 	return 0;
 }

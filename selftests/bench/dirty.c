@@ -8,6 +8,12 @@
  * slot and the same dirty pages, in alternating order. Then the cost to the
  * guest of writing a page again after re-arm, with only kmig tracking the
  * slot against only KVM tracking it.
+ *
+ * Model (b) (memory-model.rst): the slot is KMIG_SLOT_KVM_LOG, KVM's
+ * memslot maps its guest view and logs it, and a provider thread hands
+ * KVM's log to kmig. In the same bed, rounds alternate between a harvest
+ * through kmig (KMIG_GET_DIRTY_LOG, one provider round trip) and KVM's
+ * own GET + CLEAR by this thread, on the same dirty pages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,7 @@
 
 #include "bench.h"
 #include "kvm.h"
+#include "kvmlog.h"
 
 #define PAGE		4096ul
 #define NPAGES		16384ul		/* 64 MiB */
@@ -34,26 +41,37 @@ struct bed {
 	uint8_t *mem;
 	int ctx;
 	bool kvm_log;
+	uint8_t *gview;			/* model (b): KVM's guest view */
+	struct kvmlog prov;
 	uint64_t bitmap[NPAGES / 64];
 };
 
-/* kmig_track: the slot is a kmig slot with KMIG_SLOT_DIRTY_LOG;
- * kvm_log: KVM logs the memslot (manual protect).
+/*
+ * @kmig_flags: the kmig slot's (0, KMIG_SLOT_DIRTY_LOG, or with
+ * KMIG_SLOT_KVM_LOG for model (b)); kvm_log: KVM logs the memslot
+ * (manual protect). The kmig slot's id is KVM's, 1. In model (b) KVM maps
+ * the guest view and a provider thread hands its log to kmig, logging
+ * started through kmig.
  */
-static void bed_init(struct bed *b, bool kmig_track, bool kvm_log)
+static void bed_init(struct bed *b, uint32_t kmig_flags, bool kvm_log)
 {
 	/* 32-bit: 1: mov [ebx], al; add ebx, edx; dec ecx; jnz 1b; hlt */
 	static const uint8_t code[] = {
 		0x88, 0x03, 0x01, 0xd3, 0x49, 0x75, 0xf9, 0xf4,
 	};
 	struct kmig_memslot ms = {
-		.slot = 0, .flags = kmig_track ? KMIG_SLOT_DIRTY_LOG : 0,
+		.slot = 1, .flags = kmig_flags,
 		.guest_phys_addr = DATA_GPA, .memory_size = NPAGES * PAGE,
 	};
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 		.args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE },
 	};
+	struct kmig_dirty_logging on = {
+		.slot = 1, .flags = KMIG_DIRTY_LOGGING_ON,
+	};
+	bool model_b = kmig_flags & KMIG_SLOT_KVM_LOG;
+	int g;
 
 	memset(b, 0, sizeof(*b));
 	b->kvm_log = kvm_log;
@@ -64,9 +82,20 @@ static void bed_init(struct bed *b, bool kmig_track, bool kvm_log)
 		      b->ctx, ms.offset);
 	BENCH_CHECK(b->mem != MAP_FAILED, "mmap kmig slot");
 	memset(b->mem, 1, NPAGES * PAGE);
+	if (model_b) {
+		g = kmig_view(b->ctx, KMIG_VIEW_GUEST);
+		BENCH_CHECK(g >= 0, "KMIG_VIEW_FD");
+		b->gview = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+				MAP_SHARED, g, ms.offset);
+		close(g);
+		BENCH_CHECK(b->gview != MAP_FAILED, "mmap guest view");
+	}
 
 	vm_create(&b->vm);
-	if (kvm_log)
+	if (model_b)
+		BENCH_CHECK(!kvmlog_start(&b->prov, b->ctx, &b->vm),
+			    "KVM log provider");
+	else if (kvm_log)
 		BENCH_CHECK(!ioctl(b->vm.fd, KVM_ENABLE_CAP, &cap),
 			    "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2");
 	b->low = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE,
@@ -74,14 +103,24 @@ static void bed_init(struct bed *b, bool kmig_track, bool kvm_log)
 	BENCH_CHECK(b->low != MAP_FAILED, "mmap guest code");
 	memcpy(b->low + 0x1000, code, sizeof(code));
 	vm_set_memslot(&b->vm, 0, 0, 0, 0x10000, b->low);
-	vm_set_memslot(&b->vm, 1, kvm_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		       DATA_GPA, NPAGES * PAGE, b->mem);
+	vm_set_memslot(&b->vm, 1,
+		       kvm_log && !model_b ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		       DATA_GPA, NPAGES * PAGE, model_b ? b->gview : b->mem);
+	if (model_b) {
+		kvmlog_slot(&b->prov, 1, DATA_GPA, NPAGES * PAGE, b->gview);
+		BENCH_CHECK(!ioctl(b->ctx, KMIG_SET_DIRTY_LOGGING, &on),
+			    "KMIG_SET_DIRTY_LOGGING through the provider");
+	}
 	vcpu_create(&b->vcpu, &b->vm, 0x1000);
 	vcpu_set_flat32(&b->vcpu);
 }
 
 static void bed_uninit(struct bed *b)
 {
+	if (b->gview) {
+		kvmlog_stop(&b->prov);
+		munmap(b->gview, NPAGES * PAGE);
+	}
 	vcpu_destroy(&b->vcpu);
 	vm_destroy(&b->vm);
 	munmap(b->low, 0x10000);
@@ -107,7 +146,7 @@ static double guest_write(struct bed *b, unsigned int step, uint8_t value)
 static uint64_t harvest_kmig(struct bed *b)
 {
 	struct kmig_dirty_log log = {
-		.slot = 0, .flags = KMIG_DIRTY_LOG_CLEAR,
+		.slot = 1, .flags = KMIG_DIRTY_LOG_CLEAR,
 		.bitmap = (uintptr_t)b->bitmap,
 	};
 	uint64_t t0 = bench_now_ns();
@@ -149,7 +188,7 @@ static void bench_harvest(unsigned int step)
 	struct bed b;
 	int r;
 
-	bed_init(&b, true, true);
+	bed_init(&b, KMIG_SLOT_DIRTY_LOG, true);
 	harvest_kmig(&b);
 	harvest_kvm(&b);
 	for (r = 0; r < ROUNDS; r++) {
@@ -179,7 +218,7 @@ static double redirty_cost(bool kmig)
 	struct bed b;
 	int r;
 
-	bed_init(&b, kmig, !kmig);
+	bed_init(&b, kmig ? KMIG_SLOT_DIRTY_LOG : 0, !kmig);
 	guest_write(&b, 1, 0xff);	/* map every page first */
 	for (r = 0; r < ROUNDS; r++) {
 		if (kmig)
@@ -192,6 +231,58 @@ static double redirty_cost(bool kmig)
 	return ns / ROUNDS;
 }
 
+/*
+ * Model (b): harvests through kmig and its provider against KVM's own,
+ * alternating in one bed, after the guest wrote every @step-th page (no
+ * page for @step 0); with @redirty, the guest's cost of writing every
+ * page again after each instead.
+ */
+static void bench_b(unsigned int step, bool redirty)
+{
+	uint64_t kmig_ns = 0, kvm_ns = 0;
+	double kmig_w = 0, kvm_w = 0, w;
+	char what[80];
+	struct bed b;
+	int r;
+
+	bed_init(&b, KMIG_SLOT_DIRTY_LOG | KMIG_SLOT_KVM_LOG, true);
+	guest_write(&b, 1, 0xff);	/* map every page first */
+	harvest_kmig(&b);		/* INITIALLY_SET or not: empty now */
+	harvest_kvm(&b);
+	for (r = 0; r < 2 * ROUNDS; r++) {
+		if (step && !redirty)
+			guest_write(&b, step, r);
+		if (r & 1) {
+			kvm_ns += harvest_kvm(&b);
+		} else {
+			kmig_ns += harvest_kmig(&b);
+			if (!redirty)
+				BENCH_CHECK(popcount(b.bitmap) ==
+					    (step ? NPAGES / step : 0),
+					    "kmig got every guest write from KVM");
+		}
+		if (redirty) {
+			w = guest_write(&b, 1, r);
+			*(r & 1 ? &kvm_w : &kmig_w) += w;
+		}
+	}
+	bed_uninit(&b);
+	if (redirty) {
+		bench_row("(b) guest cost of re-dirtying after re-arm", "ns/page",
+			  kmig_w / ROUNDS, kvm_w / ROUNDS,
+			  "KVM dirty log, same bed");
+		return;
+	}
+	if (step)
+		snprintf(what, sizeof(what), "(b) harvest get+clear, %u%% dirty",
+			 100 / step);
+	else
+		snprintf(what, sizeof(what), "(b) harvest, no dirty page");
+	bench_row(what, "us/GiB", kmig_ns / 1e3 / ROUNDS / (NPAGES * PAGE / GIB),
+		  kvm_ns / 1e3 / ROUNDS / (NPAGES * PAGE / GIB),
+		  "KVM dirty log, same bed");
+}
+
 int main(void)
 {
 	bench_header("Dirty tracking: kmig vs KVM dirty log (manual protect), 64 MiB slot");
@@ -199,5 +290,9 @@ int main(void)
 	bench_harvest(8);
 	bench_row("guest cost of re-dirtying a page after re-arm", "ns/page",
 		  redirty_cost(true), redirty_cost(false), "KVM dirty log");
+	bench_b(1, false);
+	bench_b(8, false);
+	bench_b(0, false);
+	bench_b(0, true);
 	return 0;
 }

@@ -9,7 +9,9 @@
  * restarts (each followed by a full copy, as the restart's contract asks)
  * and, when the machine has two nodes, NUMA balancing run in between. When
  * the writers stop, one last harvest and copy must leave the shadow equal
- * to memory, byte for byte.
+ * to memory, byte for byte. Variant kvm_log runs the same with the guest's
+ * slot in model (b) (KMIG_SLOT_KVM_LOG): the vCPU writes through a guest
+ * view, KVM logs them, a provider thread hands KVM's log to kmig.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "kvm.h"
+#include "kvmlog.h"
 
 /* Slot 0 is the guest's, slot 1 the threads'; the shadow holds both. */
 #define GPAGES		256		/* 1 MiB: real mode reaches it all */
@@ -62,11 +65,25 @@ struct oracle {
 	struct vm vm;
 	struct vcpu vcpu;
 	bool kvm;
+	uint8_t *gview;			/* kvm_log: slot 0's guest view */
+	struct kvmlog prov;
 	bool narrow;			/* writers too stay in slot 0 */
 };
 
 FIXTURE(oracle) {
 	struct oracle o;
+};
+
+FIXTURE_VARIANT(oracle) {
+	bool kvm_log;
+};
+
+FIXTURE_VARIANT_ADD(oracle, kmig_log) {
+	.kvm_log = false,
+};
+
+FIXTURE_VARIANT_ADD(oracle, kvm_log) {
+	.kvm_log = true,
 };
 
 FIXTURE_SETUP(oracle)
@@ -76,7 +93,9 @@ FIXTURE_SETUP(oracle)
 
 	ASSERT_TRUE(kmig_objects_zero());
 	o->fd = kmig_open();
-	kmig_set_memslot(o->fd, 0, KMIG_SLOT_DIRTY_LOG, 0, GPAGES * PAGE_SZ);
+	kmig_set_memslot(o->fd, 0, KMIG_SLOT_DIRTY_LOG |
+			 (variant->kvm_log ? KMIG_SLOT_KVM_LOG : 0), 0,
+			 GPAGES * PAGE_SZ);
 	kmig_set_memslot(o->fd, 1, KMIG_SLOT_DIRTY_LOG, 1ULL << 32,
 			 (NPAGES - GPAGES) * PAGE_SZ);
 	/* Both slots mapped back to back, in room reserved for them. */
@@ -101,8 +120,22 @@ FIXTURE_SETUP(oracle)
 	o->kvm = !__vm_create(&o->vm);
 	if (!o->kvm && getenv("KMIG_BED"))
 		ASSERT_TRUE(o->kvm) TH_LOG("the bed has KVM");
+	if (variant->kvm_log && !o->kvm)
+		SKIP(return, "model (b) needs KVM");
+	if (variant->kvm_log) {
+		int g = kmig_view(o->fd, KMIG_VIEW_GUEST);
+
+		ASSERT_LE(0, g);
+		o->gview = mmap(NULL, GPAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
+				MAP_SHARED, g, KMIG_SLOT_OFFSET(0));
+		close(g);
+		ASSERT_NE(MAP_FAILED, o->gview);
+		ASSERT_EQ(0, kvmlog_start(&o->prov, o->fd, &o->vm));
+		kvmlog_slot(&o->prov, 0, 0, GPAGES * PAGE_SZ, o->gview);
+	}
 	if (o->kvm) {
-		vm_set_memslot(&o->vm, 0, 0, 0, GPAGES * PAGE_SZ, o->mem);
+		vm_set_memslot(&o->vm, 0, 0, 0, GPAGES * PAGE_SZ,
+			       o->gview ? o->gview : o->mem);
 		vcpu_create(&o->vcpu, &o->vm, CODE);
 	}
 }
@@ -111,10 +144,14 @@ FIXTURE_TEARDOWN(oracle)
 {
 	struct oracle *o = &self->o;
 
+	if (o->gview)
+		kvmlog_stop(&o->prov);
 	if (o->kvm) {
 		vcpu_destroy(&o->vcpu);
 		vm_destroy(&o->vm);
 	}
+	if (o->gview)
+		munmap(o->gview, GPAGES * PAGE_SZ);
 	kmig_numa_balancing_off();
 	munmap(o->mem, SIZE);
 	close(o->fd);

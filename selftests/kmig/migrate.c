@@ -75,6 +75,7 @@ FIXTURE_VARIANT(migrate) {
 	bool save;		/* --save-at-switchover, and compare */
 	bool zerocopy;		/* migrate --zerocopy */
 	const char *guest;	/* the source guest's pattern, or NULL */
+	bool kvm_log;		/* both VMMs --kvm-log: memory model (b) */
 };
 
 FIXTURE_VARIANT_ADD(migrate, one_channel) {
@@ -97,6 +98,14 @@ FIXTURE_VARIANT_ADD(migrate, two_channels_zerocopy) {
 FIXTURE_VARIANT_ADD(migrate, one_channel_hammered) {
 	.channels = 1, .port = 24505, .save = true,
 	.guest = "--pattern hot --hot-pages 16 --rate 8000",
+};
+
+/*
+ * Memory model (b) on both sides: KVM logs the vCPUs' writes, each VMM
+ * hands its log to kmig, the agents see one log per slot as ever.
+ */
+FIXTURE_VARIANT_ADD(migrate, one_channel_kvm_log) {
+	.channels = 1, .port = 24506, .save = true, .kvm_log = true,
 };
 
 /* Without the saving, the downtime is what a user would see. */
@@ -176,11 +185,13 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	ASSERT_EQ(0, mkdir(path2, 0755));
 
 	vmm_startf(&self->a, vmm_sock("mig-a"), "/dev/null",
-		   "--mem 16 --slots 2 --vcpus 2 %s", variant->guest ?
-		   variant->guest : "--pattern random --rate 1500");
+		   "--mem 16 --slots 2 --vcpus 2 %s%s", variant->guest ?
+		   variant->guest : "--pattern random --rate 1500",
+		   variant->kvm_log ? " --kvm-log" : "");
 	vmm_wait_counter(&self->a, 0, &st);
 	vmm_startf(&self->b, vmm_sock("mig-b"), "/dev/null",
-		   "--mem 16 --slots 2 --vcpus 2 --incoming");
+		   "--mem 16 --slots 2 --vcpus 2 --incoming%s",
+		   variant->kvm_log ? " --kvm-log" : "");
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	ASSERT_STREQ("incoming", st.state);
 	/* let the guest dirty a while */

@@ -66,7 +66,8 @@
  *     request:  KMIG_A_CTX_ID, KMIG_A_CTX_PAGE_LIMIT
  *   Multicast group "events" (KMIG_MCGRP_EVENTS, CAP_NET_ADMIN over the
  *     network namespace to join): KMIG_CMD_CTX_NEW, KMIG_CMD_CTX_DEL,
- *     KMIG_CMD_CTX_SERVER_LOST, each with KMIG_A_CTX_ID and
+ *     KMIG_CMD_CTX_SERVER_LOST, KMIG_CMD_CTX_PROVIDER_LOST (its KVM log
+ *     provider fd was closed), each with KMIG_A_CTX_ID and
  *     KMIG_A_CTX_OWNER (the opener's pid in its own pid namespace). Sent
  *     in the context's network namespace.
  *
@@ -139,6 +140,7 @@ enum kmig_cmd {
 	KMIG_CMD_CTX_DEL,		/* event */
 	KMIG_CMD_CTX_SERVER_LOST,	/* event */
 	KMIG_CMD_DEV_GET,
+	KMIG_CMD_CTX_PROVIDER_LOST,	/* event */
 
 	__KMIG_CMD_MAX,
 	KMIG_CMD_MAX = __KMIG_CMD_MAX - 1
@@ -201,7 +203,8 @@ enum kmig_obj_attr {
 #define KMIG_SLOT_MISSING	_BITUL(0)
 /* Track writes to the slot for KMIG_GET_DIRTY_LOG. */
 #define KMIG_SLOT_DIRTY_LOG	_BITUL(1)
-#define KMIG_SLOT_FLAGS_ALL	(KMIG_SLOT_MISSING | KMIG_SLOT_DIRTY_LOG)
+#define KMIG_SLOT_FLAGS_ALL	(KMIG_SLOT_MISSING | KMIG_SLOT_DIRTY_LOG | \
+				 KMIG_SLOT_KVM_LOG)
 
 /* struct kvm_userspace_memory_region without the user address. */
 struct kmig_memslot {
@@ -362,6 +365,89 @@ struct kmig_dirty_logging {
  * EFAULT.
  */
 #define KMIG_GET_PRESENT_BITMAP	_IOW(KMIG_IOC_MAGIC, 0x24, struct kmig_dirty_log)
+
+/*
+ * --- Model (b): vCPU writes logged by KVM (memory-model.rst, section 4) ---
+ *
+ * KMIG_SLOT_KVM_LOG (with KMIG_SLOT_DIRTY_LOG): KVM logs the vCPUs' writes
+ * to the slot, made through a guest view; kmig logs every other writer
+ * (tracked views, pwrite, installs) and asks the context's KVM log
+ * provider for KVM's bits at each harvest. Such a slot starts with logging
+ * stopped. KMIG_GET_DIRTY_LOG reports the OR of both logs; a
+ * harvest without a provider fails with EPIPE and reports nothing.
+ */
+#define KMIG_SLOT_KVM_LOG	_BITUL(2)
+
+/*
+ * KMIG_VIEW_FD: a new fd (O_CLOEXEC, the return value) on the context's
+ * memory, for mmap at the same offsets as the context fd.
+ *   KMIG_VIEW_GUEST    only for KVM_SET_USER_MEMORY_REGION: writable PTEs
+ *                      from the first fault, writes logged by KVM, never
+ *                      by kmig; mmap fails EINVAL on a slot without
+ *                      KMIG_SLOT_KVM_LOG
+ *   KMIG_VIEW_TRACKED  every other user: writes logged by kmig. An mmap of
+ *                      the context fd is a tracked view too.
+ * Re-arming the tracked views never unmaps a guest view.
+ * Errors: EINVAL not exactly one of the flags, or pad not 0.
+ */
+#define KMIG_VIEW_GUEST		_BITUL(0)
+#define KMIG_VIEW_TRACKED	_BITUL(1)
+
+struct kmig_view {
+	__u32 flags;			/* KMIG_VIEW_GUEST or KMIG_VIEW_TRACKED */
+	__u32 pad;
+};
+
+#define KMIG_VIEW_FD		_IOW(KMIG_IOC_MAGIC, 0x28, struct kmig_view)
+
+/*
+ * KMIG_LOG_PROVIDER_FD: attach the context's KVM log provider (the VMM, the
+ * only process that may read KVM's log); returns its fd (O_CLOEXEC). EBUSY
+ * if one is attached, EINVAL flags or reserved. read() (blocking unless
+ * O_NONBLOCK, poll for POLLIN) gives one struct kmig_log_request at a time:
+ *   KMIG_LOG_START    start KVM's log of the slots (KVM_MEM_LOG_DIRTY_PAGES)
+ *   KMIG_LOG_STOP     stop it
+ *   KMIG_LOG_HARVEST  get and clear KVM's log of the slots
+ * (EINVAL for a buffer shorter than the struct). KMIG_LOG_PROVIDED on the
+ * provider fd answers the request read last: @seq its seq, @status 0 or a
+ * negative errno (which the caller of kmig gets), and for a HARVEST with
+ * status 0, @bitmaps pointing to @nslots bitmaps back to back, one per
+ * slot in the request's order, each ALIGN(npages, 64) / 8 bytes, @size
+ * their total. EINVAL: no request read, wrong seq, wrong nslots or size,
+ * status above 0 or below -4095; the request then stays open for a
+ * correct answer. A caller of kmig waits killably, at most
+ * KMIG_LOG_TIMEOUT_S seconds (ETIMEDOUT). Closing the fd fails pending and
+ * later requests with EPIPE and sends KMIG_CMD_CTX_PROVIDER_LOST.
+ */
+#define KMIG_LOG_START		1
+#define KMIG_LOG_STOP		2
+#define KMIG_LOG_HARVEST	3
+#define KMIG_LOG_MAX_SLOTS	64	/* slots in one request */
+#define KMIG_LOG_TIMEOUT_S	10
+
+struct kmig_log_provider {
+	__u32 flags;			/* none yet: 0 */
+	__u32 reserved;
+};
+
+struct kmig_log_request {
+	__u32 op;			/* KMIG_LOG_* */
+	__u32 nslots;
+	__u64 seq;			/* echoed by the answer */
+	__u32 slots[KMIG_LOG_MAX_SLOTS];
+};
+
+struct kmig_log_provided {
+	__u64 seq;
+	__s32 status;			/* 0 or -errno */
+	__u32 nslots;
+	__u64 bitmaps;			/* user pointer */
+	__u64 size;			/* bytes at @bitmaps */
+};
+
+#define KMIG_LOG_PROVIDER_FD	_IOW(KMIG_IOC_MAGIC, 0x29, struct kmig_log_provider)
+#define KMIG_LOG_PROVIDED	_IOW(KMIG_IOC_MAGIC, 0x2a, struct kmig_log_provided)
+/* --- end of model (b) --- */
 
 /* KMIG_A_CTX_SLOTS: a nest of KMIG_A_SLOT nests. */
 enum kmig_slots_attr {

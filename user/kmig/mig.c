@@ -379,8 +379,14 @@ void mig_vm_detach(struct mig_vm *vm)
 /* Why a slot has no dirty log. */
 static const char *no_log_hint(int ret)
 {
-	return ret == -ENODEV ?
-	       " (the VMM did not create it with dirty logging)" : "";
+	if (ret == -ENODEV)
+		return " (the VMM did not create it with dirty logging)";
+	/* Model (b): KVM's part of the log comes from the VMM. */
+	if (ret == -EPIPE)
+		return " (the VMM's KVM log provider is gone: the vCPUs' writes cannot be read)";
+	if (ret == -ETIMEDOUT)
+		return " (the VMM's KVM log provider did not answer)";
+	return "";
 }
 
 int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,

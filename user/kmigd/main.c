@@ -230,6 +230,7 @@ static void module_event(struct kmigd *d, struct module_events *m)
 		[KMIG_CMD_CTX_NEW] = "context-new",
 		[KMIG_CMD_CTX_DEL] = "context-del",
 		[KMIG_CMD_CTX_SERVER_LOST] = "context-server-lost",
+		[KMIG_CMD_CTX_PROVIDER_LOST] = "context-provider-lost",
 	};
 	struct kmig_nl_event ev;
 	struct jw w;

@@ -37,7 +37,7 @@ FIXTURE(net) {
 FIXTURE_SETUP(net)
 {
 	memset(&self->vmm, 0, sizeof(self->vmm));
-	ASSERT_EQ(0, vmm_mem_create(&self->vmm.mem, &vmm_mem_memfd, MEM, 1));
+	ASSERT_EQ(0, vmm_mem_create(&self->vmm.mem, &vmm_mem_memfd, MEM, 1, false));
 	ASSERT_EQ(0, vmm_net_open(&self->vmm.net, NULL, false));
 }
 

@@ -58,12 +58,43 @@ const struct vmm_mem_backend vmm_mem_memfd = {
  * Every slot shares the context fd; slot S is mapped at KMIG_SLOT_OFFSET(S).
  */
 static int kmig_ctx = -1;
+static int kmig_guest = -1;		/* --kvm-log: the guest view fd */
 static unsigned int kmig_users;
+
+/* The guest view of @slot, at @addr if not NULL (MAP_FIXED). */
+static int kmig_map_guest(struct vmm_slot *slot, void *addr)
+{
+	struct kmig_view v = { .flags = KMIG_VIEW_GUEST };
+	void *p;
+
+	if (kmig_guest < 0) {
+		kmig_guest = ioctl(kmig_ctx, KMIG_VIEW_FD, &v);
+		if (kmig_guest < 0)
+			return -errno;
+	}
+	p = mmap(addr, slot->size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | (addr ? MAP_FIXED : 0), kmig_guest,
+		 slot->offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	slot->guest_hva = p;
+	return 0;
+}
+
+static void kmig_close(void)
+{
+	if (kmig_guest >= 0)
+		close(kmig_guest);
+	kmig_guest = -1;
+	close(kmig_ctx);
+	kmig_ctx = -1;
+}
 
 static int kmig_create_slot(struct vmm_slot *slot)
 {
 	struct kmig_memslot ms = {
-		.slot = slot->id, .flags = KMIG_SLOT_DIRTY_LOG,
+		.slot = slot->id, .flags = KMIG_SLOT_DIRTY_LOG |
+			(slot->kvm_log ? KMIG_SLOT_KVM_LOG : 0),
 		.guest_phys_addr = slot->gpa, .memory_size = slot->size,
 	};
 	struct kmig_dirty_logging lg = { .flags = 0 };	/* stopped */
@@ -106,24 +137,33 @@ static int kmig_create_slot(struct vmm_slot *slot)
 	}
 	slot->fd = kmig_ctx;
 	slot->offset = ms.offset;
+	if (slot->kvm_log) {
+		ret = kmig_map_guest(slot, NULL);
+		if (ret) {
+			fprintf(stderr, "kmig-vmm: slot %u: guest view: %s\n",
+				slot->id, strerror(-ret));
+			munmap(slot->hva, slot->size);
+			ms.memory_size = 0;
+			ioctl(kmig_ctx, KMIG_SET_MEMSLOT, &ms);
+			goto err_slot;
+		}
+	}
 	kmig_users++;
 	return 0;
 
 err_slot:
-	if (!kmig_users) {
-		close(kmig_ctx);
-		kmig_ctx = -1;
-	}
+	if (!kmig_users)
+		kmig_close();
 	return ret;
 }
 
 static void kmig_destroy_slot(struct vmm_slot *slot)
 {
 	munmap(slot->hva, slot->size);
-	if (!--kmig_users) {
-		close(kmig_ctx);
-		kmig_ctx = -1;
-	}
+	if (slot->guest_hva)
+		munmap(slot->guest_hva, slot->size);
+	if (!--kmig_users)
+		kmig_close();
 }
 
 static int kmig_log_restart(struct vmm_slot *slot)
@@ -140,7 +180,9 @@ static int kmig_remap(struct vmm_slot *slot)
 	void *p = mmap(slot->hva, slot->size, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_FIXED, slot->fd, slot->offset);
 
-	return p == MAP_FAILED ? -errno : 0;
+	if (p == MAP_FAILED)
+		return -errno;
+	return slot->guest_hva ? kmig_map_guest(slot, slot->guest_hva) : 0;
 }
 
 const struct vmm_mem_backend vmm_mem_kmig = {
@@ -151,8 +193,13 @@ const struct vmm_mem_backend vmm_mem_kmig = {
 	.remap = kmig_remap,
 };
 
+void *vmm_mem_kvm_hva(const struct vmm_slot *s)
+{
+	return s->guest_hva ? s->guest_hva : s->hva;
+}
+
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
-		   uint64_t size, unsigned int nslots)
+		   uint64_t size, unsigned int nslots, bool kvm_log)
 {
 	uint64_t each;
 	unsigned int i;
@@ -166,8 +213,10 @@ int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
 	memset(mem, 0, sizeof(*mem));
 	mem->backend = b;
 	mem->size = size;
+	mem->kvm_log = kvm_log;
 	for (i = 0; i < nslots; i++) {
 		mem->slot[i].id = i;
+		mem->slot[i].kvm_log = kvm_log;
 		mem->slot[i].gpa = i * each;
 		mem->slot[i].size = each;
 		ret = b->create(&mem->slot[i]);
@@ -252,6 +301,10 @@ int vmm_mem_unmap(struct vmm_mem *mem, char *err, size_t n)
 		p = mmap(mem->slot[i].hva, mem->slot[i].size, PROT_NONE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
 			 -1, 0);
+		if (p != MAP_FAILED && mem->slot[i].guest_hva)
+			p = mmap(mem->slot[i].guest_hva, mem->slot[i].size,
+				 PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+				 MAP_FIXED | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED) {
 			snprintf(err, n, "slot %u: cannot unmap it: %s",
 				 mem->slot[i].id, strerror(errno));

@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"  --prealloc        give all guest RAM its memory at start\n"
 		"  --backend B       guest RAM from kmig (a /dev/kmig context, default)\n"
 		"                    or memfd\n"
+		"  --kvm-log         kmig backend: KVM logs the vCPUs' writes and hands\n"
+		"                    its log to kmig (memory model (b))\n"
 		"  --net-if IFACE    network device: the guest's frames leave through\n"
 		"                    IFACE (this network namespace's), one every\n"
 		"  --net-every N     N ticks of vCPU 0 (default 1; 0: the guest sends none)\n"
@@ -93,6 +95,7 @@ static int option(int c, struct vmm_config *cfg, const char **ctl,
 		  cfg->rate = v; break;
 	case 'i': cfg->incoming = true; break;
 	case 'P': cfg->prealloc = true; break;
+	case 'K': cfg->kvm_log = true; break;
 	case 'B': ret = backend(optarg, &cfg->backend); break;
 	case 'N': cfg->net_if = optarg; break;
 	case 'E': ret = number("--net-every", optarg, 0, 1 << 20, &v);
@@ -118,6 +121,7 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 		{ "rate", required_argument, NULL, 'r' },
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "prealloc", no_argument, NULL, 'P' },
+		{ "kvm-log", no_argument, NULL, 'K' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "net-if", required_argument, NULL, 'N' },
 		{ "net-every", required_argument, NULL, 'E' },
@@ -148,6 +152,10 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 	    cfg->mem_size % (cfg->nslots * (2 << 20))) {
 		fprintf(stderr, "kmig-vmm: --mem: %llu MiB does not split into %u slots of whole 2 MiB\n",
 			(unsigned long long)cfg->mem_size >> 20, cfg->nslots);
+		return -EINVAL;
+	}
+	if (cfg->kvm_log && cfg->backend != &vmm_mem_kmig) {
+		fprintf(stderr, "kmig-vmm: --kvm-log: only guest RAM from kmig (--backend kmig) has a log to hand KVM's to\n");
 		return -EINVAL;
 	}
 	if (!cfg->net_if && cfg->net_off) {

@@ -28,7 +28,8 @@ static int set_slots(struct vmm *vmm)
 			.slot = vmm->mem.slot[i].id,
 			.guest_phys_addr = vmm->mem.slot[i].gpa,
 			.memory_size = vmm->mem.slot[i].size,
-			.userspace_addr = (uintptr_t)vmm->mem.slot[i].hva,
+			.userspace_addr =
+				(uintptr_t)vmm_mem_kvm_hva(&vmm->mem.slot[i]),
 		};
 		if (ioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
 			return -errno;
@@ -203,10 +204,12 @@ int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg)
 		goto err_vm;
 	}
 	ret = vmm_mem_create(&vmm->mem, cfg->backend, cfg->mem_size,
-			     cfg->nslots);
+			     cfg->nslots, cfg->kvm_log);
 	if (ret)
 		goto err_vm;
 	ret = set_slots(vmm);
+	if (!ret && cfg->kvm_log)
+		ret = vmm_kvmlog_start(vmm);
 	if (!ret)
 		ret = load_payload(vmm, cfg);
 	if (!ret)
@@ -216,6 +219,7 @@ int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg)
 	return 0;
 
 err_mem:
+	vmm_kvmlog_stop(vmm);
 	vmm_mem_destroy(&vmm->mem);
 err_vm:
 	close(vmm->vm_fd);
@@ -233,6 +237,7 @@ void vmm_vm_destroy(struct vmm *vmm)
 		close(vmm->vcpu[i].fd);
 	}
 	free(vmm->msrs);
+	vmm_kvmlog_stop(vmm);
 	vmm_mem_destroy(&vmm->mem);
 	close(vmm->vm_fd);
 	close(vmm->kvm_fd);

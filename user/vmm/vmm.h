@@ -38,10 +38,13 @@ struct vmm_slot {
 	void *hva;
 	int fd;				/* backing fd, passed to clients */
 	uint64_t offset;		/* of the slot in @fd */
+	bool kvm_log;			/* model (b): KVM logs vCPU writes */
+	void *guest_hva;		/* kvm_log: the guest view, KVM's only */
 };
 
 struct vmm_mem {
 	const struct vmm_mem_backend *backend;
+	bool kvm_log;			/* --kvm-log */
 	unsigned int nslots;
 	uint64_t size;
 	struct vmm_slot slot[VMM_MAX_SLOTS];
@@ -159,6 +162,12 @@ struct vmm {
 	uint64_t rate;			/* pages per second, 0: unlimited */
 	bool log_at_resume;		/* `dirtylog at-resume` is armed */
 	char error[256];		/* why the VMM failed */
+
+	/* --kvm-log: the KVM log provider (kvmlog.c), its own thread. */
+	int log_fd;
+	pthread_t log_thread;
+	volatile bool log_stop;
+	bool log_running;
 };
 
 struct vmm_config {
@@ -168,6 +177,7 @@ struct vmm_config {
 	unsigned int nvcpus;
 	bool incoming;
 	bool prealloc;
+	bool kvm_log;			/* --kvm-log: model (b) */
 	uint32_t pattern;
 	uint32_t batch;
 	uint32_t hot_pages;
@@ -179,7 +189,17 @@ struct vmm_config {
 
 
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
-		   uint64_t size, unsigned int nslots);
+		   uint64_t size, unsigned int nslots, bool kvm_log);
+/* KVM's address of slot @s: its guest view with --kvm-log. */
+void *vmm_mem_kvm_hva(const struct vmm_slot *s);
+
+/*
+ * --kvm-log (model (b), Documentation/memory-model.rst): manual-protect
+ * dirty logging in KVM and a thread answering kmig's KMIG_LOG_* requests
+ * with it. 0 or -errno; stop is a no-op if start did not run.
+ */
+int vmm_kvmlog_start(struct vmm *vmm);
+void vmm_kvmlog_stop(struct vmm *vmm);
 void vmm_mem_destroy(struct vmm_mem *mem);
 int vmm_mem_prealloc(struct vmm_mem *mem);
 /* Host address of guest physical @gpa .. @gpa + @len, or NULL. */
