@@ -50,14 +50,15 @@ int colo_pause_crc(const char *text, unsigned long long seq,
 	const char *p, *nl;
 
 	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", seq);
-	p = text ? strstr(text, needle) : NULL;
-	if (!p)
-		return -1;
-	nl = strchr(p, '\n');
-	p = strstr(p, "memory crc ");
-	if (!p || (nl && p > nl) || sscanf(p, "memory crc %x", crc) != 1)
-		return -1;
-	return 0;
+	/* its pause's line, among the checkpoint's others (output held...) */
+	for (p = text; p && (p = strstr(p, needle)); p++) {
+		const char *crc_at = strstr(p, "memory crc ");
+
+		nl = strchr(p, '\n');
+		if (crc_at && (!nl || crc_at < nl))
+			return sscanf(crc_at, "memory crc %x", crc) == 1 ? 0 : -1;
+	}
+	return -1;
 }
 
 int colo_takeover_crc(const char *text, unsigned long long *seq,
