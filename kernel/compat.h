@@ -8,6 +8,7 @@
 #define _KMIG_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
@@ -36,6 +37,47 @@ static inline void kmig_zap_vma_range(struct vm_area_struct *vma,
 	zap_page_range_single(vma, addr, size, NULL);
 #endif
 }
+
+/*
+ * The folio at @index of @mapping, referenced, or NULL if there is none:
+ * 6.3 made __filemap_get_folio() return ERR_PTR(-ENOENT) instead of NULL.
+ */
+static inline struct folio *kmig_filemap_lookup(struct address_space *mapping,
+						pgoff_t index)
+{
+	struct folio *folio = filemap_get_folio(mapping, index);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	if (IS_ERR(folio))
+		return NULL;
+#endif
+	return folio;
+}
+
+/*
+ * The address_space_operations member that memory failure calls on a
+ * poisoned page-cache folio took a page until 6.8, a folio since; so did
+ * the generic one that removes the folio from the cache.
+ */
+int kmig_error_remove_folio(struct address_space *mapping,
+			    struct folio *folio);
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
+static inline int kmig_error_remove_page(struct address_space *mapping,
+					 struct page *page)
+{
+	return kmig_error_remove_folio(mapping, page_folio(page));
+}
+
+static inline int generic_error_remove_folio(struct address_space *mapping,
+					     struct folio *folio)
+{
+	return generic_error_remove_page(mapping, &folio->page);
+}
+
+#define KMIG_AOPS_ERROR_REMOVE	.error_remove_page = kmig_error_remove_page
+#else
+#define KMIG_AOPS_ERROR_REMOVE	.error_remove_folio = kmig_error_remove_folio
+#endif
 
 #ifdef CONFIG_NUMA
 /*

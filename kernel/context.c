@@ -18,6 +18,8 @@
 #include <linux/memcontrol.h>
 #include <linux/mount.h>
 #include <linux/nsproxy.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/pid.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/mm.h>
@@ -57,33 +59,29 @@ static void *slot_array(unsigned long nbytes)
 
 static void slot_arrays_free(struct kmig_slot *slot)
 {
-	kvfree(slot->pages);
 	kvfree(slot->missing);
 	kvfree(slot->requested);
 	kvfree(slot->dirty);
 }
 
 /*
- * Free the pages of @slot. Reading the page array is O(slot size): runs of
- * absent pages are skipped a page of the array at a time, with a
- * rescheduling point each.
+ * Free the pages of @slot: its range of the page cache, which no other
+ * slot uses until its id leaves ctx->dying. O(pages present), preemptible.
  */
 static void slot_pages_free(struct kmig_slot *slot)
 {
-	const unsigned long chunk = PAGE_SIZE / sizeof(*slot->pages);
-	unsigned long i, j, end;
+	loff_t start = (loff_t)slot->pgoff << PAGE_SHIFT;
 
-	for (i = 0; i < slot->npages; i = end) {
-		end = min(slot->npages, i + chunk);
-		if (memchr_inv(&slot->pages[i], 0,
-			       (end - i) * sizeof(*slot->pages))) {
-			for (j = i; j < end; j++)
-				if (slot->pages[j])
-					kmig_page_free(slot->ctx,
-						       slot->pages[j]);
-		}
-		cond_resched();
-	}
+	struct xarray *poison = &slot->ctx->poison;
+	unsigned long index;
+	void *entry;
+
+	truncate_inode_pages_range(kmig_slot_mapping(slot), start,
+				   start + ((loff_t)slot->npages << PAGE_SHIFT) -
+				   1);
+	xa_for_each_range(poison, index, entry, slot->pgoff,
+			  slot->pgoff + slot->npages - 1)
+		xa_erase(poison, index);
 }
 
 /* The last reference is gone; never called under a lock (it may sleep). */
@@ -92,7 +90,12 @@ static void slot_free(struct kref *ref)
 	struct kmig_slot *slot = container_of(ref, struct kmig_slot, ref);
 
 	might_sleep();
-	slot_pages_free(slot);
+	if (slot->listed) {
+		slot_pages_free(slot);
+		/* The pages are gone before the id can be used again. */
+		smp_mb__before_atomic();
+		clear_bit(slot->id, slot->ctx->dying);
+	}
 	slot_arrays_free(slot);
 	kmig_ctx_put(slot->ctx);
 	kfree(slot);
@@ -126,12 +129,11 @@ static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
 	slot = kzalloc(sizeof(*slot), GFP_KERNEL_ACCOUNT);
 	if (!slot)
 		return NULL;
-	slot->pages = slot_array(npages * sizeof(*slot->pages));
 	slot->missing = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
 	slot->requested = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
 	if (ms->flags & KMIG_SLOT_DIRTY_LOG)
 		slot->dirty = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
-	if (!slot->pages || !slot->missing || !slot->requested ||
+	if (!slot->missing || !slot->requested ||
 	    ((ms->flags & KMIG_SLOT_DIRTY_LOG) && !slot->dirty)) {
 		slot_arrays_free(slot);
 		kfree(slot);
@@ -166,6 +168,7 @@ static int slot_delete(struct kmig_ctx *ctx, u32 id,
 	if (atomic_read(&slot->nr_maps))
 		return -EBUSY;
 	xa_erase(&ctx->slots, id);
+	set_bit(id, ctx->dying);
 	*slotp = slot;
 	return 0;
 }
@@ -179,10 +182,14 @@ static int slot_insert(struct kmig_ctx *ctx, struct kmig_slot *slot)
 	u64 end = slot->gpa + (slot->npages << PAGE_SHIFT);
 	struct kmig_slot *other;
 	unsigned long id;
+	int ret;
 
 	lockdep_assert_held_write(&ctx->lock);
 	if (xa_load(&ctx->slots, slot->id))
 		return -EEXIST;
+	/* A deleted slot of this id still has pages in its range. */
+	if (test_bit(slot->id, ctx->dying))
+		return -EBUSY;
 	xa_for_each(&ctx->slots, id, other) {
 		u64 s = other->gpa;
 		u64 e = other->gpa + (other->npages << PAGE_SHIFT);
@@ -190,7 +197,25 @@ static int slot_insert(struct kmig_ctx *ctx, struct kmig_slot *slot)
 		if (slot->gpa < e && s < end)
 			return -EEXIST;
 	}
-	return xa_insert(&ctx->slots, slot->id, slot, GFP_KERNEL_ACCOUNT);
+	ret = xa_insert(&ctx->slots, slot->id, slot, GFP_KERNEL_ACCOUNT);
+	slot->listed = !ret;
+	return ret;
+}
+
+/*
+ * The context's inode holds guest memory as page cache: a regular file
+ * (GUP, fallocate and memory failure treat it as one) as large as every
+ * slot's offset range, its folios unevictable and movable.
+ */
+static void ctx_inode_init(struct inode *inode)
+{
+	struct address_space *mapping = inode->i_mapping;
+
+	inode->i_mode = S_IFREG | 0600;
+	i_size_write(inode, KMIG_SLOT_OFFSET(KMIG_MAX_SLOTS));
+	mapping->a_ops = &kmig_aops;
+	mapping_set_gfp_mask(mapping, GFP_HIGHUSER_MOVABLE);
+	mapping_set_unevictable(mapping);
 }
 
 static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
@@ -285,8 +310,9 @@ static void ctx_free(struct kref *ref)
 	struct kmig_ctx *ctx = container_of(ref, struct kmig_ctx, ref);
 
 	KMIG_DEBUG_ON(!xa_empty(&ctx->slots));
-	KMIG_DEBUG_ON(atomic_long_read(&ctx->nr_pages));
+	KMIG_DEBUG_ON(kmig_ctx_pages(ctx));
 	xa_destroy(&ctx->slots);
+	xa_destroy(&ctx->poison);
 	put_pid(ctx->owner);
 	put_net(ctx->net);
 	put_user_ns(ctx->user_ns);
@@ -314,6 +340,7 @@ int kmig_ctx_open(struct file *file)
 		ret = PTR_ERR(ctx->inode);
 		goto err_inode;
 	}
+	ctx_inode_init(ctx->inode);
 	kref_init(&ctx->ref);
 	ctx->owner = get_pid(task_tgid(current));
 	ctx->net = get_net(current->nsproxy->net_ns);
@@ -322,6 +349,8 @@ int kmig_ctx_open(struct file *file)
 	init_rwsem(&ctx->lock);
 	mutex_init(&ctx->server_mutex);
 	xa_init(&ctx->slots);
+	xa_init(&ctx->poison);
+	ctx->inode->i_private = ctx;
 	kmig_fault_ctx_init(ctx);
 	kmig_provider_ctx_init(ctx);
 	kmig_view_ctx_init(ctx);
@@ -395,31 +424,57 @@ void kmig_ctx_set_page_limit(struct kmig_ctx *ctx, unsigned long limit)
 	atomic_long_set(&ctx->page_limit, limit);
 }
 
+/* Set bits of @bits from bit @first on, @n bits, @first a word boundary. */
+static unsigned long bits_weight(const unsigned long *bits,
+				 unsigned long first, unsigned long n)
+{
+	return bitmap_weight(bits + first / BITS_PER_LONG, n);
+}
+
 /*
  * Counts one slot's pages. The caller holds a slot reference but no lock:
- * page entries only go from NULL to a page while the slot lives, and the
- * bitmaps stay allocated, so racing updates only make the counts stale.
- * O(slot size), so it yields and stops for a fatal signal.
+ * the cache and the bitmaps stay while the slot lives, so racing updates
+ * only make the counts stale. The bitmaps are counted a word at a time
+ * and the cache walked over present pages only; it yields and stops for
+ * a fatal signal.
  */
 static int slot_count(struct kmig_slot *slot, struct kmig_slot_snapshot *s,
 		      bool *postcopy)
 {
-	unsigned long i;
+	const unsigned long chunk = 32768;
+	pgoff_t index = slot->pgoff, last = slot->pgoff + slot->npages - 1;
+	struct folio_batch fbatch;
+	unsigned long i, n, p;
+	struct folio *folio;
+	unsigned int j;
 
-	for (i = 0; i < slot->npages; i++) {
-		if (!(i % 4096)) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
+	for (i = 0; i < slot->npages; i += n) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = min(chunk, slot->npages - i);
+		s->missing += bits_weight(slot->missing, i, n);
+		if (slot->dirty)
+			s->dirty += bits_weight(slot->dirty, i, n);
+		cond_resched();
+	}
+	*postcopy |= !!s->missing;
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(kmig_slot_mapping(slot), &index, last,
+				  &fbatch)) {
+		for (j = 0; j < folio_batch_count(&fbatch); j++) {
+			folio = fbatch.folios[j];
+			p = max(folio->index, slot->pgoff);
+			for (; p < folio_next_index(folio) && p <= last; p++) {
+				s->pages++;
+				/* Counted as missing above, but present. */
+				if (test_bit(p - slot->pgoff, slot->missing))
+					s->missing--;
+			}
 		}
-		if (test_bit(i, slot->missing))
-			*postcopy = true;
-		if (READ_ONCE(slot->pages[i]))
-			s->pages++;
-		else if (test_bit(i, slot->missing))
-			s->missing++;
-		if (slot->dirty && test_bit(i, slot->dirty))
-			s->dirty++;
+		folio_batch_release(&fbatch);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #ifndef _KMIG_CONTEXT_H
 #define _KMIG_CONTEXT_H
 
+#include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -25,9 +26,11 @@ struct mem_cgroup;
 #define KMIG_WAIT_HASH_BITS	6
 
 /*
- * A slot's pages live in @pages, indexed by page number in the slot; a NULL
- * entry is an absent page. Entries go from NULL to a page once (cmpxchg) and
- * stay until the slot is freed, so readers need no lock.
+ * A slot's pages are folios in the page cache of the context's inode, at
+ * file page offsets @pgoff to @pgoff + @npages - 1; an absent entry is an
+ * absent page. A folio can leave the cache (a slot freed; later a hole
+ * punched, a folio migrated), so readers outside the fault path take a
+ * folio reference: kmig_folio_get().
  */
 struct kmig_slot {
 	struct kref ref;
@@ -37,7 +40,7 @@ struct kmig_slot {
 	u64 gpa;
 	unsigned long npages;
 	pgoff_t pgoff;			/* file page offset of page 0 */
-	struct page **pages;
+	bool listed;			/* was in ctx->slots: owns its range */
 	unsigned long *missing;		/* absent page blocks faults */
 	unsigned long *requested;	/* fault reported, page not installed */
 	unsigned long *dirty;		/* KMIG_SLOT_DIRTY_LOG: KVM layout */
@@ -88,8 +91,8 @@ struct kmig_stats {
  *     dev->lock			one device's state and its ops
  *   mmap_lock or the VMA lock (the core's, held into .mmap and faults)
  *     ctx->lock (read)			.mmap counts the mapping of its slot
- *     page lock			.page_mkwrite, held until the core
- *					installs the writable PTE
+ *     folio lock			.fault and .page_mkwrite, held until
+ *					the core installs the PTE
  *     ctx->fault_lock (spinlock)	fault.c: the fault queue, the server
  *					fields and the requested bits
  *   ctx->server_mutex			attaching and losing a fault fd
@@ -111,13 +114,17 @@ struct kmig_ctx {
 	struct net *net;		/* the opener's network namespace */
 	struct user_namespace *user_ns;	/* the opener's user namespace */
 	struct list_head node;		/* in the global context list */
-	struct inode *inode;		/* private address_space */
+	struct inode *inode;		/* S_IFREG, its page cache the pages */
 	struct mem_cgroup *memcg;	/* charged for the pages */
 
 	struct rw_semaphore lock;	/* slots and their configuration */
 	struct xarray slots;		/* slot id -> struct kmig_slot */
+	/* File page offsets of pages memory failure took away. */
+	struct xarray poison;
+	/* Ids of deleted slots whose pages are not freed yet. */
+	DECLARE_BITMAP(dying, KMIG_MAX_SLOTS);
 
-	atomic_long_t nr_pages;
+	atomic_long_t allocating;	/* pages allocated, not yet cached */
 	atomic_long_t page_limit;	/* 0: unlimited */
 
 	/* Postcopy fault servicing, see fault.c. */
@@ -181,16 +188,27 @@ struct kmig_slot *kmig_slot_find(struct kmig_ctx *ctx, u32 id);
 int kmig_ctx_init(void);
 void kmig_ctx_uninit(void);
 
+static inline struct address_space *kmig_slot_mapping(struct kmig_slot *slot)
+{
+	return slot->ctx->inode->i_mapping;
+}
+
+/* Pages in the context's page cache, all slots. */
+static inline unsigned long kmig_ctx_pages(struct kmig_ctx *ctx)
+{
+	return READ_ONCE(ctx->inode->i_mapping->nrpages);
+}
+
 /* mem.c */
+extern const struct address_space_operations kmig_aops;
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma);
 int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma,
 		 bool guest);
 ssize_t kmig_mem_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t kmig_mem_write_iter(struct kiocb *iocb, struct iov_iter *from);
-struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero);
-void kmig_page_free(struct kmig_ctx *ctx, struct page *page);
-struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
-			       struct page *page, bool *raced);
+bool kmig_page_present(struct kmig_slot *slot, unsigned long idx);
+bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx);
+struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx);
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len);
 

@@ -27,6 +27,7 @@
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
@@ -113,12 +114,34 @@ static void zap_end(struct zap_spans *z)
 	kfree(z->spans);
 }
 
-/* Wait for a .page_mkwrite that holds @page locked to finish. */
-static void wait_unlocked(struct page *page)
+/* Wait for a .page_mkwrite that holds @folio locked to finish. */
+static void folio_wait_unlocked(struct folio *folio)
 {
-	if (page && PageLocked(page)) {
-		lock_page(page);
-		unlock_page(page);
+	if (folio_test_locked(folio)) {
+		folio_lock(folio);
+		folio_unlock(folio);
+	}
+}
+
+/* The same for page @idx of @slot, if present. */
+static void wait_unlocked(struct kmig_slot *slot, unsigned long idx)
+{
+	struct folio *folio = kmig_folio_get(slot, idx);
+
+	if (folio) {
+		folio_wait_unlocked(folio);
+		folio_put(folio);
+	}
+}
+
+/* Clear PG_dirty of page @idx of @slot, if present. */
+static void clear_pg_dirty(struct kmig_slot *slot, unsigned long idx)
+{
+	struct folio *folio = kmig_folio_get(slot, idx);
+
+	if (folio) {
+		folio_clear_dirty(folio);
+		folio_put(folio);
 	}
 }
 
@@ -142,10 +165,9 @@ static void rearm(struct zap_spans *z, unsigned long base,
 	unsigned long nbits = nwords * 64, i, first = 0, end = 0;
 	const unsigned long *b = (const unsigned long *)bits;
 	struct kmig_slot *slot = z->slot;
-	struct page *page;
 
 	for_each_set_bit(i, b, nbits)
-		wait_unlocked(READ_ONCE(slot->pages[base + i]));
+		wait_unlocked(slot, base + i);
 	/* An unlock seen above comes before its PTE is zapped. */
 	smp_rmb();
 	for_each_set_bit(i, b, nbits) {
@@ -163,35 +185,53 @@ static void rearm(struct zap_spans *z, unsigned long base,
 	/* KVM_LOG: PG_dirty is not read, and the guest view sets it freely. */
 	if (slot->flags & KMIG_SLOT_KVM_LOG)
 		return;
-	for_each_set_bit(i, b, nbits) {
-		page = READ_ONCE(slot->pages[base + i]);
-		if (page && PageDirty(page))
-			ClearPageDirty(page);
-	}
+	for_each_set_bit(i, b, nbits)
+		clear_pg_dirty(slot, base + i);
 }
 
 /*
- * Fold PG_dirty of the present pages base .. base + 63 into a bit mask,
- * skipping pages in @skip: their bits are set, and re-arming them clears
- * their PG_dirty.
+ * Fold PG_dirty of the present pages of words @w0 .. @w0 + @n - 1 of the
+ * log into @pg, skipping pages whose log bit is set: they are reported
+ * anyway, and re-arming them clears their PG_dirty. The walk is lockless
+ * and takes a folio reference only to clear a flag, so it costs one
+ * cache lookup per present page, no atomic operation on a clean one.
  */
-static u64 fold_pg_dirty(struct kmig_slot *slot, unsigned long base, u64 skip)
+static void fold_pg_dirty(struct kmig_slot *slot, unsigned long w0,
+			  unsigned long n, u64 *pg)
 {
-	unsigned long end = min(base + 64, slot->npages), i;
-	struct page *page;
-	u64 mask = 0;
+	unsigned long first = w0 * 64, end = min(slot->npages, (w0 + n) * 64);
+	struct address_space *mapping = kmig_slot_mapping(slot);
+	XA_STATE(xas, &mapping->i_pages, slot->pgoff + first);
+	struct folio *folio;
+	unsigned long p;
 
+	memset(pg, 0, n * sizeof(*pg));
 	/* KVM logs its kernel-mapping writes of a KVM_LOG slot itself. */
-	if (!READ_ONCE(slot->logging) || slot->flags & KMIG_SLOT_KVM_LOG)
-		return 0;
-	for (i = base; i < end; i++) {
-		if (skip & 1ULL << (i - base))
+	if (!READ_ONCE(slot->logging) || slot->flags & KMIG_SLOT_KVM_LOG ||
+	    first >= end)
+		return;
+	rcu_read_lock();
+	xas_for_each(&xas, folio, slot->pgoff + end - 1) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			continue;
-		page = READ_ONCE(slot->pages[i]);
-		if (page && PageDirty(page) && TestClearPageDirty(page))
-			mask |= 1ULL << (i - base);
+		p = xas.xa_index - slot->pgoff;
+		if (!folio_test_dirty(folio) || test_bit(p, slot->dirty))
+			continue;
+		if (!folio_try_get(folio))
+			goto again;
+		if (unlikely(folio != xas_reload(&xas))) {
+			folio_put(folio);
+			goto again;
+		}
+		/* Order 0: the folio is page @p. */
+		if (folio_test_clear_dirty(folio))
+			pg[p / 64 - w0] |= 1ULL << (p % 64);
+		folio_put(folio);
+		continue;
+again:
+		xas_reset(&xas);
 	}
-	return mask;
+	rcu_read_unlock();
 }
 
 /*
@@ -239,7 +279,7 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 {
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
-	u64 *buf, *kbm, w, pg, kw;
+	u64 *buf, *pgs, *kbm, w, pg, kw;
 	struct zap_spans z;
 	long ret;
 
@@ -247,21 +287,23 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 	if (ret)
 		return ret;
 	zap_begin(&z, slot);
-	buf = kmalloc_array(CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
+	buf = kmalloc_array(2 * CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
 	if (!buf) {
 		ret = -ENOMEM;
 		c = 0;
 		goto out;
 	}
+	pgs = buf + CHUNK_WORDS;
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
+		/*
+		 * A bit is only cleared by a harvest, so one seen set is
+		 * reported whatever its page's PG_dirty says.
+		 */
+		fold_pg_dirty(slot, c, n, pgs);
 		for (j = 0; j < n; j++) {
-			/*
-			 * A bit is only cleared by a harvest, so one seen set
-			 * is reported whatever its page's PG_dirty says.
-			 */
 			w = atomic64_read(&words[c + j]);
-			pg = fold_pg_dirty(slot, (c + j) * 64, w);
+			pg = pgs[j];
 			kw = kbm ? kbm[c + j] : 0;
 			if (clear) {
 				buf[j] = (w || pg) ?
@@ -391,14 +433,19 @@ static void log_clear(struct kmig_slot *slot)
  */
 static void rearm_all(struct kmig_slot *slot)
 {
+	struct address_space *mapping = kmig_slot_mapping(slot);
+	pgoff_t last = slot->pgoff + slot->npages - 1, index;
+	struct folio_batch fbatch;
 	struct zap_spans z;
-	unsigned long i;
-	struct page *page;
+	unsigned int i;
 
-	for (i = 0; i < slot->npages; i++) {
-		wait_unlocked(READ_ONCE(slot->pages[i]));
-		if (!(i % 4096))
-			cond_resched();
+	folio_batch_init(&fbatch);
+	index = slot->pgoff;
+	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			folio_wait_unlocked(fbatch.folios[i]);
+		folio_batch_release(&fbatch);
+		cond_resched();
 	}
 	/* An unlock seen above comes before its PTE is zapped. */
 	smp_rmb();
@@ -411,12 +458,12 @@ static void rearm_all(struct kmig_slot *slot)
 	 * Only now: KVM's notifier, dropping its writable SPTEs above,
 	 * marked every page the guest had written dirty.
 	 */
-	for (i = 0; i < slot->npages; i++) {
-		page = READ_ONCE(slot->pages[i]);
-		if (page)
-			ClearPageDirty(page);
-		if (!(i % 4096))
-			cond_resched();
+	index = slot->pgoff;
+	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			folio_clear_dirty(fbatch.folios[i]);
+		folio_batch_release(&fbatch);
+		cond_resched();
 	}
 }
 
@@ -475,25 +522,49 @@ out:
 	return ret;
 }
 
+/*
+ * Set the bits of the pages of @folio from @base to @last in @bits, whose
+ * bit 0 is page @base.
+ */
+static void mark_folio(u64 *bits, pgoff_t base, struct folio *folio,
+		       pgoff_t last)
+{
+	pgoff_t i = max(folio->index, base);
+	pgoff_t end = min(folio->index + folio_nr_pages(folio) - 1, last);
+
+	for (; i <= end; i++)
+		bits[(i - base) / 64] |= 1ULL << ((i - base) % 64);
+}
+
 /* KMIG_GET_PRESENT_BITMAP: a chunk of words at a time, like get_log(). */
 static long present_log(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 {
+	struct address_space *mapping = kmig_slot_mapping(slot);
 	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
-	unsigned long i, c, n, p, nwords = DIV_ROUND_UP(a->num_pages, 64);
-	unsigned long end = a->first_page + a->num_pages;
+	unsigned long c, n, p, nwords = DIV_ROUND_UP(a->num_pages, 64);
+	struct folio_batch fbatch;
+	pgoff_t index, last;
+	unsigned int i;
 	long ret;
 	u64 *buf;
 
 	ret = range_buf(slot, a, &buf);
 	if (ret || !buf)
 		return ret;
+	folio_batch_init(&fbatch);
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
 		memset(buf, 0, n * sizeof(*buf));
-		for (i = 0; i < n * 64; i++) {
-			p = a->first_page + c * 64 + i;
-			if (p < end && READ_ONCE(slot->pages[p]))
-				buf[i / 64] |= 1ULL << (i % 64);
+		/* Pages first .. first + n * 64 - 1, cut at the range end. */
+		p = a->first_page + c * 64;
+		index = slot->pgoff + p;
+		last = slot->pgoff + min(p + n * 64, a->first_page +
+					 a->num_pages) - 1;
+		while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+			for (i = 0; i < folio_batch_count(&fbatch); i++)
+				mark_folio(buf, slot->pgoff + p,
+					   fbatch.folios[i], last);
+			folio_batch_release(&fbatch);
 		}
 		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
 			ret = -EFAULT;

@@ -89,7 +89,7 @@ static bool wait_done(struct kmig_slot *slot, unsigned long idx,
 {
 	struct kmig_ctx *ctx = slot->ctx;
 
-	return READ_ONCE(slot->pages[idx]) ||
+	return kmig_page_present(slot, idx) ||
 	       (w->on_request && !test_bit(idx, slot->requested)) ||
 	       READ_ONCE(ctx->server_gen) != w->gen ||
 	       READ_ONCE(ctx->wake_seq) != w->wake_seq;
@@ -123,7 +123,7 @@ static vm_fault_t fault_enqueue(struct kmig_slot *slot, unsigned long idx,
 
 	lockdep_assert_held(&ctx->fault_lock);
 	*sleep = false;
-	if (READ_ONCE(slot->pages[idx]))
+	if (kmig_page_present(slot, idx))
 		return 0;
 	if (!may_wait(ctx))
 		return VM_FAULT_SIGBUS;
@@ -219,7 +219,7 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		(void)wait_event_killable(*wq, wait_done(slot, idx, &w));
 
 	fault_dequeue(slot, idx, &w);
-	if (w.reported && READ_ONCE(slot->pages[idx]))
+	if (w.reported && kmig_page_present(slot, idx))
 		record_latency(ctx, start);
 	atomic_dec(&ctx->stats.waiters);
 	kmig_slot_put(slot);
@@ -644,7 +644,7 @@ void kmig_fault_stats(struct kmig_ctx *ctx, struct kmig_ctx_stats *st)
 	st->installed_background =
 		atomic64_read(&ctx->stats.installed_background);
 	st->waiters = atomic_read(&ctx->stats.waiters);
-	st->pages = atomic_long_read(&ctx->nr_pages);
+	st->pages = kmig_ctx_pages(ctx);
 	for (i = 0; i < KMIG_LAT_BUCKETS; i++)
 		st->lat_us[i] = atomic64_read(&ctx->stats.lat_us[i]);
 }

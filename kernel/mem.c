@@ -3,9 +3,10 @@
  * Guest pages: allocation, the shared mapping (fault, page_mkwrite), and
  * pread/pwrite on the context fd.
  *
- * Pages are order-0, owned by the module, charged to the memory cgroup of
- * the context's opener and never on the LRU. A slot's page pointer goes from
- * NULL to a page once; the page stays until the slot is freed.
+ * Pages are order-0 folios in the page cache of the context's inode
+ * (S_IFREG, unevictable), charged to the memory cgroup of the context's
+ * opener. Being page cache gives them GUP-fast, fault-around, migration
+ * and memory-failure handling through the kernel's own paths.
  */
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -20,59 +21,132 @@
 #include "context.h"
 #include "kmig.h"
 
-/* A new page, zeroed if @zero; ERR_PTR(-ENOSPC) past the page limit. */
-struct page *kmig_page_alloc(struct kmig_ctx *ctx, bool zero)
+/* Whether page @idx of @slot is in the cache; a hint, no reference. */
+bool kmig_page_present(struct kmig_slot *slot, unsigned long idx)
+{
+	void *entry;
+
+	rcu_read_lock();
+	entry = xa_load(&kmig_slot_mapping(slot)->i_pages, slot->pgoff + idx);
+	rcu_read_unlock();
+	return entry && !xa_is_value(entry);
+}
+
+/* Whether memory failure took page @idx of @slot away. */
+bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx)
+{
+	return xa_load(&slot->ctx->poison, slot->pgoff + idx);
+}
+
+/* The folio holding page @idx of @slot, referenced, or NULL if absent. */
+struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
+{
+	return kmig_filemap_lookup(kmig_slot_mapping(slot), slot->pgoff + idx);
+}
+
+/*
+ * A new folio, zeroed if @zero, counted against the page limit until
+ * folio_add() caches it; ERR_PTR(-ENOSPC) past the limit. The limit
+ * counts cached pages and those being added, so it is never exceeded.
+ */
+static struct folio *folio_new(struct kmig_ctx *ctx, bool zero)
 {
 	long limit = atomic_long_read(&ctx->page_limit);
-	struct mem_cgroup *old;
-	struct page *page;
-	gfp_t gfp = GFP_HIGHUSER | __GFP_ACCOUNT;
+	gfp_t gfp = GFP_HIGHUSER_MOVABLE;
+	struct folio *folio;
+	long n = atomic_long_inc_return(&ctx->allocating);
 
-	if (atomic_long_inc_return(&ctx->nr_pages) > limit && limit) {
-		atomic_long_dec(&ctx->nr_pages);
+	if (limit && n + kmig_ctx_pages(ctx) > limit) {
+		atomic_long_dec(&ctx->allocating);
 		return ERR_PTR(-ENOSPC);
 	}
 	if (zero)
 		gfp |= __GFP_ZERO;
-	old = set_active_memcg(ctx->memcg);
-	page = alloc_page(gfp);
-	set_active_memcg(old);
-	if (!page) {
-		atomic_long_dec(&ctx->nr_pages);
+	folio = folio_alloc(gfp, 0);
+	if (!folio) {
+		atomic_long_dec(&ctx->allocating);
 		return ERR_PTR(-ENOMEM);
 	}
-	atomic_long_inc(&kmig_objects.pages);
-	return page;
+	return folio;
 }
 
-void kmig_page_free(struct kmig_ctx *ctx, struct page *page)
+/* Free a folio of folio_new() that never reached the cache. */
+static void folio_drop(struct kmig_ctx *ctx, struct folio *folio)
 {
-	put_page(page);
-	atomic_long_dec(&ctx->nr_pages);
-	atomic_long_dec(&kmig_objects.pages);
+	folio_put(folio);
+	atomic_long_dec(&ctx->allocating);
 }
 
 /*
- * Make @page page @idx of @slot unless one is there already. Returns the
- * page now present; when it is not @page, @page was freed and *@raced set.
+ * Cache @folio, its data in, as page @idx of @slot, charged to the
+ * context's memory cgroup. Returns 0, -EEXIST if a page is there already,
+ * or -ENOMEM; on failure @folio is freed.
  */
-struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
-			       struct page *page, bool *raced)
+static int folio_add(struct kmig_slot *slot, unsigned long idx,
+		     struct folio *folio)
 {
-	struct page *old;
+	struct kmig_ctx *ctx = slot->ctx;
+	struct mem_cgroup *old;
+	int ret;
 
-	old = cmpxchg(&slot->pages[idx], NULL, page);
-	*raced = old;
-	if (old) {
-		kmig_page_free(slot->ctx, page);
-		return old;
+	__folio_mark_uptodate(folio);
+	old = set_active_memcg(ctx->memcg);
+	ret = filemap_add_folio(kmig_slot_mapping(slot), folio,
+				slot->pgoff + idx, GFP_KERNEL);
+	set_active_memcg(old);
+	if (ret) {
+		folio_drop(ctx, folio);
+		return ret;
 	}
-	return page;
+	/* Counted before the unlock lets truncation free it. */
+	atomic_long_add(folio_nr_pages(folio), &kmig_objects.pages);
+	atomic_long_dec(&ctx->allocating);
+	folio_unlock(folio);
+	folio_put(folio);
+	return 0;
 }
+
+/* a_ops->free_folio: a folio left the cache. */
+static void kmig_free_folio(struct folio *folio)
+{
+	atomic_long_sub(folio_nr_pages(folio), &kmig_objects.pages);
+}
+
+/*
+ * a_ops->error_remove_folio: memory failure found @folio poisoned, has
+ * unmapped it and signalled the accessors. Its offsets are remembered, so
+ * faults get VM_FAULT_HWPOISON (SIGBUS, BUS_MCEERR_AR; KVM forwards it to
+ * the guest) and pread/pwrite EIO, and the folio leaves the cache. Kept
+ * cached as shmem does, it would count as still referenced and the error
+ * as not recovered (mm/memory-failure.c: has_extra_refcount() spares only
+ * shmem), which kills the accessor on a machine check.
+ */
+int kmig_error_remove_folio(struct address_space *mapping,
+			    struct folio *folio)
+{
+	struct kmig_ctx *ctx = mapping->host->i_private;
+	pgoff_t i;
+	int ret;
+
+	for (i = folio->index; i < folio_next_index(folio); i++) {
+		ret = xa_err(xa_store(&ctx->poison, i, xa_mk_value(1),
+				      GFP_NOIO));
+		if (ret)
+			return ret;
+	}
+	return generic_error_remove_folio(mapping, folio);
+}
+
+const struct address_space_operations kmig_aops = {
+	.dirty_folio	= noop_dirty_folio,
+	.free_folio	= kmig_free_folio,
+	.migrate_folio	= filemap_migrate_folio,
+	KMIG_AOPS_ERROR_REMOVE,
+};
 
 /*
  * Install page @idx of @slot: a new page gets @len bytes of @from at @off,
- * zeros elsewhere (all zeros if @from is NULL), and is published unless a
+ * zeros elsewhere (all zeros if @from is NULL), and is cached unless a
  * page is there already; then it is marked dirty, and a missing-mode page
  * has its request withdrawn, is counted and its waiters are woken (also
  * when it was found present). Returns 1 if installed, 0 if a page was
@@ -81,24 +155,33 @@ struct page *kmig_slot_install(struct kmig_slot *slot, unsigned long idx,
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len)
 {
-	struct page *page;
+	struct folio *folio;
 	bool raced = true;
+	int ret;
 	size_t n;
 
-	if (READ_ONCE(slot->pages[idx]))
+	if (kmig_page_present(slot, idx))
 		goto out;
-	page = kmig_page_alloc(slot->ctx, !from || off || len < PAGE_SIZE);
-	if (IS_ERR(page))
-		return PTR_ERR(page);
+	if (kmig_page_poisoned(slot, idx))
+		return -EIO;
+	folio = folio_new(slot->ctx, !from || off || len < PAGE_SIZE);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
 	if (from) {
-		n = copy_page_from_iter(page, off, len, from);
+		n = copy_page_from_iter(&folio->page, off, len, from);
 		if (n < len) {
 			iov_iter_revert(from, n);
-			kmig_page_free(slot->ctx, page);
+			folio_drop(slot->ctx, folio);
 			return -EFAULT;
 		}
 	}
-	kmig_slot_install(slot, idx, page, &raced);
+	ret = folio_add(slot, idx, folio);
+	if (ret && ret != -EEXIST) {
+		if (from)
+			iov_iter_revert(from, len);
+		return ret;
+	}
+	raced = ret;
 	if (raced && from)
 		iov_iter_revert(from, len);
 	if (!raced)
@@ -109,49 +192,92 @@ out:
 	return !raced;
 }
 
+/*
+ * The folio of page @idx of @slot, locked and still in @mapping, or NULL
+ * if absent; a folio removed while we waited for its lock is looked up
+ * again.
+ */
+static struct folio *folio_get_locked(struct kmig_slot *slot,
+				      unsigned long idx,
+				      struct address_space *mapping)
+{
+	struct folio *folio;
+
+	for (;;) {
+		folio = kmig_folio_get(slot, idx);
+		if (!folio)
+			return NULL;
+		folio_lock(folio);
+		if (folio->mapping == mapping)
+			return folio;
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+}
+
+/*
+ * A fault the core could not map from the cache itself (.map_pages): an
+ * absent page is waited for in missing mode, else allocated zeroed. The
+ * page is returned locked, as the core would lock it anyway.
+ */
 static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 {
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
 	unsigned long idx = vmf->pgoff - slot->pgoff;
+	struct folio *folio;
 	struct page *page;
 	vm_fault_t ret;
-	bool raced;
+	int err;
 
 	if (idx >= slot->npages)
 		return VM_FAULT_SIGBUS;
-	page = READ_ONCE(slot->pages[idx]);
-	if (!page && test_bit(idx, slot->missing)) {
-		ret = kmig_fault_missing(vmf, slot, idx);
-		if (ret)
-			return ret;
-		page = READ_ONCE(slot->pages[idx]);
+	while (!(folio = folio_get_locked(slot, idx, mapping))) {
+		if (kmig_page_poisoned(slot, idx))
+			return VM_FAULT_HWPOISON;
+		if (test_bit(idx, slot->missing)) {
+			ret = kmig_fault_missing(vmf, slot, idx);
+			if (ret)
+				return ret;
+			continue;
+		}
+		folio = folio_new(slot->ctx, true);
+		if (IS_ERR(folio))
+			return PTR_ERR(folio) == -ENOMEM ? VM_FAULT_OOM :
+							   VM_FAULT_SIGBUS;
+		err = folio_add(slot, idx, folio);
+		if (err == -ENOMEM)
+			return VM_FAULT_OOM;
 	}
-	if (!page) {
-		page = kmig_page_alloc(slot->ctx, true);
-		if (IS_ERR(page))
-			return PTR_ERR(page) == -ENOMEM ? VM_FAULT_OOM :
-							  VM_FAULT_SIGBUS;
-		page = kmig_slot_install(slot, idx, page, &raced);
+	page = folio_file_page(folio, vmf->pgoff);
+	if (PageHWPoison(page)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return VM_FAULT_HWPOISON;
 	}
-	get_page(page);
 	vmf->page = page;
-	return 0;
+	return VM_FAULT_LOCKED;
 }
 
 /*
  * Every write fault on a kmig page comes here before the core installs a
  * writable PTE (do_shared_fault(), wp_page_shared()): the only way a PTE of
- * a re-armed page gets writable. The page stays locked until that PTE is
+ * a re-armed page gets writable. The folio stays locked until that PTE is
  * in; kmig_dirty_mark()'s barrier orders the lock before the bit, for the
- * harvest and the logging restart that wait out locked pages (dirty.c).
+ * harvest and the logging restart that wait out locked folios (dirty.c).
  */
 static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 {
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
+	struct folio *folio = page_folio(vmf->page);
 
-	lock_page(vmf->page);
+	folio_lock(folio);
+	if (folio->mapping != vmf->vma->vm_file->f_mapping) {
+		/* Removed from the cache meanwhile: fault again. */
+		folio_unlock(folio);
+		return VM_FAULT_NOPAGE;
+	}
 	kmig_dirty_mark(slot, vmf->pgoff - slot->pgoff);
-	/* Locked: the core requires it of pages without a mapping. */
 	return VM_FAULT_LOCKED;
 }
 
@@ -197,6 +323,7 @@ static const struct vm_operations_struct kmig_vm_ops = {
 	.open		= kmig_vm_tracked_open,
 	.close		= kmig_vm_tracked_close,
 	.fault		= kmig_vm_fault,
+	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= kmig_vm_page_mkwrite,
 #ifdef CONFIG_NUMA
 	.get_policy	= kmig_vm_get_policy,
@@ -212,6 +339,7 @@ static const struct vm_operations_struct kmig_guest_vm_ops = {
 	.open		= kmig_vm_open,
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_fault,
+	.map_pages	= filemap_map_pages,
 #ifdef CONFIG_NUMA
 	.get_policy	= kmig_vm_get_policy,
 #endif
@@ -288,9 +416,10 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 	struct kmig_ctx *ctx = iocb->ki_filp->private_data;
 	unsigned long idx, off;
 	struct kmig_slot *slot;
+	struct folio *folio;
+	struct page *page;
 	ssize_t done = 0;
 	size_t len, n;
-	struct page *page;
 	int ret;
 
 	if (iocb->ki_pos < 0)
@@ -302,7 +431,16 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 
 	while (iov_iter_count(iter) && idx < slot->npages) {
 		len = min_t(size_t, PAGE_SIZE - off, iov_iter_count(iter));
-		page = READ_ONCE(slot->pages[idx]);
+		folio = kmig_folio_get(slot, idx);
+		page = folio ? folio_file_page(folio, slot->pgoff + idx) :
+			       NULL;
+		if (page ? PageHWPoison(page) : kmig_page_poisoned(slot, idx)) {
+			if (folio)
+				folio_put(folio);
+			if (!done)
+				done = -EIO;
+			break;
+		}
 		if (!write) {
 			n = page ? copy_page_to_iter(page, off, len, iter) :
 				   iov_iter_zero(len, iter);
@@ -321,6 +459,8 @@ static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 				continue;
 			n = len;
 		}
+		if (folio)
+			folio_put(folio);
 		done += n;
 		if (n < len) {
 			if (!done)

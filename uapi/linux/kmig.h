@@ -99,7 +99,9 @@
  *     EFBIG      memory_size > KMIG_MAX_SLOT_SIZE, or gpa + size wraps
  *     EEXIST     slot id in use, or its gpa range overlaps another slot
  *     ENOENT     delete of a slot that does not exist
- *     EBUSY      delete of a slot that is still mapped
+ *     EBUSY      delete of a slot that is still mapped; create of a
+ *                slot whose id a deleted slot still holds (its pages
+ *                are being freed: retry)
  *   KMIG_SET_PAGE_LIMIT  at most this many pages (0: no limit); an
  *                allocation beyond it fails: ENOSPC for writes and
  *                installs, SIGBUS for faults
@@ -117,14 +119,17 @@
 #include <linux/ioctl.h>
 
 #define KMIG_DEVICE_NAME	"kmig"
-#define KMIG_API_VERSION	2
+#define KMIG_API_VERSION	3
 
 /* Feature bits reported by KMIG_CMD_GET_INFO. */
 #define KMIG_FEATURE_NETLINK		_BITULL(0)
 #define KMIG_FEATURE_DEVICE_REGION	_BITULL(1)
+/* Guest memory is page cache: GUP-fast, migration, memory failure work. */
+#define KMIG_FEATURE_PAGECACHE		_BITULL(2)
 
 #define KMIG_FEATURES_ALL	(KMIG_FEATURE_NETLINK | \
-				 KMIG_FEATURE_DEVICE_REGION)
+				 KMIG_FEATURE_DEVICE_REGION | \
+				 KMIG_FEATURE_PAGECACHE)
 
 /* Generic netlink family. */
 #define KMIG_GENL_NAME		"kmig"

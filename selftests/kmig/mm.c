@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest memory is page cache, so the kernel's memory management works on
+ * it: GUP-fast pins its pages without the slow path, move_pages() migrates
+ * them between NUMA nodes, and a poisoned page signals its accessor with
+ * BUS_MCEERR_AR while the rest of the slot keeps working.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmig.h"
+
+#define NPAGES	256
+#define SIZE	(NPAGES * PAGE_SZ)
+/* What the fixture writes to every byte of page @i. */
+#define FILL(i)	((uint8_t)((i) + 1))
+
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE	(1 << 1)
+#endif
+
+#define TRACING		"/sys/kernel/tracing/"
+#define PROBE		"kmig_mm_gup_slow"
+
+FIXTURE(mm) {
+	int fd;
+	uint8_t *mem;
+};
+
+FIXTURE_SETUP(mm)
+{
+	unsigned long i;
+
+	ASSERT_TRUE(kmig_objects_zero());
+	self->fd = kmig_open();
+	kmig_set_memslot(self->fd, 1, KMIG_SLOT_DIRTY_LOG, 0, SIZE);
+	self->mem = kmig_map(self->fd, 1, SIZE);
+	for (i = 0; i < NPAGES; i++)
+		memset(self->mem + i * PAGE_SZ, FILL(i), PAGE_SZ);
+}
+
+FIXTURE_TEARDOWN(mm)
+{
+	if (self->mem)
+		munmap(self->mem, SIZE);
+	close(self->fd);
+	EXPECT_TRUE(kmig_objects_zero());
+}
+
+static int write_file(const char *path, const char *s, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | flags);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+/*
+ * Every get_user_pages_fast() that GUP-fast cannot finish ends in the slow
+ * path's __get_user_pages(); the compiler may have kept only a copy of it
+ * (.constprop, .isra) or only a caller out of line. The first such symbol
+ * in kallsyms, in *@sym; 0 or -ENOENT.
+ */
+static int slow_gup_symbol(char *sym, size_t len)
+{
+	static const char *const names[] = {
+		"__get_user_pages", "__get_user_pages_locked",
+		"__gup_longterm_locked",
+	};
+	char line[256], name[200];
+	unsigned int i;
+	size_t n;
+	FILE *f;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		f = fopen("/proc/kallsyms", "r");
+		if (!f)
+			return -errno;
+		n = strlen(names[i]);
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%*s %*s %199s", name) != 1)
+				continue;
+			if (!strcmp(name, names[i]) ||
+			    (!strncmp(name, names[i], n) && name[n] == '.')) {
+				snprintf(sym, len, "%s", name);
+				fclose(f);
+				return 0;
+			}
+		}
+		fclose(f);
+	}
+	return -ENOENT;
+}
+
+/* Put an enabled kprobe on the slow GUP path: 0 or -errno. */
+static int probe_on(void)
+{
+	char sym[200], def[256];
+	int ret;
+
+	if (access(TRACING "kprobe_events", F_OK))
+		mount("tracefs", TRACING, "tracefs", 0, NULL);
+	ret = slow_gup_symbol(sym, sizeof(sym));
+	if (ret)
+		return ret;
+	snprintf(def, sizeof(def), "p:%s %s\n", PROBE, sym);
+	ret = write_file(TRACING "kprobe_events", def, O_APPEND);
+	if (ret)
+		return ret;
+	return write_file(TRACING "events/kprobes/" PROBE "/enable", "1", 0);
+}
+
+static void probe_off(void)
+{
+	write_file(TRACING "events/kprobes/" PROBE "/enable", "0", 0);
+	write_file(TRACING "kprobe_events", "-:" PROBE "\n", O_APPEND);
+}
+
+/* Hits of the probe so far, or -1. */
+static long probe_hits(void)
+{
+	FILE *f = fopen(TRACING "kprobe_profile", "r");
+	long hits, misses, found = -1;
+	char name[128];
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%127s %ld %ld", name, &hits, &misses) == 3)
+		if (!strcmp(name, PROBE))
+			found = hits;
+	fclose(f);
+	return found;
+}
+
+/*
+ * vmsplice() of user memory into a pipe pins it with get_user_pages_fast(),
+ * one call per 4 KiB iovec (lib/iov_iter.c); each page is spliced and the
+ * pipe drained to /dev/null. Returns the slow-path calls, or -1.
+ */
+static long splice_pass(uint8_t *mem, unsigned long npages)
+{
+	int p[2], null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	long before, after = -1;
+	struct iovec iov;
+	unsigned long i;
+
+	if (null < 0 || pipe2(p, O_CLOEXEC))
+		return -1;
+	before = probe_hits();
+	for (i = 0; i < npages; i++) {
+		iov.iov_base = mem + i * PAGE_SZ;
+		iov.iov_len = PAGE_SZ;
+		if (vmsplice(p[1], &iov, 1, 0) != PAGE_SZ ||
+		    splice(p[0], NULL, null, NULL, PAGE_SZ, 0) != PAGE_SZ)
+			goto out;
+	}
+	after = probe_hits();
+out:
+	close(p[0]);
+	close(p[1]);
+	close(null);
+	return after < 0 || before < 0 ? -1 : after - before;
+}
+
+TEST_F(mm, gup_fast_pins_kmig_pages)
+{
+	uint8_t *anon;
+	long kmig, ref;
+	int ret;
+
+	anon = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, anon);
+	memset(anon, 1, SIZE);
+	ret = probe_on();
+	if (ret) {
+		probe_off();
+		munmap(anon, SIZE);
+		SKIP(return, "no kprobe on the slow GUP path: %s",
+		     strerror(-ret));
+	}
+	ref = splice_pass(anon, NPAGES);
+	kmig = splice_pass(self->mem, NPAGES);
+	probe_off();
+	munmap(anon, SIZE);
+	TH_LOG("slow-path GUP calls for %d pages: kmig %ld, anonymous %ld",
+	       NPAGES, kmig, ref);
+	ASSERT_LE(0, kmig);
+	ASSERT_LE(0, ref);
+	/* Before the page cache, 6.12 took the slow path for every page. */
+	EXPECT_GE(NPAGES / 32, kmig);
+}
+
+static long sys_move_pages(unsigned long n, void **pages, const int *nodes,
+			   int *status, int flags)
+{
+	return syscall(SYS_move_pages, 0, n, pages, nodes, status, flags);
+}
+
+TEST_F(mm, move_pages_migrates_between_nodes)
+{
+	void *pages[NPAGES];
+	int nodes[NPAGES], status[NPAGES];
+	struct kmig_info info;
+	unsigned long i;
+	uint8_t buf[PAGE_SZ];
+	int to;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node");
+	for (i = 0; i < NPAGES; i++)
+		pages[i] = self->mem + i * PAGE_SZ;
+	ASSERT_EQ(0, sys_move_pages(NPAGES, pages, NULL, status, 0));
+	ASSERT_LE(0, status[0]);
+	to = !status[0];
+	for (i = 0; i < NPAGES; i++)
+		nodes[i] = to;
+	ASSERT_EQ(0, sys_move_pages(NPAGES, pages, nodes, status,
+				    MPOL_MF_MOVE));
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_EQ(to, status[i]) TH_LOG("page %lu", i);
+	/* Where they are now, and what they hold, by mapping and pread. */
+	ASSERT_EQ(0, sys_move_pages(NPAGES, pages, NULL, status, 0));
+	for (i = 0; i < NPAGES; i++) {
+		ASSERT_EQ(to, status[i]) TH_LOG("page %lu", i);
+		ASSERT_EQ(FILL(i), self->mem[i * PAGE_SZ + PAGE_SZ - 1]);
+		ASSERT_EQ(PAGE_SZ, pread(self->fd, buf, PAGE_SZ,
+					 KMIG_SLOT_OFFSET(1) + i * PAGE_SZ));
+		ASSERT_EQ(FILL(i), buf[0]);
+	}
+	kmig_objects(&info);
+	EXPECT_EQ(NPAGES, info.obj_pages);
+}
+
+static sigjmp_buf bus_jmp;
+static volatile int bus_code;
+static void *volatile bus_addr;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	bus_code = si->si_code;
+	bus_addr = si->si_addr;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Read a byte of @p; the si_code of a SIGBUS it raised, else 0. */
+static int touch(volatile uint8_t *p)
+{
+	bus_code = 0;
+	bus_addr = NULL;
+	if (!sigsetjmp(bus_jmp, 1))
+		(void)*p;
+	return bus_code;
+}
+
+TEST_F(mm, hwpoison_signals_the_accessor_and_spares_the_rest)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				.sa_flags = SA_SIGINFO };
+	uint8_t *bad = self->mem + PAGE_SZ, *again, buf[PAGE_SZ];
+	unsigned long i;
+	int ret = 0;
+
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	/*
+	 * 6.12 signals the caller, which maps the page, from the injection
+	 * itself (the SIGBUS cuts the call short); 6.1 at its next access.
+	 */
+	bus_code = 0;
+	if (!sigsetjmp(bus_jmp, 1))
+		ret = madvise(bad, PAGE_SZ, MADV_HWPOISON);
+	if (ret && (errno == EINVAL || errno == EPERM))
+		SKIP(return, "no MADV_HWPOISON: %s", strerror(errno));
+	ASSERT_EQ(0, ret);
+	TH_LOG("injection signalled: si_code %d", bus_code);
+
+	EXPECT_EQ(BUS_MCEERR_AR, touch(bad));
+	EXPECT_EQ(bad, bus_addr);
+	/* A new mapping faults through kmig, which knows of the poison. */
+	again = kmig_map(self->fd, 1, SIZE);
+	EXPECT_EQ(BUS_MCEERR_AR, touch(again + PAGE_SZ));
+	EXPECT_EQ(again + PAGE_SZ, bus_addr);
+	EXPECT_EQ(-1, pread(self->fd, buf, PAGE_SZ,
+			    KMIG_SLOT_OFFSET(1) + PAGE_SZ));
+	EXPECT_EQ(EIO, errno);
+
+	/* The rest keeps working. */
+	for (i = 0; i < NPAGES; i++) {
+		if (i == 1)
+			continue;
+		ASSERT_EQ(0, touch(again + i * PAGE_SZ));
+		ASSERT_EQ(FILL(i), again[i * PAGE_SZ]);
+		self->mem[i * PAGE_SZ] = 0xaa;
+		ASSERT_EQ(PAGE_SZ, pread(self->fd, buf, PAGE_SZ,
+					 KMIG_SLOT_OFFSET(1) + i * PAGE_SZ));
+		ASSERT_EQ(0xaa, buf[0]);
+	}
+	munmap(again, SIZE);
+}
+
+TEST_HARNESS_MAIN
