@@ -41,7 +41,7 @@ record "build agent and selftests" \
 bed() {
 	kver=$1
 	bed=build/bed/$kver
-	export BED_TIMEOUT=${BED_TIMEOUT:-1200}
+	export BED_TIMEOUT=${BED_TIMEOUT:-1500}
 	record "$kver: test bed ran every selftest" bed_ran "$2"
 	bed_keep
 	record "$kver: dmesg has no kernel splat" scripts/splat.sh "$bed/dmesg.txt"

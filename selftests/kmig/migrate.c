@@ -78,8 +78,13 @@ FIXTURE_VARIANT(migrate) {
 	bool kvm_log;		/* both VMMs --kvm-log: memory model (b) */
 };
 
-FIXTURE_VARIANT_ADD(migrate, one_channel) {
-	.channels = 1, .port = 24501, .save = true,
+/*
+ * Memory model (b) on both sides: KVM logs the vCPUs' writes, each VMM
+ * hands its log to kmig, the agents see one log per slot as ever. One
+ * channel with kmig's own log: one_channel_hammered.
+ */
+FIXTURE_VARIANT_ADD(migrate, one_channel_kvm_log) {
+	.channels = 1, .port = 24501, .save = true, .kvm_log = true,
 };
 
 FIXTURE_VARIANT_ADD(migrate, four_channels) {
@@ -98,14 +103,6 @@ FIXTURE_VARIANT_ADD(migrate, two_channels_zerocopy) {
 FIXTURE_VARIANT_ADD(migrate, one_channel_hammered) {
 	.channels = 1, .port = 24505, .save = true,
 	.guest = "--pattern hot --hot-pages 16 --rate 8000",
-};
-
-/*
- * Memory model (b) on both sides: KVM logs the vCPUs' writes, each VMM
- * hands its log to kmig, the agents see one log per slot as ever.
- */
-FIXTURE_VARIANT_ADD(migrate, one_channel_kvm_log) {
-	.channels = 1, .port = 24506, .save = true, .kvm_log = true,
 };
 
 /* Without the saving, the downtime is what a user would see. */
