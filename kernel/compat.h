@@ -81,23 +81,23 @@ static inline int generic_error_remove_folio(struct address_space *mapping,
 
 #ifdef CONFIG_NUMA
 /*
- * vm_operations_struct.get_policy: 6.7 added the interleave index. kmig
- * returns kmig_no_mof_policy, whose missing MPOL_F_MOF makes
- * task_numa_work() skip the VMA (vma_policy_mof()).
+ * vm_operations_struct.get_policy: 6.7 added the interleave index, which
+ * kmig leaves at 0 (the core adds the page offset for interleaving).
+ * kmig_policy_get() is in policy.c.
  */
-extern struct mempolicy kmig_no_mof_policy;
+struct mempolicy *kmig_policy_get(struct vm_area_struct *vma);
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
 static inline struct mempolicy *kmig_vm_get_policy(struct vm_area_struct *vma,
 						   unsigned long addr)
 {
-	return &kmig_no_mof_policy;
+	return kmig_policy_get(vma);
 }
 #else
 static inline struct mempolicy *kmig_vm_get_policy(struct vm_area_struct *vma,
 						   unsigned long addr,
 						   pgoff_t *ilx)
 {
-	return &kmig_no_mof_policy;
+	return kmig_policy_get(vma);
 }
 #endif
 #endif

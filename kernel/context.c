@@ -141,6 +141,7 @@ static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
 	}
 	if (ms->flags & KMIG_SLOT_MISSING)
 		bitmap_fill(slot->missing, npages);
+	kmig_policy_init(slot);
 	kref_init(&slot->ref);
 	kref_get(&ctx->ref);
 	slot->ctx = ctx;

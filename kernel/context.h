@@ -12,6 +12,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/mm_types.h>
+#include <linux/nodemask.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -24,6 +25,17 @@ struct kiocb;
 struct mem_cgroup;
 
 #define KMIG_WAIT_HASH_BITS	6
+
+/*
+ * A slot's NUMA policy (policy.c): a copy of the last mbind() on one of
+ * its mappings, for the writers without a VMA policy.
+ */
+struct kmig_policy {
+	spinlock_t lock;		/* the fields below */
+	unsigned short mode;		/* MPOL_*; MPOL_DEFAULT: none */
+	int home_node;			/* NUMA_NO_NODE: none */
+	nodemask_t nodes;
+};
 
 /*
  * A slot's pages are folios in the page cache of the context's inode, at
@@ -47,6 +59,7 @@ struct kmig_slot {
 	bool logging;			/* writes set bits in @dirty */
 	/* VMAs mapping the slot; -1 while KMIG_SET_MISSING fills @missing. */
 	atomic_t nr_maps;
+	struct kmig_policy policy;	/* NUMA policy of new pages */
 };
 
 /*
@@ -93,6 +106,8 @@ struct kmig_stats {
  *     ctx->lock (read)			.mmap counts the mapping of its slot
  *     folio lock			.fault and .page_mkwrite, held until
  *					the core installs the PTE
+ *     slot->policy.lock (spinlock)	policy.c: a leaf, held to copy the
+ *					slot's NUMA policy in or out
  *     ctx->fault_lock (spinlock)	fault.c: the fault queue, the server
  *					fields and the requested bits
  *   ctx->server_mutex			attaching and losing a fault fd
@@ -239,6 +254,12 @@ struct kmig_span {
 
 void kmig_view_zap_tracked(struct kmig_slot *slot,
 			   const struct kmig_span *spans, unsigned int n);
+
+/* policy.c; kmig_policy_get() is in compat.h */
+int kmig_policy_set(struct vm_area_struct *vma, struct mempolicy *new);
+struct folio *kmig_policy_alloc(struct kmig_slot *slot, unsigned long idx,
+				struct vm_fault *vmf, gfp_t gfp);
+void kmig_policy_init(struct kmig_slot *slot);
 
 /* provider.c */
 void kmig_provider_ctx_init(struct kmig_ctx *ctx);

@@ -11,7 +11,6 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
-#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
@@ -45,12 +44,16 @@ struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
 }
 
 /*
- * A new folio, zeroed if @zero, counted against the page limit until
- * folio_add() caches it; ERR_PTR(-ENOSPC) past the limit. The limit
- * counts cached pages and those being added, so it is never exceeded.
+ * A new folio for page @idx of @slot, faulted through @vmf or written
+ * (NULL), on the node its NUMA policy decides (policy.c), zeroed if @zero,
+ * counted against the page limit until folio_add() caches it;
+ * ERR_PTR(-ENOSPC) past the limit. The limit counts cached pages and
+ * those being added, so it is never exceeded.
  */
-static struct folio *folio_new(struct kmig_ctx *ctx, bool zero)
+static struct folio *folio_new(struct kmig_slot *slot, unsigned long idx,
+			       struct vm_fault *vmf, bool zero)
 {
+	struct kmig_ctx *ctx = slot->ctx;
 	long limit = atomic_long_read(&ctx->page_limit);
 	gfp_t gfp = GFP_HIGHUSER_MOVABLE;
 	struct folio *folio;
@@ -62,7 +65,7 @@ static struct folio *folio_new(struct kmig_ctx *ctx, bool zero)
 	}
 	if (zero)
 		gfp |= __GFP_ZERO;
-	folio = folio_alloc(gfp, 0);
+	folio = kmig_policy_alloc(slot, idx, vmf, gfp);
 	if (!folio) {
 		atomic_long_dec(&ctx->allocating);
 		return ERR_PTR(-ENOMEM);
@@ -164,7 +167,7 @@ int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		goto out;
 	if (kmig_page_poisoned(slot, idx))
 		return -EIO;
-	folio = folio_new(slot->ctx, !from || off || len < PAGE_SIZE);
+	folio = folio_new(slot, idx, NULL, !from || off || len < PAGE_SIZE);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
 	if (from) {
@@ -241,7 +244,7 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 				return ret;
 			continue;
 		}
-		folio = folio_new(slot->ctx, true);
+		folio = folio_new(slot, idx, vmf, true);
 		if (IS_ERR(folio))
 			return PTR_ERR(folio) == -ENOMEM ? VM_FAULT_OOM :
 							   VM_FAULT_SIGBUS;
@@ -281,15 +284,6 @@ static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
-#ifdef CONFIG_NUMA
-/* Without MPOL_F_MOF: NUMA balancing leaves kmig's VMAs alone. */
-struct mempolicy kmig_no_mof_policy = {
-	.refcnt = ATOMIC_INIT(1),
-	.mode = MPOL_LOCAL,
-	.home_node = NUMA_NO_NODE,
-};
-#endif
-
 static void kmig_vm_open(struct vm_area_struct *vma)
 {
 	struct kmig_slot *slot = vma->vm_private_data;
@@ -326,6 +320,7 @@ static const struct vm_operations_struct kmig_vm_ops = {
 	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= kmig_vm_page_mkwrite,
 #ifdef CONFIG_NUMA
+	.set_policy	= kmig_policy_set,
 	.get_policy	= kmig_vm_get_policy,
 #endif
 };
@@ -341,6 +336,7 @@ static const struct vm_operations_struct kmig_guest_vm_ops = {
 	.fault		= kmig_vm_fault,
 	.map_pages	= filemap_map_pages,
 #ifdef CONFIG_NUMA
+	.set_policy	= kmig_policy_set,
 	.get_policy	= kmig_vm_get_policy,
 #endif
 };

@@ -2,8 +2,9 @@
 /*
  * Guest memory is page cache, so the kernel's memory management works on
  * it: GUP-fast pins its pages without the slow path, move_pages() migrates
- * them between NUMA nodes, and a poisoned page signals its accessor with
- * BUS_MCEERR_AR while the rest of the slot keeps working.
+ * them between NUMA nodes, mbind() and set_mempolicy() choose the node of
+ * new pages, and a poisoned page signals its accessor with BUS_MCEERR_AR
+ * while the rest of the slot keeps working.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <linux/mempolicy.h>
 
 #include "kselftest_harness.h"
 #include "kmig.h"
@@ -245,6 +248,111 @@ TEST_F(mm, move_pages_migrates_between_nodes)
 	}
 	kmig_objects(&info);
 	EXPECT_EQ(NPAGES, info.obj_pages);
+}
+
+static long sys_mbind(void *addr, unsigned long len, int mode,
+		      const unsigned long *mask)
+{
+	return syscall(SYS_mbind, addr, len, mode, mask,
+		       mask ? 8 * sizeof(*mask) : 0, 0);
+}
+
+static long sys_set_mempolicy(int mode, const unsigned long *mask)
+{
+	return syscall(SYS_set_mempolicy, mode, mask,
+		       mask ? 8 * sizeof(*mask) : 0);
+}
+
+/* The mode of the policy at @addr, or -errno. */
+static int policy_at(void *addr)
+{
+	int mode;
+
+	if (syscall(SYS_get_mempolicy, &mode, NULL, 0, addr, MPOL_F_ADDR))
+		return -errno;
+	return mode;
+}
+
+/* Who wrote the quarter @q of the slot in the test below. */
+static const char *writer(unsigned long q)
+{
+	switch (q) {
+	case 0:
+		return "a fault through the bound mapping";
+	case 1:
+		return "a fault through the other mapping";
+	case 2:
+		return "pwrite under the slot's policy";
+	default:
+		return "pwrite under the task's policy";
+	}
+}
+
+/*
+ * Who decides the node of a new page (Documentation/uapi.rst): a fault
+ * through a mapping follows that mapping's mbind(); a fault through
+ * another mapping of the slot, and pwrite(), follow the slot's copy of the
+ * last mbind() on any of its mappings; with none, the writer's
+ * set_mempolicy(). Each quarter of a fresh slot is written one way, with
+ * the policy bound to node 1, then to node 0.
+ */
+TEST_F(mm, mbind_and_set_mempolicy_choose_the_node)
+{
+	enum { N = 64 };
+	int status[N], to, ret;
+	uint8_t *a, *b, buf[PAGE_SZ];
+	unsigned long mask, i;
+	void *pages[N];
+	uint32_t s;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node");
+	for (to = 1; to >= 0; to--) {
+		mask = 1UL << to;
+		s = 2 + to;
+		kmig_set_memslot(self->fd, s, 0, (uint64_t)s << 30, N * PAGE_SZ);
+		a = kmig_map(self->fd, s, N * PAGE_SZ);
+		b = kmig_map(self->fd, s, N * PAGE_SZ);
+		ASSERT_EQ(0, sys_mbind(a, N * PAGE_SZ, MPOL_BIND, &mask));
+		EXPECT_EQ(MPOL_BIND, policy_at(a));
+		/* Without a policy of its own, still none for NUMA balancing. */
+		EXPECT_EQ(MPOL_LOCAL, policy_at(b));
+
+		for (i = 0; i < N / 4; i++)
+			a[i * PAGE_SZ] = 1;
+		for (; i < N / 2; i++)
+			b[i * PAGE_SZ] = 2;
+		memset(buf, 3, sizeof(buf));
+		for (; i < 3 * N / 4; i++)
+			ASSERT_EQ(PAGE_SZ, pwrite(self->fd, buf, PAGE_SZ,
+						  KMIG_SLOT_OFFSET(s) +
+						  i * PAGE_SZ));
+		/* MPOL_DEFAULT clears the slot's copy: the task's decides. */
+		ASSERT_EQ(0, sys_mbind(a, N * PAGE_SZ, MPOL_DEFAULT, NULL));
+		ASSERT_EQ(0, sys_set_mempolicy(MPOL_BIND, &mask));
+		memset(buf, 4, sizeof(buf));
+		for (; i < N; i++) {
+			ret = pwrite(self->fd, buf, PAGE_SZ,
+				     KMIG_SLOT_OFFSET(s) + i * PAGE_SZ);
+			if (ret != PAGE_SZ)
+				break;
+		}
+		ASSERT_EQ(0, sys_set_mempolicy(MPOL_DEFAULT, NULL));
+		ASSERT_EQ(N, i);
+
+		for (i = 0; i < N; i++) {
+			pages[i] = a + i * PAGE_SZ;
+			ASSERT_EQ(1 + 4 * i / N, a[i * PAGE_SZ]);
+		}
+		ASSERT_EQ(0, sys_move_pages(N, pages, NULL, status, 0));
+		for (i = 0; i < N; i++) {
+			EXPECT_EQ(to, status[i])
+				TH_LOG("page %lu, %s, bound to node %d", i,
+				       writer(4 * i / N), to);
+		}
+		munmap(a, N * PAGE_SZ);
+		munmap(b, N * PAGE_SZ);
+	}
 }
 
 static sigjmp_buf bus_jmp;
