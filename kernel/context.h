@@ -110,6 +110,9 @@ struct kmig_stats {
  *					slot's NUMA policy in or out
  *     ctx->fault_lock (spinlock)	fault.c: the fault queue, the server
  *					fields and the requested bits
+ *   ctx->inode's i_rwsem		a punch or a discard (mem.c), one at
+ *					a time; then the core's truncation
+ *					locks (i_mmap_rwsem, folio locks)
  *   ctx->server_mutex			attaching and losing a fault fd
  *     ctx->lock (read)			one slot at a time, to forget its
  *					requests
@@ -226,6 +229,9 @@ bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx);
 struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx);
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len);
+int kmig_mem_discard(struct kmig_slot *slot, unsigned long first,
+		     unsigned long end, bool to_missing);
+int kmig_mem_punch(struct kmig_ctx *ctx, loff_t off, loff_t len);
 
 /* fault.c */
 void kmig_fault_ctx_init(struct kmig_ctx *ctx);
@@ -269,6 +275,10 @@ int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
 
 /* dirty.c */
 void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx);
+void kmig_dirty_mark_bits(struct kmig_slot *slot, unsigned long base,
+			  const u64 *bits, unsigned long nwords);
+void kmig_present_bits(struct kmig_slot *slot, unsigned long base,
+		       unsigned long first, unsigned long end, u64 *bits);
 long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 		      void __user *argp);
 

@@ -536,36 +536,67 @@ static void mark_folio(u64 *bits, pgoff_t base, struct folio *folio,
 		bits[(i - base) / 64] |= 1ULL << ((i - base) % 64);
 }
 
+/*
+ * The present pages among pages @first to @end - 1 of @slot, in @bits,
+ * whose bit 0 is page @base (@base <= @first); its words up to page @end
+ * are written.
+ */
+void kmig_present_bits(struct kmig_slot *slot, unsigned long base,
+		       unsigned long first, unsigned long end, u64 *bits)
+{
+	struct address_space *mapping = kmig_slot_mapping(slot);
+	pgoff_t index = slot->pgoff + first, last = slot->pgoff + end - 1;
+	struct folio_batch fbatch;
+	unsigned int i;
+
+	memset(bits, 0, DIV_ROUND_UP(end - base, 64) * sizeof(*bits));
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			mark_folio(bits, slot->pgoff + base, fbatch.folios[i],
+				   last);
+		folio_batch_release(&fbatch);
+	}
+}
+
+/*
+ * Log the pages set in @bits (@nwords words from page @base, a multiple
+ * of 64), written before the call: kmig_dirty_mark() for a bitmap.
+ */
+void kmig_dirty_mark_bits(struct kmig_slot *slot, unsigned long base,
+			  const u64 *bits, unsigned long nwords)
+{
+	atomic64_t *words = (atomic64_t *)slot->dirty + base / 64;
+	unsigned long i;
+
+	if (!slot->dirty)
+		return;
+	/* Pairs with set_logging()'s, as kmig_dirty_mark()'s does. */
+	smp_mb();
+	if (!READ_ONCE(slot->logging))
+		return;
+	for (i = 0; i < nwords; i++)
+		if (bits[i])
+			atomic64_or(bits[i], &words[i]);
+}
+
 /* KMIG_GET_PRESENT_BITMAP: a chunk of words at a time, like get_log(). */
 static long present_log(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 {
-	struct address_space *mapping = kmig_slot_mapping(slot);
 	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
 	unsigned long c, n, p, nwords = DIV_ROUND_UP(a->num_pages, 64);
-	struct folio_batch fbatch;
-	pgoff_t index, last;
-	unsigned int i;
 	long ret;
 	u64 *buf;
 
 	ret = range_buf(slot, a, &buf);
 	if (ret || !buf)
 		return ret;
-	folio_batch_init(&fbatch);
 	for (c = 0; c < nwords; c += n) {
 		n = min(nwords - c, CHUNK_WORDS);
-		memset(buf, 0, n * sizeof(*buf));
-		/* Pages first .. first + n * 64 - 1, cut at the range end. */
+		/* Pages p .. p + n * 64 - 1, cut at the range end. */
 		p = a->first_page + c * 64;
-		index = slot->pgoff + p;
-		last = slot->pgoff + min(p + n * 64, a->first_page +
-					 a->num_pages) - 1;
-		while (filemap_get_folios(mapping, &index, last, &fbatch)) {
-			for (i = 0; i < folio_batch_count(&fbatch); i++)
-				mark_folio(buf, slot->pgoff + p,
-					   fbatch.folios[i], last);
-			folio_batch_release(&fbatch);
-		}
+		kmig_present_bits(slot, p, p, min(p + n * 64, a->first_page +
+						  a->num_pages), buf);
 		if (copy_to_user(ubuf + c, buf, n * sizeof(*buf))) {
 			ret = -EFAULT;
 			break;

@@ -550,13 +550,14 @@ err_pages:
 }
 
 static long range_args(struct kmig_ctx *ctx, void __user *argp,
-		       struct kmig_range *r, struct kmig_slot **slotp)
+		       struct kmig_range *r, struct kmig_slot **slotp,
+		       u32 flags_ok)
 {
 	struct kmig_slot *slot;
 
 	if (copy_from_user(r, argp, sizeof(*r)))
 		return -EFAULT;
-	if (r->flags)
+	if (r->flags & ~flags_ok)
 		return -EINVAL;
 	slot = kmig_slot_find(ctx, r->slot);
 	if (!slot)
@@ -577,7 +578,7 @@ long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp)
 	struct kmig_range r;
 	long ret;
 
-	ret = range_args(ctx, argp, &r, &slot);
+	ret = range_args(ctx, argp, &r, &slot, 0);
 	if (ret)
 		return ret;
 	spin_lock(&ctx->fault_lock);
@@ -595,11 +596,13 @@ long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp)
 }
 
 /*
- * Put a range in missing mode: its absent pages block until installed.
- * Only while the slot is unmapped: a fault could otherwise fill a page with
- * zeros just before its bit is set, and the later install would find it
- * present. A map count of -1 keeps it unmapped meanwhile (.mmap counts
- * only a count that is not negative) and makes this the only writer of
+ * Put a range in missing mode: its absent pages block until installed;
+ * with KMIG_SET_MISSING_DISCARD its present pages leave the cache first
+ * (a postcopy destination's stale pages). Only while the slot is
+ * unmapped: a fault could otherwise fill a page with zeros just before
+ * its bit is set, and the later install would find it present. A map
+ * count of -1 keeps it unmapped meanwhile (.mmap and punches count only a
+ * count that is not negative) and makes this the only writer of
  * slot->missing, so the fill, O(range), runs under no lock.
  */
 long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp)
@@ -610,18 +613,24 @@ long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp)
 	unsigned long n;
 	long ret;
 
-	ret = range_args(ctx, argp, &r, &slot);
+	ret = range_args(ctx, argp, &r, &slot, KMIG_SET_MISSING_DISCARD);
 	if (ret)
 		return ret;
-	if (atomic_cmpxchg(&slot->nr_maps, 0, -1))
-		ret = -EBUSY;
-	for (; !ret && r.num_pages; r.num_pages -= n, r.first_page += n) {
-		n = min_t(u64, r.num_pages, chunk);
-		bitmap_set(slot->missing, r.first_page, n);
-		cond_resched();
+	if (atomic_cmpxchg(&slot->nr_maps, 0, -1)) {
+		kmig_slot_put(slot);
+		return -EBUSY;
 	}
-	if (!ret)
-		atomic_set_release(&slot->nr_maps, 0);
+	if (r.flags & KMIG_SET_MISSING_DISCARD && r.num_pages) {
+		ret = kmig_mem_discard(slot, r.first_page,
+				       r.first_page + r.num_pages, true);
+	} else {
+		for (; r.num_pages; r.num_pages -= n, r.first_page += n) {
+			n = min_t(u64, r.num_pages, chunk);
+			bitmap_set(slot->missing, r.first_page, n);
+			cond_resched();
+		}
+	}
+	atomic_set_release(&slot->nr_maps, 0);
 	kmig_slot_put(slot);
 	return ret;
 }

@@ -406,6 +406,127 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 	return 0;
 }
 
+/*
+ * Whether pages [@first, @end) of @slot hold a page that has not arrived:
+ * absent in missing mode, and not taken by memory failure.
+ */
+static bool range_awaits_pages(struct kmig_slot *slot, unsigned long first,
+			       unsigned long end)
+{
+	unsigned long i = first;
+
+	for_each_set_bit_from(i, slot->missing, end) {
+		if (!kmig_page_present(slot, i) && !kmig_page_poisoned(slot, i))
+			return true;
+		cond_resched();
+	}
+	return false;
+}
+
+/* Pages a punch removes per step: one bitmap of PUNCH_CHUNK bits. */
+#define PUNCH_CHUNK	(64 * 512)
+
+/*
+ * Remove pages [@first, @end) of @slot from the cache, unmapping them
+ * everywhere, a step at a time. With @bits (a logging slot's), the pages
+ * that were present are logged once gone, so a harvest that copies the
+ * page copies the hole.
+ */
+static void punch_range(struct kmig_slot *slot, unsigned long first,
+			unsigned long end, u64 *bits)
+{
+	struct inode *inode = slot->ctx->inode;
+	unsigned long c, s, e;
+
+	for (c = round_down(first, 64); c < end; c += PUNCH_CHUNK) {
+		s = max(c, first);
+		e = min(c + PUNCH_CHUNK, end);
+		if (bits)
+			kmig_present_bits(slot, c, s, e, bits);
+		truncate_pagecache_range(inode,
+					 (loff_t)(slot->pgoff + s) << PAGE_SHIFT,
+					 ((loff_t)(slot->pgoff + e) << PAGE_SHIFT)
+					 - 1);
+		if (bits)
+			kmig_dirty_mark_bits(slot, c, bits,
+					     DIV_ROUND_UP(e - c, 64));
+		cond_resched();
+	}
+}
+
+/*
+ * Remove pages [@first, @end) of @slot from the cache; a logging slot
+ * logs those that were present. With @to_missing they enter missing mode
+ * (KMIG_SET_MISSING_DISCARD; the caller made itself the only writer of
+ * @missing, the slot unmapped). Without, a page of the range that has not
+ * arrived in missing mode fails the call with EBUSY, nothing removed: its
+ * waiters must get the page, not zeros; present missing-mode pages leave
+ * missing mode, so their later faults allocate zeros. The caller holds
+ * off KMIG_SET_MISSING (a map count).
+ */
+int kmig_mem_discard(struct kmig_slot *slot, unsigned long first,
+		     unsigned long end, bool to_missing)
+{
+	struct inode *inode = slot->ctx->inode;
+	unsigned long i = first;
+	u64 *bits = NULL;
+	int ret = 0;
+
+	if (slot->dirty) {
+		bits = kmalloc(PUNCH_CHUNK / 8, GFP_KERNEL);
+		if (!bits)
+			return -ENOMEM;
+	}
+	inode_lock(inode);
+	if (to_missing) {
+		bitmap_set(slot->missing, first, end - first);
+	} else if (range_awaits_pages(slot, first, end)) {
+		ret = -EBUSY;
+		goto out;
+	} else {
+		/* Only present pages have bits left: none is waited for. */
+		for_each_set_bit_from(i, slot->missing, end)
+			clear_bit(i, slot->missing);
+	}
+	punch_range(slot, first, end, bits);
+out:
+	inode_unlock(inode);
+	kfree(bits);
+	return ret;
+}
+
+/*
+ * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on a view of
+ * @ctx, and so MADV_REMOVE on its mappings: page-aligned bytes @off to
+ * @off + @len of one slot leave the cache, their memory and charge
+ * return, later accesses find zeros: kmig_mem_discard().
+ */
+int kmig_mem_punch(struct kmig_ctx *ctx, loff_t off, loff_t len)
+{
+	struct kmig_slot *slot;
+	unsigned long idx, n;
+	int ret;
+
+	if (!PAGE_ALIGNED(off) || !PAGE_ALIGNED(len) || off < 0 || len <= 0)
+		return -EINVAL;
+	slot = slot_at(ctx, off >> PAGE_SHIFT, &idx);
+	if (!slot)
+		return -EINVAL;
+	n = len >> PAGE_SHIFT;
+	if (n > slot->npages - idx)
+		ret = -EINVAL;
+	else if (!atomic_inc_unless_negative(&slot->nr_maps))
+		ret = -EBUSY;	/* KMIG_SET_MISSING is at work on it */
+	else
+		ret = 0;
+	if (!ret) {
+		ret = kmig_mem_discard(slot, idx, idx + n, false);
+		atomic_dec(&slot->nr_maps);
+	}
+	kmig_slot_put(slot);
+	return ret;
+}
+
 /* Copy between a slot's pages and @iter, at most up to the slot end. */
 static ssize_t mem_rw(struct kiocb *iocb, struct iov_iter *iter, bool write)
 {

@@ -18,6 +18,7 @@
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/falloc.h>	/* needs fs.h's types */
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
@@ -214,6 +215,15 @@ static int view_tracked_mmap(struct file *file, struct vm_area_struct *vma)
 	return kmig_mem_map(view_ctx(file), vma, false);
 }
 
+/* Only hole punching; vfs_fallocate() checked @off and @len. */
+static long view_fallocate(struct file *file, int mode, loff_t off,
+			   loff_t len)
+{
+	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	return kmig_mem_punch(view_ctx(file), off, len);
+}
+
 /*
  * The context file lives as long as its views: its release frees the
  * slots, which a view's mappings still use.
@@ -228,6 +238,7 @@ static const struct file_operations kmig_view_guest_fops = {
 	.owner		= THIS_MODULE,
 	.mmap		= view_guest_mmap,
 	.release	= view_release,
+	.fallocate	= view_fallocate,
 	.llseek		= noop_llseek,
 };
 
@@ -235,6 +246,7 @@ static const struct file_operations kmig_view_tracked_fops = {
 	.owner		= THIS_MODULE,
 	.mmap		= view_tracked_mmap,
 	.release	= view_release,
+	.fallocate	= view_fallocate,
 	.llseek		= noop_llseek,
 };
 

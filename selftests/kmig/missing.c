@@ -5,7 +5,8 @@
  * batched, zero and wake-only installs; present pages are reported, not
  * overwritten; waiters are killable; a lost server means SIGBUS, or
  * waiting for the next one; a waiter whose mapping goes away ends; a range
- * is put in missing mode only while its slot is unmapped.
+ * is put in missing mode only while its slot is unmapped, its stale pages
+ * discarded on request.
  */
 #include <errno.h>
 #include <poll.h>
@@ -373,6 +374,73 @@ TEST_F(missing, set_missing_is_refused_while_the_slot_is_mapped)
 	ASSERT_EQ(0, __kmig_install(self->fd, 2, 0, &page, buf, &status, 1,
 				    NULL));
 	EXPECT_EQ(KMIG_INSTALL_DONE, status);
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(buf[0], t.value);
+	munmap(p, 8 * PAGE_SZ);
+}
+
+static uint64_t ctx_pages(int fd)
+{
+	struct kmig_ctx_stats st;
+
+	kmig_stats(fd, &st);
+	return st.pages;
+}
+
+/*
+ * A postcopy destination's stale pages (received, then dirtied on the
+ * source) are discarded into missing mode, so the guest's first touch
+ * fetches them: their memory returns, a logging slot logs them, and the
+ * pages kept and outside the range stay.
+ */
+TEST_F(missing, set_missing_discard_makes_stale_pages_missing)
+{
+	struct kmig_range r = { .slot = 2, .flags = KMIG_SET_MISSING_DISCARD,
+				.first_page = 2, .num_pages = 4 };
+	static uint8_t buf[PAGE_SZ];
+	uint64_t log, before, page = 3;
+	struct toucher t = {};
+	struct kmig_fault rec;
+	uint8_t *p;
+	int i;
+
+	kmig_set_memslot(self->fd, 2, KMIG_SLOT_DIRTY_LOG, SIZE, 8 * PAGE_SZ);
+	for (i = 1; i < 4; i++)
+		ASSERT_EQ(1, pwrite(self->fd, "s", 1,
+				    KMIG_SLOT_OFFSET(2) + i * PAGE_SZ));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 2,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 8, &log));
+	EXPECT_EQ(0xe, log);
+	before = ctx_pages(self->fd);
+
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ('s', p[2 * PAGE_SZ]);
+	munmap(p, 8 * PAGE_SZ);
+	r.flags = KMIG_SET_MISSING_DISCARD << 1;
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r.flags = KMIG_SET_MISSING_DISCARD;
+	EXPECT_EQ(-1, ioctl(self->fd, KMIG_WAKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+
+	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_MISSING, &r));
+	EXPECT_EQ(before - 2, ctx_pages(self->fd));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 2,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 8, &log));
+	EXPECT_EQ(0xc, log);
+
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
+	EXPECT_EQ('s', p[PAGE_SZ]);
+	EXPECT_EQ(0, p[7 * PAGE_SZ]);
+	start(&t, p + 3 * PAGE_SZ, false);
+	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(2, rec.slot);
+	EXPECT_EQ(3, rec.page);
+	fill(buf, 1, 9);
+	ASSERT_EQ(0, __kmig_install(self->fd, 2, 0, &page, buf, NULL, 1,
+				    NULL));
 	pthread_join(t.thread, NULL);
 	EXPECT_EQ(buf[0], t.value);
 	munmap(p, 8 * PAGE_SZ);

@@ -3,8 +3,10 @@
  * Guest memory is page cache, so the kernel's memory management works on
  * it: GUP-fast pins its pages without the slow path, move_pages() migrates
  * them between NUMA nodes, mbind() and set_mempolicy() choose the node of
- * new pages, and a poisoned page signals its accessor with BUS_MCEERR_AR
- * while the rest of the slot keeps working.
+ * new pages, a poisoned page signals its accessor with BUS_MCEERR_AR
+ * while the rest of the slot keeps working, and a hole punched in a view
+ * (fallocate, MADV_REMOVE) frees its pages, reads as zeros and is logged
+ * dirty.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "kmig.h"
+#include "kvmlog.h"
 
 #define NPAGES	256
 #define SIZE	(NPAGES * PAGE_SZ)
@@ -419,6 +422,152 @@ TEST_F(mm, hwpoison_signals_the_accessor_and_spares_the_rest)
 		ASSERT_EQ(0xaa, buf[0]);
 	}
 	munmap(again, SIZE);
+}
+
+#define PUNCH	(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+
+static uint64_t ctx_pages(int fd)
+{
+	struct kmig_ctx_stats st;
+
+	kmig_stats(fd, &st);
+	return st.pages;
+}
+
+/* Whether exactly pages @first .. @first + @n - 1 of slot 1 are logged. */
+static bool logged_exactly(int fd, unsigned long first, unsigned long n)
+{
+	uint64_t log[NPAGES / 64];
+	unsigned long i;
+	bool set;
+
+	if (__kmig_dirty(fd, KMIG_GET_DIRTY_LOG, 1, KMIG_DIRTY_LOG_CLEAR, 0,
+			 NPAGES, log))
+		return false;
+	for (i = 0; i < NPAGES; i++) {
+		set = log[i / 64] >> (i % 64) & 1;
+		if (set != (i >= first && i < first + n)) {
+			printf("# page %lu logged %d\n", i, set);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Whether pages @first .. @first + @n - 1 of slot 1 read as zeros. */
+static bool reads_zeros(int fd, const uint8_t *mem, unsigned long first,
+			unsigned long n)
+{
+	uint8_t buf[PAGE_SZ];
+	unsigned long i, j;
+
+	for (i = first; i < first + n; i++) {
+		if (pread(fd, buf, PAGE_SZ, KMIG_SLOT_OFFSET(1) + i * PAGE_SZ)
+		    != PAGE_SZ)
+			return false;
+		for (j = 0; j < PAGE_SZ; j++)
+			if (buf[j] || mem[i * PAGE_SZ + j])
+				return false;
+	}
+	return true;
+}
+
+TEST_F(mm, punch_hole_frees_zeroes_and_logs_the_pages)
+{
+	int view = kmig_view(self->fd, KMIG_VIEW_TRACKED);
+	uint64_t off = KMIG_SLOT_OFFSET(1);
+
+	ASSERT_TRUE(logged_exactly(self->fd, 0, NPAGES));
+	ASSERT_EQ(NPAGES, ctx_pages(self->fd));
+	ASSERT_EQ(0, fallocate(view, PUNCH, off + 8 * PAGE_SZ, 16 * PAGE_SZ));
+	/* Memory returned: the count, before anything faults them back. */
+	EXPECT_EQ(NPAGES - 16, ctx_pages(self->fd));
+	EXPECT_TRUE(logged_exactly(self->fd, 8, 16));
+	/* Punching the hole again logs nothing: no page was there. */
+	ASSERT_EQ(0, fallocate(view, PUNCH, off + 8 * PAGE_SZ, 16 * PAGE_SZ));
+	EXPECT_TRUE(logged_exactly(self->fd, 0, 0));
+	EXPECT_TRUE(reads_zeros(self->fd, self->mem, 8, 16));
+	EXPECT_EQ(FILL(7), self->mem[8 * PAGE_SZ - 1]);
+	EXPECT_EQ(FILL(24), self->mem[24 * PAGE_SZ]);
+
+	/* Whole pages of one slot, by punching only. */
+	EXPECT_EQ(-1, fallocate(view, PUNCH, off + 1, PAGE_SZ));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(view, PUNCH, off, PAGE_SZ / 2));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(view, PUNCH, off + PAGE_SZ, SIZE));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(view, PUNCH, KMIG_SLOT_OFFSET(2), PAGE_SZ));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, fallocate(view, FALLOC_FL_KEEP_SIZE, off, PAGE_SZ));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, fallocate(view, PUNCH | FALLOC_FL_ZERO_RANGE, off,
+				PAGE_SZ));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* /dev/kmig itself is a character device. */
+	EXPECT_EQ(-1, fallocate(self->fd, PUNCH, off, PAGE_SZ));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(FILL(0), self->mem[0]);
+	EXPECT_TRUE(logged_exactly(self->fd, 0, 0));
+	close(view);
+}
+
+TEST_F(mm, madv_remove_on_a_view_punches)
+{
+	int view = kmig_view(self->fd, KMIG_VIEW_TRACKED);
+	uint8_t *p;
+
+	p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, view,
+		 KMIG_SLOT_OFFSET(1));
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(FILL(40), p[40 * PAGE_SZ]);
+	ASSERT_TRUE(logged_exactly(self->fd, 0, NPAGES));
+	ASSERT_EQ(0, madvise(p + 32 * PAGE_SZ, 4 * PAGE_SZ, MADV_REMOVE));
+	EXPECT_EQ(NPAGES - 4, ctx_pages(self->fd));
+	EXPECT_TRUE(logged_exactly(self->fd, 32, 4));
+	/* Gone from every mapping: the context fd's and the view's. */
+	EXPECT_TRUE(reads_zeros(self->fd, p, 32, 4));
+	EXPECT_TRUE(reads_zeros(self->fd, self->mem, 32, 4));
+	EXPECT_EQ(FILL(36), p[36 * PAGE_SZ]);
+	munmap(p, SIZE);
+	close(view);
+}
+
+/*
+ * A page that has not arrived in missing mode cannot be punched (its
+ * waiters would get zeros); one that has can, and leaves missing mode.
+ */
+TEST_F(mm, punch_refuses_a_missing_page_and_frees_an_arrived_one)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				.sa_flags = SA_SIGINFO };
+	uint64_t off = KMIG_SLOT_OFFSET(2);
+	uint8_t buf[PAGE_SZ], *p;
+	int view, ffd;
+
+	kmig_set_memslot(self->fd, 2, KMIG_SLOT_MISSING, SIZE, 8 * PAGE_SZ);
+	view = kmig_view(self->fd, KMIG_VIEW_TRACKED);
+	memset(buf, 0x5a, sizeof(buf));
+	ASSERT_EQ(PAGE_SZ, pwrite(self->fd, buf, PAGE_SZ, off));
+	EXPECT_EQ(-1, fallocate(view, PUNCH, off, 2 * PAGE_SZ));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(PAGE_SZ, pread(self->fd, buf, PAGE_SZ, off));
+	EXPECT_EQ(0x5a, buf[PAGE_SZ - 1]);
+	EXPECT_EQ(NPAGES + 1, ctx_pages(self->fd));
+
+	ASSERT_EQ(0, fallocate(view, PUNCH, off, PAGE_SZ));
+	EXPECT_EQ(NPAGES, ctx_pages(self->fd));
+	/* With the server gone a missing page is SIGBUS; this one is zeros. */
+	ffd = __kmig_fault_fd(self->fd, 0);
+	ASSERT_LE(0, ffd);
+	close(ffd);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
+	EXPECT_EQ(0, touch(p));
+	EXPECT_EQ(0, p[PAGE_SZ - 1]);
+	EXPECT_EQ(BUS_ADRERR, touch(p + PAGE_SZ));
+	munmap(p, 8 * PAGE_SZ);
+	close(view);
 }
 
 TEST_HARNESS_MAIN

@@ -232,7 +232,7 @@ struct kmig_memslot {
  * fault fd, to which they are reported again. Kernel threads (KVM's async-PF
  * worker) wait only while a fault fd is attached. KMIG_SET_MISSING puts a
  * range in missing mode only while its slot is unmapped (EBUSY); present
- * pages of the range stay present.
+ * pages of the range stay present, unless KMIG_SET_MISSING_DISCARD.
  */
 #define KMIG_FAULT_FD_KEEP_WAITING	_BITUL(0)
 #define KMIG_FAULT_FD_FLAGS_ALL		(KMIG_FAULT_FD_KEEP_WAITING)
@@ -253,10 +253,17 @@ struct kmig_fault {
 	__u32 reserved;
 };
 
+/*
+ * KMIG_SET_MISSING: the range's present pages leave the cache first and
+ * enter missing mode too (a postcopy destination's stale pages); a
+ * logging slot logs them, as a punched hole.
+ */
+#define KMIG_SET_MISSING_DISCARD	_BITUL(0)
+
 /* A page range of one slot: KMIG_SET_MISSING, KMIG_WAKE. */
 struct kmig_range {
 	__u32 slot;
-	__u32 flags;			/* must be 0 */
+	__u32 flags;			/* KMIG_SET_MISSING_*, else 0 */
 	__u64 first_page;
 	__u64 num_pages;
 };
