@@ -63,7 +63,7 @@ int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
 	unsigned long nwords = BITS_TO_LONGS(slot->npages);
 	struct kmig_log_prov *p = &ctx->prov;
 	long left;
-	u32 gen;
+	u32 gen, seq;
 	int ret;
 
 	if (mutex_lock_killable(&p->call_mutex))
@@ -74,11 +74,11 @@ int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
 		ret = -EPIPE;
 		goto out;
 	}
-	gen = p->req.seq + 1;
+	seq = p->req.seq + 1;
 	memset(&p->req, 0, sizeof(p->req));
 	p->req.op = op;
 	p->req.nslots = 1;
-	p->req.seq = gen;
+	p->req.seq = seq;
 	p->req.slots[0] = slot->id;
 	p->bitmaps = op == KMIG_LOG_HARVEST ? &bitmap : NULL;
 	p->nwords = &nwords;
