@@ -402,6 +402,7 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 		}
 	}
 	vma->vm_ops = guest ? &kmig_guest_vm_ops : &kmig_vm_ops;
+	/* No mremap() growth, and no merging: see view.c on ->close. */
 	vm_flags_set(vma, VM_DONTEXPAND);
 	return 0;
 }

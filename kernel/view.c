@@ -15,6 +15,11 @@
  * and close under the mmap write lock). The zap takes an mm's mmap lock
  * for read, then tv_lock: while it holds both, no VMA of that mm can be
  * listed or unlisted, so the listed VMAs of that mm are alive.
+ *
+ * The list needs ->close for every VMA that .mmap listed. On 6.1 and 6.12
+ * mmap_region() has no failure after a successful .mmap; its one other
+ * exit frees the new VMA unclosed when the VMA merges into its neighbour,
+ * and the VM_DONTEXPAND that .mmap sets (VM_SPECIAL) forbids that merge.
  */
 #include <linux/file.h>
 #include <linux/fs.h>

@@ -214,6 +214,30 @@ TEST_F(ctx, mapped_slot_cannot_be_deleted)
 	EXPECT_EQ(0, __kmig_set_memslot(self->fd, 4, 0, 0, SIZE));
 }
 
+/*
+ * Two mappings of one fd that touch, in address and in offset, stay two
+ * VMAs: merged, one would be freed without ->close, leaving the slot
+ * counted as mapped (and a tracked view listed) for ever.
+ */
+TEST_F(ctx, touching_mappings_do_not_merge)
+{
+	const size_t half = SIZE / 2;
+	uint8_t *p, *q;
+
+	kmig_set_memslot(self->fd, 4, 0, 0, SIZE);
+	p = mmap(NULL, SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(p, mmap(p, half, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED, self->fd, KMIG_SLOT_OFFSET(4)));
+	q = mmap(p + half, half, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, KMIG_SLOT_OFFSET(4) + half);
+	ASSERT_EQ(p + half, q);
+	p[0] = 1;
+	q[0] = 2;
+	ASSERT_EQ(0, munmap(p, SIZE));
+	EXPECT_EQ(0, __kmig_set_memslot(self->fd, 4, 0, 0, 0));
+}
+
 static int send_fd(int sock, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = {};
