@@ -54,7 +54,7 @@ for s in $series; do
 		continue
 	fi
 	record "$kver: kmig.ko builds warning-free (W=1, sparse)" \
-		scripts/kbuild.sh "$kver" C=1 CHECK=sparse || continue
+		scripts/kbuild.sh "$kver" -j"$jobs" C=1 CHECK=sparse || continue
 	bed "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
 	legs="$legs $kver"
 done
