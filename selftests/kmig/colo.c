@@ -171,7 +171,7 @@ static int agents_done(struct __test_metadata *_metadata,
 }
 
 /*
- * Entering COLO and 50 checkpoints of a dirtying guest: every commit
+ * Entering COLO and 25 checkpoints of a dirtying guest: every commit
  * verified by CRC, the last one byte for byte and with the vCPU state.
  */
 TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
@@ -184,12 +184,12 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	/* entering in 2 live rounds; the flush with 3 threads; every
 	 * commit's memory CRC checked */
 	start_agents(self, 24601, "--timeout 30 --threads 3",
-		     "--live-rounds 2 --checkpoints 49 --checkpoint-ms 50 --verify --timeout 30");
+		     "--live-rounds 2 --checkpoints 24 --checkpoint-ms 50 --verify --timeout 30");
 	ASSERT_EQ(0, agents_done(_metadata, self));
-	EXPECT_EQ(50, file_count(self->pri_log, "committed, memory crc"))
+	EXPECT_EQ(25, file_count(self->pri_log, "committed, memory crc"))
 		TH_LOG("%s", file_text(self->pri_log));
 	EXPECT_TRUE(file_has(self->sec_log, "stays paused here"));
-	EXPECT_EQ(50, file_count(self->sec_log, "ms, 3 threads)"))
+	EXPECT_EQ(25, file_count(self->sec_log, "ms, 3 threads)"))
 		TH_LOG("%s", file_text(self->sec_log));
 	TH_LOG("%s", file_text(self->pri_log));
 	/* every page in round 0, the guest running; checkpoint 0's pause
@@ -201,7 +201,7 @@ TEST_F_TIMEOUT(colo, checkpoints, TEST_TIMEOUT)
 	EXPECT_LE(1, file_count(self->sec_log, "live message 0:"))
 		TH_LOG("%s", file_text(self->sec_log));
 
-	/* Both paused at checkpoint 49: the same guest. */
+	/* Both paused at checkpoint 24: the same guest. */
 	ASSERT_EQ(0, vmm_status(&self->a, &st));
 	EXPECT_STREQ("paused", st.state);
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
@@ -466,8 +466,8 @@ FIXTURE(colo_fail) {
 };
 
 FIXTURE_VARIANT(colo_fail) {
-	const char *stop;	/* KMIG_STOP_AT in checkpoint 6, else after it */
-	unsigned int seq;	/* the takeover's checkpoint; 0: 6 or later */
+	const char *stop;	/* KMIG_STOP_AT in checkpoint 3, else after it */
+	unsigned int seq;	/* the takeover's checkpoint; 0: 3 or later */
 	bool silent;		/* stopped, not killed: the link goes quiet */
 	bool by_hand;		/* not stopped: `kmig colo failover` */
 	const char *fence;	/* --fence, or NULL */
@@ -478,55 +478,55 @@ FIXTURE_VARIANT(colo_fail) {
 
 /* The primary agent killed with the guest paused, nothing sent. */
 FIXTURE_VARIANT_ADD(colo_fail, before_sending) {
-	.stop = "colo-paused-6", .seq = 5, .port = 24634,
+	.stop = "colo-paused-3", .seq = 2, .port = 24634,
 };
 
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint) {
-	.stop = "colo-mid-checkpoint-6", .seq = 5, .port = 24602,
+	.stop = "colo-mid-checkpoint-3", .seq = 2, .port = 24602,
 };
 
 /* A primary that hangs: found lost by the silence (--timeout 10). */
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_silent) {
-	.stop = "colo-mid-checkpoint-6", .seq = 5, .silent = true,
+	.stop = "colo-mid-checkpoint-3", .seq = 2, .silent = true,
 	.port = 24606,
 };
 
-/* Its guest ran since checkpoint 5: that is undone before it takes over. */
+/* Its guest ran since checkpoint 2: that is undone before it takes over. */
 FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_running) {
-	.stop = "colo-mid-checkpoint-6", .seq = 5, .run = true, .port = 24631,
+	.stop = "colo-mid-checkpoint-3", .seq = 2, .run = true, .port = 24631,
 };
 
 /* Sent whole, its ACK not read: the secondary committed it. */
 FIXTURE_VARIANT_ADD(colo_fail, before_ack) {
-	.stop = "colo-before-ack-6", .seq = 6, .port = 24635,
+	.stop = "colo-before-ack-3", .seq = 3, .port = 24635,
 };
 
 /*
- * The primary's VMM killed with the guest paused for checkpoint 6: the
+ * The primary's VMM killed with the guest paused for checkpoint 3: the
  * agent cannot save its vCPUs, finds the guest lost, sends nothing more.
  */
 FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_before_sending) {
-	.stop = "colo-paused-6", .seq = 5, .kill_vmm = true, .port = 24636,
+	.stop = "colo-paused-3", .seq = 2, .kill_vmm = true, .port = 24636,
 };
 
 /*
- * ... while its agent sends checkpoint 6, the vCPU state saved: the
+ * ... while its agent sends checkpoint 3, the vCPU state saved: the
  * agent sends it whole from its own view of the memory, learns the
  * guest is lost when it would resume it, and the secondary takes over
- * from checkpoint 6.
+ * from checkpoint 3.
  */
 FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_mid_checkpoint) {
-	.stop = "colo-mid-checkpoint-6", .seq = 6, .kill_vmm = true,
+	.stop = "colo-mid-checkpoint-3", .seq = 3, .kill_vmm = true,
 	.port = 24632,
 };
 
 /*
- * ... checkpoint 6 sent, the guest resumed, the ACK not read yet: the
+ * ... checkpoint 3 sent, the guest resumed, the ACK not read yet: the
  * ACK comes, and the next pause finds the guest lost (as when the VMM
  * dies between two checkpoints).
  */
 FIXTURE_VARIANT_ADD(colo_fail, vmm_killed_before_ack) {
-	.stop = "colo-before-ack-6", .seq = 6, .kill_vmm = true,
+	.stop = "colo-before-ack-3", .seq = 3, .kill_vmm = true,
 	.port = 24637,
 };
 
@@ -597,7 +597,7 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 		ASSERT_TRUE(proc_stopped(c->pri, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text(c->pri_log));
 	} else {
-		ASSERT_TRUE(colo_wait_committed(c->pri_log, 6))
+		ASSERT_TRUE(colo_wait_committed(c->pri_log, 3))
 			TH_LOG("%s", file_text(c->pri_log));
 	}
 	if (variant->by_hand) {
@@ -634,11 +634,11 @@ TEST_F_TIMEOUT(colo_fail, primary_lost, TEST_TIMEOUT)
 	if (variant->seq) {
 		EXPECT_EQ(variant->seq, seq);
 	} else {
-		EXPECT_LE(6, seq);
+		EXPECT_LE(3, seq);
 	}
 	EXPECT_EQ(pri_crc, sec_crc);
 	if (variant->run)
-		EXPECT_TRUE(file_has(c->sec_log, "back at checkpoint 5: "));
+		EXPECT_TRUE(file_has(c->sec_log, "back at checkpoint 2: "));
 
 	/* The guest goes on there, its counter from the checkpoint on. */
 	ASSERT_EQ(0, vmm_status(&c->b, &st));

@@ -8,7 +8,7 @@
  * then `kmig postcopy-recover` and `kmig migrate --resume`, new
  * processes, finish it over a new port.
  *
- * Precopy is capped at 2 MiB/s, so that its one round lasts seconds and
+ * Precopy is capped at 4 MiB/s, so that its one round lasts seconds and
  * the guest dirties hundreds of pages meanwhile; the postcopy push of
  * those waits for the destination guest's first fault
  * (KMIG_PUSH_AFTER_FAULT=1), which its agent, held right after RESUMED,
@@ -245,11 +245,11 @@ static int shut_page_channel(pid_t pid)
 
 TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 {
-	/* precopy at 2 MiB/s (see the top); B's log restarted at RUN */
+	/* precopy at 4 MiB/s (see the top); B's log restarted at RUN */
 	const char *tls = variant->tls ? "--tls-psk " RUN_DIR "/keys.psk" :
 			  NULL;
 	const struct pc_cut_cfg cfg = {
-		.rate_a = "20000", .rate_b = "100", .bandwidth = "2",
+		.rate_a = "20000", .rate_b = "100", .bandwidth = "4",
 		.dirtylog_b = true, .tls = tls,
 		.idle_missing = variant->idle ? IDLE_MISSING : 0,
 	};
