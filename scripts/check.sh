@@ -13,7 +13,7 @@
 #      bounded libFuzzer run per parser, make install-check and the host
 #      tests (ASan + UBSan)
 #   5. make install into a staging root, run in the last series' bed
-#      (scripts/install-bed.sh)
+#      (scripts/install-bed.sh) once that series' leg is done
 #   6. "N passed, N failed, N skipped" over all of it
 #
 # usage: check.sh [SERIES...]   (default: 6.1 6.12)
@@ -48,6 +48,8 @@ bed() {
 }
 
 legs=
+last=$(echo "$series" | awk '{ print $NF }')
+lastleg=
 for s in $series; do
 	if ! kver=$(scripts/kernels.sh "$s" 2>&1); then
 		record "kernel $s is installed" false
@@ -56,6 +58,7 @@ for s in $series; do
 	record "$kver: kmig.ko builds warning-free (W=1, sparse)" \
 		scripts/kbuild.sh "$kver" -j"$jobs" C=1 CHECK=sparse || continue
 	bed "$kver" "$s" > "$res/leg-$kver.out" 2>&1 &
+	[ "$s" = "$last" ] && lastleg=$!
 	legs="$legs $kver"
 done
 # Everything else runs beside the beds, which are the longest part of the
@@ -93,20 +96,23 @@ for t in build/tests/*; do
 	echo "check: ran     host test $name"
 done
 
+# kmig installed: make install into a staging root, booted in a bed of
+# its own, with kmigd supervised on two hosts (scripts/install-bed.sh).
+# After the last series' leg, whose bed directory it uses, and after
+# everything above, which builds in the same tree; beside the other leg
+# if that one is still running (a third bed beside two would slow all
+# three).
+if [ -n "$lastleg" ] && kver=$(scripts/kernels.sh "$last" 2>/dev/null); then
+	wait "$lastleg"
+	record "$kver: installed kmig, kmigd and kselftests run in the bed" \
+		scripts/install-bed.sh "$last"
+	cp "build/bed/$kver/install.tap" "$res/install.tap" 2>/dev/null
+fi
+
 wait
 for kver in $legs; do
 	cat "$res/leg-$kver.out"
 	rm "$res/leg-$kver.out"
 done
-
-# kmig installed: make install into a staging root, booted in a bed of
-# its own, with kmigd supervised on two hosts (scripts/install-bed.sh).
-# After the legs: a third bed beside them would slow all three.
-last=$(echo "$series" | awk '{ print $NF }')
-if kver=$(scripts/kernels.sh "$last" 2>/dev/null); then
-	record "$kver: installed kmig, kmigd and kselftests run in the bed" \
-		scripts/install-bed.sh "$last"
-	cp "build/bed/$kver/install.tap" "$res/install.tap" 2>/dev/null
-fi
 echo
 scripts/tap-sum.sh "$res"
