@@ -6,7 +6,8 @@
  * overwritten; waiters are killable; a lost server means SIGBUS, or
  * waiting for the next one; a waiter whose mapping goes away ends; a range
  * is put in missing mode only while its slot is unmapped, its stale pages
- * discarded on request; a served fault traps once and is retried once.
+ * discarded on request; a served fault traps once and is retried once;
+ * an install checks its whole batch before it installs a page.
  */
 #include <errno.h>
 #include <poll.h>
@@ -367,6 +368,33 @@ TEST_F(missing, install_bad_arguments)
 	/* A second server is refused while the first is attached. */
 	EXPECT_EQ(-EBUSY, __kmig_fault_fd(self->fd, 0));
 	EXPECT_EQ(-EINVAL, __kmig_fault_fd(self->fd, 1U << 5));
+}
+
+TEST_F(missing, install_checks_the_whole_batch_first_and_takes_any_source)
+{
+	static uint8_t buf[3 * PAGE_SZ];
+	uint64_t batch[3] = { 2, 4, NPAGES };
+	struct kmig_ctx_stats st;
+	uint32_t done = 7;
+
+	fill(buf, 3, 4);
+	/* A page past the slot anywhere in the batch: nothing installed. */
+	EXPECT_EQ(-EINVAL, __kmig_install(self->fd, 1, 0, batch, buf, NULL,
+					  3, &done));
+	EXPECT_EQ(0, done);
+	kmig_stats(self->fd, &st);
+	EXPECT_EQ(0, st.installed_copy);
+
+	/* The source is bytes: an unaligned one is copied as it is. */
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, batch, buf + 1, NULL, 2,
+				    &done));
+	EXPECT_EQ(2, done);
+	EXPECT_EQ(0, memcmp(self->mem + 2 * PAGE_SZ, buf + 1, PAGE_SZ));
+	EXPECT_EQ(0, memcmp(self->mem + 4 * PAGE_SZ, buf + 1 + PAGE_SZ,
+			    PAGE_SZ));
+	kmig_stats(self->fd, &st);
+	EXPECT_EQ(2, st.installed_copy);
+	EXPECT_EQ(0, st.faults);
 }
 
 TEST_F(missing, wake_only_refaults_and_keeps_waiting)
