@@ -9,8 +9,11 @@
  * pages). The faulting party is 1, 2, 4 or 16 user threads touching
  * pages in a shuffled order, or a KVM vCPU walking guest memory. Every
  * figure is the median of RUNS runs, kmig and userfaultfd alternating,
- * with the spread beside it; the fault handler entries and traps per fault
- * come from perf counters on the faulting threads (faultcount.h).
+ * with the spread beside it. CPU per fault is the process's CPU time
+ * (faulting and serving threads, user and kernel) over the faults: on a
+ * bed whose vCPUs share one host thread it bounds what more threads can
+ * gain. The fault handler entries and traps per fault come from perf
+ * counters on the faulting threads (faultcount.h).
  *
  * Last, the install alone: kmig's copy and zero installs, a plain 4 KiB
  * memcpy, and userfaultfd's UFFDIO_COPY against its zero-copy UFFDIO_MOVE
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -264,8 +268,19 @@ static void *faulter(void *arg)
 
 struct result {
 	double pages_per_s, p50_us, p99_us;
+	double cpu_us;			/* the process's CPU time per fault */
 	double traps, entries;		/* per fault; negative: not counted */
 };
+
+/* CPU time of this process, every thread, user and system, in µs. */
+static double cpu_now_us(void)
+{
+	struct rusage ru;
+
+	BENCH_CHECK(!getrusage(RUSAGE_SELF, &ru), "getrusage");
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
 
 static struct result run_user(struct backend *b, unsigned int nthreads,
 			      unsigned int nservers)
@@ -275,6 +290,7 @@ static struct result run_user(struct backend *b, unsigned int nthreads,
 	uint64_t *lat, start, ns, traps = 0, entries = 0;
 	struct servers s;
 	struct result r;
+	double cpu;
 	bool counted = true;
 	size_t n = 0;
 	unsigned int i;
@@ -285,6 +301,7 @@ static struct result run_user(struct backend *b, unsigned int nthreads,
 	BENCH_CHECK(lat, "calloc");
 	servers_start(&s, b, nservers);
 
+	cpu = cpu_now_us();
 	start = bench_now_ns();
 	for (i = 0; i < nthreads; i++) {
 		f[i] = (struct faulter){ .b = b, .id = i, .nthreads = nthreads,
@@ -300,6 +317,7 @@ static struct result run_user(struct backend *b, unsigned int nthreads,
 		counted &= f[i].counted;
 	}
 	ns = bench_now_ns() - start;
+	cpu = cpu_now_us() - cpu;
 	servers_stop(&s, b);
 
 	/* Every page must hold what the servers installed. */
@@ -308,6 +326,7 @@ static struct result run_user(struct backend *b, unsigned int nthreads,
 	r.pages_per_s = n * 1e9 / ns;
 	r.p50_us = bench_percentile_us(lat, n, 50);
 	r.p99_us = bench_percentile_us(lat, n, 99);
+	r.cpu_us = cpu / n;
 	r.traps = counted ? (double)traps / n : -1;
 	r.entries = counted ? (double)entries / n : -1;
 	free(lat);
@@ -407,6 +426,7 @@ static void series_median(struct series *s)
 						       pages_per_s));
 		m->p50_us = median_of(r, offsetof(struct result, p50_us));
 		m->p99_us = median_of(r, offsetof(struct result, p99_us));
+		m->cpu_us = median_of(r, offsetof(struct result, cpu_us));
 		m->traps = median_of(r, offsetof(struct result, traps));
 		m->entries = median_of(r, offsetof(struct result, entries));
 	}
@@ -485,6 +505,8 @@ static void user_rows(unsigned int nthreads, unsigned int nservers,
 		 s->med[1].p50_us);
 	uffd_row("fault latency p99", tag, "us", s->med[0].p99_us,
 		 s->med[1].p99_us);
+	uffd_row("CPU per fault", tag, "us", s->med[0].cpu_us,
+		 s->med[1].cpu_us);
 	print_counts(tag, s);
 }
 
