@@ -461,7 +461,8 @@ static void uffd_row(const char *what, const char *tag, const char *unit,
 	bench_row(label, unit, kmig, uffd, "userfaultfd");
 }
 
-static void print_counts(const char *tag, const struct series *s)
+/* Entries and, for user threads (@traps), traps: a vCPU faults by GUP. */
+static void print_counts(const char *tag, const struct series *s, bool traps)
 {
 	if (s->med[0].entries < 0 || s->med[1].entries < 0) {
 		printf("  %s: no perf kprobe on handle_mm_fault\n", tag);
@@ -469,7 +470,9 @@ static void print_counts(const char *tag, const struct series *s)
 	}
 	uffd_row("fault handler entries/fault", tag, "n", s->med[0].entries,
 		 s->med[1].entries);
-	uffd_row("traps/fault", tag, "n", s->med[0].traps, s->med[1].traps);
+	if (traps)
+		uffd_row("traps/fault", tag, "n", s->med[0].traps,
+			 s->med[1].traps);
 }
 
 static void user_series(struct series *s, unsigned int nthreads,
@@ -507,7 +510,7 @@ static void user_rows(unsigned int nthreads, unsigned int nservers,
 		 s->med[1].p99_us);
 	uffd_row("CPU per fault", tag, "us", s->med[0].cpu_us,
 		 s->med[1].cpu_us);
-	print_counts(tag, s);
+	print_counts(tag, s, true);
 }
 
 /* Per-page time of KMIG_INSTALLs of BATCH pages, copied or zeroed. */
@@ -684,7 +687,7 @@ int main(void)
 		  kvm.med[0].pages_per_s, kvm.med[1].pages_per_s,
 		  "userfaultfd");
 	print_spread(&kvm);
-	print_counts("KVM vCPU", &kvm);
+	print_counts("KVM vCPU", &kvm, false);
 
 	install_rows(src);
 	free(src);
