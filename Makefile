@@ -238,7 +238,8 @@ $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(LIB_CPPFLAGS) -Iselftests/kmig/lib \
 		-Iselftests/bench -o $@ $< selftests/bench/bench.c \
-		selftests/kmig/lib/kvm.c selftests/kmig/lib/kvmlog.c $(LIB) \
+		selftests/kmig/lib/kvm.c selftests/kmig/lib/kvmlog.c \
+		selftests/kmig/lib/faultcount.c $(LIB) \
 		-lpthread
 
 # A host test of the agent's own files names them here.
