@@ -293,6 +293,7 @@ long kmig_ctx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KMIG_GET_STATS:
 		return kmig_fault_get_stats(ctx, argp);
 	case KMIG_GET_DIRTY_LOG:
+	case KMIG_GET_DIRTY_LOGS:
 	case KMIG_CLEAR_DIRTY_LOG:
 	case KMIG_MERGE_DIRTY_LOG:
 	case KMIG_SET_DIRTY_LOGGING:

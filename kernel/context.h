@@ -75,7 +75,7 @@ struct kmig_log_prov {
 	int status;			/* the answer's */
 	struct kmig_log_request req;
 	u64 **bitmaps;			/* HARVEST: one per slot in @req */
-	unsigned long *nwords;		/* each bitmap's length */
+	struct kmig_slot **slots;	/* @req's, each bitmap's length */
 	wait_queue_head_t readers;	/* the provider, for a request */
 	wait_queue_head_t answer;	/* the caller, for the answer */
 };
@@ -270,8 +270,8 @@ void kmig_policy_init(struct kmig_slot *slot);
 /* provider.c */
 void kmig_provider_ctx_init(struct kmig_ctx *ctx);
 int kmig_provider_fd(struct kmig_ctx *ctx, void __user *argp);
-int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
-		       u64 *bitmap);
+int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot **slots,
+		       unsigned int n, u64 **bitmaps);
 
 /* dirty.c */
 void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx);

@@ -123,26 +123,124 @@ static void folio_wait_unlocked(struct folio *folio)
 	}
 }
 
-/* The same for page @idx of @slot, if present. */
-static void wait_unlocked(struct kmig_slot *slot, unsigned long idx)
+/*
+ * Call @fn(@folio, @arg) on every folio cached at pages @first .. @end - 1
+ * of @slot, referenced, a batch at a time; a large folio once, whole even
+ * if it reaches past the range. May sleep.
+ */
+static void walk_folios(struct kmig_slot *slot, unsigned long first,
+			unsigned long end,
+			void (*fn)(struct folio *folio, void *arg), void *arg)
 {
-	struct folio *folio = kmig_folio_get(slot, idx);
+	struct address_space *mapping = kmig_slot_mapping(slot);
+	pgoff_t index = slot->pgoff + first, last = slot->pgoff + end - 1;
+	struct folio_batch fbatch;
+	unsigned int i;
 
-	if (folio) {
-		folio_wait_unlocked(folio);
-		folio_put(folio);
+	if (first >= end)
+		return;
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			fn(fbatch.folios[i], arg);
+		folio_batch_release(&fbatch);
+		cond_resched();
 	}
 }
 
-/* Clear PG_dirty of page @idx of @slot, if present. */
-static void clear_pg_dirty(struct kmig_slot *slot, unsigned long idx)
+/*
+ * The next span of set bits in @bits (@nbits bits) from bit *@i on: bits
+ * *@first .. *@end - 1, set bits closer than SPAN_GAP joined with those
+ * between. Returns false when there is none.
+ */
+static bool next_span(const unsigned long *bits, unsigned long nbits,
+		      unsigned long *i, unsigned long *first,
+		      unsigned long *end)
 {
-	struct folio *folio = kmig_folio_get(slot, idx);
+	unsigned long n = find_next_bit(bits, nbits, *i);
 
-	if (folio) {
-		folio_clear_dirty(folio);
+	if (n >= nbits)
+		return false;
+	*first = n;
+	do {
+		*end = n + 1;
+		n = find_next_bit(bits, nbits, *end);
+	} while (n < nbits && n < *end + SPAN_GAP);
+	*i = n;
+	return true;
+}
+
+/*
+ * A reference on @folio, just found by @xas under RCU, if it is still
+ * cached there; false: the walk must xas_reset() and look again.
+ */
+static bool peek_get(struct xa_state *xas, struct folio *folio)
+{
+	if (!folio_try_get(folio))
+		return false;
+	if (unlikely(folio != xas_reload(xas))) {
 		folio_put(folio);
+		return false;
 	}
+	return true;
+}
+
+/* What peek_span() does to a folio it picks. */
+enum peek {
+	PEEK_WAIT,	/* wait out a .page_mkwrite that holds it locked */
+	PEEK_CLEAN,	/* clear its PG_dirty */
+};
+
+/*
+ * Do @what to every folio cached at pages @first .. @end - 1 of @slot
+ * with a page whose bit is set in @bits (bit 0: page @base). The walk is
+ * lockless and references only a folio that is locked (PEEK_WAIT) or
+ * dirty (PEEK_CLEAN): one pass over the span, no cache lookup per page.
+ * A large folio is picked if any of its pages in the span has its bit.
+ */
+static void peek_span(struct kmig_slot *slot, unsigned long base,
+		      const unsigned long *bits, unsigned long first,
+		      unsigned long end, enum peek what)
+{
+	struct address_space *mapping = kmig_slot_mapping(slot);
+	XA_STATE(xas, &mapping->i_pages, slot->pgoff + first);
+	unsigned long s, e;
+	struct folio *folio;
+
+	rcu_read_lock();
+	xas_for_each(&xas, folio, slot->pgoff + end - 1) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
+			continue;
+		if (what == PEEK_WAIT ? !folio_test_locked(folio) :
+					!folio_test_dirty(folio))
+			continue;
+		if (!peek_get(&xas, folio))
+			goto again;
+		/* Referenced and still cached: its index and size hold. */
+		s = max_t(pgoff_t, folio->index, slot->pgoff + first) -
+		    slot->pgoff;
+		e = min_t(pgoff_t, folio_next_index(folio), slot->pgoff + end) -
+		    slot->pgoff;
+		if (find_next_bit(bits, e - base, s - base) >= e - base) {
+			folio_put(folio);
+			continue;
+		}
+		if (what == PEEK_CLEAN) {
+			folio_clear_dirty(folio);
+			folio_put(folio);
+			continue;
+		}
+		xas_pause(&xas);
+		rcu_read_unlock();
+		folio_wait_unlocked(folio);
+		folio_put(folio);
+		cond_resched();
+		rcu_read_lock();
+		continue;
+again:
+		xas_reset(&xas);
+	}
+	rcu_read_unlock();
 }
 
 /*
@@ -152,7 +250,7 @@ static void clear_pg_dirty(struct kmig_slot *slot, unsigned long idx)
  * set when its notifier dropped writable SPTEs (and that zapping a dirty
  * PTE sets). Zapping extra clean pages is harmless, and one call for a
  * span costs far less than many small ones: every call is an MMU notifier
- * round trip with a TLB flush.
+ * round trip with a TLB flush. Each step walks the cache once per span.
  *
  * A .page_mkwrite that set a bit the caller cleared holds the page lock
  * until its writable PTE is in. The caller's atomic clear of the word
@@ -162,31 +260,22 @@ static void clear_pg_dirty(struct kmig_slot *slot, unsigned long idx)
 static void rearm(struct zap_spans *z, unsigned long base,
 		  const u64 *bits, unsigned long nwords)
 {
-	unsigned long nbits = nwords * 64, i, first = 0, end = 0;
 	const unsigned long *b = (const unsigned long *)bits;
+	unsigned long nbits = nwords * 64, i, first, end;
 	struct kmig_slot *slot = z->slot;
 
-	for_each_set_bit(i, b, nbits)
-		wait_unlocked(slot, base + i);
+	nbits = min(nbits, slot->npages - base);
+	for (i = 0; next_span(b, nbits, &i, &first, &end);)
+		peek_span(slot, base, b, base + first, base + end, PEEK_WAIT);
 	/* An unlock seen above comes before its PTE is zapped. */
 	smp_rmb();
-	for_each_set_bit(i, b, nbits) {
-		if (end && base + i < end + SPAN_GAP) {
-			end = base + i + 1;
-			continue;
-		}
-		if (end)
-			zap(z, first, end);
-		first = base + i;
-		end = first + 1;
-	}
-	if (end)
-		zap(z, first, end);
+	for (i = 0; next_span(b, nbits, &i, &first, &end);)
+		zap(z, base + first, base + end);
 	/* KVM_LOG: PG_dirty is not read, and the guest view sets it freely. */
 	if (slot->flags & KMIG_SLOT_KVM_LOG)
 		return;
-	for_each_set_bit(i, b, nbits)
-		clear_pg_dirty(slot, base + i);
+	for (i = 0; next_span(b, nbits, &i, &first, &end);)
+		peek_span(slot, base, b, base + first, base + end, PEEK_CLEAN);
 }
 
 /*
@@ -217,12 +306,8 @@ static void fold_pg_dirty(struct kmig_slot *slot, unsigned long w0,
 		p = xas.xa_index - slot->pgoff;
 		if (!folio_test_dirty(folio) || test_bit(p, slot->dirty))
 			continue;
-		if (!folio_try_get(folio))
+		if (!peek_get(&xas, folio))
 			goto again;
-		if (unlikely(folio != xas_reload(&xas))) {
-			folio_put(folio);
-			goto again;
-		}
 		/* Order 0: the folio is page @p. */
 		if (folio_test_clear_dirty(folio))
 			pg[p / 64 - w0] |= 1ULL << (p % 64);
@@ -235,27 +320,89 @@ again:
 }
 
 /*
- * KVM's bits of a KVM_LOG slot that is logging, which the provider got and
- * cleared, in a new array (*@kbm, NULL for other slots). KVM re-armed
- * their pages itself: the harvest reports them beside kmig's own and
- * re-arms only its own. Nothing is touched unless the provider answered
- * whole.
+ * A harvest (KMIG_GET_DIRTY_LOG, KMIG_GET_DIRTY_LOGS) of @n slots, each
+ * named once and referenced, into the user's bitmaps.
  */
-static int kvm_log_fetch(struct kmig_slot *slot, u64 **kbm)
-{
-	unsigned long nwords = BITS_TO_LONGS(slot->npages);
-	int ret;
+struct harvest {
+	unsigned int n;
+	struct kmig_slot *slot[KMIG_LOG_MAX_SLOTS];
+	u64 __user *ubuf[KMIG_LOG_MAX_SLOTS];
+	u64 *kbm[KMIG_LOG_MAX_SLOTS];	/* KVM's bits of slot[i], or NULL */
+	/* The provider request: the slots of @slot asking KVM, and kbm. */
+	struct kmig_slot *ask[KMIG_LOG_MAX_SLOTS];
+	u64 *ask_bm[KMIG_LOG_MAX_SLOTS];
+};
 
-	*kbm = NULL;
-	if (!(slot->flags & KMIG_SLOT_KVM_LOG) || !READ_ONCE(slot->logging))
-		return 0;
-	*kbm = kvmalloc_array(nwords, sizeof(**kbm), GFP_KERNEL);
-	if (!*kbm)
-		return -ENOMEM;
-	ret = kmig_provider_call(slot->ctx, KMIG_LOG_HARVEST, slot, *kbm);
-	if (ret) {
-		kvfree(*kbm);
-		*kbm = NULL;
+/* Add slot @id of @ctx, into @ubuf: -ENOENT, -ENODEV, -EINVAL (twice). */
+static long harvest_add(struct harvest *h, struct kmig_ctx *ctx, u32 id,
+			u64 __user *ubuf)
+{
+	struct kmig_slot *slot = kmig_slot_find(ctx, id);
+	unsigned int i;
+
+	if (!slot)
+		return -ENOENT;
+	for (i = 0; i < h->n; i++) {
+		if (h->slot[i] == slot) {
+			kmig_slot_put(slot);
+			return -EINVAL;
+		}
+	}
+	if (!slot->dirty) {
+		kmig_slot_put(slot);
+		return -ENODEV;
+	}
+	h->slot[h->n] = slot;
+	h->ubuf[h->n] = ubuf;
+	h->n++;
+	return 0;
+}
+
+static void harvest_free(struct harvest *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->n; i++) {
+		kvfree(h->kbm[i]);
+		kmig_slot_put(h->slot[i]);
+	}
+	kfree(h);
+}
+
+/*
+ * KVM's bits of the KVM_LOG slots of @h that are logging, in one provider
+ * request, which gets and clears them, in new arrays (@h->kbm; NULL for
+ * other slots). KVM re-armed their pages itself: the harvest reports them
+ * beside kmig's own and re-arms only its own. Nothing is touched unless
+ * the provider answered whole.
+ */
+static int kvm_log_fetch(struct harvest *h)
+{
+	unsigned int i, m = 0;
+	struct kmig_slot *slot;
+	int ret = 0;
+
+	for (i = 0; i < h->n; i++) {
+		slot = h->slot[i];
+		if (!(slot->flags & KMIG_SLOT_KVM_LOG) ||
+		    !READ_ONCE(slot->logging))
+			continue;
+		h->kbm[i] = kvmalloc_array(BITS_TO_LONGS(slot->npages),
+					   sizeof(u64), GFP_KERNEL);
+		if (!h->kbm[i]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		h->ask[m] = slot;
+		h->ask_bm[m++] = h->kbm[i];
+	}
+	if (m)
+		ret = kmig_provider_call(h->slot[0]->ctx, KMIG_LOG_HARVEST,
+					 h->ask, m, h->ask_bm);
+out:
+	for (i = 0; ret && i < h->n; i++) {
+		kvfree(h->kbm[i]);
+		h->kbm[i] = NULL;
 	}
 	return ret;
 }
@@ -275,17 +422,19 @@ static void kvm_log_keep(struct kmig_slot *slot, const u64 *kbm,
 	}
 }
 
-static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
+/*
+ * Report @slot's log into @ubuf, OR KVM's bits @kbm (or NULL); on a
+ * failure, what was not reported of @kbm goes into kmig's log.
+ */
+static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear,
+		    const u64 *kbm)
 {
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
-	u64 *buf, *pgs, *kbm, w, pg, kw;
+	u64 *buf, *pgs, w, pg, kw;
 	struct zap_spans z;
-	long ret;
+	long ret = 0;
 
-	ret = kvm_log_fetch(slot, &kbm);
-	if (ret)
-		return ret;
 	zap_begin(&z, slot);
 	buf = kmalloc_array(2 * CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
 	if (!buf) {
@@ -334,9 +483,84 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear)
 out:
 	if (ret)
 		kvm_log_keep(slot, kbm, c);
-	kvfree(kbm);
 	kfree(buf);
 	zap_end(&z);
+	return ret;
+}
+
+/*
+ * Harvest every slot of @h: one provider request for KVM's bits, then
+ * each slot's log in order. After a failure the later slots keep
+ * KVM's bits in kmig's log.
+ */
+static long harvest_run(struct harvest *h, bool clear)
+{
+	unsigned int i;
+	long ret;
+
+	ret = kvm_log_fetch(h);
+	if (ret)
+		return ret;
+	for (i = 0; i < h->n; i++) {
+		if (!ret)
+			ret = get_log(h->slot[i], h->ubuf[i], clear, h->kbm[i]);
+		else
+			kvm_log_keep(h->slot[i], h->kbm[i], 0);
+	}
+	return ret;
+}
+
+/* KMIG_GET_DIRTY_LOG: a harvest of one slot. */
+static long get_one(struct kmig_ctx *ctx, const struct kmig_dirty_log *a)
+{
+	struct harvest *h = kzalloc(sizeof(*h), GFP_KERNEL);
+	long ret;
+
+	if (!h)
+		return -ENOMEM;
+	ret = harvest_add(h, ctx, a->slot, u64_to_user_ptr(a->bitmap));
+	if (!ret)
+		ret = harvest_run(h, a->flags & KMIG_DIRTY_LOG_CLEAR);
+	harvest_free(h);
+	return ret;
+}
+
+/* KMIG_GET_DIRTY_LOGS: every entry checked, then one harvest. */
+static long get_set(struct kmig_ctx *ctx, void __user *argp)
+{
+	struct kmig_dirty_log __user *ue;
+	struct kmig_dirty_logs a;
+	struct kmig_dirty_log e;
+	struct harvest *h;
+	unsigned int i;
+	long ret = 0;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~KMIG_DIRTY_LOG_CLEAR || !a.count)
+		return -EINVAL;
+	if (a.count > KMIG_LOG_MAX_SLOTS)
+		return -E2BIG;
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	ue = u64_to_user_ptr(a.logs);
+	for (i = 0; i < a.count && !ret; i++) {
+		if (copy_from_user(&e, &ue[i], sizeof(e))) {
+			ret = -EFAULT;
+			break;
+		}
+		if (e.flags || e.first_page) {
+			ret = -EINVAL;
+			break;
+		}
+		ret = harvest_add(h, ctx, e.slot, u64_to_user_ptr(e.bitmap));
+		if (!ret && e.num_pages != h->slot[h->n - 1]->npages)
+			ret = -EINVAL;
+	}
+	if (!ret)
+		ret = harvest_run(h, a.flags & KMIG_DIRTY_LOG_CLEAR);
+	harvest_free(h);
 	return ret;
 }
 
@@ -427,26 +651,25 @@ static void log_clear(struct kmig_slot *slot)
 	}
 }
 
+static void wait_unlocked_fn(struct folio *folio, void *arg)
+{
+	folio_wait_unlocked(folio);
+}
+
+static void clear_dirty_fn(struct folio *folio, void *arg)
+{
+	folio_clear_dirty(folio);
+}
+
 /*
  * Every page of @slot re-armed after a restart: in-flight .page_mkwrite
  * calls waited out, every user PTE zapped, PG_dirty cleared.
  */
 static void rearm_all(struct kmig_slot *slot)
 {
-	struct address_space *mapping = kmig_slot_mapping(slot);
-	pgoff_t last = slot->pgoff + slot->npages - 1, index;
-	struct folio_batch fbatch;
 	struct zap_spans z;
-	unsigned int i;
 
-	folio_batch_init(&fbatch);
-	index = slot->pgoff;
-	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++)
-			folio_wait_unlocked(fbatch.folios[i]);
-		folio_batch_release(&fbatch);
-		cond_resched();
-	}
+	walk_folios(slot, 0, slot->npages, wait_unlocked_fn, NULL);
 	/* An unlock seen above comes before its PTE is zapped. */
 	smp_rmb();
 	zap_begin(&z, slot);
@@ -458,13 +681,7 @@ static void rearm_all(struct kmig_slot *slot)
 	 * Only now: KVM's notifier, dropping its writable SPTEs above,
 	 * marked every page the guest had written dirty.
 	 */
-	index = slot->pgoff;
-	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++)
-			folio_clear_dirty(fbatch.folios[i]);
-		folio_batch_release(&fbatch);
-		cond_resched();
-	}
+	walk_folios(slot, 0, slot->npages, clear_dirty_fn, NULL);
 }
 
 /*
@@ -504,7 +721,7 @@ static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 	 */
 	if (slot->flags & KMIG_SLOT_KVM_LOG) {
 		ret = kmig_provider_call(ctx, on ? KMIG_LOG_START :
-					 KMIG_LOG_STOP, slot, NULL);
+					 KMIG_LOG_STOP, &slot, 1, NULL);
 		if (!on && ret == -EPIPE)
 			ret = 0;
 		if (ret)
@@ -522,41 +739,40 @@ out:
 	return ret;
 }
 
-/*
- * Set the bits of the pages of @folio from @base to @last in @bits, whose
- * bit 0 is page @base.
- */
-static void mark_folio(u64 *bits, pgoff_t base, struct folio *folio,
-		       pgoff_t last)
-{
-	pgoff_t i = max(folio->index, base);
-	pgoff_t end = min(folio->index + folio_nr_pages(folio) - 1, last);
+/* kmig_present_bits()'s: bit 0 of @bits is page @base, up to @end. */
+struct present {
+	struct kmig_slot *slot;
+	unsigned long base, first, end;
+	u64 *bits;
+};
 
-	for (; i <= end; i++)
-		bits[(i - base) / 64] |= 1ULL << ((i - base) % 64);
+/* Set the bits of the pages of @folio within the range in @arg. */
+static void mark_folio(struct folio *folio, void *arg)
+{
+	struct present *pr = arg;
+	pgoff_t off = pr->slot->pgoff, i, end;
+
+	i = max_t(pgoff_t, folio->index, off + pr->first) - off;
+	end = min_t(pgoff_t, folio_next_index(folio), off + pr->end) - off;
+	for (; i < end; i++)
+		pr->bits[(i - pr->base) / 64] |= 1ULL << ((i - pr->base) % 64);
 }
 
 /*
  * The present pages among pages @first to @end - 1 of @slot, in @bits,
  * whose bit 0 is page @base (@base <= @first); its words up to page @end
- * are written.
+ * are written. May sleep.
  */
 void kmig_present_bits(struct kmig_slot *slot, unsigned long base,
 		       unsigned long first, unsigned long end, u64 *bits)
 {
-	struct address_space *mapping = kmig_slot_mapping(slot);
-	pgoff_t index = slot->pgoff + first, last = slot->pgoff + end - 1;
-	struct folio_batch fbatch;
-	unsigned int i;
+	struct present pr = {
+		.slot = slot, .base = base, .first = first, .end = end,
+		.bits = bits,
+	};
 
 	memset(bits, 0, DIV_ROUND_UP(end - base, 64) * sizeof(*bits));
-	folio_batch_init(&fbatch);
-	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++)
-			mark_folio(bits, slot->pgoff + base, fbatch.folios[i],
-				   last);
-		folio_batch_release(&fbatch);
-	}
+	walk_folios(slot, first, end, mark_folio, &pr);
 }
 
 /*
@@ -616,11 +832,15 @@ long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 
 	if (cmd == KMIG_SET_DIRTY_LOGGING)
 		return set_logging(ctx, argp);
+	if (cmd == KMIG_GET_DIRTY_LOGS)
+		return get_set(ctx, argp);
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
 	if (cmd == KMIG_GET_DIRTY_LOG ? a.flags & ~KMIG_DIRTY_LOG_CLEAR :
 					a.flags)
 		return -EINVAL;
+	if (cmd == KMIG_GET_DIRTY_LOG)
+		return get_one(ctx, &a);
 	slot = kmig_slot_find(ctx, a.slot);
 	if (!slot)
 		return -ENOENT;
@@ -628,9 +848,6 @@ long kmig_dirty_ioctl(struct kmig_ctx *ctx, unsigned int cmd,
 		ret = present_log(slot, &a);
 	else if (!slot->dirty)
 		ret = -ENODEV;
-	else if (cmd == KMIG_GET_DIRTY_LOG)
-		ret = get_log(slot, u64_to_user_ptr(a.bitmap),
-			      a.flags & KMIG_DIRTY_LOG_CLEAR);
 	else
 		ret = apply_log(slot, &a, cmd == KMIG_MERGE_DIRTY_LOG);
 	kmig_slot_put(slot);

@@ -52,20 +52,24 @@ static bool answered(struct kmig_log_prov *p, u32 gen)
 }
 
 /*
- * Ask the provider of @ctx to do @op on @slot and wait for the answer;
- * for KMIG_LOG_HARVEST it fills @bitmap (BITS_TO_LONGS(npages) words).
+ * Ask the provider of @ctx to do @op on the @n slots @slots (at most
+ * KMIG_LOG_MAX_SLOTS, each named once, referenced by the caller) in one
+ * request and wait for the answer; for KMIG_LOG_HARVEST it fills
+ * @bitmaps[i] (BITS_TO_LONGS(npages) words of @slots[i]).
  * Returns 0, the provider's -errno, -EPIPE without a provider (or when it
  * closed meanwhile), -ETIMEDOUT, or -EINTR on a fatal signal.
  */
-int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
-		       u64 *bitmap)
+int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot **slots,
+		       unsigned int n, u64 **bitmaps)
 {
-	unsigned long nwords = BITS_TO_LONGS(slot->npages);
 	struct kmig_log_prov *p = &ctx->prov;
+	unsigned int i;
 	long left;
 	u32 gen, seq;
 	int ret;
 
+	if (WARN_ON_ONCE(!n || n > KMIG_LOG_MAX_SLOTS))
+		return -EINVAL;
 	if (mutex_lock_killable(&p->call_mutex))
 		return -EINTR;
 	mutex_lock(&p->lock);
@@ -77,11 +81,12 @@ int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
 	seq = p->req.seq + 1;
 	memset(&p->req, 0, sizeof(p->req));
 	p->req.op = op;
-	p->req.nslots = 1;
+	p->req.nslots = n;
 	p->req.seq = seq;
-	p->req.slots[0] = slot->id;
-	p->bitmaps = op == KMIG_LOG_HARVEST ? &bitmap : NULL;
-	p->nwords = &nwords;
+	for (i = 0; i < n; i++)
+		p->req.slots[i] = slots[i]->id;
+	p->bitmaps = op == KMIG_LOG_HARVEST ? bitmaps : NULL;
+	p->slots = slots;
 	p->status = 0;
 	gen = p->gen;
 	WRITE_ONCE(p->state, PROV_QUEUED);
@@ -99,7 +104,7 @@ int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot *slot,
 		ret = left < 0 ? -EINTR : -ETIMEDOUT;
 	WRITE_ONCE(p->state, PROV_IDLE);
 	p->bitmaps = NULL;
-	p->nwords = NULL;
+	p->slots = NULL;
 	mutex_unlock(&p->lock);
 out:
 	mutex_unlock(&p->call_mutex);
@@ -155,6 +160,7 @@ static __poll_t prov_poll(struct file *file, poll_table *wait)
 static long provided(struct kmig_log_prov *p, const struct kmig_log_provided *a)
 {
 	u64 __user *ubuf = u64_to_user_ptr(a->bitmaps);
+	unsigned long nwords;
 	u64 size = 0;
 	u32 i;
 
@@ -165,14 +171,15 @@ static long provided(struct kmig_log_prov *p, const struct kmig_log_provided *a)
 		return -EINVAL;
 	if (!a->status && p->bitmaps) {
 		for (i = 0; i < p->req.nslots; i++)
-			size += p->nwords[i] * sizeof(u64);
+			size += BITS_TO_LONGS(p->slots[i]->npages) * sizeof(u64);
 		if (a->nslots != p->req.nslots || a->size != size)
 			return -EINVAL;
 		for (i = 0; i < p->req.nslots; i++) {
+			nwords = BITS_TO_LONGS(p->slots[i]->npages);
 			if (copy_from_user(p->bitmaps[i], ubuf,
-					   p->nwords[i] * sizeof(u64)))
+					   nwords * sizeof(u64)))
 				return -EFAULT;
-			ubuf += p->nwords[i];
+			ubuf += nwords;
 		}
 	}
 	p->status = a->status;

@@ -13,7 +13,8 @@
  * memslot maps its guest view and logs it, and a provider thread hands
  * KVM's log to kmig. In the same bed, rounds alternate between a harvest
  * through kmig (KMIG_GET_DIRTY_LOG, one provider round trip) and KVM's
- * own GET + CLEAR by this thread, on the same dirty pages.
+ * own GET + CLEAR by this thread, on the same dirty pages; and a harvest
+ * pass over several slots in one call against a call a slot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -283,6 +284,93 @@ static void bench_b(unsigned int step, bool redirty)
 		  "KVM dirty log, same bed");
 }
 
+#define SET_SLOTS	4
+#define SET_PAGES	4096ul		/* 16 MiB a slot */
+
+/*
+ * Model (b), a harvest pass over SET_SLOTS KVM_LOG slots with no dirty
+ * page, so only the round trips to the provider count: one
+ * KMIG_GET_DIRTY_LOGS (one request) against a KMIG_GET_DIRTY_LOG a slot
+ * (a request each), alternating in one bed.
+ */
+static void bench_set(void)
+{
+	static uint64_t bm[SET_SLOTS][SET_PAGES / 64];
+	struct kmig_dirty_log logs[SET_SLOTS], one[SET_SLOTS];
+	struct kmig_dirty_logs set = {
+		.count = SET_SLOTS, .flags = KMIG_DIRTY_LOG_CLEAR,
+		.logs = (uintptr_t)logs,
+	};
+	struct kmig_dirty_logging on = { .flags = KMIG_DIRTY_LOGGING_ON };
+	uint64_t set_ns = 0, each_ns = 0, t0, gpa;
+	uint8_t *gv[SET_SLOTS];
+	struct kvmlog prov;
+	struct vm vm;
+	int ctx, g, s, r;
+
+	ctx = open("/dev/kmig", O_RDWR | O_CLOEXEC);
+	BENCH_CHECK(ctx >= 0, "open /dev/kmig");
+	vm_create(&vm);
+	BENCH_CHECK(!kvmlog_start(&prov, ctx, &vm), "KVM log provider");
+	g = kmig_view(ctx, KMIG_VIEW_GUEST);
+	BENCH_CHECK(g >= 0, "KMIG_VIEW_FD");
+	for (s = 0; s < SET_SLOTS; s++) {
+		struct kmig_memslot ms = {
+			.slot = s,
+			.flags = KMIG_SLOT_DIRTY_LOG | KMIG_SLOT_KVM_LOG,
+			.guest_phys_addr = DATA_GPA + s * SET_PAGES * PAGE,
+			.memory_size = SET_PAGES * PAGE,
+		};
+
+		gpa = ms.guest_phys_addr;
+		BENCH_CHECK(!ioctl(ctx, KMIG_SET_MEMSLOT, &ms),
+			    "KMIG_SET_MEMSLOT");
+		gv[s] = mmap(NULL, SET_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, g, ms.offset);
+		BENCH_CHECK(gv[s] != MAP_FAILED, "mmap guest view");
+		vm_set_memslot(&vm, s, 0, gpa, SET_PAGES * PAGE, gv[s]);
+		kvmlog_slot(&prov, s, gpa, SET_PAGES * PAGE, gv[s]);
+		on.slot = s;
+		BENCH_CHECK(!ioctl(ctx, KMIG_SET_DIRTY_LOGGING, &on),
+			    "KMIG_SET_DIRTY_LOGGING through the provider");
+		logs[s] = (struct kmig_dirty_log){
+			.slot = s, .num_pages = SET_PAGES,
+			.bitmap = (uintptr_t)bm[s],
+		};
+		one[s] = logs[s];
+		one[s].flags = KMIG_DIRTY_LOG_CLEAR;
+	}
+	close(g);
+	if (ioctl(ctx, KMIG_GET_DIRTY_LOGS, &set) && errno == ENOTTY) {
+		printf("(b) harvest pass of %d slots: no KMIG_GET_DIRTY_LOGS in this module\n",
+		       SET_SLOTS);
+		goto out;
+	}
+	for (r = 0; r < 4 * ROUNDS; r++) {
+		t0 = bench_now_ns();
+		if (r & 1) {
+			for (s = 0; s < SET_SLOTS; s++)
+				BENCH_CHECK(!ioctl(ctx, KMIG_GET_DIRTY_LOG,
+						   &one[s]),
+					    "KMIG_GET_DIRTY_LOG");
+			each_ns += bench_now_ns() - t0;
+		} else {
+			BENCH_CHECK(!ioctl(ctx, KMIG_GET_DIRTY_LOGS, &set),
+				    "KMIG_GET_DIRTY_LOGS");
+			set_ns += bench_now_ns() - t0;
+		}
+	}
+	bench_row("(b) harvest pass of 4 slots, no dirty page", "us",
+		  set_ns / 1e3 / (2 * ROUNDS), each_ns / 1e3 / (2 * ROUNDS),
+		  "a call (request) a slot");
+out:
+	kvmlog_stop(&prov);
+	vm_destroy(&vm);
+	for (s = 0; s < SET_SLOTS; s++)
+		munmap(gv[s], SET_PAGES * PAGE);
+	close(ctx);
+}
+
 int main(void)
 {
 	bench_header("Dirty tracking: kmig vs KVM dirty log (manual protect), 64 MiB slot");
@@ -294,5 +382,6 @@ int main(void)
 	bench_b(8, false);
 	bench_b(0, false);
 	bench_b(0, true);
+	bench_set();
 	return 0;
 }

@@ -50,19 +50,6 @@ static int harvest(int fd, uint64_t *bm, bool clear)
 			    clear ? KMIG_DIRTY_LOG_CLEAR : 0, 0, 0, bm);
 }
 
-static bool test_bit64(const uint64_t *bm, unsigned int i)
-{
-	return bm[i / 64] >> (i % 64) & 1;
-}
-
-static int count_bits(const uint64_t *bm)
-{
-	int n = 0;
-
-	for (int i = 0; i < WORDS; i++)
-		n += __builtin_popcountll(bm[i]);
-	return n;
-}
 
 TEST_F(dirty, user_writes_are_logged_and_rearmed)
 {
@@ -70,25 +57,25 @@ TEST_F(dirty, user_writes_are_logged_and_rearmed)
 	unsigned int i;
 
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(0, count_bits(self->bm));
+	EXPECT_EQ(0, bm_count(self->bm, WORDS));
 
 	/* A read does not dirty. */
 	EXPECT_EQ(0, self->mem[5 * PAGE_SZ]);
 	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
 		self->mem[pages[i] * PAGE_SZ + i] = i + 1;
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(6, count_bits(self->bm));
+	EXPECT_EQ(6, bm_count(self->bm, WORDS));
 	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
-		EXPECT_TRUE(test_bit64(self->bm, pages[i]));
+		EXPECT_TRUE(bm_bit(self->bm, pages[i]));
 
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(0, count_bits(self->bm));
+	EXPECT_EQ(0, bm_count(self->bm, WORDS));
 
 	/* Re-armed: the same page written again shows again. */
 	self->mem[100 * PAGE_SZ] = 9;
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(1, count_bits(self->bm));
-	EXPECT_TRUE(test_bit64(self->bm, 100));
+	EXPECT_EQ(1, bm_count(self->bm, WORDS));
+	EXPECT_TRUE(bm_bit(self->bm, 100));
 }
 
 TEST_F(dirty, any_mapping_pwrite_and_install_set_bits)
@@ -103,10 +90,10 @@ TEST_F(dirty, any_mapping_pwrite_and_install_set_bits)
 	ASSERT_EQ(0, __kmig_install(self->fd, 0, KMIG_INSTALL_ZERO, &page,
 				    NULL, NULL, 1, NULL));
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(3, count_bits(self->bm));
-	EXPECT_TRUE(test_bit64(self->bm, 7));
-	EXPECT_TRUE(test_bit64(self->bm, 9));
-	EXPECT_TRUE(test_bit64(self->bm, 150));
+	EXPECT_EQ(3, bm_count(self->bm, WORDS));
+	EXPECT_TRUE(bm_bit(self->bm, 7));
+	EXPECT_TRUE(bm_bit(self->bm, 9));
+	EXPECT_TRUE(bm_bit(self->bm, 150));
 	munmap(other, SIZE);
 }
 
@@ -122,30 +109,30 @@ TEST_F(dirty, split_get_and_clear)
 
 	/* Get without clear, twice: the same bits. */
 	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
-	EXPECT_EQ(4, count_bits(self->bm));
+	EXPECT_EQ(4, bm_count(self->bm, WORDS));
 	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
-	EXPECT_EQ(4, count_bits(self->bm));
+	EXPECT_EQ(4, bm_count(self->bm, WORDS));
 
 	/* Clear only page 70 of the range 64..127. */
 	mask[0] = 1ULL << (70 - 64);
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_CLEAR_DIRTY_LOG, 0, 0, 64, 64,
 				  mask));
 	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
-	EXPECT_EQ(3, count_bits(self->bm));
-	EXPECT_FALSE(test_bit64(self->bm, 70));
-	EXPECT_TRUE(test_bit64(self->bm, 71));
+	EXPECT_EQ(3, bm_count(self->bm, WORDS));
+	EXPECT_FALSE(bm_bit(self->bm, 70));
+	EXPECT_TRUE(bm_bit(self->bm, 71));
 
 	/* Page 70 was re-armed: a new write shows. */
 	self->mem[70 * PAGE_SZ] = 2;
 	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
-	EXPECT_TRUE(test_bit64(self->bm, 70));
+	EXPECT_TRUE(bm_bit(self->bm, 70));
 
 	/* The last range may end at the slot end, unaligned. */
 	mask[0] = ~0ULL;
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_CLEAR_DIRTY_LOG, 0, 0, 192, 8,
 				  mask));
 	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
-	EXPECT_FALSE(test_bit64(self->bm, 198));
+	EXPECT_FALSE(bm_bit(self->bm, 198));
 
 	/* KVM's range rules. */
 	EXPECT_EQ(-EINVAL, __kmig_dirty(self->fd, KMIG_CLEAR_DIRTY_LOG, 0, 0,
@@ -177,7 +164,6 @@ TEST_F(dirty, large_split_clear_rearms_across_chunks)
 	uint64_t *bm, *mask;
 	volatile uint8_t *big;
 	unsigned int i, n;
-	size_t w;
 
 	bm = calloc(words, 8);
 	mask = malloc(words * 8);
@@ -190,8 +176,7 @@ TEST_F(dirty, large_split_clear_rearms_across_chunks)
 
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1, 0, 0, 0,
 				  bm));
-	for (w = 0, n = 0; w < words; w++)
-		n += __builtin_popcountll(bm[w]);
+	n = bm_count(bm, words);
 	EXPECT_EQ(ARRAY_SIZE(pages), n);
 
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_CLEAR_DIRTY_LOG, 1, 0, 0,
@@ -200,8 +185,7 @@ TEST_F(dirty, large_split_clear_rearms_across_chunks)
 		EXPECT_EQ(1, big[pages[i] * PAGE_SZ]);
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1, 0, 0, 0,
 				  bm));
-	for (w = 0, n = 0; w < words; w++)
-		n += __builtin_popcountll(bm[w]);
+	n = bm_count(bm, words);
 	EXPECT_EQ(0, n);
 
 	/* Re-armed on both sides of the step and at the end. */
@@ -210,12 +194,11 @@ TEST_F(dirty, large_split_clear_rearms_across_chunks)
 	big[40000 * PAGE_SZ] = 2;
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1,
 				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
-	for (w = 0, n = 0; w < words; w++)
-		n += __builtin_popcountll(bm[w]);
+	n = bm_count(bm, words);
 	EXPECT_EQ(3, n);
-	EXPECT_TRUE(test_bit64(bm, 32767));
-	EXPECT_TRUE(test_bit64(bm, 32768));
-	EXPECT_TRUE(test_bit64(bm, 40000));
+	EXPECT_TRUE(bm_bit(bm, 32767));
+	EXPECT_TRUE(bm_bit(bm, 32768));
+	EXPECT_TRUE(bm_bit(bm, 40000));
 
 	munmap((void *)big, size);
 	free(mask);
@@ -239,18 +222,18 @@ TEST_F(dirty, logging_stops_and_restarts)
 	self->mem[PAGE_SZ] = 1;
 	self->mem[5 * PAGE_SZ] = 1;
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(0, count_bits(self->bm));
+	EXPECT_EQ(0, bm_count(self->bm, WORDS));
 
 	/* Restarting protects every page again, written ones included. */
 	ASSERT_EQ(0, set_logging(self->fd, 0, KMIG_DIRTY_LOGGING_ON));
 	ASSERT_EQ(0, harvest(self->fd, self->bm, false));
-	EXPECT_EQ(0, count_bits(self->bm));
+	EXPECT_EQ(0, bm_count(self->bm, WORDS));
 	self->mem[5 * PAGE_SZ] = 2;
 	self->mem[7 * PAGE_SZ] = 2;
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(2, count_bits(self->bm));
-	EXPECT_TRUE(test_bit64(self->bm, 5));
-	EXPECT_TRUE(test_bit64(self->bm, 7));
+	EXPECT_EQ(2, bm_count(self->bm, WORDS));
+	EXPECT_TRUE(bm_bit(self->bm, 5));
+	EXPECT_TRUE(bm_bit(self->bm, 7));
 
 	EXPECT_EQ(-EINVAL, set_logging(self->fd, 0, 2));
 	EXPECT_EQ(-ENOENT, set_logging(self->fd, 9, 0));
@@ -274,10 +257,10 @@ TEST_F(dirty, present_bitmap_shows_pages_with_memory)
 	memset(bm, 0xa5, sizeof(bm));
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 0, 0, 0,
 				  NPAGES, bm));
-	EXPECT_EQ(3, count_bits(bm));
-	EXPECT_TRUE(test_bit64(bm, 3));
-	EXPECT_TRUE(test_bit64(bm, 64));
-	EXPECT_TRUE(test_bit64(bm, 199));
+	EXPECT_EQ(3, bm_count(bm, WORDS));
+	EXPECT_TRUE(bm_bit(bm, 3));
+	EXPECT_TRUE(bm_bit(bm, 64));
+	EXPECT_TRUE(bm_bit(bm, 199));
 
 	/* A range ending at the slot end: bit 0 is page 64. */
 	memset(bm, 0xa5, sizeof(bm));
@@ -305,8 +288,8 @@ TEST_F(dirty, present_bitmap_shows_pages_with_memory)
 				  KMIG_SLOT_OFFSET(0) + page * PAGE_SZ));
 	ASSERT_EQ(0, __kmig_dirty(other, KMIG_GET_PRESENT_BITMAP, 0, 0, 0,
 				  NPAGES, bm));
-	EXPECT_EQ(1, count_bits(bm));
-	EXPECT_TRUE(test_bit64(bm, page));
+	EXPECT_EQ(1, bm_count(bm, WORDS));
+	EXPECT_TRUE(bm_bit(bm, page));
 	close(other);
 }
 
@@ -326,16 +309,16 @@ TEST_F(dirty, failed_round_merges_back)
 	self->mem[10 * PAGE_SZ] = 1;
 	self->mem[130 * PAGE_SZ] = 1;
 	ASSERT_EQ(0, harvest(self->fd, taken, true));
-	EXPECT_EQ(2, count_bits(taken));
+	EXPECT_EQ(2, bm_count(taken, WORDS));
 	/* Meanwhile another page gets dirty. */
 	self->mem[11 * PAGE_SZ] = 1;
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_MERGE_DIRTY_LOG, 0, 0, 0,
 				  NPAGES, taken));
 	ASSERT_EQ(0, harvest(self->fd, self->bm, true));
-	EXPECT_EQ(3, count_bits(self->bm));
-	EXPECT_TRUE(test_bit64(self->bm, 10));
-	EXPECT_TRUE(test_bit64(self->bm, 11));
-	EXPECT_TRUE(test_bit64(self->bm, 130));
+	EXPECT_EQ(3, bm_count(self->bm, WORDS));
+	EXPECT_TRUE(bm_bit(self->bm, 10));
+	EXPECT_TRUE(bm_bit(self->bm, 11));
+	EXPECT_TRUE(bm_bit(self->bm, 130));
 }
 
 #define WRITERS		3
@@ -395,7 +378,7 @@ TEST_F(dirty, concurrent_writers_lose_nothing)
 		}
 		ASSERT_EQ(0, harvest(self->fd, self->bm, true));
 		for (i = 0; i < NPAGES; i++) {
-			if (!test_bit64(self->bm, i))
+			if (!bm_bit(self->bm, i))
 				continue;
 			/* Alternate the copy path: mapping and pread. */
 			if (r & 1)

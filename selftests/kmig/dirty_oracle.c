@@ -242,7 +242,7 @@ static int round_copy(struct oracle *o)
 	if (ret)
 		return ret;
 	for (int i = 0; i < NPAGES; i++) {
-		if (!(o->bm[i / 64] >> (i % 64) & 1))
+		if (!bm_bit(o->bm, i))
 			continue;
 		/* Alternate the copy path: mapping and pread. */
 		if (o->rounds & 1)

@@ -63,20 +63,13 @@ FIXTURE_TEARDOWN(paths)
 /* Harvest with clear; the number of pages reported. */
 static int harvest(int fd, uint64_t *bm)
 {
-	int ret, n = 0;
+	int ret;
 
 	ret = __kmig_dirty(fd, KMIG_GET_DIRTY_LOG, 0, KMIG_DIRTY_LOG_CLEAR,
 			   0, 0, bm);
 	if (ret)
 		return ret;
-	for (int i = 0; i < WORDS; i++)
-		n += __builtin_popcountll(bm[i]);
-	return n;
-}
-
-static bool test_bit64(const uint64_t *bm, unsigned int i)
-{
-	return bm[i / 64] >> (i % 64) & 1;
+	return bm_count(bm, WORDS);
 }
 
 /* Write every page; harvest twice so every page is re-armed and clean. */
@@ -99,7 +92,7 @@ static void expect_writes_logged(struct __test_metadata *_metadata,
 		self->mem[i * PAGE_SZ + 1] = v;
 	ASSERT_LE(0, harvest(self->fd, self->bm));
 	for (int i = 0; i < NPAGES; i++)
-		missing += !test_bit64(self->bm, i);
+		missing += !bm_bit(self->bm, i);
 	EXPECT_EQ(0, missing)
 		TH_LOG("%d of %d written pages missing from the log",
 		       missing, NPAGES);
@@ -256,7 +249,7 @@ TEST_F(paths, fork_child_writes_are_logged)
 		ASSERT_EQ(0, status);
 		ASSERT_LE(0, harvest(self->fd, self->bm));
 		for (int i = 0; i < NPAGES; i++)
-			missing += !test_bit64(self->bm, i);
+			missing += !bm_bit(self->bm, i);
 		EXPECT_EQ(0, missing);
 		EXPECT_EQ(round + 1, self->mem[5 * PAGE_SZ + 2]);
 	}
@@ -309,7 +302,7 @@ TEST_F(paths, remote_writes_are_logged)
 			ASSERT_LE(0, harvest(self->fd, self->bm));
 			missing = 0;
 			for (int i = 0; i < NPAGES; i++)
-				missing += !test_bit64(self->bm, i);
+				missing += !bm_bit(self->bm, i);
 			EXPECT_EQ(0, missing) TH_LOG("path %u round %d", p,
 						     round);
 			EXPECT_EQ(buf[0], self->mem[9 * PAGE_SZ + 8]);
@@ -373,7 +366,7 @@ static void *copier(void *arg)
 		c->err = __kmig_dirty(c->fd, KMIG_GET_DIRTY_LOG, 0,
 				      KMIG_DIRTY_LOG_CLEAR, 0, 0, bm);
 		for (int i = 0; i < NPAGES && !c->err; i++)
-			if (test_bit64(bm, i))
+			if (bm_bit(bm, i))
 				memcpy(c->shadow + i * PAGE_SZ,
 				       c->mem + i * PAGE_SZ, PAGE_SZ);
 		c->rounds++;
@@ -427,7 +420,7 @@ TEST_F_TIMEOUT(paths, o_direct_reads_are_logged, 120)
 				     reads);
 	ASSERT_LE(0, harvest(self->fd, self->bm));
 	for (int i = 0; i < NPAGES; i++) {
-		if (test_bit64(self->bm, i))
+		if (bm_bit(self->bm, i))
 			memcpy(c.shadow + i * PAGE_SZ, self->mem + i * PAGE_SZ,
 			       PAGE_SZ);
 		bad += !!memcmp(c.shadow + i * PAGE_SZ,
@@ -524,7 +517,7 @@ static int vq_log_wrong(struct __test_metadata *_metadata,
 
 	for (int i = 0; i < NPAGES; i++) {
 		what = vq_page(i, &written);
-		if (test_bit64(bm, i) == written)
+		if (bm_bit(bm, i) == written)
 			continue;
 		TH_LOG("page %d (%s): %s", i, what,
 		       written ? "missing from the log" : "logged, not written");
@@ -560,7 +553,7 @@ static void copy_logged(uint8_t *shadow, const uint8_t *mem,
 			const uint64_t *bm)
 {
 	for (int i = 0; i < NPAGES; i++)
-		if (test_bit64(bm, i))
+		if (bm_bit(bm, i))
 			memcpy(shadow + i * PAGE_SZ, mem + i * PAGE_SZ,
 			       PAGE_SZ);
 }
@@ -662,11 +655,7 @@ static uint64_t read_on_both_nodes(volatile uint8_t *mem, int ms)
 
 static int count_big(const uint64_t *bm)
 {
-	int n = 0;
-
-	for (int i = 0; i < BIG_PAGES / 64; i++)
-		n += __builtin_popcountll(bm[i]);
-	return n;
+	return bm_count(bm, BIG_PAGES / 64);
 }
 
 /*

@@ -84,11 +84,12 @@ static void *call_thread(void *arg)
 }
 
 static void call_start(struct call *c, int fd, unsigned long cmd,
-		       uint32_t flags)
+		       uint32_t slot, uint32_t flags)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->cmd = cmd;
+	c->slot = slot;
 	c->flags = flags;
 	pthread_create(&c->t, NULL, call_thread, c);
 }
@@ -101,7 +102,7 @@ static int call_end(struct call *c)
 
 static int harvest_start(struct call *c, int fd)
 {
-	call_start(c, fd, KMIG_GET_DIRTY_LOG, KMIG_DIRTY_LOG_CLEAR);
+	call_start(c, fd, KMIG_GET_DIRTY_LOG, 0, KMIG_DIRTY_LOG_CLEAR);
 	return 0;
 }
 
@@ -153,36 +154,31 @@ static int harvest_answered(int fd, int pfd, const uint64_t *kvm_bm,
 	return call_end(c) ?: ret;
 }
 
-/* Attach a provider and start slot 0's log through it. */
-static int start_logging(struct __test_metadata *_metadata, int fd)
+/* Start slot @slot's log through provider @pfd. */
+static void start_slot(struct __test_metadata *_metadata, int fd, int pfd,
+		       uint32_t slot)
 {
 	struct kmig_log_request rq;
 	struct call c;
-	int pfd = provider_fd(fd);
 
-	EXPECT_LE(0, pfd);
-	call_start(&c, fd, KMIG_SET_DIRTY_LOGGING, KMIG_DIRTY_LOGGING_ON);
+	call_start(&c, fd, KMIG_SET_DIRTY_LOGGING, slot,
+		   KMIG_DIRTY_LOGGING_ON);
 	EXPECT_EQ(0, next_request(pfd, &rq));
 	EXPECT_EQ(KMIG_LOG_START, rq.op);
 	EXPECT_EQ(1, rq.nslots);
-	EXPECT_EQ(0, rq.slots[0]);
+	EXPECT_EQ(slot, rq.slots[0]);
 	EXPECT_EQ(0, provide(pfd, rq.seq, 0, 0, NULL, 0));
 	EXPECT_EQ(0, call_end(&c));
+}
+
+/* Attach a provider and start slot 0's log through it. */
+static int start_logging(struct __test_metadata *_metadata, int fd)
+{
+	int pfd = provider_fd(fd);
+
+	EXPECT_LE(0, pfd);
+	start_slot(_metadata, fd, pfd, 0);
 	return pfd;
-}
-
-static bool bit(const uint64_t *bm, unsigned int i)
-{
-	return bm[i / 64] >> (i % 64) & 1;
-}
-
-static int count(const uint64_t *bm)
-{
-	int n = 0;
-
-	for (int i = 0; i < WORDS; i++)
-		n += __builtin_popcountll(bm[i]);
-	return n;
 }
 
 TEST_F(kvm_log, bad_flags_refused)
@@ -247,7 +243,7 @@ TEST_F(kvm_log, no_provider_fails_epipe)
 	/* Not logging: kmig's own (empty) log, no provider asked. */
 	EXPECT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 0,
 				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
-	EXPECT_EQ(0, count(bm));
+	EXPECT_EQ(0, bm_count(bm, WORDS));
 }
 
 TEST_F(kvm_log, harvest_reports_both_logs)
@@ -276,23 +272,23 @@ TEST_F(kvm_log, harvest_reports_both_logs)
 	/* Answered once: a second answer has no request. */
 	EXPECT_EQ(-EINVAL, provide(pfd, rq.seq, 0, 1, kvm_bm, 16));
 	ASSERT_EQ(0, call_end(&c));
-	EXPECT_EQ(3, count(c.bm));
-	EXPECT_TRUE(bit(c.bm, 3));
-	EXPECT_TRUE(bit(c.bm, 7));
-	EXPECT_TRUE(bit(c.bm, 70));
+	EXPECT_EQ(3, bm_count(c.bm, WORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 3));
+	EXPECT_TRUE(bm_bit(c.bm, 7));
+	EXPECT_TRUE(bm_bit(c.bm, 70));
 
 	/* A get without clear keeps KVM's bits in kmig's log. */
 	memset(kvm_bm, 0, sizeof(kvm_bm));
 	kvm_bm[0] = 1ULL << 20;
-	call_start(&c, self->fd, KMIG_GET_DIRTY_LOG, 0);
+	call_start(&c, self->fd, KMIG_GET_DIRTY_LOG, 0, 0);
 	ASSERT_EQ(0, next_request(pfd, &rq));
 	EXPECT_EQ(0, provide(pfd, rq.seq, 0, 1, kvm_bm, 16));
 	ASSERT_EQ(0, call_end(&c));
-	EXPECT_EQ(1, count(c.bm));
-	EXPECT_TRUE(bit(c.bm, 20));
+	EXPECT_EQ(1, bm_count(c.bm, WORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 20));
 	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
-	EXPECT_EQ(1, count(c.bm));
-	EXPECT_TRUE(bit(c.bm, 20));
+	EXPECT_EQ(1, bm_count(c.bm, WORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 20));
 
 	/* A provider error reaches the caller; kmig's bits wait. */
 	self->tracked[4 * PAGE_SZ] = 1;
@@ -301,8 +297,8 @@ TEST_F(kvm_log, harvest_reports_both_logs)
 	EXPECT_EQ(0, provide(pfd, rq.seq, -EIO, 0, NULL, 0));
 	EXPECT_EQ(-EIO, call_end(&c));
 	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
-	EXPECT_EQ(1, count(c.bm));
-	EXPECT_TRUE(bit(c.bm, 4));
+	EXPECT_EQ(1, bm_count(c.bm, WORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 4));
 	close(pfd);
 }
 
@@ -322,13 +318,13 @@ TEST_F(kvm_log, provider_closing_fails_harvest_whole)
 	memset(c.bm, 0, sizeof(c.bm));
 	EXPECT_EQ(-EPIPE, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 0,
 				       KMIG_DIRTY_LOG_CLEAR, 0, 0, c.bm));
-	EXPECT_EQ(0, count(c.bm));
+	EXPECT_EQ(0, bm_count(c.bm, WORDS));
 	/* A new provider: kmig's bit was kept through both failures. */
 	pfd = provider_fd(self->fd);
 	ASSERT_LE(0, pfd);
 	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
-	EXPECT_EQ(1, count(c.bm));
-	EXPECT_TRUE(bit(c.bm, 9));
+	EXPECT_EQ(1, bm_count(c.bm, WORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 9));
 	close(pfd);
 }
 
@@ -355,7 +351,7 @@ TEST_F(kvm_log, rearm_spares_the_guest_view)
 		self->guest[i * PAGE_SZ + 1] = 3;
 	}
 	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
-	EXPECT_EQ(NPAGES, count(c.bm));
+	EXPECT_EQ(NPAGES, bm_count(c.bm, WORDS));
 	for (i = 0; i < NPAGES; i++) {
 		guest_mapped += pte_present(self->guest + i * PAGE_SZ);
 		tracked_mapped += pte_present(self->tracked + i * PAGE_SZ);
@@ -365,9 +361,165 @@ TEST_F(kvm_log, rearm_spares_the_guest_view)
 	/* Re-armed: the next tracked write is logged again. */
 	self->tracked[11 * PAGE_SZ] = 4;
 	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
-	EXPECT_EQ(1, count(c.bm));
-	EXPECT_TRUE(bit(c.bm, 11));
+	EXPECT_EQ(1, bm_count(c.bm, WORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 11));
 	close(pfd);
+}
+
+/* KMIG_GET_DIRTY_LOGS of @n entries @logs, from a thread of its own. */
+struct set_call {
+	int fd;
+	struct kmig_dirty_logs a;
+	pthread_t t;
+	int ret;
+};
+
+static void *set_thread(void *arg)
+{
+	struct set_call *c = arg;
+
+	c->ret = ioctl(c->fd, KMIG_GET_DIRTY_LOGS, &c->a) ? -errno : 0;
+	return NULL;
+}
+
+static int get_logs(int fd, struct kmig_dirty_log *logs, uint32_t n,
+		    uint32_t flags)
+{
+	struct kmig_dirty_logs a = {
+		.count = n, .flags = flags, .logs = (uintptr_t)logs,
+	};
+
+	return ioctl(fd, KMIG_GET_DIRTY_LOGS, &a) ? -errno : 0;
+}
+
+/* A whole-slot entry of KMIG_GET_DIRTY_LOGS. */
+static struct kmig_dirty_log entry(uint32_t slot, uint64_t *bm)
+{
+	return (struct kmig_dirty_log){
+		.slot = slot, .num_pages = NPAGES, .bitmap = (uintptr_t)bm,
+	};
+}
+
+/*
+ * Three slots, two of them KVM_LOG and logging: one call, one provider
+ * request naming both KVM_LOG slots in the call's order, and each
+ * slot's bits (kmig's OR KVM's) in its own bitmap.
+ */
+TEST_F(kvm_log, harvest_set_asks_the_provider_once)
+{
+	uint64_t kvm_bm[2 * WORDS] = { 1ULL << 1, 0, 0, 1ULL << (99 - 64) };
+	uint64_t bm[3][WORDS];
+	struct kmig_dirty_log logs[3] = {
+		entry(2, bm[0]), entry(1, bm[1]), entry(0, bm[2]),
+	};
+	struct pollfd p = { .events = POLLIN };
+	struct kmig_log_request rq;
+	struct set_call c = { .fd = self->fd };
+	uint8_t *t2;
+	int pfd;
+
+	kmig_set_memslot(self->fd, 2, KMIG_SLOT_DIRTY_LOG | KMIG_SLOT_KVM_LOG,
+			 2ULL << 32, SIZE);
+	t2 = kmig_map(self->fd, 2, SIZE);
+	pfd = start_logging(_metadata, self->fd);
+	ASSERT_LE(0, pfd);
+	start_slot(_metadata, self->fd, pfd, 2);
+	self->tracked[3 * PAGE_SZ] = 1;		/* slot 0, kmig's */
+	t2[40 * PAGE_SZ] = 1;			/* slot 2, kmig's */
+	{
+		uint8_t *t1 = kmig_map(self->fd, 1, SIZE);
+
+		t1[50 * PAGE_SZ] = 1;		/* slot 1: no KVM log */
+		munmap(t1, SIZE);
+	}
+	c.a = (struct kmig_dirty_logs){
+		.count = 3, .flags = KMIG_DIRTY_LOG_CLEAR,
+		.logs = (uintptr_t)logs,
+	};
+	ASSERT_EQ(0, pthread_create(&c.t, NULL, set_thread, &c));
+	ASSERT_EQ(0, next_request(pfd, &rq));
+	EXPECT_EQ(KMIG_LOG_HARVEST, rq.op);
+	ASSERT_EQ(2, rq.nslots);
+	EXPECT_EQ(2, rq.slots[0]);
+	EXPECT_EQ(0, rq.slots[1]);
+	/* One bitmap's worth for two slots is refused. */
+	EXPECT_EQ(-EINVAL, provide(pfd, rq.seq, 0, 2, kvm_bm, 16));
+	EXPECT_EQ(0, provide(pfd, rq.seq, 0, 2, kvm_bm, sizeof(kvm_bm)));
+	pthread_join(c.t, NULL);
+	ASSERT_EQ(0, c.ret);
+	/* No second request. */
+	p.fd = pfd;
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(2, bm_count(bm[0], WORDS));		/* slot 2: 40, KVM's 1 */
+	EXPECT_TRUE(bm_bit(bm[0], 40));
+	EXPECT_TRUE(bm_bit(bm[0], 1));
+	EXPECT_EQ(1, bm_count(bm[1], WORDS));		/* slot 1: 50 */
+	EXPECT_TRUE(bm_bit(bm[1], 50));
+	EXPECT_EQ(2, bm_count(bm[2], WORDS));		/* slot 0: 3, KVM's 99 */
+	EXPECT_TRUE(bm_bit(bm[2], 3));
+	EXPECT_TRUE(bm_bit(bm[2], 99));
+	close(pfd);
+	munmap(t2, SIZE);
+}
+
+/*
+ * Bad sets are refused whole before any log is touched or the provider
+ * is asked: a page written before is still reported after.
+ */
+TEST_F(kvm_log, harvest_set_refuses_bad_input)
+{
+	uint64_t bm[2][WORDS];
+	struct kmig_dirty_log logs[KMIG_LOG_MAX_SLOTS + 1];
+	uint8_t *t1 = kmig_map(self->fd, 1, SIZE);
+	struct pollfd p = { .events = POLLIN };
+	unsigned int i;
+	int pfd = start_logging(_metadata, self->fd);
+
+	ASSERT_LE(0, pfd);
+	p.fd = pfd;
+	t1[5 * PAGE_SZ] = 1;
+	logs[0] = entry(1, bm[0]);
+	logs[1] = entry(0, bm[1]);
+	EXPECT_EQ(-EINVAL, get_logs(self->fd, logs, 0, KMIG_DIRTY_LOG_CLEAR));
+	for (i = 0; i <= KMIG_LOG_MAX_SLOTS; i++)
+		logs[i] = entry(1, bm[0]);
+	EXPECT_EQ(-E2BIG, get_logs(self->fd, logs, KMIG_LOG_MAX_SLOTS + 1,
+				   KMIG_DIRTY_LOG_CLEAR));
+	/* Twice the same slot. */
+	EXPECT_EQ(-EINVAL, get_logs(self->fd, logs, 2, KMIG_DIRTY_LOG_CLEAR));
+	logs[1] = entry(0, bm[1]);
+	EXPECT_EQ(-EINVAL, get_logs(self->fd, logs, 2, 1 << 3));
+	logs[1].slot = 9;			/* no such slot */
+	EXPECT_EQ(-ENOENT, get_logs(self->fd, logs, 2, KMIG_DIRTY_LOG_CLEAR));
+	logs[1] = entry(0, bm[1]);
+	logs[1].flags = KMIG_DIRTY_LOG_CLEAR;	/* per-entry flags: none */
+	EXPECT_EQ(-EINVAL, get_logs(self->fd, logs, 2, KMIG_DIRTY_LOG_CLEAR));
+	logs[1] = entry(0, bm[1]);
+	logs[1].num_pages = 64;			/* not the whole slot */
+	EXPECT_EQ(-EINVAL, get_logs(self->fd, logs, 2, KMIG_DIRTY_LOG_CLEAR));
+	logs[1] = entry(0, bm[1]);
+	logs[1].first_page = 64;
+	EXPECT_EQ(-EINVAL, get_logs(self->fd, logs, 2, KMIG_DIRTY_LOG_CLEAR));
+	logs[1] = entry(0, bm[1]);
+	EXPECT_EQ(-EFAULT, get_logs(self->fd, (void *)8, 2,
+				    KMIG_DIRTY_LOG_CLEAR));
+	{
+		uint32_t s3 = 3;
+
+		/* A slot without a dirty log. */
+		kmig_set_memslot(self->fd, s3, 0, 3ULL << 32, SIZE);
+		logs[1] = entry(s3, bm[1]);
+		EXPECT_EQ(-ENODEV, get_logs(self->fd, logs, 2,
+					    KMIG_DIRTY_LOG_CLEAR));
+	}
+	/* None of it reached the provider or the log. */
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 1,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm[0]));
+	EXPECT_EQ(1, bm_count(bm[0], WORDS));
+	EXPECT_TRUE(bm_bit(bm[0], 5));
+	close(pfd);
+	munmap(t1, SIZE);
 }
 
 TEST_HARNESS_MAIN

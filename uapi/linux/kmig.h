@@ -126,10 +126,13 @@
 #define KMIG_FEATURE_DEVICE_REGION	_BITULL(1)
 /* Guest memory is page cache: GUP-fast, migration, memory failure work. */
 #define KMIG_FEATURE_PAGECACHE		_BITULL(2)
+/* KMIG_GET_DIRTY_LOGS: several slots' logs, one KVM log request. */
+#define KMIG_FEATURE_HARVEST_SET	_BITULL(3)
 
 #define KMIG_FEATURES_ALL	(KMIG_FEATURE_NETLINK | \
 				 KMIG_FEATURE_DEVICE_REGION | \
-				 KMIG_FEATURE_PAGECACHE)
+				 KMIG_FEATURE_PAGECACHE | \
+				 KMIG_FEATURE_HARVEST_SET)
 
 /* Generic netlink family. */
 #define KMIG_GENL_NAME		"kmig"
@@ -459,6 +462,28 @@ struct kmig_log_provided {
 
 #define KMIG_LOG_PROVIDER_FD	_IOW(KMIG_IOC_MAGIC, 0x29, struct kmig_log_provider)
 #define KMIG_LOG_PROVIDED	_IOW(KMIG_IOC_MAGIC, 0x2a, struct kmig_log_provided)
+
+/*
+ * KMIG_GET_DIRTY_LOGS (KMIG_FEATURE_HARVEST_SET): KMIG_GET_DIRTY_LOG of
+ * @count slots in one call, for a harvest pass. @logs points to @count
+ * struct kmig_dirty_log, each a whole slot: @flags 0, @first_page 0,
+ * @num_pages the slot's page count, @bitmap its buffer. @flags is
+ * KMIG_DIRTY_LOG_CLEAR or 0, for every slot. The KMIG_SLOT_KVM_LOG slots
+ * that are logging get KVM's bits in one provider request, slots in the
+ * order of @logs. Every entry is checked before any log is touched.
+ * Errors: EINVAL @flags, an entry's flags or range, a slot named
+ * twice, @count 0; E2BIG @count above KMIG_LOG_MAX_SLOTS; ENOENT no such
+ * slot; ENODEV a slot without a dirty log; then KMIG_GET_DIRTY_LOG's
+ * (the provider's errno, EPIPE, ETIMEDOUT: nothing reported, nothing
+ * lost). EFAULT on a bitmap: the slots before it were harvested.
+ */
+struct kmig_dirty_logs {
+	__u32 count;
+	__u32 flags;			/* KMIG_DIRTY_LOG_CLEAR or 0 */
+	__u64 logs;			/* user pointer: struct kmig_dirty_log[] */
+};
+
+#define KMIG_GET_DIRTY_LOGS	_IOW(KMIG_IOC_MAGIC, 0x2b, struct kmig_dirty_logs)
 /* --- end of model (b) --- */
 
 /* KMIG_A_CTX_SLOTS: a nest of KMIG_A_SLOT nests. */

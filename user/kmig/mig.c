@@ -406,30 +406,82 @@ int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
 	return first;
 }
 
+/*
+ * Every slot's log in one call (KMIG_GET_DIRTY_LOGS), into @buf (every
+ * slot's words back to back): KVM's part costs one request to the VMM a
+ * pass, not one a slot. -ENOTTY from an older module.
+ */
+static int harvest_set(struct mig_vm *vm, uint64_t *buf)
+{
+	uint64_t *bm[MIG_MAX_SLOTS], npages[MIG_MAX_SLOTS];
+	uint32_t ids[MIG_MAX_SLOTS];
+	unsigned int i;
+
+	for (i = 0; i < vm->nslots; i++) {
+		ids[i] = vm->slots[i].id;
+		npages[i] = vm->slots[i].npages;
+		bm[i] = buf;
+		buf += kmig_bitmap_words(vm->slots[i].npages);
+	}
+	return kmig_ctx_dirty_logs(vm->ctx_fd, vm->nslots, ids, npages, bm,
+				   true);
+}
+
+/* OR @bm into @sl's bitmap with @keep; add the pages it then marks. */
+static void harvest_keep(struct mig_slot *sl, const uint64_t *bm, bool keep,
+			 uint64_t *marked)
+{
+	uint64_t w;
+
+	for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
+		if (keep)
+			sl->bitmap[w] |= bm[w];
+		*marked += __builtin_popcountll(sl->bitmap[w]);
+	}
+}
+
 int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
 		   uint64_t *dirty, char *err, size_t n)
 {
-	uint64_t w, marked = 0;
+	uint64_t marked = 0, words = 0, *buf, *bm;
+	struct mig_slot *sl;
 	unsigned int i;
-	int ret;
+	int set, ret;
 
-	for (i = 0; i < vm->nslots; i++) {
-		struct mig_slot *sl = &vm->slots[i];
-
-		ret = kmig_ctx_dirty_log(vm->ctx_fd, sl->id, sl->npages, tmp,
-					 true);
-		if (ret)
-			return mig_fail(err, n, ret,
-					"cannot harvest the dirty log of slot %u: %s%s",
-					sl->id, strerror(-ret),
-					no_log_hint(ret));
-		for (w = 0; (keep || dirty) &&
-			    w < kmig_bitmap_words(sl->npages); w++) {
-			if (keep)
-				sl->bitmap[w] |= tmp[w];
-			marked += __builtin_popcountll(sl->bitmap[w]);
-		}
+	for (i = 0; i < vm->nslots; i++)
+		words += kmig_bitmap_words(vm->slots[i].npages);
+	buf = malloc(words ? words * 8 : 8);
+	if (!buf) {
+		snprintf(err, n, "out of memory for the dirty logs");
+		return -ENOMEM;
 	}
+	set = vm->nslots ? harvest_set(vm, buf) : 0;
+	if (set && set != -ENOTTY) {
+		free(buf);
+		return mig_fail(err, n, set,
+				"cannot harvest the dirty logs of %u slots: %s%s",
+				vm->nslots, strerror(-set), no_log_hint(set));
+	}
+	for (i = 0, bm = buf; i < vm->nslots; i++) {
+		sl = &vm->slots[i];
+		if (set) {	/* an older module: one call a slot */
+			bm = tmp;
+			ret = kmig_ctx_dirty_log(vm->ctx_fd, sl->id,
+						 sl->npages, bm, true);
+			if (ret) {
+				free(buf);
+				return mig_fail(err, n, ret,
+						"cannot harvest the dirty log of slot %u: %s%s",
+						sl->id, strerror(-ret),
+						no_log_hint(ret));
+			}
+		}
+		if (keep || dirty)
+			harvest_keep(sl, bm, keep, &marked);
+		if (!set)
+			bm += kmig_bitmap_words(sl->npages);
+	}
+	free(buf);
 	if (dirty)
 		*dirty = marked;
 	return 0;

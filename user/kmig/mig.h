@@ -297,8 +297,10 @@ uint64_t *mig_vm_bitmap_buf(const struct mig_vm *vm);
 int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
 		       size_t n);
 /*
- * Harvest and empty every slot's dirty log through @tmp (one slot's
- * worth: mig_vm_bitmap_buf()), ORed into the slot's bitmap with @keep,
+ * Harvest and empty every slot's dirty log in one call (one request to
+ * the VMM's KVM log provider a pass; an older module: a call a slot
+ * through @tmp, one slot's worth: mig_vm_bitmap_buf()), ORed into the
+ * slot's bitmap with @keep,
  * else dropped; with @dirty, how many pages the bitmaps then mark. 0, or
  * -errno with why in @err, as mig_vm_set_logging().
  */

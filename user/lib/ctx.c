@@ -32,6 +32,27 @@ int kmig_ctx_dirty_log(int fd, uint32_t slot, uint64_t npages,
 			 clear ? KMIG_DIRTY_LOG_CLEAR : 0, npages, bitmap);
 }
 
+int kmig_ctx_dirty_logs(int fd, unsigned int n, const uint32_t *slots,
+			const uint64_t *npages, uint64_t *const *bitmaps,
+			bool clear)
+{
+	struct kmig_dirty_log log[KMIG_LOG_MAX_SLOTS] = { 0 };
+	struct kmig_dirty_logs set = {
+		.count = n, .flags = clear ? KMIG_DIRTY_LOG_CLEAR : 0,
+		.logs = (uintptr_t)log,
+	};
+	unsigned int i;
+
+	if (!n || n > KMIG_LOG_MAX_SLOTS)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		log[i].slot = slots[i];
+		log[i].num_pages = npages[i];
+		log[i].bitmap = (uintptr_t)bitmaps[i];
+	}
+	return ioctl(fd, KMIG_GET_DIRTY_LOGS, &set) ? -errno : 0;
+}
+
 int kmig_ctx_present(int fd, uint32_t slot, uint64_t npages,
 		     uint64_t *bitmap)
 {

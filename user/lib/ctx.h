@@ -16,6 +16,15 @@
  * (@npages bits); cleared with @clear. */
 int kmig_ctx_dirty_log(int fd, uint32_t slot, uint64_t npages,
 		       uint64_t *bitmap, bool clear);
+/*
+ * The dirty logs of the @n slots @slots (@npages[i] pages each, at most
+ * KMIG_LOG_MAX_SLOTS) into @bitmaps[i], in one call: KVM's part of them
+ * (model (b)) costs one request to the VMM. -ENOTTY from a module
+ * without KMIG_FEATURE_HARVEST_SET.
+ */
+int kmig_ctx_dirty_logs(int fd, unsigned int n, const uint32_t *slots,
+			const uint64_t *npages, uint64_t *const *bitmaps,
+			bool clear);
 /* Start (@on) or stop logging slot @slot's writes. */
 int kmig_ctx_set_logging(int fd, uint32_t slot, bool on);
 /* The pages of slot @slot that have memory, into @bitmap. */

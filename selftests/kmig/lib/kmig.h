@@ -18,6 +18,22 @@
 
 #define PAGE_SZ 4096UL
 
+/* Bit @i of a bitmap in KVM's layout (64-bit words, bit i = page i). */
+static inline bool bm_bit(const uint64_t *bm, uint64_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+/* The bits set in the first @nwords words of @bm. */
+static inline unsigned int bm_count(const uint64_t *bm, size_t nwords)
+{
+	unsigned int n = 0;
+
+	while (nwords--)
+		n += __builtin_popcountll(*bm++);
+	return n;
+}
+
 /* A /dev/kmig context. */
 int kmig_open(void);
 
