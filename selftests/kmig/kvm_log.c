@@ -588,30 +588,71 @@ static long kvm_pages_2m(void)
 	return n;
 }
 
+/* Poll KVM's pages_2m up to 10 s until @above (> 0) or == 0 (!@above). */
+static long wait_pages_2m(bool above)
+{
+	long n = -1;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		n = kvm_pages_2m();
+		if (n >= 0 && (above ? n > 0 : n == 0))
+			break;
+		usleep(100 * 1000);
+	}
+	return n;
+}
+
 /*
- * kmig-vmm --huge runs a real guest on huge slots: the VMM's guest view
- * is mapped with PMDs and KVM maps the guest with 2 MiB entries.
+ * kmig-vmm --huge runs a real guest on a huge slot: the VMM's guest view
+ * is mapped with PMDs and KVM maps the guest with 2 MiB entries; while
+ * kmig logs (KVM through the provider), KVM maps 4 KiB (it splits at
+ * its clear, KVM_DIRTY_LOG_INITIALLY_SET, or at start), and once logging
+ * stops it maps 2 MiB again.
  */
 TEST(kvm_guest_on_huge_slots_is_mapped_2m)
 {
+	struct kmig_dirty_logging lg = { .slot = 0 };
+	struct vmm_client_slot slots[1];
+	uint64_t bm[16 << 20 >> 12 >> 6];
+	struct vmm_client c;
 	struct vmm_status st;
 	struct vmm_proc v;
-	long kb = 0, p2m = 0;
-	int i;
+	long kb = 0, p2m;
+	unsigned int n;
+	int i, ctx;
 
 	REQUIRE_BED();
 	ASSERT_EQ(0, __vmm_startf(&v, vmm_sock("huge"), "/dev/null",
 				  "--mem 16 --huge --pattern random --rate 20000"));
 	ASSERT_EQ(0, __vmm_wait_counter(v.sock, 0, PROC_WAIT_MS, &st));
 	/* The guest's writes fault its pages in as it goes. */
-	for (i = 0; i < 100 && (kb <= 0 || p2m <= 0); i++) {
+	for (i = 0; i < 100 && kb <= 0; i++) {
 		usleep(100 * 1000);
 		kb = pid_pmd_kb(v.pid, "kmig-guest-view");
-		p2m = kvm_pages_2m();
 	}
+	p2m = wait_pages_2m(true);
 	TH_LOG("guest view FilePmdMapped %ld kB, KVM pages_2m %ld", kb, p2m);
 	EXPECT_LT(0, kb);
 	EXPECT_LT(0, p2m);
+
+	ASSERT_EQ(0, vmm_connect(&v, &c));
+	ASSERT_EQ(0, vmm_client_ctx(&c, slots, 1, &n, &ctx));
+	lg.flags = KMIG_DIRTY_LOGGING_ON;
+	ASSERT_EQ(0, ioctl(ctx, KMIG_SET_DIRTY_LOGGING, &lg));
+	ASSERT_EQ(0, __kmig_dirty(ctx, KMIG_GET_DIRTY_LOG, 0,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	p2m = wait_pages_2m(false);
+	TH_LOG("logging: KVM pages_2m %ld", p2m);
+	EXPECT_EQ(0, p2m);
+	EXPECT_LT(0, pid_pmd_kb(v.pid, "kmig-guest-view"));
+	lg.flags = 0;
+	ASSERT_EQ(0, ioctl(ctx, KMIG_SET_DIRTY_LOGGING, &lg));
+	p2m = wait_pages_2m(true);
+	TH_LOG("logging stopped: KVM pages_2m %ld", p2m);
+	EXPECT_LT(0, p2m);
+	close(ctx);
+	vmm_client_close(&c);
 	vmm_stop(&v);
 }
 

@@ -650,11 +650,22 @@ static long huge_first_bad(int fd, unsigned long first, unsigned long n)
 
 TEST_F(mm_huge, a_fault_or_a_write_brings_a_whole_2m_folio)
 {
+	uint64_t present[HPAGES / 64];
+	struct kmig_info info;
 	uint8_t buf[PAGE_SZ];
+	unsigned long i;
 
 	EXPECT_EQ(0, ctx_pages(self->fd));
 	self->mem[3 * PAGE_SZ] = 7;
 	EXPECT_EQ(HBLOCK, ctx_pages(self->fd));
+	/* Counted and reported in 4 KiB pages. */
+	kmig_objects(&info);
+	EXPECT_EQ(HBLOCK, info.obj_pages);
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 1, 0, 0,
+				  HPAGES, present));
+	for (i = 0; i < HPAGES / 64; i++) {
+		EXPECT_EQ(i < HBLOCK / 64 ? ~0ULL : 0, present[i]);
+	}
 	EXPECT_EQ(0, self->mem[4 * PAGE_SZ]);
 	/* pwrite of an absent page of block 1: the folio, zeros around it. */
 	ASSERT_TRUE(huge_fill(self->fd, HBLOCK + 100, 1));
