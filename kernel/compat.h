@@ -39,6 +39,27 @@ static inline void kmig_zap_vma_range(struct vm_area_struct *vma,
 }
 
 /*
+ * Whether the core may map the large folio of the write fault @vmf with
+ * one writable PMD once .page_mkwrite returns: finish_fault() calls
+ * do_set_pmd() whenever the PMD is empty, and do_set_pmd() refuses a
+ * VM_NOHUGEPAGE VMA only from 6.12 on (before, it checks the VMA's
+ * alignment alone), and madvise(MADV_HUGEPAGE) can clear the flag. The
+ * fault holds the mmap lock (6.1: file faults have no VMA lock) against
+ * anything that would empty the PMD before finish_fault() looks again;
+ * on 6.12 the flag, stable under the VMA lock, decides.
+ */
+static inline bool kmig_fault_may_map_pmd(struct vm_fault *vmf)
+{
+	if (!pmd_none(READ_ONCE(*vmf->pmd)))
+		return false;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+	if (vmf->vma->vm_flags & VM_NOHUGEPAGE)
+		return false;
+#endif
+	return true;
+}
+
+/*
  * The folio at @index of @mapping, referenced, or NULL if there is none:
  * 6.3 made __filemap_get_folio() return ERR_PTR(-ENOENT) instead of NULL.
  */

@@ -217,6 +217,26 @@ static void ctx_inode_init(struct inode *inode)
 	mapping->a_ops = &kmig_aops;
 	mapping_set_gfp_mask(mapping, GFP_HIGHUSER_MOVABLE);
 	mapping_set_unevictable(mapping);
+	/* KMIG_SLOT_HUGE slots' 2 MiB folios; others add order 0 only. */
+	mapping_set_large_folios(mapping);
+}
+
+/*
+ * A KMIG_SLOT_HUGE slot: gpa and size whole 2 MiB pages (the offset is),
+ * and if it logs, KVM logs the vCPUs' writes. kmig's own log of a
+ * guest's writes (model (a)) would re-arm by unmapping, tearing KVM's
+ * 2 MiB mappings at every harvest, and its PG_dirty fold would cost a
+ * huge folio's dirty flag, which mem.c keeps set.
+ */
+static bool huge_slot_ok(const struct kmig_memslot *ms)
+{
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		return false;
+	if (!IS_ALIGNED(ms->guest_phys_addr, KMIG_HUGE_SIZE) ||
+	    !IS_ALIGNED(ms->memory_size, KMIG_HUGE_SIZE))
+		return false;
+	return !(ms->flags & KMIG_SLOT_DIRTY_LOG) ||
+	       (ms->flags & KMIG_SLOT_KVM_LOG);
 }
 
 static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
@@ -230,6 +250,8 @@ static long set_memslot(struct kmig_ctx *ctx, void __user *argp)
 	if (ms.flags & ~KMIG_SLOT_FLAGS_ALL || ms.slot >= KMIG_MAX_SLOTS ||
 	    ((ms.flags & KMIG_SLOT_KVM_LOG) && !(ms.flags & KMIG_SLOT_DIRTY_LOG)) ||
 	    !PAGE_ALIGNED(ms.guest_phys_addr) || !PAGE_ALIGNED(ms.memory_size))
+		return -EINVAL;
+	if ((ms.flags & KMIG_SLOT_HUGE) && !huge_slot_ok(&ms))
 		return -EINVAL;
 	if (ms.memory_size > KMIG_MAX_SLOT_SIZE ||
 	    ms.guest_phys_addr + ms.memory_size < ms.guest_phys_addr)

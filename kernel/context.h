@@ -26,6 +26,10 @@ struct mem_cgroup;
 
 #define KMIG_WAIT_HASH_BITS	6
 
+/* A KMIG_SLOT_HUGE slot's folios: 2 MiB, KMIG_HUGE_NR pages. */
+#define KMIG_HUGE_ORDER		(21 - PAGE_SHIFT)
+#define KMIG_HUGE_NR		BIT(KMIG_HUGE_ORDER)
+
 /*
  * A slot's NUMA policy (policy.c): a copy of the last mbind() on one of
  * its mappings, for the writers without a VMA policy.
@@ -264,7 +268,8 @@ void kmig_view_zap_tracked(struct kmig_slot *slot,
 /* policy.c; kmig_policy_get() is in compat.h */
 int kmig_policy_set(struct vm_area_struct *vma, struct mempolicy *new);
 struct folio *kmig_policy_alloc(struct kmig_slot *slot, unsigned long idx,
-				struct vm_fault *vmf, gfp_t gfp);
+				unsigned int order, struct vm_fault *vmf,
+				gfp_t gfp);
 void kmig_policy_init(struct kmig_slot *slot);
 
 /* provider.c */

@@ -44,30 +44,35 @@ struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
 }
 
 /*
- * A new folio for page @idx of @slot, faulted through @vmf or written
- * (NULL), on the node its NUMA policy decides (policy.c), zeroed if @zero,
- * counted against the page limit until folio_add() caches it;
- * ERR_PTR(-ENOSPC) past the limit. The limit counts cached pages and
- * those being added, so it is never exceeded.
+ * A new folio of @order for page @idx of @slot (its first page), faulted
+ * through @vmf or written (NULL), on the node its NUMA policy decides
+ * (policy.c), zeroed if @zero, counted against the page limit until
+ * folio_add() caches it; ERR_PTR(-ENOSPC) past the limit. The limit
+ * counts cached pages and those being added, so it is never exceeded.
+ * A huge folio is only tried: no retry, no warning.
  */
 static struct folio *folio_new(struct kmig_slot *slot, unsigned long idx,
-			       struct vm_fault *vmf, bool zero)
+			       unsigned int order, struct vm_fault *vmf,
+			       bool zero)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 	long limit = atomic_long_read(&ctx->page_limit);
 	gfp_t gfp = GFP_HIGHUSER_MOVABLE;
+	long nr = 1L << order;
 	struct folio *folio;
-	long n = atomic_long_inc_return(&ctx->allocating);
+	long n = atomic_long_add_return(nr, &ctx->allocating);
 
 	if (limit && n + kmig_ctx_pages(ctx) > limit) {
-		atomic_long_dec(&ctx->allocating);
+		atomic_long_sub(nr, &ctx->allocating);
 		return ERR_PTR(-ENOSPC);
 	}
 	if (zero)
 		gfp |= __GFP_ZERO;
-	folio = kmig_policy_alloc(slot, idx, vmf, gfp);
+	if (order)
+		gfp |= __GFP_NORETRY | __GFP_NOWARN;
+	folio = kmig_policy_alloc(slot, idx, order, vmf, gfp);
 	if (!folio) {
-		atomic_long_dec(&ctx->allocating);
+		atomic_long_sub(nr, &ctx->allocating);
 		return ERR_PTR(-ENOMEM);
 	}
 	return folio;
@@ -76,23 +81,32 @@ static struct folio *folio_new(struct kmig_slot *slot, unsigned long idx,
 /* Free a folio of folio_new() that never reached the cache. */
 static void folio_drop(struct kmig_ctx *ctx, struct folio *folio)
 {
+	atomic_long_sub(folio_nr_pages(folio), &ctx->allocating);
 	folio_put(folio);
-	atomic_long_dec(&ctx->allocating);
 }
 
 /*
- * Cache @folio, its data in, as page @idx of @slot, charged to the
- * context's memory cgroup. Returns 0, -EEXIST if a page is there already,
- * or -ENOMEM; on failure @folio is freed.
+ * Cache @folio, its data in, as pages @idx on of @slot, charged to the
+ * context's memory cgroup. Returns 0, -EEXIST if a page of its range is
+ * there already, or -ENOMEM; on failure @folio is freed.
+ *
+ * A large folio is cached dirty and stays so (nothing clears PG_dirty of
+ * a huge slot, which is never logged by kmig's PG_dirty fold): punching
+ * part of it, truncate_inode_partial_folio() splits it, or if it cannot
+ * split zeroes the punched range and keeps it; a clean one that cannot
+ * split it would drop whole, with the data of the pages not punched.
  */
 static int folio_add(struct kmig_slot *slot, unsigned long idx,
 		     struct folio *folio)
 {
 	struct kmig_ctx *ctx = slot->ctx;
+	long nr = folio_nr_pages(folio);
 	struct mem_cgroup *old;
 	int ret;
 
 	__folio_mark_uptodate(folio);
+	if (nr > 1)
+		folio_set_dirty(folio);
 	old = set_active_memcg(ctx->memcg);
 	ret = filemap_add_folio(kmig_slot_mapping(slot), folio,
 				slot->pgoff + idx, GFP_KERNEL);
@@ -102,11 +116,82 @@ static int folio_add(struct kmig_slot *slot, unsigned long idx,
 		return ret;
 	}
 	/* Counted before the unlock lets truncation free it. */
-	atomic_long_add(folio_nr_pages(folio), &kmig_objects.pages);
-	atomic_long_dec(&ctx->allocating);
+	atomic_long_add(nr, &kmig_objects.pages);
+	atomic_long_sub(nr, &ctx->allocating);
 	folio_unlock(folio);
 	folio_put(folio);
 	return 0;
+}
+
+/*
+ * Whether the block of KMIG_HUGE_NR pages from @first (aligned) of @slot
+ * may be one huge folio: a KMIG_SLOT_HUGE slot, no page of the block in
+ * missing mode (those arrive one at a time and must not be preempted by
+ * zeros) and none taken by memory failure.
+ */
+static bool huge_block_ok(struct kmig_slot *slot, unsigned long first)
+{
+	unsigned long end = first + KMIG_HUGE_NR;
+	unsigned long index = slot->pgoff + first;
+
+	if (!(slot->flags & KMIG_SLOT_HUGE))
+		return false;
+	if (find_next_bit(slot->missing, end, first) < end)
+		return false;
+	return !xa_find(&slot->ctx->poison, &index, slot->pgoff + end - 1,
+			XA_PRESENT);
+}
+
+/*
+ * Cache a new folio holding page @idx of @slot: on a huge slot the
+ * block's whole huge folio, zeroed, when huge_block_ok() and it can be
+ * had, else the one page. The page gets @len bytes of @from at @off
+ * (NULL: none) and zeros elsewhere. Returns 0, -EEXIST if page @idx is
+ * present already (@from not advanced), or -errno (ENOSPC, ENOMEM,
+ * EFAULT).
+ */
+static int folio_create(struct kmig_slot *slot, unsigned long idx,
+			struct vm_fault *vmf, struct iov_iter *from,
+			size_t off, size_t len)
+{
+	unsigned long first = round_down(idx, KMIG_HUGE_NR);
+	bool huge = huge_block_ok(slot, first);
+	struct folio *folio;
+	size_t n;
+	int ret;
+
+	for (;;) {
+		folio = ERR_PTR(-ENOMEM);
+		if (huge)
+			folio = folio_new(slot, first, KMIG_HUGE_ORDER, vmf,
+					  true);
+		if (IS_ERR(folio)) {
+			/* Too little memory in one piece: one page will do. */
+			huge = false;
+			first = idx;
+			folio = folio_new(slot, idx, 0, vmf,
+					  !from || off || len < PAGE_SIZE);
+			if (IS_ERR(folio))
+				return PTR_ERR(folio);
+		}
+		if (from) {
+			n = copy_page_from_iter(folio_page(folio, idx - first),
+						off, len, from);
+			if (n < len) {
+				iov_iter_revert(from, n);
+				folio_drop(slot->ctx, folio);
+				return -EFAULT;
+			}
+		}
+		ret = folio_add(slot, first, folio);
+		if (ret && from)
+			iov_iter_revert(from, len);
+		if (ret != -EEXIST || !huge)
+			return ret;
+		/* Pages of the block came one at a time: so does this one. */
+		huge = false;
+		first = idx;
+	}
 }
 
 /* a_ops->free_folio: a folio left the cache. */
@@ -158,35 +243,17 @@ const struct address_space_operations kmig_aops = {
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len)
 {
-	struct folio *folio;
 	bool raced = true;
 	int ret;
-	size_t n;
 
 	if (kmig_page_present(slot, idx))
 		goto out;
 	if (kmig_page_poisoned(slot, idx))
 		return -EIO;
-	folio = folio_new(slot, idx, NULL, !from || off || len < PAGE_SIZE);
-	if (IS_ERR(folio))
-		return PTR_ERR(folio);
-	if (from) {
-		n = copy_page_from_iter(&folio->page, off, len, from);
-		if (n < len) {
-			iov_iter_revert(from, n);
-			folio_drop(slot->ctx, folio);
-			return -EFAULT;
-		}
-	}
-	ret = folio_add(slot, idx, folio);
-	if (ret && ret != -EEXIST) {
-		if (from)
-			iov_iter_revert(from, len);
+	ret = folio_create(slot, idx, NULL, from, off, len);
+	if (ret && ret != -EEXIST)
 		return ret;
-	}
 	raced = ret;
-	if (raced && from)
-		iov_iter_revert(from, len);
 	if (!raced)
 		kmig_dirty_mark(slot, idx);
 out:
@@ -244,13 +311,11 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 				return ret;
 			continue;
 		}
-		folio = folio_new(slot, idx, vmf, true);
-		if (IS_ERR(folio))
-			return PTR_ERR(folio) == -ENOMEM ? VM_FAULT_OOM :
-							   VM_FAULT_SIGBUS;
-		err = folio_add(slot, idx, folio);
+		err = folio_create(slot, idx, vmf, NULL, 0, 0);
 		if (err == -ENOMEM)
 			return VM_FAULT_OOM;
+		if (err && err != -EEXIST)
+			return VM_FAULT_SIGBUS;
 	}
 	page = folio_file_page(folio, vmf->pgoff);
 	if (PageHWPoison(page)) {
@@ -263,11 +328,27 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 }
 
 /*
+ * Log every page of @folio, locked and in @slot's range: the core is about
+ * to map it writable with one PMD.
+ */
+static void mark_folio(struct kmig_slot *slot, struct folio *folio)
+{
+	pgoff_t i;
+
+	for (i = folio->index; i < folio_next_index(folio); i++)
+		kmig_dirty_mark(slot, i - slot->pgoff);
+}
+
+/*
  * Every write fault on a kmig page comes here before the core installs a
  * writable PTE (do_shared_fault(), wp_page_shared()): the only way a PTE of
  * a re-armed page gets writable. The folio stays locked until that PTE is
  * in; kmig_dirty_mark()'s barrier orders the lock before the bit, for the
  * harvest and the logging restart that wait out locked folios (dirty.c).
+ *
+ * A huge folio is mapped with PTEs in a tracked view (VM_NOHUGEPAGE), one
+ * page logged per write fault; where the core would map it with one
+ * writable PMD all the same (compat.h), all of its pages are logged.
  */
 static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 {
@@ -281,6 +362,8 @@ static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_NOPAGE;
 	}
 	kmig_dirty_mark(slot, vmf->pgoff - slot->pgoff);
+	if (folio_test_large(folio) && kmig_fault_may_map_pmd(vmf))
+		mark_folio(slot, folio);
 	return VM_FAULT_LOCKED;
 }
 
@@ -402,8 +485,12 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 		}
 	}
 	vma->vm_ops = guest ? &kmig_guest_vm_ops : &kmig_vm_ops;
-	/* No mremap() growth, and no merging: see view.c on ->close. */
-	vm_flags_set(vma, VM_DONTEXPAND);
+	/*
+	 * VM_DONTEXPAND: no mremap() growth, and no merging (see view.c on
+	 * ->close). VM_NOHUGEPAGE: .page_mkwrite logs one PTE, so no
+	 * writable PMD in a tracked view.
+	 */
+	vm_flags_set(vma, VM_DONTEXPAND | (guest ? 0 : VM_NOHUGEPAGE));
 	return 0;
 }
 

@@ -85,39 +85,40 @@ static int nth_node(const nodemask_t *nodes, unsigned long n)
 }
 
 /* A folio on the node(s) the slot's copy @mode, @nodes, @home decides. */
-static struct folio *alloc_by_copy(gfp_t gfp, unsigned short mode,
-				   nodemask_t *nodes, int home,
-				   unsigned long idx)
+static struct folio *alloc_by_copy(gfp_t gfp, unsigned int order,
+				   unsigned short mode, nodemask_t *nodes,
+				   int home, unsigned long idx)
 {
 	int nid = home != NUMA_NO_NODE ? home : numa_node_id();
 	struct folio *folio;
 
 	switch (mode) {
 	case MPOL_LOCAL:
-		return __folio_alloc(gfp, 0, numa_node_id(), NULL);
+		return __folio_alloc(gfp, order, numa_node_id(), NULL);
 	case MPOL_PREFERRED:
-		return __folio_alloc(gfp, 0, first_node(*nodes), NULL);
+		return __folio_alloc(gfp, order, first_node(*nodes), NULL);
 	case MPOL_BIND:
-		return __folio_alloc(gfp, 0, nid, nodes);
+		return __folio_alloc(gfp, order, nid, nodes);
 	case MPOL_PREFERRED_MANY:
 		/* The nodes if they have a page at once, else anywhere. */
 		folio = __folio_alloc((gfp | __GFP_NOWARN) &
 				      ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL),
-				      0, nid, nodes);
-		return folio ?: __folio_alloc(gfp, 0, nid, NULL);
+				      order, nid, nodes);
+		return folio ?: __folio_alloc(gfp, order, nid, NULL);
 	default:
 		/* MPOL_INTERLEAVE; 6.9's weighted interleave, unweighted. */
-		return __folio_alloc(gfp, 0, nth_node(nodes, idx), NULL);
+		return __folio_alloc(gfp, order, nth_node(nodes, idx), NULL);
 	}
 }
 
 /*
- * A new order-0 folio for page @idx of @slot, faulted through @vmf or,
- * if NULL, written without a mapping; @gfp as for folio_alloc(). The
- * node is decided as the top of this file says.
+ * A new folio of @order for page @idx of @slot (the first of the folio),
+ * faulted through @vmf or, if NULL, written without a mapping; @gfp as
+ * for folio_alloc(). The node is decided as the top of this file says.
  */
 struct folio *kmig_policy_alloc(struct kmig_slot *slot, unsigned long idx,
-				struct vm_fault *vmf, gfp_t gfp)
+				unsigned int order, struct vm_fault *vmf,
+				gfp_t gfp)
 {
 	struct kmig_policy *pol = &slot->policy;
 	unsigned short mode;
@@ -126,23 +127,26 @@ struct folio *kmig_policy_alloc(struct kmig_slot *slot, unsigned long idx,
 
 	/* The mmap or VMA lock of the fault keeps the VMA's policy. */
 	if (vmf && vma_policy(vmf->vma))
-		return vma_alloc_folio(gfp, 0, vmf->vma, vmf->address, false);
+		return vma_alloc_folio(gfp, order, vmf->vma,
+				       vmf->address &
+				       ~((PAGE_SIZE << order) - 1), false);
 	if (READ_ONCE(pol->mode) == MPOL_DEFAULT)
-		return folio_alloc(gfp, 0);
+		return folio_alloc(gfp, order);
 	spin_lock(&pol->lock);
 	mode = pol->mode;
 	nodes = pol->nodes;
 	home = pol->home_node;
 	spin_unlock(&pol->lock);
 	if (mode == MPOL_DEFAULT)
-		return folio_alloc(gfp, 0);
-	return alloc_by_copy(gfp, mode, &nodes, home, idx);
+		return folio_alloc(gfp, order);
+	return alloc_by_copy(gfp, order, mode, &nodes, home, idx);
 }
 #else
 struct folio *kmig_policy_alloc(struct kmig_slot *slot, unsigned long idx,
-				struct vm_fault *vmf, gfp_t gfp)
+				unsigned int order, struct vm_fault *vmf,
+				gfp_t gfp)
 {
-	return folio_alloc(gfp, 0);
+	return folio_alloc(gfp, order);
 }
 #endif
 

@@ -239,9 +239,14 @@ static int view_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * The guest view is placed as a huge slot needs for PMDs: its address
+ * 2 MiB aligned where the offset is (thp_get_unmapped_area()).
+ */
 static const struct file_operations kmig_view_guest_fops = {
 	.owner		= THIS_MODULE,
 	.mmap		= view_guest_mmap,
+	.get_unmapped_area = thp_get_unmapped_area,
 	.release	= view_release,
 	.fallocate	= view_fallocate,
 	.llseek		= noop_llseek,

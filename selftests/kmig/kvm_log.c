@@ -11,19 +11,28 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kmig.h"
+#include "client.h"
 #include "kvm.h"
 #include "kvmlog.h"
+#include "proc.h"
 
 #define NPAGES	100			/* 2 bitmap words */
 #define SIZE	(NPAGES * PAGE_SZ)
 #define WORDS	((NPAGES + 63) / 64)
+/* The huge slot of kvm_log_huge: two 2 MiB folios. */
+#define HUGE_SZ	(2UL << 20)
+#define HPAGES	(2 * HUGE_SZ / PAGE_SZ)
+#define HWORDS	(HPAGES / 64)
 
 FIXTURE(kvm_log) {
 	int fd;
@@ -61,7 +70,7 @@ struct call {
 	int fd;
 	unsigned long cmd;
 	uint32_t slot, flags;
-	uint64_t bm[WORDS];
+	uint64_t bm[HWORDS];
 	pthread_t t;
 	int ret;
 };
@@ -139,10 +148,10 @@ static int provider_fd(int fd)
  * A harvest of slot 0 with clear, answered by provider @pfd with KVM's
  * bits @kvm_bm (NULL: none): the bits in @c->bm, 0 or -errno.
  */
-static int harvest_answered(int fd, int pfd, const uint64_t *kvm_bm,
-			    struct call *c)
+static int harvest_answered_n(int fd, int pfd, const uint64_t *kvm_bm,
+			      struct call *c, unsigned int words)
 {
-	static const uint64_t none[WORDS];
+	static const uint64_t none[HWORDS];
 	struct kmig_log_request rq;
 	int ret;
 
@@ -150,8 +159,14 @@ static int harvest_answered(int fd, int pfd, const uint64_t *kvm_bm,
 	ret = next_request(pfd, &rq);
 	if (!ret)
 		ret = provide(pfd, rq.seq, 0, 1, kvm_bm ? kvm_bm : none,
-			      sizeof(none));
+			      words * sizeof(*none));
 	return call_end(c) ?: ret;
+}
+
+static int harvest_answered(int fd, int pfd, const uint64_t *kvm_bm,
+			    struct call *c)
+{
+	return harvest_answered_n(fd, pfd, kvm_bm, c, WORDS);
 }
 
 /* Start slot @slot's log through provider @pfd. */
@@ -520,6 +535,272 @@ TEST_F(kvm_log, harvest_set_refuses_bad_input)
 	EXPECT_TRUE(bm_bit(bm[0], 5));
 	close(pfd);
 	munmap(t1, SIZE);
+}
+
+/*
+ * A KMIG_SLOT_HUGE slot (two 2 MiB folios) logged by KVM: the guest view
+ * is mapped with PMDs, the tracked view logs every write it lets through.
+ */
+FIXTURE(kvm_log_huge) {
+	int fd;
+	uint8_t *tracked, *guest, *reserve;
+};
+
+FIXTURE_SETUP(kvm_log_huge)
+{
+	uintptr_t a;
+	int g;
+
+	ASSERT_TRUE(kmig_objects_zero());
+	self->fd = kmig_open();
+	kmig_set_memslot(self->fd, 0, KMIG_SLOT_DIRTY_LOG | KMIG_SLOT_KVM_LOG |
+			 KMIG_SLOT_HUGE, 0, HPAGES * PAGE_SZ);
+	/*
+	 * The tracked view 2 MiB aligned, where the core could map it with
+	 * PMDs: the case a tracked view must survive.
+	 */
+	self->reserve = mmap(NULL, (HPAGES * PAGE_SZ) + HUGE_SZ, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->reserve);
+	a = ((uintptr_t)self->reserve + HUGE_SZ - 1) & ~(HUGE_SZ - 1);
+	self->tracked = mmap((void *)a, HPAGES * PAGE_SZ,
+			     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			     self->fd, KMIG_SLOT_OFFSET(0));
+	ASSERT_NE(MAP_FAILED, self->tracked);
+	g = kmig_view(self->fd, KMIG_VIEW_GUEST);
+	ASSERT_LE(0, g);
+	self->guest = mmap(NULL, HPAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, g, KMIG_SLOT_OFFSET(0));
+	close(g);
+	ASSERT_NE(MAP_FAILED, self->guest);
+}
+
+FIXTURE_TEARDOWN(kvm_log_huge)
+{
+	munmap(self->guest, HPAGES * PAGE_SZ);
+	munmap(self->reserve, (HPAGES * PAGE_SZ) + HUGE_SZ);
+	close(self->fd);
+	EXPECT_TRUE(kmig_objects_zero());
+}
+
+/* kB of smaps field @name ("FilePmdMapped:") of the VMA at @addr, or -1. */
+static long smaps_kb(const void *addr, const char *name)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	bool in = false;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start == (uintptr_t)addr;
+			continue;
+		}
+		if (in && !strncmp(line, name, strlen(name))) {
+			kb = strtol(line + strlen(name), NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+static uint64_t ctx_pages(int fd)
+{
+	struct kmig_ctx_stats st;
+
+	kmig_stats(fd, &st);
+	return st.pages;
+}
+
+/* Whether this kernel's do_set_pmd() honours VM_NOHUGEPAGE (6.12 on). */
+static bool pmd_honours_nohugepage(void)
+{
+	struct utsname u;
+	int maj = 0, min = 0;
+
+	uname(&u);
+	sscanf(u.release, "%d.%d", &maj, &min);
+	return maj > 6 || (maj == 6 && min >= 12);
+}
+
+TEST_F(kvm_log_huge, refused_unless_aligned_and_logged_by_kvm)
+{
+	const uint32_t f = KMIG_SLOT_HUGE;
+
+	EXPECT_EQ(-EINVAL, __kmig_set_memslot(self->fd, 1, f, 1ULL << 32 |
+					      PAGE_SZ, HUGE_SZ));
+	EXPECT_EQ(-EINVAL, __kmig_set_memslot(self->fd, 1, f, 1ULL << 32,
+					      HUGE_SZ + PAGE_SZ));
+	EXPECT_EQ(-EINVAL, __kmig_set_memslot(self->fd, 1,
+					      f | KMIG_SLOT_DIRTY_LOG,
+					      1ULL << 32, HUGE_SZ));
+	EXPECT_EQ(0, __kmig_set_memslot(self->fd, 1, f, 1ULL << 32,
+					HUGE_SZ));
+	EXPECT_EQ(0, __kmig_set_memslot(self->fd, 1, 0, 0, 0));
+}
+
+/*
+ * Lost-write hazard: a write fault that lets the core map a whole 2 MiB
+ * folio writable with one PMD must not log just the one page it hit.
+ * Block 0 is read first (a read-only PMD where the core maps one), block
+ * 1 first written; then each gets a second write elsewhere in it.
+ */
+TEST_F(kvm_log_huge, tracked_view_logs_every_write_guest_view_maps_2m)
+{
+	static const unsigned int written[] = { 3, 200, 512 + 5, 512 + 300 };
+	volatile uint8_t v;
+	struct call c;
+	unsigned int i;
+	int pfd = start_logging(_metadata, self->fd);
+
+	ASSERT_LE(0, pfd);
+	v = self->tracked[0];
+	(void)v;
+	for (i = 0; i < 4; i++)
+		self->tracked[written[i] * PAGE_SZ] = 1;
+	/* Two whole folios, from two faults. */
+	EXPECT_EQ(HPAGES, ctx_pages(self->fd));
+	ASSERT_EQ(0, harvest_answered_n(self->fd, pfd, NULL, &c, HWORDS));
+	for (i = 0; i < 4; i++)
+		EXPECT_TRUE(bm_bit(c.bm, written[i])) TH_LOG("page %u",
+							  written[i]);
+	TH_LOG("tracked writes logged: %d pages for 4 written",
+	       bm_count(c.bm, HWORDS));
+	/* Where the core keeps PTEs, the log is 4 KiB granular. */
+	if (pmd_honours_nohugepage()) {
+		EXPECT_EQ(4, bm_count(c.bm, HWORDS));
+		EXPECT_EQ(0, smaps_kb(self->tracked, "FilePmdMapped:"));
+	}
+
+	/* Re-armed: writes after the harvest are logged too. */
+	self->tracked[7 * PAGE_SZ] = 2;
+	self->tracked[(512 + 301) * PAGE_SZ] = 2;
+	ASSERT_EQ(0, harvest_answered_n(self->fd, pfd, NULL, &c, HWORDS));
+	EXPECT_TRUE(bm_bit(c.bm, 7));
+	EXPECT_TRUE(bm_bit(c.bm, 512 + 301));
+	if (pmd_honours_nohugepage())
+		EXPECT_EQ(2, bm_count(c.bm, HWORDS));
+
+	/* The guest view: placed 2 MiB aligned, mapped with PMDs. */
+	EXPECT_EQ(0, (uintptr_t)self->guest % HUGE_SZ);
+	v = self->guest[9 * PAGE_SZ];
+	self->guest[(512 + 9) * PAGE_SZ] = 3;
+	EXPECT_EQ(2, self->tracked[(512 + 301) * PAGE_SZ]);
+	EXPECT_EQ(3, self->tracked[(512 + 9) * PAGE_SZ]);
+	EXPECT_EQ(2 * HUGE_SZ / 1024, smaps_kb(self->guest, "FilePmdMapped:"));
+	EXPECT_EQ(HPAGES, ctx_pages(self->fd));
+	close(pfd);
+}
+
+/* kB of FilePmdMapped over the VMAs of @pid whose line names @file. */
+static long pid_pmd_kb(pid_t pid, const char *file)
+{
+	char path[64], line[256];
+	bool in = false;
+	long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = strstr(line, file);
+		else if (in && !strncmp(line, "FilePmdMapped:", 14))
+			kb += strtol(line + 14, NULL, 10);
+	}
+	fclose(f);
+	return kb;
+}
+
+/* KVM's pages_2m, summed over the VMs of this machine, or -1. */
+static long kvm_pages_2m(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/kvm/pages_2m", "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/* Poll KVM's pages_2m up to 10 s until @above (> 0) or == 0 (!@above). */
+static long wait_pages_2m(bool above)
+{
+	long n = -1;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		n = kvm_pages_2m();
+		if (n >= 0 && (above ? n > 0 : n == 0))
+			break;
+		usleep(100 * 1000);
+	}
+	return n;
+}
+
+/*
+ * kmig-vmm --huge runs a real guest on a huge slot: the VMM's guest view
+ * is mapped with PMDs and KVM maps the guest with 2 MiB entries; while
+ * kmig logs (KVM through the provider), KVM maps 4 KiB (it splits at
+ * its clear, KVM_DIRTY_LOG_INITIALLY_SET, or at start), and once logging
+ * stops it maps 2 MiB again.
+ */
+TEST(kvm_guest_on_huge_slots_is_mapped_2m)
+{
+	struct kmig_dirty_logging lg = { .slot = 0 };
+	struct vmm_client_slot slots[1];
+	uint64_t bm[16 << 20 >> 12 >> 6];
+	struct vmm_client c;
+	struct vmm_status st;
+	struct vmm_proc v;
+	long kb = 0, p2m;
+	unsigned int n;
+	int i, ctx;
+
+	REQUIRE_BED();
+	ASSERT_EQ(0, __vmm_startf(&v, vmm_sock("huge"), "/dev/null",
+				  "--mem 16 --huge --pattern random --rate 20000"));
+	ASSERT_EQ(0, __vmm_wait_counter(v.sock, 0, PROC_WAIT_MS, &st));
+	/* The guest's writes fault its pages in as it goes. */
+	for (i = 0; i < 100 && kb <= 0; i++) {
+		usleep(100 * 1000);
+		kb = pid_pmd_kb(v.pid, "kmig-guest-view");
+	}
+	p2m = wait_pages_2m(true);
+	TH_LOG("guest view FilePmdMapped %ld kB, KVM pages_2m %ld", kb, p2m);
+	EXPECT_LT(0, kb);
+	EXPECT_LT(0, p2m);
+
+	ASSERT_EQ(0, vmm_connect(&v, &c));
+	ASSERT_EQ(0, vmm_client_ctx(&c, slots, 1, &n, &ctx));
+	lg.flags = KMIG_DIRTY_LOGGING_ON;
+	ASSERT_EQ(0, ioctl(ctx, KMIG_SET_DIRTY_LOGGING, &lg));
+	ASSERT_EQ(0, __kmig_dirty(ctx, KMIG_GET_DIRTY_LOG, 0,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	p2m = wait_pages_2m(false);
+	TH_LOG("logging: KVM pages_2m %ld", p2m);
+	EXPECT_EQ(0, p2m);
+	EXPECT_LT(0, pid_pmd_kb(v.pid, "kmig-guest-view"));
+	lg.flags = 0;
+	ASSERT_EQ(0, ioctl(ctx, KMIG_SET_DIRTY_LOGGING, &lg));
+	p2m = wait_pages_2m(true);
+	TH_LOG("logging stopped: KVM pages_2m %ld", p2m);
+	EXPECT_LT(0, p2m);
+	close(ctx);
+	vmm_client_close(&c);
+	vmm_stop(&v);
 }
 
 TEST_HARNESS_MAIN

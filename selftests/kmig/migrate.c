@@ -76,6 +76,7 @@ FIXTURE_VARIANT(migrate) {
 	bool zerocopy;		/* migrate --zerocopy */
 	const char *guest;	/* the source guest's pattern, or NULL */
 	bool kvm_log;		/* both VMMs --kvm-log: memory model (b) */
+	bool huge;		/* both VMMs --huge: 2 MiB pages, model (b) */
 };
 
 /*
@@ -85,6 +86,11 @@ FIXTURE_VARIANT(migrate) {
  */
 FIXTURE_VARIANT_ADD(migrate, one_channel_kvm_log) {
 	.channels = 1, .port = 24501, .save = true, .kvm_log = true,
+};
+
+/* The same on huge slots (KMIG_SLOT_HUGE): 2 MiB folios, 4 KiB log. */
+FIXTURE_VARIANT_ADD(migrate, one_channel_huge) {
+	.channels = 1, .port = 24506, .save = true, .huge = true,
 };
 
 FIXTURE_VARIANT_ADD(migrate, four_channels) {
@@ -184,10 +190,12 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	vmm_startf(&self->a, vmm_sock("mig-a"), "/dev/null",
 		   "--mem 16 --slots 2 --vcpus 2 %s%s", variant->guest ?
 		   variant->guest : "--pattern random --rate 1500",
+		   variant->huge ? " --huge" :
 		   variant->kvm_log ? " --kvm-log" : "");
 	vmm_wait_counter(&self->a, 0, &st);
 	vmm_startf(&self->b, vmm_sock("mig-b"), "/dev/null",
 		   "--mem 16 --slots 2 --vcpus 2 --incoming%s",
+		   variant->huge ? " --huge" :
 		   variant->kvm_log ? " --kvm-log" : "");
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	ASSERT_STREQ("incoming", st.state);

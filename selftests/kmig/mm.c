@@ -238,8 +238,9 @@ TEST_F(mm, move_pages_migrates_between_nodes)
 		nodes[i] = to;
 	ASSERT_EQ(0, sys_move_pages(NPAGES, pages, nodes, status,
 				    MPOL_MF_MOVE));
-	for (i = 0; i < NPAGES; i++)
+	for (i = 0; i < NPAGES; i++) {
 		ASSERT_EQ(to, status[i]) TH_LOG("page %lu", i);
+	}
 	/* Where they are now, and what they hold, by mapping and pread. */
 	ASSERT_EQ(0, sys_move_pages(NPAGES, pages, NULL, status, 0));
 	for (i = 0; i < NPAGES; i++) {
@@ -379,24 +380,34 @@ static int touch(volatile uint8_t *p)
 	return bus_code;
 }
 
-TEST_F(mm, hwpoison_signals_the_accessor_and_spares_the_rest)
+/*
+ * Poison the page at @p with MADV_HWPOISON, catching SIGBUS: 6.12 signals
+ * the caller, which maps the page, from the injection itself (the SIGBUS
+ * cuts the call short; bus_code tells); 6.1 at its next access. 0 or
+ * -errno.
+ */
+static int inject_hwpoison(void *p)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigbus,
 				.sa_flags = SA_SIGINFO };
-	uint8_t *bad = self->mem + PAGE_SZ, *again, buf[PAGE_SZ];
-	unsigned long i;
 	int ret = 0;
 
-	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
-	/*
-	 * 6.12 signals the caller, which maps the page, from the injection
-	 * itself (the SIGBUS cuts the call short); 6.1 at its next access.
-	 */
+	if (sigaction(SIGBUS, &sa, NULL))
+		return -errno;
 	bus_code = 0;
 	if (!sigsetjmp(bus_jmp, 1))
-		ret = madvise(bad, PAGE_SZ, MADV_HWPOISON);
-	if (ret && (errno == EINVAL || errno == EPERM))
-		SKIP(return, "no MADV_HWPOISON: %s", strerror(errno));
+		ret = madvise(p, PAGE_SZ, MADV_HWPOISON);
+	return ret ? -errno : 0;
+}
+
+TEST_F(mm, hwpoison_signals_the_accessor_and_spares_the_rest)
+{
+	uint8_t *bad = self->mem + PAGE_SZ, *again, buf[PAGE_SZ];
+	unsigned long i;
+	int ret = inject_hwpoison(bad);
+
+	if (ret == -EINVAL || ret == -EPERM)
+		SKIP(return, "no MADV_HWPOISON: %s", strerror(-ret));
 	ASSERT_EQ(0, ret);
 	TH_LOG("injection signalled: si_code %d", bus_code);
 
@@ -454,19 +465,32 @@ static bool logged_exactly(int fd, unsigned long first, unsigned long n)
 	return true;
 }
 
+/* Whether every byte of page @i of slot 1 reads @v by pread. */
+static bool page_reads(int fd, unsigned long i, uint8_t v)
+{
+	uint8_t buf[PAGE_SZ];
+	unsigned long j;
+
+	if (pread(fd, buf, PAGE_SZ, KMIG_SLOT_OFFSET(1) + i * PAGE_SZ) !=
+	    PAGE_SZ)
+		return false;
+	for (j = 0; j < PAGE_SZ; j++)
+		if (buf[j] != v)
+			return false;
+	return true;
+}
+
 /* Whether pages @first .. @first + @n - 1 of slot 1 read as zeros. */
 static bool reads_zeros(int fd, const uint8_t *mem, unsigned long first,
 			unsigned long n)
 {
-	uint8_t buf[PAGE_SZ];
 	unsigned long i, j;
 
 	for (i = first; i < first + n; i++) {
-		if (pread(fd, buf, PAGE_SZ, KMIG_SLOT_OFFSET(1) + i * PAGE_SZ)
-		    != PAGE_SZ)
+		if (!page_reads(fd, i, 0))
 			return false;
 		for (j = 0; j < PAGE_SZ; j++)
-			if (buf[j] || mem[i * PAGE_SZ + j])
+			if (mem[i * PAGE_SZ + j])
 				return false;
 	}
 	return true;
@@ -568,6 +592,175 @@ TEST_F(mm, punch_refuses_a_missing_page_and_frees_an_arrived_one)
 	EXPECT_EQ(BUS_ADRERR, touch(p + PAGE_SZ));
 	munmap(p, 8 * PAGE_SZ);
 	close(view);
+}
+
+/*
+ * A KMIG_SLOT_HUGE slot, two 2 MiB blocks, not logging, mapped through
+ * the context fd (a tracked view).
+ */
+#define HUGE_SZ		(2UL << 20)
+#define HPAGES		(2 * HUGE_SZ / PAGE_SZ)
+#define HBLOCK		(HUGE_SZ / PAGE_SZ)
+
+FIXTURE(mm_huge) {
+	int fd;
+	uint8_t *mem;
+};
+
+FIXTURE_SETUP(mm_huge)
+{
+	ASSERT_TRUE(kmig_objects_zero());
+	self->fd = kmig_open();
+	kmig_set_memslot(self->fd, 1, KMIG_SLOT_HUGE, 0, HPAGES * PAGE_SZ);
+	self->mem = kmig_map(self->fd, 1, HPAGES * PAGE_SZ);
+}
+
+FIXTURE_TEARDOWN(mm_huge)
+{
+	munmap(self->mem, HPAGES * PAGE_SZ);
+	close(self->fd);
+	EXPECT_TRUE(kmig_objects_zero());
+}
+
+/* pwrite FILL(i) over pages @first .. @first + @n - 1 of slot 1. */
+static bool huge_fill(int fd, unsigned long first, unsigned long n)
+{
+	uint8_t buf[PAGE_SZ];
+	unsigned long i;
+
+	for (i = first; i < first + n; i++) {
+		memset(buf, FILL(i), PAGE_SZ);
+		if (pwrite(fd, buf, PAGE_SZ, KMIG_SLOT_OFFSET(1) + i * PAGE_SZ)
+		    != PAGE_SZ)
+			return false;
+	}
+	return true;
+}
+
+/* The first page of @first .. @first + @n - 1 not all FILL(i), or -1. */
+static long huge_first_bad(int fd, unsigned long first, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = first; i < first + n; i++)
+		if (!page_reads(fd, i, FILL(i)))
+			return i;
+	return -1;
+}
+
+TEST_F(mm_huge, a_fault_or_a_write_brings_a_whole_2m_folio)
+{
+	uint64_t present[HPAGES / 64];
+	struct kmig_info info;
+	uint8_t buf[PAGE_SZ];
+	unsigned long i;
+
+	EXPECT_EQ(0, ctx_pages(self->fd));
+	self->mem[3 * PAGE_SZ] = 7;
+	EXPECT_EQ(HBLOCK, ctx_pages(self->fd));
+	/* Counted and reported in 4 KiB pages. */
+	kmig_objects(&info);
+	EXPECT_EQ(HBLOCK, info.obj_pages);
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 1, 0, 0,
+				  HPAGES, present));
+	for (i = 0; i < HPAGES / 64; i++) {
+		EXPECT_EQ(i < HBLOCK / 64 ? ~0ULL : 0, present[i]);
+	}
+	EXPECT_EQ(0, self->mem[4 * PAGE_SZ]);
+	/* pwrite of an absent page of block 1: the folio, zeros around it. */
+	ASSERT_TRUE(huge_fill(self->fd, HBLOCK + 100, 1));
+	EXPECT_EQ(HPAGES, ctx_pages(self->fd));
+	EXPECT_EQ(-1, huge_first_bad(self->fd, HBLOCK + 100, 1));
+	ASSERT_EQ(PAGE_SZ, pread(self->fd, buf, PAGE_SZ, KMIG_SLOT_OFFSET(1) +
+				 (HBLOCK + 99) * PAGE_SZ));
+	EXPECT_EQ(0, buf[0]);
+	EXPECT_EQ(FILL(HBLOCK + 100), self->mem[(HBLOCK + 100) * PAGE_SZ]);
+	EXPECT_EQ(7, self->mem[3 * PAGE_SZ]);
+}
+
+/*
+ * Punching part of a 2 MiB folio never loses the rest: the folio splits
+ * and the punched pages go; a folio that cannot split (a pipe holds a
+ * page of it) keeps its memory and reads zeros where punched. The data
+ * is pwritten, so no dirty PTE marks the folio dirty on the way: a clean
+ * folio the core cannot split, it drops whole.
+ */
+TEST_F(mm_huge, punching_part_of_a_2m_folio_keeps_the_rest)
+{
+	int view = kmig_view(self->fd, KMIG_VIEW_TRACKED);
+	uint64_t off = KMIG_SLOT_OFFSET(1);
+	struct iovec iov;
+	uint8_t *ro;
+	int p[2];
+
+	ASSERT_LE(0, view);
+	ASSERT_TRUE(huge_fill(self->fd, 0, HPAGES));
+	ASSERT_EQ(HPAGES, ctx_pages(self->fd));
+	ASSERT_EQ(0, fallocate(view, PUNCH, off + 10 * PAGE_SZ, PAGE_SZ));
+	EXPECT_EQ(HPAGES - 1, ctx_pages(self->fd));
+	EXPECT_EQ(-1, huge_first_bad(self->fd, 0, 10));
+	EXPECT_EQ(-1, huge_first_bad(self->fd, 11, HPAGES - 11));
+
+	/* Block 1 pinned by a pipe through a read-only mapping. */
+	ro = mmap(NULL, HPAGES * PAGE_SZ, PROT_READ, MAP_SHARED, self->fd,
+		  off);
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, pipe(p));
+	iov.iov_base = ro + (HBLOCK + 20) * PAGE_SZ;
+	iov.iov_len = PAGE_SZ;
+	ASSERT_EQ(PAGE_SZ, vmsplice(p[1], &iov, 1, 0));
+	ASSERT_EQ(0, fallocate(view, PUNCH, off + (HBLOCK + 21) * PAGE_SZ,
+			       PAGE_SZ));
+	EXPECT_EQ(-1, huge_first_bad(self->fd, 11, HBLOCK + 10));
+	EXPECT_EQ(-1, huge_first_bad(self->fd, HBLOCK + 22, HBLOCK - 22));
+	EXPECT_TRUE(reads_zeros(self->fd, ro, HBLOCK + 21, 1));
+	TH_LOG("pages after punching a pinned folio: %llu of %lu",
+	       (unsigned long long)ctx_pages(self->fd), HPAGES - 1);
+	close(p[0]);
+	close(p[1]);
+	munmap(ro, HPAGES * PAGE_SZ);
+	close(view);
+}
+
+TEST_F(mm_huge, gup_fast_pins_huge_pages)
+{
+	long kmig;
+	int ret;
+
+	memset(self->mem, 1, HPAGES * PAGE_SZ);
+	ret = probe_on();
+	if (ret) {
+		probe_off();
+		SKIP(return, "no kprobe on the slow GUP path: %s",
+		     strerror(-ret));
+	}
+	kmig = splice_pass(self->mem, HPAGES);
+	probe_off();
+	TH_LOG("slow-path GUP calls for %lu pages of a huge slot: %ld",
+	       HPAGES, kmig);
+	ASSERT_LE(0, kmig);
+	EXPECT_GE(HPAGES / 32, kmig);
+}
+
+TEST_F(mm_huge, hwpoison_splits_the_folio_and_spares_the_rest)
+{
+	uint8_t *bad = self->mem + (HBLOCK + 5) * PAGE_SZ, buf[PAGE_SZ];
+	int ret;
+
+	ASSERT_TRUE(huge_fill(self->fd, 0, HPAGES));
+	ASSERT_EQ(FILL(HBLOCK + 5), *bad);
+	ret = inject_hwpoison(bad);
+	if (ret == -EINVAL || ret == -EPERM)
+		SKIP(return, "no MADV_HWPOISON: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(BUS_MCEERR_AR, touch(bad));
+	EXPECT_EQ(-1, pread(self->fd, buf, PAGE_SZ,
+			    KMIG_SLOT_OFFSET(1) + (HBLOCK + 5) * PAGE_SZ));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, huge_first_bad(self->fd, 0, HBLOCK + 5));
+	EXPECT_EQ(-1, huge_first_bad(self->fd, HBLOCK + 6, HBLOCK - 6));
+	EXPECT_EQ(0, touch(bad + PAGE_SZ));
+	EXPECT_EQ(HPAGES - 1, ctx_pages(self->fd));
 }
 
 TEST_HARNESS_MAIN

@@ -212,7 +212,7 @@ enum kmig_obj_attr {
 /* Track writes to the slot for KMIG_GET_DIRTY_LOG. */
 #define KMIG_SLOT_DIRTY_LOG	_BITUL(1)
 #define KMIG_SLOT_FLAGS_ALL	(KMIG_SLOT_MISSING | KMIG_SLOT_DIRTY_LOG | \
-				 KMIG_SLOT_KVM_LOG)
+				 KMIG_SLOT_KVM_LOG | KMIG_SLOT_HUGE)
 
 /* struct kvm_userspace_memory_region without the user address. */
 struct kmig_memslot {
@@ -392,6 +392,15 @@ struct kmig_dirty_logging {
  * harvest without a provider fails with EPIPE and reports nothing.
  */
 #define KMIG_SLOT_KVM_LOG	_BITUL(2)
+
+/*
+ * KMIG_SLOT_HUGE: the slot's pages come in 2 MiB folios (KMIG_HUGE_SIZE),
+ * which a guest view maps with PMDs and KVM with 2 MiB entries; gpa and
+ * size must be multiples of KMIG_HUGE_SIZE. With KMIG_SLOT_DIRTY_LOG it
+ * needs KMIG_SLOT_KVM_LOG. Logs and page counts stay in 4 KiB pages.
+ */
+#define KMIG_SLOT_HUGE		_BITUL(3)
+#define KMIG_HUGE_SIZE		_BITULL(21)
 
 /*
  * KMIG_VIEW_FD: a new fd (O_CLOEXEC, the return value) on the context's

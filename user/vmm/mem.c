@@ -61,7 +61,11 @@ static int kmig_ctx = -1;
 static int kmig_guest = -1;		/* --kvm-log: the guest view fd */
 static unsigned int kmig_users;
 
-/* The guest view of @slot, at @addr if not NULL (MAP_FIXED). */
+/*
+ * The guest view of @slot, at @addr if not NULL (MAP_FIXED). kmig places
+ * a new one 2 MiB aligned, so a huge slot's folios map with PMDs and KVM
+ * maps them 2 MiB (gpa and address agree modulo 2 MiB).
+ */
 static int kmig_map_guest(struct vmm_slot *slot, void *addr)
 {
 	struct kmig_view v = { .flags = KMIG_VIEW_GUEST };
@@ -94,7 +98,8 @@ static int kmig_create_slot(struct vmm_slot *slot)
 {
 	struct kmig_memslot ms = {
 		.slot = slot->id, .flags = KMIG_SLOT_DIRTY_LOG |
-			(slot->kvm_log ? KMIG_SLOT_KVM_LOG : 0),
+			(slot->kvm_log ? KMIG_SLOT_KVM_LOG : 0) |
+			(slot->huge ? KMIG_SLOT_HUGE : 0),
 		.guest_phys_addr = slot->gpa, .memory_size = slot->size,
 	};
 	struct kmig_dirty_logging lg = { .flags = 0 };	/* stopped */
@@ -199,7 +204,7 @@ void *vmm_mem_kvm_hva(const struct vmm_slot *s)
 }
 
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
-		   uint64_t size, unsigned int nslots, bool kvm_log)
+		   uint64_t size, unsigned int nslots, unsigned int flags)
 {
 	uint64_t each;
 	unsigned int i;
@@ -213,10 +218,11 @@ int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
 	memset(mem, 0, sizeof(*mem));
 	mem->backend = b;
 	mem->size = size;
-	mem->kvm_log = kvm_log;
+	mem->kvm_log = flags & VMM_MEM_KVM_LOG;
 	for (i = 0; i < nslots; i++) {
 		mem->slot[i].id = i;
-		mem->slot[i].kvm_log = kvm_log;
+		mem->slot[i].kvm_log = flags & VMM_MEM_KVM_LOG;
+		mem->slot[i].huge = flags & VMM_MEM_HUGE;
 		mem->slot[i].gpa = i * each;
 		mem->slot[i].size = each;
 		ret = b->create(&mem->slot[i]);

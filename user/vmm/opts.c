@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"                    or memfd\n"
 		"  --kvm-log         kmig backend: KVM logs the vCPUs' writes and hands\n"
 		"                    its log to kmig (memory model (b))\n"
+		"  --huge            kmig backend: 2 MiB pages, mapped 2 MiB by the host\n"
+		"                    and KVM (implies --kvm-log)\n"
 		"  --net-if IFACE    network device: the guest's frames leave through\n"
 		"                    IFACE (this network namespace's), one every\n"
 		"  --net-every N     N ticks of vCPU 0 (default 1; 0: the guest sends none)\n"
@@ -96,6 +98,7 @@ static int option(int c, struct vmm_config *cfg, const char **ctl,
 	case 'i': cfg->incoming = true; break;
 	case 'P': cfg->prealloc = true; break;
 	case 'K': cfg->kvm_log = true; break;
+	case 'G': cfg->huge = cfg->kvm_log = true; break;
 	case 'B': ret = backend(optarg, &cfg->backend); break;
 	case 'N': cfg->net_if = optarg; break;
 	case 'E': ret = number("--net-every", optarg, 0, 1 << 20, &v);
@@ -122,6 +125,7 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "prealloc", no_argument, NULL, 'P' },
 		{ "kvm-log", no_argument, NULL, 'K' },
+		{ "huge", no_argument, NULL, 'G' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "net-if", required_argument, NULL, 'N' },
 		{ "net-every", required_argument, NULL, 'E' },
@@ -155,7 +159,8 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 		return -EINVAL;
 	}
 	if (cfg->kvm_log && cfg->backend != &vmm_mem_kmig) {
-		fprintf(stderr, "kmig-vmm: --kvm-log: only guest RAM from kmig (--backend kmig) has a log to hand KVM's to\n");
+		fprintf(stderr, "kmig-vmm: --%s: only guest RAM from kmig (--backend kmig) has a log to hand KVM's to\n",
+			cfg->huge ? "huge" : "kvm-log");
 		return -EINVAL;
 	}
 	if (!cfg->net_if && cfg->net_off) {

@@ -204,7 +204,9 @@ int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg)
 		goto err_vm;
 	}
 	ret = vmm_mem_create(&vmm->mem, cfg->backend, cfg->mem_size,
-			     cfg->nslots, cfg->kvm_log);
+			     cfg->nslots,
+			     (cfg->kvm_log ? VMM_MEM_KVM_LOG : 0) |
+			     (cfg->huge ? VMM_MEM_HUGE : 0));
 	if (ret)
 		goto err_vm;
 	ret = set_slots(vmm);

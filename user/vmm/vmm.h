@@ -39,6 +39,7 @@ struct vmm_slot {
 	int fd;				/* backing fd, passed to clients */
 	uint64_t offset;		/* of the slot in @fd */
 	bool kvm_log;			/* model (b): KVM logs vCPU writes */
+	bool huge;			/* KMIG_SLOT_HUGE: 2 MiB pages */
 	void *guest_hva;		/* kvm_log: the guest view, KVM's only */
 };
 
@@ -178,6 +179,7 @@ struct vmm_config {
 	bool incoming;
 	bool prealloc;
 	bool kvm_log;			/* --kvm-log: model (b) */
+	bool huge;			/* --huge: 2 MiB pages, with kvm_log */
 	uint32_t pattern;
 	uint32_t batch;
 	uint32_t hot_pages;
@@ -188,8 +190,12 @@ struct vmm_config {
 };
 
 
+/* vmm_mem_create()'s @flags: --kvm-log, --huge. */
+#define VMM_MEM_KVM_LOG		1u
+#define VMM_MEM_HUGE		2u
+
 int vmm_mem_create(struct vmm_mem *mem, const struct vmm_mem_backend *b,
-		   uint64_t size, unsigned int nslots, bool kvm_log);
+		   uint64_t size, unsigned int nslots, unsigned int flags);
 /* KVM's address of slot @s: its guest view with --kvm-log. */
 void *vmm_mem_kvm_hva(const struct vmm_slot *s);
 
