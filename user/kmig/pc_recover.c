@@ -226,7 +226,7 @@ static int receive(struct rc_dst *d)
 	ret = mig_recv_pc_switch(&d->recv.ch[0], false);
 	if (ret)
 		return fail(d, ret, "out of memory");
-	mig_recv_pc_ready(&d->recv, 0);
+	mig_recv_pc_ready(&d->recv);
 	return mig_recv_run(&d->recv, &main_ops);
 }
 
