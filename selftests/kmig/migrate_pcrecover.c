@@ -21,9 +21,11 @@
  * that the link is idle when it goes silent, the case where a destination
  * that only waits for its guest's faults could not tell (QEMU's cannot):
  * both guests run no pattern, so the destination's touches no missing
- * page, while 256 pages the source's first pass did not send are missing
+ * page but its counters', while 256 pages the source's first pass did
+ * not send are missing
  * there (postcopy_cut.h, idle_missing). Its agent runs on for 2 s, the
- * module reports no fault ever and no thread blocked, and then the link
+ * module reports no thread blocked (and one fault, the guest's counters'
+ * page, stale at the switch and answered at once), and then the link
  * goes silent: each side must stop within its --io-timeout (5 s; plus
  * 0.2 s, the return path's poll, and 1.3 s for its exit under load),
  * timed from the moment the link is dead both ways.
@@ -156,8 +158,10 @@ static int agent_exit(struct __test_metadata *_metadata, pid_t *pid, int ms)
 
 /*
  * The destination's agent, held after RESUMED, goes on for 2 s with its
- * guest idle: no fault has come, no thread waits for a page, the pages
- * are still missing and postcopy still runs.
+ * guest idle: no thread waits for a page, the pages are still missing
+ * and postcopy still runs. The one fault is the page of the guest's
+ * counters, which it writes all the time: stale at the switch, so
+ * discarded, requested at once and answered (the push is held).
  */
 static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
 {
@@ -171,7 +175,7 @@ static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
 	       (unsigned long long)ctx.missing, (unsigned long long)st.faults,
 	       (unsigned long long)st.waiters);
 	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.faults);
+	EXPECT_GE(1, st.faults);
 	EXPECT_LE(IDLE_MISSING, ctx.missing);
 	ASSERT_EQ(-ETIMEDOUT, proc_wait_exit(cut->migrate, 0))
 		TH_LOG("postcopy ended before the cut: %s",

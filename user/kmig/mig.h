@@ -133,6 +133,7 @@ struct mig_job {
 	uint64_t pc_discarded;		/* pages in the discard list */
 	uint64_t pc_stale;		/* destination: fetched before RUN */
 	uint64_t pc_requests;		/* page requests (faults, stale) */
+	uint64_t pc_requests_run;	/* destination: of them before RUN */
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */
 	uint64_t pc_prefetched;		/* source: sent with an answer */
 	uint64_t pc_faults;		/* destination: faults reported;

@@ -226,7 +226,7 @@ static int receive(struct rc_dst *d)
 	ret = mig_recv_pc_switch(&d->recv.ch[0], false);
 	if (ret)
 		return fail(d, ret, "out of memory");
-	mig_recv_pc_ready(&d->recv, 0);
+	mig_recv_pc_ready(&d->recv);
 	return mig_recv_run(&d->recv, &main_ops);
 }
 
@@ -385,16 +385,21 @@ static void *ask_state(void *arg)
 }
 
 /*
- * The guest must have run here (RUN processed: its stale pages were
- * overwritten); else its source has every page and runs it. At the start
- * (@last false) the VMM gets 2 s to answer, after which it is asked again
- * at the end, where it must answer within the I/O timeout.
+ * The guest must have run here (RUN processed); else its source has every
+ * page and runs it. Asked once every page is here: kmig-vmm's status
+ * reads the guest's counters, whose page is stale at the switch and so
+ * missing until it arrives, and a status left waiting for a recovery
+ * that failed would hold the VMM's one control connection from the next.
+ * The VMM must answer within the I/O timeout.
  */
-static int check_state(struct rc_dst *d, bool last)
+static int check_state(struct rc_dst *d)
 {
-	struct timespec until = kmig_deadline(last ? d->o.io_timeout_s * 1000ull :
-					      2000);
+	struct timespec until = kmig_deadline(d->o.io_timeout_s * 1000ull);
 	int ret = 0;
+
+	if (pthread_create(&d->asker, NULL, ask_state, d))
+		return fail(d, -EAGAIN, "cannot start a thread");
+	d->asker_started = true;
 
 	pthread_mutex_lock(&d->link.lock);
 	while (!d->state_known && ret != ETIMEDOUT)
@@ -402,8 +407,8 @@ static int check_state(struct rc_dst *d, bool last)
 					     &until);
 	pthread_mutex_unlock(&d->link.lock);
 	if (!d->state_known)
-		return last ? fail(d, -ETIMEDOUT, "the VMM at %s does not answer status",
-				   d->o.vmm) : 0;
+		return fail(d, -ETIMEDOUT, "the VMM at %s does not answer status",
+			    d->o.vmm);
 	if (d->asker_started) {
 		pthread_join(d->asker, NULL);
 		d->asker_started = false;
@@ -432,10 +437,7 @@ static int take_faults(struct rc_dst *d)
 	d->ffd = ret;
 	if (pipe2(d->stop, O_CLOEXEC))
 		return fail(d, -errno, "pipe: %s", strerror(errno));
-	if (pthread_create(&d->asker, NULL, ask_state, d))
-		return fail(d, -EAGAIN, "cannot start a thread");
-	d->asker_started = true;
-	return check_state(d, false);
+	return 0;
 }
 
 static int recover(struct rc_dst *d)
@@ -466,7 +468,7 @@ static int recover(struct rc_dst *d)
 	if (!ret)
 		ret = none_missing(d);
 	if (!ret)
-		ret = check_state(d, true);
+		ret = check_state(d);
 	if (ret)
 		return ret;
 	ret = mig_hs_send(&d->out, MIG_HS_COMPLETE, 0, NULL);

@@ -320,8 +320,10 @@ static int start_streams(struct rc_src *s)
 		if (!ret)
 			ret = kmig_enc_flush(e);
 		if (ret)
-			return mig_link_io_fail(&s->link, ret, "channel %u: %s",
-						i, strerror(-ret));
+			return mig_link_io_fail(&s->link, ret, "%s %u: %s",
+						i ? "page channel" :
+						"main channel", i,
+						strerror(-ret));
 	}
 	return 0;
 }

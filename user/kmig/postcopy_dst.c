@@ -5,15 +5,15 @@
  * POSTCOPY on the main channel switches it to installing pages; the
  * discard list that follows is kept per slot. POSTCOPY_RUN starts the
  * runner thread: it waits until every page channel said POSTCOPY (so
- * every precopy page has landed), splits the discard list into stale
- * pages (present here: overwritten before RUN) and missing ones (absent:
- * missing mode), lets the page channels go on, unmaps every mapping of
- * guest RAM (ours, then the VMM's), puts the missing pages in missing
- * mode, opens the fault fd (keep-waiting) and starts the fault thread,
- * maps guest RAM again in the VMM, requests the stale pages and waits
- * for them, loads the vCPU state, resumes the guest and says RESUMED.
- * The fault thread turns each fault into a REQUEST on the return path.
- * Once every channel ended, every missing page must be present: COMPLETE.
+ * every precopy page has landed), counts the discard list's pages present
+ * here (stale), unmaps every mapping of guest RAM (ours, then the VMM's),
+ * puts the whole discard list in missing mode, its stale pages discarded
+ * (KMIG_SET_MISSING_DISCARD: nothing is fetched before RUN), lets the
+ * page channels go on, opens the fault fd (keep-waiting) and starts the
+ * fault thread, maps guest RAM again in the VMM, loads the vCPU state,
+ * resumes the guest and says RESUMED. The fault thread turns each fault
+ * into a REQUEST on the return path. Once every channel ended, every
+ * page of the discard list must be present: COMPLETE.
  * From RESUMED on, the watch thread waits for the VMM's end of its
  * control connection: a VMM gone after RUN took the guest with it, and
  * the source hears FAILED (EOWNERDEAD), never COMPLETE.
@@ -101,9 +101,7 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 		size_t words = kmig_bitmap_words(sl->npages);
 
 		sl->discard = calloc(words, 8);
-		sl->missing = calloc(words, 8);
-		sl->stale = calloc(words, 8);
-		if (!sl->discard || !sl->missing || !sl->stale)
+		if (!sl->discard)
 			return -ENOMEM;
 	}
 	d->switchover = true;
@@ -215,9 +213,9 @@ static uint64_t *present_now(struct dst *d, const struct mig_slot *sl)
 
 /*
  * Every precopy page has landed: the discard list's present pages are
- * stale, its absent ones missing. Returns the number of stale pages.
+ * stale. Their number in *@stale: 0, or -errno.
  */
-static int split_discards(struct dst *d, uint64_t *stale)
+static int count_stale(struct dst *d, uint64_t *stale)
 {
 	uint64_t w, *present;
 	unsigned int i;
@@ -229,17 +227,18 @@ static int split_discards(struct dst *d, uint64_t *stale)
 		present = present_now(d, sl);
 		if (!present)
 			return -EIO;
-		for (w = 0; w < kmig_bitmap_words(sl->npages); w++) {
-			sl->stale[w] = sl->discard[w] & present[w];
-			sl->missing[w] = sl->discard[w] & ~present[w];
-			*stale += __builtin_popcountll(sl->stale[w]);
-		}
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w++)
+			*stale += __builtin_popcountll(sl->discard[w] &
+						       present[w]);
 		free(present);
 	}
 	return 0;
 }
 
-/* Missing mode for the missing pages, in runs: every mapping is gone. */
+/*
+ * Missing mode for the discard list, in runs, its stale pages discarded
+ * first: every mapping is gone, and no page channel installs yet.
+ */
 static int set_missing(struct dst *d)
 {
 	uint64_t first, n;
@@ -250,14 +249,16 @@ static int set_missing(struct dst *d)
 		struct mig_slot *sl = &d->vm.slots[i];
 
 		ret = kmig_ctx_set_missing_runs(d->vm.ctx_fd, sl->id,
-						sl->missing, sl->npages,
+						sl->discard, sl->npages,
+						KMIG_SET_MISSING_DISCARD,
 						&first, &n);
 		if (ret)
 			return fail(d, ret,
-				    "cannot put pages %llu..%llu of slot %u in missing mode: %s",
+				    "cannot discard pages %llu..%llu of slot %u into missing mode: %s%s",
 				    (unsigned long long)first,
 				    (unsigned long long)(first + n - 1),
-				    sl->id, strerror(-ret));
+				    sl->id, strerror(-ret),
+				    ret == -EINVAL ? " (is kmig.ko older than this agent?)" : "");
 	}
 	return 0;
 }
@@ -283,8 +284,11 @@ static void channel_bytes(struct dst *d, uint64_t *urgent,
 					       __ATOMIC_RELAXED);
 }
 
-/* Listen: guest RAM unmapped everywhere, missing mode, faults served. */
-static int listen_faults(struct dst *d)
+/*
+ * Guest RAM unmapped everywhere and the discard list in missing mode:
+ * then the page channels may install.
+ */
+static int listen_prepare(struct dst *d)
 {
 	unsigned int i;
 	int ret;
@@ -311,6 +315,14 @@ static int listen_faults(struct dst *d)
 		      &d->pc->background_at_listen);
 	__atomic_store_n(&d->pc->listening, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&d->recv.bt, &d->pc->bt, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Listen: faults served, guest RAM mapped again in the VMM. */
+static int listen_faults(struct dst *d)
+{
+	int ret;
+
 	ret = kmig_ctx_fault_fd(d->vm.ctx_fd, KMIG_FAULT_FD_KEEP_WAITING);
 	if (ret < 0)
 		return fail(d, ret, "cannot open the fault fd: %s",
@@ -322,52 +334,6 @@ static int listen_faults(struct dst *d)
 		return fail(d, -EAGAIN, "cannot start the fault thread");
 	d->pc->faulter_started = true;
 	return vmm_req(d, "map");
-}
-
-/* Requests per write when asking for the stale pages. */
-#define STALE_BATCH	64
-
-static int request(struct dst *d, const uint64_t *v, unsigned int n)
-{
-	int ret = n ? mig_hs_send_values(&d->out, MIG_HS_REQUEST, v, n) : 0;
-
-	if (ret)
-		return mig_link_io_fail(&d->link, ret,
-					"cannot request the stale pages: %s",
-					strerror(-ret));
-	__atomic_fetch_add(&d->job.pc_requests, n, __ATOMIC_RELAXED);
-	return 0;
-}
-
-/* Ask for every stale page not overwritten yet, and wait for all. */
-static int fetch_stale(struct dst *d)
-{
-	uint64_t p, v[STALE_BATCH];
-	unsigned int i, n = 0;
-	int ret;
-
-	for (i = 0; i < d->vm.nslots; i++) {
-		struct mig_slot *sl = &d->vm.slots[i];
-
-		for (p = 0; p < sl->npages; p++) {
-			if (!(__atomic_load_n(&sl->stale[p / 64],
-					      __ATOMIC_RELAXED) &
-			      (1ull << (p % 64))))
-				continue;
-			v[n++] = MIG_HS_REQUEST_VALUE(sl->id, p);
-			if (n < STALE_BATCH)
-				continue;
-			ret = request(d, v, n);
-			if (ret)
-				return ret;
-			n = 0;
-		}
-	}
-	ret = request(d, v, n);
-	if (ret)
-		return ret;
-	ret = mig_recv_pc_wait_stale(&d->recv);
-	return ret ? fail(d, ret, "the stale pages did not arrive") : 0;
 }
 
 /* The module's count of faults reported so far: 0, or -errno. */
@@ -435,19 +401,22 @@ static int listen_and_run(struct dst *d)
 	if (ret)
 		return fail(d, ret, "not every page channel switched to postcopy: %s",
 			    strerror(-ret));
-	ret = split_discards(d, &stale);
+	ret = count_stale(d, &stale);
 	if (ret)
 		return ret;
 	d->job.pc_stale = stale;
-	mig_recv_pc_ready(&d->recv, stale);
+	ret = listen_prepare(d);
+	if (ret)
+		return ret;
+	mig_recv_pc_ready(&d->recv);
 	kmig_delay_at("pc-listen");	/* a test's late RUN: pages come on */
 	ret = listen_faults(d);
-	if (!ret)
-		ret = fetch_stale(d);
 	if (!ret)
 		ret = load_counted(d);
 	if (ret)
 		return ret;
+	d->job.pc_requests_run = __atomic_load_n(&d->job.pc_requests,
+						 __ATOMIC_RELAXED);
 	/* From here on the guest may run here: never FAILED. */
 	d->rp_quiet = true;
 	ret = incoming_resume(d);
@@ -504,10 +473,7 @@ static void join_runner(struct pc_dst *pc)
 	pc->runner_started = false;
 }
 
-/*
- * Missing pages still absent, from the module's present bitmaps (a page
- * may also have arrived before its slot went into missing mode).
- */
+/* Pages of the discard list still absent, from the module's bitmaps. */
 static uint64_t missing_left(struct dst *d)
 {
 	uint64_t w, n = 0, *present;
@@ -523,7 +489,7 @@ static uint64_t missing_left(struct dst *d)
 		if (!present)
 			continue;
 		for (w = 0; w < kmig_bitmap_words(sl->npages); w++)
-			n += __builtin_popcountll(sl->missing[w] & ~present[w]);
+			n += __builtin_popcountll(sl->discard[w] & ~present[w]);
 		free(present);
 	}
 	return n;
@@ -572,7 +538,7 @@ int postcopy_dst_finish(struct dst *d)
 		if (!present)
 			return -EIO;
 		for (w = 0, ret = 0; w < kmig_bitmap_words(sl->npages); w++)
-			if (sl->missing[w] & ~present[w])
+			if (sl->discard[w] & ~present[w])
 				ret = -ENODATA;
 		free(present);
 		if (ret)
@@ -625,11 +591,7 @@ void postcopy_dst_free(struct dst *d)
 	postcopy_dst_stop(d);
 	for (i = 0; i < d->vm.nslots; i++) {
 		free(d->vm.slots[i].discard);
-		free(d->vm.slots[i].missing);
-		free(d->vm.slots[i].stale);
 		d->vm.slots[i].discard = NULL;
-		d->vm.slots[i].missing = NULL;
-		d->vm.slots[i].stale = NULL;
 	}
 	__atomic_store_n(&d->recv.bt, NULL, __ATOMIC_RELEASE);
 	mig_bt_free(&pc->bt);

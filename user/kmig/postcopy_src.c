@@ -18,7 +18,8 @@
  * pages that follow the last page asked for (prefetch()).
  *
  * For tests, $KMIG_PUSH_AFTER_FAULT=1 holds the push until the guest has
- * faulted at the destination (push_after_fault()).
+ * faulted at the destination, =never until --timeout passes (an idle
+ * link with pages missing: faults are still answered) (push_after_fault()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,8 +38,7 @@
 
 /*
  * Requests answered at once, at most: those queued while the urgent thread
- * answered the last ones (the stale pages' fetch before RUN asks for all
- * of them in a row) go out in one record and one write.
+ * answered the last ones go out in one record and one write.
  */
 #define URGENT_BATCH	32
 /* Pages of one answer: the requests' and the prefetched ones. */
@@ -105,7 +105,7 @@ static int on_request(void *opaque, uint64_t value)
 	}
 	pc->q[(pc->head + pc->n++) % pc->cap] = value;
 	__atomic_fetch_add(&pc->requests, 1, __ATOMIC_RELAXED);
-	/* the stale pages came before RESUMED: from it on, only faults */
+	/* before RESUMED only the load's faults: from it on, the guest's */
 	if (__atomic_load_n(&s->rp.resumed, __ATOMIC_ACQUIRE))
 		__atomic_fetch_add(&pc->faults, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&pc->cond);
@@ -344,29 +344,40 @@ static int start_push(struct precopy_src *s, bool hold)
 /*
  * Returns true if the push is to wait for the guest's first fault at the
  * destination: for tests ($KMIG_PUSH_AFTER_FAULT=1), whose postcopy must
- * outlast that fault on a kernel of any speed. Meanwhile the page channels
+ * outlast that fault on a kernel of any speed; with =never, for the idle
+ * link of a test whose guest faults only on its own stale counters, it
+ * waits for --timeout whatever faults come. Meanwhile the page channels
  * carry keepalives only, and the answers go out as ever.
  */
 static bool push_after_fault(void)
 {
 	const char *v = getenv("KMIG_PUSH_AFTER_FAULT");
 
-	return v && !strcmp(v, "1");
+	return v && (!strcmp(v, "1") || !strcmp(v, "never"));
+}
+
+static bool push_never(void)
+{
+	const char *v = getenv("KMIG_PUSH_AFTER_FAULT");
+
+	return v && !strcmp(v, "never");
 }
 
 /*
- * After RESUMED, the held push: it starts at the first fault's request,
- * once --timeout has passed without one (the destination's stats then say
- * no fault), or not at all when the link failed.
+ * After RESUMED, the held push: it starts at the first fault's request
+ * (not with =never), once --timeout has passed without one (the
+ * destination's stats then say no fault), or not at all when the link
+ * failed.
  */
 static int push_at_fault(struct precopy_src *s)
 {
 	uint64_t since = kmig_now_ns(), limit = s->o.timeout_ms * 1000000ull;
 	struct pc_src *pc = s->pc;
 	struct timespec until;
+	bool never = push_never();
 
 	pthread_mutex_lock(&pc->lock);
-	while (!pc->faults && !mig_link_failed(&s->link) &&
+	while ((never || !pc->faults) && !mig_link_failed(&s->link) &&
 	       (!limit || kmig_now_ns() - since < limit)) {
 		until = kmig_deadline(200);
 		pthread_cond_timedwait(&pc->cond, &pc->lock, &until);

@@ -219,6 +219,8 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 		json_num(f, "postcopy_stale", j->pc_stale);
 		json_num(f, "postcopy_faults", j->pc_faults);
 		json_num(f, "postcopy_load_faults", j->pc_load_faults);
+		json_num(f, "postcopy_requests_before_run",
+			 j->pc_requests_run);
 		json_num(f, "postcopy_fault_latency_p50_us", j->pc_lat_p50_us);
 		json_num(f, "postcopy_fault_latency_p99_us", j->pc_lat_p99_us);
 		json_blocktime(f, &j->pc_bt);

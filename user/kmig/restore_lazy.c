@@ -488,8 +488,8 @@ static int set_missing(struct lazy *l)
 	for (i = 0; i < l->snap.nslots && !ret; i++) {
 		sl = &l->snap.slot[i];
 		ret = kmig_ctx_set_missing_runs(l->vm.ctx_fd, sl->id,
-						sl->bitmap, sl->npages, &first,
-						&n);
+						sl->bitmap, sl->npages, 0,
+						&first, &n);
 		if (ret)
 			return fail(l, ret, "cannot put pages %llu..%llu of slot %u in missing mode: %s",
 				    (unsigned long long)first,

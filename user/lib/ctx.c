@@ -127,17 +127,25 @@ int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
 	return ioctl(fd, KMIG_INSTALL, &in) ? -errno : 0;
 }
 
-int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n)
+static int set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n,
+		       uint32_t flags)
 {
 	struct kmig_range r = {
-		.slot = slot, .first_page = first, .num_pages = n,
+		.slot = slot, .flags = flags, .first_page = first,
+		.num_pages = n,
 	};
 
 	return ioctl(fd, KMIG_SET_MISSING, &r) ? -errno : 0;
 }
 
+int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n)
+{
+	return set_missing(fd, slot, first, n, 0);
+}
+
 int kmig_ctx_set_missing_runs(int fd, uint32_t slot, const uint64_t *bm,
-			      uint64_t npages, uint64_t *first, uint64_t *n)
+			      uint64_t npages, uint32_t flags, uint64_t *first,
+			      uint64_t *n)
 {
 	uint64_t p = 0;
 	int ret;
@@ -151,7 +159,7 @@ int kmig_ctx_set_missing_runs(int fd, uint32_t slot, const uint64_t *bm,
 		*n = p - *first;
 		if (!*n)
 			continue;
-		ret = kmig_ctx_set_missing(fd, slot, *first, *n);
+		ret = set_missing(fd, slot, *first, *n, flags);
 		if (ret)
 			return ret;
 	}

@@ -61,11 +61,13 @@ int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
 int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n);
 /*
  * The pages of slot @slot whose bits are set in @bm (@npages bits) into
- * missing mode, a run per call: 0, or -errno with the run that failed in
- * *@first and *@n.
+ * missing mode, a run per call with @flags (KMIG_SET_MISSING_DISCARD: the
+ * present ones are discarded first): 0, or -errno with the run that
+ * failed in *@first and *@n.
  */
 int kmig_ctx_set_missing_runs(int fd, uint32_t slot, const uint64_t *bm,
-			      uint64_t npages, uint64_t *first, uint64_t *n);
+			      uint64_t npages, uint32_t flags, uint64_t *first,
+			      uint64_t *n);
 struct kmig_ctx_stats;
 /* The context's postcopy statistics (KMIG_GET_STATS). */
 int kmig_ctx_stats(int fd, struct kmig_ctx_stats *st);

@@ -41,9 +41,10 @@ struct mig_slot {
 	uint64_t *bitmap;		/* source: this round's pages */
 	uint64_t *present;		/* source, round 0: pages with memory */
 	uint64_t *written;		/* destination: pages not zero */
-	/* destination, postcopy: the discard list, and of it the pages
-	 * present here (stale: overwritten before RUN) and absent (missing) */
-	uint64_t *discard, *stale, *missing;
+	/* destination, postcopy: the discard list; every page of it is in
+	 * missing mode from the listen on, the stale ones (present here
+	 * before) discarded */
+	uint64_t *discard;
 };
 
 /*

@@ -94,12 +94,10 @@ struct mig_recv {
 	uint8_t zero[MIG_PAGE];
 	/*
 	 * Postcopy, under bar.lock: page channels that said POSTCOPY (each
-	 * then waits for @pc_ready: the stale bitmaps are set), and the stale
-	 * pages not overwritten yet (bar.cond is signalled when it reaches 0).
+	 * then waits for @pc_ready: the discard list is in missing mode).
 	 */
 	unsigned int pc_switched;
 	bool pc_ready;
-	uint64_t stale_left;
 	/* Postcopy blocktime, set (atomic) before faults are read: every
 	 * install after RUN is told to it (blocktime.h). */
 	struct mig_blocktime *bt;
@@ -150,18 +148,15 @@ int mig_recv_flush(struct mig_recv_chan *c);
 /*
  * Postcopy (receiver_pc.c). The channel said POSTCOPY: what it collected
  * is installed, and from now on every page is installed with
- * KMIG_INSTALL, which leaves a present page as it is (a stale page, one
- * of the slot's stale bitmap, is overwritten once, before RUN). A page
- * channel (@wait) then waits for mig_recv_pc_ready(): 0, or -ECANCELED.
+ * KMIG_INSTALL, which leaves a present page as it is. A page channel
+ * (@wait) then waits for mig_recv_pc_ready(): 0, or -ECANCELED.
  */
 int mig_recv_pc_switch(struct mig_recv_chan *c, bool wait);
 /* Every page channel said POSTCOPY (within the I/O timeout): 0, else
  * -ETIMEDOUT or -ECANCELED. */
 int mig_recv_pc_wait_switched(struct mig_recv *r);
-/* The stale bitmaps are set, @stale pages in them: channels go on. */
-void mig_recv_pc_ready(struct mig_recv *r, uint64_t stale);
-/* Wait until no stale page is left: 0, or -ECANCELED. */
-int mig_recv_pc_wait_stale(struct mig_recv *r);
+/* Every page owed is in missing mode (stale ones discarded): go on. */
+void mig_recv_pc_ready(struct mig_recv *r);
 int mig_recv_pc_pages(struct mig_recv_chan *c, uint32_t slot,
 		      const uint64_t *pages, unsigned int n);
 int mig_recv_pc_zero(struct mig_recv_chan *c, uint32_t slot, uint64_t page,

@@ -2,11 +2,11 @@
 /*
  * The receiving engine in postcopy (receiver.h, Documentation/postcopy.rst).
  *
- * Once a channel said POSTCOPY, a page it brings either is stale (in its
- * slot's stale bitmap: the destination holds an older copy, and the guest
- * has not run since) and is overwritten, once, with pwrite; or it is
- * installed with KMIG_INSTALL, which leaves a present page untouched: an
- * answer that came first, or the guest's own newer write. Pages land in
+ * Once a channel said POSTCOPY, every page it brings is installed with
+ * KMIG_INSTALL, which leaves a present page untouched: an answer that
+ * came first, or the guest's own newer write. A page channel brings none
+ * before the discard list is in missing mode (mig_recv_pc_ready()): a
+ * stale copy here is discarded first, never overwritten. Pages land in
  * the channel's bounce buffer, never in a mapping: postcopy unmaps the
  * slots, and a page given memory before its content lands would wake a
  * faulting vCPU onto zeros.
@@ -68,54 +68,12 @@ int mig_recv_pc_wait_switched(struct mig_recv *r)
 	return ret;
 }
 
-void mig_recv_pc_ready(struct mig_recv *r, uint64_t stale)
+void mig_recv_pc_ready(struct mig_recv *r)
 {
 	pthread_mutex_lock(&r->bar.lock);
-	r->stale_left = stale;
 	r->pc_ready = true;
 	pthread_cond_broadcast(&r->bar.cond);
 	pthread_mutex_unlock(&r->bar.lock);
-}
-
-int mig_recv_pc_wait_stale(struct mig_recv *r)
-{
-	struct rbarrier *b = &r->bar;
-	int ret;
-
-	pthread_mutex_lock(&b->lock);
-	while (r->stale_left && !b->aborted)
-		pthread_cond_wait(&b->cond, &b->lock);
-	ret = r->stale_left ? -ECANCELED : 0;
-	pthread_mutex_unlock(&b->lock);
-	return ret;
-}
-
-/* Page @p of @sl was stale: overwrite it with @data, once. */
-static int overwrite(struct mig_recv_chan *c, struct mig_slot *sl, uint64_t p,
-		     const void *data, bool *done)
-{
-	struct iovec iov = { (void *)data, MIG_PAGE };
-	uint64_t bit = 1ull << (p % 64);
-	unsigned int n;
-	int ret;
-
-	*done = false;
-	if (!sl->stale || !(__atomic_fetch_and(&sl->stale[p / 64], ~bit,
-					      __ATOMIC_RELAXED) & bit))
-		return 0;
-	*done = true;
-	ret = kmig_ctx_write_pages(c->r->vm->ctx_fd, sl->id, p, &iov, 1, &n);
-	if (ret) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot overwrite stale page %llu of slot %u: %s",
-			 (unsigned long long)p, sl->id, strerror(-ret));
-		return ret;
-	}
-	pthread_mutex_lock(&c->r->bar.lock);
-	if (!--c->r->stale_left)
-		pthread_cond_broadcast(&c->r->bar.cond);
-	pthread_mutex_unlock(&c->r->bar.lock);
-	return 0;
 }
 
 static int install(struct mig_recv_chan *c, struct mig_slot *sl,
@@ -143,25 +101,10 @@ int mig_recv_pc_pages(struct mig_recv_chan *c, uint32_t slot,
 		      const uint64_t *pages, unsigned int n)
 {
 	struct mig_slot *sl = mig_recv_slot(c->r, slot);
-	unsigned int i, k = 0;
-	bool done;
-	int ret;
 
 	if (!sl)
 		return -ERANGE;
-	for (i = 0; i < n; i++) {
-		ret = overwrite(c, sl, pages[i], c->bounce + i * MIG_PAGE,
-				&done);
-		if (ret)
-			return ret;
-		if (done)
-			continue;
-		if (k != i)
-			memmove(c->bounce + k * MIG_PAGE,
-				c->bounce + i * MIG_PAGE, MIG_PAGE);
-		c->ipages[k++] = pages[i];
-	}
-	return install(c, sl, c->ipages, c->bounce, k);
+	return install(c, sl, pages, c->bounce, n);
 }
 
 int mig_recv_pc_zero(struct mig_recv_chan *c, uint32_t slot, uint64_t page,
@@ -170,17 +113,11 @@ int mig_recv_pc_zero(struct mig_recv_chan *c, uint32_t slot, uint64_t page,
 	struct mig_slot *sl = mig_recv_slot(c->r, slot);
 	unsigned int k = 0;
 	uint64_t p;
-	bool done;
 	int ret;
 
 	if (!sl)
 		return -ERANGE;
 	for (p = page; p < page + count; p++) {
-		ret = overwrite(c, sl, p, c->r->zero, &done);
-		if (ret)
-			return ret;
-		if (done)
-			continue;
 		c->ipages[k++] = p;
 		if (k < KMIG_STREAM_MAX_BATCH)
 			continue;

@@ -413,16 +413,21 @@ static void guest_where(struct __test_metadata *_metadata,
 			FIXTURE_DATA(matrix) *self,
 			const FIXTURE_VARIANT(matrix) *v)
 {
-	bool on_a = runs(&self->a), on_b = runs(&self->b);
+	bool on_a = runs(&self->a), on_b;
 	struct vmm_status st;
 
-	EXPECT_FALSE(on_a && on_b) TH_LOG("the guest runs on both hosts");
 	EXPECT_EQ(v->ends == ON_A, on_a)
 		TH_LOG("source VMM: %s", state_of(&self->a, &st));
-	/* RECOVER_ON_B: it may be blocked or not, until the recovery */
-	if (v->ends == RECOVER_ON_B) {
-		EXPECT_STREQ("running", state_of(&self->b, &st));
-	} else {
+	/*
+	 * RECOVER_ON_B: B's VMM answers status from the guest's counters'
+	 * page, stale at the switch, so missing until the recovery brings
+	 * it (and its one control connection waits meanwhile): asked after
+	 * it (recover_postcopy()).
+	 */
+	if (v->ends != RECOVER_ON_B) {
+		on_b = runs(&self->b);
+		EXPECT_FALSE(on_a && on_b)
+			TH_LOG("the guest runs on both hosts");
 		EXPECT_EQ(v->ends == ON_B, on_b)
 			TH_LOG("destination VMM: %s", state_of(&self->b, &st));
 	}

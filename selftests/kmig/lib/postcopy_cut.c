@@ -168,9 +168,10 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	/*
 	 * No push before the destination guest's first fault, which its
 	 * agent, held, never requests: pages are still missing at the cut
-	 * on a kernel of any speed.
+	 * on a kernel of any speed. Idle: no push at all, though that
+	 * guest's agent goes on and has its stale counters' page answered.
 	 */
-	setenv("KMIG_PUSH_AFTER_FAULT", "1", 1);
+	setenv("KMIG_PUSH_AFTER_FAULT", cfg->idle_missing ? "never" : "1", 1);
 	c->migrate = proc_spawnf("kmig-a", "migrate.log",
 				 "%s migrate --vmm %s --to %s --timeout 60 --io-timeout 5 --channels 2 %s %s --postcopy --postcopy-bandwidth 1 %s",
 				 proc_bin("kmig"), c->sock_a, PC_CUT_ADDR,

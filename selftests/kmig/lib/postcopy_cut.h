@@ -47,7 +47,8 @@ struct pc_cut_cfg {
 	 * the source, held after its first pass (KMIG_STOP_AT=rounds), has
 	 * that many pages of the working set written through its context
 	 * then: their first memory, so the first pass did not send them
-	 * and the final harvest lists them, missing at B.
+	 * and the final harvest lists them, missing at B. The push is held
+	 * throughout (KMIG_PUSH_AFTER_FAULT=never): only faults are served.
 	 */
 	unsigned int idle_missing;
 };
