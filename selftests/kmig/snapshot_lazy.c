@@ -224,9 +224,8 @@ TEST_F_TIMEOUT(lazy, a_killed_agent_leaves_faults_waiting_for_resume_fill, 240)
 	/* the agent stops with its first faults read and not served */
 	killed_at(_metadata, self, "lazy-fault");
 	/*
-	 * Its faults wait: the VMM did not die (its status reads guest
-	 * memory and may wait for a page too; it says "running" below, once
-	 * the next server filled it, so it did not fail either).
+	 * Its faults wait: the VMM did not die (it says "running" below,
+	 * once the next server filled its pages, so it did not fail either).
 	 */
 	usleep(500 * 1000);
 	EXPECT_TRUE(running(self->b.pid));

@@ -86,24 +86,33 @@ static void status(struct vmm *vmm, int fd)
 	struct guest_params *p = vmm->params;
 	unsigned int i, pat;
 	char ring[48] = "none";
+	bool counters;
 
 	if (vmm->ring.on)
 		snprintf(ring, sizeof(ring), "0x%llx",
 			 (unsigned long long)vmm->ring.gpa);
 	pthread_mutex_lock(&vmm->lock);
-	for (i = 0; i < vmm->nvcpus && !vmm->unmapped; i++) {
+	/*
+	 * The counters are in guest RAM, in a page the guest writes all the
+	 * time: in postcopy it is missing here until it arrives, and status
+	 * must not wait for it.
+	 */
+	counters = !vmm->unmapped && vmm_mem_resident(p, sizeof(*p));
+	for (i = 0; i < vmm->nvcpus; i++) {
+		throttled += vmm->vcpu[i].throttled_ns;
+		if (!counters)
+			continue;
 		counter += __atomic_load_n(&p->vcpu[i].counter, __ATOMIC_RELAXED);
 		writes += __atomic_load_n(&p->vcpu[i].writes, __ATOMIC_RELAXED);
-		throttled += vmm->vcpu[i].throttled_ns;
 	}
-	pat = vmm->unmapped ? GUEST_PATTERN_MAX :
+	pat = !counters ? GUEST_PATTERN_MAX :
 	      __atomic_load_n(&p->pattern, __ATOMIC_RELAXED);
-	net_seq = vmm->unmapped ? 0 :
+	net_seq = !counters ? 0 :
 		  __atomic_load_n(&p->net_seq, __ATOMIC_RELAXED);
 	reply(fd, "ok state=%s vcpus=%u counter=%llu writes=%llu rate=%llu "
 	      "throttle=%u throttled_ms=%llu pattern=%s ws_pages=%u mem=%llu "
 	      "slots=%u net=%s net_sent=%llu net_seq=%llu net_dropped=%llu "
-	      "net_bad=%llu net_announced=%llu ring=%s%s%s",
+	      "net_bad=%llu net_announced=%llu ring=%s%s%s%s",
 	      states[vmm->state], vmm->nvcpus,
 	      (unsigned long long)counter, (unsigned long long)writes,
 	      (unsigned long long)vmm->rate, vmm->throttle,
@@ -116,7 +125,8 @@ static void status(struct vmm *vmm, int fd)
 	      (unsigned long long)__atomic_load_n(&vmm->net.dropped, __ATOMIC_RELAXED),
 	      (unsigned long long)__atomic_load_n(&vmm->net.bad, __ATOMIC_RELAXED),
 	      (unsigned long long)__atomic_load_n(&vmm->net.announced, __ATOMIC_RELAXED),
-	      ring, vmm->state == VMM_FAILED ? " error=" : "",
+	      ring, counters ? "" : " counters=absent",
+	      vmm->state == VMM_FAILED ? " error=" : "",
 	      vmm->state == VMM_FAILED ? vmm->error : "");
 	pthread_mutex_unlock(&vmm->lock);
 }

@@ -335,3 +335,22 @@ int vmm_mem_remap(struct vmm_mem *mem, char *err, size_t n)
 	}
 	return 0;
 }
+
+/*
+ * mincore() reports the page cache of a mapped file: a kmig page in
+ * missing mode is not there until its install. A page never touched is
+ * not there either, though a read would give zeros: the caller does
+ * without it, as for a missing one.
+ */
+bool vmm_mem_resident(const void *p, size_t len)
+{
+	const long page = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+	uintptr_t end = (uintptr_t)p + len;
+	unsigned char in;
+
+	for (; a < end; a += page)
+		if (mincore((void *)a, page, &in) || !(in & 1))
+			return false;
+	return true;
+}

@@ -225,6 +225,11 @@ int vmm_mem_log_restart(struct vmm_mem *mem, char *err, size_t n);
  */
 int vmm_mem_unmap(struct vmm_mem *mem, char *err, size_t n);
 int vmm_mem_remap(struct vmm_mem *mem, char *err, size_t n);
+/*
+ * Whether every page of guest RAM at [@p, @p + @len) is in memory, so
+ * that reading it cannot wait for a page still missing in postcopy.
+ */
+bool vmm_mem_resident(const void *p, size_t len);
 
 /*
  * The command line into @cfg and *@ctl: 0, 1 after printing the usage for
