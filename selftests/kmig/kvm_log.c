@@ -803,4 +803,94 @@ TEST(kvm_guest_on_huge_slots_is_mapped_2m)
 	vmm_stop(&v);
 }
 
+/*
+ * KVM's log of a huge slot is 4 KiB grained, seen from a real guest: its
+ * two folios are mapped by KVM with 2 MiB entries until kmig starts the
+ * log (KVM through the provider thread of lib/kvmlog.c); then a guest
+ * write of one chosen page (then of two) gives a harvest of exactly it.
+ * The guest's code is in a KVM slot of its own, so that nothing else
+ * writes the huge slot.
+ */
+TEST_F(kvm_log_huge, guest_write_of_one_page_harvests_that_page)
+{
+	/* 32-bit: 1: mov [ebx], al; add ebx, edx; dec ecx; jnz 1b; hlt */
+	static const uint8_t code[] = {
+		0x88, 0x03, 0x01, 0xd3, 0x49, 0x75, 0xf9, 0xf4,
+	};
+	const uint64_t code_gpa = 4 * HUGE_SZ;
+	struct kmig_dirty_logging lg = { .slot = 0 };
+	struct kvm_regs regs = { .rip = code_gpa, .rflags = 2 };
+	uint64_t bm[HWORDS];
+	struct kvmlog prov;
+	struct vcpu vcpu;
+	struct vm vm;
+	uint8_t *low;
+
+	REQUIRE_KVM();
+	low = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, low);
+	memcpy(low, code, sizeof(code));
+	vm_create(&vm);
+	ASSERT_EQ(0, kvmlog_start(&prov, self->fd, &vm));
+	vm_set_memslot(&vm, 0, 0, 0, HPAGES * PAGE_SZ, self->guest);
+	kvmlog_slot(&prov, 0, 0, HPAGES * PAGE_SZ, self->guest);
+	vm_set_memslot(&vm, 1, 0, code_gpa, PAGE_SZ, low);
+	vcpu_create(&vcpu, &vm, code_gpa);
+	vcpu_set_flat32(&vcpu);
+
+	/* One write in each folio: KVM maps both with 2 MiB. */
+	regs.rax = 1;
+	regs.rbx = 0;
+	regs.rcx = 2;
+	regs.rdx = HUGE_SZ;
+	vcpu_set_regs(&vcpu, &regs);
+	ASSERT_EQ(KVM_EXIT_HLT, vcpu_run(&vcpu));
+	EXPECT_EQ(HPAGES, ctx_pages(self->fd));
+	TH_LOG("before logging: KVM pages_2m %ld", kvm_pages_2m());
+	EXPECT_EQ(2, kvm_pages_2m());
+
+	lg.flags = KMIG_DIRTY_LOGGING_ON;
+	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_DIRTY_LOGGING, &lg));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 0,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	EXPECT_EQ(0, bm_count(bm, HWORDS));
+
+	/* One byte in the middle of page 512 + 77. */
+	regs.rip = code_gpa;
+	regs.rax = 2;
+	regs.rbx = (512 + 77) * PAGE_SZ + 0x123;
+	regs.rcx = 1;
+	vcpu_set_regs(&vcpu, &regs);
+	ASSERT_EQ(KVM_EXIT_HLT, vcpu_run(&vcpu));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 0,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	TH_LOG("one page written: %u logged, KVM pages_2m %ld",
+	       bm_count(bm, HWORDS), kvm_pages_2m());
+	EXPECT_EQ(1, bm_count(bm, HWORDS));
+	EXPECT_TRUE(bm_bit(bm, 512 + 77));
+	EXPECT_EQ(2, self->tracked[(512 + 77) * PAGE_SZ + 0x123]);
+
+	/* Re-armed at 4 KiB: pages 3 and 511, the first folio's ends. */
+	regs.rip = code_gpa;
+	regs.rax = 3;
+	regs.rbx = 3 * PAGE_SZ;
+	regs.rcx = 2;
+	regs.rdx = 508 * PAGE_SZ;
+	vcpu_set_regs(&vcpu, &regs);
+	ASSERT_EQ(KVM_EXIT_HLT, vcpu_run(&vcpu));
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 0,
+				  KMIG_DIRTY_LOG_CLEAR, 0, 0, bm));
+	EXPECT_EQ(2, bm_count(bm, HWORDS));
+	EXPECT_TRUE(bm_bit(bm, 3));
+	EXPECT_TRUE(bm_bit(bm, 511));
+
+	lg.flags = 0;
+	EXPECT_EQ(0, ioctl(self->fd, KMIG_SET_DIRTY_LOGGING, &lg));
+	kvmlog_stop(&prov);
+	vcpu_destroy(&vcpu);
+	vm_destroy(&vm);
+	munmap(low, PAGE_SZ);
+}
+
 TEST_HARNESS_MAIN
