@@ -41,4 +41,18 @@ void bench_row(const char *what, const char *unit, double kmig,
 	       double baseline, const char *baseline_name);
 void bench_header(const char *title);
 
+struct vcpu;
+/*
+ * Run @vcpu's stride writer at 0x1000 (32-bit: "1: mov [ebx], al; add
+ * ebx, edx; dec ecx; jnz 1b; hlt") over @npages pages from @gpa: every
+ * @step-th page gets @value once. Returns ns per page written.
+ */
+double bench_guest_write(struct vcpu *vcpu, uint64_t gpa, unsigned long npages,
+			 unsigned int step, uint8_t value);
+/* KVM's manual-protect log of @slot into @bitmap, then cleared. */
+void bench_kvm_harvest(int vm_fd, uint32_t slot, uint64_t npages,
+		       uint64_t *bitmap);
+/* The bits set in the @words 64-bit words of @map. */
+size_t bench_popcount(const uint64_t *map, size_t words);
+
 #endif /* KMIG_BENCH_H */

@@ -132,16 +132,7 @@ static void bed_uninit(struct bed *b)
 /* The guest writes every @step-th page once; returns ns per page. */
 static double guest_write(struct bed *b, unsigned int step, uint8_t value)
 {
-	struct kvm_regs regs = {
-		.rip = 0x1000, .rflags = 2, .rax = value, .rbx = DATA_GPA,
-		.rcx = NPAGES / step, .rdx = PAGE * step,
-	};
-	uint64_t t0;
-
-	vcpu_set_regs(&b->vcpu, &regs);
-	t0 = bench_now_ns();
-	BENCH_CHECK(vcpu_run(&b->vcpu) == KVM_EXIT_HLT, "guest writes to HLT");
-	return (double)(bench_now_ns() - t0) / (NPAGES / step);
+	return bench_guest_write(&b->vcpu, DATA_GPA, NPAGES, step, value);
 }
 
 static uint64_t harvest_kmig(struct bed *b)
@@ -159,27 +150,15 @@ static uint64_t harvest_kmig(struct bed *b)
 
 static uint64_t harvest_kvm(struct bed *b)
 {
-	struct kvm_dirty_log get = { .slot = 1, .dirty_bitmap = b->bitmap };
-	struct kvm_clear_dirty_log clear = {
-		.slot = 1, .first_page = 0, .num_pages = NPAGES,
-		.dirty_bitmap = b->bitmap,
-	};
 	uint64_t t0 = bench_now_ns();
 
-	BENCH_CHECK(!ioctl(b->vm.fd, KVM_GET_DIRTY_LOG, &get),
-		    "KVM_GET_DIRTY_LOG");
-	BENCH_CHECK(!ioctl(b->vm.fd, KVM_CLEAR_DIRTY_LOG, &clear),
-		    "KVM_CLEAR_DIRTY_LOG");
+	bench_kvm_harvest(b->vm.fd, 1, NPAGES, b->bitmap);
 	return bench_now_ns() - t0;
 }
 
 static size_t popcount(const uint64_t *map)
 {
-	size_t i, n = 0;
-
-	for (i = 0; i < NPAGES / 64; i++)
-		n += __builtin_popcountll(map[i]);
-	return n;
+	return bench_popcount(map, NPAGES / 64);
 }
 
 static void bench_harvest(unsigned int step)

@@ -77,6 +77,7 @@ FIXTURE_VARIANT(migrate) {
 	const char *guest;	/* the source guest's pattern, or NULL */
 	bool kvm_log;		/* both VMMs --kvm-log: memory model (b) */
 	bool huge;		/* both VMMs --huge: 2 MiB pages, model (b) */
+	bool kvm_ring;		/* both VMMs --kvm-log=ring, small rings */
 };
 
 /*
@@ -91,6 +92,15 @@ FIXTURE_VARIANT_ADD(migrate, one_channel_kvm_log) {
 /* The same on huge slots (KMIG_SLOT_HUGE): 2 MiB folios, 4 KiB log. */
 FIXTURE_VARIANT_ADD(migrate, one_channel_huge) {
 	.channels = 1, .port = 24506, .save = true, .huge = true,
+};
+
+/*
+ * Model (b) with KVM's dirty rings instead of its bitmap, 256 entries a
+ * vCPU: the guest fills them between harvests, so the VMM reaps at
+ * KVM_EXIT_DIRTY_RING_FULL too. Every write still arrives.
+ */
+FIXTURE_VARIANT_ADD(migrate, one_channel_kvm_ring) {
+	.channels = 1, .port = 24507, .save = true, .kvm_ring = true,
 };
 
 FIXTURE_VARIANT_ADD(migrate, four_channels) {
@@ -115,6 +125,44 @@ FIXTURE_VARIANT_ADD(migrate, one_channel_hammered) {
 FIXTURE_VARIANT_ADD(migrate, four_channels_unsaved) {
 	.channels = 4, .port = 24503, .save = false,
 };
+
+/*
+ * The source's VMM took the writes from its dirty rings: it says so at
+ * start, and at exit how many entries it reaped and how often a ring
+ * filled (logged: how often depends on the bed's speed).
+ */
+static void ring_was_used(struct __test_metadata *_metadata,
+			  struct vmm_proc *a, const char *log)
+{
+	unsigned long long reaped = 0, full = 0;
+	char *text, *p;
+	size_t len;
+
+	vmm_stop(a);
+	text = file_read(log, &len);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, ", 256 entries a vCPU"))
+		TH_LOG("%s", text);
+	p = strstr(text, "kmig-vmm: dirty ring: ");
+	EXPECT_NE(NULL, p) TH_LOG("%s", text);
+	if (p)
+		EXPECT_EQ(2, sscanf(p, "kmig-vmm: dirty ring: %llu entries reaped, %llu full-ring exits",
+				    &reaped, &full));
+	EXPECT_LT(0, reaped);
+	TH_LOG("dirty rings: %llu entries reaped, %llu full-ring exits",
+	       reaped, full);
+	free(text);
+}
+
+/* Both VMMs' memory model option. */
+static const char *log_option(const FIXTURE_VARIANT(migrate) *variant)
+{
+	if (variant->huge)
+		return " --huge";
+	if (variant->kvm_ring)
+		return " --kvm-log=ring --dirty-ring 256";
+	return variant->kvm_log ? " --kvm-log" : "";
+}
 
 FIXTURE_SETUP(migrate)
 {
@@ -162,6 +210,7 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	char cmd[PATH_MAX * 3], path[PATH_MAX], path2[PATH_MAX];
 	char save_in[PATH_MAX + 32], save_out[PATH_MAX + 32];
 	char in_args[PATH_MAX + 128], mig_args[PATH_MAX + 128];
+	char alog[sizeof(self->dir) + 16];
 	struct vmm_status st;
 	uint32_t csum_a, csum_b;
 	struct agents r;
@@ -187,16 +236,15 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	ASSERT_EQ(0, mkdir(path, 0755));
 	ASSERT_EQ(0, mkdir(path2, 0755));
 
-	vmm_startf(&self->a, vmm_sock("mig-a"), "/dev/null",
-		   "--mem 16 --slots 2 --vcpus 2 %s%s", variant->guest ?
+	snprintf(alog, sizeof(alog), "%s/vmm-a.log", self->dir);
+	vmm_startf(&self->a, vmm_sock("mig-a"),
+		   variant->kvm_ring ? alog : "/dev/null", "--mem 16 --slots 2 --vcpus 2 %s%s", variant->guest ?
 		   variant->guest : "--pattern random --rate 1500",
-		   variant->huge ? " --huge" :
-		   variant->kvm_log ? " --kvm-log" : "");
+		   log_option(variant));
 	vmm_wait_counter(&self->a, 0, &st);
 	vmm_startf(&self->b, vmm_sock("mig-b"), "/dev/null",
 		   "--mem 16 --slots 2 --vcpus 2 --incoming%s",
-		   variant->huge ? " --huge" :
-		   variant->kvm_log ? " --kvm-log" : "");
+		   log_option(variant));
 	ASSERT_EQ(0, vmm_status(&self->b, &st));
 	ASSERT_STREQ("incoming", st.state);
 	/* let the guest dirty a while */
@@ -301,6 +349,9 @@ TEST_F_TIMEOUT(migrate, live, TEST_TIMEOUT)
 	ASSERT_EQ(0, sample_checksum(12, &csum_a));
 	ASSERT_EQ(0, sample_checksum(14, &csum_b));
 	EXPECT_EQ(csum_a, csum_b);
+
+	if (variant->kvm_ring)
+		ring_was_used(_metadata, &self->a, alog);
 }
 
 /* Two small VMMs, with the agents run by the tests themselves. */

@@ -6,7 +6,8 @@
  * dirty logging, and only this process may read KVM's log. So a thread
  * reads kmig's requests from the provider fd: START and STOP toggle
  * KVM_MEM_LOG_DIRTY_PAGES on the slots, HARVEST answers with
- * KVM_GET_DIRTY_LOG and clears what it got with KVM_CLEAR_DIRTY_LOG.
+ * KVM_GET_DIRTY_LOG and clears what it got with KVM_CLEAR_DIRTY_LOG;
+ * with --kvm-log=ring, from KVM's dirty rings instead (dring.c).
  * The agent keeps asking kmig for one log per slot and never sees this.
  */
 #include <errno.h>
@@ -49,7 +50,25 @@ static int set_logging(struct vmm *vmm, const struct vmm_slot *s, bool on)
 	return ioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
 }
 
-/* Get the slot's log into @bm and clear (re-protect) what it holds. */
+/*
+ * With the ring, START begins an empty log: what was reaped of the
+ * slot before is dropped.
+ */
+static int start(struct vmm *vmm, const struct vmm_slot *s)
+{
+	int ret = 0;
+
+	if (vmm->dring_entries) {
+		ret = vmm_dring_reap(vmm, false);
+		vmm_dring_take(vmm, s, NULL);
+	}
+	return ret ? ret : set_logging(vmm, s, true);
+}
+
+/*
+ * Get the slot's log into @bm and clear (re-protect) what it holds; with
+ * the ring, what the pass's reap (serve()) put in its pending bitmap.
+ */
 static int harvest(struct vmm *vmm, const struct vmm_slot *s, uint64_t *bm)
 {
 	struct kvm_dirty_log get = { .slot = s->id, .dirty_bitmap = bm };
@@ -57,6 +76,10 @@ static int harvest(struct vmm *vmm, const struct vmm_slot *s, uint64_t *bm)
 		.slot = s->id, .num_pages = s->size / 4096, .dirty_bitmap = bm,
 	};
 
+	if (vmm->dring_entries) {
+		vmm_dring_take(vmm, s, bm);
+		return 0;
+	}
 	if (ioctl(vmm->vm_fd, KVM_GET_DIRTY_LOG, &get) ||
 	    ioctl(vmm->vm_fd, KVM_CLEAR_DIRTY_LOG, &clear))
 		return -errno;
@@ -84,13 +107,17 @@ static void serve(struct vmm *vmm, const struct kmig_log_request *rq)
 		if (!bm)
 			a.status = -ENOMEM;
 	}
+	/* One reap of every ring a harvest pass, however many slots. */
+	if (!a.status && rq->op == KMIG_LOG_HARVEST && vmm->dring_entries)
+		a.status = vmm_dring_reap(vmm, false);
 	for (i = 0; i < rq->nslots && !a.status; i++) {
 		s = slot_of(vmm, rq->slots[i]);
 		if (rq->op == KMIG_LOG_HARVEST)
 			a.status = harvest(vmm, s, (uint64_t *)(bm + off));
-		else if (rq->op == KMIG_LOG_START || rq->op == KMIG_LOG_STOP)
-			a.status = set_logging(vmm, s,
-					       rq->op == KMIG_LOG_START);
+		else if (rq->op == KMIG_LOG_START)
+			a.status = start(vmm, s);
+		else if (rq->op == KMIG_LOG_STOP)
+			a.status = set_logging(vmm, s, false);
 		else
 			a.status = -EOPNOTSUPP;
 		off += bitmap_bytes(s);
@@ -122,13 +149,13 @@ static void *provider(void *arg)
 	return NULL;
 }
 
-int vmm_kvmlog_start(struct vmm *vmm)
+/* Manual-protect dirty logging, each page dirty at START if KVM can. */
+static int bitmap_enable(struct vmm *vmm)
 {
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 		.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
 	};
-	struct kmig_log_provider lp = { 0 };
 	int have, ret;
 
 	have = ioctl(vmm->vm_fd, KVM_CHECK_EXTENSION,
@@ -143,24 +170,39 @@ int vmm_kvmlog_start(struct vmm *vmm)
 	if (ioctl(vmm->vm_fd, KVM_ENABLE_CAP, &cap)) {
 		ret = -errno;
 		fprintf(stderr, "kmig-vmm: --kvm-log: KVM_ENABLE_CAP: %s\n",
-			strerror(errno));
+			strerror(-ret));
 		return ret;
 	}
+	return 0;
+}
+
+int vmm_kvmlog_start(struct vmm *vmm)
+{
+	struct kmig_log_provider lp = { 0 };
+	int ret;
+
+	ret = vmm->dring_entries ? vmm_dring_enable(vmm) : bitmap_enable(vmm);
+	if (ret)
+		return ret;
 	vmm->log_fd = ioctl(vmm->mem.slot[0].fd, KMIG_LOG_PROVIDER_FD, &lp);
 	if (vmm->log_fd < 0) {
 		ret = -errno;
 		fprintf(stderr, "kmig-vmm: --kvm-log: KMIG_LOG_PROVIDER_FD: %s\n",
 			strerror(errno));
-		return ret;
+		goto err_ring;
 	}
 	vmm->log_stop = false;
 	ret = -pthread_create(&vmm->log_thread, NULL, provider, vmm);
 	if (ret) {
 		close(vmm->log_fd);
-		return ret;
+		goto err_ring;
 	}
 	vmm->log_running = true;
 	return 0;
+
+err_ring:
+	vmm_dring_disable(vmm);
+	return ret;
 }
 
 void vmm_kvmlog_stop(struct vmm *vmm)
@@ -171,4 +213,9 @@ void vmm_kvmlog_stop(struct vmm *vmm)
 	pthread_join(vmm->log_thread, NULL);
 	close(vmm->log_fd);
 	vmm->log_running = false;
+	if (vmm->dring_entries)
+		fprintf(stderr, "kmig-vmm: dirty ring: %llu entries reaped, %llu full-ring exits\n",
+			(unsigned long long)vmm->dring_reaped,
+			(unsigned long long)vmm->dring_full);
+	vmm_dring_disable(vmm);
 }

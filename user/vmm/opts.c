@@ -26,8 +26,11 @@ static void usage(FILE *f)
 		"  --prealloc        give all guest RAM its memory at start\n"
 		"  --backend B       guest RAM from kmig (a /dev/kmig context, default)\n"
 		"                    or memfd\n"
-		"  --kvm-log         kmig backend: KVM logs the vCPUs' writes and hands\n"
-		"                    its log to kmig (memory model (b))\n"
+		"  --kvm-log[=L]     kmig backend: KVM logs the vCPUs' writes and hands\n"
+		"                    its log to kmig (memory model (b)); L: bitmap\n"
+		"                    (default) or ring (KVM's dirty ring)\n"
+		"  --dirty-ring N    entries of a vCPU's ring, a power of 2 from 256\n"
+		"                    (default 4096; implies --kvm-log=ring)\n"
 		"  --huge            kmig backend: 2 MiB pages, mapped 2 MiB by the host\n"
 		"                    and KVM (implies --kvm-log)\n"
 		"  --net-if IFACE    network device: the guest's frames leave through\n"
@@ -59,6 +62,35 @@ static int pattern(const char *s, uint32_t *p)
 			return 0;
 	fprintf(stderr, "kmig-vmm: --pattern: none, seq, random or hot\n");
 	return -EINVAL;
+}
+
+static int kvm_log(const char *s, struct vmm_config *cfg)
+{
+	cfg->kvm_log = true;
+	if (!s || !strcmp(s, "bitmap"))
+		return 0;
+	if (!strcmp(s, "ring")) {
+		if (!cfg->dring_entries)
+			cfg->dring_entries = VMM_DRING_DEFAULT;
+		return 0;
+	}
+	fprintf(stderr, "kmig-vmm: --kvm-log='%s': bitmap or ring\n", s);
+	return -EINVAL;
+}
+
+static int dirty_ring(const char *s, struct vmm_config *cfg)
+{
+	unsigned long long v;
+	int ret = number("--dirty-ring", s, 256, 1 << 20, &v);
+
+	if (!ret && (v & (v - 1))) {
+		fprintf(stderr, "kmig-vmm: --dirty-ring: %llu is not a power of 2\n",
+			v);
+		ret = -EINVAL;
+	}
+	cfg->kvm_log = true;
+	cfg->dring_entries = v;
+	return ret;
 }
 
 static int backend(const char *s, const struct vmm_mem_backend **b)
@@ -97,7 +129,8 @@ static int option(int c, struct vmm_config *cfg, const char **ctl,
 		  cfg->rate = v; break;
 	case 'i': cfg->incoming = true; break;
 	case 'P': cfg->prealloc = true; break;
-	case 'K': cfg->kvm_log = true; break;
+	case 'K': ret = kvm_log(optarg, cfg); break;
+	case 'R': ret = dirty_ring(optarg, cfg); break;
 	case 'G': cfg->huge = cfg->kvm_log = true; break;
 	case 'B': ret = backend(optarg, &cfg->backend); break;
 	case 'N': cfg->net_if = optarg; break;
@@ -124,7 +157,8 @@ int vmm_opts_parse(int argc, char **argv, struct vmm_config *cfg,
 		{ "rate", required_argument, NULL, 'r' },
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "prealloc", no_argument, NULL, 'P' },
-		{ "kvm-log", no_argument, NULL, 'K' },
+		{ "kvm-log", optional_argument, NULL, 'K' },
+		{ "dirty-ring", required_argument, NULL, 'R' },
 		{ "huge", no_argument, NULL, 'G' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "net-if", required_argument, NULL, 'N' },

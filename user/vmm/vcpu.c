@@ -126,6 +126,7 @@ static bool handle_exit(struct vmm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	struct vmm *vmm = v->vmm;
+	int ret;
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -155,6 +156,13 @@ static bool handle_exit(struct vmm_vcpu *v)
 		}
 		break;
 	case KVM_EXIT_INTR:
+		return false;
+	case KVM_EXIT_DIRTY_RING_FULL:
+		/* KVM refuses to enter until the ring has room: reap, reset. */
+		ret = vmm_dring_reap(vmm, true);
+		if (ret)
+			vmm_fail(vmm, "vCPU %u: reaping a full dirty ring: %s",
+				 v->index, strerror(-ret));
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		vmm_fail(vmm, "vCPU %u: entry failed, reason 0x%llx", v->index,

@@ -140,6 +140,8 @@ static int vcpu_create(struct vmm *vmm, unsigned int i,
 		goto err_mmap;
 	}
 	ret = vcpu_setup(v, cpuid);
+	if (!ret)
+		ret = vmm_dring_map(vmm, v);
 	if (ret)
 		goto err_setup;
 	return 0;
@@ -169,6 +171,7 @@ static int vcpus_create(struct vmm *vmm)
 	if (!ret)
 		return 0;
 	while (i--) {
+		vmm_dring_unmap(vmm, &vmm->vcpu[i]);
 		munmap(vmm->vcpu[i].run, vmm->run_size);
 		close(vmm->vcpu[i].fd);
 	}
@@ -181,6 +184,7 @@ int vmm_vm_create(struct vmm *vmm, const struct vmm_config *cfg)
 
 	vmm->nvcpus = cfg->nvcpus;
 	vmm->rate = cfg->rate;
+	vmm->dring_entries = cfg->dring_entries;
 	vmm->state = cfg->incoming ? VMM_INCOMING : VMM_PAUSED;
 	pthread_mutex_init(&vmm->lock, NULL);
 	pthread_cond_init(&vmm->cond, NULL);
@@ -234,12 +238,13 @@ void vmm_vm_destroy(struct vmm *vmm)
 {
 	unsigned int i;
 
+	vmm_kvmlog_stop(vmm);		/* its thread reaps the rings */
 	for (i = 0; i < vmm->nvcpus; i++) {
+		vmm_dring_unmap(vmm, &vmm->vcpu[i]);
 		munmap(vmm->vcpu[i].run, vmm->run_size);
 		close(vmm->vcpu[i].fd);
 	}
 	free(vmm->msrs);
-	vmm_kvmlog_stop(vmm);
 	vmm_mem_destroy(&vmm->mem);
 	close(vmm->vm_fd);
 	close(vmm->kvm_fd);

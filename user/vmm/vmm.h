@@ -77,6 +77,8 @@ struct vmm_vcpu {
 	uint64_t deadline_ns;		/* pacing: when the next tick is due */
 	uint64_t tick_ns;		/* end of its last tick, 0: none yet */
 	uint64_t throttled_ns;		/* total time slept for throttle */
+	struct kvm_dirty_gfn *dring;	/* --kvm-log=ring: its dirty ring */
+	uint32_t dring_next;		/* the next entry to reap */
 };
 
 /*
@@ -169,6 +171,13 @@ struct vmm {
 	pthread_t log_thread;
 	volatile bool log_stop;
 	bool log_running;
+
+	/* --kvm-log=ring: KVM's dirty rings (dring.c), under dring_lock. */
+	uint32_t dring_entries;		/* a vCPU's ring; 0: the bitmap */
+	pthread_mutex_t dring_lock;
+	uint64_t *dring_pending[VMM_MAX_SLOTS];	/* reaped, not harvested */
+	uint64_t dring_full;		/* KVM_EXIT_DIRTY_RING_FULL exits */
+	uint64_t dring_reaped;		/* entries reaped */
 };
 
 struct vmm_config {
@@ -180,6 +189,7 @@ struct vmm_config {
 	bool prealloc;
 	bool kvm_log;			/* --kvm-log: model (b) */
 	bool huge;			/* --huge: 2 MiB pages, with kvm_log */
+	uint32_t dring_entries;		/* --kvm-log=ring, --dirty-ring */
 	uint32_t pattern;
 	uint32_t batch;
 	uint32_t hot_pages;
@@ -189,6 +199,9 @@ struct vmm_config {
 	bool net_off;			/* --net-off: discard until `net on` */
 };
 
+
+/* --kvm-log=ring: a vCPU's dirty ring, entries (64 KiB). */
+#define VMM_DRING_DEFAULT	4096
 
 /* vmm_mem_create()'s @flags: --kvm-log, --huge. */
 #define VMM_MEM_KVM_LOG		1u
@@ -206,6 +219,19 @@ void *vmm_mem_kvm_hva(const struct vmm_slot *s);
  */
 int vmm_kvmlog_start(struct vmm *vmm);
 void vmm_kvmlog_stop(struct vmm *vmm);
+
+/*
+ * --kvm-log=ring (dring.c): enable KVM's dirty rings before any vCPU
+ * exists, map each vCPU's, reap them all (@full: for a vCPU whose ring
+ * filled), and take (copy into @bm unless NULL, then empty) a slot's
+ * reaped bits.
+ */
+int vmm_dring_enable(struct vmm *vmm);
+void vmm_dring_disable(struct vmm *vmm);
+int vmm_dring_map(struct vmm *vmm, struct vmm_vcpu *v);
+void vmm_dring_unmap(struct vmm *vmm, struct vmm_vcpu *v);
+int vmm_dring_reap(struct vmm *vmm, bool full);
+void vmm_dring_take(struct vmm *vmm, const struct vmm_slot *s, uint64_t *bm);
 void vmm_mem_destroy(struct vmm_mem *mem);
 int vmm_mem_prealloc(struct vmm_mem *mem);
 /* Host address of guest physical @gpa .. @gpa + @len, or NULL. */
