@@ -15,7 +15,8 @@
 #              BENCH_ONLY (a file name pattern: only those benchmarks),
 #              BENCH_ROWS (a regular expression: only those migration rows),
 #              BENCH_FILE_DIRS, BENCH_FILL_TIMEOUT (file.py)
-#              BENCH_PC_MODES, BENCH_PC_CAP (postcopy.py)
+#              BENCH_PC_MODES, BENCH_PC_CAP, BENCH_PC_PREFETCH,
+#              BENCH_PC_BASE (postcopy.py)
 set -eu
 
 series=${1:-6.12}
@@ -36,7 +37,8 @@ cat > "$script" <<EOT
 export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 	BENCH_ROWS="${BENCH_ROWS:-}" BENCH_FILE_DIRS="${BENCH_FILE_DIRS:-}" \\
 	BENCH_FILL_TIMEOUT="${BENCH_FILL_TIMEOUT:-}" \\
-	BENCH_PC_MODES="${BENCH_PC_MODES:-}" BENCH_PC_CAP="${BENCH_PC_CAP:-}"
+	BENCH_PC_MODES="${BENCH_PC_MODES:-}" BENCH_PC_CAP="${BENCH_PC_CAP:-}" \\
+	BENCH_PC_PREFETCH="${BENCH_PC_PREFETCH:-}" BENCH_PC_BASE="${BENCH_PC_BASE:-}"
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
 	 $top/selftests/bench/postcopy.py \\

@@ -20,7 +20,10 @@ Environment: BENCH_RUNS (default 3) runs of every row; BENCH_ROWS, a
 regular expression: only the rows whose names match (default all);
 BENCH_PC_MODES (default "written fresh capped"); BENCH_PC_CAP, MiB/s of
 the push in capped mode (default 4); BENCH_PC_PREFETCH, kmig's
---postcopy-prefetch window (default: the agent's), named in kmig's rows.
+--postcopy-prefetch window (default: the agent's), named in kmig's rows;
+BENCH_PC_BASE, a build directory of another tree (make B=DIR user
+tools): its agent and tools in rows of their own ("kmig postcopy N ch
+base"), for a before and after in the same boot.
 """
 import json
 import os
@@ -50,6 +53,7 @@ CONNS = (1, 4)
 FRESH_WRITES = mig.WS_PAGES // 2    # writes of a fresh guest before the clock
 PC_CAP = int(os.environ.get("BENCH_PC_CAP") or "4")    # MiB/s, capped mode
 PREFETCH = os.environ.get("BENCH_PC_PREFETCH", "")      # pages, "": default
+BASE = os.environ.get("BENCH_PC_BASE", "")  # another build's agent, "": none
 DOWNTIME_MS = 1                 # neither side completes in precopy
 
 
@@ -147,11 +151,32 @@ class WireSampler:
 class KmigPostcopy(KmigSide):
     """kmig migrate --postcopy: the switch after the first full pass."""
 
-    def __init__(self, channels):
+    def __init__(self, channels, build=""):
         super().__init__(channels)
         self.name = f"kmig postcopy {channels} ch"
         if PREFETCH:
             self.name += f" prefetch {PREFETCH}"
+        self.build = build
+        if build:
+            self.name += " base"
+
+    def agent(self, call):
+        """@call() with migrate.py's commands from self.build (if set):
+        the agents (incoming, migrate) and the vmmctl of their at_end."""
+        if not self.build:
+            return call()
+        own, mig.BUILD = mig.BUILD, self.build
+        try:
+            return call()
+        finally:
+            mig.BUILD = own
+
+    def listen(self, tag):
+        self.agent(lambda: super(KmigPostcopy, self).listen(tag))
+
+    def run(self, *args, at_end=lambda: None):
+        return self.agent(lambda: super(KmigPostcopy, self).run(
+            *args, at_end=at_end))
 
     def start(self, mode, tag):
         if fresh(mode):
@@ -341,6 +366,7 @@ def note(mode, row, r):
 
 def sides():
     out = [KmigPostcopy(ch) for ch in CONNS]
+    out += [KmigPostcopy(ch, BASE) for ch in CONNS if BASE]
     out += [QemuPostcopy(p) for p in (False, True)]
     return [s for s in out if ROWS.search(s.name)]
 
@@ -399,7 +425,8 @@ def ratios(results, raws):
           f"{'postcopy':>9} {'push':>6}")
     for ch in CONNS:
         name = f"kmig postcopy {ch} ch"
-        for other in (base, "QEMU postcopy"):
+        for other in ((base, "QEMU postcopy", f"{name} base") if BASE
+                      else (base, "QEMU postcopy")):
             out = []
             for key in ("p50_us", "p99_us", "downtime", "postcopy",
                         "push_mibps"):
@@ -407,6 +434,13 @@ def ratios(results, raws):
                 out.append(f"{x / y:.2f}x" if x and y else "-")
             print(f"  {name + ' / ' + other:36} {out[0]:>6} {out[1]:>6} "
                   f"{out[2]:>9} {out[3]:>9} {out[4]:>6}")
+        if BASE:
+            out = []
+            for key in ("p50_us", "p99_us"):
+                x, y = med(f"{name} base", key), med(base, key)
+                out.append(f"{x / y:.2f}x" if x and y else "-")
+            print(f"  {name + ' base / ' + base:36} {out[0]:>6} "
+                  f"{out[1]:>6}")
         raw = field(raws[ch], "mibps")
         push = med(name, "push_mibps")
         if raw and push:

@@ -250,6 +250,7 @@ void mig_pc_forward_faults(int ffd, int stop_fd, struct mig_hs_out *out,
 		{ .fd = stop_fd, .events = POLLIN },
 	};
 	struct kmig_fault rec[32];
+	uint64_t req[32];
 	ssize_t n, i;
 	int ret;
 
@@ -268,22 +269,25 @@ void mig_pc_forward_faults(int ffd, int stop_fd, struct mig_hs_out *out,
 				      n ? strerror(errno) : "closed");
 			return;
 		}
-		for (i = 0; i < n / (ssize_t)sizeof(rec[0]); i++) {
+		n /= sizeof(rec[0]);
+		for (i = 0; i < n; i++) {
 			if (bt)
 				mig_bt_fault(bt, rec[i].slot, rec[i].page,
 					     rec[i].tid);
-			ret = mig_hs_send(out, MIG_HS_REQUEST,
-					  MIG_HS_REQUEST_VALUE(rec[i].slot,
-							       rec[i].page),
-					  NULL);
-			if (ret) {
-				mig_link_io_fail(link, ret,
-						 "cannot request page %llu of slot %u: %s",
-						 (unsigned long long)rec[i].page,
-						 rec[i].slot, strerror(-ret));
-				return;
-			}
-			__atomic_fetch_add(requests, 1, __ATOMIC_RELAXED);
+			req[i] = MIG_HS_REQUEST_VALUE(rec[i].slot, rec[i].page);
 		}
+		/* the records of one read in one write: one wake-up there */
+		ret = n == 1 ? mig_hs_send(out, MIG_HS_REQUEST, req[0], NULL) :
+		      mig_hs_send_values(out, MIG_HS_REQUEST, req, n);
+		if (ret) {
+			mig_link_io_fail(link, ret,
+					 "cannot request page %llu of slot %u%s: %s",
+					 (unsigned long long)rec[0].page,
+					 rec[0].slot,
+					 n > 1 ? " and the faults after it" : "",
+					 strerror(-ret));
+			return;
+		}
+		__atomic_fetch_add(requests, n, __ATOMIC_RELAXED);
 	}
 }

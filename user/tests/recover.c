@@ -4,18 +4,22 @@
  * received-page bitmap round-trip over a socket pair; a bitmap with a bad
  * CRC, version, slot or tail bit, or cut short, is refused with its own
  * error and leaves the receiver's bitmaps as they were; a hello naming
- * other slots is refused.
+ * other slots is refused. The fault thread's REQUESTs: one write a read.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/kmig.h>
+
 #include "kselftest_harness.h"
 #include "crc32c.h"
 #include "format.h"
 #include "le.h"
+#include "handshake.h"
 #include "recover.h"
 
 #define NPAGES0	100	/* not a multiple of 64: a tail word */
@@ -168,6 +172,76 @@ TEST_F(rc, hello_round_trips_and_names_the_slots)
 					     self->err, sizeof(self->err)));
 	EXPECT_NE(NULL, strstr(self->err, "slot 3 of 128 pages")) TH_LOG("%s", self->err);
 	free(b);
+}
+
+struct fwd {
+	int ffd, stop_fd;
+	struct mig_hs_out out;
+	struct mig_link link;
+	uint64_t requests;
+};
+
+static void *forward(void *arg)
+{
+	struct fwd *f = arg;
+
+	mig_pc_forward_faults(f->ffd, f->stop_fd, &f->out, &f->link,
+			      &f->requests, NULL);
+	return NULL;
+}
+
+/*
+ * The fault records of one read go out as their REQUESTs in one write
+ * (a packet of a SOCK_SEQPACKET pair is one write): the source's reader
+ * wakes once for them, not once each.
+ */
+TEST(fault_records_of_one_read_are_requested_in_one_write)
+{
+	struct kmig_fault rec[3] = {
+		{ .slot = 0, .page = 7, .tid = 100 },
+		{ .slot = 3, .page = 99, .tid = 101 },
+		{ .slot = 0, .page = 64, .tid = 100 },
+	};
+	uint8_t uuid[16] = { 9 }, buf[4 * MIG_HS_MAX_MSG];
+	struct mig_hs_msg m;
+	int faults[2], stop[2], sv[2];
+	char err[256];
+	struct fwd f;
+	pthread_t t;
+	ssize_t n;
+
+	ASSERT_EQ(0, pipe(faults));
+	ASSERT_EQ(0, pipe(stop));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+	memset(&f, 0, sizeof(f));
+	f.ffd = faults[0];
+	f.stop_fd = stop[0];
+	mig_hs_out_init(&f.out, sv[0], uuid);
+	mig_link_init(&f.link);
+	ASSERT_EQ(sizeof(rec), write(faults[1], rec, sizeof(rec)));
+	ASSERT_EQ(0, pthread_create(&t, NULL, forward, &f));
+
+	n = recv(sv[1], buf, sizeof(buf), 0);
+	ASSERT_EQ(3 * (MIG_HS_HDR + 4), n);
+	for (unsigned int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, mig_hs_decode(buf + i * (MIG_HS_HDR + 4),
+					   MIG_HS_HDR + 4, uuid, &m, err,
+					   sizeof(err))) TH_LOG("%s", err);
+		EXPECT_EQ(MIG_HS_REQUEST, m.type);
+		EXPECT_EQ(MIG_HS_REQUEST_VALUE(rec[i].slot, rec[i].page),
+			  m.value);
+	}
+	ASSERT_EQ(1, write(stop[1], "", 1));
+	pthread_join(t, NULL);
+	EXPECT_EQ(3, f.requests);
+	EXPECT_FALSE(mig_link_failed(&f.link));
+	mig_link_destroy(&f.link);
+	close(faults[0]);
+	close(faults[1]);
+	close(stop[0]);
+	close(stop[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_HARNESS_MAIN
