@@ -27,6 +27,18 @@ double bench_percentile_us(uint64_t *lat, size_t n, double p)
 	return lat[i] / 1000.0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void bench_sort(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+}
+
 void bench_die(const char *file, int line, const char *what)
 {
 	fprintf(stderr, "bench: %s:%d: %s failed: %s\n", file, line, what,

@@ -25,6 +25,8 @@ static inline uint64_t bench_now_ns(void)
 
 /* Latencies in ns; sorts @lat in place and returns percentile @p in µs. */
 double bench_percentile_us(uint64_t *lat, size_t n, double p);
+/* Sorts @v (@n values) in place, smallest first. */
+void bench_sort(double *v, size_t n);
 
 /* Abort the benchmark with a message naming what failed (and errno). */
 #define BENCH_CHECK(cond, what)						\

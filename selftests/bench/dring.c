@@ -135,17 +135,10 @@ static size_t popcount(const uint64_t *map)
 	return bench_popcount(map, NPAGES / 64);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Sorts @v; "median [min, max]" of its @n values. */
 static double median(double *v, int n, char *buf, size_t len)
 {
-	qsort(v, n, sizeof(*v), cmp);
+	bench_sort(v, n);
 	snprintf(buf, len, "%.1f [%.1f, %.1f]", v[n / 2], v[0], v[n - 1]);
 	return v[n / 2];
 }

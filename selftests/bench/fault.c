@@ -397,13 +397,6 @@ struct series {
 	struct result med[2];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median_of(const struct result *r, size_t field)
 {
 	double v[RUNS];
@@ -411,7 +404,7 @@ static double median_of(const struct result *r, size_t field)
 
 	for (i = 0; i < RUNS; i++)
 		v[i] = *(const double *)((const char *)&r[i] + field);
-	qsort(v, RUNS, sizeof(v[0]), cmp_double);
+	bench_sort(v, RUNS);
 	return v[RUNS / 2];
 }
 
@@ -623,11 +616,11 @@ static void install_rows(uint8_t *src)
 		uc[i] = uffd_install_us(src, false);
 		um[i] = uffd_install_us(src, true);
 	}
-	qsort(kc, RUNS, sizeof(double), cmp_double);
-	qsort(kz, RUNS, sizeof(double), cmp_double);
-	qsort(mc, RUNS, sizeof(double), cmp_double);
-	qsort(uc, RUNS, sizeof(double), cmp_double);
-	qsort(um, RUNS, sizeof(double), cmp_double);
+	bench_sort(kc, RUNS);
+	bench_sort(kz, RUNS);
+	bench_sort(mc, RUNS);
+	bench_sort(uc, RUNS);
+	bench_sort(um, RUNS);
 	bench_row("install, copy vs UFFDIO_COPY", "us/page", kc[RUNS / 2],
 		  uc[RUNS / 2], "UFFDIO_COPY");
 	printf("  %d runs, us/page: kmig copy %.2f .. %.2f, zero %.2f .. %.2f, "

@@ -106,16 +106,9 @@ static double pwrite_all(int fd)
 	return (bench_now_ns() - t) / 1e3 / NPAGES;
 }
 
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *v)
 {
-	qsort(v, REPS, sizeof(*v), by_value);
+	bench_sort(v, REPS);
 	return v[REPS / 2];
 }
 

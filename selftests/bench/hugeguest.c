@@ -268,20 +268,13 @@ static void print_load(const char *when)
 	printf("  load average %s: %s", when, line);
 }
 
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Median of @v (REPS values), sorting a copy; min and max out. */
 static double stats(const double *v, double *min, double *max)
 {
 	double s[REPS];
 
 	memcpy(s, v, sizeof(s));
-	qsort(s, REPS, sizeof(*s), by_value);
+	bench_sort(s, REPS);
 	*min = s[0];
 	*max = s[REPS - 1];
 	return s[REPS / 2];
