@@ -328,15 +328,18 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 }
 
 /*
- * Log every page of @folio, locked and in @slot's range: the core is about
- * to map it writable with one PMD.
+ * Log every page of @folio, a huge slot's (KMIG_HUGE_NR pages, aligned),
+ * locked and in @slot's range: the core is about to map it writable with
+ * one PMD.
  */
-static void mark_folio(struct kmig_slot *slot, struct folio *folio)
+static void mark_huge_folio(struct kmig_slot *slot, struct folio *folio)
 {
-	pgoff_t i;
+	static const u64 all[KMIG_HUGE_NR / 64] = {
+		[0 ... KMIG_HUGE_NR / 64 - 1] = ~0ULL,
+	};
 
-	for (i = folio->index; i < folio_next_index(folio); i++)
-		kmig_dirty_mark(slot, i - slot->pgoff);
+	kmig_dirty_mark_bits(slot, folio->index - slot->pgoff, all,
+			     ARRAY_SIZE(all));
 }
 
 /*
@@ -363,7 +366,7 @@ static vm_fault_t kmig_vm_page_mkwrite(struct vm_fault *vmf)
 	}
 	kmig_dirty_mark(slot, vmf->pgoff - slot->pgoff);
 	if (folio_test_large(folio) && kmig_fault_may_map_pmd(vmf))
-		mark_folio(slot, folio);
+		mark_huge_folio(slot, folio);
 	return VM_FAULT_LOCKED;
 }
 
