@@ -158,16 +158,14 @@ void vmm_dring_unmap(struct vmm *vmm, struct vmm_vcpu *v)
 }
 
 /* The index in vmm->mem.slot[] of KVM's slot @kslot, or -1. */
-static int slot_index(const struct vmm *vmm, uint32_t kslot)
+static int slot_index(struct vmm *vmm, uint32_t kslot)
 {
-	unsigned int i;
+	struct vmm_slot *s;
 
 	if (kslot >> 16)		/* another address space (SMM) */
 		return -1;
-	for (i = 0; i < vmm->mem.nslots; i++)
-		if (vmm->mem.slot[i].id == kslot)
-			return i;
-	return -1;
+	s = vmm_mem_slot(&vmm->mem, kslot);
+	return s ? s - vmm->mem.slot : -1;
 }
 
 /* Reap @v's ring into the pending bitmaps; returns the entries taken. */

@@ -22,16 +22,6 @@
 
 #include "vmm.h"
 
-static struct vmm_slot *slot_of(struct vmm *vmm, uint32_t id)
-{
-	unsigned int i;
-
-	for (i = 0; i < vmm->mem.nslots; i++)
-		if (vmm->mem.slot[i].id == id)
-			return &vmm->mem.slot[i];
-	return NULL;
-}
-
 static uint64_t bitmap_bytes(const struct vmm_slot *s)
 {
 	return (s->size / 4096 + 63) / 64 * 8;
@@ -96,7 +86,7 @@ static void serve(struct vmm *vmm, const struct kmig_log_request *rq)
 	uint32_t i;
 
 	for (i = 0; i < rq->nslots && !a.status; i++) {
-		s = slot_of(vmm, rq->slots[i]);
+		s = vmm_mem_slot(&vmm->mem, rq->slots[i]);
 		if (!s || !s->kvm_log)
 			a.status = -ENOENT;
 		else
@@ -111,7 +101,7 @@ static void serve(struct vmm *vmm, const struct kmig_log_request *rq)
 	if (!a.status && rq->op == KMIG_LOG_HARVEST && vmm->dring_entries)
 		a.status = vmm_dring_reap(vmm, false);
 	for (i = 0; i < rq->nslots && !a.status; i++) {
-		s = slot_of(vmm, rq->slots[i]);
+		s = vmm_mem_slot(&vmm->mem, rq->slots[i]);
 		if (rq->op == KMIG_LOG_HARVEST)
 			a.status = harvest(vmm, s, (uint64_t *)(bm + off));
 		else if (rq->op == KMIG_LOG_START)

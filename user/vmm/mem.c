@@ -257,6 +257,16 @@ int vmm_mem_prealloc(struct vmm_mem *mem)
 	return 0;
 }
 
+struct vmm_slot *vmm_mem_slot(struct vmm_mem *mem, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nslots; i++)
+		if (mem->slot[i].id == id)
+			return &mem->slot[i];
+	return NULL;
+}
+
 void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 {
 	struct vmm_slot *s;

@@ -234,6 +234,8 @@ int vmm_dring_reap(struct vmm *vmm, bool full);
 void vmm_dring_take(struct vmm *vmm, const struct vmm_slot *s, uint64_t *bm);
 void vmm_mem_destroy(struct vmm_mem *mem);
 int vmm_mem_prealloc(struct vmm_mem *mem);
+/* The slot whose kmig (and KVM) slot id is @id, or NULL. */
+struct vmm_slot *vmm_mem_slot(struct vmm_mem *mem, uint32_t id);
 /* Host address of guest physical @gpa .. @gpa + @len, or NULL. */
 void *vmm_mem_hva(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
 /*
