@@ -104,6 +104,7 @@ static void source_guest(struct __test_metadata *_metadata, pid_t *pid,
 				busy ? "20000" : "8000", NULL };
 	struct vmm_client c = { .fd = -1 };
 	struct vmm_status st;
+	int t;
 
 	*pid = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
@@ -111,7 +112,13 @@ static void source_guest(struct __test_metadata *_metadata, pid_t *pid,
 	ASSERT_EQ(0, __vmm_wait_counter(VMM_A, 0, PROC_WAIT_MS, &st));
 	if (busy)
 		return;
-	usleep(1500 * 1000);
+	/* "seq" writes each working-set page once, in order, then goes on */
+	for (t = 0; st.writes < st.ws_pages; t += 50, usleep(50000)) {
+		ASSERT_GT(10000, t) TH_LOG("%llu of %u pages written in 10 s",
+					   (unsigned long long)st.writes,
+					   st.ws_pages);
+		ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
+	}
 	ASSERT_EQ(0, vmm_client_connect(&c, VMM_A, 5000));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "pattern random"));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "rate 100"));
@@ -266,7 +273,6 @@ TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 
 	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
 	ASSERT_NE(0, in);
-	usleep(500000);
 	mig = start(_metadata, KMIGD_A, "migrate", MIGRATE_ARGS("2"));
 	ASSERT_NE(0, mig);
 
@@ -316,7 +322,6 @@ TEST_F_TIMEOUT(kmigd, cancel_keeps_the_guest_here, 240)
 	source_guest(_metadata, &self->vmm_a, true);
 	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
 	ASSERT_NE(0, in);
-	usleep(500000);
 	mig = start(_metadata, KMIGD_A, "migrate", MIGRATE_ARGS("1"));
 	ASSERT_NE(0, mig);
 	json_free(job_until(_metadata, KMIGD_A, mig, 60000, moving));
@@ -365,7 +370,6 @@ TEST_F_TIMEOUT(kmigd, outlives_its_client_and_a_kmigd_restart, 240)
 	source_guest(_metadata, &self->vmm_a, false);
 	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
 	ASSERT_NE(0, in);
-	usleep(500000);
 	self->client = proc_spawn(NULL, "client.log", client);
 	/* the job the client started: the first on host A */
 	mig = first_job(_metadata, KMIGD_A);
@@ -408,7 +412,6 @@ TEST_F_TIMEOUT(kmigd, postcopy_start_through_the_socket, 240)
 	source_guest(_metadata, &self->vmm_a, true);
 	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
 	ASSERT_NE(0, in);
-	usleep(500000);
 	mig = start(_metadata, KMIGD_A, "migrate", MIGRATE_ARGS("4")
 		    ",\"--channels\",\"2\",\"--max-downtime\",\"1\""
 		    ",\"--max-throttle\",\"0\",\"--postcopy-after\",\"start\"");
