@@ -127,19 +127,26 @@ static int folio_add(struct kmig_slot *slot, unsigned long idx,
  * Whether the block of KMIG_HUGE_NR pages from @first (aligned) of @slot
  * may be one huge folio: a KMIG_SLOT_HUGE slot, no page of the block in
  * missing mode (those arrive one at a time and must not be preempted by
- * zeros) and none taken by memory failure.
+ * zeros), none taken by memory failure, and none cached (a split folio's
+ * pages, a punch's survivors): the cache would refuse the folio only
+ * after it was allocated and zeroed, for each hole. A page cached after
+ * the look (a race) still makes folio_add() fail with -EEXIST.
  */
 static bool huge_block_ok(struct kmig_slot *slot, unsigned long first)
 {
 	unsigned long end = first + KMIG_HUGE_NR;
 	unsigned long index = slot->pgoff + first;
+	loff_t pos = (loff_t)index << PAGE_SHIFT;
 
 	if (!(slot->flags & KMIG_SLOT_HUGE))
 		return false;
 	if (find_next_bit(slot->missing, end, first) < end)
 		return false;
-	return !xa_find(&slot->ctx->poison, &index, slot->pgoff + end - 1,
-			XA_PRESENT);
+	if (xa_find(&slot->ctx->poison, &index, slot->pgoff + end - 1,
+		    XA_PRESENT))
+		return false;
+	return !filemap_range_has_page(kmig_slot_mapping(slot), pos,
+				       pos + (KMIG_HUGE_NR << PAGE_SHIFT) - 1);
 }
 
 /*

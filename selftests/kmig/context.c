@@ -372,18 +372,6 @@ static long cg_read(const char *path)
 	return n > 0 ? atol(buf) : -1;
 }
 
-static int cg_write(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 /*
  * Pages are charged to the memory cgroup of the context's opener, even when
  * another process (here the parent, in the root group) touches them.
@@ -403,7 +391,7 @@ TEST_F(ctx, pages_are_charged_to_the_openers_memcg)
 		ASSERT_EQ(0, mount("none", "/sys/fs/cgroup", "cgroup2", 0,
 				   NULL));
 	}
-	ASSERT_EQ(0, cg_write("/sys/fs/cgroup/cgroup.subtree_control",
+	ASSERT_EQ(0, kmig_write_str("/sys/fs/cgroup/cgroup.subtree_control",
 			      "+memory"));
 	rmdir(cg);
 	ASSERT_EQ(0, mkdir(cg, 0755));
@@ -413,7 +401,7 @@ TEST_F(ctx, pages_are_charged_to_the_openers_memcg)
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-		if (cg_write(path, "0"))
+		if (kmig_write_str(path, "0"))
 			_exit(1);
 		kfd = open("/dev/kmig", O_RDWR);
 		if (kfd < 0 || __kmig_set_memslot(kfd, 0, 0, 0, 1024 * PAGE_SZ))

@@ -158,7 +158,7 @@ bool kmig_wait_waiters(int fd, uint64_t n, int ms)
 	return false;
 }
 
-static int write_str(const char *path, const char *val)
+int kmig_write_str(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
 
@@ -187,7 +187,7 @@ int kmig_numa_balancing_fast(void)
 	if (access("/sys/devices/system/node/node1", F_OK))
 		return -ENODEV;
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		ret = write_str(knobs[i][0], knobs[i][1]);
+		ret = kmig_write_str(knobs[i][0], knobs[i][1]);
 		if (ret)
 			return ret;
 	}
@@ -196,12 +196,12 @@ int kmig_numa_balancing_fast(void)
 
 void kmig_numa_balancing_off(void)
 {
-	write_str("/proc/sys/kernel/numa_balancing", "0");
+	kmig_write_str("/proc/sys/kernel/numa_balancing", "0");
 }
 
-long kmig_vmstat(const char *name)
+long kmig_file_counter(const char *path, const char *name)
 {
-	FILE *f = fopen("/proc/vmstat", "r");
+	FILE *f = fopen(path, "r");
 	long v, ret = -1;
 	char key[64];
 
@@ -212,6 +212,11 @@ long kmig_vmstat(const char *name)
 			ret = v;
 	fclose(f);
 	return ret;
+}
+
+long kmig_vmstat(const char *name)
+{
+	return kmig_file_counter("/proc/vmstat", name);
 }
 
 /*

@@ -70,6 +70,10 @@ int kmig_numa_balancing_fast(void);
 void kmig_numa_balancing_off(void);
 /* A counter of /proc/vmstat, -1 when it has none of that name. */
 long kmig_vmstat(const char *name);
+/* Counter @name of a "name value" file (memory.stat), -1 if none. */
+long kmig_file_counter(const char *path, const char *name);
+/* Write @val to the file at @path (sysfs, procfs, cgroupfs): 0 or -errno. */
+int kmig_write_str(const char *path, const char *val);
 
 /*
  * The context of the VMM with process id @pid, through netlink in that
