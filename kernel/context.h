@@ -233,6 +233,8 @@ bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx);
 struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx);
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len);
+int kmig_block_install(struct kmig_slot *slot, unsigned long first,
+		       const char __user *src);
 int kmig_mem_discard(struct kmig_slot *slot, unsigned long first,
 		     unsigned long end, bool to_missing);
 int kmig_mem_punch(struct kmig_ctx *ctx, loff_t off, loff_t len);

@@ -174,8 +174,10 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 			.slot = slot->id,
 			.page = idx,
 			.tid = task_pid_vnr(current),
-			.flags = vmf->flags & FAULT_FLAG_WRITE ?
-				 KMIG_FAULT_WRITE : 0,
+			.flags = (vmf->flags & FAULT_FLAG_WRITE ?
+				  KMIG_FAULT_WRITE : 0) |
+				 (slot->flags & KMIG_SLOT_HUGE ?
+				  KMIG_FAULT_HUGE : 0),
 		},
 	};
 	wait_queue_head_t *wq = &ctx->page_wait[wait_hash(slot, idx)];
@@ -491,8 +493,38 @@ static int install_one(struct kmig_slot *slot, unsigned long idx, bool zero,
 }
 
 /*
- * Each page's waiters are woken by kmig_page_install() before its status
- * is written, so a fault on @status strands nobody.
+ * Whether @pages[@i..] of @n starts with a whole aligned block of a huge
+ * slot, in order.
+ */
+static bool block_run(struct kmig_slot *slot, const u64 *pages, u32 i,
+		      u32 n)
+{
+	u32 k;
+
+	if (!(slot->flags & KMIG_SLOT_HUGE) || pages[i] % KMIG_HUGE_NR ||
+	    n - i < KMIG_HUGE_NR)
+		return false;
+	for (k = 1; k < KMIG_HUGE_NR; k++)
+		if (pages[i + k] != pages[i] + k)
+			return false;
+	return true;
+}
+
+/* Write @n results @r from @status[@i] on, unless @status is NULL. */
+static int put_status(u8 __user *status, u32 i, u32 n, u8 r)
+{
+	if (!status)
+		return 0;
+	for (; n; n--, i++)
+		if (put_user(r, status + i))
+			return -EFAULT;
+	return 0;
+}
+
+/*
+ * Each page's waiters are woken by kmig_page_install() or
+ * kmig_block_install() before its status is written, so a fault on
+ * @status strands nobody.
  */
 long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 {
@@ -525,6 +557,24 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	}
 
 	for (i = 0; i < args.count; i++) {
+		if (block_run(slot, pages, i, args.count)) {
+			r = kmig_block_install(slot, pages[i], zero ? NULL :
+					       buf + (size_t)i * PAGE_SIZE);
+			if (r < 0) {
+				ret = r;
+				break;
+			}
+			if (r) {
+				installed += KMIG_HUGE_NR;
+				if (put_status(status, i, KMIG_HUGE_NR,
+					       KMIG_INSTALL_DONE)) {
+					ret = -EFAULT;
+					break;
+				}
+				i += KMIG_HUGE_NR - 1;
+				continue;
+			}
+		}
 		r = install_one(slot, pages[i], zero,
 				buf + (size_t)i * PAGE_SIZE);
 		if (r < 0) {
@@ -532,8 +582,8 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 			break;
 		}
 		installed += r;
-		if (status && put_user(r ? KMIG_INSTALL_DONE :
-					   KMIG_INSTALL_PRESENT, status + i)) {
+		if (put_status(status, i, 1, r ? KMIG_INSTALL_DONE :
+					     KMIG_INSTALL_PRESENT)) {
 			ret = -EFAULT;
 			break;
 		}

@@ -269,6 +269,78 @@ out:
 	return !raced;
 }
 
+/* Log every page of the huge slot's block from page @first (aligned). */
+static void mark_block(struct kmig_slot *slot, unsigned long first)
+{
+	static const u64 all[KMIG_HUGE_NR / 64] = {
+		[0 ... KMIG_HUGE_NR / 64 - 1] = ~0ULL,
+	};
+
+	kmig_dirty_mark_bits(slot, first, all, ARRAY_SIZE(all));
+}
+
+/* Whether a page of the block from @first (aligned) is cached or poisoned. */
+static bool block_used(struct kmig_slot *slot, unsigned long first)
+{
+	unsigned long index = slot->pgoff + first;
+	unsigned long last = index + KMIG_HUGE_NR - 1;
+	void *entry;
+
+	rcu_read_lock();
+	entry = xa_find(&kmig_slot_mapping(slot)->i_pages, &index, last,
+			XA_PRESENT);
+	rcu_read_unlock();
+	if (entry)
+		return true;
+	index = slot->pgoff + first;
+	return xa_find(&slot->ctx->poison, &index, last, XA_PRESENT);
+}
+
+/*
+ * Install the block of KMIG_HUGE_NR pages from @first (aligned) of a huge
+ * slot as one folio: @src's KMIG_HUGE_NR pages (user memory), or zeros if
+ * NULL. Only while no page of the block is cached or poisoned, and only if
+ * a huge folio can be had. Then, as kmig_page_install() for each page:
+ * logged, and in missing mode its request withdrawn, counted, its waiters
+ * woken. Returns 1 if installed, 0 if not (the caller installs a page at
+ * a time, which says why not), -EFAULT for a bad @src.
+ */
+int kmig_block_install(struct kmig_slot *slot, unsigned long first,
+		       const char __user *src)
+{
+	struct iov_iter iter;
+	struct folio *folio;
+	unsigned long i;
+
+	if (!(slot->flags & KMIG_SLOT_HUGE) || first % KMIG_HUGE_NR ||
+	    first + KMIG_HUGE_NR > slot->npages || block_used(slot, first))
+		return 0;
+	folio = folio_new(slot, first, KMIG_HUGE_ORDER, NULL, !src);
+	if (IS_ERR(folio))
+		return 0;
+	if (src) {
+		iov_iter_ubuf(&iter, ITER_SOURCE, (void __user *)src,
+			      KMIG_HUGE_NR * PAGE_SIZE);
+		for (i = 0; i < KMIG_HUGE_NR; i++) {
+			if (copy_page_from_iter(folio_page(folio, i), 0,
+						PAGE_SIZE, &iter) < PAGE_SIZE) {
+				folio_drop(slot->ctx, folio);
+				return -EFAULT;
+			}
+			if (!(i % 64))
+				cond_resched();
+		}
+	}
+	/* A page cached meanwhile, or no charge: a page at a time. */
+	if (folio_add(slot, first, folio))
+		return 0;
+	mark_block(slot, first);
+	for (i = first; i < first + KMIG_HUGE_NR; i++)
+		if (test_bit(i, slot->missing))
+			kmig_fault_installed(slot, i, true, !src);
+	return 1;
+}
+
 /*
  * The folio of page @idx of @slot, locked and still in @mapping, or NULL
  * if absent; a folio removed while we waited for its lock is looked up
@@ -341,12 +413,7 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
  */
 static void mark_huge_folio(struct kmig_slot *slot, struct folio *folio)
 {
-	static const u64 all[KMIG_HUGE_NR / 64] = {
-		[0 ... KMIG_HUGE_NR / 64 - 1] = ~0ULL,
-	};
-
-	kmig_dirty_mark_bits(slot, folio->index - slot->pgoff, all,
-			     ARRAY_SIZE(all));
+	mark_block(slot, folio->index - slot->pgoff);
 }
 
 /*

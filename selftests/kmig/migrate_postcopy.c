@@ -31,6 +31,8 @@
  *
  * The same with a prefetch window: answers carry pages nobody asked for.
  *
+ * The same on huge slots (both VMMs --huge, KMIG_SLOT_HUGE).
+ *
  * The same with the two races of RUN against the listening side made to
  * happen (KMIG_DELAY_AT): every page arrived before the destination
  * listens (no fault), and faults raised before the fault thread reads.
@@ -74,6 +76,7 @@
 FIXTURE(postcopy) {
 	struct vmm_proc a, b;
 	char dir[128];
+	bool huge;		/* both VMMs --huge */
 };
 
 FIXTURE_VARIANT(postcopy) {
@@ -256,11 +259,13 @@ static void live(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, mkdir(src, 0755));
 
 	vmm_startf(&self->a, vmm_sock("pc-a"), "/dev/null",
-		   "--mem 16 --slots 2 --vcpus 2 --pattern random --batch 4 --rate 2000");
+		   "--mem 16 --slots 2 --vcpus 2 --pattern random --batch 4 --rate 2000%s",
+		   self->huge ? " --huge" : "");
 	vmm_wait_counter(&self->a, 0, &st);
 	/* paced: the guest writes few pages here after RUN */
 	vmm_startf(&self->b, vmm_sock("pc-b"), "/dev/null",
-		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 400");
+		   "--mem 16 --slots 2 --vcpus 2 --incoming --rate 400%s",
+		   self->huge ? " --huge" : "");
 	/* from the resume on, its log names every page installed or written */
 	ASSERT_EQ(0, vmm_connect(&self->b, &c));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "dirtylog at-resume"));
@@ -448,6 +453,31 @@ FIXTURE_TEARDOWN(prefetch)
 TEST_F_TIMEOUT(prefetch, sends_unrequested_pages_byte_exact, TEST_TIMEOUT)
 {
 	live(_metadata, &self->p, 2, 24661, NULL, false, 64);
+}
+
+/*
+ * Huge slots (KMIG_SLOT_HUGE, kmig-vmm --huge) on both sides: 2 MiB
+ * folios where precopy's pages land, single pages where postcopy's do;
+ * memory ends byte-exact all the same.
+ */
+FIXTURE(huge) {
+	FIXTURE_DATA(postcopy) p;
+};
+
+FIXTURE_SETUP(huge)
+{
+	pc_dir_setup(&self->p, "huge");
+	self->p.huge = true;
+}
+
+FIXTURE_TEARDOWN(huge)
+{
+	pc_dir_teardown(_metadata, &self->p);
+}
+
+TEST_F_TIMEOUT(huge, live_byte_exact, TEST_TIMEOUT)
+{
+	live(_metadata, &self->p, 1, 24603, NULL, false, 0);
 }
 
 /* The destination refuses the vCPU state: the guest runs at the source. */

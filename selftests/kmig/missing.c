@@ -85,24 +85,6 @@ static void start(struct toucher *t, void *addr, bool write)
 	KVM_ASSERT(!pthread_create(&t->thread, NULL, touch, t), "thread");
 }
 
-/* Read fault records until @n arrived (or 5 s passed). */
-static int read_faults(int ffd, struct kmig_fault *recs, int n)
-{
-	struct pollfd pfd = { .fd = ffd, .events = POLLIN };
-	int got = 0;
-	ssize_t r;
-
-	while (got < n) {
-		if (poll(&pfd, 1, 5000) != 1)
-			break;
-		r = read(ffd, recs + got, (n - got) * sizeof(*recs));
-		if (r <= 0 || r % sizeof(*recs))
-			return -1;
-		got += r / sizeof(*recs);
-	}
-	return got;
-}
-
 static void fill(uint8_t *buf, int pages, int seed)
 {
 	for (size_t i = 0; i < pages * PAGE_SZ; i++)
@@ -120,7 +102,7 @@ TEST_F(missing, one_thread_blocks_until_install)
 	uint64_t lat = 0;
 
 	start(&t, self->mem + 3 * PAGE_SZ + 10, false);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(1, rec.slot);
 	EXPECT_EQ(3, rec.page);
 	EXPECT_EQ(0, rec.flags);
@@ -213,11 +195,11 @@ TEST_F(missing, a_served_fault_traps_once_and_is_retried_once)
 
 	KVM_ASSERT(!pthread_create(&c.thread, NULL, touch_counted, &c),
 		   "thread");
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(5, rec.page);
 	page = rec.page;
 	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &page, buf, NULL, 1, NULL));
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(30, rec.page);
 	EXPECT_EQ(KMIG_FAULT_WRITE, rec.flags);
 	page = rec.page;
@@ -332,7 +314,7 @@ TEST_F(missing, pwrite_installs_and_wakes)
 	char small[8];
 
 	start(&t, self->mem + 60 * PAGE_SZ + 3, false);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(-1, read(self->ffd, small, sizeof(small)));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
@@ -406,7 +388,7 @@ TEST_F(missing, wake_only_refaults_and_keeps_waiting)
 	uint64_t page = 30;
 
 	start(&t, self->mem + 30 * PAGE_SZ, false);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 	ASSERT_EQ(0, ioctl(self->fd, KMIG_WAKE, &r));
 	usleep(20000);
@@ -436,7 +418,7 @@ TEST_F(missing, missing_range_of_a_normal_slot)
 	p[0] = 1;
 	p[3 * PAGE_SZ] = 1;
 	start(&t, p + 6 * PAGE_SZ, true);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(2, rec.slot);
 	EXPECT_EQ(6, rec.page);
 	ASSERT_EQ(0, __kmig_install(self->fd, 2, KMIG_INSTALL_ZERO, &page,
@@ -482,7 +464,7 @@ TEST_F(missing, set_missing_is_refused_while_the_slot_is_mapped)
 	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	EXPECT_EQ('w', p[PAGE_SZ]);
 	start(&t, p + 6 * PAGE_SZ, false);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(6, rec.page);
 	page = 6;
 	ASSERT_EQ(0, __kmig_install(self->fd, 2, 0, &page, buf, &status, 1,
@@ -549,7 +531,7 @@ TEST_F(missing, set_missing_discard_makes_stale_pages_missing)
 	EXPECT_EQ('s', p[PAGE_SZ]);
 	EXPECT_EQ(0, p[7 * PAGE_SZ]);
 	start(&t, p + 3 * PAGE_SZ, false);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(2, rec.slot);
 	EXPECT_EQ(3, rec.page);
 	fill(buf, 1, 9);
@@ -580,7 +562,7 @@ TEST_F(missing, install_wakes_even_if_the_status_cannot_be_written)
 	ASSERT_NE(MAP_FAILED, st);
 	ASSERT_EQ(0, mprotect(st + PAGE_SZ, PAGE_SZ, PROT_NONE));
 	start(&t, self->mem + 25 * PAGE_SZ + 1, false);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 
 	fill(buf, 2, 4);
@@ -626,7 +608,7 @@ TEST_F(missing, fault_read_into_a_bad_buffer_loses_no_record)
 
 	EXPECT_EQ(-1, read(self->ffd, ro, sizeof(recs)));
 	EXPECT_EQ(EFAULT, errno);
-	ASSERT_EQ(2, read_faults(self->ffd, recs, 2))
+	ASSERT_EQ(2, kmig_read_faults(self->ffd, recs, 2))
 		TH_LOG("the records of the failed read are lost");
 	for (i = 0; i < 2; i++)
 		EXPECT_EQ(pages[i], recs[i].page) TH_LOG("order kept");
@@ -656,7 +638,7 @@ TEST_F(missing, kernel_access_on_behalf_of_the_process_blocks)
 		_exit(read(pfd[0], self->mem + 40 * PAGE_SZ + 1, 5) == 5 ?
 		      0 : 1);
 	}
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(40, rec.page);
 	EXPECT_EQ(KMIG_FAULT_WRITE, rec.flags);
 	ASSERT_EQ(0, __kmig_install(self->fd, 1, KMIG_INSTALL_ZERO, &page,
@@ -688,7 +670,7 @@ TEST_F(missing, sigkilled_waiter_dies)
 
 	pid = fork_toucher(self->ffd, self->mem + 50 * PAGE_SZ);
 	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -705,7 +687,7 @@ TEST_F(missing, closed_server_means_sigbus)
 
 	pid = fork_toucher(self->ffd, self->mem + 51 * PAGE_SZ);
 	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 	close(self->ffd);
 	self->ffd = -1;
@@ -733,7 +715,7 @@ TEST_F(missing, keep_waiting_waiter_stays_killable)
 	ASSERT_LE(0, self->ffd);
 	pid = fork_toucher(self->ffd, self->mem + 54 * PAGE_SZ);
 	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	close(self->ffd);
 	self->ffd = -1;
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
@@ -777,7 +759,7 @@ TEST_F(missing, waiter_of_a_closed_context_ends)
 		_exit(2);
 	}
 	close(go[0]);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(55, rec.page);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 	ASSERT_EQ(1, write(go[1], &c, 1));
@@ -824,7 +806,7 @@ TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
 		pthread_join(t.thread, NULL);
 		_exit(2);
 	}
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(2, rec.slot);
 	EXPECT_EQ(7, rec.page);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
@@ -856,7 +838,7 @@ TEST_F(missing, keep_waiting_until_a_new_server_attaches)
 
 	pid = fork_toucher(self->ffd, self->mem + 53 * PAGE_SZ);
 	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	close(self->ffd);
 	usleep(100000);
 	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
@@ -865,7 +847,7 @@ TEST_F(missing, keep_waiting_until_a_new_server_attaches)
 	/* The new server is told about the fault again. */
 	self->ffd = __kmig_fault_fd(self->fd, 0);
 	ASSERT_LE(0, self->ffd);
-	ASSERT_EQ(1, read_faults(self->ffd, &rec, 1));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(53, rec.page);
 	buf[0] = 0x5c;
 	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &page, buf, NULL, 1,

@@ -128,11 +128,17 @@
 #define KMIG_FEATURE_PAGECACHE		_BITULL(2)
 /* KMIG_GET_DIRTY_LOGS: several slots' logs, one KVM log request. */
 #define KMIG_FEATURE_HARVEST_SET	_BITULL(3)
+/*
+ * Postcopy on a KMIG_SLOT_HUGE slot: faults say KMIG_FAULT_HUGE, and a
+ * KMIG_INSTALL of a whole aligned block caches one 2 MiB folio.
+ */
+#define KMIG_FEATURE_HUGE_INSTALL	_BITULL(4)
 
 #define KMIG_FEATURES_ALL	(KMIG_FEATURE_NETLINK | \
 				 KMIG_FEATURE_DEVICE_REGION | \
 				 KMIG_FEATURE_PAGECACHE | \
-				 KMIG_FEATURE_HARVEST_SET)
+				 KMIG_FEATURE_HARVEST_SET | \
+				 KMIG_FEATURE_HUGE_INSTALL)
 
 /* Generic netlink family. */
 #define KMIG_GENL_NAME		"kmig"
@@ -246,11 +252,17 @@ struct kmig_fault_fd {
 };
 
 #define KMIG_FAULT_WRITE	_BITUL(0)
+/*
+ * The slot is KMIG_SLOT_HUGE: the page wants its whole block, the
+ * KMIG_HUGE_SIZE aligned around it, installed by one KMIG_INSTALL (its
+ * pages in order), which gives it one 2 MiB folio.
+ */
+#define KMIG_FAULT_HUGE		_BITUL(1)
 
 /* One blocked page; a page faulted by many threads is reported once. */
 struct kmig_fault {
 	__u32 slot;
-	__u32 flags;			/* KMIG_FAULT_WRITE */
+	__u32 flags;			/* KMIG_FAULT_* */
 	__u64 page;			/* page number within the slot */
 	__u32 tid;			/* first thread that faulted */
 	__u32 reserved;
@@ -282,7 +294,10 @@ struct kmig_range {
 /*
  * Install @count pages of @slot: page @pages[i] gets the i-th page of @buf
  * (or zeros). Wakes the waiters of each page, installed or present, before
- * writing its @status.
+ * writing its @status. On a KMIG_SLOT_HUGE slot, a run of @pages that is
+ * a whole aligned block (KMIG_HUGE_SIZE / page size pages, ascending),
+ * none of it present, becomes one 2 MiB folio; other pages, or a block
+ * when 2 MiB cannot be had in one piece, are installed a page at a time.
  *   EINVAL  flags, count > KMIG_INSTALL_MAX, a page number past the slot
  *   ENOENT  no such slot; EFAULT bad pointers; ENOSPC page limit
  * On an error after some pages were installed, @installed says how many.

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -142,6 +143,23 @@ bool kmig_objects_zero(void)
 		(unsigned long long)i.obj_pages,
 		(unsigned long long)i.obj_fault_files);
 	return false;
+}
+
+int kmig_read_faults(int ffd, struct kmig_fault *recs, int n)
+{
+	struct pollfd pfd = { .fd = ffd, .events = POLLIN };
+	int got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if (poll(&pfd, 1, 5000) != 1)
+			break;
+		r = read(ffd, recs + got, (n - got) * sizeof(*recs));
+		if (r <= 0 || r % sizeof(*recs))
+			return -1;
+		got += r / sizeof(*recs);
+	}
+	return got;
 }
 
 bool kmig_wait_waiters(int fd, uint64_t n, int ms)

@@ -59,6 +59,12 @@ struct kmig_info kmig_objects_now(void);
 /* True when every counter is zero; logs the ones that are not. */
 bool kmig_objects_zero(void);
 
+/*
+ * Read records of fault fd @ffd into @recs until @n arrived or 5 s
+ * passed: how many, or -1 for a bad read.
+ */
+int kmig_read_faults(int ffd, struct kmig_fault *recs, int n);
+
 /* Wait up to @ms for the context's blocked-thread count to reach @n. */
 bool kmig_wait_waiters(int fd, uint64_t n, int ms);
 
