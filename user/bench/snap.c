@@ -18,7 +18,9 @@
  *
  * Threads are not pinned: their number is what varies.
  *
- * Usage: snap [-s MiB] [-r reps] [-z zero%] [-t threads,...] DIR...
+ * Usage: snap [-s MiB] [-r reps] [-z zero%] [-t threads,...]
+ *             [-o save|restore] [-m buffered|direct] DIR...
+ * (-o and -m: only those rows).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +46,7 @@ static struct {
 	int mem_fd, dst_fd;		/* memfds: the source, the restore */
 	uint8_t *mem, *dst;
 	uint64_t file_bytes;		/* pages in the file, bytes */
+	uint64_t read_bytes;		/* what the last restore read */
 } g;
 
 static void die(const char *what, const char *why)
@@ -126,6 +129,15 @@ static double dd(const char *path, int op, bool direct)
 	return now() - t;
 }
 
+static uint64_t set_pages(const struct kmig_snap_slot *sl)
+{
+	uint64_t w, n = 0;
+
+	for (w = 0; w < (sl->npages + 63) / 64; w++)
+		n += __builtin_popcountll(sl->bitmap[w]);
+	return n;
+}
+
 /* kmig's save (@op SAVE) or restore with @threads: its wall time. */
 static double kmig(const char *path, int op, bool direct,
 		   unsigned int threads)
@@ -156,6 +168,8 @@ static double kmig(const char *path, int op, bool direct,
 	io.threads = threads;
 	if (op == RESTORE && kmig_snap_open(fd, &s, err, sizeof(err)))
 		die(path, err);
+	if (op == RESTORE)
+		g.read_bytes = set_pages(&s.slot[0]) * PAGE;
 	t = now();
 	ret = op == SAVE ?
 	      kmig_snap_write_io(fd, &src, 1, "", 0, "bench", false, &io, err,
@@ -199,6 +213,11 @@ static void row(const char *dir, int op, bool direct, unsigned int threads,
 
 	snprintf(file, sizeof(file), "%s/bench-%d.kmig", dir, getpid());
 	snprintf(ddfile, sizeof(ddfile), "%s/bench-%d.dd", dir, getpid());
+	/* Restore rows alone (-o restore): the files saved first, untimed. */
+	if (op == RESTORE && access(file, F_OK)) {
+		dd(ddfile, SAVE, direct);
+		kmig(file, SAVE, direct, threads);
+	}
 	for (r = 0; r < reps; r++) {
 		if (op == RESTORE) {
 			drop(ddfile);
@@ -216,6 +235,8 @@ static void row(const char *dir, int op, bool direct, unsigned int threads,
 	print_stat(k, reps);
 	print_stat(d, reps);
 	print_stat(x, reps);
+	if (op == RESTORE)
+		printf("%.2f", (double)g.read_bytes / g.file_bytes);
 	printf("\n");
 	fflush(stdout);
 }
@@ -223,11 +244,11 @@ static void row(const char *dir, int op, bool direct, unsigned int threads,
 int main(int argc, char *argv[])
 {
 	unsigned int threads[MAX_THREADS] = { 1, 2, 4 }, nt = 3, zero = 25;
-	int reps = 5, c, i, op, t, direct;
+	int reps = 5, c, i, op, t, direct, only_op = -1, only_direct = -1;
 	uint64_t p, mib = 512;
 	char *tok, *save, f[256];
 
-	while ((c = getopt(argc, argv, "s:r:z:t:")) != -1) {
+	while ((c = getopt(argc, argv, "s:r:z:t:o:m:")) != -1) {
 		if (c == 's')
 			mib = strtoull(optarg, NULL, 10);
 		else if (c == 'r')
@@ -239,6 +260,12 @@ int main(int argc, char *argv[])
 			     tok && nt < MAX_THREADS;
 			     tok = strtok_r(NULL, ",", &save))
 				threads[nt++] = atoi(tok);
+		else if (c == 'o' && (!strcmp(optarg, "save") ||
+				      !strcmp(optarg, "restore")))
+			only_op = !strcmp(optarg, "save") ? SAVE : RESTORE;
+		else if (c == 'm' && (!strcmp(optarg, "buffered") ||
+				      !strcmp(optarg, "direct")))
+			only_direct = !strcmp(optarg, "direct");
 		else
 			goto usage;
 	}
@@ -258,14 +285,18 @@ int main(int argc, char *argv[])
 	printf("snapshot files: %llu MiB memfd, %u%% zero pages (%.2f GB in the file), %d reps\n",
 	       (unsigned long long)mib, zero, g.file_bytes / 1e9, reps);
 	printf("GB/s of pages in the file: median (range); x dd: kmig / dd in the same rep\n");
-	printf("%-16s %-8s %-8s %-7s %-20s %-20s %s\n", "dir", "op", "mode",
-	       "threads", "kmig GB/s", "dd GB/s", "x dd");
+	printf("read x dd: the bytes a restore reads (its set pages) / dd's\n");
+	printf("%-16s %-8s %-8s %-7s %-20s %-20s %-20s %s\n", "dir", "op",
+	       "mode", "threads", "kmig GB/s", "dd GB/s", "x dd", "read x dd");
 	for (i = optind; i < argc; i++)
 		for (op = SAVE; op <= RESTORE; op++)
 			for (direct = 0; direct < 2; direct++)
 				for (t = 0; t < (int)nt; t++)
-					row(argv[i], op, direct, threads[t],
-					    reps);
+					if ((only_op < 0 || op == only_op) &&
+					    (only_direct < 0 ||
+					     direct == only_direct))
+						row(argv[i], op, direct,
+						    threads[t], reps);
 	for (i = optind; i < argc; i++) {
 		snprintf(f, sizeof(f), "%s/bench-%d.kmig", argv[i], getpid());
 		unlink(f);
@@ -274,7 +305,7 @@ int main(int argc, char *argv[])
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: snap [-s MiB (1..65536)] [-r reps (1..%d)] [-z zero%% (0..99)] [-t threads,... (1..64)] DIR... (up to %d)\n",
+	fprintf(stderr, "usage: snap [-s MiB (1..65536)] [-r reps (1..%d)] [-z zero%% (0..99)] [-t threads,... (1..64)] [-o save|restore] [-m buffered|direct] DIR... (up to %d)\n",
 		MAX_REPS, MAX_DIRS);
 	return 2;
 }

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "crc32c.h"
 #include "snap_io.h"
@@ -410,6 +413,25 @@ static int check_io(const struct kmig_snap_io *io, char *err, size_t n)
 	return 0;
 }
 
+/*
+ * Pages per I/O. Direct I/O goes to the disk as issued: the larger the
+ * better. A buffered one is a copy, fastest while its source is in the
+ * cache; so is a direct read from tmpfs (a copy from the page cache
+ * whatever the flag), whose range checks then read the pages from the
+ * cache too (benchmarks.rst).
+ */
+static uint64_t io_pages(const struct engine *e)
+{
+	int flags = fcntl(e->fd, F_GETFL);
+	struct statfs fs;
+
+	if (flags < 0 || !(flags & O_DIRECT))
+		return CACHED_PAGES;
+	if (!e->out && !fstatfs(e->fd, &fs) && fs.f_type == TMPFS_MAGIC)
+		return CACHED_PAGES;
+	return e->chunk_pages;
+}
+
 /* Run @e on io->threads threads, this one among them. */
 static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
 {
@@ -424,13 +446,7 @@ static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
 	e->fd = io->data_fd >= 0 ? io->data_fd : fd;
 	e->chunk_pages = (uint64_t)(io->chunk_ranges ? io->chunk_ranges :
 				    CHUNK_RANGES) * RANGE;
-	/*
-	 * Direct I/O goes to the disk as issued: the larger the better. A
-	 * buffered one is a copy, fastest while its source is in the cache.
-	 */
-	ret = fcntl(e->fd, F_GETFL);
-	e->flush_pages = ret >= 0 && (ret & O_DIRECT) ? e->chunk_pages :
-			 CACHED_PAGES;
+	e->flush_pages = io_pages(e);
 	e->zcrc = kmig_snap_zero_crc();
 	for (t = 0; t < e->n; t++)
 		e->first[t + 1] = e->first[t] +

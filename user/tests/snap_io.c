@@ -3,7 +3,8 @@
  * The snapshot page engine (snap_io.h): 1, 2 and 4 threads, small and
  * large chunks, write byte-identical files and read them back byte for
  * byte; the pages through a second fd opened O_DIRECT, and through a
- * bounce buffer, write the same file; a gap of fewer than 16 zero pages
+ * bounce buffer, write the same file, and a direct read from tmpfs
+ * checks every range; a gap of fewer than 16 zero pages
  * inside a range is written inside its run, any other zero page is a
  * hole; a bad thread count is refused; an error in one thread stops all
  * and names its pages; a save in steps (kmig save --live) ends with the
@@ -323,6 +324,63 @@ TEST_F(snap_io, short_zero_gaps_inside_a_range_are_written_and_others_are_holes)
 	close(one);
 	munmap(mem, n * PAGE);
 	munmap(dst, n * PAGE);
+}
+
+/*
+ * A direct read from tmpfs goes in parts of the buffered size (snap_io.c,
+ * io_pages()): the pages come back byte for byte, and a byte changed in
+ * the file fails its range's check, with the range named.
+ */
+TEST_F(snap_io, direct_reads_from_tmpfs_check_every_range)
+{
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+	static const unsigned int threads[] = { 1, 4 };
+	uint8_t *dst[NSLOTS], byte;
+	struct kmig_snap s;
+	char path[64];
+	unsigned int i, t;
+	int fd, dfd;
+
+	snprintf(path, sizeof(path), "/dev/shm/snap_io-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	unlink(path);
+	if (dfd < 0 && errno == EINVAL) {
+		close(fd);
+		SKIP(return, "tmpfs refuses O_DIRECT before Linux 6.6");
+	}
+	ASSERT_LE(0, dfd);
+	ASSERT_EQ(0, kmig_snap_write_io(fd, self->src, NSLOTS, self->state,
+					STATE_LEN, "test", false, &io,
+					self->err, sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	io.data_fd = dfd;
+	for (t = 0; t < 2; t++) {
+		io.threads = threads[t];
+		reads_back(_metadata, self, fd, &io);
+	}
+
+	ASSERT_EQ(0, kmig_snap_open(fd, &s, self->err, sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	ASSERT_NE(0, s.slot[0].bitmap[300 / 64] & (1ull << (300 % 64)));
+	ASSERT_EQ(1, pread(fd, &byte, 1, s.slot[0].pages_off + 300 * PAGE));
+	byte ^= 0x40;
+	ASSERT_EQ(1, pwrite(fd, &byte, 1, s.slot[0].pages_off + 300 * PAGE));
+	for (i = 0; i < NSLOTS; i++) {
+		dst[i] = mmap(NULL, npages[i] * PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, dst[i]);
+	}
+	EXPECT_EQ(-EBADMSG, kmig_snap_read_io(fd, &s, dst, &io, self->err,
+					      sizeof(self->err)));
+	EXPECT_NE(NULL, strstr(self->err, "slot 0 pages 256..511: checksum mismatch"))
+		TH_LOG("%s", self->err);
+	for (i = 0; i < NSLOTS; i++)
+		munmap(dst[i], npages[i] * PAGE);
+	kmig_snap_close(&s);
+	close(dfd);
+	close(fd);
 }
 
 TEST_F(snap_io, bad_thread_counts_are_refused)
