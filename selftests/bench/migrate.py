@@ -11,7 +11,10 @@ RATE pages/s. How each figure is measured: Documentation/benchmarks.rst.
 
 Environment: BENCH_RUNS (default 3) runs of every row; BENCH_MODES
 (default "idle dirty"); BENCH_ROWS, a regular expression: only the rows
-whose names match (default all).
+whose names match (default all); BENCH_MIG_4K=1 adds rows of kmig-vmm on
+4 KiB pages (the kmig rows run --huge, as QEMU's RAM is transparent huge
+pages); BENCH_MIG_BASE, a build directory of another tree (make B=DIR
+user tools there): rows of its agent too, a before and after in one boot.
 """
 import json
 import os
@@ -30,6 +33,8 @@ WORK = f"{os.environ.get('KMIG_OUT', '')}/work/bench-migrate"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 MODES = os.environ.get("BENCH_MODES", "idle dirty").split()
 ROWS = re.compile(os.environ.get("BENCH_ROWS", ""))
+SMALL = os.environ.get("BENCH_MIG_4K", "") == "1"
+BASE = os.environ.get("BENCH_MIG_BASE", "")  # another build's agent
 MEM = 256                                   # MiB
 WS_PAGES = ((MEM << 20) - 0x100000) // 4096
 RATE = 5000                                 # pages/s of the dirty mode
@@ -134,10 +139,15 @@ def wait_until(what, check, timeout):
 class KmigSide:
     """kmig-vmm on both hosts, the kmig agent between them."""
 
-    def __init__(self, channels):
-        self.channels = channels
+    def __init__(self, channels, huge=False, build=""):
+        """@huge: both kmig-vmm on 2 MiB pages (--huge); @build: the
+        agent (kmig) from that build directory, not this tree's."""
+        self.channels, self.huge, self.build = channels, huge, build
         self.name = f"kmig {channels} ch"
         self.procs = []
+
+    def agent(self):
+        return f"{self.build or BUILD}/kmig"
 
     def ctl(self, host, *req):
         sock = "/run/bench-a.sock" if host == "A" else "/run/bench-b.sock"
@@ -157,6 +167,8 @@ class KmigSide:
         if os.path.exists(sock):
             os.unlink(sock)
         args = args or ("--pattern", "seq", "--rate", "0")
+        if self.huge:
+            args = ("--huge", *args)
         p = subprocess.Popen(
             on(host, f"{BUILD}/vmm/kmig-vmm", "--ctl", sock, "--mem",
                str(MEM), *args), stdout=log(f"{tag}-vmm-{host.lower()}"),
@@ -185,7 +197,7 @@ class KmigSide:
     def listen(self, tag):
         """kmig incoming on host B, for kmig-vmm's guest there."""
         self.incoming = subprocess.Popen(
-            on("B", f"{BUILD}/kmig", "incoming", "--vmm", "/run/bench-b.sock",
+            on("B", self.agent(), "incoming", "--vmm", "/run/bench-b.sock",
                "--listen", f"{B_ADDR}:4500", "--json"),
             stdout=open(f"{WORK}/{tag}-in.json", "w"),
             stderr=log(f"{tag}-in"))
@@ -198,7 +210,7 @@ class KmigSide:
         """kmig migrate with @args; @at_end() as soon as it returns.
         Its --json job info and what @at_end returned."""
         out = subprocess.run(
-            on("A", f"{BUILD}/kmig", "migrate", "--vmm", "/run/bench-a.sock",
+            on("A", self.agent(), "migrate", "--vmm", "/run/bench-a.sock",
                "--to", f"{B_ADDR}:4500", "--channels", str(self.channels),
                "--json", *args), capture_output=True, text=True,
             timeout=MIG_TIMEOUT)
@@ -471,20 +483,36 @@ def ratios(configs, results, raws):
             ratio_row(f"kmig {ch} ch / QEMU multifd {ch}, {cap}", k,
                       results.get(f"QEMU multifd {ch}, {cap}"))
         ratio_row(f"kmig {ch} ch / raw TCP {ch} conn", k, raws[ch])
+        for other in (f"kmig {ch} ch, 4 KiB", f"kmig {ch} ch base"):
+            ratio_row(f"kmig {ch} ch / {other}", k, results.get(other))
+        ratio_row(f"kmig {ch} ch, 4 KiB / kmig {ch} ch, 4 KiB base",
+                  results.get(f"kmig {ch} ch, 4 KiB"),
+                  results.get(f"kmig {ch} ch, 4 KiB base"))
     for cap in ("no cap", "128 MiB/s cap"):
         ratio_row(f"kmig 1 ch / QEMU plain, {cap}", results.get("kmig 1 ch"),
                   results.get(f"QEMU plain, {cap}"))
     best = lambda names: max(  # noqa: E731
         (n for n in names if results[n]),
         key=lambda n: med_of(results[n], "mibps"), default=None)
-    kb = best([n for n in configs if n.startswith("kmig")])
+    kb = best([n for n in configs if re.fullmatch(r"kmig \d ch", n)])
     qb = best([n for n in configs if n.startswith("QEMU")])
     if kb and qb:
         ratio_row(f"best: {kb} / {qb}", results[kb], results[qb])
 
 
+def kmig_side(channels, huge=True, build=""):
+    """A kmig row: on 2 MiB pages unless @huge is False (", 4 KiB"), with
+    this tree's agent unless @build (" base")."""
+    side = KmigSide(channels, huge, build)
+    side.name += ("" if huge else ", 4 KiB") + (" base" if build else "")
+    return side
+
+
 def sides():
-    out = [KmigSide(ch) for ch in CHANNELS]
+    out = [kmig_side(ch) for ch in CHANNELS]
+    out += [kmig_side(ch, False) for ch in CHANNELS if SMALL]
+    out += [kmig_side(ch, True, BASE) for ch in CHANNELS if BASE]
+    out += [kmig_side(ch, False, BASE) for ch in CHANNELS if BASE and SMALL]
     out += [QemuSide(0, cap) for cap in (False, True)]
     out += [QemuSide(ch, cap) for ch in CHANNELS for cap in (False, True)]
     return [s for s in out if ROWS.search(s.name)]

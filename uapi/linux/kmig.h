@@ -420,10 +420,10 @@ struct kmig_dirty_logging {
 /*
  * KMIG_VIEW_FD: a new fd (O_CLOEXEC, the return value) on the context's
  * memory, for mmap at the same offsets as the context fd.
- *   KMIG_VIEW_GUEST    only for KVM_SET_USER_MEMORY_REGION: writable PTEs
- *                      from the first fault, writes logged by KVM, never
- *                      by kmig; mmap fails EINVAL on a slot without
- *                      KMIG_SLOT_KVM_LOG
+ *   KMIG_VIEW_GUEST    only for KVM_SET_USER_MEMORY_REGION and read-only
+ *                      mappings: writable PTEs from the first fault,
+ *                      writes logged by KVM, never by kmig; mmap fails
+ *                      EINVAL on a slot without KMIG_SLOT_KVM_LOG
  *   KMIG_VIEW_TRACKED  every other user: writes logged by kmig. An mmap of
  *                      the context fd is a tracked view too.
  * Re-arming the tracked views never unmaps a guest view.

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -269,12 +270,41 @@ int mig_ensure_module(char *err, size_t n)
 	return ret;
 }
 
+/*
+ * Map slot @s for the agent. Read-only, a KMIG_SLOT_KVM_LOG slot is mapped
+ * through a guest view (*@view, asked for at the first such slot): nothing
+ * is written through it, so nothing needs kmig's log, and a huge slot's
+ * folios map with one PMD each, one read fault per 2 MiB where a tracked
+ * view (VM_NOHUGEPAGE) takes one per fault-around window. Any other slot,
+ * or any mapping to be written, is a tracked view: the context fd's.
+ */
+static void *map_slot(int ctx_fd, int *view, const struct mig_slot *s,
+		      int prot)
+{
+	struct kmig_view v = { .flags = KMIG_VIEW_GUEST };
+	void *p;
+
+	if (prot == PROT_READ && *view == -1) {
+		*view = ioctl(ctx_fd, KMIG_VIEW_FD, &v);
+		if (*view < 0)
+			*view = -2;	/* none: tracked views only */
+	}
+	if (prot == PROT_READ && *view >= 0) {
+		/* EINVAL: not a KVM_LOG slot, which a tracked view serves. */
+		p = kmig_ctx_map(*view, s->id, s->size, prot);
+		if (p)
+			return p;
+	}
+	return kmig_ctx_map(ctx_fd, s->id, s->size, prot);
+}
+
 /* The `ctx` reply: ok N ID:GPA:SIZE ... with the context fd. */
 int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		  char *err, size_t n)
 {
 	struct vmm_client_slot cs[MIG_MAX_SLOTS];
 	unsigned int i, ns;
+	int view = -1;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -316,7 +346,7 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		}
 		if (!prot)
 			continue;
-		s->map = kmig_ctx_map(vm->ctx_fd, s->id, s->size, prot);
+		s->map = map_slot(vm->ctx_fd, &view, s, prot);
 		if (!s->map) {
 			ret = -errno;
 			snprintf(err, n, "slot %u: cannot map it: %s", s->id,
@@ -324,6 +354,8 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 			break;
 		}
 	}
+	if (view >= 0)
+		close(view);		/* the mappings keep it */
 	if (ret) {
 		vm->nslots = i + 1;
 		mig_vm_detach(vm);

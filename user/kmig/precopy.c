@@ -479,14 +479,22 @@ static void abort_source(struct precopy_src *s)
 			s->vm.vmm.reply);
 }
 
-/* Round 0: log the guest's writes, then send every page with memory. */
+/*
+ * Round 0: log the guest's writes, then send every page with memory. A
+ * log can start with every page dirty (a KVM_LOG slot's: KVM's
+ * KVM_DIRTY_LOG_INITIALLY_SET), which round 0 sends anyway: one harvest
+ * here drops that, or round 1 would be the whole guest again.
+ */
 static int precopy_setup(struct precopy_src *s)
 {
+	uint64_t dirty;
 	unsigned int i;
 	char err[128];
 	int ret;
 
 	ret = set_logging(s, true);
+	if (!ret)
+		ret = harvest(s, &dirty);
 	if (ret)
 		return ret;
 	/* After logging started: a page that gets memory later by being
