@@ -375,6 +375,7 @@ static void *vmm_watch(void *arg)
 	struct dst *d = arg;
 	struct pollfd p = { .fd = d->vm.vmm.fd, .events = POLLRDHUP };
 
+	kmig_delay_at("pc-watch");	/* a test's late look */
 	while (!__atomic_load_n(&d->pc->watch_stop, __ATOMIC_ACQUIRE)) {
 		if (poll(&p, 1, 200) <= 0 ||
 		    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
