@@ -76,6 +76,42 @@ static inline struct folio *kmig_filemap_lookup(struct address_space *mapping,
 }
 
 /*
+ * Whether a writer may hold @folio (cached in kmig's mapping: not
+ * anonymous, no swap cache, no PG_private; referenced @held times by the
+ * caller) for a write that has not landed yet. 6.12's O_DIRECT pins its
+ * pages (FOLL_PIN, BIO_PAGE_PINNED): folio_maybe_dma_pinned(). 6.1's
+ * takes plain references (FOLL_GET, put_page() at completion), so there
+ * any reference beyond the cache's (one per page), the page tables' (one
+ * per PTE or PMD mapping), the caller's and a per-CPU LRU batch's (a
+ * folio not on the LRU may sit in one) counts; it sees a pin too, so
+ * every kernel before 6.6 uses it. A false positive costs a resend. On
+ * 6.1 a file folio's PMD mappings are counted in each page's _mapcount
+ * as well as in the entire count: subtracted for all pages but one.
+ * folio_mapcount() is not exported there; a large folio costs one read
+ * per page, and only when its count exceeds what a folio mapped nowhere
+ * would hold.
+ */
+static inline bool kmig_folio_maybe_pinned(struct folio *folio, int held)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	return folio_maybe_dma_pinned(folio);
+#else
+	long nr = folio_nr_pages(folio), i, maps;
+	long base = nr + held + !folio_test_lru(folio);
+	long refs = folio_ref_count(folio);
+
+	if (refs <= base)
+		return false;
+	if (!folio_test_large(folio))
+		return refs > base + atomic_read(&folio->_mapcount) + 1;
+	maps = (long)folio_entire_mapcount(folio) * (1 - nr);
+	for (i = 0; i < nr; i++)
+		maps += atomic_read(&folio_page(folio, i)->_mapcount) + 1;
+	return refs > base + maps;
+#endif
+}
+
+/*
  * The address_space_operations member that memory failure calls on a
  * poisoned page-cache folio took a page until 6.8, a folio since; so did
  * the generic one that removes the folio from the cache.

@@ -24,6 +24,12 @@
  * can_change_pte_writable()). Cleaning and write-protecting in two page
  * walks leaves that window open between them; with no PTE left there is
  * nothing to upgrade. Documentation/design.rst lists every path.
+ *
+ * A write pinned through a user mapping (O_DIRECT) is logged at its GUP
+ * write fault and lands later, through a kernel mapping, possibly after
+ * a harvest reported the page; the block layer then sets PG_dirty, and
+ * the fold reports it again. KVM_LOG slots fold nothing: there a reported
+ * page whose folio is pinned stays in the log until it is not.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -31,6 +37,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "context.h"
 #include "kmig.h"
 
@@ -105,6 +112,13 @@ static void zap_begin(struct zap_spans *z, struct kmig_slot *slot)
 	if (slot->flags & KMIG_SLOT_KVM_LOG)
 		z->spans = kmalloc_array(MAX_SPANS, sizeof(*z->spans),
 					 GFP_KERNEL);
+}
+
+/* Zap what was collected: every page zapped so far has no user PTE. */
+static void zap_sync(struct zap_spans *z)
+{
+	if (z->spans && z->n)
+		zap_flush(z);
 }
 
 static void zap_end(struct zap_spans *z)
@@ -189,14 +203,45 @@ static bool peek_get(struct xa_state *xas, struct folio *folio)
 enum peek {
 	PEEK_WAIT,	/* wait out a .page_mkwrite that holds it locked */
 	PEEK_CLEAN,	/* clear its PG_dirty */
+	PEEK_PINNED,	/* put its reported pages back in the log if pinned */
 };
+
+/* Whether peek_span() picks @folio, unreferenced, for @what. */
+static bool peek_picks(struct folio *folio, enum peek what)
+{
+	switch (what) {
+	case PEEK_WAIT:
+		return folio_test_locked(folio);
+	case PEEK_CLEAN:
+		return folio_test_dirty(folio);
+	default:
+		return kmig_folio_maybe_pinned(folio, 0);
+	}
+}
+
+/*
+ * Set again in @slot's log the pages @s .. @e - 1 whose bits are set in
+ * @bits (bit 0: page @base): a harvest reports them, and the next one
+ * will too.
+ */
+static void keep_bits(struct kmig_slot *slot, unsigned long base,
+		      const unsigned long *bits, unsigned long s,
+		      unsigned long e)
+{
+	unsigned long p = find_next_bit(bits, e - base, s - base);
+
+	for (; p < e - base; p = find_next_bit(bits, e - base, p + 1))
+		set_bit(base + p, slot->dirty);
+}
 
 /*
  * Do @what to every folio cached at pages @first .. @end - 1 of @slot
  * with a page whose bit is set in @bits (bit 0: page @base). The walk is
- * lockless and references only a folio that is locked (PEEK_WAIT) or
- * dirty (PEEK_CLEAN): one pass over the span, no cache lookup per page.
- * A large folio is picked if any of its pages in the span has its bit.
+ * lockless and references only a folio that is locked (PEEK_WAIT), dirty
+ * (PEEK_CLEAN) or maybe pinned (PEEK_PINNED): one pass over the span, no
+ * cache lookup per page. A large folio is picked if any of its pages in
+ * the span has its bit; PEEK_PINNED keeps all those pages (which page a
+ * pin holds, the folio does not say).
  */
 static void peek_span(struct kmig_slot *slot, unsigned long base,
 		      const unsigned long *bits, unsigned long first,
@@ -211,8 +256,7 @@ static void peek_span(struct kmig_slot *slot, unsigned long base,
 	xas_for_each(&xas, folio, slot->pgoff + end - 1) {
 		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			continue;
-		if (what == PEEK_WAIT ? !folio_test_locked(folio) :
-					!folio_test_dirty(folio))
+		if (!peek_picks(folio, what))
 			continue;
 		if (!peek_get(&xas, folio))
 			goto again;
@@ -227,6 +271,12 @@ static void peek_span(struct kmig_slot *slot, unsigned long base,
 		}
 		if (what == PEEK_CLEAN) {
 			folio_clear_dirty(folio);
+			folio_put(folio);
+			continue;
+		}
+		if (what == PEEK_PINNED) {
+			if (kmig_folio_maybe_pinned(folio, 1))
+				keep_bits(slot, base, bits, s, e);
 			folio_put(folio);
 			continue;
 		}
@@ -256,6 +306,12 @@ again:
  * until its writable PTE is in. The caller's atomic clear of the word
  * ordered that bit before our look at PG_locked, so an unlocked page has
  * no such call in flight: only a locked page needs waiting for.
+ *
+ * A KVM_LOG slot does not fold PG_dirty, so a write pinned through a
+ * tracked view (O_DIRECT) that lands after this report would be in no
+ * log: a reported page whose folio is pinned is set again, and reported
+ * until a harvest finds it unpinned. The look comes after the zap: a pin
+ * taken later must fault first, and its .page_mkwrite logs the page.
  */
 static void rearm(struct zap_spans *z, unsigned long base,
 		  const u64 *bits, unsigned long nwords)
@@ -272,8 +328,13 @@ static void rearm(struct zap_spans *z, unsigned long base,
 	for (i = 0; next_span(b, nbits, &i, &first, &end);)
 		zap(z, base + first, base + end);
 	/* KVM_LOG: PG_dirty is not read, and the guest view sets it freely. */
-	if (slot->flags & KMIG_SLOT_KVM_LOG)
+	if (slot->flags & KMIG_SLOT_KVM_LOG) {
+		zap_sync(z);
+		for (i = 0; next_span(b, nbits, &i, &first, &end);)
+			peek_span(slot, base, b, base + first, base + end,
+				  PEEK_PINNED);
 		return;
+	}
 	for (i = 0; next_span(b, nbits, &i, &first, &end);)
 		peek_span(slot, base, b, base + first, base + end, PEEK_CLEAN);
 }
@@ -661,9 +722,27 @@ static void clear_dirty_fn(struct folio *folio, void *arg)
 	folio_clear_dirty(folio);
 }
 
+/* Log every page of @arg's slot in @folio, referenced, if it is pinned. */
+static void keep_pinned_fn(struct folio *folio, void *arg)
+{
+	struct kmig_slot *slot = arg;
+	pgoff_t i, end;
+
+	if (!kmig_folio_maybe_pinned(folio, 1))
+		return;
+	i = max_t(pgoff_t, folio->index, slot->pgoff) - slot->pgoff;
+	end = min_t(pgoff_t, folio_next_index(folio),
+		    slot->pgoff + slot->npages) - slot->pgoff;
+	for (; i < end; i++)
+		set_bit(i, slot->dirty);
+}
+
 /*
  * Every page of @slot re-armed after a restart: in-flight .page_mkwrite
- * calls waited out, every user PTE zapped, PG_dirty cleared.
+ * calls waited out, every user PTE zapped, PG_dirty cleared; on a
+ * KVM_LOG slot, which has no PG_dirty to fold, every page of a pinned
+ * folio logged instead (a pinned write may land after the caller's copy),
+ * after the zap as in rearm().
  */
 static void rearm_all(struct kmig_slot *slot)
 {
@@ -675,8 +754,10 @@ static void rearm_all(struct kmig_slot *slot)
 	zap_begin(&z, slot);
 	zap(&z, 0, slot->npages);
 	zap_end(&z);
-	if (slot->flags & KMIG_SLOT_KVM_LOG)
+	if (slot->flags & KMIG_SLOT_KVM_LOG) {
+		walk_folios(slot, 0, slot->npages, keep_pinned_fn, slot);
 		return;
+	}
 	/*
 	 * Only now: KVM's notifier, dropping its writable SPTEs above,
 	 * marked every page the guest had written dirty.

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
@@ -18,6 +19,23 @@ int kmig_view(int ctx, uint32_t flags)
 	int fd = ioctl(ctx, KMIG_VIEW_FD, &v);
 
 	return fd < 0 ? -errno : fd;
+}
+
+void *kmig_view_map(int ctx, uint32_t flags, uint32_t slot, uint64_t size)
+{
+	int fd = kmig_view(ctx, flags), err;
+	void *p;
+
+	if (fd < 0) {
+		errno = -fd;
+		return MAP_FAILED;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 KMIG_SLOT_OFFSET(slot));
+	err = errno;
+	close(fd);
+	errno = err;
+	return p;
 }
 
 static int set_log(struct kvmlog *p, uint32_t s, bool on)

@@ -41,5 +41,10 @@ void kvmlog_stop(struct kvmlog *p);
 
 /* A view fd of context @ctx (KMIG_VIEW_*), or -errno. */
 int kmig_view(int ctx, uint32_t flags);
+/*
+ * A shared mapping of @size bytes of slot @slot through a new view of
+ * context @ctx (KMIG_VIEW_*), or MAP_FAILED with errno set.
+ */
+void *kmig_view_map(int ctx, uint32_t flags, uint32_t slot, uint64_t size);
 
 #endif /* KMIG_TEST_KVMLOG_H */
