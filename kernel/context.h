@@ -280,6 +280,32 @@ int kmig_provider_fd(struct kmig_ctx *ctx, void __user *argp);
 int kmig_provider_call(struct kmig_ctx *ctx, u32 op, struct kmig_slot **slots,
 		       unsigned int n, u64 **bitmaps);
 
+/* rearm.c */
+/* Most bitmap words one kmig_rearm() takes, a harvest's step: 32768 pages. */
+#define KMIG_REARM_WORDS	512
+
+/*
+ * Spans of pages to zap, in increasing order. A KVM_LOG slot zaps only its
+ * tracked views (view.c), all spans of a step in one go; others zap every
+ * mapping, span by span.
+ */
+struct kmig_zap {
+	struct kmig_slot *slot;
+	unsigned int n;
+	struct kmig_span *spans;	/* NULL: zap at once */
+};
+
+void kmig_rearm_begin(struct kmig_zap *z, struct kmig_slot *slot);
+void kmig_rearm(struct kmig_zap *z, unsigned long base, const u64 *bits,
+		unsigned long nwords);
+void kmig_rearm_end(struct kmig_zap *z);
+void kmig_rearm_all(struct kmig_slot *slot);
+void kmig_fold_pg_dirty(struct kmig_slot *slot, unsigned long w0,
+			unsigned long n, u64 *pg);
+void kmig_walk_folios(struct kmig_slot *slot, unsigned long first,
+		      unsigned long end,
+		      void (*fn)(struct folio *folio, void *arg), void *arg);
+
 /* dirty.c */
 void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx);
 void kmig_dirty_mark_bits(struct kmig_slot *slot, unsigned long base,

@@ -7,33 +7,11 @@
  * first fault and go through .page_mkwrite, which sets the page's bit with
  * the page locked. pwrite and installs set it after the data is in. Pages
  * KVM writes through a kernel mapping and releases dirty get PG_dirty,
- * which the harvest folds in.
- *
- * Clearing a bit re-arms its page: the bit is cleared first, then the
- * page's user PTEs are zapped (KVM's MMU notifier drops its SPTEs with
- * them), so the next access faults again and the next write goes through
- * .page_mkwrite. A write racing the harvest either went through before
- * the zap, and the caller copies the page after the harvest returns, or
- * faults after it and is in the next round. Waiting for a locked page
- * between clear and zap waits for a .page_mkwrite that set the bit but has
- * not installed its writable PTE yet.
- *
- * Zapping, not write-protecting: a write-protected PTE keeps its dirty bit,
- * and the core turns a read-only dirty PTE of a shared mapping writable
- * without a fault (mprotect, userfaultfd unprotect, NUMA hinting faults:
- * can_change_pte_writable()). Cleaning and write-protecting in two page
- * walks leaves that window open between them; with no PTE left there is
- * nothing to upgrade. Documentation/design.rst lists every path.
- *
- * A write pinned through a user mapping (O_DIRECT) is logged at its GUP
- * write fault and lands later, through a kernel mapping, possibly after
- * a harvest reported the page; the block layer then sets PG_dirty, and
- * the fold reports it again. KVM_LOG slots fold nothing: there a reported
- * page whose folio is pinned stays in the log until it is not.
+ * which the harvest folds in. A harvest that clears bits re-arms their
+ * pages (rearm.c), so the next write is logged again.
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
-#include <linux/pagevec.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
@@ -55,329 +33,6 @@ void kmig_dirty_mark(struct kmig_slot *slot, unsigned long idx)
 	smp_mb();
 	if (READ_ONCE(slot->logging))
 		set_bit(idx, slot->dirty);
-}
-
-/* Pages closer than this are zapped in one go, with those between. */
-#define SPAN_GAP	64
-/* Bitmap words handled per step of a harvest: 32768 pages. */
-#define CHUNK_WORDS	512
-
-/* Most spans one re-arm step collects: one per SPAN_GAP pages at worst. */
-#define MAX_SPANS	(CHUNK_WORDS * 64 / SPAN_GAP + 1)
-
-/*
- * Spans of pages to zap, in increasing order. A KVM_LOG
- * slot zaps only its tracked views (view.c), all spans of a step in one
- * go; others zap every mapping, span by span.
- */
-struct zap_spans {
-	struct kmig_slot *slot;
-	unsigned int n;
-	struct kmig_span *spans;	/* NULL: zap at once */
-};
-
-static void zap_flush(struct zap_spans *z)
-{
-	kmig_view_zap_tracked(z->slot, z->spans, z->n);
-	z->n = 0;
-}
-
-/* Remove the user PTEs of pages first .. end - 1 of the slot. */
-static void zap(struct zap_spans *z, unsigned long first, unsigned long end)
-{
-	struct kmig_slot *slot = z->slot;
-
-	if (!z->spans) {
-		unmap_mapping_range(slot->ctx->inode->i_mapping,
-				    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
-				    (loff_t)(end - first) << PAGE_SHIFT, 0);
-		return;
-	}
-	if (z->n == MAX_SPANS)
-		zap_flush(z);
-	z->spans[z->n].first = first;
-	z->spans[z->n].end = end;
-	z->n++;
-}
-
-/*
- * Start collecting spans for @slot. Without memory for them a KVM_LOG
- * slot zaps every mapping: correct, only dearer for KVM.
- */
-static void zap_begin(struct zap_spans *z, struct kmig_slot *slot)
-{
-	z->slot = slot;
-	z->n = 0;
-	z->spans = NULL;
-	if (slot->flags & KMIG_SLOT_KVM_LOG)
-		z->spans = kmalloc_array(MAX_SPANS, sizeof(*z->spans),
-					 GFP_KERNEL);
-}
-
-/* Zap what was collected: every page zapped so far has no user PTE. */
-static void zap_sync(struct zap_spans *z)
-{
-	if (z->spans && z->n)
-		zap_flush(z);
-}
-
-static void zap_end(struct zap_spans *z)
-{
-	if (z->spans)
-		zap_flush(z);
-	kfree(z->spans);
-}
-
-/* Wait for a .page_mkwrite that holds @folio locked to finish. */
-static void folio_wait_unlocked(struct folio *folio)
-{
-	if (folio_test_locked(folio)) {
-		folio_lock(folio);
-		folio_unlock(folio);
-	}
-}
-
-/*
- * Call @fn(@folio, @arg) on every folio cached at pages @first .. @end - 1
- * of @slot, referenced, a batch at a time; a large folio once, whole even
- * if it reaches past the range. May sleep.
- */
-static void walk_folios(struct kmig_slot *slot, unsigned long first,
-			unsigned long end,
-			void (*fn)(struct folio *folio, void *arg), void *arg)
-{
-	struct address_space *mapping = kmig_slot_mapping(slot);
-	pgoff_t index = slot->pgoff + first, last = slot->pgoff + end - 1;
-	struct folio_batch fbatch;
-	unsigned int i;
-
-	if (first >= end)
-		return;
-	folio_batch_init(&fbatch);
-	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++)
-			fn(fbatch.folios[i], arg);
-		folio_batch_release(&fbatch);
-		cond_resched();
-	}
-}
-
-/*
- * The next span of set bits in @bits (@nbits bits) from bit *@i on: bits
- * *@first .. *@end - 1, set bits closer than SPAN_GAP joined with those
- * between. Returns false when there is none.
- */
-static bool next_span(const unsigned long *bits, unsigned long nbits,
-		      unsigned long *i, unsigned long *first,
-		      unsigned long *end)
-{
-	unsigned long n = find_next_bit(bits, nbits, *i);
-
-	if (n >= nbits)
-		return false;
-	*first = n;
-	do {
-		*end = n + 1;
-		n = find_next_bit(bits, nbits, *end);
-	} while (n < nbits && n < *end + SPAN_GAP);
-	*i = n;
-	return true;
-}
-
-/*
- * A reference on @folio, just found by @xas under RCU, if it is still
- * cached there; false: the walk must xas_reset() and look again.
- */
-static bool peek_get(struct xa_state *xas, struct folio *folio)
-{
-	if (!folio_try_get(folio))
-		return false;
-	if (unlikely(folio != xas_reload(xas))) {
-		folio_put(folio);
-		return false;
-	}
-	return true;
-}
-
-/* What peek_span() does to a folio it picks. */
-enum peek {
-	PEEK_WAIT,	/* wait out a .page_mkwrite that holds it locked */
-	PEEK_CLEAN,	/* clear its PG_dirty */
-	PEEK_PINNED,	/* put its reported pages back in the log if pinned */
-};
-
-/* Whether peek_span() picks @folio, unreferenced, for @what. */
-static bool peek_picks(struct folio *folio, enum peek what)
-{
-	switch (what) {
-	case PEEK_WAIT:
-		return folio_test_locked(folio);
-	case PEEK_CLEAN:
-		return folio_test_dirty(folio);
-	default:
-		return kmig_folio_maybe_pinned(folio, 0);
-	}
-}
-
-/*
- * Set again in @slot's log the pages @s .. @e - 1 whose bits are set in
- * @bits (bit 0: page @base): a harvest reports them, and the next one
- * will too.
- */
-static void keep_bits(struct kmig_slot *slot, unsigned long base,
-		      const unsigned long *bits, unsigned long s,
-		      unsigned long e)
-{
-	unsigned long p = find_next_bit(bits, e - base, s - base);
-
-	for (; p < e - base; p = find_next_bit(bits, e - base, p + 1))
-		set_bit(base + p, slot->dirty);
-}
-
-/*
- * Do @what to every folio cached at pages @first .. @end - 1 of @slot
- * with a page whose bit is set in @bits (bit 0: page @base). The walk is
- * lockless and references only a folio that is locked (PEEK_WAIT), dirty
- * (PEEK_CLEAN) or maybe pinned (PEEK_PINNED): one pass over the span, no
- * cache lookup per page. A large folio is picked if any of its pages in
- * the span has its bit; PEEK_PINNED keeps all those pages (which page a
- * pin holds, the folio does not say).
- */
-static void peek_span(struct kmig_slot *slot, unsigned long base,
-		      const unsigned long *bits, unsigned long first,
-		      unsigned long end, enum peek what)
-{
-	struct address_space *mapping = kmig_slot_mapping(slot);
-	XA_STATE(xas, &mapping->i_pages, slot->pgoff + first);
-	unsigned long s, e;
-	struct folio *folio;
-
-	rcu_read_lock();
-	xas_for_each(&xas, folio, slot->pgoff + end - 1) {
-		if (xas_retry(&xas, folio) || xa_is_value(folio))
-			continue;
-		if (!peek_picks(folio, what))
-			continue;
-		if (!peek_get(&xas, folio))
-			goto again;
-		/* Referenced and still cached: its index and size hold. */
-		s = max_t(pgoff_t, folio->index, slot->pgoff + first) -
-		    slot->pgoff;
-		e = min_t(pgoff_t, folio_next_index(folio), slot->pgoff + end) -
-		    slot->pgoff;
-		if (find_next_bit(bits, e - base, s - base) >= e - base) {
-			folio_put(folio);
-			continue;
-		}
-		if (what == PEEK_CLEAN) {
-			folio_clear_dirty(folio);
-			folio_put(folio);
-			continue;
-		}
-		if (what == PEEK_PINNED) {
-			if (kmig_folio_maybe_pinned(folio, 1))
-				keep_bits(slot, base, bits, s, e);
-			folio_put(folio);
-			continue;
-		}
-		xas_pause(&xas);
-		rcu_read_unlock();
-		folio_wait_unlocked(folio);
-		folio_put(folio);
-		cond_resched();
-		rcu_read_lock();
-		continue;
-again:
-		xas_reset(&xas);
-	}
-	rcu_read_unlock();
-}
-
-/*
- * Re-arm the pages whose bits are set in @bits (@nwords words from page
- * @base), bits the caller has cleared and reports: wait out in-flight
- * .page_mkwrite calls, zap the user PTEs, and clear the PG_dirty that KVM
- * set when its notifier dropped writable SPTEs (and that zapping a dirty
- * PTE sets). Zapping extra clean pages is harmless, and one call for a
- * span costs far less than many small ones: every call is an MMU notifier
- * round trip with a TLB flush. Each step walks the cache once per span.
- *
- * A .page_mkwrite that set a bit the caller cleared holds the page lock
- * until its writable PTE is in. The caller's atomic clear of the word
- * ordered that bit before our look at PG_locked, so an unlocked page has
- * no such call in flight: only a locked page needs waiting for.
- *
- * A KVM_LOG slot does not fold PG_dirty, so a write pinned through a
- * tracked view (O_DIRECT) that lands after this report would be in no
- * log: a reported page whose folio is pinned is set again, and reported
- * until a harvest finds it unpinned. The look comes after the zap: a pin
- * taken later must fault first, and its .page_mkwrite logs the page.
- */
-static void rearm(struct zap_spans *z, unsigned long base,
-		  const u64 *bits, unsigned long nwords)
-{
-	const unsigned long *b = (const unsigned long *)bits;
-	unsigned long nbits = nwords * 64, i, first, end;
-	struct kmig_slot *slot = z->slot;
-
-	nbits = min(nbits, slot->npages - base);
-	for (i = 0; next_span(b, nbits, &i, &first, &end);)
-		peek_span(slot, base, b, base + first, base + end, PEEK_WAIT);
-	/* An unlock seen above comes before its PTE is zapped. */
-	smp_rmb();
-	for (i = 0; next_span(b, nbits, &i, &first, &end);)
-		zap(z, base + first, base + end);
-	/* KVM_LOG: PG_dirty is not read, and the guest view sets it freely. */
-	if (slot->flags & KMIG_SLOT_KVM_LOG) {
-		zap_sync(z);
-		for (i = 0; next_span(b, nbits, &i, &first, &end);)
-			peek_span(slot, base, b, base + first, base + end,
-				  PEEK_PINNED);
-		return;
-	}
-	for (i = 0; next_span(b, nbits, &i, &first, &end);)
-		peek_span(slot, base, b, base + first, base + end, PEEK_CLEAN);
-}
-
-/*
- * Fold PG_dirty of the present pages of words @w0 .. @w0 + @n - 1 of the
- * log into @pg, skipping pages whose log bit is set: they are reported
- * anyway, and re-arming them clears their PG_dirty. The walk is lockless
- * and takes a folio reference only to clear a flag, so it costs one
- * cache lookup per present page, no atomic operation on a clean one.
- */
-static void fold_pg_dirty(struct kmig_slot *slot, unsigned long w0,
-			  unsigned long n, u64 *pg)
-{
-	unsigned long first = w0 * 64, end = min(slot->npages, (w0 + n) * 64);
-	struct address_space *mapping = kmig_slot_mapping(slot);
-	XA_STATE(xas, &mapping->i_pages, slot->pgoff + first);
-	struct folio *folio;
-	unsigned long p;
-
-	memset(pg, 0, n * sizeof(*pg));
-	/* KVM logs its kernel-mapping writes of a KVM_LOG slot itself. */
-	if (!READ_ONCE(slot->logging) || slot->flags & KMIG_SLOT_KVM_LOG ||
-	    first >= end)
-		return;
-	rcu_read_lock();
-	xas_for_each(&xas, folio, slot->pgoff + end - 1) {
-		if (xas_retry(&xas, folio) || xa_is_value(folio))
-			continue;
-		p = xas.xa_index - slot->pgoff;
-		if (!folio_test_dirty(folio) || test_bit(p, slot->dirty))
-			continue;
-		if (!peek_get(&xas, folio))
-			goto again;
-		/* Order 0: the folio is page @p. */
-		if (folio_test_clear_dirty(folio))
-			pg[p / 64 - w0] |= 1ULL << (p % 64);
-		folio_put(folio);
-		continue;
-again:
-		xas_reset(&xas);
-	}
-	rcu_read_unlock();
 }
 
 /*
@@ -493,24 +148,24 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear,
 	unsigned long nwords = BITS_TO_LONGS(slot->npages), c, j, n;
 	atomic64_t *words = (atomic64_t *)slot->dirty;
 	u64 *buf, *pgs, w, pg, kw;
-	struct zap_spans z;
+	struct kmig_zap z;
 	long ret = 0;
 
-	zap_begin(&z, slot);
-	buf = kmalloc_array(2 * CHUNK_WORDS, sizeof(*buf), GFP_KERNEL);
+	kmig_rearm_begin(&z, slot);
+	buf = kmalloc_array(2 * KMIG_REARM_WORDS, sizeof(*buf), GFP_KERNEL);
 	if (!buf) {
 		ret = -ENOMEM;
 		c = 0;
 		goto out;
 	}
-	pgs = buf + CHUNK_WORDS;
+	pgs = buf + KMIG_REARM_WORDS;
 	for (c = 0; c < nwords; c += n) {
-		n = min(nwords - c, CHUNK_WORDS);
+		n = min(nwords - c, KMIG_REARM_WORDS);
 		/*
 		 * A bit is only cleared by a harvest, so one seen set is
 		 * reported whatever its page's PG_dirty says.
 		 */
-		fold_pg_dirty(slot, c, n, pgs);
+		kmig_fold_pg_dirty(slot, c, n, pgs);
 		for (j = 0; j < n; j++) {
 			w = atomic64_read(&words[c + j]);
 			pg = pgs[j];
@@ -527,7 +182,7 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear,
 			}
 		}
 		if (clear) {
-			rearm(&z, c * 64, buf, n);
+			kmig_rearm(&z, c * 64, buf, n);
 			for (j = 0; kbm && j < n; j++)
 				buf[j] |= kbm[c + j];
 		}
@@ -545,7 +200,7 @@ out:
 	if (ret)
 		kvm_log_keep(slot, kbm, c);
 	kfree(buf);
-	zap_end(&z);
+	kmig_rearm_end(&z);
 	return ret;
 }
 
@@ -636,7 +291,7 @@ static long range_ok(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 }
 
 /*
- * A buffer of up to CHUNK_WORDS words for a range range_ok() accepts, in
+ * A buffer of up to KMIG_REARM_WORDS words for a range range_ok() accepts, in
  * *@buf; NULL there for an empty range.
  */
 static long range_buf(struct kmig_slot *slot, const struct kmig_dirty_log *a,
@@ -648,7 +303,7 @@ static long range_buf(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	*buf = NULL;
 	if (ret || !nwords)
 		return ret;
-	*buf = kmalloc_array(min(nwords, CHUNK_WORDS), sizeof(**buf),
+	*buf = kmalloc_array(min(nwords, KMIG_REARM_WORDS), sizeof(**buf),
 			     GFP_KERNEL);
 	return *buf ? 0 : -ENOMEM;
 }
@@ -663,7 +318,7 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	u64 __user *ubuf = u64_to_user_ptr(a->bitmap);
 	unsigned long i, c, n, nwords = DIV_ROUND_UP(a->num_pages, 64);
 	unsigned long w0 = a->first_page / 64;
-	struct zap_spans z;
+	struct kmig_zap z;
 	atomic64_t *word;
 	u64 *buf, tail;
 	long ret;
@@ -671,9 +326,9 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 	ret = range_buf(slot, a, &buf);
 	if (ret || !buf)
 		return ret;
-	zap_begin(&z, slot);
+	kmig_rearm_begin(&z, slot);
 	for (c = 0; c < nwords; c += n) {
-		n = min(nwords - c, CHUNK_WORDS);
+		n = min(nwords - c, KMIG_REARM_WORDS);
 		if (copy_from_user(buf, ubuf + c, n * sizeof(*buf))) {
 			ret = -EFAULT;
 			break;
@@ -691,10 +346,10 @@ static long apply_log(struct kmig_slot *slot, const struct kmig_dirty_log *a,
 				buf[i] &= atomic64_fetch_andnot(buf[i], word);
 		}
 		if (!merge)
-			rearm(&z, (w0 + c) * 64, buf, n);
+			kmig_rearm(&z, (w0 + c) * 64, buf, n);
 		cond_resched();
 	}
-	zap_end(&z);
+	kmig_rearm_end(&z);
 	kfree(buf);
 	return ret;
 }
@@ -710,59 +365,6 @@ static void log_clear(struct kmig_slot *slot)
 		if (!(i % 4096))
 			cond_resched();
 	}
-}
-
-static void wait_unlocked_fn(struct folio *folio, void *arg)
-{
-	folio_wait_unlocked(folio);
-}
-
-static void clear_dirty_fn(struct folio *folio, void *arg)
-{
-	folio_clear_dirty(folio);
-}
-
-/* Log every page of @arg's slot in @folio, referenced, if it is pinned. */
-static void keep_pinned_fn(struct folio *folio, void *arg)
-{
-	struct kmig_slot *slot = arg;
-	pgoff_t i, end;
-
-	if (!kmig_folio_maybe_pinned(folio, 1))
-		return;
-	i = max_t(pgoff_t, folio->index, slot->pgoff) - slot->pgoff;
-	end = min_t(pgoff_t, folio_next_index(folio),
-		    slot->pgoff + slot->npages) - slot->pgoff;
-	for (; i < end; i++)
-		set_bit(i, slot->dirty);
-}
-
-/*
- * Every page of @slot re-armed after a restart: in-flight .page_mkwrite
- * calls waited out, every user PTE zapped, PG_dirty cleared; on a
- * KVM_LOG slot, which has no PG_dirty to fold, every page of a pinned
- * folio logged instead (a pinned write may land after the caller's copy),
- * after the zap as in rearm().
- */
-static void rearm_all(struct kmig_slot *slot)
-{
-	struct zap_spans z;
-
-	walk_folios(slot, 0, slot->npages, wait_unlocked_fn, NULL);
-	/* An unlock seen above comes before its PTE is zapped. */
-	smp_rmb();
-	zap_begin(&z, slot);
-	zap(&z, 0, slot->npages);
-	zap_end(&z);
-	if (slot->flags & KMIG_SLOT_KVM_LOG) {
-		walk_folios(slot, 0, slot->npages, keep_pinned_fn, slot);
-		return;
-	}
-	/*
-	 * Only now: KVM's notifier, dropping its writable SPTEs above,
-	 * marked every page the guest had written dirty.
-	 */
-	walk_folios(slot, 0, slot->npages, clear_dirty_fn, NULL);
 }
 
 /*
@@ -813,7 +415,7 @@ static long set_logging(struct kmig_ctx *ctx, void __user *argp)
 	if (on) {
 		/* Logging on and the log empty before any page is looked at. */
 		smp_mb();
-		rearm_all(slot);
+		kmig_rearm_all(slot);
 	}
 out:
 	kmig_slot_put(slot);
@@ -853,7 +455,7 @@ void kmig_present_bits(struct kmig_slot *slot, unsigned long base,
 	};
 
 	memset(bits, 0, DIV_ROUND_UP(end - base, 64) * sizeof(*bits));
-	walk_folios(slot, first, end, mark_folio, &pr);
+	kmig_walk_folios(slot, first, end, mark_folio, &pr);
 }
 
 /*
@@ -889,7 +491,7 @@ static long present_log(struct kmig_slot *slot, const struct kmig_dirty_log *a)
 	if (ret || !buf)
 		return ret;
 	for (c = 0; c < nwords; c += n) {
-		n = min(nwords - c, CHUNK_WORDS);
+		n = min(nwords - c, KMIG_REARM_WORDS);
 		/* Pages p .. p + n * 64 - 1, cut at the range end. */
 		p = a->first_page + c * 64;
 		kmig_present_bits(slot, p, p, min(p + n * 64, a->first_page +
