@@ -363,14 +363,15 @@ static void live(struct __test_metadata *_metadata,
 	       (unsigned long long)json_u64(r.in_out, "postcopy_faults"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p50_us"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p99_us"));
-	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed",
+	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed, %llu blocks whole",
 	       channels,
 	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"),
 	       (unsigned long long)json_u64(r.in_out, "downtime"),
 	       (unsigned long long)json_u64(r.mig_out, "postcopy_discarded"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_stale"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_requests"),
-	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"));
+	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_blocks_whole"));
 	agents_free(&r);
 
 	/* The source stays paused for good; the guest goes on there. */
