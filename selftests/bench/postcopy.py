@@ -13,8 +13,10 @@ its page writes with RDTSC into a histogram in its parameter page
 (params.wlat, guest/abi.h); the bench
 reads it from the source at the pause and from the destination at the
 end, the same way for both: the difference holds every write made in
-postcopy. Documentation/benchmarks.rst, "Postcopy", says how each
-figure is taken.
+postcopy. Under each table, the runs of a row pooled (one p50 and p99
+over all their faults) and, for kmig, where a fault's time goes.
+Documentation/benchmarks.rst, "Postcopy", says how each figure is
+taken.
 
 Environment: BENCH_RUNS (default 3) runs of every row; BENCH_ROWS, a
 regular expression: only the rows whose names match (default all);
@@ -88,6 +90,34 @@ def slowest(hist, n, pct):
             lo, hi = bucket_bounds(b)
             return (lo + hi) / 2
     return None
+
+
+def slowest_hist(hist, n):
+    """The histogram of the @n slowest writes in @hist (a bucket split
+    at the edge keeps what falls in), or None."""
+    if n <= 0 or sum(hist) < n:
+        return None
+    out, left = [0] * len(hist), n
+    for b in range(len(hist) - 1, -1, -1):
+        out[b] = min(hist[b], left)
+        left -= out[b]
+        if not left:
+            break
+    return out
+
+
+def pooled(runs, pct):
+    """The @pct percentile, in us, of every run's N slowest postcopy
+    writes together (N its faults): one p99 over hundreds of faults
+    where a run's own rests on a few; None if no run has any."""
+    tops = [slowest_hist(r["hist"], r["faults"]) for r in runs
+            if "hist" in r and r.get("tsc_hz")]
+    tops = [t for t in tops if t]
+    if not tops:
+        return None
+    hist = [sum(col) for col in zip(*tops)]
+    c = slowest(hist, sum(hist), pct)
+    return c / runs[0]["tsc_hz"] * 1e6
 
 
 def tsc_hz():
@@ -241,6 +271,11 @@ class KmigPostcopy(KmigSide):
                 "own_p50_us": ji["postcopy_fault_latency_p50_us"],
                 "own_p99_us": ji["postcopy_fault_latency_p99_us"],
                 "stale": ji["postcopy_stale"],
+                **{f"{key}_{pct}": src.get(f"postcopy_{key}_{pct}_us")
+                   for src, key in ((ji, "request_rtt"), (j, "answer"),
+                                    (j, "request_wait"))
+                   for pct in ("p50", "p99")
+                   if f"postcopy_{key}_{pct}_us" in src},
                 "discarded": j["postcopy_discarded"],
                 "app_bytes": j["data_processed"],
                 "own_downtime": j["downtime"] / 1e3,
@@ -414,6 +449,53 @@ def table(mode, configs, results, raws, hz):
           "faults the destination counted (kmig: postcopy_faults; QEMU: "
           "postcopy-requests); own: kmig's fault-to-install histogram")
     ratios(results, raws)
+    pooled_table(configs, results)
+    breakdown(configs, results)
+
+
+def breakdown(configs, results):
+    """Where a kmig fault's time goes, medians of the runs' p50/p99 (us):
+    the guest's write, the module's fault to install, the destination's
+    read of the fault to its install, the source's read of the request
+    to its answer sent, and to an answering thread taking it."""
+    keys = (("guest", "p50_us", "p99_us"), ("module", "own_p50_us",
+                                            "own_p99_us"))
+    keys += tuple((name, f"{k}_p50", f"{k}_p99") for name, k in (
+        ("dst read-install", "request_rtt"), ("src answer", "answer"),
+        ("src wait", "request_wait")))
+    print(f"  {'kmig fault, p50/p99 us':36} " +
+          " ".join(f"{k[0]:>17}" for k in keys))
+    for name in configs:
+        runs = results[name]
+        if not name.startswith("kmig") or not runs:
+            continue
+        cols = []
+        for _, k50, k99 in keys:
+            a, b = field(runs, k50), field(runs, k99)
+            cols.append(f"{statistics.median(a):.0f}/"
+                        f"{statistics.median(b):.0f}" if a and b else "-")
+        print(f"  {name:36} " + " ".join(f"{c:>17}" for c in cols))
+    print("  (module, dst, src: upper ends of power-of-two buckets; guest:"
+          " the N slowest writes, as above)")
+
+
+def pooled_table(configs, results):
+    """Every run's N slowest writes of a row together: p50 and p99 over
+    the faults of all its runs, and their ratio to QEMU-preempt's."""
+    base = "QEMU postcopy, preempt"
+    print(f"  {'pooled over the runs, us':36} {'p50':>8} {'p99':>8} "
+          f"{'faults':>7} {'a run':>14} {'p50 x':>6} {'p99 x':>6}")
+    ref = [pooled(results.get(base, []), pct) for pct in (50, 99)]
+    for name in configs:
+        runs = results[name]
+        got = [pooled(runs, pct) for pct in (50, 99)]
+        if not runs or got[0] is None:
+            continue
+        faults = field(runs, "faults")
+        out = [f"{g / r:.2f}x" if r else "-" for g, r in zip(got, ref)]
+        print(f"  {name:36} {got[0]:>8.0f} {got[1]:>8.0f} "
+              f"{sum(faults):>7.0f} {min(faults):>6.0f}-{max(faults):<7.0f} "
+              f"{out[0]:>6} {out[1]:>6}")
 
 
 def ratios(results, raws):

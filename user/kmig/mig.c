@@ -726,17 +726,7 @@ int mig_save_file(const char *dir, const char *name, const void *buf,
  */
 uint64_t mig_fault_percentile(const struct kmig_ctx_stats *st, unsigned int pct)
 {
-	uint64_t total = 0, seen = 0;
-	unsigned int i;
-
-	for (i = 0; i < KMIG_LAT_BUCKETS; i++)
-		total += st->lat_us[i];
-	for (i = 0; i < KMIG_LAT_BUCKETS && total; i++) {
-		seen += st->lat_us[i];
-		if (seen * 100 >= total * pct)
-			return 2ull << i;
-	}
-	return 0;
+	return mig_lat_percentile(st->lat_us, KMIG_LAT_BUCKETS, pct);
 }
 
 uint64_t *mig_slot_present(int ctx_fd, uint32_t id, uint64_t npages,

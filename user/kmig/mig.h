@@ -138,6 +138,9 @@ struct mig_job {
 	uint64_t pc_requests_run;	/* destination: of them before RUN */
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */
 	uint64_t pc_prefetched;		/* source: sent with an answer */
+	__u64 pc_wait_us[MIG_LAT_BUCKETS];		/* source: a request's, read
+						 * to the urgent thread's */
+	__u64 pc_answer_us[MIG_LAT_BUCKETS];		/* and read to answer sent */
 	uint64_t pc_faults;		/* destination: faults reported;
 					 * source: requests after RESUMED */
 	uint64_t pc_load_faults;	/* destination: faults while the VMM

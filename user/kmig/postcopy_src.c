@@ -44,12 +44,18 @@
 /* Pages of one answer: the requests' and the prefetched ones. */
 #define ANSWER_MAX	(URGENT_BATCH + POSTCOPY_PREFETCH_MAX)
 
+/* A REQUEST's value and when the return path's reader took it. */
+struct pc_req {
+	uint64_t value, at_ns;
+};
+
 /* The requests not answered yet, in order; the urgent thread's state. */
 struct pc_src {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t *q;			/* ring of REQUEST values */
+	struct pc_req *q;		/* ring of REQUESTs */
 	size_t cap, head, n;
+	bool busy;			/* an answer is being written */
 	bool stop;
 	bool resumed;			/* RESUMED came: it ran there */
 	pthread_t thread;
@@ -60,6 +66,9 @@ struct pc_src {
 	uint64_t bytes_before;		/* and their bytes */
 	uint64_t urgent_before;		/* main channel's bytes at RUN */
 	uint64_t prefetched;		/* pages prefetched (atomic) */
+	/* under ->lock: requests' times from the reader's, µs histograms */
+	__u64 wait_us[MIG_LAT_BUCKETS];		/* to the urgent thread's */
+	__u64 answer_us[MIG_LAT_BUCKETS];		/* to their answer sent */
 	uint64_t *sent[MIG_MAX_SLOTS];	/* pages sent on the urgent path */
 	uint8_t page[ANSWER_MAX][MIG_PAGE];
 };
@@ -76,13 +85,23 @@ bool postcopy_due(struct precopy_src *s)
 	return s->round + 1 >= s->o.postcopy_rounds;
 }
 
-/* The return path's reader: a REQUEST, checked, to the urgent thread. */
+static int answer(struct precopy_src *s, uint64_t *v, unsigned int n);
+static int serve(struct precopy_src *s, uint64_t *v, const uint64_t *at,
+		 unsigned int n);
+
+/*
+ * The return path's reader: a REQUEST, checked. If nothing is queued or
+ * being answered, the reader answers it itself (one thread wake-up less
+ * on a fault's way); else it queues it for the urgent thread, behind the
+ * others.
+ */
 static int on_request(void *opaque, uint64_t value)
 {
 	struct precopy_src *s = opaque;
 	struct pc_src *pc = s->pc;
 	uint32_t slot = value >> 32;
-	uint64_t page = value & 0xffffffffu, *q;
+	uint64_t page = value & 0xffffffffu;
+	struct pc_req *q;
 	int i = mig_vm_slot_index(&s->vm, slot);
 
 	if (i < 0 || page >= s->vm.slots[i].npages)
@@ -90,6 +109,18 @@ static int on_request(void *opaque, uint64_t value)
 			    "the destination requested page %llu of slot %u, which this VM does not have",
 			    (unsigned long long)page, slot);
 	pthread_mutex_lock(&pc->lock);
+	__atomic_fetch_add(&pc->requests, 1, __ATOMIC_RELAXED);
+	/* before RESUMED only the load's faults: from it on, the guest's */
+	if (__atomic_load_n(&s->rp.resumed, __ATOMIC_ACQUIRE))
+		__atomic_fetch_add(&pc->faults, 1, __ATOMIC_RELAXED);
+	if (!pc->n && !pc->busy && !pc->stop) {
+		uint64_t at = kmig_now_ns();
+
+		pc->busy = true;
+		mig_lat_add(pc->wait_us, 0);
+		pthread_mutex_unlock(&pc->lock);
+		return serve(s, &value, &at, 1);
+	}
 	if (pc->n == pc->cap) {
 		q = malloc(2 * pc->cap * sizeof(*q));
 		if (!q) {
@@ -103,11 +134,9 @@ static int on_request(void *opaque, uint64_t value)
 		pc->head = 0;
 		pc->cap *= 2;
 	}
-	pc->q[(pc->head + pc->n++) % pc->cap] = value;
-	__atomic_fetch_add(&pc->requests, 1, __ATOMIC_RELAXED);
-	/* before RESUMED only the load's faults: from it on, the guest's */
-	if (__atomic_load_n(&s->rp.resumed, __ATOMIC_ACQUIRE))
-		__atomic_fetch_add(&pc->faults, 1, __ATOMIC_RELAXED);
+	pc->q[(pc->head + pc->n++) % pc->cap] = (struct pc_req) {
+		.value = value, .at_ns = kmig_now_ns(),
+	};
 	pthread_cond_broadcast(&pc->cond);
 	pthread_mutex_unlock(&pc->lock);
 	return 0;
@@ -212,32 +241,58 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 	return precopy_main_end(s, ret);
 }
 
+/*
+ * Requests @v[0..@n) read at @at[0..@n) answered by their owner (->busy
+ * set for it), their times counted, ->busy cleared: 0 or the answer's
+ * error (the migration failed).
+ */
+static int serve(struct precopy_src *s, uint64_t *v, const uint64_t *at,
+		 unsigned int n)
+{
+	struct pc_src *pc = s->pc;
+	int ret = answer(s, v, n);
+	uint64_t now = kmig_now_ns();
+	unsigned int i;
+
+	pthread_mutex_lock(&pc->lock);
+	for (i = 0; i < n; i++)
+		mig_lat_add(pc->answer_us, (now - at[i]) / 1000);
+	pc->answered += n;
+	pc->busy = false;
+	pthread_cond_broadcast(&pc->cond);	/* the urgent thread, the stop */
+	pthread_mutex_unlock(&pc->lock);
+	return ret;
+}
+
 /* The urgent thread: the queued requests, oldest first, a slot's run at once. */
 static void *urgent(void *arg)
 {
 	struct precopy_src *s = arg;
 	struct pc_src *pc = s->pc;
-	uint64_t v[URGENT_BATCH];
+	uint64_t v[URGENT_BATCH], at[URGENT_BATCH], now;
 	unsigned int n;
 
 	pthread_mutex_lock(&pc->lock);
 	for (;;) {
-		while (!pc->n && !pc->stop)
+		while ((!pc->n || pc->busy) && !pc->stop)
 			pthread_cond_wait(&pc->cond, &pc->lock);
 		if (pc->stop)
 			break;
+		now = kmig_now_ns();
 		for (n = 0; n < URGENT_BATCH && pc->n; n++) {
-			v[n] = pc->q[pc->head];
+			v[n] = pc->q[pc->head].value;
 			if (n && v[n] >> 32 != v[0] >> 32)
 				break;	/* another slot: the next batch */
+			at[n] = pc->q[pc->head].at_ns;
+			mig_lat_add(pc->wait_us, (now - at[n]) / 1000);
 			pc->head = (pc->head + 1) % pc->cap;
 			pc->n--;
 		}
+		pc->busy = true;
 		pthread_mutex_unlock(&pc->lock);
-		if (answer(s, v, n))
+		if (serve(s, v, at, n))
 			return NULL;
 		pthread_mutex_lock(&pc->lock);
-		pc->answered += n;
 	}
 	pthread_mutex_unlock(&pc->lock);
 	return NULL;
@@ -499,6 +554,10 @@ void postcopy_progress(struct precopy_src *s)
 				 pc->urgent_before;
 	s->job.pc_prefetched = __atomic_load_n(&pc->prefetched,
 					       __ATOMIC_RELAXED);
+	pthread_mutex_lock(&pc->lock);
+	memcpy(s->job.pc_wait_us, pc->wait_us, sizeof(pc->wait_us));
+	memcpy(s->job.pc_answer_us, pc->answer_us, sizeof(pc->answer_us));
+	pthread_mutex_unlock(&pc->lock);
 	/* the push sends each page of the discard list once */
 	s->job.pc_remaining = s->job.pc_discarded > s->job.pc_pushed ?
 			      s->job.pc_discarded - s->job.pc_pushed : 0;
@@ -570,6 +629,9 @@ void postcopy_stop(struct precopy_src *s)
 	pthread_mutex_lock(&pc->lock);
 	pc->stop = true;
 	pthread_cond_broadcast(&pc->cond);
+	/* nothing on the urgent path after this: the reader's answer ends */
+	while (pc->busy)
+		pthread_cond_wait(&pc->cond, &pc->lock);
 	pthread_mutex_unlock(&pc->lock);
 	pthread_join(pc->thread, NULL);
 	pc->started = false;

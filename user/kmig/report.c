@@ -152,6 +152,10 @@ static void json_blocktime(FILE *f, const struct mig_bt_stats *bt)
 	json_num(f, "postcopy_latency",
 		 1000 * avg(bt->vcpu_total_us + bt->other_us, bt->resolved));
 	json_num(f, "postcopy_request_rtt_max_us", bt->max_us);
+	json_num(f, "postcopy_request_rtt_p50_us",
+		 mig_lat_percentile(bt->lat_us, MIG_LAT_BUCKETS, 50));
+	json_num(f, "postcopy_request_rtt_p99_us",
+		 mig_lat_percentile(bt->lat_us, MIG_LAT_BUCKETS, 99));
 }
 
 static void json(FILE *f, const struct mig_job *j, bool source)
@@ -214,6 +218,16 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 	if (j->postcopy && source) {
 		json_num(f, "postcopy_fault_requests", j->pc_faults);
 		json_num(f, "postcopy_prefetched", j->pc_prefetched);
+		json_num(f, "postcopy_request_wait_p50_us",
+			 mig_lat_percentile(j->pc_wait_us, MIG_LAT_BUCKETS, 50));
+		json_num(f, "postcopy_request_wait_p99_us",
+			 mig_lat_percentile(j->pc_wait_us, MIG_LAT_BUCKETS, 99));
+		json_num(f, "postcopy_answer_p50_us",
+			 mig_lat_percentile(j->pc_answer_us, MIG_LAT_BUCKETS,
+					    50));
+		json_num(f, "postcopy_answer_p99_us",
+			 mig_lat_percentile(j->pc_answer_us, MIG_LAT_BUCKETS,
+					    99));
 	}
 	if (j->postcopy && !source) {
 		json_num(f, "postcopy_stale", j->pc_stale);

@@ -12,6 +12,29 @@
 #include "blocktime.h"
 #include "util.h"
 
+void mig_lat_add(__u64 *h, uint64_t us)
+{
+	unsigned int b = us > 1 ? 63 - __builtin_clzll(us) : 0;
+
+	h[b < MIG_LAT_BUCKETS ? b : MIG_LAT_BUCKETS - 1]++;
+}
+
+uint64_t mig_lat_percentile(const __u64 *h, unsigned int n,
+			    unsigned int pct)
+{
+	uint64_t total = 0, seen = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		total += h[i];
+	for (i = 0; i < n && total; i++) {
+		seen += h[i];
+		if (seen * 100 >= total * pct)
+			return 2ull << i;
+	}
+	return 0;
+}
+
 int mig_bt_init(struct mig_blocktime *bt, const struct mig_vm *vm)
 {
 	unsigned int i;
@@ -169,6 +192,7 @@ static void close_fault(struct mig_blocktime *bt, unsigned int slot,
 		bt->st.other_us += us;
 	}
 	bt->st.resolved++;
+	mig_lat_add(bt->st.lat_us, us);
 	if (us > bt->st.max_us)
 		bt->st.max_us = us;
 	vcpu_blocks(bt, o->vcpu, false, now);

@@ -24,9 +24,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <linux/types.h>
+
 #include "engine.h"
 
 #define MIG_BT_MAX_VCPUS	64
+/* Latency histograms: bucket i holds [2^i, 2^(i+1)) µs, 0 and 1 in 0. */
+#define MIG_LAT_BUCKETS		32
+
+/* Count @us in the histogram @h. */
+void mig_lat_add(__u64 *h, uint64_t us);
+/*
+ * The upper end (µs) of the bucket of @h (@n buckets, as above) that
+ * holds the @pct-th percentile of its counts, 0 for none.
+ */
+uint64_t mig_lat_percentile(const __u64 *h, unsigned int n,
+			    unsigned int pct);
 
 /* What the job info shows; times in µs. */
 struct mig_bt_stats {
@@ -38,6 +51,7 @@ struct mig_bt_stats {
 	uint64_t other_faults, other_us;	/* threads that are no vCPU */
 	uint64_t resolved;			/* faults whose page came */
 	uint64_t max_us;			/* the longest of them */
+	__u64 lat_us[MIG_LAT_BUCKETS];		/* each one's, read to install */
 };
 
 /* A fault read and not yet met by an install. */

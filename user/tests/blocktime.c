@@ -4,8 +4,9 @@
  * first install of the page closes it and charges the time between to
  * the vCPU whose thread faulted, or to the other threads; an install of
  * a page nobody faulted charges nothing; "every vCPU blocked at once"
- * runs only while each vCPU waits; kmig-vmm's `vcpus` reply is parsed,
- * and a bad one refused.
+ * runs only while each vCPU waits; each resolved fault lands in the
+ * latency histogram, whose percentiles are its buckets' upper ends;
+ * kmig-vmm's `vcpus` reply is parsed, and a bad one refused.
  */
 #include <errno.h>
 #include <string.h>
@@ -37,6 +38,16 @@ FIXTURE_SETUP(bt)
 FIXTURE_TEARDOWN(bt)
 {
 	mig_bt_free(&self->bt);
+}
+
+/* The counts of buckets [@lo, @hi) of @h. */
+static uint64_t buckets(const __u64 *h, unsigned int lo, unsigned int hi)
+{
+	uint64_t n = 0;
+
+	for (; lo < hi; lo++)
+		n += h[lo];
+	return n;
 }
 
 TEST_F(bt, vcpu_and_other_faults_apart)
@@ -73,6 +84,38 @@ TEST_F(bt, vcpu_and_other_faults_apart)
 	mig_bt_stats(&self->bt, &st);
 	EXPECT_EQ(1, st.vcpu_faults[1]);
 	EXPECT_EQ(3, st.resolved);
+	/* two faults waited 20 ms or more: 16384 us and up, under 1 s */
+	EXPECT_EQ(3, buckets(st.lat_us, 0, MIG_LAT_BUCKETS));
+	EXPECT_EQ(2, buckets(st.lat_us, 14, 20));
+	EXPECT_LE(32768, mig_lat_percentile(st.lat_us, MIG_LAT_BUCKETS, 99));
+}
+
+TEST(lat_histogram)
+{
+	__u64 h[MIG_LAT_BUCKETS] = { 0 };
+	unsigned int i;
+
+	EXPECT_EQ(0, mig_lat_percentile(h, MIG_LAT_BUCKETS, 50));
+	mig_lat_add(h, 0);
+	mig_lat_add(h, 1);
+	mig_lat_add(h, 2);
+	mig_lat_add(h, 3);
+	mig_lat_add(h, 1000);		/* [512, 1024) */
+	mig_lat_add(h, ~0ull);		/* the last bucket takes the rest */
+	EXPECT_EQ(2, h[0]);
+	EXPECT_EQ(2, h[1]);
+	EXPECT_EQ(1, h[9]);
+	EXPECT_EQ(1, h[MIG_LAT_BUCKETS - 1]);
+	/* 2 of 6 in bucket 0, 4 of 6 by bucket 1: the median's is 1 */
+	EXPECT_EQ(4, mig_lat_percentile(h, MIG_LAT_BUCKETS, 50));
+	EXPECT_EQ(2, mig_lat_percentile(h, MIG_LAT_BUCKETS, 33));
+	EXPECT_EQ(1024, mig_lat_percentile(h, MIG_LAT_BUCKETS, 80));
+	EXPECT_EQ(2ull << (MIG_LAT_BUCKETS - 1),
+		  mig_lat_percentile(h, MIG_LAT_BUCKETS, 99));
+	for (i = 0; i < 94; i++)
+		mig_lat_add(h, 5);	/* [4, 8): 98 of 100 by bucket 2 */
+	EXPECT_EQ(8, mig_lat_percentile(h, MIG_LAT_BUCKETS, 98));
+	EXPECT_EQ(1024, mig_lat_percentile(h, MIG_LAT_BUCKETS, 99));
 }
 
 TEST_F(bt, every_vcpu_blocked_at_once)
