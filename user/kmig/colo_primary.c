@@ -452,11 +452,14 @@ static int setup(struct colo_pri *p)
 	if (!ret)
 		ret = colo_hb_start(&p->hb, p->o.cmd, &p->o.addr.ss, NULL,
 				    secondary_lost, p, p->err, sizeof(p->err));
+	/* what the log holds at its start is dropped: the first collect
+	 * takes every page with memory, and reads no other */
 	if (!ret)
-		ret = set_logging(p, true);
-	if (!ret)
-		ret = mig_vm_present(&p->vm, p->err, sizeof(p->err));
-	return ret;
+		ret = mig_vm_log_start(&p->vm, p->tmp, p->err, sizeof(p->err));
+	if (ret)
+		return ret;
+	p->logging = true;
+	return mig_vm_present(&p->vm, p->err, sizeof(p->err));
 }
 
 static void on_stop(int sig)

@@ -519,6 +519,20 @@ int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
 	return 0;
 }
 
+int mig_vm_log_start(struct mig_vm *vm, uint64_t *tmp, char *err, size_t n)
+{
+	char why[64];
+	int ret;
+
+	ret = mig_vm_set_logging(vm, true, err, n);
+	if (ret)
+		return ret;
+	ret = mig_vm_harvest(vm, tmp, false, NULL, err, n);
+	if (ret)
+		mig_vm_set_logging(vm, false, why, sizeof(why));
+	return ret;
+}
+
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n)
 {
 	struct mig_slot *sl;

@@ -312,6 +312,16 @@ int mig_vm_set_logging(const struct mig_vm *vm, bool on, char *err,
  */
 int mig_vm_harvest(struct mig_vm *vm, uint64_t *tmp, bool keep,
 		   uint64_t *dirty, char *err, size_t n);
+/*
+ * Start logging every slot of @vm for a caller that sends every page
+ * with memory after this anyway: what a log holds at its start is
+ * harvested (through @tmp, as mig_vm_harvest()) and dropped. It can be
+ * every page: KVM starts a KMIG_SLOT_KVM_LOG slot's log all dirty
+ * (KVM_DIRTY_LOG_INITIALLY_SET), which would send the guest a second
+ * time, and touch the pages it never wrote. 0, logging; or -errno with
+ * why in @err, where a failed harvest stops the logging again.
+ */
+int mig_vm_log_start(struct mig_vm *vm, uint64_t *tmp, char *err, size_t n);
 /* Each slot's pages with memory, into its present bitmap: 0 or -errno. */
 int mig_vm_present(struct mig_vm *vm, char *err, size_t n);
 /*

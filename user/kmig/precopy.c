@@ -480,23 +480,19 @@ static void abort_source(struct precopy_src *s)
 }
 
 /*
- * Round 0: log the guest's writes, then send every page with memory. A
- * log can start with every page dirty (a KVM_LOG slot's: KVM's
- * KVM_DIRTY_LOG_INITIALLY_SET), which round 0 sends anyway: one harvest
- * here drops that, or round 1 would be the whole guest again.
+ * Round 0: log the guest's writes, what the log held at its start
+ * dropped (mig_vm_log_start(): round 1 would be the whole guest again),
+ * then send every page with memory.
  */
 static int precopy_setup(struct precopy_src *s)
 {
-	uint64_t dirty;
+	char err[256] = "";
 	unsigned int i;
-	char err[128];
 	int ret;
 
-	ret = set_logging(s, true);
-	if (!ret)
-		ret = harvest(s, &dirty);
+	ret = mig_vm_log_start(&s->vm, s->tmp, err, sizeof(err));
 	if (ret)
-		return ret;
+		return fail(s, ret, "%s", err);
 	/* After logging started: a page that gets memory later by being
 	 * written is in round 1. */
 	ret = mig_vm_present(&s->vm, err, sizeof(err));

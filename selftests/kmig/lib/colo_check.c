@@ -2,7 +2,8 @@
 /*
  * What the COLO selftests (colo.c, colo_device.c) check of two VMMs'
  * guests: memory byte for byte or by CRC, vCPU state part for part, and
- * the agents' logs (colo_check.h).
+ * the agents' logs; and the pair of VMMs and agents a test runs
+ * (colo_check.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +29,25 @@ static void say(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
+}
+
+void colo_pair_init(struct colo_pair *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->pri_log, sizeof(c->pri_log), "/dev/shm/%s-%d.pri", name,
+		 getpid());
+	snprintf(c->sec_log, sizeof(c->sec_log), "/dev/shm/%s-%d.sec", name,
+		 getpid());
+}
+
+void colo_pair_stop(struct colo_pair *c)
+{
+	proc_stop(&c->pri);
+	proc_stop(&c->sec);
+	vmm_stop(&c->a);
+	vmm_stop(&c->b);
+	unlink(c->pri_log);
+	unlink(c->sec_log);
 }
 
 void colo_start_agents(pid_t *sec, pid_t *pri, const char *sec_log,

@@ -12,6 +12,17 @@
 
 #include "proc.h"
 
+/* A COLO test's two VMMs, its two agents and their logs. */
+struct colo_pair {
+	struct vmm_proc a, b;		/* the primary's VMM, the secondary's */
+	pid_t pri, sec;			/* the agents, 0 once reaped */
+	char pri_log[64], sec_log[64];
+};
+
+/* Nothing started yet; the agents' logs in /dev/shm, named after @name. */
+void colo_pair_init(struct colo_pair *c, const char *name);
+/* Stop whatever of @c still runs, and remove the logs. */
+void colo_pair_stop(struct colo_pair *c);
 /*
  * Both agents over 127.0.0.1:@port, the secondary's on the VMM at
  * @sec_vmm logging to @sec_log, the primary's likewise; each command
