@@ -76,6 +76,7 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 {
 	struct pc_dst *pc;
 	unsigned int i;
+	int ret;
 
 	if (d->switchover || d->pc) {
 		snprintf(c->err, sizeof(c->err), "POSTCOPY after %s",
@@ -107,7 +108,10 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 	d->switchover = true;
 	d->switchover_ns = pc->start_ns;
 	d->job.postcopy = true;
-	return mig_recv_pc_switch(c, false);
+	ret = mig_recv_pc_switch(c, false);
+	/* an answer's block, gathered, goes in whole at its section footer */
+	c->gathers = !ret;
+	return ret;
 }
 
 int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,

@@ -34,8 +34,6 @@
 
 /* Pages one write installs: consecutive pages of one slot. */
 #define MIG_RECV_BATCH	256
-/* A huge slot's block: 2 MiB, aligned (KMIG_FEATURE_HUGE_INSTALL) */
-#define MIG_BLOCK_PAGES	512u
 
 /*
  * Page channels meet here at every ROUND_SYNC. A channel that ends leaves
@@ -77,6 +75,8 @@ struct mig_recv_chan {
 	uint64_t torn[KMIG_STREAM_MAX_BATCH];
 	unsigned int ntorn;
 	bool postcopy;			/* POSTCOPY came: install, never overwrite */
+	bool gathers;			/* postcopy: gathers blocks (below); the
+					 * main channel when its owner says */
 	uint8_t *bounce;		/* postcopy: a batch lands here */
 	uint64_t ipages[KMIG_STREAM_MAX_BATCH];	/* to install */
 	/*
@@ -173,7 +173,9 @@ void mig_recv_pc_ready(struct mig_recv *r);
  * Where a batch of @n pages of @slot lands (the bounce buffer), before
  * mig_recv_pc_pages() installs it; a page channel gathers an aligned
  * block that arrives in order and installs it in one call, which maps it
- * 2 MiB on a huge slot. mig_recv_pc_flush() installs a partial block.
+ * 2 MiB on a huge slot. mig_recv_pc_flush() installs a partial block:
+ * the owner of a main channel that gathers calls it at each section
+ * record and command.
  */
 int mig_recv_pc_dest(struct mig_recv_chan *c, uint32_t slot,
 		     const uint64_t *pages, unsigned int n, uint8_t **dst);

@@ -17,7 +17,10 @@
  * 2 MiB folio (KMIG_FEATURE_HUGE_INSTALL), where page by page it would
  * stay in 4 KiB pages for good. The first page that does not continue the
  * block, and any command, installs what was gathered as it is. The main
- * channel never holds a page back: it carries the answers to faults.
+ * channel gathers too once its owner says so (->gathers, the incoming
+ * side): it carries the answers to faults, a huge slot's whole block in
+ * four records, and the owner installs a partial block at the answer's
+ * section footer, so that no page is held back longer than its answer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,11 +46,11 @@ int mig_recv_pc_switch(struct mig_recv_chan *c, bool wait)
 		snprintf(c->err, sizeof(c->err), "POSTCOPY twice");
 		return -EPROTO;
 	}
-	c->bounce = malloc((c->index ? MIG_BLOCK_PAGES :
-			    KMIG_STREAM_MAX_BATCH) * MIG_PAGE);
+	c->bounce = malloc(MIG_BLOCK_PAGES * MIG_PAGE);
 	if (!c->bounce)
 		return -ENOMEM;
 	c->postcopy = true;
+	c->gathers = c->index;
 	if (!wait)
 		return 0;
 	pthread_mutex_lock(&b->lock);
@@ -137,7 +140,7 @@ int mig_recv_pc_dest(struct mig_recv_chan *c, uint32_t slot,
 
 	if (!sl)
 		return -ERANGE;
-	joins = c->index && n <= MIG_BLOCK_PAGES && consecutive(pages, n);
+	joins = c->gathers && n <= MIG_BLOCK_PAGES && consecutive(pages, n);
 	if (joins && c->ngather)
 		joins = sl == c->gslot && pages[0] == c->gfirst + c->ngather &&
 			c->ngather + n <= MIG_BLOCK_PAGES;
