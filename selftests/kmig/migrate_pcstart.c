@@ -54,17 +54,23 @@ FIXTURE_TEARDOWN(pcstart)
 }
 
 /*
- * After 2 s of precopy, `kmig postcopy-start` twice: exits with the
- * first's status times 10 plus the second's.
+ * Once the migration's control socket is up (a loaded bed may take
+ * seconds to start `kmig migrate`), 2 s more of precopy, then `kmig
+ * postcopy-start` twice: exits with the first's status times 10 plus
+ * the second's, or 100 if the socket never came.
  */
 static pid_t ask_later(const char *ctl)
 {
+	struct vmm_client c;
 	char cmd[512];
 	pid_t pid = fork();
 	int first, second;
 
 	if (pid)
 		return pid;
+	if (vmm_client_connect(&c, ctl, 60000))
+		_exit(100);
+	vmm_client_close(&c);
 	sleep(2);
 	snprintf(cmd, sizeof(cmd), "%s postcopy-start --ctl %s 2>>pcstart.log",
 		 proc_bin("kmig"), ctl);

@@ -9,7 +9,8 @@
  * it. Its agent must not report the migration done, the source must not
  * end as if it were: both say the guest is lost there, the source keeps
  * its paused copy (migrated), and `kmig resume --force` runs that copy,
- * the guest as it was at the pause.
+ * the guest as it was at the pause. So too when every page arrived
+ * before the agent looked at its VMM (destination_after_every_page).
  *
  * The source's VMM: its agent holds the guest's memory (the context fd
  * it was given), so postcopy completes without it, and the guest goes
@@ -46,30 +47,41 @@ FIXTURE_TEARDOWN(vmm_killed)
 	EXPECT_EQ(0, pc_cut_stop(&self->cut));
 }
 
+static const struct pc_cut_cfg cfg_held = {
+	.rate_a = "2000", .rate_b = "200",
+};
+
+/*
+ * B's agent looks at its VMM only 5 s after RUN, and the push, at full
+ * speed from RUN on, may bring every page before: the agent must look
+ * once more before it says COMPLETE.
+ */
+static const struct pc_cut_cfg cfg_unwatched = {
+	.rate_a = "2000", .rate_b = "200",
+	.push_now = true, .delay_b = "pc-watch:5000",
+};
+
 /* Right after RUN, the VMM @which (pc_cut_break()) gets SIGKILL. */
 static void kill_vmm_after_run(struct __test_metadata *_metadata,
-			       struct pc_cut *cut, const char *which)
+			       struct pc_cut *cut, const struct pc_cut_cfg *cfg,
+			       const char *which)
 {
-	const struct pc_cut_cfg cfg = { .rate_a = "2000", .rate_b = "200" };
 	pid_t *vmm = !strcmp(which, "vmm_a") ? &cut->vmm_a : &cut->vmm_b;
 
-	pc_cut_start(cut, &cfg);
+	pc_cut_start(cut, cfg);
 	pc_cut_break(cut, which);
 	ASSERT_EQ(128 + SIGKILL, proc_wait_exit(*vmm, PROC_WAIT_MS));
 	*vmm = 0;
 }
 
-TEST_F_TIMEOUT(vmm_killed, destination, TEST_TIMEOUT)
+static void destination_lost(struct __test_metadata *_metadata,
+			     struct pc_cut *cut, const struct pc_cut_cfg *cfg)
 {
-	struct pc_cut *cut = &self->cut;
 	struct vmm_status st;
 	uint64_t counter;
 	pid_t pid;
 
-	REQUIRE_KVM();
-	if (!getenv("KMIG_KO"))
-		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	kill_vmm_after_run(_metadata, cut, "vmm_b");
+	kill_vmm_after_run(_metadata, cut, cfg, "vmm_b");
 
 	/* neither agent calls it done */
 	EXPECT_EQ(1, proc_wait_exit(cut->incoming, 45000))
@@ -96,6 +108,22 @@ TEST_F_TIMEOUT(vmm_killed, destination, TEST_TIMEOUT)
 	EXPECT_STREQ("running", st.state);
 }
 
+TEST_F_TIMEOUT(vmm_killed, destination, TEST_TIMEOUT)
+{
+	REQUIRE_KVM();
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	destination_lost(_metadata, &self->cut, &cfg_held);
+}
+
+TEST_F_TIMEOUT(vmm_killed, destination_after_every_page, TEST_TIMEOUT)
+{
+	REQUIRE_KVM();
+	if (!getenv("KMIG_KO"))
+		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
+	destination_lost(_metadata, &self->cut, &cfg_unwatched);
+}
+
 TEST_F_TIMEOUT(vmm_killed, source, TEST_TIMEOUT)
 {
 	struct pc_cut *cut = &self->cut;
@@ -104,7 +132,7 @@ TEST_F_TIMEOUT(vmm_killed, source, TEST_TIMEOUT)
 	REQUIRE_KVM();
 	if (!getenv("KMIG_KO"))
 		SKIP(return, "KMIG_KO is not set (the test bed sets it)");
-	kill_vmm_after_run(_metadata, cut, "vmm_a");
+	kill_vmm_after_run(_metadata, cut, &cfg_held, "vmm_a");
 
 	EXPECT_EQ(0, proc_wait_exit(cut->migrate, 90000))
 		TH_LOG("%s", file_text("migrate.log"));

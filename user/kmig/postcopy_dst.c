@@ -15,8 +15,9 @@
  * into a REQUEST on the return path. Once every channel ended, every
  * page of the discard list must be present: COMPLETE.
  * From RESUMED on, the watch thread waits for the VMM's end of its
- * control connection: a VMM gone after RUN took the guest with it, and
- * the source hears FAILED (EOWNERDEAD), never COMPLETE.
+ * control connection, and COMPLETE waits for one last look: a VMM gone
+ * after RUN took the guest with it, and the source hears FAILED
+ * (EOWNERDEAD), never COMPLETE.
  *
  * What users see while it runs (postcopy_dst_progress()): the module's
  * installs since the listen, asked for or pushed, the missing pages still
@@ -369,25 +370,33 @@ static int load_counted(struct dst *d)
 }
 
 /*
- * The watch thread: the VMM's control connection closes only when the
- * VMM is gone (the agent holds it until the end), and with it the
- * guest's vCPUs and all it did since RUN. The source keeps the guest as
- * it was at the pause: it must hear that, not COMPLETE.
+ * Whether the VMM is gone, waiting up to @ms for it to go: its control
+ * connection closes only then (the agent holds it until the end), and
+ * with it the guest's vCPUs and all it did since RUN. The source keeps
+ * the guest as it was at the pause: it must hear that, not COMPLETE.
  */
+static bool vmm_gone(struct dst *d, int ms)
+{
+	struct pollfd p = { .fd = d->vm.vmm.fd, .events = POLLRDHUP };
+
+	if (poll(&p, 1, ms) <= 0 ||
+	    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return false;
+	__atomic_store_n(&d->pc->vmm_lost, true, __ATOMIC_RELEASE);
+	/* the source hears it as FAILED (incoming.c: on_fail()) */
+	fail(d, -EOWNERDEAD, "its VMM is gone after RUN, and the guest with it; the source keeps the guest as it was at the pause (kmig resume --force there)");
+	return true;
+}
+
+/* The watch thread: a VMM gone while pages still come. */
 static void *vmm_watch(void *arg)
 {
 	struct dst *d = arg;
-	struct pollfd p = { .fd = d->vm.vmm.fd, .events = POLLRDHUP };
 
-	while (!__atomic_load_n(&d->pc->watch_stop, __ATOMIC_ACQUIRE)) {
-		if (poll(&p, 1, 200) <= 0 ||
-		    !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			continue;
-		__atomic_store_n(&d->pc->vmm_lost, true, __ATOMIC_RELEASE);
-		/* the source hears it as FAILED (incoming.c: on_fail()) */
-		fail(d, -EOWNERDEAD, "its VMM is gone after RUN, and the guest with it; the source keeps the guest as it was at the pause (kmig resume --force there)");
-		break;
-	}
+	kmig_delay_at("pc-watch");	/* a test's late look */
+	while (!__atomic_load_n(&d->pc->watch_stop, __ATOMIC_ACQUIRE) &&
+	       !vmm_gone(d, 200))
+		;
 	return NULL;
 }
 
@@ -551,6 +560,9 @@ int postcopy_dst_finish(struct dst *d)
 				    sl->id);
 	}
 	postcopy_dst_stop(d);
+	/* every page came before the watch thread looked: look once more */
+	if (postcopy_dst_vmm_lost(d) || vmm_gone(d, 0))
+		return -EOWNERDEAD;
 	postcopy_dst_progress(d, &d->job);
 	d->job.pc_running = false;
 	ret = mig_hs_send(&d->out, MIG_HS_COMPLETE, 0, NULL);

@@ -35,78 +35,6 @@
 #include "kmigd.h"
 #include "util.h"
 
-static const char *const state_names[] = {
-	[JOB_RUNNING] = "running",
-	[JOB_COMPLETED] = "completed",
-	[JOB_FAILED] = "failed",
-	[JOB_CANCELLED] = "cancelled",
-	[JOB_UNKNOWN] = "unknown",
-};
-
-const char *kmigd_job_state_name(enum kmigd_job_state s)
-{
-	return state_names[s];
-}
-
-static void path(const struct kmigd_job *j, const char *name, char *buf,
-		 size_t n)
-{
-	snprintf(buf, n, "%s/%s", j->dir, name);
-}
-
-/* A small file of the job's directory, NUL-terminated, or NULL. */
-static char *slurp(const struct kmigd_job *j, const char *name, size_t max)
-{
-	char p[512], *buf;
-	ssize_t len;
-	int fd;
-
-	path(j, name, p, sizeof(p));
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	buf = malloc(max + 1);
-	len = buf ? read(fd, buf, max) : -1;
-	close(fd);
-	if (len < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-static struct json *slurp_json(const struct kmigd_job *j, const char *name)
-{
-	char *text = slurp(j, name, KMIGD_LINE_MAX), why[128];
-	struct json *t;
-
-	if (!text)
-		return NULL;
-	t = json_parse(text, strlen(text), why, sizeof(why));
-	free(text);
-	return t;
-}
-
-static int put_file(const struct kmigd_job *j, const char *name,
-		    const char *text)
-{
-	char p[512], tmp[520];
-	FILE *f;
-
-	path(j, name, p, sizeof(p));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	if (fclose(f) || rename(tmp, p)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
-}
-
 /* Whether the process of @pidfd has exited, reaped or not. */
 static bool pidfd_exited(int pidfd)
 {
@@ -146,89 +74,6 @@ int64_t kmigd_realtime_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
-}
-
-static void write_args(struct jw *w, const struct kmigd_job *j)
-{
-	unsigned int i;
-
-	jw_key(w, "args");
-	jw_array(w);
-	for (i = 0; i < j->argc; i++)
-		jw_str(w, j->argv[i]);
-	jw_end(w, ']');
-}
-
-static void save_record(const struct kmigd_job *j)
-{
-	struct jw w;
-
-	jw_init(&w);
-	jw_object(&w);
-	jw_field_u64(&w, "id", j->id);
-	jw_field_str(&w, "type", j->type);
-	write_args(&w, j);
-	jw_key(&w, "pid");
-	jw_i64(&w, j->pid);
-	jw_field_u64(&w, "starttime", j->starttime);
-	jw_key(&w, "started");
-	jw_i64(&w, j->started_ms);
-	jw_end(&w, '}');
-	if (jw_text(&w) && put_file(j, "job.json", jw_text(&w)))
-		kmigd_log(KMIGD_WARNING, j->id, "cannot write job.json");
-	jw_free(&w);
-}
-
-static void write_end(struct jw *w, const struct kmigd_job *j)
-{
-	jw_field_str(w, "state", kmigd_job_state_name(j->state));
-	jw_key(w, "exit");
-	if (j->exit >= 0)
-		jw_i64(w, j->exit);
-	else
-		jw_null(w);
-	jw_key(w, "signal");
-	jw_i64(w, j->signal);
-	jw_key(w, "ended");
-	if (j->state == JOB_RUNNING)
-		jw_null(w);
-	else
-		jw_i64(w, j->ended_ms);
-	jw_field_str(w, "error", j->error);
-}
-
-static void save_end(const struct kmigd_job *j)
-{
-	struct jw w;
-
-	jw_init(&w);
-	jw_object(&w);
-	write_end(&w, j);
-	jw_end(&w, '}');
-	if (jw_text(&w) && put_file(j, "end.json", jw_text(&w)))
-		kmigd_log(KMIGD_WARNING, j->id, "cannot write end.json");
-	jw_free(&w);
-}
-
-void kmigd_job_write(struct jw *w, const struct kmigd_job *j)
-{
-	jw_object(w);
-	jw_field_u64(w, "id", j->id);
-	jw_field_str(w, "type", j->type);
-	write_args(w, j);
-	jw_key(w, "pid");
-	jw_i64(w, j->pid);
-	jw_key(w, "started");
-	jw_i64(w, j->started_ms);
-	write_end(w, j);
-	jw_key(w, "cancel_requested");
-	jw_bool(w, j->cancel);
-	jw_key(w, "info");
-	if (j->info)
-		jw_value(w, j->info);
-	else
-		jw_null(w);
-	jw_end(w, '}');
 }
 
 static void job_free(struct kmigd_job *j)
@@ -338,7 +183,7 @@ static void child(struct kmigd *d, struct kmigd_job *j, int logfd,
 	for (i = 0; i < j->argc; i++)
 		argv[n++] = j->argv[i];
 	if (has_ctl(j)) {	/* last: it wins over any the client gave */
-		path(j, "ctl", ctl, sizeof(ctl));
+		kmigd_job_path(j, "ctl", ctl, sizeof(ctl));
 		argv[n++] = "--ctl";
 		argv[n++] = ctl;
 	}
@@ -357,7 +202,7 @@ static int spawn(struct kmigd *d, struct kmigd_job *j, char *err, size_t n)
 	if (mkdir(j->dir, 0750) && errno != EEXIST)
 		return kmig_errf(err, n, -errno, "%s: %s", j->dir,
 				 strerror(errno));
-	path(j, "log", p, sizeof(p));
+	kmigd_job_path(j, "log", p, sizeof(p));
 	logfd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (logfd < 0 || nullfd < 0) {
@@ -384,7 +229,7 @@ static int spawn(struct kmigd *d, struct kmigd_job *j, char *err, size_t n)
 		kmig_errf(err, n, ret, "pidfd: %s", strerror(-ret));
 		goto out;
 	}
-	save_record(j);
+	kmigd_job_save_record(j);
 out:
 	if (logfd >= 0)
 		close(logfd);
@@ -467,7 +312,7 @@ static int ctl_request(const struct kmigd_job *j, const char *req,
 	size_t i;
 	int ret;
 
-	path(j, "ctl", p, sizeof(p));
+	kmigd_job_path(j, "ctl", p, sizeof(p));
 	snprintf(line, sizeof(line), "%s\n", req);
 	ret = mig_jobctl_request(p, line, reply, sizeof(reply));
 	if (ret)
@@ -505,7 +350,7 @@ int kmigd_job_cancel(struct kmigd_job *j, char *err, size_t n)
 	if (ret)
 		return ret;
 	j->cancel = true;
-	if (put_file(j, "cancel", ""))
+	if (kmigd_job_put(j, "cancel", ""))
 		kmigd_log(KMIGD_WARNING, j->id, "cannot write its cancel file");
 	kmigd_log(KMIGD_NOTICE, j->id, "cancel asked");
 	return 0;
@@ -520,89 +365,6 @@ int kmigd_job_postcopy_start(struct kmigd_job *j, char *err, size_t n)
 		return kmig_errf(err, n, -EINVAL, "job %u is not a migration's source",
 				 j->id);
 	return ctl_request(j, "postcopy-start", err, n);
-}
-
-/* A newer info.json: read it. Whether it changed. */
-static bool load_info(struct kmigd_job *j)
-{
-	struct json *info;
-	struct stat st;
-	char p[512];
-
-	path(j, "info.json", p, sizeof(p));
-	if (stat(p, &st))
-		return false;
-	if (st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec ==
-	    j->info_mtime_ns && j->info)
-		return false;
-	info = slurp_json(j, "info.json");
-	if (!info || info->type != JSON_OBJECT) {
-		json_free(info);
-		return false;
-	}
-	json_free(j->info);
-	j->info = info;
-	j->info_mtime_ns = st.st_mtim.tv_sec * 1000000000ll +
-			   st.st_mtim.tv_nsec;
-	return true;
-}
-
-/* New whole lines of the job's log, into kmigd's. */
-static void tail_log(struct kmigd_job *j)
-{
-	char p[512], buf[8192], *line, *nl;
-	ssize_t len;
-	int fd;
-
-	path(j, "log", p, sizeof(p));
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	while ((len = pread(fd, buf, sizeof(buf) - 1, j->log_off)) > 0) {
-		buf[len] = '\0';
-		line = buf;
-		while ((nl = memchr(line, '\n', buf + len - line))) {
-			*nl = '\0';
-			kmigd_log(KMIGD_INFO, j->id, "%s", line);
-			line = nl + 1;
-		}
-		if (line == buf) {	/* a line longer than buf: cut it */
-			kmigd_log(KMIGD_INFO, j->id, "%s", buf);
-			line = buf + len;
-		}
-		j->log_off += line - buf;
-		if (len < (ssize_t)sizeof(buf) - 1)
-			break;
-	}
-	close(fd);
-}
-
-/* Why the job ended, from the last line of its log that says something. */
-static void error_from_log(struct kmigd_job *j)
-{
-	char *text = slurp(j, "log", 1 << 20), *end, *last = "";
-
-	if (text) {
-		end = text + strlen(text);
-		while (end > text && (end[-1] == '\n' || end[-1] == ' '))
-			*--end = '\0';
-		last = strrchr(text, '\n') ? strrchr(text, '\n') + 1 : text;
-	}
-	if (j->state == JOB_CANCELLED)
-		snprintf(j->error, sizeof(j->error), "cancelled");
-	else if (j->signal)
-		snprintf(j->error, sizeof(j->error), "ended by %s%s%s",
-			 strsignal(j->signal), *last ? "; its log's last line: " : "",
-			 last);
-	else if (j->exit < 0)
-		snprintf(j->error, sizeof(j->error),
-			 "ended without an exit status (killed while kmigd was away)%s%s",
-			 *last ? "; its log's last line: " : "", last);
-	else if (*last)
-		snprintf(j->error, sizeof(j->error), "%s", last);
-	else
-		snprintf(j->error, sizeof(j->error), "exit status %d", j->exit);
-	free(text);
 }
 
 static void settle(struct kmigd_job *j)
@@ -624,16 +386,7 @@ static void settle(struct kmigd_job *j)
 	if (e && e->type == JSON_STRING && e->str[0])
 		snprintf(j->error, sizeof(j->error), "%s", e->str);
 	else
-		error_from_log(j);
-}
-
-static void read_exit(struct kmigd_job *j)
-{
-	char *text = slurp(j, "exit", 32);
-
-	if (!text || sscanf(text, "%d", &j->exit) != 1)
-		j->exit = -1;
-	free(text);
+		kmigd_job_log_error(j);
 }
 
 void kmigd_job_ended(struct kmigd *d, struct kmigd_job *j)
@@ -646,16 +399,16 @@ void kmigd_job_ended(struct kmigd *d, struct kmigd_job *j)
 		else if (WIFSIGNALED(status))
 			j->signal = WTERMSIG(status);
 	} else {
-		read_exit(j);
+		kmigd_job_read_exit(j);
 	}
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->pidfd, NULL);
 	close(j->pidfd);
 	j->pidfd = -1;
-	load_info(j);
-	tail_log(j);
+	kmigd_job_load_info(j);
+	kmigd_job_tail_log(j);
 	j->ended_ms = kmigd_realtime_ms();
 	settle(j);
-	save_end(j);
+	kmigd_job_save_end(j);
 	kmigd_log(j->state == JOB_COMPLETED ? KMIGD_NOTICE : KMIGD_ERR, j->id,
 		  "%s%s%s", kmigd_job_state_name(j->state),
 		  j->error[0] ? ": " : "", j->error);
@@ -671,9 +424,9 @@ void kmigd_jobs_tick(struct kmigd *d)
 
 		if (j->state != JOB_RUNNING)
 			continue;
-		if (load_info(j))
+		if (kmigd_job_load_info(j))
 			emit(d, "progress", j);
-		tail_log(j);
+		kmigd_job_tail_log(j);
 	}
 }
 
@@ -681,7 +434,7 @@ void kmigd_jobs_tick(struct kmigd *d)
 static struct kmigd_job *adopt(struct kmigd *d, uint32_t id)
 {
 	const char *argv[KMIGD_MAX_ARGS];
-	struct json *rec, *end = NULL;
+	struct json *rec;
 	const struct json *a, *type;
 	struct kmigd_job *j = NULL, probe;
 	unsigned int argc = 0;
@@ -691,7 +444,7 @@ static struct kmigd_job *adopt(struct kmigd *d, uint32_t id)
 	size_t i;
 
 	snprintf(probe.dir, sizeof(probe.dir), "%s/jobs/%u", d->state_dir, id);
-	rec = slurp_json(&probe, "job.json");
+	rec = kmigd_job_read_json(&probe, "job.json");
 	type = json_get(rec, "type");
 	a = json_get(rec, "args");
 	if (!type || type->type != JSON_STRING || !kmigd_job_cmd(type->str) ||
@@ -709,35 +462,18 @@ static struct kmigd_job *adopt(struct kmigd *d, uint32_t id)
 		j->starttime = v;
 	if (!json_int(json_get(rec, "started"), 0, INT64_MAX, &v))
 		j->started_ms = v;
-	path(j, "cancel", p, sizeof(p));
+	kmigd_job_path(j, "cancel", p, sizeof(p));
 	j->cancel = !access(p, F_OK);
-	load_info(j);
-	end = slurp_json(j, "end.json");
-	if (end) {
-		const struct json *s = json_get(end, "state"), *e;
-
-		for (i = JOB_COMPLETED; s && s->type == JSON_STRING &&
-		     i < sizeof(state_names) / sizeof(state_names[0]); i++)
-			if (!strcmp(state_names[i], s->str))
-				j->state = i;
-		if (j->state == JOB_RUNNING)
-			j->state = JOB_UNKNOWN;
-		if (!json_int(json_get(end, "exit"), 0, 255, &v))
-			j->exit = v;
-		if (!json_int(json_get(end, "ended"), 0, INT64_MAX, &v))
-			j->ended_ms = v;
-		e = json_get(end, "error");
-		if (e && e->type == JSON_STRING)
-			snprintf(j->error, sizeof(j->error), "%s", e->str);
+	kmigd_job_load_info(j);
+	if (kmigd_job_read_end(j))
 		goto out;
-	}
 	if (j->pid && j->starttime && proc_starttime(j->pid) == j->starttime)
 		j->pidfd = pidfd_open(j->pid, 0);
 	/* one that has exited and waits for its reaper (a zombie) has
 	 * ended: its pidfd reads ready */
 	if (j->pidfd >= 0 && !pidfd_exited(j->pidfd) &&
 	    !kmigd_watch_add(d, j->pidfd, EPOLLIN, &j->watch)) {
-		path(j, "log", p, sizeof(p));
+		kmigd_job_path(j, "log", p, sizeof(p));
 		j->log_off = stat(p, &st) ? 0 : st.st_size;
 		kmigd_log(KMIGD_NOTICE, id, "adopted: kmig %s (pid %d) still runs",
 			  j->type, j->pid);
@@ -747,15 +483,14 @@ static struct kmigd_job *adopt(struct kmigd *d, uint32_t id)
 	if (j->pidfd >= 0)
 		close(j->pidfd);
 	j->pidfd = -1;
-	read_exit(j);
+	kmigd_job_read_exit(j);
 	j->ended_ms = kmigd_realtime_ms();
 	settle(j);
-	save_end(j);
+	kmigd_job_save_end(j);
 	kmigd_log(KMIGD_NOTICE, id, "ended while kmigd was away: %s",
 		  kmigd_job_state_name(j->state));
 out:
 	json_free(rec);
-	json_free(end);
 	return j;
 }
 

@@ -108,8 +108,22 @@ int kmigd_job_postcopy_start(struct kmigd_job *j, char *err, size_t n);
 void kmigd_job_ended(struct kmigd *d, struct kmigd_job *j);
 /* Every 250 ms: new job info and log lines. */
 void kmigd_jobs_tick(struct kmigd *d);
-void kmigd_job_write(struct jw *w, const struct kmigd_job *j);
+
+/* record.c: the job's directory */
 const char *kmigd_job_state_name(enum kmigd_job_state s);
+void kmigd_job_path(const struct kmigd_job *j, const char *name, char *buf,
+		    size_t n);
+struct json *kmigd_job_read_json(const struct kmigd_job *j, const char *name);
+int kmigd_job_put(const struct kmigd_job *j, const char *name,
+		  const char *text);
+void kmigd_job_save_record(const struct kmigd_job *j);
+void kmigd_job_save_end(const struct kmigd_job *j);
+bool kmigd_job_read_end(struct kmigd_job *j);
+void kmigd_job_write(struct jw *w, const struct kmigd_job *j);
+bool kmigd_job_load_info(struct kmigd_job *j);
+void kmigd_job_tail_log(struct kmigd_job *j);
+void kmigd_job_log_error(struct kmigd_job *j);
+void kmigd_job_read_exit(struct kmigd_job *j);
 
 /* conn.c */
 struct kmigd_conn;

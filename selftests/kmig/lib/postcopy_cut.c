@@ -152,11 +152,14 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		return ret;
 	/* the destination's agent stops once RESUMED is out */
 	setenv("KMIG_STOP_AT", "postcopy", 1);
+	if (cfg->delay_b)
+		setenv("KMIG_DELAY_AT", cfg->delay_b, 1);
 	c->incoming = proc_spawnf("kmig-b", "incoming.log",
 				  "%s incoming --vmm %s --listen %s --timeout 60 --io-timeout 5 %s",
 				  proc_bin("kmig"), c->sock_b, PC_CUT_ADDR,
 				  cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_STOP_AT");
+	unsetenv("KMIG_DELAY_AT");
 	usleep(500 * 1000);
 	/* idle: the source stops after its first pass (hold_first_pass()) */
 	if (cfg->idle_missing) {
@@ -171,12 +174,15 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	 * on a kernel of any speed. Idle: no push at all, though that
 	 * guest's agent goes on and has its stale counters' page answered.
 	 */
-	setenv("KMIG_PUSH_AFTER_FAULT", cfg->idle_missing ? "never" : "1", 1);
+	if (!cfg->push_now)
+		setenv("KMIG_PUSH_AFTER_FAULT",
+		       cfg->idle_missing ? "never" : "1", 1);
 	c->migrate = proc_spawnf("kmig-a", "migrate.log",
-				 "%s migrate --vmm %s --to %s --timeout 60 --io-timeout 5 --channels 2 %s %s --postcopy --postcopy-bandwidth 1 %s",
+				 "%s migrate --vmm %s --to %s --timeout 60 --io-timeout 5 --channels 2 %s %s --postcopy %s %s",
 				 proc_bin("kmig"), c->sock_a, PC_CUT_ADDR,
 				 cfg->bandwidth ? "--bandwidth" : "",
 				 cfg->bandwidth ? cfg->bandwidth : "",
+				 cfg->push_now ? "" : "--postcopy-bandwidth 1",
 				 cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_PUSH_AFTER_FAULT");
 	unsetenv("KMIG_STOP_AT");

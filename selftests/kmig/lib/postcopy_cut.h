@@ -51,6 +51,13 @@ struct pc_cut_cfg {
 	 * throughout (KMIG_PUSH_AFTER_FAULT=never): only faults are served.
 	 */
 	unsigned int idle_missing;
+	/*
+	 * The push starts at RUN, with no cap (not held until the first
+	 * fault, nor at 1 MiB/s): every page may arrive before B's agent
+	 * looks at its VMM again.
+	 */
+	bool push_now;
+	const char *delay_b;		/* B's agent's KMIG_DELAY_AT, or NULL */
 };
 
 /*
