@@ -31,7 +31,9 @@
  *
  * The same with a prefetch window: answers carry pages nobody asked for.
  *
- * The same on huge slots (both VMMs --huge, KMIG_SLOT_HUGE).
+ * The same on huge slots (both VMMs --huge, KMIG_SLOT_HUGE), where
+ * blocks also come back whole (postcopy_blocks_whole: the source discards,
+ * pushes and answers a huge slot in whole 2 MiB blocks).
  *
  * The same with the two races of RUN against the listening side made to
  * happen (KMIG_DELAY_AT): every page arrived before the destination
@@ -363,14 +365,20 @@ static void live(struct __test_metadata *_metadata,
 	       (unsigned long long)json_u64(r.in_out, "postcopy_faults"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p50_us"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_fault_latency_p99_us"));
-	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed",
+	TH_LOG("%u channel(s): total %llu ms, run after %llu ms, %llu discarded, %llu stale, %llu requests, %llu pushed, %llu blocks whole",
 	       channels,
 	       (unsigned long long)json_u64(r.mig_out, "time_elapsed"),
 	       (unsigned long long)json_u64(r.in_out, "downtime"),
 	       (unsigned long long)json_u64(r.mig_out, "postcopy_discarded"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_stale"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_requests"),
-	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"));
+	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"),
+	       (unsigned long long)json_u64(r.in_out, "postcopy_blocks_whole"));
+	/* a huge slot's blocks come back whole: 2 MiB folios */
+	if (self->huge) {
+		EXPECT_LT(0, json_u64(r.in_out, "postcopy_blocks_whole"))
+			TH_LOG("%s", r.in_out);
+	}
 	agents_free(&r);
 
 	/* The source stays paused for good; the guest goes on there. */
@@ -457,7 +465,8 @@ TEST_F_TIMEOUT(prefetch, sends_unrequested_pages_byte_exact, TEST_TIMEOUT)
 
 /*
  * Huge slots (KMIG_SLOT_HUGE, kmig-vmm --huge) on both sides: 2 MiB
- * folios where precopy's pages land, single pages where postcopy's do;
+ * folios where precopy's pages land; postcopy's blocks are discarded,
+ * pushed and answered whole, and some are installed whole (2 MiB again);
  * memory ends byte-exact all the same.
  */
 FIXTURE(huge) {

@@ -110,6 +110,10 @@ static int main_section(void *opaque, const struct kmig_section *s)
 	struct mig_device *dev;
 	int ret;
 
+	/* postcopy: the block an answer brought, if it is not complete */
+	ret = c->postcopy ? mig_recv_pc_flush(c) : 0;
+	if (ret)
+		return ret;
 	d->in_vmm_dev = s->kind == KMIG_SEC_DEVICE && mig_vmm_device(s->name);
 	if (s->kind == KMIG_SEC_VCPU || d->in_vmm_dev) {
 		if (!d->switchover) {
@@ -221,7 +225,10 @@ static int main_cmd(void *opaque, const struct kmig_scmd *cmd)
 {
 	struct mig_recv_chan *c = opaque;
 	struct dst *d = c->opaque;
+	int ret = c->postcopy ? mig_recv_pc_flush(c) : 0;
 
+	if (ret)
+		return ret;
 	switch (cmd->id) {
 	case KMIG_SCMD_CHANNELS:
 		if (cmd->channels.count != d->recv.nchan - 1 ||

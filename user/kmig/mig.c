@@ -331,9 +331,17 @@ int mig_vm_attach(struct mig_vm *vm, const char *path, int prot,
 		s->gpa = cs[i].gpa;
 		s->size = cs[i].size;
 		s->npages = cs[i].size / MIG_PAGE;
+		s->huge = cs[i].huge;
 		vm->mem_size += s->size;
 		if (!s->size || s->size % MIG_PAGE || s->id >= KMIG_MAX_SLOTS) {
 			snprintf(err, n, "slot %u: bad slot from the VMM", s->id);
+			ret = -EINVAL;
+			break;
+		}
+		if (s->huge && (s->gpa | s->size) % KMIG_HUGE_SIZE) {
+			snprintf(err, n, "slot %u: huge, but not in whole 2 MiB pages (gpa 0x%llx, size 0x%llx)",
+				 s->id, (unsigned long long)s->gpa,
+				 (unsigned long long)s->size);
 			ret = -EINVAL;
 			break;
 		}

@@ -132,6 +132,8 @@ struct mig_job {
 	bool postcopy;
 	uint64_t pc_discarded;		/* pages in the discard list */
 	uint64_t pc_stale;		/* destination: fetched before RUN */
+	uint64_t pc_blocks;		/* destination: 2 MiB blocks installed
+					 * whole, in one call */
 	uint64_t pc_requests;		/* page requests (faults, stale) */
 	uint64_t pc_requests_run;	/* destination: of them before RUN */
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */

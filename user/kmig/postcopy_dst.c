@@ -77,6 +77,7 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 {
 	struct pc_dst *pc;
 	unsigned int i;
+	int ret;
 
 	if (d->switchover || d->pc) {
 		snprintf(c->err, sizeof(c->err), "POSTCOPY after %s",
@@ -108,7 +109,10 @@ int postcopy_dst_start(struct dst *d, struct mig_recv_chan *c)
 	d->switchover = true;
 	d->switchover_ns = pc->start_ns;
 	d->job.postcopy = true;
-	return mig_recv_pc_switch(c, false);
+	ret = mig_recv_pc_switch(c, false);
+	/* an answer's block, gathered, goes in whole at its section footer */
+	c->gathers = !ret;
+	return ret;
 }
 
 int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
@@ -523,6 +527,7 @@ void postcopy_dst_progress(struct dst *d, struct mig_job *j)
 	j->pc_pushed = st.installed_background -
 		       pc->at_listen.installed_background;
 	j->pc_remaining = missing_left(d);
+	j->pc_blocks = __atomic_load_n(&d->recv.pc_blocks, __ATOMIC_RELAXED);
 	channel_bytes(d, &urgent, &background);
 	j->pc_urgent_bytes = urgent - pc->urgent_at_listen;
 	j->pc_background_bytes = background - pc->background_at_listen;

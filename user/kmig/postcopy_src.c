@@ -17,6 +17,12 @@
  * After RESUMED, each answer also carries up to --postcopy-prefetch
  * pages that follow the last page asked for (prefetch()).
  *
+ * A huge slot (KMIG_SLOT_HUGE) goes in whole 2 MiB blocks, so that the
+ * destination can install each in one call, as one folio: its discard
+ * list is widened to whole blocks (widen_to_blocks()), the push takes a
+ * block per chunk (mig_slot_chunk()), and a request is answered with its
+ * whole block (answer_blocks()).
+ *
  * For tests, $KMIG_PUSH_AFTER_FAULT=1 holds the push until the guest has
  * faulted at the destination, =never until --timeout passes (an idle
  * link with pages missing: faults are still answered) (push_after_fault()).
@@ -71,6 +77,7 @@ struct pc_src {
 	__u64 answer_us[MIG_LAT_BUCKETS];		/* to their answer sent */
 	uint64_t *sent[MIG_MAX_SLOTS];	/* pages sent on the urgent path */
 	uint8_t page[ANSWER_MAX][MIG_PAGE];
+	uint8_t *block;			/* a huge slot's answer: a block */
 };
 
 bool postcopy_due(struct precopy_src *s)
@@ -158,7 +165,8 @@ static bool test_bit64(const uint64_t *map, uint64_t p)
 static bool pushed_chunk(const struct precopy_src *s, unsigned int slot,
 			 uint64_t p)
 {
-	uint64_t c = s->senders.first_chunk[slot] + p / MIG_CHUNK_PAGES;
+	uint64_t c = s->senders.first_chunk[slot] +
+		     p / mig_slot_chunk(&s->vm.slots[slot]);
 
 	return __atomic_load_n(&s->senders.taken[c / 64], __ATOMIC_RELAXED) &
 	       (1ull << (c % 64));
@@ -191,8 +199,59 @@ static unsigned int prefetch(struct precopy_src *s, unsigned int slot,
 }
 
 /*
- * Requested pages @v[0..@n), all of one slot, now, on the urgent path, in
- * one RAM_PAGES record (its list ascending, each page once: a page two
+ * The whole aligned block of each requested page of @pages[0..@n) (of
+ * the @slot-th slot, a huge one, ascending), block after block, in
+ * records of pages in order: the destination installs it in one call, as
+ * one 2 MiB folio. The block's other pages are in the discard list too
+ * (widen_to_blocks()); one the destination has already is left as it is
+ * there. Each block is read from the paused guest into ->block and
+ * flushed before the next is read. The push goes on after the last.
+ */
+static int answer_blocks(struct precopy_src *s, unsigned int slot,
+			 const uint64_t *pages, unsigned int n)
+{
+	const struct mig_slot *sl = &s->vm.slots[slot];
+	struct kmig_enc *e = &s->ch[0].enc;
+	uint64_t b, last = UINT64_MAX, list[KMIG_STREAM_MAX_BATCH];
+	const void *data[KMIG_STREAM_MAX_BATCH];
+	unsigned int i, j, k;
+	int ret = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		b = pages[i] - pages[i] % MIG_BLOCK_PAGES;
+		if (b == last)
+			continue;
+		last = b;
+		ret = kmig_ctx_read(s->vm.ctx_fd, sl->id, b * MIG_PAGE,
+				    s->pc->block, MIG_BLOCK_PAGES * MIG_PAGE);
+		if (ret)
+			return fail(s, ret, "cannot read pages %llu..%llu of slot %u: %s",
+				    (unsigned long long)b,
+				    (unsigned long long)b + MIG_BLOCK_PAGES - 1,
+				    sl->id, strerror(-ret));
+		for (j = 0; j < MIG_BLOCK_PAGES && !ret;
+		     j += KMIG_STREAM_MAX_BATCH) {
+			for (k = 0; k < KMIG_STREAM_MAX_BATCH; k++) {
+				list[k] = b + j + k;
+				data[k] = s->pc->block + (size_t)(j + k) * MIG_PAGE;
+				s->pc->sent[slot][list[k] / 64] |=
+					1ull << (list[k] % 64);
+			}
+			ret = kmig_enc_pages(e, sl->id, list, k, data);
+		}
+		if (!ret)
+			ret = kmig_enc_flush(e);
+	}
+	if (!ret)
+		mig_senders_seek(&s->senders, slot,
+				 last + MIG_BLOCK_PAGES < sl->npages ?
+				 last + MIG_BLOCK_PAGES : last);
+	return ret;
+}
+
+/*
+ * Requested pages @v[0..@n), all of one slot, now, on the urgent path (on
+ * a huge slot their blocks: answer_blocks()), else in one RAM_PAGES record (its list ascending, each page once: a page two
  * vCPUs faulted on may be asked for twice), with the prefetch window
  * after the last; the push goes on from the last requested.
  */
@@ -207,6 +266,7 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 	const void *data[ANSWER_MAX];
 	struct kmig_enc *e = &s->ch[0].enc;
 	unsigned int i, k, asked, idx = mig_vm_slot_index(&s->vm, slot);
+	bool huge = s->vm.slots[idx].huge;
 	int ret;
 
 	qsort(v, n, sizeof(*v), by_value);
@@ -216,6 +276,8 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 	asked = k;
 	for (i = 0; i < asked; i++)
 		pages[i] = v[i] & 0xffffffffu;
+	if (huge)
+		goto send;
 	n = prefetch(s, idx, pages[asked - 1], pages, asked);
 	__atomic_fetch_add(&s->pc->prefetched, n - asked, __ATOMIC_RELAXED);
 	for (i = 0; i < n; i++) {
@@ -229,9 +291,12 @@ static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 				    strerror(-ret));
 	}
 	mig_senders_seek(&s->senders, idx, pages[asked - 1]);
+send:
 	precopy_main_begin(s);
 	ret = kmig_enc_section(e, &sec);
-	if (!ret)
+	if (!ret && huge)
+		ret = answer_blocks(s, idx, pages, asked);
+	else if (!ret)
 		ret = kmig_enc_pages(e, slot, pages, n, data);
 	sec.type = KMIG_REC_SECTION_FOOTER;
 	if (!ret)
@@ -296,6 +361,40 @@ static void *urgent(void *arg)
 	}
 	pthread_mutex_unlock(&pc->lock);
 	return NULL;
+}
+
+/*
+ * A huge slot's discard list in whole blocks: a block with any page dirty
+ * at the pause goes whole, so that it can come back as one 2 MiB folio
+ * (the destination discards its stale pages and the clean ones with
+ * them). The guest is paused: the push and the answers send the clean
+ * pages as they were sent before, and nothing is lost. Returns the pages
+ * added.
+ */
+static uint64_t widen_to_blocks(struct precopy_src *s)
+{
+	const unsigned int words = MIG_BLOCK_PAGES / 64;
+	uint64_t w, added = 0, any;
+	unsigned int i, k;
+
+	for (i = 0; i < s->vm.nslots; i++) {
+		const struct mig_slot *sl = &s->vm.slots[i];
+
+		if (!sl->huge)
+			continue;
+		/* whole blocks: mig_vm_attach() checked the size */
+		for (w = 0; w < kmig_bitmap_words(sl->npages); w += words) {
+			for (any = 0, k = 0; k < words; k++)
+				any |= sl->bitmap[w + k];
+			if (!any)
+				continue;
+			for (k = 0; k < words; k++) {
+				added += 64 - __builtin_popcountll(sl->bitmap[w + k]);
+				sl->bitmap[w + k] = ~0ull;
+			}
+		}
+	}
+	return added;
 }
 
 /* Runs of the final harvest's pages as RAM_DISCARD records. */
@@ -506,6 +605,11 @@ static int pc_init(struct precopy_src *s)
 		pc->sent[i] = calloc(kmig_bitmap_words(s->vm.slots[i].npages), 8);
 		if (!pc->sent[i])
 			return fail(s, -ENOMEM, "out of memory");
+		if (s->vm.slots[i].huge && !pc->block) {
+			pc->block = malloc(MIG_BLOCK_PAGES * MIG_PAGE);
+			if (!pc->block)
+				return fail(s, -ENOMEM, "out of memory");
+		}
 	}
 	s->job.postcopy = true;
 	if (mig_senders_seekable(&s->senders))
@@ -565,7 +669,7 @@ void postcopy_progress(struct precopy_src *s)
 
 int postcopy_run(struct precopy_src *s)
 {
-	uint64_t dirty = 0, value;
+	uint64_t dirty = 0, value, widened = 0;
 	bool hold = push_after_fault();
 	uint8_t *vbuf = NULL;
 	size_t vlen = 0;
@@ -573,6 +677,8 @@ int postcopy_run(struct precopy_src *s)
 
 	s->round++;
 	ret = precopy_pause(s, &dirty, &vbuf, &vlen);
+	if (!ret)
+		widened = widen_to_blocks(s);
 	if (!ret)
 		ret = precopy_mark_gone(s);
 	/* a test's fault after the switch, before anything of it is sent */
@@ -612,8 +718,9 @@ int postcopy_run(struct precopy_src *s)
 	postcopy_progress(s);
 	s->job.pc_running = false;
 	if (getenv("KMIG_DEBUG"))
-		fprintf(stderr, "postcopy: %llu pages discarded, %llu requests (%llu faults), %llu answered\n",
+		fprintf(stderr, "postcopy: %llu pages discarded (%llu to make whole blocks), %llu requests (%llu faults), %llu answered\n",
 			(unsigned long long)s->job.pc_discarded,
+			(unsigned long long)widened,
 			(unsigned long long)s->pc->requests,
 			(unsigned long long)s->pc->faults,
 			(unsigned long long)s->pc->answered);
@@ -655,6 +762,7 @@ void postcopy_free(struct precopy_src *s)
 	pthread_mutex_destroy(&pc->lock);
 	for (i = 0; i < MIG_MAX_SLOTS; i++)
 		free(pc->sent[i]);
+	free(pc->block);
 	free(pc->q);
 	free(pc);
 	s->pc = NULL;

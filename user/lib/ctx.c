@@ -116,15 +116,26 @@ int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
 	return (size_t)r == len ? 0 : -EIO;
 }
 
-int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
-		     const void *buf, unsigned int n)
+int kmig_ctx_install_n(int fd, uint32_t slot, const uint64_t *pages,
+		       const void *buf, unsigned int n,
+		       unsigned int *installed)
 {
 	struct kmig_install in = {
 		.slot = slot, .flags = buf ? 0 : KMIG_INSTALL_ZERO,
 		.pages = (uintptr_t)pages, .buf = (uintptr_t)buf, .count = n,
 	};
+	int ret = ioctl(fd, KMIG_INSTALL, &in) ? -errno : 0;
 
-	return ioctl(fd, KMIG_INSTALL, &in) ? -errno : 0;
+	*installed = in.installed;
+	return ret;
+}
+
+int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
+		     const void *buf, unsigned int n)
+{
+	unsigned int installed;
+
+	return kmig_ctx_install_n(fd, slot, pages, buf, n, &installed);
 }
 
 static int set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n,

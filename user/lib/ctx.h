@@ -56,6 +56,10 @@ int kmig_ctx_write_pages(int fd, uint32_t slot, uint64_t first,
  */
 int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
 		     const void *buf, unsigned int n);
+/* ... and the number of pages it gave memory in *@installed. */
+int kmig_ctx_install_n(int fd, uint32_t slot, const uint64_t *pages,
+		       const void *buf, unsigned int n,
+		       unsigned int *installed);
 /* Pages @first .. @first + @n - 1 of slot @slot into missing mode (the
  * slot must be unmapped everywhere: -EBUSY). */
 int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n);

@@ -31,12 +31,16 @@
 #define MIG_URGENT_SECTION	3001u	/* postcopy: requested pages */
 /* Pages per unit of work a sender takes from the round's cursor. */
 #define MIG_CHUNK_PAGES		256u
+/* A huge slot's block: one 2 MiB folio (KMIG_HUGE_SIZE), aligned. */
+#define MIG_BLOCK_PAGES		512u
 /* Default --io-timeout. */
 #define MIG_IO_TIMEOUT_S	30
 
 struct mig_slot {
 	uint32_t id;
 	uint64_t gpa, size, npages;
+	bool huge;			/* KMIG_SLOT_HUGE: in aligned blocks of
+					 * MIG_BLOCK_PAGES (2 MiB folios) */
 	uint8_t *map;			/* source: the slot, read only */
 	uint64_t *bitmap;		/* source: this round's pages */
 	uint64_t *present;		/* source, round 0: pages with memory */
@@ -46,6 +50,15 @@ struct mig_slot {
 	 * before) discarded */
 	uint64_t *discard;
 };
+
+/*
+ * Pages per sender's chunk of @sl: on a huge slot a whole block, so that
+ * one channel carries it, in order (postcopy installs it in one call).
+ */
+static inline uint64_t mig_slot_chunk(const struct mig_slot *sl)
+{
+	return sl->huge ? MIG_BLOCK_PAGES : MIG_CHUNK_PAGES;
+}
 
 /*
  * A VM's memory: its context's fd (ctx.h) and its slots, mapped. With

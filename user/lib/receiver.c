@@ -229,7 +229,12 @@ int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		return -ERANGE;	/* the decoder checked it already */
 	count_pages(&c->pages, 1);
 	if (c->postcopy) {
-		memcpy(c->bounce, data, MIG_PAGE);
+		uint8_t *dst;
+		int ret = mig_recv_pc_dest(c, slot, &page, 1, &dst);
+
+		if (ret)
+			return ret;
+		memcpy(dst, data, MIG_PAGE);
 		return mig_recv_pc_pages(c, slot, &page, 1);
 	}
 	__atomic_fetch_or(&sl->written[page / 64], 1ull << (page % 64),
@@ -283,9 +288,12 @@ int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
 	int ret;
 
 	if (c->postcopy) {
-		for (i = 0; i < n; i++)
-			dst[i] = c->bounce + i * MIG_PAGE;
-		return 0;
+		uint8_t *b;
+
+		ret = mig_recv_pc_dest(c, slot, pages, n, &b);
+		for (i = 0; i < n && !ret; i++)
+			dst[i] = b + i * MIG_PAGE;
+		return ret;
 	}
 	if (!sl || !sl->map)
 		return -ERANGE;	/* the decoder checked it already */
@@ -353,6 +361,12 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 	struct mig_recv_chan *c = opaque;
 	int ret;
 
+	if (c->postcopy) {
+		/* the stream paused here: a partial block goes in as it is */
+		ret = mig_recv_pc_flush(c);
+		if (ret)
+			return ret;
+	}
 	if (cmd->id == KMIG_SCMD_PING)
 		return 0;
 	if (cmd->id == KMIG_SCMD_POSTCOPY)
@@ -430,6 +444,8 @@ static void *page_chan_thread(void *arg)
 	struct mig_recv_chan *c = arg;
 
 	c->ret = kmig_dec_run(&c->dec);
+	if (!c->ret && c->postcopy)
+		c->ret = mig_recv_pc_flush(c);
 	/* The cause first: the channels waiting for this one fail next. */
 	if (c->ret)
 		mig_link_fail(c->r->link, c->ret, "page channel %u: %s%s%s",

@@ -75,8 +75,19 @@ struct mig_recv_chan {
 	uint64_t torn[KMIG_STREAM_MAX_BATCH];
 	unsigned int ntorn;
 	bool postcopy;			/* POSTCOPY came: install, never overwrite */
+	bool gathers;			/* postcopy: gathers blocks (below); the
+					 * main channel when its owner says */
 	uint8_t *bounce;		/* postcopy: a batch lands here */
 	uint64_t ipages[KMIG_STREAM_MAX_BATCH];	/* to install */
+	/*
+	 * Postcopy, a page channel: the first @ngather pages of an aligned
+	 * 2 MiB block of @gslot from @gfirst, gathered in @bounce to be
+	 * installed at once; @gpend of the batch being read continue them.
+	 */
+	struct mig_slot *gslot;
+	uint64_t gfirst;
+	unsigned int ngather, gpend;
+	uint64_t gpages[MIG_BLOCK_PAGES];
 	uint64_t pages, zero;		/* atomic: the barrier reads them */
 	int ret;
 	char err[384];
@@ -98,6 +109,7 @@ struct mig_recv {
 	 */
 	unsigned int pc_switched;
 	bool pc_ready;
+	uint64_t pc_blocks;		/* atomic: blocks installed whole */
 	/* Postcopy blocktime, set (atomic) before faults are read: every
 	 * install after RUN is told to it (blocktime.h). */
 	struct mig_blocktime *bt;
@@ -157,6 +169,17 @@ int mig_recv_pc_switch(struct mig_recv_chan *c, bool wait);
 int mig_recv_pc_wait_switched(struct mig_recv *r);
 /* Every page owed is in missing mode (stale ones discarded): go on. */
 void mig_recv_pc_ready(struct mig_recv *r);
+/*
+ * Where a batch of @n pages of @slot lands (the bounce buffer), before
+ * mig_recv_pc_pages() installs it; a page channel gathers an aligned
+ * block that arrives in order and installs it in one call, which maps it
+ * 2 MiB on a huge slot. mig_recv_pc_flush() installs a partial block:
+ * the owner of a main channel that gathers calls it at each section
+ * record and command.
+ */
+int mig_recv_pc_dest(struct mig_recv_chan *c, uint32_t slot,
+		     const uint64_t *pages, unsigned int n, uint8_t **dst);
+int mig_recv_pc_flush(struct mig_recv_chan *c);
 int mig_recv_pc_pages(struct mig_recv_chan *c, uint32_t slot,
 		      const uint64_t *pages, unsigned int n);
 int mig_recv_pc_zero(struct mig_recv_chan *c, uint32_t slot, uint64_t page,

@@ -9,6 +9,10 @@
  *
  * Nothing is copied: each page's CRC is taken where it is, and the kernel
  * copies the page from there into the socket when the encoder flushes.
+ * A huge slot's chunk is a whole 2 MiB block, its records in page order
+ * (a run of zero pages goes out before the page after it), so that a
+ * postcopy destination can install it whole (receiver_pc.c).
+ *
  * The guest keeps writing its memory meanwhile: a page it writes in
  * between goes out torn, not matching its CRC. The destination keeps it
  * aside, and the dirty log sends the page again in the next round, since
@@ -112,20 +116,30 @@ struct zero_run {
 	uint64_t first, count;
 };
 
+/* The zero run so far, if any, as one record. */
+static int zero_run_end(struct mig_chan *s, const struct mig_slot *sl,
+			struct zero_run *z, uint64_t *bytes)
+{
+	uint64_t count = z->count;
+
+	if (!count)
+		return 0;
+	*bytes += ZERO_REC_BYTES;
+	z->count = 0;
+	return kmig_enc_zero(&s->enc, sl->id, z->first, count);
+}
+
 static int zero_page(struct mig_chan *s, const struct mig_slot *sl,
 		     struct zero_run *z, uint64_t p, uint64_t *bytes)
 {
-	int ret = 0;
+	int ret;
 
 	__atomic_fetch_add(&s->zero, 1, __ATOMIC_RELAXED);
 	if (z->count && z->first + z->count == p) {
 		z->count++;
 		return 0;
 	}
-	if (z->count) {
-		ret = kmig_enc_zero(&s->enc, sl->id, z->first, z->count);
-		*bytes += ZERO_REC_BYTES;
-	}
+	ret = zero_run_end(s, sl, z, bytes);
 	z->first = p;
 	z->count = 1;
 	return ret;
@@ -134,7 +148,8 @@ static int zero_page(struct mig_chan *s, const struct mig_slot *sl,
 /*
  * The pages of one chunk in this round's bitmap: those without memory as
  * zero pages straight away, the others read where they are, zero pages
- * among them as zero records, the rest in batches.
+ * among them as zero records, the rest in batches; on a huge slot in page
+ * order (each kind's pending records before a page of the other kind).
  */
 static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 		      uint64_t first, uint64_t end)
@@ -148,17 +163,22 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 		if (!bit(sl->bitmap, p))
 			continue;
 		data = sl->map + p * MIG_PAGE;
-		if (!has_memory(sl, p) || kmig_page_is_zero(data))
-			ret = zero_page(s, sl, &z, p, &bytes);
-		else
-			ret = batch_page(s, sl, p, data, &bytes);
+		if (!has_memory(sl, p) || kmig_page_is_zero(data)) {
+			if (sl->huge)
+				ret = send_batch(s, &bytes);
+			if (!ret)
+				ret = zero_page(s, sl, &z, p, &bytes);
+		} else {
+			if (sl->huge)
+				ret = zero_run_end(s, sl, &z, &bytes);
+			if (!ret)
+				ret = batch_page(s, sl, p, data, &bytes);
+		}
 	}
 	if (!ret)
 		ret = send_batch(s, &bytes);
-	if (!ret && z.count) {
-		ret = kmig_enc_zero(&s->enc, sl->id, z.first, z.count);
-		bytes += ZERO_REC_BYTES;
-	}
+	if (!ret)
+		ret = zero_run_end(s, sl, &z, &bytes);
 	__atomic_fetch_add(&s->bytes, bytes, __ATOMIC_RELAXED);
 	if (ret) {
 		s->nb = 0;
@@ -224,8 +244,8 @@ static bool next_chunk(struct mig_senders *p, const struct mig_slot **sl,
 	for (i = 0; c >= p->first_chunk[i + 1]; i++)
 		;
 	*sl = &p->vm->slots[i];
-	*first = (c - p->first_chunk[i]) * MIG_CHUNK_PAGES;
-	*end = *first + MIG_CHUNK_PAGES;
+	*first = (c - p->first_chunk[i]) * mig_slot_chunk(*sl);
+	*end = *first + mig_slot_chunk(*sl);
 	if (*end > (*sl)->npages)
 		*end = (*sl)->npages;
 	return true;
@@ -391,8 +411,8 @@ void mig_senders_rewind(struct mig_senders *p)
 	p->first_chunk[0] = 0;
 	for (i = 0; i < vm->nslots; i++)
 		p->first_chunk[i + 1] = p->first_chunk[i] +
-			(vm->slots[i].npages + MIG_CHUNK_PAGES - 1) /
-			MIG_CHUNK_PAGES;
+			(vm->slots[i].npages + mig_slot_chunk(&vm->slots[i]) -
+			 1) / mig_slot_chunk(&vm->slots[i]);
 	p->nchunks = p->first_chunk[vm->nslots];
 	__atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
 	if (p->taken)
@@ -409,7 +429,8 @@ int mig_senders_seekable(struct mig_senders *p)
 void mig_senders_seek(struct mig_senders *p, unsigned int slot, uint64_t page)
 {
 	__atomic_store_n(&p->next, p->first_chunk[slot] +
-			 page / MIG_CHUNK_PAGES, __ATOMIC_RELAXED);
+			 page / mig_slot_chunk(&p->vm->slots[slot]),
+			 __ATOMIC_RELAXED);
 }
 
 int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,

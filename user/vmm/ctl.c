@@ -253,7 +253,10 @@ static void send_memfds(struct vmm *vmm, int fd)
 		fprintf(stderr, "kmig-vmm: memfd: sendmsg: %s\n", strerror(errno));
 }
 
-/* The kmig context: "ok N ID:GPA:SIZE ..." and its fd as SCM_RIGHTS. */
+/*
+ * The kmig context: "ok N ID:GPA:SIZE[:huge] ..." (":huge" on a
+ * KMIG_SLOT_HUGE slot) and its fd as SCM_RIGHTS.
+ */
 static void send_ctx(struct vmm *vmm, int fd)
 {
 	char line[1024], cbuf[CMSG_SPACE(sizeof(int))];
@@ -273,10 +276,11 @@ static void send_ctx(struct vmm *vmm, int fd)
 	}
 	n = snprintf(line, sizeof(line), "ok %u", vmm->mem.nslots);
 	for (i = 0; i < vmm->mem.nslots; i++)
-		n += snprintf(line + n, sizeof(line) - n, " %u:0x%llx:0x%llx",
+		n += snprintf(line + n, sizeof(line) - n, " %u:0x%llx:0x%llx%s",
 			      vmm->mem.slot[i].id,
 			      (unsigned long long)vmm->mem.slot[i].gpa,
-			      (unsigned long long)vmm->mem.slot[i].size);
+			      (unsigned long long)vmm->mem.slot[i].size,
+			      vmm->mem.slot[i].huge ? ":huge" : "");
 	line[n++] = '\n';
 	iov.iov_len = n;
 	memset(cbuf, 0, sizeof(cbuf));

@@ -250,6 +250,12 @@ int vmm_client_parse_slots(const char *reply, struct vmm_client_slot *slots,
 		slots[i].size = size;
 		slots[i].fd = -1;
 		p += off;
+		slots[i].huge = !strncmp(p, ":huge", 5) &&
+				(!p[5] || p[5] == ' ' || p[5] == '\n');
+		if (slots[i].huge)
+			p += 5;
+		else if (*p && *p != ' ' && *p != '\n')
+			return -EPROTO;	/* ":x", or a word run on */
 	}
 	return 0;
 }

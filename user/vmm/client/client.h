@@ -41,6 +41,7 @@ struct vmm_client_slot {
 	uint64_t gpa;
 	uint64_t size;
 	int fd;
+	bool huge;			/* ctx's ":huge": KMIG_SLOT_HUGE */
 };
 
 /* Connect to @path (a file, or "@name" in the abstract namespace),
@@ -77,8 +78,8 @@ int vmm_client_ctx(struct vmm_client *c, struct vmm_client_slot *slots,
  * The replies parsed, each a line without its newline. A reply: 0 for
  * "ok", -errno for "err ENAME ...", -EPROTO for anything else. The rest
  * 0 or -EPROTO: status's fields; save's length (1 byte..64 MiB); memfd's
- * and ctx's "ok N ID:GPA:SIZE ..." (hex GPA and SIZE) into at most @max
- * slots, their fds -1.
+ * and ctx's "ok N ID:GPA:SIZE[:huge] ..." (hex GPA and SIZE; ":huge": a
+ * KMIG_SLOT_HUGE slot) into at most @max slots, their fds -1.
  */
 int vmm_client_parse_reply(const char *reply);
 int vmm_client_parse_status(const char *reply, struct vmm_status *st);
