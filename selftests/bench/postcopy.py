@@ -190,7 +190,7 @@ class KmigPostcopy(KmigSide):
         if build:
             self.name += " base"
 
-    def agent(self, call):
+    def from_build(self, call):
         """@call() with migrate.py's commands from self.build (if set):
         the agents (incoming, migrate) and the vmmctl of their at_end."""
         if not self.build:
@@ -202,10 +202,10 @@ class KmigPostcopy(KmigSide):
             mig.BUILD = own
 
     def listen(self, tag):
-        self.agent(lambda: super(KmigPostcopy, self).listen(tag))
+        self.from_build(lambda: super(KmigPostcopy, self).listen(tag))
 
     def run(self, *args, at_end=lambda: None):
-        return self.agent(lambda: super(KmigPostcopy, self).run(
+        return self.from_build(lambda: super(KmigPostcopy, self).run(
             *args, at_end=at_end))
 
     def start(self, mode, tag):
