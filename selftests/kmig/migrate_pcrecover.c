@@ -108,6 +108,7 @@ FIXTURE_VARIANT(recover) {
 	unsigned int channels;	/* the recovery's page channels (0: default) */
 	bool tls;		/* migration and recovery with --tls-psk */
 	bool idle;		/* no fault pending at the cut (the top) */
+	const char *recover_delay;	/* KMIG_DELAY_AT of postcopy-recover */
 	int mig_exit, in_exit;
 };
 
@@ -126,6 +127,17 @@ FIXTURE_VARIANT_ADD(recover, destination_agent_killed) {
 	.fault = "incoming", .mig_exit = 3, .in_exit = 128 + SIGKILL,
 };
 
+/*
+ * The blocked vCPU's fault is reported to the recovery at once, and its
+ * fault thread sees it, then waits 3 s before it reads: meanwhile the
+ * push installs the page and the vCPU, woken, withdraws its record. The
+ * read must not wait for a fault that will never come.
+ */
+FIXTURE_VARIANT_ADD(recover, fault_withdrawn_before_its_read) {
+	.fault = "incoming", .recover_delay = "pc-fault-read:3000",
+	.mig_exit = 3, .in_exit = 128 + SIGKILL,
+};
+
 FIXTURE_VARIANT_ADD(recover, source_agent_killed) {
 	.fault = "migrate", .mig_exit = 128 + SIGKILL, .in_exit = 3,
 };
@@ -141,18 +153,38 @@ FIXTURE_VARIANT_ADD(recover, recovery_fails_once_tls) {
 
 /*
  * The exit status of recovery agent *@pid within @ms. One still running
- * is logged where it waits and left to the teardown, which kills it:
- * it may hold its VMM's one control connection.
+ * is logged where each recovery agent waits, with both logs so far, and
+ * left to the teardown, which kills it: it may hold its VMM's one
+ * control connection.
  */
-static int agent_exit(struct __test_metadata *_metadata, pid_t *pid, int ms)
+static int agent_exit(struct __test_metadata *_metadata, struct pc_cut *cut,
+		      pid_t *pid, int ms)
 {
 	int ret = proc_wait_exit(*pid, ms);
+	pid_t agents[] = { cut->resume, cut->recover };
+	struct kmig_nl_stats st;
+	struct kmig_nl_ctx ctx;
+	unsigned int i;
 
-	if (ret == -ETIMEDOUT)
-		TH_LOG("agent %d still runs, waiting in:%s", *pid,
-		       proc_where(*pid));
-	else
+	if (ret != -ETIMEDOUT) {
 		*pid = 0;
+		return ret;
+	}
+	TH_LOG("agent %d still runs", *pid);
+	if (!ctx_stats_of(cut->vmm_b, &ctx, &st))
+		TH_LOG("destination: %llu pages missing, %llu faults, %llu waiting",
+		       (unsigned long long)ctx.missing,
+		       (unsigned long long)st.faults,
+		       (unsigned long long)st.waiters);
+	for (i = 0; i < 2; i++) {
+		if (agents[i] <= 0)
+			continue;
+		TH_LOG("%s %d waits in:%s", i ? "recover" : "resume",
+		       agents[i], proc_where(agents[i]));
+		TH_LOG("%s", proc_backtrace(agents[i]));
+	}
+	TH_LOG("resume.log:\n%s", file_text("resume.log"));
+	TH_LOG("recover.log:\n%s", file_text("recover.log"));
 	return ret;
 }
 
@@ -182,21 +214,27 @@ static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
 		       file_text("migrate.log"));
 }
 
-/* Start a recovery on @port (with @tls options, or none) over @channels
- * page channels (0: the default): the destination's, then the source's. */
+/*
+ * Start a recovery on @port (with @tls options, or none) over @channels
+ * page channels (0: the default): the destination's, @delay its
+ * KMIG_DELAY_AT (or none), then the source's.
+ */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
 			   bool stop_source, const char *tls,
-			   unsigned int channels)
+			   unsigned int channels, const char *delay)
 {
 	struct pc_cut *cut = &self->cut;
 	char chans[32] = "";
 
 	if (channels)
 		snprintf(chans, sizeof(chans), "--channels %u", channels);
+	if (delay)
+		setenv("KMIG_DELAY_AT", delay, 1);
 	cut->recover = proc_spawnf("kmig-b", "recover.log",
 				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %s %s",
 				   proc_bin("kmig"), cut->sock_b, port,
 				   chans, tls ? tls : "");
+	unsetenv("KMIG_DELAY_AT");
 	if (stop_source)
 		setenv("KMIG_STOP_AT", "resume", 1);
 	cut->resume = proc_spawnf("kmig-a", "resume.log",
@@ -307,7 +345,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	ASSERT_STREQ("migrated", sa.state);
 
 	if (variant->fail_once || variant->cut_channel) {
-		start_recovery(self, 4471, true, tls, variant->channels);
+		start_recovery(self, 4471, true, tls, variant->channels, NULL);
 		ASSERT_TRUE(proc_stopped(cut->resume, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text("resume.log"));
 		if (variant->cut_channel) {
@@ -341,10 +379,11 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	}
 
 	/* The recovery: every missing page arrives. */
-	start_recovery(self, 4472, false, tls, variant->channels);
-	ASSERT_EQ(0, agent_exit(_metadata, &cut->resume, 90000))
+	start_recovery(self, 4472, false, tls, variant->channels,
+		       variant->recover_delay);
+	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->resume, 90000))
 		TH_LOG("%s", file_text("resume.log"));
-	ASSERT_EQ(0, agent_exit(_metadata, &cut->recover, 30000))
+	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->recover, 30000))
 		TH_LOG("%s", file_text("recover.log"));
 	rs = file_read("resume.log", &len);
 	rd = file_read("recover.log", &len);

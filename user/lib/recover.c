@@ -261,6 +261,7 @@ void mig_pc_forward_faults(int ffd, int stop_fd, struct mig_hs_out *out,
 			return;
 		if (!p[0].revents)
 			continue;
+		kmig_delay_at("pc-fault-read");	/* a test's late read */
 		n = read(ffd, rec, sizeof(rec));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

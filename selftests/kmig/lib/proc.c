@@ -215,6 +215,27 @@ const char *proc_where(pid_t pid)
 	return buf;
 }
 
+const char *proc_backtrace(pid_t pid)
+{
+	static char buf[16384];
+	char cmd[160];
+	size_t n;
+	FILE *f;
+
+	if (access("/usr/bin/gdb", X_OK))
+		return "(no gdb here)";
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/gdb -q -n -batch -p %d -ex 'thread apply all bt' 2>&1",
+		 pid);
+	f = popen(cmd, "r");
+	if (!f)
+		return "(gdb did not start)";
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	pclose(f);
+	return buf;
+}
+
 void proc_stop(pid_t *pid)
 {
 	if (*pid > 0 && !kill(*pid, SIGKILL))

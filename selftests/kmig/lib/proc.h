@@ -43,6 +43,8 @@ bool proc_reaped(pid_t pid, int *status, int ms);
 /* Where each thread of @pid waits (/proc wchan), for a hang's log
  * (static: valid until the next call). */
 const char *proc_where(pid_t pid);
+/* Every thread's stack of @pid (gdb, if the bed has it), or why none. */
+const char *proc_backtrace(pid_t pid);
 /* SIGKILL and reap *@pid, if it runs; *@pid becomes 0. */
 void proc_stop(pid_t *pid);
 /*
