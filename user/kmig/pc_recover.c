@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -246,14 +245,15 @@ static bool present(struct rc_dst *d, uint32_t id, uint64_t page)
 	return false;
 }
 
-/* A fault on a page still absent once the stream ended: never sent. */
+/*
+ * A fault on a page still absent once the stream ended: never sent. The
+ * fault fd does not block: the queue read until it is empty.
+ */
 static int none_missing(struct rc_dst *d)
 {
-	struct pollfd p = { .fd = d->ffd, .events = POLLIN };
 	struct kmig_fault rec;
 
-	while (poll(&p, 1, 0) > 0 &&
-	       read(d->ffd, &rec, sizeof(rec)) == sizeof(rec)) {
+	while (read(d->ffd, &rec, sizeof(rec)) == sizeof(rec)) {
 		if (present(d, rec.slot, rec.page))
 			continue;
 		return fail(d, -ENODATA,

@@ -3,6 +3,7 @@
  * The single door to a kmig memory context (ctx.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -208,9 +209,21 @@ int kmig_fault_wait(int ffd, int stop_fd, struct kmig_fault *rec,
 int kmig_ctx_fault_fd(int fd, uint32_t flags)
 {
 	struct kmig_fault_fd f = { .flags = flags };
-	int ffd = ioctl(fd, KMIG_FAULT_FD, &f);
+	int ffd = ioctl(fd, KMIG_FAULT_FD, &f), ret;
 
-	return ffd < 0 ? -errno : ffd;
+	if (ffd < 0)
+		return -errno;
+	/*
+	 * A record poll() reported can be gone by the read: a waiter whose
+	 * page arrived meanwhile withdraws its own. A blocking read would
+	 * then wait for the next fault, which may never come.
+	 */
+	if (fcntl(ffd, F_SETFL, fcntl(ffd, F_GETFL) | O_NONBLOCK)) {
+		ret = -errno;
+		close(ffd);
+		return ret;
+	}
+	return ffd;
 }
 
 int kmig_ctx_stats(int fd, struct kmig_ctx_stats *st)

@@ -75,7 +75,11 @@ int kmig_ctx_set_missing_runs(int fd, uint32_t slot, const uint64_t *bm,
 struct kmig_ctx_stats;
 /* The context's postcopy statistics (KMIG_GET_STATS). */
 int kmig_ctx_stats(int fd, struct kmig_ctx_stats *st);
-/* A new fault fd (KMIG_FAULT_FD_* @flags), or -errno. */
+/*
+ * A new fault fd (KMIG_FAULT_FD_* @flags), non-blocking: a read finds
+ * nothing (-EAGAIN) where the record poll() reported was withdrawn
+ * meanwhile. Or -errno.
+ */
 int kmig_ctx_fault_fd(int fd, uint32_t flags);
 struct kmig_fault;
 /*
