@@ -3,21 +3,19 @@
  * Postcopy: a touch of an absent page in missing mode blocks until the
  * page is installed; faults are read from the fault fd, once per page;
  * batched, zero and wake-only installs; present pages are reported, not
- * overwritten; waiters are killable; a lost server means SIGBUS, or
- * waiting for the next one; a waiter whose mapping goes away ends; a range
- * is put in missing mode only while its slot is unmapped, its stale pages
- * discarded on request; a served fault traps once and is retried once;
- * an install checks its whole batch before it installs a page.
+ * overwritten; a range is put in missing mode only while its slot is
+ * unmapped, its stale pages discarded on request; a served fault traps
+ * once and is retried once; an install checks its whole batch before it
+ * installs a page. What becomes of a waiter that is killed, or whose
+ * server, mapping or context goes away: missing_waiter.c.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,64 +24,10 @@
 #include "kmig.h"
 #include "faultcount.h"
 #include "kvm.h"
-#include "proc.h"
+#include "missing_fixture.h"
+#include "toucher.h"
 
-#define NPAGES	64
-#define SIZE	(NPAGES * PAGE_SZ)
 #define NTHREADS 8
-
-FIXTURE(missing) {
-	int fd;
-	int ffd;
-	uint8_t *mem;
-};
-
-FIXTURE_SETUP(missing)
-{
-	ASSERT_TRUE(kmig_objects_zero());
-	self->fd = kmig_open();
-	kmig_set_memslot(self->fd, 1, KMIG_SLOT_MISSING, 0, SIZE);
-	self->mem = kmig_map(self->fd, 1, SIZE);
-	self->ffd = __kmig_fault_fd(self->fd, 0);
-	ASSERT_LE(0, self->ffd);
-}
-
-FIXTURE_TEARDOWN(missing)
-{
-	if (self->mem)
-		munmap(self->mem, SIZE);
-	if (self->ffd >= 0)
-		close(self->ffd);
-	close(self->fd);
-	EXPECT_TRUE(kmig_objects_zero());
-}
-
-struct toucher {
-	pthread_t thread;
-	volatile uint8_t *addr;
-	bool write;
-	uint8_t value;
-	pid_t tid;
-};
-
-static void *touch(void *arg)
-{
-	struct toucher *t = arg;
-
-	t->tid = syscall(SYS_gettid);
-	if (t->write)
-		*t->addr = 0x77;
-	else
-		t->value = *t->addr;
-	return NULL;
-}
-
-static void start(struct toucher *t, void *addr, bool write)
-{
-	t->addr = addr;
-	t->write = write;
-	KVM_ASSERT(!pthread_create(&t->thread, NULL, touch, t), "thread");
-}
 
 static void fill(uint8_t *buf, int pages, int seed)
 {
@@ -101,7 +45,7 @@ TEST_F(missing, one_thread_blocks_until_install)
 	uint32_t done;
 	uint64_t lat = 0;
 
-	start(&t, self->mem + 3 * PAGE_SZ + 10, false);
+	toucher_start(&t, self->mem + 3 * PAGE_SZ + 10, false);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(1, rec.slot);
 	EXPECT_EQ(3, rec.page);
@@ -226,7 +170,7 @@ TEST_F(missing, many_threads_on_one_page_all_wake_and_report_once)
 	int i;
 
 	for (i = 0; i < NTHREADS; i++)
-		start(&t[i], self->mem + 5 * PAGE_SZ + i, i & 1);
+		toucher_start(&t[i], self->mem + 5 * PAGE_SZ + i, i & 1);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, NTHREADS, 5000));
 	ASSERT_EQ(1, read(self->ffd, rec, sizeof(rec)) / sizeof(rec[0]));
 	EXPECT_EQ(5, rec[0].page);
@@ -252,7 +196,7 @@ TEST_F(missing, many_threads_on_many_pages_batched_install)
 	int i;
 
 	for (i = 0; i < NTHREADS; i++)
-		start(&t[i], self->mem + (10 + 2 * i) * PAGE_SZ, true);
+		toucher_start(&t[i], self->mem + (10 + 2 * i) * PAGE_SZ, true);
 	/* All blocked: one read returns every record. */
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, NTHREADS, 5000));
 	ASSERT_EQ(sizeof(rec), read(self->ffd, rec, sizeof(rec)));
@@ -313,7 +257,7 @@ TEST_F(missing, pwrite_installs_and_wakes)
 	struct kmig_fault rec;
 	char small[8];
 
-	start(&t, self->mem + 60 * PAGE_SZ + 3, false);
+	toucher_start(&t, self->mem + 60 * PAGE_SZ + 3, false);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(-1, read(self->ffd, small, sizeof(small)));
 	EXPECT_EQ(EINVAL, errno);
@@ -387,7 +331,7 @@ TEST_F(missing, wake_only_refaults_and_keeps_waiting)
 	struct kmig_fault rec;
 	uint64_t page = 30;
 
-	start(&t, self->mem + 30 * PAGE_SZ, false);
+	toucher_start(&t, self->mem + 30 * PAGE_SZ, false);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 	ASSERT_EQ(0, ioctl(self->fd, KMIG_WAKE, &r));
@@ -417,7 +361,7 @@ TEST_F(missing, missing_range_of_a_normal_slot)
 	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	p[0] = 1;
 	p[3 * PAGE_SZ] = 1;
-	start(&t, p + 6 * PAGE_SZ, true);
+	toucher_start(&t, p + 6 * PAGE_SZ, true);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(2, rec.slot);
 	EXPECT_EQ(6, rec.page);
@@ -463,7 +407,7 @@ TEST_F(missing, set_missing_is_refused_while_the_slot_is_mapped)
 	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_MISSING, &r));
 	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	EXPECT_EQ('w', p[PAGE_SZ]);
-	start(&t, p + 6 * PAGE_SZ, false);
+	toucher_start(&t, p + 6 * PAGE_SZ, false);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(6, rec.page);
 	page = 6;
@@ -473,14 +417,6 @@ TEST_F(missing, set_missing_is_refused_while_the_slot_is_mapped)
 	pthread_join(t.thread, NULL);
 	EXPECT_EQ(buf[0], t.value);
 	munmap(p, 8 * PAGE_SZ);
-}
-
-static uint64_t ctx_pages(int fd)
-{
-	struct kmig_ctx_stats st;
-
-	kmig_stats(fd, &st);
-	return st.pages;
 }
 
 /*
@@ -507,7 +443,7 @@ TEST_F(missing, set_missing_discard_makes_stale_pages_missing)
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 2,
 				  KMIG_DIRTY_LOG_CLEAR, 0, 8, &log));
 	EXPECT_EQ(0xe, log);
-	before = ctx_pages(self->fd);
+	before = kmig_ctx_pages(self->fd);
 
 	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	EXPECT_EQ(-1, ioctl(self->fd, KMIG_SET_MISSING, &r));
@@ -522,7 +458,7 @@ TEST_F(missing, set_missing_discard_makes_stale_pages_missing)
 	EXPECT_EQ(EINVAL, errno);
 
 	ASSERT_EQ(0, ioctl(self->fd, KMIG_SET_MISSING, &r));
-	EXPECT_EQ(before - 2, ctx_pages(self->fd));
+	EXPECT_EQ(before - 2, kmig_ctx_pages(self->fd));
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_DIRTY_LOG, 2,
 				  KMIG_DIRTY_LOG_CLEAR, 0, 8, &log));
 	EXPECT_EQ(0xc, log);
@@ -530,7 +466,7 @@ TEST_F(missing, set_missing_discard_makes_stale_pages_missing)
 	p = kmig_map(self->fd, 2, 8 * PAGE_SZ);
 	EXPECT_EQ('s', p[PAGE_SZ]);
 	EXPECT_EQ(0, p[7 * PAGE_SZ]);
-	start(&t, p + 3 * PAGE_SZ, false);
+	toucher_start(&t, p + 3 * PAGE_SZ, false);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	EXPECT_EQ(2, rec.slot);
 	EXPECT_EQ(3, rec.page);
@@ -561,7 +497,7 @@ TEST_F(missing, install_wakes_even_if_the_status_cannot_be_written)
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, st);
 	ASSERT_EQ(0, mprotect(st + PAGE_SZ, PAGE_SZ, PROT_NONE));
-	start(&t, self->mem + 25 * PAGE_SZ + 1, false);
+	toucher_start(&t, self->mem + 25 * PAGE_SZ + 1, false);
 	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
 
@@ -601,9 +537,9 @@ TEST_F(missing, fault_read_into_a_bad_buffer_loses_no_record)
 
 	ro = mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ro);
-	start(&t[0], self->mem + 30 * PAGE_SZ, false);
+	toucher_start(&t[0], self->mem + 30 * PAGE_SZ, false);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-	start(&t[1], self->mem + 31 * PAGE_SZ, false);
+	toucher_start(&t[1], self->mem + 31 * PAGE_SZ, false);
 	ASSERT_TRUE(kmig_wait_waiters(self->fd, 2, 2000));
 
 	EXPECT_EQ(-1, read(self->ffd, ro, sizeof(recs)));
@@ -648,213 +584,6 @@ TEST_F(missing, kernel_access_on_behalf_of_the_process_blocks)
 	EXPECT_EQ(0, memcmp(self->mem + 40 * PAGE_SZ + 1, "hello", 5));
 	close(pfd[0]);
 	close(pfd[1]);
-}
-
-/* A process that reads @addr; it must not hold the fault fd @ffd. */
-static pid_t fork_toucher(int ffd, uint8_t *addr)
-{
-	pid_t pid = fork();
-
-	if (!pid) {
-		close(ffd);
-		_exit(*(volatile uint8_t *)addr == 0x5c ? 0 : 1);
-	}
-	return pid;
-}
-
-TEST_F(missing, sigkilled_waiter_dies)
-{
-	struct kmig_fault rec;
-	int status;
-	pid_t pid;
-
-	pid = fork_toucher(self->ffd, self->mem + 50 * PAGE_SZ);
-	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-	ASSERT_EQ(0, kill(pid, SIGKILL));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGKILL, WTERMSIG(status));
-	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0));
-}
-
-TEST_F(missing, closed_server_means_sigbus)
-{
-	struct kmig_fault rec;
-	int status;
-	pid_t pid;
-
-	pid = fork_toucher(self->ffd, self->mem + 51 * PAGE_SZ);
-	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-	close(self->ffd);
-	self->ffd = -1;
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGBUS, WTERMSIG(status));
-
-	/* Later faults fail at once; present pages still work. */
-	pid = fork_toucher(-1, self->mem + 52 * PAGE_SZ);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGBUS, WTERMSIG(status));
-	ASSERT_EQ(1, pwrite(self->fd, "x", 1, KMIG_SLOT_OFFSET(1)));
-	self->mem[1] = 1;
-}
-
-TEST_F(missing, keep_waiting_waiter_stays_killable)
-{
-	struct kmig_fault rec;
-	int status;
-	pid_t pid;
-
-	close(self->ffd);
-	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
-	ASSERT_LE(0, self->ffd);
-	pid = fork_toucher(self->ffd, self->mem + 54 * PAGE_SZ);
-	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	close(self->ffd);
-	self->ffd = -1;
-	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-	ASSERT_EQ(0, kill(pid, SIGKILL));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGKILL, WTERMSIG(status));
-	EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0));
-}
-
-/*
- * A waiter whose mapping is unmapped, and whose context loses its last fd,
- * can never be served: it is woken and its retried fault finds no mapping.
- * The child unmaps only once the server has read the fault: an ended wait
- * withdraws its unread record.
- */
-TEST_F(missing, waiter_of_a_closed_context_ends)
-{
-	struct kmig_fault rec;
-	int status, go[2];
-	char c = 0;
-	pid_t pid;
-
-	close(self->ffd);
-	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
-	ASSERT_LE(0, self->ffd);
-	ASSERT_EQ(0, pipe(go));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		struct toucher t = {};
-
-		close(self->ffd);
-		close(go[1]);
-		start(&t, self->mem + 55 * PAGE_SZ, false);
-		if (read(go[0], &c, 1) != 1)
-			_exit(1);
-		munmap(self->mem, SIZE);
-		close(self->fd);
-		pthread_join(t.thread, NULL);
-		_exit(2);
-	}
-	close(go[0]);
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	EXPECT_EQ(55, rec.page);
-	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-	ASSERT_EQ(1, write(go[1], &c, 1));
-	close(go[1]);
-	close(self->ffd);
-	self->ffd = -1;
-	munmap(self->mem, SIZE);
-	self->mem = NULL;
-	close(self->fd);
-	self->fd = -1;
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
-}
-
-/*
- * The waiter's mapping is unmapped and its slot deleted while the server
- * stays: KMIG_INSTALL and KMIG_WAKE can no longer name the slot, so the
- * unmap itself must end the wait (the retried fault finds no mapping).
- */
-TEST_F(missing, waiter_of_an_unmapped_deleted_slot_ends)
-{
-	struct kmig_fault rec;
-	int status, go[2];
-	char c = 0;
-	pid_t pid;
-
-	kmig_set_memslot(self->fd, 2, KMIG_SLOT_MISSING, SIZE, SIZE);
-	ASSERT_EQ(0, pipe(go));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		uint8_t *p = kmig_map(self->fd, 2, SIZE);
-		struct toucher t = {};
-
-		close(self->ffd);
-		start(&t, p + 7 * PAGE_SZ, false);
-		/* Once the server has read the fault. */
-		if (read(go[0], &c, 1) != 1)
-			_exit(1);
-		munmap(p, SIZE);
-		if (__kmig_set_memslot(self->fd, 2, 0, SIZE, 0))
-			_exit(3);
-		pthread_join(t.thread, NULL);
-		_exit(2);
-	}
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	EXPECT_EQ(2, rec.slot);
-	EXPECT_EQ(7, rec.page);
-	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-	ASSERT_EQ(1, write(go[1], &c, 1));
-	if (!proc_reaped(pid, &status, 5000)) {
-		EXPECT_TRUE(kmig_wait_waiters(self->fd, 0, 0))
-			TH_LOG("the waiter of the deleted slot sleeps on");
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		return;
-	}
-	ASSERT_TRUE(WIFSIGNALED(status));
-	EXPECT_EQ(SIGSEGV, WTERMSIG(status));
-	close(go[0]);
-	close(go[1]);
-}
-
-TEST_F(missing, keep_waiting_until_a_new_server_attaches)
-{
-	static uint8_t buf[PAGE_SZ];
-	struct kmig_fault rec;
-	uint64_t page = 53;
-	int status;
-	pid_t pid;
-
-	close(self->ffd);
-	self->ffd = __kmig_fault_fd(self->fd, KMIG_FAULT_FD_KEEP_WAITING);
-	ASSERT_LE(0, self->ffd);
-
-	pid = fork_toucher(self->ffd, self->mem + 53 * PAGE_SZ);
-	ASSERT_LE(0, pid);
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	close(self->ffd);
-	usleep(100000);
-	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
-	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
-
-	/* The new server is told about the fault again. */
-	self->ffd = __kmig_fault_fd(self->fd, 0);
-	ASSERT_LE(0, self->ffd);
-	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
-	EXPECT_EQ(53, rec.page);
-	buf[0] = 0x5c;
-	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &page, buf, NULL, 1,
-				    NULL));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN

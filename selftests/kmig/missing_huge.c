@@ -79,36 +79,6 @@ static uint64_t *run(uint64_t *pages, uint64_t first, unsigned int n)
 	return pages;
 }
 
-static uint64_t ctx_pages(int fd)
-{
-	struct kmig_ctx_stats st;
-
-	kmig_stats(fd, &st);
-	return st.pages;
-}
-
-/* kB of FilePmdMapped of this process's VMA at @addr, or -1. */
-static long pmd_kb(const void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	const char *name = "FilePmdMapped:";
-	unsigned long start, end;
-	char line[256];
-	bool in = false;
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start == (uintptr_t)addr;
-		else if (in && !strncmp(line, name, strlen(name)))
-			kb = strtol(line + strlen(name), NULL, 10);
-	}
-	fclose(f);
-	return kb;
-}
-
 struct reader {
 	pthread_t thread;
 	volatile uint8_t *addr;
@@ -163,8 +133,8 @@ TEST_F(missing_huge, one_install_of_the_block_answers_every_fault_in_2m)
 		EXPECT_EQ(BYTE(page[i], 100), r[i].value);
 	}
 	EXPECT_EQ(0, memcmp(self->guest, self->buf, HUGE_SZ));
-	EXPECT_EQ(HBLOCK, ctx_pages(self->fd));
-	EXPECT_EQ(HUGE_SZ / 1024, pmd_kb(self->guest));
+	EXPECT_EQ(HBLOCK, kmig_ctx_pages(self->fd));
+	EXPECT_EQ(HUGE_SZ / 1024, kmig_pmd_kb(self->guest));
 	kmig_stats(self->fd, &st);
 	EXPECT_EQ(3, st.faults);
 	EXPECT_EQ(HBLOCK, st.installed_copy);
@@ -187,11 +157,11 @@ TEST_F(missing_huge, a_partial_install_stays_4k_and_is_kept)
 							  9),
 				    self->buf, NULL, 9, &done));
 	EXPECT_EQ(9, done);
-	EXPECT_EQ(9, ctx_pages(self->fd));
+	EXPECT_EQ(9, kmig_ctx_pages(self->fd));
 	for (i = 0; i < 9; i++)
 		ASSERT_EQ(0, memcmp(b1 + (10 + i) * PAGE_SZ,
 				    self->buf + i * PAGE_SZ, PAGE_SZ));
-	EXPECT_EQ(0, pmd_kb(self->guest));
+	EXPECT_EQ(0, kmig_pmd_kb(self->guest));
 
 	/* The block again, whole, with other data: the 9 pages stay. */
 	memset(self->buf, 0xa5, HUGE_SZ);
@@ -202,20 +172,20 @@ TEST_F(missing_huge, a_partial_install_stays_4k_and_is_kept)
 	for (i = 0; i < HBLOCK; i++)
 		ASSERT_EQ(i >= 10 && i < 19 ? KMIG_INSTALL_PRESENT :
 		  KMIG_INSTALL_DONE, self->status[i]) TH_LOG("page %u", i);
-	EXPECT_EQ(HBLOCK, ctx_pages(self->fd));
+	EXPECT_EQ(HBLOCK, kmig_ctx_pages(self->fd));
 	EXPECT_EQ(BYTE(0, 0), b1[10 * PAGE_SZ]);
 	EXPECT_EQ(BYTE(8, PAGE_SZ - 1), b1[19 * PAGE_SZ - 1]);
 	EXPECT_EQ(0xa5, b1[9 * PAGE_SZ]);
 	EXPECT_EQ(0xa5, b1[HUGE_SZ - 1]);
-	EXPECT_EQ(0, pmd_kb(self->guest));
+	EXPECT_EQ(0, kmig_pmd_kb(self->guest));
 
 	ASSERT_EQ(0, __kmig_install(self->fd, 1, KMIG_INSTALL_ZERO,
 				    run(self->pages, 0, HBLOCK), NULL, NULL,
 				    HBLOCK, &done));
 	EXPECT_EQ(HBLOCK, done);
 	EXPECT_EQ(0, self->guest[HUGE_SZ - 1]);
-	EXPECT_EQ(HUGE_SZ / 1024, pmd_kb(self->guest));
-	EXPECT_EQ(HPAGES, ctx_pages(self->fd));
+	EXPECT_EQ(HUGE_SZ / 1024, kmig_pmd_kb(self->guest));
+	EXPECT_EQ(HPAGES, kmig_ctx_pages(self->fd));
 }
 
 /* A whole block from a bad buffer: EFAULT, nothing installed. */
@@ -230,7 +200,7 @@ TEST_F(missing_huge, a_block_from_a_bad_buffer_installs_nothing)
 					  run(self->pages, 0, HBLOCK), hole,
 					  NULL, HBLOCK, &done));
 	EXPECT_EQ(0, done);
-	EXPECT_EQ(0, ctx_pages(self->fd));
+	EXPECT_EQ(0, kmig_ctx_pages(self->fd));
 	munmap(hole, HUGE_SZ);
 }
 

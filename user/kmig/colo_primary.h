@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * `kmig colo primary`'s own state, shared by its files: colo_primary.c
- * (options, the checkpoints, setup and cleanup), colo_pri_send.c (what
- * goes on the wire, the devices' state), colo_pri_output.c (the --output
- * plug, and the guest's progress it reports at the end) and
- * colo_pri_stream.c (--stream).
+ * (the checkpoints, setup and cleanup), colo_pri_opts.c (its options),
+ * colo_pri_send.c (what goes on the wire, the devices' state),
+ * colo_pri_output.c (the --output plug, and the guest's progress it
+ * reports at the end) and colo_pri_stream.c (--stream).
  */
 #ifndef KMIG_COLO_PRIMARY_H
 #define KMIG_COLO_PRIMARY_H
@@ -67,6 +67,13 @@ struct colo_pri {
 
 /* The first failure is the cause (mig.h). */
 #define fail(x, ret, ...) mig_fail((x)->err, sizeof((x)->err), ret, __VA_ARGS__)
+
+/*
+ * The command line into @p, with the defaults of what it does not give
+ * (colo_pri_opts.c): 0, 1 after printing the usage for --help, or
+ * -EINVAL after saying what is wrong.
+ */
+int colo_pri_parse(struct colo_pri *p, int argc, char *argv[]);
 
 /*
  * Each slot's pages to send into its bitmap, the dirty log emptied, and

@@ -92,6 +92,14 @@ void kmig_stats(int fd, struct kmig_ctx_stats *st)
 	KVM_ASSERT(!ioctl(fd, KMIG_GET_STATS, st), "KMIG_GET_STATS");
 }
 
+uint64_t kmig_ctx_pages(int fd)
+{
+	struct kmig_ctx_stats st;
+
+	kmig_stats(fd, &st);
+	return st.pages;
+}
+
 int __kmig_dirty(int fd, unsigned long cmd, uint32_t slot, uint32_t flags,
 		 uint64_t first, uint64_t num, uint64_t *bitmap)
 {
@@ -235,6 +243,32 @@ long kmig_file_counter(const char *path, const char *name)
 long kmig_vmstat(const char *name)
 {
 	return kmig_file_counter("/proc/vmstat", name);
+}
+
+long kmig_pmd_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	const char *name = "FilePmdMapped:";
+	char line[256];
+	bool in = false;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start == (uintptr_t)addr;
+			continue;
+		}
+		if (in && !strncmp(line, name, strlen(name))) {
+			kb = strtol(line + strlen(name), NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
 }
 
 /*

@@ -49,6 +49,8 @@ int __kmig_install(int fd, uint32_t slot, uint32_t flags,
 		   const uint64_t *pages, const void *buf, uint8_t *status,
 		   uint32_t count, uint32_t *installed);
 void kmig_stats(int fd, struct kmig_ctx_stats *st);
+/* The pages the context holds (its statistics' pages). */
+uint64_t kmig_ctx_pages(int fd);
 
 int __kmig_dirty(int fd, unsigned long cmd, uint32_t slot, uint32_t flags,
 		 uint64_t first, uint64_t num, uint64_t *bitmap);
@@ -76,6 +78,8 @@ int kmig_numa_balancing_fast(void);
 void kmig_numa_balancing_off(void);
 /* A counter of /proc/vmstat, -1 when it has none of that name. */
 long kmig_vmstat(const char *name);
+/* kB of FilePmdMapped (smaps) of this process's VMA at @addr, or -1. */
+long kmig_pmd_kb(const void *addr);
 /* Counter @name of a "name value" file (memory.stat), -1 if none. */
 long kmig_file_counter(const char *path, const char *name);
 /* Write @val to the file at @path (sysfs, procfs, cgroupfs): 0 or -errno. */
