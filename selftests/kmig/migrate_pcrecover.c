@@ -109,6 +109,7 @@ FIXTURE_VARIANT(recover) {
 	bool tls;		/* migration and recovery with --tls-psk */
 	bool idle;		/* no fault pending at the cut (the top) */
 	const char *recover_delay;	/* KMIG_DELAY_AT of postcopy-recover */
+	bool huge;		/* both VMMs on huge slots */
 	int mig_exit, in_exit;
 };
 
@@ -136,6 +137,15 @@ FIXTURE_VARIANT_ADD(recover, destination_agent_killed) {
 FIXTURE_VARIANT_ADD(recover, fault_withdrawn_before_its_read) {
 	.fault = "incoming", .recover_delay = "pc-fault-read:3000",
 	.mig_exit = 3, .in_exit = 128 + SIGKILL,
+};
+
+/*
+ * On huge slots: each block missing at the recovery's start arrives
+ * whole, one 2 MiB folio, also those a fault asked for.
+ */
+FIXTURE_VARIANT_ADD(recover, huge_slots) {
+	.fault = "incoming", .huge = true, .mig_exit = 3,
+	.in_exit = 128 + SIGKILL,
 };
 
 FIXTURE_VARIANT_ADD(recover, source_agent_killed) {
@@ -294,9 +304,12 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 		.rate_a = "20000", .rate_b = "100", .bandwidth = "4",
 		.dirtylog_b = true, .tls = tls,
 		.idle_missing = variant->idle ? IDLE_MISSING : 0,
+		.huge = variant->huge,
 	};
 	struct pc_cut *cut = &self->cut;
 	struct vmm_status st, sa, sb;
+	struct kmig_nl_stats bst;
+	struct kmig_nl_ctx bctx;
 	uint64_t t0, t_broken, t_mig, t_in;
 	char *rs, *rd, why[256] = "";
 	uint64_t faults[8];
@@ -378,7 +391,12 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 				       file_text("recover.log"));
 	}
 
-	/* The recovery: every missing page arrives. */
+	/* The recovery: every missing page arrives, on huge slots in blocks. */
+	if (variant->huge) {
+		ASSERT_EQ(0, ctx_stats_of(cut->vmm_b, &bctx, &bst));
+		ASSERT_EQ(0, bctx.missing % 512);
+		ASSERT_LT(0, bctx.missing);
+	}
 	start_recovery(self, 4472, false, tls, variant->channels,
 		       variant->recover_delay);
 	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->resume, 90000))
@@ -389,6 +407,14 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	rd = file_read("recover.log", &len);
 	ASSERT_NE(NULL, rs);
 	ASSERT_NE(NULL, rd);
+	if (variant->huge) {
+		TH_LOG("huge slots: %llu blocks missing, %llu arrived whole, %llu requests",
+		       (unsigned long long)bctx.missing / 512,
+		       (unsigned long long)json_u64(rd, "postcopy_blocks_whole"),
+		       (unsigned long long)json_u64(rd, "postcopy_requests"));
+		EXPECT_EQ(bctx.missing / 512,
+			  json_u64(rd, "postcopy_blocks_whole"));
+	}
 	TH_LOG("recovery over %llu page channels: source sent %llu pages (%llu zero), answered %llu requests in %llu ms; destination requested %llu",
 	       (unsigned long long)json_u64(rs, "channels") - 1,
 	       (unsigned long long)json_u64(rs, "memory_normal"),

@@ -30,18 +30,20 @@ void pc_cut_init(struct pc_cut *c, const char *dir)
 static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		      char *why, size_t n)
 {
+	const char *huge = cfg->huge ? " --huge" : "";
 	struct vmm_client vc = { .fd = -1 };
 	struct vmm_status st;
 	int ret;
 
 	c->vmm_a = proc_spawnf("kmig-a", "vmm-a.log",
-			       "%s --ctl %s --mem 16 --pattern %s --batch 4 --rate %s",
+			       "%s --ctl %s --mem 16 --pattern %s --batch 4 --rate %s%s",
 			       proc_bin("vmm/kmig-vmm"), c->sock_a,
 			       cfg->idle_missing ? "none" : "random",
-			       cfg->rate_a);
+			       cfg->rate_a, huge);
 	c->vmm_b = proc_spawnf("kmig-b", "vmm-b.log",
-			       "%s --ctl %s --mem 16 --incoming --rate %s",
-			       proc_bin("vmm/kmig-vmm"), c->sock_b, cfg->rate_b);
+			       "%s --ctl %s --mem 16 --incoming --rate %s%s",
+			       proc_bin("vmm/kmig-vmm"), c->sock_b, cfg->rate_b,
+			       huge);
 	ret = __vmm_wait_counter(c->sock_a, 0, PROC_WAIT_MS, &st);
 	if (ret)
 		return snprintf(why, n, "A's guest does not run: %s",

@@ -58,6 +58,7 @@ struct pc_cut_cfg {
 	 */
 	bool push_now;
 	const char *delay_b;		/* B's agent's KMIG_DELAY_AT, or NULL */
+	bool huge;			/* both VMMs on huge slots (--huge) */
 };
 
 /*
