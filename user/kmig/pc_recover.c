@@ -147,11 +147,16 @@ static void stop_faulter(struct rc_dst *d)
 /*
  * The main channel's stream (opaque: its mig_recv_chan): the "recover"
  * section's parts, each an answer, keepalives, one ROUND_SYNC, its end.
+ * An answer's block, gathered, is installed whole at its section footer,
+ * and whatever was gathered at any section record or command.
  */
 static int rc_section(void *opaque, const struct kmig_section *s)
 {
 	struct mig_recv_chan *c = opaque;
+	int ret = mig_recv_pc_flush(c);
 
+	if (ret)
+		return ret;
 	if (s->id == KMIG_RECOVER_SECTION && s->kind == KMIG_SEC_RAM)
 		return 0;
 	snprintf(c->err, sizeof(c->err),
@@ -163,7 +168,10 @@ static int rc_section(void *opaque, const struct kmig_section *s)
 static int rc_cmd(void *opaque, const struct kmig_scmd *cmd)
 {
 	struct mig_recv_chan *c = opaque;
+	int ret = mig_recv_pc_flush(c);
 
+	if (ret)
+		return ret;
 	if (cmd->id == KMIG_SCMD_PING)
 		return 0;
 	if (cmd->id == KMIG_SCMD_ROUND_SYNC && cmd->round == c->round) {
@@ -225,6 +233,7 @@ static int receive(struct rc_dst *d)
 	ret = mig_recv_pc_switch(&d->recv.ch[0], false);
 	if (ret)
 		return fail(d, ret, "out of memory");
+	d->recv.ch[0].gathers = true;
 	mig_recv_pc_ready(&d->recv);
 	return mig_recv_run(&d->recv, &main_ops);
 }
@@ -493,6 +502,8 @@ static void count(struct rc_dst *d)
 	}
 	d->job.data_processed = (d->job.memory_normal +
 				 d->job.memory_constant) * MIG_PAGE;
+	d->job.pc_blocks = __atomic_load_n(&d->recv.pc_blocks,
+					   __ATOMIC_RELAXED);
 }
 
 int postcopy_recover_main(int argc, char *argv[])

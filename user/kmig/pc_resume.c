@@ -11,8 +11,9 @@
  * main one), and push every page that has memory here and none there
  * over the page channels with the senders of a migration (sender.h),
  * one round of them. The main channel is the urgent path: page requests
- * on the return path are answered there, by a thread of their own, never
- * behind a background page, and the push goes on from each. Once the
+ * on the return path are answered there (on a huge slot with their whole
+ * 2 MiB block), by a thread of their own, never behind a background
+ * page, and the push goes on from each. Once the
  * push is out, the main stream ends and the destination's COMPLETE ends
  * the recovery. Whatever fails, on any channel, the guest stays paused
  * here and the recovery can be run again.
@@ -57,7 +58,7 @@ struct rc_src {
 	pthread_t urgent;
 	bool urgent_started;
 	uint64_t answered;
-	uint8_t *buf;			/* one page */
+	uint8_t *buf;			/* an answer: a page, or a block */
 };
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
@@ -88,9 +89,35 @@ static int on_request(void *opaque, uint64_t value)
 }
 
 /*
+ * The pages [@first, @first + @n) of slot @sl, read into ->buf, in
+ * records of pages in order: on the destination one install, one 2 MiB
+ * folio where @n is a whole block none of which is there.
+ */
+static int enc_block(struct rc_src *s, const struct mig_slot *sl,
+		     uint64_t first, unsigned int n)
+{
+	const void *data[KMIG_STREAM_MAX_BATCH];
+	uint64_t list[KMIG_STREAM_MAX_BATCH];
+	unsigned int j, k;
+	int ret = 0;
+
+	for (j = 0; j < n && !ret; j += k) {
+		for (k = 0; k < KMIG_STREAM_MAX_BATCH && j + k < n; k++) {
+			list[k] = first + j + k;
+			data[k] = s->buf + (size_t)(j + k) * MIG_PAGE;
+		}
+		ret = kmig_enc_pages(&s->ch[0].enc, sl->id, list, k, data);
+	}
+	s->job.memory_normal += n;
+	return ret;
+}
+
+/*
  * Requested page @page of the @i-th slot, now, on the main channel, and
- * the push goes on from there. The push does not send it again unless it
- * already took its chunk (the destination installs the first copy).
+ * the push goes on from there: on a huge slot its whole block (a page of
+ * it the destination has stays as it is there). The push does not send
+ * them again unless it already took their chunk (the destination
+ * installs the first copy).
  */
 static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 {
@@ -100,27 +127,39 @@ static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 		.kind = KMIG_SEC_RAM, .version = 1, .name = "recover",
 	};
 	struct kmig_enc *e = &s->ch[0].enc;
+	uint64_t p, first = page, n = 1;
 	const void *data[1] = { s->buf };
 	bool zero;
 	int ret;
 
-	ret = kmig_ctx_read(s->vm.ctx_fd, sl->id, page * MIG_PAGE, s->buf,
-			    MIG_PAGE);
+	if (sl->huge) {
+		first = page - page % MIG_BLOCK_PAGES;
+		n = sl->npages - first < MIG_BLOCK_PAGES ?
+		    sl->npages - first : MIG_BLOCK_PAGES;
+	}
+	ret = kmig_ctx_read(s->vm.ctx_fd, sl->id, first * MIG_PAGE, s->buf,
+			    n * MIG_PAGE);
 	if (ret)
-		return fail(s, ret, "cannot read page %llu of slot %u: %s",
-			    (unsigned long long)page, sl->id, strerror(-ret));
-	__atomic_fetch_and(&sl->bitmap[page / 64], ~(1ull << (page % 64)),
-			   __ATOMIC_RELAXED);
+		return fail(s, ret, "cannot read pages %llu..%llu of slot %u: %s",
+			    (unsigned long long)first,
+			    (unsigned long long)(first + n - 1), sl->id,
+			    strerror(-ret));
+	for (p = first; p < first + n; p++)
+		__atomic_fetch_and(&sl->bitmap[p / 64], ~(1ull << (p % 64)),
+				   __ATOMIC_RELAXED);
 	mig_senders_seek(&s->senders, i, page);
 	mig_chan_begin(&s->ch[0]);
-	zero = kmig_page_is_zero(s->buf);
+	zero = !sl->huge && kmig_page_is_zero(s->buf);
 	ret = kmig_enc_section(e, &sec);
-	if (!ret)
-		ret = zero ? kmig_enc_zero(e, sl->id, page, 1) :
-		      kmig_enc_pages(e, sl->id, &page, 1, data);
-	if (zero)
+	if (!ret && sl->huge)
+		ret = enc_block(s, sl, first, n);
+	else if (!ret && zero)
+		ret = kmig_enc_zero(e, sl->id, page, 1);
+	else if (!ret)
+		ret = kmig_enc_pages(e, sl->id, &page, 1, data);
+	if (!sl->huge && zero)
 		s->job.memory_constant++;
-	else
+	else if (!sl->huge)
 		s->job.memory_normal++;
 	sec.type = KMIG_REC_SECTION_FOOTER;
 	if (!ret)
@@ -457,7 +496,7 @@ int postcopy_resume(struct mig_opts *o)
 	mig_job_start(&s->job);
 	s->job.postcopy = true;
 	s->job.channels = s->nchan;
-	s->buf = aligned_alloc(MIG_PAGE, MIG_PAGE);
+	s->buf = aligned_alloc(MIG_PAGE, MIG_BLOCK_PAGES * MIG_PAGE);
 	ret = s->buf ? 0 : -ENOMEM;
 	/* read only: the senders read present pages through the map */
 	if (!ret)
