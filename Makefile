@@ -243,7 +243,8 @@ $(B)/bench/%: selftests/bench/%.c selftests/bench/bench.c selftests/bench/bench.
 		-lpthread
 
 # A host test of the agent's own files names them here.
-AGENT_UNDER_TEST := user/kmig/accept.c user/kmig/addr.c user/kmig/mig.c
+AGENT_UNDER_TEST := user/kmig/accept.c user/kmig/addr.c user/kmig/mig.c \
+	user/kmig/mig_vm.c
 $(B)/tests/accept: TEST_SRCS := $(AGENT_UNDER_TEST)
 $(B)/tests/accept: $(AGENT_UNDER_TEST) $(AGENT_HDRS)
 $(B)/tests/colo_hb: TEST_SRCS := $(AGENT_UNDER_TEST) user/kmig/colo_heartbeat.c
