@@ -480,16 +480,27 @@ static u64 *install_pages(struct kmig_slot *slot,
 	return pages;
 }
 
-/* Install page @idx from @src, or zeros; as kmig_page_install(). */
-static int install_one(struct kmig_slot *slot, unsigned long idx, bool zero,
+/*
+ * Install page @idx as @flags say: from @src, zeros, or the staged page.
+ * Returns its KMIG_INSTALL_* status or -errno.
+ */
+static int install_one(struct kmig_slot *slot, unsigned long idx, u32 flags,
 		       char __user *src)
 {
 	struct iov_iter iter;
+	int r;
 
-	if (zero)
-		return kmig_page_install(slot, idx, NULL, 0, PAGE_SIZE);
-	iov_iter_ubuf(&iter, ITER_SOURCE, src, PAGE_SIZE);
-	return kmig_page_install(slot, idx, &iter, 0, PAGE_SIZE);
+	if (flags & KMIG_INSTALL_STAGED)
+		return kmig_page_install_staged(slot, idx);
+	if (flags & KMIG_INSTALL_ZERO) {
+		r = kmig_page_install(slot, idx, NULL, 0, PAGE_SIZE);
+	} else {
+		iov_iter_ubuf(&iter, ITER_SOURCE, src, PAGE_SIZE);
+		r = kmig_page_install(slot, idx, &iter, 0, PAGE_SIZE);
+	}
+	if (r < 0)
+		return r;
+	return r ? KMIG_INSTALL_DONE : KMIG_INSTALL_PRESENT;
 }
 
 /*
@@ -522,9 +533,10 @@ static int put_status(u8 __user *status, u32 i, u32 n, u8 r)
 }
 
 /*
- * Each page's waiters are woken by kmig_page_install() or
- * kmig_block_install() before its status is written, so a fault on
- * @status strands nobody.
+ * Each page's waiters are woken by kmig_page_install(),
+ * kmig_page_install_staged() or kmig_block_install() before its status is
+ * written, so a fault on @status strands nobody. A staged install has no
+ * buffer and no block path: a staged page is one order-0 folio.
  */
 long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 {
@@ -543,6 +555,9 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	if (args.flags & ~KMIG_INSTALL_FLAGS_ALL ||
 	    args.count > KMIG_INSTALL_MAX)
 		return -EINVAL;
+	if (args.flags & KMIG_INSTALL_STAGED &&
+	    (args.flags & KMIG_INSTALL_ZERO || args.buf))
+		return -EINVAL;
 	zero = args.flags & KMIG_INSTALL_ZERO;
 	buf = u64_to_user_ptr(args.buf);
 	status = u64_to_user_ptr(args.status);
@@ -557,7 +572,8 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	}
 
 	for (i = 0; i < args.count; i++) {
-		if (block_run(slot, pages, i, args.count)) {
+		if (!(args.flags & KMIG_INSTALL_STAGED) &&
+		    block_run(slot, pages, i, args.count)) {
 			r = kmig_block_install(slot, pages[i], zero ? NULL :
 					       buf + (size_t)i * PAGE_SIZE);
 			if (r < 0) {
@@ -575,15 +591,14 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 				continue;
 			}
 		}
-		r = install_one(slot, pages[i], zero,
+		r = install_one(slot, pages[i], args.flags,
 				buf + (size_t)i * PAGE_SIZE);
 		if (r < 0) {
 			ret = r;
 			break;
 		}
-		installed += r;
-		if (put_status(status, i, 1, r ? KMIG_INSTALL_DONE :
-					     KMIG_INSTALL_PRESENT)) {
+		installed += r == KMIG_INSTALL_DONE;
+		if (put_status(status, i, 1, r)) {
 			ret = -EFAULT;
 			break;
 		}

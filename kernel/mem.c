@@ -20,15 +20,29 @@
 #include "context.h"
 #include "kmig.h"
 
-/* Whether page @idx of @slot is in the cache; a hint, no reference. */
-bool kmig_page_present(struct kmig_slot *slot, unsigned long idx)
+/*
+ * Whether page @idx of @slot is cached, as a present page (@staged false)
+ * or a staged one (true); a hint, no reference. The folio's flags are
+ * read under RCU: its struct page outlives it.
+ */
+static bool page_cached(struct kmig_slot *slot, unsigned long idx,
+			bool staged)
 {
 	void *entry;
+	bool ret;
 
 	rcu_read_lock();
 	entry = xa_load(&kmig_slot_mapping(slot)->i_pages, slot->pgoff + idx);
+	ret = entry && !xa_is_value(entry) &&
+	      kmig_folio_present(entry) != staged;
 	rcu_read_unlock();
-	return entry && !xa_is_value(entry);
+	return ret;
+}
+
+/* Whether page @idx of @slot is present; a hint, no reference. */
+bool kmig_page_present(struct kmig_slot *slot, unsigned long idx)
+{
+	return page_cached(slot, idx, false);
 }
 
 /* Whether memory failure took page @idx of @slot away. */
@@ -37,10 +51,28 @@ bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx)
 	return xa_load(&slot->ctx->poison, slot->pgoff + idx);
 }
 
-/* The folio holding page @idx of @slot, referenced, or NULL if absent. */
-struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
+/*
+ * The folio holding page @idx of @slot, present or staged, referenced, or
+ * NULL if there is none.
+ */
+static struct folio *folio_lookup(struct kmig_slot *slot, unsigned long idx)
 {
 	return kmig_filemap_lookup(kmig_slot_mapping(slot), slot->pgoff + idx);
+}
+
+/*
+ * The folio holding page @idx of @slot, referenced, or NULL if absent
+ * (staged pages are). A present folio stays uptodate while referenced.
+ */
+struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
+{
+	struct folio *folio = folio_lookup(slot, idx);
+
+	if (folio && !kmig_folio_present(folio)) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio;
 }
 
 /*
@@ -86,27 +118,19 @@ static void folio_drop(struct kmig_ctx *ctx, struct folio *folio)
 }
 
 /*
- * Cache @folio, its data in, as pages @idx on of @slot, charged to the
- * context's memory cgroup. Returns 0, -EEXIST if a page of its range is
- * there already, or -ENOMEM; on failure @folio is freed.
- *
- * A large folio is cached dirty and stays so (nothing clears PG_dirty of
- * a huge slot, which is never logged by kmig's PG_dirty fold): punching
- * part of it, truncate_inode_partial_folio() splits it, or if it cannot
- * split zeroes the punched range and keeps it; a clean one that cannot
- * split it would drop whole, with the data of the pages not punched.
+ * Cache @folio as pages @idx on of @slot, charged to the context's memory
+ * cgroup. Returns 0 with @folio locked (the caller's reference is still
+ * the caller's), -EEXIST if a page of its range is there already, or
+ * -ENOMEM; on failure @folio is freed.
  */
-static int folio_add(struct kmig_slot *slot, unsigned long idx,
-		     struct folio *folio)
+static int folio_cache(struct kmig_slot *slot, unsigned long idx,
+		       struct folio *folio)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 	long nr = folio_nr_pages(folio);
 	struct mem_cgroup *old;
 	int ret;
 
-	__folio_mark_uptodate(folio);
-	if (nr > 1)
-		folio_set_dirty(folio);
 	old = set_active_memcg(ctx->memcg);
 	ret = filemap_add_folio(kmig_slot_mapping(slot), folio,
 				slot->pgoff + idx, GFP_KERNEL);
@@ -118,6 +142,30 @@ static int folio_add(struct kmig_slot *slot, unsigned long idx,
 	/* Counted before the unlock lets truncation free it. */
 	atomic_long_add(nr, &kmig_objects.pages);
 	atomic_long_sub(nr, &ctx->allocating);
+	return 0;
+}
+
+/*
+ * Cache @folio, its data in, as present pages @idx on of @slot: as
+ * folio_cache(), but @folio is left unlocked and unreferenced.
+ *
+ * A large folio is cached dirty and stays so (nothing clears PG_dirty of
+ * a huge slot, which is never logged by kmig's PG_dirty fold): punching
+ * part of it, truncate_inode_partial_folio() splits it, or if it cannot
+ * split zeroes the punched range and keeps it; a clean one that cannot
+ * split it would drop whole, with the data of the pages not punched.
+ */
+static int folio_add(struct kmig_slot *slot, unsigned long idx,
+		     struct folio *folio)
+{
+	int ret;
+
+	__folio_mark_uptodate(folio);
+	if (folio_test_large(folio))
+		folio_set_dirty(folio);
+	ret = folio_cache(slot, idx, folio);
+	if (ret)
+		return ret;
 	folio_unlock(folio);
 	folio_put(folio);
 	return 0;
@@ -245,7 +293,8 @@ const struct address_space_operations kmig_aops = {
  * page is there already; then it is marked dirty, and a missing-mode page
  * has its request withdrawn, is counted and its waiters are woken (also
  * when it was found present). Returns 1 if installed, 0 if a page was
- * present (@from not advanced), or -errno (ENOSPC, ENOMEM, EFAULT).
+ * present (@from not advanced), or -errno (ENOSPC, ENOMEM, EFAULT, EIO;
+ * EBUSY if the page is staged: only KMIG_INSTALL_STAGED installs it).
  */
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len)
@@ -258,6 +307,8 @@ int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 	if (kmig_page_poisoned(slot, idx))
 		return -EIO;
 	ret = folio_create(slot, idx, NULL, from, off, len);
+	if (ret == -EEXIST && page_cached(slot, idx, true))
+		return -EBUSY;
 	if (ret && ret != -EEXIST)
 		return ret;
 	raced = ret;
@@ -342,18 +393,18 @@ int kmig_block_install(struct kmig_slot *slot, unsigned long first,
 }
 
 /*
- * The folio of page @idx of @slot, locked and still in @mapping, or NULL
- * if absent; a folio removed while we waited for its lock is looked up
- * again.
+ * The folio of page @idx of @slot, present or staged, locked and still in
+ * the cache, or NULL if there is none; a folio removed while we waited
+ * for its lock is looked up again.
  */
 static struct folio *folio_get_locked(struct kmig_slot *slot,
-				      unsigned long idx,
-				      struct address_space *mapping)
+				      unsigned long idx)
 {
+	struct address_space *mapping = kmig_slot_mapping(slot);
 	struct folio *folio;
 
 	for (;;) {
-		folio = kmig_folio_get(slot, idx);
+		folio = folio_lookup(slot, idx);
 		if (!folio)
 			return NULL;
 		folio_lock(folio);
@@ -365,13 +416,52 @@ static struct folio *folio_get_locked(struct kmig_slot *slot,
 }
 
 /*
+ * Hand over page @idx of @slot, staged by a fault in a staging view: its
+ * PTEs there are zapped under the folio lock, which every fault that
+ * would map the folio takes first, so the agent writes no more; marking
+ * it uptodate publishes what the agent wrote (folio_mark_uptodate()'s
+ * barrier) and makes it present. Then, as kmig_page_install(): logged,
+ * and in missing mode its request withdrawn, counted, its waiters woken.
+ * Only staging views map a staged folio (filemap_map_pages() and
+ * kmig_vm_fault() take uptodate folios only), so only their PTEs go.
+ * Returns a KMIG_INSTALL_* status: DONE, PRESENT (its waiters woken as
+ * by a copy install) or NOT_STAGED; or -EIO for a poisoned page.
+ */
+int kmig_page_install_staged(struct kmig_slot *slot, unsigned long idx)
+{
+	loff_t pos = (loff_t)(slot->pgoff + idx) << PAGE_SHIFT;
+	struct folio *folio;
+
+	folio = folio_get_locked(slot, idx);
+	if (!folio)
+		return kmig_page_poisoned(slot, idx) ? -EIO :
+						       KMIG_INSTALL_NOT_STAGED;
+	if (kmig_folio_present(folio)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		if (test_bit(idx, slot->missing))
+			kmig_fault_installed(slot, idx, false, false);
+		return KMIG_INSTALL_PRESENT;
+	}
+	unmap_mapping_range(kmig_slot_mapping(slot), pos, PAGE_SIZE, 0);
+	folio_mark_uptodate(folio);
+	folio_unlock(folio);
+	folio_put(folio);
+	kmig_dirty_mark(slot, idx);
+	if (test_bit(idx, slot->missing))
+		kmig_fault_installed(slot, idx, true, false);
+	return KMIG_INSTALL_DONE;
+}
+
+/*
  * A fault the core could not map from the cache itself (.map_pages): an
  * absent page is waited for in missing mode, else allocated zeroed. The
- * page is returned locked, as the core would lock it anyway.
+ * page is returned locked, as the core would lock it anyway. A staged
+ * page is absent; only missing-mode pages are staged (a discard leaves
+ * missing mode only for present pages), so it is waited for.
  */
 static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 {
-	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
 	unsigned long idx = vmf->pgoff - slot->pgoff;
 	struct folio *folio;
@@ -381,7 +471,14 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 
 	if (idx >= slot->npages)
 		return VM_FAULT_SIGBUS;
-	while (!(folio = folio_get_locked(slot, idx, mapping))) {
+	for (;;) {
+		folio = folio_get_locked(slot, idx);
+		if (folio && kmig_folio_present(folio))
+			break;
+		if (folio) {
+			folio_unlock(folio);
+			folio_put(folio);
+		}
 		if (kmig_page_poisoned(slot, idx))
 			return VM_FAULT_HWPOISON;
 		if (test_bit(idx, slot->missing)) {
@@ -390,6 +487,8 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 				return ret;
 			continue;
 		}
+		if (WARN_ON_ONCE(folio))
+			return VM_FAULT_SIGBUS;	/* staged, not missing */
 		err = folio_create(slot, idx, vmf, NULL, 0, 0);
 		if (err == -ENOMEM)
 			return VM_FAULT_OOM;
@@ -403,6 +502,50 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_HWPOISON;
 	}
 	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * A fault in a staging view (KMIG_VIEW_STAGING): the staged page of @idx,
+ * made by the first fault on it while it is absent in missing mode: a
+ * zeroed order-0 folio cached not uptodate, so that nothing but a staging
+ * view maps it (kmig_folio_present()) until KMIG_INSTALL_STAGED marks it
+ * uptodate. The agent has no business with any other page here: SIGBUS.
+ * Returned locked, as kmig_vm_fault() returns a page.
+ */
+static vm_fault_t kmig_vm_staging_fault(struct vm_fault *vmf)
+{
+	struct kmig_slot *slot = vmf->vma->vm_private_data;
+	unsigned long idx = vmf->pgoff - slot->pgoff;
+	struct folio *folio;
+	int err;
+
+	if (idx >= slot->npages)
+		return VM_FAULT_SIGBUS;
+	for (;;) {
+		folio = folio_get_locked(slot, idx);
+		if (folio) {
+			if (kmig_folio_present(folio)) {
+				folio_unlock(folio);
+				folio_put(folio);
+				return VM_FAULT_SIGBUS;
+			}
+			break;
+		}
+		if (!test_bit(idx, slot->missing) ||
+		    kmig_page_poisoned(slot, idx))
+			return VM_FAULT_SIGBUS;
+		folio = folio_new(slot, idx, 0, vmf, true);
+		if (IS_ERR(folio))
+			return PTR_ERR(folio) == -ENOMEM ? VM_FAULT_OOM :
+							   VM_FAULT_SIGBUS;
+		err = folio_cache(slot, idx, folio);
+		if (!err)
+			break;
+		if (err != -EEXIST)
+			return VM_FAULT_OOM;
+	}
+	vmf->page = folio_file_page(folio, vmf->pgoff);
 	return VM_FAULT_LOCKED;
 }
 
@@ -472,6 +615,14 @@ static void kmig_vm_tracked_close(struct vm_area_struct *vma)
 	kmig_vm_close(vma);
 }
 
+/* Every view's NUMA policy follows mbind() (policy.c). */
+#ifdef CONFIG_NUMA
+#define VM_POLICY_OPS	.set_policy = kmig_policy_set,	\
+			.get_policy = kmig_vm_get_policy,
+#else
+#define VM_POLICY_OPS
+#endif
+
 /* The tracked view: kmig logs writes through .page_mkwrite. */
 static const struct vm_operations_struct kmig_vm_ops = {
 	.open		= kmig_vm_tracked_open,
@@ -479,10 +630,7 @@ static const struct vm_operations_struct kmig_vm_ops = {
 	.fault		= kmig_vm_fault,
 	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= kmig_vm_page_mkwrite,
-#ifdef CONFIG_NUMA
-	.set_policy	= kmig_policy_set,
-	.get_policy	= kmig_vm_get_policy,
-#endif
+	VM_POLICY_OPS
 };
 
 /*
@@ -495,10 +643,19 @@ static const struct vm_operations_struct kmig_guest_vm_ops = {
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_fault,
 	.map_pages	= filemap_map_pages,
-#ifdef CONFIG_NUMA
-	.set_policy	= kmig_policy_set,
-	.get_policy	= kmig_vm_get_policy,
-#endif
+	VM_POLICY_OPS
+};
+
+/*
+ * The staging view, the agent's: it maps staged pages only, written
+ * without logging (KMIG_INSTALL_STAGED logs each page it hands over). No
+ * .map_pages: fault-around would map present pages here, writable.
+ */
+static const struct vm_operations_struct kmig_staging_vm_ops = {
+	.open		= kmig_vm_open,
+	.close		= kmig_vm_close,
+	.fault		= kmig_vm_staging_fault,
+	VM_POLICY_OPS
 };
 
 /* The slot at file page offset @pgoff, referenced, and the page index. */
@@ -521,12 +678,18 @@ static struct kmig_slot *slot_at(struct kmig_ctx *ctx, u64 pgoff,
 
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return kmig_mem_map(file->private_data, vma, false);
+	return kmig_mem_map(file->private_data, vma, KMIG_MAP_TRACKED);
 }
 
-/* Map a slot of @ctx at @vma, as a guest view if @guest. */
-int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
+/* Map a slot of @ctx at @vma, as a view of @kind. */
+int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma,
+		 enum kmig_map_kind kind)
 {
+	static const struct vm_operations_struct *const ops[] = {
+		[KMIG_MAP_TRACKED] = &kmig_vm_ops,
+		[KMIG_MAP_GUEST] = &kmig_guest_vm_ops,
+		[KMIG_MAP_STAGING] = &kmig_staging_vm_ops,
+	};
 	const unsigned int shift = KMIG_SLOT_SHIFT - PAGE_SHIFT;
 	unsigned long idx = vma->vm_pgoff & ((1UL << shift) - 1);
 	u64 id = vma->vm_pgoff >> shift;
@@ -545,7 +708,7 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 		ret = -ENXIO;
 	else if (vma_pages(vma) > slot->npages - idx)
 		ret = -ERANGE;
-	else if (guest && !(slot->flags & KMIG_SLOT_KVM_LOG))
+	else if (kind == KMIG_MAP_GUEST && !(slot->flags & KMIG_SLOT_KVM_LOG))
 		ret = -EINVAL;	/* nobody would log its writes */
 	else if (!atomic_inc_unless_negative(&slot->nr_maps))
 		ret = -EBUSY;	/* KMIG_SET_MISSING is at work on it */
@@ -554,20 +717,21 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 		return ret;
 
 	vma->vm_private_data = slot;
-	if (!guest) {
+	if (kind == KMIG_MAP_TRACKED) {
 		ret = kmig_view_tracked_add(vma);
 		if (ret) {
 			atomic_dec(&slot->nr_maps);
 			return ret;
 		}
 	}
-	vma->vm_ops = guest ? &kmig_guest_vm_ops : &kmig_vm_ops;
+	vma->vm_ops = ops[kind];
 	/*
 	 * VM_DONTEXPAND: no mremap() growth, and no merging (see view.c on
 	 * ->close). VM_NOHUGEPAGE: .page_mkwrite logs one PTE, so no
-	 * writable PMD in a tracked view.
+	 * writable PMD in a tracked view; a staging view maps order-0 pages.
 	 */
-	vm_flags_set(vma, VM_DONTEXPAND | (guest ? 0 : VM_NOHUGEPAGE));
+	vm_flags_set(vma, VM_DONTEXPAND |
+		     (kind == KMIG_MAP_GUEST ? 0 : VM_NOHUGEPAGE));
 	return 0;
 }
 
