@@ -256,7 +256,10 @@ bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx);
 struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx);
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len);
-int kmig_page_install_staged(struct kmig_slot *slot, unsigned long idx);
+/* Most pages kmig_staged_install() hands over at once, locked together. */
+#define KMIG_STAGED_RUN		64
+int kmig_staged_install(struct kmig_slot *slot, unsigned long first,
+			unsigned int n, u8 *st);
 int kmig_block_install(struct kmig_slot *slot, unsigned long first,
 		       const char __user *src);
 int kmig_mem_discard(struct kmig_slot *slot, unsigned long first,

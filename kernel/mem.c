@@ -415,42 +415,73 @@ static struct folio *folio_get_locked(struct kmig_slot *slot,
 	}
 }
 
-/*
- * Hand over page @idx of @slot, staged by a fault in a staging view: its
- * PTEs there are zapped under the folio lock, which every fault that
- * would map the folio takes first, so the agent writes no more; marking
- * it uptodate publishes what the agent wrote (folio_mark_uptodate()'s
- * barrier) and makes it present. Then, as kmig_page_install(): logged,
- * and in missing mode its request withdrawn, counted, its waiters woken.
- * Only staging views map a staged folio (filemap_map_pages() and
- * kmig_vm_fault() take uptodate folios only), so only their PTEs go.
- * Returns a KMIG_INSTALL_* status: DONE, PRESENT (its waiters woken as
- * by a copy install) or NOT_STAGED; or -EIO for a poisoned page.
- */
-int kmig_page_install_staged(struct kmig_slot *slot, unsigned long idx)
+/* Zap the PTEs of pages @first .. @end - 1 of @slot, in every view. */
+static void zap_pages(struct kmig_slot *slot, unsigned long first,
+		      unsigned long end)
 {
-	loff_t pos = (loff_t)(slot->pgoff + idx) << PAGE_SHIFT;
-	struct folio *folio;
+	unmap_mapping_range(kmig_slot_mapping(slot),
+			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
+			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+}
 
-	folio = folio_get_locked(slot, idx);
-	if (!folio)
-		return kmig_page_poisoned(slot, idx) ? -EIO :
-						       KMIG_INSTALL_NOT_STAGED;
-	if (kmig_folio_present(folio)) {
-		folio_unlock(folio);
-		folio_put(folio);
-		if (test_bit(idx, slot->missing))
-			kmig_fault_installed(slot, idx, false, false);
-		return KMIG_INSTALL_PRESENT;
+/*
+ * Hand over pages @first .. @first + @n - 1 of @slot (@n at most
+ * KMIG_STAGED_RUN), staged by faults in a staging view, and put each
+ * page's KMIG_INSTALL_* status in @st: DONE, PRESENT (its waiters woken
+ * as by a copy install) or NOT_STAGED. Returns how many pages it did (at
+ * least one), or -EIO if page @first was taken by memory failure; a run
+ * stops before such a page.
+ *
+ * The folios are locked in ascending order, as truncation locks a batch,
+ * and every fault that would map one takes its lock first: with all of
+ * them held, each run of staged pages loses its PTEs in one zap, which
+ * takes only the staging views' (no other view maps a folio that is not
+ * uptodate: filemap_map_pages() and kmig_vm_fault() skip it), so the
+ * agent writes no more. Then folio_mark_uptodate() publishes what it
+ * wrote (its barrier) and makes the page present; as kmig_page_install():
+ * logged, and in missing mode its request withdrawn, counted, its
+ * waiters woken.
+ */
+int kmig_staged_install(struct kmig_slot *slot, unsigned long first,
+			unsigned int n, u8 *st)
+{
+	struct folio *folios[KMIG_STAGED_RUN];
+	unsigned int i, s;
+
+	for (i = 0; i < n; i++) {
+		folios[i] = folio_get_locked(slot, first + i);
+		if (!folios[i] && kmig_page_poisoned(slot, first + i))
+			break;
+		st[i] = !folios[i] ? KMIG_INSTALL_NOT_STAGED :
+			kmig_folio_present(folios[i]) ? KMIG_INSTALL_PRESENT :
+							KMIG_INSTALL_DONE;
+		if (st[i] == KMIG_INSTALL_PRESENT) {
+			folio_unlock(folios[i]);
+			folio_put(folios[i]);
+		}
 	}
-	unmap_mapping_range(kmig_slot_mapping(slot), pos, PAGE_SIZE, 0);
-	folio_mark_uptodate(folio);
-	folio_unlock(folio);
-	folio_put(folio);
-	kmig_dirty_mark(slot, idx);
-	if (test_bit(idx, slot->missing))
-		kmig_fault_installed(slot, idx, true, false);
-	return KMIG_INSTALL_DONE;
+	n = i;
+	for (i = 0; i < n; i = s) {
+		for (s = i; s < n && st[s] == KMIG_INSTALL_DONE; s++)
+			;
+		if (s > i)
+			zap_pages(slot, first + i, first + s);
+		else
+			s++;
+	}
+	for (i = 0; i < n; i++) {
+		if (st[i] == KMIG_INSTALL_DONE) {
+			folio_mark_uptodate(folios[i]);
+			folio_unlock(folios[i]);
+			folio_put(folios[i]);
+			kmig_dirty_mark(slot, first + i);
+		}
+		if (st[i] != KMIG_INSTALL_NOT_STAGED &&
+		    test_bit(first + i, slot->missing))
+			kmig_fault_installed(slot, first + i,
+					     st[i] == KMIG_INSTALL_DONE, false);
+	}
+	return n ? n : -EIO;
 }
 
 /*

@@ -291,6 +291,61 @@ TEST_F(staged, a_page_received_in_place_is_installed)
 }
 
 /*
+ * One call hands over runs of consecutive pages together (64 at most a
+ * run): a batch of the whole slot, one page in it never staged and one
+ * present already, then two pages of it again, each page with its own
+ * status; a thread blocked on a page of the batch wakes with its bytes.
+ */
+TEST_F(staged, a_batch_of_the_whole_slot_gets_one_status_a_page)
+{
+	struct reader r = { .addr = self->guest + 45 * PAGE_SZ };
+	uint64_t pages[NPAGES + 2], bm[1] = {};
+	static uint8_t buf[PAGE_SZ];
+	uint8_t status[NPAGES + 2];
+	struct kmig_fault rec;
+	uint32_t installed;
+	uint64_t p;
+
+	for (p = 0; p < NPAGES; p++) {
+		pages[p] = p;
+		if (p != 10 && p != 30)
+			stage_page(self->stage, p);
+	}
+	pages[NPAGES] = NPAGES - 1;
+	pages[NPAGES + 1] = 0;
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &pages[30], buf, NULL, 1,
+				    NULL));
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, read_page, &r));
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(45, rec.page);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+
+	ASSERT_EQ(0, install_staged(self->fd, 1, pages, status, NPAGES + 2,
+				    &installed));
+	EXPECT_EQ(NPAGES - 2, installed);
+	for (p = 0; p < NPAGES + 2; p++) {
+		uint8_t want = p == 10 ? KMIG_INSTALL_NOT_STAGED :
+			       p == 30 || p >= NPAGES ? KMIG_INSTALL_PRESENT :
+			       KMIG_INSTALL_DONE;
+
+		EXPECT_EQ(want, status[p]) TH_LOG("entry %llu",
+						  (unsigned long long)p);
+	}
+	pthread_join(r.thread, NULL);
+	EXPECT_TRUE(holds_page(r.copy, 45));
+	for (p = 0; p < NPAGES; p++) {
+		if (p == 10 || p == 30)
+			continue;
+		EXPECT_TRUE(holds_page(self->guest + p * PAGE_SZ, p))
+			TH_LOG("page %llu", (unsigned long long)p);
+		EXPECT_FALSE(pte_present(self->stage + p * PAGE_SZ));
+	}
+	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 1, 0, 0,
+				  NPAGES, bm));
+	EXPECT_EQ(~(1ULL << 10), bm[0]);
+}
+
+/*
  * Fault-around maps the guest view's cached neighbours of a faulting
  * page without asking kmig: it must skip the staged ones. Pages 16 to 31
  * are one fault-around window (64 KiB, the default); 16 and 20 are
