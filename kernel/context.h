@@ -112,8 +112,9 @@ struct kmig_stats {
  *     ctx->lock (read)			.mmap counts the mapping of its slot
  *     folio lock			.fault and .page_mkwrite, held until
  *					the core installs the PTE
- *   folio lock				KMIG_INSTALL_STAGED, over the zap of
- *     i_mmap_rwsem (the core's)	a staged page's PTEs (as truncation)
+ *   folio locks, ascending		KMIG_INSTALL_STAGED: up to 64 held
+ *     i_mmap_rwsem (the core's)	over the zap of their staging PTEs,
+ *					as truncation holds a batch
  *     slot->policy.lock (spinlock)	policy.c: a leaf, held to copy the
  *					slot's NUMA policy in or out
  *     ctx->fault_lock (spinlock)	fault.c: the fault queue, the server

@@ -395,10 +395,11 @@ int kmig_block_install(struct kmig_slot *slot, unsigned long first,
 /*
  * The folio of page @idx of @slot, present or staged, locked and still in
  * the cache, or NULL if there is none; a folio removed while we waited
- * for its lock is looked up again.
+ * for its lock is looked up again. With @killable, a fatal signal ends
+ * the wait for the lock: ERR_PTR(-EINTR).
  */
 static struct folio *folio_get_locked(struct kmig_slot *slot,
-				      unsigned long idx)
+				      unsigned long idx, bool killable)
 {
 	struct address_space *mapping = kmig_slot_mapping(slot);
 	struct folio *folio;
@@ -407,7 +408,12 @@ static struct folio *folio_get_locked(struct kmig_slot *slot,
 		folio = folio_lookup(slot, idx);
 		if (!folio)
 			return NULL;
-		folio_lock(folio);
+		if (!killable) {
+			folio_lock(folio);
+		} else if (folio_lock_killable(folio)) {
+			folio_put(folio);
+			return ERR_PTR(-EINTR);
+		}
 		if (folio->mapping == mapping)
 			return folio;
 		folio_unlock(folio);
@@ -429,8 +435,9 @@ static void zap_pages(struct kmig_slot *slot, unsigned long first,
  * KMIG_STAGED_RUN), staged by faults in a staging view, and put each
  * page's KMIG_INSTALL_* status in @st: DONE, PRESENT (its waiters woken
  * as by a copy install) or NOT_STAGED. Returns how many pages it did (at
- * least one), or -EIO if page @first was taken by memory failure; a run
- * stops before such a page.
+ * least one), or for page @first -EIO if memory failure took it, -EINTR
+ * if a fatal signal came while waiting for its lock; a run stops before
+ * such a page.
  *
  * The folios are locked in ascending order, as truncation locks a batch,
  * and every fault that would map one takes its lock first: with all of
@@ -447,9 +454,14 @@ int kmig_staged_install(struct kmig_slot *slot, unsigned long first,
 {
 	struct folio *folios[KMIG_STAGED_RUN];
 	unsigned int i, s;
+	int err = -EIO;
 
 	for (i = 0; i < n; i++) {
-		folios[i] = folio_get_locked(slot, first + i);
+		folios[i] = folio_get_locked(slot, first + i, true);
+		if (IS_ERR(folios[i])) {
+			err = PTR_ERR(folios[i]);
+			break;
+		}
 		if (!folios[i] && kmig_page_poisoned(slot, first + i))
 			break;
 		st[i] = !folios[i] ? KMIG_INSTALL_NOT_STAGED :
@@ -481,7 +493,7 @@ int kmig_staged_install(struct kmig_slot *slot, unsigned long first,
 			kmig_fault_installed(slot, first + i,
 					     st[i] == KMIG_INSTALL_DONE, false);
 	}
-	return n ? n : -EIO;
+	return n ? n : err;
 }
 
 /*
@@ -503,7 +515,7 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 	if (idx >= slot->npages)
 		return VM_FAULT_SIGBUS;
 	for (;;) {
-		folio = folio_get_locked(slot, idx);
+		folio = folio_get_locked(slot, idx, false);
 		if (folio && kmig_folio_present(folio))
 			break;
 		if (folio) {
@@ -554,7 +566,7 @@ static vm_fault_t kmig_vm_staging_fault(struct vm_fault *vmf)
 	if (idx >= slot->npages)
 		return VM_FAULT_SIGBUS;
 	for (;;) {
-		folio = folio_get_locked(slot, idx);
+		folio = folio_get_locked(slot, idx, false);
 		if (folio) {
 			if (kmig_folio_present(folio)) {
 				folio_unlock(folio);
