@@ -690,14 +690,27 @@ static const struct vm_operations_struct kmig_guest_vm_ops = {
 };
 
 /*
+ * Fault-around in a staging view maps nothing: filemap_map_pages() would
+ * map present pages there, writable. Having a .map_pages at all lets
+ * 6.12 run .fault under the VMA lock (mm/memory.c: vmf_can_call_fault()),
+ * which kmig_vm_staging_fault() never drops, instead of retrying it
+ * under the mmap lock.
+ */
+static vm_fault_t kmig_vm_staging_map_pages(struct vm_fault *vmf,
+					    pgoff_t start, pgoff_t end)
+{
+	return 0;
+}
+
+/*
  * The staging view, the agent's: it maps staged pages only, written
- * without logging (KMIG_INSTALL_STAGED logs each page it hands over). No
- * .map_pages: fault-around would map present pages here, writable.
+ * without logging (KMIG_INSTALL_STAGED logs each page it hands over).
  */
 static const struct vm_operations_struct kmig_staging_vm_ops = {
 	.open		= kmig_vm_open,
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_staging_fault,
+	.map_pages	= kmig_vm_staging_map_pages,
 	VM_POLICY_OPS
 };
 
