@@ -510,6 +510,7 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 	struct folio *folio;
 	struct page *page;
 	vm_fault_t ret;
+	bool staged;
 	int err;
 
 	if (idx >= slot->npages)
@@ -518,7 +519,8 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 		folio = folio_get_locked(slot, idx, false);
 		if (folio && kmig_folio_present(folio))
 			break;
-		if (folio) {
+		staged = folio;
+		if (staged) {
 			folio_unlock(folio);
 			folio_put(folio);
 		}
@@ -530,7 +532,7 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 				return ret;
 			continue;
 		}
-		if (WARN_ON_ONCE(folio))
+		if (WARN_ON_ONCE(staged))
 			return VM_FAULT_SIGBUS;	/* staged, not missing */
 		err = folio_create(slot, idx, vmf, NULL, 0, 0);
 		if (err == -ENOMEM)
