@@ -487,6 +487,8 @@ static int slot_count(struct kmig_slot *slot, struct kmig_slot_snapshot *s,
 				  &fbatch)) {
 		for (j = 0; j < folio_batch_count(&fbatch); j++) {
 			folio = fbatch.folios[j];
+			if (!kmig_folio_present(folio))
+				continue;	/* staged */
 			p = max(folio->index, slot->pgoff);
 			for (; p < folio_next_index(folio) && p <= last; p++) {
 				s->pages++;

@@ -13,6 +13,7 @@
 #include <linux/mutex.h>
 #include <linux/mm_types.h>
 #include <linux/nodemask.h>
+#include <linux/page-flags.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -44,9 +45,10 @@ struct kmig_policy {
 /*
  * A slot's pages are folios in the page cache of the context's inode, at
  * file page offsets @pgoff to @pgoff + @npages - 1; an absent entry is an
- * absent page. A folio can leave the cache (a slot freed; later a hole
- * punched, a folio migrated), so readers outside the fault path take a
- * folio reference: kmig_folio_get().
+ * absent page, and so is a folio not uptodate, a page staged in a staging
+ * view (kmig_folio_present()). A folio can leave the cache (a slot freed;
+ * later a hole punched, a folio migrated), so readers outside the fault
+ * path take a folio reference: kmig_folio_get().
  */
 struct kmig_slot {
 	struct kref ref;
@@ -110,6 +112,9 @@ struct kmig_stats {
  *     ctx->lock (read)			.mmap counts the mapping of its slot
  *     folio lock			.fault and .page_mkwrite, held until
  *					the core installs the PTE
+ *   folio locks, ascending		KMIG_INSTALL_STAGED: up to 64 held
+ *     i_mmap_rwsem (the core's)	over the zap of their staging PTEs,
+ *					as truncation holds a batch
  *     slot->policy.lock (spinlock)	policy.c: a leaf, held to copy the
  *					slot's NUMA policy in or out
  *     ctx->fault_lock (spinlock)	fault.c: the fault queue, the server
@@ -215,7 +220,19 @@ static inline struct address_space *kmig_slot_mapping(struct kmig_slot *slot)
 	return slot->ctx->inode->i_mapping;
 }
 
-/* Pages in the context's page cache, all slots. */
+/*
+ * Whether @folio, cached in a slot's range, holds present pages. A folio
+ * cached not uptodate is a staged page (KMIG_VIEW_STAGING): absent to
+ * every reader and writer but its staging view and KMIG_INSTALL_STAGED,
+ * which marks it uptodate. Every test of presence asks this: faults,
+ * pread/pwrite, installs, the present bitmap, counts, fold and discard.
+ */
+static inline bool kmig_folio_present(struct folio *folio)
+{
+	return folio_test_uptodate(folio);
+}
+
+/* Pages in the context's page cache, all slots, staged ones included. */
 static inline unsigned long kmig_ctx_pages(struct kmig_ctx *ctx)
 {
 	return READ_ONCE(ctx->inode->i_mapping->nrpages);
@@ -224,8 +241,15 @@ static inline unsigned long kmig_ctx_pages(struct kmig_ctx *ctx)
 /* mem.c */
 extern const struct address_space_operations kmig_aops;
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma);
+/* What a mapping of a slot is (view.c). */
+enum kmig_map_kind {
+	KMIG_MAP_TRACKED,	/* writes logged by .page_mkwrite */
+	KMIG_MAP_GUEST,		/* KVM memslots: KVM logs the writes */
+	KMIG_MAP_STAGING,	/* the agent's, maps staged pages only */
+};
+
 int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma,
-		 bool guest);
+		 enum kmig_map_kind kind);
 ssize_t kmig_mem_read_iter(struct kiocb *iocb, struct iov_iter *to);
 ssize_t kmig_mem_write_iter(struct kiocb *iocb, struct iov_iter *from);
 bool kmig_page_present(struct kmig_slot *slot, unsigned long idx);
@@ -233,6 +257,10 @@ bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx);
 struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx);
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len);
+/* Most pages kmig_staged_install() hands over at once, locked together. */
+#define KMIG_STAGED_RUN		64
+int kmig_staged_install(struct kmig_slot *slot, unsigned long first,
+			unsigned int n, u8 *st);
 int kmig_block_install(struct kmig_slot *slot, unsigned long first,
 		       const char __user *src);
 int kmig_mem_discard(struct kmig_slot *slot, unsigned long first,

@@ -429,11 +429,14 @@ struct present {
 	u64 *bits;
 };
 
-/* Set the bits of the pages of @folio within the range in @arg. */
+/* Set the bits of the pages of @folio, if present, within @arg's range. */
 static void mark_folio(struct folio *folio, void *arg)
 {
 	struct present *pr = arg;
 	pgoff_t off = pr->slot->pgoff, i, end;
+
+	if (!kmig_folio_present(folio))
+		return;
 
 	i = max_t(pgoff_t, folio->index, off + pr->first) - off;
 	end = min_t(pgoff_t, folio_next_index(folio), off + pr->end) - off;

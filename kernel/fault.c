@@ -480,16 +480,25 @@ static u64 *install_pages(struct kmig_slot *slot,
 	return pages;
 }
 
-/* Install page @idx from @src, or zeros; as kmig_page_install(). */
+/*
+ * Install page @idx from @src, or zeros; as kmig_page_install(), but
+ * returning a KMIG_INSTALL_* status or -errno.
+ */
 static int install_one(struct kmig_slot *slot, unsigned long idx, bool zero,
 		       char __user *src)
 {
 	struct iov_iter iter;
+	int r;
 
-	if (zero)
-		return kmig_page_install(slot, idx, NULL, 0, PAGE_SIZE);
-	iov_iter_ubuf(&iter, ITER_SOURCE, src, PAGE_SIZE);
-	return kmig_page_install(slot, idx, &iter, 0, PAGE_SIZE);
+	if (zero) {
+		r = kmig_page_install(slot, idx, NULL, 0, PAGE_SIZE);
+	} else {
+		iov_iter_ubuf(&iter, ITER_SOURCE, src, PAGE_SIZE);
+		r = kmig_page_install(slot, idx, &iter, 0, PAGE_SIZE);
+	}
+	if (r < 0)
+		return r;
+	return r ? KMIG_INSTALL_DONE : KMIG_INSTALL_PRESENT;
 }
 
 /*
@@ -522,30 +531,100 @@ static int put_status(u8 __user *status, u32 i, u32 n, u8 r)
 }
 
 /*
- * Each page's waiters are woken by kmig_page_install() or
- * kmig_block_install() before its status is written, so a fault on
- * @status strands nobody.
+ * Install the @a->count pages @pages from @a->buf, or zeros; whole
+ * aligned blocks of a huge slot as one folio each. Counts the pages
+ * installed in *@installed. Returns 0 or -errno.
+ */
+static int install_copies(struct kmig_slot *slot, const u64 *pages,
+			  const struct kmig_install *a, u32 *installed)
+{
+	u8 __user *status = u64_to_user_ptr(a->status);
+	char __user *buf = u64_to_user_ptr(a->buf);
+	bool zero = a->flags & KMIG_INSTALL_ZERO;
+	u32 i;
+	int r;
+
+	for (i = 0; i < a->count; i++) {
+		if (block_run(slot, pages, i, a->count)) {
+			r = kmig_block_install(slot, pages[i], zero ? NULL :
+					       buf + (size_t)i * PAGE_SIZE);
+			if (r < 0)
+				return r;
+			if (r) {
+				*installed += KMIG_HUGE_NR;
+				if (put_status(status, i, KMIG_HUGE_NR,
+					       KMIG_INSTALL_DONE))
+					return -EFAULT;
+				i += KMIG_HUGE_NR - 1;
+				continue;
+			}
+		}
+		r = install_one(slot, pages[i], zero,
+				buf + (size_t)i * PAGE_SIZE);
+		if (r < 0)
+			return r;
+		*installed += r == KMIG_INSTALL_DONE;
+		if (put_status(status, i, 1, r))
+			return -EFAULT;
+		if (!(i % 64))
+			cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Hand over the @a->count staged pages @pages, a run of consecutive
+ * pages at a time (kmig_staged_install()). Counts the pages installed in
+ * *@installed. Returns 0 or -errno.
+ */
+static int install_staged(struct kmig_slot *slot, const u64 *pages,
+			  const struct kmig_install *a, u32 *installed)
+{
+	u8 __user *status = u64_to_user_ptr(a->status);
+	u8 st[KMIG_STAGED_RUN];
+	u32 i, n, k;
+	int r;
+
+	for (i = 0; i < a->count; i += r) {
+		for (n = 1; n < KMIG_STAGED_RUN && i + n < a->count &&
+		     pages[i + n] == pages[i] + n; n++)
+			;
+		r = kmig_staged_install(slot, pages[i], n, st);
+		if (r < 0)
+			return r;
+		for (k = 0; k < r; k++) {
+			*installed += st[k] == KMIG_INSTALL_DONE;
+			if (status && put_user(st[k], status + i + k))
+				return -EFAULT;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Each page's waiters are woken by kmig_page_install(),
+ * kmig_staged_install() or kmig_block_install() before its status is
+ * written, so a fault on @status strands nobody.
  */
 long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 {
 	struct kmig_install __user *uargs = argp;
-	u8 __user *status;
-	char __user *buf;
 	struct kmig_install args;
 	struct kmig_slot *slot;
-	u32 i, installed = 0;
+	u32 installed = 0;
 	u64 *pages;
-	int ret = 0, r;
-	bool zero;
+	int ret;
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.flags & ~KMIG_INSTALL_FLAGS_ALL ||
 	    args.count > KMIG_INSTALL_MAX)
 		return -EINVAL;
-	zero = args.flags & KMIG_INSTALL_ZERO;
-	buf = u64_to_user_ptr(args.buf);
-	status = u64_to_user_ptr(args.status);
+	/* A staged install has no buffer: the pages are where they go. */
+	if (args.flags & KMIG_INSTALL_STAGED &&
+	    (args.flags & KMIG_INSTALL_ZERO || args.buf))
+		return -EINVAL;
 
 	slot = kmig_slot_find(ctx, args.slot);
 	if (!slot)
@@ -555,42 +634,10 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 		ret = PTR_ERR(pages);
 		goto err_pages;
 	}
-
-	for (i = 0; i < args.count; i++) {
-		if (block_run(slot, pages, i, args.count)) {
-			r = kmig_block_install(slot, pages[i], zero ? NULL :
-					       buf + (size_t)i * PAGE_SIZE);
-			if (r < 0) {
-				ret = r;
-				break;
-			}
-			if (r) {
-				installed += KMIG_HUGE_NR;
-				if (put_status(status, i, KMIG_HUGE_NR,
-					       KMIG_INSTALL_DONE)) {
-					ret = -EFAULT;
-					break;
-				}
-				i += KMIG_HUGE_NR - 1;
-				continue;
-			}
-		}
-		r = install_one(slot, pages[i], zero,
-				buf + (size_t)i * PAGE_SIZE);
-		if (r < 0) {
-			ret = r;
-			break;
-		}
-		installed += r;
-		if (put_status(status, i, 1, r ? KMIG_INSTALL_DONE :
-					     KMIG_INSTALL_PRESENT)) {
-			ret = -EFAULT;
-			break;
-		}
-		if (!(i % 64))
-			cond_resched();
-	}
-
+	if (args.flags & KMIG_INSTALL_STAGED)
+		ret = install_staged(slot, pages, &args, &installed);
+	else
+		ret = install_copies(slot, pages, &args, &installed);
 	kvfree(pages);
 err_pages:
 	kmig_slot_put(slot);

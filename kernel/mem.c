@@ -20,15 +20,29 @@
 #include "context.h"
 #include "kmig.h"
 
-/* Whether page @idx of @slot is in the cache; a hint, no reference. */
-bool kmig_page_present(struct kmig_slot *slot, unsigned long idx)
+/*
+ * Whether page @idx of @slot is cached, as a present page (@staged false)
+ * or a staged one (true); a hint, no reference. The folio's flags are
+ * read under RCU: its struct page outlives it.
+ */
+static bool page_cached(struct kmig_slot *slot, unsigned long idx,
+			bool staged)
 {
 	void *entry;
+	bool ret;
 
 	rcu_read_lock();
 	entry = xa_load(&kmig_slot_mapping(slot)->i_pages, slot->pgoff + idx);
+	ret = entry && !xa_is_value(entry) &&
+	      kmig_folio_present(entry) != staged;
 	rcu_read_unlock();
-	return entry && !xa_is_value(entry);
+	return ret;
+}
+
+/* Whether page @idx of @slot is present; a hint, no reference. */
+bool kmig_page_present(struct kmig_slot *slot, unsigned long idx)
+{
+	return page_cached(slot, idx, false);
 }
 
 /* Whether memory failure took page @idx of @slot away. */
@@ -37,10 +51,28 @@ bool kmig_page_poisoned(struct kmig_slot *slot, unsigned long idx)
 	return xa_load(&slot->ctx->poison, slot->pgoff + idx);
 }
 
-/* The folio holding page @idx of @slot, referenced, or NULL if absent. */
-struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
+/*
+ * The folio holding page @idx of @slot, present or staged, referenced, or
+ * NULL if there is none.
+ */
+static struct folio *folio_lookup(struct kmig_slot *slot, unsigned long idx)
 {
 	return kmig_filemap_lookup(kmig_slot_mapping(slot), slot->pgoff + idx);
+}
+
+/*
+ * The folio holding page @idx of @slot, referenced, or NULL if absent
+ * (staged pages are). A present folio stays uptodate while referenced.
+ */
+struct folio *kmig_folio_get(struct kmig_slot *slot, unsigned long idx)
+{
+	struct folio *folio = folio_lookup(slot, idx);
+
+	if (folio && !kmig_folio_present(folio)) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio;
 }
 
 /*
@@ -86,27 +118,19 @@ static void folio_drop(struct kmig_ctx *ctx, struct folio *folio)
 }
 
 /*
- * Cache @folio, its data in, as pages @idx on of @slot, charged to the
- * context's memory cgroup. Returns 0, -EEXIST if a page of its range is
- * there already, or -ENOMEM; on failure @folio is freed.
- *
- * A large folio is cached dirty and stays so (nothing clears PG_dirty of
- * a huge slot, which is never logged by kmig's PG_dirty fold): punching
- * part of it, truncate_inode_partial_folio() splits it, or if it cannot
- * split zeroes the punched range and keeps it; a clean one that cannot
- * split it would drop whole, with the data of the pages not punched.
+ * Cache @folio as pages @idx on of @slot, charged to the context's memory
+ * cgroup. Returns 0 with @folio locked (the caller's reference is still
+ * the caller's), -EEXIST if a page of its range is there already, or
+ * -ENOMEM; on failure @folio is freed.
  */
-static int folio_add(struct kmig_slot *slot, unsigned long idx,
-		     struct folio *folio)
+static int folio_cache(struct kmig_slot *slot, unsigned long idx,
+		       struct folio *folio)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 	long nr = folio_nr_pages(folio);
 	struct mem_cgroup *old;
 	int ret;
 
-	__folio_mark_uptodate(folio);
-	if (nr > 1)
-		folio_set_dirty(folio);
 	old = set_active_memcg(ctx->memcg);
 	ret = filemap_add_folio(kmig_slot_mapping(slot), folio,
 				slot->pgoff + idx, GFP_KERNEL);
@@ -118,6 +142,30 @@ static int folio_add(struct kmig_slot *slot, unsigned long idx,
 	/* Counted before the unlock lets truncation free it. */
 	atomic_long_add(nr, &kmig_objects.pages);
 	atomic_long_sub(nr, &ctx->allocating);
+	return 0;
+}
+
+/*
+ * Cache @folio, its data in, as present pages @idx on of @slot: as
+ * folio_cache(), but @folio is left unlocked and unreferenced.
+ *
+ * A large folio is cached dirty and stays so (nothing clears PG_dirty of
+ * a huge slot, which is never logged by kmig's PG_dirty fold): punching
+ * part of it, truncate_inode_partial_folio() splits it, or if it cannot
+ * split zeroes the punched range and keeps it; a clean one that cannot
+ * split it would drop whole, with the data of the pages not punched.
+ */
+static int folio_add(struct kmig_slot *slot, unsigned long idx,
+		     struct folio *folio)
+{
+	int ret;
+
+	__folio_mark_uptodate(folio);
+	if (folio_test_large(folio))
+		folio_set_dirty(folio);
+	ret = folio_cache(slot, idx, folio);
+	if (ret)
+		return ret;
 	folio_unlock(folio);
 	folio_put(folio);
 	return 0;
@@ -245,7 +293,8 @@ const struct address_space_operations kmig_aops = {
  * page is there already; then it is marked dirty, and a missing-mode page
  * has its request withdrawn, is counted and its waiters are woken (also
  * when it was found present). Returns 1 if installed, 0 if a page was
- * present (@from not advanced), or -errno (ENOSPC, ENOMEM, EFAULT).
+ * present (@from not advanced), or -errno (ENOSPC, ENOMEM, EFAULT, EIO;
+ * EBUSY if the page is staged: only KMIG_INSTALL_STAGED installs it).
  */
 int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 		      struct iov_iter *from, size_t off, size_t len)
@@ -258,6 +307,8 @@ int kmig_page_install(struct kmig_slot *slot, unsigned long idx,
 	if (kmig_page_poisoned(slot, idx))
 		return -EIO;
 	ret = folio_create(slot, idx, NULL, from, off, len);
+	if (ret == -EEXIST && page_cached(slot, idx, true))
+		return -EBUSY;
 	if (ret && ret != -EEXIST)
 		return ret;
 	raced = ret;
@@ -342,21 +393,27 @@ int kmig_block_install(struct kmig_slot *slot, unsigned long first,
 }
 
 /*
- * The folio of page @idx of @slot, locked and still in @mapping, or NULL
- * if absent; a folio removed while we waited for its lock is looked up
- * again.
+ * The folio of page @idx of @slot, present or staged, locked and still in
+ * the cache, or NULL if there is none; a folio removed while we waited
+ * for its lock is looked up again. With @killable, a fatal signal ends
+ * the wait for the lock: ERR_PTR(-EINTR).
  */
 static struct folio *folio_get_locked(struct kmig_slot *slot,
-				      unsigned long idx,
-				      struct address_space *mapping)
+				      unsigned long idx, bool killable)
 {
+	struct address_space *mapping = kmig_slot_mapping(slot);
 	struct folio *folio;
 
 	for (;;) {
-		folio = kmig_folio_get(slot, idx);
+		folio = folio_lookup(slot, idx);
 		if (!folio)
 			return NULL;
-		folio_lock(folio);
+		if (!killable) {
+			folio_lock(folio);
+		} else if (folio_lock_killable(folio)) {
+			folio_put(folio);
+			return ERR_PTR(-EINTR);
+		}
 		if (folio->mapping == mapping)
 			return folio;
 		folio_unlock(folio);
@@ -364,24 +421,109 @@ static struct folio *folio_get_locked(struct kmig_slot *slot,
 	}
 }
 
+/* Zap the PTEs of pages @first .. @end - 1 of @slot, in every view. */
+static void zap_pages(struct kmig_slot *slot, unsigned long first,
+		      unsigned long end)
+{
+	unmap_mapping_range(kmig_slot_mapping(slot),
+			    (loff_t)(slot->pgoff + first) << PAGE_SHIFT,
+			    (loff_t)(end - first) << PAGE_SHIFT, 0);
+}
+
+/*
+ * Hand over pages @first .. @first + @n - 1 of @slot (@n at most
+ * KMIG_STAGED_RUN), staged by faults in a staging view, and put each
+ * page's KMIG_INSTALL_* status in @st: DONE, PRESENT (its waiters woken
+ * as by a copy install) or NOT_STAGED. Returns how many pages it did (at
+ * least one), or for page @first -EIO if memory failure took it, -EINTR
+ * if a fatal signal came while waiting for its lock; a run stops before
+ * such a page.
+ *
+ * The folios are locked in ascending order, as truncation locks a batch,
+ * and every fault that would map one takes its lock first: with all of
+ * them held, each run of staged pages loses its PTEs in one zap, which
+ * takes only the staging views' (no other view maps a folio that is not
+ * uptodate: filemap_map_pages() and kmig_vm_fault() skip it), so the
+ * agent writes no more. Then folio_mark_uptodate() publishes what it
+ * wrote (its barrier) and makes the page present; as kmig_page_install():
+ * logged, and in missing mode its request withdrawn, counted, its
+ * waiters woken.
+ */
+int kmig_staged_install(struct kmig_slot *slot, unsigned long first,
+			unsigned int n, u8 *st)
+{
+	struct folio *folios[KMIG_STAGED_RUN];
+	unsigned int i, s;
+	int err = -EIO;
+
+	for (i = 0; i < n; i++) {
+		folios[i] = folio_get_locked(slot, first + i, true);
+		if (IS_ERR(folios[i])) {
+			err = PTR_ERR(folios[i]);
+			break;
+		}
+		if (!folios[i] && kmig_page_poisoned(slot, first + i))
+			break;
+		st[i] = !folios[i] ? KMIG_INSTALL_NOT_STAGED :
+			kmig_folio_present(folios[i]) ? KMIG_INSTALL_PRESENT :
+							KMIG_INSTALL_DONE;
+		if (st[i] == KMIG_INSTALL_PRESENT) {
+			folio_unlock(folios[i]);
+			folio_put(folios[i]);
+		}
+	}
+	n = i;
+	for (i = 0; i < n; i = s) {
+		for (s = i; s < n && st[s] == KMIG_INSTALL_DONE; s++)
+			;
+		if (s > i)
+			zap_pages(slot, first + i, first + s);
+		else
+			s++;
+	}
+	for (i = 0; i < n; i++) {
+		if (st[i] == KMIG_INSTALL_DONE) {
+			folio_mark_uptodate(folios[i]);
+			folio_unlock(folios[i]);
+			folio_put(folios[i]);
+			kmig_dirty_mark(slot, first + i);
+		}
+		if (st[i] != KMIG_INSTALL_NOT_STAGED &&
+		    test_bit(first + i, slot->missing))
+			kmig_fault_installed(slot, first + i,
+					     st[i] == KMIG_INSTALL_DONE, false);
+	}
+	return n ? n : err;
+}
+
 /*
  * A fault the core could not map from the cache itself (.map_pages): an
  * absent page is waited for in missing mode, else allocated zeroed. The
- * page is returned locked, as the core would lock it anyway.
+ * page is returned locked, as the core would lock it anyway. A staged
+ * page is absent; only missing-mode pages are staged (a discard leaves
+ * missing mode only for present pages), so it is waited for.
  */
 static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 {
-	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 	struct kmig_slot *slot = vmf->vma->vm_private_data;
 	unsigned long idx = vmf->pgoff - slot->pgoff;
 	struct folio *folio;
 	struct page *page;
 	vm_fault_t ret;
+	bool staged;
 	int err;
 
 	if (idx >= slot->npages)
 		return VM_FAULT_SIGBUS;
-	while (!(folio = folio_get_locked(slot, idx, mapping))) {
+	for (;;) {
+		folio = folio_get_locked(slot, idx, false);
+		if (folio && kmig_folio_present(folio))
+			break;
+		staged = folio;
+		if (staged) {
+			folio_unlock(folio);
+			folio_put(folio);
+		}
 		if (kmig_page_poisoned(slot, idx))
 			return VM_FAULT_HWPOISON;
 		if (test_bit(idx, slot->missing)) {
@@ -390,6 +532,8 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 				return ret;
 			continue;
 		}
+		if (WARN_ON_ONCE(staged))
+			return VM_FAULT_SIGBUS;	/* staged, not missing */
 		err = folio_create(slot, idx, vmf, NULL, 0, 0);
 		if (err == -ENOMEM)
 			return VM_FAULT_OOM;
@@ -403,6 +547,50 @@ static vm_fault_t kmig_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_HWPOISON;
 	}
 	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * A fault in a staging view (KMIG_VIEW_STAGING): the staged page of @idx,
+ * made by the first fault on it while it is absent in missing mode: a
+ * zeroed order-0 folio cached not uptodate, so that nothing but a staging
+ * view maps it (kmig_folio_present()) until KMIG_INSTALL_STAGED marks it
+ * uptodate. The agent has no business with any other page here: SIGBUS.
+ * Returned locked, as kmig_vm_fault() returns a page.
+ */
+static vm_fault_t kmig_vm_staging_fault(struct vm_fault *vmf)
+{
+	struct kmig_slot *slot = vmf->vma->vm_private_data;
+	unsigned long idx = vmf->pgoff - slot->pgoff;
+	struct folio *folio;
+	int err;
+
+	if (idx >= slot->npages)
+		return VM_FAULT_SIGBUS;
+	for (;;) {
+		folio = folio_get_locked(slot, idx, false);
+		if (folio) {
+			if (kmig_folio_present(folio)) {
+				folio_unlock(folio);
+				folio_put(folio);
+				return VM_FAULT_SIGBUS;
+			}
+			break;
+		}
+		if (!test_bit(idx, slot->missing) ||
+		    kmig_page_poisoned(slot, idx))
+			return VM_FAULT_SIGBUS;
+		folio = folio_new(slot, idx, 0, vmf, true);
+		if (IS_ERR(folio))
+			return PTR_ERR(folio) == -ENOMEM ? VM_FAULT_OOM :
+							   VM_FAULT_SIGBUS;
+		err = folio_cache(slot, idx, folio);
+		if (!err)
+			break;
+		if (err != -EEXIST)
+			return VM_FAULT_OOM;
+	}
+	vmf->page = folio_file_page(folio, vmf->pgoff);
 	return VM_FAULT_LOCKED;
 }
 
@@ -472,6 +660,14 @@ static void kmig_vm_tracked_close(struct vm_area_struct *vma)
 	kmig_vm_close(vma);
 }
 
+/* Every view's NUMA policy follows mbind() (policy.c). */
+#ifdef CONFIG_NUMA
+#define VM_POLICY_OPS	.set_policy = kmig_policy_set,	\
+			.get_policy = kmig_vm_get_policy,
+#else
+#define VM_POLICY_OPS
+#endif
+
 /* The tracked view: kmig logs writes through .page_mkwrite. */
 static const struct vm_operations_struct kmig_vm_ops = {
 	.open		= kmig_vm_tracked_open,
@@ -479,10 +675,7 @@ static const struct vm_operations_struct kmig_vm_ops = {
 	.fault		= kmig_vm_fault,
 	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= kmig_vm_page_mkwrite,
-#ifdef CONFIG_NUMA
-	.set_policy	= kmig_policy_set,
-	.get_policy	= kmig_vm_get_policy,
-#endif
+	VM_POLICY_OPS
 };
 
 /*
@@ -495,10 +688,32 @@ static const struct vm_operations_struct kmig_guest_vm_ops = {
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_fault,
 	.map_pages	= filemap_map_pages,
-#ifdef CONFIG_NUMA
-	.set_policy	= kmig_policy_set,
-	.get_policy	= kmig_vm_get_policy,
-#endif
+	VM_POLICY_OPS
+};
+
+/*
+ * Fault-around in a staging view maps nothing: filemap_map_pages() would
+ * map present pages there, writable. Having a .map_pages at all lets
+ * 6.12 run .fault under the VMA lock (mm/memory.c: vmf_can_call_fault()),
+ * which kmig_vm_staging_fault() never drops, instead of retrying it
+ * under the mmap lock.
+ */
+static vm_fault_t kmig_vm_staging_map_pages(struct vm_fault *vmf,
+					    pgoff_t start, pgoff_t end)
+{
+	return 0;
+}
+
+/*
+ * The staging view, the agent's: it maps staged pages only, written
+ * without logging (KMIG_INSTALL_STAGED logs each page it hands over).
+ */
+static const struct vm_operations_struct kmig_staging_vm_ops = {
+	.open		= kmig_vm_open,
+	.close		= kmig_vm_close,
+	.fault		= kmig_vm_staging_fault,
+	.map_pages	= kmig_vm_staging_map_pages,
+	VM_POLICY_OPS
 };
 
 /* The slot at file page offset @pgoff, referenced, and the page index. */
@@ -521,12 +736,18 @@ static struct kmig_slot *slot_at(struct kmig_ctx *ctx, u64 pgoff,
 
 int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return kmig_mem_map(file->private_data, vma, false);
+	return kmig_mem_map(file->private_data, vma, KMIG_MAP_TRACKED);
 }
 
-/* Map a slot of @ctx at @vma, as a guest view if @guest. */
-int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
+/* Map a slot of @ctx at @vma, as a view of @kind. */
+int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma,
+		 enum kmig_map_kind kind)
 {
+	static const struct vm_operations_struct *const ops[] = {
+		[KMIG_MAP_TRACKED] = &kmig_vm_ops,
+		[KMIG_MAP_GUEST] = &kmig_guest_vm_ops,
+		[KMIG_MAP_STAGING] = &kmig_staging_vm_ops,
+	};
 	const unsigned int shift = KMIG_SLOT_SHIFT - PAGE_SHIFT;
 	unsigned long idx = vma->vm_pgoff & ((1UL << shift) - 1);
 	u64 id = vma->vm_pgoff >> shift;
@@ -545,7 +766,7 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 		ret = -ENXIO;
 	else if (vma_pages(vma) > slot->npages - idx)
 		ret = -ERANGE;
-	else if (guest && !(slot->flags & KMIG_SLOT_KVM_LOG))
+	else if (kind == KMIG_MAP_GUEST && !(slot->flags & KMIG_SLOT_KVM_LOG))
 		ret = -EINVAL;	/* nobody would log its writes */
 	else if (!atomic_inc_unless_negative(&slot->nr_maps))
 		ret = -EBUSY;	/* KMIG_SET_MISSING is at work on it */
@@ -554,20 +775,21 @@ int kmig_mem_map(struct kmig_ctx *ctx, struct vm_area_struct *vma, bool guest)
 		return ret;
 
 	vma->vm_private_data = slot;
-	if (!guest) {
+	if (kind == KMIG_MAP_TRACKED) {
 		ret = kmig_view_tracked_add(vma);
 		if (ret) {
 			atomic_dec(&slot->nr_maps);
 			return ret;
 		}
 	}
-	vma->vm_ops = guest ? &kmig_guest_vm_ops : &kmig_vm_ops;
+	vma->vm_ops = ops[kind];
 	/*
 	 * VM_DONTEXPAND: no mremap() growth, and no merging (see view.c on
 	 * ->close). VM_NOHUGEPAGE: .page_mkwrite logs one PTE, so no
-	 * writable PMD in a tracked view.
+	 * writable PMD in a tracked view; a staging view maps order-0 pages.
 	 */
-	vm_flags_set(vma, VM_DONTEXPAND | (guest ? 0 : VM_NOHUGEPAGE));
+	vm_flags_set(vma, VM_DONTEXPAND |
+		     (kind == KMIG_MAP_GUEST ? 0 : VM_NOHUGEPAGE));
 	return 0;
 }
 

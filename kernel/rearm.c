@@ -180,7 +180,9 @@ static bool peek_picks(struct folio *folio, enum peek what)
 	case PEEK_CLEAN:
 		return folio_test_dirty(folio);
 	default:
-		return kmig_folio_maybe_pinned(folio, 0);
+		/* A staged page is absent: nothing of it to log. */
+		return kmig_folio_present(folio) &&
+		       kmig_folio_maybe_pinned(folio, 0);
 	}
 }
 
@@ -330,7 +332,8 @@ void kmig_fold_pg_dirty(struct kmig_slot *slot, unsigned long w0,
 		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			continue;
 		p = xas.xa_index - slot->pgoff;
-		if (!folio_test_dirty(folio) || test_bit(p, slot->dirty))
+		if (!folio_test_dirty(folio) || !kmig_folio_present(folio) ||
+		    test_bit(p, slot->dirty))
 			continue;
 		if (!peek_get(&xas, folio))
 			goto again;
@@ -361,7 +364,7 @@ static void keep_pinned_fn(struct folio *folio, void *arg)
 	struct kmig_slot *slot = arg;
 	pgoff_t i, end;
 
-	if (!kmig_folio_maybe_pinned(folio, 1))
+	if (!kmig_folio_present(folio) || !kmig_folio_maybe_pinned(folio, 1))
 		return;
 	i = max_t(pgoff_t, folio->index, slot->pgoff) - slot->pgoff;
 	end = min_t(pgoff_t, folio_next_index(folio),

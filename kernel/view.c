@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Views of a context's memory (memory-model.rst, model (b)): fds on the
- * context's inode, sharing its address_space, whose mappings are either
- * guest views (KVM memslots only: writable from the first fault, vCPU
- * writes logged by KVM) or tracked views (every other writer: logged by
- * kmig's .page_mkwrite, as an mmap of the context fd is).
+ * context's inode, sharing its address_space, whose mappings are guest
+ * views (KVM memslots only: writable from the first fault, vCPU writes
+ * logged by KVM), tracked views (every other writer: logged by kmig's
+ * .page_mkwrite, as an mmap of the context fd is) or staging views (the
+ * agent's, mapping only pages staged for KMIG_INSTALL_STAGED: mem.c).
  *
  * Re-arming a tracked view must leave the guest views mapped: zapping them
  * would be an MMU-notifier unmap for KVM. unmap_mapping_range() zaps every
@@ -212,12 +213,17 @@ static struct kmig_ctx *view_ctx(struct file *file)
 
 static int view_guest_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return kmig_mem_map(view_ctx(file), vma, true);
+	return kmig_mem_map(view_ctx(file), vma, KMIG_MAP_GUEST);
 }
 
 static int view_tracked_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return kmig_mem_map(view_ctx(file), vma, false);
+	return kmig_mem_map(view_ctx(file), vma, KMIG_MAP_TRACKED);
+}
+
+static int view_staging_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return kmig_mem_map(view_ctx(file), vma, KMIG_MAP_STAGING);
 }
 
 /* Only hole punching; vfs_fallocate() checked @off and @len. */
@@ -260,24 +266,42 @@ static const struct file_operations kmig_view_tracked_fops = {
 	.llseek		= noop_llseek,
 };
 
+static const struct file_operations kmig_view_staging_fops = {
+	.owner		= THIS_MODULE,
+	.mmap		= view_staging_mmap,
+	.release	= view_release,
+	.fallocate	= view_fallocate,
+	.llseek		= noop_llseek,
+};
+
+/* The views by KMIG_VIEW_* flag: their file operations and names. */
+static const struct {
+	u32 flag;
+	const struct file_operations *fops;
+	const char *name;
+} view_kinds[] = {
+	{ KMIG_VIEW_GUEST, &kmig_view_guest_fops, "[kmig-guest-view]" },
+	{ KMIG_VIEW_TRACKED, &kmig_view_tracked_fops, "[kmig-tracked-view]" },
+	{ KMIG_VIEW_STAGING, &kmig_view_staging_fops, "[kmig-staging-view]" },
+};
+
 /* KMIG_VIEW_FD on the context file @file. */
 long kmig_view_fd(struct file *file, void __user *argp)
 {
 	struct kmig_ctx *ctx = file->private_data;
-	const struct file_operations *fops;
 	struct kmig_view args;
 	struct file *view;
+	unsigned int k;
 	int fd;
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.pad)
 		return -EINVAL;
-	if (args.flags == KMIG_VIEW_GUEST)
-		fops = &kmig_view_guest_fops;
-	else if (args.flags == KMIG_VIEW_TRACKED)
-		fops = &kmig_view_tracked_fops;
-	else
+	for (k = 0; k < ARRAY_SIZE(view_kinds); k++)
+		if (args.flags == view_kinds[k].flag)
+			break;
+	if (k == ARRAY_SIZE(view_kinds))
 		return -EINVAL;
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
@@ -289,10 +313,8 @@ long kmig_view_fd(struct file *file, void __user *argp)
 	 */
 	__module_get(THIS_MODULE);
 	ihold(ctx->inode);
-	view = alloc_file_pseudo(ctx->inode, kmig_mnt,
-				 args.flags == KMIG_VIEW_GUEST ?
-				 "[kmig-guest-view]" : "[kmig-tracked-view]",
-				 O_RDWR, fops);
+	view = alloc_file_pseudo(ctx->inode, kmig_mnt, view_kinds[k].name,
+				 O_RDWR, view_kinds[k].fops);
 	if (IS_ERR(view)) {
 		iput(ctx->inode);
 		module_put(THIS_MODULE);

@@ -119,7 +119,7 @@
 #include <linux/ioctl.h>
 
 #define KMIG_DEVICE_NAME	"kmig"
-#define KMIG_API_VERSION	3
+#define KMIG_API_VERSION	4
 
 /* Feature bits reported by KMIG_CMD_GET_INFO. */
 #define KMIG_FEATURE_NETLINK		_BITULL(0)
@@ -133,12 +133,18 @@
  * KMIG_INSTALL of a whole aligned block caches one 2 MiB folio.
  */
 #define KMIG_FEATURE_HUGE_INSTALL	_BITULL(4)
+/*
+ * Zero-copy postcopy install (API version 4): KMIG_VIEW_STAGING views and
+ * KMIG_INSTALL_STAGED.
+ */
+#define KMIG_FEATURE_STAGED_INSTALL	_BITULL(5)
 
 #define KMIG_FEATURES_ALL	(KMIG_FEATURE_NETLINK | \
 				 KMIG_FEATURE_DEVICE_REGION | \
 				 KMIG_FEATURE_PAGECACHE | \
 				 KMIG_FEATURE_HARVEST_SET | \
-				 KMIG_FEATURE_HUGE_INSTALL)
+				 KMIG_FEATURE_HUGE_INSTALL | \
+				 KMIG_FEATURE_STAGED_INSTALL)
 
 /* Generic netlink family. */
 #define KMIG_GENL_NAME		"kmig"
@@ -284,12 +290,15 @@ struct kmig_range {
 };
 
 #define KMIG_INSTALL_ZERO	_BITUL(0)	/* zero pages, @buf unused */
-#define KMIG_INSTALL_FLAGS_ALL	(KMIG_INSTALL_ZERO)
+/* Hand over the pages staged in a KMIG_VIEW_STAGING view; @buf 0. */
+#define KMIG_INSTALL_STAGED	_BITUL(1)
+#define KMIG_INSTALL_FLAGS_ALL	(KMIG_INSTALL_ZERO | KMIG_INSTALL_STAGED)
 #define KMIG_INSTALL_MAX	4096
 
 /* Per-page result in @status. */
 #define KMIG_INSTALL_DONE	0
 #define KMIG_INSTALL_PRESENT	1	/* already present, left untouched */
+#define KMIG_INSTALL_NOT_STAGED	2	/* STAGED: no staged page, nothing done */
 
 /*
  * Install @count pages of @slot: page @pages[i] gets the i-th page of @buf
@@ -298,8 +307,20 @@ struct kmig_range {
  * a whole aligned block (KMIG_HUGE_SIZE / page size pages, ascending),
  * none of it present, becomes one 2 MiB folio; other pages, or a block
  * when 2 MiB cannot be had in one piece, are installed a page at a time.
- *   EINVAL  flags, count > KMIG_INSTALL_MAX, a page number past the slot
+ *
+ * KMIG_INSTALL_STAGED: each page is the one the agent wrote through a
+ * KMIG_VIEW_STAGING view; its staging PTEs are zapped (writes after the
+ * call fault, SIGBUS) and it becomes present, nothing copied. A present
+ * page is PRESENT, a page with nothing staged NOT_STAGED. A page staged
+ * but not installed is absent to everyone else: faults wait for it,
+ * pread reads zeros, the present bitmap has no bit for it; a copy or
+ * zero install of it, or a pwrite, fails EBUSY, as does a hole punched
+ * over it; KMIG_SET_MISSING_DISCARD drops it.
+ *   EINVAL  flags (STAGED with ZERO or a @buf), count > KMIG_INSTALL_MAX,
+ *           a page number past the slot
  *   ENOENT  no such slot; EFAULT bad pointers; ENOSPC page limit
+ *   EBUSY   a page staged, not by KMIG_INSTALL_STAGED
+ *   EIO     a page taken by memory failure
  * On an error after some pages were installed, @installed says how many.
  */
 struct kmig_install {
@@ -426,14 +447,21 @@ struct kmig_dirty_logging {
  *                      EINVAL on a slot without KMIG_SLOT_KVM_LOG
  *   KMIG_VIEW_TRACKED  every other user: writes logged by kmig. An mmap of
  *                      the context fd is a tracked view too.
+ *   KMIG_VIEW_STAGING  the agent's, to receive postcopy pages in place
+ *                      (KMIG_FEATURE_STAGED_INSTALL): a fault on an
+ *                      absent page in missing mode caches a zeroed page
+ *                      that only this view maps, and only until
+ *                      KMIG_INSTALL_STAGED hands it over; a fault on any
+ *                      other page is SIGBUS
  * Re-arming the tracked views never unmaps a guest view.
  * Errors: EINVAL not exactly one of the flags, or pad not 0.
  */
 #define KMIG_VIEW_GUEST		_BITUL(0)
 #define KMIG_VIEW_TRACKED	_BITUL(1)
+#define KMIG_VIEW_STAGING	_BITUL(2)
 
 struct kmig_view {
-	__u32 flags;			/* KMIG_VIEW_GUEST or KMIG_VIEW_TRACKED */
+	__u32 flags;			/* one KMIG_VIEW_* */
 	__u32 pad;
 };
 
