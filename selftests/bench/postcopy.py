@@ -1,14 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 """
-Postcopy live migration over a veth pair: kmig (1 and 4 page channels)
-against QEMU 10's postcopy with and without postcopy-preempt, the same
-guest, the same link, in the same boot (scripts/bench.sh runs it there).
+Postcopy live migration over a veth pair: kmig (1, 2 and 4 page
+channels) against QEMU 10's postcopy with and without postcopy-preempt,
+the same guest, the same link, in the same boot (scripts/bench.sh runs
+it there).
 
 The guest (user/vmm/guest) is migrate.py's: MEM MiB, random writes at
 RATE pages/s, on the destination too, after every page was written
 (mode "written") or from boot (modes "fresh" and "capped", the latter
 with the background push capped on both sides). Both sides switch to
-postcopy after the first full precopy pass. The guest times each of
+postcopy after the first full precopy pass. Mode "push" is kmig's
+only: as "written", but the first pass capped at PUSH_PRE_CAP MiB/s on
+every row, so that at any channel count the guest dirties most of its
+memory before the switch and the push, not capped, carries it; raw TCP
+then moves the same bytes over as many connections. The guest times each of
 its page writes with RDTSC into a histogram in its parameter page
 (params.wlat, guest/abi.h); the bench
 reads it from the source at the pause and from the destination at the
@@ -20,7 +25,7 @@ taken.
 
 Environment: BENCH_RUNS (default 3) runs of every row; BENCH_ROWS, a
 regular expression: only the rows whose names match (default all);
-BENCH_PC_MODES (default "written fresh capped"); BENCH_PC_CAP, MiB/s of
+BENCH_PC_MODES (default "written fresh capped push"); BENCH_PC_CAP, MiB/s of
 the push in capped mode (default 4); BENCH_PC_PREFETCH, kmig's
 --postcopy-prefetch window (default: the agent's), named in kmig's rows;
 BENCH_PC_BASE, a build directory of another tree (make B=DIR user
@@ -46,14 +51,17 @@ from migrate import (B_ADDR, BUILD, MIB, MIG_TIMEOUT, PARAMS,  # noqa: E402
 WORK = f"{os.environ.get('KMIG_OUT', '')}/work/bench-postcopy"
 mig.WORK = WORK                 # where migrate.py's log() puts the logs
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-MODES = (os.environ.get("BENCH_PC_MODES") or "written fresh capped").split()
+MODES = (os.environ.get("BENCH_PC_MODES") or
+         "written fresh capped push").split()
 ROWS = re.compile(os.environ.get("BENCH_ROWS", ""))
 WLAT_OFF, WLAT_BUCKETS = 0x130, 192         # guest/abi.h
 P_TSC_HZ = PARAMS + 0xF8
 P_COUNTER0 = PARAMS + 0x28
-CONNS = (1, 4)
+CONNS = (1, 2, 4)
 FRESH_WRITES = mig.WS_PAGES // 2    # writes of a fresh guest before the clock
 PC_CAP = int(os.environ.get("BENCH_PC_CAP") or "4")    # MiB/s, capped mode
+PUSH_PRE_CAP = 16               # MiB/s of the first pass in push mode
+NO_CAP = 1 << 20                # MiB/s: kmig's largest, no cap in effect
 PREFETCH = os.environ.get("BENCH_PC_PREFETCH", "")      # pages, "": default
 BASE = os.environ.get("BENCH_PC_BASE", "")  # another build's agent, "": none
 DOWNTIME_MS = 1                 # neither side completes in precopy
@@ -209,6 +217,7 @@ class KmigPostcopy(KmigSide):
             *args, at_end=at_end))
 
     def start(self, mode, tag):
+        self.pre_cap = PUSH_PRE_CAP if mode == "push" else 0
         if fresh(mode):
             self.src = self.spawn("A", tag, "--pattern", "random", "--rate",
                                   str(RATE))
@@ -252,6 +261,9 @@ class KmigPostcopy(KmigSide):
     def migrate(self):
         t0 = time.monotonic()
         cap = ("--postcopy-bandwidth", str(self.cap)) if self.cap else ()
+        if self.pre_cap:    # the first pass only: the push goes free
+            cap = ("--bandwidth", str(self.pre_cap),
+                   "--postcopy-bandwidth", str(NO_CAP))
         if PREFETCH:
             cap += ("--postcopy-prefetch", PREFETCH)
         j, (t_done, progress, hist_b) = self.run(
@@ -399,18 +411,23 @@ def note(mode, row, r):
         fh.write(json.dumps({"mode": mode, "row": row, **r}) + "\n")
 
 
-def sides():
+def sides(mode=""):
+    """The rows of @mode (push: kmig's only)."""
     out = [KmigPostcopy(ch) for ch in CONNS]
     out += [KmigPostcopy(ch, BASE) for ch in CONNS if BASE]
-    out += [QemuPostcopy(p) for p in (False, True)]
+    if mode != "push":
+        out += [QemuPostcopy(p) for p in (False, True)]
     return [s for s in out if ROWS.search(s.name)]
 
 
 WHAT = {"written": "every page written, then",
         "fresh": f"no fill: from boot until {FRESH_WRITES} writes, then",
-        "capped": f"no fill: from boot until {FRESH_WRITES} writes, then"}
+        "capped": f"no fill: from boot until {FRESH_WRITES} writes, then",
+        "push": "every page written, then"}
 PUSH = {"written": "push not capped", "fresh": "push not capped",
-        "capped": f"push capped at {PC_CAP} MiB/s on both"}
+        "capped": f"push capped at {PC_CAP} MiB/s on both",
+        "push": f"first pass capped at {PUSH_PRE_CAP} MiB/s, push not "
+                "capped, kmig only"}
 
 
 def table(mode, configs, results, raws, hz):
@@ -509,6 +526,8 @@ def ratios(results, raws):
         name = f"kmig postcopy {ch} ch"
         for other in ((base, "QEMU postcopy", f"{name} base") if BASE
                       else (base, "QEMU postcopy")):
+            if not results.get(other):
+                continue    # a row not run in this mode
             out = []
             for key in ("p50_us", "p99_us", "downtime", "postcopy",
                         "push_mibps"):
@@ -539,11 +558,11 @@ def retable(path):
 
 
 def run_mode(mode, trace, hz):
-    configs = [s.name for s in sides()]
+    configs = [s.name for s in sides(mode)]
     results = {n: [] for n in configs}
     raws = {c: [] for c in CONNS}
     for run in range(RUNS):
-        for side in sides():
+        for side in sides(mode):
             tag = f"{mode}-{run}-{side.name}".replace(" ", "_") \
                 .replace(",", "")
             try:
@@ -576,7 +595,7 @@ def main():
         for mode in MODES:
             if mode not in WHAT:
                 raise BenchError(f"BENCH_PC_MODES: no mode {mode!r}: "
-                                 "written, fresh or capped")
+                                 "written, fresh, capped or push")
             run_mode(mode, trace, hz)
     finally:
         trace.put("tracing_on", "0")
