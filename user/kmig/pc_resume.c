@@ -114,10 +114,11 @@ static int enc_block(struct rc_src *s, const struct mig_slot *sl,
 
 /*
  * Requested page @page of the @i-th slot, now, on the main channel, and
- * the push goes on from there: on a huge slot its whole block (a page of
- * it the destination has stays as it is there). The push does not send
- * them again unless it already took their chunk (the destination
- * installs the first copy).
+ * the push goes on from there. The push does not send it again unless it
+ * already took its chunk (the destination installs the first copy). On a
+ * huge slot the answer is the whole block (a page of it the destination
+ * has stays as it is there), and the push then leaves the block alone or
+ * sends all of it: a sender that skipped part of a block would split it.
  */
 static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 {
@@ -127,7 +128,7 @@ static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 		.kind = KMIG_SEC_RAM, .version = 1, .name = "recover",
 	};
 	struct kmig_enc *e = &s->ch[0].enc;
-	uint64_t p, first = page, n = 1;
+	uint64_t first = page, n = 1;
 	const void *data[1] = { s->buf };
 	bool zero;
 	int ret;
@@ -144,9 +145,11 @@ static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 			    (unsigned long long)first,
 			    (unsigned long long)(first + n - 1), sl->id,
 			    strerror(-ret));
-	for (p = first; p < first + n; p++)
-		__atomic_fetch_and(&sl->bitmap[p / 64], ~(1ull << (p % 64)),
-				   __ATOMIC_RELAXED);
+	if (sl->huge)
+		mig_senders_claim(&s->senders, i, page);
+	else
+		__atomic_fetch_and(&sl->bitmap[page / 64],
+				   ~(1ull << (page % 64)), __ATOMIC_RELAXED);
 	mig_senders_seek(&s->senders, i, page);
 	mig_chan_begin(&s->ch[0]);
 	zero = !sl->huge && kmig_page_is_zero(s->buf);

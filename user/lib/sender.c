@@ -433,6 +433,17 @@ void mig_senders_seek(struct mig_senders *p, unsigned int slot, uint64_t page)
 			 __ATOMIC_RELAXED);
 }
 
+bool mig_senders_claim(struct mig_senders *p, unsigned int slot,
+		       uint64_t page)
+{
+	uint64_t k = p->first_chunk[slot] +
+		     page / mig_slot_chunk(&p->vm->slots[slot]);
+	uint64_t bit = 1ull << (k % 64);
+
+	return !(__atomic_fetch_or(&p->taken[k / 64], bit, __ATOMIC_RELAXED) &
+		 bit);
+}
+
 int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
 		      struct mig_link *link, struct mig_chan *chans,
 		      unsigned int n)

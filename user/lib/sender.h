@@ -119,6 +119,12 @@ int mig_senders_wait(struct mig_senders *p);
  */
 int mig_senders_seekable(struct mig_senders *p);
 void mig_senders_seek(struct mig_senders *p, unsigned int slot, uint64_t page);
+/*
+ * A seekable round's chunk of page @page of the @slot-th slot, taken
+ * from the senders: true if none had taken it, and then none sends it.
+ */
+bool mig_senders_claim(struct mig_senders *p, unsigned int slot,
+		       uint64_t page);
 /* Stop and join every thread (after a failure their sockets are shut). */
 void mig_senders_stop(struct mig_senders *p);
 
