@@ -5,7 +5,8 @@
  * paused; its checksum matches the memory the VMM exposes; the vCPU state
  * and RAM of a paused VMM, moved into a second VMM started --incoming,
  * make the guest continue there; bad state and bad requests are refused;
- * `dirtylog at-resume` restarts the dirty log just before the guest runs.
+ * `dirtylog at-resume` restarts the dirty log just before the guest runs;
+ * its KVM log provider stops at its exit whatever kmig's callers did.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -466,6 +468,57 @@ TEST_F_TIMEOUT(vmm, dirtylog_at_resume_logs_from_the_resume_on, TEST_TIMEOUT)
 	EXPECT_EQ(1, logged(ctx, npages, after));
 	EXPECT_EQ(0, logged(ctx, npages, before));
 	close(ctx);
+}
+
+/*
+ * A KVM-log request its caller gave up (killed) after the VMM's provider
+ * saw it (poll) and before the provider read it: the provider must not
+ * then wait in read() for the next request, which may never come, where
+ * the VMM's exit joins it. kmig-vmm waits 3 s between the two
+ * (KMIG_DELAY_AT=vmm-log-read).
+ */
+TEST_F_TIMEOUT(vmm, kvm_log_request_given_up_before_its_read, TEST_TIMEOUT)
+{
+	struct kmig_dirty_logging lg = { .flags = KMIG_DIRTY_LOGGING_ON };
+	struct vmm_client q = { .fd = -1 };
+	struct vmm_client_slot slot[8];
+	int ctx = -1, status, ret;
+	struct vmm_status st;
+	unsigned int n;
+	pid_t caller;
+
+	REQUIRE_KVM();
+	setenv("KMIG_DELAY_AT", "vmm-log-read:3000", 1);
+	ret = start(&self->a, "l", "--backend kmig --mem 8 --kvm-log --pattern none " PACED);
+	unsetenv("KMIG_DELAY_AT");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, wait_counter(&self->a, 0, &st)) TH_LOG("%s", self->a.c.reply);
+	ASSERT_EQ(0, vmm_client_ctx(&self->a.c, slot, 8, &n, &ctx))
+		TH_LOG("%s", self->a.c.reply);
+	lg.slot = slot[0].id;
+
+	/* kmig's caller: a log start, which the provider must answer */
+	caller = fork();
+	ASSERT_LE(0, caller);
+	if (!caller)
+		_exit(ioctl(ctx, KMIG_SET_DIRTY_LOGGING, &lg) ? 1 : 0);
+	usleep(1000 * 1000);
+	ASSERT_EQ(0, kill(caller, SIGKILL));
+	ASSERT_EQ(caller, waitpid(caller, &status, 0));
+	/* still waiting when killed: the provider had not read it */
+	EXPECT_TRUE(WIFSIGNALED(status));
+	close(ctx);
+	usleep(3000 * 1000);	/* the provider reads now, and finds nothing */
+
+	vmm_client_close(&self->a.c);
+	ASSERT_EQ(0, vmm_client_connect(&q, self->a.v.sock, 0));
+	vmm_client_cmd(&q, "quit");
+	vmm_client_close(&q);
+	ret = proc_wait_exit(self->a.v.pid, 5000);
+	EXPECT_EQ(0, ret) TH_LOG("the VMM still runs after quit, in:%s",
+				 proc_where(self->a.v.pid));
+	if (ret != -ETIMEDOUT)
+		self->a.v.pid = 0;
 }
 
 TEST_HARNESS_MAIN

@@ -133,6 +133,7 @@ static void *provider(void *arg)
 		/* Bounded: the stop flag is looked at every 100 ms. */
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
+		kmig_delay_at("vmm-log-read");	/* a test's late read */
 		if (read(vmm->log_fd, &rq, sizeof(rq)) == sizeof(rq))
 			serve(vmm, &rq);
 	}
