@@ -11,6 +11,7 @@
  * The agent keeps asking kmig for one log per slot and never sees this.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,19 @@ int vmm_kvmlog_start(struct vmm *vmm)
 		ret = -errno;
 		fprintf(stderr, "kmig-vmm: --kvm-log: KMIG_LOG_PROVIDER_FD: %s\n",
 			strerror(errno));
+		goto err_ring;
+	}
+	/*
+	 * Non-blocking: a request poll() reported is gone by the read if its
+	 * caller gave up meanwhile, and a blocking read would then hold the
+	 * thread, which vmm_kvmlog_stop() joins, until the next request.
+	 */
+	if (fcntl(vmm->log_fd, F_SETFL,
+		  fcntl(vmm->log_fd, F_GETFL) | O_NONBLOCK)) {
+		ret = -errno;
+		fprintf(stderr, "kmig-vmm: --kvm-log: O_NONBLOCK: %s\n",
+			strerror(errno));
+		close(vmm->log_fd);
 		goto err_ring;
 	}
 	vmm->log_stop = false;
