@@ -496,6 +496,14 @@ FIXTURE_VARIANT_ADD(colo_fail, mid_checkpoint_running) {
 	.stop = "colo-mid-checkpoint-3", .seq = 2, .run = true, .port = 24631,
 };
 
+/*
+ * Sent whole, the guest not resumed yet: the secondary commits it, and
+ * the primary's log must already hold that pause's memory CRC.
+ */
+FIXTURE_VARIANT_ADD(colo_fail, sent_not_resumed) {
+	.stop = "colo-sent-3", .seq = 3, .port = 24638,
+};
+
 /* Sent whole, its ACK not read: the secondary committed it. */
 FIXTURE_VARIANT_ADD(colo_fail, before_ack) {
 	.stop = "colo-before-ack-3", .seq = 3, .port = 24635,

@@ -197,6 +197,8 @@ static int checkpoint(struct colo_pri *p, bool last)
 	free(vcpu);
 	p->first_sent = true;
 	sent = !ret;
+	if (sent)
+		colo_pri_stop_point(p, "sent");
 	p->sent_whole |= sent;
 	/* the devices go on with the guest, or stop with it (the last) */
 	if (!ret)
