@@ -188,6 +188,10 @@ static int checkpoint(struct colo_pri *p, bool last)
 	}
 	if (!ret && p->verify && (ret = colo_mem_crc(&p->vm, &memcrc)))
 		fail(p, ret, "cannot read guest memory: %s", strerror(-ret));
+	/* before it can commit there: the agent may die right after */
+	if (!ret && p->verify)
+		fprintf(stderr, "kmig colo primary: pause of checkpoint %llu: memory crc %08x\n",
+			(unsigned long long)p->seq, memcrc);
 	if (!ret)
 		ret = colo_pri_save_devices(p);
 	t_send = kmig_now_ns();

@@ -66,9 +66,15 @@ void colo_start_agents(pid_t *sec, pid_t *pri, const char *sec_log,
 int colo_pause_crc(const char *text, unsigned long long seq,
 		   unsigned int *crc)
 {
-	char needle[64];
+	char needle[96];
 	const char *p, *nl;
 
+	/* with --verify, logged at the pause, before anything is sent */
+	snprintf(needle, sizeof(needle),
+		 "primary: pause of checkpoint %llu: memory crc ", seq);
+	p = text ? strstr(text, needle) : NULL;
+	if (p)
+		return sscanf(p + strlen(needle), "%x", crc) == 1 ? 0 : -1;
 	snprintf(needle, sizeof(needle), "primary: checkpoint %llu: ", seq);
 	/* its pause's line, among the checkpoint's others (output held...) */
 	for (p = text; p && (p = strstr(p, needle)); p++) {
