@@ -88,6 +88,20 @@ static int on_request(void *opaque, uint64_t value)
 	return 0;
 }
 
+/* Page @page of slot @sl, read into ->buf: a page, or a zero page. */
+static int enc_page(struct rc_src *s, const struct mig_slot *sl,
+		    uint64_t page)
+{
+	const void *data[1] = { s->buf };
+
+	if (kmig_page_is_zero(s->buf)) {
+		s->job.memory_constant++;
+		return kmig_enc_zero(&s->ch[0].enc, sl->id, page, 1);
+	}
+	s->job.memory_normal++;
+	return kmig_enc_pages(&s->ch[0].enc, sl->id, &page, 1, data);
+}
+
 /*
  * The pages [@first, @first + @n) of slot @sl, read into ->buf, in
  * records of pages in order: on the destination one install, one 2 MiB
@@ -129,8 +143,6 @@ static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 	};
 	struct kmig_enc *e = &s->ch[0].enc;
 	uint64_t first = page, n = 1;
-	const void *data[1] = { s->buf };
-	bool zero;
 	int ret;
 
 	if (sl->huge) {
@@ -152,18 +164,10 @@ static int answer(struct rc_src *s, unsigned int i, uint64_t page)
 				   ~(1ull << (page % 64)), __ATOMIC_RELAXED);
 	mig_senders_seek(&s->senders, i, page);
 	mig_chan_begin(&s->ch[0]);
-	zero = !sl->huge && kmig_page_is_zero(s->buf);
 	ret = kmig_enc_section(e, &sec);
-	if (!ret && sl->huge)
-		ret = enc_block(s, sl, first, n);
-	else if (!ret && zero)
-		ret = kmig_enc_zero(e, sl->id, page, 1);
-	else if (!ret)
-		ret = kmig_enc_pages(e, sl->id, &page, 1, data);
-	if (!sl->huge && zero)
-		s->job.memory_constant++;
-	else if (!sl->huge)
-		s->job.memory_normal++;
+	if (!ret)
+		ret = sl->huge ? enc_block(s, sl, first, n) :
+				 enc_page(s, sl, page);
 	sec.type = KMIG_REC_SECTION_FOOTER;
 	if (!ret)
 		ret = kmig_enc_section(e, &sec);
