@@ -191,19 +191,26 @@ static int send_chunk(struct mig_chan *s, const struct mig_slot *sl,
 	return ret;
 }
 
+/* A seekable round's chunk @k, taken: true if nobody had taken it. */
+static bool chunk_take(struct mig_senders *p, uint64_t k)
+{
+	uint64_t bit = 1ull << (k % 64);
+
+	return !(__atomic_fetch_or(&p->taken[k / 64], bit, __ATOMIC_RELAXED) &
+		 bit);
+}
+
 /*
  * A seekable round's next chunk: from the cursor, the first one nobody
  * took, wrapping around, so that a seek (mig_senders_seek()) skips none.
  */
 static bool take_chunk(struct mig_senders *p, uint64_t *c)
 {
-	uint64_t i, k, bit, from = __atomic_load_n(&p->next, __ATOMIC_RELAXED);
+	uint64_t i, k, from = __atomic_load_n(&p->next, __ATOMIC_RELAXED);
 
 	for (i = 0; i < p->nchunks; i++) {
 		k = (from + i) % p->nchunks;
-		bit = 1ull << (k % 64);
-		if (__atomic_fetch_or(&p->taken[k / 64], bit,
-				      __ATOMIC_RELAXED) & bit)
+		if (!chunk_take(p, k))
 			continue;
 		__atomic_store_n(&p->next, k + 1, __ATOMIC_RELAXED);
 		*c = k;
@@ -436,12 +443,8 @@ void mig_senders_seek(struct mig_senders *p, unsigned int slot, uint64_t page)
 bool mig_senders_claim(struct mig_senders *p, unsigned int slot,
 		       uint64_t page)
 {
-	uint64_t k = p->first_chunk[slot] +
-		     page / mig_slot_chunk(&p->vm->slots[slot]);
-	uint64_t bit = 1ull << (k % 64);
-
-	return !(__atomic_fetch_or(&p->taken[k / 64], bit, __ATOMIC_RELAXED) &
-		 bit);
+	return chunk_take(p, p->first_chunk[slot] +
+			  page / mig_slot_chunk(&p->vm->slots[slot]));
 }
 
 int mig_senders_start(struct mig_senders *p, const struct mig_vm *vm,
