@@ -203,9 +203,24 @@ static int take_slots(struct kmig_snap *s, const struct kmig_snap_src *src,
 	return 0;
 }
 
-/* Everything but the pages, then the trailer that commits the file. */
-static int write_meta(int fd, struct kmig_snap *s, bool durable, char *err,
-		      size_t n)
+/* The file cut to @len bytes if it is longer (a merge's may be). */
+static int cut_to(int fd, uint64_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size > len && ftruncate(fd, len))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Everything but the pages, then the trailer that commits the file;
+ * fdatasync before it with @sync, after it too with @durable.
+ */
+static int write_meta(int fd, struct kmig_snap *s, bool sync, bool durable,
+		      char *err, size_t n)
 {
 	uint8_t header[KMIG_SNAP_HEADER_SIZE], trailer[KMIG_SNAP_TRAILER_SIZE];
 	unsigned int i;
@@ -226,7 +241,9 @@ static int write_meta(int fd, struct kmig_snap *s, bool durable, char *err,
 	}
 	if (!ret)
 		ret = pwrite_all(fd, s->state, s->state_len, s->state_off);
-	if (!ret && durable && fdatasync(fd))
+	if (!ret)
+		ret = cut_to(fd, s->trailer_off);
+	if (!ret && (sync || durable) && fdatasync(fd))
 		ret = -errno;
 	if (!ret)
 		ret = meta_crc(s, header, &crc);
@@ -234,6 +251,7 @@ static int write_meta(int fd, struct kmig_snap *s, bool durable, char *err,
 		return kmig_errf(err, n, ret, "cannot write the metadata: %s",
 				 strerror(-ret));
 	put_trailer(trailer, s->trailer_off, crc);
+	kmig_stop_at("snap-trailer");	/* a test's crash right before it */
 	ret = pwrite_all(fd, trailer, sizeof(trailer), s->trailer_off);
 	if (!ret && durable && fdatasync(fd))
 		ret = -errno;
@@ -253,19 +271,33 @@ int kmig_snap_write(int fd, const struct kmig_snap_src *src, unsigned int n,
 				  durable, &io, err, errlen);
 }
 
+void snap_writer_init(struct kmig_snap_writer *w, int fd,
+		      const struct kmig_snap_src *src, struct kmig_snap_io *io)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->src = src;
+	w->io = io;
+}
+
+void snap_stamp(struct kmig_snap *s, const char *creator)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
+	snprintf(s->creator, sizeof(s->creator), "%s", creator);
+}
+
 int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
 			   const struct kmig_snap_src *src, unsigned int n,
 			   const char *creator, struct kmig_snap_io *io,
 			   char *err, size_t errlen)
 {
-	struct timespec now;
 	struct stat st;
 	int ret;
 
-	memset(w, 0, sizeof(*w));
-	w->fd = fd;
-	w->src = src;
-	w->io = io;
+	snap_writer_init(w, fd, src, io);
 	if (fstat(fd, &st))
 		return kmig_errf(err, errlen, -errno, "fstat: %s", strerror(errno));
 	if (st.st_size)
@@ -275,9 +307,7 @@ int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
 	ret = take_slots(&w->s, src, n, err, errlen);
 	if (ret)
 		return ret;
-	clock_gettime(CLOCK_REALTIME, &now);
-	w->s.created_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
-	snprintf(w->s.creator, sizeof(w->s.creator), "%s", creator);
+	snap_stamp(&w->s, creator);
 	layout(&w->s);		/* no state yet: it is placed at the end */
 	return snap_io_write(fd, w->s.slot, n, src, NULL, io, err, errlen);
 }
@@ -304,7 +334,7 @@ static void place_state(struct kmig_snap *s, size_t len)
 		if (s->slot[i].pages_off < first)
 			first = s->slot[i].pages_off;
 	s->state_len = len;
-	if (len <= first - s->state_off)
+	if (first >= s->state_off && len <= first - s->state_off)
 		return;
 	s->state_off = s->trailer_off;
 	s->trailer_off += len;
@@ -321,7 +351,9 @@ int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
 				 state_len, KMIG_SNAP_MAX_STATE);
 	place_state(&w->s, state_len);
 	w->s.state = (uint8_t *)state;
-	ret = write_meta(w->fd, &w->s, durable, err, errlen);
+	ret = write_meta(w->fd, &w->s, w->merge, durable, err, errlen);
+	if (!ret)
+		w->unsealed = false;
 	w->s.state = NULL;	/* the caller's */
 	return ret;
 }
@@ -559,6 +591,9 @@ static int check_trailer(int fd, struct kmig_snap *s, const uint8_t *h,
 	if (ret)
 		return kmig_errf(err, n, ret, "cannot read the trailer: %s",
 				 strerror(-ret));
+	if (get_le64(t) == KMIG_SNAP_MERGE_MAGIC)
+		return kmig_errf(err, n, -EBADMSG,
+				 "the file is torn: an incremental save into it did not finish");
 	if (get_le64(t) != KMIG_SNAP_TRAILER_MAGIC)
 		return kmig_errf(err, n, -EBADMSG,
 				 "no trailer: the file is torn (its save did not finish)");

@@ -57,6 +57,9 @@ struct kmig_snap_io {
 	unsigned int chunk_ranges;	/* ranges per unit of work, 0: 16 */
 	bool bounced;			/* out: some pages went through one
 					 * (the memory refused direct I/O) */
+	uint64_t read_bytes;		/* out: bytes of pages read, */
+	uint64_t written_bytes;		/* written */
+	uint64_t punched_bytes;		/* and punched out (holes) */
 };
 
 #define KMIG_SNAP_IO_INIT { .threads = 1, .data_fd = -1 }
@@ -95,6 +98,9 @@ struct kmig_snap_writer {
 	int fd;
 	const struct kmig_snap_src *src;
 	struct kmig_snap_io *io;
+	bool merge;			/* into an existing file */
+	bool unsealed;			/* its trailer is gone: it is torn
+					 * until finish commits it again */
 };
 
 int kmig_snap_writer_begin(struct kmig_snap_writer *w, int fd,
@@ -108,6 +114,25 @@ int kmig_snap_writer_finish(struct kmig_snap_writer *w, const void *state,
 			    size_t state_len, bool durable, char *err,
 			    size_t errlen);
 void kmig_snap_writer_free(struct kmig_snap_writer *w);
+
+/*
+ * An incremental save (kmig save --incremental): begin for a writer that
+ * merges the memory @src into @fd, the snapshot @base that
+ * kmig_snap_open() accepted, in place. @src must have @base's slots (id,
+ * address and size, in order): if not, -EINVAL, and the file is not
+ * touched. Otherwise the writer takes @base's bitmaps and checksums
+ * (@base is empty on return), replaces the trailer by the merge marker
+ * and syncs it (from then on the file is torn, until finish commits it),
+ * then compares every page the file holds with memory, byte for byte,
+ * and writes only those that differ and those new in the file; the
+ * pages that left the file are punched out. Update and finish as for a
+ * new file; finish syncs before the trailer whatever @durable.
+ */
+int kmig_snap_writer_merge(struct kmig_snap_writer *w, int fd,
+			   struct kmig_snap *base,
+			   const struct kmig_snap_src *src, unsigned int n,
+			   const char *creator, struct kmig_snap_io *io,
+			   char *err, size_t errlen);
 
 /* Read and check @fd's metadata into @s: 0, or -errno and @err. */
 int kmig_snap_open(int fd, struct kmig_snap *s, char *err, size_t errlen);

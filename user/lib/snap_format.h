@@ -10,7 +10,9 @@
  *   per slot a bitmap of the pages written, one CRC per range of pages,
  *            and the pages, page n at pages offset + n * page size
  *   state    vCPU and device state, a kmig stream (stream-format.rst)
- *   trailer  last: commits the file, with a CRC of all metadata
+ *   trailer  last: commits the file, with a CRC of all metadata; while
+ *            an incremental save merges into the file, the merge marker
+ *            stands in its place
  *
  * Beside it, FILE.ws: the working set a lazy restore recorded (the pages
  * its guest faulted first, in order), bound to the snapshot by its
@@ -32,6 +34,7 @@
 #define KMIG_SNAP_MAX_SLOT_SIZE		0x40000000000ull	/* 4 TiB */
 #define KMIG_SNAP_TRAILER_MAGIC		0x454e4f4447494d4bull	/* "KMIGDONE" */
 #define KMIG_SNAP_TRAILER_SIZE		32
+#define KMIG_SNAP_MERGE_MAGIC		0x4752454d47494d4bull	/* "KMIGMERG" */
 #define KMIG_SNAP_WS_MAGIC		0x5445535747494d4bull	/* "KMIGWSET" */
 #define KMIG_SNAP_WS_VERSION		1
 #define KMIG_SNAP_WS_HEADER_SIZE	32
@@ -46,6 +49,7 @@
 	X(KMIG_SNAP_RANGE_PAGES) X(KMIG_SNAP_PAGES_ALIGN)		\
 	X(KMIG_SNAP_MAX_STATE) X(KMIG_SNAP_MAX_SLOT_SIZE)		\
 	X(KMIG_SNAP_TRAILER_MAGIC) X(KMIG_SNAP_TRAILER_SIZE)		\
+	X(KMIG_SNAP_MERGE_MAGIC)					\
 	X(KMIG_SNAP_WS_MAGIC) X(KMIG_SNAP_WS_VERSION)			\
 	X(KMIG_SNAP_WS_HEADER_SIZE) X(KMIG_SNAP_WS_ENTRY_SIZE)		\
 	X(KMIG_SNAP_WS_MAX)

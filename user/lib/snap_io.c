@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +37,7 @@ struct engine {
 	const struct kmig_snap_src *src;	/* writing */
 	uint8_t *const *dst;			/* reading */
 	const uint64_t *const *only;
+	bool merge;			/* compare with the file first */
 	const struct kmig_snap_io *io;
 	uint64_t chunk_pages;
 	uint64_t flush_pages;		/* gathered before a write or read */
@@ -43,6 +45,7 @@ struct engine {
 	atomic_uint_fast64_t next;	/* the next chunk to take */
 	atomic_bool stop;		/* an error: take no more */
 	atomic_bool bounced;
+	atomic_uint_fast64_t read, written, punched;	/* bytes of pages */
 	uint32_t zcrc;			/* of a page of zeroes */
 	pthread_mutex_t lock;		/* the first error, below */
 	int ret;
@@ -122,6 +125,9 @@ static int run_io(struct worker *w, const struct kmig_snap_slot *sl,
 		return 0;
 	ret = move(w, map + first * PAGE, (end - first) * PAGE,
 		   sl->pages_off + first * PAGE);
+	if (!ret)
+		atomic_fetch_add(w->e->out ? &w->e->written : &w->e->read,
+				 (end - first) * PAGE);
 	if (ret)
 		return failed(w->e, ret, "slot %u: cannot %s pages %llu..%llu: %s",
 			      sl->id, w->e->out ? "write" : "read",
@@ -176,7 +182,8 @@ static bool any_marked(const uint64_t *only, uint64_t first, uint64_t end)
  * @end to @zero_end: written as zeroes, their bits clear (the bytes of
  * such a page are not part of the format). That keeps a direct I/O
  * whole across a short gap that the file's rule leaves out, one at a
- * range's boundary.
+ * range's boundary. A page whose bit was set is written only if @only
+ * (bit p - @only_base, or NULL: every page) marks it.
  */
 struct gather {
 	struct kmig_snap_slot *sl;
@@ -184,6 +191,8 @@ struct gather {
 	uint64_t first, end;
 	uint64_t zero_end;
 	bool bridge;
+	const uint64_t *only;
+	uint64_t only_base;
 };
 
 static int flush(struct worker *w, struct gather *g)
@@ -212,17 +221,16 @@ static int gather(struct worker *w, struct gather *g, uint64_t p)
 
 /*
  * Page @p's bit set, and the page gathered unless the file holds it
- * already: it is not marked in @only (not written to since) and its bit
- * was set.
+ * already: it is not marked in g->only (not written to since, or the
+ * same in the file) and its bit was set.
  */
-static int put_page(struct worker *w, struct gather *g, const uint64_t *only,
-		    uint64_t p)
+static int put_page(struct worker *w, struct gather *g, uint64_t p)
 {
 	uint64_t *word = &g->sl->bitmap[p / 64];
 	bool had = *word & (1ull << (p % 64));
 
 	*word |= 1ull << (p % 64);
-	if (only && !bit(only, p) && had)
+	if (g->only && !bit(g->only, p - g->only_base) && had)
 		return 0;
 	return gather(w, g, p);
 }
@@ -244,8 +252,8 @@ static void clear_pages(struct kmig_snap_slot *sl, uint64_t first,
  * the file holds it already (put_page()).
  */
 static int write_range(struct worker *w, struct gather *g,
-		       const struct kmig_snap_src *src, const uint64_t *only,
-		       uint64_t first, uint64_t end, uint32_t *sum)
+		       const struct kmig_snap_src *src, uint64_t first,
+		       uint64_t end, uint32_t *sum)
 {
 	uint32_t crc = 0, zcrc = w->e->zcrc;
 	uint64_t p, q, zeros = first;	/* [zeros, p): zero, undecided */
@@ -271,12 +279,12 @@ static int write_range(struct worker *w, struct gather *g,
 		crc = kmig_crc32c(crc, page, PAGE);
 		if (after && p - zeros < ZERO_GAP) {
 			for (q = zeros; q < p; q++)
-				if (put_page(w, g, only, q))
+				if (put_page(w, g, q))
 					return -1;
 		} else {
 			clear_pages(g->sl, zeros, p);
 		}
-		if (put_page(w, g, only, p))
+		if (put_page(w, g, p))
 			return -1;
 		zeros = p + 1;
 		after = true;
@@ -286,12 +294,102 @@ static int write_range(struct worker *w, struct gather *g,
 	return 0;
 }
 
+/* Page @p is in the file and has memory to compare it with. */
+static bool held(const struct kmig_snap_slot *sl,
+		 const struct kmig_snap_src *src, uint64_t p)
+{
+	return bit(sl->bitmap, p) && (!src->present || bit(src->present, p));
+}
+
+/*
+ * A merge (kmig save --incremental): which pages of range [@first,
+ * @end) the file holds with other bytes than the memory's, marked in
+ * @diff (bit p - @first). Each such page is read back and compared byte
+ * for byte: the range's checksum alone could match a change.
+ */
+static int compare_range(struct worker *w, const struct kmig_snap_slot *sl,
+			 const struct kmig_snap_src *src, uint64_t first,
+			 uint64_t end, uint64_t *diff)
+{
+	struct engine *e = w->e;
+	uint64_t p, q, run;
+	uint8_t *buf;
+	int ret;
+
+	memset(diff, 0, RANGE / 8);
+	if (!w->buf)
+		w->buf = aligned_alloc(PAGE, e->chunk_pages * PAGE);
+	if (!w->buf)
+		return failed(e, -ENOMEM, "out of memory");
+	for (p = first; p < end; p = run) {
+		for (; p < end && !held(sl, src, p); p++)
+			;
+		for (run = p; run < end && held(sl, src, run); run++)
+			;
+		if (p == run)
+			continue;
+		buf = w->buf + (p - first) * PAGE;
+		ret = snap_file_io(e->fd, buf, (run - p) * PAGE,
+				   sl->pages_off + p * PAGE, false);
+		if (ret)
+			return failed(e, ret, "slot %u: cannot read pages %llu..%llu back: %s",
+				      sl->id, (unsigned long long)p,
+				      (unsigned long long)run - 1,
+				      strerror(-ret));
+		atomic_fetch_add(&e->read, (run - p) * PAGE);
+		for (q = p; q < run; q++, buf += PAGE)
+			if (memcmp(buf, src->map + q * PAGE, PAGE))
+				diff[(q - first) / 64] |= 1ull << ((q - first) % 64);
+	}
+	return 0;
+}
+
+/* Page @p was in the file (bit p - @first of @old) and is not now. */
+static bool gone(const struct kmig_snap_slot *sl, const uint64_t *old,
+		 uint64_t first, uint64_t p)
+{
+	return bit(old, p - first) && !bit(sl->bitmap, p);
+}
+
+/*
+ * The pages of [@first, @end) that left the file (their bit set in @old,
+ * bit p - @first, and clear now) punched out of it, where the file
+ * system can; where it cannot, their bytes stay, outside the format.
+ */
+static int punch(struct worker *w, const struct kmig_snap_slot *sl,
+		 const uint64_t *old, uint64_t first, uint64_t end)
+{
+	struct engine *e = w->e;
+	uint64_t p, run;
+
+	for (p = first; p < end; p = run) {
+		for (; p < end && !gone(sl, old, first, p); p++)
+			;
+		for (run = p; run < end && gone(sl, old, first, run); run++)
+			;
+		if (p == run)
+			continue;
+		if (fallocate(e->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      sl->pages_off + p * PAGE, (run - p) * PAGE)) {
+			if (errno == EOPNOTSUPP || errno == ENOSYS)
+				return 0;
+			return failed(e, -errno, "slot %u: cannot punch pages %llu..%llu out: %s",
+				      sl->id, (unsigned long long)p,
+				      (unsigned long long)run - 1,
+				      strerror(errno));
+		}
+		atomic_fetch_add(&e->punched, (run - p) * PAGE);
+	}
+	return 0;
+}
+
 /*
  * Pages [@first, @end) of slot @i to the file, range by range: every
- * range holding a page marked in @only (every range without it). The
- * pages gathered go out once they are flush_pages or more, at the end
- * of a range: in the buffered case, while the copy still finds them in
- * the cache.
+ * range holding a page marked in @only (every range without it); for a
+ * merge, each range's pages compared with the file's first and only
+ * those that differ written. The pages gathered go out once they are
+ * flush_pages or more, at the end of a range: in the buffered case,
+ * while the copy still finds them in the cache.
  */
 static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 		       uint64_t end)
@@ -302,16 +400,25 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 	struct gather g = {
 		.sl = sl, .map = (uint8_t *)e->src[i].map,
 		.first = first, .end = first, .zero_end = first,
-		.bridge = e->flush_pages == e->chunk_pages,
+		.bridge = !e->merge && e->flush_pages == e->chunk_pages,
+		.only = only,
 	};
-	uint64_t r, rend;
+	uint64_t r, rend, diff[RANGE / 64], old[RANGE / 64];
 
 	for (r = first; r < end; r = rend) {
 		rend = r + RANGE < end ? r + RANGE : end;
 		if (!any_marked(only, r, rend))
 			continue;
-		if (write_range(w, &g, &e->src[i], only, r, rend,
-				&sl->sums[r / RANGE]))
+		if (e->merge) {
+			if (compare_range(w, sl, &e->src[i], r, rend, diff))
+				return -1;
+			g.only = diff;
+			g.only_base = r;
+		}
+		memcpy(old, &sl->bitmap[r / 64], (rend - r + 63) / 64 * 8);
+		if (write_range(w, &g, &e->src[i], r, rend,
+				&sl->sums[r / RANGE]) ||
+		    punch(w, sl, old, r, rend))
 			return -1;
 		if (g.end - g.first >= e->flush_pages && flush(w, &g))
 			return -1;
@@ -468,6 +575,9 @@ static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
 		free(w[t].buf);
 	pthread_mutex_destroy(&e->lock);
 	io->bounced |= atomic_load(&e->bounced);
+	io->read_bytes += atomic_load(&e->read);
+	io->written_bytes += atomic_load(&e->written);
+	io->punched_bytes += atomic_load(&e->punched);
 	return e->ret;
 }
 
@@ -477,6 +587,18 @@ int snap_io_write(int fd, struct kmig_snap_slot *slots, unsigned int n,
 {
 	struct engine e = {
 		.out = true, .slots = slots, .n = n, .src = src, .only = only,
+		.err = err, .errlen = errlen,
+	};
+
+	return engine_run(&e, io, fd);
+}
+
+int snap_io_merge(int fd, struct kmig_snap_slot *slots, unsigned int n,
+		  const struct kmig_snap_src *src, struct kmig_snap_io *io,
+		  char *err, size_t errlen)
+{
+	struct engine e = {
+		.out = true, .merge = true, .slots = slots, .n = n, .src = src,
 		.err = err, .errlen = errlen,
 	};
 

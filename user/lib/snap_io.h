@@ -23,6 +23,12 @@
  */
 int snap_file_io(int fd, void *buf, size_t len, uint64_t off, bool out);
 
+/* A writer for @fd, @src and @io, with nothing else yet. */
+void snap_writer_init(struct kmig_snap_writer *w, int fd,
+		      const struct kmig_snap_src *src, struct kmig_snap_io *io);
+/* @s's creation time (now) and its @creator. */
+void snap_stamp(struct kmig_snap *s, const char *creator);
+
 /*
  * Write the pages of @n slots from @src to the file (@io->data_fd, or
  * @fd), setting the slots' bitmaps and checksums. With @only (one bitmap
@@ -35,6 +41,18 @@ int snap_file_io(int fd, void *buf, size_t len, uint64_t off, bool out);
 int snap_io_write(int fd, struct kmig_snap_slot *slots, unsigned int n,
 		  const struct kmig_snap_src *src, const uint64_t *const *only,
 		  struct kmig_snap_io *io, char *err, size_t errlen);
+
+/*
+ * A merge into a file of the same slots (kmig save --incremental): every
+ * range of @src decided again from memory as snap_io_write() decides
+ * it, the pages the file holds read back and compared byte for byte,
+ * and only the pages that differ, or are new in the file, written; the
+ * pages that left it punched out. The slots' bitmaps and checksums are
+ * the file's on entry and the memory's on return.
+ */
+int snap_io_merge(int fd, struct kmig_snap_slot *slots, unsigned int n,
+		  const struct kmig_snap_src *src, struct kmig_snap_io *io,
+		  char *err, size_t errlen);
 
 /* Pages of @n slots into @dst, each range checked, as kmig_snap_read_io(). */
 int snap_io_read(int fd, const struct kmig_snap_slot *slots, unsigned int n,

@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "snap.h"
+#include "snap_files.h"
 
 #define PAGE		KMIG_SNAP_PAGE_SIZE
 #define NSLOTS		3
@@ -40,28 +41,18 @@ FIXTURE(snap_io) {
 FIXTURE_SETUP(snap_io)
 {
 	unsigned int seed = 11, i;
-	uint64_t p;
 
 	for (i = 0; i < NSLOTS; i++) {
-		self->mem[i] = mmap(NULL, npages[i] * PAGE,
-				    PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		ASSERT_NE(MAP_FAILED, self->mem[i]);
 		/* Runs of zero pages and of marked ones, of any length. */
-		for (p = 0; p < npages[i]; p++)
-			if (rand_r(&seed) % 5 > 1)
-				memset(self->mem[i] + p * PAGE + rand_r(&seed) % PAGE,
-				       rand_r(&seed) | 1, 1 + rand_r(&seed) % 64);
+		self->mem[i] = snap_test_mem(npages[i], &seed, NULL);
+		ASSERT_NE(NULL, self->mem[i]);
 		self->src[i] = (struct kmig_snap_src) {
 			.id = i, .gpa = (uint64_t)i << 32,
 			.size = npages[i] * PAGE, .map = self->mem[i],
 		};
 	}
-	self->present = calloc((npages[2] + 63) / 64, 8);
+	self->present = snap_test_present(npages[2], 700, 500);
 	ASSERT_NE(NULL, self->present);
-	for (p = 0; p < npages[2]; p++)
-		if (p % 700 < 500)
-			self->present[p / 64] |= 1ull << (p % 64);
 	self->src[2].present = self->present;
 	for (i = 0; i < STATE_LEN; i++)
 		self->state[i] = i * 7;
@@ -107,29 +98,10 @@ static int save(struct __test_metadata *_metadata,
 	return fd;
 }
 
-/* The file's bytes, its creation time and the CRCs over it zeroed. */
-static uint8_t *contents(int fd, uint64_t *len)
-{
-	struct stat st;
-	uint8_t *b;
-
-	if (fstat(fd, &st))
-		return NULL;
-	*len = st.st_size;
-	b = malloc(*len);
-	if (!b || pread(fd, b, *len, 0) != (ssize_t)*len)
-		abort();
-	memset(b + 24, 0, 8);				/* created */
-	memset(b + KMIG_SNAP_HEADER_SIZE - 4, 0, 4);	/* header CRC */
-	memset(b + *len - KMIG_SNAP_TRAILER_SIZE + 16, 0, 4);	/* meta CRC */
-	memset(b + *len - 4, 0, 4);			/* trailer CRC */
-	return b;
-}
-
 static void same_file(struct __test_metadata *_metadata, int a, int b)
 {
 	uint64_t la, lb;
-	uint8_t *x = contents(a, &la), *y = contents(b, &lb);
+	uint8_t *x = snap_test_contents(a, &la), *y = snap_test_contents(b, &lb);
 
 	ASSERT_NE(NULL, x);
 	ASSERT_NE(NULL, y);
