@@ -109,6 +109,9 @@ static int restore(struct restore *r)
 	r->fd = open(r->so.file, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0)
 		return fail(r, -errno, "%s: %s", r->so.file, strerror(errno));
+	ret = snap_lock(r->fd, &r->so, false, r->err, sizeof(r->err));
+	if (ret)
+		return ret;
 	ret = kmig_snap_open(r->fd, &r->snap, r->err, sizeof(r->err));
 	if (ret)
 		return fail(r, ret, "%s: %.400s", r->so.file, r->err);

@@ -530,6 +530,9 @@ static int open_file(struct lazy *l, char *state, size_t n)
 	l->fd = open(l->so->file, O_RDONLY | O_CLOEXEC);
 	if (l->fd < 0)
 		return fail(l, -errno, "%s: %s", l->so->file, strerror(errno));
+	ret = snap_lock(l->fd, l->so, false, err, sizeof(err));
+	if (ret)
+		return fail(l, ret, "%s", err);
 	ret = kmig_snap_open(l->fd, &l->snap, err, sizeof(err));
 	if (!ret) {
 		l->opened = true;

@@ -5,8 +5,11 @@
  * vCPU state, and leave it paused, or resume it with --resume. With
  * --live the guest runs while its pages are written, its writes logged
  * and the pages it wrote written again in rounds, and is paused only for
- * the last ones. A save that fails removes its file and resumes a guest
- * it paused.
+ * the last ones. With --incremental FILE is an earlier snapshot of the
+ * same guest, and only the pages that changed since are written into
+ * it, in place (snap_merge.c). A save that fails removes its new file
+ * (an incremental one says whether FILE is still the earlier snapshot
+ * or torn) and resumes a guest it paused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +28,7 @@
 static const char usage[] =
 "Usage: kmig save --vmm SOCK [--resume] [--durable] [--threads N]\n"
 "                 [--direct-io] [--live [--live-rounds N]\n"
-"                 [--live-dirty PAGES]] FILE\n"
+"                 [--live-dirty PAGES]] [--incremental] FILE\n"
 "\n"
 "Pause the guest of the VMM behind control socket SOCK and save its\n"
 "memory and vCPU state into FILE, a new file (Documentation/file-format.rst).\n"
@@ -44,6 +47,9 @@ static const char usage[] =
 "  --live-rounds N   at most N such rounds (1..1000, default 10)\n"
 "  --live-dirty PAGES  pause once at most PAGES pages are dirty\n"
 "                 (default 256)\n"
+"  --incremental  FILE is an earlier snapshot of this guest: write into\n"
+"                 it, in place, only the pages that changed since (it is\n"
+"                 torn, and refused, until the save ends)\n"
 "  --help         this text\n";
 
 struct save {
@@ -52,6 +58,8 @@ struct save {
 	struct kmig_snap_io io;
 	struct kmig_snap_src src[MIG_MAX_SLOTS];
 	struct kmig_snap_writer w;
+	struct kmig_snap base;		/* --incremental: FILE, opened */
+	bool based;			/* base holds slots */
 	bool begun;			/* w holds slots */
 	bool logging;			/* by us */
 	uint64_t *log;			/* one slot's harvest */
@@ -80,7 +88,7 @@ static int fail(struct save *s, int ret, const char *fmt, ...)
 /* The guest's VMM and memory; a live save needs the guest running. */
 static int attach(struct save *s)
 {
-	char state[32];
+	char state[32], why[256];
 	int ret;
 
 	ret = snap_attach(&s->vm, &s->so, PROT_READ, state, sizeof(state),
@@ -93,6 +101,9 @@ static int attach(struct save *s)
 	if (s->so.live && strcmp(state, "running"))
 		return fail(s, -EINVAL, "--live: the guest at %s is paused already; save it without --live",
 			    s->so.o.vmm);
+	if (s->based && snap_same_slots(&s->base, &s->vm, why, sizeof(why)))
+		return fail(s, -EINVAL, "--incremental: %s is not a snapshot of this guest's layout (%s)",
+			    s->so.file, why);
 	return 0;
 }
 
@@ -195,6 +206,21 @@ static int rewrite(struct save *s)
 	return ret;
 }
 
+/*
+ * Every page into the new file, or, --incremental, every page that
+ * differs from the file's into it.
+ */
+static int begin(struct save *s, const char *creator)
+{
+	s->begun = true;
+	if (s->based)
+		return kmig_snap_writer_merge(&s->w, s->fd, &s->base, s->src,
+					      s->vm.nslots, creator, &s->io,
+					      s->err, sizeof(s->err));
+	return kmig_snap_writer_begin(&s->w, s->fd, s->src, s->vm.nslots,
+				      creator, &s->io, s->err, sizeof(s->err));
+}
+
 /* Every page, then a rewrite per round while the guest runs on. */
 static int write_live(struct save *s)
 {
@@ -215,10 +241,8 @@ static int write_live(struct save *s)
 		ret = take_present(s);
 	if (ret)
 		return ret;
-	s->begun = true;
-	ret = kmig_snap_writer_begin(&s->w, s->fd, s->src, s->vm.nslots,
-				     "kmig save --live", &s->io, s->err,
-				     sizeof(s->err));
+	ret = begin(s, s->based ? "kmig save --live --incremental" :
+		    "kmig save --live");
 	kmig_delay_at("save-live");	/* a test's guest dirties more */
 	while (!ret) {
 		ret = harvest(s, &dirty);
@@ -247,12 +271,9 @@ static int write_file(struct save *s)
 		ret = stop(s);
 		if (!ret)
 			ret = take_present(s);
-		s->begun = !ret;
 		if (!ret)
-			ret = kmig_snap_writer_begin(&s->w, s->fd, s->src,
-						     s->vm.nslots, "kmig save",
-						     &s->io, s->err,
-						     sizeof(s->err));
+			ret = begin(s, s->based ? "kmig save --incremental" :
+				    "kmig save");
 	}
 	if (!ret)
 		ret = take_vcpus(s);
@@ -263,20 +284,69 @@ static int write_file(struct save *s)
 	return ret;
 }
 
+/*
+ * --incremental: FILE, locked against restores and other merges, and
+ * checked whole but for its pages, before anything is paused or written.
+ */
+static int open_base(struct save *s)
+{
+	char err[400];
+	int ret;
+
+	s->fd = open(s->so.file, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0)
+		return fail(s, -errno, "--incremental: %s: %s", s->so.file,
+			    strerror(errno));
+	ret = snap_lock(s->fd, &s->so, true, s->err, sizeof(s->err));
+	if (ret)
+		return ret;
+	ret = kmig_snap_open(s->fd, &s->base, err, sizeof(err));
+	if (ret)
+		return fail(s, ret, "--incremental: %s is not a snapshot to merge into: %s",
+			    s->so.file, err);
+	s->based = true;
+	return 0;
+}
+
+/* FILE gone, or for --incremental said what it is after a failure. */
+static void failed_file(struct save *s)
+{
+	size_t n = strlen(s->err);
+
+	if (!s->so.incremental)
+		unlink(s->so.file);
+	else if (s->w.unsealed)
+		snprintf(s->err + n, sizeof(s->err) - n,
+			 "; %s is torn now (restores refuse it): the earlier snapshot in it is lost",
+			 s->so.file);
+	else if (s->based || s->begun)
+		snprintf(s->err + n, sizeof(s->err) - n, "; %s is unchanged",
+			 s->so.file);
+}
+
 static int save(struct save *s)
 {
 	int ret;
 
-	s->fd = open(s->so.file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (s->fd < 0)
-		return fail(s, -errno, "%s: %s", s->so.file, strerror(errno));
+	if (s->so.incremental) {
+		ret = open_base(s);
+		if (ret)
+			return ret;
+	} else {
+		s->fd = open(s->so.file, O_WRONLY | O_CREAT | O_EXCL |
+			     O_CLOEXEC, 0600);
+		if (s->fd < 0)
+			return fail(s, -errno, "%s: %s", s->so.file,
+				    strerror(errno));
+	}
 	if (s->so.direct) {
-		s->io.data_fd = snap_open_direct(&s->so, O_WRONLY, s->err,
+		s->io.data_fd = snap_open_direct(&s->so, s->so.incremental ?
+						 O_RDWR : O_WRONLY, s->err,
 						 sizeof(s->err));
 		if (s->io.data_fd < 0) {
 			ret = s->io.data_fd;
 			s->io.data_fd = -1;
-			unlink(s->so.file);
+			failed_file(s);
 			return ret;
 		}
 	}
@@ -296,7 +366,7 @@ static int save(struct save *s)
 		return 0;
 	}
 	if (ret) {
-		unlink(s->so.file);
+		failed_file(s);
 		if (s->paused && !vmm_client_cmd(&s->vm.vmm, "resume"))
 			s->paused = false;
 	}
@@ -336,8 +406,16 @@ int save_main(int argc, char *argv[])
 	if (!ret && s->so.live)
 		printf("kmig save: live: %u dirty rounds, then %llu pages written paused\n",
 		       s->rounds, (unsigned long long)s->last_dirty);
+	if (!ret && s->so.incremental)
+		printf("kmig save: incremental: %.1f MiB of pages read back, %.1f MiB written (%llu pages), %.1f MiB punched out\n",
+		       s->io.read_bytes / 1048576.0,
+		       s->io.written_bytes / 1048576.0,
+		       (unsigned long long)s->io.written_bytes /
+		       KMIG_SNAP_PAGE_SIZE, s->io.punched_bytes / 1048576.0);
 	if (s->begun)
 		kmig_snap_writer_free(&s->w);
+	if (s->based)
+		kmig_snap_close(&s->base);
 	free(s->log);
 	if (s->io.data_fd >= 0)
 		close(s->io.data_fd);

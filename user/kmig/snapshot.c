@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "snap.h"
@@ -68,8 +69,10 @@ static int snap_opt(struct mig_opts *o, int c, void *opaque)
 		return 0;
 	case 'o':
 	case 'l':
+	case 'i':
 		so->direct |= c == 'o';
 		so->live |= c == 'l';
+		so->incremental |= c == 'i';
 		return 0;
 	case 'R':
 	case 'L':
@@ -97,6 +100,7 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
 		{ "threads", required_argument, NULL, 't' },
 		{ "direct-io", no_argument, NULL, 'o' },
 		{ "live", no_argument, NULL, 'l' },
+		{ "incremental", no_argument, NULL, 'i' },
 		{ "live-rounds", required_argument, NULL, 'R' },
 		{ "live-dirty", required_argument, NULL, 'L' },
 		MIG_LONGOPT_HELP,
@@ -169,6 +173,26 @@ int snap_open_direct(const struct snap_opts *so, int flags, char *err,
 		snprintf(err, n, "--direct-io: %s: %s", so->file,
 			 strerror(e));
 	return -e;
+}
+
+int snap_lock(int fd, const struct snap_opts *so, bool excl, char *err,
+	      size_t n)
+{
+	int e;
+
+	if (!flock(fd, (excl ? LOCK_EX : LOCK_SH) | LOCK_NB))
+		return 0;
+	e = errno;
+	if (e != EWOULDBLOCK)
+		return snprintf(err, n, "%s: cannot lock it: %s", so->file,
+				strerror(e)), -e;
+	if (excl)
+		snprintf(err, n, "%s is busy: a restore is reading it (it holds the file's lock), and an incremental save would change it underneath; try again once the restore ends",
+			 so->file);
+	else
+		snprintf(err, n, "%s is busy: an incremental save is merging into it (it holds the file's lock); restore it once the save ends",
+			 so->file);
+	return -EBUSY;
 }
 
 int snap_same_slots(const struct kmig_snap *s, const struct mig_vm *vm,

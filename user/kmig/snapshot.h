@@ -21,6 +21,7 @@ struct snap_opts {
 					 * with --lazy background fillers */
 	bool direct;			/* --direct-io */
 	bool live;			/* save: --live */
+	bool incremental;		/* save: --incremental */
 	unsigned int live_rounds;	/* save: --live-rounds */
 	uint64_t live_dirty;		/* save: --live-dirty, pages */
 	/* restore --lazy (restore_lazy.c) */
@@ -54,6 +55,13 @@ int snap_parse(struct snap_opts *so, bool save, const char *usage, int argc,
  */
 int snap_attach(struct mig_vm *vm, const struct snap_opts *so, int prot,
 		char *state, size_t n, char *err, size_t errlen);
+/*
+ * The advisory lock on FILE's @fd that a merge (kmig save --incremental,
+ * @excl) and restores (shared) take, not waiting: 0, or -EBUSY when the
+ * other holds it (@err says which), or -errno.
+ */
+int snap_lock(int fd, const struct snap_opts *so, bool excl, char *err,
+	      size_t n);
 struct kmig_snap;
 /* The file's slots are the VMM's, one for one: 0, or -EINVAL and @err. */
 int snap_same_slots(const struct kmig_snap *s, const struct mig_vm *vm,
