@@ -59,6 +59,7 @@ struct worker {
 	pthread_t tid;
 	bool bounce;			/* through @buf, not from the memory */
 	uint8_t *buf;			/* chunk_pages pages, page aligned */
+	uint8_t *rbuf;			/* a merge's read back, the same */
 };
 
 static bool bit(const uint64_t *bm, uint64_t p)
@@ -302,24 +303,21 @@ static bool held(const struct kmig_snap_slot *sl,
 }
 
 /*
- * A merge (kmig save --incremental): which pages of range [@first,
- * @end) the file holds with other bytes than the memory's, marked in
- * @diff (bit p - @first). Each such page is read back and compared byte
- * for byte: the range's checksum alone could match a change.
+ * A merge (kmig save --incremental): the pages of [@first, @end) that
+ * the file holds and that have memory, read back into the thread's
+ * read buffer, page p at p - @base.
  */
-static int compare_range(struct worker *w, const struct kmig_snap_slot *sl,
-			 const struct kmig_snap_src *src, uint64_t first,
-			 uint64_t end, uint64_t *diff)
+static int read_back(struct worker *w, const struct kmig_snap_slot *sl,
+		     const struct kmig_snap_src *src, uint64_t first,
+		     uint64_t end, uint64_t base)
 {
 	struct engine *e = w->e;
-	uint64_t p, q, run;
-	uint8_t *buf;
+	uint64_t p, run;
 	int ret;
 
-	memset(diff, 0, RANGE / 8);
-	if (!w->buf)
-		w->buf = aligned_alloc(PAGE, e->chunk_pages * PAGE);
-	if (!w->buf)
+	if (!w->rbuf)
+		w->rbuf = aligned_alloc(PAGE, e->chunk_pages * PAGE);
+	if (!w->rbuf)
 		return failed(e, -ENOMEM, "out of memory");
 	for (p = first; p < end; p = run) {
 		for (; p < end && !held(sl, src, p); p++)
@@ -328,20 +326,36 @@ static int compare_range(struct worker *w, const struct kmig_snap_slot *sl,
 			;
 		if (p == run)
 			continue;
-		buf = w->buf + (p - first) * PAGE;
-		ret = snap_file_io(e->fd, buf, (run - p) * PAGE,
-				   sl->pages_off + p * PAGE, false);
+		ret = snap_file_io(e->fd, w->rbuf + (p - base) * PAGE,
+				   (run - p) * PAGE, sl->pages_off + p * PAGE,
+				   false);
 		if (ret)
 			return failed(e, ret, "slot %u: cannot read pages %llu..%llu back: %s",
 				      sl->id, (unsigned long long)p,
 				      (unsigned long long)run - 1,
 				      strerror(-ret));
 		atomic_fetch_add(&e->read, (run - p) * PAGE);
-		for (q = p; q < run; q++, buf += PAGE)
-			if (memcmp(buf, src->map + q * PAGE, PAGE))
-				diff[(q - first) / 64] |= 1ull << ((q - first) % 64);
 	}
 	return 0;
+}
+
+/*
+ * Which pages of range [@first, @end), read back by read_back() (page p
+ * at p - @base), differ from memory, byte for byte: marked in @diff (bit
+ * p - @first). The range's checksum alone could match a change.
+ */
+static void compare_range(struct worker *w, const struct kmig_snap_slot *sl,
+			  const struct kmig_snap_src *src, uint64_t first,
+			  uint64_t end, uint64_t base, uint64_t *diff)
+{
+	uint64_t p;
+
+	memset(diff, 0, RANGE / 8);
+	for (p = first; p < end; p++)
+		if (held(sl, src, p) &&
+		    memcmp(w->rbuf + (p - base) * PAGE, src->map + p * PAGE,
+			   PAGE))
+			diff[(p - first) / 64] |= 1ull << ((p - first) % 64);
 }
 
 /* Page @p was in the file (bit p - @first of @old) and is not now. */
@@ -403,15 +417,23 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 		.bridge = !e->merge && e->flush_pages == e->chunk_pages,
 		.only = only,
 	};
-	uint64_t r, rend, diff[RANGE / 64], old[RANGE / 64];
+	uint64_t r, rend, diff[RANGE / 64], old[RANGE / 64], part = first;
 
 	for (r = first; r < end; r = rend) {
 		rend = r + RANGE < end ? r + RANGE : end;
 		if (!any_marked(only, r, rend))
 			continue;
 		if (e->merge) {
-			if (compare_range(w, sl, &e->src[i], r, rend, diff))
-				return -1;
+			/* Read back as a read_chunk() reads: flush_pages or more. */
+			if (r >= part) {
+				part = r + (e->flush_pages + RANGE - 1) /
+				       RANGE * RANGE;
+				part = part < end ? part : end;
+				if (read_back(w, sl, &e->src[i], r, part,
+					      first))
+					return -1;
+			}
+			compare_range(w, sl, &e->src[i], r, rend, first, diff);
 			g.only = diff;
 			g.only_base = r;
 		}
@@ -571,8 +593,10 @@ static int engine_run(struct engine *e, struct kmig_snap_io *io, int fd)
 	work(&w[0]);
 	for (t = 1; t < started; t++)
 		pthread_join(w[t].tid, NULL);
-	for (t = 0; t < io->threads; t++)
+	for (t = 0; t < io->threads; t++) {
 		free(w[t].buf);
+		free(w[t].rbuf);
+	}
 	pthread_mutex_destroy(&e->lock);
 	io->bounced |= atomic_load(&e->bounced);
 	io->read_bytes += atomic_load(&e->read);

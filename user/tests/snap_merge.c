@@ -12,6 +12,7 @@
  * updated with the dirty pages ends as a full save.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,44 @@ TEST_F(merge, only_the_changed_pages_are_written)
 		free(after);
 		as_full_save(_metadata, self);
 	}
+}
+
+/*
+ * Through an O_DIRECT descriptor (a disk-backed file: tmpfs may refuse
+ * it), 2 threads, chunks of 3 ranges: read back a chunk at a time, the
+ * same file as a full save.
+ */
+TEST_F(merge, direct_io_merges_the_same_file)
+{
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+	char path[64];
+	uint64_t p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/snap_merge-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	io.data_fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	unlink(path);
+	if (io.data_fd < 0)
+		SKIP(close(fd); return, "O_DIRECT refused in /tmp: %s",
+		     strerror(errno));
+	close(self->base);
+	self->base = fd;
+	io.threads = 2;
+	io.chunk_ranges = 3;
+	ASSERT_EQ(0, kmig_snap_write_io(fd, self->src, NSLOTS, self->state,
+					STATE_LEN, "test", false, &io,
+					self->err, sizeof(self->err)));
+	for (p = 0; p < npages[0]; p += 37)
+		self->mem[0][p * PAGE + 9] ^= 0x24;
+	memset(self->mem[1] + 600 * PAGE, 0, 50 * PAGE);
+	io.written_bytes = 0;
+	ASSERT_EQ(0, merge(self, &io)) TH_LOG("%s", self->err);
+	EXPECT_GT(npages[0] / 37 * PAGE + 50 * PAGE, io.written_bytes);
+	EXPECT_LT(0, io.punched_bytes);
+	as_full_save(_metadata, self);
+	close(io.data_fd);
 }
 
 TEST_F(merge, a_page_become_zero_leaves_the_file_by_the_ranges_rule)
