@@ -18,8 +18,17 @@
  *
  * Threads are not pinned: their number is what varies.
  *
+ * The incremental rows (-o incremental, not run by default) time, in
+ * each repetition, a full save into a new file and, once 5% of the pages
+ * that are not zero have changed (spread over the whole memory), an
+ * incremental save of the memory into it (kmig_snap_writer_merge()),
+ * both with durable (fdatasync before and after the trailer), and say
+ * how much the merge wrote and read back (cold: the file is dropped
+ * from the page cache before it); the file is then read back and
+ * compared with the memory, untimed.
+ *
  * Usage: snap [-s MiB] [-r reps] [-z zero%] [-t threads,...]
- *             [-o save|restore] [-m buffered|direct] DIR...
+ *             [-o save|restore|incremental] [-m buffered|direct] DIR...
  * (-o and -m: only those rows).
  */
 #include <errno.h>
@@ -39,7 +48,7 @@
 #define MAX_THREADS	8
 #define MAX_DIRS	4
 
-enum { SAVE, RESTORE };
+enum { SAVE, RESTORE, INCR };
 
 static struct {
 	uint64_t size;
@@ -189,6 +198,83 @@ static double kmig(const char *path, int op, bool direct,
 	return t;
 }
 
+/* 5% of the pages that are not zero changed, one byte each. */
+static void change(unsigned int *seed)
+{
+	uint64_t p;
+
+	for (p = 0; p < g.size / PAGE; p++)
+		if ((unsigned int)rand_r(seed) % 100 < 5 &&
+		    !kmig_page_is_zero(g.mem + p * PAGE))
+			g.mem[p * PAGE + rand_r(seed) % PAGE] ^= 0x5a | 1;
+}
+
+/*
+ * A full save into @path (new), timed in *@full, then 5% of the pages
+ * changed and merged into it, timed in *@incr; its bytes in @io.
+ */
+static void incremental(const char *path, bool direct, unsigned int threads,
+			unsigned int *seed, double *full, double *incr,
+			struct kmig_snap_io *io, uint64_t *wr, uint64_t *rd)
+{
+	struct kmig_snap_src src = {
+		.id = 0, .gpa = 0, .size = g.size, .map = g.mem,
+	};
+	uint8_t *dst[1] = { g.dst };
+	struct kmig_snap_writer w;
+	struct kmig_snap s;
+	char err[256];
+	int fd, ret;
+	double t;
+
+	unlink(path);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		die(path, strerror(errno));
+	if (direct) {
+		io->data_fd = open(path, O_RDWR | O_DIRECT);
+		if (io->data_fd < 0)
+			die(path, errno == EINVAL ? "O_DIRECT refused" :
+			    strerror(errno));
+	}
+	io->threads = threads;
+	t = now();
+	if (kmig_snap_write_io(fd, &src, 1, "", 0, "bench", true, io, err,
+			       sizeof(err)))
+		die(path, err);
+	*full = now() - t;
+	change(seed);
+	/* The base was saved long ago: the merge reads it back cold. */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	io->read_bytes = io->written_bytes = io->punched_bytes = 0;
+	t = now();
+	ret = kmig_snap_open(fd, &s, err, sizeof(err));
+	if (!ret)
+		ret = kmig_snap_writer_merge(&w, fd, &s, &src, 1, "bench", io,
+					     err, sizeof(err));
+	if (!ret)
+		ret = kmig_snap_writer_finish(&w, "", 0, true, err,
+					      sizeof(err));
+	*incr = now() - t;
+	if (ret)
+		die(path, err);
+	*wr += io->written_bytes;
+	*rd += io->read_bytes;
+	kmig_snap_writer_free(&w);
+	kmig_snap_close(&s);
+	memset(g.dst, 0, g.size);
+	if (kmig_snap_open(fd, &s, err, sizeof(err)) ||
+	    kmig_snap_read_io(fd, &s, dst, io, err, sizeof(err)))
+		die(path, err);
+	kmig_snap_close(&s);
+	if (memcmp(g.mem, g.dst, g.size))
+		die(path, "the merged file differs from the memory");
+	if (io->data_fd >= 0)
+		close(io->data_fd);
+	io->data_fd = -1;
+	close(fd);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -201,6 +287,32 @@ static void print_stat(double *v, int n)
 	qsort(v, n, sizeof(*v), cmp_double);
 	printf("%5.2f (%5.2f..%5.2f) ", n % 2 ? v[n / 2] :
 	       (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]);
+}
+
+/* One row of incremental saves against full ones, @reps times. */
+static void incr_row(const char *dir, bool direct, unsigned int threads,
+		     int reps)
+{
+	double full[MAX_REPS], incr[MAX_REPS], x[MAX_REPS];
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+	unsigned int seed = 7;
+	uint64_t wr = 0, rd = 0;
+	char file[256];
+	int r;
+
+	snprintf(file, sizeof(file), "%s/bench-%d.kmig", dir, getpid());
+	for (r = 0; r < reps; r++) {
+		incremental(file, direct, threads, &seed, &full[r], &incr[r],
+			    &io, &wr, &rd);
+		x[r] = full[r] / incr[r];
+	}
+	printf("%-16s %-8s %-7u ", dir, direct ? "O_DIRECT" : "buffered",
+	       threads);
+	print_stat(full, reps);
+	print_stat(incr, reps);
+	print_stat(x, reps);
+	printf("%7.1f %7.1f\n", wr / reps / 1048576.0, rd / reps / 1048576.0);
+	fflush(stdout);
 }
 
 /* One row: kmig and dd, @op in @dir, @reps times. */
@@ -261,8 +373,10 @@ int main(int argc, char *argv[])
 			     tok = strtok_r(NULL, ",", &save))
 				threads[nt++] = atoi(tok);
 		else if (c == 'o' && (!strcmp(optarg, "save") ||
-				      !strcmp(optarg, "restore")))
-			only_op = !strcmp(optarg, "save") ? SAVE : RESTORE;
+				      !strcmp(optarg, "restore") ||
+				      !strcmp(optarg, "incremental")))
+			only_op = !strcmp(optarg, "save") ? SAVE :
+				  !strcmp(optarg, "restore") ? RESTORE : INCR;
 		else if (c == 'm' && (!strcmp(optarg, "buffered") ||
 				      !strcmp(optarg, "direct")))
 			only_direct = !strcmp(optarg, "direct");
@@ -284,6 +398,20 @@ int main(int argc, char *argv[])
 	g.file_bytes &= ~((1ull << 20) - 1);	/* dd moves whole MiB */
 	printf("snapshot files: %llu MiB memfd, %u%% zero pages (%.2f GB in the file), %d reps\n",
 	       (unsigned long long)mib, zero, g.file_bytes / 1e9, reps);
+	if (only_op == INCR) {
+		printf("seconds, median (range): a full save, and an incremental one after 5%% of the pages changed; x: full / incremental in the same rep; MiB of pages the incremental save wrote and read back (mean)\n");
+		printf("%-16s %-8s %-7s %-20s %-20s %-20s %7s %7s\n", "dir",
+		       "mode", "threads", "full s", "incremental s", "x",
+		       "wr MiB", "rd MiB");
+		for (i = optind; i < argc; i++)
+			for (direct = 0; direct < 2; direct++)
+				for (t = 0; t < (int)nt; t++)
+					if (only_direct < 0 ||
+					    direct == only_direct)
+						incr_row(argv[i], direct,
+							 threads[t], reps);
+		goto out;
+	}
 	printf("GB/s of pages in the file: median (range); x dd: kmig / dd in the same rep\n");
 	printf("read x dd: the bytes a restore reads (its set pages) / dd's\n");
 	printf("%-16s %-8s %-8s %-7s %-20s %-20s %-20s %s\n", "dir", "op",
@@ -297,6 +425,7 @@ int main(int argc, char *argv[])
 					     direct == only_direct))
 						row(argv[i], op, direct,
 						    threads[t], reps);
+out:
 	for (i = optind; i < argc; i++) {
 		snprintf(f, sizeof(f), "%s/bench-%d.kmig", argv[i], getpid());
 		unlink(f);
@@ -305,7 +434,7 @@ int main(int argc, char *argv[])
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: snap [-s MiB (1..65536)] [-r reps (1..%d)] [-z zero%% (0..99)] [-t threads,... (1..64)] [-o save|restore] [-m buffered|direct] DIR... (up to %d)\n",
+	fprintf(stderr, "usage: snap [-s MiB (1..65536)] [-r reps (1..%d)] [-z zero%% (0..99)] [-t threads,... (1..64)] [-o save|restore|incremental] [-m buffered|direct] DIR... (up to %d)\n",
 		MAX_REPS, MAX_DIRS);
 	return 2;
 }
