@@ -166,6 +166,29 @@ TEST_F_TIMEOUT(incr, live_incremental_save_restores_byte_for_byte, 180)
 	restores_and_runs(_metadata, self);
 }
 
+/*
+ * With O_DIRECT from 2 threads: the merge reads back and writes through
+ * the O_DIRECT descriptor. A skip where the file system refuses
+ * O_DIRECT (tmpfs before Linux 6.6) and kmig said so.
+ */
+TEST_F_TIMEOUT(incr, incremental_save_with_direct_io_restores_byte_for_byte, 180)
+{
+	const char *incr[] = { "save", "--vmm", self->a.sock, "--incremental",
+			       "--direct-io", "--threads=2", self->file, NULL };
+
+	REQUIRE_BED();
+	based(_metadata, self);
+	if (kmig(incr) && file_has("kmig.log", "refuses O_DIRECT")) {
+		EXPECT_TRUE(file_has("kmig.log", "is unchanged"));
+		EXPECT_STREQ("running", snap_vmm_state(&self->a));
+		SKIP(return, "%s", file_text("kmig.log"));
+	}
+	ASSERT_TRUE(file_has("kmig.log", "(2 threads, O_DIRECT"))
+		TH_LOG("%s", file_text("kmig.log"));
+	wrote_some(_metadata);
+	restores_and_runs(_metadata, self);
+}
+
 /* @path's size, mtime, and its first and last 4 KiB, in @buf (8200). */
 static void stamp(const char *path, uint8_t *buf)
 {
