@@ -7,7 +7,7 @@
  * for hello, messages of every type for return_path, complete vCPU states
  * for vcpu_state, kernel replies to every request for netlink, and
  * request lines, replies and command lines for vmm_ctl, vmm_reply and cli,
- * and a small snapshot file for snap.
+ * and a small snapshot file for snap (whole, and torn by a merge).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@
 #include "enc.h"
 #include "handshake.h"
 #include "hello.h"
+#include "le.h"
 #include "snap.h"
 
 /*
@@ -205,6 +206,16 @@ static int put_snap(const char *dir)
 	buf = malloc(st.st_size);
 	bad = !buf || pread(fd, buf, st.st_size, 0) != st.st_size ||
 	      put(dir, "snap", "two-slots", 0, NULL, 0, buf, st.st_size);
+	/* The same, torn by an incremental save: the merge marker. */
+	if (!bad) {
+		memset(buf + st.st_size - KMIG_SNAP_TRAILER_SIZE, 0,
+		       KMIG_SNAP_TRAILER_SIZE);
+		put_le64(buf + st.st_size - KMIG_SNAP_TRAILER_SIZE,
+			 KMIG_SNAP_MERGE_MAGIC);
+		put_le64(buf + st.st_size - KMIG_SNAP_TRAILER_SIZE + 8,
+			 st.st_size - KMIG_SNAP_TRAILER_SIZE);
+		bad = put(dir, "snap", "merging", 0, NULL, 0, buf, st.st_size);
+	}
 	free(buf);
 	close(fd);
 	return bad;
