@@ -4,9 +4,10 @@
  *
  * Both serve the same faults with the same handler design: server threads
  * poll the fault source, each reads what is pending, and installs the
- * pages from a source buffer (kmig: one KMIG_INSTALL for the batch;
- * userfaultfd: one UFFDIO_COPY per page, its only way to place scattered
- * pages). The faulting party is 1, 2, 4 or 16 user threads touching
+ * pages straight from a source buffer, the received pages, with one
+ * kernel copy each: one UFFDIO_COPY per page, userfaultfd's only way to
+ * place scattered pages, and one KMIG_INSTALL per run of consecutive
+ * pages (the shuffled walk makes that a page). The faulting party is 1, 2, 4 or 16 user threads touching
  * pages in a shuffled order, or a KVM vCPU walking guest memory. Every
  * figure is the median of RUNS runs, kmig and userfaultfd alternating,
  * with the spread beside it. CPU per fault is the process's CPU time
@@ -19,6 +20,11 @@
  * installs, a plain 4 KiB memcpy, and userfaultfd's UFFDIO_COPY against
  * its zero-copy UFFDIO_MOVE (6.8 and later), per page. "fault install"
  * as the only argument runs only these rows.
+ *
+ * "fault one kmig|userfaultfd THREADS RUNS" runs one side alone, RUNS
+ * runs of THREADS faulting threads and one server, and prints each run's
+ * figures: for profiling one side (perf record -a), where the faulting
+ * threads are named "faulter" and the servers "server".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +70,7 @@ struct uffdio_move {
 struct backend {
 	const char *name;
 	int (*setup)(struct backend *b, size_t npages);
-	void (*serve)(struct backend *b, uint8_t *stage);
+	void (*serve)(struct backend *b);
 	void (*teardown)(struct backend *b);
 	size_t npages;
 	uint8_t *mem;		/* what the faulting party touches */
@@ -97,26 +103,27 @@ static int kmig_setup(struct backend *b, size_t npages)
 	return 0;
 }
 
-static void kmig_serve(struct backend *b, uint8_t *stage)
+static void kmig_serve(struct backend *b)
 {
 	struct kmig_fault rec[BATCH];
 	__u64 pages[BATCH];
-	struct kmig_install in = {
-		.slot = 0, .pages = (uintptr_t)pages, .buf = (uintptr_t)stage,
-	};
+	struct kmig_install in = { .slot = 0, .pages = (uintptr_t)pages };
 	ssize_t n;
-	int i;
+	int i, k;
 
 	n = read(b->fd, rec, sizeof(rec));
 	if (n <= 0)
 		return;
 	n /= sizeof(rec[0]);
-	for (i = 0; i < n; i++) {
-		pages[i] = rec[i].page;
-		memcpy(stage + i * PAGE, b->src + rec[i].page * PAGE, PAGE);
+	/* From where the pages are, a run of consecutive ones per ioctl. */
+	for (i = 0; i < n; i += k) {
+		pages[0] = rec[i].page;
+		for (k = 1; i + k < n && rec[i + k].page == pages[0] + k; k++)
+			pages[k] = rec[i + k].page;
+		in.buf = (uintptr_t)b->src + pages[0] * PAGE;
+		in.count = k;
+		BENCH_CHECK(!ioctl(b->ctx, KMIG_INSTALL, &in), "KMIG_INSTALL");
 	}
-	in.count = n;
-	BENCH_CHECK(!ioctl(b->ctx, KMIG_INSTALL, &in), "KMIG_INSTALL");
 }
 
 static void kmig_teardown(struct backend *b)
@@ -162,14 +169,13 @@ static int uffd_setup(struct backend *b, size_t npages)
 	return 0;
 }
 
-static void uffd_serve(struct backend *b, uint8_t *stage)
+static void uffd_serve(struct backend *b)
 {
 	struct uffd_msg msg[BATCH];
 	struct uffdio_copy copy = { .len = PAGE };
 	ssize_t n;
 	int i;
 
-	(void)stage;
 	n = read(b->fd, msg, sizeof(msg));
 	if (n <= 0)
 		return;
@@ -201,14 +207,12 @@ static void *server(void *arg)
 {
 	struct backend *b = arg;
 	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
-	uint8_t *stage = malloc(BATCH * PAGE);
 
-	BENCH_CHECK(stage, "malloc stage");
+	pthread_setname_np(pthread_self(), "server");
 	while (!b->stop) {
 		if (poll(&pfd, 1, 10) > 0)
-			b->serve(b, stage);
+			b->serve(b);
 	}
-	free(stage);
 	return NULL;
 }
 
@@ -249,6 +253,7 @@ static void *faulter(void *arg)
 	uint64_t t0, tr0 = 0, en0 = 0;
 	struct fault_count fc;
 
+	pthread_setname_np(pthread_self(), "faulter");
 	f->counted = !fault_count_start(&fc) &&
 		     !fault_count_read(&fc, &tr0, &en0);
 	/* A shuffled walk over this thread's share of the pages. */
@@ -707,6 +712,32 @@ static void install_rows(uint8_t *src)
 	       um[0], um[RUNS - 1]);
 }
 
+/* "one BACKEND THREADS RUNS": one side alone, for a profiler. */
+static int one_side(char **argv)
+{
+	unsigned int nthreads = atoi(argv[3]), runs = atoi(argv[4]), i;
+	struct backend *b = NULL;
+	struct result r;
+	size_t k;
+
+	for (k = 0; k < sizeof(backends) / sizeof(backends[0]); k++)
+		if (!strcmp(argv[2], backends[k].name))
+			b = &backends[k];
+	if (!b || !nthreads || nthreads > MAX_THREADS || !runs) {
+		fprintf(stderr, "fault one: want kmig or userfaultfd, 1 to %d threads, and runs\n",
+			MAX_THREADS);
+		return 2;
+	}
+	for (i = 0; i < runs; i++) {
+		r = run_user(b, nthreads, 1);
+		printf("%s, %u threads, run %u: %.0f pages/s, p50 %.1f us, "
+		       "CPU %.1f us/fault, %.2f entries/fault\n", b->name,
+		       nthreads, i, r.pages_per_s, r.p50_us, r.cpu_us,
+		       r.entries);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const unsigned int counts[] = { 1, 2, 4, 16 };
@@ -720,6 +751,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < USER_PAGES * PAGE / 8; i++)
 		((uint64_t *)src)[i] = i * 0x9e3779b97f4a7c15ull;
 	backends[0].src = backends[1].src = src;
+	if (argc == 5 && !strcmp(argv[1], "one"))
+		return one_side(argv);
 	if (argc == 2 && !strcmp(argv[1], "install")) {
 		bench_header("Postcopy install alone: kmig vs userfaultfd");
 		install_rows(src);
