@@ -61,6 +61,7 @@ static void slot_arrays_free(struct kmig_slot *slot)
 {
 	kvfree(slot->missing);
 	kvfree(slot->requested);
+	kvfree(slot->waited);
 	kvfree(slot->dirty);
 }
 
@@ -131,9 +132,10 @@ static struct kmig_slot *slot_alloc(struct kmig_ctx *ctx,
 		return NULL;
 	slot->missing = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
 	slot->requested = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
+	slot->waited = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
 	if (ms->flags & KMIG_SLOT_DIRTY_LOG)
 		slot->dirty = slot_array(BITS_TO_LONGS(npages) * sizeof(long));
-	if (!slot->missing || !slot->requested ||
+	if (!slot->missing || !slot->requested || !slot->waited ||
 	    ((ms->flags & KMIG_SLOT_DIRTY_LOG) && !slot->dirty)) {
 		slot_arrays_free(slot);
 		kfree(slot);

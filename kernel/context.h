@@ -61,6 +61,7 @@ struct kmig_slot {
 	bool listed;			/* was in ctx->slots: owns its range */
 	unsigned long *missing;		/* absent page blocks faults */
 	unsigned long *requested;	/* fault reported, page not installed */
+	unsigned long *waited;		/* a waiter's retry maps just the page */
 	unsigned long *dirty;		/* KMIG_SLOT_DIRTY_LOG: KVM layout */
 	bool logging;			/* writes set bits in @dirty */
 	/* VMAs mapping the slot; -1 while KMIG_SET_MISSING fills @missing. */

@@ -221,8 +221,13 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		(void)wait_event_killable(*wq, wait_done(slot, idx, &w));
 
 	fault_dequeue(slot, idx, &w);
-	if (w.reported && kmig_page_present(slot, idx))
-		record_latency(ctx, start);
+	if (kmig_page_present(slot, idx)) {
+		/* The retry maps the page alone (kmig_vm_map_pages()). */
+		if (!test_bit(idx, slot->waited))
+			set_bit(idx, slot->waited);
+		if (w.reported)
+			record_latency(ctx, start);
+	}
 	atomic_dec(&ctx->stats.waiters);
 	kmig_slot_put(slot);
 	fput(file);

@@ -210,17 +210,6 @@ TEST_F(kvm_log, provider_closing_fails_harvest_whole)
 	close(pfd);
 }
 
-/* True when the PTE of @addr is present (/proc/self/pagemap bit 63). */
-static bool pte_present(const void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t e = 0;
-
-	pread(fd, &e, 8, (uintptr_t)addr / PAGE_SZ * 8);
-	close(fd);
-	return e >> 63;
-}
-
 TEST_F(kvm_log, rearm_spares_the_guest_view)
 {
 	int i, guest_mapped = 0, tracked_mapped = 0;
@@ -235,8 +224,8 @@ TEST_F(kvm_log, rearm_spares_the_guest_view)
 	ASSERT_EQ(0, harvest_answered(self->fd, pfd, NULL, &c));
 	EXPECT_EQ(NPAGES, bm_count(c.bm, WORDS));
 	for (i = 0; i < NPAGES; i++) {
-		guest_mapped += pte_present(self->guest + i * PAGE_SZ);
-		tracked_mapped += pte_present(self->tracked + i * PAGE_SZ);
+		guest_mapped += kmig_pte_present(self->guest + i * PAGE_SZ);
+		tracked_mapped += kmig_pte_present(self->tracked + i * PAGE_SZ);
 	}
 	EXPECT_EQ(NPAGES, guest_mapped);
 	EXPECT_EQ(0, tracked_mapped);

@@ -5,9 +5,10 @@
  * batched, zero and wake-only installs; present pages are reported, not
  * overwritten; a range is put in missing mode only while its slot is
  * unmapped, its stale pages discarded on request; a served fault traps
- * once and is retried once; an install checks its whole batch before it
- * installs a page. What becomes of a waiter that is killed, or whose
- * server, mapping or context goes away: missing_waiter.c.
+ * once and is retried once, the retry mapping its page alone; an install
+ * checks its whole batch before it installs a page. What becomes of a
+ * waiter that is killed, or whose server, mapping or context goes away:
+ * missing_waiter.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -159,6 +160,50 @@ TEST_F(missing, a_served_fault_traps_once_and_is_retried_once)
 	EXPECT_EQ(2, c.entries[2]);
 	EXPECT_EQ(1, self->mem[30 * PAGE_SZ]);
 	EXPECT_EQ(0, memcmp(self->mem + 5 * PAGE_SZ, buf, PAGE_SZ));
+}
+
+/*
+ * Fault-around and a served fault: its first call maps nothing (the page
+ * is missing) and its retry maps its page alone, as userfaultfd maps one
+ * page; present neighbours, installed but never touched, are mapped by
+ * their own fault, whose fault-around maps the rest of its window. Page
+ * 20 and two others of its 16-page window of the address space (the
+ * default 64 KiB fault-around).
+ */
+TEST_F(missing, a_served_faults_retry_maps_its_page_alone)
+{
+	static uint8_t buf[PAGE_SZ];
+	uint64_t f = 20, n = 0, m = 0, w, p;
+	struct kmig_fault rec;
+	struct toucher t = {};
+
+	w = f - ((uintptr_t)self->mem / PAGE_SZ + f) % 16;
+	for (p = w; p < w + 16 && !m; p++) {
+		if (p == f)
+			continue;
+		if (n)
+			m = p;
+		else
+			n = p;
+	}
+	fill(buf, 1, 3);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &n, buf, NULL, 1, NULL));
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &m, buf, NULL, 1, NULL));
+
+	toucher_start(&t, self->mem + f * PAGE_SZ, false);
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
+	EXPECT_EQ(f, rec.page);
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &f, buf, NULL, 1, NULL));
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(buf[0], t.value);
+	EXPECT_TRUE(kmig_pte_present(self->mem + f * PAGE_SZ));
+	EXPECT_FALSE(kmig_pte_present(self->mem + n * PAGE_SZ));
+	EXPECT_FALSE(kmig_pte_present(self->mem + m * PAGE_SZ));
+
+	/* A fault on a present page maps its window. */
+	EXPECT_EQ(buf[0], self->mem[n * PAGE_SZ]);
+	EXPECT_TRUE(kmig_pte_present(self->mem + m * PAGE_SZ));
 }
 
 TEST_F(missing, many_threads_on_one_page_all_wake_and_report_once)

@@ -157,21 +157,6 @@ static int touch_in_child(volatile uint8_t *p, bool write)
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
-/* Whether this process maps the page at @p (/proc/self/pagemap). */
-static bool pte_present(const void *p)
-{
-	uint64_t e = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	if (pread(fd, &e, sizeof(e), (uintptr_t)p / PAGE_SZ * sizeof(e)) !=
-	    sizeof(e))
-		e = 0;
-	close(fd);
-	return e >> 63;
-}
-
 /*
  * Whether page @p of slot @slot, of @npages (at most 64), is in the
  * present bitmap.
@@ -221,7 +206,7 @@ TEST_F(staged, written_pages_reach_the_guest_only_at_install)
 				 KMIG_SLOT_OFFSET(1) + 3 * PAGE_SZ));
 	EXPECT_TRUE(all_zero(buf, PAGE_SZ));
 	EXPECT_FALSE(present_bit(self->fd, 1, 3));
-	EXPECT_FALSE(pte_present(self->guest + 3 * PAGE_SZ));
+	EXPECT_FALSE(kmig_pte_present(self->guest + 3 * PAGE_SZ));
 
 	/* A guest access waits for it, reported once. */
 	ASSERT_EQ(0, pthread_create(&r.thread, NULL, read_page, &r));
@@ -250,7 +235,7 @@ TEST_F(staged, written_pages_reach_the_guest_only_at_install)
 	EXPECT_EQ(0, st.waiters);
 
 	/* Handed over: the staging view reaches it no more. */
-	EXPECT_FALSE(pte_present(self->stage + 3 * PAGE_SZ));
+	EXPECT_FALSE(kmig_pte_present(self->stage + 3 * PAGE_SZ));
 	EXPECT_EQ(SIGBUS, touch_in_child(self->stage + 3 * PAGE_SZ, true));
 	EXPECT_EQ(SIGBUS, touch_in_child(self->stage + 3 * PAGE_SZ, false));
 	/* Installed twice: present. */
@@ -338,7 +323,7 @@ TEST_F(staged, a_batch_of_the_whole_slot_gets_one_status_a_page)
 			continue;
 		EXPECT_TRUE(holds_page(self->guest + p * PAGE_SZ, p))
 			TH_LOG("page %llu", (unsigned long long)p);
-		EXPECT_FALSE(pte_present(self->stage + p * PAGE_SZ));
+		EXPECT_FALSE(kmig_pte_present(self->stage + p * PAGE_SZ));
 	}
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 1, 0, 0,
 				  NPAGES, bm));
@@ -366,14 +351,14 @@ TEST_F(staged, the_guest_view_never_maps_a_staged_page)
 	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, pages, buf, NULL, 2,
 				    NULL));
 	EXPECT_EQ(0x5a, self->guest[16 * PAGE_SZ]);
-	EXPECT_TRUE(pte_present(self->guest + 16 * PAGE_SZ));
-	EXPECT_TRUE(pte_present(self->guest + 20 * PAGE_SZ));
+	EXPECT_TRUE(kmig_pte_present(self->guest + 16 * PAGE_SZ));
+	EXPECT_TRUE(kmig_pte_present(self->guest + 20 * PAGE_SZ));
 	for (p = 16; p < 32; p++) {
 		if (p == 16 || p == 20)
 			continue;
-		EXPECT_FALSE(pte_present(self->guest + p * PAGE_SZ))
+		EXPECT_FALSE(kmig_pte_present(self->guest + p * PAGE_SZ))
 			TH_LOG("page %llu mapped", (unsigned long long)p);
-		EXPECT_TRUE(pte_present(self->stage + p * PAGE_SZ));
+		EXPECT_TRUE(kmig_pte_present(self->stage + p * PAGE_SZ));
 	}
 	ASSERT_EQ(0, __kmig_dirty(self->fd, KMIG_GET_PRESENT_BITMAP, 1, 0, 0,
 				  NPAGES, bm));

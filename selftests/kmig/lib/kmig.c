@@ -170,6 +170,20 @@ int kmig_read_faults(int ffd, struct kmig_fault *recs, int n)
 	return got;
 }
 
+bool kmig_pte_present(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, &e, sizeof(e), (uintptr_t)p / PAGE_SZ * sizeof(e)) !=
+	    sizeof(e))
+		e = 0;
+	close(fd);
+	return e >> 63;
+}
+
 bool kmig_wait_waiters(int fd, uint64_t n, int ms)
 {
 	struct kmig_ctx_stats st;

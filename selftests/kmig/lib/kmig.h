@@ -70,6 +70,9 @@ int kmig_read_faults(int ffd, struct kmig_fault *recs, int n);
 /* Wait up to @ms for the context's blocked-thread count to reach @n. */
 bool kmig_wait_waiters(int fd, uint64_t n, int ms);
 
+/* Whether this process maps the page at @p (/proc/self/pagemap bit 63). */
+bool kmig_pte_present(const void *p);
+
 /*
  * Turn NUMA balancing on with scans every 10 ms: 0, or -ENODEV on a
  * machine with one node, or -errno when a knob cannot be set.
