@@ -25,6 +25,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -76,9 +77,15 @@ static bool server_dead(struct kmig_ctx *ctx)
 	return READ_ONCE(ctx->server_lost) && !READ_ONCE(ctx->keep_waiting);
 }
 
-static void record_latency(struct kmig_ctx *ctx, ktime_t start)
+/*
+ * The latency histogram's clock is local_clock(): the wait may end on
+ * another CPU, where it can be behind by a little; a log2 histogram of
+ * microseconds does not see it, and unlike ktime_get() it never reads a
+ * slow clock source (the HPET: an exit to the hypervisor each).
+ */
+static void record_latency(struct kmig_ctx *ctx, u64 start)
 {
-	s64 us = ktime_us_delta(ktime_get(), start);
+	s64 us = div_s64((s64)(local_clock() - start), NSEC_PER_USEC);
 	unsigned int b = us > 1 ? ilog2(us) : 0;
 
 	atomic64_inc(&ctx->stats.lat_us[min(b, KMIG_LAT_BUCKETS - 1U)]);
@@ -182,8 +189,8 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 	};
 	wait_queue_head_t *wq = &ctx->page_wait[wait_hash(slot, idx)];
 	struct file *file;
-	ktime_t start;
 	vm_fault_t ret;
+	u64 start;
 	bool sleep;
 
 	if (server_dead(ctx))
@@ -212,7 +219,7 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 	kref_get(&slot->ref);
 	release_fault_lock(vmf);
 	atomic_inc(&ctx->stats.waiters);
-	start = ktime_get();
+	start = local_clock();
 
 	/* GUP for KVM asks to be interruptible: KVM_RUN then sees -EINTR. */
 	if (vmf->flags & FAULT_FLAG_INTERRUPTIBLE)
@@ -461,28 +468,44 @@ err_busy:
 	return ret;
 }
 
-/* Copy the page numbers of @args from userspace and check them. */
-static u64 *install_pages(struct kmig_slot *slot,
-			  const struct kmig_install *args)
+/* Page lists up to this long are read onto the stack: a fault's install. */
+#define INSTALL_ONSTACK	16
+
+static void install_pages_free(u64 *pages, u64 *onstack)
 {
-	u64 *pages;
+	if (pages != onstack)
+		kvfree(pages);
+}
+
+/*
+ * Copy the page numbers of @args from userspace, into @onstack if they
+ * fit (INSTALL_ONSTACK), and check them; install_pages_free() frees them.
+ */
+static u64 *install_pages(struct kmig_slot *slot,
+			  const struct kmig_install *args, u64 *onstack)
+{
+	u64 *pages = onstack;
+	int err = -EFAULT;
 	u32 i;
 
-	pages = kvmalloc_array(args->count, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return ERR_PTR(-ENOMEM);
+	if (args->count > INSTALL_ONSTACK) {
+		pages = kvmalloc_array(args->count, sizeof(*pages),
+				       GFP_KERNEL);
+		if (!pages)
+			return ERR_PTR(-ENOMEM);
+	}
 	if (copy_from_user(pages, u64_to_user_ptr(args->pages),
-			   args->count * sizeof(*pages))) {
-		kvfree(pages);
-		return ERR_PTR(-EFAULT);
-	}
-	for (i = 0; i < args->count; i++) {
-		if (pages[i] >= slot->npages) {
-			kvfree(pages);
-			return ERR_PTR(-EINVAL);
-		}
-	}
+			   args->count * sizeof(*pages)))
+		goto err;
+	err = -EINVAL;
+	for (i = 0; i < args->count; i++)
+		if (pages[i] >= slot->npages)
+			goto err;
 	return pages;
+
+err:
+	install_pages_free(pages, onstack);
+	return ERR_PTR(err);
 }
 
 /*
@@ -615,10 +638,10 @@ static int install_staged(struct kmig_slot *slot, const u64 *pages,
 long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 {
 	struct kmig_install __user *uargs = argp;
+	u64 *pages, onstack[INSTALL_ONSTACK];
 	struct kmig_install args;
 	struct kmig_slot *slot;
 	u32 installed = 0;
-	u64 *pages;
 	int ret;
 
 	if (copy_from_user(&args, argp, sizeof(args)))
@@ -634,7 +657,7 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 	slot = kmig_slot_find(ctx, args.slot);
 	if (!slot)
 		return -ENOENT;
-	pages = install_pages(slot, &args);
+	pages = install_pages(slot, &args, onstack);
 	if (IS_ERR(pages)) {
 		ret = PTR_ERR(pages);
 		goto err_pages;
@@ -643,7 +666,7 @@ long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp)
 		ret = install_staged(slot, pages, &args, &installed);
 	else
 		ret = install_copies(slot, pages, &args, &installed);
-	kvfree(pages);
+	install_pages_free(pages, onstack);
 err_pages:
 	kmig_slot_put(slot);
 	if (put_user(installed, &uargs->installed))
