@@ -3,20 +3,36 @@
 #
 # Profile one kmig precopy migration in the test bed: the guest of
 # selftests/bench/migrate.py (two kmig-vmm --huge, 256 MiB written once,
-# then idle), kmig migrate --channels N between them. Run inside the bed:
+# then idle), kmig migrate --channels N between them.
 #
-#   BED_PART=NAME scripts/bed.sh script 6.12 scripts/profile-migrate.sh
+# usage: BED_PART=NAME scripts/profile-migrate.sh [SERIES]   (default 6.12)
 #
-# Environment: PROF_CHANNELS (default "2"), PROF_NET ("veth", the
+# On the host it boots the bed (scripts/bed.sh script) to run itself
+# there. Environment: PROF_CHANNELS (default 2), PROF_ARGS (more
+# arguments of kmig migrate, e.g. --zerocopy), PROF_NET ("veth", the
 # default: the two hosts of selftests/qemu/hosts.sh; "lo": both sides in
 # the bed's own network namespace over loopback), PROF_PERF (default
-# /usr/bin/perf).
-# Output in $KMIG_OUT/profile/: per-thread CPU of one migration, and for
-# another migration each a perf profile (cpu-clock samples with call
-# graphs, system-wide) and syscall counts and sizes (sys_exit
-# tracepoints); the CRC32C implementations' speeds (build/bench-host/wire,
-# if built); summary.txt (scripts/profile-summary.py) sums them up.
+# /usr/bin/perf, the host's, which the bed sees over 9p).
+# Output in build/bed/KVER[-PART]/profile/: per-thread CPU of one
+# migration, and for another migration each a perf profile (cpu-clock
+# samples with call graphs, system-wide) and syscall counts and sizes
+# (sys_exit tracepoints); the CRC32C implementations' speeds
+# (build/bench-host/wire, if built); summary.txt
+# (scripts/profile-summary.py) sums them up.
 set -u
+
+if [ -z "${KMIG_OUT:-}" ]; then
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	script=$(mktemp)
+	trap 'rm -f "$script"' EXIT
+	cat > "$script" <<EOT
+export PROF_CHANNELS="${PROF_CHANNELS:-2}" PROF_ARGS="${PROF_ARGS:-}" \
+	PROF_NET="${PROF_NET:-veth}" PROF_PERF="${PROF_PERF:-/usr/bin/perf}"
+sh "$top/scripts/profile-migrate.sh"
+EOT
+	"$top/scripts/bed.sh" script "${1:-6.12}" "$script"
+	exit
+fi
 
 top=${KMIG_PROJECT:?}
 build=$top/build
@@ -83,8 +99,10 @@ stop_vmms() {
 
 # The threads of each process, in $1-threads.txt, 3 s into the migration.
 migrate() {
+	# shellcheck disable=SC2086 # $PROF_ARGS: one argument a word
 	$A "$build/kmig" migrate --vmm /run/prof-a.sock --to "$addr:4500" \
-		--channels "${PROF_CHANNELS:-2}" --json > "$1.json" 2> "$1.log" &
+		--channels "${PROF_CHANNELS:-2}" --json ${PROF_ARGS:-} \
+		> "$1.json" 2> "$1.log" &
 	agent_a=$!
 	sleep 3
 	# Shell builtins only: no process of its own in the profile.
@@ -113,8 +131,10 @@ snap() {
 # 1. Per-thread CPU: /proc every 0.5 s, nothing else running.
 start_vmms cpu
 kthreads=$(pgrep ksoftirqd | tr '\n' ' ')
+# shellcheck disable=SC2086
 $A "$build/kmig" migrate --vmm /run/prof-a.sock --to "$addr:4500" \
-	--channels "${PROF_CHANNELS:-2}" --json > cpu.json 2> cpu.log &
+	--channels "${PROF_CHANNELS:-2}" --json ${PROF_ARGS:-} \
+	> cpu.json 2> cpu.log &
 mig=$!
 i=0
 while kill -0 $mig 2> /dev/null; do
@@ -177,4 +197,4 @@ stop_vmms
 	"$build/bench-host/wire" -s 16 -r 1 -p batched > wire.txt 2>&1
 cp $tmp/perf.data .
 python3 "$top/scripts/profile-summary.py" . > summary.txt 2>&1
-echo done > done
+echo ok > finished
