@@ -139,6 +139,40 @@ int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
 	return kmig_ctx_install_n(fd, slot, pages, buf, n, &installed);
 }
 
+int kmig_ctx_staging_fd(int fd)
+{
+	struct kmig_view v = { .flags = KMIG_VIEW_STAGING };
+	int vfd = ioctl(fd, KMIG_VIEW_FD, &v);
+
+	if (vfd >= 0)
+		return vfd;
+	/* API version 3 and older know no staging view */
+	return errno == EINVAL ? -EOPNOTSUPP : -errno;
+}
+
+int kmig_ctx_stage(void *addr, size_t len)
+{
+	while (madvise(addr, len, MADV_POPULATE_WRITE))
+		if (errno != EINTR)
+			return errno == EHWPOISON ? -EFAULT : -errno;
+	return 0;
+}
+
+int kmig_ctx_install_staged(int fd, uint32_t slot, const uint64_t *pages,
+			    unsigned int n, uint8_t *status,
+			    unsigned int *installed)
+{
+	struct kmig_install in = {
+		.slot = slot, .flags = KMIG_INSTALL_STAGED,
+		.pages = (uintptr_t)pages, .status = (uintptr_t)status,
+		.count = n,
+	};
+	int ret = ioctl(fd, KMIG_INSTALL, &in) ? -errno : 0;
+
+	*installed = in.installed;
+	return ret;
+}
+
 static int set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n,
 		       uint32_t flags)
 {

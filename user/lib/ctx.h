@@ -60,6 +60,28 @@ int kmig_ctx_install(int fd, uint32_t slot, const uint64_t *pages,
 int kmig_ctx_install_n(int fd, uint32_t slot, const uint64_t *pages,
 		       const void *buf, unsigned int n,
 		       unsigned int *installed);
+/*
+ * Zero-copy installs (KMIG_FEATURE_STAGED_INSTALL, Documentation/uapi.rst):
+ * the context's staging view (KMIG_VIEW_STAGING), an fd to map slots of
+ * with kmig_ctx_map() and then close; -EOPNOTSUPP from a module without
+ * the feature (it refuses the view with EINVAL).
+ */
+int kmig_ctx_staging_fd(int fd);
+/*
+ * Stage @len bytes at @addr of a staging view's mapping: each page there
+ * gets its staged page, zeroed, mapped writable, so that writes to it
+ * cannot fault. -EFAULT where a page cannot be staged (present, not in
+ * missing mode, poisoned), -ENOMEM, or -errno.
+ */
+int kmig_ctx_stage(void *addr, size_t len);
+/*
+ * Hand over the staged pages @pages (@n, page numbers of slot @slot) with
+ * KMIG_INSTALL_STAGED: each page's KMIG_INSTALL_* status in @status (DONE,
+ * PRESENT or NOT_STAGED), the pages installed in *@installed. 0 or -errno.
+ */
+int kmig_ctx_install_staged(int fd, uint32_t slot, const uint64_t *pages,
+			    unsigned int n, uint8_t *status,
+			    unsigned int *installed);
 /* Pages @first .. @first + @n - 1 of slot @slot into missing mode (the
  * slot must be unmapped everywhere: -EBUSY). */
 int kmig_ctx_set_missing(int fd, uint32_t slot, uint64_t first, uint64_t n);
