@@ -134,6 +134,8 @@ struct mig_job {
 	uint64_t pc_stale;		/* destination: fetched before RUN */
 	uint64_t pc_blocks;		/* destination: 2 MiB blocks installed
 					 * whole, in one call */
+	uint64_t pc_staged, pc_copied;	/* destination: pages received in
+					 * place and handed over, and copied */
 	uint64_t pc_requests;		/* page requests (faults, stale) */
 	uint64_t pc_requests_run;	/* destination: of them before RUN */
 	uint64_t pc_pushed;		/* source: pages pushed after RUN */

@@ -504,6 +504,10 @@ static void count(struct rc_dst *d)
 				 d->job.memory_constant) * MIG_PAGE;
 	d->job.pc_blocks = __atomic_load_n(&d->recv.pc_blocks,
 					   __ATOMIC_RELAXED);
+	d->job.pc_staged = __atomic_load_n(&d->recv.pc_staged,
+					   __ATOMIC_RELAXED);
+	d->job.pc_copied = __atomic_load_n(&d->recv.pc_copied,
+					   __ATOMIC_RELAXED);
 }
 
 int postcopy_recover_main(int argc, char *argv[])

@@ -528,6 +528,8 @@ void postcopy_dst_progress(struct dst *d, struct mig_job *j)
 		       pc->at_listen.installed_background;
 	j->pc_remaining = missing_left(d);
 	j->pc_blocks = __atomic_load_n(&d->recv.pc_blocks, __ATOMIC_RELAXED);
+	j->pc_staged = __atomic_load_n(&d->recv.pc_staged, __ATOMIC_RELAXED);
+	j->pc_copied = __atomic_load_n(&d->recv.pc_copied, __ATOMIC_RELAXED);
 	channel_bytes(d, &urgent, &background);
 	j->pc_urgent_bytes = urgent - pc->urgent_at_listen;
 	j->pc_background_bytes = background - pc->background_at_listen;

@@ -232,6 +232,8 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 	if (j->postcopy && !source) {
 		json_num(f, "postcopy_stale", j->pc_stale);
 		json_num(f, "postcopy_blocks_whole", j->pc_blocks);
+		json_num(f, "postcopy_pages_staged", j->pc_staged);
+		json_num(f, "postcopy_pages_copied", j->pc_copied);
 		json_num(f, "postcopy_faults", j->pc_faults);
 		json_num(f, "postcopy_load_faults", j->pc_load_faults);
 		json_num(f, "postcopy_requests_before_run",

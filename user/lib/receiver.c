@@ -229,7 +229,7 @@ int mig_recv_page(void *opaque, uint32_t slot, uint64_t page,
 		return -ERANGE;	/* the decoder checked it already */
 	count_pages(&c->pages, 1);
 	if (c->postcopy) {
-		uint8_t *dst;
+		void *dst;
 		int ret = mig_recv_pc_dest(c, slot, &page, 1, &dst);
 
 		if (ret)
@@ -287,14 +287,8 @@ int mig_recv_pages_dest(void *opaque, uint32_t slot, const uint64_t *pages,
 	unsigned int i;
 	int ret;
 
-	if (c->postcopy) {
-		uint8_t *b;
-
-		ret = mig_recv_pc_dest(c, slot, pages, n, &b);
-		for (i = 0; i < n && !ret; i++)
-			dst[i] = b + i * MIG_PAGE;
-		return ret;
-	}
+	if (c->postcopy)
+		return mig_recv_pc_dest(c, slot, pages, n, dst);
 	if (!sl || !sl->map)
 		return -ERANGE;	/* the decoder checked it already */
 	ret = mig_recv_flush(c);
@@ -529,6 +523,7 @@ void mig_recv_free(struct mig_recv *r)
 		kmig_dec_free(&r->ch[i].dec);
 		free(r->ch[i].bounce);
 	}
+	mig_recv_pc_free(r);
 	mig_torn_free(&r->torn);
 	pthread_cond_destroy(&r->bar.cond);
 	pthread_mutex_destroy(&r->bar.lock);

@@ -80,6 +80,14 @@ struct mig_recv_chan {
 	uint8_t *bounce;		/* postcopy: a batch lands here */
 	uint64_t ipages[KMIG_STREAM_MAX_BATCH];	/* to install */
 	/*
+	 * Postcopy, the batch being read: where each page went (PC_STAGED,
+	 * PC_COPY, PC_SKIP: receiver_pc.c), @bstage the staging view of its
+	 * slot, or NULL when it all went to @bounce.
+	 */
+	uint8_t how[KMIG_STREAM_MAX_BATCH];
+	uint8_t *bstage;
+	uint8_t status[KMIG_STREAM_MAX_BATCH];
+	/*
 	 * Postcopy, a page channel: the first @ngather pages of an aligned
 	 * 2 MiB block of @gslot from @gfirst, gathered in @bounce to be
 	 * installed at once; @gpend of the batch being read continue them.
@@ -110,6 +118,16 @@ struct mig_recv {
 	unsigned int pc_switched;
 	bool pc_ready;
 	uint64_t pc_blocks;		/* atomic: blocks installed whole */
+	/*
+	 * Postcopy, zero-copy installs (receiver_pc.c), set up once by
+	 * mig_recv_pc_ready(): slot i's staging view mapping (atomic; NULL:
+	 * the slot's pages are copied) and the pages of it a channel took
+	 * to install (atomic bits): the one that takes a page stages it,
+	 * a copy that comes meanwhile on another channel is dropped.
+	 */
+	uint8_t *stage[MIG_MAX_SLOTS];
+	uint64_t *claimed[MIG_MAX_SLOTS];
+	uint64_t pc_staged, pc_copied;	/* atomic: pages installed so */
 	/* Postcopy blocktime, set (atomic) before faults are read: every
 	 * install after RUN is told to it (blocktime.h). */
 	struct mig_blocktime *bt;
@@ -167,18 +185,28 @@ int mig_recv_pc_switch(struct mig_recv_chan *c, bool wait);
 /* Every page channel said POSTCOPY (within the I/O timeout): 0, else
  * -ETIMEDOUT or -ECANCELED. */
 int mig_recv_pc_wait_switched(struct mig_recv *r);
-/* Every page owed is in missing mode (stale ones discarded): go on. */
-void mig_recv_pc_ready(struct mig_recv *r);
 /*
- * Where a batch of @n pages of @slot lands (the bounce buffer), before
- * mig_recv_pc_pages() installs it; a page channel gathers an aligned
- * block that arrives in order and installs it in one call, which maps it
- * 2 MiB on a huge slot. mig_recv_pc_flush() installs a partial block:
- * the owner of a main channel that gathers calls it at each section
- * record and command.
+ * Every page owed is in missing mode (stale ones discarded): go on. The
+ * staging view is mapped here, once (no mapping may exist before missing
+ * mode is set), where the module has it and $KMIG_STAGED_INSTALL is not
+ * 0; without it pages are copied, and the log says so once.
+ */
+void mig_recv_pc_ready(struct mig_recv *r);
+/* Unmap what mig_recv_pc_ready() mapped (mig_recv_free() does it too). */
+void mig_recv_pc_free(struct mig_recv *r);
+/*
+ * Where each page of a batch of @n pages of @slot lands, in @dst[i],
+ * before mig_recv_pc_pages() installs it, once its CRC passed there. On a
+ * slot with a staging view a page lands in its staged page, the guest's
+ * to be, and is handed over (KMIG_INSTALL_STAGED); else (a huge slot, a
+ * module without staged installs) in the bounce buffer, and is copied
+ * (KMIG_INSTALL). There a page channel gathers an aligned block that
+ * arrives in order and installs it in one call, which maps it 2 MiB on a
+ * huge slot. mig_recv_pc_flush() installs a partial block: the owner of a
+ * main channel that gathers calls it at each section record and command.
  */
 int mig_recv_pc_dest(struct mig_recv_chan *c, uint32_t slot,
-		     const uint64_t *pages, unsigned int n, uint8_t **dst);
+		     const uint64_t *pages, unsigned int n, void **dst);
 int mig_recv_pc_flush(struct mig_recv_chan *c);
 int mig_recv_pc_pages(struct mig_recv_chan *c, uint32_t slot,
 		      const uint64_t *pages, unsigned int n);
