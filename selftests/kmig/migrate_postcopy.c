@@ -35,6 +35,12 @@
  * blocks also come back whole (postcopy_blocks_whole: the source discards,
  * pushes and answers a huge slot in whole 2 MiB blocks).
  *
+ * The destination receives every page after the switch in place, into
+ * its staged page, and hands it over (postcopy_pages_staged; none
+ * copied), but on huge slots, which it copies in whole blocks; and with
+ * KMIG_STAGED_INSTALL=0 (live_copied) it copies every page, as with a
+ * module before API version 4.
+ *
  * The same with the two races of RUN against the listening side made to
  * happen (KMIG_DELAY_AT): every page arrived before the destination
  * listens (no fault), and faults raised before the fault thread reads.
@@ -79,6 +85,7 @@ FIXTURE(postcopy) {
 	struct vmm_proc a, b;
 	char dir[128];
 	bool huge;		/* both VMMs --huge */
+	bool copied;		/* the destination: KMIG_STAGED_INSTALL=0 */
 };
 
 FIXTURE_VARIANT(postcopy) {
@@ -236,6 +243,30 @@ static void expect_blocktime(struct __test_metadata *_metadata,
 }
 
 /*
+ * How the destination installed the pages that came after the switch:
+ * each received into its staged page and handed over, none copied; on
+ * huge slots or with KMIG_STAGED_INSTALL=0, all copied.
+ */
+static void expect_staged(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(postcopy) *self, const char *in_out)
+{
+	uint64_t staged = json_u64(in_out, "postcopy_pages_staged");
+	uint64_t copied = json_u64(in_out, "postcopy_pages_copied");
+
+	ASSERT_NE(~0ull, staged) TH_LOG("%s", in_out);
+	ASSERT_NE(~0ull, copied) TH_LOG("%s", in_out);
+	TH_LOG("pages after the switch: %llu staged, %llu copied",
+	       (unsigned long long)staged, (unsigned long long)copied);
+	if (self->huge || self->copied) {
+		EXPECT_EQ(0, staged);
+		EXPECT_LT(0, copied);
+	} else {
+		EXPECT_LT(0, staged);
+		EXPECT_EQ(0, copied);
+	}
+}
+
+/*
  * One postcopy of the dirtying guest over @channels page channels, the
  * destination's agent with $KMIG_DELAY_AT @delay (or none). The push
  * waits for the guest's first fault, so that postcopy lasts; with
@@ -291,7 +322,10 @@ static void live(struct __test_metadata *_metadata,
 		setenv("KMIG_JOB_DIR", w.dir[0], 1);
 	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	if (self->copied)
+		setenv("KMIG_STAGED_INSTALL", "0", 1);
 	agents_listen(&r, &self->b, addr, "--timeout 60 --json");
+	unsetenv("KMIG_STAGED_INSTALL");
 	if (watch)
 		setenv("KMIG_JOB_DIR", w.dir[1], 1);
 	agents_migrate(&r, &self->a, addr, mig_args, 100);
@@ -374,6 +408,7 @@ static void live(struct __test_metadata *_metadata,
 	       (unsigned long long)json_u64(r.in_out, "postcopy_requests"),
 	       (unsigned long long)json_u64(r.mig_out, "postcopy_pushed"),
 	       (unsigned long long)json_u64(r.in_out, "postcopy_blocks_whole"));
+	expect_staged(_metadata, self, r.in_out);
 	/* a huge slot's blocks come back whole: 2 MiB folios */
 	if (self->huge) {
 		EXPECT_LT(0, json_u64(r.in_out, "postcopy_blocks_whole"))
@@ -396,6 +431,17 @@ static void live(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(postcopy, live, TEST_TIMEOUT)
 {
 	live(_metadata, self, variant->channels, variant->port, NULL, false, 0);
+}
+
+/*
+ * A destination that copies every page (KMIG_STAGED_INSTALL=0, as with
+ * a module before API version 4): the same, byte-exact.
+ */
+TEST_F_TIMEOUT(postcopy, live_copied, TEST_TIMEOUT)
+{
+	self->copied = true;
+	live(_metadata, self, variant->channels, variant->port + 40, NULL,
+	     false, 0);
 }
 
 /*

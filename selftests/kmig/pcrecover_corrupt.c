@@ -14,6 +14,14 @@
  * source opens its main channel only (its hello announces no page
  * channel); the forged destination leaves the source's page channel
  * unaccepted: it breaks the main one.
+ *
+ * The same page in missing mode (a postcopy's owed page), where the agent
+ * receives it in place into its staged page (KMIG_INSTALL_STAGED) and,
+ * with KMIG_STAGED_INSTALL=0, into a buffer to copy: the bad bytes never
+ * reach the guest (the page stays absent, reads give zeros), staged or
+ * not (the context's page count says which); and a second recovery that
+ * brings the page again, whole or as a zero record, installs those bytes,
+ * not the first one's.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,6 +31,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/kmig.h>
 
 #include "kselftest_harness.h"
 #include "client.h"
@@ -220,10 +230,16 @@ static void forge_destination(struct __test_metadata *_metadata,
 	drain(self->fd);
 }
 
-/* The source, forged: a page whose CRC does not match. */
-static void forge_source(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(forged) *self, unsigned int port,
-			 struct mig_vm *vm, int ctx)
+/* How the forged source sends a page. */
+enum forged_page { BAD_CRC, GOOD, ZERO };
+
+/*
+ * The source, forged: page @p of slot 0 (UINT64_MAX: the first one absent
+ * there) sent as @how says, then the stream's end. Returns the page.
+ */
+static uint64_t send_page(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(forged) *self, unsigned int port,
+			  struct mig_vm *vm, uint64_t p, enum forged_page how)
 {
 	struct kmig_section sec = {
 		.type = KMIG_REC_SECTION_FULL, .id = KMIG_RECOVER_SECTION,
@@ -235,14 +251,15 @@ static void forge_source(struct __test_metadata *_metadata,
 	uint8_t uuid[16] = { 1, 2, 3 }, *hello, chello[KMIG_HELLO_SIZE];
 	struct kmig_hello h = { .channel = 0, .nchannels = 1 };
 	struct kmig_enc e;
-	uint64_t p, *now;
 	uint32_t crc;
 	const uint8_t *out;
 	char err[256];
 	size_t len;
 
 	self->fd = proc_connect(port);
-	ASSERT_LE(0, self->fd) TH_LOG("%s", file_text("agent.log"));
+	if (self->fd < 0)
+		return UINT64_MAX;
+	memset(page, 0x5a, sizeof(page));
 	memcpy(h.uuid, uuid, 16);
 	ASSERT_EQ(0, kmig_hello_encode(&h, chello));
 	ASSERT_EQ(0, kmig_io_all(self->fd, chello, sizeof(chello), true));
@@ -252,31 +269,53 @@ static void forge_source(struct __test_metadata *_metadata,
 	free(hello);
 	ASSERT_EQ(0, mig_rc_recv_bitmap(self->fd, vm, err, sizeof(err)))
 		TH_LOG("%s", err);
-	for (p = 0; p < sl->npages; p++)
+	for (p = p == UINT64_MAX ? 0 : p; p < sl->npages; p++)
 		if (!(sl->bitmap[p / 64] & (1ull << (p % 64))))
 			break;
-	ASSERT_GT(sl->npages, p) TH_LOG("no absent page to forge");
-	crc = kmig_crc32c(0, page, sizeof(page)) ^ 1;
+	if (p >= sl->npages)
+		return UINT64_MAX;
+	crc = kmig_crc32c(0, page, sizeof(page)) ^ (how == BAD_CRC);
 	kmig_enc_init_mem(&e);
-	ASSERT_EQ(0, kmig_enc_header(&e));
-	ASSERT_EQ(0, kmig_enc_caps(&e, KMIG_SCAP_POSTCOPY, 0));
-	ASSERT_EQ(0, kmig_enc_section(&e, &sec));
-	ASSERT_EQ(0, kmig_enc_pages_crc(&e, sl->id, &p, 1, data, &crc));
+	if (kmig_enc_header(&e) ||
+	    kmig_enc_caps(&e, KMIG_SCAP_POSTCOPY, 0) ||
+	    kmig_enc_section(&e, &sec) ||
+	    (how == ZERO ? kmig_enc_zero(&e, sl->id, p, 1) :
+	     kmig_enc_pages_crc(&e, sl->id, &p, 1, data, &crc)))
+		p = UINT64_MAX;
 	sec.type = KMIG_REC_SECTION_FOOTER;
-	ASSERT_EQ(0, kmig_enc_section(&e, &sec));
-	ASSERT_EQ(0, kmig_enc_eos(&e));
+	if (kmig_enc_section(&e, &sec) || kmig_enc_eos(&e))
+		p = UINT64_MAX;
 	out = kmig_enc_mem(&e, &len);
-	ASSERT_EQ(0, kmig_io_all(self->fd, (void *)out, len, true));
+	if (kmig_io_all(self->fd, (void *)out, len, true))
+		p = UINT64_MAX;
 	kmig_enc_free(&e);
+	return p;
+}
+
+/* Whether page @p of slot @sl has memory in @ctx. */
+static bool page_present(int ctx, const struct mig_slot *sl, uint64_t p)
+{
+	uint64_t *now = calloc(sl->npages / 64 + 1, 8);
+	bool ret = now && !kmig_ctx_present(ctx, sl->id, sl->npages, now) &&
+		   (now[p / 64] & (1ull << (p % 64)));
+
+	free(now);
+	return ret;
+}
+
+/* The source, forged: a page whose CRC does not match. */
+static void forge_source(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(forged) *self, unsigned int port,
+			 struct mig_vm *vm, int ctx)
+{
+	uint64_t p = send_page(_metadata, self, port, vm, UINT64_MAX, BAD_CRC);
+
+	ASSERT_NE(UINT64_MAX, p) TH_LOG("%s", file_text("agent.log"));
 	EXPECT_EQ(3, proc_wait_exit(self->agent, 20000))
 		TH_LOG("%s", file_text("agent.log"));
 	self->agent = 0;
 	/* nothing installed: the page is still absent */
-	now = calloc(sl->npages / 64 + 1, 8);
-	ASSERT_NE(NULL, now);
-	ASSERT_EQ(0, kmig_ctx_present(ctx, sl->id, sl->npages, now));
-	EXPECT_FALSE(now[p / 64] & (1ull << (p % 64)));
-	free(now);
+	EXPECT_FALSE(page_present(ctx, &vm->slots[0], p));
 }
 
 TEST_F_TIMEOUT(forged, refused_clearly, TEST_TIMEOUT)
@@ -319,6 +358,121 @@ TEST_F_TIMEOUT(forged, refused_clearly, TEST_TIMEOUT)
 		TH_LOG("%s", file_text("agent.log"));
 	if (source)
 		EXPECT_TRUE(file_has("agent.log", "run the recovery again"));
+	vm_free(&vm);
+	close(ctx);
+}
+
+/*
+ * A page owed in postcopy (missing mode), received with a bad CRC by a
+ * recovery: never installed, staged or copied as @variant says; then
+ * received again by a second recovery, whole or as zeros.
+ */
+FIXTURE(torn_owed) {
+	FIXTURE_DATA(forged) f;
+};
+
+FIXTURE_VARIANT(torn_owed) {
+	bool staged;		/* received in place (else KMIG_STAGED_INSTALL=0) */
+	enum forged_page again;	/* how the second recovery sends it */
+	unsigned int port;
+};
+
+FIXTURE_VARIANT_ADD(torn_owed, staged_then_whole) {
+	.staged = true, .again = GOOD, .port = 24631,
+};
+
+FIXTURE_VARIANT_ADD(torn_owed, staged_then_zero) {
+	.staged = true, .again = ZERO, .port = 24632,
+};
+
+FIXTURE_VARIANT_ADD(torn_owed, copied_then_whole) {
+	.staged = false, .again = GOOD, .port = 24633,
+};
+
+FIXTURE_SETUP(torn_owed)
+{
+	memset(&self->f.v, 0, sizeof(self->f.v));
+	self->f.agent = 0;
+	self->f.lfd = self->f.fd = -1;
+}
+
+FIXTURE_TEARDOWN(torn_owed)
+{
+	unsetenv("KMIG_STAGED_INSTALL");
+	proc_stop(&self->f.agent);
+	vmm_stop(&self->f.v);
+	if (self->f.fd >= 0)
+		close(self->f.fd);
+}
+
+/* A postcopy-recover agent for the VMM, page @p sent to it as @how. */
+static void recover_once(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(torn_owed) *self, unsigned int port,
+			 struct mig_vm *vm, uint64_t p, enum forged_page how)
+{
+	if (self->f.fd >= 0)
+		close(self->f.fd);
+	self->f.fd = -1;
+	self->f.agent = proc_spawnf(NULL, "agent.log",
+				    "%s postcopy-recover --vmm %s --listen 127.0.0.1:%u --io-timeout 5 --timeout 20",
+				    proc_bin("kmig"), self->f.v.sock, port);
+	ASSERT_EQ(p, send_page(_metadata, &self->f, port, vm, p, how))
+		TH_LOG("%s", file_text("agent.log"));
+	/* the guest never ran here: no COMPLETE, whatever the pages */
+	EXPECT_EQ(3, proc_wait_exit(self->f.agent, 20000))
+		TH_LOG("%s", file_text("agent.log"));
+	self->f.agent = 0;
+}
+
+TEST_F_TIMEOUT(torn_owed, never_reaches_the_guest, TEST_TIMEOUT)
+{
+	struct vmm_client c = { .fd = -1 };
+	struct kmig_ctx_stats before, after;
+	static uint8_t got[4096], want[4096];
+	struct mig_vm vm;
+	uint64_t p;
+	int ctx = -1;
+
+	REQUIRE_BED();
+	vmm_startf(&self->f.v, vmm_sock("rc-torn"), "/dev/null",
+		   "--mem 4 --incoming");
+	ASSERT_EQ(0, vm_of(&self->f.v, &vm, &ctx));
+	/* the slot's last page owed, as a postcopy's discard list has it */
+	p = vm.slots[0].npages - 1;
+	ASSERT_EQ(0, vmm_connect(&self->f.v, &c));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "unmap")) TH_LOG("%s", c.reply);
+	ASSERT_EQ(0, kmig_ctx_set_missing(ctx, vm.slots[0].id, p, 1));
+	ASSERT_EQ(0, vmm_client_cmd(&c, "map")) TH_LOG("%s", c.reply);
+	vmm_client_close(&c);
+	if (!variant->staged)
+		setenv("KMIG_STAGED_INSTALL", "0", 1);
+
+	ASSERT_EQ(0, kmig_ctx_stats(ctx, &before));
+	recover_once(_metadata, self, variant->port, &vm, p, BAD_CRC);
+	EXPECT_TRUE(file_has("agent.log", "damaged on the way"))
+		TH_LOG("%s", file_text("agent.log"));
+	EXPECT_EQ(!variant->staged,
+		  file_has("agent.log", "postcopy pages are copied"))
+		TH_LOG("%s", file_text("agent.log"));
+	/* absent, zeros to a reader; memory only if it went to its staged page */
+	EXPECT_FALSE(page_present(ctx, &vm.slots[0], p));
+	ASSERT_EQ(0, kmig_ctx_read(ctx, vm.slots[0].id, p * 4096, got, 4096));
+	EXPECT_EQ(0, memcmp(got, want, 4096));
+	ASSERT_EQ(0, kmig_ctx_stats(ctx, &after));
+	EXPECT_EQ(before.pages + variant->staged, after.pages);
+
+	recover_once(_metadata, self, variant->port + 10, &vm, p,
+		     variant->again);
+	EXPECT_FALSE(file_has("agent.log", "damaged on the way"))
+		TH_LOG("%s", file_text("agent.log"));
+	EXPECT_TRUE(page_present(ctx, &vm.slots[0], p))
+		TH_LOG("%s", file_text("agent.log"));
+	memset(want, variant->again == GOOD ? 0x5a : 0, sizeof(want));
+	ASSERT_EQ(0, kmig_ctx_read(ctx, vm.slots[0].id, p * 4096, got, 4096));
+	EXPECT_EQ(0, memcmp(got, want, 4096));
+	/* the staged page itself went in: no second page for it */
+	ASSERT_EQ(0, kmig_ctx_stats(ctx, &before));
+	EXPECT_EQ(after.pages + !variant->staged, before.pages);
 	vm_free(&vm);
 	close(ctx);
 }
