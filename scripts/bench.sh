@@ -61,8 +61,9 @@ for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 done > "\$KMIG_OUT/bench.txt" 2>&1
 EOT
 # A disk for the benchmarks that want a disk-backed file (snap.sh): a
-# sparse raw image, formatted inside the bed.
-disk=$top/build/bench-disk.img
+# sparse raw image, formatted inside the bed; one per BED_PART, as the
+# bed's output directory is.
+disk=$top/build/bench-disk${BED_PART:+-$BED_PART}.img
 rm -f "$disk"
 truncate -s 2G "$disk"
 BED_DISK=$disk BED_TIMEOUT=${BED_TIMEOUT:-5400} \
@@ -72,4 +73,4 @@ BED_DISK=$disk BED_TIMEOUT=${BED_TIMEOUT:-5400} \
 }
 kver=$("$top/scripts/kernels.sh" "$series")
 echo "kmig benchmarks on $kver (QEMU test bed, $(nproc) host cores)"
-cat "$top/build/bed/$kver/bench.txt"
+cat "$top/build/bed/$kver${BED_PART:+-$BED_PART}/bench.txt"
