@@ -8,14 +8,17 @@
  * that a lazy restore reads refuses the merge, and a file being merged
  * into refuses a lazy restore; a snapshot of another layout, or a file
  * that is no snapshot, is refused before the guest is paused, and left
- * as it was.
+ * as it was; a merge into a file on a file system without room for its
+ * new pages is refused and leaves the file as it was, byte for byte.
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -30,6 +33,7 @@
 FIXTURE(incr) {
 	struct vmm_proc a, b, c;
 	char file[64];
+	char mnt[64];			/* a small tmpfs mounted there */
 	pid_t agent;
 };
 
@@ -39,6 +43,7 @@ FIXTURE_SETUP(incr)
 	memset(&self->b, 0, sizeof(self->b));
 	memset(&self->c, 0, sizeof(self->c));
 	self->agent = 0;
+	self->mnt[0] = 0;
 	/* tmpfs when there is one: the bed's 9p is slow to write */
 	snprintf(self->file, sizeof(self->file), "%sincr-%d.kmig",
 		 access("/dev/shm", W_OK) ? "" : "/dev/shm/", getpid());
@@ -53,6 +58,10 @@ FIXTURE_TEARDOWN(incr)
 	vmm_stop(&self->b);
 	vmm_stop(&self->c);
 	unlink(self->file);
+	if (self->mnt[0]) {
+		umount2(self->mnt, MNT_DETACH);
+		rmdir(self->mnt);
+	}
 }
 
 /* `kmig ARGS...` (up to 10, NULL ended) started, its output in @log. */
@@ -288,6 +297,108 @@ TEST_F_TIMEOUT(incr, another_layout_or_no_snapshot_is_refused_and_left_as_it_was
 	EXPECT_TRUE(file_has("kmig.log", "No such file"));
 	EXPECT_NE(0, access(self->file, F_OK));
 	EXPECT_STREQ("running", snap_vmm_state(&self->c));
+}
+
+/* @from copied into @to with its holes: 0 or -1. */
+static int sparse_copy(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out = -1, ret = -1;
+	off_t data, hole, size, off;
+	static char buf[1 << 16];
+	ssize_t n;
+
+	if (in >= 0)
+		out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (out < 0)
+		goto out;
+	size = lseek(in, 0, SEEK_END);
+	if (size < 0 || ftruncate(out, size))
+		goto out;
+	for (data = lseek(in, 0, SEEK_DATA); data >= 0 && data < size;
+	     data = lseek(in, hole, SEEK_DATA)) {
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			goto out;
+		for (off = data; off < hole; off += n) {
+			n = pread(in, buf, sizeof(buf) < (size_t)(hole - off) ?
+				  sizeof(buf) : (size_t)(hole - off), off);
+			if (n <= 0 || pwrite(out, buf, n, off) != n)
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (out >= 0)
+		close(out);
+	if (in >= 0)
+		close(in);
+	return ret;
+}
+
+/* The tmpfs at @mnt sized to what it holds and @spare pages more. */
+static int tmpfs_resize(const char *mnt, unsigned long spare)
+{
+	struct statvfs fs;
+	char opt[64];
+
+	if (statvfs(mnt, &fs))
+		return -1;
+	snprintf(opt, sizeof(opt), "size=%lluk",
+		 (unsigned long long)(fs.f_blocks - fs.f_bfree + spare) *
+		 fs.f_frsize / 1024);
+	return mount(NULL, mnt, NULL, MS_REMOUNT, opt);
+}
+
+/*
+ * The file copied, sparse, to a tmpfs with 4 pages to spare while the
+ * guest wrote many pages new to it: the merge is refused for want of
+ * space before it touches the file, which is the base byte for byte
+ * after, as sparse as it was; given room, the same merge succeeds.
+ */
+TEST_F_TIMEOUT(incr, a_merge_without_space_for_its_new_pages_leaves_the_file_as_it_was, 180)
+{
+	const char *incr[] = { "save", "--vmm", self->a.sock, "--incremental",
+			       "--threads=2", NULL, NULL };
+	char full[96], *base, *after;
+	struct stat before, after_st;
+	size_t blen, alen;
+
+	REQUIRE_BED();
+	based(_metadata, self);
+	usleep(700 * 1000);	/* pages new to the file */
+	snprintf(self->mnt, sizeof(self->mnt), "%sincr-full-%d",
+		 access("/dev/shm", W_OK) ? "/tmp/" : "/dev/shm/", getpid());
+	ASSERT_EQ(0, mkdir(self->mnt, 0700));
+	ASSERT_EQ(0, mount("none", self->mnt, "tmpfs", 0, "size=64m"));
+	snprintf(full, sizeof(full), "%s/incr.kmig", self->mnt);
+	incr[5] = full;
+	ASSERT_EQ(0, sparse_copy(self->file, full));
+	ASSERT_EQ(0, tmpfs_resize(self->mnt, 4));
+	ASSERT_EQ(0, stat(full, &before));
+	EXPECT_EQ(1, kmig(incr));
+	TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_TRUE(file_has("kmig.log", "not enough space on the file system"));
+	EXPECT_TRUE(file_has("kmig.log", "is unchanged"))
+		TH_LOG("%s", file_text("kmig.log"));
+	EXPECT_STREQ("running", snap_vmm_state(&self->a));
+	/* As sparse as it was: what was reserved is punched out again. */
+	ASSERT_EQ(0, stat(full, &after_st));
+	EXPECT_EQ(before.st_blocks, after_st.st_blocks);
+	base = file_read(self->file, &blen);
+	after = file_read(full, &alen);
+	ASSERT_NE(NULL, base);
+	ASSERT_NE(NULL, after);
+	EXPECT_EQ(blen, alen);
+	EXPECT_TRUE(blen == alen && !memcmp(base, after, blen));
+	free(base);
+	free(after);
+	/* Room for it: the same merge goes through. */
+	ASSERT_EQ(0, mount(NULL, self->mnt, NULL, MS_REMOUNT, "size=64m"));
+	ASSERT_EQ(0, kmig(incr)) TH_LOG("%s", file_text("kmig.log"));
+	wrote_some(_metadata);
+	EXPECT_STREQ("paused", snap_vmm_state(&self->a));
+	EXPECT_SAME_MEMORY(&self->a, full);
+	unlink(full);
 }
 
 TEST_HARNESS_MAIN

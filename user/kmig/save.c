@@ -212,11 +212,19 @@ static int rewrite(struct save *s)
  */
 static int begin(struct save *s, const char *creator)
 {
+	char why[400];
+	int ret;
+
 	s->begun = true;
-	if (s->based)
-		return kmig_snap_writer_merge(&s->w, s->fd, &s->base, s->src,
-					      s->vm.nslots, creator, &s->io,
-					      s->err, sizeof(s->err));
+	if (s->based) {
+		ret = kmig_snap_writer_merge(&s->w, s->fd, &s->base, s->src,
+					     s->vm.nslots, creator, &s->io, why,
+					     sizeof(why));
+		if (ret)
+			snprintf(s->err, sizeof(s->err), "%s: %s", s->so.file,
+				 why);
+		return ret;
+	}
 	return kmig_snap_writer_begin(&s->w, s->fd, s->src, s->vm.nslots,
 				      creator, &s->io, s->err, sizeof(s->err));
 }

@@ -38,6 +38,7 @@ struct engine {
 	uint8_t *const *dst;			/* reading */
 	const uint64_t *const *only;
 	bool merge;			/* compare with the file first */
+	bool decide;			/* bits and sums only: no I/O */
 	const struct kmig_snap_io *io;
 	uint64_t chunk_pages;
 	uint64_t flush_pages;		/* gathered before a write or read */
@@ -122,7 +123,7 @@ static int run_io(struct worker *w, const struct kmig_snap_slot *sl,
 {
 	int ret;
 
-	if (first == end)
+	if (first == end || w->e->decide)
 		return 0;
 	ret = move(w, map + first * PAGE, (end - first) * PAGE,
 		   sl->pages_off + first * PAGE);
@@ -434,13 +435,17 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 					return -1;
 			}
 			compare_range(w, sl, &e->src[i], r, rend, first, diff);
+		} else if (e->decide) {
+			memset(diff, 0, sizeof(diff));	/* as if none differed */
+		}
+		if (e->merge || e->decide) {
 			g.only = diff;
 			g.only_base = r;
 		}
 		memcpy(old, &sl->bitmap[r / 64], (rend - r + 63) / 64 * 8);
 		if (write_range(w, &g, &e->src[i], r, rend,
 				&sl->sums[r / RANGE]) ||
-		    punch(w, sl, old, r, rend))
+		    (!e->decide && punch(w, sl, old, r, rend)))
 			return -1;
 		if (g.end - g.first >= e->flush_pages && flush(w, &g))
 			return -1;
@@ -624,6 +629,18 @@ int snap_io_merge(int fd, struct kmig_snap_slot *slots, unsigned int n,
 	struct engine e = {
 		.out = true, .merge = true, .slots = slots, .n = n, .src = src,
 		.err = err, .errlen = errlen,
+	};
+
+	return engine_run(&e, io, fd);
+}
+
+int snap_io_decide(int fd, struct kmig_snap_slot *slots, unsigned int n,
+		   const struct kmig_snap_src *src, struct kmig_snap_io *io,
+		   char *err, size_t errlen)
+{
+	struct engine e = {
+		.out = true, .decide = true, .slots = slots, .n = n,
+		.src = src, .err = err, .errlen = errlen,
 	};
 
 	return engine_run(&e, io, fd);

@@ -54,6 +54,14 @@ int snap_io_merge(int fd, struct kmig_snap_slot *slots, unsigned int n,
 		  const struct kmig_snap_src *src, struct kmig_snap_io *io,
 		  char *err, size_t errlen);
 
+/*
+ * The bits of @n slots decided from @src as snap_io_merge() decides
+ * them, and their checksums, with nothing read nor written: a merge's
+ * pages new in the file are those whose bit it sets.
+ */
+int snap_io_decide(int fd, struct kmig_snap_slot *slots, unsigned int n,
+		   const struct kmig_snap_src *src, struct kmig_snap_io *io,
+		   char *err, size_t errlen);
 /* Pages of @n slots into @dst, each range checked, as kmig_snap_read_io(). */
 int snap_io_read(int fd, const struct kmig_snap_slot *slots, unsigned int n,
 		 uint8_t *const *dst, struct kmig_snap_io *io, char *err,

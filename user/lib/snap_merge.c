@@ -7,6 +7,9 @@
  * In the order of the file's writes:
  *
  *   1. nothing, until the memory is known to have the file's slots;
+ *      then the blocks of the pages new in the file reserved
+ *      (fallocate), and if they cannot be, the merge refused with the
+ *      file as it was (reserve());
  *   2. the trailer replaced by the merge marker, and fdatasync: from
  *      here until the new trailer the file is torn, and refused;
  *   3. the pages: each range decided again from memory, the pages the
@@ -18,6 +21,9 @@
  *      the trailer last (with --durable, fdatasync again).
  */
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +95,115 @@ static void no_state(struct kmig_snap *s)
 	s->trailer_off = max64(s->state_off, pages);
 }
 
+/* The next run from *@p of pages set in @now and clear in @old: *@end. */
+static bool next_new(const uint64_t *old, const uint64_t *now,
+		     uint64_t npages, uint64_t *p, uint64_t *end)
+{
+	uint64_t q = *p;
+
+#define NEW(x) ((now[(x) / 64] & ~old[(x) / 64]) & (1ull << ((x) % 64)))
+	for (; q < npages && !NEW(q); q++)
+		;
+	for (*p = q; q < npages && NEW(q); q++)
+		;
+#undef NEW
+	*end = q;
+	return *p < q;
+}
+
+/*
+ * fallocate() (@punch: punch out) the runs of pages new in the file, in
+ * @now and not in the file's bitmaps, slot by slot: all of them, or
+ * those before slot @stop's page @stop_page. 0, or -errno and where in
+ * *@stop, *@stop_page.
+ */
+static int new_runs(int fd, const struct kmig_snap *s, uint64_t *const *now,
+		    bool punch, unsigned int *stop, uint64_t *stop_page)
+{
+	int mode = FALLOC_FL_KEEP_SIZE |
+		   (punch ? FALLOC_FL_PUNCH_HOLE : 0);
+	const struct kmig_snap_slot *sl;
+	uint64_t p, end;
+	unsigned int i;
+
+	for (i = 0; i < s->nslots && i <= *stop; i++) {
+		sl = &s->slot[i];
+		for (p = 0; next_new(sl->bitmap, now[i], sl->npages, &p, &end);
+		     p = end) {
+			if (i == *stop && p >= *stop_page)
+				return 0;
+			if (fallocate(fd, mode, sl->pages_off + p * KMIG_SNAP_PAGE_SIZE,
+				      (end - p) * KMIG_SNAP_PAGE_SIZE)) {
+				*stop = i;
+				*stop_page = end;
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Room for the merge, while the file is still the base snapshot: the
+ * pages new in the file (their bit clear in it, set by the rule now)
+ * decided from memory, and their blocks allocated. If the file system
+ * cannot (ENOSPC, EDQUOT, ...), what was allocated is punched out again
+ * and the merge refused: the file is as it was. Where it has no
+ * fallocate(), the merge goes on as it would without. The pages that
+ * leave the file are not counted against those that enter it: they are
+ * punched out only as the merge reaches them.
+ */
+static int reserve(int fd, const struct kmig_snap *s,
+		   const struct kmig_snap_src *src, struct kmig_snap_io *io,
+		   char *err, size_t errlen)
+{
+	struct kmig_snap_slot sl[KMIG_SNAP_MAX_SLOTS];
+	uint64_t *now[KMIG_SNAP_MAX_SLOTS] = { 0 }, bytes = 0, p, end;
+	unsigned int i, stop = UINT_MAX;
+	uint64_t stop_page = 0;
+	int ret = 0;
+
+	memcpy(sl, s->slot, s->nslots * sizeof(sl[0]));
+	for (i = 0; i < s->nslots; i++) {
+		now[i] = malloc(kmig_bitmap_words(sl[i].npages) * 8);
+		sl[i].sums = malloc((sl[i].npages + KMIG_SNAP_RANGE_PAGES - 1) /
+				    KMIG_SNAP_RANGE_PAGES * 4);
+		if (!now[i] || !sl[i].sums) {
+			free(sl[i].sums);
+			ret = kmig_errf(err, errlen, -ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(now[i], s->slot[i].bitmap,
+		       kmig_bitmap_words(sl[i].npages) * 8);
+		sl[i].bitmap = now[i];
+	}
+	ret = snap_io_decide(fd, sl, s->nslots, src, io, err, errlen);
+	for (i = 0; i < s->nslots; i++)
+		free(sl[i].sums);
+	if (ret)
+		goto out;
+	for (i = 0; i < s->nslots; i++)
+		for (p = 0; next_new(s->slot[i].bitmap, now[i], sl[i].npages,
+				     &p, &end); p = end)
+			bytes += (end - p) * KMIG_SNAP_PAGE_SIZE;
+	ret = new_runs(fd, s, now, false, &stop, &stop_page);
+	if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+		ret = 0;	/* no reservation: the merge goes on as before */
+	} else if (ret) {
+		new_runs(fd, s, now, true, &stop, &stop_page);
+		ret = kmig_errf(err, errlen, ret,
+				"%s to merge %.1f MiB of pages new in the file (fallocate: %s)",
+				ret == -ENOSPC || ret == -EDQUOT ?
+				"not enough space on the file system" :
+				"cannot reserve the space",
+				bytes / 1048576.0, strerror(-ret));
+	}
+out:
+	for (i = 0; i < s->nslots; i++)
+		free(now[i]);
+	return ret;
+}
+
 /* The trailer replaced by the merge marker, on stable storage. */
 static int unseal(int fd, const struct kmig_snap *s, char *err, size_t n)
 {
@@ -117,6 +232,9 @@ int kmig_snap_writer_merge(struct kmig_snap_writer *w, int fd,
 	snap_writer_init(w, fd, src, io);
 	w->merge = true;
 	ret = same_slots(base, src, n, err, errlen);
+	if (ret)
+		return ret;
+	ret = reserve(fd, base, src, io, err, errlen);
 	if (ret)
 		return ret;
 	w->s = *base;		/* its bitmaps and checksums are the writer's */
