@@ -27,6 +27,7 @@
 #define MAX_CHUNK	1024	/* ranges: 1 GiB */
 #define ZERO_GAP	16	/* fewer zero pages written inside a run */
 #define CACHED_PAGES	256	/* buffered: gathered before a write */
+#define SAME_GAP	4	/* direct merge: fewer same pages joined */
 
 /* One run of the engine: what every thread shares. */
 struct engine {
@@ -38,7 +39,8 @@ struct engine {
 	uint8_t *const *dst;			/* reading */
 	const uint64_t *const *only;
 	bool merge;			/* compare with the file first */
-	bool decide;			/* bits and sums only: no I/O */
+	bool decide;			/* bits only: no I/O */
+	bool direct;			/* @fd is O_DIRECT */
 	const struct kmig_snap_io *io;
 	uint64_t chunk_pages;
 	uint64_t flush_pages;		/* gathered before a write or read */
@@ -185,14 +187,19 @@ static bool any_marked(const uint64_t *only, uint64_t first, uint64_t end)
  * such a page are not part of the format). That keeps a direct I/O
  * whole across a short gap that the file's rule leaves out, one at a
  * range's boundary. A page whose bit was set is written only if @only
- * (bit p - @only_base, or NULL: every page) marks it.
+ * (bit p - @only_base, or NULL: every page) marks it. With @join (a
+ * direct merge), a page to write fewer than SAME_GAP pages after @end
+ * joins them when the pages between are in the file and the same there
+ * as in memory (compared), known from @end to @same_end: written again,
+ * the same bytes, so that scattered changes go out in fewer writes.
  */
 struct gather {
 	struct kmig_snap_slot *sl;
 	uint8_t *map;
 	uint64_t first, end;
 	uint64_t zero_end;
-	bool bridge;
+	uint64_t same_end;
+	bool bridge, join;
 	const uint64_t *only;
 	uint64_t only_base;
 };
@@ -211,6 +218,9 @@ static int gather(struct worker *w, struct gather *g, uint64_t p)
 	if (g->bridge && g->end > g->first && g->zero_end == p &&
 	    p - g->end < ZERO_GAP)
 		g->end = p;
+	if (g->join && g->end > g->first && g->same_end == p &&
+	    p - g->end < SAME_GAP)
+		g->end = p;
 	if (p != g->end) {
 		if (flush(w, g))
 			return -1;
@@ -218,6 +228,7 @@ static int gather(struct worker *w, struct gather *g, uint64_t p)
 	}
 	g->end = p + 1;
 	g->zero_end = p + 1;
+	g->same_end = p + 1;
 	return 0;
 }
 
@@ -232,8 +243,11 @@ static int put_page(struct worker *w, struct gather *g, uint64_t p)
 	bool had = *word & (1ull << (p % 64));
 
 	*word |= 1ull << (p % 64);
-	if (g->only && !bit(g->only, p - g->only_base) && had)
+	if (g->only && !bit(g->only, p - g->only_base) && had) {
+		if (g->same_end == p)
+			g->same_end = p + 1;
 		return 0;
+	}
 	return gather(w, g, p);
 }
 
@@ -278,7 +292,8 @@ static int write_range(struct worker *w, struct gather *g,
 				g->zero_end = p + 1;
 			continue;
 		}
-		crc = kmig_crc32c(crc, page, PAGE);
+		if (!w->e->decide)	/* it needs only the bits */
+			crc = kmig_crc32c(crc, page, PAGE);
 		if (after && p - zeros < ZERO_GAP) {
 			for (q = zeros; q < p; q++)
 				if (put_page(w, g, q))
@@ -415,7 +430,9 @@ static int write_chunk(struct worker *w, unsigned int i, uint64_t first,
 	struct gather g = {
 		.sl = sl, .map = (uint8_t *)e->src[i].map,
 		.first = first, .end = first, .zero_end = first,
+		.same_end = first,
 		.bridge = !e->merge && e->flush_pages == e->chunk_pages,
+		.join = e->merge && e->direct,
 		.only = only,
 	};
 	uint64_t r, rend, diff[RANGE / 64], old[RANGE / 64], part = first;
@@ -554,12 +571,13 @@ static int check_io(const struct kmig_snap_io *io, char *err, size_t n)
  * whatever the flag), whose range checks then read the pages from the
  * cache too (benchmarks.rst).
  */
-static uint64_t io_pages(const struct engine *e)
+static uint64_t io_pages(struct engine *e)
 {
 	int flags = fcntl(e->fd, F_GETFL);
 	struct statfs fs;
 
-	if (flags < 0 || !(flags & O_DIRECT))
+	e->direct = flags >= 0 && (flags & O_DIRECT);
+	if (!e->direct)
 		return CACHED_PAGES;
 	if (!e->out && !fstatfs(e->fd, &fs) && fs.f_type == TMPFS_MAGIC)
 		return CACHED_PAGES;

@@ -56,8 +56,9 @@ int snap_io_merge(int fd, struct kmig_snap_slot *slots, unsigned int n,
 
 /*
  * The bits of @n slots decided from @src as snap_io_merge() decides
- * them, and their checksums, with nothing read nor written: a merge's
- * pages new in the file are those whose bit it sets.
+ * them, with nothing read nor written: a merge's pages new in the file
+ * are those whose bit it sets. The slots' checksums are left undefined
+ * (not computed).
  */
 int snap_io_decide(int fd, struct kmig_snap_slot *slots, unsigned int n,
 		   const struct kmig_snap_src *src, struct kmig_snap_io *io,

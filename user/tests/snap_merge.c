@@ -9,7 +9,8 @@
  * checksum as it was is found and written all the same; a merge stopped
  * before its trailer (a crash) leaves a file refused as torn; memory of
  * another layout is refused with the file untouched; a live merge
- * updated with the dirty pages ends as a full save.
+ * updated with the dirty pages ends as a full save; a direct merge
+ * joins changed pages a few same pages apart into one write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -230,28 +231,46 @@ TEST_F(merge, only_the_changed_pages_are_written)
  * it), 2 threads, chunks of 3 ranges: read back a chunk at a time, the
  * same file as a full save.
  */
+/*
+ * The base file, again, in /tmp, with an O_DIRECT descriptor in
+ * io->data_fd, 2 threads, chunks of 3 ranges: 0, or -errno where /tmp
+ * refuses O_DIRECT.
+ */
+static int direct_base(FIXTURE_DATA(merge) *self, struct kmig_snap_io *io)
+{
+	char path[64];
+	int fd, ret;
+
+	io->threads = 2;
+	io->chunk_ranges = 3;
+	snprintf(path, sizeof(path), "/tmp/snap_merge-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	io->data_fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	ret = io->data_fd < 0 ? -errno : 0;
+	unlink(path);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	close(self->base);
+	self->base = fd;
+	return kmig_snap_write_io(fd, self->src, NSLOTS, self->state,
+				  STATE_LEN, "test", false, io, self->err,
+				  sizeof(self->err));
+}
+
 TEST_F(merge, direct_io_merges_the_same_file)
 {
 	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
-	char path[64];
 	uint64_t p;
-	int fd;
+	int ret;
 
-	snprintf(path, sizeof(path), "/tmp/snap_merge-%d", getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	ASSERT_LE(0, fd);
-	io.data_fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
-	unlink(path);
+	ret = direct_base(self, &io);
 	if (io.data_fd < 0)
-		SKIP(close(fd); return, "O_DIRECT refused in /tmp: %s",
-		     strerror(errno));
-	close(self->base);
-	self->base = fd;
-	io.threads = 2;
-	io.chunk_ranges = 3;
-	ASSERT_EQ(0, kmig_snap_write_io(fd, self->src, NSLOTS, self->state,
-					STATE_LEN, "test", false, &io,
-					self->err, sizeof(self->err)));
+		SKIP(return, "O_DIRECT refused in /tmp: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->err);
 	for (p = 0; p < npages[0]; p += 37)
 		self->mem[0][p * PAGE + 9] ^= 0x24;
 	memset(self->mem[1] + 600 * PAGE, 0, 50 * PAGE);
@@ -260,6 +279,43 @@ TEST_F(merge, direct_io_merges_the_same_file)
 	EXPECT_GT(npages[0] / 37 * PAGE + 50 * PAGE, io.written_bytes);
 	EXPECT_LT(0, io.punched_bytes);
 	as_full_save(_metadata, self);
+	close(io.data_fd);
+}
+
+/*
+ * A direct merge writes each changed page with those of its chunk fewer
+ * than 4 (SAME_GAP) same pages away, in one span: the same pages
+ * between are written again, the others not. Slot 0's pages 0..299 all
+ * have data and are in the file; chunks of 3 ranges, then of 1.
+ */
+TEST_F(merge, a_direct_merge_joins_changes_a_few_same_pages_apart)
+{
+	/* Spans 10..15, 40, 100..104, 200, 205, 254..257 (across ranges). */
+	static const uint64_t change[] = { 10, 12, 15, 40, 100, 104, 200, 205,
+					   254, 257 };
+	/* With a range a chunk, 254 and 257 are two chunks' and apart. */
+	static const uint64_t pages[] = { 6 + 1 + 5 + 2 + 4,
+					  6 + 1 + 5 + 2 + 2 };
+	static const unsigned int chunk[] = { 3, 1 };
+	struct kmig_snap_io io = KMIG_SNAP_IO_INIT;
+	unsigned int c, k;
+	int ret;
+
+	ret = direct_base(self, &io);
+	if (io.data_fd < 0)
+		SKIP(return, "O_DIRECT refused in /tmp: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->err);
+	for (c = 0; c < 2; c++) {
+		for (k = 0; k < sizeof(change) / sizeof(change[0]); k++)
+			self->mem[0][change[k] * PAGE + 77] ^= 0x81;
+		io.chunk_ranges = chunk[c];
+		io.written_bytes = io.punched_bytes = 0;
+		ASSERT_EQ(0, merge(self, &io)) TH_LOG("%s", self->err);
+		EXPECT_EQ(pages[c] * PAGE, io.written_bytes)
+			TH_LOG("chunks of %u ranges", chunk[c]);
+		EXPECT_EQ(0, io.punched_bytes);
+		as_full_save(_metadata, self);
+	}
 	close(io.data_fd);
 }
 
