@@ -3,18 +3,18 @@
  * Postcopy fault service: kmig against userfaultfd.
  *
  * Both serve the same faults with the same handler design: server threads
- * poll the fault source, each reads what is pending, and installs the
- * pages straight from a source buffer, the received pages, with one
- * kernel copy each: one UFFDIO_COPY per page, userfaultfd's only way to
- * place scattered pages, and one KMIG_INSTALL per run of consecutive
- * pages (the shuffled walk makes that a page). The faulting party is 1, 2, 4 or 16 user threads touching
- * pages in a shuffled order, or a KVM vCPU walking guest memory. Every
- * figure is the median of RUNS runs, kmig and userfaultfd alternating,
+ * poll the fault source, each reads what is pending, and installs the pages
+ * straight from a source buffer, the received pages, with one kernel copy
+ * each: one UFFDIO_COPY per page, userfaultfd's only way to place scattered
+ * pages, and one KMIG_INSTALL per run of consecutive pages (the shuffled
+ * walk makes that a page). The faulting party is 1, 2, 4 or 16 user threads
+ * touching pages in a shuffled order, or a KVM vCPU walking guest memory.
+ * Every figure is the median of RUNS runs, kmig and userfaultfd alternating,
  * with the spread beside it. CPU per fault is the process's CPU time
- * (faulting and serving threads, user and kernel) over the faults: on a
- * bed whose vCPUs share one host thread it bounds what more threads can
- * gain. The fault handler entries and traps per fault come from perf
- * counters on the faulting threads (faultcount.h).
+ * (faulting and serving threads, user and kernel) over the faults: on a bed
+ * whose vCPUs share one host thread it bounds what more threads can gain.
+ * The fault handler entries and traps per fault come from perf counters on
+ * the faulting threads (faultcount.h).
  *
  * Last, the install alone: kmig's copy, zero and staged (zero-copy)
  * installs, a plain 4 KiB memcpy, and userfaultfd's UFFDIO_COPY against

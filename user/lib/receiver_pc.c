@@ -12,16 +12,18 @@
  * postcopy unmaps the slots, and a page given memory before its content
  * lands would wake a faulting vCPU onto zeros.
  *
- * Without staged installs a page channel gathers the pages of an aligned 2 MiB block that arrive
- * in order, one batch after the other, in its bounce buffer, and installs
- * the block in one KMIG_INSTALL: on a huge slot it then lands as one
- * 2 MiB folio (KMIG_FEATURE_HUGE_INSTALL), where page by page it would
- * stay in 4 KiB pages for good. The first page that does not continue the
- * block, and any command, installs what was gathered as it is. The main
- * channel gathers too once its owner says so (->gathers, the incoming
- * side): it carries the answers to faults, a huge slot's whole block in
- * four records, and the owner installs a partial block at the answer's
- * section footer, so that no page is held back longer than its answer.
+ * Without staged installs a page channel gathers the pages of an aligned
+ * 2 MiB block that arrive in order, one batch after the other, in its
+ * bounce buffer, and installs the block in one KMIG_INSTALL: on a huge
+ * slot it then lands as one 2 MiB folio (KMIG_FEATURE_HUGE_INSTALL),
+ * where page by page it would stay in 4 KiB pages for good. The first page
+ * that does not continue the block, and any command, installs what was
+ * gathered as it is.
+ * The main channel gathers too once its owner says so (->gathers, the
+ * incoming side): it carries the answers to faults, a huge slot's whole
+ * block in four records, and the owner installs a partial block at the
+ * answer's section footer, so that no page is held back longer than its
+ * answer.
  *
  * Zero-copy (KMIG_FEATURE_STAGED_INSTALL, Documentation/uapi.rst): on a
  * slot that is not huge, a page is read from the socket straight into

@@ -118,7 +118,8 @@ static void as_full_save(struct __test_metadata *_metadata,
 {
 	int full = full_save(_metadata, self);
 	uint64_t la, lb, off;
-	uint8_t *a = snap_test_contents(self->base, &la), *b = snap_test_contents(full, &lb);
+	uint8_t *a = snap_test_contents(self->base, &la);
+	uint8_t *b = snap_test_contents(full, &lb);
 
 	ASSERT_EQ(lb, la);
 	for (off = 0; off < la && a[off] == b[off]; off++)
