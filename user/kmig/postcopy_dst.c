@@ -130,8 +130,7 @@ int postcopy_dst_discard(void *opaque, uint32_t slot, uint64_t page,
 	}
 	for (p = page; p < page + count; p++) {
 		sl->discard[p / 64] |= 1ull << (p % 64);
-		/* A torn copy is stale as well: no longer owed. */
-		mig_torn_mark(&c->r->torn, sl - c->r->vm->slots, p, false);
+		mig_torn_discard(&c->r->torn, sl - c->r->vm->slots, p);
 	}
 	d->job.pc_discarded += count;
 	return 0;

@@ -11,17 +11,19 @@
 
 int mig_torn_init(struct mig_torn *t, const struct mig_vm *vm)
 {
-	unsigned int i, k;
+	unsigned int i;
+	size_t words;
 
 	t->vm = vm;
-	for (i = 0; i < vm->nslots; i++)
-		for (k = 0; k < 2; k++) {
-			t->log[k].bits[i] =
-				calloc(kmig_bitmap_words(vm->slots[i].npages),
-				       sizeof(uint64_t));
-			if (!t->log[k].bits[i])
-				return -ENOMEM;
-		}
+	for (i = 0; i < vm->nslots; i++) {
+		words = kmig_bitmap_words(vm->slots[i].npages);
+		t->log[0].bits[i] = calloc(words, sizeof(uint64_t));
+		t->log[1].bits[i] = calloc(words, sizeof(uint64_t));
+		t->discarded[i] = calloc(words, sizeof(uint64_t));
+		if (!t->log[0].bits[i] || !t->log[1].bits[i] ||
+		    !t->discarded[i])
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -32,7 +34,9 @@ void mig_torn_free(struct mig_torn *t)
 	for (i = 0; i < MIG_MAX_SLOTS; i++) {
 		free(t->log[0].bits[i]);
 		free(t->log[1].bits[i]);
+		free(t->discarded[i]);
 		t->log[0].bits[i] = t->log[1].bits[i] = NULL;
+		t->discarded[i] = NULL;
 	}
 }
 
@@ -55,14 +59,39 @@ static void set(struct mig_torn *t, unsigned int k, unsigned int i,
 		__atomic_fetch_sub(&t->log[k].count, 1, __ATOMIC_RELAXED);
 }
 
+static bool discarded(const struct mig_torn *t, unsigned int i,
+		      uint64_t page)
+{
+	return __atomic_load_n(&t->discarded[i][page / 64], __ATOMIC_RELAXED) &
+	       (1ull << (page % 64));
+}
+
 void mig_torn_mark(struct mig_torn *t, unsigned int i, uint64_t page,
 		   bool torn)
 {
 	/* Come again, torn or not: the round before is owed it no more. */
 	set(t, !t->cur, i, page, false);
 	set(t, t->cur, i, page, torn);
-	if (torn)
-		__atomic_fetch_add(&t->pages, 1, __ATOMIC_RELAXED);
+	if (!torn)
+		return;
+	__atomic_fetch_add(&t->pages, 1, __ATOMIC_RELAXED);
+	/*
+	 * A copy older than the page's discard: stale, not owed. The fences
+	 * pair with mig_torn_discard()'s: either this sees its bit, or it
+	 * clears the bit set above.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (discarded(t, i, page))
+		set(t, t->cur, i, page, false);
+}
+
+void mig_torn_discard(struct mig_torn *t, unsigned int i, uint64_t page)
+{
+	__atomic_fetch_or(&t->discarded[i][page / 64], 1ull << (page % 64),
+			  __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* mig_torn_mark()'s */
+	set(t, 0, i, page, false);
+	set(t, 1, i, page, false);
 }
 
 /* The first page in log @k, in slot index *@i: false if none. */

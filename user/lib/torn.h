@@ -12,6 +12,12 @@
  *
  * Marks come from every channel's thread at once (atomics); a round's end
  * comes when every channel has synced it, so no mark is on its way.
+ *
+ * A page in postcopy's discard list is owed no more: it is fetched again.
+ * The main channel reads that list while a page channel may still be
+ * reading the last precopy round, so a torn copy of a discarded page can
+ * come after its discard; the log remembers the discards (->discarded)
+ * and takes such a copy for the stale one it is.
  */
 #ifndef KMIG_TORN_H
 #define KMIG_TORN_H
@@ -27,6 +33,7 @@ struct mig_torn {
 		uint64_t *bits[MIG_MAX_SLOTS];
 		uint64_t count;		/* bits set */
 	} log[2];
+	uint64_t *discarded[MIG_MAX_SLOTS];
 	unsigned int cur;		/* log[cur]: this round's */
 	const struct mig_vm *vm;
 	uint64_t pages;			/* how many arrived torn */
@@ -38,6 +45,11 @@ void mig_torn_free(struct mig_torn *t);
 /* Page @page of the slot vm->slots[@i] arrived torn, or (!@torn) whole. */
 void mig_torn_mark(struct mig_torn *t, unsigned int i, uint64_t page,
 		   bool torn);
+/*
+ * Page @page of slot index @i is in postcopy's discard list: its copies
+ * so far are stale, it is fetched again, a torn one is owed no more.
+ */
+void mig_torn_discard(struct mig_torn *t, unsigned int i, uint64_t page);
 /*
  * Round @round is all in: 0, or -EBADMSG when a page torn in the round
  * before did not come again in it (the message in @err).
