@@ -272,15 +272,19 @@ int kmig_mem_punch(struct kmig_ctx *ctx, loff_t off, loff_t len);
 void kmig_fault_ctx_init(struct kmig_ctx *ctx);
 vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 			      unsigned long idx);
+vm_fault_t kmig_fault_map_pages(struct vm_fault *vmf, pgoff_t start,
+				pgoff_t end);
 void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx,
 			  bool installed, bool zero);
 void kmig_fault_unmapped(struct kmig_slot *slot);
 int kmig_fault_fd(struct kmig_ctx *ctx, unsigned long arg);
-long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp);
 long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp);
 long kmig_fault_set_missing(struct kmig_ctx *ctx, void __user *argp);
 long kmig_fault_get_stats(struct kmig_ctx *ctx, void __user *argp);
 void kmig_fault_stats(struct kmig_ctx *ctx, struct kmig_ctx_stats *st);
+
+/* install.c */
+long kmig_fault_install(struct kmig_ctx *ctx, void __user *argp);
 
 /* view.c */
 extern struct vfsmount *kmig_mnt;

@@ -668,38 +668,12 @@ static void kmig_vm_tracked_close(struct vm_area_struct *vma)
 #define VM_POLICY_OPS
 #endif
 
-/*
- * Fault-around for a missing page: none before .fault (the fault waits and
- * is retried), and the retry of a fault that waited (slot->waited) maps
- * its page alone, on the latency path, as userfaultfd maps one page;
- * present neighbours are mapped by their own faults' fault-around. A huge
- * slot keeps the window, where its PMD may be mapped whole.
- */
-static vm_fault_t kmig_vm_map_pages(struct vm_fault *vmf, pgoff_t start,
-				    pgoff_t end)
-{
-	struct kmig_slot *slot = vmf->vma->vm_private_data;
-	unsigned long idx = vmf->pgoff - slot->pgoff;
-
-	if (idx < slot->npages && test_bit(idx, slot->missing)) {
-		if (!kmig_page_present(slot, idx))
-			return 0;
-		if (test_bit(idx, slot->waited) &&
-		    test_and_clear_bit(idx, slot->waited) &&
-		    !(slot->flags & KMIG_SLOT_HUGE)) {
-			start = vmf->pgoff;
-			end = vmf->pgoff;
-		}
-	}
-	return filemap_map_pages(vmf, start, end);
-}
-
 /* The tracked view: kmig logs writes through .page_mkwrite. */
 static const struct vm_operations_struct kmig_vm_ops = {
 	.open		= kmig_vm_tracked_open,
 	.close		= kmig_vm_tracked_close,
 	.fault		= kmig_vm_fault,
-	.map_pages	= kmig_vm_map_pages,
+	.map_pages	= kmig_fault_map_pages,
 	.page_mkwrite	= kmig_vm_page_mkwrite,
 	VM_POLICY_OPS
 };
@@ -713,7 +687,7 @@ static const struct vm_operations_struct kmig_guest_vm_ops = {
 	.open		= kmig_vm_open,
 	.close		= kmig_vm_close,
 	.fault		= kmig_vm_fault,
-	.map_pages	= kmig_vm_map_pages,
+	.map_pages	= kmig_fault_map_pages,
 	VM_POLICY_OPS
 };
 
