@@ -4,7 +4,10 @@
  * start --ctl SOCK` (Documentation/postcopy.rst): a guest that dirties
  * memory faster than the link carries it (4 MiB/s, no throttle) stays in
  * precopy until the command comes, then switches to postcopy and
- * completes. A second command is refused (it came
+ * completes. The source waits 4 s after its first pass
+ * (KMIG_DELAY_AT=rounds:4000), where the command comes: a guest starved
+ * of CPU by a loaded host could write nothing for a round, and precopy
+ * would converge before it. A second command is refused (it came
  * already), and so is one to a migration started without
  * --postcopy-after start.
  */
@@ -101,7 +104,10 @@ TEST_F_TIMEOUT(pcstart, switches_when_asked, TEST_TIMEOUT)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", variant->port);
 	agents_listen(&r, &self->b, addr, "--timeout 60 --json");
 	self->helper = ask_later(ctl);
+	if (variant->armed)
+		setenv("KMIG_DELAY_AT", "rounds:4000", 1);
 	agents_migrate(&r, &self->a, addr, mig_args, 90);
+	unsetenv("KMIG_DELAY_AT");
 	ASSERT_EQ(self->helper, waitpid(self->helper, &status, 0));
 	self->helper = 0;
 	TH_LOG("postcopy-start: %s", file_text("pcstart.log"));

@@ -558,8 +558,10 @@ int precopy_run(struct precopy_src *s)
 		ret = precopy_round(s);
 		if (ret)
 			return ret;
-		if (!s->round)
+		if (!s->round) {
 			kmig_stop_at("rounds");
+			kmig_delay_at("rounds");	/* a test's late ask */
+		}
 		bandwidth_estimate(s, &e, kmig_now_ns() - t0);
 
 		now = kmig_now_ns();

@@ -263,11 +263,14 @@ static void start(struct __test_metadata *_metadata,
 	snprintf(src, sizeof(src), "%s/src", self->dir);
 	snprintf(dst, sizeof(dst), "%s/dst", self->dir);
 	/*
-	 * Silence is a failure after 2 s; a slow link's rows allow 5 s, as
-	 * their agent stays stopped while netem is set up.
+	 * Silence is a failure after 2 s; netem's rows allow 5 s, as their
+	 * agent stays stopped while netem is set up, and the other side's
+	 * clock runs (a loaded bed took over 2 s: the destination gave up
+	 * before the loss began).
 	 */
 	agents_start(self, v->phase, dst_stops(v), v->postcopy,
-		     v->fault == DELAY || v->fault == REORDER ? 5 : 2, src, dst);
+		     v->fault == LOSS || v->fault == DELAY ||
+		     v->fault == REORDER ? 5 : 2, src, dst);
 }
 
 /* `rmmod kmig` is refused while the guests hold the module. */
