@@ -3,7 +3,8 @@
  * Test helpers for the snapshot tests (snap_io.c, snap_merge.c): memory
  * standing in for a slot's, pages of data among runs of zero pages, and
  * a file's bytes with what differs between two saves of the same memory
- * (creation time, CRCs over it) zeroed.
+ * (creation time, CRCs over it) zeroed, and a live writer's last pass
+ * (its asserts are kselftest_harness.h's: include that first).
  */
 #ifndef KMIG_TEST_SNAP_FILES_H
 #define KMIG_TEST_SNAP_FILES_H
@@ -67,6 +68,24 @@ static inline uint8_t *snap_test_contents(int fd, uint64_t *len)
 	memset(b + *len - KMIG_SNAP_TRAILER_SIZE + 16, 0, 4);	/* meta CRC */
 	memset(b + *len - 4, 0, 4);			/* trailer CRC */
 	return b;
+}
+
+/*
+ * A live writer's last pass: the pages of @dirty written again, then the
+ * state and the trailer; @w freed.
+ */
+static inline void snap_test_finish(struct __test_metadata *_metadata,
+				    struct kmig_snap_writer *w,
+				    uint64_t *const *dirty, const void *state,
+				    size_t state_len, char *err, size_t errlen)
+{
+	ASSERT_EQ(0, kmig_snap_writer_update(w, (const uint64_t *const *)dirty,
+					     err, errlen))
+		TH_LOG("%s", err);
+	ASSERT_EQ(0, kmig_snap_writer_finish(w, state, state_len, false, err,
+					     errlen))
+		TH_LOG("%s", err);
+	kmig_snap_writer_free(w);
 }
 
 #endif /* KMIG_TEST_SNAP_FILES_H */

@@ -460,13 +460,8 @@ TEST_F(snap_io, a_writer_updated_with_the_dirty_pages_ends_consistent)
 				self->mem[i][p * PAGE + rand_r(&seed) % PAGE] ^= 0x81;
 		}
 	}
-	ASSERT_EQ(0, kmig_snap_writer_update(&w, (const uint64_t *const *)dirty,
-					     self->err, sizeof(self->err)))
-		TH_LOG("%s", self->err);
-	ASSERT_EQ(0, kmig_snap_writer_finish(&w, self->state, STATE_LEN, false,
-					     self->err, sizeof(self->err)))
-		TH_LOG("%s", self->err);
-	kmig_snap_writer_free(&w);
+	snap_test_finish(_metadata, &w, dirty, self->state, STATE_LEN,
+			 self->err, sizeof(self->err));
 	reads_back(_metadata, self, fd, &io);
 
 	stopped = save(_metadata, self, "stopped", &io);

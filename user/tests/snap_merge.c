@@ -537,13 +537,8 @@ TEST_F(merge, a_live_merge_updated_with_the_dirty_pages_ends_as_a_full_save)
 			       p % 2 ? PAGE : 17);
 		}
 	}
-	ASSERT_EQ(0, kmig_snap_writer_update(&w, (const uint64_t *const *)dirty,
-					     self->err, sizeof(self->err)))
-		TH_LOG("%s", self->err);
-	ASSERT_EQ(0, kmig_snap_writer_finish(&w, self->state, STATE_LEN, false,
-					     self->err, sizeof(self->err)))
-		TH_LOG("%s", self->err);
-	kmig_snap_writer_free(&w);
+	snap_test_finish(_metadata, &w, dirty, self->state, STATE_LEN,
+			 self->err, sizeof(self->err));
 	kmig_snap_close(&s);
 	for (i = 0; i < NSLOTS; i++)
 		free(dirty[i]);
