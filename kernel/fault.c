@@ -128,15 +128,20 @@ static void record_latency(struct kmig_ctx *ctx, u64 start)
 	atomic64_inc(&ctx->stats.lat_us[min(b, KMIG_LAT_BUCKETS - 1U)]);
 }
 
+/*
+ * The page cache lookup last: the install of a requested page clears its
+ * bit after publishing it, so a woken reporter does not look the page up
+ * here (kmig_fault_missing() does, once).
+ */
 static bool wait_done(struct kmig_slot *slot, unsigned long idx,
 		      const struct kmig_waiter *w)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 
-	return kmig_page_present(slot, idx) ||
-	       (w->on_request && !test_bit(idx, slot->requested)) ||
+	return (w->on_request && !test_bit(idx, slot->requested)) ||
 	       READ_ONCE(ctx->server_gen) != w->gen ||
-	       READ_ONCE(ctx->wake_seq) != w->wake_seq;
+	       READ_ONCE(ctx->wake_seq) != w->wake_seq ||
+	       kmig_page_present(slot, idx);
 }
 
 /*
@@ -326,7 +331,10 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
  * is retried), and the retry of a fault that waited (slot->waited) maps
  * its page alone, on the latency path, as userfaultfd maps one page;
  * present neighbours are mapped by their own faults' fault-around. A huge
- * slot keeps the window, where its PMD may be mapped whole.
+ * slot keeps the window, where its PMD may be mapped whole. The waiter
+ * saw the page present when it set its bit: the retry does not look it
+ * up again before filemap_map_pages() does (a page gone meanwhile is not
+ * mapped, and .fault sees it absent).
  */
 vm_fault_t kmig_fault_map_pages(struct vm_fault *vmf, pgoff_t start,
 				pgoff_t end)
@@ -335,13 +343,14 @@ vm_fault_t kmig_fault_map_pages(struct vm_fault *vmf, pgoff_t start,
 	unsigned long idx = vmf->pgoff - slot->pgoff;
 
 	if (idx < slot->npages && test_bit(idx, slot->missing)) {
-		if (!kmig_page_present(slot, idx))
-			return 0;
 		if (test_bit(idx, slot->waited) &&
-		    test_and_clear_bit(idx, slot->waited) &&
-		    !(slot->flags & KMIG_SLOT_HUGE)) {
-			start = vmf->pgoff;
-			end = vmf->pgoff;
+		    test_and_clear_bit(idx, slot->waited)) {
+			if (!(slot->flags & KMIG_SLOT_HUGE)) {
+				start = vmf->pgoff;
+				end = vmf->pgoff;
+			}
+		} else if (!kmig_page_present(slot, idx)) {
+			return 0;
 		}
 	}
 	return filemap_map_pages(vmf, start, end);
