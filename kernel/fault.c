@@ -8,7 +8,7 @@
  * reported" bit). Waiters sleep killably, without the mmap/VMA lock, on a
  * wait queue hashed by page, and return VM_FAULT_RETRY when woken, so the
  * fault is retried and maps the page. Installing a page clears its
- * requested bit and wakes its queue.
+ * requested bit and wakes its waiters (a wake-up keyed by page).
  *
  * Every waiter ends: on install, KMIG_WAKE, a server attaching or leaving,
  * an unmap of its slot (the retried fault finds no mapping), or a fatal
@@ -38,7 +38,10 @@
 
 struct kmig_waiter {
 	struct list_head node;		/* in ctx->fault_queue until read */
-	bool queued;
+	wait_queue_entry_t wq;		/* on the page's queue while asleep */
+	struct kmig_slot *slot;		/* the page the thread waits for */
+	unsigned long idx;
+	bool queued;			/* on a list of ctx->fault_lock */
 	bool reported;			/* this thread queued the record */
 	bool on_request;		/* the page's requested bit was set */
 	u32 gen;			/* ctx->server_gen when it slept */
@@ -57,6 +60,7 @@ void kmig_fault_ctx_init(struct kmig_ctx *ctx)
 		init_waitqueue_head(&ctx->page_wait[i]);
 }
 
+/* Every waiter of @ctx, whatever its page (a NULL key). */
 static void wake_all(struct kmig_ctx *ctx)
 {
 	int i;
@@ -65,10 +69,43 @@ static void wake_all(struct kmig_ctx *ctx)
 		wake_up_all(&ctx->page_wait[i]);
 }
 
-static unsigned int wait_hash(struct kmig_slot *slot, unsigned long idx)
+static wait_queue_head_t *page_queue(struct kmig_slot *slot,
+				     unsigned long idx)
 {
-	return hash_64(((u64)slot->id << KMIG_SLOT_SHIFT) + idx,
-		       KMIG_WAIT_HASH_BITS);
+	return &slot->ctx->page_wait[hash_64(((u64)slot->id <<
+					      KMIG_SLOT_SHIFT) + idx,
+					     KMIG_WAIT_HASH_BITS)];
+}
+
+/* A wake-up of one page's waiters, which its queue shares with others. */
+struct kmig_wake_key {
+	const struct kmig_slot *slot;
+	unsigned long idx;
+};
+
+/*
+ * A waiter's wake function: a keyed wake-up wakes only its page's
+ * waiters, as the page cache's wake_page_function() does, so a page
+ * installed does not wake the threads of the other pages hashed to its
+ * queue; a wake-up without a key (wake_all(), KMIG_WAKE) wakes them all.
+ */
+static int page_wake(wait_queue_entry_t *wq, unsigned int mode, int sync,
+		     void *key)
+{
+	const struct kmig_waiter *w = container_of(wq, struct kmig_waiter,
+						   wq);
+	const struct kmig_wake_key *k = key;
+
+	if (k && (k->slot != w->slot || k->idx != w->idx))
+		return 0;
+	return autoremove_wake_function(wq, mode, sync, key);
+}
+
+static void wake_page(struct kmig_slot *slot, unsigned long idx)
+{
+	struct kmig_wake_key key = { .slot = slot, .idx = idx };
+
+	__wake_up(page_queue(slot, idx), TASK_NORMAL, 0, &key);
 }
 
 /* The serving side is gone and faults must fail rather than wait. */
@@ -91,15 +128,20 @@ static void record_latency(struct kmig_ctx *ctx, u64 start)
 	atomic64_inc(&ctx->stats.lat_us[min(b, KMIG_LAT_BUCKETS - 1U)]);
 }
 
+/*
+ * The page cache lookup last: the install of a requested page clears its
+ * bit after publishing it, so a woken reporter does not look the page up
+ * here (kmig_fault_missing() does, once).
+ */
 static bool wait_done(struct kmig_slot *slot, unsigned long idx,
 		      const struct kmig_waiter *w)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 
-	return kmig_page_present(slot, idx) ||
-	       (w->on_request && !test_bit(idx, slot->requested)) ||
+	return (w->on_request && !test_bit(idx, slot->requested)) ||
 	       READ_ONCE(ctx->server_gen) != w->gen ||
-	       READ_ONCE(ctx->wake_seq) != w->wake_seq;
+	       READ_ONCE(ctx->wake_seq) != w->wake_seq ||
+	       kmig_page_present(slot, idx);
 }
 
 /*
@@ -148,21 +190,67 @@ static vm_fault_t fault_enqueue(struct kmig_slot *slot, unsigned long idx,
 	return 0;
 }
 
-/* The wait of @w for page @idx is over: withdraw its record if unread. */
+/*
+ * The wait of @w for page @idx is over: withdraw its record if unread.
+ * A record read (fault_read()) or dropped (fault_release()) is off every
+ * list before its queued flag is released, and never queued again: then
+ * there is nothing to withdraw, and no lock to take.
+ */
 static void fault_dequeue(struct kmig_slot *slot, unsigned long idx,
 			  struct kmig_waiter *w)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 
+	/* Pairs with fault_unqueue(): the list is done with @w's node. */
+	if (!smp_load_acquire(&w->queued))
+		return;
 	spin_lock(&ctx->fault_lock);
 	if (w->queued) {
 		/* Never read: let the next fault of the page report it. */
 		list_del(&w->node);
 		w->queued = false;
 		clear_bit(idx, slot->requested);
-		wake_up_all(&ctx->page_wait[wait_hash(slot, idx)]);
+		wake_page(slot, idx);
 	}
 	spin_unlock(&ctx->fault_lock);
+}
+
+/* @w is off the fault queue for good: its thread may return. */
+static void fault_unqueue(struct kmig_waiter *w)
+{
+	list_del(&w->node);
+	/* After list_del()'s writes: the thread's stack may go at once. */
+	smp_store_release(&w->queued, false);
+}
+
+/*
+ * Sleep in @state until wait_done(). As in handle_userfault(), the thread
+ * is on its page's queue and no longer running, with the mmap or VMA
+ * lock dropped, before the server hears of its record (once, if it
+ * queued it): an install that comes first only makes it runnable again.
+ */
+static void fault_wait(struct kmig_slot *slot, unsigned long idx,
+		       struct kmig_waiter *w, unsigned int state)
+{
+	struct kmig_ctx *ctx = slot->ctx;
+	wait_queue_head_t *wq = page_queue(slot, idx);
+	bool tell = w->reported;
+
+	might_sleep();
+	init_wait(&w->wq);
+	w->wq.func = page_wake;
+	for (;;) {
+		long err = prepare_to_wait_event(wq, &w->wq, state);
+
+		if (wait_done(slot, idx, w) || err)
+			break;
+		if (tell) {
+			tell = false;
+			wake_up_poll(&ctx->fault_readers, EPOLLIN | EPOLLRDNORM);
+		}
+		schedule();
+	}
+	finish_wait(wq, &w->wq);
 }
 
 /*
@@ -177,6 +265,8 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 {
 	struct kmig_ctx *ctx = slot->ctx;
 	struct kmig_waiter w = {
+		.slot = slot,
+		.idx = idx,
 		.rec = {
 			.slot = slot->id,
 			.page = idx,
@@ -187,7 +277,6 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 				  KMIG_FAULT_HUGE : 0),
 		},
 	};
-	wait_queue_head_t *wq = &ctx->page_wait[wait_hash(slot, idx)];
 	struct file *file;
 	vm_fault_t ret;
 	u64 start;
@@ -205,10 +294,8 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 	spin_unlock(&ctx->fault_lock);
 	if (!sleep)
 		return ret;
-	if (w.reported) {
+	if (w.reported)
 		atomic64_inc(&ctx->stats.faults);
-		wake_up_poll(&ctx->fault_readers, EPOLLIN | EPOLLRDNORM);
-	}
 
 	/*
 	 * Once the lock is dropped the VMA may go: the slot must stay, and
@@ -222,10 +309,8 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 	start = local_clock();
 
 	/* GUP for KVM asks to be interruptible: KVM_RUN then sees -EINTR. */
-	if (vmf->flags & FAULT_FLAG_INTERRUPTIBLE)
-		(void)wait_event_interruptible(*wq, wait_done(slot, idx, &w));
-	else
-		(void)wait_event_killable(*wq, wait_done(slot, idx, &w));
+	fault_wait(slot, idx, &w, vmf->flags & FAULT_FLAG_INTERRUPTIBLE ?
+		   TASK_INTERRUPTIBLE : TASK_KILLABLE);
 
 	fault_dequeue(slot, idx, &w);
 	if (kmig_page_present(slot, idx)) {
@@ -246,7 +331,10 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
  * is retried), and the retry of a fault that waited (slot->waited) maps
  * its page alone, on the latency path, as userfaultfd maps one page;
  * present neighbours are mapped by their own faults' fault-around. A huge
- * slot keeps the window, where its PMD may be mapped whole.
+ * slot keeps the window, where its PMD may be mapped whole. The waiter
+ * saw the page present when it set its bit: the retry does not look it
+ * up again before filemap_map_pages() does (a page gone meanwhile is not
+ * mapped, and .fault sees it absent).
  */
 vm_fault_t kmig_fault_map_pages(struct vm_fault *vmf, pgoff_t start,
 				pgoff_t end)
@@ -255,13 +343,14 @@ vm_fault_t kmig_fault_map_pages(struct vm_fault *vmf, pgoff_t start,
 	unsigned long idx = vmf->pgoff - slot->pgoff;
 
 	if (idx < slot->npages && test_bit(idx, slot->missing)) {
-		if (!kmig_page_present(slot, idx))
-			return 0;
 		if (test_bit(idx, slot->waited) &&
-		    test_and_clear_bit(idx, slot->waited) &&
-		    !(slot->flags & KMIG_SLOT_HUGE)) {
-			start = vmf->pgoff;
-			end = vmf->pgoff;
+		    test_and_clear_bit(idx, slot->waited)) {
+			if (!(slot->flags & KMIG_SLOT_HUGE)) {
+				start = vmf->pgoff;
+				end = vmf->pgoff;
+			}
+		} else if (!kmig_page_present(slot, idx)) {
+			return 0;
 		}
 	}
 	return filemap_map_pages(vmf, start, end);
@@ -283,7 +372,16 @@ void kmig_fault_installed(struct kmig_slot *slot, unsigned long idx,
 		atomic64_inc(zero ? &ctx->stats.installed_zero :
 				    &ctx->stats.installed_copy);
 	}
-	wake_up_all(&ctx->page_wait[wait_hash(slot, idx)]);
+	/*
+	 * The page and its bit are published (by a full barrier, a
+	 * value-returning atomic); the barrier of wq_has_sleeper() pairs
+	 * with the one set_current_state() takes in prepare_to_wait_event()
+	 * before the waiter looks (wait_done()): it either sees the page or
+	 * is on the queue here. A page pushed with nobody waiting takes no
+	 * lock.
+	 */
+	if (wq_has_sleeper(page_queue(slot, idx)))
+		wake_page(slot, idx);
 }
 
 /* Make every waiter of @ctx retry its fault. */
@@ -351,10 +449,8 @@ static ssize_t fault_read(struct file *file, char __user *buf, size_t count,
 	copied = !copy_to_user(buf, recs, n * sizeof(recs[0]));
 	spin_lock(&ctx->fault_lock);
 	if (copied) {
-		list_for_each_entry_safe(w, tmp, &taken, node) {
-			list_del(&w->node);
-			w->queued = false;
-		}
+		list_for_each_entry_safe(w, tmp, &taken, node)
+			fault_unqueue(w);
 	} else {
 		list_splice(&taken, &ctx->fault_queue);
 	}
@@ -419,10 +515,8 @@ static int fault_release(struct inode *inode, struct file *file)
 	WRITE_ONCE(ctx->server_gen, ctx->server_gen + 1);
 	WRITE_ONCE(ctx->server_lost, true);
 	/* Records nobody read: the next server hears of them again. */
-	list_for_each_entry_safe(w, tmp, &ctx->fault_queue, node) {
-		list_del(&w->node);
-		w->queued = false;
-	}
+	list_for_each_entry_safe(w, tmp, &ctx->fault_queue, node)
+		fault_unqueue(w);
 	spin_unlock(&ctx->fault_lock);
 	wake_all(ctx);
 	requests_forget(ctx);
@@ -533,8 +627,7 @@ long kmig_fault_wake(struct kmig_ctx *ctx, void __user *argp)
 		wake_all(ctx);
 	} else {
 		for (; r.num_pages; r.num_pages--, r.first_page++)
-			wake_up_all(&ctx->page_wait[wait_hash(slot,
-							      r.first_page)]);
+			wake_up_all(page_queue(slot, r.first_page));
 	}
 	kmig_slot_put(slot);
 	return 0;
