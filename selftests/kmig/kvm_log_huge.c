@@ -20,6 +20,7 @@
 #include "kselftest_harness.h"
 #include "kmig.h"
 #include "client.h"
+#include "ctx.h"
 #include "kvm.h"
 #include "kvmlog.h"
 #include "logprov.h"
@@ -153,6 +154,48 @@ TEST_F(kvm_log_huge, tracked_view_logs_every_write_guest_view_maps_2m)
 	EXPECT_EQ(3, self->tracked[(512 + 9) * PAGE_SZ]);
 	EXPECT_EQ(2 * HUGE_SZ / 1024, kmig_pmd_kb(self->guest));
 	EXPECT_EQ(HPAGES, kmig_ctx_pages(self->fd));
+	close(pfd);
+}
+
+/*
+ * The agent's writable map of a huge slot (kmig_ctx_map_huge(), the
+ * destination's): 2 MiB aligned, MADV_HUGEPAGE, so the first write to a
+ * folio maps all of it with one writable PMD, on 6.12 too. The write then
+ * logs the whole folio: over-reporting, never losing, and again after the
+ * harvest's re-arm.
+ */
+TEST_F(kvm_log_huge, huge_map_writes_2m_and_logs_whole_folios)
+{
+	uint8_t *m = kmig_ctx_map_huge(self->fd, 0, HPAGES * PAGE_SZ,
+				       PROT_READ | PROT_WRITE);
+	struct log_call c;
+	unsigned int i;
+	int pfd = log_start_logging(self->fd);
+
+	ASSERT_LE(0, pfd);
+	ASSERT_NE(NULL, m);
+	EXPECT_EQ(0, (uintptr_t)m % HUGE_SZ);
+	m[3 * PAGE_SZ] = 1;
+	m[(512 + 300) * PAGE_SZ] = 1;
+	EXPECT_EQ(HPAGES, kmig_ctx_pages(self->fd));
+	EXPECT_EQ(2 * HUGE_SZ / 1024, kmig_pmd_kb(m));
+	ASSERT_EQ(0, log_harvest_answered(self->fd, pfd, NULL, &c, HWORDS));
+	EXPECT_EQ(HPAGES, bm_count(c.bm, HWORDS));
+
+	/* Re-armed: the PMDs went, a write maps and logs its folio again
+	 * (and the harvest takes its PMD away again). */
+	m[7 * PAGE_SZ] = 2;
+	EXPECT_EQ(HUGE_SZ / 1024, kmig_pmd_kb(m));
+	ASSERT_EQ(0, log_harvest_answered(self->fd, pfd, NULL, &c, HWORDS));
+	EXPECT_EQ(512, bm_count(c.bm, HWORDS));
+	for (i = 0; i < 512; i++)
+		EXPECT_TRUE(bm_bit(c.bm, i)) TH_LOG("page %u", i);
+	/* Every view sees the writes. */
+	EXPECT_EQ(2, self->tracked[7 * PAGE_SZ]);
+	EXPECT_EQ(1, self->guest[(512 + 300) * PAGE_SZ]);
+	ASSERT_EQ(0, log_harvest_answered(self->fd, pfd, NULL, &c, HWORDS));
+	EXPECT_EQ(0, bm_count(c.bm, HWORDS));
+	munmap(m, HPAGES * PAGE_SZ);
 	close(pfd);
 }
 

@@ -23,7 +23,13 @@
  * is written through it, so nothing needs kmig's log, and a huge slot's
  * folios map with one PMD each, one read fault per 2 MiB where a tracked
  * view (VM_NOHUGEPAGE) takes one per fault-around window. Any other slot,
- * or any mapping to be written, is a tracked view: the context fd's.
+ * or any mapping to be written, is a tracked view: the context fd's; a
+ * huge slot's to be written with one writable PMD per 2 MiB folio
+ * (kmig_ctx_map_huge()): the destination writes every page of a block it
+ * receives, and a write fault a 4 KiB page cost it 5 to 6% of the bed's
+ * CPU (Documentation/benchmarks.rst, "Where the CPU goes"). The first
+ * write to a folio logs all of it; nothing logs a slot the agent
+ * receives or restores into.
  */
 static void *map_slot(int ctx_fd, int *view, const struct mig_slot *s,
 		      int prot)
@@ -42,6 +48,8 @@ static void *map_slot(int ctx_fd, int *view, const struct mig_slot *s,
 		if (p)
 			return p;
 	}
+	if (s->huge && (prot & PROT_WRITE))
+		return kmig_ctx_map_huge(ctx_fd, s->id, s->size, prot);
 	return kmig_ctx_map(ctx_fd, s->id, s->size, prot);
 }
 

@@ -77,6 +77,36 @@ void *kmig_ctx_map(int fd, uint32_t slot, uint64_t size, int prot)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+void *kmig_ctx_map_huge(int fd, uint32_t slot, uint64_t size, int prot)
+{
+	const uintptr_t huge = KMIG_HUGE_SIZE;
+	size_t len = size + huge;
+	uint8_t *r, *at, *p;
+	int err;
+
+	/* Room for an aligned start, the map put there, the rest let go. */
+	r = mmap(NULL, len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	at = (uint8_t *)(((uintptr_t)r + huge - 1) & ~(huge - 1));
+	p = mmap(at, size, prot, MAP_SHARED | MAP_FIXED, fd,
+		 KMIG_SLOT_OFFSET(slot));
+	if (p == MAP_FAILED) {
+		err = errno;
+		munmap(r, len);
+		errno = err;
+		return NULL;
+	}
+	if (at > r)
+		munmap(r, at - r);
+	if (at + size < r + len)
+		munmap(at + size, r + len - (at + size));
+	/* Refused (no THP): the mapping works at 4 KiB all the same. */
+	madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
 int kmig_ctx_install_zero(int fd, uint32_t slot, const uint64_t *pages,
 			  unsigned int n)
 {

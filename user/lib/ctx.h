@@ -33,6 +33,17 @@ int kmig_ctx_present(int fd, uint32_t slot, uint64_t npages,
 /* Slot @slot mapped shared with @prot (@size bytes), or NULL with errno set. */
 void *kmig_ctx_map(int fd, uint32_t slot, uint64_t size, int prot);
 /*
+ * A KMIG_SLOT_HUGE slot to write, mapped as kmig_ctx_map() does but 2 MiB
+ * aligned and advised MADV_HUGEPAGE, which clears the tracked view's
+ * VM_NOHUGEPAGE: the first write fault on a 2 MiB folio maps all of it
+ * with one writable PMD and logs its 512 pages (Documentation/uapi.rst,
+ * KMIG_SLOT_HUGE), where the plain mapping takes one write fault, and
+ * logs one page, per 4 KiB. For a writer of whole blocks, such as the
+ * destination's receive. A kernel without transparent huge pages refuses
+ * the advice, and the mapping works at 4 KiB as kmig_ctx_map()'s.
+ */
+void *kmig_ctx_map_huge(int fd, uint32_t slot, uint64_t size, int prot);
+/*
  * Give @n pages of slot @slot (page numbers in @pages) memory, zero-filled
  * where they had none: a later write through a mapping then cannot fail
  * for want of memory (it would be a SIGBUS), where this is -ENOSPC past
