@@ -18,7 +18,11 @@
 #include "snap_lazy.h"
 #include "snapshot.h"
 
-enum { TODO, CLAIMED, DONE };
+/*
+ * A range's state: TODO; CLAIMED by a filler, which will read it; BUSY:
+ * one thread reads and installs it (restore_lazy_serve.c, take()); DONE.
+ */
+enum { TODO, CLAIMED, BUSY, DONE };
 
 /* Bitmap words of a range of pages. */
 #define WORDS	(KMIG_SNAP_RANGE_PAGES / 64)
@@ -31,13 +35,16 @@ struct lazy {
 	bool opened;
 	int fd;				/* the file */
 	uint64_t base[KMIG_SNAP_MAX_SLOTS + 1];	/* slot i: ranges base[i].. */
-	uint8_t *state;			/* per range: TODO, CLAIMED, DONE */
+	uint8_t *state;			/* per range: TODO .. DONE */
 	uint64_t next;			/* the fillers' next range in order */
 	uint64_t *prefetch;		/* the working set's ranges, in order */
 	uint64_t nprefetch, pnext;
 	uint8_t *in_ws;			/* per range: in prefetch[] */
 	struct kmig_ws_entry *ws;	/* --record-ws: the faults, in order */
 	unsigned int nws;
+	/* each slot's staging view (stage.h), NULL: its pages are copied */
+	uint8_t *stage[MIG_MAX_SLOTS];
+	uint64_t pages_staged, pages_copied;	/* atomic: given memory so */
 	int ffd, stop[2];
 	pthread_t faulter, filler[KMIG_SNAP_MAX_THREADS];
 	bool faulter_started;
