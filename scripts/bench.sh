@@ -18,6 +18,7 @@
 #              BENCH_PC_MODES, BENCH_PC_CAP, BENCH_PC_PREFETCH,
 #              BENCH_PC_BASE (postcopy.py)
 #              BENCH_MIG_4K, BENCH_MIG_BASE (migrate.py)
+#              BENCH_LAZY_BASE (snapshot_lazy.py)
 set -eu
 
 series=${1:-6.12}
@@ -40,7 +41,8 @@ export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 	BENCH_FILL_TIMEOUT="${BENCH_FILL_TIMEOUT:-}" \\
 	BENCH_PC_MODES="${BENCH_PC_MODES:-}" BENCH_PC_CAP="${BENCH_PC_CAP:-}" \\
 	BENCH_PC_PREFETCH="${BENCH_PC_PREFETCH:-}" BENCH_PC_BASE="${BENCH_PC_BASE:-}" \\
-	BENCH_MIG_4K="${BENCH_MIG_4K:-}" BENCH_MIG_BASE="${BENCH_MIG_BASE:-}"
+	BENCH_MIG_4K="${BENCH_MIG_4K:-}" BENCH_MIG_BASE="${BENCH_MIG_BASE:-}" \\
+	BENCH_LAZY_BASE="${BENCH_LAZY_BASE:-}"
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
 	 $top/selftests/bench/postcopy.py \\

@@ -6,11 +6,15 @@ same boot of the test bed (scripts/bench.sh runs it there).
 A MEM MiB guest writes every page of its memory, is saved with kmig save,
 then restored RUNS times each way into a new kmig-vmm --incoming: full
 (kmig restore: every page read, then the guest runs) and lazy (kmig
-restore --lazy, THREADS fill threads). Each row gives the time from the
-start of kmig restore until the guest ran (full: kmig restore returned;
-lazy: its own report) and until its counter advanced TICKS times
-(polled through the control socket), and, for lazy, until every page was
-in. Not a test: nothing passes or fails on a number.
+restore --lazy, THREADS fill threads): its pages staged in place (the
+agent's default), copied (KMIG_STAGED_INSTALL=0) and, with
+BENCH_LAZY_BASE (a build directory of another tree, `make B=DIR user
+tools` there), by that build's agent; the runs of each row interleaved
+with the others'. Each row gives the time from the start of kmig restore
+until the guest ran (full: kmig restore returned; lazy: its own report)
+and until its counter advanced TICKS times (polled through the control
+socket), and, for lazy, until every page was in: the median and the
+range. Not a test: nothing passes or fails on a number.
 """
 import os
 import re
@@ -27,6 +31,7 @@ TICKS = 10
 THREADS = 2
 POLL = float(os.environ.get("BENCH_POLL_MS", "5")) / 1000
 FILE = "/dev/shm/bench-lazy.kmig"
+BASE = os.environ.get("BENCH_LAZY_BASE", "")  # another build, "": none
 
 
 class BenchError(Exception):
@@ -73,14 +78,15 @@ def save():
     src.wait()
 
 
-def restore(lazy, n):
+def restore(lazy, n, build=BUILD, env=None):
     sock = f"@bench-lazy-dst-{n}"
     dst = vmm(sock, "--incoming")
-    argv = [f"{BUILD}/kmig", "restore", "--vmm", sock, FILE]
+    argv = [f"{build}/kmig", "restore", "--vmm", sock, FILE]
     if lazy:
         argv[2:2] = ["--lazy", "--threads", str(THREADS)]
     t0 = time.monotonic()
-    agent = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    agent = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})
     if not lazy:
         out = agent.communicate()[0]
         ran = time.monotonic() - t0
@@ -100,21 +106,39 @@ def restore(lazy, n):
         raise BenchError(f"kmig restore failed: {out}")
     dst.kill()
     dst.wait()
-    return ran, ticks, filled
+    m = re.search(r"pages staged (\d+), copied (\d+)", out)
+    return ran, ticks, filled, m.group(0) if m else ""
 
 
 def main():
     save()
-    print(f"restore of a {MEM} MiB guest from tmpfs, median of {RUNS} "
-          f"(ms from the start of kmig restore)")
-    print(f"{'row':<24}{'guest runs':>12}{f'{TICKS} ticks':>12}"
-          f"{'all pages in':>14}")
-    for lazy in (False, True):
-        rows = [restore(lazy, i) for i in range(RUNS)]
-        name = f"lazy, {THREADS} threads" if lazy else "full"
-        med = [statistics.median(r[k] for r in rows) * 1000
-               for k in range(3)]
-        print(f"{name:<24}{med[0]:>12.0f}{med[1]:>12.0f}{med[2]:>14.0f}")
+    rows = [("full", False, BUILD, None),
+            (f"lazy, {THREADS} thr, staged", True, BUILD, None),
+            (f"lazy, {THREADS} thr, copied", True, BUILD,
+             {"KMIG_STAGED_INSTALL": "0"})]
+    if BASE:
+        rows.append((f"lazy, {THREADS} thr, base", True, BASE, None))
+    runs = {name: [] for name, *_ in rows}
+    pages = {}
+    for i in range(RUNS):
+        for name, lazy, build, env in rows:
+            r = restore(lazy, f"{i}-{len(runs[name])}-{name[:4]}", build, env)
+            runs[name].append(r[:3])
+            pages[name] = r[3]
+    print(f"restore of a {MEM} MiB guest from tmpfs, median (range) of "
+          f"{RUNS}, runs interleaved (ms from the start of kmig restore)")
+    print(f"{'row':<24}{'guest runs':>20}{f'{TICKS} ticks':>20}"
+          f"{'all pages in':>20}")
+    for name, *_ in rows:
+        cols = []
+        for k in range(3):
+            v = [r[k] * 1000 for r in runs[name]]
+            cols.append(f"{statistics.median(v):.0f} "
+                        f"({min(v):.0f}-{max(v):.0f})")
+        print(f"{name:<24}{cols[0]:>20}{cols[1]:>20}{cols[2]:>20}")
+    for name, *_ in rows:
+        if pages[name]:
+            print(f"  {name}: {pages[name]} (last run)")
     os.unlink(FILE)
 
 

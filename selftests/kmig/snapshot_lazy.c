@@ -8,6 +8,10 @@
  * range; an agent killed mid-fill leaves the guest's faults waiting, and
  * --resume-fill takes over from what the module holds; a recorded working
  * set is prefetched by the next lazy restore, which then faults less.
+ * Every page is read straight into its staged page and handed over
+ * (pages staged; none copied), faults and fillers meeting on one range
+ * included; with KMIG_STAGED_INSTALL=0, and on huge slots, pages are
+ * copied, to the same bytes.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -79,23 +83,32 @@ static pid_t restore(FIXTURE_DATA(lazy) *self, const char *log,
 	return restore_to(self, &self->b, log, a1, a2, a3, a4);
 }
 
-/* A guest that wrote its memory a while, saved, and a VMM waiting. */
-static void saved(struct __test_metadata *_metadata,
-		  FIXTURE_DATA(lazy) *self)
+/*
+ * A guest that wrote its memory a while, saved, and a VMM waiting; both
+ * VMMs with @more arguments.
+ */
+static void saved_with(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(lazy) *self, const char *more)
 {
 	const char *argv[] = { proc_bin("kmig"), "save", "--vmm", self->a.sock,
 			       self->file, NULL };
 	struct vmm_status st;
 
 	vmm_startf(&self->a, vmm_sock("lazy-a"), "/dev/null",
-		   VMM_ARGS " --pattern random --rate 3000");
+		   VMM_ARGS " --pattern random --rate 3000%s", more);
 	vmm_wait_counter(&self->a, 0, &st);
 	usleep(1500 * 1000);
 	ASSERT_EQ(0, proc_wait_exit(proc_spawn(NULL, "save.log", argv), 60000))
 		TH_LOG("%s", file_text("save.log"));
 	vmm_stop(&self->a);
 	vmm_startf(&self->b, vmm_sock("lazy-b"), "/dev/null",
-		   VMM_ARGS " --incoming");
+		   VMM_ARGS " --incoming%s", more);
+}
+
+static void saved(struct __test_metadata *_metadata,
+		  FIXTURE_DATA(lazy) *self)
+{
+	saved_with(_metadata, self, "");
 }
 
 /* The number after @what in @log, or -1. */
@@ -145,6 +158,11 @@ TEST_F_TIMEOUT(lazy, guest_runs_during_the_fill_and_memory_ends_exact, 240)
 	self->agent = 0;
 	EXPECT_STREQ("incoming", snap_vmm_state(&self->b));
 	EXPECT_SAME_MEMORY(&self->b, self->file);
+	/* Read into their staged pages, handed over; none copied. */
+	EXPECT_LT(0, number_after("lazy.log", "pages staged "))
+		TH_LOG("%s", file_text("lazy.log"));
+	EXPECT_EQ(0, number_after("lazy.log", ", copied "))
+		TH_LOG("%s", file_text("lazy.log"));
 	vmm_stop(&self->b);
 
 	/* Running: the counter moves while the fill still goes on. */
@@ -343,6 +361,101 @@ TEST_F_TIMEOUT(lazy, the_recorded_working_set_is_prefetched_first, 300)
 	ASSERT_LE(8, faults1) TH_LOG("%s", file_text("lazy.log"));
 	EXPECT_LT(faults2 * 2, faults1)
 		TH_LOG("%s\n%s", file_text("lazy.log"), file_text("lazy2.log"));
+}
+
+/*
+ * The fault thread and the fillers on the same ranges: the memory read
+ * through a mapping from its start while the fill goes the same way, its
+ * first range held by its filler 3 s after the read (KMIG_DELAY_AT), so
+ * that the reader's faults meet a range a filler reads (the fault thread
+ * leaves it to that filler, whose install wakes the fault) and ranges a
+ * filler claimed and waits to read (--fill-rate: the fault thread takes
+ * them). One thread stages each range: a second writer into a page
+ * handed over would fail the restore. Every byte is the file's, as the
+ * faults saw it and at the end, and every page was staged.
+ */
+TEST_F_TIMEOUT(lazy, faults_and_fillers_on_one_range_stage_it_once, 240)
+{
+	struct snap_ctx c;
+	char why[256];
+	int status;
+
+	REQUIRE_BED();
+	saved(_metadata, self);
+	/* before the agent holds the VMM's one control connection */
+	ASSERT_EQ(0, snap_ctx_open(&self->b, &c));
+	/*
+	 * Stopped before anything is served, once the pages the VMM had are
+	 * overwritten with the file's (before, a reader would see the VMM's).
+	 */
+	setenv("KMIG_STOP_AT", "lazy-serve", 1);
+	setenv("KMIG_DELAY_AT", "lazy-fill:3000", 1);
+	self->agent = restore(self, "lazy.log", "--lazy", "--paused",
+			      "--fill-rate", SLOW);
+	unsetenv("KMIG_STOP_AT");
+	unsetenv("KMIG_DELAY_AT");
+	ASSERT_TRUE(proc_stopped(self->agent, &status, PROC_WAIT_MS))
+		TH_LOG("%s", file_text("lazy.log"));
+	kill(self->agent, SIGCONT);
+	EXPECT_EQ(0, snap_ctx_differs(&c, self->file, true, why,
+				      sizeof(why)))
+		TH_LOG("through a mapping: %s", why);
+	snap_ctx_close(&c);
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy.log"));
+	self->agent = 0;
+	EXPECT_SAME_MEMORY(&self->b, self->file);
+	EXPECT_LT(0, number_after("lazy.log", "; faults "))
+		TH_LOG("the reader never faulted: %s", file_text("lazy.log"));
+	EXPECT_LT(0, number_after("lazy.log", " ranges, "))
+		TH_LOG("no range served for a fault: %s", file_text("lazy.log"));
+	EXPECT_LT(0, number_after("lazy.log", "pages staged "))
+		TH_LOG("%s", file_text("lazy.log"));
+	EXPECT_EQ(0, number_after("lazy.log", ", copied "))
+		TH_LOG("%s", file_text("lazy.log"));
+	/* the faults, their latency (the held range's: about 3 s) */
+	TH_LOG("%s", file_text("lazy.log"));
+	vmm_resume_runs(&self->b);
+}
+
+/*
+ * A paused lazy restore that copies every page it installs: the memory
+ * the file's, no page staged; and the guest runs.
+ */
+static void restore_copies(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(lazy) *self)
+{
+	self->agent = restore(self, "lazy.log", "--lazy", "--paused",
+			      "--threads", "2");
+	ASSERT_EQ(0, proc_wait_exit(self->agent, 120000))
+		TH_LOG("%s", file_text("lazy.log"));
+	self->agent = 0;
+	EXPECT_SAME_MEMORY(&self->b, self->file);
+	EXPECT_EQ(0, number_after("lazy.log", "pages staged "))
+		TH_LOG("%s", file_text("lazy.log"));
+	EXPECT_LT(0, number_after("lazy.log", ", copied "))
+		TH_LOG("%s", file_text("lazy.log"));
+	vmm_resume_runs(&self->b);
+}
+
+/* KMIG_STAGED_INSTALL=0: every page copied, and the log says why. */
+TEST_F_TIMEOUT(lazy, with_staged_installs_off_pages_are_copied, 240)
+{
+	REQUIRE_BED();
+	saved(_metadata, self);
+	setenv("KMIG_STAGED_INSTALL", "0", 1);
+	restore_copies(_metadata, self);
+	unsetenv("KMIG_STAGED_INSTALL");
+	EXPECT_TRUE(file_has("lazy.log", "pages are copied (KMIG_STAGED_INSTALL=0)"))
+		TH_LOG("%s", file_text("lazy.log"));
+}
+
+/* Huge slots: a staged page is 4 KiB, so their pages are copied. */
+TEST_F_TIMEOUT(lazy, huge_slots_are_copied, 240)
+{
+	REQUIRE_BED();
+	saved_with(_metadata, self, " --huge");
+	restore_copies(_metadata, self);
 }
 
 TEST_HARNESS_MAIN

@@ -8,22 +8,9 @@
  * into missing mode (pages it does not have are zero: they are never
  * missing, and a fault gives them a zero page); the pages the VMM has
  * already (missing mode leaves them present) are overwritten with the
- * file's; the vCPU state is loaded and the guest resumed. Then, until every range of pages is installed:
- *
- *   the fault thread   reads the fault fd; for each fault, reads the
- *                      page's whole range (its checksum covers the
- *                      range), checks it and installs it
- *   N filler threads   install the other ranges: first those of the
- *                      working set recorded by an earlier lazy restore
- *                      (FILE.ws: the guest resumes once they are in),
- *                      then all in order (--fill-rate bounds that part);
- *                      none starts a range while the fault thread serves
- *                      one, and none holds a lock over I/O
- *
- * A range is claimed by at most one filler (TODO -> CLAIMED, atomically);
- * the fault thread serves a range whatever its state but DONE: installing
- * a page that is present already leaves it untouched, so a range served
- * twice is only read twice.
+ * file's; the vCPU state is loaded and the guest resumed. Then the fault
+ * thread and the fillers (restore_lazy_serve.c) install every range of
+ * pages.
  *
  * A range that fails its checksum is never installed: the restore stops,
  * and the fault fd is replaced by one that does not keep faults waiting
@@ -32,13 +19,9 @@
  * otherwise: if this process dies, the guest's faults wait (killably)
  * for `kmig restore --lazy --resume-fill`, which serves and fills what is
  * still missing.
- *
- * Locking: l->lock guards pending, quit, error and the counters; it is
- * never held over I/O or an ioctl.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,50 +32,11 @@
 #include <linux/kmig.h>
 
 #include "ctx.h"
-#include "snap_lazy.h"
-#include "snapshot.h"
-
-enum { TODO, CLAIMED, DONE };
-
-/* Bitmap words of a range of pages. */
-#define WORDS	(KMIG_SNAP_RANGE_PAGES / 64)
-
-struct lazy {
-	const struct snap_opts *so;
-	struct mig_vm vm;
-	struct kmig_snap snap;
-	struct kmig_snap_stamp stamp;
-	bool opened;
-	int fd;				/* the file */
-	uint64_t base[KMIG_SNAP_MAX_SLOTS + 1];	/* slot i: ranges base[i].. */
-	uint8_t *state;			/* per range: TODO, CLAIMED, DONE */
-	uint64_t next;			/* the fillers' next range in order */
-	uint64_t *prefetch;		/* the working set's ranges, in order */
-	uint64_t nprefetch, pnext;
-	uint8_t *in_ws;			/* per range: in prefetch[] */
-	struct kmig_ws_entry *ws;	/* --record-ws: the faults, in order */
-	unsigned int nws;
-	int ffd, stop[2];
-	pthread_t faulter, filler[KMIG_SNAP_MAX_THREADS];
-	bool faulter_started;
-	unsigned int nfillers;
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned int pending;		/* the fault thread serves faults */
-	bool quit;
-	int error;			/* the first, its message in err */
-	uint64_t done, by_fault, prefetched;	/* ranges */
-	uint64_t ws_left;		/* of prefetch[], not done yet */
-	uint64_t next_ns;		/* --fill-rate: the next range's turn */
-	char err[512];
-};
-
-static int fail(struct lazy *l, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#include "restore_lazy.h"
+#include "stage.h"
 
 /* Record the first error and wake everyone: the restore ends. */
-static int fail(struct lazy *l, int ret, const char *fmt, ...)
+int lazy_fail(struct lazy *l, int ret, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -108,206 +52,6 @@ static int fail(struct lazy *l, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static uint64_t total(const struct lazy *l)
-{
-	return l->base[l->snap.nslots];
-}
-
-/* Range @g of them all: slot index *@i, range *@r within it. */
-static void range_of(const struct lazy *l, uint64_t g, unsigned int *i,
-		     uint64_t *r)
-{
-	for (*i = 0; g >= l->base[*i + 1]; (*i)++)
-		;
-	*r = g - l->base[*i];
-}
-
-/* Read, check and install range @g: 0, or -errno (the restore failed). */
-static int serve(struct lazy *l, uint64_t g, uint8_t *buf, uint64_t *pages,
-		 bool fault)
-{
-	const struct kmig_snap_slot *sl;
-	char err[256];
-	unsigned int i, n;
-	uint64_t r;
-	int ret;
-
-	range_of(l, g, &i, &r);
-	sl = &l->snap.slot[i];
-	ret = kmig_snap_read_range(l->fd, &l->snap, i, r, buf, pages, &n, err,
-				   sizeof(err));
-	if (ret)
-		return fail(l, ret, "%s: %s", l->so->file, err);
-	ret = n ? kmig_ctx_install(l->vm.ctx_fd, sl->id, pages, buf, n) : 0;
-	if (ret)
-		return fail(l, ret, "slot %u pages %llu..%llu: cannot install them: %s",
-			    sl->id, (unsigned long long)pages[0],
-			    (unsigned long long)pages[n - 1], strerror(-ret));
-	if (__atomic_exchange_n(&l->state[g], DONE, __ATOMIC_ACQ_REL) == DONE)
-		return 0;
-	pthread_mutex_lock(&l->lock);
-	l->by_fault += fault;
-	l->ws_left -= l->in_ws[g];
-	if (++l->done == total(l) || (l->in_ws[g] && !l->ws_left))
-		pthread_cond_broadcast(&l->cond);
-	pthread_mutex_unlock(&l->lock);
-	return 0;
-}
-
-/* ---- the fault thread ---- */
-
-static void record(struct lazy *l, const struct kmig_fault *f)
-{
-	if (l->nws < l->so->record_ws)
-		l->ws[l->nws++] = (struct kmig_ws_entry){ f->slot, f->page };
-}
-
-static int serve_fault(struct lazy *l, const struct kmig_fault *f,
-		       uint8_t *buf, uint64_t *pages)
-{
-	unsigned int i;
-	uint64_t g;
-
-	for (i = 0; i < l->snap.nslots && l->snap.slot[i].id != f->slot; i++)
-		;
-	if (i == l->snap.nslots || f->page >= l->snap.slot[i].npages)
-		return fail(l, -EPROTO, "a fault on slot %u page %llu, not in the file",
-			    f->slot, (unsigned long long)f->page);
-	record(l, f);
-	g = l->base[i] + f->page / KMIG_SNAP_RANGE_PAGES;
-	if (__atomic_load_n(&l->state[g], __ATOMIC_ACQUIRE) == DONE)
-		return 0;
-	return serve(l, g, buf, pages, true);
-}
-
-static void set_pending(struct lazy *l, bool on)
-{
-	pthread_mutex_lock(&l->lock);
-	l->pending = on;
-	if (!on)
-		pthread_cond_broadcast(&l->cond);
-	pthread_mutex_unlock(&l->lock);
-}
-
-static void *faulter(void *arg)
-{
-	uint64_t pages[KMIG_SNAP_RANGE_PAGES];
-	uint8_t *buf = malloc(KMIG_SNAP_RANGE_BYTES);
-	struct kmig_fault rec[32];
-	struct lazy *l = arg;
-	int n, k;
-
-	if (!buf) {
-		fail(l, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	for (;;) {
-		n = kmig_fault_wait(l->ffd, l->stop[0], rec, 32);
-		if (n <= 0) {
-			if (n)
-				fail(l, n, "the fault fd: %s",
-				     n == -EIO ? "closed" : strerror(-n));
-			break;
-		}
-		/* the selftests' agent killed with a fault in hand */
-		kmig_stop_at("lazy-fault");
-		set_pending(l, true);
-		for (k = 0; k < n; k++)
-			if (serve_fault(l, &rec[k], buf, pages))
-				break;
-		set_pending(l, false);
-	}
-	free(buf);
-	return NULL;
-}
-
-/* ---- the fillers ---- */
-
-static bool claim(struct lazy *l, uint64_t g)
-{
-	uint8_t todo = TODO;
-
-	return __atomic_compare_exchange_n(&l->state[g], &todo, CLAIMED, false,
-					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
-
-/* The next range to fill (*@in_order: not the working set's), or false. */
-static bool next_range(struct lazy *l, uint64_t *g, bool *in_order)
-{
-	uint64_t k;
-
-	while ((k = __atomic_fetch_add(&l->pnext, 1, __ATOMIC_RELAXED)) <
-	       l->nprefetch) {
-		*g = l->prefetch[k];
-		*in_order = false;
-		if (claim(l, *g))
-			return true;
-	}
-	while ((*g = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) <
-	       total(l)) {
-		*in_order = true;
-		if (claim(l, *g))
-			return true;
-	}
-	return false;
-}
-
-/* Wait while a fault is served; false once the restore ends. */
-static bool may_fill(struct lazy *l)
-{
-	bool go;
-
-	pthread_mutex_lock(&l->lock);
-	while (l->pending && !l->quit && !l->error)
-		pthread_cond_wait(&l->cond, &l->lock);
-	go = !l->quit && !l->error;
-	pthread_mutex_unlock(&l->lock);
-	return go;
-}
-
-/* --fill-rate: each range in order waits for its turn. */
-static void throttle(struct lazy *l)
-{
-	uint64_t cost, at, now = kmig_now_ns();
-	struct timespec ts;
-
-	if (!l->so->fill_rate)
-		return;
-	cost = KMIG_SNAP_RANGE_BYTES * 1000000000ull / l->so->fill_rate;
-	pthread_mutex_lock(&l->lock);
-	at = l->next_ns > now ? l->next_ns : now;
-	l->next_ns = at + cost;
-	pthread_mutex_unlock(&l->lock);
-	if (at <= now)
-		return;
-	ts.tv_sec = (at - now) / 1000000000ull;
-	ts.tv_nsec = (at - now) % 1000000000ull;
-	nanosleep(&ts, NULL);
-}
-
-static void *filler(void *arg)
-{
-	uint64_t pages[KMIG_SNAP_RANGE_PAGES], g;
-	uint8_t *buf = malloc(KMIG_SNAP_RANGE_BYTES);
-	struct lazy *l = arg;
-	bool in_order;
-
-	if (!buf) {
-		fail(l, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	while (may_fill(l) && next_range(l, &g, &in_order)) {
-		if (in_order)
-			throttle(l);
-		else
-			__atomic_fetch_add(&l->prefetched, 1, __ATOMIC_RELAXED);
-		if (!may_fill(l) || serve(l, g, buf, pages, false))
-			break;
-	}
-	free(buf);
-	return NULL;
-}
-
 /* ---- setting up ---- */
 
 /* Which pages of slot @i have memory now: a bitmap to free, or NULL. */
@@ -321,7 +65,7 @@ static uint64_t *present_of(struct lazy *l, unsigned int i)
 	present = mig_slot_present(l->vm.ctx_fd, sl->id, sl->npages, &ret, why,
 				   sizeof(why));
 	if (!present)
-		fail(l, ret, "%s", why);
+		lazy_fail(l, ret, "%s", why);
 	return present;
 }
 
@@ -416,7 +160,7 @@ static int overwrite_range(struct lazy *l, unsigned int i, uint64_t r,
 	ret = kmig_snap_read_range(l->fd, &l->snap, i, r, buf, pages, &n, err,
 				   sizeof(err));
 	if (ret)
-		return fail(l, ret, "%s: %s", l->so->file, err);
+		return lazy_fail(l, ret, "%s: %s", l->so->file, err);
 	for (p = r * KMIG_SNAP_RANGE_PAGES;
 	     p < (r + 1) * KMIG_SNAP_RANGE_PAGES && p < sl->npages; p++) {
 		for (; k < n && pages[k] < p; k++)
@@ -430,9 +174,9 @@ static int overwrite_range(struct lazy *l, unsigned int i, uint64_t r,
 		ret = kmig_ctx_write_pages(l->vm.ctx_fd, sl->id, p, &iov, 1,
 					   &done);
 		if (ret)
-			return fail(l, ret, "slot %u page %llu: cannot overwrite it: %s",
-				    sl->id, (unsigned long long)p,
-				    strerror(-ret));
+			return lazy_fail(l, ret, "slot %u page %llu: cannot overwrite it: %s",
+					 sl->id, (unsigned long long)p,
+					 strerror(-ret));
 	}
 	return 0;
 }
@@ -444,7 +188,7 @@ static int overwrite_present(struct lazy *l)
 	uint8_t *buf = malloc(KMIG_SNAP_RANGE_BYTES);
 	const struct kmig_snap_slot *sl;
 	unsigned int i;
-	int ret = buf ? 0 : fail(l, -ENOMEM, "out of memory");
+	int ret = buf ? 0 : lazy_fail(l, -ENOMEM, "out of memory");
 
 	for (i = 0; i < l->snap.nslots && !ret; i++) {
 		sl = &l->snap.slot[i];
@@ -473,7 +217,7 @@ static int vmm_req(struct lazy *l, const char *req)
 	/* unmap and map again after a restore that died: done already */
 	if (ret == -EALREADY && (!strcmp(req, "unmap") || !strcmp(req, "map")))
 		return 0;
-	return ret ? fail(l, ret, "%s", why) : 0;
+	return ret ? lazy_fail(l, ret, "%s", why) : 0;
 }
 
 /* Every page the file has in missing mode, while nothing maps the slots. */
@@ -491,35 +235,13 @@ static int set_missing(struct lazy *l)
 						sl->bitmap, sl->npages, 0,
 						&first, &n);
 		if (ret)
-			return fail(l, ret, "cannot put pages %llu..%llu of slot %u in missing mode: %s",
-				    (unsigned long long)first,
-				    (unsigned long long)(first + n - 1),
-				    sl->id, strerror(-ret));
+			return lazy_fail(l, ret, "cannot put pages %llu..%llu of slot %u in missing mode: %s",
+					 (unsigned long long)first,
+					 (unsigned long long)(first + n - 1),
+					 sl->id, strerror(-ret));
 	}
 	return ret;
 }
-
-static int start_threads(struct lazy *l)
-{
-	int ret;
-
-	ret = kmig_ctx_fault_fd(l->vm.ctx_fd, KMIG_FAULT_FD_KEEP_WAITING);
-	if (ret < 0)
-		return fail(l, ret, "cannot serve the guest's faults: %s",
-			    ret == -EBUSY ? "another process serves them (a kmig restore --lazy still running?)" :
-			    strerror(-ret));
-	l->ffd = ret;
-	if (pipe2(l->stop, O_CLOEXEC))
-		return fail(l, -errno, "pipe: %s", strerror(errno));
-	if (pthread_create(&l->faulter, NULL, faulter, l))
-		return fail(l, -EAGAIN, "cannot start the fault thread");
-	l->faulter_started = true;
-	for (; l->nfillers < l->so->threads; l->nfillers++)
-		if (pthread_create(&l->filler[l->nfillers], NULL, filler, l))
-			return fail(l, -EAGAIN, "cannot start a filler thread");
-	return 0;
-}
-
 static int open_file(struct lazy *l, char *state, size_t n)
 {
 	char err[512];
@@ -529,10 +251,10 @@ static int open_file(struct lazy *l, char *state, size_t n)
 
 	l->fd = open(l->so->file, O_RDONLY | O_CLOEXEC);
 	if (l->fd < 0)
-		return fail(l, -errno, "%s: %s", l->so->file, strerror(errno));
+		return lazy_fail(l, -errno, "%s: %s", l->so->file, strerror(errno));
 	ret = snap_lock(l->fd, l->so, false, err, sizeof(err));
 	if (ret)
-		return fail(l, ret, "%s", err);
+		return lazy_fail(l, ret, "%s", err);
 	ret = kmig_snap_open(l->fd, &l->snap, err, sizeof(err));
 	if (!ret) {
 		l->opened = true;
@@ -540,14 +262,14 @@ static int open_file(struct lazy *l, char *state, size_t n)
 				      sizeof(err));
 	}
 	if (ret)
-		return fail(l, ret, "%s: %.400s", l->so->file, err);
+		return lazy_fail(l, ret, "%s: %.400s", l->so->file, err);
 	for (i = 0; i < l->snap.nslots; i++)
 		l->base[i + 1] = l->base[i] + kmig_snap_nranges(&l->snap.slot[i]);
-	l->state = calloc(total(l), 1);
-	l->in_ws = calloc(total(l), 1);
+	l->state = calloc(lazy_total(l), 1);
+	l->in_ws = calloc(lazy_total(l), 1);
 	l->ws = calloc(l->so->record_ws ? l->so->record_ws : 1, sizeof(*l->ws));
 	if (!l->state || !l->in_ws || !l->ws)
-		return fail(l, -ENOMEM, "out of memory");
+		return lazy_fail(l, -ENOMEM, "out of memory");
 	/* A range the file has no page of is zero, and never missing. */
 	for (i = 0; i < l->snap.nslots; i++)
 		for (r = 0; r < kmig_snap_nranges(&l->snap.slot[i]); r++)
@@ -558,7 +280,7 @@ static int open_file(struct lazy *l, char *state, size_t n)
 	ret = snap_attach(&l->vm, l->so, 0, state, n, err, sizeof(err));
 	if (!ret)
 		ret = snap_same_slots(&l->snap, &l->vm, err, sizeof(err));
-	return ret ? fail(l, ret, "%s", err) : 0;
+	return ret ? lazy_fail(l, ret, "%s", err) : 0;
 }
 
 /*
@@ -581,9 +303,9 @@ static int begin(struct lazy *l, uint64_t *run_ms, uint64_t t0)
 		return ret;
 	setup = !strcmp(state, "incoming");
 	if (!setup && !l->so->resume_fill)
-		return fail(l, -EBUSY,
-			    "the VMM at %s is %s, not waiting for a guest (start it with --incoming)",
-			    l->so->o.vmm, state);
+		return lazy_fail(l, -EBUSY,
+				 "the VMM at %s is %s, not waiting for a guest (start it with --incoming)",
+				 l->so->o.vmm, state);
 	if (setup)
 		ret = set_missing(l);
 	if (!ret && setup) {
@@ -596,14 +318,18 @@ static int begin(struct lazy *l, uint64_t *run_ms, uint64_t t0)
 		return ret;
 	snprintf(path, sizeof(path), "%s.ws", l->so->file);
 	take_ws(l, path);
-	ret = start_threads(l);
+	/* the selftests' reader: memory the file's but for what is missing */
+	kmig_stop_at("lazy-serve");
+	/* after the missing mode, which no mapping may exist for */
+	kmig_stage_map(&l->vm, l->stage, "the lazy restore's pages");
+	ret = lazy_start_threads(l);
 	if (!ret && setup)
 		ret = vmm_req(l, "map");
 	if (ret || !setup)
 		return ret;
 	ret = snap_load(&l->vm, &l->snap, path, sizeof(path));
 	if (ret)
-		return fail(l, ret, "%s", path);
+		return lazy_fail(l, ret, "%s", path);
 	/* The working set first, then the guest; a range failed: not at all. */
 	pthread_mutex_lock(&l->lock);
 	while (l->ws_left && !l->error)
@@ -619,26 +345,6 @@ static int begin(struct lazy *l, uint64_t *run_ms, uint64_t t0)
 }
 
 /* ---- the end ---- */
-
-static void stop_threads(struct lazy *l)
-{
-	unsigned int i;
-
-	pthread_mutex_lock(&l->lock);
-	l->quit = true;
-	pthread_cond_broadcast(&l->cond);
-	pthread_mutex_unlock(&l->lock);
-	for (i = 0; i < l->nfillers; i++)
-		pthread_join(l->filler[i], NULL);
-	l->nfillers = 0;
-	if (l->faulter_started) {
-		if (write(l->stop[1], "", 1) != 1)
-			fprintf(stderr, "kmig restore: cannot stop the fault thread: %s\n",
-				strerror(errno));
-		pthread_join(l->faulter, NULL);
-		l->faulter_started = false;
-	}
-}
 
 /*
  * The restore failed with the guest's memory incomplete: from now on an
@@ -678,8 +384,8 @@ static int all_present(struct lazy *l)
 			all &= range_present(sl, present, r);
 		free(present);
 		if (!all)
-			return fail(l, -ENODATA, "slot %u: pages still missing after the fill",
-				    sl->id);
+			return lazy_fail(l, -ENODATA, "slot %u: pages still missing after the fill",
+					 sl->id);
 	}
 	return 0;
 }
@@ -690,11 +396,11 @@ static int wait_filled(struct lazy *l)
 	int ret;
 
 	pthread_mutex_lock(&l->lock);
-	while (l->done < total(l) && !l->error)
+	while (l->done < lazy_total(l) && !l->error)
 		pthread_cond_wait(&l->cond, &l->lock);
 	ret = l->error;
 	pthread_mutex_unlock(&l->lock);
-	stop_threads(l);
+	lazy_stop_threads(l);
 	if (ret) {
 		fail_faults(l);
 		return ret;
@@ -724,9 +430,11 @@ static void report(struct lazy *l, uint64_t run_ms, uint64_t t0)
 		printf("the guest %s after %llu ms; ",
 		       l->so->resume ? "ran" : "was loaded",
 		       (unsigned long long)run_ms);
-	printf("%llu ranges, %llu served for faults, %llu prefetched; faults %llu, latency p50 %llu us, p99 %llu us\n",
-	       (unsigned long long)total(l), (unsigned long long)l->by_fault,
+	printf("%llu ranges, %llu served for faults, %llu prefetched; pages staged %llu, copied %llu; faults %llu, latency p50 %llu us, p99 %llu us\n",
+	       (unsigned long long)lazy_total(l), (unsigned long long)l->by_fault,
 	       (unsigned long long)l->prefetched,
+	       (unsigned long long)l->pages_staged,
+	       (unsigned long long)l->pages_copied,
 	       (unsigned long long)st.faults,
 	       (unsigned long long)mig_fault_percentile(&st, 50),
 	       (unsigned long long)mig_fault_percentile(&st, 99));
@@ -765,7 +473,7 @@ int restore_lazy(const struct snap_opts *so, char *err, size_t n)
 	ret = begin(l, &run_ms, t0);
 	if (ret) {
 		/* Faults the threads started to serve end as well. */
-		stop_threads(l);
+		lazy_stop_threads(l);
 		if (l->ffd >= 0)
 			fail_faults(l);
 	} else {
@@ -786,6 +494,7 @@ int restore_lazy(const struct snap_opts *so, char *err, size_t n)
 		kmig_snap_close(&l->snap);
 	if (l->fd >= 0)
 		close(l->fd);
+	kmig_stage_unmap(&l->vm, l->stage);
 	mig_vm_detach(&l->vm);
 	free(l->state);
 	free(l->in_ws);

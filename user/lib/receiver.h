@@ -80,8 +80,8 @@ struct mig_recv_chan {
 	uint8_t *bounce;		/* postcopy: a batch lands here */
 	uint64_t ipages[KMIG_STREAM_MAX_BATCH];	/* to install */
 	/*
-	 * Postcopy, the batch being read: where each page went (PC_STAGED,
-	 * PC_COPY, PC_SKIP: receiver_pc.c), @bstage the staging view of its
+	 * Postcopy, the batch being read: where each page went (enum
+	 * kmig_stage_how, stage.h), @bstage the staging view of its
 	 * slot, or NULL when it all went to @bounce.
 	 */
 	uint8_t how[KMIG_STREAM_MAX_BATCH];

@@ -52,6 +52,7 @@
 #include "blocktime.h"
 #include "ctx.h"
 #include "receiver.h"
+#include "stage.h"
 #include "util.h"
 
 int mig_recv_pc_switch(struct mig_recv_chan *c, bool wait)
@@ -100,17 +101,6 @@ int mig_recv_pc_wait_switched(struct mig_recv *r)
 	return ret;
 }
 
-/* Where a page of the batch being read went (->how). */
-enum { PC_STAGED, PC_COPY, PC_SKIP };
-
-/* $KMIG_STAGED_INSTALL=0 forces copy installs (tests, benches). */
-static bool staging_wanted(void)
-{
-	const char *v = getenv("KMIG_STAGED_INSTALL");
-
-	return !v || strcmp(v, "0");
-}
-
 /* Slot @i's staging view mapping, if any, its claims freed. */
 static void stage_drop(struct mig_recv *r, unsigned int i, uint8_t *map)
 {
@@ -121,46 +111,28 @@ static void stage_drop(struct mig_recv *r, unsigned int i, uint8_t *map)
 }
 
 /*
- * The staging view, each slot that is not huge mapped (a staged page is
- * 4 KiB: a huge slot's blocks are copied whole, as 2 MiB folios), and
+ * The staging view (kmig_stage_map()) and each mapped slot's claims,
  * published only once all are; or, with the reason in the log, none.
  */
 static void stage_open(struct mig_recv *r)
 {
-	uint8_t *map[MIG_MAX_SLOTS] = { NULL };
+	uint8_t *map[MIG_MAX_SLOTS];
 	struct mig_vm *vm = r->vm;
-	int vfd = -1, ret = 0;
 	unsigned int i;
+	int ret;
 
-	if (vm->plain)
+	if (kmig_stage_map(vm, map, "postcopy pages"))
 		return;
-	if (!staging_wanted()) {
-		fprintf(stderr, "kmig: postcopy pages are copied (KMIG_STAGED_INSTALL=0)\n");
-		return;
-	}
-	vfd = kmig_ctx_staging_fd(vm->ctx_fd);
-	if (vfd < 0)
-		ret = vfd;
-	for (i = 0; !ret && i < vm->nslots; i++) {
-		struct mig_slot *sl = &vm->slots[i];
-
-		if (sl->huge)
-			continue;
-		r->claimed[i] = calloc(kmig_bitmap_words(sl->npages), 8);
-		map[i] = kmig_ctx_map(vfd, sl->id, sl->size,
-				      PROT_READ | PROT_WRITE);
+	for (i = 0, ret = 0; !ret && i < vm->nslots; i++) {
 		if (!map[i])
-			ret = -errno;
-		else if (!r->claimed[i])
+			continue;
+		r->claimed[i] = calloc(kmig_bitmap_words(vm->slots[i].npages),
+				       8);
+		if (!r->claimed[i])
 			ret = -ENOMEM;
 	}
-	if (vfd >= 0)
-		close(vfd);
-	if (ret == -EOPNOTSUPP)
-		fprintf(stderr, "kmig: kmig.ko has no staged install (before API version 4): postcopy pages are copied\n");
-	else if (ret)
-		fprintf(stderr, "kmig: cannot map the staging view: %s; postcopy pages are copied\n",
-			strerror(-ret));
+	if (ret)
+		fprintf(stderr, "kmig: out of memory; postcopy pages are copied\n");
 	for (i = 0; i < vm->nslots; i++) {
 		if (ret)
 			stage_drop(r, i, map[i]);
@@ -252,24 +224,6 @@ static int stage_fail(struct mig_recv_chan *c, const struct mig_slot *sl,
 	return ret;
 }
 
-/* Pages @i..@j - 1 of the batch, one at a time: one that cannot be
- * staged (present, or not missing) is copied. */
-static int stage_each(struct mig_recv_chan *c, const struct mig_slot *sl,
-		      const uint64_t *pages, unsigned int i, unsigned int j)
-{
-	int ret;
-
-	for (; i < j; i++) {
-		ret = kmig_ctx_stage(c->bstage + pages[i] * MIG_PAGE,
-				     MIG_PAGE);
-		if (ret == -EFAULT)
-			c->how[i] = PC_COPY;
-		else if (ret)
-			return stage_fail(c, sl, pages[i], pages[i], ret);
-	}
-	return 0;
-}
-
 /*
  * The batch's pages that this channel takes first, staged, each run of
  * consecutive ones in one call, and read into their staged pages; the
@@ -278,30 +232,18 @@ static int stage_each(struct mig_recv_chan *c, const struct mig_slot *sl,
 static int stage_dest(struct mig_recv_chan *c, const struct mig_slot *sl,
 		      const uint64_t *pages, unsigned int n, void **dst)
 {
-	uint64_t *claimed = c->r->claimed[sl - c->r->vm->slots];
-	unsigned int i, j;
+	uint64_t *claimed = c->r->claimed[sl - c->r->vm->slots], first, last;
+	unsigned int i;
 	int ret;
 
 	for (i = 0; i < n; i++)
-		c->how[i] = claim(claimed, pages[i]) ? PC_STAGED : PC_SKIP;
-	for (i = 0; i < n; i = j) {
-		j = i + 1;
-		if (c->how[i] != PC_STAGED)
-			continue;
-		while (j < n && c->how[j] == PC_STAGED &&
-		       pages[j] == pages[j - 1] + 1)
-			j++;
-		ret = kmig_ctx_stage(c->bstage + pages[i] * MIG_PAGE,
-				     (size_t)(j - i) * MIG_PAGE);
-		if (ret == -EFAULT)
-			ret = stage_each(c, sl, pages, i, j);
-		else if (ret)
-			ret = stage_fail(c, sl, pages[i], pages[j - 1], ret);
-		if (ret)
-			return ret;
-	}
+		c->how[i] = claim(claimed, pages[i]) ? KMIG_STAGE_STAGED :
+			    KMIG_STAGE_SKIP;
+	ret = kmig_stage_pages(c->bstage, pages, n, c->how, &first, &last);
+	if (ret)
+		return stage_fail(c, sl, first, last, ret);
 	for (i = 0; i < n; i++)
-		dst[i] = c->how[i] == PC_STAGED ?
+		dst[i] = c->how[i] == KMIG_STAGE_STAGED ?
 			 c->bstage + pages[i] * MIG_PAGE :
 			 c->bounce + (size_t)i * MIG_PAGE;
 	return 0;
@@ -385,7 +327,7 @@ static int stage_install(struct mig_recv_chan *c, struct mig_slot *sl,
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		if (c->how[i] != PC_COPY)
+		if (c->how[i] != KMIG_STAGE_COPY)
 			continue;
 		if (i != k)
 			memmove(c->bounce + (size_t)k * MIG_PAGE,
@@ -396,7 +338,7 @@ static int stage_install(struct mig_recv_chan *c, struct mig_slot *sl,
 	if (ret)
 		return ret;
 	for (i = k = 0; i < n; i++)
-		if (c->how[i] == PC_STAGED)
+		if (c->how[i] == KMIG_STAGE_STAGED)
 			c->ipages[k++] = pages[i];
 	if (!k)
 		return 0;

@@ -29,48 +29,78 @@ uint64_t kmig_snap_nranges(const struct kmig_snap_slot *sl)
 	return (sl->npages + RANGE - 1) / RANGE;
 }
 
-int kmig_snap_read_range(int fd, const struct kmig_snap *s, unsigned int i,
-			 uint64_t r, uint8_t *buf, uint64_t *pages,
-			 unsigned int *n, char *err, size_t errlen)
+unsigned int kmig_snap_range_pages(const struct kmig_snap *s, unsigned int i,
+				   uint64_t r, uint64_t *pages)
 {
 	const struct kmig_snap_slot *sl = &s->slot[i];
-	uint64_t first = r * RANGE, end = first + RANGE, p, run;
+	uint64_t p = r * RANGE, end = p + RANGE;
+	unsigned int n = 0;
+
+	if (end > sl->npages)
+		end = sl->npages;
+	for (; p < end; p++)
+		if (in_file(sl, p))
+			pages[n++] = p;
+	return n;
+}
+
+int kmig_snap_read_pages(int fd, const struct kmig_snap *s, unsigned int i,
+			 uint64_t r, const uint64_t *pages, unsigned int n,
+			 uint8_t *const *dst, char *err, size_t errlen)
+{
+	const struct kmig_snap_slot *sl = &s->slot[i];
+	uint64_t first = r * RANGE, end = first + RANGE, p;
 	uint32_t zcrc = kmig_snap_zero_crc(), crc = 0;
-	unsigned int k = 0;
+	unsigned int k, j;
 	int ret;
 
 	if (end > sl->npages)
 		end = sl->npages;
-	*n = 0;
-	/* Each run of pages in the file: one read, packed after the last. */
-	for (p = first; p < end; p = run) {
-		for (; p < end && !in_file(sl, p); p++)
+	/*
+	 * Each run of pages next to each other in the file and at @dst:
+	 * one read.
+	 */
+	for (k = 0; k < n; k = j) {
+		for (j = k + 1; j < n && pages[j] == pages[j - 1] + 1 &&
+		     dst[j] == dst[j - 1] + PAGE; j++)
 			;
-		for (run = p; run < end && in_file(sl, run); run++)
-			pages[k + run - p] = run;
-		if (run == p)
-			continue;
-		ret = kmig_snap_pread(fd, buf + (uint64_t)k * PAGE,
-				      (run - p) * PAGE, sl->pages_off + p * PAGE);
+		ret = kmig_snap_pread(fd, dst[k], (uint64_t)(j - k) * PAGE,
+				      sl->pages_off + pages[k] * PAGE);
 		if (ret)
 			return kmig_errf(err, errlen, ret,
 					"slot %u pages %llu..%llu: cannot read them: %s",
-					sl->id, (unsigned long long)p,
-					(unsigned long long)run - 1,
+					sl->id, (unsigned long long)pages[k],
+					(unsigned long long)pages[j - 1],
 					ret == -ENODATA ? "the file ends first" :
 					strerror(-ret));
-		k += run - p;
 	}
 	for (p = first, k = 0; p < end; p++)
-		crc = in_file(sl, p) ? kmig_crc32c(crc, buf + (k++) * PAGE, PAGE) :
+		crc = k < n && pages[k] == p ?
+		      kmig_crc32c(crc, dst[k++], PAGE) :
 		      kmig_crc32c_combine(crc, zcrc, PAGE);
 	if (crc != sl->sums[r])
 		return kmig_errf(err, errlen, -EBADMSG,
 				"slot %u pages %llu..%llu: checksum mismatch (stored 0x%08x, computed 0x%08x)",
 				sl->id, (unsigned long long)first,
 				(unsigned long long)end - 1, sl->sums[r], crc);
-	*n = k;
 	return 0;
+}
+
+int kmig_snap_read_range(int fd, const struct kmig_snap *s, unsigned int i,
+			 uint64_t r, uint8_t *buf, uint64_t *pages,
+			 unsigned int *n, char *err, size_t errlen)
+{
+	uint8_t *dst[RANGE];
+	unsigned int k;
+	int ret;
+
+	*n = kmig_snap_range_pages(s, i, r, pages);
+	for (k = 0; k < *n; k++)
+		dst[k] = buf + (uint64_t)k * PAGE;
+	ret = kmig_snap_read_pages(fd, s, i, r, pages, *n, dst, err, errlen);
+	if (ret)
+		*n = 0;
+	return ret;
 }
 
 /* ---- the file as it was ---- */

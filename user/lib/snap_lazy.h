@@ -18,6 +18,22 @@
 /* Ranges of pages (checksums) of slot @sl. */
 uint64_t kmig_snap_nranges(const struct kmig_snap_slot *sl);
 /*
+ * The pages of range @r of slot @i that the file has, in order, into
+ * @pages (KMIG_SNAP_RANGE_PAGES): how many.
+ */
+unsigned int kmig_snap_range_pages(const struct kmig_snap *s, unsigned int i,
+				   uint64_t r, uint64_t *pages);
+/*
+ * Those @n pages of range @r of slot @i (@pages, as
+ * kmig_snap_range_pages() gave them), page @pages[k] read to @dst[k],
+ * and checked against the range's checksum: one read for each run of
+ * pages next to each other both in the file and at @dst. 0, or -errno
+ * with @err naming the slot and the pages (-EBADMSG: the checksum).
+ */
+int kmig_snap_read_pages(int fd, const struct kmig_snap *s, unsigned int i,
+			 uint64_t r, const uint64_t *pages, unsigned int n,
+			 uint8_t *const *dst, char *err, size_t errlen);
+/*
  * Range @r of slot @i: the pages the file has, read and checked against
  * the range's checksum, packed in page order into @buf
  * (KMIG_SNAP_RANGE_BYTES), their numbers in @pages, *@n of them. 0, or

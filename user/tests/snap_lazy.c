@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What a lazy restore reads (snap_lazy.h): each range of a saved file
- * reads back packed, its pages the memory's, and a damaged page fails its
- * range by name; a file changed after it was opened is told apart from
+ * reads back packed, or each page where it is asked to go (at its own
+ * offset, as into a staging view), its pages the memory's, and a damaged
+ * page fails its range by name; a file changed after it was opened is told apart from
  * one that was not; a working set written reads back entry for entry,
  * and one damaged, cut, of another snapshot or naming a page the snapshot
  * does not have is refused with its own message.
@@ -88,6 +89,41 @@ TEST_F(lazy, each_range_reads_back_packed)
 		seen += n;
 	}
 	EXPECT_LT(100, seen);
+}
+
+/* Each page at its own offset of a slot-sized buffer, as in a view. */
+TEST_F(lazy, each_range_reads_into_each_page_s_place)
+{
+	static uint64_t pages[KMIG_SNAP_RANGE_PAGES];
+	static uint8_t *dst[KMIG_SNAP_RANGE_PAGES];
+	uint8_t *view = calloc(NPAGES, PAGE);
+	unsigned int n, k;
+	uint64_t r;
+
+	ASSERT_NE(NULL, view);
+	for (r = 0; r < 3; r++) {
+		n = kmig_snap_range_pages(&self->s, 0, r, pages);
+		for (k = 0; k < n; k++)
+			dst[k] = view + pages[k] * PAGE;
+		ASSERT_EQ(0, kmig_snap_read_pages(self->fd, &self->s, 0, r,
+						  pages, n, dst, self->err,
+						  sizeof(self->err)))
+			TH_LOG("%s", self->err);
+	}
+	EXPECT_EQ(0, memcmp(view, self->mem, (size_t)NPAGES * PAGE));
+	/* Places in no order: each page still lands in its own. */
+	n = kmig_snap_range_pages(&self->s, 0, 1, pages);
+	ASSERT_LT(1, n);
+	memset(view, 0, (size_t)NPAGES * PAGE);
+	for (k = 0; k < n; k++)
+		dst[k] = view + (uint64_t)(n - 1 - k) * PAGE;
+	ASSERT_EQ(0, kmig_snap_read_pages(self->fd, &self->s, 0, 1, pages, n,
+					  dst, self->err, sizeof(self->err)))
+		TH_LOG("%s", self->err);
+	for (k = 0; k < n; k++)
+		ASSERT_EQ(0, memcmp(dst[k], self->mem + pages[k] * PAGE,
+				    PAGE)) TH_LOG("page %u", k);
+	free(view);
 }
 
 TEST_F(lazy, a_damaged_page_fails_its_range_by_name)
