@@ -36,12 +36,12 @@ static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	int ret;
 
 	c->vmm_a = proc_spawnf("kmig-a", "vmm-a.log",
-			       "%s --ctl %s --mem 16 --pattern %s --batch 4 --rate %s%s",
+			       "%s --ctl %s --mem 8 --pattern %s --batch 4 --rate %s%s",
 			       proc_bin("vmm/kmig-vmm"), c->sock_a,
 			       cfg->idle_missing ? "none" : "random",
 			       cfg->rate_a, huge);
 	c->vmm_b = proc_spawnf("kmig-b", "vmm-b.log",
-			       "%s --ctl %s --mem 16 --incoming --rate %s%s",
+			       "%s --ctl %s --mem 8 --incoming --rate %s%s",
 			       proc_bin("vmm/kmig-vmm"), c->sock_b, cfg->rate_b,
 			       huge);
 	ret = __vmm_wait_counter(c->sock_a, 0, PROC_WAIT_MS, &st);
@@ -162,7 +162,7 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 				  cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_STOP_AT");
 	unsetenv("KMIG_DELAY_AT");
-	usleep(500 * 1000);
+	/* the source retries its connection for 5 s while B starts */
 	/* idle: the source stops after its first pass (hold_first_pass()) */
 	if (cfg->idle_missing) {
 		ret = ctx_open(c->sock_a, &sl, &ctx, why, n);
