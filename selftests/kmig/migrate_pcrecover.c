@@ -8,8 +8,9 @@
  * then `kmig postcopy-recover` and `kmig migrate --resume`, new
  * processes, finish it over a new port.
  *
- * Precopy is capped at 4 MiB/s, so that its one round lasts seconds and
- * the guest dirties hundreds of pages meanwhile; the postcopy push of
+ * Precopy is capped at 4 MiB/s, so that its one round (the guests have
+ * 8 MiB) lasts about 2 s and the guest dirties thousands of pages
+ * meanwhile; the postcopy push of
  * those waits for the destination guest's first fault
  * (KMIG_PUSH_AFTER_FAULT=1), which its agent, held right after RESUMED,
  * does not request: on a kernel of any speed, pages are still missing at
