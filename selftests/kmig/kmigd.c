@@ -104,7 +104,6 @@ static void source_guest(struct __test_metadata *_metadata, pid_t *pid,
 				busy ? "20000" : "8000", NULL };
 	struct vmm_client c = { .fd = -1 };
 	struct vmm_status st;
-	int t;
 
 	*pid = proc_spawn("kmig-a", "vmm-a.log", vmm_a);
 	ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
@@ -113,12 +112,9 @@ static void source_guest(struct __test_metadata *_metadata, pid_t *pid,
 	if (busy)
 		return;
 	/* "seq" writes each working-set page once, in order, then goes on */
-	for (t = 0; st.writes < st.ws_pages; t += 50, usleep(50000)) {
-		ASSERT_GT(10000, t) TH_LOG("%llu of %u pages written in 10 s",
-					   (unsigned long long)st.writes,
-					   st.ws_pages);
-		ASSERT_EQ(0, vmm_status_of(VMM_A, &st));
-	}
+	ASSERT_EQ(0, vmm_wait_written(VMM_A, 10000, &st))
+		TH_LOG("%llu of %u pages written in 10 s",
+		       (unsigned long long)st.writes, st.ws_pages);
 	ASSERT_EQ(0, vmm_client_connect(&c, VMM_A, 5000));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "pattern random"));
 	ASSERT_EQ(0, vmm_client_cmd(&c, "rate 100"));
@@ -273,7 +269,8 @@ TEST_F_TIMEOUT(kmigd, migrates_and_reports_progress, 240)
 
 	in = start(_metadata, KMIGD_B, "incoming", INCOMING_ARGS);
 	ASSERT_NE(0, in);
-	mig = start(_metadata, KMIGD_A, "migrate", MIGRATE_ARGS("2"));
+	/* 16 MiB at 4 MiB/s: 4 s to see it move on both sides */
+	mig = start(_metadata, KMIGD_A, "migrate", MIGRATE_ARGS("4"));
 	ASSERT_NE(0, mig);
 
 	a = job_until(_metadata, KMIGD_A, mig, 60000, moving);

@@ -8,8 +8,9 @@
  * then `kmig postcopy-recover` and `kmig migrate --resume`, new
  * processes, finish it over a new port.
  *
- * Precopy is capped at 4 MiB/s, so that its one round lasts seconds and
- * the guest dirties hundreds of pages meanwhile; the postcopy push of
+ * Precopy is capped at 4 MiB/s, so that its one round (the guests have
+ * 8 MiB) lasts about 2 s and the guest dirties thousands of pages
+ * meanwhile; the postcopy push of
  * those waits for the destination guest's first fault
  * (KMIG_PUSH_AFTER_FAULT=1), which its agent, held right after RESUMED,
  * does not request: on a kernel of any speed, pages are still missing at
@@ -40,6 +41,12 @@
  * received nothing, where the main one received the bitmap); both
  * recovery agents exit with status 3 and say so, and the next recovery
  * completes.
+ *
+ * The destination_agent_killed_then_hangs variant first runs two
+ * recoveries whose destination stops answering while its connections
+ * stay open (destination_hangs()): the source must give up in time,
+ * exit with status 3, say so and keep the guest paused, every page of
+ * it; the third recovery completes.
  *
  * Checked at the end: both recovery agents succeed, the guest's counter
  * advances at the destination, and its memory there equals the source's
@@ -105,6 +112,7 @@ FIXTURE_VARIANT(recover) {
 	const char *fault;	/* silent link, or the agent killed (pc_cut_break) */
 	bool fail_once;		/* the first recovery's source is killed */
 	bool cut_channel;	/* ... or one of its page channels shut down */
+	bool hang;		/* two recoveries whose destination hangs */
 	unsigned int channels;	/* the recovery's page channels (0: default) */
 	bool tls;		/* migration and recovery with --tls-psk */
 	bool idle;		/* no fault pending at the cut (the top) */
@@ -124,8 +132,13 @@ FIXTURE_VARIANT_ADD(recover, silent_link_idle) {
 	.fault = "silent", .idle = true, .mig_exit = 3, .in_exit = 3,
 };
 
-FIXTURE_VARIANT_ADD(recover, destination_agent_killed) {
-	.fault = "incoming", .mig_exit = 3, .in_exit = 128 + SIGKILL,
+/*
+ * Recovered after two recoveries whose destination stopped answering
+ * (destination_hangs()).
+ */
+FIXTURE_VARIANT_ADD(recover, destination_agent_killed_then_hangs) {
+	.fault = "incoming", .hang = true, .mig_exit = 3,
+	.in_exit = 128 + SIGKILL,
 };
 
 /*
@@ -227,23 +240,29 @@ static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
 /*
  * Start a recovery on @port (with @tls options, or none) over @channels
  * page channels (0: the default): the destination's, @delay its
- * KMIG_DELAY_AT (or none), then the source's.
+ * KMIG_DELAY_AT (or none), then the source's, with --timeout @timeout_s
+ * (0: none).
  */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
 			   bool stop_source, const char *tls,
-			   unsigned int channels, const char *delay)
+			   unsigned int channels, const char *delay,
+			   unsigned int timeout_s)
 {
 	struct pc_cut *cut = &self->cut;
-	char chans[32] = "";
+	char chans[64] = "";
+	size_t n = 0;
 
 	if (channels)
-		snprintf(chans, sizeof(chans), "--channels %u", channels);
+		n = snprintf(chans, sizeof(chans), "--channels %u ", channels);
+	if (timeout_s)
+		snprintf(chans + n, sizeof(chans) - n, "--timeout %u",
+			 timeout_s);
 	if (delay)
 		setenv("KMIG_DELAY_AT", delay, 1);
 	cut->recover = proc_spawnf("kmig-b", "recover.log",
-				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %s %s",
+				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %.*s %s",
 				   proc_bin("kmig"), cut->sock_b, port,
-				   chans, tls ? tls : "");
+				   (int)n, chans, tls ? tls : "");
 	unsetenv("KMIG_DELAY_AT");
 	if (stop_source)
 		setenv("KMIG_STOP_AT", "resume", 1);
@@ -293,6 +312,75 @@ static int shut_page_channel(pid_t pid)
 		closedir(dir);
 	close(pidfd);
 	return ret;
+}
+
+/*
+ * The source of a failed recovery: it exits with status 3 within @ms of
+ * @t0 and says why (@why, unless NULL) and that the guest stays paused
+ * there, which its VMM confirms; the destination's agent, which stopped
+ * answering, still runs (it is then killed).
+ */
+static void source_gave_up(struct __test_metadata *_metadata,
+			   struct pc_cut *cut, uint64_t t0, uint64_t ms,
+			   const char *why)
+{
+	struct vmm_status st;
+	uint64_t took;
+
+	EXPECT_EQ(3, agent_exit(_metadata, cut, &cut->resume, ms + 30000))
+		TH_LOG("%s", file_text("resume.log"));
+	took = (kmig_now_ns() - t0) / 1000000;
+	/* one still waiting is left to the teardown */
+	ASSERT_EQ(0, cut->resume);
+	TH_LOG("the source gave up after %llu ms", (unsigned long long)took);
+	EXPECT_GT(ms, took) TH_LOG("%s", file_text("resume.log"));
+	if (why)
+		EXPECT_TRUE(file_has("resume.log", why))
+			TH_LOG("%s", file_text("resume.log"));
+	EXPECT_TRUE(file_has("resume.log", "the guest stays paused here"))
+		TH_LOG("%s", file_text("resume.log"));
+	EXPECT_EQ(-ETIMEDOUT, proc_wait_exit(cut->recover, 0))
+		TH_LOG("%s", file_text("recover.log"));
+	kill(cut->recover, SIGKILL);
+	kill(cut->recover, SIGCONT);
+	EXPECT_EQ(128 + SIGKILL, proc_wait_exit(cut->recover, 10000));
+	cut->recover = 0;
+	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &st));
+	EXPECT_STREQ("migrated", st.state);
+}
+
+/*
+ * Two recoveries whose destination stops answering, its connections
+ * open. First its agent is stopped (SIGSTOP) once the source, held at
+ * "resume", has met it and connected every channel: silence, which the
+ * source must take for a lost link within its --io-timeout (5 s; plus
+ * 3 s for its exit under load). Then its main thread hangs once every
+ * page is in, while its keepalive goes on: the fault thread, held in
+ * its first read (pc-fault-read) by a fault pending from the start, is
+ * what the main thread joins before COMPLETE. The source hears PINGs
+ * and nothing else, and must give up at its --timeout (6 s; plus 4 s).
+ */
+static void destination_hangs(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(recover) *self)
+{
+	struct pc_cut *cut = &self->cut;
+	uint64_t t0;
+	int status;
+
+	start_recovery(self, 4473, true, NULL, 0, NULL, 0);
+	ASSERT_TRUE(proc_stopped(cut->resume, &status, PROC_WAIT_MS))
+		TH_LOG("%s", file_text("resume.log"));
+	ASSERT_EQ(0, kill(cut->recover, SIGSTOP));
+	ASSERT_TRUE(proc_stopped(cut->recover, &status, PROC_WAIT_MS));
+	t0 = kmig_now_ns();
+	kill(cut->resume, SIGCONT);
+	source_gave_up(_metadata, cut, t0, IO_TIMEOUT_MS + 3000, NULL);
+
+	t0 = kmig_now_ns();
+	start_recovery(self, 4474, false, NULL, 0, "pc-fault-read:600000",
+		       6);
+	source_gave_up(_metadata, cut, t0, 6000 + 4000,
+		       "did not complete within --timeout (6 s)");
 }
 
 TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
@@ -358,7 +446,8 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	ASSERT_STREQ("migrated", sa.state);
 
 	if (variant->fail_once || variant->cut_channel) {
-		start_recovery(self, 4471, true, tls, variant->channels, NULL);
+		start_recovery(self, 4471, true, tls, variant->channels, NULL,
+			       0);
 		ASSERT_TRUE(proc_stopped(cut->resume, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text("resume.log"));
 		if (variant->cut_channel) {
@@ -397,8 +486,10 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 		ASSERT_EQ(0, bctx.missing % 512);
 		ASSERT_LT(0, bctx.missing);
 	}
+	if (variant->hang)
+		destination_hangs(_metadata, self);
 	start_recovery(self, 4472, false, tls, variant->channels,
-		       variant->recover_delay);
+		       variant->recover_delay, 0);
 	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->resume, 90000))
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->recover, 30000))

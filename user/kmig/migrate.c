@@ -31,7 +31,9 @@ static const char usage[] =
 "  --max-throttle PCT         throttle the guest at most this much,\n"
 "                             0..99 (default 99; 0: never)\n"
 "  --timeout S                abort if not switched over after S seconds;\n"
-"                             the guest keeps running here\n"
+"                             the guest keeps running here (with --resume:\n"
+"                             give up if the recovery has not completed\n"
+"                             after S seconds; the guest stays paused here)\n"
 "  --io-timeout S             give up on a connection silent for S seconds,\n"
 "                             2..3600 (default 30)\n"
 "  --zerocopy                 send with MSG_ZEROCOPY (see kmig(8))\n"
@@ -57,8 +59,8 @@ static const char usage[] =
 "                             pushed over --channels N page channels\n"
 "                             (default 1), requests answered on the main\n"
 "                             one. Of the other options it takes the\n"
-"                             migration's TLS option, --channels, --json\n"
-"                             and --io-timeout, no other\n"
+"                             migration's TLS option, --channels, --json,\n"
+"                             --timeout and --io-timeout, no other\n"
 "  --json                     print the job info as JSON\n"
 "  --device NAME:INSTANCE     migrate this device's state too (repeatable)\n"
 "  --save-at-switchover DIR   write each slot's memory at the pause as\n"
@@ -194,9 +196,8 @@ int migrate_parse(struct mig_opts *o, int argc, char *argv[])
 	if (ret)
 		return ret;
 	if (o->resume && (o->postcopy || o->ndevs || o->save_dir ||
-			  o->bandwidth || o->timeout_ms || o->zerocopy ||
-			  o->ctl))
-		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --channels, --io-timeout, --tls-creds or --tls-psk, and --json");
+			  o->bandwidth || o->zerocopy || o->ctl))
+		return mig_usage_error(o->cmd, "--resume takes only --vmm, --to, --channels, --timeout, --io-timeout, --tls-creds or --tls-psk, and --json");
 	if (o->postcopy_on_start && !o->ctl)
 		return mig_usage_error(o->cmd, "--postcopy-after start needs --ctl SOCK");
 	if (o->postcopy_prefetch_set && !o->postcopy)

@@ -17,6 +17,12 @@
  * push is out, the main stream ends and the destination's COMPLETE ends
  * the recovery. Whatever fails, on any channel, the guest stays paused
  * here and the recovery can be run again.
+ *
+ * A destination that stops answering while its connections stay open is
+ * lost after --io-timeout when it falls silent (the return path's reader,
+ * a send that does not go), but one that hangs with its keepalive going
+ * on never says COMPLETE: --timeout S bounds the whole recovery
+ * (past_deadline()), the push and the wait for COMPLETE alike.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -62,6 +68,26 @@ struct rc_src {
 };
 
 #define fail(x, ret, ...) mig_link_fail(&(x)->link, ret, __VA_ARGS__)
+
+/*
+ * Returns true if --timeout is given and has passed since the recovery
+ * started; the recovery then fails, saying @what was still under way.
+ */
+static bool past_deadline(struct rc_src *s, const char *what)
+{
+	if (!s->o->timeout_ms ||
+	    kmig_now_ns() - s->job.start_ns < s->o->timeout_ms * 1000000ull)
+		return false;
+	fail(s, -ETIMEDOUT, "the recovery did not complete within --timeout (%llu s): %s",
+	     (unsigned long long)s->o->timeout_ms / 1000, what);
+	return true;
+}
+
+/* The senders' tick, while the push goes on. */
+static void push_tick(void *arg)
+{
+	past_deadline(arg, "the push of the pages the destination lacks was still under way");
+}
 
 /* The return path's reader: a REQUEST, checked, to the urgent thread. */
 static int on_request(void *opaque, uint64_t value)
@@ -431,6 +457,8 @@ static int resume(struct rc_src *s)
 			      s->nchan - 1) ||
 	    mig_senders_seekable(&s->senders))
 		return fail(s, -ENOMEM, "cannot start the page channels' senders");
+	s->senders.tick = push_tick;
+	s->senders.tick_arg = s;
 	s->rp = (struct mig_hs_reader) {
 		.link = &s->link, .sock = s->sock[0],
 		.io_timeout_s = s->o->io_timeout_s,
@@ -452,9 +480,11 @@ static int resume(struct rc_src *s)
 	ret = end_main(s);
 	if (ret)
 		return ret;
-	do
-		ret = mig_link_take(&s->link, 1000, &type, &value);
-	while (ret == -EAGAIN);
+	/* a destination that pings but never completes: --timeout */
+	while ((ret = mig_link_take(&s->link, MIG_TICK_MS, &type,
+				    &value)) == -EAGAIN)
+		if (past_deadline(s, "every page was sent, but the destination did not confirm it (COMPLETE)"))
+			return -ECANCELED;
 	if (ret == -ECANCELED)
 		return ret;
 	if (ret)

@@ -36,12 +36,12 @@ static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	int ret;
 
 	c->vmm_a = proc_spawnf("kmig-a", "vmm-a.log",
-			       "%s --ctl %s --mem 16 --pattern %s --batch 4 --rate %s%s",
+			       "%s --ctl %s --mem 8 --pattern %s --batch 4 --rate %s%s",
 			       proc_bin("vmm/kmig-vmm"), c->sock_a,
 			       cfg->idle_missing ? "none" : "random",
 			       cfg->rate_a, huge);
 	c->vmm_b = proc_spawnf("kmig-b", "vmm-b.log",
-			       "%s --ctl %s --mem 16 --incoming --rate %s%s",
+			       "%s --ctl %s --mem 8 --incoming --rate %s%s",
 			       proc_bin("vmm/kmig-vmm"), c->sock_b, cfg->rate_b,
 			       huge);
 	ret = __vmm_wait_counter(c->sock_a, 0, PROC_WAIT_MS, &st);
@@ -146,7 +146,8 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	struct vmm_client_slot sl;
 	int ret, status, ctx = -1;
 
-	ret = hosts_sh("hosts_down && hosts_up");
+	/* The hosts of the test before, healed: a new pair costs a second. */
+	ret = hosts_sh("hosts_heal 2>/dev/null || { hosts_down; hosts_up; }");
 	if (ret)
 		return snprintf(why, n, "hosts_up: status %d", ret), -EIO;
 	ret = start_vmms(c, cfg, why, n);
@@ -162,7 +163,7 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 				  cfg->tls ? cfg->tls : "");
 	unsetenv("KMIG_STOP_AT");
 	unsetenv("KMIG_DELAY_AT");
-	usleep(500 * 1000);
+	/* the source retries its connection for 5 s while B starts */
 	/* idle: the source stops after its first pass (hold_first_pass()) */
 	if (cfg->idle_missing) {
 		ret = ctx_open(c->sock_a, &sl, &ctx, why, n);
@@ -229,9 +230,17 @@ int pc_cut_stop(struct pc_cut *c)
 {
 	pid_t *const all[] = { &c->resume, &c->recover, &c->migrate,
 			       &c->incoming, &c->vmm_b, &c->vmm_a };
-	int ret;
 
 	/* B's vCPUs may wait for pages, killably; its agents on them */
-	ret = proc_stop_all(all, sizeof(all) / sizeof(all[0]), PROC_STOP_MS);
-	return hosts_sh("hosts_down") ?: ret;
+	return proc_stop_all(all, sizeof(all) / sizeof(all[0]), PROC_STOP_MS);
+}
+
+/*
+ * The hosts, once every test of a program that cut a postcopy has run
+ * (the harness's children end with _exit()).
+ */
+static void __attribute__((destructor)) hosts_remove(void)
+{
+	if (getenv("KMIG_PROJECT"))
+		hosts_sh("hosts_down");
 }

@@ -66,7 +66,8 @@ struct pc_cut_cfg {
  * logs are the test's: vmm-a.log, vmm-b.log, incoming.log, migrate.log.
  */
 void pc_cut_init(struct pc_cut *c, const char *dir);
-/* Hosts up, the VMMs, then the agents, until B's guest runs after RUN. */
+/* Hosts up (healed), the VMMs, then the agents, until B's guest runs
+ * after RUN. */
 int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		   char *why, size_t n);
 /*
@@ -77,9 +78,10 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
  */
 int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n);
 /*
- * Every process killed, then reaped within PROC_STOP_MS (proc_stop_all()),
- * the hosts down: 0, the shell's status, or -ETIMEDOUT when a process
- * did not end (logged, left behind).
+ * Every process killed, then reaped within PROC_STOP_MS (proc_stop_all()):
+ * 0, or -ETIMEDOUT when a process did not end (logged, left behind). The
+ * hosts stay for the next test, which heals them (or makes new ones when
+ * the link was cut); they go when the program ends.
  */
 int pc_cut_stop(struct pc_cut *c);
 

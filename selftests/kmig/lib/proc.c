@@ -477,6 +477,20 @@ int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
 	return wait_counter(NULL, c, above, ms, st);
 }
 
+int vmm_wait_written(const char *sock, int ms, struct vmm_status *st)
+{
+	int t, ret;
+
+	for (t = 0;; t += 50) {
+		ret = vmm_status_of(sock, st);
+		if (ret || st->writes >= st->ws_pages)
+			return ret;
+		if (t >= ms)
+			return -ETIMEDOUT;
+		msleep(50);
+	}
+}
+
 /* The output in @path, removed; "" when there is none. */
 static char *take_output(const char *path)
 {

@@ -117,6 +117,12 @@ int __vmm_wait_counter(const char *sock, uint64_t above, int ms,
 /* The same through @c, a connection the caller holds. */
 int __vmm_client_wait_counter(struct vmm_client *c, uint64_t above, int ms,
 			      struct vmm_status *st);
+/*
+ * Wait up to @ms until its guest wrote as many pages as its working set
+ * has (a "seq" guest: each page once, in order): 0, -ETIMEDOUT (the
+ * count so far in @st), or -errno.
+ */
+int vmm_wait_written(const char *sock, int ms, struct vmm_status *st);
 
 /* What `kmig incoming` and `kmig migrate` said, and how they ended. */
 struct agents {
