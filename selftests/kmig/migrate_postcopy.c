@@ -269,7 +269,8 @@ static void expect_staged(struct __test_metadata *_metadata,
 /*
  * One postcopy of the dirtying guest over @channels page channels, the
  * destination's agent with $KMIG_DELAY_AT @delay (or none). The push
- * waits for the guest's first fault, so that postcopy lasts; with
+ * waits for the guest's first fault, and 1 s more when the jobs are
+ * watched, so that postcopy lasts; with
  * @push_now it does not (nor is it slowed), and all of it has arrived
  * before the delayed RUN lets the guest run: no fault.
  */
@@ -326,8 +327,11 @@ static void live(struct __test_metadata *_metadata,
 		setenv("KMIG_STAGED_INSTALL", "0", 1);
 	agents_listen(&r, &self->b, addr, "--timeout 60 --json");
 	unsetenv("KMIG_STAGED_INSTALL");
-	if (watch)
+	if (watch) {
 		setenv("KMIG_JOB_DIR", w.dir[1], 1);
+		/* the push held 1 s after the first fault: seen both sides */
+		setenv("KMIG_DELAY_AT", "pc-push:1000", 1);
+	}
 	agents_migrate(&r, &self->a, addr, mig_args, 100);
 	unsetenv("KMIG_JOB_DIR");
 	unsetenv("KMIG_PUSH_AFTER_FAULT");

@@ -25,7 +25,8 @@
  *
  * For tests, $KMIG_PUSH_AFTER_FAULT=1 holds the push until the guest has
  * faulted at the destination, =never until --timeout passes (an idle
- * link with pages missing: faults are still answered) (push_after_fault()).
+ * link with pages missing: faults are still answered) (push_after_fault()),
+ * and $KMIG_DELAY_AT=pc-push:MS holds it MS longer.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -537,6 +538,7 @@ static int push_at_fault(struct precopy_src *s)
 		pthread_cond_timedwait(&pc->cond, &pc->lock, &until);
 	}
 	pthread_mutex_unlock(&pc->lock);
+	kmig_delay_at("pc-push");	/* a test's look at the job meanwhile */
 	if (mig_link_failed(&s->link))
 		return -ECANCELED;
 	mig_senders_post(&s->senders, s->round, KMIG_REC_SECTION_END, true);
