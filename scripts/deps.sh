@@ -15,7 +15,8 @@ pkgs="gcc make perl pkg-config xz-utils cpio kmod iproute2 dmsetup
       linux-source
       linux-source-6.12 bc flex bison libelf-dev libssl-dev
       libgnutls28-dev gnutls-bin
-      dkms systemd"
+      dkms systemd
+      libxxhash0"
 
 missing=
 for p in $pkgs; do

@@ -10,7 +10,8 @@
  *            one channel: each page summed where it is, zero pages as
  *            zero runs, the others as RAM_PAGES batches written straight
  *            from guest memory; the receiver reads each batch from the
- *            socket into place and checks its CRCs there
+ *            socket into place and checks its page sums there (as the
+ *            agent picks them: kmig_psum_pick())
  *   zerocopy the same with `kmig migrate --zerocopy`: MSG_ZEROCOPY sends
  *   page     version 1's path: one RAM_PAGE record a page, the receiver
  *            decoding into its buffer and installing runs with pwritev
@@ -20,8 +21,8 @@
  * Each repetition runs every path in turn, so that the ratios compare
  * runs under the same conditions; every kmig run is checked against the
  * source afterwards. The last column compares the whole process's CPU
- * time (TLS relay threads included). Then CRC32C and memcpy speeds, hot
- * (64 KiB, in L2) and streaming (over the whole memory).
+ * time (TLS relay threads included). Then the page sums' and memcpy's
+ * speeds, hot (64 KiB, in L2) and streaming (over the whole memory).
  *
  * Usage: wire [-s MiB] [-r reps] [-z zero%[,zero%...]] [-c send,recv CPUs]
  *             [-p batched,zerocopy,page,tls (the kmig paths to run)]
@@ -45,6 +46,7 @@
 #include "dec.h"
 #include "enc.h"
 #include "link.h"
+#include "psum.h"
 #include "receiver.h"
 #include "sender.h"
 #include "tls.h"
@@ -81,11 +83,6 @@ static uint64_t clock_ns(clockid_t clock)
 
 	clock_gettime(clock, &t);
 	return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec;
-}
-
-static uint64_t now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* This thread's CPU time: what a run costs whatever else the CPU runs. */
@@ -288,7 +285,7 @@ static int engine_send(int fd, bool zerocopy)
 	if (!ret)
 		ret = kmig_enc_header(&ch.enc);
 	if (!ret)
-		ret = kmig_enc_caps(&ch.enc, 0, 0);
+		ret = kmig_enc_caps(&ch.enc, mig_psum_cap(), 0);
 	if (!ret)
 		ret = mig_senders_start(&pool, &vm, &link, &ch, 0);
 	if (!ret) {
@@ -524,7 +521,7 @@ static void *run_side(void *arg)
 	name_thread(s);
 	pthread_barrier_wait(s->start);
 	s->cpu_time = cpu_ns();
-	s->t0 = now_ns();
+	s->t0 = kmig_now_ns();
 	if (s->path == RAW)
 		s->ret = sender ? raw_send(s->fd) : raw_recv(s->fd);
 	else if (s->path == PER_PAGE)
@@ -534,7 +531,7 @@ static void *run_side(void *arg)
 				  engine_recv(s->fd);
 	if (sender)
 		shutdown(s->fd, SHUT_WR);
-	s->t1 = now_ns();
+	s->t1 = kmig_now_ns();
 	s->cpu_time = cpu_ns() - s->cpu_time;
 	return NULL;
 }
@@ -664,9 +661,12 @@ static void data_path(const unsigned int *zero, int nzero, int reps)
 		       "the relay (2 threads a side): this kernel has no kernel TLS (tls ULP)");
 }
 
-/* ---- CRC32C and memcpy ---- */
+/* ---- Page sums and memcpy ---- */
 
-typedef uint32_t (*crc_fn)(uint32_t crc, const void *buf, size_t len);
+static uint32_t do_xxh64(uint32_t crc, const void *buf, size_t len)
+{
+	return crc ^ (uint32_t)kmig_xxh64(buf, len);
+}
 
 static uint32_t do_memcpy(uint32_t crc, const void *buf, size_t len)
 {
@@ -685,8 +685,8 @@ static uint32_t do_memcpy(uint32_t crc, const void *buf, size_t len)
 }
 
 /* GB/s of @fn over @len bytes at @buf, @rounds times per sample. */
-static void speed(crc_fn fn, const uint8_t *buf, size_t len, int rounds,
-		  int reps, double *med, double *lo, double *hi)
+static void speed(kmig_sum_fn fn, const uint8_t *buf, size_t len,
+		  int rounds, int reps, double *med, double *lo, double *hi)
 {
 	double v[MAX_REPS];
 	volatile uint32_t sink = 0;
@@ -707,21 +707,23 @@ static void crc_speed(int reps)
 {
 	static const struct {
 		const char *name;
-		crc_fn fn;
+		kmig_sum_fn fn;
 		bool (*available)(void);
 	} fns[] = {
 		{ "crc32c vpclmulqdq", kmig_crc32c_fold,
 		  kmig_crc32c_fold_available },
 		{ "crc32c sse4.2 x3", kmig_crc32c_hw, kmig_crc32c_hw_available },
 		{ "crc32c tables", kmig_crc32c_sw, NULL },
+		{ "xxh64", do_xxh64, NULL },
 		{ "memcpy", do_memcpy, NULL },
 	};
 	double hm, hl, hh, sm, sl, sh;
 	unsigned int i;
 
 	pin(g.cpu[1]);
-	printf("\nCRC32C against memcpy on CPU %d (GB/s of thread CPU time, %d reps), kmig_crc32c() runs %s\n",
-	       g.cpu[1], reps, kmig_crc32c_impl());
+	printf("\nPage sums against memcpy on CPU %d (GB/s of thread CPU time, %d reps), kmig_crc32c() runs %s, a source here sums pages with %s\n",
+	       g.cpu[1], reps, kmig_crc32c_impl(),
+	       kmig_psum_name(kmig_psum_pick()));
 	printf("%-18s %-24s %s\n", "", "hot 64 KiB median (range)",
 	       "streaming median (range)");
 	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {

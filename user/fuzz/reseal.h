@@ -1,25 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the stream fuzzers share: reseal() recomputes every CRC of a
- * mutated stream (header, batches' page and list CRCs, records), so that
- * the mutation reaches the checks behind them.
+ * mutated stream (header, batches' page sums and list CRCs, records), so
+ * that the mutation reaches the checks behind them. Page sums are those
+ * the stream's first CAPS record requires.
  */
 #ifndef KMIG_FUZZ_RESEAL_H
 #define KMIG_FUZZ_RESEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "crc32c.h"
 #include "format.h"
 #include "le.h"
+#include "psum.h"
 
 /*
- * A batch's page CRCs and list CRC, if its length is its page count's:
- * returns the bytes after its record header (a batch has no record CRC),
- * or 0 for any other record.
+ * A batch's page sums (@psum) and list CRC, if its length is its page
+ * count's: returns the bytes after its record header (a batch has no
+ * record CRC), or 0 for any other record.
  */
-static inline size_t reseal_batch(uint8_t *r, uint32_t len)
+static inline size_t reseal_batch(uint8_t *r, uint32_t len,
+				  enum kmig_psum psum)
 {
 	const size_t hdr = KMIG_STREAM_REC_HDR_SIZE;
 	unsigned int n, i;
@@ -34,9 +38,8 @@ static inline size_t reseal_batch(uint8_t *r, uint32_t len)
 	data = list + KMIG_STREAM_CRC_SIZE;
 	for (i = 0; i < n; i++)
 		put_le32(r + hdr + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n + 4 * i,
-			 kmig_crc32c(0, r + data + (size_t)i *
-				     KMIG_STREAM_PAGE_SIZE,
-				     KMIG_STREAM_PAGE_SIZE));
+			 kmig_page_sum(psum, r + data + (size_t)i *
+				       KMIG_STREAM_PAGE_SIZE));
 	put_le32(r + list, kmig_crc32c(0, r, list));
 	return len;
 }
@@ -44,6 +47,8 @@ static inline size_t reseal_batch(uint8_t *r, uint32_t len)
 static inline void reseal(uint8_t *p, size_t n)
 {
 	size_t off = KMIG_STREAM_HEADER_SIZE, batch;
+	enum kmig_psum psum = KMIG_PSUM_CRC32C;
+	bool caps = false;
 	uint32_t len;
 
 	if (n < KMIG_STREAM_HEADER_SIZE)
@@ -54,7 +59,13 @@ static inline void reseal(uint8_t *p, size_t n)
 		if (len > KMIG_STREAM_MAX_PAYLOAD ||
 		    off + KMIG_STREAM_REC_HDR_SIZE + len + 4 > n)
 			return;
-		batch = reseal_batch(p + off, len);
+		if (p[off] == KMIG_REC_CAPS && len == KMIG_REC_CAPS_LEN &&
+		    !caps) {
+			caps = true;
+			if (get_le64(p + off + 8) & KMIG_SCAP_PAGE_XXH64)
+				psum = KMIG_PSUM_XXH64;
+		}
+		batch = reseal_batch(p + off, len, psum);
 		if (batch) {
 			off += KMIG_STREAM_REC_HDR_SIZE + batch;
 			continue;

@@ -92,7 +92,8 @@ static void sec(struct kmig_enc *e, uint8_t type, uint32_t id, uint16_t kind,
 	kmig_enc_section(e, &s);
 }
 
-static void everything(struct kmig_enc *e)
+/* Every record kind, pages summed as @psum_cap requires (psum.h). */
+static void everything(struct kmig_enc *e, uint64_t psum_cap)
 {
 	struct kmig_scmd chans = { .id = KMIG_SCMD_CHANNELS };
 	struct kmig_scmd sync = { .id = KMIG_SCMD_ROUND_SYNC, .round = 1 };
@@ -107,8 +108,8 @@ static void everything(struct kmig_enc *e)
 		data[i] = page;
 	chans.channels.count = 2;
 	kmig_enc_header(e);
-	kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL | KMIG_SCAP_DEVICE_STATE,
-		      KMIG_SCAP_RETURN_PATH);
+	kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL | KMIG_SCAP_DEVICE_STATE |
+		      psum_cap, KMIG_SCAP_RETURN_PATH);
 	kmig_enc_cmd(e, &chans);
 	sec(e, KMIG_REC_SECTION_START, 1, KMIG_SEC_RAM, "ram");
 	kmig_enc_page(e, 0, 1, page);
@@ -498,9 +499,15 @@ int main(int argc, char **argv)
 	bad |= put_snap(argv[1]);
 	for (mode = 0; mode < 4; mode++) {
 		kmig_enc_init_mem(&e);
-		everything(&e);
+		everything(&e, 0);
 		buf = kmig_enc_mem(&e, &len);
 		bad |= put_stream(argv[1], "everything", mode, buf, len);
+		kmig_enc_free(&e);
+
+		kmig_enc_init_mem(&e);
+		everything(&e, KMIG_SCAP_PAGE_XXH64);
+		buf = kmig_enc_mem(&e, &len);
+		bad |= put_stream(argv[1], "xxh64", mode, buf, len);
 		kmig_enc_free(&e);
 
 		kmig_enc_init_mem(&e);

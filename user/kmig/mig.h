@@ -157,6 +157,7 @@ struct mig_job {
 	uint64_t pc_background_bytes;	/* on the page channels since RUN */
 	struct mig_bt_stats pc_bt;	/* destination: blocktime */
 	unsigned int channels;
+	const char *page_sum;		/* "crc32c" or "xxh64" (psum.h) */
 	enum kmig_tls_creds tls;
 	unsigned int tls_ktls, tls_relay;	/* channels in each mode */
 	char error[512];

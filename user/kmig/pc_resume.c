@@ -378,7 +378,8 @@ static int start_streams(struct rc_src *s)
 		e = &s->ch[i].enc;
 		ret = kmig_enc_header(e);
 		if (!ret && !i)
-			ret = kmig_enc_caps(e, KMIG_SCAP_POSTCOPY, 0);
+			ret = kmig_enc_caps(e, KMIG_SCAP_POSTCOPY |
+					    mig_psum_cap(), 0);
 		if (!ret && !i)
 			ret = kmig_enc_section(e, &sec);
 		sec.type = KMIG_REC_SECTION_FOOTER;
@@ -386,7 +387,8 @@ static int start_streams(struct rc_src *s)
 			ret = kmig_enc_section(e, &sec);
 		if (!ret && i)
 			ret = kmig_enc_caps(e, KMIG_SCAP_MULTI_CHANNEL |
-					    KMIG_SCAP_POSTCOPY, 0);
+					    KMIG_SCAP_POSTCOPY |
+					    mig_psum_cap(), 0);
 		if (!ret && i)
 			ret = kmig_enc_cmd(e, &cmd);
 		if (!ret)
@@ -533,6 +535,7 @@ int postcopy_resume(struct mig_opts *o)
 	mig_job_start(&s->job);
 	s->job.postcopy = true;
 	s->job.channels = s->nchan;
+	s->job.page_sum = kmig_psum_name(kmig_psum_pick());
 	s->buf = aligned_alloc(MIG_PAGE, MIG_BLOCK_PAGES * MIG_PAGE);
 	ret = s->buf ? 0 : -ENOMEM;
 	/* read only: the senders read present pages through the map */

@@ -125,7 +125,7 @@ int precopy_send_cmd(struct precopy_src *s, const struct kmig_scmd *cmd)
 static int start_streams(struct precopy_src *s)
 {
 	unsigned int i, npc = s->o.channels - 1;
-	uint64_t req = KMIG_SCAP_RETURN_PATH;
+	uint64_t req = KMIG_SCAP_RETURN_PATH | mig_psum_cap();
 	struct kmig_scmd cmd = { 0 };
 	int ret;
 
@@ -148,7 +148,9 @@ static int start_streams(struct precopy_src *s)
 		if (!ret)
 			ret = i ? kmig_enc_caps(&s->ch[i].enc,
 						KMIG_SCAP_MULTI_CHANNEL |
-						(req & KMIG_SCAP_POSTCOPY), 0) :
+						(req & (KMIG_SCAP_POSTCOPY |
+							KMIG_SCAP_PAGE_XXH64)),
+						0) :
 			      /* the VMM's own devices may come, or not */
 			      kmig_enc_caps(&s->ch[i].enc, req,
 					    KMIG_SCAP_DEVICE_STATE & ~req);
@@ -703,6 +705,7 @@ void precopy_init(struct precopy_src *s)
 	s->link.keep_return_path = true;
 	mig_job_start(&s->job);
 	s->job.channels = s->o.channels;
+	s->job.page_sum = kmig_psum_name(kmig_psum_pick());
 	s->vm.ctx_fd = -1;
 	getrandom(s->uuid, sizeof(s->uuid), 0);
 }

@@ -198,6 +198,8 @@ static void json(FILE *f, const struct mig_job *j, bool source)
 	fprintf(f, "  \"device_bytes\": %llu,\n",
 	       (unsigned long long)j->device_bytes);
 	fprintf(f, "  \"channels\": %u,\n", j->channels);
+	if (j->page_sum)
+		fprintf(f, "  \"page_sum\": \"%s\",\n", j->page_sum);
 	fprintf(f, "  \"tls\": \"%s\",\n", tls_creds(j));
 	fprintf(f, "  \"tls_ktls_channels\": %u,\n", j->tls_ktls);
 	fprintf(f, "  \"tls_relay_channels\": %u,\n", j->tls_relay);
@@ -312,9 +314,11 @@ void mig_report(const struct mig_opts *o, const struct mig_job *j,
 	       (unsigned long long)j->downtime_ms,
 	       source ? " (pause to destination resume)" :
 	       " (source pause to resume here)");
-	printf("  transferred %.1f MiB of %.1f MiB guest memory at %.1f MiB/s over %u channel%s\n",
+	printf("  transferred %.1f MiB of %.1f MiB guest memory at %.1f MiB/s over %u channel%s%s%s\n",
 	       mib(j->data_processed), mib(j->memory_total),
-	       mib(j->memory_bps), j->channels, j->channels > 1 ? "s" : "");
+	       mib(j->memory_bps), j->channels, j->channels > 1 ? "s" : "",
+	       j->page_sum ? ", page sums " : "",
+	       j->page_sum ? j->page_sum : "");
 	printf("  pages %llu, zero pages %llu, rounds %llu, device state %llu bytes, throttle %llu%%\n",
 	       (unsigned long long)j->memory_normal,
 	       (unsigned long long)j->memory_constant,

@@ -388,12 +388,14 @@ static int page_chan_cmd(void *opaque, const struct kmig_scmd *cmd)
 	return ret;
 }
 
-/* A page channel carries pages only: its CAPS require MULTI_CHANNEL. */
+/* A page channel carries pages only: its CAPS require MULTI_CHANNEL,
+ * and may say postcopy and how its pages are summed. */
 static int page_chan_caps(void *opaque, uint64_t agreed)
 {
 	struct mig_recv_chan *c = opaque;
 	uint64_t other = agreed & ~(uint64_t)(KMIG_SCAP_MULTI_CHANNEL |
-					      KMIG_SCAP_POSTCOPY);
+					      KMIG_SCAP_POSTCOPY |
+					      KMIG_SCAP_PAGE_XXH64);
 	size_t len = 0;
 
 	if (!other && agreed)

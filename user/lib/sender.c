@@ -30,7 +30,6 @@
 
 #include <linux/kmig.h>
 
-#include "crc32c.h"
 #include "engine.h"
 #include "sender.h"
 #include "util.h"
@@ -74,6 +73,11 @@ static int rate_wait(struct mig_chan *s, uint64_t bytes)
 	return 0;
 }
 
+uint64_t mig_psum_cap(void)
+{
+	return kmig_psum_pick() == KMIG_PSUM_XXH64 ? KMIG_SCAP_PAGE_XXH64 : 0;
+}
+
 /* Encode the batch built so far: the kernel reads its pages from guest
  * memory when the encoder flushes. */
 static int send_batch(struct mig_chan *s, uint64_t *bytes)
@@ -95,7 +99,7 @@ static int batch_page(struct mig_chan *s, const struct mig_slot *sl,
 {
 	s->bslot = sl->id;
 	s->bpages[s->nb] = p;
-	s->bcrc[s->nb] = kmig_crc32c(0, data, MIG_PAGE);
+	s->bcrc[s->nb] = kmig_enc_page_sum(&s->enc, data);
 	s->bdata[s->nb++] = data;
 	return s->nb == KMIG_STREAM_MAX_BATCH ? send_batch(s, bytes) : 0;
 }

@@ -84,6 +84,13 @@ struct mig_senders {
 
 #define MIG_TICK_MS	250
 
+/*
+ * The capability a channel's CAPS require for the page sums this host
+ * computes fastest (kmig_psum_pick()): KMIG_SCAP_PAGE_XXH64, or 0 for
+ * CRC32C. The channel's encoder then sums its pages that way.
+ */
+uint64_t mig_psum_cap(void);
+
 void mig_chan_init(struct mig_chan *ch, int sock, unsigned int index,
 		   uint64_t rate);
 void mig_chan_free(struct mig_chan *ch);

@@ -341,10 +341,7 @@ uint32_t kmig_crc32c_fold(uint32_t crc, const void *buf, size_t len)
 }
 #endif
 
-typedef uint32_t (*crc_fn)(uint32_t crc, const void *buf, size_t len);
-
-/* Best of a few runs over 16 KiB, in nanoseconds. */
-static uint64_t time_fn(crc_fn fn, const uint8_t *buf, size_t len)
+uint64_t kmig_sum_time_ns(kmig_sum_fn fn, const void *buf, size_t len)
 {
 	uint64_t best = UINT64_MAX, t;
 	struct timespec a, b;
@@ -367,7 +364,7 @@ static uint64_t time_fn(crc_fn fn, const uint8_t *buf, size_t len)
 static const struct {
 	const char *name;	/* as KMIG_CRC32C names it */
 	const char *impl;	/* as kmig_crc32c_impl() does */
-	crc_fn fn;
+	kmig_sum_fn fn;
 	bool (*available)(void);
 } impls[] = {
 	{ "fold", "vpclmulqdq-fold", kmig_crc32c_fold,
@@ -378,12 +375,12 @@ static const struct {
 #define NIMPLS (sizeof(impls) / sizeof(impls[0]))
 
 /* KMIG_CRC32C's choice when available, else the fastest over 16 KiB. */
-static crc_fn pick(void)
+static kmig_sum_fn pick(void)
 {
 	static uint8_t buf[16384];
 	const char *force = getenv("KMIG_CRC32C");
 	uint64_t best = UINT64_MAX, t;
-	crc_fn fn = kmig_crc32c_sw;
+	kmig_sum_fn fn = kmig_crc32c_sw;
 	unsigned int i;
 
 	for (i = 0; i < NIMPLS; i++)
@@ -396,7 +393,7 @@ static crc_fn pick(void)
 	for (i = 0; i < NIMPLS; i++) {
 		if (impls[i].available && !impls[i].available())
 			continue;
-		t = time_fn(impls[i].fn, buf, sizeof(buf));
+		t = kmig_sum_time_ns(impls[i].fn, buf, sizeof(buf));
 		if (t < best) {
 			best = t;
 			fn = impls[i].fn;
@@ -405,11 +402,11 @@ static crc_fn pick(void)
 	return fn;
 }
 
-static crc_fn chosen;
+static kmig_sum_fn chosen;
 
 const char *kmig_crc32c_impl(void)
 {
-	crc_fn fn;
+	kmig_sum_fn fn;
 	unsigned int i;
 
 	kmig_crc32c(0, NULL, 0);
@@ -421,7 +418,7 @@ const char *kmig_crc32c_impl(void)
 
 uint32_t kmig_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	crc_fn fn = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+	kmig_sum_fn fn = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
 
 	if (!fn) {
 		/* Racing first callers may time twice: both answers work. */

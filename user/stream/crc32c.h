@@ -37,4 +37,10 @@ uint32_t kmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
  * runs. */
 const char *kmig_crc32c_impl(void);
 
+/* A checksum over @len bytes at @buf, extending @sum. */
+typedef uint32_t (*kmig_sum_fn)(uint32_t sum, const void *buf, size_t len);
+/* The best of five runs of @fn over @len bytes at @buf, in nanoseconds:
+ * how the fastest sum is picked. */
+uint64_t kmig_sum_time_ns(kmig_sum_fn fn, const void *buf, size_t len);
+
 #endif /* KMIG_STREAM_CRC32C_H */

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Stream decoder, RAM_PAGES framing. The record header, batch header,
- * page list and page CRCs come first and carry their own CRC: they are
+ * page list and page sums come first and carry their own CRC: they are
  * read and checked (that CRC, then dec_records.c's checks) before any
  * page is. The pages then go straight to the consumer's destinations,
- * read from the socket into them, and their CRC is computed where they
- * landed; or, without destinations, they stay in the input like any
- * record. One running CRC covers the batch, compared with the page CRCs
- * folded together; only when that fails is each page checked alone, to
- * name the torn ones.
+ * read from the socket into them, and are summed where they landed; or,
+ * without destinations, they stay in the input like any record. With
+ * CRC32C sums one running CRC covers the batch, compared with the page
+ * sums folded together; only when that fails is each page checked alone,
+ * to name the torn ones. XXH64 sums do not fold: each page is summed as
+ * soon as it has landed whole.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "crc32c.h"
 #include "dec_priv.h"
 #include "le.h"
+#include "psum.h"
 
 #define PAGE		KMIG_STREAM_PAGE_SIZE
 /* Offset in the record of the list CRC, and of the pages. */
@@ -26,6 +28,34 @@
 #define DATA_AT(n)	(LIST_END(n) + KMIG_STREAM_CRC_SIZE)
 #define PAGE_NR_AT	(KMIG_STREAM_REC_HDR_SIZE + KMIG_REC_RAM_PAGES_HDR_LEN)
 #define PAGE_CRC_AT(n)	(PAGE_NR_AT + 8 * (n))
+
+/* What the batch's pages gave as they landed: with CRC32C sums the running
+ * CRC of all of them; with XXH64 sums how many pages were summed, in
+ * order, and how many of those disagreed with their sum. */
+struct landing {
+	enum kmig_psum psum;
+	uint32_t crc;
+	unsigned int summed, bad;
+};
+
+static enum kmig_psum stream_psum(const struct kmig_dec *d)
+{
+	return d->caps & KMIG_SCAP_PAGE_XXH64 ? KMIG_PSUM_XXH64 :
+						KMIG_PSUM_CRC32C;
+}
+
+/* Bytes [@from, @from + @len) of the batch have landed, at @to. */
+static void landed(struct kmig_dec *d, struct landing *l, const uint8_t *to,
+		   size_t from, size_t len)
+{
+	if (l->psum == KMIG_PSUM_CRC32C) {
+		l->crc = kmig_crc32c(l->crc, to, len);
+		return;
+	}
+	for (; (l->summed + 1) * (size_t)PAGE <= from + len; l->summed++)
+		l->bad += kmig_page_sum(l->psum, d->bdata[l->summed]) !=
+			  d->bcrc[l->summed];
+}
 
 static int truncated(struct kmig_dec *d, long got, size_t want)
 {
@@ -107,9 +137,9 @@ static uint8_t *dest(const struct kmig_dec *d, size_t from)
 }
 
 /* Bytes [@from, @from + @len) of the batch's @n pages at their places:
- * copied there from @src (if not NULL), then added to @crc. */
-static uint32_t at_dest(struct kmig_dec *d, unsigned int n, size_t from,
-			size_t len, const uint8_t *src, uint32_t crc)
+ * copied there from @src (if not NULL), then landed(). */
+static void at_dest(struct kmig_dec *d, unsigned int n, size_t from,
+		    size_t len, const uint8_t *src, struct landing *l)
 {
 	size_t k;
 	uint8_t *to;
@@ -122,11 +152,10 @@ static uint32_t at_dest(struct kmig_dec *d, unsigned int n, size_t from,
 			memcpy(to, src, k);
 			src += k;
 		}
-		crc = kmig_crc32c(crc, to, k);
+		landed(d, l, to, from, k);
 		from += k;
 		len -= k;
 	}
-	return crc;
 }
 
 /* iovecs for the pages from byte @from on (a run of consecutive pages
@@ -149,10 +178,10 @@ static int iovecs(struct kmig_dec *d, unsigned int n, size_t from,
 /*
  * The pages to their destinations: what the input holds already is
  * copied, the rest read from the socket in place (with at most
- * KMIG_DEC_READ_AHEAD bytes after them into the input). The CRC runs
- * over each piece where it landed, right after it landed.
+ * KMIG_DEC_READ_AHEAD bytes after them into the input). Each piece is
+ * summed where it landed, right after it landed.
  */
-static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
+static int in_place(struct kmig_dec *d, unsigned int n, struct landing *l)
 {
 	struct iovec iov[KMIG_STREAM_MAX_BATCH + 1];
 	size_t total = (size_t)n * PAGE, done, k;
@@ -160,7 +189,7 @@ static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 
 	d->in_place = true;
 	done = d->in_len - d->in_off < total ? d->in_len - d->in_off : total;
-	*crc = at_dest(d, n, 0, done, kmig_dec_consume(d, done), *crc);
+	at_dest(d, n, 0, done, kmig_dec_consume(d, done), l);
 	if (done == total)
 		return 0;
 	if (d->fd < 0)
@@ -179,7 +208,7 @@ static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 			return truncated(d, DATA_AT(n) + done,
 					 DATA_AT(n) + total);
 		k = (size_t)got < total - done ? (size_t)got : total - done;
-		*crc = at_dest(d, n, done, k, NULL, *crc);
+		at_dest(d, n, done, k, NULL, l);
 		done += k;
 		d->pos += k;
 		d->in_len += got - k;
@@ -188,7 +217,7 @@ static int in_place(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 }
 
 /* No destinations: the pages stay in the input, like any record. */
-static int in_input(struct kmig_dec *d, unsigned int n, uint32_t *crc)
+static int in_input(struct kmig_dec *d, unsigned int n, struct landing *l)
 {
 	size_t total = (size_t)n * PAGE;
 	const uint8_t *p;
@@ -202,23 +231,24 @@ static int in_input(struct kmig_dec *d, unsigned int n, uint32_t *crc)
 	p = kmig_dec_consume(d, total);
 	for (i = 0; i < n; i++)
 		d->bdata[i] = (void *)(p + (size_t)i * PAGE);
-	*crc = kmig_crc32c(*crc, p, total);
+	landed(d, l, p, 0, total);
 	return 0;
 }
 
 /*
- * The pages whose own CRC fails, once the batch's did: refused, or with
+ * The pages whose own sum fails, once the batch's check did: refused, or with
  * a @torn callback, named to it one by one, then handed over with the
  * others unless it refused one.
  */
 static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 {
+	enum kmig_psum psum = stream_psum(d);
 	unsigned int i, bad = 0, first = 0;
 	uint32_t crc = 0, c;
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		c = kmig_crc32c(0, d->bdata[i], PAGE);
+		c = kmig_page_sum(psum, d->bdata[i]);
 		d->btorn[i] = c != d->bcrc[i];
 		if (d->btorn[i] && !bad++) {
 			first = i;
@@ -227,7 +257,8 @@ static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 	}
 	if (!d->cfg.ops || !d->cfg.ops->torn || !bad)
 		return kmig_dec_fail(d, -EBADMSG,
-				     "CRC mismatch: page %llu (%u of the batch's %u) stored 0x%08x, computed 0x%08x%s; %u page%s torn",
+				     "%s mismatch: page %llu (%u of the batch's %u) stored 0x%08x, computed 0x%08x%s; %u page%s torn",
+				     psum == KMIG_PSUM_XXH64 ? "XXH64" : "CRC",
 				     (unsigned long long)d->bpages[first],
 				     first + 1, n, d->bcrc[first], crc,
 				     placed ? " where it landed" : "", bad,
@@ -244,7 +275,8 @@ static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 
 int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 {
-	uint32_t slot = 0, crc = 0, want;
+	struct landing l = { .psum = stream_psum(d) };
+	uint32_t slot = 0, want;
 	unsigned int i;
 	bool placed;
 	int n, ret;
@@ -256,13 +288,18 @@ int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 	if (ret)
 		return ret;
 	placed = d->bdata[0];
-	ret = placed ? in_place(d, n, &crc) : in_input(d, n, &crc);
+	ret = placed ? in_place(d, n, &l) : in_input(d, n, &l);
 	if (ret)
 		return ret;
+	if (l.psum == KMIG_PSUM_XXH64) {
+		if (l.bad)
+			return torn(d, slot, n, placed);
+		return kmig_dec_batch_deliver(d, slot, n);
+	}
 	want = d->bcrc[0];
 	for (i = 1; i < (unsigned int)n; i++)
 		want = kmig_crc32c_combine(want, d->bcrc[i], PAGE);
-	if (crc != want)
+	if (l.crc != want)
 		return torn(d, slot, n, placed);
 	return kmig_dec_batch_deliver(d, slot, n);
 }

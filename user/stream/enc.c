@@ -219,6 +219,8 @@ int kmig_enc_caps(struct kmig_enc *e, uint64_t required, uint64_t optional)
 
 	put_le64(pl, required);
 	put_le64(pl + 8, optional);
+	e->psum = required & KMIG_SCAP_PAGE_XXH64 ? KMIG_PSUM_XXH64 :
+						     KMIG_PSUM_CRC32C;
 	return kmig_enc_record(e, KMIG_REC_CAPS, 0, pl, sizeof(pl));
 }
 
@@ -361,7 +363,7 @@ int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
 
 /*
  * The staged part of a RAM_PAGES: record header, batch header, page list,
- * page CRCs (computed here when @crcs is NULL) and the list CRC, which
+ * page sums (computed here when @crcs is NULL) and the list CRC, which
  * begin() reserved where other records have their CRC. Returns its
  * offset; the pages follow it.
  */
@@ -384,8 +386,7 @@ static long pages_head(struct kmig_enc *e, uint32_t slot,
 	for (i = 0; i < n; i++) {
 		put_le64(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * i, pages[i]);
 		put_le32(pl + KMIG_REC_RAM_PAGES_HDR_LEN + 8 * n + 4 * i,
-			 crcs ? crcs[i] : kmig_crc32c(0, data[i],
-						      KMIG_STREAM_PAGE_SIZE));
+			 crcs ? crcs[i] : kmig_enc_page_sum(e, data[i]));
 	}
 	put_le32(pl + list, kmig_crc32c(0, e->buf + off,
 					KMIG_STREAM_REC_HDR_SIZE + list));

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "psum.h"
 #include "stream.h"
 
 /* A page kmig_enc_page_ref() did not copy: it goes out at @at of buf. */
@@ -33,6 +34,7 @@ struct kmig_enc {
 	uint64_t bytes;		/* written to fd so far (atomic) */
 	uint32_t cont_slot;	/* slot of the last RAM record ... */
 	bool cont_valid;	/* ... since the last section record */
+	enum kmig_psum psum;	/* RAM_PAGES' page sums, set by CAPS */
 	int err;
 	/* MSG_ZEROCOPY (kmig_enc_zerocopy()): send calls made, let go of by
 	 * the kernel, and among those copied after all (loopback). */
@@ -58,6 +60,7 @@ int kmig_enc_zerocopy(struct kmig_enc *e, unsigned int timeout_ms);
 void kmig_enc_free(struct kmig_enc *e);
 
 int kmig_enc_header(struct kmig_enc *e);
+/* A required KMIG_SCAP_PAGE_XXH64 makes RAM_PAGES' page sums XXH64. */
 int kmig_enc_caps(struct kmig_enc *e, uint64_t required, uint64_t optional);
 /* @s->type is SECTION_START/PART/END/FULL/FOOTER. */
 int kmig_enc_section(struct kmig_enc *e, const struct kmig_section *s);
@@ -79,9 +82,16 @@ int kmig_enc_page_ref(struct kmig_enc *e, uint32_t slot, uint64_t page,
  */
 int kmig_enc_pages(struct kmig_enc *e, uint32_t slot, const uint64_t *pages,
 		   unsigned int n, const void *const *data);
+/* The sum of a page as this stream's RAM_PAGES carry it (psum.h). */
+static inline uint32_t kmig_enc_page_sum(const struct kmig_enc *e,
+					 const void *data)
+{
+	return kmig_page_sum(e->psum, data);
+}
+
 /*
- * kmig_enc_pages() with each page's CRC given: @crcs[i] is
- * kmig_crc32c(0, @data[i], KMIG_STREAM_PAGE_SIZE) as the caller read it.
+ * kmig_enc_pages() with each page's sum given: @crcs[i] is
+ * kmig_enc_page_sum(@e, @data[i]) as the caller read it.
  * Should the bytes at @data[i] change before the flush (a guest writing
  * its memory), the destination finds that page torn and waits for it to
  * be sent again (stream-format.rst). A memory sink uses them as given.

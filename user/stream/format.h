@@ -91,7 +91,8 @@
 	X(MULTI_CHANNEL,	0x1)		\
 	X(RETURN_PATH,		0x2)		\
 	X(DEVICE_STATE,		0x4)		\
-	X(POSTCOPY,		0x8)
+	X(POSTCOPY,		0x8)		\
+	X(PAGE_XXH64,		0x10)
 
 /* Parts of a vCPU's state (record VCPU_STATE, le16 part). */
 #define KMIG_VCPU_PARTS(X)			\
