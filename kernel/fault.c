@@ -5,10 +5,12 @@
  * A fault on an absent page of a missing-mode range blocks here. The first
  * thread to fault a page queues a record (on its stack) for the fault fd;
  * later threads on the same page only wait (slot->requested is the "already
- * reported" bit). Waiters sleep killably, without the mmap/VMA lock, on a
- * wait queue hashed by page, and return VM_FAULT_RETRY when woken, so the
- * fault is retried and maps the page. Installing a page clears its
- * requested bit and wakes its waiters (a wake-up keyed by page).
+ * reported" bit). Waiters sleep killably on a wait queue hashed by page:
+ * first for up to fault_hold_us with the mmap/VMA lock held, and a page
+ * installed meanwhile is returned by the fault itself; then without the
+ * lock, returning VM_FAULT_RETRY when woken, so the fault is retried and
+ * maps the page. Installing a page clears its requested bit and wakes its
+ * waiters (a wake-up keyed by page).
  *
  * Every waiter ends: on install, KMIG_WAKE, a server attaching or leaving,
  * an unmap of its slot (the retried fault finds no mapping), or a fatal
@@ -24,6 +26,7 @@
 #include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/poll.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
@@ -43,11 +46,29 @@ struct kmig_waiter {
 	unsigned long idx;
 	bool queued;			/* on a list of ctx->fault_lock */
 	bool reported;			/* this thread queued the record */
+	bool told;			/* ... and woke the fault fd's readers */
 	bool on_request;		/* the page's requested bit was set */
 	u32 gen;			/* ctx->server_gen when it slept */
 	u32 wake_seq;			/* ctx->wake_seq when it slept */
 	struct kmig_fault rec;
 };
+
+/*
+ * How long a fault waits for its page with the mmap or VMA lock held, at
+ * least, in timer ticks (one more tick at most). The round trip to a
+ * server is tens of microseconds on hardware: a page installed within
+ * this is mapped by the fault that asked for it, where a fault that
+ * dropped the lock must be taken again, its page tables walked again, and
+ * on 6.4 and later under mmap_lock (a VMA-locked fault's retry takes the
+ * mmap lock). What it costs: a writer of the lock (an munmap or mprotect
+ * of the faulting process; on 6.1 any mmap) waits that long at most
+ * behind a slow fault. A timer-wheel timeout, not an hrtimer: it reads no
+ * clock, which under an emulator cost more than the retry it saves.
+ */
+static unsigned int fault_hold_us = 1000;
+module_param(fault_hold_us, uint, 0644);
+MODULE_PARM_DESC(fault_hold_us,
+		 "microseconds (rounded up to timer ticks, plus one) a fault waits for its page before it drops the mmap/VMA lock; 0: at once");
 
 void kmig_fault_ctx_init(struct kmig_ctx *ctx)
 {
@@ -224,17 +245,18 @@ static void fault_unqueue(struct kmig_waiter *w)
 }
 
 /*
- * Sleep in @state until wait_done(). As in handle_userfault(), the thread
- * is on its page's queue and no longer running, with the mmap or VMA
- * lock dropped, before the server hears of its record (once, if it
- * queued it): an install that comes first only makes it runnable again.
+ * Sleep in @state until wait_done(), or for @timeout jiffies at most
+ * (MAX_SCHEDULE_TIMEOUT: no limit); returns whether the wait is done. As
+ * in handle_userfault(), the thread is on its page's queue and no longer
+ * running before the server hears of its record (once, if it queued it):
+ * an install that comes first only makes it runnable again.
  */
-static void fault_wait(struct kmig_slot *slot, unsigned long idx,
-		       struct kmig_waiter *w, unsigned int state)
+static bool fault_wait(struct kmig_slot *slot, unsigned long idx,
+		       struct kmig_waiter *w, unsigned int state, long timeout)
 {
 	struct kmig_ctx *ctx = slot->ctx;
 	wait_queue_head_t *wq = page_queue(slot, idx);
-	bool tell = w->reported;
+	bool done;
 
 	might_sleep();
 	init_wait(&w->wq);
@@ -242,23 +264,28 @@ static void fault_wait(struct kmig_slot *slot, unsigned long idx,
 	for (;;) {
 		long err = prepare_to_wait_event(wq, &w->wq, state);
 
-		if (wait_done(slot, idx, w) || err)
+		done = wait_done(slot, idx, w);
+		if (done || err)
 			break;
-		if (tell) {
-			tell = false;
+		if (w->reported && !w->told) {
+			w->told = true;
 			wake_up_poll(&ctx->fault_readers, EPOLLIN | EPOLLRDNORM);
 		}
-		schedule();
+		timeout = schedule_timeout(timeout);
+		if (!timeout)
+			break;
 	}
 	finish_wait(wq, &w->wq);
+	return done;
 }
 
 /*
  * Called by .fault for an absent page of a missing-mode range, with the
  * mmap or VMA lock held. Returns 0 if the page is present now (lock still
- * held), VM_FAULT_RETRY after waiting (lock dropped) or when the caller may
- * not wait (FAULT_FLAG_RETRY_NOWAIT, lock held), VM_FAULT_SIGBUS if nobody
- * will serve the page or the caller cannot drop the lock.
+ * held: it came within fault_hold_us), VM_FAULT_RETRY after waiting longer
+ * (lock dropped) or when the caller may not wait (FAULT_FLAG_RETRY_NOWAIT,
+ * lock held), VM_FAULT_SIGBUS if nobody will serve the page or the caller
+ * cannot drop the lock.
  */
 vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 			      unsigned long idx)
@@ -277,6 +304,10 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 				  KMIG_FAULT_HUGE : 0),
 		},
 	};
+	/* GUP for KVM asks to be interruptible: KVM_RUN then sees -EINTR. */
+	unsigned int state = vmf->flags & FAULT_FLAG_INTERRUPTIBLE ?
+			     TASK_INTERRUPTIBLE : TASK_KILLABLE;
+	unsigned int hold_us = READ_ONCE(fault_hold_us);
 	struct file *file;
 	vm_fault_t ret;
 	u64 start;
@@ -296,6 +327,18 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 		return ret;
 	if (w.reported)
 		atomic64_inc(&ctx->stats.faults);
+	atomic_inc(&ctx->stats.waiters);
+	start = local_clock();
+
+	if (hold_us &&
+	    fault_wait(slot, idx, &w, state, usecs_to_jiffies(hold_us) + 1) &&
+	    kmig_page_present(slot, idx)) {
+		fault_dequeue(slot, idx, &w);
+		if (w.reported)
+			record_latency(ctx, start);
+		atomic_dec(&ctx->stats.waiters);
+		return 0;
+	}
 
 	/*
 	 * Once the lock is dropped the VMA may go: the slot must stay, and
@@ -305,13 +348,7 @@ vm_fault_t kmig_fault_missing(struct vm_fault *vmf, struct kmig_slot *slot,
 	file = get_file(vmf->vma->vm_file);
 	kref_get(&slot->ref);
 	release_fault_lock(vmf);
-	atomic_inc(&ctx->stats.waiters);
-	start = local_clock();
-
-	/* GUP for KVM asks to be interruptible: KVM_RUN then sees -EINTR. */
-	fault_wait(slot, idx, &w, vmf->flags & FAULT_FLAG_INTERRUPTIBLE ?
-		   TASK_INTERRUPTIBLE : TASK_KILLABLE);
-
+	fault_wait(slot, idx, &w, state, MAX_SCHEDULE_TIMEOUT);
 	fault_dequeue(slot, idx, &w);
 	if (kmig_page_present(slot, idx)) {
 		/* The retry maps the page alone (kmig_fault_map_pages()). */

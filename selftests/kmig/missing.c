@@ -120,7 +120,14 @@ static void *touch_counted(void *arg)
 	return NULL;
 }
 
-TEST_F(missing, a_served_fault_traps_once_and_is_retried_once)
+/*
+ * Three touches, counted: page 5 read and page 30 written while missing,
+ * each served once its record is read, and page 50, installed first.
+ * Each traps once; a served fault enters handle_mm_fault() @entries
+ * times (2: it dropped its lock and was retried).
+ */
+static void served_counted(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(missing) *self, uint64_t entries)
 {
 	static uint8_t buf[PAGE_SZ];
 	struct counted c = { .mem = self->mem };
@@ -153,13 +160,55 @@ TEST_F(missing, a_served_fault_traps_once_and_is_retried_once)
 
 	ASSERT_EQ(0, c.err);
 	EXPECT_EQ(1, c.traps[0]);
-	EXPECT_EQ(2, c.entries[0]);
+	EXPECT_EQ(entries, c.entries[0]);
 	EXPECT_EQ(1, c.traps[1]);
 	EXPECT_EQ(1, c.entries[1]);
 	EXPECT_EQ(1, c.traps[2]);
-	EXPECT_EQ(2, c.entries[2]);
+	EXPECT_EQ(entries, c.entries[2]);
 	EXPECT_EQ(1, self->mem[30 * PAGE_SZ]);
 	EXPECT_EQ(0, memcmp(self->mem + 5 * PAGE_SZ, buf, PAGE_SZ));
+}
+
+/* fault_hold_us 0: every fault drops its lock at once, as userfaultfd's. */
+TEST_F(missing, a_served_fault_traps_once_and_is_retried_once)
+{
+	ASSERT_LE(0, kmig_fault_hold_us(0));
+	served_counted(_metadata, self, 2);
+}
+
+/* A page served within fault_hold_us is mapped by the fault itself. */
+TEST_F(missing, a_fault_served_within_the_hold_is_not_retried)
+{
+	ASSERT_LE(0, kmig_fault_hold_us(20 * 1000 * 1000));
+	served_counted(_metadata, self, 1);
+}
+
+/*
+ * A page served after fault_hold_us: the fault dropped its lock, so an
+ * munmap (a writer of the mmap lock) done while it waits returns, and the
+ * fault is retried once served.
+ */
+TEST_F(missing, past_the_hold_the_lock_is_dropped)
+{
+	static uint8_t buf[PAGE_SZ];
+	uint64_t page = 7;
+	struct kmig_fault rec;
+	struct toucher t = {};
+	void *other;
+
+	ASSERT_LE(0, kmig_fault_hold_us(50 * 1000));
+	other = mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	ASSERT_NE(MAP_FAILED, other);
+	toucher_start(&t, self->mem + page * PAGE_SZ, false);
+	ASSERT_EQ(1, kmig_read_faults(self->ffd, &rec, 1));
+	ASSERT_TRUE(kmig_wait_waiters(self->fd, 1, 2000));
+	ASSERT_EQ(0, munmap(other, PAGE_SZ));
+	EXPECT_TRUE(kmig_wait_waiters(self->fd, 1, 10));
+	fill(buf, 1, 4);
+	ASSERT_EQ(0, __kmig_install(self->fd, 1, 0, &page, buf, NULL, 1, NULL));
+	pthread_join(t.thread, NULL);
+	EXPECT_EQ(buf[0], t.value);
 }
 
 /*

@@ -153,6 +153,23 @@ bool kmig_objects_zero(void)
 	return false;
 }
 
+long kmig_fault_hold_us(long us)
+{
+	static const char path[] = "/sys/module/kmig/parameters/fault_hold_us";
+	FILE *f = fopen(path, "r+");
+	long old = -EIO;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &old) != 1)
+		old = -EIO;
+	if (old >= 0 && us >= 0 &&
+	    (fseek(f, 0, SEEK_SET) || fprintf(f, "%ld\n", us) < 0 || fflush(f)))
+		old = -errno;
+	fclose(f);
+	return old;
+}
+
 int kmig_read_faults(int ffd, struct kmig_fault *recs, int n)
 {
 	struct pollfd pfd = { .fd = ffd, .events = POLLIN };

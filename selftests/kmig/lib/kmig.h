@@ -67,6 +67,13 @@ bool kmig_objects_zero(void);
  */
 int kmig_read_faults(int ffd, struct kmig_fault *recs, int n);
 
+/*
+ * The module parameter fault_hold_us (how long a fault waits with its
+ * lock held): set to @us unless @us is negative; returns the value before,
+ * or -errno.
+ */
+long kmig_fault_hold_us(long us);
+
 /* Wait up to @ms for the context's blocked-thread count to reach @n. */
 bool kmig_wait_waiters(int fd, uint64_t n, int ms);
 
