@@ -62,8 +62,7 @@ static inline void reseal(uint8_t *p, size_t n)
 		if (p[off] == KMIG_REC_CAPS && len == KMIG_REC_CAPS_LEN &&
 		    !caps) {
 			caps = true;
-			if (get_le64(p + off + 8) & KMIG_SCAP_PAGE_XXH64)
-				psum = KMIG_PSUM_XXH64;
+			psum = kmig_psum_of_caps(get_le64(p + off + 8));
 		}
 		batch = reseal_batch(p + off, len, psum);
 		if (batch) {

@@ -712,9 +712,8 @@ static void job_final(struct dst *d, int ret)
 		c.device_bytes += d->o.devs[i].bytes;
 	c.torn = d->recv.torn.pages;
 	d->job.channels = d->recv.nchan;
-	d->job.page_sum = kmig_psum_name(d->recv.ch[0].dec.caps &
-					 KMIG_SCAP_PAGE_XXH64 ?
-					 KMIG_PSUM_XXH64 : KMIG_PSUM_CRC32C);
+	d->job.page_sum =
+		kmig_psum_name(kmig_psum_of_caps(d->recv.ch[0].dec.caps));
 	mig_job_count(&d->job, &c);
 	mig_job_end(&d->job, ret, d->err);
 }

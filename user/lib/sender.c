@@ -75,7 +75,7 @@ static int rate_wait(struct mig_chan *s, uint64_t bytes)
 
 uint64_t mig_psum_cap(void)
 {
-	return kmig_psum_pick() == KMIG_PSUM_XXH64 ? KMIG_SCAP_PAGE_XXH64 : 0;
+	return kmig_psum_cap(kmig_psum_pick());
 }
 
 /* Encode the batch built so far: the kernel reads its pages from guest

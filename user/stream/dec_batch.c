@@ -38,12 +38,6 @@ struct landing {
 	unsigned int summed, bad;
 };
 
-static enum kmig_psum stream_psum(const struct kmig_dec *d)
-{
-	return d->caps & KMIG_SCAP_PAGE_XXH64 ? KMIG_PSUM_XXH64 :
-						KMIG_PSUM_CRC32C;
-}
-
 /* Bytes [@from, @from + @len) of the batch have landed, at @to. */
 static void landed(struct kmig_dec *d, struct landing *l, const uint8_t *to,
 		   size_t from, size_t len)
@@ -242,7 +236,7 @@ static int in_input(struct kmig_dec *d, unsigned int n, struct landing *l)
  */
 static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 {
-	enum kmig_psum psum = stream_psum(d);
+	enum kmig_psum psum = kmig_psum_of_caps(d->caps);
 	unsigned int i, bad = 0, first = 0;
 	uint32_t crc = 0, c;
 	int ret;
@@ -275,7 +269,7 @@ static int torn(struct kmig_dec *d, uint32_t slot, unsigned int n, bool placed)
 
 int kmig_dec_batch(struct kmig_dec *d, uint32_t len)
 {
-	struct landing l = { .psum = stream_psum(d) };
+	struct landing l = { .psum = kmig_psum_of_caps(d->caps) };
 	uint32_t slot = 0, want;
 	unsigned int i;
 	bool placed;

@@ -219,8 +219,7 @@ int kmig_enc_caps(struct kmig_enc *e, uint64_t required, uint64_t optional)
 
 	put_le64(pl, required);
 	put_le64(pl + 8, optional);
-	e->psum = required & KMIG_SCAP_PAGE_XXH64 ? KMIG_PSUM_XXH64 :
-						     KMIG_PSUM_CRC32C;
+	e->psum = kmig_psum_of_caps(required);
 	return kmig_enc_record(e, KMIG_REC_CAPS, 0, pl, sizeof(pl));
 }
 

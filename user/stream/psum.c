@@ -78,8 +78,7 @@ const char *kmig_psum_name(enum kmig_psum psum)
 	return psum == KMIG_PSUM_XXH64 ? "xxh64" : "crc32c";
 }
 
-/* kmig_xxh64() as a kmig_sum_fn, for the timing. */
-static uint32_t xxh64_sum(uint32_t sum, const void *buf, size_t len)
+uint32_t kmig_xxh64_sum(uint32_t sum, const void *buf, size_t len)
 {
 	return sum ^ (uint32_t)kmig_xxh64(buf, len);
 }
@@ -97,7 +96,7 @@ static enum kmig_psum pick(void)
 	for (i = 0; i < sizeof(buf); i++)
 		buf[i] = i * 131 + (i >> 8);
 	kmig_crc32c(0, buf, 1);	/* its own choice outside the timing */
-	return kmig_sum_time_ns(xxh64_sum, buf, sizeof(buf)) <
+	return kmig_sum_time_ns(kmig_xxh64_sum, buf, sizeof(buf)) <
 	       kmig_sum_time_ns(kmig_crc32c, buf, sizeof(buf)) ?
 	       KMIG_PSUM_XXH64 : KMIG_PSUM_CRC32C;
 }
