@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
+#include <linux/sockios.h>
 
 #include "ctx.h"
 #include "kmod.h"
@@ -286,6 +288,18 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+uint64_t mig_sock_unacked(const int *fds, unsigned int n)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+	int q;
+
+	for (i = 0; i < n; i++)
+		if (!ioctl(fds[i], SIOCOUTQ, &q) && q > 0)
+			sum += q;
+	return sum;
 }
 
 /* What the destination's certificate must name: --to without its port

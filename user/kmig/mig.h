@@ -355,6 +355,12 @@ void mig_vm_present_free(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
 /*
+ * Bytes written to the @n connections @fds that their peer has not
+ * acknowledged yet (SIOCOUTQ; a TLS relay's socketpair: not yet taken
+ * by the relay); a connection that cannot tell counts none.
+ */
+uint64_t mig_sock_unacked(const int *fds, unsigned int n);
+/*
  * The source's TLS on connection @fd as --tls-creds/--tls-psk say
  * (nothing without), as the client of --to's host, bounded by
  * --io-timeout; then mig_tls_count(). 0, or -errno with why in @err.

@@ -12,7 +12,8 @@
  * is written on it but keepalives; the page channels push every page of
  * the discard list meanwhile (each says POSTCOPY first), their cursor
  * moved to each requested page. Once they are done the main stream ends,
- * and the destination's COMPLETE ends the migration.
+ * and the destination's COMPLETE ends the migration; without it, the
+ * source gives up (complete_overdue()), the guest running there.
  *
  * After RESUMED, each answer also carries up to --postcopy-prefetch
  * pages that follow the last page asked for (prefetch()).
@@ -545,9 +546,31 @@ static int push_at_fault(struct precopy_src *s)
 	return 0;
 }
 
+/*
+ * Returns true if the destination, to say COMPLETE once the stream ended,
+ * has taken none of its bytes for --io-timeout: its keepalive keeps the
+ * return path from falling silent, so the reader cannot tell one that
+ * hangs from a slow one. The stream's bytes it has not acknowledged
+ * (*@low: the fewest seen, since *@since) must keep falling; once it has
+ * them all, what is left is its last checks, well within --io-timeout.
+ */
+static bool complete_overdue(struct precopy_src *s, uint64_t *low,
+			     uint64_t *since)
+{
+	uint64_t left = mig_sock_unacked(s->sock, s->nsock);
+	uint64_t now = kmig_now_ns();
+
+	if (left < *low) {
+		*low = left;
+		*since = now;
+	}
+	return now - *since >= s->o.io_timeout_s * 1000000000ull;
+}
+
 /* The next return-path message, which must be @want. */
 static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 {
+	uint64_t low = UINT64_MAX, since = kmig_now_ns();
 	uint16_t type;
 	int ret;
 
@@ -557,6 +580,11 @@ static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 		postcopy_progress(s);
 		if (s->job.pc_running)
 			mig_progress(&s->o, &s->job);
+		if (want != MIG_HS_COMPLETE ||
+		    !complete_overdue(s, &low, &since))
+			continue;
+		return fail(s, -ETIMEDOUT, "the destination did not say COMPLETE within --io-timeout, %u s, of last taking bytes of the stream (%llu not taken); the guest runs at the destination (it said RESUMED), its copy here stays paused",
+			    s->o.io_timeout_s, (unsigned long long)low);
 	}
 	if (ret == -ECANCELED)
 		return ret;
