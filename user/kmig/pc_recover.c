@@ -135,13 +135,8 @@ static void *faulter(void *arg)
 
 static void stop_faulter(struct rc_dst *d)
 {
-	if (!d->faulter_started)
-		return;
-	if (write(d->stop[1], "", 1) != 1)
-		fprintf(stderr, "kmig postcopy-recover: cannot stop the fault thread: %s\n",
-			strerror(errno));
-	pthread_join(d->faulter, NULL);
-	d->faulter_started = false;
+	kmig_fault_thread_stop(d->faulter, &d->faulter_started, d->stop[1],
+			       "kmig postcopy-recover");
 }
 
 /*

@@ -590,13 +590,8 @@ void postcopy_dst_stop(struct dst *d)
 		pthread_join(pc->watcher, NULL);
 		pc->watcher_started = false;
 	}
-	if (pc->faulter_started) {
-		if (write(pc->stop[1], "", 1) != 1)
-			fprintf(stderr, "kmig incoming: cannot stop the fault thread: %s\n",
-				strerror(errno));
-		pthread_join(pc->faulter, NULL);
-		pc->faulter_started = false;
-	}
+	kmig_fault_thread_stop(pc->faulter, &pc->faulter_started, pc->stop[1],
+			       "kmig incoming");
 }
 
 void postcopy_dst_free(struct dst *d)

@@ -400,11 +400,6 @@ void lazy_stop_threads(struct lazy *l)
 	for (i = 0; i < l->nfillers; i++)
 		pthread_join(l->filler[i], NULL);
 	l->nfillers = 0;
-	if (l->faulter_started) {
-		if (write(l->stop[1], "", 1) != 1)
-			fprintf(stderr, "kmig restore: cannot stop the fault thread: %s\n",
-				strerror(errno));
-		pthread_join(l->faulter, NULL);
-		l->faulter_started = false;
-	}
+	kmig_fault_thread_stop(l->faulter, &l->faulter_started, l->stop[1],
+			       "kmig restore");
 }

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -268,6 +270,18 @@ int kmig_fault_wait(int ffd, int stop_fd, struct kmig_fault *rec,
 			return -errno;
 		return n ? (int)(n / sizeof(*rec)) : -EIO;
 	}
+}
+
+void kmig_fault_thread_stop(pthread_t t, bool *started, int stop_wr,
+			    const char *who)
+{
+	if (!*started)
+		return;
+	if (write(stop_wr, "", 1) != 1)
+		fprintf(stderr, "%s: cannot stop the fault thread: %s\n", who,
+			strerror(errno));
+	pthread_join(t, NULL);
+	*started = false;
 }
 
 int kmig_ctx_fault_fd(int fd, uint32_t flags)

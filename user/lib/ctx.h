@@ -7,6 +7,7 @@
 #ifndef KMIG_CTX_H
 #define KMIG_CTX_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +123,14 @@ struct kmig_fault;
  */
 int kmig_fault_wait(int ffd, int stop_fd, struct kmig_fault *rec,
 		    unsigned int max);
+/*
+ * The thread @t that waits in kmig_fault_wait() on the stop pipe whose
+ * write end is @stop_wr, if *@started: told to stop, then joined;
+ * *@started becomes false. @who begins the message of a stop that cannot
+ * be written ("kmig incoming").
+ */
+void kmig_fault_thread_stop(pthread_t t, bool *started, int stop_wr,
+			    const char *who);
 /* @len bytes of slot @slot from byte @off. */
 int kmig_ctx_read(int fd, uint32_t slot, uint64_t off, void *buf,
 		  size_t len);

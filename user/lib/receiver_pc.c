@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
@@ -101,13 +100,16 @@ int mig_recv_pc_wait_switched(struct mig_recv *r)
 	return ret;
 }
 
-/* Slot @i's staging view mapping, if any, its claims freed. */
-static void stage_drop(struct mig_recv *r, unsigned int i, uint8_t *map)
+/* The staging view's mappings @map (kmig_stage_unmap()), every claim freed. */
+static void stage_drop(struct mig_recv *r, uint8_t **map)
 {
-	if (map)
-		munmap(map, r->vm->slots[i].size);
-	free(r->claimed[i]);
-	r->claimed[i] = NULL;
+	unsigned int i;
+
+	kmig_stage_unmap(r->vm, map);
+	for (i = 0; i < r->vm->nslots; i++) {
+		free(r->claimed[i]);
+		r->claimed[i] = NULL;
+	}
 }
 
 /*
@@ -131,24 +133,18 @@ static void stage_open(struct mig_recv *r)
 		if (!r->claimed[i])
 			ret = -ENOMEM;
 	}
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "kmig: out of memory; postcopy pages are copied\n");
-	for (i = 0; i < vm->nslots; i++) {
-		if (ret)
-			stage_drop(r, i, map[i]);
-		else
-			__atomic_store_n(&r->stage[i], map[i], __ATOMIC_RELEASE);
+		stage_drop(r, map);
+		return;
 	}
+	for (i = 0; i < vm->nslots; i++)
+		__atomic_store_n(&r->stage[i], map[i], __ATOMIC_RELEASE);
 }
 
 void mig_recv_pc_free(struct mig_recv *r)
 {
-	unsigned int i;
-
-	for (i = 0; i < r->vm->nslots && i < MIG_MAX_SLOTS; i++) {
-		stage_drop(r, i, r->stage[i]);
-		r->stage[i] = NULL;
-	}
+	stage_drop(r, r->stage);
 }
 
 void mig_recv_pc_ready(struct mig_recv *r)
