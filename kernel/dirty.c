@@ -151,6 +151,9 @@ static long get_log(struct kmig_slot *slot, u64 __user *ubuf, bool clear,
 	struct kmig_zap z;
 	long ret = 0;
 
+	/* A slab object, as the spans are (rearm.c: MAX_SPANS). */
+	BUILD_BUG_ON(2 * KMIG_REARM_WORDS * sizeof(*buf) >
+		     KMALLOC_MAX_CACHE_SIZE);
 	kmig_rearm_begin(&z, slot);
 	buf = kmalloc_array(2 * KMIG_REARM_WORDS, sizeof(*buf), GFP_KERNEL);
 	if (!buf) {

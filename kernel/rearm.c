@@ -38,8 +38,14 @@
 /* Pages closer than this are zapped in one go, with those between. */
 #define SPAN_GAP	64
 
-/* Most spans one re-arm step collects: one per SPAN_GAP pages at worst. */
-#define MAX_SPANS	(KMIG_REARM_WORDS * 64 / SPAN_GAP + 1)
+/*
+ * Most spans one re-arm step collects: spans are SPAN_GAP clear pages
+ * apart at least, so a step of KMIG_REARM_WORDS words has fewer. Their
+ * array is a slab object (8 KiB): a byte more than KMALLOC_MAX_CACHE_SIZE
+ * and each harvest of a KVM_LOG slot took its pages from the page
+ * allocator, 30 to 90 us in the test bed.
+ */
+#define MAX_SPANS	(KMIG_REARM_WORDS * 64 / SPAN_GAP)
 
 static void zap_flush(struct kmig_zap *z)
 {
@@ -74,6 +80,7 @@ void kmig_rearm_begin(struct kmig_zap *z, struct kmig_slot *slot)
 	z->slot = slot;
 	z->n = 0;
 	z->spans = NULL;
+	BUILD_BUG_ON(MAX_SPANS * sizeof(*z->spans) > KMALLOC_MAX_CACHE_SIZE);
 	if (slot->flags & KMIG_SLOT_KVM_LOG)
 		z->spans = kmalloc_array(MAX_SPANS, sizeof(*z->spans),
 					 GFP_KERNEL);
