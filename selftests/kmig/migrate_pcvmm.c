@@ -77,10 +77,6 @@ static void kill_vmm_after_run(struct __test_metadata *_metadata,
 static void destination_lost(struct __test_metadata *_metadata,
 			     struct pc_cut *cut, const struct pc_cut_cfg *cfg)
 {
-	struct vmm_status st;
-	uint64_t counter;
-	pid_t pid;
-
 	kill_vmm_after_run(_metadata, cut, cfg, "vmm_b");
 
 	/* neither agent calls it done */
@@ -96,16 +92,7 @@ static void destination_lost(struct __test_metadata *_metadata,
 		TH_LOG("%s", file_text("migrate.log"));
 
 	/* the source's copy, as it was at the pause, runs again by hand */
-	ASSERT_EQ(0, vmm_status_of(cut->sock_a, &st));
-	ASSERT_STREQ("migrated", st.state);
-	counter = st.counter;
-	pid = proc_spawnf("kmig-a", "resume.log", "%s resume --vmm %s --force",
-			  proc_bin("kmig"), cut->sock_a);
-	ASSERT_EQ(0, proc_wait_exit(pid, PROC_WAIT_MS))
-		TH_LOG("%s", file_text("resume.log"));
-	ASSERT_EQ(0, __vmm_wait_counter(cut->sock_a, counter, PROC_WAIT_MS,
-					&st));
-	EXPECT_STREQ("running", st.state);
+	pc_cut_force_a(cut);
 }
 
 TEST_F_TIMEOUT(vmm_killed, destination, TEST_TIMEOUT)

@@ -360,6 +360,9 @@ static int load_counted(struct dst *d)
 	uint64_t before, after;
 	int ret, stats = faults_now(d, &before);
 
+	/* a test's VMM that hangs loading the package, RESUMED not sent */
+	kmig_stop_at("pc-load");
+	kmig_delay_at("pc-load");
 	ret = load_devices(d);
 	if (!ret)
 		ret = incoming_load(d);

@@ -153,8 +153,8 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	ret = start_vmms(c, cfg, why, n);
 	if (ret)
 		return ret;
-	/* the destination's agent stops once RESUMED is out */
-	setenv("KMIG_STOP_AT", "postcopy", 1);
+	/* the destination's agent stops once RESUMED is out, or earlier */
+	setenv("KMIG_STOP_AT", cfg->stop_b ? cfg->stop_b : "postcopy", 1);
 	if (cfg->delay_b)
 		setenv("KMIG_DELAY_AT", cfg->delay_b, 1);
 	c->incoming = proc_spawnf("kmig-b", "incoming.log",
@@ -195,9 +195,10 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 		if (ret)
 			return ret;
 	}
-	/* RUN: the guest runs at the destination, its pages still coming */
+	/* RUN (or B's stop): the guest runs at B, its pages still coming */
 	if (!proc_stopped(c->incoming, &status, PROC_WAIT_MS))
-		return snprintf(why, n, "kmig incoming did not reach RUN: %s",
+		return snprintf(why, n, "kmig incoming did not reach %s: %s",
+				cfg->stop_b ? cfg->stop_b : "RUN",
 				file_text("incoming.log")), -ETIMEDOUT;
 	if (proc_wait_exit(c->migrate, 0) != -ETIMEDOUT)
 		return snprintf(why, n, "postcopy ended before the cut: %s",
@@ -224,6 +225,34 @@ int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n)
 	if (ret)
 		snprintf(why, n, "%s: status %d", fault, ret);
 	return ret ? -EIO : 0;
+}
+
+int __pc_cut_force_a(struct pc_cut *c, char *why, size_t n)
+{
+	struct vmm_status st;
+	pid_t pid;
+	int ret;
+
+	ret = vmm_status_of(c->sock_a, &st);
+	if (ret)
+		return snprintf(why, n, "A's VMM: %s", strerror(-ret)), ret;
+	if (strcmp(st.state, "migrated"))
+		return snprintf(why, n, "A's VMM is %s, not migrated",
+				st.state), -EINVAL;
+	pid = proc_spawnf("kmig-a", "resume.log", "%s resume --vmm %s --force",
+			  proc_bin("kmig"), c->sock_a);
+	ret = proc_wait_exit(pid, PROC_WAIT_MS);
+	if (ret)
+		return snprintf(why, n, "kmig resume --force: %d: %s", ret,
+				file_text("resume.log")), ret < 0 ? ret : -EIO;
+	ret = __vmm_wait_counter(c->sock_a, st.counter, PROC_WAIT_MS, &st);
+	if (ret)
+		return snprintf(why, n, "A's guest does not run again: %s",
+				strerror(-ret)), ret;
+	if (strcmp(st.state, "running"))
+		return snprintf(why, n, "A's VMM is %s, not running",
+				st.state), -EINVAL;
+	return 0;
 }
 
 int pc_cut_stop(struct pc_cut *c)

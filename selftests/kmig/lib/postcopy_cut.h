@@ -58,6 +58,8 @@ struct pc_cut_cfg {
 	 */
 	bool push_now;
 	const char *delay_b;		/* B's agent's KMIG_DELAY_AT, or NULL */
+	/* B's agent's KMIG_STOP_AT, or NULL: "postcopy", RESUMED out */
+	const char *stop_b;
 	bool huge;			/* both VMMs on huge slots (--huge) */
 };
 
@@ -78,6 +80,11 @@ int __pc_cut_start(struct pc_cut *c, const struct pc_cut_cfg *cfg,
  */
 int __pc_cut_break(struct pc_cut *c, const char *fault, char *why, size_t n);
 /*
+ * A's copy, paused ("migrated"), run by hand (`kmig resume --force`,
+ * resume.log) until its guest's counter moves.
+ */
+int __pc_cut_force_a(struct pc_cut *c, char *why, size_t n);
+/*
  * Every process killed, then reaped within PROC_STOP_MS (proc_stop_all()):
  * 0, or -ETIMEDOUT when a process did not end (logged, left behind). The
  * hosts stay for the next test, which heals them (or makes new ones when
@@ -94,6 +101,12 @@ int pc_cut_stop(struct pc_cut *c);
 #define pc_cut_break(c, fault) ({					\
 	char __why[128] = "";						\
 	ASSERT_EQ(0, __pc_cut_break(c, fault, __why, sizeof(__why)))	\
+		TH_LOG("%s", __why);					\
+})
+
+#define pc_cut_force_a(c) ({					\
+	char __why[512] = "";						\
+	ASSERT_EQ(0, __pc_cut_force_a(c, __why, sizeof(__why)))	\
 		TH_LOG("%s", __why);					\
 })
 
