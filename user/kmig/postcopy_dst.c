@@ -432,8 +432,13 @@ static int listen_and_run(struct dst *d)
 		return ret;
 	d->job.pc_requests_run = __atomic_load_n(&d->job.pc_requests,
 						 __ATOMIC_RELAXED);
-	/* From here on the guest may run here: never FAILED. */
-	d->rp_quiet = true;
+	/*
+	 * From here on the guest may run here: never FAILED. Unless one went
+	 * out already (the source gave up, say, while the load hung): then
+	 * the source may run the guest, and it must not run here.
+	 */
+	if (!mig_link_set_unless_failed(&d->link, &d->rp_quiet))
+		return -ECANCELED;
 	ret = incoming_resume(d);
 	if (ret != -EINPROGRESS && ret)
 		return ret;

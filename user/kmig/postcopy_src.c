@@ -12,8 +12,9 @@
  * is written on it but keepalives; the page channels push every page of
  * the discard list meanwhile (each says POSTCOPY first), their cursor
  * moved to each requested page. Once they are done the main stream ends,
- * and the destination's COMPLETE ends the migration; without it, the
- * source gives up (complete_overdue()), the guest running there.
+ * and the destination's COMPLETE ends the migration. A destination that
+ * takes nothing more of the stream and says neither RESUMED nor COMPLETE
+ * is given up (reply_overdue()), the guest perhaps running there.
  *
  * After RESUMED, each answer also carries up to --postcopy-prefetch
  * pages that follow the last page asked for (prefetch()).
@@ -66,6 +67,12 @@ struct pc_src {
 	bool busy;			/* an answer is being written */
 	bool stop;
 	bool resumed;			/* RESUMED came: it ran there */
+	/*
+	 * The source gave up waiting for RESUMED (reply_overdue()): a FAILED
+	 * after that is the destination hearing it, not its word that the
+	 * guest will not run there (its runner may still resume it).
+	 */
+	bool gave_up;
 	pthread_t thread;
 	bool started;
 	uint64_t requests, answered;	/* requests, faults: atomic */
@@ -547,21 +554,44 @@ static int push_at_fault(struct precopy_src *s)
 }
 
 /*
- * Returns true if the destination, to say COMPLETE once the stream ended,
- * has taken none of its bytes for --io-timeout: its keepalive keeps the
- * return path from falling silent, so the reader cannot tell one that
- * hangs from a slow one. The stream's bytes it has not acknowledged
- * (*@low: the fewest seen, since *@since) must keep falling; once it has
- * them all, what is left is its last checks, well within --io-timeout.
+ * The stream's bytes the destination has taken: those written on each
+ * channel but its keepalives (a destination whose every thread hangs
+ * still acknowledges a PING), less those it has not acknowledged. Read
+ * in this order, a write or a PING under way makes it smaller, never
+ * larger.
  */
-static bool complete_overdue(struct precopy_src *s, uint64_t *low,
-			     uint64_t *since)
+static uint64_t stream_taken(struct precopy_src *s)
 {
-	uint64_t left = mig_sock_unacked(s->sock, s->nsock);
+	uint64_t sum = 0, w, q;
+	unsigned int i;
+
+	for (i = 0; i < s->o.channels; i++) {
+		w = __atomic_load_n(&s->ch[i].enc.bytes, __ATOMIC_SEQ_CST);
+		w -= __atomic_load_n(&s->ch[i].ping_bytes, __ATOMIC_SEQ_CST);
+		q = mig_sock_unacked(&s->ch[i].sock, 1);
+		sum += w > q ? w - q : 0;
+	}
+	return sum;
+}
+
+/*
+ * Returns true if the destination, to say what the source waits for
+ * (RESUMED, COMPLETE), has taken none of the stream's bytes for
+ * --io-timeout: its keepalive keeps the return path from falling silent,
+ * so the reader cannot tell one that hangs from a slow one. The bytes it
+ * took (*@high: the most seen, since *@since) must keep growing while it
+ * takes the package, the push and the answers to its faults; once it has
+ * them all, what is left is short (Documentation/postcopy.rst, steps 6
+ * and 8), well within --io-timeout.
+ */
+static bool reply_overdue(struct precopy_src *s, uint64_t *high,
+			  uint64_t *since)
+{
+	uint64_t taken = stream_taken(s);
 	uint64_t now = kmig_now_ns();
 
-	if (left < *low) {
-		*low = left;
+	if (taken > *high) {
+		*high = taken;
 		*since = now;
 	}
 	return now - *since >= s->o.io_timeout_s * 1000000000ull;
@@ -570,7 +600,7 @@ static bool complete_overdue(struct precopy_src *s, uint64_t *low,
 /* The next return-path message, which must be @want. */
 static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 {
-	uint64_t low = UINT64_MAX, since = kmig_now_ns();
+	uint64_t high = 0, since = kmig_now_ns();
 	uint16_t type;
 	int ret;
 
@@ -580,11 +610,16 @@ static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 		postcopy_progress(s);
 		if (s->job.pc_running)
 			mig_progress(&s->o, &s->job);
-		if (want != MIG_HS_COMPLETE ||
-		    !complete_overdue(s, &low, &since))
+		if (!reply_overdue(s, &high, &since))
 			continue;
-		return fail(s, -ETIMEDOUT, "the destination did not say COMPLETE within --io-timeout, %u s, of last taking bytes of the stream (%llu not taken); the guest runs at the destination (it said RESUMED), its copy here stays paused",
-			    s->o.io_timeout_s, (unsigned long long)low);
+		s->pc->gave_up = true;
+		return fail(s, -ETIMEDOUT, "the destination did not say %s within --io-timeout, %u s, of last taking bytes of the stream (%llu not taken); %s, its copy here stays paused",
+			    mig_hs_name(want), s->o.io_timeout_s,
+			    (unsigned long long)mig_sock_unacked(s->sock,
+								 s->nsock),
+			    want == MIG_HS_COMPLETE ?
+			    "the guest runs at the destination (it said RESUMED)" :
+			    "the destination was told to run the guest and may run it");
 	}
 	if (ret == -ECANCELED)
 		return ret;
@@ -776,7 +811,8 @@ void postcopy_stop(struct precopy_src *s)
 
 void postcopy_failed(struct precopy_src *s)
 {
-	if (!s->pc->resumed && mig_hs_peer_failed(&s->link))
+	if (!s->pc->resumed && !s->pc->gave_up &&
+	    mig_hs_peer_failed(&s->link))
 		s->handed_over = false;
 }
 

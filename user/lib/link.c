@@ -112,6 +112,18 @@ bool mig_link_failed(struct mig_link *l)
 	return failed;
 }
 
+bool mig_link_set_unless_failed(struct mig_link *l, bool *flag)
+{
+	bool set;
+
+	pthread_mutex_lock(&l->lock);
+	set = !l->failed;
+	if (set)
+		*flag = true;
+	pthread_mutex_unlock(&l->lock);
+	return set;
+}
+
 int mig_link_cause(struct mig_link *l, char *buf, size_t n)
 {
 	bool peer;

@@ -66,6 +66,11 @@ int mig_link_io_fail(struct mig_link *l, int err, const char *fmt, ...)
 void mig_link_peer_fail(struct mig_link *l, int err, const char *what,
 			const char *text);
 bool mig_link_failed(struct mig_link *l);
+/*
+ * Sets *@flag unless the link failed already, under its lock, so that a
+ * failure's on_fail sees it set or it stays unset: true if set.
+ */
+bool mig_link_set_unless_failed(struct mig_link *l, bool *flag);
 /* The cause: 0 when nothing failed, else -errno with its message. */
 int mig_link_cause(struct mig_link *l, char *buf, size_t n);
 

@@ -342,8 +342,13 @@ static void ping_idle(struct mig_senders *p, struct mig_chan *ch)
 		return;
 	ret = 0;
 	if (!ch->ended) {
+		size_t at = ch->enc.len;
+
 		cmd.token = ++ch->pings;
 		ret = kmig_enc_cmd(&ch->enc, &cmd);
+		/* counted before they go: never taken for the stream's */
+		__atomic_fetch_add(&ch->ping_bytes, ch->enc.len - at,
+				   __ATOMIC_SEQ_CST);
 		if (!ret)
 			ret = kmig_enc_flush(&ch->enc);
 	}

@@ -38,6 +38,7 @@ struct mig_chan {
 	uint64_t last_ns;		/* when the last writer let go */
 	bool ended;			/* END_OF_STREAM written */
 	uint32_t pings;
+	uint64_t ping_bytes;		/* theirs in enc.bytes (atomic) */
 	struct mig_senders *pool;
 	bool inited;
 	/* The batch being built: pages of a slot, not encoded yet. */
