@@ -24,6 +24,24 @@ void pc_cut_init(struct pc_cut *c, const char *dir)
 }
 
 /*
+ * Whether the VMM at @sock (@who's) is in state @want; its status in *@st.
+ * Otherwise why not, in @why.
+ */
+static int vmm_in_state(const char *sock, const char *who, const char *want,
+			struct vmm_status *st, char *why, size_t n)
+{
+	int ret = vmm_status_of(sock, st);
+
+	if (ret)
+		return snprintf(why, n, "%s's VMM: %s", who, strerror(-ret)),
+		       ret;
+	if (strcmp(st->state, want))
+		return snprintf(why, n, "%s's VMM is %s, not %s", who,
+				st->state, want), -EINVAL;
+	return 0;
+}
+
+/*
  * A's guest runs; B's waits for the migration, its log restarted at RUN
  * when @cfg asks.
  */
@@ -48,12 +66,9 @@ static int start_vmms(struct pc_cut *c, const struct pc_cut_cfg *cfg,
 	if (ret)
 		return snprintf(why, n, "A's guest does not run: %s",
 				strerror(-ret)), ret;
-	ret = vmm_status_of(c->sock_b, &st);
+	ret = vmm_in_state(c->sock_b, "B", "incoming", &st, why, n);
 	if (ret)
-		return snprintf(why, n, "B's VMM: %s", strerror(-ret)), ret;
-	if (strcmp(st.state, "incoming"))
-		return snprintf(why, n, "B's VMM is %s, not incoming",
-				st.state), -EINVAL;
+		return ret;
 	if (!cfg->dirtylog_b)
 		return 0;
 	ret = vmm_client_connect(&vc, c->sock_b, 5000);
@@ -233,12 +248,9 @@ int __pc_cut_force_a(struct pc_cut *c, char *why, size_t n)
 	pid_t pid;
 	int ret;
 
-	ret = vmm_status_of(c->sock_a, &st);
+	ret = vmm_in_state(c->sock_a, "A", "migrated", &st, why, n);
 	if (ret)
-		return snprintf(why, n, "A's VMM: %s", strerror(-ret)), ret;
-	if (strcmp(st.state, "migrated"))
-		return snprintf(why, n, "A's VMM is %s, not migrated",
-				st.state), -EINVAL;
+		return ret;
 	pid = proc_spawnf("kmig-a", "resume.log", "%s resume --vmm %s --force",
 			  proc_bin("kmig"), c->sock_a);
 	ret = proc_wait_exit(pid, PROC_WAIT_MS);
