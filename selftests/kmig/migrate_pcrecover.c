@@ -42,11 +42,11 @@
  * recovery agents exit with status 3 and say so, and the next recovery
  * completes.
  *
- * The destination_agent_killed_then_hangs variant first runs two
+ * The destination_agent_killed_then_hangs variant first runs three
  * recoveries whose destination stops answering while its connections
  * stay open (destination_hangs()): the source must give up in time,
  * exit with status 3, say so and keep the guest paused, every page of
- * it; the third recovery completes.
+ * it; the fourth recovery completes.
  *
  * Checked at the end: both recovery agents succeed, the guest's counter
  * advances at the destination, and its memory there equals the source's
@@ -82,6 +82,7 @@
 #define TEST_TIMEOUT	300
 #define OTHER_PAGES	8
 #define IO_TIMEOUT_MS	5000	/* both agents' --io-timeout */
+#define GIVE_UP_MS	45000	/* the push drained, then --io-timeout */
 #define IDLE_MISSING	256	/* pages missing at an idle cut */
 #define RUN_DIR		"/run/kmig-pcrecover"
 
@@ -133,7 +134,7 @@ FIXTURE_VARIANT_ADD(recover, silent_link_idle) {
 };
 
 /*
- * Recovered after two recoveries whose destination stopped answering
+ * Recovered after three recoveries whose destination stopped answering
  * (destination_hangs()).
  */
 FIXTURE_VARIANT_ADD(recover, destination_agent_killed_then_hangs) {
@@ -240,35 +241,32 @@ static void known_idle(struct __test_metadata *_metadata, struct pc_cut *cut)
 /*
  * Start a recovery on @port (with @tls options, or none) over @channels
  * page channels (0: the default): the destination's, @delay its
- * KMIG_DELAY_AT (or none), then the source's, with --timeout @timeout_s
- * (0: none).
+ * KMIG_DELAY_AT (or none), then the source's, with the options @timeouts
+ * after its --io-timeout 5 (or none).
  */
 static void start_recovery(FIXTURE_DATA(recover) *self, unsigned int port,
 			   bool stop_source, const char *tls,
 			   unsigned int channels, const char *delay,
-			   unsigned int timeout_s)
+			   const char *timeouts)
 {
 	struct pc_cut *cut = &self->cut;
-	char chans[64] = "";
-	size_t n = 0;
+	char chans[32] = "";
 
 	if (channels)
-		n = snprintf(chans, sizeof(chans), "--channels %u ", channels);
-	if (timeout_s)
-		snprintf(chans + n, sizeof(chans) - n, "--timeout %u",
-			 timeout_s);
+		snprintf(chans, sizeof(chans), "--channels %u", channels);
 	if (delay)
 		setenv("KMIG_DELAY_AT", delay, 1);
 	cut->recover = proc_spawnf("kmig-b", "recover.log",
-				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %.*s %s",
-				   proc_bin("kmig"), cut->sock_b, port,
-				   (int)n, chans, tls ? tls : "");
+				   "%s postcopy-recover --vmm %s --listen " PC_CUT_B ":%u --timeout 60 --io-timeout 5 --json %s %s",
+				   proc_bin("kmig"), cut->sock_b, port, chans,
+				   tls ? tls : "");
 	unsetenv("KMIG_DELAY_AT");
 	if (stop_source)
 		setenv("KMIG_STOP_AT", "resume", 1);
 	cut->resume = proc_spawnf("kmig-a", "resume.log",
-				  "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 --json %s %s",
-				  proc_bin("kmig"), cut->sock_a, port, chans,
+				  "%s migrate --resume --vmm %s --to " PC_CUT_B ":%u --io-timeout 5 %s --json %s %s",
+				  proc_bin("kmig"), cut->sock_a, port,
+				  timeouts ? timeouts : "", chans,
 				  tls ? tls : "");
 	unsetenv("KMIG_STOP_AT");
 }
@@ -350,7 +348,7 @@ static void source_gave_up(struct __test_metadata *_metadata,
 }
 
 /*
- * Two recoveries whose destination stops answering, its connections
+ * Three recoveries whose destination stops answering, its connections
  * open. First its agent is stopped (SIGSTOP) once the source, held at
  * "resume", has met it and connected every channel: silence, which the
  * source must take for a lost link within its --io-timeout (5 s; plus
@@ -358,7 +356,12 @@ static void source_gave_up(struct __test_metadata *_metadata,
  * page is in, while its keepalive goes on: the fault thread, held in
  * its first read (pc-fault-read) by a fault pending from the start, is
  * what the main thread joins before COMPLETE. The source hears PINGs
- * and nothing else, and must give up at its --timeout (6 s; plus 4 s).
+ * and nothing else, and must give up at its --timeout (6 s, its
+ * --io-timeout 30 for this one; plus 4 s). Then, every page in, its
+ * agent holds right before COMPLETE (rc-complete), and the source,
+ * without --timeout, must give up once the destination has taken the
+ * whole stream and --io-timeout has passed since (GIVE_UP_MS, as
+ * migrate_pchang allows for the drain under TCG).
  */
 static void destination_hangs(struct __test_metadata *_metadata,
 			      FIXTURE_DATA(recover) *self)
@@ -367,7 +370,7 @@ static void destination_hangs(struct __test_metadata *_metadata,
 	uint64_t t0;
 	int status;
 
-	start_recovery(self, 4473, true, NULL, 0, NULL, 0);
+	start_recovery(self, 4473, true, NULL, 0, NULL, NULL);
 	ASSERT_TRUE(proc_stopped(cut->resume, &status, PROC_WAIT_MS))
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, kill(cut->recover, SIGSTOP));
@@ -378,9 +381,15 @@ static void destination_hangs(struct __test_metadata *_metadata,
 
 	t0 = kmig_now_ns();
 	start_recovery(self, 4474, false, NULL, 0, "pc-fault-read:600000",
-		       6);
+		       "--timeout 6 --io-timeout 30");
 	source_gave_up(_metadata, cut, t0, 6000 + 4000,
 		       "did not complete within --timeout (6 s)");
+
+	t0 = kmig_now_ns();
+	start_recovery(self, 4475, false, NULL, 0, "rc-complete:600000",
+		       NULL);
+	source_gave_up(_metadata, cut, t0, GIVE_UP_MS,
+		       "did not say COMPLETE within --io-timeout, 5 s");
 }
 
 TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
@@ -447,7 +456,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 
 	if (variant->fail_once || variant->cut_channel) {
 		start_recovery(self, 4471, true, tls, variant->channels, NULL,
-			       0);
+			       NULL);
 		ASSERT_TRUE(proc_stopped(cut->resume, &status, PROC_WAIT_MS))
 			TH_LOG("%s", file_text("resume.log"));
 		if (variant->cut_channel) {
@@ -489,7 +498,7 @@ TEST_F_TIMEOUT(recover, after_run_byte_exact, TEST_TIMEOUT)
 	if (variant->hang)
 		destination_hangs(_metadata, self);
 	start_recovery(self, 4472, false, tls, variant->channels,
-		       variant->recover_delay, 0);
+		       variant->recover_delay, NULL);
 	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->resume, 90000))
 		TH_LOG("%s", file_text("resume.log"));
 	ASSERT_EQ(0, agent_exit(_metadata, cut, &cut->recover, 30000))

@@ -475,6 +475,7 @@ static int recover(struct rc_dst *d)
 		ret = check_state(d);
 	if (ret)
 		return ret;
+	kmig_delay_at("rc-complete");	/* a test's hang, every page in */
 	ret = mig_hs_send(&d->out, MIG_HS_COMPLETE, 0, NULL);
 	if (ret)
 		fprintf(stderr, "kmig postcopy-recover: every page arrived, but the source did not hear it: %s\n",
