@@ -25,6 +25,7 @@
 #include "ctx.h"
 #include "kmod.h"
 #include "mig.h"
+#include "sender.h"
 
 int mig_fail(char *err, size_t n, int ret, const char *fmt, ...)
 {
@@ -299,6 +300,57 @@ uint64_t mig_sock_unacked(const int *fds, unsigned int n)
 	for (i = 0; i < n; i++)
 		if (!ioctl(fds[i], SIOCOUTQ, &q) && q > 0)
 			sum += q;
+	return sum;
+}
+
+/*
+ * The stream's bytes the destination has taken: those written on each
+ * channel but its keepalives (a destination whose every thread hangs
+ * still acknowledges a PING), less those it has not acknowledged. Read
+ * in this order, a write or a PING under way makes it smaller, never
+ * larger.
+ */
+static uint64_t stream_taken(const struct mig_reply_wait *w)
+{
+	uint64_t sum = 0, b, q;
+	unsigned int i;
+
+	for (i = 0; i < w->n; i++) {
+		b = __atomic_load_n(&w->ch[i].enc.bytes, __ATOMIC_SEQ_CST);
+		b -= __atomic_load_n(&w->ch[i].ping_bytes, __ATOMIC_SEQ_CST);
+		q = mig_sock_unacked(&w->ch[i].sock, 1);
+		sum += b > q ? b - q : 0;
+	}
+	return sum;
+}
+
+void mig_reply_wait_init(struct mig_reply_wait *w, struct mig_chan *ch,
+			 unsigned int n, unsigned int io_timeout_s)
+{
+	*w = (struct mig_reply_wait) {
+		.ch = ch, .n = n, .limit_ns = io_timeout_s * 1000000000ull,
+		.since = kmig_now_ns(),
+	};
+}
+
+bool mig_reply_overdue(struct mig_reply_wait *w)
+{
+	uint64_t taken = stream_taken(w), now = kmig_now_ns();
+
+	if (taken > w->high) {
+		w->high = taken;
+		w->since = now;
+	}
+	return now - w->since >= w->limit_ns;
+}
+
+uint64_t mig_reply_untaken(const struct mig_reply_wait *w)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < w->n; i++)
+		sum += mig_sock_unacked(&w->ch[i].sock, 1);
 	return sum;
 }
 

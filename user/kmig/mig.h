@@ -360,6 +360,35 @@ void mig_sock_setup(int fd, int timeout_s);
  * by the relay); a connection that cannot tell counts none.
  */
 uint64_t mig_sock_unacked(const int *fds, unsigned int n);
+
+struct mig_chan;
+
+/*
+ * The source's wait for the destination's word: postcopy's RESUMED and
+ * COMPLETE, a recovery's COMPLETE. The destination's keepalive keeps the
+ * return path from falling silent, so the reader cannot tell one that
+ * hangs from a slow one; what tells them apart is the stream's bytes it
+ * takes, which must keep growing while it takes the package, the push
+ * and the answers to its faults. Once it has them all, what is left is
+ * short (Documentation/postcopy.rst, steps 6 and 8), well within
+ * --io-timeout.
+ */
+struct mig_reply_wait {
+	struct mig_chan *ch;		/* [0] main, then page channels */
+	unsigned int n;
+	uint64_t limit_ns;		/* --io-timeout */
+	uint64_t high, since;		/* the most bytes taken, and when */
+};
+
+void mig_reply_wait_init(struct mig_reply_wait *w, struct mig_chan *ch,
+			 unsigned int n, unsigned int io_timeout_s);
+/*
+ * Returns true if the destination has taken none of the stream's bytes
+ * for --io-timeout (since mig_reply_wait_init() or the last it took).
+ */
+bool mig_reply_overdue(struct mig_reply_wait *w);
+/* The stream's bytes written that the destination has not taken. */
+uint64_t mig_reply_untaken(const struct mig_reply_wait *w);
 /*
  * The source's TLS on connection @fd as --tls-creds/--tls-psk say
  * (nothing without), as the client of --to's host, bounded by

@@ -20,9 +20,11 @@
  *
  * A destination that stops answering while its connections stay open is
  * lost after --io-timeout when it falls silent (the return path's reader,
- * a send that does not go), but one that hangs with its keepalive going
- * on never says COMPLETE: --timeout S bounds the whole recovery
- * (past_deadline()), the push and the wait for COMPLETE alike.
+ * a send that does not go). One that hangs with its keepalive going on
+ * never says COMPLETE: it is given up once it has taken none of the
+ * stream for --io-timeout (mig_reply_overdue()), as postcopy's source
+ * gives it up; --timeout S bounds the whole recovery (past_deadline()),
+ * the push and the wait for COMPLETE alike.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -443,6 +445,7 @@ static uint64_t pushed(struct rc_src *s, uint64_t *normal, uint64_t *bytes)
 
 static int resume(struct rc_src *s)
 {
+	struct mig_reply_wait w;
 	uint16_t type;
 	uint64_t value;
 	int ret;
@@ -482,11 +485,17 @@ static int resume(struct rc_src *s)
 	ret = end_main(s);
 	if (ret)
 		return ret;
-	/* a destination that pings but never completes: --timeout */
+	/* a destination that pings but never completes */
+	mig_reply_wait_init(&w, s->ch, s->nchan, s->o->io_timeout_s);
 	while ((ret = mig_link_take(&s->link, MIG_TICK_MS, &type,
-				    &value)) == -EAGAIN)
+				    &value)) == -EAGAIN) {
 		if (past_deadline(s, "every page was sent, but the destination did not confirm it (COMPLETE)"))
 			return -ECANCELED;
+		if (mig_reply_overdue(&w))
+			return fail(s, -ETIMEDOUT, "every page was sent, but the destination did not say COMPLETE within --io-timeout, %u s, of last taking bytes of the stream (%llu not taken)",
+				    s->o->io_timeout_s,
+				    (unsigned long long)mig_reply_untaken(&w));
+	}
 	if (ret == -ECANCELED)
 		return ret;
 	if (ret)

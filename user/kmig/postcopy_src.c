@@ -14,7 +14,7 @@
  * requested page. Once they are done the main stream ends, and the
  * destination's COMPLETE ends the migration. A destination that takes
  * nothing more of the stream and says neither RESUMED nor COMPLETE is
- * given up (reply_overdue()), the guest perhaps running there.
+ * given up (mig_reply_overdue()), the guest perhaps running there.
  *
  * A huge slot (KMIG_SLOT_HUGE) goes in whole 2 MiB blocks, so that the
  * destination can install each in one call, as one folio: its discard
@@ -233,70 +233,26 @@ static int push_at_fault(struct precopy_src *s)
 	return 0;
 }
 
-/*
- * The stream's bytes the destination has taken: those written on each
- * channel but its keepalives (a destination whose every thread hangs
- * still acknowledges a PING), less those it has not acknowledged. Read
- * in this order, a write or a PING under way makes it smaller, never
- * larger.
- */
-static uint64_t stream_taken(struct precopy_src *s)
-{
-	uint64_t sum = 0, w, q;
-	unsigned int i;
-
-	for (i = 0; i < s->o.channels; i++) {
-		w = __atomic_load_n(&s->ch[i].enc.bytes, __ATOMIC_SEQ_CST);
-		w -= __atomic_load_n(&s->ch[i].ping_bytes, __ATOMIC_SEQ_CST);
-		q = mig_sock_unacked(&s->ch[i].sock, 1);
-		sum += w > q ? w - q : 0;
-	}
-	return sum;
-}
-
-/*
- * Returns true if the destination, to say what the source waits for
- * (RESUMED, COMPLETE), has taken none of the stream's bytes for
- * --io-timeout: its keepalive keeps the return path from falling silent,
- * so the reader cannot tell one that hangs from a slow one. The bytes it
- * took (*@high: the most seen, since *@since) must keep growing while it
- * takes the package, the push and the answers to its faults; once it has
- * them all, what is left is short (Documentation/postcopy.rst, steps 6
- * and 8), well within --io-timeout.
- */
-static bool reply_overdue(struct precopy_src *s, uint64_t *high,
-			  uint64_t *since)
-{
-	uint64_t taken = stream_taken(s);
-	uint64_t now = kmig_now_ns();
-
-	if (taken > *high) {
-		*high = taken;
-		*since = now;
-	}
-	return now - *since >= s->o.io_timeout_s * 1000000000ull;
-}
-
 /* The next return-path message, which must be @want. */
 static int expect(struct precopy_src *s, uint16_t want, uint64_t *value)
 {
-	uint64_t high = 0, since = kmig_now_ns();
+	struct mig_reply_wait w;
 	uint16_t type;
 	int ret;
 
+	mig_reply_wait_init(&w, s->ch, s->o.channels, s->o.io_timeout_s);
 	/* meanwhile (RESUMED came) the progress line goes on */
 	while ((ret = mig_link_take(&s->link, MIG_TICK_MS, &type,
 				    value)) == -EAGAIN) {
 		postcopy_progress(s);
 		if (s->job.pc_running)
 			mig_progress(&s->o, &s->job);
-		if (!reply_overdue(s, &high, &since))
+		if (!mig_reply_overdue(&w))
 			continue;
 		s->pc->gave_up = true;
 		return fail(s, -ETIMEDOUT, "the destination did not say %s within --io-timeout, %u s, of last taking bytes of the stream (%llu not taken); %s, its copy here stays paused",
 			    mig_hs_name(want), s->o.io_timeout_s,
-			    (unsigned long long)mig_sock_unacked(s->sock,
-								 s->nsock),
+			    (unsigned long long)mig_reply_untaken(&w),
 			    want == MIG_HS_COMPLETE ?
 			    "the guest runs at the destination (it said RESUMED)" :
 			    "the destination was told to run the guest and may run it");

@@ -38,9 +38,10 @@ struct pc_src {
 	bool stop;
 	bool resumed;			/* RESUMED came: it ran there */
 	/*
-	 * The source gave up waiting for RESUMED (reply_overdue()): a FAILED
-	 * after that is the destination hearing it, not its word that the
-	 * guest will not run there (its runner may still resume it).
+	 * The source gave up waiting for RESUMED (mig_reply_overdue()): a
+	 * FAILED after that is the destination hearing it, not its word
+	 * that the guest will not run there (its runner may still resume
+	 * it).
 	 */
 	bool gave_up;
 	pthread_t thread;
