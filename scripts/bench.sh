@@ -15,6 +15,7 @@
 #              BENCH_ONLY (a file name pattern: only those benchmarks),
 #              BENCH_ROWS (a regular expression: only those migration rows),
 #              BENCH_FILE_DIRS, BENCH_FILL_TIMEOUT (file.py)
+#              BENCH_SNAP_MIB, BENCH_SNAP_CPU (snap.sh)
 #              BENCH_PC_MODES, BENCH_PC_CAP, BENCH_PC_PREFETCH,
 #              BENCH_PC_BASE (postcopy.py)
 #              BENCH_MIG_4K, BENCH_MIG_BASE (migrate.py)
@@ -42,7 +43,8 @@ export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 	BENCH_PC_MODES="${BENCH_PC_MODES:-}" BENCH_PC_CAP="${BENCH_PC_CAP:-}" \\
 	BENCH_PC_PREFETCH="${BENCH_PC_PREFETCH:-}" BENCH_PC_BASE="${BENCH_PC_BASE:-}" \\
 	BENCH_MIG_4K="${BENCH_MIG_4K:-}" BENCH_MIG_BASE="${BENCH_MIG_BASE:-}" \\
-	BENCH_LAZY_BASE="${BENCH_LAZY_BASE:-}"
+	BENCH_LAZY_BASE="${BENCH_LAZY_BASE:-}" \
+	BENCH_SNAP_MIB="${BENCH_SNAP_MIB:-}" BENCH_SNAP_CPU="${BENCH_SNAP_CPU:-}"
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
 	 $top/selftests/bench/postcopy.py \\
