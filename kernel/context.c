@@ -63,6 +63,7 @@ static void slot_arrays_free(struct kmig_slot *slot)
 	kvfree(slot->requested);
 	kvfree(slot->waited);
 	kvfree(slot->dirty);
+	kvfree(slot->kvm_bits);
 }
 
 /*

@@ -64,6 +64,7 @@ struct kmig_slot {
 	unsigned long *waited;		/* a waiter's retry maps just the page */
 	unsigned long *dirty;		/* KMIG_SLOT_DIRTY_LOG: KVM layout */
 	bool logging;			/* writes set bits in @dirty */
+	u64 *kvm_bits;			/* spare buffer for KVM's bits (dirty.c) */
 	/* VMAs mapping the slot; -1 while KMIG_SET_MISSING fills @missing. */
 	atomic_t nr_maps;
 	struct kmig_policy policy;	/* NUMA policy of new pages */

@@ -74,12 +74,34 @@ static long harvest_add(struct harvest *h, struct kmig_ctx *ctx, u32 id,
 	return 0;
 }
 
+/*
+ * A buffer for KVM's bits of @slot: the slot's spare one, else a new one.
+ * A harvest of a large slot would otherwise take whole pages from the
+ * page allocator, zeroed, and give them back every time (memory-model.rst,
+ * "Where a harvest through the provider goes"). Harvests running at once
+ * each get one: only one takes the spare.
+ */
+static u64 *kvm_bits_get(struct kmig_slot *slot)
+{
+	u64 *bits = xchg(&slot->kvm_bits, NULL);
+
+	return bits ?: kvmalloc_array(BITS_TO_LONGS(slot->npages),
+				      sizeof(u64), GFP_KERNEL_ACCOUNT);
+}
+
+/* @bits back as @slot's spare, unless it has one: then freed. */
+static void kvm_bits_put(struct kmig_slot *slot, u64 *bits)
+{
+	if (bits && cmpxchg(&slot->kvm_bits, NULL, bits))
+		kvfree(bits);
+}
+
 static void harvest_free(struct harvest *h)
 {
 	unsigned int i;
 
 	for (i = 0; i < h->n; i++) {
-		kvfree(h->kbm[i]);
+		kvm_bits_put(h->slot[i], h->kbm[i]);
 		kmig_slot_put(h->slot[i]);
 	}
 	kfree(h);
@@ -87,10 +109,10 @@ static void harvest_free(struct harvest *h)
 
 /*
  * KVM's bits of the KVM_LOG slots of @h that are logging, in one provider
- * request, which gets and clears them, in new arrays (@h->kbm; NULL for
- * other slots). KVM re-armed their pages itself: the harvest reports them
- * beside kmig's own and re-arms only its own. Nothing is touched unless
- * the provider answered whole.
+ * request, which gets and clears them, into buffers of their own
+ * (@h->kbm; NULL for other slots). KVM re-armed their pages itself: the
+ * harvest reports them beside kmig's own and re-arms only its own.
+ * Nothing is touched unless the provider answered whole.
  */
 static int kvm_log_fetch(struct harvest *h)
 {
@@ -103,8 +125,7 @@ static int kvm_log_fetch(struct harvest *h)
 		if (!(slot->flags & KMIG_SLOT_KVM_LOG) ||
 		    !READ_ONCE(slot->logging))
 			continue;
-		h->kbm[i] = kvmalloc_array(BITS_TO_LONGS(slot->npages),
-					   sizeof(u64), GFP_KERNEL);
+		h->kbm[i] = kvm_bits_get(slot);
 		if (!h->kbm[i]) {
 			ret = -ENOMEM;
 			goto out;
@@ -117,7 +138,7 @@ static int kvm_log_fetch(struct harvest *h)
 					 h->ask, m, h->ask_bm);
 out:
 	for (i = 0; ret && i < h->n; i++) {
-		kvfree(h->kbm[i]);
+		kvm_bits_put(h->slot[i], h->kbm[i]);
 		h->kbm[i] = NULL;
 	}
 	return ret;
