@@ -15,7 +15,8 @@
 #              BENCH_ONLY (a file name pattern: only those benchmarks),
 #              BENCH_ROWS (a regular expression: only those migration rows),
 #              BENCH_FILE_DIRS, BENCH_FILL_TIMEOUT (file.py)
-#              BENCH_SNAP_MIB, BENCH_SNAP_CPU (snap.sh)
+#              BENCH_SNAP_MIB (snap.sh)
+#              BENCH_CPU (the vCPU of the programs and snap.sh; all: none)
 #              BENCH_PC_MODES, BENCH_PC_CAP, BENCH_PC_PREFETCH,
 #              BENCH_PC_BASE (postcopy.py)
 #              BENCH_MIG_4K, BENCH_MIG_BASE (migrate.py)
@@ -43,8 +44,12 @@ export BENCH_RUNS=${BENCH_RUNS:-3} BENCH_MODES="${BENCH_MODES:-idle dirty}" \\
 	BENCH_PC_MODES="${BENCH_PC_MODES:-}" BENCH_PC_CAP="${BENCH_PC_CAP:-}" \\
 	BENCH_PC_PREFETCH="${BENCH_PC_PREFETCH:-}" BENCH_PC_BASE="${BENCH_PC_BASE:-}" \\
 	BENCH_MIG_4K="${BENCH_MIG_4K:-}" BENCH_MIG_BASE="${BENCH_MIG_BASE:-}" \\
-	BENCH_LAZY_BASE="${BENCH_LAZY_BASE:-}" \
-	BENCH_SNAP_MIB="${BENCH_SNAP_MIB:-}" BENCH_SNAP_CPU="${BENCH_SNAP_CPU:-}"
+	BENCH_LAZY_BASE="${BENCH_LAZY_BASE:-}" \\
+	BENCH_SNAP_MIB="${BENCH_SNAP_MIB:-}" BENCH_CPU="${BENCH_CPU:-0}"
+# The programs (and snap.sh, itself) run on one vCPU: the bed's TCG runs
+# its vCPUs by turns on one host thread (benchmarks.rst, "On one vCPU").
+pin="taskset -c \$BENCH_CPU"
+[ "\$BENCH_CPU" != all ] || pin=
 for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	 $top/selftests/bench/migrate.py \\
 	 $top/selftests/bench/postcopy.py \\
@@ -60,7 +65,7 @@ for b in $top/build/bench/* $top/selftests/bench/*.sh \\
 	case "\$b" in
 	*.sh) sh "\$b" ;;
 	*.py) python3 "\$b" ;;
-	*) "\$b" ;;
+	*) \$pin "\$b" ;;
 	esac || echo "bench: \$(basename "\$b") failed (exit \$?)"
 done > "\$KMIG_OUT/bench.txt" 2>&1
 EOT

@@ -14,12 +14,15 @@
  * KVM's log to kmig. In the same bed, rounds alternate between a harvest
  * through kmig (KMIG_GET_DIRTY_LOG, one provider round trip) and KVM's
  * own GET + CLEAR by this thread, on the same dirty pages; and a harvest
- * pass over several slots in one call against a call a slot.
+ * pass over several slots in one call against a call a slot. The
+ * provider's round trip is a cost per harvest, not per page: the (b)
+ * harvests run on a 64 MiB slot and again on a 512 MiB one.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kmig.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -31,6 +34,7 @@
 
 #define PAGE		4096ul
 #define NPAGES		16384ul		/* 64 MiB */
+#define BIG_PAGES	131072ul	/* 512 MiB */
 #define DATA_GPA	0x10000000ul
 #define ROUNDS		4
 #define GIB		(1024.0 * 1024 * 1024)
@@ -44,17 +48,19 @@ struct bed {
 	bool kvm_log;
 	uint8_t *gview;			/* model (b): KVM's guest view */
 	struct kvmlog prov;
-	uint64_t bitmap[NPAGES / 64];
+	unsigned long npages;		/* the slot's */
+	uint64_t *bitmap;
 };
 
 /*
- * @kmig_flags: the kmig slot's (0, KMIG_SLOT_DIRTY_LOG, or with
- * KMIG_SLOT_KVM_LOG for model (b)); kvm_log: KVM logs the memslot
- * (manual protect). The kmig slot's id is KVM's, 1. In model (b) KVM maps
- * the guest view and a provider thread hands its log to kmig, logging
- * started through kmig.
+ * A slot of @npages pages. @kmig_flags: the kmig slot's (0,
+ * KMIG_SLOT_DIRTY_LOG, or with KMIG_SLOT_KVM_LOG for model (b)); kvm_log:
+ * KVM logs the memslot (manual protect). The kmig slot's id is KVM's, 1.
+ * In model (b) KVM maps the guest view and a provider thread hands its
+ * log to kmig, logging started through kmig.
  */
-static void bed_init(struct bed *b, uint32_t kmig_flags, bool kvm_log)
+static void bed_init(struct bed *b, uint32_t kmig_flags, bool kvm_log,
+		     unsigned long npages)
 {
 	/* 32-bit: 1: mov [ebx], al; add ebx, edx; dec ecx; jnz 1b; hlt */
 	static const uint8_t code[] = {
@@ -62,7 +68,7 @@ static void bed_init(struct bed *b, uint32_t kmig_flags, bool kvm_log)
 	};
 	struct kmig_memslot ms = {
 		.slot = 1, .flags = kmig_flags,
-		.guest_phys_addr = DATA_GPA, .memory_size = NPAGES * PAGE,
+		.guest_phys_addr = DATA_GPA, .memory_size = npages * PAGE,
 	};
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
@@ -76,17 +82,20 @@ static void bed_init(struct bed *b, uint32_t kmig_flags, bool kvm_log)
 
 	memset(b, 0, sizeof(*b));
 	b->kvm_log = kvm_log;
+	b->npages = npages;
+	b->bitmap = calloc(npages / 64, sizeof(*b->bitmap));
+	BENCH_CHECK(b->bitmap, "calloc bitmap");
 	b->ctx = open("/dev/kmig", O_RDWR | O_CLOEXEC);
 	BENCH_CHECK(b->ctx >= 0, "open /dev/kmig");
 	BENCH_CHECK(!ioctl(b->ctx, KMIG_SET_MEMSLOT, &ms), "KMIG_SET_MEMSLOT");
-	b->mem = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	b->mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      b->ctx, ms.offset);
 	BENCH_CHECK(b->mem != MAP_FAILED, "mmap kmig slot");
-	memset(b->mem, 1, NPAGES * PAGE);
+	memset(b->mem, 1, npages * PAGE);
 	if (model_b) {
 		g = kmig_view(b->ctx, KMIG_VIEW_GUEST);
 		BENCH_CHECK(g >= 0, "KMIG_VIEW_FD");
-		b->gview = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		b->gview = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
 				MAP_SHARED, g, ms.offset);
 		close(g);
 		BENCH_CHECK(b->gview != MAP_FAILED, "mmap guest view");
@@ -106,9 +115,9 @@ static void bed_init(struct bed *b, uint32_t kmig_flags, bool kvm_log)
 	vm_set_memslot(&b->vm, 0, 0, 0, 0x10000, b->low);
 	vm_set_memslot(&b->vm, 1,
 		       kvm_log && !model_b ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		       DATA_GPA, NPAGES * PAGE, model_b ? b->gview : b->mem);
+		       DATA_GPA, npages * PAGE, model_b ? b->gview : b->mem);
 	if (model_b) {
-		kvmlog_slot(&b->prov, 1, DATA_GPA, NPAGES * PAGE, b->gview);
+		kvmlog_slot(&b->prov, 1, DATA_GPA, npages * PAGE, b->gview);
 		BENCH_CHECK(!ioctl(b->ctx, KMIG_SET_DIRTY_LOGGING, &on),
 			    "KMIG_SET_DIRTY_LOGGING through the provider");
 	}
@@ -120,19 +129,20 @@ static void bed_uninit(struct bed *b)
 {
 	if (b->gview) {
 		kvmlog_stop(&b->prov);
-		munmap(b->gview, NPAGES * PAGE);
+		munmap(b->gview, b->npages * PAGE);
 	}
 	vcpu_destroy(&b->vcpu);
 	vm_destroy(&b->vm);
 	munmap(b->low, 0x10000);
-	munmap(b->mem, NPAGES * PAGE);
+	munmap(b->mem, b->npages * PAGE);
 	close(b->ctx);
+	free(b->bitmap);
 }
 
 /* The guest writes every @step-th page once; returns ns per page. */
 static double guest_write(struct bed *b, unsigned int step, uint8_t value)
 {
-	return bench_guest_write(&b->vcpu, DATA_GPA, NPAGES, step, value);
+	return bench_guest_write(&b->vcpu, DATA_GPA, b->npages, step, value);
 }
 
 static uint64_t harvest_kmig(struct bed *b)
@@ -152,13 +162,13 @@ static uint64_t harvest_kvm(struct bed *b)
 {
 	uint64_t t0 = bench_now_ns();
 
-	bench_kvm_harvest(b->vm.fd, 1, NPAGES, b->bitmap);
+	bench_kvm_harvest(b->vm.fd, 1, b->npages, b->bitmap);
 	return bench_now_ns() - t0;
 }
 
-static size_t popcount(const uint64_t *map)
+static size_t popcount(const struct bed *b)
 {
-	return bench_popcount(map, NPAGES / 64);
+	return bench_popcount(b->bitmap, b->npages / 64);
 }
 
 static void bench_harvest(unsigned int step)
@@ -168,7 +178,7 @@ static void bench_harvest(unsigned int step)
 	struct bed b;
 	int r;
 
-	bed_init(&b, KMIG_SLOT_DIRTY_LOG, true);
+	bed_init(&b, KMIG_SLOT_DIRTY_LOG, true, NPAGES);
 	harvest_kmig(&b);
 	harvest_kvm(&b);
 	for (r = 0; r < ROUNDS; r++) {
@@ -178,7 +188,7 @@ static void bench_harvest(unsigned int step)
 			kmig_ns += harvest_kmig(&b);
 		} else {
 			kmig_ns += harvest_kmig(&b);
-			BENCH_CHECK(popcount(b.bitmap) == NPAGES / step,
+			BENCH_CHECK(popcount(&b) == NPAGES / step,
 				    "kmig saw every guest write");
 			kvm_ns += harvest_kvm(&b);
 		}
@@ -198,7 +208,7 @@ static double redirty_cost(bool kmig)
 	struct bed b;
 	int r;
 
-	bed_init(&b, kmig ? KMIG_SLOT_DIRTY_LOG : 0, !kmig);
+	bed_init(&b, kmig ? KMIG_SLOT_DIRTY_LOG : 0, !kmig, NPAGES);
 	guest_write(&b, 1, 0xff);	/* map every page first */
 	for (r = 0; r < ROUNDS; r++) {
 		if (kmig)
@@ -213,19 +223,19 @@ static double redirty_cost(bool kmig)
 
 /*
  * Model (b): harvests through kmig and its provider against KVM's own,
- * alternating in one bed, after the guest wrote every @step-th page (no
- * page for @step 0); with @redirty, the guest's cost of writing every
- * page again after each instead.
+ * alternating in one bed with a slot of @npages pages, after the guest
+ * wrote every @step-th page (no page for @step 0); with @redirty, the
+ * guest's cost of writing every page again after each instead.
  */
-static void bench_b(unsigned int step, bool redirty)
+static void bench_b(unsigned int step, bool redirty, unsigned long npages)
 {
 	uint64_t kmig_ns = 0, kvm_ns = 0;
 	double kmig_w = 0, kvm_w = 0, w;
-	char what[80];
+	char what[80], size[24] = "";
 	struct bed b;
 	int r;
 
-	bed_init(&b, KMIG_SLOT_DIRTY_LOG | KMIG_SLOT_KVM_LOG, true);
+	bed_init(&b, KMIG_SLOT_DIRTY_LOG | KMIG_SLOT_KVM_LOG, true, npages);
 	guest_write(&b, 1, 0xff);	/* map every page first */
 	harvest_kmig(&b);		/* INITIALLY_SET or not: empty now */
 	harvest_kvm(&b);
@@ -237,8 +247,8 @@ static void bench_b(unsigned int step, bool redirty)
 		} else {
 			kmig_ns += harvest_kmig(&b);
 			if (!redirty)
-				BENCH_CHECK(popcount(b.bitmap) ==
-					    (step ? NPAGES / step : 0),
+				BENCH_CHECK(popcount(&b) ==
+					    (step ? npages / step : 0),
 					    "kmig got every guest write from KVM");
 		}
 		if (redirty) {
@@ -253,13 +263,18 @@ static void bench_b(unsigned int step, bool redirty)
 			  "KVM dirty log, same bed");
 		return;
 	}
+	if (npages != NPAGES)
+		snprintf(size, sizeof(size), ", %lu MiB slot",
+			 npages * PAGE >> 20);
 	if (step)
-		snprintf(what, sizeof(what), "(b) harvest get+clear, %u%% dirty",
-			 100 / step);
+		snprintf(what, sizeof(what),
+			 "(b) harvest get+clear, %u%% dirty%s", 100 / step,
+			 size);
 	else
-		snprintf(what, sizeof(what), "(b) harvest, no dirty page");
-	bench_row(what, "us/GiB", kmig_ns / 1e3 / ROUNDS / (NPAGES * PAGE / GIB),
-		  kvm_ns / 1e3 / ROUNDS / (NPAGES * PAGE / GIB),
+		snprintf(what, sizeof(what), "(b) harvest, no dirty page%s",
+			 size);
+	bench_row(what, "us/GiB", kmig_ns / 1e3 / ROUNDS / (npages * PAGE / GIB),
+		  kvm_ns / 1e3 / ROUNDS / (npages * PAGE / GIB),
 		  "KVM dirty log, same bed");
 }
 
@@ -357,10 +372,13 @@ int main(void)
 	bench_harvest(8);
 	bench_row("guest cost of re-dirtying a page after re-arm", "ns/page",
 		  redirty_cost(true), redirty_cost(false), "KVM dirty log");
-	bench_b(1, false);
-	bench_b(8, false);
-	bench_b(0, false);
-	bench_b(0, true);
+	bench_b(1, false, NPAGES);
+	bench_b(8, false, NPAGES);
+	bench_b(0, false, NPAGES);
+	bench_b(0, true, NPAGES);
 	bench_set();
+	bench_b(1, false, BIG_PAGES);
+	bench_b(8, false, BIG_PAGES);
+	bench_b(0, false, BIG_PAGES);
 	return 0;
 }

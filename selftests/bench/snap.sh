@@ -24,15 +24,14 @@ if [ -b /dev/vda ] || modprobe virtio_blk 2>/dev/null && sleep 1 &&
 	mount /dev/vda /dev/shm/disk
 	dirs="/dev/shm/disk /dev/shm"
 fi
-# On one vCPU (BENCH_SNAP_CPU, "all" for none), kmig and dd alike. The
-# bed's TCG runs its vCPUs by turns on one host thread: a second one adds
-# no speed, only turns, and a thread that moved or woke across them waited
-# for the other's. Unpinned, the tmpfs saves came out at 0.5 to 1.3 times
-# dd from run to run of the same boot (benchmarks.rst, "Snapshot files").
+# On one vCPU (BENCH_CPU, "all" for none), kmig and dd alike: the bed's
+# TCG runs its vCPUs by turns on one host thread (benchmarks.rst, "On one
+# vCPU"). Unpinned, the tmpfs saves came out at 0.5 to 1.3 times dd from
+# run to run of the same boot.
 pin=
-if [ "${BENCH_SNAP_CPU:-0}" != all ]; then
-	pin="taskset -c ${BENCH_SNAP_CPU:-0}"
-	echo "snap: pinned to vCPU ${BENCH_SNAP_CPU:-0}"
+if [ "${BENCH_CPU:-0}" != all ]; then
+	pin="taskset -c ${BENCH_CPU:-0}"
+	echo "snap: on vCPU ${BENCH_CPU:-0}"
 fi
 for zero in 0 25; do
 	$pin "$bench" -s "${BENCH_SNAP_MIB:-64}" -r "${BENCH_RUNS:-3}" \
