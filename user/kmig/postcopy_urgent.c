@@ -182,10 +182,11 @@ static int answer_blocks(struct precopy_src *s, unsigned int slot,
 }
 
 /*
- * Requested pages @v[0..@n), all of one slot, now, on the urgent path (on
- * a huge slot their blocks: answer_blocks()), else in one RAM_PAGES record (its list ascending, each page once: a page two
- * vCPUs faulted on may be asked for twice), with the prefetch window
- * after the last; the push goes on from the last requested.
+ * Requested pages @v[0..@n), all of one slot, now, on the urgent path:
+ * on a huge slot their blocks (answer_blocks()), else in one RAM_PAGES
+ * record (its list ascending, each page once: a page two vCPUs faulted
+ * on may be asked for twice), with the prefetch window after the last.
+ * The push goes on from the last requested.
  */
 static int answer(struct precopy_src *s, uint64_t *v, unsigned int n)
 {
