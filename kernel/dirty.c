@@ -78,8 +78,8 @@ static long harvest_add(struct harvest *h, struct kmig_ctx *ctx, u32 id,
  * A buffer for KVM's bits of @slot: the slot's spare one, else a new one.
  * A harvest of a large slot would otherwise take whole pages from the
  * page allocator, zeroed, and give them back every time (memory-model.rst,
- * "Where a harvest through the provider goes"). Harvests running at once
- * each get one: only one takes the spare.
+ * "Per harvest, not per page"). Harvests running at once each get one:
+ * only one takes the spare.
  */
 static u64 *kvm_bits_get(struct kmig_slot *slot)
 {

@@ -14,8 +14,8 @@
  * KVM's log to kmig. In the same bed, rounds alternate between a harvest
  * through kmig (KMIG_GET_DIRTY_LOG, one provider round trip) and KVM's
  * own GET + CLEAR by this thread, on the same dirty pages; and a harvest
- * pass over several slots in one call against a call a slot. The
- * provider's round trip is a cost per harvest, not per page: the (b)
+ * pass over several slots in one call against a call a slot. What the
+ * provider adds is mostly a cost per harvest, not per page: the (b)
  * harvests run on a 64 MiB slot and again on a 512 MiB one.
  */
 #include <errno.h>
