@@ -291,16 +291,11 @@ void mig_sock_setup(int fd, int timeout_s)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-uint64_t mig_sock_unacked(const int *fds, unsigned int n)
+uint64_t mig_sock_unacked(int fd)
 {
-	uint64_t sum = 0;
-	unsigned int i;
 	int q;
 
-	for (i = 0; i < n; i++)
-		if (!ioctl(fds[i], SIOCOUTQ, &q) && q > 0)
-			sum += q;
-	return sum;
+	return !ioctl(fd, SIOCOUTQ, &q) && q > 0 ? q : 0;
 }
 
 /*
@@ -318,7 +313,7 @@ static uint64_t stream_taken(const struct mig_reply_wait *w)
 	for (i = 0; i < w->n; i++) {
 		b = __atomic_load_n(&w->ch[i].enc.bytes, __ATOMIC_SEQ_CST);
 		b -= __atomic_load_n(&w->ch[i].ping_bytes, __ATOMIC_SEQ_CST);
-		q = mig_sock_unacked(&w->ch[i].sock, 1);
+		q = mig_sock_unacked(w->ch[i].sock);
 		sum += b > q ? b - q : 0;
 	}
 	return sum;
@@ -350,7 +345,7 @@ uint64_t mig_reply_untaken(const struct mig_reply_wait *w)
 	unsigned int i;
 
 	for (i = 0; i < w->n; i++)
-		sum += mig_sock_unacked(&w->ch[i].sock, 1);
+		sum += mig_sock_unacked(w->ch[i].sock);
 	return sum;
 }
 

@@ -355,11 +355,11 @@ void mig_vm_present_free(struct mig_vm *vm);
 
 void mig_sock_setup(int fd, int timeout_s);
 /*
- * Bytes written to the @n connections @fds that their peer has not
- * acknowledged yet (SIOCOUTQ; a TLS relay's socketpair: not yet taken
- * by the relay); a connection that cannot tell counts none.
+ * Bytes written to connection @fd that its peer has not acknowledged yet
+ * (SIOCOUTQ; a TLS relay's socketpair: not yet taken by the relay); 0 if
+ * it cannot tell.
  */
-uint64_t mig_sock_unacked(const int *fds, unsigned int n);
+uint64_t mig_sock_unacked(int fd);
 
 struct mig_chan;
 
